@@ -1,0 +1,111 @@
+//! The command line as clap sees it. This is public interface: later versions add flags, never change these.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "hikkonuki",
+    version,
+    about = "Cut an AWS account off from the outside world during an incident, and reconnect it exactly afterwards.",
+    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode)."
+)]
+pub struct Cli {
+    /// AWS profile to use (the standard AWS credential chain applies otherwise).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Home region, for account-wide calls (STS, IAM). Defaults to the AWS configuration, else us-east-1.
+    #[arg(long, global = true, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Send every AWS call to this endpoint instead (e.g. an emulator).
+    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// No colour in diffs (also when NO_COLOR is set, or output is not a terminal).
+    #[arg(long, global = true)]
+    pub no_color: bool,
+
+    /// Debug logs on standard error (-vv for the SDK's own).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Discover the account and write a plan of proposed cuts. Never changes the account.
+    Plan(PlanArgs),
+    /// Perform a reviewed plan, journaling every cut to a rollback file.
+    Apply(ApplyArgs),
+    /// Reconnect everything a rollback file records as cut.
+    Restore(RestoreArgs),
+    /// Render a plan or a rollback file.
+    Show(ShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// Comma-separated regions, or `all` for every region enabled for the account.
+    #[arg(long, value_name = "LIST|all", default_value = "all")]
+    pub regions: String,
+
+    /// Where to write the plan. Default: plans/<account>-<UTC timestamp>.yaml
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+
+    /// A range that must stay reachable (the responder's own address). Repeatable.
+    #[arg(long = "keep-cidr", value_name = "CIDR")]
+    pub keep_cidr: Vec<String>,
+
+    /// Exit 0 when there is nothing to cut, 2 when cuts are proposed, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The plan to perform, as written by `hikkonuki plan`.
+    pub plan: PathBuf,
+
+    /// Skip the confirmation (for automation, after review).
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Where to journal the way back. Default: <plan stem>.rollback.yaml beside the plan.
+    #[arg(long, value_name = "FILE")]
+    pub rollback: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The rollback file apply wrote.
+    pub rollback: PathBuf,
+
+    /// Skip the confirmation.
+    #[arg(long)]
+    pub yes: bool,
+
+    /// Restore even if the rollback file's entry chain is broken (it was edited). Prints what is wrong.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan or a rollback file.
+    pub file: PathBuf,
+
+    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
+    pub format: ShowFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ShowFormat {
+    Text,
+    Json,
+}

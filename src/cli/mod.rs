@@ -1,0 +1,446 @@
+//! From argv to work: clap types ([`args`]), resolved into settings, then one function per subcommand.
+//! This layer alone talks to the operator: it prints documents to standard output, progress to standard
+//! error, asks for confirmation, and maps outcomes to exit codes.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow, bail};
+use clap::Parser;
+
+pub mod args;
+
+use crate::aws::{AwsSession, ConnectionSettings};
+use crate::engine::{self, DEFAULT_PARALLELISM, EngineError};
+use crate::journal::{self, Entry, Journal};
+use crate::net::Cidr;
+use crate::plan::{self, Plan};
+use crate::report::{LineReporter, Reporter, diff, render};
+use crate::services::{self, Registry};
+use args::{ApplyArgs, Cli, Command, PlanArgs, RestoreArgs, ShowArgs, ShowFormat};
+
+/// Exit codes, as the README documents them.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const FAILURE: u8 = 1;
+    pub const CUTS_PROPOSED: u8 = 2;
+}
+
+/// Entry point of the binary.
+pub fn main() -> ExitCode {
+    ExitCode::from(run(std::env::args_os()))
+}
+
+/// Runs one command line and returns its exit code. Usage errors exit 1, not clap's 2, because 2 means
+/// "cuts proposed".
+pub fn run<I, T>(argv: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                exit::FAILURE
+            } else {
+                exit::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return exit::FAILURE;
+        }
+    };
+    match runtime.block_on(execute(cli)) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            exit::FAILURE
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let filter = match verbose {
+        0 => "warn",
+        1 => "hikkonuki=debug,warn",
+        _ => "debug",
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Settings every command shares, resolved from flags and environment.
+struct Settings {
+    connection: ConnectionSettings,
+    color: bool,
+}
+
+impl Settings {
+    fn from_cli(cli: &Cli) -> Settings {
+        let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        Settings {
+            connection: ConnectionSettings {
+                profile: cli.profile.clone(),
+                home_region: cli.region.clone(),
+                endpoint_url: cli.endpoint_url.clone().filter(|u| !u.is_empty()),
+            },
+            color: !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),
+        }
+    }
+}
+
+async fn execute(cli: Cli) -> anyhow::Result<u8> {
+    let settings = Settings::from_cli(&cli);
+    let registry = services::registry();
+    let reporter = LineReporter::stderr();
+    match &cli.command {
+        Command::Plan(args) => plan_command(args, &settings, &registry, &reporter).await,
+        Command::Apply(args) => apply_command(args, &settings, &registry, &reporter).await,
+        Command::Restore(args) => restore_command(args, &settings, &registry, &reporter).await,
+        Command::Show(args) => show_command(args, &registry),
+    }
+}
+
+fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
+    values
+        .iter()
+        .map(|value| {
+            value
+                .parse::<Cidr>()
+                .map_err(|err| anyhow!("--keep-cidr: {err}"))
+        })
+        .collect()
+}
+
+async fn resolve_regions(
+    requested: &str,
+    session: &AwsSession,
+) -> anyhow::Result<Vec<String>> {
+    let home = session.region(session.home_region());
+    let enabled = services::regions::enabled_regions(&home)
+        .await
+        .context("listing the account's enabled regions")?;
+    if requested.trim() == "all" {
+        return Ok(enabled);
+    }
+    let mut regions = Vec::new();
+    for name in requested.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        if !plan::is_region_name(name) {
+            bail!("--regions: `{name}` is not an AWS region name (e.g. us-east-1), nor `all`");
+        }
+        if !enabled.iter().any(|r| r == name) {
+            bail!(
+                "--regions: `{name}` is not enabled for this account (enabled: {})",
+                enabled.join(", ")
+            );
+        }
+        if !regions.iter().any(|r| r == name) {
+            regions.push(name.to_string());
+        }
+    }
+    if regions.is_empty() {
+        bail!("--regions: no region given; pass a comma-separated list or `all`");
+    }
+    Ok(regions)
+}
+
+fn default_plan_path(account: &str) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .expect("UTC timestamps always format");
+    PathBuf::from("plans").join(format!("{account}-{stamp}.yaml"))
+}
+
+async fn plan_command(
+    args: &PlanArgs,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
+    let session = AwsSession::load(&settings.connection).await;
+    let caller = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let regions = resolve_regions(&args.regions, &session).await?;
+    let plan = engine::discover::make_plan(
+        &session,
+        registry,
+        engine::discover::PlanRequest {
+            caller,
+            regions,
+            keep_cidrs,
+            parallelism: DEFAULT_PARALLELISM,
+        },
+        reporter,
+    )
+    .await;
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_plan_path(&plan.account));
+    plan::file::write(&path, &plan)
+        .with_context(|| format!("writing the plan to {}", path.display()))?;
+    print!("{}", render::plan_text(&plan, settings.color));
+    println!("Plan written to {}", path.display());
+    if !plan.cuts.is_empty() {
+        println!("Review it, then run: hikkonuki apply {}", path.display());
+    }
+    if !plan.discovery_errors.is_empty() {
+        eprintln!(
+            "error: discovery failed in {} place(s); the plan is incomplete there (listed above)",
+            plan.discovery_errors.len()
+        );
+        return Ok(exit::FAILURE);
+    }
+    Ok(if args.detailed_exitcode && !plan.cuts.is_empty() {
+        exit::CUTS_PROPOSED
+    } else {
+        exit::SUCCESS
+    })
+}
+
+fn default_rollback_path(plan_path: &Path) -> PathBuf {
+    let stem = plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    plan_path.with_file_name(format!("{stem}.rollback.yaml"))
+}
+
+fn warn_if_shared(path: &Path, reporter: &dyn Reporter) {
+    if plan::file::writable_by_others(path) {
+        reporter.event(&crate::report::Event::Warning {
+            message: format!(
+                "{} is writable by other users: someone else could have changed it. Check it, and `chmod 600` it.",
+                path.display()
+            ),
+        });
+    }
+}
+
+/// Asks the operator to type the account ID. Refuses without a terminal, unless `--yes`.
+fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        bail!(
+            "{action} needs confirmation, and there is no terminal to ask on. Review the output above, then run again with --yes"
+        );
+    }
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(format!(
+            "To {action} account {account}, type its account ID"
+        ))
+        .allow_empty(true)
+        .interact_text()
+        .context("reading the confirmation")?;
+    if typed.trim() != account {
+        bail!("confirmation did not match account {account}: nothing was changed");
+    }
+    Ok(())
+}
+
+async fn apply_command(
+    args: &ApplyArgs,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let plan: Plan = plan::file::read(&args.plan, registry)?;
+    warn_if_shared(&args.plan, reporter);
+    let rollback_path = args
+        .rollback
+        .clone()
+        .unwrap_or_else(|| default_rollback_path(&args.plan));
+    if rollback_path.exists() {
+        return Err(journal::JournalError::Exists {
+            path: rollback_path,
+        }
+        .into());
+    }
+    let session = AwsSession::load(&settings.connection).await;
+    let caller = engine::apply::verify_account(&session, &plan.account, "plan").await?;
+
+    let drift = engine::apply::check_drift(&session, registry, &plan, DEFAULT_PARALLELISM).await;
+    if !drift.is_clean() {
+        for item in &drift.drifted {
+            eprintln!(
+                "drift: {} no longer matches the plan:\n{}",
+                item.id,
+                diff::unified(&item.planned, &item.live, "plan", "live", settings.color)
+            );
+        }
+        for (id, err) in &drift.unverifiable {
+            eprintln!("cannot verify {id}: {err}");
+        }
+        bail!(
+            "refusing to apply {}: {} cut(s) no longer match the account and {} could not be checked. The plan is stale: make a new one with `hikkonuki plan`. Nothing was changed.",
+            args.plan.display(),
+            drift.drifted.len(),
+            drift.unverifiable.len()
+        );
+    }
+
+    for cut in plan.enabled_cuts() {
+        print!("\n{}", render::cut_text(cut, settings.color));
+    }
+    let disabled: Vec<&str> = plan
+        .cuts
+        .iter()
+        .filter(|c| !c.enabled)
+        .map(|c| c.id.as_str())
+        .collect();
+    if !disabled.is_empty() {
+        println!("\nSkipped (enabled: false): {}", disabled.join(", "));
+    }
+    println!("\n{}", plan.summary());
+    if plan.enabled_cuts().next().is_none() {
+        println!("Nothing to apply: every cut is disabled or the plan has none.");
+        return Ok(exit::SUCCESS);
+    }
+    confirm(&plan.account, "cut off", args.yes)?;
+
+    let plan_bytes = std::fs::read(&args.plan)
+        .with_context(|| format!("re-reading {}", args.plan.display()))?;
+    let mut journal = Journal::create(
+        &rollback_path,
+        Entry::Header {
+            format: journal::FORMAT_VERSION,
+            account: plan.account.clone(),
+            caller: caller.arn.clone(),
+            plan: args.plan.display().to_string(),
+            plan_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plan_bytes)),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        },
+    )?;
+    let outcome = engine::apply::execute(&session, registry, &plan, &mut journal, reporter).await?;
+
+    println!(
+        "\nApply finished in {:.1} s: {} cut, {} failed, {} skipped.",
+        outcome.elapsed.as_secs_f64(),
+        outcome.done.len(),
+        outcome.failed.len(),
+        outcome.skipped.len()
+    );
+    if let Some(sealed) = outcome.sealed_after {
+        println!("Sealed in {:.1} s.", sealed.as_secs_f64());
+    }
+    for (id, error) in &outcome.failed {
+        println!("  failed: {id}: {error}");
+    }
+    println!("Rollback file: {}", rollback_path.display());
+    println!(
+        "To reconnect after the incident: hikkonuki restore {}",
+        rollback_path.display()
+    );
+    Ok(if outcome.failed.is_empty() {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    })
+}
+
+async fn restore_command(
+    args: &RestoreArgs,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let (contents, warnings) = journal::read(&args.rollback, args.force)?;
+    warn_if_shared(&args.rollback, reporter);
+    for message in warnings {
+        reporter.event(&crate::report::Event::Warning { message });
+    }
+    let account = contents
+        .account()
+        .expect("a parsed rollback file starts with its header")
+        .to_string();
+    let session = AwsSession::load(&settings.connection).await;
+    engine::apply::verify_account(&session, &account, "rollback file").await?;
+    let pending = engine::restore::pending(&contents, registry)?;
+    if pending.is_empty() {
+        println!(
+            "Nothing to restore: {} records no cut that is not already restored.",
+            args.rollback.display()
+        );
+        return Ok(exit::SUCCESS);
+    }
+    println!("Restore will reconnect, newest cut first:");
+    for item in &pending {
+        let note = match item.certainty {
+            engine::restore::Certainty::Completed => "",
+            engine::restore::Certainty::Uncertain => {
+                " (its completion was not recorded: live state decides what is put back)"
+            }
+        };
+        println!("  {}{note}", item.cut.id);
+    }
+    confirm(&account, "reconnect", args.yes)?;
+    let mut journal = Journal::reopen(&contents)?;
+    let outcome =
+        engine::restore::execute(&session, registry, &pending, &mut journal, reporter).await?;
+    println!(
+        "\nRestore finished: {} restored, {} failed.",
+        outcome.restored.len(),
+        outcome.failed.len()
+    );
+    for (id, error) in &outcome.failed {
+        println!("  failed: {id}: {error}");
+    }
+    if !outcome.failed.is_empty() {
+        println!(
+            "Fix the cause and run `hikkonuki restore {}` again: what is restored stays restored.",
+            args.rollback.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    let _ = settings;
+    Ok(exit::SUCCESS)
+}
+
+/// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
+fn looks_like_rollback(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("- {"))
+}
+
+fn show_command(args: &ShowArgs, registry: &Registry) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("{}: cannot be read", args.file.display()))?;
+    if looks_like_rollback(&text) {
+        let (contents, warnings) = journal::parse(text.as_bytes(), &args.file, true)?;
+        match args.format {
+            ShowFormat::Text => {
+                for warning in warnings {
+                    println!("warning: {warning}");
+                }
+                print!("{}", render::journal_text(&contents));
+            }
+            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&contents.records)?),
+        }
+    } else {
+        let plan = plan::parse(&text, &args.file, registry)?;
+        match args.format {
+            ShowFormat::Text => print!("{}", render::plan_text(&plan, false)),
+            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        }
+    }
+    Ok(exit::SUCCESS)
+}

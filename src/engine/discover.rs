@@ -1,0 +1,108 @@
+//! Discovery: ask every kind of cut, in every requested region, what it would cut. Read-only by
+//! construction: only `Containment::discover` is called.
+
+use futures_util::stream::{self, StreamExt};
+
+use crate::aws::{AwsSession, CallerIdentity};
+use crate::net::Cidr;
+use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, GLOBAL_REGION, Plan};
+use crate::report::{Event, Reporter};
+use crate::services::{DiscoveryScope, Registry};
+
+pub struct PlanRequest {
+    pub caller: CallerIdentity,
+    pub regions: Vec<String>,
+    pub keep_cidrs: Vec<Cidr>,
+    pub parallelism: usize,
+}
+
+/// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
+/// fails is recorded in `discovery_errors` and the rest goes on.
+pub async fn make_plan(
+    session: &AwsSession,
+    registry: &Registry,
+    request: PlanRequest,
+    reporter: &dyn Reporter,
+) -> Plan {
+    let scope = DiscoveryScope {
+        caller: request.caller.clone(),
+        keep_cidrs: request.keep_cidrs.clone(),
+    };
+    // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
+    let mut units: Vec<(String, &dyn crate::services::Containment)> = Vec::new();
+    for kind in registry.all() {
+        if kind.info().global {
+            units.push((GLOBAL_REGION.to_string(), kind));
+        } else {
+            for region in &request.regions {
+                units.push((region.clone(), kind));
+            }
+        }
+    }
+    for region in &request.regions {
+        reporter.event(&Event::DiscoveryStarted {
+            region: region.clone(),
+        });
+    }
+    let results: Vec<_> = stream::iter(units)
+        .map(|(region, kind)| {
+            let scope = &scope;
+            async move {
+                let ctx = session.region(&region);
+                let found = kind.discover(&ctx, scope).await;
+                (region, kind, found)
+            }
+        })
+        .buffered(request.parallelism.max(1))
+        .collect()
+        .await;
+
+    let mut cuts = Vec::new();
+    let mut discovery_errors = Vec::new();
+    for (region, kind, found) in results {
+        let info = kind.info();
+        match found {
+            Ok(proposed) => cuts.extend(proposed.into_iter().map(|p| Cut {
+                id: Cut::expected_id(info.name, &region, &p.target),
+                kind: info.name.to_string(),
+                region: region.clone(),
+                target: p.target,
+                enabled: info.enabled_by_default,
+                reversible: info.reversible,
+                reason: p.reason,
+                before: p.before,
+                after: p.after,
+            })),
+            Err(err) => {
+                reporter.event(&Event::DiscoveryFailed {
+                    region: region.clone(),
+                    kind: info.name.to_string(),
+                    error: err.to_string(),
+                });
+                discovery_errors.push(DiscoveryError {
+                    region,
+                    kind: info.name.to_string(),
+                    error: err.to_string(),
+                });
+            }
+        }
+    }
+
+    Plan {
+        version: FORMAT_VERSION,
+        account: request.caller.account.clone(),
+        created: now_rfc3339(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        regions: request.regions,
+        caller: request.caller.arn,
+        keep_cidrs: request.keep_cidrs.iter().map(|c| c.to_string()).collect(),
+        discovery_errors,
+        cuts,
+    }
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC timestamps always format")
+}

@@ -1,0 +1,154 @@
+//! Restore: read the rollback file, and undo, newest first, every cut it shows was made (or may have been
+//! made) and not yet restored. Nothing but the rollback file decides what is undone.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::EngineError;
+use crate::aws::AwsSession;
+use crate::journal::{Entry, Journal, JournalContents};
+use crate::plan::Cut;
+use crate::report::{Event, Reporter};
+use crate::services::Registry;
+
+/// How sure the journal is that a cut happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Certainty {
+    /// Its completion was recorded.
+    Completed,
+    /// Its intent was recorded but not its completion (a crash), or the call failed part-way: the undo
+    /// checks live state and puts back only what is missing.
+    Uncertain,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingRestore {
+    pub cut: Cut,
+    pub certainty: Certainty,
+    /// From the `done` entry when there is one.
+    pub undo: Option<Value>,
+}
+
+/// Every cut in the journal that still needs undoing, newest first.
+pub fn pending(contents: &JournalContents, registry: &Registry) -> Result<Vec<PendingRestore>, EngineError> {
+    let mut order: Vec<String> = Vec::new();
+    let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
+    for record in &contents.records {
+        match &record.entry {
+            Entry::Intent { cut } => {
+                if registry.get(&cut.kind).is_none() {
+                    return Err(EngineError::Refused {
+                        message: format!(
+                            "{}: entry {} names kind `{}`, which this hikkonuki does not know\n  fix: restore with the hikkonuki version that ran apply",
+                            contents.path.display(),
+                            record.seq,
+                            cut.kind
+                        ),
+                    });
+                }
+                if !by_id.contains_key(&cut.id) {
+                    order.push(cut.id.clone());
+                }
+                by_id.insert(
+                    cut.id.clone(),
+                    PendingRestore {
+                        cut: cut.clone(),
+                        certainty: Certainty::Uncertain,
+                        undo: None,
+                    },
+                );
+            }
+            Entry::Done { id, undo } => {
+                // A completion only counts for a cut whose intent came before it in the same chain.
+                if let Some(item) = by_id.get_mut(id) {
+                    item.certainty = Certainty::Completed;
+                    item.undo = Some(undo.clone());
+                }
+            }
+            Entry::Restored { id, .. } => {
+                by_id.remove(id);
+            }
+            Entry::Header { .. }
+            | Entry::Failed { .. }
+            | Entry::Skipped { .. }
+            | Entry::RestoreIntent { .. }
+            | Entry::RestoreFailed { .. } => {}
+        }
+    }
+    Ok(order
+        .into_iter()
+        .rev()
+        .filter_map(|id| by_id.remove(&id))
+        .collect())
+}
+
+#[derive(Debug, Default)]
+pub struct RestoreOutcome {
+    pub restored: Vec<String>,
+    pub failed: Vec<(String, String)>,
+}
+
+/// Undoes each pending cut, journaling an intent before and the result after. One failure does not stop
+/// the others; a failed journal write does.
+pub async fn execute(
+    session: &AwsSession,
+    registry: &Registry,
+    pending: &[PendingRestore],
+    journal: &mut Journal,
+    reporter: &dyn Reporter,
+) -> Result<RestoreOutcome, EngineError> {
+    let mut outcome = RestoreOutcome::default();
+    for item in pending {
+        let id = item.cut.id.clone();
+        let kind = registry
+            .get(&item.cut.kind)
+            .expect("pending() only returns known kinds");
+        let undo = match &item.undo {
+            Some(undo) => undo.clone(),
+            None => match kind.undo_record_for(&item.cut) {
+                Ok(undo) => undo,
+                Err(err) => {
+                    journal.append(Entry::RestoreFailed {
+                        id: id.clone(),
+                        error: err.to_string(),
+                    })?;
+                    reporter.event(&Event::RestoreFailed {
+                        id: id.clone(),
+                        error: err.to_string(),
+                    });
+                    outcome.failed.push((id, err.to_string()));
+                    continue;
+                }
+            },
+        };
+        journal.append(Entry::RestoreIntent { id: id.clone() })?;
+        reporter.event(&Event::RestoreStarted { id: id.clone() });
+        let ctx = session.region(&item.cut.region);
+        match kind.undo(&ctx, &undo).await {
+            Ok(result) => {
+                journal.append(Entry::Restored {
+                    id: id.clone(),
+                    notes: result.notes.clone(),
+                })?;
+                reporter.event(&Event::Restored {
+                    id: id.clone(),
+                    notes: result.notes,
+                });
+                outcome.restored.push(id);
+            }
+            Err(err) => {
+                journal.append(Entry::RestoreFailed {
+                    id: id.clone(),
+                    error: err.to_string(),
+                })?;
+                reporter.event(&Event::RestoreFailed {
+                    id: id.clone(),
+                    error: err.to_string(),
+                });
+                outcome.failed.push((id, err.to_string()));
+            }
+        }
+    }
+    Ok(outcome)
+}

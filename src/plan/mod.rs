@@ -1,0 +1,390 @@
+//! The plan document: the reviewed list of proposed cuts, each carrying the state it was made from.
+//!
+//! Format version 1 is public interface: later versions of hikkonuki add kinds of cut and optional
+//! top-level fields, never change the meaning of these. The layer knows no AWS service; kinds are checked
+//! through [`KindCatalog`], which the service registry implements.
+//!
+//! What the operator may edit: `enabled`, and deleting whole cuts. Everything else is checked against live
+//! state at apply; an edit there shows up as drift and is refused.
+
+use std::collections::{BTreeSet, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub mod file;
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The region value of a cut that acts on an account-wide (global) resource.
+pub const GLOBAL_REGION: &str = "global";
+
+/// A whole plan, as written by `hikkonuki plan` and read by `hikkonuki apply`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    /// The 12-digit account the plan was made for; apply refuses to run against any other.
+    pub account: String,
+    /// When discovery ran (RFC 3339, UTC).
+    pub created: String,
+    pub tool_version: String,
+    /// Every region discovery covered.
+    pub regions: Vec<String>,
+    /// The ARN that made the plan.
+    pub caller: String,
+    /// Ranges the responder asked to keep reachable (`--keep-cidr`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keep_cidrs: Vec<String>,
+    /// Regions or kinds whose discovery failed: the plan is incomplete there and says so.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovery_errors: Vec<DiscoveryError>,
+    pub cuts: Vec<Cut>,
+}
+
+/// One proposed change to one resource.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cut {
+    /// `kind/region/target`: stable across plans of the same account, unique within one.
+    pub id: String,
+    pub kind: String,
+    /// A region name, or `global`.
+    pub region: String,
+    /// The resource the cut acts on (e.g. a security group ID).
+    pub target: String,
+    /// The operator may set this to false to leave the cut out of apply.
+    pub enabled: bool,
+    /// Whether restore can give back exactly what the cut takes. Fixed by the kind; not editable.
+    pub reversible: bool,
+    /// Why the cut is proposed, for people. Never changes what apply does.
+    pub reason: String,
+    /// The resource's state when the plan was made, in the kind's own shape. Apply refuses the cut if the
+    /// live state differs.
+    pub before: serde_json::Value,
+    /// The state the cut will leave.
+    pub after: serde_json::Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscoveryError {
+    pub region: String,
+    pub kind: String,
+    pub error: String,
+}
+
+impl Cut {
+    pub fn expected_id(kind: &str, region: &str, target: &str) -> String {
+        format!("{kind}/{region}/{target}")
+    }
+}
+
+impl Plan {
+    pub fn enabled_cuts(&self) -> impl Iterator<Item = &Cut> {
+        self.cuts.iter().filter(|cut| cut.enabled)
+    }
+
+    pub fn summary(&self) -> PlanSummary {
+        PlanSummary {
+            cuts: self.cuts.len(),
+            irreversible: self.cuts.iter().filter(|cut| !cut.reversible).count(),
+            disabled: self.cuts.iter().filter(|cut| !cut.enabled).count(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanSummary {
+    pub cuts: usize,
+    pub irreversible: usize,
+    pub disabled: usize,
+}
+
+impl fmt::Display for PlanSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Plan: {} cuts, {} irreversible, {} disabled",
+            self.cuts, self.irreversible, self.disabled
+        )
+    }
+}
+
+/// What the plan layer needs to know about kinds of cut, without knowing any service.
+pub trait KindCatalog {
+    /// Whether a kind of this name exists, and if so whether it is reversible and account-wide.
+    fn lookup(&self, kind: &str) -> Option<KindFacts>;
+    /// Checks that `before` and `after` have the kind's shape; the error says what is wrong.
+    fn check_states(&self, cut: &Cut) -> Result<(), String>;
+    /// Every kind name, for error messages.
+    fn kind_names(&self) -> Vec<&'static str>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KindFacts {
+    pub reversible: bool,
+    pub global: bool,
+}
+
+/// A plan (or rollback) file that cannot be used, with where and how to fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {field}: {problem}\n  fix: {fix}", file = file.display())]
+pub struct PlanError {
+    pub file: PathBuf,
+    /// A path into the document, such as `cuts[3].kind`, or `(document)`.
+    pub field: String,
+    pub problem: String,
+    pub fix: String,
+}
+
+impl PlanError {
+    fn new(
+        file: &Path,
+        field: impl Into<String>,
+        problem: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Self {
+        PlanError {
+            file: file.to_path_buf(),
+            field: field.into(),
+            problem: problem.into(),
+            fix: fix.into(),
+        }
+    }
+}
+
+const FIX_REPLAN: &str = "make a new plan with `hikkonuki plan`; in a plan you may only change `enabled` or delete whole cuts";
+
+/// Parses plan text. `file` is only used to name the file in errors.
+pub fn parse(text: &str, file: &Path, catalog: &dyn KindCatalog) -> Result<Plan, PlanError> {
+    check_version(text, file)?;
+    let plan: Plan = serde_yaml::from_str(text).map_err(|err| {
+        let (field, problem) = split_serde_message(&err.to_string());
+        PlanError::new(file, field, problem, FIX_REPLAN)
+    })?;
+    validate(&plan, file, catalog)?;
+    Ok(plan)
+}
+
+/// The version is read on its own first, so that a plan from a newer hikkonuki is reported as such rather
+/// than as a list of unknown fields.
+fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
+    #[derive(Deserialize)]
+    struct VersionOnly {
+        version: Option<serde_yaml::Value>,
+    }
+    let probe: VersionOnly = serde_yaml::from_str(text).map_err(|err| {
+        let (field, problem) = split_serde_message(&err.to_string());
+        PlanError::new(
+            file,
+            field,
+            format!("not a YAML plan document: {problem}"),
+            "give the path of a plan written by `hikkonuki plan`, or make a new one",
+        )
+    })?;
+    match probe.version {
+        None => Err(PlanError::new(
+            file,
+            "version",
+            "missing: every plan starts with `version: 1`",
+            FIX_REPLAN,
+        )),
+        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(FORMAT_VERSION as u64) => Ok(()),
+        Some(other) => Err(PlanError::new(
+            file,
+            "version",
+            format!(
+                "format version {} is not supported: this hikkonuki ({}) reads version {FORMAT_VERSION}",
+                serde_yaml::to_string(&other)
+                    .unwrap_or_default()
+                    .trim_end(),
+                env!("CARGO_PKG_VERSION")
+            ),
+            "make a new plan with this version of hikkonuki, or apply it with the version that wrote it",
+        )),
+    }
+}
+
+/// serde_yaml messages look like "cuts[0]: missing field `before` at line 4 column 5"; the part before the
+/// first ": " is the field path when it looks like one.
+fn split_serde_message(message: &str) -> (String, String) {
+    match message.split_once(": ") {
+        Some((path, rest))
+            if !path.contains(' ')
+                && path
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || "_.[]".contains(c)) =>
+        {
+            (path.to_string(), rest.to_string())
+        }
+        _ => ("(document)".to_string(), message.to_string()),
+    }
+}
+
+fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Region names as AWS spells them: `us-east-1`, `us-gov-west-1`, `ap-southeast-5`.
+pub fn is_region_name(value: &str) -> bool {
+    let parts: Vec<&str> = value.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[0].len() == 2
+        && parts[0].bytes().all(|b| b.is_ascii_lowercase())
+        && parts[1..parts.len() - 1]
+            .iter()
+            .all(|p| p.bytes().all(|b| b.is_ascii_lowercase()))
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Checks everything that can be checked without asking AWS.
+pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(), PlanError> {
+    if !is_account_id(&plan.account) {
+        return Err(PlanError::new(
+            file,
+            "account",
+            format!("`{}` is not a 12-digit AWS account ID", plan.account),
+            FIX_REPLAN,
+        ));
+    }
+    if plan.regions.is_empty() {
+        return Err(PlanError::new(
+            file,
+            "regions",
+            "empty: a plan covers at least one region",
+            FIX_REPLAN,
+        ));
+    }
+    for (index, region) in plan.regions.iter().enumerate() {
+        if !is_region_name(region) {
+            return Err(PlanError::new(
+                file,
+                format!("regions[{index}]"),
+                format!("`{region}` is not an AWS region name"),
+                FIX_REPLAN,
+            ));
+        }
+    }
+    for (index, keep) in plan.keep_cidrs.iter().enumerate() {
+        if let Err(err) = keep.parse::<crate::net::Cidr>() {
+            return Err(PlanError::new(
+                file,
+                format!("keep_cidrs[{index}]"),
+                err.to_string(),
+                FIX_REPLAN,
+            ));
+        }
+    }
+
+    let regions: HashSet<&str> = plan.regions.iter().map(String::as_str).collect();
+    let mut seen_ids: HashSet<&str> = HashSet::new();
+    for (index, cut) in plan.cuts.iter().enumerate() {
+        let field = |name: &str| format!("cuts[{index}].{name}");
+        let Some(facts) = catalog.lookup(&cut.kind) else {
+            let known: BTreeSet<&str> = catalog.kind_names().into_iter().collect();
+            return Err(PlanError::new(
+                file,
+                field("kind"),
+                format!(
+                    "unknown kind `{}` (this hikkonuki knows: {})",
+                    cut.kind,
+                    known.into_iter().collect::<Vec<_>>().join(", ")
+                ),
+                "delete this cut, or use the hikkonuki version that wrote the plan",
+            ));
+        };
+        if !seen_ids.insert(cut.id.as_str()) {
+            return Err(PlanError::new(
+                file,
+                field("id"),
+                format!("duplicate cut id `{}`: every cut must be unique", cut.id),
+                "delete one of the two cuts, or make a new plan",
+            ));
+        }
+        if facts.global {
+            if cut.region != GLOBAL_REGION {
+                return Err(PlanError::new(
+                    file,
+                    field("region"),
+                    format!(
+                        "`{}` acts on an account-wide resource; its region must be `{GLOBAL_REGION}`, not `{}`",
+                        cut.kind, cut.region
+                    ),
+                    FIX_REPLAN,
+                ));
+            }
+        } else if !regions.contains(cut.region.as_str()) {
+            return Err(PlanError::new(
+                file,
+                field("region"),
+                format!(
+                    "region `{}` is not one of the plan's regions ({})",
+                    cut.region,
+                    plan.regions.join(", ")
+                ),
+                FIX_REPLAN,
+            ));
+        }
+        if cut.target.trim().is_empty() {
+            return Err(PlanError::new(
+                file,
+                field("target"),
+                "empty",
+                FIX_REPLAN,
+            ));
+        }
+        let expected = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
+        if cut.id != expected {
+            return Err(PlanError::new(
+                file,
+                field("id"),
+                format!(
+                    "`{}` does not match its kind, region and target (expected `{expected}`)",
+                    cut.id
+                ),
+                FIX_REPLAN,
+            ));
+        }
+        if cut.reversible != facts.reversible {
+            return Err(PlanError::new(
+                file,
+                field("reversible"),
+                format!(
+                    "`{}` cuts are {}; this field describes the kind and cannot be edited",
+                    cut.kind,
+                    if facts.reversible {
+                        "reversible"
+                    } else {
+                        "irreversible"
+                    }
+                ),
+                format!("set it back to `{}`", facts.reversible),
+            ));
+        }
+        for (name, state) in [("before", &cut.before), ("after", &cut.after)] {
+            if state.is_null() {
+                return Err(PlanError::new(
+                    file,
+                    field(name),
+                    "missing: every cut records the state it was planned from and the state it leaves",
+                    FIX_REPLAN,
+                ));
+            }
+        }
+        if let Err(problem) = catalog.check_states(cut) {
+            return Err(PlanError::new(
+                file,
+                field("before"),
+                format!("not a valid `{}` state: {problem}", cut.kind),
+                FIX_REPLAN,
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

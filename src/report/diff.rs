@@ -1,0 +1,89 @@
+//! Before/after diffs of a resource's state, rendered as YAML so they read like the plan file itself.
+
+use similar::{ChangeTag, TextDiff};
+
+const RED: &str = "\x1b[31m";
+const GREEN: &str = "\x1b[32m";
+const CYAN: &str = "\x1b[36m";
+const RESET: &str = "\x1b[0m";
+
+fn as_yaml(value: &serde_json::Value) -> String {
+    if value.is_null() {
+        return "(absent)\n".to_string();
+    }
+    serde_yaml::to_string(value).unwrap_or_else(|err| format!("(cannot render: {err})\n"))
+}
+
+/// A unified diff from `before` to `after`, with a few lines of context. `left` and `right` label the two
+/// sides (e.g. "before" and "after", or "plan" and "live").
+pub fn unified(
+    before: &serde_json::Value,
+    after: &serde_json::Value,
+    left: &str,
+    right: &str,
+    color: bool,
+) -> String {
+    let old = as_yaml(before);
+    let new = as_yaml(after);
+    let diff = TextDiff::from_lines(&old, &new);
+    let mut out = String::new();
+    out.push_str(&paint(&format!("--- {left}\n+++ {right}\n"), CYAN, color));
+    for group in diff.grouped_ops(3) {
+        for op in group {
+            for change in diff.iter_changes(&op) {
+                let (sign, colour) = match change.tag() {
+                    ChangeTag::Delete => ("-", Some(RED)),
+                    ChangeTag::Insert => ("+", Some(GREEN)),
+                    ChangeTag::Equal => (" ", None),
+                };
+                let mut line = format!("{sign} {}", change.value());
+                if !line.ends_with('\n') {
+                    line.push('\n');
+                }
+                match colour {
+                    Some(c) => out.push_str(&paint(&line, c, color)),
+                    None => out.push_str(&line),
+                }
+            }
+        }
+    }
+    out
+}
+
+fn paint(text: &str, colour: &str, color: bool) -> String {
+    if color {
+        format!("{colour}{}{RESET}\n", text.trim_end_matches('\n'))
+    } else {
+        text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_removed_rule_shows_as_deleted_lines_without_colour() {
+        let before = json!({"rules": [{"cidr_ipv4": "0.0.0.0/0"}, {"cidr_ipv4": "10.0.0.0/16"}]});
+        let after = json!({"rules": [{"cidr_ipv4": "10.0.0.0/16"}]});
+        let text = unified(&before, &after, "before", "after", false);
+        assert!(text.starts_with("--- before\n+++ after\n"));
+        assert!(text.contains("- - cidr_ipv4: 0.0.0.0/0\n"), "{text}");
+        assert!(text.contains("  - cidr_ipv4: 10.0.0.0/16\n"), "{text}");
+        assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn colour_wraps_changed_lines_only_when_asked() {
+        let text = unified(&json!({"a": 1}), &json!({"a": 2}), "x", "y", true);
+        assert!(text.contains("\x1b[31m- a: 1\x1b[0m\n"), "{text:?}");
+        assert!(text.contains("\x1b[32m+ a: 2\x1b[0m\n"), "{text:?}");
+    }
+
+    #[test]
+    fn an_absent_resource_is_named_as_such() {
+        let text = unified(&json!({"a": 1}), &serde_json::Value::Null, "plan", "live", false);
+        assert!(text.contains("+ (absent)"), "{text}");
+    }
+}
