@@ -84,7 +84,11 @@ impl AwsSession {
         regions
             .entry(name.clone())
             .or_insert_with(|| {
-                let config = self.base.to_builder().region(Region::new(name.clone())).build();
+                let config = self
+                    .base
+                    .to_builder()
+                    .region(Region::new(name.clone()))
+                    .build();
                 Arc::new(RegionCtx {
                     region: name,
                     config,
@@ -97,11 +101,10 @@ impl AwsSession {
     pub async fn caller_identity(&self) -> Result<CallerIdentity, crate::services::ServiceError> {
         let home = self.region(&self.home_region.clone());
         let sts = aws_sdk_sts::Client::new(&home.config);
-        let out = sts
-            .get_caller_identity()
-            .send()
-            .await
-            .map_err(|err| crate::services::ServiceError::from_sdk("sts:GetCallerIdentity", err))?;
+        let out =
+            sts.get_caller_identity().send().await.map_err(|err| {
+                crate::services::ServiceError::from_sdk("sts:GetCallerIdentity", err)
+            })?;
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
@@ -135,6 +138,7 @@ impl RegionCtx {
     }
 
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2.get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+        self.ec2
+            .get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
     }
 }

@@ -79,7 +79,9 @@ impl FromStr for Cidr {
             .trim()
             .split_once('/')
             .ok_or_else(|| error("the /prefix length is missing"))?;
-        let addr: IpAddr = addr.parse().map_err(|_| error("the address is not valid"))?;
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| error("the address is not valid"))?;
         let prefix: u8 = prefix
             .parse()
             .map_err(|_| error("the prefix length is not a number"))?;
@@ -88,7 +90,9 @@ impl FromStr for Cidr {
             IpAddr::V6(v6) => (Family::V6, u128::from(v6)),
         };
         if prefix > Self::width(family) {
-            return Err(error("the prefix length is too long for the address family"));
+            return Err(error(
+                "the prefix length is too long for the address family",
+            ));
         }
         Ok(Cidr {
             family,

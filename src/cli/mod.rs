@@ -51,7 +51,10 @@ where
         }
     };
     init_logging(cli.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -122,10 +125,7 @@ fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
         .collect()
 }
 
-async fn resolve_regions(
-    requested: &str,
-    session: &AwsSession,
-) -> anyhow::Result<Vec<String>> {
+async fn resolve_regions(requested: &str, session: &AwsSession) -> anyhow::Result<Vec<String>> {
     let home = session.region(session.home_region());
     let enabled = services::regions::enabled_regions(&home)
         .await
@@ -134,7 +134,11 @@ async fn resolve_regions(
         return Ok(enabled);
     }
     let mut regions = Vec::new();
-    for name in requested.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+    for name in requested
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
         if !plan::is_region_name(name) {
             bail!("--regions: `{name}` is not an AWS region name (e.g. us-east-1), nor `all`");
         }
@@ -315,8 +319,8 @@ async fn apply_command(
     }
     confirm(&plan.account, "cut off", args.yes)?;
 
-    let plan_bytes = std::fs::read(&args.plan)
-        .with_context(|| format!("re-reading {}", args.plan.display()))?;
+    let plan_bytes =
+        std::fs::read(&args.plan).with_context(|| format!("re-reading {}", args.plan.display()))?;
     let mut journal = Journal::create(
         &rollback_path,
         Entry::Header {

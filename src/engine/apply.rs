@@ -125,14 +125,12 @@ pub async fn execute(
     let started = Instant::now();
     let mut outcome = ApplyOutcome::default();
     let order = apply_order(plan, registry);
-    let last_seal = order
-        .iter()
-        .rposition(|cut| {
-            cut.enabled
-                && registry
-                    .get(&cut.kind)
-                    .is_some_and(|k| k.info().phase == Phase::Seal)
-        });
+    let last_seal = order.iter().rposition(|cut| {
+        cut.enabled
+            && registry
+                .get(&cut.kind)
+                .is_some_and(|k| k.info().phase == Phase::Seal)
+    });
     for (index, cut) in order.iter().enumerate() {
         if !cut.enabled {
             let reason = "disabled in the plan (enabled: false)".to_string();
@@ -151,7 +149,9 @@ pub async fn execute(
             .get(&cut.kind)
             .expect("validated plans hold only known kinds");
         let ctx = session.region(&cut.region);
-        journal.append(Entry::Intent { cut: (*cut).clone() })?;
+        journal.append(Entry::Intent {
+            cut: (*cut).clone(),
+        })?;
         reporter.event(&Event::CutStarted { id: cut.id.clone() });
         let cut_started = Instant::now();
         match kind.apply(&ctx, cut).await {

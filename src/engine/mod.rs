@@ -24,7 +24,9 @@ pub enum EngineError {
         actual: String,
         caller: String,
     },
-    #[error("could not identify the caller: {0}\n  fix: check the AWS credentials (profile, environment) and the endpoint")]
+    #[error(
+        "could not identify the caller: {0}\n  fix: check the AWS credentials (profile, environment) and the endpoint"
+    )]
     Identity(ServiceError),
     #[error("{0}")]
     Journal(#[from] JournalError),

@@ -31,7 +31,10 @@ pub struct PendingRestore {
 }
 
 /// Every cut in the journal that still needs undoing, newest first.
-pub fn pending(contents: &JournalContents, registry: &Registry) -> Result<Vec<PendingRestore>, EngineError> {
+pub fn pending(
+    contents: &JournalContents,
+    registry: &Registry,
+) -> Result<Vec<PendingRestore>, EngineError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
     for record in &contents.records {

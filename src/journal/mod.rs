@@ -50,19 +50,35 @@ pub enum Entry {
     },
     /// Written before the AWS call: the whole cut, so that restore can recover without the plan if the call
     /// went through but its completion was never recorded.
-    Intent { cut: Cut },
+    Intent {
+        cut: Cut,
+    },
     /// Written after the call succeeded: everything needed to undo it.
     Done {
         id: String,
         undo: serde_json::Value,
     },
     /// The call failed; the cut may have partly taken effect, so restore treats it like an intent.
-    Failed { id: String, error: String },
+    Failed {
+        id: String,
+        error: String,
+    },
     /// A disabled cut, recorded so the incident report shows it was left alone on purpose.
-    Skipped { id: String, reason: String },
-    RestoreIntent { id: String },
-    Restored { id: String, notes: Vec<String> },
-    RestoreFailed { id: String, error: String },
+    Skipped {
+        id: String,
+        reason: String,
+    },
+    RestoreIntent {
+        id: String,
+    },
+    Restored {
+        id: String,
+        notes: Vec<String>,
+    },
+    RestoreFailed {
+        id: String,
+        error: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -267,7 +283,10 @@ pub fn parse(
     let mut valid_len: u64 = 0;
     let mut offset: u64 = 0;
 
-    let mut lines = bytes.split_inclusive(|&b| b == b'\n').enumerate().peekable();
+    let mut lines = bytes
+        .split_inclusive(|&b| b == b'\n')
+        .enumerate()
+        .peekable();
     while let Some((index, raw)) = lines.next() {
         let number = index + 1;
         let is_last = lines.peek().is_none();
@@ -280,9 +299,9 @@ pub fn parse(
                 if text.trim().is_empty() || text.starts_with('#') {
                     return Ok(None);
                 }
-                let json = text
-                    .strip_prefix("- ")
-                    .ok_or_else(|| "is not a rollback entry (entries start with `- {`)".to_string())?;
+                let json = text.strip_prefix("- ").ok_or_else(|| {
+                    "is not a rollback entry (entries start with `- {`)".to_string()
+                })?;
                 serde_json::from_str::<Record>(json)
                     .map(|record| Some((text.to_string(), record)))
                     .map_err(|err| format!("is not a valid rollback entry: {err}"))
@@ -310,7 +329,9 @@ pub fn parse(
                 }
                 for problem in chain_problems {
                     if force {
-                        warnings.push(format!("line {number}: {problem} (accepted because of --force)"));
+                        warnings.push(format!(
+                            "line {number}: {problem} (accepted because of --force)"
+                        ));
                     } else {
                         return Err(invalid(number, problem, FIX_CHAIN));
                     }

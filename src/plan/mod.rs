@@ -197,9 +197,7 @@ fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
             "version",
             format!(
                 "format version {} is not supported: this hikkonuki ({}) reads version {FORMAT_VERSION}",
-                serde_yaml::to_string(&other)
-                    .unwrap_or_default()
-                    .trim_end(),
+                serde_yaml::to_string(&other).unwrap_or_default().trim_end(),
                 env!("CARGO_PKG_VERSION")
             ),
             "make a new plan with this version of hikkonuki, or apply it with the version that wrote it",
@@ -329,12 +327,7 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
             ));
         }
         if cut.target.trim().is_empty() {
-            return Err(PlanError::new(
-                file,
-                field("target"),
-                "empty",
-                FIX_REPLAN,
-            ));
+            return Err(PlanError::new(file, field("target"), "empty", FIX_REPLAN));
         }
         let expected = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
         if cut.id != expected {

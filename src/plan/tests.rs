@@ -1,0 +1,297 @@
+use std::path::Path;
+
+use serde_json::json;
+
+use super::*;
+
+/// A catalog with one regional and one global kind, so these tests know no service.
+struct TestCatalog;
+
+impl KindCatalog for TestCatalog {
+    fn lookup(&self, kind: &str) -> Option<KindFacts> {
+        match kind {
+            "test_cut" => Some(KindFacts {
+                reversible: true,
+                global: false,
+            }),
+            "test_global_delete" => Some(KindFacts {
+                reversible: false,
+                global: true,
+            }),
+            _ => None,
+        }
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        if cut.before.get("open").is_none() {
+            return Err("`open` is missing".into());
+        }
+        Ok(())
+    }
+
+    fn kind_names(&self) -> Vec<&'static str> {
+        vec!["test_cut", "test_global_delete"]
+    }
+}
+
+const FILE: &str = "plans/test.yaml";
+
+fn good_plan() -> Plan {
+    Plan {
+        version: 1,
+        account: "123456789012".into(),
+        created: "2026-11-28T00:00:00Z".into(),
+        tool_version: "0.1.0".into(),
+        regions: vec!["us-east-1".into(), "eu-west-1".into()],
+        caller: "arn:aws:iam::123456789012:user/responder".into(),
+        keep_cidrs: vec!["203.0.113.7/32".into()],
+        discovery_errors: vec![],
+        cuts: vec![
+            Cut {
+                id: "test_cut/us-east-1/r-1".into(),
+                kind: "test_cut".into(),
+                region: "us-east-1".into(),
+                target: "r-1".into(),
+                enabled: true,
+                reversible: true,
+                reason: "open to the world".into(),
+                before: json!({"open": true, "rules": ["0.0.0.0/0"]}),
+                after: json!({"open": false, "rules": []}),
+            },
+            Cut {
+                id: "test_global_delete/global/thing".into(),
+                kind: "test_global_delete".into(),
+                region: "global".into(),
+                target: "thing".into(),
+                enabled: false,
+                reversible: false,
+                reason: "cannot be undone".into(),
+                before: json!({"open": true}),
+                after: json!({"open": false}),
+            },
+        ],
+    }
+}
+
+fn parse_text(text: &str) -> Result<Plan, PlanError> {
+    parse(text, Path::new(FILE), &TestCatalog)
+}
+
+/// Renders the good plan, lets `edit` change the YAML text, and parses it back.
+fn parse_edited(edit: impl FnOnce(String) -> String) -> Result<Plan, PlanError> {
+    parse_text(&edit(file::render(&good_plan())))
+}
+
+fn error_of(edit: impl FnOnce(String) -> String) -> PlanError {
+    parse_edited(edit).expect_err("the edited plan must be refused")
+}
+
+#[test]
+fn a_written_plan_reads_back_identical() {
+    let plan = good_plan();
+    let text = file::render(&plan);
+    assert!(text.starts_with("# hikkonuki plan."));
+    assert_eq!(parse_text(&text).unwrap(), plan);
+}
+
+#[test]
+fn the_summary_line_counts_cuts_irreversible_and_disabled() {
+    assert_eq!(
+        good_plan().summary().to_string(),
+        "Plan: 2 cuts, 1 irreversible, 1 disabled"
+    );
+}
+
+#[test]
+fn disabling_a_cut_is_an_accepted_edit() {
+    let plan = parse_edited(|t| t.replacen("enabled: true", "enabled: false", 1)).unwrap();
+    assert_eq!(plan.enabled_cuts().count(), 0);
+}
+
+#[test]
+fn deleting_a_cut_is_an_accepted_edit() {
+    let mut plan = good_plan();
+    plan.cuts.remove(0);
+    let text = file::render(&plan);
+    assert_eq!(parse_text(&text).unwrap().cuts.len(), 1);
+}
+
+#[test]
+fn malformed_yaml_names_the_file_and_position() {
+    let err = parse_text("version: 1\ncuts: [\n").unwrap_err();
+    assert_eq!(err.file, Path::new(FILE));
+    assert!(err.problem.contains("not a YAML plan document"), "{err}");
+    assert!(err.problem.contains("line"), "{err}");
+    assert!(err.to_string().starts_with("plans/test.yaml: "), "{err}");
+}
+
+#[test]
+fn an_unknown_format_version_is_refused_before_anything_else() {
+    let err = error_of(|t| t.replace("version: 1\n", "version: 7\nfuture_field: x\n"));
+    assert_eq!(err.field, "version");
+    assert!(
+        err.problem.contains("format version 7 is not supported"),
+        "{err}"
+    );
+    assert!(err.fix.contains("make a new plan"), "{err}");
+}
+
+#[test]
+fn a_missing_version_is_named() {
+    let err = error_of(|t| t.replace("version: 1\n", ""));
+    assert_eq!(err.field, "version");
+    assert!(err.problem.contains("missing"), "{err}");
+}
+
+#[test]
+fn a_misspelt_field_is_refused_rather_than_ignored() {
+    // `enable: false` would silently leave the cut enabled if unknown fields were ignored.
+    let err = error_of(|t| t.replacen("enabled: true", "enable: false", 1));
+    assert_eq!(err.field, "cuts[0]");
+    assert!(err.problem.contains("unknown field `enable`"), "{err}");
+}
+
+#[test]
+fn an_unknown_kind_lists_the_known_ones() {
+    let err = error_of(|t| t.replace("kind: test_cut", "kind: nuke_everything"));
+    assert_eq!(err.field, "cuts[0].kind");
+    assert!(
+        err.problem.contains("unknown kind `nuke_everything`"),
+        "{err}"
+    );
+    assert!(
+        err.problem.contains("test_cut, test_global_delete"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_cut_ids_are_refused() {
+    let mut plan = good_plan();
+    plan.cuts.push(plan.cuts[0].clone());
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[2].id");
+    assert!(
+        err.problem
+            .contains("duplicate cut id `test_cut/us-east-1/r-1`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_cut_without_before_is_refused() {
+    let mut plan = good_plan();
+    plan.cuts[0].before = serde_json::Value::Null;
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[0].before");
+    assert!(err.problem.contains("missing"), "{err}");
+
+    let text = file::render(&good_plan());
+    let start = text.find("  before:").unwrap();
+    let end = text.find("  after:").unwrap();
+    let without = format!("{}{}", &text[..start], &text[end..]);
+    let err = parse_text(&without).unwrap_err();
+    assert_eq!(err.field, "cuts[0]");
+    assert!(err.problem.contains("missing field `before`"), "{err}");
+}
+
+#[test]
+fn a_target_in_a_region_outside_the_plan_is_refused() {
+    let mut plan = good_plan();
+    plan.cuts[0].region = "ap-south-1".into();
+    plan.cuts[0].id = "test_cut/ap-south-1/r-1".into();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[0].region");
+    assert!(
+        err.problem.contains(
+            "region `ap-south-1` is not one of the plan's regions (us-east-1, eu-west-1)"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_global_kind_must_say_global() {
+    let mut plan = good_plan();
+    plan.cuts[1].region = "us-east-1".into();
+    plan.cuts[1].id = "test_global_delete/us-east-1/thing".into();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[1].region");
+}
+
+#[test]
+fn an_id_that_does_not_match_kind_region_and_target_is_refused() {
+    let err = error_of(|t| t.replace("target: r-1", "target: r-2"));
+    assert_eq!(err.field, "cuts[0].id");
+    assert!(
+        err.problem.contains("expected `test_cut/us-east-1/r-2`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn reversible_cannot_be_edited_to_hide_an_irreversible_cut() {
+    let err = error_of(|t| t.replace("reversible: false", "reversible: true"));
+    assert_eq!(err.field, "cuts[1].reversible");
+    assert!(err.problem.contains("irreversible"), "{err}");
+    assert_eq!(err.fix, "set it back to `false`");
+}
+
+#[test]
+fn a_state_of_the_wrong_shape_is_refused_by_the_kind() {
+    let mut plan = good_plan();
+    plan.cuts[0].before = json!({"closed": true});
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[0].before");
+    assert!(err.problem.contains("`open` is missing"), "{err}");
+}
+
+#[test]
+fn a_bad_account_is_refused() {
+    let err = error_of(|t| t.replace("account: '123456789012'", "account: '1234'"));
+    assert_eq!(err.field, "account");
+    assert!(err.problem.contains("12-digit"), "{err}");
+}
+
+#[test]
+fn bad_regions_and_keep_cidrs_are_named_by_index() {
+    let err = error_of(|t| t.replace("- eu-west-1", "- Europe"));
+    assert_eq!(err.field, "regions[1]");
+    let err = error_of(|t| t.replace("203.0.113.7/32", "203.0.113.7"));
+    assert_eq!(err.field, "keep_cidrs[0]");
+    assert!(err.problem.contains("prefix length is missing"), "{err}");
+}
+
+#[test]
+fn region_names_are_recognised() {
+    for good in ["us-east-1", "eu-west-3", "us-gov-west-1", "ap-southeast-5"] {
+        assert!(is_region_name(good), "{good}");
+    }
+    for bad in ["global", "us-east", "US-EAST-1", "us--1", "all", ""] {
+        assert!(!is_region_name(bad), "{bad}");
+    }
+}
+
+#[test]
+fn files_are_written_private_and_read_back() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/plan.yaml");
+    file::write(&path, &good_plan()).unwrap();
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(!file::writable_by_others(&path));
+    assert_eq!(file::read(&path, &TestCatalog).unwrap(), good_plan());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    assert!(file::writable_by_others(&path));
+}
+
+#[test]
+fn an_unreadable_file_is_named() {
+    let err = file::read(Path::new("/nonexistent/plan.yaml"), &TestCatalog).unwrap_err();
+    assert_eq!(err.field, "(file)");
+    assert!(
+        err.to_string()
+            .starts_with("/nonexistent/plan.yaml: (file): cannot be read")
+    );
+}

@@ -83,7 +83,13 @@ mod tests {
 
     #[test]
     fn an_absent_resource_is_named_as_such() {
-        let text = unified(&json!({"a": 1}), &serde_json::Value::Null, "plan", "live", false);
+        let text = unified(
+            &json!({"a": 1}),
+            &serde_json::Value::Null,
+            "plan",
+            "live",
+            false,
+        );
         assert!(text.contains("+ (absent)"), "{text}");
     }
 }

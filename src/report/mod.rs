@@ -11,19 +11,51 @@ pub mod render;
 /// Something the engine did or found, in the order it happened.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
-    DiscoveryStarted { region: String },
-    DiscoveryFailed { region: String, kind: String, error: String },
-    CutStarted { id: String },
-    CutDone { id: String, elapsed: Duration },
-    CutFailed { id: String, error: String },
-    CutSkipped { id: String, reason: String },
+    DiscoveryStarted {
+        region: String,
+    },
+    DiscoveryFailed {
+        region: String,
+        kind: String,
+        error: String,
+    },
+    CutStarted {
+        id: String,
+    },
+    CutDone {
+        id: String,
+        elapsed: Duration,
+    },
+    CutFailed {
+        id: String,
+        error: String,
+    },
+    CutSkipped {
+        id: String,
+        reason: String,
+    },
     /// The last sealing cut completed this long after apply started.
-    Sealed { elapsed: Duration },
-    RestoreStarted { id: String },
-    Restored { id: String, notes: Vec<String> },
-    RestoreFailed { id: String, error: String },
-    RestoreSkipped { id: String, reason: String },
-    Warning { message: String },
+    Sealed {
+        elapsed: Duration,
+    },
+    RestoreStarted {
+        id: String,
+    },
+    Restored {
+        id: String,
+        notes: Vec<String>,
+    },
+    RestoreFailed {
+        id: String,
+        error: String,
+    },
+    RestoreSkipped {
+        id: String,
+        reason: String,
+    },
+    Warning {
+        message: String,
+    },
 }
 
 pub trait Reporter: Send + Sync {

@@ -26,7 +26,13 @@ pub fn cut_text(cut: &Cut, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}", cut_heading(cut));
     let _ = writeln!(out, "  {}", cut.reason);
-    out.push_str(&diff::unified(&cut.before, &cut.after, "before", "after", color));
+    out.push_str(&diff::unified(
+        &cut.before,
+        &cut.after,
+        "before",
+        "after",
+        color,
+    ));
     out
 }
 
@@ -42,10 +48,17 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         plan.regions.join(", ")
     );
     if !plan.keep_cidrs.is_empty() {
-        let _ = writeln!(out, "Kept reachable (--keep-cidr): {}", plan.keep_cidrs.join(", "));
+        let _ = writeln!(
+            out,
+            "Kept reachable (--keep-cidr): {}",
+            plan.keep_cidrs.join(", ")
+        );
     }
     if !plan.discovery_errors.is_empty() {
-        let _ = writeln!(out, "\nINCOMPLETE: discovery failed here, so the plan cuts nothing there:");
+        let _ = writeln!(
+            out,
+            "\nINCOMPLETE: discovery failed here, so the plan cuts nothing there:"
+        );
         for err in &plan.discovery_errors {
             let _ = writeln!(out, "  {} in {}: {}", err.kind, err.region, err.error);
         }

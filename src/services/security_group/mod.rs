@@ -18,9 +18,7 @@ use aws_sdk_ec2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
-};
+use super::{Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome};
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::plan::Cut;
@@ -43,7 +41,7 @@ pub enum Direction {
 }
 
 /// One rule as AWS describes it: one protocol and port range, and exactly one peer.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
     /// The `sgr-` ID. It changes when restore re-creates the rule.
@@ -69,7 +67,7 @@ pub struct Rule {
     pub tags: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReferencedGroup {
     pub group_id: String,
@@ -148,6 +146,18 @@ impl Rule {
         }
     }
 
+    /// Ingress before egress, then by protocol, ports and peer, so a group reads the same way every time.
+    fn sort_key(&self) -> (Direction, &str, Option<i32>, Option<i32>, String, &str) {
+        (
+            self.direction,
+            self.protocol.as_str(),
+            self.from_port,
+            self.to_port,
+            self.peer(),
+            self.id.as_str(),
+        )
+    }
+
     /// What AWS treats as the same rule: authorizing it again while this exists is a duplicate.
     fn identity(&self) -> (Direction, &str, Option<i32>, Option<i32>, String) {
         (
@@ -158,6 +168,10 @@ impl Rule {
             self.peer(),
         )
     }
+}
+
+fn sort_rules(rules: &mut [Rule]) {
+    rules.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
 /// Decides one rule. CIDRs that do not parse are treated as outside: when in doubt, cut.
@@ -239,8 +253,8 @@ fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(GroupState, GroupState), String> {
-    let before: GroupState = serde_json::from_value(cut.before.clone())
-        .map_err(|err| format!("`before`: {err}"))?;
+    let before: GroupState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
     let after: GroupState =
         serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
     Ok((before, after))
@@ -254,7 +268,10 @@ fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
         }
     }
     Rule {
-        id: rule.security_group_rule_id().unwrap_or_default().to_string(),
+        id: rule
+            .security_group_rule_id()
+            .unwrap_or_default()
+            .to_string(),
         direction: if rule.is_egress().unwrap_or(false) {
             Direction::Egress
         } else {
@@ -371,7 +388,7 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
             let group_id = group.group_id()?.to_string();
             let vpc_id = group.vpc_id().map(str::to_string);
             let mut rules = rules_by_group.remove(&group_id).unwrap_or_default();
-            rules.sort();
+            sort_rules(&mut rules);
             Some(GroupState {
                 vpc_cidrs: vpc_id
                     .as_ref()
@@ -433,7 +450,7 @@ async fn live_rules(ctx: &RegionCtx, group_id: &str) -> Result<Option<Vec<Rule>>
     match result {
         Ok(rules) => {
             let mut rules: Vec<Rule> = rules.iter().map(rule_from_sdk).collect();
-            rules.sort();
+            sort_rules(&mut rules);
             Ok(Some(rules))
         }
         Err(err) if is_not_found(&err) => Ok(None),
@@ -464,7 +481,9 @@ impl Containment for SecurityGroupRevoke {
             }
         }
         if after.rules.iter().any(|rule| !before.rules.contains(rule)) {
-            return Err("`after` holds a rule that `before` does not: a cut only removes rules".into());
+            return Err(
+                "`after` holds a rule that `before` does not: a cut only removes rules".into(),
+            );
         }
         Ok(())
     }
@@ -482,8 +501,8 @@ impl Containment for SecurityGroupRevoke {
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) = decode_states(cut)
-            .map_err(|problem| ServiceError::local("sg_revoke", problem))?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
         let groups = ctx
             .ec2()
             .describe_security_groups()
@@ -570,8 +589,8 @@ impl Containment for SecurityGroupRevoke {
     }
 
     fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) = decode_states(cut)
-            .map_err(|problem| ServiceError::local("sg_revoke", problem))?;
+        let (before, after) =
+            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
         let record = UndoRecord {
             group_id: before.group_id.clone(),
             revoked: revoked_rules(&before, &after),
@@ -581,7 +600,10 @@ impl Containment for SecurityGroupRevoke {
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
         let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local("sg_revoke", format!("the undo record does not decode: {err}"))
+            ServiceError::local(
+                "sg_revoke",
+                format!("the undo record does not decode: {err}"),
+            )
         })?;
         let Some(live) = live_rules(ctx, &undo.group_id).await? else {
             return Err(ServiceError::local(
@@ -638,7 +660,9 @@ impl Containment for SecurityGroupRevoke {
                 }
             }
             for rule in rules {
-                outcome.notes.push(format!("re-authorized {}", rule.summary()));
+                outcome
+                    .notes
+                    .push(format!("re-authorized {}", rule.summary()));
             }
         }
         Ok(outcome)

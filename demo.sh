@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole flow on the emulator: install moto, start it on loopback, seed a small leaky account, then
+# plan → apply → restore with hikkonuki, show what happened, and stop the emulator.
+set -euo pipefail
+cd "$(dirname "$0")"
+. scripts/emulator.sh
+
+ensure_moto
+echo "== building hikkonuki and the seeder"
+cargo build --quiet --bins --examples
+bin="$CARGO_TARGET_DIR/debug"
+
+trap stop_emulator EXIT
+start_emulator
+echo "== emulator (moto) listening at $AWS_ENDPOINT_URL"
+
+# Test credentials for the emulator; never the operator's own AWS files.
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
+work=.demo
+rm -rf "$work" && mkdir -p "$work"
+: >"$work/aws-config"
+export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-config" AWS_EC2_METADATA_DISABLED=true
+unset AWS_PROFILE AWS_SESSION_TOKEN
+
+echo "== seeding a leaky account"
+"$bin/examples/seed_leaky_account" us-east-1 eu-west-1
+
+echo; echo "== hikkonuki plan"
+"$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/plan.yaml"
+
+echo; echo "== hikkonuki apply --yes"
+"$bin/hikkonuki" apply "$work/plan.yaml" --yes
+
+echo; echo "== after apply, a fresh plan finds nothing left to cut"
+"$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-apply.yaml" | tail -n 3
+
+echo; echo "== hikkonuki restore --yes"
+"$bin/hikkonuki" restore "$work/plan.rollback.yaml" --yes
+
+echo; echo "== after restore, a fresh plan proposes the same cuts again"
+"$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-restore.yaml" | tail -n 3
+
+echo; echo "== the rollback file, as an incident timeline (hikkonuki show)"
+"$bin/hikkonuki" show "$work/plan.rollback.yaml"
+echo; echo "Done. The plan and rollback file are in $work/; the emulator is stopped."

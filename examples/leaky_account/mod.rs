@@ -1,0 +1,201 @@
+//! A small leaky account, seeded into the emulator through the SDK: what the demo contains and what the
+//! emulator tests compare before apply and after restore. Shared by `examples/seed_leaky_account.rs` and
+//! the integration tests, so both exercise the same account.
+
+#![allow(dead_code)]
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::types::{
+    AddPrefixListEntry, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag,
+    TagSpecification, UserIdGroupPair,
+};
+
+/// What was created in one region.
+#[derive(Debug, Clone)]
+pub struct SeededRegion {
+    pub region: String,
+    pub vpc_id: String,
+    pub web_group: String,
+    pub db_group: String,
+    pub bastion_group: String,
+}
+
+/// The responder's own range in the seeded account: the bastion's SSH rule allows it, and the demo keeps it.
+pub const RESPONDER_CIDR: &str = "203.0.113.0/24";
+
+type SeedResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+/// Seeds one VPC (IPv4 and IPv6) with three security groups in each region:
+/// - `web`: HTTPS from 0.0.0.0/0 and ::/0 (tagged, with descriptions), HTTP from inside the VPC;
+/// - `db`: PostgreSQL from the web group only, and from a partner prefix list;
+/// - `bastion`: SSH from the responder's range and from 0.0.0.0/0.
+///
+/// Every group also has the default egress to 0.0.0.0/0 and ::/0.
+pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<SeededRegion>> {
+    let mut seeded = Vec::new();
+    for region in regions {
+        let regional = config
+            .to_builder()
+            .region(aws_config::Region::new(region.to_string()))
+            .build();
+        seeded.push(seed_region(&aws_sdk_ec2::Client::new(&regional), region).await?);
+    }
+    Ok(seeded)
+}
+
+async fn seed_region(ec2: &aws_sdk_ec2::Client, region: &str) -> SeedResult<SeededRegion> {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .amazon_provided_ipv6_cidr_block(true)
+        .send()
+        .await?;
+    let vpc_id = vpc
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_string();
+
+    let group = |name: &'static str| {
+        let ec2 = ec2.clone();
+        let vpc_id = vpc_id.clone();
+        async move {
+            let out = ec2
+                .create_security_group()
+                .group_name(name)
+                .description(format!("{name} tier"))
+                .vpc_id(vpc_id)
+                .send()
+                .await?;
+            SeedResult::Ok(out.group_id().unwrap_or_default().to_string())
+        }
+    };
+    let web = group("web").await?;
+    let db = group("db").await?;
+    let bastion = group("bastion").await?;
+
+    let partner = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("partner-offices")
+        .address_family("IPv4")
+        .max_entries(5)
+        .entries(
+            AddPrefixListEntry::builder()
+                .cidr("198.51.100.0/24")
+                .build(),
+        )
+        .send()
+        .await?;
+    let partner_id = partner
+        .prefix_list()
+        .and_then(|p| p.prefix_list_id())
+        .unwrap_or_default()
+        .to_string();
+
+    let owner_tag = TagSpecification::builder()
+        .resource_type(ResourceType::SecurityGroupRule)
+        .tags(Tag::builder().key("owner").value("storefront").build())
+        .build();
+    ec2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description("public https")
+                        .build(),
+                )
+                .ipv6_ranges(
+                    Ipv6Range::builder()
+                        .cidr_ipv6("::/0")
+                        .description("public https v6")
+                        .build(),
+                )
+                .build(),
+        )
+        .tag_specifications(owner_tag)
+        .send()
+        .await?;
+    ec2.authorize_security_group_ingress()
+        .group_id(&web)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(80)
+                .to_port(80)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("10.20.0.0/16")
+                        .description("load balancer health checks")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    ec2.authorize_security_group_ingress()
+        .group_id(&db)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .user_id_group_pairs(
+                    UserIdGroupPair::builder()
+                        .group_id(&web)
+                        .description("app servers")
+                        .build(),
+                )
+                .build(),
+        )
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(5432)
+                .to_port(5432)
+                .prefix_list_ids(
+                    PrefixListId::builder()
+                        .prefix_list_id(&partner_id)
+                        .description("partner reporting")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+    ec2.authorize_security_group_ingress()
+        .group_id(&bastion)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("203.0.113.10/32")
+                        .description("responder laptop")
+                        .build(),
+                )
+                .ip_ranges(
+                    IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description("temporary: vendor access")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await?;
+
+    Ok(SeededRegion {
+        region: region.to_string(),
+        vpc_id,
+        web_group: web,
+        db_group: db,
+        bastion_group: bastion,
+    })
+}

@@ -1,0 +1,36 @@
+//! Seeds a small leaky account into an AWS emulator (moto), for the demo.
+//!
+//! Usage: `AWS_ENDPOINT_URL=http://127.0.0.1:PORT cargo run --example seed_leaky_account -- us-east-1 eu-west-1`
+//!
+//! It refuses to run without AWS_ENDPOINT_URL pointing at loopback: it creates resources, and must never
+//! be pointed at a real account by accident.
+
+mod leaky_account;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_default();
+    if !(endpoint.starts_with("http://127.") || endpoint.starts_with("http://localhost")) {
+        return Err(format!(
+            "AWS_ENDPOINT_URL must point at an emulator on loopback (got `{endpoint}`): this program creates resources"
+        )
+        .into());
+    }
+    let regions: Vec<String> = std::env::args().skip(1).collect();
+    let regions: Vec<&str> = if regions.is_empty() {
+        vec!["us-east-1", "eu-west-1"]
+    } else {
+        regions.iter().map(String::as_str).collect()
+    };
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(regions[0].to_string()))
+        .load()
+        .await;
+    for seeded in leaky_account::seed(&config, &regions).await? {
+        println!(
+            "seeded {}: VPC {} with groups web {}, db {}, bastion {}",
+            seeded.region, seeded.vpc_id, seeded.web_group, seeded.db_group, seeded.bastion_group
+        );
+    }
+    Ok(())
+}

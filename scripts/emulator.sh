@@ -1,0 +1,55 @@
+# Shared by demo.sh and test.sh: install moto (the AWS emulator) into a virtualenv outside the clone, and
+# start or stop it on a free loopback port. Source it; do not run it.
+
+HIKKONUKI_CACHE="${HIKKONUKI_CACHE:-$HOME/.cache/hikkonuki}"
+HIKKONUKI_VENV="${HIKKONUKI_VENV:-$HIKKONUKI_CACHE/venv}"
+# Pinned: the emulator's gaps and quirks are documented for this version.
+MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
+export HIKKONUKI_VENV
+export HIKKONUKI_MOTO_SERVER="$HIKKONUKI_VENV/bin/moto_server"
+# Build outside the clone, so repeated runs reuse the (heavy) AWS SDK build.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HIKKONUKI_CACHE/target}"
+
+ensure_moto() {
+    if [ -x "$HIKKONUKI_MOTO_SERVER" ] \
+        && "$HIKKONUKI_VENV/bin/python" -c "import moto, sys; sys.exit(moto.__version__ != '$MOTO_VERSION')" 2>/dev/null; then
+        return 0
+    fi
+    echo "installing moto[server]==$MOTO_VERSION into $HIKKONUKI_VENV" >&2
+    mkdir -p "$(dirname "$HIKKONUKI_VENV")"
+    python3 -m venv "$HIKKONUKI_VENV"
+    "$HIKKONUKI_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+
+free_port() {
+    "$HIKKONUKI_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Starts moto in the background; sets EMULATOR_PID and AWS_ENDPOINT_URL. Stop it with stop_emulator.
+start_emulator() {
+    local port log
+    port="$(free_port)"
+    log="${1:-/dev/null}"
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$HIKKONUKI_MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    EMULATOR_PID=$!
+    export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
+    "$HIKKONUKI_VENV/bin/python" - "$port" <<'PY'
+import sys, time, urllib.request
+url = f"http://127.0.0.1:{sys.argv[1]}/moto-api/"
+for _ in range(300):
+    try:
+        urllib.request.urlopen(url, timeout=1)
+        sys.exit(0)
+    except Exception:
+        time.sleep(0.1)
+sys.exit("the emulator did not start")
+PY
+}
+
+stop_emulator() {
+    if [ -n "${EMULATOR_PID:-}" ]; then
+        kill "$EMULATOR_PID" 2>/dev/null || true
+        wait "$EMULATOR_PID" 2>/dev/null || true
+        EMULATOR_PID=
+    fi
+}

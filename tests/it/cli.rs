@@ -1,0 +1,149 @@
+//! The command-line contract where no AWS call is needed: usage, exit codes, and refusals of bad input
+//! that happen before anything reaches the account.
+
+use std::path::PathBuf;
+
+use predicates::str::contains;
+
+fn example_plan() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("plans/example.yaml")
+}
+
+/// The binary with no AWS endpoint that could answer: anything that reached AWS would fail differently.
+fn hikkonuki() -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("hikkonuki").unwrap();
+    cmd.env_clear()
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    cmd
+}
+
+fn edited_example(dir: &tempfile::TempDir, edit: impl FnOnce(String) -> String) -> PathBuf {
+    let text = std::fs::read_to_string(example_plan()).unwrap();
+    let path = dir.path().join("edited.yaml");
+    std::fs::write(&path, edit(text)).unwrap();
+    path
+}
+
+#[test]
+fn version_and_help_exit_0() {
+    hikkonuki()
+        .arg("--version")
+        .assert()
+        .code(0)
+        .stdout(contains("hikkonuki"));
+    hikkonuki().arg("--help").assert().code(0).stdout(contains(
+        "Exit codes: 0 success, 1 error or refusal, 2 cuts proposed",
+    ));
+}
+
+#[test]
+fn a_usage_error_exits_1_because_2_means_cuts_proposed() {
+    hikkonuki()
+        .args(["plan", "--no-such-flag"])
+        .assert()
+        .code(1);
+    hikkonuki().arg("apply").assert().code(1);
+}
+
+#[test]
+fn the_example_plan_renders_as_text_and_json() {
+    hikkonuki()
+        .args(["show", example_plan().to_str().unwrap()])
+        .assert()
+        .code(0)
+        .stdout(contains("~ sg_revoke/us-east-1/"))
+        .stdout(contains("--- before"))
+        .stdout(contains("Plan: "));
+    let out = hikkonuki()
+        .args(["show", example_plan().to_str().unwrap(), "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(plan["version"], 1);
+    assert!(
+        plan["cuts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["kind"] == "sg_revoke")
+    );
+}
+
+#[test]
+fn apply_of_a_missing_plan_names_the_file() {
+    hikkonuki()
+        .args(["apply", "/nonexistent/plan.yaml", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains("/nonexistent/plan.yaml: (file): cannot be read"));
+}
+
+#[test]
+fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_example(&dir, |t| {
+        t.replacen("kind: sg_revoke", "kind: sg_obliterate", 1)
+    });
+    hikkonuki()
+        .args(["apply", path.to_str().unwrap(), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "edited.yaml: cuts[0].kind: unknown kind `sg_obliterate`",
+        ))
+        .stderr(contains("fix: "));
+    assert!(!dir.path().join("edited.rollback.yaml").exists());
+}
+
+#[test]
+fn apply_of_a_plan_from_a_newer_format_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_example(&dir, |t| t.replacen("version: 1", "version: 2", 1));
+    hikkonuki()
+        .args(["apply", path.to_str().unwrap(), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains("version: format version 2 is not supported"));
+}
+
+#[test]
+fn apply_refuses_to_overwrite_an_existing_rollback_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = edited_example(&dir, |t| t);
+    let rollback = dir.path().join("edited.rollback.yaml");
+    std::fs::write(&rollback, "keep me").unwrap();
+    hikkonuki()
+        .args(["apply", path.to_str().unwrap(), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains("already exists and may hold the way back"));
+    assert_eq!(std::fs::read_to_string(&rollback).unwrap(), "keep me");
+}
+
+#[test]
+fn a_malformed_keep_cidr_is_named_before_calling_aws() {
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "203.0.113.7"])
+        .assert()
+        .code(1)
+        .stderr(contains("--keep-cidr: `203.0.113.7` is not a CIDR block"));
+}
+
+#[test]
+fn restore_of_something_that_is_not_a_rollback_file_is_refused() {
+    hikkonuki()
+        .args(["restore", example_plan().to_str().unwrap(), "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains("is not a rollback entry"));
+}
