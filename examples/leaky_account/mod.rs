@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod network;
+
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
     AddPrefixListEntry, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, Tag,
@@ -18,19 +20,22 @@ pub struct SeededRegion {
     pub web_group: String,
     pub db_group: String,
     pub bastion_group: String,
+    pub network: network::SeededNetwork,
 }
 
 /// The responder's own range in the seeded account: the bastion's SSH rule allows it, and the demo keeps it.
 pub const RESPONDER_CIDR: &str = "203.0.113.0/24";
 
-type SeedResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
+pub type SeedResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 /// Seeds one VPC (IPv4 and IPv6) with three security groups in each region:
 /// - `web`: HTTPS from 0.0.0.0/0 and ::/0 (tagged, with descriptions), HTTP from inside the VPC;
 /// - `db`: PostgreSQL from the web group only, and from a partner prefix list;
 /// - `bastion`: SSH from the responder's range and from 0.0.0.0/0.
 ///
-/// Every group also has the default egress to 0.0.0.0/0 and ::/0.
+/// Every group also has the default egress to 0.0.0.0/0 and ::/0. Around the VPC, [`network::seed`] adds
+/// every kind of way out: internet, egress-only, NAT and VPN gateways, a peering connection and an S3
+/// gateway endpoint, with the routes that use them.
 pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<SeededRegion>> {
     let mut seeded = Vec::new();
     for region in regions {
@@ -191,7 +196,10 @@ async fn seed_region(ec2: &aws_sdk_ec2::Client, region: &str) -> SeedResult<Seed
         .send()
         .await?;
 
+    let network = network::seed(ec2, region, &vpc_id).await?;
+
     Ok(SeededRegion {
+        network,
         region: region.to_string(),
         vpc_id,
         web_group: web,

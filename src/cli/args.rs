@@ -79,6 +79,10 @@ pub struct ApplyArgs {
     /// Where to journal the way back. Default: <plan stem>.rollback.yaml beside the plan.
     #[arg(long, value_name = "FILE")]
     pub rollback: Option<PathBuf>,
+
+    /// Also perform enabled cuts that restore cannot undo (e.g. deleting a VPC endpoint).
+    #[arg(long)]
+    pub allow_irreversible: bool,
 }
 
 #[derive(Debug, Args)]

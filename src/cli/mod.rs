@@ -317,6 +317,25 @@ async fn apply_command(
         println!("Nothing to apply: every cut is disabled or the plan has none.");
         return Ok(exit::SUCCESS);
     }
+    let irreversible: Vec<&str> = plan
+        .enabled_cuts()
+        .filter(|cut| !cut.reversible)
+        .map(|cut| cut.id.as_str())
+        .collect();
+    if !irreversible.is_empty() {
+        if !args.allow_irreversible {
+            bail!(
+                "refusing to apply {}: these enabled cuts cannot be undone by restore: {}\n  fix: pass --allow-irreversible if you mean it, or set them to `enabled: false`. Nothing was changed.",
+                args.plan.display(),
+                irreversible.join(", ")
+            );
+        }
+        println!(
+            "WARNING: {} cut(s) cannot be undone by restore (--allow-irreversible): {}",
+            irreversible.len(),
+            irreversible.join(", ")
+        );
+    }
     confirm(&plan.account, "cut off", args.yes)?;
 
     let plan_bytes =
@@ -376,7 +395,14 @@ async fn restore_command(
         .to_string();
     let session = AwsSession::load(&settings.connection).await;
     engine::apply::verify_account(&session, &account, "rollback file").await?;
-    let pending = engine::restore::pending(&contents, registry)?;
+    let work = engine::restore::pending(&contents, registry)?;
+    for cut in &work.irreversible {
+        println!(
+            "Cannot be restored: {} is irreversible; its state before the cut is recorded in the rollback file.",
+            cut.id
+        );
+    }
+    let pending = work.pending;
     if pending.is_empty() {
         println!(
             "Nothing to restore: {} records no cut that is not already restored.",

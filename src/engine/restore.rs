@@ -30,11 +30,20 @@ pub struct PendingRestore {
     pub undo: Option<Value>,
 }
 
+/// What restore will do: the cuts to undo, newest first, and the irreversible cuts it cannot undo.
+#[derive(Debug, Default)]
+pub struct RestoreWork {
+    pub pending: Vec<PendingRestore>,
+    /// Cuts that happened (or may have) and that no undo can give back; the rollback file keeps their
+    /// recorded state for the people who rebuild them.
+    pub irreversible: Vec<Cut>,
+}
+
 /// Every cut in the journal that still needs undoing, newest first.
 pub fn pending(
     contents: &JournalContents,
     registry: &Registry,
-) -> Result<Vec<PendingRestore>, EngineError> {
+) -> Result<RestoreWork, EngineError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
     for record in &contents.records {
@@ -79,11 +88,18 @@ pub fn pending(
             | Entry::RestoreFailed { .. } => {}
         }
     }
-    Ok(order
-        .into_iter()
-        .rev()
-        .filter_map(|id| by_id.remove(&id))
-        .collect())
+    let mut work = RestoreWork::default();
+    for item in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
+        let reversible = registry
+            .get(&item.cut.kind)
+            .is_some_and(|kind| kind.info().reversible);
+        if reversible {
+            work.pending.push(item);
+        } else {
+            work.irreversible.push(item.cut);
+        }
+    }
+    Ok(work)
 }
 
 #[derive(Debug, Default)]

@@ -14,6 +14,7 @@ use crate::plan::{Cut, KindCatalog, KindFacts};
 
 pub mod regions;
 pub mod security_group;
+pub mod vpc;
 
 /// When a kind runs during apply. Sealing cuts close whole paths out of a network and run first, so the
 /// account is sealed as early as possible; per-resource cuts follow.

@@ -18,7 +18,9 @@ use aws_sdk_ec2::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome};
+use super::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, vpc,
+};
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::plan::Cut;
@@ -371,7 +373,10 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
 
     let vpc_cidrs: HashMap<String, Vec<String>> = vpcs
         .iter()
-        .filter_map(|vpc| vpc.vpc_id().map(|id| (id.to_string(), vpc_blocks(vpc))))
+        .filter_map(|vpc| {
+            vpc.vpc_id()
+                .map(|id| (id.to_string(), vpc::vpc_blocks(vpc)))
+        })
         .collect();
     let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
     for rule in &rules {
@@ -403,36 +408,6 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
         .collect();
     states.sort_by(|a, b| a.group_id.cmp(&b.group_id));
     Ok(states)
-}
-
-fn vpc_blocks(vpc: &aws_sdk_ec2::types::Vpc) -> Vec<String> {
-    let mut blocks: Vec<String> = Vec::new();
-    for assoc in vpc.cidr_block_association_set() {
-        let associated = assoc
-            .cidr_block_state()
-            .and_then(|s| s.state())
-            .map(|s| s.as_str() == "associated")
-            .unwrap_or(true);
-        if let (true, Some(block)) = (associated, assoc.cidr_block()) {
-            blocks.push(block.to_string());
-        }
-    }
-    if blocks.is_empty()
-        && let Some(block) = vpc.cidr_block()
-    {
-        blocks.push(block.to_string());
-    }
-    for assoc in vpc.ipv6_cidr_block_association_set() {
-        let associated = assoc
-            .ipv6_cidr_block_state()
-            .and_then(|s| s.state())
-            .map(|s| s.as_str() == "associated")
-            .unwrap_or(true);
-        if let (true, Some(block)) = (associated, assoc.ipv6_cidr_block()) {
-            blocks.push(block.to_string());
-        }
-    }
-    blocks
 }
 
 /// The group's rules now, sorted; None when the group no longer exists.
@@ -531,7 +506,7 @@ impl Containment for SecurityGroupRevoke {
                     .send()
                     .await
                     .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
-                out.vpcs().first().map(vpc_blocks).unwrap_or_default()
+                out.vpcs().first().map(vpc::vpc_blocks).unwrap_or_default()
             }
             None => Vec::new(),
         };
