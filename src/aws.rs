@@ -65,6 +65,21 @@ impl AwsSession {
         }
     }
 
+    /// For tests: a session whose region contexts are given (e.g. holding mocked clients).
+    pub fn with_regions(home_region: &str, contexts: Vec<RegionCtx>) -> AwsSession {
+        AwsSession {
+            base: SdkConfig::builder().build(),
+            home_region: home_region.to_string(),
+            endpoint_url: None,
+            regions: Mutex::new(
+                contexts
+                    .into_iter()
+                    .map(|ctx| (ctx.region.clone(), Arc::new(ctx)))
+                    .collect(),
+            ),
+        }
+    }
+
     pub fn home_region(&self) -> &str {
         &self.home_region
     }
@@ -93,6 +108,7 @@ impl AwsSession {
                     region: name,
                     config,
                     ec2: OnceLock::new(),
+                    rds: OnceLock::new(),
                 })
             })
             .clone()
@@ -118,6 +134,7 @@ pub struct RegionCtx {
     pub region: String,
     pub config: SdkConfig,
     ec2: OnceLock<aws_sdk_ec2::Client>,
+    rds: OnceLock<aws_sdk_rds::Client>,
 }
 
 impl RegionCtx {
@@ -127,6 +144,7 @@ impl RegionCtx {
             region: region.to_string(),
             config,
             ec2: OnceLock::new(),
+            rds: OnceLock::new(),
         }
     }
 
@@ -140,5 +158,17 @@ impl RegionCtx {
     pub fn ec2(&self) -> &aws_sdk_ec2::Client {
         self.ec2
             .get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
+    }
+
+    /// For tests: a context whose RDS client is given (e.g. built by aws-smithy-mocks).
+    pub fn with_rds(region: &str, client: aws_sdk_rds::Client) -> RegionCtx {
+        let ctx = RegionCtx::from_config(region, SdkConfig::builder().build());
+        let _ = ctx.rds.set(client);
+        ctx
+    }
+
+    pub fn rds(&self) -> &aws_sdk_rds::Client {
+        self.rds
+            .get_or_init(|| aws_sdk_rds::Client::new(&self.config))
     }
 }

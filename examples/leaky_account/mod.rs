@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod database;
 pub mod network;
 
 use aws_config::SdkConfig;
@@ -21,6 +22,8 @@ pub struct SeededRegion {
     pub db_group: String,
     pub bastion_group: String,
     pub network: network::SeededNetwork,
+    /// A publicly accessible RDS instance.
+    pub database: String,
 }
 
 /// The responder's own range in the seeded account: the bastion's SSH rule allows it, and the demo keeps it.
@@ -43,12 +46,13 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
             .to_builder()
             .region(aws_config::Region::new(region.to_string()))
             .build();
-        seeded.push(seed_region(&aws_sdk_ec2::Client::new(&regional), region).await?);
+        seeded.push(seed_region(&regional, region).await?);
     }
     Ok(seeded)
 }
 
-async fn seed_region(ec2: &aws_sdk_ec2::Client, region: &str) -> SeedResult<SeededRegion> {
+async fn seed_region(config: &SdkConfig, region: &str) -> SeedResult<SeededRegion> {
+    let ec2 = &aws_sdk_ec2::Client::new(config);
     let vpc = ec2
         .create_vpc()
         .cidr_block("10.20.0.0/16")
@@ -197,9 +201,11 @@ async fn seed_region(ec2: &aws_sdk_ec2::Client, region: &str) -> SeedResult<Seed
         .await?;
 
     let network = network::seed(ec2, region, &vpc_id).await?;
+    let database = database::seed(&aws_sdk_rds::Client::new(config)).await?;
 
     Ok(SeededRegion {
         network,
+        database,
         region: region.to_string(),
         vpc_id,
         web_group: web,

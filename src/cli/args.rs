@@ -83,6 +83,15 @@ pub struct ApplyArgs {
     /// Also perform enabled cuts that restore cannot undo (e.g. deleting a VPC endpoint).
     #[arg(long)]
     pub allow_irreversible: bool,
+
+    /// Stop at the first failed cut instead of going on with the others.
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Change nothing: check the account, drift and, where the API has a dry run, the permission for
+    /// every enabled cut, and report what would be denied.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Debug, Args)]

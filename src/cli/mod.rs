@@ -2,9 +2,12 @@
 //! This layer alone talks to the operator: it prints documents to standard output, progress to standard
 //! error, asks for confirmation, and maps outcomes to exit codes.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, anyhow, bail};
 use clap::Parser;
@@ -13,6 +16,7 @@ pub mod args;
 
 use crate::aws::{AwsSession, ConnectionSettings};
 use crate::engine::{self, DEFAULT_PARALLELISM, EngineError};
+use crate::journal::lock::RollbackLock;
 use crate::journal::{self, Entry, Journal};
 use crate::net::Cidr;
 use crate::plan::{self, Plan};
@@ -259,6 +263,52 @@ fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Sets the returned flag on the first Ctrl-C, so the engine stops after the call in flight with the
+/// rollback file complete; a second Ctrl-C exits at once (the journal is consistent at every moment).
+fn stop_on_ctrl_c() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("interrupted: stopping after the call in flight (Ctrl-C again to quit now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    stop
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes))
+}
+
+/// An existing rollback file may be resumed only by the run that wrote it: same account, same plan.
+fn resumable_progress(
+    rollback_path: &Path,
+    plan: &Plan,
+    plan_sha256: &str,
+) -> anyhow::Result<HashMap<String, engine::apply::Progress>> {
+    let exists = journal::JournalError::Exists {
+        path: rollback_path.to_path_buf(),
+    };
+    let (contents, _) = journal::read(rollback_path, false)
+        .map_err(|err| anyhow!("{exists}\n  (it cannot be resumed: {err})"))?;
+    match contents.header() {
+        Some(Entry::Header {
+            account,
+            plan_sha256: recorded,
+            ..
+        }) if account == &plan.account && recorded == plan_sha256 => {
+            Ok(engine::apply::progress_from(&contents))
+        }
+        _ => Err(anyhow!(
+            "{exists}\n  (it was written for another plan, or for this plan before it was edited)"
+        )),
+    }
+}
+
 async fn apply_command(
     args: &ApplyArgs,
     settings: &Settings,
@@ -267,20 +317,29 @@ async fn apply_command(
 ) -> anyhow::Result<u8> {
     let plan: Plan = plan::file::read(&args.plan, registry)?;
     warn_if_shared(&args.plan, reporter);
+    let plan_bytes =
+        std::fs::read(&args.plan).with_context(|| format!("re-reading {}", args.plan.display()))?;
+    let plan_sha256 = sha256_hex(&plan_bytes);
+    if args.check {
+        return check_command(args, &plan, settings, registry).await;
+    }
     let rollback_path = args
         .rollback
         .clone()
         .unwrap_or_else(|| default_rollback_path(&args.plan));
-    if rollback_path.exists() {
-        return Err(journal::JournalError::Exists {
-            path: rollback_path,
-        }
-        .into());
-    }
+    let _lock = RollbackLock::acquire(&rollback_path, "apply")?;
+    let resuming = rollback_path.exists();
+    let progress = if resuming {
+        warn_if_shared(&rollback_path, reporter);
+        resumable_progress(&rollback_path, &plan, &plan_sha256)?
+    } else {
+        HashMap::new()
+    };
     let session = AwsSession::load(&settings.connection).await;
     let caller = engine::apply::verify_account(&session, &plan.account, "plan").await?;
 
-    let drift = engine::apply::check_drift(&session, registry, &plan, DEFAULT_PARALLELISM).await;
+    let drift =
+        engine::apply::check_drift(&session, registry, &plan, &progress, DEFAULT_PARALLELISM).await;
     if !drift.is_clean() {
         for item in &drift.drifted {
             eprintln!(
@@ -336,27 +395,44 @@ async fn apply_command(
             irreversible.join(", ")
         );
     }
+    if resuming {
+        println!(
+            "Resuming the apply recorded in {}: {} cut(s) already started there.",
+            rollback_path.display(),
+            progress.len()
+        );
+    }
     confirm(&plan.account, "cut off", args.yes)?;
 
-    let plan_bytes =
-        std::fs::read(&args.plan).with_context(|| format!("re-reading {}", args.plan.display()))?;
-    let mut journal = Journal::create(
-        &rollback_path,
-        Entry::Header {
-            format: journal::FORMAT_VERSION,
-            account: plan.account.clone(),
-            caller: caller.arn.clone(),
-            plan: args.plan.display().to_string(),
-            plan_sha256: hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&plan_bytes)),
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        },
-    )?;
-    let outcome = engine::apply::execute(&session, registry, &plan, &mut journal, reporter).await?;
+    let mut journal = if resuming {
+        let (contents, _) = journal::read(&rollback_path, false)?;
+        Journal::reopen(&contents)?
+    } else {
+        Journal::create(
+            &rollback_path,
+            Entry::Header {
+                format: journal::FORMAT_VERSION,
+                account: plan.account.clone(),
+                caller: caller.arn.clone(),
+                plan: args.plan.display().to_string(),
+                plan_sha256,
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+        )?
+    };
+    let stop = stop_on_ctrl_c();
+    let options = engine::apply::ApplyOptions {
+        progress,
+        fail_fast: args.fail_fast,
+        stop: Some(&stop),
+    };
+    let outcome =
+        engine::apply::execute(&session, registry, &plan, &mut journal, &options, reporter).await?;
 
     println!(
         "\nApply finished in {:.1} s: {} cut, {} failed, {} skipped.",
         outcome.elapsed.as_secs_f64(),
-        outcome.done.len(),
+        outcome.done.len() + outcome.already_done.len(),
         outcome.failed.len(),
         outcome.skipped.len()
     );
@@ -367,11 +443,80 @@ async fn apply_command(
         println!("  failed: {id}: {error}");
     }
     println!("Rollback file: {}", rollback_path.display());
+    if outcome.credentials_expired {
+        println!(
+            "Stopped: the credentials expired or were revoked and could not be refreshed. Renew them (e.g. `aws sso login`), then run the same apply again to resume."
+        );
+    }
+    if !outcome.not_attempted.is_empty() {
+        println!(
+            "Stopped early: {} cut(s) not attempted. The rollback file is complete.\n  To continue: hikkonuki apply {} (it resumes where this run stopped)",
+            outcome.not_attempted.len(),
+            args.plan.display()
+        );
+    }
     println!(
         "To reconnect after the incident: hikkonuki restore {}",
         rollback_path.display()
     );
-    Ok(if outcome.failed.is_empty() {
+    Ok(
+        if outcome.failed.is_empty() && outcome.not_attempted.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::FAILURE
+        },
+    )
+}
+
+/// `apply --check`: everything apply verifies before cutting, plus a dry run of each cut where the API has
+/// one. Never changes the account, never writes a rollback file.
+async fn check_command(
+    args: &ApplyArgs,
+    plan: &Plan,
+    settings: &Settings,
+    registry: &Registry,
+) -> anyhow::Result<u8> {
+    let session = AwsSession::load(&settings.connection).await;
+    engine::apply::verify_account(&session, &plan.account, "plan").await?;
+    let drift = engine::apply::check_drift(
+        &session,
+        registry,
+        plan,
+        &HashMap::new(),
+        DEFAULT_PARALLELISM,
+    )
+    .await;
+    let mut problems = drift.drifted.len() + drift.unverifiable.len();
+    for item in &drift.drifted {
+        println!(
+            "drift      {}: no longer matches the plan (make a new plan)",
+            item.id
+        );
+    }
+    for (id, err) in &drift.unverifiable {
+        println!("unverified {id}: {err}");
+    }
+    for (id, check) in
+        engine::apply::check_permissions(&session, registry, plan, DEFAULT_PARALLELISM).await
+    {
+        match check {
+            services::PermissionCheck::Allowed => println!("allowed    {id}"),
+            services::PermissionCheck::Denied(err) => {
+                problems += 1;
+                println!("DENIED     {id}: {err}");
+            }
+            services::PermissionCheck::NotCheckable(why) => println!("unchecked  {id}: {why}"),
+            services::PermissionCheck::Failed(err) => {
+                problems += 1;
+                println!("FAILED     {id}: the check itself failed: {err}");
+            }
+        }
+    }
+    println!(
+        "\nCheck of {}: {problems} problem(s). Nothing was changed.",
+        args.plan.display()
+    );
+    Ok(if problems == 0 {
         exit::SUCCESS
     } else {
         exit::FAILURE
@@ -384,6 +529,7 @@ async fn restore_command(
     registry: &Registry,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
+    let _lock = RollbackLock::acquire(&args.rollback, "restore")?;
     let (contents, warnings) = journal::read(&args.rollback, args.force)?;
     warn_if_shared(&args.rollback, reporter);
     for message in warnings {
@@ -422,8 +568,16 @@ async fn restore_command(
     }
     confirm(&account, "reconnect", args.yes)?;
     let mut journal = Journal::reopen(&contents)?;
-    let outcome =
-        engine::restore::execute(&session, registry, &pending, &mut journal, reporter).await?;
+    let stop = stop_on_ctrl_c();
+    let outcome = engine::restore::execute(
+        &session,
+        registry,
+        &pending,
+        &mut journal,
+        Some(&stop),
+        reporter,
+    )
+    .await?;
     println!(
         "\nRestore finished: {} restored, {} failed.",
         outcome.restored.len(),
@@ -432,14 +586,19 @@ async fn restore_command(
     for (id, error) in &outcome.failed {
         println!("  failed: {id}: {error}");
     }
-    if !outcome.failed.is_empty() {
+    if !outcome.not_attempted.is_empty() {
         println!(
-            "Fix the cause and run `hikkonuki restore {}` again: what is restored stays restored.",
+            "Stopped early: {} cut(s) not yet restored.",
+            outcome.not_attempted.len()
+        );
+    }
+    if !outcome.failed.is_empty() || !outcome.not_attempted.is_empty() {
+        println!(
+            "Run `hikkonuki restore {}` again (after fixing the cause of any failure): what is restored stays restored.",
             args.rollback.display()
         );
         return Ok(exit::FAILURE);
     }
-    let _ = settings;
     Ok(exit::SUCCESS)
 }
 

@@ -1,17 +1,19 @@
 //! Apply: check that the plan still describes the account, then perform each enabled cut, journaling an
 //! intent before every AWS call and its completion after it.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
 use super::EngineError;
-use crate::aws::{AwsSession, CallerIdentity};
-use crate::journal::{Entry, Journal};
+use crate::aws::{AwsSession, CallerIdentity, RegionCtx};
+use crate::journal::{Entry, Journal, JournalContents};
 use crate::plan::{Cut, Plan};
 use crate::report::{Event, Reporter};
-use crate::services::{Phase, Registry, ServiceError};
+use crate::services::{Containment, PermissionCheck, Phase, Registry, ServiceError};
 
 /// Checks that the credentials in use belong to `expected`; `what` names the document ("plan",
 /// "rollback file") in the refusal.
@@ -57,14 +59,20 @@ impl DriftCheck {
     }
 }
 
-/// Observes every enabled cut's resource and compares it with its recorded `before`.
+/// Observes every enabled cut's resource not started by an earlier run, and compares it with its
+/// recorded `before`.
 pub async fn check_drift(
     session: &AwsSession,
     registry: &Registry,
     plan: &Plan,
+    resumed: &HashMap<String, Progress>,
     parallelism: usize,
 ) -> DriftCheck {
-    let observations: Vec<_> = stream::iter(plan.enabled_cuts())
+    // Cuts an earlier run started are no longer in their `before` state; execute() checks those itself.
+    let fresh = plan
+        .enabled_cuts()
+        .filter(|cut| !resumed.contains_key(&cut.id));
+    let observations: Vec<_> = stream::iter(fresh)
         .map(|cut| async move {
             let kind = registry
                 .get(&cut.kind)
@@ -90,6 +98,26 @@ pub async fn check_drift(
     check
 }
 
+/// Asks AWS, for every enabled cut, whether it would be permitted (`apply --check`). Changes nothing.
+pub async fn check_permissions(
+    session: &AwsSession,
+    registry: &Registry,
+    plan: &Plan,
+    parallelism: usize,
+) -> Vec<(String, PermissionCheck)> {
+    stream::iter(plan.enabled_cuts())
+        .map(|cut| async move {
+            let kind = registry
+                .get(&cut.kind)
+                .expect("validated plans hold only known kinds");
+            let ctx = session.region(&cut.region);
+            (cut.id.clone(), kind.check_permission(&ctx, cut).await)
+        })
+        .buffered(parallelism.max(1))
+        .collect()
+        .await
+}
+
 /// The order apply walks: sealing cuts first so the account is closed as early as possible, then the
 /// per-resource cuts, each group in plan order.
 pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
@@ -103,23 +131,99 @@ pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
     cuts
 }
 
+/// How far an earlier, interrupted apply got with each cut, read back from its rollback file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// Its completion is journaled: skip it.
+    Done,
+    /// Its intent is journaled but not its completion (a crash), or it failed: live state decides.
+    Uncertain,
+}
+
+/// Reads an existing rollback file's progress, cut by cut. Restored cuts count as not started.
+pub fn progress_from(contents: &JournalContents) -> HashMap<String, Progress> {
+    let mut progress = HashMap::new();
+    for record in &contents.records {
+        match &record.entry {
+            Entry::Intent { cut } => {
+                progress.insert(cut.id.clone(), Progress::Uncertain);
+            }
+            Entry::Done { id, .. } => {
+                progress.insert(id.clone(), Progress::Done);
+            }
+            Entry::Failed { id, .. } => {
+                progress.insert(id.clone(), Progress::Uncertain);
+            }
+            Entry::Restored { id, .. } => {
+                progress.remove(id);
+            }
+            Entry::Header { .. }
+            | Entry::Skipped { .. }
+            | Entry::RestoreIntent { .. }
+            | Entry::RestoreFailed { .. } => {}
+        }
+    }
+    progress
+}
+
+/// What to do with the cuts of a run, beyond the plan itself.
+#[derive(Debug, Default)]
+pub struct ApplyOptions<'a> {
+    /// From an earlier run's rollback file, when resuming.
+    pub progress: HashMap<String, Progress>,
+    /// Stop at the first failed cut instead of going on with the others.
+    pub fail_fast: bool,
+    /// Set (by Ctrl-C) to stop after the call in flight.
+    pub stop: Option<&'a AtomicBool>,
+}
+
 #[derive(Debug, Default)]
 pub struct ApplyOutcome {
     pub done: Vec<String>,
+    /// Cuts an earlier run had already completed.
+    pub already_done: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
     /// Time from the start of apply until the last sealing cut completed, when there was one.
     pub sealed_after: Option<Duration>,
     pub elapsed: Duration,
+    /// The run stopped early (Ctrl-C, --fail-fast, expired credentials); these cuts were not attempted.
+    pub not_attempted: Vec<String>,
+    /// The run stopped because the credentials expired and could not be refreshed.
+    pub credentials_expired: bool,
+}
+
+/// Whether a cut whose earlier attempt is uncertain happened, judging by live state.
+enum Recovery {
+    NotApplied,
+    Applied,
+    Partial,
+}
+
+async fn recover(
+    kind: &dyn Containment,
+    ctx: &RegionCtx,
+    cut: &Cut,
+) -> Result<Recovery, ServiceError> {
+    let live = kind.observe(ctx, cut).await?;
+    Ok(if live == cut.before {
+        Recovery::NotApplied
+    } else if live == cut.after {
+        Recovery::Applied
+    } else {
+        Recovery::Partial
+    })
 }
 
 /// Performs the plan's enabled cuts in [`apply_order`], journaling each. A failed cut is recorded and the
-/// rest go on; a failed journal write stops at once.
+/// rest go on (unless `fail_fast`); a failed journal write stops at once. When resuming, completed cuts
+/// are skipped and uncertain ones are checked against live state first.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
     plan: &Plan,
     journal: &mut Journal,
+    options: &ApplyOptions<'_>,
     reporter: &dyn Reporter,
 ) -> Result<ApplyOutcome, EngineError> {
     let started = Instant::now();
@@ -131,7 +235,17 @@ pub async fn execute(
                 .get(&cut.kind)
                 .is_some_and(|k| k.info().phase == Phase::Seal)
     });
+    let stopping = || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
     for (index, cut) in order.iter().enumerate() {
+        if stopping() || (options.fail_fast && !outcome.failed.is_empty()) {
+            outcome.not_attempted.extend(
+                order[index..]
+                    .iter()
+                    .filter(|c| c.enabled && options.progress.get(&c.id) != Some(&Progress::Done))
+                    .map(|c| c.id.clone()),
+            );
+            break;
+        }
         if !cut.enabled {
             let reason = "disabled in the plan (enabled: false)".to_string();
             journal.append(Entry::Skipped {
@@ -149,6 +263,52 @@ pub async fn execute(
             .get(&cut.kind)
             .expect("validated plans hold only known kinds");
         let ctx = session.region(&cut.region);
+        match options.progress.get(&cut.id) {
+            Some(Progress::Done) => {
+                reporter.event(&Event::CutSkipped {
+                    id: cut.id.clone(),
+                    reason: "already cut by the earlier run".into(),
+                });
+                outcome.already_done.push(cut.id.clone());
+                continue;
+            }
+            Some(Progress::Uncertain) => {
+                match recover(kind, &ctx, cut).await {
+                    Ok(Recovery::NotApplied) => {}
+                    Ok(Recovery::Applied) => {
+                        let undo =
+                            kind.undo_record_for(cut)
+                                .map_err(|err| EngineError::Refused {
+                                    message: err.to_string(),
+                                })?;
+                        journal.append(Entry::Done {
+                            id: cut.id.clone(),
+                            undo,
+                        })?;
+                        reporter.event(&Event::CutSkipped {
+                        id: cut.id.clone(),
+                        reason: "the earlier run's call went through; its completion is now recorded".into(),
+                    });
+                        outcome.already_done.push(cut.id.clone());
+                        continue;
+                    }
+                    Ok(Recovery::Partial) | Err(_) => {
+                        let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
+                        journal.append(Entry::Failed {
+                            id: cut.id.clone(),
+                            error: error.clone(),
+                        })?;
+                        reporter.event(&Event::CutFailed {
+                            id: cut.id.clone(),
+                            error: error.clone(),
+                        });
+                        outcome.failed.push((cut.id.clone(), error));
+                        continue;
+                    }
+                }
+            }
+            None => {}
+        }
         journal.append(Entry::Intent {
             cut: (*cut).clone(),
         })?;
@@ -176,6 +336,19 @@ pub async fn execute(
                     error: err.to_string(),
                 });
                 outcome.failed.push((cut.id.clone(), err.to_string()));
+                if err.is_credentials_problem() {
+                    // Every later call would fail the same way: stop with the journal complete.
+                    outcome.credentials_expired = true;
+                    outcome.not_attempted.extend(
+                        order[index + 1..]
+                            .iter()
+                            .filter(|c| {
+                                c.enabled && options.progress.get(&c.id) != Some(&Progress::Done)
+                            })
+                            .map(|c| c.id.clone()),
+                    );
+                    break;
+                }
             }
         }
         if Some(index) == last_seal {
@@ -187,3 +360,7 @@ pub async fn execute(
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
+
+#[cfg(test)]
+#[path = "apply_tests.rs"]
+mod tests;

@@ -62,16 +62,24 @@ pub async fn make_plan(
     for (region, kind, found) in results {
         let info = kind.info();
         match found {
-            Ok(proposed) => cuts.extend(proposed.into_iter().map(|p| Cut {
-                id: Cut::expected_id(info.name, &region, &p.target),
-                kind: info.name.to_string(),
-                region: region.clone(),
-                target: p.target,
-                enabled: info.enabled_by_default,
-                reversible: info.reversible,
-                reason: p.reason,
-                before: p.before,
-                after: p.after,
+            Ok(proposed) => cuts.extend(proposed.into_iter().map(|p| {
+                // A cut that cannot work as the account stands is still listed, switched off, with
+                // what blocks it in the reason: the operator sees the path and what to do about it.
+                let (enabled, reason) = match &p.disabled_because {
+                    None => (info.enabled_by_default, p.reason),
+                    Some(because) => (false, format!("{} Disabled: {because}", p.reason)),
+                };
+                Cut {
+                    id: Cut::expected_id(info.name, &region, &p.target),
+                    kind: info.name.to_string(),
+                    region: region.clone(),
+                    target: p.target,
+                    enabled,
+                    reversible: info.reversible,
+                    reason,
+                    before: p.before,
+                    after: p.after,
+                }
             })),
             Err(err) => {
                 reporter.event(&Event::DiscoveryFailed {

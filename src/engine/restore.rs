@@ -2,6 +2,7 @@
 //! made) and not yet restored. Nothing but the rollback file decides what is undone.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
@@ -106,6 +107,8 @@ pub fn pending(
 pub struct RestoreOutcome {
     pub restored: Vec<String>,
     pub failed: Vec<(String, String)>,
+    /// Interrupted (Ctrl-C): these were not attempted; running restore again finishes them.
+    pub not_attempted: Vec<String>,
 }
 
 /// Undoes each pending cut, journaling an intent before and the result after. One failure does not stop
@@ -115,10 +118,15 @@ pub async fn execute(
     registry: &Registry,
     pending: &[PendingRestore],
     journal: &mut Journal,
+    stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
-    for item in pending {
+    for (index, item) in pending.iter().enumerate() {
+        if stop.is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+            outcome.not_attempted = pending[index..].iter().map(|p| p.cut.id.clone()).collect();
+            break;
+        }
         let id = item.cut.id.clone();
         let kind = registry
             .get(&item.cut.kind)

@@ -17,6 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::plan::Cut;
 
+pub mod lock;
+
 pub const FORMAT_VERSION: u32 = 1;
 
 const PREAMBLE: &str = "\

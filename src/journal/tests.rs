@@ -193,3 +193,22 @@ fn a_plan_is_not_taken_for_a_rollback_file() {
         .to_string();
     assert!(err.contains("does not start with a header entry"), "{err}");
 }
+
+/// A cheap, deterministic stand-in for the fuzz target (scripts/fuzz.sh): every prefix of a rollback
+/// file, and the file with any one byte flipped, gives entries or an error, never a panic.
+#[test]
+fn truncated_or_flipped_rollback_files_never_panic_the_parser() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let bytes = fs::read(&path).unwrap();
+    for end in 0..bytes.len() {
+        let _ = parse(&bytes[..end], &path, false);
+    }
+    for at in (0..bytes.len()).step_by(7) {
+        let mut flipped = bytes.clone();
+        flipped[at] ^= 0x5a;
+        let _ = parse(&flipped, &path, false);
+        let _ = parse(&flipped, &path, true);
+    }
+}

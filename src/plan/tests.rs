@@ -295,3 +295,23 @@ fn an_unreadable_file_is_named() {
             .starts_with("/nonexistent/plan.yaml: (file): cannot be read")
     );
 }
+
+/// A cheap, deterministic stand-in for the fuzz target (scripts/fuzz.sh): every prefix of a valid plan,
+/// and the plan with each line dropped, gives an error or a plan, never a panic.
+#[test]
+fn truncated_or_mangled_plans_never_panic_the_parser() {
+    let text = file::render(&good_plan());
+    for end in (0..text.len()).filter(|i| text.is_char_boundary(*i)) {
+        let _ = parse_text(&text[..end]);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    for skip in 0..lines.len() {
+        let mangled: Vec<&str> = lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != skip)
+            .map(|(_, l)| *l)
+            .collect();
+        let _ = parse_text(&mangled.join("\n"));
+    }
+}

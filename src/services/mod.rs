@@ -12,9 +12,16 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
 use crate::plan::{Cut, KindCatalog, KindFacts};
 
+pub mod gateway_attachment;
+pub mod internet_gateway;
+pub mod network_acl;
+pub mod rds;
 pub mod regions;
+pub mod route_table;
 pub mod security_group;
 pub mod vpc;
+pub mod vpc_endpoint;
+pub mod vpn_gateway;
 
 /// When a kind runs during apply. Sealing cuts close whole paths out of a network and run first, so the
 /// account is sealed as early as possible; per-resource cuts follow.
@@ -45,12 +52,16 @@ pub struct DiscoveryScope {
 }
 
 /// A cut as a service proposes it; the engine gives it its id, kind, region and enabled flag.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ProposedCut {
     pub target: String,
     pub reason: String,
     pub before: Value,
     pub after: Value,
+    /// Set when this cut cannot work as the account stands (for example AWS would refuse it): the cut is
+    /// still listed, so the operator sees the path, but proposed with `enabled: false` and this text in
+    /// its reason, saying what blocks it and what to do instead.
+    pub disabled_because: Option<String>,
 }
 
 /// What an undo did, for the operator: conflicts with later changes are listed, never overwritten.
@@ -70,9 +81,17 @@ pub struct ServiceError {
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.code {
-            Some(code) => write!(f, "{} failed: {code}: {}", self.operation, self.message),
-            None => write!(f, "{} failed: {}", self.operation, self.message),
+            Some(code) => write!(f, "{} failed: {code}: {}", self.operation, self.message)?,
+            None => write!(f, "{} failed: {}", self.operation, self.message)?,
         }
+        if self.is_access_denied() {
+            write!(
+                f,
+                " (missing permission: {}; grant it to the responder's role, or have someone who holds it run this)",
+                self.operation
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -96,12 +115,66 @@ impl ServiceError {
         }
     }
 
+    /// The caller lacks the IAM permission for this operation.
+    pub fn is_access_denied(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some("AccessDenied")
+                | Some("AccessDeniedException")
+                | Some("UnauthorizedOperation")
+                | Some("AuthorizationError")
+        )
+    }
+
+    /// The credentials in use are expired or no longer valid: every later call would fail the same way.
+    pub fn is_credentials_problem(&self) -> bool {
+        match self.code.as_deref() {
+            Some(code) => matches!(
+                code,
+                "ExpiredToken"
+                    | "ExpiredTokenException"
+                    | "RequestExpired"
+                    | "InvalidClientTokenId"
+                    | "UnrecognizedClientException"
+                    | "AuthFailure"
+            ),
+            // The SDK reports a provider that could not refresh as a dispatch failure without a code.
+            None => self.message.to_ascii_lowercase().contains("credentials"),
+        }
+    }
+
     /// A problem found without calling AWS (for example a state that does not decode).
     pub fn local(operation: &str, message: impl Into<String>) -> ServiceError {
         ServiceError {
             operation: operation.to_string(),
             code: None,
             message: message.into(),
+        }
+    }
+}
+
+/// What `apply --check` learned about one cut.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PermissionCheck {
+    Allowed,
+    Denied(ServiceError),
+    NotCheckable(String),
+    /// The check itself failed for another reason.
+    Failed(ServiceError),
+}
+
+impl PermissionCheck {
+    /// Reads the answer to a `DryRun` call: AWS signals "would have succeeded" as a `DryRunOperation` error.
+    pub fn from_dry_run(result: Result<(), ServiceError>) -> PermissionCheck {
+        match result {
+            Err(err) if err.code.as_deref() == Some("DryRunOperation") => PermissionCheck::Allowed,
+            Err(err) if err.is_access_denied() => PermissionCheck::Denied(err),
+            Err(err) => PermissionCheck::Failed(err),
+            // A dry run that "succeeds" was executed for real: say so loudly rather than call it allowed.
+            Ok(()) => PermissionCheck::Failed(ServiceError::local(
+                "DryRun",
+                "the endpoint performed the call instead of dry-running it",
+            )),
         }
     }
 }
@@ -131,6 +204,14 @@ pub trait Containment: Send + Sync {
     /// crash mid-call). [`Containment::undo`] must be safe to run with it whether or not the cut happened.
     fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError>;
 
+    /// Asks AWS whether the cut would be permitted, without performing it (EC2 `DryRun`). Kinds whose API
+    /// has no dry run say so rather than guess.
+    async fn check_permission(&self, _ctx: &RegionCtx, _cut: &Cut) -> PermissionCheck {
+        PermissionCheck::NotCheckable(
+            "this kind's API has no dry run; permissions are only known when the cut runs".into(),
+        )
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -144,7 +225,16 @@ pub struct Registry {
 impl Registry {
     pub fn standard() -> Registry {
         Registry {
-            kinds: vec![Box::new(security_group::SecurityGroupRevoke)],
+            kinds: vec![
+                Box::new(network_acl::NetworkAclDeny),
+                Box::new(route_table::RouteRemove),
+                Box::new(internet_gateway::InternetGatewayDetach),
+                Box::new(vpn_gateway::VpnGatewayDetach),
+                Box::new(security_group::SecurityGroupRevoke),
+                Box::new(vpc_endpoint::VpcEndpointPolicyDeny),
+                Box::new(vpc_endpoint::VpcEndpointDelete),
+                Box::new(rds::RdsPublicOff),
+            ],
         }
     }
 

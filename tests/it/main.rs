@@ -2,10 +2,15 @@
 //!
 //! - `cli`: the command-line contract, without AWS.
 //! - `security_groups`: `sg_revoke` plan → apply → restore on the emulator.
+//! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
 mod cli;
+mod database;
 mod emulator;
+mod gateways;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;
+mod network;
+mod recovery;
 mod security_groups;
 mod snapshot;

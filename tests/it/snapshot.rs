@@ -109,3 +109,48 @@ fn sorted_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Vec<(String, String)> {
     tags.sort();
     tags
 }
+
+/// Every internet gateway of a region, as the SDK describes it (attachments, owner, tags).
+pub async fn internet_gateways(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, String> {
+    let out = ec2
+        .describe_internet_gateways()
+        .send()
+        .await
+        .expect("DescribeInternetGateways");
+    out.internet_gateways()
+        .iter()
+        .map(|g| {
+            (
+                g.internet_gateway_id().unwrap().to_string(),
+                format!("{g:?}"),
+            )
+        })
+        .collect()
+}
+
+/// Every virtual private gateway of a region, as the SDK describes it (state, type, VPC attachments).
+pub async fn vpn_gateways(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, String> {
+    let out = ec2
+        .describe_vpn_gateways()
+        .send()
+        .await
+        .expect("DescribeVpnGateways");
+    out.vpn_gateways()
+        .iter()
+        .map(|g| (g.vpn_gateway_id().unwrap().to_string(), format!("{g:?}")))
+        .collect()
+}
+
+/// Every VPC endpoint of a region, as the SDK describes it (state, policy document byte for byte, route
+/// tables, subnets, groups, DNS).
+pub async fn vpc_endpoints(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, String> {
+    let out = ec2
+        .describe_vpc_endpoints()
+        .send()
+        .await
+        .expect("DescribeVpcEndpoints");
+    out.vpc_endpoints()
+        .iter()
+        .map(|e| (e.vpc_endpoint_id().unwrap().to_string(), format!("{e:?}")))
+        .collect()
+}

@@ -19,7 +19,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, vpc,
+    Containment, DiscoveryScope, KindInfo, PermissionCheck, Phase, ProposedCut, ServiceError,
+    UndoOutcome, vpc,
 };
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
@@ -241,6 +242,7 @@ pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
         reason,
         before: serde_json::to_value(state).expect("group state serializes"),
         after: serde_json::to_value(&after).expect("group state serializes"),
+        disabled_because: None,
     })
 }
 
@@ -561,6 +563,53 @@ impl Containment for SecurityGroupRevoke {
             }
         }
         Ok(record)
+    }
+
+    async fn check_permission(&self, ctx: &RegionCtx, cut: &Cut) -> PermissionCheck {
+        let undo: UndoRecord = match self.undo_record_for(cut).and_then(|v| {
+            serde_json::from_value(v).map_err(|e| ServiceError::local("sg_revoke", e.to_string()))
+        }) {
+            Ok(undo) => undo,
+            Err(err) => return PermissionCheck::Failed(err),
+        };
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let ids: Vec<String> = undo
+                .revoked
+                .iter()
+                .filter(|rule| rule.direction == direction)
+                .map(|rule| rule.id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let result = match direction {
+                Direction::Ingress => ctx
+                    .ec2()
+                    .revoke_security_group_ingress()
+                    .group_id(&undo.group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)),
+                Direction::Egress => ctx
+                    .ec2()
+                    .revoke_security_group_egress()
+                    .group_id(&undo.group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)),
+            };
+            match PermissionCheck::from_dry_run(result) {
+                PermissionCheck::Allowed => {}
+                other => return other,
+            }
+        }
+        PermissionCheck::Allowed
     }
 
     fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {

@@ -348,3 +348,36 @@ async fn mocked_discovery_follows_every_page_of_rules() {
     assert_eq!(after.rules.len(), 1);
     assert_eq!(after.rules[0].id, "sgr-a");
 }
+
+/// The emulator grants every call, so a denied dry run is proven against a mocked EC2.
+#[tokio::test]
+async fn mocked_check_reports_a_denied_dry_run_with_the_missing_permission() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressError;
+    let denied = mock!(Client::revoke_security_group_ingress)
+        .match_requests(|req| req.dry_run() == Some(true))
+        .then_error(|| {
+            RevokeSecurityGroupIngressError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("You are not authorized to perform this operation.")
+                    .build(),
+            )
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&denied]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    match SecurityGroupRevoke
+        .check_permission(&ctx, &cut_for(&web_group()))
+        .await
+    {
+        PermissionCheck::Denied(err) => {
+            assert!(
+                err.to_string()
+                    .contains("missing permission: ec2:RevokeSecurityGroupIngress"),
+                "{err}"
+            )
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    assert_eq!(denied.num_calls(), 1);
+}

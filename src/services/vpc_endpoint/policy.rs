@@ -1,0 +1,264 @@
+//! `vpce_policy_deny`: replace each endpoint's policy with a deny-all, so nothing in the VPC can use the
+//! endpoint, while the endpoint itself, its ID, routes and DNS names stay. Restore writes back the exact
+//! policy document that was recorded, and only while the live policy is still our deny-all.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{EndpointDescription, candidates, describe_region, live_endpoint, to_value};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct VpcEndpointPolicyDeny;
+
+static INFO: KindInfo = KindInfo {
+    name: "vpce_policy_deny",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+/// The policy the cut puts on every endpoint.
+pub const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*","Resource":"*"}]}"#;
+
+/// An endpoint's policy as `before` and `after` record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyState {
+    pub vpc_endpoint_id: String,
+    pub vpc_endpoint_type: String,
+    pub service_name: String,
+    pub vpc_id: String,
+    pub state: String,
+    /// Exactly as AWS returns it: restore writes this very string back.
+    pub policy_document: String,
+}
+
+/// What restore needs: the endpoint, the policy to put back, and the policy the cut put in its place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub vpc_endpoint_id: String,
+    pub original_policy: String,
+    pub deny_policy: String,
+}
+
+/// Whether two policy documents say the same thing. AWS may return a policy with other spacing or key
+/// order than it was given, so documents that parse are compared as JSON.
+pub fn same_policy(a: &str, b: &str) -> bool {
+    if a == b {
+        return true;
+    }
+    match (
+        serde_json::from_str::<Value>(a),
+        serde_json::from_str::<Value>(b),
+    ) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// The recorded policy state of an endpoint, or None when it has no policy (its service takes none).
+pub fn policy_state(endpoint: &EndpointDescription) -> Option<PolicyState> {
+    Some(PolicyState {
+        vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
+        vpc_endpoint_type: endpoint.vpc_endpoint_type.clone(),
+        service_name: endpoint.service_name.clone(),
+        vpc_id: endpoint.vpc_id.clone(),
+        state: endpoint.state.clone(),
+        policy_document: endpoint.policy_document.clone()?,
+    })
+}
+
+/// Builds the proposal for one endpoint, or nothing when it takes no policy or already denies all.
+pub fn propose(endpoint: &EndpointDescription) -> Option<ProposedCut> {
+    let before = policy_state(endpoint)?;
+    if same_policy(&before.policy_document, DENY_ALL) {
+        return None;
+    }
+    let mut reason = format!(
+        "{}: anything in the VPC reaches the service through it without an internet gateway. Its policy is replaced by a deny-all, so the endpoint stays (same ID, routes and DNS names) but serves no request; restore writes the recorded policy back exactly.",
+        endpoint.summary()
+    );
+    if endpoint.vpc_endpoint_type.eq_ignore_ascii_case("Interface") {
+        // The policy is checked per request: a long request already under way is not cut short.
+        reason.push_str(" Requests already under way through its network interfaces may finish.");
+    }
+    let after = PolicyState {
+        policy_document: DENY_ALL.to_string(),
+        ..before.clone()
+    };
+    Some(ProposedCut {
+        target: before.vpc_endpoint_id.clone(),
+        reason,
+        before: to_value(&before),
+        after: to_value(&after),
+        disabled_because: None,
+    })
+}
+
+/// What an undo does with the policy it finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicyRestore {
+    /// The live policy is still our deny-all: write the original back.
+    PutBack,
+    /// The live policy already says what the original said.
+    AlreadyRestored,
+    /// Someone changed it since, or the endpoint is gone: left alone, with the note saying so.
+    Conflict(String),
+}
+
+/// Decides the undo from the endpoint's live policy (`live` is None when the endpoint is gone).
+pub fn plan_restore(undo: &UndoRecord, live: Option<&EndpointDescription>) -> PolicyRestore {
+    let Some(live) = live else {
+        return PolicyRestore::Conflict(format!(
+            "conflict: {} no longer exists (deleted since the cut, perhaps by vpce_delete); its policy cannot be put back. If it is rebuilt, its policy was: {}",
+            undo.vpc_endpoint_id, undo.original_policy
+        ));
+    };
+    match live.policy_document.as_deref() {
+        Some(policy) if same_policy(policy, &undo.original_policy) => {
+            PolicyRestore::AlreadyRestored
+        }
+        Some(policy) if same_policy(policy, &undo.deny_policy) => PolicyRestore::PutBack,
+        other => PolicyRestore::Conflict(format!(
+            "conflict: the policy of {} was changed after the cut (it is now {}); left as it is. The policy before the cut was: {}",
+            undo.vpc_endpoint_id,
+            other.unwrap_or("absent"),
+            undo.original_policy
+        )),
+    }
+}
+
+fn decode_states(cut: &Cut) -> Result<(PolicyState, PolicyState), String> {
+    let before: PolicyState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: PolicyState =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+fn decode_undo(undo: &Value) -> Result<UndoRecord, ServiceError> {
+    serde_json::from_value(undo.clone()).map_err(|err| {
+        ServiceError::local(
+            "vpce_policy_deny",
+            format!("the undo record does not decode: {err}"),
+        )
+    })
+}
+
+async fn put_policy(ctx: &RegionCtx, endpoint_id: &str, policy: &str) -> Result<(), ServiceError> {
+    let out = ctx
+        .ec2()
+        .modify_vpc_endpoint()
+        .vpc_endpoint_id(endpoint_id)
+        .policy_document(policy)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:ModifyVpcEndpoint", err))?;
+    if out.r#return() == Some(false) {
+        return Err(ServiceError::local(
+            "ec2:ModifyVpcEndpoint",
+            format!(
+                "AWS answered false for the policy of {endpoint_id}; check the endpoint in the console and run again"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Containment for VpcEndpointPolicyDeny {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.vpc_endpoint_id != cut.target || after.vpc_endpoint_id != cut.target {
+            return Err(format!(
+                "vpc_endpoint_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if after.policy_document != DENY_ALL {
+            return Err(format!(
+                "`after` must hold the deny-all policy {DENY_ALL}: the cut writes nothing else"
+            ));
+        }
+        let unchanged = PolicyState {
+            policy_document: before.policy_document.clone(),
+            ..after
+        };
+        if unchanged != before {
+            return Err("`after` may differ from `before` only in policy_document".into());
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let endpoints = describe_region(ctx).await?;
+        Ok(candidates(&endpoints).iter().filter_map(propose).collect())
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        Ok(live_endpoint(ctx, &cut.target)
+            .await?
+            .as_ref()
+            .map(|e| match policy_state(e) {
+                Some(state) => to_value(&state),
+                // Same shape as `before`, with the policy gone, so the drift report shows what changed.
+                None => serde_json::json!({
+                    "vpc_endpoint_id": e.vpc_endpoint_id,
+                    "vpc_endpoint_type": e.vpc_endpoint_type,
+                    "service_name": e.service_name,
+                    "vpc_id": e.vpc_id,
+                    "state": e.state,
+                }),
+            })
+            .unwrap_or(Value::Null))
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let undo = decode_undo(&record)?;
+        put_policy(ctx, &undo.vpc_endpoint_id, &undo.deny_policy).await?;
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, after) = decode_states(cut)
+            .map_err(|problem| ServiceError::local("vpce_policy_deny", problem))?;
+        Ok(to_value(&UndoRecord {
+            vpc_endpoint_id: before.vpc_endpoint_id,
+            original_policy: before.policy_document,
+            deny_policy: after.policy_document,
+        }))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo = decode_undo(undo)?;
+        let live = live_endpoint(ctx, &undo.vpc_endpoint_id).await?;
+        let note = match plan_restore(&undo, live.as_ref()) {
+            PolicyRestore::PutBack => {
+                put_policy(ctx, &undo.vpc_endpoint_id, &undo.original_policy).await?;
+                format!("put the original policy back on {}", undo.vpc_endpoint_id)
+            }
+            PolicyRestore::AlreadyRestored => format!(
+                "already restored: {} has its original policy",
+                undo.vpc_endpoint_id
+            ),
+            PolicyRestore::Conflict(note) => note,
+        };
+        Ok(UndoOutcome { notes: vec![note] })
+    }
+}
