@@ -70,13 +70,24 @@ fn the_example_plan_renders_as_text_and_json() {
         .clone();
     let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(plan["version"], 1);
-    assert!(
-        plan["cuts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|c| c["kind"] == "sg_revoke")
-    );
+    let kinds: std::collections::BTreeSet<&str> = plan["cuts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["kind"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "nacl_deny",
+        "route_remove",
+        "igw_detach",
+        "vgw_detach",
+        "sg_revoke",
+        "vpce_policy_deny",
+        "vpce_delete",
+        "rds_public_off",
+    ] {
+        assert!(kinds.contains(kind), "the example plan shows {kind}");
+    }
 }
 
 #[test]
@@ -92,7 +103,7 @@ fn apply_of_a_missing_plan_names_the_file() {
 fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
     let dir = tempfile::tempdir().unwrap();
     let path = edited_example(&dir, |t| {
-        t.replacen("kind: sg_revoke", "kind: sg_obliterate", 1)
+        t.replacen("kind: nacl_deny", "kind: sg_obliterate", 1)
     });
     hikkonuki()
         .args(["apply", path.to_str().unwrap(), "--yes"])

@@ -7,7 +7,7 @@ use crate::leaky_account;
 
 /// The full description of one instance, as the SDK renders it, less `latest_restorable_time`: a clock
 /// that moves on its own.
-async fn describe(rds: &aws_sdk_rds::Client, id: &str) -> String {
+pub async fn describe(rds: &aws_sdk_rds::Client, id: &str) -> String {
     let out = rds
         .describe_db_instances()
         .db_instance_identifier(id)

@@ -1,9 +1,14 @@
 //! The one integration-test binary (one link of the AWS SDK crates instead of one per file).
 //!
+//! - `account`: the whole leaky account, every kind at once, in two regions.
 //! - `cli`: the command-line contract, without AWS.
 //! - `security_groups`: `sg_revoke` plan → apply → restore on the emulator.
+//! - `network`: `nacl_deny` and `route_remove` on the emulator.
+//! - `database`: `rds_public_off` on the emulator.
+//! - `recovery`: locks and resumed runs.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
+mod account;
 mod cli;
 mod database;
 mod emulator;

@@ -33,7 +33,7 @@ fn sorted_tags(tags: &[aws_sdk_ec2::types::Tag]) -> Vec<(Option<String>, Option<
 
 /// Every network ACL of the region, fully described (every field of every entry and association), one
 /// line each, sorted: AWS returns entries in no promised order.
-async fn network_acls(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<String>> {
+pub async fn network_acls(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<String>> {
     let out = ec2
         .describe_network_acls()
         .send()
@@ -59,7 +59,7 @@ async fn network_acls(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<String>
 
 /// Every route table of the region, fully described (routes with every target field, origin and state;
 /// associations; propagating gateways), one line each, sorted.
-async fn route_tables(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<String>> {
+pub async fn route_tables(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<String>> {
     let out = ec2
         .describe_route_tables()
         .send()
