@@ -27,6 +27,8 @@ pub struct CallerIdentity {
     pub account: String,
     pub arn: String,
     pub user_id: String,
+    /// The access key the caller signs with, when the credentials are keys (never cut).
+    pub access_key_id: Option<String>,
 }
 
 /// The loaded configuration, shared by every region.
@@ -104,71 +106,112 @@ impl AwsSession {
                     .to_builder()
                     .region(Region::new(name.clone()))
                     .build();
-                Arc::new(RegionCtx {
-                    region: name,
-                    config,
-                    ec2: OnceLock::new(),
-                    rds: OnceLock::new(),
-                })
+                Arc::new(RegionCtx::new(&name, config, self.endpoint_url.clone()))
             })
             .clone()
     }
 
     pub async fn caller_identity(&self) -> Result<CallerIdentity, crate::services::ServiceError> {
         let home = self.region(&self.home_region.clone());
-        let sts = aws_sdk_sts::Client::new(&home.config);
-        let out =
-            sts.get_caller_identity().send().await.map_err(|err| {
-                crate::services::ServiceError::from_sdk("sts:GetCallerIdentity", err)
-            })?;
+        let out = home
+            .sts()
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|err| crate::services::ServiceError::from_sdk("sts:GetCallerIdentity", err))?;
+        // STS does not say which access key signed the call; the credentials provider does. The caller's
+        // own key must never be cut.
+        let access_key_id = match self.base.credentials_provider() {
+            Some(provider) => {
+                use aws_credential_types::provider::ProvideCredentials;
+                provider
+                    .provide_credentials()
+                    .await
+                    .ok()
+                    .map(|c| c.access_key_id().to_string())
+            }
+            None => None,
+        };
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
             user_id: out.user_id().unwrap_or_default().to_string(),
+            access_key_id,
         })
     }
 }
 
-/// Everything a service needs to work in one region.
-pub struct RegionCtx {
-    pub region: String,
-    pub config: SdkConfig,
-    ec2: OnceLock<aws_sdk_ec2::Client>,
-    rds: OnceLock<aws_sdk_rds::Client>,
+/// Declares the per-region client cache: one lazily built client per service, plus, for tests, a way to
+/// put a given (mocked) client in its place: `RegionCtx::for_tests(region).mock_ec2(client)`.
+macro_rules! region_clients {
+    ($($name:ident / $mock:ident => $krate:ident),+ $(,)?) => {
+        /// Everything a service needs to work in one region.
+        pub struct RegionCtx {
+            pub region: String,
+            pub config: SdkConfig,
+            /// The endpoint override, when one is configured (an emulator); some services need it to
+            /// route around client-side endpoint rules.
+            pub endpoint_url: Option<String>,
+            $($name: OnceLock<$krate::Client>,)+
+        }
+
+        impl RegionCtx {
+            pub fn new(region: &str, config: SdkConfig, endpoint_url: Option<String>) -> RegionCtx {
+                RegionCtx {
+                    region: region.to_string(),
+                    config,
+                    endpoint_url,
+                    $($name: OnceLock::new(),)+
+                }
+            }
+
+            $(
+                pub fn $name(&self) -> &$krate::Client {
+                    self.$name.get_or_init(|| $krate::Client::new(&self.config))
+                }
+
+                /// For tests: use this client (e.g. built by aws-smithy-mocks) for the service.
+                pub fn $mock(self, client: $krate::Client) -> RegionCtx {
+                    let _ = self.$name.set(client);
+                    self
+                }
+            )+
+        }
+    };
+}
+
+region_clients! {
+    ec2 / mock_ec2 => aws_sdk_ec2,
+    rds / mock_rds => aws_sdk_rds,
+    iam / mock_iam => aws_sdk_iam,
+    sesv2 / mock_sesv2 => aws_sdk_sesv2,
+    s3control / mock_s3control => aws_sdk_s3control,
+    cloudfront / mock_cloudfront => aws_sdk_cloudfront,
+    lambda / mock_lambda => aws_sdk_lambda,
+    apigateway / mock_apigateway => aws_sdk_apigateway,
+    apigatewayv2 / mock_apigatewayv2 => aws_sdk_apigatewayv2,
+    ecrpublic / mock_ecrpublic => aws_sdk_ecrpublic,
+    cloudtrail / mock_cloudtrail => aws_sdk_cloudtrail,
+    route53 / mock_route53 => aws_sdk_route53,
+    ssoadmin / mock_ssoadmin => aws_sdk_ssoadmin,
+    support / mock_support => aws_sdk_support,
+    codecommit / mock_codecommit => aws_sdk_codecommit,
+    sts / mock_sts => aws_sdk_sts,
 }
 
 impl RegionCtx {
-    /// For tests that drive a service against mocked clients.
-    pub fn from_config(region: &str, config: SdkConfig) -> RegionCtx {
-        RegionCtx {
-            region: region.to_string(),
-            config,
-            ec2: OnceLock::new(),
-            rds: OnceLock::new(),
-        }
+    /// For tests: a context with an empty configuration, to be given mocked clients.
+    pub fn for_tests(region: &str) -> RegionCtx {
+        RegionCtx::new(region, SdkConfig::builder().build(), None)
     }
 
-    /// For tests: a context whose EC2 client is given (e.g. built by aws-smithy-mocks).
+    /// For tests: a context whose EC2 client is given.
     pub fn with_ec2(region: &str, client: aws_sdk_ec2::Client) -> RegionCtx {
-        let ctx = RegionCtx::from_config(region, SdkConfig::builder().build());
-        let _ = ctx.ec2.set(client);
-        ctx
+        RegionCtx::for_tests(region).mock_ec2(client)
     }
 
-    pub fn ec2(&self) -> &aws_sdk_ec2::Client {
-        self.ec2
-            .get_or_init(|| aws_sdk_ec2::Client::new(&self.config))
-    }
-
-    /// For tests: a context whose RDS client is given (e.g. built by aws-smithy-mocks).
+    /// For tests: a context whose RDS client is given.
     pub fn with_rds(region: &str, client: aws_sdk_rds::Client) -> RegionCtx {
-        let ctx = RegionCtx::from_config(region, SdkConfig::builder().build());
-        let _ = ctx.rds.set(client);
-        ctx
-    }
-
-    pub fn rds(&self) -> &aws_sdk_rds::Client {
-        self.rds
-            .get_or_init(|| aws_sdk_rds::Client::new(&self.config))
+        RegionCtx::for_tests(region).mock_rds(client)
     }
 }

@@ -65,6 +65,11 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to cut, 2 when cuts are proposed, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    /// Instead of disabling CloudFront distributions, point their default behaviour at this origin (a
+    /// maintenance page), keeping certificates and aliases.
+    #[arg(long, value_name = "DOMAIN")]
+    pub maintenance_origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -106,6 +111,11 @@ pub struct RestoreArgs {
     /// Restore even if the rollback file's entry chain is broken (it was edited). Prints what is wrong.
     #[arg(long)]
     pub force: bool,
+
+    /// Also remove the session-revocation deny policies (iam_session_revoke). This revives every session
+    /// issued before the apply, including stolen ones: only after the stolen keys are dealt with.
+    #[arg(long)]
+    pub lift_session_revocation: bool,
 }
 
 #[derive(Debug, Args)]

@@ -191,6 +191,7 @@ async fn plan_command(
             caller,
             regions,
             keep_cidrs,
+            maintenance_origin: args.maintenance_origin.clone(),
             parallelism: DEFAULT_PARALLELISM,
         },
         reporter,
@@ -541,7 +542,18 @@ async fn restore_command(
         .to_string();
     let session = AwsSession::load(&settings.connection).await;
     engine::apply::verify_account(&session, &account, "rollback file").await?;
-    let work = engine::restore::pending(&contents, registry)?;
+    let lifted: Vec<&str> = if args.lift_session_revocation {
+        vec!["--lift-session-revocation"]
+    } else {
+        vec![]
+    };
+    let work = engine::restore::pending(&contents, registry, &lifted)?;
+    for (cut, gate) in &work.kept {
+        println!(
+            "Kept in place: {} ({}). Pass {} to lift it.",
+            cut.id, gate.why, gate.flag
+        );
+    }
     for cut in &work.irreversible {
         println!(
             "Cannot be restored: {} is irreversible; its state before the cut is recorded in the rollback file.",

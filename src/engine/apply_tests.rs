@@ -46,6 +46,7 @@ fn plan_for(groups: &[&str]) -> Plan {
         caller: "arn:aws:iam::123456789012:user/r".into(),
         keep_cidrs: vec![],
         discovery_errors: vec![],
+        findings: vec![],
         cuts,
     }
 }

@@ -5,14 +5,15 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::net::Cidr;
-use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, GLOBAL_REGION, Plan};
+use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, Finding, GLOBAL_REGION, Plan};
 use crate::report::{Event, Reporter};
-use crate::services::{DiscoveryScope, Registry};
+use crate::services::{DiscoveryScope, Inspection, Registry};
 
 pub struct PlanRequest {
     pub caller: CallerIdentity,
     pub regions: Vec<String>,
     pub keep_cidrs: Vec<Cidr>,
+    pub maintenance_origin: Option<String>,
     pub parallelism: usize,
 }
 
@@ -27,6 +28,7 @@ pub async fn make_plan(
     let scope = DiscoveryScope {
         caller: request.caller.clone(),
         keep_cidrs: request.keep_cidrs.clone(),
+        maintenance_origin: request.maintenance_origin.clone(),
     };
     // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
     let mut units: Vec<(String, &dyn crate::services::Containment)> = Vec::new();
@@ -96,6 +98,17 @@ pub async fn make_plan(
         }
     }
 
+    let findings = inspect(
+        session,
+        registry,
+        &request,
+        &scope,
+        &cuts,
+        &mut discovery_errors,
+        reporter,
+    )
+    .await;
+
     Plan {
         version: FORMAT_VERSION,
         account: request.caller.account.clone(),
@@ -105,8 +118,68 @@ pub async fn make_plan(
         caller: request.caller.arn,
         keep_cidrs: request.keep_cidrs.iter().map(|c| c.to_string()).collect(),
         discovery_errors,
+        findings,
         cuts,
     }
+}
+
+/// Runs every inspection (global ones once, regional ones per region), concurrently and bounded. A failed
+/// inspection is recorded with the discovery errors.
+async fn inspect(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &PlanRequest,
+    scope: &DiscoveryScope,
+    cuts: &[Cut],
+    discovery_errors: &mut Vec<DiscoveryError>,
+    reporter: &dyn Reporter,
+) -> Vec<Finding> {
+    let mut units: Vec<(String, &dyn Inspection)> = Vec::new();
+    for inspection in registry.inspections() {
+        if inspection.global() {
+            units.push((GLOBAL_REGION.to_string(), inspection));
+        } else {
+            for region in &request.regions {
+                units.push((region.clone(), inspection));
+            }
+        }
+    }
+    let results: Vec<_> = stream::iter(units)
+        .map(|(region, inspection)| async move {
+            let ctx = session.region(&region);
+            let found = inspection.inspect(&ctx, scope, cuts).await;
+            (region, inspection, found)
+        })
+        .buffered(request.parallelism.max(1))
+        .collect()
+        .await;
+    let mut findings = Vec::new();
+    for (region, inspection, found) in results {
+        match found {
+            Ok(found) => findings.extend(found),
+            Err(err) => {
+                reporter.event(&Event::DiscoveryFailed {
+                    region: region.clone(),
+                    kind: inspection.name().to_string(),
+                    error: err.to_string(),
+                });
+                discovery_errors.push(DiscoveryError {
+                    region,
+                    kind: inspection.name().to_string(),
+                    error: err.to_string(),
+                });
+            }
+        }
+    }
+    findings.sort_by(|a, b| {
+        (a.severity, &a.check, &a.region, &a.resource).cmp(&(
+            b.severity,
+            &b.check,
+            &b.region,
+            &b.resource,
+        ))
+    });
+    findings
 }
 
 pub fn now_rfc3339() -> String {

@@ -11,7 +11,7 @@ use crate::aws::AwsSession;
 use crate::journal::{Entry, Journal, JournalContents};
 use crate::plan::Cut;
 use crate::report::{Event, Reporter};
-use crate::services::Registry;
+use crate::services::{Registry, RestoreGate};
 
 /// How sure the journal is that a cut happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,12 +38,15 @@ pub struct RestoreWork {
     /// Cuts that happened (or may have) and that no undo can give back; the rollback file keeps their
     /// recorded state for the people who rebuild them.
     pub irreversible: Vec<Cut>,
+    /// Cuts restore keeps on purpose unless the operator passes the gate's flag.
+    pub kept: Vec<(Cut, RestoreGate)>,
 }
 
 /// Every cut in the journal that still needs undoing, newest first.
 pub fn pending(
     contents: &JournalContents,
     registry: &Registry,
+    lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
@@ -91,13 +94,15 @@ pub fn pending(
     }
     let mut work = RestoreWork::default();
     for item in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
-        let reversible = registry
+        let kind = registry
             .get(&item.cut.kind)
-            .is_some_and(|kind| kind.info().reversible);
-        if reversible {
-            work.pending.push(item);
-        } else {
+            .expect("unknown kinds are refused above");
+        if !kind.info().reversible {
             work.irreversible.push(item.cut);
+        } else if let Some(gate) = kind.restore_gate().filter(|g| !lifted.contains(&g.flag)) {
+            work.kept.push((item.cut, gate));
+        } else {
+            work.pending.push(item);
         }
     }
     Ok(work)

@@ -40,7 +40,34 @@ pub struct Plan {
     /// Regions or kinds whose discovery failed: the plan is incomplete there and says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_errors: Vec<DiscoveryError>,
+    /// What the responder should know that no cut changes (logging off, back doors, public records).
+    /// Informational: apply never reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
     pub cuts: Vec<Cut>,
+}
+
+/// Something discovery noticed that is not a cut.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// The check that found it, e.g. `cloudtrail_not_logging`.
+    pub check: String,
+    /// A region, or `global`.
+    pub region: String,
+    /// The resource concerned.
+    pub resource: String,
+    pub severity: Severity,
+    /// What it means and what to do, for people.
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    High,
+    Medium,
+    Info,
 }
 
 /// One proposed change to one resource.

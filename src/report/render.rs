@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use super::diff;
 use crate::journal::{Entry, JournalContents};
-use crate::plan::{Cut, Plan};
+use crate::plan::{Cut, Plan, Severity};
 
 fn cut_heading(cut: &Cut) -> String {
     let mut flags = Vec::new();
@@ -61,6 +61,21 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         );
         for err in &plan.discovery_errors {
             let _ = writeln!(out, "  {} in {}: {}", err.kind, err.region, err.error);
+        }
+    }
+    if !plan.findings.is_empty() {
+        let _ = writeln!(out, "\nFindings (nothing here is changed by apply):");
+        for finding in &plan.findings {
+            let severity = match finding.severity {
+                Severity::High => "HIGH  ",
+                Severity::Medium => "MEDIUM",
+                Severity::Info => "INFO  ",
+            };
+            let _ = writeln!(
+                out,
+                "  {severity} {} [{} {}]: {}",
+                finding.check, finding.region, finding.resource, finding.message
+            );
         }
     }
     for cut in &plan.cuts {

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
-use crate::plan::{Cut, KindCatalog, KindFacts};
+use crate::plan::{Cut, Finding, KindCatalog, KindFacts};
 
 pub mod gateway_attachment;
 pub mod internet_gateway;
@@ -49,6 +49,8 @@ pub struct DiscoveryScope {
     pub caller: CallerIdentity,
     /// Ranges that stay reachable: the responder's own way in.
     pub keep_cidrs: Vec<Cidr>,
+    /// `--maintenance-origin`: where CloudFront should send viewers instead of being disabled.
+    pub maintenance_origin: Option<String>,
 }
 
 /// A cut as a service proposes it; the engine gives it its id, kind, region and enabled flag.
@@ -212,14 +214,47 @@ pub trait Containment: Send + Sync {
         )
     }
 
+    /// When restore must keep this kind's cuts unless the operator passes a flag (for example, lifting a
+    /// session revocation revives stolen sessions).
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        None
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
 }
 
+/// A restore that must not happen by default, and the flag that allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreGate {
+    /// The `restore` flag that lifts the gate, e.g. `--lift-session-revocation`.
+    pub flag: &'static str,
+    /// Why restore keeps the cut unless asked, for the operator.
+    pub why: &'static str,
+}
+
+/// A check that reports what the responder should know and no cut changes (CloudTrail off, root without
+/// MFA, a back door). Inspections never change the account.
+#[async_trait]
+pub trait Inspection: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// True for account-wide checks, run once from the home region.
+    fn global(&self) -> bool;
+    /// `cuts` are those proposed so far, for checks that relate to them (e.g. DNS records pointing at
+    /// something the plan cuts).
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+        cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError>;
+}
+
 /// Every kind this hikkonuki knows, in apply order within a phase.
 pub struct Registry {
     kinds: Vec<Box<dyn Containment>>,
+    inspections: Vec<Box<dyn Inspection>>,
 }
 
 impl Registry {
@@ -235,6 +270,7 @@ impl Registry {
                 Box::new(vpc_endpoint::VpcEndpointDelete),
                 Box::new(rds::RdsPublicOff),
             ],
+            inspections: vec![],
         }
     }
 
@@ -247,6 +283,10 @@ impl Registry {
 
     pub fn all(&self) -> impl Iterator<Item = &dyn Containment> {
         self.kinds.iter().map(|k| k.as_ref())
+    }
+
+    pub fn inspections(&self) -> impl Iterator<Item = &dyn Inspection> {
+        self.inspections.iter().map(|i| i.as_ref())
     }
 }
 

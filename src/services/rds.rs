@@ -302,8 +302,10 @@ mod tests {
                 account: "123456789012".into(),
                 arn: "arn:aws:iam::123456789012:user/r".into(),
                 user_id: "AIDA".into(),
+                access_key_id: None,
             },
             keep_cidrs: vec![],
+            maintenance_origin: None,
         };
         let proposed = RdsPublicOff.discover(&ctx, &scope).await.unwrap();
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));

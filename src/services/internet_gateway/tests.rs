@@ -339,8 +339,10 @@ async fn mocked_discovery_follows_every_page_of_gateways_and_interfaces() {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/r".into(),
             user_id: "AIDA".into(),
+            access_key_id: None,
         },
         keep_cidrs: vec![],
+        maintenance_origin: None,
     };
     let proposed = InternetGatewayDetach.discover(&ctx, &scope).await.unwrap();
     assert_eq!(gateways_1.num_calls(), 1);

@@ -435,8 +435,10 @@ async fn mocked_discovery_follows_every_page_of_network_acls() {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/r".into(),
             user_id: "AIDA".into(),
+            access_key_id: None,
         },
         keep_cidrs: vec![],
+        maintenance_origin: None,
     };
     let proposed = NetworkAclDeny.discover(&ctx, &scope).await.unwrap();
     assert_eq!(first_page.num_calls(), 1);

@@ -319,8 +319,10 @@ async fn mocked_discovery_follows_every_page_of_endpoints() {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/r".into(),
             user_id: "AIDA".into(),
+            access_key_id: None,
         },
         keep_cidrs: vec![],
+        maintenance_origin: None,
     };
     let policy_cuts = VpcEndpointPolicyDeny.discover(&ctx, &scope).await.unwrap();
     let delete_cuts = VpcEndpointDelete.discover(&ctx, &scope).await.unwrap();

@@ -174,8 +174,10 @@ async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/r".into(),
             user_id: "AIDA".into(),
+            access_key_id: None,
         },
         keep_cidrs: vec![],
+        maintenance_origin: None,
     };
     let proposed = VpnGatewayDetach.discover(&ctx, &scope).await.unwrap();
     assert_eq!(describe.num_calls(), 1);
