@@ -19,6 +19,9 @@ pub struct ConnectionSettings {
     pub home_region: Option<String>,
     /// An endpoint that replaces every AWS endpoint, e.g. an emulator on loopback.
     pub endpoint_url: Option<String>,
+    /// Client-side pacing per region and action; `None` sends as fast as the SDK can (calls are still
+    /// counted).
+    pub pacing: Option<crate::pacing::PacingLimits>,
 }
 
 /// The caller, as STS reports it.
@@ -34,6 +37,7 @@ pub struct CallerIdentity {
 /// The loaded configuration, shared by every region.
 pub struct AwsSession {
     base: SdkConfig,
+    pacer: Arc<crate::pacing::Pacer>,
     home_region: String,
     endpoint_url: Option<String>,
     regions: Mutex<HashMap<String, Arc<RegionCtx>>>,
@@ -54,6 +58,13 @@ impl AwsSession {
         if let Some(url) = &settings.endpoint_url {
             loader = loader.endpoint_url(url);
         }
+        let pacer = Arc::new(crate::pacing::Pacer::new(settings.pacing));
+        let https = aws_smithy_http_client::Builder::new()
+            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
+                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https();
+        loader = loader.http_client(crate::pacing::PacedHttpClient::new(https, pacer.clone()));
         let base = loader.load().await;
         let home_region = base
             .region()
@@ -61,6 +72,7 @@ impl AwsSession {
             .unwrap_or_else(|| FALLBACK_HOME_REGION.to_string());
         AwsSession {
             base,
+            pacer,
             home_region,
             endpoint_url: settings.endpoint_url.clone(),
             regions: Mutex::new(HashMap::new()),
@@ -71,6 +83,7 @@ impl AwsSession {
     pub fn with_regions(home_region: &str, contexts: Vec<RegionCtx>) -> AwsSession {
         AwsSession {
             base: SdkConfig::builder().build(),
+            pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
             endpoint_url: None,
             regions: Mutex::new(
@@ -80,6 +93,11 @@ impl AwsSession {
                     .collect(),
             ),
         }
+    }
+
+    /// AWS calls made so far (attempts, retries included), per `service:Operation`.
+    pub fn calls(&self) -> std::collections::BTreeMap<String, u64> {
+        self.pacer.calls()
     }
 
     pub fn home_region(&self) -> &str {
@@ -167,7 +185,13 @@ macro_rules! region_clients {
 
             $(
                 pub fn $name(&self) -> &$krate::Client {
-                    self.$name.get_or_init(|| $krate::Client::new(&self.config))
+                    self.$name.get_or_init(|| {
+                        // The tagger lets the paced HTTP client know which bucket a call draws from.
+                        let config = $krate::config::Builder::from(&self.config)
+                            .interceptor(crate::pacing::CallTagger)
+                            .build();
+                        $krate::Client::from_conf(config)
+                    })
                 }
 
                 /// For tests: use this client (e.g. built by aws-smithy-mocks) for the service.

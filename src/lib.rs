@@ -22,12 +22,14 @@
 //!   (journal only). Emits [`report::Event`]s and never prints.
 //! - [`report`]: events and documents rendered for people: diffs, progress lines, summaries.
 //! - [`net`]: CIDR arithmetic used to decide what is "outside".
+//! - [`pacing`]: client-side token buckets per region and API action, and the count of calls made.
 
 pub mod aws;
 pub mod cli;
 pub mod engine;
 pub mod journal;
 pub mod net;
+pub mod pacing;
 pub mod plan;
 pub mod report;
 pub mod services;

@@ -32,6 +32,38 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
+    /// How many regions, kinds or cuts are worked on at once.
+    #[arg(long, global = true, value_name = "N", default_value_t = crate::engine::DEFAULT_PARALLELISM)]
+    pub parallelism: usize,
+
+    /// Client-side pacing of read calls (Describe/Get/List), per region and action: BURST:PER_SECOND.
+    /// Default: EC2's documented non-mutating limit.
+    #[arg(
+        long,
+        global = true,
+        value_name = "BURST:RATE",
+        default_value = "100:20"
+    )]
+    pub pace_read: String,
+
+    /// Client-side pacing of every other call, per region and action: BURST:PER_SECOND. Default: EC2's
+    /// documented mutating limit.
+    #[arg(long, global = true, value_name = "BURST:RATE", default_value = "50:5")]
+    pub pace_write: String,
+
+    /// Send calls as fast as the SDK can (e.g. against an emulator); throttling is still retried.
+    #[arg(long, global = true)]
+    pub no_pacing: bool,
+
+    /// Print the AWS calls made per service and operation, the time to seal and the total time.
+    #[arg(long, global = true)]
+    pub stats: bool,
+
+    /// `json`: one JSON object per event on standard output (JSON Lines); human text goes to standard
+    /// error.
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -129,6 +161,14 @@ pub struct ShowArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ShowFormat {
+    Text,
+    Json,
+    /// An incident report of a rollback file, ready to paste into a ticket.
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
     Text,
     Json,
 }

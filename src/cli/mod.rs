@@ -15,12 +15,12 @@ use clap::Parser;
 pub mod args;
 
 use crate::aws::{AwsSession, ConnectionSettings};
-use crate::engine::{self, DEFAULT_PARALLELISM, EngineError};
+use crate::engine::{self, EngineError};
 use crate::journal::lock::RollbackLock;
 use crate::journal::{self, Entry, Journal};
 use crate::net::Cidr;
 use crate::plan::{self, Plan};
-use crate::report::{LineReporter, Reporter, diff, render};
+use crate::report::{Event, LineReporter, Reporter, diff, render};
 use crate::services::{self, Registry};
 use args::{ApplyArgs, Cli, Command, PlanArgs, RestoreArgs, ShowArgs, ShowFormat};
 
@@ -86,35 +86,108 @@ fn init_logging(verbose: u8) {
         .try_init();
 }
 
+/// Writes human text: to standard output, or to standard error when standard output carries JSON events.
+macro_rules! say {
+    ($settings:expr) => { $settings.say("") };
+    ($settings:expr, $($arg:tt)*) => { $settings.say(&format!($($arg)*)) };
+}
+
 /// Settings every command shares, resolved from flags and environment.
 struct Settings {
     connection: ConnectionSettings,
     color: bool,
+    parallelism: usize,
+    stats: bool,
+    json: bool,
 }
 
 impl Settings {
-    fn from_cli(cli: &Cli) -> Settings {
+    fn from_cli(cli: &Cli) -> anyhow::Result<Settings> {
         let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Settings {
+        let json = cli.output == args::OutputFormat::Json;
+        let pacing = if cli.no_pacing {
+            None
+        } else {
+            Some(crate::pacing::PacingLimits {
+                read: crate::pacing::BucketLimit::parse(&cli.pace_read)
+                    .map_err(|e| anyhow!("--pace-read: {e}"))?,
+                write: crate::pacing::BucketLimit::parse(&cli.pace_write)
+                    .map_err(|e| anyhow!("--pace-write: {e}"))?,
+            })
+        };
+        if cli.parallelism == 0 {
+            bail!("--parallelism: must be at least 1");
+        }
+        Ok(Settings {
             connection: ConnectionSettings {
                 profile: cli.profile.clone(),
                 home_region: cli.region.clone(),
                 endpoint_url: cli.endpoint_url.clone().filter(|u| !u.is_empty()),
+                pacing,
             },
-            color: !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),
+            color: !json && !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),
+            parallelism: cli.parallelism,
+            stats: cli.stats,
+            json,
+        })
+    }
+
+    fn say(&self, text: &str) {
+        self.say_inline(&format!("{text}\n"));
+    }
+
+    fn say_inline(&self, text: &str) {
+        use std::io::Write;
+        if self.json {
+            let _ = std::io::stderr().write_all(text.as_bytes());
+        } else {
+            let _ = std::io::stdout().write_all(text.as_bytes());
+        }
+    }
+
+    /// `--stats`: the calls made per service and operation, the time to seal and the total time.
+    fn report_stats(
+        &self,
+        session: &AwsSession,
+        started: std::time::Instant,
+        sealed: Option<std::time::Duration>,
+    ) {
+        if !self.stats {
+            return;
+        }
+        let calls = session.calls();
+        let total: u64 = calls.values().sum();
+        say!(self, "\nAWS calls: {total} (retries included)");
+        for (operation, count) in &calls {
+            say!(self, "  {count:>6}  {operation}");
+        }
+        if let Some(sealed) = sealed {
+            say!(self, "Time to seal: {:.2} s", sealed.as_secs_f64());
+        }
+        say!(self, "Total time: {:.2} s", started.elapsed().as_secs_f64());
+    }
+
+    fn reporter(&self) -> Box<dyn Reporter> {
+        if self.json {
+            Box::new(crate::report::JsonReporter::stdout())
+        } else if std::io::stderr().is_terminal() {
+            Box::new(crate::report::progress::ProgressReporter::new())
+        } else {
+            Box::new(LineReporter::stderr())
         }
     }
 }
 
 async fn execute(cli: Cli) -> anyhow::Result<u8> {
-    let settings = Settings::from_cli(&cli);
+    let settings = Settings::from_cli(&cli)?;
     let registry = services::registry();
-    let reporter = LineReporter::stderr();
+    let reporter = settings.reporter();
+    let reporter = reporter.as_ref();
     match &cli.command {
-        Command::Plan(args) => plan_command(args, &settings, &registry, &reporter).await,
-        Command::Apply(args) => apply_command(args, &settings, &registry, &reporter).await,
-        Command::Restore(args) => restore_command(args, &settings, &registry, &reporter).await,
-        Command::Show(args) => show_command(args, &registry),
+        Command::Plan(args) => plan_command(args, &settings, &registry, reporter).await,
+        Command::Apply(args) => apply_command(args, &settings, &registry, reporter).await,
+        Command::Restore(args) => restore_command(args, &settings, &registry, reporter).await,
+        Command::Show(args) => show_command(args, &registry, settings.color),
     }
 }
 
@@ -177,6 +250,7 @@ async fn plan_command(
     registry: &Registry,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
     let session = AwsSession::load(&settings.connection).await;
     let caller = session
@@ -192,7 +266,7 @@ async fn plan_command(
             regions,
             keep_cidrs,
             maintenance_origin: args.maintenance_origin.clone(),
-            parallelism: DEFAULT_PARALLELISM,
+            parallelism: settings.parallelism,
         },
         reporter,
     )
@@ -203,12 +277,33 @@ async fn plan_command(
         .unwrap_or_else(|| default_plan_path(&plan.account));
     plan::file::write(&path, &plan)
         .with_context(|| format!("writing the plan to {}", path.display()))?;
-    print!("{}", render::plan_text(&plan, settings.color));
-    println!("Plan written to {}", path.display());
+    settings.say_inline(&render::plan_text(&plan, settings.color));
+    say!(settings, "Plan written to {}", path.display());
     if !plan.cuts.is_empty() {
-        println!("Review it, then run: hikkonuki apply {}", path.display());
+        say!(
+            settings,
+            "Review it, then run: hikkonuki apply {}",
+            path.display()
+        );
     }
-    if !plan.discovery_errors.is_empty() {
+    for cut in &plan.cuts {
+        reporter.event(&Event::CutProposed {
+            id: cut.id.clone(),
+            kind: cut.kind.clone(),
+            region: cut.region.clone(),
+            target: cut.target.clone(),
+            enabled: cut.enabled,
+            reversible: cut.reversible,
+        });
+    }
+    settings.report_stats(&session, started, None);
+    let ok = plan.discovery_errors.is_empty();
+    reporter.event(&Event::Finished {
+        command: "plan".into(),
+        ok,
+        summary: format!("{} (written to {})", plan.summary(), path.display()),
+    });
+    if !ok {
         eprintln!(
             "error: discovery failed in {} place(s); the plan is incomplete there (listed above)",
             plan.discovery_errors.len()
@@ -316,6 +411,7 @@ async fn apply_command(
     registry: &Registry,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
+    let apply_started = std::time::Instant::now();
     let plan: Plan = plan::file::read(&args.plan, registry)?;
     warn_if_shared(&args.plan, reporter);
     let plan_bytes =
@@ -340,7 +436,8 @@ async fn apply_command(
     let caller = engine::apply::verify_account(&session, &plan.account, "plan").await?;
 
     let drift =
-        engine::apply::check_drift(&session, registry, &plan, &progress, DEFAULT_PARALLELISM).await;
+        engine::apply::check_drift(&session, registry, &plan, &progress, settings.parallelism)
+            .await;
     if !drift.is_clean() {
         for item in &drift.drifted {
             eprintln!(
@@ -361,7 +458,7 @@ async fn apply_command(
     }
 
     for cut in plan.enabled_cuts() {
-        print!("\n{}", render::cut_text(cut, settings.color));
+        settings.say_inline(&format!("\n{}", render::cut_text(cut, settings.color)));
     }
     let disabled: Vec<&str> = plan
         .cuts
@@ -370,11 +467,18 @@ async fn apply_command(
         .map(|c| c.id.as_str())
         .collect();
     if !disabled.is_empty() {
-        println!("\nSkipped (enabled: false): {}", disabled.join(", "));
+        say!(
+            settings,
+            "\nSkipped (enabled: false): {}",
+            disabled.join(", ")
+        );
     }
-    println!("\n{}", plan.summary());
+    say!(settings, "\n{}", plan.summary());
     if plan.enabled_cuts().next().is_none() {
-        println!("Nothing to apply: every cut is disabled or the plan has none.");
+        say!(
+            settings,
+            "Nothing to apply: every cut is disabled or the plan has none."
+        );
         return Ok(exit::SUCCESS);
     }
     let irreversible: Vec<&str> = plan
@@ -390,14 +494,16 @@ async fn apply_command(
                 irreversible.join(", ")
             );
         }
-        println!(
+        say!(
+            settings,
             "WARNING: {} cut(s) cannot be undone by restore (--allow-irreversible): {}",
             irreversible.len(),
             irreversible.join(", ")
         );
     }
     if resuming {
-        println!(
+        say!(
+            settings,
             "Resuming the apply recorded in {}: {} cut(s) already started there.",
             rollback_path.display(),
             progress.len()
@@ -426,11 +532,13 @@ async fn apply_command(
         progress,
         fail_fast: args.fail_fast,
         stop: Some(&stop),
+        parallelism: settings.parallelism,
     };
     let outcome =
         engine::apply::execute(&session, registry, &plan, &mut journal, &options, reporter).await?;
 
-    println!(
+    say!(
+        settings,
         "\nApply finished in {:.1} s: {} cut, {} failed, {} skipped.",
         outcome.elapsed.as_secs_f64(),
         outcome.done.len() + outcome.already_done.len(),
@@ -438,28 +546,44 @@ async fn apply_command(
         outcome.skipped.len()
     );
     if let Some(sealed) = outcome.sealed_after {
-        println!("Sealed in {:.1} s.", sealed.as_secs_f64());
+        say!(settings, "Sealed in {:.1} s.", sealed.as_secs_f64());
     }
     for (id, error) in &outcome.failed {
-        println!("  failed: {id}: {error}");
+        say!(settings, "  failed: {id}: {error}");
     }
-    println!("Rollback file: {}", rollback_path.display());
+    say!(settings, "Rollback file: {}", rollback_path.display());
     if outcome.credentials_expired {
-        println!(
+        say!(
+            settings,
             "Stopped: the credentials expired or were revoked and could not be refreshed. Renew them (e.g. `aws sso login`), then run the same apply again to resume."
         );
     }
     if !outcome.not_attempted.is_empty() {
-        println!(
+        say!(
+            settings,
             "Stopped early: {} cut(s) not attempted. The rollback file is complete.\n  To continue: hikkonuki apply {} (it resumes where this run stopped)",
             outcome.not_attempted.len(),
             args.plan.display()
         );
     }
-    println!(
+    say!(
+        settings,
         "To reconnect after the incident: hikkonuki restore {}",
         rollback_path.display()
     );
+    settings.report_stats(&session, apply_started, outcome.sealed_after);
+    reporter.event(&Event::Finished {
+        command: "apply".into(),
+        ok: outcome.failed.is_empty() && outcome.not_attempted.is_empty(),
+        summary: format!(
+            "{} cut, {} failed, {} skipped, {} not attempted; rollback file {}",
+            outcome.done.len() + outcome.already_done.len(),
+            outcome.failed.len(),
+            outcome.skipped.len(),
+            outcome.not_attempted.len(),
+            rollback_path.display()
+        ),
+    });
     Ok(
         if outcome.failed.is_empty() && outcome.not_attempted.is_empty() {
             exit::SUCCESS
@@ -484,36 +608,40 @@ async fn check_command(
         registry,
         plan,
         &HashMap::new(),
-        DEFAULT_PARALLELISM,
+        settings.parallelism,
     )
     .await;
     let mut problems = drift.drifted.len() + drift.unverifiable.len();
     for item in &drift.drifted {
-        println!(
+        say!(
+            settings,
             "drift      {}: no longer matches the plan (make a new plan)",
             item.id
         );
     }
     for (id, err) in &drift.unverifiable {
-        println!("unverified {id}: {err}");
+        say!(settings, "unverified {id}: {err}");
     }
     for (id, check) in
-        engine::apply::check_permissions(&session, registry, plan, DEFAULT_PARALLELISM).await
+        engine::apply::check_permissions(&session, registry, plan, settings.parallelism).await
     {
         match check {
-            services::PermissionCheck::Allowed => println!("allowed    {id}"),
+            services::PermissionCheck::Allowed => say!(settings, "allowed    {id}"),
             services::PermissionCheck::Denied(err) => {
                 problems += 1;
-                println!("DENIED     {id}: {err}");
+                say!(settings, "DENIED     {id}: {err}");
             }
-            services::PermissionCheck::NotCheckable(why) => println!("unchecked  {id}: {why}"),
+            services::PermissionCheck::NotCheckable(why) => {
+                say!(settings, "unchecked  {id}: {why}")
+            }
             services::PermissionCheck::Failed(err) => {
                 problems += 1;
-                println!("FAILED     {id}: the check itself failed: {err}");
+                say!(settings, "FAILED     {id}: the check itself failed: {err}");
             }
         }
     }
-    println!(
+    say!(
+        settings,
         "\nCheck of {}: {problems} problem(s). Nothing was changed.",
         args.plan.display()
     );
@@ -530,6 +658,7 @@ async fn restore_command(
     registry: &Registry,
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
+    let restore_started = std::time::Instant::now();
     let _lock = RollbackLock::acquire(&args.rollback, "restore")?;
     let (contents, warnings) = journal::read(&args.rollback, args.force)?;
     warn_if_shared(&args.rollback, reporter);
@@ -549,26 +678,31 @@ async fn restore_command(
     };
     let work = engine::restore::pending(&contents, registry, &lifted)?;
     for (cut, gate) in &work.kept {
-        println!(
+        say!(
+            settings,
             "Kept in place: {} ({}). Pass {} to lift it.",
-            cut.id, gate.why, gate.flag
+            cut.id,
+            gate.why,
+            gate.flag
         );
     }
     for cut in &work.irreversible {
-        println!(
+        say!(
+            settings,
             "Cannot be restored: {} is irreversible; its state before the cut is recorded in the rollback file.",
             cut.id
         );
     }
     let pending = work.pending;
     if pending.is_empty() {
-        println!(
+        say!(
+            settings,
             "Nothing to restore: {} records no cut that is not already restored.",
             args.rollback.display()
         );
         return Ok(exit::SUCCESS);
     }
-    println!("Restore will reconnect, newest cut first:");
+    say!(settings, "Restore will reconnect, newest cut first:");
     for item in &pending {
         let note = match item.certainty {
             engine::restore::Certainty::Completed => "",
@@ -576,7 +710,7 @@ async fn restore_command(
                 " (its completion was not recorded: live state decides what is put back)"
             }
         };
-        println!("  {}{note}", item.cut.id);
+        say!(settings, "  {}{note}", item.cut.id);
     }
     confirm(&account, "reconnect", args.yes)?;
     let mut journal = Journal::reopen(&contents)?;
@@ -590,22 +724,36 @@ async fn restore_command(
         reporter,
     )
     .await?;
-    println!(
+    say!(
+        settings,
         "\nRestore finished: {} restored, {} failed.",
         outcome.restored.len(),
         outcome.failed.len()
     );
     for (id, error) in &outcome.failed {
-        println!("  failed: {id}: {error}");
+        say!(settings, "  failed: {id}: {error}");
     }
     if !outcome.not_attempted.is_empty() {
-        println!(
+        say!(
+            settings,
             "Stopped early: {} cut(s) not yet restored.",
             outcome.not_attempted.len()
         );
     }
+    settings.report_stats(&session, restore_started, None);
+    reporter.event(&Event::Finished {
+        command: "restore".into(),
+        ok: outcome.failed.is_empty() && outcome.not_attempted.is_empty(),
+        summary: format!(
+            "{} restored, {} failed, {} not attempted",
+            outcome.restored.len(),
+            outcome.failed.len(),
+            outcome.not_attempted.len()
+        ),
+    });
     if !outcome.failed.is_empty() || !outcome.not_attempted.is_empty() {
-        println!(
+        say!(
+            settings,
             "Run `hikkonuki restore {}` again (after fixing the cause of any failure): what is restored stays restored.",
             args.rollback.display()
         );
@@ -622,7 +770,7 @@ fn looks_like_rollback(text: &str) -> bool {
         .is_some_and(|line| line.starts_with("- {"))
 }
 
-fn show_command(args: &ShowArgs, registry: &Registry) -> anyhow::Result<u8> {
+fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
     let text = std::fs::read_to_string(&args.file)
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
     if looks_like_rollback(&text) {
@@ -635,12 +783,17 @@ fn show_command(args: &ShowArgs, registry: &Registry) -> anyhow::Result<u8> {
                 print!("{}", render::journal_text(&contents));
             }
             ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&contents.records)?),
+            ShowFormat::Markdown => print!("{}", render::incident_report(&contents, &warnings)),
         }
     } else {
         let plan = plan::parse(&text, &args.file, registry)?;
         match args.format {
-            ShowFormat::Text => print!("{}", render::plan_text(&plan, false)),
+            ShowFormat::Text => print!("{}", render::plan_text(&plan, color)),
             ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            ShowFormat::Markdown => bail!(
+                "--format markdown renders a rollback file (an incident report); {} is a plan: use text or json",
+                args.file.display()
+            ),
         }
     }
     Ok(exit::SUCCESS)

@@ -2,6 +2,7 @@
 //! intent before every AWS call and its completion after it.
 
 use std::collections::HashMap;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -69,20 +70,33 @@ pub async fn check_drift(
     parallelism: usize,
 ) -> DriftCheck {
     // Cuts an earlier run started are no longer in their `before` state; execute() checks those itself.
-    let fresh = plan
+    let fresh: Vec<&Cut> = plan
         .enabled_cuts()
-        .filter(|cut| !resumed.contains_key(&cut.id));
-    let observations: Vec<_> = stream::iter(fresh)
-        .map(|cut| async move {
+        .filter(|cut| !resumed.contains_key(&cut.id))
+        .collect();
+    // One batch per (region, kind), so each kind can observe its resources with region-wide describes.
+    let mut batches: Vec<((String, String), Vec<&Cut>)> = Vec::new();
+    for cut in fresh {
+        let key = (cut.region.clone(), cut.kind.clone());
+        match batches.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cuts)) => cuts.push(cut),
+            None => batches.push((key, vec![cut])),
+        }
+    }
+    let observed: Vec<Vec<(&Cut, Result<Value, ServiceError>)>> = stream::iter(batches)
+        .map(|((region, kind), cuts)| async move {
             let kind = registry
-                .get(&cut.kind)
+                .get(&kind)
                 .expect("validated plans hold only known kinds");
-            let ctx = session.region(&cut.region);
-            (cut, kind.observe(&ctx, cut).await)
+            let ctx = session.region(&region);
+            let states = kind.observe_many(&ctx, &cuts).await;
+            cuts.into_iter().zip(states).collect()
         })
         .buffered(parallelism.max(1))
         .collect()
         .await;
+    let observations: Vec<(&Cut, Result<Value, ServiceError>)> =
+        observed.into_iter().flatten().collect();
     let mut check = DriftCheck::default();
     for (cut, observed) in observations {
         match observed {
@@ -175,6 +189,8 @@ pub struct ApplyOptions<'a> {
     pub fail_fast: bool,
     /// Set (by Ctrl-C) to stop after the call in flight.
     pub stop: Option<&'a AtomicBool>,
+    /// How many cuts of one phase run at once (0 counts as 1).
+    pub parallelism: usize,
 }
 
 #[derive(Debug, Default)]
@@ -215,9 +231,19 @@ async fn recover(
     })
 }
 
-/// Performs the plan's enabled cuts in [`apply_order`], journaling each. A failed cut is recorded and the
-/// rest go on (unless `fail_fast`); a failed journal write stops at once. When resuming, completed cuts
-/// are skipped and uncertain ones are checked against live state first.
+/// What happened to one cut in this run.
+enum CutResult {
+    Done,
+    AlreadyDone,
+    Failed(String, bool),
+    Skipped,
+    NotAttempted,
+}
+
+/// Performs the plan's enabled cuts, phase by phase (sealing first), the cuts of one phase concurrently up
+/// to `options.parallelism`. Every cut journals its intent before its AWS call and its outcome after; a
+/// failed cut is recorded and the rest go on (unless `fail_fast`); a failed journal write stops the run.
+/// When resuming, completed cuts are skipped and uncertain ones are checked against live state first.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -229,129 +255,58 @@ pub async fn execute(
     let started = Instant::now();
     let mut outcome = ApplyOutcome::default();
     let order = apply_order(plan, registry);
-    let last_seal = order.iter().rposition(|cut| {
-        cut.enabled
-            && registry
-                .get(&cut.kind)
-                .is_some_and(|k| k.info().phase == Phase::Seal)
-    });
-    let stopping = || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
-    for (index, cut) in order.iter().enumerate() {
-        if stopping() || (options.fail_fast && !outcome.failed.is_empty()) {
-            outcome.not_attempted.extend(
-                order[index..]
-                    .iter()
-                    .filter(|c| c.enabled && options.progress.get(&c.id) != Some(&Progress::Done))
-                    .map(|c| c.id.clone()),
-            );
-            break;
-        }
-        if !cut.enabled {
-            let reason = "disabled in the plan (enabled: false)".to_string();
-            journal.append(Entry::Skipped {
-                id: cut.id.clone(),
-                reason: reason.clone(),
-            })?;
-            reporter.event(&Event::CutSkipped {
-                id: cut.id.clone(),
-                reason,
-            });
-            outcome.skipped.push(cut.id.clone());
-            continue;
-        }
-        let kind = registry
+    let journal = Mutex::new(journal);
+    // Set on a failure that should stop the run: --fail-fast, or credentials that no longer work.
+    let halt = AtomicBool::new(false);
+    let phase_of = |cut: &Cut| {
+        registry
             .get(&cut.kind)
-            .expect("validated plans hold only known kinds");
-        let ctx = session.region(&cut.region);
-        match options.progress.get(&cut.id) {
-            Some(Progress::Done) => {
-                reporter.event(&Event::CutSkipped {
-                    id: cut.id.clone(),
-                    reason: "already cut by the earlier run".into(),
-                });
-                outcome.already_done.push(cut.id.clone());
-                continue;
-            }
-            Some(Progress::Uncertain) => {
-                match recover(kind, &ctx, cut).await {
-                    Ok(Recovery::NotApplied) => {}
-                    Ok(Recovery::Applied) => {
-                        let undo =
-                            kind.undo_record_for(cut)
-                                .map_err(|err| EngineError::Refused {
-                                    message: err.to_string(),
-                                })?;
-                        journal.append(Entry::Done {
-                            id: cut.id.clone(),
-                            undo,
-                        })?;
-                        reporter.event(&Event::CutSkipped {
-                        id: cut.id.clone(),
-                        reason: "the earlier run's call went through; its completion is now recorded".into(),
-                    });
-                        outcome.already_done.push(cut.id.clone());
-                        continue;
+            .map(|k| k.info().phase)
+            .unwrap_or(Phase::PerResource)
+    };
+    let mut journal_error = None;
+    for phase in [Phase::Seal, Phase::PerResource] {
+        let cuts: Vec<&Cut> = order
+            .iter()
+            .copied()
+            .filter(|c| phase_of(c) == phase)
+            .collect();
+        let results: Vec<(String, Result<CutResult, EngineError>)> =
+            stream::iter(cuts.iter().copied())
+                .map(|cut| {
+                    let journal = &journal;
+                    let halt = &halt;
+                    async move {
+                        let result =
+                            run_cut(session, registry, cut, journal, halt, options, reporter).await;
+                        (cut.id.clone(), result)
                     }
-                    Ok(Recovery::Partial) | Err(_) => {
-                        let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
-                        journal.append(Entry::Failed {
-                            id: cut.id.clone(),
-                            error: error.clone(),
-                        })?;
-                        reporter.event(&Event::CutFailed {
-                            id: cut.id.clone(),
-                            error: error.clone(),
-                        });
-                        outcome.failed.push((cut.id.clone(), error));
-                        continue;
-                    }
+                })
+                .buffer_unordered(options.parallelism.max(1))
+                .collect()
+                .await;
+        let mut by_id: HashMap<String, Result<CutResult, EngineError>> =
+            results.into_iter().collect();
+        for cut in &cuts {
+            match by_id.remove(&cut.id) {
+                Some(Ok(CutResult::Done)) => outcome.done.push(cut.id.clone()),
+                Some(Ok(CutResult::AlreadyDone)) => outcome.already_done.push(cut.id.clone()),
+                Some(Ok(CutResult::Failed(error, credentials))) => {
+                    outcome.credentials_expired |= credentials;
+                    outcome.failed.push((cut.id.clone(), error));
                 }
-            }
-            None => {}
-        }
-        journal.append(Entry::Intent {
-            cut: (*cut).clone(),
-        })?;
-        reporter.event(&Event::CutStarted { id: cut.id.clone() });
-        let cut_started = Instant::now();
-        match kind.apply(&ctx, cut).await {
-            Ok(undo) => {
-                journal.append(Entry::Done {
-                    id: cut.id.clone(),
-                    undo,
-                })?;
-                reporter.event(&Event::CutDone {
-                    id: cut.id.clone(),
-                    elapsed: cut_started.elapsed(),
-                });
-                outcome.done.push(cut.id.clone());
-            }
-            Err(err) => {
-                journal.append(Entry::Failed {
-                    id: cut.id.clone(),
-                    error: err.to_string(),
-                })?;
-                reporter.event(&Event::CutFailed {
-                    id: cut.id.clone(),
-                    error: err.to_string(),
-                });
-                outcome.failed.push((cut.id.clone(), err.to_string()));
-                if err.is_credentials_problem() {
-                    // Every later call would fail the same way: stop with the journal complete.
-                    outcome.credentials_expired = true;
-                    outcome.not_attempted.extend(
-                        order[index + 1..]
-                            .iter()
-                            .filter(|c| {
-                                c.enabled && options.progress.get(&c.id) != Some(&Progress::Done)
-                            })
-                            .map(|c| c.id.clone()),
-                    );
-                    break;
+                Some(Ok(CutResult::Skipped)) => outcome.skipped.push(cut.id.clone()),
+                Some(Ok(CutResult::NotAttempted)) => outcome.not_attempted.push(cut.id.clone()),
+                Some(Err(err)) => {
+                    journal_error.get_or_insert(err);
                 }
+                None => {}
             }
         }
-        if Some(index) == last_seal {
+        if let Some(err) = journal_error {
+            return Err(err);
+        }
+        if phase == Phase::Seal && cuts.iter().any(|c| c.enabled) {
             let elapsed = started.elapsed();
             reporter.event(&Event::Sealed { elapsed });
             outcome.sealed_after = Some(elapsed);
@@ -359,6 +314,119 @@ pub async fn execute(
     }
     outcome.elapsed = started.elapsed();
     Ok(outcome)
+}
+
+/// One cut: skip, recover or perform it, journaling as it goes.
+async fn run_cut(
+    session: &AwsSession,
+    registry: &Registry,
+    cut: &Cut,
+    journal: &Mutex<&mut Journal>,
+    halt: &AtomicBool,
+    options: &ApplyOptions<'_>,
+    reporter: &dyn Reporter,
+) -> Result<CutResult, EngineError> {
+    let append = |entry: Entry| -> Result<(), EngineError> {
+        journal.lock().expect("journal lock").append(entry)?;
+        Ok(())
+    };
+    let stopping =
+        halt.load(Ordering::SeqCst) || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
+    if !cut.enabled {
+        let reason = "disabled in the plan (enabled: false)".to_string();
+        append(Entry::Skipped {
+            id: cut.id.clone(),
+            reason: reason.clone(),
+        })?;
+        reporter.event(&Event::CutSkipped {
+            id: cut.id.clone(),
+            reason,
+        });
+        return Ok(CutResult::Skipped);
+    }
+    if options.progress.get(&cut.id) == Some(&Progress::Done) {
+        reporter.event(&Event::CutSkipped {
+            id: cut.id.clone(),
+            reason: "already cut by the earlier run".into(),
+        });
+        return Ok(CutResult::AlreadyDone);
+    }
+    if stopping {
+        return Ok(CutResult::NotAttempted);
+    }
+    let kind = registry
+        .get(&cut.kind)
+        .expect("validated plans hold only known kinds");
+    let ctx = session.region(&cut.region);
+    if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
+        match recover(kind, &ctx, cut).await {
+            Ok(Recovery::NotApplied) => {}
+            Ok(Recovery::Applied) => {
+                let undo = kind
+                    .undo_record_for(cut)
+                    .map_err(|err| EngineError::Refused {
+                        message: err.to_string(),
+                    })?;
+                append(Entry::Done {
+                    id: cut.id.clone(),
+                    undo,
+                })?;
+                reporter.event(&Event::CutSkipped {
+                    id: cut.id.clone(),
+                    reason: "the earlier run's call went through; its completion is now recorded"
+                        .into(),
+                });
+                return Ok(CutResult::AlreadyDone);
+            }
+            Ok(Recovery::Partial) | Err(_) => {
+                let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
+                append(Entry::Failed {
+                    id: cut.id.clone(),
+                    error: error.clone(),
+                })?;
+                reporter.event(&Event::CutFailed {
+                    id: cut.id.clone(),
+                    error: error.clone(),
+                });
+                if options.fail_fast {
+                    halt.store(true, Ordering::SeqCst);
+                }
+                return Ok(CutResult::Failed(error, false));
+            }
+        }
+    }
+    append(Entry::Intent { cut: cut.clone() })?;
+    reporter.event(&Event::CutStarted { id: cut.id.clone() });
+    let cut_started = Instant::now();
+    match kind.apply(&ctx, cut).await {
+        Ok(undo) => {
+            append(Entry::Done {
+                id: cut.id.clone(),
+                undo,
+            })?;
+            reporter.event(&Event::CutDone {
+                id: cut.id.clone(),
+                elapsed: cut_started.elapsed(),
+            });
+            Ok(CutResult::Done)
+        }
+        Err(err) => {
+            append(Entry::Failed {
+                id: cut.id.clone(),
+                error: err.to_string(),
+            })?;
+            reporter.event(&Event::CutFailed {
+                id: cut.id.clone(),
+                error: err.to_string(),
+            });
+            // Every later call would fail the same way when the credentials are gone.
+            let credentials = err.is_credentials_problem();
+            if options.fail_fast || credentials {
+                halt.store(true, Ordering::SeqCst);
+            }
+            Ok(CutResult::Failed(err.to_string(), credentials))
+        }
+    }
 }
 
 #[cfg(test)]

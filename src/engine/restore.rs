@@ -105,6 +105,22 @@ pub fn pending(
             work.pending.push(item);
         }
     }
+    // Apply runs cuts of one phase concurrently, so journal order alone does not say what depends on
+    // what. Undo by phase and kind, in reverse: per-resource cuts first, then the sealing kinds from last
+    // to first (a gateway is attached again before routes to it are re-created). Within a kind, newest
+    // first.
+    let rank = |cut: &Cut| {
+        let kind = registry.get(&cut.kind).expect("known kinds only");
+        let index = registry
+            .all()
+            .position(|k| k.info().name == cut.kind)
+            .unwrap_or(0);
+        (
+            std::cmp::Reverse(kind.info().phase),
+            std::cmp::Reverse(index),
+        )
+    };
+    work.pending.sort_by_key(|item| rank(&item.cut));
     Ok(work)
 }
 

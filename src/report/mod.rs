@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub mod diff;
+pub mod progress;
 pub mod render;
 
 /// Something the engine did or found, in the order it happened.
@@ -56,28 +57,79 @@ pub enum Event {
     Warning {
         message: String,
     },
+    /// A cut written into a new plan.
+    CutProposed {
+        id: String,
+        kind: String,
+        region: String,
+        target: String,
+        enabled: bool,
+        reversible: bool,
+    },
+    /// A command's outcome, last.
+    Finished {
+        command: String,
+        ok: bool,
+        summary: String,
+    },
 }
 
-pub trait Reporter: Send + Sync {
-    fn event(&self, event: &Event);
-}
-
-/// Writes one plain line per event to standard error, so standard output stays for documents and diffs.
-pub struct LineReporter {
-    out: Mutex<Box<dyn Write + Send>>,
-}
-
-impl LineReporter {
-    pub fn stderr() -> LineReporter {
-        LineReporter {
-            out: Mutex::new(Box::new(std::io::stderr())),
+impl Event {
+    /// The event as one JSON object, for `--output json` (JSON Lines).
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::json;
+        let ms = |d: &Duration| d.as_millis() as u64;
+        match self {
+            Event::DiscoveryStarted { region } => {
+                json!({"event": "discovery-started", "region": region})
+            }
+            Event::DiscoveryFailed {
+                region,
+                kind,
+                error,
+            } => {
+                json!({"event": "discovery-failed", "region": region, "kind": kind, "error": error})
+            }
+            Event::CutStarted { id } => json!({"event": "cut-started", "id": id}),
+            Event::CutDone { id, elapsed } => {
+                json!({"event": "cut-done", "id": id, "elapsed_ms": ms(elapsed)})
+            }
+            Event::CutFailed { id, error } => {
+                json!({"event": "cut-failed", "id": id, "error": error})
+            }
+            Event::CutSkipped { id, reason } => {
+                json!({"event": "cut-skipped", "id": id, "reason": reason})
+            }
+            Event::Sealed { elapsed } => json!({"event": "sealed", "elapsed_ms": ms(elapsed)}),
+            Event::RestoreStarted { id } => json!({"event": "restore-started", "id": id}),
+            Event::Restored { id, notes } => json!({"event": "restored", "id": id, "notes": notes}),
+            Event::RestoreFailed { id, error } => {
+                json!({"event": "restore-failed", "id": id, "error": error})
+            }
+            Event::RestoreSkipped { id, reason } => {
+                json!({"event": "restore-skipped", "id": id, "reason": reason})
+            }
+            Event::Warning { message } => json!({"event": "warning", "message": message}),
+            Event::CutProposed {
+                id,
+                kind,
+                region,
+                target,
+                enabled,
+                reversible,
+            } => json!({"event": "cut-proposed", "id": id, "kind": kind, "region": region,
+                        "target": target, "enabled": enabled, "reversible": reversible}),
+            Event::Finished {
+                command,
+                ok,
+                summary,
+            } => json!({"event": "finished", "command": command, "ok": ok, "summary": summary}),
         }
     }
-}
 
-impl Reporter for LineReporter {
-    fn event(&self, event: &Event) {
-        let line = match event {
+    /// The event as one line for people; `None` for events only machines need.
+    pub fn to_line(&self) -> Option<String> {
+        Some(match self {
             Event::DiscoveryStarted { region } => format!("discovering {region}"),
             Event::DiscoveryFailed {
                 region,
@@ -102,9 +154,56 @@ impl Reporter for LineReporter {
             Event::RestoreFailed { id, error } => format!("FAILED    restore of {id}: {error}"),
             Event::RestoreSkipped { id, reason } => format!("skipped   {id}: {reason}"),
             Event::Warning { message } => format!("warning: {message}"),
-        };
+            Event::CutProposed { .. } | Event::Finished { .. } => return None,
+        })
+    }
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
+/// Writes one plain line per event to standard error, so standard output stays for documents and diffs.
+pub struct LineReporter {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl LineReporter {
+    pub fn stderr() -> LineReporter {
+        LineReporter {
+            out: Mutex::new(Box::new(std::io::stderr())),
+        }
+    }
+}
+
+impl Reporter for LineReporter {
+    fn event(&self, event: &Event) {
+        if let Some(line) = event.to_line() {
+            let mut out = self.out.lock().expect("reporter lock poisoned");
+            let _ = writeln!(out, "{line}");
+        }
+    }
+}
+
+/// `--output json`: one JSON object per event on standard output, flushed at once so a pipeline sees each
+/// cut as it happens.
+pub struct JsonReporter {
+    out: Mutex<Box<dyn Write + Send>>,
+}
+
+impl JsonReporter {
+    pub fn stdout() -> JsonReporter {
+        JsonReporter {
+            out: Mutex::new(Box::new(std::io::stdout())),
+        }
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn event(&self, event: &Event) {
         let mut out = self.out.lock().expect("reporter lock poisoned");
-        let _ = writeln!(out, "{line}");
+        let _ = writeln!(out, "{}", event.to_json());
+        let _ = out.flush();
     }
 }
 

@@ -122,3 +122,154 @@ pub fn journal_text(contents: &JournalContents) -> String {
     }
     out
 }
+
+/// A rollback file as an incident report in Markdown: who cut what and when, what failed, what was
+/// restored. Ready to paste into the incident ticket.
+pub fn incident_report(contents: &JournalContents, warnings: &[String]) -> String {
+    #[derive(Default)]
+    struct CutRow {
+        kind: String,
+        region: String,
+        target: String,
+        reversible: bool,
+        started: Option<String>,
+        cut_at: Option<String>,
+        failed: Option<String>,
+        skipped: Option<String>,
+        restored_at: Option<String>,
+        restore_failed: Option<String>,
+        notes: Vec<String>,
+    }
+    let mut order: Vec<String> = Vec::new();
+    let mut rows: std::collections::HashMap<String, CutRow> = std::collections::HashMap::new();
+    let mut header = String::new();
+    let mut first_at = None;
+    let mut last_at = None;
+    for record in &contents.records {
+        first_at.get_or_insert_with(|| record.at.clone());
+        last_at = Some(record.at.clone());
+        fn row<'a>(
+            rows: &'a mut std::collections::HashMap<String, CutRow>,
+            order: &mut Vec<String>,
+            id: &str,
+        ) -> &'a mut CutRow {
+            if !rows.contains_key(id) {
+                order.push(id.to_string());
+            }
+            rows.entry(id.to_string()).or_default()
+        }
+        match &record.entry {
+            Entry::Header {
+                account,
+                caller,
+                plan,
+                plan_sha256,
+                tool_version,
+                ..
+            } => {
+                header = format!(
+                    "- **Account:** {account}\n- **By:** {caller}\n- **Plan:** `{plan}` (SHA-256 `{plan_sha256}`)\n- **Tool:** hikkonuki {tool_version}\n"
+                );
+            }
+            Entry::Intent { cut } => {
+                let r = row(&mut rows, &mut order, &cut.id);
+                r.kind = cut.kind.clone();
+                r.region = cut.region.clone();
+                r.target = cut.target.clone();
+                r.reversible = cut.reversible;
+                r.started.get_or_insert_with(|| record.at.clone());
+            }
+            Entry::Done { id, .. } => {
+                row(&mut rows, &mut order, id).cut_at = Some(record.at.clone())
+            }
+            Entry::Failed { id, error } => {
+                row(&mut rows, &mut order, id).failed = Some(error.clone())
+            }
+            Entry::Skipped { id, reason } => {
+                row(&mut rows, &mut order, id).skipped = Some(reason.clone())
+            }
+            Entry::RestoreIntent { .. } => {}
+            Entry::Restored { id, notes } => {
+                let r = row(&mut rows, &mut order, id);
+                r.restored_at = Some(record.at.clone());
+                r.restore_failed = None;
+                r.notes.extend(notes.iter().cloned());
+            }
+            Entry::RestoreFailed { id, error } => {
+                row(&mut rows, &mut order, id).restore_failed = Some(error.clone())
+            }
+        }
+    }
+    let cell = |text: &str| text.replace('|', "\\|").replace('\n', " ");
+    let mut out = String::new();
+    let _ = writeln!(out, "# Containment report\n");
+    out.push_str(&header);
+    let _ = writeln!(
+        out,
+        "- **From:** {} **to:** {}",
+        first_at.unwrap_or_default(),
+        last_at.unwrap_or_default()
+    );
+    let _ = writeln!(out, "- **Rollback file:** `{}`\n", contents.path.display());
+
+    let count = |pred: &dyn Fn(&CutRow) -> bool| rows.values().filter(|r| pred(r)).count();
+    let _ = writeln!(
+        out,
+        "**{} cut, {} failed, {} skipped, {} restored, {} still cut.**\n",
+        count(&|r| r.cut_at.is_some()),
+        count(&|r| r.failed.is_some() && r.cut_at.is_none()),
+        count(&|r| r.skipped.is_some()),
+        count(&|r| r.restored_at.is_some()),
+        count(&|r| r.cut_at.is_some() && r.restored_at.is_none()),
+    );
+    let _ = writeln!(out, "| cut | kind | region | target | cut at | status |");
+    let _ = writeln!(out, "|---|---|---|---|---|---|");
+    for id in &order {
+        let r = &rows[id];
+        let status = if let Some(reason) = &r.skipped {
+            format!("skipped: {reason}")
+        } else if let Some(at) = &r.restored_at {
+            format!("restored {at}")
+        } else if let Some(error) = &r.restore_failed {
+            format!("**restore failed:** {error}")
+        } else if let Some(error) = &r.failed {
+            format!("**failed:** {error}")
+        } else if r.cut_at.is_some() && !r.reversible {
+            "cut (irreversible)".to_string()
+        } else if r.cut_at.is_some() {
+            "cut".to_string()
+        } else {
+            "started, completion not recorded (a crash): restore checks live state".to_string()
+        };
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | `{}` | {} | {} |",
+            cell(id),
+            cell(&r.kind),
+            cell(&r.region),
+            cell(&r.target),
+            r.cut_at.as_deref().unwrap_or("—"),
+            cell(&status)
+        );
+    }
+    let with_notes: Vec<&String> = order
+        .iter()
+        .filter(|id| !rows[*id].notes.is_empty())
+        .collect();
+    if !with_notes.is_empty() {
+        let _ = writeln!(out, "\n## Restore notes\n");
+        for id in with_notes {
+            let _ = writeln!(out, "- `{id}`");
+            for note in &rows[id].notes {
+                let _ = writeln!(out, "  - {note}");
+            }
+        }
+    }
+    if !warnings.is_empty() || contents.torn_tail.is_some() {
+        let _ = writeln!(out, "\n## Warnings about the rollback file\n");
+        for warning in warnings {
+            let _ = writeln!(out, "- {warning}");
+        }
+    }
+    out
+}

@@ -199,6 +199,21 @@ pub trait Containment: Send + Sync {
     /// The resource's live state in the same shape as `before`, so apply can refuse drift.
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
 
+    /// The live state of several cuts' resources at once (all of this kind, in one region), in order.
+    /// The default observes each; kinds with a region-wide describe override it, so checking a thousand
+    /// cuts for drift costs a few calls, not thousands.
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+    ) -> Vec<Result<Value, ServiceError>> {
+        let mut states = Vec::with_capacity(cuts.len());
+        for cut in cuts {
+            states.push(self.observe(ctx, cut).await);
+        }
+        states
+    }
+
     /// Performs the cut and returns everything needed to undo it.
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
 

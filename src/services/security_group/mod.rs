@@ -522,6 +522,31 @@ impl Containment for SecurityGroupRevoke {
         Ok(serde_json::to_value(live).expect("group state serializes"))
     }
 
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+    ) -> Vec<Result<Value, ServiceError>> {
+        // The same three region-wide describes as discovery, however many groups are checked.
+        match describe_region(ctx).await {
+            Ok(states) => {
+                let by_id: HashMap<&str, &GroupState> =
+                    states.iter().map(|s| (s.group_id.as_str(), s)).collect();
+                cuts.iter()
+                    .map(|cut| {
+                        Ok(by_id
+                            .get(cut.target.as_str())
+                            .map(|state| {
+                                serde_json::to_value(state).expect("group state serializes")
+                            })
+                            .unwrap_or(Value::Null))
+                    })
+                    .collect()
+            }
+            Err(err) => cuts.iter().map(|_| Err(err.clone())).collect(),
+        }
+    }
+
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let undo: UndoRecord = serde_json::from_value(record.clone())
