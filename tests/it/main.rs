@@ -6,6 +6,7 @@
 //! - `network`: `nacl_deny` and `route_remove` on the emulator.
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
+//! - `observability`: JSON events, --stats, the incident report.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
 mod account;
@@ -16,6 +17,7 @@ mod gateways;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;
 mod network;
+mod observability;
 mod recovery;
 mod security_groups;
 mod snapshot;

@@ -1,0 +1,106 @@
+//! What the operator and their automation see: JSON Lines events, call statistics, the incident report.
+
+use predicates::str::contains;
+
+use crate::emulator::Emulator;
+use crate::leaky_account;
+
+async fn planned_emulator() -> Emulator {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
+    emulator
+        .hikkonuki()
+        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .assert()
+        .code(0);
+    emulator
+}
+
+fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
+    let emulator = planned_emulator().await;
+    let out = emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes", "--output", "json"])
+        .assert()
+        .code(0)
+        .stderr(contains("Apply finished"))
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_lines(&out);
+    let count = |name: &str| events.iter().filter(|e| e["event"] == name).count();
+    assert!(count("cut-started") > 0);
+    assert_eq!(count("cut-started"), count("cut-done"), "every started cut is done");
+    assert_eq!(count("sealed"), 1);
+    let last = events.last().unwrap();
+    assert_eq!(last["event"], "finished");
+    assert_eq!(last["command"], "apply");
+    assert_eq!(last["ok"], true);
+
+    let out = emulator
+        .hikkonuki()
+        .args(["restore", "plans/p.rollback.yaml", "--yes", "--output", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_lines(&out);
+    assert!(events.iter().any(|e| e["event"] == "restored"));
+    assert_eq!(events.last().unwrap()["command"], "restore");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stats_count_the_calls_per_operation_and_the_time_to_seal() {
+    let emulator = planned_emulator().await;
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes", "--stats"])
+        .assert()
+        .code(0)
+        .stdout(contains("AWS calls: "))
+        .stdout(contains("ec2:RevokeSecurityGroupIngress"))
+        .stdout(contains("sts:GetCallerIdentity"))
+        .stdout(contains("Time to seal: "))
+        .stdout(contains("Total time: "));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_incident_report_says_what_was_cut_and_restored() {
+    let emulator = planned_emulator().await;
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes"])
+        .assert()
+        .code(0);
+    emulator
+        .hikkonuki()
+        .args(["show", "plans/p.rollback.yaml", "--format", "markdown"])
+        .assert()
+        .code(0)
+        .stdout(contains("# Containment report"))
+        .stdout(contains("- **Account:** 123456789012"))
+        .stdout(contains("| `sg_revoke/us-east-1/"))
+        .stdout(contains("| cut |"));
+    emulator
+        .hikkonuki()
+        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .assert()
+        .code(0);
+    emulator
+        .hikkonuki()
+        .args(["show", "plans/p.rollback.yaml", "--format", "markdown"])
+        .assert()
+        .code(0)
+        .stdout(contains(" 0 still cut."))
+        .stdout(contains("## Restore notes"));
+}
