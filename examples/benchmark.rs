@@ -2,7 +2,7 @@
 //! the built `hikkonuki` through plan → apply → restore and reports wall time, time to seal, AWS calls made
 //! against a lower bound, and peak memory. Run it with `scripts/bench.sh`, which starts the emulator.
 //!
-//! Usage: `benchmark [--regions N] [--vpcs N] [--groups N] [--bin PATH] [--pacing]`
+//! Usage: `benchmark [--regions N] [--vpcs N] [--groups N] [--bin PATH] [--pacing] [--seed-only]`
 //! (default 4 × 3 × 20; pacing off, because the emulator does not throttle and pacing would only measure
 //! the token buckets).
 //!
@@ -33,6 +33,8 @@ struct Options {
     groups: usize,
     bin: String,
     pacing: bool,
+    /// Only seed the account (for measuring another tool against the same account).
+    seed_only: bool,
 }
 
 fn options() -> BenchResult<Options> {
@@ -42,6 +44,7 @@ fn options() -> BenchResult<Options> {
         groups: 20,
         bin: std::env::var("HIKKONUKI_BIN").unwrap_or_else(|_| "hikkonuki".into()),
         pacing: false,
+        seed_only: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -52,6 +55,7 @@ fn options() -> BenchResult<Options> {
             "--groups" => options.groups = value()?.parse()?,
             "--bin" => options.bin = value()?,
             "--pacing" => options.pacing = true,
+            "--seed-only" => options.seed_only = true,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -194,6 +198,10 @@ async fn main() -> BenchResult<()> {
         seed_started.elapsed().as_secs_f64()
     );
 
+    if options.seed_only {
+        println!("{}", regions.join(","));
+        return Ok(());
+    }
     let workdir = tempfile::tempdir()?;
     let region_list = regions.join(",");
     let plan = run(
