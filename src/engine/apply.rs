@@ -231,6 +231,17 @@ async fn recover(
     })
 }
 
+/// Undoes a half-done cut and reports whether the resource is back to the plan's `before`.
+async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
+    let Ok(undo) = kind.undo_record_for(cut) else {
+        return false;
+    };
+    if kind.undo(ctx, &undo).await.is_err() {
+        return false;
+    }
+    matches!(kind.observe(ctx, cut).await, Ok(live) if live == cut.before)
+}
+
 /// What happened to one cut in this run.
 enum CutResult {
     Done,
@@ -378,6 +389,9 @@ async fn run_cut(
                 });
                 return Ok(CutResult::AlreadyDone);
             }
+            // Half-done (a kind that makes several calls per cut was stopped between them): put back what
+            // the earlier run changed, and cut from the recorded `before` if that gives it back exactly.
+            Ok(Recovery::Partial) if rewind(kind, &ctx, cut).await => {}
             Ok(Recovery::Partial) | Err(_) => {
                 let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
                 append(Entry::Failed {

@@ -138,6 +138,27 @@ impl Emulator {
         cmd
     }
 
+    /// The same environment as [`Emulator::hikkonuki`], as a plain `std::process::Command` whose AWS calls
+    /// go to `endpoint` (e.g. a proxy in front of this emulator): a spawned `Child` can be killed mid-run,
+    /// which an assert_cmd command cannot.
+    pub fn hikkonuki_std(&self, endpoint: &str) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_hikkonuki"));
+        cmd.current_dir(self.workdir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.workdir.path())
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_CONFIG_FILE", self.empty_aws_config())
+            .env("AWS_SHARED_CREDENTIALS_FILE", self.empty_aws_config())
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("NO_COLOR", "1")
+            .stdin(Stdio::null());
+        cmd
+    }
+
     /// An empty AWS config file, so neither the developer's nor a missing file's warnings get involved.
     fn empty_aws_config(&self) -> PathBuf {
         let path = self.path("aws-config");

@@ -2,6 +2,7 @@
 //!
 //! - `account`: the whole leaky account, every kind at once, in two regions.
 //! - `cli`: the command-line contract, without AWS.
+//! - `crash`: apply and restore killed with SIGKILL mid-run, then restore gives the account back.
 //! - `security_groups`: `sg_revoke` plan → apply → restore on the emulator.
 //! - `network`: `nacl_deny` and `route_remove` on the emulator.
 //! - `database`: `rds_public_off` on the emulator.
@@ -11,6 +12,7 @@
 
 mod account;
 mod cli;
+mod crash;
 mod database;
 mod emulator;
 mod gateways;

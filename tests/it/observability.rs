@@ -39,7 +39,11 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     let events = json_lines(&out);
     let count = |name: &str| events.iter().filter(|e| e["event"] == name).count();
     assert!(count("cut-started") > 0);
-    assert_eq!(count("cut-started"), count("cut-done"), "every started cut is done");
+    assert_eq!(
+        count("cut-started"),
+        count("cut-done"),
+        "every started cut is done"
+    );
     assert_eq!(count("sealed"), 1);
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");
@@ -48,7 +52,13 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
 
     let out = emulator
         .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes", "--output", "json"])
+        .args([
+            "restore",
+            "plans/p.rollback.yaml",
+            "--yes",
+            "--output",
+            "json",
+        ])
         .assert()
         .code(0)
         .get_output()
