@@ -195,8 +195,10 @@ struct Shared {
     on_kill: Box<dyn Fn() + Send + Sync>,
     /// The mutating actions forwarded so far, in order.
     mutating: Mutex<Vec<String>>,
-    /// Set once the callback has run: nothing is forwarded or relayed after it.
+    /// Set once the callback has run: nothing is forwarded or relayed after it, unless `keep_serving`.
     tripped: AtomicBool,
+    /// After the callback, go on serving normally (for a signal the process survives, like SIGINT).
+    keep_serving: bool,
 }
 
 /// A forwarding proxy on a free loopback port, served from its own thread and runtime so that a test
@@ -212,6 +214,7 @@ impl Proxy {
     fn start(
         upstream_port: u16,
         kill_after: Option<usize>,
+        keep_serving: bool,
         on_kill: impl Fn() + Send + Sync + 'static,
     ) -> Proxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
@@ -223,6 +226,7 @@ impl Proxy {
             on_kill: Box::new(on_kill),
             mutating: Mutex::new(Vec::new()),
             tripped: AtomicBool::new(false),
+            keep_serving,
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn({
@@ -287,7 +291,7 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
     let mut client = BufReader::new(client);
     while let Ok(Some(request)) = read_message(&mut client, false).await {
         // After the kill, a retry by a dying process must not reach the account.
-        if shared.tripped.load(Ordering::SeqCst) {
+        if shared.tripped.load(Ordering::SeqCst) && !shared.keep_serving {
             return;
         }
         let mutating = request.mutating_action();
@@ -301,13 +305,15 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
                 seen.len()
             };
             if Some(count) == shared.kill_after {
-                // The change is made in the account; its response never reaches hikkonuki.
+                // The change is made in the account; for a kill, its response never reaches hikkonuki.
                 shared.tripped.store(true, Ordering::SeqCst);
                 (shared.on_kill)();
-                return;
+                if !shared.keep_serving {
+                    return;
+                }
             }
         }
-        if shared.tripped.load(Ordering::SeqCst) {
+        if shared.tripped.load(Ordering::SeqCst) && !shared.keep_serving {
             return;
         }
         if client
@@ -493,14 +499,26 @@ fn run_through_proxy(
     kill_after: Option<usize>,
     log: &str,
 ) -> (ExitStatus, Vec<String>, String) {
+    run_through_proxy_signalling(emulator, args, kill_after, libc::SIGKILL, log)
+}
+
+/// As [`run_through_proxy`], sending `signal` instead of SIGKILL. For SIGINT (what Ctrl-C sends) the
+/// proxy relays the response and goes on serving, as a live network would.
+fn run_through_proxy_signalling(
+    emulator: &Emulator,
+    args: &[&str],
+    kill_after: Option<usize>,
+    signal: i32,
+    log: &str,
+) -> (ExitStatus, Vec<String>, String) {
     let victim = Arc::new(AtomicI32::new(0));
-    let proxy = Proxy::start(emulator.port, kill_after, {
+    let proxy = Proxy::start(emulator.port, kill_after, signal != libc::SIGKILL, {
         let victim = victim.clone();
         move || {
             let pid = victim.load(Ordering::SeqCst);
             assert!(pid > 0, "the proxy saw a call before the child was started");
             unsafe {
-                libc::kill(pid, libc::SIGKILL);
+                libc::kill(pid, signal);
             }
         }
     });
@@ -774,5 +792,66 @@ async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_a
         &original,
         &account_state(&emulator).await,
         "resumed apply + restore",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_apply_after_the_call_in_flight_with_the_rollback_file_complete() {
+    let emulator = Emulator::start();
+    let original = seed_and_plan(&emulator, "sigint").await;
+    let (status, _, output) = run_through_proxy_signalling(
+        &emulator,
+        &["apply", "plans/sigint.yaml", "--yes"],
+        Some(2),
+        libc::SIGINT,
+        "sigint.apply.log",
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "an interrupted apply exits 1:\n{output}"
+    );
+    assert!(
+        output.contains("interrupted: stopping after the call in flight"),
+        "{output}"
+    );
+    assert!(output.contains("Stopped early: "), "{output}");
+    assert!(
+        output.contains("The rollback file is complete."),
+        "{output}"
+    );
+    assert!(
+        !emulator.path("plans/sigint.rollback.yaml.lock").exists(),
+        "a clean stop releases its lock"
+    );
+    let (contents, warnings) =
+        hikkonuki::journal::read(&emulator.path("plans/sigint.rollback.yaml"), false).unwrap();
+    assert!(warnings.is_empty(), "no torn entry: {warnings:?}");
+    let intents = contents
+        .records
+        .iter()
+        .filter(|r| matches!(r.entry, hikkonuki::journal::Entry::Intent { .. }))
+        .count();
+    let completions = contents
+        .records
+        .iter()
+        .filter(|r| matches!(r.entry, hikkonuki::journal::Entry::Done { .. }))
+        .count();
+    assert_eq!(
+        intents, completions,
+        "every cut started was finished and recorded"
+    );
+
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/sigint.yaml", "--yes"])
+        .assert()
+        .code(0)
+        .stdout(contains("Resuming the apply"));
+    restore_directly(&emulator, "plans/sigint.rollback.yaml", "interrupted apply");
+    assert_same_account(
+        &original,
+        &account_state(&emulator).await,
+        "interrupted apply, resumed, then restored",
     );
 }
