@@ -15,7 +15,7 @@
 //! Restore deletes exactly the entries the cut added, and only where the entry at that rule number is still
 //! the one that was added. It never calls DeleteNetworkAclEntry on a missing entry.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclEntry, RuleAction};
@@ -484,14 +484,7 @@ fn is_not_found(err: &ServiceError) -> bool {
 /// Region-wide discovery: one paginated describe each for VPCs and network ACLs, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<AclState>, ServiceError> {
     let ec2 = ctx.ec2();
-    let vpcs = ec2
-        .describe_vpcs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
+    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
     let acls = ec2
         .describe_network_acls()
         .into_paginator()
@@ -500,10 +493,6 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<AclState>, ServiceError>
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeNetworkAcls", err))?;
-    let vpc_cidrs: HashMap<String, Vec<String>> = vpcs
-        .iter()
-        .filter_map(|v| v.vpc_id().map(|id| (id.to_string(), vpc::vpc_blocks(v))))
-        .collect();
     let mut states: Vec<AclState> = acls
         .iter()
         .filter_map(|acl| {
@@ -637,16 +626,7 @@ impl Containment for NetworkAclDeny {
             return Ok(Value::Null);
         };
         let vpc_cidrs = match acl.vpc_id() {
-            Some(id) => {
-                let out = ctx
-                    .ec2()
-                    .describe_vpcs()
-                    .vpc_ids(id)
-                    .send()
-                    .await
-                    .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
-                out.vpcs().first().map(vpc::vpc_blocks).unwrap_or_default()
-            }
+            Some(id) => vpc::blocks_of(ctx, id).await?,
             None => Vec::new(),
         };
         Ok(match state_from_sdk(&acl, vpc_cidrs) {

@@ -503,14 +503,7 @@ fn is_not_found(err: &ServiceError) -> bool {
 /// Region-wide discovery: one paginated describe each for VPCs and route tables, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceError> {
     let ec2 = ctx.ec2();
-    let vpcs = ec2
-        .describe_vpcs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
+    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
     let tables = ec2
         .describe_route_tables()
         .into_paginator()
@@ -519,10 +512,6 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceErro
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?;
-    let vpc_cidrs: HashMap<String, Vec<String>> = vpcs
-        .iter()
-        .filter_map(|v| v.vpc_id().map(|id| (id.to_string(), vpc::vpc_blocks(v))))
-        .collect();
     let mut states: Vec<TableState> = tables
         .iter()
         .filter_map(|table| {
@@ -636,16 +625,7 @@ impl Containment for RouteRemove {
             return Ok(Value::Null);
         };
         let vpc_cidrs = match table.vpc_id() {
-            Some(id) => {
-                let out = ctx
-                    .ec2()
-                    .describe_vpcs()
-                    .vpc_ids(id)
-                    .send()
-                    .await
-                    .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
-                out.vpcs().first().map(vpc::vpc_blocks).unwrap_or_default()
-            }
+            Some(id) => vpc::blocks_of(ctx, id).await?,
             None => Vec::new(),
         };
         Ok(match state_from_sdk(&table, vpc_cidrs) {

@@ -348,14 +348,7 @@ fn is_not_found(err: &ServiceError) -> bool {
 /// Region-wide discovery: one paginated describe each for VPCs, groups and rules, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceError> {
     let ec2 = ctx.ec2();
-    let vpcs = ec2
-        .describe_vpcs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
+    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
     let groups = ec2
         .describe_security_groups()
         .into_paginator()
@@ -373,13 +366,6 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err))?;
 
-    let vpc_cidrs: HashMap<String, Vec<String>> = vpcs
-        .iter()
-        .filter_map(|vpc| {
-            vpc.vpc_id()
-                .map(|id| (id.to_string(), vpc::vpc_blocks(vpc)))
-        })
-        .collect();
     let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
     for rule in &rules {
         if let Some(group_id) = rule.group_id() {
@@ -500,16 +486,7 @@ impl Containment for SecurityGroupRevoke {
         };
         let vpc_id = group.vpc_id().map(str::to_string);
         let vpc_cidrs = match &vpc_id {
-            Some(id) => {
-                let out = ctx
-                    .ec2()
-                    .describe_vpcs()
-                    .vpc_ids(id)
-                    .send()
-                    .await
-                    .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
-                out.vpcs().first().map(vpc::vpc_blocks).unwrap_or_default()
-            }
+            Some(id) => vpc::blocks_of(ctx, id).await?,
             None => Vec::new(),
         };
         let live = GroupState {
