@@ -252,6 +252,11 @@ async fn plan_command(
 ) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
+    if args.maintenance_origin.is_some() && registry.get("cloudfront_maintenance").is_none() {
+        bail!(
+            "--maintenance-origin: this hikkonuki has no CloudFront kinds yet, so nothing would use it\n  fix: leave it out; CloudFront distributions are not planned by this version"
+        );
+    }
     let session = AwsSession::load(&settings.connection).await;
     let caller = session
         .caller_identity()
@@ -671,6 +676,16 @@ async fn restore_command(
         .to_string();
     let session = AwsSession::load(&settings.connection).await;
     engine::apply::verify_account(&session, &account, "rollback file").await?;
+    if args.lift_session_revocation
+        && !registry.all().any(|k| {
+            k.restore_gate()
+                .is_some_and(|g| g.flag == "--lift-session-revocation")
+        })
+    {
+        reporter.event(&Event::Warning {
+            message: "--lift-session-revocation: no kind of cut in this hikkonuki revokes sessions, so there is nothing to lift".into(),
+        });
+    }
     let lifted: Vec<&str> = if args.lift_session_revocation {
         vec!["--lift-session-revocation"]
     } else {

@@ -158,3 +158,14 @@ fn restore_of_something_that_is_not_a_rollback_file_is_refused() {
         .code(1)
         .stderr(contains("is not a rollback entry"));
 }
+
+#[test]
+fn maintenance_origin_is_refused_while_no_kind_uses_it() {
+    hikkonuki()
+        .args(["plan", "--maintenance-origin", "maintenance.example.com"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--maintenance-origin: this hikkonuki has no CloudFront kinds yet",
+        ));
+}
