@@ -5,6 +5,8 @@
 #![allow(dead_code)]
 
 pub mod database;
+pub mod identity;
+pub mod mail;
 pub mod network;
 
 use aws_config::SdkConfig;

@@ -12,12 +12,20 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
 use crate::plan::{Cut, Finding, KindCatalog, KindFacts};
 
+pub mod cloudtrail_not_logging;
+pub mod codecommit_repositories;
+pub mod ecr_public;
 pub mod gateway_attachment;
+pub mod identity;
 pub mod internet_gateway;
+pub mod mail;
+pub mod missing_api;
 pub mod network_acl;
 pub mod rds;
 pub mod regions;
+pub mod route53_public_records;
 pub mod route_table;
+pub mod s3_public_access_block;
 pub mod security_group;
 pub mod vpc;
 pub mod vpc_endpoint;
@@ -284,8 +292,33 @@ impl Registry {
                 Box::new(vpc_endpoint::VpcEndpointPolicyDeny),
                 Box::new(vpc_endpoint::VpcEndpointDelete),
                 Box::new(rds::RdsPublicOff),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::AccessKey,
+                )),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::SshPublicKey,
+                )),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::ServiceSpecific,
+                )),
+                Box::new(identity::SessionRevoke),
+                Box::new(mail::sending_pause::SesSendingPause),
+                Box::new(mail::send_deny::SesSendDeny),
+                Box::new(mail::identity_policy::SesIdentityPolicyRemove),
+                Box::new(s3_public_access_block::S3PublicAccessBlock),
+                Box::new(ecr_public::EcrPublicDelete),
             ],
-            inspections: vec![],
+            inspections: vec![
+                Box::new(mail::sending_pause::SesSendingPause),
+                Box::new(ecr_public::EcrPublicDelete),
+                Box::new(cloudtrail_not_logging::CloudTrailNotLogging),
+                Box::new(codecommit_repositories::CodeCommitRepositories),
+                Box::new(route53_public_records::Route53PublicRecords),
+                Box::new(identity::RootWithoutMfa),
+                Box::new(identity::ExposedAccessKeys),
+                Box::new(identity::IdentityCenter),
+                Box::new(identity::CallerKept),
+            ],
         }
     }
 

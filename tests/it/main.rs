@@ -8,6 +8,7 @@
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
 //! - `observability`: JSON events, --stats, the incident report.
+//! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
 mod account;
@@ -16,6 +17,7 @@ mod crash;
 mod database;
 mod emulator;
 mod gateways;
+mod identity;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;
 mod network;

@@ -1,0 +1,140 @@
+//! Identity containment: stolen keys and sessions. Network cuts do nothing against an attacker who holds
+//! an access key, an SSH key for CodeCommit, a Git password or a session token: those reach AWS's public
+//! APIs from anywhere. Four kinds of cut close them, all account-wide (IAM is global):
+//!
+//! - `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate`
+//!   ([`credentials`]): every Active credential of every IAM user becomes Inactive; restore makes it
+//!   Active again.
+//! - `iam_session_revoke` ([`sessions`]): an inline deny on `aws:TokenIssueTime` earlier than the apply,
+//!   so sessions already issued from stolen keys stop working too (deactivating a key does not end
+//!   them). Restore keeps it unless `--lift-session-revocation` is passed.
+//!
+//! [`findings`] holds the checks that report and change nothing: root without MFA, keys AWS found exposed,
+//! IAM Identity Center (a way in no IAM cut closes), and which principal the cuts leave alone because
+//! hikkonuki runs as it.
+//!
+//! The caller is never cut: [`CallerPrincipal`] says which user, role and access key that is.
+
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use crate::aws::CallerIdentity;
+use crate::services::ServiceError;
+use crate::services::missing_api::is_missing_operation;
+
+pub mod credentials;
+pub mod findings;
+pub mod sessions;
+
+#[cfg(test)]
+mod tests;
+
+pub use credentials::{CredentialDeactivate, CredentialType};
+pub use findings::{CallerKept, ExposedAccessKeys, IdentityCenter, RootWithoutMfa};
+pub use sessions::SessionRevoke;
+
+/// The principal hikkonuki runs as, in the terms identity cuts exclude: cutting it would stop the run
+/// half-way (and lock the responder out).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallerPrincipal {
+    /// The IAM user, when the caller signs as one.
+    pub user: Option<String>,
+    /// The IAM role, when the caller is an assumed-role session.
+    pub role: Option<String>,
+    /// The access key the run signs with.
+    pub access_key_id: Option<String>,
+}
+
+impl CallerPrincipal {
+    /// Reads the caller's ARN: `arn:aws:iam::ACCT:user/PATH/NAME` is a user, and
+    /// `arn:aws:sts::ACCT:assumed-role/ROLE/SESSION` (or `arn:aws:iam::ACCT:role/PATH/NAME`) a role. The
+    /// emulator's default caller `arn:aws:sts::ACCT:user/moto` reads as user `moto`; excluding a user
+    /// that does not exist harms nothing. Root and federated users name no IAM user or role.
+    pub fn from_identity(caller: &CallerIdentity) -> CallerPrincipal {
+        let mut principal = CallerPrincipal {
+            access_key_id: caller.access_key_id.clone().filter(|k| !k.is_empty()),
+            ..CallerPrincipal::default()
+        };
+        let resource = caller.arn.splitn(6, ':').nth(5).unwrap_or_default();
+        let mut segments = resource.split('/');
+        match segments.next() {
+            // User and role names cannot contain '/', so the last segment is the name, whatever the path.
+            Some("user") => principal.user = resource.rsplit('/').next().map(str::to_string),
+            Some("role") => principal.role = resource.rsplit('/').next().map(str::to_string),
+            Some("assumed-role") => principal.role = segments.next().map(str::to_string),
+            _ => {}
+        }
+        principal.user = principal.user.filter(|n| !n.is_empty());
+        principal.role = principal.role.filter(|n| !n.is_empty());
+        principal
+    }
+
+    pub fn is_user(&self, name: &str) -> bool {
+        self.user.as_deref() == Some(name)
+    }
+
+    pub fn is_role(&self, name: &str) -> bool {
+        self.role.as_deref() == Some(name)
+    }
+
+    pub fn is_access_key(&self, id: &str) -> bool {
+        self.access_key_id.as_deref() == Some(id)
+    }
+}
+
+/// IAM's answer for a user, role, key or policy that does not exist.
+pub fn is_no_such_entity(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("NoSuchEntity")
+}
+
+/// When the endpoint does not implement the operation at all (as opposed to an AWS error about the
+/// request), what it answered, for the operator: an HTTP error page with no AWS error code (the
+/// emulator's answer for operations it lacks, see `missing_api`), or an explicit "not implemented" code.
+/// Timeouts and connection failures are not this: they are reported as they are.
+pub fn missing_operation<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> Option<String> {
+    if is_missing_operation(err) {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        return Some(format!(
+            "HTTP {} with no AWS error code",
+            status.unwrap_or_default()
+        ));
+    }
+    match err.code() {
+        Some(code @ ("NotImplemented" | "InvalidAction" | "UnknownOperationException")) => {
+            Some(format!("error code {code}"))
+        }
+        _ => None,
+    }
+}
+
+/// IAM returns policy documents URL-encoded (RFC 3986); some endpoints return them as plain JSON. Both are
+/// turned into the JSON text.
+pub fn decode_policy_document(raw: &str) -> String {
+    if raw.trim_start().starts_with('{') {
+        return raw.to_string();
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        // RFC 3986: only %XX is special ('+' is a literal plus, not a space).
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+            if let Ok(byte) = u8::from_str_radix(hex, 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// An SDK timestamp as RFC 3339 UTC, the form plans use.
+pub fn rfc3339(date: &aws_smithy_types::DateTime) -> Option<String> {
+    date.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
+}

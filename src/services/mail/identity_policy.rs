@@ -1,0 +1,309 @@
+//! `ses_identity_policy_remove`: delete the sending-authorization policies on an SES email identity. Such
+//! a policy lets other accounts or principals send as the identity's address or domain, a path the
+//! account's own IAM denies do not close. One cut per identity; restore puts each policy back with its
+//! exact recorded document.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::same_document;
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct SesIdentityPolicyRemove;
+
+static INFO: KindInfo = KindInfo {
+    name: "ses_identity_policy_remove",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+/// One identity's sending-authorization policies, as `before` and `after` (and the undo record) hold them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityPolicies {
+    pub identity: String,
+    /// Policy name → the exact document string AWS returned.
+    pub policies: BTreeMap<String, String>,
+}
+
+/// The principals a policy names, for the reason.
+fn principals(document: &str) -> Vec<String> {
+    let Ok(doc) = serde_json::from_str::<Value>(document) else {
+        return vec![];
+    };
+    let statements: Vec<&Value> = match doc.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single) => vec![single],
+        None => vec![],
+    };
+    let mut found = Vec::new();
+    for statement in statements {
+        match statement.get("Principal") {
+            Some(Value::String(s)) => found.push(s.clone()),
+            Some(Value::Object(map)) => {
+                for value in map.values() {
+                    match value {
+                        Value::String(s) => found.push(s.clone()),
+                        Value::Array(items) => {
+                            found.extend(items.iter().filter_map(Value::as_str).map(String::from))
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// The proposal for one identity, or nothing when it has no policy.
+pub fn propose(state: &IdentityPolicies) -> Option<ProposedCut> {
+    if state.policies.is_empty() {
+        return None;
+    }
+    let mut who: Vec<String> = state
+        .policies
+        .values()
+        .flat_map(|doc| principals(doc))
+        .collect();
+    who.sort();
+    who.dedup();
+    let after = IdentityPolicies {
+        identity: state.identity.clone(),
+        policies: BTreeMap::new(),
+    };
+    Some(ProposedCut {
+        target: state.identity.clone(),
+        reason: format!(
+            "SES identity {} delegates sending to others through {} sending-authorization polic{} ({}; principals: {}). Deleting them stops those principals sending as this identity; restore puts each back with its exact document.",
+            state.identity,
+            state.policies.len(),
+            if state.policies.len() == 1 {
+                "y"
+            } else {
+                "ies"
+            },
+            state
+                .policies
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            if who.is_empty() {
+                "none named".to_string()
+            } else {
+                who.join(", ")
+            }
+        ),
+        before: serde_json::to_value(state).expect("identity policies serialize"),
+        after: serde_json::to_value(after).expect("identity policies serialize"),
+        disabled_because: None,
+    })
+}
+
+fn decode_states(cut: &Cut) -> Result<(IdentityPolicies, IdentityPolicies), String> {
+    let before: IdentityPolicies =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: IdentityPolicies =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+/// The identity's policies now, or None when the identity is gone.
+async fn live_policies(
+    ctx: &RegionCtx,
+    identity: &str,
+) -> Result<Option<BTreeMap<String, String>>, ServiceError> {
+    match ctx
+        .sesv2()
+        .get_email_identity_policies()
+        .email_identity(identity)
+        .send()
+        .await
+    {
+        Ok(out) => Ok(Some(
+            out.policies()
+                .map(|map| {
+                    map.iter()
+                        .map(|(k, v)| (k.clone(), v.clone()))
+                        .collect::<BTreeMap<_, _>>()
+                })
+                .unwrap_or_default(),
+        )),
+        Err(err) => {
+            let err = ServiceError::from_sdk("ses:GetEmailIdentityPolicies", err);
+            if err.code.as_deref() == Some("NotFoundException") {
+                Ok(None)
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Containment for SesIdentityPolicyRemove {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.identity != cut.target || after.identity != cut.target {
+            return Err(format!(
+                "identity must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if before.policies.is_empty() || !after.policies.is_empty() {
+            return Err(
+                "`before.policies` must list the policies and `after.policies` must be empty"
+                    .into(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let mut proposed = Vec::new();
+        for identity in super::list_identities(ctx).await? {
+            if let Some(policies) = live_policies(ctx, &identity).await? {
+                proposed.extend(propose(&IdentityPolicies { identity, policies }));
+            }
+        }
+        Ok(proposed)
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        Ok(match live_policies(ctx, &cut.target).await? {
+            Some(policies) => serde_json::to_value(IdentityPolicies {
+                identity: cut.target.clone(),
+                policies,
+            })
+            .expect("identity policies serialize"),
+            None => Value::Null,
+        })
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        for name in before.policies.keys() {
+            let result = ctx
+                .sesv2()
+                .delete_email_identity_policy()
+                .email_identity(&before.identity)
+                .policy_name(name)
+                .send()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ses:DeleteEmailIdentityPolicy", err));
+            match result {
+                // Gone already (a resumed apply): the cut's aim holds.
+                Err(err) if err.code.as_deref() == Some("NotFoundException") => {}
+                other => {
+                    other?;
+                }
+            }
+        }
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(serde_json::to_value(before).expect("identity policies serialize"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo: IdentityPolicies = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
+        })?;
+        let identity = &undo.identity;
+        let Some(live) = live_policies(ctx, identity).await? else {
+            return Ok(UndoOutcome {
+                notes: vec![format!(
+                    "SES identity {identity} no longer exists; its policies cannot be put back"
+                )],
+            });
+        };
+        let mut notes = Vec::new();
+        for (name, document) in &undo.policies {
+            match live.get(name) {
+                Some(now) if same_document(now, document) => notes.push(format!(
+                    "sending policy {name} already present on {identity}"
+                )),
+                Some(_) => notes.push(format!(
+                    "conflict: sending policy {name} on {identity} was recreated with another document after the cut; left alone"
+                )),
+                None => {
+                    ctx.sesv2()
+                        .create_email_identity_policy()
+                        .email_identity(identity)
+                        .policy_name(name)
+                        .policy(document)
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            ServiceError::from_sdk("ses:CreateEmailIdentityPolicy", err)
+                        })?;
+                    notes.push(format!("sending policy {name} put back on {identity}"));
+                }
+            }
+        }
+        Ok(UndoOutcome { notes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DELEGATION: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"ses:SendEmail","Resource":"*"}]}"#;
+
+    #[test]
+    fn identities_with_policies_are_proposed_naming_the_delegates() {
+        let empty = IdentityPolicies {
+            identity: "example.com".into(),
+            policies: BTreeMap::new(),
+        };
+        assert_eq!(propose(&empty), None);
+        let state = IdentityPolicies {
+            identity: "example.com".into(),
+            policies: BTreeMap::from([("partner".to_string(), DELEGATION.to_string())]),
+        };
+        let proposed = propose(&state).unwrap();
+        assert!(proposed.reason.contains("arn:aws:iam::999999999999:root"));
+        let cut = Cut {
+            id: "ses_identity_policy_remove/us-east-1/example.com".into(),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        assert_eq!(SesIdentityPolicyRemove.check_states(&cut), Ok(()));
+        let record: IdentityPolicies =
+            serde_json::from_value(SesIdentityPolicyRemove.undo_record_for(&cut).unwrap()).unwrap();
+        assert_eq!(record.policies["partner"], DELEGATION);
+    }
+}

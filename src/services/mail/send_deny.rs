@@ -1,0 +1,784 @@
+//! `ses_send_deny`: an inline deny policy (`hikkonuki-ses-send-deny`) on every IAM user and role whose own
+//! identity policies let it send mail through SES, so stolen credentials of those principals cannot send
+//! even where the account-level pause is not possible (or is lifted early). An explicit deny beats every
+//! allow, and the principal keeps all its other rights.
+//!
+//! Undo deletes exactly that policy, and only while its document is still ours: a policy of that name
+//! edited since is someone's decision and is left alone, with a note. The caller's own principal is
+//! listed but never cut. Not covered: rights granted through IAM groups (the user-level deny would still
+//! apply to the user, but group-only senders are not discovered) and resource policies on identities
+//! (`ses_identity_policy_remove` handles those).
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::same_document;
+use crate::aws::{CallerIdentity, RegionCtx};
+use crate::plan::Cut;
+use crate::services::identity::decode_policy_document;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct SesSendDeny;
+
+static INFO: KindInfo = KindInfo {
+    name: "ses_send_deny",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: true,
+};
+
+/// The inline policy's name on each principal.
+pub const POLICY_NAME: &str = "hikkonuki-ses-send-deny";
+
+/// The actions that send mail, in SES v1 and v2 (both use the `ses:` prefix).
+const SEND_ACTIONS: [&str; 5] = [
+    "ses:SendEmail",
+    "ses:SendRawEmail",
+    "ses:SendTemplatedEmail",
+    "ses:SendBulkTemplatedEmail",
+    "ses:SendBulkEmail",
+];
+
+/// The deny document the cut puts, exactly.
+pub fn deny_document() -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "HikkonukiSesSendDeny",
+            "Effect": "Deny",
+            "Action": SEND_ACTIONS,
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PrincipalType {
+    User,
+    Role,
+}
+
+impl PrincipalType {
+    fn word(self) -> &'static str {
+        match self {
+            PrincipalType::User => "user",
+            PrincipalType::Role => "role",
+        }
+    }
+}
+
+/// One principal, as `before` and `after` record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrincipalState {
+    pub principal_type: PrincipalType,
+    pub name: String,
+    /// The document of the inline policy named [`POLICY_NAME`], when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deny_policy: Option<String>,
+}
+
+/// What restore needs: which principal's policy to remove.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub principal_type: PrincipalType,
+    pub name: String,
+}
+
+fn target(kind: PrincipalType, name: &str) -> String {
+    format!("{}/{name}", kind.word())
+}
+
+/// IAM action patterns: `*` any run of characters, `?` one; case-insensitive.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => go(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    go(pattern.as_bytes(), action.as_bytes())
+}
+
+fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// True when an identity policy allows at least one sending action (by name, `ses:Send*`, `ses:*`, `*`, or
+/// a NotAction that leaves sending out of its exclusions).
+pub fn grants_sending(document: &Value) -> bool {
+    let statements = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => vec![],
+    };
+    statements.into_iter().any(|statement| {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            return false;
+        }
+        if let Some(not_actions) = statement.get("NotAction") {
+            let excluded = strings(Some(not_actions));
+            return SEND_ACTIONS
+                .iter()
+                .any(|send| !excluded.iter().any(|p| action_matches(p, send)));
+        }
+        strings(statement.get("Action")).iter().any(|pattern| {
+            SEND_ACTIONS
+                .iter()
+                .any(|send| action_matches(pattern, send))
+        })
+    })
+}
+
+/// The role name when the caller is an assumed role, the user ARN when it is a user: the principal that
+/// must never be cut.
+fn is_caller(caller: &CallerIdentity, kind: PrincipalType, name: &str, arn: &str) -> bool {
+    match kind {
+        PrincipalType::User => caller.arn == arn,
+        PrincipalType::Role => caller
+            .arn
+            .split_once(":assumed-role/")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .is_some_and(|role| role == name),
+    }
+}
+
+/// The proposal for one principal allowed to send.
+pub fn propose(
+    kind: PrincipalType,
+    name: &str,
+    granted_by: &[String],
+    existing: Option<String>,
+    is_the_caller: bool,
+) -> ProposedCut {
+    let before = PrincipalState {
+        principal_type: kind,
+        name: name.to_string(),
+        deny_policy: existing,
+    };
+    let after = PrincipalState {
+        deny_policy: Some(deny_document()),
+        ..before.clone()
+    };
+    let disabled_because = if is_the_caller {
+        Some("this is the caller's own principal, which hikkonuki never cuts.".to_string())
+    } else if before.deny_policy.is_some() {
+        Some(format!(
+            "an inline policy named {POLICY_NAME} already exists on it; remove or rename it first, or restore could not tell ours from it."
+        ))
+    } else {
+        None
+    };
+    ProposedCut {
+        target: target(kind, name),
+        reason: format!(
+            "IAM {} {name} may send mail through SES ({}). An inline {POLICY_NAME} policy denies {} to it; everything else it may do is untouched.",
+            kind.word(),
+            granted_by.join(", "),
+            SEND_ACTIONS.join(", ")
+        ),
+        before: serde_json::to_value(before).expect("principal state serializes"),
+        after: serde_json::to_value(after).expect("principal state serializes"),
+        disabled_because,
+    }
+}
+
+fn decode_states(cut: &Cut) -> Result<(PrincipalState, PrincipalState), String> {
+    let before: PrincipalState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: PrincipalState =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+fn is_no_such_entity(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("NoSuchEntity")
+}
+
+/// Documents of every identity policy on the principal, inline and attached, by a label for the reason.
+async fn identity_policies(
+    ctx: &RegionCtx,
+    kind: PrincipalType,
+    name: &str,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let iam = ctx.iam();
+    let mut documents = Vec::new();
+    let (inline, attached) = match kind {
+        PrincipalType::User => (
+            iam.list_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("iam:ListUserPolicies", err))?,
+            iam.list_attached_user_policies()
+                .user_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("iam:ListAttachedUserPolicies", err))?,
+        ),
+        PrincipalType::Role => (
+            iam.list_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("iam:ListRolePolicies", err))?,
+            iam.list_attached_role_policies()
+                .role_name(name)
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("iam:ListAttachedRolePolicies", err))?,
+        ),
+    };
+    for policy in inline {
+        if policy == POLICY_NAME {
+            continue;
+        }
+        if let Some(document) = inline_policy(ctx, kind, name, &policy).await? {
+            documents.push((format!("inline {policy}"), document));
+        }
+    }
+    for attached in attached {
+        let Some(arn) = attached.policy_arn() else {
+            continue;
+        };
+        let policy = iam
+            .get_policy()
+            .policy_arn(arn)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:GetPolicy", err))?;
+        let Some(version) = policy.policy().and_then(|p| p.default_version_id()) else {
+            continue;
+        };
+        let version = iam
+            .get_policy_version()
+            .policy_arn(arn)
+            .version_id(version)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:GetPolicyVersion", err))?;
+        if let Some(document) = version.policy_version().and_then(|v| v.document()) {
+            documents.push((format!("attached {arn}"), decode_policy_document(document)));
+        }
+    }
+    Ok(documents)
+}
+
+/// One inline policy's document, or None when it does not exist (or the principal is gone).
+async fn inline_policy(
+    ctx: &RegionCtx,
+    kind: PrincipalType,
+    name: &str,
+    policy: &str,
+) -> Result<Option<String>, ServiceError> {
+    let iam = ctx.iam();
+    let result = match kind {
+        PrincipalType::User => iam
+            .get_user_policy()
+            .user_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map(|out| out.policy_document().to_string())
+            .map_err(|err| ServiceError::from_sdk("iam:GetUserPolicy", err)),
+        PrincipalType::Role => iam
+            .get_role_policy()
+            .role_name(name)
+            .policy_name(policy)
+            .send()
+            .await
+            .map(|out| out.policy_document().to_string())
+            .map_err(|err| ServiceError::from_sdk("iam:GetRolePolicy", err)),
+    };
+    match result {
+        Ok(document) => Ok(Some(decode_policy_document(&document))),
+        Err(err) if is_no_such_entity(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Whether the principal still exists.
+async fn exists(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<bool, ServiceError> {
+    let result = match kind {
+        PrincipalType::User => ctx
+            .iam()
+            .get_user()
+            .user_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:GetUser", err)),
+        PrincipalType::Role => ctx
+            .iam()
+            .get_role()
+            .role_name(name)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:GetRole", err)),
+    };
+    match result {
+        Ok(()) => Ok(true),
+        Err(err) if is_no_such_entity(&err) => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+async fn put_deny(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<(), ServiceError> {
+    let document = deny_document();
+    match kind {
+        PrincipalType::User => ctx
+            .iam()
+            .put_user_policy()
+            .user_name(name)
+            .policy_name(POLICY_NAME)
+            .policy_document(document)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:PutUserPolicy", err)),
+        PrincipalType::Role => ctx
+            .iam()
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .policy_document(document)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:PutRolePolicy", err)),
+    }
+}
+
+async fn delete_deny(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<(), ServiceError> {
+    match kind {
+        PrincipalType::User => ctx
+            .iam()
+            .delete_user_policy()
+            .user_name(name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:DeleteUserPolicy", err)),
+        PrincipalType::Role => ctx
+            .iam()
+            .delete_role_policy()
+            .role_name(name)
+            .policy_name(POLICY_NAME)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:DeleteRolePolicy", err)),
+    }
+}
+
+/// The labels of the policies that let a principal send, empty when none does.
+async fn sending_grants(
+    ctx: &RegionCtx,
+    kind: PrincipalType,
+    name: &str,
+) -> Result<Vec<String>, ServiceError> {
+    Ok(identity_policies(ctx, kind, name)
+        .await?
+        .into_iter()
+        .filter(|(_, document)| {
+            serde_json::from_str::<Value>(document).is_ok_and(|doc| grants_sending(&doc))
+        })
+        .map(|(label, _)| label)
+        .collect())
+}
+
+#[async_trait]
+impl Containment for SesSendDeny {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if target(before.principal_type, &before.name) != cut.target
+            || target(after.principal_type, &after.name) != cut.target
+        {
+            return Err(format!(
+                "principal_type/name must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if !after
+            .deny_policy
+            .as_deref()
+            .is_some_and(|doc| same_document(doc, &deny_document()))
+        {
+            return Err(format!(
+                "`after.deny_policy` must be hikkonuki's own deny document {}",
+                deny_document()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let iam = ctx.iam();
+        let users = iam
+            .list_users()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:ListUsers", err))?;
+        let roles = iam
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+        let mut principals: Vec<(PrincipalType, String, String)> = users
+            .iter()
+            .map(|u| {
+                (
+                    PrincipalType::User,
+                    u.user_name().to_string(),
+                    u.arn().to_string(),
+                )
+            })
+            .collect();
+        // Service-linked roles cannot take inline policies, and belong to AWS services.
+        principals.extend(
+            roles
+                .iter()
+                .filter(|r| !r.path().starts_with("/aws-service-role/"))
+                .map(|r| {
+                    (
+                        PrincipalType::Role,
+                        r.role_name().to_string(),
+                        r.arn().to_string(),
+                    )
+                }),
+        );
+        let mut proposed = Vec::new();
+        for (kind, name, arn) in principals {
+            let granted_by = sending_grants(ctx, kind, &name).await?;
+            if granted_by.is_empty() {
+                continue;
+            }
+            let existing = inline_policy(ctx, kind, &name, POLICY_NAME).await?;
+            proposed.push(propose(
+                kind,
+                &name,
+                &granted_by,
+                existing,
+                is_caller(&scope.caller, kind, &name, &arn),
+            ));
+        }
+        proposed.sort_by(|a, b| a.target.cmp(&b.target));
+        Ok(proposed)
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        if !exists(ctx, before.principal_type, &before.name).await? {
+            return Ok(Value::Null);
+        }
+        let state = PrincipalState {
+            deny_policy: inline_policy(ctx, before.principal_type, &before.name, POLICY_NAME)
+                .await?,
+            ..before
+        };
+        Ok(serde_json::to_value(state).expect("principal state serializes"))
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        put_deny(ctx, before.principal_type, &before.name).await?;
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(serde_json::to_value(UndoRecord {
+            principal_type: before.principal_type,
+            name: before.name,
+        })
+        .expect("undo record serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
+        })?;
+        let who = format!("IAM {} {}", undo.principal_type.word(), undo.name);
+        if !exists(ctx, undo.principal_type, &undo.name).await? {
+            return Ok(UndoOutcome {
+                notes: vec![format!("{who} no longer exists; nothing to remove")],
+            });
+        }
+        let note = match inline_policy(ctx, undo.principal_type, &undo.name, POLICY_NAME).await? {
+            None => format!("{POLICY_NAME} already removed from {who}"),
+            Some(document) if same_document(&document, &deny_document()) => {
+                delete_deny(ctx, undo.principal_type, &undo.name).await?;
+                format!("removed {POLICY_NAME} from {who}")
+            }
+            Some(_) => format!(
+                "conflict: {POLICY_NAME} on {who} was changed after the cut; left in place (delete it by hand if it should go)"
+            ),
+        };
+        Ok(UndoOutcome { notes: vec![note] })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_iam::Client;
+    use aws_sdk_iam::operation::delete_user_policy::DeleteUserPolicyOutput;
+    use aws_sdk_iam::operation::get_user::GetUserOutput;
+    use aws_sdk_iam::operation::get_user_policy::{GetUserPolicyError, GetUserPolicyOutput};
+    use aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput;
+    use aws_sdk_iam::types::User;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use serde_json::json;
+
+    use super::*;
+
+    fn caller(arn: &str) -> CallerIdentity {
+        CallerIdentity {
+            account: "123456789012".into(),
+            arn: arn.into(),
+            user_id: "AIDA".into(),
+            access_key_id: None,
+        }
+    }
+
+    #[test]
+    fn sending_grants_are_recognised_by_name_wildcard_and_not_action() {
+        let allow = |action: Value| json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": action, "Resource": "*"}]});
+        assert!(grants_sending(&allow(json!("ses:SendRawEmail"))));
+        assert!(grants_sending(&allow(json!(["s3:GetObject", "ses:Send*"]))));
+        assert!(grants_sending(&allow(json!("SES:*"))));
+        assert!(grants_sending(&allow(json!("*"))));
+        assert!(!grants_sending(&allow(json!("ses:GetAccount"))));
+        assert!(!grants_sending(&allow(json!("s3:*"))));
+        let deny = json!({"Statement": {"Effect": "Deny", "Action": "ses:*", "Resource": "*"}});
+        assert!(!grants_sending(&deny));
+        let not_action =
+            json!({"Statement": [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]});
+        assert!(grants_sending(&not_action));
+        let not_ses =
+            json!({"Statement": [{"Effect": "Allow", "NotAction": "ses:*", "Resource": "*"}]});
+        assert!(!grants_sending(&not_ses));
+    }
+
+    #[test]
+    fn the_caller_is_listed_but_switched_off() {
+        let me = caller("arn:aws:sts::123456789012:assumed-role/Responder/s1");
+        assert!(is_caller(
+            &me,
+            PrincipalType::Role,
+            "Responder",
+            "arn:aws:iam::123456789012:role/Responder"
+        ));
+        assert!(!is_caller(
+            &me,
+            PrincipalType::Role,
+            "Mailer",
+            "arn:aws:iam::123456789012:role/Mailer"
+        ));
+        let user = caller("arn:aws:iam::123456789012:user/ops/alice");
+        assert!(is_caller(
+            &user,
+            PrincipalType::User,
+            "alice",
+            "arn:aws:iam::123456789012:user/ops/alice"
+        ));
+        let proposed = propose(
+            PrincipalType::User,
+            "alice",
+            &["inline send".into()],
+            None,
+            true,
+        );
+        assert!(
+            proposed
+                .disabled_because
+                .unwrap()
+                .contains("caller's own principal")
+        );
+        let other = propose(
+            PrincipalType::User,
+            "bob",
+            &["inline send".into()],
+            None,
+            false,
+        );
+        assert_eq!(other.disabled_because, None);
+        assert_eq!(other.target, "user/bob");
+    }
+
+    fn cut_for(name: &str) -> Cut {
+        let proposed = propose(
+            PrincipalType::User,
+            name,
+            &["inline send".into()],
+            None,
+            false,
+        );
+        Cut {
+            id: format!("ses_send_deny/global/user/{name}"),
+            kind: INFO.name.into(),
+            region: "global".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        }
+    }
+
+    fn user(name: &str) -> GetUserOutput {
+        GetUserOutput::builder()
+            .user(
+                User::builder()
+                    .user_name(name)
+                    .user_id("AIDA1")
+                    .arn(format!("arn:aws:iam::123456789012:user/{name}"))
+                    .path("/")
+                    .create_date(aws_smithy_types::DateTime::from_secs(0))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn mocked_apply_puts_exactly_the_deny_and_undo_removes_only_ours() {
+        let put = mock!(Client::put_user_policy)
+            .match_requests(|r| {
+                r.user_name() == Some("mailer")
+                    && r.policy_name() == Some(POLICY_NAME)
+                    && r.policy_document() == Some(deny_document().as_str())
+            })
+            .then_output(|| PutUserPolicyOutput::builder().build());
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&put]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let cut = cut_for("mailer");
+        assert_eq!(SesSendDeny.check_states(&cut), Ok(()));
+        let record = SesSendDeny.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(put.num_calls(), 1);
+
+        // Ours, URL-encoded as IAM returns it: removed.
+        let get_user = mock!(Client::get_user).then_output(|| user("mailer"));
+        let ours = mock!(Client::get_user_policy).then_output(|| {
+            let encoded: String = deny_document()
+                .bytes()
+                .map(|b| format!("%{b:02X}"))
+                .collect();
+            GetUserPolicyOutput::builder()
+                .user_name("mailer")
+                .policy_name(POLICY_NAME)
+                .policy_document(encoded)
+                .build()
+                .unwrap()
+        });
+        let delete = mock!(Client::delete_user_policy)
+            .match_requests(|r| {
+                r.user_name() == Some("mailer") && r.policy_name() == Some(POLICY_NAME)
+            })
+            .then_output(|| DeleteUserPolicyOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&get_user, &ours, &delete]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let outcome = SesSendDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(delete.num_calls(), 1);
+        assert_eq!(
+            outcome.notes,
+            vec![format!("removed {POLICY_NAME} from IAM user mailer")]
+        );
+
+        // Edited since: left alone.
+        let get_user = mock!(Client::get_user).then_output(|| user("mailer"));
+        let edited = mock!(Client::get_user_policy).then_output(|| {
+            GetUserPolicyOutput::builder()
+                .user_name("mailer")
+                .policy_name(POLICY_NAME)
+                .policy_document(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                .build()
+                .unwrap()
+        });
+        let delete = mock!(Client::delete_user_policy)
+            .then_output(|| DeleteUserPolicyOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&get_user, &edited, &delete]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let outcome = SesSendDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(delete.num_calls(), 0);
+        assert!(outcome.notes[0].starts_with("conflict:"));
+
+        // Gone already: nothing to do, twice over.
+        let get_user = mock!(Client::get_user).then_output(|| user("mailer"));
+        let gone = mock!(Client::get_user_policy).then_error(|| {
+            GetUserPolicyError::NoSuchEntityException(
+                aws_sdk_iam::types::error::NoSuchEntityException::builder()
+                    .message("no")
+                    .meta(
+                        aws_sdk_iam::error::ErrorMetadata::builder()
+                            .code("NoSuchEntity")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get_user, &gone]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let outcome = SesSendDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(
+            outcome.notes,
+            vec![format!(
+                "{POLICY_NAME} already removed from IAM user mailer"
+            )]
+        );
+    }
+}
