@@ -318,6 +318,9 @@ impl Registry {
                 Box::new(identity::ExposedAccessKeys),
                 Box::new(identity::IdentityCenter),
                 Box::new(identity::CallerKept),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::ServiceSpecific,
+                )),
             ],
         }
     }

@@ -20,10 +20,11 @@ use serde_json::Value;
 
 use super::{CallerPrincipal, is_no_such_entity, missing_operation, rfc3339};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
+use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::missing_api::retry_config;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
+    UndoOutcome,
 };
 
 pub const ACTIVE: &str = "Active";
@@ -318,9 +319,13 @@ fn no_retries_on_emulator(ctx: &RegionCtx) -> aws_sdk_iam::config::Builder {
     overrides
 }
 
+/// The code given to "this endpoint has no such operation": never an AWS error code.
+const ENDPOINT_LACKS_OPERATION: &str = "EndpointLacksOperation";
+
 /// An endpoint without the service-specific credential API (the emulator has none) answers with an
-/// error page, not an IAM error: say what was not checked and what to check by hand, so the plan's
-/// discovery error is actionable. Other failures are reported as they are.
+/// error page, not an IAM error: say what was not checked and what to check by hand. Discovery turns it
+/// into a finding (see the `Inspection` below), as the SES and ECR Public kinds do, so a path the endpoint
+/// never had does not fail the whole plan. Other failures are reported as they are.
 fn service_credential_error<E>(action: &str, err: SdkError<E, HttpResponse>) -> ServiceError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -328,7 +333,7 @@ where
     match missing_operation(&err) {
         Some(answer) => ServiceError {
             operation: action.to_string(),
-            code: None,
+            code: Some(ENDPOINT_LACKS_OPERATION.into()),
             message: format!(
                 "the IAM endpoint does not implement {} ({answer}): service-specific credentials (CodeCommit HTTPS Git, Keyspaces, Bedrock) were not checked; review each user's in the IAM console",
                 action.trim_start_matches("iam:")
@@ -387,6 +392,46 @@ pub async fn user_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
     Ok(names)
 }
 
+/// Only the "cannot be listed" case: an endpoint without the service-specific credential API. Listing
+/// one user's credentials is enough to tell; every other outcome is the kind's discovery, so nothing is
+/// reported twice. The other credential types report nothing here.
+#[async_trait]
+impl Inspection for CredentialDeactivate {
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+
+    fn global(&self) -> bool {
+        true
+    }
+
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        if self.0 != CredentialType::ServiceSpecific {
+            return Ok(vec![]);
+        }
+        let caller = CallerPrincipal::from_identity(&scope.caller);
+        let users = user_names(ctx).await?;
+        let Some(user) = users.iter().find(|u| !caller.is_user(u)) else {
+            return Ok(vec![]);
+        };
+        Ok(match self.0.list(ctx, user).await {
+            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => vec![Finding {
+                check: self.info().name.into(),
+                region: GLOBAL_REGION.into(),
+                resource: "iam".into(),
+                severity: Severity::High,
+                message: err.message,
+            }],
+            _ => vec![],
+        })
+    }
+}
+
 impl CredentialDeactivate {
     /// The credential's live state, or `None` when it (or its user) no longer exists.
     async fn live(
@@ -439,7 +484,7 @@ impl Containment for CredentialDeactivate {
             .into_iter()
             .filter(|u| !caller.is_user(u))
             .collect();
-        let per_user: Vec<Vec<CredentialState>> = stream::iter(users)
+        let listed: Result<Vec<Vec<CredentialState>>, ServiceError> = stream::iter(users)
             .map(|user| async move {
                 match kind.list(ctx, &user).await {
                     // Deleted between ListUsers and now: nothing left to cut.
@@ -449,7 +494,12 @@ impl Containment for CredentialDeactivate {
             })
             .buffered(LIST_CONCURRENCY)
             .try_collect()
-            .await?;
+            .await;
+        let per_user = match listed {
+            // Reported by the inspection as a finding naming what to check by hand.
+            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => return Ok(vec![]),
+            other => other?,
+        };
         Ok(per_user
             .iter()
             .flatten()

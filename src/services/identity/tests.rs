@@ -603,7 +603,7 @@ async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a
 }
 
 #[tokio::test]
-async fn mocked_an_endpoint_without_the_service_credential_api_is_a_discovery_error() {
+async fn mocked_an_endpoint_without_the_service_credential_api_is_a_finding_not_a_discovery_error() {
     use aws_sdk_iam::operation::list_users::ListUsersOutput;
 
     let users = mock!(Client::list_users).then_output(|| {
@@ -620,18 +620,23 @@ async fn mocked_an_endpoint_without_the_service_credential_api_is_a_discovery_er
     });
     let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&users, &missing]);
     let ctx = emulator_like_ctx().mock_iam(client);
-    let err = SERVICE
-        .discover(&ctx, &scope("arn:aws:sts::123456789012:user/moto", None))
-        .await
-        .unwrap_err();
-    assert_eq!(err.operation, "iam:ListServiceSpecificCredentials");
+    let scope = scope("arn:aws:sts::123456789012:user/moto", None);
+    assert_eq!(SERVICE.discover(&ctx, &scope).await, Ok(vec![]));
+    assert_eq!(missing.num_calls(), 1, "not retried against an emulator");
+
+    let findings = SERVICE.inspect(&ctx, &scope, &[]).await.unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].check, "iam_service_credential_deactivate");
+    assert_eq!(findings[0].severity, Severity::High);
     assert!(
-        err.message.contains(
+        findings[0].message.contains(
             "does not implement ListServiceSpecificCredentials (HTTP 500 with no AWS error code)"
         ),
-        "{err}"
+        "{findings:?}"
     );
-    assert_eq!(missing.num_calls(), 1, "not retried against an emulator");
+    // The other credential types have nothing to say here.
+    let keys = CredentialDeactivate(CredentialType::AccessKey);
+    assert_eq!(keys.inspect(&ctx, &scope, &[]).await.unwrap(), vec![]);
 }
 
 #[tokio::test]
