@@ -603,7 +603,8 @@ async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a
 }
 
 #[tokio::test]
-async fn mocked_an_endpoint_without_the_service_credential_api_is_a_finding_not_a_discovery_error() {
+async fn mocked_an_endpoint_without_the_service_credential_api_is_a_finding_not_a_discovery_error()
+{
     use aws_sdk_iam::operation::list_users::ListUsersOutput;
 
     let users = mock!(Client::list_users).then_output(|| {
