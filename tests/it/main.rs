@@ -8,6 +8,7 @@
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
 //! - `observability`: JSON events, --stats, the incident report.
+//! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
@@ -20,6 +21,7 @@ mod gateways;
 mod identity;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;
+mod mail;
 mod network;
 mod observability;
 mod recovery;
