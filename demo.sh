@@ -31,13 +31,13 @@ echo; echo "== hikkonuki plan"
 echo; echo "== hikkonuki apply --yes"
 "$bin/hikkonuki" apply "$work/plan.yaml" --yes
 
-echo; echo "== after apply, a fresh plan finds only the cuts that were left disabled (irreversible, or refused by AWS)"
+echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irreversible, refused by AWS, or already in place (the session revocations)"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-apply.yaml" | tail -n 3
 
 echo; echo "== hikkonuki restore --yes"
 "$bin/hikkonuki" restore "$work/plan.rollback.yaml" --yes
 
-echo; echo "== after restore, a fresh plan proposes the same cuts again"
+echo; echo "== after restore, a fresh plan proposes the same cuts again; the session revocations restore kept (see above) stay in place, so they are proposed disabled"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-restore.yaml" | tail -n 3
 
 echo; echo "== the rollback file, as an incident timeline (hikkonuki show)"

@@ -26,11 +26,27 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .region(aws_config::Region::new(regions[0].to_string()))
         .load()
         .await;
-    for seeded in leaky_account::seed(&config, &regions).await? {
+    let account = leaky_account::seed_account(&config, &regions).await?;
+    for seeded in &account.regions {
         println!(
-            "seeded {}: VPC {} with groups web {}, db {}, bastion {}",
-            seeded.region, seeded.vpc_id, seeded.web_group, seeded.db_group, seeded.bastion_group
+            "seeded {}: VPC {} with groups web {}, db {}, bastion {}, public database {}",
+            seeded.region,
+            seeded.vpc_id,
+            seeded.web_group,
+            seeded.db_group,
+            seeded.bastion_group,
+            seeded.database
         );
     }
+    println!(
+        "seeded IAM users {} with {} access keys, an SSH key and role {}",
+        account.identity.users.join(", "),
+        account.identity.keys.len(),
+        account.identity.role
+    );
+    println!(
+        "seeded SES identity {} (sending delegated to another account), sender {}, public zone {}, trail {} (not logging)",
+        account.mail.identity, account.mail.sender_user, account.mail.zone_id, account.mail.trail
+    );
     Ok(())
 }

@@ -53,6 +53,30 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
     Ok(seeded)
 }
 
+/// The whole leaky account, as the demo seeds it: every region's network and database, then, once in the
+/// first region, what lives account-wide or needs to exist only once: IAM users with keys, the mail side
+/// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging).
+#[derive(Debug, Clone)]
+pub struct SeededAccount {
+    pub regions: Vec<SeededRegion>,
+    pub identity: identity::SeededIdentity,
+    pub mail: mail::SeededMail,
+}
+
+pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
+    let seeded_regions = seed(config, regions).await?;
+    let first = config
+        .to_builder()
+        .region(aws_config::Region::new(regions[0].to_string()))
+        .build();
+    Ok(SeededAccount {
+        regions: seeded_regions,
+        identity: identity::seed(&first).await?,
+        // After the regions: its DNS record points at the first region's public database.
+        mail: mail::seed(&first).await?,
+    })
+}
+
 async fn seed_region(config: &SdkConfig, region: &str) -> SeedResult<SeededRegion> {
     let ec2 = &aws_sdk_ec2::Client::new(config);
     let vpc = ec2
