@@ -48,5 +48,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "seeded SES identity {} (sending delegated to another account), sender {}, public zone {}, trail {} (not logging)",
         account.mail.identity, account.mail.sender_user, account.mail.zone_id, account.mail.trail
     );
+    println!(
+        "seeded Lambda functions {} ({} has a public URL {} and a public invoke permission)",
+        account.serverless.functions.join(", "),
+        account.serverless.public_function,
+        account.serverless.function_url
+    );
     Ok(())
 }

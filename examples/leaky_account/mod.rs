@@ -8,6 +8,7 @@ pub mod database;
 pub mod identity;
 pub mod mail;
 pub mod network;
+pub mod serverless;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
@@ -55,12 +56,14 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
 
 /// The whole leaky account, as the demo seeds it: every region's network and database, then, once in the
 /// first region, what lives account-wide or needs to exist only once: IAM users with keys, the mail side
-/// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging).
+/// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging), and a
+/// Lambda function with a public URL.
 #[derive(Debug, Clone)]
 pub struct SeededAccount {
     pub regions: Vec<SeededRegion>,
     pub identity: identity::SeededIdentity,
     pub mail: mail::SeededMail,
+    pub serverless: serverless::SeededServerless,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -74,6 +77,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         identity: identity::seed(&first).await?,
         // After the regions: its DNS record points at the first region's public database.
         mail: mail::seed(&first).await?,
+        serverless: serverless::seed(&first).await?,
     })
 }
 

@@ -18,6 +18,7 @@ pub mod ecr_public;
 pub mod gateway_attachment;
 pub mod identity;
 pub mod internet_gateway;
+pub mod lambda;
 pub mod mail;
 pub mod missing_api;
 pub mod network_acl;
@@ -307,6 +308,9 @@ impl Registry {
                 Box::new(mail::identity_policy::SesIdentityPolicyRemove),
                 Box::new(s3_public_access_block::S3PublicAccessBlock),
                 Box::new(ecr_public::EcrPublicDelete),
+                Box::new(lambda::LambdaThrottle),
+                Box::new(lambda::LambdaUrlRestrict),
+                Box::new(lambda::LambdaPermissionRemove),
             ],
             inspections: vec![
                 Box::new(mail::sending_pause::SesSendingPause),

@@ -8,6 +8,7 @@
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
 //! - `observability`: JSON events, --stats, the incident report.
+//! - `lambda`: the Lambda kinds on the emulator.
 //! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
@@ -19,6 +20,7 @@ mod database;
 mod emulator;
 mod gateways;
 mod identity;
+mod lambda;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;
 mod mail;

@@ -1,0 +1,54 @@
+//! Containment of Lambda functions that the outside world can reach or that keep running on their own:
+//!
+//! - `lambda_throttle` ([`throttle`]): reserved concurrency 0, so no invocation runs at all.
+//! - `lambda_url_restrict` ([`url`]): a function URL open to anyone (auth type NONE) requires IAM auth.
+//! - `lambda_permission_remove` ([`permission`]): resource-policy statements that let anyone invoke.
+//!
+//! Only the unqualified function (`$LATEST` and its URL and policy) is looked at: aliases carry their own
+//! URLs and policies, which these kinds do not yet discover (throttling covers every version anyway,
+//! since reserved concurrency is per function).
+
+use crate::aws::RegionCtx;
+use crate::services::ServiceError;
+
+pub mod permission;
+pub mod throttle;
+pub mod url;
+
+pub use permission::LambdaPermissionRemove;
+pub use throttle::LambdaThrottle;
+pub use url::LambdaUrlRestrict;
+
+/// Every function's name in the region, sorted.
+pub async fn function_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
+    let functions: Vec<_> = ctx
+        .lambda()
+        .list_functions()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("lambda:ListFunctions", err))?;
+    let mut names: Vec<String> = functions
+        .iter()
+        .filter_map(|f| f.function_name().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// Lambda's answer for a function, URL or policy that does not exist.
+pub fn is_not_found(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+/// The undo record of every Lambda kind names the function it acts on; decoding failures say which kind.
+pub fn decode<T: serde::de::DeserializeOwned>(
+    kind: &str,
+    what: &str,
+    value: &serde_json::Value,
+) -> Result<T, ServiceError> {
+    serde_json::from_value(value.clone())
+        .map_err(|err| ServiceError::local(kind, format!("the {what} does not decode: {err}")))
+}

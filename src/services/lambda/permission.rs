@@ -1,0 +1,472 @@
+//! `lambda_permission_remove`: statements of a function's resource policy that let anyone invoke it
+//! (principal `*` with no condition naming a source account, source ARN or organization). Such a statement
+//! is what makes a public function URL, or a public API in front of the function, reachable by anyone;
+//! removing it (RemovePermission by statement ID) closes that path even if the URL or trigger stays.
+//!
+//! One cut per statement; `before` holds the statement exactly as GetPolicy returned it, and undo adds it
+//! back with AddPermission under the same statement ID, with the same action, principal and conditions.
+//! A statement re-added since under that ID is left alone and reported.
+
+use async_trait::async_trait;
+use aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder;
+use aws_sdk_lambda::types::FunctionUrlAuthType;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{decode, function_names, is_not_found};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct LambdaPermissionRemove;
+
+static INFO: KindInfo = KindInfo {
+    name: "lambda_permission_remove",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+/// Condition keys that narrow who can use a statement: with any of them, principal `*` is not "anyone".
+const NARROWING_KEYS: [&str; 4] = [
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:principalorgid",
+    "aws:sourceowner",
+];
+
+/// One statement as `before`, `after` and the undo record hold it; `statement` is None once removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementState {
+    pub function_name: String,
+    pub statement_id: String,
+    pub statement: Option<Value>,
+}
+
+fn is_anyone(principal: &Value) -> bool {
+    match principal {
+        Value::String(p) => p == "*",
+        Value::Object(map) => map.get("AWS").is_some_and(|aws| match aws {
+            Value::String(p) => p == "*",
+            Value::Array(items) => items.iter().any(|p| p == "*"),
+            _ => false,
+        }),
+        _ => false,
+    }
+}
+
+/// Every condition key in the statement, lower-cased (IAM condition keys are case-insensitive).
+fn condition_keys(statement: &Value) -> Vec<String> {
+    statement
+        .get("Condition")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|operators| operators.values())
+        .filter_map(Value::as_object)
+        .flat_map(|keys| keys.keys().map(|k| k.to_ascii_lowercase()))
+        .collect()
+}
+
+/// True for an Allow statement whose principal is anyone and that no condition narrows to a source.
+pub fn is_open_to_anyone(statement: &Value) -> bool {
+    statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+        && statement.get("Principal").is_some_and(is_anyone)
+        && !condition_keys(statement)
+            .iter()
+            .any(|key| NARROWING_KEYS.contains(&key.as_str()))
+}
+
+/// A condition value by key, whatever the operator (`StringEquals`, `ArnLike`, …), case-insensitively.
+fn condition_value(statement: &Value, key: &str) -> Option<String> {
+    let operators = statement.get("Condition")?.as_object()?;
+    operators
+        .values()
+        .filter_map(Value::as_object)
+        .flat_map(|keys| keys.iter())
+        .find(|(k, _)| k.eq_ignore_ascii_case(key))
+        .and_then(|(_, v)| match v {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
+            _ => None,
+        })
+}
+
+/// AddPermission's `Principal` for a statement's principal: `*`, a service, or an account/ARN.
+fn principal_parameter(principal: &Value) -> Option<String> {
+    match principal {
+        Value::String(p) => Some(p.clone()),
+        Value::Object(map) => ["AWS", "Service"]
+            .iter()
+            .find_map(|key| map.get(*key))
+            .and_then(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
+                _ => None,
+            }),
+        _ => None,
+    }
+}
+
+/// The AddPermission call that puts `statement` back on `function`, as it was.
+pub fn add_permission_request(
+    request: AddPermissionFluentBuilder,
+    function: &str,
+    statement_id: &str,
+    statement: &Value,
+) -> Result<AddPermissionFluentBuilder, String> {
+    let action = match statement.get("Action") {
+        Some(Value::String(action)) => action.clone(),
+        Some(Value::Array(actions)) if actions.len() == 1 => {
+            actions[0].as_str().unwrap_or_default().to_string()
+        }
+        other => {
+            return Err(format!(
+                "statement {statement_id} has no single Action: {other:?}"
+            ));
+        }
+    };
+    let principal = statement
+        .get("Principal")
+        .and_then(principal_parameter)
+        .ok_or_else(|| {
+            format!("statement {statement_id} has no principal AddPermission can take")
+        })?;
+    let mut request = request
+        .function_name(function)
+        .statement_id(statement_id)
+        .action(action)
+        .principal(principal);
+    if let Some(arn) = condition_value(statement, "AWS:SourceArn") {
+        request = request.source_arn(arn);
+    }
+    if let Some(account) = condition_value(statement, "AWS:SourceAccount") {
+        request = request.source_account(account);
+    }
+    if let Some(org) = condition_value(statement, "aws:PrincipalOrgID") {
+        request = request.principal_org_id(org);
+    }
+    if let Some(token) = condition_value(statement, "lambda:EventSourceToken") {
+        request = request.event_source_token(token);
+    }
+    // AWS records the URL auth type as a condition; the emulator as a field of the statement.
+    let url_auth_type = condition_value(statement, "lambda:FunctionUrlAuthType").or_else(|| {
+        statement
+            .get("FunctionUrlAuthType")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    if let Some(auth) = url_auth_type {
+        request = request.function_url_auth_type(FunctionUrlAuthType::from(auth.as_str()));
+    }
+    Ok(request)
+}
+
+/// The function's resource-policy statements, or none when it has no policy (or no longer exists).
+async fn statements(ctx: &RegionCtx, function: &str) -> Result<Vec<Value>, ServiceError> {
+    let result = ctx
+        .lambda()
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("lambda:GetPolicy", err));
+    let policy = match result {
+        Ok(out) => out.policy().unwrap_or_default().to_string(),
+        Err(err) if is_not_found(&err) => return Ok(vec![]),
+        Err(err) => return Err(err),
+    };
+    let document: Value = serde_json::from_str(&policy).map_err(|err| {
+        ServiceError::local(
+            "lambda:GetPolicy",
+            format!("the resource policy of {function} is not JSON: {err}"),
+        )
+    })?;
+    Ok(match document.get("Statement") {
+        Some(Value::Array(items)) => items.clone(),
+        Some(single @ Value::Object(_)) => vec![single.clone()],
+        _ => vec![],
+    })
+}
+
+fn sid(statement: &Value) -> Option<&str> {
+    statement.get("Sid").and_then(Value::as_str)
+}
+
+async fn read(
+    ctx: &RegionCtx,
+    function: &str,
+    statement_id: &str,
+) -> Result<StatementState, ServiceError> {
+    let statement = statements(ctx, function)
+        .await?
+        .into_iter()
+        .find(|s| sid(s) == Some(statement_id));
+    Ok(StatementState {
+        function_name: function.to_string(),
+        statement_id: statement_id.to_string(),
+        statement,
+    })
+}
+
+/// The proposal for one statement, or nothing when it does not let anyone invoke.
+pub fn propose(function: &str, statement: &Value) -> Option<ProposedCut> {
+    let statement_id = sid(statement)?;
+    if !is_open_to_anyone(statement) {
+        return None;
+    }
+    let before = StatementState {
+        function_name: function.to_string(),
+        statement_id: statement_id.to_string(),
+        statement: Some(statement.clone()),
+    };
+    let after = StatementState {
+        statement: None,
+        ..before.clone()
+    };
+    let action = statement
+        .get("Action")
+        .map(Value::to_string)
+        .unwrap_or_default();
+    Some(ProposedCut {
+        target: format!("{function}/{statement_id}"),
+        reason: format!(
+            "The resource policy of Lambda function {function} lets anyone ({action}, principal *, no source condition) invoke it through statement {statement_id}. Removing the statement closes that path; restore adds it back exactly."
+        ),
+        before: serde_json::to_value(before).expect("statement serializes"),
+        after: serde_json::to_value(after).expect("statement serializes"),
+        disabled_because: None,
+    })
+}
+
+fn decode_states(cut: &Cut) -> Result<(StatementState, StatementState), String> {
+    let before: StatementState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: StatementState =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+#[async_trait]
+impl Containment for LambdaPermissionRemove {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        let target = format!("{}/{}", before.function_name, before.statement_id);
+        if target != cut.target
+            || after.function_name != before.function_name
+            || after.statement_id != before.statement_id
+        {
+            return Err(format!(
+                "function_name/statement_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        match &before.statement {
+            Some(statement) if is_open_to_anyone(statement) => {}
+            _ => return Err("`before.statement` must be a statement open to anyone".into()),
+        }
+        if after.statement.is_some() {
+            return Err("`after.statement` must be null".into());
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let mut proposals = Vec::new();
+        for function in function_names(ctx).await? {
+            for statement in statements(ctx, &function).await? {
+                proposals.extend(propose(&function, &statement));
+            }
+        }
+        Ok(proposals)
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) = decode_states(cut)
+            .map_err(|problem| ServiceError::local(INFO.name, format!("{}: {problem}", cut.id)))?;
+        let state = read(ctx, &before.function_name, &before.statement_id).await?;
+        Ok(serde_json::to_value(state).expect("statement serializes"))
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        ctx.lambda()
+            .remove_permission()
+            .function_name(&before.function_name)
+            .statement_id(&before.statement_id)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("lambda:RemovePermission", err))?;
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(serde_json::to_value(before).expect("statement serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let prior: StatementState = decode(INFO.name, "undo record", undo)?;
+        let (function, statement_id) = (&prior.function_name, &prior.statement_id);
+        let Some(statement) = &prior.statement else {
+            return Err(ServiceError::local(
+                INFO.name,
+                "the undo record holds no statement",
+            ));
+        };
+        let now = read(ctx, function, statement_id).await?;
+        match &now.statement {
+            Some(current) if current == statement => {
+                return Ok(UndoOutcome {
+                    notes: vec![format!("statement {statement_id} is already on {function}")],
+                });
+            }
+            Some(_) => {
+                return Ok(UndoOutcome {
+                    notes: vec![format!(
+                        "conflict: statement {statement_id} on {function} was re-added with other content after the cut; left alone"
+                    )],
+                });
+            }
+            None => {}
+        }
+        let request = add_permission_request(
+            ctx.lambda().add_permission(),
+            function,
+            statement_id,
+            statement,
+        )
+        .map_err(|problem| ServiceError::local("lambda:AddPermission", problem))?;
+        request
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("lambda:AddPermission", err))?;
+        Ok(UndoOutcome {
+            notes: vec![format!("statement {statement_id} added back to {function}")],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_lambda::Client;
+    use aws_sdk_lambda::operation::add_permission::AddPermissionOutput;
+    use aws_sdk_lambda::operation::get_policy::{GetPolicyError, GetPolicyOutput};
+    use aws_sdk_lambda::types::error::ResourceNotFoundException;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use serde_json::json;
+
+    use super::*;
+
+    fn public_url_statement() -> Value {
+        json!({
+            "Sid": "FunctionURLAllowPublicAccess",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+            "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
+        })
+    }
+
+    #[test]
+    fn only_statements_open_to_anyone_are_cut() {
+        assert!(is_open_to_anyone(&public_url_statement()));
+        assert!(is_open_to_anyone(&json!({
+            "Sid": "a", "Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "lambda:InvokeFunction"
+        })));
+        // A service principal, a source condition, a named account, or a deny: not open to anyone.
+        assert!(!is_open_to_anyone(&json!({
+            "Sid": "b", "Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+            "Action": "lambda:InvokeFunction"
+        })));
+        assert!(!is_open_to_anyone(&json!({
+            "Sid": "c", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction",
+            "Condition": {"ArnLike": {"AWS:SourceArn": "arn:aws:execute-api:us-east-1:123456789012:abc/*"}}
+        })));
+        assert!(!is_open_to_anyone(&json!({
+            "Sid": "d", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+            "Action": "lambda:InvokeFunction"
+        })));
+        assert!(!is_open_to_anyone(&json!({
+            "Sid": "e", "Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunction"
+        })));
+        assert!(propose("orders", &json!({"Sid": "d", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "lambda:InvokeFunction"})).is_none());
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_sends_add_permission_with_the_statement_exactly() {
+        let statement = public_url_statement();
+        let proposed = propose("orders", &statement).unwrap();
+        let cut = Cut {
+            id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        assert_eq!(LambdaPermissionRemove.check_states(&cut), Ok(()));
+        let record = LambdaPermissionRemove.undo_record_for(&cut).unwrap();
+
+        let no_policy = mock!(Client::get_policy).then_error(|| {
+            GetPolicyError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .meta(
+                        aws_sdk_lambda::error::ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let add = mock!(Client::add_permission)
+            .match_requests(|req| {
+                req.function_name() == Some("orders")
+                    && req.statement_id() == Some("FunctionURLAllowPublicAccess")
+                    && req.action() == Some("lambda:InvokeFunctionUrl")
+                    && req.principal() == Some("*")
+                    && req.function_url_auth_type() == Some(&FunctionUrlAuthType::None)
+                    && req.source_arn().is_none()
+                    && req.source_account().is_none()
+            })
+            .then_output(|| AddPermissionOutput::builder().build());
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&no_policy, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 1, "{outcome:?}");
+
+        // Re-added since with other content: left alone.
+        let changed = mock!(Client::get_policy).then_output(|| {
+            let mut other = public_url_statement();
+            other["Action"] = "lambda:InvokeFunction".into();
+            GetPolicyOutput::builder()
+                .policy(json!({"Version": "2012-10-17", "Statement": [other]}).to_string())
+                .build()
+        });
+        let add =
+            mock!(Client::add_permission).then_output(|| AddPermissionOutput::builder().build());
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&changed, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 0);
+        assert!(outcome.notes[0].starts_with("conflict"), "{outcome:?}");
+    }
+}
