@@ -54,5 +54,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         account.serverless.public_function,
         account.serverless.function_url
     );
+    println!(
+        "seeded REST API {} (a policy open to anyone, stage {})",
+        account.api.rest_api_id, account.api.stage
+    );
     Ok(())
 }

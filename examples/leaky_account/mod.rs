@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod api;
 pub mod database;
 pub mod identity;
 pub mod mail;
@@ -56,14 +57,15 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
 
 /// The whole leaky account, as the demo seeds it: every region's network and database, then, once in the
 /// first region, what lives account-wide or needs to exist only once: IAM users with keys, the mail side
-/// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging), and a
-/// Lambda function with a public URL.
+/// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging), a
+/// Lambda function with a public URL, a public REST API.
 #[derive(Debug, Clone)]
 pub struct SeededAccount {
     pub regions: Vec<SeededRegion>,
     pub identity: identity::SeededIdentity,
     pub mail: mail::SeededMail,
     pub serverless: serverless::SeededServerless,
+    pub api: api::SeededApi,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -78,6 +80,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         // After the regions: its DNS record points at the first region's public database.
         mail: mail::seed(&first).await?,
         serverless: serverless::seed(&first).await?,
+        api: api::seed(&first).await?,
     })
 }
 

@@ -12,6 +12,7 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
 use crate::plan::{Cut, Finding, KindCatalog, KindFacts};
 
+pub mod api_gateway;
 pub mod cloudtrail_not_logging;
 pub mod codecommit_repositories;
 pub mod ecr_public;
@@ -311,6 +312,8 @@ impl Registry {
                 Box::new(lambda::LambdaThrottle),
                 Box::new(lambda::LambdaUrlRestrict),
                 Box::new(lambda::LambdaPermissionRemove),
+                Box::new(api_gateway::ApiGatewayDenyPolicy),
+                Box::new(api_gateway::ApiGatewayStageThrottle),
             ],
             inspections: vec![
                 Box::new(mail::sending_pause::SesSendingPause),

@@ -8,12 +8,14 @@
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
 //! - `observability`: JSON events, --stats, the incident report.
+//! - `api_gateway`: the API Gateway kinds on the emulator.
 //! - `lambda`: the Lambda kinds on the emulator.
 //! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
 mod account;
+mod api_gateway;
 mod cli;
 mod crash;
 mod database;

@@ -1,0 +1,415 @@
+//! `apigw_deny_policy`: a resource policy on a REST API that denies `execute-api:Invoke` to everyone,
+//! replacing whatever policy it had. A REST API's policy only takes effect once deployed, so the cut
+//! creates one deployment (described as hikkonuki's) and points every stage at it.
+//!
+//! The new deployment is created without a stage and the stages are then pointed at it, rather than
+//! with CreateDeployment's stage name: that keeps each stage's settings untouched on every endpoint
+//! (the emulator replaces a stage named in CreateDeployment wholesale).
+//!
+//! Undo writes the prior policy back (or clears it), points each stage back at the deployment it had,
+//! and deletes hikkonuki's deployments no stage uses any more, so the API is left as it was. A policy or
+//! stage someone changed since the cut is left alone and reported.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{is_not_found, replace, rest_api_policy, rest_apis, same_policy};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct ApiGatewayDenyPolicy;
+
+static INFO: KindInfo = KindInfo {
+    name: "apigw_deny_policy",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+/// The policy the cut puts on every REST API.
+pub const DENY_ALL: &str = r#"{"Version":"2012-10-17","Statement":[{"Sid":"HikkonukiDenyAllInvocations","Effect":"Deny","Principal":"*","Action":"execute-api:Invoke","Resource":"execute-api:/*"}]}"#;
+
+/// How hikkonuki's deployments are recognised, so undo can clean up even after a crash mid-apply.
+pub const DEPLOYMENT_DESCRIPTION: &str = "hikkonuki: deny-all resource policy in effect";
+
+/// `after.stage_deployments` values: the deployment ID is only known once apply has run.
+pub const REDEPLOYED: &str = "redeployed by hikkonuki";
+
+/// A REST API as `before`, `after` and the undo record hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiState {
+    pub rest_api_id: String,
+    pub name: String,
+    /// The resource policy as JSON text; None when the API has none.
+    pub policy: Option<String>,
+    /// Each stage's deployment ID.
+    pub stage_deployments: BTreeMap<String, String>,
+}
+
+/// A stage as the undo sees it.
+struct StageNow {
+    deployment_id: String,
+}
+
+async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageNow>, ServiceError> {
+    let out = ctx
+        .apigateway()
+        .get_stages()
+        .rest_api_id(api_id)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("apigateway:GET /restapis/{id}/stages", err))?;
+    Ok(out
+        .item()
+        .iter()
+        .filter_map(|stage| {
+            Some((
+                stage.stage_name()?.to_string(),
+                StageNow {
+                    deployment_id: stage.deployment_id().unwrap_or_default().to_string(),
+                },
+            ))
+        })
+        .collect())
+}
+
+/// The IDs of the API's deployments hikkonuki created.
+async fn our_deployments(ctx: &RegionCtx, api_id: &str) -> Result<Vec<String>, ServiceError> {
+    let deployments: Vec<_> = ctx
+        .apigateway()
+        .get_deployments()
+        .rest_api_id(api_id)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("apigateway:GET /restapis/{id}/deployments", err))?;
+    Ok(deployments
+        .iter()
+        .filter(|d| d.description() == Some(DEPLOYMENT_DESCRIPTION))
+        .filter_map(|d| d.id().map(str::to_string))
+        .collect())
+}
+
+async fn read(ctx: &RegionCtx, api_id: &str, name: &str) -> Result<Option<ApiState>, ServiceError> {
+    let policy = match rest_api_policy(ctx, api_id).await {
+        Ok(policy) => policy,
+        Err(err) if is_not_found(&err) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    Ok(Some(ApiState {
+        rest_api_id: api_id.to_string(),
+        name: name.to_string(),
+        policy,
+        stage_deployments: stages(ctx, api_id)
+            .await?
+            .into_iter()
+            .map(|(name, stage)| (name, stage.deployment_id))
+            .collect(),
+    }))
+}
+
+async fn set_policy(
+    ctx: &RegionCtx,
+    api_id: &str,
+    policy: Option<&str>,
+) -> Result<(), ServiceError> {
+    ctx.apigateway()
+        .update_rest_api()
+        .rest_api_id(api_id)
+        // An empty value removes the policy.
+        .patch_operations(replace("/policy", policy.unwrap_or_default()))
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("apigateway:PATCH /restapis/{id}", err))?;
+    Ok(())
+}
+
+async fn point_stage(
+    ctx: &RegionCtx,
+    api_id: &str,
+    stage: &str,
+    deployment_id: &str,
+) -> Result<(), ServiceError> {
+    ctx.apigateway()
+        .update_stage()
+        .rest_api_id(api_id)
+        .stage_name(stage)
+        .patch_operations(replace("/deploymentId", deployment_id))
+        .send()
+        .await
+        .map_err(|err| {
+            ServiceError::from_sdk("apigateway:PATCH /restapis/{id}/stages/{stage}", err)
+        })?;
+    Ok(())
+}
+
+/// The proposal for one API, or nothing when it already carries the deny policy.
+pub fn propose(state: &ApiState) -> Option<ProposedCut> {
+    if same_policy(state.policy.as_deref(), Some(DENY_ALL)) {
+        return None;
+    }
+    let after = ApiState {
+        policy: Some(DENY_ALL.to_string()),
+        stage_deployments: state
+            .stage_deployments
+            .keys()
+            .map(|stage| (stage.clone(), REDEPLOYED.to_string()))
+            .collect(),
+        ..state.clone()
+    };
+    let stages = if state.stage_deployments.is_empty() {
+        "it has no stages yet".to_string()
+    } else {
+        format!(
+            "stage(s) {} are redeployed so it takes effect",
+            state
+                .stage_deployments
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    Some(ProposedCut {
+        target: state.rest_api_id.clone(),
+        reason: format!(
+            "REST API {} ({}) answers {}: a resource policy denying execute-api:Invoke to everyone makes every call fail with 403, whatever its authorizers say; {stages}. This also cuts private-API access through VPC endpoints. Restore puts back {} and each stage's prior deployment.",
+            state.name,
+            state.rest_api_id,
+            if state.policy.is_some() {
+                "the callers its resource policy allows"
+            } else {
+                "anyone its authorizers let in (it has no resource policy)"
+            },
+            if state.policy.is_some() {
+                "the exact prior policy"
+            } else {
+                "no policy"
+            }
+        ),
+        before: serde_json::to_value(state).expect("api state serializes"),
+        after: serde_json::to_value(after).expect("api state serializes"),
+        disabled_because: None,
+    })
+}
+
+fn decode_states(cut: &Cut) -> Result<(ApiState, ApiState), String> {
+    let before: ApiState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: ApiState =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+#[async_trait]
+impl Containment for ApiGatewayDenyPolicy {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.rest_api_id != cut.target || after.rest_api_id != cut.target {
+            return Err(format!(
+                "rest_api_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if after.policy.as_deref() != Some(DENY_ALL) {
+            return Err("`after.policy` must be hikkonuki's deny-all policy".into());
+        }
+        if before
+            .stage_deployments
+            .keys()
+            .ne(after.stage_deployments.keys())
+        {
+            return Err("`after.stage_deployments` must name the same stages as `before`".into());
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let mut proposals = Vec::new();
+        for api in rest_apis(ctx).await? {
+            let state = ApiState {
+                stage_deployments: stages(ctx, &api.id)
+                    .await?
+                    .into_iter()
+                    .map(|(name, stage)| (name, stage.deployment_id))
+                    .collect(),
+                rest_api_id: api.id,
+                name: api.name,
+                policy: api.policy,
+            };
+            proposals.extend(propose(&state));
+        }
+        Ok(proposals)
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(match read(ctx, &cut.target, &before.name).await? {
+            // The text may be reformatted by AWS: report the recorded one when they mean the same.
+            Some(mut state) => {
+                if same_policy(state.policy.as_deref(), before.policy.as_deref()) {
+                    state.policy = before.policy.clone();
+                }
+                serde_json::to_value(state).expect("api state serializes")
+            }
+            None => Value::Null,
+        })
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        set_policy(ctx, &before.rest_api_id, Some(DENY_ALL)).await?;
+        if !before.stage_deployments.is_empty() {
+            let deployment = ctx
+                .apigateway()
+                .create_deployment()
+                .rest_api_id(&before.rest_api_id)
+                .description(DEPLOYMENT_DESCRIPTION)
+                .send()
+                .await
+                .map_err(|err| {
+                    ServiceError::from_sdk("apigateway:POST /restapis/{id}/deployments", err)
+                })?;
+            let deployment_id = deployment.id().unwrap_or_default();
+            for stage in before.stage_deployments.keys() {
+                point_stage(ctx, &before.rest_api_id, stage, deployment_id).await?;
+            }
+        }
+        Ok(record)
+    }
+
+    /// The undo record is `before`: the policy and deployments to put back. hikkonuki's own
+    /// deployments are found by their description, so nothing apply learns is needed.
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(serde_json::to_value(before).expect("api state serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let prior: ApiState = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
+        })?;
+        let api = &prior.rest_api_id;
+        let mut notes = Vec::new();
+        let current = match rest_api_policy(ctx, api).await {
+            Ok(policy) => policy,
+            Err(err) if is_not_found(&err) => {
+                return Err(ServiceError::local(
+                    "apigateway:GET /restapis/{id}",
+                    format!("REST API {api} no longer exists; its policy cannot be restored"),
+                ));
+            }
+            Err(err) => return Err(err),
+        };
+        if same_policy(current.as_deref(), Some(DENY_ALL)) {
+            set_policy(ctx, api, prior.policy.as_deref()).await?;
+            notes.push(match prior.policy {
+                Some(_) => format!("{api}: prior resource policy put back"),
+                None => format!("{api}: deny policy removed (it had none)"),
+            });
+        } else if same_policy(current.as_deref(), prior.policy.as_deref()) {
+            notes.push(format!("{api}: resource policy already as before"));
+        } else {
+            notes.push(format!(
+                "conflict: the resource policy of {api} was changed after the cut; left alone"
+            ));
+        }
+
+        let ours = our_deployments(ctx, api).await?;
+        let now = stages(ctx, api).await?;
+        for (stage, deployment) in &prior.stage_deployments {
+            match now.get(stage) {
+                None => notes.push(format!(
+                    "stage {stage} of {api} no longer exists; not recreated"
+                )),
+                Some(s) if &s.deployment_id == deployment => {}
+                Some(s) if ours.contains(&s.deployment_id) => {
+                    point_stage(ctx, api, stage, deployment).await?;
+                }
+                Some(s) => notes.push(format!(
+                    "conflict: stage {stage} of {api} was redeployed after the cut (now {}); left alone",
+                    s.deployment_id
+                )),
+            }
+        }
+        // Deployments hikkonuki made that no stage uses any more.
+        let in_use: Vec<String> = stages(ctx, api)
+            .await?
+            .into_values()
+            .map(|s| s.deployment_id)
+            .collect();
+        for deployment in ours.iter().filter(|d| !in_use.contains(d)) {
+            ctx.apigateway()
+                .delete_deployment()
+                .rest_api_id(api)
+                .deployment_id(deployment)
+                .send()
+                .await
+                .map_err(|err| {
+                    ServiceError::from_sdk(
+                        "apigateway:DELETE /restapis/{id}/deployments/{deployment_id}",
+                        err,
+                    )
+                })?;
+        }
+        Ok(UndoOutcome { notes })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(policy: Option<&str>) -> ApiState {
+        ApiState {
+            rest_api_id: "a1b2c3".into(),
+            name: "orders".into(),
+            policy: policy.map(str::to_string),
+            stage_deployments: BTreeMap::from([("prod".to_string(), "dep1".to_string())]),
+        }
+    }
+
+    #[test]
+    fn an_api_already_denied_is_not_proposed_and_edits_of_after_are_refused() {
+        assert_eq!(propose(&state(Some(DENY_ALL))), None);
+        let proposed = propose(&state(None)).unwrap();
+        assert!(proposed.reason.contains("no policy"), "{}", proposed.reason);
+        let mut cut = Cut {
+            id: "apigw_deny_policy/us-east-1/a1b2c3".into(),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        assert_eq!(ApiGatewayDenyPolicy.check_states(&cut), Ok(()));
+        assert_eq!(cut.after["stage_deployments"]["prod"], REDEPLOYED);
+        cut.after["policy"] = r#"{"Version":"2012-10-17","Statement":[]}"#.into();
+        assert!(ApiGatewayDenyPolicy.check_states(&cut).is_err());
+    }
+}
