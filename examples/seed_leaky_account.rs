@@ -58,5 +58,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "seeded REST API {} (a policy open to anyone, stage {})",
         account.api.rest_api_id, account.api.stage
     );
+    println!(
+        "seeded CloudFront distribution {} ({})",
+        account.edge.distribution_id, account.edge.domain_name
+    );
     Ok(())
 }

@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod database;
+pub mod edge;
 pub mod identity;
 pub mod mail;
 pub mod network;
@@ -58,7 +59,8 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
 /// The whole leaky account, as the demo seeds it: every region's network and database, then, once in the
 /// first region, what lives account-wide or needs to exist only once: IAM users with keys, the mail side
 /// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging), a
-/// Lambda function with a public URL, a public REST API.
+/// Lambda function with a public URL, a public REST API
+/// and a CloudFront distribution.
 #[derive(Debug, Clone)]
 pub struct SeededAccount {
     pub regions: Vec<SeededRegion>,
@@ -66,6 +68,7 @@ pub struct SeededAccount {
     pub mail: mail::SeededMail,
     pub serverless: serverless::SeededServerless,
     pub api: api::SeededApi,
+    pub edge: edge::SeededEdge,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -81,6 +84,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         mail: mail::seed(&first).await?,
         serverless: serverless::seed(&first).await?,
         api: api::seed(&first).await?,
+        edge: edge::seed(&first).await?,
     })
 }
 

@@ -191,6 +191,24 @@ async fn execute(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
+/// `--maintenance-origin` becomes a CloudFront origin's domain name: a bare host name, checked before
+/// anything is read from the account.
+fn check_origin_domain(domain: &str) -> anyhow::Result<()> {
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if domain.len() > 253 || !domain.contains('.') || !labels_ok {
+        bail!(
+            "--maintenance-origin `{domain}` is not a host name\n  fix: give only the domain that serves the maintenance page over HTTPS, e.g. --maintenance-origin maintenance.example.com (no https://, no path)"
+        );
+    }
+    Ok(())
+}
+
 fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
     values
         .iter()
@@ -252,10 +270,8 @@ async fn plan_command(
 ) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
-    if args.maintenance_origin.is_some() && registry.get("cloudfront_maintenance").is_none() {
-        bail!(
-            "--maintenance-origin: this hikkonuki has no CloudFront kinds yet, so nothing would use it\n  fix: leave it out; CloudFront distributions are not planned by this version"
-        );
+    if let Some(domain) = &args.maintenance_origin {
+        check_origin_domain(domain)?;
     }
     let session = AwsSession::load(&settings.connection).await;
     let caller = session

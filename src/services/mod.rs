@@ -13,6 +13,7 @@ use crate::net::Cidr;
 use crate::plan::{Cut, Finding, KindCatalog, KindFacts};
 
 pub mod api_gateway;
+pub mod cloudfront;
 pub mod cloudtrail_not_logging;
 pub mod codecommit_repositories;
 pub mod ecr_public;
@@ -314,6 +315,8 @@ impl Registry {
                 Box::new(lambda::LambdaPermissionRemove),
                 Box::new(api_gateway::ApiGatewayDenyPolicy),
                 Box::new(api_gateway::ApiGatewayStageThrottle),
+                Box::new(cloudfront::CloudFrontDisable),
+                Box::new(cloudfront::CloudFrontMaintenance),
             ],
             inspections: vec![
                 Box::new(mail::sending_pause::SesSendingPause),

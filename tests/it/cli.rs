@@ -160,12 +160,19 @@ fn restore_of_something_that_is_not_a_rollback_file_is_refused() {
 }
 
 #[test]
-fn maintenance_origin_is_refused_while_no_kind_uses_it() {
-    hikkonuki()
-        .args(["plan", "--maintenance-origin", "maintenance.example.com"])
-        .assert()
-        .code(1)
-        .stderr(contains(
-            "--maintenance-origin: this hikkonuki has no CloudFront kinds yet",
-        ));
+fn a_maintenance_origin_that_is_not_a_host_name_is_refused_before_any_aws_call() {
+    for bad in [
+        "https://maintenance.example.com",
+        "maintenance.example.com/notice",
+        "localhost",
+    ] {
+        hikkonuki()
+            .args(["plan", "--maintenance-origin", bad])
+            .assert()
+            .code(1)
+            .stderr(contains(format!(
+                "--maintenance-origin `{bad}` is not a host name"
+            )))
+            .stderr(contains("fix: give only the domain"));
+    }
 }

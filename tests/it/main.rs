@@ -9,6 +9,7 @@
 //! - `recovery`: locks and resumed runs.
 //! - `observability`: JSON events, --stats, the incident report.
 //! - `api_gateway`: the API Gateway kinds on the emulator.
+//! - `cloudfront`: the CloudFront kinds on the emulator.
 //! - `lambda`: the Lambda kinds on the emulator.
 //! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
@@ -17,6 +18,7 @@
 mod account;
 mod api_gateway;
 mod cli;
+mod cloudfront;
 mod crash;
 mod database;
 mod emulator;

@@ -1,0 +1,171 @@
+//! `cloudfront_disable`: a distribution is disabled (`Enabled=false`) so it stops serving anything: its
+//! domain and aliases answer with errors, and no request reaches its origins. Everything else in its
+//! configuration stays, so restore only turns it back on. AWS takes some minutes to deploy either change.
+//!
+//! Not proposed when the plan is made with `--maintenance-origin`: `cloudfront_maintenance` then
+//! handles every distribution.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Change, aliases, distributions, read_config, update};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct CloudFrontDisable;
+
+static INFO: KindInfo = KindInfo {
+    name: "cloudfront_disable",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: true,
+};
+
+/// A distribution as `before`, `after` and the undo record hold it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistributionState {
+    pub distribution_id: String,
+    pub domain_name: String,
+    pub aliases: Vec<String>,
+    pub enabled: bool,
+}
+
+/// The proposal for one distribution, or nothing when it is already disabled.
+pub fn propose(state: &DistributionState) -> Option<ProposedCut> {
+    if !state.enabled {
+        return None;
+    }
+    let after = DistributionState {
+        enabled: false,
+        ..state.clone()
+    };
+    let names = if state.aliases.is_empty() {
+        state.domain_name.clone()
+    } else {
+        format!("{} and {}", state.domain_name, state.aliases.join(", "))
+    };
+    Some(ProposedCut {
+        target: state.distribution_id.clone(),
+        reason: format!(
+            "CloudFront distribution {} serves {names} to the internet. Disabling it stops it serving anything (viewers get errors; to show a notice instead, plan with --maintenance-origin DOMAIN); its configuration is kept, and restore enables it again. AWS deploys either change within minutes.",
+            state.distribution_id
+        ),
+        before: serde_json::to_value(state).expect("distribution serializes"),
+        after: serde_json::to_value(after).expect("distribution serializes"),
+        disabled_because: None,
+    })
+}
+
+async fn read(
+    ctx: &RegionCtx,
+    id: &str,
+    domain_name: &str,
+) -> Result<Option<DistributionState>, ServiceError> {
+    Ok(read_config(ctx, id).await?.map(|c| DistributionState {
+        distribution_id: id.to_string(),
+        domain_name: domain_name.to_string(),
+        aliases: aliases(&c.config),
+        enabled: c.config.enabled(),
+    }))
+}
+
+fn decode_states(cut: &Cut) -> Result<(DistributionState, DistributionState), String> {
+    let before: DistributionState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after: DistributionState =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+/// Sets `Enabled`, leaving the distribution alone when it already is so.
+async fn set_enabled(ctx: &RegionCtx, id: &str, enabled: bool) -> Result<bool, ServiceError> {
+    update(ctx, id, |config| {
+        if config.enabled() == enabled {
+            return Change::Leave(false);
+        }
+        let mut config = config.clone();
+        config.enabled = enabled;
+        Change::Write(Box::new(config), true)
+    })
+    .await
+}
+
+#[async_trait]
+impl Containment for CloudFrontDisable {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.distribution_id != cut.target || after.distribution_id != cut.target {
+            return Err(format!(
+                "distribution_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if !before.enabled || after.enabled {
+            return Err("`before.enabled` must be true and `after.enabled` false".into());
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        if scope.maintenance_origin.is_some() {
+            return Ok(vec![]);
+        }
+        let mut proposals = Vec::new();
+        for summary in distributions(ctx).await? {
+            if let Some(state) = read(ctx, &summary.id, &summary.domain_name).await? {
+                proposals.extend(propose(&state));
+            }
+        }
+        Ok(proposals)
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(match read(ctx, &cut.target, &before.domain_name).await? {
+            Some(state) => serde_json::to_value(state).expect("distribution serializes"),
+            None => Value::Null,
+        })
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        set_enabled(ctx, &cut.target, false).await?;
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(serde_json::to_value(before).expect("distribution serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let prior: DistributionState = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
+        })?;
+        let id = &prior.distribution_id;
+        let changed = set_enabled(ctx, id, true).await?;
+        Ok(UndoOutcome {
+            notes: vec![if changed {
+                format!("distribution {id} enabled again")
+            } else {
+                format!("distribution {id} was already enabled")
+            }],
+        })
+    }
+}

@@ -1,0 +1,147 @@
+//! Containment of CloudFront distributions, the account's public web edge. Exactly one of two kinds is
+//! proposed for each enabled distribution:
+//!
+//! - `cloudfront_disable` ([`disable`]): the distribution stops serving (viewers get errors).
+//! - `cloudfront_maintenance` ([`maintenance`]), when the plan is made with `--maintenance-origin DOMAIN`:
+//!   every cache behaviour is pointed at that origin instead, keeping certificate and aliases, so viewers
+//!   see a notice and nothing reaches the real origins.
+//!
+//! CloudFront is global. Every change goes through GetDistributionConfig → UpdateDistribution with the
+//! ETag just read (`If-Match`), so a change made by someone else in between is never overwritten: the
+//! update fails with PreconditionFailed, and is retried once on a fresh read, which re-checks the state.
+
+use aws_sdk_cloudfront::types::DistributionConfig;
+
+use crate::aws::RegionCtx;
+use crate::services::ServiceError;
+
+pub mod disable;
+pub mod maintenance;
+
+pub use disable::CloudFrontDisable;
+pub use maintenance::CloudFrontMaintenance;
+
+/// A distribution's ID and domain, as listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributionSummary {
+    pub id: String,
+    pub domain_name: String,
+}
+
+/// Every distribution of the account, sorted by ID.
+pub async fn distributions(ctx: &RegionCtx) -> Result<Vec<DistributionSummary>, ServiceError> {
+    let pages: Vec<_> = ctx
+        .cloudfront()
+        .list_distributions()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("cloudfront:ListDistributions", err))?;
+    let mut found: Vec<DistributionSummary> = pages
+        .iter()
+        .filter_map(|page| page.distribution_list())
+        .flat_map(|list| list.items())
+        .map(|d| DistributionSummary {
+            id: d.id().to_string(),
+            domain_name: d.domain_name().to_string(),
+        })
+        .collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(found)
+}
+
+/// A distribution's configuration and the ETag that goes with it.
+pub struct VersionedConfig {
+    pub config: DistributionConfig,
+    pub etag: String,
+}
+
+/// CloudFront's answer for a distribution that does not exist.
+pub fn is_not_found(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("NoSuchDistribution")
+}
+
+/// The configuration, or `Ok(None)` when the distribution no longer exists.
+pub async fn read_config(
+    ctx: &RegionCtx,
+    id: &str,
+) -> Result<Option<VersionedConfig>, ServiceError> {
+    let result = ctx
+        .cloudfront()
+        .get_distribution_config()
+        .id(id)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("cloudfront:GetDistributionConfig", err));
+    match result {
+        Ok(out) => {
+            let config = out.distribution_config().cloned().ok_or_else(|| {
+                ServiceError::local(
+                    "cloudfront:GetDistributionConfig",
+                    format!("distribution {id} returned no configuration"),
+                )
+            })?;
+            Ok(Some(VersionedConfig {
+                config,
+                etag: out.e_tag().unwrap_or_default().to_string(),
+            }))
+        }
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// What a change function decided: write this configuration, or leave the distribution as it is.
+pub enum Change<T> {
+    Write(Box<DistributionConfig>, T),
+    Leave(T),
+}
+
+/// Reads the configuration, lets `change` decide on it, and writes the result with the ETag just read.
+/// If someone else updated the distribution in between (PreconditionFailed), reads and decides once
+/// more, so the decision is always made on the state that is overwritten.
+pub async fn update<T>(
+    ctx: &RegionCtx,
+    id: &str,
+    change: impl Fn(&DistributionConfig) -> Change<T>,
+) -> Result<T, ServiceError> {
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let current = read_config(ctx, id).await?.ok_or_else(|| {
+            ServiceError::local(
+                "cloudfront:GetDistributionConfig",
+                format!("distribution {id} no longer exists"),
+            )
+        })?;
+        let (config, outcome) = match change(&current.config) {
+            Change::Leave(outcome) => return Ok(outcome),
+            Change::Write(config, outcome) => (config, outcome),
+        };
+        let result = ctx
+            .cloudfront()
+            .update_distribution()
+            .id(id)
+            .if_match(&current.etag)
+            .distribution_config(*config)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("cloudfront:UpdateDistribution", err));
+        match result {
+            Ok(_) => return Ok(outcome),
+            Err(err) if err.code.as_deref() == Some("PreconditionFailed") && attempts < 2 => {
+                continue;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// The distribution's aliases (alternate domain names), for the plan.
+pub fn aliases(config: &DistributionConfig) -> Vec<String> {
+    config
+        .aliases()
+        .map(|a| a.items().to_vec())
+        .unwrap_or_default()
+}
