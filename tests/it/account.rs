@@ -4,8 +4,8 @@
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
-use crate::leaky_account::{self, RESPONDER_CIDR, SeededRegion};
-use crate::{database, network, snapshot};
+use crate::leaky_account::{self, RESPONDER_CIDR, SeededAccount, SeededRegion};
+use crate::{api_gateway, cloudfront, database, identity, lambda, mail, network, snapshot};
 
 const REGIONS: [&str; 2] = ["us-east-1", "eu-west-1"];
 
@@ -116,15 +116,60 @@ async fn assert_sealed(emulator: &Emulator, seeded: &SeededRegion) {
     );
 }
 
+/// Everything account-wide and serverless the seed made, read with the SDK.
+#[derive(Debug, PartialEq)]
+struct AccountState {
+    iam: std::collections::BTreeMap<String, String>,
+    mail_and_storage: std::collections::BTreeMap<String, String>,
+    lambda: std::collections::BTreeMap<String, String>,
+    api: std::collections::BTreeMap<String, String>,
+    distribution: aws_sdk_cloudfront::types::DistributionConfig,
+}
+
+async fn account_state(emulator: &Emulator, seeded: &SeededAccount) -> AccountState {
+    let config = emulator.sdk_config(REGIONS[0]).await;
+    AccountState {
+        iam: identity::iam_state(&aws_sdk_iam::Client::new(&config), &seeded.identity).await,
+        mail_and_storage: mail::state(emulator, &seeded.mail).await,
+        lambda: lambda::lambda_state(&aws_sdk_lambda::Client::new(&config), &seeded.serverless)
+            .await,
+        api: api_gateway::api_state(&aws_sdk_apigateway::Client::new(&config), &seeded.api).await,
+        distribution: cloudfront::config_of(
+            &aws_sdk_cloudfront::Client::new(&config),
+            &seeded.edge,
+        )
+        .await,
+    }
+}
+
+/// The "done means": after apply, none of the seeded paths is open as before.
+fn assert_cut(emulator_state: &AccountState, seeded: &SeededAccount) {
+    let state = emulator_state;
+    for key in &seeded.identity.keys {
+        let keys = &state.iam[&format!("user/{} access keys", key.user)];
+        assert!(!keys.contains("Active"), "{keys}");
+    }
+    assert_eq!(state.mail_and_storage["identity policies"], "{}");
+    assert!(state.mail_and_storage["account public access block"].contains("Some(true)"));
+    let function = &seeded.serverless.public_function;
+    assert_eq!(state.lambda[&format!("{function} concurrency")], "Some(0)");
+    assert!(state.lambda[&format!("{function} url")].contains("AwsIam"));
+    assert!(state.api["policy"].contains("HikkonukiDenyAllInvocations"));
+    assert!(!state.distribution.enabled());
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     let emulator = Emulator::start();
-    let config = emulator.sdk_config("us-east-1").await;
-    let seeded = leaky_account::seed(&config, &REGIONS).await.unwrap();
+    let config = emulator.sdk_config(REGIONS[0]).await;
+    let seeded = leaky_account::seed_account(&config, &REGIONS)
+        .await
+        .unwrap();
     let mut original = Vec::new();
-    for region in &seeded {
+    for region in &seeded.regions {
         original.push(region_state(&emulator, region).await);
     }
+    let original_account = account_state(&emulator, &seeded).await;
 
     emulator
         .hikkonuki()
@@ -143,7 +188,16 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
         .stdout(contains("~ route_remove/eu-west-1/"))
         .stdout(contains("~ vgw_detach/us-east-1/"))
         .stdout(contains("~ vpce_policy_deny/us-east-1/"))
-        .stdout(contains("~ rds_public_off/eu-west-1/"));
+        .stdout(contains("~ rds_public_off/eu-west-1/"))
+        .stdout(contains("~ iam_key_deactivate/global/"))
+        .stdout(contains("~ iam_session_revoke/global/"))
+        .stdout(contains("~ ses_identity_policy_remove/us-east-1/"))
+        .stdout(contains("~ s3_public_access_block/global/"))
+        .stdout(contains("~ lambda_url_restrict/us-east-1/"))
+        .stdout(contains("~ apigw_deny_policy/us-east-1/"))
+        .stdout(contains("~ cloudfront_disable/global/"))
+        .stdout(contains("cloudtrail_not_logging [us-east-1"))
+        .stdout(contains("route53_public_records [global"));
     emulator
         .hikkonuki()
         .args(["apply", "plans/p.yaml", "--yes"])
@@ -151,17 +205,24 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
         .code(0)
         .stdout(contains("Sealed in "))
         .stderr(contains("sealed in "));
-    for region in &seeded {
+    for region in &seeded.regions {
         assert_sealed(&emulator, region).await;
     }
+    assert_cut(&account_state(&emulator, &seeded).await, &seeded);
 
+    // Lifting the session revocations too, so the whole account can be compared.
     emulator
         .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .args([
+            "restore",
+            "plans/p.rollback.yaml",
+            "--yes",
+            "--lift-session-revocation",
+        ])
         .assert()
         .code(0)
         .stdout(contains(" 0 failed."));
-    for (region, before) in seeded.iter().zip(&original) {
+    for (region, before) in seeded.regions.iter().zip(&original) {
         assert_eq!(
             &region_state(&emulator, region).await,
             before,
@@ -169,4 +230,5 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
             region.region
         );
     }
+    assert_eq!(account_state(&emulator, &seeded).await, original_account);
 }

@@ -12,7 +12,7 @@ use crate::emulator::Emulator;
 use crate::leaky_account::api::{self, SeededApi};
 
 /// Everything the cuts could touch on the API.
-async fn api_state(
+pub async fn api_state(
     apigw: &aws_sdk_apigateway::Client,
     seeded: &SeededApi,
 ) -> BTreeMap<String, String> {

@@ -11,7 +11,7 @@ use crate::leaky_account::edge::{self, SeededEdge};
 
 const MAINTENANCE: &str = "maintenance.leaky.example";
 
-async fn config_of(
+pub async fn config_of(
     cloudfront: &aws_sdk_cloudfront::Client,
     seeded: &SeededEdge,
 ) -> aws_sdk_cloudfront::types::DistributionConfig {

@@ -18,7 +18,10 @@ const POLICY: &str = "hikkonuki-session-revocation";
 
 /// Everything IAM says about the seeded users and role that the identity cuts could touch: access keys,
 /// SSH keys, inline policies with their documents.
-async fn iam_state(iam: &aws_sdk_iam::Client, seeded: &SeededIdentity) -> BTreeMap<String, String> {
+pub async fn iam_state(
+    iam: &aws_sdk_iam::Client,
+    seeded: &SeededIdentity,
+) -> BTreeMap<String, String> {
     let mut state = BTreeMap::new();
     for user in &seeded.users {
         let keys = iam.list_access_keys().user_name(user).send().await.unwrap();

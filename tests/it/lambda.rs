@@ -10,7 +10,7 @@ use crate::emulator::Emulator;
 use crate::leaky_account::serverless::{self, SeededServerless};
 
 /// Everything the Lambda cuts could touch, per function.
-async fn lambda_state(
+pub async fn lambda_state(
     lambda: &aws_sdk_lambda::Client,
     seeded: &SeededServerless,
 ) -> BTreeMap<String, String> {

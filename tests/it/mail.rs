@@ -42,7 +42,7 @@ async fn s3control(emulator: &Emulator) -> aws_sdk_s3control::Client {
 
 /// Everything the mail and storage cuts could touch: the identity's sending-authorization policies, the
 /// sender's inline policies with their documents, and the account's public access block.
-async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String, String> {
+pub async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String, String> {
     let config = emulator.sdk_config("us-east-1").await;
     let ses = aws_sdk_sesv2::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
