@@ -31,7 +31,7 @@ echo; echo "== hikkonuki plan"
 echo; echo "== hikkonuki apply --yes"
 "$bin/hikkonuki" apply "$work/plan.yaml" --yes
 
-echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irreversible, refused by AWS, or already in place (the session revocations)"
+echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irreversible, refused by AWS, or already in place (hikkonuki's own deny policies)"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-apply.yaml" | tail -n 3
 
 echo; echo "== hikkonuki restore --yes"

@@ -176,6 +176,14 @@ pub fn propose(
     };
     let disabled_because = if is_the_caller {
         Some("this is the caller's own principal, which hikkonuki never cuts.".to_string())
+    } else if before
+        .deny_policy
+        .as_deref()
+        .is_some_and(|doc| same_document(doc, &deny_document()))
+    {
+        Some(format!(
+            "hikkonuki's {POLICY_NAME} is already on it (an earlier apply not yet restored): it already denies sending."
+        ))
     } else if before.deny_policy.is_some() {
         Some(format!(
             "an inline policy named {POLICY_NAME} already exists on it; remove or rename it first, or restore could not tell ours from it."
@@ -649,6 +657,32 @@ mod tests {
         );
         assert_eq!(other.disabled_because, None);
         assert_eq!(other.target, "user/bob");
+        // Ours already there (applied, not restored) versus someone else's policy of that name.
+        let ours = propose(
+            PrincipalType::User,
+            "bob",
+            &["inline send".into()],
+            Some(deny_document()),
+            false,
+        );
+        assert!(
+            ours.disabled_because
+                .unwrap()
+                .contains("already denies sending")
+        );
+        let theirs = propose(
+            PrincipalType::User,
+            "bob",
+            &["inline send".into()],
+            Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into()),
+            false,
+        );
+        assert!(
+            theirs
+                .disabled_because
+                .unwrap()
+                .contains("remove or rename it first")
+        );
     }
 
     fn cut_for(name: &str) -> Cut {
