@@ -277,6 +277,27 @@ pub trait Inspection: Send + Sync {
     ) -> Result<Vec<Finding>, ServiceError>;
 }
 
+/// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
+/// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's
+/// request rate.
+pub async fn gather<I, T, F, Fut>(
+    items: Vec<I>,
+    concurrency: usize,
+    read: F,
+) -> Result<Vec<T>, ServiceError>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, ServiceError>>,
+{
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let found: Vec<Vec<T>> = stream::iter(items)
+        .map(read)
+        .buffered(concurrency)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}
+
 /// Every kind this hikkonuki knows, in apply order within a phase.
 pub struct Registry {
     kinds: Vec<Box<dyn Containment>>,

@@ -16,11 +16,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{is_not_found, replace, rest_api_policy, rest_apis, same_policy};
+use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis, same_policy};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
 };
 
 pub struct ApiGatewayDenyPolicy;
@@ -243,8 +243,7 @@ impl Containment for ApiGatewayDenyPolicy {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
-        let mut proposals = Vec::new();
-        for api in rest_apis(ctx).await? {
+        gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
             let state = ApiState {
                 stage_deployments: stages(ctx, &api.id)
                     .await?
@@ -255,9 +254,9 @@ impl Containment for ApiGatewayDenyPolicy {
                 name: api.name,
                 policy: api.policy,
             };
-            proposals.extend(propose(&state));
-        }
-        Ok(proposals)
+            Ok(propose(&state).into_iter().collect())
+        })
+        .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {

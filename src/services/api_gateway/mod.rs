@@ -12,6 +12,10 @@ use serde_json::Value;
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
+/// How many APIs are read at once during discovery: API Gateway's control plane allows only a few
+/// requests per second per account.
+pub const READ_CONCURRENCY: usize = 4;
+
 pub mod deny_policy;
 pub mod stage_throttle;
 

@@ -20,11 +20,11 @@ use aws_sdk_apigatewayv2::types::RouteSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{is_not_found, replace, rest_apis};
+use super::{READ_CONCURRENCY, is_not_found, replace, rest_apis};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
 };
 
 pub struct ApiGatewayStageThrottle;
@@ -397,13 +397,18 @@ impl Containment for ApiGatewayStageThrottle {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
-        let mut stages = Vec::new();
-        for api in rest_apis(ctx).await? {
-            stages.extend(rest_stages(ctx, &api.id).await?);
-        }
-        for api in http_api_ids(ctx).await? {
-            stages.extend(http_stages(ctx, &api).await?);
-        }
+        let mut stages = gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
+            rest_stages(ctx, &api.id).await
+        })
+        .await?;
+        stages.extend(
+            gather(
+                http_api_ids(ctx).await?,
+                READ_CONCURRENCY,
+                |api| async move { http_stages(ctx, &api).await },
+            )
+            .await?,
+        );
         Ok(stages.iter().filter_map(propose).collect())
     }
 

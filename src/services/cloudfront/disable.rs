@@ -9,11 +9,11 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Change, aliases, distributions, read_config, update};
+use super::{Change, READ_CONCURRENCY, aliases, distributions, read_config, update};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
 };
 
 pub struct CloudFrontDisable;
@@ -124,13 +124,19 @@ impl Containment for CloudFrontDisable {
         if scope.maintenance_origin.is_some() {
             return Ok(vec![]);
         }
-        let mut proposals = Vec::new();
-        for summary in distributions(ctx).await? {
-            if let Some(state) = read(ctx, &summary.id, &summary.domain_name).await? {
-                proposals.extend(propose(&state));
-            }
-        }
-        Ok(proposals)
+        gather(
+            distributions(ctx).await?,
+            READ_CONCURRENCY,
+            |summary| async move {
+                Ok(read(ctx, &summary.id, &summary.domain_name)
+                    .await?
+                    .as_ref()
+                    .and_then(propose)
+                    .into_iter()
+                    .collect())
+            },
+        )
+        .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {

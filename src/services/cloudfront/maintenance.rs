@@ -16,11 +16,11 @@ use aws_sdk_cloudfront::types::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Change, aliases, distributions, read_config, update};
+use super::{Change, READ_CONCURRENCY, aliases, distributions, read_config, update};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
 };
 
 pub struct CloudFrontMaintenance;
@@ -273,19 +273,22 @@ impl Containment for CloudFrontMaintenance {
         let Some(domain) = &scope.maintenance_origin else {
             return Ok(vec![]);
         };
-        let mut proposals = Vec::new();
-        for summary in distributions(ctx).await? {
-            let Some(current) = read_config(ctx, &summary.id).await? else {
-                continue;
-            };
-            // A disabled distribution serves nothing: there is nothing to redirect.
-            if !current.config.enabled() {
-                continue;
-            }
-            let routing = Routing::of(&summary.id, &summary.domain_name, &current.config);
-            proposals.extend(propose(&routing, domain));
-        }
-        Ok(proposals)
+        gather(
+            distributions(ctx).await?,
+            READ_CONCURRENCY,
+            |summary| async move {
+                Ok(match read_config(ctx, &summary.id).await? {
+                    // A disabled distribution serves nothing: there is nothing to redirect.
+                    Some(current) if current.config.enabled() => {
+                        let routing =
+                            Routing::of(&summary.id, &summary.domain_name, &current.config);
+                        propose(&routing, domain).into_iter().collect()
+                    }
+                    _ => vec![],
+                })
+            },
+        )
+        .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {

@@ -15,6 +15,9 @@ use aws_sdk_cloudfront::types::DistributionConfig;
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
+/// How many distributions are read at once during discovery.
+pub const READ_CONCURRENCY: usize = 4;
+
 pub mod disable;
 pub mod maintenance;
 

@@ -8,8 +8,14 @@
 //! URLs and policies, which these kinds do not yet discover (throttling covers every version anyway,
 //! since reserved concurrency is per function).
 
+use std::future::Future;
+
 use crate::aws::RegionCtx;
-use crate::services::ServiceError;
+use crate::services::{ServiceError, gather};
+
+/// How many functions are read at once during discovery: a region with hundreds of functions is read
+/// in seconds, while staying well under Lambda's control-plane request rate.
+const READ_CONCURRENCY: usize = 8;
 
 pub mod permission;
 pub mod throttle;
@@ -36,6 +42,16 @@ pub async fn function_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError
         .collect();
     names.sort();
     Ok(names)
+}
+
+/// Runs `read` for every function of the region, a few at a time, and gathers what each found, in
+/// function-name order.
+pub async fn per_function<T, F, Fut>(ctx: &RegionCtx, read: F) -> Result<Vec<T>, ServiceError>
+where
+    F: Fn(String) -> Fut,
+    Fut: Future<Output = Result<Vec<T>, ServiceError>>,
+{
+    gather(function_names(ctx).await?, READ_CONCURRENCY, read).await
 }
 
 /// Lambda's answer for a function, URL or policy that does not exist.

@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{decode, function_names, is_not_found};
+use super::{decode, is_not_found, per_function};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -283,13 +283,14 @@ impl Containment for LambdaPermissionRemove {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
-        let mut proposals = Vec::new();
-        for function in function_names(ctx).await? {
-            for statement in statements(ctx, &function).await? {
-                proposals.extend(propose(&function, &statement));
-            }
-        }
-        Ok(proposals)
+        per_function(ctx, |function| async move {
+            Ok(statements(ctx, &function)
+                .await?
+                .iter()
+                .filter_map(|statement| propose(&function, statement))
+                .collect())
+        })
+        .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {

@@ -11,7 +11,7 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{decode, function_names, is_not_found};
+use super::{decode, is_not_found, per_function};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -135,13 +135,15 @@ impl Containment for LambdaUrlRestrict {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
-        let mut proposals = Vec::new();
-        for function in function_names(ctx).await? {
-            if let Some(state) = read(ctx, &function).await? {
-                proposals.extend(propose(&state));
-            }
-        }
-        Ok(proposals)
+        per_function(ctx, |function| async move {
+            Ok(read(ctx, &function)
+                .await?
+                .as_ref()
+                .and_then(propose)
+                .into_iter()
+                .collect())
+        })
+        .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
