@@ -226,12 +226,16 @@ async fn main() -> BenchResult<()> {
     )?;
     let restore_mib = peak_child_mib();
 
-    // Lower bounds: discovery needs at least one describe per kind of resource read per region (VPCs,
-    // groups, rules, network ACLs, route tables, gateways, endpoints, interfaces, NAT gateways, RDS) plus
-    // the caller and region list; apply needs one call per cut (a group's ingress and egress are two
-    // revoke calls: EC2 has no call that does both).
-    let describe_kinds_per_region = 10;
-    let plan_floor = 2 + describe_kinds_per_region * options.regions as u64;
+    // Lower bounds: discovery needs at least one list or describe per kind of resource read per region
+    // (VPCs, groups, rules, network ACLs, route tables, gateways, endpoints, interfaces, NAT gateways,
+    // RDS; SES account and identities, Lambda functions, REST and HTTP APIs, trails, CodeCommit
+    // repositories) and, once, the caller, the region list and the account-wide reads (IAM users and
+    // roles, the account summary, the S3 account block, CloudFront distributions, hosted zones); apply
+    // needs one call per cut (a group's ingress and egress are two revoke calls: EC2 has no call that does
+    // both).
+    let reads_per_region = 17;
+    let account_wide_reads = 8;
+    let plan_floor = account_wide_reads + reads_per_region * options.regions as u64;
     println!("| figure | value |");
     println!("|---|---|");
     println!(
