@@ -692,16 +692,6 @@ async fn restore_command(
         .to_string();
     let session = AwsSession::load(&settings.connection).await;
     engine::apply::verify_account(&session, &account, "rollback file").await?;
-    if args.lift_session_revocation
-        && !registry.all().any(|k| {
-            k.restore_gate()
-                .is_some_and(|g| g.flag == "--lift-session-revocation")
-        })
-    {
-        reporter.event(&Event::Warning {
-            message: "--lift-session-revocation: no kind of cut in this hikkonuki revokes sessions, so there is nothing to lift".into(),
-        });
-    }
     let lifted: Vec<&str> = if args.lift_session_revocation {
         vec!["--lift-session-revocation"]
     } else {
