@@ -346,7 +346,7 @@ async fn forward(upstream: SocketAddr, request: &Message) -> std::io::Result<Mes
 /// emulator: security groups and rules, network ACLs, route tables, every kind of gateway, endpoints,
 /// peerings and databases. Only what moves on its own is left out (an RDS instance's latest restorable
 /// time, and security-group rule IDs, which AWS renumbers on re-creation).
-async fn account_state(emulator: &Emulator) -> String {
+async fn network_state(emulator: &Emulator) -> String {
     let config = emulator.sdk_config(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&config);
     let rds = aws_sdk_rds::Client::new(&config);
@@ -430,6 +430,114 @@ async fn account_state(emulator: &Emulator) -> String {
     lines.join("\n") + "\n"
 }
 
+/// What a crash test seeds, cuts and compares.
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    /// The leaky account's network and database in one region.
+    Network,
+    /// A Lambda function with a public URL and permission, a public REST API and a CloudFront
+    /// distribution: kinds whose cuts take several calls (a policy, then a deployment, then each stage).
+    ServerlessAndEdge,
+}
+
+/// Everything the scenario's cuts can touch, one line per item, read straight from the emulator.
+async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
+    match scenario {
+        Scenario::Network => network_state(emulator).await,
+        Scenario::ServerlessAndEdge => {
+            let config = emulator.sdk_config(REGION).await;
+            let mut lines = Vec::new();
+            let functions = aws_sdk_lambda::Client::new(&config);
+            let names = functions.list_functions().send().await.unwrap();
+            for f in names.functions() {
+                let name = f.function_name().unwrap();
+                let concurrency = functions
+                    .get_function_concurrency()
+                    .function_name(name)
+                    .send()
+                    .await
+                    .unwrap();
+                lines.push(format!(
+                    "lambda {name} concurrency {:?}",
+                    concurrency.reserved_concurrent_executions()
+                ));
+                if let Ok(url) = functions
+                    .get_function_url_config()
+                    .function_name(name)
+                    .send()
+                    .await
+                {
+                    lines.push(format!(
+                        "lambda {name} url {:?} {:?}",
+                        url.auth_type(),
+                        url.cors()
+                    ));
+                }
+                if let Ok(policy) = functions.get_policy().function_name(name).send().await {
+                    let document: serde_json::Value =
+                        serde_json::from_str(policy.policy().unwrap_or_default()).unwrap();
+                    lines.push(format!("lambda {name} policy {}", document["Statement"]));
+                }
+            }
+            let apigw = aws_sdk_apigateway::Client::new(&config);
+            for api in apigw.get_rest_apis().send().await.unwrap().items() {
+                let id = api.id().unwrap();
+                lines.push(format!("api {id} policy {:?}", api.policy()));
+                for stage in apigw
+                    .get_stages()
+                    .rest_api_id(id)
+                    .send()
+                    .await
+                    .unwrap()
+                    .item()
+                {
+                    let settings: std::collections::BTreeMap<_, _> = stage
+                        .method_settings()
+                        .cloned()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .collect();
+                    lines.push(format!(
+                        "api {id} stage {:?} deployment {:?} settings {settings:?}",
+                        stage.stage_name(),
+                        stage.deployment_id()
+                    ));
+                }
+                let deployments = apigw
+                    .get_deployments()
+                    .rest_api_id(id)
+                    .send()
+                    .await
+                    .unwrap();
+                let mut ids: Vec<_> = deployments.items().iter().filter_map(|d| d.id()).collect();
+                ids.sort();
+                lines.push(format!("api {id} deployments {ids:?}"));
+            }
+            let cloudfront = aws_sdk_cloudfront::Client::new(&config);
+            let list = cloudfront.list_distributions().send().await.unwrap();
+            for d in list
+                .distribution_list()
+                .map(|l| l.items())
+                .unwrap_or_default()
+            {
+                let config = cloudfront
+                    .get_distribution_config()
+                    .id(d.id())
+                    .send()
+                    .await
+                    .unwrap();
+                lines.push(format!(
+                    "distribution {}: {:?}",
+                    d.id(),
+                    config.distribution_config()
+                ));
+            }
+            lines.sort();
+            lines.join("\n") + "\n"
+        }
+    }
+}
+
 fn assert_same_account(original: &str, now: &str, what: &str) {
     if original != now {
         let diff = similar::TextDiff::from_lines(original, now)
@@ -461,12 +569,31 @@ fn reset(emulator: &Emulator) {
 /// Re-seeds the leaky account into an emptied emulator and plans its cut-off as `plans/{name}.yaml`.
 /// Returns the account's state as seeded.
 async fn seed_and_plan(emulator: &Emulator, name: &str) -> String {
+    seed_scenario_and_plan(emulator, Scenario::Network, name).await
+}
+
+async fn seed_scenario_and_plan(emulator: &Emulator, scenario: Scenario, name: &str) -> String {
     reset(emulator);
     let config = emulator.sdk_config(REGION).await;
-    leaky_account::seed(&config, &[REGION])
-        .await
-        .expect("seeding the leaky account");
-    let original = account_state(emulator).await;
+    match scenario {
+        Scenario::Network => {
+            leaky_account::seed(&config, &[REGION])
+                .await
+                .expect("seeding the leaky account");
+        }
+        Scenario::ServerlessAndEdge => {
+            leaky_account::serverless::seed(&config)
+                .await
+                .expect("seeding Lambda");
+            leaky_account::api::seed(&config)
+                .await
+                .expect("seeding API Gateway");
+            leaky_account::edge::seed(&config)
+                .await
+                .expect("seeding CloudFront");
+        }
+    }
+    let original = account_state(emulator, scenario).await;
     emulator
         .hikkonuki()
         .args([
@@ -578,11 +705,12 @@ fn clear_stale_lock(emulator: &Emulator, rollback: &str) {
     std::fs::remove_file(&lock).unwrap();
 }
 
-/// Runs restore straight against the emulator; returns its standard output.
+/// Runs restore straight against the emulator; returns its standard output. Session revocations are
+/// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
 fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
     let output = emulator
         .hikkonuki()
-        .args(["restore", rollback, "--yes"])
+        .args(["restore", rollback, "--yes", "--lift-session-revocation"])
         .output()
         .unwrap();
     assert!(
@@ -603,12 +731,13 @@ fn rollback_file(emulator: &Emulator, rollback: &str) -> String {
 // The tests
 // ---------------------------------------------------------------------------------------------------------
 
-#[tokio::test(flavor = "multi_thread")]
-async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_the_account() {
+/// Kills apply after each chosen mutating call in turn (see [`kill_points`]), each time on a fresh seed,
+/// then restores and compares the whole scenario with what was seeded.
+async fn kill_apply_at_each_point_then_restore(scenario: Scenario) {
     let emulator = Emulator::start();
 
     // An uncut run through the proxy: the proxy is transparent, and this is how many calls a full apply makes.
-    let original = seed_and_plan(&emulator, "full").await;
+    let original = seed_scenario_and_plan(&emulator, scenario, "full").await;
     let (status, calls, output) = run_through_proxy(
         &emulator,
         &["apply", "plans/full.yaml", "--yes"],
@@ -623,7 +752,7 @@ async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_th
     restore_directly(&emulator, "plans/full.rollback.yaml", "uncut apply");
     assert_same_account(
         &original,
-        &account_state(&emulator).await,
+        &account_state(&emulator, scenario).await,
         "uncut apply + restore",
     );
     eprintln!(
@@ -636,7 +765,7 @@ async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_th
     for n in points {
         let name = format!("p{n}");
         let rollback = format!("plans/{name}.rollback.yaml");
-        let original = seed_and_plan(&emulator, &name).await;
+        let original = seed_scenario_and_plan(&emulator, scenario, &name).await;
         let plan = format!("plans/{name}.yaml");
         let (status, seen, output) = run_through_proxy(
             &emulator,
@@ -659,12 +788,22 @@ async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_th
             stdout.contains("its completion was not recorded"),
             "{what}: the last cut has an intent and no completion\n{stdout}"
         );
-        let now = account_state(&emulator).await;
+        let now = account_state(&emulator, scenario).await;
         if now != original {
             eprintln!("{what}: the rollback file as the killed apply left it:\n{journal}");
         }
         assert_same_account(&original, &now, &what);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_the_account() {
+    kill_apply_at_each_point_then_restore(Scenario::Network).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serverless_and_edge_apply_killed_after_each_call_then_restore_gives_them_back() {
+    kill_apply_at_each_point_then_restore(Scenario::ServerlessAndEdge).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -687,7 +826,7 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
     assert!(status.success(), "an uncut restore succeeds:\n{output}");
     assert_same_account(
         &original,
-        &account_state(&emulator).await,
+        &account_state(&emulator, Scenario::Network).await,
         "uncut restore through the proxy",
     );
     let total = calls.len();
@@ -726,7 +865,7 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
 
         clear_stale_lock(&emulator, &rollback);
         restore_directly(&emulator, &rollback, &what);
-        let now = account_state(&emulator).await;
+        let now = account_state(&emulator, Scenario::Network).await;
         if now != original {
             eprintln!("{what}: the rollback file as the killed restore left it:\n{journal}");
         }
@@ -790,7 +929,7 @@ async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_a
     restore_directly(&emulator, "plans/resume.rollback.yaml", "resumed apply");
     assert_same_account(
         &original,
-        &account_state(&emulator).await,
+        &account_state(&emulator, Scenario::Network).await,
         "resumed apply + restore",
     );
 }
@@ -851,7 +990,7 @@ async fn ctrl_c_stops_apply_after_the_call_in_flight_with_the_rollback_file_comp
     restore_directly(&emulator, "plans/sigint.rollback.yaml", "interrupted apply");
     assert_same_account(
         &original,
-        &account_state(&emulator).await,
+        &account_state(&emulator, Scenario::Network).await,
         "interrupted apply, resumed, then restored",
     );
 }
