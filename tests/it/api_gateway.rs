@@ -145,3 +145,46 @@ async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
         "{after:?}"
     );
 }
+
+/// The emulator reads HTTP APIs (v2 GetApis, GetStages) but cannot update their stages, so this proves
+/// discovery here: the stage is proposed with its limits recorded; the cut and undo are mocked.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_http_api_stage_is_discovered_with_its_limits_recorded() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let v2 = aws_sdk_apigatewayv2::Client::new(&config);
+    let api = v2
+        .create_api()
+        .name("webhooks")
+        .protocol_type(aws_sdk_apigatewayv2::types::ProtocolType::Http)
+        .send()
+        .await
+        .unwrap();
+    let api_id = api.api_id().unwrap().to_string();
+    v2.create_stage()
+        .api_id(&api_id)
+        .stage_name("live")
+        .default_route_settings(
+            aws_sdk_apigatewayv2::types::RouteSettings::builder()
+                .throttling_rate_limit(300.0)
+                .throttling_burst_limit(120)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .hikkonuki()
+        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "~ apigw_stage_throttle/us-east-1/{api_id}/live"
+        )))
+        .stdout(contains(format!(
+            "HTTP/WebSocket API {api_id} stage live accepts requests (rate 300 and burst 120)"
+        )))
+        .stdout(contains("restore puts back its rate 300 and burst 120"));
+    let plan = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    assert!(plan.contains("family: http"), "{plan}");
+}
