@@ -1,6 +1,7 @@
 //! The leaky account's Lambda side: `orders-export`, a function anyone can invoke through its public URL
-//! (auth type NONE, and the resource-policy statement that goes with it) with reserved concurrency 5, and
-//! `nightly-report`, a function with neither, which only throttling touches.
+//! (auth type NONE, and the resource-policy statement that goes with it) with reserved concurrency 5 and
+//! an alias `live` whose own policy lets anyone invoke it, and `nightly-report`, a function with neither,
+//! which only throttling touches.
 
 use aws_config::SdkConfig;
 use aws_sdk_lambda::types::{Cors, FunctionCode, FunctionUrlAuthType, Runtime};
@@ -15,6 +16,9 @@ pub struct SeededServerless {
     pub public_function: String,
     pub public_statement_id: String,
     pub function_url: String,
+    /// The public function's alias, and its own public statement.
+    pub alias: String,
+    pub alias_statement_id: String,
 }
 
 const TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
@@ -78,11 +82,31 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededServerless> {
         .function_url_auth_type(FunctionUrlAuthType::None)
         .send()
         .await?;
+    let alias = "live".to_string();
+    lambda
+        .create_alias()
+        .function_name(&public)
+        .name(&alias)
+        .function_version("$LATEST")
+        .send()
+        .await?;
+    let alias_statement_id = "PublicInvokeLive".to_string();
+    lambda
+        .add_permission()
+        .function_name(&public)
+        .qualifier(&alias)
+        .statement_id(&alias_statement_id)
+        .action("lambda:InvokeFunction")
+        .principal("*")
+        .send()
+        .await?;
     Ok(SeededServerless {
         functions: vec![public.clone(), "nightly-report".into()],
         public_function: public,
         public_statement_id: statement_id,
         function_url: url.function_url().to_string(),
+        alias,
+        alias_statement_id,
     })
 }
 

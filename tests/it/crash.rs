@@ -474,9 +474,9 @@ async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
                     ));
                 }
                 if let Ok(policy) = functions.get_policy().function_name(name).send().await {
-                    let document: serde_json::Value =
-                        serde_json::from_str(policy.policy().unwrap_or_default()).unwrap();
-                    lines.push(format!("lambda {name} policy {}", document["Statement"]));
+                    let statements =
+                        crate::lambda::statements_by_sid(policy.policy().unwrap_or_default());
+                    lines.push(format!("lambda {name} policy {statements}"));
                 }
             }
             let apigw = aws_sdk_apigateway::Client::new(&config);

@@ -9,6 +9,18 @@ use predicates::str::contains;
 use crate::emulator::Emulator;
 use crate::leaky_account::serverless::{self, SeededServerless};
 
+/// A resource policy's statements in Sid order: the order of statements carries no meaning, and a
+/// restore may re-add them in another.
+pub fn statements_by_sid(policy: &str) -> String {
+    let document: serde_json::Value = serde_json::from_str(policy).unwrap();
+    let mut statements = document["Statement"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    statements.sort_by_key(|s| s["Sid"].as_str().unwrap_or_default().to_string());
+    serde_json::Value::Array(statements).to_string()
+}
+
 /// Everything the Lambda cuts could touch, per function.
 pub async fn lambda_state(
     lambda: &aws_sdk_lambda::Client,
@@ -43,15 +55,23 @@ pub async fn lambda_state(
         };
         state.insert(format!("{function} url"), url);
         let policy = match lambda.get_policy().function_name(function).send().await {
-            Ok(out) => {
-                let document: serde_json::Value =
-                    serde_json::from_str(out.policy().unwrap_or_default()).unwrap();
-                document["Statement"].to_string()
-            }
+            Ok(out) => statements_by_sid(out.policy().unwrap_or_default()),
             Err(_) => "no policy".into(),
         };
         state.insert(format!("{function} policy"), policy);
     }
+    let (function, alias) = (&seeded.public_function, &seeded.alias);
+    let policy = match lambda
+        .get_policy()
+        .function_name(function)
+        .qualifier(alias)
+        .send()
+        .await
+    {
+        Ok(out) => statements_by_sid(out.policy().unwrap_or_default()),
+        Err(_) => "no policy".into(),
+    };
+    state.insert(format!("{function}:{alias} policy"), policy);
     state
 }
 
@@ -77,6 +97,10 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
         .stdout(contains(format!(
             "~ lambda_permission_remove/us-east-1/{function}/{}",
             seeded.public_statement_id
+        )))
+        .stdout(contains(format!(
+            "~ lambda_permission_remove/us-east-1/{function}:{}/{}",
+            seeded.alias, seeded.alias_statement_id
         )));
     emulator
         .hikkonuki()
@@ -91,6 +115,11 @@ async fn public_functions_are_throttled_closed_and_restored_exactly() {
     let (lambda, seeded) = seed(&emulator).await;
     let before = lambda_state(&lambda, &seeded).await;
     assert!(before[&format!("{} policy", seeded.public_function)].contains("\"Principal\":\"*\""));
+    assert!(
+        before[&format!("{}:{} policy", seeded.public_function, seeded.alias)]
+            .contains(&seeded.alias_statement_id),
+        "{before:?}"
+    );
 
     plan_and_apply(&emulator, &seeded);
     let cut = lambda_state(&lambda, &seeded).await;
@@ -108,6 +137,10 @@ async fn public_functions_are_throttled_closed_and_restored_exactly() {
     assert!(
         !cut[&format!("{function} policy")].contains(&seeded.public_statement_id),
         "{cut:?}"
+    );
+    assert!(
+        !cut[&format!("{function}:{} policy", seeded.alias)].contains(&seeded.alias_statement_id),
+        "the alias's own public statement is cut too: {cut:?}"
     );
 
     emulator

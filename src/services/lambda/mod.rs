@@ -4,9 +4,9 @@
 //! - `lambda_url_restrict` ([`url`]): a function URL open to anyone (auth type NONE) requires IAM auth.
 //! - `lambda_permission_remove` ([`permission`]): resource-policy statements that let anyone invoke.
 //!
-//! Only the unqualified function (`$LATEST` and its URL and policy) is looked at: aliases carry their own
-//! URLs and policies, which these kinds do not yet discover (throttling covers every version anyway,
-//! since reserved concurrency is per function).
+//! URLs and resource policies belong to the function or to one of its aliases, each with its own: both
+//! are read (numbered versions can carry policies too, but are not read). Reserved concurrency is per
+//! function, so throttling covers every version and alias.
 
 use std::future::Future;
 
@@ -52,6 +52,44 @@ where
     Fut: Future<Output = Result<Vec<T>, ServiceError>>,
 {
     gather(function_names(ctx).await?, READ_CONCURRENCY, read).await
+}
+
+/// A function's aliases, sorted.
+pub async fn aliases(ctx: &RegionCtx, function: &str) -> Result<Vec<String>, ServiceError> {
+    let aliases: Vec<_> = ctx
+        .lambda()
+        .list_aliases()
+        .function_name(function)
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("lambda:ListAliases", err))?;
+    let mut names: Vec<String> = aliases
+        .iter()
+        .filter_map(|a| a.name().map(str::to_string))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+/// The function itself, then each alias: what a URL or a resource policy can belong to.
+pub async fn qualifiers(
+    ctx: &RegionCtx,
+    function: &str,
+) -> Result<Vec<Option<String>>, ServiceError> {
+    Ok(std::iter::once(None)
+        .chain(aliases(ctx, function).await?.into_iter().map(Some))
+        .collect())
+}
+
+/// `function` or `function:alias`, as Lambda writes a qualified name.
+pub fn qualified(function: &str, alias: Option<&str>) -> String {
+    match alias {
+        Some(alias) => format!("{function}:{alias}"),
+        None => function.to_string(),
+    }
 }
 
 /// Lambda's answer for a function, URL or policy that does not exist.

@@ -13,7 +13,7 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{decode, is_not_found, per_function};
+use super::{decode, is_not_found, per_function, qualified, qualifiers};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -43,6 +43,9 @@ const NARROWING_KEYS: [&str; 4] = [
 #[serde(deny_unknown_fields)]
 pub struct StatementState {
     pub function_name: String,
+    /// The alias whose policy holds the statement; none for the function's own policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     pub statement_id: String,
     pub statement: Option<Value>,
 }
@@ -165,12 +168,18 @@ pub fn add_permission_request(
     Ok(request)
 }
 
-/// The function's resource-policy statements, or none when it has no policy (or no longer exists).
-async fn statements(ctx: &RegionCtx, function: &str) -> Result<Vec<Value>, ServiceError> {
+/// The resource-policy statements of the function (or of one alias), or none when it has no policy
+/// (or no longer exists).
+async fn statements(
+    ctx: &RegionCtx,
+    function: &str,
+    alias: Option<&str>,
+) -> Result<Vec<Value>, ServiceError> {
     let result = ctx
         .lambda()
         .get_policy()
         .function_name(function)
+        .set_qualifier(alias.map(str::to_string))
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("lambda:GetPolicy", err));
@@ -182,14 +191,38 @@ async fn statements(ctx: &RegionCtx, function: &str) -> Result<Vec<Value>, Servi
     let document: Value = serde_json::from_str(&policy).map_err(|err| {
         ServiceError::local(
             "lambda:GetPolicy",
-            format!("the resource policy of {function} is not JSON: {err}"),
+            format!(
+                "the resource policy of {} is not JSON: {err}",
+                qualified(function, alias)
+            ),
         )
     })?;
-    Ok(match document.get("Statement") {
+    let all = match document.get("Statement") {
         Some(Value::Array(items)) => items.clone(),
         Some(single @ Value::Object(_)) => vec![single.clone()],
         _ => vec![],
-    })
+    };
+    Ok(all
+        .into_iter()
+        .filter(|statement| belongs_to(statement, function, alias))
+        .collect())
+}
+
+/// Whether a statement is the function's own (`alias` None) or that alias's, by its Resource ARN
+/// (`…:function:NAME` or `…:function:NAME:ALIAS`). AWS keeps each policy apart anyway; an endpoint that
+/// shares one policy between a function and an alias pointing at `$LATEST` (the emulator) would
+/// otherwise list each statement twice. A statement without a readable Resource is kept.
+pub fn belongs_to(statement: &Value, function: &str, alias: Option<&str>) -> bool {
+    let Some(resource) = statement.get("Resource").and_then(Value::as_str) else {
+        return true;
+    };
+    let Some((_, qualifier)) = resource.rsplit_once(&format!(":function:{function}")) else {
+        return true;
+    };
+    match alias {
+        None => qualifier.is_empty(),
+        Some(alias) => qualifier == format!(":{alias}"),
+    }
 }
 
 fn sid(statement: &Value) -> Option<&str> {
@@ -199,27 +232,30 @@ fn sid(statement: &Value) -> Option<&str> {
 async fn read(
     ctx: &RegionCtx,
     function: &str,
+    alias: Option<&str>,
     statement_id: &str,
 ) -> Result<StatementState, ServiceError> {
-    let statement = statements(ctx, function)
+    let statement = statements(ctx, function, alias)
         .await?
         .into_iter()
         .find(|s| sid(s) == Some(statement_id));
     Ok(StatementState {
         function_name: function.to_string(),
+        alias: alias.map(str::to_string),
         statement_id: statement_id.to_string(),
         statement,
     })
 }
 
 /// The proposal for one statement, or nothing when it does not let anyone invoke.
-pub fn propose(function: &str, statement: &Value) -> Option<ProposedCut> {
+pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option<ProposedCut> {
     let statement_id = sid(statement)?;
     if !is_open_to_anyone(statement) {
         return None;
     }
     let before = StatementState {
         function_name: function.to_string(),
+        alias: alias.map(str::to_string),
         statement_id: statement_id.to_string(),
         statement: Some(statement.clone()),
     };
@@ -231,6 +267,7 @@ pub fn propose(function: &str, statement: &Value) -> Option<ProposedCut> {
         .get("Action")
         .map(Value::to_string)
         .unwrap_or_default();
+    let function = qualified(function, alias);
     Some(ProposedCut {
         target: format!("{function}/{statement_id}"),
         reason: format!(
@@ -258,9 +295,14 @@ impl Containment for LambdaPermissionRemove {
 
     fn check_states(&self, cut: &Cut) -> Result<(), String> {
         let (before, after) = decode_states(cut)?;
-        let target = format!("{}/{}", before.function_name, before.statement_id);
+        let target = format!(
+            "{}/{}",
+            qualified(&before.function_name, before.alias.as_deref()),
+            before.statement_id
+        );
         if target != cut.target
             || after.function_name != before.function_name
+            || after.alias != before.alias
             || after.statement_id != before.statement_id
         {
             return Err(format!(
@@ -284,11 +326,14 @@ impl Containment for LambdaPermissionRemove {
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
         per_function(ctx, |function| async move {
-            Ok(statements(ctx, &function)
-                .await?
-                .iter()
-                .filter_map(|statement| propose(&function, statement))
-                .collect())
+            let mut proposals = Vec::new();
+            for alias in qualifiers(ctx, &function).await? {
+                let alias = alias.as_deref();
+                for statement in statements(ctx, &function, alias).await? {
+                    proposals.extend(propose(&function, alias, &statement));
+                }
+            }
+            Ok(proposals)
         })
         .await
     }
@@ -296,7 +341,13 @@ impl Containment for LambdaPermissionRemove {
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let (before, _) = decode_states(cut)
             .map_err(|problem| ServiceError::local(INFO.name, format!("{}: {problem}", cut.id)))?;
-        let state = read(ctx, &before.function_name, &before.statement_id).await?;
+        let state = read(
+            ctx,
+            &before.function_name,
+            before.alias.as_deref(),
+            &before.statement_id,
+        )
+        .await?;
         Ok(serde_json::to_value(state).expect("statement serializes"))
     }
 
@@ -307,6 +358,7 @@ impl Containment for LambdaPermissionRemove {
         ctx.lambda()
             .remove_permission()
             .function_name(&before.function_name)
+            .set_qualifier(before.alias.clone())
             .statement_id(&before.statement_id)
             .send()
             .await
@@ -322,14 +374,21 @@ impl Containment for LambdaPermissionRemove {
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
         let prior: StatementState = decode(INFO.name, "undo record", undo)?;
-        let (function, statement_id) = (&prior.function_name, &prior.statement_id);
+        let statement_id = &prior.statement_id;
+        let function = &qualified(&prior.function_name, prior.alias.as_deref());
         let Some(statement) = &prior.statement else {
             return Err(ServiceError::local(
                 INFO.name,
                 "the undo record holds no statement",
             ));
         };
-        let now = read(ctx, function, statement_id).await?;
+        let now = read(
+            ctx,
+            &prior.function_name,
+            prior.alias.as_deref(),
+            statement_id,
+        )
+        .await?;
         match &now.statement {
             Some(current) if current == statement => {
                 return Ok(UndoOutcome {
@@ -346,8 +405,10 @@ impl Containment for LambdaPermissionRemove {
             None => {}
         }
         let request = add_permission_request(
-            ctx.lambda().add_permission(),
-            function,
+            ctx.lambda()
+                .add_permission()
+                .set_qualifier(prior.alias.clone()),
+            &prior.function_name,
             statement_id,
             statement,
         )
@@ -406,13 +467,33 @@ mod tests {
         assert!(!is_open_to_anyone(&json!({
             "Sid": "e", "Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunction"
         })));
-        assert!(propose("orders", &json!({"Sid": "d", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "lambda:InvokeFunction"})).is_none());
+        assert!(propose("orders", None, &json!({"Sid": "d", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "lambda:InvokeFunction"})).is_none());
+    }
+
+    #[test]
+    fn a_statement_belongs_to_the_function_or_to_the_alias_its_resource_names() {
+        let on = |resource: &str| json!({"Sid": "s", "Resource": resource});
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:orders";
+        assert!(belongs_to(&on(arn), "orders", None));
+        assert!(!belongs_to(&on(arn), "orders", Some("live")));
+        assert!(belongs_to(
+            &on(&format!("{arn}:live")),
+            "orders",
+            Some("live")
+        ));
+        assert!(!belongs_to(&on(&format!("{arn}:live")), "orders", None));
+        assert!(!belongs_to(
+            &on(&format!("{arn}:live")),
+            "orders",
+            Some("beta")
+        ));
+        assert!(belongs_to(&json!({"Sid": "s"}), "orders", Some("live")));
     }
 
     #[tokio::test]
     async fn mocked_undo_sends_add_permission_with_the_statement_exactly() {
         let statement = public_url_statement();
-        let proposed = propose("orders", &statement).unwrap();
+        let proposed = propose("orders", None, &statement).unwrap();
         let cut = Cut {
             id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
             kind: INFO.name.into(),

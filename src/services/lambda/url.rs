@@ -3,15 +3,15 @@
 //! principal allowed `lambda:InvokeFunctionUrl`; the URL itself, its CORS settings and invoke mode stay,
 //! so restore gives back the same address.
 //!
-//! The emulator has no ListFunctionUrlConfigs, and AWS's lists only URLs of one function anyway, so each
-//! function's unqualified URL is read with GetFunctionUrlConfig.
+//! A function and each of its aliases can have a URL of its own. The emulator has no
+//! ListFunctionUrlConfigs, so each is read with GetFunctionUrlConfig (and Qualifier for an alias).
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{decode, is_not_found, per_function};
+use super::{decode, is_not_found, per_function, qualified, qualifiers};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -36,6 +36,9 @@ const IAM: &str = "AWS_IAM";
 #[serde(deny_unknown_fields)]
 pub struct UrlState {
     pub function_name: String,
+    /// The alias the URL belongs to; none for the function's own URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
     pub function_url: String,
     /// `NONE` (anyone) or `AWS_IAM`.
     pub auth_type: String,
@@ -51,10 +54,11 @@ pub fn propose(state: &UrlState) -> Option<ProposedCut> {
         ..state.clone()
     };
     Some(ProposedCut {
-        target: state.function_name.clone(),
+        target: qualified(&state.function_name, state.alias.as_deref()),
         reason: format!(
             "Function URL {} of Lambda function {} has auth type NONE: anyone on the internet can invoke it. Requiring AWS_IAM makes every request need a signature from an allowed principal; the URL, its CORS settings and invoke mode stay, and restore sets auth type NONE again.",
-            state.function_url, state.function_name
+            state.function_url,
+            qualified(&state.function_name, state.alias.as_deref())
         ),
         before: serde_json::to_value(state).expect("url state serializes"),
         after: serde_json::to_value(after).expect("url state serializes"),
@@ -62,18 +66,29 @@ pub fn propose(state: &UrlState) -> Option<ProposedCut> {
     })
 }
 
-/// The function's unqualified URL, or `Ok(None)` when it has none (or the function is gone).
-async fn read(ctx: &RegionCtx, function: &str) -> Result<Option<UrlState>, ServiceError> {
+/// The URL of the function (or of one alias), or `Ok(None)` when it has none (or is gone).
+async fn read(
+    ctx: &RegionCtx,
+    function: &str,
+    alias: Option<&str>,
+) -> Result<Option<UrlState>, ServiceError> {
     let result = ctx
         .lambda()
         .get_function_url_config()
         .function_name(function)
+        .set_qualifier(alias.map(str::to_string))
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("lambda:GetFunctionUrlConfig", err));
     match result {
+        // An endpoint that ignores the qualifier (the emulator) answers with the function's own URL,
+        // which is not the alias's: the ARN says which one came back.
+        Ok(out) if alias.is_some_and(|a| !out.function_arn().ends_with(&format!(":{a}"))) => {
+            Ok(None)
+        }
         Ok(out) => Ok(Some(UrlState {
             function_name: function.to_string(),
+            alias: alias.map(str::to_string),
             function_url: out.function_url().to_string(),
             auth_type: out.auth_type().as_str().to_string(),
         })),
@@ -84,12 +99,13 @@ async fn read(ctx: &RegionCtx, function: &str) -> Result<Option<UrlState>, Servi
 
 async fn set_auth_type(
     ctx: &RegionCtx,
-    function: &str,
+    state: &UrlState,
     auth_type: &str,
 ) -> Result<(), ServiceError> {
     ctx.lambda()
         .update_function_url_config()
-        .function_name(function)
+        .function_name(&state.function_name)
+        .set_qualifier(state.alias.clone())
         .auth_type(FunctionUrlAuthType::from(auth_type))
         .send()
         .await
@@ -113,9 +129,13 @@ impl Containment for LambdaUrlRestrict {
 
     fn check_states(&self, cut: &Cut) -> Result<(), String> {
         let (before, after) = decode_states(cut)?;
-        if before.function_name != cut.target || after.function_name != cut.target {
+        let target = qualified(&before.function_name, before.alias.as_deref());
+        if target != cut.target
+            || after.function_name != before.function_name
+            || after.alias != before.alias
+        {
             return Err(format!(
-                "function_name must be the cut's target `{}`",
+                "function_name (and alias) must be the cut's target `{}`",
                 cut.target
             ));
         }
@@ -136,26 +156,33 @@ impl Containment for LambdaUrlRestrict {
         _scope: &DiscoveryScope,
     ) -> Result<Vec<ProposedCut>, ServiceError> {
         per_function(ctx, |function| async move {
-            Ok(read(ctx, &function)
-                .await?
-                .as_ref()
-                .and_then(propose)
-                .into_iter()
-                .collect())
+            let mut proposals = Vec::new();
+            for alias in qualifiers(ctx, &function).await? {
+                if let Some(state) = read(ctx, &function, alias.as_deref()).await? {
+                    proposals.extend(propose(&state));
+                }
+            }
+            Ok(proposals)
         })
         .await
     }
 
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(match read(ctx, &cut.target).await? {
-            Some(state) => serde_json::to_value(state).expect("url state serializes"),
-            None => Value::Null,
-        })
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(
+            match read(ctx, &before.function_name, before.alias.as_deref()).await? {
+                Some(state) => serde_json::to_value(state).expect("url state serializes"),
+                None => Value::Null,
+            },
+        )
     }
 
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        set_auth_type(ctx, &cut.target, IAM).await?;
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        set_auth_type(ctx, &before, IAM).await?;
         Ok(record)
     }
 
@@ -167,8 +194,8 @@ impl Containment for LambdaUrlRestrict {
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
         let prior: UrlState = decode(INFO.name, "undo record", undo)?;
-        let function = &prior.function_name;
-        match read(ctx, function).await? {
+        let function = &qualified(&prior.function_name, prior.alias.as_deref());
+        match read(ctx, &prior.function_name, prior.alias.as_deref()).await? {
             None => Err(ServiceError::local(
                 "lambda:GetFunctionUrlConfig",
                 format!(
@@ -185,7 +212,7 @@ impl Containment for LambdaUrlRestrict {
                 )],
             }),
             Some(_) => {
-                set_auth_type(ctx, function, OPEN).await?;
+                set_auth_type(ctx, &prior, OPEN).await?;
                 Ok(UndoOutcome {
                     notes: vec![format!("{function}: URL auth type NONE again")],
                 })
@@ -196,12 +223,90 @@ impl Containment for LambdaUrlRestrict {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_lambda::Client;
+    use aws_sdk_lambda::operation::get_function_url_config::GetFunctionUrlConfigOutput;
+    use aws_sdk_lambda::operation::update_function_url_config::UpdateFunctionUrlConfigOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
     use super::*;
+
+    fn url_config(arn: &str, auth: FunctionUrlAuthType) -> GetFunctionUrlConfigOutput {
+        GetFunctionUrlConfigOutput::builder()
+            .function_url("https://live.lambda-url.us-east-1.on.aws/")
+            .function_arn(arn)
+            .auth_type(auth)
+            .creation_time("2026-11-28T00:00:00Z")
+            .last_modified_time("2026-11-28T00:00:00Z")
+            .build()
+            .unwrap()
+    }
+
+    /// The emulator ignores the Qualifier of function URLs: an alias's own URL is proven here.
+    #[tokio::test]
+    async fn mocked_an_alias_url_is_restricted_with_its_qualifier_and_a_function_url_is_not_taken_for_it()
+     {
+        let alias_url = mock!(Client::get_function_url_config)
+            .match_requests(|req| req.qualifier() == Some("live"))
+            .then_output(|| {
+                url_config(
+                    "arn:aws:lambda:us-east-1:123456789012:function:orders:live",
+                    FunctionUrlAuthType::None,
+                )
+            });
+        let restrict = mock!(Client::update_function_url_config)
+            .match_requests(|req| {
+                req.function_name() == Some("orders")
+                    && req.qualifier() == Some("live")
+                    && req.auth_type() == Some(&FunctionUrlAuthType::AwsIam)
+            })
+            .then_output(|| {
+                UpdateFunctionUrlConfigOutput::builder()
+                    .function_url("https://live.lambda-url.us-east-1.on.aws/")
+                    .function_arn("arn:aws:lambda:us-east-1:123456789012:function:orders:live")
+                    .auth_type(FunctionUrlAuthType::AwsIam)
+                    .creation_time("2026-11-28T00:00:00Z")
+                    .last_modified_time("2026-11-28T00:00:00Z")
+                    .build()
+                    .unwrap()
+            });
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&alias_url, &restrict]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let state = read(&ctx, "orders", Some("live")).await.unwrap().unwrap();
+        assert_eq!(state.alias.as_deref(), Some("live"));
+        let proposed = propose(&state).unwrap();
+        assert_eq!(proposed.target, "orders:live");
+        let cut = Cut {
+            id: "lambda_url_restrict/us-east-1/orders:live".into(),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        assert_eq!(LambdaUrlRestrict.check_states(&cut), Ok(()));
+        LambdaUrlRestrict.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(restrict.num_calls(), 1);
+
+        // An endpoint that ignores the qualifier answers with the function's own URL: not the alias's.
+        let unqualified = mock!(Client::get_function_url_config).then_output(|| {
+            url_config(
+                "arn:aws:lambda:us-east-1:123456789012:function:orders",
+                FunctionUrlAuthType::None,
+            )
+        });
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&unqualified]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        assert_eq!(read(&ctx, "orders", Some("live")).await.unwrap(), None);
+    }
 
     #[test]
     fn only_open_urls_are_proposed_and_the_address_may_not_change() {
         let open = UrlState {
             function_name: "orders".into(),
+            alias: None,
             function_url: "https://abc.lambda-url.us-east-1.on.aws/".into(),
             auth_type: OPEN.into(),
         };
