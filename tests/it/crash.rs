@@ -435,16 +435,18 @@ async fn network_state(emulator: &Emulator) -> String {
 enum Scenario {
     /// The leaky account's network and database in one region.
     Network,
-    /// A Lambda function with a public URL and permission, a public REST API and a CloudFront
-    /// distribution: kinds whose cuts take several calls (a policy, then a deployment, then each stage).
-    ServerlessAndEdge,
+    /// Everything but the network: IAM users with keys, the mail side (SES identity policy, a sender, the
+    /// S3 account block), a Lambda function with a public URL and permissions, a public REST API and a
+    /// CloudFront distribution, including kinds whose cuts take several calls (a policy, then a
+    /// deployment, then each stage).
+    IdentityMailServerlessAndEdge,
 }
 
 /// Everything the scenario's cuts can touch, one line per item, read straight from the emulator.
 async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
     match scenario {
         Scenario::Network => network_state(emulator).await,
-        Scenario::ServerlessAndEdge => {
+        Scenario::IdentityMailServerlessAndEdge => {
             let config = emulator.sdk_config(REGION).await;
             let mut lines = Vec::new();
             let functions = aws_sdk_lambda::Client::new(&config);
@@ -479,6 +481,7 @@ async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
                     lines.push(format!("lambda {name} policy {statements}"));
                 }
             }
+            lines.extend(iam_and_mail_state(emulator, &config).await);
             let apigw = aws_sdk_apigateway::Client::new(&config);
             for api in apigw.get_rest_apis().send().await.unwrap().items() {
                 let id = api.id().unwrap();
@@ -538,6 +541,108 @@ async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
     }
 }
 
+/// Every IAM user's keys, SSH keys and inline policies, every role's inline policies, every email
+/// identity's sending policies and the S3 account block, one line each.
+async fn iam_and_mail_state(emulator: &Emulator, config: &aws_config::SdkConfig) -> Vec<String> {
+    let iam = aws_sdk_iam::Client::new(config);
+    let mut lines = Vec::new();
+    for user in iam.list_users().send().await.unwrap().users() {
+        let name = user.user_name();
+        let keys = iam.list_access_keys().user_name(name).send().await.unwrap();
+        lines.push(format!("user {name} keys {:?}", keys.access_key_metadata()));
+        let ssh = iam
+            .list_ssh_public_keys()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap();
+        lines.push(format!("user {name} ssh {:?}", ssh.ssh_public_keys()));
+        for policy in iam
+            .list_user_policies()
+            .user_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names()
+        {
+            let document = iam
+                .get_user_policy()
+                .user_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .unwrap();
+            lines.push(format!(
+                "user {name} policy {policy} {}",
+                document.policy_document()
+            ));
+        }
+    }
+    for role in iam.list_roles().send().await.unwrap().roles() {
+        let name = role.role_name();
+        for policy in iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap()
+            .policy_names()
+        {
+            let document = iam
+                .get_role_policy()
+                .role_name(name)
+                .policy_name(policy)
+                .send()
+                .await
+                .unwrap();
+            lines.push(format!(
+                "role {name} policy {policy} {}",
+                document.policy_document()
+            ));
+        }
+    }
+    let ses = aws_sdk_sesv2::Client::new(config);
+    for identity in ses
+        .list_email_identities()
+        .send()
+        .await
+        .unwrap()
+        .email_identities()
+    {
+        let name = identity.identity_name().unwrap_or_default();
+        let policies = ses
+            .get_email_identity_policies()
+            .email_identity(name)
+            .send()
+            .await
+            .unwrap();
+        let policies: std::collections::BTreeMap<_, _> = policies
+            .policies()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        lines.push(format!("ses {name} policies {policies:?}"));
+    }
+    let block = crate::mail::s3control(emulator)
+        .await
+        .get_public_access_block()
+        .account_id("123456789012")
+        .send()
+        .await;
+    lines.push(match block {
+        Ok(out) => format!(
+            "s3 account block {:?}",
+            out.public_access_block_configuration()
+        ),
+        Err(err) => format!(
+            "s3 account block error {:?}",
+            aws_sdk_s3control::error::ProvideErrorMetadata::code(&err)
+        ),
+    });
+    lines
+}
+
 fn assert_same_account(original: &str, now: &str, what: &str) {
     if original != now {
         let diff = similar::TextDiff::from_lines(original, now)
@@ -581,7 +686,13 @@ async fn seed_scenario_and_plan(emulator: &Emulator, scenario: Scenario, name: &
                 .await
                 .expect("seeding the leaky account");
         }
-        Scenario::ServerlessAndEdge => {
+        Scenario::IdentityMailServerlessAndEdge => {
+            leaky_account::identity::seed(&config)
+                .await
+                .expect("seeding IAM");
+            leaky_account::mail::seed(&config)
+                .await
+                .expect("seeding the mail side");
             leaky_account::serverless::seed(&config)
                 .await
                 .expect("seeding Lambda");
@@ -802,8 +913,9 @@ async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_th
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn serverless_and_edge_apply_killed_after_each_call_then_restore_gives_them_back() {
-    kill_apply_at_each_point_then_restore(Scenario::ServerlessAndEdge).await;
+async fn identity_mail_serverless_and_edge_apply_killed_after_each_call_then_restore_gives_them_back()
+ {
+    kill_apply_at_each_point_then_restore(Scenario::IdentityMailServerlessAndEdge).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

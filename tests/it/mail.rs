@@ -31,7 +31,7 @@ impl ResolveEndpoint for EmulatorEndpoint {
     }
 }
 
-async fn s3control(emulator: &Emulator) -> aws_sdk_s3control::Client {
+pub async fn s3control(emulator: &Emulator) -> aws_sdk_s3control::Client {
     let config = emulator.sdk_config("us-east-1").await;
     aws_sdk_s3control::Client::from_conf(
         aws_sdk_s3control::config::Builder::from(&config)
