@@ -307,6 +307,18 @@ async fn plan_command(
             path.display()
         );
     }
+    for finding in &plan.findings {
+        reporter.event(&Event::Finding {
+            check: finding.check.clone(),
+            region: finding.region.clone(),
+            resource: finding.resource.clone(),
+            severity: serde_json::to_value(finding.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            message: finding.message.clone(),
+        });
+    }
     for cut in &plan.cuts {
         reporter.event(&Event::CutProposed {
             id: cut.id.clone(),

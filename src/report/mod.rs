@@ -58,6 +58,14 @@ pub enum Event {
         message: String,
     },
     /// A cut written into a new plan.
+    /// Something the plan reports and no cut changes (emitted before the proposed cuts).
+    Finding {
+        check: String,
+        region: String,
+        resource: String,
+        severity: String,
+        message: String,
+    },
     CutProposed {
         id: String,
         kind: String,
@@ -110,6 +118,14 @@ impl Event {
                 json!({"event": "restore-skipped", "id": id, "reason": reason})
             }
             Event::Warning { message } => json!({"event": "warning", "message": message}),
+            Event::Finding {
+                check,
+                region,
+                resource,
+                severity,
+                message,
+            } => json!({"event": "finding", "check": check, "region": region,
+                        "resource": resource, "severity": severity, "message": message}),
             Event::CutProposed {
                 id,
                 kind,
@@ -154,7 +170,10 @@ impl Event {
             Event::RestoreFailed { id, error } => format!("FAILED    restore of {id}: {error}"),
             Event::RestoreSkipped { id, reason } => format!("skipped   {id}: {reason}"),
             Event::Warning { message } => format!("warning: {message}"),
-            Event::CutProposed { .. } | Event::Finished { .. } => return None,
+            // The plan's text shows these already.
+            Event::Finding { .. } | Event::CutProposed { .. } | Event::Finished { .. } => {
+                return None;
+            }
         })
     }
 }

@@ -114,3 +114,43 @@ async fn the_incident_report_says_what_was_cut_and_restored() {
         .stdout(contains(" 0 still cut."))
         .stdout(contains("## Restore notes"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_output_json_gives_the_findings_before_the_proposed_cuts() {
+    let emulator = planned_emulator().await;
+    let out = emulator
+        .hikkonuki()
+        .args([
+            "plan",
+            "--regions",
+            "us-east-1",
+            "--out",
+            "plans/again.yaml",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_lines(&out);
+    let first = |name: &str| events.iter().position(|e| e["event"] == name);
+    let root = events
+        .iter()
+        .find(|e| e["event"] == "finding" && e["check"] == "root_without_mfa")
+        .expect("the emulator's root has no MFA: a finding event");
+    assert_eq!(root["severity"], "high");
+    assert_eq!(root["region"], "global");
+    assert!(
+        root["message"]
+            .as_str()
+            .unwrap()
+            .contains("Enable MFA on root"),
+        "{root}"
+    );
+    assert!(
+        first("finding").unwrap() < first("cut-proposed").unwrap(),
+        "findings come first: {events:?}"
+    );
+}
