@@ -7,7 +7,7 @@
 //! ListFunctionUrlConfigs, so each is read with GetFunctionUrlConfig (and Qualifier for an alias).
 
 use async_trait::async_trait;
-use aws_sdk_lambda::types::FunctionUrlAuthType;
+use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -31,6 +31,9 @@ static INFO: KindInfo = KindInfo {
 const OPEN: &str = "NONE";
 const IAM: &str = "AWS_IAM";
 
+/// Fields of [`UrlState`] that older plans lack.
+const LATER_FIELDS: [&str; 2] = ["cors", "invoke_mode"];
+
 /// A function URL as `before`, `after` and the undo record hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -42,6 +45,44 @@ pub struct UrlState {
     pub function_url: String,
     /// `NONE` (anyone) or `AWS_IAM`.
     pub auth_type: String,
+    /// The URL's CORS settings (None: no CORS). Recorded so the plan shows the URL in full and apply
+    /// refuses a URL reconfigured since the plan; the cut changes only the auth type.
+    #[serde(default)]
+    pub cors: Option<UrlCors>,
+    /// `BUFFERED` or `RESPONSE_STREAM`, as Lambda reports it.
+    #[serde(default)]
+    pub invoke_mode: Option<String>,
+}
+
+/// A function URL's CORS settings, field for field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UrlCors {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_credentials: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allow_origins: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<i32>,
+}
+
+impl From<&Cors> for UrlCors {
+    fn from(cors: &Cors) -> Self {
+        UrlCors {
+            allow_credentials: cors.allow_credentials(),
+            allow_headers: cors.allow_headers().to_vec(),
+            allow_methods: cors.allow_methods().to_vec(),
+            allow_origins: cors.allow_origins().to_vec(),
+            expose_headers: cors.expose_headers().to_vec(),
+            max_age: cors.max_age(),
+        }
+    }
 }
 
 /// The proposal for one URL, or nothing when it already requires IAM auth.
@@ -91,6 +132,8 @@ async fn read(
             alias: alias.map(str::to_string),
             function_url: out.function_url().to_string(),
             auth_type: out.auth_type().as_str().to_string(),
+            cors: out.cors().map(UrlCors::from),
+            invoke_mode: out.invoke_mode().map(|mode| mode.as_str().to_string()),
         })),
         Err(err) if is_not_found(&err) => Ok(None),
         Err(err) => Err(err),
@@ -144,8 +187,14 @@ impl Containment for LambdaUrlRestrict {
                 "`before.auth_type` must be {OPEN} and `after.auth_type` {IAM}"
             ));
         }
-        if before.function_url != after.function_url {
-            return Err("`after.function_url` must equal `before.function_url`".into());
+        if before.function_url != after.function_url
+            || before.cors != after.cors
+            || before.invoke_mode != after.invoke_mode
+        {
+            return Err(
+                "`after` may differ from `before` only in auth_type (function_url, cors and invoke_mode stay)"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -170,12 +219,17 @@ impl Containment for LambdaUrlRestrict {
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let (before, _) =
             decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(
-            match read(ctx, &before.function_name, before.alias.as_deref()).await? {
-                Some(state) => serde_json::to_value(state).expect("url state serializes"),
-                None => Value::Null,
-            },
-        )
+        let Some(state) = read(ctx, &before.function_name, before.alias.as_deref()).await? else {
+            return Ok(Value::Null);
+        };
+        let mut live = serde_json::to_value(state).expect("url state serializes");
+        // A plan written before CORS and invoke mode were recorded is compared on what it recorded.
+        if let (Value::Object(live), Value::Object(planned)) = (&mut live, &cut.before) {
+            live.retain(|key, _| {
+                planned.contains_key(key) || !LATER_FIELDS.contains(&key.as_str())
+            });
+        }
+        Ok(live)
     }
 
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
@@ -309,6 +363,15 @@ mod tests {
             alias: None,
             function_url: "https://abc.lambda-url.us-east-1.on.aws/".into(),
             auth_type: OPEN.into(),
+            cors: Some(UrlCors {
+                allow_credentials: None,
+                allow_headers: vec![],
+                allow_methods: vec!["GET".into()],
+                allow_origins: vec!["https://shop.example".into()],
+                expose_headers: vec![],
+                max_age: Some(60),
+            }),
+            invoke_mode: Some("BUFFERED".into()),
         };
         assert_eq!(
             propose(&UrlState {
@@ -330,7 +393,69 @@ mod tests {
             after: proposed.after,
         };
         assert_eq!(LambdaUrlRestrict.check_states(&cut), Ok(()));
-        cut.after["function_url"] = "https://elsewhere/".into();
+        assert_eq!(cut.after["cors"], cut.before["cors"]);
+        let mut moved = cut.clone();
+        moved.after["function_url"] = "https://elsewhere/".into();
+        assert!(LambdaUrlRestrict.check_states(&moved).is_err());
+        cut.after["cors"] = Value::Null;
         assert!(LambdaUrlRestrict.check_states(&cut).is_err());
+    }
+
+    /// `before` holds the URL's whole configuration; a plan from before CORS was recorded still matches.
+    #[tokio::test]
+    async fn mocked_cors_and_invoke_mode_are_recorded_and_older_plans_are_compared_without_them() {
+        let with_cors = mock!(Client::get_function_url_config).then_output(|| {
+            GetFunctionUrlConfigOutput::builder()
+                .function_url("https://live.lambda-url.us-east-1.on.aws/")
+                .function_arn("arn:aws:lambda:us-east-1:123456789012:function:orders")
+                .auth_type(FunctionUrlAuthType::None)
+                .cors(
+                    Cors::builder()
+                        .allow_origins("https://shop.example")
+                        .allow_methods("GET")
+                        .max_age(60)
+                        .build(),
+                )
+                .invoke_mode(aws_sdk_lambda::types::InvokeMode::ResponseStream)
+                .creation_time("2026-11-28T00:00:00Z")
+                .last_modified_time("2026-11-28T00:00:00Z")
+                .build()
+                .unwrap()
+        });
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&with_cors]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let state = read(&ctx, "orders", None).await.unwrap().unwrap();
+        let proposed = propose(&state).unwrap();
+        assert_eq!(
+            proposed.before["cors"],
+            serde_json::json!({"allow_methods": ["GET"], "allow_origins": ["https://shop.example"], "max_age": 60})
+        );
+        assert_eq!(proposed.before["invoke_mode"], "RESPONSE_STREAM");
+        assert_eq!(proposed.after["invoke_mode"], "RESPONSE_STREAM");
+
+        let mut cut = Cut {
+            id: "lambda_url_restrict/us-east-1/orders".into(),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            enabled: true,
+            reversible: true,
+            reason: proposed.reason,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        assert_eq!(
+            LambdaUrlRestrict.observe(&ctx, &cut).await.unwrap(),
+            cut.before
+        );
+        for key in LATER_FIELDS {
+            cut.before.as_object_mut().unwrap().remove(key);
+            cut.after.as_object_mut().unwrap().remove(key);
+        }
+        assert_eq!(LambdaUrlRestrict.check_states(&cut), Ok(()));
+        assert_eq!(
+            LambdaUrlRestrict.observe(&ctx, &cut).await.unwrap(),
+            cut.before
+        );
     }
 }
