@@ -38,6 +38,17 @@ const NARROWING_KEYS: [&str; 4] = [
     "aws:sourceowner",
 ];
 
+/// Condition operators that demand the key be present and match. `…IfExists` passes a request without
+/// the key (a direct invoke by anyone has no source ARN), `Not…` lets in everyone but a few, and
+/// `ForAllValues:` passes an absent key: none of them narrows principal `*`.
+const NARROWING_OPERATORS: [&str; 5] = [
+    "stringequals",
+    "stringequalsignorecase",
+    "stringlike",
+    "arnequals",
+    "arnlike",
+];
+
 /// One statement as `before`, `after` and the undo record hold it; `statement` is None once removed.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -62,56 +73,136 @@ fn is_anyone(principal: &Value) -> bool {
     }
 }
 
-/// Every condition key in the statement, lower-cased (IAM condition keys are case-insensitive).
-fn condition_keys(statement: &Value) -> Vec<String> {
-    statement
-        .get("Condition")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flat_map(|operators| operators.values())
-        .filter_map(Value::as_object)
-        .flat_map(|keys| keys.keys().map(|k| k.to_ascii_lowercase()))
-        .collect()
+/// Whether one condition (operator, key, value) limits the statement to some source. A value that is
+/// only wildcards (`*`) matches every source, so it limits nothing.
+fn narrows(operator: &str, key: &str, value: &Value) -> bool {
+    let operator = operator.to_ascii_lowercase();
+    let operator = operator.strip_prefix("foranyvalue:").unwrap_or(&operator);
+    let matches_everything = |v: &Value| v.as_str().is_some_and(|s| s.chars().all(|c| c == '*'));
+    let values_narrow = match value {
+        Value::Array(items) => !items.is_empty() && !items.iter().any(matches_everything),
+        other => !matches_everything(other),
+    };
+    NARROWING_OPERATORS.contains(&operator)
+        && NARROWING_KEYS.contains(&key.to_ascii_lowercase().as_str())
+        && values_narrow
 }
 
-/// True for an Allow statement whose principal is anyone and that no condition narrows to a source.
+/// Whether any condition of the statement limits it to some source.
+fn has_narrowing_condition(statement: &Value) -> bool {
+    let Some(operators) = statement.get("Condition").and_then(Value::as_object) else {
+        return false;
+    };
+    operators.iter().any(|(operator, keys)| {
+        keys.as_object().is_some_and(|keys| {
+            keys.iter()
+                .any(|(key, value)| narrows(operator, key, value))
+        })
+    })
+}
+
+/// True for an Allow statement whose principal is anyone and that no condition narrows to a source:
+/// this also covers `lambda:InvokeFunctionUrl` with `lambda:FunctionUrlAuthType` NONE, a condition on
+/// the URL's auth type and not on who calls.
 pub fn is_open_to_anyone(statement: &Value) -> bool {
     statement.get("Effect").and_then(Value::as_str) == Some("Allow")
         && statement.get("Principal").is_some_and(is_anyone)
-        && !condition_keys(statement)
-            .iter()
-            .any(|key| NARROWING_KEYS.contains(&key.as_str()))
+        && !has_narrowing_condition(statement)
 }
 
-/// A condition value by key, whatever the operator (`StringEquals`, `ArnLike`, …), case-insensitively.
-fn condition_value(statement: &Value, key: &str) -> Option<String> {
-    let operators = statement.get("Condition")?.as_object()?;
-    operators
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|keys| keys.iter())
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .and_then(|(_, v)| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
-            _ => None,
-        })
+/// The conditions AddPermission can write, as (operator, key) in lower case: a statement with any other
+/// condition could not be put back exactly.
+const REPRODUCIBLE_CONDITIONS: [(&str, &str); 5] = [
+    ("arnlike", "aws:sourcearn"),
+    ("stringequals", "aws:sourceaccount"),
+    ("stringequals", "aws:principalorgid"),
+    ("stringequals", "lambda:eventsourcetoken"),
+    ("stringequals", "lambda:functionurlauthtype"),
+];
+
+/// The AddPermission parameters that re-create one statement exactly.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PermissionParameters {
+    pub action: String,
+    pub principal: String,
+    pub source_arn: Option<String>,
+    pub source_account: Option<String>,
+    pub principal_org_id: Option<String>,
+    pub event_source_token: Option<String>,
+    pub function_url_auth_type: Option<String>,
+}
+
+/// A single string, or a list of exactly one.
+fn single_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(s) => Some(s.clone()),
+        Value::Array(items) if items.len() == 1 => items[0].as_str().map(str::to_string),
+        _ => None,
+    }
 }
 
 /// AddPermission's `Principal` for a statement's principal: `*`, a service, or an account/ARN.
 fn principal_parameter(principal: &Value) -> Option<String> {
     match principal {
         Value::String(p) => Some(p.clone()),
-        Value::Object(map) => ["AWS", "Service"]
+        Value::Object(map) if map.len() == 1 => ["AWS", "Service"]
             .iter()
             .find_map(|key| map.get(*key))
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.clone()),
-                Value::Array(items) => items.first().and_then(Value::as_str).map(str::to_string),
-                _ => None,
-            }),
+            .and_then(single_string),
         _ => None,
     }
+}
+
+/// The AddPermission parameters for `statement`, or why AddPermission could not re-create it exactly
+/// (several actions or principals, or a condition it cannot write).
+pub fn permission_parameters(statement: &Value) -> Result<PermissionParameters, String> {
+    let action = statement
+        .get("Action")
+        .and_then(single_string)
+        .ok_or_else(|| format!("it has no single Action ({})", statement["Action"]))?;
+    let principal = statement
+        .get("Principal")
+        .and_then(principal_parameter)
+        .ok_or_else(|| format!("it has no single principal ({})", statement["Principal"]))?;
+    let mut parameters = PermissionParameters {
+        action,
+        principal,
+        ..PermissionParameters::default()
+    };
+    let conditions = match statement.get("Condition") {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(conditions)) => conditions.clone(),
+        Some(other) => return Err(format!("its Condition is not an object ({other})")),
+    };
+    for (operator, keys) in &conditions {
+        let keys = keys
+            .as_object()
+            .ok_or_else(|| format!("its {operator} condition is not an object"))?;
+        for (key, value) in keys {
+            let pair = (operator.to_ascii_lowercase(), key.to_ascii_lowercase());
+            let value = single_string(value)
+                .filter(|_| REPRODUCIBLE_CONDITIONS.contains(&(pair.0.as_str(), pair.1.as_str())))
+                .ok_or_else(|| {
+                    format!("AddPermission cannot write its condition {operator} {key} = {value}")
+                })?;
+            let slot = match pair.1.as_str() {
+                "aws:sourcearn" => &mut parameters.source_arn,
+                "aws:sourceaccount" => &mut parameters.source_account,
+                "aws:principalorgid" => &mut parameters.principal_org_id,
+                "lambda:eventsourcetoken" => &mut parameters.event_source_token,
+                _ => &mut parameters.function_url_auth_type,
+            };
+            *slot = Some(value);
+        }
+    }
+    // The emulator records the URL auth type as a field of the statement, not as a condition.
+    if parameters.function_url_auth_type.is_none() {
+        parameters.function_url_auth_type = statement
+            .get("FunctionUrlAuthType")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+    }
+    Ok(parameters)
 }
 
 /// The AddPermission call that puts `statement` back on `function`, as it was.
@@ -121,51 +212,22 @@ pub fn add_permission_request(
     statement_id: &str,
     statement: &Value,
 ) -> Result<AddPermissionFluentBuilder, String> {
-    let action = match statement.get("Action") {
-        Some(Value::String(action)) => action.clone(),
-        Some(Value::Array(actions)) if actions.len() == 1 => {
-            actions[0].as_str().unwrap_or_default().to_string()
-        }
-        other => {
-            return Err(format!(
-                "statement {statement_id} has no single Action: {other:?}"
-            ));
-        }
-    };
-    let principal = statement
-        .get("Principal")
-        .and_then(principal_parameter)
-        .ok_or_else(|| {
-            format!("statement {statement_id} has no principal AddPermission can take")
-        })?;
-    let mut request = request
+    let parameters = permission_parameters(statement)
+        .map_err(|why| format!("statement {statement_id} cannot be re-added: {why}"))?;
+    Ok(request
         .function_name(function)
         .statement_id(statement_id)
-        .action(action)
-        .principal(principal);
-    if let Some(arn) = condition_value(statement, "AWS:SourceArn") {
-        request = request.source_arn(arn);
-    }
-    if let Some(account) = condition_value(statement, "AWS:SourceAccount") {
-        request = request.source_account(account);
-    }
-    if let Some(org) = condition_value(statement, "aws:PrincipalOrgID") {
-        request = request.principal_org_id(org);
-    }
-    if let Some(token) = condition_value(statement, "lambda:EventSourceToken") {
-        request = request.event_source_token(token);
-    }
-    // AWS records the URL auth type as a condition; the emulator as a field of the statement.
-    let url_auth_type = condition_value(statement, "lambda:FunctionUrlAuthType").or_else(|| {
-        statement
-            .get("FunctionUrlAuthType")
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
-    if let Some(auth) = url_auth_type {
-        request = request.function_url_auth_type(FunctionUrlAuthType::from(auth.as_str()));
-    }
-    Ok(request)
+        .action(parameters.action)
+        .principal(parameters.principal)
+        .set_source_arn(parameters.source_arn)
+        .set_source_account(parameters.source_account)
+        .set_principal_org_id(parameters.principal_org_id)
+        .set_event_source_token(parameters.event_source_token)
+        .set_function_url_auth_type(
+            parameters
+                .function_url_auth_type
+                .map(|auth| FunctionUrlAuthType::from(auth.as_str())),
+        ))
 }
 
 /// The resource-policy statements of the function (or of one alias), or none when it has no policy
@@ -268,6 +330,9 @@ pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option
         .map(Value::to_string)
         .unwrap_or_default();
     let function = qualified(function, alias);
+    let disabled_because = permission_parameters(statement).err().map(|why| {
+        format!("statement {statement_id} could not be put back exactly on restore: {why}; remove it by hand if it must go")
+    });
     Some(ProposedCut {
         target: format!("{function}/{statement_id}"),
         reason: format!(
@@ -275,7 +340,7 @@ pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option
         ),
         before: serde_json::to_value(before).expect("statement serializes"),
         after: serde_json::to_value(after).expect("statement serializes"),
-        disabled_because: None,
+        disabled_because,
     })
 }
 
@@ -468,6 +533,104 @@ mod tests {
             "Sid": "e", "Effect": "Deny", "Principal": "*", "Action": "lambda:InvokeFunction"
         })));
         assert!(propose("orders", None, &json!({"Sid": "d", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"}, "Action": "lambda:InvokeFunction"})).is_none());
+    }
+
+    #[test]
+    fn conditions_that_match_every_source_do_not_narrow_principal_star() {
+        let with = |condition: Value| {
+            json!({"Sid": "s", "Effect": "Allow", "Principal": "*",
+                   "Action": "lambda:InvokeFunction", "Condition": condition})
+        };
+        // A wildcard source, a source that may be absent, or everyone but one account: still anyone.
+        assert!(is_open_to_anyone(&with(
+            json!({"ArnLike": {"AWS:SourceArn": "*"}})
+        )));
+        assert!(is_open_to_anyone(&with(
+            json!({"ArnLikeIfExists": {"AWS:SourceArn": "arn:aws:s3:::bucket"}})
+        )));
+        assert!(is_open_to_anyone(&with(
+            json!({"StringNotEquals": {"AWS:SourceAccount": "111122223333"}})
+        )));
+        // A named account, organization or source pattern narrows, whatever the key's case.
+        assert!(!is_open_to_anyone(&with(
+            json!({"StringEquals": {"aws:sourceaccount": "111122223333"}})
+        )));
+        assert!(!is_open_to_anyone(&with(
+            json!({"StringEquals": {"aws:PrincipalOrgID": ["o-abc123"]}})
+        )));
+        assert!(!is_open_to_anyone(&with(
+            json!({"ArnLike": {"AWS:SourceArn": "arn:aws:execute-api:us-east-1:111122223333:abc/*"}})
+        )));
+        // The URL auth condition says nothing about the caller.
+        assert!(is_open_to_anyone(&with(
+            json!({"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}})
+        )));
+    }
+
+    #[test]
+    fn add_permission_parameters_come_from_the_statement_and_its_conditions() {
+        let statement = json!({
+            "Sid": "FromOrg", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": ["lambda:InvokeFunction"],
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+            "Condition": {
+                "StringEquals": {"AWS:SourceAccount": "111122223333", "aws:PrincipalOrgID": "o-abc123"},
+                "ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}
+            }
+        });
+        assert_eq!(
+            permission_parameters(&statement),
+            Ok(PermissionParameters {
+                action: "lambda:InvokeFunction".into(),
+                principal: "*".into(),
+                source_arn: Some("arn:aws:s3:::uploads".into()),
+                source_account: Some("111122223333".into()),
+                principal_org_id: Some("o-abc123".into()),
+                event_source_token: None,
+                function_url_auth_type: None,
+            })
+        );
+        // The emulator's form: the URL auth type as a field of the statement.
+        let emulated = json!({"Sid": "u", "Effect": "Allow", "Principal": "*",
+            "Action": "lambda:InvokeFunctionUrl", "FunctionUrlAuthType": "NONE"});
+        assert_eq!(
+            permission_parameters(&emulated)
+                .unwrap()
+                .function_url_auth_type
+                .as_deref(),
+            Some("NONE")
+        );
+        // Nothing AddPermission cannot write is silently dropped.
+        let mut unwritable = public_url_statement();
+        unwritable["Condition"]["IpAddress"] = json!({"aws:SourceIp": "203.0.113.0/24"});
+        assert!(
+            permission_parameters(&unwritable)
+                .unwrap_err()
+                .contains("aws:SourceIp")
+        );
+        let mut two_actions = public_url_statement();
+        two_actions["Action"] = json!(["lambda:InvokeFunction", "lambda:InvokeFunctionUrl"]);
+        assert!(permission_parameters(&two_actions).is_err());
+    }
+
+    #[test]
+    fn a_statement_that_could_not_be_put_back_exactly_is_proposed_disabled() {
+        assert_eq!(
+            propose("orders", None, &public_url_statement())
+                .unwrap()
+                .disabled_because,
+            None
+        );
+        let mut unwritable = public_url_statement();
+        unwritable["Condition"]["IpAddress"] = json!({"aws:SourceIp": "203.0.113.0/24"});
+        let because = propose("orders", None, &unwritable)
+            .unwrap()
+            .disabled_because
+            .expect("disabled");
+        assert!(
+            because.contains("could not be put back exactly"),
+            "{because}"
+        );
     }
 
     #[test]
