@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
@@ -75,6 +76,29 @@ pub async fn lambda_state(
     state
 }
 
+/// One statement of a function's resource policy, by Sid.
+async fn statement(
+    lambda: &aws_sdk_lambda::Client,
+    function: &str,
+    sid: &str,
+) -> serde_json::Value {
+    let policy = lambda
+        .get_policy()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_str(policy.policy().unwrap_or_default()).unwrap();
+    document["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .cloned()
+        .unwrap_or_else(|| panic!("no statement {sid} in {document}"))
+}
+
 async fn seed(emulator: &Emulator) -> (aws_sdk_lambda::Client, SeededServerless) {
     let config = emulator.sdk_config("us-east-1").await;
     let seeded = serverless::seed(&config).await.expect("seeding Lambda");
@@ -85,9 +109,18 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
     let function = &seeded.public_function;
     emulator
         .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .args([
+            "plan",
+            "--regions",
+            "us-east-1",
+            "--out",
+            "plans/p.yaml",
+            "--detailed-exitcode",
+        ])
         .assert()
-        .success()
+        // The seed makes an IAM role and no users, so discovery is complete and cuts are proposed.
+        .code(2)
+        .stdout(contains("INCOMPLETE").not())
         .stdout(contains(format!("~ lambda_throttle/us-east-1/{function}")))
         .stdout(contains("~ lambda_throttle/us-east-1/nightly-report"))
         .stdout(contains("run after restore"))
@@ -102,6 +135,20 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
             "~ lambda_permission_remove/us-east-1/{function}:{}/{}",
             seeded.alias, seeded.alias_statement_id
         )));
+    let plan: serde_json::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let url_cut = plan["cuts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|cut| cut["kind"] == "lambda_url_restrict")
+        .expect("a URL cut");
+    assert_eq!(
+        url_cut["before"]["cors"]["allow_origins"],
+        serde_json::json!(["https://shop.leaky.example"]),
+        "the URL's CORS settings are part of `before`: {url_cut}"
+    );
     emulator
         .hikkonuki()
         .args(["apply", "plans/p.yaml", "--yes"])
@@ -165,6 +212,19 @@ async fn restore_leaves_concurrency_and_auth_set_after_the_cut_alone() {
         .send()
         .await
         .unwrap();
+    // ...and grants the URL statement's ID again, this time to one account only.
+    lambda
+        .add_permission()
+        .function_name(function)
+        .statement_id(&seeded.public_statement_id)
+        .action("lambda:InvokeFunctionUrl")
+        .principal("111122223333")
+        .function_url_auth_type(aws_sdk_lambda::types::FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .unwrap();
+    let regranted = statement(&lambda, function, &seeded.public_statement_id).await;
+    assert_eq!(regranted["Principal"], "111122223333", "{regranted}");
     emulator
         .hikkonuki()
         .args(["restore", "plans/p.rollback.yaml", "--yes"])
@@ -172,10 +232,18 @@ async fn restore_leaves_concurrency_and_auth_set_after_the_cut_alone() {
         .success()
         .stderr(contains(format!(
             "conflict: {function}'s reserved concurrency was changed to 2 after the cut; left alone"
+        )))
+        .stderr(contains(format!(
+            "conflict: statement {} on {function} was re-added with other content after the cut; left alone",
+            seeded.public_statement_id
         )));
     let after = lambda_state(&lambda, &seeded).await;
     assert_eq!(after[&format!("{function} concurrency")], "Some(2)");
     // The other cuts were restored.
+    assert_eq!(
+        statement(&lambda, function, &seeded.public_statement_id).await,
+        regranted
+    );
     assert_eq!(after["nightly-report concurrency"], "None");
     assert!(
         after[&format!("{function} url")].contains("None"),

@@ -54,7 +54,7 @@ pub fn propose(state: &Concurrency) -> Option<ProposedCut> {
     Some(ProposedCut {
         target: state.function_name.clone(),
         reason: format!(
-            "Lambda function {} can run: reserved concurrency 0 stops every invocation, from any trigger, including its legitimate use. Warning: AWS keeps asynchronous invocations (retried for up to 6 hours) and queue and stream events meanwhile, and they run after restore. Restore puts back {prior}.",
+            "Lambda function {} can run: reserved concurrency 0 stops every invocation, from any trigger, including its legitimate use. Warning: AWS keeps what arrives meanwhile: asynchronous invocations (retried for up to 6 hours) and events from SQS, Kinesis and DynamoDB stream event sources (kept up to the queue's or stream's retention) wait, and they run after restore. Restore puts back {prior}.",
             state.function_name
         ),
         before: serde_json::to_value(state).expect("concurrency serializes"),
@@ -246,7 +246,14 @@ mod tests {
             None
         );
         let cut = cut(None);
-        assert!(cut.reason.contains("run after restore"), "{}", cut.reason);
+        for warning in [
+            "asynchronous invocations",
+            "SQS, Kinesis",
+            "run after restore",
+            "legitimate use",
+        ] {
+            assert!(cut.reason.contains(warning), "{}", cut.reason);
+        }
         assert_eq!(LambdaThrottle.check_states(&cut), Ok(()));
         let mut edited = cut.clone();
         edited.after["reserved_concurrency"] = 3.into();
