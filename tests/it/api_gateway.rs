@@ -152,7 +152,7 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
+async fn restore_leaves_a_policy_and_a_method_limit_changed_after_the_cut_alone() {
     let emulator = Emulator::start();
     let (apigw, seeded) = seed(&emulator).await;
     plan_and_apply(&emulator, &seeded);
@@ -171,6 +171,21 @@ async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
         .send()
         .await
         .unwrap();
+    // And lets GET /orders through at a trickle.
+    apigw
+        .update_stage()
+        .rest_api_id(&seeded.rest_api_id)
+        .stage_name(&seeded.stage)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/orders/GET/throttling/rateLimit")
+                .value("5")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     emulator
         .hikkonuki()
         .args(["restore", "plans/p.rollback.yaml", "--yes"])
@@ -179,15 +194,19 @@ async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
         .stderr(contains(format!(
             "conflict: the resource policy of {} was changed after the cut; left alone",
             seeded.rest_api_id
+        )))
+        .stderr(contains(format!(
+            "conflict: the throttling of method orders/GET of {}/{} was changed after the cut (now rate 5 and burst 0); left alone",
+            seeded.rest_api_id, seeded.stage
         )));
     let after = api_state(&apigw, &seeded).await;
     assert!(after["policy"].contains("203.0.113.0/24"), "{after:?}");
-    // The stage itself went back to its deployment and throttling.
+    // The stage-wide limits went back; the method keeps the responder's limit.
     assert_eq!(
         throttling(&apigw, &seeded).await,
         BTreeMap::from([
             ("*/*".to_string(), (100.0, 50)),
-            ("orders/GET".to_string(), (200.0, 80))
+            ("orders/GET".to_string(), (5.0, 0))
         ])
     );
 }
