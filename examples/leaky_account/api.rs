@@ -1,6 +1,7 @@
 //! The leaky account's API Gateway side: `orders-api`, a REST API whose resource policy lets anyone
 //! invoke it, with GET /orders (a mock integration), deployed to stage `prod`, which has stage-wide
-//! throttling of its own (rate 100, burst 50).
+//! throttling of its own (rate 100, burst 50) and a higher limit for GET /orders alone (rate 200, burst
+//! 80), which overrides the stage's.
 
 use aws_config::SdkConfig;
 use aws_sdk_apigateway::types::{IntegrationType, Op, PatchOperation};
@@ -80,6 +81,8 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededApi> {
         .stage_name(&stage)
         .patch_operations(throttle("/*/*/throttling/rateLimit", "100"))
         .patch_operations(throttle("/*/*/throttling/burstLimit", "50"))
+        .patch_operations(throttle("/orders/GET/throttling/rateLimit", "200"))
+        .patch_operations(throttle("/orders/GET/throttling/burstLimit", "80"))
         .send()
         .await?;
     Ok(SeededApi {

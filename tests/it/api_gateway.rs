@@ -19,7 +19,11 @@ pub async fn api_state(
     let id = &seeded.rest_api_id;
     let mut state = BTreeMap::new();
     let api = apigw.get_rest_api().rest_api_id(id).send().await.unwrap();
-    state.insert("policy".into(), format!("{:?}", api.policy()));
+    // The emulator keeps an emptied policy as "" where a never-set one is absent: both mean none.
+    state.insert(
+        "policy".into(),
+        format!("{:?}", api.policy().filter(|p| !p.is_empty())),
+    );
     let stages = apigw.get_stages().rest_api_id(id).send().await.unwrap();
     for stage in stages.item() {
         let settings: BTreeMap<_, _> = stage
@@ -48,6 +52,31 @@ pub async fn api_state(
     state
 }
 
+/// Each method-settings key of the stage with its rate and burst limits.
+async fn throttling(
+    apigw: &aws_sdk_apigateway::Client,
+    seeded: &SeededApi,
+) -> BTreeMap<String, (f64, i32)> {
+    let stage = apigw
+        .get_stage()
+        .rest_api_id(&seeded.rest_api_id)
+        .stage_name(&seeded.stage)
+        .send()
+        .await
+        .unwrap();
+    stage
+        .method_settings()
+        .unwrap()
+        .iter()
+        .map(|(key, s)| {
+            (
+                key.clone(),
+                (s.throttling_rate_limit(), s.throttling_burst_limit()),
+            )
+        })
+        .collect()
+}
+
 async fn seed(emulator: &Emulator) -> (aws_sdk_apigateway::Client, SeededApi) {
     let config = emulator.sdk_config("us-east-1").await;
     let seeded = api::seed(&config).await.expect("seeding API Gateway");
@@ -68,7 +97,10 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededApi) {
             "~ apigw_stage_throttle/us-east-1/{}/{}",
             seeded.rest_api_id, seeded.stage
         )))
-        .stdout(contains("restore puts back its rate 100 and burst 50"));
+        .stdout(contains("restore puts back its rate 100 and burst 50"))
+        .stdout(contains(
+            "Its method orders/GET set throttling of their own, which overrides the stage's",
+        ));
     emulator
         .hikkonuki()
         .args(["apply", "plans/p.yaml", "--yes"])
@@ -82,6 +114,13 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
     let (apigw, seeded) = seed(&emulator).await;
     let before = api_state(&apigw, &seeded).await;
     assert!(before["policy"].contains("Allow"), "{before:?}");
+    assert_eq!(
+        throttling(&apigw, &seeded).await,
+        BTreeMap::from([
+            ("*/*".to_string(), (100.0, 50)),
+            ("orders/GET".to_string(), (200.0, 80))
+        ])
+    );
 
     plan_and_apply(&emulator, &seeded);
     let cut = api_state(&apigw, &seeded).await;
@@ -89,11 +128,15 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
         cut["policy"].contains("HikkonukiDenyAllInvocations"),
         "{cut:?}"
     );
-    let stage = &cut[&format!("stage {}", seeded.stage)];
-    assert!(
-        stage.contains("throttling_burst_limit: 0") && stage.contains("throttling_rate_limit: 0.0"),
-        "{stage}"
+    // The method with limits of its own is closed too, or it would stay open at its own rate.
+    assert_eq!(
+        throttling(&apigw, &seeded).await,
+        BTreeMap::from([
+            ("*/*".to_string(), (0.0, 0)),
+            ("orders/GET".to_string(), (0.0, 0))
+        ])
     );
+    let stage = &cut[&format!("stage {}", seeded.stage)];
     assert_ne!(
         stage.split(',').next(),
         before[&format!("stage {}", seeded.stage)].split(',').next(),
@@ -109,7 +152,7 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
+async fn restore_leaves_a_policy_and_a_method_limit_changed_after_the_cut_alone() {
     let emulator = Emulator::start();
     let (apigw, seeded) = seed(&emulator).await;
     plan_and_apply(&emulator, &seeded);
@@ -128,6 +171,21 @@ async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
         .send()
         .await
         .unwrap();
+    // And lets GET /orders through at a trickle.
+    apigw
+        .update_stage()
+        .rest_api_id(&seeded.rest_api_id)
+        .stage_name(&seeded.stage)
+        .patch_operations(
+            aws_sdk_apigateway::types::PatchOperation::builder()
+                .op(aws_sdk_apigateway::types::Op::Replace)
+                .path("/orders/GET/throttling/rateLimit")
+                .value("5")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     emulator
         .hikkonuki()
         .args(["restore", "plans/p.rollback.yaml", "--yes"])
@@ -136,13 +194,114 @@ async fn restore_leaves_a_policy_and_a_redeployment_made_after_the_cut_alone() {
         .stderr(contains(format!(
             "conflict: the resource policy of {} was changed after the cut; left alone",
             seeded.rest_api_id
+        )))
+        .stderr(contains(format!(
+            "conflict: the throttling of method orders/GET of {}/{} was changed after the cut (now rate 5 and burst 0); left alone",
+            seeded.rest_api_id, seeded.stage
         )));
     let after = api_state(&apigw, &seeded).await;
     assert!(after["policy"].contains("203.0.113.0/24"), "{after:?}");
-    // The stage itself went back to its deployment and throttling.
+    // The stage-wide limits went back; the method keeps the responder's limit.
+    assert_eq!(
+        throttling(&apigw, &seeded).await,
+        BTreeMap::from([
+            ("*/*".to_string(), (100.0, 50)),
+            ("orders/GET".to_string(), (5.0, 0))
+        ])
+    );
+}
+
+/// An API that had no resource policy gets none back: undo clears the deny with `replace /policy ""`,
+/// the call Terraform also uses to delete one. Its stage had no stage-wide settings, so undo removes the
+/// `*/*` settings the cut created; the emulator accepts that removal but ignores it, and restore must
+/// say so rather than report the stage restored.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_without_a_policy_gets_none_back_and_an_ignored_settings_removal_is_reported() {
+    use aws_sdk_apigateway::types::IntegrationType;
+
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let apigw = aws_sdk_apigateway::Client::new(&config);
+    let api = apigw
+        .create_rest_api()
+        .name("status-api")
+        .send()
+        .await
+        .unwrap();
+    let id = api.id().unwrap().to_string();
+    let root = api.root_resource_id().unwrap().to_string();
+    apigw
+        .put_method()
+        .rest_api_id(&id)
+        .resource_id(&root)
+        .http_method("GET")
+        .authorization_type("NONE")
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .put_integration()
+        .rest_api_id(&id)
+        .resource_id(&root)
+        .http_method("GET")
+        .r#type(IntegrationType::Mock)
+        .send()
+        .await
+        .unwrap();
+    apigw
+        .create_deployment()
+        .rest_api_id(&id)
+        .stage_name("beta")
+        .send()
+        .await
+        .unwrap();
+    let seeded = SeededApi {
+        rest_api_id: id.clone(),
+        stage: "beta".into(),
+        policy: String::new(),
+    };
+    let before = api_state(&apigw, &seeded).await;
+    assert_eq!(before["policy"], "None");
+
+    emulator
+        .hikkonuki()
+        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .assert()
+        .success()
+        .stdout(contains(format!("~ apigw_deny_policy/us-east-1/{id}")))
+        .stdout(contains("it has no resource policy"))
+        .stdout(contains(
+            "restore removes the stage-wide method settings again (it has none now)",
+        ));
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes"])
+        .assert()
+        .success();
+    let cut = api_state(&apigw, &seeded).await;
     assert!(
-        after[&format!("stage {}", seeded.stage)].contains("throttling_rate_limit: 100.0"),
-        "{after:?}"
+        cut["policy"].contains("HikkonukiDenyAllInvocations"),
+        "{cut:?}"
+    );
+
+    let restore = emulator
+        .hikkonuki()
+        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .assert()
+        .failure()
+        .stderr(contains(format!("{id}: deny policy removed (it had none)")))
+        .stderr(contains(format!(
+            "the endpoint accepted the removal of {id}/beta's */* method settings but kept them"
+        )));
+    let after = api_state(&apigw, &seeded).await;
+    let stage = "stage beta".to_string();
+    for key in ["policy", "deployments"] {
+        assert_eq!(after[key], before[key], "{key}: {restore:?}");
+    }
+    // Back on its own deployment; only the ignored removal differs.
+    assert_eq!(
+        after[&stage].split(',').next(),
+        before[&stage].split(',').next()
     );
 }
 

@@ -126,7 +126,9 @@ async fn set_policy(
     ctx.apigateway()
         .update_rest_api()
         .rest_api_id(api_id)
-        // An empty value removes the policy.
+        // An empty value removes the policy: AWS accepts it (Terraform deletes REST API policies this
+        // way), while `remove /policy` is not implemented by the emulator. The emulator then returns
+        // the policy as "", which `policy_text` reads as none.
         .patch_operations(replace("/policy", policy.unwrap_or_default()))
         .send()
         .await
@@ -183,7 +185,7 @@ pub fn propose(state: &ApiState) -> Option<ProposedCut> {
     Some(ProposedCut {
         target: state.rest_api_id.clone(),
         reason: format!(
-            "REST API {} ({}) answers {}: a resource policy denying execute-api:Invoke to everyone makes every call fail with 403, whatever its authorizers say; {stages}. This also cuts private-API access through VPC endpoints. Restore puts back {} and each stage's prior deployment.",
+            "REST API {} ({}) answers {}: a resource policy denying execute-api:Invoke to everyone makes every call fail with 403, whatever its authorizers say; {stages}. A private API is cut too (its calls through VPC endpoints are denied), while the VPC endpoints' own policies are left as they are. Restore puts back {} and each stage's prior deployment.",
             state.name,
             state.rest_api_id,
             if state.policy.is_some() {
@@ -379,6 +381,17 @@ impl Containment for ApiGatewayDenyPolicy {
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_apigateway::Client;
+    use aws_sdk_apigateway::operation::create_deployment::CreateDeploymentOutput;
+    use aws_sdk_apigateway::operation::delete_deployment::DeleteDeploymentOutput;
+    use aws_sdk_apigateway::operation::get_deployments::GetDeploymentsOutput;
+    use aws_sdk_apigateway::operation::get_rest_api::GetRestApiOutput;
+    use aws_sdk_apigateway::operation::get_stages::GetStagesOutput;
+    use aws_sdk_apigateway::operation::update_rest_api::UpdateRestApiOutput;
+    use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput;
+    use aws_sdk_apigateway::types::{Deployment, Op, PatchOperation, Stage};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
     use super::*;
 
     fn state(policy: Option<&str>) -> ApiState {
@@ -386,16 +399,16 @@ mod tests {
             rest_api_id: "a1b2c3".into(),
             name: "orders".into(),
             policy: policy.map(str::to_string),
-            stage_deployments: BTreeMap::from([("prod".to_string(), "dep1".to_string())]),
+            stage_deployments: BTreeMap::from([
+                ("prod".to_string(), "dep1".to_string()),
+                ("test".to_string(), "dep2".to_string()),
+            ]),
         }
     }
 
-    #[test]
-    fn an_api_already_denied_is_not_proposed_and_edits_of_after_are_refused() {
-        assert_eq!(propose(&state(Some(DENY_ALL))), None);
-        let proposed = propose(&state(None)).unwrap();
-        assert!(proposed.reason.contains("no policy"), "{}", proposed.reason);
-        let mut cut = Cut {
+    fn cut_of(state: &ApiState) -> Cut {
+        let proposed = propose(state).unwrap();
+        Cut {
             id: "apigw_deny_policy/us-east-1/a1b2c3".into(),
             kind: INFO.name.into(),
             region: "us-east-1".into(),
@@ -405,10 +418,215 @@ mod tests {
             reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
-        };
+        }
+    }
+
+    /// The single patch operation of a request, as (op, path, value).
+    fn only_op(ops: &[PatchOperation]) -> Option<(&Op, &str, Option<&str>)> {
+        match ops {
+            [op] => Some((op.op()?, op.path()?, op.value())),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn an_api_already_denied_is_not_proposed_and_edits_of_after_are_refused() {
+        assert_eq!(propose(&state(Some(DENY_ALL))), None);
+        let proposed = propose(&state(None)).unwrap();
+        assert!(proposed.reason.contains("no policy"), "{}", proposed.reason);
+        assert!(
+            proposed
+                .reason
+                .contains("VPC endpoints' own policies are left"),
+            "{}",
+            proposed.reason
+        );
+        let mut cut = cut_of(&state(None));
         assert_eq!(ApiGatewayDenyPolicy.check_states(&cut), Ok(()));
         assert_eq!(cut.after["stage_deployments"]["prod"], REDEPLOYED);
         cut.after["policy"] = r#"{"Version":"2012-10-17","Statement":[]}"#.into();
         assert!(ApiGatewayDenyPolicy.check_states(&cut).is_err());
+    }
+
+    #[test]
+    fn the_deny_policy_denies_every_invocation_to_everyone() {
+        let policy: Value = serde_json::from_str(DENY_ALL).unwrap();
+        let statements = policy["Statement"].as_array().unwrap();
+        assert_eq!(statements.len(), 1);
+        let deny = &statements[0];
+        assert_eq!(
+            (
+                &deny["Effect"],
+                &deny["Principal"],
+                &deny["Action"],
+                &deny["Resource"]
+            ),
+            (
+                &Value::from("Deny"),
+                &Value::from("*"),
+                &Value::from("execute-api:Invoke"),
+                &Value::from("execute-api:/*")
+            )
+        );
+    }
+
+    /// Apply puts the deny, deploys it once and points every stage at that deployment; undo of an API
+    /// that had no policy clears it with an empty value, points each stage back at its own deployment
+    /// and deletes hikkonuki's.
+    #[tokio::test]
+    async fn mocked_apply_and_undo_send_exactly_the_policy_and_deployment_patches() {
+        let cut = cut_of(&state(None));
+        let put_deny = mock!(Client::update_rest_api)
+            .match_requests(|req| {
+                req.rest_api_id() == Some("a1b2c3")
+                    && only_op(req.patch_operations())
+                        == Some((&Op::Replace, "/policy", Some(DENY_ALL)))
+            })
+            .then_output(|| UpdateRestApiOutput::builder().build());
+        let deploy = mock!(Client::create_deployment)
+            .match_requests(|req| {
+                req.rest_api_id() == Some("a1b2c3")
+                    && req.description() == Some(DEPLOYMENT_DESCRIPTION)
+                    && req.stage_name().is_none()
+            })
+            .then_output(|| CreateDeploymentOutput::builder().id("hk1").build());
+        let point = mock!(Client::update_stage)
+            .match_requests(|req| {
+                matches!(req.stage_name(), Some("prod" | "test"))
+                    && only_op(req.patch_operations())
+                        == Some((&Op::Replace, "/deploymentId", Some("hk1")))
+            })
+            .then_output(|| UpdateStageOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&put_deny, &deploy, &point]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+        let record = ApiGatewayDenyPolicy.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(
+            (put_deny.num_calls(), deploy.num_calls(), point.num_calls()),
+            (1, 1, 2)
+        );
+
+        // AWS returns the policy with its quotes escaped.
+        let denied = mock!(Client::get_rest_api).then_output(|| {
+            GetRestApiOutput::builder()
+                .id("a1b2c3")
+                .policy(DENY_ALL.replace('"', "\\\""))
+                .build()
+        });
+        let clear = mock!(Client::update_rest_api)
+            .match_requests(|req| {
+                only_op(req.patch_operations()) == Some((&Op::Replace, "/policy", Some("")))
+            })
+            .then_output(|| UpdateRestApiOutput::builder().build());
+        let deployments = mock!(Client::get_deployments).then_output(|| {
+            GetDeploymentsOutput::builder()
+                .items(Deployment::builder().id("dep1").build())
+                .items(Deployment::builder().id("dep2").build())
+                .items(
+                    Deployment::builder()
+                        .id("hk1")
+                        .description(DEPLOYMENT_DESCRIPTION)
+                        .build(),
+                )
+                .build()
+        });
+        let stages = |prod: &str, test: &str| {
+            GetStagesOutput::builder()
+                .item(
+                    Stage::builder()
+                        .stage_name("prod")
+                        .deployment_id(prod)
+                        .build(),
+                )
+                .item(
+                    Stage::builder()
+                        .stage_name("test")
+                        .deployment_id(test)
+                        .build(),
+                )
+                .build()
+        };
+        let stages_now = mock!(Client::get_stages)
+            .sequence()
+            .output(move || stages("hk1", "hk1"))
+            .output(move || stages("dep1", "dep2"))
+            .build();
+        let point_back = mock!(Client::update_stage)
+            .match_requests(|req| {
+                let wanted = match req.stage_name() {
+                    Some("prod") => "dep1",
+                    Some("test") => "dep2",
+                    _ => return false,
+                };
+                only_op(req.patch_operations())
+                    == Some((&Op::Replace, "/deploymentId", Some(wanted)))
+            })
+            .then_output(|| UpdateStageOutput::builder().build());
+        let delete = mock!(Client::delete_deployment)
+            .match_requests(|req| req.deployment_id() == Some("hk1"))
+            .then_output(|| DeleteDeploymentOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[
+                &denied,
+                &clear,
+                &deployments,
+                &stages_now,
+                &point_back,
+                &delete
+            ]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+        let outcome = ApiGatewayDenyPolicy.undo(&ctx, &record).await.unwrap();
+        assert_eq!(
+            (
+                clear.num_calls(),
+                point_back.num_calls(),
+                delete.num_calls()
+            ),
+            (1, 2, 1)
+        );
+        assert_eq!(
+            outcome.notes,
+            vec!["a1b2c3: deny policy removed (it had none)".to_string()]
+        );
+    }
+
+    /// A prior policy goes back as the exact text recorded.
+    #[tokio::test]
+    async fn mocked_undo_puts_back_the_exact_prior_policy_text() {
+        let prior = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "execute-api:Invoke", "Resource": "execute-api:/*"}]}"#;
+        let record = ApiGatewayDenyPolicy
+            .undo_record_for(&cut_of(&ApiState {
+                stage_deployments: BTreeMap::new(),
+                ..state(Some(prior))
+            }))
+            .unwrap();
+        let denied = mock!(Client::get_rest_api)
+            .then_output(|| GetRestApiOutput::builder().policy(DENY_ALL).build());
+        let put_back = mock!(Client::update_rest_api)
+            .match_requests(move |req| {
+                only_op(req.patch_operations()) == Some((&Op::Replace, "/policy", Some(prior)))
+            })
+            .then_output(|| UpdateRestApiOutput::builder().build());
+        let deployments =
+            mock!(Client::get_deployments).then_output(|| GetDeploymentsOutput::builder().build());
+        let stages = mock!(Client::get_stages).then_output(|| GetStagesOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&denied, &put_back, &deployments, &stages]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+        let outcome = ApiGatewayDenyPolicy.undo(&ctx, &record).await.unwrap();
+        assert_eq!(put_back.num_calls(), 1);
+        assert_eq!(
+            outcome.notes,
+            vec!["a1b2c3: prior resource policy put back".to_string()]
+        );
     }
 }

@@ -10,12 +10,18 @@
 //!   default quota (10,000 requests per second, burst 5,000), which is what applied to it before; restore
 //!   says so.
 //!
-//! The emulator has no v2 UpdateStage, and ignores the removal of REST `*/*` settings: those paths are
-//! proven with mocks, and undo re-reads a REST stage after the removal so an endpoint that ignored it is
-//! reported rather than taken for a restored stage.
+//! Throttling set on one method (REST method settings other than `*/*`) or one route (v2 route settings)
+//! overrides the stage-wide limits for that method or route, so a stage-wide 0 alone would leave it open.
+//! The cut sets each of those to 0 as well, and undo puts back each one's recorded values.
+//!
+//! The emulator has no v2 UpdateStage, and ignores the removal of REST `*/*` settings (it accepts the
+//! request and keeps them): those paths are proven with mocks, and undo re-reads a REST stage after the
+//! removal so an endpoint that ignored it is reported rather than taken for a restored stage.
+
+use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
-use aws_sdk_apigateway::types::{Op, PatchOperation};
+use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
 use aws_sdk_apigatewayv2::types::RouteSettings;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -41,8 +47,8 @@ static INFO: KindInfo = KindInfo {
 pub const ACCOUNT_DEFAULT_RATE: f64 = 10_000.0;
 pub const ACCOUNT_DEFAULT_BURST: i32 = 5_000;
 
-const REST_RATE_PATH: &str = "/*/*/throttling/rateLimit";
-const REST_BURST_PATH: &str = "/*/*/throttling/burstLimit";
+/// The REST method-settings key that applies to every method of a stage.
+const REST_STAGE_WIDE: &str = "*/*";
 
 /// Which API family a stage belongs to: their stages are read and written through different APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -54,28 +60,35 @@ pub enum ApiFamily {
     Http,
 }
 
-/// A stage's throttling as `before`, `after` and the undo record hold it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+impl ApiFamily {
+    /// What the family calls the unit an override applies to.
+    fn override_word(self) -> &'static str {
+        match self {
+            ApiFamily::Rest => "method",
+            ApiFamily::Http => "route",
+        }
+    }
+}
+
+/// One rate and burst limit pair; None where it is not set.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct StageThrottle {
-    pub family: ApiFamily,
-    pub api_id: String,
-    pub stage_name: String,
-    /// None: the stage sets no limit of its own.
+pub struct Limits {
     pub rate_limit: Option<f64>,
     pub burst_limit: Option<i32>,
 }
 
-impl StageThrottle {
-    fn target(&self) -> String {
-        format!("{}/{}", self.api_id, self.stage_name)
-    }
+impl Limits {
+    const CLOSED: Limits = Limits {
+        rate_limit: Some(0.0),
+        burst_limit: Some(0),
+    };
 
     fn is_closed(&self) -> bool {
-        self.rate_limit == Some(0.0) && self.burst_limit == Some(0)
+        *self == Limits::CLOSED
     }
 
-    fn limits(&self) -> String {
+    fn describe(&self) -> String {
         match (self.rate_limit, self.burst_limit) {
             (None, None) => "no limits of its own".to_string(),
             (rate, burst) => format!(
@@ -85,16 +98,106 @@ impl StageThrottle {
             ),
         }
     }
+
+    /// The values to write back: both recorded values, or None when neither was set. Once one of the
+    /// two is set AWS shows the other as the account default, so that is what a missing one becomes.
+    fn to_write(self) -> Option<(f64, i32)> {
+        match (self.rate_limit, self.burst_limit) {
+            (None, None) => None,
+            (rate, burst) => Some((
+                rate.unwrap_or(ACCOUNT_DEFAULT_RATE),
+                burst.unwrap_or(ACCOUNT_DEFAULT_BURST),
+            )),
+        }
+    }
 }
 
-/// The REST stage's `*/*` throttling (None when the stage has no `*/*` method settings).
-fn rest_limits(stage: &aws_sdk_apigateway::types::Stage) -> (Option<f64>, Option<i32>) {
-    match stage.method_settings().and_then(|m| m.get("*/*")) {
-        Some(setting) => (
-            Some(setting.throttling_rate_limit()),
-            Some(setting.throttling_burst_limit()),
-        ),
-        None => (None, None),
+/// A stage's throttling as `before`, `after` and the undo record hold it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageThrottle {
+    pub family: ApiFamily,
+    pub api_id: String,
+    pub stage_name: String,
+    /// The stage-wide limits (REST `*/*`, v2 default route settings). None: the stage sets no limit of
+    /// its own.
+    pub rate_limit: Option<f64>,
+    pub burst_limit: Option<i32>,
+    /// Methods (REST, keyed as in the stage's method settings, e.g. `orders/GET`) or routes (v2, keyed
+    /// by route key, e.g. `GET /orders`) with throttling of their own, which overrides the stage-wide
+    /// limits.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub overrides: BTreeMap<String, Limits>,
+}
+
+impl StageThrottle {
+    fn target(&self) -> String {
+        format!("{}/{}", self.api_id, self.stage_name)
+    }
+
+    fn stage_wide(&self) -> Limits {
+        Limits {
+            rate_limit: self.rate_limit,
+            burst_limit: self.burst_limit,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.stage_wide().is_closed() && self.overrides.values().all(Limits::is_closed)
+    }
+
+    fn closed(&self) -> StageThrottle {
+        StageThrottle {
+            rate_limit: Some(0.0),
+            burst_limit: Some(0),
+            overrides: self
+                .overrides
+                .keys()
+                .map(|key| (key.clone(), Limits::CLOSED))
+                .collect(),
+            ..self.clone()
+        }
+    }
+
+    fn limits(&self) -> String {
+        let mut text = self.stage_wide().describe();
+        for (key, limits) in &self.overrides {
+            text.push_str(&format!(
+                "; {} {key}: {}",
+                self.family.override_word(),
+                limits.describe()
+            ));
+        }
+        text
+    }
+}
+
+/// A REST stage's throttling read from its method settings: `*/*` is stage-wide, every other key one
+/// method's own settings. AWS always returns both limits of an entry (-1 where unset).
+fn rest_throttle(
+    api_id: &str,
+    stage: &str,
+    settings: Option<&HashMap<String, MethodSetting>>,
+) -> StageThrottle {
+    let limits = |s: &MethodSetting| Limits {
+        rate_limit: Some(s.throttling_rate_limit()),
+        burst_limit: Some(s.throttling_burst_limit()),
+    };
+    let settings = settings.cloned().unwrap_or_default();
+    let stage_wide = settings.get(REST_STAGE_WIDE).map(limits);
+    StageThrottle {
+        family: ApiFamily::Rest,
+        api_id: api_id.to_string(),
+        stage_name: stage.to_string(),
+        rate_limit: stage_wide.and_then(|l| l.rate_limit),
+        burst_limit: stage_wide.and_then(|l| l.burst_limit),
+        // Every method entry, even one showing -1: whether such an entry falls back to `*/*` is not
+        // something to rely on while containing, and setting it to 0 and back is exact either way.
+        overrides: settings
+            .iter()
+            .filter(|(key, _)| key.as_str() != REST_STAGE_WIDE)
+            .map(|(key, s)| (key.clone(), limits(s)))
+            .collect(),
     }
 }
 
@@ -110,14 +213,11 @@ async fn rest_stages(ctx: &RegionCtx, api_id: &str) -> Result<Vec<StageThrottle>
         .item()
         .iter()
         .filter_map(|stage| {
-            let (rate_limit, burst_limit) = rest_limits(stage);
-            Some(StageThrottle {
-                family: ApiFamily::Rest,
-                api_id: api_id.to_string(),
-                stage_name: stage.stage_name()?.to_string(),
-                rate_limit,
-                burst_limit,
-            })
+            Some(rest_throttle(
+                api_id,
+                stage.stage_name()?,
+                stage.method_settings(),
+            ))
         })
         .collect())
 }
@@ -148,13 +248,46 @@ async fn http_api_ids(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
     Ok(ids)
 }
 
-fn http_stage_state(api_id: &str, name: &str, settings: Option<&RouteSettings>) -> StageThrottle {
+/// A v2 stage's settings as they are now, kept when writing new limits: the v2 write replaces a route
+/// settings object whole.
+#[derive(Debug, Clone, Default)]
+struct V2Settings {
+    default: Option<RouteSettings>,
+    routes: HashMap<String, RouteSettings>,
+}
+
+fn route_limits(settings: &RouteSettings) -> Limits {
+    Limits {
+        rate_limit: settings.throttling_rate_limit(),
+        burst_limit: settings.throttling_burst_limit(),
+    }
+}
+
+fn http_throttle(api_id: &str, name: &str, settings: &V2Settings) -> StageThrottle {
+    let stage_wide = settings.default.as_ref().map(route_limits);
     StageThrottle {
         family: ApiFamily::Http,
         api_id: api_id.to_string(),
         stage_name: name.to_string(),
-        rate_limit: settings.and_then(RouteSettings::throttling_rate_limit),
-        burst_limit: settings.and_then(RouteSettings::throttling_burst_limit),
+        rate_limit: stage_wide.and_then(|l| l.rate_limit),
+        burst_limit: stage_wide.and_then(|l| l.burst_limit),
+        // A route whose settings set no throttling is governed by the default route settings.
+        overrides: settings
+            .routes
+            .iter()
+            .map(|(key, s)| (key.clone(), route_limits(s)))
+            .filter(|(_, limits)| limits.to_write().is_some())
+            .collect(),
+    }
+}
+
+fn v2_settings(
+    default: Option<&RouteSettings>,
+    routes: Option<&HashMap<String, RouteSettings>>,
+) -> V2Settings {
+    V2Settings {
+        default: default.cloned(),
+        routes: routes.cloned().unwrap_or_default(),
     }
 }
 
@@ -171,11 +304,8 @@ async fn http_stages(ctx: &RegionCtx, api_id: &str) -> Result<Vec<StageThrottle>
             .await
             .map_err(|err| ServiceError::from_sdk("apigateway:GET /v2/apis/{id}/stages", err))?;
         stages.extend(out.items().iter().filter_map(|stage| {
-            Some(http_stage_state(
-                api_id,
-                stage.stage_name()?,
-                stage.default_route_settings(),
-            ))
+            let settings = v2_settings(stage.default_route_settings(), stage.route_settings());
+            Some(http_throttle(api_id, stage.stage_name()?, &settings))
         }));
         match out.next_token() {
             Some(next) if !next.is_empty() => token = Some(next.to_string()),
@@ -185,14 +315,14 @@ async fn http_stages(ctx: &RegionCtx, api_id: &str) -> Result<Vec<StageThrottle>
     Ok(stages)
 }
 
-/// One stage's live throttling and, for v2 stages, its other default route settings (kept when
-/// writing); `Ok(None)` when the API or stage no longer exists.
+/// One stage's live throttling and, for v2 stages, its route settings (kept when writing); `Ok(None)`
+/// when the API or stage no longer exists.
 async fn read(
     ctx: &RegionCtx,
     family: ApiFamily,
     api_id: &str,
     stage: &str,
-) -> Result<Option<(StageThrottle, Option<RouteSettings>)>, ServiceError> {
+) -> Result<Option<(StageThrottle, V2Settings)>, ServiceError> {
     let result = match family {
         ApiFamily::Rest => ctx
             .apigateway()
@@ -202,23 +332,9 @@ async fn read(
             .send()
             .await
             .map(|out| {
-                let (rate_limit, burst_limit) =
-                    match out.method_settings().and_then(|m| m.get("*/*")) {
-                        Some(s) => (
-                            Some(s.throttling_rate_limit()),
-                            Some(s.throttling_burst_limit()),
-                        ),
-                        None => (None, None),
-                    };
                 (
-                    StageThrottle {
-                        family,
-                        api_id: api_id.to_string(),
-                        stage_name: stage.to_string(),
-                        rate_limit,
-                        burst_limit,
-                    },
-                    None,
+                    rest_throttle(api_id, stage, out.method_settings()),
+                    V2Settings::default(),
                 )
             })
             .map_err(|err| {
@@ -232,8 +348,8 @@ async fn read(
             .send()
             .await
             .map(|out| {
-                let settings = out.default_route_settings().cloned();
-                (http_stage_state(api_id, stage, settings.as_ref()), settings)
+                let settings = v2_settings(out.default_route_settings(), out.route_settings());
+                (http_throttle(api_id, stage, &settings), settings)
             })
             .map_err(|err| {
                 ServiceError::from_sdk("apigateway:GET /v2/apis/{id}/stages/{stage}", err)
@@ -246,23 +362,58 @@ async fn read(
     }
 }
 
-/// The REST patch that sets the limits, or removes the `*/*` settings when `limits` is None.
-pub fn rest_patch(limits: Option<(f64, i32)>) -> Vec<PatchOperation> {
-    match limits {
-        Some((rate, burst)) => vec![
-            replace(REST_RATE_PATH, rate.to_string()),
-            replace(REST_BURST_PATH, burst.to_string()),
-        ],
-        None => vec![
-            PatchOperation::builder()
-                .op(Op::Remove)
-                .path("/*/*")
-                .build(),
-        ],
+/// What one write does to the stage-wide limits.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum StageWide {
+    /// Leave them as they are.
+    #[default]
+    Keep,
+    Set(f64, i32),
+    /// Back to no limits of the stage's own: REST removes the `*/*` settings; v2, which cannot unset
+    /// them, writes the account's default quota.
+    Unset,
+}
+
+/// The limits one write sets on a stage.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LimitWrites {
+    pub stage_wide: StageWide,
+    /// Per-method (REST) or per-route (v2) limits, by key.
+    pub overrides: BTreeMap<String, (f64, i32)>,
+}
+
+impl LimitWrites {
+    fn is_empty(&self) -> bool {
+        self.stage_wide == StageWide::Keep && self.overrides.is_empty()
     }
 }
 
-/// The v2 default route settings with new limits, every other setting kept.
+/// The REST patch for `writes`. A method's settings are addressed by their key as GetStage returns it
+/// (`/orders/GET/throttling/rateLimit`), as for `*/*`.
+pub fn rest_patch(writes: &LimitWrites) -> Vec<PatchOperation> {
+    let set = |key: &str, (rate, burst): (f64, i32)| {
+        [
+            replace(&format!("/{key}/throttling/rateLimit"), rate.to_string()),
+            replace(&format!("/{key}/throttling/burstLimit"), burst.to_string()),
+        ]
+    };
+    let mut ops = match writes.stage_wide {
+        StageWide::Keep => vec![],
+        StageWide::Set(rate, burst) => set(REST_STAGE_WIDE, (rate, burst)).to_vec(),
+        StageWide::Unset => vec![
+            PatchOperation::builder()
+                .op(Op::Remove)
+                .path(format!("/{REST_STAGE_WIDE}"))
+                .build(),
+        ],
+    };
+    for (key, limits) in &writes.overrides {
+        ops.extend(set(key, *limits));
+    }
+    ops
+}
+
+/// v2 route settings with new limits, every other setting kept.
 pub fn http_settings(current: Option<&RouteSettings>, rate: f64, burst: i32) -> RouteSettings {
     let mut settings = RouteSettings::builder()
         .throttling_rate_limit(rate)
@@ -276,19 +427,47 @@ pub fn http_settings(current: Option<&RouteSettings>, rate: f64, burst: i32) -> 
     settings.build()
 }
 
+/// The v2 UpdateStage fields for `writes`: the default route settings (None: not sent) and the route
+/// settings of the routes written (routes not named keep theirs).
+fn http_update(
+    writes: &LimitWrites,
+    current: &V2Settings,
+) -> (Option<RouteSettings>, HashMap<String, RouteSettings>) {
+    let default = match writes.stage_wide {
+        StageWide::Keep => None,
+        StageWide::Set(rate, burst) => Some(http_settings(current.default.as_ref(), rate, burst)),
+        StageWide::Unset => Some(http_settings(
+            current.default.as_ref(),
+            ACCOUNT_DEFAULT_RATE,
+            ACCOUNT_DEFAULT_BURST,
+        )),
+    };
+    let routes = writes
+        .overrides
+        .iter()
+        .map(|(key, (rate, burst))| {
+            (
+                key.clone(),
+                http_settings(current.routes.get(key), *rate, *burst),
+            )
+        })
+        .collect();
+    (default, routes)
+}
+
 async fn write(
     ctx: &RegionCtx,
-    state: &StageThrottle,
-    limits: Option<(f64, i32)>,
-    current: Option<&RouteSettings>,
+    stage: &StageThrottle,
+    writes: &LimitWrites,
+    current: &V2Settings,
 ) -> Result<(), ServiceError> {
-    match state.family {
+    match stage.family {
         ApiFamily::Rest => {
             ctx.apigateway()
                 .update_stage()
-                .rest_api_id(&state.api_id)
-                .stage_name(&state.stage_name)
-                .set_patch_operations(Some(rest_patch(limits)))
+                .rest_api_id(&stage.api_id)
+                .stage_name(&stage.stage_name)
+                .set_patch_operations(Some(rest_patch(writes)))
                 .send()
                 .await
                 .map_err(|err| {
@@ -296,12 +475,13 @@ async fn write(
                 })?;
         }
         ApiFamily::Http => {
-            let (rate, burst) = limits.unwrap_or((ACCOUNT_DEFAULT_RATE, ACCOUNT_DEFAULT_BURST));
+            let (default, routes) = http_update(writes, current);
             ctx.apigatewayv2()
                 .update_stage()
-                .api_id(&state.api_id)
-                .stage_name(&state.stage_name)
-                .default_route_settings(http_settings(current, rate, burst))
+                .api_id(&stage.api_id)
+                .stage_name(&stage.stage_name)
+                .set_default_route_settings(default)
+                .set_route_settings((!routes.is_empty()).then_some(routes))
                 .send()
                 .await
                 .map_err(|err| {
@@ -312,30 +492,13 @@ async fn write(
     Ok(())
 }
 
-/// The limits to write back: both recorded values, or None when the stage had none. A stage with only
-/// one of the two set keeps the other at what AWS shows for it once one is set.
-fn prior_limits(prior: &StageThrottle) -> Option<(f64, i32)> {
-    match (prior.rate_limit, prior.burst_limit) {
-        (None, None) => None,
-        (rate, burst) => Some((
-            rate.unwrap_or(ACCOUNT_DEFAULT_RATE),
-            burst.unwrap_or(ACCOUNT_DEFAULT_BURST),
-        )),
-    }
-}
-
 /// The proposal for one stage, or nothing when it is already closed.
 pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
     if state.is_closed() {
         return None;
     }
-    let after = StageThrottle {
-        rate_limit: Some(0.0),
-        burst_limit: Some(0),
-        ..state.clone()
-    };
-    let restore = match (state.family, prior_limits(state)) {
-        (_, Some(_)) => format!("restore puts back its {}", state.limits()),
+    let restore = match (state.family, state.stage_wide().to_write()) {
+        (_, Some(_)) => format!("restore puts back its {}", state.stage_wide().describe()),
         (ApiFamily::Rest, None) => {
             "restore removes the stage-wide method settings again (it has none now)".to_string()
         }
@@ -343,10 +506,24 @@ pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
             "it has no limits of its own, and the v2 API cannot unset them once set, so restore sets the account's default quota (rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST})"
         ),
     };
+    let overrides = if state.overrides.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Its {} {} set throttling of their own, which overrides the stage's: each is set to 0 too, and restore puts back each one's limits.",
+            state.family.override_word(),
+            state
+                .overrides
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
     Some(ProposedCut {
         target: state.target(),
         reason: format!(
-            "{} API {} stage {} accepts requests ({}): throttling it to 0 refuses every request with 429 before any backend runs; {restore}.",
+            "{} API {} stage {} accepts requests ({}): throttling it to 0 refuses every request with 429 before any backend runs; {restore}.{overrides}",
             match state.family {
                 ApiFamily::Rest => "REST",
                 ApiFamily::Http => "HTTP/WebSocket",
@@ -356,7 +533,7 @@ pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
             state.limits()
         ),
         before: serde_json::to_value(state).expect("stage serializes"),
-        after: serde_json::to_value(after).expect("stage serializes"),
+        after: serde_json::to_value(state.closed()).expect("stage serializes"),
         disabled_because: None,
     })
 }
@@ -367,6 +544,48 @@ fn decode_states(cut: &Cut) -> Result<(StageThrottle, StageThrottle), String> {
     let after: StageThrottle =
         serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
     Ok((before, after))
+}
+
+/// What undo writes back, given the recorded and the live throttling, and a note for each part changed
+/// since the cut (left alone): a part is written back only while it is still at 0.
+pub fn undo_writes(prior: &StageThrottle, now: &StageThrottle) -> (LimitWrites, Vec<String>) {
+    let target = prior.target();
+    let mut writes = LimitWrites::default();
+    let mut conflicts = Vec::new();
+    let (was, is) = (prior.stage_wide(), now.stage_wide());
+    if is != was {
+        if is.is_closed() {
+            writes.stage_wide = match was.to_write() {
+                Some((rate, burst)) => StageWide::Set(rate, burst),
+                None => StageWide::Unset,
+            };
+        } else {
+            conflicts.push(format!(
+                "conflict: the throttling of {target} was changed after the cut (now {}); left alone",
+                is.describe()
+            ));
+        }
+    }
+    let word = prior.family.override_word();
+    for (key, was) in &prior.overrides {
+        match now.overrides.get(key) {
+            Some(is) if is == was => {}
+            Some(is) if is.is_closed() => {
+                let limits = was
+                    .to_write()
+                    .unwrap_or((ACCOUNT_DEFAULT_RATE, ACCOUNT_DEFAULT_BURST));
+                writes.overrides.insert(key.clone(), limits);
+            }
+            Some(is) => conflicts.push(format!(
+                "conflict: the throttling of {word} {key} of {target} was changed after the cut (now {}); left alone",
+                is.describe()
+            )),
+            None => conflicts.push(format!(
+                "conflict: the settings of {word} {key} of {target} were removed after the cut; not recreated"
+            )),
+        }
+    }
+    (writes, conflicts)
 }
 
 #[async_trait]
@@ -387,7 +606,15 @@ impl Containment for ApiGatewayStageThrottle {
             ));
         }
         if !after.is_closed() {
-            return Err("`after` must have rate_limit 0 and burst_limit 0".into());
+            return Err(
+                "`after` must have rate_limit 0 and burst_limit 0, and so must each of its overrides"
+                    .into(),
+            );
+        }
+        if before.overrides.keys().ne(after.overrides.keys()) {
+            return Err(
+                "`after.overrides` must name the same methods or routes as `before`".into(),
+            );
         }
         Ok(())
     }
@@ -427,14 +654,23 @@ impl Containment for ApiGatewayStageThrottle {
         let record = self.undo_record_for(cut)?;
         let (before, _) =
             decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        // The v2 write replaces the default route settings: read the others to keep them.
+        // The v2 write replaces each route settings object it names: read them to keep the rest.
         let current = match before.family {
             ApiFamily::Http => read(ctx, before.family, &before.api_id, &before.stage_name)
                 .await?
-                .and_then(|(_, settings)| settings),
-            ApiFamily::Rest => None,
+                .map(|(_, settings)| settings)
+                .unwrap_or_default(),
+            ApiFamily::Rest => V2Settings::default(),
         };
-        write(ctx, &before, Some((0.0, 0)), current.as_ref()).await?;
+        let writes = LimitWrites {
+            stage_wide: StageWide::Set(0.0, 0),
+            overrides: before
+                .overrides
+                .keys()
+                .map(|key| (key.clone(), (0.0, 0)))
+                .collect(),
+        };
+        write(ctx, &before, &writes, &current).await?;
         Ok(record)
     }
 
@@ -457,27 +693,24 @@ impl Containment for ApiGatewayStageThrottle {
                 format!("stage {target} no longer exists; its throttling cannot be restored"),
             ));
         };
-        if now.rate_limit == prior.rate_limit && now.burst_limit == prior.burst_limit {
-            return Ok(UndoOutcome {
-                notes: vec![format!("{target}: throttling already as before")],
-            });
+        let (writes, mut notes) = undo_writes(&prior, &now);
+        if writes.is_empty() {
+            if notes.is_empty() {
+                notes.push(format!("{target}: throttling already as before"));
+            }
+            return Ok(UndoOutcome { notes });
         }
-        if !now.is_closed() {
-            return Ok(UndoOutcome {
-                notes: vec![format!(
-                    "conflict: the throttling of {target} was changed after the cut (now {}); left alone",
-                    now.limits()
-                )],
-            });
-        }
-        let limits = prior_limits(&prior);
-        write(ctx, &prior, limits, settings.as_ref()).await?;
-        let note = match (prior.family, limits) {
-            (_, Some(_)) => format!("{target}: {} put back", prior.limits()),
-            (ApiFamily::Rest, None) => {
-                // Some endpoints accept the removal and ignore it: check.
+        write(ctx, &prior, &writes, &settings).await?;
+        match (prior.family, writes.stage_wide) {
+            (_, StageWide::Keep) => {}
+            (_, StageWide::Set(..)) => notes.push(format!(
+                "{target}: {} put back",
+                prior.stage_wide().describe()
+            )),
+            (ApiFamily::Rest, StageWide::Unset) => {
+                // Some endpoints accept the removal and ignore it (the emulator does): check.
                 match read(ctx, prior.family, &prior.api_id, &prior.stage_name).await? {
-                    Some((after, _)) if after.is_closed() => {
+                    Some((after, _)) if after.stage_wide().is_closed() => {
                         return Err(ServiceError::local(
                             "apigateway:PATCH /restapis/{id}/stages/{stage}",
                             format!(
@@ -485,14 +718,23 @@ impl Containment for ApiGatewayStageThrottle {
                             ),
                         ));
                     }
-                    _ => format!("{target}: stage-wide method settings removed, as before"),
+                    _ => notes.push(format!(
+                        "{target}: stage-wide method settings removed, as before"
+                    )),
                 }
             }
-            (ApiFamily::Http, None) => format!(
+            (ApiFamily::Http, StageWide::Unset) => notes.push(format!(
                 "{target}: throttling set to the account's default quota (rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST}); it had no limits of its own, which the v2 API cannot restore exactly"
-            ),
-        };
-        Ok(UndoOutcome { notes: vec![note] })
+            )),
+        }
+        for key in writes.overrides.keys() {
+            notes.push(format!(
+                "{target}: {} {key} {} put back",
+                prior.family.override_word(),
+                prior.overrides[key].describe()
+            ));
+        }
+        Ok(UndoOutcome { notes })
     }
 }
 
@@ -506,6 +748,15 @@ mod tests {
 
     use super::*;
 
+    const ROUTE: &str = "POST /hooks";
+
+    fn limits(rate: f64, burst: i32) -> Limits {
+        Limits {
+            rate_limit: Some(rate),
+            burst_limit: Some(burst),
+        }
+    }
+
     fn http_stage(rate: Option<f64>, burst: Option<i32>) -> StageThrottle {
         StageThrottle {
             family: ApiFamily::Http,
@@ -513,6 +764,18 @@ mod tests {
             stage_name: "$default".into(),
             rate_limit: rate,
             burst_limit: burst,
+            overrides: BTreeMap::new(),
+        }
+    }
+
+    fn rest_stage(rate: Option<f64>, burst: Option<i32>) -> StageThrottle {
+        StageThrottle {
+            family: ApiFamily::Rest,
+            api_id: "r3st".into(),
+            stage_name: "prod".into(),
+            rate_limit: rate,
+            burst_limit: burst,
+            overrides: BTreeMap::new(),
         }
     }
 
@@ -531,36 +794,178 @@ mod tests {
         }
     }
 
+    fn ops_of(ops: &[PatchOperation]) -> Vec<(&str, &str, Option<&str>)> {
+        ops.iter()
+            .map(|op| (op.op().unwrap().as_str(), op.path().unwrap(), op.value()))
+            .collect()
+    }
+
     #[test]
-    fn rest_patches_set_both_limits_or_remove_the_stage_wide_settings() {
-        let ops = rest_patch(Some((0.0, 0)));
-        let ops: Vec<_> = ops
-            .iter()
-            .map(|op| {
-                (
-                    op.op().unwrap().as_str(),
-                    op.path().unwrap(),
-                    op.value().unwrap(),
-                )
-            })
-            .collect();
+    fn rest_patches_set_the_stage_wide_and_each_method_limit_or_remove_the_stage_wide_settings() {
+        let cut = LimitWrites {
+            stage_wide: StageWide::Set(0.0, 0),
+            overrides: BTreeMap::from([("orders/GET".to_string(), (0.0, 0))]),
+        };
         assert_eq!(
-            ops,
+            ops_of(&rest_patch(&cut)),
             vec![
-                ("replace", "/*/*/throttling/rateLimit", "0"),
-                ("replace", "/*/*/throttling/burstLimit", "0")
+                ("replace", "/*/*/throttling/rateLimit", Some("0")),
+                ("replace", "/*/*/throttling/burstLimit", Some("0")),
+                ("replace", "/orders/GET/throttling/rateLimit", Some("0")),
+                ("replace", "/orders/GET/throttling/burstLimit", Some("0")),
             ]
         );
-        let remove = rest_patch(None);
-        assert_eq!(remove[0].op().unwrap().as_str(), "remove");
-        assert_eq!(remove[0].path(), Some("/*/*"));
+        let restore = LimitWrites {
+            stage_wide: StageWide::Unset,
+            overrides: BTreeMap::from([
+                ("orders/GET".to_string(), (-1.0, -1)),
+                ("pay/POST".to_string(), (2.5, 7)),
+            ]),
+        };
+        assert_eq!(
+            ops_of(&rest_patch(&restore)),
+            vec![
+                ("remove", "/*/*", None),
+                ("replace", "/orders/GET/throttling/rateLimit", Some("-1")),
+                ("replace", "/orders/GET/throttling/burstLimit", Some("-1")),
+                ("replace", "/pay/POST/throttling/rateLimit", Some("2.5")),
+                ("replace", "/pay/POST/throttling/burstLimit", Some("7")),
+            ]
+        );
+        assert!(rest_patch(&LimitWrites::default()).is_empty());
+    }
+
+    #[test]
+    fn method_settings_of_their_own_are_recorded_and_closed_with_the_stage() {
+        let settings = HashMap::from([
+            (
+                "*/*".to_string(),
+                MethodSetting::builder()
+                    .throttling_rate_limit(100.0)
+                    .throttling_burst_limit(50)
+                    .build(),
+            ),
+            (
+                "orders/GET".to_string(),
+                MethodSetting::builder()
+                    .throttling_rate_limit(-1.0)
+                    .throttling_burst_limit(-1)
+                    .metrics_enabled(true)
+                    .build(),
+            ),
+        ]);
+        let state = rest_throttle("r3st", "prod", Some(&settings));
+        assert_eq!(state.stage_wide(), limits(100.0, 50));
+        assert_eq!(
+            state.overrides,
+            BTreeMap::from([("orders/GET".to_string(), limits(-1.0, -1))])
+        );
+        let cut = cut_of(&state);
+        assert!(
+            cut.reason
+                .contains("method orders/GET set throttling of their own"),
+            "{}",
+            cut.reason
+        );
+        let after: StageThrottle = serde_json::from_value(cut.after.clone()).unwrap();
+        assert!(after.is_closed());
+        assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
+        // An after that leaves a method open is refused.
+        let mut open = cut.clone();
+        open.after["overrides"]["orders/GET"]["rate_limit"] = 5.0.into();
+        assert!(ApiGatewayStageThrottle.check_states(&open).is_err());
+        // A stage closed stage-wide but with a method still open is proposed.
+        let half_closed = StageThrottle {
+            overrides: BTreeMap::from([("orders/GET".to_string(), limits(20.0, 10))]),
+            ..rest_stage(Some(0.0), Some(0))
+        };
+        assert!(propose(&half_closed).is_some());
+        assert_eq!(propose(&half_closed.closed()), None);
+        // Plans written before overrides were recorded still read.
+        let old: StageThrottle = serde_json::from_value(serde_json::json!({
+            "family": "rest", "api_id": "r3st", "stage_name": "prod", "rate_limit": 100.0, "burst_limit": 50
+        }))
+        .unwrap();
+        assert!(old.overrides.is_empty());
+    }
+
+    #[test]
+    fn undo_writes_back_only_the_parts_still_at_zero_and_reports_the_others() {
+        let prior = StageThrottle {
+            overrides: BTreeMap::from([
+                ("orders/GET".to_string(), limits(20.0, 10)),
+                ("pay/POST".to_string(), limits(-1.0, -1)),
+                ("gone/GET".to_string(), limits(1.0, 1)),
+            ]),
+            ..rest_stage(None, None)
+        };
+        let mut now = prior.closed();
+        now.overrides.insert("pay/POST".into(), limits(3.0, 3));
+        now.overrides.remove("gone/GET");
+        let (writes, conflicts) = undo_writes(&prior, &now);
+        assert_eq!(writes.stage_wide, StageWide::Unset);
+        assert_eq!(
+            writes.overrides,
+            BTreeMap::from([("orders/GET".to_string(), (20.0, 10))])
+        );
+        assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+        assert!(conflicts.iter().all(|c| c.starts_with("conflict:")));
+        assert!(conflicts[0].contains("gone/GET") && conflicts[1].contains("pay/POST"));
+
+        // Stage-wide opened by hand: kept; already restored: nothing to write.
+        let mut reopened = prior.closed();
+        reopened.rate_limit = Some(9.0);
+        let (writes, conflicts) = undo_writes(&prior, &reopened);
+        assert_eq!(writes.stage_wide, StageWide::Keep);
+        assert!(
+            conflicts[0].contains("now rate 9 and burst 0"),
+            "{conflicts:?}"
+        );
+        let (writes, conflicts) = undo_writes(&prior, &prior);
+        assert!(writes.is_empty() && conflicts.is_empty());
+        let wide = rest_stage(Some(100.0), Some(50));
+        assert_eq!(
+            undo_writes(&wide, &wide.closed()).0.stage_wide,
+            StageWide::Set(100.0, 50)
+        );
+    }
+
+    #[test]
+    fn http_stages_without_limits_are_proposed_with_the_account_default_on_restore() {
         assert_eq!(propose(&http_stage(Some(0.0), Some(0))), None);
         let cut = cut_of(&http_stage(None, None));
         assert!(cut.reason.contains("cannot unset"), "{}", cut.reason);
         assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
+        // Routes without throttling of their own follow the default route settings: not overrides.
+        let settings = V2Settings {
+            default: None,
+            routes: HashMap::from([
+                (
+                    ROUTE.to_string(),
+                    RouteSettings::builder().throttling_rate_limit(40.0).build(),
+                ),
+                (
+                    "GET /".to_string(),
+                    RouteSettings::builder()
+                        .detailed_metrics_enabled(true)
+                        .build(),
+                ),
+            ]),
+        };
+        let state = http_throttle("h77api", "$default", &settings);
+        assert_eq!(
+            state.overrides,
+            BTreeMap::from([(
+                ROUTE.to_string(),
+                Limits {
+                    rate_limit: Some(40.0),
+                    burst_limit: None
+                }
+            )])
+        );
     }
 
-    fn get_stage(rate: Option<f64>, burst: Option<i32>) -> GetStageOutput {
+    fn route(rate: Option<f64>, burst: Option<i32>) -> RouteSettings {
         let mut settings = RouteSettings::builder()
             .detailed_metrics_enabled(true)
             .logging_level(LoggingLevel::Error);
@@ -570,44 +975,72 @@ mod tests {
         if let Some(burst) = burst {
             settings = settings.throttling_burst_limit(burst);
         }
+        settings.build()
+    }
+
+    fn get_stage(
+        stage: (Option<f64>, Option<i32>),
+        hooks: (Option<f64>, Option<i32>),
+    ) -> GetStageOutput {
         GetStageOutput::builder()
             .stage_name("$default")
-            .default_route_settings(settings.build())
+            .default_route_settings(route(stage.0, stage.1))
+            .route_settings(ROUTE, route(hooks.0, hooks.1))
             .build()
+    }
+
+    fn sends(
+        req: &aws_sdk_apigatewayv2::operation::update_stage::UpdateStageInput,
+        stage: (f64, i32),
+        hooks: (f64, i32),
+    ) -> bool {
+        let default = req.default_route_settings().unwrap();
+        let hook = &req.route_settings().unwrap()[ROUTE];
+        req.api_id() == Some("h77api")
+            && req.stage_name() == Some("$default")
+            && default.throttling_rate_limit() == Some(stage.0)
+            && default.throttling_burst_limit() == Some(stage.1)
+            && hook.throttling_rate_limit() == Some(hooks.0)
+            && hook.throttling_burst_limit() == Some(hooks.1)
+            // The other settings are sent back unchanged.
+            && default.detailed_metrics_enabled() == Some(true)
+            && default.logging_level() == Some(&LoggingLevel::Error)
+            && hook.detailed_metrics_enabled() == Some(true)
     }
 
     /// The emulator has no v2 UpdateStage: the cut and its undo are checked on the requests they send.
     #[tokio::test]
-    async fn mocked_http_api_stage_is_throttled_to_zero_and_restored_keeping_other_route_settings()
-    {
-        let state = http_stage(Some(250.0), Some(100));
+    async fn mocked_http_api_stage_and_its_throttled_route_are_closed_and_restored_keeping_other_settings()
+     {
+        let state = http_throttle(
+            "h77api",
+            "$default",
+            &V2Settings {
+                default: Some(route(Some(250.0), Some(100))),
+                routes: HashMap::from([(ROUTE.to_string(), route(Some(40.0), Some(20)))]),
+            },
+        );
         let cut = cut_of(&state);
+        assert!(
+            cut.reason.contains(&format!("route {ROUTE}")),
+            "{}",
+            cut.reason
+        );
 
-        let open = mock!(V2::get_stage).then_output(|| get_stage(Some(250.0), Some(100)));
+        let open = mock!(V2::get_stage)
+            .then_output(|| get_stage((Some(250.0), Some(100)), (Some(40.0), Some(20))));
         let close = mock!(V2::update_stage)
-            .match_requests(|req| {
-                let s = req.default_route_settings().unwrap();
-                req.api_id() == Some("h77api")
-                    && req.stage_name() == Some("$default")
-                    && s.throttling_rate_limit() == Some(0.0)
-                    && s.throttling_burst_limit() == Some(0)
-                    && s.detailed_metrics_enabled() == Some(true)
-                    && s.logging_level() == Some(&LoggingLevel::Error)
-            })
+            .match_requests(|req| sends(req, (0.0, 0), (0.0, 0)))
             .then_output(|| UpdateStageOutput::builder().build());
         let client = mock_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, &[&open, &close]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
         let record = ApiGatewayStageThrottle.apply(&ctx, &cut).await.unwrap();
         assert_eq!(close.num_calls(), 1);
 
-        let closed = mock!(V2::get_stage).then_output(|| get_stage(Some(0.0), Some(0)));
+        let closed = mock!(V2::get_stage)
+            .then_output(|| get_stage((Some(0.0), Some(0)), (Some(0.0), Some(0))));
         let reopen = mock!(V2::update_stage)
-            .match_requests(|req| {
-                let s = req.default_route_settings().unwrap();
-                s.throttling_rate_limit() == Some(250.0)
-                    && s.throttling_burst_limit() == Some(100)
-                    && s.detailed_metrics_enabled() == Some(true)
-            })
+            .match_requests(|req| sends(req, (250.0, 100), (40.0, 20)))
             .then_output(|| UpdateStageOutput::builder().build());
         let client = mock_client!(
             aws_sdk_apigatewayv2,
@@ -617,9 +1050,17 @@ mod tests {
         let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
         let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
         assert_eq!(reopen.num_calls(), 1, "{outcome:?}");
+        assert_eq!(
+            outcome.notes,
+            vec![
+                "h77api/$default: rate 250 and burst 100 put back".to_string(),
+                format!("h77api/$default: route {ROUTE} rate 40 and burst 20 put back"),
+            ]
+        );
 
         // Changed after the cut: left alone.
-        let changed = mock!(V2::get_stage).then_output(|| get_stage(Some(5.0), Some(5)));
+        let changed = mock!(V2::get_stage)
+            .then_output(|| get_stage((Some(5.0), Some(5)), (Some(6.0), Some(6))));
         let untouched =
             mock!(V2::update_stage).then_output(|| UpdateStageOutput::builder().build());
         let client = mock_client!(
@@ -630,7 +1071,11 @@ mod tests {
         let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
         let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
         assert_eq!(untouched.num_calls(), 0);
-        assert!(outcome.notes[0].starts_with("conflict"), "{outcome:?}");
+        assert_eq!(outcome.notes.len(), 2, "{outcome:?}");
+        assert!(
+            outcome.notes.iter().all(|n| n.starts_with("conflict")),
+            "{outcome:?}"
+        );
     }
 
     /// The emulator ignores the removal of `*/*` method settings: the request is checked here.
@@ -639,47 +1084,46 @@ mod tests {
         use aws_sdk_apigateway::Client as V1;
         use aws_sdk_apigateway::operation::get_stage::GetStageOutput as RestStage;
         use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput as RestUpdate;
-        use aws_sdk_apigateway::types::MethodSetting;
 
-        let state = StageThrottle {
-            family: ApiFamily::Rest,
-            api_id: "r3st".into(),
-            stage_name: "prod".into(),
-            rate_limit: None,
-            burst_limit: None,
-        };
         let record = ApiGatewayStageThrottle
-            .undo_record_for(&cut_of(&state))
+            .undo_record_for(&cut_of(&rest_stage(None, None)))
             .unwrap();
-        let closed = mock!(V1::get_stage)
-            .sequence()
-            .output(|| {
-                RestStage::builder()
-                    .stage_name("prod")
-                    .method_settings(
-                        "*/*",
-                        MethodSetting::builder()
-                            .throttling_rate_limit(0.0)
-                            .throttling_burst_limit(0)
-                            .build(),
-                    )
-                    .build()
-            })
-            .output(|| RestStage::builder().stage_name("prod").build())
-            .build();
+        let closed_then_removed = || {
+            mock!(V1::get_stage)
+                .sequence()
+                .output(|| {
+                    RestStage::builder()
+                        .stage_name("prod")
+                        .method_settings(
+                            "*/*",
+                            MethodSetting::builder()
+                                .throttling_rate_limit(0.0)
+                                .throttling_burst_limit(0)
+                                .build(),
+                        )
+                        .build()
+                })
+                .output(|| RestStage::builder().stage_name("prod").build())
+                .build()
+        };
+        let closed = closed_then_removed();
         let remove = mock!(V1::update_stage)
             .match_requests(|req| {
                 let ops = req.patch_operations();
-                ops.len() == 1 && ops[0].op() == Some(&Op::Remove) && ops[0].path() == Some("/*/*")
+                req.rest_api_id() == Some("r3st")
+                    && req.stage_name() == Some("prod")
+                    && ops.len() == 1
+                    && ops[0].op() == Some(&Op::Remove)
+                    && ops[0].path() == Some("/*/*")
             })
             .then_output(|| RestUpdate::builder().build());
         let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&closed, &remove]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
         let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
         assert_eq!(remove.num_calls(), 1);
-        assert!(
-            outcome.notes[0].contains("removed, as before"),
-            "{outcome:?}"
+        assert_eq!(
+            outcome.notes,
+            vec!["r3st/prod: stage-wide method settings removed, as before".to_string()]
         );
     }
 }
