@@ -1,6 +1,8 @@
 //! `cloudfront_disable`: a distribution is disabled (`Enabled=false`) so it stops serving anything: its
 //! domain and aliases answer with errors, and no request reaches its origins. Everything else in its
 //! configuration stays, so restore only turns it back on. AWS takes some minutes to deploy either change.
+//! Restore enables it only while it is still disabled: one enabled or deleted since the cut is left
+//! alone and reported.
 //!
 //! Not proposed when the plan is made with `--maintenance-origin`: `cloudfront_maintenance` then
 //! handles every distribution.
