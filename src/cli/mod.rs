@@ -201,9 +201,14 @@ fn check_origin_domain(domain: &str) -> anyhow::Result<()> {
             && !label.starts_with('-')
             && !label.ends_with('-')
     });
-    if domain.len() > 253 || !domain.contains('.') || !labels_ok {
+    // CloudFront takes no IP address as an origin; an all-digit last label also is no top-level domain.
+    let ends_in_name = domain
+        .rsplit('.')
+        .next()
+        .is_some_and(|tld| !tld.chars().all(|c| c.is_ascii_digit()));
+    if domain.len() > 253 || !domain.contains('.') || !labels_ok || !ends_in_name {
         bail!(
-            "--maintenance-origin `{domain}` is not a host name\n  fix: give only the domain that serves the maintenance page over HTTPS, e.g. --maintenance-origin maintenance.example.com (no https://, no path)"
+            "--maintenance-origin `{domain}` is not a host name\n  fix: give only the domain that serves the maintenance page over HTTPS, e.g. --maintenance-origin maintenance.example.com (no https://, no path, no IP address)"
         );
     }
     Ok(())

@@ -165,6 +165,8 @@ fn a_maintenance_origin_that_is_not_a_host_name_is_refused_before_any_aws_call()
         "https://maintenance.example.com",
         "maintenance.example.com/notice",
         "localhost",
+        "203.0.113.10",
+        "maintenance.example.com:443",
     ] {
         hikkonuki()
             .args(["plan", "--maintenance-origin", bad])

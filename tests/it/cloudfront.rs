@@ -1,7 +1,7 @@
 //! The CloudFront kinds end to end on the emulator: `cloudfront_disable`, and `cloudfront_maintenance`
 //! (plan --maintenance-origin), plan → apply → restore, with the distribution's whole configuration
-//! compared before and after. The emulator accepts any ETag, so the stale-ETag retry is proven with mocks
-//! in `src/services/cloudfront/maintenance.rs`.
+//! compared before and after, and edits made after the plan or after the cut. The emulator accepts any
+//! ETag, so the stale-ETag retry is proven with mocks in `src/services/cloudfront/tests.rs`.
 
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
@@ -32,6 +32,46 @@ async fn seed(emulator: &Emulator) -> (aws_sdk_cloudfront::Client, SeededEdge) {
     (aws_sdk_cloudfront::Client::new(&config), seeded)
 }
 
+/// Someone else's edit of the distribution, as the console would make it.
+async fn edit(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    seeded: &SeededEdge,
+    change: impl FnOnce(&mut aws_sdk_cloudfront::types::DistributionConfig),
+) {
+    let current = cloudfront
+        .get_distribution_config()
+        .id(&seeded.distribution_id)
+        .send()
+        .await
+        .unwrap();
+    let mut config = current.distribution_config().cloned().unwrap();
+    change(&mut config);
+    cloudfront
+        .update_distribution()
+        .id(&seeded.distribution_id)
+        .if_match(current.e_tag().unwrap())
+        .distribution_config(config)
+        .send()
+        .await
+        .unwrap();
+}
+
+fn plan(emulator: &Emulator, extra: &[&str]) -> assert_cmd::assert::Assert {
+    emulator
+        .hikkonuki()
+        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .args(extra)
+        .assert()
+}
+
+fn apply(emulator: &Emulator) {
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes"])
+        .assert()
+        .success();
+}
+
 fn restore(emulator: &Emulator) {
     emulator
         .hikkonuki()
@@ -58,6 +98,15 @@ async fn a_distribution_is_disabled_then_restored_exactly() {
         )))
         .stdout(contains("shop.leaky.example"))
         .stdout(contains("cloudfront_maintenance").not());
+    let planned = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    for recorded in [
+        "default_target: shop-origin",
+        "shop-origin: origin.leaky.example",
+        "api-origin: api.leaky.example",
+        "certificate: CloudFront default certificate",
+    ] {
+        assert!(planned.contains(recorded), "{recorded} in\n{planned}");
+    }
     emulator
         .hikkonuki()
         .args(["apply", "plans/p.yaml", "--yes"])
@@ -129,4 +178,97 @@ async fn with_a_maintenance_origin_every_behaviour_shows_the_notice_then_is_rest
 
     restore(&emulator);
     assert_eq!(config_of(&cloudfront, &seeded).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_distribution_re_pointed_after_the_plan_is_refused_as_drift_and_left_serving() {
+    let emulator = Emulator::start();
+    let (cloudfront, seeded) = seed(&emulator).await;
+    plan(&emulator, &[]).success();
+    edit(&cloudfront, &seeded, |config| {
+        config
+            .default_cache_behavior
+            .as_mut()
+            .unwrap()
+            .target_origin_id = "api-origin".into();
+    })
+    .await;
+    let changed = config_of(&cloudfront, &seeded).await;
+
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "drift: cloudfront_disable/global/{} no longer matches the plan",
+            seeded.distribution_id
+        )))
+        .stderr(contains("Nothing was changed"));
+    assert_eq!(config_of(&cloudfront, &seeded).await, changed);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_a_distribution_someone_enabled_and_edited_after_the_cut_alone() {
+    let emulator = Emulator::start();
+    let (cloudfront, seeded) = seed(&emulator).await;
+    plan(&emulator, &[]).success();
+    apply(&emulator);
+    edit(&cloudfront, &seeded, |config| {
+        config.enabled = true;
+        config.comment = "re-enabled by the web team".into();
+    })
+    .await;
+    let edited = config_of(&cloudfront, &seeded).await;
+
+    emulator
+        .hikkonuki()
+        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "distribution {} was already enabled (by someone since the cut, or by an earlier restore); left as it is",
+            seeded.distribution_id
+        )));
+    assert_eq!(config_of(&cloudfront, &seeded).await, edited);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_points_back_only_the_behaviours_still_on_the_maintenance_origin() {
+    let emulator = Emulator::start();
+    let (cloudfront, seeded) = seed(&emulator).await;
+    let before = config_of(&cloudfront, &seeded).await;
+    plan(&emulator, &["--maintenance-origin", MAINTENANCE]).success();
+    apply(&emulator);
+    // The web team serves /api/* from the storefront origin while the incident goes on.
+    edit(&cloudfront, &seeded, |config| {
+        let behaviors = config.cache_behaviors.as_mut().unwrap();
+        behaviors.items.as_mut().unwrap()[0].target_origin_id = "shop-origin".into();
+    })
+    .await;
+
+    emulator
+        .hikkonuki()
+        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "conflict: behaviour /api/* of distribution {} was pointed at shop-origin after the cut; left alone",
+            seeded.distribution_id
+        )));
+    let after = config_of(&cloudfront, &seeded).await;
+    assert_eq!(
+        after.default_cache_behavior().unwrap().target_origin_id(),
+        "shop-origin"
+    );
+    assert_eq!(
+        after.cache_behaviors().unwrap().items()[0].target_origin_id(),
+        "shop-origin",
+        "the later change is kept"
+    );
+    assert_eq!(
+        after.origins(),
+        before.origins(),
+        "the unused maintenance origin is removed"
+    );
 }

@@ -1,15 +1,23 @@
 //! `cloudfront_disable`: a distribution is disabled (`Enabled=false`) so it stops serving anything: its
 //! domain and aliases answer with errors, and no request reaches its origins. Everything else in its
 //! configuration stays, so restore only turns it back on. AWS takes some minutes to deploy either change.
+//! Restore enables it only while it is still disabled: one enabled or deleted since the cut is left
+//! alone and reported.
 //!
 //! Not proposed when the plan is made with `--maintenance-origin`: `cloudfront_maintenance` then
 //! handles every distribution.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+use aws_sdk_cloudfront::types::DistributionConfig;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{Change, READ_CONCURRENCY, aliases, distributions, read_config, update};
+use super::{
+    Change, READ_CONCURRENCY, aliases, certificate_summary, distributions, gone, origin_domains,
+    read_config, update,
+};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -26,7 +34,9 @@ static INFO: KindInfo = KindInfo {
     global: true,
 };
 
-/// A distribution as `before`, `after` and the undo record hold it.
+/// A distribution as `before`, `after` and the undo record hold it: whether it serves, and what it
+/// serves (names, certificate, origins), so the plan shows what goes dark and apply refuses a
+/// distribution that was re-pointed since the plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DistributionState {
@@ -34,6 +44,39 @@ pub struct DistributionState {
     pub domain_name: String,
     pub aliases: Vec<String>,
     pub enabled: bool,
+    /// The origin the default cache behaviour sends requests to.
+    pub default_target: String,
+    /// Origin ID → origin domain.
+    pub origins: BTreeMap<String, String>,
+    pub certificate: String,
+}
+
+impl DistributionState {
+    pub fn of(id: &str, domain_name: &str, config: &DistributionConfig) -> DistributionState {
+        DistributionState {
+            distribution_id: id.to_string(),
+            domain_name: domain_name.to_string(),
+            aliases: aliases(config),
+            enabled: config.enabled(),
+            default_target: config
+                .default_cache_behavior()
+                .map(|b| b.target_origin_id().to_string())
+                .unwrap_or_default(),
+            origins: origin_domains(config),
+            certificate: certificate_summary(config),
+        }
+    }
+}
+
+/// The whole configuration with only `Enabled` changed, or None when it already is `enabled`.
+/// UpdateDistribution replaces the whole configuration, so everything else is sent back as read.
+pub fn with_enabled(config: &DistributionConfig, enabled: bool) -> Option<DistributionConfig> {
+    if config.enabled() == enabled {
+        return None;
+    }
+    let mut config = config.clone();
+    config.enabled = enabled;
+    Some(config)
 }
 
 /// The proposal for one distribution, or nothing when it is already disabled.
@@ -67,12 +110,9 @@ async fn read(
     id: &str,
     domain_name: &str,
 ) -> Result<Option<DistributionState>, ServiceError> {
-    Ok(read_config(ctx, id).await?.map(|c| DistributionState {
-        distribution_id: id.to_string(),
-        domain_name: domain_name.to_string(),
-        aliases: aliases(&c.config),
-        enabled: c.config.enabled(),
-    }))
+    Ok(read_config(ctx, id)
+        .await?
+        .map(|c| DistributionState::of(id, domain_name, &c.config)))
 }
 
 fn decode_states(cut: &Cut) -> Result<(DistributionState, DistributionState), String> {
@@ -83,15 +123,16 @@ fn decode_states(cut: &Cut) -> Result<(DistributionState, DistributionState), St
     Ok((before, after))
 }
 
-/// Sets `Enabled`, leaving the distribution alone when it already is so.
-async fn set_enabled(ctx: &RegionCtx, id: &str, enabled: bool) -> Result<bool, ServiceError> {
-    update(ctx, id, |config| {
-        if config.enabled() == enabled {
-            return Change::Leave(false);
-        }
-        let mut config = config.clone();
-        config.enabled = enabled;
-        Change::Write(Box::new(config), true)
+/// Sets `Enabled`, leaving the distribution alone when it already is so: Some(true) when it was
+/// changed, Some(false) when it already was, None when the distribution no longer exists.
+async fn set_enabled(
+    ctx: &RegionCtx,
+    id: &str,
+    enabled: bool,
+) -> Result<Option<bool>, ServiceError> {
+    update(ctx, id, |config| match with_enabled(config, enabled) {
+        Some(config) => Change::Write(Box::new(config), true),
+        None => Change::Leave(false),
     })
     .await
 }
@@ -112,6 +153,13 @@ impl Containment for CloudFrontDisable {
         }
         if !before.enabled || after.enabled {
             return Err("`before.enabled` must be true and `after.enabled` false".into());
+        }
+        if (DistributionState {
+            enabled: true,
+            ..after
+        }) != before
+        {
+            return Err("`after` may differ from `before` only in `enabled`".into());
         }
         Ok(())
     }
@@ -150,7 +198,9 @@ impl Containment for CloudFrontDisable {
 
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        set_enabled(ctx, &cut.target, false).await?;
+        set_enabled(ctx, &cut.target, false)
+            .await?
+            .ok_or_else(|| gone(&cut.target))?;
         Ok(record)
     }
 
@@ -165,13 +215,15 @@ impl Containment for CloudFrontDisable {
             ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
         })?;
         let id = &prior.distribution_id;
-        let changed = set_enabled(ctx, id, true).await?;
-        Ok(UndoOutcome {
-            notes: vec![if changed {
-                format!("distribution {id} enabled again")
-            } else {
-                format!("distribution {id} was already enabled")
-            }],
-        })
+        let note = match set_enabled(ctx, id, true).await? {
+            Some(true) => format!("distribution {id} enabled again"),
+            Some(false) => format!(
+                "distribution {id} was already enabled (by someone since the cut, or by an earlier restore); left as it is"
+            ),
+            None => {
+                format!("conflict: distribution {id} was deleted after the cut; nothing to enable")
+            }
+        };
+        Ok(UndoOutcome { notes: vec![note] })
     }
 }

@@ -10,6 +10,8 @@
 //! ETag just read (`If-Match`), so a change made by someone else in between is never overwritten: the
 //! update fails with PreconditionFailed, and is retried once on a fresh read, which re-checks the state.
 
+use std::collections::BTreeMap;
+
 use aws_sdk_cloudfront::types::DistributionConfig;
 
 use crate::aws::RegionCtx;
@@ -20,6 +22,8 @@ pub const READ_CONCURRENCY: usize = 4;
 
 pub mod disable;
 pub mod maintenance;
+#[cfg(test)]
+mod tests;
 
 pub use disable::CloudFrontDisable;
 pub use maintenance::CloudFrontMaintenance;
@@ -103,23 +107,21 @@ pub enum Change<T> {
 
 /// Reads the configuration, lets `change` decide on it, and writes the result with the ETag just read.
 /// If someone else updated the distribution in between (PreconditionFailed), reads and decides once
-/// more, so the decision is always made on the state that is overwritten.
+/// more, so the decision is always made on the state that is overwritten; a second PreconditionFailed is
+/// returned as the error. `Ok(None)` when the distribution no longer exists.
 pub async fn update<T>(
     ctx: &RegionCtx,
     id: &str,
     change: impl Fn(&DistributionConfig) -> Change<T>,
-) -> Result<T, ServiceError> {
+) -> Result<Option<T>, ServiceError> {
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let current = read_config(ctx, id).await?.ok_or_else(|| {
-            ServiceError::local(
-                "cloudfront:GetDistributionConfig",
-                format!("distribution {id} no longer exists"),
-            )
-        })?;
+        let Some(current) = read_config(ctx, id).await? else {
+            return Ok(None);
+        };
         let (config, outcome) = match change(&current.config) {
-            Change::Leave(outcome) => return Ok(outcome),
+            Change::Leave(outcome) => return Ok(Some(outcome)),
             Change::Write(config, outcome) => (config, outcome),
         };
         let result = ctx
@@ -132,7 +134,7 @@ pub async fn update<T>(
             .await
             .map_err(|err| ServiceError::from_sdk("cloudfront:UpdateDistribution", err));
         match result {
-            Ok(_) => return Ok(outcome),
+            Ok(_) => return Ok(Some(outcome)),
             Err(err) if err.code.as_deref() == Some("PreconditionFailed") && attempts < 2 => {
                 continue;
             }
@@ -141,10 +143,61 @@ pub async fn update<T>(
     }
 }
 
+/// The error for a cut whose distribution was deleted between the plan and the cut.
+pub fn gone(id: &str) -> ServiceError {
+    ServiceError::local(
+        "cloudfront:GetDistributionConfig",
+        format!("distribution {id} no longer exists; make a new plan"),
+    )
+}
+
 /// The distribution's aliases (alternate domain names), for the plan.
 pub fn aliases(config: &DistributionConfig) -> Vec<String> {
     config
         .aliases()
         .map(|a| a.items().to_vec())
         .unwrap_or_default()
+}
+
+/// Each origin's ID and domain, for the plan: where the distribution's requests go.
+pub fn origin_domains(config: &DistributionConfig) -> BTreeMap<String, String> {
+    config
+        .origins()
+        .map(|o| o.items())
+        .unwrap_or_default()
+        .iter()
+        .map(|o| (o.id().to_string(), o.domain_name().to_string()))
+        .collect()
+}
+
+/// The certificate viewers see, in one line: the cuts keep it, and the plan shows it.
+pub fn certificate_summary(config: &DistributionConfig) -> String {
+    let Some(cert) = config.viewer_certificate() else {
+        return "CloudFront default certificate".into();
+    };
+    // An unset certificate may come back as an empty string rather than absent.
+    fn set(value: Option<&str>) -> Option<&str> {
+        value.filter(|v| !v.is_empty())
+    }
+    let source = match (
+        set(cert.acm_certificate_arn()),
+        set(cert.iam_certificate_id()),
+    ) {
+        (Some(arn), _) => format!("ACM certificate {arn}"),
+        (None, Some(id)) => format!("IAM server certificate {id}"),
+        // The settings below only apply to a custom certificate.
+        (None, None) => return "CloudFront default certificate".into(),
+    };
+    let details: Vec<&str> = [
+        cert.ssl_support_method().map(|m| m.as_str()),
+        cert.minimum_protocol_version().map(|v| v.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if details.is_empty() {
+        source
+    } else {
+        format!("{source} ({})", details.join(", "))
+    }
 }
