@@ -24,6 +24,7 @@ use crate::services::missing_api::is_missing_operation;
 
 pub mod credentials;
 pub mod findings;
+pub mod inline_policy;
 pub mod sessions;
 
 #[cfg(test)]

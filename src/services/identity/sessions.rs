@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::credentials::user_names;
-use super::{CallerPrincipal, decode_policy_document, is_no_such_entity};
+use super::inline_policy::{self, Holder};
+use super::{CallerPrincipal, is_no_such_entity};
 use crate::aws::RegionCtx;
 use crate::plan::Cut;
 use crate::services::{
@@ -89,6 +90,13 @@ impl Principal {
     fn name(&self) -> &str {
         match self {
             Principal::User(name) | Principal::Role(name) => name,
+        }
+    }
+
+    fn holder(&self) -> Holder<'_> {
+        match self {
+            Principal::User(name) => Holder::User(name),
+            Principal::Role(name) => Holder::Role(name),
         }
     }
 }
@@ -205,48 +213,6 @@ pub fn propose(state: &RevocationState) -> ProposedCut {
     }
 }
 
-fn policy_action(principal: &Principal, verb: &str) -> String {
-    match principal {
-        Principal::User(_) => format!("iam:{verb}UserPolicy"),
-        Principal::Role(_) => format!("iam:{verb}RolePolicy"),
-    }
-}
-
-/// The inline policy `name` on the principal as JSON text, or `None` when there is none (or the
-/// principal is gone: IAM says NoSuchEntity for both).
-async fn get_inline(
-    ctx: &RegionCtx,
-    principal: &Principal,
-    name: &str,
-) -> Result<Option<String>, ServiceError> {
-    let action = policy_action(principal, "Get");
-    let result = match principal {
-        Principal::User(user) => ctx
-            .iam()
-            .get_user_policy()
-            .user_name(user)
-            .policy_name(name)
-            .send()
-            .await
-            .map(|out| out.policy_document().to_string())
-            .map_err(|err| ServiceError::from_sdk(&action, err)),
-        Principal::Role(role) => ctx
-            .iam()
-            .get_role_policy()
-            .role_name(role)
-            .policy_name(name)
-            .send()
-            .await
-            .map(|out| out.policy_document().to_string())
-            .map_err(|err| ServiceError::from_sdk(&action, err)),
-    };
-    match result {
-        Ok(raw) => Ok(Some(decode_policy_document(&raw))),
-        Err(err) if is_no_such_entity(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
 /// Parses a policy document; one that does not parse is kept as its text, so it still compares unequal
 /// to ours and is never mistaken for it.
 fn parse_policy(text: &str) -> Value {
@@ -254,39 +220,12 @@ fn parse_policy(text: &str) -> Value {
 }
 
 async fn state_of(ctx: &RegionCtx, principal: &Principal) -> Result<RevocationState, ServiceError> {
-    let existing = get_inline(ctx, principal, POLICY_NAME).await?;
+    let existing = inline_policy::get(ctx, principal.holder(), POLICY_NAME).await?;
     Ok(RevocationState {
         principal: principal.target(),
         policy_name: POLICY_NAME.to_string(),
         existing_policy: existing.as_deref().map(parse_policy),
     })
-}
-
-/// Whether the principal exists: GetUserPolicy cannot tell a missing user from a missing policy.
-async fn exists(ctx: &RegionCtx, principal: &Principal) -> Result<bool, ServiceError> {
-    let result = match principal {
-        Principal::User(user) => ctx
-            .iam()
-            .get_user()
-            .user_name(user)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:GetUser", err)),
-        Principal::Role(role) => ctx
-            .iam()
-            .get_role()
-            .role_name(role)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:GetRole", err)),
-    };
-    match result {
-        Ok(()) => Ok(true),
-        Err(err) if is_no_such_entity(&err) => Ok(false),
-        Err(err) => Err(err),
-    }
 }
 
 /// Every principal the cut applies to: all users and roles but the caller's and the protected roles.
@@ -385,7 +324,9 @@ impl Containment for SessionRevoke {
         let (principal, _) = decode_before(cut)
             .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
         let state = state_of(ctx, &principal).await?;
-        if state.existing_policy.is_none() && !exists(ctx, &principal).await? {
+        if state.existing_policy.is_none()
+            && !inline_policy::exists(ctx, principal.holder()).await?
+        {
             return Ok(Value::Null);
         }
         Ok(serde_json::to_value(state).expect("revocation state serializes"))
@@ -395,29 +336,7 @@ impl Containment for SessionRevoke {
         let (principal, _) = decode_before(cut)
             .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
         let document = revocation_document(&now_utc());
-        let action = policy_action(&principal, "Put");
-        match &principal {
-            Principal::User(user) => ctx
-                .iam()
-                .put_user_policy()
-                .user_name(user)
-                .policy_name(POLICY_NAME)
-                .policy_document(&document)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| ServiceError::from_sdk(&action, err))?,
-            Principal::Role(role) => ctx
-                .iam()
-                .put_role_policy()
-                .role_name(role)
-                .policy_name(POLICY_NAME)
-                .policy_document(&document)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| ServiceError::from_sdk(&action, err))?,
-        }
+        inline_policy::put(ctx, principal.holder(), POLICY_NAME, &document).await?;
         Ok(serde_json::to_value(UndoRecord {
             principal: principal.target(),
             policy_name: POLICY_NAME.to_string(),
@@ -456,7 +375,7 @@ impl Containment for SessionRevoke {
         })?;
         let target = principal.target();
         let name = &undo.policy_name;
-        let Some(live) = get_inline(ctx, &principal, name).await? else {
+        let Some(live) = inline_policy::get(ctx, principal.holder(), name).await? else {
             return Ok(UndoOutcome {
                 notes: vec![format!(
                     "no inline policy {name} on {target}: nothing to lift"
@@ -471,27 +390,7 @@ impl Containment for SessionRevoke {
                 )],
             });
         }
-        let action = policy_action(&principal, "Delete");
-        let deleted = match &principal {
-            Principal::User(user) => ctx
-                .iam()
-                .delete_user_policy()
-                .user_name(user)
-                .policy_name(name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| ServiceError::from_sdk(&action, err)),
-            Principal::Role(role) => ctx
-                .iam()
-                .delete_role_policy()
-                .role_name(role)
-                .policy_name(name)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| ServiceError::from_sdk(&action, err)),
-        };
+        let deleted = inline_policy::delete(ctx, principal.holder(), name).await;
         match deleted {
             Ok(()) => Ok(UndoOutcome {
                 notes: vec![format!(

@@ -17,6 +17,7 @@ use super::same_document;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
 use crate::services::identity::decode_policy_document;
+use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::{
     Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
 };
@@ -213,10 +214,6 @@ fn decode_states(cut: &Cut) -> Result<(PrincipalState, PrincipalState), String> 
     Ok((before, after))
 }
 
-fn is_no_such_entity(err: &ServiceError) -> bool {
-    err.code.as_deref() == Some("NoSuchEntity")
-}
-
 /// Documents of every identity policy on the principal, inline and attached, by a label for the reason.
 async fn identity_policies(
     ctx: &RegionCtx,
@@ -267,7 +264,7 @@ async fn identity_policies(
         if policy == POLICY_NAME {
             continue;
         }
-        if let Some(document) = inline_policy(ctx, kind, name, &policy).await? {
+        if let Some(document) = inline_policy::get(ctx, holder(kind, name), &policy).await? {
             documents.push((format!("inline {policy}"), document));
         }
     }
@@ -298,112 +295,11 @@ async fn identity_policies(
     Ok(documents)
 }
 
-/// One inline policy's document, or None when it does not exist (or the principal is gone).
-async fn inline_policy(
-    ctx: &RegionCtx,
-    kind: PrincipalType,
-    name: &str,
-    policy: &str,
-) -> Result<Option<String>, ServiceError> {
-    let iam = ctx.iam();
-    let result = match kind {
-        PrincipalType::User => iam
-            .get_user_policy()
-            .user_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map(|out| out.policy_document().to_string())
-            .map_err(|err| ServiceError::from_sdk("iam:GetUserPolicy", err)),
-        PrincipalType::Role => iam
-            .get_role_policy()
-            .role_name(name)
-            .policy_name(policy)
-            .send()
-            .await
-            .map(|out| out.policy_document().to_string())
-            .map_err(|err| ServiceError::from_sdk("iam:GetRolePolicy", err)),
-    };
-    match result {
-        Ok(document) => Ok(Some(decode_policy_document(&document))),
-        Err(err) if is_no_such_entity(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// Whether the principal still exists.
-async fn exists(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<bool, ServiceError> {
-    let result = match kind {
-        PrincipalType::User => ctx
-            .iam()
-            .get_user()
-            .user_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:GetUser", err)),
-        PrincipalType::Role => ctx
-            .iam()
-            .get_role()
-            .role_name(name)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:GetRole", err)),
-    };
-    match result {
-        Ok(()) => Ok(true),
-        Err(err) if is_no_such_entity(&err) => Ok(false),
-        Err(err) => Err(err),
-    }
-}
-
-async fn put_deny(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<(), ServiceError> {
-    let document = deny_document();
+/// The principal as inline policies name it.
+fn holder(kind: PrincipalType, name: &str) -> Holder<'_> {
     match kind {
-        PrincipalType::User => ctx
-            .iam()
-            .put_user_policy()
-            .user_name(name)
-            .policy_name(POLICY_NAME)
-            .policy_document(document)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:PutUserPolicy", err)),
-        PrincipalType::Role => ctx
-            .iam()
-            .put_role_policy()
-            .role_name(name)
-            .policy_name(POLICY_NAME)
-            .policy_document(document)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:PutRolePolicy", err)),
-    }
-}
-
-async fn delete_deny(ctx: &RegionCtx, kind: PrincipalType, name: &str) -> Result<(), ServiceError> {
-    match kind {
-        PrincipalType::User => ctx
-            .iam()
-            .delete_user_policy()
-            .user_name(name)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:DeleteUserPolicy", err)),
-        PrincipalType::Role => ctx
-            .iam()
-            .delete_role_policy()
-            .role_name(name)
-            .policy_name(POLICY_NAME)
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|err| ServiceError::from_sdk("iam:DeleteRolePolicy", err)),
+        PrincipalType::User => Holder::User(name),
+        PrincipalType::Role => Holder::Role(name),
     }
 }
 
@@ -503,7 +399,7 @@ impl Containment for SesSendDeny {
             if granted_by.is_empty() {
                 continue;
             }
-            let existing = inline_policy(ctx, kind, &name, POLICY_NAME).await?;
+            let existing = inline_policy::get(ctx, holder(kind, &name), POLICY_NAME).await?;
             proposed.push(propose(
                 kind,
                 &name,
@@ -519,12 +415,16 @@ impl Containment for SesSendDeny {
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
         let (before, _) =
             decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        if !exists(ctx, before.principal_type, &before.name).await? {
+        if !inline_policy::exists(ctx, holder(before.principal_type, &before.name)).await? {
             return Ok(Value::Null);
         }
         let state = PrincipalState {
-            deny_policy: inline_policy(ctx, before.principal_type, &before.name, POLICY_NAME)
-                .await?,
+            deny_policy: inline_policy::get(
+                ctx,
+                holder(before.principal_type, &before.name),
+                POLICY_NAME,
+            )
+            .await?,
             ..before
         };
         Ok(serde_json::to_value(state).expect("principal state serializes"))
@@ -534,7 +434,13 @@ impl Containment for SesSendDeny {
         let record = self.undo_record_for(cut)?;
         let (before, _) =
             decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        put_deny(ctx, before.principal_type, &before.name).await?;
+        inline_policy::put(
+            ctx,
+            holder(before.principal_type, &before.name),
+            POLICY_NAME,
+            &deny_document(),
+        )
+        .await?;
         Ok(record)
     }
 
@@ -553,15 +459,22 @@ impl Containment for SesSendDeny {
             ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
         })?;
         let who = format!("IAM {} {}", undo.principal_type.word(), undo.name);
-        if !exists(ctx, undo.principal_type, &undo.name).await? {
+        if !inline_policy::exists(ctx, holder(undo.principal_type, &undo.name)).await? {
             return Ok(UndoOutcome {
                 notes: vec![format!("{who} no longer exists; nothing to remove")],
             });
         }
-        let note = match inline_policy(ctx, undo.principal_type, &undo.name, POLICY_NAME).await? {
+        let note = match inline_policy::get(
+            ctx,
+            holder(undo.principal_type, &undo.name),
+            POLICY_NAME,
+        )
+        .await?
+        {
             None => format!("{POLICY_NAME} already removed from {who}"),
             Some(document) if same_document(&document, &deny_document()) => {
-                delete_deny(ctx, undo.principal_type, &undo.name).await?;
+                inline_policy::delete(ctx, holder(undo.principal_type, &undo.name), POLICY_NAME)
+                    .await?;
                 format!("removed {POLICY_NAME} from {who}")
             }
             Some(_) => format!(
