@@ -277,6 +277,15 @@ pub trait Inspection: Send + Sync {
     ) -> Result<Vec<Finding>, ServiceError>;
 }
 
+/// A cut's `before` and `after` in a kind's own state type; the error names which one does not fit.
+pub fn decode_states<T: serde::de::DeserializeOwned>(cut: &Cut) -> Result<(T, T), String> {
+    let before =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
 /// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
 /// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's
 /// request rate.

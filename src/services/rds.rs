@@ -77,11 +77,7 @@ pub fn propose(state: &InstanceState) -> Option<ProposedCut> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(InstanceState, InstanceState), String> {
-    let before: InstanceState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: InstanceState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 fn is_not_found(err: &ServiceError) -> bool {

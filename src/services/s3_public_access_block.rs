@@ -166,11 +166,7 @@ pub fn propose(before: &AccountBlock) -> Option<ProposedCut> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(AccountBlock, AccountBlock), String> {
-    let before: AccountBlock =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: AccountBlock =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

@@ -206,11 +206,7 @@ pub fn propose(state: &ApiState) -> Option<ProposedCut> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(ApiState, ApiState), String> {
-    let before: ApiState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: ApiState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

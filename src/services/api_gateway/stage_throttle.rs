@@ -539,11 +539,7 @@ pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(StageThrottle, StageThrottle), String> {
-    let before: StageThrottle =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: StageThrottle =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// What undo writes back, given the recorded and the live throttling, and a note for each part changed

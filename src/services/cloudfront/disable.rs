@@ -116,11 +116,7 @@ async fn read(
 }
 
 fn decode_states(cut: &Cut) -> Result<(DistributionState, DistributionState), String> {
-    let before: DistributionState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: DistributionState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// Sets `Enabled`, leaving the distribution alone when it already is so: Some(true) when it was

@@ -246,11 +246,7 @@ pub fn from_maintenance(
 }
 
 fn decode_states(cut: &Cut) -> Result<(Routing, Routing), String> {
-    let before: Routing =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: Routing =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

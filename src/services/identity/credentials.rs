@@ -369,11 +369,7 @@ pub fn propose(
 }
 
 fn decode_states(cut: &Cut) -> Result<(CredentialState, CredentialState), String> {
-    let before: CredentialState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: CredentialState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// Every IAM user name in the account.

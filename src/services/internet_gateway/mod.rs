@@ -184,11 +184,7 @@ pub fn public_addresses(
 }
 
 fn decode_states(cut: &Cut) -> Result<(GatewayState, GatewayState), String> {
-    let before: GatewayState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: GatewayState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 fn is_not_found(err: &ServiceError) -> bool {

@@ -345,11 +345,7 @@ pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option
 }
 
 fn decode_states(cut: &Cut) -> Result<(StatementState, StatementState), String> {
-    let before: StatementState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: StatementState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

@@ -106,11 +106,7 @@ async fn write(ctx: &RegionCtx, function: &str, value: Option<i32>) -> Result<()
 }
 
 fn decode_states(cut: &Cut) -> Result<(Concurrency, Concurrency), String> {
-    let before: Concurrency =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: Concurrency =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

@@ -157,11 +157,7 @@ async fn set_auth_type(
 }
 
 fn decode_states(cut: &Cut) -> Result<(UrlState, UrlState), String> {
-    let before: UrlState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: UrlState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

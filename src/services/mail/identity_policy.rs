@@ -114,11 +114,7 @@ pub fn propose(state: &IdentityPolicies) -> Option<ProposedCut> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(IdentityPolicies, IdentityPolicies), String> {
-    let before: IdentityPolicies =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: IdentityPolicies =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// The identity's policies now, or None when the identity is gone.

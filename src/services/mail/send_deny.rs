@@ -207,11 +207,7 @@ pub fn propose(
 }
 
 fn decode_states(cut: &Cut) -> Result<(PrincipalState, PrincipalState), String> {
-    let before: PrincipalState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: PrincipalState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// Documents of every identity policy on the principal, inline and attached, by a label for the reason.

@@ -127,11 +127,7 @@ pub fn propose(region: &str, state: &SendingState, identities: usize) -> Option<
 }
 
 fn decode_states(cut: &Cut) -> Result<(SendingState, SendingState), String> {
-    let before: SendingState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: SendingState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 #[async_trait]

@@ -388,11 +388,7 @@ fn added_entries(before: &AclState, after: &AclState) -> Vec<Entry> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(AclState, AclState), String> {
-    let before: AclState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: AclState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// Which added entries to delete, and notes on the ones left alone. An entry is deleted only if the entry

@@ -369,11 +369,7 @@ fn removed_routes(before: &TableState, after: &TableState) -> Vec<Route> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(TableState, TableState), String> {
-    let before: TableState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: TableState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 /// Which deleted routes to create again, and notes on the ones left alone because a route for the same

@@ -257,11 +257,7 @@ fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(GroupState, GroupState), String> {
-    let before: GroupState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: GroupState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {

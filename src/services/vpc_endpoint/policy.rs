@@ -136,11 +136,7 @@ pub fn plan_restore(undo: &UndoRecord, live: Option<&EndpointDescription>) -> Po
 }
 
 fn decode_states(cut: &Cut) -> Result<(PolicyState, PolicyState), String> {
-    let before: PolicyState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: PolicyState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 fn decode_undo(undo: &Value) -> Result<UndoRecord, ServiceError> {

@@ -97,11 +97,7 @@ pub fn state_of(gateway: &VpnGateway) -> Option<GatewayState> {
 }
 
 fn decode_states(cut: &Cut) -> Result<(GatewayState, GatewayState), String> {
-    let before: GatewayState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: GatewayState =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+    crate::services::decode_states(cut)
 }
 
 fn decode_undo(undo: &Value) -> Result<UndoRecord, ServiceError> {
