@@ -129,14 +129,18 @@ impl AwsSession {
             .clone()
     }
 
-    pub async fn caller_identity(&self) -> Result<CallerIdentity, crate::services::ServiceError> {
+    pub async fn caller_identity(
+        &self,
+    ) -> Result<CallerIdentity, crate::service_error::ServiceError> {
         let home = self.region(&self.home_region.clone());
         let out = home
             .sts()
             .get_caller_identity()
             .send()
             .await
-            .map_err(|err| crate::services::ServiceError::from_sdk("sts:GetCallerIdentity", err))?;
+            .map_err(|err| {
+                crate::service_error::ServiceError::from_sdk("sts:GetCallerIdentity", err)
+            })?;
         // STS does not say which access key signed the call; the credentials provider does. The caller's
         // own key must never be cut.
         let access_key_id = match self.base.credentials_provider() {

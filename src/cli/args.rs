@@ -1,8 +1,98 @@
 //! The command line as clap sees it. This is public interface: later versions add flags, never change these.
+//!
+//! Most flags are declared here. The flags that belong to one kind of cut are declared by the kind itself
+//! (a [`PlanOption`] of `plan`, a [`RestoreGate`]'s flag of `restore`) and added by [`parse`], so a new kind
+//! with an option touches only its own module.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{
+    Arg, ArgAction, ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum,
+};
+
+use crate::services::{PlanOption, PlanOptions, Registry, RestoreGate};
+
+/// The command line, with the values of the kinds' own flags.
+#[derive(Debug)]
+pub struct Parsed {
+    pub cli: Cli,
+    /// `plan`: the kinds' options that were given, by flag name (unchecked).
+    pub plan_options: PlanOptions,
+    /// `restore`: the restore gates lifted, as their flags (e.g. `--lift-session-revocation`).
+    pub lifted_gates: Vec<String>,
+}
+
+/// Parses argv with the flags every kind in `registry` declares added to `plan` and `restore`.
+pub fn parse<I, T>(argv: I, registry: &Registry) -> Result<Parsed, clap::Error>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let options = registry.plan_options();
+    let gates = registry.restore_gates();
+    let command = Cli::command()
+        .mut_subcommand("plan", |plan| {
+            options
+                .iter()
+                .fold(plan, |plan, option| plan.arg(option_arg(option)))
+        })
+        .mut_subcommand("restore", |restore| {
+            gates
+                .iter()
+                .fold(restore, |restore, gate| restore.arg(gate_arg(gate)))
+        });
+    let matches = command.try_get_matches_from(argv)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    let mut parsed = Parsed {
+        cli,
+        plan_options: PlanOptions::new(),
+        lifted_gates: Vec::new(),
+    };
+    match matches.subcommand() {
+        Some(("plan", plan)) => {
+            for option in &options {
+                if let Some(value) = plan.get_one::<String>(option.flag) {
+                    parsed
+                        .plan_options
+                        .insert(option.flag.to_string(), value.clone());
+                }
+            }
+        }
+        Some(("restore", restore)) => {
+            parsed.lifted_gates = lifted(restore, &gates);
+        }
+        _ => {}
+    }
+    Ok(parsed)
+}
+
+fn option_arg(option: &PlanOption) -> Arg {
+    Arg::new(option.flag)
+        .long(option.flag)
+        .value_name(option.value_name)
+        .help(option.help)
+        .action(ArgAction::Set)
+}
+
+fn gate_flag_name(gate: &RestoreGate) -> &'static str {
+    gate.flag.trim_start_matches('-')
+}
+
+fn gate_arg(gate: &RestoreGate) -> Arg {
+    Arg::new(gate_flag_name(gate))
+        .long(gate_flag_name(gate))
+        .help(gate.help)
+        .action(ArgAction::SetTrue)
+}
+
+fn lifted(restore: &ArgMatches, gates: &[RestoreGate]) -> Vec<String> {
+    gates
+        .iter()
+        .filter(|gate| restore.get_flag(gate_flag_name(gate)))
+        .map(|gate| gate.flag.to_string())
+        .collect()
+}
 
 #[derive(Debug, Parser)]
 #[command(
@@ -97,11 +187,7 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to cut, 2 when cuts are proposed, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
-
-    /// Instead of disabling CloudFront distributions, point their default behaviour at this origin (a
-    /// maintenance page), keeping certificates and aliases.
-    #[arg(long, value_name = "DOMAIN")]
-    pub maintenance_origin: Option<String>,
+    // Kinds add their own options here (e.g. `--maintenance-origin`): see [`parse`].
 }
 
 #[derive(Debug, Args)]
@@ -143,11 +229,8 @@ pub struct RestoreArgs {
     /// Restore even if the rollback file's entry chain is broken (it was edited). Prints what is wrong.
     #[arg(long)]
     pub force: bool,
-
-    /// Also remove the session-revocation deny policies (iam_session_revoke). This revives every session
-    /// issued before the apply, including stolen ones: only after the stolen keys are dealt with.
-    #[arg(long)]
-    pub lift_session_revocation: bool,
+    // Kinds add the flags that lift their restore gates here (e.g. `--lift-session-revocation`): see
+    // [`parse`].
 }
 
 #[derive(Debug, Args)]

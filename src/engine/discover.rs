@@ -7,13 +7,14 @@ use crate::aws::{AwsSession, CallerIdentity};
 use crate::net::Cidr;
 use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, Finding, GLOBAL_REGION, Plan};
 use crate::report::{Event, Reporter};
-use crate::services::{DiscoveryScope, Inspection, Registry};
+use crate::services::{Containment, DiscoveryScope, Inspection, PlanOptions, Registry};
 
 pub struct PlanRequest {
     pub caller: CallerIdentity,
     pub regions: Vec<String>,
     pub keep_cidrs: Vec<Cidr>,
-    pub maintenance_origin: Option<String>,
+    /// The values of the kinds' plan options, already checked.
+    pub options: PlanOptions,
     pub parallelism: usize,
 }
 
@@ -28,10 +29,10 @@ pub async fn make_plan(
     let scope = DiscoveryScope {
         caller: request.caller.clone(),
         keep_cidrs: request.keep_cidrs.clone(),
-        maintenance_origin: request.maintenance_origin.clone(),
+        options: request.options.clone(),
     };
     // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
-    let mut units: Vec<(String, &dyn crate::services::Containment)> = Vec::new();
+    let mut units: Vec<(String, &dyn Containment)> = Vec::new();
     for kind in registry.all() {
         if kind.info().global {
             units.push((GLOBAL_REGION.to_string(), kind));

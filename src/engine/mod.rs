@@ -1,8 +1,19 @@
 //! The three workflows: [`discover`] makes a plan, [`apply`] performs it, [`restore`] undoes it from the
-//! rollback file alone. They talk to AWS only through [`crate::services::Containment`] and to people only
-//! through [`crate::report::Event`].
+//! rollback file alone. They talk to AWS only through [`crate::services::Containment`], to people only
+//! through [`crate::report::Event`] and the [`Operator`] trait, and refuse with a typed [`EngineError`].
+//!
+//! The engine owns the safety sequence. [`apply::run`] reads the plan once and hashes the same bytes,
+//! takes the rollback file's lock, decides whether to resume, checks the account, refuses drift, refuses
+//! irreversible cuts unless allowed, asks the operator, writes the journal header and only then cuts;
+//! [`restore::run`] likewise for the way back. A caller (the CLI, a test, a runner over many accounts)
+//! cannot skip a gate: it only supplies the request, the operator and the reporter.
 
+use std::path::PathBuf;
+
+use crate::aws::{AwsSession, CallerIdentity};
 use crate::journal::JournalError;
+use crate::journal::lock::LockError;
+use crate::plan::{Plan, PlanError};
 use crate::services::ServiceError;
 
 pub mod apply;
@@ -13,6 +24,8 @@ pub mod restore;
 /// SDK retries throttled calls; this bound keeps a large account from turning into a throttling storm.
 pub const DEFAULT_PARALLELISM: usize = 8;
 
+/// Why the engine did not (or could not fully) do what was asked. Every refusal happens before the
+/// account is changed, and says so.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(
@@ -28,8 +41,88 @@ pub enum EngineError {
         "could not identify the caller: {0}\n  fix: check the AWS credentials (profile, environment) and the endpoint"
     )]
     Identity(ServiceError),
+    #[error(transparent)]
+    Plan(#[from] PlanError),
+    #[error(transparent)]
+    Lock(#[from] LockError),
     #[error("{0}")]
     Journal(#[from] JournalError),
+    /// A rollback file exists at the path apply would write, and it is not this plan's.
+    #[error(
+        "{path}: already exists and may hold the way back from an earlier apply\n  fix: restore it first (`hikkonuki restore {path}`), or choose another file with --rollback\n  ({why})",
+        path = rollback.display()
+    )]
+    NotResumable { rollback: PathBuf, why: String },
+    /// Resources changed since the plan was made: the plan no longer says what apply would do.
+    #[error(
+        "refusing to apply {plan}: {} cut(s) no longer match the account and {} could not be checked. The plan is stale: make a new one with `hikkonuki plan`. Nothing was changed.",
+        drift.drifted.len(),
+        drift.unverifiable.len(),
+        plan = plan.display()
+    )]
+    Drift {
+        plan: PathBuf,
+        drift: apply::DriftCheck,
+    },
+    /// Enabled cuts that restore cannot undo, without `--allow-irreversible`.
+    #[error(
+        "refusing to apply {plan}: these enabled cuts cannot be undone by restore: {}\n  fix: pass --allow-irreversible if you mean it, or set them to `enabled: false`. Nothing was changed.",
+        ids.join(", "),
+        plan = plan.display()
+    )]
+    Irreversible { plan: PathBuf, ids: Vec<String> },
+    /// The operator did not confirm (or could not be asked); the text says which.
+    #[error("{0}")]
+    Declined(String),
     #[error("{message}")]
     Refused { message: String },
+}
+
+/// The person at the keyboard, as the engine sees them: shown what is about to happen, and asked. The CLI
+/// implements it with the terminal; tests and automation with a fixed answer.
+pub trait Operator: Sync {
+    /// The plan is current (no drift): what apply would do, shown before any gate so a refusal follows
+    /// the listing it refers to.
+    fn review_apply(&self, plan: &Plan);
+    /// Every gate has passed; `Err` says why the operator did not confirm. Nothing has changed yet.
+    fn confirm_apply(&self, confirmation: &apply::ApplyConfirmation<'_>) -> Result<(), String>;
+    /// What restore keeps on purpose and cannot undo, before it is decided whether anything is pending.
+    fn review_restore(&self, work: &restore::RestoreWork);
+    /// `Err` says why the operator did not confirm. Nothing has changed yet.
+    fn confirm_restore(&self, account: &str, work: &restore::RestoreWork) -> Result<(), String>;
+}
+
+/// Checks that the credentials in use belong to `expected`; `what` names the document ("plan",
+/// "rollback file") in the refusal.
+pub async fn verify_account(
+    session: &AwsSession,
+    expected: &str,
+    what: &'static str,
+) -> Result<CallerIdentity, EngineError> {
+    let caller = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    if caller.account != expected {
+        return Err(EngineError::WrongAccount {
+            what,
+            expected: expected.to_string(),
+            actual: caller.account.clone(),
+            caller: caller.arn.clone(),
+        });
+    }
+    Ok(caller)
+}
+
+/// A document the engine reads that others may write could have been changed by someone other than the
+/// responder: said as a warning, once, before it is used.
+fn warn_if_shared(path: &std::path::Path, reporter: &dyn crate::report::Reporter) {
+    if crate::plan::file::writable_by_others(path) {
+        reporter.event(&crate::report::Event::Warning {
+            message: format!(
+                "{} is writable by other users: someone else could have changed it. Check it, and `chmod 600` it.",
+                path.display()
+            ),
+        });
+    }
 }

@@ -1,14 +1,19 @@
 //! Restore: read the rollback file, and undo, newest first, every cut it shows was made (or may have been
 //! made) and not yet restored. Nothing but the rollback file decides what is undone.
+//!
+//! [`run`] is the sequence: take the rollback file's lock, read and verify the file, check the account,
+//! work out what is pending and what the kinds' restore gates keep, show it, ask, then undo ([`execute`]).
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 
-use super::EngineError;
+use super::{EngineError, Operator, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
-use crate::journal::{Entry, Journal, JournalContents};
+use crate::journal::lock::RollbackLock;
+use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::Cut;
 use crate::report::{Event, Reporter};
 use crate::services::{Registry, RestoreGate};
@@ -40,6 +45,74 @@ pub struct RestoreWork {
     pub irreversible: Vec<Cut>,
     /// Cuts restore keeps on purpose unless the operator passes the gate's flag.
     pub kept: Vec<(Cut, RestoreGate)>,
+}
+
+/// What the operator asked restore to do.
+#[derive(Debug, Clone, Default)]
+pub struct RestoreRequest {
+    pub rollback: PathBuf,
+    /// Go on although the entry chain is broken (every break is still reported).
+    pub force: bool,
+    /// The restore gates lifted, by flag (e.g. `--lift-session-revocation`).
+    pub lifted: Vec<String>,
+}
+
+/// How a run ended when nothing refused it.
+#[derive(Debug)]
+pub enum RestoreRun {
+    /// The rollback file records no cut that is not restored, kept or irreversible.
+    NothingToRestore { work: RestoreWork },
+    Restored {
+        work: RestoreWork,
+        outcome: RestoreOutcome,
+    },
+}
+
+/// Walks the whole sequence (see the module documentation). `stop` is checked between undos (Ctrl-C).
+pub async fn run(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &RestoreRequest,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<RestoreRun, EngineError> {
+    let _lock = RollbackLock::acquire(&request.rollback, "restore")?;
+    let (contents, warnings) = journal::read(&request.rollback, request.force)?;
+    warn_if_shared(&request.rollback, reporter);
+    for message in warnings {
+        reporter.event(&Event::Warning { message });
+    }
+    let account = contents
+        .account()
+        .ok_or_else(|| EngineError::Refused {
+            message: format!(
+                "{}: has no header entry naming its account\n  fix: give the rollback file apply wrote",
+                request.rollback.display()
+            ),
+        })?
+        .to_string();
+    verify_account(session, &account, "rollback file").await?;
+    let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
+    let work = pending(&contents, registry, &lifted)?;
+    operator.review_restore(&work);
+    if work.pending.is_empty() {
+        return Ok(RestoreRun::NothingToRestore { work });
+    }
+    operator
+        .confirm_restore(&account, &work)
+        .map_err(EngineError::Declined)?;
+    let mut journal = Journal::reopen(&contents)?;
+    let outcome = execute(
+        session,
+        registry,
+        &work.pending,
+        &mut journal,
+        stop,
+        reporter,
+    )
+    .await?;
+    Ok(RestoreRun::Restored { work, outcome })
 }
 
 /// Every cut in the journal that still needs undoing, newest first.
@@ -109,18 +182,8 @@ pub fn pending(
     // what. Undo by phase and kind, in reverse: per-resource cuts first, then the sealing kinds from last
     // to first (a gateway is attached again before routes to it are re-created). Within a kind, newest
     // first.
-    let rank = |cut: &Cut| {
-        let kind = registry.get(&cut.kind).expect("known kinds only");
-        let index = registry
-            .all()
-            .position(|k| k.info().name == cut.kind)
-            .unwrap_or(0);
-        (
-            std::cmp::Reverse(kind.info().phase),
-            std::cmp::Reverse(index),
-        )
-    };
-    work.pending.sort_by_key(|item| rank(&item.cut));
+    work.pending
+        .sort_by_key(|item| registry.restore_rank(&item.cut.kind));
     Ok(work)
 }
 

@@ -15,13 +15,28 @@ const HEADER: &str = "\
 ";
 
 pub fn read(path: &Path, catalog: &dyn KindCatalog) -> Result<Plan, PlanError> {
-    let text = fs::read_to_string(path).map_err(|err| PlanError {
+    read_with_digest(path, catalog).map(|(plan, _)| plan)
+}
+
+/// Reads a plan once and returns it with the SHA-256 (hex) of exactly the bytes parsed: the hash a
+/// rollback file records is then the hash of the plan apply performed, even if the file changes
+/// meanwhile.
+pub fn read_with_digest(
+    path: &Path,
+    catalog: &dyn KindCatalog,
+) -> Result<(Plan, String), PlanError> {
+    let unreadable = |problem: String| PlanError {
         file: path.to_path_buf(),
         field: "(file)".into(),
-        problem: format!("cannot be read: {err}"),
+        problem,
         fix: "check the path; plans are written by `hikkonuki plan` (default under plans/)".into(),
-    })?;
-    super::parse(&text, path, catalog)
+    };
+    let bytes = fs::read(path).map_err(|err| unreadable(format!("cannot be read: {err}")))?;
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+    // The same words `fs::read_to_string` uses, which earlier versions printed.
+    let text = String::from_utf8(bytes)
+        .map_err(|_| unreadable("cannot be read: stream did not contain valid UTF-8".into()))?;
+    Ok((super::parse(&text, path, catalog)?, digest))
 }
 
 /// Serializes the plan with its explanatory header.

@@ -13,6 +13,7 @@
 //! - `lambda`: the Lambda kinds on the emulator.
 //! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
+//! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 
 mod account;
@@ -31,5 +32,6 @@ mod mail;
 mod network;
 mod observability;
 mod recovery;
+mod registry;
 mod security_groups;
 mod snapshot;

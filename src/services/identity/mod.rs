@@ -3,13 +3,13 @@
 //! APIs from anywhere. Four kinds of cut close them, all account-wide (IAM is global):
 //!
 //! - `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate`
-//!   ([`credentials`]): every Active credential of every IAM user becomes Inactive; restore makes it
+//!   ([`iam_credential_deactivate`]): every Active credential of every IAM user becomes Inactive; restore makes it
 //!   Active again.
-//! - `iam_session_revoke` ([`sessions`]): an inline deny on `aws:TokenIssueTime` earlier than the apply,
+//! - `iam_session_revoke` ([`iam_session_revoke`]): an inline deny on `aws:TokenIssueTime` earlier than the apply,
 //!   so sessions already issued from stolen keys stop working too (deactivating a key does not end
 //!   them). Restore keeps it unless `--lift-session-revocation` is passed.
 //!
-//! [`findings`] holds the checks that report and change nothing: root without MFA, keys AWS found exposed,
+//! [`crate::services::findings::identity`] holds the checks that report and change nothing: root without MFA, keys AWS found exposed,
 //! IAM Identity Center (a way in no IAM cut closes), and which principal the cuts leave alone because
 //! hikkonuki runs as it.
 //!
@@ -20,19 +20,17 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::aws::CallerIdentity;
 use crate::services::ServiceError;
-use crate::services::missing_api::is_missing_operation;
+use crate::services::common::missing_api::is_missing_operation;
 
-pub mod credentials;
-pub mod findings;
+pub mod iam_credential_deactivate;
+pub mod iam_session_revoke;
 pub mod inline_policy;
-pub mod sessions;
 
 #[cfg(test)]
 mod tests;
 
-pub use credentials::{CredentialDeactivate, CredentialType};
-pub use findings::{CallerKept, ExposedAccessKeys, IdentityCenter, RootWithoutMfa};
-pub use sessions::SessionRevoke;
+pub use iam_credential_deactivate::{CredentialDeactivate, CredentialType};
+pub use iam_session_revoke::SessionRevoke;
 
 /// The principal hikkonuki runs as, in the terms identity cuts exclude: cutting it would stop the run
 /// half-way (and lock the responder out).

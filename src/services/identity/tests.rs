@@ -11,17 +11,18 @@ use aws_smithy_types::DateTime;
 use aws_smithy_types::body::SdkBody;
 use serde_json::{Value, json};
 
-use super::credentials::{CredentialState, propose};
-use super::findings::{
-    caller_kept_finding, exposed_key_finding, identity_center_finding, root_mfa_finding,
-};
-use super::sessions::{
+use super::iam_credential_deactivate::{CredentialState, propose};
+use super::iam_session_revoke::{
     AT_APPLY, POLICY_NAME, Principal, RevocationState, UndoRecord, is_revocation_document, now_utc,
     revocation_document, undo_matches,
 };
 use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Severity};
+use crate::services::findings::identity::{
+    ExposedAccessKeys, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
+    identity_center_finding, root_mfa_finding,
+};
 use crate::services::{Containment, DiscoveryScope, Inspection, ProposedCut};
 
 fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
@@ -37,7 +38,7 @@ fn scope(arn: &str, key: Option<&str>) -> DiscoveryScope {
     DiscoveryScope {
         caller: caller(arn, key),
         keep_cidrs: vec![],
-        maintenance_origin: None,
+        options: Default::default(),
     }
 }
 
@@ -253,7 +254,7 @@ fn revocation_state(principal: &str, existing: Option<Value>) -> RevocationState
 
 #[test]
 fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
-    let proposed = sessions::propose(&revocation_state("role/app", None));
+    let proposed = iam_session_revoke::propose(&revocation_state("role/app", None));
     assert_eq!(proposed.target, "role/app");
     assert_eq!(proposed.disabled_because, None);
     assert!(proposed.reason.contains("--lift-session-revocation"));
@@ -287,14 +288,14 @@ fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
 #[test]
 fn an_existing_policy_of_that_name_is_never_overwritten() {
     let ours = serde_json::from_str(&revocation_document("2026-01-01T00:00:00Z")).unwrap();
-    let earlier = sessions::propose(&revocation_state("user/bob", Some(ours)));
+    let earlier = iam_session_revoke::propose(&revocation_state("user/bob", Some(ours)));
     assert!(
         earlier
             .disabled_because
             .unwrap()
             .contains("earlier session revocation")
     );
-    let foreign = sessions::propose(&revocation_state(
+    let foreign = iam_session_revoke::propose(&revocation_state(
         "user/bob",
         Some(json!({"Version": "2012-10-17", "Statement": []})),
     ));

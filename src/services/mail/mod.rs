@@ -7,9 +7,9 @@ use serde_json::Value;
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
-pub mod identity_policy;
-pub mod send_deny;
-pub mod sending_pause;
+pub mod ses_identity_policy_remove;
+pub mod ses_send_deny;
+pub mod ses_sending_pause;
 
 /// Every email identity (address or domain) in the region, sorted.
 pub async fn list_identities(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {

@@ -1,0 +1,176 @@
+//! `hikkonuki apply`: hands the request to the engine, which walks every safety gate, and renders what
+//! came back. `--check` asks the engine for a report instead and changes nothing.
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use super::args::ApplyArgs;
+use super::exit;
+use super::prompt::TerminalOperator;
+use super::settings::Settings;
+use crate::aws::AwsSession;
+use crate::engine::apply::{ApplyRequest, ApplyRun};
+use crate::engine::{self, EngineError};
+use crate::report::{Event, Reporter, diff};
+use crate::services::{PermissionCheck, Registry};
+
+pub async fn apply_command(
+    args: &ApplyArgs,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let apply_started = std::time::Instant::now();
+    let session = AwsSession::load(&settings.connection).await;
+    if args.check {
+        return check_command(args, &session, settings, registry, reporter).await;
+    }
+    let request = ApplyRequest {
+        plan: args.plan.clone(),
+        rollback: args.rollback.clone(),
+        allow_irreversible: args.allow_irreversible,
+        fail_fast: args.fail_fast,
+        parallelism: settings.parallelism,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let operator = TerminalOperator {
+        settings,
+        yes: args.yes,
+        stop: stop.clone(),
+    };
+    let run = engine::apply::run(
+        &session,
+        registry,
+        &request,
+        &operator,
+        Some(&stop),
+        reporter,
+    )
+    .await;
+    let (rollback_path, outcome) = match run {
+        Ok(ApplyRun::NothingToApply { .. }) => {
+            say!(
+                settings,
+                "Nothing to apply: every cut is disabled or the plan has none."
+            );
+            return Ok(exit::SUCCESS);
+        }
+        Ok(ApplyRun::Applied {
+            rollback, outcome, ..
+        }) => (rollback, outcome),
+        Err(EngineError::Drift { plan, drift }) => {
+            for item in &drift.drifted {
+                eprintln!(
+                    "drift: {} no longer matches the plan:\n{}",
+                    item.id,
+                    diff::unified(&item.planned, &item.live, "plan", "live", settings.color)
+                );
+            }
+            for (id, err) in &drift.unverifiable {
+                eprintln!("cannot verify {id}: {err}");
+            }
+            return Err(EngineError::Drift { plan, drift }.into());
+        }
+        Err(err) => return Err(err.into()),
+    };
+
+    say!(
+        settings,
+        "\nApply finished in {:.1} s: {} cut, {} failed, {} skipped.",
+        outcome.elapsed.as_secs_f64(),
+        outcome.done.len() + outcome.already_done.len(),
+        outcome.failed.len(),
+        outcome.skipped.len()
+    );
+    if let Some(sealed) = outcome.sealed_after {
+        say!(settings, "Sealed in {:.1} s.", sealed.as_secs_f64());
+    }
+    for (id, error) in &outcome.failed {
+        say!(settings, "  failed: {id}: {error}");
+    }
+    say!(settings, "Rollback file: {}", rollback_path.display());
+    if outcome.credentials_expired {
+        say!(
+            settings,
+            "Stopped: the credentials expired or were revoked and could not be refreshed. Renew them (e.g. `aws sso login`), then run the same apply again to resume."
+        );
+    }
+    if !outcome.not_attempted.is_empty() {
+        say!(
+            settings,
+            "Stopped early: {} cut(s) not attempted. The rollback file is complete.\n  To continue: hikkonuki apply {} (it resumes where this run stopped)",
+            outcome.not_attempted.len(),
+            args.plan.display()
+        );
+    }
+    say!(
+        settings,
+        "To reconnect after the incident: hikkonuki restore {}",
+        rollback_path.display()
+    );
+    settings.report_stats(&session, apply_started, outcome.sealed_after);
+    let ok = outcome.failed.is_empty() && outcome.not_attempted.is_empty();
+    reporter.event(&Event::Finished {
+        command: "apply".into(),
+        ok,
+        summary: format!(
+            "{} cut, {} failed, {} skipped, {} not attempted; rollback file {}",
+            outcome.done.len() + outcome.already_done.len(),
+            outcome.failed.len(),
+            outcome.skipped.len(),
+            outcome.not_attempted.len(),
+            rollback_path.display()
+        ),
+    });
+    Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// `apply --check`: renders the engine's check report. Never changes the account, never writes a
+/// rollback file.
+async fn check_command(
+    args: &ApplyArgs,
+    session: &AwsSession,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let report = engine::apply::check(
+        session,
+        registry,
+        &args.plan,
+        settings.parallelism,
+        reporter,
+    )
+    .await?;
+    for item in &report.drift.drifted {
+        say!(
+            settings,
+            "drift      {}: no longer matches the plan (make a new plan)",
+            item.id
+        );
+    }
+    for (id, err) in &report.drift.unverifiable {
+        say!(settings, "unverified {id}: {err}");
+    }
+    for (id, check) in &report.permissions {
+        match check {
+            PermissionCheck::Allowed => say!(settings, "allowed    {id}"),
+            PermissionCheck::Denied(err) => say!(settings, "DENIED     {id}: {err}"),
+            PermissionCheck::NotCheckable(why) => say!(settings, "unchecked  {id}: {why}"),
+            PermissionCheck::Failed(err) => {
+                say!(settings, "FAILED     {id}: the check itself failed: {err}")
+            }
+        }
+    }
+    let problems = report.problems();
+    say!(
+        settings,
+        "\nCheck of {}: {problems} problem(s). Nothing was changed.",
+        args.plan.display()
+    );
+    Ok(if problems == 0 {
+        exit::SUCCESS
+    } else {
+        exit::FAILURE
+    })
+}

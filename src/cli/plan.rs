@@ -1,0 +1,165 @@
+//! `hikkonuki plan`: discover the account and write the plan. Never changes the account.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, anyhow, bail};
+
+use super::args::PlanArgs;
+use super::exit;
+use super::settings::Settings;
+use crate::aws::AwsSession;
+use crate::engine::{self, EngineError};
+use crate::net::Cidr;
+use crate::plan;
+use crate::report::{Event, Reporter, render};
+use crate::services::{self, PlanOptions, Registry};
+
+/// Checks each kind option's value before anything is read from the account.
+fn check_plan_options(options: &PlanOptions, registry: &Registry) -> anyhow::Result<()> {
+    for option in registry.plan_options() {
+        if let Some(value) = options.get(option.flag) {
+            (option.check)(value).map_err(|message| anyhow!(message))?;
+        }
+    }
+    Ok(())
+}
+
+fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
+    values
+        .iter()
+        .map(|value| {
+            value
+                .parse::<Cidr>()
+                .map_err(|err| anyhow!("--keep-cidr: {err}"))
+        })
+        .collect()
+}
+
+async fn resolve_regions(requested: &str, session: &AwsSession) -> anyhow::Result<Vec<String>> {
+    let home = session.region(session.home_region());
+    let enabled = services::common::regions::enabled_regions(&home)
+        .await
+        .context("listing the account's enabled regions")?;
+    if requested.trim() == "all" {
+        return Ok(enabled);
+    }
+    let mut regions = Vec::new();
+    for name in requested
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+    {
+        if !plan::is_region_name(name) {
+            bail!("--regions: `{name}` is not an AWS region name (e.g. us-east-1), nor `all`");
+        }
+        if !enabled.iter().any(|r| r == name) {
+            bail!(
+                "--regions: `{name}` is not enabled for this account (enabled: {})",
+                enabled.join(", ")
+            );
+        }
+        if !regions.iter().any(|r| r == name) {
+            regions.push(name.to_string());
+        }
+    }
+    if regions.is_empty() {
+        bail!("--regions: no region given; pass a comma-separated list or `all`");
+    }
+    Ok(regions)
+}
+
+fn default_plan_path(account: &str) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc()
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .expect("UTC timestamps always format");
+    PathBuf::from("plans").join(format!("{account}-{stamp}.yaml"))
+}
+
+pub async fn plan_command(
+    args: &PlanArgs,
+    options: &PlanOptions,
+    settings: &Settings,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) -> anyhow::Result<u8> {
+    let started = std::time::Instant::now();
+    let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
+    check_plan_options(options, registry)?;
+    let session = AwsSession::load(&settings.connection).await;
+    let caller = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let regions = resolve_regions(&args.regions, &session).await?;
+    let plan = engine::discover::make_plan(
+        &session,
+        registry,
+        engine::discover::PlanRequest {
+            caller,
+            regions,
+            keep_cidrs,
+            options: options.clone(),
+            parallelism: settings.parallelism,
+        },
+        reporter,
+    )
+    .await;
+    let path = args
+        .out
+        .clone()
+        .unwrap_or_else(|| default_plan_path(&plan.account));
+    plan::file::write(&path, &plan)
+        .with_context(|| format!("writing the plan to {}", path.display()))?;
+    settings.say_inline(&render::plan_text(&plan, settings.color));
+    say!(settings, "Plan written to {}", path.display());
+    if !plan.cuts.is_empty() {
+        say!(
+            settings,
+            "Review it, then run: hikkonuki apply {}",
+            path.display()
+        );
+    }
+    for finding in &plan.findings {
+        reporter.event(&Event::Finding {
+            check: finding.check.clone(),
+            region: finding.region.clone(),
+            resource: finding.resource.clone(),
+            severity: serde_json::to_value(finding.severity)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            message: finding.message.clone(),
+        });
+    }
+    for cut in &plan.cuts {
+        reporter.event(&Event::CutProposed {
+            id: cut.id.clone(),
+            kind: cut.kind.clone(),
+            region: cut.region.clone(),
+            target: cut.target.clone(),
+            enabled: cut.enabled,
+            reversible: cut.reversible,
+        });
+    }
+    settings.report_stats(&session, started, None);
+    let ok = plan.discovery_errors.is_empty();
+    reporter.event(&Event::Finished {
+        command: "plan".into(),
+        ok,
+        summary: format!("{} (written to {})", plan.summary(), path.display()),
+    });
+    if !ok {
+        eprintln!(
+            "error: discovery failed in {} place(s); the plan is incomplete there (listed above)",
+            plan.discovery_errors.len()
+        );
+        return Ok(exit::FAILURE);
+    }
+    Ok(if args.detailed_exitcode && !plan.cuts.is_empty() {
+        exit::CUTS_PROPOSED
+    } else {
+        exit::SUCCESS
+    })
+}

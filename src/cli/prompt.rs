@@ -1,0 +1,148 @@
+//! Asking the operator: the typed confirmation, Ctrl-C handling, and the terminal's side of the engine's
+//! [`Operator`]: it shows what apply or restore is about to do and asks before anything changes.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+
+use super::settings::Settings;
+use crate::engine::Operator;
+use crate::engine::apply::ApplyConfirmation;
+use crate::engine::restore::{Certainty, RestoreWork};
+use crate::plan::Plan;
+use crate::report::render;
+
+/// Asks the operator to type the account ID. Refuses without a terminal, unless `--yes`.
+pub fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() || !std::io::stderr().is_terminal() {
+        bail!(
+            "{action} needs confirmation, and there is no terminal to ask on. Review the output above, then run again with --yes"
+        );
+    }
+    let typed: String = dialoguer::Input::new()
+        .with_prompt(format!(
+            "To {action} account {account}, type its account ID"
+        ))
+        .allow_empty(true)
+        .interact_text()
+        .context("reading the confirmation")?;
+    if typed.trim() != account {
+        bail!("confirmation did not match account {account}: nothing was changed");
+    }
+    Ok(())
+}
+
+/// Sets `flag` on the first Ctrl-C, so the engine stops after the call in flight with the
+/// rollback file complete; a second Ctrl-C exits at once (the journal is consistent at every moment).
+fn stop_on_ctrl_c(flag: Arc<AtomicBool>) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            flag.store(true, Ordering::SeqCst);
+            eprintln!("interrupted: stopping after the call in flight (Ctrl-C again to quit now)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+}
+
+/// The operator at this terminal. Confirmation is typed (the account ID) unless `--yes`; once confirmed,
+/// the first Ctrl-C stops the run after the call in flight (see [`stop_on_ctrl_c`]), not before: at the
+/// prompt, Ctrl-C ends the process with nothing changed.
+pub struct TerminalOperator<'a> {
+    pub settings: &'a Settings,
+    pub yes: bool,
+    /// Set by Ctrl-C once the operator has confirmed.
+    pub stop: Arc<AtomicBool>,
+}
+
+impl TerminalOperator<'_> {
+    fn confirmed(&self, account: &str, action: &str) -> Result<(), String> {
+        confirm(account, action, self.yes).map_err(|err| format!("{err:#}"))?;
+        stop_on_ctrl_c(self.stop.clone());
+        Ok(())
+    }
+}
+
+impl Operator for TerminalOperator<'_> {
+    fn review_apply(&self, plan: &Plan) {
+        let settings = self.settings;
+        for cut in plan.enabled_cuts() {
+            settings.say_inline(&format!("\n{}", render::cut_text(cut, settings.color)));
+        }
+        let disabled: Vec<&str> = plan
+            .cuts
+            .iter()
+            .filter(|c| !c.enabled)
+            .map(|c| c.id.as_str())
+            .collect();
+        if !disabled.is_empty() {
+            say!(
+                settings,
+                "\nSkipped (enabled: false): {}",
+                disabled.join(", ")
+            );
+        }
+        say!(settings, "\n{}", plan.summary());
+    }
+
+    fn confirm_apply(&self, confirmation: &ApplyConfirmation<'_>) -> Result<(), String> {
+        let settings = self.settings;
+        if !confirmation.irreversible.is_empty() {
+            say!(
+                settings,
+                "WARNING: {} cut(s) cannot be undone by restore (--allow-irreversible): {}",
+                confirmation.irreversible.len(),
+                confirmation.irreversible.join(", ")
+            );
+        }
+        if let Some((rollback, started)) = confirmation.resuming {
+            say!(
+                settings,
+                "Resuming the apply recorded in {}: {started} cut(s) already started there.",
+                rollback.display()
+            );
+        }
+        self.confirmed(&confirmation.plan.account, "cut off")
+    }
+
+    fn review_restore(&self, work: &RestoreWork) {
+        let settings = self.settings;
+        for (cut, gate) in &work.kept {
+            say!(
+                settings,
+                "Kept in place: {} ({}). Pass {} to lift it.",
+                cut.id,
+                gate.why,
+                gate.flag
+            );
+        }
+        for cut in &work.irreversible {
+            say!(
+                settings,
+                "Cannot be restored: {} is irreversible; its state before the cut is recorded in the rollback file.",
+                cut.id
+            );
+        }
+    }
+
+    fn confirm_restore(&self, account: &str, work: &RestoreWork) -> Result<(), String> {
+        let settings = self.settings;
+        say!(settings, "Restore will reconnect, newest cut first:");
+        for item in &work.pending {
+            let note = match item.certainty {
+                Certainty::Completed => "",
+                Certainty::Uncertain => {
+                    " (its completion was not recorded: live state decides what is put back)"
+                }
+            };
+            say!(settings, "  {}{note}", item.cut.id);
+        }
+        self.confirmed(account, "reconnect")
+    }
+}

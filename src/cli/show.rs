@@ -1,0 +1,48 @@
+//! `hikkonuki show`: render a plan or a rollback file, as text, JSON or (a rollback file) an incident
+//! report. Reads the file only; never calls AWS.
+
+use anyhow::{Context, bail};
+
+use super::args::{ShowArgs, ShowFormat};
+use super::exit;
+use crate::journal;
+use crate::plan;
+use crate::report::render;
+use crate::services::Registry;
+
+/// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
+fn looks_like_rollback(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("- {"))
+}
+
+pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
+    let text = std::fs::read_to_string(&args.file)
+        .with_context(|| format!("{}: cannot be read", args.file.display()))?;
+    if looks_like_rollback(&text) {
+        let (contents, warnings) = journal::parse(text.as_bytes(), &args.file, true)?;
+        match args.format {
+            ShowFormat::Text => {
+                for warning in warnings {
+                    println!("warning: {warning}");
+                }
+                print!("{}", render::journal_text(&contents));
+            }
+            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&contents.records)?),
+            ShowFormat::Markdown => print!("{}", render::incident_report(&contents, &warnings)),
+        }
+    } else {
+        let plan = plan::parse(&text, &args.file, registry)?;
+        match args.format {
+            ShowFormat::Text => print!("{}", render::plan_text(&plan, color)),
+            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+            ShowFormat::Markdown => bail!(
+                "--format markdown renders a rollback file (an incident report); {} is a plan: use text or json",
+                args.file.display()
+            ),
+        }
+    }
+    Ok(exit::SUCCESS)
+}

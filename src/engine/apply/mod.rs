@@ -1,0 +1,238 @@
+//! Apply: the safety sequence from a plan file to the cuts. [`run`] is the only way in, and walks every
+//! gate in this order:
+//!
+//! 1. read the plan once, validate it, and hash exactly the bytes parsed;
+//! 2. take the rollback file's lock, and decide whether this run resumes an earlier one (only a rollback
+//!    file written for this account and these plan bytes can be resumed);
+//! 3. check that the credentials belong to the plan's account;
+//! 4. observe every enabled cut not started earlier and refuse the plan if any resource drifted;
+//! 5. show the operator the plan; stop when nothing is enabled;
+//! 6. refuse enabled irreversible cuts unless allowed;
+//! 7. ask the operator;
+//! 8. write the journal header (or reopen the journal), then cut ([`execute`]).
+//!
+//! [`check`] is `apply --check`: steps 1, 3 and 4 plus a dry run of each cut where the API has one.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+mod drift;
+mod execute;
+
+pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
+pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
+
+use super::{EngineError, Operator, verify_account, warn_if_shared};
+use crate::aws::AwsSession;
+use crate::journal::lock::RollbackLock;
+use crate::journal::{self, Entry, Journal};
+use crate::plan::{self, Plan};
+use crate::report::Reporter;
+use crate::services::{PermissionCheck, Registry};
+
+/// What the operator asked apply to do.
+#[derive(Debug, Clone, Default)]
+pub struct ApplyRequest {
+    /// The plan file, as written by `hikkonuki plan`.
+    pub plan: PathBuf,
+    /// Where to journal; `None` for the default beside the plan ([`default_rollback_path`]).
+    pub rollback: Option<PathBuf>,
+    /// Perform enabled cuts that restore cannot undo.
+    pub allow_irreversible: bool,
+    /// Stop at the first failed cut.
+    pub fail_fast: bool,
+    /// How many cuts (and drift observations) at once.
+    pub parallelism: usize,
+}
+
+/// What the operator is asked to confirm, once every gate has passed.
+#[derive(Debug)]
+pub struct ApplyConfirmation<'a> {
+    pub plan: &'a Plan,
+    /// Enabled irreversible cuts the operator allowed (`--allow-irreversible`).
+    pub irreversible: Vec<&'a str>,
+    /// When resuming: the rollback file, and how many cuts the earlier run had started.
+    pub resuming: Option<(&'a Path, usize)>,
+}
+
+/// How a run ended when no gate refused it.
+#[derive(Debug)]
+pub enum ApplyRun {
+    /// Every cut is disabled, or the plan has none: nothing was asked, nothing journaled.
+    NothingToApply { plan: Plan },
+    Applied {
+        plan: Plan,
+        rollback: PathBuf,
+        outcome: ApplyOutcome,
+    },
+}
+
+/// `<plan stem>.rollback.yaml` beside the plan.
+pub fn default_rollback_path(plan_path: &Path) -> PathBuf {
+    let stem = plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    plan_path.with_file_name(format!("{stem}.rollback.yaml"))
+}
+
+/// Walks the whole sequence (see the module documentation). `stop` is checked between cuts (Ctrl-C).
+pub async fn run(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &ApplyRequest,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<ApplyRun, EngineError> {
+    let (plan, plan_sha256) = plan::file::read_with_digest(&request.plan, registry)?;
+    warn_if_shared(&request.plan, reporter);
+    let rollback_path = request
+        .rollback
+        .clone()
+        .unwrap_or_else(|| default_rollback_path(&request.plan));
+    let _lock = RollbackLock::acquire(&rollback_path, "apply")?;
+    let resuming = rollback_path.exists();
+    let progress = if resuming {
+        warn_if_shared(&rollback_path, reporter);
+        resumable_progress(&rollback_path, &plan, &plan_sha256)?
+    } else {
+        HashMap::new()
+    };
+    let caller = verify_account(session, &plan.account, "plan").await?;
+
+    let drift = check_drift(session, registry, &plan, &progress, request.parallelism).await;
+    if !drift.is_clean() {
+        return Err(EngineError::Drift {
+            plan: request.plan.clone(),
+            drift,
+        });
+    }
+
+    operator.review_apply(&plan);
+    if plan.enabled_cuts().next().is_none() {
+        return Ok(ApplyRun::NothingToApply { plan });
+    }
+    let irreversible: Vec<&str> = plan
+        .enabled_cuts()
+        .filter(|cut| !cut.reversible)
+        .map(|cut| cut.id.as_str())
+        .collect();
+    if !irreversible.is_empty() && !request.allow_irreversible {
+        return Err(EngineError::Irreversible {
+            plan: request.plan.clone(),
+            ids: irreversible.iter().map(|id| id.to_string()).collect(),
+        });
+    }
+    operator
+        .confirm_apply(&ApplyConfirmation {
+            plan: &plan,
+            irreversible,
+            resuming: resuming.then_some((rollback_path.as_path(), progress.len())),
+        })
+        .map_err(EngineError::Declined)?;
+
+    let mut journal = if resuming {
+        let (contents, _) = journal::read(&rollback_path, false)?;
+        Journal::reopen(&contents)?
+    } else {
+        Journal::create(
+            &rollback_path,
+            Entry::Header {
+                format: journal::FORMAT_VERSION,
+                account: plan.account.clone(),
+                caller: caller.arn.clone(),
+                plan: request.plan.display().to_string(),
+                plan_sha256,
+                tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            },
+        )?
+    };
+    let options = ApplyOptions {
+        progress,
+        fail_fast: request.fail_fast,
+        stop,
+        parallelism: request.parallelism,
+    };
+    let outcome = execute(session, registry, &plan, &mut journal, &options, reporter).await?;
+    Ok(ApplyRun::Applied {
+        plan,
+        rollback: rollback_path,
+        outcome,
+    })
+}
+
+/// An existing rollback file may be resumed only by the run that wrote it: same account, same plan bytes.
+fn resumable_progress(
+    rollback_path: &Path,
+    plan: &Plan,
+    plan_sha256: &str,
+) -> Result<HashMap<String, Progress>, EngineError> {
+    let not_resumable = |why: String| EngineError::NotResumable {
+        rollback: rollback_path.to_path_buf(),
+        why,
+    };
+    let (contents, _) = journal::read(rollback_path, false)
+        .map_err(|err| not_resumable(format!("it cannot be resumed: {err}")))?;
+    match contents.header() {
+        Some(Entry::Header {
+            account,
+            plan_sha256: recorded,
+            ..
+        }) if account == &plan.account && recorded == plan_sha256 => Ok(progress_from(&contents)),
+        _ => Err(not_resumable(
+            "it was written for another plan, or for this plan before it was edited".into(),
+        )),
+    }
+}
+
+/// What `apply --check` found. Nothing was changed and no rollback file written.
+#[derive(Debug)]
+pub struct CheckReport {
+    pub plan: Plan,
+    pub drift: DriftCheck,
+    pub permissions: Vec<(String, PermissionCheck)>,
+}
+
+impl CheckReport {
+    /// Drifted or unverifiable cuts, denied permissions and failed checks.
+    pub fn problems(&self) -> usize {
+        self.drift.drifted.len()
+            + self.drift.unverifiable.len()
+            + self
+                .permissions
+                .iter()
+                .filter(|(_, check)| {
+                    matches!(
+                        check,
+                        PermissionCheck::Denied(_) | PermissionCheck::Failed(_)
+                    )
+                })
+                .count()
+    }
+}
+
+/// `apply --check`: everything apply verifies before cutting, plus a dry run of each cut where the API has
+/// one. Never changes the account, never writes a rollback file.
+pub async fn check(
+    session: &AwsSession,
+    registry: &Registry,
+    plan_path: &Path,
+    parallelism: usize,
+    reporter: &dyn Reporter,
+) -> Result<CheckReport, EngineError> {
+    let plan = plan::file::read(plan_path, registry)?;
+    warn_if_shared(plan_path, reporter);
+    verify_account(session, &plan.account, "plan").await?;
+    let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;
+    let permissions = check_permissions(session, registry, &plan, parallelism).await;
+    Ok(CheckReport {
+        plan,
+        drift,
+        permissions,
+    })
+}
+
+#[cfg(test)]
+mod tests;

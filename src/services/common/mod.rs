@@ -1,0 +1,28 @@
+//! Helpers several kinds share that belong to no door: which regions are enabled, how to tell an endpoint
+//! that lacks an API from a real failure, and reading many resources a few at a time.
+
+use crate::service_error::ServiceError;
+
+pub mod missing_api;
+pub mod regions;
+
+/// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
+/// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's
+/// request rate.
+pub async fn gather<I, T, F, Fut>(
+    items: Vec<I>,
+    concurrency: usize,
+    read: F,
+) -> Result<Vec<T>, ServiceError>
+where
+    F: Fn(I) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<T>, ServiceError>>,
+{
+    use futures_util::stream::{self, StreamExt, TryStreamExt};
+    let found: Vec<Vec<T>> = stream::iter(items)
+        .map(read)
+        .buffered(concurrency)
+        .try_collect()
+        .await?;
+    Ok(found.into_iter().flatten().collect())
+}

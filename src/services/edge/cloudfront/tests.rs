@@ -1,0 +1,512 @@
+//! The CloudFront kinds on data, and with aws-smithy-mocks where the emulator cannot help: it accepts any
+//! If-Match and never changes the ETag, so the stale-ETag retry is only exercised here.
+
+use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::error::ErrorMetadata;
+use aws_sdk_cloudfront::operation::get_distribution_config::{
+    GetDistributionConfigError, GetDistributionConfigOutput,
+};
+use aws_sdk_cloudfront::operation::update_distribution::{
+    UpdateDistributionError, UpdateDistributionOutput,
+};
+use aws_sdk_cloudfront::types::error::{NoSuchDistribution, PreconditionFailed};
+use aws_sdk_cloudfront::types::{
+    Aliases, CacheBehavior, CacheBehaviors, DefaultCacheBehavior, DistributionConfig,
+    MinimumProtocolVersion, Origin, Origins, SslSupportMethod, ViewerCertificate,
+    ViewerProtocolPolicy,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::cloudfront_disable::{CloudFrontDisable, DistributionState, with_enabled};
+use super::cloudfront_maintenance::{
+    CloudFrontMaintenance, MAINTENANCE_ORIGIN_ID, Routing, from_maintenance, to_maintenance,
+};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{Containment, ProposedCut};
+
+const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/shop";
+
+fn origin(id: &str, domain: &str) -> Origin {
+    Origin::builder()
+        .id(id)
+        .domain_name(domain)
+        .build()
+        .unwrap()
+}
+
+/// A shop: its storefront origin by default, its API origin under `/api/*`, an alias on an ACM
+/// certificate.
+fn config() -> DistributionConfig {
+    DistributionConfig::builder()
+        .caller_reference("ref")
+        .comment("shop")
+        .enabled(true)
+        .aliases(
+            Aliases::builder()
+                .quantity(1)
+                .items("shop.example.com")
+                .build()
+                .unwrap(),
+        )
+        .viewer_certificate(
+            ViewerCertificate::builder()
+                .acm_certificate_arn(CERT)
+                .ssl_support_method(SslSupportMethod::SniOnly)
+                .minimum_protocol_version(MinimumProtocolVersion::TlSv122021)
+                .build(),
+        )
+        .origins(
+            Origins::builder()
+                .quantity(2)
+                .items(origin("shop", "origin.example.com"))
+                .items(origin("api", "api.example.com"))
+                .build()
+                .unwrap(),
+        )
+        .default_cache_behavior(
+            DefaultCacheBehavior::builder()
+                .target_origin_id("shop")
+                .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+                .build()
+                .unwrap(),
+        )
+        .cache_behaviors(
+            CacheBehaviors::builder()
+                .quantity(1)
+                .items(
+                    CacheBehavior::builder()
+                        .path_pattern("/api/*")
+                        .target_origin_id("api")
+                        .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap()
+}
+
+fn disabled(config: DistributionConfig) -> DistributionConfig {
+    with_enabled(&config, false).unwrap()
+}
+
+fn cut_of(kind: &dyn Containment, proposed: ProposedCut) -> Cut {
+    let name = kind.info().name;
+    Cut {
+        id: format!("{name}/global/{}", proposed.target),
+        kind: name.into(),
+        region: "global".into(),
+        target: proposed.target,
+        enabled: proposed.disabled_because.is_none(),
+        reversible: true,
+        reason: proposed.reason,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+fn disable_cut() -> Cut {
+    let state = DistributionState::of("E1", "d1.cloudfront.net", &config());
+    cut_of(
+        &CloudFrontDisable,
+        super::cloudfront_disable::propose(&state).unwrap(),
+    )
+}
+
+fn maintenance_cut() -> Cut {
+    let prior = Routing::of("E1", "d1.cloudfront.net", &config());
+    cut_of(
+        &CloudFrontMaintenance,
+        super::cloudfront_maintenance::propose(&prior, "maintenance.example.com").unwrap(),
+    )
+}
+
+fn read(config: DistributionConfig, etag: &'static str) -> GetDistributionConfigOutput {
+    GetDistributionConfigOutput::builder()
+        .distribution_config(config)
+        .e_tag(etag)
+        .build()
+}
+
+fn stale() -> UpdateDistributionError {
+    UpdateDistributionError::PreconditionFailed(
+        PreconditionFailed::builder()
+            .message("The If-Match version is missing or not valid for the resource.")
+            .meta(ErrorMetadata::builder().code("PreconditionFailed").build())
+            .build(),
+    )
+}
+
+// --- cloudfront_disable on data ---
+
+#[test]
+fn the_disable_state_records_what_the_distribution_serves() {
+    let state = DistributionState::of("E1", "d1.cloudfront.net", &config());
+    assert_eq!(state.aliases, vec!["shop.example.com"]);
+    assert!(state.enabled);
+    assert_eq!(state.default_target, "shop");
+    assert_eq!(
+        state.origins.into_iter().collect::<Vec<_>>(),
+        vec![
+            ("api".to_string(), "api.example.com".to_string()),
+            ("shop".to_string(), "origin.example.com".to_string())
+        ]
+    );
+    assert_eq!(
+        state.certificate,
+        format!("ACM certificate {CERT} (sni-only, TLSv1.2_2021)")
+    );
+}
+
+#[test]
+fn only_an_enabled_distribution_is_proposed_for_disabling_and_only_enabled_changes() {
+    let cut = disable_cut();
+    assert_eq!(CloudFrontDisable.check_states(&cut), Ok(()));
+    assert_eq!(cut.after["enabled"], false);
+    assert_eq!(cut.after["origins"], cut.before["origins"]);
+
+    let off = DistributionState::of("E1", "d1.cloudfront.net", &disabled(config()));
+    assert_eq!(super::cloudfront_disable::propose(&off), None);
+
+    let sent = with_enabled(&config(), false).unwrap();
+    let mut expected = config();
+    expected.enabled = false;
+    assert_eq!(sent, expected, "the whole configuration goes back as read");
+    assert_eq!(with_enabled(&config(), true), None);
+}
+
+#[test]
+fn a_disable_plan_whose_after_changes_more_than_enabled_is_refused() {
+    let mut cut = disable_cut();
+    cut.after["default_target"] = "elsewhere".into();
+    assert_eq!(
+        CloudFrontDisable.check_states(&cut),
+        Err("`after` may differ from `before` only in `enabled`".into())
+    );
+    let mut cut = disable_cut();
+    cut.before["enabled"] = false.into();
+    assert!(CloudFrontDisable.check_states(&cut).is_err());
+}
+
+// --- cloudfront_maintenance on data ---
+
+#[test]
+fn every_behaviour_goes_to_maintenance_and_back_and_a_later_change_is_kept() {
+    let original = config();
+    let prior = Routing::of("E1", "d1.cloudfront.net", &original);
+    let cut = to_maintenance(&original, "maintenance.example.com");
+    let routing = Routing::of("E1", "d1.cloudfront.net", &cut);
+    assert!(
+        routing.default_target == MAINTENANCE_ORIGIN_ID
+            && routing
+                .behavior_targets
+                .values()
+                .all(|t| t == MAINTENANCE_ORIGIN_ID)
+    );
+    assert_eq!(
+        routing.maintenance_origin.as_deref(),
+        Some("maintenance.example.com")
+    );
+    assert_eq!(cut.origins().unwrap().quantity(), 3);
+    assert_eq!(cut.viewer_certificate(), original.viewer_certificate());
+    assert_eq!(cut.aliases(), original.aliases());
+    assert!(cut.enabled());
+    let added = cut.origins().unwrap().items().last().unwrap();
+    let custom = added.custom_origin_config().unwrap();
+    assert_eq!(
+        (
+            custom.https_port(),
+            custom.origin_protocol_policy().as_str()
+        ),
+        (443, "https-only")
+    );
+
+    let (restored, notes) = from_maintenance(&cut, &prior);
+    assert_eq!(restored, Some(original.clone()), "{notes:?}");
+    // Restore run twice: nothing left to change.
+    let (again, _) = from_maintenance(&original, &prior);
+    assert_eq!(again, None);
+
+    // Someone sends /api/* to another origin meanwhile: that behaviour is left, the origin goes.
+    let mut edited = cut.clone();
+    edited
+        .cache_behaviors
+        .as_mut()
+        .unwrap()
+        .items
+        .as_mut()
+        .unwrap()[0]
+        .target_origin_id = "api-v2".into();
+    let (restored, notes) = from_maintenance(&edited, &prior);
+    let restored = restored.unwrap();
+    assert_eq!(
+        restored
+            .default_cache_behavior()
+            .unwrap()
+            .target_origin_id(),
+        "shop"
+    );
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("behaviour /api/* of distribution E1 was pointed at api-v2")),
+        "{notes:?}"
+    );
+    assert_eq!(restored.origins().unwrap().quantity(), 2);
+}
+
+#[test]
+fn a_maintenance_origin_still_in_use_after_a_conflict_is_kept() {
+    let original = config();
+    let prior = Routing::of("E1", "d1.cloudfront.net", &original);
+    let mut edited = to_maintenance(&original, "maintenance.example.com");
+    // Someone adds a behaviour on the maintenance origin after the cut: restore must not break it.
+    let behaviors = edited.cache_behaviors.as_mut().unwrap();
+    let mut added = behaviors.items.as_ref().unwrap()[0].clone();
+    added.path_pattern = "/status".into();
+    behaviors.items.as_mut().unwrap().push(added);
+    behaviors.quantity = 2;
+    let (restored, _) = from_maintenance(&edited, &prior);
+    let restored = restored.unwrap();
+    assert!(
+        restored
+            .origins()
+            .unwrap()
+            .items()
+            .iter()
+            .any(|o| o.id() == MAINTENANCE_ORIGIN_ID)
+    );
+    assert_eq!(
+        restored.cache_behaviors().unwrap().items()[0].target_origin_id(),
+        "api"
+    );
+}
+
+#[test]
+fn a_maintenance_origin_the_distribution_already_has_is_kept_through_cut_and_restore() {
+    let mut original = config();
+    let origins = original.origins.as_mut().unwrap();
+    origins
+        .items
+        .push(origin(MAINTENANCE_ORIGIN_ID, "maintenance.example.com"));
+    origins.quantity = 3;
+    let prior = Routing::of("E1", "d1.cloudfront.net", &original);
+
+    let proposed =
+        super::cloudfront_maintenance::propose(&prior, "maintenance.example.com").unwrap();
+    assert_eq!(proposed.disabled_because, None);
+    let cut = to_maintenance(&original, "maintenance.example.com");
+    assert_eq!(
+        cut.origins(),
+        original.origins(),
+        "the origin is not replaced"
+    );
+    let (restored, _) = from_maintenance(&cut, &prior);
+    assert_eq!(restored, Some(original));
+
+    let other = super::cloudfront_maintenance::propose(&prior, "notice.example.org").unwrap();
+    assert!(
+        other
+            .disabled_because
+            .unwrap()
+            .contains("already has an origin `hikkonuki-maintenance` for maintenance.example.com")
+    );
+}
+
+#[test]
+fn a_maintenance_plan_that_leaves_a_behaviour_on_its_origin_is_refused() {
+    let mut cut = maintenance_cut();
+    assert_eq!(CloudFrontMaintenance.check_states(&cut), Ok(()));
+    cut.after["behavior_targets"]["/api/*"] = "api".into();
+    assert!(
+        CloudFrontMaintenance
+            .check_states(&cut)
+            .unwrap_err()
+            .contains("must point every behaviour at hikkonuki-maintenance")
+    );
+}
+
+// --- mocked: ETags and retries ---
+
+#[tokio::test]
+async fn mocked_disable_sends_the_etag_just_read_and_retries_once_on_a_stale_one() {
+    let reads = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| read(config(), "ETAG1"))
+        .output(|| read(config(), "ETAG2"))
+        .build();
+    let rejected = mock!(Client::update_distribution)
+        .match_requests(|req| req.if_match() == Some("ETAG1"))
+        .then_error(stale);
+    let accepted = mock!(Client::update_distribution)
+        .match_requests(|req| {
+            req.id() == Some("E1")
+                && req.if_match() == Some("ETAG2")
+                && req.distribution_config() == Some(&disabled(config()))
+        })
+        .then_output(|| UpdateDistributionOutput::builder().e_tag("ETAG3").build());
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &rejected, &accepted]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+    let cut = disable_cut();
+
+    let record = CloudFrontDisable.apply(&ctx, &cut).await.unwrap();
+    assert_eq!(record, cut.before);
+    assert_eq!(
+        (
+            reads.num_calls(),
+            rejected.num_calls(),
+            accepted.num_calls()
+        ),
+        (2, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn mocked_a_second_stale_etag_fails_the_cut_without_a_third_try() {
+    let reads = mock!(Client::get_distribution_config).then_output(|| read(config(), "ETAG1"));
+    let rejected = mock!(Client::update_distribution).then_error(stale);
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &rejected]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+
+    let err = CloudFrontDisable
+        .apply(&ctx, &disable_cut())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("PreconditionFailed"));
+    assert_eq!(err.operation, "cloudfront:UpdateDistribution");
+    assert_eq!(rejected.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn mocked_restore_decides_again_after_a_stale_etag_and_leaves_a_distribution_enabled_meanwhile()
+ {
+    // Read disabled, but someone enables it before the update lands: the retry sees it enabled and
+    // writes nothing over their change.
+    let reads = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| read(disabled(config()), "ETAG1"))
+        .output(|| read(config(), "ETAG2"))
+        .build();
+    let updates = mock!(Client::update_distribution)
+        .match_requests(|req| req.if_match() == Some("ETAG1"))
+        .then_error(stale);
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &updates]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+    let record = CloudFrontDisable.undo_record_for(&disable_cut()).unwrap();
+
+    let outcome = CloudFrontDisable.undo(&ctx, &record).await.unwrap();
+    assert_eq!(updates.num_calls(), 1);
+    assert_eq!(
+        outcome.notes,
+        vec![
+            "distribution E1 was already enabled (by someone since the cut, or by an earlier restore); left as it is"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn mocked_restore_enables_with_the_fresh_etag_and_a_deleted_distribution_is_a_noted_conflict()
+{
+    let reads = mock!(Client::get_distribution_config)
+        .match_requests(|req| req.id() == Some("E1"))
+        .then_output(|| read(disabled(config()), "ETAG9"));
+    let gone = mock!(Client::get_distribution_config)
+        .match_requests(|req| req.id() == Some("E2"))
+        .then_error(|| {
+            GetDistributionConfigError::NoSuchDistribution(
+                NoSuchDistribution::builder()
+                    .meta(ErrorMetadata::builder().code("NoSuchDistribution").build())
+                    .build(),
+            )
+        });
+    let update = mock!(Client::update_distribution)
+        .match_requests(|req| {
+            req.if_match() == Some("ETAG9") && req.distribution_config() == Some(&config())
+        })
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &gone, &update]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+    let record = CloudFrontDisable.undo_record_for(&disable_cut()).unwrap();
+
+    let outcome = CloudFrontDisable.undo(&ctx, &record).await.unwrap();
+    assert_eq!(outcome.notes, vec!["distribution E1 enabled again"]);
+    assert_eq!(update.num_calls(), 1);
+
+    let mut record = record;
+    record["distribution_id"] = "E2".into();
+    let outcome = CloudFrontDisable.undo(&ctx, &record).await.unwrap();
+    assert_eq!(
+        outcome.notes,
+        vec!["conflict: distribution E2 was deleted after the cut; nothing to enable"]
+    );
+    assert_eq!(update.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn mocked_maintenance_reads_again_after_a_stale_etag_and_sends_the_fresh_one() {
+    let reads = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| read(config(), "ETAG1"))
+        .output(|| read(config(), "ETAG2"))
+        .build();
+    let rejected = mock!(Client::update_distribution)
+        .match_requests(|req| req.if_match() == Some("ETAG1"))
+        .then_error(stale);
+    let accepted = mock!(Client::update_distribution)
+        .match_requests(|req| {
+            req.if_match() == Some("ETAG2")
+                && req.distribution_config()
+                    == Some(&to_maintenance(&config(), "maintenance.example.com"))
+        })
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &rejected, &accepted]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+
+    CloudFrontMaintenance
+        .apply(&ctx, &maintenance_cut())
+        .await
+        .unwrap();
+    assert_eq!((rejected.num_calls(), accepted.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn mocked_maintenance_restore_sends_the_original_config_with_the_etag_just_read() {
+    let reads = mock!(Client::get_distribution_config).then_output(|| {
+        read(
+            to_maintenance(&config(), "maintenance.example.com"),
+            "ETAG5",
+        )
+    });
+    let update = mock!(Client::update_distribution)
+        .match_requests(|req| {
+            req.if_match() == Some("ETAG5") && req.distribution_config() == Some(&config())
+        })
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+    let record = CloudFrontMaintenance
+        .undo_record_for(&maintenance_cut())
+        .unwrap();
+
+    let outcome = CloudFrontMaintenance.undo(&ctx, &record).await.unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(
+        outcome.notes,
+        vec!["distribution E1: behaviours pointed back at their origins"]
+    );
+}

@@ -1,0 +1,419 @@
+//! `iam_session_revoke`: deactivating an access key does not end the sessions already issued from it
+//! (AssumeRole and GetSessionToken credentials live up to 36 hours). An inline policy denying everything
+//! to tokens issued before the apply (`aws:TokenIssueTime` earlier than then) makes every such session
+//! useless at once, while new sessions, signed in after the apply by people who still hold valid
+//! credentials, keep working. It goes on every IAM user and role except the caller's own, and except
+//! the roles AWS protects (service-linked roles, and those IAM Identity Center creates), which take no
+//! inline policy.
+//!
+//! The plan cannot know the apply time, so `after` holds a placeholder and the real document is recorded
+//! in the undo record apply returns. Restore keeps the policy unless `--lift-session-revocation` is
+//! passed: lifting it revives every stolen session issued before the apply.
+
+use async_trait::async_trait;
+use futures_util::stream::{self, StreamExt, TryStreamExt};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::iam_credential_deactivate::user_names;
+use super::inline_policy::{self, Holder};
+use super::{CallerPrincipal, is_no_such_entity};
+use crate::aws::RegionCtx;
+use crate::plan::Cut;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, RestoreGate, ServiceError,
+    UndoOutcome,
+};
+
+pub struct SessionRevoke;
+
+static INFO: KindInfo = KindInfo {
+    name: "iam_session_revoke",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: true,
+};
+
+/// The inline policy's name on every principal.
+pub const POLICY_NAME: &str = "hikkonuki-session-revocation";
+
+/// What `after` says in place of the apply time, which the plan cannot know.
+pub const AT_APPLY: &str = "the moment of apply";
+
+/// The statement ID that marks a document as ours, for undo records written before the apply time was
+/// known (a crash mid-call).
+const SID: &str = "HikkonukiRevokeSessionsIssuedBeforeApply";
+
+/// Paths of roles AWS refuses inline policies on: service-linked roles, and the roles IAM Identity
+/// Center creates (the `identity_center` finding says how to end those sessions).
+const PROTECTED_ROLE_PATHS: [&str; 2] = ["/aws-service-role/", "/aws-reserved/sso.amazonaws.com/"];
+
+const GATE: RestoreGate = RestoreGate {
+    flag: "--lift-session-revocation",
+    why: "lifting it revives every session issued before the apply, stolen ones included",
+    help: "Also remove the session-revocation deny policies (iam_session_revoke). This revives every session issued before the apply, including stolen ones: only after the stolen keys are dealt with.",
+};
+
+/// How many principals are read at once (see `credentials::LIST_CONCURRENCY`).
+const READ_CONCURRENCY: usize = 4;
+
+/// An IAM user or role, as the cut's target names it: `user/NAME` or `role/NAME`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    User(String),
+    Role(String),
+}
+
+impl Principal {
+    pub fn parse(target: &str) -> Option<Principal> {
+        match target.split_once('/') {
+            Some(("user", name)) if !name.is_empty() => Some(Principal::User(name.to_string())),
+            Some(("role", name)) if !name.is_empty() => Some(Principal::Role(name.to_string())),
+            _ => None,
+        }
+    }
+
+    pub fn target(&self) -> String {
+        match self {
+            Principal::User(name) => format!("user/{name}"),
+            Principal::Role(name) => format!("role/{name}"),
+        }
+    }
+
+    fn noun(&self) -> &'static str {
+        match self {
+            Principal::User(_) => "IAM user",
+            Principal::Role(_) => "IAM role",
+        }
+    }
+
+    fn name(&self) -> &str {
+        match self {
+            Principal::User(name) | Principal::Role(name) => name,
+        }
+    }
+
+    fn holder(&self) -> Holder<'_> {
+        match self {
+            Principal::User(name) => Holder::User(name),
+            Principal::Role(name) => Holder::Role(name),
+        }
+    }
+}
+
+/// A principal as `before` records it, and as `observe` reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationState {
+    /// `user/NAME` or `role/NAME`: the cut's target.
+    pub principal: String,
+    pub policy_name: String,
+    /// The inline policy of that name already on the principal, parsed; normally none.
+    #[serde(default)]
+    pub existing_policy: Option<Value>,
+}
+
+/// What the cut leaves, as the plan shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevocationAfter {
+    pub principal: String,
+    pub policy_name: String,
+    /// Always `*` on `*`.
+    pub denies: String,
+    /// [`AT_APPLY`]: the real time is in the undo record.
+    pub token_issued_before: String,
+}
+
+/// What restore needs: which policy to delete, and the document apply wrote, so a policy changed since
+/// is recognised and left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub principal: String,
+    pub policy_name: String,
+    /// Exactly as written; absent when apply was interrupted before recording it, in which case any
+    /// document of our shape counts as ours.
+    #[serde(default)]
+    pub policy_document: Option<String>,
+}
+
+/// The policy that revokes every session issued before `issued_before` (RFC 3339 UTC).
+pub fn revocation_document(issued_before: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": SID,
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": issued_before}},
+        }]
+    })
+    .to_string()
+}
+
+/// Whether a document is a revocation this kind writes, whatever its time.
+pub fn is_revocation_document(document: &Value) -> bool {
+    let time = document
+        .pointer("/Statement/0/Condition/DateLessThan/aws:TokenIssueTime")
+        .and_then(Value::as_str);
+    match time {
+        Some(time) => {
+            document["Statement"].as_array().map(Vec::len) == Some(1)
+                && serde_json::from_str::<Value>(&revocation_document(time)).ok()
+                    == Some(document.clone())
+        }
+        None => false,
+    }
+}
+
+/// Now, to the second, as RFC 3339 UTC (`2026-11-28T20:05:19Z`): the form IAM condition dates take.
+pub fn now_utc() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    now.replace_nanosecond(0)
+        .unwrap_or(now)
+        .format(&time::format_description::well_known::Rfc3339)
+        .expect("UTC timestamps always format")
+}
+
+/// The proposal for one principal. A policy of our name already there (a revocation not lifted, or
+/// someone else's) is never overwritten: the cut is listed but disabled, saying so.
+pub fn propose(state: &RevocationState) -> ProposedCut {
+    let principal = Principal::parse(&state.principal).expect("built from a principal");
+    let after = RevocationAfter {
+        principal: state.principal.clone(),
+        policy_name: state.policy_name.clone(),
+        denies: "every action on every resource".into(),
+        token_issued_before: AT_APPLY.into(),
+    };
+    let disabled_because = state.existing_policy.as_ref().map(|existing| {
+        if is_revocation_document(existing) {
+            format!(
+                "an earlier session revocation ({POLICY_NAME}) is still on {}: it already revokes the sessions issued before it; restore the earlier apply with --lift-session-revocation first to move the cut-off to now",
+                state.principal
+            )
+        } else {
+            format!(
+                "{} already has an inline policy named {POLICY_NAME} that hikkonuki did not write; it is not overwritten: rename or remove it, then plan again",
+                state.principal
+            )
+        }
+    });
+    ProposedCut {
+        target: state.principal.clone(),
+        reason: format!(
+            "Sessions of {noun} {name} issued before apply (for example from stolen keys, or roles assumed with them) stay valid for up to 36 hours even after the keys are deactivated. An inline policy {POLICY_NAME} denying everything to tokens issued before the apply time (aws:TokenIssueTime) ends them; sessions started after apply work. Restore keeps this policy unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
+            noun = principal.noun(),
+            name = principal.name(),
+        ),
+        before: serde_json::to_value(state).expect("revocation state serializes"),
+        after: serde_json::to_value(after).expect("revocation state serializes"),
+        disabled_because,
+    }
+}
+
+/// Parses a policy document; one that does not parse is kept as its text, so it still compares unequal
+/// to ours and is never mistaken for it.
+fn parse_policy(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
+}
+
+async fn state_of(ctx: &RegionCtx, principal: &Principal) -> Result<RevocationState, ServiceError> {
+    let existing = inline_policy::get(ctx, principal.holder(), POLICY_NAME).await?;
+    Ok(RevocationState {
+        principal: principal.target(),
+        policy_name: POLICY_NAME.to_string(),
+        existing_policy: existing.as_deref().map(parse_policy),
+    })
+}
+
+/// Every principal the cut applies to: all users and roles but the caller's and the protected roles.
+pub async fn principals(
+    ctx: &RegionCtx,
+    caller: &CallerPrincipal,
+) -> Result<Vec<Principal>, ServiceError> {
+    let mut principals: Vec<Principal> = user_names(ctx)
+        .await?
+        .into_iter()
+        .filter(|u| !caller.is_user(u))
+        .map(Principal::User)
+        .collect();
+    let roles: Vec<_> = ctx
+        .iam()
+        .list_roles()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+    let mut role_names: Vec<String> = roles
+        .iter()
+        .filter(|r| !PROTECTED_ROLE_PATHS.iter().any(|p| r.path().starts_with(p)))
+        .map(|r| r.role_name().to_string())
+        .filter(|r| !caller.is_role(r))
+        .collect();
+    role_names.sort();
+    principals.extend(role_names.into_iter().map(Principal::Role));
+    Ok(principals)
+}
+
+fn decode_before(cut: &Cut) -> Result<(Principal, RevocationState), String> {
+    let before: RevocationState =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let principal = Principal::parse(&before.principal).ok_or_else(|| {
+        format!(
+            "`before`: principal `{}` must be user/NAME or role/NAME",
+            before.principal
+        )
+    })?;
+    Ok((principal, before))
+}
+
+#[async_trait]
+impl Containment for SessionRevoke {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (_, before) = decode_before(cut)?;
+        let after: RevocationAfter =
+            serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+        if before.principal != cut.target || after.principal != cut.target {
+            return Err(format!(
+                "principal must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if before.policy_name != POLICY_NAME || after.policy_name != POLICY_NAME {
+            return Err(format!("policy_name must be `{POLICY_NAME}`"));
+        }
+        if after.token_issued_before != AT_APPLY {
+            return Err(format!(
+                "`after`: token_issued_before must be `{AT_APPLY}`: the time is taken when the cut runs"
+            ));
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let caller = CallerPrincipal::from_identity(&scope.caller);
+        let principals = principals(ctx, &caller).await?;
+        let states: Vec<Option<RevocationState>> = stream::iter(principals)
+            .map(|principal| async move {
+                match state_of(ctx, &principal).await {
+                    Ok(state) => Ok(Some(state)),
+                    // Deleted since it was listed.
+                    Err(err) if is_no_such_entity(&err) => Ok(None),
+                    Err(err) => Err(err),
+                }
+            })
+            .buffered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+        Ok(states.iter().flatten().map(propose).collect())
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (principal, _) = decode_before(cut)
+            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
+        let state = state_of(ctx, &principal).await?;
+        if state.existing_policy.is_none()
+            && !inline_policy::exists(ctx, principal.holder()).await?
+        {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::to_value(state).expect("revocation state serializes"))
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (principal, _) = decode_before(cut)
+            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
+        let document = revocation_document(&now_utc());
+        inline_policy::put(ctx, principal.holder(), POLICY_NAME, &document).await?;
+        Ok(serde_json::to_value(UndoRecord {
+            principal: principal.target(),
+            policy_name: POLICY_NAME.to_string(),
+            policy_document: Some(document),
+        })
+        .expect("undo record serializes"))
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (principal, _) = decode_before(cut)
+            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
+        Ok(serde_json::to_value(UndoRecord {
+            principal: principal.target(),
+            policy_name: POLICY_NAME.to_string(),
+            policy_document: None,
+        })
+        .expect("undo record serializes"))
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        Some(GATE)
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
+        })?;
+        let principal = Principal::parse(&undo.principal).ok_or_else(|| {
+            ServiceError::local(
+                INFO.name,
+                format!(
+                    "the undo record names `{}`, which is not user/NAME or role/NAME",
+                    undo.principal
+                ),
+            )
+        })?;
+        let target = principal.target();
+        let name = &undo.policy_name;
+        let Some(live) = inline_policy::get(ctx, principal.holder(), name).await? else {
+            return Ok(UndoOutcome {
+                notes: vec![format!(
+                    "no inline policy {name} on {target}: nothing to lift"
+                )],
+            });
+        };
+        let live = parse_policy(&live);
+        if !undo_matches(&undo, &live) {
+            return Ok(UndoOutcome {
+                notes: vec![format!(
+                    "conflict: inline policy {name} on {target} was changed after apply; left alone (delete it by hand if the revocation should be lifted)"
+                )],
+            });
+        }
+        let deleted = inline_policy::delete(ctx, principal.holder(), name).await;
+        match deleted {
+            Ok(()) => Ok(UndoOutcome {
+                notes: vec![format!(
+                    "session revocation lifted on {target}: inline policy {name} deleted"
+                )],
+            }),
+            // Deleted by someone else between the read and now: the goal is reached.
+            Err(err) if is_no_such_entity(&err) => Ok(UndoOutcome {
+                notes: vec![format!(
+                    "no inline policy {name} on {target}: nothing to lift"
+                )],
+            }),
+            Err(err) => Err(err),
+        }
+    }
+}
+
+/// Whether the live document is the one this cut wrote: equal as JSON to the recorded document, or,
+/// without one, of the revocation's shape.
+pub fn undo_matches(undo: &UndoRecord, live: &Value) -> bool {
+    match &undo.policy_document {
+        Some(recorded) => &parse_policy(recorded) == live,
+        None => is_revocation_document(live),
+    }
+}

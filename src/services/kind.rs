@@ -1,0 +1,487 @@
+//! The seam between the engine and the kinds of cut. A kind implements the typed [`CutKind`]; the engine
+//! holds every kind as the object-safe [`Containment`], which a blanket adapter implements for each
+//! `CutKind` by decoding the plan's `before`/`after` and the rollback file's undo records into the kind's
+//! own types, and encoding what the kind returns. Findings come from [`Inspection`]s, which change nothing.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::aws::{CallerIdentity, RegionCtx};
+use crate::net::Cidr;
+use crate::plan::{Cut, Finding};
+use crate::service_error::ServiceError;
+
+/// When a kind runs during apply. Sealing cuts close whole paths out of a network and run first, so the
+/// account is sealed as early as possible; per-resource cuts follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    Seal,
+    PerResource,
+}
+
+/// What a kind is, independent of any resource.
+#[derive(Debug)]
+pub struct KindInfo {
+    pub name: &'static str,
+    pub reversible: bool,
+    /// Irreversible kinds are proposed with `enabled: false`.
+    pub enabled_by_default: bool,
+    pub phase: Phase,
+    /// True for account-wide resources (region `global`).
+    pub global: bool,
+}
+
+/// What discovery needs to know besides the region.
+#[derive(Debug, Clone)]
+pub struct DiscoveryScope {
+    pub caller: CallerIdentity,
+    /// Ranges that stay reachable: the responder's own way in.
+    pub keep_cidrs: Vec<Cidr>,
+    /// The values of the plan options kinds declare ([`PlanOption`]), checked, by flag name.
+    pub options: PlanOptions,
+}
+
+impl DiscoveryScope {
+    /// The value given for a kind's plan option (its flag name without dashes), if any.
+    pub fn option(&self, flag: &str) -> Option<&str> {
+        self.options.get(flag).map(String::as_str)
+    }
+
+    /// A scope for unit tests: the caller `arn:aws:iam::123456789012:user/r`, nothing kept, no options.
+    #[cfg(test)]
+    pub fn for_tests() -> DiscoveryScope {
+        DiscoveryScope {
+            caller: CallerIdentity {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/r".into(),
+                user_id: "AIDA".into(),
+                access_key_id: None,
+            },
+            keep_cidrs: vec![],
+            options: PlanOptions::new(),
+        }
+    }
+}
+
+/// Plan option values by flag name (e.g. `maintenance-origin`).
+pub type PlanOptions = std::collections::BTreeMap<String, String>;
+
+/// An option of `hikkonuki plan` that belongs to one kind (or a few): the kind declares it, the CLI adds
+/// the flag and checks the value before anything is read from the account, discovery reads it from
+/// [`DiscoveryScope::option`]. So a new kind with an option touches only its own module.
+#[derive(Debug, Clone, Copy)]
+pub struct PlanOption {
+    /// The long flag without dashes, e.g. `maintenance-origin`.
+    pub flag: &'static str,
+    /// Shown in `--help` as the value's name, e.g. `DOMAIN`.
+    pub value_name: &'static str,
+    pub help: &'static str,
+    /// Checks a given value; the error is the whole message for the operator (what is wrong and the fix).
+    pub check: fn(&str) -> Result<(), String>,
+}
+
+/// A cut as a service proposes it; the engine gives it its id, kind, region and enabled flag.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProposedCut {
+    pub target: String,
+    pub reason: String,
+    pub before: Value,
+    pub after: Value,
+    /// Set when this cut cannot work as the account stands (for example AWS would refuse it): the cut is
+    /// still listed, so the operator sees the path, but proposed with `enabled: false` and this text in
+    /// its reason, saying what blocks it and what to do instead.
+    pub disabled_because: Option<String>,
+}
+
+/// What an undo did, for the operator: conflicts with later changes are listed, never overwritten.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UndoOutcome {
+    pub notes: Vec<String>,
+}
+
+/// What `apply --check` learned about one cut.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PermissionCheck {
+    Allowed,
+    Denied(ServiceError),
+    NotCheckable(String),
+    /// The check itself failed for another reason.
+    Failed(ServiceError),
+}
+
+impl PermissionCheck {
+    /// Reads the answer to a `DryRun` call: AWS signals "would have succeeded" as a `DryRunOperation` error.
+    pub fn from_dry_run(result: Result<(), ServiceError>) -> PermissionCheck {
+        match result {
+            Err(err) if err.code.as_deref() == Some("DryRunOperation") => PermissionCheck::Allowed,
+            Err(err) if err.is_access_denied() => PermissionCheck::Denied(err),
+            Err(err) => PermissionCheck::Failed(err),
+            // A dry run that "succeeds" was executed for real: say so loudly rather than call it allowed.
+            Ok(()) => PermissionCheck::Failed(ServiceError::local(
+                "DryRun",
+                "the endpoint performed the call instead of dry-running it",
+            )),
+        }
+    }
+}
+
+/// One kind of cut as the engine holds it, over the plan's document values. Kinds implement [`CutKind`]
+/// and get this through the adapter below; a few older kinds still implement it directly.
+#[async_trait]
+pub trait Containment: Send + Sync {
+    fn info(&self) -> &'static KindInfo;
+
+    /// Checks that a cut's `before` and `after` have this kind's shape.
+    fn check_states(&self, cut: &Cut) -> Result<(), String>;
+
+    /// Proposes cuts for one region, each with the resource's state now.
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError>;
+
+    /// The resource's live state in the same shape as `before`, so apply can refuse drift.
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
+
+    /// The live state of several cuts' resources at once (all of this kind, in one region), in order.
+    /// The default observes each; kinds with a region-wide describe override it, so checking a thousand
+    /// cuts for drift costs a few calls, not thousands.
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+    ) -> Vec<Result<Value, ServiceError>> {
+        let mut states = Vec::with_capacity(cuts.len());
+        for cut in cuts {
+            states.push(self.observe(ctx, cut).await);
+        }
+        states
+    }
+
+    /// Performs the cut and returns everything needed to undo it.
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
+
+    /// The undo record apply would have returned, for a cut whose completion was never journaled (a
+    /// crash mid-call). [`Containment::undo`] must be safe to run with it whether or not the cut happened.
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError>;
+
+    /// Asks AWS whether the cut would be permitted, without performing it (EC2 `DryRun`). Kinds whose API
+    /// has no dry run say so rather than guess.
+    async fn check_permission(&self, _ctx: &RegionCtx, _cut: &Cut) -> PermissionCheck {
+        PermissionCheck::NotCheckable(NO_DRY_RUN.into())
+    }
+
+    /// When restore must keep this kind's cuts unless the operator passes a flag (for example, lifting a
+    /// session revocation revives stolen sessions).
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        None
+    }
+
+    /// The `plan` options this kind reads from [`DiscoveryScope::option`].
+    fn plan_options(&self) -> &'static [PlanOption] {
+        &[]
+    }
+
+    /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
+    /// Running it twice is harmless.
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
+}
+
+/// A restore that must not happen by default, and the flag that allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestoreGate {
+    /// The `restore` flag that lifts the gate, e.g. `--lift-session-revocation`.
+    pub flag: &'static str,
+    /// Why restore keeps the cut unless asked, for the operator.
+    pub why: &'static str,
+    /// The flag's `--help` text: what lifting the gate does, and when it is safe.
+    pub help: &'static str,
+}
+
+/// A check that reports what the responder should know and no cut changes (CloudTrail off, root without
+/// MFA, a back door). Inspections never change the account.
+#[async_trait]
+pub trait Inspection: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// True for account-wide checks, run once from the home region.
+    fn global(&self) -> bool;
+    /// `cuts` are those proposed so far, for checks that relate to them (e.g. DNS records pointing at
+    /// something the plan cuts).
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+        cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError>;
+}
+
+/// A cut's `before` and `after` in a kind's own state type; the error names which one does not fit.
+pub fn decode_states<T: serde::de::DeserializeOwned>(cut: &Cut) -> Result<(T, T), String> {
+    let before =
+        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+    let after =
+        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    Ok((before, after))
+}
+
+/// A cut as a kind sees it: the plan's cut with its `before` and `after` decoded into the kind's own
+/// state type. The engine decodes once, at this boundary; a kind never handles the plan's raw values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TypedCut<S> {
+    pub id: String,
+    /// A region name, or `global`.
+    pub region: String,
+    pub target: String,
+    pub before: S,
+    pub after: S,
+}
+
+impl<S: DeserializeOwned> TypedCut<S> {
+    /// Decodes a plan's cut; the error names which state does not fit the kind's shape.
+    pub fn decode(cut: &Cut) -> Result<TypedCut<S>, String> {
+        let (before, after) = decode_states(cut)?;
+        Ok(TypedCut {
+            id: cut.id.clone(),
+            region: cut.region.clone(),
+            target: cut.target.clone(),
+            before,
+            after,
+        })
+    }
+}
+
+/// A cut as a typed kind proposes it; [`Proposal::into_proposed`] is the one place its states become the
+/// plan's document values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Proposal<S> {
+    pub target: String,
+    pub reason: String,
+    pub before: S,
+    pub after: S,
+    /// As [`ProposedCut::disabled_because`].
+    pub disabled_because: Option<String>,
+}
+
+impl<S: Serialize> Proposal<S> {
+    fn into_proposed(self, kind: &str) -> Result<ProposedCut, ServiceError> {
+        Ok(ProposedCut {
+            before: to_document(kind, "before", &self.before)?,
+            after: to_document(kind, "after", &self.after)?,
+            target: self.target,
+            reason: self.reason,
+            disabled_because: self.disabled_because,
+        })
+    }
+}
+
+/// A kind's typed state as a document value. Serializing a derived state cannot fail in practice; if a
+/// kind ever holds something serde cannot represent, the cut fails with this error instead of panicking.
+fn to_document<T: Serialize>(kind: &str, what: &str, value: &T) -> Result<Value, ServiceError> {
+    serde_json::to_value(value).map_err(|err| {
+        ServiceError::local(kind, format!("its {what} cannot be written down: {err}"))
+    })
+}
+
+fn from_document<T: DeserializeOwned>(
+    kind: &str,
+    what: &str,
+    value: &Value,
+) -> Result<T, ServiceError> {
+    serde_json::from_value(value.clone())
+        .map_err(|err| ServiceError::local(kind, format!("the {what} does not decode: {err}")))
+}
+
+/// One kind of cut, typed: how to find what to cut, how to cut it, and how to put it back exactly. Its
+/// `State` is what a cut's `before` and `after` record, its `Undo` what the rollback file keeps for
+/// restore; both are plain serde types, decoded and encoded by the engine's adapter ([`Containment`] is
+/// implemented for every `CutKind`), so a kind never touches a document value.
+///
+/// Adding a kind: see the checklist in [`crate::services`].
+#[async_trait]
+pub trait CutKind: Send + Sync + 'static {
+    type State: Serialize + DeserializeOwned + PartialEq + Clone + fmt::Debug + Send + Sync;
+    type Undo: Serialize + DeserializeOwned + Clone + fmt::Debug + Send + Sync;
+
+    fn info(&self) -> &'static KindInfo;
+
+    /// Checks that a cut's `before` and `after` make sense for this kind (same resource as the target, only
+    /// what the cut removes missing); the error says what is wrong, for the plan's validation message.
+    fn check_states(&self, cut: &TypedCut<Self::State>) -> Result<(), String>;
+
+    /// Proposes cuts for one region, each with the resource's state now.
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<Self::State>>, ServiceError>;
+
+    /// The resource's live state in the shape of `before`; `None` when the resource is gone.
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Self::State>,
+    ) -> Result<Option<Self::State>, ServiceError>;
+
+    /// As [`Containment::observe_many`]: kinds with a region-wide describe override it.
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[TypedCut<Self::State>],
+    ) -> Vec<Result<Option<Self::State>, ServiceError>> {
+        let mut states = Vec::with_capacity(cuts.len());
+        for cut in cuts {
+            states.push(self.observe(ctx, cut).await);
+        }
+        states
+    }
+
+    /// Performs the cut and returns everything needed to undo it.
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Self::State>,
+    ) -> Result<Self::Undo, ServiceError>;
+
+    /// As [`Containment::undo_record_for`].
+    fn undo_record_for(&self, cut: &TypedCut<Self::State>) -> Result<Self::Undo, ServiceError>;
+
+    /// As [`Containment::check_permission`].
+    async fn check_permission(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Self::State>,
+    ) -> PermissionCheck {
+        PermissionCheck::NotCheckable(NO_DRY_RUN.into())
+    }
+
+    /// As [`Containment::restore_gate`].
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        None
+    }
+
+    /// As [`Containment::plan_options`].
+    fn plan_options(&self) -> &'static [PlanOption] {
+        &[]
+    }
+
+    /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
+    /// Running it twice is harmless.
+    async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
+}
+
+const NO_DRY_RUN: &str =
+    "this kind's API has no dry run; permissions are only known when the cut runs";
+
+/// The adapter between the engine, which holds kinds as trait objects over the plan's documents, and a
+/// typed kind: decode on the way in, encode on the way out, errors instead of panics.
+#[async_trait]
+impl<K: CutKind> Containment for K {
+    fn info(&self) -> &'static KindInfo {
+        CutKind::info(self)
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        CutKind::check_states(self, &TypedCut::decode(cut)?)
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let name = CutKind::info(self).name;
+        CutKind::discover(self, ctx, scope)
+            .await?
+            .into_iter()
+            .map(|proposal| proposal.into_proposed(name))
+            .collect()
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let name = CutKind::info(self).name;
+        let typed = decode_cut::<K::State>(name, cut)?;
+        match CutKind::observe(self, ctx, &typed).await? {
+            Some(state) => to_document(name, "live state", &state),
+            None => Ok(Value::Null),
+        }
+    }
+
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+    ) -> Vec<Result<Value, ServiceError>> {
+        let name = CutKind::info(self).name;
+        // Cuts that do not decode get their error; the rest are observed together.
+        let decoded: Vec<Result<TypedCut<K::State>, ServiceError>> =
+            cuts.iter().map(|cut| decode_cut(name, cut)).collect();
+        let typed: Vec<TypedCut<K::State>> = decoded
+            .iter()
+            .filter_map(|d| d.as_ref().ok().cloned())
+            .collect();
+        let mut observed = CutKind::observe_many(self, ctx, &typed).await.into_iter();
+        decoded
+            .into_iter()
+            .map(|d| match d {
+                Err(err) => Err(err),
+                Ok(_) => match observed.next() {
+                    Some(Ok(Some(state))) => to_document(name, "live state", &state),
+                    Some(Ok(None)) => Ok(Value::Null),
+                    Some(Err(err)) => Err(err),
+                    None => Err(ServiceError::local(
+                        name,
+                        "the kind observed fewer cuts than asked",
+                    )),
+                },
+            })
+            .collect()
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let name = CutKind::info(self).name;
+        let typed = decode_cut::<K::State>(name, cut)?;
+        let undo = CutKind::apply(self, ctx, &typed).await?;
+        to_document(name, "undo record", &undo)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let name = CutKind::info(self).name;
+        let typed = decode_cut::<K::State>(name, cut)?;
+        to_document(
+            name,
+            "undo record",
+            &CutKind::undo_record_for(self, &typed)?,
+        )
+    }
+
+    async fn check_permission(&self, ctx: &RegionCtx, cut: &Cut) -> PermissionCheck {
+        let name = CutKind::info(self).name;
+        match decode_cut::<K::State>(name, cut) {
+            Ok(typed) => CutKind::check_permission(self, ctx, &typed).await,
+            Err(err) => PermissionCheck::Failed(err),
+        }
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        CutKind::restore_gate(self)
+    }
+
+    fn plan_options(&self) -> &'static [PlanOption] {
+        CutKind::plan_options(self)
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let name = CutKind::info(self).name;
+        let undo: K::Undo = from_document(name, "undo record", undo)?;
+        CutKind::undo(self, ctx, &undo).await
+    }
+}
+
+fn decode_cut<S: DeserializeOwned>(kind: &str, cut: &Cut) -> Result<TypedCut<S>, ServiceError> {
+    TypedCut::decode(cut).map_err(|problem| ServiceError::local(kind, problem))
+}

@@ -1,0 +1,19 @@
+//! The network's paths out: what lets traffic leave or enter a VPC. The sealing kinds (`nacl_deny`,
+//! `route_remove`, `igw_detach`, `vgw_detach`) close whole paths and run first; `sg_revoke` and the VPC
+//! endpoint kinds close what remains resource by resource.
+
+pub mod gateway_attachment;
+pub mod igw_detach;
+pub mod nacl_deny;
+pub mod route_remove;
+pub mod sg_revoke;
+pub mod vgw_detach;
+pub mod vpc;
+pub mod vpc_endpoint;
+
+pub use igw_detach::InternetGatewayDetach;
+pub use nacl_deny::NetworkAclDeny;
+pub use route_remove::RouteRemove;
+pub use sg_revoke::SecurityGroupRevoke;
+pub use vgw_detach::VpnGatewayDetach;
+pub use vpc_endpoint::{VpcEndpointDelete, VpcEndpointPolicyDeny};

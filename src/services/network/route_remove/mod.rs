@@ -1,0 +1,743 @@
+//! `route_remove`: delete, from every route table, the routes that lead out of the VPC: to an internet
+//! gateway, an egress-only internet gateway, a NAT gateway, a virtual private gateway (VPN, Direct Connect),
+//! a transit gateway or a peering connection, for destinations outside the VPC's own blocks.
+//!
+//! A subnet whose table has no route out cannot reach anything beyond the VPC, whatever its security groups
+//! and network ACLs say, and gateways stay in place for the kinds that detach them. Left alone, and named in
+//! the reason: the local route; routes to gateway endpoints (the endpoint manages them; endpoint kinds
+//! handle endpoints); routes propagated by a virtual private gateway (DeleteRoute cannot remove them);
+//! routes to instances and network interfaces (an appliance may forward traffic out and must be contained
+//! on its own); routes to destinations inside the responder's `--keep-cidr` ranges.
+//!
+//! Restore re-creates each deleted route with its recorded target, unless a route for the same destination
+//! exists again: the same target is "already present", another target is a conflict, left as it is and
+//! reported.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::RouteTable;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aws::RegionCtx;
+use crate::net::Cidr;
+use crate::plan::Cut;
+use crate::services::network::vpc;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+};
+
+pub struct RouteRemove;
+
+static INFO: KindInfo = KindInfo {
+    name: "route_remove",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::Seal,
+    global: false,
+};
+
+/// The route origin AWS gives routes that a virtual private gateway propagates.
+const PROPAGATED: &str = "EnableVgwRoutePropagation";
+
+/// What a route sends traffic to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TargetKind {
+    Local,
+    InternetGateway,
+    EgressOnlyInternetGateway,
+    NatGateway,
+    VirtualPrivateGateway,
+    TransitGateway,
+    VpcPeeringConnection,
+    GatewayEndpoint,
+    Instance,
+    NetworkInterface,
+    LocalGateway,
+    CarrierGateway,
+    CoreNetwork,
+    OdbNetwork,
+    /// A `gateway_id` of a kind this hikkonuki does not know.
+    OtherGateway,
+    /// No target in the description.
+    None,
+}
+
+impl TargetKind {
+    /// The targets that lead out of the VPC and that DeleteRoute / CreateRoute handle.
+    pub fn leads_out(self) -> bool {
+        matches!(
+            self,
+            TargetKind::InternetGateway
+                | TargetKind::EgressOnlyInternetGateway
+                | TargetKind::NatGateway
+                | TargetKind::VirtualPrivateGateway
+                | TargetKind::TransitGateway
+                | TargetKind::VpcPeeringConnection
+        )
+    }
+
+    fn words(self) -> &'static str {
+        match self {
+            TargetKind::Local => "local",
+            TargetKind::InternetGateway => "internet gateway",
+            TargetKind::EgressOnlyInternetGateway => "egress-only internet gateway",
+            TargetKind::NatGateway => "NAT gateway",
+            TargetKind::VirtualPrivateGateway => "virtual private gateway",
+            TargetKind::TransitGateway => "transit gateway",
+            TargetKind::VpcPeeringConnection => "peering connection",
+            TargetKind::GatewayEndpoint => "gateway endpoint",
+            TargetKind::Instance => "instance",
+            TargetKind::NetworkInterface => "network interface",
+            TargetKind::LocalGateway => "local gateway",
+            TargetKind::CarrierGateway => "carrier gateway",
+            TargetKind::CoreNetwork => "core network",
+            TargetKind::OdbNetwork => "ODB network",
+            TargetKind::OtherGateway => "gateway",
+            TargetKind::None => "no target",
+        }
+    }
+}
+
+/// One route as `before` and `after` record it: exactly one destination, and its target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Route {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_cidr_block: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_ipv6_cidr_block: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destination_prefix_list_id: Option<String>,
+    pub target_kind: TargetKind,
+    /// The target's ID (`local` for the local route; an ARN for a core network).
+    pub target_id: String,
+    /// `CreateRouteTable`, `CreateRoute` or `EnableVgwRoutePropagation`.
+    pub origin: String,
+    /// `active` or `blackhole`.
+    pub state: String,
+}
+
+impl Route {
+    fn destination_count(&self) -> usize {
+        [
+            self.destination_cidr_block.is_some(),
+            self.destination_ipv6_cidr_block.is_some(),
+            self.destination_prefix_list_id.is_some(),
+        ]
+        .iter()
+        .filter(|set| **set)
+        .count()
+    }
+
+    /// The destination as written, e.g. `0.0.0.0/0`, `::/0` or `pl-63a5400a`.
+    pub fn destination(&self) -> &str {
+        self.destination_cidr_block
+            .as_deref()
+            .or(self.destination_ipv6_cidr_block.as_deref())
+            .or(self.destination_prefix_list_id.as_deref())
+            .unwrap_or("(no destination)")
+    }
+
+    /// The route in words, e.g. `0.0.0.0/0 → internet gateway igw-1`.
+    pub fn summary(&self) -> String {
+        let mut text = format!(
+            "{} → {} {}",
+            self.destination(),
+            self.target_kind.words(),
+            self.target_id
+        );
+        if self.state != "active" {
+            text.push_str(&format!(" ({})", self.state));
+        }
+        text
+    }
+
+    /// Two routes with the same destination cannot coexist in one table.
+    fn same_destination(&self, other: &Route) -> bool {
+        self.destination_cidr_block == other.destination_cidr_block
+            && self.destination_ipv6_cidr_block == other.destination_ipv6_cidr_block
+            && self.destination_prefix_list_id == other.destination_prefix_list_id
+    }
+
+    fn same_target(&self, other: &Route) -> bool {
+        self.target_kind == other.target_kind && self.target_id == other.target_id
+    }
+
+    /// IPv4, then IPv6, then prefix lists, each by destination.
+    fn sort_key(&self) -> (u8, &str, TargetKind, &str) {
+        let family = if self.destination_cidr_block.is_some() {
+            0
+        } else if self.destination_ipv6_cidr_block.is_some() {
+            1
+        } else {
+            2
+        };
+        (
+            family,
+            self.destination(),
+            self.target_kind,
+            self.target_id.as_str(),
+        )
+    }
+}
+
+fn sort_routes(routes: &mut [Route]) {
+    routes.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// Where a table is used: the VPC's main table, a subnet, or an edge (gateway) association.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Association {
+    pub main: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subnet_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway_id: Option<String>,
+}
+
+/// A route table as `before` and `after` record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TableState {
+    pub route_table_id: String,
+    pub vpc_id: String,
+    /// The VPC's own IPv4 and IPv6 blocks: destinations inside them are internal and stay.
+    pub vpc_cidrs: Vec<String>,
+    /// Sorted: the main association first, then subnets, then gateways.
+    pub associations: Vec<Association>,
+    /// Every route of the table, sorted.
+    pub routes: Vec<Route>,
+}
+
+/// What restore needs: the table and the routes that were deleted from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub route_table_id: String,
+    pub removed: Vec<Route>,
+}
+
+/// Why a route is removed or left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Remove,
+    KeepLocal,
+    KeepGatewayEndpoint,
+    KeepPropagated,
+    KeepInstanceOrInterface,
+    KeepInsideVpc,
+    KeepResponderRange,
+    /// Targets that are not a way out this kind handles (local and carrier gateways, core networks…).
+    KeepOtherTarget,
+}
+
+/// Decides one route. A destination CIDR that does not parse is treated as outside: when in doubt, cut.
+pub fn classify(route: &Route, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict {
+    match route.target_kind {
+        TargetKind::Local => return Verdict::KeepLocal,
+        TargetKind::GatewayEndpoint => return Verdict::KeepGatewayEndpoint,
+        _ => {}
+    }
+    if route.origin == PROPAGATED {
+        return Verdict::KeepPropagated;
+    }
+    match route.target_kind {
+        TargetKind::Instance | TargetKind::NetworkInterface => {
+            return Verdict::KeepInstanceOrInterface;
+        }
+        kind if !kind.leads_out() => return Verdict::KeepOtherTarget,
+        _ => {}
+    }
+    // Prefix lists name ranges outside the VPC (AWS services, partners).
+    let Some(cidr) = route
+        .destination_cidr_block
+        .as_ref()
+        .or(route.destination_ipv6_cidr_block.as_ref())
+    else {
+        return Verdict::Remove;
+    };
+    match cidr.parse::<Cidr>() {
+        Ok(block) if block.is_within_any(vpc_cidrs) => Verdict::KeepInsideVpc,
+        Ok(block) if block.is_within_any(keep_cidrs) => Verdict::KeepResponderRange,
+        _ => Verdict::Remove,
+    }
+}
+
+fn parse_all(blocks: &[String]) -> Vec<Cidr> {
+    blocks.iter().filter_map(|c| c.parse().ok()).collect()
+}
+
+/// Builds the proposal for one table, or nothing when no route leads out.
+pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
+    let vpc_cidrs = parse_all(&state.vpc_cidrs);
+    let mut removed: Vec<&Route> = Vec::new();
+    let mut remaining: Vec<Route> = Vec::new();
+    let mut left: HashMap<&'static str, Vec<String>> = HashMap::new();
+    for route in &state.routes {
+        let verdict = classify(route, &vpc_cidrs, keep_cidrs);
+        let note = match verdict {
+            Verdict::Remove => {
+                removed.push(route);
+                continue;
+            }
+            Verdict::KeepLocal | Verdict::KeepInsideVpc => None,
+            Verdict::KeepGatewayEndpoint => Some(
+                "routes to gateway endpoints, which the endpoint manages (the endpoint kinds handle endpoints)",
+            ),
+            Verdict::KeepPropagated => Some(
+                "routes propagated by a virtual private gateway, which DeleteRoute cannot remove (detach the gateway or disable propagation to close them)",
+            ),
+            Verdict::KeepInstanceOrInterface => Some(
+                "routes to instances or network interfaces: an appliance there may forward traffic out, contain it separately",
+            ),
+            Verdict::KeepResponderRange => Some("routes to the responder's --keep-cidr ranges"),
+            Verdict::KeepOtherTarget => Some(
+                "routes to targets this kind does not handle (local or carrier gateways, core networks): check by hand whether they lead out",
+            ),
+        };
+        if let Some(note) = note {
+            left.entry(note).or_default().push(route.summary());
+        }
+        remaining.push(route.clone());
+    }
+    if removed.is_empty() {
+        return None;
+    }
+    let used_by: Vec<String> = state
+        .associations
+        .iter()
+        .map(|a| {
+            if a.main {
+                "main table of the VPC".to_string()
+            } else if let Some(subnet) = &a.subnet_id {
+                subnet.clone()
+            } else {
+                format!("gateway {}", a.gateway_id.as_deref().unwrap_or("?"))
+            }
+        })
+        .collect();
+    let mut reason = format!(
+        "{} (VPC {}, {}) has {} route(s) leading out of the VPC: {}. Deleting them leaves its subnets no way out whatever their security groups say; restore re-creates them with the same targets.",
+        state.route_table_id,
+        state.vpc_id,
+        if used_by.is_empty() {
+            "not associated with any subnet yet".to_string()
+        } else {
+            format!("used by {}", used_by.join(", "))
+        },
+        removed.len(),
+        removed
+            .iter()
+            .map(|r| r.summary())
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
+    let mut left: Vec<(&str, Vec<String>)> = left.into_iter().collect();
+    left.sort();
+    for (why, routes) in left {
+        reason.push_str(&format!(" Left: {why}: {}.", routes.join("; ")));
+    }
+    if !keep_cidrs.is_empty() {
+        reason.push_str(
+            " A --keep-cidr range reached only through a deleted route loses that path too.",
+        );
+    }
+    let after = TableState {
+        routes: remaining,
+        ..state.clone()
+    };
+    Some(ProposedCut {
+        target: state.route_table_id.clone(),
+        reason,
+        before: serde_json::to_value(state).expect("route table state serializes"),
+        after: serde_json::to_value(&after).expect("route table state serializes"),
+        disabled_because: None,
+    })
+}
+
+/// The routes present in `before` and gone from `after`: exactly what the cut deletes.
+fn removed_routes(before: &TableState, after: &TableState) -> Vec<Route> {
+    before
+        .routes
+        .iter()
+        .filter(|route| !after.routes.contains(route))
+        .cloned()
+        .collect()
+}
+
+fn decode_states(cut: &Cut) -> Result<(TableState, TableState), String> {
+    crate::services::decode_states(cut)
+}
+
+/// Which deleted routes to create again, and notes on the ones left alone because a route for the same
+/// destination exists again.
+pub struct Recreation<'a> {
+    pub to_create: Vec<&'a Route>,
+    pub notes: Vec<String>,
+}
+
+pub fn plan_recreation<'a>(removed: &'a [Route], live: &[Route]) -> Recreation<'a> {
+    let mut to_create = Vec::new();
+    let mut notes = Vec::new();
+    for route in removed {
+        match live.iter().find(|l| l.same_destination(route)) {
+            None => to_create.push(route),
+            Some(now) if now.same_target(route) => {
+                notes.push(format!("already present: {}", route.summary()))
+            }
+            Some(now) => notes.push(format!(
+                "conflict: {} was deleted by the cut, but the table now routes {} to {} {}; left as it is",
+                route.summary(),
+                now.destination(),
+                now.target_kind.words(),
+                now.target_id
+            )),
+        }
+    }
+    Recreation { to_create, notes }
+}
+
+fn route_from_sdk(route: &aws_sdk_ec2::types::Route) -> Route {
+    let (target_kind, target_id) = if let Some(id) = route.nat_gateway_id() {
+        (TargetKind::NatGateway, id)
+    } else if let Some(id) = route.transit_gateway_id() {
+        (TargetKind::TransitGateway, id)
+    } else if let Some(id) = route.vpc_peering_connection_id() {
+        (TargetKind::VpcPeeringConnection, id)
+    } else if let Some(id) = route.egress_only_internet_gateway_id() {
+        (TargetKind::EgressOnlyInternetGateway, id)
+    } else if let Some(id) = route.instance_id() {
+        // AWS also reports the instance's interface; the instance is what was targeted.
+        (TargetKind::Instance, id)
+    } else if let Some(id) = route.network_interface_id() {
+        (TargetKind::NetworkInterface, id)
+    } else if let Some(id) = route.local_gateway_id() {
+        (TargetKind::LocalGateway, id)
+    } else if let Some(id) = route.carrier_gateway_id() {
+        (TargetKind::CarrierGateway, id)
+    } else if let Some(id) = route.core_network_arn() {
+        (TargetKind::CoreNetwork, id)
+    } else if let Some(id) = route.odb_network_arn() {
+        (TargetKind::OdbNetwork, id)
+    } else if let Some(id) = route.gateway_id() {
+        let kind = if id == "local" {
+            TargetKind::Local
+        } else if id.starts_with("igw-") {
+            TargetKind::InternetGateway
+        } else if id.starts_with("vgw-") {
+            TargetKind::VirtualPrivateGateway
+        } else if id.starts_with("vpce-") {
+            TargetKind::GatewayEndpoint
+        } else {
+            TargetKind::OtherGateway
+        };
+        (kind, id)
+    } else {
+        (TargetKind::None, "")
+    };
+    Route {
+        destination_cidr_block: route.destination_cidr_block().map(str::to_string),
+        destination_ipv6_cidr_block: route.destination_ipv6_cidr_block().map(str::to_string),
+        destination_prefix_list_id: route.destination_prefix_list_id().map(str::to_string),
+        target_kind,
+        target_id: target_id.to_string(),
+        origin: route
+            .origin()
+            .map(|o| o.as_str().to_string())
+            .unwrap_or_default(),
+        state: route
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default(),
+    }
+}
+
+fn state_from_sdk(table: &RouteTable, vpc_cidrs: Vec<String>) -> Option<TableState> {
+    let mut associations: Vec<Association> = table
+        .associations()
+        .iter()
+        .filter(|a| {
+            // Associations on their way out no longer route anything.
+            a.association_state()
+                .and_then(|s| s.state())
+                .map(|s| matches!(s.as_str(), "associated" | "associating"))
+                .unwrap_or(true)
+        })
+        .map(|a| Association {
+            main: a.main().unwrap_or(false),
+            subnet_id: a.subnet_id().map(str::to_string),
+            gateway_id: a.gateway_id().map(str::to_string),
+        })
+        .collect();
+    // Main first (true sorts after false, so reverse that field), then subnets, then gateways.
+    associations.sort_by(|a, b| {
+        (!a.main, a.subnet_id.is_none(), &a.subnet_id, &a.gateway_id).cmp(&(
+            !b.main,
+            b.subnet_id.is_none(),
+            &b.subnet_id,
+            &b.gateway_id,
+        ))
+    });
+    let mut routes: Vec<Route> = table.routes().iter().map(route_from_sdk).collect();
+    sort_routes(&mut routes);
+    Some(TableState {
+        route_table_id: table.route_table_id()?.to_string(),
+        vpc_id: table.vpc_id().unwrap_or_default().to_string(),
+        vpc_cidrs,
+        associations,
+        routes,
+    })
+}
+
+fn is_not_found(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("InvalidRouteTableID.NotFound")
+}
+
+/// Region-wide discovery: one paginated describe each for VPCs and route tables, whatever the count.
+async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceError> {
+    let ec2 = ctx.ec2();
+    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
+    let tables = ec2
+        .describe_route_tables()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?;
+    let mut states: Vec<TableState> = tables
+        .iter()
+        .filter_map(|table| {
+            let blocks = table
+                .vpc_id()
+                .and_then(|id| vpc_cidrs.get(id).cloned())
+                .unwrap_or_default();
+            state_from_sdk(table, blocks)
+        })
+        .collect();
+    states.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
+    Ok(states)
+}
+
+/// The table as it is now; None when it no longer exists.
+async fn live_table(ctx: &RegionCtx, table_id: &str) -> Result<Option<RouteTable>, ServiceError> {
+    let result = ctx
+        .ec2()
+        .describe_route_tables()
+        .route_table_ids(table_id)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err));
+    match result {
+        Ok(out) => Ok(out.route_tables().first().cloned()),
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+fn undecodable(problem: impl Into<String>) -> ServiceError {
+    ServiceError::local("route_remove", problem)
+}
+
+/// Names the route and the table in an AWS error, so the operator knows which route failed.
+fn about(route: &Route, table: &str, mut err: ServiceError) -> ServiceError {
+    err.message = format!("route {} in {table}: {}", route.summary(), err.message);
+    err
+}
+
+#[async_trait]
+impl Containment for RouteRemove {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.route_table_id != cut.target || after.route_table_id != cut.target {
+            return Err(format!(
+                "route_table_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        if before.vpc_id != after.vpc_id
+            || before.vpc_cidrs != after.vpc_cidrs
+            || before.associations != after.associations
+        {
+            return Err(
+                "`after` must have the same vpc_id, vpc_cidrs and associations as `before`".into(),
+            );
+        }
+        for route in before.routes.iter().chain(&after.routes) {
+            if route.destination_count() != 1 {
+                return Err(format!(
+                    "route to {} must have exactly one of destination_cidr_block, destination_ipv6_cidr_block, destination_prefix_list_id",
+                    route.target_id
+                ));
+            }
+        }
+        if after
+            .routes
+            .iter()
+            .any(|route| !before.routes.contains(route))
+        {
+            return Err(
+                "`after` holds a route that `before` does not: a cut only deletes routes".into(),
+            );
+        }
+        let removed = removed_routes(&before, &after);
+        if removed.is_empty() {
+            return Err("`after` deletes no route: there would be nothing to apply".into());
+        }
+        // Only these can be deleted and re-created exactly; anything else was edited in.
+        if let Some(route) = removed
+            .iter()
+            .find(|r| !r.target_kind.leads_out() || r.origin == PROPAGATED)
+        {
+            return Err(format!(
+                "route {} cannot be deleted by this kind: only created routes to internet, egress-only, NAT, virtual private and transit gateways and peering connections are",
+                route.summary()
+            ));
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let states = describe_region(ctx).await?;
+        Ok(states
+            .iter()
+            .filter_map(|state| propose(state, &scope.keep_cidrs))
+            .collect())
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let Some(table) = live_table(ctx, &cut.target).await? else {
+            return Ok(Value::Null);
+        };
+        let vpc_cidrs = match table.vpc_id() {
+            Some(id) => vpc::blocks_of(ctx, id).await?,
+            None => Vec::new(),
+        };
+        Ok(match state_from_sdk(&table, vpc_cidrs) {
+            Some(state) => serde_json::to_value(state).expect("route table state serializes"),
+            None => Value::Null,
+        })
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let undo: UndoRecord =
+            serde_json::from_value(record.clone()).map_err(|err| undecodable(err.to_string()))?;
+        for route in &undo.removed {
+            ctx.ec2()
+                .delete_route()
+                .route_table_id(&undo.route_table_id)
+                .set_destination_cidr_block(route.destination_cidr_block.clone())
+                .set_destination_ipv6_cidr_block(route.destination_ipv6_cidr_block.clone())
+                .set_destination_prefix_list_id(route.destination_prefix_list_id.clone())
+                .send()
+                .await
+                .map_err(|err| {
+                    about(
+                        route,
+                        &undo.route_table_id,
+                        ServiceError::from_sdk("ec2:DeleteRoute", err),
+                    )
+                })?;
+        }
+        Ok(record)
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, after) = decode_states(cut).map_err(undecodable)?;
+        let record = UndoRecord {
+            route_table_id: before.route_table_id.clone(),
+            removed: removed_routes(&before, &after),
+        };
+        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo: UndoRecord = serde_json::from_value(undo.clone())
+            .map_err(|err| undecodable(format!("the undo record does not decode: {err}")))?;
+        let Some(table) = live_table(ctx, &undo.route_table_id).await? else {
+            return Err(ServiceError::local(
+                "ec2:DescribeRouteTables",
+                format!(
+                    "route table {} no longer exists; these deleted routes cannot be re-created: {}",
+                    undo.route_table_id,
+                    undo.removed
+                        .iter()
+                        .map(Route::summary)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ));
+        };
+        let live: Vec<Route> = table.routes().iter().map(route_from_sdk).collect();
+        let plan = plan_recreation(&undo.removed, &live);
+        let mut outcome = UndoOutcome { notes: plan.notes };
+        for route in plan.to_create {
+            let request = ctx
+                .ec2()
+                .create_route()
+                .route_table_id(&undo.route_table_id)
+                .set_destination_cidr_block(route.destination_cidr_block.clone())
+                .set_destination_ipv6_cidr_block(route.destination_ipv6_cidr_block.clone())
+                .set_destination_prefix_list_id(route.destination_prefix_list_id.clone());
+            let id = route.target_id.clone();
+            let request = match route.target_kind {
+                TargetKind::EgressOnlyInternetGateway => {
+                    request.egress_only_internet_gateway_id(id)
+                }
+                TargetKind::NatGateway => request.nat_gateway_id(id),
+                TargetKind::TransitGateway => request.transit_gateway_id(id),
+                TargetKind::VpcPeeringConnection => request.vpc_peering_connection_id(id),
+                TargetKind::InternetGateway | TargetKind::VirtualPrivateGateway => {
+                    request.gateway_id(id)
+                }
+                other => {
+                    return Err(ServiceError::local(
+                        "ec2:CreateRoute",
+                        format!(
+                            "route {} in {}: a route to a {} is never deleted by route_remove, so the undo record was altered; re-create it by hand if it is really missing",
+                            route.summary(),
+                            undo.route_table_id,
+                            other.words()
+                        ),
+                    ));
+                }
+            };
+            match request.send().await {
+                Ok(_) => outcome
+                    .notes
+                    .push(format!("re-created {}", route.summary())),
+                // A route that was already a blackhole pointed at a gateway that is gone: nothing can be
+                // put back, and the rest of the table must still be restored.
+                Err(err) if route.state == "blackhole" => outcome.notes.push(format!(
+                    "not re-created: {} was already a blackhole when cut, and AWS refused it: {}",
+                    route.summary(),
+                    ServiceError::from_sdk("ec2:CreateRoute", err)
+                )),
+                Err(err) => {
+                    return Err(about(
+                        route,
+                        &undo.route_table_id,
+                        ServiceError::from_sdk("ec2:CreateRoute", err),
+                    ));
+                }
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,459 @@
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_sdk_ec2::types::{
+    RouteOrigin, RouteState, RouteTableAssociation, Vpc, VpcCidrBlockAssociation,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::*;
+use crate::aws::CallerIdentity;
+
+fn route(destination: &str, kind: TargetKind, target: &str) -> Route {
+    let mut route = Route {
+        destination_cidr_block: None,
+        destination_ipv6_cidr_block: None,
+        destination_prefix_list_id: None,
+        target_kind: kind,
+        target_id: target.into(),
+        origin: if kind == TargetKind::Local {
+            "CreateRouteTable".into()
+        } else {
+            "CreateRoute".into()
+        },
+        state: "active".into(),
+    };
+    if destination.starts_with("pl-") {
+        route.destination_prefix_list_id = Some(destination.into());
+    } else if destination.contains(':') {
+        route.destination_ipv6_cidr_block = Some(destination.into());
+    } else {
+        route.destination_cidr_block = Some(destination.into());
+    }
+    route
+}
+
+fn cidrs(list: &[&str]) -> Vec<Cidr> {
+    list.iter().map(|c| c.parse().unwrap()).collect()
+}
+
+/// A private table like the leaky account's, plus the routes a real account may also have.
+fn private_table() -> TableState {
+    let mut routes = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        route("2600:1f18:1:100::/56", TargetKind::Local, "local"),
+        route("0.0.0.0/0", TargetKind::NatGateway, "nat-1"),
+        route("::/0", TargetKind::EgressOnlyInternetGateway, "eigw-1"),
+        route("172.16.0.0/12", TargetKind::VirtualPrivateGateway, "vgw-1"),
+        route("10.30.0.0/16", TargetKind::VpcPeeringConnection, "pcx-1"),
+        route("192.168.0.0/16", TargetKind::TransitGateway, "tgw-1"),
+        route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1"),
+        route("10.99.0.0/16", TargetKind::Instance, "i-firewall"),
+        route("10.20.9.0/24", TargetKind::NatGateway, "nat-1"),
+        route("203.0.113.0/24", TargetKind::VirtualPrivateGateway, "vgw-1"),
+    ];
+    let mut propagated = route("10.50.0.0/16", TargetKind::VirtualPrivateGateway, "vgw-1");
+    propagated.origin = "EnableVgwRoutePropagation".into();
+    routes.push(propagated);
+    sort_routes(&mut routes);
+    TableState {
+        route_table_id: "rtb-private".into(),
+        vpc_id: "vpc-1".into(),
+        vpc_cidrs: vec!["10.20.0.0/16".into(), "2600:1f18:1:100::/56".into()],
+        associations: vec![Association {
+            main: false,
+            subnet_id: Some("subnet-private".into()),
+            gateway_id: None,
+        }],
+        routes,
+    }
+}
+
+#[test]
+fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_stay() {
+    let vpc = cidrs(&["10.20.0.0/16", "2600:1f18:1:100::/56"]);
+    let keep = cidrs(&["203.0.113.0/24"]);
+    let verdict = |r: &Route| classify(r, &vpc, &keep);
+    for (destination, kind, target) in [
+        ("0.0.0.0/0", TargetKind::InternetGateway, "igw-1"),
+        ("::/0", TargetKind::InternetGateway, "igw-1"),
+        ("0.0.0.0/0", TargetKind::NatGateway, "nat-1"),
+        ("::/0", TargetKind::EgressOnlyInternetGateway, "eigw-1"),
+        ("172.16.0.0/12", TargetKind::VirtualPrivateGateway, "vgw-1"),
+        ("192.168.0.0/16", TargetKind::TransitGateway, "tgw-1"),
+        ("10.30.0.0/16", TargetKind::VpcPeeringConnection, "pcx-1"),
+        ("10.0.0.0/8", TargetKind::TransitGateway, "tgw-1"),
+        ("pl-partner", TargetKind::TransitGateway, "tgw-1"),
+    ] {
+        assert_eq!(
+            verdict(&route(destination, kind, target)),
+            Verdict::Remove,
+            "{destination} → {target}"
+        );
+    }
+    assert_eq!(
+        verdict(&route("10.20.0.0/16", TargetKind::Local, "local")),
+        Verdict::KeepLocal
+    );
+    assert_eq!(
+        verdict(&route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1")),
+        Verdict::KeepGatewayEndpoint
+    );
+    assert_eq!(
+        verdict(&route("0.0.0.0/0", TargetKind::Instance, "i-1")),
+        Verdict::KeepInstanceOrInterface
+    );
+    assert_eq!(
+        verdict(&route("0.0.0.0/0", TargetKind::NetworkInterface, "eni-1")),
+        Verdict::KeepInstanceOrInterface
+    );
+    assert_eq!(
+        verdict(&route("10.20.9.0/24", TargetKind::NatGateway, "nat-1")),
+        Verdict::KeepInsideVpc
+    );
+    assert_eq!(
+        verdict(&route(
+            "2600:1f18:1:101::/64",
+            TargetKind::EgressOnlyInternetGateway,
+            "eigw-1"
+        )),
+        Verdict::KeepInsideVpc
+    );
+    assert_eq!(
+        verdict(&route(
+            "203.0.113.0/25",
+            TargetKind::VirtualPrivateGateway,
+            "vgw-1"
+        )),
+        Verdict::KeepResponderRange
+    );
+    assert_eq!(
+        verdict(&route("0.0.0.0/0", TargetKind::CarrierGateway, "cagw-1")),
+        Verdict::KeepOtherTarget
+    );
+    let mut propagated = route("10.50.0.0/16", TargetKind::VirtualPrivateGateway, "vgw-1");
+    propagated.origin = "EnableVgwRoutePropagation".into();
+    assert_eq!(verdict(&propagated), Verdict::KeepPropagated);
+    assert_eq!(
+        verdict(&route("not-a-cidr", TargetKind::InternetGateway, "igw-1")),
+        Verdict::Remove,
+        "when in doubt, cut"
+    );
+}
+
+#[test]
+fn the_proposal_deletes_exactly_the_routes_out_and_names_what_it_leaves() {
+    let state = private_table();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
+    assert_eq!(proposed.target, "rtb-private");
+    assert_eq!(proposed.before, serde_json::to_value(&state).unwrap());
+    let after: TableState = serde_json::from_value(proposed.after.clone()).unwrap();
+    let left: Vec<String> = after.routes.iter().map(Route::summary).collect();
+    assert_eq!(
+        left,
+        vec![
+            "10.20.0.0/16 → local local",
+            "10.20.9.0/24 → NAT gateway nat-1",
+            "10.50.0.0/16 → virtual private gateway vgw-1",
+            "10.99.0.0/16 → instance i-firewall",
+            "203.0.113.0/24 → virtual private gateway vgw-1",
+            "2600:1f18:1:100::/56 → local local",
+            "pl-s3 → gateway endpoint vpce-1",
+        ]
+    );
+    let reason = &proposed.reason;
+    assert!(
+        reason.starts_with("rtb-private (VPC vpc-1, used by subnet-private) has 5 route(s) leading out of the VPC: 0.0.0.0/0 → NAT gateway nat-1; 10.30.0.0/16 → peering connection pcx-1; 172.16.0.0/12 → virtual private gateway vgw-1; 192.168.0.0/16 → transit gateway tgw-1; ::/0 → egress-only internet gateway eigw-1."),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Left: routes propagated by a virtual private gateway, which DeleteRoute cannot remove (detach the gateway or disable propagation to close them): 10.50.0.0/16 → virtual private gateway vgw-1."),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Left: routes to instances or network interfaces: an appliance there may forward traffic out, contain it separately: 10.99.0.0/16 → instance i-firewall."),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Left: routes to gateway endpoints"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Left: routes to the responder's --keep-cidr ranges: 203.0.113.0/24"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn a_table_with_only_local_and_endpoint_routes_is_not_proposed() {
+    let mut state = private_table();
+    state.routes.retain(|r| {
+        matches!(
+            r.target_kind,
+            TargetKind::Local | TargetKind::GatewayEndpoint
+        )
+    });
+    assert_eq!(propose(&state, &[]), None);
+}
+
+fn cut_for(state: &TableState) -> Cut {
+    let proposed = propose(state, &[]).unwrap();
+    Cut {
+        id: format!("route_remove/us-east-1/{}", state.route_table_id),
+        kind: "route_remove".into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        enabled: true,
+        reversible: true,
+        reason: proposed.reason,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+#[test]
+fn the_undo_record_holds_the_removed_routes_with_their_targets() {
+    let cut = cut_for(&private_table());
+    let undo: UndoRecord =
+        serde_json::from_value(RouteRemove.undo_record_for(&cut).unwrap()).unwrap();
+    assert_eq!(undo.route_table_id, "rtb-private");
+    let removed: Vec<String> = undo.removed.iter().map(Route::summary).collect();
+    // Without --keep-cidr the VPN route to 203.0.113.0/24 goes too.
+    assert_eq!(
+        removed,
+        vec![
+            "0.0.0.0/0 → NAT gateway nat-1",
+            "10.30.0.0/16 → peering connection pcx-1",
+            "172.16.0.0/12 → virtual private gateway vgw-1",
+            "192.168.0.0/16 → transit gateway tgw-1",
+            "203.0.113.0/24 → virtual private gateway vgw-1",
+            "::/0 → egress-only internet gateway eigw-1",
+        ]
+    );
+}
+
+#[test]
+fn recreation_skips_routes_present_again_and_reports_conflicts() {
+    let removed = vec![
+        route("0.0.0.0/0", TargetKind::NatGateway, "nat-1"),
+        route("::/0", TargetKind::EgressOnlyInternetGateway, "eigw-1"),
+        route("10.30.0.0/16", TargetKind::VpcPeeringConnection, "pcx-1"),
+    ];
+    let live = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        // Someone pointed the default route at an inspection appliance during the incident.
+        route("0.0.0.0/0", TargetKind::NetworkInterface, "eni-inspect"),
+        // And someone re-created the IPv6 route exactly.
+        route("::/0", TargetKind::EgressOnlyInternetGateway, "eigw-1"),
+    ];
+    let plan = plan_recreation(&removed, &live);
+    let to_create: Vec<String> = plan.to_create.iter().map(|r| r.summary()).collect();
+    assert_eq!(to_create, vec!["10.30.0.0/16 → peering connection pcx-1"]);
+    assert_eq!(
+        plan.notes,
+        vec![
+            "conflict: 0.0.0.0/0 → NAT gateway nat-1 was deleted by the cut, but the table now routes 0.0.0.0/0 to network interface eni-inspect; left as it is",
+            "already present: ::/0 → egress-only internet gateway eigw-1",
+        ]
+    );
+}
+
+#[test]
+fn an_ipv4_and_an_ipv6_route_never_count_as_the_same_destination() {
+    let removed = vec![route("::/0", TargetKind::InternetGateway, "igw-1")];
+    let live = vec![route("0.0.0.0/0", TargetKind::InternetGateway, "igw-1")];
+    assert_eq!(plan_recreation(&removed, &live).to_create.len(), 1);
+}
+
+#[test]
+fn state_checks_catch_edits_that_would_change_what_apply_does() {
+    let cut = cut_for(&private_table());
+    assert_eq!(RouteRemove.check_states(&cut), Ok(()));
+
+    let mut other_target = cut.clone();
+    other_target.target = "rtb-other".into();
+    assert!(
+        RouteRemove
+            .check_states(&other_target)
+            .unwrap_err()
+            .contains("route_table_id")
+    );
+
+    let edit_after = |f: &dyn Fn(&mut TableState)| {
+        let mut edited = cut.clone();
+        let mut after: TableState = serde_json::from_value(edited.after.clone()).unwrap();
+        f(&mut after);
+        edited.after = serde_json::to_value(after).unwrap();
+        RouteRemove.check_states(&edited).unwrap_err()
+    };
+    assert!(
+        edit_after(&|after| after.routes.push(route(
+            "0.0.0.0/0",
+            TargetKind::InternetGateway,
+            "igw-evil"
+        )))
+        .contains("only deletes routes")
+    );
+    assert!(
+        edit_after(&|after| after.routes.retain(|r| r.target_kind != TargetKind::Local))
+            .contains("cannot be deleted by this kind")
+    );
+    assert!(
+        edit_after(&|after| after
+            .routes
+            .retain(|r| r.origin != "EnableVgwRoutePropagation"))
+        .contains("cannot be deleted by this kind")
+    );
+    assert!(edit_after(&|after| after.associations.clear()).contains("same vpc_id"));
+    assert!(
+        edit_after(&|after| after.routes = private_table().routes).contains("deletes no route")
+    );
+    assert!(
+        edit_after(&|after| after.routes[0].destination_prefix_list_id = Some("pl-1".into()))
+            .contains("exactly one of")
+    );
+
+    let mut garbage = cut;
+    garbage.after = serde_json::json!({"route_table_id": "rtb-private"});
+    assert!(
+        RouteRemove
+            .check_states(&garbage)
+            .unwrap_err()
+            .starts_with("`after`")
+    );
+}
+
+#[test]
+fn sdk_routes_are_normalized_by_target() {
+    let sdk = |b: aws_sdk_ec2::types::builders::RouteBuilder| {
+        route_from_sdk(
+            &b.origin(RouteOrigin::CreateRoute)
+                .state(RouteState::Active)
+                .build(),
+        )
+    };
+    let igw = sdk(aws_sdk_ec2::types::Route::builder()
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id("igw-1"));
+    assert_eq!(
+        (igw.target_kind, igw.target_id.as_str()),
+        (TargetKind::InternetGateway, "igw-1")
+    );
+    let vgw = sdk(aws_sdk_ec2::types::Route::builder()
+        .destination_cidr_block("172.16.0.0/12")
+        .gateway_id("vgw-1"));
+    assert_eq!(vgw.target_kind, TargetKind::VirtualPrivateGateway);
+    let endpoint = sdk(aws_sdk_ec2::types::Route::builder()
+        .destination_prefix_list_id("pl-1")
+        .gateway_id("vpce-1"));
+    assert_eq!(endpoint.target_kind, TargetKind::GatewayEndpoint);
+    // AWS reports both the instance and its interface for a route to an instance.
+    let instance = sdk(aws_sdk_ec2::types::Route::builder()
+        .destination_cidr_block("0.0.0.0/0")
+        .instance_id("i-1")
+        .network_interface_id("eni-1"));
+    assert_eq!(
+        (instance.target_kind, instance.target_id.as_str()),
+        (TargetKind::Instance, "i-1")
+    );
+    assert_eq!(instance.origin, "CreateRoute");
+    assert_eq!(instance.state, "active");
+}
+
+fn sdk_table(id: &str, route: aws_sdk_ec2::types::Route) -> aws_sdk_ec2::types::RouteTable {
+    aws_sdk_ec2::types::RouteTable::builder()
+        .route_table_id(id)
+        .vpc_id("vpc-1")
+        .associations(
+            RouteTableAssociation::builder()
+                .main(false)
+                .subnet_id("subnet-1")
+                .build(),
+        )
+        .routes(
+            aws_sdk_ec2::types::Route::builder()
+                .destination_cidr_block("10.0.0.0/16")
+                .gateway_id("local")
+                .origin(RouteOrigin::CreateRouteTable)
+                .state(RouteState::Active)
+                .build(),
+        )
+        .routes(route)
+        .build()
+}
+
+/// The emulator never paginates DescribeRouteTables, so paging is proven here against mocked pages: a
+/// table on the second page must not be missed.
+#[tokio::test]
+async fn mocked_discovery_follows_every_page_of_route_tables() {
+    let vpcs = mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.0.0.0/16")
+                    .cidr_block_association_set(
+                        VpcCidrBlockAssociation::builder()
+                            .cidr_block("10.0.0.0/16")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let first_page = mock!(Client::describe_route_tables)
+        .match_requests(|req| req.next_token().is_none())
+        .then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(sdk_table(
+                    "rtb-public",
+                    aws_sdk_ec2::types::Route::builder()
+                        .destination_cidr_block("0.0.0.0/0")
+                        .gateway_id("igw-1")
+                        .origin(RouteOrigin::CreateRoute)
+                        .state(RouteState::Active)
+                        .build(),
+                ))
+                .next_token("page-2")
+                .build()
+        });
+    let second_page = mock!(Client::describe_route_tables)
+        .match_requests(|req| req.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(sdk_table(
+                    "rtb-private",
+                    aws_sdk_ec2::types::Route::builder()
+                        .destination_cidr_block("0.0.0.0/0")
+                        .nat_gateway_id("nat-1")
+                        .origin(RouteOrigin::CreateRoute)
+                        .state(RouteState::Active)
+                        .build(),
+                ))
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&vpcs, &first_page, &second_page]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope {
+        caller: CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/r".into(),
+            user_id: "AIDA".into(),
+            access_key_id: None,
+        },
+        keep_cidrs: vec![],
+        options: Default::default(),
+    };
+    let proposed = RouteRemove.discover(&ctx, &scope).await.unwrap();
+    assert_eq!(first_page.num_calls(), 1);
+    assert_eq!(second_page.num_calls(), 1);
+    let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+    assert_eq!(targets, vec!["rtb-private", "rtb-public"]);
+    let after: TableState = serde_json::from_value(proposed[0].after.clone()).unwrap();
+    assert_eq!(after.vpc_cidrs, vec!["10.0.0.0/16"]);
+    assert_eq!(after.routes.len(), 1, "only the local route is left");
+}

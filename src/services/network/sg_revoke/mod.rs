@@ -1,0 +1,727 @@
+//! `sg_revoke`: revoke every security-group rule that lets traffic in from, or out to, somewhere outside the
+//! group's VPC (CIDRs beyond the VPC's own blocks, `0.0.0.0/0`, `::/0`, prefix lists).
+//!
+//! Rules that reference other security groups stay, so traffic inside the account keeps flowing, and so do
+//! rules whose range lies inside a `--keep-cidr`, so the responder keeps their own way in. Restore
+//! re-authorizes exactly the revoked rules with their descriptions and tags; AWS gives them new rule IDs.
+//!
+//! Security groups are stateful: revoking a rule does not end connections that are already tracked. NACL
+//! deny entries cut those; the reason text says so.
+
+use std::collections::{BTreeMap, HashMap};
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule, Tag,
+    TagSpecification, UserIdGroupPair,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::aws::RegionCtx;
+use crate::net::Cidr;
+use crate::plan::Cut;
+use crate::services::network::vpc;
+use crate::services::{
+    Containment, DiscoveryScope, KindInfo, PermissionCheck, Phase, ProposedCut, ServiceError,
+    UndoOutcome,
+};
+
+pub struct SecurityGroupRevoke;
+
+static INFO: KindInfo = KindInfo {
+    name: "sg_revoke",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Ingress,
+    Egress,
+}
+
+/// One rule as AWS describes it: one protocol and port range, and exactly one peer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    /// The `sgr-` ID. It changes when restore re-creates the rule.
+    pub id: String,
+    pub direction: Direction,
+    /// `tcp`, `udp`, `icmp`, a protocol number, or `-1` for all.
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from_port: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_port: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_ipv4: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cidr_ipv6: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_list_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referenced_group: Option<ReferencedGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferencedGroup {
+    pub group_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+}
+
+/// A security group as `before` and `after` record it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GroupState {
+    pub group_id: String,
+    pub group_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// The VPC's own IPv4 and IPv6 blocks: sources inside them are internal and stay.
+    pub vpc_cidrs: Vec<String>,
+    /// Every rule of the group, sorted.
+    pub rules: Vec<Rule>,
+}
+
+/// What restore needs: the group and the rules that were revoked from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub group_id: String,
+    pub revoked: Vec<Rule>,
+}
+
+/// Why a rule is kept or revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Revoke,
+    KeepInsideVpc,
+    KeepReferencedGroup,
+    KeepResponderRange,
+}
+
+impl Rule {
+    fn peer_count(&self) -> usize {
+        [
+            self.cidr_ipv4.is_some(),
+            self.cidr_ipv6.is_some(),
+            self.prefix_list_id.is_some(),
+            self.referenced_group.is_some(),
+        ]
+        .iter()
+        .filter(|set| **set)
+        .count()
+    }
+
+    /// The peer in words, e.g. `0.0.0.0/0` or `prefix list pl-123`.
+    pub fn peer(&self) -> String {
+        if let Some(cidr) = self.cidr_ipv4.as_ref().or(self.cidr_ipv6.as_ref()) {
+            cidr.clone()
+        } else if let Some(pl) = &self.prefix_list_id {
+            format!("prefix list {pl}")
+        } else if let Some(group) = &self.referenced_group {
+            format!("group {}", group.group_id)
+        } else {
+            "(no peer)".into()
+        }
+    }
+
+    /// The rule in words, e.g. `ingress tcp/443 from 0.0.0.0/0`.
+    pub fn summary(&self) -> String {
+        let ports = match (self.protocol.as_str(), self.from_port, self.to_port) {
+            ("-1", _, _) => "all traffic".to_string(),
+            (proto, Some(from), Some(to)) if from == to => format!("{proto}/{from}"),
+            (proto, Some(from), Some(to)) => format!("{proto}/{from}-{to}"),
+            (proto, _, _) => proto.to_string(),
+        };
+        match self.direction {
+            Direction::Ingress => format!("ingress {ports} from {}", self.peer()),
+            Direction::Egress => format!("egress {ports} to {}", self.peer()),
+        }
+    }
+
+    /// Ingress before egress, then by protocol, ports and peer, so a group reads the same way every time.
+    fn sort_key(&self) -> (Direction, &str, Option<i32>, Option<i32>, String, &str) {
+        (
+            self.direction,
+            self.protocol.as_str(),
+            self.from_port,
+            self.to_port,
+            self.peer(),
+            self.id.as_str(),
+        )
+    }
+
+    /// What AWS treats as the same rule: authorizing it again while this exists is a duplicate.
+    fn identity(&self) -> (Direction, &str, Option<i32>, Option<i32>, String) {
+        (
+            self.direction,
+            self.protocol.as_str(),
+            self.from_port,
+            self.to_port,
+            self.peer(),
+        )
+    }
+}
+
+fn sort_rules(rules: &mut [Rule]) {
+    rules.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
+}
+
+/// Decides one rule. CIDRs that do not parse are treated as outside: when in doubt, cut.
+pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict {
+    if rule.referenced_group.is_some() {
+        return Verdict::KeepReferencedGroup;
+    }
+    let Some(cidr) = rule.cidr_ipv4.as_ref().or(rule.cidr_ipv6.as_ref()) else {
+        return Verdict::Revoke; // prefix lists name ranges outside the VPC (AWS services, partners)
+    };
+    match cidr.parse::<Cidr>() {
+        Ok(block) if block.is_within_any(vpc_cidrs) => Verdict::KeepInsideVpc,
+        Ok(block) if block.is_within_any(keep_cidrs) => Verdict::KeepResponderRange,
+        _ => Verdict::Revoke,
+    }
+}
+
+/// Builds the proposal for one group, or nothing when no rule reaches outside.
+pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
+    let vpc_cidrs: Vec<Cidr> = state
+        .vpc_cidrs
+        .iter()
+        .filter_map(|c| c.parse().ok())
+        .collect();
+    let mut revoked = Vec::new();
+    let mut kept_for_responder = Vec::new();
+    let mut remaining = Vec::new();
+    for rule in &state.rules {
+        match classify(rule, &vpc_cidrs, keep_cidrs) {
+            Verdict::Revoke => revoked.push(rule),
+            Verdict::KeepResponderRange => {
+                kept_for_responder.push(rule.summary());
+                remaining.push(rule.clone());
+            }
+            Verdict::KeepInsideVpc | Verdict::KeepReferencedGroup => remaining.push(rule.clone()),
+        }
+    }
+    if revoked.is_empty() {
+        return None;
+    }
+    let mut reason = format!(
+        "{} ({}) has {} rule(s) open to outside its VPC: {}. Rules inside the VPC and rules referencing other groups stay.",
+        state.group_id,
+        state.group_name,
+        revoked.len(),
+        revoked
+            .iter()
+            .map(|r| r.summary())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    if !kept_for_responder.is_empty() {
+        reason.push_str(&format!(
+            " Kept for the responder (--keep-cidr): {}.",
+            kept_for_responder.join("; ")
+        ));
+    }
+    reason.push_str(" Connections already established may stay open until they go idle: security groups are stateful.");
+    let after = GroupState {
+        rules: remaining,
+        ..state.clone()
+    };
+    Some(ProposedCut {
+        target: state.group_id.clone(),
+        reason,
+        before: serde_json::to_value(state).expect("group state serializes"),
+        after: serde_json::to_value(&after).expect("group state serializes"),
+        disabled_because: None,
+    })
+}
+
+/// The rules present in `before` and gone from `after`: exactly what the cut revokes.
+fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
+    before
+        .rules
+        .iter()
+        .filter(|rule| !after.rules.contains(rule))
+        .cloned()
+        .collect()
+}
+
+fn decode_states(cut: &Cut) -> Result<(GroupState, GroupState), String> {
+    crate::services::decode_states(cut)
+}
+
+fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
+    let mut tags: BTreeMap<String, String> = BTreeMap::new();
+    for tag in rule.tags() {
+        if let (Some(key), Some(value)) = (tag.key(), tag.value()) {
+            tags.insert(key.to_string(), value.to_string());
+        }
+    }
+    Rule {
+        id: rule
+            .security_group_rule_id()
+            .unwrap_or_default()
+            .to_string(),
+        direction: if rule.is_egress().unwrap_or(false) {
+            Direction::Egress
+        } else {
+            Direction::Ingress
+        },
+        protocol: rule.ip_protocol().unwrap_or("-1").to_string(),
+        from_port: rule.from_port(),
+        to_port: rule.to_port(),
+        cidr_ipv4: rule.cidr_ipv4().map(str::to_string),
+        cidr_ipv6: rule.cidr_ipv6().map(str::to_string),
+        prefix_list_id: rule.prefix_list_id().map(str::to_string),
+        referenced_group: rule.referenced_group_info().and_then(|group| {
+            group.group_id().map(|id| ReferencedGroup {
+                group_id: id.to_string(),
+                user_id: group.user_id().map(str::to_string),
+            })
+        }),
+        description: rule.description().map(str::to_string),
+        tags,
+    }
+}
+
+/// The IpPermission that re-creates exactly one rule.
+fn permission_for(rule: &Rule) -> IpPermission {
+    let mut permission = IpPermission::builder()
+        .ip_protocol(&rule.protocol)
+        .set_from_port(rule.from_port)
+        .set_to_port(rule.to_port);
+    let description = rule.description.clone();
+    if let Some(cidr) = &rule.cidr_ipv4 {
+        permission = permission.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(cidr)
+                .set_description(description)
+                .build(),
+        );
+    } else if let Some(cidr) = &rule.cidr_ipv6 {
+        permission = permission.ipv6_ranges(
+            Ipv6Range::builder()
+                .cidr_ipv6(cidr)
+                .set_description(description)
+                .build(),
+        );
+    } else if let Some(pl) = &rule.prefix_list_id {
+        permission = permission.prefix_list_ids(
+            PrefixListId::builder()
+                .prefix_list_id(pl)
+                .set_description(description)
+                .build(),
+        );
+    } else if let Some(group) = &rule.referenced_group {
+        permission = permission.user_id_group_pairs(
+            UserIdGroupPair::builder()
+                .group_id(&group.group_id)
+                .set_user_id(group.user_id.clone())
+                .set_description(description)
+                .build(),
+        );
+    }
+    permission.build()
+}
+
+fn is_not_found(err: &ServiceError) -> bool {
+    matches!(
+        err.code.as_deref(),
+        Some("InvalidGroup.NotFound") | Some("InvalidGroupId.NotFound")
+    )
+}
+
+/// Region-wide discovery: one paginated describe each for VPCs, groups and rules, whatever the count.
+async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceError> {
+    let ec2 = ctx.ec2();
+    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
+    let groups = ec2
+        .describe_security_groups()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err))?;
+    let rules = ec2
+        .describe_security_group_rules()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err))?;
+
+    let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
+    for rule in &rules {
+        if let Some(group_id) = rule.group_id() {
+            rules_by_group
+                .entry(group_id.to_string())
+                .or_default()
+                .push(rule_from_sdk(rule));
+        }
+    }
+    let mut states: Vec<GroupState> = groups
+        .iter()
+        .filter_map(|group| {
+            let group_id = group.group_id()?.to_string();
+            let vpc_id = group.vpc_id().map(str::to_string);
+            let mut rules = rules_by_group.remove(&group_id).unwrap_or_default();
+            sort_rules(&mut rules);
+            Some(GroupState {
+                vpc_cidrs: vpc_id
+                    .as_ref()
+                    .and_then(|id| vpc_cidrs.get(id).cloned())
+                    .unwrap_or_default(),
+                group_id,
+                group_name: group.group_name().unwrap_or_default().to_string(),
+                vpc_id,
+                rules,
+            })
+        })
+        .collect();
+    states.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    Ok(states)
+}
+
+/// The group's rules now, sorted; None when the group no longer exists.
+async fn live_rules(ctx: &RegionCtx, group_id: &str) -> Result<Option<Vec<Rule>>, ServiceError> {
+    let result = ctx
+        .ec2()
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(group_id).build())
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err));
+    match result {
+        Ok(rules) => {
+            let mut rules: Vec<Rule> = rules.iter().map(rule_from_sdk).collect();
+            sort_rules(&mut rules);
+            Ok(Some(rules))
+        }
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+#[async_trait]
+impl Containment for SecurityGroupRevoke {
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        let (before, after) = decode_states(cut)?;
+        if before.group_id != cut.target || after.group_id != cut.target {
+            return Err(format!(
+                "group_id must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        for rule in before.rules.iter().chain(&after.rules) {
+            if rule.peer_count() != 1 {
+                return Err(format!(
+                    "rule `{}` must have exactly one of cidr_ipv4, cidr_ipv6, prefix_list_id, referenced_group",
+                    rule.id
+                ));
+            }
+        }
+        if after.rules.iter().any(|rule| !before.rules.contains(rule)) {
+            return Err(
+                "`after` holds a rule that `before` does not: a cut only removes rules".into(),
+            );
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<ProposedCut>, ServiceError> {
+        let states = describe_region(ctx).await?;
+        Ok(states
+            .iter()
+            .filter_map(|state| propose(state, &scope.keep_cidrs))
+            .collect())
+    }
+
+    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, _) =
+            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
+        let groups = ctx
+            .ec2()
+            .describe_security_groups()
+            .group_ids(&cut.target)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err));
+        let group = match groups {
+            Ok(out) => match out.security_groups().first() {
+                Some(group) => group.clone(),
+                None => return Ok(Value::Null),
+            },
+            Err(err) if is_not_found(&err) => return Ok(Value::Null),
+            Err(err) => return Err(err),
+        };
+        let Some(rules) = live_rules(ctx, &cut.target).await? else {
+            return Ok(Value::Null);
+        };
+        let vpc_id = group.vpc_id().map(str::to_string);
+        let vpc_cidrs = match &vpc_id {
+            Some(id) => vpc::blocks_of(ctx, id).await?,
+            None => Vec::new(),
+        };
+        let live = GroupState {
+            group_id: group.group_id().unwrap_or(&before.group_id).to_string(),
+            group_name: group.group_name().unwrap_or_default().to_string(),
+            vpc_id,
+            vpc_cidrs,
+            rules,
+        };
+        Ok(serde_json::to_value(live).expect("group state serializes"))
+    }
+
+    async fn observe_many(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+    ) -> Vec<Result<Value, ServiceError>> {
+        // The same three region-wide describes as discovery, however many groups are checked.
+        match describe_region(ctx).await {
+            Ok(states) => {
+                let by_id: HashMap<&str, &GroupState> =
+                    states.iter().map(|s| (s.group_id.as_str(), s)).collect();
+                cuts.iter()
+                    .map(|cut| {
+                        Ok(by_id
+                            .get(cut.target.as_str())
+                            .map(|state| {
+                                serde_json::to_value(state).expect("group state serializes")
+                            })
+                            .unwrap_or(Value::Null))
+                    })
+                    .collect()
+            }
+            Err(err) => cuts.iter().map(|_| Err(err.clone())).collect(),
+        }
+    }
+
+    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+        let record = self.undo_record_for(cut)?;
+        let undo: UndoRecord = serde_json::from_value(record.clone())
+            .map_err(|err| ServiceError::local("sg_revoke", err.to_string()))?;
+        // Revoking by rule ID removes exactly the reviewed rules, one call per direction.
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let ids: Vec<String> = undo
+                .revoked
+                .iter()
+                .filter(|rule| rule.direction == direction)
+                .map(|rule| rule.id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            match direction {
+                Direction::Ingress => {
+                    ctx.ec2()
+                        .revoke_security_group_ingress()
+                        .group_id(&undo.group_id)
+                        .set_security_group_rule_ids(Some(ids))
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)
+                        })?;
+                }
+                Direction::Egress => {
+                    ctx.ec2()
+                        .revoke_security_group_egress()
+                        .group_id(&undo.group_id)
+                        .set_security_group_rule_ids(Some(ids))
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)
+                        })?;
+                }
+            }
+        }
+        Ok(record)
+    }
+
+    async fn check_permission(&self, ctx: &RegionCtx, cut: &Cut) -> PermissionCheck {
+        let undo: UndoRecord = match self.undo_record_for(cut).and_then(|v| {
+            serde_json::from_value(v).map_err(|e| ServiceError::local("sg_revoke", e.to_string()))
+        }) {
+            Ok(undo) => undo,
+            Err(err) => return PermissionCheck::Failed(err),
+        };
+        for direction in [Direction::Ingress, Direction::Egress] {
+            let ids: Vec<String> = undo
+                .revoked
+                .iter()
+                .filter(|rule| rule.direction == direction)
+                .map(|rule| rule.id.clone())
+                .collect();
+            if ids.is_empty() {
+                continue;
+            }
+            let result = match direction {
+                Direction::Ingress => ctx
+                    .ec2()
+                    .revoke_security_group_ingress()
+                    .group_id(&undo.group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)),
+                Direction::Egress => ctx
+                    .ec2()
+                    .revoke_security_group_egress()
+                    .group_id(&undo.group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .dry_run(true)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)),
+            };
+            match PermissionCheck::from_dry_run(result) {
+                PermissionCheck::Allowed => {}
+                other => return other,
+            }
+        }
+        PermissionCheck::Allowed
+    }
+
+    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
+        let (before, after) =
+            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
+        let record = UndoRecord {
+            group_id: before.group_id.clone(),
+            revoked: revoked_rules(&before, &after),
+        };
+        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
+        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
+            ServiceError::local(
+                "sg_revoke",
+                format!("the undo record does not decode: {err}"),
+            )
+        })?;
+        let Some(live) = live_rules(ctx, &undo.group_id).await? else {
+            return Err(ServiceError::local(
+                "ec2:DescribeSecurityGroupRules",
+                format!(
+                    "security group {} no longer exists; these revoked rules cannot be re-added: {}",
+                    undo.group_id,
+                    undo.revoked
+                        .iter()
+                        .map(Rule::summary)
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            ));
+        };
+        let plan = plan_reauthorization(&undo.revoked, &live);
+        let mut outcome = UndoOutcome { notes: plan.notes };
+        for ((direction, tags), rules) in plan.to_add {
+            let permissions: Vec<IpPermission> = rules.iter().map(|r| permission_for(r)).collect();
+            let tag_spec = (!tags.is_empty()).then(|| {
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SecurityGroupRule)
+                    .set_tags(Some(
+                        tags.iter()
+                            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                            .collect(),
+                    ))
+                    .build()
+            });
+            match direction {
+                Direction::Ingress => {
+                    ctx.ec2()
+                        .authorize_security_group_ingress()
+                        .group_id(&undo.group_id)
+                        .set_ip_permissions(Some(permissions))
+                        .set_tag_specifications(tag_spec.map(|t| vec![t]))
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            ServiceError::from_sdk("ec2:AuthorizeSecurityGroupIngress", err)
+                        })?;
+                }
+                Direction::Egress => {
+                    ctx.ec2()
+                        .authorize_security_group_egress()
+                        .group_id(&undo.group_id)
+                        .set_ip_permissions(Some(permissions))
+                        .set_tag_specifications(tag_spec.map(|t| vec![t]))
+                        .send()
+                        .await
+                        .map_err(|err| {
+                            ServiceError::from_sdk("ec2:AuthorizeSecurityGroupEgress", err)
+                        })?;
+                }
+            }
+            for rule in rules {
+                outcome
+                    .notes
+                    .push(format!("re-authorized {}", rule.summary()));
+            }
+        }
+        Ok(outcome)
+    }
+}
+
+/// Which revoked rules to authorize again, batched by direction and tag set (tags are given per call),
+/// and notes on the ones left alone because an equal rule exists again.
+struct Reauthorization<'a> {
+    to_add: BTreeMap<(Direction, BTreeMap<String, String>), Vec<&'a Rule>>,
+    notes: Vec<String>,
+}
+
+fn plan_reauthorization<'a>(revoked: &'a [Rule], live: &[Rule]) -> Reauthorization<'a> {
+    let mut to_add: BTreeMap<(Direction, BTreeMap<String, String>), Vec<&Rule>> = BTreeMap::new();
+    let mut notes = Vec::new();
+    for rule in revoked {
+        match live.iter().find(|l| l.identity() == rule.identity()) {
+            Some(existing)
+                if existing.description == rule.description && existing.tags == rule.tags =>
+            {
+                notes.push(format!("already present: {}", rule.summary()));
+            }
+            Some(existing) => notes.push(format!(
+                "conflict: {} exists again as {} with a different description or tags; left as it is",
+                rule.summary(),
+                existing.id
+            )),
+            None => to_add
+                .entry((rule.direction, rule.tags.clone()))
+                .or_default()
+                .push(rule),
+        }
+    }
+    Reauthorization { to_add, notes }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,385 @@
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_security_group_rules::DescribeSecurityGroupRulesOutput;
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_sdk_ec2::types::{SecurityGroup, Vpc, VpcCidrBlockAssociation};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::*;
+use crate::aws::CallerIdentity;
+
+fn rule(id: &str, direction: Direction, peer: &str) -> Rule {
+    let mut rule = Rule {
+        id: id.into(),
+        direction,
+        protocol: "tcp".into(),
+        from_port: Some(443),
+        to_port: Some(443),
+        cidr_ipv4: None,
+        cidr_ipv6: None,
+        prefix_list_id: None,
+        referenced_group: None,
+        description: Some(format!("rule {id}")),
+        tags: BTreeMap::new(),
+    };
+    if peer.starts_with("pl-") {
+        rule.prefix_list_id = Some(peer.into());
+    } else if peer.starts_with("sg-") {
+        rule.referenced_group = Some(ReferencedGroup {
+            group_id: peer.into(),
+            user_id: None,
+        });
+    } else if peer.contains(':') {
+        rule.cidr_ipv6 = Some(peer.into());
+    } else {
+        rule.cidr_ipv4 = Some(peer.into());
+    }
+    rule
+}
+
+fn cidrs(list: &[&str]) -> Vec<Cidr> {
+    list.iter().map(|c| c.parse().unwrap()).collect()
+}
+
+fn web_group() -> GroupState {
+    GroupState {
+        group_id: "sg-web".into(),
+        group_name: "web".into(),
+        vpc_id: Some("vpc-1".into()),
+        vpc_cidrs: vec!["10.0.0.0/16".into(), "2600:1f18:1:100::/56".into()],
+        rules: vec![
+            rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+            rule("sgr-2", Direction::Ingress, "::/0"),
+            rule("sgr-3", Direction::Ingress, "10.0.1.0/24"),
+            rule("sgr-4", Direction::Ingress, "sg-db"),
+            rule("sgr-5", Direction::Ingress, "pl-s3"),
+            rule("sgr-6", Direction::Ingress, "203.0.113.7/32"),
+            rule("sgr-7", Direction::Egress, "0.0.0.0/0"),
+            rule("sgr-8", Direction::Egress, "2600:1f18:1:101::/64"),
+            rule("sgr-9", Direction::Ingress, "10.0.0.0/8"),
+        ],
+    }
+}
+
+#[test]
+fn rules_reaching_outside_the_vpc_are_revoked_and_internal_ones_kept() {
+    let vpc = cidrs(&["10.0.0.0/16", "2600:1f18:1:100::/56"]);
+    let keep = cidrs(&["203.0.113.0/24"]);
+    let verdict = |peer: &str| classify(&rule("x", Direction::Ingress, peer), &vpc, &keep);
+    assert_eq!(verdict("0.0.0.0/0"), Verdict::Revoke);
+    assert_eq!(verdict("::/0"), Verdict::Revoke);
+    assert_eq!(verdict("10.0.0.0/8"), Verdict::Revoke, "wider than the VPC");
+    assert_eq!(verdict("pl-s3"), Verdict::Revoke);
+    assert_eq!(verdict("10.0.1.0/24"), Verdict::KeepInsideVpc);
+    assert_eq!(verdict("2600:1f18:1:101::/64"), Verdict::KeepInsideVpc);
+    assert_eq!(verdict("sg-db"), Verdict::KeepReferencedGroup);
+    assert_eq!(verdict("203.0.113.7/32"), Verdict::KeepResponderRange);
+    assert_eq!(verdict("not-a-cidr"), Verdict::Revoke, "when in doubt, cut");
+}
+
+#[test]
+fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_range() {
+    let state = web_group();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
+    assert_eq!(proposed.target, "sg-web");
+    let after: GroupState = serde_json::from_value(proposed.after.clone()).unwrap();
+    let kept: Vec<&str> = after.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(kept, vec!["sgr-3", "sgr-4", "sgr-6", "sgr-8"]);
+    assert!(
+        proposed
+            .reason
+            .contains("5 rule(s) open to outside its VPC"),
+        "{}",
+        proposed.reason
+    );
+    assert!(
+        proposed
+            .reason
+            .contains("Kept for the responder (--keep-cidr): ingress tcp/443 from 203.0.113.7/32")
+    );
+    assert!(proposed.reason.contains("security groups are stateful"));
+    assert_eq!(proposed.before, serde_json::to_value(&state).unwrap());
+}
+
+#[test]
+fn a_group_with_nothing_outside_is_not_proposed() {
+    let mut state = web_group();
+    state.rules.retain(|r| r.id == "sgr-3" || r.id == "sgr-4");
+    assert_eq!(propose(&state, &[]), None);
+}
+
+fn cut_for(state: &GroupState) -> Cut {
+    let proposed = propose(state, &[]).unwrap();
+    Cut {
+        id: format!("sg_revoke/us-east-1/{}", state.group_id),
+        kind: "sg_revoke".into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        enabled: true,
+        reversible: true,
+        reason: proposed.reason,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+#[test]
+fn the_undo_record_holds_the_revoked_rules_with_descriptions_and_tags() {
+    let mut state = web_group();
+    state.rules[0]
+        .tags
+        .insert("owner".into(), "payments".into());
+    let cut = cut_for(&state);
+    let undo: UndoRecord =
+        serde_json::from_value(SecurityGroupRevoke.undo_record_for(&cut).unwrap()).unwrap();
+    assert_eq!(undo.group_id, "sg-web");
+    let ids: Vec<&str> = undo.revoked.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        vec!["sgr-1", "sgr-2", "sgr-5", "sgr-6", "sgr-7", "sgr-9"]
+    );
+    assert_eq!(undo.revoked[0].tags["owner"], "payments");
+    assert_eq!(undo.revoked[0].description.as_deref(), Some("rule sgr-1"));
+}
+
+#[test]
+fn state_checks_catch_edits_that_would_change_what_apply_does() {
+    let cut = cut_for(&web_group());
+    assert_eq!(SecurityGroupRevoke.check_states(&cut), Ok(()));
+
+    let mut other_target = cut.clone();
+    other_target.target = "sg-other".into();
+    assert!(
+        SecurityGroupRevoke
+            .check_states(&other_target)
+            .unwrap_err()
+            .contains("group_id")
+    );
+
+    let mut added = cut.clone();
+    let mut after: GroupState = serde_json::from_value(added.after.clone()).unwrap();
+    after
+        .rules
+        .push(rule("sgr-new", Direction::Ingress, "198.51.100.0/24"));
+    added.after = serde_json::to_value(after).unwrap();
+    assert!(
+        SecurityGroupRevoke
+            .check_states(&added)
+            .unwrap_err()
+            .contains("only removes")
+    );
+
+    let mut two_peers = cut.clone();
+    let mut before: GroupState = serde_json::from_value(two_peers.before.clone()).unwrap();
+    before.rules[0].cidr_ipv6 = Some("::/0".into());
+    two_peers.before = serde_json::to_value(before).unwrap();
+    assert!(
+        SecurityGroupRevoke
+            .check_states(&two_peers)
+            .unwrap_err()
+            .contains("exactly one")
+    );
+
+    let mut garbage = cut;
+    garbage.before = serde_json::json!({"group_id": "sg-web"});
+    assert!(
+        SecurityGroupRevoke
+            .check_states(&garbage)
+            .unwrap_err()
+            .starts_with("`before`")
+    );
+}
+
+#[test]
+fn reauthorization_skips_rules_present_again_and_reports_conflicts() {
+    let revoked = vec![
+        rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+        rule("sgr-2", Direction::Ingress, "::/0"),
+        rule("sgr-7", Direction::Egress, "0.0.0.0/0"),
+    ];
+    let mut readded = rule("sgr-new", Direction::Ingress, "::/0");
+    readded.description = Some("added by a responder".into());
+    // Someone re-added the egress rule exactly as it was, under a new ID.
+    let mut identical = rule("sgr-x", Direction::Egress, "0.0.0.0/0");
+    identical.description = Some("rule sgr-7".into());
+    let live = vec![identical, readded];
+    let plan = plan_reauthorization(&revoked, &live);
+    let to_add: Vec<&str> = plan
+        .to_add
+        .values()
+        .flatten()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(to_add, vec!["sgr-1"]);
+    assert_eq!(plan.notes.len(), 2);
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.starts_with("already present: egress"))
+    );
+    assert!(
+        plan.notes
+            .iter()
+            .any(|n| n.starts_with("conflict: ingress tcp/443 from ::/0 exists again as sgr-new"))
+    );
+}
+
+#[test]
+fn reauthorization_batches_by_direction_and_tag_set() {
+    let mut tagged = rule("sgr-2", Direction::Ingress, "::/0");
+    tagged.tags.insert("k".into(), "v".into());
+    let revoked = vec![
+        rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+        tagged,
+        rule("sgr-3", Direction::Ingress, "198.51.100.0/24"),
+        rule("sgr-7", Direction::Egress, "0.0.0.0/0"),
+    ];
+    let plan = plan_reauthorization(&revoked, &[]);
+    let batches: Vec<(Direction, usize, usize)> = plan
+        .to_add
+        .iter()
+        .map(|((direction, tags), rules)| (*direction, tags.len(), rules.len()))
+        .collect();
+    assert_eq!(
+        batches,
+        vec![
+            (Direction::Ingress, 0, 2),
+            (Direction::Ingress, 1, 1),
+            (Direction::Egress, 0, 1)
+        ]
+    );
+}
+
+#[test]
+fn the_permission_for_a_rule_carries_its_peer_and_description() {
+    let permission = permission_for(&rule("sgr-1", Direction::Ingress, "::/0"));
+    assert_eq!(permission.ip_protocol(), Some("tcp"));
+    assert_eq!(permission.from_port(), Some(443));
+    assert_eq!(permission.ipv6_ranges()[0].cidr_ipv6(), Some("::/0"));
+    assert_eq!(
+        permission.ipv6_ranges()[0].description(),
+        Some("rule sgr-1")
+    );
+    let permission = permission_for(&rule("sgr-5", Direction::Ingress, "pl-s3"));
+    assert_eq!(
+        permission.prefix_list_ids()[0].prefix_list_id(),
+        Some("pl-s3")
+    );
+}
+
+fn sdk_rule(id: &str, group: &str, cidr: &str) -> aws_sdk_ec2::types::SecurityGroupRule {
+    aws_sdk_ec2::types::SecurityGroupRule::builder()
+        .security_group_rule_id(id)
+        .group_id(group)
+        .is_egress(false)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ipv4(cidr)
+        .build()
+}
+
+/// The emulator never paginates DescribeSecurityGroupRules, so paging is proven here against mocked pages:
+/// a rule on the second page must not be missed.
+#[tokio::test]
+async fn mocked_discovery_follows_every_page_of_rules() {
+    let vpcs = mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.0.0.0/16")
+                    .cidr_block_association_set(
+                        VpcCidrBlockAssociation::builder()
+                            .cidr_block("10.0.0.0/16")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let groups = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(
+                SecurityGroup::builder()
+                    .group_id("sg-1")
+                    .group_name("bastion")
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .build()
+    });
+    let first_page = mock!(Client::describe_security_group_rules)
+        .match_requests(|req| req.next_token().is_none())
+        .then_output(|| {
+            DescribeSecurityGroupRulesOutput::builder()
+                .security_group_rules(sdk_rule("sgr-a", "sg-1", "10.0.5.0/24"))
+                .next_token("page-2")
+                .build()
+        });
+    let second_page = mock!(Client::describe_security_group_rules)
+        .match_requests(|req| req.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeSecurityGroupRulesOutput::builder()
+                .security_group_rules(sdk_rule("sgr-b", "sg-1", "0.0.0.0/0"))
+                .build()
+        });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&vpcs, &groups, &first_page, &second_page]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope {
+        caller: CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/r".into(),
+            user_id: "AIDA".into(),
+            access_key_id: None,
+        },
+        keep_cidrs: vec![],
+        options: Default::default(),
+    };
+    let proposed = SecurityGroupRevoke.discover(&ctx, &scope).await.unwrap();
+    assert_eq!(first_page.num_calls(), 1);
+    assert_eq!(second_page.num_calls(), 1);
+    assert_eq!(proposed.len(), 1);
+    let before: GroupState = serde_json::from_value(proposed[0].before.clone()).unwrap();
+    assert_eq!(before.rules.len(), 2, "rules from both pages are recorded");
+    let after: GroupState = serde_json::from_value(proposed[0].after.clone()).unwrap();
+    assert_eq!(after.rules.len(), 1);
+    assert_eq!(after.rules[0].id, "sgr-a");
+}
+
+/// The emulator grants every call, so a denied dry run is proven against a mocked EC2.
+#[tokio::test]
+async fn mocked_check_reports_a_denied_dry_run_with_the_missing_permission() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressError;
+    let denied = mock!(Client::revoke_security_group_ingress)
+        .match_requests(|req| req.dry_run() == Some(true))
+        .then_error(|| {
+            RevokeSecurityGroupIngressError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("You are not authorized to perform this operation.")
+                    .build(),
+            )
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&denied]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    match SecurityGroupRevoke
+        .check_permission(&ctx, &cut_for(&web_group()))
+        .await
+    {
+        PermissionCheck::Denied(err) => {
+            assert!(
+                err.to_string()
+                    .contains("missing permission: ec2:RevokeSecurityGroupIngress"),
+                "{err}"
+            )
+        }
+        other => panic!("expected a denial, got {other:?}"),
+    }
+    assert_eq!(denied.num_calls(), 1);
+}

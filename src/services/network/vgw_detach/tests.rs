@@ -1,0 +1,186 @@
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_vpn_gateways::DescribeVpnGatewaysOutput;
+use aws_sdk_ec2::types::{AttachmentStatus, GatewayType, VpcAttachment, VpnState};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::*;
+
+fn sdk_gateway(id: &str, state: VpnState, attachments: &[(&str, AttachmentStatus)]) -> VpnGateway {
+    let mut builder = VpnGateway::builder()
+        .vpn_gateway_id(id)
+        .state(state)
+        .r#type(GatewayType::Ipsec1);
+    for (vpc, status) in attachments {
+        builder = builder.vpc_attachments(
+            VpcAttachment::builder()
+                .vpc_id(*vpc)
+                .state(status.clone())
+                .build(),
+        );
+    }
+    builder.build()
+}
+
+fn attached_state() -> GatewayState {
+    state_of(&sdk_gateway(
+        "vgw-1",
+        VpnState::Available,
+        &[
+            ("vpc-1", AttachmentStatus::Attached),
+            ("vpc-old", AttachmentStatus::Detached),
+        ],
+    ))
+    .unwrap()
+}
+
+fn cut_for(state: &GatewayState) -> Cut {
+    let proposed = propose(state).unwrap();
+    Cut {
+        id: "vgw_detach/us-east-1/vgw-1".into(),
+        kind: "vgw_detach".into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        enabled: true,
+        reversible: true,
+        reason: proposed.reason,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+#[test]
+fn an_attached_gateway_is_proposed_and_old_detached_attachments_are_not_recorded() {
+    let state = attached_state();
+    assert_eq!(
+        state.attachments,
+        vec![Attachment {
+            vpc_id: "vpc-1".into(),
+            state: "attached".into()
+        }]
+    );
+    assert_eq!(state.gateway_type.as_deref(), Some("ipsec.1"));
+    let proposed = propose(&state).unwrap();
+    assert_eq!(proposed.disabled_because, None);
+    assert!(
+        proposed
+            .reason
+            .contains("vgw-1 links vpc-1 to networks outside AWS"),
+        "{}",
+        proposed.reason
+    );
+    let after: GatewayState = serde_json::from_value(proposed.after).unwrap();
+    assert!(after.attachments.is_empty());
+}
+
+#[test]
+fn detached_and_deleted_gateways_are_not_proposed() {
+    let detached = sdk_gateway(
+        "vgw-2",
+        VpnState::Available,
+        &[("vpc-1", AttachmentStatus::Detached)],
+    );
+    assert_eq!(propose(&state_of(&detached).unwrap()), None);
+    let deleted = sdk_gateway(
+        "vgw-3",
+        VpnState::Deleted,
+        &[("vpc-1", AttachmentStatus::Attached)],
+    );
+    assert_eq!(state_of(&deleted), None);
+}
+
+#[test]
+fn the_undo_record_names_the_vpcs_the_gateway_was_detached_from() {
+    let cut = cut_for(&attached_state());
+    let undo: UndoRecord =
+        serde_json::from_value(VpnGatewayDetach.undo_record_for(&cut).unwrap()).unwrap();
+    assert_eq!(undo.vpn_gateway_id, "vgw-1");
+    assert_eq!(undo.detached_from, vec!["vpc-1"]);
+}
+
+#[test]
+fn state_checks_catch_edits_that_would_change_what_apply_does() {
+    let cut = cut_for(&attached_state());
+    assert_eq!(VpnGatewayDetach.check_states(&cut), Ok(()));
+
+    let mut other_target = cut.clone();
+    other_target.target = "vgw-9".into();
+    assert!(
+        VpnGatewayDetach
+            .check_states(&other_target)
+            .unwrap_err()
+            .contains("vpn_gateway_id")
+    );
+
+    let mut kept = cut.clone();
+    kept.after = kept.before.clone();
+    assert!(
+        VpnGatewayDetach
+            .check_states(&kept)
+            .unwrap_err()
+            .contains("keeps the attachment")
+    );
+
+    let mut garbage = cut;
+    garbage.after = serde_json::json!({"vpn_gateway_id": "vgw-1"});
+    assert!(
+        VpnGatewayDetach
+            .check_states(&garbage)
+            .unwrap_err()
+            .starts_with("`after`")
+    );
+}
+
+#[test]
+fn other_gateways_attached_to_a_vpc_are_found_for_conflict_checks() {
+    let gateways = vec![
+        sdk_gateway(
+            "vgw-new",
+            VpnState::Available,
+            &[("vpc-1", AttachmentStatus::Attached)],
+        ),
+        sdk_gateway(
+            "vgw-gone",
+            VpnState::Available,
+            &[("vpc-1", AttachmentStatus::Detached)],
+        ),
+    ];
+    let by_vpc = attached_by_vpc(&gateways);
+    assert_eq!(by_vpc["vpc-1"], vec!["vgw-new"]);
+}
+
+/// DescribeVpnGateways has no paging: one call must be all discovery makes, and the gateways it returns
+/// are proposed in ID order whatever order AWS lists them in.
+#[tokio::test]
+async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
+    let describe = mock!(Client::describe_vpn_gateways).then_output(|| {
+        DescribeVpnGatewaysOutput::builder()
+            .vpn_gateways(sdk_gateway(
+                "vgw-b",
+                VpnState::Available,
+                &[("vpc-b", AttachmentStatus::Attached)],
+            ))
+            .vpn_gateways(sdk_gateway("vgw-spare", VpnState::Available, &[]))
+            .vpn_gateways(sdk_gateway(
+                "vgw-a",
+                VpnState::Available,
+                &[("vpc-a", AttachmentStatus::Attaching)],
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope {
+        caller: crate::aws::CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/r".into(),
+            user_id: "AIDA".into(),
+            access_key_id: None,
+        },
+        keep_cidrs: vec![],
+        options: Default::default(),
+    };
+    let proposed = VpnGatewayDetach.discover(&ctx, &scope).await.unwrap();
+    assert_eq!(describe.num_calls(), 1);
+    let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+    assert_eq!(targets, vec!["vgw-a", "vgw-b"]);
+}

@@ -1,0 +1,338 @@
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
+use aws_sdk_ec2::types::{
+    SecurityGroupIdentifier, State, Tag, UnsuccessfulItem, UnsuccessfulItemError, VpcEndpointType,
+};
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::vpce_policy_deny::{
+    DENY_ALL, PolicyRestore, PolicyState, UndoRecord, plan_restore, same_policy,
+};
+use super::*;
+use super::{vpce_delete, vpce_policy_deny};
+use crate::plan::Cut;
+use crate::services::{Containment, ProposedCut};
+
+const DEFAULT_POLICY: &str = r#"{"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}"#;
+
+fn gateway_endpoint(id: &str) -> VpcEndpoint {
+    VpcEndpoint::builder()
+        .vpc_endpoint_id(id)
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .service_name("com.amazonaws.us-east-1.s3")
+        .vpc_id("vpc-1")
+        .state(State::from("available"))
+        .policy_document(DEFAULT_POLICY)
+        .route_table_ids("rtb-2")
+        .route_table_ids("rtb-1")
+        .build()
+}
+
+fn interface_endpoint(id: &str) -> VpcEndpoint {
+    VpcEndpoint::builder()
+        .vpc_endpoint_id(id)
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .service_name("com.amazonaws.us-east-1.ssm")
+        .vpc_id("vpc-1")
+        .state(State::from("available"))
+        .policy_document(DEFAULT_POLICY)
+        .subnet_ids("subnet-1")
+        .groups(SecurityGroupIdentifier::builder().group_id("sg-1").build())
+        .private_dns_enabled(true)
+        .tags(Tag::builder().key("Name").value("ssm").build())
+        .build()
+}
+
+fn cut(kind: &str, proposed: ProposedCut, reversible: bool) -> Cut {
+    Cut {
+        id: format!("{kind}/us-east-1/{}", proposed.target),
+        kind: kind.into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        enabled: true,
+        reversible,
+        reason: proposed.reason,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+#[test]
+fn only_available_endpoints_of_policy_types_are_candidates() {
+    let deleted = VpcEndpoint::builder()
+        .vpc_endpoint_id("vpce-deleted")
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .state(State::from("deleted"))
+        .build();
+    let gwlb = VpcEndpoint::builder()
+        .vpc_endpoint_id("vpce-gwlb")
+        .vpc_endpoint_type(VpcEndpointType::GatewayLoadBalancer)
+        .state(State::from("available"))
+        .build();
+    let found = candidates(&[
+        interface_endpoint("vpce-b"),
+        deleted,
+        gwlb,
+        gateway_endpoint("vpce-a"),
+    ]);
+    let ids: Vec<&str> = found.iter().map(|e| e.vpc_endpoint_id.as_str()).collect();
+    assert_eq!(ids, vec!["vpce-a", "vpce-b"]);
+    assert_eq!(found[0].route_table_ids, vec!["rtb-1", "rtb-2"], "sorted");
+    assert_eq!(found[1].security_group_ids, vec!["sg-1"]);
+    assert_eq!(found[1].tags["Name"], "ssm");
+}
+
+#[test]
+fn the_policy_cut_records_the_exact_original_document_and_writes_deny_all() {
+    let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    let proposed = vpce_policy_deny::propose(&endpoint).unwrap();
+    let before: PolicyState = serde_json::from_value(proposed.before.clone()).unwrap();
+    assert_eq!(before.policy_document, DEFAULT_POLICY, "byte for byte");
+    let after: PolicyState = serde_json::from_value(proposed.after.clone()).unwrap();
+    assert_eq!(after.policy_document, DENY_ALL);
+    assert!(
+        proposed.reason.starts_with(
+            "Gateway endpoint vpce-a for com.amazonaws.us-east-1.s3 in vpc-1: anything"
+        ),
+        "{}",
+        proposed.reason
+    );
+
+    let cut = cut("vpce_policy_deny", proposed, true);
+    assert_eq!(VpcEndpointPolicyDeny.check_states(&cut), Ok(()));
+    let undo: UndoRecord =
+        serde_json::from_value(VpcEndpointPolicyDeny.undo_record_for(&cut).unwrap()).unwrap();
+    assert_eq!(undo.original_policy, DEFAULT_POLICY);
+    assert_eq!(undo.deny_policy, DENY_ALL);
+}
+
+#[test]
+fn endpoints_that_already_deny_all_or_take_no_policy_get_no_policy_cut() {
+    let mut endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    endpoint.policy_document =
+        Some(r#"{ "Statement": [{"Resource":"*","Action":"*","Principal":"*","Effect":"Deny"}], "Version": "2012-10-17" }"#.into());
+    assert_eq!(vpce_policy_deny::propose(&endpoint), None);
+    endpoint.policy_document = None;
+    assert_eq!(vpce_policy_deny::propose(&endpoint), None);
+}
+
+#[test]
+fn policies_are_compared_as_json_not_as_text() {
+    assert!(same_policy(DENY_ALL, &DENY_ALL.replace(',', ", ")));
+    assert!(!same_policy(DENY_ALL, DEFAULT_POLICY));
+    assert!(same_policy("not json", "not json"));
+    assert!(!same_policy("not json", "not json either"));
+}
+
+fn undo_record() -> UndoRecord {
+    UndoRecord {
+        vpc_endpoint_id: "vpce-a".into(),
+        original_policy: DEFAULT_POLICY.into(),
+        deny_policy: DENY_ALL.into(),
+    }
+}
+
+fn live_with(policy: Option<&str>) -> EndpointDescription {
+    let mut live = describe(&gateway_endpoint("vpce-a")).unwrap();
+    live.policy_document = policy.map(str::to_string);
+    live
+}
+
+#[test]
+fn restore_puts_the_policy_back_only_over_our_deny_all() {
+    let undo = undo_record();
+    assert_eq!(
+        plan_restore(&undo, Some(&live_with(Some(DENY_ALL)))),
+        PolicyRestore::PutBack
+    );
+    assert_eq!(
+        plan_restore(&undo, Some(&live_with(Some(DEFAULT_POLICY)))),
+        PolicyRestore::AlreadyRestored
+    );
+    let someone_elses = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::evidence/*"}]}"#;
+    match plan_restore(&undo, Some(&live_with(Some(someone_elses)))) {
+        PolicyRestore::Conflict(note) => {
+            assert!(note.starts_with("conflict: the policy of vpce-a was changed after the cut"));
+            assert!(
+                note.contains("evidence"),
+                "the live policy is shown: {note}"
+            );
+            assert!(
+                note.contains(DEFAULT_POLICY),
+                "the original is shown: {note}"
+            );
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+    match plan_restore(&undo, None) {
+        PolicyRestore::Conflict(note) => {
+            assert!(note.contains("vpce-a no longer exists"), "{note}");
+            assert!(note.contains(DEFAULT_POLICY), "{note}");
+        }
+        other => panic!("expected a conflict, got {other:?}"),
+    }
+}
+
+#[test]
+fn policy_state_checks_reject_anything_but_the_deny_all_swap() {
+    let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    let cut = cut(
+        "vpce_policy_deny",
+        vpce_policy_deny::propose(&endpoint).unwrap(),
+        true,
+    );
+
+    let mut softer = cut.clone();
+    softer.after["policy_document"] = DEFAULT_POLICY.into();
+    assert!(
+        VpcEndpointPolicyDeny
+            .check_states(&softer)
+            .unwrap_err()
+            .contains("deny-all")
+    );
+
+    let mut moved = cut.clone();
+    moved.after["vpc_id"] = "vpc-other".into();
+    assert!(
+        VpcEndpointPolicyDeny
+            .check_states(&moved)
+            .unwrap_err()
+            .contains("only in policy_document")
+    );
+
+    let mut other_target = cut;
+    other_target.target = "vpce-z".into();
+    assert!(
+        VpcEndpointPolicyDeny
+            .check_states(&other_target)
+            .unwrap_err()
+            .contains("vpc_endpoint_id")
+    );
+}
+
+#[test]
+fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
+    let endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
+    let proposed = vpce_delete::propose(&endpoint);
+    assert!(
+        proposed.reason.contains("CANNOT be undone"),
+        "{}",
+        proposed.reason
+    );
+    assert!(proposed.reason.contains("--allow-irreversible"));
+    assert_eq!(
+        proposed.disabled_because, None,
+        "the kind itself is off by default"
+    );
+    let before: EndpointDescription = serde_json::from_value(proposed.before.clone()).unwrap();
+    assert_eq!(before, endpoint);
+    assert_eq!(before.subnet_ids, vec!["subnet-1"]);
+    assert_eq!(before.private_dns_enabled, Some(true));
+
+    let cut = cut("vpce_delete", proposed, false);
+    assert_eq!(VpcEndpointDelete.check_states(&cut), Ok(()));
+    assert_eq!(
+        VpcEndpointDelete.undo_record_for(&cut).unwrap(),
+        cut.before,
+        "the rollback file keeps the full description"
+    );
+    assert!(!VpcEndpointDelete.info().reversible);
+    assert!(!VpcEndpointDelete.info().enabled_by_default);
+
+    let mut not_deleted = cut;
+    not_deleted.after["state"] = "available".into();
+    assert!(
+        VpcEndpointDelete
+            .check_states(&not_deleted)
+            .unwrap_err()
+            .contains("must be `deleted`")
+    );
+}
+
+#[test]
+fn an_endpoint_without_a_policy_is_still_proposed_for_deletion_saying_why() {
+    let mut endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
+    endpoint.policy_document = None;
+    let proposed = vpce_delete::propose(&endpoint);
+    assert!(proposed.reason.contains("takes no endpoint policy"));
+}
+
+#[tokio::test]
+async fn undoing_a_delete_is_an_error_that_says_how_to_rebuild() {
+    let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
+    );
+    let err = VpcEndpointDelete
+        .undo(&ctx, &serde_json::to_value(&endpoint).unwrap())
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("cannot be restored"), "{text}");
+    assert!(text.contains("route tables rtb-1, rtb-2"), "{text}");
+    assert!(
+        text.contains("service com.amazonaws.us-east-1.s3"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unsuccessful_delete_is_an_error_naming_the_endpoint_and_aws_reason() {
+    let failures = vec![
+        UnsuccessfulItem::builder()
+            .resource_id("vpce-a")
+            .error(
+                UnsuccessfulItemError::builder()
+                    .code("InvalidVpcEndpoint.NotFound")
+                    .message("The VPC endpoint does not exist")
+                    .build(),
+            )
+            .build(),
+    ];
+    let err = vpce_delete::unsuccessful_error("vpce-a", &failures).unwrap();
+    assert_eq!(err.code.as_deref(), Some("InvalidVpcEndpoint.NotFound"));
+    assert!(err.message.starts_with("vpce-a was not deleted"));
+    assert_eq!(vpce_delete::unsuccessful_error("vpce-a", &[]), None);
+    assert_eq!(vpce_delete::unsuccessful_error("vpce-b", &failures), None);
+}
+
+/// The emulator never paginates DescribeVpcEndpoints: an endpoint on the second page must still be cut.
+#[tokio::test]
+async fn mocked_discovery_follows_every_page_of_endpoints() {
+    let first = mock!(Client::describe_vpc_endpoints)
+        .match_requests(|req| req.next_token().is_none())
+        .then_output(|| {
+            DescribeVpcEndpointsOutput::builder()
+                .vpc_endpoints(gateway_endpoint("vpce-a"))
+                .next_token("page-2")
+                .build()
+        });
+    let second = mock!(Client::describe_vpc_endpoints)
+        .match_requests(|req| req.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeVpcEndpointsOutput::builder()
+                .vpc_endpoints(interface_endpoint("vpce-b"))
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&first, &second]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = crate::services::DiscoveryScope {
+        caller: crate::aws::CallerIdentity {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/r".into(),
+            user_id: "AIDA".into(),
+            access_key_id: None,
+        },
+        keep_cidrs: vec![],
+        options: Default::default(),
+    };
+    let policy_cuts = VpcEndpointPolicyDeny.discover(&ctx, &scope).await.unwrap();
+    let delete_cuts = VpcEndpointDelete.discover(&ctx, &scope).await.unwrap();
+    assert_eq!(first.num_calls(), 2);
+    assert_eq!(second.num_calls(), 2);
+    for proposed in [&policy_cuts, &delete_cuts] {
+        let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+        assert_eq!(targets, vec!["vpce-a", "vpce-b"]);
+    }
+}

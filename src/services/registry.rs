@@ -1,0 +1,223 @@
+//! The registry: every kind of cut and every inspection this hikkonuki knows, and the order they run in.
+
+use crate::plan::{Cut, KindCatalog, KindFacts};
+use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
+use crate::services::{edge, findings, identity, mail, network, serverless, storage};
+
+/// Every kind this hikkonuki knows, and every inspection.
+///
+/// # Order
+/// The list in [`Registry::standard`] is the declared order of the kinds, and it means two things:
+/// - **apply and plan**: kinds run phase by phase ([`crate::services::Phase`]: sealing kinds first, so the
+///   account is closed as early as possible); within a phase, plans list cuts in this order;
+/// - **restore**: the reverse, phase by phase (per-resource cuts first, then the sealing kinds from last to
+///   first), because an undo may need another kind's undo to have happened: a gateway must be attached
+///   again (`igw_detach`, `vgw_detach`) before routes to it are re-created (`route_remove`), and the
+///   network ACL entries (`nacl_deny`) go last, once every path behind them is back.
+///
+/// [`Registry::restore_rank`] is that order as a sort key; the tests below hold the dependencies.
+pub struct Registry {
+    kinds: Vec<Box<dyn Containment>>,
+    inspections: Vec<Box<dyn Inspection>>,
+}
+
+impl Registry {
+    pub fn standard() -> Registry {
+        Registry {
+            kinds: vec![
+                Box::new(network::NetworkAclDeny),
+                Box::new(network::RouteRemove),
+                Box::new(network::InternetGatewayDetach),
+                Box::new(network::VpnGatewayDetach),
+                Box::new(network::SecurityGroupRevoke),
+                Box::new(network::VpcEndpointPolicyDeny),
+                Box::new(network::VpcEndpointDelete),
+                Box::new(storage::RdsPublicOff),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::AccessKey,
+                )),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::SshPublicKey,
+                )),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::ServiceSpecific,
+                )),
+                Box::new(identity::SessionRevoke),
+                Box::new(mail::ses_sending_pause::SesSendingPause),
+                Box::new(mail::ses_send_deny::SesSendDeny),
+                Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
+                Box::new(storage::S3PublicAccessBlock),
+                Box::new(storage::EcrPublicDelete),
+                Box::new(serverless::lambda::LambdaThrottle),
+                Box::new(serverless::lambda::LambdaUrlRestrict),
+                Box::new(serverless::lambda::LambdaPermissionRemove),
+                Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                Box::new(serverless::api_gateway::ApiGatewayStageThrottle),
+                Box::new(edge::cloudfront::CloudFrontDisable),
+                Box::new(edge::cloudfront::CloudFrontMaintenance),
+            ],
+            inspections: vec![
+                Box::new(mail::ses_sending_pause::SesSendingPause),
+                Box::new(storage::EcrPublicDelete),
+                Box::new(findings::cloudtrail_not_logging::CloudTrailNotLogging),
+                Box::new(findings::codecommit_repositories::CodeCommitRepositories),
+                Box::new(findings::route53_public_records::Route53PublicRecords),
+                Box::new(findings::identity::RootWithoutMfa),
+                Box::new(findings::identity::ExposedAccessKeys),
+                Box::new(findings::identity::IdentityCenter),
+                Box::new(findings::identity::CallerKept),
+                Box::new(identity::CredentialDeactivate(
+                    identity::CredentialType::ServiceSpecific,
+                )),
+            ],
+        }
+    }
+
+    pub fn get(&self, kind: &str) -> Option<&dyn Containment> {
+        self.kinds
+            .iter()
+            .find(|k| k.info().name == kind)
+            .map(|k| k.as_ref())
+    }
+
+    pub fn all(&self) -> impl Iterator<Item = &dyn Containment> {
+        self.kinds.iter().map(|k| k.as_ref())
+    }
+
+    pub fn inspections(&self) -> impl Iterator<Item = &dyn Inspection> {
+        self.inspections.iter().map(|i| i.as_ref())
+    }
+
+    /// Position in the declared order (see [`Registry`]); unknown kinds last.
+    fn position(&self, kind: &str) -> usize {
+        self.kinds
+            .iter()
+            .position(|k| k.info().name == kind)
+            .unwrap_or(self.kinds.len())
+    }
+
+    /// Sort key for restore: smaller undoes first. Per-resource kinds before sealing kinds, and within a
+    /// phase the reverse of the declared order.
+    pub fn restore_rank(&self, kind: &str) -> (std::cmp::Reverse<Phase>, std::cmp::Reverse<usize>) {
+        let phase = self
+            .get(kind)
+            .map(|k| k.info().phase)
+            .unwrap_or(Phase::PerResource);
+        (
+            std::cmp::Reverse(phase),
+            std::cmp::Reverse(self.position(kind)),
+        )
+    }
+
+    /// Every plan option the kinds declare, once each (kinds may share one), in declared order.
+    pub fn plan_options(&self) -> Vec<PlanOption> {
+        let mut options: Vec<PlanOption> = Vec::new();
+        for option in self.kinds.iter().flat_map(|k| k.plan_options()) {
+            if !options.iter().any(|o| o.flag == option.flag) {
+                options.push(*option);
+            }
+        }
+        options
+    }
+
+    /// Every restore gate the kinds declare, once each, in declared order.
+    pub fn restore_gates(&self) -> Vec<RestoreGate> {
+        let mut gates: Vec<RestoreGate> = Vec::new();
+        for gate in self.kinds.iter().filter_map(|k| k.restore_gate()) {
+            if !gates.iter().any(|g| g.flag == gate.flag) {
+                gates.push(gate);
+            }
+        }
+        gates
+    }
+}
+
+/// The standard registry.
+pub fn registry() -> Registry {
+    Registry::standard()
+}
+
+impl KindCatalog for Registry {
+    fn lookup(&self, kind: &str) -> Option<KindFacts> {
+        self.get(kind).map(|k| KindFacts {
+            reversible: k.info().reversible,
+            global: k.info().global,
+        })
+    }
+
+    fn check_states(&self, cut: &Cut) -> Result<(), String> {
+        match self.get(&cut.kind) {
+            Some(kind) => kind.check_states(cut),
+            None => Err(format!("unknown kind `{}`", cut.kind)),
+        }
+    }
+
+    fn kind_names(&self) -> Vec<&'static str> {
+        self.kinds.iter().map(|k| k.info().name).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn undone_before(registry: &Registry, first: &str, then: &str) -> bool {
+        registry.restore_rank(first) < registry.restore_rank(then)
+    }
+
+    #[test]
+    fn restore_reattaches_gateways_before_it_recreates_routes_and_opens_network_acls_last() {
+        let registry = Registry::standard();
+        assert!(undone_before(&registry, "igw_detach", "route_remove"));
+        assert!(undone_before(&registry, "vgw_detach", "route_remove"));
+        for kind in registry.all().map(|k| k.info().name) {
+            if kind != "nacl_deny" {
+                assert!(undone_before(&registry, kind, "nacl_deny"), "{kind}");
+            }
+        }
+    }
+
+    #[test]
+    fn per_resource_cuts_are_undone_before_any_sealing_cut() {
+        let registry = Registry::standard();
+        for late in registry.all().filter(|k| k.info().phase == Phase::Seal) {
+            for early in registry
+                .all()
+                .filter(|k| k.info().phase == Phase::PerResource)
+            {
+                assert!(
+                    undone_before(&registry, early.info().name, late.info().name),
+                    "{} before {}",
+                    early.info().name,
+                    late.info().name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn kind_names_are_unique_and_options_and_gates_are_declared_once() {
+        let registry = Registry::standard();
+        let mut names: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+        let count = names.len();
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert_eq!(
+            registry
+                .plan_options()
+                .iter()
+                .map(|o| o.flag)
+                .collect::<Vec<_>>(),
+            ["maintenance-origin"]
+        );
+        assert_eq!(
+            registry
+                .restore_gates()
+                .iter()
+                .map(|g| g.flag)
+                .collect::<Vec<_>>(),
+            ["--lift-session-revocation"]
+        );
+    }
+}
