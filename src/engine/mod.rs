@@ -20,6 +20,9 @@ pub mod apply;
 pub mod discover;
 pub mod restore;
 
+#[cfg(test)]
+mod tests;
+
 /// How many regions, or cuts, are worked on at once. AWS throttles per region and per action, and the
 /// SDK retries throttled calls; this bound keeps a large account from turning into a throttling storm.
 pub const DEFAULT_PARALLELISM: usize = 8;

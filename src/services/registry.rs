@@ -73,6 +73,15 @@ impl Registry {
         }
     }
 
+    /// A registry of the given kinds and no inspections, in this order: for tests of the engine with
+    /// kinds of their own.
+    pub fn of_kinds(kinds: Vec<Box<dyn Containment>>) -> Registry {
+        Registry {
+            kinds,
+            inspections: Vec::new(),
+        }
+    }
+
     pub fn get(&self, kind: &str) -> Option<&dyn Containment> {
         self.kinds
             .iter()

@@ -1,0 +1,514 @@
+//! The engine's gates, proven without the CLI: a second caller (a runner over many accounts, a library
+//! user) gets the same refusals, and nothing is changed or journaled before the operator confirms.
+//! The kinds here are in-memory stand-ins, so each test states exactly what the account holds.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use aws_sdk_sts::operation::get_caller_identity::GetCallerIdentityOutput;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use serde::{Deserialize, Serialize};
+
+use super::apply::{self, ApplyConfirmation, ApplyRequest, ApplyRun};
+use super::restore::{self, RestoreRequest, RestoreRun, RestoreWork};
+use super::{EngineError, Operator};
+use crate::aws::{AwsSession, RegionCtx};
+use crate::plan::{Cut, FORMAT_VERSION, Plan};
+use crate::report::RecordingReporter;
+use crate::services::{
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, Registry, RestoreGate, ServiceError,
+    TypedCut, UndoOutcome,
+};
+
+const ACCOUNT: &str = "123456789012";
+
+/// What the stand-in account holds: a value per target.
+type Live = Arc<Mutex<BTreeMap<String, String>>>;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Setting {
+    value: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PutBack {
+    target: String,
+    value: String,
+}
+
+/// A kind that sets a target's value from `before` to `after`, and back.
+struct Switch {
+    info: &'static KindInfo,
+    live: Live,
+    gate: Option<RestoreGate>,
+}
+
+static SWITCH: KindInfo = KindInfo {
+    name: "switch_off",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+static DELETE: KindInfo = KindInfo {
+    name: "delete_forever",
+    reversible: false,
+    enabled_by_default: false,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+static GATED: KindInfo = KindInfo {
+    name: "gated_switch",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    global: false,
+};
+
+#[async_trait]
+impl CutKind for Switch {
+    type State = Setting;
+    type Undo = PutBack;
+
+    fn info(&self) -> &'static KindInfo {
+        self.info
+    }
+
+    fn check_states(&self, _cut: &TypedCut<Setting>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<Setting>>, ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &TypedCut<Setting>,
+    ) -> Result<Option<Setting>, ServiceError> {
+        let live = self.live.lock().unwrap();
+        Ok(live.get(&cut.target).map(|value| Setting {
+            value: value.clone(),
+        }))
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &TypedCut<Setting>,
+    ) -> Result<PutBack, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
+        self.live
+            .lock()
+            .unwrap()
+            .insert(cut.target.clone(), cut.after.value.clone());
+        Ok(undo)
+    }
+
+    fn undo_record_for(&self, cut: &TypedCut<Setting>) -> Result<PutBack, ServiceError> {
+        Ok(PutBack {
+            target: cut.target.clone(),
+            value: cut.before.value.clone(),
+        })
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        self.gate
+    }
+
+    async fn undo(&self, _ctx: &RegionCtx, undo: &PutBack) -> Result<UndoOutcome, ServiceError> {
+        self.live
+            .lock()
+            .unwrap()
+            .insert(undo.target.clone(), undo.value.clone());
+        Ok(UndoOutcome::default())
+    }
+}
+
+const GATE: RestoreGate = RestoreGate {
+    flag: "--lift-the-gate",
+    why: "the test says so",
+    help: "lift it",
+};
+
+fn registry(live: &Live) -> Registry {
+    let kind = |info: &'static KindInfo, gate| -> Box<dyn crate::services::Containment> {
+        Box::new(Switch {
+            info,
+            live: live.clone(),
+            gate,
+        })
+    };
+    Registry::of_kinds(vec![
+        kind(&SWITCH, None),
+        kind(&DELETE, None),
+        kind(&GATED, Some(GATE)),
+    ])
+}
+
+fn session_as(account: &'static str) -> AwsSession {
+    let who = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(move || {
+        GetCallerIdentityOutput::builder()
+            .account(account)
+            .arn(format!("arn:aws:iam::{account}:user/responder"))
+            .user_id("AIDA")
+            .build()
+    });
+    let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[&who]);
+    AwsSession::with_regions(
+        "us-east-1",
+        vec![RegionCtx::for_tests("us-east-1").mock_sts(sts)],
+    )
+}
+
+fn cut(kind: &str, target: &str, before: &str, after: &str, enabled: bool) -> Cut {
+    Cut {
+        id: Cut::expected_id(kind, "us-east-1", target),
+        kind: kind.into(),
+        region: "us-east-1".into(),
+        target: target.into(),
+        enabled,
+        reversible: kind != DELETE.name,
+        reason: "test".into(),
+        before: serde_json::json!({ "value": before }),
+        after: serde_json::json!({ "value": after }),
+    }
+}
+
+fn write_plan(dir: &Path, cuts: Vec<Cut>) -> PathBuf {
+    let plan = Plan {
+        version: FORMAT_VERSION,
+        account: ACCOUNT.into(),
+        created: "2026-11-29T00:00:00Z".into(),
+        tool_version: "0".into(),
+        regions: vec!["us-east-1".into()],
+        caller: format!("arn:aws:iam::{ACCOUNT}:user/responder"),
+        keep_cidrs: vec![],
+        discovery_errors: vec![],
+        findings: vec![],
+        cuts,
+    };
+    let path = dir.join("plan.yaml");
+    crate::plan::file::write(&path, &plan).unwrap();
+    path
+}
+
+/// An operator who answers as told and remembers what it was asked.
+#[derive(Default)]
+struct Scripted {
+    decline: bool,
+    asked: Mutex<Vec<String>>,
+}
+
+impl Operator for Scripted {
+    fn review_apply(&self, _plan: &Plan) {
+        self.asked.lock().unwrap().push("review apply".into());
+    }
+
+    fn confirm_apply(&self, confirmation: &ApplyConfirmation<'_>) -> Result<(), String> {
+        self.asked.lock().unwrap().push(format!(
+            "confirm apply (irreversible: {:?}, resuming: {})",
+            confirmation.irreversible,
+            confirmation.resuming.is_some()
+        ));
+        if self.decline {
+            Err("declined".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn review_restore(&self, work: &RestoreWork) {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("review restore ({} kept)", work.kept.len()));
+    }
+
+    fn confirm_restore(&self, _account: &str, work: &RestoreWork) -> Result<(), String> {
+        self.asked
+            .lock()
+            .unwrap()
+            .push(format!("confirm restore ({} pending)", work.pending.len()));
+        if self.decline {
+            Err("declined".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+fn live_with(pairs: &[(&str, &str)]) -> Live {
+    Arc::new(Mutex::new(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    ))
+}
+
+fn request(plan: &Path) -> ApplyRequest {
+    ApplyRequest {
+        plan: plan.to_path_buf(),
+        parallelism: 2,
+        ..ApplyRequest::default()
+    }
+}
+
+async fn apply_run(
+    live: &Live,
+    account: &'static str,
+    request: &ApplyRequest,
+    operator: &Scripted,
+) -> Result<ApplyRun, EngineError> {
+    apply::run(
+        &session_as(account),
+        &registry(live),
+        request,
+        operator,
+        None,
+        &RecordingReporter::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn drift_is_refused_before_the_operator_is_asked_and_nothing_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("switch_off", "b", "on", "off", true),
+        ],
+    );
+    // `b` changed after the plan was made.
+    let live = live_with(&[("a", "on"), ("b", "changed")]);
+    let operator = Scripted::default();
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &operator)
+        .await
+        .unwrap_err();
+    let EngineError::Drift { drift, .. } = &err else {
+        panic!("expected a drift refusal, got {err}");
+    };
+    assert_eq!(drift.drifted.len(), 1);
+    assert_eq!(drift.drifted[0].id, "switch_off/us-east-1/b");
+    assert!(err.to_string().contains("Nothing was changed"), "{err}");
+    assert!(operator.asked.lock().unwrap().is_empty());
+    assert!(!apply::default_rollback_path(&plan).exists());
+    assert_eq!(live.lock().unwrap()["a"], "on");
+}
+
+#[tokio::test]
+async fn another_accounts_credentials_are_refused_before_anything_is_observed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    let operator = Scripted::default();
+    let err = apply_run(&live, "999999999999", &request(&plan), &operator)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::WrongAccount { actual, .. } if actual == "999999999999"),
+        "{err}"
+    );
+    assert!(operator.asked.lock().unwrap().is_empty());
+    assert!(!apply::default_rollback_path(&plan).exists());
+}
+
+#[tokio::test]
+async fn an_enabled_irreversible_cut_is_refused_unless_allowed_and_then_named_in_the_confirmation()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("delete_forever", "b", "here", "gone", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "here")]);
+    let operator = Scripted::default();
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &operator)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Irreversible { ids, .. } if ids == &["delete_forever/us-east-1/b"]),
+        "{err}"
+    );
+    // Shown the plan (the refusal refers to it), never asked to confirm; nothing changed.
+    assert_eq!(*operator.asked.lock().unwrap(), ["review apply"]);
+    assert_eq!(live.lock().unwrap()["b"], "here");
+    assert!(!apply::default_rollback_path(&plan).exists());
+
+    let allowed = ApplyRequest {
+        allow_irreversible: true,
+        ..request(&plan)
+    };
+    let operator = Scripted::default();
+    let run = apply_run(&live, ACCOUNT, &allowed, &operator)
+        .await
+        .unwrap();
+    assert!(matches!(run, ApplyRun::Applied { .. }));
+    assert_eq!(
+        operator.asked.lock().unwrap()[1],
+        "confirm apply (irreversible: [\"delete_forever/us-east-1/b\"], resuming: false)"
+    );
+    assert_eq!(live.lock().unwrap()["b"], "gone");
+}
+
+#[tokio::test]
+async fn a_declined_confirmation_changes_nothing_and_writes_no_rollback_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    let operator = Scripted {
+        decline: true,
+        ..Scripted::default()
+    };
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &operator)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::Declined(_)), "{err}");
+    assert_eq!(live.lock().unwrap()["a"], "on");
+    assert!(!apply::default_rollback_path(&plan).exists());
+}
+
+#[tokio::test]
+async fn a_plan_with_every_cut_disabled_applies_nothing_and_asks_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", false)]);
+    let live = live_with(&[("a", "on")]);
+    let operator = Scripted::default();
+    let run = apply_run(&live, ACCOUNT, &request(&plan), &operator)
+        .await
+        .unwrap();
+    assert!(matches!(run, ApplyRun::NothingToApply { .. }));
+    assert_eq!(*operator.asked.lock().unwrap(), ["review apply"]);
+    assert!(!apply::default_rollback_path(&plan).exists());
+}
+
+#[tokio::test]
+async fn the_journal_records_the_hash_of_the_plan_bytes_that_were_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let bytes = std::fs::read(&plan).unwrap();
+    let live = live_with(&[("a", "on")]);
+    let run = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let ApplyRun::Applied {
+        rollback, outcome, ..
+    } = run
+    else {
+        panic!("expected the cut to be applied");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
+    let (contents, _) = crate::journal::read(&rollback, false).unwrap();
+    let Some(crate::journal::Entry::Header { plan_sha256, .. }) = contents.header() else {
+        panic!("the rollback file starts with its header");
+    };
+    assert_eq!(
+        plan_sha256,
+        &hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes))
+    );
+}
+
+#[tokio::test]
+async fn a_rollback_file_of_another_plan_is_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    // The same path now holds another plan: the rollback file beside it is not this plan's.
+    let other = write_plan(dir.path(), vec![cut("switch_off", "b", "on", "off", true)]);
+    live.lock().unwrap().insert("b".into(), "on".into());
+    let operator = Scripted::default();
+    let err = apply_run(&live, ACCOUNT, &request(&other), &operator)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::NotResumable { why, .. } if why.contains("another plan")),
+        "{err}"
+    );
+    assert!(operator.asked.lock().unwrap().is_empty());
+    assert_eq!(live.lock().unwrap()["b"], "on");
+}
+
+async fn restore_run(
+    live: &Live,
+    request: &RestoreRequest,
+    operator: &Scripted,
+) -> Result<RestoreRun, EngineError> {
+    restore::run(
+        &session_as(ACCOUNT),
+        &registry(live),
+        request,
+        operator,
+        None,
+        &RecordingReporter::default(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn restore_keeps_gated_cuts_unless_their_flag_is_given_and_asks_before_undoing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("gated_switch", "g", "open", "shut", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("g", "open")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = apply::default_rollback_path(&plan);
+
+    let declining = Scripted {
+        decline: true,
+        ..Scripted::default()
+    };
+    let request = RestoreRequest {
+        rollback: rollback.clone(),
+        ..RestoreRequest::default()
+    };
+    let err = restore_run(&live, &request, &declining).await.unwrap_err();
+    assert!(matches!(err, EngineError::Declined(_)), "{err}");
+    assert_eq!(live.lock().unwrap()["a"], "off");
+
+    let operator = Scripted::default();
+    let run = restore_run(&live, &request, &operator).await.unwrap();
+    let RestoreRun::Restored { work, outcome } = run else {
+        panic!("expected a restore");
+    };
+    assert_eq!(outcome.restored, ["switch_off/us-east-1/a"]);
+    assert_eq!(work.kept.len(), 1);
+    assert_eq!(live.lock().unwrap()["a"], "on");
+    assert_eq!(live.lock().unwrap()["g"], "shut");
+
+    let lifted = RestoreRequest {
+        lifted: vec![GATE.flag.to_string()],
+        ..request
+    };
+    let run = restore_run(&live, &lifted, &Scripted::default())
+        .await
+        .unwrap();
+    assert!(matches!(run, RestoreRun::Restored { .. }));
+    assert_eq!(live.lock().unwrap()["g"], "open");
+}
