@@ -1,0 +1,107 @@
+//! Every registered kind is finished: it has an emulator round trip in this test binary, a section in the
+//! README and an entry in the example plan. A new kind that lacks one fails here, naming what is missing.
+//!
+//! Where the emulator lacks a kind's whole API the round trip (or the example plan's entry, which the demo
+//! account makes on the emulator) cannot exist; such a kind is listed in [`NOT_ON_THE_EMULATOR`] with the
+//! reason and the file whose mocked tests stand in, and that file must hold mocked tests.
+
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
+}
+
+/// Kinds the emulator cannot run, why, and where their mocked tests are.
+const NOT_ON_THE_EMULATOR: &[(&str, &str, &str)] = &[
+    (
+        "iam_service_credential_deactivate",
+        "the emulator does not implement ListServiceSpecificCredentials",
+        "src/services/identity/tests.rs",
+    ),
+    (
+        "ses_sending_pause",
+        "the emulator's SESv2 has no GetAccount or PutAccountSendingAttributes",
+        "src/services/mail/ses_sending_pause.rs",
+    ),
+    (
+        "ecr_public_delete",
+        "the emulator has no ECR Public",
+        "src/services/storage/ecr_public_delete.rs",
+    ),
+];
+
+/// Kinds whose example-plan entry cannot come from the demo account's plan, and why.
+const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[(
+    "cloudfront_maintenance",
+    "proposed only with `plan --maintenance-origin`, instead of cloudfront_disable; the example plan is made without it",
+)];
+
+fn exempt<'a>(list: impl IntoIterator<Item = &'a str>, kind: &str) -> bool {
+    list.into_iter().any(|k| k == kind)
+}
+
+#[test]
+fn every_kind_is_tested_documented_and_exemplified() {
+    let registry = hikkonuki::services::registry();
+    let kinds: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+    let readme = read(&root().join("README.md"));
+    let example = read(&root().join("plans/example.yaml"));
+    let emulator_tests: Vec<(String, String)> = std::fs::read_dir(root().join("tests/it"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| {
+            let name = path.file_name().unwrap().to_string_lossy();
+            !["main.rs", "cli.rs", "registry.rs"].contains(&name.as_ref())
+        })
+        .map(|path| (path.display().to_string(), read(&path)))
+        .collect();
+    let mut missing = Vec::new();
+    for kind in &kinds {
+        let heading = readme
+            .lines()
+            .any(|line| line.starts_with("### ") && line.contains(&format!("`{kind}`")));
+        if !heading {
+            missing.push(format!(
+                "{kind}: no README section (a `### ` heading naming `{kind}`)"
+            ));
+        }
+        let in_example = example
+            .lines()
+            .any(|line| line.trim() == format!("kind: {kind}"));
+        if !in_example
+            && !exempt(NOT_IN_THE_EXAMPLE_PLAN.iter().map(|e| e.0), kind)
+            && !exempt(NOT_ON_THE_EMULATOR.iter().map(|e| e.0), kind)
+        {
+            missing.push(format!("{kind}: no entry in plans/example.yaml"));
+        }
+        // A cut id of the kind (`kind/region/target`) in an emulator test's assertions.
+        let round_trip = emulator_tests.iter().any(|(_, text)| {
+            text.contains(&format!("{kind}/")) || text.contains(&format!("\"{kind}\""))
+        });
+        if !round_trip && !exempt(NOT_ON_THE_EMULATOR.iter().map(|e| e.0), kind) {
+            missing.push(format!(
+                "{kind}: no emulator test in tests/it names its cuts"
+            ));
+        }
+    }
+    for (kind, _, mocked_in) in NOT_ON_THE_EMULATOR {
+        assert!(kinds.contains(kind), "exemption for unknown kind {kind}");
+        let text = read(&root().join(mocked_in));
+        assert!(
+            text.contains("mock!(") && text.contains(kind),
+            "{kind}: {mocked_in} should hold its mocked tests"
+        );
+    }
+    for (kind, _) in NOT_IN_THE_EXAMPLE_PLAN {
+        assert!(kinds.contains(kind), "exemption for unknown kind {kind}");
+    }
+    assert!(
+        missing.is_empty(),
+        "unfinished kinds:\n{}",
+        missing.join("\n")
+    );
+}
