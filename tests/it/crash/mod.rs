@@ -114,14 +114,7 @@ async fn seed_scenario_and_plan(emulator: &Emulator, scenario: Scenario, name: &
     }
     let original = account_state(emulator, scenario).await;
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            REGION,
-            "--out",
-            &format!("plans/{name}.yaml"),
-        ])
+        .plan(REGION, &format!("plans/{name}.yaml"))
         .assert()
         .code(0);
     original
@@ -140,8 +133,7 @@ fn clear_stale_lock(emulator: &Emulator, rollback: &str) {
     let lock = emulator.path(&format!("{rollback}.lock"));
     assert!(lock.exists(), "a killed run leaves its lock: {lock:?}");
     emulator
-        .hikkonuki()
-        .args(["restore", rollback, "--yes"])
+        .restore(rollback)
         .assert()
         .code(1)
         .stderr(contains("which is no longer running"));
@@ -152,8 +144,8 @@ fn clear_stale_lock(emulator: &Emulator, rollback: &str) {
 /// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
 fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
     let output = emulator
-        .hikkonuki()
-        .args(["restore", rollback, "--yes", "--lift-session-revocation"])
+        .restore(rollback)
+        .arg("--lift-session-revocation")
         .output()
         .unwrap();
     assert!(
@@ -256,11 +248,7 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
 
     // An uncut restore through the proxy: how many calls a full restore makes.
     let original = seed_and_plan(&emulator, "full").await;
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/full.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/full.yaml").assert().code(0);
     let (status, calls, output) = run_through_proxy(
         &emulator,
         &["restore", "plans/full.rollback.yaml", "--yes"],
@@ -289,8 +277,7 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
         let rollback = format!("plans/{name}.rollback.yaml");
         let original = seed_and_plan(&emulator, &name).await;
         emulator
-            .hikkonuki()
-            .args(["apply", &format!("plans/{name}.yaml"), "--yes"])
+            .apply(&format!("plans/{name}.yaml"))
             .assert()
             .code(0);
         let (status, seen, output) = run_through_proxy(
@@ -335,8 +322,7 @@ async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_a
     // The same apply again: it resumes; the cut in flight (a NACL cut makes one call per entry, so it was
     // left half-done) is rewound and cut again, and the rest proceeds.
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/resume.yaml", "--yes"])
+        .apply("plans/resume.yaml")
         .assert()
         .code(0)
         .stdout(contains(
@@ -345,14 +331,7 @@ async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_a
         .stdout(contains(" 0 failed, "));
     // Nothing is left to cut: a fresh plan proposes only the cuts that stay disabled.
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "plans/after.yaml",
-        ])
+        .plan("us-east-1", "plans/after.yaml")
         .assert()
         .code(0);
     let after: serde_yaml::Value =
@@ -426,8 +405,7 @@ async fn ctrl_c_stops_apply_after_the_call_in_flight_with_the_rollback_file_comp
     );
 
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/sigint.yaml", "--yes"])
+        .apply("plans/sigint.yaml")
         .assert()
         .code(0)
         .stdout(contains("Resuming the apply"));
