@@ -172,16 +172,8 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     let original_account = account_state(&emulator, &seeded).await;
 
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            &REGIONS.join(","),
-            "--keep-cidr",
-            RESPONDER_CIDR,
-            "--out",
-            "plans/p.yaml",
-        ])
+        .plan(&REGIONS.join(","), "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
         .assert()
         .code(0)
         .stdout(contains("~ nacl_deny/eu-west-1/"))
@@ -199,8 +191,7 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
         .stdout(contains("cloudtrail_not_logging [us-east-1"))
         .stdout(contains("route53_public_records [global"));
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(0)
         .stdout(contains("Sealed in "))
@@ -212,13 +203,8 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
 
     // Lifting the session revocations too, so the whole account can be compared.
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .code(0)
         .stdout(contains(" 0 failed."));

@@ -85,8 +85,7 @@ async fn seed(emulator: &Emulator) -> (aws_sdk_apigateway::Client, SeededApi) {
 
 fn plan_and_apply(emulator: &Emulator, seeded: &SeededApi) {
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains(format!(
@@ -101,11 +100,7 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededApi) {
         .stdout(contains(
             "Its method orders/GET set throttling of their own, which overrides the stage's",
         ));
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.apply("plans/p.yaml").assert().success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -143,11 +138,7 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
         "the stage was redeployed so the deny policy takes effect"
     );
 
-    emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.restore("plans/p.rollback.yaml").assert().success();
     assert_eq!(api_state(&apigw, &seeded).await, before);
 }
 
@@ -187,8 +178,7 @@ async fn restore_leaves_a_policy_and_a_method_limit_changed_after_the_cut_alone(
         .await
         .unwrap();
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .success()
         .stderr(contains(format!(
@@ -264,8 +254,7 @@ async fn an_api_without_a_policy_gets_none_back_and_an_ignored_settings_removal_
     assert_eq!(before["policy"], "None");
 
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains(format!("~ apigw_deny_policy/us-east-1/{id}")))
@@ -273,11 +262,7 @@ async fn an_api_without_a_policy_gets_none_back_and_an_ignored_settings_removal_
         .stdout(contains(
             "restore removes the stage-wide method settings again (it has none now)",
         ));
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.apply("plans/p.yaml").assert().success();
     let cut = api_state(&apigw, &seeded).await;
     assert!(
         cut["policy"].contains("HikkonukiDenyAllInvocations"),
@@ -285,8 +270,7 @@ async fn an_api_without_a_policy_gets_none_back_and_an_ignored_settings_removal_
     );
 
     let restore = emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .failure()
         .stderr(contains(format!("{id}: deny policy removed (it had none)")))
@@ -333,8 +317,7 @@ async fn an_http_api_stage_is_discovered_with_its_limits_recorded() {
         .await
         .unwrap();
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains(format!(

@@ -58,26 +58,17 @@ async fn edit(
 
 fn plan(emulator: &Emulator, extra: &[&str]) -> assert_cmd::assert::Assert {
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .args(extra)
         .assert()
 }
 
 fn apply(emulator: &Emulator) {
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.apply("plans/p.yaml").assert().success();
 }
 
 fn restore(emulator: &Emulator) {
-    emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.restore("plans/p.rollback.yaml").assert().success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -88,8 +79,7 @@ async fn a_distribution_is_disabled_then_restored_exactly() {
     assert!(before.enabled());
 
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains(format!(
@@ -107,11 +97,7 @@ async fn a_distribution_is_disabled_then_restored_exactly() {
     ] {
         assert!(planned.contains(recorded), "{recorded} in\n{planned}");
     }
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    apply(&emulator);
     let cut = config_of(&cloudfront, &seeded).await;
     assert!(!cut.enabled());
     assert_eq!(cut.origins(), before.origins(), "only Enabled changes");
@@ -127,16 +113,8 @@ async fn with_a_maintenance_origin_every_behaviour_shows_the_notice_then_is_rest
     let before = config_of(&cloudfront, &seeded).await;
 
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--maintenance-origin",
-            MAINTENANCE,
-            "--out",
-            "plans/p.yaml",
-        ])
+        .plan("us-east-1", "plans/p.yaml")
+        .args(["--maintenance-origin", MAINTENANCE])
         .assert()
         .success()
         .stdout(contains(format!(
@@ -144,11 +122,7 @@ async fn with_a_maintenance_origin_every_behaviour_shows_the_notice_then_is_rest
             seeded.distribution_id
         )))
         .stdout(contains("cloudfront_disable").not());
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    apply(&emulator);
     let cut = config_of(&cloudfront, &seeded).await;
     assert!(cut.enabled(), "the distribution keeps serving, the notice");
     assert_eq!(cut.aliases(), before.aliases(), "aliases kept");
@@ -196,8 +170,7 @@ async fn a_distribution_re_pointed_after_the_plan_is_refused_as_drift_and_left_s
     let changed = config_of(&cloudfront, &seeded).await;
 
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(1)
         .stderr(contains(format!(
@@ -222,8 +195,7 @@ async fn restore_leaves_a_distribution_someone_enabled_and_edited_after_the_cut_
     let edited = config_of(&cloudfront, &seeded).await;
 
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .success()
         .stderr(contains(format!(
@@ -248,8 +220,7 @@ async fn restore_points_back_only_the_behaviours_still_on_the_maintenance_origin
     .await;
 
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .success()
         .stderr(contains(format!(

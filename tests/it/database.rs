@@ -42,23 +42,17 @@ async fn a_public_database_is_made_private_and_restored_exactly() {
     let original = describe(&rds, id).await;
 
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .code(0)
         .stdout(contains(format!("~ rds_public_off/us-east-1/{id}")))
         .stdout(contains("- publicly_accessible: true"))
         .stdout(contains("+ publicly_accessible: false"));
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     assert_eq!(public(&rds, id).await, Some(false));
 
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
         .stderr(contains(format!("made publicly accessible again: {id}")));
@@ -72,16 +66,8 @@ async fn restore_leaves_a_database_made_public_again_by_hand_and_says_so() {
     let seeded = leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
     let id = &seeded[0].database;
     let rds = aws_sdk_rds::Client::new(&config);
-    emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
-        .assert()
-        .code(0);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     rds.modify_db_instance()
         .db_instance_identifier(id)
         .publicly_accessible(true)
@@ -90,8 +76,7 @@ async fn restore_leaves_a_database_made_public_again_by_hand_and_says_so() {
         .await
         .unwrap();
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
         .stderr(contains(format!("already publicly accessible: {id}")));

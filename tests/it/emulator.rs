@@ -138,6 +138,27 @@ impl Emulator {
         cmd
     }
 
+    /// `hikkonuki plan --regions <regions> --out <out>`; further flags go on with `.args`.
+    pub fn plan(&self, regions: &str, out: &str) -> assert_cmd::Command {
+        let mut cmd = self.hikkonuki();
+        cmd.args(["plan", "--regions", regions, "--out", out]);
+        cmd
+    }
+
+    /// `hikkonuki apply <plan> --yes`: there is no terminal to confirm on.
+    pub fn apply(&self, plan: &str) -> assert_cmd::Command {
+        let mut cmd = self.hikkonuki();
+        cmd.args(["apply", plan, "--yes"]);
+        cmd
+    }
+
+    /// `hikkonuki restore <rollback> --yes`: there is no terminal to confirm on.
+    pub fn restore(&self, rollback: &str) -> assert_cmd::Command {
+        let mut cmd = self.hikkonuki();
+        cmd.args(["restore", rollback, "--yes"]);
+        cmd
+    }
+
     /// The same environment as [`Emulator::hikkonuki`], as a plain `std::process::Command` whose AWS calls
     /// go to `endpoint` (e.g. a proxy in front of this emulator): a spawned `Child` can be killed mid-run,
     /// which an assert_cmd command cannot.

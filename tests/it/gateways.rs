@@ -88,11 +88,7 @@ async fn gateways_and_endpoints(ec2: &aws_sdk_ec2::Client) -> Snapshot {
 }
 
 fn make_plan(emulator: &Emulator) -> Plan {
-    emulator
-        .hikkonuki()
-        .args(["plan", "--regions", REGION, "--out", PLAN])
-        .assert()
-        .code(0);
+    emulator.plan(REGION, PLAN).assert().code(0);
     read_plan(emulator)
 }
 
@@ -118,18 +114,11 @@ fn set_enabled(emulator: &Emulator, kind: &str, target: &str, enabled: bool) {
 }
 
 fn apply(emulator: &Emulator, extra: &[&str]) -> assert_cmd::assert::Assert {
-    emulator
-        .hikkonuki()
-        .args(["apply", PLAN, "--yes"])
-        .args(extra)
-        .assert()
+    emulator.apply(PLAN).args(extra).assert()
 }
 
 fn restore(emulator: &Emulator) -> assert_cmd::assert::Assert {
-    emulator
-        .hikkonuki()
-        .args(["restore", ROLLBACK, "--yes"])
-        .assert()
+    emulator.restore(ROLLBACK).assert()
 }
 
 /// The VPCs an internet gateway is attached to now.

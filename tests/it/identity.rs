@@ -132,8 +132,7 @@ fn plan(emulator: &Emulator) -> assert_cmd::assert::Assert {
     // The emulator has no service-specific credential API: the plan says so as a finding (so the
     // responder checks them by hand) and plans everything else.
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains("INCOMPLETE").not())
@@ -174,11 +173,7 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
     let before_apply = time::OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .unwrap();
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     for key in &seeded.keys {
         assert_eq!(
             key_status(&iam, &key.user, &key.access_key_id).await,
@@ -215,8 +210,7 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
 
     // A plain restore gives the keys back and keeps the revocation.
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
         .stdout(contains(
@@ -237,13 +231,8 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
 
     // The gated cuts are still pending: lifting them later gives back the state from before apply.
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .code(0)
         .stderr(contains(format!(
@@ -265,10 +254,9 @@ async fn running_as_a_seeded_users_key_spares_that_user_and_the_plan_says_so() {
     );
 
     emulator
-        .hikkonuki()
+        .plan("us-east-1", "plans/p.yaml")
         .env("AWS_ACCESS_KEY_ID", &own.access_key_id)
         .env("AWS_SECRET_ACCESS_KEY", &own.secret_access_key)
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
         .assert()
         .success()
         .stdout(contains(
@@ -306,11 +294,7 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
     let seeded = identity::seed(&config).await.unwrap();
     let iam = aws_sdk_iam::Client::new(&config);
     plan(&emulator);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
 
     // After the cut, responders re-enable mailer's key, move mailer's cut-off by hand, and delete one of
     // ci-deploy's keys for good.
@@ -339,13 +323,8 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
         .unwrap();
 
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .code(1)
         .stderr(contains(format!(

@@ -108,15 +108,8 @@ async fn seed(emulator: &Emulator) -> (aws_sdk_lambda::Client, SeededServerless)
 fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
     let function = &seeded.public_function;
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "plans/p.yaml",
-            "--detailed-exitcode",
-        ])
+        .plan("us-east-1", "plans/p.yaml")
+        .arg("--detailed-exitcode")
         .assert()
         // The seed makes an IAM role and no users, so discovery is complete and cuts are proposed.
         .code(2)
@@ -149,11 +142,7 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
         serde_json::json!(["https://shop.leaky.example"]),
         "the URL's CORS settings are part of `before`: {url_cut}"
     );
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.apply("plans/p.yaml").assert().success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -190,11 +179,7 @@ async fn public_functions_are_throttled_closed_and_restored_exactly() {
         "the alias's own public statement is cut too: {cut:?}"
     );
 
-    emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.restore("plans/p.rollback.yaml").assert().success();
     assert_eq!(lambda_state(&lambda, &seeded).await, before);
 }
 
@@ -226,8 +211,7 @@ async fn restore_leaves_concurrency_and_auth_set_after_the_cut_alone() {
     let regranted = statement(&lambda, function, &seeded.public_statement_id).await;
     assert_eq!(regranted["Principal"], "111122223333", "{regranted}");
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .success()
         .stderr(contains(format!(

@@ -112,18 +112,13 @@ async fn seed(emulator: &Emulator) -> SeededMail {
 
 fn plan(emulator: &Emulator) -> assert_cmd::assert::Assert {
     emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
+        .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
 }
 
 fn apply(emulator: &Emulator) {
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .success();
+    emulator.apply("plans/p.yaml").assert().success();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -204,13 +199,8 @@ async fn mail_paths_and_the_account_public_access_block_are_cut_and_restored_exa
     // The session revocation apply also put on the sender stays unless lifted; lift it so the whole
     // state can be compared.
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .success();
     assert_eq!(state(&emulator, &seeded).await, before);
@@ -231,13 +221,8 @@ async fn an_account_without_a_public_access_block_has_none_again_after_restore()
     apply(&emulator);
     assert!(state(&emulator, &seeded).await["account public access block"].contains("Some(true)"));
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .success();
     assert_eq!(state(&emulator, &seeded).await, before);
@@ -260,13 +245,8 @@ async fn restore_leaves_an_identity_policy_recreated_after_the_cut_alone() {
         .await
         .unwrap();
     emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
         .assert()
         .stderr(contains(&seeded.identity_policy_name))
         .stderr(contains("conflict"));

@@ -85,24 +85,15 @@ pub async fn route_tables(ec2: &aws_sdk_ec2::Client) -> BTreeMap<String, Vec<Str
 
 fn plan(emulator: &Emulator) {
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            REGION,
-            "--keep-cidr",
-            RESPONDER_CIDR,
-            "--out",
-            "plans/p.yaml",
-        ])
+        .plan(REGION, "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
         .assert()
         .code(0);
 }
 
 fn apply(emulator: &Emulator) {
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(0)
         .stdout(contains("0 failed"));
@@ -110,8 +101,7 @@ fn apply(emulator: &Emulator) {
 
 fn restore(emulator: &Emulator) -> assert_cmd::assert::Assert {
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
         .stdout(contains("0 failed"))

@@ -9,11 +9,7 @@ async fn planned_emulator() -> Emulator {
     let emulator = Emulator::start();
     let config = emulator.sdk_config("us-east-1").await;
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
-    emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
-        .assert()
-        .code(0);
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
     emulator
 }
 
@@ -28,8 +24,8 @@ fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
 async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     let emulator = planned_emulator().await;
     let out = emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes", "--output", "json"])
+        .apply("plans/p.yaml")
+        .args(["--output", "json"])
         .assert()
         .code(0)
         .stderr(contains("Apply finished"))
@@ -51,14 +47,8 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     assert_eq!(last["ok"], true);
 
     let out = emulator
-        .hikkonuki()
-        .args([
-            "restore",
-            "plans/p.rollback.yaml",
-            "--yes",
-            "--output",
-            "json",
-        ])
+        .restore("plans/p.rollback.yaml")
+        .args(["--output", "json"])
         .assert()
         .code(0)
         .get_output()
@@ -73,8 +63,8 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
 async fn stats_count_the_calls_per_operation_and_the_time_to_seal() {
     let emulator = planned_emulator().await;
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes", "--stats"])
+        .apply("plans/p.yaml")
+        .arg("--stats")
         .assert()
         .code(0)
         .stdout(contains("AWS calls: "))
@@ -87,11 +77,7 @@ async fn stats_count_the_calls_per_operation_and_the_time_to_seal() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_incident_report_says_what_was_cut_and_restored() {
     let emulator = planned_emulator().await;
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     emulator
         .hikkonuki()
         .args(["show", "plans/p.rollback.yaml", "--format", "markdown"])
@@ -101,11 +87,7 @@ async fn the_incident_report_says_what_was_cut_and_restored() {
         .stdout(contains("- **Account:** 123456789012"))
         .stdout(contains("| `sg_revoke/us-east-1/"))
         .stdout(contains("| cut |"));
-    emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
     emulator
         .hikkonuki()
         .args(["show", "plans/p.rollback.yaml", "--format", "markdown"])
@@ -119,16 +101,8 @@ async fn the_incident_report_says_what_was_cut_and_restored() {
 async fn plan_output_json_gives_the_findings_before_the_proposed_cuts() {
     let emulator = planned_emulator().await;
     let out = emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "plans/again.yaml",
-            "--output",
-            "json",
-        ])
+        .plan("us-east-1", "plans/again.yaml")
+        .args(["--output", "json"])
         .assert()
         .code(0)
         .get_output()

@@ -16,11 +16,7 @@ async fn a_stale_lock_from_a_dead_apply_is_reported_and_nothing_changes_until_it
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
     let ec2 = emulator.ec2("us-east-1").await;
     let original = snapshot::security_groups(&ec2).await;
-    emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
-        .assert()
-        .code(0);
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
     let lock = emulator.path("plans/p.rollback.yaml.lock");
     fs::write(
         &lock,
@@ -29,8 +25,7 @@ async fn a_stale_lock_from_a_dead_apply_is_reported_and_nothing_changes_until_it
     .unwrap();
 
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(1)
         .stderr(contains("a lock was left by hikkonuki apply (PID 99999999, started 2026-11-28T10:00:00Z), which is no longer running"))
@@ -39,17 +34,9 @@ async fn a_stale_lock_from_a_dead_apply_is_reported_and_nothing_changes_until_it
     assert!(lock.exists(), "the stale lock is the operator's to remove");
 
     fs::remove_file(&lock).unwrap();
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     assert!(!lock.exists(), "apply releases its lock");
-    emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
     assert!(!lock.exists(), "restore releases its lock");
     assert_eq!(snapshot::security_groups(&ec2).await, original);
 }
@@ -61,38 +48,19 @@ async fn apply_with_another_plans_rollback_file_refuses_to_mix_them() {
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
     for name in ["a", "b"] {
         emulator
-            .hikkonuki()
-            .args([
-                "plan",
-                "--regions",
-                "us-east-1",
-                "--out",
-                &format!("plans/{name}.yaml"),
-            ])
+            .plan("us-east-1", &format!("plans/{name}.yaml"))
             .assert()
             .code(0);
     }
     emulator
-        .hikkonuki()
-        .args([
-            "apply",
-            "plans/a.yaml",
-            "--yes",
-            "--rollback",
-            "plans/shared.rollback.yaml",
-        ])
+        .apply("plans/a.yaml")
+        .args(["--rollback", "plans/shared.rollback.yaml"])
         .assert()
         .code(0);
     let before = fs::read_to_string(emulator.path("plans/shared.rollback.yaml")).unwrap();
     emulator
-        .hikkonuki()
-        .args([
-            "apply",
-            "plans/b.yaml",
-            "--yes",
-            "--rollback",
-            "plans/shared.rollback.yaml",
-        ])
+        .apply("plans/b.yaml")
+        .args(["--rollback", "plans/shared.rollback.yaml"])
         .assert()
         .code(1)
         .stderr(contains("already exists and may hold the way back"));
@@ -107,21 +75,12 @@ async fn apply_run_again_after_it_finished_resumes_with_nothing_left_to_do() {
     let emulator = Emulator::start();
     let config = emulator.sdk_config("us-east-1").await;
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
-    emulator
-        .hikkonuki()
-        .args(["plan", "--regions", "us-east-1", "--out", "plans/p.yaml"])
-        .assert()
-        .code(0);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     let ec2 = emulator.ec2("us-east-1").await;
     let cut = snapshot::security_groups(&ec2).await;
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(0)
         .stdout(contains(

@@ -40,16 +40,8 @@ async fn all_groups(
 
 fn plan(emulator: &Emulator, out: &str) -> assert_cmd::assert::Assert {
     emulator
-        .hikkonuki()
-        .args([
-            "plan",
-            "--regions",
-            REGIONS,
-            "--keep-cidr",
-            RESPONDER_CIDR,
-            "--out",
-            out,
-        ])
+        .plan(REGIONS, out)
+        .args(["--keep-cidr", RESPONDER_CIDR])
         .assert()
 }
 
@@ -109,8 +101,7 @@ async fn plan_apply_restore_gives_every_security_group_back_exactly() {
     );
 
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/incident.yaml", "--yes"])
+        .apply("plans/incident.yaml")
         .assert()
         .code(0)
         .stdout(contains(" 0 failed, "))
@@ -146,8 +137,7 @@ async fn plan_apply_restore_gives_every_security_group_back_exactly() {
     );
 
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/incident.rollback.yaml", "--yes"])
+        .restore("plans/incident.rollback.yaml")
         .assert()
         .code(0)
         .stdout(contains("0 failed"));
@@ -159,8 +149,7 @@ async fn plan_apply_restore_gives_every_security_group_back_exactly() {
 
     // A second restore is a harmless no-op.
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/incident.rollback.yaml", "--yes"])
+        .restore("plans/incident.rollback.yaml")
         .assert()
         .code(0)
         .stdout(contains("Nothing to restore"));
@@ -203,8 +192,7 @@ async fn a_stale_plan_is_refused_naming_the_drifted_group_and_changes_nothing() 
     let changed = all_groups(&emulator).await;
 
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(1)
         .stderr(contains(format!(
@@ -232,17 +220,10 @@ async fn a_plan_made_in_another_account_is_refused_and_changes_nothing() {
         .unwrap();
     let creds = assumed.credentials().unwrap();
     emulator
-        .hikkonuki()
+        .plan("us-east-1", "plans/other.yaml")
         .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
         .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
         .env("AWS_SESSION_TOKEN", creds.session_token())
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "plans/other.yaml",
-        ])
         .assert()
         .code(0);
     let text = fs::read_to_string(emulator.path("plans/other.yaml")).unwrap();
@@ -250,8 +231,7 @@ async fn a_plan_made_in_another_account_is_refused_and_changes_nothing() {
 
     let before = all_groups(&emulator).await;
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/other.yaml", "--yes"])
+        .apply("plans/other.yaml")
         .assert()
         .code(1)
         .stderr(contains("the plan was made for account 222222222222, but the credentials in use belong to account 123456789012"));
@@ -298,8 +278,7 @@ async fn disabled_cuts_are_skipped_reported_and_left_untouched() {
         [&regions[0].web_group]
         .clone();
     emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
+        .apply("plans/p.yaml")
         .assert()
         .code(0)
         .stdout(contains("Skipped (enabled: false): "))
@@ -328,11 +307,7 @@ async fn a_cut_whose_completion_was_never_journaled_is_still_restored() {
     let Seeded { emulator, .. } = seeded_emulator().await;
     let original = all_groups(&emulator).await;
     plan(&emulator, "plans/p.yaml").code(0);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
 
     // As if apply had died after the last AWS call but before journaling its completion: the file ends
     // with an intent (dropping the final entry keeps the chain intact, exactly as a crash would).
@@ -344,8 +319,7 @@ async fn a_cut_whose_completion_was_never_journaled_is_still_restored() {
     fs::write(&rollback, lines.join("\n") + "\n").unwrap();
 
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
         .stdout(contains(
@@ -358,11 +332,7 @@ async fn a_cut_whose_completion_was_never_journaled_is_still_restored() {
 async fn restore_refuses_a_rollback_file_with_a_forged_entry() {
     let Seeded { emulator, .. } = seeded_emulator().await;
     plan(&emulator, "plans/p.yaml").code(0);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     let rollback = emulator.path("plans/p.rollback.yaml");
     let text = fs::read_to_string(&rollback).unwrap();
     // An attacker widens what restore would open: 10.20.0.0/16 becomes 0.0.0.0/0 in one undo record.
@@ -377,8 +347,7 @@ async fn restore_refuses_a_rollback_file_with_a_forged_entry() {
     .unwrap();
     let before = all_groups(&emulator).await;
     emulator
-        .hikkonuki()
-        .args(["restore", "plans/p.rollback.yaml", "--yes"])
+        .restore("plans/p.rollback.yaml")
         .assert()
         .code(1)
         .stderr(contains("hash of the previous entry does not match"));
@@ -389,11 +358,7 @@ async fn restore_refuses_a_rollback_file_with_a_forged_entry() {
 async fn show_renders_the_rollback_file_as_text_and_json() {
     let Seeded { emulator, .. } = seeded_emulator().await;
     plan(&emulator, "plans/p.yaml").code(0);
-    emulator
-        .hikkonuki()
-        .args(["apply", "plans/p.yaml", "--yes"])
-        .assert()
-        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
     emulator
         .hikkonuki()
         .args(["show", "plans/p.rollback.yaml"])

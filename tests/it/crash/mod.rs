@@ -1,0 +1,418 @@
+//! Crash safety, proven with SIGKILL: hikkonuki is killed at the worst moment — right after AWS has made a
+//! change and before hikkonuki hears back, so the cut (or its undo) happened but its completion was never
+//! journaled — after each of its first mutating calls in turn, and restore must still give the account back
+//! exactly.
+//!
+//! The kill comes from a small HTTP/1.1 proxy between hikkonuki and the emulator: it forwards every request,
+//! counts the mutating AWS calls, and when the N-th one's response has come back from the emulator it
+//! SIGKILLs the child instead of relaying that response. Killing from the proxy, rather than after a timer,
+//! makes every kill point exact and repeatable.
+//!
+//! - `kill_proxy`: the proxy, and running hikkonuki through it.
+//! - `snapshot`: the account's state, as compared before the cut and after restore.
+//! - here: the kill points, seeding and planning a scenario, and the tests.
+
+mod kill_proxy;
+mod snapshot;
+
+use std::io::{Read as _, Write as _};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+
+use predicates::str::contains;
+
+use crate::emulator::Emulator;
+use crate::leaky_account;
+use kill_proxy::{run_through_proxy, run_through_proxy_signalling};
+use snapshot::{account_state, assert_same_account};
+
+const REGION: &str = "us-east-1";
+
+/// Which mutating calls to kill after, given the calls an uncut run makes, in order. Killing after every
+/// call of the leaky account's apply (32 calls, a few seconds each for a re-seed, a plan, a killed run and a
+/// restore on two shared cores) would take minutes, so by default the kill points are the first two calls
+/// and the first and last call of each distinct AWS action: a kill inside every phase and kind of cut, and
+/// at both ends of each run of like calls (about a dozen points). Set `HIKKONUKI_CRASH_EVERY_CALL=1` to kill
+/// after every call instead.
+fn kill_points(calls: &[String]) -> Vec<usize> {
+    if std::env::var_os("HIKKONUKI_CRASH_EVERY_CALL").is_some() {
+        return (1..=calls.len()).collect();
+    }
+    let mut points: Vec<usize> = vec![1, 2];
+    for action in calls {
+        let first = calls.iter().position(|c| c == action).unwrap() + 1;
+        let last = calls.iter().rposition(|c| c == action).unwrap() + 1;
+        points.extend([first, last]);
+    }
+    points.retain(|&n| n <= calls.len());
+    points.sort();
+    points.dedup();
+    points
+}
+
+/// What a crash test seeds, cuts and compares.
+#[derive(Debug, Clone, Copy)]
+enum Scenario {
+    /// The leaky account's network and database in one region.
+    Network,
+    /// Everything but the network: IAM users with keys, the mail side (SES identity policy, a sender, the
+    /// S3 account block), a Lambda function with a public URL and permissions, a public REST API and a
+    /// CloudFront distribution, including kinds whose cuts take several calls (a policy, then a
+    /// deployment, then each stage).
+    IdentityMailServerlessAndEdge,
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Driving hikkonuki
+// ---------------------------------------------------------------------------------------------------------
+
+/// Clears the emulator (every account, region and service), so each kill point starts from a fresh seed.
+fn reset(emulator: &Emulator) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", emulator.port)).unwrap();
+    stream
+        .write_all(
+            b"POST /moto-api/reset HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// Re-seeds the leaky account into an emptied emulator and plans its cut-off as `plans/{name}.yaml`.
+/// Returns the account's state as seeded.
+async fn seed_and_plan(emulator: &Emulator, name: &str) -> String {
+    seed_scenario_and_plan(emulator, Scenario::Network, name).await
+}
+
+async fn seed_scenario_and_plan(emulator: &Emulator, scenario: Scenario, name: &str) -> String {
+    reset(emulator);
+    let config = emulator.sdk_config(REGION).await;
+    match scenario {
+        Scenario::Network => {
+            leaky_account::seed(&config, &[REGION])
+                .await
+                .expect("seeding the leaky account");
+        }
+        Scenario::IdentityMailServerlessAndEdge => {
+            leaky_account::identity::seed(&config)
+                .await
+                .expect("seeding IAM");
+            leaky_account::mail::seed(&config)
+                .await
+                .expect("seeding the mail side");
+            leaky_account::serverless::seed(&config)
+                .await
+                .expect("seeding Lambda");
+            leaky_account::api::seed(&config)
+                .await
+                .expect("seeding API Gateway");
+            leaky_account::edge::seed(&config)
+                .await
+                .expect("seeding CloudFront");
+        }
+    }
+    let original = account_state(emulator, scenario).await;
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .assert()
+        .code(0);
+    original
+}
+fn assert_killed(status: ExitStatus, what: &str, output: &str) {
+    assert_eq!(
+        status.signal(),
+        Some(libc::SIGKILL),
+        "{what} was killed by SIGKILL, not {status:?}; its output:\n{output}"
+    );
+}
+
+/// The lock a killed run leaves is reported as stale, not taken over; the operator removes it, as the
+/// message says, before running again.
+fn clear_stale_lock(emulator: &Emulator, rollback: &str) {
+    let lock = emulator.path(&format!("{rollback}.lock"));
+    assert!(lock.exists(), "a killed run leaves its lock: {lock:?}");
+    emulator
+        .restore(rollback)
+        .assert()
+        .code(1)
+        .stderr(contains("which is no longer running"));
+    std::fs::remove_file(&lock).unwrap();
+}
+
+/// Runs restore straight against the emulator; returns its standard output. Session revocations are
+/// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
+fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
+    let output = emulator
+        .restore(rollback)
+        .arg("--lift-session-revocation")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{what}: restore failed ({:?})\nstdout:\n{}\nstderr:\n{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn rollback_file(emulator: &Emulator, rollback: &str) -> String {
+    std::fs::read_to_string(emulator.path(rollback)).unwrap_or_else(|e| format!("({e})"))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The tests
+// ---------------------------------------------------------------------------------------------------------
+
+/// Kills apply after each chosen mutating call in turn (see [`kill_points`]), each time on a fresh seed,
+/// then restores and compares the whole scenario with what was seeded.
+async fn kill_apply_at_each_point_then_restore(scenario: Scenario) {
+    let emulator = Emulator::start();
+
+    // An uncut run through the proxy: the proxy is transparent, and this is how many calls a full apply makes.
+    let original = seed_scenario_and_plan(&emulator, scenario, "full").await;
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    assert!(
+        calls.len() >= 2,
+        "a full apply makes several mutating calls: {calls:?}"
+    );
+    restore_directly(&emulator, "plans/full.rollback.yaml", "uncut apply");
+    assert_same_account(
+        &original,
+        &account_state(&emulator, scenario).await,
+        "uncut apply + restore",
+    );
+    eprintln!(
+        "a full apply makes {} mutating calls: {calls:?}",
+        calls.len()
+    );
+
+    let points = kill_points(&calls);
+    eprintln!("killing apply after mutating calls {points:?}");
+    for n in points {
+        let name = format!("p{n}");
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let original = seed_scenario_and_plan(&emulator, scenario, &name).await;
+        let plan = format!("plans/{name}.yaml");
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["apply", &plan, "--yes"],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!(
+            "apply killed after mutating call {n} ({})",
+            seen.last().map(String::as_str).unwrap_or("?")
+        );
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), n, "{what}: {seen:?}");
+        let journal = rollback_file(&emulator, &rollback);
+
+        clear_stale_lock(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        // The kill came between the call and its journaled completion: restore must know it is unsure.
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: the last cut has an intent and no completion\n{stdout}"
+        );
+        let now = account_state(&emulator, scenario).await;
+        if now != original {
+            eprintln!("{what}: the rollback file as the killed apply left it:\n{journal}");
+        }
+        assert_same_account(&original, &now, &what);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_the_account() {
+    kill_apply_at_each_point_then_restore(Scenario::Network).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_mail_serverless_and_edge_apply_killed_after_each_call_then_restore_gives_them_back()
+ {
+    kill_apply_at_each_point_then_restore(Scenario::IdentityMailServerlessAndEdge).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_killed_midway_then_run_again_finishes_the_job() {
+    let emulator = Emulator::start();
+
+    // An uncut restore through the proxy: how many calls a full restore makes.
+    let original = seed_and_plan(&emulator, "full").await;
+    emulator.apply("plans/full.yaml").assert().code(0);
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_same_account(
+        &original,
+        &account_state(&emulator, Scenario::Network).await,
+        "uncut restore through the proxy",
+    );
+    let total = calls.len();
+    assert!(
+        total >= 2,
+        "a full restore makes several mutating calls: {calls:?}"
+    );
+    eprintln!("a full restore makes {total} mutating calls: {calls:?}");
+
+    // The last kill point is the last call: its undo is done but not journaled, so the second run meets a
+    // cut already given back.
+    let points = kill_points(&calls);
+    eprintln!("killing restore after mutating calls {points:?}");
+    for k in points {
+        let name = format!("r{k}");
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let original = seed_and_plan(&emulator, &name).await;
+        emulator
+            .apply(&format!("plans/{name}.yaml"))
+            .assert()
+            .code(0);
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["restore", &rollback, "--yes"],
+            Some(k),
+            &format!("{name}.restore.log"),
+        );
+        let what = format!(
+            "restore killed after mutating call {k} of {total} ({})",
+            seen.last().map(String::as_str).unwrap_or("?")
+        );
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), k, "{what}: {seen:?}");
+        let journal = rollback_file(&emulator, &rollback);
+
+        clear_stale_lock(&emulator, &rollback);
+        restore_directly(&emulator, &rollback, &what);
+        let now = account_state(&emulator, Scenario::Network).await;
+        if now != original {
+            eprintln!("{what}: the rollback file as the killed restore left it:\n{journal}");
+        }
+        assert_same_account(&original, &now, &what);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_account() {
+    let emulator = Emulator::start();
+    let original = seed_and_plan(&emulator, "resume").await;
+    let (status, seen, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/resume.yaml", "--yes"],
+        Some(3),
+        "resume.apply.log",
+    );
+    assert_killed(status, "apply killed after mutating call 3", &output);
+    assert_eq!(seen.len(), 3);
+    let lock = emulator.path("plans/resume.rollback.yaml.lock");
+    std::fs::remove_file(&lock).unwrap();
+
+    // The same apply again: it resumes; the cut in flight (a NACL cut makes one call per entry, so it was
+    // left half-done) is rewound and cut again, and the rest proceeds.
+    emulator
+        .apply("plans/resume.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "Resuming the apply recorded in plans/resume.rollback.yaml",
+        ))
+        .stdout(contains(" 0 failed, "));
+    // Nothing is left to cut: a fresh plan proposes only the cuts that stay disabled.
+    emulator
+        .plan("us-east-1", "plans/after.yaml")
+        .assert()
+        .code(0);
+    let after: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/after.yaml")).unwrap())
+            .unwrap();
+    let still_enabled: Vec<&str> = after["cuts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|cut| cut["enabled"].as_bool() == Some(true))
+        .map(|cut| cut["id"].as_str().unwrap())
+        .collect();
+    assert!(
+        still_enabled.is_empty(),
+        "everything enabled was cut by the resumed apply, yet a new plan proposes {still_enabled:?}"
+    );
+
+    restore_directly(&emulator, "plans/resume.rollback.yaml", "resumed apply");
+    assert_same_account(
+        &original,
+        &account_state(&emulator, Scenario::Network).await,
+        "resumed apply + restore",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_apply_after_the_call_in_flight_with_the_rollback_file_complete() {
+    let emulator = Emulator::start();
+    let original = seed_and_plan(&emulator, "sigint").await;
+    let (status, _, output) = run_through_proxy_signalling(
+        &emulator,
+        &["apply", "plans/sigint.yaml", "--yes"],
+        Some(2),
+        libc::SIGINT,
+        "sigint.apply.log",
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "an interrupted apply exits 1:\n{output}"
+    );
+    assert!(
+        output.contains("interrupted: stopping after the call in flight"),
+        "{output}"
+    );
+    assert!(output.contains("Stopped early: "), "{output}");
+    assert!(
+        output.contains("The rollback file is complete."),
+        "{output}"
+    );
+    assert!(
+        !emulator.path("plans/sigint.rollback.yaml.lock").exists(),
+        "a clean stop releases its lock"
+    );
+    let (contents, warnings) =
+        hikkonuki::journal::read(&emulator.path("plans/sigint.rollback.yaml"), false).unwrap();
+    assert!(warnings.is_empty(), "no torn entry: {warnings:?}");
+    let intents = contents
+        .records
+        .iter()
+        .filter(|r| matches!(r.entry, hikkonuki::journal::Entry::Intent { .. }))
+        .count();
+    let completions = contents
+        .records
+        .iter()
+        .filter(|r| matches!(r.entry, hikkonuki::journal::Entry::Done { .. }))
+        .count();
+    assert_eq!(
+        intents, completions,
+        "every cut started was finished and recorded"
+    );
+
+    emulator
+        .apply("plans/sigint.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains("Resuming the apply"));
+    restore_directly(&emulator, "plans/sigint.rollback.yaml", "interrupted apply");
+    assert_same_account(
+        &original,
+        &account_state(&emulator, Scenario::Network).await,
+        "interrupted apply, resumed, then restored",
+    );
+}
