@@ -11,6 +11,20 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// Every `.rs` file under `dir`, its folders included.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_files(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn read(path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{}: {err}", path.display()))
 }
@@ -50,9 +64,8 @@ fn every_kind_is_tested_documented_and_exemplified() {
     let kinds: Vec<&str> = registry.all().map(|k| k.info().name).collect();
     let readme = read(&root().join("README.md"));
     let example = read(&root().join("plans/example.yaml"));
-    let emulator_tests: Vec<(String, String)> = std::fs::read_dir(root().join("tests/it"))
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
+    let emulator_tests: Vec<(String, String)> = rust_files(&root().join("tests/it"))
+        .into_iter()
         .filter(|path| {
             let name = path.file_name().unwrap().to_string_lossy();
             !["main.rs", "cli.rs", "registry.rs"].contains(&name.as_ref())
