@@ -5,8 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_types::os_shim_internal::{Env, Fs};
 
 /// Used for account-wide calls when neither `--region` nor the AWS configuration names a region.
 pub const FALLBACK_HOME_REGION: &str = "us-east-1";
@@ -22,6 +26,44 @@ pub struct ConnectionSettings {
     /// Client-side pacing per region and action; `None` sends as fast as the SDK can (calls are still
     /// counted).
     pub pacing: Option<crate::pacing::PacingLimits>,
+}
+
+/// The AWS configuration cannot give what was asked for.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error(
+        "--profile {name}: no such profile in the AWS configuration files (profiles there: {known})\n  fix: give one of those names, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at the files that define it"
+    )]
+    UnknownProfile { name: String, known: String },
+    #[error(
+        "--profile {name}: the AWS configuration files cannot be read: {problem}\n  fix: correct the file it names, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere"
+    )]
+    ProfileFiles { name: String, problem: String },
+}
+
+/// Refuses a profile the configuration files do not define, before any call: otherwise the SDK finds no
+/// credentials at the first call and says so in terms that do not name the mistyped profile.
+async fn check_profile_exists(name: &str) -> Result<(), SessionError> {
+    let profiles =
+        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+            .await
+            .map_err(|err| SessionError::ProfileFiles {
+                name: name.to_string(),
+                problem: err.to_string(),
+            })?;
+    if profiles.get_profile(name).is_some() {
+        return Ok(());
+    }
+    let mut known: Vec<&str> = profiles.profiles().collect();
+    known.sort_unstable();
+    Err(SessionError::UnknownProfile {
+        name: name.to_string(),
+        known: if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        },
+    })
 }
 
 /// The caller, as STS reports it.
@@ -44,14 +86,11 @@ pub struct AwsSession {
 }
 
 impl AwsSession {
-    pub async fn load(settings: &ConnectionSettings) -> AwsSession {
+    pub async fn load(settings: &ConnectionSettings) -> Result<AwsSession, SessionError> {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Standard mode retries throttling and 5xx with exponential backoff and jitter; during an
             // incident a few more attempts are worth more than failing one cut out of hundreds.
             .retry_config(RetryConfig::standard().with_max_attempts(6));
-        if let Some(profile) = &settings.profile {
-            loader = loader.profile_name(profile);
-        }
         if let Some(region) = &settings.home_region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -64,19 +103,37 @@ impl AwsSession {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .build_https();
-        loader = loader.http_client(crate::pacing::PacedHttpClient::new(https, pacer.clone()));
+        let http = crate::pacing::PacedHttpClient::new(https, pacer.clone());
+        if let Some(profile) = &settings.profile {
+            check_profile_exists(profile).await?;
+            // The SDK's default chain reads credentials from the environment before any profile, so
+            // `--profile` alone would lose to AWS_ACCESS_KEY_ID and a run could plan or cut the wrong
+            // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
+            // override ... environment variables": docs.aws.amazon.com/cli/latest/userguide/
+            // cli-configure-quickstart.html#cli-configure-quickstart-precedence).
+            let provider_config = ProviderConfig::default()
+                .with_http_client(http.clone())
+                .with_region(settings.home_region.clone().map(Region::new));
+            loader = loader.profile_name(profile).credentials_provider(
+                ProfileFileCredentialsProvider::builder()
+                    .configure(&provider_config)
+                    .profile_name(profile)
+                    .build(),
+            );
+        }
+        loader = loader.http_client(http);
         let base = loader.load().await;
         let home_region = base
             .region()
             .map(|r| r.to_string())
             .unwrap_or_else(|| FALLBACK_HOME_REGION.to_string());
-        AwsSession {
+        Ok(AwsSession {
             base,
             pacer,
             home_region,
             endpoint_url: settings.endpoint_url.clone(),
             regions: Mutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// For tests: a session whose region contexts are given (e.g. holding mocked clients).

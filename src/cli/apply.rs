@@ -21,7 +21,7 @@ pub async fn apply_command(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
     let apply_started = std::time::Instant::now();
-    let session = AwsSession::load(&settings.connection).await;
+    let session = AwsSession::load(&settings.connection).await?;
     if args.check {
         return check_command(args, &session, settings, registry, reporter).await;
     }

@@ -87,7 +87,7 @@ pub async fn plan_command(
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
     check_plan_options(options, registry)?;
-    let session = AwsSession::load(&settings.connection).await;
+    let session = AwsSession::load(&settings.connection).await?;
     let caller = session
         .caller_identity()
         .await

@@ -22,7 +22,7 @@ pub async fn restore_command(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
     let restore_started = std::time::Instant::now();
-    let session = AwsSession::load(&settings.connection).await;
+    let session = AwsSession::load(&settings.connection).await?;
     let request = RestoreRequest {
         rollback: args.rollback.clone(),
         force: args.force,

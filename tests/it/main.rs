@@ -7,6 +7,7 @@
 //! - `network`: `nacl_deny` and `route_remove` on the emulator.
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
+//! - `profile`: an explicit `--profile` signs instead of the environment's keys; unknown profiles refused.
 //! - `observability`: JSON events, --stats, the incident report.
 //! - `api_gateway`: the API Gateway kinds on the emulator.
 //! - `cloudfront`: the CloudFront kinds on the emulator.
@@ -31,6 +32,7 @@ mod leaky_account;
 mod mail;
 mod network;
 mod observability;
+mod profile;
 mod recovery;
 mod registry;
 mod security_groups;

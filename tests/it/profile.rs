@@ -1,0 +1,127 @@
+//! Which credentials a run signs with. An explicit `--profile` wins over credentials in the environment,
+//! as it does for the AWS CLI: otherwise a responder who names the incident account's profile, in a shell
+//! that still exports another account's keys, would plan (and cut) the wrong account. An unknown profile
+//! is refused by name before any call.
+//!
+//! The "AWS endpoint" here is a loopback listener that records the first request's `Authorization`
+//! header, whose `Credential=` names the access key that signed it, and refuses the keys as STS would.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+
+use predicates::str::contains;
+
+/// Serves one connection: returns the request's Authorization header.
+fn record_signature(listener: TcpListener) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        let mut authorization = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("authorization")
+            {
+                authorization = value.trim().to_string();
+            }
+        }
+        let mut stream = stream;
+        // STS's documented answer to keys it does not know: not retried, so the run ends at once.
+        let body = "<ErrorResponse><Error><Type>Sender</Type><Code>InvalidClientTokenId</Code><Message>The security token included in the request is invalid.</Message></Error></ErrorResponse>";
+        let _ = write!(
+            stream,
+            "HTTP/1.1 403 Forbidden\r\ncontent-type: text/xml\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        authorization
+    })
+}
+
+fn config_with_incident_profile(dir: &tempfile::TempDir) -> std::path::PathBuf {
+    let path = dir.path().join("config");
+    std::fs::write(
+        &path,
+        "[profile incident]\naws_access_key_id = AKIAPROFILEKEY000001\naws_secret_access_key = secret\nregion = us-east-1\n",
+    )
+    .unwrap();
+    path
+}
+
+fn hikkonuki(endpoint: &str, config: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::cargo_bin("hikkonuki").unwrap();
+    cmd.env_clear()
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIAENVIRONMENTKEY01")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", config)
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_MAX_ATTEMPTS", "1");
+    cmd
+}
+
+#[test]
+fn an_explicit_profile_signs_instead_of_the_keys_in_the_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_incident_profile(&dir);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let recorded = record_signature(listener);
+    hikkonuki(&endpoint, &config)
+        .args([
+            "--profile",
+            "incident",
+            "--no-pacing",
+            "plan",
+            "--regions",
+            "us-east-1",
+        ])
+        .args(["--out", dir.path().join("plan.yaml").to_str().unwrap()])
+        .assert()
+        .code(1);
+    let authorization = recorded.join().unwrap();
+    assert!(
+        authorization.contains("Credential=AKIAPROFILEKEY000001/"),
+        "{authorization}"
+    );
+}
+
+#[test]
+fn without_a_profile_the_environment_keys_sign_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_incident_profile(&dir);
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let recorded = record_signature(listener);
+    hikkonuki(&endpoint, &config)
+        .args(["--no-pacing", "plan", "--regions", "us-east-1"])
+        .args(["--out", dir.path().join("plan.yaml").to_str().unwrap()])
+        .assert()
+        .code(1);
+    let authorization = recorded.join().unwrap();
+    assert!(
+        authorization.contains("Credential=AKIAENVIRONMENTKEY01/"),
+        "{authorization}"
+    );
+}
+
+#[test]
+fn an_unknown_profile_is_refused_by_name_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_incident_profile(&dir);
+    // Nothing listens at port 9: a call that went out would fail with a connection error instead.
+    hikkonuki("http://127.0.0.1:9", &config)
+        .args(["--profile", "incidnet", "plan", "--regions", "us-east-1"])
+        .args(["--out", dir.path().join("plan.yaml").to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--profile incidnet: no such profile in the AWS configuration files (profiles there: incident)",
+        ))
+        .stderr(contains("fix: "));
+    assert!(!dir.path().join("plan.yaml").exists());
+}
