@@ -7,6 +7,7 @@ cd "$(dirname "$0")"
 
 ensure_moto
 cargo fmt --all -- --check
+cargo clippy --all-targets -- -D warnings
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 status=0
