@@ -96,13 +96,3 @@ pub fn qualified(function: &str, alias: Option<&str>) -> String {
 pub fn is_not_found(err: &ServiceError) -> bool {
     err.code.as_deref() == Some("ResourceNotFoundException")
 }
-
-/// The undo record of every Lambda kind names the function it acts on; decoding failures say which kind.
-pub fn decode<T: serde::de::DeserializeOwned>(
-    kind: &str,
-    what: &str,
-    value: &serde_json::Value,
-) -> Result<T, ServiceError> {
-    serde_json::from_value(value.clone())
-        .map_err(|err| ServiceError::local(kind, format!("the {what} does not decode: {err}")))
-}
