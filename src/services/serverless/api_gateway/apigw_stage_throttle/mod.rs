@@ -22,13 +22,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{READ_CONCURRENCY, is_not_found, rest_apis};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
 };
 
 mod http;
@@ -173,6 +171,7 @@ impl StageThrottle {
         text
     }
 }
+
 /// One stage's live throttling and, for v2 stages, its route settings (kept when writing); `Ok(None)`
 /// when the API or stage no longer exists.
 async fn read(
@@ -233,7 +232,7 @@ async fn write(
 }
 
 /// The proposal for one stage, or nothing when it is already closed.
-pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
+pub fn propose(state: &StageThrottle) -> Option<Proposal<StageThrottle>> {
     if state.is_closed() {
         return None;
     }
@@ -260,7 +259,7 @@ pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
                 .join(", ")
         )
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.target(),
         reason: format!(
             "{} API {} stage {} accepts requests ({}): throttling it to 0 refuses every request with 429 before any backend runs; {restore}.{overrides}",
@@ -272,14 +271,10 @@ pub fn propose(state: &StageThrottle) -> Option<ProposedCut> {
             state.stage_name,
             state.limits()
         ),
-        before: serde_json::to_value(state).expect("stage serializes"),
-        after: serde_json::to_value(state.closed()).expect("stage serializes"),
+        before: state.clone(),
+        after: state.closed(),
         disabled_because: None,
     })
-}
-
-fn decode_states(cut: &Cut) -> Result<(StageThrottle, StageThrottle), String> {
-    crate::services::decode_states(cut)
 }
 
 /// What undo writes back, given the recorded and the live throttling, and a note for each part changed
@@ -325,13 +320,17 @@ pub fn undo_writes(prior: &StageThrottle, now: &StageThrottle) -> (LimitWrites, 
 }
 
 #[async_trait]
-impl Containment for ApiGatewayStageThrottle {
+impl CutKind for ApiGatewayStageThrottle {
+    type State = StageThrottle;
+    /// The undo record is `before`: the limits to write back.
+    type Undo = StageThrottle;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<StageThrottle>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.target() != cut.target
             || after.target() != cut.target
             || before.family != after.family
@@ -359,7 +358,7 @@ impl Containment for ApiGatewayStageThrottle {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<StageThrottle>>, ServiceError> {
         let mut stages = gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
             rest::rest_stages(ctx, &api.id).await
         })
@@ -375,21 +374,24 @@ impl Containment for ApiGatewayStageThrottle {
         Ok(stages.iter().filter_map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(
-            match read(ctx, before.family, &before.api_id, &before.stage_name).await? {
-                Some((state, _)) => serde_json::to_value(state).expect("stage serializes"),
-                None => Value::Null,
-            },
-        )
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<StageThrottle>,
+    ) -> Result<Option<StageThrottle>, ServiceError> {
+        let before = &cut.before;
+        Ok(read(ctx, before.family, &before.api_id, &before.stage_name)
+            .await?
+            .map(|(state, _)| state))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<StageThrottle>,
+    ) -> Result<StageThrottle, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        let before = &cut.before;
         // The v2 write replaces each route settings object it names: read them to keep the rest.
         let current = match before.family {
             ApiFamily::Http => read(ctx, before.family, &before.api_id, &before.stage_name)
@@ -406,20 +408,22 @@ impl Containment for ApiGatewayStageThrottle {
                 .map(|key| (key.clone(), (0.0, 0)))
                 .collect(),
         };
-        write(ctx, &before, &writes, &current).await?;
+        write(ctx, before, &writes, &current).await?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("stage serializes"))
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<StageThrottle>,
+    ) -> Result<StageThrottle, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: StageThrottle = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        prior: &StageThrottle,
+    ) -> Result<UndoOutcome, ServiceError> {
         let target = prior.target();
         let Some((now, settings)) =
             read(ctx, prior.family, &prior.api_id, &prior.stage_name).await?
@@ -429,14 +433,14 @@ impl Containment for ApiGatewayStageThrottle {
                 format!("stage {target} no longer exists; its throttling cannot be restored"),
             ));
         };
-        let (writes, mut notes) = undo_writes(&prior, &now);
+        let (writes, mut notes) = undo_writes(prior, &now);
         if writes.is_empty() {
             if notes.is_empty() {
                 notes.push(format!("{target}: throttling already as before"));
             }
             return Ok(UndoOutcome { notes });
         }
-        write(ctx, &prior, &writes, &settings).await?;
+        write(ctx, prior, &writes, &settings).await?;
         match (prior.family, writes.stage_wide) {
             (_, StageWide::Keep) => {}
             (_, StageWide::Set(..)) => notes.push(format!(

@@ -46,19 +46,17 @@ fn rest_stage(rate: Option<f64>, burst: Option<i32>) -> StageThrottle {
     }
 }
 
-fn cut_of(state: &StageThrottle) -> Cut {
+/// The proposal for `state` and the cut a plan makes of it.
+fn cut_of(state: &StageThrottle) -> (Proposal<StageThrottle>, TypedCut<StageThrottle>) {
     let proposed = propose(state).unwrap();
-    Cut {
+    let cut = TypedCut {
         id: format!("apigw_stage_throttle/us-east-1/{}", proposed.target),
-        kind: INFO.name.into(),
         region: "us-east-1".into(),
-        target: proposed.target,
-        enabled: true,
-        reversible: true,
-        reason: proposed.reason,
-        before: proposed.before,
-        after: proposed.after,
-    }
+        target: proposed.target.clone(),
+        before: proposed.before.clone(),
+        after: proposed.after.clone(),
+    };
+    (proposed, cut)
 }
 
 fn ops_of(ops: &[PatchOperation]) -> Vec<(&str, &str, Option<&str>)> {
@@ -127,19 +125,23 @@ fn method_settings_of_their_own_are_recorded_and_closed_with_the_stage() {
         state.overrides,
         BTreeMap::from([("orders/GET".to_string(), limits(-1.0, -1))])
     );
-    let cut = cut_of(&state);
+    let (proposed, cut) = cut_of(&state);
     assert!(
-        cut.reason
+        proposed
+            .reason
             .contains("method orders/GET set throttling of their own"),
         "{}",
-        cut.reason
+        proposed.reason
     );
-    let after: StageThrottle = serde_json::from_value(cut.after.clone()).unwrap();
-    assert!(after.is_closed());
+    assert!(cut.after.is_closed());
     assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
     // An after that leaves a method open is refused.
     let mut open = cut.clone();
-    open.after["overrides"]["orders/GET"]["rate_limit"] = 5.0.into();
+    open.after
+        .overrides
+        .get_mut("orders/GET")
+        .unwrap()
+        .rate_limit = Some(5.0);
     assert!(ApiGatewayStageThrottle.check_states(&open).is_err());
     // A stage closed stage-wide but with a method still open is proposed.
     let half_closed = StageThrottle {
@@ -200,8 +202,12 @@ fn undo_writes_back_only_the_parts_still_at_zero_and_reports_the_others() {
 #[test]
 fn http_stages_without_limits_are_proposed_with_the_account_default_on_restore() {
     assert_eq!(propose(&http_stage(Some(0.0), Some(0))), None);
-    let cut = cut_of(&http_stage(None, None));
-    assert!(cut.reason.contains("cannot unset"), "{}", cut.reason);
+    let (proposed, cut) = cut_of(&http_stage(None, None));
+    assert!(
+        proposed.reason.contains("cannot unset"),
+        "{}",
+        proposed.reason
+    );
     assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
     // Routes without throttling of their own follow the default route settings: not overrides.
     let settings = V2Settings {
@@ -287,11 +293,11 @@ async fn mocked_http_api_stage_and_its_throttled_route_are_closed_and_restored_k
             routes: HashMap::from([(ROUTE.to_string(), route(Some(40.0), Some(20)))]),
         },
     );
-    let cut = cut_of(&state);
+    let (proposed, cut) = cut_of(&state);
     assert!(
-        cut.reason.contains(&format!("route {ROUTE}")),
+        proposed.reason.contains(&format!("route {ROUTE}")),
         "{}",
-        cut.reason
+        proposed.reason
     );
 
     let open = mock!(V2::get_stage)
@@ -352,7 +358,7 @@ async fn mocked_rest_stage_without_prior_limits_has_its_stage_wide_settings_remo
     use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput as RestUpdate;
 
     let record = ApiGatewayStageThrottle
-        .undo_record_for(&cut_of(&rest_stage(None, None)))
+        .undo_record_for(&cut_of(&rest_stage(None, None)).1)
         .unwrap();
     let closed_then_removed = || {
         mock!(V1::get_stage)
