@@ -1,8 +1,8 @@
 //! Containment of Lambda functions that the outside world can reach or that keep running on their own:
 //!
-//! - `lambda_throttle` ([`throttle`]): reserved concurrency 0, so no invocation runs at all.
-//! - `lambda_url_restrict` ([`url`]): a function URL open to anyone (auth type NONE) requires IAM auth.
-//! - `lambda_permission_remove` ([`permission`]): resource-policy statements that let anyone invoke.
+//! - [`lambda_throttle`]: reserved concurrency 0, so no invocation runs at all.
+//! - [`lambda_url_restrict`]: a function URL open to anyone (auth type NONE) requires IAM auth.
+//! - [`lambda_permission_remove`]: resource-policy statements that let anyone invoke.
 //!
 //! URLs and resource policies belong to the function or to one of its aliases, each with its own: both
 //! are read (numbered versions can carry policies too, but are not read). Reserved concurrency is per
