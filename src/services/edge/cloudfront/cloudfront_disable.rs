@@ -12,16 +12,14 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::DistributionConfig;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{
     Change, READ_CONCURRENCY, aliases, certificate_summary, distributions, gone, origin_domains,
     read_config, update,
 };
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
 };
 
 pub struct CloudFrontDisable;
@@ -80,7 +78,7 @@ pub fn with_enabled(config: &DistributionConfig, enabled: bool) -> Option<Distri
 }
 
 /// The proposal for one distribution, or nothing when it is already disabled.
-pub fn propose(state: &DistributionState) -> Option<ProposedCut> {
+pub fn propose(state: &DistributionState) -> Option<Proposal<DistributionState>> {
     if !state.enabled {
         return None;
     }
@@ -93,14 +91,14 @@ pub fn propose(state: &DistributionState) -> Option<ProposedCut> {
     } else {
         format!("{} and {}", state.domain_name, state.aliases.join(", "))
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.distribution_id.clone(),
         reason: format!(
             "CloudFront distribution {} serves {names} to the internet. Disabling it stops it serving anything (viewers get errors; to show a notice instead, plan with --maintenance-origin DOMAIN); its configuration is kept, and restore enables it again. AWS deploys either change within minutes.",
             state.distribution_id
         ),
-        before: serde_json::to_value(state).expect("distribution serializes"),
-        after: serde_json::to_value(after).expect("distribution serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -113,10 +111,6 @@ async fn read(
     Ok(read_config(ctx, id)
         .await?
         .map(|c| DistributionState::of(id, domain_name, &c.config)))
-}
-
-fn decode_states(cut: &Cut) -> Result<(DistributionState, DistributionState), String> {
-    crate::services::decode_states(cut)
 }
 
 /// Sets `Enabled`, leaving the distribution alone when it already is so: Some(true) when it was
@@ -134,7 +128,11 @@ async fn set_enabled(
 }
 
 #[async_trait]
-impl Containment for CloudFrontDisable {
+impl CutKind for CloudFrontDisable {
+    type State = DistributionState;
+    /// The undo record is `before`: the distribution to enable again.
+    type Undo = DistributionState;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
@@ -143,8 +141,8 @@ impl Containment for CloudFrontDisable {
         &[super::MAINTENANCE_ORIGIN]
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<DistributionState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.distribution_id != cut.target || after.distribution_id != cut.target {
             return Err(format!(
                 "distribution_id must be the cut's target `{}`",
@@ -156,8 +154,8 @@ impl Containment for CloudFrontDisable {
         }
         if (DistributionState {
             enabled: true,
-            ..after
-        }) != before
+            ..after.clone()
+        }) != *before
         {
             return Err("`after` may differ from `before` only in `enabled`".into());
         }
@@ -168,7 +166,7 @@ impl Containment for CloudFrontDisable {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<DistributionState>>, ServiceError> {
         if scope.option(super::MAINTENANCE_ORIGIN.flag).is_some() {
             return Ok(vec![]);
         }
@@ -187,16 +185,19 @@ impl Containment for CloudFrontDisable {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(match read(ctx, &cut.target, &before.domain_name).await? {
-            Some(state) => serde_json::to_value(state).expect("distribution serializes"),
-            None => Value::Null,
-        })
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<DistributionState>,
+    ) -> Result<Option<DistributionState>, ServiceError> {
+        read(ctx, &cut.target, &cut.before.domain_name).await
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<DistributionState>,
+    ) -> Result<DistributionState, ServiceError> {
         let record = self.undo_record_for(cut)?;
         set_enabled(ctx, &cut.target, false)
             .await?
@@ -204,16 +205,18 @@ impl Containment for CloudFrontDisable {
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("distribution serializes"))
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<DistributionState>,
+    ) -> Result<DistributionState, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: DistributionState = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        prior: &DistributionState,
+    ) -> Result<UndoOutcome, ServiceError> {
         let id = &prior.distribution_id;
         let note = match set_enabled(ctx, id, true).await? {
             Some(true) => format!("distribution {id} enabled again"),

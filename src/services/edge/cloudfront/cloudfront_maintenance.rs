@@ -14,13 +14,11 @@ use aws_sdk_cloudfront::types::{
     CustomOriginConfig, DistributionConfig, Origin, OriginProtocolPolicy,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{Change, READ_CONCURRENCY, aliases, distributions, gone, read_config, update};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
 };
 
 pub struct CloudFrontMaintenance;
@@ -93,7 +91,7 @@ impl Routing {
 }
 
 /// The proposal for one enabled distribution, or nothing when it already serves the maintenance page.
-pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<ProposedCut> {
+pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<Proposal<Routing>> {
     if state.all_on_maintenance() {
         return None;
     }
@@ -118,7 +116,7 @@ pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<ProposedCut>
         maintenance_origin: Some(maintenance_domain.to_string()),
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.distribution_id.clone(),
         reason: format!(
             "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. Cached objects may be served until they expire; restore points each behaviour back.",
@@ -134,8 +132,8 @@ pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<ProposedCut>
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
-        before: serde_json::to_value(state).expect("routing serializes"),
-        after: serde_json::to_value(after).expect("routing serializes"),
+        before: state.clone(),
+        after,
         disabled_because,
     })
 }
@@ -245,12 +243,12 @@ pub fn from_maintenance(
     }
 }
 
-fn decode_states(cut: &Cut) -> Result<(Routing, Routing), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for CloudFrontMaintenance {
+impl CutKind for CloudFrontMaintenance {
+    type State = Routing;
+    /// The undo record is `before`: where each behaviour pointed.
+    type Undo = Routing;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
@@ -259,8 +257,8 @@ impl Containment for CloudFrontMaintenance {
         &[super::MAINTENANCE_ORIGIN]
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<Routing>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.distribution_id != cut.target || after.distribution_id != cut.target {
             return Err(format!(
                 "distribution_id must be the cut's target `{}`",
@@ -293,7 +291,7 @@ impl Containment for CloudFrontMaintenance {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<Routing>>, ServiceError> {
         let Some(domain) = scope.option(super::MAINTENANCE_ORIGIN.flag) else {
             return Ok(vec![]);
         };
@@ -315,47 +313,40 @@ impl Containment for CloudFrontMaintenance {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(match read_config(ctx, &cut.target).await? {
-            Some(current) => serde_json::to_value(Routing::of(
-                &cut.target,
-                &before.domain_name,
-                &current.config,
-            ))
-            .expect("routing serializes"),
-            None => Value::Null,
-        })
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Routing>,
+    ) -> Result<Option<Routing>, ServiceError> {
+        Ok(read_config(ctx, &cut.target)
+            .await?
+            .map(|current| Routing::of(&cut.target, &cut.before.domain_name, &current.config)))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Routing>,
+    ) -> Result<Routing, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (_, after) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        let domain = after.maintenance_origin.unwrap_or_default();
+        let domain = cut.after.maintenance_origin.as_deref().unwrap_or_default();
         update(ctx, &cut.target, |config| {
-            Change::Write(Box::new(to_maintenance(config, &domain)), ())
+            Change::Write(Box::new(to_maintenance(config, domain)), ())
         })
         .await?
         .ok_or_else(|| gone(&cut.target))?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("routing serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<Routing>) -> Result<Routing, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: Routing = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, prior: &Routing) -> Result<UndoOutcome, ServiceError> {
         let notes = update(
             ctx,
             &prior.distribution_id,
-            |config| match from_maintenance(config, &prior) {
+            |config| match from_maintenance(config, prior) {
                 (Some(new), notes) => Change::Write(Box::new(new), notes),
                 (None, mut notes) => {
                     notes.push(format!(

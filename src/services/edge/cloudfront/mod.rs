@@ -1,8 +1,8 @@
 //! Containment of CloudFront distributions, the account's public web edge. Exactly one of two kinds is
 //! proposed for each enabled distribution:
 //!
-//! - `cloudfront_disable` ([`disable`]): the distribution stops serving (viewers get errors).
-//! - `cloudfront_maintenance` ([`maintenance`]), when the plan is made with `--maintenance-origin DOMAIN`:
+//! - [`cloudfront_disable`]: the distribution stops serving (viewers get errors).
+//! - [`cloudfront_maintenance`], when the plan is made with `--maintenance-origin DOMAIN`:
 //!   every cache behaviour is pointed at that origin instead, keeping certificate and aliases, so viewers
 //!   see a notice and nothing reaches the real origins.
 //!

@@ -22,8 +22,7 @@ use super::cloudfront_maintenance::{
     CloudFrontMaintenance, MAINTENANCE_ORIGIN_ID, Routing, from_maintenance, to_maintenance,
 };
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
-use crate::services::{Containment, ProposedCut};
+use crate::services::{CutKind, Proposal, TypedCut};
 
 const CERT: &str = "arn:aws:acm:us-east-1:123456789012:certificate/shop";
 
@@ -93,22 +92,18 @@ fn disabled(config: DistributionConfig) -> DistributionConfig {
     with_enabled(&config, false).unwrap()
 }
 
-fn cut_of(kind: &dyn Containment, proposed: ProposedCut) -> Cut {
+fn cut_of<K: CutKind>(kind: &K, proposed: Proposal<K::State>) -> TypedCut<K::State> {
     let name = kind.info().name;
-    Cut {
+    TypedCut {
         id: format!("{name}/global/{}", proposed.target),
-        kind: name.into(),
         region: "global".into(),
         target: proposed.target,
-        enabled: proposed.disabled_because.is_none(),
-        reversible: true,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
     }
 }
 
-fn disable_cut() -> Cut {
+fn disable_cut() -> TypedCut<DistributionState> {
     let state = DistributionState::of("E1", "d1.cloudfront.net", &config());
     cut_of(
         &CloudFrontDisable,
@@ -116,7 +111,7 @@ fn disable_cut() -> Cut {
     )
 }
 
-fn maintenance_cut() -> Cut {
+fn maintenance_cut() -> TypedCut<Routing> {
     let prior = Routing::of("E1", "d1.cloudfront.net", &config());
     cut_of(
         &CloudFrontMaintenance,
@@ -165,8 +160,8 @@ fn the_disable_state_records_what_the_distribution_serves() {
 fn only_an_enabled_distribution_is_proposed_for_disabling_and_only_enabled_changes() {
     let cut = disable_cut();
     assert_eq!(CloudFrontDisable.check_states(&cut), Ok(()));
-    assert_eq!(cut.after["enabled"], false);
-    assert_eq!(cut.after["origins"], cut.before["origins"]);
+    assert!(!cut.after.enabled);
+    assert_eq!(cut.after.origins, cut.before.origins);
 
     let off = DistributionState::of("E1", "d1.cloudfront.net", &disabled(config()));
     assert_eq!(super::cloudfront_disable::propose(&off), None);
@@ -181,13 +176,13 @@ fn only_an_enabled_distribution_is_proposed_for_disabling_and_only_enabled_chang
 #[test]
 fn a_disable_plan_whose_after_changes_more_than_enabled_is_refused() {
     let mut cut = disable_cut();
-    cut.after["default_target"] = "elsewhere".into();
+    cut.after.default_target = "elsewhere".into();
     assert_eq!(
         CloudFrontDisable.check_states(&cut),
         Err("`after` may differ from `before` only in `enabled`".into())
     );
     let mut cut = disable_cut();
-    cut.before["enabled"] = false.into();
+    cut.before.enabled = false;
     assert!(CloudFrontDisable.check_states(&cut).is_err());
 }
 
@@ -320,7 +315,9 @@ fn a_maintenance_origin_the_distribution_already_has_is_kept_through_cut_and_res
 fn a_maintenance_plan_that_leaves_a_behaviour_on_its_origin_is_refused() {
     let mut cut = maintenance_cut();
     assert_eq!(CloudFrontMaintenance.check_states(&cut), Ok(()));
-    cut.after["behavior_targets"]["/api/*"] = "api".into();
+    cut.after
+        .behavior_targets
+        .insert("/api/*".into(), "api".into());
     assert!(
         CloudFrontMaintenance
             .check_states(&cut)
@@ -444,7 +441,7 @@ async fn mocked_restore_enables_with_the_fresh_etag_and_a_deleted_distribution_i
     assert_eq!(update.num_calls(), 1);
 
     let mut record = record;
-    record["distribution_id"] = "E2".into();
+    record.distribution_id = "E2".into();
     let outcome = CloudFrontDisable.undo(&ctx, &record).await.unwrap();
     assert_eq!(
         outcome.notes,

@@ -14,13 +14,11 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis, same_policy};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome, gather,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
 };
 
 pub struct ApiGatewayDenyPolicy;
@@ -156,7 +154,7 @@ async fn point_stage(
 }
 
 /// The proposal for one API, or nothing when it already carries the deny policy.
-pub fn propose(state: &ApiState) -> Option<ProposedCut> {
+pub fn propose(state: &ApiState) -> Option<Proposal<ApiState>> {
     if same_policy(state.policy.as_deref(), Some(DENY_ALL)) {
         return None;
     }
@@ -182,7 +180,7 @@ pub fn propose(state: &ApiState) -> Option<ProposedCut> {
                 .join(", ")
         )
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.rest_api_id.clone(),
         reason: format!(
             "REST API {} ({}) answers {}: a resource policy denying execute-api:Invoke to everyone makes every call fail with 403, whatever its authorizers say; {stages}. A private API is cut too (its calls through VPC endpoints are denied), while the VPC endpoints' own policies are left as they are. Restore puts back {} and each stage's prior deployment.",
@@ -199,24 +197,25 @@ pub fn propose(state: &ApiState) -> Option<ProposedCut> {
                 "no policy"
             }
         ),
-        before: serde_json::to_value(state).expect("api state serializes"),
-        after: serde_json::to_value(after).expect("api state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
 
-fn decode_states(cut: &Cut) -> Result<(ApiState, ApiState), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for ApiGatewayDenyPolicy {
+impl CutKind for ApiGatewayDenyPolicy {
+    type State = ApiState;
+    /// The undo record is `before`: the policy and deployments to put back. hikkonuki's own
+    /// deployments are found by their description, so nothing apply learns is needed.
+    type Undo = ApiState;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<ApiState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.rest_api_id != cut.target || after.rest_api_id != cut.target {
             return Err(format!(
                 "rest_api_id must be the cut's target `{}`",
@@ -240,7 +239,7 @@ impl Containment for ApiGatewayDenyPolicy {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<ApiState>>, ServiceError> {
         gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
             let state = ApiState {
                 stage_deployments: stages(ctx, &api.id)
@@ -257,25 +256,30 @@ impl Containment for ApiGatewayDenyPolicy {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(match read(ctx, &cut.target, &before.name).await? {
-            // The text may be reformatted by AWS: report the recorded one when they mean the same.
-            Some(mut state) => {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<ApiState>,
+    ) -> Result<Option<ApiState>, ServiceError> {
+        let before = &cut.before;
+        Ok(read(ctx, &cut.target, &before.name)
+            .await?
+            .map(|mut state| {
+                // The text may be reformatted by AWS: report the recorded one when they mean the same.
                 if same_policy(state.policy.as_deref(), before.policy.as_deref()) {
                     state.policy = before.policy.clone();
                 }
-                serde_json::to_value(state).expect("api state serializes")
-            }
-            None => Value::Null,
-        })
+                state
+            }))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<ApiState>,
+    ) -> Result<ApiState, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        let before = &cut.before;
         set_policy(ctx, &before.rest_api_id, Some(DENY_ALL)).await?;
         if !before.stage_deployments.is_empty() {
             let deployment = ctx
@@ -296,18 +300,11 @@ impl Containment for ApiGatewayDenyPolicy {
         Ok(record)
     }
 
-    /// The undo record is `before`: the policy and deployments to put back. hikkonuki's own
-    /// deployments are found by their description, so nothing apply learns is needed.
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("api state serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<ApiState>) -> Result<ApiState, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: ApiState = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, prior: &ApiState) -> Result<UndoOutcome, ServiceError> {
         let api = &prior.rest_api_id;
         let mut notes = Vec::new();
         let current = match rest_api_policy(ctx, api).await {
@@ -322,7 +319,7 @@ impl Containment for ApiGatewayDenyPolicy {
         };
         if same_policy(current.as_deref(), Some(DENY_ALL)) {
             set_policy(ctx, api, prior.policy.as_deref()).await?;
-            notes.push(match prior.policy {
+            notes.push(match &prior.policy {
                 Some(_) => format!("{api}: prior resource policy put back"),
                 None => format!("{api}: deny policy removed (it had none)"),
             });
@@ -387,6 +384,7 @@ mod tests {
     use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput;
     use aws_sdk_apigateway::types::{Deployment, Op, PatchOperation, Stage};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use serde_json::Value;
 
     use super::*;
 
@@ -402,16 +400,12 @@ mod tests {
         }
     }
 
-    fn cut_of(state: &ApiState) -> Cut {
+    fn cut_of(state: &ApiState) -> TypedCut<ApiState> {
         let proposed = propose(state).unwrap();
-        Cut {
+        TypedCut {
             id: "apigw_deny_policy/us-east-1/a1b2c3".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         }
@@ -439,8 +433,8 @@ mod tests {
         );
         let mut cut = cut_of(&state(None));
         assert_eq!(ApiGatewayDenyPolicy.check_states(&cut), Ok(()));
-        assert_eq!(cut.after["stage_deployments"]["prod"], REDEPLOYED);
-        cut.after["policy"] = r#"{"Version":"2012-10-17","Statement":[]}"#.into();
+        assert_eq!(cut.after.stage_deployments["prod"], REDEPLOYED);
+        cut.after.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
         assert!(ApiGatewayDenyPolicy.check_states(&cut).is_err());
     }
 

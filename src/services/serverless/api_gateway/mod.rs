@@ -1,8 +1,8 @@
 //! Containment of Amazon API Gateway, the public front door of many serverless applications:
 //!
-//! - `apigw_deny_policy` ([`deny_policy`]): a resource policy on each REST API denying every invocation,
+//! - [`apigw_deny_policy`]: a resource policy on each REST API denying every invocation,
 //!   deployed to each stage so it takes effect.
-//! - `apigw_stage_throttle` ([`stage_throttle`]): throttling 0 on every stage of REST APIs (method
+//! - [`apigw_stage_throttle`]: throttling 0 on every stage of REST APIs (method
 //!   settings `*/*`) and of HTTP and WebSocket APIs (default route settings), so every request is refused
 //!   with 429 even where a resource policy cannot be used.
 

@@ -13,11 +13,10 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{decode, is_not_found, per_function, qualified, qualifiers};
+use super::{is_not_found, per_function, qualified, qualifiers};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct LambdaPermissionRemove;
@@ -310,7 +309,11 @@ async fn read(
 }
 
 /// The proposal for one statement, or nothing when it does not let anyone invoke.
-pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option<ProposedCut> {
+pub fn propose(
+    function: &str,
+    alias: Option<&str>,
+    statement: &Value,
+) -> Option<Proposal<StatementState>> {
     let statement_id = sid(statement)?;
     if !is_open_to_anyone(statement) {
         return None;
@@ -333,29 +336,29 @@ pub fn propose(function: &str, alias: Option<&str>, statement: &Value) -> Option
     let disabled_because = permission_parameters(statement).err().map(|why| {
         format!("statement {statement_id} could not be put back exactly on restore: {why}; remove it by hand if it must go")
     });
-    Some(ProposedCut {
+    Some(Proposal {
         target: format!("{function}/{statement_id}"),
         reason: format!(
             "The resource policy of Lambda function {function} lets anyone ({action}, principal *, no source condition) invoke it through statement {statement_id}. Removing the statement closes that path; restore adds it back exactly."
         ),
-        before: serde_json::to_value(before).expect("statement serializes"),
-        after: serde_json::to_value(after).expect("statement serializes"),
+        before,
+        after,
         disabled_because,
     })
 }
 
-fn decode_states(cut: &Cut) -> Result<(StatementState, StatementState), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for LambdaPermissionRemove {
+impl CutKind for LambdaPermissionRemove {
+    type State = StatementState;
+    /// The undo record is `before` itself: the statement to add back.
+    type Undo = StatementState;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<StatementState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         let target = format!(
             "{}/{}",
             qualified(&before.function_name, before.alias.as_deref()),
@@ -385,7 +388,7 @@ impl Containment for LambdaPermissionRemove {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<StatementState>>, ServiceError> {
         per_function(ctx, |function| async move {
             let mut proposals = Vec::new();
             for alias in qualifiers(ctx, &function).await? {
@@ -399,9 +402,13 @@ impl Containment for LambdaPermissionRemove {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) = decode_states(cut)
-            .map_err(|problem| ServiceError::local(INFO.name, format!("{}: {problem}", cut.id)))?;
+    /// A statement removed since shows as `statement: null`, the shape of `after`.
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<StatementState>,
+    ) -> Result<Option<StatementState>, ServiceError> {
+        let before = &cut.before;
         let state = read(
             ctx,
             &before.function_name,
@@ -409,13 +416,16 @@ impl Containment for LambdaPermissionRemove {
             &before.statement_id,
         )
         .await?;
-        Ok(serde_json::to_value(state).expect("statement serializes"))
+        Ok(Some(state))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<StatementState>,
+    ) -> Result<StatementState, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        let before = &cut.before;
         ctx.lambda()
             .remove_permission()
             .function_name(&before.function_name)
@@ -427,14 +437,18 @@ impl Containment for LambdaPermissionRemove {
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("statement serializes"))
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<StatementState>,
+    ) -> Result<StatementState, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: StatementState = decode(INFO.name, "undo record", undo)?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        prior: &StatementState,
+    ) -> Result<UndoOutcome, ServiceError> {
         let statement_id = &prior.statement_id;
         let function = &qualified(&prior.function_name, prior.alias.as_deref());
         let Some(statement) = &prior.statement else {
@@ -653,14 +667,10 @@ mod tests {
     async fn mocked_undo_sends_add_permission_with_the_statement_exactly() {
         let statement = public_url_statement();
         let proposed = propose("orders", None, &statement).unwrap();
-        let cut = Cut {
+        let cut = TypedCut {
             id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };

@@ -10,13 +10,11 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{decode, is_not_found, per_function};
+use super::{is_not_found, per_function};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct LambdaThrottle;
@@ -39,7 +37,7 @@ pub struct Concurrency {
 }
 
 /// The proposal for one function, or nothing when it is already throttled.
-pub fn propose(state: &Concurrency) -> Option<ProposedCut> {
+pub fn propose(state: &Concurrency) -> Option<Proposal<Concurrency>> {
     if state.reserved_concurrency == Some(0) {
         return None;
     }
@@ -51,14 +49,14 @@ pub fn propose(state: &Concurrency) -> Option<ProposedCut> {
         Some(n) => format!("its reserved concurrency of {n}"),
         None => "no reserved concurrency (it is removed)".to_string(),
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.function_name.clone(),
         reason: format!(
             "Lambda function {} can run: reserved concurrency 0 stops every invocation, from any trigger, including its legitimate use. Warning: AWS keeps what arrives meanwhile: asynchronous invocations (retried for up to 6 hours) and events from SQS, Kinesis and DynamoDB stream event sources (kept up to the queue's or stream's retention) wait, and they run after restore. Restore puts back {prior}.",
             state.function_name
         ),
-        before: serde_json::to_value(state).expect("concurrency serializes"),
-        after: serde_json::to_value(after).expect("concurrency serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -105,18 +103,18 @@ async fn write(ctx: &RegionCtx, function: &str, value: Option<i32>) -> Result<()
     Ok(())
 }
 
-fn decode_states(cut: &Cut) -> Result<(Concurrency, Concurrency), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for LambdaThrottle {
+impl CutKind for LambdaThrottle {
+    type State = Concurrency;
+    /// The undo record is `before` itself: the value to put back.
+    type Undo = Concurrency;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<Concurrency>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.function_name != cut.target || after.function_name != cut.target {
             return Err(format!(
                 "function_name must be the cut's target `{}`",
@@ -136,7 +134,7 @@ impl Containment for LambdaThrottle {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<Concurrency>>, ServiceError> {
         per_function(ctx, |function| async move {
             Ok(read(ctx, &function)
                 .await?
@@ -148,28 +146,33 @@ impl Containment for LambdaThrottle {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(match read(ctx, &cut.target).await? {
-            Some(state) => serde_json::to_value(state).expect("concurrency serializes"),
-            None => Value::Null,
-        })
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Concurrency>,
+    ) -> Result<Option<Concurrency>, ServiceError> {
+        read(ctx, &cut.target).await
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Concurrency>,
+    ) -> Result<Concurrency, ServiceError> {
         let record = self.undo_record_for(cut)?;
         write(ctx, &cut.target, Some(0)).await?;
         Ok(record)
     }
 
-    /// The undo record is `before` itself: the value to put back.
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("concurrency serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<Concurrency>) -> Result<Concurrency, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: Concurrency = decode(INFO.name, "undo record", undo)?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        prior: &Concurrency,
+    ) -> Result<UndoOutcome, ServiceError> {
         let function = &prior.function_name;
         match read(ctx, function).await? {
             None => Err(ServiceError::local(
@@ -213,23 +216,21 @@ mod tests {
 
     use super::*;
 
-    fn cut(before: Option<i32>) -> Cut {
+    /// The proposal for `orders` and the cut a plan makes of it.
+    fn cut(before: Option<i32>) -> (Proposal<Concurrency>, TypedCut<Concurrency>) {
         let proposed = propose(&Concurrency {
             function_name: "orders".into(),
             reserved_concurrency: before,
         })
         .unwrap();
-        Cut {
+        let cut = TypedCut {
             id: "lambda_throttle/us-east-1/orders".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
-            target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
-            before: proposed.before,
-            after: proposed.after,
-        }
+            target: proposed.target.clone(),
+            before: proposed.before.clone(),
+            after: proposed.after.clone(),
+        };
+        (proposed, cut)
     }
 
     #[test]
@@ -241,18 +242,18 @@ mod tests {
             }),
             None
         );
-        let cut = cut(None);
+        let (proposed, cut) = cut(None);
         for warning in [
             "asynchronous invocations",
             "SQS, Kinesis",
             "run after restore",
             "legitimate use",
         ] {
-            assert!(cut.reason.contains(warning), "{}", cut.reason);
+            assert!(proposed.reason.contains(warning), "{}", proposed.reason);
         }
         assert_eq!(LambdaThrottle.check_states(&cut), Ok(()));
         let mut edited = cut.clone();
-        edited.after["reserved_concurrency"] = 3.into();
+        edited.after.reserved_concurrency = Some(3);
         assert!(LambdaThrottle.check_states(&edited).is_err());
     }
 
@@ -274,7 +275,7 @@ mod tests {
             &[&throttled, &delete, &put]
         );
         let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
-        let record = LambdaThrottle.undo_record_for(&cut(None)).unwrap();
+        let record = LambdaThrottle.undo_record_for(&cut(None).1).unwrap();
         LambdaThrottle.undo(&ctx, &record).await.unwrap();
         assert_eq!((delete.num_calls(), put.num_calls()), (1, 0));
 
@@ -287,7 +288,7 @@ mod tests {
             .then_output(|| PutFunctionConcurrencyOutput::builder().build());
         let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&changed, &put]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
-        let record = LambdaThrottle.undo_record_for(&cut(Some(5))).unwrap();
+        let record = LambdaThrottle.undo_record_for(&cut(Some(5)).1).unwrap();
         let outcome = LambdaThrottle.undo(&ctx, &record).await.unwrap();
         assert_eq!(put.num_calls(), 0);
         assert!(

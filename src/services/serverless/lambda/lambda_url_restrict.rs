@@ -8,14 +8,12 @@
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{decode, is_not_found, per_function, qualified, qualifiers};
+use super::{is_not_found, per_function, qualified, qualifiers};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct LambdaUrlRestrict;
@@ -31,9 +29,6 @@ static INFO: KindInfo = KindInfo {
 const OPEN: &str = "NONE";
 const IAM: &str = "AWS_IAM";
 
-/// Fields of [`UrlState`] that older plans lack.
-const LATER_FIELDS: [&str; 2] = ["cors", "invoke_mode"];
-
 /// A function URL as `before`, `after` and the undo record hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,13 +40,42 @@ pub struct UrlState {
     pub function_url: String,
     /// `NONE` (anyone) or `AWS_IAM`.
     pub auth_type: String,
-    /// The URL's CORS settings (None: no CORS). Recorded so the plan shows the URL in full and apply
-    /// refuses a URL reconfigured since the plan; the cut changes only the auth type.
-    #[serde(default)]
-    pub cors: Option<UrlCors>,
-    /// `BUFFERED` or `RESPONSE_STREAM`, as Lambda reports it.
-    #[serde(default)]
-    pub invoke_mode: Option<String>,
+    /// The URL's CORS settings (`Some(None)`: no CORS, written as null). Recorded so the plan shows the
+    /// URL in full and apply refuses a URL reconfigured since the plan; the cut changes only the auth
+    /// type. The outer None is a plan written before CORS was recorded, which lacks the field: it stays
+    /// left out, so such a plan's `before` still compares equal to the URL observed for it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub cors: Option<Option<UrlCors>>,
+    /// `BUFFERED` or `RESPONSE_STREAM`, as Lambda reports it; recorded (or not) as `cors` is.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present"
+    )]
+    pub invoke_mode: Option<Option<String>>,
+}
+
+/// A field that is there, even as null, is `Some`; only a missing one is None (through `default`).
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+impl UrlState {
+    /// CORS settings and invoke mode, a field the plan did not record reading as none.
+    fn settings(&self) -> (Option<&UrlCors>, Option<&str>) {
+        (
+            self.cors.as_ref().and_then(Option::as_ref),
+            self.invoke_mode.as_ref().and_then(|mode| mode.as_deref()),
+        )
+    }
 }
 
 /// A function URL's CORS settings, field for field.
@@ -86,7 +110,7 @@ impl From<&Cors> for UrlCors {
 }
 
 /// The proposal for one URL, or nothing when it already requires IAM auth.
-pub fn propose(state: &UrlState) -> Option<ProposedCut> {
+pub fn propose(state: &UrlState) -> Option<Proposal<UrlState>> {
     if state.auth_type != OPEN {
         return None;
     }
@@ -94,15 +118,15 @@ pub fn propose(state: &UrlState) -> Option<ProposedCut> {
         auth_type: IAM.into(),
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: qualified(&state.function_name, state.alias.as_deref()),
         reason: format!(
             "Function URL {} of Lambda function {} has auth type NONE: anyone on the internet can invoke it. Requiring AWS_IAM makes every request need a signature from an allowed principal; the URL, its CORS settings and invoke mode stay, and restore sets auth type NONE again.",
             state.function_url,
             qualified(&state.function_name, state.alias.as_deref())
         ),
-        before: serde_json::to_value(state).expect("url state serializes"),
-        after: serde_json::to_value(after).expect("url state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -132,8 +156,8 @@ async fn read(
             alias: alias.map(str::to_string),
             function_url: out.function_url().to_string(),
             auth_type: out.auth_type().as_str().to_string(),
-            cors: out.cors().map(UrlCors::from),
-            invoke_mode: out.invoke_mode().map(|mode| mode.as_str().to_string()),
+            cors: Some(out.cors().map(UrlCors::from)),
+            invoke_mode: Some(out.invoke_mode().map(|mode| mode.as_str().to_string())),
         })),
         Err(err) if is_not_found(&err) => Ok(None),
         Err(err) => Err(err),
@@ -156,18 +180,18 @@ async fn set_auth_type(
     Ok(())
 }
 
-fn decode_states(cut: &Cut) -> Result<(UrlState, UrlState), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for LambdaUrlRestrict {
+impl CutKind for LambdaUrlRestrict {
+    type State = UrlState;
+    /// The undo record is `before` itself.
+    type Undo = UrlState;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<UrlState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         let target = qualified(&before.function_name, before.alias.as_deref());
         if target != cut.target
             || after.function_name != before.function_name
@@ -183,10 +207,7 @@ impl Containment for LambdaUrlRestrict {
                 "`before.auth_type` must be {OPEN} and `after.auth_type` {IAM}"
             ));
         }
-        if before.function_url != after.function_url
-            || before.cors != after.cors
-            || before.invoke_mode != after.invoke_mode
-        {
+        if before.function_url != after.function_url || before.settings() != after.settings() {
             return Err(
                 "`after` may differ from `before` only in auth_type (function_url, cors and invoke_mode stay)"
                     .into(),
@@ -199,7 +220,7 @@ impl Containment for LambdaUrlRestrict {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<UrlState>>, ServiceError> {
         per_function(ctx, |function| async move {
             let mut proposals = Vec::new();
             for alias in qualifiers(ctx, &function).await? {
@@ -212,38 +233,45 @@ impl Containment for LambdaUrlRestrict {
         .await
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        let Some(state) = read(ctx, &before.function_name, before.alias.as_deref()).await? else {
-            return Ok(Value::Null);
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<UrlState>,
+    ) -> Result<Option<UrlState>, ServiceError> {
+        let before = &cut.before;
+        let Some(mut live) = read(ctx, &before.function_name, before.alias.as_deref()).await?
+        else {
+            return Ok(None);
         };
-        let mut live = serde_json::to_value(state).expect("url state serializes");
         // A plan written before CORS and invoke mode were recorded is compared on what it recorded.
-        if let (Value::Object(live), Value::Object(planned)) = (&mut live, &cut.before) {
-            live.retain(|key, _| {
-                planned.contains_key(key) || !LATER_FIELDS.contains(&key.as_str())
-            });
+        if before.cors.is_none() {
+            live.cors = None;
         }
-        Ok(live)
+        if before.invoke_mode.is_none() {
+            live.invoke_mode = None;
+        }
+        Ok(Some(live))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<UrlState>,
+    ) -> Result<UrlState, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        set_auth_type(ctx, &before, IAM).await?;
+        set_auth_type(ctx, &cut.before, IAM).await?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("url state serializes"))
+    /// Undo records have always written `cors` and `invoke_mode` out, null when not recorded.
+    fn undo_record_for(&self, cut: &TypedCut<UrlState>) -> Result<UrlState, ServiceError> {
+        let mut record = cut.before.clone();
+        record.cors = Some(record.cors.take().flatten());
+        record.invoke_mode = Some(record.invoke_mode.take().flatten());
+        Ok(record)
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: UrlState = decode(INFO.name, "undo record", undo)?;
+    async fn undo(&self, ctx: &RegionCtx, prior: &UrlState) -> Result<UndoOutcome, ServiceError> {
         let function = &qualified(&prior.function_name, prior.alias.as_deref());
         match read(ctx, &prior.function_name, prior.alias.as_deref()).await? {
             None => Err(ServiceError::local(
@@ -262,7 +290,7 @@ impl Containment for LambdaUrlRestrict {
                 )],
             }),
             Some(_) => {
-                set_auth_type(ctx, &prior, OPEN).await?;
+                set_auth_type(ctx, prior, OPEN).await?;
                 Ok(UndoOutcome {
                     notes: vec![format!("{function}: URL auth type NONE again")],
                 })
@@ -277,6 +305,7 @@ mod tests {
     use aws_sdk_lambda::operation::get_function_url_config::GetFunctionUrlConfigOutput;
     use aws_sdk_lambda::operation::update_function_url_config::UpdateFunctionUrlConfigOutput;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use serde_json::Value;
 
     use super::*;
 
@@ -325,14 +354,10 @@ mod tests {
         assert_eq!(state.alias.as_deref(), Some("live"));
         let proposed = propose(&state).unwrap();
         assert_eq!(proposed.target, "orders:live");
-        let cut = Cut {
+        let cut = TypedCut {
             id: "lambda_url_restrict/us-east-1/orders:live".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };
@@ -359,15 +384,15 @@ mod tests {
             alias: None,
             function_url: "https://abc.lambda-url.us-east-1.on.aws/".into(),
             auth_type: OPEN.into(),
-            cors: Some(UrlCors {
+            cors: Some(Some(UrlCors {
                 allow_credentials: None,
                 allow_headers: vec![],
                 allow_methods: vec!["GET".into()],
                 allow_origins: vec!["https://shop.example".into()],
                 expose_headers: vec![],
                 max_age: Some(60),
-            }),
-            invoke_mode: Some("BUFFERED".into()),
+            })),
+            invoke_mode: Some(Some("BUFFERED".into())),
         };
         assert_eq!(
             propose(&UrlState {
@@ -377,23 +402,19 @@ mod tests {
             None
         );
         let proposed = propose(&open).unwrap();
-        let mut cut = Cut {
+        let mut cut = TypedCut {
             id: "lambda_url_restrict/us-east-1/orders".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };
         assert_eq!(LambdaUrlRestrict.check_states(&cut), Ok(()));
-        assert_eq!(cut.after["cors"], cut.before["cors"]);
+        assert_eq!(cut.after.cors, cut.before.cors);
         let mut moved = cut.clone();
-        moved.after["function_url"] = "https://elsewhere/".into();
+        moved.after.function_url = "https://elsewhere/".into();
         assert!(LambdaUrlRestrict.check_states(&moved).is_err());
-        cut.after["cors"] = Value::Null;
+        cut.after.cors = Some(None);
         assert!(LambdaUrlRestrict.check_states(&cut).is_err());
     }
 
@@ -422,36 +443,61 @@ mod tests {
         let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
         let state = read(&ctx, "orders", None).await.unwrap().unwrap();
         let proposed = propose(&state).unwrap();
+        let (before, after) = (
+            serde_json::to_value(&proposed.before).unwrap(),
+            serde_json::to_value(&proposed.after).unwrap(),
+        );
         assert_eq!(
-            proposed.before["cors"],
+            before["cors"],
             serde_json::json!({"allow_methods": ["GET"], "allow_origins": ["https://shop.example"], "max_age": 60})
         );
-        assert_eq!(proposed.before["invoke_mode"], "RESPONSE_STREAM");
-        assert_eq!(proposed.after["invoke_mode"], "RESPONSE_STREAM");
+        assert_eq!(before["invoke_mode"], "RESPONSE_STREAM");
+        assert_eq!(after["invoke_mode"], "RESPONSE_STREAM");
 
-        let mut cut = Cut {
+        let cut = TypedCut {
             id: "lambda_url_restrict/us-east-1/orders".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };
         assert_eq!(
             LambdaUrlRestrict.observe(&ctx, &cut).await.unwrap(),
-            cut.before
+            Some(cut.before.clone())
         );
-        for key in LATER_FIELDS {
-            cut.before.as_object_mut().unwrap().remove(key);
-            cut.after.as_object_mut().unwrap().remove(key);
+        // The same cut in a plan written before the two fields existed, seen through the engine's
+        // adapter, which compares the plan's documents.
+        let mut old = crate::plan::Cut {
+            id: cut.id.clone(),
+            kind: INFO.name.into(),
+            region: cut.region.clone(),
+            target: cut.target.clone(),
+            enabled: true,
+            reversible: true,
+            reason: String::new(),
+            before,
+            after,
+        };
+        for key in ["cors", "invoke_mode"] {
+            old.before.as_object_mut().unwrap().remove(key);
+            old.after.as_object_mut().unwrap().remove(key);
         }
-        assert_eq!(LambdaUrlRestrict.check_states(&cut), Ok(()));
         assert_eq!(
-            LambdaUrlRestrict.observe(&ctx, &cut).await.unwrap(),
-            cut.before
+            crate::services::Containment::check_states(&LambdaUrlRestrict, &old),
+            Ok(())
+        );
+        assert_eq!(
+            crate::services::Containment::observe(&LambdaUrlRestrict, &ctx, &old)
+                .await
+                .unwrap(),
+            old.before
+        );
+        // Its undo record still writes both fields out, as null.
+        let record =
+            crate::services::Containment::undo_record_for(&LambdaUrlRestrict, &old).unwrap();
+        assert_eq!(
+            (&record["cors"], &record["invoke_mode"]),
+            (&Value::Null, &Value::Null)
         );
     }
 }

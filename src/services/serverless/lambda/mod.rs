@@ -1,8 +1,8 @@
 //! Containment of Lambda functions that the outside world can reach or that keep running on their own:
 //!
-//! - `lambda_throttle` ([`throttle`]): reserved concurrency 0, so no invocation runs at all.
-//! - `lambda_url_restrict` ([`url`]): a function URL open to anyone (auth type NONE) requires IAM auth.
-//! - `lambda_permission_remove` ([`permission`]): resource-policy statements that let anyone invoke.
+//! - [`lambda_throttle`]: reserved concurrency 0, so no invocation runs at all.
+//! - [`lambda_url_restrict`]: a function URL open to anyone (auth type NONE) requires IAM auth.
+//! - [`lambda_permission_remove`]: resource-policy statements that let anyone invoke.
 //!
 //! URLs and resource policies belong to the function or to one of its aliases, each with its own: both
 //! are read (numbered versions can carry policies too, but are not read). Reserved concurrency is per
@@ -95,14 +95,4 @@ pub fn qualified(function: &str, alias: Option<&str>) -> String {
 /// Lambda's answer for a function, URL or policy that does not exist.
 pub fn is_not_found(err: &ServiceError) -> bool {
     err.code.as_deref() == Some("ResourceNotFoundException")
-}
-
-/// The undo record of every Lambda kind names the function it acts on; decoding failures say which kind.
-pub fn decode<T: serde::de::DeserializeOwned>(
-    kind: &str,
-    what: &str,
-    value: &serde_json::Value,
-) -> Result<T, ServiceError> {
-    serde_json::from_value(value.clone())
-        .map_err(|err| ServiceError::local(kind, format!("the {what} does not decode: {err}")))
 }

@@ -1,0 +1,400 @@
+//! The unit tests of `apigw_stage_throttle`: REST patches and method settings on data, the undo's
+//! decisions, and with aws-smithy-mocks the v2 writes and the REST removal the emulator lacks.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
+use aws_sdk_apigatewayv2::Client as V2;
+use aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput;
+use aws_sdk_apigatewayv2::operation::update_stage::UpdateStageOutput;
+use aws_sdk_apigatewayv2::types::LoggingLevel;
+use aws_sdk_apigatewayv2::types::RouteSettings;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::http::{V2Settings, http_throttle};
+use super::rest::{rest_patch, rest_throttle};
+use super::*;
+
+const ROUTE: &str = "POST /hooks";
+
+fn limits(rate: f64, burst: i32) -> Limits {
+    Limits {
+        rate_limit: Some(rate),
+        burst_limit: Some(burst),
+    }
+}
+
+fn http_stage(rate: Option<f64>, burst: Option<i32>) -> StageThrottle {
+    StageThrottle {
+        family: ApiFamily::Http,
+        api_id: "h77api".into(),
+        stage_name: "$default".into(),
+        rate_limit: rate,
+        burst_limit: burst,
+        overrides: BTreeMap::new(),
+    }
+}
+
+fn rest_stage(rate: Option<f64>, burst: Option<i32>) -> StageThrottle {
+    StageThrottle {
+        family: ApiFamily::Rest,
+        api_id: "r3st".into(),
+        stage_name: "prod".into(),
+        rate_limit: rate,
+        burst_limit: burst,
+        overrides: BTreeMap::new(),
+    }
+}
+
+/// The proposal for `state` and the cut a plan makes of it.
+fn cut_of(state: &StageThrottle) -> (Proposal<StageThrottle>, TypedCut<StageThrottle>) {
+    let proposed = propose(state).unwrap();
+    let cut = TypedCut {
+        id: format!("apigw_stage_throttle/us-east-1/{}", proposed.target),
+        region: "us-east-1".into(),
+        target: proposed.target.clone(),
+        before: proposed.before.clone(),
+        after: proposed.after.clone(),
+    };
+    (proposed, cut)
+}
+
+fn ops_of(ops: &[PatchOperation]) -> Vec<(&str, &str, Option<&str>)> {
+    ops.iter()
+        .map(|op| (op.op().unwrap().as_str(), op.path().unwrap(), op.value()))
+        .collect()
+}
+
+#[test]
+fn rest_patches_set_the_stage_wide_and_each_method_limit_or_remove_the_stage_wide_settings() {
+    let cut = LimitWrites {
+        stage_wide: StageWide::Set(0.0, 0),
+        overrides: BTreeMap::from([("orders/GET".to_string(), (0.0, 0))]),
+    };
+    assert_eq!(
+        ops_of(&rest_patch(&cut)),
+        vec![
+            ("replace", "/*/*/throttling/rateLimit", Some("0")),
+            ("replace", "/*/*/throttling/burstLimit", Some("0")),
+            ("replace", "/orders/GET/throttling/rateLimit", Some("0")),
+            ("replace", "/orders/GET/throttling/burstLimit", Some("0")),
+        ]
+    );
+    let restore = LimitWrites {
+        stage_wide: StageWide::Unset,
+        overrides: BTreeMap::from([
+            ("orders/GET".to_string(), (-1.0, -1)),
+            ("pay/POST".to_string(), (2.5, 7)),
+        ]),
+    };
+    assert_eq!(
+        ops_of(&rest_patch(&restore)),
+        vec![
+            ("remove", "/*/*", None),
+            ("replace", "/orders/GET/throttling/rateLimit", Some("-1")),
+            ("replace", "/orders/GET/throttling/burstLimit", Some("-1")),
+            ("replace", "/pay/POST/throttling/rateLimit", Some("2.5")),
+            ("replace", "/pay/POST/throttling/burstLimit", Some("7")),
+        ]
+    );
+    assert!(rest_patch(&LimitWrites::default()).is_empty());
+}
+
+#[test]
+fn method_settings_of_their_own_are_recorded_and_closed_with_the_stage() {
+    let settings = HashMap::from([
+        (
+            "*/*".to_string(),
+            MethodSetting::builder()
+                .throttling_rate_limit(100.0)
+                .throttling_burst_limit(50)
+                .build(),
+        ),
+        (
+            "orders/GET".to_string(),
+            MethodSetting::builder()
+                .throttling_rate_limit(-1.0)
+                .throttling_burst_limit(-1)
+                .metrics_enabled(true)
+                .build(),
+        ),
+    ]);
+    let state = rest_throttle("r3st", "prod", Some(&settings));
+    assert_eq!(state.stage_wide(), limits(100.0, 50));
+    assert_eq!(
+        state.overrides,
+        BTreeMap::from([("orders/GET".to_string(), limits(-1.0, -1))])
+    );
+    let (proposed, cut) = cut_of(&state);
+    assert!(
+        proposed
+            .reason
+            .contains("method orders/GET set throttling of their own"),
+        "{}",
+        proposed.reason
+    );
+    assert!(cut.after.is_closed());
+    assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
+    // An after that leaves a method open is refused.
+    let mut open = cut.clone();
+    open.after
+        .overrides
+        .get_mut("orders/GET")
+        .unwrap()
+        .rate_limit = Some(5.0);
+    assert!(ApiGatewayStageThrottle.check_states(&open).is_err());
+    // A stage closed stage-wide but with a method still open is proposed.
+    let half_closed = StageThrottle {
+        overrides: BTreeMap::from([("orders/GET".to_string(), limits(20.0, 10))]),
+        ..rest_stage(Some(0.0), Some(0))
+    };
+    assert!(propose(&half_closed).is_some());
+    assert_eq!(propose(&half_closed.closed()), None);
+    // Plans written before overrides were recorded still read.
+    let old: StageThrottle = serde_json::from_value(serde_json::json!({
+        "family": "rest", "api_id": "r3st", "stage_name": "prod", "rate_limit": 100.0, "burst_limit": 50
+    }))
+    .unwrap();
+    assert!(old.overrides.is_empty());
+}
+
+#[test]
+fn undo_writes_back_only_the_parts_still_at_zero_and_reports_the_others() {
+    let prior = StageThrottle {
+        overrides: BTreeMap::from([
+            ("orders/GET".to_string(), limits(20.0, 10)),
+            ("pay/POST".to_string(), limits(-1.0, -1)),
+            ("gone/GET".to_string(), limits(1.0, 1)),
+        ]),
+        ..rest_stage(None, None)
+    };
+    let mut now = prior.closed();
+    now.overrides.insert("pay/POST".into(), limits(3.0, 3));
+    now.overrides.remove("gone/GET");
+    let (writes, conflicts) = undo_writes(&prior, &now);
+    assert_eq!(writes.stage_wide, StageWide::Unset);
+    assert_eq!(
+        writes.overrides,
+        BTreeMap::from([("orders/GET".to_string(), (20.0, 10))])
+    );
+    assert_eq!(conflicts.len(), 2, "{conflicts:?}");
+    assert!(conflicts.iter().all(|c| c.starts_with("conflict:")));
+    assert!(conflicts[0].contains("gone/GET") && conflicts[1].contains("pay/POST"));
+
+    // Stage-wide opened by hand: kept; already restored: nothing to write.
+    let mut reopened = prior.closed();
+    reopened.rate_limit = Some(9.0);
+    let (writes, conflicts) = undo_writes(&prior, &reopened);
+    assert_eq!(writes.stage_wide, StageWide::Keep);
+    assert!(
+        conflicts[0].contains("now rate 9 and burst 0"),
+        "{conflicts:?}"
+    );
+    let (writes, conflicts) = undo_writes(&prior, &prior);
+    assert!(writes.is_empty() && conflicts.is_empty());
+    let wide = rest_stage(Some(100.0), Some(50));
+    assert_eq!(
+        undo_writes(&wide, &wide.closed()).0.stage_wide,
+        StageWide::Set(100.0, 50)
+    );
+}
+
+#[test]
+fn http_stages_without_limits_are_proposed_with_the_account_default_on_restore() {
+    assert_eq!(propose(&http_stage(Some(0.0), Some(0))), None);
+    let (proposed, cut) = cut_of(&http_stage(None, None));
+    assert!(
+        proposed.reason.contains("cannot unset"),
+        "{}",
+        proposed.reason
+    );
+    assert_eq!(ApiGatewayStageThrottle.check_states(&cut), Ok(()));
+    // Routes without throttling of their own follow the default route settings: not overrides.
+    let settings = V2Settings {
+        default: None,
+        routes: HashMap::from([
+            (
+                ROUTE.to_string(),
+                RouteSettings::builder().throttling_rate_limit(40.0).build(),
+            ),
+            (
+                "GET /".to_string(),
+                RouteSettings::builder()
+                    .detailed_metrics_enabled(true)
+                    .build(),
+            ),
+        ]),
+    };
+    let state = http_throttle("h77api", "$default", &settings);
+    assert_eq!(
+        state.overrides,
+        BTreeMap::from([(
+            ROUTE.to_string(),
+            Limits {
+                rate_limit: Some(40.0),
+                burst_limit: None
+            }
+        )])
+    );
+}
+
+fn route(rate: Option<f64>, burst: Option<i32>) -> RouteSettings {
+    let mut settings = RouteSettings::builder()
+        .detailed_metrics_enabled(true)
+        .logging_level(LoggingLevel::Error);
+    if let Some(rate) = rate {
+        settings = settings.throttling_rate_limit(rate);
+    }
+    if let Some(burst) = burst {
+        settings = settings.throttling_burst_limit(burst);
+    }
+    settings.build()
+}
+
+fn get_stage(
+    stage: (Option<f64>, Option<i32>),
+    hooks: (Option<f64>, Option<i32>),
+) -> GetStageOutput {
+    GetStageOutput::builder()
+        .stage_name("$default")
+        .default_route_settings(route(stage.0, stage.1))
+        .route_settings(ROUTE, route(hooks.0, hooks.1))
+        .build()
+}
+
+fn sends(
+    req: &aws_sdk_apigatewayv2::operation::update_stage::UpdateStageInput,
+    stage: (f64, i32),
+    hooks: (f64, i32),
+) -> bool {
+    let default = req.default_route_settings().unwrap();
+    let hook = &req.route_settings().unwrap()[ROUTE];
+    req.api_id() == Some("h77api")
+        && req.stage_name() == Some("$default")
+        && default.throttling_rate_limit() == Some(stage.0)
+        && default.throttling_burst_limit() == Some(stage.1)
+        && hook.throttling_rate_limit() == Some(hooks.0)
+        && hook.throttling_burst_limit() == Some(hooks.1)
+        // The other settings are sent back unchanged.
+        && default.detailed_metrics_enabled() == Some(true)
+        && default.logging_level() == Some(&LoggingLevel::Error)
+        && hook.detailed_metrics_enabled() == Some(true)
+}
+
+/// The emulator has no v2 UpdateStage: the cut and its undo are checked on the requests they send.
+#[tokio::test]
+async fn mocked_http_api_stage_and_its_throttled_route_are_closed_and_restored_keeping_other_settings()
+ {
+    let state = http_throttle(
+        "h77api",
+        "$default",
+        &V2Settings {
+            default: Some(route(Some(250.0), Some(100))),
+            routes: HashMap::from([(ROUTE.to_string(), route(Some(40.0), Some(20)))]),
+        },
+    );
+    let (proposed, cut) = cut_of(&state);
+    assert!(
+        proposed.reason.contains(&format!("route {ROUTE}")),
+        "{}",
+        proposed.reason
+    );
+
+    let open = mock!(V2::get_stage)
+        .then_output(|| get_stage((Some(250.0), Some(100)), (Some(40.0), Some(20))));
+    let close = mock!(V2::update_stage)
+        .match_requests(|req| sends(req, (0.0, 0), (0.0, 0)))
+        .then_output(|| UpdateStageOutput::builder().build());
+    let client = mock_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, &[&open, &close]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
+    let record = ApiGatewayStageThrottle.apply(&ctx, &cut).await.unwrap();
+    assert_eq!(close.num_calls(), 1);
+
+    let closed =
+        mock!(V2::get_stage).then_output(|| get_stage((Some(0.0), Some(0)), (Some(0.0), Some(0))));
+    let reopen = mock!(V2::update_stage)
+        .match_requests(|req| sends(req, (250.0, 100), (40.0, 20)))
+        .then_output(|| UpdateStageOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_apigatewayv2,
+        RuleMode::MatchAny,
+        &[&closed, &reopen]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(reopen.num_calls(), 1, "{outcome:?}");
+    assert_eq!(
+        outcome.notes,
+        vec![
+            "h77api/$default: rate 250 and burst 100 put back".to_string(),
+            format!("h77api/$default: route {ROUTE} rate 40 and burst 20 put back"),
+        ]
+    );
+
+    // Changed after the cut: left alone.
+    let changed =
+        mock!(V2::get_stage).then_output(|| get_stage((Some(5.0), Some(5)), (Some(6.0), Some(6))));
+    let untouched = mock!(V2::update_stage).then_output(|| UpdateStageOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_apigatewayv2,
+        RuleMode::MatchAny,
+        &[&changed, &untouched]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigatewayv2(client);
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(untouched.num_calls(), 0);
+    assert_eq!(outcome.notes.len(), 2, "{outcome:?}");
+    assert!(
+        outcome.notes.iter().all(|n| n.starts_with("conflict")),
+        "{outcome:?}"
+    );
+}
+
+/// The emulator ignores the removal of `*/*` method settings: the request is checked here.
+#[tokio::test]
+async fn mocked_rest_stage_without_prior_limits_has_its_stage_wide_settings_removed() {
+    use aws_sdk_apigateway::Client as V1;
+    use aws_sdk_apigateway::operation::get_stage::GetStageOutput as RestStage;
+    use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput as RestUpdate;
+
+    let record = ApiGatewayStageThrottle
+        .undo_record_for(&cut_of(&rest_stage(None, None)).1)
+        .unwrap();
+    let closed_then_removed = || {
+        mock!(V1::get_stage)
+            .sequence()
+            .output(|| {
+                RestStage::builder()
+                    .stage_name("prod")
+                    .method_settings(
+                        "*/*",
+                        MethodSetting::builder()
+                            .throttling_rate_limit(0.0)
+                            .throttling_burst_limit(0)
+                            .build(),
+                    )
+                    .build()
+            })
+            .output(|| RestStage::builder().stage_name("prod").build())
+            .build()
+    };
+    let closed = closed_then_removed();
+    let remove = mock!(V1::update_stage)
+        .match_requests(|req| {
+            let ops = req.patch_operations();
+            req.rest_api_id() == Some("r3st")
+                && req.stage_name() == Some("prod")
+                && ops.len() == 1
+                && ops[0].op() == Some(&Op::Remove)
+                && ops[0].path() == Some("/*/*")
+        })
+        .then_output(|| RestUpdate::builder().build());
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&closed, &remove]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(remove.num_calls(), 1);
+    assert_eq!(
+        outcome.notes,
+        vec!["r3st/prod: stage-wide method settings removed, as before".to_string()]
+    );
+}
