@@ -18,10 +18,10 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CallerPrincipal, is_no_such_entity, missing_operation, rfc3339};
+use super::{CallerPrincipal, is_no_such_entity, rfc3339};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
-use crate::services::common::missing_api::retry_config;
+use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
 use crate::services::{
     Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
     UndoOutcome,
@@ -416,13 +416,15 @@ impl Inspection for CredentialDeactivate {
             return Ok(vec![]);
         };
         Ok(match self.0.list(ctx, user).await {
-            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => vec![Finding {
-                check: self.info().name.into(),
-                region: GLOBAL_REGION.into(),
-                resource: "iam".into(),
-                severity: Severity::High,
-                message: err.message,
-            }],
+            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => {
+                vec![unread_finding(
+                    self.info().name,
+                    GLOBAL_REGION,
+                    "iam",
+                    Severity::High,
+                    err.message,
+                )]
+            }
             _ => vec![],
         })
     }

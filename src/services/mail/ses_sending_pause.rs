@@ -19,7 +19,7 @@ use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
-use crate::services::common::missing_api::is_missing_operation;
+use crate::services::common::missing_api::{is_missing_operation, unread_finding};
 use crate::services::{
     Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
     UndoOutcome,
@@ -261,16 +261,16 @@ impl Inspection for SesSendingPause {
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
         Ok(match read_account(ctx).await {
-            Ok(AccountRead::Unavailable) => vec![Finding {
-                check: INFO.name.into(),
-                region: ctx.region.clone(),
-                resource: TARGET.into(),
-                severity: Severity::Medium,
-                message: format!(
+            Ok(AccountRead::Unavailable) => vec![unread_finding(
+                INFO.name,
+                &ctx.region,
+                TARGET,
+                Severity::Medium,
+                format!(
                     "SES account state could not be read in {} (GetAccount is not available at this endpoint): sending was not paused; pause it by hand (aws sesv2 put-account-sending-attributes --no-sending-enabled --region {}).",
                     ctx.region, ctx.region
                 ),
-            }],
+            )],
             _ => vec![],
         })
     }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
-use crate::services::common::missing_api::{is_missing_operation, retry_config};
+use crate::services::common::missing_api::{is_missing_operation, retry_config, unread_finding};
 use crate::services::{
     Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
     UndoOutcome,
@@ -248,13 +248,13 @@ impl Inspection for EcrPublicDelete {
                     message: "public image repository: pulls cannot be denied by policy; only deletion contains it (ecr_public_delete, off by default because it is irreversible)".into(),
                 })
                 .collect(),
-            Ok(Listing::Unavailable) => vec![Finding {
-                check: INFO.name.into(),
-                region: ctx.region.clone(),
-                resource: "ecr-public".into(),
-                severity: Severity::Info,
-                message: "ECR Public repositories could not be listed (the API is not available at this endpoint): check for public image repositories by hand".into(),
-            }],
+            Ok(Listing::Unavailable) => vec![unread_finding(
+                INFO.name,
+                &ctx.region,
+                "ecr-public",
+                Severity::Info,
+                "ECR Public repositories could not be listed (the API is not available at this endpoint): check for public image repositories by hand",
+            )],
             Err(_) => vec![],
         })
     }
