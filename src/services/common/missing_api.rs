@@ -3,12 +3,14 @@
 //! Some operations are missing from the emulator the tests run against (SESv2 GetAccount answers HTTP 404,
 //! ECR Public and CodeCommit ListRepositories answer HTTP 500, all with an HTML body and no AWS error
 //! code). AWS itself always answers with a modelled error code, so a bare 404/500/501 with no code means
-//! the endpoint lacks the API. Checks that meet it report a finding saying what could not be read,
-//! instead of failing the whole plan; every other failure still fails discovery.
+//! the endpoint lacks the API. Checks that meet it report a finding saying what could not be read
+//! ([`unread_finding`]), instead of failing the whole plan; every other failure still fails discovery.
 
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_types::retry::RetryConfig;
+
+use crate::plan::{Finding, Severity};
 
 /// True when the endpoint answered, without an AWS error code, that it has no such operation.
 pub fn is_missing_operation<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> bool {
@@ -22,6 +24,47 @@ pub fn is_missing_operation<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespo
         _ => return false,
     };
     err.code().is_none() && matches!(status, 404 | 500 | 501)
+}
+
+/// When the endpoint does not implement the operation at all (as opposed to an AWS error about the
+/// request), what it answered, for the operator: an HTTP error page with no AWS error code (see
+/// [`is_missing_operation`]), or an explicit "not implemented" code. Timeouts and connection failures are
+/// not this: they are reported as they are.
+pub fn missing_operation<E: ProvideErrorMetadata>(
+    err: &SdkError<E, HttpResponse>,
+) -> Option<String> {
+    if is_missing_operation(err) {
+        let status = err.raw_response().map(|r| r.status().as_u16());
+        return Some(format!(
+            "HTTP {} with no AWS error code",
+            status.unwrap_or_default()
+        ));
+    }
+    match err.code() {
+        Some(code @ ("NotImplemented" | "InvalidAction" | "UnknownOperationException")) => {
+            Some(format!("error code {code}"))
+        }
+        _ => None,
+    }
+}
+
+/// The finding an inspection reports, instead of failing the plan, when the endpoint lacks the API it
+/// reads: `message` says what could not be read and what to check by hand, so the gap stays in the plan
+/// for the responder rather than passing in silence.
+pub fn unread_finding(
+    check: &str,
+    region: &str,
+    resource: &str,
+    severity: Severity,
+    message: impl Into<String>,
+) -> Finding {
+    Finding {
+        check: check.to_string(),
+        region: region.to_string(),
+        resource: resource.to_string(),
+        severity,
+        message: message.into(),
+    }
 }
 
 /// Retries for clients of operations an emulator may lack. Against an endpoint override (an emulator) a
@@ -62,6 +105,23 @@ mod tests {
             Some("NotFoundException")
         )));
         assert!(!is_missing_operation(&service_error(403, None)));
+    }
+
+    #[test]
+    fn the_answer_of_an_endpoint_lacking_the_operation_is_described_for_the_operator() {
+        assert_eq!(
+            missing_operation(&service_error(404, None)).as_deref(),
+            Some("HTTP 404 with no AWS error code")
+        );
+        assert_eq!(
+            missing_operation(&service_error(400, Some("InvalidAction"))).as_deref(),
+            Some("error code InvalidAction")
+        );
+        assert_eq!(
+            missing_operation(&service_error(500, Some("InternalFailure"))),
+            None
+        );
+        assert_eq!(missing_operation(&service_error(403, None)), None);
     }
 
     #[test]

@@ -11,7 +11,7 @@ use async_trait::async_trait;
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
-use crate::services::common::missing_api::{is_missing_operation, retry_config};
+use crate::services::common::missing_api::{is_missing_operation, retry_config, unread_finding};
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
 pub struct CodeCommitRepositories;
@@ -79,16 +79,16 @@ impl Inspection for CodeCommitRepositories {
                 names.sort();
                 Ok(findings(&ctx.region, &names))
             }
-            Err(err) if is_missing_operation(&err) => Ok(vec![Finding {
-                check: NAME.into(),
-                region: ctx.region.clone(),
-                resource: "codecommit".into(),
-                severity: Severity::Info,
-                message: format!(
+            Err(err) if is_missing_operation(&err) => Ok(vec![unread_finding(
+                NAME,
+                &ctx.region,
+                "codecommit",
+                Severity::Info,
+                format!(
                     "CodeCommit repositories could not be listed in {} (ListRepositories is not available at this endpoint): check for repositories by hand",
                     ctx.region
                 ),
-            }]),
+            )]),
             Err(err) => Err(ServiceError::from_sdk("codecommit:ListRepositories", err)),
         }
     }
@@ -105,20 +105,6 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
-    use crate::aws::CallerIdentity;
-
-    fn scope() -> DiscoveryScope {
-        DiscoveryScope {
-            caller: CallerIdentity {
-                account: "123456789012".into(),
-                arn: "arn:aws:iam::123456789012:user/r".into(),
-                user_id: "AIDA".into(),
-                access_key_id: None,
-            },
-            keep_cidrs: vec![],
-            options: Default::default(),
-        }
-    }
 
     #[tokio::test]
     async fn mocked_every_page_of_repositories_is_reported() {
@@ -148,7 +134,7 @@ mod tests {
         let client = mock_client!(aws_sdk_codecommit, RuleMode::MatchAny, &[&first, &second]);
         let ctx = RegionCtx::for_tests("eu-west-1").mock_codecommit(client);
         let found = CodeCommitRepositories
-            .inspect(&ctx, &scope(), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap();
         let resources: Vec<&str> = found.iter().map(|f| f.resource.as_str()).collect();
@@ -168,7 +154,7 @@ mod tests {
         let client = mock_client!(aws_sdk_codecommit, RuleMode::MatchAny, &[&missing]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_codecommit(client);
         let found = CodeCommitRepositories
-            .inspect(&ctx, &scope(), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap();
         assert_eq!(found.len(), 1);

@@ -18,8 +18,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
-use crate::services::common::missing_api::retry_config;
-use crate::services::identity::{CallerPrincipal, missing_operation};
+use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
+use crate::services::identity::CallerPrincipal;
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
 fn finding(check: &str, resource: &str, severity: Severity, message: String) -> Finding {
@@ -123,8 +123,9 @@ pub fn exposed_key_finding(metadata: &[Option<String>]) -> Finding {
 
 /// The Info finding when the check cannot run, saying plainly why.
 pub fn exposed_keys_not_run(why: &str) -> Finding {
-    finding(
+    unread_finding(
         EXPOSED,
+        GLOBAL_REGION,
         "trusted-advisor",
         Severity::Info,
         format!(

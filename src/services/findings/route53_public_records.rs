@@ -233,7 +233,6 @@ mod tests {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::aws::CallerIdentity;
 
     fn rds_cut() -> Cut {
         Cut {
@@ -375,16 +374,7 @@ mod tests {
             &[&zones, &first, &second]
         );
         let ctx = RegionCtx::for_tests("us-east-1").mock_route53(client);
-        let scope = DiscoveryScope {
-            caller: CallerIdentity {
-                account: "123456789012".into(),
-                arn: "arn:aws:iam::123456789012:user/r".into(),
-                user_id: "AIDA".into(),
-                access_key_id: None,
-            },
-            keep_cidrs: vec![],
-            options: Default::default(),
-        };
+        let scope = DiscoveryScope::for_tests();
         let findings = Route53PublicRecords
             .inspect(&ctx, &scope, &[rds_cut()])
             .await

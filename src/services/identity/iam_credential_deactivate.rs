@@ -16,14 +16,13 @@ use aws_sdk_iam::types::StatusType;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{CallerPrincipal, is_no_such_entity, missing_operation, rfc3339};
+use super::{CallerPrincipal, is_no_such_entity, rfc3339};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
-use crate::services::common::missing_api::retry_config;
+use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
 use crate::services::{
-    Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
 };
 
@@ -348,7 +347,7 @@ pub fn propose(
     kind: CredentialType,
     caller: &CallerPrincipal,
     state: &CredentialState,
-) -> Option<ProposedCut> {
+) -> Option<Proposal<CredentialState>> {
     if state.status != ACTIVE || caller.is_user(&state.user_name) {
         return None;
     }
@@ -359,17 +358,13 @@ pub fn propose(
         status: INACTIVE.to_string(),
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.id.clone(),
         reason: kind.reason(state),
-        before: serde_json::to_value(state).expect("credential state serializes"),
-        after: serde_json::to_value(after).expect("credential state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
-}
-
-fn decode_states(cut: &Cut) -> Result<(CredentialState, CredentialState), String> {
-    crate::services::decode_states(cut)
 }
 
 /// Every IAM user name in the account.
@@ -416,13 +411,15 @@ impl Inspection for CredentialDeactivate {
             return Ok(vec![]);
         };
         Ok(match self.0.list(ctx, user).await {
-            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => vec![Finding {
-                check: self.info().name.into(),
-                region: GLOBAL_REGION.into(),
-                resource: "iam".into(),
-                severity: Severity::High,
-                message: err.message,
-            }],
+            Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => {
+                vec![unread_finding(
+                    self.info().name,
+                    GLOBAL_REGION,
+                    "iam",
+                    Severity::High,
+                    err.message,
+                )]
+            }
             _ => vec![],
         })
     }
@@ -445,13 +442,16 @@ impl CredentialDeactivate {
 }
 
 #[async_trait]
-impl Containment for CredentialDeactivate {
+impl CutKind for CredentialDeactivate {
+    type State = CredentialState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         self.0.info()
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<CredentialState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.id != cut.target || after.id != cut.target {
             return Err(format!("id must be the cut's target `{}`", cut.target));
         }
@@ -461,7 +461,7 @@ impl Containment for CredentialDeactivate {
         if (CredentialState {
             status: before.status.clone(),
             ..after.clone()
-        }) != before
+        }) != *before
         {
             return Err("`after` may differ from `before` only in its status".into());
         }
@@ -472,7 +472,7 @@ impl Containment for CredentialDeactivate {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<CredentialState>>, ServiceError> {
         let caller = CallerPrincipal::from_identity(&scope.caller);
         let kind = self.0;
         let users: Vec<String> = user_names(ctx)
@@ -503,41 +503,34 @@ impl Containment for CredentialDeactivate {
             .collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) = decode_states(cut)
-            .map_err(|err| ServiceError::local(self.info().name, format!("{}: {err}", cut.id)))?;
-        Ok(match self.live(ctx, &before.user_name, &before.id).await? {
-            Some(state) => serde_json::to_value(state).expect("credential state serializes"),
-            None => Value::Null,
-        })
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<CredentialState>,
+    ) -> Result<Option<CredentialState>, ServiceError> {
+        self.live(ctx, &cut.before.user_name, &cut.before.id).await
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let record = self.undo_record_for(cut)?;
-        let undo: UndoRecord = serde_json::from_value(record.clone()).expect("just built");
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<CredentialState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
         self.0
             .set_status(ctx, &undo.user_name, &undo.id, StatusType::Inactive)
             .await?;
-        Ok(record)
+        Ok(undo)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) = decode_states(cut)
-            .map_err(|err| ServiceError::local(self.info().name, format!("{}: {err}", cut.id)))?;
-        Ok(serde_json::to_value(UndoRecord {
-            user_name: before.user_name,
-            id: before.id,
+    fn undo_record_for(&self, cut: &TypedCut<CredentialState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            user_name: cut.before.user_name.clone(),
+            id: cut.before.id.clone(),
         })
-        .expect("undo record serializes"))
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(
-                self.info().name,
-                format!("the undo record does not decode: {err}"),
-            )
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let noun = self.0.noun();
         let (user, id) = (&undo.user_name, &undo.id);
         match self.live(ctx, user, id).await? {

@@ -12,16 +12,15 @@
 
 use async_trait::async_trait;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 
 use super::iam_credential_deactivate::user_names;
 use super::inline_policy::{self, Holder};
 use super::{CallerPrincipal, is_no_such_entity};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, RestoreGate, ServiceError,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
     UndoOutcome,
 };
 
@@ -126,6 +125,71 @@ pub struct RevocationAfter {
     pub token_issued_before: String,
 }
 
+/// A cut's `before` or `after`, which record different things: `before` (and `observe`) the principal's
+/// inline policy as it stands, `after` the deny the cut puts. Each is written exactly as its struct, so
+/// plans keep their shape; reading tells them apart by their fields (see `RevocationDocument`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, try_from = "RevocationDocument")]
+pub enum Revocation {
+    Current(RevocationState),
+    Planned(RevocationAfter),
+}
+
+/// Either state as a plan holds it. Read through this rather than by trying each struct in turn, so a
+/// document that fits neither is refused naming the field at fault, as when each was read on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevocationDocument {
+    principal: String,
+    policy_name: String,
+    /// Outer `Some` when the field is there at all, even as `null`: it belongs to `before` only.
+    #[serde(default, deserialize_with = "present")]
+    existing_policy: Option<Option<Value>>,
+    #[serde(default)]
+    denies: Option<String>,
+    #[serde(default)]
+    token_issued_before: Option<String>,
+}
+
+fn present<'de, D: Deserializer<'de>>(value: D) -> Result<Option<Option<Value>>, D::Error> {
+    Option::<Value>::deserialize(value).map(Some)
+}
+
+impl TryFrom<RevocationDocument> for Revocation {
+    type Error = String;
+
+    fn try_from(doc: RevocationDocument) -> Result<Revocation, String> {
+        let RevocationDocument {
+            principal,
+            policy_name,
+            existing_policy,
+            denies,
+            token_issued_before,
+        } = doc;
+        match (existing_policy, denies, token_issued_before) {
+            (existing, None, None) => Ok(Revocation::Current(RevocationState {
+                principal,
+                policy_name,
+                existing_policy: existing.flatten(),
+            })),
+            (None, Some(denies), Some(token_issued_before)) => {
+                Ok(Revocation::Planned(RevocationAfter {
+                    principal,
+                    policy_name,
+                    denies,
+                    token_issued_before,
+                }))
+            }
+            (None, Some(_), None) => Err("missing field `token_issued_before`".into()),
+            (None, None, Some(_)) => Err("missing field `denies`".into()),
+            (Some(_), _, _) => Err(
+                "existing_policy records the principal before the cut, denies and token_issued_before the deny after it: a state has one or the other"
+                    .into(),
+            ),
+        }
+    }
+}
+
 /// What restore needs: which policy to delete, and the document apply wrote, so a policy changed since
 /// is recognised and left alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,7 +244,7 @@ pub fn now_utc() -> String {
 
 /// The proposal for one principal. A policy of our name already there (a revocation not lifted, or
 /// someone else's) is never overwritten: the cut is listed but disabled, saying so.
-pub fn propose(state: &RevocationState) -> ProposedCut {
+pub fn propose(state: &RevocationState) -> Proposal<Revocation> {
     let principal = Principal::parse(&state.principal).expect("built from a principal");
     let after = RevocationAfter {
         principal: state.principal.clone(),
@@ -201,15 +265,15 @@ pub fn propose(state: &RevocationState) -> ProposedCut {
             )
         }
     });
-    ProposedCut {
+    Proposal {
         target: state.principal.clone(),
         reason: format!(
             "Sessions of {noun} {name} issued before apply (for example from stolen keys, or roles assumed with them) stay valid for up to 36 hours even after the keys are deactivated. An inline policy {POLICY_NAME} denying everything to tokens issued before the apply time (aws:TokenIssueTime) ends them; sessions started after apply work. Restore keeps this policy unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
             noun = principal.noun(),
             name = principal.name(),
         ),
-        before: serde_json::to_value(state).expect("revocation state serializes"),
-        after: serde_json::to_value(after).expect("revocation state serializes"),
+        before: Revocation::Current(state.clone()),
+        after: Revocation::Planned(after),
         disabled_because,
     }
 }
@@ -260,9 +324,14 @@ pub async fn principals(
     Ok(principals)
 }
 
-fn decode_before(cut: &Cut) -> Result<(Principal, RevocationState), String> {
-    let before: RevocationState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
+/// The cut's `before` and the principal it names; the error says what is wrong with it.
+fn before_of(cut: &TypedCut<Revocation>) -> Result<(Principal, &RevocationState), String> {
+    let Revocation::Current(before) = &cut.before else {
+        return Err(
+            "`before` must record the principal's inline policy (principal, policy_name, existing_policy), not a deny"
+                .into(),
+        );
+    };
     let principal = Principal::parse(&before.principal).ok_or_else(|| {
         format!(
             "`before`: principal `{}` must be user/NAME or role/NAME",
@@ -272,16 +341,30 @@ fn decode_before(cut: &Cut) -> Result<(Principal, RevocationState), String> {
     Ok((principal, before))
 }
 
+/// The principal a cut revokes sessions of, for the calls; the error names the cut.
+fn principal_of(cut: &TypedCut<Revocation>) -> Result<Principal, ServiceError> {
+    before_of(cut)
+        .map(|(principal, _)| principal)
+        .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))
+}
+
 #[async_trait]
-impl Containment for SessionRevoke {
+impl CutKind for SessionRevoke {
+    type State = Revocation;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (_, before) = decode_before(cut)?;
-        let after: RevocationAfter =
-            serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    fn check_states(&self, cut: &TypedCut<Revocation>) -> Result<(), String> {
+        let (_, before) = before_of(cut)?;
+        let Revocation::Planned(after) = &cut.after else {
+            return Err(
+                "`after` must be the deny the cut puts (principal, policy_name, denies, token_issued_before)"
+                    .into(),
+            );
+        };
         if before.principal != cut.target || after.principal != cut.target {
             return Err(format!(
                 "principal must be the cut's target `{}`",
@@ -303,7 +386,7 @@ impl Containment for SessionRevoke {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<Revocation>>, ServiceError> {
         let caller = CallerPrincipal::from_identity(&scope.caller);
         let principals = principals(ctx, &caller).await?;
         let states: Vec<Option<RevocationState>> = stream::iter(principals)
@@ -321,50 +404,49 @@ impl Containment for SessionRevoke {
         Ok(states.iter().flatten().map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (principal, _) = decode_before(cut)
-            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Revocation>,
+    ) -> Result<Option<Revocation>, ServiceError> {
+        let principal = principal_of(cut)?;
         let state = state_of(ctx, &principal).await?;
         if state.existing_policy.is_none()
             && !inline_policy::exists(ctx, principal.holder()).await?
         {
-            return Ok(Value::Null);
+            return Ok(None);
         }
-        Ok(serde_json::to_value(state).expect("revocation state serializes"))
+        Ok(Some(Revocation::Current(state)))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (principal, _) = decode_before(cut)
-            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Revocation>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let principal = principal_of(cut)?;
         let document = revocation_document(&now_utc());
         inline_policy::put(ctx, principal.holder(), POLICY_NAME, &document).await?;
-        Ok(serde_json::to_value(UndoRecord {
+        Ok(UndoRecord {
             principal: principal.target(),
             policy_name: POLICY_NAME.to_string(),
             policy_document: Some(document),
         })
-        .expect("undo record serializes"))
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (principal, _) = decode_before(cut)
-            .map_err(|err| ServiceError::local(INFO.name, format!("{}: {err}", cut.id)))?;
-        Ok(serde_json::to_value(UndoRecord {
-            principal: principal.target(),
+    fn undo_record_for(&self, cut: &TypedCut<Revocation>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            principal: principal_of(cut)?.target(),
             policy_name: POLICY_NAME.to_string(),
             policy_document: None,
         })
-        .expect("undo record serializes"))
     }
 
     fn restore_gate(&self) -> Option<RestoreGate> {
         Some(GATE)
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let principal = Principal::parse(&undo.principal).ok_or_else(|| {
             ServiceError::local(
                 INFO.name,
@@ -384,7 +466,7 @@ impl Containment for SessionRevoke {
             });
         };
         let live = parse_policy(&live);
-        if !undo_matches(&undo, &live) {
+        if !undo_matches(undo, &live) {
             return Ok(UndoOutcome {
                 notes: vec![format!(
                     "conflict: inline policy {name} on {target} was changed after apply; left alone (delete it by hand if the revocation should be lifted)"

@@ -15,12 +15,8 @@
 //!
 //! The caller is never cut: [`CallerPrincipal`] says which user, role and access key that is.
 
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-
 use crate::aws::CallerIdentity;
 use crate::services::ServiceError;
-use crate::services::common::missing_api::is_missing_operation;
 
 pub mod iam_credential_deactivate;
 pub mod iam_session_revoke;
@@ -84,28 +80,6 @@ impl CallerPrincipal {
 /// IAM's answer for a user, role, key or policy that does not exist.
 pub fn is_no_such_entity(err: &ServiceError) -> bool {
     err.code.as_deref() == Some("NoSuchEntity")
-}
-
-/// When the endpoint does not implement the operation at all (as opposed to an AWS error about the
-/// request), what it answered, for the operator: an HTTP error page with no AWS error code (the
-/// emulator's answer for operations it lacks, see `missing_api`), or an explicit "not implemented" code.
-/// Timeouts and connection failures are not this: they are reported as they are.
-pub fn missing_operation<E: ProvideErrorMetadata>(
-    err: &SdkError<E, HttpResponse>,
-) -> Option<String> {
-    if is_missing_operation(err) {
-        let status = err.raw_response().map(|r| r.status().as_u16());
-        return Some(format!(
-            "HTTP {} with no AWS error code",
-            status.unwrap_or_default()
-        ));
-    }
-    match err.code() {
-        Some(code @ ("NotImplemented" | "InvalidAction" | "UnknownOperationException")) => {
-            Some(format!("error code {code}"))
-        }
-        _ => None,
-    }
 }
 
 /// IAM returns policy documents URL-encoded (RFC 3986); some endpoints return them as plain JSON. Both are

@@ -13,8 +13,8 @@ use serde_json::{Value, json};
 
 use super::iam_credential_deactivate::{CredentialState, propose};
 use super::iam_session_revoke::{
-    AT_APPLY, POLICY_NAME, Principal, RevocationState, UndoRecord, is_revocation_document, now_utc,
-    revocation_document, undo_matches,
+    AT_APPLY, POLICY_NAME, Principal, Revocation, RevocationState, UndoRecord,
+    is_revocation_document, now_utc, revocation_document, undo_matches,
 };
 use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
@@ -23,7 +23,7 @@ use crate::services::findings::identity::{
     ExposedAccessKeys, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
     identity_center_finding, root_mfa_finding,
 };
-use crate::services::{Containment, DiscoveryScope, Inspection, ProposedCut};
+use crate::services::{CutKind, DiscoveryScope, Inspection, Proposal, TypedCut};
 
 fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
     CallerIdentity {
@@ -53,7 +53,18 @@ fn key(user: &str, id: &str, status: &str) -> CredentialState {
     }
 }
 
-fn cut_of(kind: &str, proposed: ProposedCut) -> Cut {
+fn cut_of<S>(kind: &str, proposed: Proposal<S>) -> TypedCut<S> {
+    TypedCut {
+        id: Cut::expected_id(kind, "global", &proposed.target),
+        region: "global".into(),
+        target: proposed.target,
+        before: proposed.before,
+        after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for the checks the engine's adapter makes on raw documents.
+fn plan_cut_of<S: serde::Serialize>(kind: &str, proposed: Proposal<S>) -> Cut {
     Cut {
         id: Cut::expected_id(kind, "global", &proposed.target),
         kind: kind.into(),
@@ -62,8 +73,8 @@ fn cut_of(kind: &str, proposed: ProposedCut) -> Cut {
         enabled: true,
         reversible: true,
         reason: proposed.reason,
-        before: proposed.before,
-        after: proposed.after,
+        before: serde_json::to_value(proposed.before).unwrap(),
+        after: serde_json::to_value(proposed.after).unwrap(),
     }
 }
 
@@ -170,12 +181,11 @@ fn an_active_key_is_cut_to_inactive_and_nothing_else_changes() {
             .contains("SES SMTP credentials are access keys")
     );
     assert!(proposed.reason.contains("iam_session_revoke"));
-    let after: CredentialState = serde_json::from_value(proposed.after.clone()).unwrap();
-    assert_eq!(after, key("bob", "AKIABOB", "Inactive"));
+    assert_eq!(proposed.after, key("bob", "AKIABOB", "Inactive"));
     let cut = cut_of("iam_key_deactivate", proposed);
     assert_eq!(KEYS.check_states(&cut), Ok(()));
     assert_eq!(
-        KEYS.undo_record_for(&cut).unwrap(),
+        serde_json::to_value(KEYS.undo_record_for(&cut).unwrap()).unwrap(),
         json!({"user_name": "bob", "id": "AKIABOB"})
     );
 }
@@ -188,16 +198,16 @@ fn states_that_cut_nothing_or_touch_another_credential_are_refused() {
         &key("bob", "AKIABOB", "Active"),
     )
     .unwrap();
-    let cut = cut_of("iam_key_deactivate", proposed);
+    let cut = cut_of("iam_key_deactivate", proposed.clone());
     let mut still_active = cut.clone();
-    still_active.after = serde_json::to_value(key("bob", "AKIABOB", "Active")).unwrap();
+    still_active.after = key("bob", "AKIABOB", "Active");
     assert!(
         KEYS.check_states(&still_active)
             .unwrap_err()
             .contains("Inactive")
     );
     let mut other_user = cut.clone();
-    other_user.after = serde_json::to_value(key("mallory", "AKIABOB", "Inactive")).unwrap();
+    other_user.after = key("mallory", "AKIABOB", "Inactive");
     assert!(
         KEYS.check_states(&other_user)
             .unwrap_err()
@@ -210,9 +220,9 @@ fn states_that_cut_nothing_or_touch_another_credential_are_refused() {
             .unwrap_err()
             .contains("target")
     );
-    let mut unknown_field = cut;
+    let mut unknown_field = plan_cut_of("iam_key_deactivate", proposed);
     unknown_field.before["secret"] = json!("x");
-    assert!(KEYS.check_states(&unknown_field).is_err());
+    assert!(crate::services::Containment::check_states(&KEYS, &unknown_field).is_err());
 }
 
 #[test]
@@ -259,7 +269,10 @@ fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
     assert_eq!(proposed.disabled_because, None);
     assert!(proposed.reason.contains("--lift-session-revocation"));
     assert!(proposed.reason.contains("revives every session"));
-    assert_eq!(proposed.after["token_issued_before"], AT_APPLY);
+    assert_eq!(
+        serde_json::to_value(&proposed.after).unwrap()["token_issued_before"],
+        AT_APPLY
+    );
     let cut = cut_of("iam_session_revoke", proposed);
     assert_eq!(cut.id, "iam_session_revoke/global/role/app");
     assert_eq!(SessionRevoke.check_states(&cut), Ok(()));
@@ -268,21 +281,104 @@ fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
     assert!(gate.why.contains("stolen"));
     // An interrupted apply has no recorded document: undo recognises ours by its shape.
     assert_eq!(
-        SessionRevoke.undo_record_for(&cut).unwrap(),
+        serde_json::to_value(SessionRevoke.undo_record_for(&cut).unwrap()).unwrap(),
         json!({"principal": "role/app", "policy_name": POLICY_NAME, "policy_document": null})
     );
 
     let mut fixed_time = cut.clone();
-    fixed_time.after["token_issued_before"] = json!("2020-01-01T00:00:00Z");
+    let Revocation::Planned(after) = &mut fixed_time.after else {
+        panic!("`after` is the planned deny: {:?}", fixed_time.after);
+    };
+    after.token_issued_before = "2020-01-01T00:00:00Z".into();
     assert!(
         SessionRevoke
             .check_states(&fixed_time)
             .unwrap_err()
             .contains(AT_APPLY)
     );
-    let mut other_name = cut;
-    other_name.before["policy_name"] = json!("AdminAccess");
+    let mut other_name = cut.clone();
+    let Revocation::Current(before) = &mut other_name.before else {
+        panic!("`before` is the current state: {:?}", other_name.before);
+    };
+    before.policy_name = "AdminAccess".into();
     assert!(SessionRevoke.check_states(&other_name).is_err());
+
+    // `before` and `after` record different things: swapped, neither passes.
+    let swapped = TypedCut {
+        before: cut.after.clone(),
+        after: cut.before.clone(),
+        ..cut.clone()
+    };
+    assert!(
+        SessionRevoke
+            .check_states(&swapped)
+            .unwrap_err()
+            .starts_with("`before`")
+    );
+    let both_before = TypedCut {
+        after: cut.before.clone(),
+        ..cut
+    };
+    assert!(
+        SessionRevoke
+            .check_states(&both_before)
+            .unwrap_err()
+            .starts_with("`after`")
+    );
+}
+
+/// Plans written before the states were typed read back as the same states, are written again byte for
+/// byte, and a document that fits neither state is refused naming the field at fault.
+#[test]
+fn session_states_keep_their_plan_shape() {
+    let before =
+        json!({"principal": "role/app", "policy_name": POLICY_NAME, "existing_policy": null});
+    let after = json!({
+        "principal": "role/app",
+        "policy_name": POLICY_NAME,
+        "denies": "every action on every resource",
+        "token_issued_before": AT_APPLY,
+    });
+    let proposed = iam_session_revoke::propose(&revocation_state("role/app", None));
+    for (document, state) in [(&before, &proposed.before), (&after, &proposed.after)] {
+        let read: Revocation = serde_json::from_value(document.clone()).unwrap();
+        assert_eq!(&read, state);
+        assert_eq!(
+            serde_json::to_string(&read).unwrap(),
+            serde_json::to_string(document).unwrap()
+        );
+    }
+    // `existing_policy` may be left out of `before`, as before.
+    let short: Revocation =
+        serde_json::from_value(json!({"principal": "role/app", "policy_name": POLICY_NAME}))
+            .unwrap();
+    assert_eq!(short, proposed.before);
+
+    let refused = |document: Value| {
+        serde_json::from_value::<Revocation>(document)
+            .unwrap_err()
+            .to_string()
+    };
+    let mut extra = before.clone();
+    extra["secret"] = json!("x");
+    assert!(refused(extra).contains("unknown field `secret`"));
+    let mut no_time = after.clone();
+    no_time
+        .as_object_mut()
+        .unwrap()
+        .remove("token_issued_before");
+    assert!(refused(no_time).contains("missing field `token_issued_before`"));
+    let mut mixed = after.clone();
+    mixed["existing_policy"] = Value::Null;
+    assert!(refused(mixed).contains("existing_policy"));
+
+    let mut plan_cut = plan_cut_of("iam_session_revoke", proposed);
+    plan_cut.before["denies"] = json!("nothing");
+    assert!(
+        crate::services::Containment::check_states(&SessionRevoke, &plan_cut)
+            .unwrap_err()
+            .starts_with("`before`")
+    );
 }
 
 #[test]
@@ -518,7 +614,7 @@ async fn mocked_service_credentials_are_listed_on_every_page_cut_and_restored() 
     assert_eq!(proposed.len(), 1);
     assert!(proposed[0].reason.contains("codecommit.amazonaws.com"));
     assert_eq!(
-        proposed[0].before,
+        serde_json::to_value(&proposed[0].before).unwrap(),
         json!({
             "user_name": "alice",
             "id": "ACCAGIT",
@@ -575,6 +671,7 @@ async fn mocked_service_credentials_are_listed_on_every_page_cut_and_restored() 
 async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a_deleted_one() {
     use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsOutput;
 
+    // As the rollback file holds it, through the engine's adapter.
     let record = json!({"user_name": "alice", "id": "ACCAGIT"});
     let active = mock!(Client::list_service_specific_credentials).then_output(|| {
         ListServiceSpecificCredentialsOutput::builder()
@@ -587,7 +684,9 @@ async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a
     });
     let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&active, &update]);
     let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
-    let outcome = SERVICE.undo(&ctx, &record).await.unwrap();
+    let outcome = crate::services::Containment::undo(&SERVICE, &ctx, &record)
+        .await
+        .unwrap();
     assert_eq!(update.num_calls(), 0);
     assert_eq!(
         outcome.notes,
@@ -598,7 +697,9 @@ async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a
         .then_output(|| ListServiceSpecificCredentialsOutput::builder().build());
     let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&gone, &update]);
     let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
-    let err = SERVICE.undo(&ctx, &record).await.unwrap_err();
+    let err = crate::services::Containment::undo(&SERVICE, &ctx, &record)
+        .await
+        .unwrap_err();
     assert!(err.message.contains("no longer exists"), "{err}");
     assert_eq!(update.num_calls(), 0);
 }
@@ -694,7 +795,7 @@ async fn mocked_session_revocation_spares_the_assumed_role_caller_and_protected_
     assert_eq!(targets, vec!["user/alice", "role/app"]);
     assert_eq!(no_role_policy.num_calls(), 1, "only role/app is read");
     assert_eq!(
-        proposed[1].before,
+        serde_json::to_value(&proposed[1].before).unwrap(),
         json!({"principal": "role/app", "policy_name": POLICY_NAME, "existing_policy": null})
     );
 }
@@ -714,12 +815,11 @@ async fn mocked_undo_reads_the_url_encoded_document_and_deletes_only_ours() {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let record = serde_json::to_value(UndoRecord {
+    let record = UndoRecord {
         principal: "role/app".into(),
         policy_name: POLICY_NAME.into(),
         policy_document: Some(written.clone()),
-    })
-    .unwrap();
+    };
 
     let get = {
         let encoded = encoded.clone();
@@ -782,10 +882,10 @@ mod support {
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
-    use super::{ExposedAccessKeys, scope};
+    use super::ExposedAccessKeys;
     use crate::aws::RegionCtx;
     use crate::plan::Severity;
-    use crate::services::Inspection;
+    use crate::services::{DiscoveryScope, Inspection};
 
     fn check(id: &str, name: &str) -> TrustedAdvisorCheckDescription {
         TrustedAdvisorCheckDescription::builder()
@@ -859,7 +959,7 @@ mod support {
         let client = mock_client!(aws_sdk_support, RuleMode::MatchAny, &[&checks, &result]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_support(client);
         let findings = ExposedAccessKeys
-            .inspect(&ctx, &scope("arn:aws:iam::123456789012:user/r", None), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap();
         assert_eq!(result.num_calls(), 1);
@@ -885,7 +985,7 @@ mod support {
         let client = mock_client!(aws_sdk_support, RuleMode::MatchAny, &[&refused, &result]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_support(client);
         let findings = ExposedAccessKeys
-            .inspect(&ctx, &scope("arn:aws:iam::123456789012:user/r", None), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap();
         assert_eq!(result.num_calls(), 0);
@@ -908,7 +1008,7 @@ mod support {
         let client = mock_client!(aws_sdk_support, RuleMode::MatchAny, &[&denied]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_support(client);
         let err = ExposedAccessKeys
-            .inspect(&ctx, &scope("arn:aws:iam::123456789012:user/r", None), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap_err();
         assert!(err.is_access_denied());
@@ -931,7 +1031,7 @@ async fn mocked_root_without_mfa_is_read_from_the_account_summary() {
         let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&summary]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
         let findings = RootWithoutMfa
-            .inspect(&ctx, &scope("arn:aws:iam::123456789012:user/r", None), &[])
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
             .await
             .unwrap();
         assert_eq!(findings.len(), expected, "AccountMFAEnabled={mfa}");

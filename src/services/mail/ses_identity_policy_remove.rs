@@ -11,9 +11,8 @@ use serde_json::Value;
 
 use super::same_document;
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct SesIdentityPolicyRemove;
@@ -69,7 +68,7 @@ fn principals(document: &str) -> Vec<String> {
 }
 
 /// The proposal for one identity, or nothing when it has no policy.
-pub fn propose(state: &IdentityPolicies) -> Option<ProposedCut> {
+pub fn propose(state: &IdentityPolicies) -> Option<Proposal<IdentityPolicies>> {
     if state.policies.is_empty() {
         return None;
     }
@@ -84,7 +83,7 @@ pub fn propose(state: &IdentityPolicies) -> Option<ProposedCut> {
         identity: state.identity.clone(),
         policies: BTreeMap::new(),
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.identity.clone(),
         reason: format!(
             "SES identity {} delegates sending to others through {} sending-authorization polic{} ({}; principals: {}). Deleting them stops those principals sending as this identity; restore puts each back with its exact document.",
@@ -107,14 +106,10 @@ pub fn propose(state: &IdentityPolicies) -> Option<ProposedCut> {
                 who.join(", ")
             }
         ),
-        before: serde_json::to_value(state).expect("identity policies serialize"),
-        after: serde_json::to_value(after).expect("identity policies serialize"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
-}
-
-fn decode_states(cut: &Cut) -> Result<(IdentityPolicies, IdentityPolicies), String> {
-    crate::services::decode_states(cut)
 }
 
 /// The identity's policies now, or None when the identity is gone.
@@ -150,13 +145,17 @@ async fn live_policies(
 }
 
 #[async_trait]
-impl Containment for SesIdentityPolicyRemove {
+impl CutKind for SesIdentityPolicyRemove {
+    type State = IdentityPolicies;
+    /// The policies as they were before the cut: what restore puts back.
+    type Undo = IdentityPolicies;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<IdentityPolicies>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.identity != cut.target || after.identity != cut.target {
             return Err(format!(
                 "identity must be the cut's target `{}`",
@@ -176,7 +175,7 @@ impl Containment for SesIdentityPolicyRemove {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<IdentityPolicies>>, ServiceError> {
         let mut proposed = Vec::new();
         for identity in super::list_identities(ctx).await? {
             if let Some(policies) = live_policies(ctx, &identity).await? {
@@ -186,21 +185,26 @@ impl Containment for SesIdentityPolicyRemove {
         Ok(proposed)
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(match live_policies(ctx, &cut.target).await? {
-            Some(policies) => serde_json::to_value(IdentityPolicies {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<IdentityPolicies>,
+    ) -> Result<Option<IdentityPolicies>, ServiceError> {
+        Ok(live_policies(ctx, &cut.target)
+            .await?
+            .map(|policies| IdentityPolicies {
                 identity: cut.target.clone(),
                 policies,
-            })
-            .expect("identity policies serialize"),
-            None => Value::Null,
-        })
+            }))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<IdentityPolicies>,
+    ) -> Result<IdentityPolicies, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        let before = &cut.before;
         for name in before.policies.keys() {
             let result = ctx
                 .sesv2()
@@ -221,16 +225,18 @@ impl Containment for SesIdentityPolicyRemove {
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("identity policies serialize"))
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<IdentityPolicies>,
+    ) -> Result<IdentityPolicies, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: IdentityPolicies = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        undo: &IdentityPolicies,
+    ) -> Result<UndoOutcome, ServiceError> {
         let identity = &undo.identity;
         let Some(live) = live_policies(ctx, identity).await? else {
             return Ok(UndoOutcome {
@@ -286,20 +292,15 @@ mod tests {
         };
         let proposed = propose(&state).unwrap();
         assert!(proposed.reason.contains("arn:aws:iam::999999999999:root"));
-        let cut = Cut {
+        let cut = TypedCut {
             id: "ses_identity_policy_remove/us-east-1/example.com".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };
         assert_eq!(SesIdentityPolicyRemove.check_states(&cut), Ok(()));
-        let record: IdentityPolicies =
-            serde_json::from_value(SesIdentityPolicyRemove.undo_record_for(&cut).unwrap()).unwrap();
+        let record = SesIdentityPolicyRemove.undo_record_for(&cut).unwrap();
         assert_eq!(record.policies["partner"], DELEGATION);
     }
 }

@@ -15,11 +15,10 @@ use serde_json::Value;
 
 use super::same_document;
 use crate::aws::{CallerIdentity, RegionCtx};
-use crate::plan::Cut;
 use crate::services::identity::decode_policy_document;
 use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct SesSendDeny;
@@ -165,7 +164,7 @@ pub fn propose(
     granted_by: &[String],
     existing: Option<String>,
     is_the_caller: bool,
-) -> ProposedCut {
+) -> Proposal<PrincipalState> {
     let before = PrincipalState {
         principal_type: kind,
         name: name.to_string(),
@@ -192,7 +191,7 @@ pub fn propose(
     } else {
         None
     };
-    ProposedCut {
+    Proposal {
         target: target(kind, name),
         reason: format!(
             "IAM {} {name} may send mail through SES ({}). An inline {POLICY_NAME} policy denies {} to it; everything else it may do is untouched.",
@@ -200,14 +199,10 @@ pub fn propose(
             granted_by.join(", "),
             SEND_ACTIONS.join(", ")
         ),
-        before: serde_json::to_value(before).expect("principal state serializes"),
-        after: serde_json::to_value(after).expect("principal state serializes"),
+        before,
+        after,
         disabled_because,
     }
-}
-
-fn decode_states(cut: &Cut) -> Result<(PrincipalState, PrincipalState), String> {
-    crate::services::decode_states(cut)
 }
 
 /// Documents of every identity policy on the principal, inline and attached, by a label for the reason.
@@ -316,13 +311,16 @@ async fn sending_grants(
 }
 
 #[async_trait]
-impl Containment for SesSendDeny {
+impl CutKind for SesSendDeny {
+    type State = PrincipalState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<PrincipalState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if target(before.principal_type, &before.name) != cut.target
             || target(after.principal_type, &after.name) != cut.target
         {
@@ -348,7 +346,7 @@ impl Containment for SesSendDeny {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<PrincipalState>>, ServiceError> {
         let iam = ctx.iam();
         let users = iam
             .list_users()
@@ -408,28 +406,33 @@ impl Containment for SesSendDeny {
         Ok(proposed)
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PrincipalState>,
+    ) -> Result<Option<PrincipalState>, ServiceError> {
+        let before = &cut.before;
         if !inline_policy::exists(ctx, holder(before.principal_type, &before.name)).await? {
-            return Ok(Value::Null);
+            return Ok(None);
         }
-        let state = PrincipalState {
+        Ok(Some(PrincipalState {
             deny_policy: inline_policy::get(
                 ctx,
                 holder(before.principal_type, &before.name),
                 POLICY_NAME,
             )
             .await?,
-            ..before
-        };
-        Ok(serde_json::to_value(state).expect("principal state serializes"))
+            ..before.clone()
+        }))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PrincipalState>,
+    ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        let before = &cut.before;
         inline_policy::put(
             ctx,
             holder(before.principal_type, &before.name),
@@ -440,20 +443,14 @@ impl Containment for SesSendDeny {
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(UndoRecord {
-            principal_type: before.principal_type,
-            name: before.name,
+    fn undo_record_for(&self, cut: &TypedCut<PrincipalState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            principal_type: cut.before.principal_type,
+            name: cut.before.name.clone(),
         })
-        .expect("undo record serializes"))
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let who = format!("IAM {} {}", undo.principal_type.word(), undo.name);
         if !inline_policy::exists(ctx, holder(undo.principal_type, &undo.name)).await? {
             return Ok(UndoOutcome {
@@ -594,7 +591,7 @@ mod tests {
         );
     }
 
-    fn cut_for(name: &str) -> Cut {
+    fn cut_for(name: &str) -> TypedCut<PrincipalState> {
         let proposed = propose(
             PrincipalType::User,
             name,
@@ -602,14 +599,10 @@ mod tests {
             None,
             false,
         );
-        Cut {
+        TypedCut {
             id: format!("ses_send_deny/global/user/{name}"),
-            kind: INFO.name.into(),
             region: "global".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         }

@@ -15,13 +15,12 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
-use crate::services::common::missing_api::is_missing_operation;
+use crate::services::common::missing_api::{is_missing_operation, unread_finding};
 use crate::services::{
-    Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
 };
 
@@ -95,7 +94,11 @@ fn paused_by_aws(state: &SendingState) -> bool {
 
 /// The proposal for a region, or nothing when sending is already off or SES is not in use there
 /// (no production access and no identity: nothing could be sent).
-pub fn propose(region: &str, state: &SendingState, identities: usize) -> Option<ProposedCut> {
+pub fn propose(
+    region: &str,
+    state: &SendingState,
+    identities: usize,
+) -> Option<Proposal<SendingState>> {
     if !state.sending_enabled || (!state.production_access_enabled && identities == 0) {
         return None;
     }
@@ -117,27 +120,26 @@ pub fn propose(region: &str, state: &SendingState, identities: usize) -> Option<
         sending_enabled: false,
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: TARGET.into(),
         reason,
-        before: serde_json::to_value(state).expect("sending state serializes"),
-        after: serde_json::to_value(after).expect("sending state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
 
-fn decode_states(cut: &Cut) -> Result<(SendingState, SendingState), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for SesSendingPause {
+impl CutKind for SesSendingPause {
+    type State = SendingState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<SendingState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if cut.target != TARGET {
             return Err(format!("the target must be `{TARGET}`"));
         }
@@ -154,7 +156,7 @@ impl Containment for SesSendingPause {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<SendingState>>, ServiceError> {
         let state = match read_account(ctx).await? {
             AccountRead::State(state) => state,
             // Reported by the inspection below, as a finding.
@@ -169,11 +171,13 @@ impl Containment for SesSendingPause {
             .collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, _cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        _cut: &TypedCut<SendingState>,
+    ) -> Result<Option<SendingState>, ServiceError> {
         match read_account(ctx).await? {
-            AccountRead::State(state) => {
-                Ok(serde_json::to_value(state).expect("sending state serializes"))
-            }
+            AccountRead::State(state) => Ok(Some(state)),
             AccountRead::Unavailable => Err(ServiceError::local(
                 "ses:GetAccount",
                 format!(
@@ -184,25 +188,23 @@ impl Containment for SesSendingPause {
         }
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<SendingState>,
+    ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
         set_sending(ctx, false).await?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(UndoRecord {
-            sending_enabled_before: before.sending_enabled,
+    fn undo_record_for(&self, cut: &TypedCut<SendingState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            sending_enabled_before: cut.before.sending_enabled,
         })
-        .expect("undo record serializes"))
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let region = &ctx.region;
         if !undo.sending_enabled_before {
             return Ok(UndoOutcome {
@@ -261,16 +263,16 @@ impl Inspection for SesSendingPause {
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
         Ok(match read_account(ctx).await {
-            Ok(AccountRead::Unavailable) => vec![Finding {
-                check: INFO.name.into(),
-                region: ctx.region.clone(),
-                resource: TARGET.into(),
-                severity: Severity::Medium,
-                message: format!(
+            Ok(AccountRead::Unavailable) => vec![unread_finding(
+                INFO.name,
+                &ctx.region,
+                TARGET,
+                Severity::Medium,
+                format!(
                     "SES account state could not be read in {} (GetAccount is not available at this endpoint): sending was not paused; pause it by hand (aws sesv2 put-account-sending-attributes --no-sending-enabled --region {}).",
                     ctx.region, ctx.region
                 ),
-            }],
+            )],
             _ => vec![],
         })
     }
@@ -312,16 +314,12 @@ mod tests {
         }
     }
 
-    fn cut() -> Cut {
+    fn cut() -> TypedCut<SendingState> {
         let proposed = propose("us-east-1", &state(true, "HEALTHY"), 1).unwrap();
-        Cut {
+        TypedCut {
             id: "ses_sending_pause/us-east-1/ses-account".into(),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         }
@@ -347,8 +345,7 @@ mod tests {
         assert!(propose("us-east-1", &sandbox_unused, 1).is_some());
         let cut = cut();
         assert_eq!(SesSendingPause.check_states(&cut), Ok(()));
-        let after: SendingState = serde_json::from_value(cut.after).unwrap();
-        assert_eq!(after, state(false, "HEALTHY"));
+        assert_eq!(cut.after, state(false, "HEALTHY"));
         let probation = propose("us-east-1", &state(true, "PROBATION"), 1).unwrap();
         assert!(probation.reason.contains("only AWS Support"));
     }
@@ -371,10 +368,7 @@ mod tests {
         assert_eq!((get.num_calls(), list.num_calls()), (1, 1));
         assert_eq!(proposed.len(), 1);
         assert_eq!(proposed[0].target, TARGET);
-        assert_eq!(
-            proposed[0].before,
-            serde_json::to_value(state(true, "HEALTHY")).unwrap()
-        );
+        assert_eq!(proposed[0].before, state(true, "HEALTHY"));
         assert!(proposed[0].reason.contains("eu-west-1"));
     }
 

@@ -10,14 +10,13 @@
 
 use async_trait::async_trait;
 use aws_sdk_ecrpublic::types::Repository;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
-use crate::services::common::missing_api::{is_missing_operation, retry_config};
+use crate::services::common::missing_api::{is_missing_operation, retry_config, unread_finding};
 use crate::services::{
-    Containment, DiscoveryScope, Inspection, KindInfo, Phase, ProposedCut, ServiceError,
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
 };
 
@@ -52,6 +51,81 @@ pub struct Deleted {
     pub repository_name: String,
     /// Always `deleted`.
     pub state: String,
+}
+
+/// A cut's `before` or `after`, which record different things: `before` (and `observe`) the repository
+/// as it is, `after` its deletion. Each is written exactly as its struct, so plans keep their shape;
+/// reading tells them apart by their fields (see `RepositoryDocument`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged, try_from = "RepositoryDocument")]
+pub enum RepositoryStatus {
+    Present(RepositoryState),
+    Deleted(Deleted),
+}
+
+/// Either state as a plan holds it. Read through this rather than by trying each struct in turn, so a
+/// document that fits neither is refused naming the field at fault, as when each was read on its own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepositoryDocument {
+    repository_name: String,
+    #[serde(default)]
+    repository_uri: Option<String>,
+    #[serde(default)]
+    registry_id: Option<String>,
+    #[serde(default)]
+    state: Option<String>,
+}
+
+impl TryFrom<RepositoryDocument> for RepositoryStatus {
+    type Error = String;
+
+    fn try_from(doc: RepositoryDocument) -> Result<RepositoryStatus, String> {
+        let RepositoryDocument {
+            repository_name,
+            repository_uri,
+            registry_id,
+            state,
+        } = doc;
+        match state {
+            None => Ok(RepositoryStatus::Present(RepositoryState {
+                repository_name,
+                repository_uri,
+                registry_id,
+            })),
+            Some(state) if repository_uri.is_none() && registry_id.is_none() => {
+                Ok(RepositoryStatus::Deleted(Deleted {
+                    repository_name,
+                    state,
+                }))
+            }
+            Some(_) => Err(
+                "`state` records a deleted repository, which has no repository_uri or registry_id"
+                    .into(),
+            ),
+        }
+    }
+}
+
+/// What the rollback file keeps of a deleted repository, for whoever rebuilds it by hand. Restore only
+/// names the repository in its refusal, so a record that does not decode still gets that refusal (with
+/// a generic name) rather than a decoding error.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum DeletedRecord {
+    Recorded(RepositoryState),
+    Unreadable(Unreadable),
+}
+
+/// Any document [`DeletedRecord`] cannot read; written as `null`, though only apply writes records and
+/// it always writes [`DeletedRecord::Recorded`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Unreadable;
+
+impl<'de> Deserialize<'de> for Unreadable {
+    fn deserialize<D: Deserializer<'de>>(value: D) -> Result<Unreadable, D::Error> {
+        serde::de::IgnoredAny::deserialize(value).map(|_| Unreadable)
+    }
 }
 
 fn state_of(repository: &Repository) -> Option<RepositoryState> {
@@ -107,40 +181,50 @@ async fn list(ctx: &RegionCtx, name: Option<&str>) -> Result<Listing, ServiceErr
 }
 
 /// The proposal for one public repository.
-pub fn propose(repository: &RepositoryState) -> ProposedCut {
-    ProposedCut {
+pub fn propose(repository: &RepositoryState) -> Proposal<RepositoryStatus> {
+    Proposal {
         target: repository.repository_name.clone(),
         reason: format!(
             "Public image repository {} ({}): anyone can pull its images, and ECR Public can neither be made private nor deny pulls by policy, so deleting it (with its images) is the only containment. This CANNOT be undone: the images are lost unless copied first, and restore will not recreate it. Off by default: `apply` performs it only when it is set to `enabled: true` and `--allow-irreversible` is given.",
             repository.repository_name,
             repository.repository_uri.as_deref().unwrap_or("no URI")
         ),
-        before: serde_json::to_value(repository).expect("repository serializes"),
-        after: serde_json::to_value(Deleted {
+        before: RepositoryStatus::Present(repository.clone()),
+        after: RepositoryStatus::Deleted(Deleted {
             repository_name: repository.repository_name.clone(),
             state: "deleted".into(),
-        })
-        .expect("deleted serializes"),
+        }),
         disabled_because: None,
     }
 }
 
-fn decode_states(cut: &Cut) -> Result<(RepositoryState, Deleted), String> {
-    let before: RepositoryState =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: Deleted =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
-    Ok((before, after))
+/// The repository a cut's `before` records; the error says what is wrong with it.
+fn recorded(cut: &TypedCut<RepositoryStatus>) -> Result<&RepositoryState, String> {
+    match &cut.before {
+        RepositoryStatus::Present(before) => Ok(before),
+        RepositoryStatus::Deleted(_) => Err(
+            "`before` must record the repository as it is (repository_name, repository_uri, registry_id), not as deleted"
+                .into(),
+        ),
+    }
 }
 
 #[async_trait]
-impl Containment for EcrPublicDelete {
+impl CutKind for EcrPublicDelete {
+    type State = RepositoryStatus;
+    type Undo = DeletedRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<RepositoryStatus>) -> Result<(), String> {
+        let before = recorded(cut)?;
+        let RepositoryStatus::Deleted(after) = &cut.after else {
+            return Err(
+                "`after` must record the deletion: repository_name and state: deleted".into(),
+            );
+        };
         if before.repository_name != cut.target || after.repository_name != cut.target {
             return Err(format!(
                 "repository_name must be the cut's target `{}`",
@@ -160,7 +244,7 @@ impl Containment for EcrPublicDelete {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<RepositoryStatus>>, ServiceError> {
         if ctx.region != ECR_PUBLIC_REGION {
             return Ok(vec![]);
         }
@@ -171,12 +255,15 @@ impl Containment for EcrPublicDelete {
         })
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<RepositoryStatus>,
+    ) -> Result<Option<RepositoryStatus>, ServiceError> {
         match list(ctx, Some(&cut.target)).await? {
-            Listing::Repositories(found) => Ok(found
-                .first()
-                .map(|r| serde_json::to_value(r).expect("repository serializes"))
-                .unwrap_or(Value::Null)),
+            Listing::Repositories(found) => {
+                Ok(found.into_iter().next().map(RepositoryStatus::Present))
+            }
             Listing::Unavailable => Err(ServiceError::local(
                 "ecr-public:DescribeRepositories",
                 "ECR Public is not available at this endpoint",
@@ -184,7 +271,11 @@ impl Containment for EcrPublicDelete {
         }
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<RepositoryStatus>,
+    ) -> Result<DeletedRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
         client(ctx)
             .delete_repository()
@@ -198,16 +289,23 @@ impl Containment for EcrPublicDelete {
 
     /// The repository's recorded description: nothing undoes a deletion, but the rollback file keeps
     /// its name and URI for whoever rebuilds it.
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("repository serializes"))
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<RepositoryStatus>,
+    ) -> Result<DeletedRecord, ServiceError> {
+        let before = recorded(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(DeletedRecord::Recorded(before.clone()))
     }
 
-    async fn undo(&self, _ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let name = serde_json::from_value::<RepositoryState>(undo.clone())
-            .map(|r| r.repository_name)
-            .unwrap_or_else(|_| "the recorded repository".into());
+    async fn undo(
+        &self,
+        _ctx: &RegionCtx,
+        undo: &DeletedRecord,
+    ) -> Result<UndoOutcome, ServiceError> {
+        let name = match undo {
+            DeletedRecord::Recorded(repository) => repository.repository_name.as_str(),
+            DeletedRecord::Unreadable(_) => "the recorded repository",
+        };
         Err(ServiceError::local(
             INFO.name,
             format!(
@@ -248,13 +346,13 @@ impl Inspection for EcrPublicDelete {
                     message: "public image repository: pulls cannot be denied by policy; only deletion contains it (ecr_public_delete, off by default because it is irreversible)".into(),
                 })
                 .collect(),
-            Ok(Listing::Unavailable) => vec![Finding {
-                check: INFO.name.into(),
-                region: ctx.region.clone(),
-                resource: "ecr-public".into(),
-                severity: Severity::Info,
-                message: "ECR Public repositories could not be listed (the API is not available at this endpoint): check for public image repositories by hand".into(),
-            }],
+            Ok(Listing::Unavailable) => vec![unread_finding(
+                INFO.name,
+                &ctx.region,
+                "ecr-public",
+                Severity::Info,
+                "ECR Public repositories could not be listed (the API is not available at this endpoint): check for public image repositories by hand",
+            )],
             Err(_) => vec![],
         })
     }
@@ -269,6 +367,8 @@ mod tests {
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
+
+    use serde_json::{Value, json};
 
     use super::*;
     use crate::aws::CallerIdentity;
@@ -294,15 +394,11 @@ mod tests {
             .build()
     }
 
-    fn as_cut(proposed: ProposedCut) -> Cut {
-        Cut {
+    fn as_cut(proposed: Proposal<RepositoryStatus>) -> TypedCut<RepositoryStatus> {
+        TypedCut {
             id: format!("ecr_public_delete/us-east-1/{}", proposed.target),
-            kind: INFO.name.into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: false,
-            reversible: false,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         }
@@ -367,6 +463,75 @@ mod tests {
         assert!(
             err.message
                 .contains("create-repository --repository-name web")
+        );
+    }
+
+    /// Plans and rollback files written before the states were typed read back as the same values and
+    /// are written again byte for byte; a document that fits neither state is refused naming the field.
+    #[tokio::test]
+    async fn plans_and_rollback_files_keep_their_shape() {
+        let before = json!({
+            "repository_name": "web",
+            "repository_uri": "public.ecr.aws/x1y2/web",
+            "registry_id": "123456789012",
+        });
+        let after = json!({"repository_name": "web", "state": "deleted"});
+        let proposed = propose(&state_of(&repository("web")).unwrap());
+        for (document, state) in [(&before, &proposed.before), (&after, &proposed.after)] {
+            let read: RepositoryStatus = serde_json::from_value(document.clone()).unwrap();
+            assert_eq!(&read, state);
+            assert_eq!(
+                serde_json::to_string(&read).unwrap(),
+                serde_json::to_string(document).unwrap()
+            );
+        }
+        let refused = |document: Value| {
+            serde_json::from_value::<RepositoryStatus>(document)
+                .unwrap_err()
+                .to_string()
+        };
+        let mut extra = before.clone();
+        extra["secret"] = json!("x");
+        assert!(refused(extra).contains("unknown field `secret`"));
+        let mut mixed = before.clone();
+        mixed["state"] = json!("deleted");
+        assert!(refused(mixed).contains("`state`"));
+
+        let cut = as_cut(proposed);
+        let swapped = TypedCut {
+            before: cut.after.clone(),
+            after: cut.before.clone(),
+            ..cut.clone()
+        };
+        assert!(
+            EcrPublicDelete
+                .check_states(&swapped)
+                .unwrap_err()
+                .starts_with("`before`")
+        );
+        let kept = TypedCut {
+            after: cut.before.clone(),
+            ..cut.clone()
+        };
+        assert!(
+            EcrPublicDelete
+                .check_states(&kept)
+                .unwrap_err()
+                .starts_with("`after`")
+        );
+
+        let record = EcrPublicDelete.undo_record_for(&cut).unwrap();
+        assert_eq!(serde_json::to_value(&record).unwrap(), before);
+        // A record that does not decode still gets the refusal, not a decoding error.
+        let ctx = RegionCtx::for_tests("us-east-1");
+        let err =
+            crate::services::Containment::undo(&EcrPublicDelete, &ctx, &json!({"name": "web"}))
+                .await
+                .unwrap_err();
+        assert!(
+            err.message
+                .contains("Recreate the recorded repository by hand"),
+            "{err}"
         );
     }
 

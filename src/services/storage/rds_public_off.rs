@@ -9,12 +9,10 @@
 use async_trait::async_trait;
 use aws_sdk_rds::types::DbInstance;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct RdsPublicOff;
@@ -58,7 +56,7 @@ fn state_of(instance: &DbInstance) -> Option<InstanceState> {
 }
 
 /// The proposal for one instance, or nothing when it is not public.
-pub fn propose(state: &InstanceState) -> Option<ProposedCut> {
+pub fn propose(state: &InstanceState) -> Option<Proposal<InstanceState>> {
     if !state.publicly_accessible {
         return None;
     }
@@ -66,20 +64,16 @@ pub fn propose(state: &InstanceState) -> Option<ProposedCut> {
         publicly_accessible: false,
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.db_instance_identifier.clone(),
         reason: format!(
             "RDS instance {} ({}) is publicly accessible: its endpoint resolves to a public address. Turning that off makes it reachable only from inside its VPC; AWS applies it within minutes.",
             state.db_instance_identifier, state.engine
         ),
-        before: serde_json::to_value(state).expect("instance state serializes"),
-        after: serde_json::to_value(after).expect("instance state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
-}
-
-fn decode_states(cut: &Cut) -> Result<(InstanceState, InstanceState), String> {
-    crate::services::decode_states(cut)
 }
 
 fn is_not_found(err: &ServiceError) -> bool {
@@ -117,13 +111,16 @@ async fn set_public(ctx: &RegionCtx, identifier: &str, public: bool) -> Result<(
 }
 
 #[async_trait]
-impl Containment for RdsPublicOff {
+impl CutKind for RdsPublicOff {
+    type State = InstanceState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<InstanceState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.db_instance_identifier != cut.target || after.db_instance_identifier != cut.target
         {
             return Err(format!(
@@ -141,7 +138,7 @@ impl Containment for RdsPublicOff {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<InstanceState>>, ServiceError> {
         let instances = ctx
             .rds()
             .describe_db_instances()
@@ -156,33 +153,31 @@ impl Containment for RdsPublicOff {
         Ok(states.iter().filter_map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(match describe(ctx, &cut.target).await? {
-            Some(state) => serde_json::to_value(state).expect("instance state serializes"),
-            None => Value::Null,
-        })
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<InstanceState>,
+    ) -> Result<Option<InstanceState>, ServiceError> {
+        describe(ctx, &cut.target).await
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<InstanceState>,
+    ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
         set_public(ctx, &cut.target, false).await?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(serde_json::to_value(UndoRecord {
+    fn undo_record_for(&self, cut: &TypedCut<InstanceState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
             db_instance_identifier: cut.target.clone(),
         })
-        .expect("undo record serializes"))
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(
-                "rds_public_off",
-                format!("the undo record does not decode: {err}"),
-            )
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let identifier = &undo.db_instance_identifier;
         match describe(ctx, identifier).await? {
             None => Err(ServiceError::local(
@@ -211,7 +206,6 @@ mod tests {
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     use super::*;
-    use crate::aws::CallerIdentity;
 
     fn state(public: bool) -> InstanceState {
         InstanceState {
@@ -222,35 +216,34 @@ mod tests {
         }
     }
 
-    fn cut() -> Cut {
-        let proposed = propose(&state(true)).unwrap();
-        Cut {
+    fn cut_of(proposed: Proposal<InstanceState>) -> TypedCut<InstanceState> {
+        TypedCut {
             id: "rds_public_off/us-east-1/orders".into(),
-            kind: "rds_public_off".into(),
             region: "us-east-1".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         }
     }
 
+    fn cut() -> TypedCut<InstanceState> {
+        cut_of(propose(&state(true)).unwrap())
+    }
+
     #[test]
     fn only_public_instances_are_proposed_and_the_cut_flips_only_the_flag() {
         assert_eq!(propose(&state(false)), None);
-        let cut = cut();
-        let after: InstanceState = serde_json::from_value(cut.after.clone()).unwrap();
-        assert_eq!(after, state(false));
-        assert!(cut.reason.contains("publicly accessible"));
+        let proposed = propose(&state(true)).unwrap();
+        assert!(proposed.reason.contains("publicly accessible"));
+        let cut = cut_of(proposed);
+        assert_eq!(cut.after, state(false));
         assert_eq!(RdsPublicOff.check_states(&cut), Ok(()));
     }
 
     #[test]
     fn states_that_would_not_cut_anything_are_refused() {
         let mut still_public = cut();
-        still_public.after = serde_json::to_value(state(true)).unwrap();
+        still_public.after = state(true);
         assert!(
             RdsPublicOff
                 .check_states(&still_public)
@@ -295,17 +288,10 @@ mod tests {
             });
         let client = mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&first, &second]);
         let ctx = RegionCtx::with_rds("us-east-1", client);
-        let scope = DiscoveryScope {
-            caller: CallerIdentity {
-                account: "123456789012".into(),
-                arn: "arn:aws:iam::123456789012:user/r".into(),
-                user_id: "AIDA".into(),
-                access_key_id: None,
-            },
-            keep_cidrs: vec![],
-            options: Default::default(),
-        };
-        let proposed = RdsPublicOff.discover(&ctx, &scope).await.unwrap();
+        let proposed = RdsPublicOff
+            .discover(&ctx, &DiscoveryScope::for_tests())
+            .await
+            .unwrap();
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
         let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
         assert_eq!(targets, vec!["public-two"]);

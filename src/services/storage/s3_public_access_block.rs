@@ -11,12 +11,10 @@ use async_trait::async_trait;
 use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
 use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct S3PublicAccessBlock;
@@ -137,7 +135,7 @@ async fn write(ctx: &RegionCtx, account: &str, flags: BlockFlags) -> Result<(), 
 }
 
 /// The proposal, or nothing when every flag is already on.
-pub fn propose(before: &AccountBlock) -> Option<ProposedCut> {
+pub fn propose(before: &AccountBlock) -> Option<Proposal<AccountBlock>> {
     if before.configuration == Some(BlockFlags::ALL_ON) {
         return None;
     }
@@ -145,7 +143,7 @@ pub fn propose(before: &AccountBlock) -> Option<ProposedCut> {
         account_id: before.account_id.clone(),
         configuration: Some(BlockFlags::ALL_ON),
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: before.account_id.clone(),
         reason: format!(
             "Account {} does not block public S3 access at account level ({}): a bucket policy or ACL can make data public. Turning on all four Block Public Access flags overrides them for every bucket; restore puts back {}.",
@@ -159,24 +157,24 @@ pub fn propose(before: &AccountBlock) -> Option<ProposedCut> {
                 Some(_) => "the prior flags",
             }
         ),
-        before: serde_json::to_value(before).expect("block serializes"),
-        after: serde_json::to_value(after).expect("block serializes"),
+        before: before.clone(),
+        after,
         disabled_because: None,
     })
 }
 
-fn decode_states(cut: &Cut) -> Result<(AccountBlock, AccountBlock), String> {
-    crate::services::decode_states(cut)
-}
-
 #[async_trait]
-impl Containment for S3PublicAccessBlock {
+impl CutKind for S3PublicAccessBlock {
+    type State = AccountBlock;
+    /// The block as it was before the cut: what restore puts back.
+    type Undo = AccountBlock;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<AccountBlock>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.account_id != cut.target || after.account_id != cut.target {
             return Err(format!(
                 "account_id must be the cut's target `{}`",
@@ -193,7 +191,7 @@ impl Containment for S3PublicAccessBlock {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<AccountBlock>>, ServiceError> {
         let account = &scope.caller.account;
         let before = AccountBlock {
             account_id: account.clone(),
@@ -202,30 +200,37 @@ impl Containment for S3PublicAccessBlock {
         Ok(propose(&before).into_iter().collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        Ok(serde_json::to_value(AccountBlock {
+    /// An account always has a block state (no configuration is one), so it is never gone.
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<AccountBlock>,
+    ) -> Result<Option<AccountBlock>, ServiceError> {
+        Ok(Some(AccountBlock {
             account_id: cut.target.clone(),
             configuration: read(ctx, &cut.target).await?,
-        })
-        .expect("block serializes"))
+        }))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<AccountBlock>,
+    ) -> Result<AccountBlock, ServiceError> {
         let record = self.undo_record_for(cut)?;
         write(ctx, &cut.target, BlockFlags::ALL_ON).await?;
         Ok(record)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(serde_json::to_value(before).expect("block serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<AccountBlock>) -> Result<AccountBlock, ServiceError> {
+        Ok(cut.before.clone())
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let prior: AccountBlock = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(INFO.name, format!("the undo record does not decode: {err}"))
-        })?;
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        prior: &AccountBlock,
+    ) -> Result<UndoOutcome, ServiceError> {
         let account = &prior.account_id;
         let live = read(ctx, account).await?;
         if live == prior.configuration {
@@ -282,24 +287,14 @@ mod tests {
         };
         let proposed = propose(&none).unwrap();
         assert!(proposed.reason.contains("deletes the block"));
-        let cut = Cut {
+        let cut = TypedCut {
             id: "s3_public_access_block/global/123456789012".into(),
-            kind: INFO.name.into(),
             region: "global".into(),
             target: proposed.target,
-            enabled: true,
-            reversible: true,
-            reason: proposed.reason,
             before: proposed.before,
             after: proposed.after,
         };
         assert_eq!(S3PublicAccessBlock.check_states(&cut), Ok(()));
-        assert_eq!(
-            serde_json::from_value::<AccountBlock>(
-                S3PublicAccessBlock.undo_record_for(&cut).unwrap()
-            )
-            .unwrap(),
-            none
-        );
+        assert_eq!(S3PublicAccessBlock.undo_record_for(&cut).unwrap(), none);
     }
 }
