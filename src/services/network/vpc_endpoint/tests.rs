@@ -258,7 +258,7 @@ fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
     let EndpointState::Described(before) = &proposed.before else {
         panic!("`before` is the description: {:?}", proposed.before);
     };
-    assert_eq!(before, &endpoint);
+    assert_eq!(**before, endpoint);
     assert_eq!(before.subnet_ids, vec!["subnet-1"]);
     assert_eq!(before.private_dns_enabled, Some(true));
     assert_eq!(

@@ -42,7 +42,7 @@ pub struct Deleted {
     expecting = "neither an endpoint's full description nor a deleted endpoint (`vpc_endpoint_id` and `state` only)"
 )]
 pub enum EndpointState {
-    Described(EndpointDescription),
+    Described(Box<EndpointDescription>),
     Deleted(Deleted),
 }
 
@@ -52,7 +52,7 @@ pub enum EndpointState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum UndoRecord {
-    Described(EndpointDescription),
+    Described(Box<EndpointDescription>),
     /// Only ever read from a rollback file; apply always writes a description.
     #[serde(skip_serializing)]
     Unreadable(IgnoredAny),
@@ -72,7 +72,7 @@ pub fn propose(endpoint: &EndpointDescription) -> Proposal<EndpointState> {
     Proposal {
         target: endpoint.vpc_endpoint_id.clone(),
         reason,
-        before: EndpointState::Described(endpoint.clone()),
+        before: EndpointState::Described(Box::new(endpoint.clone())),
         after: EndpointState::Deleted(Deleted {
             vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
             state: "deleted".into(),
@@ -160,7 +160,7 @@ impl CutKind for VpcEndpointDelete {
     ) -> Result<Option<EndpointState>, ServiceError> {
         Ok(live_endpoint(ctx, &cut.target)
             .await?
-            .map(EndpointState::Described))
+            .map(|endpoint| EndpointState::Described(Box::new(endpoint))))
     }
 
     async fn apply(
@@ -186,7 +186,7 @@ impl CutKind for VpcEndpointDelete {
     /// is needed to rebuild it by hand.
     fn undo_record_for(&self, cut: &TypedCut<EndpointState>) -> Result<UndoRecord, ServiceError> {
         let (before, _) = states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
-        Ok(UndoRecord::Described(before.clone()))
+        Ok(UndoRecord::Described(Box::new(before.clone())))
     }
 
     async fn undo(&self, _ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
