@@ -1,15 +1,54 @@
 //! Facts about VPCs that several kinds of cut share: which address blocks are a VPC's own, so that traffic
-//! inside it is never cut.
+//! inside it is never cut, and how EC2 says a resource described by ID is gone.
 
 use std::collections::HashMap;
+use std::future::Future;
 
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
-/// Every VPC of the region and its own blocks, from one paginated describe.
-pub async fn region_vpc_blocks(
+/// A describe by ID, with the error codes by which EC2 says the resource no longer exists read as `None`:
+/// a resource that is gone is an answer for observe and undo, not a failure.
+pub fn unless_not_found<T>(
+    described: Result<T, ServiceError>,
+    not_found: &[&str],
+) -> Result<Option<T>, ServiceError> {
+    match described {
+        Ok(value) => Ok(Some(value)),
+        Err(err)
+            if err
+                .code
+                .as_deref()
+                .is_some_and(|code| not_found.contains(&code)) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// What a region-wide describe lists, each with its VPC's own blocks (empty outside a VPC). The VPCs are
+/// described first, in one paginated call, then `describe` runs: a few calls per region whatever the count.
+pub async fn with_region_blocks<R>(
     ctx: &RegionCtx,
-) -> Result<HashMap<String, Vec<String>>, ServiceError> {
+    describe: impl Future<Output = Result<Vec<R>, ServiceError>>,
+    vpc_of: impl Fn(&R) -> Option<&str>,
+) -> Result<Vec<(R, Vec<String>)>, ServiceError> {
+    let blocks = region_vpc_blocks(ctx).await?;
+    let resources = describe.await?;
+    Ok(resources
+        .into_iter()
+        .map(|resource| {
+            let own = vpc_of(&resource)
+                .and_then(|id| blocks.get(id).cloned())
+                .unwrap_or_default();
+            (resource, own)
+        })
+        .collect())
+}
+
+/// Every VPC of the region and its own blocks, from one paginated describe.
+async fn region_vpc_blocks(ctx: &RegionCtx) -> Result<HashMap<String, Vec<String>>, ServiceError> {
     let vpcs = ctx
         .ec2()
         .describe_vpcs()
@@ -25,8 +64,11 @@ pub async fn region_vpc_blocks(
         .collect())
 }
 
-/// One VPC's own blocks (empty when it no longer exists).
-pub async fn blocks_of(ctx: &RegionCtx, vpc_id: &str) -> Result<Vec<String>, ServiceError> {
+/// One VPC's own blocks (empty for a resource outside any VPC, or a VPC that no longer exists).
+pub async fn blocks_of(ctx: &RegionCtx, vpc_id: Option<&str>) -> Result<Vec<String>, ServiceError> {
+    let Some(vpc_id) = vpc_id else {
+        return Ok(Vec::new());
+    };
     let out = ctx
         .ec2()
         .describe_vpcs()

@@ -1,11 +1,16 @@
 //! What `igw_detach` and `vgw_detach` share: a gateway attached to VPCs, the attachments a detach takes
 //! away, and how to put them back without overriding what changed since. Both kinds of gateway attach to
 //! one VPC at a time, and a VPC takes one gateway of each kind, so restore must look before it attaches.
+//! Each kind gives its own EC2 calls ([`GatewayCalls`]); the detach and the undo around them are here.
 
 use std::collections::BTreeMap;
 
+use async_trait::async_trait;
 use aws_sdk_ec2::types::AttachmentStatus;
 use serde::{Deserialize, Serialize};
+
+use crate::aws::RegionCtx;
+use crate::services::{ServiceError, UndoOutcome};
 
 /// One attachment of a gateway to a VPC, as AWS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -40,6 +45,25 @@ pub fn live_attachments<'a>(
         .collect();
     attachments.sort();
     attachments
+}
+
+/// The VPCs a detach takes the gateway from: those it is attached to in a state that carries traffic.
+pub fn vpcs_carrying_traffic(attachments: &[Attachment]) -> Vec<&str> {
+    attachments
+        .iter()
+        .filter(|a| carries_traffic(&a.state))
+        .map(|a| a.vpc_id.as_str())
+        .collect()
+}
+
+/// The VPCs of the attachments in `before` that are gone from `after`: what the cut detaches, and what
+/// the undo record names.
+pub fn detached_vpcs(before: &[Attachment], after: &[Attachment]) -> Vec<String> {
+    before
+        .iter()
+        .filter(|a| !after.contains(a))
+        .map(|a| a.vpc_id.clone())
+        .collect()
 }
 
 /// The attachments a detach leaves in place (those already on their way out).
@@ -126,6 +150,110 @@ pub fn plan_reattachment(
         }
     }
     plan
+}
+
+/// For each VPC, the gateways attached to it (in a state that carries traffic), from each gateway's ID and
+/// attachments.
+pub fn attached_by_vpc(
+    gateways: impl IntoIterator<Item = (String, Vec<Attachment>)>,
+) -> BTreeMap<String, Vec<String>> {
+    let mut by_vpc: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (gateway_id, attachments) in gateways {
+        for attachment in attachments {
+            if carries_traffic(&attachment.state) {
+                by_vpc
+                    .entry(attachment.vpc_id)
+                    .or_default()
+                    .push(gateway_id.clone());
+            }
+        }
+    }
+    by_vpc
+}
+
+/// One kind of gateway's EC2 calls: all that differs between detaching and re-attaching an internet
+/// gateway and a virtual private gateway.
+#[async_trait]
+pub trait GatewayCalls: Sync {
+    /// Names the kind of gateway in notes, e.g. `internet gateway`.
+    const NOUN: &'static str;
+
+    /// The gateway's attachments now, or None when it no longer exists.
+    async fn live_attachments(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+    ) -> Result<Option<Vec<Attachment>>, ServiceError>;
+
+    /// Every gateway of this kind attached to one of these VPCs now, with its attachments.
+    async fn attached_to(
+        &self,
+        ctx: &RegionCtx,
+        vpc_ids: &[String],
+    ) -> Result<Vec<(String, Vec<Attachment>)>, ServiceError>;
+
+    async fn detach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError>;
+
+    async fn attach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError>;
+
+    /// The error for an undo whose gateway no longer exists, saying what to do instead.
+    fn gone(&self, gateway_id: &str, detached_from: &[String]) -> ServiceError;
+}
+
+/// The cut: detaches the gateway from each VPC, in order, stopping at the first refusal.
+pub async fn detach_all(
+    calls: &impl GatewayCalls,
+    ctx: &RegionCtx,
+    gateway_id: &str,
+    vpc_ids: &[String],
+) -> Result<(), ServiceError> {
+    for vpc_id in vpc_ids {
+        calls.detach(ctx, gateway_id, vpc_id).await?;
+    }
+    Ok(())
+}
+
+/// The undo: attaches the gateway again to each VPC it was detached from, unless the gateway is gone (an
+/// error), already back, attached elsewhere since, or the VPC has another gateway of its kind now (notes).
+pub async fn reattach<G: GatewayCalls>(
+    calls: &G,
+    ctx: &RegionCtx,
+    gateway_id: &str,
+    detached_from: &[String],
+) -> Result<UndoOutcome, ServiceError> {
+    let Some(live) = calls.live_attachments(ctx, gateway_id).await? else {
+        return Err(calls.gone(gateway_id, detached_from));
+    };
+    let others = if detached_from.is_empty() {
+        Vec::new()
+    } else {
+        calls.attached_to(ctx, detached_from).await?
+    };
+    let plan = plan_reattachment(
+        G::NOUN,
+        gateway_id,
+        detached_from,
+        &live,
+        &attached_by_vpc(others),
+    );
+    let mut outcome = UndoOutcome { notes: plan.notes };
+    for vpc_id in plan.to_attach {
+        calls.attach(ctx, gateway_id, &vpc_id).await?;
+        outcome
+            .notes
+            .push(format!("attached {gateway_id} to {vpc_id} again"));
+    }
+    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -119,3 +119,141 @@ fn reattachment_does_not_move_a_gateway_that_was_attached_elsewhere_since() {
         plan.notes[0]
     );
 }
+
+#[test]
+fn only_attachments_that_carry_traffic_are_detached_or_count_as_rivals() {
+    let attachments = vec![
+        attachment("vpc-a", "available"),
+        attachment("vpc-b", "detaching"),
+    ];
+    assert_eq!(vpcs_carrying_traffic(&attachments), vec!["vpc-a"]);
+    assert_eq!(
+        detached_vpcs(&attachments, &remaining_after_detach(&attachments)),
+        vec!["vpc-a"]
+    );
+    assert_eq!(
+        attached_by_vpc([("igw-1".to_string(), attachments)]),
+        BTreeMap::from([("vpc-a".to_string(), vec!["igw-1".to_string()])])
+    );
+}
+
+/// A kind of gateway that answers from memory and records each call it is asked to make.
+struct Recorded {
+    live: Option<Vec<Attachment>>,
+    others: Vec<(String, Vec<Attachment>)>,
+    calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl Recorded {
+    fn new(live: Option<Vec<Attachment>>, others: Vec<(String, Vec<Attachment>)>) -> Recorded {
+        Recorded {
+            live,
+            others,
+            calls: Default::default(),
+        }
+    }
+
+    fn record(&self, call: String) {
+        self.calls.lock().unwrap().push(call);
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+}
+
+#[async_trait]
+impl GatewayCalls for Recorded {
+    const NOUN: &'static str = "test gateway";
+
+    async fn live_attachments(
+        &self,
+        _ctx: &RegionCtx,
+        gateway_id: &str,
+    ) -> Result<Option<Vec<Attachment>>, ServiceError> {
+        self.record(format!("look up {gateway_id}"));
+        Ok(self.live.clone())
+    }
+
+    async fn attached_to(
+        &self,
+        _ctx: &RegionCtx,
+        vpc_ids: &[String],
+    ) -> Result<Vec<(String, Vec<Attachment>)>, ServiceError> {
+        self.record(format!("others in {}", vpc_ids.join(",")));
+        Ok(self.others.clone())
+    }
+
+    async fn detach(
+        &self,
+        _ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        self.record(format!("detach {gateway_id} {vpc_id}"));
+        Ok(())
+    }
+
+    async fn attach(
+        &self,
+        _ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        self.record(format!("attach {gateway_id} {vpc_id}"));
+        Ok(())
+    }
+
+    fn gone(&self, gateway_id: &str, detached_from: &[String]) -> ServiceError {
+        ServiceError::local("test", format!("{gateway_id} gone from {detached_from:?}"))
+    }
+}
+
+fn offline_ctx() -> RegionCtx {
+    use aws_smithy_mocks::{RuleMode, mock_client};
+    RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
+    )
+}
+
+#[tokio::test]
+async fn the_shared_undo_looks_before_it_attaches_and_notes_what_it_left() {
+    let gateway = Recorded::new(
+        Some(vec![]),
+        vec![("gw-2".to_string(), vec![attachment("vpc-b", "available")])],
+    );
+    let detached = vec!["vpc-a".to_string(), "vpc-b".to_string()];
+    let outcome = reattach(&gateway, &offline_ctx(), "gw-1", &detached)
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway.calls(),
+        vec!["look up gw-1", "others in vpc-a,vpc-b", "attach gw-1 vpc-a"]
+    );
+    assert_eq!(outcome.notes.len(), 2);
+    assert!(
+        outcome.notes[0].starts_with("conflict: vpc-b now has test gateway gw-2 attached"),
+        "{}",
+        outcome.notes[0]
+    );
+    assert_eq!(outcome.notes[1], "attached gw-1 to vpc-a again");
+
+    detach_all(&gateway, &offline_ctx(), "gw-1", &detached)
+        .await
+        .unwrap();
+    assert_eq!(
+        gateway.calls()[3..],
+        ["detach gw-1 vpc-a", "detach gw-1 vpc-b"]
+    );
+}
+
+#[tokio::test]
+async fn the_shared_undo_of_a_gone_gateway_is_the_kinds_error_and_attaches_nothing() {
+    let gateway = Recorded::new(None, vec![]);
+    let err = reattach(&gateway, &offline_ctx(), "gw-1", &["vpc-a".to_string()])
+        .await
+        .unwrap_err();
+    assert_eq!(err.message, r#"gw-1 gone from ["vpc-a"]"#);
+    assert_eq!(gateway.calls(), vec!["look up gw-1"]);
+}

@@ -6,13 +6,14 @@
 //! cut is still proposed, so the path shows in the plan, but switched off, naming every address that
 //! blocks it. Restore attaches the same gateway to the same VPC, unless the VPC has another one by then.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, InternetGateway, NetworkInterface};
 use serde::{Deserialize, Serialize};
 
-use super::gateway_attachment::{self, Attachment};
+use super::gateway_attachment::{self, Attachment, GatewayCalls};
+use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -80,12 +81,7 @@ pub struct UndoRecord {
 
 /// Builds the proposal for one gateway, or nothing when it is attached nowhere.
 pub fn propose(state: &GatewayState) -> Option<Proposal<GatewayState>> {
-    let detached: Vec<&str> = state
-        .attachments
-        .iter()
-        .filter(|a| gateway_attachment::carries_traffic(&a.state))
-        .map(|a| a.vpc_id.as_str())
-        .collect();
+    let detached = gateway_attachment::vpcs_carrying_traffic(&state.attachments);
     if detached.is_empty() {
         return None;
     }
@@ -183,12 +179,10 @@ pub fn public_addresses(
     found
 }
 
-fn is_not_found(err: &ServiceError) -> bool {
-    matches!(
-        err.code.as_deref(),
-        Some("InvalidInternetGatewayID.NotFound") | Some("InvalidInternetGatewayId.NotFound")
-    )
-}
+const NOT_FOUND: &[&str] = &[
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidInternetGatewayId.NotFound",
+];
 
 fn attachments_of(gateway: &InternetGateway) -> Vec<Attachment> {
     gateway_attachment::live_attachments(
@@ -288,17 +282,110 @@ async fn live_gateway(
     ctx: &RegionCtx,
     gateway_id: &str,
 ) -> Result<Option<InternetGateway>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_internet_gateways()
         .internet_gateway_ids(gateway_id)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeInternetGateways", err));
-    match result {
-        Ok(out) => Ok(out.internet_gateways().first().cloned()),
-        Err(err) if is_not_found(&err) => Ok(None),
-        Err(err) => Err(err),
+    Ok(vpc::unless_not_found(described, NOT_FOUND)?
+        .and_then(|out| out.internet_gateways().first().cloned()))
+}
+
+#[async_trait]
+impl GatewayCalls for InternetGatewayDetach {
+    const NOUN: &'static str = "internet gateway";
+
+    async fn live_attachments(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+    ) -> Result<Option<Vec<Attachment>>, ServiceError> {
+        Ok(live_gateway(ctx, gateway_id)
+            .await?
+            .map(|gateway| attachments_of(&gateway)))
+    }
+
+    async fn attached_to(
+        &self,
+        ctx: &RegionCtx,
+        vpc_ids: &[String],
+    ) -> Result<Vec<(String, Vec<Attachment>)>, ServiceError> {
+        let gateways = ctx
+            .ec2()
+            .describe_internet_gateways()
+            .filters(
+                Filter::builder()
+                    .name("attachment.vpc-id")
+                    .set_values(Some(vpc_ids.to_vec()))
+                    .build(),
+            )
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeInternetGateways", err))?;
+        Ok(gateways
+            .iter()
+            .filter_map(|gateway| {
+                Some((
+                    gateway.internet_gateway_id()?.to_string(),
+                    attachments_of(gateway),
+                ))
+            })
+            .collect())
+    }
+
+    async fn detach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        ctx.ec2()
+            .detach_internet_gateway()
+            .internet_gateway_id(gateway_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|err| {
+                let mut err = ServiceError::from_sdk("ec2:DetachInternetGateway", err);
+                if err.code.as_deref() == Some("DependencyViolation") {
+                    err.message.push_str(&format!(
+                        " ({vpc_id} holds a public address: disassociate or release its Elastic IPs and make a new plan, or set this cut to `enabled: false`)"
+                    ));
+                }
+                err
+            })?;
+        Ok(())
+    }
+
+    async fn attach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        ctx.ec2()
+            .attach_internet_gateway()
+            .internet_gateway_id(gateway_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:AttachInternetGateway", err))?;
+        Ok(())
+    }
+
+    fn gone(&self, gateway_id: &str, detached_from: &[String]) -> ServiceError {
+        ServiceError::local(
+            "ec2:DescribeInternetGateways",
+            format!(
+                "internet gateway {gateway_id} no longer exists, so it cannot be attached to {} again; create a new internet gateway, attach it to that VPC and point its routes at it",
+                detached_from.join(", ")
+            ),
+        )
     }
 }
 
@@ -363,110 +450,25 @@ impl CutKind for InternetGatewayDetach {
         cut: &TypedCut<GatewayState>,
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
-        for vpc_id in &undo.detached_from {
-            ctx.ec2()
-                .detach_internet_gateway()
-                .internet_gateway_id(&undo.internet_gateway_id)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-                .map_err(|err| {
-                    let mut err = ServiceError::from_sdk("ec2:DetachInternetGateway", err);
-                    if err.code.as_deref() == Some("DependencyViolation") {
-                        err.message.push_str(&format!(
-                            " ({vpc_id} holds a public address: disassociate or release its Elastic IPs and make a new plan, or set this cut to `enabled: false`)"
-                        ));
-                    }
-                    err
-                })?;
-        }
+        gateway_attachment::detach_all(self, ctx, &undo.internet_gateway_id, &undo.detached_from)
+            .await?;
         Ok(undo)
     }
 
     fn undo_record_for(&self, cut: &TypedCut<GatewayState>) -> Result<UndoRecord, ServiceError> {
-        let (before, after) = (&cut.before, &cut.after);
         Ok(UndoRecord {
-            internet_gateway_id: before.internet_gateway_id.clone(),
-            detached_from: before
-                .attachments
-                .iter()
-                .filter(|a| !after.attachments.contains(a))
-                .map(|a| a.vpc_id.clone())
-                .collect(),
+            internet_gateway_id: cut.before.internet_gateway_id.clone(),
+            detached_from: gateway_attachment::detached_vpcs(
+                &cut.before.attachments,
+                &cut.after.attachments,
+            ),
         })
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
-        let Some(gateway) = live_gateway(ctx, &undo.internet_gateway_id).await? else {
-            return Err(ServiceError::local(
-                "ec2:DescribeInternetGateways",
-                format!(
-                    "internet gateway {} no longer exists, so it cannot be attached to {} again; create a new internet gateway, attach it to that VPC and point its routes at it",
-                    undo.internet_gateway_id,
-                    undo.detached_from.join(", ")
-                ),
-            ));
-        };
-        let others = if undo.detached_from.is_empty() {
-            Vec::new()
-        } else {
-            ctx.ec2()
-                .describe_internet_gateways()
-                .filters(
-                    Filter::builder()
-                        .name("attachment.vpc-id")
-                        .set_values(Some(undo.detached_from.clone()))
-                        .build(),
-                )
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DescribeInternetGateways", err))?
-        };
-        let plan = gateway_attachment::plan_reattachment(
-            "internet gateway",
-            &undo.internet_gateway_id,
-            &undo.detached_from,
-            &attachments_of(&gateway),
-            &attached_by_vpc(&others),
-        );
-        let mut outcome = UndoOutcome { notes: plan.notes };
-        for vpc_id in plan.to_attach {
-            ctx.ec2()
-                .attach_internet_gateway()
-                .internet_gateway_id(&undo.internet_gateway_id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:AttachInternetGateway", err))?;
-            outcome.notes.push(format!(
-                "attached {} to {vpc_id} again",
-                undo.internet_gateway_id
-            ));
-        }
-        Ok(outcome)
+        gateway_attachment::reattach(self, ctx, &undo.internet_gateway_id, &undo.detached_from)
+            .await
     }
-}
-
-/// For each VPC, the gateways attached to it now (in a state that carries traffic).
-fn attached_by_vpc(gateways: &[InternetGateway]) -> BTreeMap<String, Vec<String>> {
-    let mut by_vpc: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for gateway in gateways {
-        let Some(id) = gateway.internet_gateway_id() else {
-            continue;
-        };
-        for attachment in attachments_of(gateway) {
-            if gateway_attachment::carries_traffic(&attachment.state) {
-                by_vpc
-                    .entry(attachment.vpc_id)
-                    .or_default()
-                    .push(id.to_string());
-            }
-        }
-    }
-    by_vpc
 }
 
 #[cfg(test)]

@@ -10,7 +10,6 @@ use aws_sdk_ec2::types::{
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
-use crate::aws::CallerIdentity;
 
 fn attachment(vpc_id: &str, state: &str) -> Attachment {
     Attachment {
@@ -341,16 +340,7 @@ async fn mocked_discovery_follows_every_page_of_gateways_and_interfaces() {
         &[&gateways_1, &gateways_2, &enis_1, &enis_2, &nats]
     );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = DiscoveryScope {
-        caller: CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
+    let scope = DiscoveryScope::for_tests();
     let proposed = InternetGatewayDetach.discover(&ctx, &scope).await.unwrap();
     assert_eq!(gateways_1.num_calls(), 1);
     assert_eq!(gateways_2.num_calls(), 1);

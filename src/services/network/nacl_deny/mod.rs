@@ -20,14 +20,12 @@ use std::collections::BTreeSet;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclEntry, RuleAction};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
-use crate::plan::Cut;
 use crate::services::network::vpc;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct NetworkAclDeny;
@@ -312,7 +310,7 @@ pub fn entries_to_add(state: &AclState, keep_cidrs: &[Cidr]) -> Vec<Entry> {
 }
 
 /// Builds the proposal for one ACL, or nothing when it guards no subnet or is already sealed.
-pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
+pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<Proposal<AclState>> {
     if state.subnets.is_empty() {
         return None;
     }
@@ -369,11 +367,11 @@ pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
             problems.join("; ")
         )
     });
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.network_acl_id.clone(),
         reason,
-        before: serde_json::to_value(state).expect("ACL state serializes"),
-        after: serde_json::to_value(&after).expect("ACL state serializes"),
+        before: state.clone(),
+        after,
         disabled_because,
     })
 }
@@ -386,10 +384,6 @@ fn added_entries(before: &AclState, after: &AclState) -> Vec<Entry> {
         .filter(|entry| !before.entries.contains(entry))
         .cloned()
         .collect()
-}
-
-fn decode_states(cut: &Cut) -> Result<(AclState, AclState), String> {
-    crate::services::decode_states(cut)
 }
 
 /// Which added entries to delete, and notes on the ones left alone. An entry is deleted only if the entry
@@ -470,35 +464,32 @@ fn state_from_sdk(acl: &NetworkAcl, vpc_cidrs: Vec<String>) -> Option<AclState> 
     })
 }
 
-fn is_not_found(err: &ServiceError) -> bool {
-    // Moto answers a missing ACL with InvalidRouteTableID.NotFound; AWS with InvalidNetworkAclID.NotFound.
-    matches!(
-        err.code.as_deref(),
-        Some("InvalidNetworkAclID.NotFound") | Some("InvalidRouteTableID.NotFound")
-    )
-}
+/// Moto answers a missing ACL with InvalidRouteTableID.NotFound; AWS with InvalidNetworkAclID.NotFound.
+const NOT_FOUND: &[&str] = &[
+    "InvalidNetworkAclID.NotFound",
+    "InvalidRouteTableID.NotFound",
+];
 
 /// Region-wide discovery: one paginated describe each for VPCs and network ACLs, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<AclState>, ServiceError> {
-    let ec2 = ctx.ec2();
-    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
-    let acls = ec2
-        .describe_network_acls()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeNetworkAcls", err))?;
+    let acls = vpc::with_region_blocks(
+        ctx,
+        async {
+            ctx.ec2()
+                .describe_network_acls()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DescribeNetworkAcls", err))
+        },
+        NetworkAcl::vpc_id,
+    )
+    .await?;
     let mut states: Vec<AclState> = acls
-        .iter()
-        .filter_map(|acl| {
-            let blocks = acl
-                .vpc_id()
-                .and_then(|id| vpc_cidrs.get(id).cloned())
-                .unwrap_or_default();
-            state_from_sdk(acl, blocks)
-        })
+        .into_iter()
+        .filter_map(|(acl, blocks)| state_from_sdk(&acl, blocks))
         .collect();
     states.sort_by(|a, b| a.network_acl_id.cmp(&b.network_acl_id));
     Ok(states)
@@ -506,32 +497,28 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<AclState>, ServiceError>
 
 /// The ACL as it is now; None when it no longer exists.
 async fn live_acl(ctx: &RegionCtx, acl_id: &str) -> Result<Option<NetworkAcl>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_network_acls()
         .network_acl_ids(acl_id)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeNetworkAcls", err));
-    match result {
-        Ok(out) => Ok(out.network_acls().first().cloned()),
-        Err(err) if is_not_found(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn undecodable(problem: impl Into<String>) -> ServiceError {
-    ServiceError::local("nacl_deny", problem)
+    Ok(vpc::unless_not_found(described, NOT_FOUND)?
+        .and_then(|out| out.network_acls().first().cloned()))
 }
 
 #[async_trait]
-impl Containment for NetworkAclDeny {
+impl CutKind for NetworkAclDeny {
+    type State = AclState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<AclState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.network_acl_id != cut.target || after.network_acl_id != cut.target {
             return Err(format!(
                 "network_acl_id must be the cut's target `{}`",
@@ -561,7 +548,7 @@ impl Containment for NetworkAclDeny {
                 missing.summary()
             ));
         }
-        let added = added_entries(&before, &after);
+        let added = added_entries(before, after);
         if added.is_empty() {
             return Err("`after` adds no entry: there would be nothing to apply".into());
         }
@@ -610,7 +597,7 @@ impl Containment for NetworkAclDeny {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<AclState>>, ServiceError> {
         let states = describe_region(ctx).await?;
         Ok(states
             .iter()
@@ -618,25 +605,27 @@ impl Containment for NetworkAclDeny {
             .collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<AclState>,
+    ) -> Result<Option<AclState>, ServiceError> {
         let Some(acl) = live_acl(ctx, &cut.target).await? else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
-        let vpc_cidrs = match acl.vpc_id() {
-            Some(id) => vpc::blocks_of(ctx, id).await?,
-            None => Vec::new(),
-        };
-        Ok(match state_from_sdk(&acl, vpc_cidrs) {
-            Some(state) => serde_json::to_value(state).expect("ACL state serializes"),
-            None => Value::Null,
-        })
+        let vpc_cidrs = vpc::blocks_of(ctx, acl.vpc_id()).await?;
+        Ok(state_from_sdk(&acl, vpc_cidrs))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) = decode_states(cut).map_err(undecodable)?;
-        let added = added_entries(&before, &after);
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<AclState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let (before, after) = (&cut.before, &cut.after);
+        let added = added_entries(before, after);
         // Refused before any call: half the entries would leave the ACL looking sealed while it is not.
-        let problems = obstacles(&before, &added);
+        let problems = obstacles(before, &added);
         if !problems.is_empty() {
             return Err(ServiceError::local(
                 "ec2:CreateNetworkAclEntry",
@@ -647,7 +636,7 @@ impl Containment for NetworkAclDeny {
                 ),
             ));
         }
-        let record = self.undo_record_for(cut)?;
+        let undo = self.undo_record_for(cut)?;
         // Allows first: once a deny is in place, traffic inside the VPC must already have its way.
         let mut ordered: Vec<&Entry> = added.iter().collect();
         ordered.sort_by_key(|e| (e.action != "allow", e.direction, e.rule_number));
@@ -679,21 +668,17 @@ impl Containment for NetworkAclDeny {
                     err
                 })?;
         }
-        Ok(record)
+        Ok(undo)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) = decode_states(cut).map_err(undecodable)?;
-        let record = UndoRecord {
-            network_acl_id: before.network_acl_id.clone(),
-            added: added_entries(&before, &after),
-        };
-        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<AclState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            network_acl_id: cut.before.network_acl_id.clone(),
+            added: added_entries(&cut.before, &cut.after),
+        })
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone())
-            .map_err(|err| undecodable(format!("the undo record does not decode: {err}")))?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let Some(acl) = live_acl(ctx, &undo.network_acl_id).await? else {
             return Ok(UndoOutcome {
                 notes: vec![format!(

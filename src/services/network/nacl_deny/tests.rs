@@ -5,7 +5,6 @@ use aws_sdk_ec2::types::{NetworkAclAssociation, Vpc, VpcCidrBlockAssociation};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
-use crate::aws::CallerIdentity;
 
 fn entry(direction: Direction, rule_number: i32, action: &str, cidr: &str) -> Entry {
     let v6 = cidr.contains(':');
@@ -87,8 +86,8 @@ fn the_proposal_adds_entries_explains_statelessness_and_lists_the_kept_ranges() 
     let state = default_acl();
     let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
     assert_eq!(proposed.target, "acl-1");
-    assert_eq!(proposed.before, serde_json::to_value(&state).unwrap());
-    let after: AclState = serde_json::from_value(proposed.after.clone()).unwrap();
+    assert_eq!(proposed.before, state);
+    let after = &proposed.after;
     assert_eq!(after.entries.len(), 14);
     let ingress: Vec<i32> = after
         .entries
@@ -206,18 +205,30 @@ fn exceeding_the_entry_quota_is_proposed_with_the_fix() {
     );
 }
 
-fn cut_for(state: &AclState, keep: &[Cidr]) -> Cut {
+fn cut_for(state: &AclState, keep: &[Cidr]) -> TypedCut<AclState> {
     let proposed = propose(state, keep).unwrap();
-    Cut {
+    TypedCut {
         id: format!("nacl_deny/us-east-1/{}", state.network_acl_id),
-        kind: "nacl_deny".into(),
         region: "us-east-1".into(),
         target: proposed.target,
-        enabled: true,
-        reversible: true,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for the checks the engine's adapter makes on raw documents.
+fn plan_cut_for(state: &AclState, keep: &[Cidr]) -> crate::plan::Cut {
+    let cut = cut_for(state, keep);
+    crate::plan::Cut {
+        id: cut.id,
+        kind: "nacl_deny".into(),
+        region: cut.region,
+        target: cut.target,
+        enabled: true,
+        reversible: true,
+        reason: String::new(),
+        before: serde_json::to_value(cut.before).unwrap(),
+        after: serde_json::to_value(cut.after).unwrap(),
     }
 }
 
@@ -249,8 +260,7 @@ async fn apply_refuses_an_acl_without_room_before_any_call() {
 #[test]
 fn the_undo_record_holds_exactly_the_added_entries() {
     let cut = cut_for(&default_acl(), &[]);
-    let undo: UndoRecord =
-        serde_json::from_value(NetworkAclDeny.undo_record_for(&cut).unwrap()).unwrap();
+    let undo = NetworkAclDeny.undo_record_for(&cut).unwrap();
     assert_eq!(undo.network_acl_id, "acl-1");
     assert_eq!(undo.added, entries_to_add(&default_acl(), &[]));
 }
@@ -315,9 +325,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
 
     let edit_after = |f: &dyn Fn(&mut AclState)| {
         let mut edited = cut.clone();
-        let mut after: AclState = serde_json::from_value(edited.after.clone()).unwrap();
-        f(&mut after);
-        edited.after = serde_json::to_value(after).unwrap();
+        f(&mut edited.after);
         NetworkAclDeny.check_states(&edited).unwrap_err()
     };
     assert!(
@@ -361,11 +369,10 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     assert!(edit_after(&|after| after.subnets.clear()).contains("same vpc_id"));
     assert!(edit_after(&|after| after.entries = default_acl().entries).contains("adds no entry"));
 
-    let mut garbage = cut;
+    let mut garbage = plan_cut_for(&default_acl(), &[]);
     garbage.before = serde_json::json!({"network_acl_id": "acl-1", "extra": 1});
     assert!(
-        NetworkAclDeny
-            .check_states(&garbage)
+        crate::services::Containment::check_states(&NetworkAclDeny, &garbage)
             .unwrap_err()
             .starts_with("`before`")
     );
@@ -430,22 +437,13 @@ async fn mocked_discovery_follows_every_page_of_network_acls() {
         &[&vpcs, &first_page, &second_page]
     );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = DiscoveryScope {
-        caller: CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
+    let scope = DiscoveryScope::for_tests();
     let proposed = NetworkAclDeny.discover(&ctx, &scope).await.unwrap();
     assert_eq!(first_page.num_calls(), 1);
     assert_eq!(second_page.num_calls(), 1);
     assert_eq!(proposed.len(), 1, "the ACL without subnets is not proposed");
     assert_eq!(proposed[0].target, "acl-guarding");
-    let before: AclState = serde_json::from_value(proposed[0].before.clone()).unwrap();
+    let before = &proposed[0].before;
     assert_eq!(before.vpc_cidrs, vec!["10.0.0.0/16"]);
     assert_eq!(before.subnets, vec!["subnet-1"]);
     assert_eq!(
@@ -496,6 +494,5 @@ async fn mocked_apply_creates_every_allow_before_any_deny() {
             "deny egress=true rule 4 ::/0",
         ]
     );
-    let undo: UndoRecord = serde_json::from_value(undo).unwrap();
     assert_eq!(undo.added, entries_to_add(&default_acl(), &[]));
 }

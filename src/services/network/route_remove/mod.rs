@@ -18,14 +18,12 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteTable;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
-use crate::plan::Cut;
 use crate::services::network::vpc;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct RouteRemove;
@@ -272,7 +270,7 @@ fn parse_all(blocks: &[String]) -> Vec<Cidr> {
 }
 
 /// Builds the proposal for one table, or nothing when no route leads out.
-pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
+pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<TableState>> {
     let vpc_cidrs = parse_all(&state.vpc_cidrs);
     let mut removed: Vec<&Route> = Vec::new();
     let mut remaining: Vec<Route> = Vec::new();
@@ -350,11 +348,11 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
         routes: remaining,
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.route_table_id.clone(),
         reason,
-        before: serde_json::to_value(state).expect("route table state serializes"),
-        after: serde_json::to_value(&after).expect("route table state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -367,10 +365,6 @@ fn removed_routes(before: &TableState, after: &TableState) -> Vec<Route> {
         .filter(|route| !after.routes.contains(route))
         .cloned()
         .collect()
-}
-
-fn decode_states(cut: &Cut) -> Result<(TableState, TableState), String> {
-    crate::services::decode_states(cut)
 }
 
 /// Which deleted routes to create again, and notes on the ones left alone because a route for the same
@@ -493,31 +487,28 @@ fn state_from_sdk(table: &RouteTable, vpc_cidrs: Vec<String>) -> Option<TableSta
     })
 }
 
-fn is_not_found(err: &ServiceError) -> bool {
-    err.code.as_deref() == Some("InvalidRouteTableID.NotFound")
-}
+const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
 
 /// Region-wide discovery: one paginated describe each for VPCs and route tables, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceError> {
-    let ec2 = ctx.ec2();
-    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
-    let tables = ec2
-        .describe_route_tables()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?;
+    let tables = vpc::with_region_blocks(
+        ctx,
+        async {
+            ctx.ec2()
+                .describe_route_tables()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
+        },
+        RouteTable::vpc_id,
+    )
+    .await?;
     let mut states: Vec<TableState> = tables
-        .iter()
-        .filter_map(|table| {
-            let blocks = table
-                .vpc_id()
-                .and_then(|id| vpc_cidrs.get(id).cloned())
-                .unwrap_or_default();
-            state_from_sdk(table, blocks)
-        })
+        .into_iter()
+        .filter_map(|(table, blocks)| state_from_sdk(&table, blocks))
         .collect();
     states.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
     Ok(states)
@@ -525,22 +516,15 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceErro
 
 /// The table as it is now; None when it no longer exists.
 async fn live_table(ctx: &RegionCtx, table_id: &str) -> Result<Option<RouteTable>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_route_tables()
         .route_table_ids(table_id)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err));
-    match result {
-        Ok(out) => Ok(out.route_tables().first().cloned()),
-        Err(err) if is_not_found(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn undecodable(problem: impl Into<String>) -> ServiceError {
-    ServiceError::local("route_remove", problem)
+    Ok(vpc::unless_not_found(described, NOT_FOUND)?
+        .and_then(|out| out.route_tables().first().cloned()))
 }
 
 /// Names the route and the table in an AWS error, so the operator knows which route failed.
@@ -550,13 +534,16 @@ fn about(route: &Route, table: &str, mut err: ServiceError) -> ServiceError {
 }
 
 #[async_trait]
-impl Containment for RouteRemove {
+impl CutKind for RouteRemove {
+    type State = TableState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<TableState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.route_table_id != cut.target || after.route_table_id != cut.target {
             return Err(format!(
                 "route_table_id must be the cut's target `{}`",
@@ -588,7 +575,7 @@ impl Containment for RouteRemove {
                 "`after` holds a route that `before` does not: a cut only deletes routes".into(),
             );
         }
-        let removed = removed_routes(&before, &after);
+        let removed = removed_routes(before, after);
         if removed.is_empty() {
             return Err("`after` deletes no route: there would be nothing to apply".into());
         }
@@ -609,7 +596,7 @@ impl Containment for RouteRemove {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<TableState>>, ServiceError> {
         let states = describe_region(ctx).await?;
         Ok(states
             .iter()
@@ -617,24 +604,24 @@ impl Containment for RouteRemove {
             .collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<TableState>,
+    ) -> Result<Option<TableState>, ServiceError> {
         let Some(table) = live_table(ctx, &cut.target).await? else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
-        let vpc_cidrs = match table.vpc_id() {
-            Some(id) => vpc::blocks_of(ctx, id).await?,
-            None => Vec::new(),
-        };
-        Ok(match state_from_sdk(&table, vpc_cidrs) {
-            Some(state) => serde_json::to_value(state).expect("route table state serializes"),
-            None => Value::Null,
-        })
+        let vpc_cidrs = vpc::blocks_of(ctx, table.vpc_id()).await?;
+        Ok(state_from_sdk(&table, vpc_cidrs))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let record = self.undo_record_for(cut)?;
-        let undo: UndoRecord =
-            serde_json::from_value(record.clone()).map_err(|err| undecodable(err.to_string()))?;
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<TableState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
         for route in &undo.removed {
             ctx.ec2()
                 .delete_route()
@@ -652,21 +639,17 @@ impl Containment for RouteRemove {
                     )
                 })?;
         }
-        Ok(record)
+        Ok(undo)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) = decode_states(cut).map_err(undecodable)?;
-        let record = UndoRecord {
-            route_table_id: before.route_table_id.clone(),
-            removed: removed_routes(&before, &after),
-        };
-        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<TableState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            route_table_id: cut.before.route_table_id.clone(),
+            removed: removed_routes(&cut.before, &cut.after),
+        })
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone())
-            .map_err(|err| undecodable(format!("the undo record does not decode: {err}")))?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let Some(table) = live_table(ctx, &undo.route_table_id).await? else {
             return Err(ServiceError::local(
                 "ec2:DescribeRouteTables",

@@ -7,7 +7,6 @@ use aws_sdk_ec2::types::{
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
-use crate::aws::CallerIdentity;
 
 fn route(destination: &str, kind: TargetKind, target: &str) -> Route {
     let mut route = Route {
@@ -146,8 +145,8 @@ fn the_proposal_deletes_exactly_the_routes_out_and_names_what_it_leaves() {
     let state = private_table();
     let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
     assert_eq!(proposed.target, "rtb-private");
-    assert_eq!(proposed.before, serde_json::to_value(&state).unwrap());
-    let after: TableState = serde_json::from_value(proposed.after.clone()).unwrap();
+    assert_eq!(proposed.before, state);
+    let after = &proposed.after;
     let left: Vec<String> = after.routes.iter().map(Route::summary).collect();
     assert_eq!(
         left,
@@ -196,26 +195,37 @@ fn a_table_with_only_local_and_endpoint_routes_is_not_proposed() {
     assert_eq!(propose(&state, &[]), None);
 }
 
-fn cut_for(state: &TableState) -> Cut {
+fn cut_for(state: &TableState) -> TypedCut<TableState> {
     let proposed = propose(state, &[]).unwrap();
-    Cut {
+    TypedCut {
         id: format!("route_remove/us-east-1/{}", state.route_table_id),
-        kind: "route_remove".into(),
         region: "us-east-1".into(),
         target: proposed.target,
-        enabled: true,
-        reversible: true,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for the checks the engine's adapter makes on raw documents.
+fn plan_cut_for(state: &TableState) -> crate::plan::Cut {
+    let cut = cut_for(state);
+    crate::plan::Cut {
+        id: cut.id,
+        kind: "route_remove".into(),
+        region: cut.region,
+        target: cut.target,
+        enabled: true,
+        reversible: true,
+        reason: String::new(),
+        before: serde_json::to_value(cut.before).unwrap(),
+        after: serde_json::to_value(cut.after).unwrap(),
     }
 }
 
 #[test]
 fn the_undo_record_holds_the_removed_routes_with_their_targets() {
     let cut = cut_for(&private_table());
-    let undo: UndoRecord =
-        serde_json::from_value(RouteRemove.undo_record_for(&cut).unwrap()).unwrap();
+    let undo = RouteRemove.undo_record_for(&cut).unwrap();
     assert_eq!(undo.route_table_id, "rtb-private");
     let removed: Vec<String> = undo.removed.iter().map(Route::summary).collect();
     // Without --keep-cidr the VPN route to 203.0.113.0/24 goes too.
@@ -281,9 +291,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
 
     let edit_after = |f: &dyn Fn(&mut TableState)| {
         let mut edited = cut.clone();
-        let mut after: TableState = serde_json::from_value(edited.after.clone()).unwrap();
-        f(&mut after);
-        edited.after = serde_json::to_value(after).unwrap();
+        f(&mut edited.after);
         RouteRemove.check_states(&edited).unwrap_err()
     };
     assert!(
@@ -313,11 +321,10 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
             .contains("exactly one of")
     );
 
-    let mut garbage = cut;
+    let mut garbage = plan_cut_for(&private_table());
     garbage.after = serde_json::json!({"route_table_id": "rtb-private"});
     assert!(
-        RouteRemove
-            .check_states(&garbage)
+        crate::services::Containment::check_states(&RouteRemove, &garbage)
             .unwrap_err()
             .starts_with("`after`")
     );
@@ -438,22 +445,13 @@ async fn mocked_discovery_follows_every_page_of_route_tables() {
         &[&vpcs, &first_page, &second_page]
     );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = DiscoveryScope {
-        caller: CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
+    let scope = DiscoveryScope::for_tests();
     let proposed = RouteRemove.discover(&ctx, &scope).await.unwrap();
     assert_eq!(first_page.num_calls(), 1);
     assert_eq!(second_page.num_calls(), 1);
     let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
     assert_eq!(targets, vec!["rtb-private", "rtb-public"]);
-    let after: TableState = serde_json::from_value(proposed[0].after.clone()).unwrap();
+    let after = &proposed[0].after;
     assert_eq!(after.vpc_cidrs, vec!["10.0.0.0/16"]);
     assert_eq!(after.routes.len(), 1, "only the local route is left");
 }

@@ -12,18 +12,16 @@ use std::collections::{BTreeMap, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroupRule, Tag,
-    TagSpecification, UserIdGroupPair,
+    Filter, IpPermission, IpRange, Ipv6Range, PrefixListId, ResourceType, SecurityGroup,
+    SecurityGroupRule, Tag, TagSpecification, UserIdGroupPair,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
-use crate::plan::Cut;
 use crate::services::network::vpc;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, PermissionCheck, Phase, ProposedCut, ServiceError,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
 };
 
@@ -194,7 +192,7 @@ pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict
 }
 
 /// Builds the proposal for one group, or nothing when no rule reaches outside.
-pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
+pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<Proposal<GroupState>> {
     let vpc_cidrs: Vec<Cidr> = state
         .vpc_cidrs
         .iter()
@@ -238,11 +236,11 @@ pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<ProposedCut> {
         rules: remaining,
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.group_id.clone(),
         reason,
-        before: serde_json::to_value(state).expect("group state serializes"),
-        after: serde_json::to_value(&after).expect("group state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -255,10 +253,6 @@ fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
         .filter(|rule| !after.rules.contains(rule))
         .cloned()
         .collect()
-}
-
-fn decode_states(cut: &Cut) -> Result<(GroupState, GroupState), String> {
-    crate::services::decode_states(cut)
 }
 
 fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
@@ -335,26 +329,27 @@ fn permission_for(rule: &Rule) -> IpPermission {
     permission.build()
 }
 
-fn is_not_found(err: &ServiceError) -> bool {
-    matches!(
-        err.code.as_deref(),
-        Some("InvalidGroup.NotFound") | Some("InvalidGroupId.NotFound")
-    )
-}
+const NOT_FOUND: &[&str] = &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"];
 
 /// Region-wide discovery: one paginated describe each for VPCs, groups and rules, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceError> {
-    let ec2 = ctx.ec2();
-    let vpc_cidrs = vpc::region_vpc_blocks(ctx).await?;
-    let groups = ec2
-        .describe_security_groups()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err))?;
-    let rules = ec2
+    let groups = vpc::with_region_blocks(
+        ctx,
+        async {
+            ctx.ec2()
+                .describe_security_groups()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err))
+        },
+        SecurityGroup::vpc_id,
+    )
+    .await?;
+    let rules = ctx
+        .ec2()
         .describe_security_group_rules()
         .into_paginator()
         .items()
@@ -373,17 +368,14 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
         }
     }
     let mut states: Vec<GroupState> = groups
-        .iter()
-        .filter_map(|group| {
+        .into_iter()
+        .filter_map(|(group, vpc_cidrs)| {
             let group_id = group.group_id()?.to_string();
             let vpc_id = group.vpc_id().map(str::to_string);
             let mut rules = rules_by_group.remove(&group_id).unwrap_or_default();
             sort_rules(&mut rules);
             Some(GroupState {
-                vpc_cidrs: vpc_id
-                    .as_ref()
-                    .and_then(|id| vpc_cidrs.get(id).cloned())
-                    .unwrap_or_default(),
+                vpc_cidrs,
                 group_id,
                 group_name: group.group_name().unwrap_or_default().to_string(),
                 vpc_id,
@@ -397,7 +389,7 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
 
 /// The group's rules now, sorted; None when the group no longer exists.
 async fn live_rules(ctx: &RegionCtx, group_id: &str) -> Result<Option<Vec<Rule>>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_security_group_rules()
         .filters(Filter::builder().name("group-id").values(group_id).build())
@@ -407,25 +399,24 @@ async fn live_rules(ctx: &RegionCtx, group_id: &str) -> Result<Option<Vec<Rule>>
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err));
-    match result {
-        Ok(rules) => {
-            let mut rules: Vec<Rule> = rules.iter().map(rule_from_sdk).collect();
-            sort_rules(&mut rules);
-            Ok(Some(rules))
-        }
-        Err(err) if is_not_found(&err) => Ok(None),
-        Err(err) => Err(err),
-    }
+    Ok(vpc::unless_not_found(described, NOT_FOUND)?.map(|rules| {
+        let mut rules: Vec<Rule> = rules.iter().map(rule_from_sdk).collect();
+        sort_rules(&mut rules);
+        rules
+    }))
 }
 
 #[async_trait]
-impl Containment for SecurityGroupRevoke {
+impl CutKind for SecurityGroupRevoke {
+    type State = GroupState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<GroupState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.group_id != cut.target || after.group_id != cut.target {
             return Err(format!(
                 "group_id must be the cut's target `{}`",
@@ -452,7 +443,7 @@ impl Containment for SecurityGroupRevoke {
         &self,
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<GroupState>>, ServiceError> {
         let states = describe_region(ctx).await?;
         Ok(states
             .iter()
@@ -460,71 +451,60 @@ impl Containment for SecurityGroupRevoke {
             .collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
-        let groups = ctx
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GroupState>,
+    ) -> Result<Option<GroupState>, ServiceError> {
+        let described = ctx
             .ec2()
             .describe_security_groups()
             .group_ids(&cut.target)
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err));
-        let group = match groups {
-            Ok(out) => match out.security_groups().first() {
-                Some(group) => group.clone(),
-                None => return Ok(Value::Null),
-            },
-            Err(err) if is_not_found(&err) => return Ok(Value::Null),
-            Err(err) => return Err(err),
+        let Some(group) = vpc::unless_not_found(described, NOT_FOUND)?
+            .and_then(|out| out.security_groups().first().cloned())
+        else {
+            return Ok(None);
         };
         let Some(rules) = live_rules(ctx, &cut.target).await? else {
-            return Ok(Value::Null);
+            return Ok(None);
         };
-        let vpc_id = group.vpc_id().map(str::to_string);
-        let vpc_cidrs = match &vpc_id {
-            Some(id) => vpc::blocks_of(ctx, id).await?,
-            None => Vec::new(),
-        };
-        let live = GroupState {
-            group_id: group.group_id().unwrap_or(&before.group_id).to_string(),
+        let vpc_cidrs = vpc::blocks_of(ctx, group.vpc_id()).await?;
+        Ok(Some(GroupState {
+            group_id: group.group_id().unwrap_or(&cut.before.group_id).to_string(),
             group_name: group.group_name().unwrap_or_default().to_string(),
-            vpc_id,
+            vpc_id: group.vpc_id().map(str::to_string),
             vpc_cidrs,
             rules,
-        };
-        Ok(serde_json::to_value(live).expect("group state serializes"))
+        }))
     }
 
     async fn observe_many(
         &self,
         ctx: &RegionCtx,
-        cuts: &[&Cut],
-    ) -> Vec<Result<Value, ServiceError>> {
+        cuts: &[TypedCut<GroupState>],
+    ) -> Vec<Result<Option<GroupState>, ServiceError>> {
         // The same three region-wide describes as discovery, however many groups are checked.
         match describe_region(ctx).await {
             Ok(states) => {
                 let by_id: HashMap<&str, &GroupState> =
                     states.iter().map(|s| (s.group_id.as_str(), s)).collect();
                 cuts.iter()
-                    .map(|cut| {
-                        Ok(by_id
-                            .get(cut.target.as_str())
-                            .map(|state| {
-                                serde_json::to_value(state).expect("group state serializes")
-                            })
-                            .unwrap_or(Value::Null))
-                    })
+                    .map(|cut| Ok(by_id.get(cut.target.as_str()).map(|&state| state.clone())))
                     .collect()
             }
             Err(err) => cuts.iter().map(|_| Err(err.clone())).collect(),
         }
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let record = self.undo_record_for(cut)?;
-        let undo: UndoRecord = serde_json::from_value(record.clone())
-            .map_err(|err| ServiceError::local("sg_revoke", err.to_string()))?;
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GroupState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
         // Revoking by rule ID removes exactly the reviewed rules, one call per direction.
         for direction in [Direction::Ingress, Direction::Egress] {
             let ids: Vec<String> = undo
@@ -561,13 +541,15 @@ impl Containment for SecurityGroupRevoke {
                 }
             }
         }
-        Ok(record)
+        Ok(undo)
     }
 
-    async fn check_permission(&self, ctx: &RegionCtx, cut: &Cut) -> PermissionCheck {
-        let undo: UndoRecord = match self.undo_record_for(cut).and_then(|v| {
-            serde_json::from_value(v).map_err(|e| ServiceError::local("sg_revoke", e.to_string()))
-        }) {
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GroupState>,
+    ) -> PermissionCheck {
+        let undo = match self.undo_record_for(cut) {
             Ok(undo) => undo,
             Err(err) => return PermissionCheck::Failed(err),
         };
@@ -611,23 +593,14 @@ impl Containment for SecurityGroupRevoke {
         PermissionCheck::Allowed
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) =
-            decode_states(cut).map_err(|problem| ServiceError::local("sg_revoke", problem))?;
-        let record = UndoRecord {
-            group_id: before.group_id.clone(),
-            revoked: revoked_rules(&before, &after),
-        };
-        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<GroupState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            group_id: cut.before.group_id.clone(),
+            revoked: revoked_rules(&cut.before, &cut.after),
+        })
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo: UndoRecord = serde_json::from_value(undo.clone()).map_err(|err| {
-            ServiceError::local(
-                "sg_revoke",
-                format!("the undo record does not decode: {err}"),
-            )
-        })?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let Some(live) = live_rules(ctx, &undo.group_id).await? else {
             return Err(ServiceError::local(
                 "ec2:DescribeSecurityGroupRules",

@@ -6,7 +6,6 @@ use aws_sdk_ec2::types::{SecurityGroup, Vpc, VpcCidrBlockAssociation};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
-use crate::aws::CallerIdentity;
 
 fn rule(id: &str, direction: Direction, peer: &str) -> Rule {
     let mut rule = Rule {
@@ -82,7 +81,7 @@ fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_r
     let state = web_group();
     let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
     assert_eq!(proposed.target, "sg-web");
-    let after: GroupState = serde_json::from_value(proposed.after.clone()).unwrap();
+    let after = &proposed.after;
     let kept: Vec<&str> = after.rules.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(kept, vec!["sgr-3", "sgr-4", "sgr-6", "sgr-8"]);
     assert!(
@@ -98,7 +97,7 @@ fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_r
             .contains("Kept for the responder (--keep-cidr): ingress tcp/443 from 203.0.113.7/32")
     );
     assert!(proposed.reason.contains("security groups are stateful"));
-    assert_eq!(proposed.before, serde_json::to_value(&state).unwrap());
+    assert_eq!(proposed.before, state);
 }
 
 #[test]
@@ -108,18 +107,30 @@ fn a_group_with_nothing_outside_is_not_proposed() {
     assert_eq!(propose(&state, &[]), None);
 }
 
-fn cut_for(state: &GroupState) -> Cut {
+fn cut_for(state: &GroupState) -> TypedCut<GroupState> {
     let proposed = propose(state, &[]).unwrap();
-    Cut {
+    TypedCut {
         id: format!("sg_revoke/us-east-1/{}", state.group_id),
-        kind: "sg_revoke".into(),
         region: "us-east-1".into(),
         target: proposed.target,
-        enabled: true,
-        reversible: true,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for the checks the engine's adapter makes on raw documents.
+fn plan_cut_for(state: &GroupState) -> crate::plan::Cut {
+    let cut = cut_for(state);
+    crate::plan::Cut {
+        id: cut.id,
+        kind: "sg_revoke".into(),
+        region: cut.region,
+        target: cut.target,
+        enabled: true,
+        reversible: true,
+        reason: String::new(),
+        before: serde_json::to_value(cut.before).unwrap(),
+        after: serde_json::to_value(cut.after).unwrap(),
     }
 }
 
@@ -130,8 +141,7 @@ fn the_undo_record_holds_the_revoked_rules_with_descriptions_and_tags() {
         .tags
         .insert("owner".into(), "payments".into());
     let cut = cut_for(&state);
-    let undo: UndoRecord =
-        serde_json::from_value(SecurityGroupRevoke.undo_record_for(&cut).unwrap()).unwrap();
+    let undo = SecurityGroupRevoke.undo_record_for(&cut).unwrap();
     assert_eq!(undo.group_id, "sg-web");
     let ids: Vec<&str> = undo.revoked.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(
@@ -157,11 +167,10 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut added = cut.clone();
-    let mut after: GroupState = serde_json::from_value(added.after.clone()).unwrap();
-    after
+    added
+        .after
         .rules
         .push(rule("sgr-new", Direction::Ingress, "198.51.100.0/24"));
-    added.after = serde_json::to_value(after).unwrap();
     assert!(
         SecurityGroupRevoke
             .check_states(&added)
@@ -170,9 +179,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut two_peers = cut.clone();
-    let mut before: GroupState = serde_json::from_value(two_peers.before.clone()).unwrap();
-    before.rules[0].cidr_ipv6 = Some("::/0".into());
-    two_peers.before = serde_json::to_value(before).unwrap();
+    two_peers.before.rules[0].cidr_ipv6 = Some("::/0".into());
     assert!(
         SecurityGroupRevoke
             .check_states(&two_peers)
@@ -180,11 +187,10 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
             .contains("exactly one")
     );
 
-    let mut garbage = cut;
+    let mut garbage = plan_cut_for(&web_group());
     garbage.before = serde_json::json!({"group_id": "sg-web"});
     assert!(
-        SecurityGroupRevoke
-            .check_states(&garbage)
+        crate::services::Containment::check_states(&SecurityGroupRevoke, &garbage)
             .unwrap_err()
             .starts_with("`before`")
     );
@@ -330,23 +336,14 @@ async fn mocked_discovery_follows_every_page_of_rules() {
         &[&vpcs, &groups, &first_page, &second_page]
     );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = DiscoveryScope {
-        caller: CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
+    let scope = DiscoveryScope::for_tests();
     let proposed = SecurityGroupRevoke.discover(&ctx, &scope).await.unwrap();
     assert_eq!(first_page.num_calls(), 1);
     assert_eq!(second_page.num_calls(), 1);
     assert_eq!(proposed.len(), 1);
-    let before: GroupState = serde_json::from_value(proposed[0].before.clone()).unwrap();
+    let before = &proposed[0].before;
     assert_eq!(before.rules.len(), 2, "rules from both pages are recorded");
-    let after: GroupState = serde_json::from_value(proposed[0].after.clone()).unwrap();
+    let after = &proposed[0].after;
     assert_eq!(after.rules.len(), 1);
     assert_eq!(after.rules[0].id, "sgr-a");
 }

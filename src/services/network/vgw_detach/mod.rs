@@ -7,18 +7,15 @@
 //! to the gateway stay in the route tables (as blackholes) while it is detached and work again once it is
 //! back; route propagation is a route-table setting and comes back with it too.
 
-use std::collections::BTreeMap;
-
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, VpnGateway};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::gateway_attachment::{self, Attachment};
+use super::gateway_attachment::{self, Attachment, GatewayCalls};
+use super::vpc;
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct VpnGatewayDetach;
@@ -52,13 +49,8 @@ pub struct UndoRecord {
 }
 
 /// Builds the proposal for one gateway, or nothing when it is attached nowhere.
-pub fn propose(state: &GatewayState) -> Option<ProposedCut> {
-    let detached: Vec<&str> = state
-        .attachments
-        .iter()
-        .filter(|a| gateway_attachment::carries_traffic(&a.state))
-        .map(|a| a.vpc_id.as_str())
-        .collect();
+pub fn propose(state: &GatewayState) -> Option<Proposal<GatewayState>> {
+    let detached = gateway_attachment::vpcs_carrying_traffic(&state.attachments);
     if detached.is_empty() {
         return None;
     }
@@ -71,11 +63,11 @@ pub fn propose(state: &GatewayState) -> Option<ProposedCut> {
         attachments: gateway_attachment::remaining_after_detach(&state.attachments),
         ..state.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: state.vpn_gateway_id.clone(),
         reason,
-        before: serde_json::to_value(state).expect("gateway state serializes"),
-        after: serde_json::to_value(&after).expect("gateway state serializes"),
+        before: state.clone(),
+        after,
         disabled_because: None,
     })
 }
@@ -98,17 +90,13 @@ pub fn state_of(gateway: &VpnGateway) -> Option<GatewayState> {
     })
 }
 
-fn decode_states(cut: &Cut) -> Result<(GatewayState, GatewayState), String> {
-    crate::services::decode_states(cut)
-}
-
-fn decode_undo(undo: &Value) -> Result<UndoRecord, ServiceError> {
-    serde_json::from_value(undo.clone()).map_err(|err| {
-        ServiceError::local(
-            "vgw_detach",
-            format!("the undo record does not decode: {err}"),
-        )
-    })
+/// Each gateway that is not deleted, with its attachments.
+fn attachments_by_gateway(gateways: &[VpnGateway]) -> Vec<(String, Vec<Attachment>)> {
+    gateways
+        .iter()
+        .filter_map(state_of)
+        .map(|state| (state.vpn_gateway_id, state.attachments))
+        .collect()
 }
 
 /// The gateway now, or None when it no longer exists (AWS answers NotFound; the emulator an empty list).
@@ -116,53 +104,119 @@ async fn live_gateway(
     ctx: &RegionCtx,
     gateway_id: &str,
 ) -> Result<Option<VpnGateway>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_vpn_gateways()
         .vpn_gateway_ids(gateway_id)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpnGateways", err));
-    match result {
-        Ok(out) => Ok(out
-            .vpn_gateways()
-            .iter()
-            .find(|g| {
-                !matches!(
-                    g.state().map(|s| s.as_str()),
-                    Some("deleted") | Some("deleting")
-                )
-            })
-            .cloned()),
-        Err(err) if err.code.as_deref() == Some("InvalidVpnGatewayID.NotFound") => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-/// For each VPC, the gateways attached to it now (in a state that carries traffic).
-fn attached_by_vpc(gateways: &[VpnGateway]) -> BTreeMap<String, Vec<String>> {
-    let mut by_vpc: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for state in gateways.iter().filter_map(state_of) {
-        for attachment in state.attachments {
-            if gateway_attachment::carries_traffic(&attachment.state) {
-                by_vpc
-                    .entry(attachment.vpc_id)
-                    .or_default()
-                    .push(state.vpn_gateway_id.clone());
-            }
-        }
-    }
-    by_vpc
+    Ok(
+        vpc::unless_not_found(described, &["InvalidVpnGatewayID.NotFound"])?.and_then(|out| {
+            out.vpn_gateways()
+                .iter()
+                .find(|g| {
+                    !matches!(
+                        g.state().map(|s| s.as_str()),
+                        Some("deleted") | Some("deleting")
+                    )
+                })
+                .cloned()
+        }),
+    )
 }
 
 #[async_trait]
-impl Containment for VpnGatewayDetach {
+impl GatewayCalls for VpnGatewayDetach {
+    const NOUN: &'static str = "virtual private gateway";
+
+    async fn live_attachments(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+    ) -> Result<Option<Vec<Attachment>>, ServiceError> {
+        Ok(live_gateway(ctx, gateway_id).await?.map(|gateway| {
+            state_of(&gateway)
+                .map(|state| state.attachments)
+                .unwrap_or_default()
+        }))
+    }
+
+    async fn attached_to(
+        &self,
+        ctx: &RegionCtx,
+        vpc_ids: &[String],
+    ) -> Result<Vec<(String, Vec<Attachment>)>, ServiceError> {
+        // DescribeVpnGateways is not paginated: one call answers for every VPC.
+        let out = ctx
+            .ec2()
+            .describe_vpn_gateways()
+            .filters(
+                Filter::builder()
+                    .name("attachment.vpc-id")
+                    .set_values(Some(vpc_ids.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpnGateways", err))?;
+        Ok(attachments_by_gateway(out.vpn_gateways()))
+    }
+
+    async fn detach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        ctx.ec2()
+            .detach_vpn_gateway()
+            .vpn_gateway_id(gateway_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DetachVpnGateway", err))?;
+        Ok(())
+    }
+
+    async fn attach(
+        &self,
+        ctx: &RegionCtx,
+        gateway_id: &str,
+        vpc_id: &str,
+    ) -> Result<(), ServiceError> {
+        ctx.ec2()
+            .attach_vpn_gateway()
+            .vpn_gateway_id(gateway_id)
+            .vpc_id(vpc_id)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:AttachVpnGateway", err))?;
+        Ok(())
+    }
+
+    fn gone(&self, gateway_id: &str, detached_from: &[String]) -> ServiceError {
+        ServiceError::local(
+            "ec2:DescribeVpnGateways",
+            format!(
+                "virtual private gateway {gateway_id} no longer exists, so it cannot be attached to {} again; create a new one, attach it to that VPC and re-create its VPN connections or Direct Connect virtual interfaces",
+                detached_from.join(", ")
+            ),
+        )
+    }
+}
+
+#[async_trait]
+impl CutKind for VpnGatewayDetach {
+    type State = GatewayState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<GatewayState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.vpn_gateway_id != cut.target || after.vpn_gateway_id != cut.target {
             return Err(format!(
                 "vpn_gateway_id must be the cut's target `{}`",
@@ -176,7 +230,7 @@ impl Containment for VpnGatewayDetach {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<GatewayState>>, ServiceError> {
         // DescribeVpnGateways is not paginated: one call returns every gateway of the region.
         let out = ctx
             .ec2()
@@ -190,99 +244,40 @@ impl Containment for VpnGatewayDetach {
         Ok(states.iter().filter_map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GatewayState>,
+    ) -> Result<Option<GatewayState>, ServiceError> {
         Ok(live_gateway(ctx, &cut.target)
             .await?
             .as_ref()
-            .and_then(state_of)
-            .map(|state| serde_json::to_value(state).expect("gateway state serializes"))
-            .unwrap_or(Value::Null))
+            .and_then(state_of))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let record = self.undo_record_for(cut)?;
-        let undo = decode_undo(&record)?;
-        for vpc_id in &undo.detached_from {
-            ctx.ec2()
-                .detach_vpn_gateway()
-                .vpn_gateway_id(&undo.vpn_gateway_id)
-                .vpc_id(vpc_id)
-                .send()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DetachVpnGateway", err))?;
-        }
-        Ok(record)
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GatewayState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
+        gateway_attachment::detach_all(self, ctx, &undo.vpn_gateway_id, &undo.detached_from)
+            .await?;
+        Ok(undo)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) =
-            decode_states(cut).map_err(|problem| ServiceError::local("vgw_detach", problem))?;
-        let record = UndoRecord {
-            vpn_gateway_id: before.vpn_gateway_id.clone(),
-            detached_from: before
-                .attachments
-                .iter()
-                .filter(|a| !after.attachments.contains(a))
-                .map(|a| a.vpc_id.clone())
-                .collect(),
-        };
-        Ok(serde_json::to_value(record).expect("undo record serializes"))
+    fn undo_record_for(&self, cut: &TypedCut<GatewayState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            vpn_gateway_id: cut.before.vpn_gateway_id.clone(),
+            detached_from: gateway_attachment::detached_vpcs(
+                &cut.before.attachments,
+                &cut.after.attachments,
+            ),
+        })
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo = decode_undo(undo)?;
-        let Some(gateway) = live_gateway(ctx, &undo.vpn_gateway_id).await? else {
-            return Err(ServiceError::local(
-                "ec2:DescribeVpnGateways",
-                format!(
-                    "virtual private gateway {} no longer exists, so it cannot be attached to {} again; create a new one, attach it to that VPC and re-create its VPN connections or Direct Connect virtual interfaces",
-                    undo.vpn_gateway_id,
-                    undo.detached_from.join(", ")
-                ),
-            ));
-        };
-        let others = if undo.detached_from.is_empty() {
-            Vec::new()
-        } else {
-            let out = ctx
-                .ec2()
-                .describe_vpn_gateways()
-                .filters(
-                    Filter::builder()
-                        .name("attachment.vpc-id")
-                        .set_values(Some(undo.detached_from.clone()))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpnGateways", err))?;
-            out.vpn_gateways().to_vec()
-        };
-        let live = state_of(&gateway)
-            .map(|s| s.attachments)
-            .unwrap_or_default();
-        let plan = gateway_attachment::plan_reattachment(
-            "virtual private gateway",
-            &undo.vpn_gateway_id,
-            &undo.detached_from,
-            &live,
-            &attached_by_vpc(&others),
-        );
-        let mut outcome = UndoOutcome { notes: plan.notes };
-        for vpc_id in plan.to_attach {
-            ctx.ec2()
-                .attach_vpn_gateway()
-                .vpn_gateway_id(&undo.vpn_gateway_id)
-                .vpc_id(&vpc_id)
-                .send()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:AttachVpnGateway", err))?;
-            outcome.notes.push(format!(
-                "attached {} to {vpc_id} again",
-                undo.vpn_gateway_id
-            ));
-        }
-        Ok(outcome)
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
+        gateway_attachment::reattach(self, ctx, &undo.vpn_gateway_id, &undo.detached_from).await
     }
 }
 

@@ -33,18 +33,30 @@ fn attached_state() -> GatewayState {
     .unwrap()
 }
 
-fn cut_for(state: &GatewayState) -> Cut {
+fn cut_for(state: &GatewayState) -> TypedCut<GatewayState> {
     let proposed = propose(state).unwrap();
-    Cut {
+    TypedCut {
         id: "vgw_detach/us-east-1/vgw-1".into(),
-        kind: "vgw_detach".into(),
         region: "us-east-1".into(),
         target: proposed.target,
-        enabled: true,
-        reversible: true,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for the checks the engine's adapter makes on raw documents.
+fn plan_cut_for(state: &GatewayState) -> crate::plan::Cut {
+    let cut = cut_for(state);
+    crate::plan::Cut {
+        id: cut.id,
+        kind: "vgw_detach".into(),
+        region: cut.region,
+        target: cut.target,
+        enabled: true,
+        reversible: true,
+        reason: String::new(),
+        before: serde_json::to_value(cut.before).unwrap(),
+        after: serde_json::to_value(cut.after).unwrap(),
     }
 }
 
@@ -68,8 +80,7 @@ fn an_attached_gateway_is_proposed_and_old_detached_attachments_are_not_recorded
         "{}",
         proposed.reason
     );
-    let after: GatewayState = serde_json::from_value(proposed.after).unwrap();
-    assert!(after.attachments.is_empty());
+    assert!(proposed.after.attachments.is_empty());
 }
 
 #[test]
@@ -91,8 +102,7 @@ fn detached_and_deleted_gateways_are_not_proposed() {
 #[test]
 fn the_undo_record_names_the_vpcs_the_gateway_was_detached_from() {
     let cut = cut_for(&attached_state());
-    let undo: UndoRecord =
-        serde_json::from_value(VpnGatewayDetach.undo_record_for(&cut).unwrap()).unwrap();
+    let undo = VpnGatewayDetach.undo_record_for(&cut).unwrap();
     assert_eq!(undo.vpn_gateway_id, "vgw-1");
     assert_eq!(undo.detached_from, vec!["vpc-1"]);
 }
@@ -120,11 +130,10 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
             .contains("keeps the attachment")
     );
 
-    let mut garbage = cut;
+    let mut garbage = plan_cut_for(&attached_state());
     garbage.after = serde_json::json!({"vpn_gateway_id": "vgw-1"});
     assert!(
-        VpnGatewayDetach
-            .check_states(&garbage)
+        crate::services::Containment::check_states(&VpnGatewayDetach, &garbage)
             .unwrap_err()
             .starts_with("`after`")
     );
@@ -144,7 +153,7 @@ fn other_gateways_attached_to_a_vpc_are_found_for_conflict_checks() {
             &[("vpc-1", AttachmentStatus::Detached)],
         ),
     ];
-    let by_vpc = attached_by_vpc(&gateways);
+    let by_vpc = gateway_attachment::attached_by_vpc(attachments_by_gateway(&gateways));
     assert_eq!(by_vpc["vpc-1"], vec!["vgw-new"]);
 }
 
@@ -169,16 +178,7 @@ async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
     });
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]);
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = DiscoveryScope {
-        caller: crate::aws::CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
+    let scope = DiscoveryScope::for_tests();
     let proposed = VpnGatewayDetach.discover(&ctx, &scope).await.unwrap();
     assert_eq!(describe.num_calls(), 1);
     let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ec2::types::VpcEndpoint;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
+use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
@@ -178,26 +178,21 @@ async fn live_endpoint(
     ctx: &RegionCtx,
     endpoint_id: &str,
 ) -> Result<Option<EndpointDescription>, ServiceError> {
-    let result = ctx
+    let described = ctx
         .ec2()
         .describe_vpc_endpoints()
         .vpc_endpoint_ids(endpoint_id)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcEndpoints", err));
-    match result {
-        Ok(out) => Ok(out
-            .vpc_endpoints()
-            .iter()
-            .filter_map(describe)
-            .find(|e| e.vpc_endpoint_id == endpoint_id && !is_gone(&e.state))),
-        Err(err) if err.code.as_deref() == Some("InvalidVpcEndpointId.NotFound") => Ok(None),
-        Err(err) => Err(err),
-    }
-}
-
-fn to_value<T: Serialize>(state: &T) -> Value {
-    serde_json::to_value(state).expect("endpoint state serializes")
+    Ok(
+        vpc::unless_not_found(described, &["InvalidVpcEndpointId.NotFound"])?.and_then(|out| {
+            out.vpc_endpoints()
+                .iter()
+                .filter_map(describe)
+                .find(|e| e.vpc_endpoint_id == endpoint_id && !is_gone(&e.state))
+        }),
+    )
 }
 
 #[cfg(test)]

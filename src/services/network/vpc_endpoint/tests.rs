@@ -5,13 +5,12 @@ use aws_sdk_ec2::types::{
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
-use super::vpce_policy_deny::{
-    DENY_ALL, PolicyRestore, PolicyState, UndoRecord, plan_restore, same_policy,
-};
+use super::vpce_delete::EndpointState;
+use super::vpce_policy_deny::{DENY_ALL, PolicyRestore, UndoRecord, plan_restore, same_policy};
 use super::*;
 use super::{vpce_delete, vpce_policy_deny};
 use crate::plan::Cut;
-use crate::services::{Containment, ProposedCut};
+use crate::services::{Containment, CutKind, DiscoveryScope, Proposal, TypedCut};
 
 const DEFAULT_POLICY: &str = r#"{"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}"#;
 
@@ -43,17 +42,28 @@ fn interface_endpoint(id: &str) -> VpcEndpoint {
         .build()
 }
 
-fn cut(kind: &str, proposed: ProposedCut, reversible: bool) -> Cut {
-    Cut {
+fn cut<S>(kind: &str, proposed: Proposal<S>) -> TypedCut<S> {
+    TypedCut {
         id: format!("{kind}/us-east-1/{}", proposed.target),
-        kind: kind.into(),
         region: "us-east-1".into(),
         target: proposed.target,
-        enabled: true,
-        reversible,
-        reason: proposed.reason,
         before: proposed.before,
         after: proposed.after,
+    }
+}
+
+/// The same cut as a plan holds it, for what the engine's adapter does with raw documents.
+fn plan_cut<S: serde::Serialize>(kind: &str, cut: TypedCut<S>, reversible: bool) -> Cut {
+    Cut {
+        id: cut.id,
+        kind: kind.into(),
+        region: cut.region,
+        target: cut.target,
+        enabled: true,
+        reversible,
+        reason: String::new(),
+        before: serde_json::to_value(cut.before).unwrap(),
+        after: serde_json::to_value(cut.after).unwrap(),
     }
 }
 
@@ -86,10 +96,12 @@ fn only_available_endpoints_of_policy_types_are_candidates() {
 fn the_policy_cut_records_the_exact_original_document_and_writes_deny_all() {
     let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
     let proposed = vpce_policy_deny::propose(&endpoint).unwrap();
-    let before: PolicyState = serde_json::from_value(proposed.before.clone()).unwrap();
-    assert_eq!(before.policy_document, DEFAULT_POLICY, "byte for byte");
-    let after: PolicyState = serde_json::from_value(proposed.after.clone()).unwrap();
-    assert_eq!(after.policy_document, DENY_ALL);
+    assert_eq!(
+        proposed.before.policy_document.as_deref(),
+        Some(DEFAULT_POLICY),
+        "byte for byte"
+    );
+    assert_eq!(proposed.after.policy_document.as_deref(), Some(DENY_ALL));
     assert!(
         proposed.reason.starts_with(
             "Gateway endpoint vpce-a for com.amazonaws.us-east-1.s3 in vpc-1: anything"
@@ -98,10 +110,9 @@ fn the_policy_cut_records_the_exact_original_document_and_writes_deny_all() {
         proposed.reason
     );
 
-    let cut = cut("vpce_policy_deny", proposed, true);
-    assert_eq!(VpcEndpointPolicyDeny.check_states(&cut), Ok(()));
-    let undo: UndoRecord =
-        serde_json::from_value(VpcEndpointPolicyDeny.undo_record_for(&cut).unwrap()).unwrap();
+    let cut = cut("vpce_policy_deny", proposed);
+    assert_eq!(CutKind::check_states(&VpcEndpointPolicyDeny, &cut), Ok(()));
+    let undo = CutKind::undo_record_for(&VpcEndpointPolicyDeny, &cut).unwrap();
     assert_eq!(undo.original_policy, DEFAULT_POLICY);
     assert_eq!(undo.deny_policy, DENY_ALL);
 }
@@ -179,35 +190,55 @@ fn policy_state_checks_reject_anything_but_the_deny_all_swap() {
     let cut = cut(
         "vpce_policy_deny",
         vpce_policy_deny::propose(&endpoint).unwrap(),
-        true,
     );
 
     let mut softer = cut.clone();
-    softer.after["policy_document"] = DEFAULT_POLICY.into();
+    softer.after.policy_document = Some(DEFAULT_POLICY.into());
     assert!(
-        VpcEndpointPolicyDeny
-            .check_states(&softer)
+        CutKind::check_states(&VpcEndpointPolicyDeny, &softer)
             .unwrap_err()
             .contains("deny-all")
     );
 
     let mut moved = cut.clone();
-    moved.after["vpc_id"] = "vpc-other".into();
+    moved.after.vpc_id = "vpc-other".into();
     assert!(
-        VpcEndpointPolicyDeny
-            .check_states(&moved)
+        CutKind::check_states(&VpcEndpointPolicyDeny, &moved)
             .unwrap_err()
             .contains("only in policy_document")
     );
 
-    let mut other_target = cut;
+    let mut other_target = cut.clone();
     other_target.target = "vpce-z".into();
     assert!(
-        VpcEndpointPolicyDeny
-            .check_states(&other_target)
+        CutKind::check_states(&VpcEndpointPolicyDeny, &other_target)
             .unwrap_err()
             .contains("vpc_endpoint_id")
     );
+
+    // A plan's states always hold a policy: a missing one is refused as it always was.
+    let mut no_policy = plan_cut("vpce_policy_deny", cut, true);
+    no_policy
+        .after
+        .as_object_mut()
+        .unwrap()
+        .remove("policy_document");
+    assert_eq!(
+        Containment::check_states(&VpcEndpointPolicyDeny, &no_policy),
+        Err("`after`: missing field `policy_document`".into())
+    );
+}
+
+#[test]
+fn an_endpoint_that_lost_its_policy_is_observed_without_one() {
+    let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    let proposed = vpce_policy_deny::propose(&endpoint).unwrap();
+    let mut lost = endpoint;
+    lost.policy_document = None;
+    let observed = serde_json::to_value(vpce_policy_deny::policy_state(&lost)).unwrap();
+    let mut expected = serde_json::to_value(&proposed.before).unwrap();
+    expected.as_object_mut().unwrap().remove("policy_document");
+    assert_eq!(observed, expected, "the drift report shows the policy gone");
 }
 
 #[test]
@@ -224,28 +255,53 @@ fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
         proposed.disabled_because, None,
         "the kind itself is off by default"
     );
-    let before: EndpointDescription = serde_json::from_value(proposed.before.clone()).unwrap();
-    assert_eq!(before, endpoint);
+    let EndpointState::Described(before) = &proposed.before else {
+        panic!("`before` is the description: {:?}", proposed.before);
+    };
+    assert_eq!(**before, endpoint);
     assert_eq!(before.subnet_ids, vec!["subnet-1"]);
     assert_eq!(before.private_dns_enabled, Some(true));
-
-    let cut = cut("vpce_delete", proposed, false);
-    assert_eq!(VpcEndpointDelete.check_states(&cut), Ok(()));
     assert_eq!(
-        VpcEndpointDelete.undo_record_for(&cut).unwrap(),
-        cut.before,
+        serde_json::to_value(&proposed.before).unwrap(),
+        serde_json::to_value(&endpoint).unwrap(),
+        "recorded as the description itself"
+    );
+
+    let cut = cut("vpce_delete", proposed);
+    assert_eq!(CutKind::check_states(&VpcEndpointDelete, &cut), Ok(()));
+    let plan_cut = plan_cut("vpce_delete", cut.clone(), false);
+    assert_eq!(
+        Containment::undo_record_for(&VpcEndpointDelete, &plan_cut).unwrap(),
+        plan_cut.before,
         "the rollback file keeps the full description"
     );
-    assert!(!VpcEndpointDelete.info().reversible);
-    assert!(!VpcEndpointDelete.info().enabled_by_default);
+    assert!(!CutKind::info(&VpcEndpointDelete).reversible);
+    assert!(!CutKind::info(&VpcEndpointDelete).enabled_by_default);
 
-    let mut not_deleted = cut;
-    not_deleted.after["state"] = "available".into();
+    let mut not_deleted = cut.clone();
+    if let EndpointState::Deleted(after) = &mut not_deleted.after {
+        after.state = "available".into();
+    }
     assert!(
-        VpcEndpointDelete
-            .check_states(&not_deleted)
+        CutKind::check_states(&VpcEndpointDelete, &not_deleted)
             .unwrap_err()
             .contains("must be `deleted`")
+    );
+
+    // Each state in its place: the description before, the deletion after.
+    let mut swapped = cut.clone();
+    std::mem::swap(&mut swapped.before, &mut swapped.after);
+    assert!(
+        CutKind::check_states(&VpcEndpointDelete, &swapped)
+            .unwrap_err()
+            .starts_with("`before`")
+    );
+    let mut garbage = plan_cut;
+    garbage.after = serde_json::json!({"vpc_endpoint_id": "vpce-b"});
+    assert!(
+        Containment::check_states(&VpcEndpointDelete, &garbage)
+            .unwrap_err()
+            .starts_with("`after`")
     );
 }
 
@@ -264,16 +320,28 @@ async fn undoing_a_delete_is_an_error_that_says_how_to_rebuild() {
         "us-east-1",
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[]),
     );
-    let err = VpcEndpointDelete
-        .undo(&ctx, &serde_json::to_value(&endpoint).unwrap())
-        .await
-        .unwrap_err();
+    let err = Containment::undo(
+        &VpcEndpointDelete,
+        &ctx,
+        &serde_json::to_value(&endpoint).unwrap(),
+    )
+    .await
+    .unwrap_err();
     let text = err.to_string();
     assert!(text.contains("cannot be restored"), "{text}");
     assert!(text.contains("route tables rtb-1, rtb-2"), "{text}");
     assert!(
         text.contains("service com.amazonaws.us-east-1.s3"),
         "{text}"
+    );
+
+    // A record that is not a description still gets the same refusal, not a decoding error.
+    let err = Containment::undo(&VpcEndpointDelete, &ctx, &serde_json::json!({"edited": 1}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "a deleted VPC endpoint cannot be restored (a re-created one gets a new ID): the recorded endpoint"
     );
 }
 
@@ -317,22 +385,18 @@ async fn mocked_discovery_follows_every_page_of_endpoints() {
         });
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&first, &second]);
     let ctx = RegionCtx::with_ec2("us-east-1", client);
-    let scope = crate::services::DiscoveryScope {
-        caller: crate::aws::CallerIdentity {
-            account: "123456789012".into(),
-            arn: "arn:aws:iam::123456789012:user/r".into(),
-            user_id: "AIDA".into(),
-            access_key_id: None,
-        },
-        keep_cidrs: vec![],
-        options: Default::default(),
-    };
-    let policy_cuts = VpcEndpointPolicyDeny.discover(&ctx, &scope).await.unwrap();
-    let delete_cuts = VpcEndpointDelete.discover(&ctx, &scope).await.unwrap();
+    let scope = DiscoveryScope::for_tests();
+    let policy_cuts = CutKind::discover(&VpcEndpointPolicyDeny, &ctx, &scope)
+        .await
+        .unwrap();
+    let delete_cuts = CutKind::discover(&VpcEndpointDelete, &ctx, &scope)
+        .await
+        .unwrap();
     assert_eq!(first.num_calls(), 2);
     assert_eq!(second.num_calls(), 2);
-    for proposed in [&policy_cuts, &delete_cuts] {
-        let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+    let policy_targets: Vec<&str> = policy_cuts.iter().map(|p| p.target.as_str()).collect();
+    let delete_targets: Vec<&str> = delete_cuts.iter().map(|p| p.target.as_str()).collect();
+    for targets in [policy_targets, delete_targets] {
         assert_eq!(targets, vec!["vpce-a", "vpce-b"]);
     }
 }

@@ -5,14 +5,13 @@
 //! to hold, or whose service takes no policy.
 
 use async_trait::async_trait;
+use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{EndpointDescription, candidates, describe_region, live_endpoint, to_value};
+use super::{EndpointDescription, candidates, describe_region, live_endpoint};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct VpcEndpointDelete;
@@ -34,8 +33,33 @@ pub struct Deleted {
     pub state: String,
 }
 
+/// What `before` and `after` record: the endpoint's description before the cut, its deletion after.
+/// Untagged, so each is written exactly as the description or the deletion alone; the two shapes share
+/// no required field, so a document reads as one of them at most.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(
+    untagged,
+    expecting = "neither an endpoint's full description nor a deleted endpoint (`vpc_endpoint_id` and `state` only)"
+)]
+pub enum EndpointState {
+    Described(Box<EndpointDescription>),
+    Deleted(Deleted),
+}
+
+/// What the rollback file keeps: the endpoint's description, for whoever rebuilds it. Restore fails
+/// either way, so a record that does not read as a description is still accepted, and gets the same
+/// error without the rebuilding hint, as it always has.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum UndoRecord {
+    Described(Box<EndpointDescription>),
+    /// Only ever read from a rollback file; apply always writes a description.
+    #[serde(skip_serializing)]
+    Unreadable(IgnoredAny),
+}
+
 /// Builds the proposal for one endpoint.
-pub fn propose(endpoint: &EndpointDescription) -> ProposedCut {
+pub fn propose(endpoint: &EndpointDescription) -> Proposal<EndpointState> {
     let mut reason = format!(
         "Deletes {}. This CANNOT be undone: a re-created endpoint gets a new ID and new DNS names, and restore will not rebuild it; its full description is recorded here and in the rollback file for rebuilding by hand. Off by default: `apply` performs it only when it is set to `enabled: true` and `--allow-irreversible` is given. Prefer vpce_policy_deny, which restore reverses.",
         endpoint.summary()
@@ -45,11 +69,11 @@ pub fn propose(endpoint: &EndpointDescription) -> ProposedCut {
             " This endpoint's service takes no endpoint policy, so deleting it is the only cut that closes it.",
         );
     }
-    ProposedCut {
+    Proposal {
         target: endpoint.vpc_endpoint_id.clone(),
         reason,
-        before: to_value(endpoint),
-        after: to_value(&Deleted {
+        before: EndpointState::Described(Box::new(endpoint.clone())),
+        after: EndpointState::Deleted(Deleted {
             vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
             state: "deleted".into(),
         }),
@@ -57,11 +81,19 @@ pub fn propose(endpoint: &EndpointDescription) -> ProposedCut {
     }
 }
 
-fn decode_states(cut: &Cut) -> Result<(EndpointDescription, Deleted), String> {
-    let before: EndpointDescription =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after: Deleted =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+/// The cut's states in their places: the description before, the deletion after.
+fn states(cut: &TypedCut<EndpointState>) -> Result<(&EndpointDescription, &Deleted), String> {
+    let EndpointState::Described(before) = &cut.before else {
+        return Err(
+            "`before` must be the endpoint's full description, not a deleted endpoint".into(),
+        );
+    };
+    let EndpointState::Deleted(after) = &cut.after else {
+        return Err(
+            "`after` must be the deleted endpoint (`vpc_endpoint_id` and `state` only), not a description"
+                .into(),
+        );
+    };
     Ok((before, after))
 }
 
@@ -87,13 +119,16 @@ pub fn unsuccessful_error(
 }
 
 #[async_trait]
-impl Containment for VpcEndpointDelete {
+impl CutKind for VpcEndpointDelete {
+    type State = EndpointState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<EndpointState>) -> Result<(), String> {
+        let (before, after) = states(cut)?;
         if before.vpc_endpoint_id != cut.target || after.vpc_endpoint_id != cut.target {
             return Err(format!(
                 "vpc_endpoint_id must be the cut's target `{}`",
@@ -113,19 +148,26 @@ impl Containment for VpcEndpointDelete {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<EndpointState>>, ServiceError> {
         let endpoints = describe_region(ctx).await?;
         Ok(candidates(&endpoints).iter().map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<EndpointState>,
+    ) -> Result<Option<EndpointState>, ServiceError> {
         Ok(live_endpoint(ctx, &cut.target)
             .await?
-            .map(|e| to_value(&e))
-            .unwrap_or(Value::Null))
+            .map(|endpoint| EndpointState::Described(Box::new(endpoint))))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<EndpointState>,
+    ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let out = ctx
             .ec2()
@@ -142,22 +184,20 @@ impl Containment for VpcEndpointDelete {
 
     /// The endpoint's recorded description: nothing can undo the cut, but the rollback file keeps what
     /// is needed to rebuild it by hand.
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, _) =
-            decode_states(cut).map_err(|problem| ServiceError::local("vpce_delete", problem))?;
-        Ok(to_value(&before))
+    fn undo_record_for(&self, cut: &TypedCut<EndpointState>) -> Result<UndoRecord, ServiceError> {
+        let (before, _) = states(cut).map_err(|problem| ServiceError::local(INFO.name, problem))?;
+        Ok(UndoRecord::Described(Box::new(before.clone())))
     }
 
-    async fn undo(&self, _ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let description = serde_json::from_value::<EndpointDescription>(undo.clone())
-            .map(|d| {
-                format!(
-                    "{}; rebuild it by hand from its recorded description: {}",
-                    d.summary(),
-                    d.rebuild_hint()
-                )
-            })
-            .unwrap_or_else(|_| "the recorded endpoint".to_string());
+    async fn undo(&self, _ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
+        let description = match undo {
+            UndoRecord::Described(d) => format!(
+                "{}; rebuild it by hand from its recorded description: {}",
+                d.summary(),
+                d.rebuild_hint()
+            ),
+            UndoRecord::Unreadable(_) => "the recorded endpoint".to_string(),
+        };
         Err(ServiceError::local(
             "vpce_delete",
             format!(

@@ -3,14 +3,13 @@
 //! policy document that was recorded, and only while the live policy is still our deny-all.
 
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{EndpointDescription, candidates, describe_region, live_endpoint, to_value};
+use super::{EndpointDescription, candidates, describe_region, live_endpoint};
 use crate::aws::RegionCtx;
-use crate::plan::Cut;
 use crate::services::{
-    Containment, DiscoveryScope, KindInfo, Phase, ProposedCut, ServiceError, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct VpcEndpointPolicyDeny;
@@ -35,8 +34,15 @@ pub struct PolicyState {
     pub service_name: String,
     pub vpc_id: String,
     pub state: String,
-    /// Exactly as AWS returns it: restore writes this very string back.
-    pub policy_document: String,
+    /// Exactly as AWS returns it: restore writes this very string back. A plan's states always hold one
+    /// (decoding refuses a missing or null policy, as it always has); only a live endpoint whose policy
+    /// went away since is observed without, so the drift report shows the policy gone.
+    #[serde(deserialize_with = "a_policy", skip_serializing_if = "Option::is_none")]
+    pub policy_document: Option<String>,
+}
+
+fn a_policy<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 /// What restore needs: the endpoint, the policy to put back, and the policy the cut put in its place.
@@ -63,22 +69,22 @@ pub fn same_policy(a: &str, b: &str) -> bool {
     }
 }
 
-/// The recorded policy state of an endpoint, or None when it has no policy (its service takes none).
-pub fn policy_state(endpoint: &EndpointDescription) -> Option<PolicyState> {
-    Some(PolicyState {
+/// The policy state of an endpoint; without a policy when its service takes none.
+pub fn policy_state(endpoint: &EndpointDescription) -> PolicyState {
+    PolicyState {
         vpc_endpoint_id: endpoint.vpc_endpoint_id.clone(),
         vpc_endpoint_type: endpoint.vpc_endpoint_type.clone(),
         service_name: endpoint.service_name.clone(),
         vpc_id: endpoint.vpc_id.clone(),
         state: endpoint.state.clone(),
-        policy_document: endpoint.policy_document.clone()?,
-    })
+        policy_document: endpoint.policy_document.clone(),
+    }
 }
 
 /// Builds the proposal for one endpoint, or nothing when it takes no policy or already denies all.
-pub fn propose(endpoint: &EndpointDescription) -> Option<ProposedCut> {
-    let before = policy_state(endpoint)?;
-    if same_policy(&before.policy_document, DENY_ALL) {
+pub fn propose(endpoint: &EndpointDescription) -> Option<Proposal<PolicyState>> {
+    let before = policy_state(endpoint);
+    if same_policy(before.policy_document.as_deref()?, DENY_ALL) {
         return None;
     }
     let mut reason = format!(
@@ -90,14 +96,14 @@ pub fn propose(endpoint: &EndpointDescription) -> Option<ProposedCut> {
         reason.push_str(" Requests already under way through its network interfaces may finish.");
     }
     let after = PolicyState {
-        policy_document: DENY_ALL.to_string(),
+        policy_document: Some(DENY_ALL.to_string()),
         ..before.clone()
     };
-    Some(ProposedCut {
+    Some(Proposal {
         target: before.vpc_endpoint_id.clone(),
         reason,
-        before: to_value(&before),
-        after: to_value(&after),
+        before,
+        after,
         disabled_because: None,
     })
 }
@@ -135,15 +141,13 @@ pub fn plan_restore(undo: &UndoRecord, live: Option<&EndpointDescription>) -> Po
     }
 }
 
-fn decode_states(cut: &Cut) -> Result<(PolicyState, PolicyState), String> {
-    crate::services::decode_states(cut)
-}
-
-fn decode_undo(undo: &Value) -> Result<UndoRecord, ServiceError> {
-    serde_json::from_value(undo.clone()).map_err(|err| {
+/// A recorded state's policy. Decoding guarantees one, so only a state built by hand can lack it; the
+/// error is the one decoding such a state always gave.
+fn recorded_policy(state: &PolicyState, which: &str) -> Result<String, ServiceError> {
+    state.policy_document.clone().ok_or_else(|| {
         ServiceError::local(
-            "vpce_policy_deny",
-            format!("the undo record does not decode: {err}"),
+            INFO.name,
+            format!("`{which}`: missing field `policy_document`"),
         )
     })
 }
@@ -169,29 +173,32 @@ async fn put_policy(ctx: &RegionCtx, endpoint_id: &str, policy: &str) -> Result<
 }
 
 #[async_trait]
-impl Containment for VpcEndpointPolicyDeny {
+impl CutKind for VpcEndpointPolicyDeny {
+    type State = PolicyState;
+    type Undo = UndoRecord;
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
 
-    fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        let (before, after) = decode_states(cut)?;
+    fn check_states(&self, cut: &TypedCut<PolicyState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
         if before.vpc_endpoint_id != cut.target || after.vpc_endpoint_id != cut.target {
             return Err(format!(
                 "vpc_endpoint_id must be the cut's target `{}`",
                 cut.target
             ));
         }
-        if after.policy_document != DENY_ALL {
+        if after.policy_document.as_deref() != Some(DENY_ALL) {
             return Err(format!(
                 "`after` must hold the deny-all policy {DENY_ALL}: the cut writes nothing else"
             ));
         }
         let unchanged = PolicyState {
             policy_document: before.policy_document.clone(),
-            ..after
+            ..after.clone()
         };
-        if unchanged != before {
+        if &unchanged != before {
             return Err("`after` may differ from `before` only in policy_document".into());
         }
         Ok(())
@@ -201,50 +208,43 @@ impl Containment for VpcEndpointPolicyDeny {
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
-    ) -> Result<Vec<ProposedCut>, ServiceError> {
+    ) -> Result<Vec<Proposal<PolicyState>>, ServiceError> {
         let endpoints = describe_region(ctx).await?;
         Ok(candidates(&endpoints).iter().filter_map(propose).collect())
     }
 
-    async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PolicyState>,
+    ) -> Result<Option<PolicyState>, ServiceError> {
         Ok(live_endpoint(ctx, &cut.target)
             .await?
             .as_ref()
-            .map(|e| match policy_state(e) {
-                Some(state) => to_value(&state),
-                // Same shape as `before`, with the policy gone, so the drift report shows what changed.
-                None => serde_json::json!({
-                    "vpc_endpoint_id": e.vpc_endpoint_id,
-                    "vpc_endpoint_type": e.vpc_endpoint_type,
-                    "service_name": e.service_name,
-                    "vpc_id": e.vpc_id,
-                    "state": e.state,
-                }),
-            })
-            .unwrap_or(Value::Null))
+            .map(policy_state))
     }
 
-    async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError> {
-        let record = self.undo_record_for(cut)?;
-        let undo = decode_undo(&record)?;
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PolicyState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
         put_policy(ctx, &undo.vpc_endpoint_id, &undo.deny_policy).await?;
-        Ok(record)
+        Ok(undo)
     }
 
-    fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {
-        let (before, after) = decode_states(cut)
-            .map_err(|problem| ServiceError::local("vpce_policy_deny", problem))?;
-        Ok(to_value(&UndoRecord {
-            vpc_endpoint_id: before.vpc_endpoint_id,
-            original_policy: before.policy_document,
-            deny_policy: after.policy_document,
-        }))
+    fn undo_record_for(&self, cut: &TypedCut<PolicyState>) -> Result<UndoRecord, ServiceError> {
+        Ok(UndoRecord {
+            vpc_endpoint_id: cut.before.vpc_endpoint_id.clone(),
+            original_policy: recorded_policy(&cut.before, "before")?,
+            deny_policy: recorded_policy(&cut.after, "after")?,
+        })
     }
 
-    async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {
-        let undo = decode_undo(undo)?;
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let live = live_endpoint(ctx, &undo.vpc_endpoint_id).await?;
-        let note = match plan_restore(&undo, live.as_ref()) {
+        let note = match plan_restore(undo, live.as_ref()) {
             PolicyRestore::PutBack => {
                 put_policy(ctx, &undo.vpc_endpoint_id, &undo.original_policy).await?;
                 format!("put the original policy back on {}", undo.vpc_endpoint_id)
