@@ -130,7 +130,7 @@ impl PermissionCheck {
 }
 
 /// One kind of cut as the engine holds it, over the plan's document values. Kinds implement [`CutKind`]
-/// and get this through the adapter below; a few older kinds still implement it directly.
+/// and get this through the adapter below; nothing else implements it.
 #[async_trait]
 pub trait Containment: Send + Sync {
     fn info(&self) -> &'static KindInfo;
@@ -221,7 +221,7 @@ pub trait Inspection: Send + Sync {
 }
 
 /// A cut's `before` and `after` in a kind's own state type; the error names which one does not fit.
-pub fn decode_states<T: serde::de::DeserializeOwned>(cut: &Cut) -> Result<(T, T), String> {
+fn decode_states<T: serde::de::DeserializeOwned>(cut: &Cut) -> Result<(T, T), String> {
     let before =
         serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
     let after =

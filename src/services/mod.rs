@@ -43,6 +43,6 @@ pub use crate::service_error::ServiceError;
 pub use common::gather;
 pub use kind::{
     Containment, CutKind, DiscoveryScope, Inspection, KindInfo, PermissionCheck, Phase, PlanOption,
-    PlanOptions, Proposal, ProposedCut, RestoreGate, TypedCut, UndoOutcome, decode_states,
+    PlanOptions, Proposal, ProposedCut, RestoreGate, TypedCut, UndoOutcome,
 };
 pub use registry::{Registry, registry};
