@@ -2,9 +2,10 @@
 //! (SESv2 PutAccountSendingAttributes SendingEnabled=false), so a stolen key or a compromised application
 //! cannot send mail (phishing, spam, data out by email) from the account's verified domains.
 //!
-//! Undo turns sending back on, unless AWS itself has since paused or is reviewing the account
-//! (EnforcementStatus other than HEALTHY): AWS refuses to resume such an account, and only AWS Support can,
-//! so restore says so instead of trying.
+//! Undo turns sending back on, unless AWS itself has since shut the account's sending down
+//! (EnforcementStatus SHUTDOWN): AWS refuses to resume such an account, and only AWS Support can, so
+//! restore says so instead of trying. PROBATION is a review under which the account still sends, so a
+//! restore under PROBATION resumes sending as it would for HEALTHY.
 //!
 //! The same struct is an [`Inspection`] under the same name: when the region's SES account state cannot
 //! be read because the endpoint has no such API (the emulator answers GetAccount with a bare HTTP 404), the
@@ -84,8 +85,20 @@ async fn set_sending(ctx: &RegionCtx, enabled: bool) -> Result<(), ServiceError>
     Ok(())
 }
 
-/// AWS's enforcement has paused or is reviewing the account: only AWS Support can resume it.
-fn paused_by_aws(state: &SendingState) -> bool {
+/// AWS has shut the account's sending down: only AWS Support can resume it. GetAccount documents three
+/// statuses: HEALTHY; PROBATION, "placing your account under review" (sending still works); and SHUTDOWN,
+/// "your account's ability to send email is currently paused"
+/// (docs.aws.amazon.com/ses/latest/APIReference-V2/API_GetAccount.html, EnforcementStatus).
+fn shut_down_by_aws(state: &SendingState) -> bool {
+    state
+        .enforcement_status
+        .as_deref()
+        .is_some_and(|status| status.eq_ignore_ascii_case("SHUTDOWN"))
+}
+
+/// AWS enforces anything at all (under review or shut down): said in the reason, since a review can end
+/// in a shutdown that restore could not undo.
+fn under_enforcement(state: &SendingState) -> bool {
     state
         .enforcement_status
         .as_deref()
@@ -110,7 +123,7 @@ pub fn propose(
             "sandbox"
         }
     );
-    if paused_by_aws(state) {
+    if under_enforcement(state) {
         reason.push_str(&format!(
             " AWS enforcement status is {}: if AWS pauses the account meanwhile, restore cannot resume sending; only AWS Support can.",
             state.enforcement_status.as_deref().unwrap_or_default()
@@ -229,10 +242,10 @@ impl CutKind for SesSendingPause {
                 notes: vec![format!("SES sending already on in {region}")],
             });
         }
-        if paused_by_aws(&state) {
+        if shut_down_by_aws(&state) {
             return Ok(UndoOutcome {
                 notes: vec![format!(
-                    "SES sending in {region} left off: AWS enforcement status is {}, so AWS has paused or is reviewing the account and only AWS Support can resume sending",
+                    "SES sending in {region} left off: AWS enforcement status is {}, so AWS has paused the account's sending and only AWS Support can resume it",
                     state.enforcement_status.as_deref().unwrap_or_default()
                 )],
             });
@@ -408,6 +421,25 @@ mod tests {
         assert_eq!(on.num_calls(), 0);
         assert!(outcome.notes[0].contains("SHUTDOWN"));
         assert!(outcome.notes[0].contains("only AWS Support"));
+    }
+
+    /// PROBATION is a review under which the account still sends (GetAccount's EnforcementStatus):
+    /// restore must resume sending, not leave the account paused until someone notices.
+    #[tokio::test]
+    async fn mocked_undo_resumes_sending_of_an_account_under_probation() {
+        let get = mock!(Client::get_account).then_output(|| account(false, "PROBATION"));
+        let on = mock!(Client::put_account_sending_attributes)
+            .match_requests(|req| req.sending_enabled() == Some(true))
+            .then_output(|| PutAccountSendingAttributesOutput::builder().build());
+        let client = mock_client!(aws_sdk_sesv2, RuleMode::MatchAny, &[&get, &on]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sesv2(client);
+        let record = SesSendingPause.undo_record_for(&cut()).unwrap();
+        let outcome = SesSendingPause.undo(&ctx, &record).await.unwrap();
+        assert_eq!(on.num_calls(), 1);
+        assert_eq!(
+            outcome.notes,
+            vec!["SES sending turned back on in us-east-1"]
+        );
     }
 
     #[tokio::test]
