@@ -47,6 +47,21 @@ pub fn root_mfa_finding(account: &str, mfa_enabled: Option<i32>) -> Option<Findi
     })
 }
 
+/// The finding for an account summary's `AccountAccessKeysPresent` value: 1 when the root user has an
+/// access key (docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html, SummaryMap). Root
+/// keys are outside every cut here: `iam_key_deactivate` lists IAM users' keys, and no IAM policy binds
+/// root; only root itself can deactivate or delete them.
+pub fn root_keys_finding(account: &str, keys_present: Option<i32>) -> Option<Finding> {
+    (keys_present.is_some_and(|present| present > 0)).then(|| {
+        finding(
+            "root_access_keys",
+            &format!("arn:aws:iam::{account}:root"),
+            Severity::High,
+            "The root user has access keys: they can do anything in the account from anywhere, and no cut here touches them (IAM key cuts cover IAM users, and no policy restricts root). Sign in as root, deactivate and then delete them (Security credentials), and check CloudTrail for calls made with them.".into(),
+        )
+    })
+}
+
 #[async_trait]
 impl Inspection for RootWithoutMfa {
     fn name(&self) -> &'static str {
@@ -69,13 +84,18 @@ impl Inspection for RootWithoutMfa {
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("iam:GetAccountSummary", err))?;
-        let mfa = out
-            .summary_map()
-            .and_then(|m| m.get(&SummaryKeyType::AccountMfaEnabled))
-            .copied();
-        Ok(root_mfa_finding(&scope.caller.account, mfa)
-            .into_iter()
-            .collect())
+        // One summary answers both root checks.
+        let value = |key: SummaryKeyType| out.summary_map().and_then(|m| m.get(&key)).copied();
+        let account = &scope.caller.account;
+        Ok(
+            root_mfa_finding(account, value(SummaryKeyType::AccountMfaEnabled))
+                .into_iter()
+                .chain(root_keys_finding(
+                    account,
+                    value(SummaryKeyType::AccountAccessKeysPresent),
+                ))
+                .collect(),
+        )
     }
 }
 

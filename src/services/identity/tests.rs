@@ -1037,3 +1037,44 @@ async fn mocked_root_without_mfa_is_read_from_the_account_summary() {
         assert_eq!(findings.len(), expected, "AccountMFAEnabled={mfa}");
     }
 }
+
+/// AWS reports root access keys only through the account summary (`AccountAccessKeysPresent`); no cut can
+/// deactivate them, so the plan must say so loudly.
+#[tokio::test]
+async fn mocked_root_access_keys_are_a_high_finding_beside_root_without_mfa() {
+    use aws_sdk_iam::operation::get_account_summary::GetAccountSummaryOutput;
+    use aws_sdk_iam::types::SummaryKeyType;
+
+    for (keys, mfa, checks) in [
+        (1, 1, vec!["root_access_keys"]),
+        (1, 0, vec!["root_without_mfa", "root_access_keys"]),
+        (0, 1, vec![]),
+    ] {
+        let summary = mock!(Client::get_account_summary).then_output(move || {
+            GetAccountSummaryOutput::builder()
+                .summary_map(SummaryKeyType::AccountMfaEnabled, mfa)
+                .summary_map(SummaryKeyType::AccountAccessKeysPresent, keys)
+                .build()
+        });
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&summary]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let findings = RootWithoutMfa
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            findings
+                .iter()
+                .map(|f| f.check.as_str())
+                .collect::<Vec<_>>(),
+            checks,
+            "AccountAccessKeysPresent={keys} AccountMFAEnabled={mfa}"
+        );
+        assert!(findings.iter().all(|f| f.severity == Severity::High));
+        assert!(
+            findings
+                .iter()
+                .all(|f| f.resource == "arn:aws:iam::123456789012:root")
+        );
+    }
+}
