@@ -148,20 +148,13 @@ pub trait Containment: Send + Sync {
     /// The resource's live state in the same shape as `before`, so apply can refuse drift.
     async fn observe(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
 
-    /// The live state of several cuts' resources at once (all of this kind, in one region), in order.
-    /// The default observes each; kinds with a region-wide describe override it, so checking a thousand
-    /// cuts for drift costs a few calls, not thousands.
+    /// The live state of several cuts' resources at once (all of this kind, in one region), in order, so
+    /// checking a thousand cuts for drift costs a few calls, not thousands.
     async fn observe_many(
         &self,
         ctx: &RegionCtx,
         cuts: &[&Cut],
-    ) -> Vec<Result<Value, ServiceError>> {
-        let mut states = Vec::with_capacity(cuts.len());
-        for cut in cuts {
-            states.push(self.observe(ctx, cut).await);
-        }
-        states
-    }
+    ) -> Vec<Result<Value, ServiceError>>;
 
     /// Performs the cut and returns everything needed to undo it.
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
@@ -172,20 +165,14 @@ pub trait Containment: Send + Sync {
 
     /// Asks AWS whether the cut would be permitted, without performing it (EC2 `DryRun`). Kinds whose API
     /// has no dry run say so rather than guess.
-    async fn check_permission(&self, _ctx: &RegionCtx, _cut: &Cut) -> PermissionCheck {
-        PermissionCheck::NotCheckable(NO_DRY_RUN.into())
-    }
+    async fn check_permission(&self, ctx: &RegionCtx, cut: &Cut) -> PermissionCheck;
 
     /// When restore must keep this kind's cuts unless the operator passes a flag (for example, lifting a
     /// session revocation revives stolen sessions).
-    fn restore_gate(&self) -> Option<RestoreGate> {
-        None
-    }
+    fn restore_gate(&self) -> Option<RestoreGate>;
 
     /// The `plan` options this kind reads from [`DiscoveryScope::option`].
-    fn plan_options(&self) -> &'static [PlanOption] {
-        &[]
-    }
+    fn plan_options(&self) -> &'static [PlanOption];
 
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
@@ -327,7 +314,8 @@ pub trait CutKind: Send + Sync + 'static {
         cut: &TypedCut<Self::State>,
     ) -> Result<Option<Self::State>, ServiceError>;
 
-    /// As [`Containment::observe_many`]: kinds with a region-wide describe override it.
+    /// As [`Containment::observe_many`]. The default observes each; kinds with a region-wide describe
+    /// override it.
     async fn observe_many(
         &self,
         ctx: &RegionCtx,
@@ -417,19 +405,24 @@ impl<K: CutKind> Containment for K {
         cuts: &[&Cut],
     ) -> Vec<Result<Value, ServiceError>> {
         let name = CutKind::info(self).name;
-        // Cuts that do not decode get their error; the rest are observed together.
-        let decoded: Vec<Result<TypedCut<K::State>, ServiceError>> =
-            cuts.iter().map(|cut| decode_cut(name, cut)).collect();
-        let typed: Vec<TypedCut<K::State>> = decoded
+        // Cuts that do not decode keep their error in their slot; the rest are observed together.
+        let mut typed: Vec<TypedCut<K::State>> = Vec::with_capacity(cuts.len());
+        let slots: Vec<Option<ServiceError>> = cuts
             .iter()
-            .filter_map(|d| d.as_ref().ok().cloned())
+            .map(|cut| match decode_cut(name, cut) {
+                Ok(cut) => {
+                    typed.push(cut);
+                    None
+                }
+                Err(err) => Some(err),
+            })
             .collect();
         let mut observed = CutKind::observe_many(self, ctx, &typed).await.into_iter();
-        decoded
+        slots
             .into_iter()
-            .map(|d| match d {
-                Err(err) => Err(err),
-                Ok(_) => match observed.next() {
+            .map(|slot| match slot {
+                Some(err) => Err(err),
+                None => match observed.next() {
                     Some(Ok(Some(state))) => to_document(name, "live state", &state),
                     Some(Ok(None)) => Ok(Value::Null),
                     Some(Err(err)) => Err(err),
