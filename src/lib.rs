@@ -18,14 +18,15 @@
 //!   in [`services::kind`] and the declared order in [`services::registry`]. A new kind is one file in its
 //!   door's folder plus one registry line (the checklist is in [`services`]).
 //! - [`report`]: events and documents rendered for people: diffs, progress lines, summaries.
-//! - [`journal`]: the rollback file. An append-only, hash-chained list of entries, each written and fsynced
-//!   before the next AWS call, so a crash loses nothing.
+//! - [`journal`]: the rollback file. An append-only, hash-chained list of entries, each authenticated with
+//!   HMAC under a key kept outside the file and written and fsynced before the next AWS call, so a crash
+//!   loses nothing and a forged entry is refused. The lock is the operating system's, on the file itself.
 //! - [`aws`]: loads the SDK configuration once (profile, home region, endpoint override, retries) and hands
 //!   out per-region contexts with lazily built clients.
 //! - [`plan`]: the plan document (format version 1): parse, validate, write. Knows no AWS service; kinds
 //!   are checked through the [`plan::KindCatalog`] trait that the registry implements.
-//! - [`service_error`], [`net`], [`pacing`]: the one AWS error type, CIDR arithmetic, client-side token
-//!   buckets and call counts.
+//! - [`service_error`], [`net`], [`pacing`], [`files`]: the one AWS error type, CIDR arithmetic,
+//!   client-side token buckets and call counts, and opening untrusted files (regular files only, bounded).
 //!
 //! ## Kinds, phases and findings
 //! A kind implements [`services::CutKind`] with its own `State` (what `before` and `after` record) and
@@ -63,6 +64,7 @@
 pub mod aws;
 pub mod cli;
 pub mod engine;
+pub mod files;
 pub mod journal;
 pub mod net;
 pub mod pacing;

@@ -11,6 +11,7 @@ use super::settings::Settings;
 use crate::aws::AwsSession;
 use crate::engine::apply::{ApplyRequest, ApplyRun};
 use crate::engine::{self, EngineError};
+use crate::journal::keys::KeyStore;
 use crate::report::{Event, Reporter, diff};
 use crate::services::{PermissionCheck, Registry};
 
@@ -31,6 +32,7 @@ pub async fn apply_command(
         allow_irreversible: args.allow_irreversible,
         fail_fast: args.fail_fast,
         parallelism: settings.parallelism,
+        keys: KeyStore::from_environment(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {

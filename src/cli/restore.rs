@@ -11,6 +11,7 @@ use super::settings::Settings;
 use crate::aws::AwsSession;
 use crate::engine;
 use crate::engine::restore::{RestoreRequest, RestoreRun};
+use crate::journal::keys::KeyStore;
 use crate::report::{Event, Reporter};
 use crate::services::Registry;
 
@@ -27,6 +28,7 @@ pub async fn restore_command(
         rollback: args.rollback.clone(),
         force: args.force,
         lifted: lifted_gates.to_vec(),
+        keys: KeyStore::from_environment(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {

@@ -6,6 +6,7 @@ use anyhow::{Context, bail};
 use super::args::{ShowArgs, ShowFormat};
 use super::exit;
 use crate::journal;
+use crate::journal::keys::KeyStore;
 use crate::plan;
 use crate::report::render;
 use crate::services::Registry;
@@ -19,10 +20,18 @@ fn looks_like_rollback(text: &str) -> bool {
 }
 
 pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&args.file)
+    let bytes = crate::files::read_document(&args.file)
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
+    let text = String::from_utf8(bytes)
+        .with_context(|| format!("{}: is not UTF-8 text", args.file.display()))?;
     if looks_like_rollback(&text) {
-        let (contents, warnings) = journal::parse(text.as_bytes(), &args.file, true)?;
+        // Shown whatever its state, with every chain or authentication problem listed first.
+        let (contents, warnings) = journal::parse(
+            text.as_bytes(),
+            &args.file,
+            &KeyStore::from_environment(),
+            true,
+        )?;
         match args.format {
             ShowFormat::Text => {
                 for warning in warnings {

@@ -12,7 +12,8 @@ use serde_json::Value;
 
 use super::{EngineError, Operator, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
-use crate::journal::lock::RollbackLock;
+use crate::journal::keys::KeyStore;
+use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::Cut;
 use crate::report::{Event, Reporter};
@@ -55,6 +56,8 @@ pub struct RestoreRequest {
     pub force: bool,
     /// The restore gates lifted, by flag (e.g. `--lift-session-revocation`).
     pub lifted: Vec<String>,
+    /// Where the rollback file's authentication key is found.
+    pub keys: KeyStore,
 }
 
 /// How a run ended when nothing refused it.
@@ -77,10 +80,17 @@ pub async fn run(
     stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<RestoreRun, EngineError> {
-    let _lock = RollbackLock::acquire(&request.rollback, "restore")?;
-    let (contents, warnings) = journal::read(&request.rollback, request.force)?;
+    let rollback = RollbackFile::open_existing(&request.rollback)?;
+    let owner_warning = rollback.check_owner(request.force)?;
+    // Apply creates the file before its header: killed in between, it cut nothing.
+    if rollback.is_empty() {
+        return Ok(RestoreRun::NothingToRestore {
+            work: RestoreWork::default(),
+        });
+    }
+    let (contents, warnings) = journal::read(&rollback, &request.keys, request.force)?;
     warn_if_shared(&request.rollback, reporter);
-    for message in warnings {
+    for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
     }
     let account = contents
@@ -102,7 +112,7 @@ pub async fn run(
     operator
         .confirm_restore(&account, &work)
         .map_err(EngineError::Declined)?;
-    let mut journal = Journal::reopen(&contents)?;
+    let mut journal = Journal::reopen(rollback, &contents)?;
     let outcome = execute(
         session,
         registry,

@@ -258,10 +258,16 @@ fn live_with(pairs: &[(&str, &str)]) -> Live {
     ))
 }
 
+/// Each test's rollback keys live in its own directory, never in the user's state directory.
+fn keys_beside(path: &Path) -> crate::journal::keys::KeyStore {
+    crate::journal::keys::KeyStore::in_dir(&path.parent().unwrap().join("keys"))
+}
+
 fn request(plan: &Path) -> ApplyRequest {
     ApplyRequest {
         plan: plan.to_path_buf(),
         parallelism: 2,
+        keys: keys_beside(plan),
         ..ApplyRequest::default()
     }
 }
@@ -415,7 +421,8 @@ async fn the_journal_records_the_hash_of_the_plan_bytes_that_were_applied() {
         panic!("expected the cut to be applied");
     };
     assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
-    let (contents, _) = crate::journal::read(&rollback, false).unwrap();
+    let (contents, _) =
+        crate::journal::read_path(&rollback, &keys_beside(&rollback), false).unwrap();
     let Some(crate::journal::Entry::Header { plan_sha256, .. }) = contents.header() else {
         panic!("the rollback file starts with its header");
     };
@@ -486,6 +493,7 @@ async fn restore_keeps_gated_cuts_unless_their_flag_is_given_and_asks_before_und
     };
     let request = RestoreRequest {
         rollback: rollback.clone(),
+        keys: keys_beside(&rollback),
         ..RestoreRequest::default()
     };
     let err = restore_run(&live, &request, &declining).await.unwrap_err();

@@ -1,14 +1,17 @@
 //! One apply or restore at a time per rollback file. Two runs appending to the same journal would
 //! interleave entries and could undo each other's cuts.
 //!
-//! The lock is a file beside the rollback file (`<rollback>.lock`) created exclusively, holding the
-//! holder's PID and start time. A lock left by a process that no longer runs is reported, not taken over:
-//! only the operator can know that nothing else is working on the account.
+//! The lock is an advisory lock the operating system holds on the rollback file itself (`flock`, through
+//! `File::try_lock`): every path to the file (a symlink, a hard link, `./x` and `x`) meets the same lock,
+//! and when its holder dies, even by `kill -9`, the kernel releases it, so a crash never needs a lock
+//! file removed by hand. The file is read and appended through the handle that holds the lock, never
+//! reopened by name, so a path swapped meanwhile changes nothing.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+
+use crate::files::{self, FileError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
@@ -17,111 +20,217 @@ pub enum LockError {
     )]
     Held { rollback: PathBuf, holder: String },
     #[error(
-        "{rollback}: a lock was left by hikkonuki {holder}, which is no longer running (it crashed or was killed)\n  fix: make sure no other hikkonuki works on this file, then remove {lock} and run again; the rollback file itself is intact up to its last complete entry"
+        "{rollback}: does not exist\n  fix: give the rollback file apply wrote (default: <plan>.rollback.yaml beside the plan)"
     )]
-    Stale {
+    Missing { rollback: PathBuf },
+    #[error("{rollback}: {source}\n  fix: give the rollback file apply wrote")]
+    Unusable {
         rollback: PathBuf,
-        lock: PathBuf,
-        holder: String,
+        #[source]
+        source: FileError,
     },
-    #[error("{lock}: cannot create the lock file: {source}")]
+    #[error(
+        "{rollback}: is owned by user {owner}, not by you: someone else may have put it there\n  fix: check where it came from; if it is the file apply wrote, copy it (`cp`) so that you own it and use the copy, or restore with --force"
+    )]
+    ForeignOwner { rollback: PathBuf, owner: u32 },
+    #[error("{rollback}: cannot be opened or locked: {source}")]
     Io {
-        lock: PathBuf,
+        rollback: PathBuf,
         #[source]
         source: std::io::Error,
     },
 }
 
-/// Held while the process works on a rollback file; removed on drop.
+/// A rollback file opened and locked for this process: dropped, the lock goes with it.
 #[derive(Debug)]
-pub struct RollbackLock {
+pub struct RollbackFile {
     path: PathBuf,
+    file: File,
+    /// True when this process created the file (apply on a fresh path): if nothing was written to it, it
+    /// is removed again on drop, so a refused apply leaves no empty rollback file behind.
+    created: bool,
 }
 
-pub fn lock_path(rollback: &Path) -> PathBuf {
-    let mut name = rollback.file_name().unwrap_or_default().to_os_string();
-    name.push(".lock");
-    rollback.with_file_name(name)
-}
-
-fn process_is_running(pid: i32) -> bool {
-    if pid <= 0 {
-        return false;
-    }
-    // Signal 0 checks existence; EPERM means it exists but belongs to someone else.
-    let result = unsafe { libc::kill(pid, 0) };
-    result == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-}
-
-impl RollbackLock {
-    /// `command` is `apply` or `restore`, recorded for whoever finds the lock.
-    pub fn acquire(rollback: &Path, command: &str) -> Result<RollbackLock, LockError> {
-        let path = lock_path(rollback);
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(|source| LockError::Io {
-                lock: path.clone(),
-                source,
-            })?;
-        }
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut file) => {
-                let started = time::OffsetDateTime::now_utc()
-                    .format(&time::format_description::well_known::Rfc3339)
-                    .expect("UTC timestamps always format");
-                let content = format!(
-                    "pid={}\nstarted={started}\ncommand={command}\n",
-                    std::process::id()
-                );
-                file.write_all(content.as_bytes())
-                    .and_then(|_| file.sync_all())
-                    .map_err(|source| LockError::Io {
-                        lock: path.clone(),
-                        source,
-                    })?;
-                Ok(RollbackLock { path })
+/// Who holds the lock, as far as the system says: `apply (PID 1234)`. Linux lists flock holders in
+/// `/proc/locks` by device and inode; elsewhere, or if it cannot be read, the holder is unnamed.
+fn holder_of(file: &File) -> String {
+    let Ok(meta) = file.metadata() else {
+        return "run".into();
+    };
+    let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
+    let wanted = format!("{major:02x}:{minor:02x}:{}", meta.ino());
+    let pid = fs::read_to_string("/proc/locks").ok().and_then(|locks| {
+        locks.lines().find_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`; waiting entries have a `->` field.
+            match fields.as_slice() {
+                [_, "FLOCK", _, _, pid, id, ..] if *id == wanted => pid.parse::<u32>().ok(),
+                _ => None,
             }
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                let content = fs::read_to_string(&path).unwrap_or_default();
-                let field = |name: &str| {
-                    content
-                        .lines()
-                        .find_map(|line| line.strip_prefix(&format!("{name}=")))
-                        .unwrap_or("?")
-                        .to_string()
-                };
-                let pid: i32 = field("pid").parse().unwrap_or(0);
-                let holder = format!(
-                    "{} (PID {}, started {})",
-                    field("command"),
-                    field("pid"),
-                    field("started")
-                );
-                if process_is_running(pid) {
-                    Err(LockError::Held {
-                        rollback: rollback.to_path_buf(),
-                        holder,
-                    })
-                } else {
-                    Err(LockError::Stale {
-                        rollback: rollback.to_path_buf(),
-                        lock: path,
-                        holder,
-                    })
-                }
-            }
-            Err(source) => Err(LockError::Io { lock: path, source }),
+        })
+    });
+    match pid {
+        Some(pid) => {
+            let command = fs::read(format!("/proc/{pid}/cmdline"))
+                .ok()
+                .and_then(|cmdline| {
+                    let args: Vec<String> = cmdline
+                        .split(|&b| b == 0)
+                        .map(|arg| String::from_utf8_lossy(arg).into_owned())
+                        .collect();
+                    args.iter()
+                        .find(|arg| *arg == "apply" || *arg == "restore")
+                        .cloned()
+                });
+            format!("{} (PID {pid})", command.as_deref().unwrap_or("run"))
         }
+        None => "run".into(),
     }
 }
 
-impl Drop for RollbackLock {
+impl RollbackFile {
+    /// For apply: opens the rollback file, creating it (mode 0600, in a private directory) if absent, and
+    /// locks it. An empty file is a fresh journal; one with entries is resumed or refused by the caller.
+    pub fn open_or_create(path: &Path) -> Result<RollbackFile, LockError> {
+        let io = |source| LockError::Io {
+            rollback: path.to_path_buf(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            files::create_private_dir_all(dir).map_err(io)?;
+        }
+        loop {
+            let (file, created) = match open(path, false) {
+                Ok(file) => (file, false),
+                Err(LockError::Missing { .. }) => match open(path, true) {
+                    Ok(file) => (file, true),
+                    // Another run created it between the two opens: lock that one.
+                    Err(LockError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::AlreadyExists =>
+                    {
+                        continue;
+                    }
+                    Err(err) => return Err(err),
+                },
+                Err(err) => return Err(err),
+            };
+            let locked = lock(path, file, created)?;
+            // A run that created the file and was refused removes it again; if that happened while this
+            // one waited, the handle now names a removed file. Open the path again rather than journal
+            // into a file no one can find.
+            if still_at(path, &locked.file) {
+                return Ok(locked);
+            }
+            drop(locked.disarm());
+        }
+    }
+
+    /// For restore: opens an existing rollback file and locks it.
+    pub fn open_existing(path: &Path) -> Result<RollbackFile, LockError> {
+        let file = open(path, false)?;
+        lock(path, file, false)
+    }
+
+    /// Refuses a file another user owns, unless `force` (then the caller warns).
+    pub fn check_owner(&self, force: bool) -> Result<Option<String>, LockError> {
+        match files::foreign_owner(&self.file).map_err(|source| LockError::Io {
+            rollback: self.path.clone(),
+            source,
+        })? {
+            None => Ok(None),
+            Some(owner) if force => Ok(Some(format!(
+                "{} is owned by user {owner}, not by you; used anyway because of --force",
+                self.path.display()
+            ))),
+            Some(owner) => Err(LockError::ForeignOwner {
+                rollback: self.path.clone(),
+                owner,
+            }),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(super) fn file(&self) -> &File {
+        &self.file
+    }
+
+    /// True while nothing has been written: a fresh rollback file.
+    pub fn is_empty(&self) -> bool {
+        self.file
+            .metadata()
+            .map(|meta| meta.len() == 0)
+            .unwrap_or(false)
+    }
+
+    /// Keeps the file on drop even if empty (it now belongs to a journal).
+    pub(super) fn keep(&mut self) {
+        self.created = false;
+    }
+
+    fn disarm(mut self) -> RollbackFile {
+        self.created = false;
+        self
+    }
+}
+
+fn open(path: &Path, create: bool) -> Result<File, LockError> {
+    let mut options = OpenOptions::new();
+    options.read(true).append(true).mode(0o600);
+    if create {
+        options.create_new(true);
+    }
+    files::open_document(path, &mut options).map_err(|err| match err {
+        FileError::Io(source) if source.kind() == std::io::ErrorKind::NotFound => {
+            LockError::Missing {
+                rollback: path.to_path_buf(),
+            }
+        }
+        FileError::Io(source) => LockError::Io {
+            rollback: path.to_path_buf(),
+            source,
+        },
+        other => LockError::Unusable {
+            rollback: path.to_path_buf(),
+            source: other,
+        },
+    })
+}
+
+fn lock(path: &Path, file: File, created: bool) -> Result<RollbackFile, LockError> {
+    match file.try_lock() {
+        Ok(()) => Ok(RollbackFile {
+            path: path.to_path_buf(),
+            file,
+            created,
+        }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held {
+            rollback: path.to_path_buf(),
+            holder: holder_of(&file),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(LockError::Io {
+            rollback: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Whether `path` still names the file `file` is open on.
+fn still_at(path: &Path, file: &File) -> bool {
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(named), Ok(open)) => named.dev() == open.dev() && named.ino() == open.ino(),
+        _ => false,
+    }
+}
+
+impl Drop for RollbackFile {
     fn drop(&mut self) {
-        let _ = fs::remove_file(&self.path);
+        // Removed while still locked, and only if the path still names this (empty) file.
+        if self.created && self.is_empty() && still_at(&self.path, &self.file) {
+            let _ = fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -130,44 +239,78 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_second_holder_is_refused_while_the_first_runs_and_the_lock_goes_with_it() {
+    fn a_second_holder_is_refused_and_named_while_the_first_runs_and_the_lock_goes_with_it() {
         let dir = tempfile::tempdir().unwrap();
         let rollback = dir.path().join("p.rollback.yaml");
-        let lock = RollbackLock::acquire(&rollback, "apply").unwrap();
-        let text = fs::read_to_string(lock_path(&rollback)).unwrap();
-        assert!(text.contains(&format!("pid={}", std::process::id())));
-        let err = RollbackLock::acquire(&rollback, "restore").unwrap_err();
+        fs::write(&rollback, "- {}\n").unwrap();
+        let held = RollbackFile::open_existing(&rollback).unwrap();
+        let err = RollbackFile::open_existing(&rollback).unwrap_err();
         assert!(matches!(err, LockError::Held { .. }), "{err}");
         assert!(
-            err.to_string().contains("another hikkonuki apply (PID"),
-            "{err}"
+            err.to_string()
+                .contains(&format!("(PID {})", std::process::id())),
+            "the holder is named by PID: {err}"
         );
-        drop(lock);
-        assert!(!lock_path(&rollback).exists());
-        RollbackLock::acquire(&rollback, "restore").unwrap();
+        drop(held);
+        RollbackFile::open_existing(&rollback).unwrap();
     }
 
     #[test]
-    fn a_lock_left_by_a_dead_process_is_reported_not_taken() {
+    fn a_symlink_and_a_hard_link_meet_the_same_lock() {
         let dir = tempfile::tempdir().unwrap();
         let rollback = dir.path().join("p.rollback.yaml");
-        // PIDs are below 2^22 on Linux: this one cannot be running.
-        fs::write(
-            lock_path(&rollback),
-            "pid=99999999\nstarted=2026-11-28T00:00:00Z\ncommand=apply\n",
-        )
-        .unwrap();
-        let err = RollbackLock::acquire(&rollback, "apply").unwrap_err();
-        assert!(matches!(err, LockError::Stale { .. }), "{err}");
-        let message = err.to_string();
+        fs::write(&rollback, "- {}\n").unwrap();
+        let symlink = dir.path().join("other-name.yaml");
+        std::os::unix::fs::symlink(&rollback, &symlink).unwrap();
+        let hard = dir.path().join("hard.yaml");
+        fs::hard_link(&rollback, &hard).unwrap();
+        let _held = RollbackFile::open_or_create(&rollback).unwrap();
+        for other in [&symlink, &hard] {
+            let err = RollbackFile::open_existing(other).unwrap_err();
+            assert!(
+                matches!(err, LockError::Held { .. }),
+                "{}: {err}",
+                other.display()
+            );
+        }
+    }
+
+    #[test]
+    fn a_lock_dies_with_its_holder_and_leaves_nothing_to_remove() {
+        // The lock belongs to the open file: a killed process's files are closed by the kernel, which is
+        // what closing the handle does here. No file beside the rollback file is ever created.
+        let dir = tempfile::tempdir().unwrap();
+        let rollback = dir.path().join("p.rollback.yaml");
+        fs::write(&rollback, "- {}\n").unwrap();
+        let held = RollbackFile::open_existing(&rollback).unwrap();
+        drop(held);
+        RollbackFile::open_existing(&rollback).unwrap();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("p.rollback.yaml")]);
+    }
+
+    #[test]
+    fn a_fresh_file_left_empty_is_removed_and_a_missing_one_is_not_made_by_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let rollback = dir.path().join("plans/p.rollback.yaml");
+        let created = RollbackFile::open_or_create(&rollback).unwrap();
+        assert!(created.is_empty());
+        drop(created);
         assert!(
-            message.contains("apply (PID 99999999, started 2026-11-28T00:00:00Z)"),
-            "{message}"
+            !rollback.exists(),
+            "an apply refused before writing leaves no file"
         );
-        assert!(message.contains("no longer running"), "{message}");
-        assert!(
-            lock_path(&rollback).exists(),
-            "a stale lock is left for the operator"
-        );
+        let err = RollbackFile::open_existing(&rollback).unwrap_err();
+        assert!(matches!(err, LockError::Missing { .. }), "{err}");
+        assert!(!rollback.exists());
+    }
+
+    #[test]
+    fn non_regular_files_are_refused_before_reading() {
+        let err = RollbackFile::open_existing(Path::new("/dev/zero")).unwrap_err();
+        assert!(err.to_string().contains("character device"), "{err}");
     }
 }

@@ -5,21 +5,33 @@
 //! or after the call it records, and a failed write stops the run: the journal is never behind the account.
 //!
 //! Each entry carries its sequence number and the SHA-256 of the previous entry's line, so an entry added,
-//! removed or edited by hand breaks the chain and restore refuses to act on it.
+//! removed or edited by hand breaks the chain. Since anyone can recompute SHA-256, each entry (format 2)
+//! also ends with an HMAC-SHA256 over the previous entry's code and its own text, under a key kept
+//! outside the file ([`keys`]): an edited, forged or planted file is refused whatever its hashes say.
+//!
+//! The file is opened once, locked by the operating system ([`lock::RollbackFile`]), and read and
+//! appended through that one handle.
 
-use std::fs::{self, File, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::plan::Cut;
+use keys::{KeyStore, RollbackKey};
+use lock::RollbackFile;
 
+pub mod keys;
 pub mod lock;
 
-pub const FORMAT_VERSION: u32 = 1;
+/// Format 2 authenticates every entry; format 1 files (hash chain only) are read only with `--force`.
+pub const FORMAT_VERSION: u32 = 2;
+const UNAUTHENTICATED_FORMAT: u32 = 1;
+
+/// How an entry's authentication code ends its line: `- {...,"mac":"<64 hex>"}`.
+const MAC_FIELD: &str = ",\"mac\":\"";
+const MAC_HEX_LEN: usize = 64;
 
 const PREAMBLE: &str = "\
 # hikkonuki rollback file. `hikkonuki restore` reads it to reconnect what apply cut.
@@ -36,6 +48,9 @@ pub struct Record {
     pub at: String,
     #[serde(flatten)]
     pub entry: Entry,
+    /// HMAC-SHA256 (hex) of the previous entry's code and this line without it; always the last field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,6 +64,9 @@ pub enum Entry {
         plan: String,
         plan_sha256: String,
         tool_version: String,
+        /// The ID of the key that authenticates this file ([`keys`]); absent in format 1.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        key: Option<String>,
     },
     /// Written before the AWS call: the whole cut, so that restore can recover without the plan if the call
     /// went through but its completion was never recorded.
@@ -101,8 +119,10 @@ pub enum JournalError {
     Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::files::FileError,
     },
+    #[error("{path}: {problem}")]
+    Key { path: PathBuf, problem: String },
     #[error("{path}: line {line}: {problem}\n  fix: {fix}")]
     Invalid {
         path: PathBuf,
@@ -123,6 +143,13 @@ pub struct JournalContents {
     valid_len: u64,
     /// Hash of the last well-formed entry line, which the next entry chains to.
     last_line_hash: String,
+    /// The key that authenticated the file, which the next entries are authenticated with; `None` for a
+    /// file read without authentication (`--force`).
+    key: Option<RollbackKey>,
+    /// The last entry's authentication code, which the next entry's code covers.
+    last_mac: String,
+    /// True when every entry was authenticated by the file's key.
+    pub authenticated: bool,
 }
 
 impl JournalContents {
@@ -138,12 +165,13 @@ impl JournalContents {
     }
 }
 
-/// An open rollback file that entries are appended to.
+/// An open rollback file that entries are appended to. It holds the file's lock until dropped.
 pub struct Journal {
-    path: PathBuf,
-    file: File,
+    rollback: RollbackFile,
     next_seq: u64,
     last_hash: String,
+    key: Option<RollbackKey>,
+    last_mac: String,
 }
 
 fn now() -> String {
@@ -156,31 +184,63 @@ fn line_hash(line: &str) -> String {
     hex::encode(Sha256::digest(line.as_bytes()))
 }
 
+/// Splits an entry's JSON into the text its code covers and the code: `{...,"mac":"c"}` → (`{...}`, c).
+fn split_mac(json: &str) -> Option<(String, &str)> {
+    let suffix_len = MAC_FIELD.len() + MAC_HEX_LEN + 2;
+    if json.len() < suffix_len + 2 || !json.is_char_boundary(json.len() - suffix_len) {
+        return None;
+    }
+    let (body, suffix) = json.split_at(json.len() - suffix_len);
+    let code = suffix.strip_prefix(MAC_FIELD)?.strip_suffix("\"}")?;
+    Some((format!("{body}}}"), code))
+}
+
 impl Journal {
-    /// Creates a new rollback file (mode 0600). Refuses to overwrite one: it may be the only way back.
-    pub fn create(path: &Path, header: Entry) -> Result<Journal, JournalError> {
+    /// Starts a journal in a fresh (empty) rollback file: a new key, the preamble, the header.
+    pub fn create(
+        mut rollback: RollbackFile,
+        header: Entry,
+        keys: &KeyStore,
+    ) -> Result<Journal, JournalError> {
+        if !rollback.is_empty() {
+            return Err(JournalError::Exists {
+                path: rollback.path().to_path_buf(),
+            });
+        }
+        let key = keys.new_key().map_err(|problem| JournalError::Key {
+            path: rollback.path().to_path_buf(),
+            problem,
+        })?;
+        let header = match header {
+            Entry::Header {
+                format: _,
+                account,
+                caller,
+                plan,
+                plan_sha256,
+                tool_version,
+                key: _,
+            } => Entry::Header {
+                format: FORMAT_VERSION,
+                account,
+                caller,
+                plan,
+                plan_sha256,
+                tool_version,
+                key: Some(key.id.clone()),
+            },
+            other => other,
+        };
+        let path = rollback.path().to_path_buf();
         let write_error = |source| JournalError::Write {
-            path: path.to_path_buf(),
+            path: path.clone(),
             source,
         };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            fs::create_dir_all(dir).map_err(write_error)?;
-        }
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(|err| {
-                if err.kind() == std::io::ErrorKind::AlreadyExists {
-                    JournalError::Exists {
-                        path: path.to_path_buf(),
-                    }
-                } else {
-                    write_error(err)
-                }
-            })?;
-        file.write_all(PREAMBLE.as_bytes()).map_err(write_error)?;
+        rollback.keep();
+        rollback
+            .file()
+            .write_all(PREAMBLE.as_bytes())
+            .map_err(write_error)?;
         // The directory entry must survive a crash too, or the file could vanish with the cuts it records.
         if let Some(dir) = path.parent() {
             let dir = if dir.as_os_str().is_empty() {
@@ -188,43 +248,52 @@ impl Journal {
             } else {
                 dir
             };
-            if let Ok(dir) = File::open(dir) {
+            if let Ok(dir) = std::fs::File::open(dir) {
                 let _ = dir.sync_all();
             }
         }
         let mut journal = Journal {
-            path: path.to_path_buf(),
-            file,
+            rollback,
             next_seq: 0,
             last_hash: String::new(),
+            key: Some(key),
+            last_mac: String::new(),
         };
         journal.append(header)?;
         Ok(journal)
     }
 
-    /// Reopens a rollback file that was read, for restore to record its progress. A torn tail is cut off
-    /// first so the next entry starts on a clean line.
-    pub fn reopen(contents: &JournalContents) -> Result<Journal, JournalError> {
+    /// Continues a rollback file that was read through `rollback`, for restore (or a resumed apply) to
+    /// record its progress. A tail torn by a crash is cut off first so the next entry starts on a clean
+    /// line; nothing else is ever truncated, and no one else can have written meanwhile: the lock was held
+    /// since the file was read.
+    pub fn reopen(
+        rollback: RollbackFile,
+        contents: &JournalContents,
+    ) -> Result<Journal, JournalError> {
         let write_error = |source| JournalError::Write {
             path: contents.path.clone(),
             source,
         };
-        let file = OpenOptions::new()
-            .write(true)
-            .open(&contents.path)
-            .map_err(write_error)?;
-        file.set_len(contents.valid_len).map_err(write_error)?;
-        let mut file = OpenOptions::new()
-            .append(true)
-            .open(&contents.path)
-            .map_err(write_error)?;
-        file.flush().map_err(write_error)?;
+        let length = rollback.file().metadata().map_err(write_error)?.len();
+        if length != contents.valid_len {
+            if contents.torn_tail.is_none() || length < contents.valid_len {
+                return Err(write_error(std::io::Error::other(
+                    "the file changed since it was read",
+                )));
+            }
+            rollback
+                .file()
+                .set_len(contents.valid_len)
+                .map_err(write_error)?;
+        }
         let last = contents.records.last();
         Ok(Journal {
-            path: contents.path.clone(),
-            file,
+            rollback,
             next_seq: last.map(|r| r.seq + 1).unwrap_or(0),
             last_hash: contents.last_line_hash.clone(),
+            key: contents.key.clone(),
+            last_mac: contents.last_mac.clone(),
         })
     }
 
@@ -235,39 +304,76 @@ impl Journal {
             prev: self.last_hash.clone(),
             at: now(),
             entry,
+            mac: None,
         };
-        let json = serde_json::to_string(&record).expect("journal entries always serialize");
+        let body = serde_json::to_string(&record).expect("journal entries always serialize");
+        let json = match &self.key {
+            Some(key) => {
+                let code = key.mac(&self.last_mac, &body);
+                self.last_mac = code.clone();
+                format!("{}{MAC_FIELD}{code}\"}}", &body[..body.len() - 1])
+            }
+            None => body,
+        };
         let line = format!("- {json}");
         let write_error = |source| JournalError::Write {
-            path: self.path.clone(),
+            path: self.rollback.path().to_path_buf(),
             source,
         };
-        self.file
-            .write_all(format!("{line}\n").as_bytes())
+        let mut file = self.rollback.file();
+        file.write_all(format!("{line}\n").as_bytes())
             .map_err(write_error)?;
-        self.file.sync_data().map_err(write_error)?;
+        file.sync_data().map_err(write_error)?;
         self.next_seq += 1;
         self.last_hash = line_hash(&line);
         Ok(())
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.rollback.path()
     }
 }
 
-/// How strictly to read: `force` accepts a broken chain (with the problems returned as warnings).
-pub fn read(path: &Path, force: bool) -> Result<(JournalContents, Vec<String>), JournalError> {
-    let bytes = fs::read(path).map_err(|source| JournalError::Read {
+/// Reads a locked rollback file through its handle. `force` accepts a broken chain or a file that cannot
+/// be authenticated, with every problem returned as a warning.
+pub fn read(
+    rollback: &RollbackFile,
+    keys: &KeyStore,
+    force: bool,
+) -> Result<(JournalContents, Vec<String>), JournalError> {
+    let bytes =
+        crate::files::read_bounded(rollback.file()).map_err(|source| JournalError::Read {
+            path: rollback.path().to_path_buf(),
+            source,
+        })?;
+    parse(&bytes, rollback.path(), keys, force)
+}
+
+/// Reads a rollback file by name without locking it, to show it: bounded, regular files only.
+pub fn read_path(
+    path: &Path,
+    keys: &KeyStore,
+    force: bool,
+) -> Result<(JournalContents, Vec<String>), JournalError> {
+    let bytes = crate::files::read_document(path).map_err(|source| JournalError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&bytes, path, force)
+    parse(&bytes, path, keys, force)
+}
+
+/// How the entries of a file are authenticated, decided by its header.
+enum Authentication {
+    /// Every entry must carry a valid code under this key.
+    Key(RollbackKey),
+    /// Nothing can be checked (format 1, or a key that cannot be found); only read with `--force`.
+    Unverifiable,
 }
 
 pub fn parse(
     bytes: &[u8],
     path: &Path,
+    keys: &KeyStore,
     force: bool,
 ) -> Result<(JournalContents, Vec<String>), JournalError> {
     let invalid = |line: usize, problem: String, fix: &str| JournalError::Invalid {
@@ -277,13 +383,17 @@ pub fn parse(
         fix: fix.to_string(),
     };
     const FIX_CHAIN: &str = "use the rollback file exactly as apply wrote it; if you are sure it is intact apart from this, run restore with --force";
+    const FIX_KEY: &str = "restore on the machine and as the user that ran apply (the key is in its state directory, ~/.local/state/hikkonuki/rollback-keys), copy the key there, or give the key that apply used in HIKKONUKI_ROLLBACK_KEY; if you are sure the file is the one apply wrote, run restore with --force";
 
     let mut records: Vec<Record> = Vec::new();
     let mut warnings = Vec::new();
     let mut torn_tail = None;
     let mut last_hash = String::new();
+    let mut last_mac = String::new();
     let mut valid_len: u64 = 0;
     let mut offset: u64 = 0;
+    let mut authentication: Option<Authentication> = None;
+    let mut all_authenticated = true;
 
     let mut lines = bytes
         .split_inclusive(|&b| b == b'\n')
@@ -315,27 +425,76 @@ pub fn parse(
                 }
             }
             Ok(Some((text, record))) if complete => {
+                let mut problems: Vec<(String, &str)> = Vec::new();
+                if records.is_empty() {
+                    authentication = Some(match &record.entry {
+                        Entry::Header { key: Some(id), .. } => match keys.key(id) {
+                            Ok(key) => Authentication::Key(key),
+                            Err(why) => {
+                                problems.push((
+                                    format!("cannot be authenticated: the file {why}"),
+                                    FIX_KEY,
+                                ));
+                                Authentication::Unverifiable
+                            }
+                        },
+                        Entry::Header {
+                            format, key: None, ..
+                        } if *format == UNAUTHENTICATED_FORMAT => {
+                            problems.push((
+                                "is a format-1 rollback file, which carries no authentication: hikkonuki cannot tell it from a forged one".into(),
+                                "if you are sure it is the file apply wrote, run restore with --force",
+                            ));
+                            Authentication::Unverifiable
+                        }
+                        Entry::Header { key: None, .. } => {
+                            problems.push((
+                                "names no key although its format requires one: it was not written by `hikkonuki apply`".into(),
+                                "give the rollback file that apply wrote",
+                            ));
+                            Authentication::Unverifiable
+                        }
+                        _ => Authentication::Unverifiable,
+                    });
+                }
                 let expected_seq = records.last().map(|r| r.seq + 1).unwrap_or(0);
-                let mut chain_problems = Vec::new();
                 if record.seq != expected_seq {
-                    chain_problems.push(format!(
+                    problems.push((format!(
                         "entry number {} where {expected_seq} was expected: an entry was added or removed",
                         record.seq
-                    ));
+                    ), FIX_CHAIN));
                 }
                 if record.prev != last_hash {
-                    chain_problems.push(
+                    problems.push((
                         "its hash of the previous entry does not match: an entry before it was edited, added or removed"
                             .to_string(),
-                    );
+                        FIX_CHAIN,
+                    ));
                 }
-                for problem in chain_problems {
+                match &authentication {
+                    Some(Authentication::Key(key)) => {
+                        let json = text.strip_prefix("- ").unwrap_or(&text);
+                        let verified = split_mac(json)
+                            .is_some_and(|(body, code)| key.verify(&last_mac, &body, code));
+                        if verified {
+                            last_mac = record.mac.clone().unwrap_or_default();
+                        } else {
+                            all_authenticated = false;
+                            problems.push((
+                                "is not authenticated by the key this rollback file was written with: it was edited, forged or added by someone else".into(),
+                                FIX_CHAIN,
+                            ));
+                        }
+                    }
+                    _ => all_authenticated = false,
+                }
+                for (problem, fix) in problems {
                     if force {
                         warnings.push(format!(
                             "line {number}: {problem} (accepted because of --force)"
                         ));
                     } else {
-                        return Err(invalid(number, problem, FIX_CHAIN));
+                        return Err(invalid(number, problem, fix));
                     }
                 }
                 last_hash = line_hash(&text);
@@ -362,12 +521,13 @@ pub fn parse(
     }
 
     match records.first().map(|r| &r.entry) {
-        Some(Entry::Header { format, .. }) if *format == FORMAT_VERSION => {}
+        Some(Entry::Header { format, .. })
+            if *format == FORMAT_VERSION || *format == UNAUTHENTICATED_FORMAT => {}
         Some(Entry::Header { format, .. }) => {
             return Err(invalid(
                 1,
                 format!(
-                    "rollback format {format} is not supported: this hikkonuki reads format {FORMAT_VERSION}"
+                    "rollback format {format} is not supported: this hikkonuki reads formats {UNAUTHENTICATED_FORMAT} and {FORMAT_VERSION}"
                 ),
                 "restore with the hikkonuki version that wrote the file",
             ));
@@ -381,6 +541,10 @@ pub fn parse(
             ));
         }
     }
+    let key = match authentication {
+        Some(Authentication::Key(key)) if all_authenticated => Some(key),
+        _ => None,
+    };
     Ok((
         JournalContents {
             path: path.to_path_buf(),
@@ -388,6 +552,9 @@ pub fn parse(
             torn_tail,
             valid_len,
             last_line_hash: last_hash,
+            authenticated: key.is_some(),
+            key,
+            last_mac,
         },
         warnings,
     ))

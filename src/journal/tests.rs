@@ -1,6 +1,33 @@
 use serde_json::json;
 
+use std::fs::{self, OpenOptions};
+
 use super::*;
+
+/// Each test's keys live beside its rollback file, in the test's own directory.
+fn keys(path: &Path) -> KeyStore {
+    KeyStore::in_dir(&path.parent().unwrap_or(Path::new(".")).join("keys"))
+}
+
+fn read(path: &Path, force: bool) -> Result<(JournalContents, Vec<String>), JournalError> {
+    read_path(path, &keys(path), force)
+}
+
+fn parse(
+    bytes: &[u8],
+    path: &Path,
+    force: bool,
+) -> Result<(JournalContents, Vec<String>), JournalError> {
+    super::parse(bytes, path, &keys(path), force)
+}
+
+fn create(path: &Path) -> Result<Journal, JournalError> {
+    Journal::create(
+        RollbackFile::open_or_create(path).unwrap(),
+        header(),
+        &keys(path),
+    )
+}
 
 fn header() -> Entry {
     Entry::Header {
@@ -10,6 +37,7 @@ fn header() -> Entry {
         plan: "plans/p.yaml".into(),
         plan_sha256: "00".into(),
         tool_version: "0.1.0".into(),
+        key: None,
     }
 }
 
@@ -29,7 +57,7 @@ fn cut(id: &str) -> Cut {
 
 /// A rollback file with a header, one completed cut and one intent.
 fn write_sample(path: &Path) {
-    let mut journal = Journal::create(path, header()).unwrap();
+    let mut journal = create(path).unwrap();
     journal.append(Entry::Intent { cut: cut("c1") }).unwrap();
     journal
         .append(Entry::Done {
@@ -74,10 +102,7 @@ fn an_existing_rollback_file_is_never_overwritten() {
     let path = dir.path().join("r.rollback.yaml");
     write_sample(&path);
     let before = fs::read(&path).unwrap();
-    assert!(matches!(
-        Journal::create(&path, header()),
-        Err(JournalError::Exists { .. })
-    ));
+    assert!(matches!(create(&path), Err(JournalError::Exists { .. })));
     assert_eq!(fs::read(&path).unwrap(), before);
 }
 
@@ -95,7 +120,8 @@ fn a_torn_last_line_is_dropped_with_a_warning_and_appending_continues_cleanly() 
     assert!(contents.torn_tail.is_some());
     assert!(warnings[0].contains("torn by a crash"), "{warnings:?}");
 
-    let mut journal = Journal::reopen(&contents).unwrap();
+    let mut journal =
+        Journal::reopen(RollbackFile::open_existing(&path).unwrap(), &contents).unwrap();
     journal
         .append(Entry::RestoreIntent { id: "c1".into() })
         .unwrap();
@@ -122,6 +148,7 @@ fn an_added_entry_breaks_the_chain_and_is_refused() {
                 id: "c2".into(),
                 undo: json!({"revoked": [1, 2, 3]}),
             },
+            mac: None,
         })
         .unwrap()
     );
@@ -144,14 +171,121 @@ fn an_added_entry_breaks_the_chain_and_is_refused() {
 }
 
 #[test]
-fn an_edited_entry_breaks_the_chain_at_the_next_entry() {
+fn an_edited_entry_is_refused_at_that_entry() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.rollback.yaml");
     write_sample(&path);
     let text = fs::read_to_string(&path).unwrap();
     fs::write(&path, text.replace("\"revoked\":[1]", "\"revoked\":[1,2]")).unwrap();
     let err = read(&path, false).unwrap_err().to_string();
-    assert!(err.contains("line 6"), "{err}");
+    assert!(err.contains("line 5"), "{err}");
+    assert!(err.contains("is not authenticated"), "{err}");
+}
+
+/// The attack of issue 12: a `done` entry forged with its hash chain recomputed (plain SHA-256, which
+/// anyone can compute) used to be obeyed. Without the key it cannot carry a valid code.
+#[test]
+fn a_forged_entry_with_a_recomputed_chain_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let text = fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let forged = Record {
+        seq: 4,
+        prev: line_hash(last),
+        at: "2026-11-28T00:00:00Z".into(),
+        entry: Entry::Done {
+            id: "c2".into(),
+            undo: json!({"revoked": [{"cidr": "0.0.0.0/0"}]}),
+        },
+        // A code made with a key of the forger's own.
+        mac: Some("ab".repeat(32)),
+    };
+    fs::write(
+        &path,
+        format!("{text}- {}\n", serde_json::to_string(&forged).unwrap()),
+    )
+    .unwrap();
+    let err = read(&path, false).unwrap_err().to_string();
+    assert!(err.contains("line 7"), "{err}");
+    assert!(err.contains("is not authenticated by the key"), "{err}");
+    let (_, warnings) = read(&path, true).unwrap();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("line 7") && w.contains("not authenticated")),
+        "--force still names every break: {warnings:?}"
+    );
+}
+
+/// A whole file planted by someone else, valid under a key of their own, names a key this user does not
+/// have (or, naming this user's key ID, fails its codes).
+#[test]
+fn a_planted_file_made_with_another_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let planted = elsewhere.path().join("r.rollback.yaml");
+    write_sample(&planted);
+    let path = dir.path().join("r.rollback.yaml");
+    fs::copy(&planted, &path).unwrap();
+    let err = read(&path, false).unwrap_err().to_string();
+    assert!(err.contains("line 3: cannot be authenticated"), "{err}");
+    assert!(err.contains("cannot be read"), "{err}");
+    assert!(
+        err.contains("HIKKONUKI_ROLLBACK_KEY"),
+        "the fix is named: {err}"
+    );
+}
+
+#[test]
+fn a_format_1_file_is_read_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    let header = Record {
+        seq: 0,
+        prev: String::new(),
+        at: "2026-11-28T00:00:00Z".into(),
+        entry: Entry::Header {
+            format: 1,
+            account: "123456789012".into(),
+            caller: "arn:aws:iam::123456789012:user/responder".into(),
+            plan: "p.yaml".into(),
+            plan_sha256: "00".into(),
+            tool_version: "0.1.0".into(),
+            key: None,
+        },
+        mac: None,
+    };
+    fs::write(
+        &path,
+        format!("- {}\n", serde_json::to_string(&header).unwrap()),
+    )
+    .unwrap();
+    let err = read(&path, false).unwrap_err().to_string();
+    assert!(err.contains("format-1 rollback file"), "{err}");
+    let (contents, warnings) = read(&path, true).unwrap();
+    assert!(!contents.authenticated);
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+}
+
+#[test]
+fn an_authenticated_file_says_so_and_restore_entries_stay_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let (contents, _) = read(&path, false).unwrap();
+    assert!(contents.authenticated);
+    let mut journal =
+        Journal::reopen(RollbackFile::open_existing(&path).unwrap(), &contents).unwrap();
+    journal
+        .append(Entry::RestoreIntent { id: "c1".into() })
+        .unwrap();
+    drop(journal);
+    let (contents, warnings) = read(&path, false).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert!(contents.authenticated);
+    assert_eq!(contents.records.len(), 5);
 }
 
 #[test]

@@ -31,7 +31,9 @@ pub fn read_with_digest(
         problem,
         fix: "check the path; plans are written by `hikkonuki plan` (default under plans/)".into(),
     };
-    let bytes = fs::read(path).map_err(|err| unreadable(format!("cannot be read: {err}")))?;
+    // Bounded, and never from a FIFO or device: whoever can write the path chose what is there.
+    let bytes = crate::files::read_document(path)
+        .map_err(|err| unreadable(format!("cannot be read: {err}")))?;
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
     // The same words `fs::read_to_string` uses, which earlier versions printed.
     let text = String::from_utf8(bytes)
@@ -51,8 +53,8 @@ pub fn write(path: &Path, plan: &Plan) -> std::io::Result<()> {
 
 /// Writes to a temporary file beside `path` with mode 0600, fsyncs it, then renames it into place.
 pub fn write_private_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
+    if let Some(dir) = path.parent() {
+        crate::files::create_private_dir_all(dir)?;
     }
     let file_name = path
         .file_name()

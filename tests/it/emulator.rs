@@ -119,6 +119,17 @@ impl Emulator {
         aws_sdk_ec2::Client::new(&self.sdk_config(region).await)
     }
 
+    /// The key store the binary uses here (its HOME is the private directory), to read its rollback files
+    /// from a test as the tool does.
+    pub fn rollback_keys(&self) -> hikkonuki::journal::keys::KeyStore {
+        hikkonuki::journal::keys::KeyStore::in_dir(
+            &self
+                .workdir
+                .path()
+                .join(".local/state/hikkonuki/rollback-keys"),
+        )
+    }
+
     /// The hikkonuki binary, pointed at this emulator with test credentials, run in a private directory
     /// (so default plan paths land there), never reading the developer's own AWS files.
     pub fn hikkonuki(&self) -> assert_cmd::Command {

@@ -7,6 +7,7 @@
 //! - `network`: `nacl_deny` and `route_remove` on the emulator.
 //! - `database`: `rds_public_off` on the emulator.
 //! - `recovery`: locks and resumed runs.
+//! - `forgery`: edited, forged, planted and foreign rollback files are refused before anything changes.
 //! - `profile`: an explicit `--profile` signs instead of the environment's keys; unknown profiles refused.
 //! - `observability`: JSON events, --stats, the incident report.
 //! - `api_gateway`: the API Gateway kinds on the emulator.
@@ -24,6 +25,7 @@ mod cloudfront;
 mod crash;
 mod database;
 mod emulator;
+mod forgery;
 mod gateways;
 mod identity;
 mod lambda;

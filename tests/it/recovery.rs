@@ -1,5 +1,5 @@
-//! Runs that meet a lock: only one apply or restore at a time per rollback file, and a lock left by a dead
-//! process is reported rather than taken.
+//! Runs that meet a lock: only one apply or restore at a time per rollback file, through whatever path,
+//! and a run that died leaves nothing that needs removing by hand.
 
 use std::fs;
 
@@ -9,35 +9,75 @@ use crate::emulator::Emulator;
 use crate::leaky_account;
 use crate::snapshot;
 
+/// The lock is the operating system's, on the rollback file itself: a live holder is refused and named
+/// by PID, through any path to the file (issue 12: a restore through a symlink used to run during an
+/// apply), and the moment the holder is gone the next run goes ahead with nothing to remove.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_stale_lock_from_a_dead_apply_is_reported_and_nothing_changes_until_it_is_removed() {
+async fn a_live_holder_is_refused_through_any_path_and_its_end_leaves_nothing_to_remove() {
     let emulator = Emulator::start();
     let config = emulator.sdk_config("us-east-1").await;
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
     let ec2 = emulator.ec2("us-east-1").await;
     let original = snapshot::security_groups(&ec2).await;
     emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
-    let lock = emulator.path("plans/p.rollback.yaml.lock");
-    fs::write(
-        &lock,
-        "pid=99999999\nstarted=2026-11-28T10:00:00Z\ncommand=apply\n",
-    )
-    .unwrap();
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let cut = snapshot::security_groups(&ec2).await;
+    let rollback = emulator.path("plans/p.rollback.yaml");
+    std::os::unix::fs::symlink(&rollback, emulator.path("other-path.yaml")).unwrap();
+    let journal_before = fs::read(&rollback).unwrap();
 
+    // This test process plays the other run, holding the lock as hikkonuki does.
+    let holder = fs::File::open(&rollback).unwrap();
+    holder.try_lock().unwrap();
+    let pid = format!("(PID {})", std::process::id());
+    for path in ["plans/p.rollback.yaml", "other-path.yaml"] {
+        emulator
+            .restore(path)
+            .assert()
+            .code(1)
+            .stderr(contains("is working on this rollback file"))
+            .stderr(contains(pid.as_str()));
+    }
     emulator
         .apply("plans/p.yaml")
         .assert()
         .code(1)
-        .stderr(contains("a lock was left by hikkonuki apply (PID 99999999, started 2026-11-28T10:00:00Z), which is no longer running"))
-        .stderr(contains("remove"));
-    assert_eq!(snapshot::security_groups(&ec2).await, original);
-    assert!(lock.exists(), "the stale lock is the operator's to remove");
+        .stderr(contains("is working on this rollback file"));
+    assert_eq!(snapshot::security_groups(&ec2).await, cut, "nothing ran");
+    assert_eq!(fs::read(&rollback).unwrap(), journal_before);
 
-    fs::remove_file(&lock).unwrap();
+    drop(holder);
+    emulator.restore("other-path.yaml").assert().code(0);
+    assert_eq!(snapshot::security_groups(&ec2).await, original);
+    let leftovers: Vec<String> = fs::read_dir(emulator.path("plans"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".lock"))
+        .collect();
+    assert!(leftovers.is_empty(), "no lock files: {leftovers:?}");
+}
+
+/// Killed after creating the rollback file and before writing its header (the first step of apply that
+/// touches the disk), apply leaves an empty file and has cut nothing: restore says so and apply starts
+/// afresh, with no manual step.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_rollback_file_left_by_a_kill_before_the_header_needs_no_hand_editing() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
+    let ec2 = emulator.ec2("us-east-1").await;
+    let original = snapshot::security_groups(&ec2).await;
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
+    fs::write(emulator.path("plans/p.rollback.yaml"), "").unwrap();
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains("Nothing to restore"));
     emulator.apply("plans/p.yaml").assert().code(0);
-    assert!(!lock.exists(), "apply releases its lock");
+    assert_ne!(snapshot::security_groups(&ec2).await, original);
     emulator.restore("plans/p.rollback.yaml").assert().code(0);
-    assert!(!lock.exists(), "restore releases its lock");
     assert_eq!(snapshot::security_groups(&ec2).await, original);
 }
 

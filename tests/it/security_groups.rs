@@ -350,7 +350,7 @@ async fn restore_refuses_a_rollback_file_with_a_forged_entry() {
         .restore("plans/p.rollback.yaml")
         .assert()
         .code(1)
-        .stderr(contains("hash of the previous entry does not match"));
+        .stderr(contains("is not authenticated by the key"));
     assert_eq!(all_groups(&emulator).await, before);
 }
 

@@ -25,8 +25,9 @@ pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, pr
 
 use super::{EngineError, Operator, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
-use crate::journal::lock::RollbackLock;
-use crate::journal::{self, Entry, Journal};
+use crate::journal::keys::KeyStore;
+use crate::journal::lock::RollbackFile;
+use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::{self, Plan};
 use crate::report::Reporter;
 use crate::services::{PermissionCheck, Registry};
@@ -44,6 +45,8 @@ pub struct ApplyRequest {
     pub fail_fast: bool,
     /// How many cuts (and drift observations) at once.
     pub parallelism: usize,
+    /// Where the rollback file's authentication key is made (and, when resuming, found).
+    pub keys: KeyStore,
 }
 
 /// What the operator is asked to confirm, once every gate has passed.
@@ -92,13 +95,16 @@ pub async fn run(
         .rollback
         .clone()
         .unwrap_or_else(|| default_rollback_path(&request.plan));
-    let _lock = RollbackLock::acquire(&rollback_path, "apply")?;
-    let resuming = rollback_path.exists();
-    let progress = if resuming {
+    let rollback = RollbackFile::open_or_create(&rollback_path)?;
+    let resuming = !rollback.is_empty();
+    let (progress, contents) = if resuming {
+        rollback.check_owner(false)?;
         warn_if_shared(&rollback_path, reporter);
-        resumable_progress(&rollback_path, &plan, &plan_sha256)?
+        let (progress, contents) =
+            resumable_progress(&rollback, &request.keys, &plan, &plan_sha256)?;
+        (progress, Some(contents))
     } else {
-        HashMap::new()
+        (HashMap::new(), None)
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
 
@@ -133,12 +139,10 @@ pub async fn run(
         })
         .map_err(EngineError::Declined)?;
 
-    let mut journal = if resuming {
-        let (contents, _) = journal::read(&rollback_path, false)?;
-        Journal::reopen(&contents)?
-    } else {
-        Journal::create(
-            &rollback_path,
+    let mut journal = match contents {
+        Some(contents) => Journal::reopen(rollback, &contents)?,
+        None => Journal::create(
+            rollback,
             Entry::Header {
                 format: journal::FORMAT_VERSION,
                 account: plan.account.clone(),
@@ -146,8 +150,10 @@ pub async fn run(
                 plan: request.plan.display().to_string(),
                 plan_sha256,
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),
+                key: None,
             },
-        )?
+            &request.keys,
+        )?,
     };
     let options = ApplyOptions {
         progress,
@@ -165,22 +171,26 @@ pub async fn run(
 
 /// An existing rollback file may be resumed only by the run that wrote it: same account, same plan bytes.
 fn resumable_progress(
-    rollback_path: &Path,
+    rollback: &RollbackFile,
+    keys: &KeyStore,
     plan: &Plan,
     plan_sha256: &str,
-) -> Result<HashMap<String, Progress>, EngineError> {
+) -> Result<(HashMap<String, Progress>, JournalContents), EngineError> {
     let not_resumable = |why: String| EngineError::NotResumable {
-        rollback: rollback_path.to_path_buf(),
+        rollback: rollback.path().to_path_buf(),
         why,
     };
-    let (contents, _) = journal::read(rollback_path, false)
+    // Never with `force`: a file apply did not write (or that was edited) must not decide what is skipped.
+    let (contents, _) = journal::read(rollback, keys, false)
         .map_err(|err| not_resumable(format!("it cannot be resumed: {err}")))?;
     match contents.header() {
         Some(Entry::Header {
             account,
             plan_sha256: recorded,
             ..
-        }) if account == &plan.account && recorded == plan_sha256 => Ok(progress_from(&contents)),
+        }) if account == &plan.account && recorded == plan_sha256 => {
+            Ok((progress_from(&contents), contents))
+        }
         _ => Err(not_resumable(
             "it was written for another plan, or for this plan before it was edited".into(),
         )),

@@ -66,10 +66,15 @@ fn session_with(client: Client) -> AwsSession {
     AwsSession::with_regions("us-east-1", vec![RegionCtx::with_ec2("us-east-1", client)])
 }
 
+/// Each test's rollback keys live in its own directory.
+fn keys_of(path: &std::path::Path) -> crate::journal::keys::KeyStore {
+    crate::journal::keys::KeyStore::in_dir(&path.parent().unwrap().join("keys"))
+}
+
 fn new_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journal) {
     let path = dir.path().join("p.rollback.yaml");
     let journal = Journal::create(
-        &path,
+        crate::journal::lock::RollbackFile::open_or_create(&path).unwrap(),
         Entry::Header {
             format: journal::FORMAT_VERSION,
             account: "123456789012".into(),
@@ -77,7 +82,9 @@ fn new_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journal) {
             plan: "p.yaml".into(),
             plan_sha256: "0".into(),
             tool_version: "0".into(),
+            key: None,
         },
+        &keys_of(&path),
     )
     .unwrap();
     (path, journal)
@@ -140,7 +147,7 @@ async fn mocked_access_denied_on_one_cut_fails_it_names_the_permission_and_the_o
     );
     assert_eq!(allowed.num_calls(), 2);
 
-    let (contents, _) = journal::read(&path, false).unwrap();
+    let (contents, _) = journal::read_path(&path, &keys_of(&path), false).unwrap();
     let done: Vec<&str> = contents
         .records
         .iter()
@@ -270,7 +277,7 @@ async fn mocked_a_stop_request_halts_before_the_next_cut_with_the_journal_comple
     .unwrap();
     assert_eq!(allowed.num_calls(), 0);
     assert_eq!(outcome.not_attempted.len(), 2);
-    let (contents, warnings) = journal::read(&path, false).unwrap();
+    let (contents, warnings) = journal::read_path(&path, &keys_of(&path), false).unwrap();
     assert!(warnings.is_empty());
     assert_eq!(
         contents.records.len(),
@@ -322,6 +329,6 @@ async fn mocked_expired_credentials_stop_the_run_cleanly_with_the_journal_comple
         2,
         "no call after the credentials failed"
     );
-    let (_, warnings) = journal::read(&path, false).unwrap();
+    let (_, warnings) = journal::read_path(&path, &keys_of(&path), false).unwrap();
     assert!(warnings.is_empty());
 }

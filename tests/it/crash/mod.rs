@@ -127,19 +127,6 @@ fn assert_killed(status: ExitStatus, what: &str, output: &str) {
     );
 }
 
-/// The lock a killed run leaves is reported as stale, not taken over; the operator removes it, as the
-/// message says, before running again.
-fn clear_stale_lock(emulator: &Emulator, rollback: &str) {
-    let lock = emulator.path(&format!("{rollback}.lock"));
-    assert!(lock.exists(), "a killed run leaves its lock: {lock:?}");
-    emulator
-        .restore(rollback)
-        .assert()
-        .code(1)
-        .stderr(contains("which is no longer running"));
-    std::fs::remove_file(&lock).unwrap();
-}
-
 /// Runs restore straight against the emulator; returns its standard output. Session revocations are
 /// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
 fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
@@ -216,7 +203,7 @@ async fn kill_apply_at_each_point_then_restore(scenario: Scenario) {
         assert_eq!(seen.len(), n, "{what}: {seen:?}");
         let journal = rollback_file(&emulator, &rollback);
 
-        clear_stale_lock(&emulator, &rollback);
+        // The kernel released the killed run's lock: restore runs at once, with no manual step.
         let stdout = restore_directly(&emulator, &rollback, &what);
         // The kill came between the call and its journaled completion: restore must know it is unsure.
         assert!(
@@ -294,7 +281,7 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
         assert_eq!(seen.len(), k, "{what}: {seen:?}");
         let journal = rollback_file(&emulator, &rollback);
 
-        clear_stale_lock(&emulator, &rollback);
+        // The kernel released the killed run's lock: restore runs at once, with no manual step.
         restore_directly(&emulator, &rollback, &what);
         let now = account_state(&emulator, Scenario::Network).await;
         if now != original {
@@ -316,8 +303,7 @@ async fn apply_killed_midway_then_run_again_resumes_and_restore_gives_back_the_a
     );
     assert_killed(status, "apply killed after mutating call 3", &output);
     assert_eq!(seen.len(), 3);
-    let lock = emulator.path("plans/resume.rollback.yaml.lock");
-    std::fs::remove_file(&lock).unwrap();
+    // No lock to remove by hand: the kernel released it with the killed process.
 
     // The same apply again: it resumes; the cut in flight (a NACL cut makes one call per entry, so it was
     // left half-done) is rewound and cut again, and the rest proceeds.
@@ -382,12 +368,17 @@ async fn ctrl_c_stops_apply_after_the_call_in_flight_with_the_rollback_file_comp
         output.contains("The rollback file is complete."),
         "{output}"
     );
-    assert!(
-        !emulator.path("plans/sigint.rollback.yaml.lock").exists(),
-        "a clean stop releases its lock"
-    );
-    let (contents, warnings) =
-        hikkonuki::journal::read(&emulator.path("plans/sigint.rollback.yaml"), false).unwrap();
+    let rollback = std::fs::File::open(emulator.path("plans/sigint.rollback.yaml")).unwrap();
+    rollback
+        .try_lock()
+        .expect("a clean stop releases its lock on the rollback file");
+    drop(rollback);
+    let (contents, warnings) = hikkonuki::journal::read_path(
+        &emulator.path("plans/sigint.rollback.yaml"),
+        &emulator.rollback_keys(),
+        false,
+    )
+    .unwrap();
     assert!(warnings.is_empty(), "no torn entry: {warnings:?}");
     let intents = contents
         .records

@@ -1,0 +1,131 @@
+//! Files are not orders (issue 12): a rollback file edited, forged or planted by someone who can write
+//! its directory, with its hash chain recomputed (plain SHA-256, which anyone can compute), is refused
+//! before anything is changed, because it cannot carry the codes of the key kept outside it.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+use predicates::str::contains;
+use sha2::{Digest, Sha256};
+
+use crate::emulator::Emulator;
+use crate::leaky_account;
+use crate::snapshot;
+
+/// Rewrites every entry's `prev` so the SHA-256 chain is intact again, as an attacker would.
+fn rechain(text: &str) -> String {
+    let mut out = String::new();
+    let mut prev = String::new();
+    for line in text.lines() {
+        let Some(json) = line.strip_prefix("- ") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let mut record: serde_json::Value = serde_json::from_str(json).unwrap();
+        record["prev"] = serde_json::Value::String(prev.clone());
+        let line = format!("- {}", serde_json::to_string(&record).unwrap());
+        prev = hex::encode(Sha256::digest(line.as_bytes()));
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+async fn seeded() -> (Emulator, aws_sdk_ec2::Client) {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
+    let ec2 = emulator.ec2("us-east-1").await;
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
+    (emulator, ec2)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forged_undo_record_with_a_recomputed_chain_opens_nothing() {
+    let (emulator, ec2) = seeded().await;
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let cut = snapshot::security_groups(&ec2).await;
+    let rollback = emulator.path("plans/p.rollback.yaml");
+    let text = fs::read_to_string(&rollback).unwrap();
+    // Widen what restore would open, then make the chain whole again.
+    let forged =
+        rechain(&text.replacen("\"cidr_ipv4\":\"0.0.0.0/0\"", "\"cidr_ipv6\":\"::/0\"", 1));
+    assert_ne!(forged, text, "the sample has an IPv4 rule to widen");
+    fs::write(&rollback, &forged).unwrap();
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "is not authenticated by the key this rollback file was written with",
+        ));
+    assert_eq!(
+        snapshot::security_groups(&ec2).await,
+        cut,
+        "nothing was opened"
+    );
+}
+
+/// A planted file carrying the plan's SHA-256 and a `done` for every cut used to make apply skip every
+/// cut and report the account sealed.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_planted_rollback_file_cannot_make_apply_skip_the_cuts() {
+    let (emulator, ec2) = seeded().await;
+    let original_gateways = snapshot::internet_gateways(&ec2).await;
+    let plan_bytes = fs::read(emulator.path("plans/p.yaml")).unwrap();
+    let plan: serde_yaml::Value = serde_yaml::from_slice(&plan_bytes).unwrap();
+    let mut lines = vec![serde_json::json!({
+        "seq": 0, "prev": "", "at": "2026-11-29T00:00:00Z", "entry": "header", "format": 2,
+        "account": "123456789012", "caller": "arn:aws:iam::123456789012:user/moto",
+        "plan": "plans/p.yaml", "plan_sha256": hex::encode(Sha256::digest(&plan_bytes)),
+        "tool_version": "0.1.0", "key": "0123456789abcdef0123456789abcdef",
+        "mac": "00".repeat(32),
+    })];
+    for cut in plan["cuts"].as_sequence().unwrap() {
+        let seq = lines.len();
+        lines.push(serde_json::json!({
+            "seq": seq, "prev": "", "at": "2026-11-29T00:00:00Z", "entry": "done",
+            "id": cut["id"].as_str().unwrap(), "undo": {}, "mac": "00".repeat(32),
+        }));
+    }
+    let text: String = lines.iter().map(|line| format!("- {line}\n")).collect();
+    fs::write(emulator.path("plans/p.rollback.yaml"), rechain(&text)).unwrap();
+
+    emulator
+        .apply("plans/p.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("already exists and may hold the way back"))
+        .stderr(contains("cannot be authenticated"));
+    assert_eq!(snapshot::internet_gateways(&ec2).await, original_gateways);
+}
+
+/// A rollback file that another user owns may have been put there by them.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_file_owned_by_someone_else_is_refused_without_force() {
+    let (emulator, ec2) = seeded().await;
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let rollback = emulator.path("plans/p.rollback.yaml");
+    // SAFETY: a valid path; the tests run as a user allowed to give files away (root) or are skipped.
+    let name = std::ffi::CString::new(rollback.to_str().unwrap()).unwrap();
+    if unsafe { libc::chown(name.as_ptr(), 65534, 65534) } != 0 {
+        eprintln!("skipped: this user cannot give a file away (not root)");
+        return;
+    }
+    assert_eq!(fs::metadata(&rollback).unwrap().uid(), 65534);
+    let cut = snapshot::security_groups(&ec2).await;
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("is owned by user 65534, not by you"));
+    assert_eq!(snapshot::security_groups(&ec2).await, cut);
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--force")
+        .assert()
+        .code(0)
+        .stderr(contains("used anyway because of --force"));
+}
