@@ -180,6 +180,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 
+    /// Replace an existing plan at --out. Never replaces anything that is not a plan (a rollback file).
+    #[arg(long)]
+    pub force: bool,
+
     /// A range that must stay reachable (the responder's own address). Repeatable.
     #[arg(long = "keep-cidr", value_name = "CIDR")]
     pub keep_cidr: Vec<String>,

@@ -1,6 +1,6 @@
 //! `hikkonuki plan`: discover the account and write the plan. Never changes the account.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, anyhow, bail};
 
@@ -68,6 +68,31 @@ async fn resolve_regions(requested: &str, session: &AwsSession) -> anyhow::Resul
     Ok(regions)
 }
 
+/// Refuses to write over what is at `path`: any existing file without `--force`, and anything that is not
+/// a plan even with it (a rollback file at `--out` may be the only way back).
+fn check_plan_destination(path: &Path, force: bool, registry: &Registry) -> anyhow::Result<()> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    let shown = path.display();
+    if !force {
+        bail!(
+            "{shown}: already exists\n  fix: choose another --out, or pass --force to replace the plan that is there"
+        );
+    }
+    if !meta.file_type().is_file() {
+        bail!(
+            "{shown}: is not a regular file; --force only replaces a plan\n  fix: choose another --out"
+        );
+    }
+    if plan::file::read(path, registry).is_err() {
+        bail!(
+            "{shown}: exists and is not a plan hikkonuki can read (it may be a rollback file, the way back from an apply); --force only replaces a plan\n  fix: choose another --out"
+        );
+    }
+    Ok(())
+}
+
 fn default_plan_path(account: &str) -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc()
         .format(time::macros::format_description!(
@@ -87,6 +112,10 @@ pub async fn plan_command(
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
     check_plan_options(options, registry)?;
+    // Before any call to AWS: a discovery of minutes must not end in a refusal to write.
+    if let Some(out) = &args.out {
+        check_plan_destination(out, args.force, registry)?;
+    }
     let session = AwsSession::load(&settings.connection).await?;
     let caller = session
         .caller_identity()
@@ -110,6 +139,8 @@ pub async fn plan_command(
         .out
         .clone()
         .unwrap_or_else(|| default_plan_path(&plan.account));
+    // Again at the end: something may have appeared at the path during discovery.
+    check_plan_destination(&path, args.force, registry)?;
     plan::file::write(&path, &plan)
         .with_context(|| format!("writing the plan to {}", path.display()))?;
     settings.say_inline(&render::plan_text(&plan, settings.color));

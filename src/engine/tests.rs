@@ -127,6 +127,11 @@ impl CutKind for Switch {
         self.gate
     }
 
+    /// A target naming a principal's ARN stands for that principal's own access.
+    fn cuts_off(&self, cut: &TypedCut<Setting>, caller: &crate::aws::CallerIdentity) -> bool {
+        cut.target == caller.arn
+    }
+
     async fn undo(&self, _ctx: &RegionCtx, undo: &PutBack) -> Result<UndoOutcome, ServiceError> {
         self.live
             .lock()
@@ -187,13 +192,17 @@ fn cut(kind: &str, target: &str, before: &str, after: &str, enabled: bool) -> Cu
 }
 
 fn write_plan(dir: &Path, cuts: Vec<Cut>) -> PathBuf {
+    write_plan_by(dir, cuts, &format!("arn:aws:iam::{ACCOUNT}:user/responder"))
+}
+
+fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
     let plan = Plan {
         version: FORMAT_VERSION,
         account: ACCOUNT.into(),
         created: "2026-11-29T00:00:00Z".into(),
         tool_version: "0".into(),
         regions: vec!["us-east-1".into()],
-        caller: format!("arn:aws:iam::{ACCOUNT}:user/responder"),
+        caller: caller.into(),
         keep_cidrs: vec![],
         discovery_errors: vec![],
         findings: vec![],
@@ -519,4 +528,64 @@ async fn restore_keeps_gated_cuts_unless_their_flag_is_given_and_asks_before_und
         .unwrap();
     assert!(matches!(run, RestoreRun::Restored { .. }));
     assert_eq!(live.lock().unwrap()["g"], "open");
+}
+
+/// Issue 12: a plan made by one principal and applied by another used to deactivate the applier's own
+/// key. The applier's own access is left out, said in a warning and in the cut's reason.
+#[tokio::test]
+async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = format!("arn:aws:iam::{ACCOUNT}:user/responder");
+    let plan = write_plan_by(
+        dir.path(),
+        vec![
+            cut("switch_off", &applier, "on", "off", true),
+            cut("switch_off", "a", "on", "off", true),
+        ],
+        &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
+    );
+    let live = live_with(&[(applier.as_str(), "on"), ("a", "on")]);
+    let reporter = RecordingReporter::default();
+    let run = apply::run(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &request(&plan),
+        &Scripted::default(),
+        None,
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let ApplyRun::Applied { outcome, .. } = run else {
+        panic!("expected the other cut to be applied");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
+    assert_eq!(
+        live.lock().unwrap()[&applier],
+        "on",
+        "the applier keeps its access"
+    );
+    let warnings: Vec<String> = reporter
+        .events
+        .lock()
+        .unwrap()
+        .clone()
+        .into_iter()
+        .filter_map(|event| match event {
+            crate::report::Event::Warning { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("but the plan was made by arn:aws:iam::123456789012:user/planner")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("is left out: it would cut the access of")),
+        "{warnings:?}"
+    );
 }

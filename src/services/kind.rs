@@ -174,6 +174,10 @@ pub trait Containment: Send + Sync {
     /// The `plan` options this kind reads from [`DiscoveryScope::option`].
     fn plan_options(&self) -> &'static [PlanOption];
 
+    /// Whether the cut would take away `caller`'s own access (its credentials, sessions or role). Apply
+    /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
+    fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -357,6 +361,11 @@ pub trait CutKind: Send + Sync + 'static {
         &[]
     }
 
+    /// As [`Containment::cuts_off`]. Only kinds that cut credentials, sessions or roles can.
+    fn cuts_off(&self, _cut: &TypedCut<Self::State>, _caller: &CallerIdentity) -> bool {
+        false
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
@@ -466,6 +475,11 @@ impl<K: CutKind> Containment for K {
 
     fn plan_options(&self) -> &'static [PlanOption] {
         CutKind::plan_options(self)
+    }
+
+    fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {
+        // A cut that does not decode never runs (the plan is refused), so nothing is hidden by `false`.
+        TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {

@@ -178,3 +178,27 @@ fn a_maintenance_origin_that_is_not_a_host_name_is_refused_before_any_aws_call()
             .stderr(contains("fix: give only the domain"));
     }
 }
+
+/// `plan --out` never writes over what may be the only way back (issue 12): any existing file is refused
+/// without `--force`, and with it only a plan is replaced. Checked before any call to AWS.
+#[test]
+fn plan_out_refuses_to_overwrite_a_rollback_file_or_any_file_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = dir.path().join("p.rollback.yaml");
+    let journal = "- {\"seq\":0,\"entry\":\"header\"}\n";
+    std::fs::write(&rollback, journal).unwrap();
+    for force in [false, true] {
+        let mut cmd = hikkonuki();
+        cmd.args(["plan", "--out", rollback.to_str().unwrap()]);
+        if force {
+            cmd.arg("--force");
+        }
+        let expected = if force {
+            "is not a plan hikkonuki can read (it may be a rollback file"
+        } else {
+            "already exists\n  fix: choose another --out, or pass --force"
+        };
+        cmd.assert().code(1).stderr(contains(expected));
+        assert_eq!(std::fs::read_to_string(&rollback).unwrap(), journal);
+    }
+}

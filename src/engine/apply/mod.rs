@@ -24,12 +24,12 @@ pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
 use super::{EngineError, Operator, verify_account, warn_if_shared};
-use crate::aws::AwsSession;
+use crate::aws::{AwsSession, CallerIdentity};
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::{self, Plan};
-use crate::report::Reporter;
+use crate::report::{Event, Reporter};
 use crate::services::{PermissionCheck, Registry};
 
 /// What the operator asked apply to do.
@@ -107,6 +107,7 @@ pub async fn run(
         (HashMap::new(), None)
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
+    let plan = protect_applying_principal(plan, registry, &caller, reporter);
 
     let drift = check_drift(session, registry, &plan, &progress, request.parallelism).await;
     if !drift.is_clean() {
@@ -167,6 +168,45 @@ pub async fn run(
         rollback: rollback_path,
         outcome,
     })
+}
+
+/// Apply runs as whoever holds the credentials now, who may not be who made the plan (another responder,
+/// another role). Discovery left out the planner's own access; this leaves out the applier's: each cut
+/// that would take away the applying principal's credentials, sessions or role is switched off, with the
+/// reason, before the plan is shown, so it is never performed and the operator sees why.
+fn protect_applying_principal(
+    mut plan: Plan,
+    registry: &Registry,
+    caller: &CallerIdentity,
+    reporter: &dyn Reporter,
+) -> Plan {
+    if caller.arn != plan.caller {
+        reporter.event(&Event::Warning {
+            message: format!(
+                "apply runs as {}, but the plan was made by {}: cuts of {}'s own access are left out",
+                caller.arn, plan.caller, caller.arn
+            ),
+        });
+    }
+    for cut in plan.cuts.iter_mut().filter(|cut| cut.enabled) {
+        let Some(kind) = registry.get(&cut.kind) else {
+            continue;
+        };
+        if kind.cuts_off(cut, caller) {
+            cut.enabled = false;
+            cut.reason = format!(
+                "{} Left out: it would cut the access of {}, the principal applying this plan.",
+                cut.reason, caller.arn
+            );
+            reporter.event(&Event::Warning {
+                message: format!(
+                    "{} is left out: it would cut the access of {}, who is applying",
+                    cut.id, caller.arn
+                ),
+            });
+        }
+    }
+    plan
 }
 
 /// An existing rollback file may be resumed only by the run that wrote it: same account, same plan bytes.

@@ -18,7 +18,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 
 use super::{CallerPrincipal, is_no_such_entity, rfc3339};
-use crate::aws::RegionCtx;
+use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
 use crate::services::{
@@ -521,6 +521,12 @@ impl CutKind for CredentialDeactivate {
             .set_status(ctx, &undo.user_name, &undo.id, StatusType::Inactive)
             .await?;
         Ok(undo)
+    }
+
+    fn cuts_off(&self, cut: &TypedCut<CredentialState>, caller: &CallerIdentity) -> bool {
+        let caller = CallerPrincipal::from_identity(caller);
+        caller.is_user(&cut.before.user_name)
+            || (self.0 == CredentialType::AccessKey && caller.is_access_key(&cut.before.id))
     }
 
     fn undo_record_for(&self, cut: &TypedCut<CredentialState>) -> Result<UndoRecord, ServiceError> {

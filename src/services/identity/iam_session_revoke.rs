@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::iam_credential_deactivate::user_names;
 use super::inline_policy::{self, Holder};
 use super::{CallerPrincipal, is_no_such_entity};
-use crate::aws::RegionCtx;
+use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
     UndoOutcome,
@@ -432,6 +432,16 @@ impl CutKind for SessionRevoke {
             policy_name: POLICY_NAME.to_string(),
             policy_document: Some(document),
         })
+    }
+
+    fn cuts_off(&self, cut: &TypedCut<Revocation>, caller: &CallerIdentity) -> bool {
+        let caller = CallerPrincipal::from_identity(caller);
+        match Principal::parse(&cut.target) {
+            Some(Principal::User(name)) => caller.is_user(&name),
+            Some(Principal::Role(name)) => caller.is_role(&name),
+            // A target that names no principal is refused when the plan is read.
+            None => false,
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<Revocation>) -> Result<UndoRecord, ServiceError> {

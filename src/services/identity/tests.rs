@@ -1078,3 +1078,61 @@ async fn mocked_root_access_keys_are_a_high_finding_beside_root_without_mfa() {
         );
     }
 }
+
+/// Apply asks these of the principal actually applying (issue 12): its user, its signing key, its role.
+#[test]
+fn the_applying_principal_is_recognised_by_user_key_and_role() {
+    let typed = |user: &str, id: &str| TypedCut {
+        id: Cut::expected_id("iam_key_deactivate", "global", id),
+        region: "global".into(),
+        target: id.into(),
+        before: key(user, id, "Active"),
+        after: key(user, id, "Inactive"),
+    };
+    let keys = CredentialDeactivate(CredentialType::AccessKey);
+    let alice = caller("arn:aws:iam::123456789012:user/alice", Some("AKIAALICE"));
+    assert!(CutKind::cuts_off(
+        &keys,
+        &typed("alice", "AKIAOTHER"),
+        &alice
+    ));
+    assert!(CutKind::cuts_off(&keys, &typed("bob", "AKIAALICE"), &alice));
+    assert!(!CutKind::cuts_off(&keys, &typed("bob", "AKIABOB"), &alice));
+    let ssh = CredentialDeactivate(CredentialType::SshPublicKey);
+    assert!(CutKind::cuts_off(&ssh, &typed("alice", "APKA1"), &alice));
+    assert!(
+        !CutKind::cuts_off(&ssh, &typed("bob", "AKIAALICE"), &alice),
+        "an SSH key ID is not a signing key"
+    );
+
+    let session = |target: &str| {
+        let state = Revocation::Current(RevocationState {
+            principal: target.into(),
+            policy_name: POLICY_NAME.into(),
+            existing_policy: None,
+        });
+        TypedCut {
+            id: Cut::expected_id("iam_session_revoke", "global", target),
+            region: "global".into(),
+            target: target.into(),
+            before: state.clone(),
+            after: state,
+        }
+    };
+    let responder = caller("arn:aws:sts::123456789012:assumed-role/Responder/me", None);
+    assert!(CutKind::cuts_off(
+        &SessionRevoke,
+        &session("role/Responder"),
+        &responder
+    ));
+    assert!(!CutKind::cuts_off(
+        &SessionRevoke,
+        &session("role/Other"),
+        &responder
+    ));
+    assert!(!CutKind::cuts_off(
+        &SessionRevoke,
+        &session("user/Responder"),
+        &responder
+    ));
+}
