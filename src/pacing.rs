@@ -7,10 +7,15 @@
 //! `RequestLimitExceeded` and backoff; pacing each (region, action) bucket on our side keeps every action
 //! at its limit while different actions run side by side.
 //!
+//! Some actions also have a fixed quota per account that AWS does not raise, far below any general
+//! bucket: API Gateway's `CreateDeployment` allows one request every 5 seconds per account
+//! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html>). Those are paced
+//! account-wide, and even with general pacing off ([`fixed_quota`]).
+//!
 //! How: an interceptor on every client tags each request with its service, operation and region (an
 //! unsigned header added after signing), and the HTTP client wrapper reads the tag, counts the call, waits
-//! for a token from that bucket, strips the tag and sends the request. Retries pass through again, so they
-//! are paced and counted too.
+//! for a token from each bucket the call draws from, strips the tag and sends the request. Retries pass
+//! through again, so they are paced and counted too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -94,6 +99,123 @@ pub fn is_read_only(operation: &str) -> bool {
         .any(|prefix| operation.starts_with(prefix))
 }
 
+/// One AWS call as the pacer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The service, lower case without spaces (`ec2`, `apigateway`, `s3control`).
+    pub service: String,
+    /// The API action, e.g. `CreateDeployment`.
+    pub operation: String,
+    /// A region name, or `global` when the client has none.
+    pub region: String,
+}
+
+impl Call {
+    pub fn new(service: &str, operation: &str, region: &str) -> Call {
+        Call {
+            // The SDK names services for people ("API Gateway", "S3 Control"); buckets, tags and --stats
+            // use one word.
+            service: service
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase(),
+            operation: operation.to_string(),
+            region: region.to_string(),
+        }
+    }
+
+    /// `service:Operation`, as counted for --stats.
+    pub fn action(&self) -> String {
+        format!("{}:{}", self.service, self.operation)
+    }
+
+    fn to_tag(&self) -> String {
+        format!("{} {}", self.action(), self.region)
+    }
+
+    fn from_tag(tag: &str) -> Call {
+        let (action, region) = tag.split_once(' ').unwrap_or((tag, "global"));
+        let (service, operation) = action.split_once(':').unwrap_or(("unknown", action));
+        Call::new(service, operation, region)
+    }
+}
+
+/// One token bucket a call draws from: what AWS counts together, and the bucket's size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    /// `REGION/service:Operation` for a per-region, per-action bucket; `account/service:Operation` for a
+    /// quota AWS counts per account across regions.
+    pub key: String,
+    pub limit: BucketLimit,
+}
+
+/// "N requests every S seconds" as a bucket: N may go at once, then N per S seconds.
+const fn every(requests: f64, seconds: f64) -> BucketLimit {
+    BucketLimit {
+        burst: requests,
+        per_second: requests / seconds,
+    }
+}
+
+/// API Gateway's fixed per-action quotas for creating, deploying and managing APIs, per account, which
+/// AWS does not raise (<https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html>,
+/// "API Gateway quotas for creating, deploying and managing an API"). CreateRestApi and ImportRestApi
+/// are left out: their quota depends on the endpoint type, which the request alone does not tell.
+const APIGATEWAY_FIXED_QUOTAS: &[(&str, BucketLimit)] = &[
+    ("CreateApiKey", every(5.0, 1.0)),
+    ("CreateDeployment", every(1.0, 5.0)),
+    ("CreateDocumentationVersion", every(1.0, 20.0)),
+    ("CreateDomainName", every(1.0, 30.0)),
+    ("CreateResource", every(5.0, 1.0)),
+    ("DeleteApiKey", every(5.0, 1.0)),
+    ("DeleteDomainName", every(1.0, 30.0)),
+    ("DeleteResource", every(5.0, 1.0)),
+    ("DeleteRestApi", every(1.0, 30.0)),
+    ("GetResources", every(5.0, 2.0)),
+    ("ImportDocumentationParts", every(1.0, 30.0)),
+    ("PutRestApi", every(1.0, 1.0)),
+    ("UpdateAccount", every(1.0, 20.0)),
+    ("UpdateDomainName", every(1.0, 30.0)),
+    ("UpdateUsagePlan", every(1.0, 20.0)),
+];
+
+/// The fixed quota AWS applies to this call account-wide, when it has one. These are paced even with
+/// general pacing off: no retry policy absorbs "one request every 5 seconds" (`CreateDeployment`) once
+/// more than a handful of calls queue up, and AWS will not raise them.
+pub fn fixed_quota(call: &Call) -> Option<BucketLimit> {
+    match call.service.as_str() {
+        "apigateway" => APIGATEWAY_FIXED_QUOTAS
+            .iter()
+            .find(|(operation, _)| *operation == call.operation)
+            .map(|(_, limit)| *limit),
+        _ => None,
+    }
+}
+
+/// The buckets a call draws a token from. `limits` None (general pacing off) leaves only the fixed
+/// quotas.
+pub fn budgets(call: &Call, limits: Option<&PacingLimits>) -> Vec<Budget> {
+    let mut budgets = Vec::new();
+    if let Some(limit) = fixed_quota(call) {
+        budgets.push(Budget {
+            key: format!("account/{}", call.action()),
+            limit,
+        });
+    }
+    if let Some(limits) = limits {
+        budgets.push(Budget {
+            key: format!("{}/{}", call.region, call.action()),
+            limit: if is_read_only(&call.operation) {
+                limits.read
+            } else {
+                limits.write
+            },
+        });
+    }
+    budgets
+}
+
 struct Bucket {
     tokens: f64,
     updated: Instant,
@@ -101,23 +223,45 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Takes one token, or says how long until one is there.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
+    fn full(limit: BucketLimit, now: Instant) -> Bucket {
+        Bucket {
+            tokens: limit.burst,
+            updated: now,
+            limit,
+        }
+    }
+
+    /// Adds what has refilled since the last look, up to the burst.
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         self.updated = now;
+    }
+
+    /// How long until a token is there (zero when one is).
+    fn wait_for_token(&self) -> Duration {
         if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            None
+            Duration::ZERO
         } else {
-            Some(Duration::from_secs_f64(
-                (1.0 - self.tokens) / self.limit.per_second,
-            ))
+            Duration::from_secs_f64((1.0 - self.tokens) / self.limit.per_second)
+        }
+    }
+
+    /// Takes one token, or says how long until one is there.
+    #[cfg(test)]
+    fn take(&mut self, now: Instant) -> Option<Duration> {
+        self.refill(now);
+        match self.wait_for_token() {
+            Duration::ZERO => {
+                self.tokens -= 1.0;
+                None
+            }
+            wait => Some(wait),
         }
     }
 }
 
-/// Token buckets per (region, action), and the count of calls made.
+/// Token buckets, and the count of calls made.
 pub struct Pacer {
     limits: Option<PacingLimits>,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -133,7 +277,7 @@ impl fmt::Debug for Pacer {
 }
 
 impl Pacer {
-    /// `None` counts calls without pacing them.
+    /// `None` turns general pacing off: calls are counted, and only the fixed quotas are paced.
     pub fn new(limits: Option<PacingLimits>) -> Pacer {
         Pacer {
             limits,
@@ -142,36 +286,44 @@ impl Pacer {
         }
     }
 
-    /// Waits until the (region, service:operation) bucket has a token, and counts the call.
-    pub async fn admit(&self, region: &str, action: &str) {
+    /// Counts the call, then waits until every bucket it draws from has a token and takes one from each
+    /// at once (so a call waiting on one bucket holds no token of another meanwhile).
+    pub async fn admit(&self, call: &Call) {
         *self
             .calls
             .lock()
             .expect("call counter lock")
-            .entry(action.to_string())
+            .entry(call.action())
             .or_default() += 1;
-        let Some(limits) = self.limits else { return };
-        let operation = action.rsplit(':').next().unwrap_or(action);
-        let limit = if is_read_only(operation) {
-            limits.read
-        } else {
-            limits.write
-        };
-        let key = format!("{region}/{action}");
+        let budgets = budgets(call, self.limits.as_ref());
+        if budgets.is_empty() {
+            return;
+        }
         loop {
             let wait = {
                 let mut buckets = self.buckets.lock().expect("bucket lock");
-                let bucket = buckets.entry(key.clone()).or_insert_with(|| Bucket {
-                    tokens: limit.burst,
-                    updated: Instant::now(),
-                    limit,
-                });
-                bucket.take(Instant::now())
+                let now = Instant::now();
+                let mut wait = Duration::ZERO;
+                for budget in &budgets {
+                    let bucket = buckets
+                        .entry(budget.key.clone())
+                        .or_insert_with(|| Bucket::full(budget.limit, now));
+                    bucket.refill(now);
+                    wait = wait.max(bucket.wait_for_token());
+                }
+                if wait.is_zero() {
+                    for budget in &budgets {
+                        if let Some(bucket) = buckets.get_mut(&budget.key) {
+                            bucket.tokens -= 1.0;
+                        }
+                    }
+                }
+                wait
             };
-            match wait {
-                None => return,
-                Some(wait) => tokio::time::sleep(wait).await,
+            if wait.is_zero() {
+                return;
             }
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -198,16 +350,17 @@ impl Intercept for CallTagger {
     ) -> Result<(), BoxError> {
         let (service, operation) = cfg
             .load::<Metadata>()
-            .map(|m| (m.service().to_ascii_lowercase(), m.name().to_string()))
+            .map(|m| (m.service().to_string(), m.name().to_string()))
             .unwrap_or_else(|| ("unknown".into(), "Unknown".into()));
         let region = cfg
             .load::<aws_types::region::Region>()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "global".into());
+        let call = Call::new(&service, &operation, &region);
         context
             .request_mut()
             .headers_mut()
-            .insert(CALL_TAG, format!("{service}:{operation} {region}"));
+            .insert(CALL_TAG, call.to_tag());
         Ok(())
     }
 }
@@ -251,8 +404,7 @@ impl HttpConnector for PacedConnector {
         let pacer = self.pacer.clone();
         HttpConnectorFuture::new(async move {
             if let Some(tag) = tag {
-                let (action, region) = tag.split_once(' ').unwrap_or((tag.as_str(), "global"));
-                pacer.admit(region, action).await;
+                pacer.admit(&Call::from_tag(&tag)).await;
             }
             inner.call(request).await
         })
@@ -320,6 +472,21 @@ mod tests {
         assert!(bucket.take(start + Duration::from_secs(60)).is_some());
     }
 
+    fn call(service: &str, operation: &str, region: &str) -> Call {
+        Call::new(service, operation, region)
+    }
+
+    #[test]
+    fn calls_are_named_in_one_word_per_service_and_survive_the_tag() {
+        let deployment = call("API Gateway", "CreateDeployment", "eu-west-1");
+        assert_eq!(deployment.action(), "apigateway:CreateDeployment");
+        assert_eq!(Call::from_tag(&deployment.to_tag()), deployment);
+        assert_eq!(
+            call("S3 Control", "GetPublicAccessBlock", "global").action(),
+            "s3control:GetPublicAccessBlock"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn admission_is_paced_per_action_and_every_call_is_counted() {
         let pacer = Pacer::new(Some(PacingLimits {
@@ -333,25 +500,83 @@ mod tests {
             },
         }));
         let start = tokio::time::Instant::now();
-        pacer
-            .admit("us-east-1", "ec2:RevokeSecurityGroupIngress")
-            .await;
-        pacer
-            .admit("us-east-1", "ec2:RevokeSecurityGroupIngress")
-            .await;
+        let revoke = call("EC2", "RevokeSecurityGroupIngress", "us-east-1");
+        pacer.admit(&revoke).await;
+        pacer.admit(&revoke).await;
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(500),
             "the second waits for a token"
         );
         // Another action, and the same action in another region, have buckets of their own.
-        pacer.admit("us-east-1", "ec2:DescribeSecurityGroups").await;
         pacer
-            .admit("eu-west-1", "ec2:RevokeSecurityGroupIngress")
+            .admit(&call("EC2", "DescribeSecurityGroups", "us-east-1"))
+            .await;
+        pacer
+            .admit(&call("EC2", "RevokeSecurityGroupIngress", "eu-west-1"))
             .await;
         assert_eq!(start.elapsed(), Duration::from_millis(500));
         let calls = pacer.calls();
         assert_eq!(calls["ec2:RevokeSecurityGroupIngress"], 3);
         assert_eq!(calls["ec2:DescribeSecurityGroups"], 1);
+    }
+
+    /// CreateDeployment: one request every 5 seconds per account, in whatever region, and whether or not
+    /// general pacing is on; the first goes at once, so a run with one API does not wait at all.
+    #[tokio::test(start_paused = true)]
+    async fn deployments_go_one_per_five_seconds_account_wide_even_with_pacing_off() {
+        for limits in [None, Some(PacingLimits::default())] {
+            let pacer = Pacer::new(limits);
+            let start = tokio::time::Instant::now();
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                .await;
+            assert_eq!(start.elapsed(), Duration::ZERO, "{limits:?}");
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "eu-west-1"))
+                .await;
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                .await;
+            assert_eq!(start.elapsed(), Duration::from_secs(10), "{limits:?}");
+        }
+        // With pacing off, nothing else waits.
+        let pacer = Pacer::new(None);
+        let start = tokio::time::Instant::now();
+        for _ in 0..200 {
+            pacer
+                .admit(&call("API Gateway", "UpdateStage", "us-east-1"))
+                .await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(pacer.calls()["apigateway:UpdateStage"], 200);
+    }
+
+    /// Callers queued on one bucket all get through, at its rate.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_deployments_queue_at_the_documented_rate() {
+        let pacer = Arc::new(Pacer::new(Some(PacingLimits::default())));
+        let start = tokio::time::Instant::now();
+        let waiting: Vec<_> = (0..4)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer
+                        .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                        .await;
+                    start.elapsed()
+                })
+            })
+            .collect();
+        let mut admitted = Vec::new();
+        for task in waiting {
+            admitted.push(task.await.unwrap());
+        }
+        admitted.sort();
+        assert_eq!(
+            admitted,
+            [0, 5, 10, 15].map(Duration::from_secs).to_vec(),
+            "one every 5 s"
+        );
     }
 }
