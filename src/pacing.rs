@@ -1,16 +1,30 @@
 //! Client-side pacing and call accounting for every AWS call.
 //!
-//! AWS throttles each account per region and, for EC2, per API action, each action on its own token bucket
-//! (<https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html>: non-mutating actions such
-//! as `Describe*` hold 100 tokens refilled at 20 per second; mutating actions far fewer — the documented
-//! default is 50 refilled at 5 per second). Running into those limits turns a large apply into a storm of
-//! `RequestLimitExceeded` and backoff; pacing each (region, action) bucket on our side keeps every action
-//! at its limit while different actions run side by side.
+//! AWS throttles each account per region with token buckets, and running into them turns a large apply
+//! into a storm of throttling errors and backoff. Pacing each call on our side by the bucket AWS draws it
+//! from keeps every bucket at its limit while calls on other buckets run side by side ([`budgets`]):
+//!
+//! - **EC2**: one bucket per action, sized by the action's category in AWS's table
+//!   (<https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html>, "Request token bucket
+//!   sizes and refill rates"): non-mutating actions (`Describe*`, `List*`, `Search*`, `Get*`) 100 tokens
+//!   refilled at 20 per second; a few describes sent with neither a filter nor pagination draw on a
+//!   smaller bucket of their own, 50 at 10; mutating and resource-intensive actions 50 at 5; and the
+//!   uncategorized actions their own sizes, some far smaller (`ModifyVpcEndpoint` and
+//!   `DeleteVpcEndpoints`: 4 tokens refilled at 0.3 per second).
+//! - **Lambda**: one budget of 15 requests per second for every control-plane action together, besides
+//!   `GetFunction` (100 per second) and `GetPolicy` (15 per second)
+//!   (<https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html>, "Lambda API requests").
+//! - **API Gateway**: one budget of 10 requests per second, burst 40, for every control-plane action of
+//!   REST, HTTP and WebSocket APIs together ("Total operations"), and fixed quotas per account for some
+//!   actions, which AWS does not raise: `CreateDeployment` allows one request every 5 seconds
+//!   (<https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html>). Those fixed quotas
+//!   are paced account-wide, and even with general pacing off ([`fixed_quota`]).
+//! - **Every other service**: one bucket per region and action, EC2's non-mutating or mutating size.
 //!
 //! How: an interceptor on every client tags each request with its service, operation and region (an
 //! unsigned header added after signing), and the HTTP client wrapper reads the tag, counts the call, waits
-//! for a token from that bucket, strips the tag and sends the request. Retries pass through again, so they
-//! are paced and counted too.
+//! for a token from each bucket the call draws from, strips the tag and sends the request. Retries pass
+//! through again, so they are paced and counted too.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -63,10 +77,13 @@ impl BucketLimit {
     }
 }
 
-/// The limits applied per (region, action).
+/// The general buckets, per (region, action): EC2's non-mutating and mutating categories, and the calls
+/// of services AWS publishes no bucket table for. The other buckets are AWS's documented ones
+/// ([`budgets`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PacingLimits {
-    /// Describe/Get/List actions. Default 100 tokens, 20 per second (EC2's documented non-mutating limit).
+    /// Describe/Get/List/Search actions. Default 100 tokens, 20 per second (EC2's documented
+    /// non-mutating limit).
     pub read: BucketLimit,
     /// Every other action. Default 50 tokens, 5 per second (EC2's documented mutating limit).
     pub write: BucketLimit,
@@ -87,11 +104,417 @@ impl Default for PacingLimits {
     }
 }
 
-/// Whether an operation only reads (`Describe*`, `Get*`, `List*`).
+/// Whether an operation only reads (`Describe*`, `Get*`, `List*`, `Search*`: EC2's non-mutating
+/// actions).
 pub fn is_read_only(operation: &str) -> bool {
-    ["Describe", "Get", "List"]
+    ["Describe", "Get", "List", "Search"]
         .iter()
         .any(|prefix| operation.starts_with(prefix))
+}
+
+/// One AWS call as the pacer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The service, lower case without spaces (`ec2`, `apigateway`, `s3control`).
+    pub service: String,
+    /// The API action, e.g. `CreateDeployment`.
+    pub operation: String,
+    /// A region name, or `global` when the client has none.
+    pub region: String,
+    /// EC2: the request names neither a filter nor pagination, which for a few describes draws on a
+    /// smaller bucket ([`EC2_UNFILTERED_DESCRIBES`]).
+    pub unfiltered: bool,
+}
+
+impl Call {
+    pub fn new(service: &str, operation: &str, region: &str) -> Call {
+        Call {
+            // The SDK names services for people ("API Gateway", "S3 Control"); buckets, tags and --stats
+            // use one word.
+            service: service
+                .chars()
+                .filter(char::is_ascii_alphanumeric)
+                .collect::<String>()
+                .to_ascii_lowercase(),
+            operation: operation.to_string(),
+            region: region.to_string(),
+            unfiltered: false,
+        }
+    }
+
+    /// The same call, sent with neither a filter nor pagination.
+    pub fn unfiltered(self) -> Call {
+        Call {
+            unfiltered: true,
+            ..self
+        }
+    }
+
+    /// `service:Operation`, as counted for --stats.
+    pub fn action(&self) -> String {
+        format!("{}:{}", self.service, self.operation)
+    }
+
+    fn to_tag(&self) -> String {
+        let mut tag = format!("{} {}", self.action(), self.region);
+        if self.unfiltered {
+            tag.push_str(UNFILTERED_MARK);
+        }
+        tag
+    }
+
+    fn from_tag(tag: &str) -> Call {
+        let (tag, unfiltered) = match tag.strip_suffix(UNFILTERED_MARK) {
+            Some(rest) => (rest, true),
+            None => (tag, false),
+        };
+        let (action, region) = tag.split_once(' ').unwrap_or((tag, "global"));
+        let (service, operation) = action.split_once(':').unwrap_or(("unknown", action));
+        Call {
+            unfiltered,
+            ..Call::new(service, operation, region)
+        }
+    }
+}
+
+const UNFILTERED_MARK: &str = " unfiltered";
+
+/// One token bucket a call draws from: what AWS counts together, and the bucket's size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Budget {
+    /// `REGION/service:Operation` for a per-region, per-action bucket; `account/service:Operation` for a
+    /// quota AWS counts per account across regions.
+    pub key: String,
+    pub limit: BucketLimit,
+}
+
+/// "N requests every S seconds" as a bucket: N may go at once, then N per S seconds.
+const fn every(requests: f64, seconds: f64) -> BucketLimit {
+    BucketLimit {
+        burst: requests,
+        per_second: requests / seconds,
+    }
+}
+
+/// API Gateway's fixed per-action quotas for creating, deploying and managing APIs, per account, which
+/// AWS does not raise (<https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html>,
+/// "API Gateway quotas for creating, deploying and managing an API"). CreateRestApi and ImportRestApi
+/// are left out: their quota depends on the endpoint type, which the request alone does not tell.
+const APIGATEWAY_FIXED_QUOTAS: &[(&str, BucketLimit)] = &[
+    ("CreateApiKey", every(5.0, 1.0)),
+    ("CreateDeployment", every(1.0, 5.0)),
+    ("CreateDocumentationVersion", every(1.0, 20.0)),
+    ("CreateDomainName", every(1.0, 30.0)),
+    ("CreateResource", every(5.0, 1.0)),
+    ("DeleteApiKey", every(5.0, 1.0)),
+    ("DeleteDomainName", every(1.0, 30.0)),
+    ("DeleteResource", every(5.0, 1.0)),
+    ("DeleteRestApi", every(1.0, 30.0)),
+    ("GetResources", every(5.0, 2.0)),
+    ("ImportDocumentationParts", every(1.0, 30.0)),
+    ("PutRestApi", every(1.0, 1.0)),
+    ("UpdateAccount", every(1.0, 20.0)),
+    ("UpdateDomainName", every(1.0, 30.0)),
+    ("UpdateUsagePlan", every(1.0, 20.0)),
+];
+
+/// The fixed quota AWS applies to this call account-wide, when it has one. These are paced even with
+/// general pacing off: no retry policy absorbs "one request every 5 seconds" (`CreateDeployment`) once
+/// more than a handful of calls queue up, and AWS will not raise them.
+pub fn fixed_quota(call: &Call) -> Option<BucketLimit> {
+    match call.service.as_str() {
+        "apigateway" => APIGATEWAY_FIXED_QUOTAS
+            .iter()
+            .find(|(operation, _)| *operation == call.operation)
+            .map(|(_, limit)| *limit),
+        _ => None,
+    }
+}
+
+/// The EC2 describes that draw on a smaller bucket when sent with neither a filter nor pagination
+/// (ec2-api-throttling.html, "Unfiltered and unpaginated non-mutating actions").
+pub const EC2_UNFILTERED_DESCRIBES: &[&str] = &[
+    "DescribeInstances",
+    "DescribeInstanceStatus",
+    "DescribeNetworkInterfaces",
+    "DescribeSecurityGroups",
+    "DescribeSnapshots",
+    "DescribeSpotInstanceRequests",
+    "DescribeVolumes",
+];
+
+/// Their smaller bucket: 50 tokens refilled at 10 per second.
+const EC2_UNFILTERED: BucketLimit = BucketLimit {
+    burst: 50.0,
+    per_second: 10.0,
+};
+
+/// EC2's resource-intensive actions, each on its own bucket of 50 refilled at 5 per second
+/// (ec2-api-throttling.html, "Resource-intensive actions").
+const EC2_RESOURCE_INTENSIVE: &[&str] = &[
+    "AcceptVpcPeeringConnection",
+    "AuthorizeSecurityGroupIngress",
+    "CancelSpotInstanceRequests",
+    "CreateKeyPair",
+    "CreateVpcPeeringConnection",
+    "DeleteVpcPeeringConnection",
+    "RejectVpcPeeringConnection",
+    "RevokeSecurityGroupIngress",
+    "RequestSpotInstances",
+];
+
+const EC2_RESOURCE_INTENSIVE_LIMIT: BucketLimit = BucketLimit {
+    burst: 50.0,
+    per_second: 5.0,
+};
+
+const fn bucket(burst: f64, per_second: f64) -> BucketLimit {
+    BucketLimit { burst, per_second }
+}
+
+/// EC2's uncategorized actions, each with a bucket of its own size: (action, maximum capacity, refill
+/// per second), as AWS's table lists them (ec2-api-throttling.html, "Uncategorized actions").
+const EC2_UNCATEGORIZED: &[(&str, BucketLimit)] = &[
+    ("AcceptVpcEndpointConnections", bucket(10.0, 1.0)),
+    ("AdvertiseByoipCidr", bucket(1.0, 0.1)),
+    ("AssignIpv6Addresses", bucket(100.0, 5.0)),
+    ("AssignPrivateIpAddresses", bucket(100.0, 5.0)),
+    ("AssignPrivateNatGatewayAddress", bucket(10.0, 1.0)),
+    ("AssociateCapacityReservationBillingOwner", bucket(1.0, 0.5)),
+    ("AssociateEnclaveCertificateIamRole", bucket(10.0, 1.0)),
+    ("AssociateIamInstanceProfile", bucket(100.0, 5.0)),
+    ("AssociateNatGatewayAddress", bucket(10.0, 1.0)),
+    ("AttachVerifiedAccessTrustProvider", bucket(10.0, 2.0)),
+    ("AuthorizeClientVpnIngress", bucket(5.0, 2.0)),
+    ("CancelDeclarativePoliciesReport", bucket(1.0, 1.0)),
+    ("CopyImage", bucket(100.0, 1.0)),
+    ("CreateClientVpnRoute", bucket(5.0, 2.0)),
+    ("CreateCoipCidr", bucket(5.0, 1.0)),
+    ("CreateCoipPool", bucket(5.0, 1.0)),
+    ("CreateDefaultSubnet", bucket(1.0, 1.0)),
+    ("CreateDefaultVpc", bucket(1.0, 1.0)),
+    ("CreateLaunchTemplateVersion", bucket(100.0, 5.0)),
+    ("CreateNatGateway", bucket(10.0, 1.0)),
+    ("CreateNetworkInterface", bucket(100.0, 5.0)),
+    ("CreateRestoreImageTask", bucket(50.0, 0.1)),
+    ("CreateSnapshot", bucket(100.0, 5.0)),
+    ("CreateSnapshots", bucket(100.0, 5.0)),
+    ("CreateSpotDatafeedSubscription", bucket(50.0, 3.0)),
+    ("CreateStoreImageTask", bucket(50.0, 0.1)),
+    ("CreateSubnetCidrReservation", bucket(5.0, 1.0)),
+    ("CreateTags", bucket(100.0, 10.0)),
+    ("CreateVerifiedAccessEndpoint", bucket(20.0, 4.0)),
+    ("CreateVerifiedAccessGroup", bucket(10.0, 2.0)),
+    ("CreateVerifiedAccessInstance", bucket(10.0, 2.0)),
+    ("CreateVerifiedAccessTrustProvider", bucket(10.0, 2.0)),
+    ("CreateVolume", bucket(100.0, 5.0)),
+    ("CreateVpcEndpoint", bucket(4.0, 0.3)),
+    ("CreateVpcEndpointServiceConfiguration", bucket(10.0, 1.0)),
+    ("DeleteClientVpnRoute", bucket(5.0, 2.0)),
+    ("DeleteCoipCidr", bucket(5.0, 1.0)),
+    ("DeleteCoipPool", bucket(5.0, 1.0)),
+    ("DeleteCoipPoolPermission", bucket(5.0, 1.0)),
+    ("DeleteNatGateway", bucket(10.0, 1.0)),
+    ("DeleteNetworkInterface", bucket(100.0, 5.0)),
+    ("DeleteSnapshot", bucket(100.0, 5.0)),
+    ("DeleteSpotDatafeedSubscription", bucket(50.0, 3.0)),
+    ("DeleteSubnetCidrReservation", bucket(5.0, 1.0)),
+    ("DeleteQueuedReservedInstances", bucket(5.0, 5.0)),
+    ("DeleteTags", bucket(100.0, 10.0)),
+    ("DeleteVerifiedAccessEndpoint", bucket(20.0, 4.0)),
+    ("DeleteVerifiedAccessGroup", bucket(10.0, 2.0)),
+    ("DeleteVerifiedAccessInstance", bucket(10.0, 2.0)),
+    ("DeleteVerifiedAccessTrustProvider", bucket(10.0, 2.0)),
+    ("DeleteVolume", bucket(100.0, 5.0)),
+    ("DeleteVpcEndpoints", bucket(4.0, 0.3)),
+    ("DeleteVpcEndpointServiceConfigurations", bucket(10.0, 1.0)),
+    ("DeprovisionByoipCidr", bucket(1.0, 0.1)),
+    ("DeregisterImage", bucket(100.0, 5.0)),
+    ("DescribeAggregateIdFormat", bucket(10.0, 10.0)),
+    ("DescribeByoipCidrs", bucket(1.0, 0.5)),
+    (
+        "DescribeCapacityBlockExtensionOfferings",
+        bucket(10.0, 0.15),
+    ),
+    ("DescribeCapacityBlockOfferings", bucket(10.0, 0.15)),
+    ("DescribeDeclarativePoliciesReports", bucket(5.0, 5.0)),
+    ("DescribeHostReservations", bucket(5.0, 2.0)),
+    ("DescribeHostReservationOfferings", bucket(5.0, 2.0)),
+    ("DescribeIdentityIdFormat", bucket(10.0, 10.0)),
+    ("DescribeIdFormat", bucket(10.0, 10.0)),
+    ("DescribeInstanceTopology", bucket(1.0, 1.0)),
+    ("DescribeMovingAddresses", bucket(1.0, 1.0)),
+    ("DescribePrincipalIdFormat", bucket(10.0, 10.0)),
+    ("DescribeReservedInstancesOfferings", bucket(10.0, 10.0)),
+    ("DescribeSecurityGroupReferences", bucket(20.0, 5.0)),
+    ("DescribeSpotDatafeedSubscription", bucket(100.0, 13.0)),
+    ("DescribeSpotFleetInstances", bucket(100.0, 5.0)),
+    ("DescribeSpotFleetRequestHistory", bucket(100.0, 5.0)),
+    ("DescribeSpotFleetRequests", bucket(50.0, 3.0)),
+    ("DescribeStaleSecurityGroups", bucket(20.0, 5.0)),
+    ("DescribeStoreImageTasks", bucket(50.0, 0.5)),
+    (
+        "DescribeVerifiedAccessInstanceLoggingConfigurations",
+        bucket(10.0, 2.0),
+    ),
+    ("DetachVerifiedAccessTrustProvider", bucket(10.0, 2.0)),
+    ("DisableFastLaunch", bucket(5.0, 2.0)),
+    ("DisableImageBlockPublicAccess", bucket(1.0, 0.1)),
+    ("DisableSnapshotBlockPublicAccess", bucket(1.0, 0.1)),
+    (
+        "DisassociateCapacityReservationBillingOwner",
+        bucket(1.0, 0.5),
+    ),
+    ("DisassociateEnclaveCertificateIamRole", bucket(10.0, 1.0)),
+    ("DisassociateIamInstanceProfile", bucket(100.0, 5.0)),
+    ("DisassociateNatGatewayAddress", bucket(10.0, 1.0)),
+    ("EnableFastLaunch", bucket(5.0, 2.0)),
+    ("EnableImageBlockPublicAccess", bucket(1.0, 0.1)),
+    ("EnableSnapshotBlockPublicAccess", bucket(1.0, 0.1)),
+    ("GetAssociatedEnclaveCertificateIamRoles", bucket(10.0, 1.0)),
+    ("GetDeclarativePoliciesReportSummary", bucket(5.0, 5.0)),
+    ("GetHostReservationPurchasePreview", bucket(5.0, 2.0)),
+    ("ModifyImageAttribute", bucket(100.0, 5.0)),
+    ("ModifyInstanceMetadataDefaults", bucket(2.0, 2.0)),
+    ("ModifyInstanceMetadataOptions", bucket(100.0, 5.0)),
+    ("ModifyLaunchTemplate", bucket(100.0, 5.0)),
+    ("ModifyNetworkInterfaceAttribute", bucket(100.0, 5.0)),
+    ("ModifySnapshotAttribute", bucket(100.0, 5.0)),
+    ("ModifyVerifiedAccessEndpoint", bucket(20.0, 4.0)),
+    ("ModifyVerifiedAccessEndpointPolicy", bucket(20.0, 4.0)),
+    ("ModifyVerifiedAccessGroup", bucket(10.0, 2.0)),
+    ("ModifyVerifiedAccessGroupPolicy", bucket(20.0, 4.0)),
+    ("ModifyVerifiedAccessInstance", bucket(10.0, 2.0)),
+    (
+        "ModifyVerifiedAccessInstanceLoggingConfiguration",
+        bucket(10.0, 2.0),
+    ),
+    ("ModifyVerifiedAccessTrustProvider", bucket(10.0, 2.0)),
+    ("ModifyVpcEndpoint", bucket(4.0, 0.3)),
+    ("ModifyVpcEndpointServiceConfiguration", bucket(10.0, 1.0)),
+    ("MoveAddressToVpc", bucket(1.0, 1.0)),
+    ("ProvisionByoipCidr", bucket(1.0, 0.1)),
+    ("PurchaseCapacityBlock", bucket(10.0, 0.15)),
+    ("PurchaseCapacityBlockExtension", bucket(10.0, 0.15)),
+    ("PurchaseHostReservation", bucket(5.0, 2.0)),
+    ("PurchaseReservedInstancesOffering", bucket(5.0, 5.0)),
+    ("RejectVpcEndpointConnections", bucket(10.0, 1.0)),
+    ("RestoreAddressToClassic", bucket(1.0, 1.0)),
+    ("RevokeClientVpnIngress", bucket(5.0, 2.0)),
+    ("RunInstances", bucket(5.0, 2.0)),
+    ("StartDeclarativePoliciesReport", bucket(1.0, 1.0)),
+    ("StartInstances", bucket(5.0, 2.0)),
+    ("TerminateInstances", bucket(100.0, 5.0)),
+    ("UnassignPrivateIpAddresses", bucket(100.0, 5.0)),
+    ("UnassignPrivateNatGatewayAddress", bucket(10.0, 1.0)),
+    ("WithdrawByoipCidr", bucket(1.0, 0.1)),
+];
+
+/// The category AWS's EC2 table puts a call in, with its bucket.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Ec2Category {
+    NonMutating,
+    UnfilteredNonMutating,
+    Mutating,
+    ResourceIntensive,
+    /// An action with a bucket of its own size.
+    Uncategorized(BucketLimit),
+}
+
+/// Which of EC2's categories `call` falls in (ec2-api-throttling.html, "Request token bucket sizes and
+/// refill rates"). An uncategorized action's own entry wins over the category its name suggests, as the
+/// table says ("receive their own token bucket sizes and refill rates, even though by definition they
+/// fit in one of the other categories").
+pub fn ec2_category(call: &Call) -> Ec2Category {
+    let operation = call.operation.as_str();
+    if let Some((_, limit)) = EC2_UNCATEGORIZED
+        .iter()
+        .find(|(name, _)| *name == operation)
+    {
+        Ec2Category::Uncategorized(*limit)
+    } else if call.unfiltered && EC2_UNFILTERED_DESCRIBES.contains(&operation) {
+        Ec2Category::UnfilteredNonMutating
+    } else if is_read_only(operation) {
+        Ec2Category::NonMutating
+    } else if EC2_RESOURCE_INTENSIVE.contains(&operation) {
+        Ec2Category::ResourceIntensive
+    } else {
+        Ec2Category::Mutating
+    }
+}
+
+/// Whether an EC2 Query request (form-encoded) names a filter or pagination: `Filter.N.…`, `MaxResults`
+/// or `NextToken` among its parameters.
+pub fn ec2_request_is_filtered_or_paginated(body: &[u8]) -> bool {
+    body.split(|b| *b == b'&').any(|parameter| {
+        [&b"Filter."[..], b"MaxResults=", b"NextToken="]
+            .iter()
+            .any(|name| parameter.starts_with(name))
+    })
+}
+
+/// Lambda: `GetFunction` and `GetPolicy` have a budget each, every other control-plane action shares one
+/// of 15 requests per second per region; none of them can be increased (gettingstarted-limits.html,
+/// "Lambda API requests"). The budgets are per second; a second's worth may go at once.
+fn lambda_budget(call: &Call) -> (String, BucketLimit) {
+    match call.operation.as_str() {
+        "GetFunction" => (call.action(), bucket(100.0, 100.0)),
+        "GetPolicy" => (call.action(), bucket(15.0, 15.0)),
+        _ => ("lambda:control-plane".to_string(), bucket(15.0, 15.0)),
+    }
+}
+
+/// API Gateway's "Total operations" across its control plane, REST (v1) and HTTP/WebSocket (v2) alike:
+/// 10 requests per second with a burst of 40 (limits.html), per region.
+const APIGATEWAY_TOTAL: BucketLimit = bucket(40.0, 10.0);
+
+/// The buckets a call draws a token from: the fixed quota AWS counts per account, if any, and the bucket
+/// of its region. `limits` None (general pacing off) leaves only the fixed quotas.
+pub fn budgets(call: &Call, limits: Option<&PacingLimits>) -> Vec<Budget> {
+    let mut budgets = Vec::new();
+    if let Some(limit) = fixed_quota(call) {
+        budgets.push(Budget {
+            key: format!("account/{}", call.action()),
+            limit,
+        });
+    }
+    let Some(limits) = limits else {
+        return budgets;
+    };
+    let per_action = |limit: BucketLimit| Budget {
+        key: format!("{}/{}", call.region, call.action()),
+        limit,
+    };
+    budgets.push(match call.service.as_str() {
+        "ec2" => match ec2_category(call) {
+            Ec2Category::NonMutating => per_action(limits.read),
+            // A bucket apart from the action's filtered calls: AWS deducts those from the larger one.
+            Ec2Category::UnfilteredNonMutating => Budget {
+                key: format!("{}/{}{UNFILTERED_MARK}", call.region, call.action()),
+                limit: EC2_UNFILTERED,
+            },
+            Ec2Category::Mutating => per_action(limits.write),
+            Ec2Category::ResourceIntensive => per_action(EC2_RESOURCE_INTENSIVE_LIMIT),
+            Ec2Category::Uncategorized(limit) => per_action(limit),
+        },
+        "lambda" => {
+            let (name, limit) = lambda_budget(call);
+            Budget {
+                key: format!("{}/{name}", call.region),
+                limit,
+            }
+        }
+        "apigateway" | "apigatewayv2" => Budget {
+            key: format!("{}/apigateway:control-plane", call.region),
+            limit: APIGATEWAY_TOTAL,
+        },
+        _ => per_action(if is_read_only(&call.operation) {
+            limits.read
+        } else {
+            limits.write
+        }),
+    });
+    budgets
 }
 
 struct Bucket {
@@ -101,23 +524,45 @@ struct Bucket {
 }
 
 impl Bucket {
-    /// Takes one token, or says how long until one is there.
-    fn take(&mut self, now: Instant) -> Option<Duration> {
+    fn full(limit: BucketLimit, now: Instant) -> Bucket {
+        Bucket {
+            tokens: limit.burst,
+            updated: now,
+            limit,
+        }
+    }
+
+    /// Adds what has refilled since the last look, up to the burst.
+    fn refill(&mut self, now: Instant) {
         let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
         self.tokens = (self.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
         self.updated = now;
+    }
+
+    /// How long until a token is there (zero when one is).
+    fn wait_for_token(&self) -> Duration {
         if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            None
+            Duration::ZERO
         } else {
-            Some(Duration::from_secs_f64(
-                (1.0 - self.tokens) / self.limit.per_second,
-            ))
+            Duration::from_secs_f64((1.0 - self.tokens) / self.limit.per_second)
+        }
+    }
+
+    /// Takes one token, or says how long until one is there.
+    #[cfg(test)]
+    fn take(&mut self, now: Instant) -> Option<Duration> {
+        self.refill(now);
+        match self.wait_for_token() {
+            Duration::ZERO => {
+                self.tokens -= 1.0;
+                None
+            }
+            wait => Some(wait),
         }
     }
 }
 
-/// Token buckets per (region, action), and the count of calls made.
+/// Token buckets, and the count of calls made.
 pub struct Pacer {
     limits: Option<PacingLimits>,
     buckets: Mutex<HashMap<String, Bucket>>,
@@ -133,7 +578,7 @@ impl fmt::Debug for Pacer {
 }
 
 impl Pacer {
-    /// `None` counts calls without pacing them.
+    /// `None` turns general pacing off: calls are counted, and only the fixed quotas are paced.
     pub fn new(limits: Option<PacingLimits>) -> Pacer {
         Pacer {
             limits,
@@ -142,36 +587,44 @@ impl Pacer {
         }
     }
 
-    /// Waits until the (region, service:operation) bucket has a token, and counts the call.
-    pub async fn admit(&self, region: &str, action: &str) {
+    /// Counts the call, then waits until every bucket it draws from has a token and takes one from each
+    /// at once (so a call waiting on one bucket holds no token of another meanwhile).
+    pub async fn admit(&self, call: &Call) {
         *self
             .calls
             .lock()
             .expect("call counter lock")
-            .entry(action.to_string())
+            .entry(call.action())
             .or_default() += 1;
-        let Some(limits) = self.limits else { return };
-        let operation = action.rsplit(':').next().unwrap_or(action);
-        let limit = if is_read_only(operation) {
-            limits.read
-        } else {
-            limits.write
-        };
-        let key = format!("{region}/{action}");
+        let budgets = budgets(call, self.limits.as_ref());
+        if budgets.is_empty() {
+            return;
+        }
         loop {
             let wait = {
                 let mut buckets = self.buckets.lock().expect("bucket lock");
-                let bucket = buckets.entry(key.clone()).or_insert_with(|| Bucket {
-                    tokens: limit.burst,
-                    updated: Instant::now(),
-                    limit,
-                });
-                bucket.take(Instant::now())
+                let now = Instant::now();
+                let mut wait = Duration::ZERO;
+                for budget in &budgets {
+                    let bucket = buckets
+                        .entry(budget.key.clone())
+                        .or_insert_with(|| Bucket::full(budget.limit, now));
+                    bucket.refill(now);
+                    wait = wait.max(bucket.wait_for_token());
+                }
+                if wait.is_zero() {
+                    for budget in &budgets {
+                        if let Some(bucket) = buckets.get_mut(&budget.key) {
+                            bucket.tokens -= 1.0;
+                        }
+                    }
+                }
+                wait
             };
-            match wait {
-                None => return,
-                Some(wait) => tokio::time::sleep(wait).await,
+            if wait.is_zero() {
+                return;
             }
+            tokio::time::sleep(wait).await;
         }
     }
 
@@ -198,16 +651,28 @@ impl Intercept for CallTagger {
     ) -> Result<(), BoxError> {
         let (service, operation) = cfg
             .load::<Metadata>()
-            .map(|m| (m.service().to_ascii_lowercase(), m.name().to_string()))
+            .map(|m| (m.service().to_string(), m.name().to_string()))
             .unwrap_or_else(|| ("unknown".into(), "Unknown".into()));
         let region = cfg
             .load::<aws_types::region::Region>()
             .map(|r| r.to_string())
             .unwrap_or_else(|| "global".into());
+        let mut call = Call::new(&service, &operation, &region);
+        if call.service == "ec2" && EC2_UNFILTERED_DESCRIBES.contains(&call.operation.as_str()) {
+            // A body the wrapper cannot read (streamed) is taken as unfiltered: the smaller bucket.
+            let filtered = context
+                .request()
+                .body()
+                .bytes()
+                .is_some_and(ec2_request_is_filtered_or_paginated);
+            if !filtered {
+                call = call.unfiltered();
+            }
+        }
         context
             .request_mut()
             .headers_mut()
-            .insert(CALL_TAG, format!("{service}:{operation} {region}"));
+            .insert(CALL_TAG, call.to_tag());
         Ok(())
     }
 }
@@ -251,8 +716,7 @@ impl HttpConnector for PacedConnector {
         let pacer = self.pacer.clone();
         HttpConnectorFuture::new(async move {
             if let Some(tag) = tag {
-                let (action, region) = tag.split_once(' ').unwrap_or((tag.as_str(), "global"));
-                pacer.admit(region, action).await;
+                pacer.admit(&Call::from_tag(&tag)).await;
             }
             inner.call(request).await
         })
@@ -320,6 +784,21 @@ mod tests {
         assert!(bucket.take(start + Duration::from_secs(60)).is_some());
     }
 
+    fn call(service: &str, operation: &str, region: &str) -> Call {
+        Call::new(service, operation, region)
+    }
+
+    #[test]
+    fn calls_are_named_in_one_word_per_service_and_survive_the_tag() {
+        let deployment = call("API Gateway", "CreateDeployment", "eu-west-1");
+        assert_eq!(deployment.action(), "apigateway:CreateDeployment");
+        assert_eq!(Call::from_tag(&deployment.to_tag()), deployment);
+        assert_eq!(
+            call("S3 Control", "GetPublicAccessBlock", "global").action(),
+            "s3control:GetPublicAccessBlock"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn admission_is_paced_per_action_and_every_call_is_counted() {
         let pacer = Pacer::new(Some(PacingLimits {
@@ -333,25 +812,343 @@ mod tests {
             },
         }));
         let start = tokio::time::Instant::now();
-        pacer
-            .admit("us-east-1", "ec2:RevokeSecurityGroupIngress")
-            .await;
-        pacer
-            .admit("us-east-1", "ec2:RevokeSecurityGroupIngress")
-            .await;
+        let revoke = call("EC2", "RevokeSecurityGroupEgress", "us-east-1");
+        pacer.admit(&revoke).await;
+        pacer.admit(&revoke).await;
         assert_eq!(
             start.elapsed(),
             Duration::from_millis(500),
             "the second waits for a token"
         );
         // Another action, and the same action in another region, have buckets of their own.
-        pacer.admit("us-east-1", "ec2:DescribeSecurityGroups").await;
+        pacer.admit(&call("EC2", "DescribeVpcs", "us-east-1")).await;
         pacer
-            .admit("eu-west-1", "ec2:RevokeSecurityGroupIngress")
+            .admit(&call("EC2", "RevokeSecurityGroupEgress", "eu-west-1"))
             .await;
         assert_eq!(start.elapsed(), Duration::from_millis(500));
         let calls = pacer.calls();
-        assert_eq!(calls["ec2:RevokeSecurityGroupIngress"], 3);
-        assert_eq!(calls["ec2:DescribeSecurityGroups"], 1);
+        assert_eq!(calls["ec2:RevokeSecurityGroupEgress"], 3);
+        assert_eq!(calls["ec2:DescribeVpcs"], 1);
+    }
+
+    /// CreateDeployment: one request every 5 seconds per account, in whatever region, and whether or not
+    /// general pacing is on; the first goes at once, so a run with one API does not wait at all.
+    #[tokio::test(start_paused = true)]
+    async fn deployments_go_one_per_five_seconds_account_wide_even_with_pacing_off() {
+        for limits in [None, Some(PacingLimits::default())] {
+            let pacer = Pacer::new(limits);
+            let start = tokio::time::Instant::now();
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                .await;
+            assert_eq!(start.elapsed(), Duration::ZERO, "{limits:?}");
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "eu-west-1"))
+                .await;
+            pacer
+                .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                .await;
+            assert_eq!(start.elapsed(), Duration::from_secs(10), "{limits:?}");
+        }
+        // With pacing off, nothing else waits.
+        let pacer = Pacer::new(None);
+        let start = tokio::time::Instant::now();
+        for _ in 0..200 {
+            pacer
+                .admit(&call("API Gateway", "UpdateStage", "us-east-1"))
+                .await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(pacer.calls()["apigateway:UpdateStage"], 200);
+    }
+
+    /// Callers queued on one bucket all get through, at its rate.
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_deployments_queue_at_the_documented_rate() {
+        let pacer = Arc::new(Pacer::new(Some(PacingLimits::default())));
+        let start = tokio::time::Instant::now();
+        let waiting: Vec<_> = (0..4)
+            .map(|_| {
+                let pacer = pacer.clone();
+                tokio::spawn(async move {
+                    pacer
+                        .admit(&call("API Gateway", "CreateDeployment", "us-east-1"))
+                        .await;
+                    start.elapsed()
+                })
+            })
+            .collect();
+        let mut admitted = Vec::new();
+        for task in waiting {
+            admitted.push(task.await.unwrap());
+        }
+        admitted.sort();
+        assert_eq!(
+            admitted,
+            [0, 5, 10, 15].map(Duration::from_secs).to_vec(),
+            "one every 5 s"
+        );
+    }
+
+    /// The one budget of `call` under the default limits.
+    fn only_budget(call: Call, limits: &PacingLimits) -> Budget {
+        let mut budgets = budgets(&call, Some(limits));
+        assert_eq!(budgets.len(), 1, "{call:?}: {budgets:?}");
+        budgets.remove(0)
+    }
+
+    #[test]
+    fn ec2_calls_are_paced_by_the_bucket_of_their_category_in_aws_table() {
+        let limits = PacingLimits::default();
+        let ec2 = |operation: &str| call("EC2", operation, "us-east-1");
+        // Uncategorized actions have buckets of their own, some far smaller than any category's.
+        for operation in [
+            "ModifyVpcEndpoint",
+            "DeleteVpcEndpoints",
+            "CreateVpcEndpoint",
+        ] {
+            let budget = only_budget(ec2(operation), &limits);
+            assert_eq!(budget.key, format!("us-east-1/ec2:{operation}"));
+            assert_eq!(budget.limit, bucket(4.0, 0.3), "{operation}");
+        }
+        assert_eq!(
+            only_budget(ec2("CreateTags"), &limits).limit,
+            bucket(100.0, 10.0)
+        );
+        assert_eq!(
+            only_budget(ec2("ModifyNetworkInterfaceAttribute"), &limits).limit,
+            bucket(100.0, 5.0)
+        );
+        // A describe that is uncategorized is not a plain non-mutating action.
+        assert_eq!(
+            ec2_category(&ec2("DescribeSecurityGroupReferences")),
+            Ec2Category::Uncategorized(bucket(20.0, 5.0))
+        );
+
+        // Unfiltered and unpaginated: a smaller bucket, apart from the same action's filtered calls.
+        let unfiltered = only_budget(ec2("DescribeSecurityGroups").unfiltered(), &limits);
+        let filtered = only_budget(ec2("DescribeSecurityGroups"), &limits);
+        assert_eq!(unfiltered.limit, bucket(50.0, 10.0));
+        assert_eq!(filtered.limit, bucket(100.0, 20.0));
+        assert_ne!(unfiltered.key, filtered.key);
+        // Only the listed describes have that smaller bucket.
+        assert_eq!(
+            ec2_category(&ec2("DescribeVpcs").unfiltered()),
+            Ec2Category::NonMutating
+        );
+        for operation in EC2_UNFILTERED_DESCRIBES {
+            assert_eq!(
+                ec2_category(&ec2(operation).unfiltered()),
+                Ec2Category::UnfilteredNonMutating
+            );
+        }
+
+        assert_eq!(
+            ec2_category(&ec2("SearchTransitGatewayRoutes")),
+            Ec2Category::NonMutating
+        );
+        assert_eq!(
+            ec2_category(&ec2("RevokeSecurityGroupIngress")),
+            Ec2Category::ResourceIntensive
+        );
+        assert_eq!(
+            only_budget(ec2("RevokeSecurityGroupIngress"), &limits).limit,
+            bucket(50.0, 5.0)
+        );
+        assert_eq!(
+            ec2_category(&ec2("RevokeSecurityGroupEgress")),
+            Ec2Category::Mutating
+        );
+        assert_eq!(
+            ec2_category(&ec2("DeleteNetworkAclEntry")),
+            Ec2Category::Mutating
+        );
+
+        // --pace-read / --pace-write size the two general categories, not AWS's own buckets.
+        let raised = PacingLimits {
+            read: bucket(300.0, 60.0),
+            write: bucket(150.0, 15.0),
+        };
+        assert_eq!(only_budget(ec2("DescribeVpcs"), &raised).limit, raised.read);
+        assert_eq!(only_budget(ec2("DeleteRoute"), &raised).limit, raised.write);
+        assert_eq!(
+            only_budget(ec2("ModifyVpcEndpoint"), &raised).limit,
+            bucket(4.0, 0.3)
+        );
+        // Pacing off: EC2 has no fixed quota to keep.
+        assert!(budgets(&ec2("ModifyVpcEndpoint"), None).is_empty());
+    }
+
+    #[test]
+    fn the_table_lists_each_uncategorized_action_once() {
+        let mut names: Vec<&str> = EC2_UNCATEGORIZED.iter().map(|(name, _)| *name).collect();
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert!(
+            EC2_UNCATEGORIZED
+                .iter()
+                .all(|(_, limit)| limit.burst >= 1.0 && limit.per_second > 0.0)
+        );
+    }
+
+    #[test]
+    fn lambda_and_api_gateway_control_planes_each_share_one_budget_per_region() {
+        let limits = PacingLimits::default();
+        let lambda =
+            |operation: &str, region: &str| only_budget(call("Lambda", operation, region), &limits);
+        let shared = lambda("PutFunctionConcurrency", "us-east-1");
+        assert_eq!(shared.key, "us-east-1/lambda:control-plane");
+        assert_eq!(shared.limit, bucket(15.0, 15.0));
+        for operation in [
+            "ListFunctions",
+            "UpdateFunctionUrlConfig",
+            "RemovePermission",
+        ] {
+            assert_eq!(lambda(operation, "us-east-1"), shared, "{operation}");
+        }
+        assert_ne!(lambda("ListFunctions", "eu-west-1").key, shared.key);
+        // GetFunction and GetPolicy have budgets of their own.
+        assert_eq!(
+            lambda("GetFunction", "us-east-1").limit,
+            bucket(100.0, 100.0)
+        );
+        assert_eq!(
+            lambda("GetPolicy", "us-east-1").key,
+            "us-east-1/lambda:GetPolicy"
+        );
+
+        // REST (v1) and HTTP/WebSocket (v2) calls draw on one budget: 10 per second, burst 40.
+        let v1 = only_budget(call("API Gateway", "GetRestApis", "us-east-1"), &limits);
+        let v2 = only_budget(call("ApiGatewayV2", "UpdateStage", "us-east-1"), &limits);
+        assert_eq!(v1, v2);
+        assert_eq!(v1.limit, bucket(40.0, 10.0));
+        // CreateDeployment draws on it and on its fixed account-wide quota.
+        let deployment = budgets(
+            &call("API Gateway", "CreateDeployment", "us-east-1"),
+            Some(&limits),
+        );
+        assert_eq!(
+            deployment,
+            vec![
+                Budget {
+                    key: "account/apigateway:CreateDeployment".into(),
+                    limit: every(1.0, 5.0)
+                },
+                v1
+            ]
+        );
+
+        // Services without a published table: EC2's general sizes, per action.
+        assert_eq!(
+            only_budget(call("IAM", "ListUsers", "global"), &limits),
+            Budget {
+                key: "global/iam:ListUsers".into(),
+                limit: limits.read
+            }
+        );
+        assert_eq!(
+            only_budget(call("IAM", "UpdateAccessKey", "global"), &limits).limit,
+            limits.write
+        );
+    }
+
+    #[test]
+    fn ec2_requests_naming_a_filter_or_pagination_are_told_apart() {
+        let filtered = |body: &str| ec2_request_is_filtered_or_paginated(body.as_bytes());
+        assert!(!filtered(
+            "Action=DescribeSecurityGroups&Version=2016-11-15"
+        ));
+        assert!(!filtered(
+            "Action=DescribeSecurityGroups&GroupId.1=sg-1&Version=2016-11-15"
+        ));
+        assert!(filtered(
+            "Action=DescribeSecurityGroups&Filter.1.Name=vpc-id&Filter.1.Value.1=vpc-1&Version=2016-11-15"
+        ));
+        assert!(filtered(
+            "Action=DescribeInstances&MaxResults=1000&Version=2016-11-15"
+        ));
+        assert!(filtered(
+            "Action=DescribeInstances&NextToken=abc&Version=2016-11-15"
+        ));
+    }
+
+    /// An HTTP client that answers every request with an empty DescribeSecurityGroups result.
+    #[derive(Debug, Clone)]
+    struct EmptyDescribe;
+
+    impl HttpConnector for EmptyDescribe {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+            use aws_smithy_runtime_api::http::StatusCode;
+            use aws_smithy_types::body::SdkBody;
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                StatusCode::try_from(200).unwrap(),
+                SdkBody::from(
+                    r#"<DescribeSecurityGroupsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><securityGroupInfo/></DescribeSecurityGroupsResponse>"#,
+                ),
+            )))
+        }
+    }
+
+    impl HttpClient for EmptyDescribe {
+        fn http_connector(
+            &self,
+            _settings: &HttpConnectorSettings,
+            _components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// Through a real client: the tagger reads the request, so an unfiltered describe and a filtered
+    /// one draw on different buckets.
+    #[tokio::test]
+    async fn the_tagger_tells_an_unfiltered_describe_from_a_filtered_one() {
+        use aws_sdk_ec2::types::Filter;
+
+        let pacer = Arc::new(Pacer::new(Some(PacingLimits::default())));
+        let http = PacedHttpClient::new(SharedHttpClient::new(EmptyDescribe), pacer.clone());
+        let config = aws_sdk_ec2::Config::builder()
+            .with_test_defaults_v2()
+            .http_client(http)
+            .interceptor(CallTagger)
+            .build();
+        let ec2 = aws_sdk_ec2::Client::from_conf(config);
+        ec2.describe_security_groups().send().await.unwrap();
+        ec2.describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values("vpc-1").build())
+            .send()
+            .await
+            .unwrap();
+        let mut keys: Vec<String> = pacer.buckets.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "us-east-1/ec2:DescribeSecurityGroups",
+                "us-east-1/ec2:DescribeSecurityGroups unfiltered"
+            ]
+        );
+        assert_eq!(pacer.calls()["ec2:DescribeSecurityGroups"], 2);
+    }
+
+    /// VPC endpoint changes go at their own bucket's pace (4, then one every 3.3 s) while other calls
+    /// do not wait.
+    #[tokio::test(start_paused = true)]
+    async fn vpc_endpoint_changes_wait_for_their_small_bucket() {
+        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let start = tokio::time::Instant::now();
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        pacer.admit(&call("EC2", "DescribeVpcs", "us-east-1")).await;
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        pacer.admit(&modify).await;
+        let waited = start.elapsed().as_secs_f64();
+        assert!((waited - 1.0 / 0.3).abs() < 0.01, "{waited}");
     }
 }

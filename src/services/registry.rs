@@ -51,8 +51,10 @@ impl Registry {
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
-                Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                // Throttling first: UpdateStage takes effect at once, while each deny policy waits for
+                // a deployment, one per 5 s per account (see `apigw_deny_policy`).
                 Box::new(serverless::api_gateway::ApiGatewayStageThrottle),
+                Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
                 Box::new(edge::cloudfront::CloudFrontDisable),
                 Box::new(edge::cloudfront::CloudFrontMaintenance),
             ],
@@ -69,6 +71,7 @@ impl Registry {
                 Box::new(identity::CredentialDeactivate(
                     identity::CredentialType::ServiceSpecific,
                 )),
+                Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
             ],
         }
     }
@@ -202,6 +205,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// A stage throttle closes a REST API at once; its deny policy needs a deployment, and deployments
+    /// wait their turn (one per 5 s per account), so throttling is applied first.
+    #[test]
+    fn api_gateway_stages_are_throttled_before_deny_policies_wait_for_deployments() {
+        let registry = Registry::standard();
+        let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+        let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
+        assert!(position("apigw_stage_throttle") < position("apigw_deny_policy"));
     }
 
     #[test]

@@ -6,19 +6,29 @@
 //! with CreateDeployment's stage name: that keeps each stage's settings untouched on every endpoint
 //! (the emulator replaces a stage named in CreateDeployment wholesale).
 //!
+//! CreateDeployment is limited to one request every 5 seconds per account, a quota AWS does not raise
+//! (<https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html>). hikkonuki paces it
+//! account-wide ([`crate::pacing::fixed_quota`]), so N APIs take about 5·(N−1) seconds to deploy; the plan
+//! says how long in a finding, and `apigw_stage_throttle`, which takes effect without a deployment, runs
+//! first. A deployment another client of the account got in first answers `TooManyRequestsException`:
+//! the cut waits its turn rather than failing, since an undeployed deny leaves the API open.
+//!
 //! Undo writes the prior policy back (or clears it), points each stage back at the deployment it had,
 //! and deletes hikkonuki's deployments no stage uses any more, so the API is left as it was. A policy or
 //! stage someone changed since the cut is left alone and reported.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis, same_policy};
 use crate::aws::RegionCtx;
+use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome, gather,
 };
 
 pub struct ApiGatewayDenyPolicy;
@@ -39,6 +49,13 @@ pub const DEPLOYMENT_DESCRIPTION: &str = "hikkonuki: deny-all resource policy in
 
 /// `after.stage_deployments` values: the deployment ID is only known once apply has run.
 pub const REDEPLOYED: &str = "redeployed by hikkonuki";
+
+/// CreateDeployment's fixed quota: one request every 5 seconds per account (limits.html, above).
+pub const DEPLOYMENT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a cut keeps asking for its deployment while AWS answers TooManyRequestsException (someone
+/// else in the account deploying too). Beyond it the cut fails, with the policy written but not deployed.
+pub const DEPLOYMENT_PATIENCE: Duration = Duration::from_secs(180);
 
 /// A REST API as `before`, `after` and the undo record hold it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +170,78 @@ async fn point_stage(
     Ok(())
 }
 
+/// Creates hikkonuki's deployment of the API (no stage named: the stages are pointed at it afterwards)
+/// and returns its ID. The call is paced at the documented rate; when AWS still answers
+/// TooManyRequestsException (HTTP 429, "Retry after the specified time period",
+/// <https://docs.aws.amazon.com/apigateway/latest/api/API_CreateDeployment.html>), it waits the
+/// `Retry-After` AWS gives (at least the quota's interval) and asks again, for up to
+/// [`DEPLOYMENT_PATIENCE`].
+async fn create_deployment(ctx: &RegionCtx, api_id: &str) -> Result<String, ServiceError> {
+    use aws_sdk_apigateway::operation::create_deployment::CreateDeploymentError;
+
+    let mut waited = Duration::ZERO;
+    loop {
+        let err = match ctx
+            .apigateway()
+            .create_deployment()
+            .rest_api_id(api_id)
+            .description(DEPLOYMENT_DESCRIPTION)
+            .send()
+            .await
+        {
+            Ok(deployment) => return Ok(deployment.id().unwrap_or_default().to_string()),
+            Err(err) => err,
+        };
+        let retry_after = match err.as_service_error() {
+            Some(CreateDeploymentError::TooManyRequestsException(throttled)) => Some(
+                throttled
+                    .retry_after_seconds()
+                    .and_then(|s| s.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs)
+                    .unwrap_or_default()
+                    .max(DEPLOYMENT_INTERVAL),
+            ),
+            _ => None,
+        };
+        match retry_after {
+            Some(wait) if waited + wait <= DEPLOYMENT_PATIENCE => {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+            }
+            _ => {
+                let mut err =
+                    ServiceError::from_sdk("apigateway:POST /restapis/{id}/deployments", err);
+                if retry_after.is_some() {
+                    err.message.push_str(&format!(
+                        " (still throttled after waiting {} s for a turn: another client of the account keeps deploying; the deny policy is written but not deployed, so the API stays open until it is)",
+                        waited.as_secs()
+                    ));
+                }
+                return Err(err);
+            }
+        }
+    }
+}
+
+/// What the plan says of the deployments apply will make: CreateDeployment's fixed quota makes them
+/// wait their turn, one every 5 seconds for the whole account.
+pub fn deployment_time_finding(deployments: usize) -> Option<Finding> {
+    if deployments < 2 {
+        return None;
+    }
+    let seconds = (deployments as u64 - 1) * DEPLOYMENT_INTERVAL.as_secs();
+    Some(Finding {
+        check: INFO.name.to_string(),
+        region: GLOBAL_REGION.to_string(),
+        resource: "apigateway:CreateDeployment".to_string(),
+        severity: Severity::Info,
+        message: format!(
+            "{deployments} REST API deployments at one per {} s (CreateDeployment's fixed quota per account, which AWS does not raise) take about {seconds} s: until its deployment, an API's deny policy is written but not in effect. apigw_stage_throttle closes every stage first, without a deployment.",
+            DEPLOYMENT_INTERVAL.as_secs()
+        ),
+    })
+}
+
 /// The proposal for one API, or nothing when it already carries the deny policy.
 pub fn propose(state: &ApiState) -> Option<Proposal<ApiState>> {
     if same_policy(state.policy.as_deref(), Some(DENY_ALL)) {
@@ -171,7 +260,7 @@ pub fn propose(state: &ApiState) -> Option<Proposal<ApiState>> {
         "it has no stages yet".to_string()
     } else {
         format!(
-            "stage(s) {} are redeployed so it takes effect",
+            "stage(s) {} are redeployed so it takes effect (deployments are paced at AWS's one per 5 s per account)",
             state
                 .stage_deployments
                 .keys()
@@ -282,19 +371,9 @@ impl CutKind for ApiGatewayDenyPolicy {
         let before = &cut.before;
         set_policy(ctx, &before.rest_api_id, Some(DENY_ALL)).await?;
         if !before.stage_deployments.is_empty() {
-            let deployment = ctx
-                .apigateway()
-                .create_deployment()
-                .rest_api_id(&before.rest_api_id)
-                .description(DEPLOYMENT_DESCRIPTION)
-                .send()
-                .await
-                .map_err(|err| {
-                    ServiceError::from_sdk("apigateway:POST /restapis/{id}/deployments", err)
-                })?;
-            let deployment_id = deployment.id().unwrap_or_default();
+            let deployment_id = create_deployment(ctx, &before.rest_api_id).await?;
             for stage in before.stage_deployments.keys() {
-                point_stage(ctx, &before.rest_api_id, stage, deployment_id).await?;
+                point_stage(ctx, &before.rest_api_id, stage, &deployment_id).await?;
             }
         }
         Ok(record)
@@ -369,6 +448,37 @@ impl CutKind for ApiGatewayDenyPolicy {
                 })?;
         }
         Ok(UndoOutcome { notes })
+    }
+}
+
+/// The plan-level word on how long the deployments take: it counts every proposed cut of the account,
+/// across regions, as the quota does.
+#[async_trait]
+impl Inspection for ApiGatewayDenyPolicy {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn global(&self) -> bool {
+        true
+    }
+
+    async fn inspect(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+        cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let deployments = cuts
+            .iter()
+            .filter(|cut| cut.kind == INFO.name && cut.enabled)
+            .filter(|cut| {
+                // Apply deploys only an API that has stages.
+                TypedCut::<ApiState>::decode(cut)
+                    .is_ok_and(|typed| !typed.before.stage_deployments.is_empty())
+            })
+            .count();
+        Ok(deployment_time_finding(deployments).into_iter().collect())
     }
 }
 
@@ -617,6 +727,152 @@ mod tests {
         assert_eq!(
             outcome.notes,
             vec!["a1b2c3: prior resource policy put back".to_string()]
+        );
+    }
+
+    /// API Gateway's answer once the account's deployment quota is spent: HTTP 429
+    /// TooManyRequestsException, with the seconds to wait in `Retry-After` (API_CreateDeployment.html,
+    /// "Errors"; restJson1 carries the code in `x-amzn-ErrorType`).
+    fn too_many_requests(
+        retry_after: &str,
+    ) -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(429).unwrap(),
+            SdkBody::from(r#"{"message":"Too Many Requests"}"#),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", "TooManyRequestsException");
+        response
+            .headers_mut()
+            .insert("Retry-After", retry_after.to_string());
+        response
+            .headers_mut()
+            .insert("Content-Type", "application/json");
+        response
+    }
+
+    /// A client without the SDK's own retries, so the kind's waiting is what is measured.
+    fn without_sdk_retries(rules: &[&aws_smithy_mocks::Rule]) -> Client {
+        mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, rules, |conf| conf
+            .retry_config(aws_smithy_types::retry::RetryConfig::disabled()))
+    }
+
+    /// Someone else in the account deployed first: the cut waits the Retry-After AWS gives (never less
+    /// than the quota's 5 s) and deploys, instead of failing with the API left open.
+    #[tokio::test(start_paused = true)]
+    async fn mocked_a_throttled_deployment_waits_its_turn_instead_of_failing() {
+        let cut = cut_of(&state(None));
+        let put_deny =
+            mock!(Client::update_rest_api).then_output(|| UpdateRestApiOutput::builder().build());
+        let deploy = mock!(Client::create_deployment)
+            .sequence()
+            .http_response(|| too_many_requests("12"))
+            .http_response(|| too_many_requests("1"))
+            .output(|| CreateDeploymentOutput::builder().id("hk1").build())
+            .build();
+        let point = mock!(Client::update_stage)
+            .match_requests(|req| {
+                only_op(req.patch_operations())
+                    == Some((&Op::Replace, "/deploymentId", Some("hk1")))
+            })
+            .then_output(|| UpdateStageOutput::builder().build());
+        let ctx = RegionCtx::for_tests("us-east-1")
+            .mock_apigateway(without_sdk_retries(&[&put_deny, &deploy, &point]));
+        let start = tokio::time::Instant::now();
+        ApiGatewayDenyPolicy.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(deploy.num_calls(), 3);
+        assert_eq!(point.num_calls(), 2, "both stages on the new deployment");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(12 + 5),
+            "Retry-After 12, then the quota's 5 s for a shorter Retry-After"
+        );
+    }
+
+    /// A quota someone else keeps using: after DEPLOYMENT_PATIENCE the cut fails and says the policy is
+    /// written but not deployed.
+    #[tokio::test(start_paused = true)]
+    async fn mocked_a_deployment_throttled_past_patience_fails_saying_the_api_stays_open() {
+        let cut = cut_of(&state(None));
+        let put_deny =
+            mock!(Client::update_rest_api).then_output(|| UpdateRestApiOutput::builder().build());
+        let deploy = mock!(Client::create_deployment)
+            .sequence()
+            .http_response(|| too_many_requests("5"))
+            .repeatedly()
+            .build();
+        let ctx = RegionCtx::for_tests("us-east-1")
+            .mock_apigateway(without_sdk_retries(&[&put_deny, &deploy]));
+        let err = ApiGatewayDenyPolicy.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("TooManyRequestsException"));
+        assert!(err.message.contains("written but not deployed"), "{err}");
+        let attempts = (DEPLOYMENT_PATIENCE.as_secs() / DEPLOYMENT_INTERVAL.as_secs()) as usize + 1;
+        assert_eq!(deploy.num_calls(), attempts);
+    }
+
+    fn plan_cut(api: &str, stages: &[&str], enabled: bool) -> Cut {
+        let state = ApiState {
+            rest_api_id: api.into(),
+            name: api.into(),
+            policy: None,
+            stage_deployments: stages
+                .iter()
+                .map(|s| (s.to_string(), "dep".to_string()))
+                .collect(),
+        };
+        let proposed = propose(&state).unwrap();
+        Cut {
+            id: Cut::expected_id(INFO.name, "us-east-1", api),
+            kind: INFO.name.into(),
+            region: "us-east-1".into(),
+            target: api.into(),
+            enabled,
+            reversible: true,
+            reason: proposed.reason,
+            before: serde_json::to_value(&proposed.before).unwrap(),
+            after: serde_json::to_value(&proposed.after).unwrap(),
+        }
+    }
+
+    /// The plan says how long the account's deployments take: enabled cuts of APIs with stages, in every
+    /// region, one per 5 s after the first.
+    #[tokio::test]
+    async fn the_plan_says_how_long_the_deployments_take() {
+        assert_eq!(deployment_time_finding(0), None);
+        assert_eq!(deployment_time_finding(1), None, "one goes at once");
+        let cuts = vec![
+            plan_cut("a1", &["prod"], true),
+            plan_cut("a2", &["prod", "test"], true),
+            plan_cut("a3", &["prod"], true),
+            plan_cut("a4", &[], true),
+            plan_cut("a5", &["prod"], false),
+        ];
+        let findings = ApiGatewayDenyPolicy
+            .inspect(
+                &RegionCtx::for_tests("us-east-1"),
+                &DiscoveryScope::for_tests(),
+                &cuts,
+            )
+            .await
+            .unwrap();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].severity, Severity::Info);
+        assert_eq!(findings[0].region, GLOBAL_REGION);
+        assert!(
+            findings[0]
+                .message
+                .starts_with("3 REST API deployments at one per 5 s (CreateDeployment's fixed quota per account, which AWS does not raise) take about 10 s"),
+            "{findings:?}"
+        );
+        assert!(
+            cuts[0].reason.contains("one per 5 s per account"),
+            "{}",
+            cuts[0].reason
         );
     }
 }

@@ -14,11 +14,19 @@
 //! overrides the stage-wide limits for that method or route, so a stage-wide 0 alone would leave it open.
 //! The cut sets each of those to 0 as well, and undo puts back each one's recorded values.
 //!
+//! A stage with many methods or routes of its own is written in batches of [`LIMITS_PER_UPDATE`]: AWS
+//! refuses a REST UpdateStage whose patch is too large ("Update size too large. Try updating stage in
+//! multiple UpdateStage operations", a BadRequestException). The stage-wide limits go in the first batch,
+//! so the stage closes for every method without limits of its own at once. Each batch is one UpdateStage
+//! that happened or did not, and both apply and undo decide what to write per part, from `before` and the
+//! live stage: after a crash between batches, the undo (from [`CutKind::undo_record_for`], which is
+//! `before`) puts back exactly the parts at 0 and leaves the others, which never changed, alone.
+//!
 //! The emulator has no v2 UpdateStage, and ignores the removal of REST `*/*` settings (it accepts the
 //! request and keeps them): those paths are proven with mocks, and undo re-reads a REST stage after the
 //! removal so an endpoint that ignored it is reported rather than taken for a restored stage.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -214,9 +222,51 @@ pub struct LimitWrites {
 }
 
 impl LimitWrites {
-    fn is_empty(&self) -> bool {
+    pub fn is_empty(&self) -> bool {
         self.stage_wide == StageWide::Keep && self.overrides.is_empty()
     }
+
+    /// How many limits (the stage-wide ones, each method's or route's) it writes.
+    pub fn len(&self) -> usize {
+        usize::from(self.stage_wide != StageWide::Keep) + self.overrides.len()
+    }
+
+    /// The same writes split into batches of at most `size` limits, the stage-wide ones in the first. A
+    /// method's or route's rate and burst always travel together, so no batch leaves one half-written.
+    pub fn batches(&self, size: usize) -> Vec<LimitWrites> {
+        let size = size.max(1);
+        let mut batches = Vec::new();
+        let mut batch = LimitWrites {
+            stage_wide: self.stage_wide,
+            overrides: BTreeMap::new(),
+        };
+        for (key, limits) in &self.overrides {
+            if batch.len() == size {
+                batches.push(std::mem::take(&mut batch));
+            }
+            batch.overrides.insert(key.clone(), *limits);
+        }
+        if !batch.is_empty() {
+            batches.push(batch);
+        }
+        batches
+    }
+}
+
+/// Limits written per UpdateStage: the stage-wide pair or one method's or route's pair each, so at most
+/// 40 REST patch operations. AWS documents no exact bound for "Update size too large"; 80 operations per
+/// request is what others found to pass (serverless-api-gateway-caching batches at 80), and a batch AWS
+/// still refuses as too large is halved and sent again.
+pub const LIMITS_PER_UPDATE: usize = 20;
+
+/// AWS's answer to an UpdateStage patch it finds too large: BadRequestException (HTTP 400), "Update size
+/// too large. Try updating stage in multiple UpdateStage operations".
+pub fn is_update_too_large(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("BadRequestException")
+        && err
+            .message
+            .to_ascii_lowercase()
+            .contains("update size too large")
 }
 
 async fn write(
@@ -229,6 +279,30 @@ async fn write(
         ApiFamily::Rest => rest::write(ctx, stage, writes).await,
         ApiFamily::Http => http::write(ctx, stage, writes, current).await,
     }
+}
+
+/// Writes `writes` in batches of [`LIMITS_PER_UPDATE`], the stage-wide limits first; a batch refused as
+/// too large is split in two and each half sent in its place. Stops at the first other error, with the
+/// batches before it written (which the undo, working part by part, handles).
+async fn write_in_batches(
+    ctx: &RegionCtx,
+    stage: &StageThrottle,
+    writes: &LimitWrites,
+    current: &V2Settings,
+) -> Result<(), ServiceError> {
+    let mut queue: VecDeque<LimitWrites> = writes.batches(LIMITS_PER_UPDATE).into();
+    while let Some(batch) = queue.pop_front() {
+        match write(ctx, stage, &batch, current).await {
+            Ok(()) => {}
+            Err(err) if is_update_too_large(&err) && batch.len() > 1 => {
+                for half in batch.batches(batch.len().div_ceil(2)).into_iter().rev() {
+                    queue.push_front(half);
+                }
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    Ok(())
 }
 
 /// The proposal for one stage, or nothing when it is already closed.
@@ -408,7 +482,7 @@ impl CutKind for ApiGatewayStageThrottle {
                 .map(|key| (key.clone(), (0.0, 0)))
                 .collect(),
         };
-        write(ctx, before, &writes, &current).await?;
+        write_in_batches(ctx, before, &writes, &current).await?;
         Ok(record)
     }
 
@@ -440,7 +514,7 @@ impl CutKind for ApiGatewayStageThrottle {
             }
             return Ok(UndoOutcome { notes });
         }
-        write(ctx, prior, &writes, &settings).await?;
+        write_in_batches(ctx, prior, &writes, &settings).await?;
         match (prior.family, writes.stage_wide) {
             (_, StageWide::Keep) => {}
             (_, StageWide::Set(..)) => notes.push(format!(

@@ -398,3 +398,257 @@ async fn mocked_rest_stage_without_prior_limits_has_its_stage_wide_settings_remo
         vec!["r3st/prod: stage-wide method settings removed, as before".to_string()]
     );
 }
+
+/// A REST stage with stage-wide limits and `methods` methods of their own, each with distinct limits.
+fn large_rest_stage(methods: usize) -> StageThrottle {
+    StageThrottle {
+        overrides: (0..methods)
+            .map(|i| {
+                (
+                    format!("res{i:03}/GET"),
+                    limits(i as f64 + 1.0, i as i32 + 1),
+                )
+            })
+            .collect(),
+        ..rest_stage(Some(100.0), Some(50))
+    }
+}
+
+#[test]
+fn large_writes_go_in_batches_the_stage_wide_first_each_limit_pair_whole() {
+    let writes = LimitWrites {
+        stage_wide: StageWide::Set(0.0, 0),
+        overrides: large_rest_stage(45)
+            .overrides
+            .keys()
+            .map(|key| (key.clone(), (0.0, 0)))
+            .collect(),
+    };
+    let batches = writes.batches(LIMITS_PER_UPDATE);
+    assert_eq!(
+        batches.iter().map(LimitWrites::len).collect::<Vec<_>>(),
+        [20, 20, 6]
+    );
+    assert_eq!(batches[0].stage_wide, StageWide::Set(0.0, 0));
+    assert!(batches[1..].iter().all(|b| b.stage_wide == StageWide::Keep));
+    let mut rejoined = BTreeMap::new();
+    for batch in &batches {
+        let ops = rest_patch(batch);
+        assert!(ops.len() <= 2 * LIMITS_PER_UPDATE, "{}", ops.len());
+        rejoined.extend(batch.overrides.clone());
+    }
+    assert_eq!(rejoined, writes.overrides);
+    // A small write is one batch; nothing to write is none.
+    let small = LimitWrites {
+        stage_wide: StageWide::Unset,
+        overrides: BTreeMap::new(),
+    };
+    assert_eq!(small.batches(LIMITS_PER_UPDATE), vec![small.clone()]);
+    assert!(LimitWrites::default().batches(LIMITS_PER_UPDATE).is_empty());
+}
+
+/// API Gateway's answer to a patch it finds too large: BadRequestException, HTTP 400 (UpdateStage's
+/// documented errors), with the message AWS sends for it.
+fn update_size_too_large() -> aws_smithy_runtime_api::client::orchestrator::HttpResponse {
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    let mut response = HttpResponse::new(
+        StatusCode::try_from(400).unwrap(),
+        SdkBody::from(
+            r#"{"message":"Update size too large. Try updating stage in multiple UpdateStage operations"}"#,
+        ),
+    );
+    response
+        .headers_mut()
+        .insert("x-amzn-ErrorType", "BadRequestException");
+    response
+        .headers_mut()
+        .insert("Content-Type", "application/json");
+    response
+}
+
+type Patches = std::sync::Arc<std::sync::Mutex<Vec<Vec<(String, Option<String>)>>>>;
+
+/// A REST UpdateStage mock that refuses patches of more than `max_ops` operations as AWS does, and
+/// records the ones it accepts.
+fn update_stage_refusing_more_than(max_ops: usize, accepted: Patches) -> aws_smithy_mocks::Rule {
+    use aws_sdk_apigateway::Client as V1;
+    use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput as RestUpdate;
+    use aws_smithy_mocks::MockResponse;
+
+    mock!(V1::update_stage).then_compute_response(move |req| {
+        let ops = req.patch_operations();
+        if ops.len() > max_ops {
+            return MockResponse::Http(update_size_too_large());
+        }
+        accepted.lock().unwrap().push(
+            ops.iter()
+                .map(|op| {
+                    (
+                        op.path().unwrap_or_default().to_string(),
+                        op.value().map(str::to_string),
+                    )
+                })
+                .collect(),
+        );
+        MockResponse::Output(RestUpdate::builder().build())
+    })
+}
+
+/// A stage with 50 methods of their own: the cut goes out in batches, and where AWS still finds a
+/// batch too large (here: more than 16 operations), it is halved until AWS takes it. Every limit is
+/// written exactly once, the stage-wide ones in the first request AWS accepts.
+#[tokio::test]
+async fn mocked_a_large_rest_stage_is_closed_in_batches_aws_accepts() {
+    let state = large_rest_stage(50);
+    let (_, cut) = cut_of(&state);
+    let accepted = Patches::default();
+    let update = update_stage_refusing_more_than(16, accepted.clone());
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+    ApiGatewayStageThrottle.apply(&ctx, &cut).await.unwrap();
+
+    let accepted = accepted.lock().unwrap().clone();
+    assert!(accepted.len() > 1, "{} requests", accepted.len());
+    assert!(accepted.iter().all(|ops| ops.len() <= 16));
+    assert_eq!(
+        accepted[0][..2],
+        [
+            (
+                "/*/*/throttling/rateLimit".to_string(),
+                Some("0".to_string())
+            ),
+            (
+                "/*/*/throttling/burstLimit".to_string(),
+                Some("0".to_string())
+            )
+        ]
+    );
+    let mut written: Vec<String> = accepted
+        .concat()
+        .into_iter()
+        .map(|(path, _)| path)
+        .collect();
+    let count = written.len();
+    written.sort();
+    written.dedup();
+    assert_eq!(written.len(), count, "no limit written twice");
+    assert_eq!(count, 2 * (1 + 50), "the stage-wide pair and each method's");
+    // 51 limits go as batches of 20, 20 and 11 (40, 40 and 22 operations), all refused; each 20 is
+    // halved to 10 and 10 (refused again), then to four of 5; the 11 to 6 and 5. So 7 refused, 10 taken.
+    assert_eq!(accepted.len(), 10);
+    assert_eq!(update.num_calls(), 7 + 10);
+}
+
+/// A single limit AWS still refuses cannot be split further: the error is the cut's.
+#[tokio::test]
+async fn mocked_a_patch_too_large_even_alone_fails_the_cut() {
+    let (_, cut) = cut_of(&rest_stage(Some(100.0), Some(50)));
+    let update = update_stage_refusing_more_than(1, Patches::default());
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+    let err = ApiGatewayStageThrottle.apply(&ctx, &cut).await.unwrap_err();
+    assert!(is_update_too_large(&err), "{err}");
+    assert_eq!(update.num_calls(), 1);
+}
+
+/// What GetStage returns for a REST stage in the given state.
+fn rest_get_stage(
+    state: &StageThrottle,
+) -> aws_sdk_apigateway::operation::get_stage::GetStageOutput {
+    let setting = |limits: &Limits| {
+        MethodSetting::builder()
+            .throttling_rate_limit(limits.rate_limit.unwrap())
+            .throttling_burst_limit(limits.burst_limit.unwrap())
+            .build()
+    };
+    let mut stage = aws_sdk_apigateway::operation::get_stage::GetStageOutput::builder()
+        .stage_name(&state.stage_name)
+        .method_settings("*/*", setting(&state.stage_wide()));
+    for (key, limits) in &state.overrides {
+        stage = stage.method_settings(key, setting(limits));
+    }
+    stage.build()
+}
+
+/// Apply stopped after its first batch (a crash: the journal holds the cut's intent, so restore undoes
+/// it from `undo_record_for`, which is `before`). The stage then has the stage-wide limits and the first
+/// 19 methods at 0 and the rest untouched: undo puts back exactly those 20, in batches, and reports no
+/// conflict for the methods the cut never reached.
+#[tokio::test]
+async fn mocked_undo_after_a_crash_between_batches_puts_back_exactly_what_ran() {
+    use aws_sdk_apigateway::Client as V1;
+
+    let before = large_rest_stage(50);
+    let (_, cut) = cut_of(&before);
+    let record = ApiGatewayStageThrottle.undo_record_for(&cut).unwrap();
+    let first_batch = LimitWrites {
+        stage_wide: StageWide::Set(0.0, 0),
+        overrides: before
+            .overrides
+            .keys()
+            .map(|key| (key.clone(), (0.0, 0)))
+            .collect(),
+    }
+    .batches(LIMITS_PER_UPDATE)
+    .remove(0);
+    let mut live = before.closed();
+    for (key, limits) in &before.overrides {
+        if !first_batch.overrides.contains_key(key) {
+            live.overrides.insert(key.clone(), *limits);
+        }
+    }
+    assert_eq!(first_batch.overrides.len(), 19);
+    let stage = rest_get_stage(&live);
+    let read = mock!(V1::get_stage).then_output(move || stage.clone());
+    let accepted = Patches::default();
+    let update = update_stage_refusing_more_than(40, accepted.clone());
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&read, &update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+
+    let written: BTreeMap<String, Option<String>> =
+        accepted.lock().unwrap().concat().into_iter().collect();
+    let mut expected = BTreeMap::from([
+        (
+            "/*/*/throttling/rateLimit".to_string(),
+            Some("100".to_string()),
+        ),
+        (
+            "/*/*/throttling/burstLimit".to_string(),
+            Some("50".to_string()),
+        ),
+    ]);
+    for key in first_batch.overrides.keys() {
+        let was = before.overrides[key];
+        expected.insert(
+            format!("/{key}/throttling/rateLimit"),
+            Some(was.rate_limit.unwrap().to_string()),
+        );
+        expected.insert(
+            format!("/{key}/throttling/burstLimit"),
+            Some(was.burst_limit.unwrap().to_string()),
+        );
+    }
+    assert_eq!(written, expected);
+    assert!(
+        outcome.notes.iter().all(|n| !n.starts_with("conflict")),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.notes.len(), 20, "{outcome:?}");
+
+    // Restore run again once everything is back: nothing to write.
+    let stage = rest_get_stage(&before);
+    let read = mock!(V1::get_stage).then_output(move || stage.clone());
+    let untouched = update_stage_refusing_more_than(40, Patches::default());
+    let client = mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[&read, &untouched]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(untouched.num_calls(), 0);
+    assert_eq!(
+        outcome.notes,
+        vec!["r3st/prod: throttling already as before".to_string()]
+    );
+}
