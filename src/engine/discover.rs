@@ -118,6 +118,7 @@ pub async fn make_plan(
         regions: request.regions,
         caller: request.caller.arn,
         keep_cidrs: request.keep_cidrs.iter().map(|c| c.to_string()).collect(),
+        options: request.options.clone(),
         discovery_errors,
         findings,
         cuts,

@@ -67,6 +67,18 @@ pub enum EngineError {
         plan: PathBuf,
         drift: apply::DriftCheck,
     },
+    /// Cuts whose `after` is not what the kind derives from the live resource: the plan was edited
+    /// somewhere other than `enabled`.
+    #[error(
+        "refusing to apply {plan}: {} cut(s) would not do what the kind derives from the live account:\n{}\n  fix: only `enabled` may be edited in a plan (or whole cuts deleted); make a new plan with `hikkonuki plan`. Nothing was changed.",
+        underived.len(),
+        underived.iter().map(|u| format!("  {}: {}", u.id, u.problem)).collect::<Vec<_>>().join("\n"),
+        plan = plan.display()
+    )]
+    Underived {
+        plan: PathBuf,
+        underived: Vec<apply::Underived>,
+    },
     /// Enabled cuts that restore cannot undo, without `--allow-irreversible`.
     #[error(
         "refusing to apply {plan}: these enabled cuts cannot be undone by restore: {}\n  fix: pass --allow-irreversible if you mean it, or set them to `enabled: false`. Nothing was changed.",

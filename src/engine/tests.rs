@@ -84,12 +84,35 @@ impl CutKind for Switch {
         Ok(())
     }
 
+    /// The stand-in's rule: `on` is switched `off`, `here` made `gone`, `open` made `shut`.
     async fn discover(
         &self,
         _ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<Setting>>, ServiceError> {
-        Ok(vec![])
+        let live = self.live.lock().unwrap();
+        Ok(live
+            .iter()
+            .filter_map(|(target, value)| {
+                let after = match value.as_str() {
+                    "on" => "off",
+                    "here" => "gone",
+                    "open" => "shut",
+                    _ => return None,
+                };
+                Some(Proposal {
+                    target: target.clone(),
+                    reason: "test".into(),
+                    before: Setting {
+                        value: value.clone(),
+                    },
+                    after: Setting {
+                        value: after.into(),
+                    },
+                    disabled_because: None,
+                })
+            })
+            .collect())
     }
 
     async fn observe(
@@ -204,6 +227,7 @@ fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
         regions: vec!["us-east-1".into()],
         caller: caller.into(),
         keep_cidrs: vec![],
+        options: Default::default(),
         discovery_errors: vec![],
         findings: vec![],
         cuts,
@@ -588,4 +612,40 @@ async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
             .any(|w| w.contains("is left out: it would cut the access of")),
         "{warnings:?}"
     );
+}
+
+/// Issue 12: an `after` edited in the plan used to be obeyed. Apply derives each cut's effect from the
+/// live resource by the kind's rule, and refuses a plan that says otherwise, naming the cut and field.
+#[tokio::test]
+async fn an_edited_after_is_refused_naming_the_cut_and_the_field_and_nothing_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("switch_off", "b", "on", "wide open", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "on")]);
+    let operator = Scripted::default();
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &operator)
+        .await
+        .unwrap_err();
+    let EngineError::Underived { underived, .. } = &err else {
+        panic!("expected a refusal of the edited cut, got {err}");
+    };
+    assert_eq!(underived.len(), 1, "{err}");
+    assert_eq!(underived[0].id, "switch_off/us-east-1/b");
+    let message = err.to_string();
+    assert!(
+        message
+            .contains("`after.value` is \"wide open\" in the plan, but the kind derives \"off\""),
+        "{message}"
+    );
+    assert_eq!(live.lock().unwrap()["a"], "on", "nothing was cut");
+    assert!(
+        operator.asked.lock().unwrap().is_empty(),
+        "refused before asking"
+    );
+    assert!(!apply::default_rollback_path(&plan).exists());
 }

@@ -37,6 +37,10 @@ pub struct Plan {
     /// Ranges the responder asked to keep reachable (`--keep-cidr`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep_cidrs: Vec<String>,
+    /// The values of the kinds' plan options (e.g. `maintenance-origin`), by flag name: part of the rule
+    /// apply derives each cut's effect from, so they are reviewed with the plan.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub options: std::collections::BTreeMap<String, String>,
     /// Regions or kinds whose discovery failed: the plan is incomplete there and says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_errors: Vec<DiscoveryError>,

@@ -45,6 +45,7 @@ fn good_plan() -> Plan {
         regions: vec!["us-east-1".into(), "eu-west-1".into()],
         caller: "arn:aws:iam::123456789012:user/responder".into(),
         keep_cidrs: vec!["203.0.113.7/32".into()],
+        options: Default::default(),
         discovery_errors: vec![],
         findings: vec![],
         cuts: vec![

@@ -238,13 +238,6 @@ async fn run_cut(
         });
         return Ok(CutResult::Skipped);
     }
-    if options.progress.get(&cut.id) == Some(&Progress::Done) {
-        reporter.event(&Event::CutSkipped {
-            id: cut.id.clone(),
-            reason: "already cut by the earlier run".into(),
-        });
-        return Ok(CutResult::AlreadyDone);
-    }
     if stopping {
         return Ok(CutResult::NotAttempted);
     }
@@ -252,6 +245,41 @@ async fn run_cut(
         .get(&cut.kind)
         .expect("validated plans hold only known kinds");
     let ctx = session.region(&cut.region);
+    // A `done` entry is a claim about the account, not proof: the resource is looked at before the cut
+    // is skipped. Cut: skipped. Back as before (reverted since, or the entry was never true): cut again.
+    // Anything else: reported, not touched.
+    if options.progress.get(&cut.id) == Some(&Progress::Done) {
+        match recover(kind, &ctx, cut).await {
+            Ok(Recovery::Applied) => {
+                reporter.event(&Event::CutSkipped {
+                    id: cut.id.clone(),
+                    reason: "already cut by the earlier run".into(),
+                });
+                return Ok(CutResult::AlreadyDone);
+            }
+            Ok(Recovery::NotApplied) => reporter.event(&Event::Warning {
+                message: format!(
+                    "{}: the rollback file records it as cut, but the resource is back as the plan recorded it before the cut: cutting it again",
+                    cut.id
+                ),
+            }),
+            Ok(Recovery::Partial) | Err(_) => {
+                let error = "the rollback file records this cut as done, but the resource is neither as planned nor as cut (changed since): it is not retried. Check it, and make a new plan".to_string();
+                append(Entry::Failed {
+                    id: cut.id.clone(),
+                    error: error.clone(),
+                })?;
+                reporter.event(&Event::CutFailed {
+                    id: cut.id.clone(),
+                    error: error.clone(),
+                });
+                if options.fail_fast {
+                    halt.store(true, Ordering::SeqCst);
+                }
+                return Ok(CutResult::Failed(error, false));
+            }
+        }
+    }
     if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
         match recover(kind, &ctx, cut).await {
             Ok(Recovery::NotApplied) => {}

@@ -17,9 +17,11 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
+mod derive;
 mod drift;
 mod execute;
 
+pub use derive::{Underived, check_derivation, first_difference};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
@@ -109,11 +111,20 @@ pub async fn run(
     let caller = verify_account(session, &plan.account, "plan").await?;
     let plan = protect_applying_principal(plan, registry, &caller, reporter);
 
-    let drift = check_drift(session, registry, &plan, &progress, request.parallelism).await;
+    let (drift, underived) = futures_util::join!(
+        check_drift(session, registry, &plan, &progress, request.parallelism),
+        check_derivation(session, registry, &plan, &progress, request.parallelism),
+    );
     if !drift.is_clean() {
         return Err(EngineError::Drift {
             plan: request.plan.clone(),
             drift,
+        });
+    }
+    if !underived.is_empty() {
+        return Err(EngineError::Underived {
+            plan: request.plan.clone(),
+            underived,
         });
     }
 

@@ -47,6 +47,7 @@ fn plan_for(groups: &[&str]) -> Plan {
         regions: vec!["us-east-1".into()],
         caller: "arn:aws:iam::123456789012:user/r".into(),
         keep_cidrs: vec![],
+        options: Default::default(),
         discovery_errors: vec![],
         findings: vec![],
         cuts,

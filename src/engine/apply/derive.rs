@@ -1,0 +1,207 @@
+//! A cut's effect is derived, never read (issue 12). A plan is a file anyone with write access to it can
+//! edit; the drift check proves each `before` is the live state, and this proves each `after` is what the
+//! kind's own rule makes of that live state, under the plan's reviewed parameters (`keep_cidrs`, the kinds'
+//! options, the planner). It asks each kind to discover again where the plan has enabled cuts and
+//! compares the `after` it proposes now with the plan's, field by field. An edited `after` (a security
+//! group cut that would also revoke the responder's kept rule, a network ACL entry turned into an allow)
+//! can then only lead to a refusal naming the cut and the field.
+
+use std::collections::HashMap;
+
+use futures_util::stream::{self, StreamExt};
+use serde_json::Value;
+
+use super::Progress;
+use crate::aws::{AwsSession, CallerIdentity};
+use crate::net::Cidr;
+use crate::plan::{Cut, Plan};
+use crate::services::{DiscoveryScope, Registry};
+
+/// Why a cut's `after` is not what apply would derive.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Underived {
+    pub id: String,
+    pub problem: String,
+}
+
+/// The first place two documents differ, as a path (`after.rules[2].cidr`) with both values.
+pub fn first_difference(
+    planned: &Value,
+    derived: &Value,
+    path: &str,
+) -> Option<(String, Value, Value)> {
+    match (planned, derived) {
+        (Value::Object(a), Value::Object(b)) => {
+            let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            keys.into_iter().find_map(|key| {
+                let (x, y) = (
+                    a.get(key).unwrap_or(&Value::Null),
+                    b.get(key).unwrap_or(&Value::Null),
+                );
+                first_difference(x, y, &format!("{path}.{key}"))
+            })
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => a
+            .iter()
+            .zip(b)
+            .enumerate()
+            .find_map(|(index, (x, y))| first_difference(x, y, &format!("{path}[{index}]"))),
+        _ if planned == derived => None,
+        _ => Some((path.to_string(), planned.clone(), derived.clone())),
+    }
+}
+
+fn brief(value: &Value) -> String {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if text.chars().count() > 200 {
+        format!(
+            "{}… ({} characters)",
+            text.chars().take(200).collect::<String>(),
+            text.len()
+        )
+    } else {
+        text
+    }
+}
+
+/// The scope discovery had when the plan was made, rebuilt from the plan's reviewed parameters. The
+/// options are checked as `plan` checks them: a plan cannot bring an option no kind declares.
+fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Underived>> {
+    let mut problems = Vec::new();
+    let mut keep_cidrs = Vec::new();
+    for keep in &plan.keep_cidrs {
+        match keep.parse::<Cidr>() {
+            Ok(cidr) => keep_cidrs.push(cidr),
+            Err(err) => problems.push(format!("keep_cidrs: {err}")),
+        }
+    }
+    let declared = registry.plan_options();
+    for (flag, value) in &plan.options {
+        match declared.iter().find(|option| option.flag == flag) {
+            None => problems.push(format!(
+                "options.{flag}: no kind of this hikkonuki has that option"
+            )),
+            Some(option) => {
+                if let Err(err) = (option.check)(value) {
+                    problems.push(format!("options.{flag}: {err}"));
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems
+            .into_iter()
+            .map(|problem| Underived {
+                id: "(plan)".into(),
+                problem,
+            })
+            .collect());
+    }
+    Ok(DiscoveryScope {
+        caller: CallerIdentity {
+            account: plan.account.clone(),
+            arn: plan.caller.clone(),
+            user_id: String::new(),
+            access_key_id: None,
+        },
+        keep_cidrs,
+        options: plan.options.clone(),
+    })
+}
+
+/// Re-derives every enabled cut not started by an earlier run; returns the cuts whose `after` differs.
+pub async fn check_derivation(
+    session: &AwsSession,
+    registry: &Registry,
+    plan: &Plan,
+    resumed: &HashMap<String, Progress>,
+    parallelism: usize,
+) -> Vec<Underived> {
+    let scope = match scope_of(plan, registry) {
+        Ok(scope) => scope,
+        Err(problems) => return problems,
+    };
+    let mut batches: Vec<((String, String), Vec<&Cut>)> = Vec::new();
+    for cut in plan
+        .enabled_cuts()
+        .filter(|cut| !resumed.contains_key(&cut.id))
+    {
+        let key = (cut.region.clone(), cut.kind.clone());
+        match batches.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cuts)) => cuts.push(cut),
+            None => batches.push((key, vec![cut])),
+        }
+    }
+    let scope = &scope;
+    let checked: Vec<Vec<Underived>> = stream::iter(batches)
+        .map(|((region, kind), cuts)| async move {
+            let kind = registry
+                .get(&kind)
+                .expect("validated plans hold only known kinds");
+            let ctx = session.region(&region);
+            let proposed = match kind.discover(&ctx, scope).await {
+                Ok(proposed) => proposed,
+                Err(err) => {
+                    return cuts
+                        .iter()
+                        .map(|cut| Underived {
+                            id: cut.id.clone(),
+                            problem: format!("its effect could not be derived again from the live account: {err}"),
+                        })
+                        .collect();
+                }
+            };
+            let by_target: HashMap<&str, &Value> = proposed
+                .iter()
+                .map(|p| (p.target.as_str(), &p.after))
+                .collect();
+            cuts.iter()
+                .filter_map(|cut| {
+                    let problem = match by_target.get(cut.target.as_str()) {
+                        None => "the kind no longer proposes this cut for the live resource (it is gone, already cut, or now excluded)".to_string(),
+                        Some(derived) => {
+                            let (path, planned, derived) =
+                                first_difference(&cut.after, derived, "after")?;
+                            format!(
+                                "`{path}` is {} in the plan, but the kind derives {} from the live resource",
+                                brief(&planned),
+                                brief(&derived)
+                            )
+                        }
+                    };
+                    Some(Underived {
+                        id: cut.id.clone(),
+                        problem,
+                    })
+                })
+                .collect()
+        })
+        .buffered(parallelism.max(1))
+        .collect()
+        .await;
+    checked.into_iter().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_first_difference_is_named_by_its_path() {
+        let planned = json!({"rules": [{"cidr": "10.0.0.0/8", "port": 22}, {"cidr": "0.0.0.0/0"}]});
+        let derived = json!({"rules": [{"cidr": "10.0.0.0/8", "port": 22}, {"cidr": "0.0.0.0/1"}]});
+        let (path, a, b) = first_difference(&planned, &derived, "after").unwrap();
+        assert_eq!(path, "after.rules[1].cidr");
+        assert_eq!((a, b), (json!("0.0.0.0/0"), json!("0.0.0.0/1")));
+        assert_eq!(first_difference(&planned, &planned, "after"), None);
+        let (path, ..) =
+            first_difference(&json!({"rules": []}), &json!({"rules": [1]}), "after").unwrap();
+        assert_eq!(path, "after.rules");
+        let (path, a, b) =
+            first_difference(&json!({"a": 1}), &json!({"a": 1, "b": 2}), "after").unwrap();
+        assert_eq!((path.as_str(), a, b), ("after.b", Value::Null, json!(2)));
+    }
+}
