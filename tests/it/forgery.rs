@@ -129,3 +129,49 @@ async fn a_rollback_file_owned_by_someone_else_is_refused_without_force() {
         .code(0)
         .stderr(contains("used anyway because of --force"));
 }
+
+/// Issue 12: an `after` edited in the plan was obeyed: an `sg_revoke` whose `after` equalled `before` made
+/// no call and was reported done, a `nacl_deny` whose `after` held an allow opened the ACL. Apply derives
+/// each cut's effect from the live account and refuses, naming the cut and the field.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edited_after_is_refused_before_anything_is_cut() {
+    let (emulator, ec2) = seeded().await;
+    let original = snapshot::security_groups(&ec2).await;
+    let path = emulator.path("plans/p.yaml");
+    let mut plan: serde_yaml::Value =
+        serde_yaml::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let mut edited = Vec::new();
+    for cut in plan["cuts"].as_sequence_mut().unwrap() {
+        let kind = cut["kind"].as_str().unwrap().to_string();
+        if edited.iter().any(|(k, _)| *k == kind) {
+            continue;
+        }
+        if kind == "sg_revoke" {
+            // Revoke nothing, and report it done.
+            cut["after"] = cut["before"].clone();
+        } else if kind == "nacl_deny" {
+            // The first deny entry the cut adds becomes an allow.
+            let entries = cut["after"]["entries"].as_sequence_mut().unwrap();
+            let added = entries
+                .iter_mut()
+                .find(|entry| entry["action"].as_str() == Some("deny") && entry["rule_number"].as_u64() < Some(100))
+                .unwrap();
+            added["action"] = "allow".into();
+        } else {
+            continue;
+        }
+        edited.push((kind, cut["id"].as_str().unwrap().to_string()));
+    }
+    assert_eq!(edited.len(), 2, "the seeded account has both kinds");
+    fs::write(&path, serde_yaml::to_string(&plan).unwrap()).unwrap();
+
+    let assert = emulator.apply("plans/p.yaml").assert().code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(stderr.contains("2 cut(s) would not do what the kind derives"), "{stderr}");
+    for (_, id) in &edited {
+        assert!(stderr.contains(&format!("  {id}: `after.")), "{id} is named: {stderr}");
+    }
+    assert!(stderr.contains("only `enabled` may be edited"), "{stderr}");
+    assert_eq!(snapshot::security_groups(&ec2).await, original, "nothing was cut");
+    assert!(!emulator.path("plans/p.rollback.yaml").exists());
+}
