@@ -46,6 +46,9 @@ pub struct RestoreWork {
     pub irreversible: Vec<Cut>,
     /// Cuts restore keeps on purpose unless the operator passes the gate's flag.
     pub kept: Vec<(Cut, RestoreGate)>,
+    /// Entries whose undo record is not the one their cut implies (or whose cut is malformed): restore
+    /// refuses them unless `--force`.
+    pub unverified: Vec<String>,
 }
 
 /// What the operator asked restore to do.
@@ -105,6 +108,27 @@ pub async fn run(
     verify_account(session, &account, "rollback file").await?;
     let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
     let work = pending(&contents, registry, &lifted)?;
+    if !work.unverified.is_empty() {
+        if !request.force {
+            return Err(EngineError::Refused {
+                message: format!(
+                    "{}: {} entr(ies) would not put back what their cut removed:\n{}\n  fix: use the rollback file exactly as apply wrote it; if you are sure, run restore with --force",
+                    request.rollback.display(),
+                    work.unverified.len(),
+                    work.unverified
+                        .iter()
+                        .map(|problem| format!("  {problem}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                ),
+            });
+        }
+        for problem in &work.unverified {
+            reporter.event(&Event::Warning {
+                message: format!("{problem} (accepted because of --force)"),
+            });
+        }
+    }
     operator.review_restore(&work);
     if work.pending.is_empty() {
         return Ok(RestoreRun::NothingToRestore { work });
@@ -133,6 +157,7 @@ pub fn pending(
 ) -> Result<RestoreWork, EngineError> {
     let mut order: Vec<String> = Vec::new();
     let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
+    let mut work_problems: Vec<String> = Vec::new();
     for record in &contents.records {
         match &record.entry {
             Entry::Intent { cut } => {
@@ -145,6 +170,13 @@ pub fn pending(
                             cut.kind
                         ),
                     });
+                }
+                let expected_id = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
+                if cut.id != expected_id {
+                    work_problems.push(format!(
+                        "entry {}: cut `{}` names target `{}`, whose cut is `{expected_id}`",
+                        record.seq, cut.id, cut.target
+                    ));
                 }
                 if !by_id.contains_key(&cut.id) {
                     order.push(cut.id.clone());
@@ -159,8 +191,19 @@ pub fn pending(
                 );
             }
             Entry::Done { id, undo } => {
-                // A completion only counts for a cut whose intent came before it in the same chain.
+                // A completion only counts for a cut whose intent came before it in the same chain, and
+                // only with the undo record that cut implies: a record naming another resource, or more
+                // than the cut removed, is never carried out as written.
                 if let Some(item) = by_id.get_mut(id) {
+                    let kind = registry
+                        .get(&item.cut.kind)
+                        .expect("unknown kinds are refused at their intent");
+                    if let Err(problem) = kind.check_undo(&item.cut, undo) {
+                        work_problems.push(format!(
+                            "entry {} (completion of {}): {problem}",
+                            record.seq, id
+                        ));
+                    }
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo.clone());
                 }
@@ -175,7 +218,10 @@ pub fn pending(
             | Entry::RestoreFailed { .. } => {}
         }
     }
-    let mut work = RestoreWork::default();
+    let mut work = RestoreWork {
+        unverified: work_problems,
+        ..RestoreWork::default()
+    };
     for item in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
         let kind = registry
             .get(&item.cut.kind)

@@ -649,3 +649,61 @@ async fn an_edited_after_is_refused_naming_the_cut_and_the_field_and_nothing_cha
     );
     assert!(!apply::default_rollback_path(&plan).exists());
 }
+
+/// Issue 12: restore followed a `done` entry's undo record as written. Even in an authenticated file (a
+/// key that leaked, a bug), an undo record that is not the one its cut implies (another target, another
+/// value) is refused, naming the entry, and nothing is put back.
+#[tokio::test]
+async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
+    use crate::journal::{Entry, Journal, lock::RollbackFile};
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = dir.path().join("p.rollback.yaml");
+    let planned = cut("switch_off", "a", "on", "off", true);
+    let mut journal = Journal::create(
+        RollbackFile::open_or_create(&rollback).unwrap(),
+        Entry::Header {
+            format: crate::journal::FORMAT_VERSION,
+            account: ACCOUNT.into(),
+            caller: format!("arn:aws:iam::{ACCOUNT}:user/responder"),
+            plan: "plan.yaml".into(),
+            plan_sha256: "0".into(),
+            tool_version: "0".into(),
+            key: None,
+        },
+        &keys_beside(&rollback),
+    )
+    .unwrap();
+    journal.append(Entry::Intent { cut: planned }).unwrap();
+    journal
+        .append(Entry::Done {
+            id: "switch_off/us-east-1/a".into(),
+            undo: serde_json::json!({"target": "other", "value": "wide open"}),
+        })
+        .unwrap();
+    drop(journal);
+    let live = live_with(&[("a", "off"), ("other", "shut")]);
+    let request = RestoreRequest {
+        rollback: rollback.clone(),
+        keys: keys_beside(&rollback),
+        ..RestoreRequest::default()
+    };
+    let err = restore_run(&live, &request, &Scripted::default())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("entry 2 (completion of switch_off/us-east-1/a)"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("`undo.target` is \"other\" in the rollback file, but the cut implies \"a\""),
+        "{message}"
+    );
+    assert_eq!(
+        live.lock().unwrap()["other"],
+        "shut",
+        "nothing was put back"
+    );
+    assert_eq!(live.lock().unwrap()["a"], "off");
+}

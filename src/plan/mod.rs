@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod compare;
 pub mod file;
 
 pub const FORMAT_VERSION: u32 = 1;

@@ -174,6 +174,10 @@ pub trait Containment: Send + Sync {
     /// The `plan` options this kind reads from [`DiscoveryScope::option`].
     fn plan_options(&self) -> &'static [PlanOption];
 
+    /// Checks an undo record read from a rollback file against the cut its intent entry names: same
+    /// resource, and only what that cut removed. The error says what differs.
+    fn check_undo(&self, cut: &Cut, undo: &Value) -> Result<(), String>;
+
     /// Whether the cut would take away `caller`'s own access (its credentials, sessions or role). Apply
     /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
@@ -361,6 +365,25 @@ pub trait CutKind: Send + Sync + 'static {
         &[]
     }
 
+    /// As [`Containment::check_undo`]. The default holds for kinds whose `apply` returns exactly
+    /// [`CutKind::undo_record_for`] (everything it needs is known from the cut before the call); a kind
+    /// whose undo records what apply learned overrides it with its own rule.
+    fn check_undo(&self, cut: &TypedCut<Self::State>, undo: &Self::Undo) -> Result<(), String> {
+        let implied = self.undo_record_for(cut).map_err(|err| err.to_string())?;
+        let (implied, recorded) = (
+            serde_json::to_value(&implied).map_err(|err| err.to_string())?,
+            serde_json::to_value(undo).map_err(|err| err.to_string())?,
+        );
+        match crate::plan::compare::first_difference(&recorded, &implied, "undo") {
+            None => Ok(()),
+            Some((path, recorded, implied)) => Err(format!(
+                "`{path}` is {} in the rollback file, but the cut implies {}",
+                crate::plan::compare::brief(&recorded),
+                crate::plan::compare::brief(&implied)
+            )),
+        }
+    }
+
     /// As [`Containment::cuts_off`]. Only kinds that cut credentials, sessions or roles can.
     fn cuts_off(&self, _cut: &TypedCut<Self::State>, _caller: &CallerIdentity) -> bool {
         false
@@ -475,6 +498,14 @@ impl<K: CutKind> Containment for K {
 
     fn plan_options(&self) -> &'static [PlanOption] {
         CutKind::plan_options(self)
+    }
+
+    fn check_undo(&self, cut: &Cut, undo: &Value) -> Result<(), String> {
+        let typed = TypedCut::decode(cut)?;
+        CutKind::check_states(self, &typed)?;
+        let undo: K::Undo = serde_json::from_value(undo.clone())
+            .map_err(|err| format!("the undo record does not decode: {err}"))?;
+        CutKind::check_undo(self, &typed, &undo)
     }
 
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {

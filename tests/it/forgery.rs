@@ -154,7 +154,10 @@ async fn an_edited_after_is_refused_before_anything_is_cut() {
             let entries = cut["after"]["entries"].as_sequence_mut().unwrap();
             let added = entries
                 .iter_mut()
-                .find(|entry| entry["action"].as_str() == Some("deny") && entry["rule_number"].as_u64() < Some(100))
+                .find(|entry| {
+                    entry["action"].as_str() == Some("deny")
+                        && entry["rule_number"].as_u64() < Some(100)
+                })
                 .unwrap();
             added["action"] = "allow".into();
         } else {
@@ -167,11 +170,21 @@ async fn an_edited_after_is_refused_before_anything_is_cut() {
 
     let assert = emulator.apply("plans/p.yaml").assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
-    assert!(stderr.contains("2 cut(s) would not do what the kind derives"), "{stderr}");
+    assert!(
+        stderr.contains("2 cut(s) would not do what the kind derives"),
+        "{stderr}"
+    );
     for (_, id) in &edited {
-        assert!(stderr.contains(&format!("  {id}: `after.")), "{id} is named: {stderr}");
+        assert!(
+            stderr.contains(&format!("  {id}: `after.")),
+            "{id} is named: {stderr}"
+        );
     }
     assert!(stderr.contains("only `enabled` may be edited"), "{stderr}");
-    assert_eq!(snapshot::security_groups(&ec2).await, original, "nothing was cut");
+    assert_eq!(
+        snapshot::security_groups(&ec2).await,
+        original,
+        "nothing was cut"
+    );
     assert!(!emulator.path("plans/p.rollback.yaml").exists());
 }

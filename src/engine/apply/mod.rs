@@ -21,7 +21,7 @@ mod derive;
 mod drift;
 mod execute;
 
-pub use derive::{Underived, check_derivation, first_difference};
+pub use derive::{Underived, check_derivation};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
