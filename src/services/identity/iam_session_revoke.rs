@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use super::iam_credential_deactivate::user_names;
 use super::inline_policy::{self, Holder};
-use super::{CallerPrincipal, is_no_such_entity};
+use super::{CallerPrincipal, ProtectedRole, is_no_such_entity};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
@@ -43,10 +43,6 @@ pub const AT_APPLY: &str = "the moment of apply";
 /// The statement ID that marks a document as ours, for undo records written before the apply time was
 /// known (a crash mid-call).
 const SID: &str = "HikkonukiRevokeSessionsIssuedBeforeApply";
-
-/// Paths of roles AWS refuses inline policies on: service-linked roles, and the roles IAM Identity
-/// Center creates (the `identity_center` finding says how to end those sessions).
-const PROTECTED_ROLE_PATHS: [&str; 2] = ["/aws-service-role/", "/aws-reserved/sso.amazonaws.com/"];
 
 const GATE: RestoreGate = RestoreGate {
     flag: "--lift-session-revocation",
@@ -315,7 +311,9 @@ pub async fn principals(
         .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
     let mut role_names: Vec<String> = roles
         .iter()
-        .filter(|r| !PROTECTED_ROLE_PATHS.iter().any(|p| r.path().starts_with(p)))
+        // AWS refuses every policy on these (UnmodifiableEntity); the `identity_protected_roles` finding
+        // names them and says where to act instead.
+        .filter(|r| ProtectedRole::of_path(r.path()).is_none())
         .map(|r| r.role_name().to_string())
         .filter(|r| !caller.is_role(r))
         .collect();

@@ -23,7 +23,7 @@ pub mod iam_session_revoke;
 pub mod inline_policy;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use iam_credential_deactivate::{CredentialDeactivate, CredentialType};
 pub use iam_session_revoke::SessionRevoke;
@@ -74,6 +74,33 @@ impl CallerPrincipal {
 
     pub fn is_access_key(&self, id: &str) -> bool {
         self.access_key_id.as_deref() == Some(id)
+    }
+}
+
+/// A role AWS keeps for itself: IAM answers `UnmodifiableEntity` to every policy written on it
+/// (PutRolePolicy, AttachRolePolicy), so no deny of ours can go there.
+/// https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html (Errors: UnmodifiableEntity);
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html;
+/// https://docs.aws.amazon.com/singlesignon/latest/userguide/using-service-linked-roles.html
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectedRole {
+    /// Path `/aws-service-role/`: created for an AWS service, assumable only by it.
+    ServiceLinked,
+    /// Path `/aws-reserved/sso.amazonaws.com/`: IAM Identity Center made it from a permission set, and
+    /// only Identity Center changes it.
+    IdentityCenter,
+}
+
+impl ProtectedRole {
+    /// Which protected role a role's path makes it, if any.
+    pub fn of_path(path: &str) -> Option<ProtectedRole> {
+        if path.starts_with("/aws-service-role/") {
+            Some(ProtectedRole::ServiceLinked)
+        } else if path.starts_with("/aws-reserved/sso.amazonaws.com/") {
+            Some(ProtectedRole::IdentityCenter)
+        } else {
+            None
+        }
     }
 }
 

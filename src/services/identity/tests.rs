@@ -20,8 +20,8 @@ use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Severity};
 use crate::services::findings::identity::{
-    ExposedAccessKeys, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
-    identity_center_finding, root_mfa_finding,
+    ExposedAccessKeys, ProtectedRoles, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
+    identity_center_finding, protected_roles_findings, root_mfa_finding,
 };
 use crate::services::{CutKind, DiscoveryScope, Inspection, Proposal, TypedCut};
 
@@ -1077,4 +1077,126 @@ async fn mocked_root_access_keys_are_a_high_finding_beside_root_without_mfa() {
                 .all(|f| f.resource == "arn:aws:iam::123456789012:root")
         );
     }
+}
+
+/// UnmodifiableEntity as IAM sends it for a protected role (code and message as AWS returns them for
+/// PutRolePolicy and AttachRolePolicy on an Identity Center or service-linked role).
+pub(crate) fn unmodifiable(role: &str) -> aws_sdk_iam::types::error::UnmodifiableEntityException {
+    let message = format!(
+        "Cannot perform the operation on the protected role '{role}' - this role is only modifiable by AWS"
+    );
+    aws_sdk_iam::types::error::UnmodifiableEntityException::builder()
+        .message(&message)
+        .meta(
+            aws_sdk_iam::error::ErrorMetadata::builder()
+                .code("UnmodifiableEntity")
+                .message(&message)
+                .build(),
+        )
+        .build()
+}
+
+#[test]
+fn protected_roles_are_read_from_their_paths() {
+    assert_eq!(
+        ProtectedRole::of_path("/aws-service-role/support.amazonaws.com/"),
+        Some(ProtectedRole::ServiceLinked)
+    );
+    assert_eq!(
+        ProtectedRole::of_path("/aws-reserved/sso.amazonaws.com/eu-west-1/"),
+        Some(ProtectedRole::IdentityCenter)
+    );
+    for ordinary in ["/", "/app/", "/aws-reserved/other/", "/service-role/"] {
+        assert_eq!(ProtectedRole::of_path(ordinary), None, "{ordinary}");
+    }
+}
+
+#[test]
+fn protected_roles_are_named_in_a_finding_saying_where_to_act() {
+    let findings = protected_roles_findings(&[
+        (
+            "AWSServiceRoleForSupport".into(),
+            ProtectedRole::ServiceLinked,
+        ),
+        (
+            "AWSReservedSSO_Admin_0123".into(),
+            ProtectedRole::IdentityCenter,
+        ),
+        (
+            "AWSReservedSSO_Audit_4567".into(),
+            ProtectedRole::IdentityCenter,
+        ),
+    ]);
+    assert_eq!(findings.len(), 2);
+    let sso = &findings[0];
+    assert_eq!(
+        (sso.check.as_str(), sso.severity),
+        ("identity_protected_roles", Severity::Medium)
+    );
+    assert!(
+        sso.message
+            .contains("AWSReservedSSO_Admin_0123, AWSReservedSSO_Audit_4567"),
+        "{}",
+        sso.message
+    );
+    assert!(sso.message.contains("UnmodifiableEntity"));
+    assert!(sso.message.contains("Act in IAM Identity Center"));
+    let linked = &findings[1];
+    assert_eq!(linked.severity, Severity::Info);
+    assert!(linked.message.contains("AWSServiceRoleForSupport"));
+    assert!(protected_roles_findings(&[]).is_empty());
+}
+
+#[tokio::test]
+async fn mocked_protected_roles_are_a_finding_and_other_roles_are_not() {
+    use aws_sdk_iam::operation::list_roles::ListRolesOutput;
+
+    let roles = mock!(Client::list_roles).then_output(|| {
+        ListRolesOutput::builder()
+            .roles(role("app", "/"))
+            .roles(role(
+                "AWSReservedSSO_Admin_0123",
+                "/aws-reserved/sso.amazonaws.com/",
+            ))
+            .build()
+            .unwrap()
+    });
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&roles]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let findings = ProtectedRoles
+        .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0].message.contains("AWSReservedSSO_Admin_0123"));
+    assert!(!findings[0].message.contains("app,"));
+}
+
+/// A plan made before protected roles were left out (or a role AWS protects without the path showing
+/// it) meets AWS's UnmodifiableEntity at apply: the cut fails with AWS's code, saying where to act.
+#[tokio::test]
+async fn mocked_unmodifiable_entity_at_apply_fails_the_cut_saying_where_to_act() {
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::put_role_policy::PutRolePolicyError;
+
+    let name = "AWSReservedSSO_Admin_0123";
+    let get = mock!(Client::get_role).then_output(move || {
+        GetRoleOutput::builder()
+            .role(role(name, "/aws-reserved/sso.amazonaws.com/"))
+            .build()
+    });
+    let put = mock!(Client::put_role_policy)
+        .then_error(move || PutRolePolicyError::UnmodifiableEntityException(unmodifiable(name)));
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get, &put]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let cut = cut_of(
+        "iam_session_revoke",
+        iam_session_revoke::propose(&revocation_state(&format!("role/{name}"), None)),
+    );
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("UnmodifiableEntity"));
+    assert_eq!(err.operation, "iam:PutRolePolicy");
+    assert!(err.message.contains("only modifiable by AWS"), "{err}");
+    assert!(err.message.contains("IAM Identity Center"), "{err}");
+    assert!(err.message.contains("nothing was changed"), "{err}");
 }

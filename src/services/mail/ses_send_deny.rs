@@ -15,8 +15,8 @@ use serde_json::Value;
 
 use super::same_document;
 use crate::aws::{CallerIdentity, RegionCtx};
-use crate::services::identity::decode_policy_document;
 use crate::services::identity::inline_policy::{self, Holder};
+use crate::services::identity::{ProtectedRole, decode_policy_document};
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -374,11 +374,13 @@ impl CutKind for SesSendDeny {
                 )
             })
             .collect();
-        // Service-linked roles cannot take inline policies, and belong to AWS services.
+        // AWS refuses every policy on service-linked and IAM Identity Center roles (UnmodifiableEntity):
+        // a cut for them could only fail. The `identity_protected_roles` finding names them and says where
+        // to act instead.
         principals.extend(
             roles
                 .iter()
-                .filter(|r| !r.path().starts_with("/aws-service-role/"))
+                .filter(|r| ProtectedRole::of_path(r.path()).is_none())
                 .map(|r| {
                     (
                         PrincipalType::Role,
@@ -716,5 +718,131 @@ mod tests {
                 "{POLICY_NAME} already removed from IAM user mailer"
             )]
         );
+    }
+
+    /// Identity Center and service-linked roles answer UnmodifiableEntity to any policy: discovery never
+    /// reads them, even when their policies allow sending (a read of one here would find no mock and fail).
+    #[tokio::test]
+    async fn mocked_discovery_leaves_protected_roles_out() {
+        use aws_sdk_iam::operation::get_role_policy::{GetRolePolicyError, GetRolePolicyOutput};
+        use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+        use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
+        use aws_sdk_iam::operation::list_roles::ListRolesOutput;
+        use aws_sdk_iam::operation::list_users::ListUsersOutput;
+        use aws_sdk_iam::types::Role;
+
+        let role = |name: &str, path: &str| {
+            Role::builder()
+                .path(path)
+                .role_name(name)
+                .role_id(format!("AROA{name}"))
+                .arn(format!("arn:aws:iam::123456789012:role{path}{name}"))
+                .create_date(aws_smithy_types::DateTime::from_secs(0))
+                .build()
+                .unwrap()
+        };
+        let users = mock!(Client::list_users).then_output(|| {
+            ListUsersOutput::builder()
+                .set_users(Some(vec![]))
+                .build()
+                .unwrap()
+        });
+        let roles = mock!(Client::list_roles).then_output(move || {
+            ListRolesOutput::builder()
+                .roles(role("app", "/"))
+                .roles(role(
+                    "AWSReservedSSO_Admin_0123",
+                    "/aws-reserved/sso.amazonaws.com/",
+                ))
+                .roles(role(
+                    "AWSServiceRoleForSupport",
+                    "/aws-service-role/support.amazonaws.com/",
+                ))
+                .build()
+                .unwrap()
+        });
+        let names = mock!(Client::list_role_policies)
+            .match_requests(|r| r.role_name() == Some("app"))
+            .then_output(|| {
+                ListRolePoliciesOutput::builder()
+                    .policy_names("send")
+                    .build()
+                    .unwrap()
+            });
+        let attached = mock!(Client::list_attached_role_policies)
+            .match_requests(|r| r.role_name() == Some("app"))
+            .then_output(|| ListAttachedRolePoliciesOutput::builder().build());
+        let send = mock!(Client::get_role_policy)
+            .match_requests(|r| r.role_name() == Some("app") && r.policy_name() == Some("send"))
+            .then_output(|| {
+                GetRolePolicyOutput::builder()
+                    .role_name("app")
+                    .policy_name("send")
+                    .policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendEmail","Resource":"*"}]}"#)
+                    .build()
+                    .unwrap()
+            });
+        let no_deny = mock!(Client::get_role_policy)
+            .match_requests(|r| {
+                r.role_name() == Some("app") && r.policy_name() == Some(POLICY_NAME)
+            })
+            .then_error(|| {
+                GetRolePolicyError::NoSuchEntityException(
+                    aws_sdk_iam::types::error::NoSuchEntityException::builder()
+                        .message("no")
+                        .meta(
+                            aws_sdk_iam::error::ErrorMetadata::builder()
+                                .code("NoSuchEntity")
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+        let client = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&users, &roles, &names, &attached, &send, &no_deny]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let proposed = SesSendDeny
+            .discover(&ctx, &DiscoveryScope::for_tests())
+            .await
+            .unwrap();
+        let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+        assert_eq!(targets, vec!["role/app"]);
+    }
+
+    /// An older plan may still hold a cut for a protected role: AWS's UnmodifiableEntity fails it with a
+    /// message saying where to act instead.
+    #[tokio::test]
+    async fn mocked_unmodifiable_entity_at_apply_says_where_to_act() {
+        use aws_sdk_iam::operation::put_role_policy::PutRolePolicyError;
+
+        let name = "AWSReservedSSO_Admin_0123";
+        let put = mock!(Client::put_role_policy).then_error(move || {
+            PutRolePolicyError::UnmodifiableEntityException(
+                crate::services::identity::tests::unmodifiable(name),
+            )
+        });
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&put]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let proposed = propose(
+            PrincipalType::Role,
+            name,
+            &["inline send".into()],
+            None,
+            false,
+        );
+        let cut = TypedCut {
+            id: format!("ses_send_deny/global/role/{name}"),
+            region: "global".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let err = SesSendDeny.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("UnmodifiableEntity"));
+        assert!(err.message.contains("only modifiable by AWS"), "{err}");
+        assert!(err.message.contains("IAM Identity Center"), "{err}");
     }
 }
