@@ -10,7 +10,14 @@
 //! in the undo record apply returns. Restore keeps the policy unless `--lift-session-revocation` is
 //! passed: lifting it revives every stolen session issued before the apply.
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
@@ -86,6 +93,20 @@ impl Principal {
     fn name(&self) -> &str {
         match self {
             Principal::User(name) | Principal::Role(name) => name,
+        }
+    }
+
+    /// Every current session ends, not only stolen ones: what that means for the principal's legitimate
+    /// users. Workload credentials come from the service, which hands out the same session until it
+    /// renews it (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_revoke-sessions.html).
+    fn who_else_loses_sessions(&self) -> &'static str {
+        match self {
+            Principal::User(_) => {
+                "Every current session of the user ends, not only stolen ones: people and programs using them must sign in (or call GetSessionToken) again."
+            }
+            Principal::Role(_) => {
+                "Every current session of the role ends, not only stolen ones: workloads running as it (EC2 instance profiles, Lambda functions, ECS tasks) lose theirs too and fail until they fetch fresh credentials (EC2 keeps serving the instance profile's old credentials until it renews them, so restart the instances or re-associate the profile; redeploy ECS tasks; Lambda's new execution environments get new ones), and people who assumed it must assume it again."
+            }
         }
     }
 
@@ -238,6 +259,95 @@ pub fn now_utc() -> String {
         .expect("UTC timestamps always format")
 }
 
+/// Seconds since the epoch as RFC 3339 UTC, the form IAM condition dates take; `None` out of range.
+fn rfc3339_at(seconds: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// The cut-off the revocation puts, from the `Date` header of an AWS answer received at apply (an HTTP
+/// date such as `Sun, 29 Nov 2026 00:09:40 GMT`: AWS's clock, whatever this machine's says). The header
+/// is truncated to the second, so the answer left AWS somewhere in that second: the next second is the
+/// first one certainly after the call, and every session issued up to the call is denied. `None` when the
+/// header is absent or unreadable.
+pub fn cutoff_from_date_header(date: &str) -> Option<String> {
+    let date = aws_smithy_types::DateTime::from_str(
+        date.trim(),
+        aws_smithy_types::date_time::Format::HttpDate,
+    )
+    .ok()?;
+    rfc3339_at(date.secs().checked_add(1)?)
+}
+
+/// Keeps the `Date` header of the answer to the one call it is attached to.
+#[derive(Debug, Clone, Default)]
+struct ResponseDate(Arc<Mutex<Option<String>>>);
+
+impl ResponseDate {
+    fn take(&self) -> Option<String> {
+        self.0.lock().map(|mut date| date.take()).unwrap_or(None)
+    }
+}
+
+impl Intercept for ResponseDate {
+    fn name(&self) -> &'static str {
+        "hikkonuki-response-date"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(date) = context.response().headers().get("date")
+            && let Ok(mut kept) = self.0.lock()
+        {
+            *kept = Some(date.to_string());
+        }
+        Ok(())
+    }
+}
+
+/// The revocation's cut-off, taken when the cut runs: AWS's own time from the answer to GetUser or
+/// GetRole on the principal (which also finds a principal deleted since the plan). A slow local clock
+/// would put the cut-off in the past and spare the sessions issued since; AWS's clock does not depend on
+/// this machine. The SDK corrects a skewed clock when signing, so a successful call does not prove the
+/// local clock right. Only when AWS's answer carries no readable `Date` (every HTTP/1.1 origin server with
+/// a clock sends one, RFC 9110 section 6.6.1) is the local clock used.
+async fn cutoff_at_apply(ctx: &RegionCtx, principal: &Principal) -> Result<String, ServiceError> {
+    let date = ResponseDate::default();
+    match principal {
+        Principal::User(name) => ctx
+            .iam()
+            .get_user()
+            .user_name(name)
+            .customize()
+            .interceptor(date.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:GetUser", err))?,
+        Principal::Role(name) => ctx
+            .iam()
+            .get_role()
+            .role_name(name)
+            .customize()
+            .interceptor(date.clone())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("iam:GetRole", err))?,
+    }
+    Ok(date
+        .take()
+        .as_deref()
+        .and_then(cutoff_from_date_header)
+        .unwrap_or_else(now_utc))
+}
+
 /// The proposal for one principal. A policy of our name already there (a revocation not lifted, or
 /// someone else's) is never overwritten: the cut is listed but disabled, saying so.
 pub fn propose(state: &RevocationState) -> Proposal<Revocation> {
@@ -264,9 +374,10 @@ pub fn propose(state: &RevocationState) -> Proposal<Revocation> {
     Proposal {
         target: state.principal.clone(),
         reason: format!(
-            "Sessions of {noun} {name} issued before apply (for example from stolen keys, or roles assumed with them) stay valid for up to 36 hours even after the keys are deactivated. An inline policy {POLICY_NAME} denying everything to tokens issued before the apply time (aws:TokenIssueTime) ends them; sessions started after apply work. Restore keeps this policy unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
+            "Sessions of {noun} {name} issued before apply (for example from stolen keys, or roles assumed with them) stay valid for up to 36 hours even after the keys are deactivated. An inline policy {POLICY_NAME} denying everything to tokens issued before the apply time (aws:TokenIssueTime, read from AWS's clock when the cut runs, not this machine's) ends them; sessions started after apply work. {everyone} Restore keeps this policy unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
             noun = principal.noun(),
             name = principal.name(),
+            everyone = principal.who_else_loses_sessions(),
         ),
         before: Revocation::Current(state.clone()),
         after: Revocation::Planned(after),
@@ -423,7 +534,7 @@ impl CutKind for SessionRevoke {
         cut: &TypedCut<Revocation>,
     ) -> Result<UndoRecord, ServiceError> {
         let principal = principal_of(cut)?;
-        let document = revocation_document(&now_utc());
+        let document = revocation_document(&cutoff_at_apply(ctx, &principal).await?);
         inline_policy::put(ctx, principal.holder(), POLICY_NAME, &document).await?;
         Ok(UndoRecord {
             principal: principal.target(),

@@ -1200,3 +1200,87 @@ async fn mocked_unmodifiable_entity_at_apply_fails_the_cut_saying_where_to_act()
     assert!(err.message.contains("IAM Identity Center"), "{err}");
     assert!(err.message.contains("nothing was changed"), "{err}");
 }
+
+#[test]
+fn the_cut_off_is_the_second_after_awss_date_header() {
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("Sun, 29 Nov 2026 00:09:40 GMT").as_deref(),
+        Some("2026-11-29T00:09:41Z")
+    );
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("Tue, 31 Dec 2030 23:59:59 GMT").as_deref(),
+        Some("2031-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("yesterday"),
+        None
+    );
+    assert_eq!(iam_session_revoke::cutoff_from_date_header(""), None);
+}
+
+/// The cut-off comes from AWS's clock: the `Date` header of IAM's answer to the GetUser made at apply,
+/// here years away from this machine's clock, decides it.
+#[tokio::test]
+async fn mocked_the_cut_off_is_taken_from_awss_date_header_not_the_local_clock() {
+    use aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput;
+
+    const GET_USER: &str = r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetUserResult>
+    <User>
+      <UserId>AIDABOB</UserId>
+      <Path>/</Path>
+      <UserName>bob</UserName>
+      <Arn>arn:aws:iam::123456789012:user/bob</Arn>
+      <CreateDate>2019-01-01T00:00:00Z</CreateDate>
+    </User>
+  </GetUserResult>
+  <ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata>
+</GetUserResponse>"#;
+    let get = mock!(Client::get_user)
+        .match_requests(|r| r.user_name() == Some("bob"))
+        .then_http_response(|| {
+            let mut response =
+                HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::from(GET_USER));
+            response.headers_mut().insert("Content-Type", "text/xml");
+            response
+                .headers_mut()
+                .insert("Date", "Sun, 01 Mar 2020 10:20:30 GMT");
+            response
+        });
+    let expected = revocation_document("2020-03-01T10:20:31Z");
+    let put = {
+        let expected = expected.clone();
+        mock!(Client::put_user_policy)
+            .match_requests(move |r| {
+                r.user_name() == Some("bob") && r.policy_document() == Some(expected.as_str())
+            })
+            .then_output(|| PutUserPolicyOutput::builder().build())
+    };
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get, &put]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let cut = cut_of(
+        "iam_session_revoke",
+        iam_session_revoke::propose(&revocation_state("user/bob", None)),
+    );
+    let record = SessionRevoke.apply(&ctx, &cut).await.unwrap();
+    assert_eq!((get.num_calls(), put.num_calls()), (1, 1));
+    assert_eq!(record.policy_document, Some(expected));
+}
+
+#[test]
+fn the_reason_warns_that_every_session_ends_workloads_included() {
+    let role = iam_session_revoke::propose(&revocation_state("role/app", None));
+    for words in [
+        "not only stolen ones",
+        "EC2 instance profiles, Lambda functions, ECS tasks",
+        "fetch fresh credentials",
+        "AWS's clock",
+    ] {
+        assert!(role.reason.contains(words), "{words}: {}", role.reason);
+    }
+    let user = iam_session_revoke::propose(&revocation_state("user/bob", None));
+    assert!(
+        user.reason
+            .contains("must sign in (or call GetSessionToken) again")
+    );
+}

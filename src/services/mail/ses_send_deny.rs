@@ -34,8 +34,22 @@ static INFO: KindInfo = KindInfo {
 /// The inline policy's name on each principal.
 pub const POLICY_NAME: &str = "hikkonuki-ses-send-deny";
 
-/// The actions that send mail, in SES v1 and v2 (both use the `ses:` prefix).
-const SEND_ACTIONS: [&str; 5] = [
+/// The actions that send mail, in SES v1 and v2 (both use the `ses:` prefix). SendCustomVerificationEmail
+/// mails any address a message from a template the account controls, so it sends too
+/// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonsimpleemailservice.html,
+/// https://docs.aws.amazon.com/ses/latest/dg/creating-identities.html#send-email-verification-custom).
+const SEND_ACTIONS: [&str; 6] = [
+    "ses:SendEmail",
+    "ses:SendRawEmail",
+    "ses:SendTemplatedEmail",
+    "ses:SendBulkTemplatedEmail",
+    "ses:SendBulkEmail",
+    "ses:SendCustomVerificationEmail",
+];
+
+/// The actions the deny named before SendCustomVerificationEmail joined it: plans and accounts may still
+/// hold that document, which stays ours (applied as reviewed, recognised and removed by restore).
+const EARLIER_SEND_ACTIONS: [&str; 5] = [
     "ses:SendEmail",
     "ses:SendRawEmail",
     "ses:SendTemplatedEmail",
@@ -43,18 +57,30 @@ const SEND_ACTIONS: [&str; 5] = [
     "ses:SendBulkEmail",
 ];
 
-/// The deny document the cut puts, exactly.
-pub fn deny_document() -> String {
+fn document_denying(actions: &[&str]) -> String {
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [{
             "Sid": "HikkonukiSesSendDeny",
             "Effect": "Deny",
-            "Action": SEND_ACTIONS,
+            "Action": actions,
             "Resource": "*"
         }]
     })
     .to_string()
+}
+
+/// The deny document the cut puts, exactly.
+pub fn deny_document() -> String {
+    document_denying(&SEND_ACTIONS)
+}
+
+/// Our deny in the exact text this version writes, when `document` means the deny of this version or of
+/// the earlier one; `None` for anything else.
+pub fn our_deny(document: &str) -> Option<String> {
+    [deny_document(), document_denying(&EARLIER_SEND_ACTIONS)]
+        .into_iter()
+        .find(|ours| same_document(document, ours))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,11 +202,7 @@ pub fn propose(
     };
     let disabled_because = if is_the_caller {
         Some("this is the caller's own principal, which hikkonuki never cuts.".to_string())
-    } else if before
-        .deny_policy
-        .as_deref()
-        .is_some_and(|doc| same_document(doc, &deny_document()))
-    {
+    } else if before.deny_policy.as_deref().and_then(our_deny).is_some() {
         Some(format!(
             "hikkonuki's {POLICY_NAME} is already on it (an earlier apply not yet restored): it already denies sending."
         ))
@@ -329,11 +351,7 @@ impl CutKind for SesSendDeny {
                 cut.target
             ));
         }
-        if !after
-            .deny_policy
-            .as_deref()
-            .is_some_and(|doc| same_document(doc, &deny_document()))
-        {
+        if after.deny_policy.as_deref().and_then(our_deny).is_none() {
             return Err(format!(
                 "`after.deny_policy` must be hikkonuki's own deny document {}",
                 deny_document()
@@ -435,11 +453,24 @@ impl CutKind for SesSendDeny {
     ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let before = &cut.before;
+        // The deny the plan shows, in our exact text: a plan written before the deny named
+        // SendCustomVerificationEmail puts the deny its operator reviewed.
+        let deny = cut
+            .after
+            .deny_policy
+            .as_deref()
+            .and_then(our_deny)
+            .ok_or_else(|| {
+                ServiceError::local(
+                    INFO.name,
+                    format!("{}: `after.deny_policy` is not hikkonuki's deny", cut.id),
+                )
+            })?;
         inline_policy::put(
             ctx,
             holder(before.principal_type, &before.name),
             POLICY_NAME,
-            &deny_document(),
+            &deny,
         )
         .await?;
         Ok(record)
@@ -467,7 +498,7 @@ impl CutKind for SesSendDeny {
         .await?
         {
             None => format!("{POLICY_NAME} already removed from {who}"),
-            Some(document) if same_document(&document, &deny_document()) => {
+            Some(document) if our_deny(&document).is_some() => {
                 inline_policy::delete(ctx, holder(undo.principal_type, &undo.name), POLICY_NAME)
                     .await?;
                 format!("removed {POLICY_NAME} from {who}")
@@ -519,6 +550,71 @@ mod tests {
         let not_ses =
             json!({"Statement": [{"Effect": "Allow", "NotAction": "ses:*", "Resource": "*"}]});
         assert!(!grants_sending(&not_ses));
+    }
+
+    #[test]
+    fn the_deny_covers_custom_verification_emails_and_earlier_denies_stay_ours() {
+        let deny: Value = serde_json::from_str(&deny_document()).unwrap();
+        let actions = &deny["Statement"][0]["Action"];
+        assert!(
+            actions
+                .as_array()
+                .unwrap()
+                .contains(&json!("ses:SendCustomVerificationEmail")),
+            "{actions}"
+        );
+        let allow = json!({"Statement": [{"Effect": "Allow", "Action": "ses:SendCustomVerificationEmail", "Resource": "*"}]});
+        assert!(grants_sending(&allow));
+
+        // The deny as plans made before it named SendCustomVerificationEmail hold it.
+        let earlier = r#"{"Version":"2012-10-17","Statement":[{"Sid":"HikkonukiSesSendDeny","Effect":"Deny","Action":["ses:SendEmail","ses:SendRawEmail","ses:SendTemplatedEmail","ses:SendBulkTemplatedEmail","ses:SendBulkEmail"],"Resource":"*"}]}"#;
+        assert_eq!(our_deny(earlier).as_deref(), Some(earlier));
+        assert_eq!(
+            our_deny(&format!(" {} ", deny_document())),
+            Some(deny_document())
+        );
+        assert_eq!(our_deny(r#"{"Version":"2012-10-17","Statement":[]}"#), None);
+        let mut old_plan = cut_for("mailer");
+        old_plan.after.deny_policy = Some(earlier.into());
+        assert_eq!(SesSendDeny.check_states(&old_plan), Ok(()));
+        let mut foreign = cut_for("mailer");
+        foreign.after.deny_policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        assert!(SesSendDeny.check_states(&foreign).is_err());
+    }
+
+    /// An older plan puts the deny its operator reviewed, and restore removes it as ours.
+    #[tokio::test]
+    async fn mocked_an_earlier_plans_deny_is_applied_as_reviewed_and_removed_by_restore() {
+        let earlier = r#"{"Version":"2012-10-17","Statement":[{"Sid":"HikkonukiSesSendDeny","Effect":"Deny","Action":["ses:SendEmail","ses:SendRawEmail","ses:SendTemplatedEmail","ses:SendBulkTemplatedEmail","ses:SendBulkEmail"],"Resource":"*"}]}"#;
+        let put = mock!(Client::put_user_policy)
+            .match_requests(move |r| r.policy_document() == Some(earlier))
+            .then_output(|| PutUserPolicyOutput::builder().build());
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&put]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let mut cut = cut_for("mailer");
+        cut.after.deny_policy = Some(earlier.into());
+        let record = SesSendDeny.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(put.num_calls(), 1);
+
+        let get_user = mock!(Client::get_user).then_output(|| user("mailer"));
+        let ours = mock!(Client::get_user_policy).then_output(move || {
+            GetUserPolicyOutput::builder()
+                .user_name("mailer")
+                .policy_name(POLICY_NAME)
+                .policy_document(earlier)
+                .build()
+                .unwrap()
+        });
+        let delete = mock!(Client::delete_user_policy)
+            .then_output(|| DeleteUserPolicyOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&get_user, &ours, &delete]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        SesSendDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(delete.num_calls(), 1);
     }
 
     #[test]
