@@ -172,3 +172,34 @@ pub async fn exists(ctx: &RegionCtx, holder: Holder<'_>) -> Result<bool, Service
         Err(err) => Err(err),
     }
 }
+
+/// The principal's ARN (GetUser or GetRole), or `None` when it no longer exists.
+pub async fn arn(ctx: &RegionCtx, holder: Holder<'_>) -> Result<Option<String>, ServiceError> {
+    let arn = match holder {
+        Holder::User(user) => ctx
+            .iam()
+            .get_user()
+            .user_name(user)
+            .send()
+            .await
+            .map(|out| out.user().map(|u| u.arn().to_string()))
+            .map_err(|err| ServiceError::from_sdk("iam:GetUser", err)),
+        Holder::Role(role) => ctx
+            .iam()
+            .get_role()
+            .role_name(role)
+            .send()
+            .await
+            .map(|out| out.role().map(|r| r.arn().to_string()))
+            .map_err(|err| ServiceError::from_sdk("iam:GetRole", err)),
+    };
+    match arn {
+        Ok(Some(arn)) => Ok(Some(arn)),
+        Ok(None) => Err(ServiceError::local(
+            holder.action("Get").trim_end_matches("Policy"),
+            format!("IAM described {} without its ARN", holder.target()),
+        )),
+        Err(err) if is_no_such_entity(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}

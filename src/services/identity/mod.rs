@@ -5,9 +5,14 @@
 //! - `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate`
 //!   ([`iam_credential_deactivate`]): every Active credential of every IAM user becomes Inactive; restore makes it
 //!   Active again.
-//! - `iam_session_revoke` ([`iam_session_revoke`]): an inline deny on `aws:TokenIssueTime` earlier than the apply,
+//! - `iam_session_revoke` ([`iam_session_revoke`]): a deny on `aws:TokenIssueTime` earlier than the apply,
 //!   so sessions already issued from stolen keys stop working too (deactivating a key does not end
 //!   them). Restore keeps it unless `--lift-session-revocation` is passed.
+//!
+//! The kinds that write a deny on principals (this one and `ses_send_deny`) share [`inline_policy`] (the
+//! IAM calls, and what IAM's refusals mean), [`policy_room`] (whether the deny fits inline under IAM's
+//! quotas) and [`managed_policy`] (the customer-managed policy it goes in when it does not). Roles AWS
+//! protects ([`ProtectedRole`]) take no policy at all and are left out.
 //!
 //! [`crate::services::findings::identity`] holds the checks that report and change nothing: root without MFA, keys AWS found exposed,
 //! IAM Identity Center (a way in no IAM cut closes), and which principal the cuts leave alone because
@@ -21,6 +26,8 @@ use crate::services::ServiceError;
 pub mod iam_credential_deactivate;
 pub mod iam_session_revoke;
 pub mod inline_policy;
+pub mod managed_policy;
+pub mod policy_room;
 
 #[cfg(test)]
 pub(crate) mod tests;
