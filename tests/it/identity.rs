@@ -362,9 +362,44 @@ fn policy_of_size(action: &str, characters: usize) -> String {
     )
 }
 
+/// The users and roles [`seed_principals_without_inline_room`] makes.
+pub const ROOMLESS_USERS: [&str; 1] = ["big-sender"];
+pub const ROOMLESS_ROLES: [&str; 1] = ["big-role"];
+
+/// A sender whose 1,950 characters of inline policy leave room for neither deny inline (of a user's
+/// 2,048), and a role with 10,100 of its 10,240.
+pub async fn seed_principals_without_inline_room(iam: &aws_sdk_iam::Client) {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_user()
+        .user_name("big-sender")
+        .send()
+        .await
+        .unwrap();
+    iam.put_user_policy()
+        .user_name("big-sender")
+        .policy_name("send-and-read")
+        .policy_document(policy_of_size("ses:SendEmail", 1_950))
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("big-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("big-role")
+        .policy_name("wide")
+        .policy_document(policy_of_size("s3:PutObject", 10_100))
+        .send()
+        .await
+        .unwrap();
+}
+
 /// Everything the deny cuts could touch on the given principals, plus every customer-managed policy in
 /// the account: inline policies with their documents, attached policies.
-async fn policies_state(
+pub async fn policies_state(
     iam: &aws_sdk_iam::Client,
     users: &[&str],
     roles: &[&str],
@@ -455,8 +490,6 @@ async fn principals_without_inline_room_get_managed_denies_that_restore_removes_
     let emulator = Emulator::start();
     let config = emulator.sdk_config("us-east-1").await;
     let iam = aws_sdk_iam::Client::new(&config);
-    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
-
     // The emulator takes what AWS refuses ("Maximum policy size of 2048 bytes exceeded for user"):
     // two policies of 1,500 characters on one user.
     iam.create_user().user_name("probe").send().await.unwrap();
@@ -477,33 +510,7 @@ async fn principals_without_inline_room_get_managed_denies_that_restore_removes_
     }
     iam.delete_user().user_name("probe").send().await.unwrap();
 
-    // A sender whose 1,950 characters leave room for neither deny inline, and a role with 10,100 of
-    // its 10,240.
-    iam.create_user()
-        .user_name("big-sender")
-        .send()
-        .await
-        .unwrap();
-    iam.put_user_policy()
-        .user_name("big-sender")
-        .policy_name("send-and-read")
-        .policy_document(policy_of_size("ses:SendEmail", 1_950))
-        .send()
-        .await
-        .unwrap();
-    iam.create_role()
-        .role_name("big-role")
-        .assume_role_policy_document(trust)
-        .send()
-        .await
-        .unwrap();
-    iam.put_role_policy()
-        .role_name("big-role")
-        .policy_name("wide")
-        .policy_document(policy_of_size("s3:PutObject", 10_100))
-        .send()
-        .await
-        .unwrap();
+    seed_principals_without_inline_room(&iam).await;
     let original = policies_state(&iam, &["big-sender"], &["big-role"]).await;
 
     emulator
