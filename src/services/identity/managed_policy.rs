@@ -126,7 +126,7 @@ pub async fn create_and_attach(
         .description(description)
         .send()
         .await
-        .map_err(|err| ServiceError::from_sdk("iam:CreatePolicy", err))?;
+        .map_err(|err| explain_create(ServiceError::from_sdk("iam:CreatePolicy", err), arn))?;
     let created_arn = created
         .policy()
         .and_then(|p| p.arn())
@@ -139,6 +139,22 @@ pub async fn create_and_attach(
         return Err(err);
     }
     Ok(())
+}
+
+/// Says what CreatePolicy's refusals mean here, keeping AWS's code and message
+/// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_CreatePolicy.html).
+fn explain_create(err: ServiceError, arn: &str) -> ServiceError {
+    let why = match err.code.as_deref() {
+        Some("EntityAlreadyExists") => format!(
+            "a policy {arn} appeared after the plan was made; it is not touched and nothing was changed: restore an earlier apply that left it, or delete it if it is not needed, then plan again"
+        ),
+        Some("LimitExceeded") => "the account's quota of customer-managed policies (1,500 by default) is full; nothing was changed: delete unused policies or raise the quota, then run apply again".to_string(),
+        _ => return err,
+    };
+    ServiceError {
+        message: format!("{} ({why})", err.message),
+        ..err
+    }
 }
 
 /// Attaches `arn` to `holder`. IAM is eventually consistent: a policy created a moment ago may not be

@@ -1931,3 +1931,43 @@ fn placement_and_room_must_agree_in_the_plan() {
             .contains("room")
     );
 }
+
+/// AWS's answer when the account's customer-managed policies are at their quota (CreatePolicy,
+/// LimitExceeded "Cannot exceed quota for PoliciesPerAccount: 1500"): the cut fails saying so, and
+/// nothing is attached.
+#[tokio::test]
+async fn mocked_limit_exceeded_on_create_policy_fails_the_cut_before_anything_changes() {
+    use aws_sdk_iam::operation::create_policy::CreatePolicyError;
+    use aws_sdk_iam::operation::get_user::GetUserOutput;
+
+    let state = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_040,
+            inline_quota: 2_048,
+            attached_policies: 0,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let cut = cut_of("iam_session_revoke", propose_revocation(&state));
+    let get_user =
+        mock!(Client::get_user).then_output(|| GetUserOutput::builder().user(user("bob")).build());
+    let create = mock!(Client::create_policy).then_error(|| {
+        CreatePolicyError::LimitExceededException(limit_exceeded(
+            "Cannot exceed quota for PoliciesPerAccount: 1500",
+        ))
+    });
+    // No attach rule: an attach would find no answer and fail the test.
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get_user, &create]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(
+        (err.operation.as_str(), err.code.as_deref()),
+        ("iam:CreatePolicy", Some("LimitExceeded"))
+    );
+    assert!(
+        err.message.contains("PoliciesPerAccount: 1500")
+            && err.message.contains("customer-managed policies"),
+        "{err}"
+    );
+}
