@@ -68,6 +68,7 @@ impl Registry {
                 Box::new(findings::identity::ExposedAccessKeys),
                 Box::new(findings::identity::IdentityCenter),
                 Box::new(findings::identity::CallerKept),
+                Box::new(findings::identity::ProtectedRoles),
                 Box::new(identity::CredentialDeactivate(
                     identity::CredentialType::ServiceSpecific,
                 )),

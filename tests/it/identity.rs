@@ -201,9 +201,12 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
         let cutoff =
             time::OffsetDateTime::parse(cutoff, &time::format_description::well_known::Rfc3339)
                 .unwrap();
+        // AWS's time (the emulator's Date header, on this machine's clock) at apply, rounded up to the
+        // second after it.
         assert!(
-            cutoff >= before_apply && cutoff <= time::OffsetDateTime::now_utc(),
-            "the cut-off is the apply time"
+            cutoff > before_apply
+                && cutoff <= time::OffsetDateTime::now_utc() + time::Duration::seconds(1),
+            "the cut-off is the apply time: {cutoff}"
         );
     }
     assert!(role_has_revocation(&iam, &seeded.role).await);
@@ -346,4 +349,267 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
         "Active"
     );
     assert!(user_revocation(&iam, "ci-deploy").await.is_none());
+}
+
+/// An allow document of about `characters` characters (whitespace not counted) granting `action`.
+fn policy_of_size(action: &str, characters: usize) -> String {
+    let frame = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["{action}","s3:GetObject"],"Resource":"*"}},{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::"}}]}}"#
+    );
+    let bucket = "b".repeat(characters.saturating_sub(frame.len()));
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":["{action}","s3:GetObject"],"Resource":"*"}},{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}"}}]}}"#
+    )
+}
+
+/// The users and roles [`seed_principals_without_inline_room`] makes.
+pub const ROOMLESS_USERS: [&str; 1] = ["big-sender"];
+pub const ROOMLESS_ROLES: [&str; 1] = ["big-role"];
+
+/// A sender whose 1,950 characters of inline policy leave room for neither deny inline (of a user's
+/// 2,048), and a role with 10,100 of its 10,240.
+pub async fn seed_principals_without_inline_room(iam: &aws_sdk_iam::Client) {
+    let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
+    iam.create_user()
+        .user_name("big-sender")
+        .send()
+        .await
+        .unwrap();
+    iam.put_user_policy()
+        .user_name("big-sender")
+        .policy_name("send-and-read")
+        .policy_document(policy_of_size("ses:SendEmail", 1_950))
+        .send()
+        .await
+        .unwrap();
+    iam.create_role()
+        .role_name("big-role")
+        .assume_role_policy_document(trust)
+        .send()
+        .await
+        .unwrap();
+    iam.put_role_policy()
+        .role_name("big-role")
+        .policy_name("wide")
+        .policy_document(policy_of_size("s3:PutObject", 10_100))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Everything the deny cuts could touch on the given principals, plus every customer-managed policy in
+/// the account: inline policies with their documents, attached policies.
+pub async fn policies_state(
+    iam: &aws_sdk_iam::Client,
+    users: &[&str],
+    roles: &[&str],
+) -> BTreeMap<String, String> {
+    use hikkonuki::services::identity::decode_policy_document;
+
+    let mut state = BTreeMap::new();
+    for user in users {
+        let names = iam
+            .list_user_policies()
+            .user_name(*user)
+            .send()
+            .await
+            .unwrap();
+        for name in names.policy_names() {
+            let policy = iam
+                .get_user_policy()
+                .user_name(*user)
+                .policy_name(name)
+                .send()
+                .await
+                .unwrap();
+            state.insert(
+                format!("user/{user} inline {name}"),
+                decode_policy_document(policy.policy_document()),
+            );
+        }
+        let attached = iam
+            .list_attached_user_policies()
+            .user_name(*user)
+            .send()
+            .await
+            .unwrap();
+        state.insert(
+            format!("user/{user} attached"),
+            format!("{:?}", attached.attached_policies()),
+        );
+    }
+    for role in roles {
+        let names = iam
+            .list_role_policies()
+            .role_name(*role)
+            .send()
+            .await
+            .unwrap();
+        for name in names.policy_names() {
+            let policy = iam
+                .get_role_policy()
+                .role_name(*role)
+                .policy_name(name)
+                .send()
+                .await
+                .unwrap();
+            state.insert(
+                format!("role/{role} inline {name}"),
+                decode_policy_document(policy.policy_document()),
+            );
+        }
+        let attached = iam
+            .list_attached_role_policies()
+            .role_name(*role)
+            .send()
+            .await
+            .unwrap();
+        state.insert(
+            format!("role/{role} attached"),
+            format!("{:?}", attached.attached_policies()),
+        );
+    }
+    let local = iam
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    let mut arns: Vec<&str> = local.policies().iter().filter_map(|p| p.arn()).collect();
+    arns.sort();
+    state.insert("customer-managed policies".into(), format!("{arns:?}"));
+    state
+}
+
+/// IAM caps the total size of a principal's inline policies (users 2,048 characters, roles 10,240); the
+/// emulator does not, so the choice must come from hikkonuki's own measurement. A user and a role whose
+/// inline policies leave no room get both denies as customer-managed policies attached to them, and
+/// restore detaches and deletes exactly those, giving back every policy as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn principals_without_inline_room_get_managed_denies_that_restore_removes_exactly() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    // The emulator takes what AWS refuses ("Maximum policy size of 2048 bytes exceeded for user"):
+    // two policies of 1,500 characters on one user.
+    iam.create_user().user_name("probe").send().await.unwrap();
+    for name in ["one", "two"] {
+        iam.put_user_policy()
+            .user_name("probe")
+            .policy_name(name)
+            .policy_document(policy_of_size("s3:ListBucket", 1_500))
+            .send()
+            .await
+            .expect("the emulator enforces no inline-size quota");
+        iam.delete_user_policy()
+            .user_name("probe")
+            .policy_name(name)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.delete_user().user_name("probe").send().await.unwrap();
+
+    seed_principals_without_inline_room(&iam).await;
+    let original = policies_state(&iam, &["big-sender"], &["big-role"]).await;
+
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success()
+        .stdout(contains("customer-managed policy"));
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let cut = |id: &str| {
+        plan["cuts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"].as_str() == Some(id))
+            .unwrap_or_else(|| panic!("{id} in the plan"))
+            .clone()
+    };
+    let revocation_arn = |principal: &str| {
+        format!(
+            "arn:aws:iam::123456789012:policy/hikkonuki/hikkonuki-session-revocation-{}",
+            principal.replace('/', "-")
+        )
+    };
+    let deny_arn =
+        "arn:aws:iam::123456789012:policy/hikkonuki/hikkonuki-ses-send-deny-user-big-sender";
+    for principal in ["user/big-sender", "role/big-role"] {
+        let revoke = cut(&format!("iam_session_revoke/global/{principal}"));
+        assert_eq!(revoke["enabled"], true, "{revoke:?}");
+        assert_eq!(revoke["after"]["placement"], "managed", "{revoke:?}");
+        assert_eq!(
+            revoke["after"]["managed_policy_arn"].as_str(),
+            Some(revocation_arn(principal).as_str())
+        );
+    }
+    let user_room = &cut("iam_session_revoke/global/user/big-sender")["before"]["room"];
+    assert_eq!(user_room["inline_quota"], 2_048, "{user_room:?}");
+    assert!(user_room["inline_characters"].as_u64().unwrap() >= 1_900);
+    let send_deny = cut("ses_send_deny/global/user/big-sender");
+    assert_eq!(send_deny["enabled"], true, "{send_deny:?}");
+    assert_eq!(send_deny["after"]["managed_policy"]["arn"], deny_arn);
+    assert_eq!(send_deny["after"]["managed_policy"]["attached"], true);
+
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let cut_state = policies_state(&iam, &["big-sender"], &["big-role"]).await;
+    let user_attached = &cut_state["user/big-sender attached"];
+    assert!(
+        user_attached.contains(&revocation_arn("user/big-sender"))
+            && user_attached.contains(deny_arn),
+        "{cut_state:?}"
+    );
+    assert!(
+        cut_state["role/big-role attached"].contains(&revocation_arn("role/big-role")),
+        "{cut_state:?}"
+    );
+    assert!(
+        !cut_state.keys().any(|k| k.contains("inline hikkonuki")),
+        "nothing inline: {cut_state:?}"
+    );
+    let revocation = iam
+        .get_policy_version()
+        .policy_arn(revocation_arn("role/big-role"))
+        .version_id("v1")
+        .send()
+        .await
+        .unwrap();
+    let document: serde_json::Value =
+        serde_json::from_str(&hikkonuki::services::identity::decode_policy_document(
+            revocation.policy_version().unwrap().document().unwrap(),
+        ))
+        .unwrap();
+    assert!(
+        document["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"].is_string(),
+        "{document}"
+    );
+
+    // Restore takes the send deny off; the revocation stays until lifted.
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    let kept = policies_state(&iam, &["big-sender"], &["big-role"]).await;
+    assert!(
+        !kept["user/big-sender attached"].contains(deny_arn),
+        "{kept:?}"
+    );
+    assert!(
+        kept["user/big-sender attached"].contains(&revocation_arn("user/big-sender")),
+        "{kept:?}"
+    );
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "managed policy {} detached and deleted",
+            revocation_arn("role/big-role")
+        )));
+    assert_eq!(
+        policies_state(&iam, &["big-sender"], &["big-role"]).await,
+        original
+    );
 }

@@ -8,6 +8,8 @@
 //! - `identity_center`: IAM Identity Center users sign in through their own directory and get role
 //!   sessions; no IAM key cut touches them.
 //! - `identity_caller_kept`: the principal hikkonuki runs as, which every identity cut leaves alone.
+//! - `identity_protected_roles`: the roles AWS protects (IAM Identity Center's and service-linked roles),
+//!   on which no deny can be written, so the policy-writing cuts leave them out.
 
 use async_trait::async_trait;
 use aws_config::Region;
@@ -19,7 +21,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
-use crate::services::identity::CallerPrincipal;
+use crate::services::identity::{CallerPrincipal, ProtectedRole};
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
 fn finding(check: &str, resource: &str, severity: Severity, message: String) -> Finding {
@@ -359,5 +361,88 @@ impl Inspection for CallerKept {
         Ok(caller_kept_finding(&scope.caller.arn, &caller)
             .into_iter()
             .collect())
+    }
+}
+
+/// `identity_protected_roles`: IAM ListRoles, the roles whose path marks them as AWS's own.
+pub struct ProtectedRoles;
+
+const PROTECTED: &str = "identity_protected_roles";
+
+/// The findings for the protected roles found, by kind: IAM answers `UnmodifiableEntity` to every policy
+/// written on them (https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html), so
+/// `iam_session_revoke` and `ses_send_deny` leave them out, and the responder must act elsewhere.
+/// Identity Center roles are Medium: people sign in to them, and their sessions live on; service-linked
+/// roles are Info: only their AWS service can assume them.
+pub fn protected_roles_findings(roles: &[(String, ProtectedRole)]) -> Vec<Finding> {
+    let names = |wanted: ProtectedRole| -> Vec<&str> {
+        let mut names: Vec<&str> = roles
+            .iter()
+            .filter(|(_, kind)| *kind == wanted)
+            .map(|(name, _)| name.as_str())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut findings = Vec::new();
+    let sso = names(ProtectedRole::IdentityCenter);
+    if !sso.is_empty() {
+        findings.push(finding(
+            PROTECTED,
+            "/aws-reserved/sso.amazonaws.com/",
+            Severity::Medium,
+            format!(
+                "IAM Identity Center roles {} are protected: IAM refuses every policy on them (UnmodifiableEntity), so iam_session_revoke and ses_send_deny leave them out, and sessions signed in through Identity Center keep working. Act in IAM Identity Center: add a deny to the permission set's inline policy (a Deny of everything when aws:TokenIssueTime is earlier than now ends the sessions already issued) and re-provision it to this account, or remove the account assignments; disable compromised users in its directory.",
+                sso.join(", ")
+            ),
+        ));
+    }
+    let linked = names(ProtectedRole::ServiceLinked);
+    if !linked.is_empty() {
+        findings.push(finding(
+            PROTECTED,
+            "/aws-service-role/",
+            Severity::Info,
+            format!(
+                "Service-linked roles {} are protected: IAM refuses every policy on them (UnmodifiableEntity), so iam_session_revoke and ses_send_deny leave them out. Only their AWS services can assume them, so stolen keys do not reach their sessions directly; if a service itself is misused, contain it through that service (or delete its service-linked role through it).",
+                linked.join(", ")
+            ),
+        ));
+    }
+    findings
+}
+
+#[async_trait]
+impl Inspection for ProtectedRoles {
+    fn name(&self) -> &'static str {
+        PROTECTED
+    }
+
+    fn global(&self) -> bool {
+        true
+    }
+
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let roles: Vec<_> = ctx
+            .iam()
+            .list_roles()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+        let protected: Vec<(String, ProtectedRole)> = roles
+            .iter()
+            .filter_map(|role| {
+                ProtectedRole::of_path(role.path()).map(|kind| (role.role_name().to_string(), kind))
+            })
+            .collect();
+        Ok(protected_roles_findings(&protected))
     }
 }

@@ -5,9 +5,14 @@
 //! - `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate`
 //!   ([`iam_credential_deactivate`]): every Active credential of every IAM user becomes Inactive; restore makes it
 //!   Active again.
-//! - `iam_session_revoke` ([`iam_session_revoke`]): an inline deny on `aws:TokenIssueTime` earlier than the apply,
+//! - `iam_session_revoke` ([`iam_session_revoke`]): a deny on `aws:TokenIssueTime` earlier than the apply,
 //!   so sessions already issued from stolen keys stop working too (deactivating a key does not end
 //!   them). Restore keeps it unless `--lift-session-revocation` is passed.
+//!
+//! The kinds that write a deny on principals (this one and `ses_send_deny`) share [`inline_policy`] (the
+//! IAM calls, and what IAM's refusals mean), [`policy_room`] (whether the deny fits inline under IAM's
+//! quotas) and [`managed_policy`] (the customer-managed policy it goes in when it does not). Roles AWS
+//! protects ([`ProtectedRole`]) take no policy at all and are left out.
 //!
 //! [`crate::services::findings::identity`] holds the checks that report and change nothing: root without MFA, keys AWS found exposed,
 //! IAM Identity Center (a way in no IAM cut closes), and which principal the cuts leave alone because
@@ -21,9 +26,11 @@ use crate::services::ServiceError;
 pub mod iam_credential_deactivate;
 pub mod iam_session_revoke;
 pub mod inline_policy;
+pub mod managed_policy;
+pub mod policy_room;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 pub use iam_credential_deactivate::{CredentialDeactivate, CredentialType};
 pub use iam_session_revoke::SessionRevoke;
@@ -74,6 +81,33 @@ impl CallerPrincipal {
 
     pub fn is_access_key(&self, id: &str) -> bool {
         self.access_key_id.as_deref() == Some(id)
+    }
+}
+
+/// A role AWS keeps for itself: IAM answers `UnmodifiableEntity` to every policy written on it
+/// (PutRolePolicy, AttachRolePolicy), so no deny of ours can go there.
+/// https://docs.aws.amazon.com/IAM/latest/APIReference/API_PutRolePolicy.html (Errors: UnmodifiableEntity);
+/// https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html;
+/// https://docs.aws.amazon.com/singlesignon/latest/userguide/using-service-linked-roles.html
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtectedRole {
+    /// Path `/aws-service-role/`: created for an AWS service, assumable only by it.
+    ServiceLinked,
+    /// Path `/aws-reserved/sso.amazonaws.com/`: IAM Identity Center made it from a permission set, and
+    /// only Identity Center changes it.
+    IdentityCenter,
+}
+
+impl ProtectedRole {
+    /// Which protected role a role's path makes it, if any.
+    pub fn of_path(path: &str) -> Option<ProtectedRole> {
+        if path.starts_with("/aws-service-role/") {
+            Some(ProtectedRole::ServiceLinked)
+        } else if path.starts_with("/aws-reserved/sso.amazonaws.com/") {
+            Some(ProtectedRole::IdentityCenter)
+        } else {
+            None
+        }
     }
 }
 

@@ -20,9 +20,10 @@ use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Severity};
 use crate::services::findings::identity::{
-    ExposedAccessKeys, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
-    identity_center_finding, root_mfa_finding,
+    ExposedAccessKeys, ProtectedRoles, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
+    identity_center_finding, protected_roles_findings, root_mfa_finding,
 };
+use crate::services::identity::inline_policy;
 use crate::services::{CutKind, DiscoveryScope, Inspection, Proposal, TypedCut};
 
 fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
@@ -254,17 +255,27 @@ fn the_revocation_denies_everything_to_tokens_issued_before_the_apply_time() {
     time::OffsetDateTime::parse(&now, &time::format_description::well_known::Rfc3339).unwrap();
 }
 
+/// A principal as a plan made before the room was measured records it.
 fn revocation_state(principal: &str, existing: Option<Value>) -> RevocationState {
     RevocationState {
         principal: principal.into(),
         policy_name: POLICY_NAME.into(),
         existing_policy: existing,
+        room: None,
+        managed_policy: None,
     }
+}
+
+/// The caller's ARN the test scopes use: it names the account for managed policies.
+const ACCOUNT_ARN: &str = "arn:aws:iam::123456789012:user/r";
+
+fn propose_revocation(state: &RevocationState) -> Proposal<Revocation> {
+    iam_session_revoke::propose(state, ACCOUNT_ARN)
 }
 
 #[test]
 fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
-    let proposed = iam_session_revoke::propose(&revocation_state("role/app", None));
+    let proposed = propose_revocation(&revocation_state("role/app", None));
     assert_eq!(proposed.target, "role/app");
     assert_eq!(proposed.disabled_because, None);
     assert!(proposed.reason.contains("--lift-session-revocation"));
@@ -339,7 +350,7 @@ fn session_states_keep_their_plan_shape() {
         "denies": "every action on every resource",
         "token_issued_before": AT_APPLY,
     });
-    let proposed = iam_session_revoke::propose(&revocation_state("role/app", None));
+    let proposed = propose_revocation(&revocation_state("role/app", None));
     for (document, state) in [(&before, &proposed.before), (&after, &proposed.after)] {
         let read: Revocation = serde_json::from_value(document.clone()).unwrap();
         assert_eq!(&read, state);
@@ -384,14 +395,14 @@ fn session_states_keep_their_plan_shape() {
 #[test]
 fn an_existing_policy_of_that_name_is_never_overwritten() {
     let ours = serde_json::from_str(&revocation_document("2026-01-01T00:00:00Z")).unwrap();
-    let earlier = iam_session_revoke::propose(&revocation_state("user/bob", Some(ours)));
+    let earlier = propose_revocation(&revocation_state("user/bob", Some(ours)));
     assert!(
         earlier
             .disabled_because
             .unwrap()
             .contains("earlier session revocation")
     );
-    let foreign = iam_session_revoke::propose(&revocation_state(
+    let foreign = propose_revocation(&revocation_state(
         "user/bob",
         Some(json!({"Version": "2012-10-17", "Statement": []})),
     ));
@@ -405,6 +416,7 @@ fn undo_lifts_only_the_document_apply_wrote() {
         principal: "user/bob".into(),
         policy_name: POLICY_NAME.into(),
         policy_document: Some(written.clone()),
+        managed_policy_arn: None,
     };
     // IAM may return the same document re-spaced: compared as JSON.
     let respaced: Value = serde_json::from_str(&written).unwrap();
@@ -496,7 +508,7 @@ fn findings_say_what_was_found_and_what_to_do() {
     );
 }
 
-fn user(name: &str) -> User {
+pub(crate) fn user(name: &str) -> User {
     User::builder()
         .path("/")
         .user_name(name)
@@ -507,7 +519,7 @@ fn user(name: &str) -> User {
         .unwrap()
 }
 
-fn role(name: &str, path: &str) -> Role {
+pub(crate) fn role(name: &str, path: &str) -> Role {
     Role::builder()
         .path(path)
         .role_name(name)
@@ -531,7 +543,7 @@ fn git_credential(user: &str, id: &str, status: StatusType) -> ServiceSpecificCr
 }
 
 /// NoSuchEntity as IAM sends it: the modelled error with its code in the metadata.
-fn no_such_entity() -> aws_sdk_iam::types::error::NoSuchEntityException {
+pub(crate) fn no_such_entity() -> aws_sdk_iam::types::error::NoSuchEntityException {
     aws_sdk_iam::types::error::NoSuchEntityException::builder()
         .message("The user with name alice cannot be found.")
         .meta(
@@ -742,10 +754,146 @@ async fn mocked_an_endpoint_without_the_service_credential_api_is_a_finding_not_
     assert_eq!(keys.inspect(&ctx, &scope, &[]).await.unwrap(), vec![]);
 }
 
+/// IAM's account summary as AWS returns it for an account with the default quotas
+/// (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html).
+pub(crate) fn account_summary() -> aws_smithy_mocks::Rule {
+    use aws_sdk_iam::operation::get_account_summary::GetAccountSummaryOutput;
+    use aws_sdk_iam::types::SummaryKeyType;
+
+    mock!(Client::get_account_summary).then_output(|| {
+        GetAccountSummaryOutput::builder()
+            .summary_map(SummaryKeyType::UserPolicySizeQuota, 2_048)
+            .summary_map(SummaryKeyType::RolePolicySizeQuota, 10_240)
+            .summary_map(SummaryKeyType::GroupPolicySizeQuota, 5_120)
+            .summary_map(SummaryKeyType::AttachedPoliciesPerUserQuota, 10)
+            .summary_map(SummaryKeyType::AttachedPoliciesPerRoleQuota, 10)
+            .summary_map(SummaryKeyType::PolicySizeQuota, 6_144)
+            .build()
+    })
+}
+
+/// An allow policy of about `characters` characters (whitespace not counted).
+pub(crate) fn policy_of_size(characters: usize) -> String {
+    let frame = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::"}]}"#;
+    let bucket = "b".repeat(characters.saturating_sub(frame.len()));
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}"}}]}}"#
+    )
+}
+
+/// How IAM answers the reads of one principal's policies: its inline policies with their documents,
+/// and the managed policies attached to it (by ARN).
+pub(crate) fn principal_reads(
+    holder: inline_policy::Holder<'static>,
+    inline: &[(&'static str, String)],
+    attached: &[&'static str],
+) -> Vec<aws_smithy_mocks::Rule> {
+    use aws_sdk_iam::operation::get_role_policy::GetRolePolicyOutput;
+    use aws_sdk_iam::operation::get_user_policy::GetUserPolicyOutput;
+    use aws_sdk_iam::operation::list_attached_role_policies::ListAttachedRolePoliciesOutput;
+    use aws_sdk_iam::operation::list_attached_user_policies::ListAttachedUserPoliciesOutput;
+    use aws_sdk_iam::operation::list_role_policies::ListRolePoliciesOutput;
+    use aws_sdk_iam::operation::list_user_policies::ListUserPoliciesOutput;
+    use aws_sdk_iam::types::AttachedPolicy;
+
+    let names: Vec<String> = inline.iter().map(|(name, _)| name.to_string()).collect();
+    let attached: Vec<AttachedPolicy> = attached
+        .iter()
+        .map(|arn| {
+            AttachedPolicy::builder()
+                .policy_arn(*arn)
+                .policy_name(arn.rsplit('/').next().unwrap())
+                .build()
+        })
+        .collect();
+    let mut rules = Vec::new();
+    match holder {
+        inline_policy::Holder::User(user) => {
+            rules.push(
+                mock!(Client::list_user_policies)
+                    .match_requests(move |r| r.user_name() == Some(user))
+                    .then_output(move || {
+                        ListUserPoliciesOutput::builder()
+                            .set_policy_names(Some(names.clone()))
+                            .build()
+                            .unwrap()
+                    }),
+            );
+            rules.push(
+                mock!(Client::list_attached_user_policies)
+                    .match_requests(move |r| r.user_name() == Some(user))
+                    .then_output(move || {
+                        ListAttachedUserPoliciesOutput::builder()
+                            .set_attached_policies(Some(attached.clone()))
+                            .build()
+                    }),
+            );
+            for (name, document) in inline.iter().cloned() {
+                rules.push(
+                    mock!(Client::get_user_policy)
+                        .match_requests(move |r| {
+                            r.user_name() == Some(user) && r.policy_name() == Some(name)
+                        })
+                        .then_output(move || {
+                            GetUserPolicyOutput::builder()
+                                .user_name(user)
+                                .policy_name(name)
+                                .policy_document(document.clone())
+                                .build()
+                                .unwrap()
+                        }),
+                );
+            }
+        }
+        inline_policy::Holder::Role(role) => {
+            rules.push(
+                mock!(Client::list_role_policies)
+                    .match_requests(move |r| r.role_name() == Some(role))
+                    .then_output(move || {
+                        ListRolePoliciesOutput::builder()
+                            .set_policy_names(Some(names.clone()))
+                            .build()
+                            .unwrap()
+                    }),
+            );
+            rules.push(
+                mock!(Client::list_attached_role_policies)
+                    .match_requests(move |r| r.role_name() == Some(role))
+                    .then_output(move || {
+                        ListAttachedRolePoliciesOutput::builder()
+                            .set_attached_policies(Some(attached.clone()))
+                            .build()
+                    }),
+            );
+            for (name, document) in inline.iter().cloned() {
+                rules.push(
+                    mock!(Client::get_role_policy)
+                        .match_requests(move |r| {
+                            r.role_name() == Some(role) && r.policy_name() == Some(name)
+                        })
+                        .then_output(move || {
+                            GetRolePolicyOutput::builder()
+                                .role_name(role)
+                                .policy_name(name)
+                                .policy_document(document.clone())
+                                .build()
+                                .unwrap()
+                        }),
+                );
+            }
+        }
+    }
+    rules
+}
+
+/// GetPolicy on a managed policy that does not exist: NoSuchEntity, as IAM answers.
+pub(crate) fn no_managed_policy() -> aws_smithy_mocks::Rule {
+    use aws_sdk_iam::operation::get_policy::GetPolicyError;
+    mock!(Client::get_policy).then_error(|| GetPolicyError::NoSuchEntityException(no_such_entity()))
+}
+
 #[tokio::test]
 async fn mocked_session_revocation_spares_the_assumed_role_caller_and_protected_roles() {
-    use aws_sdk_iam::operation::get_role_policy::GetRolePolicyError;
-    use aws_sdk_iam::operation::get_user_policy::GetUserPolicyError;
     use aws_sdk_iam::operation::list_roles::ListRolesOutput;
     use aws_sdk_iam::operation::list_users::ListUsersOutput;
 
@@ -770,16 +918,19 @@ async fn mocked_session_revocation_spares_the_assumed_role_caller_and_protected_
             .build()
             .unwrap()
     });
-    let no_user_policy = mock!(Client::get_user_policy)
-        .then_error(|| GetUserPolicyError::NoSuchEntityException(no_such_entity()));
-    let no_role_policy = mock!(Client::get_role_policy)
-        .match_requests(|r| r.role_name() == Some("app") && r.policy_name() == Some(POLICY_NAME))
-        .then_error(|| GetRolePolicyError::NoSuchEntityException(no_such_entity()));
-    let client = mock_client!(
-        aws_sdk_iam,
-        RuleMode::MatchAny,
-        &[&users, &roles, &no_user_policy, &no_role_policy]
-    );
+    // Only alice and app are read: a read of any other principal finds no answer and fails the test.
+    let mut rules = vec![users, roles, account_summary(), no_managed_policy()];
+    rules.extend(principal_reads(
+        inline_policy::Holder::User("alice"),
+        &[],
+        &[],
+    ));
+    rules.extend(principal_reads(
+        inline_policy::Holder::Role("app"),
+        &[],
+        &[],
+    ));
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &rules);
     let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
     let proposed = SessionRevoke
         .discover(
@@ -793,10 +944,18 @@ async fn mocked_session_revocation_spares_the_assumed_role_caller_and_protected_
         .unwrap();
     let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
     assert_eq!(targets, vec!["user/alice", "role/app"]);
-    assert_eq!(no_role_policy.num_calls(), 1, "only role/app is read");
     assert_eq!(
         serde_json::to_value(&proposed[1].before).unwrap(),
-        json!({"principal": "role/app", "policy_name": POLICY_NAME, "existing_policy": null})
+        json!({
+            "principal": "role/app",
+            "policy_name": POLICY_NAME,
+            "existing_policy": null,
+            "room": {"inline_characters": 0, "inline_quota": 10_240, "attached_policies": 0, "attached_quota": 10},
+        })
+    );
+    assert_eq!(
+        serde_json::to_value(&proposed[1].after).unwrap()["placement"],
+        "inline"
     );
 }
 
@@ -819,6 +978,7 @@ async fn mocked_undo_reads_the_url_encoded_document_and_deletes_only_ours() {
         principal: "role/app".into(),
         policy_name: POLICY_NAME.into(),
         policy_document: Some(written.clone()),
+        managed_policy_arn: None,
     };
 
     let get = {
@@ -1110,6 +1270,8 @@ fn the_applying_principal_is_recognised_by_user_key_and_role() {
             principal: target.into(),
             policy_name: POLICY_NAME.into(),
             existing_policy: None,
+            room: None,
+            managed_policy: None,
         });
         TypedCut {
             id: Cut::expected_id("iam_session_revoke", "global", target),
@@ -1135,4 +1297,737 @@ fn the_applying_principal_is_recognised_by_user_key_and_role() {
         &session("user/Responder"),
         &responder
     ));
+}
+
+/// UnmodifiableEntity as IAM sends it for a protected role (code and message as AWS returns them for
+/// PutRolePolicy and AttachRolePolicy on an Identity Center or service-linked role).
+pub(crate) fn unmodifiable(role: &str) -> aws_sdk_iam::types::error::UnmodifiableEntityException {
+    let message = format!(
+        "Cannot perform the operation on the protected role '{role}' - this role is only modifiable by AWS"
+    );
+    aws_sdk_iam::types::error::UnmodifiableEntityException::builder()
+        .message(&message)
+        .meta(
+            aws_sdk_iam::error::ErrorMetadata::builder()
+                .code("UnmodifiableEntity")
+                .message(&message)
+                .build(),
+        )
+        .build()
+}
+
+#[test]
+fn protected_roles_are_read_from_their_paths() {
+    assert_eq!(
+        ProtectedRole::of_path("/aws-service-role/support.amazonaws.com/"),
+        Some(ProtectedRole::ServiceLinked)
+    );
+    assert_eq!(
+        ProtectedRole::of_path("/aws-reserved/sso.amazonaws.com/eu-west-1/"),
+        Some(ProtectedRole::IdentityCenter)
+    );
+    for ordinary in ["/", "/app/", "/aws-reserved/other/", "/service-role/"] {
+        assert_eq!(ProtectedRole::of_path(ordinary), None, "{ordinary}");
+    }
+}
+
+#[test]
+fn protected_roles_are_named_in_a_finding_saying_where_to_act() {
+    let findings = protected_roles_findings(&[
+        (
+            "AWSServiceRoleForSupport".into(),
+            ProtectedRole::ServiceLinked,
+        ),
+        (
+            "AWSReservedSSO_Admin_0123".into(),
+            ProtectedRole::IdentityCenter,
+        ),
+        (
+            "AWSReservedSSO_Audit_4567".into(),
+            ProtectedRole::IdentityCenter,
+        ),
+    ]);
+    assert_eq!(findings.len(), 2);
+    let sso = &findings[0];
+    assert_eq!(
+        (sso.check.as_str(), sso.severity),
+        ("identity_protected_roles", Severity::Medium)
+    );
+    assert!(
+        sso.message
+            .contains("AWSReservedSSO_Admin_0123, AWSReservedSSO_Audit_4567"),
+        "{}",
+        sso.message
+    );
+    assert!(sso.message.contains("UnmodifiableEntity"));
+    assert!(sso.message.contains("Act in IAM Identity Center"));
+    let linked = &findings[1];
+    assert_eq!(linked.severity, Severity::Info);
+    assert!(linked.message.contains("AWSServiceRoleForSupport"));
+    assert!(protected_roles_findings(&[]).is_empty());
+}
+
+#[tokio::test]
+async fn mocked_protected_roles_are_a_finding_and_other_roles_are_not() {
+    use aws_sdk_iam::operation::list_roles::ListRolesOutput;
+
+    let roles = mock!(Client::list_roles).then_output(|| {
+        ListRolesOutput::builder()
+            .roles(role("app", "/"))
+            .roles(role(
+                "AWSReservedSSO_Admin_0123",
+                "/aws-reserved/sso.amazonaws.com/",
+            ))
+            .build()
+            .unwrap()
+    });
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&roles]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let findings = ProtectedRoles
+        .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1);
+    assert!(findings[0].message.contains("AWSReservedSSO_Admin_0123"));
+    assert!(!findings[0].message.contains("app,"));
+}
+
+/// A plan made before protected roles were left out (or a role AWS protects without the path showing
+/// it) meets AWS's UnmodifiableEntity at apply: the cut fails with AWS's code, saying where to act.
+#[tokio::test]
+async fn mocked_unmodifiable_entity_at_apply_fails_the_cut_saying_where_to_act() {
+    use aws_sdk_iam::operation::get_role::GetRoleOutput;
+    use aws_sdk_iam::operation::put_role_policy::PutRolePolicyError;
+
+    let name = "AWSReservedSSO_Admin_0123";
+    let get = mock!(Client::get_role).then_output(move || {
+        GetRoleOutput::builder()
+            .role(role(name, "/aws-reserved/sso.amazonaws.com/"))
+            .build()
+    });
+    let put = mock!(Client::put_role_policy)
+        .then_error(move || PutRolePolicyError::UnmodifiableEntityException(unmodifiable(name)));
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get, &put]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let cut = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state(&format!("role/{name}"), None)),
+    );
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("UnmodifiableEntity"));
+    assert_eq!(err.operation, "iam:PutRolePolicy");
+    assert!(err.message.contains("only modifiable by AWS"), "{err}");
+    assert!(err.message.contains("IAM Identity Center"), "{err}");
+    assert!(err.message.contains("nothing was changed"), "{err}");
+}
+
+#[test]
+fn the_cut_off_is_the_second_after_awss_date_header() {
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("Sun, 29 Nov 2026 00:09:40 GMT").as_deref(),
+        Some("2026-11-29T00:09:41Z")
+    );
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("Tue, 31 Dec 2030 23:59:59 GMT").as_deref(),
+        Some("2031-01-01T00:00:00Z")
+    );
+    assert_eq!(
+        iam_session_revoke::cutoff_from_date_header("yesterday"),
+        None
+    );
+    assert_eq!(iam_session_revoke::cutoff_from_date_header(""), None);
+}
+
+/// The cut-off comes from AWS's clock: the `Date` header of IAM's answer to the GetUser made at apply,
+/// here years away from this machine's clock, decides it.
+#[tokio::test]
+async fn mocked_the_cut_off_is_taken_from_awss_date_header_not_the_local_clock() {
+    use aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput;
+
+    const GET_USER: &str = r#"<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">
+  <GetUserResult>
+    <User>
+      <UserId>AIDABOB</UserId>
+      <Path>/</Path>
+      <UserName>bob</UserName>
+      <Arn>arn:aws:iam::123456789012:user/bob</Arn>
+      <CreateDate>2019-01-01T00:00:00Z</CreateDate>
+    </User>
+  </GetUserResult>
+  <ResponseMetadata><RequestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestId></ResponseMetadata>
+</GetUserResponse>"#;
+    let get = mock!(Client::get_user)
+        .match_requests(|r| r.user_name() == Some("bob"))
+        .then_http_response(|| {
+            let mut response =
+                HttpResponse::new(StatusCode::try_from(200).unwrap(), SdkBody::from(GET_USER));
+            response.headers_mut().insert("Content-Type", "text/xml");
+            response
+                .headers_mut()
+                .insert("Date", "Sun, 01 Mar 2020 10:20:30 GMT");
+            response
+        });
+    let expected = revocation_document("2020-03-01T10:20:31Z");
+    let put = {
+        let expected = expected.clone();
+        mock!(Client::put_user_policy)
+            .match_requests(move |r| {
+                r.user_name() == Some("bob") && r.policy_document() == Some(expected.as_str())
+            })
+            .then_output(|| PutUserPolicyOutput::builder().build())
+    };
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get, &put]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let cut = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state("user/bob", None)),
+    );
+    let record = SessionRevoke.apply(&ctx, &cut).await.unwrap();
+    assert_eq!((get.num_calls(), put.num_calls()), (1, 1));
+    assert_eq!(record.policy_document, Some(expected));
+}
+
+#[test]
+fn the_reason_warns_that_every_session_ends_workloads_included() {
+    let role = propose_revocation(&revocation_state("role/app", None));
+    for words in [
+        "not only stolen ones",
+        "EC2 instance profiles, Lambda functions, ECS tasks",
+        "fetch fresh credentials",
+        "AWS's clock",
+    ] {
+        assert!(role.reason.contains(words), "{words}: {}", role.reason);
+    }
+    let user = propose_revocation(&revocation_state("user/bob", None));
+    assert!(
+        user.reason
+            .contains("must sign in (or call GetSessionToken) again")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Room for the deny: IAM's inline-size and attachment quotas
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html)
+// ---------------------------------------------------------------------------------------------------------
+
+/// LimitExceeded as IAM sends it (HTTP 409), with AWS's message for the quota at hand.
+pub(crate) fn limit_exceeded(message: &str) -> aws_sdk_iam::types::error::LimitExceededException {
+    aws_sdk_iam::types::error::LimitExceededException::builder()
+        .message(message)
+        .meta(
+            aws_sdk_iam::error::ErrorMetadata::builder()
+                .code("LimitExceeded")
+                .message(message)
+                .build(),
+        )
+        .build()
+}
+
+/// The managed policy hikkonuki creates for `principal`'s session revocation, in the test account.
+fn revocation_arn(principal: &str) -> String {
+    format!(
+        "arn:aws:iam::123456789012:policy/hikkonuki/hikkonuki-session-revocation-{}",
+        principal.replace('/', "-")
+    )
+}
+
+/// A principal whose inline policies leave no room gets the deny as a managed policy attached to it; one
+/// with no free managed-policy slot either is proposed disabled, saying why; roles have more room.
+#[tokio::test]
+async fn mocked_discovery_places_the_revocation_where_iams_quotas_leave_room() {
+    use aws_sdk_iam::operation::list_roles::ListRolesOutput;
+    use aws_sdk_iam::operation::list_users::ListUsersOutput;
+
+    let revocation = iam_session_revoke::revocation_characters();
+    let users = mock!(Client::list_users).then_output(|| {
+        ListUsersOutput::builder()
+            .users(user("roomy"))
+            .users(user("crowded"))
+            .users(user("full"))
+            .build()
+            .unwrap()
+    });
+    let roles = mock!(Client::list_roles).then_output(|| {
+        ListRolesOutput::builder()
+            .roles(role("app", "/"))
+            .build()
+            .unwrap()
+    });
+    let ten_attached: Vec<&'static str> = (0..10)
+        .map(|i| &*Box::leak(format!("arn:aws:iam::123456789012:policy/team-{i}").into_boxed_str()))
+        .collect();
+    let mut rules = vec![users, roles, account_summary(), no_managed_policy()];
+    // Exactly enough room left for the revocation: inline.
+    rules.extend(principal_reads(
+        inline_policy::Holder::User("roomy"),
+        &[("team", policy_of_size(2_048 - revocation))],
+        &[],
+    ));
+    // One character short: a managed policy. hikkonuki's own earlier policies take no room.
+    rules.extend(principal_reads(
+        inline_policy::Holder::User("crowded"),
+        &[
+            ("team", policy_of_size(2_048 - revocation + 1)),
+            (
+                "hikkonuki-ses-send-deny",
+                crate::services::mail::ses_send_deny::deny_document(),
+            ),
+        ],
+        &["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+    ));
+    // No inline room and ten managed policies attached: nowhere.
+    rules.extend(principal_reads(
+        inline_policy::Holder::User("full"),
+        &[("team", policy_of_size(2_000))],
+        &ten_attached,
+    ));
+    // The same 2,000 characters on a role leave plenty of its 10,240.
+    rules.extend(principal_reads(
+        inline_policy::Holder::Role("app"),
+        &[("team", policy_of_size(2_000))],
+        &[],
+    ));
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &rules);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let proposed = SessionRevoke
+        .discover(&ctx, &scope(ACCOUNT_ARN, None))
+        .await
+        .unwrap();
+    let by_target = |target: &str| {
+        proposed
+            .iter()
+            .find(|p| p.target == target)
+            .unwrap_or_else(|| panic!("{target} proposed: {proposed:?}"))
+    };
+    let after = |target: &str| serde_json::to_value(&by_target(target).after).unwrap();
+
+    assert_eq!(after("user/roomy")["placement"], "inline");
+    assert_eq!(by_target("user/roomy").disabled_because, None);
+
+    let crowded = by_target("user/crowded");
+    assert_eq!(crowded.disabled_because, None);
+    assert_eq!(after("user/crowded")["placement"], "managed");
+    assert_eq!(
+        after("user/crowded")["managed_policy_arn"],
+        revocation_arn("user/crowded")
+    );
+    assert!(
+        crowded.reason.contains("customer-managed policy")
+            && crowded.reason.contains("restore detaches and deletes"),
+        "{}",
+        crowded.reason
+    );
+    let Revocation::Current(before) = &crowded.before else {
+        panic!("{:?}", crowded.before)
+    };
+    assert_eq!(
+        before.room,
+        Some(policy_room::PolicyRoom {
+            inline_characters: 2_048 - revocation + 1,
+            inline_quota: 2_048,
+            attached_policies: 1,
+            attached_quota: 10,
+        })
+    );
+    assert_eq!(
+        SessionRevoke.check_states(&cut_of("iam_session_revoke", crowded.clone())),
+        Ok(())
+    );
+
+    let full = by_target("user/full");
+    let why = full.disabled_because.as_deref().unwrap();
+    assert!(
+        why.contains("no deny fits") && why.contains("10 of its 10 managed-policy slots"),
+        "{why}"
+    );
+
+    assert_eq!(after("role/app")["placement"], "inline");
+}
+
+/// AWS's answer when the inline total would pass the quota, as PutUserPolicy gives it: the cut fails with
+/// AWS's code, saying that nothing changed and to plan again.
+#[tokio::test]
+async fn mocked_limit_exceeded_on_the_inline_policy_fails_the_cut_saying_to_plan_again() {
+    use aws_sdk_iam::operation::put_user_policy::PutUserPolicyError;
+
+    let put = mock!(Client::put_user_policy).then_error(|| {
+        PutUserPolicyError::LimitExceededException(limit_exceeded(
+            "Maximum policy size of 2048 bytes exceeded for user bob",
+        ))
+    });
+    let get = mock!(Client::get_user).then_output(|| {
+        aws_sdk_iam::operation::get_user::GetUserOutput::builder()
+            .user(user("bob"))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get, &put]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let cut = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state("user/bob", None)),
+    );
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("LimitExceeded"));
+    assert!(
+        err.message
+            .contains("Maximum policy size of 2048 bytes exceeded"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains("nothing was changed") && err.message.contains("plan again"),
+        "{err}"
+    );
+}
+
+/// A cut placed in a managed policy: apply creates it under /hikkonuki/ with the revocation and attaches
+/// it; restore detaches and deletes exactly that policy, and only while its document is ours.
+#[tokio::test]
+async fn mocked_a_managed_revocation_is_created_attached_then_detached_and_deleted() {
+    use aws_sdk_iam::operation::attach_user_policy::AttachUserPolicyOutput;
+    use aws_sdk_iam::operation::create_policy::CreatePolicyOutput;
+    use aws_sdk_iam::operation::delete_policy::DeletePolicyOutput;
+    use aws_sdk_iam::operation::detach_user_policy::DetachUserPolicyOutput;
+    use aws_sdk_iam::operation::get_policy::GetPolicyOutput;
+    use aws_sdk_iam::operation::get_policy_version::GetPolicyVersionOutput;
+    use aws_sdk_iam::operation::get_user::GetUserOutput;
+    use aws_sdk_iam::types::{Policy, PolicyVersion};
+
+    let arn = revocation_arn("user/bob");
+    let state = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_000,
+            inline_quota: 2_048,
+            attached_policies: 2,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let cut = cut_of("iam_session_revoke", propose_revocation(&state));
+    assert_eq!(SessionRevoke.check_states(&cut), Ok(()));
+
+    let get_user =
+        mock!(Client::get_user).then_output(|| GetUserOutput::builder().user(user("bob")).build());
+    let created = {
+        let arn = arn.clone();
+        mock!(Client::create_policy)
+            .match_requests(|r| {
+                r.path() == Some("/hikkonuki/")
+                    && r.policy_name() == Some("hikkonuki-session-revocation-user-bob")
+                    && r.policy_document().is_some_and(|doc| {
+                        is_revocation_document(&serde_json::from_str(doc).unwrap())
+                    })
+            })
+            .then_output(move || {
+                CreatePolicyOutput::builder()
+                    .policy(Policy::builder().arn(arn.clone()).build())
+                    .build()
+            })
+    };
+    let attach = {
+        let arn = arn.clone();
+        mock!(Client::attach_user_policy)
+            .match_requests(move |r| {
+                r.user_name() == Some("bob") && r.policy_arn() == Some(arn.as_str())
+            })
+            .then_output(|| AttachUserPolicyOutput::builder().build())
+    };
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&get_user, &created, &attach]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let record = SessionRevoke.apply(&ctx, &cut).await.unwrap();
+    assert_eq!((created.num_calls(), attach.num_calls()), (1, 1));
+    assert_eq!(record.managed_policy_arn.as_deref(), Some(arn.as_str()));
+    let written = record.policy_document.clone().unwrap();
+
+    let undo_rules = |document: String| {
+        let arn = arn.clone();
+        let get_policy = mock!(Client::get_policy).then_output(move || {
+            GetPolicyOutput::builder()
+                .policy(
+                    Policy::builder()
+                        .arn(arn.clone())
+                        .default_version_id("v1")
+                        .build(),
+                )
+                .build()
+        });
+        let get_version = mock!(Client::get_policy_version).then_output(move || {
+            GetPolicyVersionOutput::builder()
+                .policy_version(
+                    PolicyVersion::builder()
+                        .version_id("v1")
+                        .is_default_version(true)
+                        .document(document.clone())
+                        .build(),
+                )
+                .build()
+        });
+        let detach = mock!(Client::detach_user_policy)
+            .then_output(|| DetachUserPolicyOutput::builder().build());
+        let delete =
+            mock!(Client::delete_policy).then_output(|| DeletePolicyOutput::builder().build());
+        (get_policy, get_version, detach, delete)
+    };
+
+    let (get_policy, get_version, detach, delete) = undo_rules(written);
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&get_policy, &get_version, &detach, &delete]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let outcome = SessionRevoke.undo(&ctx, &record).await.unwrap();
+    assert_eq!((detach.num_calls(), delete.num_calls()), (1, 1));
+    assert_eq!(
+        outcome.notes,
+        vec![format!(
+            "session revocation lifted on user/bob: managed policy {arn} detached and deleted"
+        )]
+    );
+
+    // Someone moved the cut-off in a new default version since: left alone, not even detached.
+    let (get_policy, get_version, detach, delete) =
+        undo_rules(revocation_document("2031-01-01T00:00:00Z"));
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&get_policy, &get_version, &detach, &delete]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let outcome = SessionRevoke.undo(&ctx, &record).await.unwrap();
+    assert_eq!((detach.num_calls(), delete.num_calls()), (0, 0));
+    assert!(outcome.notes[0].starts_with("conflict:"), "{outcome:?}");
+}
+
+/// A crash between CreatePolicy and AttachUserPolicy journals the intent only: the undo record derived
+/// from the plan names the policy, and restore deletes it although it was never attached.
+#[tokio::test]
+async fn mocked_a_crash_between_create_and_attach_is_cleaned_up_from_the_plan_alone() {
+    use aws_sdk_iam::operation::delete_policy::DeletePolicyOutput;
+    use aws_sdk_iam::operation::detach_user_policy::DetachUserPolicyError;
+    use aws_sdk_iam::operation::get_policy::GetPolicyOutput;
+    use aws_sdk_iam::operation::get_policy_version::GetPolicyVersionOutput;
+    use aws_sdk_iam::types::{Policy, PolicyVersion};
+
+    let arn = revocation_arn("user/bob");
+    let state = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_040,
+            inline_quota: 2_048,
+            attached_policies: 0,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let cut = cut_of("iam_session_revoke", propose_revocation(&state));
+    let record = SessionRevoke.undo_record_for(&cut).unwrap();
+    assert_eq!(record.managed_policy_arn.as_deref(), Some(arn.as_str()));
+    assert_eq!(record.policy_document, None);
+
+    let get_policy = {
+        let arn = arn.clone();
+        mock!(Client::get_policy).then_output(move || {
+            GetPolicyOutput::builder()
+                .policy(
+                    Policy::builder()
+                        .arn(arn.clone())
+                        .default_version_id("v1")
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let get_version = mock!(Client::get_policy_version).then_output(|| {
+        GetPolicyVersionOutput::builder()
+            .policy_version(
+                PolicyVersion::builder()
+                    .version_id("v1")
+                    .document(revocation_document("2026-11-28T20:05:20Z"))
+                    .build(),
+            )
+            .build()
+    });
+    // Never attached: IAM answers NoSuchEntity to the detach.
+    let detach = mock!(Client::detach_user_policy)
+        .then_error(|| DetachUserPolicyError::NoSuchEntityException(no_such_entity()));
+    let delete = {
+        let arn = arn.clone();
+        mock!(Client::delete_policy)
+            .match_requests(move |r| r.policy_arn() == Some(arn.as_str()))
+            .then_output(|| DeletePolicyOutput::builder().build())
+    };
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&get_policy, &get_version, &detach, &delete]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let outcome = SessionRevoke.undo(&ctx, &record).await.unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert!(
+        outcome.notes[0].contains("detached and deleted"),
+        "{outcome:?}"
+    );
+
+    // Run again once it is gone: nothing to do, no error.
+    let gone = no_managed_policy();
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&gone]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let outcome = SessionRevoke.undo(&ctx, &record).await.unwrap();
+    assert!(outcome.notes[0].contains("nothing to lift"), "{outcome:?}");
+}
+
+/// AWS's answer when the principal's managed-policy slots are full (AttachUserPolicy, LimitExceeded
+/// "Cannot exceed quota for PoliciesPerUser: 10"): the cut fails saying so, and the policy it had just
+/// created is deleted again, so nothing is left behind.
+#[tokio::test]
+async fn mocked_limit_exceeded_on_attach_fails_the_cut_and_deletes_the_policy_just_created() {
+    use aws_sdk_iam::operation::attach_user_policy::AttachUserPolicyError;
+    use aws_sdk_iam::operation::create_policy::CreatePolicyOutput;
+    use aws_sdk_iam::operation::delete_policy::DeletePolicyOutput;
+    use aws_sdk_iam::operation::get_user::GetUserOutput;
+    use aws_sdk_iam::types::Policy;
+
+    let arn = revocation_arn("user/bob");
+    let state = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_040,
+            inline_quota: 2_048,
+            attached_policies: 9,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let cut = cut_of("iam_session_revoke", propose_revocation(&state));
+    let get_user =
+        mock!(Client::get_user).then_output(|| GetUserOutput::builder().user(user("bob")).build());
+    let created = {
+        let arn = arn.clone();
+        mock!(Client::create_policy).then_output(move || {
+            CreatePolicyOutput::builder()
+                .policy(Policy::builder().arn(arn.clone()).build())
+                .build()
+        })
+    };
+    let attach = mock!(Client::attach_user_policy).then_error(|| {
+        AttachUserPolicyError::LimitExceededException(limit_exceeded(
+            "Cannot exceed quota for PoliciesPerUser: 10",
+        ))
+    });
+    let delete = {
+        let arn = arn.clone();
+        mock!(Client::delete_policy)
+            .match_requests(move |r| r.policy_arn() == Some(arn.as_str()))
+            .then_output(|| DeletePolicyOutput::builder().build())
+    };
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&get_user, &created, &attach, &delete]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("LimitExceeded"));
+    assert_eq!(err.operation, "iam:AttachUserPolicy");
+    assert!(err.message.contains("PoliciesPerUser: 10"), "{err}");
+    assert!(err.message.contains("plan again"), "{err}");
+    assert_eq!(delete.num_calls(), 1, "the policy just created is deleted");
+}
+
+/// A plan's states must agree on where the deny goes: a managed placement names hikkonuki's policy for
+/// this very principal; old plans (no room, no placement) still pass.
+#[test]
+fn placement_and_room_must_agree_in_the_plan() {
+    let legacy = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state("user/bob", None)),
+    );
+    assert_eq!(SessionRevoke.check_states(&legacy), Ok(()));
+    let measured = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_040,
+            inline_quota: 2_048,
+            attached_policies: 0,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let managed = cut_of("iam_session_revoke", propose_revocation(&measured));
+    assert_eq!(SessionRevoke.check_states(&managed), Ok(()));
+
+    let mut no_placement = managed.clone();
+    let Revocation::Planned(after) = &mut no_placement.after else {
+        panic!()
+    };
+    after.placement = None;
+    after.managed_policy_arn = None;
+    assert!(
+        SessionRevoke
+            .check_states(&no_placement)
+            .unwrap_err()
+            .contains("go together")
+    );
+    let mut elsewhere = managed.clone();
+    let Revocation::Planned(after) = &mut elsewhere.after else {
+        panic!()
+    };
+    after.managed_policy_arn = Some(revocation_arn("user/alice"));
+    assert!(
+        SessionRevoke
+            .check_states(&elsewhere)
+            .unwrap_err()
+            .contains("for this principal")
+    );
+    // The new fields belong to their own state: one in the other is refused naming them.
+    let mut mixed = serde_json::to_value(&managed.after).unwrap();
+    mixed["room"] = serde_json::to_value(&measured.room).unwrap();
+    assert!(
+        serde_json::from_value::<Revocation>(mixed)
+            .unwrap_err()
+            .to_string()
+            .contains("room")
+    );
+}
+
+/// AWS's answer when the account's customer-managed policies are at their quota (CreatePolicy,
+/// LimitExceeded "Cannot exceed quota for PoliciesPerAccount: 1500"): the cut fails saying so, and
+/// nothing is attached.
+#[tokio::test]
+async fn mocked_limit_exceeded_on_create_policy_fails_the_cut_before_anything_changes() {
+    use aws_sdk_iam::operation::create_policy::CreatePolicyError;
+    use aws_sdk_iam::operation::get_user::GetUserOutput;
+
+    let state = RevocationState {
+        room: Some(policy_room::PolicyRoom {
+            inline_characters: 2_040,
+            inline_quota: 2_048,
+            attached_policies: 0,
+            attached_quota: 10,
+        }),
+        ..revocation_state("user/bob", None)
+    };
+    let cut = cut_of("iam_session_revoke", propose_revocation(&state));
+    let get_user =
+        mock!(Client::get_user).then_output(|| GetUserOutput::builder().user(user("bob")).build());
+    let create = mock!(Client::create_policy).then_error(|| {
+        CreatePolicyError::LimitExceededException(limit_exceeded(
+            "Cannot exceed quota for PoliciesPerAccount: 1500",
+        ))
+    });
+    // No attach rule: an attach would find no answer and fail the test.
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&get_user, &create]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(
+        (err.operation.as_str(), err.code.as_deref()),
+        ("iam:CreatePolicy", Some("LimitExceeded"))
+    );
+    assert!(
+        err.message.contains("PoliciesPerAccount: 1500")
+            && err.message.contains("customer-managed policies"),
+        "{err}"
+    );
 }

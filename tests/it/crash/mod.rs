@@ -13,6 +13,7 @@
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod kill_proxy;
+mod managed_policy;
 mod snapshot;
 
 use std::io::{Read as _, Write as _};
