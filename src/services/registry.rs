@@ -61,6 +61,8 @@ impl Registry {
             inspections: vec![
                 Box::new(mail::ses_sending_pause::SesSendingPause),
                 Box::new(storage::EcrPublicDelete),
+                Box::new(network::vpc_endpoint::PolicyIgnored),
+                Box::new(storage::rds_public_off::MultiAzClusterPublic),
                 Box::new(findings::cloudtrail_not_logging::CloudTrailNotLogging),
                 Box::new(findings::codecommit_repositories::CodeCommitRepositories),
                 Box::new(findings::route53_public_records::Route53PublicRecords),

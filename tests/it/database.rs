@@ -82,3 +82,51 @@ async fn restore_leaves_a_database_made_public_again_by_hand_and_says_so() {
         .stderr(contains(format!("already publicly accessible: {id}")));
     assert_eq!(public(&rds, id).await, Some(true));
 }
+
+/// A public Multi-AZ DB cluster: AWS lets no call make it private once it exists (its instances cannot be
+/// modified one by one, ModifyDBCluster has no PubliclyAccessible), so the plan reports it as a High
+/// finding and proposes no cut that could only fail; the lone public instance is still cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_multi_az_cluster_is_a_high_finding_and_its_instances_get_no_cut() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let seeded = leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
+    let rds = aws_sdk_rds::Client::new(&config);
+    rds.create_db_cluster()
+        .db_cluster_identifier("ledger")
+        .engine("postgres")
+        .db_cluster_instance_class("db.m6gd.large")
+        .storage_type("io1")
+        .allocated_storage(100)
+        .iops(1000)
+        .master_username("ledger")
+        .master_user_password("not-a-real-password-1")
+        .publicly_accessible(true)
+        .send()
+        .await
+        .unwrap();
+    rds.create_db_instance()
+        .db_instance_identifier("ledger-instance-1")
+        .db_cluster_identifier("ledger")
+        .engine("postgres")
+        .db_instance_class("db.m6gd.large")
+        .publicly_accessible(true)
+        .send()
+        .await
+        .unwrap();
+
+    let planned = emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains("HIGH   rds_multi_az_cluster_public"))
+        .stdout(contains(format!(
+            "rds_public_off/us-east-1/{}",
+            seeded[0].database
+        )));
+    let stdout = String::from_utf8_lossy(&planned.get_output().stdout).into_owned();
+    assert!(
+        !stdout.contains("rds_public_off/us-east-1/ledger"),
+        "no cut AWS would refuse: {stdout}"
+    );
+}

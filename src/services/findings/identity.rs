@@ -6,7 +6,7 @@
 //! - `exposed_access_keys`: AWS's own Trusted Advisor check for access keys found in public places
 //!   (through the Support API, which needs a Business or Enterprise support plan).
 //! - `identity_center`: IAM Identity Center users sign in through their own directory and get role
-//!   sessions; no IAM key cut touches them.
+//!   sessions; no IAM key cut touches them. Looked for in every enabled region.
 //! - `identity_caller_kept`: the principal hikkonuki runs as, which every identity cut leaves alone.
 //! - `identity_protected_roles`: the roles AWS protects (IAM Identity Center's and service-linked roles),
 //!   on which no deny can be written, so the policy-writing cuts leave them out.
@@ -21,8 +21,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
+use crate::services::common::regions::enabled_regions;
 use crate::services::identity::{CallerPrincipal, ProtectedRole};
-use crate::services::{DiscoveryScope, Inspection, ServiceError};
+use crate::services::{DiscoveryScope, Inspection, ServiceError, gather};
 
 fn finding(check: &str, resource: &str, severity: Severity, message: String) -> Finding {
     Finding {
@@ -252,22 +253,99 @@ impl Inspection for ExposedAccessKeys {
     }
 }
 
-/// `identity_center`: SSO Admin ListInstances.
+/// `identity_center`: SSO Admin ListInstances, in every enabled region. IAM Identity Center is a regional
+/// service: an instance lives in the region it was enabled in, and ListInstances answers for its own
+/// region only ("IAM Identity Center … is available in … Regions. You can enable it in one Region",
+/// <https://docs.aws.amazon.com/singlesignon/latest/userguide/regions.html>), so the home region alone
+/// misses an organization's instance, or an account instance, enabled elsewhere.
 pub struct IdentityCenter;
 
-/// The finding for one IAM Identity Center instance.
-pub fn identity_center_finding(instance_arn: &str, identity_store: Option<&str>) -> Finding {
+/// How many regions are asked at once.
+const IDENTITY_CENTER_CONCURRENCY: usize = 4;
+
+/// The finding for one IAM Identity Center instance, in the region that holds it.
+pub fn identity_center_finding(
+    region: &str,
+    instance_arn: &str,
+    identity_store: Option<&str>,
+) -> Finding {
     let store = identity_store
         .map(|s| format!(" Its identity store is {s}."))
         .unwrap_or_default();
-    finding(
-        "identity_center",
-        instance_arn,
-        Severity::Medium,
-        format!(
-            "IAM Identity Center is a way in that IAM key cuts do not close: review permission sets and assignments, and disable compromised users in its directory.{store} AWS protects the roles it creates (path /aws-reserved/sso.amazonaws.com/), so iam_session_revoke cannot put its deny on them: end those sessions in Identity Center (remove the assignment, or add a deny to the permission set)."
-        ),
-    )
+    Finding {
+        region: region.to_string(),
+        ..finding(
+            "identity_center",
+            instance_arn,
+            Severity::Medium,
+            format!(
+                "IAM Identity Center is a way in that IAM key cuts do not close: review permission sets and assignments, and disable compromised users in its directory.{store} AWS protects the roles it creates (path /aws-reserved/sso.amazonaws.com/), so iam_session_revoke cannot put its deny on them: end those sessions in Identity Center (remove the assignment, or add a deny to the permission set)."
+            ),
+        )
+    }
+}
+
+/// What one region answered: its instances (ARN, identity store), or the error.
+pub type RegionInstances = (String, Result<Vec<(String, Option<String>)>, ServiceError>);
+
+/// The findings for every region's answer: one per instance, in its region, and one naming the regions
+/// that could not be read, so an instance there does not pass in silence.
+pub fn identity_center_findings(answers: Vec<RegionInstances>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let mut unread = Vec::new();
+    for (region, answer) in answers {
+        match answer {
+            Ok(instances) => findings.extend(
+                instances
+                    .iter()
+                    .map(|(arn, store)| identity_center_finding(&region, arn, store.as_deref())),
+            ),
+            Err(err) => unread.push(format!("{region} ({err})")),
+        }
+    }
+    if !unread.is_empty() {
+        findings.push(finding(
+            "identity_center",
+            "sso:ListInstances",
+            Severity::Medium,
+            format!(
+                "IAM Identity Center instances could not be listed in {}: an instance there would be a way in no IAM cut closes. Check those regions by hand (IAM Identity Center console, or `aws sso-admin list-instances --region …`).",
+                unread.join(", ")
+            ),
+        ));
+    }
+    findings
+}
+
+/// The instances of one region, through every page, with an SSO Admin client for that region built from
+/// the home region's (same credentials, HTTP client and pacing).
+async fn instances_in(
+    ctx: &RegionCtx,
+    region: &str,
+) -> Result<Vec<(String, Option<String>)>, ServiceError> {
+    let config = ctx
+        .ssoadmin()
+        .config()
+        .to_builder()
+        .region(Region::new(region.to_string()))
+        .build();
+    let instances: Vec<_> = aws_sdk_ssoadmin::Client::from_conf(config)
+        .list_instances()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("sso:ListInstances", err))?;
+    Ok(instances
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.instance_arn()?.to_string(),
+                i.identity_store_id().map(str::to_string),
+            ))
+        })
+        .collect())
 }
 
 #[async_trait]
@@ -280,30 +358,30 @@ impl Inspection for IdentityCenter {
         true
     }
 
+    /// Asks every region enabled for the account. When the regions cannot be listed, the home region is
+    /// still asked and the finding for unread regions says why the others were not.
     async fn inspect(
         &self,
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
-        let instances: Vec<_> = ctx
-            .ssoadmin()
-            .list_instances()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("sso:ListInstances", err))?;
-        Ok(instances
-            .iter()
-            .filter_map(|i| {
-                Some(identity_center_finding(
-                    i.instance_arn()?,
-                    i.identity_store_id(),
-                ))
-            })
-            .collect())
+        let (regions, mut answers): (Vec<String>, Vec<RegionInstances>) =
+            match enabled_regions(ctx).await {
+                Ok(regions) if !regions.is_empty() => (regions, vec![]),
+                Ok(_) => (vec![ctx.region.clone()], vec![]),
+                Err(err) => (
+                    vec![ctx.region.clone()],
+                    vec![("the other regions".to_string(), Err(err))],
+                ),
+            };
+        let asked = gather(regions, IDENTITY_CENTER_CONCURRENCY, |region| async move {
+            let answer = instances_in(ctx, &region).await;
+            Ok(vec![(region, answer)])
+        })
+        .await?;
+        answers.splice(0..0, asked);
+        Ok(identity_center_findings(answers))
     }
 }
 
@@ -444,5 +522,146 @@ impl Inspection for ProtectedRoles {
             })
             .collect();
         Ok(protected_roles_findings(&protected))
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::operation::describe_regions::DescribeRegionsOutput;
+    use aws_sdk_ssoadmin::operation::list_instances::{ListInstancesError, ListInstancesOutput};
+    use aws_sdk_ssoadmin::types::InstanceMetadata;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    /// DescribeRegions with AllRegions, as EC2 documents it: regions that need no opt-in, one opted
+    /// into, one not opted into (which the account cannot use).
+    fn regions() -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_ec2::Client::describe_regions)
+            .match_requests(|req| req.all_regions() == Some(true))
+            .then_output(|| {
+                let region = |name: &str, status: &str| {
+                    aws_sdk_ec2::types::Region::builder()
+                        .region_name(name)
+                        .opt_in_status(status)
+                        .build()
+                };
+                DescribeRegionsOutput::builder()
+                    .regions(region("us-east-1", "opt-in-not-required"))
+                    .regions(region("ap-east-1", "not-opted-in"))
+                    .regions(region("eu-west-1", "opted-in"))
+                    .build()
+            })
+    }
+
+    /// ListInstances as SSO Admin documents it: the instance ARN and its identity store.
+    fn one_instance() -> ListInstancesOutput {
+        ListInstancesOutput::builder()
+            .instances(
+                InstanceMetadata::builder()
+                    .instance_arn("arn:aws:sso:::instance/ssoins-7223a9b5a1f8a3f0")
+                    .identity_store_id("d-9067c2f5a1")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn ctx(regions: &aws_smithy_mocks::Rule, instances: &aws_smithy_mocks::Rule) -> RegionCtx {
+        RegionCtx::for_tests("us-east-1")
+            .mock_ec2(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[regions]))
+            .mock_ssoadmin(mock_client!(
+                aws_sdk_ssoadmin,
+                RuleMode::MatchAny,
+                &[instances]
+            ))
+    }
+
+    #[tokio::test]
+    async fn mocked_identity_center_is_looked_for_in_every_enabled_region_not_only_the_home_one() {
+        let regions = regions();
+        let instances = mock!(aws_sdk_ssoadmin::Client::list_instances).then_output(one_instance);
+        let ctx = ctx(&regions, &instances);
+        let findings = IdentityCenter
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
+            .await
+            .unwrap();
+        assert_eq!(
+            instances.num_calls(),
+            2,
+            "us-east-1 and eu-west-1; not ap-east-1, which is not opted into"
+        );
+        let mut found: Vec<(&str, &str)> = findings
+            .iter()
+            .map(|f| (f.region.as_str(), f.resource.as_str()))
+            .collect();
+        found.sort();
+        assert_eq!(
+            found,
+            [
+                (
+                    "eu-west-1",
+                    "arn:aws:sso:::instance/ssoins-7223a9b5a1f8a3f0"
+                ),
+                (
+                    "us-east-1",
+                    "arn:aws:sso:::instance/ssoins-7223a9b5a1f8a3f0"
+                )
+            ]
+        );
+        assert!(findings.iter().all(|f| f.severity == Severity::Medium
+            && f.message.contains("Its identity store is d-9067c2f5a1.")));
+    }
+
+    #[tokio::test]
+    async fn mocked_a_region_that_cannot_be_read_is_named_in_a_finding_and_the_others_still_count()
+    {
+        let regions = regions();
+        let instances = mock!(aws_sdk_ssoadmin::Client::list_instances)
+            .sequence()
+            .output(one_instance)
+            .error(|| {
+                ListInstancesError::generic(
+                    aws_sdk_ssoadmin::error::ErrorMetadata::builder()
+                        .code("AccessDeniedException")
+                        .message("User is not authorized to perform: sso:ListInstances")
+                        .build(),
+                )
+            })
+            .build();
+        let ctx = ctx(&regions, &instances);
+        let findings = IdentityCenter
+            .inspect(&ctx, &DiscoveryScope::for_tests(), &[])
+            .await
+            .unwrap();
+        assert_eq!(findings.len(), 2, "{findings:?}");
+        let unread = findings
+            .iter()
+            .find(|f| f.resource == "sso:ListInstances")
+            .expect("the unread region is named");
+        assert!(unread.message.contains("could not be listed in"));
+        assert!(
+            unread.message.contains("AccessDeniedException"),
+            "{}",
+            unread.message
+        );
+    }
+
+    #[test]
+    fn each_instance_is_reported_in_its_own_region() {
+        let findings = identity_center_findings(vec![
+            ("us-east-1".into(), Ok(vec![])),
+            (
+                "eu-central-1".into(),
+                Ok(vec![("arn:aws:sso:::instance/ssoins-2".into(), None)]),
+            ),
+            (
+                "ap-south-2".into(),
+                Err(ServiceError::local("sso:ListInstances", "timed out")),
+            ),
+        ]);
+        assert_eq!(findings.len(), 2);
+        assert_eq!(
+            (findings[0].region.as_str(), findings[0].resource.as_str()),
+            ("eu-central-1", "arn:aws:sso:::instance/ssoins-2")
+        );
+        assert!(findings[1].message.contains("ap-south-2"));
     }
 }

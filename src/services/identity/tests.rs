@@ -478,7 +478,9 @@ fn findings_say_what_was_found_and_what_to_do() {
     assert!(exposed.message.contains("ci-deploy"));
     assert!(exposed.message.contains("https://github.com/x/y"));
 
-    let center = identity_center_finding("arn:aws:sso:::instance/ssoins-1", Some("d-1"));
+    let center =
+        identity_center_finding("eu-west-1", "arn:aws:sso:::instance/ssoins-1", Some("d-1"));
+    assert_eq!(center.region, "eu-west-1");
     assert_eq!(center.severity, Severity::Medium);
     assert!(center.message.starts_with(
         "IAM Identity Center is a way in that IAM key cuts do not close: review permission sets and assignments"

@@ -5,14 +5,28 @@
 //! groups or NACLs would let traffic in. Undo sets the flag back. AWS applies the change within minutes
 //! (the instance shows `modifying`); it is requested with ApplyImmediately so it does not wait for the
 //! maintenance window.
+//!
+//! Instances of a Multi-AZ DB cluster (RDS for MySQL or PostgreSQL with a writer and two readers) get no
+//! cut: "You can't modify the DB instances within a Multi-AZ DB cluster. All modifications must be done at
+//! the DB cluster level" (<https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/modify-multi-az-db-cluster.html>),
+//! and at the cluster level `PubliclyAccessible` is only a CreateDBCluster setting ("Valid for Cluster
+//! Type: Multi-AZ DB clusters only"): ModifyDBCluster takes no such parameter
+//! (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBCluster.html>; the SDK's
+//! ModifyDBCluster has none either). A cut on them would only fail, so the `rds_multi_az_cluster_public`
+//! inspection reports each public Multi-AZ DB cluster as a High finding, naming the network cuts that
+//! close it instead. Aurora clusters keep the flag on each instance, which this kind cuts as before.
+
+use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_rds::types::DbInstance;
+use aws_sdk_rds::types::{DbCluster, DbInstance};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
+use crate::plan::{Cut, Finding, Severity};
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct RdsPublicOff;
@@ -24,6 +38,27 @@ static INFO: KindInfo = KindInfo {
     phase: Phase::PerResource,
     global: false,
 };
+
+/// The engines of a Multi-AZ DB cluster: "Multi-AZ DB clusters are supported only for the MySQL and
+/// PostgreSQL DB engines" (modify-multi-az-db-cluster.html above). An instance with a cluster and one of
+/// these engines is one of its instances; Aurora's engines are `aurora-*`.
+const MULTI_AZ_CLUSTER_ENGINES: [&str; 2] = ["mysql", "postgres"];
+
+/// The instance's Multi-AZ DB cluster, when it belongs to one.
+pub fn multi_az_cluster_of(instance: &DbInstance) -> Option<&str> {
+    let engine = instance.engine()?;
+    instance
+        .db_cluster_identifier()
+        .filter(|_| MULTI_AZ_CLUSTER_ENGINES.contains(&engine))
+}
+
+/// Whether DescribeDBClusters describes a Multi-AZ DB cluster (it also lists Aurora, Neptune and
+/// DocumentDB clusters).
+pub fn is_multi_az_cluster(cluster: &DbCluster) -> bool {
+    cluster
+        .engine()
+        .is_some_and(|engine| MULTI_AZ_CLUSTER_ENGINES.contains(&engine))
+}
 
 /// The instance as `before` and `after` record it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +88,18 @@ fn state_of(instance: &DbInstance) -> Option<InstanceState> {
             .map(str::to_string),
         publicly_accessible: instance.publicly_accessible().unwrap_or(false),
     })
+}
+
+/// The instances this kind can cut: all but those of Multi-AZ DB clusters, which AWS does not let be
+/// modified one by one (the `rds_multi_az_cluster_public` finding reports those), sorted.
+pub fn cuttable_instances(instances: &[DbInstance]) -> Vec<InstanceState> {
+    let mut states: Vec<InstanceState> = instances
+        .iter()
+        .filter(|instance| multi_az_cluster_of(instance).is_none())
+        .filter_map(state_of)
+        .collect();
+    states.sort_by(|a, b| a.db_instance_identifier.cmp(&b.db_instance_identifier));
+    states
 }
 
 /// The proposal for one instance, or nothing when it is not public.
@@ -98,6 +145,21 @@ async fn describe(
     }
 }
 
+/// AWS's refusal to modify one instance of a DB cluster, in words the operator can act on. AWS answers
+/// InvalidParameterCombination, "The specified DB Instance is a member of a cluster. Modify … for the DB
+/// Cluster using the ModifyDbCluster API".
+fn about_cluster_member(identifier: &str, mut err: ServiceError) -> ServiceError {
+    if err.code.as_deref() == Some("InvalidParameterCombination")
+        && err.message.contains("member of a cluster")
+    {
+        err.message = format!(
+            "{} (RDS instance {identifier} belongs to a DB cluster. If that is a Multi-AZ DB cluster, no call makes it private: ModifyDBCluster has no PubliclyAccessible setting. Plan again: the plan then reports it as an rds_multi_az_cluster_public finding with the network cuts that close it)",
+            err.message
+        );
+    }
+    err
+}
+
 async fn set_public(ctx: &RegionCtx, identifier: &str, public: bool) -> Result<(), ServiceError> {
     ctx.rds()
         .modify_db_instance()
@@ -106,8 +168,24 @@ async fn set_public(ctx: &RegionCtx, identifier: &str, public: bool) -> Result<(
         .apply_immediately(true)
         .send()
         .await
-        .map_err(|err| ServiceError::from_sdk("rds:ModifyDBInstance", err))?;
+        .map_err(|err| {
+            about_cluster_member(
+                identifier,
+                ServiceError::from_sdk("rds:ModifyDBInstance", err),
+            )
+        })?;
     Ok(())
+}
+
+async fn all_instances(ctx: &RegionCtx) -> Result<Vec<DbInstance>, ServiceError> {
+    ctx.rds()
+        .describe_db_instances()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("rds:DescribeDBInstances", err))
 }
 
 #[async_trait]
@@ -139,18 +217,11 @@ impl CutKind for RdsPublicOff {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<InstanceState>>, ServiceError> {
-        let instances = ctx
-            .rds()
-            .describe_db_instances()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("rds:DescribeDBInstances", err))?;
-        let mut states: Vec<InstanceState> = instances.iter().filter_map(state_of).collect();
-        states.sort_by(|a, b| a.db_instance_identifier.cmp(&b.db_instance_identifier));
-        Ok(states.iter().filter_map(propose).collect())
+        let instances = all_instances(ctx).await?;
+        Ok(cuttable_instances(&instances)
+            .iter()
+            .filter_map(propose)
+            .collect())
     }
 
     async fn observe(
@@ -199,10 +270,170 @@ impl CutKind for RdsPublicOff {
     }
 }
 
+/// `rds_multi_az_cluster_public`: a publicly accessible Multi-AZ DB cluster, which no API call makes
+/// private once it exists (see the module's comment).
+pub struct MultiAzClusterPublic;
+
+/// What the finding says about one Multi-AZ DB cluster, gathered from DescribeDBClusters and its
+/// instances' DescribeDBInstances entries.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PublicCluster {
+    pub identifier: String,
+    pub engine: String,
+    pub instances: Vec<String>,
+    pub security_groups: Vec<String>,
+}
+
+/// The public Multi-AZ DB clusters, by identifier. A cluster is public when DescribeDBClusters says so
+/// (`PubliclyAccessible`, documented for Multi-AZ DB clusters) or, when it does not say, when one of its
+/// instances is; an instance whose cluster DescribeDBClusters did not list (created in between) speaks
+/// for its cluster, so no public instance passes unseen.
+pub fn public_clusters(clusters: &[DbCluster], instances: &[DbInstance]) -> Vec<PublicCluster> {
+    let mut members: BTreeMap<&str, Vec<&DbInstance>> = BTreeMap::new();
+    for instance in instances {
+        if let Some(cluster) = multi_az_cluster_of(instance) {
+            members.entry(cluster).or_default().push(instance);
+        }
+    }
+    let a_member_is_public = |id: &str| {
+        members
+            .get(id)
+            .is_some_and(|m| m.iter().any(|i| i.publicly_accessible() == Some(true)))
+    };
+    let mut found: BTreeMap<String, PublicCluster> = BTreeMap::new();
+    for cluster in clusters.iter().filter(|c| is_multi_az_cluster(c)) {
+        let Some(id) = cluster.db_cluster_identifier() else {
+            continue;
+        };
+        if !cluster
+            .publicly_accessible()
+            .unwrap_or_else(|| a_member_is_public(id))
+        {
+            continue;
+        }
+        let mut instances: Vec<String> = cluster
+            .db_cluster_members()
+            .iter()
+            .filter_map(|m| m.db_instance_identifier().map(str::to_string))
+            .collect();
+        instances.sort();
+        let mut security_groups: Vec<String> = cluster
+            .vpc_security_groups()
+            .iter()
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect();
+        security_groups.sort();
+        found.insert(
+            id.to_string(),
+            PublicCluster {
+                identifier: id.to_string(),
+                engine: cluster.engine().unwrap_or_default().to_string(),
+                instances,
+                security_groups,
+            },
+        );
+    }
+    let listed: Vec<&str> = clusters
+        .iter()
+        .filter_map(|c| c.db_cluster_identifier())
+        .collect();
+    for (id, members) in &members {
+        if listed.contains(id) || !a_member_is_public(id) {
+            continue;
+        }
+        let mut instances: Vec<String> = members
+            .iter()
+            .filter_map(|i| i.db_instance_identifier().map(str::to_string))
+            .collect();
+        instances.sort();
+        let mut security_groups: Vec<String> = members
+            .iter()
+            .flat_map(|i| i.vpc_security_groups())
+            .filter_map(|g| g.vpc_security_group_id().map(str::to_string))
+            .collect();
+        security_groups.sort();
+        security_groups.dedup();
+        found.insert(
+            id.to_string(),
+            PublicCluster {
+                identifier: id.to_string(),
+                engine: members[0].engine().unwrap_or_default().to_string(),
+                instances,
+                security_groups,
+            },
+        );
+    }
+    found.into_values().collect()
+}
+
+/// The finding for one public Multi-AZ DB cluster.
+pub fn public_cluster_finding(region: &str, cluster: &PublicCluster) -> Finding {
+    let instances = if cluster.instances.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " and those of its instances {}",
+            cluster.instances.join(", ")
+        )
+    };
+    let groups = if cluster.security_groups.is_empty() {
+        "its security groups".to_string()
+    } else {
+        format!("its security groups {}", cluster.security_groups.join(", "))
+    };
+    Finding {
+        check: "rds_multi_az_cluster_public".into(),
+        region: region.to_string(),
+        resource: cluster.identifier.clone(),
+        severity: Severity::High,
+        message: format!(
+            "Multi-AZ DB cluster {} ({}) is publicly accessible: its endpoints{instances} resolve to public addresses. AWS offers no call that makes it private once it exists (ModifyDBCluster has no PubliclyAccessible setting, and its instances cannot be modified one by one), so rds_public_off proposes no cut for it. Close the path on the network: sg_revoke on {groups}, and route_remove, igw_detach and nacl_deny for its VPC, which this plan proposes where they apply. To keep it private for good, restore a snapshot into a new cluster created with PubliclyAccessible false.",
+            cluster.identifier, cluster.engine
+        ),
+    }
+}
+
+#[async_trait]
+impl Inspection for MultiAzClusterPublic {
+    fn name(&self) -> &'static str {
+        "rds_multi_az_cluster_public"
+    }
+
+    fn global(&self) -> bool {
+        false
+    }
+
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let clusters: Vec<DbCluster> = ctx
+            .rds()
+            .describe_db_clusters()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("rds:DescribeDBClusters", err))?;
+        let instances = all_instances(ctx).await?;
+        Ok(public_clusters(&clusters, &instances)
+            .iter()
+            .map(|cluster| public_cluster_finding(&ctx.region, cluster))
+            .collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_rds::Client;
+    use aws_sdk_rds::error::ErrorMetadata;
+    use aws_sdk_rds::operation::describe_db_clusters::DescribeDbClustersOutput;
     use aws_sdk_rds::operation::describe_db_instances::DescribeDbInstancesOutput;
+    use aws_sdk_rds::operation::modify_db_instance::ModifyDBInstanceError;
+    use aws_sdk_rds::types::{DbClusterMember, VpcSecurityGroupMembership};
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
     use super::*;
@@ -295,5 +526,194 @@ mod tests {
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
         let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
         assert_eq!(targets, vec!["public-two"]);
+    }
+
+    /// An instance of a DB cluster as DescribeDBInstances describes it: `DBClusterIdentifier` names the
+    /// cluster.
+    fn member(id: &str, cluster: &str, engine: &str, public: bool) -> DbInstance {
+        DbInstance::builder()
+            .db_instance_identifier(id)
+            .engine(engine)
+            .db_cluster_identifier(cluster)
+            .publicly_accessible(public)
+            .build()
+    }
+
+    fn multi_az_members(id: &str, public: bool) -> Vec<DbInstance> {
+        (1..=3)
+            .map(|n| member(&format!("{id}-instance-{n}"), id, "postgres", public))
+            .collect()
+    }
+
+    /// A Multi-AZ DB cluster as DescribeDBClusters documents it
+    /// (docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBCluster.html): a PostgreSQL engine, a
+    /// `DBClusterInstanceClass`, a writer and two readers, its security groups and its own
+    /// `PubliclyAccessible` ("This setting is only for non-Aurora Multi-AZ DB clusters").
+    fn multi_az_cluster(id: &str, public: Option<bool>) -> DbCluster {
+        let mut cluster = DbCluster::builder()
+            .db_cluster_identifier(id)
+            .engine("postgres")
+            .db_cluster_instance_class("db.m6gd.large")
+            .vpc_security_groups(
+                VpcSecurityGroupMembership::builder()
+                    .vpc_security_group_id("sg-ledger")
+                    .status("active")
+                    .build(),
+            )
+            .set_publicly_accessible(public);
+        for (n, writer) in [(1, true), (2, false), (3, false)] {
+            cluster = cluster.db_cluster_members(
+                DbClusterMember::builder()
+                    .db_instance_identifier(format!("{id}-instance-{n}"))
+                    .is_cluster_writer(writer)
+                    .build(),
+            );
+        }
+        cluster.build()
+    }
+
+    fn aurora_cluster(id: &str) -> DbCluster {
+        DbCluster::builder()
+            .db_cluster_identifier(id)
+            .engine("aurora-postgresql")
+            .build()
+    }
+
+    fn region_with_clusters() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+        let instances = mock!(Client::describe_db_instances).then_output(|| {
+            let mut all = multi_az_members("ledger", true);
+            all.push(instance("orders", true));
+            // Aurora keeps the flag on each instance: cut one by one, as before.
+            all.push(member("reports-1", "reports", "aurora-postgresql", true));
+            DescribeDbInstancesOutput::builder()
+                .set_db_instances(Some(all))
+                .build()
+        });
+        let clusters = mock!(Client::describe_db_clusters).then_output(|| {
+            DescribeDbClustersOutput::builder()
+                .db_clusters(multi_az_cluster("ledger", Some(true)))
+                .db_clusters(aurora_cluster("reports"))
+                .build()
+        });
+        (instances, clusters)
+    }
+
+    #[tokio::test]
+    async fn mocked_instances_of_a_multi_az_cluster_get_no_cut_but_a_high_finding_naming_the_network_cuts()
+     {
+        let (instances, clusters) = region_with_clusters();
+        let ctx = RegionCtx::with_rds(
+            "us-east-1",
+            mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&instances, &clusters]),
+        );
+        let scope = DiscoveryScope::for_tests();
+        let proposed = RdsPublicOff.discover(&ctx, &scope).await.unwrap();
+        let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
+        assert_eq!(targets, ["orders", "reports-1"]);
+        assert_eq!(
+            clusters.num_calls(),
+            0,
+            "the cut's discovery needs no cluster"
+        );
+
+        let findings = MultiAzClusterPublic
+            .inspect(&ctx, &scope, &[])
+            .await
+            .unwrap();
+        assert_eq!(findings.len(), 1);
+        let finding = &findings[0];
+        assert_eq!(
+            (
+                finding.check.as_str(),
+                finding.resource.as_str(),
+                finding.severity
+            ),
+            ("rds_multi_az_cluster_public", "ledger", Severity::High)
+        );
+        for needed in [
+            "ledger-instance-1, ledger-instance-2, ledger-instance-3",
+            "ModifyDBCluster has no PubliclyAccessible setting",
+            "sg_revoke on its security groups sg-ledger",
+            "route_remove, igw_detach and nacl_deny",
+        ] {
+            assert!(
+                finding.message.contains(needed),
+                "{needed}: {}",
+                finding.message
+            );
+        }
+    }
+
+    #[test]
+    fn a_multi_az_cluster_is_public_as_it_says_or_as_its_instances_say_when_it_does_not() {
+        let public = multi_az_members("ledger", true);
+        let private = multi_az_members("ledger", false);
+        let names = |found: Vec<PublicCluster>| -> Vec<String> {
+            found.into_iter().map(|c| c.identifier).collect()
+        };
+        assert_eq!(
+            names(public_clusters(
+                &[multi_az_cluster("ledger", Some(false))],
+                &public
+            )),
+            Vec::<String>::new(),
+            "the cluster's own setting decides"
+        );
+        assert_eq!(
+            names(public_clusters(
+                &[multi_az_cluster("ledger", None)],
+                &public
+            )),
+            ["ledger"]
+        );
+        assert_eq!(
+            names(public_clusters(
+                &[multi_az_cluster("ledger", None)],
+                &private
+            )),
+            Vec::<String>::new()
+        );
+        // A cluster DescribeDBClusters did not list (created in between) still shows through its instances.
+        let unlisted = public_clusters(&[], &public);
+        assert_eq!(unlisted.len(), 1);
+        assert_eq!(unlisted[0].instances.len(), 3);
+        // Aurora clusters are not Multi-AZ DB clusters: their instances are cut one by one.
+        assert!(
+            public_clusters(
+                &[aurora_cluster("reports")],
+                &[member("reports-1", "reports", "aurora-postgresql", true)]
+            )
+            .is_empty()
+        );
+    }
+
+    /// ModifyDBInstance on an instance of a DB cluster, as AWS refuses it: InvalidParameterCombination,
+    /// "The specified DB Instance is a member of a cluster. Modify … for the DB Cluster using the
+    /// ModifyDbCluster API". An instance cut of an older plan meets it; the error says what to do.
+    #[tokio::test]
+    async fn mocked_an_instance_cut_on_a_cluster_instance_explains_aws_refusal() {
+        let refused = mock!(Client::modify_db_instance).then_error(|| {
+            ModifyDBInstanceError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterCombination")
+                    .message("The specified DB Instance is a member of a cluster. Modify publicly accessible for the DB Cluster using the ModifyDbCluster API")
+                    .build(),
+            )
+        });
+        let ctx = RegionCtx::with_rds(
+            "us-east-1",
+            mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&refused]),
+        );
+        let mut cut = cut();
+        cut.target = "ledger-instance-1".into();
+        cut.before.db_instance_identifier = "ledger-instance-1".into();
+        let err = RdsPublicOff.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("InvalidParameterCombination"));
+        assert!(err.message.contains("member of a cluster"), "{err}");
+        assert!(
+            err.message.contains("rds_multi_az_cluster_public finding"),
+            "{err}"
+        );
+        assert_eq!(refused.num_calls(), 1);
     }
 }

@@ -4,14 +4,24 @@
 //! distribution stays enabled with its certificate and aliases, so viewers of every URL get the notice
 //! page the maintenance origin serves instead of an error, and no request reaches the real origins.
 //!
-//! Undo points each behaviour back at the origin it had and removes the maintenance origin once nothing
-//! uses it. A behaviour someone re-pointed since is left alone and reported.
+//! Code at the edge is detached too. A Lambda@Edge function or CloudFront Function associated with a
+//! behaviour runs on every request it serves and can answer the request itself or send it to another
+//! origin (an origin-request Lambda@Edge function may rewrite the origin; a CloudFront Function may call
+//! `updateRequestOrigin`), so a behaviour pointed at the maintenance origin with its code still attached
+//! could still reach the real origins. The cut removes every association, recorded in `before` in
+//! AWS's order, and the update is the same single UpdateDistribution, so a crash leaves either the old
+//! configuration or the new one.
+//!
+//! Undo points each behaviour back at the origin it had, attaches its recorded code again, and removes
+//! the maintenance origin once nothing uses it. A behaviour someone re-pointed, or given other code,
+//! since is left alone and reported.
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use aws_sdk_cloudfront::types::{
-    CustomOriginConfig, DistributionConfig, Origin, OriginProtocolPolicy,
+    CustomOriginConfig, DistributionConfig, EventType, FunctionAssociation, FunctionAssociations,
+    LambdaFunctionAssociation, LambdaFunctionAssociations, Origin, OriginProtocolPolicy,
 };
 use serde::{Deserialize, Serialize};
 
@@ -47,6 +57,128 @@ pub struct Routing {
     pub behavior_targets: BTreeMap<String, String>,
     /// The domain of the `hikkonuki-maintenance` origin, when the distribution has one.
     pub maintenance_origin: Option<String>,
+    /// The default behaviour's edge code. Absent from plans made before edge code was recorded, and
+    /// from any distribution without it.
+    #[serde(default, skip_serializing_if = "EdgeCode::is_empty")]
+    pub default_edge_code: EdgeCode,
+    /// The edge code of each path-pattern behaviour that has some.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub behavior_edge_code: BTreeMap<String, EdgeCode>,
+}
+
+/// The code a behaviour runs at the edge, each association as CloudFront lists it, in its order.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeCode {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lambda_edge: Vec<LambdaEdge>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cloudfront_functions: Vec<CloudFrontFunction>,
+}
+
+/// A Lambda@Edge association: a numbered function version run on one event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LambdaEdge {
+    /// `viewer-request`, `origin-request`, `origin-response` or `viewer-response`.
+    pub event_type: String,
+    pub lambda_function_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_body: Option<bool>,
+}
+
+/// A CloudFront Functions association: a function run on one viewer event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudFrontFunction {
+    pub event_type: String,
+    pub function_arn: String,
+}
+
+impl EdgeCode {
+    pub fn is_empty(&self) -> bool {
+        self.lambda_edge.is_empty() && self.cloudfront_functions.is_empty()
+    }
+
+    fn of(
+        lambda: Option<&LambdaFunctionAssociations>,
+        functions: Option<&FunctionAssociations>,
+    ) -> EdgeCode {
+        EdgeCode {
+            lambda_edge: lambda
+                .map(|l| l.items())
+                .unwrap_or_default()
+                .iter()
+                .map(|a| LambdaEdge {
+                    event_type: a.event_type().as_str().to_string(),
+                    lambda_function_arn: a.lambda_function_arn().to_string(),
+                    include_body: a.include_body(),
+                })
+                .collect(),
+            cloudfront_functions: functions
+                .map(|f| f.items())
+                .unwrap_or_default()
+                .iter()
+                .map(|a| CloudFrontFunction {
+                    event_type: a.event_type().as_str().to_string(),
+                    function_arn: a.function_arn().to_string(),
+                })
+                .collect(),
+        }
+    }
+
+    /// The associations CloudFront takes back, in the recorded order.
+    fn associations(&self) -> (LambdaFunctionAssociations, FunctionAssociations) {
+        let lambda: Vec<LambdaFunctionAssociation> = self
+            .lambda_edge
+            .iter()
+            .map(|a| {
+                LambdaFunctionAssociation::builder()
+                    .event_type(EventType::from(a.event_type.as_str()))
+                    .lambda_function_arn(&a.lambda_function_arn)
+                    .set_include_body(a.include_body)
+                    .build()
+                    .expect("every required field is set")
+            })
+            .collect();
+        let functions: Vec<FunctionAssociation> = self
+            .cloudfront_functions
+            .iter()
+            .map(|a| {
+                FunctionAssociation::builder()
+                    .event_type(EventType::from(a.event_type.as_str()))
+                    .function_arn(&a.function_arn)
+                    .build()
+                    .expect("every required field is set")
+            })
+            .collect();
+        (
+            LambdaFunctionAssociations::builder()
+                .quantity(lambda.len() as i32)
+                .set_items((!lambda.is_empty()).then_some(lambda))
+                .build()
+                .expect("every required field is set"),
+            FunctionAssociations::builder()
+                .quantity(functions.len() as i32)
+                .set_items((!functions.is_empty()).then_some(functions))
+                .build()
+                .expect("every required field is set"),
+        )
+    }
+
+    /// The code in words, e.g. `Lambda@Edge origin-request arn:…:1; CloudFront Function viewer-request arn:…`.
+    fn summary(&self) -> String {
+        self.lambda_edge
+            .iter()
+            .map(|a| format!("Lambda@Edge {} {}", a.event_type, a.lambda_function_arn))
+            .chain(
+                self.cloudfront_functions
+                    .iter()
+                    .map(|a| format!("CloudFront Function {} {}", a.event_type, a.function_arn)),
+            )
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl Routing {
@@ -78,7 +210,41 @@ impl Routing {
                 .iter()
                 .find(|o| o.id() == MAINTENANCE_ORIGIN_ID)
                 .map(|o| o.domain_name().to_string()),
+            default_edge_code: config
+                .default_cache_behavior()
+                .map(|b| EdgeCode::of(b.lambda_function_associations(), b.function_associations()))
+                .unwrap_or_default(),
+            behavior_edge_code: config
+                .cache_behaviors()
+                .map(|b| b.items())
+                .unwrap_or_default()
+                .iter()
+                .map(|b| {
+                    (
+                        b.path_pattern().to_string(),
+                        EdgeCode::of(b.lambda_function_associations(), b.function_associations()),
+                    )
+                })
+                .filter(|(_, code)| !code.is_empty())
+                .collect(),
         }
+    }
+
+    /// Every behaviour's edge code, the default's under `default behaviour`, in words.
+    fn edge_code_summary(&self) -> Vec<String> {
+        std::iter::once(("the default behaviour".to_string(), &self.default_edge_code))
+            .chain(
+                self.behavior_edge_code
+                    .iter()
+                    .map(|(path, code)| (format!("behaviour {path}"), code)),
+            )
+            .filter(|(_, code)| !code.is_empty())
+            .map(|(what, code)| format!("{what}: {}", code.summary()))
+            .collect()
+    }
+
+    fn has_edge_code(&self) -> bool {
+        !self.default_edge_code.is_empty() || !self.behavior_edge_code.is_empty()
     }
 
     fn all_on_maintenance(&self) -> bool {
@@ -92,7 +258,7 @@ impl Routing {
 
 /// The proposal for one enabled distribution, or nothing when it already serves the maintenance page.
 pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<Proposal<Routing>> {
-    if state.all_on_maintenance() {
+    if state.all_on_maintenance() && !state.has_edge_code() {
         return None;
     }
     // An origin of that name for another domain is someone else's, or left by an earlier cut whose
@@ -114,12 +280,23 @@ pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<Proposal<Rou
             .map(|path| (path.clone(), MAINTENANCE_ORIGIN_ID.to_string()))
             .collect(),
         maintenance_origin: Some(maintenance_domain.to_string()),
+        default_edge_code: EdgeCode::default(),
+        behavior_edge_code: BTreeMap::new(),
         ..state.clone()
+    };
+    let edge_code = state.edge_code_summary();
+    let edge_code = if edge_code.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Its edge code is detached too, since it can answer requests itself or send them to other origins: {}; restore attaches it again.",
+            edge_code.join("; ")
+        )
     };
     Some(Proposal {
         target: state.distribution_id.clone(),
         reason: format!(
-            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. Cached objects may be served until they expire; restore points each behaviour back.",
+            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. Cached objects may be served until they expire; restore points each behaviour back.{edge_code}",
             state.distribution_id,
             std::iter::once(state.domain_name.clone())
                 .chain(state.aliases.iter().cloned())
@@ -170,13 +347,82 @@ pub fn to_maintenance(config: &DistributionConfig, domain: &str) -> Distribution
     }
     if let Some(default) = config.default_cache_behavior.as_mut() {
         default.target_origin_id = MAINTENANCE_ORIGIN_ID.into();
+        detach(
+            &mut default.lambda_function_associations,
+            &mut default.function_associations,
+        );
     }
     if let Some(behaviors) = config.cache_behaviors.as_mut() {
         for behavior in behaviors.items.iter_mut().flatten() {
             behavior.target_origin_id = MAINTENANCE_ORIGIN_ID.into();
+            detach(
+                &mut behavior.lambda_function_associations,
+                &mut behavior.function_associations,
+            );
         }
     }
     config
+}
+
+/// Empties a behaviour's associations. Lists that hold nothing are left exactly as they are, so a
+/// behaviour without edge code is written back unchanged.
+fn detach(
+    lambda: &mut Option<LambdaFunctionAssociations>,
+    functions: &mut Option<FunctionAssociations>,
+) {
+    let (no_lambda, no_functions) = EdgeCode::default().associations();
+    if lambda.as_ref().is_some_and(|l| !l.items().is_empty()) {
+        *lambda = Some(no_lambda);
+    }
+    if functions.as_ref().is_some_and(|f| !f.items().is_empty()) {
+        *functions = Some(no_functions);
+    }
+}
+
+/// Puts recorded code back on a behaviour that has none. Only the lists that held something are
+/// written, so an empty list stays exactly as the cut left it, as it was before.
+fn attach(
+    code: &EdgeCode,
+    lambda: &mut Option<LambdaFunctionAssociations>,
+    functions: &mut Option<FunctionAssociations>,
+) {
+    let (recorded_lambda, recorded_functions) = code.associations();
+    if !code.lambda_edge.is_empty() {
+        *lambda = Some(recorded_lambda);
+    }
+    if !code.cloudfront_functions.is_empty() {
+        *functions = Some(recorded_functions);
+    }
+}
+
+/// What restore does with one behaviour's edge code, given where the behaviour points now.
+fn restore_edge_code(
+    what: &str,
+    id: &str,
+    pointed_back: bool,
+    live: &EdgeCode,
+    prior: &EdgeCode,
+    notes: &mut Vec<String>,
+) -> Option<EdgeCode> {
+    if live == prior || prior.is_empty() && !pointed_back {
+        return None;
+    }
+    if pointed_back && live.is_empty() {
+        return Some(prior.clone());
+    }
+    notes.push(if live.is_empty() {
+        format!(
+            "conflict: {what} of distribution {id} was taken off the maintenance origin after the cut, without its edge code; left alone. Attach it by hand if it belongs there: {}",
+            prior.summary()
+        )
+    } else {
+        format!(
+            "conflict: {what} of distribution {id} was given other edge code after the cut ({}); left alone. Its edge code before the cut: {}",
+            live.summary(),
+            if prior.is_empty() { "none".to_string() } else { prior.summary() }
+        )
+    });
+    None
 }
 
 /// The configuration with each behaviour still on the maintenance origin pointed back where `prior`
@@ -190,31 +436,87 @@ pub fn from_maintenance(
     let mut notes = Vec::new();
     let mut new = config.clone();
     let mut changed = false;
-    let mut back = |what: &str, target: &mut String, prior_target: &str| {
+    // Points a behaviour back and says whether it did; its edge code follows it back.
+    let mut back = |what: &str,
+                    target: &mut String,
+                    prior_target: &str,
+                    notes: &mut Vec<String>| {
         if target == MAINTENANCE_ORIGIN_ID {
             *target = prior_target.to_string();
             changed = true;
-        } else if target != prior_target {
-            notes.push(format!(
-                "conflict: {what} of distribution {id} was pointed at {target} after the cut; left alone"
-            ));
+            true
+        } else {
+            if target != prior_target {
+                notes.push(format!(
+                    "conflict: {what} of distribution {id} was pointed at {target} after the cut; left alone"
+                ));
+            }
+            false
         }
     };
+    let mut code_changed = false;
     if let Some(default) = new.default_cache_behavior.as_mut() {
-        back(
-            "the default behaviour",
+        let what = "the default behaviour";
+        let pointed_back = back(
+            what,
             &mut default.target_origin_id,
             &prior.default_target,
+            &mut notes,
         );
+        let live = EdgeCode::of(
+            default.lambda_function_associations(),
+            default.function_associations(),
+        );
+        if let Some(code) = restore_edge_code(
+            what,
+            id,
+            pointed_back,
+            &live,
+            &prior.default_edge_code,
+            &mut notes,
+        ) {
+            attach(
+                &code,
+                &mut default.lambda_function_associations,
+                &mut default.function_associations,
+            );
+            code_changed = true;
+        }
     }
     if let Some(behaviors) = new.cache_behaviors.as_mut() {
         for behavior in behaviors.items.iter_mut().flatten() {
-            if let Some(prior_target) = prior.behavior_targets.get(&behavior.path_pattern) {
-                let what = format!("behaviour {}", behavior.path_pattern);
-                back(&what, &mut behavior.target_origin_id, prior_target);
+            let Some(prior_target) = prior.behavior_targets.get(&behavior.path_pattern) else {
+                continue;
+            };
+            let what = format!("behaviour {}", behavior.path_pattern);
+            let pointed_back = back(
+                &what,
+                &mut behavior.target_origin_id,
+                prior_target,
+                &mut notes,
+            );
+            let prior_code = prior
+                .behavior_edge_code
+                .get(&behavior.path_pattern)
+                .cloned()
+                .unwrap_or_default();
+            let live = EdgeCode::of(
+                behavior.lambda_function_associations(),
+                behavior.function_associations(),
+            );
+            if let Some(code) =
+                restore_edge_code(&what, id, pointed_back, &live, &prior_code, &mut notes)
+            {
+                attach(
+                    &code,
+                    &mut behavior.lambda_function_associations,
+                    &mut behavior.function_associations,
+                );
+                code_changed = true;
             }
         }
     }
+    changed |= code_changed;
     let still_used = Routing::of(id, &prior.domain_name, &new);
     let uses_maintenance = still_used.default_target == MAINTENANCE_ORIGIN_ID
         || still_used
@@ -269,6 +571,12 @@ impl CutKind for CloudFrontMaintenance {
             return Err(format!(
                 "`after` must point every behaviour at {MAINTENANCE_ORIGIN_ID} and name its domain"
             ));
+        }
+        if after.has_edge_code() {
+            return Err(
+                "`after` must have no edge code: the cut detaches every Lambda@Edge and CloudFront Functions association"
+                    .into(),
+            );
         }
         if before
             .behavior_targets

@@ -11,15 +11,17 @@ use aws_sdk_cloudfront::operation::update_distribution::{
 };
 use aws_sdk_cloudfront::types::error::{NoSuchDistribution, PreconditionFailed};
 use aws_sdk_cloudfront::types::{
-    Aliases, CacheBehavior, CacheBehaviors, DefaultCacheBehavior, DistributionConfig,
-    MinimumProtocolVersion, Origin, Origins, SslSupportMethod, ViewerCertificate,
-    ViewerProtocolPolicy,
+    Aliases, CacheBehavior, CacheBehaviors, DefaultCacheBehavior, DistributionConfig, EventType,
+    FunctionAssociation, FunctionAssociations, LambdaFunctionAssociation,
+    LambdaFunctionAssociations, MinimumProtocolVersion, Origin, Origins, SslSupportMethod,
+    ViewerCertificate, ViewerProtocolPolicy,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::cloudfront_disable::{CloudFrontDisable, DistributionState, with_enabled};
 use super::cloudfront_maintenance::{
-    CloudFrontMaintenance, MAINTENANCE_ORIGIN_ID, Routing, from_maintenance, to_maintenance,
+    CloudFrontMaintenance, EdgeCode, MAINTENANCE_ORIGIN_ID, Routing, from_maintenance,
+    to_maintenance,
 };
 use crate::aws::RegionCtx;
 use crate::services::{CutKind, Proposal, TypedCut};
@@ -505,5 +507,292 @@ async fn mocked_maintenance_restore_sends_the_original_config_with_the_etag_just
     assert_eq!(
         outcome.notes,
         vec!["distribution E1: behaviours pointed back at their origins"]
+    );
+}
+
+// --- cloudfront_maintenance and code at the edge ---
+
+const ROUTER: &str = "arn:aws:lambda:us-east-1:123456789012:function:origin-router:7";
+const HEADERS: &str = "arn:aws:cloudfront::123456789012:function/security-headers";
+const AUTH: &str = "arn:aws:lambda:us-east-1:123456789012:function:api-auth:3";
+
+fn lambda_edge(event: EventType, arn: &str, body: Option<bool>) -> LambdaFunctionAssociation {
+    LambdaFunctionAssociation::builder()
+        .event_type(event)
+        .lambda_function_arn(arn)
+        .set_include_body(body)
+        .build()
+        .unwrap()
+}
+
+/// The shop with code at the edge, as GetDistributionConfig lists it: the default behaviour runs an
+/// origin-request Lambda@Edge function (which may pick another origin per request) and a viewer-request
+/// CloudFront Function; `/api/*` runs a viewer-request Lambda@Edge function that reads the body.
+fn config_with_edge_code() -> DistributionConfig {
+    let mut config = config();
+    let default = config.default_cache_behavior.as_mut().unwrap();
+    default.lambda_function_associations = Some(
+        LambdaFunctionAssociations::builder()
+            .quantity(1)
+            .items(lambda_edge(EventType::OriginRequest, ROUTER, None))
+            .build()
+            .unwrap(),
+    );
+    default.function_associations = Some(
+        FunctionAssociations::builder()
+            .quantity(1)
+            .items(
+                FunctionAssociation::builder()
+                    .event_type(EventType::ViewerRequest)
+                    .function_arn(HEADERS)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    );
+    let api = &mut config
+        .cache_behaviors
+        .as_mut()
+        .unwrap()
+        .items
+        .as_mut()
+        .unwrap()[0];
+    api.lambda_function_associations = Some(
+        LambdaFunctionAssociations::builder()
+            .quantity(1)
+            .items(lambda_edge(EventType::ViewerRequest, AUTH, Some(true)))
+            .build()
+            .unwrap(),
+    );
+    config
+}
+
+fn edge_cut() -> TypedCut<Routing> {
+    let prior = Routing::of("E1", "d1.cloudfront.net", &config_with_edge_code());
+    cut_of(
+        &CloudFrontMaintenance,
+        super::cloudfront_maintenance::propose(&prior, "maintenance.example.com").unwrap(),
+    )
+}
+
+#[test]
+fn edge_code_is_recorded_detached_from_every_behaviour_and_attached_again_exactly() {
+    let original = config_with_edge_code();
+    let cut = edge_cut();
+    assert_eq!(
+        cut.before.default_edge_code.lambda_edge[0].lambda_function_arn,
+        ROUTER
+    );
+    assert_eq!(
+        cut.before.default_edge_code.cloudfront_functions[0].function_arn,
+        HEADERS
+    );
+    assert_eq!(
+        cut.before.behavior_edge_code["/api/*"].lambda_edge[0].include_body,
+        Some(true)
+    );
+    assert!(
+        cut.after.default_edge_code.is_empty() && cut.after.behavior_edge_code.is_empty(),
+        "{:?}",
+        cut.after
+    );
+    assert_eq!(CloudFrontMaintenance.check_states(&cut), Ok(()));
+
+    let on_maintenance = to_maintenance(&original, "maintenance.example.com");
+    assert_eq!(
+        Routing::of("E1", "d1.cloudfront.net", &on_maintenance),
+        cut.after,
+        "the update leaves exactly the planned `after`"
+    );
+    let default = on_maintenance.default_cache_behavior().unwrap();
+    assert_eq!(
+        default.lambda_function_associations().unwrap().quantity(),
+        0
+    );
+    assert_eq!(default.function_associations().unwrap().quantity(), 0);
+
+    let record = CloudFrontMaintenance.undo_record_for(&cut).unwrap();
+    let (restored, notes) = from_maintenance(&on_maintenance, &record);
+    assert_eq!(restored, Some(original.clone()), "{notes:?}");
+    assert_eq!(
+        notes,
+        ["distribution E1: behaviours pointed back at their origins"]
+    );
+    let (again, notes) = from_maintenance(&original, &record);
+    assert_eq!(again, None, "{notes:?}");
+    assert!(notes.is_empty(), "{notes:?}");
+}
+
+#[test]
+fn the_reason_names_the_edge_code_and_a_plan_keeping_it_is_refused() {
+    let cut = edge_cut();
+    let proposed =
+        super::cloudfront_maintenance::propose(&cut.before, "maintenance.example.com").unwrap();
+    for needed in [
+        "edge code is detached too",
+        &format!("Lambda@Edge origin-request {ROUTER}"),
+        &format!("CloudFront Function viewer-request {HEADERS}"),
+        "behaviour /api/*",
+    ] {
+        assert!(
+            proposed.reason.contains(needed),
+            "{needed}: {}",
+            proposed.reason
+        );
+    }
+    let mut kept = cut.clone();
+    kept.after.default_edge_code = kept.before.default_edge_code.clone();
+    assert!(
+        CloudFrontMaintenance
+            .check_states(&kept)
+            .unwrap_err()
+            .contains("no edge code")
+    );
+}
+
+#[test]
+fn a_distribution_on_maintenance_with_edge_code_still_attached_is_proposed() {
+    let mut config = to_maintenance(&config(), "maintenance.example.com");
+    let with_code = config_with_edge_code();
+    config
+        .default_cache_behavior
+        .as_mut()
+        .unwrap()
+        .function_associations = with_code
+        .default_cache_behavior()
+        .unwrap()
+        .function_associations()
+        .cloned();
+    let routing = Routing::of("E1", "d1.cloudfront.net", &config);
+    assert!(super::cloudfront_maintenance::propose(&routing, "maintenance.example.com").is_some());
+    let clean = Routing::of(
+        "E1",
+        "d1.cloudfront.net",
+        &to_maintenance(&with_code, "maintenance.example.com"),
+    );
+    assert!(super::cloudfront_maintenance::propose(&clean, "maintenance.example.com").is_none());
+}
+
+#[test]
+fn edge_code_changed_after_the_cut_is_left_alone_and_reported() {
+    let original = config_with_edge_code();
+    let record = CloudFrontMaintenance.undo_record_for(&edge_cut()).unwrap();
+    let mut edited = to_maintenance(&original, "maintenance.example.com");
+    // During the incident someone puts another function on /api/*, and points the default behaviour
+    // back at the storefront by hand, without its code.
+    let behaviors = edited.cache_behaviors.as_mut().unwrap();
+    behaviors.items.as_mut().unwrap()[0].function_associations = Some(
+        FunctionAssociations::builder()
+            .quantity(1)
+            .items(
+                FunctionAssociation::builder()
+                    .event_type(EventType::ViewerRequest)
+                    .function_arn("arn:aws:cloudfront::123456789012:function/block-all")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap(),
+    );
+    edited
+        .default_cache_behavior
+        .as_mut()
+        .unwrap()
+        .target_origin_id = "shop".into();
+
+    let (restored, notes) = from_maintenance(&edited, &record);
+    let restored = restored.unwrap();
+    let api = &restored.cache_behaviors().unwrap().items()[0];
+    assert_eq!(api.target_origin_id(), "api", "pointed back all the same");
+    assert_eq!(
+        api.function_associations().unwrap().items()[0].function_arn(),
+        "arn:aws:cloudfront::123456789012:function/block-all",
+        "the later code is kept"
+    );
+    assert_eq!(
+        api.lambda_function_associations().unwrap().quantity(),
+        0,
+        "and nothing overwritten"
+    );
+    assert!(
+        restored
+            .default_cache_behavior()
+            .unwrap()
+            .lambda_function_associations()
+            .is_none_or(|l| l.items().is_empty()),
+        "the hand-restored default behaviour is left as it is"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "behaviour /api/* of distribution E1 was given other edge code after the cut"
+        ) && n.contains(AUTH)),
+        "{notes:?}"
+    );
+    assert!(
+        notes.iter().any(|n| n.contains(
+            "the default behaviour of distribution E1 was taken off the maintenance origin after the cut, without its edge code"
+        ) && n.contains(ROUTER)),
+        "{notes:?}"
+    );
+}
+
+/// Plans and rollback files written before edge code was recorded hold none: they still read, and the
+/// distribution they describe has none to put back.
+#[test]
+fn routing_recorded_before_edge_code_still_reads() {
+    let old = serde_json::json!({
+        "distribution_id": "E1",
+        "domain_name": "d1.cloudfront.net",
+        "aliases": ["shop.example.com"],
+        "default_target": "shop",
+        "behavior_targets": {"/api/*": "api"},
+        "maintenance_origin": null
+    });
+    let routing: Routing = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(routing.default_edge_code, EdgeCode::default());
+    assert_eq!(
+        serde_json::to_value(&routing).unwrap(),
+        old,
+        "a distribution without edge code is written as it always was"
+    );
+}
+
+#[tokio::test]
+async fn mocked_maintenance_sends_every_behaviour_without_its_edge_code() {
+    let reads = mock!(Client::get_distribution_config)
+        .then_output(|| read(config_with_edge_code(), "ETAG1"));
+    let update = mock!(Client::update_distribution)
+        .match_requests(|req| {
+            let Some(config) = req.distribution_config() else {
+                return false;
+            };
+            let default = config.default_cache_behavior().unwrap();
+            let api = &config.cache_behaviors().unwrap().items()[0];
+            req.if_match() == Some("ETAG1")
+                && default
+                    .lambda_function_associations()
+                    .unwrap()
+                    .items()
+                    .is_empty()
+                && default.function_associations().unwrap().items().is_empty()
+                && api
+                    .lambda_function_associations()
+                    .unwrap()
+                    .items()
+                    .is_empty()
+                && api.target_origin_id() == MAINTENANCE_ORIGIN_ID
+        })
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+    let record = CloudFrontMaintenance
+        .apply(&ctx, &edge_cut())
+        .await
+        .unwrap();
+    assert_eq!(update.num_calls(), 1);
+    assert_eq!(
+        record.behavior_edge_code["/api/*"].lambda_edge[0].lambda_function_arn,
+        AUTH
     );
 }

@@ -38,9 +38,36 @@ static INFO: KindInfo = KindInfo {
     global: false,
 };
 
-/// AWS's default quota of entries per direction of one network ACL, default deny entries included. It can
-/// be raised to 40 on request; a raised quota is not visible through the EC2 API, so the default is assumed.
+/// AWS's default quota of entries per direction of one network ACL, enforced separately for IPv4 and
+/// IPv6 entries ("you can have 20 ingress rules for IPv4 traffic and 20 ingress rules for IPv6 traffic"),
+/// each family's default deny entry included (rule 32767 for IPv4, 32768 for IPv6):
+/// <https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html>, "Network ACLs". It can be
+/// raised to 40 on request; a raised quota is not visible through the EC2 API, so the default is assumed.
 pub const ENTRY_QUOTA_PER_DIRECTION: usize = 20;
+
+/// The address family an entry counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Ipv4,
+    Ipv6,
+}
+
+impl Family {
+    fn of(entry: &Entry) -> Family {
+        if entry.cidr_ipv6.is_some() {
+            Family::Ipv6
+        } else {
+            Family::Ipv4
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Family::Ipv4 => "IPv4",
+            Family::Ipv6 => "IPv6",
+        }
+    }
+}
 
 /// The highest rule number a caller may use; 32767 and above are AWS's default entries.
 pub const MAX_RULE_NUMBER: i32 = 32766;
@@ -253,16 +280,22 @@ pub fn obstacles(before: &AclState, added: &[Entry]) -> Vec<String> {
                 new.len() + 1,
             ));
         }
-        let total = existing.len() + new.len();
-        if total > ENTRY_QUOTA_PER_DIRECTION {
-            problems.push(format!(
-                "{}: {} existing entries plus {} new ones exceed the quota of {ENTRY_QUOTA_PER_DIRECTION} entries per direction (default deny entries count). Fix: delete {} {} entries that are no longer needed, or pass fewer --keep-cidr ranges, then plan again",
-                direction.name(),
-                existing.len(),
-                new.len(),
-                total - ENTRY_QUOTA_PER_DIRECTION,
-                direction.name(),
-            ));
+        for family in [Family::Ipv4, Family::Ipv6] {
+            let existing = existing.iter().filter(|e| Family::of(e) == family).count();
+            let added = new.iter().filter(|e| Family::of(e) == family).count();
+            let total = existing + added;
+            if added > 0 && total > ENTRY_QUOTA_PER_DIRECTION {
+                problems.push(format!(
+                    "{} {}: {existing} existing {} entries plus {added} new ones exceed the quota of {ENTRY_QUOTA_PER_DIRECTION} {} entries per direction (the default deny entry counts; IPv4 and IPv6 entries count separately). Fix: delete {} {} {} entries that are no longer needed, or pass fewer --keep-cidr ranges, then plan again",
+                    direction.name(),
+                    family.name(),
+                    family.name(),
+                    family.name(),
+                    total - ENTRY_QUOTA_PER_DIRECTION,
+                    direction.name(),
+                    family.name(),
+                ));
+            }
         }
     }
     problems

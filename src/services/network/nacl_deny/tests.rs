@@ -180,7 +180,7 @@ fn no_room_below_the_lowest_existing_entry_is_proposed_with_the_fix_and_refused_
 #[test]
 fn exceeding_the_entry_quota_is_proposed_with_the_fix() {
     let mut state = default_acl();
-    for n in 0..15 {
+    for n in 0..17 {
         state.entries.push(entry(
             Direction::Egress,
             200 + n,
@@ -194,14 +194,59 @@ fn exceeding_the_entry_quota_is_proposed_with_the_fix() {
     assert_eq!(
         problems,
         vec![
-            "egress: 17 existing entries plus 4 new ones exceed the quota of 20 entries per direction (default deny entries count). Fix: delete 1 egress entries that are no longer needed, or pass fewer --keep-cidr ranges, then plan again"
+            "egress IPv4: 19 existing IPv4 entries plus 2 new ones exceed the quota of 20 IPv4 entries per direction (the default deny entry counts; IPv4 and IPv6 entries count separately). Fix: delete 1 egress IPv4 entries that are no longer needed, or pass fewer --keep-cidr ranges, then plan again"
         ]
     );
-    // 16 existing + 4 fits exactly.
-    state.entries.retain(|e| e.rule_number != 214);
+    // 18 existing IPv4 entries + 2 fit exactly.
+    state.entries.retain(|e| e.rule_number != 216);
     assert_eq!(
         obstacles(&state, &entries_to_add(&state, &[])),
         Vec::<String>::new()
+    );
+}
+
+/// The quota is per family: 20 IPv4 and 20 IPv6 entries per direction
+/// (docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html). 17 IPv4 entries and the 4 new ones
+/// (2 IPv4, 2 IPv6) make 21 in all, which a single count of 20 would have refused.
+#[test]
+fn ipv4_and_ipv6_entries_count_against_separate_quotas() {
+    let mut state = default_acl();
+    state
+        .entries
+        .push(entry(Direction::Ingress, 32768, "deny", "::/0"));
+    for n in 0..15 {
+        state.entries.push(entry(
+            Direction::Ingress,
+            200 + n,
+            "allow",
+            &format!("198.51.100.{n}/32"),
+        ));
+    }
+    sort_entries(&mut state.entries);
+    assert_eq!(
+        obstacles(&state, &entries_to_add(&state, &[])),
+        Vec::<String>::new(),
+        "17 IPv4 + 2 and 1 IPv6 + 2 each fit"
+    );
+
+    // IPv6 entries fill their own quota, whatever the IPv4 count.
+    for n in 0..18 {
+        state.entries.push(entry(
+            Direction::Ingress,
+            300 + n,
+            "allow",
+            &format!("2001:db8:{n:x}::/48"),
+        ));
+    }
+    sort_entries(&mut state.entries);
+    let problems = obstacles(&state, &entries_to_add(&state, &[]));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with(
+            "ingress IPv6: 19 existing IPv6 entries plus 2 new ones exceed the quota of 20 IPv6 entries"
+        ),
+        "{}",
+        problems[0]
     );
 }
 

@@ -1,6 +1,18 @@
 //! `route_remove`: delete, from every route table, the routes that lead out of the VPC: to an internet
 //! gateway, an egress-only internet gateway, a NAT gateway, a virtual private gateway (VPN, Direct Connect),
-//! a transit gateway or a peering connection, for destinations outside the VPC's own blocks.
+//! a transit gateway, a peering connection or a Gateway Load Balancer endpoint, for destinations outside
+//! the VPC's own blocks.
+//!
+//! A Gateway Load Balancer endpoint (and an AWS Network Firewall endpoint, which is one) hands traffic to
+//! an inspection appliance that forwards it on: out through the firewall subnets' own routes when the
+//! firewall is in this VPC (this kind cuts those too), or from the appliance's VPC, possibly in another
+//! account, where no cut of this plan reaches. So a route sending traffic for an outside destination to
+//! such an endpoint is a way out, and is deleted and re-created (CreateRoute `VpcEndpointId`, "Supported
+//! for Gateway Load Balancer endpoints only":
+//! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateRoute.html>). Both kinds of endpoint
+//! appear as a `vpce-` gateway in DescribeRouteTables; a gateway endpoint (S3, DynamoDB) is told apart by
+//! its destination, always the service's prefix list
+//! (<https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html>).
 //!
 //! A subnet whose table has no route out cannot reach anything beyond the VPC, whatever its security groups
 //! and network ACLs say, and gateways stay in place for the kinds that detach them. Left alone, and named in
@@ -50,7 +62,10 @@ pub enum TargetKind {
     VirtualPrivateGateway,
     TransitGateway,
     VpcPeeringConnection,
+    /// A gateway endpoint (S3, DynamoDB): the endpoint manages its routes.
     GatewayEndpoint,
+    /// A Gateway Load Balancer endpoint, such as an AWS Network Firewall endpoint.
+    GatewayLoadBalancerEndpoint,
     Instance,
     NetworkInterface,
     LocalGateway,
@@ -74,6 +89,7 @@ impl TargetKind {
                 | TargetKind::VirtualPrivateGateway
                 | TargetKind::TransitGateway
                 | TargetKind::VpcPeeringConnection
+                | TargetKind::GatewayLoadBalancerEndpoint
         )
     }
 
@@ -87,6 +103,7 @@ impl TargetKind {
             TargetKind::TransitGateway => "transit gateway",
             TargetKind::VpcPeeringConnection => "peering connection",
             TargetKind::GatewayEndpoint => "gateway endpoint",
+            TargetKind::GatewayLoadBalancerEndpoint => "Gateway Load Balancer endpoint",
             TargetKind::Instance => "instance",
             TargetKind::NetworkInterface => "network interface",
             TargetKind::LocalGateway => "local gateway",
@@ -284,7 +301,7 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<Table
             }
             Verdict::KeepLocal | Verdict::KeepInsideVpc => None,
             Verdict::KeepGatewayEndpoint => Some(
-                "routes to gateway endpoints, which the endpoint manages (the endpoint kinds handle endpoints)",
+                "routes to gateway endpoints (S3, DynamoDB), which the endpoint manages (vpce_policy_deny and vpce_delete handle those endpoints)",
             ),
             Verdict::KeepPropagated => Some(
                 "routes propagated by a virtual private gateway, which DeleteRoute cannot remove (detach the gateway or disable propagation to close them)",
@@ -338,6 +355,14 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<Table
     left.sort();
     for (why, routes) in left {
         reason.push_str(&format!(" Left: {why}: {}.", routes.join("; ")));
+    }
+    if removed
+        .iter()
+        .any(|r| r.target_kind == TargetKind::GatewayLoadBalancerEndpoint)
+    {
+        reason.push_str(
+            " A Gateway Load Balancer endpoint (an AWS Network Firewall endpoint is one) hands traffic to an inspection appliance that forwards it on, possibly from its own VPC or account where no other cut reaches, so routes to it are ways out too.",
+        );
     }
     if !keep_cidrs.is_empty() {
         reason.push_str(
@@ -424,8 +449,10 @@ fn route_from_sdk(route: &aws_sdk_ec2::types::Route) -> Route {
             TargetKind::InternetGateway
         } else if id.starts_with("vgw-") {
             TargetKind::VirtualPrivateGateway
-        } else if id.starts_with("vpce-") {
+        } else if id.starts_with("vpce-") && route.destination_prefix_list_id().is_some() {
             TargetKind::GatewayEndpoint
+        } else if id.starts_with("vpce-") {
+            TargetKind::GatewayLoadBalancerEndpoint
         } else {
             TargetKind::OtherGateway
         };
@@ -585,7 +612,7 @@ impl CutKind for RouteRemove {
             .find(|r| !r.target_kind.leads_out() || r.origin == PROPAGATED)
         {
             return Err(format!(
-                "route {} cannot be deleted by this kind: only created routes to internet, egress-only, NAT, virtual private and transit gateways and peering connections are",
+                "route {} cannot be deleted by this kind: only created routes to internet, egress-only, NAT, virtual private and transit gateways, peering connections and Gateway Load Balancer endpoints are",
                 route.summary()
             ));
         }
@@ -686,6 +713,7 @@ impl CutKind for RouteRemove {
                 TargetKind::InternetGateway | TargetKind::VirtualPrivateGateway => {
                     request.gateway_id(id)
                 }
+                TargetKind::GatewayLoadBalancerEndpoint => request.vpc_endpoint_id(id),
                 other => {
                     return Err(ServiceError::local(
                         "ec2:CreateRoute",

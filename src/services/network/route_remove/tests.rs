@@ -455,3 +455,107 @@ async fn mocked_discovery_follows_every_page_of_route_tables() {
     assert_eq!(after.vpc_cidrs, vec!["10.0.0.0/16"]);
     assert_eq!(after.routes.len(), 1, "only the local route is left");
 }
+
+/// A route to a Gateway Load Balancer endpoint (an AWS Network Firewall endpoint is one), as
+/// DescribeRouteTables shows it: a `vpce-` gateway for a CIDR. A gateway endpoint's route has the
+/// service's prefix list for destination.
+fn firewall_route(destination: &str) -> aws_sdk_ec2::types::Route {
+    aws_sdk_ec2::types::Route::builder()
+        .destination_cidr_block(destination)
+        .gateway_id("vpce-0firewall")
+        .origin(RouteOrigin::CreateRoute)
+        .state(RouteState::Active)
+        .build()
+}
+
+#[test]
+fn routes_to_gateway_load_balancer_endpoints_are_ways_out_with_an_accurate_reason() {
+    let firewall = route_from_sdk(&firewall_route("0.0.0.0/0"));
+    assert_eq!(
+        (firewall.target_kind, firewall.target_id.as_str()),
+        (TargetKind::GatewayLoadBalancerEndpoint, "vpce-0firewall")
+    );
+    let vpc = cidrs(&["10.20.0.0/16"]);
+    assert_eq!(classify(&firewall, &vpc, &[]), Verdict::Remove);
+    // Ingress routing through the firewall, to a subnet of the VPC, is traffic inside it.
+    let inbound = route_from_sdk(&firewall_route("10.20.1.0/24"));
+    assert_eq!(classify(&inbound, &vpc, &[]), Verdict::KeepInsideVpc);
+    // The S3 gateway endpoint is still the endpoint's to manage.
+    let s3 = route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1");
+    assert_eq!(classify(&s3, &vpc, &[]), Verdict::KeepGatewayEndpoint);
+
+    let mut table = private_table();
+    table.routes.push(firewall.clone());
+    sort_routes(&mut table.routes);
+    let proposed = propose(&table, &[]).unwrap();
+    assert!(!proposed.after.routes.contains(&firewall));
+    assert!(
+        proposed
+            .reason
+            .contains("0.0.0.0/0 → Gateway Load Balancer endpoint vpce-0firewall"),
+        "{}",
+        proposed.reason
+    );
+    assert!(
+        proposed
+            .reason
+            .contains("an AWS Network Firewall endpoint is one"),
+        "{}",
+        proposed.reason
+    );
+    assert!(
+        proposed
+            .reason
+            .contains("routes to gateway endpoints (S3, DynamoDB), which the endpoint manages"),
+        "{}",
+        proposed.reason
+    );
+    let cut = TypedCut {
+        id: "route_remove/us-east-1/rtb-private".into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        before: proposed.before,
+        after: proposed.after,
+    };
+    assert_eq!(RouteRemove.check_states(&cut), Ok(()));
+}
+
+/// The emulator is not where a firewall endpoint's route is proven: restore re-creates it with
+/// CreateRoute's `VpcEndpointId`, which takes Gateway Load Balancer endpoints only.
+#[tokio::test]
+async fn mocked_a_route_to_a_firewall_endpoint_is_re_created_with_vpc_endpoint_id() {
+    let table = mock!(Client::describe_route_tables).then_output(|| {
+        DescribeRouteTablesOutput::builder()
+            .route_tables(
+                aws_sdk_ec2::types::RouteTable::builder()
+                    .route_table_id("rtb-workload")
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .build()
+    });
+    let create = mock!(Client::create_route)
+        .match_requests(|req| {
+            req.route_table_id() == Some("rtb-workload")
+                && req.destination_cidr_block() == Some("0.0.0.0/0")
+                && req.vpc_endpoint_id() == Some("vpce-0firewall")
+                && req.gateway_id().is_none()
+        })
+        .then_output(|| {
+            aws_sdk_ec2::operation::create_route::CreateRouteOutput::builder()
+                .r#return(true)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&table, &create]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let undo = UndoRecord {
+        route_table_id: "rtb-workload".into(),
+        removed: vec![route_from_sdk(&firewall_route("0.0.0.0/0"))],
+    };
+    let outcome = RouteRemove.undo(&ctx, &undo).await.unwrap();
+    assert_eq!(create.num_calls(), 1);
+    assert_eq!(
+        outcome.notes,
+        ["re-created 0.0.0.0/0 → Gateway Load Balancer endpoint vpce-0firewall"]
+    );
+}

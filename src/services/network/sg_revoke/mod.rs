@@ -1,8 +1,11 @@
 //! `sg_revoke`: revoke every security-group rule that lets traffic in from, or out to, somewhere outside the
 //! group's VPC (CIDRs beyond the VPC's own blocks, `0.0.0.0/0`, `::/0`, prefix lists).
 //!
-//! Rules that reference other security groups stay, so traffic inside the account keeps flowing, and so do
-//! rules whose range lies inside a `--keep-cidr`, so the responder keeps their own way in. Restore
+//! Rules that reference other security groups of the account in the same VPC stay, so traffic inside the
+//! account keeps flowing, and so do rules whose range lies inside a `--keep-cidr`, so the responder keeps
+//! their own way in. A rule that references a group in another account (its `UserId`) or in another VPC
+//! (through a peering connection, or a transit gateway's security-group referencing) lets that group's
+//! members in or out, which is a way out of the VPC: it is revoked like an open range. Restore
 //! re-authorizes exactly the revoked rules with their descriptions and tags; AWS gives them new rule IDs.
 //!
 //! Security groups are stateful: revoking a rule does not end connections that are already tracked. NACL
@@ -73,8 +76,42 @@ pub struct Rule {
 #[serde(deny_unknown_fields)]
 pub struct ReferencedGroup {
     pub group_id: String,
+    /// The account that owns the referenced group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The referenced group's VPC, when AWS names it (a group in another VPC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_id: Option<String>,
+    /// The peering connection the reference goes through, for a group in a peered VPC.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vpc_peering_connection_id: Option<String>,
+}
+
+impl ReferencedGroup {
+    /// Why the referenced group lies outside the rule's own group's account and VPC, if it does.
+    fn outside(&self, home: &Home) -> Option<String> {
+        if let Some(peering) = &self.vpc_peering_connection_id {
+            return Some(format!("a peered VPC, through {peering}"));
+        }
+        if let (Some(owner), Some(account)) = (&self.user_id, home.account)
+            && owner != account
+        {
+            return Some(format!("account {owner}"));
+        }
+        if let (Some(vpc), Some(own)) = (&self.vpc_id, home.vpc_id)
+            && vpc != own
+        {
+            return Some(format!("VPC {vpc}"));
+        }
+        None
+    }
+}
+
+/// Where a group lives: the account that owns it and its VPC. A referenced group elsewhere is outside.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Home<'a> {
+    pub account: Option<&'a str>,
+    pub vpc_id: Option<&'a str>,
 }
 
 /// A security group as `before` and `after` record it.
@@ -134,6 +171,30 @@ impl Rule {
         }
     }
 
+    /// The peer in words with where a referenced group lives, e.g. `group sg-1 (account 111122223333, via
+    /// pcx-1)`. Only for people: `peer` stays what rules are sorted and matched by.
+    fn peer_in_words(&self) -> String {
+        let Some(group) = &self.referenced_group else {
+            return self.peer();
+        };
+        let whereabouts: Vec<String> = [
+            group.user_id.as_ref().map(|u| format!("account {u}")),
+            group.vpc_id.clone(),
+            group
+                .vpc_peering_connection_id
+                .as_ref()
+                .map(|p| format!("via {p}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if whereabouts.is_empty() {
+            self.peer()
+        } else {
+            format!("{} ({})", self.peer(), whereabouts.join(", "))
+        }
+    }
+
     /// The rule in words, e.g. `ingress tcp/443 from 0.0.0.0/0`.
     pub fn summary(&self) -> String {
         let ports = match (self.protocol.as_str(), self.from_port, self.to_port) {
@@ -143,8 +204,8 @@ impl Rule {
             (proto, _, _) => proto.to_string(),
         };
         match self.direction {
-            Direction::Ingress => format!("ingress {ports} from {}", self.peer()),
-            Direction::Egress => format!("egress {ports} to {}", self.peer()),
+            Direction::Ingress => format!("ingress {ports} from {}", self.peer_in_words()),
+            Direction::Egress => format!("egress {ports} to {}", self.peer_in_words()),
         }
     }
 
@@ -176,10 +237,16 @@ fn sort_rules(rules: &mut [Rule]) {
     rules.sort_by(|a, b| a.sort_key().cmp(&b.sort_key()));
 }
 
-/// Decides one rule. CIDRs that do not parse are treated as outside: when in doubt, cut.
-pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict {
-    if rule.referenced_group.is_some() {
-        return Verdict::KeepReferencedGroup;
+/// Decides one rule. CIDRs that do not parse are treated as outside: when in doubt, cut. A referenced
+/// group is outside when it belongs to another account or lives in another VPC
+/// (<https://docs.aws.amazon.com/vpc/latest/peering/vpc-peering-security-groups.html>: rules may reference
+/// security groups in a peered VPC, in the same or another account).
+pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr], home: &Home) -> Verdict {
+    if let Some(group) = &rule.referenced_group {
+        return match group.outside(home) {
+            Some(_) => Verdict::Revoke,
+            None => Verdict::KeepReferencedGroup,
+        };
     }
     let Some(cidr) = rule.cidr_ipv4.as_ref().or(rule.cidr_ipv6.as_ref()) else {
         return Verdict::Revoke; // prefix lists name ranges outside the VPC (AWS services, partners)
@@ -191,18 +258,27 @@ pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict
     }
 }
 
-/// Builds the proposal for one group, or nothing when no rule reaches outside.
-pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<Proposal<GroupState>> {
+/// Builds the proposal for one group, or nothing when no rule reaches outside. `owner` is the account
+/// that owns the group (DescribeSecurityGroups `OwnerId`).
+pub fn propose(
+    state: &GroupState,
+    keep_cidrs: &[Cidr],
+    owner: Option<&str>,
+) -> Option<Proposal<GroupState>> {
     let vpc_cidrs: Vec<Cidr> = state
         .vpc_cidrs
         .iter()
         .filter_map(|c| c.parse().ok())
         .collect();
+    let home = Home {
+        account: owner,
+        vpc_id: state.vpc_id.as_deref(),
+    };
     let mut revoked = Vec::new();
     let mut kept_for_responder = Vec::new();
     let mut remaining = Vec::new();
     for rule in &state.rules {
-        match classify(rule, &vpc_cidrs, keep_cidrs) {
+        match classify(rule, &vpc_cidrs, keep_cidrs, &home) {
             Verdict::Revoke => revoked.push(rule),
             Verdict::KeepResponderRange => {
                 kept_for_responder.push(rule.summary());
@@ -215,7 +291,7 @@ pub fn propose(state: &GroupState, keep_cidrs: &[Cidr]) -> Option<Proposal<Group
         return None;
     }
     let mut reason = format!(
-        "{} ({}) has {} rule(s) open to outside its VPC: {}. Rules inside the VPC and rules referencing other groups stay.",
+        "{} ({}) has {} rule(s) open to outside its VPC: {}. Rules inside the VPC and rules referencing other groups of this account in the same VPC stay; rules referencing groups in other accounts or other VPCs are ways out and go.",
         state.group_id,
         state.group_name,
         revoked.len(),
@@ -282,6 +358,8 @@ fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
             group.group_id().map(|id| ReferencedGroup {
                 group_id: id.to_string(),
                 user_id: group.user_id().map(str::to_string),
+                vpc_id: group.vpc_id().map(str::to_string),
+                vpc_peering_connection_id: group.vpc_peering_connection_id().map(str::to_string),
             })
         }),
         description: rule.description().map(str::to_string),
@@ -333,6 +411,17 @@ const NOT_FOUND: &[&str] = &["InvalidGroup.NotFound", "InvalidGroupId.NotFound"]
 
 /// Region-wide discovery: one paginated describe each for VPCs, groups and rules, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceError> {
+    Ok(describe_region_with_owners(ctx)
+        .await?
+        .into_iter()
+        .map(|(state, _)| state)
+        .collect())
+}
+
+/// As [`describe_region`], with the account that owns each group.
+async fn describe_region_with_owners(
+    ctx: &RegionCtx,
+) -> Result<Vec<(GroupState, Option<String>)>, ServiceError> {
     let groups = vpc::with_region_blocks(
         ctx,
         async {
@@ -367,23 +456,26 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
                 .push(rule_from_sdk(rule));
         }
     }
-    let mut states: Vec<GroupState> = groups
+    let mut states: Vec<(GroupState, Option<String>)> = groups
         .into_iter()
         .filter_map(|(group, vpc_cidrs)| {
             let group_id = group.group_id()?.to_string();
             let vpc_id = group.vpc_id().map(str::to_string);
             let mut rules = rules_by_group.remove(&group_id).unwrap_or_default();
             sort_rules(&mut rules);
-            Some(GroupState {
-                vpc_cidrs,
-                group_id,
-                group_name: group.group_name().unwrap_or_default().to_string(),
-                vpc_id,
-                rules,
-            })
+            Some((
+                GroupState {
+                    vpc_cidrs,
+                    group_id,
+                    group_name: group.group_name().unwrap_or_default().to_string(),
+                    vpc_id,
+                    rules,
+                },
+                group.owner_id().map(str::to_string),
+            ))
         })
         .collect();
-    states.sort_by(|a, b| a.group_id.cmp(&b.group_id));
+    states.sort_by(|a, b| a.0.group_id.cmp(&b.0.group_id));
     Ok(states)
 }
 
@@ -444,10 +536,14 @@ impl CutKind for SecurityGroupRevoke {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<GroupState>>, ServiceError> {
-        let states = describe_region(ctx).await?;
+        let states = describe_region_with_owners(ctx).await?;
         Ok(states
             .iter()
-            .filter_map(|state| propose(state, &scope.keep_cidrs))
+            .filter_map(|(state, owner)| {
+                // A group's owner is normally in its description; the caller's account stands in.
+                let owner = owner.as_deref().unwrap_or(&scope.caller.account);
+                propose(state, &scope.keep_cidrs, Some(owner))
+            })
             .collect())
     }
 

@@ -26,7 +26,9 @@ fn rule(id: &str, direction: Direction, peer: &str) -> Rule {
     } else if peer.starts_with("sg-") {
         rule.referenced_group = Some(ReferencedGroup {
             group_id: peer.into(),
-            user_id: None,
+            user_id: Some(OWNER.into()),
+            vpc_id: None,
+            vpc_peering_connection_id: None,
         });
     } else if peer.contains(':') {
         rule.cidr_ipv6 = Some(peer.into());
@@ -35,6 +37,9 @@ fn rule(id: &str, direction: Direction, peer: &str) -> Rule {
     }
     rule
 }
+
+/// The account that owns the groups under test.
+const OWNER: &str = "123456789012";
 
 fn cidrs(list: &[&str]) -> Vec<Cidr> {
     list.iter().map(|c| c.parse().unwrap()).collect()
@@ -64,7 +69,11 @@ fn web_group() -> GroupState {
 fn rules_reaching_outside_the_vpc_are_revoked_and_internal_ones_kept() {
     let vpc = cidrs(&["10.0.0.0/16", "2600:1f18:1:100::/56"]);
     let keep = cidrs(&["203.0.113.0/24"]);
-    let verdict = |peer: &str| classify(&rule("x", Direction::Ingress, peer), &vpc, &keep);
+    let home = Home {
+        account: Some(OWNER),
+        vpc_id: Some("vpc-1"),
+    };
+    let verdict = |peer: &str| classify(&rule("x", Direction::Ingress, peer), &vpc, &keep, &home);
     assert_eq!(verdict("0.0.0.0/0"), Verdict::Revoke);
     assert_eq!(verdict("::/0"), Verdict::Revoke);
     assert_eq!(verdict("10.0.0.0/8"), Verdict::Revoke, "wider than the VPC");
@@ -79,7 +88,7 @@ fn rules_reaching_outside_the_vpc_are_revoked_and_internal_ones_kept() {
 #[test]
 fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_range() {
     let state = web_group();
-    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), Some(OWNER)).unwrap();
     assert_eq!(proposed.target, "sg-web");
     let after = &proposed.after;
     let kept: Vec<&str> = after.rules.iter().map(|r| r.id.as_str()).collect();
@@ -104,11 +113,11 @@ fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_r
 fn a_group_with_nothing_outside_is_not_proposed() {
     let mut state = web_group();
     state.rules.retain(|r| r.id == "sgr-3" || r.id == "sgr-4");
-    assert_eq!(propose(&state, &[]), None);
+    assert_eq!(propose(&state, &[], Some(OWNER)), None);
 }
 
 fn cut_for(state: &GroupState) -> TypedCut<GroupState> {
-    let proposed = propose(state, &[]).unwrap();
+    let proposed = propose(state, &[], Some(OWNER)).unwrap();
     TypedCut {
         id: format!("sg_revoke/us-east-1/{}", state.group_id),
         region: "us-east-1".into(),
@@ -379,4 +388,146 @@ async fn mocked_check_reports_a_denied_dry_run_with_the_missing_permission() {
         other => panic!("expected a denial, got {other:?}"),
     }
     assert_eq!(denied.num_calls(), 1);
+}
+
+/// A rule referencing another group, as DescribeSecurityGroupRules documents `ReferencedGroupInfo`
+/// (GroupId, UserId, VpcId, VpcPeeringConnectionId, PeeringStatus).
+fn referencing_rule(
+    id: &str,
+    group: &str,
+    info: aws_sdk_ec2::types::ReferencedSecurityGroup,
+) -> aws_sdk_ec2::types::SecurityGroupRule {
+    aws_sdk_ec2::types::SecurityGroupRule::builder()
+        .security_group_rule_id(id)
+        .group_id(group)
+        .group_owner_id(OWNER)
+        .is_egress(false)
+        .ip_protocol("tcp")
+        .from_port(5432)
+        .to_port(5432)
+        .referenced_group_info(info)
+        .build()
+}
+
+#[tokio::test]
+async fn mocked_rules_referencing_groups_in_other_accounts_or_peered_vpcs_are_revoked() {
+    use aws_sdk_ec2::types::ReferencedSecurityGroup;
+    let vpcs = mock!(Client::describe_vpcs).then_output(|| {
+        DescribeVpcsOutput::builder()
+            .vpcs(
+                Vpc::builder()
+                    .vpc_id("vpc-1")
+                    .cidr_block("10.0.0.0/16")
+                    .cidr_block_association_set(
+                        VpcCidrBlockAssociation::builder()
+                            .cidr_block("10.0.0.0/16")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let groups = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(
+                SecurityGroup::builder()
+                    .group_id("sg-db")
+                    .group_name("db")
+                    .vpc_id("vpc-1")
+                    .owner_id(OWNER)
+                    .build(),
+            )
+            .build()
+    });
+    let rules = mock!(Client::describe_security_group_rules).then_output(|| {
+        DescribeSecurityGroupRulesOutput::builder()
+            // The application tier: same account, same VPC. Stays.
+            .security_group_rules(referencing_rule(
+                "sgr-app",
+                "sg-db",
+                ReferencedSecurityGroup::builder()
+                    .group_id("sg-app")
+                    .user_id(OWNER)
+                    .build(),
+            ))
+            // A partner's group, in another account.
+            .security_group_rules(referencing_rule(
+                "sgr-partner",
+                "sg-db",
+                ReferencedSecurityGroup::builder()
+                    .group_id("sg-0partner")
+                    .user_id("111122223333")
+                    .build(),
+            ))
+            // A group of this account in a peered VPC.
+            .security_group_rules(referencing_rule(
+                "sgr-peer",
+                "sg-db",
+                ReferencedSecurityGroup::builder()
+                    .group_id("sg-0peer")
+                    .user_id(OWNER)
+                    .vpc_id("vpc-2")
+                    .vpc_peering_connection_id("pcx-1")
+                    .peering_status("active")
+                    .build(),
+            ))
+            .build()
+    });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&vpcs, &groups, &rules]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let proposed = SecurityGroupRevoke
+        .discover(&ctx, &DiscoveryScope::for_tests())
+        .await
+        .unwrap();
+    assert_eq!(proposed.len(), 1);
+    let kept: Vec<&str> = proposed[0]
+        .after
+        .rules
+        .iter()
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(kept, ["sgr-app"]);
+    let reason = &proposed[0].reason;
+    assert!(
+        reason.contains("ingress tcp/5432 from group sg-0partner (account 111122223333)"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("group sg-0peer (account 123456789012, vpc-2, via pcx-1)"),
+        "{reason}"
+    );
+
+    // Restore names the other account's group as AuthorizeSecurityGroupIngress needs it.
+    let cut = TypedCut {
+        id: "sg_revoke/us-east-1/sg-db".into(),
+        region: "us-east-1".into(),
+        target: proposed[0].target.clone(),
+        before: proposed[0].before.clone(),
+        after: proposed[0].after.clone(),
+    };
+    let undo = SecurityGroupRevoke.undo_record_for(&cut).unwrap();
+    let partner = undo.revoked.iter().find(|r| r.id == "sgr-partner").unwrap();
+    let pairs = permission_for(partner).user_id_group_pairs().to_vec();
+    assert_eq!(
+        (pairs[0].group_id(), pairs[0].user_id()),
+        (Some("sg-0partner"), Some("111122223333"))
+    );
+}
+
+#[test]
+fn a_referenced_group_in_another_vpc_without_peering_is_outside_too() {
+    let vpc = cidrs(&["10.0.0.0/16"]);
+    let home = Home {
+        account: Some(OWNER),
+        vpc_id: Some("vpc-1"),
+    };
+    let mut across = rule("x", Direction::Egress, "sg-elsewhere");
+    across.referenced_group.as_mut().unwrap().vpc_id = Some("vpc-9".into());
+    assert_eq!(classify(&across, &vpc, &[], &home), Verdict::Revoke);
+    let mut same = rule("y", Direction::Egress, "sg-here");
+    same.referenced_group.as_mut().unwrap().vpc_id = Some("vpc-1".into());
+    assert_eq!(
+        classify(&same, &vpc, &[], &home),
+        Verdict::KeepReferencedGroup
+    );
 }

@@ -9,15 +9,25 @@
 //!   records everything needed to rebuild it by hand.
 //!
 //! Both look at endpoints in state `available` of the types that take a policy (Gateway, Interface).
+//!
+//! A policy only closes an endpoint whose service enforces it. AWS allows full access through endpoints
+//! of services that do not support endpoint policies, and through every endpoint of a service other than
+//! an AWS service (PrivateLink partner and customer services), whatever the policy says
+//! (<https://docs.aws.amazon.com/vpc/latest/privatelink/vpc-endpoints-access.html>, "Considerations").
+//! DescribeVpcEndpointServices tells them apart ([`PolicySupport`]): `vpce_policy_deny` proposes no cut
+//! for such an endpoint, the [`PolicyIgnored`] inspection reports it as a High finding, and `vpce_delete`
+//! says it is the only cut that closes it.
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ec2::types::VpcEndpoint;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ServiceDetail, VpcEndpoint};
 use serde::{Deserialize, Serialize};
 
 use super::vpc;
 use crate::aws::RegionCtx;
-use crate::services::ServiceError;
+use crate::plan::{Cut, Finding, Severity};
+use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
 mod vpce_delete;
 mod vpce_policy_deny;
@@ -159,6 +169,218 @@ pub fn candidates(endpoints: &[VpcEndpoint]) -> Vec<EndpointDescription> {
         .collect();
     found.sort_by(|a, b| a.vpc_endpoint_id.cmp(&b.vpc_endpoint_id));
     found
+}
+
+/// Whether AWS enforces an endpoint's policy, as DescribeVpcEndpointServices tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PolicySupport {
+    /// An AWS service that supports endpoint policies: a deny-all closes the endpoint.
+    Enforced,
+    /// AWS allows full access through the endpoint whatever its policy says; why, in words.
+    Ignored(String),
+    /// Discovery could not tell; why, in words.
+    Unknown(String),
+}
+
+/// The `Owner` DescribeVpcEndpointServices gives AWS's own services; other services name the account
+/// that offers them.
+const AWS_OWNER: &str = "amazon";
+
+/// The name every PrivateLink endpoint service that is not an AWS service gets
+/// (`com.amazonaws.vpce.<region>.vpce-svc-…`), partners' and customers' alike.
+const PRIVATELINK_SERVICE_PREFIX: &str = "com.amazonaws.vpce.";
+
+/// Decides from the service's description, `None` when DescribeVpcEndpointServices does not list it (a
+/// service in another region, or one the account may no longer connect to).
+pub fn policy_support(service_name: &str, detail: Option<&ServiceDetail>) -> PolicySupport {
+    let Some(detail) = detail else {
+        if service_name.starts_with(PRIVATELINK_SERVICE_PREFIX) {
+            return PolicySupport::Ignored(
+                "its service is a PrivateLink endpoint service (named com.amazonaws.vpce.…), not an AWS service".into(),
+            );
+        }
+        return PolicySupport::Unknown(
+            "DescribeVpcEndpointServices does not list its service in this region".into(),
+        );
+    };
+    match (detail.owner(), detail.vpc_endpoint_policy_supported()) {
+        (Some(AWS_OWNER), Some(true)) => PolicySupport::Enforced,
+        (Some(AWS_OWNER), Some(false)) => PolicySupport::Ignored(
+            "its service does not support endpoint policies (VpcEndpointPolicySupported is false)"
+                .into(),
+        ),
+        (Some(AWS_OWNER), None) => PolicySupport::Unknown(
+            "DescribeVpcEndpointServices does not say whether its service supports endpoint policies (no VpcEndpointPolicySupported)".into(),
+        ),
+        (Some(owner), _) => PolicySupport::Ignored(format!(
+            "its service is a PrivateLink service of account {owner}, not an AWS service"
+        )),
+        (None, _) => PolicySupport::Unknown(
+            "DescribeVpcEndpointServices does not say who owns its service (no Owner)".into(),
+        ),
+    }
+}
+
+/// How many service names one DescribeVpcEndpointServices filter carries. EC2 documents no bound on a
+/// filter's values; a modest one keeps each request small.
+const SERVICE_NAMES_PER_CALL: usize = 100;
+
+/// The descriptions of the named services, by name (a name may be listed once per service type), through
+/// every page. A `service-name` filter rather than `ServiceNames`: AWS refuses the whole request with
+/// InvalidServiceName when one named service is not available, and a filter simply leaves it out.
+async fn service_details(
+    ctx: &RegionCtx,
+    names: &[String],
+) -> Result<BTreeMap<String, Vec<ServiceDetail>>, ServiceError> {
+    let mut found: BTreeMap<String, Vec<ServiceDetail>> = BTreeMap::new();
+    for chunk in names.chunks(SERVICE_NAMES_PER_CALL) {
+        let mut token: Option<String> = None;
+        loop {
+            let out = ctx
+                .ec2()
+                .describe_vpc_endpoint_services()
+                .filters(
+                    Filter::builder()
+                        .name("service-name")
+                        .set_values(Some(chunk.to_vec()))
+                        .build(),
+                )
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcEndpointServices", err))?;
+            for detail in out.service_details() {
+                if let Some(name) = detail.service_name() {
+                    found
+                        .entry(name.to_string())
+                        .or_default()
+                        .push(detail.clone());
+                }
+            }
+            match out.next_token() {
+                Some(next) if !next.is_empty() => token = Some(next.to_string()),
+                _ => break,
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The description of the endpoint's service for the endpoint's type (a service offered as Gateway and
+/// Interface is listed once per type), or the first one listed.
+fn detail_for<'a>(
+    endpoint: &EndpointDescription,
+    details: &'a BTreeMap<String, Vec<ServiceDetail>>,
+) -> Option<&'a ServiceDetail> {
+    let listed = details.get(&endpoint.service_name)?;
+    listed
+        .iter()
+        .find(|detail| {
+            detail.service_type().iter().any(|t| {
+                t.service_type()
+                    .is_some_and(|t| t.as_str().eq_ignore_ascii_case(&endpoint.vpc_endpoint_type))
+            })
+        })
+        .or_else(|| listed.first())
+}
+
+/// Each candidate with whether AWS enforces its policy. When the services cannot be described, every
+/// endpoint is [`PolicySupport::Unknown`], saying why: its cuts are still proposed, and the finding
+/// names the gap, rather than the whole kind failing.
+pub fn with_support(
+    endpoints: Vec<EndpointDescription>,
+    details: Result<&BTreeMap<String, Vec<ServiceDetail>>, &ServiceError>,
+) -> Vec<(EndpointDescription, PolicySupport)> {
+    endpoints
+        .into_iter()
+        .map(|endpoint| {
+            let support = match details {
+                Ok(details) => {
+                    policy_support(&endpoint.service_name, detail_for(&endpoint, details))
+                }
+                Err(err) => {
+                    PolicySupport::Unknown(format!("its service could not be described ({err})"))
+                }
+            };
+            (endpoint, support)
+        })
+        .collect()
+}
+
+/// The region's candidates ([`candidates`]) with whether AWS enforces each one's policy.
+async fn classified_region(
+    ctx: &RegionCtx,
+) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
+    let endpoints = candidates(&describe_region(ctx).await?);
+    if endpoints.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut names: Vec<String> = endpoints.iter().map(|e| e.service_name.clone()).collect();
+    names.sort();
+    names.dedup();
+    let details = service_details(ctx, &names).await;
+    Ok(with_support(endpoints, details.as_ref()))
+}
+
+/// `vpce_policy_ignored`: an endpoint the policy cut cannot close, named so the plan never calls it
+/// contained. High: data can leave through it with every other cut applied.
+pub struct PolicyIgnored;
+
+/// The finding for one endpoint, or nothing when `vpce_policy_deny` closes it.
+pub fn policy_finding(
+    region: &str,
+    endpoint: &EndpointDescription,
+    support: &PolicySupport,
+) -> Option<Finding> {
+    let message = match (support, &endpoint.policy_document) {
+        (PolicySupport::Enforced, Some(_)) => return None,
+        (PolicySupport::Ignored(why), _) => format!(
+            "{}: AWS allows full access through it whatever its endpoint policy says ({why}), so vpce_policy_deny proposes no cut for it and it stays open. Only vpce_delete closes it (irreversible, proposed off): enable that cut if this path must close, or contain it at the service's side.",
+            endpoint.summary()
+        ),
+        (PolicySupport::Unknown(why), _) => format!(
+            "{}: whether AWS enforces its endpoint policy could not be told ({why}). vpce_policy_deny still puts a deny-all on it where it can, but if the service ignores endpoint policies the endpoint stays open: check the service (DescribeVpcEndpointServices, VpcEndpointPolicySupported and Owner) and enable vpce_delete (irreversible, proposed off) if it does.",
+            endpoint.summary()
+        ),
+        (PolicySupport::Enforced, None) => format!(
+            "{}: AWS returned no policy for it although its service supports endpoint policies, so vpce_policy_deny cannot record what restore would put back and proposes no cut: check its policy by hand, or enable vpce_delete (irreversible, proposed off).",
+            endpoint.summary()
+        ),
+    };
+    Some(Finding {
+        check: "vpce_policy_ignored".into(),
+        region: region.to_string(),
+        resource: endpoint.vpc_endpoint_id.clone(),
+        severity: Severity::High,
+        message,
+    })
+}
+
+#[async_trait]
+impl Inspection for PolicyIgnored {
+    fn name(&self) -> &'static str {
+        "vpce_policy_ignored"
+    }
+
+    fn global(&self) -> bool {
+        false
+    }
+
+    /// A failure to list the endpoints is the kinds' discovery error; not reported twice.
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        Ok(match classified_region(ctx).await {
+            Ok(endpoints) => endpoints
+                .iter()
+                .filter_map(|(endpoint, support)| policy_finding(&ctx.region, endpoint, support))
+                .collect(),
+            Err(_) => vec![],
+        })
+    }
 }
 
 /// Every endpoint of the region, through every page.

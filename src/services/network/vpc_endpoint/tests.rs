@@ -1,7 +1,9 @@
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::describe_vpc_endpoint_services::DescribeVpcEndpointServicesOutput;
 use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
 use aws_sdk_ec2::types::{
-    SecurityGroupIdentifier, State, Tag, UnsuccessfulItem, UnsuccessfulItemError, VpcEndpointType,
+    SecurityGroupIdentifier, ServiceType, ServiceTypeDetail, State, Tag, UnsuccessfulItem,
+    UnsuccessfulItemError, VpcEndpointType,
 };
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
@@ -10,7 +12,8 @@ use super::vpce_policy_deny::{DENY_ALL, PolicyRestore, UndoRecord, plan_restore,
 use super::*;
 use super::{vpce_delete, vpce_policy_deny};
 use crate::plan::Cut;
-use crate::services::{Containment, CutKind, DiscoveryScope, Proposal, TypedCut};
+use crate::plan::Severity;
+use crate::services::{Containment, CutKind, DiscoveryScope, Inspection, Proposal, TypedCut};
 
 const DEFAULT_POLICY: &str = r#"{"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}"#;
 
@@ -95,7 +98,7 @@ fn only_available_endpoints_of_policy_types_are_candidates() {
 #[test]
 fn the_policy_cut_records_the_exact_original_document_and_writes_deny_all() {
     let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
-    let proposed = vpce_policy_deny::propose(&endpoint).unwrap();
+    let proposed = vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced).unwrap();
     assert_eq!(
         proposed.before.policy_document.as_deref(),
         Some(DEFAULT_POLICY),
@@ -122,9 +125,15 @@ fn endpoints_that_already_deny_all_or_take_no_policy_get_no_policy_cut() {
     let mut endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
     endpoint.policy_document =
         Some(r#"{ "Statement": [{"Resource":"*","Action":"*","Principal":"*","Effect":"Deny"}], "Version": "2012-10-17" }"#.into());
-    assert_eq!(vpce_policy_deny::propose(&endpoint), None);
+    assert_eq!(
+        vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced),
+        None
+    );
     endpoint.policy_document = None;
-    assert_eq!(vpce_policy_deny::propose(&endpoint), None);
+    assert_eq!(
+        vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced),
+        None
+    );
 }
 
 #[test]
@@ -189,7 +198,7 @@ fn policy_state_checks_reject_anything_but_the_deny_all_swap() {
     let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
     let cut = cut(
         "vpce_policy_deny",
-        vpce_policy_deny::propose(&endpoint).unwrap(),
+        vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced).unwrap(),
     );
 
     let mut softer = cut.clone();
@@ -232,7 +241,7 @@ fn policy_state_checks_reject_anything_but_the_deny_all_swap() {
 #[test]
 fn an_endpoint_that_lost_its_policy_is_observed_without_one() {
     let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
-    let proposed = vpce_policy_deny::propose(&endpoint).unwrap();
+    let proposed = vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced).unwrap();
     let mut lost = endpoint;
     lost.policy_document = None;
     let observed = serde_json::to_value(vpce_policy_deny::policy_state(&lost)).unwrap();
@@ -244,7 +253,7 @@ fn an_endpoint_that_lost_its_policy_is_observed_without_one() {
 #[test]
 fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
     let endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
-    let proposed = vpce_delete::propose(&endpoint);
+    let proposed = vpce_delete::propose(&endpoint, &PolicySupport::Enforced);
     assert!(
         proposed.reason.contains("CANNOT be undone"),
         "{}",
@@ -309,7 +318,7 @@ fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
 fn an_endpoint_without_a_policy_is_still_proposed_for_deletion_saying_why() {
     let mut endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
     endpoint.policy_document = None;
-    let proposed = vpce_delete::propose(&endpoint);
+    let proposed = vpce_delete::propose(&endpoint, &PolicySupport::Enforced);
     assert!(proposed.reason.contains("takes no endpoint policy"));
 }
 
@@ -383,7 +392,25 @@ async fn mocked_discovery_follows_every_page_of_endpoints() {
                 .vpc_endpoints(interface_endpoint("vpce-b"))
                 .build()
         });
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&first, &second]);
+    let services = mock!(Client::describe_vpc_endpoint_services).then_output(|| {
+        DescribeVpcEndpointServicesOutput::builder()
+            .service_details(aws_service(
+                "com.amazonaws.us-east-1.s3",
+                ServiceType::Gateway,
+                true,
+            ))
+            .service_details(aws_service(
+                "com.amazonaws.us-east-1.ssm",
+                ServiceType::Interface,
+                true,
+            ))
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&first, &second, &services]
+    );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
     let scope = DiscoveryScope::for_tests();
     let policy_cuts = CutKind::discover(&VpcEndpointPolicyDeny, &ctx, &scope)
@@ -399,4 +426,239 @@ async fn mocked_discovery_follows_every_page_of_endpoints() {
     for targets in [policy_targets, delete_targets] {
         assert_eq!(targets, vec!["vpce-a", "vpce-b"]);
     }
+}
+
+/// A ServiceDetail as DescribeVpcEndpointServices documents it for an AWS service: `Owner` is `amazon`
+/// (docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ServiceDetail.html).
+fn aws_service(name: &str, service_type: ServiceType, policies: bool) -> ServiceDetail {
+    ServiceDetail::builder()
+        .service_name(name)
+        .service_id("vpce-svc-0aws")
+        .service_type(
+            ServiceTypeDetail::builder()
+                .service_type(service_type)
+                .build(),
+        )
+        .owner("amazon")
+        .vpc_endpoint_policy_supported(policies)
+        .acceptance_required(false)
+        .build()
+}
+
+/// A PrivateLink service another account offers: `Owner` is that account's ID. Its detail may even say
+/// it supports policies; AWS still allows full access to endpoints of services that are not AWS's.
+fn partner_service(name: &str) -> ServiceDetail {
+    ServiceDetail::builder()
+        .service_name(name)
+        .service_id("vpce-svc-0123456789abcdef0")
+        .service_type(
+            ServiceTypeDetail::builder()
+                .service_type(ServiceType::Interface)
+                .build(),
+        )
+        .owner("111122223333")
+        .vpc_endpoint_policy_supported(true)
+        .acceptance_required(true)
+        .build()
+}
+
+const NO_POLICIES: &str = "com.amazonaws.us-east-1.service-without-policies";
+const PARTNER: &str = "com.amazonaws.vpce.us-east-1.vpce-svc-0123456789abcdef0";
+
+fn interface_endpoint_for(id: &str, service: &str) -> VpcEndpoint {
+    let mut endpoint = interface_endpoint(id);
+    endpoint.service_name = Some(service.into());
+    endpoint
+}
+
+#[test]
+fn only_aws_services_that_support_endpoint_policies_enforce_them() {
+    let s3 = aws_service("com.amazonaws.us-east-1.s3", ServiceType::Gateway, true);
+    assert_eq!(
+        policy_support("com.amazonaws.us-east-1.s3", Some(&s3)),
+        PolicySupport::Enforced
+    );
+    let without = aws_service(NO_POLICIES, ServiceType::Interface, false);
+    assert!(matches!(
+        policy_support(NO_POLICIES, Some(&without)),
+        PolicySupport::Ignored(why) if why.contains("VpcEndpointPolicySupported is false")
+    ));
+    assert!(matches!(
+        policy_support(PARTNER, Some(&partner_service(PARTNER))),
+        PolicySupport::Ignored(why) if why.contains("account 111122223333")
+    ));
+    // Not listed: a PrivateLink service's name still says it is not AWS's; anything else is unknown.
+    assert!(matches!(
+        policy_support(PARTNER, None),
+        PolicySupport::Ignored(why) if why.contains("PrivateLink endpoint service")
+    ));
+    assert!(matches!(
+        policy_support("com.amazonaws.us-east-1.ssm", None),
+        PolicySupport::Unknown(why) if why.contains("does not list")
+    ));
+    // A detail without the fields that decide is not taken for enforcement.
+    let silent = ServiceDetail::builder()
+        .service_name("x")
+        .owner("amazon")
+        .build();
+    assert!(matches!(
+        policy_support("x", Some(&silent)),
+        PolicySupport::Unknown(_)
+    ));
+    let ownerless = ServiceDetail::builder()
+        .service_name("x")
+        .vpc_endpoint_policy_supported(true)
+        .build();
+    assert!(matches!(
+        policy_support("x", Some(&ownerless)),
+        PolicySupport::Unknown(_)
+    ));
+}
+
+/// DescribeVpcEndpoints and DescribeVpcEndpointServices as AWS answers them for an account with an S3
+/// gateway endpoint, an endpoint of an AWS service without endpoint-policy support and one of a
+/// partner's PrivateLink service.
+fn mixed_region() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
+    let endpoints = mock!(Client::describe_vpc_endpoints).then_output(|| {
+        DescribeVpcEndpointsOutput::builder()
+            .vpc_endpoints(gateway_endpoint("vpce-a"))
+            .vpc_endpoints(interface_endpoint_for("vpce-b", NO_POLICIES))
+            .vpc_endpoints(interface_endpoint_for("vpce-c", PARTNER))
+            .build()
+    });
+    let services = mock!(Client::describe_vpc_endpoint_services)
+        .match_requests(|req| {
+            let filter = &req.filters()[0];
+            let mut names = filter.values().to_vec();
+            names.sort();
+            filter.name() == Some("service-name")
+                && names == ["com.amazonaws.us-east-1.s3", NO_POLICIES, PARTNER]
+                && req.service_names().is_empty()
+        })
+        .then_output(|| {
+            DescribeVpcEndpointServicesOutput::builder()
+                .service_details(aws_service(
+                    "com.amazonaws.us-east-1.s3",
+                    ServiceType::Gateway,
+                    true,
+                ))
+                .service_details(aws_service(
+                    "com.amazonaws.us-east-1.s3",
+                    ServiceType::Interface,
+                    true,
+                ))
+                .service_details(aws_service(NO_POLICIES, ServiceType::Interface, false))
+                .service_details(partner_service(PARTNER))
+                .build()
+        });
+    (endpoints, services)
+}
+
+#[tokio::test]
+async fn mocked_endpoints_whose_service_ignores_policies_get_no_policy_cut_but_a_high_finding_and_the_delete()
+ {
+    let (endpoints, services) = mixed_region();
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&endpoints, &services]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope::for_tests();
+
+    let policy_cuts = CutKind::discover(&VpcEndpointPolicyDeny, &ctx, &scope)
+        .await
+        .unwrap();
+    let targets: Vec<&str> = policy_cuts.iter().map(|p| p.target.as_str()).collect();
+    assert_eq!(
+        targets,
+        ["vpce-a"],
+        "a deny-all on the others would change nothing"
+    );
+
+    let delete_cuts = CutKind::discover(&VpcEndpointDelete, &ctx, &scope)
+        .await
+        .unwrap();
+    let targets: Vec<&str> = delete_cuts.iter().map(|p| p.target.as_str()).collect();
+    assert_eq!(targets, ["vpce-a", "vpce-b", "vpce-c"]);
+    assert!(!delete_cuts[0].reason.contains("only cut that closes it"));
+    assert!(
+        delete_cuts[1]
+            .reason
+            .contains("whatever its policy says (its service does not support endpoint policies"),
+        "{}",
+        delete_cuts[1].reason
+    );
+    assert!(delete_cuts[2].reason.contains("account 111122223333"));
+    assert!(
+        delete_cuts.iter().all(|cut| cut.disabled_because.is_none()),
+        "vpce_delete stays off by default through its kind, not disabled"
+    );
+
+    let findings = PolicyIgnored.inspect(&ctx, &scope, &[]).await.unwrap();
+    let named: Vec<(&str, Severity)> = findings
+        .iter()
+        .map(|f| (f.resource.as_str(), f.severity))
+        .collect();
+    assert_eq!(
+        named,
+        [("vpce-b", Severity::High), ("vpce-c", Severity::High)]
+    );
+    assert!(findings.iter().all(|f| f.check == "vpce_policy_ignored"
+        && f.region == "us-east-1"
+        && f.message.contains("Only vpce_delete closes it")));
+    assert_eq!(
+        services.num_calls(),
+        3,
+        "one lookup per discovery and inspection"
+    );
+}
+
+#[tokio::test]
+async fn mocked_services_that_cannot_be_described_leave_the_policy_cut_proposed_and_say_so() {
+    let endpoints = mock!(Client::describe_vpc_endpoints).then_output(|| {
+        DescribeVpcEndpointsOutput::builder()
+            .vpc_endpoints(gateway_endpoint("vpce-a"))
+            .build()
+    });
+    let denied = mock!(Client::describe_vpc_endpoint_services).then_error(|| {
+        aws_sdk_ec2::operation::describe_vpc_endpoint_services::DescribeVpcEndpointServicesError::generic(
+            aws_sdk_ec2::error::ErrorMetadata::builder()
+                .code("UnauthorizedOperation")
+                .message("You are not authorized to perform this operation.")
+                .build(),
+        )
+    });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&endpoints, &denied]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope::for_tests();
+    let policy_cuts = CutKind::discover(&VpcEndpointPolicyDeny, &ctx, &scope)
+        .await
+        .unwrap();
+    assert_eq!(policy_cuts.len(), 1);
+    assert!(policy_cuts[0].disabled_because.is_none());
+    assert!(
+        policy_cuts[0]
+            .reason
+            .contains("could not be told (its service could not be described"),
+        "{}",
+        policy_cuts[0].reason
+    );
+    let findings = PolicyIgnored.inspect(&ctx, &scope, &[]).await.unwrap();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(findings[0].severity, Severity::High);
+    assert!(
+        findings[0].message.contains("UnauthorizedOperation"),
+        "{}",
+        findings[0].message
+    );
+}
+
+#[test]
+fn an_enforcing_endpoint_without_a_policy_is_a_finding_not_a_silent_skip() {
+    let mut endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
+    assert_eq!(
+        policy_finding("us-east-1", &endpoint, &PolicySupport::Enforced),
+        None
+    );
+    endpoint.policy_document = None;
+    let finding = policy_finding("us-east-1", &endpoint, &PolicySupport::Enforced).unwrap();
+    assert_eq!(finding.severity, Severity::High);
+    assert!(finding.message.contains("returned no policy"));
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointDescription, candidates, describe_region, live_endpoint};
+use super::{EndpointDescription, PolicySupport, classified_region, live_endpoint};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -59,12 +59,16 @@ pub enum UndoRecord {
 }
 
 /// Builds the proposal for one endpoint.
-pub fn propose(endpoint: &EndpointDescription) -> Proposal<EndpointState> {
+pub fn propose(endpoint: &EndpointDescription, support: &PolicySupport) -> Proposal<EndpointState> {
     let mut reason = format!(
         "Deletes {}. This CANNOT be undone: a re-created endpoint gets a new ID and new DNS names, and restore will not rebuild it; its full description is recorded here and in the rollback file for rebuilding by hand. Off by default: `apply` performs it only when it is set to `enabled: true` and `--allow-irreversible` is given. Prefer vpce_policy_deny, which restore reverses.",
         endpoint.summary()
     );
-    if endpoint.policy_document.is_none() {
+    if let PolicySupport::Ignored(why) = support {
+        reason.push_str(&format!(
+            " AWS allows full access through this endpoint whatever its policy says ({why}), so deleting it is the only cut that closes it."
+        ));
+    } else if endpoint.policy_document.is_none() {
         reason.push_str(
             " This endpoint's service takes no endpoint policy, so deleting it is the only cut that closes it.",
         );
@@ -149,8 +153,11 @@ impl CutKind for VpcEndpointDelete {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<EndpointState>>, ServiceError> {
-        let endpoints = describe_region(ctx).await?;
-        Ok(candidates(&endpoints).iter().map(propose).collect())
+        Ok(classified_region(ctx)
+            .await?
+            .iter()
+            .map(|(endpoint, support)| propose(endpoint, support))
+            .collect())
     }
 
     async fn observe(

@@ -1,12 +1,16 @@
 //! `vpce_policy_deny`: replace each endpoint's policy with a deny-all, so nothing in the VPC can use the
 //! endpoint, while the endpoint itself, its ID, routes and DNS names stay. Restore writes back the exact
 //! policy document that was recorded, and only while the live policy is still our deny-all.
+//!
+//! Only endpoints whose service enforces the policy get the cut ([`PolicySupport`]): for the others a
+//! deny-all would change nothing while the plan called them closed, so the `vpce_policy_ignored` finding
+//! names them instead, and `vpce_delete` is the cut that closes them.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{EndpointDescription, candidates, describe_region, live_endpoint};
+use super::{EndpointDescription, PolicySupport, classified_region, live_endpoint};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -81,8 +85,15 @@ pub fn policy_state(endpoint: &EndpointDescription) -> PolicyState {
     }
 }
 
-/// Builds the proposal for one endpoint, or nothing when it takes no policy or already denies all.
-pub fn propose(endpoint: &EndpointDescription) -> Option<Proposal<PolicyState>> {
+/// Builds the proposal for one endpoint, or nothing when it takes no policy, already denies all, or its
+/// service ignores endpoint policies (the `vpce_policy_ignored` finding names those).
+pub fn propose(
+    endpoint: &EndpointDescription,
+    support: &PolicySupport,
+) -> Option<Proposal<PolicyState>> {
+    if let PolicySupport::Ignored(_) = support {
+        return None;
+    }
     let before = policy_state(endpoint);
     if same_policy(before.policy_document.as_deref()?, DENY_ALL) {
         return None;
@@ -94,6 +105,11 @@ pub fn propose(endpoint: &EndpointDescription) -> Option<Proposal<PolicyState>> 
     if endpoint.vpc_endpoint_type.eq_ignore_ascii_case("Interface") {
         // The policy is checked per request: a long request already under way is not cut short.
         reason.push_str(" Requests already under way through its network interfaces may finish.");
+    }
+    if let PolicySupport::Unknown(why) = support {
+        reason.push_str(&format!(
+            " Whether AWS enforces this endpoint's policy could not be told ({why}); if it does not, the endpoint stays open and only vpce_delete closes it (see the vpce_policy_ignored finding)."
+        ));
     }
     let after = PolicyState {
         policy_document: Some(DENY_ALL.to_string()),
@@ -209,8 +225,11 @@ impl CutKind for VpcEndpointPolicyDeny {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<PolicyState>>, ServiceError> {
-        let endpoints = describe_region(ctx).await?;
-        Ok(candidates(&endpoints).iter().filter_map(propose).collect())
+        Ok(classified_region(ctx)
+            .await?
+            .iter()
+            .filter_map(|(endpoint, support)| propose(endpoint, support))
+            .collect())
     }
 
     async fn observe(

@@ -13,7 +13,10 @@ use aws_sdk_lambda::types::FunctionUrlAuthType;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{is_not_found, per_function, qualified, qualifiers};
+use super::{
+    condition_bool, invoked_via_function_url, is_not_found, is_url_invoke, per_function, qualified,
+    qualifiers,
+};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -110,13 +113,15 @@ pub fn is_open_to_anyone(statement: &Value) -> bool {
 }
 
 /// The conditions AddPermission can write, as (operator, key) in lower case: a statement with any other
-/// condition could not be put back exactly.
-const REPRODUCIBLE_CONDITIONS: [(&str, &str); 5] = [
+/// condition could not be put back exactly. `lambda:InvokedViaFunctionUrl` is AddPermission's
+/// `InvokedViaFunctionUrl` (<https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html>).
+const REPRODUCIBLE_CONDITIONS: [(&str, &str); 6] = [
     ("arnlike", "aws:sourcearn"),
     ("stringequals", "aws:sourceaccount"),
     ("stringequals", "aws:principalorgid"),
     ("stringequals", "lambda:eventsourcetoken"),
     ("stringequals", "lambda:functionurlauthtype"),
+    ("bool", "lambda:invokedviafunctionurl"),
 ];
 
 /// The AddPermission parameters that re-create one statement exactly.
@@ -129,6 +134,7 @@ pub struct PermissionParameters {
     pub principal_org_id: Option<String>,
     pub event_source_token: Option<String>,
     pub function_url_auth_type: Option<String>,
+    pub invoked_via_function_url: Option<bool>,
 }
 
 /// A single string, or a list of exactly one.
@@ -179,6 +185,18 @@ pub fn permission_parameters(statement: &Value) -> Result<PermissionParameters, 
             .ok_or_else(|| format!("its {operator} condition is not an object"))?;
         for (key, value) in keys {
             let pair = (operator.to_ascii_lowercase(), key.to_ascii_lowercase());
+            if pair
+                == (
+                    "bool".to_string(),
+                    "lambda:invokedviafunctionurl".to_string(),
+                )
+            {
+                parameters.invoked_via_function_url =
+                    Some(condition_bool(value).ok_or_else(|| {
+                        format!("its {operator} condition {key} = {value} is not true or false")
+                    })?);
+                continue;
+            }
             let value = single_string(value)
                 .filter(|_| REPRODUCIBLE_CONDITIONS.contains(&(pair.0.as_str(), pair.1.as_str())))
                 .ok_or_else(|| {
@@ -226,12 +244,13 @@ pub fn add_permission_request(
             parameters
                 .function_url_auth_type
                 .map(|auth| FunctionUrlAuthType::from(auth.as_str())),
-        ))
+        )
+        .set_invoked_via_function_url(parameters.invoked_via_function_url))
 }
 
 /// The resource-policy statements of the function (or of one alias), or none when it has no policy
 /// (or no longer exists).
-async fn statements(
+pub(super) async fn statements(
     ctx: &RegionCtx,
     function: &str,
     alias: Option<&str>,
@@ -336,11 +355,19 @@ pub fn propose(
     let disabled_because = permission_parameters(statement).err().map(|why| {
         format!("statement {statement_id} could not be put back exactly on restore: {why}; remove it by hand if it must go")
     });
+    let mut reason = format!(
+        "The resource policy of Lambda function {function} lets anyone ({action}, principal *, no source condition) invoke it through statement {statement_id}. Removing the statement closes that path; restore adds it back exactly."
+    );
+    if is_url_invoke(statement) {
+        reason.push_str(if invoked_via_function_url(statement) == Some(true) {
+            " The statement applies to calls through the function URL (condition lambda:InvokedViaFunctionUrl): it is the lambda:InvokeFunction half of what AWS requires of function URLs created since October 2025, so removing it closes such a URL even while its auth type is NONE."
+        } else {
+            " It lets anyone call the function URL."
+        });
+    }
     Some(Proposal {
         target: format!("{function}/{statement_id}"),
-        reason: format!(
-            "The resource policy of Lambda function {function} lets anyone ({action}, principal *, no source condition) invoke it through statement {statement_id}. Removing the statement closes that path; restore adds it back exactly."
-        ),
+        reason,
         before,
         after,
         disabled_because,
@@ -598,6 +625,7 @@ mod tests {
                 principal_org_id: Some("o-abc123".into()),
                 event_source_token: None,
                 function_url_auth_type: None,
+                invoked_via_function_url: None,
             })
         );
         // The emulator's form: the URL auth type as a field of the statement.
@@ -719,5 +747,88 @@ mod tests {
         let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
         assert_eq!(add.num_calls(), 0);
         assert!(outcome.notes[0].starts_with("conflict"), "{outcome:?}");
+    }
+
+    /// The `lambda:InvokeFunction` statement AWS adds for a public function URL created since October
+    /// 2025, as GetPolicy returns it (docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+    fn invoked_via_url_statement() -> Value {
+        json!({
+            "Sid": "FunctionURLInvokeAllowPublicAccess",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+            "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+        })
+    }
+
+    #[test]
+    fn the_invoke_function_half_of_a_public_url_is_understood_and_can_be_put_back() {
+        let statement = invoked_via_url_statement();
+        assert!(
+            is_open_to_anyone(&statement),
+            "the condition names no caller"
+        );
+        assert!(is_url_invoke(&statement));
+        let parameters = permission_parameters(&statement).unwrap();
+        assert_eq!(parameters.action, "lambda:InvokeFunction");
+        assert_eq!(parameters.invoked_via_function_url, Some(true));
+        let proposed = propose("orders", None, &statement).unwrap();
+        assert_eq!(
+            proposed.disabled_because, None,
+            "AddPermission can write it"
+        );
+        assert!(
+            proposed.reason.contains(
+                "applies to calls through the function URL (condition lambda:InvokedViaFunctionUrl)"
+            ),
+            "{}",
+            proposed.reason
+        );
+        let mut odd = statement.clone();
+        odd["Condition"]["Bool"]["lambda:InvokedViaFunctionUrl"] = json!("maybe");
+        assert!(
+            permission_parameters(&odd)
+                .unwrap_err()
+                .contains("not true or false")
+        );
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_puts_the_invoked_via_url_statement_back_with_its_condition() {
+        let proposed = propose("orders", None, &invoked_via_url_statement()).unwrap();
+        let cut = TypedCut {
+            id: "lambda_permission_remove/us-east-1/orders/FunctionURLInvokeAllowPublicAccess"
+                .into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let record = LambdaPermissionRemove.undo_record_for(&cut).unwrap();
+        let no_policy = mock!(Client::get_policy).then_error(|| {
+            GetPolicyError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .meta(
+                        aws_sdk_lambda::error::ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let add = mock!(Client::add_permission)
+            .match_requests(|req| {
+                req.statement_id() == Some("FunctionURLInvokeAllowPublicAccess")
+                    && req.action() == Some("lambda:InvokeFunction")
+                    && req.principal() == Some("*")
+                    && req.invoked_via_function_url() == Some(true)
+                    && req.function_url_auth_type().is_none()
+            })
+            .then_output(|| AddPermissionOutput::builder().build());
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&no_policy, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 1);
     }
 }

@@ -5,12 +5,26 @@
 //!
 //! A function and each of its aliases can have a URL of its own. The emulator has no
 //! ListFunctionUrlConfigs, so each is read with GetFunctionUrlConfig (and Qualifier for an alias).
+//!
+//! Whether anyone can really call a URL with auth type NONE is up to the resource policy: AWS requires
+//! `lambda:InvokeFunctionUrl` and, for URLs created since October 2025, `lambda:InvokeFunction` with the
+//! condition `lambda:InvokedViaFunctionUrl` (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>).
+//! Discovery reads the policy to say, in the reason, which statements open the URL to anyone, and which
+//! of them would still let signed requests from any AWS account through once the auth type is AWS_IAM
+//! (a URL statement for `*` that does not depend on auth type NONE): `lambda_permission_remove` removes
+//! those.
 
 use async_trait::async_trait;
 use aws_sdk_lambda::types::{Cors, FunctionUrlAuthType};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use super::{is_not_found, per_function, qualified, qualifiers};
+use serde_json::Value;
+
+use super::lambda_permission_remove::{is_open_to_anyone, statements};
+use super::{
+    function_url_auth_type, invoked_via_function_url, is_not_found, is_url_invoke, per_function,
+    qualified, qualifiers,
+};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -131,6 +145,54 @@ pub fn propose(state: &UrlState) -> Option<Proposal<UrlState>> {
     })
 }
 
+/// The reason's account of the resource policy: which statements let anyone use the URL, and which of
+/// them AWS_IAM does not close. `statements` is the policy of the URL's function or alias, or why it
+/// could not be read.
+pub fn policy_note(statements: Result<&[Value], &ServiceError>) -> String {
+    let statements = match statements {
+        Ok(statements) => statements,
+        Err(err) => {
+            return format!(
+                " Its resource policy could not be read ({err}): whether statements would still let signed requests from other accounts through after the switch is not known."
+            );
+        }
+    };
+    let sid = |s: &&Value| {
+        s.get("Sid")
+            .and_then(Value::as_str)
+            .unwrap_or("(no Sid)")
+            .to_string()
+    };
+    let openers: Vec<&Value> = statements
+        .iter()
+        .filter(|s| is_open_to_anyone(s) && is_url_invoke(s))
+        .collect();
+    if openers.is_empty() {
+        return " Its resource policy has no statement letting anyone use the URL (lambda:InvokeFunctionUrl, and for URLs created since October 2025 lambda:InvokeFunction via the URL), so it may already refuse unsigned requests; AWS_IAM makes sure.".into();
+    }
+    // A URL statement for anyone that holds whatever the auth type: with AWS_IAM, any AWS principal of
+    // any account may still sign its way through it. The InvokedViaFunctionUrl half needs the other.
+    let survivors: Vec<String> = openers
+        .iter()
+        .filter(|s| {
+            invoked_via_function_url(s) != Some(true)
+                && function_url_auth_type(s).as_deref() != Some(OPEN)
+        })
+        .map(sid)
+        .collect();
+    let mut note = format!(
+        " Anyone uses the URL through statement(s) {} of its resource policy (lambda_permission_remove proposes removing them too).",
+        openers.iter().map(sid).collect::<Vec<_>>().join(", ")
+    );
+    if !survivors.is_empty() {
+        note.push_str(&format!(
+            " Statement(s) {} do not depend on auth type NONE: with AWS_IAM, principals of any AWS account may still call the URL with signed requests until they are removed.",
+            survivors.join(", ")
+        ));
+    }
+    note
+}
+
 /// The URL of the function (or of one alias), or `Ok(None)` when it has none (or is gone).
 async fn read(
     ctx: &RegionCtx,
@@ -224,9 +286,15 @@ impl CutKind for LambdaUrlRestrict {
         per_function(ctx, |function| async move {
             let mut proposals = Vec::new();
             for alias in qualifiers(ctx, &function).await? {
-                if let Some(state) = read(ctx, &function, alias.as_deref()).await? {
-                    proposals.extend(propose(&state));
-                }
+                let Some(state) = read(ctx, &function, alias.as_deref()).await? else {
+                    continue;
+                };
+                let Some(mut proposal) = propose(&state) else {
+                    continue;
+                };
+                let policy = statements(ctx, &function, alias.as_deref()).await;
+                proposal.reason.push_str(&policy_note(policy.as_deref()));
+                proposals.push(proposal);
             }
             Ok(proposals)
         })
@@ -499,5 +567,108 @@ mod tests {
             (&record["cors"], &record["invoke_mode"]),
             (&Value::Null, &Value::Null)
         );
+    }
+
+    /// A public URL's two statements, as AWS writes them for a URL created since October 2025
+    /// (docs.aws.amazon.com/lambda/latest/dg/urls-auth.html).
+    fn public_url_pair() -> Vec<Value> {
+        vec![
+            serde_json::json!({
+                "Sid": "FunctionURLAllowPublicAccess", "Effect": "Allow", "Principal": "*",
+                "Action": "lambda:InvokeFunctionUrl",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+                "Condition": {"StringEquals": {"lambda:FunctionUrlAuthType": "NONE"}}
+            }),
+            serde_json::json!({
+                "Sid": "FunctionURLInvokeAllowPublicAccess", "Effect": "Allow", "Principal": "*",
+                "Action": "lambda:InvokeFunction",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders",
+                "Condition": {"Bool": {"lambda:InvokedViaFunctionUrl": "true"}}
+            }),
+        ]
+    }
+
+    #[test]
+    fn the_reason_names_the_statements_that_open_the_url_and_those_aws_iam_does_not_close() {
+        let pair = public_url_pair();
+        let note = policy_note(Ok(&pair));
+        assert!(
+            note.contains(
+                "statement(s) FunctionURLAllowPublicAccess, FunctionURLInvokeAllowPublicAccess"
+            ),
+            "{note}"
+        );
+        assert!(!note.contains("do not depend on auth type NONE"), "{note}");
+
+        // A URL statement for anyone without the NONE condition holds under AWS_IAM too.
+        let mut any_auth = pair.clone();
+        any_auth[0]["Condition"] = serde_json::json!({});
+        let note = policy_note(Ok(&any_auth));
+        assert!(
+            note.contains(
+                "Statement(s) FunctionURLAllowPublicAccess do not depend on auth type NONE"
+            ),
+            "{note}"
+        );
+
+        let note = policy_note(Ok(&[]));
+        assert!(
+            note.contains("no statement letting anyone use the URL"),
+            "{note}"
+        );
+        let err = ServiceError::local("lambda:GetPolicy", "AccessDeniedException");
+        assert!(policy_note(Err(&err)).contains("could not be read"));
+    }
+
+    #[tokio::test]
+    async fn mocked_discovery_reads_the_policy_of_an_open_url() {
+        use aws_sdk_lambda::operation::get_policy::GetPolicyOutput;
+        use aws_sdk_lambda::operation::list_aliases::ListAliasesOutput;
+        use aws_sdk_lambda::operation::list_functions::ListFunctionsOutput;
+        use aws_sdk_lambda::types::FunctionConfiguration;
+        let functions = mock!(Client::list_functions).then_output(|| {
+            ListFunctionsOutput::builder()
+                .functions(
+                    FunctionConfiguration::builder()
+                        .function_name("orders")
+                        .build(),
+                )
+                .build()
+        });
+        let aliases =
+            mock!(Client::list_aliases).then_output(|| ListAliasesOutput::builder().build());
+        let url = mock!(Client::get_function_url_config).then_output(|| {
+            url_config(
+                "arn:aws:lambda:us-east-1:123456789012:function:orders",
+                FunctionUrlAuthType::None,
+            )
+        });
+        let policy = mock!(Client::get_policy).then_output(|| {
+            GetPolicyOutput::builder()
+                .policy(
+                    serde_json::json!({"Version": "2012-10-17", "Statement": public_url_pair()})
+                        .to_string(),
+                )
+                .build()
+        });
+        let client = mock_client!(
+            aws_sdk_lambda,
+            RuleMode::MatchAny,
+            &[&functions, &aliases, &url, &policy]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let proposed = LambdaUrlRestrict
+            .discover(&ctx, &DiscoveryScope::for_tests())
+            .await
+            .unwrap();
+        assert_eq!(proposed.len(), 1);
+        assert!(
+            proposed[0]
+                .reason
+                .contains("FunctionURLInvokeAllowPublicAccess"),
+            "{}",
+            proposed[0].reason
+        );
+        assert_eq!(policy.num_calls(), 1);
     }
 }

@@ -10,6 +10,8 @@
 
 use std::future::Future;
 
+use serde_json::Value;
+
 use crate::aws::RegionCtx;
 use crate::services::{ServiceError, gather};
 
@@ -95,4 +97,79 @@ pub fn qualified(function: &str, alias: Option<&str>) -> String {
 /// Lambda's answer for a function, URL or policy that does not exist.
 pub fn is_not_found(err: &ServiceError) -> bool {
     err.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+/// The values a statement's conditions give `key` under `operator` (both matched without regard to
+/// case, as IAM reads them).
+fn condition_values<'a>(statement: &'a Value, operator: &str, key: &str) -> Vec<&'a Value> {
+    let Some(operators) = statement.get("Condition").and_then(Value::as_object) else {
+        return vec![];
+    };
+    operators
+        .iter()
+        .filter(|(op, _)| op.eq_ignore_ascii_case(operator))
+        .filter_map(|(_, keys)| keys.as_object())
+        .flat_map(|keys| keys.iter())
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .map(|(_, value)| value)
+        .collect()
+}
+
+/// A condition value read as a boolean: `"true"`, `true`, or a list of exactly one of them.
+pub fn condition_bool(value: &Value) -> Option<bool> {
+    match value {
+        Value::Bool(b) => Some(*b),
+        Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+        Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+        Value::Array(items) if items.len() == 1 => condition_bool(&items[0]),
+        _ => None,
+    }
+}
+
+/// The statement's `Bool` condition on `lambda:InvokedViaFunctionUrl`, if it has one. Since October
+/// 2025 a function URL needs `lambda:InvokeFunction` as well as `lambda:InvokeFunctionUrl`; AWS grants
+/// the former to a URL's callers with this condition, so the statement applies only to calls made
+/// through the URL (<https://docs.aws.amazon.com/lambda/latest/dg/urls-auth.html>).
+pub fn invoked_via_function_url(statement: &Value) -> Option<bool> {
+    condition_values(statement, "Bool", "lambda:InvokedViaFunctionUrl")
+        .into_iter()
+        .find_map(condition_bool)
+}
+
+/// The statement's `StringEquals` condition on `lambda:FunctionUrlAuthType`, if any (upper case). The
+/// emulator records it as a field of the statement instead.
+pub fn function_url_auth_type(statement: &Value) -> Option<String> {
+    condition_values(statement, "StringEquals", "lambda:FunctionUrlAuthType")
+        .into_iter()
+        .find_map(|v| match v {
+            Value::String(s) => Some(s.to_ascii_uppercase()),
+            Value::Array(items) if items.len() == 1 => {
+                items[0].as_str().map(str::to_ascii_uppercase)
+            }
+            _ => None,
+        })
+        .or_else(|| {
+            statement
+                .get("FunctionUrlAuthType")
+                .and_then(Value::as_str)
+                .map(str::to_ascii_uppercase)
+        })
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    match statement.get("Action") {
+        Some(Value::String(action)) => vec![action.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// Whether the statement grants a part of calling the function through its URL:
+/// `lambda:InvokeFunctionUrl`, or `lambda:InvokeFunction` limited to URL calls by
+/// `lambda:InvokedViaFunctionUrl`.
+pub fn is_url_invoke(statement: &Value) -> bool {
+    let actions = actions(statement);
+    let has = |wanted: &str| actions.iter().any(|a| a.eq_ignore_ascii_case(wanted));
+    has("lambda:InvokeFunctionUrl")
+        || (has("lambda:InvokeFunction") && invoked_via_function_url(statement) == Some(true))
 }
