@@ -11,6 +11,7 @@ use super::settings::Settings;
 use crate::aws::AwsSession;
 use crate::engine;
 use crate::engine::restore::{RestoreRequest, RestoreRun};
+use crate::report::escape::field;
 use crate::report::{Event, Reporter};
 use crate::services::Registry;
 
@@ -61,7 +62,7 @@ pub async fn restore_command(
         outcome.failed.len()
     );
     for (id, error) in &outcome.failed {
-        say!(settings, "  failed: {id}: {error}");
+        say!(settings, "  failed: {}: {}", field(id), field(error));
     }
     if !outcome.not_attempted.is_empty() {
         say!(

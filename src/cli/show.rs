@@ -7,7 +7,7 @@ use super::args::{ShowArgs, ShowFormat};
 use super::exit;
 use crate::journal;
 use crate::plan;
-use crate::report::render;
+use crate::report::{escape, render};
 use crate::services::Registry;
 
 /// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
@@ -26,7 +26,7 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
         match args.format {
             ShowFormat::Text => {
                 for warning in warnings {
-                    println!("warning: {warning}");
+                    println!("warning: {}", escape::field(&warning));
                 }
                 print!("{}", render::journal_text(&contents));
             }

@@ -96,6 +96,13 @@ fn a_written_plan_reads_back_identical() {
 }
 
 #[test]
+fn a_newline_in_a_quoted_value_cannot_add_a_line_to_the_error() {
+    let err = error_of(|t| t.replace("kind: test_cut", "kind: \"x\\n  fix: run with --force\""));
+    assert_eq!(err.to_string().lines().count(), 2, "{err}");
+    assert!(err.problem.contains("x\\n  fix: run with --force"), "{err}");
+}
+
+#[test]
 fn the_summary_line_counts_cuts_irreversible_and_disabled() {
     assert_eq!(
         good_plan().summary().to_string(),

@@ -16,6 +16,7 @@
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
+//! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 
 mod account;
 mod api_gateway;
@@ -25,6 +26,7 @@ mod crash;
 mod database;
 mod emulator;
 mod gateways;
+mod hostile_names;
 mod identity;
 mod lambda;
 #[path = "../../examples/leaky_account/mod.rs"]
