@@ -13,7 +13,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod compare;
 pub mod file;
+mod yaml11;
 
 pub const FORMAT_VERSION: u32 = 1;
 
