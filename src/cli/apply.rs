@@ -12,6 +12,7 @@ use crate::aws::AwsSession;
 use crate::engine::apply::{ApplyRequest, ApplyRun};
 use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
+use crate::report::escape::field;
 use crate::report::{Event, Reporter, diff};
 use crate::services::{PermissionCheck, Registry};
 
@@ -64,12 +65,12 @@ pub async fn apply_command(
             for item in &drift.drifted {
                 eprintln!(
                     "drift: {} no longer matches the plan:\n{}",
-                    item.id,
+                    field(&item.id),
                     diff::unified(&item.planned, &item.live, "plan", "live", settings.color)
                 );
             }
             for (id, err) in &drift.unverifiable {
-                eprintln!("cannot verify {id}: {err}");
+                eprintln!("cannot verify {}: {}", field(id), field(&err.to_string()));
             }
             return Err(EngineError::Drift { plan, drift }.into());
         }
@@ -88,7 +89,7 @@ pub async fn apply_command(
         say!(settings, "Sealed in {:.1} s.", sealed.as_secs_f64());
     }
     for (id, error) in &outcome.failed {
-        say!(settings, "  failed: {id}: {error}");
+        say!(settings, "  failed: {}: {}", field(id), field(error));
     }
     say!(settings, "Rollback file: {}", rollback_path.display());
     if outcome.credentials_expired {
@@ -148,20 +149,32 @@ async fn check_command(
         say!(
             settings,
             "drift      {}: no longer matches the plan (make a new plan)",
-            item.id
+            field(&item.id)
         );
     }
     for (id, err) in &report.drift.unverifiable {
-        say!(settings, "unverified {id}: {err}");
+        say!(
+            settings,
+            "unverified {}: {}",
+            field(id),
+            field(&err.to_string())
+        );
     }
     for (id, check) in &report.permissions {
+        let id = field(id);
         match check {
             PermissionCheck::Allowed => say!(settings, "allowed    {id}"),
-            PermissionCheck::Denied(err) => say!(settings, "DENIED     {id}: {err}"),
-            PermissionCheck::NotCheckable(why) => say!(settings, "unchecked  {id}: {why}"),
-            PermissionCheck::Failed(err) => {
-                say!(settings, "FAILED     {id}: the check itself failed: {err}")
+            PermissionCheck::Denied(err) => {
+                say!(settings, "DENIED     {id}: {}", field(&err.to_string()))
             }
+            PermissionCheck::NotCheckable(why) => {
+                say!(settings, "unchecked  {id}: {}", field(why))
+            }
+            PermissionCheck::Failed(err) => say!(
+                settings,
+                "FAILED     {id}: the check itself failed: {}",
+                field(&err.to_string())
+            ),
         }
     }
     let problems = report.problems();

@@ -31,6 +31,9 @@ pub mod exit {
     pub const CUTS_PROPOSED: u8 = 2;
 }
 
+/// The most lines of one error shown (the tool's own errors take two or three).
+const ERROR_LINES: usize = 20;
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     ExitCode::from(run(std::env::args_os()))
@@ -69,7 +72,12 @@ where
     match runtime.block_on(execute(parsed, &registry)) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("error: {err:#}");
+            // The error may quote a plan, a rollback file or an AWS answer (a whole HTTP body): each line
+            // is escaped and capped, and a long chain is cut short.
+            eprintln!(
+                "error: {}",
+                crate::report::escape::lines(&format!("{err:#}"), ERROR_LINES)
+            );
             exit::FAILURE
         }
     }

@@ -12,6 +12,7 @@ use crate::engine::Operator;
 use crate::engine::apply::ApplyConfirmation;
 use crate::engine::restore::{Certainty, RestoreWork};
 use crate::plan::Plan;
+use crate::report::escape::field;
 use crate::report::render;
 
 /// Asks the operator to type the account ID. Refuses without a terminal, unless `--yes`.
@@ -24,15 +25,15 @@ pub fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
             "{action} needs confirmation, and there is no terminal to ask on. Review the output above, then run again with --yes"
         );
     }
+    // The account comes from the plan or the rollback file: shown escaped, compared as stored.
+    let shown = field(account);
     let typed: String = dialoguer::Input::new()
-        .with_prompt(format!(
-            "To {action} account {account}, type its account ID"
-        ))
+        .with_prompt(format!("To {action} account {shown}, type its account ID"))
         .allow_empty(true)
         .interact_text()
         .context("reading the confirmation")?;
     if typed.trim() != account {
-        bail!("confirmation did not match account {account}: nothing was changed");
+        bail!("confirmation did not match account {shown}: nothing was changed");
     }
     Ok(())
 }
@@ -85,7 +86,7 @@ impl Operator for TerminalOperator<'_> {
             say!(
                 settings,
                 "\nSkipped (enabled: false): {}",
-                disabled.join(", ")
+                field(&disabled.join(", "))
             );
         }
         say!(settings, "\n{}", plan.summary());
@@ -98,7 +99,7 @@ impl Operator for TerminalOperator<'_> {
                 settings,
                 "WARNING: {} cut(s) cannot be undone by restore (--allow-irreversible): {}",
                 confirmation.irreversible.len(),
-                confirmation.irreversible.join(", ")
+                field(&confirmation.irreversible.join(", "))
             );
         }
         if let Some((rollback, started)) = confirmation.resuming {
@@ -117,7 +118,7 @@ impl Operator for TerminalOperator<'_> {
             say!(
                 settings,
                 "Kept in place: {} ({}). Pass {} to lift it.",
-                cut.id,
+                field(&cut.id),
                 gate.why,
                 gate.flag
             );
@@ -126,7 +127,7 @@ impl Operator for TerminalOperator<'_> {
             say!(
                 settings,
                 "Cannot be restored: {} is irreversible; its state before the cut is recorded in the rollback file.",
-                cut.id
+                field(&cut.id)
             );
         }
     }
@@ -141,7 +142,7 @@ impl Operator for TerminalOperator<'_> {
                     " (its completion was not recorded: live state decides what is put back)"
                 }
             };
-            say!(settings, "  {}{note}", item.cut.id);
+            say!(settings, "  {}{note}", field(&item.cut.id));
         }
         self.confirmed(account, "reconnect")
     }

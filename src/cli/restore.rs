@@ -12,6 +12,7 @@ use crate::aws::AwsSession;
 use crate::engine;
 use crate::engine::restore::{RestoreRequest, RestoreRun};
 use crate::journal::keys::KeyStore;
+use crate::report::escape::field;
 use crate::report::{Event, Reporter};
 use crate::services::Registry;
 
@@ -63,7 +64,7 @@ pub async fn restore_command(
         outcome.failed.len()
     );
     for (id, error) in &outcome.failed {
-        say!(settings, "  failed: {id}: {error}");
+        say!(settings, "  failed: {}: {}", field(id), field(error));
     }
     if !outcome.not_attempted.is_empty() {
         say!(

@@ -8,7 +8,7 @@ use super::exit;
 use crate::journal;
 use crate::journal::keys::KeyStore;
 use crate::plan;
-use crate::report::render;
+use crate::report::{escape, render};
 use crate::services::Registry;
 
 /// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
@@ -35,7 +35,7 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
         match args.format {
             ShowFormat::Text => {
                 for warning in warnings {
-                    println!("warning: {warning}");
+                    println!("warning: {}", escape::field(&warning));
                 }
                 print!("{}", render::journal_text(&contents));
             }

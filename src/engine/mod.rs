@@ -82,7 +82,7 @@ pub enum EngineError {
     /// Enabled cuts that restore cannot undo, without `--allow-irreversible`.
     #[error(
         "refusing to apply {plan}: these enabled cuts cannot be undone by restore: {}\n  fix: pass --allow-irreversible if you mean it, or set them to `enabled: false`. Nothing was changed.",
-        ids.join(", "),
+        crate::report::escape::field(&ids.join(", ")),
         plan = plan.display()
     )]
     Irreversible { plan: PathBuf, ids: Vec<String> },

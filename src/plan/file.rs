@@ -41,10 +41,12 @@ pub fn read_with_digest(
     Ok((super::parse(&text, path, catalog)?, digest))
 }
 
-/// Serializes the plan with its explanatory header.
+/// Serializes the plan with its explanatory header, every string quoted where a YAML 1.1 tool would read
+/// it as another type (see [`super::yaml11`]), so that a plan loaded and dumped again by PyYAML, Psych or
+/// `yq` after setting `enabled: false` still matches the account.
 pub fn render(plan: &Plan) -> String {
     let body = serde_yaml::to_string(plan).expect("a plan always serializes");
-    format!("{HEADER}{body}")
+    format!("{HEADER}{}", super::yaml11::portable(&body))
 }
 
 pub fn write(path: &Path, plan: &Plan) -> std::io::Result<()> {

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod compare;
 pub mod file;
+mod yaml11;
 
 pub const FORMAT_VERSION: u32 = 1;
 
@@ -172,16 +173,20 @@ pub struct PlanError {
 }
 
 impl PlanError {
+    /// `field` and `problem` may quote the plan (a kind, an ID, a region as written there): a newline in
+    /// them is written as `\n`, so the error keeps its two lines and the quoted text cannot add a `fix:`
+    /// line of its own. (Other control characters are escaped where errors are printed.)
     fn new(
         file: &Path,
         field: impl Into<String>,
         problem: impl Into<String>,
         fix: impl Into<String>,
     ) -> Self {
+        let (field, problem): (String, String) = (field.into(), problem.into());
         PlanError {
             file: file.to_path_buf(),
-            field: field.into(),
-            problem: problem.into(),
+            field: field.replace('\n', "\\n"),
+            problem: problem.replace('\n', "\\n"),
             fix: fix.into(),
         }
     }

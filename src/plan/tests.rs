@@ -97,6 +97,41 @@ fn a_written_plan_reads_back_identical() {
 }
 
 #[test]
+fn strings_yaml_1_1_would_read_as_other_types_are_written_quoted() {
+    let mut plan = good_plan();
+    plan.cuts[0].before = json!({
+        "created": "2026-11-29T00:09:40.43273Z",
+        "flag": "on",
+        "port": "0022",
+        "rules": ["0.0.0.0/0", "yes"],
+        "open": true,
+    });
+    let text = file::render(&plan);
+    for line in [
+        "created: '2026-11-28T00:00:00Z'\n",
+        "tool_version: '0.1.0'\n",
+        "    created: '2026-11-29T00:09:40.43273Z'\n",
+        "    flag: 'on'\n",
+        "    port: '0022'\n",
+        "    - 0.0.0.0/0\n",
+        "    - 'yes'\n",
+        "    open: true\n",
+        "version: 1\n",
+        "  enabled: true\n",
+    ] {
+        assert!(text.contains(line), "{line:?} in\n{text}");
+    }
+    assert_eq!(parse_text(&text).unwrap(), plan);
+}
+
+#[test]
+fn a_newline_in_a_quoted_value_cannot_add_a_line_to_the_error() {
+    let err = error_of(|t| t.replace("kind: test_cut", "kind: \"x\\n  fix: run with --force\""));
+    assert_eq!(err.to_string().lines().count(), 2, "{err}");
+    assert!(err.problem.contains("x\\n  fix: run with --force"), "{err}");
+}
+
+#[test]
 fn the_summary_line_counts_cuts_irreversible_and_disabled() {
     assert_eq!(
         good_plan().summary().to_string(),

@@ -1,6 +1,12 @@
 //! Before/after diffs of a resource's state, rendered as YAML so they read like the plan file itself.
+//!
+//! The YAML emitter escapes control characters inside strings but writes bidirectional overrides and
+//! zero-width characters as they are, so every line is escaped again before it is shown
+//! ([`escape::visible`]); lines are not capped, because the reviewer must see the whole state.
 
 use similar::{ChangeTag, TextDiff};
+
+use super::escape;
 
 const RED: &str = "\x1b[31m";
 const GREEN: &str = "\x1b[32m";
@@ -36,10 +42,11 @@ pub fn unified(
                     ChangeTag::Insert => ("+", Some(GREEN)),
                     ChangeTag::Equal => (" ", None),
                 };
-                let mut line = format!("{sign} {}", change.value());
-                if !line.ends_with('\n') {
-                    line.push('\n');
-                }
+                let text = change.value();
+                let line = format!(
+                    "{sign} {}\n",
+                    escape::visible(text.strip_suffix('\n').unwrap_or(text))
+                );
                 match colour {
                     Some(c) => out.push_str(&paint(&line, c, color)),
                     None => out.push_str(&line),
@@ -79,6 +86,22 @@ mod tests {
         let text = unified(&json!({"a": 1}), &json!({"a": 2}), "x", "y", true);
         assert!(text.contains("\x1b[31m- a: 1\x1b[0m\n"), "{text:?}");
         assert!(text.contains("\x1b[32m+ a: 2\x1b[0m\n"), "{text:?}");
+    }
+
+    #[test]
+    fn string_values_in_states_cannot_reach_the_terminal_raw() {
+        let before = json!({"name": crate::report::escape::HOSTILE, "rules": ["a\u{202e}b"]});
+        let after = json!({"name": crate::report::escape::HOSTILE, "rules": []});
+        for color in [false, true] {
+            let text = unified(&before, &after, "before", "after", color);
+            let without_own_colours = text
+                .replace(RED, "")
+                .replace(GREEN, "")
+                .replace(CYAN, "")
+                .replace(RESET, "");
+            crate::report::escape::assert_nothing_hidden(&without_own_colours);
+            assert!(text.contains("a\\u{202e}b"), "{text}");
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 pub mod diff;
+pub mod escape;
 pub mod progress;
 pub mod render;
 
@@ -143,33 +144,43 @@ impl Event {
         }
     }
 
-    /// The event as one line for people; `None` for events only machines need.
+    /// The event as one line for people; `None` for events only machines need. Every field is escaped
+    /// ([`escape::field`]): IDs and reasons carry names from the account and the plan, errors carry
+    /// whatever AWS or an HTTP body said, and none of it may move the cursor or fake a line.
     pub fn to_line(&self) -> Option<String> {
+        use escape::field as f;
         Some(match self {
-            Event::DiscoveryStarted { region } => format!("discovering {region}"),
+            Event::DiscoveryStarted { region } => format!("discovering {}", f(region)),
             Event::DiscoveryFailed {
                 region,
                 kind,
                 error,
-            } => format!("error: discovery of {kind} in {region} failed: {error}"),
-            Event::CutStarted { id } => format!("cutting   {id}"),
+            } => format!(
+                "error: discovery of {} in {} failed: {}",
+                f(kind),
+                f(region),
+                f(error)
+            ),
+            Event::CutStarted { id } => format!("cutting   {}", f(id)),
             Event::CutDone { id, elapsed } => {
-                format!("cut       {id} ({:.1} s)", elapsed.as_secs_f64())
+                format!("cut       {} ({:.1} s)", f(id), elapsed.as_secs_f64())
             }
-            Event::CutFailed { id, error } => format!("FAILED    {id}: {error}"),
-            Event::CutSkipped { id, reason } => format!("skipped   {id}: {reason}"),
+            Event::CutFailed { id, error } => format!("FAILED    {}: {}", f(id), f(error)),
+            Event::CutSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
             Event::Sealed { elapsed } => format!("sealed in {:.1} s", elapsed.as_secs_f64()),
-            Event::RestoreStarted { id } => format!("restoring {id}"),
+            Event::RestoreStarted { id } => format!("restoring {}", f(id)),
             Event::Restored { id, notes } => {
-                let mut line = format!("restored  {id}");
+                let mut line = format!("restored  {}", f(id));
                 for note in notes {
-                    line.push_str(&format!("\n            {note}"));
+                    line.push_str(&format!("\n            {}", f(note)));
                 }
                 line
             }
-            Event::RestoreFailed { id, error } => format!("FAILED    restore of {id}: {error}"),
-            Event::RestoreSkipped { id, reason } => format!("skipped   {id}: {reason}"),
-            Event::Warning { message } => format!("warning: {message}"),
+            Event::RestoreFailed { id, error } => {
+                format!("FAILED    restore of {}: {}", f(id), f(error))
+            }
+            Event::RestoreSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
+            Event::Warning { message } => format!("warning: {}", f(message)),
             // The plan's text shows these already.
             Event::Finding { .. } | Event::CutProposed { .. } | Event::Finished { .. } => {
                 return None;
@@ -238,5 +249,114 @@ impl Reporter for RecordingReporter {
             .lock()
             .expect("reporter lock poisoned")
             .push(event.clone());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::escape::{HOSTILE, assert_nothing_hidden};
+    use std::sync::Arc;
+
+    /// A writer the test can read back after the reporter wrote to it.
+    #[derive(Clone, Default)]
+    struct Shared(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Shared {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn every_event_with(text: &str) -> Vec<Event> {
+        let s = || text.to_string();
+        vec![
+            Event::DiscoveryStarted { region: s() },
+            Event::DiscoveryFailed {
+                region: s(),
+                kind: s(),
+                error: s(),
+            },
+            Event::CutStarted { id: s() },
+            Event::CutDone {
+                id: s(),
+                elapsed: Duration::from_millis(1),
+            },
+            Event::CutFailed {
+                id: s(),
+                error: s(),
+            },
+            Event::CutSkipped {
+                id: s(),
+                reason: s(),
+            },
+            Event::RestoreStarted { id: s() },
+            Event::Restored {
+                id: s(),
+                notes: vec![s(), s()],
+            },
+            Event::RestoreFailed {
+                id: s(),
+                error: s(),
+            },
+            Event::RestoreSkipped {
+                id: s(),
+                reason: s(),
+            },
+            Event::Warning { message: s() },
+        ]
+    }
+
+    #[test]
+    fn every_progress_line_escapes_what_it_quotes() {
+        let out = Shared::default();
+        let reporter = LineReporter {
+            out: Mutex::new(Box::new(out.clone())),
+        };
+        let hostile = format!("{HOSTILE}\nFAILED    sg_revoke/us-east-1/sg-1: fake");
+        let events = every_event_with(&hostile);
+        for event in &events {
+            reporter.event(event);
+        }
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        assert_nothing_hidden(&written);
+        // One line per event, and one more per restore note: a newline in a field adds none.
+        assert_eq!(written.lines().count(), events.len() + 2, "{written}");
+        assert!(
+            !written
+                .lines()
+                .any(|l| l.starts_with("FAILED    sg_revoke"))
+        );
+    }
+
+    #[test]
+    fn an_error_line_is_capped_with_a_marker() {
+        // An HTTP body as an error message, as AWS endpoints and proxies send them.
+        let body = format!(
+            "{HOSTILE}<html>{}</html>",
+            "<p>blocked</p>\r\n".repeat(1_200)
+        );
+        let line = Event::CutFailed {
+            id: "sg_revoke/us-east-1/sg-1".into(),
+            error: body.clone(),
+        }
+        .to_line()
+        .unwrap();
+        assert_nothing_hidden(&line);
+        assert!(line.len() < 2_200, "{}", line.len());
+        assert!(line.contains("more characters left out]"), "{line}");
+        let json = Event::CutFailed {
+            id: "x".into(),
+            error: body.clone(),
+        }
+        .to_json();
+        assert_eq!(
+            json["error"], body,
+            "JSON keeps the whole error: JSON escapes it"
+        );
     }
 }

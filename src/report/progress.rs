@@ -3,6 +3,7 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::escape;
 use super::{Event, Reporter};
 
 pub struct ProgressReporter {
@@ -27,14 +28,25 @@ impl Default for ProgressReporter {
     }
 }
 
+/// What the spinner line says while `event` is in progress; escaped like every line (the ID carries
+/// names from the account).
+fn spinner_message(event: &Event) -> Option<String> {
+    match event {
+        Event::DiscoveryStarted { region } => {
+            Some(format!("discovering {}", escape::field(region)))
+        }
+        Event::CutStarted { id } => Some(format!("cutting {}", escape::field(id))),
+        Event::RestoreStarted { id } => Some(format!("restoring {}", escape::field(id))),
+        _ => None,
+    }
+}
+
 impl Reporter for ProgressReporter {
     fn event(&self, event: &Event) {
+        if let Some(message) = spinner_message(event) {
+            self.bar.set_message(message);
+        }
         match event {
-            Event::DiscoveryStarted { region } => {
-                self.bar.set_message(format!("discovering {region}"))
-            }
-            Event::CutStarted { id } => self.bar.set_message(format!("cutting {id}")),
-            Event::RestoreStarted { id } => self.bar.set_message(format!("restoring {id}")),
             Event::CutDone { .. } | Event::Restored { .. } => self.bar.inc(1),
             Event::Finished { .. } => self.bar.finish_and_clear(),
             _ => {}
@@ -55,5 +67,35 @@ impl Reporter for ProgressReporter {
 impl Drop for ProgressReporter {
     fn drop(&mut self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::escape::{HOSTILE, assert_nothing_hidden};
+
+    #[test]
+    fn the_spinner_and_the_lines_above_it_show_a_hostile_id_escaped() {
+        let id = format!("apigw_deny_policy/us-east-1/{HOSTILE}");
+        for event in [
+            Event::CutStarted { id: id.clone() },
+            Event::RestoreStarted { id: id.clone() },
+            Event::DiscoveryStarted {
+                region: HOSTILE.into(),
+            },
+        ] {
+            let message = spinner_message(&event).expect("a spinner message");
+            assert!(message.contains("\\u{1b}[1A"), "{message}");
+            assert_nothing_hidden(&message);
+        }
+        let failed = Event::CutFailed {
+            id,
+            error: format!("{HOSTILE}\n{}", "<html>".repeat(3_000)),
+        };
+        let line = failed.to_line().expect("a line");
+        assert_nothing_hidden(&line);
+        assert!(!line.contains('\n'), "{line}");
+        assert!(line.contains("more characters left out"), "{line}");
     }
 }

@@ -33,6 +33,12 @@ fn moto_server_path() -> PathBuf {
     venv.join("bin/moto_server")
 }
 
+/// The Python of the emulator's virtualenv, which has PyYAML (a dependency of moto): the YAML 1.1 library
+/// operators most often edit plans with.
+pub fn venv_python() -> PathBuf {
+    moto_server_path().with_file_name("python")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

@@ -17,6 +17,8 @@
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
 //! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
+//! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
+//! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 
 mod account;
 mod api_gateway;
@@ -27,6 +29,7 @@ mod database;
 mod emulator;
 mod forgery;
 mod gateways;
+mod hostile_names;
 mod identity;
 mod lambda;
 #[path = "../../examples/leaky_account/mod.rs"]
@@ -39,3 +42,4 @@ mod recovery;
 mod registry;
 mod security_groups;
 mod snapshot;
+mod yaml_tools;

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::Progress;
 use crate::aws::AwsSession;
+use crate::plan::compare::same_state;
 use crate::plan::{Cut, Plan};
 use crate::services::{PermissionCheck, Registry, ServiceError};
 
@@ -74,7 +75,8 @@ pub async fn check_drift(
     let mut check = DriftCheck::default();
     for (cut, observed) in observations {
         match observed {
-            Ok(live) if live == cut.before => {}
+            // Compared by meaning: a YAML tool may have re-written a timestamp or a number's notation.
+            Ok(live) if same_state(&cut.before, &live) => {}
             Ok(live) => check.drifted.push(Drift {
                 id: cut.id.clone(),
                 planned: cut.before.clone(),

@@ -11,6 +11,7 @@ use futures_util::stream::{self, StreamExt};
 use crate::aws::{AwsSession, RegionCtx};
 use crate::engine::EngineError;
 use crate::journal::{Entry, Journal, JournalContents};
+use crate::plan::compare::same_state;
 use crate::plan::{Cut, Plan};
 use crate::report::{Event, Reporter};
 use crate::services::{Containment, Phase, Registry, ServiceError};
@@ -105,9 +106,9 @@ async fn recover(
     cut: &Cut,
 ) -> Result<Recovery, ServiceError> {
     let live = kind.observe(ctx, cut).await?;
-    Ok(if live == cut.before {
+    Ok(if same_state(&cut.before, &live) {
         Recovery::NotApplied
-    } else if live == cut.after {
+    } else if same_state(&cut.after, &live) {
         Recovery::Applied
     } else {
         Recovery::Partial
@@ -122,7 +123,7 @@ async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
     if kind.undo(ctx, &undo).await.is_err() {
         return false;
     }
-    matches!(kind.observe(ctx, cut).await, Ok(live) if live == cut.before)
+    matches!(kind.observe(ctx, cut).await, Ok(live) if same_state(&cut.before, &live))
 }
 
 /// What happened to one cut in this run.

@@ -522,6 +522,8 @@ impl Inspection for ProtectedRoles {
             })
             .collect();
         Ok(protected_roles_findings(&protected))
+    }
+}
 
 #[cfg(test)]
 mod tests {
