@@ -126,8 +126,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", default_value_t = crate::engine::DEFAULT_PARALLELISM)]
     pub parallelism: usize,
 
-    /// Client-side pacing of read calls (Describe/Get/List), per region and action: BURST:PER_SECOND.
-    /// Default: EC2's documented non-mutating limit.
+    /// Client-side pacing of EC2's non-mutating calls (and the reads of services AWS publishes no
+    /// throttling table for), per region and action: BURST:PER_SECOND. Default: EC2's documented
+    /// non-mutating bucket. Every other bucket follows AWS's tables.
     #[arg(
         long,
         global = true,
@@ -136,12 +137,13 @@ pub struct Cli {
     )]
     pub pace_read: String,
 
-    /// Client-side pacing of every other call, per region and action: BURST:PER_SECOND. Default: EC2's
-    /// documented mutating limit.
+    /// Client-side pacing of EC2's mutating calls (and the writes of services AWS publishes no throttling
+    /// table for), per region and action: BURST:PER_SECOND. Default: EC2's documented mutating bucket.
     #[arg(long, global = true, value_name = "BURST:RATE", default_value = "50:5")]
     pub pace_write: String,
 
-    /// Send calls as fast as the SDK can (e.g. against an emulator); throttling is still retried.
+    /// Send calls as fast as the SDK can (e.g. against an emulator), except API Gateway's fixed per-account
+    /// quotas (CreateDeployment: one every 5 s); throttling is still retried.
     #[arg(long, global = true)]
     pub no_pacing: bool,
 

@@ -202,3 +202,51 @@ fn plan_out_refuses_to_overwrite_a_rollback_file_or_any_file_without_force() {
         assert_eq!(std::fs::read_to_string(&rollback).unwrap(), journal);
     }
 }
+
+/// Issue 12: `show /dev/zero` and `--rollback /dev/zero` read without bound, and a FIFO blocked forever.
+/// Non-regular files are refused before reading, and before any call to AWS.
+#[test]
+fn devices_and_fifos_are_refused_before_reading_and_never_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("plan.yaml");
+    let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+    let plan = edited_example(&dir, |t| t);
+    let runs: [(&[&str], &str); 5] = [
+        (
+            &["show", "/dev/zero"],
+            "is a character device, not a regular file",
+        ),
+        (
+            &["show", fifo.to_str().unwrap()],
+            "is a FIFO (named pipe), not a regular file",
+        ),
+        (
+            &["apply", fifo.to_str().unwrap(), "--yes"],
+            "is a FIFO (named pipe)",
+        ),
+        (
+            &[
+                "apply",
+                plan.to_str().unwrap(),
+                "--yes",
+                "--rollback",
+                "/dev/zero",
+            ],
+            "/dev/zero: is a character device",
+        ),
+        (
+            &["restore", "/dev/zero", "--yes"],
+            "/dev/zero: is a character device",
+        ),
+    ];
+    for (args, expected) in runs {
+        hikkonuki()
+            .args(args)
+            .timeout(std::time::Duration::from_secs(60))
+            .assert()
+            .code(1)
+            .stderr(contains(expected));
+    }
+}

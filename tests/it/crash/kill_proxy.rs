@@ -79,7 +79,19 @@ impl Message {
         let reads = ["Describe", "Get", "List", "GET ", "HEAD "]
             .iter()
             .any(|prefix| action.starts_with(prefix));
-        (!reads).then_some(action)
+        // A REST read sent as POST (`POST /v2/email/list-identities`): apply now reads during discovery
+        // too (it derives each cut's effect again), and such a read must not count as a cut's call.
+        let rest_read = action
+            .split_whitespace()
+            .nth(1)
+            .and_then(|path| path.split('?').next())
+            .and_then(|path| path.rsplit('/').next())
+            .is_some_and(|last| {
+                ["list-", "get-", "describe-"]
+                    .iter()
+                    .any(|prefix| last.starts_with(prefix))
+            });
+        (!reads && !rest_read).then_some(action)
     }
 }
 
