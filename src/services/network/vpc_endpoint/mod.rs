@@ -298,6 +298,12 @@ pub fn with_support(
                 Ok(details) => {
                     policy_support(&endpoint.service_name, detail_for(&endpoint, details))
                 }
+                // Without an AWS error code the body is not AWS's (an endpoint that lacks the API, such
+                // as the emulator, answers an HTML page): say that, not the raw response.
+                Err(err) if err.code.is_none() => PolicySupport::Unknown(format!(
+                    "its service could not be described ({} answered without an AWS error code: the endpoint may not implement it)",
+                    err.operation
+                )),
                 Err(err) => {
                     PolicySupport::Unknown(format!("its service could not be described ({err})"))
                 }
