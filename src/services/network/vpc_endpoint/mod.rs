@@ -246,6 +246,8 @@ async fn service_details(
                         .build(),
                 )
                 .set_next_token(token.take())
+                .customize()
+                .config_override(no_retries_on_emulator(ctx))
                 .send()
                 .await
                 .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcEndpointServices", err))?;
@@ -421,6 +423,16 @@ async fn live_endpoint(
                 .find(|e| e.vpc_endpoint_id == endpoint_id && !is_gone(&e.state))
         }),
     )
+}
+
+/// The emulator lacks DescribeVpcEndpointServices and answers 500 every time: retrying it six times, with
+/// backoff, added tens of seconds to every plan and apply there. AWS keeps the standard retries.
+fn no_retries_on_emulator(ctx: &RegionCtx) -> aws_sdk_ec2::config::Builder {
+    let mut overrides = aws_sdk_ec2::config::Builder::default();
+    overrides.set_retry_config(crate::services::common::missing_api::retry_config(
+        ctx.endpoint_url.as_deref(),
+    ));
+    overrides
 }
 
 #[cfg(test)]
