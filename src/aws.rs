@@ -223,7 +223,7 @@ impl AwsSession {
 /// Declares the per-region client cache: one lazily built client per service, plus, for tests, a way to
 /// put a given (mocked) client in its place: `RegionCtx::for_tests(region).mock_ec2(client)`.
 macro_rules! region_clients {
-    ($($name:ident / $mock:ident => $krate:ident),+ $(,)?) => {
+    ($($name:ident / $mock:ident => $krate:ident $(with $adjust:expr)?),+ $(,)?) => {
         /// Everything a service needs to work in one region.
         pub struct RegionCtx {
             pub region: String,
@@ -231,6 +231,8 @@ macro_rules! region_clients {
             /// The endpoint override, when one is configured (an emulator); some services need it to
             /// route around client-side endpoint rules.
             pub endpoint_url: Option<String>,
+            /// What several kinds read in this region during one run, read once ([`RegionCtx::once`]).
+            shared_reads: Mutex<HashMap<&'static str, Arc<tokio::sync::OnceCell<SharedRead>>>>,
             $($name: OnceLock<$krate::Client>,)+
         }
 
@@ -240,6 +242,7 @@ macro_rules! region_clients {
                     region: region.to_string(),
                     config,
                     endpoint_url,
+                    shared_reads: Mutex::default(),
                     $($name: OnceLock::new(),)+
                 }
             }
@@ -248,10 +251,10 @@ macro_rules! region_clients {
                 pub fn $name(&self) -> &$krate::Client {
                     self.$name.get_or_init(|| {
                         // The tagger lets the paced HTTP client know which bucket a call draws from.
-                        let config = $krate::config::Builder::from(&self.config)
-                            .interceptor(crate::pacing::CallTagger)
-                            .build();
-                        $krate::Client::from_conf(config)
+                        let builder = $krate::config::Builder::from(&self.config)
+                            .interceptor(crate::pacing::CallTagger);
+                        $(let builder = ($adjust)(builder, self);)?
+                        $krate::Client::from_conf(builder.build())
                     })
                 }
 
@@ -282,6 +285,50 @@ region_clients! {
     support / mock_support => aws_sdk_support,
     codecommit / mock_codecommit => aws_sdk_codecommit,
     sts / mock_sts => aws_sdk_sts,
+    s3 / mock_s3 => aws_sdk_s3 with s3_addressing,
+    sns / mock_sns => aws_sdk_sns,
+    sqs / mock_sqs => aws_sdk_sqs,
+    kms / mock_kms => aws_sdk_kms,
+    secretsmanager / mock_secretsmanager => aws_sdk_secretsmanager,
+    ecr / mock_ecr => aws_sdk_ecr,
+    ssm / mock_ssm => aws_sdk_ssm,
+    organizations / mock_organizations => aws_sdk_organizations,
+}
+
+/// One value read for several kinds, of whatever type its key stands for.
+type SharedRead = Arc<dyn std::any::Any + Send + Sync>;
+
+impl RegionCtx {
+    /// The value `read` gives, read once per region and run however many kinds ask for it under `key`
+    /// (several kinds and an inspection describing the same services, say), concurrent askers waiting
+    /// for the first read. A failed read is not kept: the next asker reads again. One key, one type.
+    pub async fn once<T, E, Fut>(&self, key: &'static str, read: impl FnOnce() -> Fut) -> Result<T, E>
+    where
+        T: Clone + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<T, E>>,
+    {
+        let cell = self
+            .shared_reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let value = cell
+            .get_or_try_init(|| async { read().await.map(|value| Arc::new(value) as SharedRead) })
+            .await?;
+        Ok(value
+            .downcast_ref::<T>()
+            .unwrap_or_else(|| panic!("RegionCtx::once: key {key} read with two types"))
+            .clone())
+    }
+}
+
+/// Buckets are addressed by path when an endpoint override is set: an emulator on loopback has no DNS
+/// name per bucket, so virtual-hosted addressing (`bucket.127.0.0.1`) would not reach it. AWS keeps the
+/// SDK's default (virtual-hosted).
+fn s3_addressing(builder: aws_sdk_s3::config::Builder, ctx: &RegionCtx) -> aws_sdk_s3::config::Builder {
+    builder.force_path_style(ctx.endpoint_url.is_some())
 }
 
 impl RegionCtx {
