@@ -1,9 +1,12 @@
 //! Helpers several kinds share that belong to no door: which regions are enabled, how to tell an endpoint
-//! that lacks an API from a real failure, and reading many resources a few at a time.
+//! that lacks an API from a real failure, reading many resources a few at a time, and who a policy lets
+//! in from outside the account (and the organization that counts as inside).
 
 use crate::service_error::ServiceError;
 
 pub mod missing_api;
+pub mod organization;
+pub mod policy_principals;
 pub mod regions;
 
 /// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
