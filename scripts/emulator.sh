@@ -30,7 +30,9 @@ start_emulator() {
     local port log
     port="$(free_port)"
     log="${1:-/dev/null}"
-    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$HIKKONUKI_MOTO_SERVER" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+    # launch.py adds hikkonuki's model of the AWS operations moto lacks (tests/emulator/aws_model/).
+    MOTO_IAM_LOAD_MANAGED_POLICIES=true "$HIKKONUKI_VENV/bin/python" \
+        "$(dirname "${BASH_SOURCE[0]}")/../tests/emulator/launch.py" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
     EMULATOR_PID=$!
     export AWS_ENDPOINT_URL="http://127.0.0.1:$port"
     "$HIKKONUKI_VENV/bin/python" - "$port" <<'PY'

@@ -1,5 +1,8 @@
 //! Starts moto in server mode on a free loopback port for one test, and stops it when the test ends.
 //!
+//! moto is started through `tests/emulator/launch.py`, which first adds hikkonuki's model of the AWS
+//! operations moto lacks (`tests/emulator/aws_model/`: our model of AWS, not AWS).
+//!
 //! The server is found through `HIKKONUKI_MOTO_SERVER` (set by `./test.sh`), else in the virtualenv that
 //! `./test.sh` creates. A missing emulator fails the test loudly: an emulator test that silently passes
 //! without an emulator would prove nothing.
@@ -39,6 +42,11 @@ pub fn venv_python() -> PathBuf {
     moto_server_path().with_file_name("python")
 }
 
+/// The launcher that installs the AWS model into moto before serving.
+fn launcher_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/emulator/launch.py")
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -72,8 +80,9 @@ impl Emulator {
         // Another process may take the port between choosing and binding it: try a few.
         for _ in 0..3 {
             let port = free_port();
-            let mut command = Command::new(&server);
+            let mut command = Command::new(venv_python());
             command
+                .arg(launcher_path())
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .env("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
                 .stdin(Stdio::null())
