@@ -37,7 +37,9 @@ pub mod mail;
 pub mod network;
 pub mod registry;
 pub mod serverless;
+pub mod sharing;
 pub mod storage;
+pub mod trust;
 
 pub use crate::service_error::ServiceError;
 pub use common::gather;
