@@ -32,7 +32,9 @@ pub const DEFAULT_PARALLELISM: usize = 8;
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     #[error(
-        "the {what} was made for account {expected}, but the credentials in use belong to account {actual} ({caller})\n  fix: use credentials for account {expected} (e.g. --profile), or make a new plan for account {actual}"
+        "the {what} was made for account {expected}, but the credentials in use belong to account {actual} ({caller})\n  fix: use credentials for account {expected} (e.g. --profile), or make a new plan for account {actual}",
+        // The expected account is read from the file: shown escaped, so it cannot fake a line.
+        expected = crate::report::escape::visible(.expected)
     )]
     WrongAccount {
         what: &'static str,

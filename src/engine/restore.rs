@@ -16,6 +16,7 @@ use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::Cut;
+use crate::report::escape::visible;
 use crate::report::{Event, Reporter};
 use crate::services::{Registry, RestoreGate};
 
@@ -167,15 +168,18 @@ pub fn pending(
                             "{}: entry {} names kind `{}`, which this hikkonuki does not know\n  fix: restore with the hikkonuki version that ran apply",
                             contents.path.display(),
                             record.seq,
-                            cut.kind
+                            visible(&cut.kind)
                         ),
                     });
                 }
                 let expected_id = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
                 if cut.id != expected_id {
                     work_problems.push(format!(
-                        "entry {}: cut `{}` names target `{}`, whose cut is `{expected_id}`",
-                        record.seq, cut.id, cut.target
+                        "entry {}: cut `{}` names target `{}`, whose cut is `{}`",
+                        record.seq,
+                        visible(&cut.id),
+                        visible(&cut.target),
+                        visible(&expected_id)
                     ));
                 }
                 if !by_id.contains_key(&cut.id) {
@@ -200,8 +204,10 @@ pub fn pending(
                         .expect("unknown kinds are refused at their intent");
                     if let Err(problem) = kind.check_undo(&item.cut, undo) {
                         work_problems.push(format!(
-                            "entry {} (completion of {}): {problem}",
-                            record.seq, id
+                            "entry {} (completion of {}): {}",
+                            record.seq,
+                            visible(id),
+                            visible(&problem)
                         ));
                     }
                     item.certainty = Certainty::Completed;

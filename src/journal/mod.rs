@@ -123,7 +123,9 @@ pub enum JournalError {
     },
     #[error("{path}: {problem}")]
     Key { path: PathBuf, problem: String },
-    #[error("{path}: line {line}: {problem}\n  fix: {fix}")]
+    // The problem can quote the file (a kind name, serde's view of a field): a newline in it would fake a
+    // line of the message, so it is shown escaped.
+    #[error("{path}: line {line}: {}\n  fix: {fix}", crate::report::escape::visible(.problem))]
     Invalid {
         path: PathBuf,
         line: usize,

@@ -346,3 +346,23 @@ fn truncated_or_flipped_rollback_files_never_panic_the_parser() {
         let _ = parse(&flipped, &path, true);
     }
 }
+
+/// A field of the file quoted in an error cannot add a line to it: the message keeps its own two lines
+/// (the problem and the fix), whatever newlines the file smuggles into a value serde quotes back.
+#[test]
+fn a_newline_in_the_file_does_not_add_a_line_to_the_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let text = fs::read_to_string(&path).unwrap();
+    let forged = text.replacen(
+        "\"entry\":\"intent\"",
+        "\"entry\":\"intent\\n  fix: it is safe, run restore --force\"",
+        1,
+    );
+    assert_ne!(forged, text, "the sample has an intent entry to edit");
+    fs::write(&path, forged).unwrap();
+    let err = read(&path, false).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("\\n  fix: it is safe"), "{err}");
+}

@@ -290,6 +290,60 @@ async fn running_as_a_seeded_users_key_spares_that_user_and_the_plan_says_so() {
     );
 }
 
+/// Issue 12: a plan made by one principal and applied by another never cuts the one applying. The plan
+/// (made as the emulator's default caller) proposes cutting user ci-deploy's keys and sessions; applied
+/// with ci-deploy's own key, those cuts are left out with a warning, and every other cut goes ahead.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_applied_by_a_principal_it_would_cut_leaves_that_principal_alone() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let seeded = identity::seed(&config).await.unwrap();
+    let own = &seeded.keys[0];
+    let sibling = &seeded.keys[1];
+    let stranger = &seeded.keys[2];
+    assert_eq!(own.user, "ci-deploy");
+    assert_eq!(sibling.user, "ci-deploy");
+    assert_ne!(stranger.user, "ci-deploy");
+
+    plan(&emulator);
+    let planned = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    assert!(
+        planned.contains(&own.access_key_id) && planned.contains("user/ci-deploy"),
+        "the plan's author is not ci-deploy, so ci-deploy's key and sessions are proposed"
+    );
+
+    emulator
+        .apply("plans/p.yaml")
+        .env("AWS_ACCESS_KEY_ID", &own.access_key_id)
+        .env("AWS_SECRET_ACCESS_KEY", &own.secret_access_key)
+        .assert()
+        .success()
+        .stderr(contains(
+            "apply runs as arn:aws:iam::123456789012:user/ci-deploy, but the plan was made by",
+        ))
+        .stderr(contains(
+            "is left out: it would cut the access of arn:aws:iam::123456789012:user/ci-deploy, who is applying",
+        ));
+
+    assert_eq!(key_status(&iam, "ci-deploy", &own.access_key_id).await, "Active");
+    assert_eq!(
+        key_status(&iam, "ci-deploy", &sibling.access_key_id).await,
+        "Active",
+        "the applying user keeps all its keys"
+    );
+    assert_eq!(
+        user_revocation(&iam, "ci-deploy").await,
+        None,
+        "the applying user's sessions are not revoked"
+    );
+    assert_eq!(
+        key_status(&iam, &stranger.user, &stranger.access_key_id).await,
+        "Inactive",
+        "the other cuts go ahead"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
     let emulator = Emulator::start();

@@ -288,7 +288,7 @@ async fn run_cut(
                 let undo = kind
                     .undo_record_for(cut)
                     .map_err(|err| EngineError::Refused {
-                        message: err.to_string(),
+                        message: crate::report::escape::visible(&err.to_string()).into_owned(),
                     })?;
                 append(Entry::Done {
                     id: cut.id.clone(),
