@@ -82,17 +82,7 @@ pub async fn check_derivation(
         Ok(scope) => scope,
         Err(problems) => return problems,
     };
-    let mut batches: Vec<((String, String), Vec<&Cut>)> = Vec::new();
-    for cut in plan
-        .enabled_cuts()
-        .filter(|cut| !resumed.contains_key(&cut.id))
-    {
-        let key = (cut.region.clone(), cut.kind.clone());
-        match batches.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, cuts)) => cuts.push(cut),
-            None => batches.push((key, vec![cut])),
-        }
-    }
+    let batches = super::fresh_batches(plan, resumed);
     let scope = &scope;
     let checked: Vec<Vec<Underived>> = stream::iter(batches)
         .map(|((region, kind), cuts)| async move {

@@ -45,19 +45,7 @@ pub async fn check_drift(
     parallelism: usize,
 ) -> DriftCheck {
     // Cuts an earlier run started are no longer in their `before` state; execute() checks those itself.
-    let fresh: Vec<&Cut> = plan
-        .enabled_cuts()
-        .filter(|cut| !resumed.contains_key(&cut.id))
-        .collect();
-    // One batch per (region, kind), so each kind can observe its resources with region-wide describes.
-    let mut batches: Vec<((String, String), Vec<&Cut>)> = Vec::new();
-    for cut in fresh {
-        let key = (cut.region.clone(), cut.kind.clone());
-        match batches.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, cuts)) => cuts.push(cut),
-            None => batches.push((key, vec![cut])),
-        }
-    }
+    let batches = super::fresh_batches(plan, resumed);
     let observed: Vec<Vec<(&Cut, Result<Value, ServiceError>)>> = stream::iter(batches)
         .map(|((region, kind), cuts)| async move {
             let kind = registry

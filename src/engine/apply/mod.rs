@@ -295,5 +295,26 @@ pub async fn check(
     })
 }
 
+/// The plan's enabled cuts that no earlier run started (those are no longer in their `before` state and
+/// are checked as they are resumed), one batch per (region, kind) in plan order: so the drift check and
+/// the derivation check can let each kind read its resources with region-wide describes.
+fn fresh_batches<'p>(
+    plan: &'p Plan,
+    resumed: &HashMap<String, Progress>,
+) -> Vec<((String, String), Vec<&'p plan::Cut>)> {
+    let mut batches: Vec<((String, String), Vec<&plan::Cut>)> = Vec::new();
+    for cut in plan
+        .enabled_cuts()
+        .filter(|cut| !resumed.contains_key(&cut.id))
+    {
+        let key = (cut.region.clone(), cut.kind.clone());
+        match batches.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, cuts)) => cuts.push(cut),
+            None => batches.push((key, vec![cut])),
+        }
+    }
+    batches
+}
+
 #[cfg(test)]
 mod tests;

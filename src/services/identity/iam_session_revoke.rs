@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 use super::iam_credential_deactivate::user_names;
 use super::inline_policy::{self, Holder};
 use super::managed_policy::{self, ManagedPolicyState, Removal};
-use super::policy_room::{self, Placement, PolicyRoom, Quotas, policy_size};
+use super::policy_room::{self, Placement, PolicyRoom, Quotas, READ_CONCURRENCY, policy_size};
 use super::{CallerPrincipal, ProtectedRole, is_no_such_entity};
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::{
@@ -63,9 +63,6 @@ const GATE: RestoreGate = RestoreGate {
     why: "lifting it revives every session issued before the apply, stolen ones included",
     help: "Also remove the session-revocation deny policies (iam_session_revoke). This revives every session issued before the apply, including stolen ones: only after the stolen keys are dealt with.",
 };
-
-/// How many principals are read at once (see `credentials::LIST_CONCURRENCY`).
-const READ_CONCURRENCY: usize = 4;
 
 /// An IAM user or role, as the cut's target names it: `user/NAME` or `role/NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -767,27 +764,13 @@ impl CutKind for SessionRevoke {
         ctx: &RegionCtx,
         cuts: &[TypedCut<Revocation>],
     ) -> Vec<Result<Option<Revocation>, ServiceError>> {
-        let measured = cuts
-            .iter()
-            .any(|cut| matches!(&cut.before, Revocation::Current(b) if b.room.is_some()));
-        let quotas = if measured {
-            match policy_room::quotas(ctx).await {
-                Ok(quotas) => Some(quotas),
-                Err(err) => return cuts.iter().map(|_| Err(err.clone())).collect(),
-            }
-        } else {
-            None
-        };
-        // The futures are made first: a closure over borrowed cuts inside the stream is not general
-        // enough for the async trait's lifetimes.
-        let observations: Vec<_> = cuts
-            .iter()
-            .map(|cut| observe_one(ctx, cut, quotas))
-            .collect();
-        stream::iter(observations)
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await
+        policy_room::observe_with_quotas(
+            ctx,
+            cuts,
+            |cut| matches!(&cut.before, Revocation::Current(b) if b.room.is_some()),
+            |cut, quotas| observe_one(ctx, cut, quotas),
+        )
+        .await
     }
 
     async fn apply(

@@ -24,7 +24,7 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::identity::managed_policy::{self, ManagedPolicyState, Removal};
 use crate::services::identity::policy_room::{
-    self, OWN_INLINE_POLICIES, Placement, Policies, PolicyRoom, Quotas, policy_size,
+    self, OWN_INLINE_POLICIES, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY, policy_size,
 };
 use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity};
 use crate::services::{
@@ -447,9 +447,6 @@ fn managed_target(cut: &TypedCut<PrincipalState>) -> Option<&ManagedPolicyState>
         .filter(|after| cut.before.managed_policy.as_ref() != Some(*after))
 }
 
-/// How many principals are read at once.
-const READ_CONCURRENCY: usize = 4;
-
 #[async_trait]
 impl CutKind for SesSendDeny {
     type State = PrincipalState;
@@ -597,24 +594,13 @@ impl CutKind for SesSendDeny {
         ctx: &RegionCtx,
         cuts: &[TypedCut<PrincipalState>],
     ) -> Vec<Result<Option<PrincipalState>, ServiceError>> {
-        let quotas = if cuts.iter().any(|cut| cut.before.room.is_some()) {
-            match policy_room::quotas(ctx).await {
-                Ok(quotas) => Some(quotas),
-                Err(err) => return cuts.iter().map(|_| Err(err.clone())).collect(),
-            }
-        } else {
-            None
-        };
-        // The futures are made first: a closure over borrowed cuts inside the stream is not general
-        // enough for the async trait's lifetimes.
-        let observations: Vec<_> = cuts
-            .iter()
-            .map(|cut| observe_one(ctx, cut, quotas))
-            .collect();
-        stream::iter(observations)
-            .buffered(READ_CONCURRENCY)
-            .collect()
-            .await
+        policy_room::observe_with_quotas(
+            ctx,
+            cuts,
+            |cut| cut.before.room.is_some(),
+            |cut, quotas| observe_one(ctx, cut, quotas),
+        )
+        .await
     }
 
     async fn apply(

@@ -315,8 +315,16 @@ pub fn with_support(
         .collect()
 }
 
-/// The region's candidates ([`candidates`]) with whether AWS enforces each one's policy.
+/// The region's candidates ([`candidates`]) with whether AWS enforces each one's policy, described once
+/// per region and run for `vpce_policy_deny`, `vpce_delete` and the `vpce_policy_ignored` inspection.
 async fn classified_region(
+    ctx: &RegionCtx,
+) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
+    ctx.once("vpc_endpoint::classified_region", || classify_region(ctx))
+        .await
+}
+
+async fn classify_region(
     ctx: &RegionCtx,
 ) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
     let endpoints = candidates(&describe_region(ctx).await?);
