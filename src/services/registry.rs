@@ -2,7 +2,7 @@
 
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
-use crate::services::{edge, findings, identity, mail, network, serverless, storage};
+use crate::services::{common, edge, findings, identity, mail, network, serverless, storage};
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
@@ -75,6 +75,9 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                // What discovery could not classify (issue 11): once regional, once global.
+                Box::new(common::unclassified::Unclassified { global: false }),
+                Box::new(common::unclassified::Unclassified { global: true }),
             ],
         }
     }
