@@ -64,6 +64,67 @@ pub fn attachments_without_vpc<'a>(
         .count()
 }
 
+/// What a gateway kind's discovery reads of one gateway, to report what it cannot detach.
+pub struct DescribedGateway<'a> {
+    /// The kind reporting (`igw_detach`, `vgw_detach`).
+    pub kind: &'a str,
+    /// What the gateway is called in a sentence (`an internet gateway`).
+    pub noun: &'a str,
+    /// The describe call and the ID field it left out (`DescribeInternetGateways`, `InternetGatewayId`).
+    pub operation: &'a str,
+    pub id_field: &'a str,
+    pub id: Option<&'a str>,
+    /// Each attachment's VPC and state, as described.
+    pub attachments: Vec<(Option<&'a str>, Option<&'a AttachmentStatus>)>,
+}
+
+/// Reports, as unclassified, a gateway no detach can name (no ID: every call names it) and attachments
+/// without their VPC (the detach names the VPC). Both gateway kinds describe the same shapes.
+pub async fn report_unclassified(ctx: &RegionCtx, gateway: DescribedGateway<'_>) {
+    use crate::services::common::unclassified;
+    let Some(id) = gateway.id else {
+        let vpcs: Vec<&str> = gateway
+            .attachments
+            .iter()
+            .filter_map(|(vpc, _)| *vpc)
+            .collect();
+        unclassified::report(
+            ctx,
+            gateway.kind,
+            &ctx.region,
+            &format!(
+                "{} attached to {}",
+                gateway.noun,
+                if vpcs.is_empty() {
+                    "no VPC it names".to_string()
+                } else {
+                    vpcs.join(", ")
+                }
+            ),
+            format!(
+                "{} returned it without its {}, so it cannot be detached",
+                gateway.operation, gateway.id_field
+            ),
+        )
+        .await;
+        return;
+    };
+    let unnamed = attachments_without_vpc(gateway.attachments.iter().copied());
+    if unnamed > 0 {
+        unclassified::report(
+            ctx,
+            gateway.kind,
+            &ctx.region,
+            id,
+            format!(
+                "{} returned {unnamed} attachment(s) without a VpcId, which no detach can name",
+                gateway.operation
+            ),
+        )
+        .await;
+    }
+}
+
 /// The VPCs a detach takes the gateway from: those it is attached to in a state that carries traffic.
 pub fn vpcs_carrying_traffic(attachments: &[Attachment]) -> Vec<&str> {
     attachments

@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
-use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -110,42 +109,22 @@ async fn report_unclassified(ctx: &RegionCtx, gateways: &[VpnGateway]) {
         ) {
             continue;
         }
-        let raw = || {
-            gateway
-                .vpc_attachments()
-                .iter()
-                .map(|a| (a.vpc_id(), a.state()))
-        };
-        let Some(id) = gateway.vpn_gateway_id() else {
-            let vpcs: Vec<&str> = raw().filter_map(|(vpc, _)| vpc).collect();
-            unclassified::report(
-                ctx,
-                INFO.name,
-                &ctx.region,
-                &format!(
-                    "a virtual private gateway attached to {}",
-                    if vpcs.is_empty() {
-                        "no VPC it names".to_string()
-                    } else {
-                        vpcs.join(", ")
-                    }
-                ),
-                "DescribeVpnGateways returned it without its VpnGatewayId, so it cannot be detached",
-            )
-            .await;
-            continue;
-        };
-        let unnamed = gateway_attachment::attachments_without_vpc(raw());
-        if unnamed > 0 {
-            unclassified::report(
-                ctx,
-                INFO.name,
-                &ctx.region,
-                id,
-                format!("DescribeVpnGateways returned {unnamed} attachment(s) without a VpcId, which no detach can name"),
-            )
-            .await;
-        }
+        gateway_attachment::report_unclassified(
+            ctx,
+            gateway_attachment::DescribedGateway {
+                kind: INFO.name,
+                noun: "a virtual private gateway",
+                operation: "DescribeVpnGateways",
+                id_field: "VpnGatewayId",
+                id: gateway.vpn_gateway_id(),
+                attachments: gateway
+                    .vpc_attachments()
+                    .iter()
+                    .map(|a| (a.vpc_id(), a.state()))
+                    .collect(),
+            },
+        )
+        .await;
     }
 }
 
