@@ -65,7 +65,10 @@ pub async fn seed(config: &aws_config::SdkConfig) -> SeedResult<SeededTrust> {
         .to_string();
     let trust_policies = vec![
         ("vendor-audit".to_string(), vendor_trust_policy()),
-        ("github-deploy".to_string(), github_trust_policy(&oidc_provider)),
+        (
+            "github-deploy".to_string(),
+            github_trust_policy(&oidc_provider),
+        ),
     ];
     for (role, policy) in &trust_policies {
         iam.create_role()

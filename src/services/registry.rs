@@ -233,7 +233,11 @@ mod tests {
         let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
         assert!(position("iam_trust_deny") < position("iam_session_revoke"));
-        assert!(undone_before(&registry, "iam_session_revoke", "iam_trust_deny"));
+        assert!(undone_before(
+            &registry,
+            "iam_session_revoke",
+            "iam_trust_deny"
+        ));
     }
 
     #[test]

@@ -33,7 +33,12 @@ pub async fn trust_state(iam: &aws_sdk_iam::Client) -> BTreeMap<String, String> 
             format!("role {name} trust"),
             trust_policy(iam, name).await.to_string(),
         );
-        let inline = iam.list_role_policies().role_name(name).send().await.unwrap();
+        let inline = iam
+            .list_role_policies()
+            .role_name(name)
+            .send()
+            .await
+            .unwrap();
         state.insert(
             format!("role {name} inline policies"),
             format!("{:?}", inline.policy_names()),
@@ -112,7 +117,11 @@ async fn outsiders_trust_is_denied_and_the_exact_documents_are_given_back() {
         let seeded_document: Value = serde_json::from_str(document).unwrap();
         let now = trust_policy(&iam, role).await;
         let kept = seeded_document["Statement"].as_array().unwrap();
-        assert_eq!(&now["Statement"].as_array().unwrap()[..kept.len()], &kept[..], "{role}");
+        assert_eq!(
+            &now["Statement"].as_array().unwrap()[..kept.len()],
+            &kept[..],
+            "{role}"
+        );
     }
 
     emulator
@@ -131,7 +140,10 @@ async fn a_trust_policy_changed_after_the_cut_is_reported_and_left_alone() {
     let emulator = Emulator::start();
     let (iam, seeded) = seeded(&emulator).await;
     let original = trust_state(&iam).await;
-    emulator.plan("us-east-1", "plans/p.yaml").assert().success();
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
     emulator.apply("plans/p.yaml").assert().code(0);
 
     // A responder narrows the vendor's trust by hand after the cut.

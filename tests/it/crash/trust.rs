@@ -17,7 +17,10 @@ fn first_and_last(calls: &[String]) -> Vec<usize> {
     let last = calls.iter().rposition(|c| c == CALL).map(|i| i + 1);
     let mut points: Vec<usize> = first.into_iter().chain(last).collect();
     points.dedup();
-    assert!(!points.is_empty(), "the run writes trust policies: {calls:?}");
+    assert!(
+        !points.is_empty(),
+        "the run writes trust policies: {calls:?}"
+    );
     points
 }
 

@@ -93,7 +93,11 @@ pub fn role_findings(survey: &Survey, cuts: &[Cut]) -> Vec<Finding> {
 
 /// The findings on identity providers (`(kind, ARN)` pairs): Info when no role trusts the provider,
 /// Medium when every role trusting it is cut, High when a role trusting it stays open.
-pub fn provider_findings(providers: &[(&str, String)], survey: &Survey, cuts: &[Cut]) -> Vec<Finding> {
+pub fn provider_findings(
+    providers: &[(&str, String)],
+    survey: &Survey,
+    cuts: &[Cut],
+) -> Vec<Finding> {
     let mut trusting: BTreeMap<&str, Vec<(&str, bool)>> = BTreeMap::new();
     for role in &survey.roles {
         for grant in &role.reading.outside {

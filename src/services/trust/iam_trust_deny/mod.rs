@@ -288,7 +288,9 @@ async fn list_roles(ctx: &RegionCtx) -> Result<Vec<ListedRole>, ServiceError> {
         .map(|role| ListedRole {
             name: role.role_name().to_string(),
             path: role.path().to_string(),
-            trust_policy: role.assume_role_policy_document().map(decode_policy_document),
+            trust_policy: role
+                .assume_role_policy_document()
+                .map(decode_policy_document),
         })
         .collect();
     listed.sort_by(|a, b| a.name.cmp(&b.name));
@@ -401,7 +403,8 @@ pub fn kept_roles(
         .collect();
     let mut kept = vec![(
         own.clone(),
-        "hikkonuki runs as this role: denying its trust could lock the responder out of it".to_string(),
+        "hikkonuki runs as this role: denying its trust could lock the responder out of it"
+            .to_string(),
     )];
     let mut seen: HashSet<String> = HashSet::from([own.clone()]);
     let mut index = 0;
@@ -599,7 +602,12 @@ async fn update(ctx: &RegionCtx, role: &str, policy: &Value) -> Result<(), Servi
         .send()
         .await
         .map(|_| ())
-        .map_err(|err| explain(ServiceError::from_sdk("iam:UpdateAssumeRolePolicy", err), role))
+        .map_err(|err| {
+            explain(
+                ServiceError::from_sdk("iam:UpdateAssumeRolePolicy", err),
+                role,
+            )
+        })
 }
 
 fn undo_record(cut: &TypedCut<TrustState>) -> TrustUndo {
@@ -650,7 +658,9 @@ impl CutKind for TrustDeny {
                 return Err(format!("`after.trust_policy.{key}` must be as in `before`"));
             }
         }
-        if after_object.len() != before_object.len() + usize::from(!before_object.contains_key("Statement")) {
+        if after_object.len()
+            != before_object.len() + usize::from(!before_object.contains_key("Statement"))
+        {
             return Err("`after.trust_policy` must hold exactly `before`'s fields".into());
         }
         let kept = statements_of(before);

@@ -41,15 +41,19 @@ fn trust(statements: Value) -> Value {
 }
 
 fn vendor_trust() -> Value {
-    trust(json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{VENDOR}:root")},
-        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "vendor-7"}}}]))
+    trust(
+        json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{VENDOR}:root")},
+        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"sts:ExternalId": "vendor-7"}}}]),
+    )
 }
 
 fn github_trust() -> Value {
-    trust(json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB},
+    trust(
+        json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"},
-                      "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}}]))
+                      "StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/app:*"}}}]),
+    )
 }
 
 fn listed(name: &str, path: &str, policy: &Value) -> ListedRole {
@@ -114,7 +118,11 @@ fn another_accounts_principal_is_denied_by_name_and_the_rest_of_the_policy_is_ke
     let proposal = proposal_for(&policy);
     assert_eq!(proposal.target, "role/r");
     assert_eq!(proposal.disabled_because, None);
-    assert!(proposal.reason.contains("account 210987654321"), "{}", proposal.reason);
+    assert!(
+        proposal.reason.contains("account 210987654321"),
+        "{}",
+        proposal.reason
+    );
     assert_eq!(
         added(&proposal),
         vec![json!({"Sid": "HikkonukiTrustDeny", "Effect": "Deny",
@@ -134,8 +142,10 @@ fn a_federated_provider_is_denied_by_name() {
     let proposal = proposal_for(&github_trust());
     assert_eq!(
         added(&proposal),
-        vec![json!({"Sid": SID_NAMED, "Effect": "Deny", "Principal": {"Federated": [GITHUB]},
-            "Action": DENIED_ACTIONS})]
+        vec![
+            json!({"Sid": SID_NAMED, "Effect": "Deny", "Principal": {"Federated": [GITHUB]},
+            "Action": DENIED_ACTIONS})
+        ]
     );
 }
 
@@ -156,19 +166,27 @@ fn a_grant_to_anyone_is_denied_to_everyone_outside_the_account_but_services() {
         // A named other account alongside is covered by the account condition.
         let policy = trust(json!([grant.clone(),
             {"Effect": "Allow", "Principal": {"AWS": VENDOR}, "Action": "sts:AssumeRole"}]));
-        assert_eq!(added(&proposal_for(&policy)), vec![expected.clone()], "{grant}");
+        assert_eq!(
+            added(&proposal_for(&policy)),
+            vec![expected.clone()],
+            "{grant}"
+        );
     }
 }
 
 #[test]
 fn a_service_acting_for_another_account_is_denied_only_for_other_accounts() {
-    let policy = trust(json!([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
-        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": VENDOR}}}]));
+    let policy = trust(
+        json!([{"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"},
+        "Action": "sts:AssumeRole", "Condition": {"StringEquals": {"aws:SourceAccount": VENDOR}}}]),
+    );
     assert_eq!(
         added(&proposal_for(&policy)),
-        vec![json!({"Sid": SID_SERVICES, "Effect": "Deny", "Principal": {"Service": ["s3.amazonaws.com"]},
+        vec![
+            json!({"Sid": SID_SERVICES, "Effect": "Deny", "Principal": {"Service": ["s3.amazonaws.com"]},
             "Action": DENIED_ACTIONS,
-            "Condition": {"StringNotEquals": {"aws:SourceAccount": US}, "Null": {"aws:SourceAccount": "false"}}})]
+            "Condition": {"StringNotEquals": {"aws:SourceAccount": US}, "Null": {"aws:SourceAccount": "false"}}})
+        ]
     );
 }
 
@@ -192,15 +210,28 @@ fn a_role_without_room_for_the_deny_is_proposed_disabled_with_the_sizes() {
     let fits = propose("r", &policy, &reading, &home(), 2_048);
     let size = policy_size(&serde_json::to_string(&fits.after.trust_policy).unwrap());
     assert_eq!(fits.disabled_because, None);
-    assert_eq!(propose("r", &policy, &reading, &home(), size).disabled_because, None);
+    assert_eq!(
+        propose("r", &policy, &reading, &home(), size).disabled_because,
+        None
+    );
     let tight = propose("r", &policy, &reading, &home(), size - 1);
     let because = tight.disabled_because.unwrap();
-    assert!(because.contains(&format!("would be {size} characters")), "{because}");
-    assert!(because.contains(&format!("quota of {}", size - 1)), "{because}");
+    assert!(
+        because.contains(&format!("would be {size} characters")),
+        "{because}"
+    );
+    assert!(
+        because.contains(&format!("quota of {}", size - 1)),
+        "{because}"
+    );
     assert!(because.contains("reference_iam-quotas.html"), "{because}");
     // Whitespace in the role's own document does not count.
-    let spaced: Value = serde_json::from_str(&serde_json::to_string_pretty(&policy).unwrap()).unwrap();
-    assert_eq!(propose("r", &spaced, &reading, &home(), size).disabled_because, None);
+    let spaced: Value =
+        serde_json::from_str(&serde_json::to_string_pretty(&policy).unwrap()).unwrap();
+    assert_eq!(
+        propose("r", &spaced, &reading, &home(), size).disabled_because,
+        None
+    );
 }
 
 #[test]
@@ -218,7 +249,10 @@ fn a_policy_already_holding_the_deny_is_proposed_disabled() {
     let cut_before = proposal_for(&vendor_trust()).after.trust_policy;
     let again = proposal_for(&cut_before);
     let because = again.disabled_because.unwrap();
-    assert!(because.contains(SID_NAMED) && because.contains("restore"), "{because}");
+    assert!(
+        because.contains(SID_NAMED) && because.contains("restore"),
+        "{because}"
+    );
 }
 
 #[test]
@@ -255,9 +289,27 @@ fn check_states_refuses_an_after_that_removes_or_grants_anything() {
 fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively() {
     let roles = vec![
         // The responder came from the security account into `entry`, then into `hop`, then `responder`.
-        listed("entry", "/", &trust(json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]))),
-        listed("hop", "/", &trust(json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:sts::{US}:assumed-role/entry/s")}, "Action": "sts:AssumeRole"}]))),
-        listed("responder", "/", &trust(json!([{"Effect": "Allow", "Principal": {"AWS": [format!("arn:aws:iam::{US}:role/team/hop"), format!("arn:aws:iam::{VENDOR}:root")]}, "Action": "sts:AssumeRole"}]))),
+        listed(
+            "entry",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999988887777:root"}, "Action": "sts:AssumeRole"}]),
+            ),
+        ),
+        listed(
+            "hop",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:sts::{US}:assumed-role/entry/s")}, "Action": "sts:AssumeRole"}]),
+            ),
+        ),
+        listed(
+            "responder",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"AWS": [format!("arn:aws:iam::{US}:role/team/hop"), format!("arn:aws:iam::{VENDOR}:root")]}, "Action": "sts:AssumeRole"}]),
+            ),
+        ),
         listed("vendor", "/", &vendor_trust()),
     ];
     let caller = CallerPrincipal::from_identity(&CallerIdentity {
@@ -269,7 +321,11 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
     let kept = kept_roles(&caller, &roles, US);
     let names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["responder", "hop", "entry"]);
-    assert!(kept[2].1.contains("role hop's trust policy names it"), "{}", kept[2].1);
+    assert!(
+        kept[2].1.contains("role hop's trust policy names it"),
+        "{}",
+        kept[2].1
+    );
 
     let survey = decide(&roles, &home(), DEFAULT_TRUST_POLICY_QUOTA, &caller);
     let decisions: Vec<(&str, bool)> = survey
@@ -278,7 +334,10 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         .map(|r| (r.role.as_str(), matches!(r.decision, Decision::Kept(_))))
         .collect();
     // `hop` trusts only inside the account: nothing to decide about it.
-    assert_eq!(decisions, [("entry", true), ("responder", true), ("vendor", false)]);
+    assert_eq!(
+        decisions,
+        [("entry", true), ("responder", true), ("vendor", false)]
+    );
     assert!(kept_roles(&nobody(), &roles, US).is_empty());
 }
 
@@ -288,16 +347,42 @@ fn protected_unreadable_and_inside_only_roles_are_not_cut() {
         "Principal": {"Federated": format!("arn:aws:iam::{US}:saml-provider/AWSSSO_0123_DO_NOT_DELETE")},
         "Action": ["sts:AssumeRoleWithSAML", "sts:TagSession"]}]));
     let roles = vec![
-        listed("AWSReservedSSO_Admin_0123", "/aws-reserved/sso.amazonaws.com/", &sso_trust),
-        listed("app", "/", &trust(json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]))),
-        ListedRole { name: "broken".into(), path: "/".into(), trust_policy: Some("{not json".into()) },
-        listed("odd", "/", &trust(json!([{"Effect": "Allow", "Principal": {"CanonicalUser": "abc"}, "Action": "sts:AssumeRole"}]))),
+        listed(
+            "AWSReservedSSO_Admin_0123",
+            "/aws-reserved/sso.amazonaws.com/",
+            &sso_trust,
+        ),
+        listed(
+            "app",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+            ),
+        ),
+        ListedRole {
+            name: "broken".into(),
+            path: "/".into(),
+            trust_policy: Some("{not json".into()),
+        },
+        listed(
+            "odd",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"CanonicalUser": "abc"}, "Action": "sts:AssumeRole"}]),
+            ),
+        ),
         listed("vendor", "/", &vendor_trust()),
     ];
     let survey = decide(&roles, &home(), DEFAULT_TRUST_POLICY_QUOTA, &nobody());
     let names: Vec<&str> = survey.roles.iter().map(|r| r.role.as_str()).collect();
-    assert_eq!(names, ["AWSReservedSSO_Admin_0123", "broken", "odd", "vendor"]);
-    assert_eq!(survey.roles[0].decision, Decision::Protected(ProtectedRole::IdentityCenter));
+    assert_eq!(
+        names,
+        ["AWSReservedSSO_Admin_0123", "broken", "odd", "vendor"]
+    );
+    assert_eq!(
+        survey.roles[0].decision,
+        Decision::Protected(ProtectedRole::IdentityCenter)
+    );
     assert_eq!(survey.roles[1].decision, Decision::Unreadable);
     assert_eq!(survey.roles[2].decision, Decision::Unreadable);
     assert!(matches!(survey.roles[3].decision, Decision::Cut(_)));
@@ -320,12 +405,29 @@ fn protected_unreadable_and_inside_only_roles_are_not_cut() {
             (UNCLASSIFIED, "role/odd", Severity::High),
         ]
     );
-    assert!(findings[0].message.contains("identity_center_session_revoke"), "{}", findings[0].message);
-    assert!(findings[2].message.contains("canonical user"), "{}", findings[2].message);
+    assert!(
+        findings[0]
+            .message
+            .contains("identity_center_session_revoke"),
+        "{}",
+        findings[0].message
+    );
+    assert!(
+        findings[2].message.contains("canonical user"),
+        "{}",
+        findings[2].message
+    );
 
     // Switched off (or disabled for lack of room), the vendor role is a High finding too.
-    let off = role_findings(&survey, &[Cut { enabled: false, ..vendor_cut }]);
-    assert!(off.iter().any(|f| f.check == NOT_CUT && f.resource == "role/vendor"
+    let off = role_findings(
+        &survey,
+        &[Cut {
+            enabled: false,
+            ..vendor_cut
+        }],
+    );
+    assert!(off.iter().any(|f| f.check == NOT_CUT
+        && f.resource == "role/vendor"
         && f.message.contains("account 210987654321")));
 }
 
@@ -333,7 +435,13 @@ fn protected_unreadable_and_inside_only_roles_are_not_cut() {
 fn identity_providers_weigh_by_whether_a_role_trusting_them_stays_open() {
     let roles = vec![
         listed("ci", "/", &github_trust()),
-        listed("kept", "/", &trust(json!([{"Effect": "Allow", "Principal": {"Federated": format!("arn:aws:iam::{US}:saml-provider/Okta")}, "Action": "sts:AssumeRoleWithSAML"}]))),
+        listed(
+            "kept",
+            "/",
+            &trust(
+                json!([{"Effect": "Allow", "Principal": {"Federated": format!("arn:aws:iam::{US}:saml-provider/Okta")}, "Action": "sts:AssumeRoleWithSAML"}]),
+            ),
+        ),
     ];
     let caller = CallerPrincipal {
         role: Some("kept".into()),
@@ -347,14 +455,28 @@ fn identity_providers_weigh_by_whether_a_role_trusting_them_stays_open() {
     let providers = [
         ("OIDC", GITHUB.to_string()),
         ("SAML", format!("arn:aws:iam::{US}:saml-provider/Okta")),
-        ("OIDC", format!("arn:aws:iam::{US}:oidc-provider/unused.example.com")),
+        (
+            "OIDC",
+            format!("arn:aws:iam::{US}:oidc-provider/unused.example.com"),
+        ),
     ];
     let findings = provider_findings(&providers, &survey, &[ci_cut]);
     let severities: Vec<Severity> = findings.iter().map(|f| f.severity).collect();
-    assert_eq!(severities, [Severity::Medium, Severity::High, Severity::Info]);
+    assert_eq!(
+        severities,
+        [Severity::Medium, Severity::High, Severity::Info]
+    );
     assert!(findings.iter().all(|f| f.check == PROVIDERS));
-    assert!(findings[1].message.contains("kept"), "{}", findings[1].message);
-    assert!(findings[0].message.contains("ci"), "{}", findings[0].message);
+    assert!(
+        findings[1].message.contains("kept"),
+        "{}",
+        findings[1].message
+    );
+    assert!(
+        findings[0].message.contains("ci"),
+        "{}",
+        findings[0].message
+    );
 }
 
 #[test]
@@ -366,8 +488,16 @@ fn the_caller_role_is_never_cut_at_apply() {
         user_id: "AROA".into(),
         access_key_id: None,
     };
-    assert!(CutKind::cuts_off(&TrustDeny, &typed(&proposal), &as_role(&format!("arn:aws:sts::{US}:assumed-role/r/s"))));
-    assert!(!CutKind::cuts_off(&TrustDeny, &typed(&proposal), &as_role(&format!("arn:aws:iam::{US}:user/r"))));
+    assert!(CutKind::cuts_off(
+        &TrustDeny,
+        &typed(&proposal),
+        &as_role(&format!("arn:aws:sts::{US}:assumed-role/r/s"))
+    ));
+    assert!(!CutKind::cuts_off(
+        &TrustDeny,
+        &typed(&proposal),
+        &as_role(&format!("arn:aws:iam::{US}:user/r"))
+    ));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -390,7 +520,9 @@ fn role_with(name: &str, path: &str, encoded_trust: &str) -> Role {
 fn url_encoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -400,7 +532,11 @@ fn get_role_rule(name: &'static str, policy: Value) -> aws_smithy_mocks::Rule {
     let encoded = url_encoded(&policy.to_string());
     mock!(Client::get_role)
         .match_requests(move |r| r.role_name() == Some(name))
-        .then_output(move || GetRoleOutput::builder().role(role_with(name, "/", &encoded)).build())
+        .then_output(move || {
+            GetRoleOutput::builder()
+                .role(role_with(name, "/", &encoded))
+                .build()
+        })
 }
 
 fn error_meta(code: &str, message: &str) -> aws_sdk_iam::error::ErrorMetadata {
@@ -438,7 +574,10 @@ async fn mocked_malformed_policy_document_fails_the_cut_saying_nothing_changed()
     })
     .await;
     assert_eq!(err.code.as_deref(), Some("MalformedPolicyDocument"));
-    assert!(err.message.contains("Invalid principal") && err.message.contains("nothing was changed"), "{err}");
+    assert!(
+        err.message.contains("Invalid principal") && err.message.contains("nothing was changed"),
+        "{err}"
+    );
 }
 
 /// The trust policy over `AssumeRolePolicySizeQuota`: IAM answers LimitExceeded with the quota's name
@@ -452,16 +591,23 @@ async fn mocked_limit_exceeded_fails_the_cut_pointing_at_the_quota() {
     })
     .await;
     assert_eq!(err.code.as_deref(), Some("LimitExceeded"));
-    assert!(err.message.contains("ACLSizePerRole") && err.message.contains("reference_iam-quotas.html"), "{err}");
+    assert!(
+        err.message.contains("ACLSizePerRole") && err.message.contains("reference_iam-quotas.html"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
 async fn mocked_unmodifiable_entity_fails_the_cut_saying_where_to_act() {
     let err = apply_failing_with(|| {
         UpdateAssumeRolePolicyError::UnmodifiableEntityException(unmodifiable("r"))
-    }).await;
+    })
+    .await;
     assert_eq!(err.code.as_deref(), Some("UnmodifiableEntity"));
-    assert!(err.message.contains("only modifiable by AWS") && err.message.contains("Identity Center"), "{err}");
+    assert!(
+        err.message.contains("only modifiable by AWS") && err.message.contains("Identity Center"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -473,11 +619,17 @@ async fn mocked_apply_sends_the_after_document_and_undo_writes_back_the_before_o
 
     let sent = after_text.clone();
     let update = mock!(Client::update_assume_role_policy)
-        .match_requests(move |r| r.role_name() == Some("r") && r.policy_document() == Some(sent.as_str()))
+        .match_requests(move |r| {
+            r.role_name() == Some("r") && r.policy_document() == Some(sent.as_str())
+        })
         .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
     let ctx = RegionCtx::for_tests("us-east-1").mock_iam(mock_client!(aws_sdk_iam, &[&update]));
     let undo = Containment::apply(&TrustDeny, &ctx, &cut).await.unwrap();
-    assert_eq!(undo, Containment::undo_record_for(&TrustDeny, &cut).unwrap(), "the record is known from the plan");
+    assert_eq!(
+        undo,
+        Containment::undo_record_for(&TrustDeny, &cut).unwrap(),
+        "the record is known from the plan"
+    );
     assert_eq!(Containment::check_undo(&TrustDeny, &cut, &undo), Ok(()));
 
     // Live is what apply wrote (URL-encoded by IAM): undo writes back the exact prior document.
@@ -486,20 +638,34 @@ async fn mocked_apply_sends_the_after_document_and_undo_writes_back_the_before_o
     let restore = mock!(Client::update_assume_role_policy)
         .match_requests(move |r| r.policy_document() == Some(back.as_str()))
         .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
-    let ctx = RegionCtx::for_tests("us-east-1")
-        .mock_iam(mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&live, &restore]));
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&live, &restore]
+    ));
     let outcome = Containment::undo(&TrustDeny, &ctx, &undo).await.unwrap();
     assert_eq!(restore.num_calls(), 1);
-    assert_eq!(outcome.notes, ["trust policy of role r given back as it was before the cut"]);
+    assert_eq!(
+        outcome.notes,
+        ["trust policy of role r given back as it was before the cut"]
+    );
 
     // Never cut (a crash before the call): nothing to write.
     let live = get_role_rule("r", proposal.before.trust_policy.clone());
-    let untouched = mock!(Client::update_assume_role_policy).then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
-    let ctx = RegionCtx::for_tests("us-east-1")
-        .mock_iam(mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&live, &untouched]));
+    let untouched = mock!(Client::update_assume_role_policy)
+        .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&live, &untouched]
+    ));
     let outcome = Containment::undo(&TrustDeny, &ctx, &undo).await.unwrap();
     assert_eq!(untouched.num_calls(), 0);
-    assert!(outcome.notes[0].contains("already as it was"), "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[0].contains("already as it was"),
+        "{:?}",
+        outcome.notes
+    );
 }
 
 #[tokio::test]
@@ -509,12 +675,21 @@ async fn mocked_undo_leaves_a_trust_policy_changed_after_the_cut_alone() {
     let mut changed = proposal.after.trust_policy.clone();
     changed["Statement"].as_array_mut().unwrap().pop();
     let live = get_role_rule("r", changed);
-    let update = mock!(Client::update_assume_role_policy).then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
-    let ctx = RegionCtx::for_tests("us-east-1")
-        .mock_iam(mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&live, &update]));
+    let update = mock!(Client::update_assume_role_policy)
+        .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&live, &update]
+    ));
     let outcome = CutKind::undo(&TrustDeny, &ctx, &undo).await.unwrap();
     assert_eq!(update.num_calls(), 0, "never overwritten");
-    assert!(outcome.notes[0].starts_with("conflict: trust policy of role r was changed after apply; left alone"), "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[0]
+            .starts_with("conflict: trust policy of role r was changed after apply; left alone"),
+        "{:?}",
+        outcome.notes
+    );
 }
 
 /// The role deleted after the cut: GetRole answers NoSuchEntity; restore fails that cut, giving the
@@ -534,8 +709,15 @@ async fn mocked_no_such_entity_on_undo_fails_the_undo_with_the_prior_document() 
     });
     let ctx = RegionCtx::for_tests("us-east-1").mock_iam(mock_client!(aws_sdk_iam, &[&gone]));
     let err = CutKind::undo(&TrustDeny, &ctx, &undo).await.unwrap_err();
-    assert!(err.message.contains("no longer exists (deleted after the cut)"), "{err}");
-    assert!(err.message.contains("sts:ExternalId"), "the prior document is given: {err}");
+    assert!(
+        err.message
+            .contains("no longer exists (deleted after the cut)"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains("sts:ExternalId"),
+        "the prior document is given: {err}"
+    );
 }
 
 /// Discovery end to end over mocked IAM: ListRoles' URL-encoded documents, the account's quota, and an
@@ -544,7 +726,9 @@ async fn mocked_no_such_entity_on_undo_fails_the_undo_with_the_prior_document() 
 async fn mocked_discovery_reads_url_encoded_trust_policies_and_proposes_one_cut_per_outside_role() {
     let vendor = url_encoded(&vendor_trust().to_string());
     let github = url_encoded(&github_trust().to_string());
-    let inside = url_encoded(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#);
+    let inside = url_encoded(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+    );
     let list = mock!(Client::list_roles).then_output(move || {
         ListRolesOutput::builder()
             .roles(role_with("vendor-audit", "/", &vendor))
@@ -566,13 +750,21 @@ async fn mocked_discovery_reads_url_encoded_trust_policies_and_proposes_one_cut_
         )
     });
     let ctx = RegionCtx::for_tests("us-east-1")
-        .mock_iam(mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&list, &summary]))
+        .mock_iam(mock_client!(
+            aws_sdk_iam,
+            RuleMode::MatchAny,
+            &[&list, &summary]
+        ))
         .mock_organizations(mock_client!(aws_sdk_organizations, &[&org]));
     let scope = DiscoveryScope::for_tests();
     let proposals = CutKind::discover(&TrustDeny, &ctx, &scope).await.unwrap();
     let targets: Vec<&str> = proposals.iter().map(|p| p.target.as_str()).collect();
     assert_eq!(targets, ["role/ci-deploy", "role/vendor-audit"]);
-    assert_eq!(proposals[1].before.trust_policy, vendor_trust(), "decoded, exactly");
+    assert_eq!(
+        proposals[1].before.trust_policy,
+        vendor_trust(),
+        "decoded, exactly"
+    );
     // The findings reuse the same reading: ListRoles was walked once.
     let survey_again = survey(&ctx, &scope).await.unwrap();
     assert_eq!(survey_again.roles.len(), 2);
