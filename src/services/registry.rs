@@ -2,7 +2,9 @@
 
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
-use crate::services::{edge, findings, identity, mail, network, serverless, storage, trust};
+use crate::services::{
+    common, edge, findings, identity, mail, network, serverless, storage, trust,
+};
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
@@ -80,6 +82,9 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                // What discovery could not classify (issue 11): once regional, once global.
+                Box::new(common::unclassified::Unclassified { global: false }),
+                Box::new(common::unclassified::Unclassified { global: true }),
             ],
         }
     }

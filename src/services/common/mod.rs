@@ -1,6 +1,7 @@
 //! Helpers several kinds share that belong to no door: which regions are enabled, how to tell an endpoint
 //! that lacks an API from a real failure, reading many resources a few at a time, and who a policy lets
-//! in from outside the account (and the organization that counts as inside).
+//! in from outside the account (and the organization that counts as inside), and what discovery could not
+//! classify ([`unclassified`]).
 
 use crate::service_error::ServiceError;
 
@@ -8,6 +9,7 @@ pub mod missing_api;
 pub mod organization;
 pub mod policy_principals;
 pub mod regions;
+pub mod unclassified;
 
 /// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
 /// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's

@@ -21,6 +21,7 @@ use super::{CallerPrincipal, is_no_such_entity, rfc3339};
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
@@ -149,6 +150,18 @@ impl CredentialType {
                     .try_collect()
                     .await
                     .map_err(|err| ServiceError::from_sdk(self.list_action(), err))?;
+                // A key listed without its ID cannot be deactivated (UpdateAccessKey names it).
+                let unnamed = keys.iter().filter(|k| k.access_key_id().is_none()).count();
+                if unnamed > 0 {
+                    unclassified::report(
+                        ctx,
+                        self.info().name,
+                        GLOBAL_REGION,
+                        &format!("{unnamed} access key(s) of IAM user {user}"),
+                        "ListAccessKeys returned them without their AccessKeyId, so they cannot be deactivated",
+                    )
+                    .await;
+                }
                 Ok(keys
                     .iter()
                     .filter_map(|k| {
@@ -342,6 +355,26 @@ where
     }
 }
 
+/// The statuses IAM documents for every credential type: Active, Inactive, and Expired
+/// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_AccessKeyMetadata.html>, `Status`).
+const KNOWN_STATUSES: [&str; 3] = [ACTIVE, INACTIVE, "Expired"];
+
+/// What is odd about a credential's status, when it is neither documented nor present: such a credential
+/// is not proposed (only Active ones are, and restore makes them Active again), so it is reported.
+pub fn unclassified_status(state: &CredentialState) -> Option<String> {
+    if KNOWN_STATUSES.contains(&state.status.as_str()) {
+        return None;
+    }
+    Some(if state.status.is_empty() {
+        "IAM returned it without its Status, so whether it still works is not known".into()
+    } else {
+        format!(
+            "IAM returned it with status `{}`, which this hikkonuki does not know, so whether it still works is not known",
+            state.status
+        )
+    })
+}
+
 /// The proposal for one credential, or nothing when it is not Active or belongs to the caller.
 pub fn propose(
     kind: CredentialType,
@@ -496,6 +529,23 @@ impl CutKind for CredentialDeactivate {
             Err(err) if err.code.as_deref() == Some(ENDPOINT_LACKS_OPERATION) => return Ok(vec![]),
             other => other?,
         };
+        for state in per_user.iter().flatten() {
+            if let Some(odd) = unclassified_status(state) {
+                unclassified::report(
+                    ctx,
+                    kind.info().name,
+                    GLOBAL_REGION,
+                    &format!(
+                        "{} {} of IAM user {}",
+                        kind.noun(),
+                        state.id,
+                        state.user_name
+                    ),
+                    odd,
+                )
+                .await;
+            }
+        }
         Ok(per_user
             .iter()
             .flatten()

@@ -6,12 +6,14 @@ use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
+use crate::services::common::unclassified;
 
 pub mod ses_identity_policy_remove;
 pub mod ses_send_deny;
 pub mod ses_sending_pause;
 
-/// Every email identity (address or domain) in the region, sorted.
+/// Every email identity (address or domain) in the region, sorted. One listed without its name cannot be
+/// read or cut (every call names it): it is reported, as what `ses_identity_policy_remove` cannot cut.
 pub async fn list_identities(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
     let pages: Vec<_> = ctx
         .sesv2()
@@ -21,9 +23,26 @@ pub async fn list_identities(ctx: &RegionCtx) -> Result<Vec<String>, ServiceErro
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("ses:ListEmailIdentities", err))?;
-    let mut names: Vec<String> = pages
+    let listed: Vec<_> = pages
         .iter()
         .flat_map(|page| page.email_identities())
+        .collect();
+    let unnamed = listed
+        .iter()
+        .filter(|identity| identity.identity_name().is_none())
+        .count();
+    if unnamed > 0 {
+        unclassified::report(
+            ctx,
+            "ses_identity_policy_remove",
+            &ctx.region,
+            &format!("{unnamed} SES email identit(y/ies)"),
+            "ListEmailIdentities returned them without their IdentityName, so their sending-authorization policies cannot be read",
+        )
+        .await;
+    }
+    let mut names: Vec<String> = listed
+        .iter()
         .filter_map(|identity| identity.identity_name().map(str::to_string))
         .collect();
     names.sort();

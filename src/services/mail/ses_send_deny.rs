@@ -406,29 +406,36 @@ async fn observe_one(
 /// The labels of the policies that let a principal send, empty when none does: its inline policies, and
 /// the default version of each managed policy attached to it (hikkonuki's own denies left out).
 async fn sending_grants(ctx: &RegionCtx, policies: &Policies) -> Result<Vec<String>, ServiceError> {
-    let allows_sending = |document: &str| {
-        serde_json::from_str::<Value>(document).is_ok_and(|doc| grants_sending(&doc))
-    };
     let mut grants: Vec<String> = policies
         .inline
         .iter()
-        .filter(|(policy, document)| {
-            !OWN_INLINE_POLICIES.contains(&policy.as_str()) && allows_sending(document)
+        .filter(|(policy, _)| !OWN_INLINE_POLICIES.contains(&policy.as_str()))
+        .filter_map(|(policy, document)| {
+            sending_grant(document).map(|grant| format!("inline {policy}{grant}"))
         })
-        .map(|(policy, _)| format!("inline {policy}"))
         .collect();
     for attached in &policies.attached {
         if managed_policy::is_own(&attached.arn) {
             continue;
         }
-        if managed_policy::document(ctx, &attached.arn)
+        if let Some(grant) = managed_policy::document(ctx, &attached.arn)
             .await?
-            .is_some_and(|document| allows_sending(&document))
+            .and_then(|document| sending_grant(&document))
         {
-            grants.push(format!("attached {}", attached.arn));
+            grants.push(format!("attached {}{grant}", attached.arn));
         }
     }
     Ok(grants)
+}
+
+/// Whether a policy lets its holder send: `Some("")` when it does, `Some(note)` when it does not parse
+/// (what it allows cannot be read, so it counts as allowing: the deny is harmless if it does not, and a
+/// principal passed over would keep sending; issue 11), `None` when it does not.
+fn sending_grant(document: &str) -> Option<&'static str> {
+    match serde_json::from_str::<Value>(document) {
+        Ok(doc) => grants_sending(&doc).then_some(""),
+        Err(_) => Some(" (does not parse as a policy, so it is counted as letting it send)"),
+    }
 }
 
 /// The principal as inline policies name it.

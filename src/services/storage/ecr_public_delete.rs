@@ -15,6 +15,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::missing_api::{is_missing_operation, retry_config, unread_finding};
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
@@ -163,6 +164,26 @@ async fn list(ctx: &RegionCtx, name: Option<&str>) -> Result<Listing, ServiceErr
     }
     match request.into_paginator().items().send().try_collect().await {
         Ok(repositories) => {
+            // A repository without its name cannot be deleted (DeleteRepository names it).
+            for unnamed in repositories
+                .iter()
+                .filter(|r| r.repository_name().is_none())
+            {
+                unclassified::report(
+                    ctx,
+                    INFO.name,
+                    &ctx.region,
+                    &format!(
+                        "a public repository ({})",
+                        unnamed
+                            .repository_uri()
+                            .or(unnamed.repository_arn())
+                            .unwrap_or("no URI or ARN given")
+                    ),
+                    "DescribeRepositories returned it without its repositoryName, so it cannot be deleted",
+                )
+                .await;
+            }
             let mut states: Vec<RepositoryState> =
                 repositories.iter().filter_map(state_of).collect();
             states.sort_by(|a, b| a.repository_name.cmp(&b.repository_name));

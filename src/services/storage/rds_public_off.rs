@@ -24,6 +24,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
@@ -100,6 +101,42 @@ pub fn cuttable_instances(instances: &[DbInstance]) -> Vec<InstanceState> {
         .collect();
     states.sort_by(|a, b| a.db_instance_identifier.cmp(&b.db_instance_identifier));
     states
+}
+
+/// The instances this kind would pass over for want of what it decides on: an identifier (every call
+/// names it) or `PubliclyAccessible`. DescribeDBInstances documents both as members of every DBInstance
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstance.html>); read as `false`, a
+/// missing one would leave a public instance uncut, and read as `true`, restore would make a private one
+/// public. Instances of Multi-AZ DB clusters are the cluster finding's.
+pub fn unclassified_instances(instances: &[DbInstance]) -> Vec<(String, String)> {
+    instances
+        .iter()
+        .filter(|instance| multi_az_cluster_of(instance).is_none())
+        .filter_map(|instance| {
+            let (resource, what) = match (
+                instance.db_instance_identifier(),
+                instance.publicly_accessible(),
+            ) {
+                (Some(_), Some(_)) => return None,
+                (Some(id), None) => (
+                    id.to_string(),
+                    "DescribeDBInstances returned it without PubliclyAccessible, so whether the internet reaches it is not known",
+                ),
+                (None, _) => (
+                    format!(
+                        "an RDS instance ({}, endpoint {})",
+                        instance.engine().unwrap_or("engine not given"),
+                        instance
+                            .endpoint()
+                            .and_then(|e| e.address())
+                            .unwrap_or("not given")
+                    ),
+                    "DescribeDBInstances returned it without its DBInstanceIdentifier, so it cannot be modified",
+                ),
+            };
+            Some((resource, what.to_string()))
+        })
+        .collect()
 }
 
 /// The proposal for one instance, or nothing when it is not public.
@@ -218,6 +255,9 @@ impl CutKind for RdsPublicOff {
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<InstanceState>>, ServiceError> {
         let instances = all_instances(ctx).await?;
+        for (resource, what) in unclassified_instances(&instances) {
+            unclassified::report(ctx, INFO.name, &ctx.region, &resource, what).await;
+        }
         Ok(cuttable_instances(&instances)
             .iter()
             .filter_map(propose)

@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Change, READ_CONCURRENCY, aliases, certificate_summary, distributions, gone, origin_domains,
-    read_config, update,
+    read_config, read_config_for_discovery, update,
 };
 use crate::aws::RegionCtx;
 use crate::services::{
@@ -174,8 +174,9 @@ impl CutKind for CloudFrontDisable {
             distributions(ctx).await?,
             READ_CONCURRENCY,
             |summary| async move {
-                Ok(read(ctx, &summary.id, &summary.domain_name)
+                Ok(read_config_for_discovery(ctx, INFO.name, &summary)
                     .await?
+                    .map(|c| DistributionState::of(&summary.id, &summary.domain_name, &c.config))
                     .as_ref()
                     .and_then(propose)
                     .into_iter()

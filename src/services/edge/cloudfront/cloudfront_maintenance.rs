@@ -25,7 +25,10 @@ use aws_sdk_cloudfront::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::{Change, READ_CONCURRENCY, aliases, distributions, gone, read_config, update};
+use super::{
+    Change, READ_CONCURRENCY, aliases, distributions, gone, read_config, read_config_for_discovery,
+    update,
+};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
@@ -607,15 +610,17 @@ impl CutKind for CloudFrontMaintenance {
             distributions(ctx).await?,
             READ_CONCURRENCY,
             |summary| async move {
-                Ok(match read_config(ctx, &summary.id).await? {
-                    // A disabled distribution serves nothing: there is nothing to redirect.
-                    Some(current) if current.config.enabled() => {
-                        let routing =
-                            Routing::of(&summary.id, &summary.domain_name, &current.config);
-                        propose(&routing, domain).into_iter().collect()
-                    }
-                    _ => vec![],
-                })
+                Ok(
+                    match read_config_for_discovery(ctx, INFO.name, &summary).await? {
+                        // A disabled distribution serves nothing: there is nothing to redirect.
+                        Some(current) if current.config.enabled() => {
+                            let routing =
+                                Routing::of(&summary.id, &summary.domain_name, &current.config);
+                            propose(&routing, domain).into_iter().collect()
+                        }
+                        _ => vec![],
+                    },
+                )
             },
         )
         .await

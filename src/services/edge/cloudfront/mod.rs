@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use aws_sdk_cloudfront::types::DistributionConfig;
 
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{PlanOption, ServiceError};
 
 /// How many distributions are read at once during discovery.
@@ -116,12 +117,16 @@ pub async fn read_config(
         .map_err(|err| ServiceError::from_sdk("cloudfront:GetDistributionConfig", err));
     match result {
         Ok(out) => {
-            let config = out.distribution_config().cloned().ok_or_else(|| {
-                ServiceError::local(
-                    "cloudfront:GetDistributionConfig",
-                    format!("distribution {id} returned no configuration"),
-                )
-            })?;
+            let config = out
+                .distribution_config()
+                .cloned()
+                .ok_or_else(|| ServiceError {
+                    code: Some(NO_CONFIGURATION.into()),
+                    ..ServiceError::local(
+                        "cloudfront:GetDistributionConfig",
+                        format!("distribution {id} returned no configuration"),
+                    )
+                })?;
             Ok(Some(VersionedConfig {
                 config,
                 etag: out.e_tag().unwrap_or_default().to_string(),
@@ -133,6 +138,34 @@ pub async fn read_config(
 }
 
 /// What a change function decided: write this configuration, or leave the distribution as it is.
+/// The code [`read_config`] gives its error when GetDistributionConfig answers without a configuration,
+/// which it documents as always returned
+/// (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_GetDistributionConfig.html>).
+const NO_CONFIGURATION: &str = "NoDistributionConfig";
+
+/// [`read_config`] for discovery: a distribution answered without its configuration is reported for
+/// `kind` and passed over, so one odd answer does not take every other distribution's cut with it.
+pub async fn read_config_for_discovery(
+    ctx: &RegionCtx,
+    kind: &str,
+    summary: &DistributionSummary,
+) -> Result<Option<VersionedConfig>, ServiceError> {
+    match read_config(ctx, &summary.id).await {
+        Err(err) if err.code.as_deref() == Some(NO_CONFIGURATION) => {
+            unclassified::report(
+                ctx,
+                kind,
+                crate::plan::GLOBAL_REGION,
+                &format!("{} ({})", summary.id, summary.domain_name),
+                "GetDistributionConfig answered without its configuration, so whether it serves and from where is not known",
+            )
+            .await;
+            Ok(None)
+        }
+        other => other,
+    }
+}
+
 pub enum Change<T> {
     Write(Box<DistributionConfig>, T),
     Leave(T),

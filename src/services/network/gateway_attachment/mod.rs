@@ -23,9 +23,14 @@ pub struct Attachment {
 }
 
 /// States in which a gateway carries, or is about to carry, the VPC's traffic. Internet gateways report
-/// an attached VPC as `available`, virtual private gateways as `attached`.
+/// an attached VPC as `available`, virtual private gateways as `attached`. Every state but the two on the
+/// way out counts: a state AWS did not return, or one this hikkonuki's SDK does not know, is read as
+/// carrying traffic, so the gateway is proposed for a detach rather than passed over (issue 11). The
+/// documented values are attaching | attached | detaching | detached
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_InternetGatewayAttachment.html>,
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcAttachment.html>).
 pub fn carries_traffic(state: &str) -> bool {
-    matches!(state, "available" | "attached" | "attaching")
+    !matches!(state, "detached" | "detaching")
 }
 
 /// The attachments worth recording, sorted: `detached` ones are history (AWS lists them for a while and
@@ -45,6 +50,18 @@ pub fn live_attachments<'a>(
         .collect();
     attachments.sort();
     attachments
+}
+
+/// How many attachments name no VPC and are not `detached`: the gateway may carry a VPC's traffic that no
+/// detach can name (DetachInternetGateway and DetachVpnGateway need the VPC ID), so they are reported.
+pub fn attachments_without_vpc<'a>(
+    raw: impl IntoIterator<Item = (Option<&'a str>, Option<&'a AttachmentStatus>)>,
+) -> usize {
+    raw.into_iter()
+        .filter(|(vpc_id, state)| {
+            vpc_id.is_none() && state.map(|s| s.as_str()).unwrap_or_default() != "detached"
+        })
+        .count()
 }
 
 /// The VPCs a detach takes the gateway from: those it is attached to in a state that carries traffic.

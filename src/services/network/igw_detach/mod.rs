@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -191,6 +192,49 @@ fn attachments_of(gateway: &InternetGateway) -> Vec<Attachment> {
             .iter()
             .map(|a| (a.vpc_id(), a.state())),
     )
+}
+
+/// Gateways discovery cannot propose a detach for: one without its ID (every call names it), and
+/// attachments without their VPC (the detach names the VPC).
+async fn report_unclassified(ctx: &RegionCtx, gateways: &[InternetGateway]) {
+    for gateway in gateways {
+        let raw = || {
+            gateway
+                .attachments()
+                .iter()
+                .map(|a| (a.vpc_id(), a.state()))
+        };
+        let Some(id) = gateway.internet_gateway_id() else {
+            let vpcs: Vec<&str> = raw().filter_map(|(vpc, _)| vpc).collect();
+            unclassified::report(
+                ctx,
+                INFO.name,
+                &ctx.region,
+                &format!(
+                    "an internet gateway attached to {}",
+                    if vpcs.is_empty() {
+                        "no VPC it names".to_string()
+                    } else {
+                        vpcs.join(", ")
+                    }
+                ),
+                "DescribeInternetGateways returned it without its InternetGatewayId, so it cannot be detached",
+            )
+            .await;
+            continue;
+        };
+        let unnamed = gateway_attachment::attachments_without_vpc(raw());
+        if unnamed > 0 {
+            unclassified::report(
+                ctx,
+                INFO.name,
+                &ctx.region,
+                id,
+                format!("DescribeInternetGateways returned {unnamed} attachment(s) without a VpcId, which no detach can name"),
+            )
+            .await;
+        }
+    }
 }
 
 /// The public addresses in these VPCs: one paginated DescribeNetworkInterfaces (and DescribeNatGateways,
@@ -429,6 +473,7 @@ impl CutKind for InternetGatewayDetach {
             .try_collect()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeInternetGateways", err))?;
+        report_unclassified(ctx, &gateways).await;
         let states = gateway_states(ctx, &gateways).await?;
         Ok(states.iter().filter_map(propose).collect())
     }

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
+use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -460,7 +461,10 @@ fn entry_from_sdk(entry: &NetworkAclEntry) -> Entry {
             .rule_action()
             .map(|a| a.as_str().to_string())
             .unwrap_or_default(),
-        protocol: entry.protocol().unwrap_or(ALL_PROTOCOLS).to_string(),
+        // A missing protocol is recorded as none rather than "all": read as "all", a deny on some other
+        // protocol could pass for the deny-all this cut adds, and the ACL be left unsealed as "already
+        // sealed".
+        protocol: entry.protocol().unwrap_or_default().to_string(),
         cidr_ipv4: entry.cidr_block().map(str::to_string),
         cidr_ipv6: entry.ipv6_cidr_block().map(str::to_string),
         port_range: entry.port_range().and_then(|p| {
@@ -520,12 +524,65 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<AclState>, ServiceError>
         NetworkAcl::vpc_id,
     )
     .await?;
-    let mut states: Vec<AclState> = acls
-        .into_iter()
-        .filter_map(|(acl, blocks)| state_from_sdk(&acl, blocks))
-        .collect();
+    let mut states: Vec<AclState> = Vec::with_capacity(acls.len());
+    for (acl, blocks) in acls {
+        match state_from_sdk(&acl, blocks) {
+            Some(state) => {
+                report_unnamed_associations(ctx, &acl, &state).await;
+                states.push(state);
+            }
+            None => report_without_id(ctx, &acl).await,
+        }
+    }
     states.sort_by(|a, b| a.network_acl_id.cmp(&b.network_acl_id));
     Ok(states)
+}
+
+/// An ACL without its ID cannot be sealed (every entry call names it): reported with what identifies it.
+async fn report_without_id(ctx: &RegionCtx, acl: &NetworkAcl) {
+    let subnets: Vec<&str> = acl
+        .associations()
+        .iter()
+        .filter_map(|a| a.subnet_id())
+        .collect();
+    unclassified::report(
+        ctx,
+        INFO.name,
+        &ctx.region,
+        &format!(
+            "a network ACL of VPC {} (subnets: {})",
+            acl.vpc_id().unwrap_or("(none given)"),
+            if subnets.is_empty() {
+                "none given".to_string()
+            } else {
+                subnets.join(", ")
+            }
+        ),
+        "DescribeNetworkAcls returned it without its NetworkAclId",
+    )
+    .await;
+}
+
+/// An association without its subnet guards a subnet this plan cannot name; when it is the only one the
+/// ACL is not proposed at all (an ACL guarding no subnet closes nothing), so it must be said.
+async fn report_unnamed_associations(ctx: &RegionCtx, acl: &NetworkAcl, state: &AclState) {
+    let unnamed = acl
+        .associations()
+        .iter()
+        .filter(|a| a.subnet_id().is_none())
+        .count();
+    if unnamed > 0 {
+        unclassified::report(
+            ctx,
+            INFO.name,
+            &ctx.region,
+            &state.network_acl_id,
+            format!(
+                "DescribeNetworkAcls returned {unnamed} association(s) without a SubnetId, so the subnets it guards are not all known"
+            ),
+        )
+        .await;
+    }
 }
 
 /// The ACL as it is now; None when it no longer exists.

@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
+use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
@@ -533,12 +534,65 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceErro
         RouteTable::vpc_id,
     )
     .await?;
-    let mut states: Vec<TableState> = tables
-        .into_iter()
-        .filter_map(|(table, blocks)| state_from_sdk(&table, blocks))
-        .collect();
+    let mut states: Vec<TableState> = Vec::with_capacity(tables.len());
+    for (table, blocks) in tables {
+        match state_from_sdk(&table, blocks) {
+            Some(state) => {
+                report_unknown_targets(ctx, &state).await;
+                states.push(state);
+            }
+            None => {
+                unclassified::report(
+                    ctx,
+                    INFO.name,
+                    &ctx.region,
+                    &format!(
+                        "a route table of VPC {} with {} route(s)",
+                        table.vpc_id().unwrap_or("(none given)"),
+                        table.routes().len()
+                    ),
+                    "DescribeRouteTables returned it without its RouteTableId, so none of its routes can be deleted",
+                )
+                .await
+            }
+        }
+    }
     states.sort_by(|a, b| a.route_table_id.cmp(&b.route_table_id));
     Ok(states)
+}
+
+/// Routes whose target this hikkonuki cannot tell: none of the target fields it knows is set (a target
+/// type newer than its SDK), or a gateway ID of no known kind. They are kept by the cut (DeleteRoute and
+/// CreateRoute need the target's kind to restore it exactly), so each is said, whether or not the table
+/// has other routes to cut.
+async fn report_unknown_targets(ctx: &RegionCtx, state: &TableState) {
+    let unknown: Vec<String> = state
+        .routes
+        .iter()
+        .filter(|r| matches!(r.target_kind, TargetKind::None | TargetKind::OtherGateway))
+        .map(|r| match r.target_kind {
+            TargetKind::None => format!("{} (no target this hikkonuki knows)", r.destination()),
+            _ => format!(
+                "{} via {} (a gateway of unknown kind)",
+                r.destination(),
+                r.target_id
+            ),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        unclassified::report(
+            ctx,
+            INFO.name,
+            &ctx.region,
+            &state.route_table_id,
+            format!(
+                "route(s) {} lead to a target it cannot classify and are left in place; they may lead out of VPC {}",
+                unknown.join("; "),
+                state.vpc_id
+            ),
+        )
+        .await;
+    }
 }
 
 /// The table as it is now; None when it no longer exists.

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
+use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
@@ -449,12 +450,43 @@ async fn describe_region_with_owners(
 
     let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
     for rule in &rules {
-        if let Some(group_id) = rule.group_id() {
-            rules_by_group
+        match rule.group_id() {
+            Some(group_id) => rules_by_group
                 .entry(group_id.to_string())
                 .or_default()
-                .push(rule_from_sdk(rule));
+                .push(rule_from_sdk(rule)),
+            // Revoking needs the group's ID: a rule that does not say whose it is cannot be cut.
+            None => {
+                unclassified::report(
+                    ctx,
+                    INFO.name,
+                    &ctx.region,
+                    &format!(
+                        "security group rule {}",
+                        rule.security_group_rule_id().unwrap_or("(no ID given)")
+                    ),
+                    format!(
+                        "DescribeSecurityGroupRules returned it without its GroupId ({})",
+                        rule_from_sdk(rule).summary()
+                    ),
+                )
+                .await
+            }
         }
+    }
+    for (group, _) in groups.iter().filter(|(g, _)| g.group_id().is_none()) {
+        unclassified::report(
+            ctx,
+            INFO.name,
+            &ctx.region,
+            &format!(
+                "security group {} of VPC {}",
+                group.group_name().unwrap_or("(no name given)"),
+                group.vpc_id().unwrap_or("(none given)")
+            ),
+            "DescribeSecurityGroups returned it without its GroupId, so none of its rules can be revoked",
+        )
+        .await;
     }
     let mut states: Vec<(GroupState, Option<String>)> = groups
         .into_iter()

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -97,6 +98,55 @@ fn attachments_by_gateway(gateways: &[VpnGateway]) -> Vec<(String, Vec<Attachmen
         .filter_map(state_of)
         .map(|state| (state.vpn_gateway_id, state.attachments))
         .collect()
+}
+
+/// Gateways discovery cannot propose a detach for: one without its ID (every call names it), and
+/// attachments without their VPC (the detach names the VPC). Deleted gateways carry nothing.
+async fn report_unclassified(ctx: &RegionCtx, gateways: &[VpnGateway]) {
+    for gateway in gateways {
+        if matches!(
+            gateway.state().map(|s| s.as_str()),
+            Some("deleted") | Some("deleting")
+        ) {
+            continue;
+        }
+        let raw = || {
+            gateway
+                .vpc_attachments()
+                .iter()
+                .map(|a| (a.vpc_id(), a.state()))
+        };
+        let Some(id) = gateway.vpn_gateway_id() else {
+            let vpcs: Vec<&str> = raw().filter_map(|(vpc, _)| vpc).collect();
+            unclassified::report(
+                ctx,
+                INFO.name,
+                &ctx.region,
+                &format!(
+                    "a virtual private gateway attached to {}",
+                    if vpcs.is_empty() {
+                        "no VPC it names".to_string()
+                    } else {
+                        vpcs.join(", ")
+                    }
+                ),
+                "DescribeVpnGateways returned it without its VpnGatewayId, so it cannot be detached",
+            )
+            .await;
+            continue;
+        };
+        let unnamed = gateway_attachment::attachments_without_vpc(raw());
+        if unnamed > 0 {
+            unclassified::report(
+                ctx,
+                INFO.name,
+                &ctx.region,
+                id,
+                format!("DescribeVpnGateways returned {unnamed} attachment(s) without a VpcId, which no detach can name"),
+            )
+            .await;
+        }
+    }
 }
 
 /// The gateway now, or None when it no longer exists (AWS answers NotFound; the emulator an empty list).
@@ -238,6 +288,7 @@ impl CutKind for VpnGatewayDetach {
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpnGateways", err))?;
+        report_unclassified(ctx, out.vpn_gateways()).await;
         let mut states: Vec<GatewayState> =
             out.vpn_gateways().iter().filter_map(state_of).collect();
         states.sort_by(|a, b| a.vpn_gateway_id.cmp(&b.vpn_gateway_id));

@@ -27,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
+use crate::services::common::unclassified;
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
 mod vpce_delete;
@@ -168,6 +169,77 @@ pub fn candidates(endpoints: &[VpcEndpoint]) -> Vec<EndpointDescription> {
         .filter(|e| is_available(&e.state) && is_policy_type(&e.vpc_endpoint_type))
         .collect();
     found.sort_by(|a, b| a.vpc_endpoint_id.cmp(&b.vpc_endpoint_id));
+    found
+}
+
+/// The states DescribeVpcEndpoints documents for an endpoint
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcEndpoint.html>, `State`), compared
+/// without case: AWS writes them in lower case, the SDK's enum capitalised.
+const KNOWN_STATES: [&str; 9] = [
+    "PendingAcceptance",
+    "Pending",
+    "Available",
+    "Deleting",
+    "Deleted",
+    "Rejected",
+    "Failed",
+    "Expired",
+    "Partial",
+];
+
+/// The endpoint types documented there (`VpcEndpointType`); the ones that take no policy are known and
+/// left to other cuts, an unknown one is reported.
+const KNOWN_TYPES: [&str; 6] = [
+    "Interface",
+    "Gateway",
+    "GatewayLoadBalancer",
+    "Resource",
+    "ServiceNetwork",
+    "Tunnel",
+];
+
+/// The kind named in reports about endpoints both endpoint kinds pass over (they read the same list).
+const UNCLASSIFIED_KIND: &str = "vpce_policy_deny";
+
+/// The endpoints neither endpoint kind can propose a cut for because their description lacks what the
+/// choice rests on (ID, type, state) or holds a type or state this hikkonuki does not know: each with
+/// what identifies it and what was odd.
+pub fn unclassified_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)> {
+    let known = |list: &[&str], value: &str| list.iter().any(|k| k.eq_ignore_ascii_case(value));
+    let mut found = Vec::new();
+    for endpoint in endpoints {
+        let resource = match endpoint.vpc_endpoint_id() {
+            Some(id) => id.to_string(),
+            None => format!(
+                "an endpoint for {} in {}",
+                endpoint.service_name().unwrap_or("(no service given)"),
+                endpoint.vpc_id().unwrap_or("(no VPC given)")
+            ),
+        };
+        let mut odd = Vec::new();
+        if endpoint.vpc_endpoint_id().is_none() {
+            odd.push("no VpcEndpointId".to_string());
+        }
+        match endpoint.vpc_endpoint_type().map(|t| t.as_str()) {
+            None => odd.push("no VpcEndpointType".to_string()),
+            Some(t) if !known(&KNOWN_TYPES, t) => odd.push(format!("endpoint type `{t}`")),
+            Some(_) => {}
+        }
+        match endpoint.state().map(|s| s.as_str()) {
+            None => odd.push("no State".to_string()),
+            Some(s) if !known(&KNOWN_STATES, s) => odd.push(format!("state `{s}`")),
+            Some(_) => {}
+        }
+        if !odd.is_empty() {
+            found.push((
+                resource,
+                format!(
+                    "DescribeVpcEndpoints returned it with {}, so neither vpce_policy_deny nor vpce_delete can tell whether it carries traffic",
+                    odd.join(", ")
+                ),
+            ));
+        }
+    }
     found
 }
 
@@ -327,7 +399,11 @@ async fn classified_region(
 async fn classify_region(
     ctx: &RegionCtx,
 ) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
-    let endpoints = candidates(&describe_region(ctx).await?);
+    let described = describe_region(ctx).await?;
+    for (resource, what) in unclassified_endpoints(&described) {
+        unclassified::report(ctx, UNCLASSIFIED_KIND, &ctx.region, &resource, what).await;
+    }
+    let endpoints = candidates(&described);
     if endpoints.is_empty() {
         return Ok(vec![]);
     }

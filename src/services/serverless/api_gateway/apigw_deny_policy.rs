@@ -26,6 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis, same_policy};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome, gather,
@@ -82,6 +83,22 @@ async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageN
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("apigateway:GET /restapis/{id}/stages", err))?;
+    let unnamed = out
+        .item()
+        .iter()
+        .filter(|s| s.stage_name().is_none())
+        .count();
+    if unnamed > 0 {
+        // The deny policy takes effect on a stage only once it is redeployed, by name.
+        unclassified::report(
+            ctx,
+            INFO.name,
+            &ctx.region,
+            api_id,
+            format!("GetStages returned {unnamed} stage(s) without a stageName, which the deny policy cannot be deployed to"),
+        )
+        .await;
+    }
     Ok(out
         .item()
         .iter()
@@ -329,7 +346,8 @@ impl CutKind for ApiGatewayDenyPolicy {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<ApiState>>, ServiceError> {
-        gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
+        let apis = rest_apis(ctx, INFO.name).await?;
+        gather(apis, READ_CONCURRENCY, |api| async move {
             let state = ApiState {
                 stage_deployments: stages(ctx, &api.id)
                     .await?

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
+use crate::services::common::unclassified;
 
 /// How many APIs are read at once during discovery: API Gateway's control plane allows only a few
 /// requests per second per account.
@@ -32,7 +33,7 @@ pub struct RestApiSummary {
 }
 
 /// Every REST API in the region, sorted by ID.
-pub async fn rest_apis(ctx: &RegionCtx) -> Result<Vec<RestApiSummary>, ServiceError> {
+pub async fn rest_apis(ctx: &RegionCtx, kind: &str) -> Result<Vec<RestApiSummary>, ServiceError> {
     let apis: Vec<_> = ctx
         .apigateway()
         .get_rest_apis()
@@ -42,6 +43,17 @@ pub async fn rest_apis(ctx: &RegionCtx) -> Result<Vec<RestApiSummary>, ServiceEr
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("apigateway:GET /restapis", err))?;
+    // Every call about an API names its ID: one listed without it cannot be cut.
+    for unnamed in apis.iter().filter(|api| api.id().is_none()) {
+        unclassified::report(
+            ctx,
+            kind,
+            &ctx.region,
+            &format!("REST API {}", unnamed.name().unwrap_or("(no name given)")),
+            "GetRestApis returned it without its id, so it cannot be read or cut",
+        )
+        .await;
+    }
     let mut apis: Vec<RestApiSummary> = apis
         .iter()
         .filter_map(|api| {

@@ -18,6 +18,7 @@ use super::{
     qualifiers,
 };
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -255,6 +256,26 @@ pub(super) async fn statements(
     function: &str,
     alias: Option<&str>,
 ) -> Result<Vec<Value>, ServiceError> {
+    match policy_text(ctx, function, alias).await? {
+        None => Ok(vec![]),
+        Some(policy) => parse_statements(&policy, function, alias).map_err(|why| {
+            ServiceError::local(
+                "lambda:GetPolicy",
+                format!(
+                    "the resource policy of {} {why}",
+                    qualified(function, alias)
+                ),
+            )
+        }),
+    }
+}
+
+/// The resource policy's text, or `None` when there is none (or the function is gone).
+async fn policy_text(
+    ctx: &RegionCtx,
+    function: &str,
+    alias: Option<&str>,
+) -> Result<Option<String>, ServiceError> {
     let result = ctx
         .lambda()
         .get_policy()
@@ -263,24 +284,28 @@ pub(super) async fn statements(
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("lambda:GetPolicy", err));
-    let policy = match result {
-        Ok(out) => out.policy().unwrap_or_default().to_string(),
-        Err(err) if is_not_found(&err) => return Ok(vec![]),
-        Err(err) => return Err(err),
-    };
-    let document: Value = serde_json::from_str(&policy).map_err(|err| {
-        ServiceError::local(
-            "lambda:GetPolicy",
-            format!(
-                "the resource policy of {} is not JSON: {err}",
-                qualified(function, alias)
-            ),
-        )
-    })?;
+    match result {
+        Ok(out) => Ok(Some(out.policy().unwrap_or_default().to_string())),
+        Err(err) if is_not_found(&err) => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// The statements of a resource policy that belong to `function` (or the alias); the error says what
+/// makes the document unreadable (not JSON, or no `Statement` list: GetPolicy documents the policy as
+/// "the resource-based policy", a JSON document whose statements are its content,
+/// <https://docs.aws.amazon.com/lambda/latest/api/API_GetPolicy.html>).
+pub fn parse_statements(
+    policy: &str,
+    function: &str,
+    alias: Option<&str>,
+) -> Result<Vec<Value>, String> {
+    let document: Value =
+        serde_json::from_str(policy).map_err(|err| format!("is not JSON: {err}"))?;
     let all = match document.get("Statement") {
         Some(Value::Array(items)) => items.clone(),
         Some(single @ Value::Object(_)) => vec![single.clone()],
-        _ => vec![],
+        _ => return Err("has no Statement list".into()),
     };
     Ok(all
         .into_iter()
@@ -416,11 +441,37 @@ impl CutKind for LambdaPermissionRemove {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<StatementState>>, ServiceError> {
-        per_function(ctx, |function| async move {
+        per_function(ctx, INFO.name, |function| async move {
             let mut proposals = Vec::new();
-            for alias in qualifiers(ctx, &function).await? {
+            for alias in qualifiers(ctx, INFO.name, &function).await? {
                 let alias = alias.as_deref();
-                for statement in statements(ctx, &function, alias).await? {
+                let resource = qualified(&function, alias);
+                let Some(policy) = policy_text(ctx, &function, alias).await? else {
+                    continue;
+                };
+                // One unreadable policy is that function's finding, not every function's discovery
+                // error.
+                let statements = match parse_statements(&policy, &function, alias) {
+                    Ok(statements) => statements,
+                    Err(why) => {
+                        let what = format!("GetPolicy returned a resource policy that {why}, so who may invoke it is not known");
+                        unclassified::report(ctx, INFO.name, &ctx.region, &resource, what).await;
+                        continue;
+                    }
+                };
+                for statement in statements {
+                    // RemovePermission names the statement by its Sid: one open to anyone without it
+                    // cannot be removed.
+                    if sid(&statement).is_none() && is_open_to_anyone(&statement) {
+                        unclassified::report(
+                            ctx,
+                            INFO.name,
+                            &ctx.region,
+                            &resource,
+                            "its resource policy has a statement letting anyone invoke it without a Sid, which RemovePermission needs",
+                        )
+                        .await;
+                    }
                     proposals.extend(propose(&function, alias, &statement));
                 }
             }

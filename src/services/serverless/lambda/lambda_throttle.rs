@@ -135,7 +135,7 @@ impl CutKind for LambdaThrottle {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<Concurrency>>, ServiceError> {
-        per_function(ctx, |function| async move {
+        per_function(ctx, INFO.name, |function| async move {
             Ok(read(ctx, &function)
                 .await?
                 .as_ref()

@@ -26,6 +26,7 @@ use super::{
     qualified, qualifiers,
 };
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -121,6 +122,18 @@ impl From<&Cors> for UrlCors {
             max_age: cors.max_age(),
         }
     }
+}
+
+/// What is odd about a URL's auth type when it is neither of the two GetFunctionUrlConfig documents,
+/// `AWS_IAM` and `NONE` (<https://docs.aws.amazon.com/lambda/latest/api/API_GetFunctionUrlConfig.html>,
+/// `AuthType`): such a URL is not proposed (the cut switches NONE to AWS_IAM), and it may be open.
+pub fn unclassified_auth_type(state: &UrlState) -> Option<String> {
+    (state.auth_type != OPEN && state.auth_type != IAM).then(|| {
+        format!(
+            "GetFunctionUrlConfig returned its URL {} with auth type `{}`, which this hikkonuki does not know, so whether anyone can call it is not known",
+            state.function_url, state.auth_type
+        )
+    })
 }
 
 /// The proposal for one URL, or nothing when it already requires IAM auth.
@@ -283,12 +296,16 @@ impl CutKind for LambdaUrlRestrict {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<UrlState>>, ServiceError> {
-        per_function(ctx, |function| async move {
+        per_function(ctx, INFO.name, |function| async move {
             let mut proposals = Vec::new();
-            for alias in qualifiers(ctx, &function).await? {
+            for alias in qualifiers(ctx, INFO.name, &function).await? {
                 let Some(state) = read(ctx, &function, alias.as_deref()).await? else {
                     continue;
                 };
+                if let Some(odd) = unclassified_auth_type(&state) {
+                    let url = qualified(&state.function_name, state.alias.as_deref());
+                    unclassified::report(ctx, INFO.name, &ctx.region, &url, odd).await;
+                }
                 let Some(mut proposal) = propose(&state) else {
                     continue;
                 };

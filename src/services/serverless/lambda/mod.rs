@@ -13,6 +13,7 @@ use std::future::Future;
 use serde_json::Value;
 
 use crate::aws::RegionCtx;
+use crate::services::common::unclassified;
 use crate::services::{ServiceError, gather};
 
 /// How many functions are read at once during discovery: a region with hundreds of functions is read
@@ -27,8 +28,9 @@ pub use lambda_permission_remove::LambdaPermissionRemove;
 pub use lambda_throttle::LambdaThrottle;
 pub use lambda_url_restrict::LambdaUrlRestrict;
 
-/// Every function's name in the region, sorted.
-pub async fn function_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
+/// Every function's name in the region, sorted. A function listed without its name cannot be read or
+/// cut (every call names it): it is reported for `kind`, with its ARN when it has one.
+pub async fn function_names(ctx: &RegionCtx, kind: &str) -> Result<Vec<String>, ServiceError> {
     let functions: Vec<_> = ctx
         .lambda()
         .list_functions()
@@ -38,6 +40,19 @@ pub async fn function_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("lambda:ListFunctions", err))?;
+    for unnamed in functions.iter().filter(|f| f.function_name().is_none()) {
+        unclassified::report(
+            ctx,
+            kind,
+            &ctx.region,
+            &format!(
+                "a Lambda function ({})",
+                unnamed.function_arn().unwrap_or("no ARN given")
+            ),
+            "ListFunctions returned it without its FunctionName",
+        )
+        .await;
+    }
     let mut names: Vec<String> = functions
         .iter()
         .filter_map(|f| f.function_name().map(str::to_string))
@@ -48,16 +63,25 @@ pub async fn function_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError
 
 /// Runs `read` for every function of the region, a few at a time, and gathers what each found, in
 /// function-name order.
-pub async fn per_function<T, F, Fut>(ctx: &RegionCtx, read: F) -> Result<Vec<T>, ServiceError>
+pub async fn per_function<T, F, Fut>(
+    ctx: &RegionCtx,
+    kind: &str,
+    read: F,
+) -> Result<Vec<T>, ServiceError>
 where
     F: Fn(String) -> Fut,
     Fut: Future<Output = Result<Vec<T>, ServiceError>>,
 {
-    gather(function_names(ctx).await?, READ_CONCURRENCY, read).await
+    gather(function_names(ctx, kind).await?, READ_CONCURRENCY, read).await
 }
 
-/// A function's aliases, sorted.
-pub async fn aliases(ctx: &RegionCtx, function: &str) -> Result<Vec<String>, ServiceError> {
+/// A function's aliases, sorted. An alias listed without its name cannot be read (its URL and policy are
+/// asked for by name): it is reported for `kind`.
+pub async fn aliases(
+    ctx: &RegionCtx,
+    kind: &str,
+    function: &str,
+) -> Result<Vec<String>, ServiceError> {
     let aliases: Vec<_> = ctx
         .lambda()
         .list_aliases()
@@ -68,6 +92,19 @@ pub async fn aliases(ctx: &RegionCtx, function: &str) -> Result<Vec<String>, Ser
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("lambda:ListAliases", err))?;
+    for unnamed in aliases.iter().filter(|a| a.name().is_none()) {
+        unclassified::report(
+            ctx,
+            kind,
+            &ctx.region,
+            &format!(
+                "an alias of Lambda function {function} ({})",
+                unnamed.alias_arn().unwrap_or("no ARN given")
+            ),
+            "ListAliases returned it without its Name, so its function URL and resource policy cannot be read",
+        )
+        .await;
+    }
     let mut names: Vec<String> = aliases
         .iter()
         .filter_map(|a| a.name().map(str::to_string))
@@ -79,10 +116,11 @@ pub async fn aliases(ctx: &RegionCtx, function: &str) -> Result<Vec<String>, Ser
 /// The function itself, then each alias: what a URL or a resource policy can belong to.
 pub async fn qualifiers(
     ctx: &RegionCtx,
+    kind: &str,
     function: &str,
 ) -> Result<Vec<Option<String>>, ServiceError> {
     Ok(std::iter::once(None)
-        .chain(aliases(ctx, function).await?.into_iter().map(Some))
+        .chain(aliases(ctx, kind, function).await?.into_iter().map(Some))
         .collect())
 }
 

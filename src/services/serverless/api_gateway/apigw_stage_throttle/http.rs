@@ -12,6 +12,7 @@ use super::{
 };
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
+use crate::services::common::unclassified;
 
 /// Every v2 API's ID, following NextToken.
 pub(super) async fn http_api_ids(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
@@ -25,6 +26,23 @@ pub(super) async fn http_api_ids(ctx: &RegionCtx) -> Result<Vec<String>, Service
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("apigateway:GET /v2/apis", err))?;
+        for unnamed in out.items().iter().filter(|api| api.api_id().is_none()) {
+            unclassified::report(
+                ctx,
+                super::INFO.name,
+                &ctx.region,
+                &format!(
+                    "{} API {}",
+                    unnamed
+                        .protocol_type()
+                        .map(|p| p.as_str())
+                        .unwrap_or("HTTP or WebSocket"),
+                    unnamed.name().unwrap_or("(no name given)")
+                ),
+                "GetApis returned it without its ApiId, so its stages cannot be read or throttled",
+            )
+            .await;
+        }
         ids.extend(
             out.items()
                 .iter()
@@ -97,6 +115,21 @@ pub(super) async fn http_stages(
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("apigateway:GET /v2/apis/{id}/stages", err))?;
+        let unnamed = out
+            .items()
+            .iter()
+            .filter(|s| s.stage_name().is_none())
+            .count();
+        if unnamed > 0 {
+            unclassified::report(
+                ctx,
+                super::INFO.name,
+                &ctx.region,
+                api_id,
+                format!("GetStages returned {unnamed} stage(s) without a StageName, which UpdateStage cannot name"),
+            )
+            .await;
+        }
         stages.extend(out.items().iter().filter_map(|stage| {
             let settings = v2_settings(stage.default_route_settings(), stage.route_settings());
             Some(http_throttle(api_id, stage.stage_name()?, &settings))

@@ -433,9 +433,11 @@ impl CutKind for ApiGatewayStageThrottle {
         ctx: &RegionCtx,
         _scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<StageThrottle>>, ServiceError> {
-        let mut stages = gather(rest_apis(ctx).await?, READ_CONCURRENCY, |api| async move {
-            rest::rest_stages(ctx, &api.id).await
-        })
+        let mut stages = gather(
+            rest_apis(ctx, INFO.name).await?,
+            READ_CONCURRENCY,
+            |api| async move { rest::rest_stages(ctx, &api.id).await },
+        )
         .await?;
         stages.extend(
             gather(

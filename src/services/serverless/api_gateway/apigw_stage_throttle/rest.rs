@@ -9,6 +9,7 @@ use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
 use super::{ApiFamily, LimitWrites, Limits, StageThrottle, StageWide};
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
+use crate::services::common::unclassified;
 use crate::services::serverless::api_gateway::replace;
 
 /// The REST method-settings key that applies to every method of a stage.
@@ -54,6 +55,21 @@ pub(super) async fn rest_stages(
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("apigateway:GET /restapis/{id}/stages", err))?;
+    let unnamed = out
+        .item()
+        .iter()
+        .filter(|s| s.stage_name().is_none())
+        .count();
+    if unnamed > 0 {
+        unclassified::report(
+            ctx,
+            super::INFO.name,
+            &ctx.region,
+            api_id,
+            format!("GetStages returned {unnamed} stage(s) without a stageName, which UpdateStage cannot name"),
+        )
+        .await;
+    }
     Ok(out
         .item()
         .iter()
