@@ -675,11 +675,14 @@ async fn mocked_undo_leaves_a_trust_policy_changed_after_the_cut_alone() {
     // Someone added a statement after the cut (popping ours would give back `before`, which is not a
     // change but a restore done by hand).
     let mut changed = proposal.after.trust_policy.clone();
-    changed["Statement"].as_array_mut().unwrap().push(serde_json::json!({
-        "Effect": "Allow",
-        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
-        "Action": "sts:AssumeRole"
-    }));
+    changed["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+            "Action": "sts:AssumeRole"
+        }));
     let live = get_role_rule("r", changed);
     let update = mock!(Client::update_assume_role_policy)
         .then_output(|| UpdateAssumeRolePolicyOutput::builder().build());
