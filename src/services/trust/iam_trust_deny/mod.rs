@@ -432,7 +432,7 @@ pub fn kept_roles(
 #[derive(Debug, Clone, PartialEq)]
 pub enum Decision {
     /// A cut is proposed (perhaps disabled, saying why).
-    Cut(Proposal<TrustState>),
+    Cut(Box<Proposal<TrustState>>),
     /// Never cut: the caller's role or one its session came through.
     Kept(String),
     /// AWS protects the role; IAM refuses changes to it.
@@ -509,7 +509,9 @@ pub fn decide(roles: &[ListedRole], home: &Home, quota: usize, caller: &CallerPr
         } else if let Some(why) = kept.get(&role.name) {
             Decision::Kept(why.clone())
         } else if reading.opens_outside() {
-            Decision::Cut(propose(&role.name, &policy, &reading, home, quota))
+            Decision::Cut(Box::new(propose(
+                &role.name, &policy, &reading, home, quota,
+            )))
         } else {
             // Only unclassified parts: the finding reports them; no deny can be written for them.
             surveyed.push(RoleTrust {
@@ -695,7 +697,7 @@ impl CutKind for TrustDeny {
             .roles
             .into_iter()
             .filter_map(|role| match role.decision {
-                Decision::Cut(proposal) => Some(proposal),
+                Decision::Cut(proposal) => Some(*proposal),
                 _ => None,
             })
             .collect())
