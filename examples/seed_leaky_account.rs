@@ -62,5 +62,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "seeded CloudFront distribution {} ({})",
         account.edge.distribution_id, account.edge.domain_name
     );
+    println!(
+        "seeded role {} (trusted by vendor account {}) and role {} (trusted by GitHub Actions through {})",
+        account.trust.vendor_role,
+        leaky_account::trust::VENDOR_ACCOUNT,
+        account.trust.ci_role,
+        account.trust.oidc_provider
+    );
     Ok(())
 }

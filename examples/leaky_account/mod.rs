@@ -11,6 +11,7 @@ pub mod identity;
 pub mod mail;
 pub mod network;
 pub mod serverless;
+pub mod trust;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
@@ -60,7 +61,7 @@ pub async fn seed(config: &SdkConfig, regions: &[&str]) -> SeedResult<Vec<Seeded
 /// first region, what lives account-wide or needs to exist only once: IAM users with keys, the mail side
 /// (an SES identity delegating sending, a sender, a public DNS zone, a trail that is not logging), a
 /// Lambda function with a public URL, a public REST API
-/// and a CloudFront distribution.
+/// and a CloudFront distribution; and roles outsiders can assume (a vendor's account, GitHub Actions).
 #[derive(Debug, Clone)]
 pub struct SeededAccount {
     pub regions: Vec<SeededRegion>,
@@ -69,6 +70,7 @@ pub struct SeededAccount {
     pub serverless: serverless::SeededServerless,
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
+    pub trust: trust::SeededTrust,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -85,6 +87,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         serverless: serverless::seed(&first).await?,
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
+        trust: trust::seed(&first).await?,
     })
 }
 

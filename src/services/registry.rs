@@ -2,7 +2,9 @@
 
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
-use crate::services::{common, edge, findings, identity, mail, network, serverless, storage};
+use crate::services::{
+    common, edge, findings, identity, mail, network, serverless, storage, trust,
+};
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
@@ -42,6 +44,10 @@ impl Registry {
                 Box::new(identity::CredentialDeactivate(
                     identity::CredentialType::ServiceSpecific,
                 )),
+                // Before the session revocation: its cut-off is taken when it runs, so an outsider cannot
+                // assume a role afresh between the revocation and the trust deny. Restore reopens the
+                // trust only after the revocation is lifted or kept.
+                Box::new(trust::TrustDeny),
                 Box::new(identity::SessionRevoke),
                 Box::new(mail::ses_sending_pause::SesSendingPause),
                 Box::new(mail::ses_send_deny::SesSendDeny),
@@ -71,6 +77,7 @@ impl Registry {
                 Box::new(findings::identity::IdentityCenter),
                 Box::new(findings::identity::CallerKept),
                 Box::new(findings::identity::ProtectedRoles),
+                Box::new(trust::TrustFindings),
                 Box::new(identity::CredentialDeactivate(
                     identity::CredentialType::ServiceSpecific,
                 )),
@@ -221,6 +228,21 @@ mod tests {
         let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
         assert!(position("apigw_stage_throttle") < position("apigw_deny_policy"));
+    }
+
+    /// A session revocation taken before the trust deny would leave a window in which an outsider
+    /// assumes the role afresh, and that new session would outlive the revocation.
+    #[test]
+    fn trust_is_denied_before_sessions_are_revoked() {
+        let registry = Registry::standard();
+        let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+        let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
+        assert!(position("iam_trust_deny") < position("iam_session_revoke"));
+        assert!(undone_before(
+            &registry,
+            "iam_session_revoke",
+            "iam_trust_deny"
+        ));
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
+//! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
 
 mod account;
 mod api_gateway;
@@ -42,4 +43,5 @@ mod recovery;
 mod registry;
 mod security_groups;
 mod snapshot;
+mod trust;
 mod yaml_tools;

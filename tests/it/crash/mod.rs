@@ -15,6 +15,7 @@
 mod kill_proxy;
 mod managed_policy;
 mod snapshot;
+mod trust;
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::process::ExitStatusExt;
