@@ -10,6 +10,7 @@ pub mod edge;
 pub mod identity;
 pub mod mail;
 pub mod network;
+pub mod resource_policies;
 pub mod serverless;
 
 use aws_config::SdkConfig;
@@ -69,6 +70,7 @@ pub struct SeededAccount {
     pub serverless: serverless::SeededServerless,
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
+    pub resource_policies: resource_policies::SeededResourcePolicies,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -85,6 +87,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         serverless: serverless::seed(&first).await?,
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
+        resource_policies: resource_policies::seed(&first).await?,
     })
 }
 

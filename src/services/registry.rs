@@ -48,6 +48,7 @@ impl Registry {
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
                 Box::new(storage::S3PublicAccessBlock),
                 Box::new(storage::EcrPublicDelete),
+                Box::new(crate::services::trust::resource_policy_deny::ResourcePolicyDeny),
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
@@ -75,6 +76,7 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                Box::new(crate::services::trust::resource_policy_deny::ResourcePolicyDeny),
             ],
         }
     }

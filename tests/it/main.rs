@@ -19,6 +19,7 @@
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
+//! - `resource_policies`: `resource_policy_deny` on buckets, queues, topics, keys, secrets and repositories.
 
 mod account;
 mod api_gateway;
@@ -40,6 +41,7 @@ mod observability;
 mod profile;
 mod recovery;
 mod registry;
+mod resource_policies;
 mod security_groups;
 mod snapshot;
 mod yaml_tools;
