@@ -69,5 +69,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         account.trust.ci_role,
         account.trust.oidc_provider
     );
+    println!(
+        "seeded resource policies open to other accounts or anyone: bucket {}, queue {}, topic {}, KMS key {}, secret {}, ECR repository {} (and bucket {}, open to this account only)",
+        leaky_account::resource_policies::SHARED_BUCKET,
+        account.resource_policies.queue_url,
+        account.resource_policies.topic_arn,
+        account.resource_policies.key_id,
+        account.resource_policies.secret_arn,
+        account.resource_policies.repository_arn,
+        leaky_account::resource_policies::INTERNAL_BUCKET
+    );
     Ok(())
 }

@@ -10,6 +10,7 @@ pub mod edge;
 pub mod identity;
 pub mod mail;
 pub mod network;
+pub mod resource_policies;
 pub mod serverless;
 pub mod trust;
 
@@ -71,6 +72,7 @@ pub struct SeededAccount {
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
     pub trust: trust::SeededTrust,
+    pub resource_policies: resource_policies::SeededResourcePolicies,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -88,6 +90,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
         trust: trust::seed(&first).await?,
+        resource_policies: resource_policies::seed(&first).await?,
     })
 }
 

@@ -54,6 +54,7 @@ impl Registry {
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
                 Box::new(storage::S3PublicAccessBlock),
                 Box::new(storage::EcrPublicDelete),
+                Box::new(trust::ResourcePolicyDeny),
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
@@ -78,6 +79,7 @@ impl Registry {
                 Box::new(findings::identity::CallerKept),
                 Box::new(findings::identity::ProtectedRoles),
                 Box::new(trust::TrustFindings),
+                Box::new(trust::ResourcePolicyDeny),
                 Box::new(identity::CredentialDeactivate(
                     identity::CredentialType::ServiceSpecific,
                 )),

@@ -20,6 +20,7 @@
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 //! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
+//! - `resource_policies`: `resource_policy_deny` on buckets, queues, topics, keys, secrets and repositories.
 
 mod account;
 mod api_gateway;
@@ -41,6 +42,7 @@ mod observability;
 mod profile;
 mod recovery;
 mod registry;
+mod resource_policies;
 mod security_groups;
 mod snapshot;
 mod trust;

@@ -379,11 +379,14 @@ enum Scope {
     Unclear(String),
 }
 
-/// Keys whose values are account IDs, as lower case.
-const ACCOUNT_KEYS: [&str; 3] = [
+/// Keys whose values are account IDs, as lower case. `kms:CallerAccount` is KMS's own key for the
+/// caller's account, used by key policies that open a key to "every principal of the account"
+/// (<https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html#conditions-kms-caller-account>).
+const ACCOUNT_KEYS: [&str; 4] = [
     "aws:principalaccount",
     "aws:sourceaccount",
     "aws:sourceowner",
+    "kms:calleraccount",
 ];
 /// Keys whose values are organization IDs.
 const ORGANIZATION_KEYS: [&str; 2] = ["aws:principalorgid", "aws:sourceorgid"];
@@ -596,6 +599,23 @@ mod tests {
             reading.unclassified
         );
         reading.outsiders().into_iter().collect()
+    }
+
+    /// The key policy AWS's console writes to let "every principal of the account" use a key through a
+    /// service: `*` narrowed by `kms:CallerAccount` to this account is inside; another account is not.
+    #[test]
+    fn a_key_policy_narrowed_by_kms_caller_account_admits_only_that_account() {
+        let narrowed = |account: &str| {
+            allow_if(
+                json!({"AWS": "*"}),
+                json!({"StringEquals": {"kms:CallerAccount": account, "kms:ViaService": "ec2.us-east-1.amazonaws.com"}}),
+            )
+        };
+        assert_eq!(outsiders(&narrowed(US)), vec![]);
+        assert_eq!(
+            outsiders(&narrowed(THEM)),
+            vec![Outsider::Account(THEM.into())]
+        );
     }
 
     #[test]

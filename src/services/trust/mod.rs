@@ -4,5 +4,7 @@
 //! sessions. Which principals are outside is read by [`crate::services::common::policy_principals`].
 
 pub mod iam_trust_deny;
+pub mod resource_policy_deny;
 
 pub use iam_trust_deny::{TrustDeny, TrustFindings};
+pub use resource_policy_deny::ResourcePolicyDeny;

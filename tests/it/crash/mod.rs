@@ -14,6 +14,7 @@
 
 mod kill_proxy;
 mod managed_policy;
+mod resource_policy;
 mod snapshot;
 mod trust;
 

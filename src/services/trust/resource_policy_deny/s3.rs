@@ -1,0 +1,130 @@
+//! S3 bucket policies. Buckets are listed account-wide (ListBuckets) and each belongs to one region: the
+//! listing's `BucketRegion` says which, or, where an endpoint leaves it out, GetBucketLocation, whose
+//! empty constraint means us-east-1 and legacy `EU` means eu-west-1
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLocation.html>). A bucket is read and
+//! cut from its own region only.
+//!
+//! GetBucketPolicy answers `NoSuchBucketPolicy` for a bucket without one
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicy.html>); PutBucketPolicy answers
+//! `MalformedPolicy` for a document S3 refuses
+//! (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>).
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+
+use super::{Found, Listing, READ_CONCURRENCY, Service, Unread};
+use crate::aws::RegionCtx;
+use crate::services::{ServiceError, gather};
+
+/// The region a GetBucketLocation constraint names.
+pub fn region_of_constraint(constraint: Option<&str>) -> String {
+    match constraint {
+        None | Some("") => "us-east-1".to_string(),
+        Some("EU") => "eu-west-1".to_string(),
+        Some(region) => region.to_string(),
+    }
+}
+
+async fn bucket_region(ctx: &RegionCtx, bucket: &str) -> Result<String, ServiceError> {
+    let out = ctx
+        .s3()
+        .get_bucket_location()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("s3:GetBucketLocation", err))?;
+    Ok(region_of_constraint(
+        out.location_constraint().map(|c| c.as_str()),
+    ))
+}
+
+pub(super) async fn list(ctx: &RegionCtx, partition: &str) -> Result<Listing, ServiceError> {
+    let pages: Vec<_> = ctx
+        .s3()
+        .list_buckets()
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("s3:ListBuckets", err))?;
+    let buckets: Vec<(String, Option<String>)> = pages
+        .iter()
+        .flat_map(|page| page.buckets())
+        .filter_map(|b| Some((b.name()?.to_string(), b.bucket_region().map(str::to_string))))
+        .collect();
+    let read = gather(
+        buckets,
+        READ_CONCURRENCY,
+        |(bucket, listed_region)| async move {
+            let arn = format!("arn:{partition}:s3:::{bucket}");
+            let region = match listed_region {
+                Some(region) => region,
+                None => match bucket_region(ctx, &bucket).await {
+                    Ok(region) => region,
+                    Err(err) => return Ok(vec![Err(unread(&arn, err))]),
+                },
+            };
+            if region != ctx.region {
+                return Ok(vec![]);
+            }
+            Ok(vec![match read(ctx, &bucket).await {
+                Ok(Some(policy)) => Ok(Found {
+                    service: Service::S3,
+                    resource: bucket,
+                    arn,
+                    policy,
+                }),
+                Ok(None) => return Ok(vec![]), // deleted while listing
+                Err(err) => Err(unread(&arn, err)),
+            }])
+        },
+    )
+    .await?;
+    Ok(super::split(read))
+}
+
+fn unread(arn: &str, err: ServiceError) -> Unread {
+    Unread {
+        service: Service::S3,
+        resource: Some(arn.to_string()),
+        error: err.to_string(),
+    }
+}
+
+pub(super) async fn read(
+    ctx: &RegionCtx,
+    bucket: &str,
+) -> Result<Option<Option<String>>, ServiceError> {
+    match ctx.s3().get_bucket_policy().bucket(bucket).send().await {
+        Ok(out) => Ok(Some(out.policy().map(str::to_string))),
+        Err(err) => match err.code() {
+            Some("NoSuchBucketPolicy") => Ok(Some(None)),
+            Some("NoSuchBucket") => Ok(None),
+            _ => Err(ServiceError::from_sdk("s3:GetBucketPolicy", err)),
+        },
+    }
+}
+
+pub(super) async fn write(
+    ctx: &RegionCtx,
+    bucket: &str,
+    document: &str,
+) -> Result<(), ServiceError> {
+    ctx.s3()
+        .put_bucket_policy()
+        .bucket(bucket)
+        .policy(document)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("s3:PutBucketPolicy", err))?;
+    Ok(())
+}
+
+pub(super) async fn delete(ctx: &RegionCtx, bucket: &str) -> Result<(), ServiceError> {
+    ctx.s3()
+        .delete_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("s3:DeleteBucketPolicy", err))?;
+    Ok(())
+}

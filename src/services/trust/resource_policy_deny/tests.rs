@@ -1,0 +1,588 @@
+//! The deny statement and the proposal on plain documents; each service's documented answers with
+//! `aws-smithy-mocks` (the emulator round trips are in `tests/it/resource_policies.rs`).
+
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+use serde_json::{Value, json};
+
+use super::*;
+use crate::services::common::policy_principals::{Home, Organization};
+
+const US: &str = "123456789012";
+const THEM: &str = "210987654321";
+const BUCKET_ARN: &str = "arn:aws:s3:::reports";
+
+fn home() -> Home {
+    Home {
+        account_id: US.into(),
+        organization: Organization::None,
+    }
+}
+
+fn bucket_with(policy: Value) -> Found {
+    Found {
+        service: Service::S3,
+        resource: "reports".into(),
+        arn: BUCKET_ARN.into(),
+        policy: Some(policy.to_string()),
+    }
+}
+
+fn grant_to(principal: Value) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Partner", "Effect": "Allow", "Principal": principal, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::reports/*"}
+    ]})
+}
+
+fn cut_of(proposal: Proposal<PolicyState>) -> TypedCut<PolicyState> {
+    TypedCut {
+        id: format!("resource_policy_deny/us-east-1/{}", proposal.target),
+        region: "us-east-1".into(),
+        target: proposal.target,
+        before: proposal.before,
+        after: proposal.after,
+    }
+}
+
+fn parsed(text: &str) -> Value {
+    serde_json::from_str(text).unwrap()
+}
+
+#[test]
+fn a_grant_to_another_account_gets_one_deny_statement_appended_and_everything_else_kept() {
+    let prior = grant_to(json!({"AWS": format!("arn:aws:iam::{THEM}:root")}));
+    let proposal = propose(&bucket_with(prior.clone()), &home()).expect("a cut");
+    assert_eq!(proposal.target, BUCKET_ARN);
+    assert_eq!(proposal.disabled_because, None);
+    assert!(
+        proposal.reason.contains("account 210987654321"),
+        "{}",
+        proposal.reason
+    );
+    let after = parsed(proposal.after.policy.as_deref().unwrap());
+    let statements = after["Statement"].as_array().unwrap();
+    assert_eq!(statements.len(), 2);
+    assert_eq!(
+        statements[0], prior["Statement"][0],
+        "the grant is kept, first"
+    );
+    assert_eq!(
+        statements[1],
+        json!({
+            "Sid": "HikkonukiOutsideDeny",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": ["arn:aws:s3:::reports", "arn:aws:s3:::reports/*"],
+            "Condition": {
+                "StringNotEqualsIfExists": {"aws:PrincipalAccount": US},
+                "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}
+            }
+        })
+    );
+    // `before` is the document exactly as read.
+    assert_eq!(proposal.before.policy, Some(prior.to_string()));
+}
+
+#[test]
+fn a_single_statement_object_becomes_a_list_with_the_deny_after_it() {
+    let prior = r#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:123456789012:q"}}"#;
+    let after = with_deny(
+        Some(prior),
+        Service::Sqs,
+        "arn:aws:sqs:us-east-1:123456789012:q",
+        US,
+    )
+    .unwrap();
+    let after = parsed(&after);
+    assert_eq!(after["Statement"][0], parsed(prior)["Statement"]);
+    assert_eq!(after["Statement"][1]["Sid"], "HikkonukiOutsideDeny");
+    assert_eq!(after["Statement"][1]["Action"], "sqs:*");
+    // Key order of the prior document is kept (Version first).
+    assert!(
+        serde_json::to_string(&after)
+            .unwrap()
+            .starts_with(r#"{"Version""#)
+    );
+}
+
+#[test]
+fn a_policy_granting_only_this_account_gets_no_cut() {
+    for principal in [
+        json!({"AWS": format!("arn:aws:iam::{US}:role/reader")}),
+        json!({"AWS": US}),
+        json!({"Service": "cloudtrail.amazonaws.com"}),
+    ] {
+        assert_eq!(
+            propose(&bucket_with(grant_to(principal.clone())), &home()),
+            None,
+            "{principal}"
+        );
+    }
+    // `*` narrowed to this account by a condition is inside too.
+    let narrowed = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sns:Publish",
+        "Resource": "*", "Condition": {"StringEquals": {"AWS:SourceOwner": US}}}]});
+    assert_eq!(propose(&bucket_with(narrowed), &home()), None);
+}
+
+#[test]
+fn a_policy_already_holding_the_deny_is_not_proposed_again() {
+    let once = with_deny(
+        Some(&grant_to(json!("*")).to_string()),
+        Service::S3,
+        BUCKET_ARN,
+        US,
+    )
+    .unwrap();
+    let found = Found {
+        policy: Some(once),
+        ..bucket_with(json!({}))
+    };
+    assert_eq!(propose(&found, &home()), None);
+}
+
+#[test]
+fn anyone_and_not_principal_are_outsiders() {
+    assert!(propose(&bucket_with(grant_to(json!("*"))), &home()).is_some());
+    let not_principal = json!({"Statement": [{"Effect": "Allow",
+        "NotPrincipal": {"AWS": format!("arn:aws:iam::{US}:root")}, "Action": "s3:GetObject", "Resource": "*"}]});
+    assert!(propose(&bucket_with(not_principal), &home()).is_some());
+}
+
+#[test]
+fn the_deny_names_each_services_actions_and_resource_as_its_policies_take_them() {
+    let sns = deny_statement(Service::Sns, "arn:aws:sns:us-east-1:123456789012:t", US);
+    assert_eq!(sns["Resource"], "arn:aws:sns:us-east-1:123456789012:t");
+    assert!(
+        sns["Action"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("sns:Publish"))
+    );
+    assert_eq!(deny_statement(Service::Kms, "arn:k", US)["Resource"], "*");
+    assert_eq!(
+        deny_statement(Service::SecretsManager, "arn:s", US)["Action"],
+        "secretsmanager:*"
+    );
+    // ECR repository policies have no Resource element.
+    assert!(
+        deny_statement(Service::Ecr, "arn:r", US)
+            .get("Resource")
+            .is_none()
+    );
+}
+
+#[test]
+fn a_policy_without_room_for_the_deny_is_proposed_disabled_with_the_documented_limit() {
+    // SQS: 8,192 bytes and 20 statements (quotas-policies.html).
+    let many: Vec<Value> = (0..20)
+        .map(|i| {
+            json!({"Sid": format!("S{i}"), "Effect": "Allow", "Principal": {"AWS": THEM},
+            "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"})
+        })
+        .collect();
+    let found = Found {
+        service: Service::Sqs,
+        resource: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+        arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+        policy: Some(json!({"Version": "2012-10-17", "Statement": many}).to_string()),
+    };
+    let proposal = propose(&found, &home()).unwrap();
+    let why = proposal.disabled_because.expect("no room");
+    assert!(why.contains("21 statements") && why.contains("20"), "{why}");
+
+    let padding = "x".repeat(8_200);
+    let big = json!({"Version": "2012-10-17", "Id": padding, "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*"}]});
+    let proposal = propose(
+        &Found {
+            policy: Some(big.to_string()),
+            ..found
+        },
+        &home(),
+    )
+    .unwrap();
+    assert!(proposal.disabled_because.unwrap().contains("8192 bytes"));
+
+    // ECR: 10,240 characters (API_SetRepositoryPolicy.html); KMS 32 KB.
+    assert!(Service::Ecr.room(&"x".repeat(10_241)).is_some());
+    assert!(Service::Kms.room(&"x".repeat(20_000)).is_none());
+}
+
+#[test]
+fn a_plan_whose_after_is_not_the_derived_deny_is_refused() {
+    let proposal = propose(&bucket_with(grant_to(json!({"AWS": THEM}))), &home()).unwrap();
+    let cut = cut_of(proposal);
+    assert_eq!(ResourcePolicyDeny.check_states(&cut), Ok(()));
+
+    // An `after` that also drops the grant, or denies inside the account, is not this cut.
+    let mut edited = cut.clone();
+    edited.after.policy = Some(
+        json!({"Version": "2012-10-17", "Statement": [deny_statement(Service::S3, BUCKET_ARN, US)]})
+            .to_string(),
+    );
+    assert!(ResourcePolicyDeny.check_states(&edited).is_err());
+    let mut other_account = cut.clone();
+    other_account.after.account_id = THEM.into();
+    assert!(ResourcePolicyDeny.check_states(&other_account).is_err());
+}
+
+#[test]
+fn what_cannot_be_classified_or_read_is_a_high_finding_naming_the_resource() {
+    let canonical = grant_to(json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbaced"}));
+    let readings = Readings {
+        home: home(),
+        found: vec![bucket_with(canonical)],
+        unread: vec![Unread {
+            service: Service::Kms,
+            resource: Some("arn:aws:kms:us-east-1:123456789012:key/k1".into()),
+            error: "AccessDeniedException".into(),
+        }],
+    };
+    let found = findings("us-east-1", &readings);
+    assert_eq!(found.len(), 2);
+    assert!(found.iter().all(|f| f.severity == Severity::High));
+    assert_eq!(found[0].resource, BUCKET_ARN);
+    assert!(
+        found[0].message.contains("canonical user"),
+        "{}",
+        found[0].message
+    );
+    assert!(found[1].message.contains("AccessDeniedException"));
+}
+
+// -------------------------------------------------------------------------------------------------
+// Mocked AWS answers
+// -------------------------------------------------------------------------------------------------
+
+mod s3_answers {
+    use aws_sdk_s3::Client;
+    use aws_sdk_s3::operation::get_bucket_location::GetBucketLocationOutput;
+    use aws_sdk_s3::operation::get_bucket_policy::{GetBucketPolicyError, GetBucketPolicyOutput};
+    use aws_sdk_s3::operation::list_buckets::ListBucketsOutput;
+    use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyError;
+    use aws_sdk_s3::types::{Bucket, BucketLocationConstraint};
+
+    use super::*;
+
+    fn s3_error(code: &str) -> aws_sdk_s3::error::ErrorMetadata {
+        aws_sdk_s3::error::ErrorMetadata::builder()
+            .code(code)
+            .message(code)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn mocked_buckets_are_read_in_their_own_region_only_and_eu_means_eu_west_1() {
+        let list = mock!(Client::list_buckets).then_output(|| {
+            ListBucketsOutput::builder()
+                .buckets(
+                    Bucket::builder()
+                        .name("here")
+                        .bucket_region("eu-west-1")
+                        .build(),
+                )
+                .buckets(
+                    Bucket::builder()
+                        .name("elsewhere")
+                        .bucket_region("us-west-2")
+                        .build(),
+                )
+                .buckets(Bucket::builder().name("legacy-eu").build())
+                .build()
+        });
+        // A listing without BucketRegion: GetBucketLocation's legacy `EU` is eu-west-1.
+        let location = mock!(Client::get_bucket_location)
+            .match_requests(|r| r.bucket() == Some("legacy-eu"))
+            .then_output(|| {
+                GetBucketLocationOutput::builder()
+                    .location_constraint(BucketLocationConstraint::Eu)
+                    .build()
+            });
+        let policy_here = mock!(Client::get_bucket_policy)
+            .match_requests(|r| r.bucket() == Some("here"))
+            .then_output(|| {
+                GetBucketPolicyOutput::builder()
+                    .policy(r#"{"Statement":[]}"#)
+                    .build()
+            });
+        // The documented answer for a bucket without a policy.
+        let no_policy = mock!(Client::get_bucket_policy)
+            .match_requests(|r| r.bucket() == Some("legacy-eu"))
+            .then_error(|| GetBucketPolicyError::generic(s3_error("NoSuchBucketPolicy")));
+        let client = mock_client!(
+            aws_sdk_s3,
+            RuleMode::MatchAny,
+            &[&list, &location, &policy_here, &no_policy]
+        );
+        let ctx = RegionCtx::for_tests("eu-west-1").mock_s3(client);
+        let (found, unread) = s3::list(&ctx, "aws").await.unwrap();
+        assert_eq!(unread, vec![]);
+        assert_eq!(
+            found
+                .iter()
+                .map(|f| (f.resource.as_str(), f.policy.is_some()))
+                .collect::<Vec<_>>(),
+            [("here", true), ("legacy-eu", false)]
+        );
+        assert_eq!(found[0].arn, "arn:aws:s3:::here");
+        assert_eq!(
+            location.num_calls(),
+            1,
+            "only where the listing lacks the region"
+        );
+    }
+
+    #[test]
+    fn an_empty_location_constraint_is_us_east_1() {
+        assert_eq!(s3::region_of_constraint(None), "us-east-1");
+        assert_eq!(s3::region_of_constraint(Some("")), "us-east-1");
+        assert_eq!(s3::region_of_constraint(Some("EU")), "eu-west-1");
+        assert_eq!(s3::region_of_constraint(Some("ap-south-1")), "ap-south-1");
+    }
+
+    #[tokio::test]
+    async fn mocked_a_policy_s3_refuses_as_malformed_fails_the_cut_with_its_code() {
+        let refused = mock!(Client::put_bucket_policy)
+            .then_error(|| PutBucketPolicyError::generic(s3_error("MalformedPolicy")));
+        let client = mock_client!(aws_sdk_s3, [&refused]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3(client);
+        let cut = cut_of(propose(&bucket_with(grant_to(json!("*"))), &home()).unwrap());
+        let err = ResourcePolicyDeny.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("MalformedPolicy"));
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_puts_back_the_exact_prior_text_while_the_live_policy_is_the_cuts() {
+        let prior_text = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::reports/*\"}]\n}";
+        let found = Found {
+            policy: Some(prior_text.into()),
+            ..bucket_with(json!({}))
+        };
+        let cut = cut_of(propose(&found, &home()).unwrap());
+        let record = ResourcePolicyDeny.undo_record_for(&cut).unwrap();
+        // S3 answers the cut's document reformatted: still the cut's, as JSON.
+        let live = serde_json::to_string_pretty(&parsed(&record.applied)).unwrap();
+        let read = mock!(Client::get_bucket_policy).then_output(move || {
+            GetBucketPolicyOutput::builder()
+                .policy(live.clone())
+                .build()
+        });
+        let expected = prior_text.to_string();
+        let put = mock!(Client::put_bucket_policy)
+            .match_requests(move |r| r.policy() == Some(expected.as_str()))
+            .then_output(|| {
+                aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+            });
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&read, &put]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3(client);
+        let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(put.num_calls(), 1, "the exact prior text is written");
+        assert!(outcome.notes[0].contains("prior resource policy put back"));
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_leaves_a_policy_changed_after_the_cut_alone_as_a_conflict() {
+        let cut = cut_of(propose(&bucket_with(grant_to(json!("*"))), &home()).unwrap());
+        let record = ResourcePolicyDeny.undo_record_for(&cut).unwrap();
+        let read = mock!(Client::get_bucket_policy).then_output(|| {
+            GetBucketPolicyOutput::builder()
+                .policy(r#"{"Version":"2012-10-17","Statement":[]}"#)
+                .build()
+        });
+        let put = mock!(Client::put_bucket_policy).then_output(|| {
+            aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+        });
+        let client = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&read, &put]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3(client);
+        let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(put.num_calls(), 0, "never overwritten");
+        assert!(
+            outcome.notes[0].starts_with("conflict:"),
+            "{:?}",
+            outcome.notes
+        );
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_of_a_bucket_deleted_since_reports_it() {
+        let record = ResourcePolicyDeny
+            .undo_record_for(&cut_of(
+                propose(&bucket_with(grant_to(json!("*"))), &home()).unwrap(),
+            ))
+            .unwrap();
+        let gone = mock!(Client::get_bucket_policy)
+            .then_error(|| GetBucketPolicyError::generic(s3_error("NoSuchBucket")));
+        let client = mock_client!(aws_sdk_s3, [&gone]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3(client);
+        let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
+        assert!(
+            outcome.notes[0].contains("no longer exists"),
+            "{:?}",
+            outcome.notes
+        );
+    }
+}
+
+mod sqs_answers {
+    use aws_sdk_sqs::Client;
+    use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+    use aws_sdk_sqs::operation::set_queue_attributes::SetQueueAttributesOutput;
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    use super::*;
+
+    const URL: &str = "https://sqs.us-east-1.amazonaws.com/123456789012/q";
+
+    /// A cut of a queue that had no policy (a plan can hold one: its undo deletes the policy).
+    fn record_without_prior_policy() -> UndoRecord {
+        UndoRecord {
+            service: Service::Sqs,
+            resource: URL.into(),
+            arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+            before: None,
+            applied: with_deny(
+                None,
+                Service::Sqs,
+                "arn:aws:sqs:us-east-1:123456789012:q",
+                US,
+            )
+            .unwrap(),
+        }
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_of_a_queue_that_had_no_policy_sets_it_empty() {
+        let record = record_without_prior_policy();
+        let live = record.applied.clone();
+        let read = mock!(Client::get_queue_attributes).then_output(move || {
+            GetQueueAttributesOutput::builder()
+                .attributes(QueueAttributeName::Policy, live.clone())
+                .build()
+        });
+        // SetQueueAttributes with an empty Policy removes it (API_SetQueueAttributes.html).
+        let clear = mock!(Client::set_queue_attributes)
+            .match_requests(|r| {
+                r.attributes()
+                    .and_then(|a| a.get(&QueueAttributeName::Policy))
+                    == Some(&String::new())
+            })
+            .then_output(|| SetQueueAttributesOutput::builder().build());
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&read, &clear]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
+        let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(clear.num_calls(), 1);
+        assert!(
+            outcome.notes[0].contains("it had none"),
+            "{:?}",
+            outcome.notes
+        );
+    }
+
+    #[tokio::test]
+    async fn mocked_undo_run_twice_finds_the_queue_already_as_before() {
+        let record = record_without_prior_policy();
+        let read = mock!(Client::get_queue_attributes)
+            .then_output(|| GetQueueAttributesOutput::builder().build());
+        let set = mock!(Client::set_queue_attributes)
+            .then_output(|| SetQueueAttributesOutput::builder().build());
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&read, &set]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
+        let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
+        assert_eq!(set.num_calls(), 0);
+        assert!(
+            outcome.notes[0].contains("already as before"),
+            "{:?}",
+            outcome.notes
+        );
+    }
+}
+
+mod kms_answers {
+    use aws_sdk_kms::Client;
+    use aws_sdk_kms::operation::put_key_policy::PutKeyPolicyError;
+    use aws_sdk_kms::types::error::MalformedPolicyDocumentException;
+
+    use super::*;
+
+    /// PutKeyPolicy's documented refusal of a policy that would lock the key out (API_PutKeyPolicy.html).
+    const LOCKOUT: &str =
+        "The new key policy will not allow you to update the key policy in the future.";
+
+    #[tokio::test]
+    async fn mocked_kms_refusing_the_policy_fails_the_cut_and_the_lockout_check_stays_on() {
+        let key_policy = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+             "Principal": {"AWS": format!("arn:aws:iam::{US}:root")}, "Action": "kms:*", "Resource": "*"},
+            {"Sid": "Partner", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{THEM}:root")},
+             "Action": ["kms:Decrypt"], "Resource": "*"}]});
+        let found = Found {
+            service: Service::Kms,
+            resource: "k1".into(),
+            arn: "arn:aws:kms:us-east-1:123456789012:key/k1".into(),
+            policy: Some(key_policy.to_string()),
+        };
+        let proposal = propose(&found, &home()).unwrap();
+        // The account-root statement is kept whole, first.
+        assert_eq!(
+            parsed(proposal.after.policy.as_deref().unwrap())["Statement"][0],
+            key_policy["Statement"][0]
+        );
+        let cut = cut_of(proposal);
+        let refused = mock!(Client::put_key_policy)
+            .match_requests(|r| r.bypass_policy_lockout_safety_check() == Some(false))
+            .then_error(|| {
+                PutKeyPolicyError::MalformedPolicyDocumentException(
+                    MalformedPolicyDocumentException::builder()
+                        .message(LOCKOUT)
+                        .meta(
+                            aws_sdk_kms::error::ErrorMetadata::builder()
+                                .code("MalformedPolicyDocumentException")
+                                .message(LOCKOUT)
+                                .build(),
+                        )
+                        .build(),
+                )
+            });
+        let client = mock_client!(aws_sdk_kms, [&refused]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_kms(client);
+        let err = ResourcePolicyDeny.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(refused.num_calls(), 1);
+        assert_eq!(
+            err.code.as_deref(),
+            Some("MalformedPolicyDocumentException")
+        );
+    }
+}
+
+mod ecr_answers {
+    use aws_sdk_ecr::Client;
+    use aws_sdk_ecr::operation::get_repository_policy::GetRepositoryPolicyError;
+    use aws_sdk_ecr::types::error::{
+        RepositoryNotFoundException, RepositoryPolicyNotFoundException,
+    };
+
+    use super::*;
+
+    #[tokio::test]
+    async fn mocked_a_repository_without_a_policy_reads_as_none_and_a_missing_one_as_gone() {
+        let no_policy = mock!(Client::get_repository_policy)
+            .match_requests(|r| r.repository_name() == Some("app"))
+            .then_error(|| {
+                GetRepositoryPolicyError::RepositoryPolicyNotFoundException(
+                    RepositoryPolicyNotFoundException::builder().build(),
+                )
+            });
+        let gone = mock!(Client::get_repository_policy)
+            .match_requests(|r| r.repository_name() == Some("gone"))
+            .then_error(|| {
+                GetRepositoryPolicyError::RepositoryNotFoundException(
+                    RepositoryNotFoundException::builder().build(),
+                )
+            });
+        let client = mock_client!(aws_sdk_ecr, RuleMode::MatchAny, &[&no_policy, &gone]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_ecr(client);
+        assert_eq!(ecr::read(&ctx, "app").await.unwrap(), Some(None));
+        assert_eq!(ecr::read(&ctx, "gone").await.unwrap(), None);
+    }
+}

@@ -1,0 +1,172 @@
+//! `resource_policy_deny` on the emulator: a bucket, a queue, a topic, a KMS key, a secret and an ECR
+//! repository whose policies let other accounts or anyone in get one deny statement each, in the region
+//! they live in, and restore gives back each document exactly (compared as the emulator returns it);
+//! a bucket open only to this account gets no cut; a policy changed after the cut is a conflict, left
+//! alone. The emulator stores and returns policies but never evaluates them: these tests prove the
+//! documents, not that an outsider is refused (see the README).
+
+use std::collections::BTreeMap;
+
+use predicates::str::contains;
+use serde_json::Value;
+
+use crate::emulator::Emulator;
+use crate::leaky_account::resource_policies::{
+    self, ACCOUNT, INTERNAL_BUCKET, SHARED_BUCKET, SeededResourcePolicies,
+};
+
+const KIND: &str = "resource_policy_deny";
+
+async fn seed(emulator: &Emulator, region: &str) -> SeededResourcePolicies {
+    resource_policies::seed(&emulator.sdk_config(region).await)
+        .await
+        .expect("seeding the resource policies")
+}
+
+async fn policies(
+    emulator: &Emulator,
+    seeded: &SeededResourcePolicies,
+) -> BTreeMap<String, String> {
+    resource_policies::policies(&emulator.sdk_config(&seeded.region).await, seeded)
+        .await
+        .expect("reading the policies")
+}
+
+/// The plan's cuts of this kind, by id.
+fn planned(emulator: &Emulator, plan: &str) -> BTreeMap<String, serde_yaml::Value> {
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path(plan)).unwrap()).unwrap();
+    plan["cuts"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|cut| cut["kind"].as_str() == Some(KIND))
+        .map(|cut| (cut["id"].as_str().unwrap().to_string(), cut.clone()))
+        .collect()
+}
+
+fn statements(document: &str) -> Vec<Value> {
+    let document: Value =
+        serde_json::from_str(document).unwrap_or_else(|e| panic!("{e}: {document}"));
+    match &document["Statement"] {
+        Value::Array(items) => items.clone(),
+        single => vec![single.clone()],
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resource_policies_letting_outsiders_in_are_cut_in_their_region_and_restored_exactly() {
+    let emulator = Emulator::start();
+    // Seeded away from the home region: the buckets are listed from every region but planned in theirs.
+    let seeded = seed(&emulator, "eu-west-1").await;
+    let before = policies(&emulator, &seeded).await;
+
+    emulator
+        .plan("us-east-1,eu-west-1", "plans/p.yaml")
+        .assert()
+        .success();
+    let cuts = planned(&emulator, "plans/p.yaml");
+    let expected: Vec<String> = seeded
+        .cut_targets()
+        .iter()
+        .map(|target| format!("{KIND}/eu-west-1/{target}"))
+        .collect();
+    let mut ids: Vec<String> = cuts.keys().cloned().collect();
+    ids.sort();
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted, "one cut per open resource, in eu-west-1 only");
+    assert!(
+        !cuts.keys().any(|id| id.contains(INTERNAL_BUCKET)),
+        "a bucket open only to this account is not cut"
+    );
+    for cut in cuts.values() {
+        assert_eq!(cut["enabled"].as_bool(), Some(true), "{cut:?}");
+    }
+
+    emulator.apply("plans/p.yaml").assert().success();
+    let cut = policies(&emulator, &seeded).await;
+    assert_eq!(
+        cut[&format!("s3 {INTERNAL_BUCKET}")],
+        before[&format!("s3 {INTERNAL_BUCKET}")],
+        "the same-account bucket policy is left exactly as it was"
+    );
+    for key in [
+        "sqs",
+        "sns",
+        "kms",
+        "secret",
+        "ecr",
+        &format!("s3 {SHARED_BUCKET}"),
+    ] {
+        let (was, now) = (statements(&before[key]), statements(&cut[key]));
+        assert_eq!(now.len(), was.len() + 1, "{key}: {now:?}");
+        assert_eq!(
+            now[..was.len()],
+            was[..],
+            "{key}: every prior statement kept, in order"
+        );
+        let deny = now.last().unwrap();
+        assert_eq!(deny["Sid"], "HikkonukiOutsideDeny", "{key}");
+        assert_eq!(deny["Effect"], "Deny", "{key}");
+        assert_eq!(
+            deny["Condition"]["StringNotEqualsIfExists"]["aws:PrincipalAccount"], ACCOUNT,
+            "{key}"
+        );
+        assert_eq!(
+            deny["Condition"]["BoolIfExists"]["aws:PrincipalIsAWSService"], "false",
+            "{key}"
+        );
+    }
+
+    // A new plan proposes nothing more of this kind: every open resource holds the deny.
+    emulator
+        .plan("us-east-1,eu-west-1", "plans/again.yaml")
+        .assert()
+        .success();
+    assert_eq!(planned(&emulator, "plans/again.yaml").len(), 0);
+
+    emulator.restore("plans/p.rollback.yaml").assert().success();
+    assert_eq!(policies(&emulator, &seeded).await, before);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_a_queue_policy_changed_after_the_cut_alone_and_restores_the_rest() {
+    let emulator = Emulator::start();
+    let seeded = seed(&emulator, "us-east-1").await;
+    let before = policies(&emulator, &seeded).await;
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
+    emulator.apply("plans/p.yaml").assert().success();
+
+    // A responder narrows the queue's policy by hand while the account is cut.
+    let narrower = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OnlyUs","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:root"}},"Action":"sqs:SendMessage","Resource":"{}"}}]}}"#,
+        seeded.queue_arn
+    );
+    aws_sdk_sqs::Client::new(&emulator.sdk_config("us-east-1").await)
+        .set_queue_attributes()
+        .queue_url(&seeded.queue_url)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::Policy, &narrower)
+        .send()
+        .await
+        .unwrap();
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .stderr(contains("conflict"))
+        .stderr(contains(resource_policies::QUEUE));
+    let after = policies(&emulator, &seeded).await;
+    assert_eq!(
+        after["sqs"], narrower,
+        "the responder's policy is never overwritten"
+    );
+    for (key, document) in &before {
+        if key != "sqs" {
+            assert_eq!(&after[key], document, "{key} restored exactly");
+        }
+    }
+}
