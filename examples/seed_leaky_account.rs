@@ -62,5 +62,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "seeded CloudFront distribution {} ({})",
         account.edge.distribution_id, account.edge.domain_name
     );
+    println!(
+        "seeded IAM Identity Center permission sets {} assigned to the account (instance {} in {})",
+        account
+            .identity_center
+            .permission_sets
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        account.identity_center.instance_arn,
+        account.identity_center.region
+    );
     Ok(())
 }

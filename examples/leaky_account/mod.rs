@@ -8,6 +8,7 @@ pub mod api;
 pub mod database;
 pub mod edge;
 pub mod identity;
+pub mod identity_center;
 pub mod mail;
 pub mod network;
 pub mod serverless;
@@ -69,6 +70,8 @@ pub struct SeededAccount {
     pub serverless: serverless::SeededServerless,
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
+    /// Two IAM Identity Center permission sets assigned to the account.
+    pub identity_center: identity_center::SeededIdentityCenter,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -85,6 +88,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         serverless: serverless::seed(&first).await?,
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
+        identity_center: identity_center::seed(&first).await?,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
-use crate::services::{edge, findings, identity, mail, network, serverless, storage};
+use crate::services::{edge, findings, identity, mail, network, serverless, storage, trust};
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
@@ -43,6 +43,8 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(identity::SessionRevoke),
+                // Identity Center's roles are the ones iam_session_revoke cannot write to; the same gate.
+                Box::new(trust::IdentityCenterSessionRevoke),
                 Box::new(mail::ses_sending_pause::SesSendingPause),
                 Box::new(mail::ses_send_deny::SesSendDeny),
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
@@ -218,6 +220,34 @@ mod tests {
         let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
         assert!(position("apigw_stage_throttle") < position("apigw_deny_policy"));
+    }
+
+    /// The registry turns each flag into one `restore` switch with the first declaration's help: kinds
+    /// sharing a flag must declare the very same gate, so one `--lift-session-revocation` lifts both
+    /// session revocations and its help and reason hold for each.
+    #[test]
+    fn kinds_sharing_a_restore_flag_declare_the_same_gate() {
+        let registry = Registry::standard();
+        let gates: Vec<(&str, RestoreGate)> = registry
+            .all()
+            .filter_map(|k| k.restore_gate().map(|gate| (k.info().name, gate)))
+            .collect();
+        for (kind, gate) in &gates {
+            for (other, other_gate) in &gates {
+                if gate.flag == other_gate.flag {
+                    assert_eq!(gate, other_gate, "{kind} and {other}");
+                }
+            }
+        }
+        let lifted_by_the_flag: Vec<&str> = gates
+            .iter()
+            .filter(|(_, gate)| gate.flag == "--lift-session-revocation")
+            .map(|(kind, _)| *kind)
+            .collect();
+        assert_eq!(
+            lifted_by_the_flag,
+            ["iam_session_revoke", "identity_center_session_revoke"]
+        );
     }
 
     #[test]

@@ -2,3 +2,7 @@
 //! pipeline's identity provider or anyone named in a role's trust policy assumes a role again; a
 //! resource policy lets another account read or write the data itself; Identity Center hands out fresh
 //! sessions. Which principals are outside is read by [`crate::services::common::policy_principals`].
+
+pub mod identity_center_session_revoke;
+
+pub use identity_center_session_revoke::IdentityCenterSessionRevoke;
