@@ -302,7 +302,11 @@ impl RegionCtx {
     /// The value `read` gives, read once per region and run however many kinds ask for it under `key`
     /// (several kinds and an inspection describing the same services, say), concurrent askers waiting
     /// for the first read. A failed read is not kept: the next asker reads again. One key, one type.
-    pub async fn once<T, E, Fut>(&self, key: &'static str, read: impl FnOnce() -> Fut) -> Result<T, E>
+    pub async fn once<T, E, Fut>(
+        &self,
+        key: &'static str,
+        read: impl FnOnce() -> Fut,
+    ) -> Result<T, E>
     where
         T: Clone + Send + Sync + 'static,
         Fut: std::future::Future<Output = Result<T, E>>,
@@ -327,7 +331,10 @@ impl RegionCtx {
 /// Buckets are addressed by path when an endpoint override is set: an emulator on loopback has no DNS
 /// name per bucket, so virtual-hosted addressing (`bucket.127.0.0.1`) would not reach it. AWS keeps the
 /// SDK's default (virtual-hosted).
-fn s3_addressing(builder: aws_sdk_s3::config::Builder, ctx: &RegionCtx) -> aws_sdk_s3::config::Builder {
+fn s3_addressing(
+    builder: aws_sdk_s3::config::Builder,
+    ctx: &RegionCtx,
+) -> aws_sdk_s3::config::Builder {
     builder.force_path_style(ctx.endpoint_url.is_some())
 }
 

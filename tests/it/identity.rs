@@ -326,7 +326,10 @@ async fn a_plan_applied_by_a_principal_it_would_cut_leaves_that_principal_alone(
             "is left out: it would cut the access of arn:aws:iam::123456789012:user/ci-deploy, who is applying",
         ));
 
-    assert_eq!(key_status(&iam, "ci-deploy", &own.access_key_id).await, "Active");
+    assert_eq!(
+        key_status(&iam, "ci-deploy", &own.access_key_id).await,
+        "Active"
+    );
     assert_eq!(
         key_status(&iam, "ci-deploy", &sibling.access_key_id).await,
         "Active",

@@ -14,8 +14,8 @@ use serde_json::Value;
 use super::Progress;
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::net::Cidr;
+use crate::plan::Plan;
 use crate::plan::compare::{brief, first_difference};
-use crate::plan::{Cut, Plan};
 use crate::services::{DiscoveryScope, Registry};
 
 /// Why a cut's `after` is not what apply would derive.

@@ -19,8 +19,14 @@ pub async fn organization(ctx: &RegionCtx) -> Organization {
             Some(id) if !id.is_empty() => Organization::Member(id.to_string()),
             _ => Organization::Unknown("DescribeOrganization returned no organization ID".into()),
         },
+        Err(err)
+            if err
+                .as_service_error()
+                .is_some_and(|e| e.is_aws_organizations_not_in_use_exception()) =>
+        {
+            Organization::None
+        }
         Err(err) => match err.code() {
-            Some("AWSOrganizationsNotInUseException") => Organization::None,
             Some(code) => Organization::Unknown(format!("DescribeOrganization: {code}")),
             None => Organization::Unknown(format!(
                 "DescribeOrganization failed: {}",

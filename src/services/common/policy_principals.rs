@@ -132,9 +132,9 @@ pub fn read_policy(document: &Value, home: &Home) -> PolicyReading {
         Some(Value::Array(items)) => items.iter().collect(),
         Some(single @ Value::Object(_)) => vec![single],
         Some(other) => {
-            reading
-                .unclassified
-                .push(format!("`Statement` is neither a list nor an object ({other})"));
+            reading.unclassified.push(format!(
+                "`Statement` is neither a list nor an object ({other})"
+            ));
             return reading;
         }
     };
@@ -169,8 +169,11 @@ fn read_statement(index: usize, statement: &Value, home: &Home, reading: &mut Po
             return;
         }
     }
-    let entries: Vec<(WrittenPrincipal, Entry)> = match (object.get("Principal"), object.get("NotPrincipal")) {
-        (Some(principal), None) => principal_entries(principal),
+    let entries: Vec<(WrittenPrincipal, Entry)> = match (
+        object.get("Principal"),
+        object.get("NotPrincipal"),
+    ) {
+        (Some(principal), None) => principal_entries(principal, home),
         // Allow + NotPrincipal: everyone except those named.
         (None, Some(not_principal)) => vec![(
             WrittenPrincipal {
@@ -191,21 +194,22 @@ fn read_statement(index: usize, statement: &Value, home: &Home, reading: &mut Po
         let outsiders: Vec<Outsider> = match (entry, &scope) {
             (Entry::Inside, _) => vec![],
             (Entry::Unclear(why), _) => {
-                reading
-                    .unclassified
-                    .push(format!("{label}: principal {} {}: {why}", principal.key, principal.value));
+                reading.unclassified.push(format!(
+                    "{label}: principal {} {}: {why}",
+                    principal.key, principal.value
+                ));
                 continue;
+            }
+            (Entry::Outsider(Outsider::Federated(provider)), _) => {
+                // Federated identities carry no account of ours: a condition on accounts or
+                // organizations does not make them inside.
+                vec![Outsider::Federated(provider)]
             }
             (_, Scope::Inside) => vec![],
             (Entry::Service, Scope::Open) => vec![],
             (Entry::Service, Scope::Limited(outsiders)) => {
                 // A service acting for another account's resources (aws:SourceAccount names it).
                 outsiders.iter().cloned().collect()
-            }
-            (Entry::Outsider(Outsider::Federated(provider)), _) => {
-                // Federated identities carry no account of ours: a condition on accounts or
-                // organizations does not make them inside.
-                vec![Outsider::Federated(provider)]
             }
             (_, Scope::Unclear(why)) => {
                 reading.unclassified.push(format!(
@@ -255,7 +259,7 @@ enum Entry {
     Unclear(String),
 }
 
-fn principal_entries(principal: &Value) -> Vec<(WrittenPrincipal, Entry)> {
+fn principal_entries(principal: &Value, home: &Home) -> Vec<(WrittenPrincipal, Entry)> {
     match principal {
         Value::String(value) if value == "*" => vec![(
             WrittenPrincipal {
@@ -274,10 +278,13 @@ fn principal_entries(principal: &Value) -> Vec<(WrittenPrincipal, Entry)> {
                 for value in listed {
                     let written = WrittenPrincipal {
                         key: key.clone(),
-                        value: value.as_str().map(str::to_string).unwrap_or_else(|| compact(value)),
+                        value: value
+                            .as_str()
+                            .map(str::to_string)
+                            .unwrap_or_else(|| compact(value)),
                     };
                     let entry = match value.as_str() {
-                        Some(text) => principal_entry(key, text),
+                        Some(text) => principal_entry(key, text, home),
                         None => Entry::Unclear("the principal is not a string".into()),
                     };
                     entries.push((written, entry));
@@ -295,9 +302,14 @@ fn principal_entries(principal: &Value) -> Vec<(WrittenPrincipal, Entry)> {
     }
 }
 
-fn principal_entry(key: &str, value: &str) -> Entry {
+fn principal_entry(key: &str, value: &str, home: &Home) -> Entry {
     match key {
-        "AWS" => aws_principal(value),
+        "AWS" => match aws_principal(value) {
+            Entry::Outsider(Outsider::Account(account)) if account == home.account_id => {
+                Entry::Inside
+            }
+            other => other,
+        },
         "Service" => Entry::Service,
         "Federated" => Entry::Outsider(Outsider::Federated(value.to_string())),
         "CanonicalUser" => Entry::Unclear(
@@ -368,7 +380,11 @@ enum Scope {
 }
 
 /// Keys whose values are account IDs, as lower case.
-const ACCOUNT_KEYS: [&str; 3] = ["aws:principalaccount", "aws:sourceaccount", "aws:sourceowner"];
+const ACCOUNT_KEYS: [&str; 3] = [
+    "aws:principalaccount",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+];
 /// Keys whose values are organization IDs.
 const ORGANIZATION_KEYS: [&str; 2] = ["aws:principalorgid", "aws:sourceorgid"];
 /// Keys whose values are organization paths `o-…/r-…/ou-…/`, the organization first.
@@ -414,7 +430,9 @@ fn condition_scope(condition: Option<&Value>, home: &Home) -> Scope {
             };
             let texts: Option<Vec<&str>> = values.iter().map(|v| v.as_str()).collect();
             let Some(texts) = texts else {
-                unclear.get_or_insert(format!("condition {operator} {key} holds a value that is not a string"));
+                unclear.get_or_insert(format!(
+                    "condition {operator} {key} holds a value that is not a string"
+                ));
                 continue;
             };
             let judged = if ACCOUNT_KEYS.contains(&key.as_str()) {
@@ -529,7 +547,13 @@ fn judge_values(values: &[&str], side: impl Fn(&str) -> Option<Side>) -> Judged 
     let mut sides = Vec::new();
     for value in values {
         match side(value) {
-            Some(found) if !has_wildcard(value) || value.split('/').next().is_some_and(|head| !has_wildcard(head)) => {
+            Some(found)
+                if !has_wildcard(value)
+                    || value
+                        .split('/')
+                        .next()
+                        .is_some_and(|head| !has_wildcard(head)) =>
+            {
                 sides.push(found)
             }
             _ => return Judged::Unreadable(value.to_string()),
@@ -566,7 +590,11 @@ mod tests {
 
     fn outsiders(document: &Value) -> Vec<Outsider> {
         let reading = read_policy(document, &home());
-        assert!(reading.unclassified.is_empty(), "{:?}", reading.unclassified);
+        assert!(
+            reading.unclassified.is_empty(),
+            "{:?}",
+            reading.unclassified
+        );
         reading.outsiders().into_iter().collect()
     }
 
@@ -579,7 +607,11 @@ mod tests {
             json!({"AWS": format!("arn:aws:sts::{THEM}:assumed-role/vendor/session")}),
             json!({"AWS": format!("arn:aws-us-gov:iam::{THEM}:user/path/to/u")}),
         ] {
-            assert_eq!(outsiders(&allow(principal.clone())), vec![Outsider::Account(THEM.into())], "{principal}");
+            assert_eq!(
+                outsiders(&allow(principal.clone())),
+                vec![Outsider::Account(THEM.into())],
+                "{principal}"
+            );
         }
     }
 
@@ -601,12 +633,21 @@ mod tests {
     #[test]
     fn wildcards_and_not_principal_let_anyone_in() {
         assert_eq!(outsiders(&allow(json!("*"))), vec![Outsider::Anyone]);
-        assert_eq!(outsiders(&allow(json!({"AWS": "*"}))), vec![Outsider::Anyone]);
-        assert_eq!(outsiders(&allow(json!({"AWS": ["*"]}))), vec![Outsider::Anyone]);
+        assert_eq!(
+            outsiders(&allow(json!({"AWS": "*"}))),
+            vec![Outsider::Anyone]
+        );
+        assert_eq!(
+            outsiders(&allow(json!({"AWS": ["*"]}))),
+            vec![Outsider::Anyone]
+        );
         let not_principal = json!({"Statement": [{"Effect": "Allow",
             "NotPrincipal": {"AWS": format!("arn:aws:iam::{US}:root")}, "Action": "sqs:*", "Resource": "*"}]});
         let reading = read_policy(&not_principal, &home());
-        assert_eq!(reading.outsiders().into_iter().collect::<Vec<_>>(), vec![Outsider::Anyone]);
+        assert_eq!(
+            reading.outsiders().into_iter().collect::<Vec<_>>(),
+            vec![Outsider::Anyone]
+        );
         assert_eq!(reading.outside[0].principal.key, "NotPrincipal");
     }
 
@@ -628,7 +669,9 @@ mod tests {
         let saml = json!({"Federated": format!("arn:aws:iam::{US}:saml-provider/Okta")});
         assert_eq!(outsiders(&allow(saml)).len(), 1);
         assert_eq!(
-            outsiders(&allow(json!({"Federated": "cognito-identity.amazonaws.com"}))),
+            outsiders(&allow(
+                json!({"Federated": "cognito-identity.amazonaws.com"})
+            )),
             vec![Outsider::Federated("cognito-identity.amazonaws.com".into())]
         );
     }
@@ -644,7 +687,11 @@ mod tests {
             // Other conditions AND'ed with an inside-only one change nothing.
             json!({"IpAddress": {"aws:SourceIp": "203.0.113.0/24"}, "StringEquals": {"aws:PrincipalAccount": US}}),
         ] {
-            assert_eq!(outsiders(&allow_if(json!("*"), condition.clone())), vec![], "{condition}");
+            assert_eq!(
+                outsiders(&allow_if(json!("*"), condition.clone())),
+                vec![],
+                "{condition}"
+            );
         }
     }
 
@@ -660,16 +707,29 @@ mod tests {
             // A wildcard alone matches every account.
             json!({"StringLike": {"aws:PrincipalAccount": "*"}}),
         ] {
-            assert_eq!(outsiders(&allow_if(json!("*"), condition.clone())), vec![Outsider::Anyone], "{condition}");
+            assert_eq!(
+                outsiders(&allow_if(json!("*"), condition.clone())),
+                vec![Outsider::Anyone],
+                "{condition}"
+            );
         }
     }
 
     #[test]
     fn conditions_naming_other_accounts_or_organizations_name_them() {
-        let document = allow_if(json!("*"), json!({"StringEquals": {"aws:PrincipalAccount": [US, THEM]}}));
+        let document = allow_if(
+            json!("*"),
+            json!({"StringEquals": {"aws:PrincipalAccount": [US, THEM]}}),
+        );
         assert_eq!(outsiders(&document), vec![Outsider::Account(THEM.into())]);
-        let document = allow_if(json!("*"), json!({"StringEquals": {"aws:PrincipalOrgID": "o-theirs999"}}));
-        assert_eq!(outsiders(&document), vec![Outsider::Organization("o-theirs999".into())]);
+        let document = allow_if(
+            json!("*"),
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-theirs999"}}),
+        );
+        assert_eq!(
+            outsiders(&document),
+            vec![Outsider::Organization("o-theirs999".into())]
+        );
         // A service writing for another account's resources (the confused-deputy condition names it).
         let document = allow_if(
             json!({"Service": "s3.amazonaws.com"}),
@@ -677,7 +737,10 @@ mod tests {
         );
         assert_eq!(outsiders(&document), vec![Outsider::Account(THEM.into())]);
         // Another account's root, but only when the principal is in this account: nobody passes.
-        let document = allow_if(json!({"AWS": THEM}), json!({"StringEquals": {"aws:PrincipalAccount": US}}));
+        let document = allow_if(
+            json!({"AWS": THEM}),
+            json!({"StringEquals": {"aws:PrincipalAccount": US}}),
+        );
         assert_eq!(outsiders(&document), vec![]);
     }
 
@@ -687,7 +750,10 @@ mod tests {
             account_id: US.into(),
             organization: Organization::None,
         };
-        let document = allow_if(json!("*"), json!({"StringEquals": {"aws:PrincipalOrgID": "o-ours12345"}}));
+        let document = allow_if(
+            json!("*"),
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-ours12345"}}),
+        );
         let reading = read_policy(&document, &alone);
         assert_eq!(
             reading.outsiders().into_iter().collect::<Vec<_>>(),
@@ -701,20 +767,47 @@ mod tests {
             account_id: US.into(),
             organization: Organization::Unknown("AccessDeniedException".into()),
         };
-        let by_org = allow_if(json!("*"), json!({"StringEquals": {"aws:PrincipalOrgID": "o-ours12345"}}));
+        let by_org = allow_if(
+            json!("*"),
+            json!({"StringEquals": {"aws:PrincipalOrgID": "o-ours12345"}}),
+        );
         let reading = read_policy(&by_org, &unknown);
         assert!(reading.outside.is_empty());
-        assert!(reading.unclassified[0].contains("organization is unknown"), "{:?}", reading.unclassified);
+        assert!(
+            reading.unclassified[0].contains("organization is unknown"),
+            "{:?}",
+            reading.unclassified
+        );
 
         for (document, what) in [
-            (allow(json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"})), "canonical user"),
+            (
+                allow(
+                    json!({"CanonicalUser": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
+                ),
+                "canonical user",
+            ),
             (allow(json!({"AWS": "not-a-principal"})), "neither"),
             (allow(json!({"Weird": "x"})), "unknown principal type"),
             (allow(json!(42)), "neither `*` nor an object"),
-            (allow_if(json!("*"), json!({"StringLike": {"aws:PrincipalAccount": "1111*"}})), "can be told"),
-            (json!({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]}), "names no single Principal"),
-            (json!({"Statement": [{"Effect": "Maybe", "Principal": "*"}]}), "no Effect"),
-            (json!({"Statement": "everything"}), "neither a list nor an object"),
+            (
+                allow_if(
+                    json!("*"),
+                    json!({"StringLike": {"aws:PrincipalAccount": "1111*"}}),
+                ),
+                "can be told",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Allow", "Action": "s3:*"}]}),
+                "names no single Principal",
+            ),
+            (
+                json!({"Statement": [{"Effect": "Maybe", "Principal": "*"}]}),
+                "no Effect",
+            ),
+            (
+                json!({"Statement": "everything"}),
+                "neither a list nor an object",
+            ),
             (json!(["not", "an", "object"]), "not a JSON object"),
         ] {
             let reading = read_policy(&document, &home());

@@ -111,11 +111,11 @@ pub const READ_CONCURRENCY: usize = 4;
 /// read once, and only when some cut measured its room at plan time (`measured`): apply then places the
 /// deny where the room is now, and a plan made without measurements costs no extra call. A quota read that
 /// fails fails every observation, each with that error.
-pub async fn observe_with_quotas<C, T, Fut>(
+pub async fn observe_with_quotas<'c, C, T, Fut>(
     ctx: &RegionCtx,
-    cuts: &[C],
+    cuts: &'c [C],
     measured: impl Fn(&C) -> bool,
-    observe: impl Fn(&C, Option<Quotas>) -> Fut,
+    observe: impl Fn(&'c C, Option<Quotas>) -> Fut,
 ) -> Vec<Result<T, ServiceError>>
 where
     Fut: std::future::Future<Output = Result<T, ServiceError>>,

@@ -24,7 +24,8 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::identity::managed_policy::{self, ManagedPolicyState, Removal};
 use crate::services::identity::policy_room::{
-    self, OWN_INLINE_POLICIES, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY, policy_size,
+    self, OWN_INLINE_POLICIES, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY,
+    policy_size,
 };
 use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity};
 use crate::services::{
