@@ -43,7 +43,11 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededIdentityCenter> {
         .to_string();
     let mut permission_sets = Vec::new();
     for (name, inline_policy, principal) in [
-        ("DataEngineers", Some(DATA_ENGINEERS_POLICY), "data-engineers-group-id"),
+        (
+            "DataEngineers",
+            Some(DATA_ENGINEERS_POLICY),
+            "data-engineers-group-id",
+        ),
         ("BreakGlass", None, "break-glass-user-id"),
     ] {
         let arn = sso
@@ -82,10 +86,7 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededIdentityCenter> {
         permission_sets.push((name.to_string(), arn));
     }
     Ok(SeededIdentityCenter {
-        region: config
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default(),
+        region: config.region().map(|r| r.to_string()).unwrap_or_default(),
         instance_arn,
         permission_sets,
     })

@@ -131,16 +131,18 @@ async fn permission_sets_are_revoked_and_restored_exactly_the_revocation_only_wh
         .unwrap();
     emulator.apply("plans/p.yaml").assert().code(0);
     let cut_state = identity_center_state(&sso, &seeded).await;
-    let original_statement: Value = serde_json::from_str::<Value>(DATA_ENGINEERS_POLICY).unwrap()
-        ["Statement"][0]
-        .clone();
+    let original_statement: Value =
+        serde_json::from_str::<Value>(DATA_ENGINEERS_POLICY).unwrap()["Statement"][0].clone();
     for (name, prior_statements) in [("DataEngineers", 1), ("BreakGlass", 0)] {
         let document: Value =
             serde_json::from_str(&cut_state[&format!("{name} inline policy")]).unwrap();
         let statements = document["Statement"].as_array().unwrap();
         assert_eq!(statements.len(), prior_statements + 1, "{name}: {document}");
         if prior_statements == 1 {
-            assert_eq!(statements[0], original_statement, "the prior statement is kept first");
+            assert_eq!(
+                statements[0], original_statement,
+                "the prior statement is kept first"
+            );
         }
         let ours = statements.last().unwrap();
         assert_eq!(ours["Sid"], SID);
@@ -216,7 +218,8 @@ async fn restore_leaves_a_permission_set_changed_after_the_cut_alone_and_reports
     emulator.apply("plans/p.yaml").assert().code(0);
 
     // After the cut, a responder widens DataEngineers' policy by hand, keeping the revocation.
-    let cut_policy = identity_center_state(&sso, &seeded).await["DataEngineers inline policy"].clone();
+    let cut_policy =
+        identity_center_state(&sso, &seeded).await["DataEngineers inline policy"].clone();
     let mut by_hand: Value = serde_json::from_str(&cut_policy).unwrap();
     by_hand["Statement"][0]["Action"] = "s3:*".into();
     let by_hand = by_hand.to_string();

@@ -89,7 +89,11 @@ async fn identity_center_apply_killed_after_its_first_and_last_write_then_restor
             seen.last().map(String::as_str).unwrap_or("?")
         );
         assert_killed(status, &what, &output);
-        assert_eq!(seen.get(n - 1), calls.get(n - 1), "{what}: the same call as uncut");
+        assert_eq!(
+            seen.get(n - 1),
+            calls.get(n - 1),
+            "{what}: the same call as uncut"
+        );
         assert_ne!(
             identity_center_state(&sso, &seeded).await,
             original,

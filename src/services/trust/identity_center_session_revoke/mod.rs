@@ -321,13 +321,7 @@ async fn inline_policy(
         .instance_arn(instance_arn)
         .permission_set_arn(permission_set_arn);
     let answer = match date {
-        Some(date) => {
-            request
-                .customize()
-                .interceptor(date.clone())
-                .send()
-                .await
-        }
+        Some(date) => request.customize().interceptor(date.clone()).send().await,
         None => request.send().await,
     }
     .map_err(|err| ServiceError::from_sdk("sso:GetInlinePolicyForPermissionSet", err))?;
@@ -351,7 +345,9 @@ async fn provisioned_to(
         .send()
         .try_collect()
         .await
-        .map_err(|err| ServiceError::from_sdk("sso:ListAccountsForProvisionedPermissionSet", err))?;
+        .map_err(|err| {
+            ServiceError::from_sdk("sso:ListAccountsForProvisionedPermissionSet", err)
+        })?;
     let mut accounts: Vec<String> = pages
         .iter()
         .flat_map(|page| page.account_ids().iter().cloned())
@@ -420,9 +416,7 @@ async fn provisioned_to_account(
         .send()
         .try_collect()
         .await
-        .map_err(|err| {
-            ServiceError::from_sdk("sso:ListPermissionSetsProvisionedToAccount", err)
-        })?;
+        .map_err(|err| ServiceError::from_sdk("sso:ListPermissionSetsProvisionedToAccount", err))?;
     let mut sets: Vec<String> = Vec::new();
     for set in pages.iter().flat_map(|page| page.permission_sets()) {
         if !sets.contains(set) {

@@ -245,7 +245,8 @@ fn an_earlier_revocation_still_in_place_is_proposed_disabled_and_unchanged() {
 
 #[test]
 fn a_caller_signed_in_through_the_permission_set_is_never_cut_off() {
-    let caller = "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdminAccess_0123456789abcdef/alice";
+    let caller =
+        "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_AdminAccess_0123456789abcdef/alice";
     let proposal = propose(&state(None), caller);
     assert!(
         proposal
@@ -264,7 +265,9 @@ fn a_caller_signed_in_through_the_permission_set_is_never_cut_off() {
     assert!(IdentityCenterSessionRevoke.cuts_off(&cut, &identity(caller)));
     assert!(!IdentityCenterSessionRevoke.cuts_off(
         &cut,
-        &identity("arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/bob")
+        &identity(
+            "arn:aws:sts::123456789012:assumed-role/AWSReservedSSO_ReadOnly_0123456789abcdef/bob"
+        )
     ));
     assert!(!IdentityCenterSessionRevoke.cuts_off(
         &cut,
@@ -302,7 +305,12 @@ async fn mocked_discovery_proposes_each_permission_set_provisioned_to_this_accou
         });
     let described = mock!(aws_sdk_ssoadmin::Client::describe_permission_set).then_output(|| {
         DescribePermissionSetOutput::builder()
-            .permission_set(PermissionSet::builder().name("AdminAccess").permission_set_arn(SET).build())
+            .permission_set(
+                PermissionSet::builder()
+                    .name("AdminAccess")
+                    .permission_set_arn(SET)
+                    .build(),
+            )
             .build()
     });
     let accounts = mock!(aws_sdk_ssoadmin::Client::list_accounts_for_provisioned_permission_set)
@@ -348,12 +356,18 @@ async fn mocked_apply_writes_the_statement_then_waits_from_in_progress_to_succee
         .output(described(StatusValues::Succeeded, None))
         .build();
     let ctx = ctx_with(&[&policy, &put, &provision, &follow]);
-    let cut = cut_of(&propose(&state(Some(PRIOR)), "arn:aws:iam::123456789012:user/r"));
+    let cut = cut_of(&propose(
+        &state(Some(PRIOR)),
+        "arn:aws:iam::123456789012:user/r",
+    ));
     let record = IdentityCenterSessionRevoke.apply(&ctx, &cut).await.unwrap();
     assert_eq!((put.num_calls(), provision.num_calls()), (1, 1));
     assert_eq!(follow.num_calls(), 2, "IN_PROGRESS, then SUCCEEDED");
     assert_eq!(record.prior_inline_policy.as_deref(), Some(PRIOR));
-    assert_eq!(IdentityCenterSessionRevoke.check_undo(&cut, &record), Ok(()));
+    assert_eq!(
+        IdentityCenterSessionRevoke.check_undo(&cut, &record),
+        Ok(())
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -385,7 +399,9 @@ async fn mocked_conflict_while_another_provisioning_runs_is_retried_with_backoff
         .error(|| {
             ProvisionPermissionSetError::ConflictException(
                 ConflictException::builder()
-                    .message("Another provisioning operation is in progress for this permission set")
+                    .message(
+                        "Another provisioning operation is in progress for this permission set",
+                    )
                     .meta(error_meta(
                         "ConflictException",
                         "Another provisioning operation is in progress for this permission set",
@@ -441,8 +457,8 @@ async fn mocked_throttling_is_retried_and_a_throttle_that_lasts_fails_the_cut() 
     assert_eq!((put.num_calls(), follow.num_calls()), (2, 2));
 
     let policy = live_policy(None);
-    let always = mock!(aws_sdk_ssoadmin::Client::put_inline_policy_to_permission_set)
-        .then_error(throttled);
+    let always =
+        mock!(aws_sdk_ssoadmin::Client::put_inline_policy_to_permission_set).then_error(throttled);
     let ctx = ctx_with(&[&policy, &always]);
     let err = IdentityCenterSessionRevoke
         .apply(&ctx, &cut)
@@ -457,7 +473,10 @@ async fn mocked_apply_refuses_a_policy_changed_since_the_plan_without_writing() 
     let policy = live_policy(Some(r#"{"Version":"2012-10-17","Statement":[]}"#));
     let put = put_accepted();
     let ctx = ctx_with(&[&policy, &put]);
-    let cut = cut_of(&propose(&state(Some(PRIOR)), "arn:aws:iam::123456789012:user/r"));
+    let cut = cut_of(&propose(
+        &state(Some(PRIOR)),
+        "arn:aws:iam::123456789012:user/r",
+    ));
     let err = IdentityCenterSessionRevoke
         .apply(&ctx, &cut)
         .await
@@ -504,8 +523,11 @@ async fn mocked_restore_puts_the_prior_policy_back_exactly_and_provisions() {
 async fn mocked_restore_after_a_crash_recognises_the_statement_by_its_shape_and_deletes_a_policy_that_was_not_there()
  {
     // Apply was killed after PutInlinePolicyToPermissionSet: the undo record comes from the plan alone.
-    let live: &'static str =
-        Box::leak(with_revocation(None, "2026-11-30T03:00:01Z").unwrap().into_boxed_str());
+    let live: &'static str = Box::leak(
+        with_revocation(None, "2026-11-30T03:00:01Z")
+            .unwrap()
+            .into_boxed_str(),
+    );
     let policy = live_policy(Some(live));
     let delete = mock!(aws_sdk_ssoadmin::Client::delete_inline_policy_from_permission_set)
         .then_output(|| DeleteInlinePolicyFromPermissionSetOutput::builder().build());
@@ -541,12 +563,19 @@ async fn mocked_restore_leaves_a_policy_changed_after_the_cut_alone_and_reports_
 
 #[test]
 fn an_undo_record_whose_written_policy_is_not_the_revocation_is_refused() {
-    let cut = cut_of(&propose(&state(Some(PRIOR)), "arn:aws:iam::123456789012:user/r"));
+    let cut = cut_of(&propose(
+        &state(Some(PRIOR)),
+        "arn:aws:iam::123456789012:user/r",
+    ));
     let forged = record(
         Some(PRIOR),
         Some(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#.into()),
     );
-    assert!(IdentityCenterSessionRevoke.check_undo(&cut, &forged).is_err());
+    assert!(
+        IdentityCenterSessionRevoke
+            .check_undo(&cut, &forged)
+            .is_err()
+    );
     let other_prior = record(None, None);
     assert!(
         IdentityCenterSessionRevoke
