@@ -79,5 +79,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         account.resource_policies.repository_arn,
         leaky_account::resource_policies::INTERNAL_BUCKET
     );
+    println!(
+        "seeded IAM Identity Center permission sets {} assigned to the account (instance {} in {})",
+        account
+            .identity_center
+            .permission_sets
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        account.identity_center.instance_arn,
+        account.identity_center.region
+    );
     Ok(())
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod database;
 pub mod edge;
 pub mod identity;
+pub mod identity_center;
 pub mod mail;
 pub mod network;
 pub mod resource_policies;
@@ -73,6 +74,8 @@ pub struct SeededAccount {
     pub edge: edge::SeededEdge,
     pub trust: trust::SeededTrust,
     pub resource_policies: resource_policies::SeededResourcePolicies,
+    /// Two IAM Identity Center permission sets assigned to the account.
+    pub identity_center: identity_center::SeededIdentityCenter,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -91,6 +94,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         edge: edge::seed(&first).await?,
         trust: trust::seed(&first).await?,
         resource_policies: resource_policies::seed(&first).await?,
+        identity_center: identity_center::seed(&first).await?,
     })
 }
 

@@ -9,6 +9,7 @@
 //! | data stores reachable from the internet | [`storage`] | `s3_public_access_block`, `rds_public_off`, `ecr_public_delete` |
 //! | code the internet can call | [`serverless`] | `lambda_throttle`, `lambda_url_restrict`, `lambda_permission_remove`, `apigw_deny_policy`, `apigw_stage_throttle` |
 //! | the content delivery edge | [`edge`] | `cloudfront_disable`, `cloudfront_maintenance` |
+//! | outsiders and Identity Center coming in | [`trust`] | `identity_center_session_revoke` |
 //!
 //! A kind's file is named after the kind (`network/igw_detach/`, `mail/ses_send_deny.rs`). Findings that
 //! change nothing live in [`findings`]; helpers no door owns in [`common`]. The seam itself is in [`kind`],

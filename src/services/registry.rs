@@ -49,6 +49,8 @@ impl Registry {
                 // trust only after the revocation is lifted or kept.
                 Box::new(trust::TrustDeny),
                 Box::new(identity::SessionRevoke),
+                // Identity Center's roles are the ones iam_session_revoke cannot write to; the same gate.
+                Box::new(trust::IdentityCenterSessionRevoke),
                 Box::new(mail::ses_sending_pause::SesSendingPause),
                 Box::new(mail::ses_send_deny::SesSendDeny),
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
@@ -245,6 +247,34 @@ mod tests {
             "iam_session_revoke",
             "iam_trust_deny"
         ));
+    }
+
+    /// The registry turns each flag into one `restore` switch with the first declaration's help: kinds
+    /// sharing a flag must declare the very same gate, so one `--lift-session-revocation` lifts both
+    /// session revocations and its help and reason hold for each.
+    #[test]
+    fn kinds_sharing_a_restore_flag_declare_the_same_gate() {
+        let registry = Registry::standard();
+        let gates: Vec<(&str, RestoreGate)> = registry
+            .all()
+            .filter_map(|k| k.restore_gate().map(|gate| (k.info().name, gate)))
+            .collect();
+        for (kind, gate) in &gates {
+            for (other, other_gate) in &gates {
+                if gate.flag == other_gate.flag {
+                    assert_eq!(gate, other_gate, "{kind} and {other}");
+                }
+            }
+        }
+        let lifted_by_the_flag: Vec<&str> = gates
+            .iter()
+            .filter(|(_, gate)| gate.flag == "--lift-session-revocation")
+            .map(|(kind, _)| *kind)
+            .collect();
+        assert_eq!(
+            lifted_by_the_flag,
+            ["iam_session_revoke", "identity_center_session_revoke"]
+        );
     }
 
     #[test]

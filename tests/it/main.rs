@@ -15,6 +15,7 @@
 //! - `lambda`: the Lambda kinds on the emulator.
 //! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
 //! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
+//! - `identity_center`: `identity_center_session_revoke` on the emulator.
 //! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
@@ -33,6 +34,7 @@ mod forgery;
 mod gateways;
 mod hostile_names;
 mod identity;
+mod identity_center;
 mod lambda;
 #[path = "../../examples/leaky_account/mod.rs"]
 mod leaky_account;

@@ -6,7 +6,9 @@
 //! - `exposed_access_keys`: AWS's own Trusted Advisor check for access keys found in public places
 //!   (through the Support API, which needs a Business or Enterprise support plan).
 //! - `identity_center`: IAM Identity Center users sign in through their own directory and get role
-//!   sessions; no IAM key cut touches them. Looked for in every enabled region.
+//!   sessions; no IAM key cut touches them (`identity_center_session_revoke` revokes the sessions of the
+//!   permission sets it can see). Looked for in every enabled region; for an account in an organization,
+//!   the organization's instance managed from another account, invisible here, is named out of reach.
 //! - `identity_caller_kept`: the principal hikkonuki runs as, which every identity cut leaves alone.
 //! - `identity_protected_roles`: the roles AWS protects (IAM Identity Center's and service-linked roles),
 //!   on which no deny can be written, so the policy-writing cuts leave them out.
@@ -21,6 +23,8 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
+use crate::services::common::organization::organization;
+use crate::services::common::policy_principals::Organization;
 use crate::services::common::regions::enabled_regions;
 use crate::services::identity::{CallerPrincipal, ProtectedRole};
 use crate::services::{DiscoveryScope, Inspection, ServiceError, gather};
@@ -279,10 +283,27 @@ pub fn identity_center_finding(
             instance_arn,
             Severity::Medium,
             format!(
-                "IAM Identity Center is a way in that IAM key cuts do not close: review permission sets and assignments, and disable compromised users in its directory.{store} AWS protects the roles it creates (path /aws-reserved/sso.amazonaws.com/), so iam_session_revoke cannot put its deny on them: end those sessions in Identity Center (remove the assignment, or add a deny to the permission set)."
+                "IAM Identity Center is a way in that IAM key cuts do not close: its users sign in through its own directory and get sessions of the roles it provisions, which AWS protects (path /aws-reserved/sso.amazonaws.com/), so iam_session_revoke cannot put its deny on them. identity_center_session_revoke ends the sessions issued before apply through each permission set of this instance provisioned to this account (a deny in the permission set's inline policy); new sign-ins still work, so also review the assignments and disable compromised users in its directory.{store}"
             ),
         )
     }
+}
+
+/// For an account in an organization: the organization's instance may be managed from another account,
+/// and is then invisible from here. ListInstances "lists the details of the organization and account
+/// instances of IAM Identity Center that were created in or visible to the account calling this API"
+/// (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListInstances.html>); an
+/// organization instance is administered from the management account or a delegated administrator
+/// (<https://docs.aws.amazon.com/singlesignon/latest/userguide/delegated-admin.html>).
+pub fn organization_instance_finding(organization_id: &str) -> Finding {
+    finding(
+        "identity_center",
+        &format!("organization {organization_id}"),
+        Severity::Medium,
+        format!(
+            "This account belongs to organization {organization_id}. If the organization's IAM Identity Center instance is managed from another account (the management account, or a delegated administrator for IAM Identity Center), that instance is not visible from here, and identity_center_session_revoke cannot cut the permission sets it assigns to this account: there, add a statement denying everything when aws:TokenIssueTime is before now to each permission set assigned to this account, then provision it (or remove the assignments)."
+        ),
+    )
 }
 
 /// What one region answered: its instances (ARN, identity store), or the error.
@@ -381,7 +402,11 @@ impl Inspection for IdentityCenter {
         })
         .await?;
         answers.splice(0..0, asked);
-        Ok(identity_center_findings(answers))
+        let mut findings = identity_center_findings(answers);
+        if let Organization::Member(id) = organization(ctx).await {
+            findings.push(organization_instance_finding(&id));
+        }
+        Ok(findings)
     }
 }
 

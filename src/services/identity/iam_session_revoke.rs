@@ -58,10 +58,13 @@ pub const AT_APPLY: &str = "the moment of apply";
 /// known (a crash mid-call).
 const SID: &str = "HikkonukiRevokeSessionsIssuedBeforeApply";
 
-const GATE: RestoreGate = RestoreGate {
+/// The one gate every session revocation shares (this kind's IAM policies, and the statement
+/// `identity_center_session_revoke` adds to permission sets): one flag lifts them all, and the registry
+/// declares it once.
+pub const SESSION_REVOCATION_GATE: RestoreGate = RestoreGate {
     flag: "--lift-session-revocation",
     why: "lifting it revives every session issued before the apply, stolen ones included",
-    help: "Also remove the session-revocation deny policies (iam_session_revoke). This revives every session issued before the apply, including stolen ones: only after the stolen keys are dealt with.",
+    help: "Also remove the session-revocation denies (iam_session_revoke's policies, identity_center_session_revoke's statements in permission sets). This revives every session issued before the apply, including stolen ones: only after the stolen keys are dealt with.",
 };
 
 /// An IAM user or role, as the cut's target names it: `user/NAME` or `role/NAME`.
@@ -328,10 +331,10 @@ pub fn cutoff_from_date_header(date: &str) -> Option<String> {
 
 /// Keeps the `Date` header of the answer to the one call it is attached to.
 #[derive(Debug, Clone, Default)]
-struct ResponseDate(Arc<Mutex<Option<String>>>);
+pub struct ResponseDate(Arc<Mutex<Option<String>>>);
 
 impl ResponseDate {
-    fn take(&self) -> Option<String> {
+    pub fn take(&self) -> Option<String> {
         self.0.lock().map(|mut date| date.take()).unwrap_or(None)
     }
 }
@@ -849,7 +852,7 @@ impl CutKind for SessionRevoke {
     }
 
     fn restore_gate(&self) -> Option<RestoreGate> {
-        Some(GATE)
+        Some(SESSION_REVOCATION_GATE)
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {

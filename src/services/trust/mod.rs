@@ -4,7 +4,9 @@
 //! sessions. Which principals are outside is read by [`crate::services::common::policy_principals`].
 
 pub mod iam_trust_deny;
+pub mod identity_center_session_revoke;
 pub mod resource_policy_deny;
 
 pub use iam_trust_deny::{TrustDeny, TrustFindings};
+pub use identity_center_session_revoke::IdentityCenterSessionRevoke;
 pub use resource_policy_deny::ResourcePolicyDeny;

@@ -12,6 +12,7 @@
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
+mod identity_center;
 mod kill_proxy;
 mod managed_policy;
 mod resource_policy;

@@ -1,0 +1,93 @@
+//! The leaky account's IAM Identity Center side: two permission sets assigned to the account, in the
+//! instance of the first region. `DataEngineers` carries an inline policy (written with line breaks and
+//! indentation, so restore is seen to give back the exact text); `BreakGlass` has none (restore deletes
+//! the inline policy again).
+//!
+//! Assigning a permission set provisions it to the account on AWS; the emulator's model does the same
+//! (tests/emulator/aws_model/sso_admin.py).
+
+use aws_config::SdkConfig;
+use aws_sdk_ssoadmin::types::{PrincipalType, TargetType};
+
+use super::SeedResult;
+
+/// DataEngineers' inline policy, exactly as written.
+pub const DATA_ENGINEERS_POLICY: &str = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"ReadTheLake\",\n      \"Effect\": \"Allow\",\n      \"Action\": [\"s3:GetObject\", \"s3:ListBucket\"],\n      \"Resource\": \"*\"\n    }\n  ]\n}";
+
+/// What was created.
+#[derive(Debug, Clone)]
+pub struct SeededIdentityCenter {
+    pub region: String,
+    pub instance_arn: String,
+    /// (name, ARN), in creation order.
+    pub permission_sets: Vec<(String, String)>,
+}
+
+pub async fn seed(config: &SdkConfig) -> SeedResult<SeededIdentityCenter> {
+    let sso = aws_sdk_ssoadmin::Client::new(config);
+    let account = aws_sdk_sts::Client::new(config)
+        .get_caller_identity()
+        .send()
+        .await?
+        .account()
+        .unwrap_or_default()
+        .to_string();
+    let instance_arn = sso
+        .list_instances()
+        .send()
+        .await?
+        .instances()
+        .first()
+        .and_then(|i| i.instance_arn())
+        .ok_or("no IAM Identity Center instance in the first region")?
+        .to_string();
+    let mut permission_sets = Vec::new();
+    for (name, inline_policy, principal) in [
+        (
+            "DataEngineers",
+            Some(DATA_ENGINEERS_POLICY),
+            "data-engineers-group-id",
+        ),
+        ("BreakGlass", None, "break-glass-user-id"),
+    ] {
+        let arn = sso
+            .create_permission_set()
+            .instance_arn(&instance_arn)
+            .name(name)
+            .description(format!("{name} in the leaky account"))
+            .session_duration("PT8H")
+            .send()
+            .await?
+            .permission_set()
+            .and_then(|p| p.permission_set_arn())
+            .ok_or("CreatePermissionSet returned no ARN")?
+            .to_string();
+        if let Some(policy) = inline_policy {
+            sso.put_inline_policy_to_permission_set()
+                .instance_arn(&instance_arn)
+                .permission_set_arn(&arn)
+                .inline_policy(policy)
+                .send()
+                .await?;
+        }
+        sso.create_account_assignment()
+            .instance_arn(&instance_arn)
+            .permission_set_arn(&arn)
+            .target_type(TargetType::AwsAccount)
+            .target_id(&account)
+            .principal_type(if name == "BreakGlass" {
+                PrincipalType::User
+            } else {
+                PrincipalType::Group
+            })
+            .principal_id(principal)
+            .send()
+            .await?;
+        permission_sets.push((name.to_string(), arn));
+    }
+    Ok(SeededIdentityCenter {
+        region: config.region().map(|r| r.to_string()).unwrap_or_default(),
+        instance_arn,
+        permission_sets,
+    })
+}

@@ -1,0 +1,850 @@
+//! `identity_center_session_revoke`: IAM Identity Center hands out role sessions through the roles it
+//! provisions in each account (`AWSReservedSSO_<permission set>_…`). AWS protects those roles
+//! (`UnmodifiableEntity`), so `iam_session_revoke` cannot put its deny on them; the permission set they
+//! come from can take it. For every permission set provisioned to this account, the cut adds one
+//! statement to the permission set's inline policy, denying everything to sessions whose token was issued
+//! before the apply (`aws:TokenIssueTime`, the cut-off read from AWS's clock as `iam_session_revoke` does),
+//! then provisions the permission set again and waits until AWS says the roles carry it.
+//!
+//! # Provisioning to every account the permission set is provisioned to
+//! A permission set is one definition; its inline policy is written once and provisioned to each account
+//! as a role policy. The cut provisions with `TargetType: ALL_PROVISIONED_ACCOUNTS`, not to this account
+//! alone: an account left on the old version shows as out of date, and the next provisioning by anyone
+//! (an administrator, a new assignment) would push apply's deny there at a moment nobody planned, or
+//! restore's lifting of it. So the accounts the permission set is provisioned to are part of `before`:
+//! the plan shows the whole reach, and a change to it since the plan refuses the apply.
+//!
+//! # What AWS documents and this kind minds
+//! - The inline policy: at most 32,768 bytes and 10,240 non-whitespace characters, one per permission set
+//!   (<https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html>): a permission set without
+//!   room is proposed disabled, saying so.
+//! - Provisioning is asynchronous: ProvisionPermissionSet answers a request ID and a status, which
+//!   DescribePermissionSetProvisioningStatus follows to SUCCEEDED or FAILED with a reason
+//!   (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ProvisionPermissionSet.html>,
+//!   <https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_DescribePermissionSetProvisioningStatus.html>).
+//!   The wait is bounded, and logged while it lasts; FAILED fails the cut with AWS's reason.
+//! - One IAM role (permission set) per account is updated at a time (same quotas page), and a write AWS
+//!   has not propagated yet answers ConflictException, for which "a retry (with appropriate backoff
+//!   logic) is the recommended response"
+//!   (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/CommonErrors.html>, the SDK's
+//!   `ConflictException`). So this kind's writes run one at a time within a run, and ConflictException
+//!   and ThrottlingException are retried with backoff, a bounded number of times.
+//!
+//! # Crash safety and restore
+//! Apply makes two writes (the inline policy, then the provisioning). Killed between them, the rollback
+//! file has the cut's intent only: restore knows the prior policy from the plan and recognises the
+//! statement as ours by its shape (its Sid, and everything else as the plan's policy plus the statement),
+//! puts the prior policy back exactly (or deletes it when there was none) and provisions again. A policy
+//! that was changed after the cut is a conflict, reported and left alone. Restore keeps the statement
+//! unless `restore --lift-session-revocation` is passed: the same gate as `iam_session_revoke`, because
+//! lifting it revives every session issued before the apply, stolen ones included.
+//!
+//! What cannot be cut here: permission sets of an organization's instance are visible only from its
+//! management account or delegated administrator; from a member account the `identity_center` finding
+//! says so.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_config::Region;
+use aws_sdk_ssoadmin::types::{PermissionSetProvisioningStatus, ProvisionTargetType, StatusValues};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::aws::{CallerIdentity, RegionCtx};
+use crate::services::common::regions::enabled_regions;
+use crate::services::identity::iam_session_revoke::{
+    AT_APPLY, ResponseDate, SESSION_REVOCATION_GATE, cutoff_from_date_header, now_utc,
+};
+use crate::services::identity::policy_room::policy_size;
+use crate::services::{
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
+    UndoOutcome, gather,
+};
+
+#[cfg(test)]
+mod tests;
+
+pub struct IdentityCenterSessionRevoke;
+
+static INFO: KindInfo = KindInfo {
+    name: "identity_center_session_revoke",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::PerResource,
+    // Identity Center instances live in any region; discovery looks in every enabled one, and each cut
+    // records its instance's region.
+    global: true,
+};
+
+/// The statement ID that marks the statement as ours.
+pub const SID: &str = "HikkonukiRevokeIdentityCenterSessionsIssuedBeforeApply";
+
+/// "Maximum size of inline policy per permission set: 32,768 bytes. Maximum size of non-whitespace
+/// characters in the inline policy per permission set is 10,240 bytes."
+/// (<https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html>)
+pub const MAX_POLICY_BYTES: usize = 32_768;
+pub const MAX_POLICY_CHARACTERS: usize = 10_240;
+
+/// How long apply and restore wait for a provisioning request before giving up on it.
+const PROVISIONING_WAIT: Duration = Duration::from_secs(300);
+/// After this long, the wait is reported (a warning), so a stalled run says what it waits for.
+const PROVISIONING_SLOW: Duration = Duration::from_secs(30);
+/// The longest pause between two status reads or two retries.
+const LONGEST_PAUSE: Duration = Duration::from_secs(10);
+/// Writes tried at most this often when AWS answers ConflictException or ThrottlingException.
+const WRITE_ATTEMPTS: u32 = 6;
+/// Regions asked at once during discovery.
+const REGION_CONCURRENCY: usize = 4;
+
+/// One run provisions one permission set at a time: AWS updates one role per account at a time.
+static PROVISIONING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A permission set provisioned to this account, as `before` records it and `observe` reports it; `after`
+/// is the same with the statement added (its cut-off written as [`AT_APPLY`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PermissionSetState {
+    /// The region of the Identity Center instance.
+    pub region: String,
+    pub instance_arn: String,
+    /// The cut's target.
+    pub permission_set_arn: String,
+    pub name: String,
+    /// The inline policy exactly as GetInlinePolicyForPermissionSet returns it; none when empty.
+    #[serde(default)]
+    pub inline_policy: Option<String>,
+    /// Every account the permission set is provisioned to, sorted: where provisioning carries the change.
+    pub provisioned_to: Vec<String>,
+}
+
+/// What restore needs: where the permission set is, the inline policy to put back, and the document apply
+/// wrote, so a policy changed since is recognised and left alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UndoRecord {
+    pub region: String,
+    pub instance_arn: String,
+    pub permission_set_arn: String,
+    /// The inline policy before the cut, exactly; none when there was none (restore then deletes it).
+    #[serde(default)]
+    pub prior_inline_policy: Option<String>,
+    /// The document apply wrote; absent when apply was interrupted before recording it, in which case a
+    /// live policy counts as ours when it is the prior one plus our statement, whatever its cut-off.
+    #[serde(default)]
+    pub written_policy: Option<String>,
+}
+
+fn revocation_statement(cutoff: &str) -> Value {
+    json!({
+        "Sid": SID,
+        "Effect": "Deny",
+        "Action": "*",
+        "Resource": "*",
+        "Condition": {"DateLessThan": {"aws:TokenIssueTime": cutoff}},
+    })
+}
+
+/// Whether a policy text holds a statement of ours.
+fn carries_revocation(document: &Value) -> bool {
+    let has_sid = |statement: &Value| statement.get("Sid").and_then(Value::as_str) == Some(SID);
+    match document.get("Statement") {
+        Some(Value::Array(statements)) => statements.iter().any(has_sid),
+        Some(statement) => has_sid(statement),
+        None => false,
+    }
+}
+
+/// The inline policy with the revocation added: the prior document's statements in their order, then
+/// ours (a single statement object becomes a list of two). The error says why no statement can be added.
+pub fn with_revocation(prior: Option<&str>, cutoff: &str) -> Result<String, String> {
+    let mut document = match prior {
+        None => json!({"Version": "2012-10-17", "Statement": []}),
+        Some(text) => serde_json::from_str::<Value>(text)
+            .map_err(|err| format!("its inline policy is not JSON ({err})"))?,
+    };
+    if carries_revocation(&document) {
+        return Err(format!(
+            "its inline policy already holds a session revocation ({SID}): it already revokes the sessions issued before it; restore the earlier apply with --lift-session-revocation first to move the cut-off to now"
+        ));
+    }
+    let ours = revocation_statement(cutoff);
+    let Some(object) = document.as_object_mut() else {
+        return Err("its inline policy is not a JSON object".into());
+    };
+    match object.get_mut("Statement") {
+        Some(Value::Array(statements)) => statements.push(ours),
+        Some(single @ Value::Object(_)) => {
+            let first = single.take();
+            *single = Value::Array(vec![first, ours]);
+        }
+        None => {
+            object.insert("Statement".into(), Value::Array(vec![ours]));
+        }
+        Some(_) => {
+            return Err("its inline policy's Statement is neither a statement nor a list".into());
+        }
+    }
+    serde_json::to_string(&document).map_err(|err| err.to_string())
+}
+
+/// The cut-off of a live policy that is exactly `prior` plus our statement, if it is.
+fn revocation_cutoff_in(prior: Option<&str>, live: &Value) -> Option<String> {
+    let last = match live.get("Statement")? {
+        Value::Array(statements) => statements.last()?,
+        _ => return None,
+    };
+    let cutoff = last
+        .pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
+        .as_str()?;
+    let expected = with_revocation(prior, cutoff).ok()?;
+    (serde_json::from_str::<Value>(&expected).ok()? == *live).then(|| cutoff.to_string())
+}
+
+/// Two inline policies compared as data (JSON, statement order kept); text that does not parse compares
+/// as text.
+fn same_policy(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => match (
+            serde_json::from_str::<Value>(a),
+            serde_json::from_str::<Value>(b),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        },
+        _ => false,
+    }
+}
+
+/// Whether the live policy is the one the cut wrote.
+fn is_ours(undo: &UndoRecord, live: &str) -> bool {
+    match &undo.written_policy {
+        Some(written) => same_policy(Some(written), Some(live)),
+        None => serde_json::from_str::<Value>(live)
+            .ok()
+            .and_then(|live| revocation_cutoff_in(undo.prior_inline_policy.as_deref(), &live))
+            .is_some(),
+    }
+}
+
+/// Why a policy with the revocation would not fit, if it would not: AWS's two documented limits.
+fn no_room(document: &str) -> Option<String> {
+    let bytes = document.len();
+    let characters = policy_size(document);
+    if bytes > MAX_POLICY_BYTES || characters > MAX_POLICY_CHARACTERS {
+        Some(format!(
+            "with the revocation its inline policy would be {bytes} bytes, {characters} of them not whitespace; Identity Center allows {MAX_POLICY_BYTES} bytes and {MAX_POLICY_CHARACTERS} non-whitespace characters (https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html): shorten the inline policy (or move part of it to a managed policy), then plan again"
+        ))
+    } else {
+        None
+    }
+}
+
+/// The permission set's name inside an Identity Center role name (`AWSReservedSSO_<name>_<suffix>`).
+fn permission_set_of_role(role: &str) -> Option<&str> {
+    role.strip_prefix("AWSReservedSSO_")?
+        .rsplit_once('_')
+        .map(|(name, _)| name)
+}
+
+/// Whether the caller signs in through this permission set: its session is one of those the cut ends.
+fn caller_comes_through(caller_arn: &str, permission_set_name: &str) -> bool {
+    // arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
+    caller_arn
+        .split_once(":assumed-role/")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(permission_set_of_role)
+        == Some(permission_set_name)
+}
+
+/// An SSO Admin client for `region`, built from the home region's (same credentials, HTTP client and
+/// pacing): an Identity Center instance answers in its own region only.
+fn client_in(ctx: &RegionCtx, region: &str) -> aws_sdk_ssoadmin::Client {
+    if region == ctx.region {
+        return ctx.ssoadmin().clone();
+    }
+    let config = ctx
+        .ssoadmin()
+        .config()
+        .to_builder()
+        .region(Region::new(region.to_string()))
+        .build();
+    aws_sdk_ssoadmin::Client::from_conf(config)
+}
+
+fn is_not_found(err: &ServiceError) -> bool {
+    err.code.as_deref() == Some("ResourceNotFoundException")
+}
+
+/// Answers worth waiting out: a write not propagated yet, another provisioning in flight, throttling.
+fn is_transient(err: &ServiceError) -> bool {
+    matches!(
+        err.code.as_deref(),
+        Some("ConflictException") | Some("ThrottlingException")
+    )
+}
+
+/// Runs `call` until it gives something else than a transient answer, pausing longer each time, at
+/// most [`WRITE_ATTEMPTS`] times.
+async fn retrying<T, F, Fut>(mut call: F) -> Result<T, ServiceError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ServiceError>>,
+{
+    let mut pause = Duration::from_secs(1);
+    let mut attempt = 1;
+    loop {
+        match call().await {
+            Err(err) if is_transient(&err) && attempt < WRITE_ATTEMPTS => {
+                tracing::warn!("{err}; trying again in {} s", pause.as_secs());
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(LONGEST_PAUSE);
+                attempt += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+/// The permission set's inline policy; none when AWS answers none or an empty one (the API reference
+/// notes an empty policy may be returned for a permission set without one). `date` keeps the answer's
+/// `Date` header: AWS's clock, for the cut-off.
+async fn inline_policy(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+    date: Option<&ResponseDate>,
+) -> Result<Option<String>, ServiceError> {
+    let request = client
+        .get_inline_policy_for_permission_set()
+        .instance_arn(instance_arn)
+        .permission_set_arn(permission_set_arn);
+    let answer = match date {
+        Some(date) => request.customize().interceptor(date.clone()).send().await,
+        None => request.send().await,
+    }
+    .map_err(|err| ServiceError::from_sdk("sso:GetInlinePolicyForPermissionSet", err))?;
+    Ok(answer
+        .inline_policy()
+        .filter(|policy| !policy.is_empty())
+        .map(str::to_string))
+}
+
+/// Every account the permission set is provisioned to, sorted, once each.
+async fn provisioned_to(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+) -> Result<Vec<String>, ServiceError> {
+    let pages: Vec<_> = client
+        .list_accounts_for_provisioned_permission_set()
+        .instance_arn(instance_arn)
+        .permission_set_arn(permission_set_arn)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| {
+            ServiceError::from_sdk("sso:ListAccountsForProvisionedPermissionSet", err)
+        })?;
+    let mut accounts: Vec<String> = pages
+        .iter()
+        .flat_map(|page| page.account_ids().iter().cloned())
+        .collect();
+    accounts.sort();
+    accounts.dedup();
+    Ok(accounts)
+}
+
+/// The permission set as `before` records it; ResourceNotFoundException when it is gone.
+async fn state_of(
+    client: &aws_sdk_ssoadmin::Client,
+    region: &str,
+    instance_arn: &str,
+    permission_set_arn: &str,
+) -> Result<PermissionSetState, ServiceError> {
+    let described = client
+        .describe_permission_set()
+        .instance_arn(instance_arn)
+        .permission_set_arn(permission_set_arn)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("sso:DescribePermissionSet", err))?;
+    let name = described
+        .permission_set()
+        .and_then(|set| set.name())
+        .unwrap_or_default()
+        .to_string();
+    Ok(PermissionSetState {
+        region: region.to_string(),
+        instance_arn: instance_arn.to_string(),
+        permission_set_arn: permission_set_arn.to_string(),
+        name,
+        inline_policy: inline_policy(client, instance_arn, permission_set_arn, None).await?,
+        provisioned_to: provisioned_to(client, instance_arn, permission_set_arn).await?,
+    })
+}
+
+/// The instances of one region that this account can see.
+async fn instances_in(client: &aws_sdk_ssoadmin::Client) -> Result<Vec<String>, ServiceError> {
+    let instances: Vec<_> = client
+        .list_instances()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("sso:ListInstances", err))?;
+    Ok(instances
+        .iter()
+        .filter_map(|instance| instance.instance_arn().map(str::to_string))
+        .collect())
+}
+
+/// The permission sets of one instance provisioned to `account`, once each.
+async fn provisioned_to_account(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    account: &str,
+) -> Result<Vec<String>, ServiceError> {
+    let pages: Vec<_> = client
+        .list_permission_sets_provisioned_to_account()
+        .instance_arn(instance_arn)
+        .account_id(account)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("sso:ListPermissionSetsProvisionedToAccount", err))?;
+    let mut sets: Vec<String> = Vec::new();
+    for set in pages.iter().flat_map(|page| page.permission_sets()) {
+        if !sets.contains(set) {
+            sets.push(set.clone());
+        }
+    }
+    Ok(sets)
+}
+
+/// Every permission set provisioned to `account` in one region's instances.
+async fn states_in(
+    ctx: &RegionCtx,
+    region: &str,
+    account: &str,
+) -> Result<Vec<PermissionSetState>, ServiceError> {
+    let client = client_in(ctx, region);
+    let mut states = Vec::new();
+    for instance in instances_in(&client).await? {
+        for set in provisioned_to_account(&client, &instance, account).await? {
+            match state_of(&client, region, &instance, &set).await {
+                Ok(state) => states.push(state),
+                // Deleted since it was listed.
+                Err(err) if is_not_found(&err) => {}
+                Err(err) => return Err(err),
+            }
+        }
+    }
+    Ok(states)
+}
+
+/// The proposal for one permission set. One that cannot take the statement (already revoked, no room,
+/// a policy that is not a JSON object) or through which the caller signs in is listed but disabled,
+/// saying why.
+pub fn propose(state: &PermissionSetState, caller_arn: &str) -> Proposal<PermissionSetState> {
+    let planned = with_revocation(state.inline_policy.as_deref(), AT_APPLY);
+    let disabled_because = match &planned {
+        Err(why) => Some(format!("permission set {}: {why}", state.name)),
+        Ok(_) if caller_comes_through(caller_arn, &state.name) => Some(format!(
+            "hikkonuki runs as {caller_arn}, a session of permission set {}: the revocation would end this run's own session; run as another principal to cut it",
+            state.name
+        )),
+        // The size with a real cut-off, which is one character longer than the placeholder.
+        Ok(_) => with_revocation(state.inline_policy.as_deref(), "2000-01-01T00:00:00Z")
+            .ok()
+            .and_then(|document| no_room(&document))
+            .map(|why| format!("permission set {}: {why}", state.name)),
+    };
+    let after = PermissionSetState {
+        inline_policy: planned.ok().or_else(|| state.inline_policy.clone()),
+        ..state.clone()
+    };
+    Proposal {
+        target: state.permission_set_arn.clone(),
+        reason: format!(
+            "Sessions issued through IAM Identity Center permission set {name} (instance {instance} in {region}) before apply stay valid for the rest of their session duration (up to 12 hours) even once the user is disabled in the directory, and AWS protects the roles it provisions, so no IAM cut reaches them. A statement {SID} added to the permission set's inline policy denies everything to tokens issued before the apply time (aws:TokenIssueTime, read from AWS's clock when the cut runs); sessions started after apply work. The permission set is then provisioned again to every account it is provisioned to ({accounts}), waiting until AWS reports SUCCEEDED: every current session of its users in those accounts ends, not only stolen ones, and they sign in again. Restore keeps the statement unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
+            name = state.name,
+            instance = state.instance_arn,
+            region = state.region,
+            accounts = state.provisioned_to.join(", "),
+        ),
+        before: state.clone(),
+        after,
+        disabled_because,
+    }
+}
+
+/// Provisions the permission set to every account it is provisioned to and waits for AWS's verdict.
+async fn provision(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+) -> Result<(), ServiceError> {
+    let answer = retrying(|| async move {
+        client
+            .provision_permission_set()
+            .instance_arn(instance_arn)
+            .permission_set_arn(permission_set_arn)
+            .target_type(ProvisionTargetType::AllProvisionedAccounts)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("sso:ProvisionPermissionSet", err))
+    })
+    .await?;
+    let status = answer
+        .permission_set_provisioning_status()
+        .cloned()
+        .unwrap_or_else(|| PermissionSetProvisioningStatus::builder().build());
+    wait_for(client, instance_arn, permission_set_arn, status).await
+}
+
+/// Follows a provisioning request until AWS reports SUCCEEDED (done) or FAILED (an error with AWS's
+/// reason), at most [`PROVISIONING_WAIT`].
+pub async fn wait_for(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+    mut status: PermissionSetProvisioningStatus,
+) -> Result<(), ServiceError> {
+    const OPERATION: &str = "sso:ProvisionPermissionSet";
+    let started = tokio::time::Instant::now();
+    let mut pause = Duration::from_secs(1);
+    let mut reported = false;
+    loop {
+        match status.status() {
+            Some(StatusValues::Succeeded) => return Ok(()),
+            Some(StatusValues::Failed) => {
+                return Err(ServiceError::local(
+                    OPERATION,
+                    format!(
+                        "provisioning {permission_set_arn} FAILED (request {}): {}",
+                        status.request_id().unwrap_or("without an ID"),
+                        status.failure_reason().unwrap_or("AWS gave no reason")
+                    ),
+                ));
+            }
+            _ => {}
+        }
+        let Some(request_id) = status.request_id().map(str::to_string) else {
+            return Err(ServiceError::local(
+                OPERATION,
+                format!(
+                    "provisioning {permission_set_arn} answered no request ID to follow; check the permission set in the IAM Identity Center console"
+                ),
+            ));
+        };
+        let waited = started.elapsed();
+        if waited >= PROVISIONING_WAIT {
+            return Err(ServiceError::local(
+                OPERATION,
+                format!(
+                    "provisioning {permission_set_arn} (request {request_id}) was still in progress after {} s; follow it with DescribePermissionSetProvisioningStatus",
+                    waited.as_secs()
+                ),
+            ));
+        }
+        if waited >= PROVISIONING_SLOW && !reported {
+            tracing::warn!(
+                "still provisioning {permission_set_arn} (request {request_id}) after {} s; waiting up to {} s",
+                waited.as_secs(),
+                PROVISIONING_WAIT.as_secs()
+            );
+            reported = true;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(LONGEST_PAUSE);
+        let id = request_id.as_str();
+        let answer = retrying(|| async move {
+            client
+                .describe_permission_set_provisioning_status()
+                .instance_arn(instance_arn)
+                .provision_permission_set_request_id(id)
+                .send()
+                .await
+                .map_err(|err| {
+                    ServiceError::from_sdk("sso:DescribePermissionSetProvisioningStatus", err)
+                })
+        })
+        .await?;
+        status = answer
+            .permission_set_provisioning_status()
+            .cloned()
+            .unwrap_or_else(|| {
+                PermissionSetProvisioningStatus::builder()
+                    .request_id(request_id)
+                    .build()
+            });
+    }
+}
+
+async fn put_policy(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+    document: &str,
+) -> Result<(), ServiceError> {
+    retrying(|| async move {
+        client
+            .put_inline_policy_to_permission_set()
+            .instance_arn(instance_arn)
+            .permission_set_arn(permission_set_arn)
+            .inline_policy(document)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("sso:PutInlinePolicyToPermissionSet", err))
+    })
+    .await
+}
+
+async fn delete_policy(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+) -> Result<(), ServiceError> {
+    retrying(|| async move {
+        client
+            .delete_inline_policy_from_permission_set()
+            .instance_arn(instance_arn)
+            .permission_set_arn(permission_set_arn)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("sso:DeleteInlinePolicyFromPermissionSet", err))
+    })
+    .await
+}
+
+fn undo_record(cut: &TypedCut<PermissionSetState>, written: Option<String>) -> UndoRecord {
+    UndoRecord {
+        region: cut.before.region.clone(),
+        instance_arn: cut.before.instance_arn.clone(),
+        permission_set_arn: cut.before.permission_set_arn.clone(),
+        prior_inline_policy: cut.before.inline_policy.clone(),
+        written_policy: written,
+    }
+}
+
+#[async_trait]
+impl CutKind for IdentityCenterSessionRevoke {
+    type State = PermissionSetState;
+    type Undo = UndoRecord;
+
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &TypedCut<PermissionSetState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
+        if before.permission_set_arn != cut.target {
+            return Err(format!(
+                "`before`: permission_set_arn must be the cut's target `{}`",
+                cut.target
+            ));
+        }
+        let unchanged = PermissionSetState {
+            inline_policy: before.inline_policy.clone(),
+            ..after.clone()
+        };
+        if &unchanged != before {
+            return Err(
+                "`after` must name the same permission set, instance, region and accounts as `before`: only the inline policy changes"
+                    .into(),
+            );
+        }
+        match with_revocation(before.inline_policy.as_deref(), AT_APPLY) {
+            Ok(planned) if after.inline_policy.as_deref() == Some(planned.as_str()) => Ok(()),
+            Ok(_) => Err(format!(
+                "`after`: inline_policy must be `before`'s with the statement {SID} added last (cut-off `{AT_APPLY}`), and nothing else changed"
+            )),
+            // A permission set that cannot take the statement is proposed disabled, unchanged.
+            Err(_) if after.inline_policy == before.inline_policy => Ok(()),
+            Err(why) => Err(format!("`after`: {why}")),
+        }
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<PermissionSetState>>, ServiceError> {
+        let mut regions = enabled_regions(ctx).await?;
+        if regions.is_empty() {
+            regions.push(ctx.region.clone());
+        }
+        let account = scope.caller.account.as_str();
+        let states = gather(regions, REGION_CONCURRENCY, |region| async move {
+            states_in(ctx, &region, account).await
+        })
+        .await?;
+        Ok(states
+            .iter()
+            .map(|state| propose(state, &scope.caller.arn))
+            .collect())
+    }
+
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PermissionSetState>,
+    ) -> Result<Option<PermissionSetState>, ServiceError> {
+        let before = &cut.before;
+        let client = client_in(ctx, &before.region);
+        match state_of(
+            &client,
+            &before.region,
+            &before.instance_arn,
+            &before.permission_set_arn,
+        )
+        .await
+        {
+            Ok(state) => Ok(Some(state)),
+            Err(err) if is_not_found(&err) => Ok(None),
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PermissionSetState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        let before = &cut.before;
+        let local = |why: String| ServiceError::local(INFO.name, format!("{}: {why}", cut.id));
+        let client = client_in(ctx, &before.region);
+        let _turn = PROVISIONING.lock().await;
+        // Read again right before writing: the policy written is the plan's plus the statement, so it
+        // must still be the plan's; the answer's Date is AWS's clock, the cut-off.
+        let date = ResponseDate::default();
+        let live = inline_policy(
+            &client,
+            &before.instance_arn,
+            &before.permission_set_arn,
+            Some(&date),
+        )
+        .await?;
+        if live != before.inline_policy {
+            return Err(local(format!(
+                "the inline policy of permission set {} changed since the plan was made; nothing written: plan again",
+                before.name
+            )));
+        }
+        let cutoff = date
+            .take()
+            .as_deref()
+            .and_then(cutoff_from_date_header)
+            .unwrap_or_else(now_utc);
+        let written = with_revocation(before.inline_policy.as_deref(), &cutoff).map_err(local)?;
+        put_policy(
+            &client,
+            &before.instance_arn,
+            &before.permission_set_arn,
+            &written,
+        )
+        .await?;
+        provision(&client, &before.instance_arn, &before.permission_set_arn).await?;
+        Ok(undo_record(cut, Some(written)))
+    }
+
+    fn undo_record_for(
+        &self,
+        cut: &TypedCut<PermissionSetState>,
+    ) -> Result<UndoRecord, ServiceError> {
+        Ok(undo_record(cut, None))
+    }
+
+    /// Apply records the document it wrote (its cut-off is only known then): everything else must be
+    /// what the cut implies, and the document must be the prior policy plus our statement, so restore
+    /// never takes anything else for ours.
+    fn check_undo(
+        &self,
+        cut: &TypedCut<PermissionSetState>,
+        undo: &UndoRecord,
+    ) -> Result<(), String> {
+        let implied = undo_record(cut, None);
+        let recorded = UndoRecord {
+            written_policy: None,
+            ..undo.clone()
+        };
+        if recorded != implied {
+            return Err(
+                "the undo record names another permission set, instance, region or prior inline policy than the cut"
+                    .into(),
+            );
+        }
+        match &undo.written_policy {
+            Some(written)
+                if serde_json::from_str::<Value>(written)
+                    .ok()
+                    .and_then(|live| {
+                        revocation_cutoff_in(undo.prior_inline_policy.as_deref(), &live)
+                    })
+                    .is_none() =>
+            {
+                Err("the undo record's written policy is not the prior policy plus the session revocation".into())
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn cuts_off(&self, cut: &TypedCut<PermissionSetState>, caller: &CallerIdentity) -> bool {
+        caller_comes_through(&caller.arn, &cut.before.name)
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        Some(SESSION_REVOCATION_GATE)
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
+        let target = &undo.permission_set_arn;
+        let note = |text: String| Ok(UndoOutcome { notes: vec![text] });
+        let client = client_in(ctx, &undo.region);
+        let _turn = PROVISIONING.lock().await;
+        let live = match inline_policy(&client, &undo.instance_arn, target, None).await {
+            Ok(live) => live,
+            Err(err) if is_not_found(&err) => {
+                return note(format!(
+                    "permission set {target} no longer exists: nothing to put back"
+                ));
+            }
+            Err(err) => return Err(err),
+        };
+        if same_policy(live.as_deref(), undo.prior_inline_policy.as_deref()) {
+            // Our statement is not there: the cut never reached AWS, or an earlier restore put the policy
+            // back and may have stopped before provisioning. Provisioning again leaves every account with
+            // the permission set as it stands.
+            provision(&client, &undo.instance_arn, target).await?;
+            return note(format!(
+                "permission set {target}: its inline policy is as before the cut; provisioned again to every account it is provisioned to"
+            ));
+        }
+        if !live.as_deref().is_some_and(|live| is_ours(undo, live)) {
+            return note(format!(
+                "conflict: the inline policy of permission set {target} was changed after apply; left alone and not provisioned (remove the statement {SID} by hand, then provision, if the revocation should be lifted)"
+            ));
+        }
+        let put_back = match &undo.prior_inline_policy {
+            Some(prior) => {
+                put_policy(&client, &undo.instance_arn, target, prior).await?;
+                "inline policy put back exactly"
+            }
+            None => {
+                delete_policy(&client, &undo.instance_arn, target).await?;
+                "inline policy deleted (there was none)"
+            }
+        };
+        provision(&client, &undo.instance_arn, target).await?;
+        note(format!(
+            "session revocation lifted on permission set {target}: {put_back}, and provisioned again to every account it is provisioned to"
+        ))
+    }
+}

@@ -1,0 +1,114 @@
+//! `identity_center_session_revoke` writes twice per cut: PutInlinePolicyToPermissionSet, then
+//! ProvisionPermissionSet (followed until it succeeds). Killed right after the first write, the
+//! permission set holds the statement, no account has it yet, and the rollback file has the cut's intent
+//! only; killed right after the last, every write happened and its completion was never recorded. Either
+//! way restore (lifting the revocation) recognises the statement from the plan alone, puts the exact prior
+//! inline policy back (or deletes it) and provisions again.
+
+use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+use crate::identity_center::identity_center_state;
+use crate::leaky_account::identity_center;
+
+/// Seeds the permission sets into an emptied emulator, plans as `plans/{name}.yaml`, and returns what
+/// the seed made and its state.
+async fn seed_and_plan(
+    emulator: &Emulator,
+    name: &str,
+) -> (
+    identity_center::SeededIdentityCenter,
+    std::collections::BTreeMap<String, String>,
+) {
+    reset(emulator);
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = identity_center::seed(&config).await.unwrap();
+    let state = identity_center_state(&aws_sdk_ssoadmin::Client::new(&config), &seeded).await;
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .assert()
+        .code(0);
+    (seeded, state)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_center_apply_killed_after_its_first_and_last_write_then_restore_gives_back_the_permission_sets()
+ {
+    let emulator = Emulator::start();
+    let sso = aws_sdk_ssoadmin::Client::new(&emulator.sdk_config(REGION).await);
+
+    // An uncut run tells where this kind's writes come among the plan's calls.
+    let (seeded, original) = seed_and_plan(&emulator, "full").await;
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        // One cut at a time, so the kill points name the same calls in every run.
+        &["apply", "plans/full.yaml", "--yes", "--parallelism", "1"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let first = calls
+        .iter()
+        .position(|call| call == "PutInlinePolicyToPermissionSet")
+        .unwrap_or_else(|| panic!("the cut writes the inline policy: {calls:?}"))
+        + 1;
+    let last = calls
+        .iter()
+        .rposition(|call| call == "ProvisionPermissionSet")
+        .unwrap_or_else(|| panic!("the cut provisions: {calls:?}"))
+        + 1;
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|call| call.contains("PermissionSet"))
+            .count(),
+        4,
+        "two permission sets, two writes each: {calls:?}"
+    );
+    restore_directly(&emulator, "plans/full.rollback.yaml", "uncut apply");
+    assert_eq!(identity_center_state(&sso, &seeded).await, original);
+
+    for n in [first, last] {
+        let name = format!("p{n}");
+        let (seeded, original) = seed_and_plan(&emulator, &name).await;
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &[
+                "apply",
+                &format!("plans/{name}.yaml"),
+                "--yes",
+                "--parallelism",
+                "1",
+            ],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!(
+            "apply killed after mutating call {n} ({})",
+            seen.last().map(String::as_str).unwrap_or("?")
+        );
+        assert_killed(status, &what, &output);
+        assert_eq!(
+            seen.get(n - 1),
+            calls.get(n - 1),
+            "{what}: the same call as uncut"
+        );
+        assert_ne!(
+            identity_center_state(&sso, &seeded).await,
+            original,
+            "{what}: the statement is in place"
+        );
+        let journal = rollback_file(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        );
+        assert_eq!(
+            identity_center_state(&sso, &seeded).await,
+            original,
+            "{what}, then restore\n{journal}"
+        );
+    }
+}
