@@ -160,8 +160,11 @@ async fn restore_leaves_a_queue_policy_changed_after_the_cut_alone_and_restores_
         .stderr(contains("conflict"))
         .stderr(contains(resource_policies::QUEUE));
     let after = policies(&emulator, &seeded).await;
+    // moto stores a queue policy as parsed JSON and answers it re-serialised: the same document.
+    let as_json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
     assert_eq!(
-        after["sqs"], narrower,
+        as_json(&after["sqs"]),
+        as_json(&narrower),
         "the responder's policy is never overwritten"
     );
     for (key, document) in &before {

@@ -553,6 +553,10 @@ impl Inspection for ProtectedRoles {
 #[cfg(test)]
 mod tests {
     use aws_sdk_ec2::operation::describe_regions::DescribeRegionsOutput;
+    use aws_sdk_organizations::operation::describe_organization::{
+        DescribeOrganizationError, DescribeOrganizationOutput,
+    };
+    use aws_sdk_organizations::types::error::AwsOrganizationsNotInUseException;
     use aws_sdk_ssoadmin::operation::list_instances::{ListInstancesError, ListInstancesOutput};
     use aws_sdk_ssoadmin::types::InstanceMetadata;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
@@ -591,7 +595,26 @@ mod tests {
             .build()
     }
 
+    /// The documented answer of DescribeOrganization for an account in no organization.
+    fn no_organization() -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_organizations::Client::describe_organization).then_error(|| {
+            DescribeOrganizationError::AwsOrganizationsNotInUseException(
+                AwsOrganizationsNotInUseException::builder()
+                    .message("Your account is not a member of an organization.")
+                    .build(),
+            )
+        })
+    }
+
     fn ctx(regions: &aws_smithy_mocks::Rule, instances: &aws_smithy_mocks::Rule) -> RegionCtx {
+        ctx_in(regions, instances, &no_organization())
+    }
+
+    fn ctx_in(
+        regions: &aws_smithy_mocks::Rule,
+        instances: &aws_smithy_mocks::Rule,
+        organization: &aws_smithy_mocks::Rule,
+    ) -> RegionCtx {
         RegionCtx::for_tests("us-east-1")
             .mock_ec2(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[regions]))
             .mock_ssoadmin(mock_client!(
@@ -599,6 +622,38 @@ mod tests {
                 RuleMode::MatchAny,
                 &[instances]
             ))
+            .mock_organizations(mock_client!(aws_sdk_organizations, [organization]))
+    }
+
+    /// From a member account an organization instance managed elsewhere is invisible: the finding says
+    /// where to act, and nothing else changes.
+    #[tokio::test]
+    async fn mocked_a_member_account_is_told_the_organization_instance_is_out_of_sight() {
+        let regions = regions();
+        let instances = mock!(aws_sdk_ssoadmin::Client::list_instances)
+            .then_output(|| ListInstancesOutput::builder().build());
+        let member =
+            mock!(aws_sdk_organizations::Client::describe_organization).then_output(|| {
+                DescribeOrganizationOutput::builder()
+                    .organization(
+                        aws_sdk_organizations::types::Organization::builder()
+                            .id("o-exampleorgid")
+                            .build(),
+                    )
+                    .build()
+            });
+        let findings = IdentityCenter
+            .inspect(
+                &ctx_in(&regions, &instances, &member),
+                &DiscoveryScope::for_tests(),
+                &[],
+            )
+            .await
+            .unwrap();
+        assert_eq!(findings.len(), 1, "{findings:?}");
+        assert_eq!(findings[0].resource, "organization o-exampleorgid");
+        assert!(findings[0].message.contains("management account"));
+        assert!(findings[0].message.contains("aws:TokenIssueTime"));
     }
 
     #[tokio::test]

@@ -482,9 +482,17 @@ fn findings_say_what_was_found_and_what_to_do() {
         identity_center_finding("eu-west-1", "arn:aws:sso:::instance/ssoins-1", Some("d-1"));
     assert_eq!(center.region, "eu-west-1");
     assert_eq!(center.severity, Severity::Medium);
-    assert!(center.message.starts_with(
-        "IAM Identity Center is a way in that IAM key cuts do not close: review permission sets and assignments"
-    ));
+    assert!(
+        center
+            .message
+            .starts_with("IAM Identity Center is a way in that IAM key cuts do not close:")
+    );
+    assert!(
+        center
+            .message
+            .contains("identity_center_session_revoke ends the sessions issued before apply")
+    );
+    assert!(center.message.contains("disable compromised users"));
 
     let arn = "arn:aws:iam::123456789012:user/alice";
     let kept = caller_kept_finding(

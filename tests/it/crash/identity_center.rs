@@ -41,8 +41,7 @@ async fn identity_center_apply_killed_after_its_first_and_last_write_then_restor
     let (seeded, original) = seed_and_plan(&emulator, "full").await;
     let (status, calls, output) = run_through_proxy(
         &emulator,
-        // One cut at a time, so the kill points name the same calls in every run.
-        &["apply", "plans/full.yaml", "--yes", "--parallelism", "1"],
+        &["apply", "plans/full.yaml", "--yes"],
         None,
         "full.apply.log",
     );
@@ -74,13 +73,7 @@ async fn identity_center_apply_killed_after_its_first_and_last_write_then_restor
         let rollback = format!("plans/{name}.rollback.yaml");
         let (status, seen, output) = run_through_proxy(
             &emulator,
-            &[
-                "apply",
-                &format!("plans/{name}.yaml"),
-                "--yes",
-                "--parallelism",
-                "1",
-            ],
+            &["apply", &format!("plans/{name}.yaml"), "--yes"],
             Some(n),
             &format!("{name}.apply.log"),
         );

@@ -206,8 +206,8 @@ impl Service {
 #[serde(deny_unknown_fields)]
 pub struct PolicyState {
     pub service: Service,
-    /// The resource as its service's API names it: bucket name, queue URL, topic ARN, key ID, secret
-    /// ARN, repository name. The cut's target is its ARN.
+    /// The resource as its service's API names it: bucket name, queue name (its URL depends on the
+    /// endpoint), topic ARN, key ID, secret ARN, repository name. The cut's target is its ARN.
     pub resource: String,
     /// The account whose principals stay inside.
     pub account_id: String,

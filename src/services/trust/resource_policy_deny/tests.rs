@@ -183,7 +183,7 @@ fn a_policy_without_room_for_the_deny_is_proposed_disabled_with_the_documented_l
         .collect();
     let found = Found {
         service: Service::Sqs,
-        resource: "https://sqs.us-east-1.amazonaws.com/123456789012/q".into(),
+        resource: "q".into(),
         arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
         policy: Some(json!({"Version": "2012-10-17", "Statement": many}).to_string()),
     };
@@ -427,6 +427,7 @@ mod s3_answers {
 mod sqs_answers {
     use aws_sdk_sqs::Client;
     use aws_sdk_sqs::operation::get_queue_attributes::GetQueueAttributesOutput;
+    use aws_sdk_sqs::operation::get_queue_url::{GetQueueUrlError, GetQueueUrlOutput};
     use aws_sdk_sqs::operation::set_queue_attributes::SetQueueAttributesOutput;
     use aws_sdk_sqs::types::QueueAttributeName;
 
@@ -438,7 +439,7 @@ mod sqs_answers {
     fn record_without_prior_policy() -> UndoRecord {
         UndoRecord {
             service: Service::Sqs,
-            resource: URL.into(),
+            resource: "q".into(),
             arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
             before: None,
             applied: with_deny(
@@ -449,6 +450,47 @@ mod sqs_answers {
             )
             .unwrap(),
         }
+    }
+
+    /// GetQueueUrl answers this account's queue of that name at the endpoint asked.
+    fn url_of_q() -> aws_smithy_mocks::Rule {
+        mock!(Client::get_queue_url)
+            .match_requests(|r| r.queue_name() == Some("q"))
+            .then_output(|| GetQueueUrlOutput::builder().queue_url(URL).build())
+    }
+
+    #[test]
+    fn a_queue_is_named_by_the_last_segment_of_its_url() {
+        assert_eq!(sqs::queue_name(URL), "q");
+        assert_eq!(
+            sqs::queue_name("https://queue.amazonaws.com/123456789012/q/"),
+            "q"
+        );
+        assert_eq!(sqs::queue_name("http://127.0.0.1:5000/123456789012/q"), "q");
+    }
+
+    /// A queue deleted since the cut: GetQueueUrl answers QueueDoesNotExist
+    /// (API_GetQueueUrl.html), and restore says so instead of failing.
+    #[tokio::test]
+    async fn mocked_undo_of_a_queue_deleted_since_the_cut_is_a_conflict() {
+        let gone = mock!(Client::get_queue_url).then_error(|| {
+            GetQueueUrlError::QueueDoesNotExist(
+                aws_sdk_sqs::types::error::QueueDoesNotExist::builder()
+                    .message("The specified queue does not exist.")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&gone]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
+        let outcome = ResourcePolicyDeny
+            .undo(&ctx, &record_without_prior_policy())
+            .await
+            .unwrap();
+        assert!(
+            outcome.notes[0].starts_with("conflict: SQS queue q no longer exists"),
+            "{:?}",
+            outcome.notes
+        );
     }
 
     #[tokio::test]
@@ -463,12 +505,14 @@ mod sqs_answers {
         // SetQueueAttributes with an empty Policy removes it (API_SetQueueAttributes.html).
         let clear = mock!(Client::set_queue_attributes)
             .match_requests(|r| {
-                r.attributes()
-                    .and_then(|a| a.get(&QueueAttributeName::Policy))
-                    == Some(&String::new())
+                r.queue_url() == Some(URL)
+                    && r.attributes()
+                        .and_then(|a| a.get(&QueueAttributeName::Policy))
+                        == Some(&String::new())
             })
             .then_output(|| SetQueueAttributesOutput::builder().build());
-        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&read, &clear]);
+        let url = url_of_q();
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&url, &read, &clear]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
         let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
         assert_eq!(clear.num_calls(), 1);
@@ -486,7 +530,8 @@ mod sqs_answers {
             .then_output(|| GetQueueAttributesOutput::builder().build());
         let set = mock!(Client::set_queue_attributes)
             .then_output(|| SetQueueAttributesOutput::builder().build());
-        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&read, &set]);
+        let url = url_of_q();
+        let client = mock_client!(aws_sdk_sqs, RuleMode::MatchAny, &[&url, &read, &set]);
         let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
         let outcome = ResourcePolicyDeny.undo(&ctx, &record).await.unwrap();
         assert_eq!(set.num_calls(), 0);
