@@ -16,6 +16,12 @@ ListPermissionSetsProvisionedToAccount every time it is provisioned again. This 
   (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_DescribePermissionSetProvisioningStatus.html,
   https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_PermissionSetProvisioningStatus.html).
 
+- One instance per account: moto starts every region with an Identity Center instance, so an account
+  would show one in each of its 30-odd regions. AWS allows one instance per account, in the region it
+  was enabled in (an organization instance, or one account instance:
+  https://docs.aws.amazon.com/singlesignon/latest/userguide/identity-center-instances.html). Here the
+  seeded account has enabled it in us-east-1, the emulator's default region; the other regions have none.
+
 Left out: FAILED requests, ConflictException while another provisioning runs, throttling and the inline
 policy's size limits. Those paths are tested with aws-smithy-mocks from the documented answers, in
 src/services/trust/identity_center_session_revoke.rs.
@@ -112,7 +118,20 @@ def describe_permission_set_provisioning_status(self):
     return json.dumps({"PermissionSetProvisioningStatus": status})
 
 
+# The region where the emulated account has enabled IAM Identity Center.
+INSTANCE_REGION = "us-east-1"
+
+_moto_backend_init = SSOAdminBackend.__init__
+
+
+def _backend_init(self, region_name, account_id):
+    _moto_backend_init(self, region_name, account_id)
+    if region_name != INSTANCE_REGION:
+        self.instances = []
+
+
 def install():
+    SSOAdminBackend.__init__ = _backend_init
     SSOAdminBackend.provision_permission_set = _provision_once
     SSOAdminBackend.create_account_assignment = _create_account_assignment
     SSOAdminResponse.provision_permission_set = provision_permission_set
