@@ -12,6 +12,7 @@ use crate::aws::AwsSession;
 use crate::engine::apply::{ApplyRequest, ApplyRun};
 use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
+use crate::plan::select::Selection;
 use crate::report::escape::field;
 use crate::report::{Event, Reporter, diff};
 use crate::services::{PermissionCheck, Registry};
@@ -23,9 +24,11 @@ pub async fn apply_command(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
     let apply_started = std::time::Instant::now();
+    // The flags are checked before any call to AWS.
+    let selection = args.select.selection(registry)?;
     let session = AwsSession::load(&settings.connection).await?;
     if args.check {
-        return check_command(args, &session, settings, registry, reporter).await;
+        return check_command(args, &selection, &session, settings, registry, reporter).await;
     }
     let request = ApplyRequest {
         plan: args.plan.clone(),
@@ -34,6 +37,8 @@ pub async fn apply_command(
         fail_fast: args.fail_fast,
         parallelism: settings.parallelism,
         keys: KeyStore::from_environment(),
+        selection,
+        skip_drifted: args.skip_drifted,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {
@@ -51,16 +56,29 @@ pub async fn apply_command(
     )
     .await;
     let (rollback_path, outcome) = match run {
-        Ok(ApplyRun::NothingToApply { .. }) => {
+        Ok(ApplyRun::NothingToApply { left_out, .. }) => {
             say!(
                 settings,
-                "Nothing to apply: every cut is disabled or the plan has none."
+                "Nothing to apply: every cut is disabled{}, or the plan has none.",
+                if left_out.is_empty() { "" } else { " or left out" }
             );
             return Ok(exit::SUCCESS);
         }
         Ok(ApplyRun::Applied {
-            rollback, outcome, ..
-        }) => (rollback, outcome),
+            rollback,
+            outcome,
+            left_out,
+            ..
+        }) => {
+            if !left_out.is_empty() {
+                say!(
+                    settings,
+                    "Left out of this run: {} enabled cut(s) of the plan (listed above); they stay open.",
+                    left_out.len()
+                );
+            }
+            (rollback, outcome)
+        }
         Err(EngineError::Drift { plan, drift }) => {
             for item in &drift.drifted {
                 eprintln!(
@@ -132,6 +150,7 @@ pub async fn apply_command(
 /// rollback file.
 async fn check_command(
     args: &ApplyArgs,
+    selection: &Selection,
     session: &AwsSession,
     settings: &Settings,
     registry: &Registry,
@@ -141,6 +160,7 @@ async fn check_command(
         session,
         registry,
         &args.plan,
+        selection,
         settings.parallelism,
         reporter,
     )

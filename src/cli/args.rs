@@ -193,6 +193,9 @@ pub struct PlanArgs {
     /// Exit 0 when there is nothing to cut, 2 when cuts are proposed, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
     // Kinds add their own options here (e.g. `--maintenance-origin`): see [`parse`].
 }
 
@@ -221,6 +224,32 @@ pub struct ApplyArgs {
     /// every enabled cut, and report what would be denied.
     #[arg(long)]
     pub check: bool,
+
+    /// Leave out the cuts whose resource changed since the plan (listed) and apply the rest. Without it,
+    /// one drifted cut refuses the whole apply.
+    #[arg(long)]
+    pub skip_drifted: bool,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+}
+
+/// Which cuts to take, instead of editing the plan: on `plan`, what is discovered and kept; on `apply`,
+/// which of the reviewed plan's enabled cuts are performed (never more than the plan enables).
+#[derive(Debug, Args, Default)]
+pub struct SelectArgs {
+    /// Only these kinds of cut (comma-separated names, e.g. sg_revoke,route_remove).
+    #[arg(long, value_name = "LIST")]
+    pub kinds: Option<String>,
+
+    /// Leave out these kinds of cut (comma-separated names).
+    #[arg(long, value_name = "LIST")]
+    pub exclude_kinds: Option<String>,
+
+    /// Only cuts whose ID (kind/region/target) or target matches, whole; `*` stands for any characters
+    /// (e.g. `sg-0ab*`, `*/eu-west-1/*`). Repeatable.
+    #[arg(long = "target", value_name = "ID_OR_PATTERN")]
+    pub targets: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -235,8 +264,27 @@ pub struct RestoreArgs {
     /// Restore even if the rollback file's entry chain is broken (it was edited). Prints what is wrong.
     #[arg(long)]
     pub force: bool,
+
+    /// Change nothing: run every check restore runs, then show what it would put back, cut by cut and
+    /// rule by rule, and what it keeps or cannot undo.
+    #[arg(long)]
+    pub dry_run: bool,
     // Kinds add the flags that lift their restore gates here (e.g. `--lift-session-revocation`): see
     // [`parse`].
+}
+
+impl SelectArgs {
+    /// The selection these flags ask for, kind names checked against `registry`.
+    pub fn selection(&self, registry: &Registry) -> anyhow::Result<crate::plan::select::Selection> {
+        let known: Vec<&str> = registry.all().map(|kind| kind.info().name).collect();
+        crate::plan::select::Selection::new(
+            self.kinds.as_deref(),
+            self.exclude_kinds.as_deref(),
+            &self.targets,
+            &known,
+        )
+        .map_err(anyhow::Error::msg)
+    }
 }
 
 #[derive(Debug, Args)]

@@ -112,6 +112,7 @@ pub async fn plan_command(
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
     check_plan_options(options, registry)?;
+    let selection = args.select.selection(registry)?;
     // Before any call to AWS: a discovery of minutes must not end in a refusal to write.
     if let Some(out) = &args.out {
         check_plan_destination(out, args.force, registry)?;
@@ -131,6 +132,7 @@ pub async fn plan_command(
             keep_cidrs,
             options: options.clone(),
             parallelism: settings.parallelism,
+            selection,
         },
         reporter,
     )

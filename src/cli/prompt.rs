@@ -9,11 +9,11 @@ use anyhow::{Context, bail};
 
 use super::settings::Settings;
 use crate::engine::Operator;
-use crate::engine::apply::ApplyConfirmation;
+use crate::engine::apply::{ApplyConfirmation, LeftOut, LeftOutBecause};
 use crate::engine::restore::{Certainty, RestoreWork};
 use crate::plan::Plan;
 use crate::report::escape::field;
-use crate::report::render;
+use crate::report::{diff, render};
 
 /// Asks the operator to type the account ID. Refuses without a terminal, unless `--yes`.
 pub fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
@@ -70,8 +70,42 @@ impl TerminalOperator<'_> {
     }
 }
 
+/// The enabled cuts this run leaves out: unselected ones counted with the flags, drifted ones each with
+/// what changed, so the operator sees what stays open.
+fn review_left_out(settings: &Settings, left_out: &[LeftOut]) {
+    let unselected: Vec<&LeftOut> = left_out
+        .iter()
+        .filter(|item| matches!(item.because, LeftOutBecause::NotSelected(_)))
+        .collect();
+    if let Some(first) = unselected.first() {
+        say!(
+            settings,
+            "\nLeft out: {} enabled cut(s) {} (they stay open).",
+            unselected.len(),
+            first.because.describe()
+        );
+    }
+    for item in left_out {
+        match &item.because {
+            LeftOutBecause::NotSelected(_) => {}
+            LeftOutBecause::Drifted(drift) => say!(
+                settings,
+                "\nLeft out (--skip-drifted): {} changed since the plan, so it stays open:\n{}",
+                field(&item.id),
+                diff::unified(&drift.planned, &drift.live, "plan", "live", settings.color)
+            ),
+            LeftOutBecause::Unverifiable(err) => say!(
+                settings,
+                "\nLeft out (--skip-drifted): {} could not be read, so it stays open: {}",
+                field(&item.id),
+                field(err)
+            ),
+        }
+    }
+}
+
 impl Operator for TerminalOperator<'_> {
-    fn review_apply(&self, plan: &Plan) {
+    fn review_apply(&self, plan: &Plan, left_out: &[LeftOut]) {
         let settings = self.settings;
         for cut in plan.enabled_cuts() {
             settings.say_inline(&format!("\n{}", render::cut_text(cut, settings.color)));
@@ -89,6 +123,7 @@ impl Operator for TerminalOperator<'_> {
                 field(&disabled.join(", "))
             );
         }
+        review_left_out(settings, left_out);
         say!(settings, "\n{}", plan.summary());
     }
 

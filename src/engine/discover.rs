@@ -5,6 +5,7 @@ use futures_util::stream::{self, StreamExt};
 
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::net::Cidr;
+use crate::plan::select::Selection;
 use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, Finding, GLOBAL_REGION, Plan};
 use crate::report::{Event, Reporter};
 use crate::services::{Containment, DiscoveryScope, Inspection, PlanOptions, Registry};
@@ -16,6 +17,9 @@ pub struct PlanRequest {
     /// The values of the kinds' plan options, already checked.
     pub options: PlanOptions,
     pub parallelism: usize,
+    /// The cuts asked for (`--kinds`, `--exclude-kinds`, `--target`): other kinds are not discovered,
+    /// other cuts not kept. Inspections all run: findings are about the account, not the selection.
+    pub selection: Selection,
 }
 
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
@@ -33,7 +37,10 @@ pub async fn make_plan(
     };
     // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
     let mut units: Vec<(String, &dyn Containment)> = Vec::new();
-    for kind in registry.all() {
+    for kind in registry
+        .all()
+        .filter(|kind| request.selection.takes_kind(kind.info().name))
+    {
         if kind.info().global {
             units.push((GLOBAL_REGION.to_string(), kind));
         } else {
@@ -99,6 +106,7 @@ pub async fn make_plan(
         }
     }
 
+    cuts.retain(|cut| request.selection.takes(cut));
     let findings = inspect(
         session,
         registry,
@@ -119,6 +127,7 @@ pub async fn make_plan(
         caller: request.caller.arn,
         keep_cidrs: request.keep_cidrs.iter().map(|c| c.to_string()).collect(),
         options: request.options.clone(),
+        selection: request.selection.flags(),
         discovery_errors,
         findings,
         cuts,

@@ -98,9 +98,9 @@ pub enum EngineError {
 /// The person at the keyboard, as the engine sees them: shown what is about to happen, and asked. The CLI
 /// implements it with the terminal; tests and automation with a fixed answer.
 pub trait Operator: Sync {
-    /// The plan is current (no drift): what apply would do, shown before any gate so a refusal follows
-    /// the listing it refers to.
-    fn review_apply(&self, plan: &Plan);
+    /// The plan is current (no drift among the cuts taken): what apply would do, and the enabled cuts it
+    /// leaves out and why, shown before any gate so a refusal follows the listing it refers to.
+    fn review_apply(&self, plan: &Plan, left_out: &[apply::LeftOut]);
     /// Every gate has passed; `Err` says why the operator did not confirm. Nothing has changed yet.
     fn confirm_apply(&self, confirmation: &apply::ApplyConfirmation<'_>) -> Result<(), String>;
     /// What restore keeps on purpose and cannot undo, before it is decided whether anything is pending.

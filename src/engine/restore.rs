@@ -3,6 +3,7 @@
 //!
 //! [`run`] is the sequence: take the rollback file's lock, read and verify the file, check the account,
 //! work out what is pending and what the kinds' restore gates keep, show it, ask, then undo ([`execute`]).
+//! `--dry-run` stops before asking.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -62,6 +63,8 @@ pub struct RestoreRequest {
     pub lifted: Vec<String>,
     /// Where the rollback file's authentication key is found.
     pub keys: KeyStore,
+    /// Run every check, work out what would be undone, and stop there: nothing is asked or changed.
+    pub dry_run: bool,
 }
 
 /// How a run ended when nothing refused it.
@@ -69,6 +72,8 @@ pub struct RestoreRequest {
 pub enum RestoreRun {
     /// The rollback file records no cut that is not restored, kept or irreversible.
     NothingToRestore { work: RestoreWork },
+    /// `--dry-run`: every check passed; this is what restore would do. Nothing was changed.
+    DryRun { work: RestoreWork },
     Restored {
         work: RestoreWork,
         outcome: RestoreOutcome,
@@ -133,6 +138,9 @@ pub async fn run(
     operator.review_restore(&work);
     if work.pending.is_empty() {
         return Ok(RestoreRun::NothingToRestore { work });
+    }
+    if request.dry_run {
+        return Ok(RestoreRun::DryRun { work });
     }
     operator
         .confirm_restore(&account, &work)

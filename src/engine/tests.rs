@@ -228,6 +228,7 @@ fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
         caller: caller.into(),
         keep_cidrs: vec![],
         options: Default::default(),
+        selection: vec![],
         discovery_errors: vec![],
         findings: vec![],
         cuts,
@@ -245,7 +246,7 @@ struct Scripted {
 }
 
 impl Operator for Scripted {
-    fn review_apply(&self, _plan: &Plan) {
+    fn review_apply(&self, _plan: &Plan, _left_out: &[crate::engine::apply::LeftOut]) {
         self.asked.lock().unwrap().push("review apply".into());
     }
 
@@ -706,4 +707,172 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
         "nothing was put back"
     );
     assert_eq!(live.lock().unwrap()["a"], "off");
+}
+
+/// `--skip-drifted`: the drifted cut is left out, named with what changed, and the rest is applied and
+/// journaled; restore then gives back exactly what was cut.
+#[tokio::test]
+async fn with_skip_drifted_a_drifted_cut_is_left_out_and_the_rest_applied() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("switch_off", "b", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "changed")]);
+    let skipping = ApplyRequest {
+        skip_drifted: true,
+        ..request(&plan)
+    };
+    let operator = Scripted::default();
+    let run = apply_run(&live, ACCOUNT, &skipping, &operator)
+        .await
+        .unwrap();
+    let ApplyRun::Applied {
+        outcome,
+        left_out,
+        rollback,
+        ..
+    } = run
+    else {
+        panic!("expected an apply");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
+    assert_eq!(left_out.len(), 1);
+    assert_eq!(left_out[0].id, "switch_off/us-east-1/b");
+    let apply::LeftOutBecause::Drifted(drift) = &left_out[0].because else {
+        panic!("left out as drifted: {:?}", left_out[0]);
+    };
+    assert_eq!(drift.live, serde_json::json!({ "value": "changed" }));
+    assert_eq!(live.lock().unwrap()["a"], "off");
+    assert_eq!(live.lock().unwrap()["b"], "changed", "never touched");
+    let journal = std::fs::read_to_string(&rollback).unwrap();
+    assert!(!journal.contains("us-east-1/b"), "{journal}");
+
+    let request = RestoreRequest {
+        rollback: rollback.clone(),
+        keys: keys_beside(&rollback),
+        ..RestoreRequest::default()
+    };
+    restore_run(&live, &request, &Scripted::default())
+        .await
+        .unwrap();
+    assert_eq!(live.lock().unwrap()["a"], "on");
+    assert_eq!(live.lock().unwrap()["b"], "changed");
+}
+
+/// `--skip-drifted` never covers an edited plan: an `after` the kind would not derive from an unchanged
+/// resource is refused as before.
+#[tokio::test]
+async fn skip_drifted_still_refuses_a_cut_whose_effect_was_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "ON AND MORE", true),
+            cut("switch_off", "b", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "changed")]);
+    let skipping = ApplyRequest {
+        skip_drifted: true,
+        ..request(&plan)
+    };
+    let err = apply_run(&live, ACCOUNT, &skipping, &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Underived { underived, .. } if underived.len() == 1 && underived[0].id == "switch_off/us-east-1/a"),
+        "{err}"
+    );
+    assert_eq!(live.lock().unwrap()["a"], "on");
+    assert!(!apply::default_rollback_path(&plan).exists());
+}
+
+/// A selection takes only matching enabled cuts, never a disabled one; the rest are left out and
+/// neither observed (their drift does not matter) nor journaled.
+#[tokio::test]
+async fn a_selection_applies_only_the_matching_enabled_cuts() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a1", "on", "off", true),
+            cut("switch_off", "a2", "on", "off", false),
+            cut("switch_off", "b", "on", "off", true),
+            cut("gated_switch", "a3", "open", "shut", true),
+        ],
+    );
+    // `b` drifted, but it is not selected: the plan is still applied.
+    let live = live_with(&[("a1", "on"), ("a2", "on"), ("b", "changed"), ("a3", "open")]);
+    let known = ["switch_off", "delete_forever", "gated_switch"];
+    let selected = ApplyRequest {
+        selection: crate::plan::select::Selection::new(
+            Some("switch_off"),
+            None,
+            &["a*".into()],
+            &known,
+        )
+        .unwrap(),
+        ..request(&plan)
+    };
+    let run = apply_run(&live, ACCOUNT, &selected, &Scripted::default())
+        .await
+        .unwrap();
+    let ApplyRun::Applied {
+        outcome, left_out, ..
+    } = run
+    else {
+        panic!("expected an apply");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a1"]);
+    let mut left: Vec<&str> = left_out.iter().map(|l| l.id.as_str()).collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["gated_switch/us-east-1/a3", "switch_off/us-east-1/b"],
+        "the disabled a2 is not counted: the plan already leaves it out"
+    );
+    assert!(
+        left_out[0]
+            .because
+            .describe()
+            .contains("not selected by --kinds switch_off --target a*")
+    );
+    assert_eq!(live.lock().unwrap()["a2"], "on");
+    assert_eq!(live.lock().unwrap()["a3"], "open");
+}
+
+/// `restore --dry-run` runs every check, shows what would be put back, and changes nothing: neither the
+/// account nor the rollback file.
+#[tokio::test]
+async fn a_restore_dry_run_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    let run = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let ApplyRun::Applied { rollback, .. } = run else {
+        panic!("expected an apply");
+    };
+    let journal_before = std::fs::read(&rollback).unwrap();
+    let dry = RestoreRequest {
+        rollback: rollback.clone(),
+        keys: keys_beside(&rollback),
+        dry_run: true,
+        ..RestoreRequest::default()
+    };
+    let operator = Scripted::default();
+    let run = restore_run(&live, &dry, &operator).await.unwrap();
+    let RestoreRun::DryRun { work } = run else {
+        panic!("expected a dry run");
+    };
+    assert_eq!(work.pending.len(), 1);
+    assert_eq!(work.pending[0].cut.before, serde_json::json!({ "value": "on" }));
+    assert_eq!(*operator.asked.lock().unwrap(), ["review restore (0 kept)"]);
+    assert_eq!(live.lock().unwrap()["a"], "off");
+    assert_eq!(std::fs::read(&rollback).unwrap(), journal_before);
 }

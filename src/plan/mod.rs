@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod compare;
 pub mod file;
+pub mod select;
 mod yaml11;
 
 pub const FORMAT_VERSION: u32 = 1;
@@ -43,6 +44,10 @@ pub struct Plan {
     /// apply derives each cut's effect from, so they are reviewed with the plan.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub options: std::collections::BTreeMap<String, String>,
+    /// The `--kinds`, `--exclude-kinds` and `--target` flags the plan was made with: when present, the
+    /// plan covers only those cuts, and says so to whoever reviews it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selection: Vec<String>,
     /// Regions or kinds whose discovery failed: the plan is incomplete there and says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_errors: Vec<DiscoveryError>,

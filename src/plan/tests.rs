@@ -46,6 +46,7 @@ fn good_plan() -> Plan {
         caller: "arn:aws:iam::123456789012:user/responder".into(),
         keep_cidrs: vec!["203.0.113.7/32".into()],
         options: Default::default(),
+        selection: vec![],
         discovery_errors: vec![],
         findings: vec![],
         cuts: vec![

@@ -68,6 +68,13 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
             .collect();
         let _ = writeln!(out, "Kind options: {}", f(&options.join(", ")));
     }
+    if !plan.selection.is_empty() {
+        let _ = writeln!(
+            out,
+            "Only the cuts selected by {}: other cuts were not planned",
+            f(&plan.selection.join(" "))
+        );
+    }
     if !plan.discovery_errors.is_empty() {
         let _ = writeln!(
             out,
@@ -363,6 +370,7 @@ mod tests {
             caller: format!("arn:aws:iam::123456789012:user/{HOSTILE}"),
             keep_cidrs: vec![HOSTILE.into()],
             options: [(HOSTILE.to_string(), HOSTILE.to_string())].into(),
+            selection: vec![HOSTILE.into()],
             discovery_errors: vec![crate::plan::DiscoveryError {
                 region: "us-east-1".into(),
                 kind: "apigw_deny_policy".into(),

@@ -19,6 +19,7 @@
 //! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
+//! - `steer`: `--kinds`, `--exclude-kinds`, `--target`, `apply --skip-drifted`, `restore --dry-run`.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 //! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
 //! - `resource_policies`: `resource_policy_deny` on buckets, queues, topics, keys, secrets and repositories.
@@ -47,5 +48,6 @@ mod registry;
 mod resource_policies;
 mod security_groups;
 mod snapshot;
+mod steer;
 mod trust;
 mod yaml_tools;

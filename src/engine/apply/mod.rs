@@ -5,15 +5,18 @@
 //! 2. take the rollback file's lock, and decide whether this run resumes an earlier one (only a rollback
 //!    file written for this account and these plan bytes can be resumed);
 //! 3. check that the credentials belong to the plan's account;
-//! 4. observe every enabled cut not started earlier and refuse the plan if any resource drifted;
-//! 5. show the operator the plan; stop when nothing is enabled;
+//! 4. take only the cuts the operator selected (`--kinds`, `--exclude-kinds`, `--target`), then observe
+//!    every enabled cut not started earlier and refuse the plan if any resource drifted, or, with
+//!    `--skip-drifted`, leave those cuts out; a cut whose effect is not what the kind derives from the
+//!    live account is refused either way;
+//! 5. show the operator the plan and what was left out; stop when nothing is enabled;
 //! 6. refuse enabled irreversible cuts unless allowed;
 //! 7. ask the operator;
 //! 8. write the journal header (or reopen the journal), then cut ([`execute`]).
 //!
 //! [`check`] is `apply --check`: steps 1, 3 and 4 plus a dry run of each cut where the API has one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -30,6 +33,7 @@ use crate::aws::{AwsSession, CallerIdentity};
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal, JournalContents};
+use crate::plan::select::Selection;
 use crate::plan::{self, Plan};
 use crate::report::{Event, Reporter};
 use crate::services::{PermissionCheck, Registry};
@@ -49,6 +53,43 @@ pub struct ApplyRequest {
     pub parallelism: usize,
     /// Where the rollback file's authentication key is made (and, when resuming, found).
     pub keys: KeyStore,
+    /// The plan's cuts to take; the default takes them all. Never switches on a disabled cut.
+    pub selection: Selection,
+    /// Leave out drifted (or unverifiable) cuts and apply the rest, instead of refusing the plan.
+    pub skip_drifted: bool,
+}
+
+/// An enabled cut of the plan that this run leaves out, and why.
+#[derive(Debug)]
+pub struct LeftOut {
+    pub id: String,
+    pub because: LeftOutBecause,
+}
+
+#[derive(Debug)]
+pub enum LeftOutBecause {
+    /// Not among the cuts selected by these flags.
+    NotSelected(Vec<String>),
+    /// `--skip-drifted`: its resource no longer looks as the plan recorded.
+    Drifted(Drift),
+    /// `--skip-drifted`: its resource could not be read, so the plan cannot be proven current for it.
+    Unverifiable(String),
+}
+
+impl LeftOutBecause {
+    /// One line, for the journal of events and the operator.
+    pub fn describe(&self) -> String {
+        match self {
+            LeftOutBecause::NotSelected(flags) if flags.is_empty() => "not selected".into(),
+            LeftOutBecause::NotSelected(flags) => format!("not selected by {}", flags.join(" ")),
+            LeftOutBecause::Drifted(_) => {
+                "drifted: its resource changed since the plan (--skip-drifted)".into()
+            }
+            LeftOutBecause::Unverifiable(err) => {
+                format!("could not be verified (--skip-drifted): {err}")
+            }
+        }
+    }
 }
 
 /// What the operator is asked to confirm, once every gate has passed.
@@ -64,12 +105,14 @@ pub struct ApplyConfirmation<'a> {
 /// How a run ended when no gate refused it.
 #[derive(Debug)]
 pub enum ApplyRun {
-    /// Every cut is disabled, or the plan has none: nothing was asked, nothing journaled.
-    NothingToApply { plan: Plan },
+    /// Every cut is disabled or left out, or the plan has none: nothing was asked, nothing journaled.
+    NothingToApply { plan: Plan, left_out: Vec<LeftOut> },
     Applied {
         plan: Plan,
         rollback: PathBuf,
         outcome: ApplyOutcome,
+        /// Enabled cuts of the plan this run did not take (selection, `--skip-drifted`).
+        left_out: Vec<LeftOut>,
     },
 }
 
@@ -110,27 +153,47 @@ pub async fn run(
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
     let plan = protect_applying_principal(plan, registry, &caller, reporter);
+    let (plan, mut left_out) = select(plan, &request.selection);
 
     let (drift, underived) = futures_util::join!(
         check_drift(session, registry, &plan, &progress, request.parallelism),
         check_derivation(session, registry, &plan, &progress, request.parallelism),
     );
-    if !drift.is_clean() {
+    if !drift.is_clean() && !request.skip_drifted {
         return Err(EngineError::Drift {
             plan: request.plan.clone(),
             drift,
         });
     }
+    // A drifted resource's cut is derived again from its changed state, so it differs too: it is left
+    // out with the drift. Any other difference is an edited plan, refused whatever the flags.
+    let drifted: HashSet<&str> = drift
+        .drifted
+        .iter()
+        .map(|d| d.id.as_str())
+        .chain(drift.unverifiable.iter().map(|(id, _)| id.as_str()))
+        .collect();
+    let underived: Vec<Underived> = underived
+        .into_iter()
+        .filter(|u| !drifted.contains(u.id.as_str()))
+        .collect();
     if !underived.is_empty() {
         return Err(EngineError::Underived {
             plan: request.plan.clone(),
             underived,
         });
     }
+    let plan = leave_out_drifted(plan, drift, &mut left_out);
+    for item in &left_out {
+        reporter.event(&Event::CutSkipped {
+            id: item.id.clone(),
+            reason: item.because.describe(),
+        });
+    }
 
-    operator.review_apply(&plan);
+    operator.review_apply(&plan, &left_out);
     if plan.enabled_cuts().next().is_none() {
-        return Ok(ApplyRun::NothingToApply { plan });
+        return Ok(ApplyRun::NothingToApply { plan, left_out });
     }
     let irreversible: Vec<&str> = plan
         .enabled_cuts()
@@ -178,7 +241,45 @@ pub async fn run(
         plan,
         rollback: rollback_path,
         outcome,
+        left_out,
     })
+}
+
+/// The plan with only the selected cuts; the enabled ones left out are listed. A cut left out is not in
+/// the plan this run performs at all, so it is neither observed nor journaled.
+fn select(mut plan: Plan, selection: &Selection) -> (Plan, Vec<LeftOut>) {
+    let mut left_out = Vec::new();
+    plan.cuts.retain(|cut| {
+        let taken = selection.takes(cut);
+        if !taken && cut.enabled {
+            left_out.push(LeftOut {
+                id: cut.id.clone(),
+                because: LeftOutBecause::NotSelected(selection.flags()),
+            });
+        }
+        taken
+    });
+    (plan, left_out)
+}
+
+/// `--skip-drifted`: the plan without the cuts whose resource drifted or could not be read.
+fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftOut>) -> Plan {
+    let mut out: Vec<LeftOut> = drift
+        .drifted
+        .into_iter()
+        .map(|d| LeftOut {
+            id: d.id.clone(),
+            because: LeftOutBecause::Drifted(d),
+        })
+        .chain(drift.unverifiable.into_iter().map(|(id, err)| LeftOut {
+            id,
+            because: LeftOutBecause::Unverifiable(err.to_string()),
+        }))
+        .collect();
+    plan.cuts
+        .retain(|cut| !out.iter().any(|item| item.id == cut.id));
+    left_out.append(&mut out);
+    plan
 }
 
 /// Apply runs as whoever holds the credentials now, who may not be who made the plan (another responder,
@@ -280,10 +381,11 @@ pub async fn check(
     session: &AwsSession,
     registry: &Registry,
     plan_path: &Path,
+    selection: &Selection,
     parallelism: usize,
     reporter: &dyn Reporter,
 ) -> Result<CheckReport, EngineError> {
-    let plan = plan::file::read(plan_path, registry)?;
+    let (plan, _) = select(plan::file::read(plan_path, registry)?, selection);
     warn_if_shared(plan_path, reporter);
     verify_account(session, &plan.account, "plan").await?;
     let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;

@@ -48,6 +48,7 @@ fn plan_for(groups: &[&str]) -> Plan {
         caller: "arn:aws:iam::123456789012:user/r".into(),
         keep_cidrs: vec![],
         options: Default::default(),
+        selection: vec![],
         discovery_errors: vec![],
         findings: vec![],
         cuts,

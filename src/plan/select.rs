@@ -1,0 +1,219 @@
+//! Which cuts a run takes, chosen on the command line instead of by editing YAML: `--kinds`,
+//! `--exclude-kinds` and `--target` (repeatable, like Terraform's `-target`). `plan` discovers only the
+//! selected kinds and keeps only the selected cuts; `apply` performs only the selected cuts of a reviewed
+//! plan, and never more: a cut switched off in the plan stays off whatever is selected.
+//!
+//! A target pattern matches a cut's ID (`kind/region/target`) or its target, whole; `*` stands for any run
+//! of characters (`sg-*`, `*/eu-west-1/*`, `route_remove/*`). Nothing else is special, so an ARN or a
+//! bucket name is matched as written.
+
+use super::Cut;
+
+/// The cuts a run takes. The default takes every cut.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Selection {
+    /// Only these kinds, when not empty.
+    kinds: Vec<String>,
+    /// Never these kinds.
+    excluded: Vec<String>,
+    /// Only cuts matching one of these, when not empty.
+    targets: Vec<String>,
+}
+
+/// The kind names in a `--kinds` / `--exclude-kinds` value: comma-separated, blanks ignored.
+fn kind_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Selection {
+    /// The selection the flags ask for. Every kind named must be one of `known` (a typo must not select
+    /// nothing, or everything, in silence); every pattern must be non-empty.
+    pub fn new(
+        kinds: Option<&str>,
+        excluded: Option<&str>,
+        targets: &[String],
+        known: &[&str],
+    ) -> Result<Selection, String> {
+        let kinds = kinds.map(kind_list).unwrap_or_default();
+        let excluded = excluded.map(kind_list).unwrap_or_default();
+        for (flag, names) in [("--kinds", &kinds), ("--exclude-kinds", &excluded)] {
+            if let Some(unknown) = names.iter().find(|name| !known.contains(&name.as_str())) {
+                return Err(format!(
+                    "{flag}: `{}` is not a kind of cut this hikkonuki knows\n  fix: use names from: {}",
+                    unknown.escape_debug(),
+                    known.join(", ")
+                ));
+            }
+        }
+        if let Some(kind) = kinds.iter().find(|kind| excluded.contains(kind)) {
+            return Err(format!(
+                "--kinds and --exclude-kinds both name `{kind}`\n  fix: name it in one of them"
+            ));
+        }
+        if targets.iter().any(|pattern| pattern.trim().is_empty()) {
+            return Err(
+                "--target: an empty pattern selects nothing\n  fix: give a cut ID, a target, or a pattern with * (e.g. sg-*)"
+                    .into(),
+            );
+        }
+        Ok(Selection {
+            kinds,
+            excluded,
+            targets: targets.iter().map(|t| t.trim().to_string()).collect(),
+        })
+    }
+
+    /// Whether every cut is taken.
+    pub fn is_everything(&self) -> bool {
+        self.kinds.is_empty() && self.excluded.is_empty() && self.targets.is_empty()
+    }
+
+    /// Whether cuts of this kind may be taken (discovery of other kinds can be skipped).
+    pub fn takes_kind(&self, kind: &str) -> bool {
+        (self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind))
+            && !self.excluded.iter().any(|k| k == kind)
+    }
+
+    /// Whether the cut is taken.
+    pub fn takes(&self, cut: &Cut) -> bool {
+        self.takes_kind(&cut.kind)
+            && (self.targets.is_empty()
+                || self
+                    .targets
+                    .iter()
+                    .any(|pattern| matches(pattern, &cut.id) || matches(pattern, &cut.target)))
+    }
+
+    /// The flags as given, for the plan file and for messages (e.g. `--kinds sg_revoke --target sg-1*`).
+    pub fn flags(&self) -> Vec<String> {
+        let mut flags = Vec::new();
+        if !self.kinds.is_empty() {
+            flags.push(format!("--kinds {}", self.kinds.join(",")));
+        }
+        if !self.excluded.is_empty() {
+            flags.push(format!("--exclude-kinds {}", self.excluded.join(",")));
+        }
+        flags.extend(self.targets.iter().map(|t| format!("--target {t}")));
+        flags
+    }
+}
+
+/// Whether `text` matches `pattern` whole, `*` standing for any run of characters (none included).
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let mut parts = pattern.split('*');
+    let first = parts.next().unwrap_or_default();
+    let Some(mut rest) = text.strip_prefix(first) else {
+        return false;
+    };
+    let middle: Vec<&str> = parts.collect();
+    let Some((last, between)) = middle.split_last() else {
+        // No `*`: the whole text must be the pattern.
+        return rest.is_empty();
+    };
+    for part in between {
+        match rest.find(part) {
+            Some(at) => rest = &rest[at + part.len()..],
+            None => return false,
+        }
+    }
+    rest.len() >= last.len() && rest.ends_with(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KNOWN: [&str; 3] = ["sg_revoke", "route_remove", "nacl_deny"];
+
+    fn cut(kind: &str, region: &str, target: &str) -> Cut {
+        Cut {
+            id: Cut::expected_id(kind, region, target),
+            kind: kind.into(),
+            region: region.into(),
+            target: target.into(),
+            enabled: true,
+            reversible: true,
+            reason: String::new(),
+            before: serde_json::Value::Null,
+            after: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn a_star_stands_for_any_run_of_characters_and_nothing_else_is_special() {
+        assert!(matches("sg-*", "sg-0abc"));
+        assert!(matches("sg-*", "sg-"));
+        assert!(!matches("sg-*", "xsg-0abc"));
+        assert!(matches("*/eu-west-1/*", "sg_revoke/eu-west-1/sg-1"));
+        assert!(!matches("*/eu-west-1/*", "sg_revoke/us-east-1/sg-1"));
+        assert!(matches("a*b*c", "aXbYc"));
+        assert!(matches("a*b*c", "abc"));
+        assert!(!matches("a*b*c", "acb"));
+        assert!(!matches("ab*ba", "aba"), "the two ends may not overlap");
+        assert!(matches("sg-1", "sg-1"));
+        assert!(!matches("sg-1", "sg-12"), "without a star the match is whole");
+        assert!(matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucket?x"));
+        assert!(!matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucketyx"));
+        assert!(matches("*", ""));
+    }
+
+    #[test]
+    fn kinds_excluded_kinds_and_targets_narrow_together() {
+        let selection = Selection::new(
+            Some("sg_revoke, route_remove"),
+            Some("route_remove"),
+            &[],
+            &KNOWN,
+        );
+        assert!(selection.is_err(), "a kind both taken and excluded");
+
+        let selection =
+            Selection::new(Some("sg_revoke,route_remove"), None, &["*-1*".into()], &KNOWN)
+                .unwrap();
+        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1a")));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-2a")));
+        assert!(!selection.takes(&cut("nacl_deny", "us-east-1", "acl-1")));
+        assert!(selection.takes_kind("route_remove"));
+        assert!(!selection.takes_kind("nacl_deny"));
+
+        let selection = Selection::new(None, Some("nacl_deny"), &[], &KNOWN).unwrap();
+        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-9")));
+        assert!(!selection.takes(&cut("nacl_deny", "eu-west-1", "acl-9")));
+        assert_eq!(selection.flags(), ["--exclude-kinds nacl_deny"]);
+    }
+
+    #[test]
+    fn a_target_matches_the_cut_id_or_the_target_whole() {
+        let selection =
+            Selection::new(None, None, &["sg_revoke/eu-west-1/*".into()], &KNOWN).unwrap();
+        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-1")));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-1")));
+        let selection = Selection::new(None, None, &["sg-1".into()], &KNOWN).unwrap();
+        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1")));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-10")));
+    }
+
+    #[test]
+    fn the_default_takes_everything() {
+        let selection = Selection::default();
+        assert!(selection.is_everything());
+        assert!(selection.takes(&cut("nacl_deny", "us-east-1", "acl-1")));
+        assert!(selection.flags().is_empty());
+    }
+
+    #[test]
+    fn an_unknown_kind_or_an_empty_pattern_is_refused_saying_what_to_use() {
+        let err = Selection::new(Some("sg_revok"), None, &[], &KNOWN).unwrap_err();
+        assert!(err.starts_with("--kinds: `sg_revok` is not a kind"), "{err}");
+        assert!(err.contains("sg_revoke, route_remove, nacl_deny"), "{err}");
+        let err = Selection::new(None, Some("x\u{1b}[2J"), &[], &KNOWN).unwrap_err();
+        assert!(!err.contains('\u{1b}'), "escaped: {err:?}");
+        let err = Selection::new(None, None, &[" ".into()], &KNOWN).unwrap_err();
+        assert!(err.starts_with("--target: an empty pattern"), "{err}");
+    }
+}
