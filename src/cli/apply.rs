@@ -60,7 +60,11 @@ pub async fn apply_command(
             say!(
                 settings,
                 "Nothing to apply: every cut is disabled{}, or the plan has none.",
-                if left_out.is_empty() { "" } else { " or left out" }
+                if left_out.is_empty() {
+                    ""
+                } else {
+                    " or left out"
+                }
             );
             return Ok(exit::SUCCESS);
         }

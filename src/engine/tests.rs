@@ -871,7 +871,10 @@ async fn a_restore_dry_run_changes_nothing() {
         panic!("expected a dry run");
     };
     assert_eq!(work.pending.len(), 1);
-    assert_eq!(work.pending[0].cut.before, serde_json::json!({ "value": "on" }));
+    assert_eq!(
+        work.pending[0].cut.before,
+        serde_json::json!({ "value": "on" })
+    );
     assert_eq!(*operator.asked.lock().unwrap(), ["review restore (0 kept)"]);
     assert_eq!(live.lock().unwrap()["a"], "off");
     assert_eq!(std::fs::read(&rollback).unwrap(), journal_before);

@@ -156,7 +156,10 @@ mod tests {
         assert!(!matches("a*b*c", "acb"));
         assert!(!matches("ab*ba", "aba"), "the two ends may not overlap");
         assert!(matches("sg-1", "sg-1"));
-        assert!(!matches("sg-1", "sg-12"), "without a star the match is whole");
+        assert!(
+            !matches("sg-1", "sg-12"),
+            "without a star the match is whole"
+        );
         assert!(matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucket?x"));
         assert!(!matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucketyx"));
         assert!(matches("*", ""));
@@ -172,9 +175,13 @@ mod tests {
         );
         assert!(selection.is_err(), "a kind both taken and excluded");
 
-        let selection =
-            Selection::new(Some("sg_revoke,route_remove"), None, &["*-1*".into()], &KNOWN)
-                .unwrap();
+        let selection = Selection::new(
+            Some("sg_revoke,route_remove"),
+            None,
+            &["sg-1*".into()],
+            &KNOWN,
+        )
+        .unwrap();
         assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1a")));
         assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-2a")));
         assert!(!selection.takes(&cut("nacl_deny", "us-east-1", "acl-1")));
@@ -209,7 +216,10 @@ mod tests {
     #[test]
     fn an_unknown_kind_or_an_empty_pattern_is_refused_saying_what_to_use() {
         let err = Selection::new(Some("sg_revok"), None, &[], &KNOWN).unwrap_err();
-        assert!(err.starts_with("--kinds: `sg_revok` is not a kind"), "{err}");
+        assert!(
+            err.starts_with("--kinds: `sg_revok` is not a kind"),
+            "{err}"
+        );
         assert!(err.contains("sg_revoke, route_remove, nacl_deny"), "{err}");
         let err = Selection::new(None, Some("x\u{1b}[2J"), &[], &KNOWN).unwrap_err();
         assert!(!err.contains('\u{1b}'), "escaped: {err:?}");
