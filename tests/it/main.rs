@@ -20,9 +20,12 @@
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 //! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
+//! - `block_public_access`: `vpc_block_public_access`, `snapshot_block_public_access` and
+//!   `image_block_public_access` on the emulator (its model of those operations).
 
 mod account;
 mod api_gateway;
+mod block_public_access;
 mod cli;
 mod cloudfront;
 mod crash;

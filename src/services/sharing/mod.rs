@@ -1,2 +1,9 @@
 //! Data shared out of the account as copies: EBS snapshots, AMIs, RDS snapshots and SSM documents made
 //! public or shared with other accounts, and the regional switches that block such sharing.
+
+pub mod account_switch;
+pub mod image_block_public_access;
+pub mod snapshot_block_public_access;
+
+pub use image_block_public_access::ImageBlockPublicAccess;
+pub use snapshot_block_public_access::SnapshotBlockPublicAccess;

@@ -26,6 +26,10 @@ async fn network_state(emulator: &Emulator) -> String {
     for (id, text) in snapshot::vpc_endpoints(&ec2).await {
         lines.push(format!("vpce {id}: {text}"));
     }
+    // The region's switches (VPC, snapshot and AMI block public access), which the leaky account's plan cuts.
+    for (what, text) in crate::block_public_access::switches(&ec2).await {
+        lines.push(format!("{what}: {text}"));
+    }
     let acls = ec2.describe_network_acls().send().await.unwrap();
     for acl in acls.network_acls() {
         let id = acl.network_acl_id().unwrap();
