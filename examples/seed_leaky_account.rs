@@ -62,5 +62,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "seeded CloudFront distribution {} ({})",
         account.edge.distribution_id, account.edge.domain_name
     );
+    let sharing = &account.sharing;
+    println!(
+        "seeded sharing: public snapshot {}, snapshot {} and AMI {} shared with {}, public RDS snapshot {}, public SSM document {}",
+        sharing.public_snapshot,
+        sharing.shared_snapshot,
+        sharing.shared_image,
+        leaky_account::sharing::INTRUDER_ACCOUNT,
+        sharing.public_db_snapshot,
+        sharing.public_document
+    );
     Ok(())
 }

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod mail;
 pub mod network;
 pub mod serverless;
+pub mod sharing;
 
 use aws_config::SdkConfig;
 use aws_sdk_ec2::types::{
@@ -69,6 +70,7 @@ pub struct SeededAccount {
     pub serverless: serverless::SeededServerless,
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
+    pub sharing: sharing::SeededSharing,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -85,6 +87,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         serverless: serverless::seed(&first).await?,
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
+        sharing: sharing::seed(&first).await?,
     })
 }
 

@@ -2,7 +2,7 @@
 
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
-use crate::services::{edge, findings, identity, mail, network, serverless, storage};
+use crate::services::{edge, findings, identity, mail, network, serverless, sharing, storage};
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
@@ -48,6 +48,7 @@ impl Registry {
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
                 Box::new(storage::S3PublicAccessBlock),
                 Box::new(storage::EcrPublicDelete),
+                Box::new(sharing::SharingRevoke),
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
@@ -75,6 +76,8 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                Box::new(sharing::SharingRevoke),
+                Box::new(sharing::SsmPublicSharing),
             ],
         }
     }

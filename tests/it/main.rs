@@ -19,6 +19,7 @@
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
+//! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 
 mod account;
 mod api_gateway;
@@ -41,5 +42,6 @@ mod profile;
 mod recovery;
 mod registry;
 mod security_groups;
+mod sharing;
 mod snapshot;
 mod yaml_tools;
