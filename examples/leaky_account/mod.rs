@@ -11,6 +11,7 @@ pub mod identity;
 pub mod mail;
 pub mod network;
 pub mod serverless;
+pub mod sharing;
 pub mod trust;
 
 use aws_config::SdkConfig;
@@ -71,6 +72,7 @@ pub struct SeededAccount {
     pub api: api::SeededApi,
     pub edge: edge::SeededEdge,
     pub trust: trust::SeededTrust,
+    pub sharing: sharing::SeededSharing,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -88,6 +90,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         api: api::seed(&first).await?,
         edge: edge::seed(&first).await?,
         trust: trust::seed(&first).await?,
+        sharing: sharing::seed(&first).await?,
     })
 }
 

@@ -7,6 +7,7 @@
 //! | stolen keys and sessions | [`identity`] | `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate` (one file: `iam_credential_deactivate`), `iam_session_revoke` |
 //! | mail | [`mail`] | `ses_sending_pause`, `ses_send_deny`, `ses_identity_policy_remove` |
 //! | data stores reachable from the internet | [`storage`] | `s3_public_access_block`, `rds_public_off`, `ecr_public_delete` |
+//! | data shared out as copies | [`sharing`] | `sharing_revoke` |
 //! | code the internet can call | [`serverless`] | `lambda_throttle`, `lambda_url_restrict`, `lambda_permission_remove`, `apigw_deny_policy`, `apigw_stage_throttle` |
 //! | the content delivery edge | [`edge`] | `cloudfront_disable`, `cloudfront_maintenance` |
 //! | data shared out as copies | [`sharing`] | `snapshot_block_public_access`, `image_block_public_access` |

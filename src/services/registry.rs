@@ -59,6 +59,7 @@ impl Registry {
                 Box::new(sharing::SnapshotBlockPublicAccess),
                 Box::new(sharing::ImageBlockPublicAccess),
                 Box::new(storage::EcrPublicDelete),
+                Box::new(sharing::SharingRevoke),
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
@@ -87,6 +88,8 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                Box::new(sharing::SharingRevoke),
+                Box::new(sharing::SsmPublicSharing),
                 // What discovery could not classify (issue 11): once regional, once global.
                 Box::new(common::unclassified::Unclassified { global: false }),
                 Box::new(common::unclassified::Unclassified { global: true }),

@@ -22,6 +22,7 @@
 //! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
 //! - `block_public_access`: `vpc_block_public_access`, `snapshot_block_public_access` and
 //!   `image_block_public_access` on the emulator (its model of those operations).
+//! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 
 mod account;
 mod api_gateway;
@@ -45,6 +46,7 @@ mod profile;
 mod recovery;
 mod registry;
 mod security_groups;
+mod sharing;
 mod snapshot;
 mod trust;
 mod yaml_tools;

@@ -7,3 +7,9 @@ pub mod snapshot_block_public_access;
 
 pub use image_block_public_access::ImageBlockPublicAccess;
 pub use snapshot_block_public_access::SnapshotBlockPublicAccess;
+
+pub mod sharing_revoke;
+pub mod ssm_public_sharing;
+
+pub use sharing_revoke::SharingRevoke;
+pub use ssm_public_sharing::SsmPublicSharing;

@@ -101,6 +101,9 @@ async fn network_state(emulator: &Emulator) -> String {
 pub(super) async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
     match scenario {
         Scenario::Network => network_state(emulator).await,
+        Scenario::Sharing => {
+            crate::sharing::sharing_state(&emulator.sdk_config(REGION).await).await
+        }
         Scenario::IdentityMailServerlessAndEdge => {
             let config = emulator.sdk_config(REGION).await;
             let mut lines = Vec::new();
