@@ -154,7 +154,7 @@ fn is_account_id(value: &str) -> bool {
 /// The organization an organization or OU ARN belongs to: `…:organization/o-x` or `…:ou/o-x/ou-y`
 /// (<https://docs.aws.amazon.com/service-authorization/latest/reference/list_awsorganizations.html#awsorganizations-resources-for-iam-policies>).
 pub fn organization_of(arn: &str) -> Option<&str> {
-    let resource = arn.strip_prefix("arn:")?.splitn(6, ':').nth(4)?;
+    let resource = arn.strip_prefix("arn:")?.split(':').nth(4)?;
     let rest = resource
         .strip_prefix("organization/")
         .or_else(|| resource.strip_prefix("ou/"))?;
