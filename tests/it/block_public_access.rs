@@ -148,7 +148,7 @@ fn cut<'a>(plan: &'a Plan, kind: &str) -> &'a Cut {
         .unwrap_or_else(|| panic!("the plan has no cut {id}"))
 }
 
-/// Live mode and whether the bastion's subnet has an exclusion tagged by the cut.
+/// Live mode and whether the bastion's subnet has a live (not deleted) exclusion tagged by the cut.
 async fn sealed_with_bastion_kept(
     ec2: &aws_sdk_ec2::Client,
     subnet: &str,
@@ -168,7 +168,10 @@ async fn sealed_with_bastion_kept(
         .vpc_block_public_access_exclusions()
         .iter()
         .any(|e| {
-            e.resource_arn().is_some_and(|arn| arn.ends_with(subnet))
+            // A deleted exclusion stays listed (`delete-in-progress`, then `delete-complete`) but keeps
+            // nothing open.
+            !e.state().is_some_and(|s| s.as_str().starts_with("delete-"))
+                && e.resource_arn().is_some_and(|arn| arn.ends_with(subnet))
                 && e.tags().iter().any(|t| {
                     t.key() == Some("hikkonuki:cut")
                         && t.value() == Some("vpc_block_public_access/us-east-1/123456789012")
@@ -230,10 +233,11 @@ async fn the_switches_seal_the_region_keep_the_bastion_and_restore_gives_back_ev
         .apply(PLAN)
         .assert()
         .code(0)
-        .stdout(contains(
+        .stderr(contains(
             "cut       vpc_block_public_access/us-east-1/123456789012 (",
         ))
-        .stdout(contains("sealed in "));
+        .stderr(contains("sealed in "))
+        .stdout(contains("Sealed in "));
     assert_eq!(
         sealed_with_bastion_kept(&ec2, &seeded.bastion_subnet).await,
         ("block-bidirectional".into(), "update-complete".into(), true),
@@ -287,13 +291,13 @@ async fn restore_leaves_switches_changed_after_the_cut_and_reports_each_conflict
         .restore(ROLLBACK)
         .assert()
         .code(0)
-        .stdout(contains(
+        .stderr(contains(
             "conflict: VPC Block Public Access in us-east-1 was changed after the cut to `block-ingress`",
         ))
-        .stdout(contains(
+        .stderr(contains(
             "conflict: EBS snapshot block public access in us-east-1 was changed after the cut to `block-new-sharing`",
         ))
-        .stdout(contains("AMI block public access in us-east-1 already `unblocked`"));
+        .stderr(contains("AMI block public access in us-east-1 already `unblocked`"));
     let after = switches(&ec2).await;
     assert!(after["vpc mode"].contains("BlockIngress"), "{after:?}");
     assert!(

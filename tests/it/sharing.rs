@@ -41,7 +41,7 @@ pub async fn sharing_state(config: &aws_config::SdkConfig) -> String {
             .map(|p| format!("{p:?}"))
             .collect();
         permissions.sort();
-        lines.push(format!("ebs snapshot {id}: {permissions:?}"));
+        lines.push(format!("ebs snapshot {id}: [{}]", permissions.join(", ")));
     }
     let images = ec2.describe_images().owners("self").send().await.unwrap();
     for image in images.images() {
@@ -59,7 +59,7 @@ pub async fn sharing_state(config: &aws_config::SdkConfig) -> String {
             .map(|p| format!("{p:?}"))
             .collect();
         permissions.sort();
-        lines.push(format!("image {id}: {permissions:?}"));
+        lines.push(format!("image {id}: [{}]", permissions.join(", ")));
     }
     let db_snapshots = rds.describe_db_snapshots().send().await.unwrap();
     for snapshot in db_snapshots.db_snapshots() {
@@ -82,7 +82,7 @@ pub async fn sharing_state(config: &aws_config::SdkConfig) -> String {
             })
             .collect();
         values.sort();
-        lines.push(format!("db snapshot {id}: {values:?}"));
+        lines.push(format!("db snapshot {id}: [{}]", values.join(", ")));
     }
     let cluster_snapshots = rds.describe_db_cluster_snapshots().send().await.unwrap();
     for snapshot in cluster_snapshots.db_cluster_snapshots() {
@@ -105,7 +105,7 @@ pub async fn sharing_state(config: &aws_config::SdkConfig) -> String {
             })
             .collect();
         values.sort();
-        lines.push(format!("db cluster snapshot {id}: {values:?}"));
+        lines.push(format!("db cluster snapshot {id}: [{}]", values.join(", ")));
     }
     let documents = ssm
         .list_documents()
@@ -133,7 +133,7 @@ pub async fn sharing_state(config: &aws_config::SdkConfig) -> String {
             .map(|i| format!("{i:?}"))
             .collect();
         shares.sort();
-        lines.push(format!("ssm document {name}: {shares:?}"));
+        lines.push(format!("ssm document {name}: [{}]", shares.join(", ")));
     }
     lines.sort();
     lines.join("\n")
