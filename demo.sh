@@ -29,7 +29,8 @@ echo; echo "== hikkonuki plan"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/plan.yaml"
 
 echo; echo "== hikkonuki apply --yes"
-"$bin/hikkonuki" apply "$work/plan.yaml" --yes | tee "$work/apply.log"
+# Progress lines (one per cut, with its time) go to stderr; keep them in the log too.
+"$bin/hikkonuki" apply "$work/plan.yaml" --yes 2>&1 | tee "$work/apply.log"
 
 echo; echo "== each region sealed first by VPC Block Public Access: the time it took, per region"
 grep -E '^cut +vpc_block_public_access/' "$work/apply.log" || echo "(no region was sealed by VPC Block Public Access)"
