@@ -168,13 +168,19 @@ pub async fn seed_cluster_snapshot(config: &aws_config::SdkConfig) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn shared_snapshots_images_and_documents_lose_outside_permissions_and_get_them_back_exactly() {
+async fn shared_snapshots_images_and_documents_lose_outside_permissions_and_get_them_back_exactly()
+{
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
     let seeded = sharing::seed(&config).await.unwrap();
     let cluster_snapshot = seed_cluster_snapshot(&config).await;
     let original = sharing_state(&config).await;
-    for needed in ["group: Some(All)", INTRUDER_ACCOUNT, "restore=all", "\"all\""] {
+    for needed in [
+        "group: Some(All)",
+        INTRUDER_ACCOUNT,
+        "restore=all",
+        "\"all\"",
+    ] {
         assert!(original.contains(needed), "{needed} seeded:\n{original}");
     }
 
@@ -279,7 +285,9 @@ async fn the_ssm_public_sharing_setting_the_emulator_cannot_answer_is_an_unread_
         .stdout(contains("ssm_public_sharing"));
     let plan = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
     assert!(
-        plan.contains("whether SSM documents can be shared publicly in us-east-1 could not be read"),
+        plan.contains(
+            "whether SSM documents can be shared publicly in us-east-1 could not be read"
+        ),
         "{plan}"
     );
 }

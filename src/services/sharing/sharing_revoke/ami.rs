@@ -7,9 +7,7 @@
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sharingamis-explicit.html>): undo only adds back
 //! what was there.
 
-use aws_sdk_ec2::types::{
-    Image, LaunchPermission, LaunchPermissionModifications, PermissionGroup,
-};
+use aws_sdk_ec2::types::{Image, LaunchPermission, LaunchPermissionModifications, PermissionGroup};
 
 use super::{Grantee, Reading, ResourceType, SharingState};
 use crate::aws::RegionCtx;

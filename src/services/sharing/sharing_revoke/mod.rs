@@ -84,7 +84,9 @@ impl ResourceType {
         match self {
             ResourceType::EbsSnapshot => ("EBS snapshot", "create volumes from it"),
             ResourceType::Image => ("AMI", "launch instances from it and copy it"),
-            ResourceType::DbSnapshot => ("RDS DB snapshot", "copy it or restore a database from it"),
+            ResourceType::DbSnapshot => {
+                ("RDS DB snapshot", "copy it or restore a database from it")
+            }
             ResourceType::DbClusterSnapshot => (
                 "RDS DB cluster snapshot",
                 "copy it or restore a cluster from it",
@@ -240,9 +242,10 @@ pub fn propose(reading: &Reading, home: &Home) -> Option<Proposal<SharingState>>
     }
     let mut after = before.clone();
     after.shared_with = kept.clone();
-    after
-        .shared_document_versions
-        .retain(|grantee, _| kept.iter().any(|k| version_key(k) == Some(grantee.as_str())));
+    after.shared_document_versions.retain(|grantee, _| {
+        kept.iter()
+            .any(|k| version_key(k) == Some(grantee.as_str()))
+    });
     let (what, can) = before.resource_type.described();
     let names: Vec<String> = removed.iter().map(Grantee::described).collect();
     let mut reason = format!(
@@ -258,12 +261,9 @@ pub fn propose(reading: &Reading, home: &Home) -> Option<Proposal<SharingState>>
             kept.join(", ")
         ));
     }
-    let organization_grantees = removed.iter().any(|g| {
-        matches!(
-            g,
-            Grantee::Organization(_) | Grantee::OrganizationalUnit(_)
-        )
-    });
+    let organization_grantees = removed
+        .iter()
+        .any(|g| matches!(g, Grantee::Organization(_) | Grantee::OrganizationalUnit(_)));
     if let (true, Organization::Unknown(why)) = (organization_grantees, &home.organization) {
         reason.push_str(&format!(
             " The account's own organization could not be read ({why}), so every organization and organizational unit is treated as outside."
@@ -367,7 +367,9 @@ async fn add(
         ResourceType::EbsSnapshot => ebs::add(ctx, id, grantees).await,
         ResourceType::Image => ami::add(ctx, id, grantees).await,
         ResourceType::DbSnapshot => rds::add(ctx, rds::Snapshot::Instance, id, grantees).await,
-        ResourceType::DbClusterSnapshot => rds::add(ctx, rds::Snapshot::Cluster, id, grantees).await,
+        ResourceType::DbClusterSnapshot => {
+            rds::add(ctx, rds::Snapshot::Cluster, id, grantees).await
+        }
         ResourceType::SsmDocument => ssm::add(ctx, id, grantees, versions).await,
     }
 }
@@ -475,12 +477,10 @@ impl CutKind for SharingRevoke {
     ) -> Result<Vec<Proposal<SharingState>>, ServiceError> {
         let readings = survey(ctx, &scope.caller.account).await?;
         let needs_organization = readings.iter().any(|r| {
-            r.state.shared_with.iter().any(|g| {
-                matches!(
-                    g,
-                    Grantee::Organization(_) | Grantee::OrganizationalUnit(_)
-                )
-            })
+            r.state
+                .shared_with
+                .iter()
+                .any(|g| matches!(g, Grantee::Organization(_) | Grantee::OrganizationalUnit(_)))
         });
         // DescribeOrganization only when an organization grant needs classifying.
         let home = if needs_organization {
@@ -510,7 +510,13 @@ impl CutKind for SharingRevoke {
         cut: &TypedCut<SharingState>,
     ) -> Result<UndoRecord, ServiceError> {
         let record = self.undo_record_for(cut)?;
-        remove(ctx, record.resource_type, &record.resource_id, &record.removed).await?;
+        remove(
+            ctx,
+            record.resource_type,
+            &record.resource_id,
+            &record.removed,
+        )
+        .await?;
         Ok(record)
     }
 

@@ -85,7 +85,8 @@ pub async fn read(ctx: &RegionCtx, name: &str) -> Result<Option<Reading>, Servic
             }
         }
         for info in out.account_sharing_info_list() {
-            if let (Some(account), Some(version)) = (info.account_id(), info.shared_document_version())
+            if let (Some(account), Some(version)) =
+                (info.account_id(), info.shared_document_version())
             {
                 let key = if account.eq_ignore_ascii_case("all") {
                     "all".to_string()

@@ -100,11 +100,7 @@ fn an_image_keeps_its_own_organization_and_ous_and_loses_another_organization() 
             Grantee::Organization(OTHER_ORG.into()),
         ],
     );
-    let proposal = propose(
-        &found,
-        &home(Organization::Member("o-ownorg1234".into())),
-    )
-    .unwrap();
+    let proposal = propose(&found, &home(Organization::Member("o-ownorg1234".into()))).unwrap();
     assert_eq!(
         proposal.after.shared_with,
         vec![
@@ -112,7 +108,11 @@ fn an_image_keeps_its_own_organization_and_ous_and_loses_another_organization() 
             Grantee::OrganizationalUnit(OWN_OU.into()),
         ]
     );
-    assert!(proposal.reason.contains("Kept, being inside"), "{}", proposal.reason);
+    assert!(
+        proposal.reason.contains("Kept, being inside"),
+        "{}",
+        proposal.reason
+    );
 
     // Shared only inside: nothing to cut.
     let inside = reading(
@@ -135,12 +135,16 @@ fn an_organization_that_cannot_be_read_makes_every_organization_grant_outside_an
     );
     let proposal = propose(
         &found,
-        &home(Organization::Unknown("DescribeOrganization: AccessDeniedException".into())),
+        &home(Organization::Unknown(
+            "DescribeOrganization: AccessDeniedException".into(),
+        )),
     )
     .unwrap();
     assert!(proposal.after.shared_with.is_empty());
     assert!(
-        proposal.reason.contains("could not be read (DescribeOrganization: AccessDeniedException)"),
+        proposal
+            .reason
+            .contains("could not be read (DescribeOrganization: AccessDeniedException)"),
         "{}",
         proposal.reason
     );
@@ -165,13 +169,28 @@ fn states_that_add_a_grantee_or_keep_the_resource_public_are_refused() {
     );
     let mut adds = cut.clone();
     adds.after.shared_with = vec![account("333333333333")];
-    assert!(SharingRevoke.check_states(&adds).unwrap_err().contains("only removes"));
+    assert!(
+        SharingRevoke
+            .check_states(&adds)
+            .unwrap_err()
+            .contains("only removes")
+    );
     let mut nothing = cut.clone();
     nothing.after = nothing.before.clone();
-    assert!(SharingRevoke.check_states(&nothing).unwrap_err().contains("removes no"));
+    assert!(
+        SharingRevoke
+            .check_states(&nothing)
+            .unwrap_err()
+            .contains("removes no")
+    );
     let mut elsewhere = cut;
     elsewhere.target = "db_snapshot/other".into();
-    assert!(SharingRevoke.check_states(&elsewhere).unwrap_err().contains("target"));
+    assert!(
+        SharingRevoke
+            .check_states(&elsewhere)
+            .unwrap_err()
+            .contains("target")
+    );
 }
 
 #[test]
@@ -181,8 +200,10 @@ fn an_ssm_document_keeps_the_versions_of_what_it_keeps_only() {
         "Deploy",
         vec![account(INTRUDER), account(HOME)],
     );
-    found.state.shared_document_versions =
-        BTreeMap::from([(INTRUDER.into(), "$DEFAULT".into()), (HOME.into(), "2".into())]);
+    found.state.shared_document_versions = BTreeMap::from([
+        (INTRUDER.into(), "$DEFAULT".into()),
+        (HOME.into(), "2".into()),
+    ]);
     let proposal = propose(&found, &home(Organization::None)).unwrap();
     assert_eq!(proposal.after.shared_with, vec![account(HOME)]);
     assert_eq!(
@@ -216,12 +237,20 @@ fn undo_adds_back_only_what_is_missing_and_reports_what_changed_since() {
     );
     assert_eq!(missing, vec![account(INTRUDER)]);
     let text = notes.join("\n");
-    assert!(text.contains("already shared again with everyone (public)"), "{text}");
     assert!(
-        text.contains("conflict: ebs_snapshot/snap-1 was shared since the cut with account 555555555555"),
+        text.contains("already shared again with everyone (public)"),
         "{text}"
     );
-    assert!(text.contains("no longer shared with account 444444444444"), "{text}");
+    assert!(
+        text.contains(
+            "conflict: ebs_snapshot/snap-1 was shared since the cut with account 555555555555"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("no longer shared with account 444444444444"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -251,12 +280,19 @@ fn an_unclassified_permission_is_a_high_finding_naming_the_resource() {
 // ---------------------------------------------------------------------------------------------------
 
 fn snapshot(id: &str, owner: &str) -> Ec2Snapshot {
-    Ec2Snapshot::builder().snapshot_id(id).owner_id(owner).build()
+    Ec2Snapshot::builder()
+        .snapshot_id(id)
+        .owner_id(owner)
+        .build()
 }
 
 /// DescribeSnapshotAttribute as documented: `createVolumePermission` entries with `group: all` or a
 /// `userId` (API_DescribeSnapshotAttribute.html).
-fn volume_permissions(id: &'static str, public: bool, users: &'static [&'static str]) -> aws_smithy_mocks::Rule {
+fn volume_permissions(
+    id: &'static str,
+    public: bool,
+    users: &'static [&'static str],
+) -> aws_smithy_mocks::Rule {
     mock!(aws_sdk_ec2::Client::describe_snapshot_attribute)
         .match_requests(move |req| req.snapshot_id() == Some(id))
         .then_output(move || {
@@ -277,7 +313,11 @@ fn volume_permissions(id: &'static str, public: bool, users: &'static [&'static 
         })
 }
 
-fn empty_image_and_rds_and_ssm() -> (aws_sdk_rds::Client, aws_sdk_ssm::Client, aws_smithy_mocks::Rule) {
+fn empty_image_and_rds_and_ssm() -> (
+    aws_sdk_rds::Client,
+    aws_sdk_ssm::Client,
+    aws_smithy_mocks::Rule,
+) {
     let images = mock!(aws_sdk_ec2::Client::describe_images)
         .then_output(|| DescribeImagesOutput::builder().build());
     let db = mock!(aws_sdk_rds::Client::describe_db_snapshots).then_output(|| {
@@ -404,7 +444,10 @@ async fn mocked_undo_shares_a_snapshot_again_with_exactly_the_missing_grantees()
     );
     let outcome = SharingRevoke.undo(&ctx, &undo_record()).await.unwrap();
     assert_eq!(add.num_calls(), 1);
-    assert!(outcome.notes[0].contains("shared ebs_snapshot/snap-1 again"), "{outcome:?}");
+    assert!(
+        outcome.notes[0].contains("shared ebs_snapshot/snap-1 again"),
+        "{outcome:?}"
+    );
 }
 
 /// DescribeImageAttribute with organization and OU entries, and DescribeOrganization naming the
@@ -422,8 +465,16 @@ async fn mocked_an_image_shared_with_organizations_is_classified_by_the_account_
     let permissions = mock!(aws_sdk_ec2::Client::describe_image_attribute).then_output(|| {
         DescribeImageAttributeOutput::builder()
             .image_id("ami-1")
-            .launch_permissions(LaunchPermission::builder().organization_arn(OWN_ORG).build())
-            .launch_permissions(LaunchPermission::builder().organization_arn(OTHER_ORG).build())
+            .launch_permissions(
+                LaunchPermission::builder()
+                    .organization_arn(OWN_ORG)
+                    .build(),
+            )
+            .launch_permissions(
+                LaunchPermission::builder()
+                    .organization_arn(OTHER_ORG)
+                    .build(),
+            )
             .launch_permissions(LaunchPermission::builder().user_id(INTRUDER).build())
             .build()
     });
@@ -436,7 +487,9 @@ async fn mocked_an_image_shared_with_organizations_is_classified_by_the_account_
                     && m.remove()
                         == [
                             LaunchPermission::builder().user_id(INTRUDER).build(),
-                            LaunchPermission::builder().organization_arn(OTHER_ORG).build(),
+                            LaunchPermission::builder()
+                                .organization_arn(OTHER_ORG)
+                                .build(),
                         ]
             })
         })
@@ -500,10 +553,26 @@ fn restore_attribute(values: &'static [&'static str]) -> aws_smithy_mocks::Rule 
 #[tokio::test]
 async fn mocked_undo_meeting_the_rds_shared_snapshot_quota_explains_it() {
     let live = restore_attribute(&[
-        "300000000001", "300000000002", "300000000003", "300000000004", "300000000005",
-        "300000000006", "300000000007", "300000000008", "300000000009", "300000000010",
-        "300000000011", "300000000012", "300000000013", "300000000014", "300000000015",
-        "300000000016", "300000000017", "300000000018", "300000000019", "300000000020",
+        "300000000001",
+        "300000000002",
+        "300000000003",
+        "300000000004",
+        "300000000005",
+        "300000000006",
+        "300000000007",
+        "300000000008",
+        "300000000009",
+        "300000000010",
+        "300000000011",
+        "300000000012",
+        "300000000013",
+        "300000000014",
+        "300000000015",
+        "300000000016",
+        "300000000017",
+        "300000000018",
+        "300000000019",
+        "300000000020",
     ]);
     let refused = mock!(aws_sdk_rds::Client::modify_db_snapshot_attribute).then_error(|| {
         ModifyDBSnapshotAttributeError::generic(
