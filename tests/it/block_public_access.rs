@@ -359,6 +359,14 @@ async fn keep_flags_are_repeatable_and_checked_before_the_account_is_read() {
         "Already excluded, left as is: {} (allow-egress)",
         seeded.excluded_vpc
     )));
+    // An allow-egress exclusion does not let the responder in: the plan says so.
+    assert!(seal.reason.contains(&format!(
+        "Careful: the existing exclusion of {} is not allow-bidirectional",
+        seeded.excluded_vpc
+    )));
+    // The id that is in no VPC of the account is named, not dropped.
+    assert!(seal.reason.contains("Not in us-east-1"));
+    assert!(seal.reason.contains("subnet-0123456789abcdef0"));
     emulator
         .plan(REGION, "plans/bad.yaml")
         .args(["--keep-subnet", "sg-12345678"])

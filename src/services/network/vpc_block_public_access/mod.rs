@@ -389,6 +389,9 @@ async fn subnets_for_kept_ranges(
 pub struct Keeping {
     /// `--keep-subnet`/`--keep-vpc` ids found in this region.
     pub kept: Vec<String>,
+    /// `--keep-subnet`/`--keep-vpc` ids not found in this region: named in the reason, so an id that is in no
+    /// region (a typo) is not dropped without a word.
+    pub not_here: Vec<String>,
     /// `--keep-cidr` ranges given.
     pub keep_cidrs: Vec<String>,
     /// Subnets whose internet route carries a kept range.
@@ -440,6 +443,33 @@ pub fn propose(
         reason.push_str(&format!(
             " Already excluded, left as is: {}.",
             already.join(", ")
+        ));
+    }
+    // An allow-egress exclusion lets out only outbound traffic and its responses: under
+    // block-bidirectional, connections from the internet into it are blocked
+    // (API reference, VpcBlockPublicAccessExclusion:
+    // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcBlockPublicAccessExclusion.html).
+    let egress_only: Vec<&str> = keeping
+        .kept
+        .iter()
+        .filter(|r| {
+            before
+                .exclusions
+                .iter()
+                .any(|e| &e.resource == *r && e.mode != ALLOW_BIDIRECTIONAL)
+        })
+        .map(String::as_str)
+        .collect();
+    if !egress_only.is_empty() {
+        reason.push_str(&format!(
+            " Careful: the existing exclusion of {} is not allow-bidirectional, so the block still stops connections from the internet into it; if the responder comes in that way, change that exclusion to allow-bidirectional before apply (it is not this cut's to change).",
+            egress_only.join(", ")
+        ));
+    }
+    if !keeping.not_here.is_empty() {
+        reason.push_str(&format!(
+            " Not in {region} (kept only in the region that holds them; check the ids if they are in no region of this plan): {}.",
+            keeping.not_here.join(", ")
         ));
     }
     let other_exclusions: Vec<String> = before
@@ -799,6 +829,13 @@ impl CutKind for VpcBlockPublicAccess {
         } else {
             kept_here(ctx, &subnets, &vpcs).await?
         };
+        let mut not_here: Vec<String> = subnets
+            .iter()
+            .chain(&vpcs)
+            .filter(|id| !kept.iter().any(|k| k == *id))
+            .map(|id| id.to_string())
+            .collect();
+        not_here.dedup();
         let subnets_for_kept_ranges = if scope.keep_cidrs.is_empty() {
             Vec::new()
         } else {
@@ -806,6 +843,7 @@ impl CutKind for VpcBlockPublicAccess {
         };
         let keeping = Keeping {
             kept,
+            not_here,
             keep_cidrs: scope.keep_cidrs.iter().map(|c| c.to_string()).collect(),
             subnets_for_kept_ranges,
         };

@@ -141,6 +141,49 @@ fn cut_for(before: &RegionBlock, keep: &Keeping) -> TypedCut<RegionBlock> {
     }
 }
 
+/// A kept VPC whose existing exclusion only allows egress is still closed to connections from the
+/// internet under block-bidirectional: the plan says so instead of calling it kept.
+#[test]
+fn a_kept_resource_with_an_egress_only_exclusion_is_called_out() {
+    let before = block(
+        "off",
+        &[
+            ("vpc-old", "allow-egress"),
+            ("vpc-open", "allow-bidirectional"),
+        ],
+    );
+    let proposed = propose("us-east-1", &before, &keeping(&["vpc-old", "vpc-open"])).unwrap();
+    assert!(
+        proposed
+            .reason
+            .contains("Careful: the existing exclusion of vpc-old is not allow-bidirectional"),
+        "{}",
+        proposed.reason
+    );
+    let proposed = propose("us-east-1", &before, &keeping(&["vpc-open"])).unwrap();
+    assert!(!proposed.reason.contains("Careful"), "{}", proposed.reason);
+}
+
+/// A --keep-subnet/--keep-vpc id that is not in the region is named, so a typo is not dropped silently.
+#[test]
+fn kept_ids_not_in_the_region_are_named() {
+    let keep = Keeping {
+        kept: vec!["subnet-1".into()],
+        not_here: vec!["subnet-typo".into(), "vpc-elsewhere".into()],
+        ..Keeping::default()
+    };
+    let proposed = propose("us-east-1", &block("off", &[]), &keep).unwrap();
+    assert!(
+        proposed
+            .reason
+            .contains("Not in us-east-1 (kept only in the region that holds them; check the ids if they are in no region of this plan): subnet-typo, vpc-elsewhere."),
+        "{}",
+        proposed.reason
+    );
+    let proposed = propose("us-east-1", &block("off", &[]), &keeping(&["subnet-1"])).unwrap();
+    assert!(!proposed.reason.contains("Not in"), "{}", proposed.reason);
+}
+
 #[test]
 fn an_open_region_is_proposed_block_bidirectional_with_exclusions_for_what_is_kept() {
     let before = block("off", &[("vpc-old", "allow-egress")]);
@@ -215,6 +258,7 @@ fn keep_cidr_subnets_without_an_exclusion_are_named_as_needing_one() {
     };
     let mut keep = Keeping {
         kept: vec![],
+        not_here: vec![],
         keep_cidrs: vec!["203.0.113.0/24".into()],
         subnets_for_kept_ranges: vec![subnet("subnet-a", "vpc-1"), subnet("subnet-b", "vpc-2")],
     };
