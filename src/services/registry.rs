@@ -56,10 +56,12 @@ impl Registry {
                 Box::new(mail::ses_send_deny::SesSendDeny),
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
                 Box::new(storage::S3PublicAccessBlock),
+                // Before the switches, so restore lifts them first: while a block is on, AWS refuses to
+                // make a snapshot or AMI public, which sharing_revoke's undo does.
+                Box::new(sharing::SharingRevoke),
                 Box::new(sharing::SnapshotBlockPublicAccess),
                 Box::new(sharing::ImageBlockPublicAccess),
                 Box::new(storage::EcrPublicDelete),
-                Box::new(sharing::SharingRevoke),
                 Box::new(serverless::lambda::LambdaThrottle),
                 Box::new(serverless::lambda::LambdaUrlRestrict),
                 Box::new(serverless::lambda::LambdaPermissionRemove),
@@ -227,6 +229,26 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// After you enable block public access for snapshots, "users can no longer request public sharing"
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableSnapshotBlockPublicAccess.html>),
+    /// and the AMI block stops AMIs being made public
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-public-access-to-amis.html>): restore
+    /// lifts both switches before sharing_revoke makes snapshots and AMIs public again.
+    #[test]
+    fn the_sharing_switches_are_lifted_before_sharing_is_given_back() {
+        let registry = Registry::standard();
+        assert!(undone_before(
+            &registry,
+            "snapshot_block_public_access",
+            "sharing_revoke"
+        ));
+        assert!(undone_before(
+            &registry,
+            "image_block_public_access",
+            "sharing_revoke"
+        ));
     }
 
     #[test]
