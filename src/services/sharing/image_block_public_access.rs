@@ -4,7 +4,16 @@
 //! <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-public-access-to-amis.html>), so
 //! `sharing_revoke` makes those private, and sharing with named accounts is not affected.
 //!
-//! Undo disables it (`DisableImageBlockPublicAccess`), only while it is still on.
+//! AWS takes up to 10 minutes to apply either change, and `GetImageBlockPublicAccessState` reports the
+//! previous state meanwhile (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageBlockPublicAccess.html>,
+//! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DisableImageBlockPublicAccess.html>). So a
+//! restore soon after apply may read `unblocked` while the cut's block is still on its way: reading the
+//! prior state proves nothing, and undo disables it all the same (the prior state, whatever the reading).
+//! The switch has only the two states, so no later change can be told from the cut's own. Undo then waits,
+//! bounded, until AWS reports it `unblocked`, because `sharing_revoke`'s restore, which follows, cannot make
+//! an AMI public before that.
+
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::ImageBlockPublicAccessEnabledState;
@@ -28,6 +37,27 @@ static INFO: KindInfo = KindInfo {
 
 pub const BLOCK_NEW_SHARING: &str = "block-new-sharing";
 const UNBLOCKED: &str = "unblocked";
+/// "The API can take up to 10 minutes to configure this setting" (DisableImageBlockPublicAccess), with a
+/// minute's margin.
+const TAKES_EFFECT_WITHIN: Duration = Duration::from_secs(11 * 60);
+const POLL_FIRST: Duration = Duration::from_secs(1);
+const POLL_LONGEST: Duration = Duration::from_secs(15);
+
+/// Polls until AWS reports `state`, at most [`TAKES_EFFECT_WITHIN`]; false when it still does not.
+async fn wait_for(ctx: &RegionCtx, account_id: &str, state: &str) -> Result<bool, ServiceError> {
+    let started = tokio::time::Instant::now();
+    let mut interval = POLL_FIRST;
+    loop {
+        if read(ctx, account_id).await?.state == state {
+            return Ok(true);
+        }
+        if started.elapsed() >= TAKES_EFFECT_WITHIN {
+            return Ok(false);
+        }
+        tokio::time::sleep(interval).await;
+        interval = (interval * 2).min(POLL_LONGEST);
+    }
+}
 
 async fn read(ctx: &RegionCtx, account_id: &str) -> Result<SwitchState, ServiceError> {
     let out = ctx
@@ -82,7 +112,7 @@ pub fn propose(region: &str, before: &SwitchState) -> Option<Proposal<SwitchStat
     Some(Proposal {
         target: before.account_id.clone(),
         reason: format!(
-            "AMIs in {region} can be made public (block public access `{}`). `block-new-sharing` stops any AMI from being made public; AMIs already public stay public (sharing_revoke makes them private) and sharing with named accounts is not affected. Restore puts back `{}`.",
+            "AMIs in {region} can be made public (block public access `{}`). `block-new-sharing` stops any AMI from being made public; AMIs already public stay public (sharing_revoke makes them private) and sharing with named accounts is not affected. AWS takes up to 10 minutes to apply it. Restore puts back `{}`.",
             before.state, before.state
         ),
         disabled_because: account_switch::managed_elsewhere(
@@ -155,24 +185,39 @@ impl CutKind for ImageBlockPublicAccess {
     ) -> Result<UndoOutcome, ServiceError> {
         let region = &ctx.region;
         let live = read(ctx, &prior.account_id).await?;
-        let note = match account_switch::undo_step(&live.state, &prior.state, BLOCK_NEW_SHARING) {
-            UndoStep::AlreadyPrior => format!(
-                "AMI block public access in {region} already `{}`, as before the cut",
-                prior.state
-            ),
-            UndoStep::Conflict(now) => format!(
-                "conflict: AMI block public access in {region} was changed after the cut to `{now}`; left alone (it was `{}` before the cut)",
-                prior.state
-            ),
+        let mut notes = Vec::new();
+        match account_switch::undo_step(&live.state, &prior.state, BLOCK_NEW_SHARING) {
+            UndoStep::AlreadyPrior => {
+                // Possibly the cut's block still being configured: disable it all the same.
+                set(ctx, &prior.state, false).await?;
+                notes.push(format!(
+                    "AMI block public access in {region} already `{}`, as before the cut; set to `{}` again all the same, as AWS reports the previous state for up to 10 minutes after a change and the cut's block may still have been on its way",
+                    prior.state, prior.state
+                ));
+            }
+            UndoStep::Conflict(now) => {
+                notes.push(format!(
+                    "conflict: AMI block public access in {region} was changed after the cut to `{now}`; left alone (it was `{}` before the cut)",
+                    prior.state
+                ));
+                return Ok(UndoOutcome { notes });
+            }
             UndoStep::PutBack => {
                 set(ctx, &prior.state, false).await?;
-                format!(
+                notes.push(format!(
                     "AMI block public access in {region} set back to `{}`",
                     prior.state
-                )
+                ));
             }
-        };
-        Ok(UndoOutcome { notes: vec![note] })
+        }
+        if !wait_for(ctx, &prior.account_id, &prior.state).await? {
+            notes.push(format!(
+                "AWS still reports `{BLOCK_NEW_SHARING}` after {} minutes: until it applies the change, making an AMI public (sharing_revoke's restore) is refused; run restore again once it reports `{}`",
+                TAKES_EFFECT_WITHIN.as_secs() / 60,
+                prior.state
+            ));
+        }
+        Ok(UndoOutcome { notes })
     }
 }
 
@@ -241,17 +286,111 @@ mod tests {
 
         let get = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
             .then_output(|| got("block-new-sharing", ManagedBy::Account));
-        let disable =
-            mock!(aws_sdk_ec2::Client::disable_image_block_public_access).then_output(|| {
-                DisableImageBlockPublicAccessOutput::builder()
-                    .image_block_public_access_state(ImageBlockPublicAccessDisabledState::Unblocked)
-                    .build()
-            });
-        let client = mock_client!(aws_sdk_ec2, [&get, &disable]);
+        let disable = disable_rule();
+        let settled = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .then_output(|| got("unblocked", ManagedBy::Account));
+        let client = mock_client!(aws_sdk_ec2, [&get, &disable, &settled]);
         let ctx = RegionCtx::with_ec2("us-east-1", client);
         let outcome = ImageBlockPublicAccess.undo(&ctx, &undo).await.unwrap();
         assert_eq!(disable.num_calls(), 1);
+        assert_eq!(settled.num_calls(), 1, "undo waits until AWS reports it");
+        assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
         assert!(outcome.notes[0].contains("set back to `unblocked`"));
+    }
+
+    fn disable_rule() -> aws_smithy_mocks::Rule {
+        mock!(aws_sdk_ec2::Client::disable_image_block_public_access).then_output(|| {
+            DisableImageBlockPublicAccessOutput::builder()
+                .image_block_public_access_state(ImageBlockPublicAccessDisabledState::Unblocked)
+                .build()
+        })
+    }
+
+    fn unblocked_before() -> SwitchState {
+        state("unblocked", "account")
+    }
+
+    /// Right after EnableImageBlockPublicAccess, GetImageBlockPublicAccessState still answers `unblocked`
+    /// for up to 10 minutes (API reference). Restore in that window must not take the reading for the
+    /// prior state and leave the block to land after it: it disables all the same.
+    #[tokio::test]
+    async fn restore_while_the_cuts_block_is_still_being_configured_disables_it_all_the_same() {
+        let get = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .then_output(|| got("unblocked", ManagedBy::Account));
+        let disable = disable_rule();
+        let settled = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .then_output(|| got("unblocked", ManagedBy::Account));
+        let client = mock_client!(aws_sdk_ec2, [&get, &disable, &settled]);
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let outcome = ImageBlockPublicAccess
+            .undo(&ctx, &unblocked_before())
+            .await
+            .unwrap();
+        assert_eq!(disable.num_calls(), 1);
+        assert!(
+            outcome.notes[0].contains(
+                "already `unblocked`, as before the cut; set to `unblocked` again all the same"
+            ),
+            "{:?}",
+            outcome.notes
+        );
+    }
+
+    /// After DisableImageBlockPublicAccess, GetImageBlockPublicAccessState answers `block-new-sharing` until
+    /// the change is applied (up to 10 minutes): undo polls until `unblocked`, so sharing_revoke's restore
+    /// can make AMIs public.
+    #[tokio::test(start_paused = true)]
+    async fn restore_waits_until_aws_reports_the_block_lifted() {
+        let get = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .sequence()
+            .output(|| got("block-new-sharing", ManagedBy::Account))
+            .build();
+        let disable = disable_rule();
+        let polls = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .sequence()
+            .output(|| got("block-new-sharing", ManagedBy::Account))
+            .times(3)
+            .output(|| got("unblocked", ManagedBy::Account))
+            .build();
+        let client = mock_client!(aws_sdk_ec2, [&get, &disable, &polls]);
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let started = tokio::time::Instant::now();
+        let outcome = ImageBlockPublicAccess
+            .undo(&ctx, &unblocked_before())
+            .await
+            .unwrap();
+        assert_eq!(polls.num_calls(), 4);
+        assert!(started.elapsed() >= Duration::from_secs(1 + 2 + 4));
+        assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
+    }
+
+    /// Still `block-new-sharing` past the documented 10 minutes: restore does not hang, and says that
+    /// making AMIs public is refused until AWS applies the change.
+    #[tokio::test(start_paused = true)]
+    async fn restore_gives_up_waiting_past_the_documented_delay_and_says_so() {
+        let get = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .sequence()
+            .output(|| got("block-new-sharing", ManagedBy::Account))
+            .build();
+        let disable = disable_rule();
+        let polls = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)
+            .sequence()
+            .output(|| got("block-new-sharing", ManagedBy::Account))
+            .repeatedly()
+            .build();
+        let client = mock_client!(aws_sdk_ec2, [&get, &disable, &polls]);
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let outcome = ImageBlockPublicAccess
+            .undo(&ctx, &unblocked_before())
+            .await
+            .unwrap();
+        assert_eq!(disable.num_calls(), 1);
+        assert!(
+            outcome.notes[1].contains("AWS still reports `block-new-sharing` after 11 minutes")
+                && outcome.notes[1].contains("run restore again"),
+            "{:?}",
+            outcome.notes
+        );
     }
 
     #[tokio::test]
