@@ -29,7 +29,11 @@ echo; echo "== hikkonuki plan"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/plan.yaml"
 
 echo; echo "== hikkonuki apply --yes"
-"$bin/hikkonuki" apply "$work/plan.yaml" --yes
+# Progress lines (one per cut, with its time) go to stderr; keep them in the log too.
+"$bin/hikkonuki" apply "$work/plan.yaml" --yes 2>&1 | tee "$work/apply.log"
+
+echo; echo "== each region sealed first by VPC Block Public Access: the time it took, per region"
+grep -E '^cut +vpc_block_public_access/' "$work/apply.log" || echo "(no region was sealed by VPC Block Public Access)"
 
 echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irreversible, refused by AWS, or already in place (hikkonuki's own deny policies)"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-apply.yaml" | tail -n 3

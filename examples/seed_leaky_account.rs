@@ -91,5 +91,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         account.identity_center.instance_arn,
         account.identity_center.region
     );
+    let sharing = &account.sharing;
+    println!(
+        "seeded sharing: public snapshot {}, snapshot {} and AMI {} shared with {}, public RDS snapshot {}, public SSM document {}",
+        sharing.public_snapshot,
+        sharing.shared_snapshot,
+        sharing.shared_image,
+        leaky_account::sharing::INTRUDER_ACCOUNT,
+        sharing.public_db_snapshot,
+        sharing.public_document
+    );
     Ok(())
 }

@@ -13,6 +13,7 @@ pub mod mail;
 pub mod network;
 pub mod resource_policies;
 pub mod serverless;
+pub mod sharing;
 pub mod trust;
 
 use aws_config::SdkConfig;
@@ -76,6 +77,7 @@ pub struct SeededAccount {
     pub resource_policies: resource_policies::SeededResourcePolicies,
     /// Two IAM Identity Center permission sets assigned to the account.
     pub identity_center: identity_center::SeededIdentityCenter,
+    pub sharing: sharing::SeededSharing,
 }
 
 pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<SeededAccount> {
@@ -95,6 +97,7 @@ pub async fn seed_account(config: &SdkConfig, regions: &[&str]) -> SeedResult<Se
         trust: trust::seed(&first).await?,
         resource_policies: resource_policies::seed(&first).await?,
         identity_center: identity_center::seed(&first).await?,
+        sharing: sharing::seed(&first).await?,
     })
 }
 

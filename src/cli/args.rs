@@ -52,10 +52,12 @@ where
     match matches.subcommand() {
         Some(("plan", plan)) => {
             for option in &options {
-                if let Some(value) = plan.get_one::<String>(option.flag) {
-                    parsed
-                        .plan_options
-                        .insert(option.flag.to_string(), value.clone());
+                if let Some(values) = plan.get_many::<String>(option.flag) {
+                    let values: Vec<&str> = values.map(String::as_str).collect();
+                    parsed.plan_options.insert(
+                        option.flag.to_string(),
+                        values.join(&PlanOption::SEPARATOR.to_string()),
+                    );
                 }
             }
         }
@@ -72,7 +74,11 @@ fn option_arg(option: &PlanOption) -> Arg {
         .long(option.flag)
         .value_name(option.value_name)
         .help(option.help)
-        .action(ArgAction::Set)
+        .action(if option.repeatable {
+            ArgAction::Append
+        } else {
+            ArgAction::Set
+        })
 }
 
 fn gate_flag_name(gate: &RestoreGate) -> &'static str {

@@ -81,7 +81,29 @@ pub struct PlanOption {
     pub value_name: &'static str,
     pub help: &'static str,
     /// Checks a given value; the error is the whole message for the operator (what is wrong and the fix).
+    /// A repeatable option's values reach it joined by [`PlanOption::SEPARATOR`], as the plan keeps them.
     pub check: fn(&str) -> Result<(), String>,
+    /// May be given several times (`--keep-subnet A --keep-subnet B`); the plan keeps the values joined.
+    pub repeatable: bool,
+}
+
+impl PlanOption {
+    /// Joins a repeatable option's values in the plan's `options` map, which holds one string per flag.
+    pub const SEPARATOR: char = ',';
+}
+
+impl DiscoveryScope {
+    /// Every value given for a repeatable plan option, in the order given; empty when none was.
+    pub fn option_values(&self, flag: &str) -> Vec<&str> {
+        self.option(flag)
+            .map(|joined| {
+                joined
+                    .split(PlanOption::SEPARATOR)
+                    .filter(|value| !value.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
 }
 
 /// A cut as a service proposes it; the engine gives it its id, kind, region and enabled flag.

@@ -3,13 +3,14 @@
 //!
 //! | door | folder | kinds |
 //! |---|---|---|
-//! | the network's paths out | [`network`] | `nacl_deny`, `route_remove`, `igw_detach`, `vgw_detach`, `sg_revoke`, `vpce_policy_deny`, `vpce_delete` |
+//! | the network's paths out | [`network`] | `vpc_block_public_access`, `nacl_deny`, `route_remove`, `igw_detach`, `vgw_detach`, `sg_revoke`, `vpce_policy_deny`, `vpce_delete` |
 //! | stolen keys and sessions | [`identity`] | `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate` (one file: `iam_credential_deactivate`), `iam_session_revoke` |
 //! | mail | [`mail`] | `ses_sending_pause`, `ses_send_deny`, `ses_identity_policy_remove` |
 //! | data stores reachable from the internet | [`storage`] | `s3_public_access_block`, `rds_public_off`, `ecr_public_delete` |
+//! | data shared out as copies | [`sharing`] | `sharing_revoke`, `snapshot_block_public_access`, `image_block_public_access` |
 //! | code the internet can call | [`serverless`] | `lambda_throttle`, `lambda_url_restrict`, `lambda_permission_remove`, `apigw_deny_policy`, `apigw_stage_throttle` |
 //! | the content delivery edge | [`edge`] | `cloudfront_disable`, `cloudfront_maintenance` |
-//! | outsiders and Identity Center coming in | [`trust`] | `identity_center_session_revoke` |
+//! | outsiders and Identity Center coming in | [`trust`] | `iam_trust_deny`, `resource_policy_deny`, `identity_center_session_revoke` |
 //!
 //! A kind's file is named after the kind (`network/igw_detach/`, `mail/ses_send_deny.rs`). Findings that
 //! change nothing live in [`findings`]; helpers no door owns in [`common`]. The seam itself is in [`kind`],

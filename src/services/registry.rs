@@ -3,7 +3,7 @@
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
 use crate::services::{
-    common, edge, findings, identity, mail, network, serverless, storage, trust,
+    common, edge, findings, identity, mail, network, serverless, sharing, storage, trust,
 };
 
 /// Every kind this hikkonuki knows, and every inspection.
@@ -15,7 +15,8 @@ use crate::services::{
 /// - **restore**: the reverse, phase by phase (per-resource cuts first, then the sealing kinds from last to
 ///   first), because an undo may need another kind's undo to have happened: a gateway must be attached
 ///   again (`igw_detach`, `vgw_detach`) before routes to it are re-created (`route_remove`), and the
-///   network ACL entries (`nacl_deny`) go last, once every path behind them is back.
+///   network ACL entries (`nacl_deny`) go last of the per-VPC cuts, once every path behind them is back;
+///   VPC Block Public Access (`vpc_block_public_access`), which seals the whole region, is lifted after all.
 ///
 /// [`Registry::restore_rank`] is that order as a sort key; the tests below hold the dependencies.
 pub struct Registry {
@@ -27,6 +28,8 @@ impl Registry {
     pub fn standard() -> Registry {
         Registry {
             kinds: vec![
+                // AWS's own switch seals a whole region in one call: first, and lifted last.
+                Box::new(network::VpcBlockPublicAccess),
                 Box::new(network::NetworkAclDeny),
                 Box::new(network::RouteRemove),
                 Box::new(network::InternetGatewayDetach),
@@ -55,6 +58,11 @@ impl Registry {
                 Box::new(mail::ses_send_deny::SesSendDeny),
                 Box::new(mail::ses_identity_policy_remove::SesIdentityPolicyRemove),
                 Box::new(storage::S3PublicAccessBlock),
+                // Before the switches, so restore lifts them first: while a block is on, AWS refuses to
+                // make a snapshot or AMI public, which sharing_revoke's undo does.
+                Box::new(sharing::SharingRevoke),
+                Box::new(sharing::SnapshotBlockPublicAccess),
+                Box::new(sharing::ImageBlockPublicAccess),
                 Box::new(storage::EcrPublicDelete),
                 Box::new(trust::ResourcePolicyDeny),
                 Box::new(serverless::lambda::LambdaThrottle),
@@ -86,6 +94,8 @@ impl Registry {
                     identity::CredentialType::ServiceSpecific,
                 )),
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
+                Box::new(sharing::SharingRevoke),
+                Box::new(sharing::SsmPublicSharing),
                 // What discovery could not classify (issue 11): once regional, once global.
                 Box::new(common::unclassified::Unclassified { global: false }),
                 Box::new(common::unclassified::Unclassified { global: true }),
@@ -200,10 +210,49 @@ mod tests {
         assert!(undone_before(&registry, "igw_detach", "route_remove"));
         assert!(undone_before(&registry, "vgw_detach", "route_remove"));
         for kind in registry.all().map(|k| k.info().name) {
-            if kind != "nacl_deny" {
+            if !["nacl_deny", "vpc_block_public_access"].contains(&kind) {
                 assert!(undone_before(&registry, kind, "nacl_deny"), "{kind}");
             }
         }
+    }
+
+    /// The region-wide block is the first cut applied and the last lifted: every other path is back
+    /// before the region opens again.
+    #[test]
+    fn vpc_block_public_access_seals_first_and_is_lifted_last() {
+        let registry = Registry::standard();
+        assert_eq!(
+            registry.all().next().map(|k| k.info().name),
+            Some("vpc_block_public_access")
+        );
+        for kind in registry.all().map(|k| k.info().name) {
+            if kind != "vpc_block_public_access" {
+                assert!(
+                    undone_before(&registry, kind, "vpc_block_public_access"),
+                    "{kind}"
+                );
+            }
+        }
+    }
+
+    /// After you enable block public access for snapshots, "users can no longer request public sharing"
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableSnapshotBlockPublicAccess.html>),
+    /// and the AMI block stops AMIs being made public
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/block-public-access-to-amis.html>): restore
+    /// lifts both switches before sharing_revoke makes snapshots and AMIs public again.
+    #[test]
+    fn the_sharing_switches_are_lifted_before_sharing_is_given_back() {
+        let registry = Registry::standard();
+        assert!(undone_before(
+            &registry,
+            "snapshot_block_public_access",
+            "sharing_revoke"
+        ));
+        assert!(undone_before(
+            &registry,
+            "image_block_public_access",
+            "sharing_revoke"
+        ));
     }
 
     #[test]
@@ -291,7 +340,7 @@ mod tests {
                 .iter()
                 .map(|o| o.flag)
                 .collect::<Vec<_>>(),
-            ["maintenance-origin"]
+            ["keep-subnet", "keep-vpc", "maintenance-origin"]
         );
         assert_eq!(
             registry

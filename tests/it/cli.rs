@@ -109,8 +109,9 @@ fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
         .args(["apply", path.to_str().unwrap(), "--yes"])
         .assert()
         .code(1)
+        // The example's first nacl_deny cut comes after its two vpc_block_public_access cuts.
         .stderr(contains(
-            "edited.yaml: cuts[0].kind: unknown kind `sg_obliterate`",
+            "edited.yaml: cuts[2].kind: unknown kind `sg_obliterate`",
         ))
         .stderr(contains("fix: "));
     assert!(!dir.path().join("edited.rollback.yaml").exists());

@@ -23,9 +23,13 @@
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.
 //! - `trust`: `iam_trust_deny` and the trust findings on the emulator.
 //! - `resource_policies`: `resource_policy_deny` on buckets, queues, topics, keys, secrets and repositories.
+//! - `block_public_access`: `vpc_block_public_access`, `snapshot_block_public_access` and
+//!   `image_block_public_access` on the emulator (its model of those operations).
+//! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 
 mod account;
 mod api_gateway;
+mod block_public_access;
 mod cli;
 mod cloudfront;
 mod crash;
@@ -47,6 +51,7 @@ mod recovery;
 mod registry;
 mod resource_policies;
 mod security_groups;
+mod sharing;
 mod snapshot;
 mod steer;
 mod trust;

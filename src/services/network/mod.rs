@@ -1,5 +1,6 @@
-//! The network's paths out: what lets traffic leave or enter a VPC. The sealing kinds (`nacl_deny`,
-//! `route_remove`, `igw_detach`, `vgw_detach`) close whole paths and run first; `sg_revoke` and the VPC
+//! The network's paths out: what lets traffic leave or enter a VPC. The sealing kinds
+//! (`vpc_block_public_access`, AWS's own region-wide switch, first; then `nacl_deny`, `route_remove`,
+//! `igw_detach`, `vgw_detach`) close whole paths and run first; `sg_revoke` and the VPC
 //! endpoint kinds close what remains resource by resource.
 
 pub mod gateway_attachment;
@@ -9,6 +10,7 @@ pub mod route_remove;
 pub mod sg_revoke;
 pub mod vgw_detach;
 pub mod vpc;
+pub mod vpc_block_public_access;
 pub mod vpc_endpoint;
 
 pub use igw_detach::InternetGatewayDetach;
@@ -16,4 +18,5 @@ pub use nacl_deny::NetworkAclDeny;
 pub use route_remove::RouteRemove;
 pub use sg_revoke::SecurityGroupRevoke;
 pub use vgw_detach::VpnGatewayDetach;
+pub use vpc_block_public_access::VpcBlockPublicAccess;
 pub use vpc_endpoint::{VpcEndpointDelete, VpcEndpointPolicyDeny};

@@ -10,8 +10,10 @@
 //!
 //! - `kill_proxy`: the proxy, and running hikkonuki through it.
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
+//! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
+mod block_public_access;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;
@@ -64,6 +66,9 @@ enum Scenario {
     /// CloudFront distribution, including kinds whose cuts take several calls (a policy, then a
     /// deployment, then each stage).
     IdentityMailServerlessAndEdge,
+    /// Data shared out of the account: snapshots, an AMI, RDS DB and cluster snapshots and an SSM
+    /// document (`sharing_revoke`).
+    Sharing,
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -114,6 +119,12 @@ async fn seed_scenario_and_plan(emulator: &Emulator, scenario: Scenario, name: &
             leaky_account::edge::seed(&config)
                 .await
                 .expect("seeding CloudFront");
+        }
+        Scenario::Sharing => {
+            leaky_account::sharing::seed(&config)
+                .await
+                .expect("seeding the shared data");
+            crate::sharing::seed_cluster_snapshot(&config).await;
         }
     }
     let original = account_state(emulator, scenario).await;
@@ -231,6 +242,11 @@ async fn apply_killed_after_each_of_the_first_n_calls_then_restore_gives_back_th
 async fn identity_mail_serverless_and_edge_apply_killed_after_each_call_then_restore_gives_them_back()
  {
     kill_apply_at_each_point_then_restore(Scenario::IdentityMailServerlessAndEdge).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sharing_apply_killed_after_each_call_then_restore_shares_everything_again_exactly() {
+    kill_apply_at_each_point_then_restore(Scenario::Sharing).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

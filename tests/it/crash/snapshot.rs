@@ -26,6 +26,10 @@ async fn network_state(emulator: &Emulator) -> String {
     for (id, text) in snapshot::vpc_endpoints(&ec2).await {
         lines.push(format!("vpce {id}: {text}"));
     }
+    // The region's switches (VPC, snapshot and AMI block public access), which the leaky account's plan cuts.
+    for (what, text) in crate::block_public_access::switches(&ec2).await {
+        lines.push(format!("{what}: {text}"));
+    }
     let acls = ec2.describe_network_acls().send().await.unwrap();
     for acl in acls.network_acls() {
         let id = acl.network_acl_id().unwrap();
@@ -97,6 +101,9 @@ async fn network_state(emulator: &Emulator) -> String {
 pub(super) async fn account_state(emulator: &Emulator, scenario: Scenario) -> String {
     match scenario {
         Scenario::Network => network_state(emulator).await,
+        Scenario::Sharing => {
+            crate::sharing::sharing_state(&emulator.sdk_config(REGION).await).await
+        }
         Scenario::IdentityMailServerlessAndEdge => {
             let config = emulator.sdk_config(REGION).await;
             let mut lines = Vec::new();

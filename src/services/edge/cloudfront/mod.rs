@@ -37,6 +37,7 @@ pub const MAINTENANCE_ORIGIN: PlanOption = PlanOption {
     value_name: "DOMAIN",
     help: "Instead of disabling CloudFront distributions, point every behaviour at this origin (a host serving a maintenance page over HTTPS)",
     check: check_origin_domain,
+    repeatable: false,
 };
 
 /// `--maintenance-origin` becomes a CloudFront origin's domain name: a bare host name, checked before

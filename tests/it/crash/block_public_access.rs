@@ -1,0 +1,131 @@
+//! The regional switches under SIGKILL: apply killed right after each of the switches' first and last
+//! mutating calls (the bastion's exclusion, the VPC block, the snapshot and AMI blocks), and restore killed
+//! after each of its own, then restore run again must give every switch and exclusion back exactly.
+//!
+//! `vpc_block_public_access` makes several calls (exclusions first, then the block): killed between them,
+//! the rollback file holds its intent only, and restore derives the undo from the plan (the prior mode, and
+//! the exclusions carrying the cut's tag).
+
+use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use crate::block_public_access::{seed, switches};
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+
+const ACTIONS: [&str; 4] = [
+    "CreateVpcBlockPublicAccessExclusion",
+    "ModifyVpcBlockPublicAccessOptions",
+    "EnableSnapshotBlockPublicAccess",
+    "EnableImageBlockPublicAccess",
+];
+
+const UNDO_ACTIONS: [&str; 4] = [
+    "ModifyVpcBlockPublicAccessOptions",
+    "DeleteVpcBlockPublicAccessExclusion",
+    "DisableSnapshotBlockPublicAccess",
+    "DisableImageBlockPublicAccess",
+];
+
+/// The 1-based positions of the first and last call of each action, in order.
+fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
+    let mut points = Vec::new();
+    for action in actions {
+        if let Some(first) = calls.iter().position(|c| c == action) {
+            let last = calls.iter().rposition(|c| c == action).unwrap();
+            points.extend([first + 1, last + 1]);
+        }
+    }
+    points.sort();
+    points.dedup();
+    points
+}
+
+/// Seeds an emptied emulator and plans with the bastion's subnet kept; returns the switches as seeded.
+async fn seed_and_plan(
+    emulator: &Emulator,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    reset(emulator);
+    let seeded = seed(emulator).await;
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .args(["--keep-subnet", &seeded.bastion_subnet])
+        .assert()
+        .code(0);
+    switches(&emulator.ec2(REGION).await).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn switches_killed_after_each_of_their_calls_in_apply_or_restore_are_given_back_exactly() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2(REGION).await;
+
+    // An uncut run: which calls apply and restore make, in order.
+    let original = seed_and_plan(&emulator, "full").await;
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    for action in ACTIONS {
+        assert!(calls.iter().any(|c| c == action), "{action} in {calls:?}");
+    }
+    let (status, undo_calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(switches(&ec2).await, original, "uncut apply + restore");
+    for action in UNDO_ACTIONS {
+        assert!(
+            undo_calls.iter().any(|c| c == action),
+            "{action} in {undo_calls:?}"
+        );
+    }
+
+    for n in first_and_last(&calls, &ACTIONS) {
+        let name = format!("a{n}");
+        let original = seed_and_plan(&emulator, &name).await;
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["apply", &format!("plans/{name}.yaml"), "--yes"],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!("apply killed after call {n} ({})", calls[n - 1]);
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), n, "{what}: {seen:?}");
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let journal = rollback_file(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        );
+        assert_eq!(switches(&ec2).await, original, "{what}, then restore");
+    }
+
+    for k in first_and_last(&undo_calls, &UNDO_ACTIONS) {
+        let name = format!("r{k}");
+        let original = seed_and_plan(&emulator, &name).await;
+        emulator
+            .apply(&format!("plans/{name}.yaml"))
+            .assert()
+            .code(0);
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["restore", &rollback, "--yes"],
+            Some(k),
+            &format!("{name}.restore.log"),
+        );
+        let what = format!("restore killed after call {k} ({})", undo_calls[k - 1]);
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), k, "{what}: {seen:?}");
+        restore_directly(&emulator, &rollback, &what);
+        assert_eq!(switches(&ec2).await, original, "{what}, then restore again");
+    }
+}
