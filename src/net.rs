@@ -33,6 +33,11 @@ impl Cidr {
         self.family
     }
 
+    /// The prefix length: 32 (IPv4) or 128 (IPv6) for one address, 0 for every address.
+    pub fn prefix(&self) -> u8 {
+        self.prefix
+    }
+
     fn width(family: Family) -> u8 {
         match family {
             Family::V4 => 32,

@@ -24,13 +24,31 @@ fn check_plan_options(options: &PlanOptions, registry: &Registry) -> anyhow::Res
     Ok(())
 }
 
+/// A `--keep-cidr` shorter than this keeps most of the internet reachable.
+const WIDEST_KEEP_PREFIX: u8 = 8;
+
+/// The ranges to keep reachable. A bare address is that one address (`/32` or `/128`); a range wider than
+/// a /8 (`0.0.0.0/0`, `::/0`, `0.0.0.0/1`) is refused, because every rule, entry and route it covers would
+/// stay open: the plan would cut little, while looking as if it cut everything.
 fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
     values
         .iter()
         .map(|value| {
-            value
+            let value = value.trim();
+            let written = match value.parse::<std::net::IpAddr>() {
+                Ok(std::net::IpAddr::V4(_)) => format!("{value}/32"),
+                Ok(std::net::IpAddr::V6(_)) => format!("{value}/128"),
+                Err(_) => value.to_string(),
+            };
+            let cidr = written
                 .parse::<Cidr>()
-                .map_err(|err| anyhow!("--keep-cidr: {err}"))
+                .map_err(|err| anyhow!("--keep-cidr: {err}"))?;
+            if cidr.prefix() < WIDEST_KEEP_PREFIX {
+                bail!(
+                    "--keep-cidr: `{cidr}` keeps most of the internet reachable: every security-group rule, network ACL entry and route from or to it would stay open, so the plan would leave the account almost as open as it is\n  fix: give the responder's own address (e.g. 203.0.113.7) or network (a /{WIDEST_KEEP_PREFIX} or narrower)"
+                );
+            }
+            Ok(cidr)
         })
         .collect()
 }
@@ -195,4 +213,46 @@ pub async fn plan_command(
     } else {
         exit::SUCCESS
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keep(values: &[&str]) -> anyhow::Result<Vec<String>> {
+        let values: Vec<String> = values.iter().map(|v| v.to_string()).collect();
+        Ok(parse_keep_cidrs(&values)?
+            .iter()
+            .map(ToString::to_string)
+            .collect())
+    }
+
+    #[test]
+    fn a_bare_address_is_that_one_address() {
+        assert_eq!(
+            keep(&["203.0.113.7", " 2001:db8::7 ", "198.51.100.0/24"]).unwrap(),
+            ["203.0.113.7/32", "2001:db8::7/128", "198.51.100.0/24"]
+        );
+    }
+
+    #[test]
+    fn a_range_keeping_most_of_the_internet_is_refused_saying_why() {
+        for wide in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "10.0.0.0/7"] {
+            let err = keep(&[wide]).unwrap_err().to_string();
+            assert!(
+                err.contains("keeps most of the internet reachable"),
+                "{wide}: {err}"
+            );
+            assert!(err.contains("fix: give the responder's own address"), "{err}");
+        }
+        assert!(keep(&["10.0.0.0/8"]).is_ok(), "a /8 is the widest kept");
+    }
+
+    #[test]
+    fn what_is_neither_an_address_nor_a_range_is_named() {
+        let err = keep(&["203.0.113.7/33"]).unwrap_err().to_string();
+        assert!(err.starts_with("--keep-cidr: `203.0.113.7/33` is not a CIDR block"), "{err}");
+        let err = keep(&["bastion"]).unwrap_err().to_string();
+        assert!(err.contains("`bastion` is not a CIDR block"), "{err}");
+    }
 }

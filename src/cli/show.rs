@@ -32,26 +32,41 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
             &KeyStore::from_environment(),
             true,
         )?;
-        match args.format {
+        let shown = match args.format {
             ShowFormat::Text => {
-                for warning in warnings {
-                    println!("warning: {}", escape::field(&warning));
-                }
-                print!("{}", render::journal_text(&contents));
+                let mut shown: String = warnings
+                    .iter()
+                    .map(|warning| format!("warning: {}\n", escape::field(warning)))
+                    .collect();
+                shown.push_str(&render::journal_text(&contents));
+                shown
             }
-            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&contents.records)?),
-            ShowFormat::Markdown => print!("{}", render::incident_report(&contents, &warnings)),
-        }
+            ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&contents.records)?),
+            ShowFormat::Markdown => render::incident_report(&contents, &warnings),
+        };
+        write_out(&shown)?;
     } else {
         let plan = plan::parse(&text, &args.file, registry)?;
-        match args.format {
-            ShowFormat::Text => print!("{}", render::plan_text(&plan, color)),
-            ShowFormat::Json => println!("{}", serde_json::to_string_pretty(&plan)?),
+        let shown = match args.format {
+            ShowFormat::Text => render::plan_text(&plan, color),
+            ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&plan)?),
             ShowFormat::Markdown => bail!(
                 "--format markdown renders a rollback file (an incident report); {} is a plan: use text or json",
                 args.file.display()
             ),
-        }
+        };
+        write_out(&shown)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// Writes to standard output. A reader that stops early (`hikkonuki show plan.yaml | head`) closes the
+/// pipe: that ends the output quietly, as for any Unix filter, instead of panicking as `print!` does.
+fn write_out(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }

@@ -145,10 +145,41 @@ fn apply_refuses_to_overwrite_an_existing_rollback_file() {
 #[test]
 fn a_malformed_keep_cidr_is_named_before_calling_aws() {
     hikkonuki()
-        .args(["plan", "--keep-cidr", "203.0.113.7"])
+        .args(["plan", "--keep-cidr", "203.0.113.7/33"])
         .assert()
         .code(1)
-        .stderr(contains("--keep-cidr: `203.0.113.7` is not a CIDR block"));
+        .stderr(contains("--keep-cidr: `203.0.113.7/33` is not a CIDR block"));
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "0.0.0.0/0"])
+        .assert()
+        .code(1)
+        .stderr(contains("keeps most of the internet reachable"));
+}
+
+/// `hikkonuki show PLAN | head`: the reader closes the pipe early; the output ends quietly.
+#[test]
+fn show_into_a_closed_pipe_exits_quietly() {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_hikkonuki"))
+        .args(["show", example_plan().to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one byte, then close the pipe while the plan (thousands of lines) is still being written.
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status.success(), "{status:?}\n{stderr}");
 }
 
 #[test]
