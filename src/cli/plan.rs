@@ -243,7 +243,10 @@ mod tests {
                 err.contains("keeps most of the internet reachable"),
                 "{wide}: {err}"
             );
-            assert!(err.contains("fix: give the responder's own address"), "{err}");
+            assert!(
+                err.contains("fix: give the responder's own address"),
+                "{err}"
+            );
         }
         assert!(keep(&["10.0.0.0/8"]).is_ok(), "a /8 is the widest kept");
     }
@@ -251,7 +254,10 @@ mod tests {
     #[test]
     fn what_is_neither_an_address_nor_a_range_is_named() {
         let err = keep(&["203.0.113.7/33"]).unwrap_err().to_string();
-        assert!(err.starts_with("--keep-cidr: `203.0.113.7/33` is not a CIDR block"), "{err}");
+        assert!(
+            err.starts_with("--keep-cidr: `203.0.113.7/33` is not a CIDR block"),
+            "{err}"
+        );
         let err = keep(&["bastion"]).unwrap_err().to_string();
         assert!(err.contains("`bastion` is not a CIDR block"), "{err}");
     }

@@ -148,7 +148,9 @@ fn a_malformed_keep_cidr_is_named_before_calling_aws() {
         .args(["plan", "--keep-cidr", "203.0.113.7/33"])
         .assert()
         .code(1)
-        .stderr(contains("--keep-cidr: `203.0.113.7/33` is not a CIDR block"));
+        .stderr(contains(
+            "--keep-cidr: `203.0.113.7/33` is not a CIDR block",
+        ));
     hikkonuki()
         .args(["plan", "--keep-cidr", "0.0.0.0/0"])
         .assert()
