@@ -43,6 +43,7 @@ pub async fn apply_command(
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {
         settings,
+        reporter,
         yes: args.yes,
         stop: stop.clone(),
     };
@@ -202,10 +203,18 @@ async fn check_command(
         }
     }
     let problems = report.problems();
+    let unchecked = report
+        .permissions
+        .iter()
+        .filter(|(_, check)| matches!(check, PermissionCheck::NotCheckable(_)))
+        .count();
+    // "0 problems" alone would read as "every cut will work" when some had no dry run to ask.
     say!(
         settings,
-        "\nCheck of {}: {problems} problem(s). Nothing was changed.",
-        args.plan.display()
+        "\nCheck of {}: {problems} problem(s); {} of {} cut(s) checked by a dry run, {unchecked} not checkable (listed as unchecked: their permission is known only when apply runs them). Nothing was changed.",
+        args.plan.display(),
+        report.permissions.len() - unchecked,
+        report.permissions.len()
     );
     Ok(if problems == 0 {
         exit::SUCCESS

@@ -180,9 +180,10 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// Comma-separated regions, or `all` for every region enabled for the account.
-    #[arg(long, value_name = "LIST|all", default_value = "all")]
-    pub regions: String,
+    /// Comma-separated regions, or `all` for every region enabled for the account (the default).
+    /// `--region` does not narrow this: it only sets the home region for account-wide calls.
+    #[arg(long, value_name = "LIST|all")]
+    pub regions: Option<String>,
 
     /// Where to write the plan. Default: plans/<account>-<UTC timestamp>.yaml
     #[arg(long, value_name = "FILE")]

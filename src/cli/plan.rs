@@ -140,7 +140,16 @@ pub async fn plan_command(
         .caller_identity()
         .await
         .map_err(EngineError::Identity)?;
-    let regions = resolve_regions(&args.regions, &session).await?;
+    reporter.account(&caller.account);
+    let regions = resolve_regions(args.regions.as_deref().unwrap_or("all"), &session).await?;
+    if args.regions.is_none() && settings.connection.home_region.is_some() {
+        // The AWS CLI's --region picks the one region a command works in; here it does not.
+        say!(
+            settings,
+            "Covering every region enabled for the account ({}): --region sets only the home region for account-wide calls; pass --regions to narrow.",
+            regions.join(", ")
+        );
+    }
     let plan = engine::discover::make_plan(
         &session,
         registry,

@@ -57,6 +57,8 @@ fn stop_on_ctrl_c(flag: Arc<AtomicBool>) {
 /// prompt, Ctrl-C ends the process with nothing changed.
 pub struct TerminalOperator<'a> {
     pub settings: &'a Settings,
+    /// Its spinner, if any, is taken off the screen while the operator is asked.
+    pub reporter: &'a dyn crate::report::Reporter,
     pub yes: bool,
     /// Set by Ctrl-C once the operator has confirmed.
     pub stop: Arc<AtomicBool>,
@@ -64,7 +66,10 @@ pub struct TerminalOperator<'a> {
 
 impl TerminalOperator<'_> {
     fn confirmed(&self, account: &str, action: &str) -> Result<(), String> {
-        confirm(account, action, self.yes).map_err(|err| format!("{err:#}"))?;
+        let mut answer = Ok(());
+        self.reporter
+            .suspend(&mut || answer = confirm(account, action, self.yes));
+        answer.map_err(|err| format!("{err:#}"))?;
         stop_on_ctrl_c(self.stop.clone());
         Ok(())
     }

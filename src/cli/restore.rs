@@ -35,6 +35,7 @@ pub async fn restore_command(
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {
         settings,
+        reporter,
         yes: args.yes,
         stop: stop.clone(),
     };

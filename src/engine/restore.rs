@@ -112,6 +112,7 @@ pub async fn run(
         })?
         .to_string();
     verify_account(session, &account, "rollback file").await?;
+    reporter.account(&account);
     let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
     let work = pending(&contents, registry, &lifted)?;
     if !work.unverified.is_empty() {

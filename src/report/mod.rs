@@ -191,7 +191,21 @@ impl Event {
 
 pub trait Reporter: Send + Sync {
     fn event(&self, event: &Event);
+
+    /// The account the run works on, once the engine has checked the credentials belong to it: JSON
+    /// events carry it from then on.
+    fn account(&self, _account: &str) {}
+
+    /// Runs `ask` with any live display (a spinner) taken off the screen, so a question and what the
+    /// operator types stay visible.
+    fn suspend(&self, ask: &mut dyn FnMut()) {
+        ask()
+    }
 }
+
+/// The version of the JSON event shape (`--output json`): fields are added within a version, never
+/// renamed or removed.
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
 
 /// Writes one plain line per event to standard error, so standard output stays for documents and diffs.
 pub struct LineReporter {
@@ -216,24 +230,62 @@ impl Reporter for LineReporter {
 }
 
 /// `--output json`: one JSON object per event on standard output, flushed at once so a pipeline sees each
-/// cut as it happens.
+/// cut as it happens. Every event carries `schema` ([`EVENT_SCHEMA_VERSION`]), `time` (RFC 3339, UTC),
+/// `run` (one ID per command run, to tell interleaved runs apart) and, once known, `account`.
 pub struct JsonReporter {
     out: Mutex<Box<dyn Write + Send>>,
+    run: String,
+    account: Mutex<Option<String>>,
 }
 
 impl JsonReporter {
     pub fn stdout() -> JsonReporter {
+        JsonReporter::to(Box::new(std::io::stdout()))
+    }
+
+    pub fn to(out: Box<dyn Write + Send>) -> JsonReporter {
         JsonReporter {
-            out: Mutex::new(Box::new(std::io::stdout())),
+            out: Mutex::new(out),
+            run: run_id(),
+            account: Mutex::new(None),
         }
     }
 }
 
+/// An ID for this run: the start time in nanoseconds and the process ID, in hex. Unique enough to tell
+/// runs apart in one log; not a secret.
+fn run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    format!("{nanos:x}-{:x}", std::process::id())
+}
+
+fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
 impl Reporter for JsonReporter {
     fn event(&self, event: &Event) {
+        let mut json = event.to_json();
+        if let Some(object) = json.as_object_mut() {
+            object.insert("schema".into(), EVENT_SCHEMA_VERSION.into());
+            object.insert("time".into(), now_rfc3339().into());
+            object.insert("run".into(), self.run.clone().into());
+            if let Some(account) = self.account.lock().expect("reporter lock poisoned").clone() {
+                object.insert("account".into(), account.into());
+            }
+        }
         let mut out = self.out.lock().expect("reporter lock poisoned");
-        let _ = writeln!(out, "{}", event.to_json());
+        let _ = writeln!(out, "{json}");
         let _ = out.flush();
+    }
+
+    fn account(&self, account: &str) {
+        *self.account.lock().expect("reporter lock poisoned") = Some(account.to_string());
     }
 }
 
@@ -358,5 +410,40 @@ mod tests {
             json["error"], body,
             "JSON keeps the whole error: JSON escapes it"
         );
+    }
+
+    #[test]
+    fn json_events_carry_the_schema_the_time_the_run_and_once_known_the_account() {
+        let buffer = Shared::default();
+        let reporter = JsonReporter::to(Box::new(buffer.clone()));
+        reporter.event(&Event::DiscoveryStarted {
+            region: "us-east-1".into(),
+        });
+        reporter.account("123456789012");
+        reporter.event(&Event::Warning {
+            message: "w".into(),
+        });
+        let text = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+        let events: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(events.len(), 2);
+        for event in &events {
+            assert_eq!(event["schema"], EVENT_SCHEMA_VERSION);
+            assert!(
+                time::OffsetDateTime::parse(
+                    event["time"].as_str().unwrap(),
+                    &time::format_description::well_known::Rfc3339
+                )
+                .is_ok(),
+                "{event}"
+            );
+        }
+        assert_eq!(events[0]["run"], events[1]["run"], "one run, one ID");
+        assert!(!events[0]["run"].as_str().unwrap().is_empty());
+        assert!(events[0].get("account").is_none(), "not yet known");
+        assert_eq!(events[1]["account"], "123456789012");
+        assert_eq!(events[1]["event"], "warning");
     }
 }

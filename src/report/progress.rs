@@ -42,6 +42,11 @@ fn spinner_message(event: &Event) -> Option<String> {
 }
 
 impl Reporter for ProgressReporter {
+    /// The spinner ticks on its own thread: without this it would redraw over the confirmation prompt.
+    fn suspend(&self, ask: &mut dyn FnMut()) {
+        self.bar.suspend(ask)
+    }
+
     fn event(&self, event: &Event) {
         if let Some(message) = spinner_message(event) {
             self.bar.set_message(message);

@@ -45,6 +45,21 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     assert_eq!(last["event"], "finished");
     assert_eq!(last["command"], "apply");
     assert_eq!(last["ok"], true);
+    // Every event is stamped; each cut event names the account the credentials were checked against.
+    for event in &events {
+        assert_eq!(event["schema"], 1, "{event}");
+        assert!(
+            event["time"].as_str().is_some_and(|t| t.ends_with('Z')),
+            "{event}"
+        );
+        assert_eq!(event["run"], events[0]["run"], "{event}");
+    }
+    assert!(
+        events
+            .iter()
+            .filter(|e| e["event"] == "cut-done")
+            .all(|e| e["account"] == "123456789012")
+    );
 
     let out = emulator
         .restore("plans/p.rollback.yaml")

@@ -399,7 +399,9 @@ async fn apply_check_dry_runs_the_cuts_and_changes_nothing() {
             "allowed    sg_revoke/us-east-1/{}",
             regions[0].web_group
         )))
-        .stdout(contains("0 problem(s). Nothing was changed."));
+        .stdout(contains("0 problem(s); "))
+        .stdout(contains(" not checkable (listed as unchecked"))
+        .stdout(contains("Nothing was changed."));
     assert_eq!(all_groups(&emulator).await, before);
     assert!(!emulator.path("plans/p.rollback.yaml").exists());
 }

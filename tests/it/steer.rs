@@ -50,6 +50,23 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
         ));
     assert_eq!(planned_kinds(&emulator, "plans/p.yaml"), ["sg_revoke"]);
 
+    // `--region` without `--regions` does not narrow the plan the way the AWS CLI's would: it says so.
+    emulator
+        .hikkonuki()
+        .args([
+            "plan",
+            "--region",
+            REGION,
+            "--kinds",
+            "sg_revoke",
+            "--out",
+            "plans/all.yaml",
+        ])
+        .assert()
+        .code(0)
+        .stdout(contains("Covering every region enabled for the account ("))
+        .stdout(contains("pass --regions to narrow"));
+
     // A typo selects nothing in silence: it is refused before any call.
     emulator
         .plan(REGION, "plans/typo.yaml")

@@ -152,6 +152,7 @@ pub async fn run(
         (HashMap::new(), None)
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
+    reporter.account(&caller.account);
     let plan = protect_applying_principal(plan, registry, &caller, reporter);
     let (plan, mut left_out) = select(plan, &request.selection);
 
