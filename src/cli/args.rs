@@ -31,18 +31,7 @@ where
 {
     let options = registry.plan_options();
     let gates = registry.restore_gates();
-    let command = Cli::command()
-        .mut_subcommand("plan", |plan| {
-            options
-                .iter()
-                .fold(plan, |plan, option| plan.arg(option_arg(option)))
-        })
-        .mut_subcommand("restore", |restore| {
-            gates
-                .iter()
-                .fold(restore, |restore, gate| restore.arg(gate_arg(gate)))
-        });
-    let matches = command.try_get_matches_from(argv)?;
+    let matches = command(registry).try_get_matches_from(argv)?;
     let cli = Cli::from_arg_matches(&matches)?;
     let mut parsed = Parsed {
         cli,
@@ -67,6 +56,24 @@ where
         _ => {}
     }
     Ok(parsed)
+}
+
+/// The whole command line: clap's definition with every kind's own flags added. Also what the shell
+/// completions and the man page are generated from, so they list the kinds' flags too.
+pub fn command(registry: &Registry) -> clap::Command {
+    let options = registry.plan_options();
+    let gates = registry.restore_gates();
+    Cli::command()
+        .mut_subcommand("plan", |plan| {
+            options
+                .iter()
+                .fold(plan, |plan, option| plan.arg(option_arg(option)))
+        })
+        .mut_subcommand("restore", |restore| {
+            gates
+                .iter()
+                .fold(restore, |restore, gate| restore.arg(gate_arg(gate)))
+        })
 }
 
 fn option_arg(option: &PlanOption) -> Arg {
@@ -176,6 +183,17 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Render a plan or a rollback file.
     Show(ShowArgs),
+    /// Print a shell completion script (e.g. `hikkonuki completions bash > /etc/bash_completion.d/hikkonuki`).
+    Completions(CompletionsArgs),
+    /// Print the man page, in roff (e.g. `hikkonuki manpage > hikkonuki.1; man ./hikkonuki.1`).
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -110,5 +110,22 @@ async fn execute(parsed: args::Parsed, registry: &services::Registry) -> anyhow:
                 .await
         }
         Command::Show(args) => show::show_command(args, registry, settings.color),
+        Command::Completions(args) => {
+            let mut out = Vec::new();
+            clap_complete::generate(
+                args.shell,
+                &mut args::command(registry),
+                "hikkonuki",
+                &mut out,
+            );
+            show::write_out(&String::from_utf8_lossy(&out))?;
+            Ok(exit::SUCCESS)
+        }
+        Command::Manpage => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(args::command(registry)).render(&mut out)?;
+            show::write_out(&String::from_utf8_lossy(&out))?;
+            Ok(exit::SUCCESS)
+        }
     }
 }

@@ -62,7 +62,7 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
 
 /// Writes to standard output. A reader that stops early (`hikkonuki show plan.yaml | head`) closes the
 /// pipe: that ends the output quietly, as for any Unix filter, instead of panicking as `print!` does.
-fn write_out(text: &str) -> std::io::Result<()> {
+pub(super) fn write_out(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -284,3 +284,23 @@ fn devices_and_fifos_are_refused_before_reading_and_never_block() {
             .stderr(contains(expected));
     }
 }
+
+/// Completions and the man page come from the same definition as the parser, the kinds' own flags
+/// included.
+#[test]
+fn completions_and_the_man_page_list_every_flag_the_kinds_add() {
+    for shell in ["bash", "zsh", "fish"] {
+        hikkonuki()
+            .args(["completions", shell])
+            .assert()
+            .code(0)
+            .stdout(predicates::str::contains("maintenance-origin"))
+            .stdout(predicates::str::contains("lift-session-revocation"));
+    }
+    hikkonuki()
+        .arg("manpage")
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(".TH hikkonuki"))
+        .stdout(predicates::str::contains("completions"));
+}
