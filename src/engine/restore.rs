@@ -147,6 +147,10 @@ pub async fn run(
         .confirm_restore(&account, &work)
         .map_err(EngineError::Declined)?;
     let mut journal = Journal::reopen(rollback, &contents)?;
+    reporter.event(&super::apply::started(
+        "restore",
+        work.pending.iter().map(|item| item.cut.kind.as_str()),
+    ));
     let outcome = execute(
         session,
         registry,

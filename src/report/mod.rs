@@ -75,6 +75,13 @@ pub enum Event {
         enabled: bool,
         reversible: bool,
     },
+    /// Apply or restore is about to change the account: how many cuts (or undos) this run will work
+    /// through, in all and per kind (a resumed run counts only what is left). First, for progress.
+    Started {
+        command: String,
+        total: usize,
+        by_kind: std::collections::BTreeMap<String, usize>,
+    },
     /// A command's outcome, last.
     Finished {
         command: String,
@@ -136,6 +143,13 @@ impl Event {
                 reversible,
             } => json!({"event": "cut-proposed", "id": id, "kind": kind, "region": region,
                         "target": target, "enabled": enabled, "reversible": reversible}),
+            Event::Started {
+                command,
+                total,
+                by_kind,
+            } => {
+                json!({"event": "started", "command": command, "total": total, "by_kind": by_kind})
+            }
             Event::Finished {
                 command,
                 ok,
@@ -182,7 +196,10 @@ impl Event {
             Event::RestoreSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
             Event::Warning { message } => format!("warning: {}", f(message)),
             // The plan's text shows these already.
-            Event::Finding { .. } | Event::CutProposed { .. } | Event::Finished { .. } => {
+            Event::Finding { .. }
+            | Event::CutProposed { .. }
+            | Event::Started { .. }
+            | Event::Finished { .. } => {
                 return None;
             }
         })
@@ -360,6 +377,11 @@ mod tests {
                 reason: s(),
             },
             Event::Warning { message: s() },
+            Event::Started {
+                command: s(),
+                total: 1,
+                by_kind: [(s(), 1)].into_iter().collect(),
+            },
         ]
     }
 
@@ -376,8 +398,10 @@ mod tests {
         }
         let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
         assert_nothing_hidden(&written);
-        // One line per event, and one more per restore note: a newline in a field adds none.
-        assert_eq!(written.lines().count(), events.len() + 2, "{written}");
+        // One line per event shown to people, and one more per restore note: a newline in a field adds
+        // none.
+        let shown = events.iter().filter(|e| e.to_line().is_some()).count();
+        assert_eq!(written.lines().count(), shown + 2, "{written}");
         assert!(
             !written
                 .lines()

@@ -52,6 +52,14 @@ impl Reporter for ProgressReporter {
             self.bar.set_message(message);
         }
         match event {
+            Event::Started { total, .. } => {
+                // From here the line counts against the run's own total: done/total.
+                self.bar.set_length(*total as u64);
+                self.bar.set_style(
+                    ProgressStyle::with_template("{spinner} [{elapsed}] {pos}/{len} done, {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+            }
             Event::CutDone { .. } | Event::Restored { .. } => self.bar.inc(1),
             Event::Finished { .. } => self.bar.finish_and_clear(),
             _ => {}

@@ -35,6 +35,20 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     let events = json_lines(&out);
     let count = |name: &str| events.iter().filter(|e| e["event"] == name).count();
     assert!(count("cut-started") > 0);
+    // The changes open with their totals: one `started`, counting every cut the run then starts.
+    let started: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "started").collect();
+    assert_eq!(started.len(), 1);
+    assert_eq!(started[0]["total"], count("cut-started"));
+    assert_eq!(
+        started[0]["by_kind"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum::<u64>(),
+        count("cut-started") as u64
+    );
     assert_eq!(
         count("cut-started"),
         count("cut-done"),

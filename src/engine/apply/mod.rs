@@ -237,6 +237,12 @@ pub async fn run(
         stop,
         parallelism: request.parallelism,
     };
+    reporter.event(&started(
+        "apply",
+        plan.enabled_cuts()
+            .filter(|cut| !matches!(options.progress.get(&cut.id), Some(Progress::Done)))
+            .map(|cut| cut.kind.as_str()),
+    ));
     let outcome = execute(session, registry, &plan, &mut journal, &options, reporter).await?;
     Ok(ApplyRun::Applied {
         plan,
@@ -244,6 +250,19 @@ pub async fn run(
         outcome,
         left_out,
     })
+}
+
+/// The event that opens the changes: how many this run works through, per kind.
+pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -> Event {
+    let mut by_kind = std::collections::BTreeMap::new();
+    for kind in kinds {
+        *by_kind.entry(kind.to_string()).or_insert(0) += 1;
+    }
+    Event::Started {
+        command: command.into(),
+        total: by_kind.values().sum(),
+        by_kind,
+    }
 }
 
 /// The plan with only the selected cuts; the enabled ones left out are listed. A cut left out is not in
