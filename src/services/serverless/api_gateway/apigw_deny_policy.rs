@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis, same_policy};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
-use crate::services::common::unclassified;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome, gather,
@@ -88,17 +87,16 @@ async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageN
         .iter()
         .filter(|s| s.stage_name().is_none())
         .count();
-    if unnamed > 0 {
-        // The deny policy takes effect on a stage only once it is redeployed, by name.
-        unclassified::report(
-            ctx,
-            INFO.name,
-            &ctx.region,
-            api_id,
-            format!("GetStages returned {unnamed} stage(s) without a stageName, which the deny policy cannot be deployed to"),
-        )
-        .await;
-    }
+    // The deny policy takes effect on a stage only once it is redeployed, by name.
+    super::report_unnamed_stages(
+        ctx,
+        INFO.name,
+        api_id,
+        unnamed,
+        "stageName",
+        "which the deny policy cannot be deployed to",
+    )
+    .await;
     Ok(out
         .item()
         .iter()

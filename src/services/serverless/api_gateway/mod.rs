@@ -118,6 +118,29 @@ pub fn replace(path: &str, value: impl Into<String>) -> PatchOperation {
 }
 
 /// API Gateway's answer for an API, stage or deployment that does not exist.
+/// Reports the stages GetStages answered without a name (`stageName` in REST, `StageName` in HTTP and
+/// WebSocket APIs): every call that changes a stage names it, so no cut can reach them. `what_for` says
+/// which call, e.g. "which UpdateStage cannot name". Never silently skipped (issue 11).
+pub async fn report_unnamed_stages(
+    ctx: &RegionCtx,
+    kind: &str,
+    api_id: &str,
+    unnamed: usize,
+    field: &str,
+    what_for: &str,
+) {
+    if unnamed > 0 {
+        unclassified::report(
+            ctx,
+            kind,
+            &ctx.region,
+            api_id,
+            format!("GetStages returned {unnamed} stage(s) without a {field}, {what_for}"),
+        )
+        .await;
+    }
+}
+
 pub fn is_not_found(err: &ServiceError) -> bool {
     err.code.as_deref() == Some("NotFoundException")
 }

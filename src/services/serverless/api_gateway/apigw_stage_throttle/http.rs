@@ -120,16 +120,15 @@ pub(super) async fn http_stages(
             .iter()
             .filter(|s| s.stage_name().is_none())
             .count();
-        if unnamed > 0 {
-            unclassified::report(
-                ctx,
-                super::INFO.name,
-                &ctx.region,
-                api_id,
-                format!("GetStages returned {unnamed} stage(s) without a StageName, which UpdateStage cannot name"),
-            )
-            .await;
-        }
+        super::super::report_unnamed_stages(
+            ctx,
+            super::INFO.name,
+            api_id,
+            unnamed,
+            "StageName",
+            "which UpdateStage cannot name",
+        )
+        .await;
         stages.extend(out.items().iter().filter_map(|stage| {
             let settings = v2_settings(stage.default_route_settings(), stage.route_settings());
             Some(http_throttle(api_id, stage.stage_name()?, &settings))

@@ -9,7 +9,6 @@ use aws_sdk_apigateway::types::{MethodSetting, Op, PatchOperation};
 use super::{ApiFamily, LimitWrites, Limits, StageThrottle, StageWide};
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
-use crate::services::common::unclassified;
 use crate::services::serverless::api_gateway::replace;
 
 /// The REST method-settings key that applies to every method of a stage.
@@ -60,16 +59,15 @@ pub(super) async fn rest_stages(
         .iter()
         .filter(|s| s.stage_name().is_none())
         .count();
-    if unnamed > 0 {
-        unclassified::report(
-            ctx,
-            super::INFO.name,
-            &ctx.region,
-            api_id,
-            format!("GetStages returned {unnamed} stage(s) without a stageName, which UpdateStage cannot name"),
-        )
-        .await;
-    }
+    super::super::report_unnamed_stages(
+        ctx,
+        super::INFO.name,
+        api_id,
+        unnamed,
+        "stageName",
+        "which UpdateStage cannot name",
+    )
+    .await;
     Ok(out
         .item()
         .iter()
