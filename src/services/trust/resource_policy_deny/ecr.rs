@@ -4,9 +4,9 @@
 //! SetRepositoryPolicy is called without `force`: the deny never locks this account out, so ECR's own
 //! lockout check stays on (<https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_SetRepositoryPolicy.html>).
 
-use super::{Found, Listing, READ_CONCURRENCY, Service, Unread};
+use super::{Listing, Service};
 use crate::aws::RegionCtx;
-use crate::services::{ServiceError, gather};
+use crate::services::ServiceError;
 
 pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
     let pages: Vec<_> = ctx
@@ -17,9 +17,9 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("ecr:DescribeRepositories", err))?;
-    let repositories: Vec<(String, String)> = pages
+    let repositories: Vec<_> = pages.iter().flat_map(|page| page.repositories()).collect();
+    let listed: Vec<(String, String)> = repositories
         .iter()
-        .flat_map(|page| page.repositories())
         .filter_map(|r| {
             Some((
                 r.repository_name()?.to_string(),
@@ -27,24 +27,8 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
             ))
         })
         .collect();
-    let read = gather(repositories, READ_CONCURRENCY, |(name, arn)| async move {
-        Ok(match read(ctx, &name).await {
-            Ok(Some(policy)) => vec![Ok(Found {
-                service: Service::Ecr,
-                resource: name,
-                arn,
-                policy,
-            })],
-            Ok(None) => vec![], // deleted while listing
-            Err(err) => vec![Err(Unread {
-                service: Service::Ecr,
-                resource: Some(arn),
-                error: err.to_string(),
-            })],
-        })
-    })
-    .await?;
-    Ok(super::split(read))
+    let without_id = repositories.len() - listed.len();
+    super::read_listed(ctx, Service::Ecr, listed, without_id).await
 }
 
 pub(super) async fn read(

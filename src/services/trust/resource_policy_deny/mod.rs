@@ -43,7 +43,7 @@ use crate::services::common::policy_principals::{Home, PolicyReading, read_polic
 use crate::services::mail::same_document;
 use crate::services::{
     CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    UndoOutcome, gather,
 };
 
 mod ecr;
@@ -349,6 +349,46 @@ async fn list_service(
         Service::SecretsManager => secrets::list(ctx).await,
         Service::Ecr => ecr::list(ctx).await,
     }
+}
+
+/// Reads the policy of each listed resource (the name its API takes, and its ARN), a few at once.
+/// `without_id` counts the resources the listing answered without a name or ARN: no call can name them,
+/// so they are reported, never skipped (issue 11).
+pub(crate) async fn read_listed(
+    ctx: &RegionCtx,
+    service: Service,
+    listed: Vec<(String, String)>,
+    without_id: usize,
+) -> Result<Listing, ServiceError> {
+    let reads = gather(listed, READ_CONCURRENCY, |(resource, arn)| async move {
+        Ok(match read(ctx, service, &resource).await {
+            Ok(Some(policy)) => vec![Ok(Found {
+                service,
+                resource,
+                arn,
+                policy,
+            })],
+            Ok(None) => vec![], // deleted while listing
+            Err(err) => vec![Err(Unread {
+                service,
+                resource: Some(arn),
+                error: err.to_string(),
+            })],
+        })
+    })
+    .await?;
+    let mut listing = split(reads);
+    if without_id > 0 {
+        listing.1.push(Unread {
+            service,
+            resource: None,
+            error: format!(
+                "the listing answered {without_id} {} without the name or ARN a policy call needs",
+                service.noun()
+            ),
+        });
+    }
+    Ok(listing)
 }
 
 /// The resource's policy now: `None` when the resource is gone, `Some(None)` when it has no policy.

@@ -3,9 +3,9 @@
 //! PutResourcePolicy and DeleteResourcePolicy write and remove it; a secret that is gone answers
 //! `ResourceNotFoundException`.
 
-use super::{Found, Listing, READ_CONCURRENCY, Service, Unread};
+use super::{Listing, Service};
 use crate::aws::RegionCtx;
-use crate::services::{ServiceError, gather};
+use crate::services::ServiceError;
 
 pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
     let pages: Vec<_> = ctx
@@ -16,29 +16,13 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("secretsmanager:ListSecrets", err))?;
-    let arns: Vec<String> = pages
+    let secrets: Vec<_> = pages.iter().flat_map(|page| page.secret_list()).collect();
+    let listed: Vec<(String, String)> = secrets
         .iter()
-        .flat_map(|page| page.secret_list())
-        .filter_map(|s| s.arn().map(str::to_string))
+        .filter_map(|s| s.arn().map(|arn| (arn.to_string(), arn.to_string())))
         .collect();
-    let read = gather(arns, READ_CONCURRENCY, |arn| async move {
-        Ok(match read(ctx, &arn).await {
-            Ok(Some(policy)) => vec![Ok(Found {
-                service: Service::SecretsManager,
-                resource: arn.clone(),
-                arn,
-                policy,
-            })],
-            Ok(None) => vec![], // deleted while listing
-            Err(err) => vec![Err(Unread {
-                service: Service::SecretsManager,
-                resource: Some(arn),
-                error: err.to_string(),
-            })],
-        })
-    })
-    .await?;
-    Ok(super::split(read))
+    let without_id = secrets.len() - listed.len();
+    super::read_listed(ctx, Service::SecretsManager, listed, without_id).await
 }
 
 pub(super) async fn read(

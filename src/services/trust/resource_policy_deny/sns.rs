@@ -2,9 +2,9 @@
 //! default policy for its own account). A topic that is gone answers `NotFound`
 //! (<https://docs.aws.amazon.com/sns/latest/api/API_GetTopicAttributes.html>).
 
-use super::{Found, Listing, READ_CONCURRENCY, Service, Unread};
+use super::{Listing, Service};
 use crate::aws::RegionCtx;
-use crate::services::{ServiceError, gather};
+use crate::services::ServiceError;
 
 pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
     let pages: Vec<_> = ctx
@@ -15,29 +15,13 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("sns:ListTopics", err))?;
-    let arns: Vec<String> = pages
+    let topics: Vec<_> = pages.iter().flat_map(|page| page.topics()).collect();
+    let listed: Vec<(String, String)> = topics
         .iter()
-        .flat_map(|page| page.topics())
-        .filter_map(|t| t.topic_arn().map(str::to_string))
+        .filter_map(|t| t.topic_arn().map(|arn| (arn.to_string(), arn.to_string())))
         .collect();
-    let read = gather(arns, READ_CONCURRENCY, |arn| async move {
-        Ok(match read(ctx, &arn).await {
-            Ok(Some(policy)) => vec![Ok(Found {
-                service: Service::Sns,
-                resource: arn.clone(),
-                arn,
-                policy,
-            })],
-            Ok(None) => vec![], // deleted while listing
-            Err(err) => vec![Err(Unread {
-                service: Service::Sns,
-                resource: Some(arn),
-                error: err.to_string(),
-            })],
-        })
-    })
-    .await?;
-    Ok(super::split(read))
+    let without_id = topics.len() - listed.len();
+    super::read_listed(ctx, Service::Sns, listed, without_id).await
 }
 
 pub(super) async fn read(

@@ -631,3 +631,28 @@ mod ecr_answers {
         assert_eq!(ecr::read(&ctx, "gone").await.unwrap(), None);
     }
 }
+
+/// A topic listed without its ARN cannot be read or cut: the region's findings name it, never skip it.
+#[tokio::test]
+async fn mocked_a_topic_listed_without_its_arn_is_reported_not_skipped() {
+    use aws_sdk_sns::operation::list_topics::ListTopicsOutput;
+    use aws_sdk_sns::types::Topic;
+    let listing = mock!(aws_sdk_sns::Client::list_topics).then_output(|| {
+        ListTopicsOutput::builder()
+            .topics(Topic::builder().build())
+            .build()
+    });
+    let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, &[&listing]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_sns(client);
+    let (found, unread) = sns::list(&ctx).await.unwrap();
+    assert!(found.is_empty());
+    assert_eq!(unread.len(), 1);
+    assert_eq!(unread[0].resource, None);
+    assert!(
+        unread[0]
+            .error
+            .contains("1 SNS topic without the name or ARN"),
+        "{}",
+        unread[0].error
+    );
+}
