@@ -304,3 +304,19 @@ fn completions_and_the_man_page_list_every_flag_the_kinds_add() {
         .stdout(predicates::str::contains(".TH hikkonuki"))
         .stdout(predicates::str::contains("completions"));
 }
+
+/// A kind name given on the command line is quoted in the refusal, escaped like every error printed.
+#[test]
+fn an_unknown_kind_is_refused_before_any_call_and_shown_escaped() {
+    let out = hikkonuki()
+        .args(["plan", "--exclude-kinds", "x\u{1b}[2J"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    let stderr = String::from_utf8(out).unwrap();
+    assert!(stderr.contains("--exclude-kinds: `x"), "{stderr}");
+    assert!(stderr.contains("is not a kind of cut"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}
