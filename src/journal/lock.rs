@@ -59,16 +59,37 @@ fn holder_of(file: &File) -> String {
     };
     let (major, minor) = (libc::major(meta.dev()), libc::minor(meta.dev()));
     let wanted = format!("{major:02x}:{minor:02x}:{}", meta.ino());
-    let pid = fs::read_to_string("/proc/locks").ok().and_then(|locks| {
-        locks.lines().find_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`; waiting entries have a `->` field.
-            match fields.as_slice() {
-                [_, "FLOCK", _, _, pid, id, ..] if *id == wanted => pid.parse::<u32>().ok(),
-                _ => None,
-            }
+    let holders: Vec<(u32, String)> = fs::read_to_string("/proc/locks")
+        .map(|locks| {
+            locks
+                .lines()
+                .filter_map(|line| {
+                    let fields: Vec<&str> = line.split_whitespace().collect();
+                    // `1: FLOCK  ADVISORY  WRITE 1234 fd:01:5678 0 EOF`; waiting entries have a `->` field.
+                    match fields.as_slice() {
+                        [_, "FLOCK", _, _, pid, id, ..] => {
+                            Some((pid.parse::<u32>().ok()?, (*id).to_string()))
+                        }
+                        _ => None,
+                    }
+                })
+                .collect()
         })
-    });
+        .unwrap_or_default();
+    // The kernel names the lock by the device and inode of the file it locked. On a layered file
+    // system (overlayfs in a container) that is the lower file, not what `stat` shows us, so when no
+    // entry matches exactly, a flock holder is taken as ours only if it has our file open (checked
+    // through its descriptors, which `stat` follows to the same file we see).
+    let pid = holders
+        .iter()
+        .find(|(_, id)| *id == wanted)
+        .map(|(pid, _)| *pid)
+        .or_else(|| {
+            holders
+                .iter()
+                .map(|(pid, _)| *pid)
+                .find(|pid| has_open(*pid, meta.dev(), meta.ino()))
+        });
     match pid {
         Some(pid) => {
             let command = fs::read(format!("/proc/{pid}/cmdline"))
@@ -86,6 +107,16 @@ fn holder_of(file: &File) -> String {
         }
         None => "run".into(),
     }
+}
+
+/// Whether process `pid` has a descriptor open on the file with this device and inode.
+fn has_open(pid: u32, dev: u64, ino: u64) -> bool {
+    let Ok(descriptors) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    descriptors.flatten().any(|fd| {
+        fs::metadata(fd.path()).is_ok_and(|open| open.dev() == dev && open.ino() == ino)
+    })
 }
 
 impl RollbackFile {
@@ -246,11 +277,27 @@ mod tests {
         let held = RollbackFile::open_existing(&rollback).unwrap();
         let err = RollbackFile::open_existing(&rollback).unwrap_err();
         assert!(matches!(err, LockError::Held { .. }), "{err}");
-        assert!(
-            err.to_string()
-                .contains(&format!("(PID {})", std::process::id())),
-            "the holder is named by PID: {err}"
-        );
+        // Naming the holder needs the kernel's list of locks. Where it lists our flock (Linux, and any
+        // sandbox that implements /proc/locks), the holder must be named by PID; where it does not, the
+        // message says "another hikkonuki run" without a PID rather than guessing one.
+        let pid = std::process::id();
+        let kernel_lists_ours = fs::read_to_string("/proc/locks").is_ok_and(|locks| {
+            locks.lines().any(|line| {
+                let fields: Vec<&str> = line.split_whitespace().collect();
+                matches!(fields.as_slice(), [_, "FLOCK", _, _, p, ..] if *p == pid.to_string())
+            })
+        });
+        if kernel_lists_ours {
+            assert!(
+                err.to_string().contains(&format!("(PID {pid})")),
+                "the holder is named by PID: {err}"
+            );
+        } else {
+            assert!(
+                err.to_string().contains("another hikkonuki run is working"),
+                "an unnamed holder is still refused plainly: {err}"
+            );
+        }
         drop(held);
         RollbackFile::open_existing(&rollback).unwrap();
     }
