@@ -160,6 +160,7 @@ pub async fn plan_command(
             options: options.clone(),
             parallelism: settings.parallelism,
             selection,
+            member_role: None,
         },
         reporter,
     )

@@ -20,6 +20,8 @@ pub struct PlanRequest {
     /// The cuts asked for (`--kinds`, `--exclude-kinds`, `--target`): other kinds are not discovered,
     /// other cuts not kept. Inspections all run: findings are about the account, not the selection.
     pub selection: Selection,
+    /// `--role`: the role member accounts are entered through, when not the default.
+    pub member_role: Option<String>,
 }
 
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
@@ -34,6 +36,10 @@ pub async fn make_plan(
         caller: request.caller.clone(),
         keep_cidrs: request.keep_cidrs.clone(),
         options: request.options.clone(),
+        member_role: request
+            .member_role
+            .clone()
+            .unwrap_or_else(|| crate::plan::DEFAULT_MEMBER_ROLE.into()),
     };
     // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
     let mut units: Vec<(String, &dyn Containment)> = Vec::new();
@@ -128,9 +134,12 @@ pub async fn make_plan(
         keep_cidrs: request.keep_cidrs.iter().map(|c| c.to_string()).collect(),
         options: request.options.clone(),
         selection: request.selection.flags(),
+        organization: None,
+        role: request.member_role.clone(),
         discovery_errors,
         findings,
         cuts,
+        members: vec![],
     }
 }
 

@@ -229,9 +229,12 @@ fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
         keep_cidrs: vec![],
         options: Default::default(),
         selection: vec![],
+        organization: None,
+        role: None,
         discovery_errors: vec![],
         findings: vec![],
         cuts,
+        members: vec![],
     };
     let path = dir.join("plan.yaml");
     crate::plan::file::write(&path, &plan).unwrap();

@@ -114,9 +114,9 @@ fn has_open(pid: u32, dev: u64, ino: u64) -> bool {
     let Ok(descriptors) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
-    descriptors.flatten().any(|fd| {
-        fs::metadata(fd.path()).is_ok_and(|open| open.dev() == dev && open.ino() == ino)
-    })
+    descriptors
+        .flatten()
+        .any(|fd| fs::metadata(fd.path()).is_ok_and(|open| open.dev() == dev && open.ino() == ino))
 }
 
 impl RollbackFile {

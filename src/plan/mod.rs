@@ -23,6 +23,11 @@ pub const FORMAT_VERSION: u32 = 1;
 /// The region value of a cut that acts on an account-wide (global) resource.
 pub const GLOBAL_REGION: &str = "global";
 
+/// The role a plan over several accounts enters each member account through when `--role` is not given:
+/// the one AWS Organizations creates in every account it creates
+/// (docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_accounts_access.html).
+pub const DEFAULT_MEMBER_ROLE: &str = "OrganizationAccountAccessRole";
+
 /// A whole plan, as written by `hikkonuki plan` and read by `hikkonuki apply`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -48,11 +53,39 @@ pub struct Plan {
     /// plan covers only those cuts, and says so to whoever reviews it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<String>,
+    /// The organization (`o-…`) of a plan made over several accounts (`plan --accounts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
+    /// The role member accounts are entered through (`plan --role`); absent means
+    /// [`DEFAULT_MEMBER_ROLE`]. Apply and restore enter them through the same role.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
     /// Regions or kinds whose discovery failed: the plan is incomplete there and says so.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub discovery_errors: Vec<DiscoveryError>,
     /// What the responder should know that no cut changes (logging off, back doors, public records).
     /// Informational: apply never reads them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// The cuts in `account`, the account that made the plan.
+    pub cuts: Vec<Cut>,
+    /// The other accounts of a plan made over several accounts, each with its own cuts, findings and
+    /// discovery errors (a plan without `members` covers one account, as format version 1 always did).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<MemberPlan>,
+}
+
+/// One member account's part of a plan over several accounts: what a one-account plan holds besides
+/// the fields all accounts share (regions, options, `--keep-cidr`, the selection).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPlan {
+    /// The 12-digit member account.
+    pub account: String,
+    /// The ARN discovery ran as in that account (the role session).
+    pub caller: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub discovery_errors: Vec<DiscoveryError>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<Finding>,
     pub cuts: Vec<Cut>,

@@ -47,6 +47,8 @@ fn good_plan() -> Plan {
         keep_cidrs: vec!["203.0.113.7/32".into()],
         options: Default::default(),
         selection: vec![],
+        organization: None,
+        role: None,
         discovery_errors: vec![],
         findings: vec![],
         cuts: vec![
@@ -73,6 +75,7 @@ fn good_plan() -> Plan {
                 after: json!({"open": false}),
             },
         ],
+        members: vec![],
     }
 }
 

@@ -371,6 +371,8 @@ mod tests {
             keep_cidrs: vec![HOSTILE.into()],
             options: [(HOSTILE.to_string(), HOSTILE.to_string())].into(),
             selection: vec![HOSTILE.into()],
+            organization: Some(HOSTILE.into()),
+            role: Some(HOSTILE.into()),
             discovery_errors: vec![crate::plan::DiscoveryError {
                 region: "us-east-1".into(),
                 kind: "apigw_deny_policy".into(),
@@ -384,6 +386,7 @@ mod tests {
                 message: format!("record {HOSTILE}\n# fake heading"),
             }],
             cuts: vec![hostile_cut()],
+            members: vec![],
         }
     }
 

@@ -19,6 +19,11 @@ use crate::service_error::ServiceError;
 /// account is sealed as early as possible; per-resource cuts follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
+    /// Acts on the organization from its management account (a policy attached to member accounts):
+    /// first, since one call there closes a whole account, and lifted last. In a plan over several
+    /// accounts (`--accounts`) these are the only kinds discovered in the management account unless it
+    /// is one of the accounts chosen.
+    Organization,
     Seal,
     PerResource,
 }
@@ -43,6 +48,10 @@ pub struct DiscoveryScope {
     pub keep_cidrs: Vec<Cidr>,
     /// The values of the plan options kinds declare ([`PlanOption`]), checked, by flag name.
     pub options: PlanOptions,
+    /// The role hikkonuki enters member accounts through (`plan --role`, by default
+    /// [`crate::plan::DEFAULT_MEMBER_ROLE`]): organization-level denials leave it out, so the responder
+    /// can still act in, and restore, the accounts they quarantine.
+    pub member_role: String,
 }
 
 impl DiscoveryScope {
@@ -63,6 +72,7 @@ impl DiscoveryScope {
             },
             keep_cidrs: vec![],
             options: PlanOptions::new(),
+            member_role: crate::plan::DEFAULT_MEMBER_ROLE.into(),
         }
     }
 }

@@ -67,6 +67,10 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
         },
         keep_cidrs,
         options: plan.options.clone(),
+        member_role: plan
+            .role
+            .clone()
+            .unwrap_or_else(|| crate::plan::DEFAULT_MEMBER_ROLE.into()),
     })
 }
 

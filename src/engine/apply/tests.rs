@@ -49,9 +49,12 @@ fn plan_for(groups: &[&str]) -> Plan {
         keep_cidrs: vec![],
         options: Default::default(),
         selection: vec![],
+        organization: None,
+        role: None,
         discovery_errors: vec![],
         findings: vec![],
         cuts,
+        members: vec![],
     }
 }
 

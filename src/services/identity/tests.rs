@@ -40,6 +40,7 @@ fn scope(arn: &str, key: Option<&str>) -> DiscoveryScope {
         caller: caller(arn, key),
         keep_cidrs: vec![],
         options: Default::default(),
+        member_role: crate::plan::DEFAULT_MEMBER_ROLE.into(),
     }
 }
 

@@ -316,6 +316,7 @@ mod tests {
             },
             keep_cidrs: vec![],
             options: Default::default(),
+            member_role: crate::plan::DEFAULT_MEMBER_ROLE.into(),
         }
     }
 
