@@ -46,6 +46,7 @@ mod leaky_account;
 mod mail;
 mod network;
 mod observability;
+mod organization;
 mod profile;
 mod recovery;
 mod registry;

@@ -303,6 +303,12 @@ mod tests {
             ListAccountsError::AccessDeniedException(
                 AccessDeniedException::builder()
                     .message("You don't have permissions to access this resource.")
+                    .meta(
+                        aws_sdk_organizations::error::ErrorMetadata::builder()
+                            .code("AccessDeniedException")
+                            .message("You don't have permissions to access this resource.")
+                            .build(),
+                    )
                     .build(),
             )
         });
