@@ -17,6 +17,7 @@ mod block_public_access;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;
+mod organization;
 mod resource_policy;
 mod snapshot;
 mod trust;
