@@ -295,10 +295,11 @@ pub struct RestoreArgs {
     /// accounts' rollback files (or one account's file in it).
     pub rollback: PathBuf,
 
-    /// The role member accounts are entered through, for rollback files of accounts other than the
-    /// credentials' own (a plan over several accounts).
-    #[arg(long, value_name = "NAME", default_value = crate::plan::DEFAULT_MEMBER_ROLE)]
-    pub role: String,
+    /// The role accounts other than the credentials' own are entered through (a plan over several
+    /// accounts). For a directory the default is OrganizationAccountAccessRole; one account's file is
+    /// entered through a role only when this is given.
+    #[arg(long, value_name = "NAME")]
+    pub role: Option<String>,
 
     /// Skip the confirmation.
     #[arg(long)]

@@ -24,6 +24,14 @@ pub async fn restore_command(
     reporter: &dyn Reporter,
 ) -> anyhow::Result<u8> {
     let restore_started = std::time::Instant::now();
+    if let Some(role) = &args.role
+        && !crate::plan::is_role_name(role)
+    {
+        anyhow::bail!(
+            "--role: `{}` is not an IAM role name (letters, digits and +=,.@_- up to 64)",
+            field(role)
+        );
+    }
     let session = AwsSession::load(&settings.connection).await?;
     let request = RestoreRequest {
         rollback: args.rollback.clone(),
@@ -31,7 +39,7 @@ pub async fn restore_command(
         lifted: lifted_gates.to_vec(),
         keys: KeyStore::from_environment(),
         dry_run: args.dry_run,
-        role: (args.role != crate::plan::DEFAULT_MEMBER_ROLE).then(|| args.role.clone()),
+        role: args.role.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {

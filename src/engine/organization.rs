@@ -393,6 +393,114 @@ pub async fn apply(
     })
 }
 
+/// `apply --check` of a plan over several accounts: every account with an enabled cut is entered and
+/// checked (drift, and a dry run of each cut where the API has one); each problem is named
+/// `<account>:<cut id>`. An account that cannot be entered is a refusal: nothing can be said of it.
+pub async fn check(
+    session: &AwsSession,
+    registry: &Registry,
+    plan: Plan,
+    selection: &crate::plan::select::Selection,
+    parallelism: usize,
+) -> Result<apply::CheckReport, EngineError> {
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let role = plan
+        .role
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+    let mut drift = apply::DriftCheck::default();
+    let mut permissions = Vec::new();
+    let mut refusals = Vec::new();
+    for account in plan.per_account() {
+        let (account, _) = apply::select(account, selection);
+        if account.enabled_cuts().next().is_none() {
+            continue;
+        }
+        let entered = match enter(session, &me, &account.account, &role).await {
+            Ok((entered, _)) => entered,
+            Err(why) => {
+                refusals.push((
+                    account.account.clone(),
+                    EngineError::Refused {
+                        message: format!("cannot enter the account: {why}"),
+                    },
+                ));
+                continue;
+            }
+        };
+        let named = |id: &str| format!("{}:{id}", account.account);
+        let found = apply::check_drift(
+            &entered,
+            registry,
+            &account,
+            &std::collections::HashMap::new(),
+            parallelism,
+        )
+        .await;
+        drift.drifted.extend(found.drifted.into_iter().map(|mut d| {
+            d.id = named(&d.id);
+            d
+        }));
+        drift.unverifiable.extend(
+            found
+                .unverifiable
+                .into_iter()
+                .map(|(id, err)| (named(&id), err)),
+        );
+        permissions.extend(
+            apply::check_permissions(&entered, registry, &account, parallelism)
+                .await
+                .into_iter()
+                .map(|(id, check)| (named(&id), check)),
+        );
+    }
+    if !refusals.is_empty() {
+        return Err(EngineError::Accounts {
+            plan: PathBuf::from("(apply --check)"),
+            refusals,
+        });
+    }
+    Ok(apply::CheckReport {
+        plan,
+        drift,
+        permissions,
+    })
+}
+
+/// Restore of one account's rollback file with `--role`: the file's authenticated header names the
+/// account; when it is not the credentials' own, that account is entered through the role (and checked,
+/// as always, to be the account the file names) before the one-file sequence runs.
+pub async fn restore_file_through_role(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &RestoreRequest,
+    role: &str,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<RestoreRun, EngineError> {
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let Some(account) = header_account(&request.rollback, request)? else {
+        return restore::run_one(session, registry, request, operator, stop, reporter).await;
+    };
+    let (entered, _) =
+        enter(session, &me, &account, role)
+            .await
+            .map_err(|why| EngineError::Refused {
+                message: format!(
+                    "{}: cannot enter account {account}, which the file was written for: {why}",
+                    request.rollback.display()
+                ),
+            })?;
+    restore::run_one(&entered, registry, request, operator, stop, reporter).await
+}
+
 /// The rollback files of a directory apply wrote: `<account>.rollback.yaml`, in account order. Only
 /// regular files named so are taken; anything else there is ignored.
 fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {

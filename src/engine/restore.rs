@@ -65,8 +65,9 @@ pub struct RestoreRequest {
     pub keys: KeyStore,
     /// Run every check, work out what would be undone, and stop there: nothing is asked or changed.
     pub dry_run: bool,
-    /// For a directory of several accounts' rollback files: the role member accounts are entered
-    /// through (`restore --role`); `None` for [`crate::plan::DEFAULT_MEMBER_ROLE`].
+    /// `restore --role`: the role accounts other than the credentials' own are entered through. A
+    /// directory of several accounts' files uses [`crate::plan::DEFAULT_MEMBER_ROLE`] when `None`; one
+    /// file is entered through a role only when it is given.
     pub role: Option<String>,
 }
 
@@ -115,6 +116,24 @@ pub async fn run(
         )
         .await;
     }
+    if let Some(role) = &request.role {
+        return crate::engine::organization::restore_file_through_role(
+            session, registry, request, role, operator, stop, reporter,
+        )
+        .await;
+    }
+    run_one(session, registry, request, operator, stop, reporter).await
+}
+
+/// The one-file sequence, with a session already in the file's account (checked again here).
+pub async fn run_one(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &RestoreRequest,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<RestoreRun, EngineError> {
     let prepared = match prepare(session, registry, request, reporter).await? {
         Preparation::Nothing(work) => return Ok(RestoreRun::NothingToRestore { work }),
         Preparation::Ready(prepared) => prepared,

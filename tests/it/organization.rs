@@ -122,6 +122,7 @@ pub struct SeededMember {
     pub account: String,
     pub config: SdkConfig,
     pub database: String,
+    pub web_group: String,
 }
 
 pub async fn seed_members(emulator: &Emulator, members: &[String]) -> Vec<SeededMember> {
@@ -134,6 +135,7 @@ pub async fn seed_members(emulator: &Emulator, members: &[String]) -> Vec<Seeded
             account: account.clone(),
             config,
             database: regions[0].database.clone(),
+            web_group: regions[0].web_group.clone(),
         });
     }
     seeded
@@ -326,4 +328,117 @@ async fn an_account_not_in_the_organization_is_refused_by_name() {
         .assert()
         .code(1)
         .stderr(contains("--accounts: `12345` is not a 12-digit account ID"));
+}
+
+/// One member changed since the plan: `apply --check` names it, and apply refuses every account, cutting
+/// none. Once it is back as planned, apply cuts both; one member's file is restored alone through
+/// `--role` (and refused without it: the credentials are the management account's), then the directory
+/// restores the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone() {
+    let emulator = Emulator::start();
+    let (_, members) = organization_with_members(&emulator, 2).await;
+    let seeded = seed_members(&emulator, &members).await;
+    let mut before = Vec::new();
+    for member in &seeded {
+        before.push(account_state(&member.config, &member.database).await);
+    }
+    plan_over(&emulator, &members.join(","), "plans/org.yaml")
+        .args(["--kinds", "sg_revoke,iam_key_deactivate"])
+        .assert()
+        .code(0);
+
+    let ec2 = aws_sdk_ec2::Client::new(&seeded[0].config);
+    let extra = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(8443)
+        .to_port(8443)
+        .ip_ranges(
+            aws_sdk_ec2::types::IpRange::builder()
+                .cidr_ip("0.0.0.0/0")
+                .build(),
+        )
+        .build();
+    ec2.authorize_security_group_ingress()
+        .group_id(&seeded[0].web_group)
+        .ip_permissions(extra.clone())
+        .send()
+        .await
+        .unwrap();
+    let drifted = account_state(&seeded[0].config, &seeded[0].database).await;
+
+    let check = emulator
+        .hikkonuki()
+        .args(["apply", "plans/org.yaml", "--check"])
+        .assert()
+        .code(1);
+    let out = String::from_utf8_lossy(&check.get_output().stdout).into_owned();
+    assert!(
+        out.contains(&format!(
+            "drift      {}:sg_revoke/us-east-1/{}",
+            members[0], seeded[0].web_group
+        )),
+        "{out}"
+    );
+    emulator
+        .apply("plans/org.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains(format!("account {}", members[0])))
+        .stderr(contains("no account was changed"));
+    assert_eq!(
+        account_state(&seeded[0].config, &seeded[0].database).await,
+        drifted
+    );
+    assert_eq!(
+        account_state(&seeded[1].config, &seeded[1].database).await,
+        before[1],
+        "the account without drift was not cut either"
+    );
+    let left: Vec<_> = std::fs::read_dir(emulator.path("plans/org.rollback"))
+        .map(|dir| dir.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(
+        left.is_empty(),
+        "no rollback file left by a refused apply: {left:?}"
+    );
+
+    ec2.revoke_security_group_ingress()
+        .group_id(&seeded[0].web_group)
+        .ip_permissions(extra)
+        .send()
+        .await
+        .unwrap();
+    emulator.apply("plans/org.yaml").assert().code(0);
+
+    let second = format!("plans/org.rollback/{}.rollback.yaml", members[1]);
+    emulator
+        .restore(&second)
+        .assert()
+        .code(1)
+        .stderr(contains(format!("was made for account {}", members[1])));
+    emulator
+        .restore(&second)
+        .args(["--role", "OrganizationAccountAccessRole"])
+        .assert()
+        .code(0);
+    assert_eq!(
+        account_state(&seeded[1].config, &seeded[1].database).await,
+        before[1],
+        "restored alone"
+    );
+    assert_ne!(
+        account_state(&seeded[0].config, &seeded[0].database).await,
+        before[0],
+        "the other account is still cut"
+    );
+    emulator.restore("plans/org.rollback").assert().code(0);
+    for (member, state) in seeded.iter().zip(&before) {
+        assert_eq!(
+            &account_state(&member.config, &member.database).await,
+            state,
+            "{}",
+            member.account
+        );
+    }
 }

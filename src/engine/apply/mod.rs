@@ -411,7 +411,7 @@ pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -
 
 /// The plan with only the selected cuts; the enabled ones left out are listed. A cut left out is not in
 /// the plan this run performs at all, so it is neither observed nor journaled.
-fn select(mut plan: Plan, selection: &Selection) -> (Plan, Vec<LeftOut>) {
+pub(crate) fn select(mut plan: Plan, selection: &Selection) -> (Plan, Vec<LeftOut>) {
     let mut left_out = Vec::new();
     plan.cuts.retain(|cut| {
         let taken = selection.takes(cut);
@@ -549,8 +549,19 @@ pub async fn check(
     parallelism: usize,
     reporter: &dyn Reporter,
 ) -> Result<CheckReport, EngineError> {
-    let (plan, _) = select(plan::file::read(plan_path, registry)?, selection);
+    let whole = plan::file::read(plan_path, registry)?;
     warn_if_shared(plan_path, reporter);
+    if whole.is_multi_account() {
+        return crate::engine::organization::check(
+            session,
+            registry,
+            whole,
+            selection,
+            parallelism,
+        )
+        .await;
+    }
+    let (plan, _) = select(whole, selection);
     verify_account(session, &plan.account, "plan").await?;
     let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;
     let permissions = check_permissions(session, registry, &plan, parallelism).await;

@@ -15,7 +15,10 @@ const KINDS: &str = "nacl_deny,sg_revoke,iam_key_deactivate";
 async fn seed_and_plan(
     emulator: &Emulator,
     name: &str,
-) -> Vec<(crate::organization::SeededMember, crate::organization::AccountState)> {
+) -> Vec<(
+    crate::organization::SeededMember,
+    crate::organization::AccountState,
+)> {
     reset(emulator);
     let (_, members) = organization_with_members(emulator, 2).await;
     let seeded = seed_members(emulator, &members).await;
