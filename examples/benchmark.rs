@@ -2,9 +2,13 @@
 //! the built `hikkonuki` through plan → apply → restore and reports wall time, time to seal, AWS calls made
 //! against a lower bound, and peak memory. Run it with `scripts/bench.sh`, which starts the emulator.
 //!
-//! Usage: `benchmark [--regions N] [--vpcs N] [--groups N] [--bin PATH] [--pacing] [--seed-only]`
-//! (default 4 × 3 × 20; pacing off, because the emulator does not throttle and pacing would only measure
-//! the token buckets).
+//! Usage: `benchmark [--regions N] [--vpcs N] [--groups N] [--accounts N] [--bin PATH] [--pacing]
+//! [--seed-only]` (default 4 × 3 × 20; pacing off, because the emulator does not throttle and pacing would
+//! only measure the token buckets).
+//!
+//! With `--accounts N` it measures an organization instead (issue 15): N member accounts, each seeded as
+//! above, planned, applied and restored in one run (`plan --accounts`), against N one-account runs one
+//! after the other with each member's own credentials: wall time and AWS calls of each.
 //!
 //! What it measures is mostly the emulator: moto answers about 70–90 EC2 calls per second whatever the
 //! concurrency (see ../shared/emulator.md). Calls made is the figure that carries over to AWS.
@@ -35,6 +39,8 @@ struct Options {
     pacing: bool,
     /// Only seed the account (for measuring another tool against the same account).
     seed_only: bool,
+    /// Member accounts of an organization to measure, instead of one account.
+    accounts: usize,
 }
 
 fn options() -> BenchResult<Options> {
@@ -45,6 +51,7 @@ fn options() -> BenchResult<Options> {
         bin: std::env::var("HIKKONUKI_BIN").unwrap_or_else(|_| "hikkonuki".into()),
         pacing: false,
         seed_only: false,
+        accounts: 0,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -56,6 +63,7 @@ fn options() -> BenchResult<Options> {
             "--bin" => options.bin = value()?,
             "--pacing" => options.pacing = true,
             "--seed-only" => options.seed_only = true,
+            "--accounts" => options.accounts = value()?.parse()?,
             other => return Err(format!("unknown argument {other}").into()),
         }
     }
@@ -130,8 +138,32 @@ struct Run {
 
 /// Runs one hikkonuki command with `--stats`, and reads the call count and time to seal from its output.
 fn run(options: &Options, args: &[&str], workdir: &std::path::Path) -> BenchResult<Run> {
+    run_as(options, args, workdir, None)
+}
+
+/// Temporary credentials of one member account.
+#[derive(Clone)]
+struct MemberCredentials {
+    access_key_id: String,
+    secret_access_key: String,
+    session_token: String,
+}
+
+/// [`run`], with a member's credentials in the environment when given.
+fn run_as(
+    options: &Options,
+    args: &[&str],
+    workdir: &std::path::Path,
+    credentials: Option<&MemberCredentials>,
+) -> BenchResult<Run> {
     let mut command = Command::new(&options.bin);
     command.current_dir(workdir).args(args).arg("--stats");
+    if let Some(credentials) = credentials {
+        command
+            .env("AWS_ACCESS_KEY_ID", &credentials.access_key_id)
+            .env("AWS_SECRET_ACCESS_KEY", &credentials.secret_access_key)
+            .env("AWS_SESSION_TOKEN", &credentials.session_token);
+    }
     if !options.pacing {
         command.arg("--no-pacing");
     }
@@ -186,6 +218,9 @@ async fn main() -> BenchResult<()> {
         .region(aws_config::Region::new("us-east-1"))
         .load()
         .await;
+    if options.accounts > 0 {
+        return organization(&options, &config, &regions).await;
+    }
     let seed_started = Instant::now();
     for region in &regions {
         seed_region(&config, region, options.vpcs, options.groups).await?;
@@ -287,5 +322,195 @@ async fn main() -> BenchResult<()> {
     println!(
         "| peak memory (plan / apply / restore, cumulative max) | {plan_mib:.0} / {apply_mib:.0} / {restore_mib:.0} MiB |"
     );
+    Ok(())
+}
+
+/// Creates an organization with `count` member accounts; returns each member's ID and credentials (the
+/// role AWS Organizations creates in each).
+async fn members(
+    config: &aws_config::SdkConfig,
+    count: usize,
+) -> BenchResult<Vec<(String, MemberCredentials)>> {
+    let orgs = aws_sdk_organizations::Client::new(config);
+    orgs.create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await?;
+    let sts = aws_sdk_sts::Client::new(config);
+    let mut members = Vec::new();
+    for index in 0..count {
+        let created = orgs
+            .create_account()
+            .account_name(format!("bench-{index}"))
+            .email(format!("bench-{index}@bench.example"))
+            .send()
+            .await?;
+        let account = created
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .ok_or("CreateAccount returned no account ID")?
+            .to_string();
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!(
+                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+            ))
+            .role_session_name("bench")
+            .send()
+            .await?;
+        let credentials = assumed
+            .credentials()
+            .ok_or("AssumeRole returned no credentials")?;
+        members.push((
+            account,
+            MemberCredentials {
+                access_key_id: credentials.access_key_id().to_string(),
+                secret_access_key: credentials.secret_access_key().to_string(),
+                session_token: credentials.session_token().to_string(),
+            },
+        ));
+    }
+    Ok(members)
+}
+
+/// `--accounts N`: one run over the organization against N one-account runs.
+async fn organization(
+    options: &Options,
+    config: &aws_config::SdkConfig,
+    regions: &[&str],
+) -> BenchResult<()> {
+    let members = members(config, options.accounts).await?;
+    let seed_started = Instant::now();
+    for (_, credentials) in &members {
+        let member = config
+            .to_builder()
+            .credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        &credentials.access_key_id,
+                        &credentials.secret_access_key,
+                        Some(credentials.session_token.clone()),
+                        None,
+                        "bench",
+                    ),
+                ),
+            )
+            .build();
+        for region in regions {
+            seed_region(&member, region, options.vpcs, options.groups).await?;
+        }
+    }
+    eprintln!(
+        "seeded {} accounts × {} regions × {} VPCs × {} groups in {:.1} s",
+        options.accounts,
+        regions.len(),
+        options.vpcs,
+        options.groups,
+        seed_started.elapsed().as_secs_f64()
+    );
+    let workdir = tempfile::tempdir()?;
+    let region_list = regions.join(",");
+    let ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
+    let accounts = ids.join(",");
+    let warm_up = run(
+        options,
+        &[
+            "plan",
+            "--regions",
+            &region_list,
+            "--accounts",
+            &accounts,
+            "--out",
+            "warm-up.yaml",
+        ],
+        workdir.path(),
+    )?;
+    eprintln!(
+        "emulator warm-up plan (not measured): {:.1} s",
+        warm_up.wall.as_secs_f64()
+    );
+
+    let plan = run(
+        options,
+        &[
+            "plan",
+            "--regions",
+            &region_list,
+            "--accounts",
+            &accounts,
+            "--out",
+            "org.yaml",
+        ],
+        workdir.path(),
+    )?;
+    let apply = run(options, &["apply", "org.yaml", "--yes"], workdir.path())?;
+    let restore = run(
+        options,
+        &["restore", "org.rollback", "--yes"],
+        workdir.path(),
+    )?;
+
+    let (mut one_plan, mut one_apply, mut one_restore) =
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO);
+    let (mut plan_calls, mut apply_calls, mut restore_calls) = (0, 0, 0);
+    for (id, credentials) in &members {
+        let out = format!("{id}.yaml");
+        let rollback = format!("{id}.rollback.yaml");
+        let p = run_as(
+            options,
+            &["plan", "--regions", &region_list, "--out", &out],
+            workdir.path(),
+            Some(credentials),
+        )?;
+        let a = run_as(
+            options,
+            &["apply", &out, "--yes"],
+            workdir.path(),
+            Some(credentials),
+        )?;
+        let r = run_as(
+            options,
+            &["restore", &rollback, "--yes"],
+            workdir.path(),
+            Some(credentials),
+        )?;
+        one_plan += p.wall;
+        one_apply += a.wall;
+        one_restore += r.wall;
+        plan_calls += p.calls;
+        apply_calls += a.calls;
+        restore_calls += r.calls;
+    }
+    println!(
+        "| figure | one run over the organization | {} one-account runs in sequence |",
+        options.accounts
+    );
+    println!("|---|---|---|");
+    println!(
+        "| accounts | {} members × {} regions × {} VPCs × {} groups | same |",
+        options.accounts,
+        regions.len(),
+        options.vpcs,
+        options.groups
+    );
+    println!(
+        "| plan | {:.1} s, {} calls | {:.1} s, {plan_calls} calls |",
+        plan.wall.as_secs_f64(),
+        plan.calls,
+        one_plan.as_secs_f64()
+    );
+    println!(
+        "| apply | {:.1} s, {} calls | {:.1} s, {apply_calls} calls |",
+        apply.wall.as_secs_f64(),
+        apply.calls,
+        one_apply.as_secs_f64()
+    );
+    println!(
+        "| restore | {:.1} s, {} calls | {:.1} s, {restore_calls} calls |",
+        restore.wall.as_secs_f64(),
+        restore.calls,
+        one_restore.as_secs_f64()
+    );
+    println!("| confirmations typed | 1 | {} |", options.accounts * 2);
     Ok(())
 }

@@ -81,7 +81,6 @@ pub struct AwsSession {
     base: SdkConfig,
     /// The HTTP client under the pacer, kept to give each account entered its own pacer.
     https: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
-    pacing: Option<crate::pacing::PacingLimits>,
     /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
     entered_as: Option<String>,
     pacer: Arc<crate::pacing::Pacer>,
@@ -135,7 +134,6 @@ impl AwsSession {
         Ok(AwsSession {
             base,
             https: Some(https),
-            pacing: settings.pacing,
             entered_as: None,
             pacer,
             home_region,
@@ -149,7 +147,6 @@ impl AwsSession {
         AwsSession {
             base: SdkConfig::builder().build(),
             https: None,
-            pacing: None,
             entered_as: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
@@ -170,14 +167,15 @@ impl AwsSession {
     /// apply never runs on expired credentials. Nothing is called until the session is used: the first
     /// call (the caller check) says whether the role could be entered.
     ///
-    /// AWS throttles each account on its own, so the new session paces its calls with its own buckets.
+    /// AWS throttles each account on its own, so the new session paces its calls with its own buckets
+    /// (counted with this session's calls).
     pub async fn enter_account(&self, role_arn: &str, session_name: &str) -> AwsSession {
         let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
             .session_name(session_name)
             .configure(&self.base)
             .build()
             .await;
-        let pacer = Arc::new(crate::pacing::Pacer::new(self.pacing));
+        let pacer = Arc::new(self.pacer.for_another_account());
         let mut builder = self.base.to_builder().credentials_provider(
             aws_credential_types::provider::SharedCredentialsProvider::new(provider),
         );
@@ -190,7 +188,6 @@ impl AwsSession {
         AwsSession {
             base: builder.build(),
             https: self.https.clone(),
-            pacing: self.pacing,
             entered_as: Some(role_arn.to_string()),
             pacer,
             home_region: self.home_region.clone(),

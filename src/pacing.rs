@@ -566,7 +566,9 @@ impl Bucket {
 pub struct Pacer {
     limits: Option<PacingLimits>,
     buckets: Mutex<HashMap<String, Bucket>>,
-    calls: Mutex<BTreeMap<String, u64>>,
+    /// Shared by the pacers of every account one run enters ([`Pacer::for_another_account`]), so the
+    /// run's count covers them all.
+    calls: Arc<Mutex<BTreeMap<String, u64>>>,
 }
 
 impl fmt::Debug for Pacer {
@@ -583,7 +585,17 @@ impl Pacer {
         Pacer {
             limits,
             buckets: Mutex::new(HashMap::new()),
-            calls: Mutex::new(BTreeMap::new()),
+            calls: Arc::new(Mutex::new(BTreeMap::new())),
+        }
+    }
+
+    /// A pacer for another account: AWS throttles each account on its own, so its buckets are its own;
+    /// its calls are counted with this one's.
+    pub fn for_another_account(&self) -> Pacer {
+        Pacer {
+            limits: self.limits,
+            buckets: Mutex::new(HashMap::new()),
+            calls: self.calls.clone(),
         }
     }
 
