@@ -406,3 +406,120 @@ impl RegionCtx {
         RegionCtx::for_tests(region).mock_rds(client)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+        SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    /// STS as documented (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html and
+    /// API_GetCallerIdentity.html): AssumeRole hands out credentials expiring `lifetime` from now, and
+    /// counts how often it is asked.
+    #[derive(Debug, Clone)]
+    struct Sts {
+        lifetime: time::Duration,
+        assumed: Arc<AtomicUsize>,
+    }
+
+    impl HttpConnector for Sts {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+            let body = std::str::from_utf8(request.body().bytes().unwrap_or_default())
+                .unwrap_or_default()
+                .to_string();
+            let arn =
+                "arn:aws:sts::210987654321:assumed-role/OrganizationAccountAccessRole/hikkonuki";
+            let xml = if body.contains("Action=AssumeRole") {
+                self.assumed.fetch_add(1, Ordering::SeqCst);
+                let expiration = (time::OffsetDateTime::now_utc() + self.lifetime)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap();
+                format!(
+                    r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>ASIAEXAMPLE</AccessKeyId><SecretAccessKey>secret</SecretAccessKey><SessionToken>token</SessionToken><Expiration>{expiration}</Expiration></Credentials><AssumedRoleUser><Arn>{arn}</Arn><AssumedRoleId>AROAEXAMPLE:hikkonuki</AssumedRoleId></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></AssumeRoleResponse>"#
+                )
+            } else {
+                format!(
+                    r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>{arn}</Arn><UserId>AROAEXAMPLE:hikkonuki</UserId><Account>210987654321</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#
+                )
+            };
+            HttpConnectorFuture::ready(Ok(HttpResponse::new(
+                200.try_into().unwrap(),
+                SdkBody::from(xml),
+            )))
+        }
+    }
+
+    impl HttpClient for Sts {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    async fn entered_twice(lifetime: time::Duration) -> usize {
+        let sts = Sts {
+            lifetime,
+            assumed: Arc::new(AtomicUsize::new(0)),
+        };
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(SharedHttpClient::new(sts.clone()))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIAOPERATOR",
+                "secret",
+                None,
+                None,
+                "operator",
+            ))
+            .load()
+            .await;
+        let own = AwsSession {
+            base,
+            https: None,
+            entered_as: None,
+            pacer: Arc::new(crate::pacing::Pacer::new(None)),
+            home_region: "us-east-1".into(),
+            endpoint_url: None,
+            regions: Mutex::new(HashMap::new()),
+        };
+        let member = own
+            .enter_account(
+                "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
+                "hikkonuki",
+            )
+            .await;
+        for _ in 0..2 {
+            let caller = member.caller_identity().await.unwrap();
+            assert_eq!(caller.account, "210987654321");
+            assert_eq!(
+                caller.access_key_id, None,
+                "a role session's key is not kept"
+            );
+        }
+        sts.assumed.load(Ordering::SeqCst)
+    }
+
+    /// A long apply outlives the role session (an hour by default): credentials about to expire are
+    /// fetched again by the next call, while fresh ones are reused.
+    #[tokio::test]
+    async fn an_entered_accounts_credentials_are_renewed_before_they_expire_and_reused_until_then()
+    {
+        assert_eq!(entered_twice(time::Duration::hours(1)).await, 1);
+        assert_eq!(
+            entered_twice(time::Duration::seconds(2)).await,
+            2,
+            "credentials expiring within the cache's buffer are renewed"
+        );
+    }
+}
