@@ -125,7 +125,16 @@ pub fn caller_principals(caller_arn: &str) -> Vec<String> {
 
 /// The principals the quarantine lets through, in order, each once.
 pub fn kept_principals(scope: &DiscoveryScope) -> Vec<String> {
-    let mut kept = vec![format!("arn:aws:iam::*:role/{}", scope.member_role)];
+    // The member role in the caller's partition (`aws`, `aws-cn`, `aws-us-gov`): the organization's
+    // accounts are all in the management account's partition.
+    let partition = scope
+        .caller
+        .arn
+        .split(':')
+        .nth(1)
+        .filter(|p| p.starts_with("aws"))
+        .unwrap_or("aws");
+    let mut kept = vec![format!("arn:{partition}:iam::*:role/{}", scope.member_role)];
     kept.extend(
         scope
             .option_values("keep-principal")

@@ -573,3 +573,22 @@ pub fn meta(code: &str) -> aws_sdk_organizations::error::ErrorMetadata {
         .message(format!("{code} (documented answer)"))
         .build()
 }
+
+#[test]
+fn the_quarantine_lets_through_the_member_role_given_with_role_in_the_callers_partition() {
+    let mut scope = scope_with(&[(
+        "keep-principal",
+        "arn:aws-cn:iam::111122223333:role/BreakGlass",
+    )]);
+    scope.member_role = "IncidentResponder".into();
+    scope.caller.arn = "arn:aws-cn:sts::123456789012:assumed-role/Responder/alice".into();
+    assert_eq!(
+        org_quarantine::kept_principals(&scope),
+        [
+            "arn:aws-cn:iam::*:role/IncidentResponder",
+            "arn:aws-cn:iam::111122223333:role/BreakGlass",
+            "arn:aws-cn:iam::123456789012:role/Responder",
+            "arn:aws-cn:iam::123456789012:role/*/Responder"
+        ]
+    );
+}
