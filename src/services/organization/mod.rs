@@ -59,6 +59,10 @@ pub struct PolicyKind {
     pub short: &'static str,
     /// The page saying the type does not apply to the management account.
     pub management_page: &'static str,
+    /// The AWS-managed policy AWS attaches to every target while the type is enabled and that cannot be
+    /// detached (`RCPFullAWSAccess`), if any: left out of the states, since enabling the type attaches it
+    /// and a plan made before that would otherwise see every account drift; counted by the limit check.
+    pub always_attached: Option<&'static str>,
 }
 
 impl PolicyKind {
@@ -328,6 +332,7 @@ pub async fn attached_policies(
     };
     let mut refs: Vec<PolicyRef> = listed
         .iter()
+        .filter(|p| !(p.aws_managed() && p.name().is_some() && p.name() == kind.always_attached))
         .map(|p| PolicyRef {
             id: p.id().unwrap_or_default().to_string(),
             name: p.name().unwrap_or_default().to_string(),
@@ -417,7 +422,6 @@ pub fn account_blocked(
     account_id: &str,
     attached: &[PolicyRef],
     own: &OwnPolicy,
-    type_to_be_enabled: bool,
 ) -> Option<String> {
     if account_id == org.management_account {
         return Some(format!(
@@ -431,8 +435,9 @@ pub fn account_blocked(
             org.id
         ));
     }
-    // Enabling the type attaches the AWS-managed full-access policy to every account, which counts.
-    let count = attached.len() + usize::from(type_to_be_enabled && attached.is_empty());
+    // The AWS-managed full-access policy the type keeps on every account counts, attached already or
+    // attached by enabling the type.
+    let count = attached.len() + usize::from(kind.always_attached.is_some());
     if count >= POLICIES_PER_TARGET {
         return Some(format!(
             "account {account_id} already has {count} {}s attached directly ({}), the most an account can take ({LIMITS_PAGE}): AttachPolicy would fail with ConstraintViolationException; detach one, or attach the policy to the account's OU instead",
@@ -440,6 +445,7 @@ pub fn account_blocked(
             attached
                 .iter()
                 .map(|p| format!("{} {}", p.id, p.name))
+                .chain(kind.always_attached.map(str::to_string))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -41,6 +41,8 @@ pub const POLICY: PolicyKind = PolicyKind {
     description: "hikkonuki quarantine: denies every action but the responder's; removed by hikkonuki restore",
     short: "SCP",
     management_page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_scps.html",
+    // FullAWSAccess can be detached (and replaced by an allow list): it is an ordinary entry.
+    always_attached: None,
 };
 
 /// `--quarantine ACCOUNT` (repeatable).
@@ -225,9 +227,9 @@ pub async fn propose(
         } else {
             blank(account)
         };
-        let blocked = whole.clone().or_else(|| {
-            super::account_blocked(&POLICY, &org, account, &before.attached, &own, false)
-        });
+        let blocked = whole
+            .clone()
+            .or_else(|| super::account_blocked(&POLICY, &org, account, &before.attached, &own));
         proposals.push(proposal(before, blocked));
     }
     Ok(proposals)

@@ -49,6 +49,8 @@ pub const POLICY: PolicyKind = PolicyKind {
     description: "hikkonuki resource perimeter: denies principals outside the organization; removed by hikkonuki restore",
     short: "RCP",
     management_page: "https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps.html",
+    // "You cannot detach this policy" (RCP syntax, https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_rcps_syntax.html).
+    always_attached: Some("RCPFullAWSAccess"),
 };
 
 /// `--resource-perimeter ACCOUNT` (repeatable).
@@ -193,9 +195,9 @@ async fn propose(
         } else {
             super::account_state(account, Vec::new(), &own)
         };
-        let blocked = whole.clone().or_else(|| {
-            super::account_blocked(&POLICY, &org, account, &before.attached, &own, to_enable)
-        });
+        let blocked = whole
+            .clone()
+            .or_else(|| super::account_blocked(&POLICY, &org, account, &before.attached, &own));
         proposals.push(account_proposal(before, blocked));
     }
     if to_enable {

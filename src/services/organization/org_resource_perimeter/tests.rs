@@ -382,3 +382,79 @@ async fn an_attach_refused_for_a_type_not_enabled_says_to_enable_it() {
     assert_eq!(err.code.as_deref(), Some("PolicyTypeNotEnabledException"));
     assert!(err.message.contains("enable the policy type"), "{err}");
 }
+
+/// RCPFullAWSAccess is on every account while RCPs are enabled and cannot be detached: the states leave it
+/// out (enabling the type would otherwise make every planned account drift), the limit counts it.
+#[tokio::test]
+async fn rcp_full_aws_access_is_counted_by_the_limit_but_left_out_of_the_state() {
+    let describe = mock!(aws_sdk_organizations::Client::describe_organization).then_output(|| {
+        aws_sdk_organizations::operation::describe_organization::DescribeOrganizationOutput::builder()
+            .organization(
+                aws_sdk_organizations::types::Organization::builder()
+                    .id(ORG)
+                    .master_account_id(MANAGEMENT)
+                    .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+                    .build(),
+            )
+            .build()
+    });
+    let enabled = roots(Some(PolicyTypeStatus::Enabled));
+    let accounts = mock!(aws_sdk_organizations::Client::list_accounts).then_output(|| {
+        aws_sdk_organizations::operation::list_accounts::ListAccountsOutput::builder()
+            .accounts(
+                aws_sdk_organizations::types::Account::builder()
+                    .id(MEMBER)
+                    .build(),
+            )
+            .accounts(
+                aws_sdk_organizations::types::Account::builder()
+                    .id(FULL)
+                    .build(),
+            )
+            .build()
+    });
+    let rcps = |target: &'static str, guards: usize| {
+        mock!(aws_sdk_organizations::Client::list_policies_for_target)
+            .match_requests(move |r| {
+                r.target_id() == Some(target)
+                    && r.filter() == Some(&PolicyType::ResourceControlPolicy)
+            })
+            .then_output(move || {
+                let mut out = aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput::builder()
+                    .policies(summary("p-RCPFullAWSAccess", "RCPFullAWSAccess", true));
+                for n in 0..guards {
+                    out = out.policies(summary(&format!("p-g{n}"), &format!("guard{n}"), false));
+                }
+                out.build()
+            })
+    };
+    let member = rcps(MEMBER, 3);
+    let full = rcps(FULL, 4);
+    let none = no_policies();
+    let joined = format!("{MEMBER},{FULL}");
+    let proposals = OrgResourcePerimeter
+        .discover(
+            &ctx(vec![&describe, &enabled, &accounts, &member, &full, &none]),
+            &scope_with(&[("resource-perimeter", &joined)]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(proposals.len(), 2, "RCPs are enabled: no enable cut");
+    let PerimeterState::Account(state) = &proposals[0].before else {
+        panic!("an account cut");
+    };
+    assert_eq!(
+        state
+            .attached
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect::<Vec<_>>(),
+        ["guard0", "guard1", "guard2"]
+    );
+    assert_eq!(proposals[0].disabled_because, None);
+    let why = proposals[1].disabled_because.as_deref().unwrap();
+    assert!(why.contains("already has 5 RCPs"), "{why}");
+    assert!(why.contains("RCPFullAWSAccess"), "{why}");
+}
+
+const FULL: &str = "333333333333";
