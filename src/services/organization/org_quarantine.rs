@@ -227,9 +227,10 @@ pub async fn propose(
         } else {
             blank(account)
         };
-        let blocked = whole
-            .clone()
-            .or_else(|| super::account_blocked(&POLICY, &org, account, &before.attached, &own));
+        // What is wrong with the account itself first (the management account, one outside the
+        // organization): fixing the organization and planning again would not help those.
+        let blocked = super::account_blocked(&POLICY, &org, account, &before.attached, &own)
+            .or_else(|| whole.clone());
         proposals.push(proposal(before, blocked));
     }
     Ok(proposals)

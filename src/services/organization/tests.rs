@@ -258,9 +258,13 @@ async fn scps_not_enabled_on_the_root_disable_the_cut_with_the_command_that_enab
     let none = no_policies();
     let mut rules: Vec<&Rule> = org.iter().collect();
     rules.push(&none);
-    let proposals = discover(rules, &[("quarantine", MEMBER)]).await;
+    let joined = format!("{MEMBER},{MANAGEMENT}");
+    let proposals = discover(rules, &[("quarantine", &joined)]).await;
     let why = proposals[0].disabled_because.as_deref().unwrap();
     assert!(why.contains("enable-policy-type --root-id r-ab12"), "{why}");
+    // Enabling SCPs would not make the management account quarantinable: that reason comes first.
+    let why = proposals[1].disabled_because.as_deref().unwrap();
+    assert!(why.contains("management account"), "{why}");
 }
 
 #[tokio::test]
