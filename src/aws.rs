@@ -79,6 +79,11 @@ pub struct CallerIdentity {
 /// The loaded configuration, shared by every region.
 pub struct AwsSession {
     base: SdkConfig,
+    /// The HTTP client under the pacer, kept to give each account entered its own pacer.
+    https: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+    pacing: Option<crate::pacing::PacingLimits>,
+    /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
+    entered_as: Option<String>,
     pacer: Arc<crate::pacing::Pacer>,
     home_region: String,
     endpoint_url: Option<String>,
@@ -103,7 +108,7 @@ impl AwsSession {
                 aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
             ))
             .build_https();
-        let http = crate::pacing::PacedHttpClient::new(https, pacer.clone());
+        let http = crate::pacing::PacedHttpClient::new(https.clone(), pacer.clone());
         if let Some(profile) = &settings.profile {
             check_profile_exists(profile).await?;
             // The SDK's default chain reads credentials from the environment before any profile, so
@@ -129,6 +134,9 @@ impl AwsSession {
             .unwrap_or_else(|| FALLBACK_HOME_REGION.to_string());
         Ok(AwsSession {
             base,
+            https: Some(https),
+            pacing: settings.pacing,
+            entered_as: None,
             pacer,
             home_region,
             endpoint_url: settings.endpoint_url.clone(),
@@ -140,6 +148,9 @@ impl AwsSession {
     pub fn with_regions(home_region: &str, contexts: Vec<RegionCtx>) -> AwsSession {
         AwsSession {
             base: SdkConfig::builder().build(),
+            https: None,
+            pacing: None,
+            entered_as: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
             endpoint_url: None,
@@ -150,6 +161,47 @@ impl AwsSession {
                     .collect(),
             ),
         }
+    }
+
+    /// A session in another account of the organization, through `role_arn` (STS AssumeRole with this
+    /// session's credentials). The SDK's identity cache calls AssumeRole again shortly before the
+    /// credentials expire (an hour by default:
+    /// docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html, `DurationSeconds`), so a long
+    /// apply never runs on expired credentials. Nothing is called until the session is used: the first
+    /// call (the caller check) says whether the role could be entered.
+    ///
+    /// AWS throttles each account on its own, so the new session paces its calls with its own buckets.
+    pub async fn enter_account(&self, role_arn: &str, session_name: &str) -> AwsSession {
+        let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+            .session_name(session_name)
+            .configure(&self.base)
+            .build()
+            .await;
+        let pacer = Arc::new(crate::pacing::Pacer::new(self.pacing));
+        let mut builder = self.base.to_builder().credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+        );
+        if let Some(https) = &self.https {
+            builder = builder.http_client(crate::pacing::PacedHttpClient::new(
+                https.clone(),
+                pacer.clone(),
+            ));
+        }
+        AwsSession {
+            base: builder.build(),
+            https: self.https.clone(),
+            pacing: self.pacing,
+            entered_as: Some(role_arn.to_string()),
+            pacer,
+            home_region: self.home_region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            regions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The role this session was entered through, for a session made by [`AwsSession::enter_account`].
+    pub fn entered_as(&self) -> Option<&str> {
+        self.entered_as.as_deref()
     }
 
     /// AWS calls made so far (attempts, retries included), per `service:Operation`.
@@ -200,7 +252,10 @@ impl AwsSession {
             })?;
         // STS does not say which access key signed the call; the credentials provider does. The caller's
         // own key must never be cut.
+        // A role session's keys are temporary (never an IAM user's key), and asking its provider would
+        // call AssumeRole again: there is nothing to protect there.
         let access_key_id = match self.base.credentials_provider() {
+            Some(_) if self.entered_as.is_some() => None,
             Some(provider) => {
                 use aws_credential_types::provider::ProvideCredentials;
                 provider

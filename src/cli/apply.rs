@@ -84,17 +84,31 @@ pub async fn apply_command(
             }
             (rollback, outcome)
         }
+        Ok(ApplyRun::AppliedAccounts {
+            rollback_dir,
+            accounts,
+            ..
+        }) => {
+            return accounts_applied(
+                args,
+                settings,
+                reporter,
+                &session,
+                apply_started,
+                &rollback_dir,
+                accounts,
+            );
+        }
+        Err(EngineError::Accounts { plan, refusals }) => {
+            for (account, err) in &refusals {
+                if let EngineError::Drift { drift, .. } = err {
+                    show_drift(settings, Some(account), drift);
+                }
+            }
+            return Err(EngineError::Accounts { plan, refusals }.into());
+        }
         Err(EngineError::Drift { plan, drift }) => {
-            for item in &drift.drifted {
-                eprintln!(
-                    "drift: {} no longer matches the plan:\n{}",
-                    field(&item.id),
-                    diff::unified(&item.planned, &item.live, "plan", "live", settings.color)
-                );
-            }
-            for (id, err) in &drift.unverifiable {
-                eprintln!("cannot verify {}: {}", field(id), field(&err.to_string()));
-            }
+            show_drift(settings, None, &drift);
             return Err(EngineError::Drift { plan, drift }.into());
         }
         Err(err) => return Err(err.into()),
@@ -147,6 +161,107 @@ pub async fn apply_command(
             outcome.not_attempted.len(),
             rollback_path.display()
         ),
+    });
+    Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
+}
+
+fn show_drift(
+    settings: &Settings,
+    account: Option<&str>,
+    drift: &crate::engine::apply::DriftCheck,
+) {
+    let prefix = account
+        .map(|account| format!("account {}: ", field(account)))
+        .unwrap_or_default();
+    for item in &drift.drifted {
+        eprintln!(
+            "{prefix}drift: {} no longer matches the plan:\n{}",
+            field(&item.id),
+            diff::unified(&item.planned, &item.live, "plan", "live", settings.color)
+        );
+    }
+    for (id, err) in &drift.unverifiable {
+        eprintln!(
+            "{prefix}cannot verify {}: {}",
+            field(id),
+            field(&err.to_string())
+        );
+    }
+}
+
+/// A plan over several accounts: one block per account, then the one summary and the way back.
+fn accounts_applied(
+    args: &ApplyArgs,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+    session: &AwsSession,
+    started: std::time::Instant,
+    rollback_dir: &std::path::Path,
+    accounts: Vec<crate::engine::apply::AccountApplied>,
+) -> anyhow::Result<u8> {
+    let (mut cut, mut failed, mut not_attempted, mut broken) = (0, 0, 0, 0);
+    for item in &accounts {
+        let account = field(&item.account);
+        match &item.result {
+            Ok(outcome) => {
+                cut += outcome.done.len() + outcome.already_done.len();
+                failed += outcome.failed.len();
+                not_attempted += outcome.not_attempted.len();
+                say!(
+                    settings,
+                    "Account {account}: {} cut, {} failed, {} skipped{} (rollback file {})",
+                    outcome.done.len() + outcome.already_done.len(),
+                    outcome.failed.len(),
+                    outcome.skipped.len(),
+                    outcome
+                        .sealed_after
+                        .map(|s| format!(", sealed in {:.1} s", s.as_secs_f64()))
+                        .unwrap_or_default(),
+                    item.rollback.display()
+                );
+                for (id, error) in &outcome.failed {
+                    say!(settings, "  failed: {}: {}", field(id), field(error));
+                }
+            }
+            Err(err) => {
+                broken += 1;
+                say!(
+                    settings,
+                    "Account {account}: STOPPED: {} (its rollback file {} holds what was cut)",
+                    field(&err.to_string()),
+                    item.rollback.display()
+                );
+            }
+        }
+    }
+    let summary = format!(
+        "{} account(s): {cut} cut, {failed} failed, {not_attempted} not attempted, {broken} account(s) stopped; rollback files in {}",
+        accounts.len(),
+        rollback_dir.display()
+    );
+    say!(
+        settings,
+        "\nApply finished in {:.1} s: {summary}.",
+        started.elapsed().as_secs_f64()
+    );
+    if not_attempted > 0 || broken > 0 {
+        say!(
+            settings,
+            "To continue: hikkonuki apply {} (each account resumes where it stopped)",
+            args.plan.display()
+        );
+    }
+    say!(
+        settings,
+        "To reconnect after the incident: hikkonuki restore {}",
+        rollback_dir.display()
+    );
+    settings.report_stats(session, started, None);
+    let ok = failed == 0 && not_attempted == 0 && broken == 0;
+    reporter.event(&Event::Finished {
+        command: "apply".into(),
+        ok,
+        summary,
     });
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
 }

@@ -219,6 +219,17 @@ pub struct PlanArgs {
     #[arg(long)]
     pub detailed_exitcode: bool,
 
+    /// Plan several accounts of the organization in one plan, from its management account (or a
+    /// delegated administrator): comma-separated account IDs, an organizational unit (`ou-…`, with the
+    /// units under it), or `all`. Each account is entered through --role.
+    #[arg(long, value_name = "IDS|ou-…|all")]
+    pub accounts: Option<String>,
+
+    /// The role entered in each member account (`--accounts`); organization-level cuts also keep it out
+    /// of their denials, so the responder can still act and restore there.
+    #[arg(long, value_name = "NAME", default_value = crate::plan::DEFAULT_MEMBER_ROLE)]
+    pub role: String,
+
     #[command(flatten)]
     pub select: SelectArgs,
     // Kinds add their own options here (e.g. `--maintenance-origin`): see [`parse`].
@@ -233,8 +244,9 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub yes: bool,
 
-    /// Where to journal the way back. Default: <plan stem>.rollback.yaml beside the plan.
-    #[arg(long, value_name = "FILE")]
+    /// Where to journal the way back. Default: <plan stem>.rollback.yaml beside the plan; for a plan over
+    /// several accounts, a directory (default <plan stem>.rollback/) with one file per account.
+    #[arg(long, value_name = "FILE|DIR")]
     pub rollback: Option<PathBuf>,
 
     /// Also perform enabled cuts that restore cannot undo (e.g. deleting a VPC endpoint).
@@ -279,8 +291,14 @@ pub struct SelectArgs {
 
 #[derive(Debug, Args)]
 pub struct RestoreArgs {
-    /// The rollback file apply wrote.
+    /// The rollback file apply wrote, or, for a plan over several accounts, the directory of the
+    /// accounts' rollback files (or one account's file in it).
     pub rollback: PathBuf,
+
+    /// The role member accounts are entered through, for rollback files of accounts other than the
+    /// credentials' own (a plan over several accounts).
+    #[arg(long, value_name = "NAME", default_value = crate::plan::DEFAULT_MEMBER_ROLE)]
+    pub role: String,
 
     /// Skip the confirmation.
     #[arg(long)]

@@ -12,6 +12,7 @@ use crate::engine::{self, EngineError};
 use crate::net::Cidr;
 use crate::plan;
 use crate::report::{Event, Reporter, render};
+use crate::services::common::org_accounts::AccountChoice;
 use crate::services::{self, PlanOptions, Registry};
 
 /// Checks each kind option's value before anything is read from the account.
@@ -129,6 +130,18 @@ pub async fn plan_command(
 ) -> anyhow::Result<u8> {
     let started = std::time::Instant::now();
     let keep_cidrs = parse_keep_cidrs(&args.keep_cidr)?;
+    let accounts: Option<AccountChoice> = args
+        .accounts
+        .as_deref()
+        .map(|value| value.parse().map_err(|err| anyhow!("--accounts: {err}")))
+        .transpose()?;
+    if !plan::is_role_name(&args.role) {
+        bail!(
+            "--role: `{}` is not an IAM role name (letters, digits and +=,.@_- up to 64)",
+            crate::report::escape::field(&args.role)
+        );
+    }
+    let member_role = (args.role != plan::DEFAULT_MEMBER_ROLE).then(|| args.role.clone());
     check_plan_options(options, registry)?;
     let selection = args.select.selection(registry)?;
     // Before any call to AWS: a discovery of minutes must not end in a refusal to write.
@@ -150,21 +163,40 @@ pub async fn plan_command(
             regions.join(", ")
         );
     }
-    let plan = engine::discover::make_plan(
-        &session,
-        registry,
-        engine::discover::PlanRequest {
-            caller,
-            regions,
-            keep_cidrs,
-            options: options.clone(),
-            parallelism: settings.parallelism,
-            selection,
-            member_role: None,
-        },
-        reporter,
-    )
-    .await;
+    let request = engine::discover::PlanRequest {
+        caller,
+        regions,
+        keep_cidrs,
+        options: options.clone(),
+        parallelism: settings.parallelism,
+        selection,
+        member_role: member_role.clone(),
+        organization_only: false,
+    };
+    let plan = match &accounts {
+        None => engine::discover::make_plan(&session, registry, request, reporter).await,
+        Some(choice) => {
+            let home = session.region(session.home_region());
+            let chosen = services::common::org_accounts::chosen_accounts(&home, choice)
+                .await
+                .map_err(|err| {
+                    anyhow!(
+                        "--accounts: cannot list the organization's accounts: {err}\n  fix: run plan with credentials of the organization's management account or of a delegated administrator"
+                    )
+                })?;
+            engine::organization::make_plan(
+                &session,
+                registry,
+                engine::organization::OrganizationPlanRequest {
+                    shared: request,
+                    chosen,
+                    role: member_role,
+                },
+                reporter,
+            )
+            .await
+        }
+    };
     let path = args
         .out
         .clone()
@@ -175,37 +207,45 @@ pub async fn plan_command(
         .with_context(|| format!("writing the plan to {}", path.display()))?;
     settings.say_inline(&render::plan_text(&plan, settings.color));
     say!(settings, "Plan written to {}", path.display());
-    if !plan.cuts.is_empty() {
+    let cuts = plan.all_cuts().count();
+    if cuts > 0 {
         say!(
             settings,
             "Review it, then run: hikkonuki apply {}",
             path.display()
         );
     }
-    for finding in &plan.findings {
-        reporter.event(&Event::Finding {
-            check: finding.check.clone(),
-            region: finding.region.clone(),
-            resource: finding.resource.clone(),
-            severity: serde_json::to_value(finding.severity)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            message: finding.message.clone(),
-        });
+    for (account, finding) in plan.all_findings() {
+        reporter.event_in(
+            account,
+            &Event::Finding {
+                check: finding.check.clone(),
+                region: finding.region.clone(),
+                resource: finding.resource.clone(),
+                severity: serde_json::to_value(finding.severity)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                message: finding.message.clone(),
+            },
+        );
     }
-    for cut in &plan.cuts {
-        reporter.event(&Event::CutProposed {
-            id: cut.id.clone(),
-            kind: cut.kind.clone(),
-            region: cut.region.clone(),
-            target: cut.target.clone(),
-            enabled: cut.enabled,
-            reversible: cut.reversible,
-        });
+    for (account, cut) in plan.all_cuts() {
+        reporter.event_in(
+            account,
+            &Event::CutProposed {
+                id: cut.id.clone(),
+                kind: cut.kind.clone(),
+                region: cut.region.clone(),
+                target: cut.target.clone(),
+                enabled: cut.enabled,
+                reversible: cut.reversible,
+            },
+        );
     }
     settings.report_stats(&session, started, None);
-    let ok = plan.discovery_errors.is_empty();
+    let errors = plan.all_discovery_errors().count();
+    let ok = errors == 0;
     reporter.event(&Event::Finished {
         command: "plan".into(),
         ok,
@@ -213,12 +253,11 @@ pub async fn plan_command(
     });
     if !ok {
         eprintln!(
-            "error: discovery failed in {} place(s); the plan is incomplete there (listed above)",
-            plan.discovery_errors.len()
+            "error: discovery failed in {errors} place(s); the plan is incomplete there (listed above)"
         );
         return Ok(exit::FAILURE);
     }
-    Ok(if args.detailed_exitcode && !plan.cuts.is_empty() {
+    Ok(if args.detailed_exitcode && cuts > 0 {
         exit::CUTS_PROPOSED
     } else {
         exit::SUCCESS

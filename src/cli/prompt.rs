@@ -25,15 +25,21 @@ pub fn confirm(account: &str, action: &str, yes: bool) -> anyhow::Result<()> {
             "{action} needs confirmation, and there is no terminal to ask on. Review the output above, then run again with --yes"
         );
     }
-    // The account comes from the plan or the rollback file: shown escaped, compared as stored.
+    // The account comes from the plan or the rollback file: shown escaped, compared as stored. A run
+    // over several accounts is confirmed with the organization's ID (`o-…`).
     let shown = field(account);
+    let what = if account.starts_with("o-") {
+        "organization"
+    } else {
+        "account"
+    };
     let typed: String = dialoguer::Input::new()
-        .with_prompt(format!("To {action} account {shown}, type its account ID"))
+        .with_prompt(format!("To {action} {what} {shown}, type its {what} ID"))
         .allow_empty(true)
         .interact_text()
         .context("reading the confirmation")?;
     if typed.trim() != account {
-        bail!("confirmation did not match account {shown}: nothing was changed");
+        bail!("confirmation did not match {what} {shown}: nothing was changed");
     }
     Ok(())
 }
@@ -149,7 +155,29 @@ impl Operator for TerminalOperator<'_> {
                 rollback.display()
             );
         }
-        self.confirmed(&confirmation.plan.account, "cut off")
+        match confirmation.organization {
+            Some(organization) => {
+                say!(
+                    settings,
+                    "This cuts {} account(s) of organization {}.",
+                    confirmation.plan.members.len() + 1,
+                    field(organization)
+                );
+                self.confirmed(organization, "cut off accounts of")
+            }
+            None => self.confirmed(&confirmation.plan.account, "cut off"),
+        }
+    }
+
+    fn review_accounts(&self, accounts: &[(&Plan, &[LeftOut])]) {
+        let settings = self.settings;
+        for (plan, left_out) in accounts {
+            say!(settings, "\n=== Account {} ===", field(&plan.account));
+            self.review_apply(plan, left_out);
+        }
+        let whole = Plan::from_accounts(accounts.iter().map(|(plan, _)| (*plan).clone()).collect());
+        say!(settings, "\n{}", render::accounts_by_kind(&whole));
+        say!(settings, "{}", whole.summary());
     }
 
     fn review_restore(&self, work: &RestoreWork) {

@@ -31,6 +31,7 @@ pub async fn restore_command(
         lifted: lifted_gates.to_vec(),
         keys: KeyStore::from_environment(),
         dry_run: args.dry_run,
+        role: (args.role != crate::plan::DEFAULT_MEMBER_ROLE).then(|| args.role.clone()),
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator {
@@ -72,6 +73,17 @@ pub async fn restore_command(
             return Ok(exit::SUCCESS);
         }
         RestoreRun::Restored { work, outcome } => (work, outcome),
+        RestoreRun::RestoredAccounts { accounts, dry_run } => {
+            return accounts_restored(
+                args,
+                settings,
+                reporter,
+                &session,
+                restore_started,
+                accounts,
+                dry_run,
+            );
+        }
     };
     say!(
         settings,
@@ -107,6 +119,93 @@ pub async fn restore_command(
         say!(
             settings,
             "Run `hikkonuki restore {}` again (after fixing the cause of any failure): what is restored stays restored.",
+            args.rollback.display()
+        );
+        return Ok(exit::FAILURE);
+    }
+    Ok(exit::SUCCESS)
+}
+
+/// A directory of several accounts' rollback files: one block per account, then one summary. Any account
+/// not fully restored makes the command fail, and says how to go on.
+fn accounts_restored(
+    args: &RestoreArgs,
+    settings: &Settings,
+    reporter: &dyn Reporter,
+    session: &AwsSession,
+    started: std::time::Instant,
+    accounts: Vec<crate::engine::restore::AccountRestored>,
+    dry_run: bool,
+) -> anyhow::Result<u8> {
+    let (mut restored, mut failed, mut kept, mut broken) = (0, 0, 0, 0);
+    for item in &accounts {
+        let account = field(&item.account);
+        match &item.result {
+            Err(err) => {
+                broken += 1;
+                say!(
+                    settings,
+                    "\nAccount {account} ({}): NOT restored: {}",
+                    item.rollback.display(),
+                    field(&err.to_string())
+                );
+            }
+            Ok((work, None)) if dry_run && !work.pending.is_empty() => {
+                say!(
+                    settings,
+                    "\nAccount {account} ({}):",
+                    item.rollback.display()
+                );
+                show_dry_run(settings, work);
+            }
+            Ok((work, None)) => {
+                kept += work.kept.len();
+                say!(
+                    settings,
+                    "\nAccount {account}: nothing to restore{}.",
+                    kept_note(work)
+                );
+            }
+            Ok((work, Some(outcome))) => {
+                restored += outcome.restored.len();
+                failed += outcome.failed.len() + outcome.not_attempted.len();
+                kept += work.kept.len();
+                say!(
+                    settings,
+                    "\nAccount {account}: {} restored, {} failed{}.",
+                    outcome.restored.len(),
+                    outcome.failed.len(),
+                    kept_note(work)
+                );
+                for (id, error) in &outcome.failed {
+                    say!(settings, "  failed: {}: {}", field(id), field(error));
+                }
+            }
+        }
+    }
+    settings.report_stats(session, started, None);
+    let ok = failed == 0 && broken == 0;
+    let summary = if dry_run {
+        format!(
+            "dry run over {} account(s); nothing was changed",
+            accounts.len()
+        )
+    } else {
+        format!(
+            "{} account(s): {restored} restored, {failed} failed or not attempted, {kept} kept in place, {broken} account(s) not restored",
+            accounts.len()
+        )
+    };
+    say!(settings, "\nRestore finished: {summary}.");
+    reporter.event(&Event::Finished {
+        command: "restore".into(),
+        ok,
+        summary,
+    });
+    if !ok {
+        say!(
+            settings,
+            "Run `hikkonuki restore {}` again (after fixing the cause): what is restored stays restored, and each account's file can also be restored on its own.",
             args.rollback.display()
         );
         return Ok(exit::FAILURE);

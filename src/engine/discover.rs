@@ -10,6 +10,7 @@ use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, Finding, GLOBAL_REGION, P
 use crate::report::{Event, Reporter};
 use crate::services::{Containment, DiscoveryScope, Inspection, PlanOptions, Registry};
 
+#[derive(Clone)]
 pub struct PlanRequest {
     pub caller: CallerIdentity,
     pub regions: Vec<String>,
@@ -22,6 +23,9 @@ pub struct PlanRequest {
     pub selection: Selection,
     /// `--role`: the role member accounts are entered through, when not the default.
     pub member_role: Option<String>,
+    /// Only the organization-level kinds ([`crate::services::Phase::Organization`]), and no inspections:
+    /// the management account's part of a plan over several accounts that does not include it.
+    pub organization_only: bool,
 }
 
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
@@ -46,6 +50,9 @@ pub async fn make_plan(
     for kind in registry
         .all()
         .filter(|kind| request.selection.takes_kind(kind.info().name))
+        .filter(|kind| {
+            !request.organization_only || kind.info().phase == crate::services::Phase::Organization
+        })
     {
         if kind.info().global {
             units.push((GLOBAL_REGION.to_string(), kind));
@@ -113,16 +120,22 @@ pub async fn make_plan(
     }
 
     cuts.retain(|cut| request.selection.takes(cut));
-    let findings = inspect(
-        session,
-        registry,
-        &request,
-        &scope,
-        &cuts,
-        &mut discovery_errors,
-        reporter,
-    )
-    .await;
+    // The management account's organization-level part inspects nothing: its findings would be about
+    // an account the operator did not choose.
+    let findings = if request.organization_only {
+        Vec::new()
+    } else {
+        inspect(
+            session,
+            registry,
+            &request,
+            &scope,
+            &cuts,
+            &mut discovery_errors,
+            reporter,
+        )
+        .await
+    };
 
     Plan {
         version: FORMAT_VERSION,

@@ -18,6 +18,7 @@ use crate::services::ServiceError;
 
 pub mod apply;
 pub mod discover;
+pub mod organization;
 pub mod restore;
 
 #[cfg(test)]
@@ -93,6 +94,18 @@ pub enum EngineError {
     Declined(String),
     #[error("{message}")]
     Refused { message: String },
+    /// A plan over several accounts: these accounts refused (each with its own reason), so no account
+    /// was cut.
+    #[error(
+        "refusing to apply {plan}: {} account(s) did not pass the checks, so no account was changed:\n{}",
+        refusals.len(),
+        refusals.iter().map(|(account, err)| format!("  account {}: {}", crate::report::escape::visible(account), err.to_string().replace('\n', "\n    "))).collect::<Vec<_>>().join("\n"),
+        plan = plan.display()
+    )]
+    Accounts {
+        plan: PathBuf,
+        refusals: Vec<(String, EngineError)>,
+    },
 }
 
 /// The person at the keyboard, as the engine sees them: shown what is about to happen, and asked. The CLI
@@ -101,6 +114,13 @@ pub trait Operator: Sync {
     /// The plan is current (no drift among the cuts taken): what apply would do, and the enabled cuts it
     /// leaves out and why, shown before any gate so a refusal follows the listing it refers to.
     fn review_apply(&self, plan: &Plan, left_out: &[apply::LeftOut]);
+    /// A plan over several accounts: each account's part as this run performs it, and what it leaves
+    /// out, before the one confirmation. By default each account is reviewed as a plan of its own.
+    fn review_accounts(&self, accounts: &[(&Plan, &[apply::LeftOut])]) {
+        for (plan, left_out) in accounts {
+            self.review_apply(plan, left_out);
+        }
+    }
     /// Every gate has passed; `Err` says why the operator did not confirm. Nothing has changed yet.
     fn confirm_apply(&self, confirmation: &apply::ApplyConfirmation<'_>) -> Result<(), String>;
     /// What restore keeps on purpose and cannot undo, before it is decided whether anything is pending.

@@ -65,6 +65,9 @@ pub struct RestoreRequest {
     pub keys: KeyStore,
     /// Run every check, work out what would be undone, and stop there: nothing is asked or changed.
     pub dry_run: bool,
+    /// For a directory of several accounts' rollback files: the role member accounts are entered
+    /// through (`restore --role`); `None` for [`crate::plan::DEFAULT_MEMBER_ROLE`].
+    pub role: Option<String>,
 }
 
 /// How a run ended when nothing refused it.
@@ -78,9 +81,26 @@ pub enum RestoreRun {
         work: RestoreWork,
         outcome: RestoreOutcome,
     },
+    /// A directory of several accounts' rollback files: each account restored on its own, one
+    /// account's failure never stopping another's.
+    RestoredAccounts {
+        accounts: Vec<AccountRestored>,
+        dry_run: bool,
+    },
 }
 
-/// Walks the whole sequence (see the module documentation). `stop` is checked between undos (Ctrl-C).
+/// How one account's rollback file went.
+#[derive(Debug)]
+pub struct AccountRestored {
+    pub account: String,
+    pub rollback: PathBuf,
+    /// `None` when nothing was pending there (or, in a dry run, what would be done).
+    pub result: Result<(RestoreWork, Option<RestoreOutcome>), EngineError>,
+}
+
+/// Walks the whole sequence (see the module documentation). `stop` is checked between undos (Ctrl-C). A
+/// directory (a plan over several accounts' rollback files) goes through
+/// [`crate::engine::organization::restore`].
 pub async fn run(
     session: &AwsSession,
     registry: &Registry,
@@ -89,28 +109,76 @@ pub async fn run(
     stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<RestoreRun, EngineError> {
+    if request.rollback.is_dir() {
+        return crate::engine::organization::restore(
+            session, registry, request, operator, stop, reporter,
+        )
+        .await;
+    }
+    let prepared = match prepare(session, registry, request, reporter).await? {
+        Preparation::Nothing(work) => return Ok(RestoreRun::NothingToRestore { work }),
+        Preparation::Ready(prepared) => prepared,
+    };
+    operator.review_restore(&prepared.work);
+    if prepared.work.pending.is_empty() {
+        return Ok(RestoreRun::NothingToRestore {
+            work: prepared.work,
+        });
+    }
+    if request.dry_run {
+        return Ok(RestoreRun::DryRun {
+            work: prepared.work,
+        });
+    }
+    operator
+        .confirm_restore(&prepared.account, &prepared.work)
+        .map_err(EngineError::Declined)?;
+    reporter.event(&super::apply::started(
+        "restore",
+        prepared
+            .work
+            .pending
+            .iter()
+            .map(|item| item.cut.kind.as_str()),
+    ));
+    let (work, outcome) = perform(session, registry, *prepared, stop, reporter).await?;
+    Ok(RestoreRun::Restored { work, outcome })
+}
+
+/// One rollback file read, verified and its account checked: what restore would do there.
+pub struct Prepared {
+    pub account: String,
+    pub work: RestoreWork,
+    rollback: RollbackFile,
+    contents: JournalContents,
+}
+
+pub enum Preparation {
+    /// The file is empty (apply was killed before its header): nothing was cut.
+    Nothing(RestoreWork),
+    Ready(Box<Prepared>),
+}
+
+/// Every gate before the operator is asked, for one rollback file: lock it, read and verify it, check
+/// the account, work out what is pending and what the kinds' gates keep.
+pub async fn prepare(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &RestoreRequest,
+    reporter: &dyn Reporter,
+) -> Result<Preparation, EngineError> {
     let rollback = RollbackFile::open_existing(&request.rollback)?;
     let owner_warning = rollback.check_owner(request.force)?;
     // Apply creates the file before its header: killed in between, it cut nothing.
     if rollback.is_empty() {
-        return Ok(RestoreRun::NothingToRestore {
-            work: RestoreWork::default(),
-        });
+        return Ok(Preparation::Nothing(RestoreWork::default()));
     }
     let (contents, warnings) = journal::read(&rollback, &request.keys, request.force)?;
     warn_if_shared(&request.rollback, reporter);
     for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
     }
-    let account = contents
-        .account()
-        .ok_or_else(|| EngineError::Refused {
-            message: format!(
-                "{}: has no header entry naming its account\n  fix: give the rollback file apply wrote",
-                request.rollback.display()
-            ),
-        })?
-        .to_string();
+    let account = rollback_account(&contents, &request.rollback)?;
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
@@ -136,21 +204,45 @@ pub async fn run(
             });
         }
     }
-    operator.review_restore(&work);
-    if work.pending.is_empty() {
-        return Ok(RestoreRun::NothingToRestore { work });
-    }
-    if request.dry_run {
-        return Ok(RestoreRun::DryRun { work });
-    }
-    operator
-        .confirm_restore(&account, &work)
-        .map_err(EngineError::Declined)?;
+    Ok(Preparation::Ready(Box::new(Prepared {
+        account,
+        work,
+        rollback,
+        contents,
+    })))
+}
+
+/// The account a rollback file's header names.
+pub fn rollback_account(
+    contents: &JournalContents,
+    path: &std::path::Path,
+) -> Result<String, EngineError> {
+    contents
+        .account()
+        .map(str::to_string)
+        .ok_or_else(|| EngineError::Refused {
+            message: format!(
+                "{}: has no header entry naming its account\n  fix: give the rollback file apply wrote",
+                path.display()
+            ),
+        })
+}
+
+/// Once the operator has confirmed: undo, journaling each restore in the same file.
+pub async fn perform(
+    session: &AwsSession,
+    registry: &Registry,
+    prepared: Prepared,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<(RestoreWork, RestoreOutcome), EngineError> {
+    let Prepared {
+        work,
+        rollback,
+        contents,
+        ..
+    } = prepared;
     let mut journal = Journal::reopen(rollback, &contents)?;
-    reporter.event(&super::apply::started(
-        "restore",
-        work.pending.iter().map(|item| item.cut.kind.as_str()),
-    ));
     let outcome = execute(
         session,
         registry,
@@ -160,7 +252,7 @@ pub async fn run(
         reporter,
     )
     .await?;
-    Ok(RestoreRun::Restored { work, outcome })
+    Ok((work, outcome))
 }
 
 /// Every cut in the journal that still needs undoing, newest first.

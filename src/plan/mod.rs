@@ -153,15 +153,95 @@ impl Cut {
 }
 
 impl Plan {
+    /// Whether the plan covers several accounts (it has `members`).
+    pub fn is_multi_account(&self) -> bool {
+        !self.members.is_empty()
+    }
+
+    /// The plan as one plan per account, the plan's own account first: each a one-account plan (no
+    /// `members`) sharing the regions, options, kept ranges and selection, with that account's caller,
+    /// cuts, findings and discovery errors. A one-account plan gives itself.
+    pub fn per_account(&self) -> Vec<Plan> {
+        let own = Plan {
+            members: Vec::new(),
+            ..self.clone()
+        };
+        let members = self.members.iter().map(|member| Plan {
+            account: member.account.clone(),
+            caller: member.caller.clone(),
+            discovery_errors: member.discovery_errors.clone(),
+            findings: member.findings.clone(),
+            cuts: member.cuts.clone(),
+            members: Vec::new(),
+            ..self.clone()
+        });
+        std::iter::once(own).chain(members).collect()
+    }
+
+    /// The member accounts' parts, and the plan's own, put back into one plan (the inverse of
+    /// [`Plan::per_account`]): the first plan is the plan's own account.
+    pub fn from_accounts(mut plans: Vec<Plan>) -> Plan {
+        let mut own = plans.remove(0);
+        own.members = plans
+            .into_iter()
+            .map(|plan| MemberPlan {
+                account: plan.account,
+                caller: plan.caller,
+                discovery_errors: plan.discovery_errors,
+                findings: plan.findings,
+                cuts: plan.cuts,
+            })
+            .collect();
+        own
+    }
+
+    /// Every cut of every account, with its account.
+    pub fn all_cuts(&self) -> impl Iterator<Item = (&str, &Cut)> {
+        self.cuts
+            .iter()
+            .map(|cut| (self.account.as_str(), cut))
+            .chain(
+                self.members.iter().flat_map(|member| {
+                    member.cuts.iter().map(|cut| (member.account.as_str(), cut))
+                }),
+            )
+    }
+
+    /// Every account's findings, with the account.
+    pub fn all_findings(&self) -> impl Iterator<Item = (&str, &Finding)> {
+        self.findings
+            .iter()
+            .map(|f| (self.account.as_str(), f))
+            .chain(
+                self.members.iter().flat_map(|member| {
+                    member.findings.iter().map(|f| (member.account.as_str(), f))
+                }),
+            )
+    }
+
+    /// Every account's discovery errors, with the account.
+    pub fn all_discovery_errors(&self) -> impl Iterator<Item = (&str, &DiscoveryError)> {
+        self.discovery_errors
+            .iter()
+            .map(|e| (self.account.as_str(), e))
+            .chain(self.members.iter().flat_map(|member| {
+                member
+                    .discovery_errors
+                    .iter()
+                    .map(|e| (member.account.as_str(), e))
+            }))
+    }
+
     pub fn enabled_cuts(&self) -> impl Iterator<Item = &Cut> {
         self.cuts.iter().filter(|cut| cut.enabled)
     }
 
+    /// Counts over every account's cuts.
     pub fn summary(&self) -> PlanSummary {
         PlanSummary {
-            cuts: self.cuts.len(),
-            irreversible: self.cuts.iter().filter(|cut| !cut.reversible).count(),
-            disabled: self.cuts.iter().filter(|cut| !cut.enabled).count(),
+            cuts: self.all_cuts().count(),
+            irreversible: self.all_cuts().filter(|(_, cut)| !cut.reversible).count(),
+            disabled: self.all_cuts().filter(|(_, cut)| !cut.enabled).count(),
         }
     }
 }
@@ -352,10 +432,80 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
         }
     }
 
+    if let Some(role) = &plan.role
+        && !is_role_name(role)
+    {
+        return Err(PlanError::new(
+            file,
+            "role",
+            format!("`{role}` is not an IAM role name"),
+            FIX_REPLAN,
+        ));
+    }
+    if !plan.members.is_empty() && plan.organization.is_none() {
+        return Err(PlanError::new(
+            file,
+            "organization",
+            "missing: a plan with `members` covers accounts of one organization and names it",
+            FIX_REPLAN,
+        ));
+    }
     let regions: HashSet<&str> = plan.regions.iter().map(String::as_str).collect();
+    validate_cuts(&plan.cuts, "", &regions, plan, file, catalog)?;
+    let mut accounts: HashSet<&str> = HashSet::from([plan.account.as_str()]);
+    for (index, member) in plan.members.iter().enumerate() {
+        if !is_account_id(&member.account) {
+            return Err(PlanError::new(
+                file,
+                format!("members[{index}].account"),
+                format!("`{}` is not a 12-digit AWS account ID", member.account),
+                FIX_REPLAN,
+            ));
+        }
+        if !accounts.insert(member.account.as_str()) {
+            return Err(PlanError::new(
+                file,
+                format!("members[{index}].account"),
+                format!(
+                    "account {} appears twice: each account has one part of the plan",
+                    member.account
+                ),
+                FIX_REPLAN,
+            ));
+        }
+        validate_cuts(
+            &member.cuts,
+            &format!("members[{index}]."),
+            &regions,
+            plan,
+            file,
+            catalog,
+        )?;
+    }
+    Ok(())
+}
+
+/// IAM role names: up to 64 of letters, digits and `+=,.@_-`
+/// (docs.aws.amazon.com/IAM/latest/APIReference/API_CreateRole.html, `RoleName`).
+pub fn is_role_name(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
+}
+
+/// Checks one account's cuts; `prefix` is `members[i].` for a member's, empty for the plan's own.
+fn validate_cuts(
+    cuts: &[Cut],
+    prefix: &str,
+    regions: &HashSet<&str>,
+    plan: &Plan,
+    file: &Path,
+    catalog: &dyn KindCatalog,
+) -> Result<(), PlanError> {
     let mut seen_ids: HashSet<&str> = HashSet::new();
-    for (index, cut) in plan.cuts.iter().enumerate() {
-        let field = |name: &str| format!("cuts[{index}].{name}");
+    for (index, cut) in cuts.iter().enumerate() {
+        let field = |name: &str| format!("{prefix}cuts[{index}].{name}");
         let Some(facts) = catalog.lookup(&cut.kind) else {
             let known: BTreeSet<&str> = catalog.kind_names().into_iter().collect();
             return Err(PlanError::new(

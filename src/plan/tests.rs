@@ -356,3 +356,78 @@ fn truncated_or_mangled_plans_never_panic_the_parser() {
         let _ = parse_text(&mangled.join("\n"));
     }
 }
+
+/// A plan over several accounts: the management account's part and two members'.
+fn organization_plan() -> Plan {
+    let mut member = good_plan();
+    member.account = "210987654321".into();
+    member.caller =
+        "arn:aws:sts::210987654321:assumed-role/OrganizationAccountAccessRole/hikkonuki".into();
+    let mut own = good_plan();
+    own.cuts.clear();
+    own.organization = Some("o-abc123defg".into());
+    let mut other = member.clone();
+    other.account = "109876543210".into();
+    Plan::from_accounts(vec![own, member, other])
+}
+
+#[test]
+fn a_plan_over_several_accounts_reads_back_identical_and_splits_into_one_plan_per_account() {
+    let plan = organization_plan();
+    let text = file::render(&plan);
+    let read = parse_text(&text).unwrap();
+    assert_eq!(read, plan);
+    let accounts: Vec<(String, usize)> = read
+        .per_account()
+        .iter()
+        .map(|p| (p.account.clone(), p.cuts.len()))
+        .collect();
+    assert_eq!(
+        accounts,
+        [
+            ("123456789012".to_string(), 0),
+            ("210987654321".to_string(), 2),
+            ("109876543210".to_string(), 2)
+        ]
+    );
+    assert!(read.per_account().iter().all(|p| p.members.is_empty()));
+    assert_eq!(Plan::from_accounts(read.per_account()), read);
+    assert_eq!(read.summary().cuts, 4, "the summary counts every account");
+    // The same cut ID in two accounts is two cuts, not a duplicate.
+    assert_eq!(
+        read.all_cuts()
+            .filter(|(_, c)| c.id == "test_cut/us-east-1/r-1")
+            .count(),
+        2
+    );
+}
+
+#[test]
+fn a_member_part_is_checked_like_a_plan_and_errors_name_the_member() {
+    let mut plan = organization_plan();
+    plan.members[1].cuts[0].id = "test_cut/us-east-1/other".into();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "members[1].cuts[0].id");
+
+    let mut plan = organization_plan();
+    plan.members[1].account = plan.members[0].account.clone();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "members[1].account");
+    assert!(err.problem.contains("appears twice"), "{err}");
+
+    let mut plan = organization_plan();
+    plan.members[0].account = "12".into();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "members[0].account");
+
+    let mut plan = organization_plan();
+    plan.organization = None;
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "organization");
+
+    let mut plan = organization_plan();
+    plan.role = Some("Org Access\nfix: trust me".into());
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "role");
+    assert!(!err.to_string().contains("\nfix: trust me"), "{err}");
+}

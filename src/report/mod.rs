@@ -218,6 +218,45 @@ pub trait Reporter: Send + Sync {
     fn suspend(&self, ask: &mut dyn FnMut()) {
         ask()
     }
+
+    /// An event of one account in a run over several ([`InAccount`]): JSON events carry that account,
+    /// lines name it.
+    fn event_in(&self, _account: &str, event: &Event) {
+        self.event(event)
+    }
+}
+
+/// The reporter one account of a run over several works through: its events say which account they are
+/// about, since the same cut ID can exist in two accounts.
+pub struct InAccount<'a> {
+    inner: &'a dyn Reporter,
+    account: String,
+}
+
+impl<'a> InAccount<'a> {
+    pub fn new(inner: &'a dyn Reporter, account: &str) -> InAccount<'a> {
+        InAccount {
+            inner,
+            account: account.to_string(),
+        }
+    }
+}
+
+impl Reporter for InAccount<'_> {
+    fn event(&self, event: &Event) {
+        self.inner.event_in(&self.account, event)
+    }
+
+    /// The account is fixed: the run's own reporter keeps the account it was told.
+    fn account(&self, _account: &str) {}
+
+    fn suspend(&self, ask: &mut dyn FnMut()) {
+        self.inner.suspend(ask)
+    }
+
+    fn event_in(&self, account: &str, event: &Event) {
+        self.inner.event_in(account, event)
+    }
 }
 
 /// The version of the JSON event shape (`--output json`): fields are added within a version, never
@@ -242,6 +281,13 @@ impl Reporter for LineReporter {
         if let Some(line) = event.to_line() {
             let mut out = self.out.lock().expect("reporter lock poisoned");
             let _ = writeln!(out, "{line}");
+        }
+    }
+
+    fn event_in(&self, account: &str, event: &Event) {
+        if let Some(line) = event.to_line() {
+            let mut out = self.out.lock().expect("reporter lock poisoned");
+            let _ = writeln!(out, "[{}] {line}", escape::field(account));
         }
     }
 }
@@ -285,20 +331,31 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-impl Reporter for JsonReporter {
-    fn event(&self, event: &Event) {
+impl JsonReporter {
+    fn write(&self, event: &Event, account: Option<String>) {
         let mut json = event.to_json();
         if let Some(object) = json.as_object_mut() {
             object.insert("schema".into(), EVENT_SCHEMA_VERSION.into());
             object.insert("time".into(), now_rfc3339().into());
             object.insert("run".into(), self.run.clone().into());
-            if let Some(account) = self.account.lock().expect("reporter lock poisoned").clone() {
+            if let Some(account) = account {
                 object.insert("account".into(), account.into());
             }
         }
         let mut out = self.out.lock().expect("reporter lock poisoned");
         let _ = writeln!(out, "{json}");
         let _ = out.flush();
+    }
+}
+
+impl Reporter for JsonReporter {
+    fn event(&self, event: &Event) {
+        let account = self.account.lock().expect("reporter lock poisoned").clone();
+        self.write(event, account);
+    }
+
+    fn event_in(&self, account: &str, event: &Event) {
+        self.write(event, Some(account.to_string()));
     }
 
     fn account(&self, account: &str) {

@@ -47,6 +47,32 @@ impl Reporter for ProgressReporter {
         self.bar.suspend(ask)
     }
 
+    fn event_in(&self, account: &str, event: &Event) {
+        match event {
+            Event::CutStarted { .. }
+            | Event::RestoreStarted { .. }
+            | Event::DiscoveryStarted { .. } => {
+                if let Some(message) = spinner_message(event) {
+                    self.bar
+                        .set_message(format!("[{}] {message}", escape::field(account)));
+                }
+            }
+            Event::CutDone { .. } | Event::Restored { .. } => {
+                self.bar.inc(1);
+                if let Some(line) = event.to_line() {
+                    self.bar
+                        .println(format!("[{}] {line}", escape::field(account)));
+                }
+            }
+            other => match other.to_line() {
+                Some(line) => self
+                    .bar
+                    .println(format!("[{}] {line}", escape::field(account))),
+                None => self.event(other),
+            },
+        }
+    }
+
     fn event(&self, event: &Event) {
         if let Some(message) = spinner_message(event) {
             self.bar.set_message(message);

@@ -75,6 +75,36 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
             f(&plan.selection.join(" "))
         );
     }
+    if plan.is_multi_account() {
+        let _ = writeln!(
+            out,
+            "Organization {}: {} account(s), entered through role {}",
+            f(plan.organization.as_deref().unwrap_or("?")),
+            plan.members.len() + 1,
+            f(plan
+                .role
+                .as_deref()
+                .unwrap_or(crate::plan::DEFAULT_MEMBER_ROLE))
+        );
+        for account in plan.per_account() {
+            let _ = writeln!(
+                out,
+                "\n=== Account {} (as {}) ===",
+                f(&account.account),
+                f(&account.caller)
+            );
+            account_body(&account, color, &mut out);
+        }
+        let _ = writeln!(out, "\n{}", accounts_by_kind(plan));
+    } else {
+        account_body(plan, color, &mut out);
+    }
+    let _ = writeln!(out, "\n{}", plan.summary());
+    out
+}
+
+/// One account's discovery errors, findings and cuts.
+fn account_body(plan: &Plan, color: bool, out: &mut String) {
     if !plan.discovery_errors.is_empty() {
         let _ = writeln!(
             out,
@@ -112,7 +142,29 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
         out.push('\n');
         out.push_str(&cut_text(cut, color));
     }
-    let _ = writeln!(out, "\n{}", plan.summary());
+}
+
+/// Cuts per account and kind (enabled of proposed), the review's one-screen summary of a plan over
+/// several accounts.
+pub fn accounts_by_kind(plan: &Plan) -> String {
+    let mut counts: std::collections::BTreeMap<(&str, &str), (usize, usize)> =
+        std::collections::BTreeMap::new();
+    for (account, cut) in plan.all_cuts() {
+        let entry = counts.entry((account, cut.kind.as_str())).or_default();
+        entry.1 += 1;
+        if cut.enabled {
+            entry.0 += 1;
+        }
+    }
+    let mut out = String::from("Cuts per account and kind (enabled/proposed):");
+    let mut last = "";
+    for ((account, kind), (enabled, proposed)) in &counts {
+        if *account != last {
+            let _ = write!(out, "\n  {}:", f(account));
+            last = account;
+        }
+        let _ = write!(out, " {} {enabled}/{proposed}", f(kind));
+    }
     out
 }
 

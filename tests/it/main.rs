@@ -47,6 +47,7 @@ mod leaky_account;
 mod mail;
 mod network;
 mod observability;
+mod organization;
 mod organization_policies;
 mod profile;
 mod recovery;

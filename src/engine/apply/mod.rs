@@ -100,6 +100,9 @@ pub struct ApplyConfirmation<'a> {
     pub irreversible: Vec<&'a str>,
     /// When resuming: the rollback file, and how many cuts the earlier run had started.
     pub resuming: Option<(&'a Path, usize)>,
+    /// For a plan over several accounts: the organization, whose ID the operator types, and `plan` is the
+    /// whole plan.
+    pub organization: Option<&'a str>,
 }
 
 /// How a run ended when no gate refused it.
@@ -114,6 +117,36 @@ pub enum ApplyRun {
         /// Enabled cuts of the plan this run did not take (selection, `--skip-drifted`).
         left_out: Vec<LeftOut>,
     },
+    /// A plan over several accounts: each account cut with its own rollback file in `rollback_dir`.
+    AppliedAccounts {
+        plan: Plan,
+        rollback_dir: PathBuf,
+        accounts: Vec<AccountApplied>,
+    },
+}
+
+/// How one account of a plan over several accounts went. One account's failure never stops another.
+#[derive(Debug)]
+pub struct AccountApplied {
+    pub account: String,
+    pub rollback: PathBuf,
+    pub result: Result<ApplyOutcome, EngineError>,
+    pub left_out: Vec<LeftOut>,
+}
+
+/// `<plan stem>.rollback/` beside the plan: the directory of a plan over several accounts, one rollback
+/// file per account in it ([`account_rollback_path`]).
+pub fn default_rollback_dir(plan_path: &Path) -> PathBuf {
+    let stem = plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    plan_path.with_file_name(format!("{stem}.rollback"))
+}
+
+/// `<dir>/<account>.rollback.yaml`.
+pub fn account_rollback_path(dir: &Path, account: &str) -> PathBuf {
+    dir.join(format!("{account}.rollback.yaml"))
 }
 
 /// `<plan stem>.rollback.yaml` beside the plan.
@@ -125,7 +158,9 @@ pub fn default_rollback_path(plan_path: &Path) -> PathBuf {
     plan_path.with_file_name(format!("{stem}.rollback.yaml"))
 }
 
-/// Walks the whole sequence (see the module documentation). `stop` is checked between cuts (Ctrl-C).
+/// Walks the whole sequence (see the module documentation). `stop` is checked between cuts (Ctrl-C). A
+/// plan over several accounts goes through [`crate::engine::organization::apply`], which walks the same
+/// gates for every account before any cut.
 pub async fn run(
     session: &AwsSession,
     registry: &Registry,
@@ -136,17 +171,130 @@ pub async fn run(
 ) -> Result<ApplyRun, EngineError> {
     let (plan, plan_sha256) = plan::file::read_with_digest(&request.plan, registry)?;
     warn_if_shared(&request.plan, reporter);
+    if plan.is_multi_account() {
+        return crate::engine::organization::apply(
+            session,
+            registry,
+            request,
+            plan,
+            plan_sha256,
+            operator,
+            stop,
+            reporter,
+        )
+        .await;
+    }
     let rollback_path = request
         .rollback
         .clone()
         .unwrap_or_else(|| default_rollback_path(&request.plan));
+    let prepared = prepare(
+        session,
+        registry,
+        request,
+        plan,
+        &plan_sha256,
+        rollback_path,
+        reporter,
+    )
+    .await?;
+
+    operator.review_apply(&prepared.plan, &prepared.left_out);
+    if prepared.plan.enabled_cuts().next().is_none() {
+        return Ok(ApplyRun::NothingToApply {
+            plan: prepared.plan,
+            left_out: prepared.left_out,
+        });
+    }
+    let irreversible = irreversible_ids(&prepared.plan);
+    if !irreversible.is_empty() && !request.allow_irreversible {
+        return Err(EngineError::Irreversible {
+            plan: request.plan.clone(),
+            ids: irreversible,
+        });
+    }
+    operator
+        .confirm_apply(&ApplyConfirmation {
+            plan: &prepared.plan,
+            irreversible: irreversible.iter().map(String::as_str).collect(),
+            resuming: prepared
+                .resuming()
+                .then_some((prepared.rollback_path.as_path(), prepared.progress.len())),
+            organization: None,
+        })
+        .map_err(EngineError::Declined)?;
+    reporter.event(&started("apply", prepared.remaining_kinds()));
+    let (plan, rollback, outcome, left_out) =
+        perform(session, registry, request, prepared, stop, reporter).await?;
+    Ok(ApplyRun::Applied {
+        plan,
+        rollback,
+        outcome,
+        left_out,
+    })
+}
+
+/// One account's apply with every gate before the operator's review passed: the rollback file locked
+/// (and, when resuming, read), the account checked, the plan narrowed to the cuts this run takes.
+pub struct Prepared {
+    /// The account's plan as this run performs it: selected, the applier's own access left out, drifted
+    /// cuts removed under `--skip-drifted`.
+    pub plan: Plan,
+    pub left_out: Vec<LeftOut>,
+    pub rollback_path: PathBuf,
+    rollback: RollbackFile,
+    progress: HashMap<String, Progress>,
+    contents: Option<JournalContents>,
+    caller: CallerIdentity,
+    plan_sha256: String,
+}
+
+impl Prepared {
+    /// Whether an earlier run's rollback file is being resumed.
+    pub fn resuming(&self) -> bool {
+        self.contents.is_some()
+    }
+
+    /// How many cuts the earlier run had started, when resuming.
+    pub fn started_before(&self) -> usize {
+        self.progress.len()
+    }
+
+    /// The kinds of the enabled cuts not completed by an earlier run, one entry per cut.
+    pub fn remaining_kinds(&self) -> impl Iterator<Item = &str> {
+        self.plan
+            .enabled_cuts()
+            .filter(|cut| !matches!(self.progress.get(&cut.id), Some(Progress::Done)))
+            .map(|cut| cut.kind.as_str())
+    }
+}
+
+/// The enabled cuts restore cannot undo.
+pub fn irreversible_ids(plan: &Plan) -> Vec<String> {
+    plan.enabled_cuts()
+        .filter(|cut| !cut.reversible)
+        .map(|cut| cut.id.clone())
+        .collect()
+}
+
+/// Gates 2 to 4 for one account's plan (read and hashed by the caller): lock the rollback file, decide
+/// whether to resume, check the account, select, and refuse drift or an edited plan.
+pub async fn prepare(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &ApplyRequest,
+    plan: Plan,
+    plan_sha256: &str,
+    rollback_path: PathBuf,
+    reporter: &dyn Reporter,
+) -> Result<Prepared, EngineError> {
     let rollback = RollbackFile::open_or_create(&rollback_path)?;
     let resuming = !rollback.is_empty();
     let (progress, contents) = if resuming {
         rollback.check_owner(false)?;
         warn_if_shared(&rollback_path, reporter);
         let (progress, contents) =
-            resumable_progress(&rollback, &request.keys, &plan, &plan_sha256)?;
+            resumable_progress(&rollback, &request.keys, &plan, plan_sha256)?;
         (progress, Some(contents))
     } else {
         (HashMap::new(), None)
@@ -191,30 +339,37 @@ pub async fn run(
             reason: item.because.describe(),
         });
     }
+    Ok(Prepared {
+        plan,
+        left_out,
+        rollback_path,
+        rollback,
+        progress,
+        contents,
+        caller,
+        plan_sha256: plan_sha256.to_string(),
+    })
+}
 
-    operator.review_apply(&plan, &left_out);
-    if plan.enabled_cuts().next().is_none() {
-        return Ok(ApplyRun::NothingToApply { plan, left_out });
-    }
-    let irreversible: Vec<&str> = plan
-        .enabled_cuts()
-        .filter(|cut| !cut.reversible)
-        .map(|cut| cut.id.as_str())
-        .collect();
-    if !irreversible.is_empty() && !request.allow_irreversible {
-        return Err(EngineError::Irreversible {
-            plan: request.plan.clone(),
-            ids: irreversible.iter().map(|id| id.to_string()).collect(),
-        });
-    }
-    operator
-        .confirm_apply(&ApplyConfirmation {
-            plan: &plan,
-            irreversible,
-            resuming: resuming.then_some((rollback_path.as_path(), progress.len())),
-        })
-        .map_err(EngineError::Declined)?;
-
+/// Gate 8, once the operator has confirmed: write the journal header (or reopen the journal), then cut.
+pub async fn perform(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &ApplyRequest,
+    prepared: Prepared,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<(Plan, PathBuf, ApplyOutcome, Vec<LeftOut>), EngineError> {
+    let Prepared {
+        plan,
+        left_out,
+        rollback_path,
+        rollback,
+        progress,
+        contents,
+        caller,
+        plan_sha256,
+    } = prepared;
     let mut journal = match contents {
         Some(contents) => Journal::reopen(rollback, &contents)?,
         None => Journal::create(
@@ -237,19 +392,8 @@ pub async fn run(
         stop,
         parallelism: request.parallelism,
     };
-    reporter.event(&started(
-        "apply",
-        plan.enabled_cuts()
-            .filter(|cut| !matches!(options.progress.get(&cut.id), Some(Progress::Done)))
-            .map(|cut| cut.kind.as_str()),
-    ));
     let outcome = execute(session, registry, &plan, &mut journal, &options, reporter).await?;
-    Ok(ApplyRun::Applied {
-        plan,
-        rollback: rollback_path,
-        outcome,
-        left_out,
-    })
+    Ok((plan, rollback_path, outcome, left_out))
 }
 
 /// The event that opens the changes: how many this run works through, per kind.

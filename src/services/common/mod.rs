@@ -6,6 +6,7 @@
 use crate::service_error::ServiceError;
 
 pub mod missing_api;
+pub mod org_accounts;
 pub mod organization;
 pub mod policy_principals;
 pub mod regions;

@@ -18,6 +18,7 @@ mod block_public_access;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;
+mod organization;
 mod organization_policies;
 mod resource_policy;
 mod snapshot;

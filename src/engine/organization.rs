@@ -1,0 +1,588 @@
+//! Several accounts of an organization in one run (`plan --accounts`): one plan, one review, one
+//! confirmation, one rollback file per account.
+//!
+//! The safety sequence is the one-account sequence, walked for every account: [`apply`] prepares every
+//! account (lock its rollback file, check its credentials belong to it, refuse drift) before the
+//! operator is asked, and cuts nothing unless every account passed; then each account is cut with its
+//! own journal, so one account's failure or crash never touches another's way back. [`restore`] takes the
+//! directory of rollback files and restores each account with credentials checked against that file's
+//! account: a journal for account A is never replayed in account B.
+//!
+//! Member accounts are entered through a role (`--role`, by default
+//! [`crate::plan::DEFAULT_MEMBER_ROLE`]) assumed with the operator's credentials; the SDK refreshes the
+//! role's credentials before they expire ([`AwsSession::enter_account`]).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use futures_util::stream::{self, StreamExt};
+
+use super::apply::{
+    self, AccountApplied, ApplyConfirmation, ApplyRequest, ApplyRun, LeftOut, Prepared,
+};
+use super::discover::{PlanRequest, make_plan as make_account_plan};
+use super::restore::{self, AccountRestored, RestoreRequest, RestoreRun, RestoreWork};
+use super::{EngineError, Operator};
+use crate::aws::{AwsSession, CallerIdentity};
+use crate::plan::{DEFAULT_MEMBER_ROLE, Finding, GLOBAL_REGION, Plan, Severity};
+use crate::report::{InAccount, Reporter};
+use crate::services::Registry;
+use crate::services::common::org_accounts::ChosenAccounts;
+
+/// The check name of the finding for an account that could not be entered.
+pub const NOT_ENTERED: &str = "account_not_entered";
+
+/// A session in one account: the operator's own, or one entered through the member role.
+pub enum AccountSession<'a> {
+    Own(&'a AwsSession),
+    Entered(Box<AwsSession>),
+}
+
+impl std::ops::Deref for AccountSession<'_> {
+    type Target = AwsSession;
+    fn deref(&self) -> &AwsSession {
+        match self {
+            AccountSession::Own(session) => session,
+            AccountSession::Entered(session) => session,
+        }
+    }
+}
+
+/// The ARN of `role` in `account`, in the partition of the operator's ARN (`aws`, `aws-cn`,
+/// `aws-us-gov`).
+pub fn role_arn(operator_arn: &str, account: &str, role: &str) -> String {
+    let partition = operator_arn
+        .split(':')
+        .nth(1)
+        .filter(|p| !p.is_empty())
+        .unwrap_or("aws");
+    format!("arn:{partition}:iam::{account}:role/{role}")
+}
+
+/// Enters `account`: the operator's own session when it is the operator's account, otherwise the role
+/// assumed there, checked by asking STS who the new session is. The error says which role could not
+/// be entered and why.
+pub async fn enter<'a>(
+    own: &'a AwsSession,
+    operator: &CallerIdentity,
+    account: &str,
+    role: &str,
+) -> Result<(AccountSession<'a>, CallerIdentity), String> {
+    if account == operator.account {
+        return Ok((AccountSession::Own(own), operator.clone()));
+    }
+    let arn = role_arn(&operator.arn, account, role);
+    let session = own.enter_account(&arn, "hikkonuki").await;
+    match session.caller_identity().await {
+        Ok(caller) if caller.account == account => {
+            Ok((AccountSession::Entered(Box::new(session)), caller))
+        }
+        Ok(caller) => Err(format!(
+            "{arn} answered as account {} ({}), not {account}",
+            caller.account, caller.arn
+        )),
+        Err(err) => Err(format!("could not assume {arn}: {err}")),
+    }
+}
+
+/// What a plan over several accounts asks for, besides what every account's discovery shares.
+pub struct OrganizationPlanRequest {
+    /// The shared part: regions, kept ranges, options, parallelism, selection; `caller` is the operator.
+    pub shared: PlanRequest,
+    /// The organization and the accounts chosen in it (`--accounts`).
+    pub chosen: ChosenAccounts,
+    /// `--role`, when not the default.
+    pub role: Option<String>,
+}
+
+/// Discovers every chosen account concurrently, bounded so that accounts × regions in flight stay within
+/// `--parallelism`. The operator's own account always has a part: the organization-level kinds are
+/// discovered there, and, when it is one of the chosen accounts, everything else too. An account that
+/// cannot be entered (or is not active) is a High finding naming the role and the error; the rest is
+/// planned.
+pub async fn make_plan(
+    session: &AwsSession,
+    registry: &Registry,
+    request: OrganizationPlanRequest,
+    reporter: &dyn Reporter,
+) -> Plan {
+    let OrganizationPlanRequest {
+        shared,
+        chosen,
+        role,
+    } = request;
+    let role_name = role.clone().unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+    let operator = shared.caller.clone();
+    let members: Vec<_> = chosen
+        .accounts
+        .iter()
+        .filter(|account| account.id != operator.account)
+        .collect();
+    let own_chosen = chosen.accounts.iter().any(|a| a.id == operator.account);
+    let budget = shared.parallelism.max(1);
+    let at_once = (members.len() + 1).min(budget).max(1);
+    let per_account = (budget / at_once).max(1);
+
+    let own_request = PlanRequest {
+        parallelism: per_account,
+        organization_only: !own_chosen,
+        member_role: role.clone(),
+        ..shared.clone()
+    };
+    let own_reporter = InAccount::new(reporter, &operator.account);
+    let own_plan = make_account_plan(session, registry, own_request, &own_reporter);
+
+    let member_plans = stream::iter(members.iter().copied())
+        .map(|account| {
+            let shared = &shared;
+            let operator = &operator;
+            let role_name = &role_name;
+            let role = &role;
+            async move {
+                if !account.is_active() {
+                    return Err(not_entered(
+                        &account.id,
+                        format!(
+                            "the account is {}, not ACTIVE: it cannot be entered",
+                            account.state
+                        ),
+                    ));
+                }
+                let (member_session, caller) =
+                    match enter(session, operator, &account.id, role_name).await {
+                        Ok(entered) => entered,
+                        Err(why) => return Err(not_entered(&account.id, why)),
+                    };
+                let member_reporter = InAccount::new(reporter, &account.id);
+                let request = PlanRequest {
+                    caller,
+                    parallelism: per_account,
+                    organization_only: false,
+                    member_role: role.clone(),
+                    ..shared.clone()
+                };
+                Ok(make_account_plan(&member_session, registry, request, &member_reporter).await)
+            }
+        })
+        .buffered(at_once)
+        .collect::<Vec<_>>();
+    let (mut own_plan, member_plans) = futures_util::join!(own_plan, member_plans);
+
+    let mut plans = Vec::new();
+    for result in member_plans {
+        match result {
+            Ok(plan) => plans.push(plan),
+            Err(finding) => own_plan.findings.push(finding),
+        }
+    }
+    own_plan.organization = Some(chosen.organization.clone());
+    own_plan.role = role;
+    plans.insert(0, own_plan);
+    Plan::from_accounts(plans)
+}
+
+fn not_entered(account: &str, why: String) -> Finding {
+    Finding {
+        check: NOT_ENTERED.into(),
+        region: GLOBAL_REGION.into(),
+        resource: account.into(),
+        severity: Severity::High,
+        message: format!(
+            "Account {account} is not in this plan: {why}. Nothing there is contained: fix the role (or pass --role) and plan again, or contain the account by hand."
+        ),
+    }
+}
+
+/// The accounts' rollback files: `--rollback DIR`, or `<plan stem>.rollback/` beside the plan.
+fn rollback_dir(request: &ApplyRequest) -> PathBuf {
+    request
+        .rollback
+        .clone()
+        .unwrap_or_else(|| apply::default_rollback_dir(&request.plan))
+}
+
+/// Apply for a plan over several accounts (see the module documentation). Called by [`apply::run`]
+/// with the plan it read and hashed.
+#[allow(clippy::too_many_arguments)]
+pub async fn apply(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &ApplyRequest,
+    plan: Plan,
+    plan_sha256: String,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<ApplyRun, EngineError> {
+    let dir = rollback_dir(request);
+    crate::files::create_private_dir_all(&dir).map_err(|source| EngineError::Refused {
+        message: format!(
+            "{}: cannot make the directory for the accounts' rollback files: {source}\n  fix: choose another with --rollback DIR",
+            dir.display()
+        ),
+    })?;
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let role = plan
+        .role
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+
+    // Every account with an enabled cut is entered and prepared before anything is asked or cut.
+    let accounts: Vec<Plan> = plan
+        .per_account()
+        .into_iter()
+        .filter(|account| account.enabled_cuts().next().is_some())
+        .collect();
+    let mut sessions = Vec::new();
+    let mut refusals: Vec<(String, EngineError)> = Vec::new();
+    for account in &accounts {
+        match enter(session, &me, &account.account, &role).await {
+            Ok((entered, _)) => sessions.push(Some(entered)),
+            Err(why) => {
+                sessions.push(None);
+                refusals.push((
+                    account.account.clone(),
+                    EngineError::Refused {
+                        message: format!("cannot enter the account: {why}"),
+                    },
+                ));
+            }
+        }
+    }
+    let mut prepared: Vec<(Prepared, usize)> = Vec::new();
+    if refusals.is_empty() {
+        let at_once = accounts.len().clamp(1, request.parallelism.max(1));
+        let per_account = ApplyRequest {
+            parallelism: (request.parallelism.max(1) / at_once).max(1),
+            ..request.clone()
+        };
+        let results: Vec<(usize, Result<Prepared, EngineError>)> =
+            stream::iter(accounts.iter().enumerate())
+                .map(|(index, account)| {
+                    let session = sessions[index].as_ref().expect("entered above");
+                    let dir = &dir;
+                    let per_account = &per_account;
+                    let plan_sha256 = &plan_sha256;
+                    async move {
+                        let scoped = InAccount::new(reporter, &account.account);
+                        let result = apply::prepare(
+                            session,
+                            registry,
+                            per_account,
+                            account.clone(),
+                            plan_sha256,
+                            apply::account_rollback_path(dir, &account.account),
+                            &scoped,
+                        )
+                        .await;
+                        (index, result)
+                    }
+                })
+                .buffered(at_once)
+                .collect()
+                .await;
+        for (index, result) in results {
+            match result {
+                Ok(ready) => prepared.push((ready, index)),
+                Err(err) => refusals.push((accounts[index].account.clone(), err)),
+            }
+        }
+    }
+    if !refusals.is_empty() {
+        // Dropping what was prepared releases the locks and removes rollback files this run created.
+        return Err(EngineError::Accounts {
+            plan: request.plan.clone(),
+            refusals,
+        });
+    }
+
+    let reviews: Vec<(&Plan, &[LeftOut])> = prepared
+        .iter()
+        .map(|(ready, _)| (&ready.plan, ready.left_out.as_slice()))
+        .collect();
+    operator.review_accounts(&reviews);
+    if prepared
+        .iter()
+        .all(|(ready, _)| ready.plan.enabled_cuts().next().is_none())
+    {
+        return Ok(ApplyRun::NothingToApply {
+            plan,
+            left_out: prepared
+                .into_iter()
+                .flat_map(|(ready, _)| ready.left_out)
+                .collect(),
+        });
+    }
+    let irreversible: Vec<String> = prepared
+        .iter()
+        .flat_map(|(ready, _)| {
+            apply::irreversible_ids(&ready.plan)
+                .into_iter()
+                .map(|id| format!("{}:{id}", ready.plan.account))
+        })
+        .collect();
+    if !irreversible.is_empty() && !request.allow_irreversible {
+        return Err(EngineError::Irreversible {
+            plan: request.plan.clone(),
+            ids: irreversible,
+        });
+    }
+    let resumed: usize = prepared
+        .iter()
+        .map(|(ready, _)| ready.started_before())
+        .sum();
+    operator
+        .confirm_apply(&ApplyConfirmation {
+            plan: &plan,
+            irreversible: irreversible.iter().map(String::as_str).collect(),
+            resuming: (resumed > 0).then_some((dir.as_path(), resumed)),
+            organization: plan.organization.as_deref(),
+        })
+        .map_err(EngineError::Declined)?;
+    reporter.event(&apply::started(
+        "apply",
+        prepared
+            .iter()
+            .flat_map(|(ready, _)| ready.remaining_kinds())
+            .collect::<Vec<_>>()
+            .into_iter(),
+    ));
+
+    let at_once = prepared.len().clamp(1, request.parallelism.max(1));
+    let per_account = ApplyRequest {
+        parallelism: (request.parallelism.max(1) / at_once).max(1),
+        ..request.clone()
+    };
+    let results: Vec<AccountApplied> = stream::iter(prepared)
+        .map(|(ready, index)| {
+            let session = sessions[index].as_ref().expect("entered above");
+            let per_account = &per_account;
+            async move {
+                let account = ready.plan.account.clone();
+                let rollback = ready.rollback_path.clone();
+                let left_out_now = Vec::new();
+                let scoped = InAccount::new(reporter, &account);
+                match apply::perform(session, registry, per_account, ready, stop, &scoped).await {
+                    Ok((_, rollback, outcome, left_out)) => AccountApplied {
+                        account,
+                        rollback,
+                        result: Ok(outcome),
+                        left_out,
+                    },
+                    Err(err) => AccountApplied {
+                        account,
+                        rollback,
+                        result: Err(err),
+                        left_out: left_out_now,
+                    },
+                }
+            }
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await;
+    let mut accounts = results;
+    accounts.sort_by(|a, b| a.account.cmp(&b.account));
+    Ok(ApplyRun::AppliedAccounts {
+        plan,
+        rollback_dir: dir,
+        accounts,
+    })
+}
+
+/// The rollback files of a directory apply wrote: `<account>.rollback.yaml`, in account order. Only
+/// regular files named so are taken; anything else there is ignored.
+fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
+    let refused = |why: String| EngineError::Refused {
+        message: format!(
+            "{}: {why}\n  fix: give the directory apply wrote (default: <plan>.rollback/ beside the plan), or one account's rollback file in it",
+            dir.display()
+        ),
+    };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|err| refused(format!("cannot be read: {err}")))?
+        .filter_map(Result::ok)
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.file_name()
+                .and_then(|name| name.to_str())
+                .and_then(|name| name.strip_suffix(".rollback.yaml"))
+                .is_some_and(|account| {
+                    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+                })
+        })
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(refused("holds no <account>.rollback.yaml file".into()));
+    }
+    Ok(files)
+}
+
+/// Restore of a directory of rollback files (see the module documentation). Each file is restored in
+/// the account its header names, entered through `--role`; the file name only finds the file. Every
+/// account is prepared (and its credentials checked) before the one confirmation; an account that fails
+/// is reported and the others are restored.
+pub async fn restore(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &RestoreRequest,
+    operator: &dyn Operator,
+    stop: Option<&AtomicBool>,
+    reporter: &dyn Reporter,
+) -> Result<RestoreRun, EngineError> {
+    let files = rollback_files(&request.rollback)?;
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    let role = request
+        .role
+        .clone()
+        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+
+    let mut done: Vec<AccountRestored> = Vec::new();
+    let mut ready: Vec<(restore::Prepared, AccountSession<'_>, PathBuf)> = Vec::new();
+    for file in files {
+        // The account is the one the file's header names (read again, authenticated, by prepare); the
+        // file name is only how it was found.
+        let account = match header_account(&file, request) {
+            Ok(account) => account,
+            Err(err) => {
+                done.push(AccountRestored {
+                    account: file_account(&file),
+                    rollback: file,
+                    result: Err(err),
+                });
+                continue;
+            }
+        };
+        let Some(account) = account else {
+            done.push(AccountRestored {
+                account: file_account(&file),
+                rollback: file,
+                result: Ok((RestoreWork::default(), None)),
+            });
+            continue;
+        };
+        let (entered, _) = match enter(session, &me, &account, &role).await {
+            Ok(entered) => entered,
+            Err(why) => {
+                done.push(AccountRestored {
+                    account,
+                    rollback: file,
+                    result: Err(EngineError::Refused {
+                        message: format!("cannot enter the account: {why}"),
+                    }),
+                });
+                continue;
+            }
+        };
+        let one = RestoreRequest {
+            rollback: file.clone(),
+            ..request.clone()
+        };
+        let scoped = InAccount::new(reporter, &account);
+        match restore::prepare(&entered, registry, &one, &scoped).await {
+            Ok(restore::Preparation::Nothing(work)) => done.push(AccountRestored {
+                account,
+                rollback: file,
+                result: Ok((work, None)),
+            }),
+            Ok(restore::Preparation::Ready(prepared)) => {
+                scoped_review(operator, &prepared.work);
+                if prepared.work.pending.is_empty() || request.dry_run {
+                    done.push(AccountRestored {
+                        account,
+                        rollback: file,
+                        result: Ok((prepared.work, None)),
+                    });
+                } else {
+                    ready.push((*prepared, entered, file));
+                }
+            }
+            Err(err) => done.push(AccountRestored {
+                account,
+                rollback: file,
+                result: Err(err),
+            }),
+        }
+    }
+
+    if !ready.is_empty() {
+        let organization = match crate::services::common::organization::organization(
+            &session.region(session.home_region()),
+        )
+        .await
+        {
+            crate::services::common::policy_principals::Organization::Member(id) => id,
+            // Outside an organization the operator confirms with their own account ID.
+            _ => me.account.clone(),
+        };
+        let mut all = RestoreWork::default();
+        for (prepared, _, _) in &ready {
+            all.pending.extend(prepared.work.pending.iter().cloned());
+        }
+        operator
+            .confirm_restore(&organization, &all)
+            .map_err(EngineError::Declined)?;
+        reporter.event(&apply::started(
+            "restore",
+            all.pending.iter().map(|item| item.cut.kind.as_str()),
+        ));
+        let results: Vec<AccountRestored> = stream::iter(ready)
+            .map(|(prepared, entered, file)| async move {
+                let account = prepared.account.clone();
+                let scoped = InAccount::new(reporter, &account);
+                let result = restore::perform(&entered, registry, prepared, stop, &scoped)
+                    .await
+                    .map(|(work, outcome)| (work, Some(outcome)));
+                AccountRestored {
+                    account,
+                    rollback: file,
+                    result,
+                }
+            })
+            .buffer_unordered(4)
+            .collect()
+            .await;
+        done.extend(results);
+    }
+    done.sort_by(|a, b| a.rollback.cmp(&b.rollback));
+    Ok(RestoreRun::RestoredAccounts {
+        accounts: done,
+        dry_run: request.dry_run,
+    })
+}
+
+fn scoped_review(operator: &dyn Operator, work: &RestoreWork) {
+    if !work.kept.is_empty() || !work.irreversible.is_empty() {
+        operator.review_restore(work);
+    }
+}
+
+/// The account a file's name gives, for reporting a file whose header cannot be read.
+fn file_account(file: &Path) -> String {
+    file.file_name()
+        .and_then(|name| name.to_str())
+        .and_then(|name| name.strip_suffix(".rollback.yaml"))
+        .unwrap_or("?")
+        .to_string()
+}
+
+/// The account a rollback file's authenticated header names; `None` for an empty file (apply killed
+/// before its header: nothing was cut).
+fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String>, EngineError> {
+    if std::fs::symlink_metadata(file).is_ok_and(|meta| meta.len() == 0) {
+        return Ok(None);
+    }
+    let (contents, _) = crate::journal::read_path(file, &request.keys, request.force)?;
+    if contents.records.is_empty() {
+        return Ok(None);
+    }
+    restore::rollback_account(&contents, file).map(Some)
+}

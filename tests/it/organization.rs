@@ -1,0 +1,329 @@
+//! An organization in one run (issue 15): the emulator's default account is the management account of an
+//! organization with three member accounts, each seeded with the leaky account's network, database and
+//! IAM keys through the role AWS Organizations creates in them (as the tool enters them). One plan covers
+//! the three members, one apply cuts them with one rollback file each, one restore of the directory gives
+//! every account back exactly.
+
+use std::collections::BTreeMap;
+
+use aws_config::SdkConfig;
+use aws_sdk_ec2::config::Credentials;
+use predicates::str::contains;
+
+use crate::emulator::Emulator;
+use crate::{database, leaky_account, network, snapshot};
+
+const REGION: &str = "us-east-1";
+const MANAGEMENT: &str = "123456789012";
+
+/// Creates the organization and `count` member accounts; returns the organization ID and the members.
+pub async fn organization_with_members(emulator: &Emulator, count: usize) -> (String, Vec<String>) {
+    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config(REGION).await);
+    let organization = orgs
+        .create_organization()
+        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+        .send()
+        .await
+        .unwrap();
+    let id = organization
+        .organization()
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    let mut members = Vec::new();
+    for index in 0..count {
+        let created = orgs
+            .create_account()
+            .account_name(format!("member-{index}"))
+            .email(format!("member-{index}@leaky.example"))
+            .send()
+            .await
+            .unwrap();
+        let status = created.create_account_status().unwrap();
+        members.push(status.account_id().unwrap().to_string());
+    }
+    (id, members)
+}
+
+/// SDK configuration in `account`, through the role AWS Organizations created there.
+pub async fn member_config(emulator: &Emulator, account: &str) -> SdkConfig {
+    let management = emulator.sdk_config(REGION).await;
+    let assumed = aws_sdk_sts::Client::new(&management)
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("seed")
+        .send()
+        .await
+        .unwrap();
+    let credentials = assumed.credentials().unwrap();
+    management
+        .to_builder()
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
+                credentials.access_key_id(),
+                credentials.secret_access_key(),
+                Some(credentials.session_token().to_string()),
+                None,
+                "member",
+            )),
+        )
+        .build()
+}
+
+/// Everything the cuts of the seeded network, database and keys touch in one account.
+#[derive(Debug, PartialEq)]
+pub struct AccountState {
+    security_groups: BTreeMap<String, Vec<String>>,
+    network_acls: BTreeMap<String, Vec<String>>,
+    route_tables: BTreeMap<String, Vec<String>>,
+    internet_gateways: BTreeMap<String, String>,
+    vpn_gateways: BTreeMap<String, String>,
+    vpc_endpoints: BTreeMap<String, String>,
+    database: String,
+    access_keys: BTreeMap<String, String>,
+}
+
+pub async fn account_state(config: &SdkConfig, database_id: &str) -> AccountState {
+    let ec2 = aws_sdk_ec2::Client::new(config);
+    let rds = aws_sdk_rds::Client::new(config);
+    let iam = aws_sdk_iam::Client::new(config);
+    let mut access_keys = BTreeMap::new();
+    for user in iam.list_users().send().await.unwrap().users() {
+        let keys = iam
+            .list_access_keys()
+            .user_name(user.user_name())
+            .send()
+            .await
+            .unwrap();
+        for key in keys.access_key_metadata() {
+            access_keys.insert(
+                key.access_key_id().unwrap_or_default().to_string(),
+                format!("{:?}", key.status()),
+            );
+        }
+    }
+    AccountState {
+        security_groups: snapshot::security_groups(&ec2).await,
+        network_acls: network::network_acls(&ec2).await,
+        route_tables: network::route_tables(&ec2).await,
+        internet_gateways: snapshot::internet_gateways(&ec2).await,
+        vpn_gateways: snapshot::vpn_gateways(&ec2).await,
+        vpc_endpoints: snapshot::vpc_endpoints(&ec2).await,
+        database: database::describe(&rds, database_id).await,
+        access_keys,
+    }
+}
+
+/// A member seeded with the leaky account's network, database and IAM keys.
+pub struct SeededMember {
+    pub account: String,
+    pub config: SdkConfig,
+    pub database: String,
+}
+
+pub async fn seed_members(emulator: &Emulator, members: &[String]) -> Vec<SeededMember> {
+    let mut seeded = Vec::new();
+    for account in members {
+        let config = member_config(emulator, account).await;
+        let regions = leaky_account::seed(&config, &[REGION]).await.unwrap();
+        leaky_account::identity::seed(&config).await.unwrap();
+        seeded.push(SeededMember {
+            account: account.clone(),
+            config,
+            database: regions[0].database.clone(),
+        });
+    }
+    seeded
+}
+
+fn plan_over(emulator: &Emulator, accounts: &str, out: &str) -> assert_cmd::Command {
+    let mut cmd = emulator.plan(REGION, out);
+    cmd.args(["--accounts", accounts]);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_member_accounts_are_planned_cut_and_restored_exactly_in_one_run() {
+    let emulator = Emulator::start();
+    let (organization, members) = organization_with_members(&emulator, 3).await;
+    let seeded = seed_members(&emulator, &members).await;
+    // The management account has exposures of its own, which a plan of the members leaves alone.
+    let management = emulator.sdk_config(REGION).await;
+    let own = leaky_account::seed(&management, &[REGION]).await.unwrap();
+    let own_before = account_state(&management, &own[0].database).await;
+    let mut before = Vec::new();
+    for member in &seeded {
+        before.push(account_state(&member.config, &member.database).await);
+    }
+
+    plan_over(&emulator, &members.join(","), "plans/org.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "Organization {organization}: 4 account(s)"
+        )));
+    let plan = hikkonuki::plan::file::read(
+        &emulator.path("plans/org.yaml"),
+        &hikkonuki::services::Registry::standard(),
+    )
+    .unwrap();
+    assert_eq!(plan.account, MANAGEMENT);
+    assert_eq!(plan.organization.as_deref(), Some(organization.as_str()));
+    assert!(
+        plan.cuts.is_empty(),
+        "the management account was not chosen: only organization-level kinds are planned there, and none was asked for: {:?}",
+        plan.cuts.iter().map(|c| &c.id).collect::<Vec<_>>()
+    );
+    let planned: Vec<&str> = plan.members.iter().map(|m| m.account.as_str()).collect();
+    let mut expected: Vec<&str> = members.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    let mut planned_sorted = planned.clone();
+    planned_sorted.sort_unstable();
+    assert_eq!(planned_sorted, expected);
+    for member in &plan.members {
+        assert!(
+            member.caller.contains(&member.account)
+                && member.caller.contains("OrganizationAccountAccessRole"),
+            "discovery ran as the member role: {}",
+            member.caller
+        );
+        for kind in [
+            "sg_revoke",
+            "nacl_deny",
+            "rds_public_off",
+            "iam_key_deactivate",
+        ] {
+            assert!(
+                member
+                    .cuts
+                    .iter()
+                    .any(|cut| cut.kind == kind && cut.enabled),
+                "{}: a {kind} cut: {:?}",
+                member.account,
+                member.cuts.iter().map(|c| &c.id).collect::<Vec<_>>()
+            );
+        }
+    }
+
+    emulator
+        .apply("plans/org.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains("3 account(s)"));
+    for member in &members {
+        let rollback = emulator.path(&format!("plans/org.rollback/{member}.rollback.yaml"));
+        let (contents, _) =
+            hikkonuki::journal::read_path(&rollback, &emulator.rollback_keys(), false).unwrap();
+        assert_eq!(
+            contents.account(),
+            Some(member.as_str()),
+            "one file per account"
+        );
+    }
+    assert!(
+        !emulator
+            .path(&format!("plans/org.rollback/{MANAGEMENT}.rollback.yaml"))
+            .exists(),
+        "no cut in the management account, so no rollback file there"
+    );
+    for (member, state) in seeded.iter().zip(&before) {
+        let cut = account_state(&member.config, &member.database).await;
+        assert_ne!(&cut, state, "{}: cut", member.account);
+        assert!(
+            cut.access_keys
+                .values()
+                .all(|status| status.contains("Inactive")),
+            "{}: every key deactivated: {:?}",
+            member.account,
+            cut.access_keys
+        );
+    }
+    assert_eq!(
+        account_state(&management, &own[0].database).await,
+        own_before,
+        "the management account was not touched"
+    );
+
+    emulator
+        .restore("plans/org.rollback")
+        .assert()
+        .code(0)
+        .stdout(contains("Restore finished: 3 account(s)"));
+    for (member, state) in seeded.iter().zip(&before) {
+        assert_eq!(
+            &account_state(&member.config, &member.database).await,
+            state,
+            "{}: restored exactly",
+            member.account
+        );
+    }
+}
+
+/// A member whose role cannot be entered is a High finding naming the role and the error, and the
+/// others are still planned; apply refuses a plan whose account cannot be entered, before any cut.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_cannot_be_entered_is_a_finding_and_blocks_no_other() {
+    let emulator = Emulator::start();
+    let (_, members) = organization_with_members(&emulator, 2).await;
+    let seeded = seed_members(&emulator, &members).await;
+    // Someone removed the role from the second member (as an intruder might).
+    let iam = aws_sdk_iam::Client::new(&seeded[1].config);
+    iam.delete_role()
+        .role_name("OrganizationAccountAccessRole")
+        .send()
+        .await
+        .unwrap();
+
+    plan_over(&emulator, "all", "plans/org.yaml")
+        .assert()
+        .code(0);
+    let plan = hikkonuki::plan::file::read(
+        &emulator.path("plans/org.yaml"),
+        &hikkonuki::services::Registry::standard(),
+    )
+    .unwrap();
+    let finding = plan
+        .findings
+        .iter()
+        .find(|f| f.check == "account_not_entered" && f.resource == members[1])
+        .expect("a finding for the member that could not be entered");
+    assert!(
+        finding.message.contains("OrganizationAccountAccessRole"),
+        "{}",
+        finding.message
+    );
+    assert!(
+        plan.members
+            .iter()
+            .any(|m| m.account == members[0] && !m.cuts.is_empty()),
+        "the other member is planned"
+    );
+    assert!(
+        !plan.members.iter().any(|m| m.account == members[1]),
+        "nothing planned where the tool could not enter"
+    );
+    assert!(
+        !plan.cuts.is_empty(),
+        "`all` includes the management account, planned with its own credentials"
+    );
+}
+
+/// An account ID not in the organization is refused before anything is read.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_not_in_the_organization_is_refused_by_name() {
+    let emulator = Emulator::start();
+    organization_with_members(&emulator, 1).await;
+    plan_over(&emulator, "999999999999", "plans/org.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("999999999999"))
+        .stderr(contains("not accounts of organization"));
+    assert!(!emulator.path("plans/org.yaml").exists());
+    plan_over(&emulator, "12345", "plans/org.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("--accounts: `12345` is not a 12-digit account ID"));
+}
