@@ -3,6 +3,7 @@
 //!
 //! | door | folder | kinds |
 //! |---|---|---|
+//! | whole member accounts, from the organization's management account | [`organization`] | `org_quarantine`, `org_resource_perimeter` |
 //! | the network's paths out | [`network`] | `vpc_block_public_access`, `nacl_deny`, `route_remove`, `igw_detach`, `vgw_detach`, `sg_revoke`, `vpce_policy_deny`, `vpce_delete` |
 //! | stolen keys and sessions | [`identity`] | `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate` (one file: `iam_credential_deactivate`), `iam_session_revoke` |
 //! | mail | [`mail`] | `ses_sending_pause`, `ses_send_deny`, `ses_identity_policy_remove` |
@@ -37,6 +38,7 @@ pub mod identity;
 pub mod kind;
 pub mod mail;
 pub mod network;
+pub mod organization;
 pub mod registry;
 pub mod serverless;
 pub mod sharing;

@@ -3,7 +3,8 @@
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
 use crate::services::{
-    common, edge, findings, identity, mail, network, serverless, sharing, storage, trust,
+    common, edge, findings, identity, mail, network, organization, serverless, sharing, storage,
+    trust,
 };
 
 /// Every kind this hikkonuki knows, and every inspection.
@@ -28,6 +29,11 @@ impl Registry {
     pub fn standard() -> Registry {
         Registry {
             kinds: vec![
+                // Organization policies close whole member accounts in one call each: first, lifted last.
+                // The quarantine before the perimeter: it binds the account's own principals, which
+                // matter most while the perimeter's RCP type may still be being enabled.
+                Box::new(organization::OrgQuarantine),
+                Box::new(organization::OrgResourcePerimeter),
                 // AWS's own switch seals a whole region in one call: first, and lifted last.
                 Box::new(network::VpcBlockPublicAccess),
                 Box::new(network::NetworkAclDeny),
@@ -210,23 +216,40 @@ mod tests {
         assert!(undone_before(&registry, "igw_detach", "route_remove"));
         assert!(undone_before(&registry, "vgw_detach", "route_remove"));
         for kind in registry.all().map(|k| k.info().name) {
-            if !["nacl_deny", "vpc_block_public_access"].contains(&kind) {
+            if ![
+                "nacl_deny",
+                "vpc_block_public_access",
+                "org_quarantine",
+                "org_resource_perimeter",
+            ]
+            .contains(&kind)
+            {
                 assert!(undone_before(&registry, kind, "nacl_deny"), "{kind}");
             }
         }
     }
 
-    /// The region-wide block is the first cut applied and the last lifted: every other path is back
-    /// before the region opens again.
+    /// The region-wide block is the first cut applied within an account and the last lifted: every other
+    /// path of the account is back before the region opens again. Only the organization's policies, which
+    /// close whole accounts from outside them, come before it and are lifted after it.
     #[test]
     fn vpc_block_public_access_seals_first_and_is_lifted_last() {
         let registry = Registry::standard();
         assert_eq!(
-            registry.all().next().map(|k| k.info().name),
+            registry
+                .all()
+                .find(|k| k.info().phase != Phase::Organization)
+                .map(|k| k.info().name),
             Some("vpc_block_public_access")
         );
         for kind in registry.all().map(|k| k.info().name) {
-            if kind != "vpc_block_public_access" {
+            if ![
+                "vpc_block_public_access",
+                "org_quarantine",
+                "org_resource_perimeter",
+            ]
+            .contains(&kind)
+            {
                 assert!(
                     undone_before(&registry, kind, "vpc_block_public_access"),
                     "{kind}"
@@ -253,6 +276,19 @@ mod tests {
             "image_block_public_access",
             "sharing_revoke"
         ));
+    }
+
+    /// The organization's policies are applied before anything in an account and lifted after everything.
+    #[test]
+    fn organization_policies_are_applied_first_and_lifted_last() {
+        let registry = Registry::standard();
+        let names: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+        assert_eq!(names[..2], ["org_quarantine", "org_resource_perimeter"]);
+        for kind in &names[2..] {
+            for org in ["org_quarantine", "org_resource_perimeter"] {
+                assert!(undone_before(&registry, kind, org), "{kind} before {org}");
+            }
+        }
     }
 
     #[test]
@@ -340,7 +376,14 @@ mod tests {
                 .iter()
                 .map(|o| o.flag)
                 .collect::<Vec<_>>(),
-            ["keep-subnet", "keep-vpc", "maintenance-origin"]
+            [
+                "quarantine",
+                "keep-principal",
+                "resource-perimeter",
+                "keep-subnet",
+                "keep-vpc",
+                "maintenance-origin"
+            ]
         );
         assert_eq!(
             registry

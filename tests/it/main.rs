@@ -25,6 +25,7 @@
 //! - `resource_policies`: `resource_policy_deny` on buckets, queues, topics, keys, secrets and repositories.
 //! - `block_public_access`: `vpc_block_public_access`, `snapshot_block_public_access` and
 //!   `image_block_public_access` on the emulator (its model of those operations).
+//! - `organization_policies`: `org_quarantine` and `org_resource_perimeter` on an emulated organization.
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 
 mod account;
@@ -47,6 +48,7 @@ mod mail;
 mod network;
 mod observability;
 mod organization;
+mod organization_policies;
 mod profile;
 mod recovery;
 mod registry;

@@ -49,10 +49,20 @@ const NOT_ON_THE_EMULATOR: &[(&str, &str, &str)] = &[
 ];
 
 /// Kinds whose example-plan entry cannot come from the demo account's plan, and why.
-const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[(
-    "cloudfront_maintenance",
-    "proposed only with `plan --maintenance-origin`, instead of cloudfront_disable; the example plan is made without it",
-)];
+const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[
+    (
+        "cloudfront_maintenance",
+        "proposed only with `plan --maintenance-origin`, instead of cloudfront_disable; the example plan is made without it",
+    ),
+    (
+        "org_quarantine",
+        "proposed only with `plan --quarantine` from an organization's management account; the demo account is in no organization (putting it in one would change how every trust and sharing finding classifies the organization)",
+    ),
+    (
+        "org_resource_perimeter",
+        "proposed only with `plan --resource-perimeter` from an organization's management account; the demo account is in no organization",
+    ),
+];
 
 fn exempt<'a>(list: impl IntoIterator<Item = &'a str>, kind: &str) -> bool {
     list.into_iter().any(|k| k == kind)

@@ -11,6 +11,7 @@
 //! - `kill_proxy`: the proxy, and running hikkonuki through it.
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
 //! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
+//! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
@@ -18,6 +19,7 @@ mod identity_center;
 mod kill_proxy;
 mod managed_policy;
 mod organization;
+mod organization_policies;
 mod resource_policy;
 mod snapshot;
 mod trust;

@@ -1,0 +1,134 @@
+//! The organization kinds under SIGKILL: apply killed right after the first and last of each of their
+//! mutating calls (the policy created, attached, the RCP type enabled), and restore killed after the first
+//! and last of each of its own (detached, deleted, the type disabled), then restore run again must give the
+//! organization's policies, their content and targets and the root's policy types back exactly.
+//!
+//! An account cut makes two calls when it is the first to need its policy (CreatePolicy, then
+//! AttachPolicy), and its undo two (DetachPolicy, then DeletePolicy once nothing holds the policy): killed
+//! between them, the rollback file holds the intent only, and the undo derived from the plan detaches if
+//! attached and deletes the policy only when no target is left, so no policy hikkonuki made stays behind.
+
+use super::{assert_killed, reset, restore_directly, rollback_file};
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+use crate::organization_policies::{plan, policy_state, seed};
+
+const ACTIONS: [&str; 3] = ["CreatePolicy", "AttachPolicy", "EnablePolicyType"];
+const UNDO_ACTIONS: [&str; 3] = ["DetachPolicy", "DeletePolicy", "DisablePolicyType"];
+
+/// The 1-based positions of the first and last call of each action, in order.
+fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
+    let mut points = Vec::new();
+    for action in actions {
+        if let Some(first) = calls.iter().position(|c| c == action) {
+            let last = calls.iter().rposition(|c| c == action).unwrap();
+            points.extend([first + 1, last + 1]);
+        }
+    }
+    points.sort();
+    points.dedup();
+    points
+}
+
+/// An emptied emulator seeded with the organization and planned; returns its policy state as seeded.
+async fn seed_and_plan(
+    emulator: &Emulator,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    reset(emulator);
+    let org = seed(emulator).await;
+    plan(emulator, &org, name);
+    policy_state(emulator).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn organization_policies_killed_after_each_of_their_calls_are_given_back_exactly() {
+    let emulator = Emulator::start();
+
+    let original = seed_and_plan(&emulator, "full").await;
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    for action in ACTIONS {
+        assert!(calls.iter().any(|c| c == action), "{action} in {calls:?}");
+    }
+    let (status, undo_calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(
+        policy_state(&emulator).await,
+        original,
+        "uncut apply + restore"
+    );
+    for action in UNDO_ACTIONS {
+        assert!(
+            undo_calls.iter().any(|c| c == action),
+            "{action} in {undo_calls:?}"
+        );
+    }
+
+    for n in first_and_last(&calls, &ACTIONS) {
+        let name = format!("a{n}");
+        let original = seed_and_plan(&emulator, &name).await;
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["apply", &format!("plans/{name}.yaml"), "--yes"],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!(
+            "apply killed after call {n} ({})",
+            seen.last().map(String::as_str).unwrap_or("?")
+        );
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), n, "{what}: {seen:?}");
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let journal = rollback_file(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        );
+        assert_eq!(
+            policy_state(&emulator).await,
+            original,
+            "{what}, then restore"
+        );
+    }
+
+    for k in first_and_last(&undo_calls, &UNDO_ACTIONS) {
+        let name = format!("r{k}");
+        let original = seed_and_plan(&emulator, &name).await;
+        emulator
+            .apply(&format!("plans/{name}.yaml"))
+            .assert()
+            .code(0);
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["restore", &rollback, "--yes"],
+            Some(k),
+            &format!("{name}.restore.log"),
+        );
+        let what = format!(
+            "restore killed after call {k} ({})",
+            seen.last().map(String::as_str).unwrap_or("?")
+        );
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.len(), k, "{what}: {seen:?}");
+        restore_directly(&emulator, &rollback, &what);
+        assert_eq!(
+            policy_state(&emulator).await,
+            original,
+            "{what}, then restore again"
+        );
+    }
+}
