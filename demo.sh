@@ -46,4 +46,20 @@ echo; echo "== after restore, a fresh plan proposes the same cuts again; the ses
 
 echo; echo "== the rollback file, as an incident timeline (hikkonuki show)"
 "$bin/hikkonuki" show "$work/plan.rollback.yaml"
+
+echo; echo "== an organization in one run: this account becomes the management account of an organization with two member accounts, each seeded leaky through the role Organizations creates"
+members="$("$bin/examples/seed_leaky_account" --organization 2 us-east-1 | sed -n 's/^members: //p')"
+first="${members%%,*}"
+echo "members: $members"
+
+echo; echo "== hikkonuki plan --accounts (both members), quarantining and fencing the first from the management account"
+"$bin/hikkonuki" plan --regions us-east-1 --accounts "$members" --quarantine "$first" --resource-perimeter "$first" \
+    --keep-cidr 203.0.113.0/24 --out "$work/org.yaml" | sed -n '/^Cuts per account and kind/,$p'
+
+echo; echo "== hikkonuki apply: one review, one confirmation, one rollback file per account"
+"$bin/hikkonuki" apply "$work/org.yaml" --yes 2>/dev/null | sed -n '/^Account /p;/^Apply finished/,$p'
+ls "$work/org.rollback"
+
+echo; echo "== hikkonuki restore of the directory: every account, each in the account its file names"
+"$bin/hikkonuki" restore "$work/org.rollback" --yes 2>/dev/null | sed -n '/^Account /p;/^Restore finished/p'
 echo; echo "Done. The plan and rollback file are in $work/; the emulator is stopped."

@@ -2,6 +2,10 @@
 //!
 //! Usage: `AWS_ENDPOINT_URL=http://127.0.0.1:PORT cargo run --example seed_leaky_account -- us-east-1 eu-west-1`
 //!
+//! With `--organization N REGION...` it makes the (already seeded) account the management account of an
+//! organization with N member accounts, seeds each member's network, database and IAM keys in the
+//! regions, and prints `members: ID,ID,…`.
+//!
 //! It refuses to run without AWS_ENDPOINT_URL pointing at loopback: it creates resources, and must never
 //! be pointed at a real account by accident.
 
@@ -16,7 +20,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         )
         .into());
     }
-    let regions: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let members = match args.iter().position(|a| a == "--organization") {
+        Some(at) => {
+            let count: usize = args
+                .get(at + 1)
+                .ok_or("--organization needs a number of member accounts")?
+                .parse()?;
+            args.drain(at..at + 2);
+            Some(count)
+        }
+        None => None,
+    };
+    let regions: Vec<String> = args;
     let regions: Vec<&str> = if regions.is_empty() {
         vec!["us-east-1", "eu-west-1"]
     } else {
@@ -26,6 +42,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .region(aws_config::Region::new(regions[0].to_string()))
         .load()
         .await;
+    if let Some(count) = members {
+        let organization = leaky_account::organization::seed(&config, count, &regions).await?;
+        for member in &organization.members {
+            println!(
+                "seeded member account {} of organization {}: network and database in {}, IAM keys",
+                member.account,
+                organization.id,
+                regions.join(", ")
+            );
+        }
+        let ids: Vec<&str> = organization
+            .members
+            .iter()
+            .map(|m| m.account.as_str())
+            .collect();
+        println!("members: {}", ids.join(","));
+        return Ok(());
+    }
     let account = leaky_account::seed_account(&config, &regions).await?;
     for seeded in &account.regions {
         println!(

@@ -11,6 +11,7 @@ pub mod identity;
 pub mod identity_center;
 pub mod mail;
 pub mod network;
+pub mod organization;
 pub mod resource_policies;
 pub mod serverless;
 pub mod sharing;

@@ -171,7 +171,7 @@ pub async fn plan_command(
         parallelism: settings.parallelism,
         selection,
         member_role: member_role.clone(),
-        organization_only: false,
+        part: engine::discover::AccountPart::Whole,
     };
     let plan = match &accounts {
         None => engine::discover::make_plan(&session, registry, request, reporter).await,

@@ -10,6 +10,19 @@ use crate::plan::{Cut, DiscoveryError, FORMAT_VERSION, Finding, GLOBAL_REGION, P
 use crate::report::{Event, Reporter};
 use crate::services::{Containment, DiscoveryScope, Inspection, PlanOptions, Registry};
 
+/// Which kinds an account's discovery runs, by phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountPart {
+    /// Every kind: a one-account plan, or the management account chosen in a plan over several.
+    Whole,
+    /// Only the organization-level kinds ([`crate::services::Phase::Organization`]), and no inspections:
+    /// the management account's part of a plan over several accounts that does not include it.
+    OrganizationLevel,
+    /// Every kind but the organization-level ones, which act from the management account only: a member
+    /// account's part.
+    Member,
+}
+
 #[derive(Clone)]
 pub struct PlanRequest {
     pub caller: CallerIdentity,
@@ -23,9 +36,8 @@ pub struct PlanRequest {
     pub selection: Selection,
     /// `--role`: the role member accounts are entered through, when not the default.
     pub member_role: Option<String>,
-    /// Only the organization-level kinds ([`crate::services::Phase::Organization`]), and no inspections:
-    /// the management account's part of a plan over several accounts that does not include it.
-    pub organization_only: bool,
+    /// Which kinds this account's part of the plan takes ([`AccountPart`]).
+    pub part: AccountPart,
 }
 
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
@@ -51,7 +63,12 @@ pub async fn make_plan(
         .all()
         .filter(|kind| request.selection.takes_kind(kind.info().name))
         .filter(|kind| {
-            !request.organization_only || kind.info().phase == crate::services::Phase::Organization
+            let organization_level = kind.info().phase == crate::services::Phase::Organization;
+            match request.part {
+                AccountPart::Whole => true,
+                AccountPart::OrganizationLevel => organization_level,
+                AccountPart::Member => !organization_level,
+            }
         })
     {
         if kind.info().global {
@@ -122,7 +139,7 @@ pub async fn make_plan(
     cuts.retain(|cut| request.selection.takes(cut));
     // The management account's organization-level part inspects nothing: its findings would be about
     // an account the operator did not choose.
-    let findings = if request.organization_only {
+    let findings = if request.part == AccountPart::OrganizationLevel {
         Vec::new()
     } else {
         inspect(

@@ -20,7 +20,7 @@ use futures_util::stream::{self, StreamExt};
 use super::apply::{
     self, AccountApplied, ApplyConfirmation, ApplyRequest, ApplyRun, LeftOut, Prepared,
 };
-use super::discover::{PlanRequest, make_plan as make_account_plan};
+use super::discover::{AccountPart, PlanRequest, make_plan as make_account_plan};
 use super::restore::{self, AccountRestored, RestoreRequest, RestoreRun, RestoreWork};
 use super::{EngineError, Operator};
 use crate::aws::{AwsSession, CallerIdentity};
@@ -125,7 +125,11 @@ pub async fn make_plan(
 
     let own_request = PlanRequest {
         parallelism: per_account,
-        organization_only: !own_chosen,
+        part: if own_chosen {
+            AccountPart::Whole
+        } else {
+            AccountPart::OrganizationLevel
+        },
         member_role: role.clone(),
         ..shared.clone()
     };
@@ -157,7 +161,7 @@ pub async fn make_plan(
                 let request = PlanRequest {
                     caller,
                     parallelism: per_account,
-                    organization_only: false,
+                    part: AccountPart::Member,
                     member_role: role.clone(),
                     ..shared.clone()
                 };
@@ -179,6 +183,18 @@ pub async fn make_plan(
     own_plan.role = role;
     plans.insert(0, own_plan);
     Plan::from_accounts(plans)
+}
+
+/// Who the operator is, and the role member accounts are entered through (`--role`, or the default).
+async fn operator_and_role(
+    session: &AwsSession,
+    role: Option<&str>,
+) -> Result<(CallerIdentity, String), EngineError> {
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::Identity)?;
+    Ok((me, role.unwrap_or(DEFAULT_MEMBER_ROLE).to_string()))
 }
 
 fn not_entered(account: &str, why: String) -> Finding {
@@ -221,14 +237,7 @@ pub async fn apply(
             dir.display()
         ),
     })?;
-    let me = session
-        .caller_identity()
-        .await
-        .map_err(EngineError::Identity)?;
-    let role = plan
-        .role
-        .clone()
-        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+    let (me, role) = operator_and_role(session, plan.role.as_deref()).await?;
 
     // Every account with an enabled cut is entered and prepared before anything is asked or cut.
     let accounts: Vec<Plan> = plan
@@ -403,14 +412,7 @@ pub async fn check(
     selection: &crate::plan::select::Selection,
     parallelism: usize,
 ) -> Result<apply::CheckReport, EngineError> {
-    let me = session
-        .caller_identity()
-        .await
-        .map_err(EngineError::Identity)?;
-    let role = plan
-        .role
-        .clone()
-        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+    let (me, role) = operator_and_role(session, plan.role.as_deref()).await?;
     let mut drift = apply::DriftCheck::default();
     let mut permissions = Vec::new();
     let mut refusals = Vec::new();
@@ -544,14 +546,7 @@ pub async fn restore(
     reporter: &dyn Reporter,
 ) -> Result<RestoreRun, EngineError> {
     let files = rollback_files(&request.rollback)?;
-    let me = session
-        .caller_identity()
-        .await
-        .map_err(EngineError::Identity)?;
-    let role = request
-        .role
-        .clone()
-        .unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
+    let (me, role) = operator_and_role(session, request.role.as_deref()).await?;
 
     let mut done: Vec<AccountRestored> = Vec::new();
     let mut ready: Vec<(restore::Prepared, AccountSession<'_>, PathBuf)> = Vec::new();

@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
-use aws_sdk_ec2::config::Credentials;
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
@@ -18,59 +17,9 @@ const MANAGEMENT: &str = "123456789012";
 
 /// Creates the organization and `count` member accounts; returns the organization ID and the members.
 pub async fn organization_with_members(emulator: &Emulator, count: usize) -> (String, Vec<String>) {
-    let orgs = aws_sdk_organizations::Client::new(&emulator.sdk_config(REGION).await);
-    let organization = orgs
-        .create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
+    leaky_account::organization::create(&emulator.sdk_config(REGION).await, count)
         .await
-        .unwrap();
-    let id = organization
-        .organization()
         .unwrap()
-        .id()
-        .unwrap()
-        .to_string();
-    let mut members = Vec::new();
-    for index in 0..count {
-        let created = orgs
-            .create_account()
-            .account_name(format!("member-{index}"))
-            .email(format!("member-{index}@leaky.example"))
-            .send()
-            .await
-            .unwrap();
-        let status = created.create_account_status().unwrap();
-        members.push(status.account_id().unwrap().to_string());
-    }
-    (id, members)
-}
-
-/// SDK configuration in `account`, through the role AWS Organizations created there.
-pub async fn member_config(emulator: &Emulator, account: &str) -> SdkConfig {
-    let management = emulator.sdk_config(REGION).await;
-    let assumed = aws_sdk_sts::Client::new(&management)
-        .assume_role()
-        .role_arn(format!(
-            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-        ))
-        .role_session_name("seed")
-        .send()
-        .await
-        .unwrap();
-    let credentials = assumed.credentials().unwrap();
-    management
-        .to_builder()
-        .credentials_provider(
-            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
-                credentials.access_key_id(),
-                credentials.secret_access_key(),
-                Some(credentials.session_token().to_string()),
-                None,
-                "member",
-            )),
-        )
-        .build()
 }
 
 /// Everything the cuts of the seeded network, database and keys touch in one account.
@@ -126,19 +75,21 @@ pub struct SeededMember {
 }
 
 pub async fn seed_members(emulator: &Emulator, members: &[String]) -> Vec<SeededMember> {
-    let mut seeded = Vec::new();
-    for account in members {
-        let config = member_config(emulator, account).await;
-        let regions = leaky_account::seed(&config, &[REGION]).await.unwrap();
-        leaky_account::identity::seed(&config).await.unwrap();
-        seeded.push(SeededMember {
-            account: account.clone(),
-            config,
-            database: regions[0].database.clone(),
-            web_group: regions[0].web_group.clone(),
-        });
-    }
-    seeded
+    leaky_account::organization::seed_members(
+        &emulator.sdk_config(REGION).await,
+        members,
+        &[REGION],
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|member| SeededMember {
+        account: member.account,
+        config: member.config,
+        database: member.regions[0].database.clone(),
+        web_group: member.regions[0].web_group.clone(),
+    })
+    .collect()
 }
 
 fn plan_over(emulator: &Emulator, accounts: &str, out: &str) -> assert_cmd::Command {
@@ -191,6 +142,10 @@ async fn three_member_accounts_are_planned_cut_and_restored_exactly_in_one_run()
                 && member.caller.contains("OrganizationAccountAccessRole"),
             "discovery ran as the member role: {}",
             member.caller
+        );
+        assert!(
+            member.cuts.iter().all(|cut| !cut.kind.starts_with("org_")),
+            "organization-level kinds act from the management account only, never in a member's part"
         );
         for kind in [
             "sg_revoke",

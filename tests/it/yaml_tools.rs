@@ -185,20 +185,23 @@ async fn timestamps_a_yaml_tool_re_formatted_still_match_the_account() {
     }
 }
 
-/// The example plan in the repository is what `hikkonuki plan` writes today, quoting included, so it
-/// shows operators (and their YAML tools) the real format.
+/// The example plans in the repository (the demo account's, and the demo organization's) are what
+/// `hikkonuki plan` writes today, quoting included, so they show operators (and their YAML tools) the
+/// real format.
 #[test]
 fn the_example_plan_is_written_as_plans_are() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/example.yaml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let plan = hikkonuki::plan::parse(&text, &path, &hikkonuki::services::registry()).unwrap();
-    let written = hikkonuki::plan::file::render(&plan);
-    if std::env::var_os("HIKKONUKI_REWRITE_EXAMPLE").is_some() {
-        std::fs::write(&path, &written).unwrap();
+    for name in ["plans/example.yaml", "plans/example-organization.yaml"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let plan = hikkonuki::plan::parse(&text, &path, &hikkonuki::services::registry()).unwrap();
+        let written = hikkonuki::plan::file::render(&plan);
+        if std::env::var_os("HIKKONUKI_REWRITE_EXAMPLE").is_some() {
+            std::fs::write(&path, &written).unwrap();
+        }
+        assert!(
+            written == text,
+            "{name} differs from how plans are written now; rewrite it with \
+             HIKKONUKI_REWRITE_EXAMPLE=1 cargo test --test it the_example_plan_is_written_as_plans_are"
+        );
     }
-    assert!(
-        written == text,
-        "plans/example.yaml differs from how plans are written now; rewrite it with \
-         HIKKONUKI_REWRITE_EXAMPLE=1 cargo test --test it the_example_plan_is_written_as_plans_are"
-    );
 }

@@ -104,6 +104,21 @@ fn account_of(account: &Account) -> OrgAccount {
     }
 }
 
+/// Every account of the organization, as ListAccounts lists them (every page).
+pub async fn all_accounts(ctx: &RegionCtx) -> Result<Vec<Account>, ServiceError> {
+    Ok(ctx
+        .organizations()
+        .list_accounts()
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| ServiceError::from_sdk("organizations:ListAccounts", err))?
+        .iter()
+        .flat_map(|page| page.accounts().iter().cloned())
+        .collect())
+}
+
 /// Lists the accounts `choice` names. IDs not in the organization are an error naming them.
 pub async fn chosen_accounts(
     ctx: &RegionCtx,
@@ -126,17 +141,7 @@ pub async fn chosen_accounts(
         .to_string();
     let accounts = match choice {
         AccountChoice::All | AccountChoice::Ids(_) => {
-            let listed: Vec<Account> = client
-                .list_accounts()
-                .into_paginator()
-                .send()
-                .collect::<Result<Vec<_>, _>>()
-                .await
-                .map_err(|err| ServiceError::from_sdk("organizations:ListAccounts", err))?
-                .iter()
-                .flat_map(|page| page.accounts().iter().cloned())
-                .collect();
-            let listed: Vec<OrgAccount> = listed.iter().map(account_of).collect();
+            let listed: Vec<OrgAccount> = all_accounts(ctx).await?.iter().map(account_of).collect();
             match choice {
                 AccountChoice::Ids(ids) => {
                     let unknown: Vec<&str> = ids

@@ -213,20 +213,7 @@ pub async fn read_organization(
             "the organization lists no root",
         ));
     };
-    let accounts = ctx
-        .organizations()
-        .list_accounts()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map(|pages| {
-            pages
-                .iter()
-                .flat_map(|page| page.accounts().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|err| ServiceError::from_sdk("organizations:ListAccounts", err))?;
+    let accounts = crate::services::common::org_accounts::all_accounts(ctx).await?;
     Ok(Ok(OrgView {
         id: org.id().unwrap_or_default().to_string(),
         management_account: management,
