@@ -193,20 +193,7 @@ pub async fn read_organization(
             "account {caller_account} is not the organization's management account ({management}): only the management account attaches organization policies; run plan from the management account"
         )));
     }
-    let roots: Vec<_> = ctx
-        .organizations()
-        .list_roots()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map(|pages| {
-            pages
-                .iter()
-                .flat_map(|page| page.roots().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|err| ServiceError::from_sdk("organizations:ListRoots", err))?;
+    let roots: Vec<_> = roots(ctx).await?;
     let Some(root) = roots.first() else {
         return Err(ServiceError::local(
             "organizations:ListRoots",
@@ -245,6 +232,21 @@ pub async fn read_organization(
     }))
 }
 
+/// The organization's roots (one, today), every page of ListRoots.
+async fn roots(ctx: &RegionCtx) -> Result<Vec<aws_sdk_organizations::types::Root>, ServiceError> {
+    Ok(ctx
+        .organizations()
+        .list_roots()
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| ServiceError::from_sdk("organizations:ListRoots", err))?
+        .iter()
+        .flat_map(|page| page.roots().to_vec())
+        .collect())
+}
+
 /// The root's status for a policy type, read afresh.
 /// `root_id` None reads the organization's one root.
 pub async fn root_type_status(
@@ -252,20 +254,7 @@ pub async fn root_type_status(
     root_id: Option<&str>,
     policy_type: &str,
 ) -> Result<String, ServiceError> {
-    let roots: Vec<_> = ctx
-        .organizations()
-        .list_roots()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map(|pages| {
-            pages
-                .iter()
-                .flat_map(|page| page.roots().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|err| ServiceError::from_sdk("organizations:ListRoots", err))?;
+    let roots: Vec<_> = roots(ctx).await?;
     let root = roots
         .iter()
         .find(|r| root_id.is_none() || r.id() == root_id)
