@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 
+mod leaky_account;
+
 type BenchResult<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 const ALL_REGIONS: [&str; 8] = [
@@ -325,50 +327,28 @@ async fn main() -> BenchResult<()> {
     Ok(())
 }
 
-/// Creates an organization with `count` member accounts; returns each member's ID and credentials (the
-/// role AWS Organizations creates in each).
+/// Creates an organization with `count` member accounts (as the demo's seeder does); returns each
+/// member's ID, SDK configuration and credentials (the role AWS Organizations creates in each).
 async fn members(
     config: &aws_config::SdkConfig,
     count: usize,
-) -> BenchResult<Vec<(String, MemberCredentials)>> {
-    let orgs = aws_sdk_organizations::Client::new(config);
-    orgs.create_organization()
-        .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
-        .send()
-        .await?;
-    let sts = aws_sdk_sts::Client::new(config);
+) -> BenchResult<Vec<(String, aws_config::SdkConfig, MemberCredentials)>> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let (_, ids) = leaky_account::organization::create(config, count).await?;
     let mut members = Vec::new();
-    for index in 0..count {
-        let created = orgs
-            .create_account()
-            .account_name(format!("bench-{index}"))
-            .email(format!("bench-{index}@bench.example"))
-            .send()
+    for id in ids {
+        let member = leaky_account::organization::member_config(config, &id).await?;
+        let credentials = member
+            .credentials_provider()
+            .ok_or("the member configuration has no credentials")?
+            .provide_credentials()
             .await?;
-        let account = created
-            .create_account_status()
-            .and_then(|s| s.account_id())
-            .ok_or("CreateAccount returned no account ID")?
-            .to_string();
-        let assumed = sts
-            .assume_role()
-            .role_arn(format!(
-                "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
-            ))
-            .role_session_name("bench")
-            .send()
-            .await?;
-        let credentials = assumed
-            .credentials()
-            .ok_or("AssumeRole returned no credentials")?;
-        members.push((
-            account,
-            MemberCredentials {
-                access_key_id: credentials.access_key_id().to_string(),
-                secret_access_key: credentials.secret_access_key().to_string(),
-                session_token: credentials.session_token().to_string(),
-            },
-        ));
+        let credentials = MemberCredentials {
+            access_key_id: credentials.access_key_id().to_string(),
+            secret_access_key: credentials.secret_access_key().to_string(),
+            session_token: credentials.session_token().unwrap_or_default().to_string(),
+        };
+        members.push((id, member, credentials));
     }
     Ok(members)
 }
@@ -381,23 +361,9 @@ async fn organization(
 ) -> BenchResult<()> {
     let members = members(config, options.accounts).await?;
     let seed_started = Instant::now();
-    for (_, credentials) in &members {
-        let member = config
-            .to_builder()
-            .credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(
-                    aws_credential_types::Credentials::new(
-                        &credentials.access_key_id,
-                        &credentials.secret_access_key,
-                        Some(credentials.session_token.clone()),
-                        None,
-                        "bench",
-                    ),
-                ),
-            )
-            .build();
+    for (_, member, _) in &members {
         for region in regions {
-            seed_region(&member, region, options.vpcs, options.groups).await?;
+            seed_region(member, region, options.vpcs, options.groups).await?;
         }
     }
     eprintln!(
@@ -410,7 +376,7 @@ async fn organization(
     );
     let workdir = tempfile::tempdir()?;
     let region_list = regions.join(",");
-    let ids: Vec<&str> = members.iter().map(|(id, _)| id.as_str()).collect();
+    let ids: Vec<&str> = members.iter().map(|(id, _, _)| id.as_str()).collect();
     let accounts = ids.join(",");
     let warm_up = run(
         options,
@@ -453,7 +419,7 @@ async fn organization(
     let (mut one_plan, mut one_apply, mut one_restore) =
         (Duration::ZERO, Duration::ZERO, Duration::ZERO);
     let (mut plan_calls, mut apply_calls, mut restore_calls) = (0, 0, 0);
-    for (id, credentials) in &members {
+    for (id, _, credentials) in &members {
         let out = format!("{id}.yaml");
         let rollback = format!("{id}.rollback.yaml");
         let p = run_as(

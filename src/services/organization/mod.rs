@@ -337,27 +337,32 @@ pub struct OwnPolicy {
     pub content: String,
 }
 
+/// Every policy of one type in the organization, every page of ListPolicies.
+pub async fn policies_of_type(
+    ctx: &RegionCtx,
+    policy_type: PolicyType,
+) -> Result<Vec<aws_sdk_organizations::types::PolicySummary>, ServiceError> {
+    Ok(ctx
+        .organizations()
+        .list_policies()
+        .filter(policy_type)
+        .into_paginator()
+        .send()
+        .collect::<Result<Vec<_>, _>>()
+        .await
+        .map_err(|err| ServiceError::from_sdk("organizations:ListPolicies", err))?
+        .iter()
+        .flat_map(|page| page.policies().to_vec())
+        .collect())
+}
+
 /// The policy of `kind`'s type named `name`, if the organization holds one: its id.
 pub async fn find_policy(
     ctx: &RegionCtx,
     kind: &PolicyKind,
     name: &str,
 ) -> Result<Option<String>, ServiceError> {
-    let listed = ctx
-        .organizations()
-        .list_policies()
-        .filter(kind.sdk_type())
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map(|pages| {
-            pages
-                .iter()
-                .flat_map(|page| page.policies().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|err| ServiceError::from_sdk("organizations:ListPolicies", err))?;
+    let listed = policies_of_type(ctx, kind.sdk_type()).await?;
     Ok(listed
         .iter()
         .find(|p| p.name() == Some(name))

@@ -246,21 +246,11 @@ async fn propose(
 /// too: restore undoes the enable cut last of this kind (it is applied first), so by then the account cuts
 /// have detached it, and one still attached was attached by someone after the cut.
 async fn foreign_rcps_in_use(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
-    let listed = ctx
-        .organizations()
-        .list_policies()
-        .filter(aws_sdk_organizations::types::PolicyType::ResourceControlPolicy)
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map(|pages| {
-            pages
-                .iter()
-                .flat_map(|page| page.policies().to_vec())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|err| ServiceError::from_sdk("organizations:ListPolicies", err))?;
+    let listed = super::policies_of_type(
+        ctx,
+        aws_sdk_organizations::types::PolicyType::ResourceControlPolicy,
+    )
+    .await?;
     let mut in_use = Vec::new();
     for policy in listed {
         if policy.aws_managed() {
