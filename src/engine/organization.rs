@@ -180,7 +180,6 @@ pub async fn make_plan(
         }
     }
     own_plan.organization = Some(chosen.organization.clone());
-    own_plan.role = role;
     plans.insert(0, own_plan);
     Plan::from_accounts(plans)
 }
