@@ -14,7 +14,7 @@ use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
 use crate::plan::select::Selection;
 use crate::report::escape::field;
-use crate::report::{Event, Reporter, diff};
+use crate::report::{Event, Reporter, Tally, diff};
 use crate::services::{PermissionCheck, Registry};
 
 pub async fn apply_command(
@@ -161,8 +161,22 @@ pub async fn apply_command(
             outcome.not_attempted.len(),
             rollback_path.display()
         ),
+        tally: tally_of(&outcome),
     });
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// The cuts of a run by outcome and kind, for the `finished` event.
+fn tally_of(outcome: &crate::engine::apply::ApplyOutcome) -> Tally {
+    fn ids(list: &[String]) -> impl Iterator<Item = &str> {
+        list.iter().map(String::as_str)
+    }
+    Tally::default()
+        .count("done", ids(&outcome.done))
+        .count("already_done", ids(&outcome.already_done))
+        .count("failed", outcome.failed.iter().map(|(id, _)| id.as_str()))
+        .count("skipped", ids(&outcome.skipped))
+        .count("not_attempted", ids(&outcome.not_attempted))
 }
 
 fn show_drift(
@@ -200,10 +214,12 @@ fn accounts_applied(
     accounts: Vec<crate::engine::apply::AccountApplied>,
 ) -> anyhow::Result<u8> {
     let (mut cut, mut failed, mut not_attempted, mut broken) = (0, 0, 0, 0);
+    let mut tally = Tally::default();
     for item in &accounts {
         let account = field(&item.account);
         match &item.result {
             Ok(outcome) => {
+                tally = tally.plus(&tally_of(outcome));
                 cut += outcome.done.len() + outcome.already_done.len();
                 failed += outcome.failed.len();
                 not_attempted += outcome.not_attempted.len();
@@ -258,10 +274,12 @@ fn accounts_applied(
     );
     settings.report_stats(session, started, None);
     let ok = failed == 0 && not_attempted == 0 && broken == 0;
+    tally.by_outcome.insert("accounts_stopped".into(), broken);
     reporter.event(&Event::Finished {
         command: "apply".into(),
         ok,
         summary,
+        tally,
     });
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
 }

@@ -230,6 +230,10 @@ pub struct PlanArgs {
     #[arg(long, value_name = "NAME", default_value = crate::plan::DEFAULT_MEMBER_ROLE)]
     pub role: String,
 
+    /// Print every cut's reason and whole before/after diff, instead of one line per cut.
+    #[arg(long)]
+    pub diff: bool,
+
     #[command(flatten)]
     pub select: SelectArgs,
     // Kinds add their own options here (e.g. `--maintenance-origin`): see [`parse`].
@@ -287,6 +291,12 @@ pub struct SelectArgs {
     /// (e.g. `sg-0ab*`, `*/eu-west-1/*`). Repeatable.
     #[arg(long = "target", value_name = "ID_OR_PATTERN")]
     pub targets: Vec<String>,
+
+    /// Only cuts of resources in this VPC (an ID, or a pattern with `*`): its security groups, network
+    /// ACLs, route tables, endpoints and gateways. Cuts outside any VPC (keys, buckets) are left out.
+    /// Repeatable.
+    #[arg(long = "vpc", value_name = "VPC_ID")]
+    pub vpcs: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -327,6 +337,7 @@ impl SelectArgs {
             &self.targets,
             &known,
         )
+        .and_then(|selection| selection.in_vpcs(&self.vpcs))
         .map_err(anyhow::Error::msg)
     }
 }
@@ -338,6 +349,10 @@ pub struct ShowArgs {
 
     #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
     pub format: ShowFormat,
+
+    /// A plan as text: print every cut's reason and whole before/after diff, instead of one line per cut.
+    #[arg(long)]
+    pub diff: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

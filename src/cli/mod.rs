@@ -96,18 +96,57 @@ fn init_logging(verbose: u8) {
 }
 
 async fn execute(parsed: args::Parsed, registry: &services::Registry) -> anyhow::Result<u8> {
-    let cli = &parsed.cli;
-    let settings = Settings::from_cli(cli)?;
+    let settings = Settings::from_cli(&parsed.cli)?;
     let reporter = settings.reporter();
-    let reporter = reporter.as_ref();
-    match &cli.command {
+    let result = execute_command(&parsed, registry, &settings, reporter.as_ref()).await;
+    if let Err(err) = &result {
+        // For a script reading the events (`--output json`): the refusal or error, then the end. People
+        // read the same error on standard error.
+        let message = format!("{err:#}");
+        let refused = err.downcast_ref::<crate::engine::EngineError>().is_some();
+        reporter.event(&if refused {
+            crate::report::Event::Refused { message }
+        } else {
+            crate::report::Event::Error { message }
+        });
+        reporter.event(&crate::report::Event::Finished {
+            command: command_name(&parsed.cli.command).into(),
+            ok: false,
+            summary: if refused {
+                "refused: nothing was changed by this command".into()
+            } else {
+                "failed (see the error event)".into()
+            },
+            tally: crate::report::Tally::default(),
+        });
+    }
+    result
+}
+
+fn command_name(command: &Command) -> &'static str {
+    match command {
+        Command::Plan(_) => "plan",
+        Command::Apply(_) => "apply",
+        Command::Restore(_) => "restore",
+        Command::Show(_) => "show",
+        Command::Completions(_) => "completions",
+        Command::Manpage => "manpage",
+    }
+}
+
+async fn execute_command(
+    parsed: &args::Parsed,
+    registry: &services::Registry,
+    settings: &Settings,
+    reporter: &dyn crate::report::Reporter,
+) -> anyhow::Result<u8> {
+    match &parsed.cli.command {
         Command::Plan(args) => {
-            plan::plan_command(args, &parsed.plan_options, &settings, registry, reporter).await
+            plan::plan_command(args, &parsed.plan_options, settings, registry, reporter).await
         }
-        Command::Apply(args) => apply::apply_command(args, &settings, registry, reporter).await,
+        Command::Apply(args) => apply::apply_command(args, settings, registry, reporter).await,
         Command::Restore(args) => {
-            restore::restore_command(args, &parsed.lifted_gates, &settings, registry, reporter)
-                .await
+            restore::restore_command(args, &parsed.lifted_gates, settings, registry, reporter).await
         }
         Command::Show(args) => show::show_command(args, registry, settings.color),
         Command::Completions(args) => {

@@ -11,7 +11,7 @@ use crate::aws::AwsSession;
 use crate::engine::{self, EngineError};
 use crate::net::Cidr;
 use crate::plan;
-use crate::report::{Event, Reporter, render};
+use crate::report::{Event, Reporter, Tally, render};
 use crate::services::common::org_accounts::AccountChoice;
 use crate::services::{self, PlanOptions, Registry};
 
@@ -205,7 +205,13 @@ pub async fn plan_command(
     check_plan_destination(&path, args.force, registry)?;
     plan::file::write(&path, &plan)
         .with_context(|| format!("writing the plan to {}", path.display()))?;
-    settings.say_inline(&render::plan_text(&plan, settings.color));
+    settings.say_inline(&render::plan_text(
+        &plan,
+        render::PlanView {
+            color: settings.color,
+            diffs: args.diff,
+        },
+    ));
     say!(settings, "Plan written to {}", path.display());
     let cuts = plan.all_cuts().count();
     if cuts > 0 {
@@ -246,10 +252,29 @@ pub async fn plan_command(
     settings.report_stats(&session, started, None);
     let errors = plan.all_discovery_errors().count();
     let ok = errors == 0;
+    let tally = Tally::default()
+        .count(
+            "enabled",
+            plan.all_cuts()
+                .filter(|(_, cut)| cut.enabled)
+                .map(|(_, cut)| cut.id.as_str()),
+        )
+        .count(
+            "disabled",
+            plan.all_cuts()
+                .filter(|(_, cut)| !cut.enabled)
+                .map(|(_, cut)| cut.id.as_str()),
+        )
+        .count(
+            "discovery_failed",
+            plan.all_discovery_errors()
+                .map(|(_, err)| err.kind.as_str()),
+        );
     reporter.event(&Event::Finished {
         command: "plan".into(),
         ok,
         summary: format!("{} (written to {})", plan.summary(), path.display()),
+        tally,
     });
     if !ok {
         eprintln!(

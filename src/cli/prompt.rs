@@ -72,9 +72,23 @@ pub struct TerminalOperator<'a> {
 
 impl TerminalOperator<'_> {
     fn confirmed(&self, account: &str, action: &str) -> Result<(), String> {
+        // Ctrl-C at the prompt ends the process, which runs no destructor: the rollback file this run
+        // created (locked, still empty) is removed first, so nothing is left behind.
+        let interrupt = (!self.yes).then(|| {
+            tokio::spawn(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    crate::journal::lock::remove_unwritten();
+                    eprintln!("\ninterrupted at the confirmation: nothing was changed");
+                    std::process::exit(130);
+                }
+            })
+        });
         let mut answer = Ok(());
         self.reporter
             .suspend(&mut || answer = confirm(account, action, self.yes));
+        if let Some(interrupt) = interrupt {
+            interrupt.abort();
+        }
         answer.map_err(|err| format!("{err:#}"))?;
         stop_on_ctrl_c(self.stop.clone());
         Ok(())
@@ -116,24 +130,16 @@ fn review_left_out(settings: &Settings, left_out: &[LeftOut]) {
 }
 
 impl Operator for TerminalOperator<'_> {
+    /// What this run is about to carry out, in one screen: the plan was reviewed when it was made (and
+    /// `hikkonuki show --diff` prints it whole), so it is not printed again.
     fn review_apply(&self, plan: &Plan, left_out: &[LeftOut]) {
         let settings = self.settings;
-        for cut in plan.enabled_cuts() {
-            settings.say_inline(&format!("\n{}", render::cut_text(cut, settings.color)));
-        }
-        let disabled: Vec<&str> = plan
-            .cuts
-            .iter()
-            .filter(|c| !c.enabled)
-            .map(|c| c.id.as_str())
-            .collect();
-        if !disabled.is_empty() {
-            say!(
-                settings,
-                "\nSkipped (enabled: false): {}",
-                field(&disabled.join(", "))
-            );
-        }
+        say!(
+            settings,
+            "Apply will carry out, in account {}:",
+            field(&plan.account)
+        );
+        settings.say_inline(&render::review_summary(plan));
         review_left_out(settings, left_out);
         say!(settings, "\n{}", plan.summary());
     }

@@ -13,7 +13,7 @@ use crate::engine;
 use crate::engine::restore::{Certainty, RestoreRequest, RestoreRun, RestoreWork};
 use crate::journal::keys::KeyStore;
 use crate::report::escape::field;
-use crate::report::{Event, Reporter, diff};
+use crate::report::{Event, Reporter, Tally, diff};
 use crate::services::Registry;
 
 pub async fn restore_command(
@@ -77,6 +77,7 @@ pub async fn restore_command(
                     work.kept.len(),
                     work.irreversible.len()
                 ),
+                tally: tally_of(&work, None),
             });
             return Ok(exit::SUCCESS);
         }
@@ -122,6 +123,7 @@ pub async fn restore_command(
             outcome.not_attempted.len(),
             work.kept.len()
         ),
+        tally: tally_of(&work, Some(&outcome)),
     });
     if !ok {
         say!(
@@ -205,10 +207,20 @@ fn accounts_restored(
         )
     };
     say!(settings, "\nRestore finished: {summary}.");
+    let mut tally = accounts
+        .iter()
+        .filter_map(|item| item.result.as_ref().ok())
+        .fold(Tally::default(), |tally, (work, outcome)| {
+            tally.plus(&tally_of(work, outcome.as_ref()))
+        });
+    tally
+        .by_outcome
+        .insert("accounts_not_restored".into(), broken);
     reporter.event(&Event::Finished {
         command: "restore".into(),
         ok,
         summary,
+        tally,
     });
     if !ok {
         say!(
@@ -270,4 +282,29 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
         "\nDry run: nothing was changed{}. Restore checks each resource first and leaves alone what changed since the cut (reported as a conflict).",
         kept_note(work)
     );
+}
+
+/// What restore did (or, without an outcome, would do) by outcome and kind, for the `finished` event.
+fn tally_of(
+    work: &crate::engine::restore::RestoreWork,
+    outcome: Option<&crate::engine::restore::RestoreOutcome>,
+) -> Tally {
+    let kept = work.kept.iter().map(|(cut, _)| cut.id.as_str());
+    let irreversible = work.irreversible.iter().map(|cut| cut.id.as_str());
+    let tally = Tally::default()
+        .count("kept", kept)
+        .count("irreversible", irreversible);
+    match outcome {
+        None => tally.count(
+            "would_restore",
+            work.pending.iter().map(|item| item.cut.id.as_str()),
+        ),
+        Some(outcome) => tally
+            .count("restored", outcome.restored.iter().map(String::as_str))
+            .count("failed", outcome.failed.iter().map(|(id, _)| id.as_str()))
+            .count(
+                "not_attempted",
+                outcome.not_attempted.iter().map(String::as_str),
+            ),
+    }
 }

@@ -48,7 +48,13 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
     } else {
         let plan = plan::parse(&text, &args.file, registry)?;
         let shown = match args.format {
-            ShowFormat::Text => render::plan_text(&plan, color),
+            ShowFormat::Text => render::plan_text(
+                &plan,
+                render::PlanView {
+                    color,
+                    diffs: args.diff,
+                },
+            ),
             ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&plan)?),
             ShowFormat::Markdown => bail!(
                 "--format markdown renders a rollback file (an incident report); {} is a plan: use text or json",

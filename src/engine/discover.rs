@@ -136,7 +136,7 @@ pub async fn make_plan(
         }
     }
 
-    cuts.retain(|cut| request.selection.takes(cut));
+    cuts.retain(|cut| request.selection.takes(cut, registry));
     // The management account's organization-level part inspects nothing: its findings would be about
     // an account the operator did not choose.
     let findings = if request.part == AccountPart::OrganizationLevel {

@@ -416,7 +416,7 @@ pub async fn check(
     let mut permissions = Vec::new();
     let mut refusals = Vec::new();
     for account in plan.per_account() {
-        let (account, _) = apply::select(account, selection);
+        let (account, _) = apply::select(account, selection, registry);
         if account.enabled_cuts().next().is_none() {
             continue;
         }

@@ -51,6 +51,41 @@ pub struct RollbackFile {
     created: bool,
 }
 
+/// The rollback files this process created and has not written to yet (path, device, inode): what an
+/// interrupt before the first entry removes ([`remove_unwritten`]), since `Drop` does not run when the
+/// process is ended by a signal.
+static UNWRITTEN: std::sync::Mutex<Vec<(PathBuf, u64, u64)>> = std::sync::Mutex::new(Vec::new());
+
+fn unwritten() -> std::sync::MutexGuard<'static, Vec<(PathBuf, u64, u64)>> {
+    UNWRITTEN
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Removes every rollback file this process created and left empty: for an interrupt at the
+/// confirmation prompt (Ctrl-C), which ends the process without unwinding. A file is removed only while
+/// its path still names the same file and nothing has been written to it.
+pub fn remove_unwritten() {
+    remove_unwritten_under(Path::new("/"));
+}
+
+/// [`remove_unwritten`] for the files under `dir` only (tests share one process).
+fn remove_unwritten_under(dir: &Path) {
+    let mut registered = unwritten();
+    let (chosen, others): (Vec<_>, Vec<_>) = registered
+        .drain(..)
+        .partition(|(path, _, _)| path.starts_with(dir));
+    *registered = others;
+    drop(registered);
+    for (path, dev, ino) in chosen {
+        if fs::symlink_metadata(&path)
+            .is_ok_and(|meta| meta.dev() == dev && meta.ino() == ino && meta.len() == 0)
+        {
+            let _ = fs::remove_file(&path);
+        }
+    }
+}
+
 /// Who holds the lock, as far as the system says: `apply (PID 1234)`. Linux lists flock holders in
 /// `/proc/locks` by device and inode; elsewhere, or if it cannot be read, the holder is unnamed.
 fn holder_of(file: &File) -> String {
@@ -199,11 +234,19 @@ impl RollbackFile {
     /// Keeps the file on drop even if empty (it now belongs to a journal).
     pub(super) fn keep(&mut self) {
         self.created = false;
+        self.forget_unwritten();
     }
 
     fn disarm(mut self) -> RollbackFile {
         self.created = false;
+        self.forget_unwritten();
         self
+    }
+
+    fn forget_unwritten(&self) {
+        if let Ok(meta) = self.file.metadata() {
+            unwritten().retain(|(_, dev, ino)| (*dev, *ino) != (meta.dev(), meta.ino()));
+        }
     }
 }
 
@@ -232,11 +275,16 @@ fn open(path: &Path, create: bool) -> Result<File, LockError> {
 
 fn lock(path: &Path, file: File, created: bool) -> Result<RollbackFile, LockError> {
     match file.try_lock() {
-        Ok(()) => Ok(RollbackFile {
-            path: path.to_path_buf(),
-            file,
-            created,
-        }),
+        Ok(()) => {
+            if created && let Ok(meta) = file.metadata() {
+                unwritten().push((path.to_path_buf(), meta.dev(), meta.ino()));
+            }
+            Ok(RollbackFile {
+                path: path.to_path_buf(),
+                file,
+                created,
+            })
+        }
         Err(std::fs::TryLockError::WouldBlock) => Err(LockError::Held {
             rollback: path.to_path_buf(),
             holder: holder_of(&file),
@@ -258,6 +306,7 @@ fn still_at(path: &Path, file: &File) -> bool {
 
 impl Drop for RollbackFile {
     fn drop(&mut self) {
+        self.forget_unwritten();
         // Removed while still locked, and only if the path still names this (empty) file.
         if self.created && self.is_empty() && still_at(&self.path, &self.file) {
             let _ = fs::remove_file(&self.path);
@@ -359,5 +408,31 @@ mod tests {
     fn non_regular_files_are_refused_before_reading() {
         let err = RollbackFile::open_existing(Path::new("/dev/zero")).unwrap_err();
         assert!(err.to_string().contains("character device"), "{err}");
+    }
+
+    #[test]
+    fn an_interrupt_before_the_first_entry_removes_the_created_file_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.rollback.yaml");
+        let existing = dir.path().join("existing.rollback.yaml");
+        fs::write(&existing, b"").unwrap();
+        let held_fresh = RollbackFile::open_or_create(&fresh).unwrap();
+        let held_existing = RollbackFile::open_or_create(&existing).unwrap();
+        assert!(fresh.exists());
+        // What the Ctrl-C handler does before the process ends: Drop never runs.
+        remove_unwritten_under(dir.path());
+        assert!(!fresh.exists(), "the file this run created is gone");
+        assert!(existing.exists(), "a file this run did not create stays");
+        std::mem::forget(held_fresh);
+        drop(held_existing);
+
+        // Once written, a created file is a journal and stays.
+        let written = dir.path().join("written.rollback.yaml");
+        let mut held = RollbackFile::open_or_create(&written).unwrap();
+        held.keep();
+        use std::io::Write;
+        held.file().write_all(b"- {}\n").unwrap();
+        remove_unwritten_under(dir.path());
+        assert!(written.exists());
     }
 }

@@ -271,6 +271,10 @@ pub trait KindCatalog {
     fn check_states(&self, cut: &Cut) -> Result<(), String>;
     /// Every kind name, for error messages.
     fn kind_names(&self) -> Vec<&'static str>;
+    /// The VPCs the cut's resource is in, as its kind reads its state (`--vpc`).
+    fn vpcs_of(&self, _cut: &Cut) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,9 +5,11 @@
 //!
 //! A target pattern matches a cut's ID (`kind/region/target`) or its target, whole; `*` stands for any run
 //! of characters (`sg-*`, `*/eu-west-1/*`, `route_remove/*`). Nothing else is special, so an ARN or a
-//! bucket name is matched as written.
+//! bucket name is matched as written. `--vpc` (repeatable, patterns too) takes the cuts whose resource is
+//! in one of the VPCs named, as its kind says ([`KindCatalog::vpcs_of`]); a resource outside any VPC (a
+//! key, a bucket) is then left out.
 
-use super::Cut;
+use super::{Cut, KindCatalog};
 
 /// The cuts a run takes. The default takes every cut.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -18,6 +20,8 @@ pub struct Selection {
     excluded: Vec<String>,
     /// Only cuts matching one of these, when not empty.
     targets: Vec<String>,
+    /// Only cuts of resources in one of these VPCs (patterns), when not empty.
+    vpcs: Vec<String>,
 }
 
 /// The kind names in a `--kinds` / `--exclude-kinds` value: comma-separated, blanks ignored.
@@ -65,12 +69,28 @@ impl Selection {
             kinds,
             excluded,
             targets: targets.iter().map(|t| t.trim().to_string()).collect(),
+            vpcs: Vec::new(),
         })
+    }
+
+    /// Narrows the selection to the cuts of resources in these VPCs (`--vpc`, repeatable; `*` patterns).
+    pub fn in_vpcs(mut self, vpcs: &[String]) -> Result<Selection, String> {
+        if vpcs.iter().any(|vpc| vpc.trim().is_empty()) {
+            return Err(
+                "--vpc: an empty VPC ID selects nothing\n  fix: give a VPC ID (e.g. vpc-0ab12cd34ef56a7b8) or a pattern with *"
+                    .into(),
+            );
+        }
+        self.vpcs = vpcs.iter().map(|vpc| vpc.trim().to_string()).collect();
+        Ok(self)
     }
 
     /// Whether every cut is taken.
     pub fn is_everything(&self) -> bool {
-        self.kinds.is_empty() && self.excluded.is_empty() && self.targets.is_empty()
+        self.kinds.is_empty()
+            && self.excluded.is_empty()
+            && self.targets.is_empty()
+            && self.vpcs.is_empty()
     }
 
     /// Whether cuts of this kind may be taken (discovery of other kinds can be skipped).
@@ -79,14 +99,19 @@ impl Selection {
             && !self.excluded.iter().any(|k| k == kind)
     }
 
-    /// Whether the cut is taken.
-    pub fn takes(&self, cut: &Cut) -> bool {
+    /// Whether the cut is taken; `catalog` says which VPCs its resource is in.
+    pub fn takes(&self, cut: &Cut, catalog: &dyn KindCatalog) -> bool {
         self.takes_kind(&cut.kind)
             && (self.targets.is_empty()
                 || self
                     .targets
                     .iter()
                     .any(|pattern| matches(pattern, &cut.id) || matches(pattern, &cut.target)))
+            && (self.vpcs.is_empty()
+                || catalog
+                    .vpcs_of(cut)
+                    .iter()
+                    .any(|vpc| self.vpcs.iter().any(|pattern| matches(pattern, vpc))))
     }
 
     /// The flags as given, for the plan file and for messages (e.g. `--kinds sg_revoke --target sg-1*`).
@@ -99,6 +124,7 @@ impl Selection {
             flags.push(format!("--exclude-kinds {}", self.excluded.join(",")));
         }
         flags.extend(self.targets.iter().map(|t| format!("--target {t}")));
+        flags.extend(self.vpcs.iter().map(|vpc| format!("--vpc {vpc}")));
         flags
     }
 }
@@ -129,6 +155,53 @@ mod tests {
     use super::*;
 
     const KNOWN: [&str; 3] = ["sg_revoke", "route_remove", "nacl_deny"];
+
+    /// Test kinds: a security group or an ACL named `<x>-<vpc>` is in VPC `vpc-<vpc>`; routes are in none.
+    struct VpcOfTarget;
+
+    impl KindCatalog for VpcOfTarget {
+        fn lookup(&self, _kind: &str) -> Option<crate::plan::KindFacts> {
+            None
+        }
+        fn check_states(&self, _cut: &Cut) -> Result<(), String> {
+            Ok(())
+        }
+        fn kind_names(&self) -> Vec<&'static str> {
+            KNOWN.to_vec()
+        }
+        fn vpcs_of(&self, cut: &Cut) -> Vec<String> {
+            match cut.kind.as_str() {
+                "route_remove" => Vec::new(),
+                _ => cut
+                    .target
+                    .split_once('-')
+                    .map(|(_, vpc)| vec![format!("vpc-{vpc}")])
+                    .unwrap_or_default(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_vpc_takes_the_cuts_of_resources_in_it_and_nothing_outside_a_vpc() {
+        let selection = Selection::new(None, None, &[], &KNOWN)
+            .unwrap()
+            .in_vpcs(&["vpc-1a".into(), " vpc-2* ".into()])
+            .unwrap();
+        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1a"), &VpcOfTarget));
+        assert!(selection.takes(&cut("nacl_deny", "us-east-1", "acl-2b"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-1b"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("route_remove", "us-east-1", "rtb-1a"), &VpcOfTarget));
+        assert!(!selection.is_everything());
+        assert_eq!(selection.flags(), ["--vpc vpc-1a", "--vpc vpc-2*"]);
+        let err = Selection::new(None, None, &[], &KNOWN)
+            .unwrap()
+            .in_vpcs(&[" ".into()])
+            .unwrap_err();
+        assert!(
+            err.starts_with("--vpc: an empty VPC ID selects nothing"),
+            "{err}"
+        );
+    }
 
     fn cut(kind: &str, region: &str, target: &str) -> Cut {
         Cut {
@@ -182,15 +255,15 @@ mod tests {
             &KNOWN,
         )
         .unwrap();
-        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1a")));
-        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-2a")));
-        assert!(!selection.takes(&cut("nacl_deny", "us-east-1", "acl-1")));
+        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1a"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-2a"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("nacl_deny", "us-east-1", "acl-1"), &VpcOfTarget));
         assert!(selection.takes_kind("route_remove"));
         assert!(!selection.takes_kind("nacl_deny"));
 
         let selection = Selection::new(None, Some("nacl_deny"), &[], &KNOWN).unwrap();
-        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-9")));
-        assert!(!selection.takes(&cut("nacl_deny", "eu-west-1", "acl-9")));
+        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-9"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("nacl_deny", "eu-west-1", "acl-9"), &VpcOfTarget));
         assert_eq!(selection.flags(), ["--exclude-kinds nacl_deny"]);
     }
 
@@ -198,18 +271,18 @@ mod tests {
     fn a_target_matches_the_cut_id_or_the_target_whole() {
         let selection =
             Selection::new(None, None, &["sg_revoke/eu-west-1/*".into()], &KNOWN).unwrap();
-        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-1")));
-        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-1")));
+        assert!(selection.takes(&cut("sg_revoke", "eu-west-1", "sg-1"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-1"), &VpcOfTarget));
         let selection = Selection::new(None, None, &["sg-1".into()], &KNOWN).unwrap();
-        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1")));
-        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-10")));
+        assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1"), &VpcOfTarget));
+        assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-10"), &VpcOfTarget));
     }
 
     #[test]
     fn the_default_takes_everything() {
         let selection = Selection::default();
         assert!(selection.is_everything());
-        assert!(selection.takes(&cut("nacl_deny", "us-east-1", "acl-1")));
+        assert!(selection.takes(&cut("nacl_deny", "us-east-1", "acl-1"), &VpcOfTarget));
         assert!(selection.flags().is_empty());
     }
 

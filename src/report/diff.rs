@@ -34,7 +34,31 @@ pub fn unified(
     let diff = TextDiff::from_lines(&old, &new);
     let mut out = String::new();
     out.push_str(&paint(&format!("--- {left}\n+++ {right}\n"), CYAN, color));
+    let old_lines = old.lines().count();
+    // Where the previous hunk ended in the old text: lines between hunks are left out, and said so, so
+    // two hunks never read as one.
+    let mut shown_up_to = 0;
     for group in diff.grouped_ops(3) {
+        let (Some(first), Some(last)) = (group.first(), group.last()) else {
+            continue;
+        };
+        let (old_range, new_range) = (
+            first.old_range().start..last.old_range().end,
+            first.new_range().start..last.new_range().end,
+        );
+        left_out_marker(&mut out, old_range.start - shown_up_to);
+        out.push_str(&paint(
+            &format!(
+                "@@ -{},{} +{},{} @@\n",
+                old_range.start + 1,
+                old_range.len(),
+                new_range.start + 1,
+                new_range.len()
+            ),
+            CYAN,
+            color,
+        ));
+        shown_up_to = old_range.end;
         for op in group {
             for change in diff.iter_changes(&op) {
                 let (sign, colour) = match change.tag() {
@@ -54,7 +78,14 @@ pub fn unified(
             }
         }
     }
+    left_out_marker(&mut out, old_lines.saturating_sub(shown_up_to));
     out
+}
+
+fn left_out_marker(out: &mut String, unchanged: usize) {
+    if unchanged > 0 {
+        out.push_str(&format!("  ... {unchanged} unchanged line(s) left out\n"));
+    }
 }
 
 fn paint(text: &str, colour: &str, color: bool) -> String {
@@ -79,6 +110,25 @@ mod tests {
         assert!(text.contains("- - cidr_ipv4: 0.0.0.0/0\n"), "{text}");
         assert!(text.contains("  - cidr_ipv4: 10.0.0.0/16\n"), "{text}");
         assert!(!text.contains('\x1b'));
+    }
+
+    #[test]
+    fn separate_hunks_have_their_own_headers_and_the_lines_between_are_marked_left_out() {
+        let mut before = serde_json::Map::new();
+        for n in 0..20 {
+            before.insert(format!("k{n:02}"), json!(n));
+        }
+        let mut after = before.clone();
+        after.insert("k01".into(), json!("changed"));
+        after.insert("k18".into(), json!("changed"));
+        let text = unified(&before.into(), &after.into(), "before", "after", false);
+        let headers: Vec<&str> = text.lines().filter(|l| l.starts_with("@@")).collect();
+        assert_eq!(headers, ["@@ -1,5 +1,5 @@", "@@ -16,5 +16,5 @@"], "{text}");
+        assert!(
+            text.contains("  ... 10 unchanged line(s) left out\n"),
+            "{text}"
+        );
+        assert!(!text.contains("... 0 unchanged"), "{text}");
     }
 
     #[test]

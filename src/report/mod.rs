@@ -82,12 +82,64 @@ pub enum Event {
         total: usize,
         by_kind: std::collections::BTreeMap<String, usize>,
     },
-    /// A command's outcome, last.
+    /// The engine refused the command (a gate: the wrong account, drift, an edited plan): nothing was
+    /// changed by it. Followed by `Finished`.
+    Refused {
+        message: String,
+    },
+    /// The command failed for another reason (a file, the network, credentials). Followed by `Finished`.
+    Error {
+        message: String,
+    },
+    /// A command's outcome, last: a sentence for people and the counts for scripts.
     Finished {
         command: String,
         ok: bool,
         summary: String,
+        tally: Tally,
     },
+}
+
+/// Counts by outcome, in all and per kind, for the `finished` event: what a script reads instead of the
+/// summary sentence.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub by_outcome: std::collections::BTreeMap<String, usize>,
+    pub by_kind: std::collections::BTreeMap<String, std::collections::BTreeMap<String, usize>>,
+}
+
+impl Tally {
+    /// Counts `ids` (cut IDs, `kind/region/target`) under `outcome`; the outcome is listed even when
+    /// nothing had it, so a script finds every key it expects.
+    pub fn count<'a>(mut self, outcome: &str, ids: impl IntoIterator<Item = &'a str>) -> Tally {
+        let mut counted = 0;
+        for id in ids {
+            counted += 1;
+            let kind = id.split('/').next().unwrap_or(id);
+            *self
+                .by_kind
+                .entry(kind.to_string())
+                .or_default()
+                .entry(outcome.to_string())
+                .or_default() += 1;
+        }
+        *self.by_outcome.entry(outcome.to_string()).or_default() += counted;
+        self
+    }
+
+    /// Both tallies together (a run over several accounts).
+    pub fn plus(mut self, other: &Tally) -> Tally {
+        for (outcome, count) in &other.by_outcome {
+            *self.by_outcome.entry(outcome.clone()).or_default() += count;
+        }
+        for (kind, outcomes) in &other.by_kind {
+            let mine = self.by_kind.entry(kind.clone()).or_default();
+            for (outcome, count) in outcomes {
+                *mine.entry(outcome.clone()).or_default() += count;
+            }
+        }
+        self
+    }
 }
 
 impl Event {
@@ -150,11 +202,15 @@ impl Event {
             } => {
                 json!({"event": "started", "command": command, "total": total, "by_kind": by_kind})
             }
+            Event::Refused { message } => json!({"event": "refused", "message": message}),
+            Event::Error { message } => json!({"event": "error", "message": message}),
             Event::Finished {
                 command,
                 ok,
                 summary,
-            } => json!({"event": "finished", "command": command, "ok": ok, "summary": summary}),
+                tally,
+            } => json!({"event": "finished", "command": command, "ok": ok, "summary": summary,
+                        "outcomes": tally.by_outcome, "by_kind": tally.by_kind}),
         }
     }
 
@@ -199,6 +255,9 @@ impl Event {
             Event::Finding { .. }
             | Event::CutProposed { .. }
             | Event::Started { .. }
+            // The command's own error line says these.
+            | Event::Refused { .. }
+            | Event::Error { .. }
             | Event::Finished { .. } => {
                 return None;
             }
@@ -266,28 +325,53 @@ pub const EVENT_SCHEMA_VERSION: u32 = 1;
 /// Writes one plain line per event to standard error, so standard output stays for documents and diffs.
 pub struct LineReporter {
     out: Mutex<Box<dyn Write + Send>>,
+    /// Each line starts with the time (UTC): standard error off a terminal is a log, read later.
+    timestamps: bool,
 }
 
 impl LineReporter {
+    /// For standard error that is not a terminal (a log file, CI): every line carries its time.
     pub fn stderr() -> LineReporter {
         LineReporter {
             out: Mutex::new(Box::new(std::io::stderr())),
+            timestamps: true,
         }
     }
+
+    fn write(&self, account: Option<&str>, line: &str) {
+        let mut prefix = String::new();
+        if self.timestamps {
+            prefix.push_str(&log_time());
+            prefix.push(' ');
+        }
+        if let Some(account) = account {
+            prefix.push_str(&format!("[{}] ", escape::field(account)));
+        }
+        let mut out = self.out.lock().expect("reporter lock poisoned");
+        let _ = writeln!(out, "{prefix}{line}");
+    }
+}
+
+/// The time of a log line: UTC, to the millisecond (`2026-11-30T12:34:56.789Z`).
+fn log_time() -> String {
+    let format = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_default()
 }
 
 impl Reporter for LineReporter {
     fn event(&self, event: &Event) {
         if let Some(line) = event.to_line() {
-            let mut out = self.out.lock().expect("reporter lock poisoned");
-            let _ = writeln!(out, "{line}");
+            self.write(None, &line);
         }
     }
 
     fn event_in(&self, account: &str, event: &Event) {
         if let Some(line) = event.to_line() {
-            let mut out = self.out.lock().expect("reporter lock poisoned");
-            let _ = writeln!(out, "[{}] {line}", escape::field(account));
+            self.write(Some(account), &line);
         }
     }
 }
@@ -439,7 +523,76 @@ mod tests {
                 total: 1,
                 by_kind: [(s(), 1)].into_iter().collect(),
             },
+            Event::Refused { message: s() },
+            Event::Error { message: s() },
+            Event::Finished {
+                command: s(),
+                ok: false,
+                summary: s(),
+                tally: Tally::default().count(&s(), [text]),
+            },
         ]
+    }
+
+    #[test]
+    fn log_lines_off_a_terminal_start_with_their_time() {
+        let out = Shared::default();
+        let reporter = LineReporter {
+            out: Mutex::new(Box::new(out.clone())),
+            timestamps: true,
+        };
+        reporter.event_in(
+            "111122223333",
+            &Event::CutStarted {
+                id: "sg_revoke/us-east-1/sg-1".into(),
+            },
+        );
+        let written = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+        let (time, rest) = written.split_once(' ').unwrap();
+        assert!(
+            time::OffsetDateTime::parse(time, &time::format_description::well_known::Rfc3339)
+                .is_ok(),
+            "{written}"
+        );
+        assert_eq!(rest, "[111122223333] cutting   sg_revoke/us-east-1/sg-1\n");
+    }
+
+    #[test]
+    fn the_finished_event_counts_outcomes_in_all_and_per_kind() {
+        let tally = Tally::default()
+            .count(
+                "done",
+                [
+                    "sg_revoke/us-east-1/sg-1",
+                    "sg_revoke/eu-west-1/sg-2",
+                    "nacl_deny/us-east-1/acl-1",
+                ],
+            )
+            .count("failed", ["sg_revoke/us-east-1/sg-3"])
+            .count("not_attempted", []);
+        let other = Tally::default().count("done", ["nacl_deny/eu-west-1/acl-2"]);
+        let json = Event::Finished {
+            command: "apply".into(),
+            ok: false,
+            summary: "3 cut, 1 failed".into(),
+            tally: tally.plus(&other),
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "event": "finished", "command": "apply", "ok": false, "summary": "3 cut, 1 failed",
+                "outcomes": {"done": 4, "failed": 1, "not_attempted": 0},
+                "by_kind": {"sg_revoke": {"done": 2, "failed": 1}, "nacl_deny": {"done": 2}},
+            })
+        );
+        assert_eq!(
+            Event::Refused {
+                message: "drift".into()
+            }
+            .to_json(),
+            serde_json::json!({"event": "refused", "message": "drift"})
+        );
     }
 
     #[test]
@@ -447,6 +600,7 @@ mod tests {
         let out = Shared::default();
         let reporter = LineReporter {
             out: Mutex::new(Box::new(out.clone())),
+            timestamps: false,
         };
         let hostile = format!("{HOSTILE}\nFAILED    sg_revoke/us-east-1/sg-1: fake");
         let events = every_event_with(&hostile);

@@ -41,8 +41,18 @@ pub fn cut_text(cut: &Cut, color: bool) -> String {
     out
 }
 
-/// The plan as `plan` and `show` print it: incomplete discovery first, then every cut, then the summary.
-pub fn plan_text(plan: &Plan, color: bool) -> String {
+/// How much of a plan `plan` and `show` print.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanView {
+    pub color: bool,
+    /// Every cut's reason and whole before/after diff (`--diff`), instead of one line per cut.
+    pub diffs: bool,
+}
+
+/// The plan as `plan` and `show` print it: what it covers, discovery that failed, then the review at a
+/// glance ([`review_summary`], the findings, one line per cut) or, with [`PlanView::diffs`], every cut in
+/// full; last the totals.
+pub fn plan_text(plan: &Plan, view: PlanView) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -93,18 +103,18 @@ pub fn plan_text(plan: &Plan, color: bool) -> String {
                 f(&account.account),
                 f(&account.caller)
             );
-            account_body(&account, color, &mut out);
+            account_body(&account, view, &mut out);
         }
         let _ = writeln!(out, "\n{}", accounts_by_kind(plan));
     } else {
-        account_body(plan, color, &mut out);
+        account_body(plan, view, &mut out);
     }
     let _ = writeln!(out, "\n{}", plan.summary());
     out
 }
 
-/// One account's discovery errors, findings and cuts.
-fn account_body(plan: &Plan, color: bool, out: &mut String) {
+/// One account's discovery errors, review summary, findings and cuts.
+fn account_body(plan: &Plan, view: PlanView, out: &mut String) {
     if !plan.discovery_errors.is_empty() {
         let _ = writeln!(
             out,
@@ -120,17 +130,200 @@ fn account_body(plan: &Plan, color: bool, out: &mut String) {
             );
         }
     }
-    if !plan.findings.is_empty() {
-        let _ = writeln!(out, "\nFindings (nothing here is changed by apply):");
-        for finding in &plan.findings {
-            let severity = match finding.severity {
-                Severity::High => "HIGH  ",
-                Severity::Medium => "MEDIUM",
-                Severity::Info => "INFO  ",
-            };
+    out.push_str(&review_summary(plan));
+    findings_by_severity(plan, out);
+    if view.diffs {
+        for cut in &plan.cuts {
+            out.push('\n');
+            out.push_str(&cut_text(cut, view.color));
+        }
+    } else if !plan.cuts.is_empty() {
+        cut_lines(plan, out);
+    }
+}
+
+/// The review at a glance, in one screen whatever the account's size: cuts per kind and region, the
+/// cuts apply will skip grouped by why, and the irreversible ones. `apply` prints it (for what it is
+/// about to carry out) instead of the whole plan.
+pub fn review_summary(plan: &Plan) -> String {
+    let mut out = String::new();
+    if plan.cuts.is_empty() {
+        let _ = writeln!(out, "\nNo cuts proposed.");
+        return out;
+    }
+    counts_by_kind_and_region(plan, &mut out);
+    disabled_by_why(plan, &mut out);
+    let irreversible: Vec<&Cut> = plan.cuts.iter().filter(|cut| !cut.reversible).collect();
+    if !irreversible.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nIrreversible, restore cannot undo them; apply performs them only with --allow-irreversible ({}):",
+            irreversible.len()
+        );
+        for cut in irreversible {
             let _ = writeln!(
                 out,
-                "  {severity} {} [{} {}]: {}",
+                "  {}{}",
+                f(&cut.id),
+                if cut.enabled { "" } else { " (disabled)" }
+            );
+        }
+    }
+    out
+}
+
+/// A table of enabled cuts per kind (rows) and region (columns): `n` where all are enabled, `n/m` where
+/// only n of m are.
+fn counts_by_kind_and_region(plan: &Plan, out: &mut String) {
+    use std::collections::BTreeMap;
+    let mut regions: Vec<&str> = Vec::new();
+    let mut counts: BTreeMap<&str, BTreeMap<&str, (usize, usize)>> = BTreeMap::new();
+    for cut in &plan.cuts {
+        if !regions.contains(&cut.region.as_str()) {
+            regions.push(&cut.region);
+        }
+        let cell = counts
+            .entry(&cut.kind)
+            .or_default()
+            .entry(&cut.region)
+            .or_default();
+        cell.1 += 1;
+        cell.0 += usize::from(cut.enabled);
+    }
+    // `global` first, then the regions in name order.
+    regions.sort_by_key(|region| (*region != "global", *region));
+    let cell = |(enabled, proposed): (usize, usize)| {
+        if proposed == 0 {
+            "-".to_string()
+        } else if enabled == proposed {
+            proposed.to_string()
+        } else {
+            format!("{enabled}/{proposed}")
+        }
+    };
+    let mut rows: Vec<Vec<String>> = vec![
+        std::iter::once("kind".to_string())
+            .chain(regions.iter().map(|r| f(r).into_owned()))
+            .chain(std::iter::once("total".to_string()))
+            .collect(),
+    ];
+    for (kind, by_region) in &counts {
+        let mut row = vec![f(kind).into_owned()];
+        let mut total = (0, 0);
+        for region in &regions {
+            let counted = by_region.get(region).copied().unwrap_or_default();
+            total = (total.0 + counted.0, total.1 + counted.1);
+            row.push(cell(counted));
+        }
+        row.push(cell(total));
+        rows.push(row);
+    }
+    let widths: Vec<usize> = (0..rows[0].len())
+        .map(|column| {
+            rows.iter()
+                .map(|row| row[column].chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nCuts per kind and region (enabled; n/m where only n of m are enabled):"
+    );
+    for row in rows {
+        let mut line = String::from(" ");
+        for (column, text) in row.iter().enumerate() {
+            let pad = widths[column] - text.chars().count();
+            if column == 0 {
+                let _ = write!(line, " {text}{}", " ".repeat(pad));
+            } else {
+                let _ = write!(line, "  {}{text}", " ".repeat(pad));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// Why a disabled cut is off: what discovery said blocks it, the kind's being irreversible, or the
+/// operator's switch.
+fn why_disabled(cut: &Cut) -> String {
+    match cut.reason.split_once(" Disabled: ") {
+        Some((_, because)) => because.to_string(),
+        None if !cut.reversible => {
+            "irreversible, so off unless enabled in the plan and applied with --allow-irreversible"
+                .into()
+        }
+        None => "switched off in the plan (enabled: false)".into(),
+    }
+}
+
+/// The most targets named on one line of a group; the rest are counted.
+const NAMED_PER_GROUP: usize = 5;
+
+fn disabled_by_why(plan: &Plan, out: &mut String) {
+    let mut groups: Vec<((&str, String), Vec<&str>)> = Vec::new();
+    for cut in plan.cuts.iter().filter(|cut| !cut.enabled) {
+        let key = (cut.kind.as_str(), why_disabled(cut));
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, targets)) => targets.push(&cut.target),
+            None => groups.push((key, vec![&cut.target])),
+        }
+    }
+    if groups.is_empty() {
+        return;
+    }
+    let disabled: usize = groups.iter().map(|(_, targets)| targets.len()).sum();
+    let _ = writeln!(out, "\nDisabled, apply skips them ({disabled}):");
+    for ((kind, why), targets) in &groups {
+        let named: Vec<String> = targets
+            .iter()
+            .take(NAMED_PER_GROUP)
+            .map(|t| f(t).into_owned())
+            .collect();
+        let more = targets.len().saturating_sub(NAMED_PER_GROUP);
+        let _ = writeln!(
+            out,
+            "  {} × {}: {}\n      {}{}",
+            targets.len(),
+            f(kind),
+            f(why),
+            named.join(", "),
+            if more > 0 {
+                format!(" and {more} more")
+            } else {
+                String::new()
+            }
+        );
+    }
+}
+
+fn findings_by_severity(plan: &Plan, out: &mut String) {
+    if plan.findings.is_empty() {
+        return;
+    }
+    let count = |severity: Severity| {
+        plan.findings
+            .iter()
+            .filter(|finding| finding.severity == severity)
+            .count()
+    };
+    let _ = writeln!(
+        out,
+        "\nFindings, which apply changes nothing of: {} high, {} medium, {} info",
+        count(Severity::High),
+        count(Severity::Medium),
+        count(Severity::Info)
+    );
+    for severity in [Severity::High, Severity::Medium, Severity::Info] {
+        let label = match severity {
+            Severity::High => "HIGH  ",
+            Severity::Medium => "MEDIUM",
+            Severity::Info => "INFO  ",
+        };
+        for finding in plan.findings.iter().filter(|f| f.severity == severity) {
+            let _ = writeln!(
+                out,
+                "  {label} {} [{} {}]: {}",
                 f(&finding.check),
                 f(&finding.region),
                 f(&finding.resource),
@@ -138,10 +331,129 @@ fn account_body(plan: &Plan, color: bool, out: &mut String) {
             );
         }
     }
-    for cut in &plan.cuts {
-        out.push('\n');
-        out.push_str(&cut_text(cut, color));
+}
+
+/// One line per cut, grouped by region and kind: its ID (what `--target` takes) and what it changes.
+fn cut_lines(plan: &Plan, out: &mut String) {
+    let mut cuts: Vec<&Cut> = plan.cuts.iter().collect();
+    cuts.sort_by_key(|cut| {
+        (
+            cut.region != "global",
+            cut.region.as_str(),
+            cut.kind.as_str(),
+        )
+    });
+    let _ = writeln!(
+        out,
+        "\nCuts by region and kind (plan --diff, or show --diff, prints each one's reason and whole diff):"
+    );
+    let mut group: Option<(&str, &str)> = None;
+    for cut in cuts {
+        if group.map(|(region, _)| region) != Some(cut.region.as_str()) {
+            let _ = writeln!(out, "  {}", f(&cut.region));
+        }
+        if group != Some((cut.region.as_str(), cut.kind.as_str())) {
+            let count = plan
+                .cuts
+                .iter()
+                .filter(|c| c.region == cut.region && c.kind == cut.kind)
+                .count();
+            let _ = writeln!(out, "    {} ({count})", f(&cut.kind));
+            group = Some((&cut.region, &cut.kind));
+        }
+        let mut flags = String::new();
+        if !cut.enabled {
+            flags.push_str(" [disabled]");
+        }
+        if !cut.reversible {
+            flags.push_str(" [irreversible]");
+        }
+        let _ = writeln!(
+            out,
+            "      ~ {}{flags}  {}",
+            f(&cut.id),
+            what_changes(&cut.before, &cut.after)
+        );
     }
+}
+
+/// The most changed fields named in a cut's line; the rest are counted.
+const CHANGES_NAMED: usize = 3;
+
+/// What a cut changes, in a few words read off its before and after states (whatever their kind):
+/// the top-level fields that differ, a list by its length, a value by its old and new value.
+pub fn what_changes(before: &serde_json::Value, after: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match (before, after) {
+        _ if before == after => "no change to its state".into(),
+        (Value::Null, _) => "created".into(),
+        (_, Value::Null) => "removed".into(),
+        (Value::Object(old), Value::Object(new)) => {
+            let mut keys: Vec<&String> = old.keys().collect();
+            keys.extend(new.keys().filter(|key| !old.contains_key(*key)));
+            let changes: Vec<String> = keys
+                .into_iter()
+                .filter_map(|key| {
+                    let (was, now) = (
+                        old.get(key).unwrap_or(&Value::Null),
+                        new.get(key).unwrap_or(&Value::Null),
+                    );
+                    (was != now).then(|| field_change(key, was, now))
+                })
+                .collect();
+            let more = changes.len().saturating_sub(CHANGES_NAMED);
+            let mut text = changes
+                .into_iter()
+                .take(CHANGES_NAMED)
+                .collect::<Vec<_>>()
+                .join(", ");
+            if more > 0 {
+                let _ = write!(text, " and {more} more");
+            }
+            text
+        }
+        _ => format!("{} → {}", brief(before), brief(after)),
+    }
+}
+
+fn field_change(key: &str, was: &serde_json::Value, now: &serde_json::Value) -> String {
+    use serde_json::Value;
+    let key = f(key);
+    match (was, now) {
+        (Value::Array(was), Value::Array(now)) if was.len() != now.len() => {
+            format!("{key}: {} → {} item(s)", was.len(), now.len())
+        }
+        (Value::Array(_), Value::Array(_)) => format!("{key}: item(s) changed"),
+        // A policy document or a long text reads as noise cut short: the diff shows it whole.
+        (Value::String(text), _) | (_, Value::String(text))
+            if text.contains('\n') || text.chars().count() > BRIEF_CHARS =>
+        {
+            format!("{key} changed")
+        }
+        (Value::Object(_), _)
+        | (_, Value::Object(_))
+        | (Value::Array(_), _)
+        | (_, Value::Array(_)) => {
+            format!("{key} changed")
+        }
+        _ => format!("{key}: {} → {}", brief(was), brief(now)),
+    }
+}
+
+/// The most characters of one value shown in a cut's line.
+const BRIEF_CHARS: usize = 40;
+
+fn brief(value: &serde_json::Value) -> String {
+    let text = match value {
+        serde_json::Value::Null => "none".to_string(),
+        serde_json::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    };
+    let mut shown: String = text.chars().take(BRIEF_CHARS).collect();
+    if text.chars().count() > BRIEF_CHARS {
+        shown.push('…');
+    }
+    f(&shown).into_owned()
 }
 
 /// Cuts per account and kind (enabled of proposed), the review's one-screen summary of a plan over
@@ -502,8 +814,20 @@ mod tests {
 
     #[test]
     fn plan_text_shows_every_hostile_field_escaped() {
-        let text = plan_text(&hostile_plan(), false);
-        assert_nothing_hidden(&text);
+        for diffs in [false, true] {
+            let text = plan_text(
+                &hostile_plan(),
+                PlanView {
+                    color: false,
+                    diffs,
+                },
+            );
+            hostile_plan_text_is_escaped(&text);
+        }
+    }
+
+    fn hostile_plan_text_is_escaped(text: &str) {
+        assert_nothing_hidden(text);
         assert!(text.contains("\\u{1b}]0;owned\\u{7}"), "{text}");
         assert!(
             text.contains("more characters left out"),
@@ -517,6 +841,176 @@ mod tests {
             "{text}"
         );
         assert!(!text.lines().any(|line| line.starts_with("# fake heading")));
+    }
+
+    fn cut(kind: &str, region: &str, target: &str, enabled: bool, reason: &str) -> Cut {
+        Cut {
+            id: Cut::expected_id(kind, region, target),
+            kind: kind.into(),
+            region: region.into(),
+            target: target.into(),
+            enabled,
+            reversible: kind != "vpce_delete",
+            reason: reason.into(),
+            before: json!({"group_id": target, "rules": [1, 2, 3], "state": "open"}),
+            after: json!({"group_id": target, "rules": [], "state": "closed"}),
+        }
+    }
+
+    fn scaled_plan() -> Plan {
+        let mut plan = hostile_plan();
+        plan.discovery_errors.clear();
+        plan.keep_cidrs.clear();
+        plan.options.clear();
+        plan.selection.clear();
+        plan.organization = None;
+        plan.role = None;
+        plan.created = "2026-11-30T00:00:00Z".into();
+        plan.caller = "arn:aws:iam::123456789012:user/r".into();
+        plan.findings[0].resource = "example.com".into();
+        plan.findings[0].message = "public record".into();
+        plan.cuts = Vec::new();
+        for region in ["us-east-1", "eu-west-1"] {
+            for n in 0..30 {
+                // Eight groups in eu-west-1 are blocked by the same rule, one switched off by hand.
+                let (enabled, reason) = match (region, n) {
+                    ("eu-west-1", 0..8) => {
+                        (false, "Open. Disabled: the group is managed by a stack")
+                    }
+                    ("eu-west-1", 8) => (false, "Open."),
+                    _ => (true, "Open."),
+                };
+                plan.cuts.push(cut(
+                    "sg_revoke",
+                    region,
+                    &format!("sg-{n:03}"),
+                    enabled,
+                    reason,
+                ));
+            }
+        }
+        plan.cuts.push(cut(
+            "vpce_delete",
+            "us-east-1",
+            "vpce-1",
+            false,
+            "Endpoint.",
+        ));
+        plan.cuts
+            .push(cut("iam_key_deactivate", "global", "AKIA1", true, "Key."));
+        plan
+    }
+
+    #[test]
+    fn the_review_of_a_large_plan_fits_a_screen_and_names_every_cut_once() {
+        let plan = scaled_plan();
+        let text = plan_text(&plan, PlanView::default());
+        let summary = review_summary(&plan);
+        assert!(
+            summary.lines().count() < 25,
+            "the summary is one screen:\n{summary}"
+        );
+        assert!(text.contains(&summary), "{text}");
+        // The table: global first, n/m where some are disabled.
+        let table: Vec<&str> = summary
+            .lines()
+            .skip_while(|line| !line.starts_with("Cuts per kind and region"))
+            .skip(1)
+            .take(4)
+            .collect();
+        assert_eq!(
+            table,
+            [
+                "  kind                global  eu-west-1  us-east-1  total",
+                "  iam_key_deactivate       1          -          -      1",
+                "  sg_revoke                -      21/30         30  51/60",
+                "  vpce_delete              -          -        0/1    0/1",
+            ],
+            "{summary}"
+        );
+        assert!(
+            summary.contains("Disabled, apply skips them (10):"),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(
+                "  8 × sg_revoke: the group is managed by a stack\n      sg-000, sg-001, sg-002, sg-003, sg-004 and 3 more\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains(
+                "  1 × sg_revoke: switched off in the plan (enabled: false)\n      sg-008\n"
+            ),
+            "{summary}"
+        );
+        assert!(
+            summary.contains("1 × vpce_delete: irreversible"),
+            "{summary}"
+        );
+        assert!(
+            summary
+                .contains("--allow-irreversible (1):\n  vpce_delete/us-east-1/vpce-1 (disabled)"),
+            "{summary}"
+        );
+        assert!(
+            text.contains("Findings, which apply changes nothing of: 1 high, 0 medium, 0 info")
+        );
+        // One line per cut, under its region and kind, with what it changes; no diffs.
+        for cut in &plan.cuts {
+            let lines = text
+                .lines()
+                .filter(|line| line.trim_start().starts_with(&format!("~ {} ", cut.id)))
+                .count();
+            assert_eq!(lines, 1, "{}: {text}", cut.id);
+        }
+        assert!(
+            text.contains("    sg_revoke (30)\n      ~ sg_revoke/eu-west-1/sg-000 [disabled]  rules: 3 → 0 item(s), state: open → closed\n"),
+            "{text}"
+        );
+        assert!(!text.contains("+++ after"), "diffs only with --diff");
+        let full = plan_text(
+            &plan,
+            PlanView {
+                color: false,
+                diffs: true,
+            },
+        );
+        assert_eq!(full.matches("+++ after").count(), plan.cuts.len());
+    }
+
+    #[test]
+    fn what_changes_reads_any_kind_of_state() {
+        assert_eq!(
+            what_changes(&json!({"a": 1}), &json!({"a": 1})),
+            "no change to its state"
+        );
+        assert_eq!(
+            what_changes(&json!({"a": 1}), &serde_json::Value::Null),
+            "removed"
+        );
+        assert_eq!(
+            what_changes(&serde_json::Value::Null, &json!({"a": 1})),
+            "created"
+        );
+        assert_eq!(
+            what_changes(
+                &json!({"a": 1, "b": [1], "c": {"x": 1}, "d": "x", "e": 5}),
+                &json!({"a": 2, "b": [2], "c": {"x": 2}, "d": "y", "e": 6})
+            ),
+            "a: 1 → 2, b: item(s) changed, c changed and 2 more"
+        );
+        let long = "x".repeat(100);
+        let text = what_changes(&json!({"policy": long}), &json!({"policy": null}));
+        assert_eq!(text, "policy changed");
+        let text = what_changes(&json!({"name": "a\nb"}), &json!({"name": "c"}));
+        assert_eq!(text, "name changed");
+        assert_eq!(
+            what_changes(&json!([1]), &json!(["x".repeat(50)])),
+            format!("[1] → {}…", "[\"".to_string() + &"x".repeat(38))
+        );
+        let hostile = what_changes(&json!({HOSTILE: HOSTILE}), &json!({HOSTILE: 1}));
+        assert_nothing_hidden(&hostile);
     }
 
     #[test]

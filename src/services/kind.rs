@@ -214,6 +214,9 @@ pub trait Containment: Send + Sync {
     /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
 
+    /// The VPCs the cut's resource belongs to (`--vpc`); none for resources outside any VPC.
+    fn vpcs(&self, cut: &Cut) -> Vec<String>;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -421,6 +424,11 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::vpcs`]. Only kinds whose resources live in a VPC name one.
+    fn vpcs(&self, _state: &Self::State) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
@@ -543,6 +551,13 @@ impl<K: CutKind> Containment for K {
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {
         // A cut that does not decode never runs (the plan is refused), so nothing is hidden by `false`.
         TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
+    }
+
+    fn vpcs(&self, cut: &Cut) -> Vec<String> {
+        // A cut that does not decode never runs (the plan is refused), so it belongs to no VPC.
+        TypedCut::<K::State>::decode(cut)
+            .map(|typed| CutKind::vpcs(self, &typed.before))
+            .unwrap_or_default()
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {

@@ -200,6 +200,12 @@ impl KindCatalog for Registry {
     fn kind_names(&self) -> Vec<&'static str> {
         self.kinds.iter().map(|k| k.info().name).collect()
     }
+
+    fn vpcs_of(&self, cut: &Cut) -> Vec<String> {
+        self.get(&cut.kind)
+            .map(|kind| kind.vpcs(cut))
+            .unwrap_or_default()
+    }
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 
 fn example_plan() -> PathBuf {
@@ -59,8 +60,14 @@ fn the_example_plan_renders_as_text_and_json() {
         .assert()
         .code(0)
         .stdout(contains("~ sg_revoke/us-east-1/"))
-        .stdout(contains("--- before"))
+        .stdout(contains("Cuts per kind and region"))
+        .stdout(contains("--- before").not())
         .stdout(contains("Plan: "));
+    hikkonuki()
+        .args(["show", example_plan().to_str().unwrap(), "--diff"])
+        .assert()
+        .code(0)
+        .stdout(contains("--- before\n+++ after\n@@ -"));
     let out = hikkonuki()
         .args(["show", example_plan().to_str().unwrap(), "--format", "json"])
         .assert()

@@ -109,7 +109,8 @@ fn plan_and_apply(emulator: &Emulator, seeded: &SeededServerless) {
     let function = &seeded.public_function;
     emulator
         .plan("us-east-1", "plans/p.yaml")
-        .arg("--detailed-exitcode")
+        // Each cut's reason is printed in full with --diff.
+        .args(["--detailed-exitcode", "--diff"])
         .assert()
         // The seed makes an IAM role and no users, so discovery is complete and cuts are proposed.
         .code(2)

@@ -66,7 +66,10 @@ async fn plan_apply_restore_gives_every_security_group_back_exactly() {
     let Seeded { emulator, regions } = seeded_emulator().await;
     let original = all_groups(&emulator).await;
 
-    let output = plan(&emulator, "plans/incident.yaml")
+    let output = emulator
+        .plan(REGIONS, "plans/incident.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR, "--diff"])
+        .assert()
         .code(0)
         .stdout(contains("Plan: "))
         .get_output()
@@ -281,9 +284,8 @@ async fn disabled_cuts_are_skipped_reported_and_left_untouched() {
         .apply("plans/p.yaml")
         .assert()
         .code(0)
-        .stdout(contains("Skipped (enabled: false): "))
         .stdout(contains(format!(
-            "sg_revoke/us-east-1/{}",
+            "sg_revoke: switched off in the plan (enabled: false)\n      {}",
             regions[0].web_group
         )))
         .stderr(contains(format!(

@@ -161,3 +161,181 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
     emulator.restore("plans/p.rollback.yaml").assert().code(0);
     assert_eq!(groups(&emulator).await, drifted);
 }
+
+fn read_plan(emulator: &Emulator, plan: &str) -> hikkonuki::plan::Plan {
+    let path = emulator.path(plan);
+    let text = std::fs::read_to_string(&path).unwrap();
+    hikkonuki::plan::parse(&text, &path, &hikkonuki::services::registry()).unwrap()
+}
+
+/// The JSON events a command printed (`--output json`), one per line.
+fn json_events(output: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpc_narrows_plan_and_apply_to_the_cuts_of_resources_in_it() {
+    use hikkonuki::plan::KindCatalog;
+    let (emulator, seeded) = seeded().await;
+    let registry = hikkonuki::services::registry();
+    let original = groups(&emulator).await;
+    let in_seeded_vpc = |cut: &hikkonuki::plan::Cut| registry.vpcs_of(cut).contains(&seeded.vpc_id);
+
+    emulator
+        .plan(REGION, "plans/all.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
+        .assert()
+        .code(0);
+    let whole = read_plan(&emulator, "plans/all.yaml");
+    let expected: Vec<&str> = whole
+        .cuts
+        .iter()
+        .filter(|cut| in_seeded_vpc(cut))
+        .map(|cut| cut.id.as_str())
+        .collect();
+    // The seeded VPC's groups, ACL, routes and gateways; outside it, the default VPC (moto makes one)
+    // and the account-wide cuts.
+    for kind in ["sg_revoke", "nacl_deny", "route_remove", "igw_detach"] {
+        assert!(
+            expected.iter().any(|id| id.starts_with(kind)),
+            "{kind} in {expected:?}"
+        );
+    }
+    assert!(whole.cuts.iter().any(|cut| cut.region == "global"));
+    assert!(
+        whole
+            .cuts
+            .iter()
+            .any(|cut| cut.region != "global" && !in_seeded_vpc(cut)),
+        "the default VPC has cuts too"
+    );
+
+    emulator
+        .plan(REGION, "plans/vpc.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR, "--vpc", &seeded.vpc_id])
+        .assert()
+        .code(0)
+        .stdout(contains(format!("selected by --vpc {}", seeded.vpc_id)));
+    let narrowed: Vec<String> = read_plan(&emulator, "plans/vpc.yaml")
+        .cuts
+        .into_iter()
+        .map(|cut| cut.id)
+        .collect();
+    assert_eq!(narrowed, expected);
+
+    // From the whole reviewed plan, only the VPC's cuts are performed; the events say which.
+    let output = emulator
+        .apply("plans/all.yaml")
+        .args(["--vpc", &seeded.vpc_id, "--output", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_events(&output);
+    let mut done: Vec<&str> = events
+        .iter()
+        .filter(|event| event["event"] == "cut-done")
+        .map(|event| event["id"].as_str().unwrap())
+        .collect();
+    done.sort();
+    let mut enabled: Vec<&str> = whole
+        .cuts
+        .iter()
+        .filter(|cut| cut.enabled && in_seeded_vpc(cut))
+        .map(|cut| cut.id.as_str())
+        .collect();
+    enabled.sort();
+    assert_eq!(done, enabled);
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "finished", "{finished}");
+    assert_eq!(finished["ok"], true);
+    assert_eq!(finished["outcomes"]["done"], enabled.len());
+    assert_eq!(finished["outcomes"]["failed"], 0);
+    assert_eq!(
+        finished["by_kind"]["sg_revoke"]["done"],
+        enabled
+            .iter()
+            .filter(|id| id.starts_with("sg_revoke/"))
+            .count()
+    );
+    assert!(finished["schema"].is_u64() && finished["run"].is_string());
+
+    emulator.restore("plans/all.rollback.yaml").assert().code(0);
+    assert_eq!(groups(&emulator).await, original);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refusal_is_an_event_followed_by_finished() {
+    let (emulator, seeded) = seeded().await;
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR, "--kinds", "sg_revoke"])
+        .assert()
+        .code(0);
+    emulator
+        .ec2(REGION)
+        .await
+        .authorize_security_group_ingress()
+        .group_id(&seeded.web_group)
+        .ip_protocol("tcp")
+        .from_port(8443)
+        .to_port(8443)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+    let output = emulator
+        .apply("plans/p.yaml")
+        .args(["--output", "json"])
+        .assert()
+        .code(1)
+        .stderr(contains("drift"))
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_events(&output);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|event| event["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names[names.len() - 2..],
+        ["refused", "finished"],
+        "{names:?}"
+    );
+    let refused = &events[events.len() - 2];
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .contains("no longer match the account"),
+        "{refused}"
+    );
+    assert_eq!(events.last().unwrap()["ok"], false);
+    assert!(!emulator.path("plans/p.rollback.yaml").exists());
+
+    // An error that is not a refusal (a plan that is not there) is an `error` event.
+    let output = emulator
+        .apply("plans/missing.yaml")
+        .args(["--output", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let names: Vec<String> = json_events(&output)
+        .iter()
+        .map(|event| event["event"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.last().map(String::as_str), Some("finished"));
+    assert!(
+        names
+            .iter()
+            .any(|name| name == "error" || name == "refused"),
+        "{names:?}"
+    );
+}

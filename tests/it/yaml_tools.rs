@@ -121,12 +121,14 @@ async fn a_plan_switched_off_and_dumped_again_by_pyyaml_applies_skips_that_cut_a
     let script = SWITCH_OFF_WITH_PYYAML.replace("sys.argv[3]", &format!("{:?}", off.access_key_id));
     python(&emulator, &script, "plans/p.yaml", "plans/edited.yaml");
 
-    let off_id = format!("iam_key_deactivate/global/{}", off.access_key_id);
     emulator
         .apply("plans/edited.yaml")
         .assert()
         .code(0)
-        .stdout(contains(format!("Skipped (enabled: false): {off_id}")))
+        .stdout(contains(format!(
+            "1 × iam_key_deactivate: switched off in the plan (enabled: false)\n      {}\n",
+            off.access_key_id
+        )))
         .stdout(contains(" 0 failed, "));
     assert_eq!(
         key_status(&iam, &off.user, &off.access_key_id).await,

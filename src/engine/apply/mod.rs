@@ -302,7 +302,7 @@ pub async fn prepare(
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
     let plan = protect_applying_principal(plan, registry, &caller, reporter);
-    let (plan, mut left_out) = select(plan, &request.selection);
+    let (plan, mut left_out) = select(plan, &request.selection, registry);
 
     let (drift, underived) = futures_util::join!(
         check_drift(session, registry, &plan, &progress, request.parallelism),
@@ -411,10 +411,14 @@ pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -
 
 /// The plan with only the selected cuts; the enabled ones left out are listed. A cut left out is not in
 /// the plan this run performs at all, so it is neither observed nor journaled.
-pub(crate) fn select(mut plan: Plan, selection: &Selection) -> (Plan, Vec<LeftOut>) {
+pub(crate) fn select(
+    mut plan: Plan,
+    selection: &Selection,
+    registry: &Registry,
+) -> (Plan, Vec<LeftOut>) {
     let mut left_out = Vec::new();
     plan.cuts.retain(|cut| {
-        let taken = selection.takes(cut);
+        let taken = selection.takes(cut, registry);
         if !taken && cut.enabled {
             left_out.push(LeftOut {
                 id: cut.id.clone(),
@@ -561,7 +565,7 @@ pub async fn check(
         )
         .await;
     }
-    let (plan, _) = select(whole, selection);
+    let (plan, _) = select(whole, selection, registry);
     verify_account(session, &plan.account, "plan").await?;
     let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;
     let permissions = check_permissions(session, registry, &plan, parallelism).await;

@@ -421,6 +421,10 @@ impl CutKind for InternetGatewayDetach {
         &INFO
     }
 
+    fn vpcs(&self, state: &GatewayState) -> Vec<String> {
+        state.attachments.iter().map(|a| a.vpc_id.clone()).collect()
+    }
+
     fn check_states(&self, cut: &TypedCut<GatewayState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.internet_gateway_id != cut.target || after.internet_gateway_id != cut.target {

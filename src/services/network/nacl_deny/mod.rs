@@ -607,6 +607,10 @@ impl CutKind for NetworkAclDeny {
         &INFO
     }
 
+    fn vpcs(&self, state: &AclState) -> Vec<String> {
+        vec![state.vpc_id.clone()]
+    }
+
     fn check_states(&self, cut: &TypedCut<AclState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.network_acl_id != cut.target || after.network_acl_id != cut.target {

@@ -623,6 +623,10 @@ impl CutKind for RouteRemove {
         &INFO
     }
 
+    fn vpcs(&self, state: &TableState) -> Vec<String> {
+        vec![state.vpc_id.clone()]
+    }
+
     fn check_states(&self, cut: &TypedCut<TableState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.route_table_id != cut.target || after.route_table_id != cut.target {

@@ -539,6 +539,10 @@ impl CutKind for SecurityGroupRevoke {
         &INFO
     }
 
+    fn vpcs(&self, state: &GroupState) -> Vec<String> {
+        state.vpc_id.iter().cloned().collect()
+    }
+
     fn check_states(&self, cut: &TypedCut<GroupState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.group_id != cut.target || after.group_id != cut.target {

@@ -244,6 +244,10 @@ impl CutKind for VpnGatewayDetach {
         &INFO
     }
 
+    fn vpcs(&self, state: &GatewayState) -> Vec<String> {
+        state.attachments.iter().map(|a| a.vpc_id.clone()).collect()
+    }
+
     fn check_states(&self, cut: &TypedCut<GatewayState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.vpn_gateway_id != cut.target || after.vpn_gateway_id != cut.target {

@@ -131,6 +131,13 @@ impl CutKind for VpcEndpointDelete {
         &INFO
     }
 
+    fn vpcs(&self, state: &EndpointState) -> Vec<String> {
+        match state {
+            EndpointState::Described(endpoint) => vec![endpoint.vpc_id.clone()],
+            EndpointState::Deleted(_) => Vec::new(),
+        }
+    }
+
     fn check_states(&self, cut: &TypedCut<EndpointState>) -> Result<(), String> {
         let (before, after) = states(cut)?;
         if before.vpc_endpoint_id != cut.target || after.vpc_endpoint_id != cut.target {

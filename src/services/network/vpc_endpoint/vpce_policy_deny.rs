@@ -197,6 +197,10 @@ impl CutKind for VpcEndpointPolicyDeny {
         &INFO
     }
 
+    fn vpcs(&self, state: &PolicyState) -> Vec<String> {
+        vec![state.vpc_id.clone()]
+    }
+
     fn check_states(&self, cut: &TypedCut<PolicyState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.vpc_endpoint_id != cut.target || after.vpc_endpoint_id != cut.target {
