@@ -217,7 +217,7 @@ async fn gateways_and_endpoint_policies_are_cut_by_apply_and_given_back_exactly_
             "vpce_delete/{REGION}/{}",
             network.s3_endpoint
         )))
-        .stdout(contains("Skipped (enabled: false):"))
+        .stdout(contains("Disabled, apply skips them ("))
         .stdout(contains(" 0 failed"));
 
     assert_eq!(
