@@ -181,6 +181,9 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Reconnect everything a rollback file records as cut.
     Restore(RestoreArgs),
+    /// Look again at every cut a rollback file records as in force, and report each one undone or changed
+    /// since (exit 2), optionally cutting again what was reopened. Never changes anything else.
+    Watch(WatchArgs),
     /// Render a plan or a rollback file.
     Show(ShowArgs),
     /// Print a shell completion script (e.g. `hikkonuki completions bash > /etc/bash_completion.d/hikkonuki`).
@@ -339,6 +342,42 @@ impl SelectArgs {
         )
         .and_then(|selection| selection.in_vpcs(&self.vpcs))
         .map_err(anyhow::Error::msg)
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// The rollback file apply wrote.
+    pub rollback: PathBuf,
+
+    /// Look once and exit: 0 when every cut held, 2 when one was reopened or changed, 1 on error (for a
+    /// loop or a scheduler).
+    #[arg(long)]
+    pub once: bool,
+
+    /// Seconds between looks (without --once), e.g. 60 or 60s or 5m.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
+    pub interval: std::time::Duration,
+
+    /// Cut again each cut found back exactly as before it, journaled in the same rollback file (restore
+    /// undoes it like the first). A cut changed in another way is reported, never re-cut.
+    #[arg(long)]
+    pub recut: bool,
+}
+
+/// `60`, `60s`, `5m`: at least one second, at most a day.
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.strip_suffix('m') {
+        Some(minutes) => (minutes, 60),
+        None => (text.strip_suffix('s').unwrap_or(text), 1),
+    };
+    let seconds: u64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 60s, 5m)"))?;
+    match seconds.checked_mul(unit) {
+        Some(total @ 1..=86_400) => Ok(std::time::Duration::from_secs(total)),
+        _ => Err(format!("`{text}`: give between 1s and 24 hours")),
     }
 }
 

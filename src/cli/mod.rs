@@ -19,6 +19,7 @@ mod prompt;
 mod restore;
 pub mod settings;
 mod show;
+mod watch;
 
 use crate::services;
 use args::Command;
@@ -129,6 +130,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Apply(_) => "apply",
         Command::Restore(_) => "restore",
         Command::Show(_) => "show",
+        Command::Watch(_) => "watch",
         Command::Completions(_) => "completions",
         Command::Manpage => "manpage",
     }
@@ -149,6 +151,7 @@ async fn execute_command(
             restore::restore_command(args, &parsed.lifted_gates, settings, registry, reporter).await
         }
         Command::Show(args) => show::show_command(args, registry, settings.color),
+        Command::Watch(args) => watch::watch_command(args, settings, registry, reporter).await,
         Command::Completions(args) => {
             let mut out = Vec::new();
             clap_complete::generate(

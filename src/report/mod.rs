@@ -82,6 +82,14 @@ pub enum Event {
         total: usize,
         by_kind: std::collections::BTreeMap<String, usize>,
     },
+    /// `watch`: a cut no longer in force (reopened, changed, or unreadable), who changed it as far as
+    /// CloudTrail tells, and the outcome of cutting it again (`--recut`).
+    CutReopened {
+        id: String,
+        how: String,
+        who: Vec<String>,
+        recut: Option<Result<(), String>>,
+    },
     /// The engine refused the command (a gate: the wrong account, drift, an edited plan): nothing was
     /// changed by it. Followed by `Finished`.
     Refused {
@@ -202,6 +210,19 @@ impl Event {
             } => {
                 json!({"event": "started", "command": command, "total": total, "by_kind": by_kind})
             }
+            Event::CutReopened {
+                id,
+                how,
+                who,
+                recut,
+            } => {
+                let recut = match recut {
+                    None => serde_json::Value::Null,
+                    Some(Ok(())) => json!("done"),
+                    Some(Err(error)) => json!({"failed": error}),
+                };
+                json!({"event": "cut-reopened", "id": id, "how": how, "who": who, "recut": recut})
+            }
             Event::Refused { message } => json!({"event": "refused", "message": message}),
             Event::Error { message } => json!({"event": "error", "message": message}),
             Event::Finished {
@@ -251,6 +272,20 @@ impl Event {
             }
             Event::RestoreSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
             Event::Warning { message } => format!("warning: {}", f(message)),
+            Event::CutReopened { id, how, who, recut } => {
+                let mut line = format!("REOPENED  {}: {}", f(id), f(how));
+                for change in who {
+                    line.push_str(&format!("\n            {}", f(change)));
+                }
+                match recut {
+                    None => {}
+                    Some(Ok(())) => line.push_str("\n            cut again (--recut)"),
+                    Some(Err(error)) => {
+                        line.push_str(&format!("\n            cutting it again failed: {}", f(error)))
+                    }
+                }
+                line
+            }
             // The plan's text shows these already.
             Event::Finding { .. }
             | Event::CutProposed { .. }
@@ -523,6 +558,12 @@ mod tests {
                 total: 1,
                 by_kind: [(s(), 1)].into_iter().collect(),
             },
+            Event::CutReopened {
+                id: s(),
+                how: s(),
+                who: vec![s()],
+                recut: Some(Err(s())),
+            },
             Event::Refused { message: s() },
             Event::Error { message: s() },
             Event::Finished {
@@ -612,7 +653,8 @@ mod tests {
         // One line per event shown to people, and one more per restore note: a newline in a field adds
         // none.
         let shown = events.iter().filter(|e| e.to_line().is_some()).count();
-        assert_eq!(written.lines().count(), shown + 2, "{written}");
+        // Restore notes (2) and the reopened cut's change and re-cut failure (2) are indented lines.
+        assert_eq!(written.lines().count(), shown + 4, "{written}");
         assert!(
             !written
                 .lines()

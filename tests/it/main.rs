@@ -58,4 +58,5 @@ mod sharing;
 mod snapshot;
 mod steer;
 mod trust;
+mod watch;
 mod yaml_tools;

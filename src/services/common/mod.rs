@@ -5,6 +5,7 @@
 
 use crate::service_error::ServiceError;
 
+pub mod cloudtrail_who;
 pub mod missing_api;
 pub mod org_accounts;
 pub mod organization;

@@ -1,0 +1,236 @@
+//! `hikkonuki watch`: after apply, look again. A cut that someone's pipeline quietly reverts is worse than
+//! none, because everyone believes the account is sealed. Watch reads the live state of every cut a
+//! rollback file records as in force, and reports each one that no longer is:
+//!
+//! - **held**: the resource is as the cut left it (its recorded `after`);
+//! - **reopened**: it is back exactly as it was before the cut (a rule re-authorized, a route re-created,
+//!   a key re-activated): `--recut` cuts it again, journaled in the same file as a new intent and
+//!   completion, which restore undoes like the first;
+//! - **changed**: it is neither (a policy edited, a rule added next to the cut ones). Re-cutting would act
+//!   on a state no one reviewed, so it is reported, never re-cut: make a new plan for it.
+//!
+//! What watch cannot see: anything that is not a cut in this file (a new security group, a new key), and
+//! what a kind's observation does not read. Who made a change is asked of CloudTrail (`LookupEvents` on
+//! the resource since the cut), best effort: management events reach it within about 15 minutes, and a
+//! region without a trail still answers from its 90-day event history.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use futures_util::{StreamExt, stream};
+use serde_json::Value;
+
+use super::{EngineError, verify_account};
+use crate::aws::AwsSession;
+use crate::engine::restore;
+use crate::journal::keys::KeyStore;
+use crate::journal::lock::RollbackFile;
+use crate::journal::{self, Entry, Journal};
+use crate::plan::Cut;
+use crate::plan::compare::same_state;
+use crate::report::{Event, Reporter};
+use crate::services::Registry;
+
+pub struct WatchRequest {
+    pub rollback: PathBuf,
+    pub keys: KeyStore,
+    /// Cut again what was reopened exactly (back to its `before`).
+    pub recut: bool,
+    pub parallelism: usize,
+}
+
+/// What one cut looks like now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    Held,
+    /// Back exactly as before the cut.
+    Reopened,
+    /// Neither as cut nor as before: the live state.
+    Changed(Value),
+    /// The resource could not be read.
+    Unreadable(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct Watched {
+    pub cut: Cut,
+    pub verdict: Verdict,
+    /// Who changed the resource since the cut, as CloudTrail tells it (best effort).
+    pub who: Vec<String>,
+    /// `--recut` of a reopened cut: `Ok` once it is cut again and journaled, or why not.
+    pub recut: Option<Result<(), String>>,
+}
+
+#[derive(Debug, Default)]
+pub struct WatchReport {
+    pub account: String,
+    pub watched: Vec<Watched>,
+}
+
+impl WatchReport {
+    /// Cuts no longer in force (reopened or changed) and not cut again by this run.
+    pub fn open(&self) -> usize {
+        self.watched
+            .iter()
+            .filter(|item| {
+                matches!(item.verdict, Verdict::Reopened | Verdict::Changed(_))
+                    && !matches!(item.recut, Some(Ok(())))
+            })
+            .count()
+    }
+}
+
+/// One look at every cut in force. Refuses, like restore, a file whose entries do not authenticate or
+/// whose account is not the credentials'; never changes the account unless `recut`.
+pub async fn check(
+    session: &AwsSession,
+    registry: &Registry,
+    request: &WatchRequest,
+    reporter: &dyn Reporter,
+) -> Result<WatchReport, EngineError> {
+    // Locked for the look (and the re-cuts), released after: a restore started in between goes first.
+    let rollback = RollbackFile::open_existing(&request.rollback)?;
+    if rollback.is_empty() {
+        return Ok(WatchReport::default());
+    }
+    let (contents, warnings) = journal::read(&rollback, &request.keys, false)?;
+    for message in warnings {
+        reporter.event(&Event::Warning { message });
+    }
+    let account = restore::rollback_account(&contents, &request.rollback)?;
+    verify_account(session, &account, "rollback file").await?;
+    reporter.account(&account);
+    let work = restore::pending(&contents, registry, &[])?;
+    if !work.unverified.is_empty() {
+        return Err(EngineError::Refused {
+            message: format!(
+                "{}: {} entr(ies) do not match the cut they complete: the file was edited\n  fix: watch the rollback file exactly as apply wrote it",
+                request.rollback.display(),
+                work.unverified.len()
+            ),
+        });
+    }
+    // When each cut was (last) completed: CloudTrail is asked about changes since then.
+    let mut cut_at: HashMap<&str, &str> = HashMap::new();
+    for record in &contents.records {
+        if let Entry::Done { id, .. } = &record.entry {
+            cut_at.insert(id, &record.at);
+        }
+    }
+    // Every cut in force: those restore would undo, those it keeps (session revocations) and the
+    // irreversible ones.
+    let in_force: Vec<Cut> = work
+        .pending
+        .iter()
+        .map(|item| item.cut.clone())
+        .chain(work.kept.iter().map(|(cut, _)| cut.clone()))
+        .chain(work.irreversible.iter().cloned())
+        .collect();
+    let mut watched: Vec<Watched> = stream::iter(in_force)
+        .map(|cut| {
+            let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
+            async move { look(session, registry, cut, since.as_deref()).await }
+        })
+        .buffered(request.parallelism.max(1))
+        .collect()
+        .await;
+    if request.recut && watched.iter().any(|item| item.verdict == Verdict::Reopened) {
+        let mut journal = Journal::reopen(rollback, &contents)?;
+        for item in watched
+            .iter_mut()
+            .filter(|item| item.verdict == Verdict::Reopened)
+        {
+            item.recut = Some(recut(session, registry, &item.cut, &mut journal, reporter).await?);
+        }
+    }
+    for item in &watched {
+        if item.verdict != Verdict::Held {
+            reporter.event(&Event::CutReopened {
+                id: item.cut.id.clone(),
+                how: describe(&item.verdict),
+                who: item.who.clone(),
+                recut: item.recut.clone(),
+            });
+        }
+    }
+    Ok(WatchReport { account, watched })
+}
+
+fn describe(verdict: &Verdict) -> String {
+    match verdict {
+        Verdict::Held => "held".into(),
+        Verdict::Reopened => "reopened: back exactly as before the cut".into(),
+        Verdict::Changed(_) => {
+            "changed: neither as cut nor as before (not re-cut; make a new plan)".into()
+        }
+        Verdict::Unreadable(error) => format!("could not be read: {error}"),
+    }
+}
+
+async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option<&str>) -> Watched {
+    let kind = registry
+        .get(&cut.kind)
+        .expect("restore::pending refuses unknown kinds");
+    let ctx = session.region(&cut.region);
+    let verdict = match kind.observe(&ctx, &cut).await {
+        Ok(live) if same_state(&cut.after, &live) => Verdict::Held,
+        Ok(live) if same_state(&cut.before, &live) => Verdict::Reopened,
+        Ok(live) => Verdict::Changed(live),
+        Err(err) => Verdict::Unreadable(err.to_string()),
+    };
+    let who = if verdict == Verdict::Held {
+        Vec::new()
+    } else {
+        crate::services::common::cloudtrail_who::who_changed(&ctx, &cut.target, since).await
+    };
+    Watched {
+        cut,
+        verdict,
+        who,
+        recut: None,
+    }
+}
+
+/// Cuts a reopened cut again, exactly as apply does: intent first, then the call, then its completion.
+/// The cut is the one the authenticated file records, and its resource is back exactly in the state
+/// that cut was reviewed against, so nothing unreviewed is done.
+async fn recut(
+    session: &AwsSession,
+    registry: &Registry,
+    cut: &Cut,
+    journal: &mut Journal,
+    reporter: &dyn Reporter,
+) -> Result<Result<(), String>, EngineError> {
+    let kind = registry
+        .get(&cut.kind)
+        .expect("restore::pending refuses unknown kinds");
+    let ctx = session.region(&cut.region);
+    journal.append(Entry::Intent { cut: cut.clone() })?;
+    reporter.event(&Event::CutStarted { id: cut.id.clone() });
+    let started = std::time::Instant::now();
+    match kind.apply(&ctx, cut).await {
+        Ok(undo) => {
+            journal.append(Entry::Done {
+                id: cut.id.clone(),
+                undo,
+            })?;
+            reporter.event(&Event::CutDone {
+                id: cut.id.clone(),
+                elapsed: started.elapsed(),
+            });
+            Ok(Ok(()))
+        }
+        Err(err) => {
+            let error = err.to_string();
+            journal.append(Entry::Failed {
+                id: cut.id.clone(),
+                error: error.clone(),
+            })?;
+            reporter.event(&Event::CutFailed {
+                id: cut.id.clone(),
+                error: error.clone(),
+            });
+            Ok(Err(error))
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! `hikkonuki watch` on the emulator: a cut undone behind the tool's back is caught (exit 2), a key
+//! re-activated is cut again with `--recut` and journaled, a security-group rule re-authorized (a new
+//! rule, so neither as cut nor as before) is reported and never re-cut, and restore after the re-cut
+//! gives back exactly what was there before the first cut.
+
+use std::collections::BTreeMap;
+
+use predicates::str::contains;
+
+use crate::emulator::Emulator;
+use crate::leaky_account::{self, RESPONDER_CIDR, identity};
+use crate::snapshot;
+
+const REGION: &str = "us-east-1";
+
+async fn key_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {
+    let keys = iam.list_access_keys().user_name(user).send().await.unwrap();
+    keys.access_key_metadata()
+        .iter()
+        .find(|k| k.access_key_id() == Some(id))
+        .and_then(|k| k.status())
+        .map(|s| s.as_str().to_string())
+        .unwrap_or_else(|| "gone".into())
+}
+
+async fn groups(emulator: &Emulator) -> BTreeMap<String, Vec<String>> {
+    snapshot::security_groups(&emulator.ec2(REGION).await).await
+}
+
+fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
+    let mut cmd = emulator.hikkonuki();
+    cmd.args(["watch", "plans/p.rollback.yaml", "--once"]);
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let region = leaky_account::seed(&config, &[REGION])
+        .await
+        .unwrap()
+        .remove(0);
+    let keys = identity::seed(&config).await.unwrap().keys;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let original_groups = groups(&emulator).await;
+
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
+        .args(["--kinds", "iam_key_deactivate,sg_revoke"])
+        .assert()
+        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let cut_groups = groups(&emulator).await;
+    let key = &keys[0];
+    assert_eq!(
+        key_status(&iam, &key.user, &key.access_key_id).await,
+        "Inactive"
+    );
+
+    watch_once(&emulator)
+        .assert()
+        .code(0)
+        .stdout(contains("0 reopened, 0 changed"));
+
+    // Someone's pipeline undoes two cuts: a key re-activated, the bastion's open SSH rule re-authorized.
+    iam.update_access_key()
+        .user_name(&key.user)
+        .access_key_id(&key.access_key_id)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .ec2(REGION)
+        .await
+        .authorize_security_group_ingress()
+        .group_id(&region.bastion_group)
+        .ip_permissions(
+            aws_sdk_ec2::types::IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip("0.0.0.0/0")
+                        .description("temporary: vendor access")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let key_id = format!("iam_key_deactivate/global/{}", key.access_key_id);
+    let group_id = format!("sg_revoke/{REGION}/{}", region.bastion_group);
+    watch_once(&emulator)
+        .assert()
+        .code(2)
+        .stderr(contains(format!(
+            "REOPENED  {key_id}: reopened: back exactly as before"
+        )))
+        .stderr(contains(format!("REOPENED  {group_id}: changed")))
+        .stdout(contains("1 reopened, 1 changed"))
+        .stdout(contains("--recut"));
+    assert_eq!(
+        key_status(&iam, &key.user, &key.access_key_id).await,
+        "Active",
+        "without --recut, watch changes nothing"
+    );
+
+    let output = watch_once(&emulator)
+        .args(["--recut", "--output", "json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let reopened: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|event| event["event"] == "cut-reopened")
+        .collect();
+    assert_eq!(reopened.len(), 2, "{events:?}");
+    let recut_key = reopened
+        .iter()
+        .find(|event| event["id"] == key_id.as_str())
+        .unwrap();
+    assert_eq!(recut_key["recut"], "done");
+    let changed_group = reopened
+        .iter()
+        .find(|event| event["id"] == group_id.as_str())
+        .unwrap();
+    assert!(
+        changed_group["recut"].is_null(),
+        "a changed cut is never re-cut"
+    );
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "finished");
+    assert_eq!(finished["outcomes"]["recut"], 1);
+    assert_eq!(
+        key_status(&iam, &key.user, &key.access_key_id).await,
+        "Inactive"
+    );
+
+    // The re-cut is in the rollback file: restore undoes it with the first cut and gives back exactly
+    // what was there before apply. The rule re-authorized behind the tool's back is the one the cut
+    // removed, so restore finds it present and says so.
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    for key in &keys {
+        assert_eq!(
+            key_status(&iam, &key.user, &key.access_key_id).await,
+            "Active"
+        );
+    }
+    assert_eq!(groups(&emulator).await, original_groups);
+    assert_ne!(cut_groups, original_groups);
+
+    // Nothing is in force any more: watch has nothing to report.
+    watch_once(&emulator)
+        .assert()
+        .code(0)
+        .stdout(contains("0 cut(s) in force"));
+}
+
+#[test]
+fn an_interval_that_is_not_a_duration_is_refused_before_any_call() {
+    let emulator_free = assert_cmd::Command::cargo_bin("hikkonuki")
+        .unwrap()
+        .args(["watch", "x.rollback.yaml", "--interval", "soon"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stderr
+        .clone();
+    assert!(String::from_utf8_lossy(&emulator_free).contains("`soon` is not a duration"));
+}
