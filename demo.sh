@@ -33,10 +33,30 @@ echo; echo "== hikkonuki apply --yes"
 "$bin/hikkonuki" apply "$work/plan.yaml" --yes 2>&1 | tee "$work/apply.log"
 
 echo; echo "== each region sealed first by VPC Block Public Access: the time it took, per region"
-grep -E '^cut +vpc_block_public_access/' "$work/apply.log" || echo "(no region was sealed by VPC Block Public Access)"
+grep -E '(^| )cut +vpc_block_public_access/' "$work/apply.log" || echo "(no region was sealed by VPC Block Public Access)"
 
 echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irreversible, refused by AWS, or already in place (hikkonuki's own deny policies)"
 "$bin/hikkonuki" plan --regions us-east-1,eu-west-1 --keep-cidr 203.0.113.0/24 --out "$work/after-apply.yaml" | tail -n 3
+
+echo; echo "== someone undoes two cuts behind the tool's back: ci-deploy's key made active again, SSH re-opened on the bastion"
+"$HIKKONUKI_VENV/bin/python" - <<'PY'
+import boto3
+iam = boto3.client("iam")
+keys = iam.list_access_keys(UserName="ci-deploy")["AccessKeyMetadata"]
+key = next(k for k in keys if k["Status"] == "Inactive")
+iam.update_access_key(UserName="ci-deploy", AccessKeyId=key["AccessKeyId"], Status="Active")
+ec2 = boto3.client("ec2", region_name="us-east-1")
+group = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["bastion"]}])["SecurityGroups"][0]
+ec2.authorize_security_group_ingress(GroupId=group["GroupId"], IpPermissions=[{
+    "IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+    "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "temporary: vendor access"}]}])
+PY
+
+echo; echo "== hikkonuki watch --once: what no longer holds (exit 2 when something reopened)"
+"$bin/hikkonuki" watch "$work/plan.rollback.yaml" --once 2>&1 | grep -v '^ *$' || true
+
+echo; echo "== hikkonuki watch --once --recut: the key, back exactly as before the cut, is cut again (journaled); the rule re-authorized is a new rule, so it is reported, never re-cut"
+"$bin/hikkonuki" watch "$work/plan.rollback.yaml" --once --recut 2>&1 | grep -E 'REOPENED|cut again|in force|changed ' || true
 
 echo; echo "== hikkonuki restore --yes"
 "$bin/hikkonuki" restore "$work/plan.rollback.yaml" --yes
