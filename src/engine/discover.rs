@@ -48,7 +48,10 @@ pub async fn make_plan(
     request: PlanRequest,
     reporter: &dyn Reporter,
 ) -> Plan {
+    // The plan's moment, taken before discovery: kinds name what they will make after it.
+    let created = now_rfc3339();
     let scope = DiscoveryScope {
+        created: created.clone(),
         caller: request.caller.clone(),
         keep_cidrs: request.keep_cidrs.clone(),
         options: request.options.clone(),
@@ -157,7 +160,7 @@ pub async fn make_plan(
     Plan {
         version: FORMAT_VERSION,
         account: request.caller.account.clone(),
-        created: now_rfc3339(),
+        created,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         regions: request.regions,
         caller: request.caller.arn,

@@ -12,9 +12,11 @@
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
 //! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
 //! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
+//! - `evidence`: the evidence phase killed after each of its calls in apply, then `restore --stop-evidence`.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
+mod evidence;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;
