@@ -156,8 +156,8 @@ pub async fn seed(config: &aws_config::SdkConfig) -> Seeded {
     }
 }
 
-/// Every trail (with its status), bucket (with its public access block and policy), flow log and snapshot
-/// of the account in the region, one sorted line each, read with the SDK straight from the emulator.
+/// Every trail (with its status), bucket (with its public access block and policy), flow log and evidence
+/// snapshot of the account in the region, one sorted line each, read with the SDK straight from the emulator.
 pub async fn evidence_state(config: &aws_config::SdkConfig) -> Vec<String> {
     let cloudtrail = aws_sdk_cloudtrail::Client::new(config);
     let ec2 = aws_sdk_ec2::Client::new(config);
@@ -211,9 +211,16 @@ pub async fn evidence_state(config: &aws_config::SdkConfig) -> Vec<String> {
             log.flow_log_status()
         ));
     }
+    // The emulator owns a snapshot behind each of its stock AMIs: only the incident's are listed.
     let snapshots = ec2
         .describe_snapshots()
         .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag-key")
+                .values("hikkonuki:incident")
+                .build(),
+        )
         .send()
         .await
         .unwrap();

@@ -459,9 +459,12 @@ impl CutKind for EvidenceTrailOn {
                     ));
                     return Ok(UndoOutcome { notes });
                 } else {
+                    // By name: AWS takes the name or the ARN in the trail's home region, where this runs
+                    // (API_DeleteTrail), and the emulator finds the trail by name only.
+                    let name = arn_parts(&undo.trail).map_or(TRAIL_NAME, |(_, _, name)| name);
                     ctx.cloudtrail()
                         .delete_trail()
-                        .name(&undo.trail)
+                        .name(name)
                         .send()
                         .await
                         .map_err(|err| ServiceError::from_sdk("cloudtrail:DeleteTrail", err))?;
