@@ -148,11 +148,12 @@ fn assert_killed(status: ExitStatus, what: &str, output: &str) {
 }
 
 /// Runs restore straight against the emulator; returns its standard output. Session revocations are
-/// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
+/// lifted too (the serverless scenario's Lambda role gets one), and the evidence phase's trail and flow
+/// logs stopped, so the whole account can be compared.
 fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
     let output = emulator
         .restore(rollback)
-        .arg("--lift-session-revocation")
+        .args(["--lift-session-revocation", "--stop-evidence"])
         .output()
         .unwrap();
     assert!(
