@@ -235,17 +235,28 @@ mod tests {
             .collect();
         assert_eq!(
             evidence,
-            ["evidence_trail_on", "evidence_flow_logs", "evidence_snapshots"]
+            [
+                "evidence_trail_on",
+                "evidence_flow_logs",
+                "evidence_snapshots"
+            ]
         );
         for kind in registry.all().map(|k| k.info().name) {
             if !is_evidence(&registry, kind) {
                 for first in &evidence {
-                    assert!(undone_before(&registry, kind, first), "{kind} before {first}");
+                    assert!(
+                        undone_before(&registry, kind, first),
+                        "{kind} before {first}"
+                    );
                 }
             }
         }
         // The trail records the other evidence cuts: applied first within the phase, restored last.
-        assert!(undone_before(&registry, "evidence_flow_logs", "evidence_trail_on"));
+        assert!(undone_before(
+            &registry,
+            "evidence_flow_logs",
+            "evidence_trail_on"
+        ));
         assert!(Phase::Evidence < Phase::Organization);
     }
 

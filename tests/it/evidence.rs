@@ -171,7 +171,12 @@ pub async fn evidence_state(config: &aws_config::SdkConfig) -> Vec<String> {
         .unwrap();
     for trail in trails.trail_list() {
         let arn = trail.trail_arn().unwrap();
-        let status = cloudtrail.get_trail_status().name(arn).send().await.unwrap();
+        let status = cloudtrail
+            .get_trail_status()
+            .name(arn)
+            .send()
+            .await
+            .unwrap();
         lines.push(format!(
             "trail {arn} multi-region={:?} validation={:?} bucket={:?} logging={:?}",
             trail.is_multi_region_trail(),
@@ -196,9 +201,7 @@ pub async fn evidence_state(config: &aws_config::SdkConfig) -> Vec<String> {
             .await
             .ok()
             .and_then(|out| out.policy().map(str::to_string));
-        lines.push(format!(
-            "bucket {name} block={block:?} policy={policy:?}"
-        ));
+        lines.push(format!("bucket {name} block={block:?} policy={policy:?}"));
     }
     let logs = ec2.describe_flow_logs().send().await.unwrap();
     for log in logs.flow_logs() {
@@ -297,7 +300,11 @@ async fn evidence_is_kept_by_restore_and_stopped_exactly_with_stop_evidence_but_
         &plan,
         &format!("evidence_flow_logs/{REGION}/{}", seeded.open_vpc),
     );
-    assert_eq!(flow.after["bucket"], bucket.as_str(), "one bucket per region");
+    assert_eq!(
+        flow.after["bucket"],
+        bucket.as_str(),
+        "one bucket per region"
+    );
     let snapshot = cut(
         &plan,
         &format!("evidence_snapshots/{REGION}/{}", seeded.instance),
@@ -308,7 +315,11 @@ async fn evidence_is_kept_by_restore_and_stopped_exactly_with_stop_evidence_but_
         snapshot.reason
     );
     assert!(snapshot.reason.contains("hikkonuki:incident=INC-7"));
-    for quiet in [&seeded.closed_vpc, &seeded.closed_instance, &seeded.recorded_vpc] {
+    for quiet in [
+        &seeded.closed_vpc,
+        &seeded.closed_instance,
+        &seeded.recorded_vpc,
+    ] {
         assert!(
             !ids(&plan).iter().any(|id| id.ends_with(quiet.as_str())),
             "{quiet} has nothing to record or records already: {:?}",
@@ -378,7 +389,9 @@ async fn evidence_is_kept_by_restore_and_stopped_exactly_with_stop_evidence_but_
         .assert()
         .code(0)
         .stderr(contains(format!("trail {CREATED_TRAIL} deleted")))
-        .stderr(contains(format!("evidence bucket {bucket} was still empty: deleted")));
+        .stderr(contains(format!(
+            "evidence bucket {bucket} was still empty: deleted"
+        )));
     let stopped = evidence_state(&config).await;
     assert_eq!(without_snapshots(&stopped), original);
     assert_eq!(snapshots(&stopped), taken);
@@ -406,7 +419,8 @@ async fn stopped_trail(config: &aws_config::SdkConfig) -> String {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_tools_back_are_reported() {
+async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_tools_back_are_reported()
+ {
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
     let seeded = seed(&config).await;
@@ -419,7 +433,11 @@ async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_too
         .code(0);
     let plan = read_plan(&emulator);
     let started = cut(&plan, &format!("evidence_trail_on/global/{audit}"));
-    assert!(started.reason.contains("StartLogging"), "{}", started.reason);
+    assert!(
+        started.reason.contains("StartLogging"),
+        "{}",
+        started.reason
+    );
     assert!(
         !ids(&plan).contains(&format!("evidence_trail_on/global/{CREATED_TRAIL}").as_str()),
         "a stopped multi-region trail is started, not a new one made"

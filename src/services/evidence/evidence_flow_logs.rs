@@ -60,8 +60,7 @@ fn delivers_to(log: &FlowLog, bucket: &str) -> bool {
 
 /// An active flow log recording all of the resource's traffic, wherever it delivers.
 fn records_everything(log: &FlowLog) -> bool {
-    log.flow_log_status() == Some("ACTIVE")
-        && log.traffic_type().map(|t| t.as_str()) == Some("ALL")
+    log.flow_log_status() == Some("ACTIVE") && log.traffic_type().map(|t| t.as_str()) == Some("ALL")
 }
 
 /// Every flow log of the region, read once per region and run.
@@ -101,7 +100,10 @@ async fn flow_logs_of(ctx: &RegionCtx, vpc_id: &str) -> Result<Vec<FlowLog>, Ser
 fn split<'a>(
     vpcs: &'a [VpcWithAWayOut],
     logs: &[FlowLog],
-) -> (Vec<&'a VpcWithAWayOut>, Vec<(&'a VpcWithAWayOut, Vec<String>)>) {
+) -> (
+    Vec<&'a VpcWithAWayOut>,
+    Vec<(&'a VpcWithAWayOut, Vec<String>)>,
+) {
     let mut to_record = Vec::new();
     let mut recorded = Vec::new();
     for vpc in vpcs {
@@ -265,8 +267,9 @@ impl CutKind for EvidenceFlowLogs {
         cut: &TypedCut<FlowLogState>,
     ) -> Result<FlowLogState, ServiceError> {
         let bucket = &cut.after.bucket;
-        let account = super::bucket_account(bucket)
-            .ok_or_else(|| ServiceError::local(INFO.name, format!("{bucket} is not an evidence bucket")))?;
+        let account = super::bucket_account(bucket).ok_or_else(|| {
+            ServiceError::local(INFO.name, format!("{bucket} is not an evidence bucket"))
+        })?;
         super::ensure_bucket(ctx, bucket, account).await?;
         // CreateFlowLogs: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html
         let out = ctx

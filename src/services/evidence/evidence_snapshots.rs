@@ -229,7 +229,10 @@ impl CutKind for EvidenceSnapshots {
         }
         check_incident(&after.incident)?;
         if before.snapshotted || !after.snapshotted || after.volumes.is_empty() {
-            return Err("the cut takes an instance with EBS volumes from no snapshots to snapshotted".into());
+            return Err(
+                "the cut takes an instance with EBS volumes from no snapshots to snapshotted"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -404,11 +407,7 @@ impl CutKind for EvidenceSnapshots {
     }
 
     /// The IDs are what apply learned; the rest must be the cut's own.
-    fn check_undo(
-        &self,
-        cut: &TypedCut<SnapshotState>,
-        undo: &SnapshotUndo,
-    ) -> Result<(), String> {
+    fn check_undo(&self, cut: &TypedCut<SnapshotState>, undo: &SnapshotUndo) -> Result<(), String> {
         if undo.instance_id != cut.target || undo.incident != cut.after.incident {
             return Err(format!(
                 "the undo record names {} (incident {}), but the cut is {} (incident {})",

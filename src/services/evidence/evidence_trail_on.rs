@@ -287,9 +287,11 @@ async fn start_logging(ctx: &RegionCtx, arn: &str) -> Result<(), ServiceError> {
 /// this plan's bucket is an earlier, interrupted run's: it is taken as is. One delivering elsewhere is
 /// someone else's, and the cut fails rather than take it over.
 async fn create(ctx: &RegionCtx, arn: &str, bucket: &str) -> Result<(), ServiceError> {
-    let account = arn_parts(arn).map(|(_, account, _)| account).ok_or_else(|| {
-        ServiceError::local(INFO.name, format!("{arn} is not a CloudTrail trail ARN"))
-    })?;
+    let account = arn_parts(arn)
+        .map(|(_, account, _)| account)
+        .ok_or_else(|| {
+            ServiceError::local(INFO.name, format!("{arn} is not a CloudTrail trail ARN"))
+        })?;
     super::ensure_bucket(ctx, bucket, account).await?;
     // CreateTrail: https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html
     let created = ctx
@@ -348,7 +350,8 @@ impl CutKind for EvidenceTrailOn {
         if before.exists {
             if after.multi_region != before.multi_region || after.bucket != before.bucket {
                 return Err(
-                    "starting a trail changes only `logging`: `multi_region` and `bucket` stay".into(),
+                    "starting a trail changes only `logging`: `multi_region` and `bucket` stay"
+                        .into(),
                 );
             }
             return Ok(());

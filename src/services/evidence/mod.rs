@@ -163,7 +163,10 @@ pub enum BucketContents {
 /// Reads whether the bucket exists and holds anything, with one `ListObjectsV2` of at most one key (a
 /// missing bucket is `NoSuchBucket`:
 /// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html>).
-pub async fn bucket_contents(ctx: &RegionCtx, bucket: &str) -> Result<BucketContents, ServiceError> {
+pub async fn bucket_contents(
+    ctx: &RegionCtx,
+    bucket: &str,
+) -> Result<BucketContents, ServiceError> {
     match ctx
         .s3()
         .list_objects_v2()
@@ -189,7 +192,11 @@ pub async fn bucket_contents(ctx: &RegionCtx, bucket: &str) -> Result<BucketCont
 /// run killed between the calls leaves them undone) blocks all public access to it and sets the delivery
 /// policy. A bucket made by a concurrent evidence cut of the same plan is taken as is
 /// (`BucketAlreadyOwnedByYou`); a name taken by another account (`BucketAlreadyExists`) fails the cut.
-pub async fn ensure_bucket(ctx: &RegionCtx, bucket: &str, account: &str) -> Result<(), ServiceError> {
+pub async fn ensure_bucket(
+    ctx: &RegionCtx,
+    bucket: &str,
+    account: &str,
+) -> Result<(), ServiceError> {
     if bucket_contents(ctx, bucket).await? == BucketContents::Missing {
         let mut create = ctx.s3().create_bucket().bucket(bucket);
         // us-east-1 takes no location constraint; every other region needs its own
@@ -269,7 +276,12 @@ mod tests {
     fn bucket_names_fit_s3s_limit_in_the_longest_region_names() {
         let stamp = plan_stamp(&DiscoveryScope::for_tests()).unwrap();
         assert_eq!(stamp, "20261130-115400");
-        for region in ["ap-southeast-2", "ap-northeast-3", "us-gov-west-1", "eu-central-2"] {
+        for region in [
+            "ap-southeast-2",
+            "ap-northeast-3",
+            "us-gov-west-1",
+            "eu-central-2",
+        ] {
             let name = bucket_name("123456789012", &stamp, region);
             assert!(name.len() <= 63, "{name}");
             assert!(
@@ -305,7 +317,10 @@ mod tests {
         for statement in statements {
             assert_eq!(statement["Effect"], "Allow");
             if statement["Action"] == "s3:PutObject" {
-                assert_eq!(statement["Resource"], "arn:aws:s3:::b/AWSLogs/123456789012/*");
+                assert_eq!(
+                    statement["Resource"],
+                    "arn:aws:s3:::b/AWSLogs/123456789012/*"
+                );
                 assert_eq!(
                     statement["Condition"]["StringEquals"]["s3:x-amz-acl"],
                     "bucket-owner-full-control"

@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 
-
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
 
@@ -147,11 +146,7 @@ async fn read(ctx: &RegionCtx) -> Result<Vec<VpcWithAWayOut>, ServiceError> {
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcPeeringConnections", err))?;
     for peering in &peerings {
-        let active = peering
-            .status()
-            .and_then(|s| s.code())
-            .map(|c| c.as_str())
-            == Some("active");
+        let active = peering.status().and_then(|s| s.code()).map(|c| c.as_str()) == Some("active");
         if active {
             let id = peering.vpc_peering_connection_id().unwrap_or("?");
             for side in [peering.requester_vpc_info(), peering.accepter_vpc_info()]

@@ -95,12 +95,18 @@ async fn evidence_apply_killed_after_each_of_its_calls_then_stop_evidence_gives_
         assert!(calls.iter().any(|c| c == action), "{action} in {calls:?}");
     }
     assert!(
-        calls.iter().any(|c| c.starts_with("PUT /hikkonuki-evidence-")),
+        calls
+            .iter()
+            .any(|c| c.starts_with("PUT /hikkonuki-evidence-")),
         "the bucket is made: {calls:?}"
     );
     stop_evidence(&emulator, "plans/full.rollback.yaml", "uncut");
     let restored = evidence_state(&config).await;
-    assert_eq!(without_snapshots(&restored), original, "uncut apply + restore");
+    assert_eq!(
+        without_snapshots(&restored),
+        original,
+        "uncut apply + restore"
+    );
 
     for n in first_and_last(&calls) {
         let name = format!("e{n}");
@@ -116,7 +122,11 @@ async fn evidence_apply_killed_after_each_of_its_calls_then_stop_evidence_gives_
         assert_eq!(seen.len(), n, "{what}: {seen:?}");
         stop_evidence(&emulator, &format!("plans/{name}.rollback.yaml"), &what);
         let restored = evidence_state(&config).await;
-        assert_eq!(without_snapshots(&restored), original, "{what}, then restore");
+        assert_eq!(
+            without_snapshots(&restored),
+            original,
+            "{what}, then restore"
+        );
         assert_only_evidence_snapshots(&restored, &what);
     }
 }

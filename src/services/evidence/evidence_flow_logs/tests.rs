@@ -68,7 +68,10 @@ fn a_vpc_already_recording_all_its_traffic_gets_no_evidence_flow_log_and_a_rejec
     ];
     let (to_record, recorded) = split(&vpcs, &logs);
     assert_eq!(
-        to_record.iter().map(|v| v.vpc_id.as_str()).collect::<Vec<_>>(),
+        to_record
+            .iter()
+            .map(|v| v.vpc_id.as_str())
+            .collect::<Vec<_>>(),
         ["vpc-rejects", "vpc-none"]
     );
     assert_eq!(recorded.len(), 1);
@@ -165,7 +168,8 @@ async fn mocked_flow_log_already_exists_without_ours_is_a_failure_not_a_success(
 }
 
 #[tokio::test]
-async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a_bucket_with_logs() {
+async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a_bucket_with_logs()
+{
     let ours = flow_log(
         "fl-ours",
         "vpc-1",
@@ -185,17 +189,26 @@ async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe, &delete]);
     let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
         ListObjectsV2Output::builder()
-            .contents(Object::builder().key("AWSLogs/123456789012/x.log.gz").build())
+            .contents(
+                Object::builder()
+                    .key("AWSLogs/123456789012/x.log.gz")
+                    .build(),
+            )
             .build()
     });
-    let remove = mock!(aws_sdk_s3::Client::delete_bucket)
-        .then_output(|| aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput::builder().build());
+    let remove = mock!(aws_sdk_s3::Client::delete_bucket).then_output(|| {
+        aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput::builder().build()
+    });
     let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &remove]);
     let ctx = RegionCtx::with_ec2(REGION, ec2).mock_s3(s3);
     let outcome = EvidenceFlowLogs.undo(&ctx, &cut().after).await.unwrap();
     assert_eq!(delete.num_calls(), 1);
     assert_eq!(remove.num_calls(), 0, "a bucket holding logs is evidence");
-    assert!(outcome.notes[0].contains("fl-ours deleted"), "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[0].contains("fl-ours deleted"),
+        "{:?}",
+        outcome.notes
+    );
     assert!(
         outcome.notes[1].contains("kept") && outcome.notes[1].contains("aws s3 rb"),
         "{:?}",

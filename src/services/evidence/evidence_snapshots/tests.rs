@@ -112,7 +112,11 @@ async fn mocked_apply_records_every_snapshot_id_of_the_multi_volume_set_without_
         undo.snapshot_ids,
         Some(vec!["snap-1".to_string(), "snap-2".to_string()])
     );
-    assert_eq!(create.num_calls(), 1, "one call per instance, nothing polled");
+    assert_eq!(
+        create.num_calls(),
+        1,
+        "one call per instance, nothing polled"
+    );
 }
 
 #[tokio::test]

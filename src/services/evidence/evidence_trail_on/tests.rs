@@ -63,7 +63,11 @@ fn with_no_trail_a_multi_region_trail_is_created_to_the_plans_bucket() {
     );
     assert!(proposal.after.multi_region && proposal.after.logging);
     assert_eq!(proposal.disabled_because, None);
-    assert!(proposal.reason.contains("--stop-evidence"), "{}", proposal.reason);
+    assert!(
+        proposal.reason.contains("--stop-evidence"),
+        "{}",
+        proposal.reason
+    );
     let cut = typed(proposal);
     EvidenceTrailOn.check_states(&cut).unwrap();
     assert_eq!(
@@ -94,7 +98,10 @@ fn a_stopped_multi_region_trail_homed_here_is_started_rather_than_a_new_one_made
 #[test]
 fn a_logging_multi_region_trail_means_nothing_to_do_and_single_region_ones_do_not_count() {
     let everywhere = trail("org", "eu-west-1", true, "b");
-    assert_eq!(propose(REGION, ACCOUNT, "s", &[seen(everywhere, true)]), None);
+    assert_eq!(
+        propose(REGION, ACCOUNT, "s", &[seen(everywhere, true)]),
+        None
+    );
     let here_only = trail("local", REGION, false, "b");
     let proposal = propose(REGION, ACCOUNT, "s", &[seen(here_only, true)]).unwrap();
     assert!(!proposal.before.exists);
@@ -130,7 +137,12 @@ fn five_trails_in_the_region_propose_the_trail_switched_off_with_the_limit_named
 fn a_trail_already_named_hikkonuki_evidence_that_logs_one_region_is_not_created_again() {
     let existing = trail(TRAIL_NAME, REGION, false, "b");
     let proposal = propose(REGION, ACCOUNT, "s", &[seen(existing, false)]).unwrap();
-    assert!(proposal.disabled_because.unwrap().contains("exists already"));
+    assert!(
+        proposal
+            .disabled_because
+            .unwrap()
+            .contains("exists already")
+    );
 }
 
 #[test]
@@ -185,8 +197,7 @@ async fn apply_creation_answered(
     });
     let status = mock!(Client::get_trail_status)
         .then_output(|| GetTrailStatusOutput::builder().is_logging(false).build());
-    let start =
-        mock!(Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
+    let start = mock!(Client::start_logging).then_output(|| StartLoggingOutput::builder().build());
     let cloudtrail = mock_client!(
         aws_sdk_cloudtrail,
         RuleMode::MatchAny,
@@ -199,7 +210,11 @@ async fn apply_creation_answered(
         .mock_cloudtrail(cloudtrail)
         .mock_s3(s3);
     let result = EvidenceTrailOn.apply(&ctx, &cut).await;
-    assert_eq!(start.num_calls(), 0, "a trail that was not made is not started");
+    assert_eq!(
+        start.num_calls(),
+        0,
+        "a trail that was not made is not started"
+    );
     result
 }
 
