@@ -172,6 +172,7 @@ pub async fn plan_command(
         selection,
         member_role: member_role.clone(),
         part: engine::discover::AccountPart::Whole,
+        created: None,
     };
     let plan = match &accounts {
         None => engine::discover::make_plan(&session, registry, request, reporter).await,

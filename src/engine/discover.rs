@@ -38,6 +38,9 @@ pub struct PlanRequest {
     pub member_role: Option<String>,
     /// Which kinds this account's part of the plan takes ([`AccountPart`]).
     pub part: AccountPart,
+    /// The plan's moment (RFC 3339) when this is one account's part of a plan over several, which all
+    /// share the plan's `created` (kinds name what they make after it); `None`: now.
+    pub created: Option<String>,
 }
 
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
@@ -48,7 +51,10 @@ pub async fn make_plan(
     request: PlanRequest,
     reporter: &dyn Reporter,
 ) -> Plan {
+    // The plan's moment, taken before discovery: kinds name what they will make after it.
+    let created = request.created.clone().unwrap_or_else(now_rfc3339);
     let scope = DiscoveryScope {
+        created: created.clone(),
         caller: request.caller.clone(),
         keep_cidrs: request.keep_cidrs.clone(),
         options: request.options.clone(),
@@ -157,7 +163,7 @@ pub async fn make_plan(
     Plan {
         version: FORMAT_VERSION,
         account: request.caller.account.clone(),
-        created: now_rfc3339(),
+        created,
         tool_version: env!("CARGO_PKG_VERSION").to_string(),
         regions: request.regions,
         caller: request.caller.arn,

@@ -107,10 +107,15 @@ pub async fn make_plan(
     reporter: &dyn Reporter,
 ) -> Plan {
     let OrganizationPlanRequest {
-        shared,
+        mut shared,
         chosen,
         role,
     } = request;
+    // One moment for every account's part: the plan keeps one `created`, from which apply derives again
+    // what kinds named after it.
+    shared
+        .created
+        .get_or_insert_with(super::discover::now_rfc3339);
     let role_name = role.clone().unwrap_or_else(|| DEFAULT_MEMBER_ROLE.into());
     let operator = shared.caller.clone();
     let members: Vec<_> = chosen

@@ -19,8 +19,13 @@ use crate::service_error::ServiceError;
 /// account is sealed as early as possible; per-resource cuts follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
+    /// Puts what happens next on record (a logging trail, flow logs, snapshots) before anything is cut:
+    /// the first phase, even before the organization's policies, because a record started after the
+    /// cuts misses what the intruder does while they go in. Restore comes to it last, and its kinds
+    /// keep their evidence unless asked (a restore gate; snapshots are never deleted).
+    Evidence,
     /// Acts on the organization from its management account (a policy attached to member accounts):
-    /// first, since one call there closes a whole account, and lifted last. In a plan over several
+    /// the first cuts, since one call there closes a whole account, and lifted last. In a plan over several
     /// accounts (`--accounts`) these are the only kinds discovered in the management account unless it
     /// is one of the accounts chosen.
     Organization,
@@ -52,6 +57,9 @@ pub struct DiscoveryScope {
     /// [`crate::plan::DEFAULT_MEMBER_ROLE`]): organization-level denials leave it out, so the responder
     /// can still act in, and restore, the accounts they quarantine.
     pub member_role: String,
+    /// When the plan was made (RFC 3339, the plan's `created`). Kinds that name what they make after the
+    /// plan (the evidence buckets, the incident) read it here, so apply derives the same names again.
+    pub created: String,
 }
 
 impl DiscoveryScope {
@@ -73,6 +81,7 @@ impl DiscoveryScope {
             keep_cidrs: vec![],
             options: PlanOptions::new(),
             member_role: crate::plan::DEFAULT_MEMBER_ROLE.into(),
+            created: "2026-11-30T11:54:00Z".into(),
         }
     }
 }

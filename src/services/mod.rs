@@ -3,6 +3,7 @@
 //!
 //! | door | folder | kinds |
 //! |---|---|---|
+//! | the record of the incident, kept before anything is cut | [`evidence`] | `evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots` |
 //! | whole member accounts, from the organization's management account | [`organization`] | `org_quarantine`, `org_resource_perimeter` |
 //! | the network's paths out | [`network`] | `vpc_block_public_access`, `nacl_deny`, `route_remove`, `igw_detach`, `vgw_detach`, `sg_revoke`, `vpce_policy_deny`, `vpce_delete` |
 //! | stolen keys and sessions | [`identity`] | `iam_key_deactivate`, `iam_ssh_key_deactivate`, `iam_service_credential_deactivate` (one file: `iam_credential_deactivate`), `iam_session_revoke` |
@@ -33,6 +34,7 @@
 
 pub mod common;
 pub mod edge;
+pub mod evidence;
 pub mod findings;
 pub mod identity;
 pub mod kind;

@@ -3,16 +3,17 @@
 use crate::plan::{Cut, KindCatalog, KindFacts};
 use crate::services::kind::{Containment, Inspection, Phase, PlanOption, RestoreGate};
 use crate::services::{
-    common, edge, findings, identity, mail, network, organization, serverless, sharing, storage,
-    trust,
+    common, edge, evidence, findings, identity, mail, network, organization, serverless, sharing,
+    storage, trust,
 };
 
 /// Every kind this hikkonuki knows, and every inspection.
 ///
 /// # Order
 /// The list in [`Registry::standard`] is the declared order of the kinds, and it means two things:
-/// - **apply and plan**: kinds run phase by phase ([`crate::services::Phase`]: sealing kinds first, so the
-///   account is closed as early as possible); within a phase, plans list cuts in this order;
+/// - **apply and plan**: kinds run phase by phase ([`crate::services::Phase`]: the evidence kinds first, so
+///   the cuts are on record, then sealing kinds, so the account is closed as early as possible); within a
+///   phase, plans list cuts in this order;
 /// - **restore**: the reverse, phase by phase (per-resource cuts first, then the sealing kinds from last to
 ///   first), because an undo may need another kind's undo to have happened: a gateway must be attached
 ///   again (`igw_detach`, `vgw_detach`) before routes to it are re-created (`route_remove`), and the
@@ -80,6 +81,11 @@ impl Registry {
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
                 Box::new(edge::cloudfront::CloudFrontDisable),
                 Box::new(edge::cloudfront::CloudFrontMaintenance),
+                // The evidence phase runs before every other (Phase::Evidence) and is restored after
+                // every other, wherever it is listed. The trail first: it records the rest.
+                Box::new(evidence::EvidenceTrailOn),
+                Box::new(evidence::EvidenceFlowLogs),
+                Box::new(evidence::EvidenceSnapshots),
             ],
             inspections: vec![
                 Box::new(mail::ses_sending_pause::SesSendingPause),
@@ -102,6 +108,7 @@ impl Registry {
                 Box::new(serverless::api_gateway::ApiGatewayDenyPolicy),
                 Box::new(sharing::SharingRevoke),
                 Box::new(sharing::SsmPublicSharing),
+                Box::new(evidence::EvidenceFlowLogs),
                 // What discovery could not classify (issue 11): once regional, once global.
                 Box::new(common::unclassified::Unclassified { global: false }),
                 Box::new(common::unclassified::Unclassified { global: true }),
@@ -216,6 +223,49 @@ mod tests {
         registry.restore_rank(first) < registry.restore_rank(then)
     }
 
+    /// The evidence kinds come before everything in apply and after everything in restore; the order
+    /// tests below are about the cuts between them.
+    fn is_evidence(registry: &Registry, kind: &str) -> bool {
+        registry
+            .get(kind)
+            .is_some_and(|k| k.info().phase == Phase::Evidence)
+    }
+
+    #[test]
+    fn evidence_is_applied_before_every_cut_and_restored_after_every_cut() {
+        let registry = Registry::standard();
+        let evidence: Vec<&str> = registry
+            .all()
+            .map(|k| k.info().name)
+            .filter(|kind| is_evidence(&registry, kind))
+            .collect();
+        assert_eq!(
+            evidence,
+            [
+                "evidence_trail_on",
+                "evidence_flow_logs",
+                "evidence_snapshots"
+            ]
+        );
+        for kind in registry.all().map(|k| k.info().name) {
+            if !is_evidence(&registry, kind) {
+                for first in &evidence {
+                    assert!(
+                        undone_before(&registry, kind, first),
+                        "{kind} before {first}"
+                    );
+                }
+            }
+        }
+        // The trail records the other evidence cuts: applied first within the phase, restored last.
+        assert!(undone_before(
+            &registry,
+            "evidence_flow_logs",
+            "evidence_trail_on"
+        ));
+        assert!(Phase::Evidence < Phase::Organization);
+    }
+
     #[test]
     fn restore_reattaches_gateways_before_it_recreates_routes_and_opens_network_acls_last() {
         let registry = Registry::standard();
@@ -229,6 +279,7 @@ mod tests {
                 "org_resource_perimeter",
             ]
             .contains(&kind)
+                && !is_evidence(&registry, kind)
             {
                 assert!(undone_before(&registry, kind, "nacl_deny"), "{kind}");
             }
@@ -255,6 +306,7 @@ mod tests {
                 "org_resource_perimeter",
             ]
             .contains(&kind)
+                && !is_evidence(&registry, kind)
             {
                 assert!(
                     undone_before(&registry, kind, "vpc_block_public_access"),
@@ -284,13 +336,14 @@ mod tests {
         ));
     }
 
-    /// The organization's policies are applied before anything in an account and lifted after everything.
+    /// The organization's policies are applied before any cut in an account and lifted after every cut (only the
+    /// evidence, which is not a cut, comes before them and is restored after).
     #[test]
     fn organization_policies_are_applied_first_and_lifted_last() {
         let registry = Registry::standard();
         let names: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         assert_eq!(names[..2], ["org_quarantine", "org_resource_perimeter"]);
-        for kind in &names[2..] {
+        for kind in names[2..].iter().filter(|k| !is_evidence(&registry, k)) {
             for org in ["org_quarantine", "org_resource_perimeter"] {
                 assert!(undone_before(&registry, kind, org), "{kind} before {org}");
             }
@@ -388,7 +441,8 @@ mod tests {
                 "resource-perimeter",
                 "keep-subnet",
                 "keep-vpc",
-                "maintenance-origin"
+                "maintenance-origin",
+                "incident"
             ]
         );
         assert_eq!(
@@ -397,7 +451,7 @@ mod tests {
                 .iter()
                 .map(|g| g.flag)
                 .collect::<Vec<_>>(),
-            ["--lift-session-revocation"]
+            ["--lift-session-revocation", "--stop-evidence"]
         );
     }
 }

@@ -201,10 +201,10 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     }
     assert_cut(&account_state(&emulator, &seeded).await, &seeded);
 
-    // Lifting the session revocations too, so the whole account can be compared.
+    // Lifting the session revocations and stopping the evidence too, so the whole account can be compared.
     emulator
         .restore("plans/p.rollback.yaml")
-        .arg("--lift-session-revocation")
+        .args(["--lift-session-revocation", "--stop-evidence"])
         .assert()
         .code(0)
         .stdout(contains(" 0 failed."));

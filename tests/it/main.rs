@@ -27,6 +27,7 @@
 //!   `image_block_public_access` on the emulator (its model of those operations).
 //! - `organization_policies`: `org_quarantine` and `org_resource_perimeter` on an emulated organization.
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
+//! - `evidence`: the evidence phase (`evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots`).
 
 mod account;
 mod api_gateway;
@@ -36,6 +37,7 @@ mod cloudfront;
 mod crash;
 mod database;
 mod emulator;
+mod evidence;
 mod forgery;
 mod gateways;
 mod hostile_names;

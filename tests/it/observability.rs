@@ -116,7 +116,12 @@ async fn the_incident_report_says_what_was_cut_and_restored() {
         .stdout(contains("- **Account:** 123456789012"))
         .stdout(contains("| `sg_revoke/us-east-1/"))
         .stdout(contains("| cut |"));
-    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    // The evidence stopped too: a plain restore keeps it, still cut.
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--stop-evidence")
+        .assert()
+        .code(0);
     emulator
         .hikkonuki()
         .args(["show", "plans/p.rollback.yaml", "--format", "markdown"])

@@ -49,10 +49,16 @@ const NOT_ON_THE_EMULATOR: &[(&str, &str, &str)] = &[
 ];
 
 /// Kinds whose example-plan entry cannot come from the demo account's plan, and why.
-const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[(
-    "cloudfront_maintenance",
-    "proposed only with `plan --maintenance-origin`, instead of cloudfront_disable; the example plan is made without it",
-)];
+const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[
+    (
+        "cloudfront_maintenance",
+        "proposed only with `plan --maintenance-origin`, instead of cloudfront_disable; the example plan is made without it",
+    ),
+    (
+        "evidence_snapshots",
+        "the demo account runs no instance in its VPCs, so it has no disks to snapshot",
+    ),
+];
 
 fn exempt<'a>(list: impl IntoIterator<Item = &'a str>, kind: &str) -> bool {
     list.into_iter().any(|k| k == kind)

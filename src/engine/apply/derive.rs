@@ -67,6 +67,7 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
         },
         keep_cidrs,
         options: plan.options.clone(),
+        created: plan.created.clone(),
         member_role: plan
             .role
             .clone()

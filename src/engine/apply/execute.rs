@@ -16,8 +16,9 @@ use crate::plan::{Cut, Plan};
 use crate::report::{Event, Reporter};
 use crate::services::{Containment, Phase, Registry, ServiceError};
 
-/// The order apply walks: organization-level cuts, then sealing cuts, so the account is closed as early
-/// as possible, then the per-resource cuts, each group in plan order.
+/// The order apply walks: the evidence kinds (recording starts before anything is cut), organization-level
+/// cuts, then sealing cuts, so the account is closed as early as possible, then the per-resource cuts,
+/// each group in plan order.
 pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
     let mut cuts: Vec<&Cut> = plan.cuts.iter().collect();
     cuts.sort_by_key(|cut| {
@@ -160,7 +161,12 @@ pub async fn execute(
             .unwrap_or(Phase::PerResource)
     };
     let mut journal_error = None;
-    for phase in [Phase::Organization, Phase::Seal, Phase::PerResource] {
+    for phase in [
+        Phase::Evidence,
+        Phase::Organization,
+        Phase::Seal,
+        Phase::PerResource,
+    ] {
         let cuts: Vec<&Cut> = order
             .iter()
             .copied()

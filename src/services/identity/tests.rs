@@ -41,6 +41,7 @@ fn scope(arn: &str, key: Option<&str>) -> DiscoveryScope {
         keep_cidrs: vec![],
         options: Default::default(),
         member_role: crate::plan::DEFAULT_MEMBER_ROLE.into(),
+        created: "2026-11-30T11:54:00Z".into(),
     }
 }
 

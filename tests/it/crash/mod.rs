@@ -12,9 +12,11 @@
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
 //! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
 //! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
+//! - `evidence`: the evidence phase killed after each of its calls in apply, then `restore --stop-evidence`.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
+mod evidence;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;
@@ -146,11 +148,12 @@ fn assert_killed(status: ExitStatus, what: &str, output: &str) {
 }
 
 /// Runs restore straight against the emulator; returns its standard output. Session revocations are
-/// lifted too (the serverless scenario's Lambda role gets one), so the whole account can be compared.
+/// lifted too (the serverless scenario's Lambda role gets one), and the evidence phase's trail and flow
+/// logs stopped, so the whole account can be compared.
 fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
     let output = emulator
         .restore(rollback)
-        .arg("--lift-session-revocation")
+        .args(["--lift-session-revocation", "--stop-evidence"])
         .output()
         .unwrap();
     assert!(

@@ -1,0 +1,393 @@
+//! `evidence_flow_logs`: a VPC flow log of all traffic, to this plan's evidence bucket in the region, for
+//! every VPC the plan cuts ([`super::vpcs::RULE`]), so traffic that still moves, or tries to, after the
+//! cuts is on record. A VPC that already has an active flow log of all its traffic (to S3, CloudWatch
+//! Logs or Firehose) keeps that one and gets none: an Info finding says so.
+//!
+//! Restore keeps the flow logs recording unless `restore --stop-evidence`: then the flow logs delivering
+//! to this plan's bucket are deleted (`DeleteFlowLogs`), and the bucket too while it is still empty.
+
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    DestinationOptionsRequest, FlowLog, FlowLogsResourceType, LogDestinationType, TrafficType,
+};
+use serde::{Deserialize, Serialize};
+
+use super::STOP_EVIDENCE_GATE;
+use super::vpcs::{self, VpcWithAWayOut};
+use crate::aws::RegionCtx;
+use crate::plan::{Cut, Finding, Severity};
+use crate::services::{
+    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, RestoreGate, ServiceError,
+    TypedCut, UndoOutcome,
+};
+
+pub struct EvidenceFlowLogs;
+
+static INFO: KindInfo = KindInfo {
+    name: "evidence_flow_logs",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::Evidence,
+    global: false,
+};
+
+/// Flow log records are aggregated over at most this many seconds before delivery: the shortest interval
+/// AWS offers (60 or 600:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html>), for the finest record.
+const AGGREGATION_SECONDS: i32 = 60;
+
+/// One VPC's evidence flow log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FlowLogState {
+    pub vpc_id: String,
+    /// This plan's evidence bucket in the region.
+    pub bucket: String,
+    /// Whether a flow log of the VPC delivers to that bucket.
+    pub recording: bool,
+}
+
+fn destination(bucket: &str) -> String {
+    format!("arn:aws:s3:::{bucket}")
+}
+
+/// A flow log delivering to `bucket` (its destination is the bucket, or a folder in it).
+fn delivers_to(log: &FlowLog, bucket: &str) -> bool {
+    let arn = destination(bucket);
+    log.log_destination()
+        .is_some_and(|d| d == arn || d.starts_with(&format!("{arn}/")))
+}
+
+/// An active flow log recording all of the resource's traffic, wherever it delivers.
+fn records_everything(log: &FlowLog) -> bool {
+    log.flow_log_status() == Some("ACTIVE") && log.traffic_type().map(|t| t.as_str()) == Some("ALL")
+}
+
+/// Every flow log of the region, read once per region and run.
+async fn flow_logs(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
+    ctx.once("evidence:flow_logs", || async {
+        ctx.ec2()
+            .describe_flow_logs()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
+    })
+    .await
+}
+
+/// The flow logs of one VPC, live.
+async fn flow_logs_of(ctx: &RegionCtx, vpc_id: &str) -> Result<Vec<FlowLog>, ServiceError> {
+    ctx.ec2()
+        .describe_flow_logs()
+        .filter(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("resource-id")
+                .values(vpc_id)
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
+}
+
+/// The VPCs to record and those that already record everything (with their flow logs' IDs).
+fn split<'a>(
+    vpcs: &'a [VpcWithAWayOut],
+    logs: &[FlowLog],
+) -> (
+    Vec<&'a VpcWithAWayOut>,
+    Vec<(&'a VpcWithAWayOut, Vec<String>)>,
+) {
+    let mut to_record = Vec::new();
+    let mut recorded = Vec::new();
+    for vpc in vpcs {
+        let existing: Vec<String> = logs
+            .iter()
+            .filter(|log| log.resource_id() == Some(vpc.vpc_id.as_str()) && records_everything(log))
+            .map(|log| {
+                format!(
+                    "{} to {}",
+                    log.flow_log_id().unwrap_or("?"),
+                    log.log_destination_type()
+                        .map(|t| t.as_str())
+                        .unwrap_or("cloud-watch-logs")
+                )
+            })
+            .collect();
+        if existing.is_empty() {
+            to_record.push(vpc);
+        } else {
+            recorded.push((vpc, existing));
+        }
+    }
+    (to_record, recorded)
+}
+
+fn propose(vpc: &VpcWithAWayOut, bucket: &str) -> Proposal<FlowLogState> {
+    let before = FlowLogState {
+        vpc_id: vpc.vpc_id.clone(),
+        bucket: bucket.to_string(),
+        recording: false,
+    };
+    Proposal {
+        target: vpc.vpc_id.clone(),
+        reason: format!(
+            "{} has a way out ({}) and no flow log recording all its traffic: evidence first, a flow log of all traffic (aggregated per minute) to the evidence bucket {bucket}, so what still moves, or tries to, after the cuts is on record. Recorded: {}. Restore leaves it recording unless `restore --stop-evidence`.",
+            vpc.vpc_id,
+            vpc.summary(),
+            vpcs::RULE
+        ),
+        after: FlowLogState {
+            recording: true,
+            ..before.clone()
+        },
+        before,
+        disabled_because: None,
+    }
+}
+
+async fn read(ctx: &RegionCtx, vpc_id: &str, bucket: &str) -> Result<FlowLogState, ServiceError> {
+    let logs = flow_logs_of(ctx, vpc_id).await?;
+    Ok(FlowLogState {
+        vpc_id: vpc_id.to_string(),
+        bucket: bucket.to_string(),
+        recording: logs.iter().any(|log| delivers_to(log, bucket)),
+    })
+}
+
+/// The unsuccessful items of a CreateFlowLogs or DeleteFlowLogs answer, as one error: EC2 reports a
+/// refusal for one resource there, with the call itself succeeding.
+fn unsuccessful(
+    operation: &str,
+    items: &[aws_sdk_ec2::types::UnsuccessfulItem],
+) -> Option<ServiceError> {
+    let first = items.first()?;
+    let error = first.error();
+    Some(ServiceError {
+        operation: operation.to_string(),
+        code: error.and_then(|e| e.code()).map(str::to_string),
+        message: items
+            .iter()
+            .map(|item| {
+                format!(
+                    "{}: {}",
+                    item.resource_id().unwrap_or("?"),
+                    item.error().and_then(|e| e.message()).unwrap_or("refused")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    })
+}
+
+#[async_trait]
+impl CutKind for EvidenceFlowLogs {
+    type State = FlowLogState;
+    /// The cut's own state: the VPC and the bucket whose flow logs undo deletes.
+    type Undo = FlowLogState;
+
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &TypedCut<FlowLogState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
+        if before.vpc_id != cut.target || after.vpc_id != cut.target {
+            return Err(format!(
+                "`before` and `after` must both name the target VPC {}",
+                cut.target
+            ));
+        }
+        if before.bucket != after.bucket || !super::is_evidence_bucket(&after.bucket) {
+            return Err("the flow log delivers to one hikkonuki-evidence-… bucket".into());
+        }
+        if super::bucket_account(&after.bucket).is_none() {
+            return Err(format!(
+                "{} is not named as hikkonuki names evidence buckets",
+                after.bucket
+            ));
+        }
+        if before.recording || !after.recording {
+            return Err("the cut takes the VPC from not recording to recording".into());
+        }
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<FlowLogState>>, ServiceError> {
+        let vpcs = vpcs::with_a_way_out(ctx).await?;
+        if vpcs.is_empty() {
+            return Ok(vec![]);
+        }
+        let logs = flow_logs(ctx).await?;
+        let bucket = super::bucket_name(
+            &scope.caller.account,
+            &super::plan_stamp(scope)?,
+            &ctx.region,
+        );
+        let (to_record, _) = split(&vpcs, &logs);
+        Ok(to_record
+            .into_iter()
+            .map(|vpc| propose(vpc, &bucket))
+            .collect())
+    }
+
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<FlowLogState>,
+    ) -> Result<Option<FlowLogState>, ServiceError> {
+        let exists = ctx
+            .ec2()
+            .describe_vpcs()
+            .vpc_ids(&cut.target)
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err));
+        if crate::services::network::vpc::unless_not_found(exists, &["InvalidVpcID.NotFound"])?
+            .is_none()
+        {
+            return Ok(None);
+        }
+        Ok(Some(read(ctx, &cut.target, &cut.before.bucket).await?))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<FlowLogState>,
+    ) -> Result<FlowLogState, ServiceError> {
+        let bucket = &cut.after.bucket;
+        let account = super::bucket_account(bucket).ok_or_else(|| {
+            ServiceError::local(INFO.name, format!("{bucket} is not an evidence bucket"))
+        })?;
+        super::ensure_bucket(ctx, bucket, account).await?;
+        // CreateFlowLogs: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html
+        let out = ctx
+            .ec2()
+            .create_flow_logs()
+            .resource_ids(&cut.target)
+            .resource_type(FlowLogsResourceType::Vpc)
+            .traffic_type(TrafficType::All)
+            .log_destination_type(LogDestinationType::S3)
+            .log_destination(destination(bucket))
+            .max_aggregation_interval(AGGREGATION_SECONDS)
+            .destination_options(
+                DestinationOptionsRequest::builder()
+                    .per_hour_partition(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:CreateFlowLogs", err))?;
+        if let Some(err) = unsuccessful("ec2:CreateFlowLogs", out.unsuccessful()) {
+            // The same flow log, made by an earlier run this one resumes, is the cut done.
+            let resumed = err.code.as_deref() == Some("FlowLogAlreadyExists")
+                && read(ctx, &cut.target, bucket).await?.recording;
+            if !resumed {
+                return Err(err);
+            }
+        }
+        self.undo_record_for(cut)
+    }
+
+    fn undo_record_for(&self, cut: &TypedCut<FlowLogState>) -> Result<FlowLogState, ServiceError> {
+        Ok(cut.after.clone())
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        Some(STOP_EVIDENCE_GATE)
+    }
+
+    async fn undo(
+        &self,
+        ctx: &RegionCtx,
+        undo: &FlowLogState,
+    ) -> Result<UndoOutcome, ServiceError> {
+        let ours: Vec<String> = flow_logs_of(ctx, &undo.vpc_id)
+            .await?
+            .iter()
+            .filter(|log| delivers_to(log, &undo.bucket))
+            .filter_map(|log| log.flow_log_id().map(str::to_string))
+            .collect();
+        let mut notes = Vec::new();
+        if ours.is_empty() {
+            notes.push(format!(
+                "{}: no flow log to {} any more: nothing to delete",
+                undo.vpc_id, undo.bucket
+            ));
+        } else {
+            let out = ctx
+                .ec2()
+                .delete_flow_logs()
+                .set_flow_log_ids(Some(ours.clone()))
+                .send()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DeleteFlowLogs", err))?;
+            if let Some(err) = unsuccessful("ec2:DeleteFlowLogs", out.unsuccessful()) {
+                return Err(err);
+            }
+            notes.push(format!(
+                "{}: flow log {} deleted; the records it delivered to {} are kept",
+                undo.vpc_id,
+                ours.join(", "),
+                undo.bucket
+            ));
+        }
+        notes.push(super::remove_bucket_if_empty(ctx, &undo.bucket).await?);
+        Ok(UndoOutcome { notes })
+    }
+}
+
+/// Says which VPCs the plan cuts already record all their traffic, so no evidence flow log is proposed
+/// for them: the responder knows where that record is.
+#[async_trait]
+impl Inspection for EvidenceFlowLogs {
+    fn name(&self) -> &'static str {
+        INFO.name
+    }
+
+    fn global(&self) -> bool {
+        false
+    }
+
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let vpcs = vpcs::with_a_way_out(ctx).await?;
+        if vpcs.is_empty() {
+            return Ok(vec![]);
+        }
+        let logs = flow_logs(ctx).await?;
+        let (_, recorded) = split(&vpcs, &logs);
+        Ok(recorded
+            .into_iter()
+            .map(|(vpc, existing)| Finding {
+                check: INFO.name.into(),
+                region: ctx.region.clone(),
+                resource: vpc.vpc_id.clone(),
+                severity: Severity::Info,
+                message: format!(
+                    "{} already records all its traffic (flow log {}): no evidence flow log is added; keep that flow log and its records until the incident is closed.",
+                    vpc.vpc_id,
+                    existing.join(", ")
+                ),
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,217 @@
+//! `evidence_flow_logs`: which VPCs already record everything, and, with aws-smithy-mocks, EC2's documented
+//! per-resource refusals of CreateFlowLogs (returned in `Unsuccessful`, the call itself succeeding:
+//! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html>; the codes from
+//! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>) and undo's rule of
+//! deleting only the flow logs to this plan's bucket.
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::create_flow_logs::CreateFlowLogsOutput;
+use aws_sdk_ec2::operation::delete_flow_logs::DeleteFlowLogsOutput;
+use aws_sdk_ec2::operation::describe_flow_logs::DescribeFlowLogsOutput;
+use aws_sdk_ec2::types::{UnsuccessfulItem, UnsuccessfulItemError};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
+use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
+use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+use aws_sdk_s3::types::Object;
+use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+use super::*;
+
+const REGION: &str = "us-east-1";
+
+fn bucket() -> String {
+    super::super::bucket_name("123456789012", "20261130-115400", REGION)
+}
+
+fn flow_log(id: &str, vpc: &str, traffic: &str, destination: Option<&str>) -> FlowLog {
+    let log = FlowLog::builder()
+        .flow_log_id(id)
+        .resource_id(vpc)
+        .flow_log_status("ACTIVE")
+        .traffic_type(TrafficType::from(traffic));
+    match destination {
+        Some(destination) => log
+            .log_destination_type(LogDestinationType::S3)
+            .log_destination(destination)
+            .build(),
+        None => log
+            .log_destination_type(LogDestinationType::CloudWatchLogs)
+            .log_group_name("flows")
+            .build(),
+    }
+}
+
+fn vpc(id: &str) -> VpcWithAWayOut {
+    VpcWithAWayOut {
+        vpc_id: id.into(),
+        ways_out: vec!["route to igw-1".into()],
+    }
+}
+
+fn cut() -> TypedCut<FlowLogState> {
+    let proposal = propose(&vpc("vpc-1"), &bucket());
+    TypedCut {
+        id: "evidence_flow_logs/us-east-1/vpc-1".into(),
+        region: REGION.into(),
+        target: proposal.target,
+        before: proposal.before,
+        after: proposal.after,
+    }
+}
+
+#[test]
+fn a_vpc_already_recording_all_its_traffic_gets_no_evidence_flow_log_and_a_rejects_only_one_does() {
+    let vpcs = [vpc("vpc-all"), vpc("vpc-rejects"), vpc("vpc-none")];
+    let logs = [
+        flow_log("fl-1", "vpc-all", "ALL", None),
+        flow_log("fl-2", "vpc-rejects", "REJECT", Some("arn:aws:s3:::x")),
+    ];
+    let (to_record, recorded) = split(&vpcs, &logs);
+    assert_eq!(
+        to_record
+            .iter()
+            .map(|v| v.vpc_id.as_str())
+            .collect::<Vec<_>>(),
+        ["vpc-rejects", "vpc-none"]
+    );
+    assert_eq!(recorded.len(), 1);
+    assert_eq!(recorded[0].0.vpc_id, "vpc-all");
+    assert_eq!(recorded[0].1, ["fl-1 to cloud-watch-logs"]);
+}
+
+#[test]
+fn the_proposal_names_the_rule_the_way_out_and_the_bucket_and_checks() {
+    let cut = cut();
+    EvidenceFlowLogs.check_states(&cut).unwrap();
+    let proposal = propose(&vpc("vpc-1"), &bucket());
+    assert!(proposal.reason.contains("route to igw-1"));
+    assert!(proposal.reason.contains(&bucket()));
+    assert!(proposal.reason.contains(vpcs::RULE));
+    let mut elsewhere = cut.clone();
+    elsewhere.after.bucket = "someone-elses".into();
+    elsewhere.before.bucket = "someone-elses".into();
+    assert!(EvidenceFlowLogs.check_states(&elsewhere).is_err());
+}
+
+fn refused(code: &'static str) -> CreateFlowLogsOutput {
+    CreateFlowLogsOutput::builder()
+        .unsuccessful(
+            UnsuccessfulItem::builder()
+                .resource_id("vpc-1")
+                .error(
+                    UnsuccessfulItemError::builder()
+                        .code(code)
+                        .message(format!("{code} (mocked)"))
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+}
+
+/// Applies the cut with CreateFlowLogs answering `created` and DescribeFlowLogs `then`, the bucket
+/// existing already.
+async fn apply_answered(
+    created: CreateFlowLogsOutput,
+    then: Vec<FlowLog>,
+) -> Result<FlowLogState, ServiceError> {
+    let create = mock!(Client::create_flow_logs).then_output(move || created.clone());
+    let describe = mock!(Client::describe_flow_logs).then_output(move || {
+        DescribeFlowLogsOutput::builder()
+            .set_flow_logs(Some(then.clone()))
+            .build()
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&create, &describe]);
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2)
+        .then_output(|| ListObjectsV2Output::builder().build());
+    let block = mock!(aws_sdk_s3::Client::put_public_access_block)
+        .then_output(|| PutPublicAccessBlockOutput::builder().build());
+    let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+        .then_output(|| PutBucketPolicyOutput::builder().build());
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &block, &policy]);
+    let ctx = RegionCtx::with_ec2(REGION, ec2).mock_s3(s3);
+    let result = EvidenceFlowLogs.apply(&ctx, &cut()).await;
+    assert_eq!(
+        (block.num_calls(), policy.num_calls()),
+        (1, 1),
+        "the bucket is blocked and given its policy before any flow log delivers to it"
+    );
+    result
+}
+
+#[tokio::test]
+async fn mocked_the_flow_log_limit_fails_the_cut_with_ec2s_code() {
+    let err = apply_answered(refused("FlowLogsLimitExceeded"), vec![])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("FlowLogsLimitExceeded"));
+    assert_eq!(err.operation, "ec2:CreateFlowLogs");
+    assert!(err.message.contains("vpc-1"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn mocked_the_same_flow_log_made_by_an_earlier_run_is_the_cut_done() {
+    let ours = flow_log("fl-9", "vpc-1", "ALL", Some(&destination(&bucket())));
+    let undo = apply_answered(refused("FlowLogAlreadyExists"), vec![ours])
+        .await
+        .unwrap();
+    assert_eq!(undo, cut().after);
+}
+
+#[tokio::test]
+async fn mocked_flow_log_already_exists_without_ours_is_a_failure_not_a_success() {
+    let theirs = flow_log("fl-8", "vpc-1", "ALL", Some("arn:aws:s3:::theirs"));
+    let err = apply_answered(refused("FlowLogAlreadyExists"), vec![theirs])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("FlowLogAlreadyExists"));
+}
+
+#[tokio::test]
+async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a_bucket_with_logs()
+{
+    let ours = flow_log(
+        "fl-ours",
+        "vpc-1",
+        "ALL",
+        Some(&format!("{}/", destination(&bucket()))),
+    );
+    let theirs = flow_log("fl-theirs", "vpc-1", "ALL", Some("arn:aws:s3:::theirs"));
+    let describe = mock!(Client::describe_flow_logs).then_output(move || {
+        DescribeFlowLogsOutput::builder()
+            .flow_logs(ours.clone())
+            .flow_logs(theirs.clone())
+            .build()
+    });
+    let delete = mock!(Client::delete_flow_logs)
+        .match_requests(|req| req.flow_log_ids() == ["fl-ours".to_string()])
+        .then_output(|| DeleteFlowLogsOutput::builder().build());
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe, &delete]);
+    let list = mock!(aws_sdk_s3::Client::list_objects_v2).then_output(|| {
+        ListObjectsV2Output::builder()
+            .contents(
+                Object::builder()
+                    .key("AWSLogs/123456789012/x.log.gz")
+                    .build(),
+            )
+            .build()
+    });
+    let remove = mock!(aws_sdk_s3::Client::delete_bucket).then_output(|| {
+        aws_sdk_s3::operation::delete_bucket::DeleteBucketOutput::builder().build()
+    });
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &remove]);
+    let ctx = RegionCtx::with_ec2(REGION, ec2).mock_s3(s3);
+    let outcome = EvidenceFlowLogs.undo(&ctx, &cut().after).await.unwrap();
+    assert_eq!(delete.num_calls(), 1);
+    assert_eq!(remove.num_calls(), 0, "a bucket holding logs is evidence");
+    assert!(
+        outcome.notes[0].contains("fl-ours deleted"),
+        "{:?}",
+        outcome.notes
+    );
+    assert!(
+        outcome.notes[1].contains("kept") && outcome.notes[1].contains("aws s3 rb"),
+        "{:?}",
+        outcome.notes
+    );
+}

@@ -1,0 +1,486 @@
+//! `evidence_trail_on`: every region's API calls on record before anything is cut. Read from the home
+//! region, where every multi-region trail of the account is visible (a multi-region trail made elsewhere as
+//! a shadow trail):
+//! - a logging multi-region trail (or organization trail) already records every region: nothing to do;
+//! - else a stopped multi-region trail whose home is this region is started (`StartLogging`);
+//! - else a multi-region trail `hikkonuki-evidence` is created, with log file validation on, delivering to
+//!   this plan's evidence bucket in the home region (public access blocked, the bucket policy CloudTrail
+//!   needs), and started.
+//!
+//! A stopped single-region trail is not started instead: it would record one region, and an intruder
+//! moves to another. The reason names such trails, so the responder can start them too.
+//!
+//! Restore keeps the trail logging (the record of the incident must survive it) unless `restore
+//! --stop-evidence`: then a started trail is stopped again, and a created one is deleted, with its bucket
+//! if that is still empty (delivered logs are never deleted).
+
+use async_trait::async_trait;
+use aws_sdk_cloudtrail::types::Trail;
+use serde::{Deserialize, Serialize};
+
+use super::{STOP_EVIDENCE_GATE, TRAIL_NAME};
+use crate::aws::RegionCtx;
+use crate::services::{
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
+    UndoOutcome,
+};
+
+pub struct EvidenceTrailOn;
+
+static INFO: KindInfo = KindInfo {
+    name: "evidence_trail_on",
+    reversible: true,
+    enabled_by_default: true,
+    phase: Phase::Evidence,
+    global: true,
+};
+
+/// "You can create up to five trails for each region. ... A trail that applies to all regions exists in
+/// each region and is counted as one trail in each region."
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/WhatIsCloudTrail-Limits.html>)
+pub const TRAILS_PER_REGION: usize = 5;
+
+/// A trail as the cut sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrailState {
+    /// The trail's ARN.
+    pub trail: String,
+    pub exists: bool,
+    pub logging: bool,
+    /// A multi-region trail logs every region.
+    pub multi_region: bool,
+    /// Where it delivers: for the trail hikkonuki creates, this plan's evidence bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+}
+
+/// What the cut did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TrailAction {
+    /// Started an existing trail's logging: undo stops it.
+    Started,
+    /// Created the trail (and perhaps its bucket): undo deletes the trail, and the bucket while empty.
+    Created,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrailUndo {
+    pub trail: String,
+    pub action: TrailAction,
+    /// The evidence bucket the created trail delivers to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+}
+
+/// The parts of a CloudTrail trail ARN, `arn:aws:cloudtrail:REGION:ACCOUNT:trail/NAME`.
+fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (_, _, service, region, account, resource) = (
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+        parts.next()?,
+    );
+    let name = resource.strip_prefix("trail/")?;
+    (service == "cloudtrail").then_some((region, account, name))
+}
+
+fn trail_arn(region: &str, account: &str, name: &str) -> String {
+    format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}")
+}
+
+/// A trail visible in the region, with whether it is logging (`None` when its status cannot be read).
+#[derive(Debug, Clone)]
+struct Seen {
+    trail: Trail,
+    logging: Option<bool>,
+}
+
+impl Seen {
+    fn arn(&self) -> &str {
+        self.trail.trail_arn().unwrap_or_default()
+    }
+    fn name(&self) -> &str {
+        self.trail.name().unwrap_or_default()
+    }
+    /// Logs every region of the account: multi-region, or the organization's trail.
+    fn covers_every_region(&self) -> bool {
+        self.trail.is_multi_region_trail().unwrap_or(false)
+            || self.trail.is_organization_trail().unwrap_or(false)
+    }
+}
+
+/// Every trail visible in the region (shadow trails included), with its status. An organization trail
+/// whose status a member account cannot read counts as logging, as the `cloudtrail_not_logging` finding
+/// counts it; any other unreadable status counts as not known to log.
+async fn trails(ctx: &RegionCtx) -> Result<Vec<Seen>, ServiceError> {
+    let cloudtrail = ctx.cloudtrail();
+    let described = cloudtrail
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("cloudtrail:DescribeTrails", err))?;
+    let mut seen = Vec::new();
+    for trail in described.trail_list() {
+        let Some(id) = trail.trail_arn().or(trail.name()) else {
+            continue;
+        };
+        let logging = match cloudtrail.get_trail_status().name(id).send().await {
+            Ok(status) => Some(status.is_logging().unwrap_or(false)),
+            Err(_) if trail.is_organization_trail().unwrap_or(false) => Some(true),
+            Err(_) => None,
+        };
+        seen.push(Seen {
+            trail: trail.clone(),
+            logging,
+        });
+    }
+    Ok(seen)
+}
+
+/// The proposal for the home region `region`, given the trails visible there.
+fn propose(
+    region: &str,
+    account: &str,
+    stamp: &str,
+    seen: &[Seen],
+) -> Option<Proposal<TrailState>> {
+    if seen
+        .iter()
+        .any(|t| t.covers_every_region() && t.logging == Some(true))
+    {
+        return None;
+    }
+    let single_region: Vec<String> = seen
+        .iter()
+        .filter(|t| !t.covers_every_region())
+        .map(|t| {
+            let state = match t.logging {
+                Some(true) => "logging",
+                Some(false) => "stopped",
+                None => "status unreadable",
+            };
+            format!("{} ({state})", t.name())
+        })
+        .collect();
+    let aside = if single_region.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Single-region trails here ({}) record one region only, and an intruder can move to another.",
+            single_region.join(", ")
+        )
+    };
+    let keep = "Restore leaves it logging (the record of the incident must survive restore) unless `restore --stop-evidence`.";
+    let stopped_here = seen.iter().find(|t| {
+        t.covers_every_region()
+            && t.logging == Some(false)
+            && t.trail.home_region() == Some(region)
+            && !t.trail.is_organization_trail().unwrap_or(false)
+    });
+    if let Some(stopped) = stopped_here {
+        let before = TrailState {
+            trail: stopped.arn().to_string(),
+            exists: true,
+            logging: false,
+            multi_region: true,
+            bucket: stopped.trail.s3_bucket_name().map(str::to_string),
+        };
+        return Some(Proposal {
+            target: before.trail.clone(),
+            reason: format!(
+                "No trail is logging every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: start logging the stopped multi-region trail {} (StartLogging), before anything is cut.{aside} {keep}",
+                stopped.name()
+            ),
+            after: TrailState {
+                logging: true,
+                ..before.clone()
+            },
+            before,
+            disabled_because: None,
+        });
+    }
+    let bucket = super::bucket_name(account, stamp, region);
+    let before = TrailState {
+        trail: trail_arn(region, account, TRAIL_NAME),
+        exists: false,
+        logging: false,
+        multi_region: false,
+        bucket: None,
+    };
+    let after = TrailState {
+        exists: true,
+        logging: true,
+        multi_region: true,
+        bucket: Some(bucket.clone()),
+        ..before.clone()
+    };
+    let own_here = seen
+        .iter()
+        .filter(|t| t.trail.home_region() == Some(region) || t.covers_every_region())
+        .count();
+    let disabled_because = if seen.iter().any(|t| t.name() == TRAIL_NAME) {
+        Some(format!(
+            "a trail named {TRAIL_NAME} exists already but does not log every region: start it (aws cloudtrail start-logging --name {TRAIL_NAME}) or delete it, and plan again"
+        ))
+    } else if own_here >= TRAILS_PER_REGION {
+        Some(format!(
+            "{region} has {own_here} trails, and CloudTrail allows {TRAILS_PER_REGION} per region (MaximumNumberOfTrailsExceededException): start one of them, or delete one, and plan again"
+        ))
+    } else {
+        None
+    };
+    Some(Proposal {
+        target: before.trail.clone(),
+        reason: format!(
+            "No trail is logging every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: create the multi-region trail {TRAIL_NAME} (log file validation on) delivering to a new bucket {bucket} (public access blocked, a policy letting only CloudTrail and flow logs deliver), and start it, before anything is cut.{aside} {keep}"
+        ),
+        before,
+        after,
+        disabled_because,
+    })
+}
+
+/// The trail's live state, by ARN; `exists: false` when it is gone.
+async fn read(ctx: &RegionCtx, arn: &str) -> Result<TrailState, ServiceError> {
+    let seen = trails(ctx).await?;
+    let Some(found) = seen.iter().find(|t| t.arn() == arn) else {
+        return Ok(TrailState {
+            trail: arn.to_string(),
+            exists: false,
+            logging: false,
+            multi_region: false,
+            bucket: None,
+        });
+    };
+    Ok(TrailState {
+        trail: arn.to_string(),
+        exists: true,
+        logging: found.logging.ok_or_else(|| {
+            ServiceError::local(
+                "cloudtrail:GetTrailStatus",
+                format!("the status of trail {arn} cannot be read"),
+            )
+        })?,
+        multi_region: found.covers_every_region(),
+        bucket: found.trail.s3_bucket_name().map(str::to_string),
+    })
+}
+
+async fn start_logging(ctx: &RegionCtx, arn: &str) -> Result<(), ServiceError> {
+    ctx.cloudtrail()
+        .start_logging()
+        .name(arn)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("cloudtrail:StartLogging", err))?;
+    Ok(())
+}
+
+/// Creates the evidence trail (and its bucket) and starts it. A trail of that name already delivering to
+/// this plan's bucket is an earlier, interrupted run's: it is taken as is. One delivering elsewhere is
+/// someone else's, and the cut fails rather than take it over.
+async fn create(ctx: &RegionCtx, arn: &str, bucket: &str) -> Result<(), ServiceError> {
+    let account = arn_parts(arn)
+        .map(|(_, account, _)| account)
+        .ok_or_else(|| {
+            ServiceError::local(INFO.name, format!("{arn} is not a CloudTrail trail ARN"))
+        })?;
+    super::ensure_bucket(ctx, bucket, account).await?;
+    // CreateTrail: https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html
+    let created = ctx
+        .cloudtrail()
+        .create_trail()
+        .name(TRAIL_NAME)
+        .s3_bucket_name(bucket)
+        .is_multi_region_trail(true)
+        .include_global_service_events(true)
+        .enable_log_file_validation(true)
+        .send()
+        .await;
+    if let Err(err) = created {
+        let err = ServiceError::from_sdk("cloudtrail:CreateTrail", err);
+        if err.code.as_deref() != Some("TrailAlreadyExistsException") {
+            return Err(err);
+        }
+        let live = read(ctx, arn).await?;
+        if live.bucket.as_deref() != Some(bucket) {
+            return Err(ServiceError {
+                message: format!(
+                    "a trail named {TRAIL_NAME} exists already, delivering to {}, not to this plan's bucket {bucket}: it is not hikkonuki's to start. {}",
+                    live.bucket.as_deref().unwrap_or("no bucket"),
+                    err.message
+                ),
+                ..err
+            });
+        }
+    }
+    start_logging(ctx, arn).await
+}
+
+#[async_trait]
+impl CutKind for EvidenceTrailOn {
+    type State = TrailState;
+    type Undo = TrailUndo;
+
+    fn info(&self) -> &'static KindInfo {
+        &INFO
+    }
+
+    fn check_states(&self, cut: &TypedCut<TrailState>) -> Result<(), String> {
+        let (before, after) = (&cut.before, &cut.after);
+        if before.trail != cut.target || after.trail != cut.target {
+            return Err(format!(
+                "`before` and `after` must both name the target trail {}",
+                cut.target
+            ));
+        }
+        if arn_parts(&cut.target).is_none() {
+            return Err(format!("{} is not a CloudTrail trail ARN", cut.target));
+        }
+        if before.logging || !after.logging || !after.exists {
+            return Err("the cut takes a trail from not logging to logging".into());
+        }
+        if before.exists {
+            if after.multi_region != before.multi_region || after.bucket != before.bucket {
+                return Err(
+                    "starting a trail changes only `logging`: `multi_region` and `bucket` stay"
+                        .into(),
+                );
+            }
+            return Ok(());
+        }
+        let name = arn_parts(&cut.target).map(|(_, _, name)| name);
+        if name != Some(TRAIL_NAME) {
+            return Err(format!("the only trail hikkonuki creates is {TRAIL_NAME}"));
+        }
+        match &after.bucket {
+            Some(bucket) if after.multi_region && super::is_evidence_bucket(bucket) => Ok(()),
+            _ => Err(
+                "the trail hikkonuki creates is multi-region and delivers to a hikkonuki-evidence-… bucket"
+                    .into(),
+            ),
+        }
+    }
+
+    async fn discover(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<TrailState>>, ServiceError> {
+        let seen = trails(ctx).await?;
+        Ok(propose(
+            &ctx.region,
+            &scope.caller.account,
+            &super::plan_stamp(scope)?,
+            &seen,
+        )
+        .into_iter()
+        .collect())
+    }
+
+    async fn observe(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<TrailState>,
+    ) -> Result<Option<TrailState>, ServiceError> {
+        Ok(Some(read(ctx, &cut.target).await?))
+    }
+
+    async fn apply(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<TrailState>,
+    ) -> Result<TrailUndo, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
+        match (undo.action, &undo.bucket) {
+            (TrailAction::Created, Some(bucket)) => create(ctx, &cut.target, bucket).await?,
+            _ => start_logging(ctx, &cut.target).await?,
+        }
+        Ok(undo)
+    }
+
+    fn undo_record_for(&self, cut: &TypedCut<TrailState>) -> Result<TrailUndo, ServiceError> {
+        Ok(if cut.before.exists {
+            TrailUndo {
+                trail: cut.target.clone(),
+                action: TrailAction::Started,
+                bucket: None,
+            }
+        } else {
+            TrailUndo {
+                trail: cut.target.clone(),
+                action: TrailAction::Created,
+                bucket: cut.after.bucket.clone(),
+            }
+        })
+    }
+
+    fn restore_gate(&self) -> Option<RestoreGate> {
+        Some(STOP_EVIDENCE_GATE)
+    }
+
+    async fn undo(&self, ctx: &RegionCtx, undo: &TrailUndo) -> Result<UndoOutcome, ServiceError> {
+        let live = read(ctx, &undo.trail).await?;
+        let mut notes = Vec::new();
+        match undo.action {
+            TrailAction::Started => {
+                if !live.exists {
+                    notes.push(format!("trail {} is gone: nothing to stop", undo.trail));
+                } else if live.logging {
+                    ctx.cloudtrail()
+                        .stop_logging()
+                        .name(&undo.trail)
+                        .send()
+                        .await
+                        .map_err(|err| ServiceError::from_sdk("cloudtrail:StopLogging", err))?;
+                    notes.push(format!(
+                        "trail {} stopped logging again, as before the cut; the logs it delivered are kept",
+                        undo.trail
+                    ));
+                } else {
+                    notes.push(format!(
+                        "trail {} was already stopped again, as before the cut",
+                        undo.trail
+                    ));
+                }
+            }
+            TrailAction::Created => {
+                if !live.exists {
+                    notes.push(format!("trail {} already gone", undo.trail));
+                } else if live.bucket != undo.bucket {
+                    notes.push(format!(
+                        "conflict: trail {} now delivers to {}, not to the evidence bucket it was created with: left alone",
+                        undo.trail,
+                        live.bucket.as_deref().unwrap_or("no bucket")
+                    ));
+                    return Ok(UndoOutcome { notes });
+                } else {
+                    // By name: AWS takes the name or the ARN in the trail's home region, where this runs
+                    // (API_DeleteTrail), and the emulator finds the trail by name only.
+                    let name = arn_parts(&undo.trail).map_or(TRAIL_NAME, |(_, _, name)| name);
+                    ctx.cloudtrail()
+                        .delete_trail()
+                        .name(name)
+                        .send()
+                        .await
+                        .map_err(|err| ServiceError::from_sdk("cloudtrail:DeleteTrail", err))?;
+                    notes.push(format!("trail {} deleted", undo.trail));
+                }
+                if let Some(bucket) = &undo.bucket {
+                    notes.push(super::remove_bucket_if_empty(ctx, bucket).await?);
+                }
+            }
+        }
+        Ok(UndoOutcome { notes })
+    }
+}
+
+#[cfg(test)]
+mod tests;
