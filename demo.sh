@@ -41,7 +41,7 @@ echo; echo "== after apply, a fresh plan finds only cuts proposed disabled: irre
 echo; echo "== someone undoes two cuts behind the tool's back: ci-deploy's key made active again, SSH re-opened on the bastion"
 "$HIKKONUKI_VENV/bin/python" - <<'PY'
 import boto3
-iam = boto3.client("iam")
+iam = boto3.client("iam", region_name="us-east-1")
 keys = iam.list_access_keys(UserName="ci-deploy")["AccessKeyMetadata"]
 key = next(k for k in keys if k["Status"] == "Inactive")
 iam.update_access_key(UserName="ci-deploy", AccessKeyId=key["AccessKeyId"], Status="Active")
