@@ -175,6 +175,7 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
     let verdict = match kind.observe(&ctx, &cut).await {
         Ok(live) if same_state(&cut.after, &live) => Verdict::Held,
         Ok(live) if same_state(&cut.before, &live) => Verdict::Reopened,
+        Ok(live) if kind.holds(&cut, &live) => Verdict::Held,
         Ok(live) => Verdict::Changed(live),
         Err(err) => Verdict::Unreadable(err.to_string()),
     };

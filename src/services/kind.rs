@@ -226,6 +226,11 @@ pub trait Containment: Send + Sync {
     /// The VPCs the cut's resource belongs to (`--vpc`); none for resources outside any VPC.
     fn vpcs(&self, cut: &Cut) -> Vec<String>;
 
+    /// Whether `live` (as [`Containment::observe`] reads it) still holds the cut, for a kind whose `after`
+    /// is not what observation reads back (a deny whose time is only known at apply, a policy AWS
+    /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
+    fn holds(&self, cut: &Cut, live: &Value) -> bool;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -438,6 +443,12 @@ pub trait CutKind: Send + Sync + 'static {
         Vec::new()
     }
 
+    /// As [`Containment::holds`]. By default only the recorded `after` itself holds the cut (the engine
+    /// compares that first), so anything else is reported.
+    fn holds(&self, _cut: &TypedCut<Self::State>, _live: &Self::State) -> bool {
+        false
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
@@ -560,6 +571,17 @@ impl<K: CutKind> Containment for K {
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {
         // A cut that does not decode never runs (the plan is refused), so nothing is hidden by `false`.
         TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
+    }
+
+    fn holds(&self, cut: &Cut, live: &Value) -> bool {
+        let name = CutKind::info(self).name;
+        match (
+            TypedCut::<K::State>::decode(cut),
+            from_document::<K::State>(name, "live state", live),
+        ) {
+            (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
+            _ => false,
+        }
     }
 
     fn vpcs(&self, cut: &Cut) -> Vec<String> {

@@ -48,7 +48,8 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
     emulator
         .plan(REGION, "plans/p.yaml")
         .args(["--keep-cidr", RESPONDER_CIDR])
-        .args(["--kinds", "iam_key_deactivate,sg_revoke"])
+        // Session revocations record their cut-off as "the moment of apply": watch must see them held.
+        .args(["--kinds", "iam_key_deactivate,sg_revoke,iam_session_revoke"])
         .assert()
         .code(0);
     emulator.apply("plans/p.yaml").assert().code(0);
@@ -160,11 +161,11 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
     assert_eq!(groups(&emulator).await, original_groups);
     assert_ne!(cut_groups, original_groups);
 
-    // Nothing is in force any more: watch has nothing to report.
+    // Only the session revocations restore keeps are in force now, and they hold.
     watch_once(&emulator)
         .assert()
         .code(0)
-        .stdout(contains("0 cut(s) in force"));
+        .stdout(contains("held, 0 reopened, 0 changed"));
 }
 
 #[test]

@@ -851,6 +851,25 @@ impl CutKind for SessionRevoke {
         undo_record(cut, None)
     }
 
+    /// The cut's time is only known at apply, so its `after` says "the moment of apply": the cut holds
+    /// while the principal still carries a revocation this kind writes, where the cut put it.
+    fn holds(&self, cut: &TypedCut<Revocation>, live: &Revocation) -> bool {
+        let (Revocation::Planned(after), Revocation::Current(live)) = (&cut.after, live) else {
+            return false;
+        };
+        match after.placement {
+            Some(Placement::Managed) => live.managed_policy.as_ref().is_some_and(|managed| {
+                managed.attached
+                    && serde_json::from_str::<Value>(&managed.document)
+                        .is_ok_and(|document| is_revocation_document(&document))
+            }),
+            _ => live
+                .existing_policy
+                .as_ref()
+                .is_some_and(is_revocation_document),
+        }
+    }
+
     fn restore_gate(&self) -> Option<RestoreGate> {
         Some(SESSION_REVOCATION_GATE)
     }

@@ -800,6 +800,42 @@ impl CutKind for IdentityCenterSessionRevoke {
         caller_comes_through(&caller.arn, &cut.before.name)
     }
 
+    /// The cut-off is only known at apply (`after` says [`AT_APPLY`]): the cut holds while the inline
+    /// policy is `before`'s with the revocation added, at whatever time apply wrote, and nothing else
+    /// changed.
+    fn holds(&self, cut: &TypedCut<PermissionSetState>, live: &PermissionSetState) -> bool {
+        let Some(document) = live
+            .inline_policy
+            .as_deref()
+            .and_then(|text| serde_json::from_str::<Value>(text).ok())
+        else {
+            return false;
+        };
+        let statements = match &document["Statement"] {
+            Value::Array(statements) => statements.clone(),
+            single => vec![single.clone()],
+        };
+        let Some(cutoff) = statements
+            .iter()
+            .find(|statement| statement["Sid"] == SID)
+            .and_then(|ours| ours.pointer("/Condition/DateLessThan/aws:TokenIssueTime"))
+            .and_then(Value::as_str)
+        else {
+            return false;
+        };
+        let expected = with_revocation(cut.before.inline_policy.as_deref(), cutoff)
+            .ok()
+            .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+        let unchanged_otherwise = PermissionSetState {
+            inline_policy: None,
+            ..live.clone()
+        } == PermissionSetState {
+            inline_policy: None,
+            ..cut.after.clone()
+        };
+        expected == Some(document) && unchanged_otherwise
+    }
+
     fn restore_gate(&self) -> Option<RestoreGate> {
         Some(SESSION_REVOCATION_GATE)
     }
