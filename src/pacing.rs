@@ -899,7 +899,12 @@ mod tests {
         let start = tokio::time::Instant::now();
         let by_bucket = group_by_bucket(list_order, |region| *region)
             .into_iter()
-            .map(|group| stream::iter(group).map(revoke).buffer_unordered(8).boxed_local());
+            .map(|group| {
+                stream::iter(group)
+                    .map(revoke)
+                    .buffer_unordered(8)
+                    .boxed_local()
+            });
         stream::select_all(by_bucket).collect::<Vec<()>>().await;
         let by_bucket = start.elapsed().as_secs_f64();
 

@@ -448,7 +448,11 @@ pub async fn execute(
                 results
             }
         });
-        for (id, result) in futures_util::future::join_all(groups).await.into_iter().flatten() {
+        for (id, result) in futures_util::future::join_all(groups)
+            .await
+            .into_iter()
+            .flatten()
+        {
             match result {
                 Ok(UndoResult::Restored) => outcome.restored.push(id),
                 Ok(UndoResult::Failed(error)) => outcome.failed.push((id, error)),
