@@ -296,13 +296,14 @@ def rest_action(service, method, path):
 
 
 class Bucket:
-    def __init__(self, burst, rate):
+    def __init__(self, burst, rate, now):
         self.burst, self.rate = float(burst), float(rate)
-        self.tokens, self.updated = self.burst, time.monotonic()
+        self.tokens, self.updated = self.burst, now
 
     def refill(self, now):
-        self.tokens = min(self.burst, self.tokens + (now - self.updated) * self.rate)
-        self.updated = now
+        # Never backwards: a one-token bucket a hair short of its token throttles a call it should admit.
+        self.tokens = min(self.burst, self.tokens + max(0.0, now - self.updated) * self.rate)
+        self.updated = max(self.updated, now)
 
 
 class Limits:
@@ -357,7 +358,7 @@ class Limits:
             for name, (burst, rate) in budgets:
                 bucket = self.buckets.get(name)
                 if bucket is None:
-                    bucket = self.buckets[name] = Bucket(burst, rate)
+                    bucket = self.buckets[name] = Bucket(burst, rate, now)
                 bucket.refill(now)
                 buckets.append(bucket)
             if all(bucket.tokens >= 1.0 for bucket in buckets):
@@ -367,7 +368,7 @@ class Limits:
                 return True
             self.throttled[key] = self.throttled.get(key, 0) + 1
             if self.log_throttled:
-                tokens = ", ".join(f"{name} {bucket.tokens:.3f}" for (name, _), bucket in zip(budgets, buckets))
+                tokens = ", ".join(f"{name} {bucket.tokens:.6f}" for (name, _), bucket in zip(budgets, buckets))
                 print(f"{time.time():.3f} throttled {key} ({tokens})", file=sys.stderr, flush=True)
             return False
 

@@ -519,13 +519,14 @@ pub fn budgets(call: &Call, limits: Option<&PacingLimits>) -> Vec<Budget> {
 
 /// How much later than our own bucket's refill a waiting call goes. AWS's bucket counts a call when it
 /// arrives, and calls do not arrive as evenly as they leave (a new connection, a slower route, a busy
-/// host): a call sent the instant our bucket holds a token reaches AWS's bucket a few milliseconds early
-/// or late, and early is throttled. Measured through scripts/aws_speed_proxy.py, pacing at the exact
-/// edge had `EnableImageBlockPublicAccess` (1 token, one more every 10 s) throttled, then retried 10 s
-/// later. In a bucket that holds more than one token the margin costs this once per run of waiting,
-/// not per call: what refills meanwhile stays in the bucket, so calls then leave at the bucket's rate,
-/// each this far behind AWS's edge. A one-token bucket cannot hold it, so there every wait adds it
-/// (CreateDeployment: one call every 5.1 s instead of 5).
+/// host): a call sent the instant our bucket holds a token can reach AWS's bucket a little before AWS's
+/// has refilled, and is throttled, then retried after a backoff (for a bucket refilled every 10 s, 10 s
+/// later). A judgement, not a measurement: the speed proxy (scripts/aws_speed_proxy.py) runs on
+/// loopback and did not show such early arrivals once its own clock was fixed. In a bucket that holds
+/// more than one token the margin costs this once per run of waiting, not per call: what refills
+/// meanwhile stays in the bucket, so calls then leave at the bucket's rate, each this far behind AWS's
+/// edge. A one-token bucket cannot hold it, so there every wait adds it (CreateDeployment: one call
+/// every 5.1 s instead of 5).
 pub const EDGE_MARGIN: Duration = Duration::from_millis(100);
 
 struct Bucket {
