@@ -381,39 +381,25 @@ pub struct RestoreOutcome {
     pub not_attempted: Vec<String>,
 }
 
-/// How restore takes `pending`: rank by rank as [`pending`] sorted them (per-resource kinds first, the
-/// sealing kinds from last to first), and within one rank (one kind) one group per region, each newest
-/// first ([`crate::pacing::group_by_bucket`]). [`execute`] undoes a rank's groups side by side, each
-/// group one cut after the other, and the next rank only when the whole rank is done. AWS throttles per
-/// region and action, and one kind's undos make the same calls: one after the other in journal order,
-/// restore waited on each region's bucket in turn (and on every region's one-token buckets, such as
-/// DisableImageBlockPublicAccess refilled every 10 s, one region after the other), while the other
-/// regions' sat full. Undos of one kind in different regions depend on nothing in each other; within a
-/// region and kind the order stays newest first.
-pub fn schedule<'a>(
-    pending: &'a [PendingRestore],
-    registry: &Registry,
-) -> Vec<Vec<Vec<&'a PendingRestore>>> {
+/// The order restore undoes `pending` in: rank by rank as [`pending`] sorted them (per-resource kinds
+/// first, the sealing kinds from last to first), and within one rank (one kind) spread over regions,
+/// one in turn, each region's cuts still newest first ([`crate::pacing::spread_over_buckets`]). AWS
+/// throttles per region and action, and one kind's undos make the same calls: in journal order a
+/// region's bucket (e.g. AuthorizeSecurityGroupIngress, 50 refilled at 5 a second) runs dry while the
+/// other regions' sit full. Undos of one kind in different regions depend on nothing in each other.
+pub fn schedule<'a>(pending: &'a [PendingRestore], registry: &Registry) -> Vec<&'a PendingRestore> {
     pending
         .chunk_by(|a, b| registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind))
-        .map(|same_rank| {
-            crate::pacing::group_by_bucket(same_rank, |item| {
+        .flat_map(|same_rank| {
+            crate::pacing::spread_over_buckets(same_rank, |item| {
                 (item.cut.region.as_str(), item.cut.kind.as_str())
             })
         })
         .collect()
 }
 
-/// What happened to one pending cut in this run.
-enum UndoResult {
-    Restored,
-    Failed(String),
-    NotAttempted,
-}
-
-/// Undoes each pending cut ([`schedule`]: rank by rank, the regions of a rank side by side), journaling
-/// an intent before and the result after. One failure does not stop the others; a failed journal write
-/// stops the run (the cuts in flight in other regions finish, no new one starts).
+/// Undoes each pending cut, in [`schedule`]'s order, journaling an intent before and the result after.
+/// One failure does not stop the others; a failed journal write does.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -423,110 +409,61 @@ pub async fn execute(
     reporter: &dyn Reporter,
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
-    let journal = std::sync::Mutex::new(journal);
-    let journal_failed = AtomicBool::new(false);
-    let mut journal_error = None;
-    for rank in schedule(pending, registry) {
-        let groups = rank.into_iter().map(|group| {
-            let journal = &journal;
-            let journal_failed = &journal_failed;
-            async move {
-                let mut results = Vec::with_capacity(group.len());
-                for item in group {
-                    let stopping = journal_failed.load(Ordering::SeqCst)
-                        || stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
-                    let result = if stopping {
-                        Ok(UndoResult::NotAttempted)
-                    } else {
-                        undo_one(session, registry, item, journal, reporter).await
-                    };
-                    if result.is_err() {
-                        journal_failed.store(true, Ordering::SeqCst);
-                    }
-                    results.push((item.cut.id.clone(), result));
-                }
-                results
-            }
-        });
-        for (id, result) in futures_util::future::join_all(groups)
-            .await
-            .into_iter()
-            .flatten()
-        {
-            match result {
-                Ok(UndoResult::Restored) => outcome.restored.push(id),
-                Ok(UndoResult::Failed(error)) => outcome.failed.push((id, error)),
-                Ok(UndoResult::NotAttempted) => outcome.not_attempted.push(id),
+    let order = schedule(pending, registry);
+    for (index, item) in order.iter().enumerate() {
+        if stop.is_some_and(|stop| stop.load(Ordering::SeqCst)) {
+            outcome.not_attempted = order[index..].iter().map(|p| p.cut.id.clone()).collect();
+            break;
+        }
+        let id = item.cut.id.clone();
+        let kind = registry
+            .get(&item.cut.kind)
+            .expect("pending() only returns known kinds");
+        let undo = match &item.undo {
+            Some(undo) => undo.clone(),
+            None => match kind.undo_record_for(&item.cut) {
+                Ok(undo) => undo,
                 Err(err) => {
-                    journal_error.get_or_insert(err);
+                    journal.append(Entry::RestoreFailed {
+                        id: id.clone(),
+                        error: err.to_string(),
+                    })?;
+                    reporter.event(&Event::RestoreFailed {
+                        id: id.clone(),
+                        error: err.to_string(),
+                    });
+                    outcome.failed.push((id, err.to_string()));
+                    continue;
                 }
+            },
+        };
+        journal.append(Entry::RestoreIntent { id: id.clone() })?;
+        reporter.event(&Event::RestoreStarted { id: id.clone() });
+        let ctx = session.region(&item.cut.region);
+        match kind.undo(&ctx, &undo).await {
+            Ok(result) => {
+                journal.append(Entry::Restored {
+                    id: id.clone(),
+                    notes: result.notes.clone(),
+                })?;
+                reporter.event(&Event::Restored {
+                    id: id.clone(),
+                    notes: result.notes,
+                });
+                outcome.restored.push(id);
             }
-        }
-        if let Some(err) = journal_error {
-            return Err(err);
-        }
-    }
-    Ok(outcome)
-}
-
-/// One undo, journaled: intent, then restored or failed.
-async fn undo_one(
-    session: &AwsSession,
-    registry: &Registry,
-    item: &PendingRestore,
-    journal: &std::sync::Mutex<&mut Journal>,
-    reporter: &dyn Reporter,
-) -> Result<UndoResult, EngineError> {
-    let append = |entry: Entry| -> Result<(), EngineError> {
-        journal.lock().expect("journal lock").append(entry)?;
-        Ok(())
-    };
-    let id = item.cut.id.clone();
-    let kind = registry
-        .get(&item.cut.kind)
-        .expect("pending() only returns known kinds");
-    let undo = match &item.undo {
-        Some(undo) => undo.clone(),
-        None => match kind.undo_record_for(&item.cut) {
-            Ok(undo) => undo,
             Err(err) => {
-                append(Entry::RestoreFailed {
+                journal.append(Entry::RestoreFailed {
                     id: id.clone(),
                     error: err.to_string(),
                 })?;
                 reporter.event(&Event::RestoreFailed {
-                    id,
+                    id: id.clone(),
                     error: err.to_string(),
                 });
-                return Ok(UndoResult::Failed(err.to_string()));
+                outcome.failed.push((id, err.to_string()));
             }
-        },
-    };
-    append(Entry::RestoreIntent { id: id.clone() })?;
-    reporter.event(&Event::RestoreStarted { id: id.clone() });
-    let ctx = session.region(&item.cut.region);
-    match kind.undo(&ctx, &undo).await {
-        Ok(result) => {
-            append(Entry::Restored {
-                id: id.clone(),
-                notes: result.notes.clone(),
-            })?;
-            reporter.event(&Event::Restored {
-                id,
-                notes: result.notes,
-            });
-            Ok(UndoResult::Restored)
-        }
-        Err(err) => {
-            append(Entry::RestoreFailed {
-                id: id.clone(),
-                error: err.to_string(),
-            })?;
-            reporter.event(&Event::RestoreFailed {
-                id,
-                error: err.to_string(),
-            });
-            Ok(UndoResult::Failed(err.to_string()))
         }
     }
+    Ok(outcome)
 }

@@ -17,8 +17,8 @@ use crate::report::{Event, Reporter};
 use crate::services::{Containment, Phase, Registry, ServiceError};
 
 /// The order apply walks: organization-level cuts, then sealing cuts, so the account is closed as early
-/// as possible, then the per-resource cuts, each group in plan order. [`execute`] then runs each
-/// phase's cuts by region and kind ([`bucket_groups`]).
+/// as possible, then the per-resource cuts, each group in plan order. [`execute`] then hands each
+/// phase's cuts to its workers spread over their buckets ([`schedule`]).
 pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
     let mut cuts: Vec<&Cut> = plan.cuts.iter().collect();
     cuts.sort_by_key(|cut| {
@@ -30,17 +30,14 @@ pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
     cuts
 }
 
-/// One phase's cuts as apply runs them: one group per (region, kind), each in plan order
-/// ([`crate::pacing::group_by_bucket`]). The groups run side by side, each with up to `--parallelism`
-/// cuts at once. AWS throttles per region and action and a kind's cuts make the same calls, so a group's
-/// cuts wait on the same buckets; with one pool of workers for the whole phase, the workers would wait
-/// on one group's bucket while the others' sat full: in plan order (one region after the other) on one
-/// region at a time, and in any order on the slowest buckets (a kind whose calls draw on a bucket of one
-/// token refilled every 10 seconds, such as EnableImageBlockPublicAccess, held a worker per region for
-/// 10 s). Cuts of one phase depend on nothing in the same phase, so running them side by side changes no
-/// guarantee; the phases still run one after the other.
-pub fn bucket_groups<'a>(phase_cuts: &[&'a Cut]) -> Vec<Vec<&'a Cut>> {
-    crate::pacing::group_by_bucket(phase_cuts.iter().copied(), |cut| {
+/// The order one phase's cuts are started in: spread over (region, kind), one of each in turn, each
+/// region and kind's cuts in plan order ([`crate::pacing::spread_over_buckets`]). AWS throttles per
+/// region and action, and a kind's cuts make the same calls, so in plan order (one region after the
+/// other) every worker would wait on one region's bucket while the others' sit full. Cuts of one phase
+/// run concurrently and depend on nothing in the same phase, so starting them in another order
+/// changes no guarantee; the phases still run one after the other.
+pub fn schedule<'a>(phase_cuts: &[&'a Cut]) -> Vec<&'a Cut> {
+    crate::pacing::spread_over_buckets(phase_cuts.iter().copied(), |cut| {
         (cut.region.as_str(), cut.kind.as_str())
     })
 }
@@ -89,8 +86,7 @@ pub struct ApplyOptions<'a> {
     pub fail_fast: bool,
     /// Set (by Ctrl-C) to stop after the call in flight.
     pub stop: Option<&'a AtomicBool>,
-    /// How many cuts of one region and kind run at once (0 counts as 1); regions and kinds run side by
-    /// side ([`bucket_groups`]).
+    /// How many cuts of one phase run at once (0 counts as 1).
     pub parallelism: usize,
 }
 
@@ -152,9 +148,9 @@ enum CutResult {
     NotAttempted,
 }
 
-/// Performs the plan's enabled cuts, phase by phase (sealing first), the cuts of one phase concurrently:
-/// every region and kind at once, up to `options.parallelism` cuts of each ([`bucket_groups`]); the
-/// outcome lists them in plan order. Every cut journals its intent before its AWS call and its outcome after; a
+/// Performs the plan's enabled cuts, phase by phase (sealing first), the cuts of one phase concurrently up
+/// to `options.parallelism`, started spread over their buckets ([`schedule`]); the outcome lists them in
+/// plan order. Every cut journals its intent before its AWS call and its outcome after; a
 /// failed cut is recorded and the rest go on (unless `fail_fast`); a failed journal write stops the run.
 /// When resuming, completed cuts are skipped and uncertain ones are checked against live state first.
 pub async fn execute(
@@ -184,22 +180,19 @@ pub async fn execute(
             .copied()
             .filter(|c| phase_of(c) == phase)
             .collect();
-        let groups = bucket_groups(&cuts).into_iter().map(|group| {
-            stream::iter(group)
-                .map(|cut| {
-                    let journal = &journal;
-                    let halt = &halt;
-                    async move {
-                        let result =
-                            run_cut(session, registry, cut, journal, halt, options, reporter).await;
-                        (cut.id.clone(), result)
-                    }
-                })
-                .buffer_unordered(options.parallelism.max(1))
-                .boxed_local()
-        });
-        let results: Vec<(String, Result<CutResult, EngineError>)> =
-            stream::select_all(groups).collect().await;
+        let results: Vec<(String, Result<CutResult, EngineError>)> = stream::iter(schedule(&cuts))
+            .map(|cut| {
+                let journal = &journal;
+                let halt = &halt;
+                async move {
+                    let result =
+                        run_cut(session, registry, cut, journal, halt, options, reporter).await;
+                    (cut.id.clone(), result)
+                }
+            })
+            .buffer_unordered(options.parallelism.max(1))
+            .collect()
+            .await;
         let mut by_id: HashMap<String, Result<CutResult, EngineError>> =
             results.into_iter().collect();
         for cut in &cuts {

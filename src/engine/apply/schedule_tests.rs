@@ -1,5 +1,5 @@
-//! How apply and restore take their cuts by bucket (issue 16): each (region, kind) of a phase (apply) or
-//! of a restore rank runs side by side with the others; neither crosses a phase or a rank.
+//! The order apply and restore start their cuts in: spread over (region, kind) so that workers draw on
+//! every region's buckets at once (issue 16), never crossing a phase or a restore rank.
 
 use serde_json::json;
 
@@ -26,7 +26,7 @@ fn targets<'a>(cuts: impl IntoIterator<Item = &'a Cut>) -> Vec<&'a str> {
 }
 
 #[test]
-fn a_phase_runs_one_group_per_region_and_kind_each_in_plan_order() {
+fn a_phase_starts_its_cuts_one_region_and_kind_in_turn_each_in_plan_order() {
     // Plan order: one region after the other.
     let cuts = [
         cut("sg_revoke", "us-east-1", "sg-e1"),
@@ -38,17 +38,10 @@ fn a_phase_runs_one_group_per_region_and_kind_each_in_plan_order() {
         cut("sg_revoke", "ap-northeast-1", "sg-a1"),
     ];
     let phase: Vec<&Cut> = cuts.iter().collect();
-    let groups: Vec<Vec<&str>> = super::bucket_groups(&phase)
-        .into_iter()
-        .map(targets)
-        .collect();
     assert_eq!(
-        groups,
+        targets(super::schedule(&phase)),
         [
-            vec!["sg-e1", "sg-e2", "sg-e3"],
-            vec!["vpce-e1"],
-            vec!["sg-w1", "sg-w2"],
-            vec!["sg-a1"],
+            "sg-e1", "vpce-e1", "sg-w1", "sg-a1", "sg-e2", "sg-w2", "sg-e3"
         ]
     );
 }
@@ -69,8 +62,8 @@ fn apply_keeps_its_phases_and_spreads_only_within_one() {
     };
     let order = super::apply_order(&plan, &registry);
     let phase_of = |cut: &Cut| registry.get(&cut.kind).unwrap().info().phase;
-    // Each phase's groups as execute() runs them, phase after phase.
-    let groups: Vec<Vec<&Cut>> = [
+    // Each phase as execute() starts it.
+    let started: Vec<&Cut> = [
         crate::services::Phase::Organization,
         crate::services::Phase::Seal,
         crate::services::Phase::PerResource,
@@ -82,18 +75,12 @@ fn apply_keeps_its_phases_and_spreads_only_within_one() {
             .copied()
             .filter(|cut| phase_of(cut) == phase)
             .collect();
-        super::bucket_groups(&cuts)
+        super::schedule(&cuts)
     })
     .collect();
-    let groups: Vec<Vec<&str>> = groups.into_iter().map(targets).collect();
     assert_eq!(
-        groups,
-        [
-            vec!["acl-e1"],
-            vec!["acl-w1"],
-            vec!["sg-e1", "sg-e2"],
-            vec!["sg-w1"]
-        ]
+        targets(started),
+        ["acl-e1", "acl-w1", "sg-e1", "sg-w1", "sg-e2"]
     );
 }
 
@@ -119,7 +106,7 @@ fn empty_plan() -> crate::plan::Plan {
 }
 
 #[test]
-fn restore_runs_one_kind_by_region_keeping_its_ranks_and_newest_first_per_region() {
+fn restore_spreads_one_kind_over_regions_keeping_its_ranks_and_newest_first_per_region() {
     let registry = Registry::standard();
     let pending_of = |cut: Cut| PendingRestore {
         cut,
@@ -151,22 +138,19 @@ fn restore_runs_one_kind_by_region_keeping_its_ranks_and_newest_first_per_region
         "the input is in pending()'s order"
     );
 
-    let ranks: Vec<Vec<Vec<&str>>> = restore::schedule(&pending, &registry)
-        .into_iter()
-        .map(|rank| {
-            rank.into_iter()
-                .map(|group| targets(group.into_iter().map(|item| &item.cut)))
-                .collect()
-        })
-        .collect();
+    let order = restore::schedule(&pending, &registry);
     assert_eq!(
-        ranks,
+        targets(order.iter().map(|item| &item.cut)),
         [
-            // One kind: a group per region, side by side, each newest first.
-            vec![vec!["sg-e3", "sg-e2", "sg-e1"], vec!["sg-w2", "sg-w1"]],
-            // Every gateway back before any route through it.
-            vec![vec!["igw-e1"], vec!["igw-w1"]],
-            vec![vec!["rtb-e1", "rtb-e2"], vec!["rtb-w1"]],
+            "sg-e3", "sg-w2", "sg-e2", "sg-w1", "sg-e1", // one kind, regions in turn
+            "igw-e1", "igw-w1", // every gateway back before any route through it
+            "rtb-e1", "rtb-w1", "rtb-e2",
         ]
     );
+    // Ranks never go back.
+    let ranks: Vec<_> = order
+        .iter()
+        .map(|item| registry.restore_rank(&item.cut.kind))
+        .collect();
+    assert!(ranks.is_sorted());
 }
