@@ -381,8 +381,25 @@ pub struct RestoreOutcome {
     pub not_attempted: Vec<String>,
 }
 
-/// Undoes each pending cut, journaling an intent before and the result after. One failure does not stop
-/// the others; a failed journal write does.
+/// The order restore undoes `pending` in: rank by rank as [`pending`] sorted them (per-resource kinds
+/// first, the sealing kinds from last to first), and within one rank (one kind) spread over regions,
+/// one in turn, each region's cuts still newest first ([`crate::pacing::spread_over_buckets`]). AWS
+/// throttles per region and action, and one kind's undos make the same calls: in journal order a
+/// region's bucket (e.g. AuthorizeSecurityGroupIngress, 50 refilled at 5 a second) runs dry while the
+/// other regions' sit full. Undos of one kind in different regions depend on nothing in each other.
+pub fn schedule<'a>(pending: &'a [PendingRestore], registry: &Registry) -> Vec<&'a PendingRestore> {
+    pending
+        .chunk_by(|a, b| registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind))
+        .flat_map(|same_rank| {
+            crate::pacing::spread_over_buckets(same_rank, |item| {
+                (item.cut.region.as_str(), item.cut.kind.as_str())
+            })
+        })
+        .collect()
+}
+
+/// Undoes each pending cut, in [`schedule`]'s order, journaling an intent before and the result after.
+/// One failure does not stop the others; a failed journal write does.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -392,9 +409,10 @@ pub async fn execute(
     reporter: &dyn Reporter,
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
-    for (index, item) in pending.iter().enumerate() {
+    let order = schedule(pending, registry);
+    for (index, item) in order.iter().enumerate() {
         if stop.is_some_and(|stop| stop.load(Ordering::SeqCst)) {
-            outcome.not_attempted = pending[index..].iter().map(|p| p.cut.id.clone()).collect();
+            outcome.not_attempted = order[index..].iter().map(|p| p.cut.id.clone()).collect();
             break;
         }
         let id = item.cut.id.clone();

@@ -18,7 +18,8 @@ use crate::services::{Containment, Phase, Registry, ServiceError};
 
 /// The order apply walks: the evidence kinds (recording starts before anything is cut), organization-level
 /// cuts, then sealing cuts, so the account is closed as early as possible, then the per-resource cuts,
-/// each group in plan order.
+/// each group in plan order. [`execute`] then hands each phase's cuts to its workers spread over their
+/// buckets ([`schedule`]).
 pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
     let mut cuts: Vec<&Cut> = plan.cuts.iter().collect();
     cuts.sort_by_key(|cut| {
@@ -28,6 +29,18 @@ pub fn apply_order<'a>(plan: &'a Plan, registry: &Registry) -> Vec<&'a Cut> {
             .unwrap_or(Phase::PerResource)
     });
     cuts
+}
+
+/// The order one phase's cuts are started in: spread over (region, kind), one of each in turn, each
+/// region and kind's cuts in plan order ([`crate::pacing::spread_over_buckets`]). AWS throttles per
+/// region and action, and a kind's cuts make the same calls, so in plan order (one region after the
+/// other) every worker would wait on one region's bucket while the others' sit full. Cuts of one phase
+/// run concurrently and depend on nothing in the same phase, so starting them in another order
+/// changes no guarantee; the phases still run one after the other.
+pub fn schedule<'a>(phase_cuts: &[&'a Cut]) -> Vec<&'a Cut> {
+    crate::pacing::spread_over_buckets(phase_cuts.iter().copied(), |cut| {
+        (cut.region.as_str(), cut.kind.as_str())
+    })
 }
 
 /// How far an earlier, interrupted apply got with each cut, read back from its rollback file.
@@ -137,7 +150,8 @@ enum CutResult {
 }
 
 /// Performs the plan's enabled cuts, phase by phase (sealing first), the cuts of one phase concurrently up
-/// to `options.parallelism`. Every cut journals its intent before its AWS call and its outcome after; a
+/// to `options.parallelism`, started spread over their buckets ([`schedule`]); the outcome lists them in
+/// plan order. Every cut journals its intent before its AWS call and its outcome after; a
 /// failed cut is recorded and the rest go on (unless `fail_fast`); a failed journal write stops the run.
 /// When resuming, completed cuts are skipped and uncertain ones are checked against live state first.
 pub async fn execute(
@@ -172,20 +186,19 @@ pub async fn execute(
             .copied()
             .filter(|c| phase_of(c) == phase)
             .collect();
-        let results: Vec<(String, Result<CutResult, EngineError>)> =
-            stream::iter(cuts.iter().copied())
-                .map(|cut| {
-                    let journal = &journal;
-                    let halt = &halt;
-                    async move {
-                        let result =
-                            run_cut(session, registry, cut, journal, halt, options, reporter).await;
-                        (cut.id.clone(), result)
-                    }
-                })
-                .buffer_unordered(options.parallelism.max(1))
-                .collect()
-                .await;
+        let results: Vec<(String, Result<CutResult, EngineError>)> = stream::iter(schedule(&cuts))
+            .map(|cut| {
+                let journal = &journal;
+                let halt = &halt;
+                async move {
+                    let result =
+                        run_cut(session, registry, cut, journal, halt, options, reporter).await;
+                    (cut.id.clone(), result)
+                }
+            })
+            .buffer_unordered(options.parallelism.max(1))
+            .collect()
+            .await;
         let mut by_id: HashMap<String, Result<CutResult, EngineError>> =
             results.into_iter().collect();
         for cut in &cuts {
@@ -360,3 +373,7 @@ async fn run_cut(
         }
     }
 }
+
+#[cfg(test)]
+#[path = "schedule_tests.rs"]
+mod schedule_tests;
