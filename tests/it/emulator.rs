@@ -165,9 +165,11 @@ impl Emulator {
     }
 
     /// `hikkonuki plan --regions <regions> --out <out>`; further flags go on with `.args`.
+    /// `hikkonuki plan --diff`: every cut printed whole (its reason and before/after), which is what
+    /// tests read; the one-screen review is tested on its own.
     pub fn plan(&self, regions: &str, out: &str) -> assert_cmd::Command {
         let mut cmd = self.hikkonuki();
-        cmd.args(["plan", "--regions", regions, "--out", out]);
+        cmd.args(["plan", "--regions", regions, "--out", out, "--diff"]);
         cmd
     }
 

@@ -81,9 +81,7 @@ async fn hostile_names_are_shown_escaped_by_every_command() {
         .await
         .unwrap();
 
-    let mut plan = emulator.plan("us-east-1", "plans/p.yaml");
-    plan.arg("--diff");
-    let planned = run("plan --diff", plan);
+    let planned = run("plan --diff", emulator.plan("us-east-1", "plans/p.yaml"));
     assert!(
         planned.contains("orders\\u{1b}[1A\\u{1b}[2K\\u{1b}]0;pwned\\u{7}\\u{9b}2J\\u{202e}ipa"),
         "the API's name is shown, escaped:\n{planned}"

@@ -68,7 +68,7 @@ async fn plan_apply_restore_gives_every_security_group_back_exactly() {
 
     let output = emulator
         .plan(REGIONS, "plans/incident.yaml")
-        .args(["--keep-cidr", RESPONDER_CIDR, "--diff"])
+        .args(["--keep-cidr", RESPONDER_CIDR])
         .assert()
         .code(0)
         .stdout(contains("Plan: "))
