@@ -25,6 +25,31 @@ async fn groups(emulator: &Emulator) -> BTreeMap<String, Vec<String>> {
     snapshot::security_groups(&emulator.ec2(REGION).await).await
 }
 
+/// `plans/p.yaml`: the security-group cuts only.
+async fn plan_security_groups(emulator: &Emulator) {
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR, "--kinds", "sg_revoke"])
+        .assert()
+        .code(0);
+}
+
+/// A change behind the tool's back after the plan: `port` opened to the world on `group`.
+async fn open_to_the_world(emulator: &Emulator, group: &str, port: i32) {
+    emulator
+        .ec2(REGION)
+        .await
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .unwrap();
+}
+
 fn planned_kinds(emulator: &Emulator, plan: &str) -> Vec<String> {
     let path = emulator.path(plan);
     let text = std::fs::read_to_string(&path).unwrap();
@@ -100,25 +125,9 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
 #[tokio::test(flavor = "multi_thread")]
 async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
     let (emulator, seeded) = seeded().await;
-    emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--keep-cidr", RESPONDER_CIDR, "--kinds", "sg_revoke"])
-        .assert()
-        .code(0);
-
+    plan_security_groups(&emulator).await;
     // Someone opens the bastion group further after the plan.
-    emulator
-        .ec2(REGION)
-        .await
-        .authorize_security_group_ingress()
-        .group_id(&seeded.bastion_group)
-        .ip_protocol("tcp")
-        .from_port(3389)
-        .to_port(3389)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    open_to_the_world(&emulator, &seeded.bastion_group, 3389).await;
     let drifted = groups(&emulator).await;
 
     emulator
@@ -271,23 +280,8 @@ async fn a_vpc_narrows_plan_and_apply_to_the_cuts_of_resources_in_it() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_refusal_is_an_event_followed_by_finished() {
     let (emulator, seeded) = seeded().await;
-    emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--keep-cidr", RESPONDER_CIDR, "--kinds", "sg_revoke"])
-        .assert()
-        .code(0);
-    emulator
-        .ec2(REGION)
-        .await
-        .authorize_security_group_ingress()
-        .group_id(&seeded.web_group)
-        .ip_protocol("tcp")
-        .from_port(8443)
-        .to_port(8443)
-        .cidr_ip("0.0.0.0/0")
-        .send()
-        .await
-        .unwrap();
+    plan_security_groups(&emulator).await;
+    open_to_the_world(&emulator, &seeded.web_group, 8443).await;
     let output = emulator
         .apply("plans/p.yaml")
         .args(["--output", "json"])
