@@ -523,6 +523,41 @@ impl Inspection for ApiGatewayDenyPolicy {
 
 #[cfg(test)]
 mod tests {
+
+    /// `watch`: the deployment ID is known only at apply, so any deployment other than the one before
+    /// holds the cut while the deny policy is on; the old deployment back, or the policy gone, does not.
+    #[test]
+    fn a_new_deployment_with_the_deny_holds_the_cut_and_the_old_one_does_not() {
+        let state = |policy: Option<&str>, deployment: &str| ApiState {
+            rest_api_id: "a1".into(),
+            name: "orders".into(),
+            policy: policy.map(str::to_string),
+            stage_deployments: [("prod".to_string(), deployment.to_string())].into(),
+        };
+        let cut = TypedCut {
+            id: "apigw_deny_policy/us-east-1/a1".into(),
+            region: "us-east-1".into(),
+            target: "a1".into(),
+            before: state(None, "d-old"),
+            after: state(Some(DENY_ALL), REDEPLOYED),
+        };
+        let spaced = DENY_ALL.replace(',', ", ");
+        assert!(CutKind::holds(
+            &ApiGatewayDenyPolicy,
+            &cut,
+            &state(Some(&spaced), "d-new")
+        ));
+        assert!(!CutKind::holds(
+            &ApiGatewayDenyPolicy,
+            &cut,
+            &state(Some(DENY_ALL), "d-old")
+        ));
+        assert!(!CutKind::holds(
+            &ApiGatewayDenyPolicy,
+            &cut,
+            &state(None, "d-new")
+        ));
+    }
     use aws_sdk_apigateway::Client;
     use aws_sdk_apigateway::operation::create_deployment::CreateDeploymentOutput;
     use aws_sdk_apigateway::operation::delete_deployment::DeleteDeploymentOutput;

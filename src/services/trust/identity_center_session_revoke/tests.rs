@@ -583,3 +583,47 @@ fn an_undo_record_whose_written_policy_is_not_the_revocation_is_refused() {
             .is_err()
     );
 }
+
+/// `watch`: the cut-off is written at apply (`after` says "the moment of apply"), so the permission set
+/// with the revocation at any time holds the cut; the policy as before, or with the revocation and
+/// another statement added, does not.
+#[test]
+fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_does_not() {
+    let prior = r#"{"Version":"2012-10-17","Statement":[{"Sid":"ReadTheLake","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#;
+    let state = |policy: Option<String>| PermissionSetState {
+        region: "us-east-1".into(),
+        instance_arn: "arn:aws:sso:::instance/ssoins-1".into(),
+        permission_set_arn: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
+        name: "DataEngineers".into(),
+        inline_policy: policy,
+        provisioned_to: vec!["123456789012".into()],
+    };
+    let cut = TypedCut {
+        id: "identity_center_session_revoke/global/arn:aws:sso:::instance/ssoins-1/ps-1".into(),
+        region: "global".into(),
+        target: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
+        before: state(Some(prior.into())),
+        after: state(Some(with_revocation(Some(prior), AT_APPLY).unwrap())),
+    };
+    let applied = with_revocation(Some(prior), "2026-11-30T13:13:21Z").unwrap();
+    assert!(CutKind::holds(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &state(Some(applied.clone()))
+    ));
+    assert!(!CutKind::holds(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &state(Some(prior.into()))
+    ));
+    let mut edited: Value = serde_json::from_str(&applied).unwrap();
+    edited["Statement"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"Effect": "Allow", "Action": "*", "Resource": "*"}));
+    assert!(!CutKind::holds(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &state(Some(edited.to_string()))
+    ));
+}

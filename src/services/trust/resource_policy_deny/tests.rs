@@ -656,3 +656,36 @@ async fn mocked_a_topic_listed_without_its_arn_is_reported_not_skipped() {
         unread[0].error
     );
 }
+
+/// `watch`: SQS gives the policy back re-formatted (spaces after separators), which still holds the cut;
+/// a document without the deny does not.
+#[test]
+fn a_policy_given_back_reformatted_still_holds_the_cut_and_one_without_the_deny_does_not() {
+    let state = |policy: &str| PolicyState {
+        service: Service::Sqs,
+        resource: "q".into(),
+        account_id: "123456789012".into(),
+        policy: Some(policy.into()),
+    };
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AnyoneSends","Effect":"Allow","Principal":"*","Action":"sqs:SendMessage"}]}"#;
+    let cut_document = r#"{"Version":"2012-10-17","Statement":[{"Sid":"AnyoneSends","Effect":"Allow","Principal":"*","Action":"sqs:SendMessage"},{"Sid":"HikkonukiOutsideDeny","Effect":"Deny","Principal":"*","Action":"sqs:*"}]}"#;
+    let cut = TypedCut {
+        id: "resource_policy_deny/us-east-1/arn:aws:sqs:us-east-1:123456789012:q".into(),
+        region: "us-east-1".into(),
+        target: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+        before: state(open),
+        after: state(cut_document),
+    };
+    let reformatted =
+        serde_json::to_string_pretty(&serde_json::from_str::<Value>(cut_document).unwrap())
+            .unwrap();
+    assert!(CutKind::holds(
+        &ResourcePolicyDeny,
+        &cut,
+        &state(&reformatted)
+    ));
+    assert!(!CutKind::holds(&ResourcePolicyDeny, &cut, &state(open)));
+    let mut elsewhere = state(&reformatted);
+    elsewhere.resource = "other".into();
+    assert!(!CutKind::holds(&ResourcePolicyDeny, &cut, &elsewhere));
+}
