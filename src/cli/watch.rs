@@ -65,22 +65,41 @@ fn render(
     args: &WatchArgs,
     report: &WatchReport,
 ) -> u8 {
-    let count = |wanted: fn(&Verdict) -> bool| {
-        report
-            .watched
-            .iter()
-            .filter(|item| wanted(&item.verdict))
-            .count()
+    // One count per outcome, read by the summary line, the exit code and the `finished` event alike.
+    let outcome_of = |item: &watch::Watched| match item.verdict {
+        Verdict::Held => "held",
+        Verdict::Reopened => "reopened",
+        Verdict::Changed(_) => "changed",
+        Verdict::Unreadable(_) => "unreadable",
     };
-    let held = count(|v| *v == Verdict::Held);
-    let reopened = count(|v| *v == Verdict::Reopened);
-    let changed = count(|v| matches!(v, Verdict::Changed(_)));
-    let unreadable = count(|v| matches!(v, Verdict::Unreadable(_)));
-    let recut = report
-        .watched
-        .iter()
-        .filter(|item| matches!(item.recut, Some(Ok(()))))
-        .count();
+    let counts = ["held", "reopened", "changed", "unreadable"]
+        .into_iter()
+        .fold(Tally::default(), |counts, outcome| {
+            counts.count(
+                outcome,
+                report
+                    .watched
+                    .iter()
+                    .filter(|item| outcome_of(item) == outcome)
+                    .map(|item| item.cut.id.as_str()),
+            )
+        })
+        .count(
+            "recut",
+            report
+                .watched
+                .iter()
+                .filter(|item| matches!(item.recut, Some(Ok(()))))
+                .map(|item| item.cut.id.as_str()),
+        );
+    let counted = |outcome: &str| counts.by_outcome.get(outcome).copied().unwrap_or(0);
+    let (held, reopened, changed, unreadable, recut) = (
+        counted("held"),
+        counted("reopened"),
+        counted("changed"),
+        counted("unreadable"),
+        counted("recut"),
+    );
     for item in &report.watched {
         if let Verdict::Changed(live) = &item.verdict {
             say!(
@@ -110,30 +129,6 @@ fn render(
             args.rollback.display()
         );
     }
-    let tally = |wanted: fn(&watch::Watched) -> bool, outcome: &str, tally: Tally| {
-        tally.count(
-            outcome,
-            report
-                .watched
-                .iter()
-                .filter(|item| wanted(item))
-                .map(|item| item.cut.id.as_str()),
-        )
-    };
-    let counts = Tally::default();
-    let counts = tally(|i| i.verdict == Verdict::Held, "held", counts);
-    let counts = tally(|i| i.verdict == Verdict::Reopened, "reopened", counts);
-    let counts = tally(
-        |i| matches!(i.verdict, Verdict::Changed(_)),
-        "changed",
-        counts,
-    );
-    let counts = tally(
-        |i| matches!(i.verdict, Verdict::Unreadable(_)),
-        "unreadable",
-        counts,
-    );
-    let counts = tally(|i| matches!(i.recut, Some(Ok(()))), "recut", counts);
     let ok = open == 0 && unreadable == 0;
     reporter.event(&Event::Finished {
         command: "watch".into(),
