@@ -347,33 +347,30 @@ fn cut_lines(plan: &Plan, out: &mut String) {
         out,
         "\nCuts by region and kind (plan --diff, or show --diff, prints each one's reason and whole diff):"
     );
-    let mut group: Option<(&str, &str)> = None;
-    for cut in cuts {
-        if group.map(|(region, _)| region) != Some(cut.region.as_str()) {
-            let _ = writeln!(out, "  {}", f(&cut.region));
+    let mut region: Option<&str> = None;
+    // Sorted by region and kind, so each group is one run: its length is its count.
+    for group in cuts.chunk_by(|a, b| a.region == b.region && a.kind == b.kind) {
+        let first = group[0];
+        if region != Some(first.region.as_str()) {
+            let _ = writeln!(out, "  {}", f(&first.region));
+            region = Some(&first.region);
         }
-        if group != Some((cut.region.as_str(), cut.kind.as_str())) {
-            let count = plan
-                .cuts
-                .iter()
-                .filter(|c| c.region == cut.region && c.kind == cut.kind)
-                .count();
-            let _ = writeln!(out, "    {} ({count})", f(&cut.kind));
-            group = Some((&cut.region, &cut.kind));
+        let _ = writeln!(out, "    {} ({})", f(&first.kind), group.len());
+        for cut in group {
+            let mut flags = String::new();
+            if !cut.enabled {
+                flags.push_str(" [disabled]");
+            }
+            if !cut.reversible {
+                flags.push_str(" [irreversible]");
+            }
+            let _ = writeln!(
+                out,
+                "      ~ {}{flags}  {}",
+                f(&cut.id),
+                what_changes(&cut.before, &cut.after)
+            );
         }
-        let mut flags = String::new();
-        if !cut.enabled {
-            flags.push_str(" [disabled]");
-        }
-        if !cut.reversible {
-            flags.push_str(" [irreversible]");
-        }
-        let _ = writeln!(
-            out,
-            "      ~ {}{flags}  {}",
-            f(&cut.id),
-            what_changes(&cut.before, &cut.after)
-        );
     }
 }
 
