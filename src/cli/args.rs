@@ -350,8 +350,8 @@ pub struct WatchArgs {
     /// The rollback file apply wrote.
     pub rollback: PathBuf,
 
-    /// Look once and exit: 0 when every cut held, 2 when one was reopened or changed, 1 on error (for a
-    /// loop or a scheduler).
+    /// Look once and exit: 0 when every cut held (or was cut again), 2 when one is still open (reopened
+    /// and not re-cut, or changed), 1 on error (for a loop or a scheduler).
     #[arg(long)]
     pub once: bool,
 

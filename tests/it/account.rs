@@ -219,44 +219,6 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     assert_eq!(account_state(&emulator, &seeded).await, original_account);
 }
 
-/// Puts back, with the library and behind the tool's back (nothing journaled), every cut the rollback
-/// file records as done: what a pipeline reverting the containment does. Returns the IDs undone.
-async fn undo_behind_the_tools_back(emulator: &Emulator) -> Vec<String> {
-    use hikkonuki::journal::Entry;
-    let path = emulator.workdir.path().join("plans/p.rollback.yaml");
-    let (contents, _) =
-        hikkonuki::journal::read_path(&path, &emulator.rollback_keys(), false).unwrap();
-    let mut contexts = Vec::new();
-    for region in REGIONS {
-        contexts.push(hikkonuki::aws::RegionCtx::new(
-            region,
-            emulator.sdk_config(region).await,
-            Some(emulator.endpoint()),
-        ));
-    }
-    let session = hikkonuki::aws::AwsSession::with_regions(REGIONS[0], contexts);
-    let registry = hikkonuki::services::registry();
-    let mut cuts = std::collections::HashMap::new();
-    let mut undone = Vec::new();
-    for record in &contents.records {
-        match &record.entry {
-            Entry::Intent { cut } => {
-                cuts.insert(cut.id.clone(), cut.clone());
-            }
-            Entry::Done { id, undo } => {
-                let cut = &cuts[id];
-                let kind = registry.get(&cut.kind).unwrap();
-                kind.undo(&session.region(&cut.region), undo)
-                    .await
-                    .unwrap_or_else(|err| panic!("undoing {id}: {err}"));
-                undone.push(id.clone());
-            }
-            _ => {}
-        }
-    }
-    undone
-}
-
 /// The account as a re-cut leaves it, beside what a cut leaves: two things are the re-cut's own by
 /// design. A session revocation denies sessions issued before the moment it is (re-)applied, so its
 /// time is the re-cut's; an API's deny takes effect by a deployment, so the re-cut's is a new one.
@@ -300,7 +262,9 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
     }
     let as_cut_account = account_state(&emulator, &seeded).await;
 
-    let undone = undo_behind_the_tools_back(&emulator).await;
+    let undone =
+        crate::watch::undo_behind_the_tools_back(&emulator, "plans/p.rollback.yaml", &REGIONS)
+            .await;
     let output = emulator
         .hikkonuki()
         .args([

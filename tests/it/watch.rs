@@ -33,6 +33,48 @@ fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
     cmd
 }
 
+/// Puts back, with the library and behind the tool's back (nothing journaled), every cut the rollback
+/// file records as done: what a pipeline reverting the containment does. Returns the IDs undone.
+pub async fn undo_behind_the_tools_back(
+    emulator: &Emulator,
+    rollback: &str,
+    regions: &[&str],
+) -> Vec<String> {
+    use hikkonuki::journal::Entry;
+    let path = emulator.path(rollback);
+    let (contents, _) =
+        hikkonuki::journal::read_path(&path, &emulator.rollback_keys(), false).unwrap();
+    let mut contexts = Vec::new();
+    for region in regions {
+        contexts.push(hikkonuki::aws::RegionCtx::new(
+            region,
+            emulator.sdk_config(region).await,
+            Some(emulator.endpoint()),
+        ));
+    }
+    let session = hikkonuki::aws::AwsSession::with_regions(regions[0], contexts);
+    let registry = hikkonuki::services::registry();
+    let mut cuts = std::collections::HashMap::new();
+    let mut undone = Vec::new();
+    for record in &contents.records {
+        match &record.entry {
+            Entry::Intent { cut } => {
+                cuts.insert(cut.id.clone(), cut.clone());
+            }
+            Entry::Done { id, undo } => {
+                let cut = &cuts[id];
+                let kind = registry.get(&cut.kind).unwrap();
+                kind.undo(&session.region(&cut.region), undo)
+                    .await
+                    .unwrap_or_else(|err| panic!("undoing {id}: {err}"));
+                undone.push(id.clone());
+            }
+            _ => {}
+        }
+    }
+    undone
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
     let emulator = Emulator::start();

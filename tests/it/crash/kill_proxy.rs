@@ -57,7 +57,7 @@ impl Message {
 
     /// The AWS operation a request calls, if it changes something: the Query protocol's `Action=` form
     /// parameter (EC2, RDS, STS, IAM), a JSON protocol's `X-Amz-Target`, or else any REST request that is not
-    /// a GET or HEAD. Describe*, Get* and List* only read.
+    /// a GET or HEAD. Describe*, Get*, List* and Lookup* only read.
     fn mutating_action(&self) -> Option<String> {
         let form = self
             .header("content-type")
@@ -76,7 +76,8 @@ impl Message {
                     .map(|t| t.rsplit('.').next().unwrap_or(t).to_string())
             })
             .unwrap_or_else(|| self.start.clone());
-        let reads = ["Describe", "Get", "List", "GET ", "HEAD "]
+        // CloudTrail's LookupEvents (watch asks who changed a cut) only reads, too.
+        let reads = ["Describe", "Get", "List", "Lookup", "GET ", "HEAD "]
             .iter()
             .any(|prefix| action.starts_with(prefix));
         // A REST read sent as POST (`POST /v2/email/list-identities`): apply now reads during discovery

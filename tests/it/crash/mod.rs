@@ -13,6 +13,7 @@
 //! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
 //! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
 //! - `evidence`: the evidence phase killed after each of its calls in apply, then `restore --stop-evidence`.
+//! - `watch`: `watch --recut` killed after each of its calls, then restore.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
@@ -25,6 +26,7 @@ mod organization_policies;
 mod resource_policy;
 mod snapshot;
 mod trust;
+mod watch;
 
 use std::io::{Read as _, Write as _};
 use std::os::unix::process::ExitStatusExt;
