@@ -184,6 +184,10 @@ pub enum Command {
     /// Look again at every cut a rollback file records as in force, and report each one undone or changed
     /// since (exit 2), optionally cutting again what was reopened. Never changes anything else.
     Watch(WatchArgs),
+    /// Ask VPC Reachability Analyzer whether the internet still reaches the instances in the VPCs a
+    /// rollback file's cuts are in: exit 2 if some path is reachable. Creates only the analyzer's own
+    /// paths and analyses, and deletes them afterwards.
+    Verify(VerifyArgs),
     /// Render a plan or a rollback file.
     Show(ShowArgs),
     /// Print a shell completion script (e.g. `hikkonuki completions bash > /etc/bash_completion.d/hikkonuki`).
@@ -363,6 +367,17 @@ pub struct WatchArgs {
     /// undoes it like the first). A cut changed in another way is reported, never re-cut.
     #[arg(long)]
     pub recut: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The rollback file apply wrote.
+    pub rollback: PathBuf,
+
+    /// How long all the analyses together may take (e.g. 300s or 5m); a path still being analyzed then
+    /// is reported as timed out (exit 1), and its analyzer resources are deleted all the same.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_interval)]
+    pub timeout: std::time::Duration,
 }
 
 /// `60`, `60s`, `5m`: at least one second, at most a day.
