@@ -112,7 +112,7 @@ fn lifted(restore: &ArgMatches, gates: &[RestoreGate]) -> Vec<String> {
     name = "hikkonuki",
     version,
     about = "Cut an AWS account off from the outside world during an incident, and reconnect it exactly afterwards.",
-    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode)."
+    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode), a cut reopened (watch) or a path from the internet reachable (verify)."
 )]
 pub struct Cli {
     /// AWS profile to use (the standard AWS credential chain applies otherwise).
