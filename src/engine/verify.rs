@@ -14,6 +14,7 @@
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use futures_util::{StreamExt, stream};
@@ -27,7 +28,7 @@ use crate::journal::lock::RollbackFile;
 use crate::plan::KindCatalog;
 use crate::report::{Event, Reporter};
 use crate::services::Registry;
-use crate::services::network::reachability::{self, PathVerdict, Polling, VpcEntrances};
+use crate::services::network::reachability::{self, PathVerdict, Polling, Until, VpcEntrances};
 
 pub struct VerifyRequest {
     pub rollback: PathBuf,
@@ -59,6 +60,7 @@ impl Outcome {
             Outcome::Analyzed(PathVerdict::Sealed { .. }) => "sealed",
             Outcome::Analyzed(PathVerdict::AnalysisFailed { .. }) => "analysis_failed",
             Outcome::Analyzed(PathVerdict::TimedOut { .. }) => "timed_out",
+            Outcome::Analyzed(PathVerdict::Stopped { .. }) => "stopped",
             Outcome::Analyzed(PathVerdict::Gone { .. }) => "gone",
             Outcome::Analyzed(PathVerdict::Error { .. }) => "error",
             Outcome::NoInternetGateway => "no_internet_gateway",
@@ -74,6 +76,7 @@ impl Outcome {
             Outcome::Analyzed(
                 PathVerdict::AnalysisFailed { .. }
                     | PathVerdict::TimedOut { .. }
+                    | PathVerdict::Stopped { .. }
                     | PathVerdict::Error { .. }
             ) | Outcome::Unreadable(_)
         )
@@ -92,12 +95,13 @@ impl Outcome {
             Outcome::Analyzed(
                 PathVerdict::AnalysisFailed { message }
                 | PathVerdict::TimedOut { message }
+                | PathVerdict::Stopped { message }
                 | PathVerdict::Gone { message }
                 | PathVerdict::Error { message },
             ) => vec![message.clone()],
-            Outcome::NoInternetGateway => vec![
-                "no internet gateway attached: nothing to analyze from the internet".into(),
-            ],
+            Outcome::NoInternetGateway => {
+                vec!["no internet gateway attached: nothing to analyze from the internet".into()]
+            }
             Outcome::NoRunningInstance => {
                 vec!["no running instance: nothing to analyze the path to".into()]
             }
@@ -164,11 +168,13 @@ impl VerifyReport {
 }
 
 /// Reads and authenticates the rollback file as watch does, then analyzes every path into each VPC of
-/// the cuts in force. Changes nothing in the account but the analyzer's own, deleted, resources.
+/// the cuts in force. Changes nothing in the account but the analyzer's own, deleted, resources. `stop`
+/// (Ctrl-C) ends the waiting at once; what was created is deleted all the same.
 pub async fn check(
     session: &AwsSession,
     registry: &Registry,
     request: &VerifyRequest,
+    stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, EngineError> {
     let (account, vpcs) = {
@@ -212,7 +218,11 @@ pub async fn check(
         (account, vpcs)
     };
     let run = crate::report::run_id();
-    let deadline = tokio::time::Instant::now() + request.timeout;
+    static NEVER_STOPPED: AtomicBool = AtomicBool::new(false);
+    let until = Until {
+        deadline: tokio::time::Instant::now() + request.timeout,
+        stop: stop.unwrap_or(&NEVER_STOPPED),
+    };
     let entrances: Vec<(String, String, Result<VpcEntrances, String>)> =
         stream::iter(vpcs.iter().cloned())
             .map(|(region, vpc)| async move {
@@ -252,7 +262,12 @@ pub async fn check(
             Ok(found) => {
                 for gateway in &found.internet_gateways {
                     for instance in &found.running_instances {
-                        paths.push((region.clone(), vpc.clone(), gateway.clone(), instance.clone()));
+                        paths.push((
+                            region.clone(),
+                            vpc.clone(),
+                            gateway.clone(),
+                            instance.clone(),
+                        ));
                     }
                 }
             }
@@ -270,7 +285,7 @@ pub async fn check(
                 &gateway,
                 &instance,
                 run_ref,
-                deadline,
+                until,
                 request.polling,
             )
             .await;

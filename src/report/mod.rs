@@ -91,7 +91,8 @@ pub enum Event {
         recut: Option<Result<(), String>>,
     },
     /// `verify`: one path from an internet gateway to an instance, as Reachability Analyzer answered it
-    /// (`outcome`: `reachable`, `sealed`, `analysis_failed`, `timed_out`, `gone`, `error`), or one VPC with
+    /// (`outcome`: `reachable`, `sealed`, `analysis_failed`, `timed_out`, `stopped`, `gone`, `error`), or
+    /// one VPC with
     /// no path to analyze (`no_internet_gateway`, `no_running_instance`, `unreadable`; `destination`, and
     /// for the first `source`, absent). `cleanup_failures`: the analyzer resources this run could not
     /// delete.

@@ -122,7 +122,7 @@ fn json_events(stdout: &[u8]) -> Vec<serde_json::Value> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_cannot_analyze_them()
-{
+ {
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
     let seeded = leaky_account::seed(&config, &[REGION])
@@ -163,10 +163,9 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
     assert_eq!(path["vpc"], seeded.vpc_id.as_str());
     assert_eq!(path["outcome"], "error", "{path}");
     assert!(
-        path["details"][0]
-            .as_str()
-            .unwrap()
-            .contains("ec2:CreateNetworkInsightsPath: the endpoint does not implement Reachability Analyzer"),
+        path["details"][0].as_str().unwrap().contains(
+            "ec2:CreateNetworkInsightsPath: the endpoint does not implement Reachability Analyzer"
+        ),
         "{path}"
     );
     assert!(path["cleanup_failures"].as_array().unwrap().is_empty());
@@ -175,7 +174,10 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
     assert_eq!(finished["command"], "verify");
     assert_eq!(finished["ok"], false);
     assert_eq!(finished["outcomes"]["reachable"], 0);
-    assert!(finished["outcomes"]["error"].as_u64().unwrap() >= 1, "{finished}");
+    assert!(
+        finished["outcomes"]["error"].as_u64().unwrap() >= 1,
+        "{finished}"
+    );
     assert!(
         !events.iter().any(|event| event["outcome"] == "sealed"),
         "nothing is called sealed that was not analyzed: {events:?}"
@@ -197,7 +199,7 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
             seeded.network.internet_gateway, seeded.vpc_id
         )))
         .stderr(contains("does not implement Reachability Analyzer"))
-        .stdout(contains("VPC(s) of the cuts in force in plans/rules.rollback.yaml"));
+        .stdout(contains("path(s) from the internet into 1 VPC(s) of the cuts in force in plans/rules.rollback.yaml: 1 error"));
 
     // A VPC whose internet gateway the plan detached: nothing to analyze from the internet, and so
     // nothing asked of the analyzer (exit 0).

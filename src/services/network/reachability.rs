@@ -16,6 +16,7 @@
 //! The emulator the tests run against does not implement these operations: the analysis is tested with
 //! mocks of the documented answers only.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_ec2::error::SdkError;
@@ -130,6 +131,8 @@ pub enum PathVerdict {
     AnalysisFailed { message: String },
     /// Still `running` when the time given ran out (or not started before it did).
     TimedOut { message: String },
+    /// Still `running`, or not started, when the operator stopped the run (Ctrl-C).
+    Stopped { message: String },
     /// The gateway or the instance no longer exists (deleted or terminated since it was listed).
     Gone { message: String },
     /// An AWS call failed: throttled beyond the SDK's retries, a quota reached, a permission missing,
@@ -145,24 +148,60 @@ pub struct PathAnalysis {
     pub cleanup_failures: Vec<String>,
 }
 
+/// When to stop waiting for an analysis: at `deadline`, or as soon as `stop` is set (Ctrl-C).
+#[derive(Debug, Clone, Copy)]
+pub struct Until<'a> {
+    pub deadline: Instant,
+    pub stop: &'a AtomicBool,
+}
+
+impl Until<'_> {
+    /// Why not to go on, if so.
+    fn reached(&self, waiting_for: &str) -> Option<PathVerdict> {
+        if self.stop.load(Ordering::SeqCst) {
+            Some(PathVerdict::Stopped {
+                message: format!("{waiting_for} when the run was stopped (Ctrl-C)"),
+            })
+        } else if Instant::now() >= self.deadline {
+            Some(PathVerdict::TimedOut {
+                message: format!("{waiting_for} when the time given ran out (--timeout)"),
+            })
+        } else {
+            None
+        }
+    }
+
+    /// Sleeps `wait`, or less if the deadline comes first or `stop` is set meanwhile (checked every
+    /// 200 ms, so Ctrl-C is heeded within a fraction of a second).
+    async fn sleep(&self, wait: Duration) {
+        let until = (Instant::now() + wait).min(self.deadline);
+        while !self.stop.load(Ordering::SeqCst) {
+            let now = Instant::now();
+            if now >= until {
+                return;
+            }
+            tokio::time::sleep((until - now).min(Duration::from_millis(200))).await;
+        }
+    }
+}
+
 /// Analyzes the path from `gateway` to `instance` (TCP, any port): creates the path, starts the analysis,
-/// polls it until it is no longer `running` or `deadline` passes, then deletes the analysis and the path
-/// whatever happened.
+/// polls it until it is no longer `running` or `until` says to stop waiting, then deletes the analysis
+/// and the path whatever happened.
 pub async fn analyze_path(
     ctx: &RegionCtx,
     gateway: &str,
     instance: &str,
     run: &str,
-    deadline: Instant,
+    until: Until<'_>,
     polling: Polling,
 ) -> PathAnalysis {
     let mut created = Created::default();
-    let verdict = match run_analysis(ctx, gateway, instance, run, deadline, polling, &mut created)
-        .await
-    {
-        Ok(verdict) => verdict,
-        Err(verdict) => verdict,
-    };
+    let verdict =
+        match run_analysis(ctx, gateway, instance, run, until, polling, &mut created).await {
+            Ok(verdict) => verdict,
+            Err(verdict) => verdict,
+        };
     let cleanup_failures = clean_up(ctx, &created, run).await;
     PathAnalysis {
         verdict,
@@ -182,12 +221,12 @@ async fn run_analysis(
     gateway: &str,
     instance: &str,
     run: &str,
-    deadline: Instant,
+    until: Until<'_>,
     polling: Polling,
     created: &mut Created,
 ) -> Result<PathVerdict, PathVerdict> {
-    if Instant::now() >= deadline {
-        return Err(timed_out("not started: the time given ran out first"));
+    if let Some(verdict) = until.reached("not started: still waiting for its turn") {
+        return Err(verdict);
     }
     // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNetworkInsightsPath.html: the
     // source and destination by ID, the protocol required; no destination port means any port.
@@ -237,13 +276,10 @@ async fn run_analysis(
     created.analysis = Some(analysis_id.clone());
     let mut wait = polling.first;
     while is_running(&analysis) {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(timed_out(&format!(
-                "analysis {analysis_id} was still running when the time given ran out"
-            )));
+        if let Some(verdict) = until.reached(&format!("analysis {analysis_id} was still running")) {
+            return Err(verdict);
         }
-        tokio::time::sleep(wait.min(deadline - now)).await;
+        until.sleep(wait).await;
         wait = (wait * 2).min(polling.longest);
         // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInsightsAnalyses.html
         let described = ctx
@@ -252,7 +288,14 @@ async fn run_analysis(
             .network_insights_analysis_ids(&analysis_id)
             .send()
             .await
-            .map_err(|err| failed("ec2:DescribeNetworkInsightsAnalyses", err, gateway, instance))?;
+            .map_err(|err| {
+                failed(
+                    "ec2:DescribeNetworkInsightsAnalyses",
+                    err,
+                    gateway,
+                    instance,
+                )
+            })?;
         analysis = described
             .network_insights_analyses()
             .first()
@@ -268,12 +311,6 @@ async fn run_analysis(
 
 fn is_running(analysis: &NetworkInsightsAnalysis) -> bool {
     matches!(analysis.status(), Some(AnalysisStatus::Running) | None)
-}
-
-fn timed_out(message: &str) -> PathVerdict {
-    PathVerdict::TimedOut {
-        message: format!("{message} (--timeout)"),
-    }
 }
 
 /// What a finished analysis says.
@@ -399,7 +436,10 @@ where
     let error = ServiceError::from_sdk(operation, err);
     match error.code.as_deref() {
         Some("InvalidInternetGatewayID.NotFound") => PathVerdict::Gone {
-            message: format!("internet gateway {gateway} no longer exists: {}", error.message),
+            message: format!(
+                "internet gateway {gateway} no longer exists: {}",
+                error.message
+            ),
         },
         Some("InvalidInstanceID.NotFound") => PathVerdict::Gone {
             message: format!("instance {instance} no longer exists: {}", error.message),

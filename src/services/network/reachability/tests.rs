@@ -133,7 +133,10 @@ fn delete_path() -> Rule {
 }
 
 fn ctx(rules: &[&Rule]) -> RegionCtx {
-    RegionCtx::with_ec2("us-east-1", mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules))
+    RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules),
+    )
 }
 
 const FAST: Polling = Polling {
@@ -141,8 +144,14 @@ const FAST: Polling = Polling {
     longest: Duration::from_millis(20),
 };
 
+static GOING_ON: AtomicBool = AtomicBool::new(false);
+
 async fn analyze(ctx: &RegionCtx, within: Duration) -> PathAnalysis {
-    analyze_path(ctx, GATEWAY, INSTANCE, RUN, Instant::now() + within, FAST).await
+    let until = Until {
+        deadline: Instant::now() + within,
+        stop: &GOING_ON,
+    };
+    analyze_path(ctx, GATEWAY, INSTANCE, RUN, until, FAST).await
 }
 
 #[tokio::test]
@@ -256,7 +265,9 @@ async fn a_failed_analysis_reports_its_status_message_and_is_still_cleaned_up() 
     // (https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-troubleshooting.html).
     let failed = NetworkInsightsAnalysis::builder()
         .status(AnalysisStatus::Failed)
-        .status_message("The request failed due to modifications in network resources during the analysis")
+        .status_message(
+            "The request failed due to modifications in network resources during the analysis",
+        )
         .build();
     let (create, start, described, delete_a, delete_p) = (
         create_path(),
@@ -294,8 +305,56 @@ async fn an_analysis_still_running_at_the_deadline_times_out_and_is_still_cleane
         matches!(&outcome.verdict, PathVerdict::TimedOut { message } if message.contains(ANALYSIS)),
         "{outcome:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5), "bounded by the deadline");
-    assert!(described.num_calls() >= 2, "polled with backoff until the deadline");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "bounded by the deadline"
+    );
+    assert!(
+        described.num_calls() >= 2,
+        "polled with backoff until the deadline"
+    );
+    assert_eq!((delete_a.num_calls(), delete_p.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn ctrl_c_stops_the_wait_at_once_and_the_analysis_is_still_cleaned_up() {
+    let (create, start, described, delete_a, delete_p) = (
+        create_path(),
+        start_analysis(),
+        describe(usize::MAX, analysis(AnalysisStatus::Running)),
+        delete_analysis(),
+        delete_path(),
+    );
+    let ctx = ctx(&[&create, &start, &described, &delete_a, &delete_p]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let stopper = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            stop.store(true, Ordering::SeqCst);
+        })
+    };
+    let started = std::time::Instant::now();
+    let until = Until {
+        deadline: Instant::now() + Duration::from_secs(600),
+        stop: &stop,
+    };
+    // Polled every 30 s: the stop is heeded without waiting for the next poll.
+    let slow = Polling {
+        first: Duration::from_secs(30),
+        longest: Duration::from_secs(30),
+    };
+    let outcome = analyze_path(&ctx, GATEWAY, INSTANCE, RUN, until, slow).await;
+    stopper.await.unwrap();
+    assert!(
+        matches!(&outcome.verdict, PathVerdict::Stopped { message } if message.contains(ANALYSIS)),
+        "{outcome:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!((delete_a.num_calls(), delete_p.num_calls()), (1, 1));
 }
 
@@ -397,14 +456,21 @@ async fn an_analysis_that_cannot_be_deleted_is_reported_with_its_id_and_the_path
                 .build(),
         )
     });
-    let (create, start, described, delete_p) =
-        (create_path(), start_analysis(), describe(0, sealed), delete_path());
+    let (create, start, described, delete_p) = (
+        create_path(),
+        start_analysis(),
+        describe(0, sealed),
+        delete_path(),
+    );
     let ctx = ctx(&[&create, &start, &described, &delete_a, &delete_p]);
     let outcome = analyze(&ctx, Duration::from_secs(10)).await;
     assert_eq!(outcome.verdict, PathVerdict::Sealed { blocked_by: vec![] });
     assert_eq!(outcome.cleanup_failures.len(), 1, "{outcome:?}");
     let failure = &outcome.cleanup_failures[0];
-    assert!(failure.contains("ec2:DeleteNetworkInsightsAnalysis"), "{failure}");
+    assert!(
+        failure.contains("ec2:DeleteNetworkInsightsAnalysis"),
+        "{failure}"
+    );
     assert!(failure.contains(ANALYSIS) && failure.contains(&format!("{VERIFY_TAG}={RUN}")));
     assert_eq!(delete_p.num_calls(), 1, "the path is deleted all the same");
 }
