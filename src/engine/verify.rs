@@ -323,3 +323,6 @@ fn report(reporter: &dyn Reporter, item: &Verified) {
         cleanup_failures: item.cleanup_failures.clone(),
     });
 }
+
+#[cfg(test)]
+mod tests;
