@@ -36,13 +36,13 @@ use crate::services::common::missing_api::missing_operation;
 /// search for if a run was killed before it could delete them.
 pub const VERIFY_TAG: &str = "hikkonuki:verify";
 
-/// Analyses run at once, in all. Reachability Analyzer limits the paths and analyses an account may
-/// hold and run per Region
-/// (<https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-limits.html>); each
-/// analysis also reads the whole network configuration of the VPC through EC2's shared request budget
-/// (a run that throttles fails with "The request failed due to throttling errors":
-/// <https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-troubleshooting.html>).
-/// A few at a time keeps far below both during an incident, when other tools use the same budget.
+/// Analyses run at once, in all: a conservative choice, not a number AWS documents. Reachability
+/// Analyzer's own quotas (<https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-limits.html>)
+/// bound the paths and analyses an account may have, and a quota reached is reported per path with what to
+/// do (`failed`, below); each analysis also reads the VPC's whole configuration through the account's shared
+/// describe budget, and an analysis starved of it fails ("The request failed due to throttling errors
+/// from [service]": <https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-troubleshooting.html>).
+/// A few at a time stays clear of both during an incident, when other tools draw on the same budget.
 pub const CONCURRENT_ANALYSES: usize = 4;
 
 /// How often an analysis still `running` is asked about again: first after `first`, then each wait
@@ -384,7 +384,13 @@ fn explain(explanation: &Explanation) -> String {
     .flatten()
     .chain(explanation.security_groups())
     .filter_map(name_of)
-    .collect();
+    .fold(Vec::new(), |mut named, name| {
+        // The same component can be named in two fields (as `component` and as `acl`, say).
+        if !named.contains(&name) {
+            named.push(name);
+        }
+        named
+    });
     let mut line = explanation
         .explanation_code()
         .unwrap_or("UNEXPLAINED")
