@@ -41,7 +41,7 @@ pub const VERIFY_TAG: &str = "hikkonuki:verify";
 /// bound the paths and analyses an account may have, and a quota reached is reported per path with what to
 /// do (`failed`, below); each analysis also reads the VPC's whole configuration through the account's shared
 /// describe budget, and an analysis starved of it fails ("The request failed due to throttling errors
-/// from [service]": <https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-troubleshooting.html>).
+/// from …": <https://docs.aws.amazon.com/vpc/latest/reachability/reachability-analyzer-troubleshooting.html>).
 /// A few at a time stays clear of both during an incident, when other tools draw on the same budget.
 pub const CONCURRENT_ANALYSES: usize = 4;
 
