@@ -55,7 +55,7 @@ PY
 echo; echo "== hikkonuki watch --once: what no longer holds (exit 2 when something reopened)"
 "$bin/hikkonuki" watch "$work/plan.rollback.yaml" --once 2>&1 | grep -v '^ *$' || true
 
-echo; echo "== hikkonuki watch --once --recut: the key, back exactly as before the cut, is cut again (journaled); the rule re-authorized is a new rule, so it is reported, never re-cut"
+echo; echo "== hikkonuki watch --once --recut: the key (back exactly as before the cut) and the SSH rule (re-authorized as it was, under a new rule ID) are cut again, journaled in the rollback file; exit 0: nothing left open"
 "$bin/hikkonuki" watch "$work/plan.rollback.yaml" --once --recut 2>&1 | grep -E 'REOPENED|cut again|in force|changed ' || true
 
 echo; echo "== hikkonuki restore --yes"

@@ -363,8 +363,9 @@ pub struct WatchArgs {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_interval)]
     pub interval: std::time::Duration,
 
-    /// Cut again each cut found back exactly as before it, journaled in the same rollback file (restore
-    /// undoes it like the first). A cut changed in another way is reported, never re-cut.
+    /// Cut again each cut found reopened (back as before it, or, for security groups, its revoked rules
+    /// authorized again as they were under new IDs), journaled in the same rollback file (restore undoes
+    /// it like the first). A cut changed in another way is reported, never re-cut.
     #[arg(long)]
     pub recut: bool,
 }

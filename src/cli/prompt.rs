@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use super::settings::Settings;
 use crate::engine::Operator;
 use crate::engine::apply::{ApplyConfirmation, LeftOut, LeftOutBecause};
-use crate::engine::restore::{Certainty, RestoreWork};
+use crate::engine::restore::RestoreWork;
 use crate::plan::Plan;
 use crate::report::escape::field;
 use crate::report::{diff, render};
@@ -210,12 +210,7 @@ impl Operator for TerminalOperator<'_> {
         let settings = self.settings;
         say!(settings, "Restore will reconnect, newest cut first:");
         for item in &work.pending {
-            let note = match item.certainty {
-                Certainty::Completed => "",
-                Certainty::Uncertain => {
-                    " (its completion was not recorded: live state decides what is put back)"
-                }
-            };
+            let note = item.note();
             say!(settings, "  {}{note}", field(&item.cut.id));
         }
         self.confirmed(account, "reconnect")

@@ -10,7 +10,7 @@ use super::prompt::TerminalOperator;
 use super::settings::Settings;
 use crate::aws::AwsSession;
 use crate::engine;
-use crate::engine::restore::{Certainty, RestoreRequest, RestoreRun, RestoreWork};
+use crate::engine::restore::{RestoreRequest, RestoreRun, RestoreWork};
 use crate::journal::keys::KeyStore;
 use crate::report::escape::field;
 use crate::report::{Event, Reporter, Tally, diff};
@@ -258,12 +258,7 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
         work.pending.len()
     );
     for item in &work.pending {
-        let note = match item.certainty {
-            Certainty::Completed => "",
-            Certainty::Uncertain => {
-                " (its completion was not recorded: live state decides what is put back)"
-            }
-        };
+        let note = item.note();
         say!(
             settings,
             "\n{}{note}\n{}",

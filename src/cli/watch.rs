@@ -68,7 +68,7 @@ fn render(
     // One count per outcome, read by the summary line, the exit code and the `finished` event alike.
     let outcome_of = |item: &watch::Watched| match item.verdict {
         Verdict::Held => "held",
-        Verdict::Reopened => "reopened",
+        Verdict::Reopened(_) => "reopened",
         Verdict::Changed(_) => "changed",
         Verdict::Unreadable(_) => "unreadable",
     };

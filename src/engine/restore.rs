@@ -37,6 +37,29 @@ pub struct PendingRestore {
     pub certainty: Certainty,
     /// From the `done` entry when there is one.
     pub undo: Option<Value>,
+    /// 1 for the cut apply made; 2 and up for each re-cut by `watch --recut` from a state the resource
+    /// came back in (see [`pending`]).
+    pub generation: usize,
+}
+
+impl PendingRestore {
+    /// What the operator should know of this undo beside the cut's ID: how sure the journal is that the
+    /// cut happened, and whether it is a re-cut.
+    pub fn note(&self) -> String {
+        let mut note = match self.certainty {
+            Certainty::Completed => String::new(),
+            Certainty::Uncertain => {
+                " (its completion was not recorded: live state decides what is put back)".into()
+            }
+        };
+        if self.generation > 1 {
+            note.push_str(&format!(
+                " (re-cut {} by watch: undone before the cut it repeats)",
+                self.generation - 1
+            ));
+        }
+        note
+    }
 }
 
 /// What restore will do: the cuts to undo, newest first, and the irreversible cuts it cannot undo.
@@ -275,13 +298,21 @@ pub async fn perform(
 }
 
 /// Every cut in the journal that still needs undoing, newest first.
+///
+/// A cut may have several generations: `watch --recut` cuts again a cut someone reopened, and when the
+/// resource came back under new identifiers (a security-group rule re-authorized) the re-cut is a new
+/// cut of the same ID, from the state it found. Each generation is undone, newest first, so restore puts
+/// back what every one of them took (the older undo finds the newer's work done, and says so). A
+/// `restored` entry ends the newest generation not yet restored. An intent for exactly the cut already
+/// open (a resumed apply, a re-cut of a cut back exactly as before) is the same generation again.
 pub fn pending(
     contents: &JournalContents,
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
     let mut order: Vec<String> = Vec::new();
-    let mut by_id: HashMap<String, PendingRestore> = HashMap::new();
+    // Each ID's open generations, oldest first.
+    let mut by_id: HashMap<String, Vec<PendingRestore>> = HashMap::new();
     let mut work_problems: Vec<String> = Vec::new();
     for record in &contents.records {
         match &record.entry {
@@ -306,23 +337,29 @@ pub fn pending(
                         visible(&expected_id)
                     ));
                 }
-                if !by_id.contains_key(&cut.id) {
+                let generations = by_id.entry(cut.id.clone()).or_default();
+                if generations.is_empty() {
                     order.push(cut.id.clone());
                 }
-                by_id.insert(
-                    cut.id.clone(),
-                    PendingRestore {
-                        cut: cut.clone(),
-                        certainty: Certainty::Uncertain,
-                        undo: None,
-                    },
-                );
+                let mut generation = PendingRestore {
+                    cut: cut.clone(),
+                    certainty: Certainty::Uncertain,
+                    undo: None,
+                    generation: generations.len() + 1,
+                };
+                match generations.last_mut() {
+                    Some(open) if same_cut(&open.cut, cut) => {
+                        generation.generation = open.generation;
+                        *open = generation;
+                    }
+                    _ => generations.push(generation),
+                }
             }
             Entry::Done { id, undo } => {
                 // A completion only counts for a cut whose intent came before it in the same chain, and
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
-                if let Some(item) = by_id.get_mut(id) {
+                if let Some(item) = by_id.get_mut(id).and_then(|g| g.last_mut()) {
                     let kind = registry
                         .get(&item.cut.kind)
                         .expect("unknown kinds are refused at their intent");
@@ -339,7 +376,12 @@ pub fn pending(
                 }
             }
             Entry::Restored { id, .. } => {
-                by_id.remove(id);
+                if let Some(generations) = by_id.get_mut(id) {
+                    generations.pop();
+                    if generations.is_empty() {
+                        by_id.remove(id);
+                    }
+                }
             }
             Entry::Header { .. }
             | Entry::Failed { .. }
@@ -352,25 +394,52 @@ pub fn pending(
         unverified: work_problems,
         ..RestoreWork::default()
     };
-    for item in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
+    for mut generations in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
+        generations.reverse(); // newest first
+        let newest = generations[0].cut.clone();
         let kind = registry
-            .get(&item.cut.kind)
+            .get(&newest.kind)
             .expect("unknown kinds are refused above");
         if !kind.info().reversible {
-            work.irreversible.push(item.cut);
+            work.irreversible.push(newest);
         } else if let Some(gate) = kind.restore_gate().filter(|g| !lifted.contains(&g.flag)) {
-            work.kept.push((item.cut, gate));
+            work.kept.push((newest, gate));
         } else {
-            work.pending.push(item);
+            work.pending.extend(generations);
         }
     }
     // Apply runs cuts of one phase concurrently, so journal order alone does not say what depends on
     // what. Undo by phase and kind, in reverse: per-resource cuts first, then the sealing kinds from last
     // to first (a gateway is attached again before routes to it are re-created). Within a kind, newest
-    // first.
+    // first (the sort is stable, so a cut's generations stay newest first too).
     work.pending
         .sort_by_key(|item| registry.restore_rank(&item.cut.kind));
     Ok(work)
+}
+
+/// The same cut: one resource taken from the same state to the same state (what people read, the
+/// reason, and the switch do not change what is undone).
+fn same_cut(open: &Cut, next: &Cut) -> bool {
+    open.kind == next.kind
+        && open.region == next.region
+        && open.target == next.target
+        && open.before == next.before
+        && open.after == next.after
+}
+
+impl RestoreWork {
+    /// Every cut in force, once each: the newest generation of each one restore would undo, and those it
+    /// keeps or cannot undo. What `watch` looks at.
+    pub fn in_force(&self) -> Vec<&Cut> {
+        let mut seen = std::collections::HashSet::new();
+        self.pending
+            .iter()
+            .map(|item| &item.cut)
+            .filter(|cut| seen.insert(cut.id.as_str()))
+            .chain(self.kept.iter().map(|(cut, _)| cut))
+            .chain(self.irreversible.iter())
+            .collect()
+    }
 }
 
 #[derive(Debug, Default)]

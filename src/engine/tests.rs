@@ -155,6 +155,13 @@ impl CutKind for Switch {
         cut.target == caller.arn
     }
 
+    /// The stand-in's resources come back under new identifiers: `on-2` is `on` re-created.
+    fn reopened(&self, cut: &TypedCut<Setting>, live: &Setting) -> Option<Setting> {
+        live.value
+            .strip_prefix(&format!("{}-", cut.before.value))
+            .map(|_| live.clone())
+    }
+
     async fn undo(&self, _ctx: &RegionCtx, undo: &PutBack) -> Result<UndoOutcome, ServiceError> {
         self.live
             .lock()
@@ -194,9 +201,18 @@ fn session_as(account: &'static str) -> AwsSession {
             .build()
     });
     let sts = mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[&who]);
+    // Watch asks CloudTrail who changed a reopened cut: no one, as far as this history tells.
+    let history = mock!(aws_sdk_cloudtrail::Client::lookup_events).then_output(|| {
+        aws_sdk_cloudtrail::operation::lookup_events::LookupEventsOutput::builder().build()
+    });
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[&history]);
     AwsSession::with_regions(
         "us-east-1",
-        vec![RegionCtx::for_tests("us-east-1").mock_sts(sts)],
+        vec![
+            RegionCtx::for_tests("us-east-1")
+                .mock_sts(sts)
+                .mock_cloudtrail(cloudtrail),
+        ],
     )
 }
 
@@ -881,4 +897,185 @@ async fn a_restore_dry_run_changes_nothing() {
     assert_eq!(*operator.asked.lock().unwrap(), ["review restore (0 kept)"]);
     assert_eq!(live.lock().unwrap()["a"], "off");
     assert_eq!(std::fs::read(&rollback).unwrap(), journal_before);
+}
+
+fn watch_request(rollback: &Path, recut: bool) -> super::watch::WatchRequest {
+    super::watch::WatchRequest {
+        rollback: rollback.to_path_buf(),
+        keys: keys_beside(rollback),
+        recut,
+        parallelism: 2,
+    }
+}
+
+#[tokio::test]
+async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and_restore_undoes_both()
+ {
+    use super::watch::{self, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+
+    // Someone re-creates what was cut; it comes back under a new identifier.
+    live.lock().unwrap().insert("a".into(), "on-2".into());
+    let looked = watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, false),
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        looked.watched[0].verdict,
+        Verdict::Reopened(serde_json::json!({"value": "on-2"}))
+    );
+    assert_eq!(
+        live.lock().unwrap()["a"],
+        "on-2",
+        "watch alone changes nothing"
+    );
+
+    let recut = watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, true),
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(recut.watched[0].recut, Some(Ok(())));
+    assert_eq!(live.lock().unwrap()["a"], "off");
+
+    // Two generations, newest first: the re-cut (from `on-2`), then apply's cut (from `on`).
+    let contents = crate::journal::read_path(&rollback, &keys_beside(&rollback), false)
+        .unwrap()
+        .0;
+    let work = restore::pending(&contents, &registry(&live), &[]).unwrap();
+    let generations: Vec<(usize, &serde_json::Value)> = work
+        .pending
+        .iter()
+        .map(|item| (item.generation, &item.cut.before))
+        .collect();
+    assert_eq!(
+        generations,
+        vec![
+            (2, &serde_json::json!({"value": "on-2"})),
+            (1, &serde_json::json!({"value": "on"}))
+        ]
+    );
+    assert_eq!(work.in_force().len(), 1, "watch looks at the newest only");
+    assert_eq!(work.in_force()[0].id, id);
+
+    // Watch again: the newest generation holds.
+    let held = watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, false),
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(held.watched.len(), 1);
+    assert_eq!(held.watched[0].verdict, Verdict::Held);
+
+    // Restore undoes both, newest first, and ends where apply began.
+    let restored = restore_run(
+        &live,
+        &RestoreRequest {
+            rollback: rollback.clone(),
+            keys: keys_beside(&rollback),
+            ..RestoreRequest::default()
+        },
+        &Scripted::default(),
+    )
+    .await
+    .unwrap();
+    let RestoreRun::Restored { outcome, .. } = restored else {
+        panic!("restore ran: {restored:?}");
+    };
+    assert_eq!(outcome.restored, vec![id.clone(), id.clone()]);
+    assert_eq!(live.lock().unwrap()["a"], "on");
+    let contents = crate::journal::read_path(&rollback, &keys_beside(&rollback), false)
+        .unwrap()
+        .0;
+    assert!(
+        restore::pending(&contents, &registry(&live), &[])
+            .unwrap()
+            .pending
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
+    use crate::journal::{Entry, Journal};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let keys = keys_beside(&rollback);
+    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+    let read = || {
+        crate::journal::read_path(&rollback, &keys, false)
+            .unwrap()
+            .0
+    };
+    let file = || crate::journal::lock::RollbackFile::open_existing(&rollback).unwrap();
+
+    // The same cut journaled again (a resumed apply, a re-cut of a cut back exactly as it was) is the
+    // same generation: one undo gives it all back.
+    let again = read()
+        .records
+        .iter()
+        .find_map(|record| match &record.entry {
+            Entry::Intent { cut } => Some(cut.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal
+        .append(Entry::Intent { cut: again.clone() })
+        .unwrap();
+    drop(journal);
+    assert_eq!(
+        restore::pending(&read(), &registry(&live), &[])
+            .unwrap()
+            .pending
+            .len(),
+        1
+    );
+
+    // A re-cut from another state is a second generation; one `restored` entry ends only it.
+    let second = Cut {
+        before: serde_json::json!({"value": "on-2"}),
+        ..again
+    };
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal.append(Entry::Intent { cut: second }).unwrap();
+    journal
+        .append(Entry::RestoreIntent { id: id.clone() })
+        .unwrap();
+    journal
+        .append(Entry::Restored {
+            id: id.clone(),
+            notes: vec![],
+        })
+        .unwrap();
+    drop(journal);
+    let work = restore::pending(&read(), &registry(&live), &[]).unwrap();
+    assert_eq!(work.pending.len(), 1);
+    assert_eq!(work.pending[0].generation, 1);
+    assert_eq!(
+        work.pending[0].cut.before,
+        serde_json::json!({"value": "on"})
+    );
 }

@@ -3,9 +3,12 @@
 //! rollback file records as in force, and reports each one that no longer is:
 //!
 //! - **held**: the resource is as the cut left it (its recorded `after`);
-//! - **reopened**: it is back exactly as it was before the cut (a rule re-authorized, a route re-created,
-//!   a key re-activated): `--recut` cuts it again, journaled in the same file as a new intent and
-//!   completion, which restore undoes like the first;
+//! - **reopened**: what the cut took is back as it was before the cut (a route re-created, a key
+//!   re-activated), or, for kinds whose resources come back under new identifiers or in part, some of it
+//!   is, with nothing else changed (a security-group rule re-authorized as it was, under a new rule ID):
+//!   `--recut` cuts it again, journaled in the same file as a new intent and completion. A re-cut from
+//!   another state than the recorded `before` is a new generation of the cut; restore undoes every
+//!   generation, newest first, so it still gives back exactly what was there before the first cut;
 //! - **changed**: it is neither (a policy edited, a rule added next to the cut ones). Re-cutting would act
 //!   on a state no one reviewed, so it is reported, never re-cut: make a new plan for it.
 //!
@@ -28,6 +31,7 @@ use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal};
 use crate::plan::Cut;
 use crate::plan::compare::same_state;
+use crate::report::escape::visible;
 use crate::report::{Event, Reporter};
 use crate::services::Registry;
 
@@ -43,8 +47,9 @@ pub struct WatchRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Verdict {
     Held,
-    /// Back exactly as before the cut.
-    Reopened,
+    /// What the cut took is back: the state a re-cut starts from (the recorded `before`, or what the
+    /// kind recognizes as it under new identifiers).
+    Reopened(Value),
     /// Neither as cut nor as before: the live state.
     Changed(Value),
     /// The resource could not be read.
@@ -73,7 +78,7 @@ impl WatchReport {
         self.watched
             .iter()
             .filter(|item| {
-                matches!(item.verdict, Verdict::Reopened | Verdict::Changed(_))
+                matches!(item.verdict, Verdict::Reopened(_) | Verdict::Changed(_))
                     && !matches!(item.recut, Some(Ok(())))
             })
             .count()
@@ -98,7 +103,7 @@ pub async fn check(
         reporter.event(&Event::Warning { message });
     }
     let account = restore::rollback_account(&contents, &request.rollback)?;
-    verify_account(session, &account, "rollback file").await?;
+    let caller = verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let work = restore::pending(&contents, registry, &[])?;
     if !work.unverified.is_empty() {
@@ -119,13 +124,7 @@ pub async fn check(
     }
     // Every cut in force: those restore would undo, those it keeps (session revocations) and the
     // irreversible ones.
-    let in_force: Vec<Cut> = work
-        .pending
-        .iter()
-        .map(|item| item.cut.clone())
-        .chain(work.kept.iter().map(|(cut, _)| cut.clone()))
-        .chain(work.irreversible.iter().cloned())
-        .collect();
+    let in_force: Vec<Cut> = work.in_force().into_iter().cloned().collect();
     let mut watched: Vec<Watched> = stream::iter(in_force)
         .map(|cut| {
             let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
@@ -134,20 +133,37 @@ pub async fn check(
         .buffered(request.parallelism.max(1))
         .collect()
         .await;
-    if request.recut && watched.iter().any(|item| item.verdict == Verdict::Reopened) {
+    let is_reopened = |item: &Watched| matches!(item.verdict, Verdict::Reopened(_));
+    if request.recut && watched.iter().any(is_reopened) {
         let mut journal = Journal::reopen(rollback, &contents)?;
-        for item in watched
-            .iter_mut()
-            .filter(|item| item.verdict == Verdict::Reopened)
-        {
-            item.recut = Some(recut(session, registry, &item.cut, &mut journal, reporter).await?);
+        for item in watched.iter_mut().filter(|item| is_reopened(item)) {
+            let Verdict::Reopened(from) = &item.verdict else {
+                continue;
+            };
+            let again = Cut {
+                before: from.clone(),
+                ..item.cut.clone()
+            };
+            let kind = registry
+                .get(&again.kind)
+                .expect("restore::pending refuses unknown kinds");
+            // Apply never cuts the applying principal's own access; whoever runs watch now is asked
+            // the same, since it may not be who applied.
+            item.recut = Some(if kind.cuts_off(&again, &caller) {
+                Err(format!(
+                    "not re-cut: it would cut off the credentials watch runs with ({})",
+                    visible(&caller.arn)
+                ))
+            } else {
+                recut(session, registry, &again, &mut journal, reporter).await?
+            });
         }
     }
     for item in &watched {
         if item.verdict != Verdict::Held {
             reporter.event(&Event::CutReopened {
                 id: item.cut.id.clone(),
-                how: describe(&item.verdict),
+                how: describe(&item.verdict, &item.cut.before),
                 who: item.who.clone(),
                 recut: item.recut.clone(),
             });
@@ -156,10 +172,15 @@ pub async fn check(
     Ok(WatchReport { account, watched })
 }
 
-fn describe(verdict: &Verdict) -> String {
+fn describe(verdict: &Verdict, before: &Value) -> String {
     match verdict {
         Verdict::Held => "held".into(),
-        Verdict::Reopened => "reopened: back exactly as before the cut".into(),
+        Verdict::Reopened(from) if from == before => {
+            "reopened: back exactly as before the cut".into()
+        }
+        Verdict::Reopened(_) => {
+            "reopened: what the cut took is back as it was, under new IDs or in part".into()
+        }
         Verdict::Changed(_) => {
             "changed: neither as cut nor as before (not re-cut; make a new plan)".into()
         }
@@ -174,9 +195,12 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
     let ctx = session.region(&cut.region);
     let verdict = match kind.observe(&ctx, &cut).await {
         Ok(live) if same_state(&cut.after, &live) => Verdict::Held,
-        Ok(live) if same_state(&cut.before, &live) => Verdict::Reopened,
+        Ok(live) if same_state(&cut.before, &live) => Verdict::Reopened(cut.before.clone()),
         Ok(live) if kind.holds(&cut, &live) => Verdict::Held,
-        Ok(live) => Verdict::Changed(live),
+        Ok(live) => match kind.reopened(&cut, &live) {
+            Some(from) => Verdict::Reopened(from),
+            None => Verdict::Changed(live),
+        },
         Err(err) => Verdict::Unreadable(err.to_string()),
     };
     let who = if verdict == Verdict::Held {
@@ -193,8 +217,9 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
 }
 
 /// Cuts a reopened cut again, exactly as apply does: intent first, then the call, then its completion.
-/// The cut is the one the authenticated file records, and its resource is back exactly in the state
-/// that cut was reviewed against, so nothing unreviewed is done.
+/// The cut is the one the authenticated file records, from the state its resource is back in: the
+/// recorded `before`, or what the kind recognized as it (the same rules under new IDs), to the recorded
+/// `after`, so nothing the reviewed cut did not take is taken.
 async fn recut(
     session: &AwsSession,
     registry: &Registry,

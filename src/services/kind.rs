@@ -231,6 +231,12 @@ pub trait Containment: Send + Sync {
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
     fn holds(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// When `live` (neither the recorded `after` nor `before`) is what the cut took away come back, in
+    /// whole or in part, under identifiers AWS assigns anew (a security-group rule re-authorized gets a
+    /// new rule ID) and with nothing else changed: the state `watch --recut` cuts again from, as the
+    /// re-cut's `before`, to the recorded `after`. `None`: it is a change no one reviewed.
+    fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value>;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -449,6 +455,13 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::reopened`]. By default only the recorded `before` itself is the cut reopened
+    /// (the engine compares that first): kinds whose resources come back under new IDs, or in part, say
+    /// more. What it returns must pass [`CutKind::check_states`] as the re-cut's `before`.
+    fn reopened(&self, _cut: &TypedCut<Self::State>, _live: &Self::State) -> Option<Self::State> {
+        None
+    }
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
@@ -582,6 +595,21 @@ impl<K: CutKind> Containment for K {
             (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
             _ => false,
         }
+    }
+
+    fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value> {
+        let name = CutKind::info(self).name;
+        let typed = TypedCut::<K::State>::decode(cut).ok()?;
+        let live = from_document::<K::State>(name, "live state", live).ok()?;
+        let from = CutKind::reopened(self, &typed, &live)?;
+        // The re-cut is checked like any cut before it runs: a `before` the kind's own rules refuse
+        // (an `after` that is not part of it) is no re-cut.
+        let recut = TypedCut {
+            before: from,
+            ..typed
+        };
+        CutKind::check_states(self, &recut).ok()?;
+        serde_json::to_value(&recut.before).ok()
     }
 
     fn vpcs(&self, cut: &Cut) -> Vec<String> {

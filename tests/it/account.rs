@@ -218,3 +218,162 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     }
     assert_eq!(account_state(&emulator, &seeded).await, original_account);
 }
+
+/// Puts back, with the library and behind the tool's back (nothing journaled), every cut the rollback
+/// file records as done: what a pipeline reverting the containment does. Returns the IDs undone.
+async fn undo_behind_the_tools_back(emulator: &Emulator) -> Vec<String> {
+    use hikkonuki::journal::Entry;
+    let path = emulator.workdir.path().join("plans/p.rollback.yaml");
+    let (contents, _) =
+        hikkonuki::journal::read_path(&path, &emulator.rollback_keys(), false).unwrap();
+    let mut contexts = Vec::new();
+    for region in REGIONS {
+        contexts.push(hikkonuki::aws::RegionCtx::new(
+            region,
+            emulator.sdk_config(region).await,
+            Some(emulator.endpoint()),
+        ));
+    }
+    let session = hikkonuki::aws::AwsSession::with_regions(REGIONS[0], contexts);
+    let registry = hikkonuki::services::registry();
+    let mut cuts = std::collections::HashMap::new();
+    let mut undone = Vec::new();
+    for record in &contents.records {
+        match &record.entry {
+            Entry::Intent { cut } => {
+                cuts.insert(cut.id.clone(), cut.clone());
+            }
+            Entry::Done { id, undo } => {
+                let cut = &cuts[id];
+                let kind = registry.get(&cut.kind).unwrap();
+                kind.undo(&session.region(&cut.region), undo)
+                    .await
+                    .unwrap_or_else(|err| panic!("undoing {id}: {err}"));
+                undone.push(id.clone());
+            }
+            _ => {}
+        }
+    }
+    undone
+}
+
+/// The account as a re-cut leaves it, beside what a cut leaves: two things are the re-cut's own by
+/// design. A session revocation denies sessions issued before the moment it is (re-)applied, so its
+/// time is the re-cut's; an API's deny takes effect by a deployment, so the re-cut's is a new one.
+fn as_recut(mut state: AccountState) -> AccountState {
+    for values in [&mut state.iam, &mut state.mail_and_storage] {
+        for value in values.values_mut() {
+            if value.contains("TokenIssueTime") {
+                *value = "a deny of sessions issued before the (re-)cut".into();
+            }
+        }
+    }
+    state.api.retain(|key, _| key == "policy");
+    state
+}
+
+/// Every kind's "reopened": after apply, each cut is put back behind the tool's back; `watch` sees each
+/// one reopened (none merely "changed"), `--recut` cuts them all again (the account as apply left it),
+/// and restore, undoing every generation, gives back exactly what was there.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and_restored_exactly()
+{
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGIONS[0]).await;
+    let seeded = leaky_account::seed_account(&config, &REGIONS)
+        .await
+        .unwrap();
+    let mut original = Vec::new();
+    for region in &seeded.regions {
+        original.push(region_state(&emulator, region).await);
+    }
+    let original_account = account_state(&emulator, &seeded).await;
+    emulator
+        .plan(&REGIONS.join(","), "plans/p.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
+        .assert()
+        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let mut as_cut = Vec::new();
+    for region in &seeded.regions {
+        as_cut.push(region_state(&emulator, region).await);
+    }
+    let as_cut_account = account_state(&emulator, &seeded).await;
+
+    let undone = undo_behind_the_tools_back(&emulator).await;
+    let output = emulator
+        .hikkonuki()
+        .args([
+            "watch",
+            "plans/p.rollback.yaml",
+            "--once",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let verdicts: std::collections::BTreeMap<String, String> = String::from_utf8_lossy(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"] == "cut-reopened")
+        .map(|event| {
+            (
+                event["id"].as_str().unwrap().to_string(),
+                event["how"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    // Evidence snapshots are never taken back (their undo changes nothing), so they still hold.
+    let not_reopened: Vec<String> = undone
+        .iter()
+        .filter(|id| !id.starts_with("evidence_snapshots/"))
+        .filter(|id| {
+            !verdicts
+                .get(*id)
+                .is_some_and(|how| how.starts_with("reopened"))
+        })
+        .map(|id| format!("{id}: {:?}", verdicts.get(id)))
+        .collect();
+    assert!(
+        not_reopened.is_empty(),
+        "every cut put back must be seen reopened:\n{}",
+        not_reopened.join("\n")
+    );
+
+    emulator
+        .hikkonuki()
+        .args(["watch", "plans/p.rollback.yaml", "--once", "--recut"])
+        .assert()
+        .code(0);
+    for (region, cut) in seeded.regions.iter().zip(&as_cut) {
+        assert_eq!(
+            &region_state(&emulator, region).await,
+            cut,
+            "{} is as apply left it",
+            region.region
+        );
+    }
+    assert_eq!(
+        as_recut(account_state(&emulator, &seeded).await),
+        as_recut(as_cut_account)
+    );
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .args(["--lift-session-revocation", "--stop-evidence"])
+        .assert()
+        .code(0)
+        .stdout(contains(" 0 failed."));
+    for (region, before) in seeded.regions.iter().zip(&original) {
+        assert_eq!(
+            &region_state(&emulator, region).await,
+            before,
+            "{} is back exactly",
+            region.region
+        );
+    }
+    assert_eq!(account_state(&emulator, &seeded).await, original_account);
+}

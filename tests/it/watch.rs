@@ -1,7 +1,7 @@
-//! `hikkonuki watch` on the emulator: a cut undone behind the tool's back is caught (exit 2), a key
-//! re-activated is cut again with `--recut` and journaled, a security-group rule re-authorized (a new
-//! rule, so neither as cut nor as before) is reported and never re-cut, and restore after the re-cut
-//! gives back exactly what was there before the first cut.
+//! `hikkonuki watch` on the emulator: a cut undone behind the tool's back is caught (exit 2); a key
+//! re-activated and a security-group rule re-authorized as it was (under a new rule ID) are cut again
+//! with `--recut` and journaled; a rule the cut never saw is reported as a change and never re-cut; and
+//! restore after the re-cuts gives back exactly what was there before the first cut.
 
 use std::collections::BTreeMap;
 
@@ -102,8 +102,10 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
         .stderr(contains(format!(
             "REOPENED  {key_id}: reopened: back exactly as before"
         )))
-        .stderr(contains(format!("REOPENED  {group_id}: changed")))
-        .stdout(contains("1 reopened, 1 changed"))
+        .stderr(contains(format!(
+            "REOPENED  {group_id}: reopened: what the cut took is back as it was, under new IDs"
+        )))
+        .stdout(contains("2 reopened, 0 changed"))
         .stdout(contains("--recut"));
     assert_eq!(
         key_status(&iam, &key.user, &key.access_key_id).await,
@@ -111,10 +113,11 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
         "without --recut, watch changes nothing"
     );
 
+    // Everything reopened is cut again: nothing is left open, so exit 0.
     let output = watch_once(&emulator)
         .args(["--recut", "--output", "json"])
         .assert()
-        .code(2)
+        .code(0)
         .get_output()
         .stdout
         .clone();
@@ -127,31 +130,72 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
         .filter(|event| event["event"] == "cut-reopened")
         .collect();
     assert_eq!(reopened.len(), 2, "{events:?}");
-    let recut_key = reopened
-        .iter()
-        .find(|event| event["id"] == key_id.as_str())
-        .unwrap();
-    assert_eq!(recut_key["recut"], "done");
-    let changed_group = reopened
-        .iter()
-        .find(|event| event["id"] == group_id.as_str())
-        .unwrap();
-    assert!(
-        changed_group["recut"].is_null(),
-        "a changed cut is never re-cut"
-    );
+    for id in [&key_id, &group_id] {
+        let event = reopened
+            .iter()
+            .find(|event| event["id"] == id.as_str())
+            .unwrap();
+        assert_eq!(event["recut"], "done", "{event}");
+    }
     let finished = events.last().unwrap();
     assert_eq!(finished["event"], "finished");
-    assert_eq!(finished["outcomes"]["recut"], 1);
+    assert_eq!(finished["outcomes"]["recut"], 2);
     assert_eq!(
         key_status(&iam, &key.user, &key.access_key_id).await,
         "Inactive"
     );
+    assert_eq!(
+        groups(&emulator).await,
+        cut_groups,
+        "the re-cut revoked the rule again, by its new ID"
+    );
+    watch_once(&emulator)
+        .assert()
+        .code(0)
+        .stdout(contains("0 reopened, 0 changed"));
 
-    // The re-cut is in the rollback file: restore undoes it with the first cut and gives back exactly
-    // what was there before apply. The rule re-authorized behind the tool's back is the one the cut
-    // removed, so restore finds it present and says so.
-    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    // A rule the cut never saw is a change no one reviewed: reported, never re-cut.
+    let rdp = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(3389)
+        .to_port(3389)
+        .ip_ranges(
+            aws_sdk_ec2::types::IpRange::builder()
+                .cidr_ip("0.0.0.0/0")
+                .build(),
+        )
+        .build();
+    let ec2 = emulator.ec2(REGION).await;
+    ec2.authorize_security_group_ingress()
+        .group_id(&region.bastion_group)
+        .ip_permissions(rdp.clone())
+        .send()
+        .await
+        .unwrap();
+    watch_once(&emulator)
+        .arg("--recut")
+        .assert()
+        .code(2)
+        .stderr(contains(format!("REOPENED  {group_id}: changed")))
+        .stdout(contains("0 reopened, 1 changed"));
+    // The responder removes it by hand (a new plan would too).
+    ec2.revoke_security_group_ingress()
+        .group_id(&region.bastion_group)
+        .ip_permissions(rdp)
+        .send()
+        .await
+        .unwrap();
+
+    // The re-cuts are in the rollback file: the key's, the same cut again, is one undo; the rule's,
+    // from the group as it came back, is a second generation undone before the first. Restore gives
+    // back exactly what was there before apply.
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "{group_id} (re-cut 1 by watch: undone before the cut it repeats)"
+        )));
     for key in &keys {
         assert_eq!(
             key_status(&iam, &key.user, &key.access_key_id).await,

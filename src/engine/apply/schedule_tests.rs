@@ -112,6 +112,7 @@ fn restore_spreads_one_kind_over_regions_keeping_its_ranks_and_newest_first_per_
         cut,
         certainty: Certainty::Completed,
         undo: None,
+        generation: 1,
     };
     // As restore::pending() sorts them: per-resource kinds first, then the sealing kinds from last to
     // first (a gateway back before the routes through it), newest first within a kind.

@@ -222,6 +222,13 @@ impl Rule {
         )
     }
 
+    /// The same rule but for its ID, which AWS assigns anew when a rule is authorized again.
+    fn is_same_except_id(&self, other: &Rule) -> bool {
+        self.identity() == other.identity()
+            && self.description == other.description
+            && self.tags == other.tags
+    }
+
     /// What AWS treats as the same rule: authorizing it again while this exists is a duplicate.
     fn identity(&self) -> (Direction, &str, Option<i32>, Option<i32>, String) {
         (
@@ -723,6 +730,33 @@ impl CutKind for SecurityGroupRevoke {
             }
         }
         PermissionCheck::Allowed
+    }
+
+    /// Revoked rules re-authorized exactly as they were (protocol, ports, peer, description and tags)
+    /// come back under new rule IDs, so the group is never again its recorded `before`: the rules the
+    /// cut kept all still there, unchanged, and every other rule one the cut revoked, is the cut
+    /// reopened (in whole or in part). The re-cut revokes exactly those, by their new IDs. A rule
+    /// re-authorized with another description, or any rule the cut never saw, is a change no one
+    /// reviewed.
+    fn reopened(&self, cut: &TypedCut<GroupState>, live: &GroupState) -> Option<GroupState> {
+        let (before, after) = (&cut.before, &cut.after);
+        let same_group = live.group_id == after.group_id
+            && live.group_name == after.group_name
+            && live.vpc_id == after.vpc_id
+            && live.vpc_cidrs == after.vpc_cidrs;
+        if !same_group || !after.rules.iter().all(|kept| live.rules.contains(kept)) {
+            return None;
+        }
+        let mut revoked: Vec<Rule> = revoked_rules(before, after);
+        let mut back = 0;
+        for rule in live.rules.iter().filter(|rule| !after.rules.contains(rule)) {
+            let was = revoked
+                .iter()
+                .position(|revoked| revoked.is_same_except_id(rule))?;
+            revoked.swap_remove(was);
+            back += 1;
+        }
+        (back > 0).then(|| live.clone())
     }
 
     fn undo_record_for(&self, cut: &TypedCut<GroupState>) -> Result<UndoRecord, ServiceError> {

@@ -531,3 +531,94 @@ fn a_referenced_group_in_another_vpc_without_peering_is_outside_too() {
         Verdict::KeepReferencedGroup
     );
 }
+
+/// The group as it is after `cut`, with some of the revoked rules authorized again (new IDs), and
+/// optionally changed by `edit`.
+fn reopened_with(
+    cut: &TypedCut<GroupState>,
+    again: &[&str],
+    edit: impl Fn(&mut Rule),
+) -> GroupState {
+    let mut live = cut.after.clone();
+    for id in again {
+        let mut rule = cut
+            .before
+            .rules
+            .iter()
+            .find(|r| r.id == *id)
+            .unwrap()
+            .clone();
+        rule.id = format!("{id}-new");
+        edit(&mut rule);
+        live.rules.push(rule);
+    }
+    sort_rules(&mut live.rules);
+    live
+}
+
+#[test]
+fn revoked_rules_authorized_again_as_they_were_reopen_the_cut_under_new_ids() {
+    let state = web_group();
+    let cut = cut_for(&state);
+    let kind: &dyn crate::services::Containment = &SecurityGroupRevoke;
+    let plan_cut = plan_cut_for(&state);
+
+    // All of them back, under new IDs: the re-cut starts from the live group and revokes the new IDs.
+    let revoked = revoked_rules(&cut.before, &cut.after);
+    let all: Vec<&str> = revoked.iter().map(|r| r.id.as_str()).collect();
+    let live = reopened_with(&cut, &all, |_| {});
+    let from = SecurityGroupRevoke.reopened(&cut, &live).unwrap();
+    assert_eq!(from, live);
+    let recut = TypedCut {
+        before: from,
+        ..cut.clone()
+    };
+    let undo = SecurityGroupRevoke.undo_record_for(&recut).unwrap();
+    assert!(undo.revoked.iter().all(|r| r.id.ends_with("-new")));
+    assert_eq!(undo.revoked.len(), all.len());
+
+    // One of them back: the cut is reopened in part, and the re-cut takes only that one.
+    let live = reopened_with(&cut, &["sgr-1"], |_| {});
+    let from = kind
+        .reopened(&plan_cut, &serde_json::to_value(&live).unwrap())
+        .expect("reopened in part");
+    let from: GroupState = serde_json::from_value(from).unwrap();
+    let recut = TypedCut {
+        before: from,
+        ..cut.clone()
+    };
+    let undo = SecurityGroupRevoke.undo_record_for(&recut).unwrap();
+    let ids: Vec<&str> = undo.revoked.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids, vec!["sgr-1-new"]);
+}
+
+#[test]
+fn a_rule_back_with_another_description_or_a_rule_never_cut_is_a_change_not_a_reopening() {
+    let state = web_group();
+    let cut = cut_for(&state);
+    assert_eq!(
+        SecurityGroupRevoke.reopened(&cut, &cut.after),
+        None,
+        "as cut: held, not reopened"
+    );
+
+    let relabelled = reopened_with(&cut, &["sgr-1"], |rule| {
+        rule.description = Some("temporary".into())
+    });
+    assert_eq!(SecurityGroupRevoke.reopened(&cut, &relabelled), None);
+
+    let mut wider = reopened_with(&cut, &["sgr-1"], |_| {});
+    wider
+        .rules
+        .push(rule("sgr-new", Direction::Ingress, "198.51.100.0/24"));
+    assert_eq!(SecurityGroupRevoke.reopened(&cut, &wider), None);
+
+    // A rule the cut kept, gone: someone else is editing the group.
+    let mut narrower = reopened_with(&cut, &["sgr-1"], |_| {});
+    narrower.rules.retain(|r| r.id != "sgr-3");
+    assert_eq!(SecurityGroupRevoke.reopened(&cut, &narrower), None);
+
+    // The same revoked rule twice cannot both be the one the cut took.
+    let twice = reopened_with(&cut, &["sgr-1", "sgr-1"], |_| {});
+    assert_eq!(SecurityGroupRevoke.reopened(&cut, &twice), None);
+}
