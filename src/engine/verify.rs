@@ -201,13 +201,10 @@ pub async fn check(
                 ),
             });
         }
-        // The VPCs of every cut in force (as watch counts them), each once, by region.
+        // The VPCs of every cut in force (the cuts watch looks at), each once, by region.
         let vpcs: BTreeSet<(String, String)> = work
-            .pending
-            .iter()
-            .map(|item| &item.cut)
-            .chain(work.kept.iter().map(|(cut, _)| cut))
-            .chain(work.irreversible.iter())
+            .in_force()
+            .into_iter()
             .flat_map(|cut| {
                 registry
                     .vpcs_of(cut)
