@@ -379,6 +379,11 @@ pub struct VerifyArgs {
     /// is reported as timed out (exit 1), and its analyzer resources are deleted all the same.
     #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_interval)]
     pub timeout: std::time::Duration,
+
+    /// Only these VPCs of the cuts in force (an ID, or a pattern with `*`): each analysis takes seconds
+    /// to minutes, so a large account is verified a few VPCs at a time. Repeatable.
+    #[arg(long = "vpc", value_name = "VPC_ID")]
+    pub vpcs: Vec<String>,
 }
 
 /// `60`, `60s`, `5m`: at least one second, at most a day.

@@ -45,6 +45,7 @@ pub async fn verify_command(
         timeout: args.timeout,
         polling: Polling::default(),
         parallelism: settings.parallelism,
+        only_vpcs: args.vpcs.clone(),
     };
     // Ctrl-C stops the waiting; the analyses and paths created are still deleted before exiting.
     let stop = Arc::new(AtomicBool::new(false));
@@ -98,7 +99,12 @@ fn render(
         .iter()
         .filter(|item| item.instance.is_some())
         .count();
-    let summary = if report.vpcs == 0 {
+    let summary = if report.vpcs == 0 && !args.vpcs.is_empty() {
+        format!(
+            "no cut in force in {} is in a VPC matching --vpc: nothing to verify",
+            args.rollback.display()
+        )
+    } else if report.vpcs == 0 {
         format!(
             "no cut in force in {} is in a VPC: nothing to verify",
             args.rollback.display()
@@ -165,6 +171,7 @@ mod tests {
         VerifyArgs {
             rollback: "plans/p.rollback.yaml".into(),
             timeout: std::time::Duration::from_secs(300),
+            vpcs: Vec::new(),
         }
     }
 

@@ -38,6 +38,9 @@ pub struct VerifyRequest {
     pub polling: Polling,
     /// VPCs read at once.
     pub parallelism: usize,
+    /// Only the VPCs of the cuts in force matching one of these (IDs, or patterns with `*`); all when
+    /// empty.
+    pub only_vpcs: Vec<String>,
 }
 
 /// What one path, or one VPC with no path to analyze, came to.
@@ -211,6 +214,13 @@ pub async fn check(
                     .into_iter()
                     .map(|vpc| (cut.region.clone(), vpc))
             })
+            .filter(|(_, vpc)| {
+                request.only_vpcs.is_empty()
+                    || request
+                        .only_vpcs
+                        .iter()
+                        .any(|pattern| crate::plan::select::matches(pattern, vpc))
+            })
             .collect();
         (account, vpcs)
     };
@@ -273,6 +283,12 @@ pub async fn check(
     for item in &verified {
         report(reporter, item);
     }
+    // The paths to analyze, for progress (`done/total` on a terminal): analyses take seconds to minutes.
+    reporter.event(&Event::Started {
+        command: "verify".into(),
+        total: paths.len(),
+        by_kind: [("reachability".to_string(), paths.len())].into(),
+    });
     let run_ref = run.as_str();
     let analyzed: Vec<Verified> = stream::iter(paths)
         .map(|(region, vpc, gateway, instance)| async move {

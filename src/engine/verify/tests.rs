@@ -250,6 +250,7 @@ fn request(rollback: PathBuf, keys: KeyStore) -> VerifyRequest {
             longest: Duration::from_millis(5),
         },
         parallelism: 2,
+        only_vpcs: Vec::new(),
     }
 }
 
@@ -298,6 +299,14 @@ async fn each_vpc_of_the_cuts_in_force_is_asked_about_once_and_each_answer_repor
     assert_eq!(report.reachable(), 1);
     assert_eq!(report.unanswered(), 0);
     let events = reporter.events.lock().unwrap();
+    assert!(
+        events.contains(&Event::Started {
+            command: "verify".into(),
+            total: 1,
+            by_kind: [("reachability".to_string(), 1)].into(),
+        }),
+        "the paths to analyze are counted first, for progress: {events:?}"
+    );
     assert!(events.contains(&Event::PathVerified {
         region: "us-east-1".into(),
         vpc: "vpc-detached".into(),
@@ -316,6 +325,37 @@ async fn each_vpc_of_the_cuts_in_force_is_asked_about_once_and_each_answer_repor
         details: vec!["path: igw-1 -> i-1".into()],
         cleanup_failures: vec![],
     }));
+}
+
+#[tokio::test]
+async fn vpc_narrows_the_question_to_the_vpcs_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rollback, keys) = rollback_with(
+        dir.path(),
+        &[fence("sg-1", "vpc-open"), fence("igw-9", "vpc-detached")],
+    );
+    let asked = Arc::new(AtomicUsize::new(0));
+    let rules = account_rules(asked.clone());
+    let rules: Vec<&Rule> = rules.iter().collect();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let registry = Registry::of_kinds(vec![Box::new(Fence)]);
+    let request = VerifyRequest {
+        only_vpcs: vec!["vpc-det*".into()],
+        ..request(rollback, keys)
+    };
+    let report = check(
+        &session(ACCOUNT, ec2),
+        &registry,
+        &request,
+        None,
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.vpcs, 1);
+    assert_eq!(asked.load(Ordering::SeqCst), 1);
+    assert_eq!(report.verified.len(), 1);
+    assert_eq!(report.verified[0].vpc, "vpc-detached");
 }
 
 #[tokio::test]
