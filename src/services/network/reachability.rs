@@ -54,7 +54,7 @@ pub struct Polling {
 }
 
 impl Default for Polling {
-    /// Analyses typically take from several seconds to a minute or two: 5 s, then 10, 20, 30, 30, ...
+    /// Sparing, since each describe draws on the account's shared budget: 5 s, then 10, 20, 30, 30, ...
     fn default() -> Polling {
         Polling {
             first: Duration::from_secs(5),
@@ -229,7 +229,8 @@ async fn run_analysis(
         return Err(verdict);
     }
     // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNetworkInsightsPath.html: the
-    // source and destination by ID, the protocol required; no destination port means any port.
+    // source and destination by ID, the protocol required; no destination port is given, so the analysis
+    // is not narrowed to one port.
     let path = ctx
         .ec2()
         .create_network_insights_path()
