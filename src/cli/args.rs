@@ -112,7 +112,7 @@ fn lifted(restore: &ArgMatches, gates: &[RestoreGate]) -> Vec<String> {
     name = "hikkonuki",
     version,
     about = "Cut an AWS account off from the outside world during an incident, and reconnect it exactly afterwards.",
-    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode)."
+    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode), a cut reopened (watch) or a path from the internet reachable (verify)."
 )]
 pub struct Cli {
     /// AWS profile to use (the standard AWS credential chain applies otherwise).
@@ -184,6 +184,10 @@ pub enum Command {
     /// Look again at every cut a rollback file records as in force, and report each one undone or changed
     /// since (exit 2), optionally cutting again what was reopened. Never changes anything else.
     Watch(WatchArgs),
+    /// Ask VPC Reachability Analyzer whether the internet still reaches the instances in the VPCs a
+    /// rollback file's cuts are in: exit 2 if some path is reachable. Creates only the analyzer's own
+    /// paths and analyses, and deletes them afterwards.
+    Verify(VerifyArgs),
     /// Render a plan or a rollback file.
     Show(ShowArgs),
     /// Print a shell completion script (e.g. `hikkonuki completions bash > /etc/bash_completion.d/hikkonuki`).
@@ -364,6 +368,22 @@ pub struct WatchArgs {
     /// it like the first). A cut changed in another way is reported, never re-cut.
     #[arg(long)]
     pub recut: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The rollback file apply wrote.
+    pub rollback: PathBuf,
+
+    /// How long all the analyses together may take (e.g. 300s or 5m); a path still being analyzed then
+    /// is reported as timed out (exit 1), and its analyzer resources are deleted all the same.
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_interval)]
+    pub timeout: std::time::Duration,
+
+    /// Only these VPCs of the cuts in force (an ID, or a pattern with `*`): each analysis takes seconds
+    /// to minutes, so a large account is verified a few VPCs at a time. Repeatable.
+    #[arg(long = "vpc", value_name = "VPC_ID")]
+    pub vpcs: Vec<String>,
 }
 
 /// `60`, `60s`, `5m`: at least one second, at most a day.

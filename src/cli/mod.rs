@@ -19,6 +19,7 @@ mod prompt;
 mod restore;
 pub mod settings;
 mod show;
+mod verify;
 mod watch;
 
 use crate::services;
@@ -131,6 +132,7 @@ fn command_name(command: &Command) -> &'static str {
         Command::Restore(_) => "restore",
         Command::Show(_) => "show",
         Command::Watch(_) => "watch",
+        Command::Verify(_) => "verify",
         Command::Completions(_) => "completions",
         Command::Manpage => "manpage",
     }
@@ -152,6 +154,7 @@ async fn execute_command(
         }
         Command::Show(args) => show::show_command(args, registry, settings.color),
         Command::Watch(args) => watch::watch_command(args, settings, registry, reporter).await,
+        Command::Verify(args) => verify::verify_command(args, settings, registry, reporter).await,
         Command::Completions(args) => {
             let mut out = Vec::new();
             clap_complete::generate(

@@ -20,6 +20,7 @@ pub mod apply;
 pub mod discover;
 pub mod organization;
 pub mod restore;
+pub mod verify;
 pub mod watch;
 
 #[cfg(test)]

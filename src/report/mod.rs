@@ -90,6 +90,21 @@ pub enum Event {
         who: Vec<String>,
         recut: Option<Result<(), String>>,
     },
+    /// `verify`: one path from an internet gateway to an instance, as Reachability Analyzer answered it
+    /// (`outcome`: `reachable`, `sealed`, `analysis_failed`, `timed_out`, `stopped`, `gone`, `error`), or
+    /// one VPC with
+    /// no path to analyze (`no_internet_gateway`, `no_running_instance`, `unreadable`; `destination`, and
+    /// for the first `source`, absent). `cleanup_failures`: the analyzer resources this run could not
+    /// delete.
+    PathVerified {
+        region: String,
+        vpc: String,
+        source: Option<String>,
+        destination: Option<String>,
+        outcome: String,
+        details: Vec<String>,
+        cleanup_failures: Vec<String>,
+    },
     /// The engine refused the command (a gate: the wrong account, drift, an edited plan): nothing was
     /// changed by it. Followed by `Finished`.
     Refused {
@@ -223,6 +238,17 @@ impl Event {
                 };
                 json!({"event": "cut-reopened", "id": id, "how": how, "who": who, "recut": recut})
             }
+            Event::PathVerified {
+                region,
+                vpc,
+                source,
+                destination,
+                outcome,
+                details,
+                cleanup_failures,
+            } => json!({"event": "path-verified", "region": region, "vpc": vpc, "source": source,
+                        "destination": destination, "outcome": outcome, "details": details,
+                        "cleanup_failures": cleanup_failures}),
             Event::Refused { message } => json!({"event": "refused", "message": message}),
             Event::Error { message } => json!({"event": "error", "message": message}),
             Event::Finished {
@@ -283,6 +309,37 @@ impl Event {
                     Some(Err(error)) => {
                         line.push_str(&format!("\n            cutting it again failed: {}", f(error)))
                     }
+                }
+                line
+            }
+            Event::PathVerified {
+                region,
+                vpc,
+                source,
+                destination,
+                outcome,
+                details,
+                cleanup_failures,
+            } => {
+                let label = match outcome.as_str() {
+                    "reachable" => "REACHABLE",
+                    "sealed" => "sealed   ",
+                    "gone" | "no_internet_gateway" | "no_running_instance" => "nothing  ",
+                    _ => "FAILED   ",
+                };
+                let path = match (source, destination) {
+                    (Some(source), Some(destination)) => {
+                        format!("{} -> {} in ", f(source), f(destination))
+                    }
+                    (Some(source), None) => format!("{} in ", f(source)),
+                    _ => String::new(),
+                };
+                let mut line = format!("{label} {path}{} ({})", f(vpc), f(region));
+                for detail in details {
+                    line.push_str(&format!("\n            {}", f(detail)));
+                }
+                for failure in cleanup_failures {
+                    line.push_str(&format!("\n            cleanup failed: {}", f(failure)));
                 }
                 line
             }
@@ -436,7 +493,7 @@ impl JsonReporter {
 
 /// An ID for this run: the start time in nanoseconds and the process ID, in hex. Unique enough to tell
 /// runs apart in one log; not a secret.
-fn run_id() -> String {
+pub fn run_id() -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_nanos())
@@ -564,6 +621,15 @@ mod tests {
                 who: vec![s()],
                 recut: Some(Err(s())),
             },
+            Event::PathVerified {
+                region: s(),
+                vpc: s(),
+                source: Some(s()),
+                destination: Some(s()),
+                outcome: s(),
+                details: vec![s()],
+                cleanup_failures: vec![s()],
+            },
             Event::Refused { message: s() },
             Event::Error { message: s() },
             Event::Finished {
@@ -653,8 +719,9 @@ mod tests {
         // One line per event shown to people, and one more per restore note: a newline in a field adds
         // none.
         let shown = events.iter().filter(|e| e.to_line().is_some()).count();
-        // Restore notes (2) and the reopened cut's change and re-cut failure (2) are indented lines.
-        assert_eq!(written.lines().count(), shown + 4, "{written}");
+        // Restore notes (2), the reopened cut's change and re-cut failure (2), and the verified path's
+        // detail and cleanup failure (2) are indented lines.
+        assert_eq!(written.lines().count(), shown + 6, "{written}");
         assert!(
             !written
                 .lines()

@@ -87,6 +87,11 @@ impl Reporter for ProgressReporter {
                 );
             }
             Event::CutDone { .. } | Event::Restored { .. } => self.bar.inc(1),
+            // `verify`: a path analyzed (a VPC with no path is not one of the `total`).
+            Event::PathVerified {
+                destination: Some(_),
+                ..
+            } => self.bar.inc(1),
             Event::Finished { .. } => self.bar.finish_and_clear(),
             _ => {}
         }

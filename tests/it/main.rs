@@ -28,6 +28,7 @@
 //! - `organization_policies`: `org_quarantine` and `org_resource_perimeter` on an emulated organization.
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 //! - `evidence`: the evidence phase (`evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots`).
+//! - `verify`: `hikkonuki verify` on real rollback files (the emulator lacks Reachability Analyzer).
 
 mod account;
 mod api_gateway;
@@ -60,5 +61,6 @@ mod sharing;
 mod snapshot;
 mod steer;
 mod trust;
+mod verify;
 mod watch;
 mod yaml_tools;

@@ -1,11 +1,13 @@
 //! The network's paths out: what lets traffic leave or enter a VPC. The sealing kinds
 //! (`vpc_block_public_access`, AWS's own region-wide switch, first; then `nacl_deny`, `route_remove`,
 //! `igw_detach`, `vgw_detach`) close whole paths and run first; `sg_revoke` and the VPC
-//! endpoint kinds close what remains resource by resource.
+//! endpoint kinds close what remains resource by resource. [`reachability`] is no kind: it asks VPC
+//! Reachability Analyzer, for `hikkonuki verify`, whether the internet still reaches the instances.
 
 pub mod gateway_attachment;
 pub mod igw_detach;
 pub mod nacl_deny;
+pub mod reachability;
 pub mod route_remove;
 pub mod sg_revoke;
 pub mod vgw_detach;
