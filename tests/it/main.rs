@@ -28,6 +28,8 @@
 //! - `organization_policies`: `org_quarantine` and `org_resource_perimeter` on an emulated organization.
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 //! - `evidence`: the evidence phase (`evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots`).
+//! - `evidence_snapshots`: `plan --no-evidence-snapshots`, and the snapshots' IDs and progress in `show` /
+//!   `show --live`.
 
 mod account;
 mod api_gateway;
@@ -38,6 +40,7 @@ mod crash;
 mod database;
 mod emulator;
 mod evidence;
+mod evidence_snapshots;
 mod forgery;
 mod gateways;
 mod hostile_names;

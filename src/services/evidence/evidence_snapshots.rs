@@ -510,18 +510,17 @@ impl CutKind for EvidenceSnapshots {
     fn recorded(&self, undo: &SnapshotUndo) -> Option<String> {
         Some(match &undo.snapshot_ids {
             Some(ids) if !ids.is_empty() => format!(
-                "evidence snapshots of {}: {} (incident {}), kept by restore; `show --live` reports their progress",
-                undo.instance_id,
+                "snapshots {} (incident {}), kept by restore; `show --live` reports their progress",
                 ids.join(", "),
                 undo.incident
             ),
-            Some(_) => format!(
-                "{}: CreateSnapshots returned no snapshot (the instance had no EBS volume left)",
-                undo.instance_id
-            ),
+            Some(_) => {
+                "no snapshot: CreateSnapshots returned none (the instance had no EBS volume left)"
+                    .to_string()
+            }
             None => format!(
-                "evidence snapshots of {}: their IDs were never heard back (the run was interrupted); they are tagged {INCIDENT_TAG}={} and {INSTANCE_TAG}={}, which `show --live` and restore look up",
-                undo.instance_id, undo.incident, undo.instance_id
+                "snapshot IDs never heard back (the run was interrupted); the snapshots are tagged {INCIDENT_TAG}={} and {INSTANCE_TAG}={}, which `show --live` and restore look up",
+                undo.incident, undo.instance_id
             ),
         })
     }

@@ -168,7 +168,7 @@ fn show_lists_the_recorded_ids_or_how_to_find_them() {
         .recorded(&recorded_undo(&["snap-1", "snap-2"]))
         .unwrap();
     assert!(
-        listed.contains("i-web: snap-1, snap-2 (incident INC-7)"),
+        listed.starts_with("snapshots snap-1, snap-2 (incident INC-7), kept by restore"),
         "{listed}"
     );
     let crashed = EvidenceSnapshots
