@@ -39,7 +39,22 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
         let shown = match args.format {
             ShowFormat::Text => rollback_text(&contents, &warnings, registry),
             ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&contents.records)?),
-            ShowFormat::Markdown => render::incident_report(&contents, &warnings),
+            ShowFormat::Markdown => {
+                // The ticket keeps what the cuts made too (the evidence snapshots' IDs).
+                let mut report = render::incident_report(&contents, &warnings);
+                let recorded = progress::recorded(&contents, registry);
+                if !recorded.is_empty() {
+                    report.push_str("\n## Recorded by the completed cuts\n\n");
+                    for (id, what) in recorded {
+                        report.push_str(&format!(
+                            "- {}: {}\n",
+                            escape::markdown_code(&id),
+                            escape::markdown_text(&what)
+                        ));
+                    }
+                }
+                report
+            }
         };
         write_out(&shown)?;
     } else {

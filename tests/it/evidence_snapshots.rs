@@ -123,6 +123,20 @@ async fn show_lists_the_snapshot_ids_and_show_live_reads_their_state_then_gone_o
         assert!(shown.contains(snapshot.as_str()), "{shown}");
     }
     assert!(!shown.contains("Live, read from"), "{shown}");
+    // And in the incident report for the ticket.
+    let report = emulator
+        .hikkonuki()
+        .args(["show", ROLLBACK, "--format", "markdown"])
+        .assert()
+        .code(0)
+        .stdout(contains("## Recorded by the completed cuts"))
+        .get_output()
+        .stdout
+        .clone();
+    let report = String::from_utf8(report).unwrap();
+    for snapshot in &taken {
+        assert!(report.contains(snapshot.as_str()), "{report}");
+    }
 
     // Live: the emulator completes snapshots at once.
     let live = emulator
@@ -180,6 +194,28 @@ async fn show_lists_the_snapshot_ids_and_show_live_reads_their_state_then_gone_o
         "{json}"
     );
     assert!(json["records"].as_array().unwrap().len() > 2);
+
+    // Credentials for another account (an assumed role in 222222222222) are refused before any read.
+    let assumed = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/responder")
+        .role_session_name("other-account")
+        .send()
+        .await
+        .unwrap();
+    let creds = assumed.credentials().unwrap();
+    emulator
+        .hikkonuki()
+        .args(["show", ROLLBACK, "--live"])
+        .env("AWS_ACCESS_KEY_ID", creds.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", creds.secret_access_key())
+        .env("AWS_SESSION_TOKEN", creds.session_token())
+        .assert()
+        .code(1)
+        .stdout(predicates::str::is_empty())
+        .stderr(contains(format!(
+            "the rollback file was made for account {ACCOUNT}, but the credentials in use belong to account 222222222222"
+        )));
 
     // A plan is not a rollback file: --live refuses it, having called nothing.
     emulator
