@@ -41,7 +41,13 @@ where
     match matches.subcommand() {
         Some(("plan", plan)) => {
             for option in &options {
-                if let Some(values) = plan.get_many::<String>(option.flag) {
+                if option.is_switch() {
+                    if plan.get_flag(option.flag) {
+                        parsed
+                            .plan_options
+                            .insert(option.flag.to_string(), PlanOption::SWITCH_ON.to_string());
+                    }
+                } else if let Some(values) = plan.get_many::<String>(option.flag) {
                     let values: Vec<&str> = values.map(String::as_str).collect();
                     parsed.plan_options.insert(
                         option.flag.to_string(),
@@ -77,15 +83,15 @@ pub fn command(registry: &Registry) -> clap::Command {
 }
 
 fn option_arg(option: &PlanOption) -> Arg {
-    Arg::new(option.flag)
-        .long(option.flag)
-        .value_name(option.value_name)
-        .help(option.help)
-        .action(if option.repeatable {
+    let arg = Arg::new(option.flag).long(option.flag).help(option.help);
+    match option.value_name {
+        None => arg.action(ArgAction::SetTrue),
+        Some(value_name) => arg.value_name(value_name).action(if option.repeatable {
             ArgAction::Append
         } else {
             ArgAction::Set
-        })
+        }),
+    }
 }
 
 fn gate_flag_name(gate: &RestoreGate) -> &'static str {
@@ -413,6 +419,13 @@ pub struct ShowArgs {
     /// A plan as text: print every cut's reason and whole before/after diff, instead of one line per cut.
     #[arg(long)]
     pub diff: bool,
+
+    /// A rollback file: also ask AWS how far the work the cuts started has got (evidence snapshots still
+    /// being copied: "snap-1 completed, snap-2 pending 40%"). Read-only calls with the usual credentials,
+    /// after checking they are for the file's account as watch and restore do; changes nothing. Text or
+    /// json.
+    #[arg(long)]
+    pub live: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -428,3 +441,6 @@ pub enum OutputFormat {
     Text,
     Json,
 }
+
+#[cfg(test)]
+mod switch_tests;

@@ -19,6 +19,7 @@ use crate::services::ServiceError;
 pub mod apply;
 pub mod discover;
 pub mod organization;
+pub mod progress;
 pub mod restore;
 pub mod verify;
 pub mod watch;

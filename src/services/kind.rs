@@ -96,11 +96,14 @@ pub type PlanOptions = std::collections::BTreeMap<String, String>;
 pub struct PlanOption {
     /// The long flag without dashes, e.g. `maintenance-origin`.
     pub flag: &'static str,
-    /// Shown in `--help` as the value's name, e.g. `DOMAIN`.
-    pub value_name: &'static str,
+    /// Shown in `--help` as the value's name, e.g. `DOMAIN`. `None` makes the option a switch that takes
+    /// no value (`--no-evidence-snapshots`): given or not; the plan keeps [`PlanOption::SWITCH_ON`] when
+    /// it was given, and nothing otherwise, so plans made before a switch existed read as "not given".
+    pub value_name: Option<&'static str>,
     pub help: &'static str,
     /// Checks a given value; the error is the whole message for the operator (what is wrong and the fix).
     /// A repeatable option's values reach it joined by [`PlanOption::SEPARATOR`], as the plan keeps them.
+    /// A switch's check is [`PlanOption::check_switch`].
     pub check: fn(&str) -> Result<(), String>,
     /// May be given several times (`--keep-subnet A --keep-subnet B`); the plan keeps the values joined.
     pub repeatable: bool,
@@ -109,9 +112,35 @@ pub struct PlanOption {
 impl PlanOption {
     /// Joins a repeatable option's values in the plan's `options` map, which holds one string per flag.
     pub const SEPARATOR: char = ',';
+
+    /// What the plan's `options` map holds for a switch that was given.
+    pub const SWITCH_ON: &'static str = "true";
+
+    /// True for an option that takes no value.
+    pub fn is_switch(&self) -> bool {
+        self.value_name.is_none()
+    }
+
+    /// The check of every switch: the plan holds [`PlanOption::SWITCH_ON`] for it, or nothing.
+    pub fn check_switch(value: &str) -> Result<(), String> {
+        if value == Self::SWITCH_ON {
+            Ok(())
+        } else {
+            Err(format!(
+                "{value:?}: this option is a switch, kept in the plan as {:?} when given\n  fix: write {:?}, or remove the option to leave the switch off",
+                Self::SWITCH_ON,
+                Self::SWITCH_ON
+            ))
+        }
+    }
 }
 
 impl DiscoveryScope {
+    /// Whether a switch ([`PlanOption::is_switch`]) was given.
+    pub fn switch(&self, flag: &str) -> bool {
+        self.option(flag) == Some(PlanOption::SWITCH_ON)
+    }
+
     /// Every value given for a repeatable plan option, in the order given; empty when none was.
     pub fn option_values(&self, flag: &str) -> Vec<&str> {
         self.option(flag)
@@ -240,6 +269,17 @@ pub trait Containment: Send + Sync {
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
+
+    /// What a completed cut's undo record holds that the operator needs after apply (the evidence it
+    /// made, by ID), in one line; `show` prints it under the timeline. `None` for kinds with nothing
+    /// to say beyond the timeline.
+    fn recorded(&self, undo: &Value) -> Option<String>;
+
+    /// How far AWS has got with what a completed cut started and finishes in the background (snapshots
+    /// being copied), read now, read-only; `show ROLLBACK --live` asks it. `None` for kinds whose cut is
+    /// done when its call returns.
+    async fn progress(&self, ctx: &RegionCtx, undo: &Value)
+    -> Option<Result<String, ServiceError>>;
 }
 
 /// A restore that must not happen by default, and the flag that allows it.
@@ -465,6 +505,20 @@ pub trait CutKind: Send + Sync + 'static {
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Self::Undo) -> Result<UndoOutcome, ServiceError>;
+
+    /// As [`Containment::recorded`].
+    fn recorded(&self, _undo: &Self::Undo) -> Option<String> {
+        None
+    }
+
+    /// As [`Containment::progress`].
+    async fn progress(
+        &self,
+        _ctx: &RegionCtx,
+        _undo: &Self::Undo,
+    ) -> Option<Result<String, ServiceError>> {
+        None
+    }
 }
 
 const NO_DRY_RUN: &str =
@@ -623,6 +677,27 @@ impl<K: CutKind> Containment for K {
         let name = CutKind::info(self).name;
         let undo: K::Undo = from_document(name, "undo record", undo)?;
         CutKind::undo(self, ctx, &undo).await
+    }
+
+    fn recorded(&self, undo: &Value) -> Option<String> {
+        let name = CutKind::info(self).name;
+        match from_document::<K::Undo>(name, "undo record", undo) {
+            Ok(undo) => CutKind::recorded(self, &undo),
+            // Said rather than hidden: an authenticated file whose record does not decode is news.
+            Err(err) => Some(err.to_string()),
+        }
+    }
+
+    async fn progress(
+        &self,
+        ctx: &RegionCtx,
+        undo: &Value,
+    ) -> Option<Result<String, ServiceError>> {
+        let name = CutKind::info(self).name;
+        match from_document::<K::Undo>(name, "undo record", undo) {
+            Ok(undo) => CutKind::progress(self, ctx, &undo).await,
+            Err(err) => Some(Err(err)),
+        }
     }
 }
 

@@ -442,7 +442,8 @@ mod tests {
                 "keep-subnet",
                 "keep-vpc",
                 "maintenance-origin",
-                "incident"
+                "incident",
+                "no-evidence-snapshots"
             ]
         );
         assert_eq!(

@@ -29,6 +29,8 @@
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 //! - `evidence`: the evidence phase (`evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots`).
 //! - `verify`: `hikkonuki verify` on real rollback files (the emulator lacks Reachability Analyzer).
+//! - `evidence_snapshots`: `plan --no-evidence-snapshots`, and the snapshots' IDs and progress in `show` /
+//!   `show --live`.
 
 mod account;
 mod api_gateway;
@@ -39,6 +41,7 @@ mod crash;
 mod database;
 mod emulator;
 mod evidence;
+mod evidence_snapshots;
 mod forgery;
 mod gateways;
 mod hostile_names;

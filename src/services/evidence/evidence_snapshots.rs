@@ -7,17 +7,19 @@
 //!
 //! Apply never waits for the snapshots to complete: AWS takes the point in time when the call returns,
 //! and completes the copy in the background while the cuts go on. The snapshot IDs are in the rollback
-//! file.
+//! file: `show ROLLBACK` lists them, and `show ROLLBACK --live` asks AWS how far each has got.
 //!
 //! Restore never deletes evidence snapshots: their undo changes nothing and names them, with how to delete
-//! them once the incident is closed. Leave them out with `plan --exclude-kinds evidence_snapshots`.
+//! them once the incident is closed. `plan --no-evidence-snapshots` leaves them out: each instance is
+//! still proposed, disabled, so the review shows what is not kept (`--exclude-kinds evidence_snapshots`
+//! drops them from the plan altogether).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
-    CopyTagsFromSource, Filter, Instance, InstanceSpecification, ResourceType, Tag,
-    TagSpecification,
+    CopyTagsFromSource, Filter, Instance, InstanceSpecification, ResourceType, Snapshot,
+    SnapshotState as AwsSnapshotState, Tag, TagSpecification,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +48,27 @@ pub const INSTANCE_TAG: &str = "hikkonuki:instance";
 /// `--incident ID`.
 pub const INCIDENT: PlanOption = PlanOption {
     flag: "incident",
-    value_name: "ID",
+    value_name: Some("ID"),
     help: "The incident the evidence snapshots are tagged with (hikkonuki:incident=ID); by default the plan's time, YYYYMMDD-HHMMSS",
     check: check_incident,
     repeatable: false,
 };
 
-static OPTIONS: [PlanOption; 1] = [INCIDENT];
+/// `--no-evidence-snapshots`: the instances are still listed, each cut proposed disabled, so the review
+/// shows what is left out and the operator can switch any back on (`enabled: true`) without a new plan.
+pub const NO_SNAPSHOTS: PlanOption = PlanOption {
+    flag: "no-evidence-snapshots",
+    value_name: None,
+    help: "Leave the evidence snapshots out: each instance's snapshot cut is still listed in the plan, disabled, so the review shows what is not kept; set `enabled: true` on one to take it after all",
+    check: PlanOption::check_switch,
+    repeatable: false,
+};
+
+/// Why a cut is disabled under `--no-evidence-snapshots`: one text for every instance, so the review
+/// groups them all on one line.
+pub const LEFT_OUT: &str = "left out by --no-evidence-snapshots; set `enabled: true` on a cut to snapshot that instance after all";
+
+static OPTIONS: [PlanOption; 2] = [INCIDENT, NO_SNAPSHOTS];
 
 /// A tag value: at most 256 characters of letters, digits, spaces and `_ . : / = + - @`
 /// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/Using_Tags.html#tag-restrictions>).
@@ -203,6 +219,84 @@ fn gib_total(volumes: &[Volume]) -> i64 {
     volumes.iter().map(|v| i64::from(v.size_gib)).sum()
 }
 
+/// "2 EBS volume(s), 28 GiB": what a set of snapshots costs, for the review.
+fn volumes_and_size(volumes: &[Volume]) -> String {
+    format!(
+        "{} EBS volume(s), {} GiB",
+        volumes.len(),
+        gib_total(volumes)
+    )
+}
+
+/// One proposal per instance found in a VPC with a way out, from what discovery read: each reason names
+/// the instance's volume count and size and the region's total; under `--no-evidence-snapshots`
+/// (`left_out`) every one is proposed disabled, so the review still shows what is not kept.
+fn proposals(
+    region: &str,
+    vpcs: &[VpcWithAWayOut],
+    instances: &[Instance],
+    sizes: &HashMap<String, i32>,
+    incident: &str,
+    left_out: bool,
+) -> Vec<Proposal<SnapshotState>> {
+    let volumes_of = |instance: &Instance| -> Vec<Volume> {
+        attached_volumes(instance)
+            .into_iter()
+            .map(|volume_id| Volume {
+                size_gib: sizes.get(&volume_id).copied().unwrap_or(0),
+                volume_id,
+            })
+            .collect()
+    };
+    // The region's whole bill, repeated in each reason so the review (`plan --diff`) shows what the
+    // kind takes here in all, not only per instance.
+    let region_volumes: Vec<Volume> = instances.iter().flat_map(volumes_of).collect();
+    let region_total = format!(
+        "All evidence snapshots in {region}: {} instance(s), {}.",
+        instances.len(),
+        volumes_and_size(&region_volumes)
+    );
+    let mut proposals = Vec::new();
+    for instance in instances {
+        let Some(instance_id) = instance.instance_id() else {
+            continue;
+        };
+        let vpc = vpcs
+            .iter()
+            .find(|v| Some(v.vpc_id.as_str()) == instance.vpc_id());
+        let before = SnapshotState {
+            instance_id: instance_id.to_string(),
+            incident: incident.to_string(),
+            volumes: volumes_of(instance),
+            snapshotted: false,
+        };
+        // An instance with nothing EBS can snapshot says so even when snapshots are left out: the
+        // operator switching it back on must learn it cannot work.
+        let disabled_because = if before.volumes.is_empty() {
+            Some("the instance has no EBS volume (instance store only), which EBS cannot snapshot: keep its disks by hand (an image from inside the instance) before it is stopped".to_string())
+        } else {
+            left_out.then(|| LEFT_OUT.to_string())
+        };
+        proposals.push(Proposal {
+            target: instance_id.to_string(),
+            reason: format!(
+                "{instance_id} is in {} (a way out: {}): evidence first, crash-consistent snapshots of its {}, tagged {INCIDENT_TAG}={incident}, before it is cut off. {region_total} Apply does not wait for them to complete; `show ROLLBACK --live` reports their progress. Restore never deletes them; delete them once the incident is closed. Recorded: {}; leave snapshots out with `plan --no-evidence-snapshots`.",
+                vpc.map(|v| v.vpc_id.as_str()).unwrap_or("?"),
+                vpc.map(VpcWithAWayOut::summary).unwrap_or_default(),
+                volumes_and_size(&before.volumes),
+                vpcs::RULE
+            ),
+            after: SnapshotState {
+                snapshotted: true,
+                ..before.clone()
+            },
+            before,
+            disabled_because,
+        });
+    }
+    proposals
+}
+
 #[async_trait]
 impl CutKind for EvidenceSnapshots {
     type State = SnapshotState;
@@ -263,50 +357,14 @@ impl CutKind for EvidenceSnapshots {
         }
         let all_volumes: Vec<String> = instances.iter().flat_map(attached_volumes).collect();
         let sizes = sizes(ctx, &all_volumes).await?;
-        let incident = incident(scope)?;
-        let mut proposals = Vec::new();
-        for instance in &instances {
-            let Some(instance_id) = instance.instance_id() else {
-                continue;
-            };
-            let vpc = vpcs
-                .iter()
-                .find(|v| Some(v.vpc_id.as_str()) == instance.vpc_id());
-            let volumes: Vec<Volume> = attached_volumes(instance)
-                .into_iter()
-                .map(|volume_id| Volume {
-                    size_gib: sizes.get(&volume_id).copied().unwrap_or(0),
-                    volume_id,
-                })
-                .collect();
-            let before = SnapshotState {
-                instance_id: instance_id.to_string(),
-                incident: incident.clone(),
-                volumes,
-                snapshotted: false,
-            };
-            let disabled_because = before.volumes.is_empty().then(|| {
-                "the instance has no EBS volume (instance store only), which EBS cannot snapshot: keep its disks by hand (an image from inside the instance) before it is stopped".to_string()
-            });
-            proposals.push(Proposal {
-                target: instance_id.to_string(),
-                reason: format!(
-                    "{instance_id} is in {} (a way out: {}): evidence first, crash-consistent snapshots of its {} EBS volume(s), {} GiB in all, tagged {INCIDENT_TAG}={incident}, before it is cut off. Apply does not wait for them to complete. Restore never deletes them; delete them once the incident is closed. Recorded: {}; leave snapshots out with `plan --exclude-kinds evidence_snapshots`.",
-                    vpc.map(|v| v.vpc_id.as_str()).unwrap_or("?"),
-                    vpc.map(VpcWithAWayOut::summary).unwrap_or_default(),
-                    before.volumes.len(),
-                    gib_total(&before.volumes),
-                    vpcs::RULE
-                ),
-                after: SnapshotState {
-                    snapshotted: true,
-                    ..before.clone()
-                },
-                before,
-                disabled_because,
-            });
-        }
-        Ok(proposals)
+        Ok(proposals(
+            &ctx.region,
+            &vpcs,
+            &instances,
+            &sizes,
+            &incident(scope)?,
+            scope.switch(NO_SNAPSHOTS.flag),
+        ))
     }
 
     async fn observe(
@@ -425,28 +483,8 @@ impl CutKind for EvidenceSnapshots {
     ) -> Result<UndoOutcome, ServiceError> {
         let ids = match &undo.snapshot_ids {
             Some(ids) => ids.clone(),
-            None => ctx
-                .ec2()
-                .describe_snapshots()
-                .owner_ids("self")
-                .filters(
-                    Filter::builder()
-                        .name(format!("tag:{INCIDENT_TAG}"))
-                        .values(&undo.incident)
-                        .build(),
-                )
-                .filters(
-                    Filter::builder()
-                        .name(format!("tag:{INSTANCE_TAG}"))
-                        .values(&undo.instance_id)
-                        .build(),
-                )
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DescribeSnapshots", err))?
+            None => tagged(ctx, undo)
+                .await?
                 .iter()
                 .filter_map(|s| s.snapshot_id().map(str::to_string))
                 .collect(),
@@ -467,7 +505,159 @@ impl CutKind for EvidenceSnapshots {
         };
         Ok(UndoOutcome { notes: vec![note] })
     }
+
+    /// The snapshot IDs, which `show` lists without asking AWS.
+    fn recorded(&self, undo: &SnapshotUndo) -> Option<String> {
+        Some(match &undo.snapshot_ids {
+            Some(ids) if !ids.is_empty() => format!(
+                "snapshots {} (incident {}), kept by restore; `show --live` reports their progress",
+                ids.join(", "),
+                undo.incident
+            ),
+            Some(_) => {
+                "no snapshot: CreateSnapshots returned none (the instance had no EBS volume left)"
+                    .to_string()
+            }
+            None => format!(
+                "snapshot IDs never heard back (the run was interrupted); the snapshots are tagged {INCIDENT_TAG}={} and {INSTANCE_TAG}={}, which `show --live` and restore look up",
+                undo.incident, undo.instance_id
+            ),
+        })
+    }
+
+    /// Each snapshot's state now: "snap-1 completed, snap-2 pending 40%", "gone" for a deleted one, and
+    /// an error state with AWS's message.
+    async fn progress(
+        &self,
+        ctx: &RegionCtx,
+        undo: &SnapshotUndo,
+    ) -> Option<Result<String, ServiceError>> {
+        Some(progress_of(ctx, undo).await)
+    }
+}
+
+/// The incident's snapshots of the undo record's instance, found by their tags (for a run killed before
+/// CreateSnapshots answered).
+async fn tagged(ctx: &RegionCtx, undo: &SnapshotUndo) -> Result<Vec<Snapshot>, ServiceError> {
+    ctx.ec2()
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{INCIDENT_TAG}"))
+                .values(&undo.incident)
+                .build(),
+        )
+        .filters(
+            Filter::builder()
+                .name(format!("tag:{INSTANCE_TAG}"))
+                .values(&undo.instance_id)
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSnapshots", err))
+}
+
+/// What DescribeSnapshots answers when one of the IDs asked for does not exist (it answers for none of
+/// them): <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSnapshots.html> ("If you
+/// specify an invalid snapshot ID, an error is returned"), the code from
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>.
+const SNAPSHOT_NOT_FOUND: &str = "InvalidSnapshot.NotFound";
+
+async fn describe_ids(ctx: &RegionCtx, ids: &[String]) -> Result<Vec<Snapshot>, ServiceError> {
+    ctx.ec2()
+        .describe_snapshots()
+        .set_snapshot_ids(Some(ids.to_vec()))
+        .send()
+        .await
+        .map(|out| out.snapshots().to_vec())
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSnapshots", err))
+}
+
+/// Each recorded snapshot as AWS describes it now, in the recorded order; `None` for one that is gone.
+async fn by_id(
+    ctx: &RegionCtx,
+    ids: &[String],
+) -> Result<Vec<(String, Option<Snapshot>)>, ServiceError> {
+    let is_not_found = |err: &ServiceError| err.code.as_deref() == Some(SNAPSHOT_NOT_FOUND);
+    let found = match describe_ids(ctx, ids).await {
+        Ok(found) => found,
+        // Some are gone, and the error does not say which: ask for each, so the rest are still shown.
+        Err(err) if is_not_found(&err) => {
+            let mut found = Vec::new();
+            for id in ids {
+                match describe_ids(ctx, std::slice::from_ref(id)).await {
+                    Ok(one) => found.extend(one),
+                    Err(err) if is_not_found(&err) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            found
+        }
+        Err(err) => return Err(err),
+    };
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let snapshot = found
+                .iter()
+                .find(|s| s.snapshot_id() == Some(id.as_str()))
+                .cloned();
+            (id.clone(), snapshot)
+        })
+        .collect())
+}
+
+/// One snapshot's state in a few words. States from
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_Snapshot.html>: `pending` carries its
+/// `progress` (a percentage), `error` its `stateMessage`.
+fn state_of(id: &str, snapshot: Option<&Snapshot>) -> String {
+    let Some(snapshot) = snapshot else {
+        return format!("{id} gone");
+    };
+    match snapshot.state() {
+        Some(AwsSnapshotState::Completed) => format!("{id} completed"),
+        Some(AwsSnapshotState::Pending) => match snapshot.progress() {
+            Some(progress) => format!("{id} pending {progress}"),
+            None => format!("{id} pending"),
+        },
+        Some(AwsSnapshotState::Error) => format!(
+            "{id} ERROR: {} (the snapshot failed; take it again by hand before the instance changes further)",
+            snapshot.state_message().unwrap_or("AWS gives no reason")
+        ),
+        Some(other) => format!("{id} {}", other.as_str()),
+        None => format!("{id} in no state AWS reports"),
+    }
+}
+
+async fn progress_of(ctx: &RegionCtx, undo: &SnapshotUndo) -> Result<String, ServiceError> {
+    let states: Vec<String> = match &undo.snapshot_ids {
+        Some(ids) => by_id(ctx, ids)
+            .await?
+            .iter()
+            .map(|(id, snapshot)| state_of(id, snapshot.as_ref()))
+            .collect(),
+        None => tagged(ctx, undo)
+            .await?
+            .iter()
+            .map(|snapshot| state_of(snapshot.snapshot_id().unwrap_or("?"), Some(snapshot)))
+            .collect(),
+    };
+    if states.is_empty() {
+        return Ok(format!(
+            "no evidence snapshot of {} (tagged {INCIDENT_TAG}={}) exists",
+            undo.instance_id, undo.incident
+        ));
+    }
+    Ok(states.join(", "))
 }
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod switch_and_progress_tests;

@@ -48,7 +48,7 @@ pub const POLICY: PolicyKind = PolicyKind {
 /// `--quarantine ACCOUNT` (repeatable).
 pub const QUARANTINE: PlanOption = PlanOption {
     flag: "quarantine",
-    value_name: "ACCOUNT",
+    value_name: Some("ACCOUNT"),
     help: "Quarantine this member account with a service control policy denying everything but the responder's role (org_quarantine; plan from the management account); repeatable",
     check: check_quarantine,
     repeatable: true,
@@ -57,7 +57,7 @@ pub const QUARANTINE: PlanOption = PlanOption {
 /// `--keep-principal ARN` (repeatable).
 pub const KEEP_PRINCIPAL: PlanOption = PlanOption {
     flag: "keep-principal",
-    value_name: "ARN",
+    value_name: Some("ARN"),
     help: "An IAM role or user ARN the quarantine lets through (a break-glass role; `*` may stand for the account); repeatable",
     check: check_principals,
     repeatable: true,

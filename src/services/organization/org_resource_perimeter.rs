@@ -56,7 +56,7 @@ pub const POLICY: PolicyKind = PolicyKind {
 /// `--resource-perimeter ACCOUNT` (repeatable).
 pub const RESOURCE_PERIMETER: PlanOption = PlanOption {
     flag: "resource-perimeter",
-    value_name: "ACCOUNT",
+    value_name: Some("ACCOUNT"),
     help: "Fence this member account's resources (S3, STS, KMS, SQS, Secrets Manager) from principals outside the organization with a resource control policy (org_resource_perimeter; plan from the management account); repeatable",
     check: check_perimeter,
     repeatable: true,

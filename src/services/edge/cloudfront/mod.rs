@@ -34,7 +34,7 @@ pub use cloudfront_maintenance::CloudFrontMaintenance;
 /// only without it.
 pub const MAINTENANCE_ORIGIN: PlanOption = PlanOption {
     flag: "maintenance-origin",
-    value_name: "DOMAIN",
+    value_name: Some("DOMAIN"),
     help: "Instead of disabling CloudFront distributions, point every behaviour at this origin (a host serving a maintenance page over HTTPS)",
     check: check_origin_domain,
     repeatable: false,

@@ -65,7 +65,7 @@ const FILTER_VALUES_MAX: usize = 200;
 /// `--keep-subnet SUBNET` (repeatable).
 pub const KEEP_SUBNET: PlanOption = PlanOption {
     flag: "keep-subnet",
-    value_name: "SUBNET",
+    value_name: Some("SUBNET"),
     help: "Keep this subnet reachable from the internet when VPC Block Public Access seals its region (an allow-bidirectional exclusion, removed by restore); repeatable",
     check: check_subnet_ids,
     repeatable: true,
@@ -74,7 +74,7 @@ pub const KEEP_SUBNET: PlanOption = PlanOption {
 /// `--keep-vpc VPC` (repeatable).
 pub const KEEP_VPC: PlanOption = PlanOption {
     flag: "keep-vpc",
-    value_name: "VPC",
+    value_name: Some("VPC"),
     help: "Keep this VPC reachable from the internet when VPC Block Public Access seals its region (an allow-bidirectional exclusion, removed by restore); repeatable",
     check: check_vpc_ids,
     repeatable: true,
