@@ -39,6 +39,7 @@ pub async fn restore_command(
         lifted: lifted_gates.to_vec(),
         keys: KeyStore::from_environment(),
         dry_run: args.dry_run,
+        parallelism: settings.parallelism,
         role: args.role.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use futures_util::{StreamExt, stream};
 use serde_json::Value;
 
 use super::{EngineError, Operator, verify_account, warn_if_shared};
@@ -88,6 +89,9 @@ pub struct RestoreRequest {
     pub keys: KeyStore,
     /// Run every check, work out what would be undone, and stop there: nothing is asked or changed.
     pub dry_run: bool,
+    /// How many undos run at once (`--parallelism`; 0 is taken as 1). Each kind's undos still finish
+    /// before the next kind's start, and a cut's generations are undone one after the other.
+    pub parallelism: usize,
     /// `restore --role`: the role accounts other than the credentials' own are entered through. A
     /// directory of several accounts' files uses [`crate::plan::DEFAULT_MEMBER_ROLE`] when `None`; one
     /// file is entered through a role only when it is given.
@@ -193,6 +197,7 @@ pub struct Prepared {
     pub work: RestoreWork,
     rollback: RollbackFile,
     contents: JournalContents,
+    parallelism: usize,
 }
 
 pub enum Preparation {
@@ -251,6 +256,7 @@ pub async fn prepare(
         work,
         rollback,
         contents,
+        parallelism: request.parallelism,
     })))
 }
 
@@ -282,6 +288,7 @@ pub async fn perform(
         work,
         rollback,
         contents,
+        parallelism,
         ..
     } = prepared;
     let mut journal = Journal::reopen(rollback, &contents)?;
@@ -290,7 +297,7 @@ pub async fn perform(
         registry,
         &work.pending,
         &mut journal,
-        stop,
+        &Undoing { stop, parallelism },
         reporter,
     )
     .await?;
@@ -467,72 +474,149 @@ pub fn schedule<'a>(pending: &'a [PendingRestore], registry: &Registry) -> Vec<&
         .collect()
 }
 
+/// How [`execute`] undoes: `stop` is checked before each undo (Ctrl-C); up to `parallelism` at once.
+pub struct Undoing<'a> {
+    pub stop: Option<&'a AtomicBool>,
+    pub parallelism: usize,
+}
+
 /// Undoes each pending cut, in [`schedule`]'s order, journaling an intent before and the result after.
-/// One failure does not stop the others; a failed journal write does.
+/// One kind (one restore rank) at a time, its undos up to `parallelism` at once: undos of one kind act on
+/// different resources and depend on nothing in each other, while the kinds' order is what restore
+/// needs (a gateway attached again before the routes through it). A cut's generations (its re-cuts)
+/// are one chain, newest first, so each undo finds the newer one's work done. With `parallelism` 1 this
+/// is one undo after the other, in [`schedule`]'s order. One failure does not stop the others; a failed
+/// journal write stops the run once the undos in flight have ended.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
     pending: &[PendingRestore],
     journal: &mut Journal,
-    stop: Option<&AtomicBool>,
+    undoing: &Undoing<'_>,
     reporter: &dyn Reporter,
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
     let order = schedule(pending, registry);
-    for (index, item) in order.iter().enumerate() {
-        if stop.is_some_and(|stop| stop.load(Ordering::SeqCst)) {
-            outcome.not_attempted = order[index..].iter().map(|p| p.cut.id.clone()).collect();
-            break;
-        }
-        let id = item.cut.id.clone();
-        let kind = registry
-            .get(&item.cut.kind)
-            .expect("pending() only returns known kinds");
-        let undo = match &item.undo {
-            Some(undo) => undo.clone(),
-            None => match kind.undo_record_for(&item.cut) {
-                Ok(undo) => undo,
-                Err(err) => {
-                    journal.append(Entry::RestoreFailed {
-                        id: id.clone(),
-                        error: err.to_string(),
-                    })?;
-                    reporter.event(&Event::RestoreFailed {
-                        id: id.clone(),
-                        error: err.to_string(),
-                    });
-                    outcome.failed.push((id, err.to_string()));
-                    continue;
-                }
-            },
-        };
-        journal.append(Entry::RestoreIntent { id: id.clone() })?;
-        reporter.event(&Event::RestoreStarted { id: id.clone() });
-        let ctx = session.region(&item.cut.region);
-        match kind.undo(&ctx, &undo).await {
-            Ok(result) => {
-                journal.append(Entry::Restored {
-                    id: id.clone(),
-                    notes: result.notes.clone(),
-                })?;
-                reporter.event(&Event::Restored {
-                    id: id.clone(),
-                    notes: result.notes,
-                });
-                outcome.restored.push(id);
+    let journal = std::sync::Mutex::new(journal);
+    let stopped = || undoing.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
+    for same_rank in order
+        .chunk_by(|a, b| registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind))
+    {
+        // Each cut's generations, in schedule order (newest first), as one chain.
+        let mut chains: Vec<Vec<&PendingRestore>> = Vec::new();
+        let mut chain_of: HashMap<&str, usize> = HashMap::new();
+        for &item in same_rank {
+            let next = chains.len();
+            let index = *chain_of.entry(item.cut.id.as_str()).or_insert(next);
+            if index == next {
+                chains.push(Vec::new());
             }
+            chains[index].push(item);
+        }
+        let results: Vec<Vec<(String, UndoResult)>> = stream::iter(chains)
+            .map(|chain| {
+                let journal = &journal;
+                let stopped = &stopped;
+                async move {
+                    let mut results = Vec::new();
+                    for item in chain {
+                        let result = if stopped() {
+                            Ok(Undone::NotAttempted)
+                        } else {
+                            undo_one(session, registry, item, journal, reporter).await
+                        };
+                        results.push((item.cut.id.clone(), result));
+                    }
+                    results
+                }
+            })
+            .buffer_unordered(undoing.parallelism.max(1))
+            .collect()
+            .await;
+        let mut journal_error = None;
+        for (id, result) in results.into_iter().flatten() {
+            match result {
+                Ok(Undone::Restored) => outcome.restored.push(id),
+                Ok(Undone::Failed(error)) => outcome.failed.push((id, error)),
+                Ok(Undone::NotAttempted) => outcome.not_attempted.push(id),
+                Err(err) => {
+                    journal_error.get_or_insert(err);
+                }
+            }
+        }
+        if let Some(err) = journal_error {
+            return Err(err);
+        }
+    }
+    Ok(outcome)
+}
+
+enum Undone {
+    Restored,
+    Failed(String),
+    NotAttempted,
+}
+
+type UndoResult = Result<Undone, EngineError>;
+
+/// One undo, journaled: its intent before the call, its result after.
+async fn undo_one(
+    session: &AwsSession,
+    registry: &Registry,
+    item: &PendingRestore,
+    journal: &std::sync::Mutex<&mut Journal>,
+    reporter: &dyn Reporter,
+) -> UndoResult {
+    let append = |entry: Entry| -> Result<(), EngineError> {
+        journal.lock().expect("journal lock").append(entry)?;
+        Ok(())
+    };
+    let id = item.cut.id.clone();
+    let kind = registry
+        .get(&item.cut.kind)
+        .expect("pending() only returns known kinds");
+    let undo = match &item.undo {
+        Some(undo) => undo.clone(),
+        None => match kind.undo_record_for(&item.cut) {
+            Ok(undo) => undo,
             Err(err) => {
-                journal.append(Entry::RestoreFailed {
+                append(Entry::RestoreFailed {
                     id: id.clone(),
                     error: err.to_string(),
                 })?;
                 reporter.event(&Event::RestoreFailed {
-                    id: id.clone(),
+                    id,
                     error: err.to_string(),
                 });
-                outcome.failed.push((id, err.to_string()));
+                return Ok(Undone::Failed(err.to_string()));
             }
+        },
+    };
+    append(Entry::RestoreIntent { id: id.clone() })?;
+    reporter.event(&Event::RestoreStarted { id: id.clone() });
+    let ctx = session.region(&item.cut.region);
+    match kind.undo(&ctx, &undo).await {
+        Ok(result) => {
+            append(Entry::Restored {
+                id: id.clone(),
+                notes: result.notes.clone(),
+            })?;
+            reporter.event(&Event::Restored {
+                id,
+                notes: result.notes,
+            });
+            Ok(Undone::Restored)
+        }
+        Err(err) => {
+            append(Entry::RestoreFailed {
+                id: id.clone(),
+                error: err.to_string(),
+            })?;
+            reporter.event(&Event::RestoreFailed {
+                id,
+                error: err.to_string(),
+            });
+            Ok(Undone::Failed(err.to_string()))
         }
     }
-    Ok(outcome)
 }

@@ -1079,3 +1079,60 @@ async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
         serde_json::json!({"value": "on"})
     );
 }
+
+#[tokio::test]
+async fn a_parallel_restore_still_undoes_each_cuts_generations_newest_first() {
+    use super::watch;
+    let dir = tempfile::tempdir().unwrap();
+    let targets = ["a", "b", "c"];
+    let plan = write_plan(
+        dir.path(),
+        targets
+            .iter()
+            .map(|t| cut("switch_off", t, "on", "off", true))
+            .collect(),
+    );
+    let live = live_with(&[("a", "on"), ("b", "on"), ("c", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    // Two rounds of reopening and re-cutting: three generations of every cut.
+    for round in ["on-2", "on-2-b"] {
+        for target in targets {
+            live.lock().unwrap().insert(target.into(), round.into());
+        }
+        watch::check(
+            &session_as(ACCOUNT),
+            &registry(&live),
+            &watch_request(&rollback, true),
+            &RecordingReporter::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let restored = restore_run(
+        &live,
+        &RestoreRequest {
+            rollback: rollback.clone(),
+            keys: keys_beside(&rollback),
+            parallelism: 8,
+            ..RestoreRequest::default()
+        },
+        &Scripted::default(),
+    )
+    .await
+    .unwrap();
+    let RestoreRun::Restored { outcome, .. } = restored else {
+        panic!("restore ran: {restored:?}");
+    };
+    assert_eq!(outcome.restored.len(), 9, "{outcome:?}");
+    assert!(outcome.failed.is_empty());
+    for target in targets {
+        assert_eq!(
+            live.lock().unwrap()[target],
+            "on",
+            "{target}: the oldest generation is undone last"
+        );
+    }
+}
