@@ -13,6 +13,15 @@ pub mod policy_principals;
 pub mod regions;
 pub mod unclassified;
 
+/// Whether a policy read back is the document a cut wrote: both parse as JSON and are the same JSON.
+/// Services give policies back re-formatted (SQS adds spaces, API Gateway escapes), so text is not
+/// compared; a document that does not parse is never the cut's.
+pub fn same_json_document(live: Option<&str>, written: Option<&str>) -> bool {
+    let parse =
+        |text: Option<&str>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());
+    matches!((parse(live), parse(written)), (Some(live), Some(written)) if live == written)
+}
+
 /// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
 /// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's
 /// request rate.

@@ -399,13 +399,11 @@ impl CutKind for ApiGatewayDenyPolicy {
     /// while the deny policy is on the API and each stage it redeployed runs a deployment other than the
     /// one it ran before.
     fn holds(&self, cut: &TypedCut<ApiState>, live: &ApiState) -> bool {
-        let as_json = |text: &Option<String>| {
-            text.as_deref()
-                .and_then(|text| serde_json::from_str::<serde_json::Value>(text).ok())
-        };
         live.rest_api_id == cut.after.rest_api_id
-            && as_json(&live.policy).is_some()
-            && as_json(&live.policy) == as_json(&cut.after.policy)
+            && crate::services::common::same_json_document(
+                live.policy.as_deref(),
+                cut.after.policy.as_deref(),
+            )
             && live.stage_deployments.len() == cut.after.stage_deployments.len()
             && cut.after.stage_deployments.iter().all(|(stage, after)| {
                 live.stage_deployments.get(stage).is_some_and(|now| {

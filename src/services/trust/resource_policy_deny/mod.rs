@@ -617,14 +617,12 @@ impl CutKind for ResourcePolicyDeny {
     /// Services give a policy back re-formatted (SQS adds spaces): the cut holds while the live document
     /// is the one the cut wrote, as JSON.
     fn holds(&self, cut: &TypedCut<PolicyState>, live: &PolicyState) -> bool {
-        let as_json = |text: &Option<String>| {
-            text.as_deref()
-                .and_then(|text| serde_json::from_str::<Value>(text).ok())
-        };
         live.service == cut.after.service
             && live.resource == cut.after.resource
-            && as_json(&live.policy).is_some()
-            && as_json(&live.policy) == as_json(&cut.after.policy)
+            && crate::services::common::same_json_document(
+                live.policy.as_deref(),
+                cut.after.policy.as_deref(),
+            )
     }
 
     fn undo_record_for(&self, cut: &TypedCut<PolicyState>) -> Result<UndoRecord, ServiceError> {
