@@ -481,8 +481,9 @@ pub struct Undoing<'a> {
 }
 
 /// Undoes each pending cut, in [`schedule`]'s order, journaling an intent before and the result after.
-/// One kind (one restore rank) at a time, its undos up to `parallelism` at once: undos of one kind act on
-/// different resources and depend on nothing in each other, while the kinds' order is what restore
+/// One kind (one restore rank) at a time, its undos up to `parallelism` at once when the kind says each
+/// cut's undo touches only its own resource ([`crate::services::Containment::undoes_independently`];
+/// one organization policy attached to many accounts is not), while the kinds' order is what restore
 /// needs (a gateway attached again before the routes through it). A cut's generations (its re-cuts)
 /// are one chain, newest first, so each undo finds the newer one's work done. With `parallelism` 1 this
 /// is one undo after the other, in [`schedule`]'s order. One failure does not stop the others; a failed
@@ -513,6 +514,15 @@ pub async fn execute(
             }
             chains[index].push(item);
         }
+        // Only kinds whose cuts share nothing are undone side by side.
+        let independent = registry
+            .get(&same_rank[0].cut.kind)
+            .is_some_and(|kind| kind.undoes_independently());
+        let width = if independent {
+            undoing.parallelism.max(1)
+        } else {
+            1
+        };
         let results: Vec<Vec<(String, UndoResult)>> = stream::iter(chains)
             .map(|chain| {
                 let journal = &journal;
@@ -530,7 +540,7 @@ pub async fn execute(
                     results
                 }
             })
-            .buffer_unordered(undoing.parallelism.max(1))
+            .buffer_unordered(width)
             .collect()
             .await;
         let mut journal_error = None;

@@ -155,6 +155,11 @@ impl CutKind for Switch {
         cut.target == caller.arn
     }
 
+    /// Each target is its own resource.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     /// The stand-in's resources come back under new identifiers: `on-2` is `on` re-created.
     fn reopened(&self, cut: &TypedCut<Setting>, live: &Setting) -> Option<Setting> {
         live.value

@@ -266,6 +266,10 @@ pub trait Containment: Send + Sync {
     /// re-cut's `before`, to the recorded `after`. `None`: it is a change no one reviewed.
     fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value>;
 
+    /// Whether restore may undo several of this kind's cuts at once: only when each cut's undo touches
+    /// nothing another cut of the kind touches (its own group, key or function).
+    fn undoes_independently(&self) -> bool;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -495,6 +499,13 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::undoes_independently`]. By default one undo after the other: kinds whose cuts
+    /// share a resource (one organization policy attached to many accounts, whose last detach deletes
+    /// it; one evidence trail for every region) would race each other.
+    fn undoes_independently(&self) -> bool {
+        false
+    }
+
     /// As [`Containment::reopened`]. By default only the recorded `before` itself is the cut reopened
     /// (the engine compares that first): kinds whose resources come back under new IDs, or in part, say
     /// more. What it returns must pass [`CutKind::check_states`] as the re-cut's `before`.
@@ -649,6 +660,10 @@ impl<K: CutKind> Containment for K {
             (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
             _ => false,
         }
+    }
+
+    fn undoes_independently(&self) -> bool {
+        CutKind::undoes_independently(self)
     }
 
     fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value> {

@@ -158,6 +158,30 @@ fn assert_cut(emulator_state: &AccountState, seeded: &SeededAccount) {
     assert!(!state.distribution.enabled());
 }
 
+/// Restores the whole rollback file, lifting the session revocations and stopping the evidence too so
+/// the whole account can be compared, and checks every region and the account are back exactly.
+async fn restore_all_and_compare(
+    emulator: &Emulator,
+    seeded: &SeededAccount,
+    (original, original_account): (&[RegionState], &AccountState),
+) {
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .args(["--lift-session-revocation", "--stop-evidence"])
+        .assert()
+        .code(0)
+        .stdout(contains(" 0 failed."));
+    for (region, before) in seeded.regions.iter().zip(original) {
+        assert_eq!(
+            &region_state(emulator, region).await,
+            before,
+            "{} is back exactly",
+            region.region
+        );
+    }
+    assert_eq!(&account_state(emulator, seeded).await, original_account);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     let emulator = Emulator::start();
@@ -201,22 +225,7 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     }
     assert_cut(&account_state(&emulator, &seeded).await, &seeded);
 
-    // Lifting the session revocations and stopping the evidence too, so the whole account can be compared.
-    emulator
-        .restore("plans/p.rollback.yaml")
-        .args(["--lift-session-revocation", "--stop-evidence"])
-        .assert()
-        .code(0)
-        .stdout(contains(" 0 failed."));
-    for (region, before) in seeded.regions.iter().zip(&original) {
-        assert_eq!(
-            &region_state(&emulator, region).await,
-            before,
-            "{} is back exactly",
-            region.region
-        );
-    }
-    assert_eq!(account_state(&emulator, &seeded).await, original_account);
+    restore_all_and_compare(&emulator, &seeded, (&original, &original_account)).await;
 }
 
 /// The account as a re-cut leaves it, beside what a cut leaves: two things are the re-cut's own by
@@ -325,19 +334,5 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
         as_recut(as_cut_account)
     );
 
-    emulator
-        .restore("plans/p.rollback.yaml")
-        .args(["--lift-session-revocation", "--stop-evidence"])
-        .assert()
-        .code(0)
-        .stdout(contains(" 0 failed."));
-    for (region, before) in seeded.regions.iter().zip(&original) {
-        assert_eq!(
-            &region_state(&emulator, region).await,
-            before,
-            "{} is back exactly",
-            region.region
-        );
-    }
-    assert_eq!(account_state(&emulator, &seeded).await, original_account);
+    restore_all_and_compare(&emulator, &seeded, (&original, &original_account)).await;
 }

@@ -483,6 +483,11 @@ impl CutKind for CredentialDeactivate {
         self.0.info()
     }
 
+    /// Each cut's undo touches only its own credential: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<CredentialState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.id != cut.target || after.id != cut.target {

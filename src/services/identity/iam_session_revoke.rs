@@ -679,6 +679,11 @@ impl CutKind for SessionRevoke {
         &INFO
     }
 
+    /// Each cut's undo touches only its own principal's inline policy: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<Revocation>) -> Result<(), String> {
         let (principal, before) = before_of(cut)?;
         let Revocation::Planned(after) = &cut.after else {

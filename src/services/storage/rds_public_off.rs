@@ -234,6 +234,11 @@ impl CutKind for RdsPublicOff {
         &INFO
     }
 
+    /// Each cut's undo touches only its own database: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<InstanceState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.db_instance_identifier != cut.target || after.db_instance_identifier != cut.target

@@ -421,6 +421,11 @@ impl CutKind for InternetGatewayDetach {
         &INFO
     }
 
+    /// Each cut's undo touches only its own internet gateway: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &GatewayState) -> Vec<String> {
         state.attachments.iter().map(|a| a.vpc_id.clone()).collect()
     }

@@ -607,6 +607,11 @@ impl CutKind for NetworkAclDeny {
         &INFO
     }
 
+    /// Each cut's undo touches only its own network ACL: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &AclState) -> Vec<String> {
         vec![state.vpc_id.clone()]
     }

@@ -623,6 +623,11 @@ impl CutKind for RouteRemove {
         &INFO
     }
 
+    /// Each cut's undo touches only its own route table: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &TableState) -> Vec<String> {
         vec![state.vpc_id.clone()]
     }

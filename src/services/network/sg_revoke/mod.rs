@@ -546,6 +546,11 @@ impl CutKind for SecurityGroupRevoke {
         &INFO
     }
 
+    /// Each cut's undo touches only its own security group: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &GroupState) -> Vec<String> {
         state.vpc_id.iter().cloned().collect()
     }

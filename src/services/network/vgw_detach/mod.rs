@@ -244,6 +244,11 @@ impl CutKind for VpnGatewayDetach {
         &INFO
     }
 
+    /// Each cut's undo touches only its own virtual private gateway: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &GatewayState) -> Vec<String> {
         state.attachments.iter().map(|a| a.vpc_id.clone()).collect()
     }

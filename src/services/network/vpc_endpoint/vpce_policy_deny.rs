@@ -197,6 +197,11 @@ impl CutKind for VpcEndpointPolicyDeny {
         &INFO
     }
 
+    /// Each cut's undo touches only its own endpoint: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn vpcs(&self, state: &PolicyState) -> Vec<String> {
         vec![state.vpc_id.clone()]
     }

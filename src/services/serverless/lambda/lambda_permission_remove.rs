@@ -409,6 +409,11 @@ impl CutKind for LambdaPermissionRemove {
         &INFO
     }
 
+    /// Each cut's undo touches only its own function's policy: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<StatementState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         let target = format!(

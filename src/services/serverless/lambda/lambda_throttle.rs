@@ -113,6 +113,11 @@ impl CutKind for LambdaThrottle {
         &INFO
     }
 
+    /// Each cut's undo touches only its own function: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<Concurrency>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.function_name != cut.target || after.function_name != cut.target {

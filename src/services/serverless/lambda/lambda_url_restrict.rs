@@ -265,6 +265,11 @@ impl CutKind for LambdaUrlRestrict {
         &INFO
     }
 
+    /// Each cut's undo touches only its own function URL: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<UrlState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         let target = qualified(&before.function_name, before.alias.as_deref());

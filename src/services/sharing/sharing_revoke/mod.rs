@@ -443,6 +443,11 @@ impl CutKind for SharingRevoke {
         &INFO
     }
 
+    /// Each cut's undo touches only its own snapshot, image or document: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<SharingState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.target() != cut.target || after.target() != cut.target {

@@ -546,6 +546,11 @@ impl CutKind for ResourcePolicyDeny {
         &INFO
     }
 
+    /// Each cut's undo touches only its own resource's policy: restore may undo several at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn check_states(&self, cut: &TypedCut<PolicyState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.service != after.service
