@@ -21,6 +21,15 @@ struct RegionState {
     database: String,
 }
 
+/// Every seeded region's state, in seeding order.
+async fn region_states(emulator: &Emulator, seeded: &SeededAccount) -> Vec<RegionState> {
+    let mut states = Vec::new();
+    for region in &seeded.regions {
+        states.push(region_state(emulator, region).await);
+    }
+    states
+}
+
 async fn region_state(emulator: &Emulator, seeded: &SeededRegion) -> RegionState {
     let ec2 = emulator.ec2(&seeded.region).await;
     let rds = aws_sdk_rds::Client::new(&emulator.sdk_config(&seeded.region).await);
@@ -189,10 +198,7 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
     let seeded = leaky_account::seed_account(&config, &REGIONS)
         .await
         .unwrap();
-    let mut original = Vec::new();
-    for region in &seeded.regions {
-        original.push(region_state(&emulator, region).await);
-    }
+    let original = region_states(&emulator, &seeded).await;
     let original_account = account_state(&emulator, &seeded).await;
 
     emulator
@@ -254,10 +260,7 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
     let seeded = leaky_account::seed_account(&config, &REGIONS)
         .await
         .unwrap();
-    let mut original = Vec::new();
-    for region in &seeded.regions {
-        original.push(region_state(&emulator, region).await);
-    }
+    let original = region_states(&emulator, &seeded).await;
     let original_account = account_state(&emulator, &seeded).await;
     emulator
         .plan(&REGIONS.join(","), "plans/p.yaml")
@@ -265,10 +268,7 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
         .assert()
         .code(0);
     emulator.apply("plans/p.yaml").assert().code(0);
-    let mut as_cut = Vec::new();
-    for region in &seeded.regions {
-        as_cut.push(region_state(&emulator, region).await);
-    }
+    let as_cut = region_states(&emulator, &seeded).await;
     let as_cut_account = account_state(&emulator, &seeded).await;
 
     let undone =
