@@ -321,6 +321,12 @@ class Limits:
             self.calls = {}
             self.throttled = {}
             self.bucket_calls = {}
+            self.timeline = []
+
+    def record(self, key, received, answered):
+        """One call's time at the proxy: when it arrived and how long the emulator took to answer it."""
+        with self.lock:
+            self.timeline.append((received, key, answered))
 
     def budgets(self, service, region, action, params):
         """Every (bucket key, (burst, rate)) the call draws one token from."""
@@ -379,6 +385,12 @@ class Limits:
                 "throttled": dict(sorted(self.throttled.items())),
                 "total_calls": sum(self.calls.values()),
                 "total_throttled": sum(self.throttled.values()),
+                # Per call admitted: [seconds since the first call arrived, region/service:action,
+                # seconds the emulator took]. Where a run's time went: the emulator, or waiting.
+                "timeline": [
+                    [round(received - self.timeline[0][0], 4), key, round(answered, 4)]
+                    for received, key, answered in self.timeline
+                ],
                 "buckets": {
                     # calls: the calls the bucket admitted.
                     name: {"burst": b.burst, "per_second": b.rate, "calls": self.bucket_calls.get(name, 0)}
@@ -487,6 +499,7 @@ class Proxy(BaseHTTPRequestHandler):
             return self.control()
         body = self.read_body()
         service, region, action, params = self.identify(body)
+        received = time.monotonic()
         time.sleep(self.server.latency)
         if not self.server.limits.admit(service, region, action, params):
             status, headers, payload = throttling_error(service)
@@ -499,6 +512,7 @@ class Proxy(BaseHTTPRequestHandler):
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
+                self.server.limits.record(f"{region}/{service}:{action}", received, time.monotonic() - received - self.server.latency)
                 break
             except (http.client.HTTPException, OSError) as error:
                 # A kept-alive connection the emulator closed: once more on a new one.

@@ -7,6 +7,8 @@ for plan -> apply -> restore to run end to end. Passing against this model shows
 the documented shapes and keeps its journal right; it does not show what AWS does. Every path through a
 modelled operation is also tested with aws-smithy-mocks built from the documented responses.
 
+`server_speed.py` then spares moto's server work that does not depend on the request; it changes no answer.
+
 Run by the test harness (tests/it/emulator.rs) and scripts/emulator.sh with the virtualenv's Python:
     python tests/emulator/launch.py -H 127.0.0.1 -p PORT
 The arguments are moto_server's.
@@ -18,8 +20,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import aws_model  # noqa: E402  (after the path is set)
+import server_speed  # noqa: E402
 
 aws_model.install()
+server_speed.install()
 
 from moto.server import main  # noqa: E402  (after the model is installed)
 
