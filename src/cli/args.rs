@@ -141,9 +141,10 @@ pub struct Cli {
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
 
-    /// How many regions, kinds or cuts are worked on at once.
-    #[arg(long, global = true, value_name = "N", default_value_t = crate::engine::DEFAULT_PARALLELISM)]
-    pub parallelism: usize,
+    /// How many regions, kinds or cuts are worked on at once, in all [default: 8 for each region the
+    /// run covers, at most 64; 1 is one after the other].
+    #[arg(long, global = true, value_name = "N")]
+    pub parallelism: Option<usize>,
 
     /// Client-side pacing of EC2's non-mutating calls (and the reads of services AWS publishes no
     /// throttling table for), per region and action: BURST:PER_SECOND. Default: EC2's documented

@@ -163,12 +163,13 @@ pub async fn plan_command(
             regions.join(", ")
         );
     }
+    let parallelism = settings.parallelism.over(regions.len());
     let request = engine::discover::PlanRequest {
         caller,
         regions,
         keep_cidrs,
         options: options.clone(),
-        parallelism: settings.parallelism,
+        parallelism,
         selection,
         member_role: member_role.clone(),
         part: engine::discover::AccountPart::Whole,

@@ -6,13 +6,14 @@ use anyhow::{anyhow, bail};
 
 use super::args::{self, Cli};
 use crate::aws::{AwsSession, ConnectionSettings};
+use crate::engine::Parallelism;
 use crate::report::{LineReporter, Reporter};
 
 /// Settings every command shares, resolved from flags and environment.
 pub struct Settings {
     pub connection: ConnectionSettings,
     pub color: bool,
-    pub parallelism: usize,
+    pub parallelism: Parallelism,
     pub stats: bool,
     pub json: bool,
 }
@@ -31,9 +32,11 @@ impl Settings {
                     .map_err(|e| anyhow!("--pace-write: {e}"))?,
             })
         };
-        if cli.parallelism == 0 {
-            bail!("--parallelism: must be at least 1");
-        }
+        let parallelism = match cli.parallelism {
+            Some(0) => bail!("--parallelism: must be at least 1"),
+            Some(n) => Parallelism::AtMost(n),
+            None => Parallelism::PerRegion,
+        };
         Ok(Settings {
             connection: ConnectionSettings {
                 profile: cli.profile.clone(),
@@ -42,7 +45,7 @@ impl Settings {
                 pacing,
             },
             color: !json && !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),
-            parallelism: cli.parallelism,
+            parallelism,
             stats: cli.stats,
             json,
         })

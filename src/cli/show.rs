@@ -129,8 +129,14 @@ pub async fn show_live(
     let keys = KeyStore::from_environment();
     let (contents, warnings) = journal::parse(text.as_bytes(), &args.file, &keys, true)?;
     let session = AwsSession::load(&settings.connection).await?;
-    let report =
-        progress::live(&session, registry, &args.file, &keys, settings.parallelism).await?;
+    let report = progress::live(
+        &session,
+        registry,
+        &args.file,
+        &keys,
+        settings.parallelism.over(1),
+    )
+    .await?;
     let unreadable = report
         .progress
         .iter()

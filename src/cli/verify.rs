@@ -44,7 +44,7 @@ pub async fn verify_command(
         keys: KeyStore::from_environment(),
         timeout: args.timeout,
         polling: Polling::default(),
-        parallelism: settings.parallelism,
+        parallelism: settings.parallelism.over(1),
         only_vpcs: args.vpcs.clone(),
     };
     // Ctrl-C stops the waiting; the analyses and paths created are still deleted before exiting.
@@ -161,7 +161,7 @@ mod tests {
         Settings {
             connection: Default::default(),
             color: false,
-            parallelism: 1,
+            parallelism: crate::engine::Parallelism::AtMost(1),
             stats: false,
             json: false,
         }

@@ -22,7 +22,7 @@ use super::apply::{
 };
 use super::discover::{AccountPart, PlanRequest, make_plan as make_account_plan};
 use super::restore::{self, AccountRestored, RestoreRequest, RestoreRun, RestoreWork};
-use super::{EngineError, Operator};
+use super::{EngineError, Operator, Parallelism};
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::plan::{DEFAULT_MEMBER_ROLE, Finding, GLOBAL_REGION, Plan, Severity};
 use crate::report::{InAccount, Reporter};
@@ -267,9 +267,9 @@ pub async fn apply(
     }
     let mut prepared: Vec<(Prepared, usize)> = Vec::new();
     if refusals.is_empty() {
-        let at_once = accounts.len().clamp(1, request.parallelism.max(1));
+        let at_once = accounts.len().clamp(1, request.parallelism.over(1));
         let per_account = ApplyRequest {
-            parallelism: (request.parallelism.max(1) / at_once).max(1),
+            parallelism: per_account_parallelism(request.parallelism, accounts.len()),
             ..request.clone()
         };
         let results: Vec<(usize, Result<Prepared, EngineError>)> =
@@ -364,9 +364,9 @@ pub async fn apply(
             .into_iter(),
     ));
 
-    let at_once = prepared.len().clamp(1, request.parallelism.max(1));
+    let at_once = prepared.len().clamp(1, request.parallelism.over(1));
     let per_account = ApplyRequest {
-        parallelism: (request.parallelism.max(1) / at_once).max(1),
+        parallelism: per_account_parallelism(request.parallelism, prepared.len()),
         ..request.clone()
     };
     let results: Vec<AccountApplied> = stream::iter(prepared)
@@ -692,4 +692,15 @@ fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String
         return Ok(None);
     }
     restore::rollback_account(&contents, file).map(Some)
+}
+
+/// Each account's share of the run's width when `accounts` are worked on side by side: one account keeps
+/// the whole (the default still widens over its regions); several share [`Parallelism::over`]`(1)`, as
+/// each brings its own regions' buckets but the client's share is one.
+pub(crate) fn per_account_parallelism(parallelism: Parallelism, accounts: usize) -> Parallelism {
+    if accounts <= 1 {
+        return parallelism;
+    }
+    let budget = parallelism.over(1);
+    Parallelism::AtMost((budget / accounts.clamp(1, budget)).max(1))
 }

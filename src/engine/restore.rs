@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use futures_util::{StreamExt, stream};
 use serde_json::Value;
 
-use super::{EngineError, Operator, verify_account, warn_if_shared};
+use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
@@ -89,9 +89,10 @@ pub struct RestoreRequest {
     pub keys: KeyStore,
     /// Run every check, work out what would be undone, and stop there: nothing is asked or changed.
     pub dry_run: bool,
-    /// How many undos run at once (`--parallelism`; 0 is taken as 1). Each kind's undos still finish
-    /// before the next kind's start, and a cut's generations are undone one after the other.
-    pub parallelism: usize,
+    /// How many undos run at once (`--parallelism`), resolved over the regions of the pending cuts.
+    /// Each kind's undos still finish before the next kind's start, and a cut's generations are undone
+    /// one after the other.
+    pub parallelism: Parallelism,
     /// `restore --role`: the role accounts other than the credentials' own are entered through. A
     /// directory of several accounts' files uses [`crate::plan::DEFAULT_MEMBER_ROLE`] when `None`; one
     /// file is entered through a role only when it is given.
@@ -251,12 +252,15 @@ pub async fn prepare(
             });
         }
     }
+    let parallelism = request
+        .parallelism
+        .over_regions_of(work.pending.iter().map(|p| &p.cut));
     Ok(Preparation::Ready(Box::new(Prepared {
         account,
         work,
         rollback,
         contents,
-        parallelism: request.parallelism,
+        parallelism,
     })))
 }
 

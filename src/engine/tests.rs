@@ -324,7 +324,7 @@ fn keys_beside(path: &Path) -> crate::journal::keys::KeyStore {
 fn request(plan: &Path) -> ApplyRequest {
     ApplyRequest {
         plan: plan.to_path_buf(),
-        parallelism: 2,
+        parallelism: super::Parallelism::AtMost(2),
         keys: keys_beside(plan),
         ..ApplyRequest::default()
     }
@@ -909,7 +909,7 @@ fn watch_request(rollback: &Path, recut: bool) -> super::watch::WatchRequest {
         rollback: rollback.to_path_buf(),
         keys: keys_beside(rollback),
         recut,
-        parallelism: 2,
+        parallelism: super::Parallelism::AtMost(2),
     }
 }
 
@@ -1121,7 +1121,7 @@ async fn a_parallel_restore_still_undoes_each_cuts_generations_newest_first() {
         &RestoreRequest {
             rollback: rollback.clone(),
             keys: keys_beside(&rollback),
-            parallelism: 8,
+            parallelism: super::Parallelism::AtMost(8),
             ..RestoreRequest::default()
         },
         &Scripted::default(),
@@ -1139,5 +1139,68 @@ async fn a_parallel_restore_still_undoes_each_cuts_generations_newest_first() {
             "on",
             "{target}: the oldest generation is undone last"
         );
+    }
+}
+
+#[test]
+fn the_default_width_is_eight_per_region_at_most_sixty_four_and_an_explicit_one_is_the_whole_runs()
+{
+    use super::Parallelism;
+    assert_eq!(
+        Parallelism::PerRegion.over(0),
+        8,
+        "a run of no region still has a worker"
+    );
+    assert_eq!(Parallelism::PerRegion.over(1), 8);
+    assert_eq!(Parallelism::PerRegion.over(4), 32);
+    assert_eq!(Parallelism::PerRegion.over(17), 64, "capped in all");
+    assert_eq!(
+        Parallelism::AtMost(1).over(8),
+        1,
+        "--parallelism 1 stays one at a time"
+    );
+    assert_eq!(Parallelism::AtMost(3).over(8), 3);
+    assert_eq!(Parallelism::AtMost(0).over(2), 1);
+    let cuts = [
+        plan_cut("a", "us-east-1"),
+        plan_cut("b", "us-east-1"),
+        plan_cut("c", "eu-west-1"),
+    ];
+    assert_eq!(Parallelism::PerRegion.over_regions_of(cuts.iter()), 16);
+}
+
+#[test]
+fn accounts_side_by_side_share_one_width_and_one_account_keeps_its_own() {
+    use super::Parallelism;
+    use super::organization::per_account_parallelism;
+    assert_eq!(
+        per_account_parallelism(Parallelism::PerRegion, 1),
+        Parallelism::PerRegion
+    );
+    assert_eq!(
+        per_account_parallelism(Parallelism::PerRegion, 4),
+        Parallelism::AtMost(2)
+    );
+    assert_eq!(
+        per_account_parallelism(Parallelism::AtMost(8), 20),
+        Parallelism::AtMost(1)
+    );
+    assert_eq!(
+        per_account_parallelism(Parallelism::AtMost(1), 3),
+        Parallelism::AtMost(1)
+    );
+}
+
+fn plan_cut(id: &str, region: &str) -> crate::plan::Cut {
+    crate::plan::Cut {
+        id: id.into(),
+        kind: "switch".into(),
+        region: region.into(),
+        target: id.into(),
+        enabled: true,
+        reversible: true,
+        reason: String::new(),
+        before: serde_json::Value::Null,
+        after: serde_json::Value::Null,
     }
 }

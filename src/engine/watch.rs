@@ -40,7 +40,8 @@ pub struct WatchRequest {
     pub keys: KeyStore,
     /// Cut again what was reopened exactly (back to its `before`).
     pub recut: bool,
-    pub parallelism: usize,
+    /// How many cuts are looked at (and re-cut) at once, resolved over the regions of the cuts in force.
+    pub parallelism: super::Parallelism,
 }
 
 /// What one cut looks like now.
@@ -125,12 +126,13 @@ pub async fn check(
     // Every cut in force: those restore would undo, those it keeps (session revocations) and the
     // irreversible ones.
     let in_force: Vec<Cut> = work.in_force().into_iter().cloned().collect();
+    let parallelism = request.parallelism.over_regions_of(in_force.iter());
     let mut watched: Vec<Watched> = stream::iter(in_force)
         .map(|cut| {
             let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
             async move { look(session, registry, cut, since.as_deref()).await }
         })
-        .buffered(request.parallelism.max(1))
+        .buffered(parallelism)
         .collect()
         .await;
     let is_reopened = |item: &Watched| matches!(item.verdict, Verdict::Reopened(_));

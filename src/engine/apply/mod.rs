@@ -28,7 +28,7 @@ pub use derive::{Underived, check_derivation};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
-use super::{EngineError, Operator, verify_account, warn_if_shared};
+use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
@@ -49,8 +49,8 @@ pub struct ApplyRequest {
     pub allow_irreversible: bool,
     /// Stop at the first failed cut.
     pub fail_fast: bool,
-    /// How many cuts (and drift observations) at once.
-    pub parallelism: usize,
+    /// How many cuts (and drift observations) at once: resolved over the plan's regions.
+    pub parallelism: Parallelism,
     /// Where the rollback file's authentication key is made (and, when resuming, found).
     pub keys: KeyStore,
     /// The plan's cuts to take; the default takes them all. Never switches on a disabled cut.
@@ -247,6 +247,8 @@ pub struct Prepared {
     contents: Option<JournalContents>,
     caller: CallerIdentity,
     plan_sha256: String,
+    /// `request.parallelism` over the regions of the plan's cuts.
+    parallelism: usize,
 }
 
 impl Prepared {
@@ -303,10 +305,11 @@ pub async fn prepare(
     reporter.account(&caller.account);
     let plan = protect_applying_principal(plan, registry, &caller, reporter);
     let (plan, mut left_out) = select(plan, &request.selection, registry);
+    let parallelism = request.parallelism.over_regions_of(plan.enabled_cuts());
 
     let (drift, underived) = futures_util::join!(
-        check_drift(session, registry, &plan, &progress, request.parallelism),
-        check_derivation(session, registry, &plan, &progress, request.parallelism),
+        check_drift(session, registry, &plan, &progress, parallelism),
+        check_derivation(session, registry, &plan, &progress, parallelism),
     );
     if !drift.is_clean() && !request.skip_drifted {
         return Err(EngineError::Drift {
@@ -348,6 +351,7 @@ pub async fn prepare(
         contents,
         caller,
         plan_sha256: plan_sha256.to_string(),
+        parallelism,
     })
 }
 
@@ -369,6 +373,7 @@ pub async fn perform(
         contents,
         caller,
         plan_sha256,
+        parallelism,
     } = prepared;
     let mut journal = match contents {
         Some(contents) => Journal::reopen(rollback, &contents)?,
@@ -390,7 +395,7 @@ pub async fn perform(
         progress,
         fail_fast: request.fail_fast,
         stop,
-        parallelism: request.parallelism,
+        parallelism,
     };
     let outcome = execute(session, registry, &plan, &mut journal, &options, reporter).await?;
     Ok((plan, rollback_path, outcome, left_out))
@@ -550,7 +555,7 @@ pub async fn check(
     registry: &Registry,
     plan_path: &Path,
     selection: &Selection,
-    parallelism: usize,
+    parallelism: Parallelism,
     reporter: &dyn Reporter,
 ) -> Result<CheckReport, EngineError> {
     let whole = plan::file::read(plan_path, registry)?;
@@ -561,11 +566,12 @@ pub async fn check(
             registry,
             whole,
             selection,
-            parallelism,
+            parallelism.over(1),
         )
         .await;
     }
     let (plan, _) = select(whole, selection, registry);
+    let parallelism = parallelism.over_regions_of(plan.enabled_cuts());
     verify_account(session, &plan.account, "plan").await?;
     let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;
     let permissions = check_permissions(session, registry, &plan, parallelism).await;
