@@ -11,6 +11,10 @@ For each account size (REGIONSxVPCSxGROUPS, default 4x3x20) it measures:
 - The lower bound for hikkonuki's apply from its call mix and the buckets: for each bucket the apply drew
   on, (calls - burst) / refill rate when the calls exceed the burst, plus one call's latency; the bound
   is the largest. Apply's own drift checks are in the mix.
+- Where apply's time went, from the proxy's timeline: the time from its first write (the first call that
+  is not a Describe, Get, List or Lookup, nor an HTTP GET or HEAD) to its last call's answer, against the
+  same bound. What comes before the first write (reading the plan, the account and drift checks) is
+  mostly the emulator answering region-wide describes, which it does far slower than AWS.
 """
 
 import argparse
@@ -111,6 +115,18 @@ def lower_bound(stats, latency):
     return best
 
 
+READ = re.compile(r"^(Describe|Get|List|Lookup)|^(GET|HEAD) ")
+
+
+def from_first_write(stats, latency):
+    """Seconds from the first write's arrival at the proxy to the last call's answer (None: no write)."""
+    timeline = stats.get("timeline", [])
+    writes = [at for at, key, _ in timeline if not READ.search(key.split(":", 1)[1])]
+    if not writes:
+        return None
+    return max(at + answered + latency for at, _, answered in timeline) - min(writes)
+
+
 def number(pattern, text, default=None):
     match = re.search(pattern, text)
     return float(match.group(1)) if match else default
@@ -181,6 +197,7 @@ def hikkonuki(args, size, env, work):
             "failed_by_throttling": sum(1 for line in failed_lines
                                         if re.search(r"(?i)throttl|RequestLimitExceeded|TooManyRequests", line)),
             "bound": lower_bound(apply_stats, args.latency_ms / 1000.0),
+            "from_first_write": from_first_write(apply_stats, args.latency_ms / 1000.0),
             "open_left": open_rules(args.python, emulator.url, regions, env),
         }
         if args.skip_restore:
@@ -242,7 +259,9 @@ def main():
         bound, bucket = a["bound"]
         sealed = f"{a['sealed']:.2f} s" if a["sealed"] is not None else "no sealing cut"
         print(f"| {account} ({p['cuts']:.0f} cuts) | hikkonuki plan | | {p['wall']:.1f} s | {p['calls']} ({p['throttled']}) | | {p['rss']:.0f} MiB |")
-        print(f"| | hikkonuki apply | {sealed} | {a['wall']:.1f} s (bound {bound:.1f} s, {bucket}: {a['wall'] / bound:.2f}×) "
+        writes = a.get("from_first_write")
+        span = f"; from the first write {writes:.1f} s: {writes / bound:.2f}×" if writes else ""
+        print(f"| | hikkonuki apply | {sealed} | {a['wall']:.1f} s (bound {bound:.1f} s, {bucket}: {a['wall'] / bound:.2f}×{span}) "
               f"| {a['calls']} ({a['throttled']}) | {a['failed']:.0f} cuts, {a['failed_by_throttling']} by throttling; "
               f"{a['open_left']} open rules left | {a['rss']:.0f} MiB |")
         if r is None:
