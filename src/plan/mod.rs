@@ -14,6 +14,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub mod compare;
+
+/// What a plan's `options` map holds for a switch (an option that takes no value) that was given.
+pub const OPTION_SWITCHED_ON: &str = "true";
+
 pub mod file;
 pub mod select;
 mod yaml11;
@@ -46,7 +50,8 @@ pub struct Plan {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub keep_cidrs: Vec<String>,
     /// The values of the kinds' plan options (e.g. `maintenance-origin`), by flag name: part of the rule
-    /// apply derives each cut's effect from, so they are reviewed with the plan.
+    /// apply derives each cut's effect from, so they are reviewed with the plan. A switch that was given
+    /// holds [`OPTION_SWITCHED_ON`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub options: std::collections::BTreeMap<String, String>,
     /// The `--kinds`, `--exclude-kinds` and `--target` flags the plan was made with: when present, the

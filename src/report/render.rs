@@ -74,7 +74,13 @@ pub fn plan_text(plan: &Plan, view: PlanView) -> String {
         let options: Vec<String> = plan
             .options
             .iter()
-            .map(|(flag, value)| format!("--{flag} {value}"))
+            .map(|(flag, value)| {
+                if value == crate::plan::OPTION_SWITCHED_ON {
+                    format!("--{flag}")
+                } else {
+                    format!("--{flag} {value}")
+                }
+            })
             .collect();
         let _ = writeln!(out, "Kind options: {}", f(&options.join(", ")));
     }
@@ -896,6 +902,23 @@ mod tests {
         plan.cuts
             .push(cut("iam_key_deactivate", "global", "AKIA1", true, "Key."));
         plan
+    }
+
+    #[test]
+    fn a_switch_shows_as_its_flag_and_a_valued_option_with_its_value() {
+        let mut plan = scaled_plan();
+        plan.options
+            .insert("maintenance-origin".into(), "maint.example.com".into());
+        plan.options.insert(
+            "no-evidence-snapshots".into(),
+            crate::plan::OPTION_SWITCHED_ON.into(),
+        );
+        let text = plan_text(&plan, PlanView::default());
+        assert!(
+            text.lines().any(|line| line
+                == "Kind options: --maintenance-origin maint.example.com, --no-evidence-snapshots"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -114,7 +114,7 @@ impl PlanOption {
     pub const SEPARATOR: char = ',';
 
     /// What the plan's `options` map holds for a switch that was given.
-    pub const SWITCH_ON: &'static str = "true";
+    pub const SWITCH_ON: &'static str = crate::plan::OPTION_SWITCHED_ON;
 
     /// True for an option that takes no value.
     pub fn is_switch(&self) -> bool {
