@@ -350,6 +350,44 @@ mod tests {
         }
     }
 
+    /// Restore undoes these kinds' cuts side by side (README, Speed); every other kind one after the
+    /// other. A kind joins this list only when each cut's undo touches nothing another cut of the kind
+    /// touches: two org_quarantine undos once raced over the one policy both detach.
+    #[test]
+    fn only_kinds_whose_cuts_each_own_their_resource_are_undone_side_by_side() {
+        let registry = Registry::standard();
+        let mut side_by_side: Vec<&str> = registry
+            .all()
+            .filter(|k| k.undoes_independently())
+            .map(|k| k.info().name)
+            .collect();
+        side_by_side.sort_unstable();
+        assert_eq!(
+            side_by_side,
+            [
+                "iam_key_deactivate",
+                "iam_service_credential_deactivate",
+                "iam_session_revoke",
+                "iam_ssh_key_deactivate",
+                "igw_detach",
+                "image_block_public_access",
+                "lambda_permission_remove",
+                "lambda_throttle",
+                "lambda_url_restrict",
+                "nacl_deny",
+                "rds_public_off",
+                "resource_policy_deny",
+                "route_remove",
+                "sg_revoke",
+                "sharing_revoke",
+                "snapshot_block_public_access",
+                "vgw_detach",
+                "vpc_block_public_access",
+                "vpce_policy_deny",
+            ]
+        );
+    }
+
     #[test]
     fn per_resource_cuts_are_undone_before_any_sealing_cut() {
         let registry = Registry::standard();

@@ -102,6 +102,12 @@ impl CutKind for SnapshotBlockPublicAccess {
     /// The switch as it was before the cut: what restore puts back.
     type Undo = SwitchState;
 
+    /// One cut per region, whose undo touches only that region's switch: restore may undo several
+    /// regions at once (each region's bucket for the call holds one token refilled every 10 s).
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }

@@ -761,6 +761,12 @@ impl CutKind for VpcBlockPublicAccess {
     type State = RegionBlock;
     type Undo = UndoRecord;
 
+    /// One cut per region, whose undo touches only that region's switch and the exclusions tagged with
+    /// its own id: restore may undo several regions at once.
+    fn undoes_independently(&self) -> bool {
+        true
+    }
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
