@@ -407,3 +407,26 @@ async fn apply_check_dry_runs_the_cuts_and_changes_nothing() {
     assert_eq!(all_groups(&emulator).await, before);
     assert!(!emulator.path("plans/p.rollback.yaml").exists());
 }
+
+/// `tests/emulator/server_speed.py` makes moto answer faster and must change no answer: its
+/// `DescribeSecurityGroupRules` by group is checked against moto's own (see the script).
+#[test]
+fn the_emulators_faster_rule_describe_answers_as_motos_own() {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/emulator/check_server_speed.py");
+    let out = std::process::Command::new(crate::emulator::venv_python())
+        .arg(&script)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env_remove("AWS_ENDPOINT_URL")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .expect("the emulator's python runs");
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("4 filters answered as moto answers them"),
+        "{said}"
+    );
+}
