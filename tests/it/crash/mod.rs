@@ -179,65 +179,112 @@ fn rollback_file(emulator: &Emulator, rollback: &str) -> String {
 /// Kills apply after each chosen mutating call in turn (see [`kill_points`]), each time on a fresh seed,
 /// then restores and compares the whole scenario with what was seeded.
 async fn kill_apply_at_each_point_then_restore(scenario: Scenario) {
+    kill_at_each_point_then_restore(
+        KilledCommand {
+            what: "apply",
+            prefix: "p",
+            scenario,
+            args: |name| vec!["apply".into(), format!("plans/{name}.yaml"), "--yes".into()],
+        },
+        &move |emulator, name| {
+            Box::pin(async move { seed_scenario_and_plan(emulator, scenario, &name).await })
+        },
+    )
+    .await;
+}
+
+/// A command run through the kill proxy, killed after each kill point, then restored.
+struct KilledCommand {
+    /// The command as the failures name it: `apply`, `watch --recut`.
+    what: &'static str,
+    /// Each kill point's run is named `{prefix}{n}`: its plan is `plans/{name}.yaml`, its rollback file
+    /// `plans/{name}.rollback.yaml`.
+    prefix: &'static str,
+    /// Whose state is compared.
+    scenario: Scenario,
+    /// The command's arguments for the run named `name`.
+    args: fn(&str) -> Vec<String>,
+}
+
+/// Makes the account ready for one run of the command, named as given; returns the account as seeded.
+type Prepare = dyn for<'e> Fn(
+    &'e Emulator,
+    String,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + 'e>>;
+
+/// The command once uncut through the proxy (it is transparent; this is the calls a full run makes, and
+/// restore gives the account back), then killed right after each kill point's mutating call, each time on
+/// a freshly prepared account: restore, run at once on the killed run's rollback file, must know the call
+/// in flight is unsure and give back exactly the account as seeded.
+async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepare) {
+    let KilledCommand {
+        what,
+        prefix,
+        scenario,
+        args,
+    } = command;
     let emulator = Emulator::start();
 
-    // An uncut run through the proxy: the proxy is transparent, and this is how many calls a full apply makes.
-    let original = seed_scenario_and_plan(&emulator, scenario, "full").await;
+    let original = prepare(&emulator, "full".into()).await;
+    let full_args = args("full");
+    let full_args: Vec<&str> = full_args.iter().map(String::as_str).collect();
     let (status, calls, output) = run_through_proxy(
         &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
+        &full_args,
         None,
-        "full.apply.log",
+        &format!("full.{}.log", full_args[0]),
     );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    assert!(status.success(), "an uncut {what} succeeds:\n{output}");
     assert!(
         calls.len() >= 2,
-        "a full apply makes several mutating calls: {calls:?}"
+        "an uncut {what} makes several mutating calls: {calls:?}"
     );
-    restore_directly(&emulator, "plans/full.rollback.yaml", "uncut apply");
+    restore_directly(
+        &emulator,
+        "plans/full.rollback.yaml",
+        &format!("uncut {what}"),
+    );
     assert_same_account(
         &original,
         &account_state(&emulator, scenario).await,
-        "uncut apply + restore",
+        &format!("uncut {what} + restore"),
     );
-    eprintln!(
-        "a full apply makes {} mutating calls: {calls:?}",
-        calls.len()
-    );
+    eprintln!("{what} makes {} mutating calls: {calls:?}", calls.len());
 
     let points = kill_points(&calls);
-    eprintln!("killing apply after mutating calls {points:?}");
+    eprintln!("killing {what} after mutating calls {points:?}");
     for n in points {
-        let name = format!("p{n}");
+        let name = format!("{prefix}{n}");
         let rollback = format!("plans/{name}.rollback.yaml");
-        let original = seed_scenario_and_plan(&emulator, scenario, &name).await;
-        let plan = format!("plans/{name}.yaml");
+        let original = prepare(&emulator, name.clone()).await;
+        let run_args = args(&name);
+        let run_args: Vec<&str> = run_args.iter().map(String::as_str).collect();
         let (status, seen, output) = run_through_proxy(
             &emulator,
-            &["apply", &plan, "--yes"],
+            &run_args,
             Some(n),
-            &format!("{name}.apply.log"),
+            &format!("{name}.{}.log", run_args[0]),
         );
-        let what = format!(
-            "apply killed after mutating call {n} ({})",
+        let killed = format!(
+            "{what} killed after mutating call {n} ({})",
             seen.last().map(String::as_str).unwrap_or("?")
         );
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), n, "{what}: {seen:?}");
+        assert_killed(status, &killed, &output);
+        assert_eq!(seen.len(), n, "{killed}: {seen:?}");
         let journal = rollback_file(&emulator, &rollback);
 
         // The kernel released the killed run's lock: restore runs at once, with no manual step.
-        let stdout = restore_directly(&emulator, &rollback, &what);
+        let stdout = restore_directly(&emulator, &rollback, &killed);
         // The kill came between the call and its journaled completion: restore must know it is unsure.
         assert!(
             stdout.contains("its completion was not recorded"),
-            "{what}: the last cut has an intent and no completion\n{stdout}"
+            "{killed}: the call in flight has an intent and no completion\n{stdout}"
         );
         let now = account_state(&emulator, scenario).await;
         if now != original {
-            eprintln!("{what}: the rollback file as the killed apply left it:\n{journal}");
+            eprintln!("{killed}: the rollback file as the killed run left it:\n{journal}");
         }
-        assert_same_account(&original, &now, &what);
+        assert_same_account(&original, &now, &killed);
     }
 }
 
