@@ -124,9 +124,7 @@ pub async fn make_plan(
         .filter(|account| account.id != operator.account)
         .collect();
     let own_chosen = chosen.accounts.iter().any(|a| a.id == operator.account);
-    let budget = shared.parallelism.max(1);
-    let at_once = (members.len() + 1).min(budget).max(1);
-    let per_account = (budget / at_once).max(1);
+    let (at_once, per_account) = share_among_accounts(shared.parallelism, members.len() + 1);
 
     let own_request = PlanRequest {
         parallelism: per_account,
@@ -267,9 +265,9 @@ pub async fn apply(
     }
     let mut prepared: Vec<(Prepared, usize)> = Vec::new();
     if refusals.is_empty() {
-        let at_once = accounts.len().clamp(1, request.parallelism.over(1));
+        let (at_once, parallelism) = side_by_side(request.parallelism, accounts.len());
         let per_account = ApplyRequest {
-            parallelism: per_account_parallelism(request.parallelism, accounts.len()),
+            parallelism,
             ..request.clone()
         };
         let results: Vec<(usize, Result<Prepared, EngineError>)> =
@@ -364,9 +362,9 @@ pub async fn apply(
             .into_iter(),
     ));
 
-    let at_once = prepared.len().clamp(1, request.parallelism.over(1));
+    let (at_once, parallelism) = side_by_side(request.parallelism, prepared.len());
     let per_account = ApplyRequest {
-        parallelism: per_account_parallelism(request.parallelism, prepared.len()),
+        parallelism,
         ..request.clone()
     };
     let results: Vec<AccountApplied> = stream::iter(prepared)
@@ -694,13 +692,22 @@ fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String
     restore::rollback_account(&contents, file).map(Some)
 }
 
-/// Each account's share of the run's width when `accounts` are worked on side by side: one account keeps
-/// the whole (the default still widens over its regions); several share [`Parallelism::over`]`(1)`, as
-/// each brings its own regions' buckets but the client's share is one.
-pub(crate) fn per_account_parallelism(parallelism: Parallelism, accounts: usize) -> Parallelism {
+/// How `accounts` worked on side by side share a width of `budget`: how many accounts at once, and
+/// each one's width (at least 1 of each).
+fn share_among_accounts(budget: usize, accounts: usize) -> (usize, usize) {
+    let budget = budget.max(1);
+    let at_once = accounts.clamp(1, budget);
+    (at_once, (budget / at_once).max(1))
+}
+
+/// [`share_among_accounts`] for apply: how many accounts at once, and each account's width. One account
+/// keeps the whole (the default still widens over its regions); several share [`Parallelism::over`]`(1)`,
+/// as each brings its own regions' buckets but the client's share is one.
+pub(crate) fn side_by_side(parallelism: Parallelism, accounts: usize) -> (usize, Parallelism) {
+    let (at_once, each) = share_among_accounts(parallelism.over(1), accounts);
     if accounts <= 1 {
-        return parallelism;
+        (at_once, parallelism)
+    } else {
+        (at_once, Parallelism::AtMost(each))
     }
-    let budget = parallelism.over(1);
-    Parallelism::AtMost((budget / accounts.clamp(1, budget)).max(1))
 }

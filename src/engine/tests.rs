@@ -1172,22 +1172,22 @@ fn the_default_width_is_eight_per_region_at_most_sixty_four_and_an_explicit_one_
 #[test]
 fn accounts_side_by_side_share_one_width_and_one_account_keeps_its_own() {
     use super::Parallelism;
-    use super::organization::per_account_parallelism;
+    use super::organization::side_by_side;
     assert_eq!(
-        per_account_parallelism(Parallelism::PerRegion, 1),
-        Parallelism::PerRegion
+        side_by_side(Parallelism::PerRegion, 1),
+        (1, Parallelism::PerRegion)
     );
     assert_eq!(
-        per_account_parallelism(Parallelism::PerRegion, 4),
-        Parallelism::AtMost(2)
+        side_by_side(Parallelism::PerRegion, 4),
+        (4, Parallelism::AtMost(2))
     );
     assert_eq!(
-        per_account_parallelism(Parallelism::AtMost(8), 20),
-        Parallelism::AtMost(1)
+        side_by_side(Parallelism::AtMost(8), 20),
+        (8, Parallelism::AtMost(1))
     );
     assert_eq!(
-        per_account_parallelism(Parallelism::AtMost(1), 3),
-        Parallelism::AtMost(1)
+        side_by_side(Parallelism::AtMost(1), 3),
+        (1, Parallelism::AtMost(1))
     );
 }
 
