@@ -94,7 +94,8 @@ impl AwsSession {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Standard mode retries throttling and 5xx with exponential backoff and jitter; during an
             // incident a few more attempts are worth more than failing one cut out of hundreds.
-            .retry_config(RetryConfig::standard().with_max_attempts(6));
+            .retry_config(RetryConfig::standard().with_max_attempts(6))
+            .stalled_stream_protection(crate::pacing::stalled_stream_protection());
         if let Some(region) = &settings.home_region {
             loader = loader.region(Region::new(region.clone()));
         }

@@ -25,6 +25,10 @@
 //! unsigned header added after signing), and the HTTP client wrapper reads the tag, counts the call, waits
 //! for a token from each bucket the call draws from, strips the tag and sends the request. Retries pass
 //! through again, so they are paced and counted too.
+//!
+//! The wait happens inside the SDK's transmit phase, where its upload-throughput check runs: the clients
+//! must be built with [`stalled_stream_protection`], or a call held for its token counts as a stalled
+//! upload.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -43,6 +47,7 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextMut;
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, Metadata};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_smithy_types::config_bag::ConfigBag;
 
 const CALL_TAG: &str = "x-hikkonuki-call";
@@ -694,6 +699,29 @@ pub fn spread_over_buckets<T, K: Eq + std::hash::Hash>(
     spread
 }
 
+/// The SDK's stalled-stream protection for paced clients: the download check on, the upload check off.
+///
+/// The SDK checks a request's upload throughput from the start of its transmit phase, and fails the
+/// attempt when less than 1 byte a second has gone out for longer than a 5 s grace period (then retries
+/// it, at most 6 attempts in all). The paced connector holds a request there until its bucket has a
+/// token, so a call queued for more than about 6 s behind a busy bucket (RevokeSecurityGroupEgress
+/// refills 5 a second per region) was failed as stalled without ever being sent: the benchmark of
+/// 8 regions × 4 VPCs × 40 groups counted 60 to 90 such attempts, each costing a token and a backoff,
+/// and one cut failed after six. The requests hikkonuki sends are a few kilobytes held in memory, which
+/// go out in one write once sent; a connection that stops answering shows in the response, which the
+/// download check still watches.
+pub fn stalled_stream_protection() -> StalledStreamProtectionConfig {
+    StalledStreamProtectionConfig::enabled()
+        .upload_enabled(false)
+        .download_enabled(true)
+        .grace_period(SDK_STALL_GRACE_PERIOD)
+        .build()
+}
+
+/// The grace period the SDK's defaults give the stalled-stream checks (`BehaviorVersion::latest()`;
+/// the builder's own default is 20 s): the download check keeps it.
+const SDK_STALL_GRACE_PERIOD: Duration = Duration::from_secs(5);
+
 /// Tags each request with `service:Operation region`, for the paced HTTP client to read.
 #[derive(Debug, Clone)]
 pub struct CallTagger;
@@ -1278,6 +1306,75 @@ mod tests {
             ]
         );
         assert_eq!(pacer.calls()["ec2:DescribeSecurityGroups"], 2);
+    }
+
+    /// The SDK's clock, following tokio's (paused) time, so its stalled-upload check sees the seconds a
+    /// paced call waits.
+    #[derive(Debug)]
+    struct TokioClock {
+        start: Instant,
+    }
+
+    impl aws_smithy_async::time::TimeSource for TokioClock {
+        fn now(&self) -> std::time::SystemTime {
+            std::time::UNIX_EPOCH + Duration::from_secs(1_800_000_000) + self.start.elapsed()
+        }
+    }
+
+    /// Attempts the SDK makes for a second describe that waits about 10 s for its token (a bucket of one
+    /// token refilled every 10 s), through a client with `protection`.
+    async fn attempts_behind_a_slow_bucket(protection: StalledStreamProtectionConfig) -> u64 {
+        use aws_sdk_ec2::types::Filter;
+        let slow = BucketLimit {
+            burst: 1.0,
+            per_second: 0.1,
+        };
+        let pacer = Arc::new(Pacer::new(Some(PacingLimits {
+            read: slow,
+            write: slow,
+        })));
+        let http = PacedHttpClient::new(SharedHttpClient::new(EmptyDescribe), pacer.clone());
+        let config = aws_sdk_ec2::Config::builder()
+            .with_test_defaults_v2()
+            .time_source(TokioClock {
+                start: Instant::now(),
+            })
+            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
+            .retry_config(aws_sdk_ec2::config::retry::RetryConfig::standard().with_max_attempts(6))
+            .stalled_stream_protection(protection)
+            .http_client(http)
+            .interceptor(CallTagger)
+            .build();
+        let ec2 = aws_sdk_ec2::Client::from_conf(config);
+        let describe = || {
+            ec2.describe_security_groups()
+                .filters(Filter::builder().name("vpc-id").values("vpc-1").build())
+                .send()
+        };
+        describe().await.unwrap();
+        let _ = describe().await;
+        pacer.calls()["ec2:DescribeSecurityGroups"] - 1
+    }
+
+    /// A call held for its token longer than the SDK's 5 s grace period for a stalled upload goes out
+    /// as one attempt with the protection paced clients are built with; with the SDK's default, the
+    /// same wait fails the attempt and the SDK sends it again.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_held_for_its_token_is_not_taken_for_a_stalled_upload() {
+        assert_eq!(
+            attempts_behind_a_slow_bucket(stalled_stream_protection()).await,
+            1
+        );
+        assert!(
+            attempts_behind_a_slow_bucket(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(SDK_STALL_GRACE_PERIOD)
+                    .build()
+            )
+            .await
+                > 1,
+            "the SDK's default upload check fails a call held in the pacer"
+        );
     }
 
     /// VPC endpoint changes go at their own bucket's pace (4, then one every 3.3 s) while other calls
