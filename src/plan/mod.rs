@@ -19,6 +19,7 @@ pub mod compare;
 pub const OPTION_SWITCHED_ON: &str = "true";
 
 pub mod file;
+mod reader;
 pub mod select;
 mod yaml11;
 
@@ -323,28 +324,33 @@ const FIX_REPLAN: &str = "make a new plan with `hikkonuki plan`; in a plan you m
 
 /// Parses plan text. `file` is only used to name the file in errors.
 pub fn parse(text: &str, file: &Path, catalog: &dyn KindCatalog) -> Result<Plan, PlanError> {
-    check_version(text, file)?;
-    let plan: Plan = serde_yaml::from_str(text).map_err(|err| {
-        let (field, problem) = split_serde_message(&err.to_string());
-        PlanError::new(file, field, problem, FIX_REPLAN)
-    })?;
+    let plan: Plan = match reader::from_yaml(text) {
+        Ok(plan) => plan,
+        Err(err) => {
+            // A plan from another version of hikkonuki is reported as such, not as the fields it does
+            // not share with this one. (Read again only here: a plan that reads costs one pass.)
+            check_version(text, file)?;
+            return Err(PlanError::new(file, err.field, err.problem, FIX_REPLAN));
+        }
+    };
+    if plan.version != FORMAT_VERSION {
+        return Err(unsupported_version(file, &plan.version.to_string()));
+    }
     validate(&plan, file, catalog)?;
     Ok(plan)
 }
 
-/// The version is read on its own first, so that a plan from a newer hikkonuki is reported as such rather
-/// than as a list of unknown fields.
+/// The version read on its own, for a document that does not read as a plan of this version.
 fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
     #[derive(Deserialize)]
     struct VersionOnly {
-        version: Option<serde_yaml::Value>,
+        version: Option<serde_json::Value>,
     }
-    let probe: VersionOnly = serde_yaml::from_str(text).map_err(|err| {
-        let (field, problem) = split_serde_message(&err.to_string());
+    let probe: VersionOnly = reader::probe_yaml(text).map_err(|err| {
         PlanError::new(
             file,
-            field,
-            format!("not a YAML plan document: {problem}"),
+            err.field,
+            format!("not a YAML plan document: {}", err.problem),
             "give the path of a plan written by `hikkonuki plan`, or make a new one",
         )
     })?;
@@ -355,34 +361,21 @@ fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
             "missing: every plan starts with `version: 1`",
             FIX_REPLAN,
         )),
-        Some(serde_yaml::Value::Number(n)) if n.as_u64() == Some(FORMAT_VERSION as u64) => Ok(()),
-        Some(other) => Err(PlanError::new(
-            file,
-            "version",
-            format!(
-                "format version {} is not supported: this hikkonuki ({}) reads version {FORMAT_VERSION}",
-                serde_yaml::to_string(&other).unwrap_or_default().trim_end(),
-                env!("CARGO_PKG_VERSION")
-            ),
-            "make a new plan with this version of hikkonuki, or apply it with the version that wrote it",
-        )),
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(FORMAT_VERSION as u64) => Ok(()),
+        Some(other) => Err(unsupported_version(file, &other.to_string())),
     }
 }
 
-/// serde_yaml messages look like "cuts[0]: missing field `before` at line 4 column 5"; the part before the
-/// first ": " is the field path when it looks like one.
-fn split_serde_message(message: &str) -> (String, String) {
-    match message.split_once(": ") {
-        Some((path, rest))
-            if !path.contains(' ')
-                && path
-                    .chars()
-                    .all(|c| c.is_alphanumeric() || "_.[]".contains(c)) =>
-        {
-            (path.to_string(), rest.to_string())
-        }
-        _ => ("(document)".to_string(), message.to_string()),
-    }
+fn unsupported_version(file: &Path, version: &str) -> PlanError {
+    PlanError::new(
+        file,
+        "version",
+        format!(
+            "format version {version} is not supported: this hikkonuki ({}) reads version {FORMAT_VERSION}",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "make a new plan with this version of hikkonuki, or apply it with the version that wrote it",
+    )
 }
 
 fn is_account_id(value: &str) -> bool {

@@ -188,7 +188,7 @@ fn a_missing_version_is_named() {
 fn a_misspelt_field_is_refused_rather_than_ignored() {
     // `enable: false` would silently leave the cut enabled if unknown fields were ignored.
     let err = error_of(|t| t.replacen("enabled: true", "enable: false", 1));
-    assert_eq!(err.field, "cuts[0]");
+    assert_eq!(err.field, "cuts[0].enable");
     assert!(err.problem.contains("unknown field `enable`"), "{err}");
 }
 

@@ -236,6 +236,14 @@ mod tests {
         portable(&serde_yaml::to_string(value).unwrap())
     }
 
+    /// What the plan reader makes of `yaml`; serde_yaml, a second YAML 1.2 reader, must agree.
+    fn read_back(yaml: &str) -> serde_json::Value {
+        let ours: serde_json::Value = crate::plan::reader::from_yaml(yaml).unwrap();
+        let theirs: serde_json::Value = serde_yaml::from_str(yaml).unwrap();
+        assert_eq!(ours, theirs, "{yaml}");
+        ours
+    }
+
     /// Strings a YAML 1.1 reader takes for something else, in the forms PyYAML, Psych and yaml.v2 know.
     const NOT_STRINGS_IN_YAML11: &[&str] = &[
         "2026-11-29T00:09:40.43273Z",
@@ -307,7 +315,7 @@ mod tests {
             assert!(
                 yaml.contains(&format!("- {quoted}\n")) || yaml.contains(&format!("- {double}\n"))
             );
-            let back: serde_json::Value = serde_yaml::from_str(&yaml).unwrap();
+            let back = read_back(&yaml);
             assert_eq!(back, value, "{yaml}");
         }
     }
@@ -345,10 +353,7 @@ mod tests {
         assert!(yaml.contains("'off': false\n"), "{yaml}");
         assert!(yaml.contains("none: null\n"), "{yaml}");
         assert!(yaml.contains("rate: 10000.0\n"), "{yaml}");
-        assert_eq!(
-            serde_yaml::from_str::<serde_json::Value>(&yaml).unwrap(),
-            value
-        );
+        assert_eq!(read_back(&yaml), value);
     }
 
     #[test]
@@ -362,10 +367,7 @@ mod tests {
         assert!(yaml.contains("big: 1.0e+20\n"), "{yaml}");
         assert!(yaml.contains("tiny: 1.0e-7\n"), "{yaml}");
         assert!(yaml.contains("neg: -2.5e-9\n"), "{yaml}");
-        assert_eq!(
-            serde_yaml::from_str::<serde_json::Value>(&yaml).unwrap(),
-            value
-        );
+        assert_eq!(read_back(&yaml), value);
     }
 
     #[test]
@@ -384,10 +386,7 @@ mod tests {
         assert!(yaml.contains("after: 'off'\n"), "{yaml}");
         assert!(yaml.contains("- 'on'\n"), "{yaml}");
         assert!(yaml.contains("k: 'y'\n"), "{yaml}");
-        assert_eq!(
-            serde_yaml::from_str::<serde_json::Value>(&yaml).unwrap(),
-            value
-        );
+        assert_eq!(read_back(&yaml), value);
     }
 
     #[test]
@@ -404,11 +403,7 @@ mod tests {
             "": "off",
         });
         let yaml = render(&value);
-        assert_eq!(
-            serde_yaml::from_str::<serde_json::Value>(&yaml).unwrap(),
-            value,
-            "{yaml}"
-        );
+        assert_eq!(read_back(&yaml), value, "{yaml}");
         for quoted in ["'yes'", "'on'", "'2026-01-01'", "'no'", "'y'", "'off'"] {
             assert!(yaml.contains(quoted), "{quoted} in {yaml}");
         }
@@ -422,9 +417,6 @@ mod tests {
             yaml,
             "- - 'yes'\n  - - '1:20'\n    - k: 'on'\n- a: 'no'\n  b:\n  - 'off'\n"
         );
-        assert_eq!(
-            serde_yaml::from_str::<serde_json::Value>(&yaml).unwrap(),
-            value
-        );
+        assert_eq!(read_back(&yaml), value);
     }
 }
