@@ -45,6 +45,8 @@ struct Switch {
     info: &'static KindInfo,
     live: Live,
     gate: Option<RestoreGate>,
+    /// How many resources were observed one by one (not through discovery).
+    observed: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 static SWITCH: KindInfo = KindInfo {
@@ -120,6 +122,8 @@ impl CutKind for Switch {
         _ctx: &RegionCtx,
         cut: &TypedCut<Setting>,
     ) -> Result<Option<Setting>, ServiceError> {
+        self.observed
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let live = self.live.lock().unwrap();
         Ok(live.get(&cut.target).map(|value| Setting {
             value: value.clone(),
@@ -188,6 +192,7 @@ fn registry(live: &Live) -> Registry {
             info,
             live: live.clone(),
             gate,
+            observed: Default::default(),
         })
     };
     Registry::of_kinds(vec![
@@ -240,7 +245,13 @@ fn write_plan(dir: &Path, cuts: Vec<Cut>) -> PathBuf {
 }
 
 fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
-    let plan = Plan {
+    let path = dir.join("plan.yaml");
+    crate::plan::file::write(&path, &plan_of(cuts, caller)).unwrap();
+    path
+}
+
+fn plan_of(cuts: Vec<Cut>, caller: &str) -> Plan {
+    Plan {
         version: FORMAT_VERSION,
         account: ACCOUNT.into(),
         created: "2026-11-29T00:00:00Z".into(),
@@ -256,10 +267,7 @@ fn write_plan_by(dir: &Path, cuts: Vec<Cut>, caller: &str) -> PathBuf {
         findings: vec![],
         cuts,
         members: vec![],
-    };
-    let path = dir.join("plan.yaml");
-    crate::plan::file::write(&path, &plan).unwrap();
-    path
+    }
 }
 
 /// An operator who answers as told and remembers what it was asked.
@@ -735,6 +743,85 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
 
 /// `--skip-drifted`: the drifted cut is left out, named with what changed, and the rest is applied and
 /// journaled; restore then gives back exactly what was cut.
+/// Apply's look before any cut reads each (region, kind) through one discovery, which answers both the
+/// drift check and the derivation for every resource it still proposes a cut for. Only the cuts it no
+/// longer proposes are observed one by one: each is drift (changed or gone) or underived (unchanged,
+/// but the rule now leaves it alone).
+#[tokio::test]
+async fn the_live_check_observes_only_the_cuts_discovery_no_longer_proposes() {
+    let live = live_with(&[
+        ("same", "on"),
+        ("changed_still_proposed", "open"),
+        ("changed_not_proposed", "changed"),
+        ("unchanged_not_proposed", "off"),
+        ("edited", "on"),
+    ]);
+    let observed: Arc<std::sync::atomic::AtomicUsize> = Default::default();
+    let registry = Registry::of_kinds(vec![Box::new(Switch {
+        info: &SWITCH,
+        live: live.clone(),
+        gate: None,
+        observed: observed.clone(),
+    })]);
+    let plan = plan_of(
+        vec![
+            cut("switch_off", "same", "on", "off", true),
+            cut("switch_off", "changed_still_proposed", "on", "off", true),
+            cut("switch_off", "changed_not_proposed", "on", "off", true),
+            cut("switch_off", "unchanged_not_proposed", "off", "x", true),
+            cut("switch_off", "gone", "on", "off", true),
+            cut("switch_off", "edited", "on", "shut", true),
+        ],
+        &format!("arn:aws:iam::{ACCOUNT}:user/responder"),
+    );
+    let (drift, underived) = apply::check_live(
+        &session_as(ACCOUNT),
+        &registry,
+        &plan,
+        &Default::default(),
+        2,
+    )
+    .await;
+    let id = |target: &str| Cut::expected_id("switch_off", "us-east-1", target);
+    let drifted: Vec<(&str, &serde_json::Value)> = drift
+        .drifted
+        .iter()
+        .map(|d| (d.id.as_str(), &d.live))
+        .collect();
+    assert_eq!(
+        drifted,
+        [
+            (
+                id("changed_still_proposed").as_str(),
+                &serde_json::json!({"value": "open"})
+            ),
+            (
+                id("changed_not_proposed").as_str(),
+                &serde_json::json!({"value": "changed"})
+            ),
+            (id("gone").as_str(), &serde_json::Value::Null),
+        ]
+    );
+    assert!(drift.unverifiable.is_empty());
+    let underived: Vec<(&str, &str)> = underived
+        .iter()
+        .map(|u| (u.id.as_str(), u.problem.as_str()))
+        .collect();
+    assert_eq!(underived.len(), 2, "{underived:?}");
+    assert_eq!(underived[0].0, id("unchanged_not_proposed"));
+    assert!(
+        underived[0].1.contains("no longer proposes"),
+        "{underived:?}"
+    );
+    assert_eq!(underived[1].0, id("edited"));
+    assert!(underived[1].1.contains("`after.value`"), "{underived:?}");
+    assert_eq!(
+        observed.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "only the three cuts discovery no longer proposes are observed"
+    );
+}
+
 #[tokio::test]
 async fn with_skip_drifted_a_drifted_cut_is_left_out_and_the_rest_applied() {
     let dir = tempfile::tempdir().unwrap();

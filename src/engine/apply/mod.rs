@@ -24,7 +24,7 @@ mod derive;
 mod drift;
 mod execute;
 
-pub use derive::{Underived, check_derivation};
+pub use derive::{Underived, check_live};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
@@ -307,10 +307,7 @@ pub async fn prepare(
     let (plan, mut left_out) = select(plan, &request.selection, registry);
     let parallelism = request.parallelism.over_regions_of(plan.enabled_cuts());
 
-    let (drift, underived) = futures_util::join!(
-        check_drift(session, registry, &plan, &progress, parallelism),
-        check_derivation(session, registry, &plan, &progress, parallelism),
-    );
+    let (drift, underived) = check_live(session, registry, &plan, &progress, parallelism).await;
     if !drift.is_clean() && !request.skip_drifted {
         return Err(EngineError::Drift {
             plan: request.plan.clone(),
