@@ -741,8 +741,6 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
     assert_eq!(live.lock().unwrap()["a"], "off");
 }
 
-/// `--skip-drifted`: the drifted cut is left out, named with what changed, and the rest is applied and
-/// journaled; restore then gives back exactly what was cut.
 /// Apply's look before any cut reads each (region, kind) through one discovery, which answers both the
 /// drift check and the derivation for every resource it still proposes a cut for. Only the cuts it no
 /// longer proposes are observed one by one: each is drift (changed or gone) or underived (unchanged,
@@ -822,6 +820,8 @@ async fn the_live_check_observes_only_the_cuts_discovery_no_longer_proposes() {
     );
 }
 
+/// `--skip-drifted`: the drifted cut is left out, named with what changed, and the rest is applied and
+/// journaled; restore then gives back exactly what was cut.
 #[tokio::test]
 async fn with_skip_drifted_a_drifted_cut_is_left_out_and_the_rest_applied() {
     let dir = tempfile::tempdir().unwrap();

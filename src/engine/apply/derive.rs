@@ -12,12 +12,13 @@ use std::collections::HashMap;
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
 
-use super::{Drift, DriftCheck, Progress};
+use super::drift::record_drift;
+use super::{DriftCheck, Progress};
 use crate::aws::{AwsSession, CallerIdentity, RegionCtx};
 use crate::net::Cidr;
-use crate::plan::compare::{brief, first_difference, same_state};
+use crate::plan::compare::{brief, first_difference};
 use crate::plan::{Cut, Plan};
-use crate::services::{Containment, DiscoveryScope, ProposedCut, Registry, ServiceError};
+use crate::services::{Containment, DiscoveryScope, ProposedCut, Registry};
 
 /// Why a cut's `after` is not what apply would derive.
 #[derive(Debug, Clone, PartialEq)]
@@ -145,7 +146,7 @@ async fn check_batch(
             }));
             let observed = kind.observe_many(ctx, cuts).await;
             for (cut, live) in cuts.iter().zip(observed) {
-                compare_before(cut, live, &mut drift);
+                record_drift(cut, live, &mut drift);
             }
             return (drift, underived);
         }
@@ -157,7 +158,7 @@ async fn check_batch(
         match by_target.get(cut.target.as_str()) {
             None => not_proposed.push(cut),
             Some(proposal) => {
-                if compare_before(cut, Ok(proposal.before.clone()), &mut drift) {
+                if record_drift(cut, Ok(proposal.before.clone()), &mut drift) {
                     underived.extend(underived_after(cut, &proposal.after));
                 }
             }
@@ -166,7 +167,7 @@ async fn check_batch(
     if !not_proposed.is_empty() {
         let observed = kind.observe_many(ctx, &not_proposed).await;
         for (cut, live) in not_proposed.into_iter().zip(observed) {
-            if compare_before(cut, live, &mut drift) {
+            if record_drift(cut, live, &mut drift) {
                 underived.push(Underived {
                     id: cut.id.clone(),
                     problem: "the kind no longer proposes this cut for the live resource (it is gone, already cut, or now excluded)".to_string(),
@@ -186,26 +187,6 @@ async fn check_batch(
         underived.sort_by_key(|u| position[u.id.as_str()]);
     }
     (drift, underived)
-}
-
-/// Records the cut as drifted (or unverifiable) unless `live` is its `before`; true when it is.
-fn compare_before(cut: &Cut, live: Result<Value, ServiceError>, drift: &mut DriftCheck) -> bool {
-    match live {
-        // Compared by meaning: a YAML tool may have re-written a timestamp or a number's notation.
-        Ok(live) if same_state(&cut.before, &live) => true,
-        Ok(live) => {
-            drift.drifted.push(Drift {
-                id: cut.id.clone(),
-                planned: cut.before.clone(),
-                live,
-            });
-            false
-        }
-        Err(err) => {
-            drift.unverifiable.push((cut.id.clone(), err));
-            false
-        }
-    }
 }
 
 /// Why the plan's `after` is not the one the kind derives now, if it is not.

@@ -62,18 +62,33 @@ pub async fn check_drift(
         observed.into_iter().flatten().collect();
     let mut check = DriftCheck::default();
     for (cut, observed) in observations {
-        match observed {
-            // Compared by meaning: a YAML tool may have re-written a timestamp or a number's notation.
-            Ok(live) if same_state(&cut.before, &live) => {}
-            Ok(live) => check.drifted.push(Drift {
+        record_drift(cut, observed, &mut check);
+    }
+    check
+}
+
+/// Records the cut as drifted (or unverifiable) unless `live` is its `before`; true when it is.
+pub(super) fn record_drift(
+    cut: &Cut,
+    live: Result<Value, ServiceError>,
+    drift: &mut DriftCheck,
+) -> bool {
+    match live {
+        // Compared by meaning: a YAML tool may have re-written a timestamp or a number's notation.
+        Ok(live) if same_state(&cut.before, &live) => true,
+        Ok(live) => {
+            drift.drifted.push(Drift {
                 id: cut.id.clone(),
                 planned: cut.before.clone(),
                 live,
-            }),
-            Err(err) => check.unverifiable.push((cut.id.clone(), err)),
+            });
+            false
+        }
+        Err(err) => {
+            drift.unverifiable.push((cut.id.clone(), err));
+            false
         }
     }
-    check
 }
 
 /// Asks AWS, for every enabled cut, whether it would be permitted (`apply --check`). Changes nothing.
