@@ -29,12 +29,17 @@ pub struct Completed<'a> {
 /// of its last completion (a cut re-applied later records what the latest run made).
 pub fn completed(contents: &JournalContents) -> Vec<Completed<'_>> {
     let mut intents: Vec<&Cut> = Vec::new();
+    // Where each ID's intent sits in `intents`: a file of thousands of cuts is not searched once per entry.
+    let mut position: HashMap<&str, usize> = HashMap::new();
     let mut undo_of: HashMap<&str, &Value> = HashMap::new();
     for record in &contents.records {
         match &record.entry {
-            Entry::Intent { cut } => match intents.iter_mut().find(|known| known.id == cut.id) {
-                Some(known) => *known = cut,
-                None => intents.push(cut),
+            Entry::Intent { cut } => match position.get(cut.id.as_str()) {
+                Some(&at) => intents[at] = cut,
+                None => {
+                    position.insert(&cut.id, intents.len());
+                    intents.push(cut);
+                }
             },
             Entry::Done { id, undo } => {
                 undo_of.insert(id, undo);

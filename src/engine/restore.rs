@@ -6,7 +6,7 @@
 //! `--dry-run` stops before asking.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::{StreamExt, stream};
@@ -16,7 +16,7 @@ use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
-use crate::journal::{self, Entry, Journal, JournalContents};
+use crate::journal::{self, Entry, Journal, JournalContents, Record};
 use crate::plan::Cut;
 use crate::report::escape::visible;
 use crate::report::{Event, Reporter};
@@ -221,7 +221,7 @@ pub async fn prepare(
     if rollback.is_empty() {
         return Ok(Preparation::Nothing(RestoreWork::default()));
     }
-    let (contents, warnings) = journal::read(&rollback, &request.keys, request.force)?;
+    let (mut contents, warnings) = journal::read(&rollback, &request.keys, request.force)?;
     warn_if_shared(&request.rollback, reporter);
     for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
@@ -230,7 +230,7 @@ pub async fn prepare(
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
-    let work = pending(&contents, registry, &lifted)?;
+    let work = pending_from(contents.take_records(), &contents.path, registry, &lifted)?;
     if !work.unverified.is_empty() {
         if !request.force {
             return Err(EngineError::Refused {
@@ -321,18 +321,34 @@ pub fn pending(
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
+    pending_from(
+        contents.records.iter().cloned(),
+        &contents.path,
+        registry,
+        lifted,
+    )
+}
+
+/// [`pending`] from records the caller gives up: each cut and undo record moves into the work instead of
+/// being copied, so restore holds a large rollback file's records once, not twice.
+pub fn pending_from(
+    records: impl IntoIterator<Item = Record>,
+    path: &Path,
+    registry: &Registry,
+    lifted: &[&str],
+) -> Result<RestoreWork, EngineError> {
     let mut order: Vec<String> = Vec::new();
     // Each ID's open generations, oldest first.
     let mut by_id: HashMap<String, Vec<PendingRestore>> = HashMap::new();
     let mut work_problems: Vec<String> = Vec::new();
-    for record in &contents.records {
-        match &record.entry {
+    for record in records {
+        match record.entry {
             Entry::Intent { cut } => {
                 if registry.get(&cut.kind).is_none() {
                     return Err(EngineError::Refused {
                         message: format!(
                             "{}: entry {} names kind `{}`, which this hikkonuki does not know\n  fix: restore with the hikkonuki version that ran apply",
-                            contents.path.display(),
+                            path.display(),
                             record.seq,
                             visible(&cut.kind)
                         ),
@@ -352,14 +368,17 @@ pub fn pending(
                 if generations.is_empty() {
                     order.push(cut.id.clone());
                 }
+                let same_generation = generations
+                    .last()
+                    .is_some_and(|open| same_cut(&open.cut, &cut));
                 let mut generation = PendingRestore {
-                    cut: cut.clone(),
+                    cut,
                     certainty: Certainty::Uncertain,
                     undo: None,
                     generation: generations.len() + 1,
                 };
                 match generations.last_mut() {
-                    Some(open) if same_cut(&open.cut, cut) => {
+                    Some(open) if same_generation => {
                         generation.generation = open.generation;
                         *open = generation;
                     }
@@ -370,27 +389,27 @@ pub fn pending(
                 // A completion only counts for a cut whose intent came before it in the same chain, and
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
-                if let Some(item) = by_id.get_mut(id).and_then(|g| g.last_mut()) {
+                if let Some(item) = by_id.get_mut(&id).and_then(|g| g.last_mut()) {
                     let kind = registry
                         .get(&item.cut.kind)
                         .expect("unknown kinds are refused at their intent");
-                    if let Err(problem) = kind.check_undo(&item.cut, undo) {
+                    if let Err(problem) = kind.check_undo(&item.cut, &undo) {
                         work_problems.push(format!(
                             "entry {} (completion of {}): {}",
                             record.seq,
-                            visible(id),
+                            visible(&id),
                             visible(&problem)
                         ));
                     }
                     item.certainty = Certainty::Completed;
-                    item.undo = Some(undo.clone());
+                    item.undo = Some(undo);
                 }
             }
             Entry::Restored { id, .. } => {
-                if let Some(generations) = by_id.get_mut(id) {
+                if let Some(generations) = by_id.get_mut(&id) {
                     generations.pop();
                     if generations.is_empty() {
-                        by_id.remove(id);
+                        by_id.remove(&id);
                     }
                 }
             }

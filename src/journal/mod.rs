@@ -150,6 +150,8 @@ pub struct JournalContents {
     key: Option<RollbackKey>,
     /// The last entry's authentication code, which the next entry's code covers.
     last_mac: String,
+    /// The number the next entry takes.
+    next_seq: u64,
     /// True when every entry was authenticated by the file's key.
     pub authenticated: bool,
 }
@@ -164,6 +166,13 @@ impl JournalContents {
             Some(Entry::Header { account, .. }) => Some(account),
             _ => None,
         }
+    }
+
+    /// Hands over the records, for a caller that keeps only what it derives from them (restore's pending
+    /// work), so that a large file's records are not held twice. What is left still reopens the journal
+    /// for appending; [`Self::header`] and [`Self::account`] no longer answer.
+    pub fn take_records(&mut self) -> Vec<Record> {
+        std::mem::take(&mut self.records)
     }
 }
 
@@ -289,10 +298,9 @@ impl Journal {
                 .set_len(contents.valid_len)
                 .map_err(write_error)?;
         }
-        let last = contents.records.last();
         Ok(Journal {
             rollback,
-            next_seq: last.map(|r| r.seq + 1).unwrap_or(0),
+            next_seq: contents.next_seq,
             last_hash: contents.last_line_hash.clone(),
             key: contents.key.clone(),
             last_mac: contents.last_mac.clone(),
@@ -550,6 +558,7 @@ pub fn parse(
     Ok((
         JournalContents {
             path: path.to_path_buf(),
+            next_seq: records.last().map(|r| r.seq + 1).unwrap_or(0),
             records,
             torn_tail,
             valid_len,
