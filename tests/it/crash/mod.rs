@@ -63,6 +63,22 @@ fn kill_points(calls: &[String]) -> Vec<usize> {
     points
 }
 
+/// The calls that reached the emulator when a run was killed after its `n`-th: exactly `n`, or more only
+/// when the `n`-th belongs to a wave of like calls one cut sends at once (`--parallelism 1` runs one cut
+/// at a time; a network ACL's allows, then its denies, go out together), whose rest was already in
+/// flight. Never a call of another action: the kill point is still one exact moment of the run.
+fn assert_killed_at(seen: &[String], n: usize, what: &str) {
+    assert!(
+        seen.len() >= n,
+        "{what}: only {} calls reached the emulator: {seen:?}",
+        seen.len()
+    );
+    assert!(
+        seen[n..].iter().all(|call| *call == seen[n - 1]),
+        "{what}: after the kill point only the rest of its wave may have been in flight: {seen:?}"
+    );
+}
+
 /// What a crash test seeds, cuts and compares.
 #[derive(Debug, Clone, Copy)]
 enum Scenario {
@@ -267,10 +283,10 @@ async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepa
         );
         let killed = format!(
             "{what} killed after mutating call {n} ({})",
-            seen.last().map(String::as_str).unwrap_or("?")
+            seen.get(n - 1).map(String::as_str).unwrap_or("?")
         );
         assert_killed(status, &killed, &output);
-        assert_eq!(seen.len(), n, "{killed}: {seen:?}");
+        assert_killed_at(&seen, n, &killed);
         let journal = rollback_file(&emulator, &rollback);
 
         // The kernel released the killed run's lock: restore runs at once, with no manual step.
@@ -350,10 +366,10 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
         );
         let what = format!(
             "restore killed after mutating call {k} of {total} ({})",
-            seen.last().map(String::as_str).unwrap_or("?")
+            seen.get(k - 1).map(String::as_str).unwrap_or("?")
         );
         assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), k, "{what}: {seen:?}");
+        assert_killed_at(&seen, k, &what);
         let journal = rollback_file(&emulator, &rollback);
 
         // The kernel released the killed run's lock: restore runs at once, with no manual step.

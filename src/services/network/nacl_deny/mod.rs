@@ -19,6 +19,7 @@ use std::collections::BTreeSet;
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{NetworkAcl, NetworkAclEntry, RuleAction};
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
@@ -598,6 +599,49 @@ async fn live_acl(ctx: &RegionCtx, acl_id: &str) -> Result<Option<NetworkAcl>, S
         .and_then(|out| out.network_acls().first().cloned()))
 }
 
+/// Creates one entry; an error names the entry and the ACL.
+async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
+    let action = if entry.action == "allow" {
+        RuleAction::Allow
+    } else {
+        RuleAction::Deny
+    };
+    ctx.ec2()
+        .create_network_acl_entry()
+        .network_acl_id(acl_id)
+        .rule_number(entry.rule_number)
+        .egress(entry.direction.is_egress())
+        .protocol(&entry.protocol)
+        .rule_action(action)
+        .set_cidr_block(entry.cidr_ipv4.clone())
+        .set_ipv6_cidr_block(entry.cidr_ipv6.clone())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            let mut err = ServiceError::from_sdk("ec2:CreateNetworkAclEntry", err);
+            err.message = format!("{} on {acl_id}: {}", entry.summary(), err.message);
+            err
+        })
+}
+
+/// Deletes one entry the cut added; an error names the entry and the ACL.
+async fn delete_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
+    ctx.ec2()
+        .delete_network_acl_entry()
+        .network_acl_id(acl_id)
+        .rule_number(entry.rule_number)
+        .egress(entry.direction.is_egress())
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            let mut err = ServiceError::from_sdk("ec2:DeleteNetworkAclEntry", err);
+            err.message = format!("{} on {acl_id}: {}", entry.summary(), err.message);
+            err
+        })
+}
+
 #[async_trait]
 impl CutKind for NetworkAclDeny {
     type State = AclState;
@@ -736,36 +780,26 @@ impl CutKind for NetworkAclDeny {
             ));
         }
         let undo = self.undo_record_for(cut)?;
-        // Allows first: once a deny is in place, traffic inside the VPC must already have its way.
-        let mut ordered: Vec<&Entry> = added.iter().collect();
-        ordered.sort_by_key(|e| (e.action != "allow", e.direction, e.rule_number));
-        for entry in ordered {
-            let action = if entry.action == "allow" {
-                RuleAction::Allow
-            } else {
-                RuleAction::Deny
-            };
-            ctx.ec2()
-                .create_network_acl_entry()
-                .network_acl_id(&before.network_acl_id)
-                .rule_number(entry.rule_number)
-                .egress(entry.direction.is_egress())
-                .protocol(&entry.protocol)
-                .rule_action(action)
-                .set_cidr_block(entry.cidr_ipv4.clone())
-                .set_ipv6_cidr_block(entry.cidr_ipv6.clone())
-                .send()
-                .await
-                .map_err(|err| {
-                    let mut err = ServiceError::from_sdk("ec2:CreateNetworkAclEntry", err);
-                    err.message = format!(
-                        "{} on {}: {}",
-                        entry.summary(),
-                        before.network_acl_id,
-                        err.message
-                    );
-                    err
-                })?;
+        // Allows first: once a deny is in place, traffic inside the VPC must already have its way. So the
+        // entries go in two waves, every allow acknowledged by AWS before the first deny is sent, and
+        // within a wave at once: each entry has its own rule number and direction, and CreateNetworkAclEntry
+        // documents no error for concurrent writes to one ACL
+        // (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNetworkAclEntry.html>;
+        // Terraform creates the `aws_network_acl_rule`s of one ACL in parallel). One after the other, an
+        // ACL's eight entries held the whole sealing phase for eight round trips. Should AWS refuse one,
+        // the wave still finishes (no call is abandoned in flight), no deny follows a failed allow, and
+        // the cut fails with every entry it may have added in its undo record.
+        let (allows, denies): (Vec<&Entry>, Vec<&Entry>) =
+            added.iter().partition(|e| e.action == "allow");
+        for wave in [allows, denies] {
+            let results = join_all(
+                wave.into_iter()
+                    .map(|entry| create_entry(ctx, &before.network_acl_id, entry)),
+            )
+            .await;
+            if let Some(err) = results.into_iter().find_map(Result::err) {
+                return Err(err);
+            }
         }
         Ok(undo)
     }
@@ -791,25 +825,22 @@ impl CutKind for NetworkAclDeny {
         let mut outcome = UndoOutcome {
             notes: removal.notes,
         };
-        for entry in removal.to_delete {
-            ctx.ec2()
-                .delete_network_acl_entry()
-                .network_acl_id(&undo.network_acl_id)
-                .rule_number(entry.rule_number)
-                .egress(entry.direction.is_egress())
-                .send()
-                .await
-                .map_err(|err| {
-                    let mut err = ServiceError::from_sdk("ec2:DeleteNetworkAclEntry", err);
-                    err.message = format!(
-                        "{} on {}: {}",
-                        entry.summary(),
-                        undo.network_acl_id,
-                        err.message
-                    );
-                    err
-                })?;
-            outcome.notes.push(format!("removed {}", entry.summary()));
+        // The mirror of apply's waves: every deny deleted, acknowledged, before the first allow goes, so
+        // traffic inside the VPC is never denied while its allows are being removed.
+        let (denies, allows): (Vec<&Entry>, Vec<&Entry>) = removal
+            .to_delete
+            .into_iter()
+            .partition(|e| e.action == "deny");
+        for wave in [denies, allows] {
+            let results = join_all(
+                wave.iter()
+                    .map(|entry| delete_entry(ctx, &undo.network_acl_id, entry)),
+            )
+            .await;
+            for (entry, result) in wave.iter().zip(results) {
+                result?;
+                outcome.notes.push(format!("removed {}", entry.summary()));
+            }
         }
         Ok(outcome)
     }
