@@ -679,8 +679,15 @@ impl VpcBlockPublicAccess {
         wait: &Wait,
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
-        let live = describe_exclusions(ctx).await?;
-        for exclusion in created_exclusions(&cut.before, &cut.after) {
+        let to_create = created_exclusions(&cut.before, &cut.after);
+        // Read only when there is something to create: without exclusions the switch is the whole cut,
+        // and the seal waits on it.
+        let live = if to_create.is_empty() {
+            Vec::new()
+        } else {
+            describe_exclusions(ctx).await?
+        };
+        for exclusion in to_create {
             // A resumed apply may find the exclusion it made before a crash.
             let exists = live.iter().any(|e| {
                 tagged_by(e, &cut.id)
