@@ -526,8 +526,9 @@ pub fn budgets(call: &Call, limits: Option<&PacingLimits>) -> Vec<Budget> {
 /// arrives, and calls do not arrive as evenly as they leave (a new connection, a slower route, a busy
 /// host): a call sent the instant our bucket holds a token can reach AWS's bucket a little before AWS's
 /// has refilled, and is throttled, then retried after a backoff (for a bucket refilled every 10 s, 10 s
-/// later). A judgement, not a measurement: the speed proxy (scripts/aws_speed_proxy.py) runs on
-/// loopback and did not show such early arrivals once its own clock was fixed. In a bucket that holds
+/// later). A judgement, not a measurement: on loopback the speed proxy (scripts/aws_speed_proxy.py)
+/// showed early arrivals only at the end of a bucket's first burst, which [`RefillClock`] answers by
+/// counting from the first answer; this margin is for the jitter a real network adds. In a bucket that holds
 /// more than one token the margin costs this once per run of waiting, not per call: what refills
 /// meanwhile stays in the bucket, so calls then leave at the bucket's rate, each this far behind AWS's
 /// edge. A one-token bucket cannot hold it, so there every wait adds it (CreateDeployment: one call
@@ -538,6 +539,25 @@ struct Bucket {
     tokens: f64,
     updated: Instant,
     limit: BucketLimit,
+    refill: RefillClock,
+}
+
+/// Whether our copy of a bucket refills yet. AWS's bucket starts full and begins refilling when the first
+/// call it counts arrives: some time after we sent that call and before its answer came back. Counting
+/// from the send, as this did, put our copy ahead of AWS's by the first call's delivery time, and the
+/// benchmark showed what that costs: where a region's first calls crowd in together, the first of a
+/// bucket can take 100 ms longer to arrive than later ones, so one call per region at the end of the
+/// burst reached AWS's bucket a hair short of its token (0.988 to 0.9994 tokens left, 3 to 7 throttled
+/// calls in a restore of 8 × 4 × 40) and was retried after a backoff. Counting from the first answer
+/// keeps our copy at or behind AWS's whatever the delivery times; it costs a bucket the tokens of one
+/// round trip, once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefillClock {
+    /// No call has drawn on the bucket yet.
+    Idle,
+    /// The first call is out; the refill starts when it has been answered.
+    FirstCallOut,
+    Running,
 }
 
 impl Bucket {
@@ -546,14 +566,36 @@ impl Bucket {
             tokens: limit.burst,
             updated: now,
             limit,
+            refill: RefillClock::Idle,
         }
     }
 
-    /// Adds what has refilled since the last look, up to the burst.
+    /// Adds what has refilled since the last look, up to the burst, once the refill clock runs.
     fn refill(&mut self, now: Instant) {
-        let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
-        self.tokens = (self.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
+        if self.refill == RefillClock::Running {
+            let elapsed = now.saturating_duration_since(self.updated).as_secs_f64();
+            self.tokens = (self.tokens + elapsed * self.limit.per_second).min(self.limit.burst);
+        }
         self.updated = now;
+    }
+
+    /// Takes a token the caller knows is there; true when this is the bucket's first call, whose answer
+    /// starts the refill clock.
+    fn take_one(&mut self) -> bool {
+        self.tokens -= 1.0;
+        let first = self.refill == RefillClock::Idle;
+        if first {
+            self.refill = RefillClock::FirstCallOut;
+        }
+        first
+    }
+
+    /// The first call has been answered (or given up): the refill counts from now.
+    fn start_refill(&mut self, now: Instant) {
+        if self.refill == RefillClock::FirstCallOut {
+            self.refill = RefillClock::Running;
+            self.updated = now;
+        }
     }
 
     /// How long until a token is there (zero when one is), plus [`EDGE_MARGIN`] when the caller has to
@@ -572,7 +614,9 @@ impl Bucket {
         self.refill(now);
         match self.wait_for_token() {
             Duration::ZERO => {
-                self.tokens -= 1.0;
+                if self.take_one() {
+                    self.start_refill(now);
+                }
                 None
             }
             wait => Some(wait),
@@ -618,17 +662,23 @@ impl Pacer {
     }
 
     /// Counts the call, then waits until every bucket it draws from has a token and takes one from each
-    /// at once (so a call waiting on one bucket holds no token of another meanwhile).
-    pub async fn admit(&self, call: &Call) {
+    /// at once (so a call waiting on one bucket holds no token of another meanwhile). Hold the admission
+    /// while the call is out and drop it once answered: a bucket's refill starts then when this was its
+    /// first call ([`RefillClock`]).
+    pub async fn admit(&self, call: &Call) -> Admission<'_> {
         *self
             .calls
             .lock()
             .expect("call counter lock")
             .entry(call.action())
             .or_default() += 1;
+        let mut admission = Admission {
+            pacer: self,
+            first_of: Vec::new(),
+        };
         let budgets = budgets(call, self.limits.as_ref());
         if budgets.is_empty() {
-            return;
+            return admission;
         }
         loop {
             let wait = {
@@ -644,15 +694,17 @@ impl Pacer {
                 }
                 if wait.is_zero() {
                     for budget in &budgets {
-                        if let Some(bucket) = buckets.get_mut(&budget.key) {
-                            bucket.tokens -= 1.0;
+                        if let Some(bucket) = buckets.get_mut(&budget.key)
+                            && bucket.take_one()
+                        {
+                            admission.first_of.push(budget.key.clone());
                         }
                     }
                 }
                 wait
             };
             if wait.is_zero() {
-                return;
+                return admission;
             }
             tokio::time::sleep(wait).await;
         }
@@ -661,6 +713,28 @@ impl Pacer {
     /// Calls made so far, per `service:Operation`.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.calls.lock().expect("call counter lock").clone()
+    }
+}
+
+/// A call let through by [`Pacer::admit`], held while it is out. Dropped when the call has been answered,
+/// failed or was given up, it starts the refill of the buckets this call was the first to draw on.
+pub struct Admission<'a> {
+    pacer: &'a Pacer,
+    first_of: Vec<String>,
+}
+
+impl Drop for Admission<'_> {
+    fn drop(&mut self) {
+        if self.first_of.is_empty() {
+            return;
+        }
+        let mut buckets = self.pacer.buckets.lock().expect("bucket lock");
+        let now = Instant::now();
+        for key in &self.first_of {
+            if let Some(bucket) = buckets.get_mut(key) {
+                bucket.start_refill(now);
+            }
+        }
     }
 }
 
@@ -803,9 +877,11 @@ impl HttpConnector for PacedConnector {
         let inner = self.inner.clone();
         let pacer = self.pacer.clone();
         HttpConnectorFuture::new(async move {
-            if let Some(tag) = tag {
-                pacer.admit(&Call::from_tag(&tag)).await;
-            }
+            // Held until the answer is in: see RefillClock.
+            let _admission = match tag {
+                Some(tag) => Some(pacer.admit(&Call::from_tag(&tag)).await),
+                None => None,
+            };
             inner.call(request).await
         })
     }
@@ -860,6 +936,7 @@ mod tests {
                 burst: 2.0,
                 per_second: 4.0,
             },
+            refill: RefillClock::Running,
         };
         assert_eq!(bucket.take(start), None);
         assert_eq!(bucket.take(start), None);
@@ -912,9 +989,11 @@ mod tests {
                 .map(|region| {
                     let pacer = &pacer;
                     async move {
-                        pacer
-                            .admit(&call("EC2", "RevokeSecurityGroupIngress", region))
-                            .await
+                        drop(
+                            pacer
+                                .admit(&call("EC2", "RevokeSecurityGroupIngress", region))
+                                .await,
+                        )
                     }
                 })
                 .buffer_unordered(8)
@@ -993,6 +1072,42 @@ mod tests {
         let calls = pacer.calls();
         assert_eq!(calls["ec2:RevokeSecurityGroupEgress"], 3);
         assert_eq!(calls["ec2:DescribeVpcs"], 1);
+    }
+
+    /// AWS's bucket starts refilling when its first call arrives, somewhere between our send and the
+    /// answer; ours starts at the answer, so it is never ahead of AWS's. Two tokens, one a second: the
+    /// first call answered after half a second, the third call waits for the token refilled a second
+    /// after that answer, not after the send.
+    #[tokio::test(start_paused = true)]
+    async fn a_buckets_refill_counts_from_its_first_calls_answer() {
+        let two_a_second = BucketLimit {
+            burst: 2.0,
+            per_second: 1.0,
+        };
+        let pacer = Pacer::new(Some(PacingLimits {
+            read: two_a_second,
+            write: two_a_second,
+        }));
+        let describe = call("EC2", "DescribeVpcs", "us-east-1");
+        let start = tokio::time::Instant::now();
+        let first = pacer.admit(&describe).await;
+        let second = pacer.admit(&describe).await;
+        drop(second);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        drop(first);
+        drop(pacer.admit(&describe).await);
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(1500) + EDGE_MARGIN,
+            "a second after the first answer, not after the first send"
+        );
+        // From then on the clock runs: the next token a second later.
+        drop(pacer.admit(&describe).await);
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_millis(2500) + EDGE_MARGIN,
+            "one a second once running"
+        );
     }
 
     /// CreateDeployment: one request every 5 seconds per account, in whatever region, and whether or not
