@@ -430,6 +430,8 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
 async fn describe_region_with_owners(
     ctx: &RegionCtx,
 ) -> Result<Vec<(GroupState, Option<String>)>, ServiceError> {
+    // The region's rules do not depend on its groups: both lists are read at once, one round trip
+    // instead of two before apply's first cut (and in every plan).
     let groups = vpc::with_region_blocks(
         ctx,
         async {
@@ -443,17 +445,18 @@ async fn describe_region_with_owners(
                 .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err))
         },
         SecurityGroup::vpc_id,
-    )
-    .await?;
-    let rules = ctx
-        .ec2()
-        .describe_security_group_rules()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err))?;
+    );
+    let rules = async {
+        ctx.ec2()
+            .describe_security_group_rules()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err))
+    };
+    let (groups, rules) = futures_util::try_join!(groups, rules)?;
 
     let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
     for rule in &rules {
