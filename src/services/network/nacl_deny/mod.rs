@@ -599,6 +599,12 @@ async fn live_acl(ctx: &RegionCtx, acl_id: &str) -> Result<Option<NetworkAcl>, S
         .and_then(|out| out.network_acls().first().cloned()))
 }
 
+/// An error on one entry, saying which entry of which ACL.
+fn naming_entry(mut err: ServiceError, entry: &Entry, acl_id: &str) -> ServiceError {
+    err.message = format!("{} on {acl_id}: {}", entry.summary(), err.message);
+    err
+}
+
 /// Creates one entry; an error names the entry and the ACL.
 async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
     let action = if entry.action == "allow" {
@@ -619,9 +625,11 @@ async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<()
         .await
         .map(|_| ())
         .map_err(|err| {
-            let mut err = ServiceError::from_sdk("ec2:CreateNetworkAclEntry", err);
-            err.message = format!("{} on {acl_id}: {}", entry.summary(), err.message);
-            err
+            naming_entry(
+                ServiceError::from_sdk("ec2:CreateNetworkAclEntry", err),
+                entry,
+                acl_id,
+            )
         })
 }
 
@@ -636,9 +644,11 @@ async fn delete_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<()
         .await
         .map(|_| ())
         .map_err(|err| {
-            let mut err = ServiceError::from_sdk("ec2:DeleteNetworkAclEntry", err);
-            err.message = format!("{} on {acl_id}: {}", entry.summary(), err.message);
-            err
+            naming_entry(
+                ServiceError::from_sdk("ec2:DeleteNetworkAclEntry", err),
+                entry,
+                acl_id,
+            )
         })
 }
 
