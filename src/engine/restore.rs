@@ -221,7 +221,14 @@ pub async fn prepare(
     if rollback.is_empty() {
         return Ok(Preparation::Nothing(RestoreWork::default()));
     }
-    let (mut contents, warnings) = journal::read(&rollback, &request.keys, request.force)?;
+    let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
+    // Restore keeps only what it derives from the records, as they are read; a dry run shows each cut's
+    // states, so it keeps them.
+    let mut builder = PendingBuilder::new(&request.rollback, registry, &lifted, !request.dry_run);
+    let (contents, warnings) =
+        journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
+            builder.push(record)
+        })?;
     warn_if_shared(&request.rollback, reporter);
     for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
@@ -229,8 +236,7 @@ pub async fn prepare(
     let account = rollback_account(&contents, &request.rollback)?;
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
-    let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
-    let work = pending_from(contents.take_records(), &contents.path, registry, &lifted)?;
+    let work = builder.finish()?;
     if !work.unverified.is_empty() {
         if !request.force {
             return Err(EngineError::Refused {
@@ -330,33 +336,98 @@ pub fn pending(
 }
 
 /// [`pending`] from records the caller gives up: each cut and undo record moves into the work instead of
-/// being copied, so restore holds a large rollback file's records once, not twice.
+/// being copied.
 pub fn pending_from(
     records: impl IntoIterator<Item = Record>,
     path: &Path,
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
-    let mut order: Vec<String> = Vec::new();
-    // Each ID's open generations, oldest first.
-    let mut by_id: HashMap<String, Vec<PendingRestore>> = HashMap::new();
-    let mut work_problems: Vec<String> = Vec::new();
+    let mut builder = PendingBuilder::new(path, registry, lifted, false);
     for record in records {
+        builder.push(record);
+    }
+    builder.finish()
+}
+
+/// Works out [`pending`] one record at a time, as the rollback file is read, so that restore never holds
+/// every record at once.
+///
+/// Lean (for a restore that will undo, not show): once a cut's completion has been checked against its
+/// intent, only its undo record is needed, so the cut's `before`, `after` and `reason` are dropped and
+/// a digest of its states stands in for them when a later intent asks whether it is the same cut. A cut
+/// whose completion was not recorded keeps everything: its undo is derived from its states.
+struct PendingBuilder<'a> {
+    path: &'a Path,
+    registry: &'a Registry,
+    lifted: &'a [&'a str],
+    lean: bool,
+    /// IDs in the order of their first intent.
+    order: Vec<String>,
+    /// Each ID's open generations, oldest first, each with the digest of its states.
+    by_id: HashMap<String, Vec<(PendingRestore, StateDigest)>>,
+    work_problems: Vec<String>,
+    /// The first refusal; later records are ignored.
+    refused: Option<EngineError>,
+}
+
+/// SHA-256 of a cut's kind, region, target, `before` and `after`: what makes two intents the same cut.
+type StateDigest = [u8; 32];
+
+fn state_digest(cut: &Cut) -> StateDigest {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for part in [&cut.kind, &cut.region, &cut.target] {
+        hash.update(part.len().to_le_bytes());
+        hash.update(part.as_bytes());
+    }
+    for state in [&cut.before, &cut.after] {
+        let text = serde_json::to_vec(state).expect("a JSON value serializes");
+        hash.update(text.len().to_le_bytes());
+        hash.update(&text);
+    }
+    hash.finalize().into()
+}
+
+impl<'a> PendingBuilder<'a> {
+    fn new(
+        path: &'a Path,
+        registry: &'a Registry,
+        lifted: &'a [&'a str],
+        lean: bool,
+    ) -> PendingBuilder<'a> {
+        PendingBuilder {
+            path,
+            registry,
+            lifted,
+            lean,
+            order: Vec::new(),
+            by_id: HashMap::new(),
+            work_problems: Vec::new(),
+            refused: None,
+        }
+    }
+
+    fn push(&mut self, record: Record) {
+        if self.refused.is_some() {
+            return;
+        }
         match record.entry {
             Entry::Intent { cut } => {
-                if registry.get(&cut.kind).is_none() {
-                    return Err(EngineError::Refused {
+                if self.registry.get(&cut.kind).is_none() {
+                    self.refused = Some(EngineError::Refused {
                         message: format!(
                             "{}: entry {} names kind `{}`, which this hikkonuki does not know\n  fix: restore with the hikkonuki version that ran apply",
-                            path.display(),
+                            self.path.display(),
                             record.seq,
                             visible(&cut.kind)
                         ),
                     });
+                    return;
                 }
                 let expected_id = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
                 if cut.id != expected_id {
-                    work_problems.push(format!(
+                    self.work_problems.push(format!(
                         "entry {}: cut `{}` names target `{}`, whose cut is `{}`",
                         record.seq,
                         visible(&cut.id),
@@ -364,13 +435,11 @@ pub fn pending_from(
                         visible(&expected_id)
                     ));
                 }
-                let generations = by_id.entry(cut.id.clone()).or_default();
+                let digest = state_digest(&cut);
+                let generations = self.by_id.entry(cut.id.clone()).or_default();
                 if generations.is_empty() {
-                    order.push(cut.id.clone());
+                    self.order.push(cut.id.clone());
                 }
-                let same_generation = generations
-                    .last()
-                    .is_some_and(|open| same_cut(&open.cut, &cut));
                 let mut generation = PendingRestore {
                     cut,
                     certainty: Certainty::Uncertain,
@@ -378,23 +447,24 @@ pub fn pending_from(
                     generation: generations.len() + 1,
                 };
                 match generations.last_mut() {
-                    Some(open) if same_generation => {
+                    Some((open, open_digest)) if *open_digest == digest => {
                         generation.generation = open.generation;
                         *open = generation;
                     }
-                    _ => generations.push(generation),
+                    _ => generations.push((generation, digest)),
                 }
             }
             Entry::Done { id, undo } => {
                 // A completion only counts for a cut whose intent came before it in the same chain, and
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
-                if let Some(item) = by_id.get_mut(&id).and_then(|g| g.last_mut()) {
-                    let kind = registry
+                if let Some((item, _)) = self.by_id.get_mut(&id).and_then(|g| g.last_mut()) {
+                    let kind = self
+                        .registry
                         .get(&item.cut.kind)
                         .expect("unknown kinds are refused at their intent");
                     if let Err(problem) = kind.check_undo(&item.cut, &undo) {
-                        work_problems.push(format!(
+                        self.work_problems.push(format!(
                             "entry {} (completion of {}): {}",
                             record.seq,
                             visible(&id),
@@ -403,13 +473,18 @@ pub fn pending_from(
                     }
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo);
+                    if self.lean {
+                        item.cut.before = Value::Null;
+                        item.cut.after = Value::Null;
+                        item.cut.reason = String::new();
+                    }
                 }
             }
             Entry::Restored { id, .. } => {
-                if let Some(generations) = by_id.get_mut(&id) {
+                if let Some(generations) = self.by_id.get_mut(&id) {
                     generations.pop();
                     if generations.is_empty() {
-                        by_id.remove(&id);
+                        self.by_id.remove(&id);
                     }
                 }
             }
@@ -420,41 +495,48 @@ pub fn pending_from(
             | Entry::RestoreFailed { .. } => {}
         }
     }
-    let mut work = RestoreWork {
-        unverified: work_problems,
-        ..RestoreWork::default()
-    };
-    for mut generations in order.into_iter().rev().filter_map(|id| by_id.remove(&id)) {
-        generations.reverse(); // newest first
-        let newest = generations[0].cut.clone();
-        let kind = registry
-            .get(&newest.kind)
-            .expect("unknown kinds are refused above");
-        if !kind.info().reversible {
-            work.irreversible.push(newest);
-        } else if let Some(gate) = kind.restore_gate().filter(|g| !lifted.contains(&g.flag)) {
-            work.kept.push((newest, gate));
-        } else {
-            work.pending.extend(generations);
-        }
-    }
-    // Apply runs cuts of one phase concurrently, so journal order alone does not say what depends on
-    // what. Undo by phase and kind, in reverse: per-resource cuts first, then the sealing kinds from last
-    // to first (a gateway is attached again before routes to it are re-created). Within a kind, newest
-    // first (the sort is stable, so a cut's generations stay newest first too).
-    work.pending
-        .sort_by_key(|item| registry.restore_rank(&item.cut.kind));
-    Ok(work)
-}
 
-/// The same cut: one resource taken from the same state to the same state (what people read, the
-/// reason, and the switch do not change what is undone).
-fn same_cut(open: &Cut, next: &Cut) -> bool {
-    open.kind == next.kind
-        && open.region == next.region
-        && open.target == next.target
-        && open.before == next.before
-        && open.after == next.after
+    fn finish(mut self) -> Result<RestoreWork, EngineError> {
+        if let Some(refused) = self.refused {
+            return Err(refused);
+        }
+        let registry = self.registry;
+        let mut work = RestoreWork {
+            unverified: self.work_problems,
+            ..RestoreWork::default()
+        };
+        for generations in self
+            .order
+            .into_iter()
+            .rev()
+            .filter_map(|id| self.by_id.remove(&id))
+        {
+            let mut generations: Vec<PendingRestore> =
+                generations.into_iter().map(|(item, _)| item).collect();
+            generations.reverse(); // newest first
+            let newest = generations[0].cut.clone();
+            let kind = registry
+                .get(&newest.kind)
+                .expect("unknown kinds are refused above");
+            if !kind.info().reversible {
+                work.irreversible.push(newest);
+            } else if let Some(gate) = kind
+                .restore_gate()
+                .filter(|g| !self.lifted.contains(&g.flag))
+            {
+                work.kept.push((newest, gate));
+            } else {
+                work.pending.extend(generations);
+            }
+        }
+        // Apply runs cuts of one phase concurrently, so journal order alone does not say what depends on
+        // what. Undo by phase and kind, in reverse: per-resource cuts first, then the sealing kinds from
+        // last to first (a gateway is attached again before routes to it are re-created). Within a kind,
+        // newest first (the sort is stable, so a cut's generations stay newest first too).
+        work.pending
+            .sort_by_key(|item| registry.restore_rank(&item.cut.kind));
+        Ok(work)
+    }
 }
 
 impl RestoreWork {

@@ -1291,3 +1291,112 @@ fn plan_cut(id: &str, region: &str) -> crate::plan::Cut {
         after: serde_json::Value::Null,
     }
 }
+
+/// A restore that will undo keeps of a completed cut only its undo record: its states and reason are not
+/// needed, and a large rollback file is never held whole. A cut whose completion was not recorded keeps
+/// its states, from which its undo is derived; a dry run keeps every cut's states, to show them. Every
+/// cut is given back all the same.
+#[tokio::test]
+async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_unsure_one() {
+    use crate::journal::{Entry, Journal};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("switch_off", "b", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "on"), ("c", "off")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let keys = keys_beside(&rollback);
+    // A third cut whose call went through but whose completion was never journaled (a crash).
+    let contents = crate::journal::read_path(&rollback, &keys, false)
+        .unwrap()
+        .0;
+    let file = crate::journal::lock::RollbackFile::open_existing(&rollback).unwrap();
+    let mut journal = Journal::reopen(file, &contents).unwrap();
+    journal
+        .append(Entry::Intent {
+            cut: cut("switch_off", "c", "on", "off", true),
+        })
+        .unwrap();
+    drop(journal);
+    let states = |work: &RestoreWork| -> Vec<(String, serde_json::Value, bool)> {
+        let mut states: Vec<_> = work
+            .pending
+            .iter()
+            .map(|item| {
+                (
+                    item.cut.target.clone(),
+                    item.cut.before.clone(),
+                    item.undo.is_some(),
+                )
+            })
+            .collect();
+        states.sort_by(|a, b| a.0.cmp(&b.0));
+        states
+    };
+    let on = serde_json::json!({"value": "on"});
+
+    let dry = restore_run(
+        &live,
+        &RestoreRequest {
+            rollback: rollback.clone(),
+            keys: keys_beside(&rollback),
+            dry_run: true,
+            ..RestoreRequest::default()
+        },
+        &Scripted::default(),
+    )
+    .await
+    .unwrap();
+    let RestoreRun::DryRun { work } = dry else {
+        panic!("a dry run: {dry:?}");
+    };
+    assert_eq!(
+        states(&work),
+        [
+            ("a".to_string(), on.clone(), true),
+            ("b".to_string(), on.clone(), true),
+            ("c".to_string(), on.clone(), false)
+        ]
+    );
+
+    let restored = restore_run(
+        &live,
+        &RestoreRequest {
+            rollback: rollback.clone(),
+            keys: keys_beside(&rollback),
+            ..RestoreRequest::default()
+        },
+        &Scripted::default(),
+    )
+    .await
+    .unwrap();
+    let RestoreRun::Restored { work, outcome } = restored else {
+        panic!("restore ran: {restored:?}");
+    };
+    assert_eq!(
+        states(&work),
+        [
+            ("a".to_string(), serde_json::Value::Null, true),
+            ("b".to_string(), serde_json::Value::Null, true),
+            ("c".to_string(), on.clone(), false)
+        ]
+    );
+    assert!(
+        work.pending
+            .iter()
+            .all(|item| item.undo.is_none() || item.cut.reason.is_empty())
+    );
+    assert_eq!(outcome.restored.len(), 3);
+    let live = live.lock().unwrap();
+    assert_eq!(
+        (live["a"].as_str(), live["b"].as_str(), live["c"].as_str()),
+        ("on", "on", "on")
+    );
+}

@@ -138,7 +138,10 @@ pub enum JournalError {
 #[derive(Debug, Clone)]
 pub struct JournalContents {
     pub path: PathBuf,
+    /// Every entry in order; empty when the file was read entry by entry ([`read_each`]).
     pub records: Vec<Record>,
+    /// The first entry, which names the account and the key.
+    header: Option<Entry>,
     /// Set when the last line was torn by a crash and dropped.
     pub torn_tail: Option<String>,
     /// Length in bytes of the well-formed prefix; appending starts here.
@@ -158,7 +161,7 @@ pub struct JournalContents {
 
 impl JournalContents {
     pub fn header(&self) -> Option<&Entry> {
-        self.records.first().map(|record| &record.entry)
+        self.header.as_ref()
     }
 
     pub fn account(&self) -> Option<&str> {
@@ -166,13 +169,6 @@ impl JournalContents {
             Some(Entry::Header { account, .. }) => Some(account),
             _ => None,
         }
-    }
-
-    /// Hands over the records, for a caller that keeps only what it derives from them (restore's pending
-    /// work), so that a large file's records are not held twice. What is left still reopens the journal
-    /// for appending; [`Self::header`] and [`Self::account`] no longer answer.
-    pub fn take_records(&mut self) -> Vec<Record> {
-        std::mem::take(&mut self.records)
     }
 }
 
@@ -359,6 +355,23 @@ pub fn read(
     parse(&bytes, rollback.path(), keys, force)
 }
 
+/// As [`read`], handing each entry to `each` as soon as it is read and verified instead of keeping them
+/// all (the contents come back without records): restore keeps only what it derives from them. On an
+/// error, what `each` was given must be thrown away.
+pub fn read_each(
+    rollback: &RollbackFile,
+    keys: &KeyStore,
+    force: bool,
+    each: &mut dyn FnMut(Record),
+) -> Result<(JournalContents, Vec<String>), JournalError> {
+    let bytes =
+        crate::files::read_bounded(rollback.file()).map_err(|source| JournalError::Read {
+            path: rollback.path().to_path_buf(),
+            source,
+        })?;
+    parse_each(&bytes, rollback.path(), keys, force, each)
+}
+
 /// Reads a rollback file by name without locking it, to show it: bounded, regular files only.
 pub fn read_path(
     path: &Path,
@@ -386,6 +399,21 @@ pub fn parse(
     keys: &KeyStore,
     force: bool,
 ) -> Result<(JournalContents, Vec<String>), JournalError> {
+    let mut records = Vec::new();
+    let (mut contents, warnings) =
+        parse_each(bytes, path, keys, force, &mut |record| records.push(record))?;
+    contents.records = records;
+    Ok((contents, warnings))
+}
+
+/// [`parse`], handing each verified entry to `each` in order instead of keeping it.
+pub fn parse_each(
+    bytes: &[u8],
+    path: &Path,
+    keys: &KeyStore,
+    force: bool,
+    each: &mut dyn FnMut(Record),
+) -> Result<(JournalContents, Vec<String>), JournalError> {
     let invalid = |line: usize, problem: String, fix: &str| JournalError::Invalid {
         path: path.to_path_buf(),
         line,
@@ -395,7 +423,9 @@ pub fn parse(
     const FIX_CHAIN: &str = "use the rollback file exactly as apply wrote it; if you are sure it is intact apart from this, run restore with --force";
     const FIX_KEY: &str = "restore on the machine and as the user that ran apply (the key is in its state directory, ~/.local/state/hikkonuki/rollback-keys), copy the key there, or give the key that apply used in HIKKONUKI_ROLLBACK_KEY; if you are sure the file is the one apply wrote, run restore with --force";
 
-    let mut records: Vec<Record> = Vec::new();
+    // What the checks need of the entries already read: the first one, and the last one's number.
+    let mut header: Option<Entry> = None;
+    let mut last_seq: Option<u64> = None;
     let mut warnings = Vec::new();
     let mut torn_tail = None;
     let mut last_hash = String::new();
@@ -436,7 +466,7 @@ pub fn parse(
             }
             Ok(Some((text, record))) if complete => {
                 let mut problems: Vec<(String, &str)> = Vec::new();
-                if records.is_empty() {
+                if last_seq.is_none() {
                     authentication = Some(match &record.entry {
                         Entry::Header { key: Some(id), .. } => match keys.key(id) {
                             Ok(key) => Authentication::Key(key),
@@ -467,7 +497,7 @@ pub fn parse(
                         _ => Authentication::Unverifiable,
                     });
                 }
-                let expected_seq = records.last().map(|r| r.seq + 1).unwrap_or(0);
+                let expected_seq = last_seq.map(|seq| seq + 1).unwrap_or(0);
                 if record.seq != expected_seq {
                     problems.push((format!(
                         "entry number {} where {expected_seq} was expected: an entry was added or removed",
@@ -508,7 +538,11 @@ pub fn parse(
                     }
                 }
                 last_hash = line_hash(&text);
-                records.push(record);
+                if last_seq.is_none() {
+                    header = Some(record.entry.clone());
+                }
+                last_seq = Some(record.seq);
+                each(record);
                 valid_len = offset;
             }
             // A last line without its newline was being written when the process died: its call, if any,
@@ -530,7 +564,7 @@ pub fn parse(
         }
     }
 
-    match records.first().map(|r| &r.entry) {
+    match &header {
         Some(Entry::Header { format, .. })
             if *format == FORMAT_VERSION || *format == UNAUTHENTICATED_FORMAT => {}
         Some(Entry::Header { format, .. }) => {
@@ -558,8 +592,9 @@ pub fn parse(
     Ok((
         JournalContents {
             path: path.to_path_buf(),
-            next_seq: records.last().map(|r| r.seq + 1).unwrap_or(0),
-            records,
+            next_seq: last_seq.map(|seq| seq + 1).unwrap_or(0),
+            records: Vec::new(),
+            header,
             torn_tail,
             valid_len,
             last_line_hash: last_hash,
