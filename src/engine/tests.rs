@@ -521,6 +521,15 @@ async fn a_rollback_file_of_another_plan_is_not_resumed() {
     assert_eq!(live.lock().unwrap()["b"], "on");
 }
 
+/// A restore of `rollback` with the key apply wrote beside it.
+fn restore_request(rollback: &Path) -> RestoreRequest {
+    RestoreRequest {
+        rollback: rollback.to_path_buf(),
+        keys: keys_beside(rollback),
+        ..RestoreRequest::default()
+    }
+}
+
 async fn restore_run(
     live: &Live,
     request: &RestoreRequest,
@@ -557,11 +566,7 @@ async fn restore_keeps_gated_cuts_unless_their_flag_is_given_and_asks_before_und
         decline: true,
         ..Scripted::default()
     };
-    let request = RestoreRequest {
-        rollback: rollback.clone(),
-        keys: keys_beside(&rollback),
-        ..RestoreRequest::default()
-    };
+    let request = restore_request(&rollback);
     let err = restore_run(&live, &request, &declining).await.unwrap_err();
     assert!(matches!(err, EngineError::Declined(_)), "{err}");
     assert_eq!(live.lock().unwrap()["a"], "off");
@@ -715,11 +720,7 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
         .unwrap();
     drop(journal);
     let live = live_with(&[("a", "off"), ("other", "shut")]);
-    let request = RestoreRequest {
-        rollback: rollback.clone(),
-        keys: keys_beside(&rollback),
-        ..RestoreRequest::default()
-    };
+    let request = restore_request(&rollback);
     let err = restore_run(&live, &request, &Scripted::default())
         .await
         .unwrap_err();
@@ -862,11 +863,7 @@ async fn with_skip_drifted_a_drifted_cut_is_left_out_and_the_rest_applied() {
     let journal = std::fs::read_to_string(&rollback).unwrap();
     assert!(!journal.contains("us-east-1/b"), "{journal}");
 
-    let request = RestoreRequest {
-        rollback: rollback.clone(),
-        keys: keys_beside(&rollback),
-        ..RestoreRequest::default()
-    };
+    let request = restore_request(&rollback);
     restore_run(&live, &request, &Scripted::default())
         .await
         .unwrap();
@@ -971,10 +968,8 @@ async fn a_restore_dry_run_changes_nothing() {
     };
     let journal_before = std::fs::read(&rollback).unwrap();
     let dry = RestoreRequest {
-        rollback: rollback.clone(),
-        keys: keys_beside(&rollback),
         dry_run: true,
-        ..RestoreRequest::default()
+        ..restore_request(&rollback)
     };
     let operator = Scripted::default();
     let run = restore_run(&live, &dry, &operator).await.unwrap();
@@ -1077,17 +1072,9 @@ async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and
     assert_eq!(held.watched[0].verdict, Verdict::Held);
 
     // Restore undoes both, newest first, and ends where apply began.
-    let restored = restore_run(
-        &live,
-        &RestoreRequest {
-            rollback: rollback.clone(),
-            keys: keys_beside(&rollback),
-            ..RestoreRequest::default()
-        },
-        &Scripted::default(),
-    )
-    .await
-    .unwrap();
+    let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap();
     let RestoreRun::Restored { outcome, .. } = restored else {
         panic!("restore ran: {restored:?}");
     };
@@ -1206,10 +1193,8 @@ async fn a_parallel_restore_still_undoes_each_cuts_generations_newest_first() {
     let restored = restore_run(
         &live,
         &RestoreRequest {
-            rollback: rollback.clone(),
-            keys: keys_beside(&rollback),
             parallelism: super::Parallelism::AtMost(8),
-            ..RestoreRequest::default()
+            ..restore_request(&rollback)
         },
         &Scripted::default(),
     )
@@ -1345,10 +1330,8 @@ async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_uns
     let dry = restore_run(
         &live,
         &RestoreRequest {
-            rollback: rollback.clone(),
-            keys: keys_beside(&rollback),
             dry_run: true,
-            ..RestoreRequest::default()
+            ..restore_request(&rollback)
         },
         &Scripted::default(),
     )
@@ -1366,17 +1349,9 @@ async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_uns
         ]
     );
 
-    let restored = restore_run(
-        &live,
-        &RestoreRequest {
-            rollback: rollback.clone(),
-            keys: keys_beside(&rollback),
-            ..RestoreRequest::default()
-        },
-        &Scripted::default(),
-    )
-    .await
-    .unwrap();
+    let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap();
     let RestoreRun::Restored { work, outcome } = restored else {
         panic!("restore ran: {restored:?}");
     };

@@ -347,12 +347,11 @@ pub fn read(
     keys: &KeyStore,
     force: bool,
 ) -> Result<(JournalContents, Vec<String>), JournalError> {
-    let bytes =
-        crate::files::read_bounded(rollback.file()).map_err(|source| JournalError::Read {
-            path: rollback.path().to_path_buf(),
-            source,
-        })?;
-    parse(&bytes, rollback.path(), keys, force)
+    let mut records = Vec::new();
+    let (mut contents, warnings) =
+        read_each(rollback, keys, force, &mut |record| records.push(record))?;
+    contents.records = records;
+    Ok((contents, warnings))
 }
 
 /// As [`read`], handing each entry to `each` as soon as it is read and verified instead of keeping them
