@@ -633,6 +633,27 @@ async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<()
         })
 }
 
+/// Calls `call` for every entry of `first` at once and, once AWS has answered them all without error, for
+/// every entry of `then` at once. The first error ends it, after the wave it came in has finished (no call
+/// is abandoned in flight), so nothing of `then` goes out after a failure in `first`.
+async fn in_two_waves<'e, Call, Answer>(
+    first: &[&'e Entry],
+    then: &[&'e Entry],
+    call: Call,
+) -> Result<(), ServiceError>
+where
+    Call: Fn(&'e Entry) -> Answer,
+    Answer: std::future::Future<Output = Result<(), ServiceError>>,
+{
+    for wave in [first, then] {
+        let results = join_all(wave.iter().map(|entry| call(entry))).await;
+        if let Some(err) = results.into_iter().find_map(Result::err) {
+            return Err(err);
+        }
+    }
+    Ok(())
+}
+
 /// Deletes one entry the cut added; an error names the entry and the ACL.
 async fn delete_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
     ctx.ec2()
@@ -801,16 +822,10 @@ impl CutKind for NetworkAclDeny {
         // the cut fails with every entry it may have added in its undo record.
         let (allows, denies): (Vec<&Entry>, Vec<&Entry>) =
             added.iter().partition(|e| e.action == "allow");
-        for wave in [allows, denies] {
-            let results = join_all(
-                wave.into_iter()
-                    .map(|entry| create_entry(ctx, &before.network_acl_id, entry)),
-            )
-            .await;
-            if let Some(err) = results.into_iter().find_map(Result::err) {
-                return Err(err);
-            }
-        }
+        in_two_waves(&allows, &denies, |entry| {
+            create_entry(ctx, &before.network_acl_id, entry)
+        })
+        .await?;
         Ok(undo)
     }
 
@@ -841,17 +856,16 @@ impl CutKind for NetworkAclDeny {
             .to_delete
             .into_iter()
             .partition(|e| e.action == "deny");
-        for wave in [denies, allows] {
-            let results = join_all(
-                wave.iter()
-                    .map(|entry| delete_entry(ctx, &undo.network_acl_id, entry)),
-            )
-            .await;
-            for (entry, result) in wave.iter().zip(results) {
-                result?;
-                outcome.notes.push(format!("removed {}", entry.summary()));
-            }
-        }
+        in_two_waves(&denies, &allows, |entry| {
+            delete_entry(ctx, &undo.network_acl_id, entry)
+        })
+        .await?;
+        outcome.notes.extend(
+            denies
+                .iter()
+                .chain(&allows)
+                .map(|entry| format!("removed {}", entry.summary())),
+        );
         Ok(outcome)
     }
 }
