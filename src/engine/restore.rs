@@ -327,25 +327,9 @@ pub fn pending(
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
-    pending_from(
-        contents.records.iter().cloned(),
-        &contents.path,
-        registry,
-        lifted,
-    )
-}
-
-/// [`pending`] from records the caller gives up: each cut and undo record moves into the work instead of
-/// being copied.
-pub fn pending_from(
-    records: impl IntoIterator<Item = Record>,
-    path: &Path,
-    registry: &Registry,
-    lifted: &[&str],
-) -> Result<RestoreWork, EngineError> {
-    let mut builder = PendingBuilder::new(path, registry, lifted, false);
-    for record in records {
-        builder.push(record);
+    let mut builder = PendingBuilder::new(&contents.path, registry, lifted, false);
+    for record in &contents.records {
+        builder.push(record.clone());
     }
     builder.finish()
 }
