@@ -347,11 +347,15 @@ pub fn read(
     keys: &KeyStore,
     force: bool,
 ) -> Result<(JournalContents, Vec<String>), JournalError> {
-    let mut records = Vec::new();
-    let (mut contents, warnings) =
-        read_each(rollback, keys, force, &mut |record| records.push(record))?;
-    contents.records = records;
-    Ok((contents, warnings))
+    parse(&read_locked(rollback)?, rollback.path(), keys, force)
+}
+
+/// The whole of a locked rollback file, bounded.
+fn read_locked(rollback: &RollbackFile) -> Result<Vec<u8>, JournalError> {
+    crate::files::read_bounded(rollback.file()).map_err(|source| JournalError::Read {
+        path: rollback.path().to_path_buf(),
+        source,
+    })
 }
 
 /// As [`read`], handing each entry to `each` as soon as it is read and verified instead of keeping them
@@ -363,12 +367,7 @@ pub fn read_each(
     force: bool,
     each: &mut dyn FnMut(Record),
 ) -> Result<(JournalContents, Vec<String>), JournalError> {
-    let bytes =
-        crate::files::read_bounded(rollback.file()).map_err(|source| JournalError::Read {
-            path: rollback.path().to_path_buf(),
-            source,
-        })?;
-    parse_each(&bytes, rollback.path(), keys, force, each)
+    parse_each(&read_locked(rollback)?, rollback.path(), keys, force, each)
 }
 
 /// Reads a rollback file by name without locking it, to show it: bounded, regular files only.
