@@ -236,7 +236,12 @@ async fn recut(
     journal.append(Entry::Intent { cut: cut.clone() })?;
     reporter.event(&Event::CutStarted { id: cut.id.clone() });
     let started = std::time::Instant::now();
-    match kind.apply(&ctx, cut).await {
+    // In force, for a kind whose change AWS completes after answering, before it is journaled done.
+    let applied = match kind.apply(&ctx, cut).await {
+        Ok(undo) => kind.take_effect(&ctx, cut).await.map(|()| undo),
+        Err(err) => Err(err),
+    };
+    match applied {
         Ok(undo) => {
             journal.append(Entry::Done {
                 id: cut.id.clone(),

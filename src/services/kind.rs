@@ -229,6 +229,14 @@ pub trait Containment: Send + Sync {
     /// Performs the cut and returns everything needed to undo it.
     async fn apply(&self, ctx: &RegionCtx, cut: &Cut) -> Result<Value, ServiceError>;
 
+    /// Waits until what [`Containment::apply`] asked of AWS is in force, for a kind whose change AWS
+    /// carries out after the call is answered (VPC Block Public Access reports `update-in-progress` first).
+    /// Apply journals the cut done only after this returns. A sealing cut's wait does not hold back the
+    /// per-resource cuts (stolen keys must not stay active while a switch settles), so it must only read:
+    /// every change is made in `apply`. Kinds whose change is in force when the call returns wait for
+    /// nothing.
+    async fn take_effect(&self, ctx: &RegionCtx, cut: &Cut) -> Result<(), ServiceError>;
+
     /// The undo record apply would have returned, for a cut whose completion was never journaled (a
     /// crash mid-call). [`Containment::undo`] must be safe to run with it whether or not the cut happened.
     fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError>;
@@ -442,6 +450,16 @@ pub trait CutKind: Send + Sync + 'static {
         cut: &TypedCut<Self::State>,
     ) -> Result<Self::Undo, ServiceError>;
 
+    /// As [`Containment::take_effect`]: reads only. By default the change is in force once `apply`
+    /// returns.
+    async fn take_effect(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Self::State>,
+    ) -> Result<(), ServiceError> {
+        Ok(())
+    }
+
     /// As [`Containment::undo_record_for`].
     fn undo_record_for(&self, cut: &TypedCut<Self::State>) -> Result<Self::Undo, ServiceError>;
 
@@ -610,6 +628,12 @@ impl<K: CutKind> Containment for K {
         let typed = decode_cut::<K::State>(name, cut)?;
         let undo = CutKind::apply(self, ctx, &typed).await?;
         to_document(name, "undo record", &undo)
+    }
+
+    async fn take_effect(&self, ctx: &RegionCtx, cut: &Cut) -> Result<(), ServiceError> {
+        let name = CutKind::info(self).name;
+        let typed = decode_cut::<K::State>(name, cut)?;
+        CutKind::take_effect(self, ctx, &typed).await
     }
 
     fn undo_record_for(&self, cut: &Cut) -> Result<Value, ServiceError> {

@@ -2,11 +2,16 @@
 //! and its completion after it. Only [`super::run`] calls this, after every gate has passed.
 
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use futures_util::future::{self, FutureExt};
 use futures_util::stream::{self, StreamExt};
+use serde_json::Value;
+use tokio::sync::mpsc::UnboundedSender;
 
 use crate::aws::{AwsSession, RegionCtx};
 use crate::engine::EngineError;
@@ -147,6 +152,73 @@ enum CutResult {
     Failed(String, bool),
     Skipped,
     NotAttempted,
+    /// AWS answered the sealing cut's call and the cut now waits, beside the later phases, for its change
+    /// to be in force; its result comes from that wait ([`TakingEffect`]).
+    TakingEffect,
+}
+
+/// The rest of a sealing cut whose call AWS has answered: the wait until its change is in force
+/// ([`Containment::take_effect`], which only reads), then its completion in the journal.
+type TakingEffect<'a> =
+    Pin<Box<dyn Future<Output = (String, Result<CutResult, EngineError>)> + Send + 'a>>;
+
+/// When the account counts as sealed: every sealing cut has been answered and every wait for a sealing
+/// change to take effect has ended. The `sealed` event fires once, at that moment, whichever comes last.
+#[derive(Default)]
+struct SealWatch {
+    state: Mutex<SealState>,
+}
+
+#[derive(Default)]
+struct SealState {
+    /// Every cut of the sealing phase has been answered (or skipped, or failed).
+    answered: bool,
+    /// The phase had an enabled cut: without one nothing was sealed, and no event fires.
+    any_enabled: bool,
+    /// Sealing changes still being waited for.
+    waiting: usize,
+    sealed_after: Option<Duration>,
+}
+
+impl SealWatch {
+    fn wait_started(&self) {
+        self.state.lock().expect("seal watch").waiting += 1;
+    }
+
+    fn wait_ended(&self, started: Instant, reporter: &dyn Reporter) {
+        let mut state = self.state.lock().expect("seal watch");
+        state.waiting -= 1;
+        Self::report_when_sealed(&mut state, started, reporter);
+    }
+
+    fn phase_answered(&self, any_enabled: bool, started: Instant, reporter: &dyn Reporter) {
+        let mut state = self.state.lock().expect("seal watch");
+        state.answered = true;
+        state.any_enabled = any_enabled;
+        Self::report_when_sealed(&mut state, started, reporter);
+    }
+
+    fn report_when_sealed(state: &mut SealState, started: Instant, reporter: &dyn Reporter) {
+        if state.answered && state.any_enabled && state.waiting == 0 && state.sealed_after.is_none()
+        {
+            let elapsed = started.elapsed();
+            reporter.event(&Event::Sealed { elapsed });
+            state.sealed_after = Some(elapsed);
+        }
+    }
+
+    fn sealed_after(&self) -> Option<Duration> {
+        self.state.lock().expect("seal watch").sealed_after
+    }
+}
+
+/// Where a sealing cut hands its wait for the change to take effect, so the phase does not hold the
+/// per-resource cuts back for it. `None` (the other phases, and `--parallelism 1`, which runs one cut
+/// after the other so a crash stops at an exact call) waits in place.
+struct LaterWaits<'a, 'w> {
+    sender: &'w UnboundedSender<TakingEffect<'a>>,
+    seal: &'a SealWatch,
+    started: Instant,
 }
 
 /// Performs the plan's enabled cuts, phase by phase (sealing first), the cuts of one phase concurrently up
@@ -154,6 +226,11 @@ enum CutResult {
 /// plan order. Every cut journals its intent before its AWS call and its outcome after; a
 /// failed cut is recorded and the rest go on (unless `fail_fast`); a failed journal write stops the run.
 /// When resuming, completed cuts are skipped and uncertain ones are checked against live state first.
+///
+/// A phase starts once every cut of the one before has been answered. A sealing cut whose change AWS
+/// brings into force after answering (VPC Block Public Access) waits for it beside the per-resource
+/// phase: the seal comes first, but stolen keys are not left active while a switch settles. Its `done`
+/// is journaled, and the `sealed` event fires, when the wait ends.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -163,96 +240,183 @@ pub async fn execute(
     reporter: &dyn Reporter,
 ) -> Result<ApplyOutcome, EngineError> {
     let started = Instant::now();
-    let mut outcome = ApplyOutcome::default();
     let order = apply_order(plan, registry);
     let journal = Mutex::new(journal);
-    // Set on a failure that should stop the run: --fail-fast, or credentials that no longer work.
     let halt = AtomicBool::new(false);
+    let seal = SealWatch::default();
     let phase_of = |cut: &Cut| {
         registry
             .get(&cut.kind)
             .map(|k| k.info().phase)
             .unwrap_or(Phase::PerResource)
     };
-    let mut journal_error = None;
-    for phase in [
-        Phase::Evidence,
-        Phase::Organization,
-        Phase::Seal,
-        Phase::PerResource,
-    ] {
-        let cuts: Vec<&Cut> = order
-            .iter()
-            .copied()
-            .filter(|c| phase_of(c) == phase)
-            .collect();
-        let results: Vec<(String, Result<CutResult, EngineError>)> = stream::iter(schedule(&cuts))
-            .map(|cut| {
-                let journal = &journal;
-                let halt = &halt;
-                async move {
-                    let result =
-                        run_cut(session, registry, cut, journal, halt, options, reporter).await;
-                    (cut.id.clone(), result)
+    let parallelism = options.parallelism.max(1);
+    let run = CutRun {
+        session,
+        registry,
+        journal: &journal,
+        halt: &halt,
+        options,
+        reporter,
+    };
+    // Declared after everything the waits borrow, so it is dropped first.
+    let (waits, mut waits_to_run) = tokio::sync::mpsc::unbounded_channel::<TakingEffect<'_>>();
+    let phases = async {
+        // Dropped when the last phase is answered, which ends the waits' stream below.
+        let waits = waits;
+        let mut results: HashMap<String, CutResult> = HashMap::new();
+        for phase in [
+            Phase::Evidence,
+            Phase::Organization,
+            Phase::Seal,
+            Phase::PerResource,
+        ] {
+            let cuts: Vec<&Cut> = order
+                .iter()
+                .copied()
+                .filter(|c| phase_of(c) == phase)
+                .collect();
+            let later = (phase == Phase::Seal && parallelism > 1).then_some(LaterWaits {
+                sender: &waits,
+                seal: &seal,
+                started,
+            });
+            let answered: Vec<(String, Result<CutResult, EngineError>)> =
+                stream::iter(schedule(&cuts))
+                    .map(|cut| {
+                        let (run, later) = (&run, later.as_ref());
+                        async move { (cut.id.clone(), run_cut(run, cut, later).await) }
+                    })
+                    .buffer_unordered(parallelism)
+                    .collect()
+                    .await;
+            for (id, result) in answered {
+                match result? {
+                    CutResult::TakingEffect => {}
+                    result => {
+                        results.insert(id, result);
+                    }
                 }
-            })
-            .buffer_unordered(options.parallelism.max(1))
-            .collect()
-            .await;
-        let mut by_id: HashMap<String, Result<CutResult, EngineError>> =
-            results.into_iter().collect();
-        for cut in &cuts {
-            match by_id.remove(&cut.id) {
-                Some(Ok(CutResult::Done)) => outcome.done.push(cut.id.clone()),
-                Some(Ok(CutResult::AlreadyDone)) => outcome.already_done.push(cut.id.clone()),
-                Some(Ok(CutResult::Failed(error, credentials))) => {
-                    outcome.credentials_expired |= credentials;
-                    outcome.failed.push((cut.id.clone(), error));
-                }
-                Some(Ok(CutResult::Skipped)) => outcome.skipped.push(cut.id.clone()),
-                Some(Ok(CutResult::NotAttempted)) => outcome.not_attempted.push(cut.id.clone()),
-                Some(Err(err)) => {
-                    journal_error.get_or_insert(err);
-                }
-                None => {}
+            }
+            if phase == Phase::Seal {
+                seal.phase_answered(cuts.iter().any(|c| c.enabled), started, reporter);
             }
         }
-        if let Some(err) = journal_error {
-            return Err(err);
-        }
-        if phase == Phase::Seal && cuts.iter().any(|c| c.enabled) {
-            let elapsed = started.elapsed();
-            reporter.event(&Event::Sealed { elapsed });
-            outcome.sealed_after = Some(elapsed);
+        Ok::<_, EngineError>(results)
+    };
+    let waiting = stream::poll_fn(|cx| waits_to_run.poll_recv(cx))
+        .buffer_unordered(usize::MAX)
+        .collect::<Vec<_>>()
+        .map(Ok);
+    // A failed journal write ends the run at once; the waits still running only read, so dropping them
+    // changes nothing in the account.
+    let (mut results, waited) = future::try_join(phases, waiting).await?;
+    for (id, result) in waited {
+        results.insert(id, result?);
+    }
+    let mut outcome = ApplyOutcome::default();
+    for cut in order {
+        let id = cut.id.clone();
+        match results.remove(&cut.id) {
+            Some(CutResult::Done) => outcome.done.push(id),
+            Some(CutResult::AlreadyDone) => outcome.already_done.push(id),
+            Some(CutResult::Failed(error, credentials)) => {
+                outcome.credentials_expired |= credentials;
+                outcome.failed.push((id, error));
+            }
+            Some(CutResult::Skipped) => outcome.skipped.push(id),
+            Some(CutResult::NotAttempted) => outcome.not_attempted.push(id),
+            Some(CutResult::TakingEffect) | None => {}
         }
     }
+    outcome.sealed_after = seal.sealed_after();
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
 
-/// One cut: skip, recover or perform it, journaling as it goes.
-async fn run_cut(
-    session: &AwsSession,
-    registry: &Registry,
-    cut: &Cut,
-    journal: &Mutex<&mut Journal>,
-    halt: &AtomicBool,
-    options: &ApplyOptions<'_>,
-    reporter: &dyn Reporter,
-) -> Result<CutResult, EngineError> {
-    let append = |entry: Entry| -> Result<(), EngineError> {
-        journal.lock().expect("journal lock").append(entry)?;
+/// What every cut of one run shares.
+struct CutRun<'a, 'j> {
+    session: &'a AwsSession,
+    registry: &'a Registry,
+    journal: &'a Mutex<&'j mut Journal>,
+    /// Set on a failure that should stop the run: --fail-fast, or credentials that no longer work.
+    halt: &'a AtomicBool,
+    options: &'a ApplyOptions<'a>,
+    reporter: &'a dyn Reporter,
+}
+
+impl CutRun<'_, '_> {
+    fn append(&self, entry: Entry) -> Result<(), EngineError> {
+        self.journal.lock().expect("journal lock").append(entry)?;
         Ok(())
-    };
-    let stopping =
-        halt.load(Ordering::SeqCst) || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
+    }
+
+    /// Journals and reports a failed cut; stops the run under --fail-fast.
+    fn failed(
+        &self,
+        cut: &Cut,
+        error: String,
+        credentials: bool,
+    ) -> Result<CutResult, EngineError> {
+        self.append(Entry::Failed {
+            id: cut.id.clone(),
+            error: error.clone(),
+        })?;
+        self.reporter.event(&Event::CutFailed {
+            id: cut.id.clone(),
+            error: error.clone(),
+        });
+        // Every later call would fail the same way when the credentials are gone.
+        if self.options.fail_fast || credentials {
+            self.halt.store(true, Ordering::SeqCst);
+        }
+        Ok(CutResult::Failed(error, credentials))
+    }
+
+    /// A cut whose call AWS answered: waits until its change is in force ([`Containment::take_effect`]),
+    /// then journals it done with its undo record, or failed when the change never came into force
+    /// (restore then derives the undo from the cut, as for any cut whose completion is not recorded).
+    async fn complete(
+        &self,
+        kind: &dyn Containment,
+        ctx: &RegionCtx,
+        cut: &Cut,
+        undo: Value,
+        cut_started: Instant,
+    ) -> Result<CutResult, EngineError> {
+        if let Err(err) = kind.take_effect(ctx, cut).await {
+            let credentials = err.is_credentials_problem();
+            return self.failed(cut, err.to_string(), credentials);
+        }
+        self.append(Entry::Done {
+            id: cut.id.clone(),
+            undo,
+        })?;
+        self.reporter.event(&Event::CutDone {
+            id: cut.id.clone(),
+            elapsed: cut_started.elapsed(),
+        });
+        Ok(CutResult::Done)
+    }
+}
+
+/// One cut: skip, recover or perform it, journaling as it goes. With `later`, a cut AWS has answered
+/// hands its wait for the change to take effect there and returns [`CutResult::TakingEffect`].
+async fn run_cut<'a>(
+    run: &'a CutRun<'a, '_>,
+    cut: &'a Cut,
+    later: Option<&LaterWaits<'a, '_>>,
+) -> Result<CutResult, EngineError> {
+    let options = run.options;
+    let stopping = run.halt.load(Ordering::SeqCst)
+        || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
     if !cut.enabled {
         let reason = "disabled in the plan (enabled: false)".to_string();
-        append(Entry::Skipped {
+        run.append(Entry::Skipped {
             id: cut.id.clone(),
             reason: reason.clone(),
         })?;
-        reporter.event(&Event::CutSkipped {
+        run.reporter.event(&Event::CutSkipped {
             id: cut.id.clone(),
             reason,
         });
@@ -261,23 +425,24 @@ async fn run_cut(
     if stopping {
         return Ok(CutResult::NotAttempted);
     }
-    let kind = registry
+    let kind = run
+        .registry
         .get(&cut.kind)
         .expect("validated plans hold only known kinds");
-    let ctx = session.region(&cut.region);
+    let ctx = run.session.region(&cut.region);
     // A `done` entry is a claim about the account, not proof: the resource is looked at before the cut
     // is skipped. Cut: skipped. Back as before (reverted since, or the entry was never true): cut again.
     // Anything else: reported, not touched.
     if options.progress.get(&cut.id) == Some(&Progress::Done) {
         match recover(kind, &ctx, cut).await {
             Ok(Recovery::Applied) => {
-                reporter.event(&Event::CutSkipped {
+                run.reporter.event(&Event::CutSkipped {
                     id: cut.id.clone(),
                     reason: "already cut by the earlier run".into(),
                 });
                 return Ok(CutResult::AlreadyDone);
             }
-            Ok(Recovery::NotApplied) => reporter.event(&Event::Warning {
+            Ok(Recovery::NotApplied) => run.reporter.event(&Event::Warning {
                 message: format!(
                     "{}: the rollback file records it as cut, but the resource is back as the plan recorded it before the cut: cutting it again",
                     cut.id
@@ -285,18 +450,7 @@ async fn run_cut(
             }),
             Ok(Recovery::Partial) | Err(_) => {
                 let error = "the rollback file records this cut as done, but the resource is neither as planned nor as cut (changed since): it is not retried. Check it, and make a new plan".to_string();
-                append(Entry::Failed {
-                    id: cut.id.clone(),
-                    error: error.clone(),
-                })?;
-                reporter.event(&Event::CutFailed {
-                    id: cut.id.clone(),
-                    error: error.clone(),
-                });
-                if options.fail_fast {
-                    halt.store(true, Ordering::SeqCst);
-                }
-                return Ok(CutResult::Failed(error, false));
+                return run.failed(cut, error, false);
             }
         }
     }
@@ -309,11 +463,16 @@ async fn run_cut(
                     .map_err(|err| EngineError::Refused {
                         message: crate::report::escape::visible(&err.to_string()).into_owned(),
                     })?;
-                append(Entry::Done {
+                // The earlier run may have stopped while AWS was still bringing the change into force.
+                if let Err(err) = kind.take_effect(&ctx, cut).await {
+                    let credentials = err.is_credentials_problem();
+                    return run.failed(cut, err.to_string(), credentials);
+                }
+                run.append(Entry::Done {
                     id: cut.id.clone(),
                     undo,
                 })?;
-                reporter.event(&Event::CutSkipped {
+                run.reporter.event(&Event::CutSkipped {
                     id: cut.id.clone(),
                     reason: "the earlier run's call went through; its completion is now recorded"
                         .into(),
@@ -325,51 +484,38 @@ async fn run_cut(
             Ok(Recovery::Partial) if rewind(kind, &ctx, cut).await => {}
             Ok(Recovery::Partial) | Err(_) => {
                 let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
-                append(Entry::Failed {
-                    id: cut.id.clone(),
-                    error: error.clone(),
-                })?;
-                reporter.event(&Event::CutFailed {
-                    id: cut.id.clone(),
-                    error: error.clone(),
-                });
-                if options.fail_fast {
-                    halt.store(true, Ordering::SeqCst);
-                }
-                return Ok(CutResult::Failed(error, false));
+                return run.failed(cut, error, false);
             }
         }
     }
-    append(Entry::Intent { cut: cut.clone() })?;
-    reporter.event(&Event::CutStarted { id: cut.id.clone() });
+    run.append(Entry::Intent { cut: cut.clone() })?;
+    run.reporter
+        .event(&Event::CutStarted { id: cut.id.clone() });
     let cut_started = Instant::now();
     match kind.apply(&ctx, cut).await {
-        Ok(undo) => {
-            append(Entry::Done {
-                id: cut.id.clone(),
-                undo,
-            })?;
-            reporter.event(&Event::CutDone {
-                id: cut.id.clone(),
-                elapsed: cut_started.elapsed(),
-            });
-            Ok(CutResult::Done)
-        }
-        Err(err) => {
-            append(Entry::Failed {
-                id: cut.id.clone(),
-                error: err.to_string(),
-            })?;
-            reporter.event(&Event::CutFailed {
-                id: cut.id.clone(),
-                error: err.to_string(),
-            });
-            // Every later call would fail the same way when the credentials are gone.
-            let credentials = err.is_credentials_problem();
-            if options.fail_fast || credentials {
-                halt.store(true, Ordering::SeqCst);
+        Ok(undo) => match later {
+            Some(later) => {
+                let seal = later.seal;
+                let started = later.started;
+                seal.wait_started();
+                let waiting: TakingEffect<'a> = Box::pin(async move {
+                    let result = run.complete(kind, &ctx, cut, undo, cut_started).await;
+                    seal.wait_ended(started, run.reporter);
+                    (cut.id.clone(), result)
+                });
+                if let Err(unsent) = later.sender.send(waiting) {
+                    // The receiver lives until every phase is answered, which includes this cut; should
+                    // it be gone, the wait runs here instead of being lost.
+                    let (_, result) = unsent.0.await;
+                    return result;
+                }
+                Ok(CutResult::TakingEffect)
             }
-            Ok(CutResult::Failed(err.to_string(), credentials))
+            None => run.complete(kind, &ctx, cut, undo, cut_started).await,
+        },
+        Err(err) => {
+            let credentials = err.is_credentials_problem();
+            run.failed(cut, err.to_string(), credentials)
         }
     }
 }

@@ -337,3 +337,359 @@ async fn mocked_expired_credentials_stop_the_run_cleanly_with_the_journal_comple
     let (_, warnings) = journal::read_path(&path, &keys_of(&path), false).unwrap();
     assert!(warnings.is_empty());
 }
+
+/// What the stand-in kinds below did, in order.
+type Log = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Switched {
+    on: bool,
+}
+
+/// A sealing kind whose change AWS brings into force a minute after answering (as VPC Block Public Access
+/// reports `update-in-progress` first), or never, when `never_in_force`.
+struct SlowSwitch {
+    log: Log,
+    never_in_force: bool,
+    /// The switch is off (the cut was made).
+    off: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+static SLOW_SWITCH: crate::services::KindInfo = crate::services::KindInfo {
+    name: "slow_switch",
+    reversible: true,
+    enabled_by_default: true,
+    phase: crate::services::Phase::Seal,
+    global: false,
+};
+
+/// A per-resource kind whose change is in force when AWS answers (a key deactivated).
+struct KeyOff {
+    log: Log,
+}
+
+static KEY_OFF: crate::services::KindInfo = crate::services::KindInfo {
+    name: "key_off",
+    reversible: true,
+    enabled_by_default: true,
+    phase: crate::services::Phase::PerResource,
+    global: false,
+};
+
+fn note(log: &Log, what: &str) {
+    log.lock().unwrap().push(what.into());
+}
+
+#[async_trait::async_trait]
+impl crate::services::CutKind for SlowSwitch {
+    type State = Switched;
+    type Undo = Switched;
+
+    fn info(&self) -> &'static crate::services::KindInfo {
+        &SLOW_SWITCH
+    }
+
+    fn check_states(&self, _cut: &crate::services::TypedCut<Switched>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &crate::services::DiscoveryScope,
+    ) -> Result<Vec<crate::services::Proposal<Switched>>, crate::services::ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Option<Switched>, crate::services::ServiceError> {
+        let off = self.off.load(std::sync::atomic::Ordering::SeqCst);
+        Ok(Some(Switched { on: !off }))
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        self.off.store(true, std::sync::atomic::Ordering::SeqCst);
+        note(&self.log, "switch answered");
+        Ok(cut.before.clone())
+    }
+
+    async fn take_effect(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<(), crate::services::ServiceError> {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        if self.never_in_force {
+            note(&self.log, "switch gave up");
+            return Err(crate::services::ServiceError::local(
+                "ec2:DescribeVpcBlockPublicAccessOptions",
+                "waited 60 s and AWS still reports `update-in-progress`",
+            ));
+        }
+        note(&self.log, "switch in force");
+        Ok(())
+    }
+
+    fn undo_record_for(
+        &self,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    async fn undo(
+        &self,
+        _ctx: &RegionCtx,
+        _undo: &Switched,
+    ) -> Result<crate::services::UndoOutcome, crate::services::ServiceError> {
+        Ok(Default::default())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::services::CutKind for KeyOff {
+    type State = Switched;
+    type Undo = Switched;
+
+    fn info(&self) -> &'static crate::services::KindInfo {
+        &KEY_OFF
+    }
+
+    fn check_states(&self, _cut: &crate::services::TypedCut<Switched>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &crate::services::DiscoveryScope,
+    ) -> Result<Vec<crate::services::Proposal<Switched>>, crate::services::ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Option<Switched>, crate::services::ServiceError> {
+        Ok(Some(Switched { on: true }))
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        note(&self.log, "key off");
+        Ok(cut.before.clone())
+    }
+
+    fn undo_record_for(
+        &self,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    async fn undo(
+        &self,
+        _ctx: &RegionCtx,
+        _undo: &Switched,
+    ) -> Result<crate::services::UndoOutcome, crate::services::ServiceError> {
+        Ok(Default::default())
+    }
+}
+
+/// A plan that switches a region off (sealing) and takes a key off (per resource), and what the run did:
+/// the kinds' log, the journal's entries, the reporter's events, the outcome. `resuming`: an earlier run
+/// crashed after the switch's call was answered, before its completion was journaled.
+async fn switch_and_key(
+    parallelism: usize,
+    never_in_force: bool,
+    resuming: bool,
+) -> (
+    Vec<String>,
+    Vec<Entry>,
+    Vec<crate::report::Event>,
+    ApplyOutcome,
+) {
+    let log = Log::default();
+    let registry = crate::services::Registry::of_kinds(vec![
+        Box::new(SlowSwitch {
+            log: log.clone(),
+            never_in_force,
+            off: std::sync::Arc::new(resuming.into()),
+        }),
+        Box::new(KeyOff { log: log.clone() }),
+    ]);
+    let cut = |kind: &str, target: &str| Cut {
+        id: Cut::expected_id(kind, "us-east-1", target),
+        kind: kind.into(),
+        region: "us-east-1".into(),
+        target: target.into(),
+        enabled: true,
+        reversible: true,
+        reason: "test".into(),
+        before: json!({"on": true}),
+        after: json!({"on": false}),
+    };
+    // In plan order the key comes first: apply still seals first.
+    let plan = Plan {
+        cuts: vec![cut("key_off", "AKIA1"), cut("slow_switch", "region")],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut journal) = new_journal(&dir);
+    let reporter = RecordingReporter::default();
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism,
+            progress: if resuming {
+                [(plan.cuts[1].id.clone(), Progress::Uncertain)].into()
+            } else {
+                Default::default()
+            },
+            ..ApplyOptions::default()
+        },
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let (contents, _) = journal::read_path(&path, &keys_of(&path), false).unwrap();
+    let entries = contents.records.into_iter().map(|r| r.entry).collect();
+    let log = log.lock().unwrap().clone();
+    let events = reporter.events.lock().unwrap().clone();
+    (log, entries, events, outcome)
+}
+
+/// The journal's entries as `intent|done|failed <kind>`, in order.
+fn journaled(entries: &[Entry]) -> Vec<String> {
+    let kind = |id: &str| id.split('/').next().unwrap_or_default().to_string();
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Intent { cut } => Some(format!("intent {}", cut.kind)),
+            Entry::Done { id, .. } => Some(format!("done {}", kind(id))),
+            Entry::Failed { id, .. } => Some(format!("failed {}", kind(id))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the `sealed` event came among the cuts' completions: the kinds of the cuts done before it.
+fn done_before_sealed(events: &[crate::report::Event]) -> Vec<String> {
+    use crate::report::Event;
+    let sealed = events
+        .iter()
+        .position(|e| matches!(e, Event::Sealed { .. }))
+        .expect("the sealed event fired");
+    events[..sealed]
+        .iter()
+        .filter_map(|e| match e {
+            Event::CutDone { id, .. } | Event::CutFailed { id, .. } => {
+                Some(id.split('/').next().unwrap_or_default().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seal_waiting_for_its_change_to_take_effect_does_not_hold_back_the_per_resource_cuts() {
+    let (log, entries, events, outcome) = switch_and_key(2, false, false).await;
+    assert_eq!(
+        log,
+        ["switch answered", "key off", "switch in force"],
+        "the key goes once the switch's call is answered, not once AWS reports it in force"
+    );
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "intent key_off",
+            "done key_off",
+            "done slow_switch"
+        ],
+        "the switch is journaled done only once it is in force"
+    );
+    assert_eq!(
+        done_before_sealed(&events),
+        ["key_off", "slow_switch"],
+        "sealed fires when the wait ends"
+    );
+    assert_eq!(
+        outcome.done,
+        ["slow_switch/us-east-1/region", "key_off/us-east-1/AKIA1"],
+        "the outcome lists the cuts in apply's order"
+    );
+    assert!(outcome.sealed_after.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_parallelism_one_the_seal_is_in_force_before_the_next_cut_starts() {
+    let (log, entries, events, outcome) = switch_and_key(1, false, false).await;
+    assert_eq!(log, ["switch answered", "switch in force", "key off"]);
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "done slow_switch",
+            "intent key_off",
+            "done key_off"
+        ],
+        "one cut after the other, so a crash stops at an exact call"
+    );
+    assert_eq!(done_before_sealed(&events), ["slow_switch"]);
+    assert_eq!(outcome.done.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seal_that_never_takes_effect_is_journaled_failed_and_the_other_cuts_still_go() {
+    let (log, entries, _events, outcome) = switch_and_key(2, true, false).await;
+    assert_eq!(log, ["switch answered", "key off", "switch gave up"]);
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "intent key_off",
+            "done key_off",
+            "failed slow_switch"
+        ],
+        "no `done` for a change AWS never reported in force: restore derives its undo from the cut"
+    );
+    assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+    assert_eq!(outcome.failed.len(), 1);
+    assert!(
+        outcome.failed[0].1.contains("update-in-progress"),
+        "{:?}",
+        outcome.failed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_seal_whose_call_went_through_is_waited_for_before_its_completion_is_journaled() {
+    let (log, entries, _events, outcome) = switch_and_key(2, false, true).await;
+    assert_eq!(
+        log,
+        ["switch in force", "key off"],
+        "not switched again: the earlier call went through, and AWS is asked whether it is in force"
+    );
+    assert_eq!(
+        journaled(&entries),
+        ["done slow_switch", "intent key_off", "done key_off"]
+    );
+    assert_eq!(outcome.already_done, ["slow_switch/us-east-1/region"]);
+    assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+}

@@ -16,7 +16,9 @@
 //! range, which would need one (`--keep-subnet`/`--keep-vpc`) if the responder comes in through them.
 //!
 //! The switch is asynchronous: apply waits, bounded, until the options report the new mode as
-//! `update-complete` before the region counts as sealed. When an organization's declarative policy manages
+//! `update-complete` before the cut is journaled done and the region counts as sealed. The wait only
+//! reads, so it does not hold back the per-resource cuts (key deactivation, session revocation), which
+//! start once AWS has answered the switch's call. When an organization's declarative policy manages
 //! the setting (`ManagedBy` is not `account`), the account cannot change it: the cut is proposed disabled.
 //!
 //! Undo: the prior mode exactly, and deletion of the exclusions this cut created, which carry the tag
@@ -703,12 +705,19 @@ impl VpcBlockPublicAccess {
         }
         wait_for_options(ctx, wait, "an earlier change to settle", settled).await?;
         modify_mode(ctx, BLOCK_BIDIRECTIONAL, false).await?;
+        Ok(undo)
+    }
+
+    /// Waits, as `wait` says, until AWS reports the block `update-complete`: the region is sealed only
+    /// then. Reads only, so the engine lets the per-resource cuts start meanwhile
+    /// ([`crate::services::Containment::take_effect`]).
+    pub async fn take_effect_with(&self, ctx: &RegionCtx, wait: &Wait) -> Result<(), ServiceError> {
         wait_for_options(ctx, wait, "block-bidirectional to take effect", |o| {
             o.internet_gateway_block_mode() == Some(&InternetGatewayBlockMode::BlockBidirectional)
                 && o.state() == Some(&VpcBlockPublicAccessState::UpdateComplete)
         })
         .await?;
-        Ok(undo)
+        Ok(())
     }
 
     /// The undo, waiting as `wait` says for a change still in progress.
@@ -879,6 +888,14 @@ impl CutKind for VpcBlockPublicAccess {
         cut: &TypedCut<RegionBlock>,
     ) -> Result<UndoRecord, ServiceError> {
         self.apply_with(ctx, cut, &WAIT).await
+    }
+
+    async fn take_effect(
+        &self,
+        ctx: &RegionCtx,
+        _cut: &TypedCut<RegionBlock>,
+    ) -> Result<(), ServiceError> {
+        self.take_effect_with(ctx, &WAIT).await
     }
 
     fn undo_record_for(&self, cut: &TypedCut<RegionBlock>) -> Result<UndoRecord, ServiceError> {

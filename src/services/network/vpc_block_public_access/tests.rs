@@ -323,7 +323,8 @@ async fn mocked_declarative_policy_management_proposes_the_cut_disabled_naming_i
     assert!(why.contains("managed by `declarative-policy`"), "{why}");
 }
 
-/// The whole cut: the exclusion is created (tagged) and waited for, then the mode is set and waited for.
+/// The whole cut: the exclusion is created (tagged) and waited for, then the mode is set; then the wait
+/// until AWS reports it in force.
 #[tokio::test]
 async fn mocked_apply_creates_the_exclusion_first_then_blocks_and_waits_for_update_complete() {
     use InternetGatewayBlockMode::{BlockBidirectional, Off};
@@ -392,6 +393,15 @@ async fn mocked_apply_creates_the_exclusion_first_then_blocks_and_waits_for_upda
         .await
         .unwrap();
     assert_eq!((create.num_calls(), modify.num_calls()), (1, 1));
+    assert_eq!(
+        describe.num_calls(),
+        1,
+        "apply reads the options once (no change in progress) before the switch, and returns once it is answered"
+    );
+    VpcBlockPublicAccess
+        .take_effect_with(&ctx, &NO_WAIT)
+        .await
+        .unwrap();
     assert_eq!(describe.num_calls(), 3, "polled until update-complete");
     assert_eq!(list.num_calls(), 3, "polled until the exclusion completed");
     assert_eq!(undo, VpcBlockPublicAccess.undo_record_for(&cut).unwrap());
@@ -423,7 +433,7 @@ async fn mocked_exclusion_limit_fails_the_cut_before_anything_is_blocked_and_say
 }
 
 #[tokio::test]
-async fn mocked_apply_gives_up_after_its_bound_naming_the_state_it_saw() {
+async fn mocked_the_wait_for_the_block_gives_up_after_its_bound_naming_the_state_it_saw() {
     use InternetGatewayBlockMode::BlockBidirectional;
     let list = mock!(Client::describe_vpc_block_public_access_exclusions)
         .then_output(|| exclusions(vec![]));
@@ -452,8 +462,12 @@ async fn mocked_apply_gives_up_after_its_bound_naming_the_state_it_saw() {
         limit: Duration::ZERO,
         ..NO_WAIT
     };
-    let err = VpcBlockPublicAccess
+    VpcBlockPublicAccess
         .apply_with(&ctx, &cut, &wait)
+        .await
+        .unwrap();
+    let err = VpcBlockPublicAccess
+        .take_effect_with(&ctx, &wait)
         .await
         .unwrap_err();
     assert!(
