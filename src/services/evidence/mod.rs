@@ -188,31 +188,34 @@ pub async fn bucket_contents(
     }
 }
 
-/// Makes this plan's evidence bucket in the context's region unless it exists, then (every time, since a
-/// run killed between the calls leaves them undone) blocks all public access to it and sets the delivery
-/// policy. A bucket made by a concurrent evidence cut of the same plan is taken as is
-/// (`BucketAlreadyOwnedByYou`); a name taken by another account (`BucketAlreadyExists`) fails the cut.
+/// Makes this plan's evidence bucket in the context's region, then (every time, since a run killed
+/// between the calls leaves them undone) blocks all public access to it and sets the delivery policy.
+///
+/// `CreateBucket` is sent without first reading whether the bucket exists: evidence runs before anything
+/// is cut, so every round trip here delays the seal. Its documented answers
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html>) say all that reading would:
+/// a bucket this account already owns (an earlier, interrupted run, or a concurrent evidence cut of the
+/// same plan) is `BucketAlreadyOwnedByYou`, or success in us-east-1, and is taken as is; a name taken by
+/// another account is `BucketAlreadyExists` and fails the cut, so logs never go to a bucket someone else
+/// made under this plan's name.
 pub async fn ensure_bucket(
     ctx: &RegionCtx,
     bucket: &str,
     account: &str,
 ) -> Result<(), ServiceError> {
-    if bucket_contents(ctx, bucket).await? == BucketContents::Missing {
-        let mut create = ctx.s3().create_bucket().bucket(bucket);
-        // us-east-1 takes no location constraint; every other region needs its own
-        // (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html>).
-        if ctx.region != "us-east-1" {
-            create = create.create_bucket_configuration(
-                CreateBucketConfiguration::builder()
-                    .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
-                    .build(),
-            );
-        }
-        if let Err(err) = create.send().await {
-            let err = ServiceError::from_sdk("s3:CreateBucket", err);
-            if err.code.as_deref() != Some("BucketAlreadyOwnedByYou") {
-                return Err(err);
-            }
+    let mut create = ctx.s3().create_bucket().bucket(bucket);
+    // us-east-1 takes no location constraint; every other region needs its own.
+    if ctx.region != "us-east-1" {
+        create = create.create_bucket_configuration(
+            CreateBucketConfiguration::builder()
+                .location_constraint(BucketLocationConstraint::from(ctx.region.as_str()))
+                .build(),
+        );
+    }
+    if let Err(err) = create.send().await {
+        let err = ServiceError::from_sdk("s3:CreateBucket", err);
+        if err.code.as_deref() != Some("BucketAlreadyOwnedByYou") {
+            return Err(err);
         }
     }
     ctx.s3()

@@ -122,13 +122,23 @@ async fn apply_answered(
             .build()
     });
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&create, &describe]);
-    let list = mock!(aws_sdk_s3::Client::list_objects_v2)
-        .then_output(|| ListObjectsV2Output::builder().build());
+    // S3's documented answer for a bucket this account owns already (outside us-east-1).
+    let create = mock!(aws_sdk_s3::Client::create_bucket).then_error(|| {
+        aws_sdk_s3::operation::create_bucket::CreateBucketError::BucketAlreadyOwnedByYou(
+            aws_sdk_s3::types::error::BucketAlreadyOwnedByYou::builder()
+                .meta(
+                    aws_sdk_s3::error::ErrorMetadata::builder()
+                        .code("BucketAlreadyOwnedByYou")
+                        .build(),
+                )
+                .build(),
+        )
+    });
     let block = mock!(aws_sdk_s3::Client::put_public_access_block)
         .then_output(|| PutPublicAccessBlockOutput::builder().build());
     let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
         .then_output(|| PutBucketPolicyOutput::builder().build());
-    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&list, &block, &policy]);
+    let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&create, &block, &policy]);
     let ctx = RegionCtx::with_ec2(REGION, ec2).mock_s3(s3);
     let result = EvidenceFlowLogs.apply(&ctx, &cut()).await;
     assert_eq!(

@@ -11,7 +11,7 @@ use aws_sdk_cloudtrail::operation::get_trail_status::GetTrailStatusOutput;
 use aws_sdk_cloudtrail::operation::start_logging::StartLoggingOutput;
 use aws_sdk_cloudtrail::types::Trail;
 use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
-use aws_sdk_s3::operation::list_objects_v2::{ListObjectsV2Error, ListObjectsV2Output};
+use aws_sdk_s3::operation::list_objects_v2::ListObjectsV2Output;
 use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
 use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
@@ -164,16 +164,9 @@ fn cloudtrail_error(code: &str) -> ErrorMetadata {
         .build()
 }
 
-/// The S3 side of a first creation: the bucket is missing, then made, blocked and given its policy.
+/// The S3 side of a first creation: the bucket is made, blocked and given its policy.
 fn fresh_bucket_rules() -> Vec<Rule> {
     vec![
-        mock!(aws_sdk_s3::Client::list_objects_v2).then_error(|| {
-            ListObjectsV2Error::generic(
-                aws_sdk_s3::error::ErrorMetadata::builder()
-                    .code("NoSuchBucket")
-                    .build(),
-            )
-        }),
         mock!(aws_sdk_s3::Client::create_bucket)
             .then_output(|| CreateBucketOutput::builder().build()),
         mock!(aws_sdk_s3::Client::put_public_access_block)
@@ -294,4 +287,49 @@ async fn mocked_undo_leaves_a_created_trail_alone_once_it_delivers_elsewhere() {
 
 fn bucket_name_for_tests() -> String {
     crate::services::evidence::bucket_name(ACCOUNT, "20261130-115400", REGION)
+}
+
+/// A bucket of this plan's name made by another account (squatted, to receive the account's logs): S3
+/// answers `BucketAlreadyExists`, and the cut fails before the bucket is touched or a trail points at it.
+#[tokio::test]
+async fn mocked_a_bucket_name_taken_by_another_account_fails_the_cut_before_any_trail_is_made() {
+    let cut = typed(propose(REGION, ACCOUNT, "20261130-115400", &[]).unwrap());
+    let create_bucket = mock!(aws_sdk_s3::Client::create_bucket).then_error(|| {
+        aws_sdk_s3::operation::create_bucket::CreateBucketError::BucketAlreadyExists(
+            aws_sdk_s3::types::error::BucketAlreadyExists::builder()
+                .meta(
+                    aws_sdk_s3::error::ErrorMetadata::builder()
+                        .code("BucketAlreadyExists")
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let block = mock!(aws_sdk_s3::Client::put_public_access_block)
+        .then_output(|| PutPublicAccessBlockOutput::builder().build());
+    let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+        .then_output(|| PutBucketPolicyOutput::builder().build());
+    let s3 = mock_client!(
+        aws_sdk_s3,
+        RuleMode::MatchAny,
+        &[&create_bucket, &block, &policy]
+    );
+    let create_trail = mock!(Client::create_trail).then_output(|| {
+        aws_sdk_cloudtrail::operation::create_trail::CreateTrailOutput::builder().build()
+    });
+    let cloudtrail = mock_client!(aws_sdk_cloudtrail, RuleMode::MatchAny, &[&create_trail]);
+    let ctx = RegionCtx::for_tests(REGION)
+        .mock_cloudtrail(cloudtrail)
+        .mock_s3(s3);
+    let err = EvidenceTrailOn.apply(&ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("BucketAlreadyExists"), "{err}");
+    assert_eq!(err.operation, "s3:CreateBucket");
+    assert_eq!(
+        (
+            block.num_calls(),
+            policy.num_calls(),
+            create_trail.num_calls()
+        ),
+        (0, 0, 0)
+    );
 }
