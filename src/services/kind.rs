@@ -278,6 +278,12 @@ pub trait Containment: Send + Sync {
     /// nothing another cut of the kind touches (its own group, key or function).
     fn undoes_independently(&self) -> bool;
 
+    /// Kinds of the same phase whose cuts must all be answered before this kind's start, because once
+    /// this kind's change is in force AWS refuses theirs (S3 Block Public Access's `BlockPublicPolicy`
+    /// refuses to write a public bucket policy back, even with a deny added). Restore lifts this kind's
+    /// cuts before undoing theirs, for the same reason ([`crate::services::Registry::restore_rank`]).
+    fn cuts_after(&self) -> &'static [&'static str];
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -517,6 +523,11 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::cuts_after`]. By default none: the kind's cuts start with the rest of its phase.
+    fn cuts_after(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// As [`Containment::undoes_independently`]. By default one undo after the other: kinds whose cuts
     /// share a resource (one organization policy attached to many accounts, whose last detach deletes
     /// it; one evidence trail for every region) would race each other.
@@ -688,6 +699,10 @@ impl<K: CutKind> Containment for K {
 
     fn undoes_independently(&self) -> bool {
         CutKind::undoes_independently(self)
+    }
+
+    fn cuts_after(&self) -> &'static [&'static str] {
+        CutKind::cuts_after(self)
     }
 
     fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value> {

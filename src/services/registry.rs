@@ -149,16 +149,22 @@ impl Registry {
     }
 
     /// Sort key for restore: smaller undoes first. Per-resource kinds before sealing kinds, and within a
-    /// phase the reverse of the declared order.
+    /// phase the reverse of the declared order, except that a kind that cuts after others
+    /// ([`Containment::cuts_after`]) is lifted just before the latest of them, wherever it is declared.
+    /// Every kind has a rank of its own.
     pub fn restore_rank(&self, kind: &str) -> (std::cmp::Reverse<Phase>, std::cmp::Reverse<usize>) {
-        let phase = self
-            .get(kind)
-            .map(|k| k.info().phase)
-            .unwrap_or(Phase::PerResource);
-        (
-            std::cmp::Reverse(phase),
-            std::cmp::Reverse(self.position(kind)),
-        )
+        let found = self.get(kind);
+        let phase = found.map(|k| k.info().phase).unwrap_or(Phase::PerResource);
+        // Declared positions doubled, so a kind placed just after another takes the odd slot between it
+        // and the next one.
+        let own = 2 * self.position(kind);
+        let after = found
+            .into_iter()
+            .flat_map(|k| k.cuts_after())
+            .map(|earlier| 2 * self.position(earlier) + 1)
+            .max()
+            .unwrap_or(0);
+        (std::cmp::Reverse(phase), std::cmp::Reverse(own.max(after)))
     }
 
     /// Every plan option the kinds declare, once each (kinds may share one), in declared order.
@@ -334,6 +340,52 @@ mod tests {
             "image_block_public_access",
             "sharing_revoke"
         ));
+    }
+
+    /// S3 Block Public Access's `BlockPublicPolicy` makes S3 "reject calls to PUT Bucket policy if the
+    /// specified bucket policy allows public access"
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PublicAccessBlockConfiguration.html>):
+    /// a public bucket policy with resource_policy_deny's statement added is still public, and so is the
+    /// recorded policy restore writes back. So the account block is switched on only once every
+    /// resource-policy cut has been answered, and lifted before any is undone.
+    #[test]
+    fn the_account_s3_block_cuts_after_resource_policies_and_is_lifted_before_them() {
+        let registry = Registry::standard();
+        let block = registry.get("s3_public_access_block").unwrap();
+        assert_eq!(block.cuts_after(), ["resource_policy_deny"]);
+        assert!(undone_before(
+            &registry,
+            "s3_public_access_block",
+            "resource_policy_deny"
+        ));
+    }
+
+    /// What a kind cuts after is a kind of the same phase that waits on nothing itself, and every kind
+    /// keeps a restore rank of its own.
+    #[test]
+    fn kinds_cut_after_known_kinds_of_their_own_phase_and_keep_distinct_ranks() {
+        let registry = Registry::standard();
+        for kind in registry.all() {
+            for earlier in kind.cuts_after() {
+                let earlier = registry
+                    .get(earlier)
+                    .unwrap_or_else(|| panic!("{earlier} is not a kind"));
+                assert_eq!(earlier.info().phase, kind.info().phase);
+                assert!(earlier.cuts_after().is_empty(), "no chains");
+                assert!(undone_before(
+                    &registry,
+                    kind.info().name,
+                    earlier.info().name
+                ));
+            }
+        }
+        let mut ranks: Vec<_> = registry
+            .all()
+            .map(|k| registry.restore_rank(k.info().name))
+            .collect();
+        ranks.sort();
+        ranks.dedup();
+        assert_eq!(ranks.len(), registry.all().count());
     }
 
     /// The organization's policies are applied before any cut in an account and lifted after every cut (only the

@@ -173,3 +173,83 @@ async fn restore_leaves_a_queue_policy_changed_after_the_cut_alone_and_restores_
         }
     }
 }
+
+/// A bucket anyone may read from, and the account's S3 Block Public Access not yet on: both are cut. With
+/// `BlockPublicPolicy` on, S3 refuses to write a public bucket policy, and the bucket's policy with the
+/// deny added is still public (only what a policy grants makes it public), as is the policy restore
+/// writes back (our model of that refusal: tests/emulator/aws_model/s3_block_public_policy.py). So apply
+/// switches the account block on only once the bucket's cut is answered, and restore lifts it before
+/// writing the bucket's policy back: both succeed, and everything is as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_the_order_s3_accepts()
+ {
+    const PUBLIC_BUCKET: &str = "leaky-public-downloads";
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let s3 = crate::evidence::s3(&config);
+    s3.create_bucket()
+        .bucket(PUBLIC_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    let public = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyoneReads","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{PUBLIC_BUCKET}/*"}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(PUBLIC_BUCKET)
+        .policy(&public)
+        .send()
+        .await
+        .unwrap();
+    let state = || async {
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(PUBLIC_BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap_or_default()
+            .to_string();
+        let block = match crate::mail::s3control(&emulator)
+            .await
+            .get_public_access_block()
+            .account_id(ACCOUNT)
+            .send()
+            .await
+        {
+            Ok(out) => format!("{:?}", out.public_access_block_configuration()),
+            Err(err) => format!(
+                "error {:?}",
+                aws_sdk_s3control::error::ProvideErrorMetadata::code(&err)
+            ),
+        };
+        (policy, block)
+    };
+    let before = state().await;
+    assert_eq!(before.0, public);
+    assert!(
+        before.1.contains("NoSuchPublicAccessBlockConfiguration"),
+        "{before:?}"
+    );
+
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
+    let plan = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    let bucket_cut = format!("{KIND}/us-east-1/arn:aws:s3:::{PUBLIC_BUCKET}");
+    for id in [bucket_cut.as_str(), "s3_public_access_block/global/"] {
+        assert!(plan.contains(id), "{id} planned");
+    }
+
+    emulator.apply("plans/p.yaml").assert().success();
+    let (policy, block) = state().await;
+    let now = statements(&policy);
+    assert_eq!(now.len(), 2, "{now:?}");
+    assert_eq!(now[1]["Sid"], "HikkonukiOutsideDeny");
+    assert!(block.contains("block_public_policy: Some(true)"), "{block}");
+
+    emulator.restore("plans/p.rollback.yaml").assert().success();
+    assert_eq!(state().await, before);
+}

@@ -48,6 +48,55 @@ pub fn schedule<'a>(phase_cuts: &[&'a Cut]) -> Vec<&'a Cut> {
     })
 }
 
+/// Where a cut stands among its phase's cuts that wait for others ([`Containment::cuts_after`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Turn {
+    /// A cut of a kind another kind of the phase waits for.
+    BeforeOthers,
+    /// Starts only once every [`Turn::BeforeOthers`] cut of the phase has been answered.
+    AfterOthers,
+    /// Waits for nothing, and nothing waits for it.
+    Free,
+}
+
+/// The order one phase's cuts start in ([`schedule`]'s), except that the cuts other kinds wait for come
+/// first and the waiting ones right after them, so they wait no longer than they must and, one cut at a
+/// time (`--parallelism 1`), never wait at all. Also how many cuts the waiting ones wait for.
+pub fn start_order<'a>(phase_cuts: &[&'a Cut], registry: &Registry) -> (Vec<(&'a Cut, Turn)>, u32) {
+    let present = |kind: &str| phase_cuts.iter().any(|c| c.kind == kind);
+    let waits_for = |cut: &Cut| -> Vec<&'static str> {
+        registry
+            .get(&cut.kind)
+            .map(|k| k.cuts_after())
+            .unwrap_or_default()
+            .iter()
+            .copied()
+            .filter(|earlier| present(earlier))
+            .collect()
+    };
+    let earlier_kinds: Vec<&'static str> = phase_cuts.iter().flat_map(|c| waits_for(c)).collect();
+    let turn = |cut: &Cut| {
+        if earlier_kinds.contains(&cut.kind.as_str()) {
+            Turn::BeforeOthers
+        } else if !waits_for(cut).is_empty() {
+            Turn::AfterOthers
+        } else {
+            Turn::Free
+        }
+    };
+    let mut in_turn: Vec<(&Cut, Turn)> = schedule(phase_cuts)
+        .into_iter()
+        .map(|cut| (cut, turn(cut)))
+        .collect();
+    // Stable: each group keeps schedule's order.
+    in_turn.sort_by_key(|(_, turn)| *turn);
+    let earlier = in_turn
+        .iter()
+        .filter(|(_, turn)| *turn == Turn::BeforeOthers)
+        .count();
+    (in_turn, u32::try_from(earlier).unwrap_or(u32::MAX))
+}
+
 /// How far an earlier, interrupted apply got with each cut, read back from its rollback file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Progress {
@@ -281,11 +330,24 @@ pub async fn execute(
                 seal: &seal,
                 started,
             });
+            let (started_in_turn, earlier) = start_order(&cuts, registry);
+            // Opened one permit per answered cut that others wait for.
+            let gate = tokio::sync::Semaphore::new(0);
             let answered: Vec<(String, Result<CutResult, EngineError>)> =
-                stream::iter(schedule(&cuts))
-                    .map(|cut| {
-                        let (run, later) = (&run, later.as_ref());
-                        async move { (cut.id.clone(), run_cut(run, cut, later).await) }
+                stream::iter(started_in_turn)
+                    .map(|(cut, turn)| {
+                        let (run, later, gate) = (&run, later.as_ref(), &gate);
+                        async move {
+                            if turn == Turn::AfterOthers {
+                                // Every earlier cut starts before this one, so the permits come.
+                                let _answered = gate.acquire_many(earlier).await;
+                            }
+                            let result = run_cut(run, cut, later).await;
+                            if turn == Turn::BeforeOthers {
+                                gate.add_permits(1);
+                            }
+                            (cut.id.clone(), result)
+                        }
                     })
                     .buffer_unordered(parallelism)
                     .collect()

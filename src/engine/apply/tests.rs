@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::*;
 use crate::aws::RegionCtx;
+use crate::engine::apply::execute::{Turn, start_order};
 use crate::journal;
 use crate::plan::{Cut, Plan};
 use crate::report::RecordingReporter;
@@ -692,4 +693,247 @@ async fn a_resumed_seal_whose_call_went_through_is_waited_for_before_its_complet
     );
     assert_eq!(outcome.already_done, ["slow_switch/us-east-1/region"]);
     assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+}
+
+/// The two sides of S3's `BlockPublicPolicy`, as stand-ins: an account-wide block that cuts after the
+/// policy writes, and a policy write AWS refuses once the block is on.
+struct BlockOrWrite {
+    info: &'static crate::services::KindInfo,
+    log: Log,
+    block_on: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+static ACCOUNT_BLOCK: crate::services::KindInfo = crate::services::KindInfo {
+    name: "account_block",
+    reversible: true,
+    enabled_by_default: true,
+    phase: crate::services::Phase::PerResource,
+    global: true,
+};
+
+static POLICY_WRITE: crate::services::KindInfo = crate::services::KindInfo {
+    name: "policy_write",
+    reversible: true,
+    enabled_by_default: true,
+    phase: crate::services::Phase::PerResource,
+    global: false,
+};
+
+#[async_trait::async_trait]
+impl crate::services::CutKind for BlockOrWrite {
+    type State = Switched;
+    type Undo = Switched;
+
+    fn info(&self) -> &'static crate::services::KindInfo {
+        self.info
+    }
+
+    fn cuts_after(&self) -> &'static [&'static str] {
+        if self.info.name == ACCOUNT_BLOCK.name {
+            &["policy_write"]
+        } else {
+            &[]
+        }
+    }
+
+    fn check_states(&self, _cut: &crate::services::TypedCut<Switched>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &crate::services::DiscoveryScope,
+    ) -> Result<Vec<crate::services::Proposal<Switched>>, crate::services::ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Option<Switched>, crate::services::ServiceError> {
+        Ok(Some(Switched { on: true }))
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if self.info.name == ACCOUNT_BLOCK.name {
+            self.block_on.store(true, SeqCst);
+            note(&self.log, "block on");
+            return Ok(cut.before.clone());
+        }
+        // Each write takes a while, so that a block started beside them would land first.
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        if self.block_on.load(SeqCst) {
+            note(&self.log, &format!("{} refused", cut.target));
+            return Err(crate::services::ServiceError::local(
+                "s3:PutBucketPolicy",
+                "AccessDenied: the policy allows public access",
+            ));
+        }
+        note(&self.log, &format!("{} written", cut.target));
+        Ok(cut.before.clone())
+    }
+
+    fn undo_record_for(
+        &self,
+        cut: &crate::services::TypedCut<Switched>,
+    ) -> Result<Switched, crate::services::ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    async fn undo(
+        &self,
+        _ctx: &RegionCtx,
+        _undo: &Switched,
+    ) -> Result<crate::services::UndoOutcome, crate::services::ServiceError> {
+        Ok(Default::default())
+    }
+}
+
+/// The stand-ins in the declared order given (names of their infos).
+fn block_and_policies_declared(
+    order: [&'static crate::services::KindInfo; 2],
+) -> (crate::services::Registry, Log) {
+    let log = Log::default();
+    let on = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let kinds = order
+        .into_iter()
+        .map(|info| {
+            Box::new(BlockOrWrite {
+                info,
+                log: log.clone(),
+                block_on: on.clone(),
+            }) as Box<dyn crate::services::Containment>
+        })
+        .collect();
+    (crate::services::Registry::of_kinds(kinds), log)
+}
+
+/// Declared block first, as s3_public_access_block is declared before resource_policy_deny.
+fn block_and_policies() -> (crate::services::Registry, Log) {
+    block_and_policies_declared([&ACCOUNT_BLOCK, &POLICY_WRITE])
+}
+
+async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutcome) {
+    let (registry, log) = block_and_policies();
+    let cut = |kind: &str, region: &str, target: &str| Cut {
+        id: Cut::expected_id(kind, region, target),
+        kind: kind.into(),
+        region: region.into(),
+        target: target.into(),
+        enabled: true,
+        reversible: true,
+        reason: "test".into(),
+        before: json!({"on": true}),
+        after: json!({"on": false}),
+    };
+    let plan = Plan {
+        cuts: vec![
+            cut("account_block", "global", "123456789012"),
+            cut("policy_write", "us-east-1", "bucket-a"),
+            cut("policy_write", "us-east-1", "bucket-b"),
+            cut("policy_write", "us-east-1", "bucket-c"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut journal) = new_journal(&dir);
+    let session = AwsSession::with_regions(
+        "us-east-1",
+        vec![
+            RegionCtx::for_tests("us-east-1"),
+            RegionCtx::for_tests("global"),
+        ],
+    );
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism,
+            ..ApplyOptions::default()
+        },
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    let log = log.lock().unwrap().clone();
+    (log, outcome)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kind_that_cuts_after_others_starts_once_their_cuts_are_answered() {
+    for parallelism in [8, 2, 1] {
+        let (log, outcome) = apply_block_and_policies(parallelism).await;
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some("block on"),
+            "parallelism {parallelism}: {log:?}"
+        );
+        assert!(
+            log.iter().all(|line| !line.ends_with("refused")),
+            "parallelism {parallelism}: no write reached AWS after the block: {log:?}"
+        );
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        assert_eq!(outcome.done.len(), 4);
+    }
+}
+
+#[test]
+fn restore_lifts_a_kind_that_cuts_after_others_before_undoing_them() {
+    let (registry, _) = block_and_policies();
+    assert!(registry.restore_rank("account_block") < registry.restore_rank("policy_write"));
+    // Declared in the other order, the rank is the same way round.
+    let (registry, _) = block_and_policies_declared([&POLICY_WRITE, &ACCOUNT_BLOCK]);
+    assert!(registry.restore_rank("account_block") < registry.restore_rank("policy_write"));
+}
+
+#[test]
+fn the_cuts_others_wait_for_start_first_and_the_waiting_ones_right_after() {
+    let (registry, _) = block_and_policies();
+    let cut = |kind: &str, target: &str| Cut {
+        id: Cut::expected_id(kind, "us-east-1", target),
+        kind: kind.into(),
+        region: "us-east-1".into(),
+        target: target.into(),
+        enabled: true,
+        reversible: true,
+        reason: "test".into(),
+        before: json!({}),
+        after: json!({}),
+    };
+    let cuts = [
+        cut("key_off", "AKIA1"),
+        cut("account_block", "acct"),
+        cut("policy_write", "bucket-a"),
+        cut("key_off", "AKIA2"),
+    ];
+    let phase: Vec<&Cut> = cuts.iter().collect();
+    let (order, earlier) = start_order(&phase, &registry);
+    let order: Vec<(&str, Turn)> = order
+        .iter()
+        .map(|(cut, turn)| (cut.target.as_str(), *turn))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("bucket-a", Turn::BeforeOthers),
+            ("acct", Turn::AfterOthers),
+            ("AKIA1", Turn::Free),
+            ("AKIA2", Turn::Free)
+        ]
+    );
+    assert_eq!(earlier, 1);
+    // Without a cut to wait for, the block waits for nothing.
+    let phase: Vec<&Cut> = vec![&cuts[0], &cuts[1]];
+    let (order, earlier) = start_order(&phase, &registry);
+    assert!(order.iter().all(|(_, turn)| *turn == Turn::Free));
+    assert_eq!(earlier, 0);
 }

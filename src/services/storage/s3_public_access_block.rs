@@ -169,6 +169,16 @@ impl CutKind for S3PublicAccessBlock {
     /// The block as it was before the cut: what restore puts back.
     type Undo = AccountBlock;
 
+    /// `BlockPublicPolicy` makes S3 "reject calls to PUT Bucket policy if the specified bucket policy
+    /// allows public access"
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PublicAccessBlockConfiguration.html>),
+    /// which is what resource_policy_deny writes to a public bucket (its policy with a deny added, and on
+    /// restore the recorded policy): the account block goes on once those are answered, and is lifted
+    /// first.
+    fn cuts_after(&self) -> &'static [&'static str] {
+        &[crate::services::trust::resource_policy_deny::KIND]
+    }
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }

@@ -57,8 +57,11 @@ mod tests;
 
 pub struct ResourcePolicyDeny;
 
+/// The kind's name, for kinds that order themselves around it.
+pub const KIND: &str = "resource_policy_deny";
+
 static INFO: KindInfo = KindInfo {
-    name: "resource_policy_deny",
+    name: KIND,
     reversible: true,
     enabled_by_default: true,
     phase: Phase::PerResource,
