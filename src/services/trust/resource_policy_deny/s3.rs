@@ -115,7 +115,19 @@ pub(super) async fn write(
         .policy(document)
         .send()
         .await
-        .map_err(|err| ServiceError::from_sdk("s3:PutBucketPolicy", err))?;
+        .map_err(|err| {
+            let mut err = ServiceError::from_sdk("s3:PutBucketPolicy", err);
+            // BlockPublicPolicy makes S3 "reject calls to PUT Bucket policy if the specified bucket
+            // policy allows public access" (https://docs.aws.amazon.com/AmazonS3/latest/API/API_PublicAccessBlockConfiguration.html),
+            // with the same AccessDenied as a missing permission. Apply orders its own account block
+            // after this cut; a block that was on before the plan still refuses a public policy.
+            if err.is_access_denied() {
+                err.message.push_str(&format!(
+                    "; S3 answers the same when Block Public Access's BlockPublicPolicy (the account's or bucket {bucket}'s) is on and the policy written is public, which it stays with the deny added: check `aws s3api get-bucket-policy-status --bucket {bucket}` and the block"
+                ));
+            }
+            err
+        })?;
     Ok(())
 }
 

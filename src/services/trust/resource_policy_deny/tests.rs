@@ -352,6 +352,25 @@ mod s3_answers {
         assert_eq!(err.code.as_deref(), Some("MalformedPolicy"));
     }
 
+    /// S3's answer to a public policy while BlockPublicPolicy is on is a plain AccessDenied: the error
+    /// names that cause beside the missing permission.
+    #[tokio::test]
+    async fn mocked_access_denied_on_a_bucket_policy_names_block_public_policy_as_a_cause() {
+        let refused = mock!(Client::put_bucket_policy)
+            .then_error(|| PutBucketPolicyError::generic(s3_error("AccessDenied")));
+        let client = mock_client!(aws_sdk_s3, [&refused]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3(client);
+        let cut = cut_of(propose(&bucket_with(grant_to(json!("*"))), &home()).unwrap());
+        let err = ResourcePolicyDeny.apply(&ctx, &cut).await.unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("BlockPublicPolicy"), "{text}");
+        assert!(text.contains("get-bucket-policy-status"), "{text}");
+        assert!(
+            text.contains("missing permission: s3:PutBucketPolicy"),
+            "{text}"
+        );
+    }
+
     #[tokio::test]
     async fn mocked_undo_puts_back_the_exact_prior_text_while_the_live_policy_is_the_cuts() {
         let prior_text = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [{\"Effect\": \"Allow\", \"Principal\": \"*\", \"Action\": \"s3:GetObject\", \"Resource\": \"arn:aws:s3:::reports/*\"}]\n}";
