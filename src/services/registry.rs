@@ -469,13 +469,21 @@ mod tests {
     }
 
     /// A session revocation taken before the trust deny would leave a window in which an outsider
-    /// assumes the role afresh, and that new session would outlive the revocation.
+    /// assumes the role afresh, and that new session would outlive the revocation; the same for a stolen
+    /// key not yet deactivated.
     #[test]
-    fn trust_is_denied_before_sessions_are_revoked() {
+    fn trust_is_denied_and_keys_deactivated_before_sessions_are_revoked() {
         let registry = Registry::standard();
         let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
         assert!(position("iam_trust_deny") < position("iam_session_revoke"));
+        // Declared order is only the plan's listing; apply runs a phase's kinds side by side, so the
+        // order is kept by waiting: revocations start once trust denies and key deactivations (a stolen
+        // key mints new sessions) are answered.
+        assert_eq!(
+            registry.get("iam_session_revoke").unwrap().cuts_after(),
+            ["iam_key_deactivate", "iam_trust_deny"]
+        );
         assert!(undone_before(
             &registry,
             "iam_session_revoke",

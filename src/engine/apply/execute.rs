@@ -61,40 +61,48 @@ pub enum Turn {
 
 /// The order one phase's cuts start in ([`schedule`]'s), except that the cuts other kinds wait for come
 /// first and the waiting ones right after them, so they wait no longer than they must and, one cut at a
-/// time (`--parallelism 1`), never wait at all. Also how many cuts the waiting ones wait for.
-pub fn start_order<'a>(phase_cuts: &[&'a Cut], registry: &Registry) -> (Vec<(&'a Cut, Turn)>, u32) {
+/// time (`--parallelism 1`), never wait at all. Also how many cuts of each kind waited for there are.
+pub fn start_order<'a>(
+    phase_cuts: &[&'a Cut],
+    registry: &Registry,
+) -> (Vec<(&'a Cut, Turn)>, HashMap<&'static str, u32>) {
     let present = |kind: &str| phase_cuts.iter().any(|c| c.kind == kind);
     let waits_for = |cut: &Cut| -> Vec<&'static str> {
-        registry
-            .get(&cut.kind)
-            .map(|k| k.cuts_after())
-            .unwrap_or_default()
-            .iter()
-            .copied()
+        waited_for(registry, cut)
+            .into_iter()
             .filter(|earlier| present(earlier))
             .collect()
     };
-    let earlier_kinds: Vec<&'static str> = phase_cuts.iter().flat_map(|c| waits_for(c)).collect();
-    let turn = |cut: &Cut| {
-        if earlier_kinds.contains(&cut.kind.as_str()) {
-            Turn::BeforeOthers
-        } else if !waits_for(cut).is_empty() {
-            Turn::AfterOthers
-        } else {
-            Turn::Free
-        }
-    };
+    let mut earlier: HashMap<&'static str, u32> = phase_cuts
+        .iter()
+        .flat_map(|c| waits_for(c))
+        .map(|kind| (kind, 0))
+        .collect();
     let mut in_turn: Vec<(&Cut, Turn)> = schedule(phase_cuts)
         .into_iter()
-        .map(|cut| (cut, turn(cut)))
+        .map(|cut| {
+            let turn = if let Some(count) = earlier.get_mut(cut.kind.as_str()) {
+                *count += 1;
+                Turn::BeforeOthers
+            } else if !waits_for(cut).is_empty() {
+                Turn::AfterOthers
+            } else {
+                Turn::Free
+            };
+            (cut, turn)
+        })
         .collect();
     // Stable: each group keeps schedule's order.
     in_turn.sort_by_key(|(_, turn)| *turn);
-    let earlier = in_turn
-        .iter()
-        .filter(|(_, turn)| *turn == Turn::BeforeOthers)
-        .count();
-    (in_turn, u32::try_from(earlier).unwrap_or(u32::MAX))
+    (in_turn, earlier)
+}
+
+/// The kinds a cut's kind cuts after ([`Containment::cuts_after`]).
+fn waited_for(registry: &Registry, cut: &Cut) -> Vec<&'static str> {
+    registry
+        .get(&cut.kind)
+        .map(|k| k.cuts_after().to_vec())
+        .unwrap_or_default()
 }
 
 /// How far an earlier, interrupted apply got with each cut, read back from its rollback file.
@@ -331,19 +339,29 @@ pub async fn execute(
                 started,
             });
             let (started_in_turn, earlier) = start_order(&cuts, registry);
-            // Opened one permit per answered cut that others wait for.
-            let gate = tokio::sync::Semaphore::new(0);
+            // Per kind waited for: one permit per answered cut of it.
+            let answered_of: HashMap<&str, tokio::sync::Semaphore> = earlier
+                .keys()
+                .map(|kind| (*kind, tokio::sync::Semaphore::new(0)))
+                .collect();
             let answered: Vec<(String, Result<CutResult, EngineError>)> =
                 stream::iter(started_in_turn)
                     .map(|(cut, turn)| {
-                        let (run, later, gate) = (&run, later.as_ref(), &gate);
+                        let (run, later) = (&run, later.as_ref());
+                        let (earlier, answered_of) = (&earlier, &answered_of);
                         async move {
                             if turn == Turn::AfterOthers {
-                                // Every earlier cut starts before this one, so the permits come.
-                                let _answered = gate.acquire_many(earlier).await;
+                                // Every cut waited for starts before this one, so the permits come.
+                                for kind in waited_for(registry, cut) {
+                                    if let (Some(gate), Some(&count)) =
+                                        (answered_of.get(kind), earlier.get(kind))
+                                    {
+                                        let _all_answered = gate.acquire_many(count).await;
+                                    }
+                                }
                             }
                             let result = run_cut(run, cut, later).await;
-                            if turn == Turn::BeforeOthers {
+                            if let Some(gate) = answered_of.get(cut.kind.as_str()) {
                                 gate.add_permits(1);
                             }
                             (cut.id.clone(), result)

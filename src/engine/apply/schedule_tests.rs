@@ -155,3 +155,52 @@ fn restore_spreads_one_kind_over_regions_keeping_its_ranks_and_newest_first_per_
         .collect();
     assert!(ranks.is_sorted());
 }
+
+/// Each waiting kind waits for its own kinds only: the account's S3 block for the resource policies, the
+/// session revocations for the key deactivations and trust denies; the rest wait for nothing.
+#[test]
+fn waiting_kinds_start_after_the_kinds_they_wait_for_and_free_cuts_last() {
+    let registry = Registry::standard();
+    let cuts = [
+        cut("sg_revoke", "us-east-1", "sg-1"),
+        cut("iam_session_revoke", "global", "role/app"),
+        cut("s3_public_access_block", "global", "123456789012"),
+        cut("resource_policy_deny", "us-east-1", "arn:aws:s3:::public"),
+        cut("iam_key_deactivate", "global", "AKIA1"),
+        cut("iam_trust_deny", "global", "role/ci"),
+    ];
+    let phase: Vec<&Cut> = cuts.iter().collect();
+    let (order, earlier) = super::start_order(&phase, &registry);
+    let turn_of = |target: &str| {
+        order
+            .iter()
+            .find(|(cut, _)| cut.target == target)
+            .map(|(_, turn)| *turn)
+            .unwrap()
+    };
+    use super::Turn::{AfterOthers, BeforeOthers, Free};
+    for (target, turn) in [
+        ("arn:aws:s3:::public", BeforeOthers),
+        ("AKIA1", BeforeOthers),
+        ("role/ci", BeforeOthers),
+        ("role/app", AfterOthers),
+        ("123456789012", AfterOthers),
+        ("sg-1", Free),
+    ] {
+        assert_eq!(turn_of(target), turn, "{target}");
+    }
+    let turns: Vec<super::Turn> = order.iter().map(|(_, turn)| *turn).collect();
+    assert!(
+        turns.is_sorted(),
+        "waited-for first, then waiting, then free: {turns:?}"
+    );
+    assert_eq!(
+        earlier,
+        [
+            ("resource_policy_deny", 1),
+            ("iam_key_deactivate", 1),
+            ("iam_trust_deny", 1)
+        ]
+        .into()
+    );
+}

@@ -675,6 +675,14 @@ impl CutKind for SessionRevoke {
     type State = Revocation;
     type Undo = UndoRecord;
 
+    /// A session issued between this cut's cut-off time and a stolen key's deactivation, or an outsider's
+    /// assumption of a role before its trust is denied, would outlive the revocation: so revocations
+    /// start only once every key deactivation and trust deny of the run has been answered, and their
+    /// cut-off is later than both.
+    fn cuts_after(&self) -> &'static [&'static str] {
+        &["iam_key_deactivate", "iam_trust_deny"]
+    }
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
