@@ -329,8 +329,10 @@ region_clients! {
     s3control / mock_s3control => aws_sdk_s3control,
     cloudfront / mock_cloudfront => aws_sdk_cloudfront,
     lambda / mock_lambda => aws_sdk_lambda,
-    apigateway / mock_apigateway => aws_sdk_apigateway,
-    apigatewayv2 / mock_apigatewayv2 => aws_sdk_apigatewayv2,
+    apigateway / mock_apigateway => aws_sdk_apigateway
+        with crate::services::serverless::api_gateway::concurrent_modification::retried_v1,
+    apigatewayv2 / mock_apigatewayv2 => aws_sdk_apigatewayv2
+        with crate::services::serverless::api_gateway::concurrent_modification::retried_v2,
     ecrpublic / mock_ecrpublic => aws_sdk_ecrpublic,
     cloudtrail / mock_cloudtrail => aws_sdk_cloudtrail,
     route53 / mock_route53 => aws_sdk_route53,
@@ -466,6 +468,85 @@ mod tests {
         ) -> SharedHttpConnector {
             SharedHttpConnector::new(self.clone())
         }
+    }
+
+    /// API Gateway answering "concurrent modification" `refusals` times, then accepting the change.
+    #[derive(Debug, Clone)]
+    struct BusyApiGateway {
+        refusals: usize,
+        calls: Arc<AtomicUsize>,
+    }
+
+    impl HttpConnector for BusyApiGateway {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            let response = if call < self.refusals {
+                let mut refused = HttpResponse::new(
+                    409.try_into().unwrap(),
+                    SdkBody::from(
+                        r#"{"message":"Unable to complete operation due to concurrent modification. Please try again later."}"#,
+                    ),
+                );
+                refused
+                    .headers_mut()
+                    .insert("x-amzn-ErrorType", "ConflictException");
+                refused
+            } else {
+                HttpResponse::new(
+                    200.try_into().unwrap(),
+                    SdkBody::from(r#"{"stageName":"prod"}"#),
+                )
+            };
+            HttpConnectorFuture::ready(Ok(response))
+        }
+    }
+
+    impl HttpClient for BusyApiGateway {
+        fn http_connector(
+            &self,
+            _: &HttpConnectorSettings,
+            _: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    /// The client a kind gets from its region's context retries API Gateway's concurrent-modification
+    /// answer (see `concurrent_modification`), with the session's retry budget.
+    #[tokio::test]
+    async fn the_api_gateway_clients_retry_a_concurrent_modification() {
+        let busy = BusyApiGateway {
+            refusals: 2,
+            calls: Arc::new(AtomicUsize::new(0)),
+        };
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(SharedHttpClient::new(busy.clone()))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(4)
+                    .with_initial_backoff(std::time::Duration::from_millis(1)),
+            )
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIAOPERATOR",
+                "secret",
+                None,
+                None,
+                "operator",
+            ))
+            .load()
+            .await;
+        let ctx = RegionCtx::new("us-east-1", config, None);
+        let out = ctx
+            .apigateway()
+            .update_stage()
+            .rest_api_id("a1")
+            .stage_name("prod")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.stage_name(), Some("prod"));
+        assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
     }
 
     async fn entered_twice(lifetime: time::Duration) -> usize {

@@ -466,6 +466,11 @@ mod tests {
         let order: Vec<&str> = registry.all().map(|k| k.info().name).collect();
         let position = |name: &str| order.iter().position(|k| *k == name).unwrap();
         assert!(position("apigw_stage_throttle") < position("apigw_deny_policy"));
+        // Apply runs a phase's kinds side by side: the order is kept by waiting.
+        assert_eq!(
+            registry.get("apigw_deny_policy").unwrap().cuts_after(),
+            ["apigw_stage_throttle"]
+        );
     }
 
     /// A session revocation taken before the trust deny would leave a window in which an outsider

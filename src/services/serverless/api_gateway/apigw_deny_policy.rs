@@ -314,6 +314,15 @@ impl CutKind for ApiGatewayDenyPolicy {
     /// deployments are found by their description, so nothing apply learns is needed.
     type Undo = ApiState;
 
+    /// The stage throttles close the APIs at once; a deny policy is in effect only once deployed, and
+    /// deployments go one per 5 s per account. So the deny policies start once every throttle is
+    /// answered: the throttles are not queued behind them, and no deny writes to an API while its stages
+    /// are being throttled (API Gateway refuses a second change to an API in progress, see
+    /// [`super::concurrent_modification`]).
+    fn cuts_after(&self) -> &'static [&'static str] {
+        &["apigw_stage_throttle"]
+    }
+
     fn info(&self) -> &'static KindInfo {
         &INFO
     }
