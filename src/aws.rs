@@ -328,11 +328,12 @@ region_clients! {
     sesv2 / mock_sesv2 => aws_sdk_sesv2,
     s3control / mock_s3control => aws_sdk_s3control,
     cloudfront / mock_cloudfront => aws_sdk_cloudfront,
-    lambda / mock_lambda => aws_sdk_lambda,
+    lambda / mock_lambda => aws_sdk_lambda
+        with crate::services::common::concurrent_modification::lambda,
     apigateway / mock_apigateway => aws_sdk_apigateway
-        with crate::services::serverless::api_gateway::concurrent_modification::retried_v1,
+        with crate::services::common::concurrent_modification::api_gateway_v1,
     apigatewayv2 / mock_apigatewayv2 => aws_sdk_apigatewayv2
-        with crate::services::serverless::api_gateway::concurrent_modification::retried_v2,
+        with crate::services::common::concurrent_modification::api_gateway_v2,
     ecrpublic / mock_ecrpublic => aws_sdk_ecrpublic,
     cloudtrail / mock_cloudtrail => aws_sdk_cloudtrail,
     route53 / mock_route53 => aws_sdk_route53,
@@ -512,7 +513,7 @@ mod tests {
     }
 
     /// The client a kind gets from its region's context retries API Gateway's concurrent-modification
-    /// answer (see `concurrent_modification`), with the session's retry budget.
+    /// answer (see `services::common::concurrent_modification`), with the session's retry budget.
     #[tokio::test]
     async fn the_api_gateway_clients_retry_a_concurrent_modification() {
         let busy = BusyApiGateway {

@@ -1,11 +1,13 @@
 //! Helpers several kinds share that belong to no door: which regions are enabled, how to tell an endpoint
 //! that lacks an API from a real failure, reading many resources a few at a time, and who a policy lets
 //! in from outside the account (and the organization that counts as inside), and what discovery could not
-//! classify ([`unclassified`]).
+//! classify ([`unclassified`]), and which refusals mean only "another change is in progress"
+//! ([`concurrent_modification`]).
 
 use crate::service_error::ServiceError;
 
 pub mod cloudtrail_who;
+pub mod concurrent_modification;
 pub mod missing_api;
 pub mod org_accounts;
 pub mod organization;

@@ -318,7 +318,7 @@ impl CutKind for ApiGatewayDenyPolicy {
     /// deployments go one per 5 s per account. So the deny policies start once every throttle is
     /// answered: the throttles are not queued behind them, and no deny writes to an API while its stages
     /// are being throttled (API Gateway refuses a second change to an API in progress, see
-    /// [`super::concurrent_modification`]).
+    /// [`crate::services::common::concurrent_modification`]).
     fn cuts_after(&self) -> &'static [&'static str] {
         &["apigw_stage_throttle"]
     }

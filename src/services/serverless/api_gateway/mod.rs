@@ -19,7 +19,6 @@ pub const READ_CONCURRENCY: usize = 4;
 
 pub mod apigw_deny_policy;
 pub mod apigw_stage_throttle;
-pub mod concurrent_modification;
 
 pub use apigw_deny_policy::ApiGatewayDenyPolicy;
 pub use apigw_stage_throttle::ApiGatewayStageThrottle;

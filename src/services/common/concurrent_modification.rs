@@ -1,0 +1,259 @@
+//! Some services apply one change at a time to a resource. A second change made while the first is still
+//! being applied is refused with HTTP 409 and a message saying so. Apply runs a phase's kinds side by
+//! side, and several kinds can change one API or one function, so this answer is expected:
+//!
+//! - **API Gateway** (REST, HTTP and WebSocket APIs): `ConflictException`, "Unable to complete operation due
+//!   to concurrent modification. Please try again later." The API reference lists `ConflictException` for
+//!   UpdateStage, UpdateRestApi and CreateDeployment
+//!   (<https://docs.aws.amazon.com/apigateway/latest/api/API_UpdateStage.html>) without naming this case.
+//!   Terraform's AWS provider retries it for every REST API operation (hashicorp/terraform-provider-aws#776,
+//!   #16439) and for HTTP and WebSocket APIs (#18018, #29735).
+//! - **Lambda**: `ResourceConflictException`, "The operation cannot be performed at this time. An update is
+//!   in progress for resource: …" or "The function could not be updated due to a concurrent update
+//!   operation." The API reference documents `ResourceConflictException` as "another operation is in
+//!   progress" (<https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html>), and
+//!   Terraform's provider retries it for function permissions and updates
+//!   (hashicorp/terraform-provider-aws#5154, #10049).
+//!
+//! The SDK's standard retry does not count these as transient, so this classifier marks them retryable for
+//! those clients ([`crate::aws`]). They are then retried with the session's backoff and attempt budget,
+//! like throttling. The same status with another message ("Stage already exists", "The statement id
+//! provided already exists") is left as it is: it would fail the same way on every attempt.
+
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
+use aws_smithy_runtime_api::client::retries::classifiers::{
+    ClassifyRetry, RetryAction, RetryClassifierPriority,
+};
+use aws_smithy_types::retry::ErrorKind;
+
+use crate::aws::RegionCtx;
+
+/// API Gateway's words for a change refused because another is in progress.
+pub const API_GATEWAY: &[&str] = &["concurrent modification"];
+
+/// Lambda's words for the same.
+pub const LAMBDA: &[&str] = &["update is in progress", "concurrent update operation"];
+
+/// Marks a 409 answer carrying one of `phrases` (in any case) as a transient error.
+#[derive(Debug, Clone, Copy)]
+pub struct ConcurrentModificationRetried {
+    pub phrases: &'static [&'static str],
+}
+
+impl ClassifyRetry for ConcurrentModificationRetried {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        if !matches!(ctx.output_or_error(), Some(Err(_))) {
+            return RetryAction::NoActionIndicated;
+        }
+        let Some(response) = ctx.response() else {
+            return RetryAction::NoActionIndicated;
+        };
+        if response.status().as_u16() != 409 {
+            return RetryAction::NoActionIndicated;
+        }
+        match response.body().bytes() {
+            Some(body) if says_in_progress(body, self.phrases) => {
+                RetryAction::retryable_error(ErrorKind::TransientError)
+            }
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "change refused while another is in progress"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::transient_error_classifier()
+    }
+}
+
+/// Whether an error body carries one of `phrases`, in any case.
+pub fn says_in_progress(body: &[u8], phrases: &[&str]) -> bool {
+    let body = String::from_utf8_lossy(body).to_ascii_lowercase();
+    phrases.iter().any(|phrase| body.contains(phrase))
+}
+
+/// The REST API client with the classifier.
+pub fn api_gateway_v1(
+    builder: aws_sdk_apigateway::config::Builder,
+    _ctx: &RegionCtx,
+) -> aws_sdk_apigateway::config::Builder {
+    builder.retry_classifier(ConcurrentModificationRetried {
+        phrases: API_GATEWAY,
+    })
+}
+
+/// The HTTP and WebSocket API client with the classifier.
+pub fn api_gateway_v2(
+    builder: aws_sdk_apigatewayv2::config::Builder,
+    _ctx: &RegionCtx,
+) -> aws_sdk_apigatewayv2::config::Builder {
+    builder.retry_classifier(ConcurrentModificationRetried {
+        phrases: API_GATEWAY,
+    })
+}
+
+/// The Lambda client with the classifier.
+pub fn lambda(
+    builder: aws_sdk_lambda::config::Builder,
+    _ctx: &RegionCtx,
+) -> aws_sdk_lambda::config::Builder {
+    builder.retry_classifier(ConcurrentModificationRetried { phrases: LAMBDA })
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput;
+    use aws_sdk_lambda::operation::put_function_concurrency::PutFunctionConcurrencyOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::http::StatusCode;
+    use aws_smithy_types::body::SdkBody;
+
+    use super::*;
+
+    fn answer(error_type: &str, message: &str) -> HttpResponse {
+        let mut response = HttpResponse::new(
+            StatusCode::try_from(409).unwrap(),
+            SdkBody::from(format!(r#"{{"message":"{message}"}}"#)),
+        );
+        response
+            .headers_mut()
+            .insert("x-amzn-ErrorType", error_type.to_string());
+        response
+    }
+
+    fn api_gateway(rule: &aws_smithy_mocks::Rule) -> aws_sdk_apigateway::Client {
+        mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[rule], |config| {
+            config
+                .retry_config(
+                    aws_sdk_apigateway::config::retry::RetryConfig::standard()
+                        .with_max_attempts(4)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .retry_classifier(ConcurrentModificationRetried {
+                    phrases: API_GATEWAY,
+                })
+        })
+    }
+
+    fn lambda_client(rule: &aws_smithy_mocks::Rule) -> aws_sdk_lambda::Client {
+        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[rule], |config| {
+            config
+                .retry_config(
+                    aws_sdk_lambda::config::retry::RetryConfig::standard()
+                        .with_max_attempts(4)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .retry_classifier(ConcurrentModificationRetried { phrases: LAMBDA })
+        })
+    }
+
+    async fn update_stage(client: &aws_sdk_apigateway::Client) -> Result<(), String> {
+        client
+            .update_stage()
+            .rest_api_id("a1")
+            .stage_name("prod")
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| {
+                aws_sdk_apigateway::error::ProvideErrorMetadata::code(&err)
+                    .unwrap_or_default()
+                    .to_string()
+            })
+    }
+
+    #[tokio::test]
+    async fn mocked_an_api_gateway_concurrent_modification_is_retried_until_the_change_goes_through()
+     {
+        let update = mock!(aws_sdk_apigateway::Client::update_stage)
+            .sequence()
+            .http_response(|| {
+                answer(
+                    "ConflictException",
+                    "Unable to complete operation due to concurrent modification. Please try again later.",
+                )
+            })
+            .times(2)
+            .output(|| UpdateStageOutput::builder().stage_name("prod").build())
+            .build();
+        assert_eq!(update_stage(&api_gateway(&update)).await, Ok(()));
+        assert_eq!(update.num_calls(), 3, "two refusals, then the change");
+    }
+
+    #[tokio::test]
+    async fn mocked_another_api_gateway_conflict_is_not_retried() {
+        let update = mock!(aws_sdk_apigateway::Client::update_stage)
+            .then_http_response(|| answer("ConflictException", "Stage already exists"));
+        assert_eq!(
+            update_stage(&api_gateway(&update)).await,
+            Err("ConflictException".to_string())
+        );
+        assert_eq!(update.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn mocked_a_lambda_update_in_progress_is_retried_and_an_existing_statement_is_not() {
+        let busy = mock!(aws_sdk_lambda::Client::put_function_concurrency)
+            .sequence()
+            .http_response(|| {
+                answer(
+                    "ResourceConflictException",
+                    "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:f",
+                )
+            })
+            .output(|| {
+                PutFunctionConcurrencyOutput::builder()
+                    .reserved_concurrent_executions(0)
+                    .build()
+            })
+            .build();
+        lambda_client(&busy)
+            .put_function_concurrency()
+            .function_name("f")
+            .reserved_concurrent_executions(0)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(busy.num_calls(), 2);
+
+        let exists = mock!(aws_sdk_lambda::Client::add_permission).then_http_response(|| {
+            answer(
+                "ResourceConflictException",
+                "The statement id (public) provided already exists. Please provide a new statement id, or remove the existing statement.",
+            )
+        });
+        let err = lambda_client(&exists)
+            .add_permission()
+            .function_name("f")
+            .statement_id("public")
+            .action("lambda:InvokeFunctionUrl")
+            .principal("*")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_lambda::error::ProvideErrorMetadata::code(&err),
+            Some("ResourceConflictException")
+        );
+        assert_eq!(exists.num_calls(), 1);
+    }
+
+    #[test]
+    fn the_phrases_are_found_in_any_case() {
+        assert!(says_in_progress(
+            br#"{"message":"Unable to complete operation due to Concurrent Modification."}"#,
+            API_GATEWAY
+        ));
+        assert!(says_in_progress(
+            br#"{"Message":"The function could not be updated due to a concurrent update operation."}"#,
+            LAMBDA
+        ));
+        assert!(!says_in_progress(
+            br#"{"message":"Stage already exists"}"#,
+            API_GATEWAY
+        ));
+    }
+}
