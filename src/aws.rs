@@ -471,38 +471,71 @@ mod tests {
         }
     }
 
-    /// API Gateway answering "concurrent modification" `refusals` times, then accepting the change.
+    /// A service refusing a change `refusals` times because another is in progress (409, `error_type`,
+    /// `message`), then accepting it with `accepted`.
     #[derive(Debug, Clone)]
-    struct BusyApiGateway {
+    struct Busy {
         refusals: usize,
+        error_type: &'static str,
+        message: &'static str,
+        accepted: &'static str,
         calls: Arc<AtomicUsize>,
     }
 
-    impl HttpConnector for BusyApiGateway {
+    impl Busy {
+        fn new(error_type: &'static str, message: &'static str, accepted: &'static str) -> Busy {
+            Busy {
+                refusals: 2,
+                error_type,
+                message,
+                accepted,
+                calls: Arc::new(AtomicUsize::new(0)),
+            }
+        }
+
+        /// A region context whose clients all talk to this service.
+        async fn region(&self) -> RegionCtx {
+            let config = aws_config::defaults(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .http_client(SharedHttpClient::new(self.clone()))
+                .retry_config(
+                    RetryConfig::standard()
+                        .with_max_attempts(4)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .credentials_provider(aws_credential_types::Credentials::new(
+                    "AKIAOPERATOR",
+                    "secret",
+                    None,
+                    None,
+                    "operator",
+                ))
+                .load()
+                .await;
+            RegionCtx::new("us-east-1", config, None)
+        }
+    }
+
+    impl HttpConnector for Busy {
         fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
             let call = self.calls.fetch_add(1, Ordering::SeqCst);
             let response = if call < self.refusals {
                 let mut refused = HttpResponse::new(
                     409.try_into().unwrap(),
-                    SdkBody::from(
-                        r#"{"message":"Unable to complete operation due to concurrent modification. Please try again later."}"#,
-                    ),
+                    SdkBody::from(format!(r#"{{"message":"{}"}}"#, self.message)),
                 );
                 refused
                     .headers_mut()
-                    .insert("x-amzn-ErrorType", "ConflictException");
+                    .insert("x-amzn-ErrorType", self.error_type);
                 refused
             } else {
-                HttpResponse::new(
-                    200.try_into().unwrap(),
-                    SdkBody::from(r#"{"stageName":"prod"}"#),
-                )
+                HttpResponse::new(200.try_into().unwrap(), SdkBody::from(self.accepted))
             };
             HttpConnectorFuture::ready(Ok(response))
         }
     }
 
-    impl HttpClient for BusyApiGateway {
+    impl HttpClient for Busy {
         fn http_connector(
             &self,
             _: &HttpConnectorSettings,
@@ -512,33 +545,19 @@ mod tests {
         }
     }
 
-    /// The client a kind gets from its region's context retries API Gateway's concurrent-modification
-    /// answer (see `services::common::concurrent_modification`), with the session's retry budget.
+    /// The clients a kind gets from its region's context retry a change refused because another is in
+    /// progress (see `services::common::concurrent_modification`), with the session's retry budget.
     #[tokio::test]
-    async fn the_api_gateway_clients_retry_a_concurrent_modification() {
-        let busy = BusyApiGateway {
-            refusals: 2,
-            calls: Arc::new(AtomicUsize::new(0)),
-        };
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .http_client(SharedHttpClient::new(busy.clone()))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(4)
-                    .with_initial_backoff(std::time::Duration::from_millis(1)),
-            )
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "AKIAOPERATOR",
-                "secret",
-                None,
-                None,
-                "operator",
-            ))
-            .load()
-            .await;
-        let ctx = RegionCtx::new("us-east-1", config, None);
-        let out = ctx
+    async fn the_api_gateway_and_lambda_clients_retry_a_change_refused_while_another_is_in_progress()
+     {
+        let busy = Busy::new(
+            "ConflictException",
+            "Unable to complete operation due to concurrent modification. Please try again later.",
+            r#"{"stageName":"prod"}"#,
+        );
+        let out = busy
+            .region()
+            .await
             .apigateway()
             .update_stage()
             .rest_api_id("a1")
@@ -547,6 +566,22 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(out.stage_name(), Some("prod"));
+        assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
+
+        let busy = Busy::new(
+            "ResourceConflictException",
+            "The operation cannot be performed at this time. An update is in progress for resource: arn:aws:lambda:us-east-1:123456789012:function:f",
+            r#"{"ReservedConcurrentExecutions":0}"#,
+        );
+        busy.region()
+            .await
+            .lambda()
+            .put_function_concurrency()
+            .function_name("f")
+            .reserved_concurrent_executions(0)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
     }
 
