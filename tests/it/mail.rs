@@ -87,7 +87,16 @@ pub async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String,
         );
     }
 
-    let block = match s3control(emulator)
+    state.insert(
+        "account public access block".into(),
+        account_block(emulator).await,
+    );
+    state
+}
+
+/// The account's S3 Block Public Access as S3 Control answers it, or the error code.
+pub async fn account_block(emulator: &Emulator) -> String {
+    match s3control(emulator)
         .await
         .get_public_access_block()
         .account_id(ACCOUNT)
@@ -99,9 +108,7 @@ pub async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String,
             "error {:?}",
             aws_sdk_s3control::error::ProvideErrorMetadata::code(&err)
         ),
-    };
-    state.insert("account public access block".into(), block);
-    state
+    }
 }
 
 async fn seed(emulator: &Emulator) -> SeededMail {

@@ -211,20 +211,7 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
             .policy()
             .unwrap_or_default()
             .to_string();
-        let block = match crate::mail::s3control(&emulator)
-            .await
-            .get_public_access_block()
-            .account_id(ACCOUNT)
-            .send()
-            .await
-        {
-            Ok(out) => format!("{:?}", out.public_access_block_configuration()),
-            Err(err) => format!(
-                "error {:?}",
-                aws_sdk_s3control::error::ProvideErrorMetadata::code(&err)
-            ),
-        };
-        (policy, block)
+        (policy, crate::mail::account_block(&emulator).await)
     };
     let before = state().await;
     assert_eq!(before.0, public);

@@ -1,0 +1,490 @@
+//! How apply orders a phase's cuts around each other, with in-memory stand-in kinds and paused time: a
+//! sealing change AWS brings into force after answering is waited for beside the per-resource cuts
+//! ([`crate::services::Containment::take_effect`]), and a kind that cuts after others starts only once
+//! theirs are answered ([`crate::services::Containment::cuts_after`]).
+
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use super::*;
+use crate::engine::apply::execute::{Turn, start_order};
+use crate::services::{
+    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, Registry, ServiceError, TypedCut,
+    UndoOutcome,
+};
+
+/// What the stand-in kinds did, in order.
+type Log = Arc<Mutex<Vec<String>>>;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Switched {
+    on: bool,
+}
+
+/// What a stand-in kind does when it cuts.
+enum Behaviour {
+    /// A sealing switch AWS brings into force a minute after answering (as VPC Block Public Access
+    /// reports `update-in-progress` first), or never; `off` once cut.
+    SlowSwitch {
+        never_in_force: bool,
+        off: Arc<AtomicBool>,
+    },
+    /// A change in force when AWS answers (a key deactivated).
+    AtOnce,
+    /// An account-wide block that, once on, makes AWS refuse the policy writes (as S3's
+    /// `BlockPublicPolicy` refuses a public bucket policy): it cuts after them.
+    Block { on: Arc<AtomicBool> },
+    /// A policy write AWS refuses while the block is on; each takes a second, so that a block started
+    /// beside them would land first.
+    Write { block_on: Arc<AtomicBool> },
+}
+
+struct StandIn {
+    info: &'static KindInfo,
+    log: Log,
+    behaviour: Behaviour,
+}
+
+const fn info(name: &'static str, phase: Phase) -> KindInfo {
+    KindInfo {
+        name,
+        reversible: true,
+        enabled_by_default: true,
+        phase,
+        global: false,
+    }
+}
+
+static SLOW_SWITCH: KindInfo = info("slow_switch", Phase::Seal);
+static KEY_OFF: KindInfo = info("key_off", Phase::PerResource);
+static ACCOUNT_BLOCK: KindInfo = info("account_block", Phase::PerResource);
+static POLICY_WRITE: KindInfo = info("policy_write", Phase::PerResource);
+
+fn note(log: &Log, what: &str) {
+    log.lock().unwrap().push(what.into());
+}
+
+#[async_trait::async_trait]
+impl CutKind for StandIn {
+    type State = Switched;
+    type Undo = Switched;
+
+    fn info(&self) -> &'static KindInfo {
+        self.info
+    }
+
+    fn cuts_after(&self) -> &'static [&'static str] {
+        match self.behaviour {
+            Behaviour::Block { .. } => &["policy_write"],
+            _ => &[],
+        }
+    }
+
+    fn check_states(&self, _cut: &TypedCut<Switched>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<Switched>>, ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Switched>,
+    ) -> Result<Option<Switched>, ServiceError> {
+        let cut = match &self.behaviour {
+            Behaviour::SlowSwitch { off, .. } => off.load(SeqCst),
+            _ => false,
+        };
+        Ok(Some(Switched { on: !cut }))
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &TypedCut<Switched>,
+    ) -> Result<Switched, ServiceError> {
+        match &self.behaviour {
+            Behaviour::SlowSwitch { off, .. } => {
+                off.store(true, SeqCst);
+                note(&self.log, "switch answered");
+            }
+            Behaviour::AtOnce => note(&self.log, "key off"),
+            Behaviour::Block { on } => {
+                on.store(true, SeqCst);
+                note(&self.log, "block on");
+            }
+            Behaviour::Write { block_on } => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                if block_on.load(SeqCst) {
+                    note(&self.log, &format!("{} refused", cut.target));
+                    return Err(ServiceError::local(
+                        "s3:PutBucketPolicy",
+                        "AccessDenied: the policy allows public access",
+                    ));
+                }
+                note(&self.log, &format!("{} written", cut.target));
+            }
+        }
+        Ok(cut.before.clone())
+    }
+
+    async fn take_effect(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Switched>,
+    ) -> Result<(), ServiceError> {
+        let Behaviour::SlowSwitch { never_in_force, .. } = &self.behaviour else {
+            return Ok(());
+        };
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        if *never_in_force {
+            note(&self.log, "switch gave up");
+            return Err(ServiceError::local(
+                "ec2:DescribeVpcBlockPublicAccessOptions",
+                "waited 60 s and AWS still reports `update-in-progress`",
+            ));
+        }
+        note(&self.log, "switch in force");
+        Ok(())
+    }
+
+    fn undo_record_for(&self, cut: &TypedCut<Switched>) -> Result<Switched, ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
+        Ok(UndoOutcome::default())
+    }
+}
+
+fn stand_in(
+    info: &'static KindInfo,
+    log: &Log,
+    behaviour: Behaviour,
+) -> Box<dyn crate::services::Containment> {
+    Box::new(StandIn {
+        info,
+        log: log.clone(),
+        behaviour,
+    })
+}
+
+fn cut(kind: &str, region: &str, target: &str) -> Cut {
+    Cut {
+        id: Cut::expected_id(kind, region, target),
+        kind: kind.into(),
+        region: region.into(),
+        target: target.into(),
+        enabled: true,
+        reversible: true,
+        reason: "test".into(),
+        before: json!({"on": true}),
+        after: json!({"on": false}),
+    }
+}
+
+/// A plan that switches a region off (sealing) and takes a key off (per resource), and what the run did:
+/// the kinds' log, the journal's entries, the reporter's events, the outcome. `resuming`: an earlier run
+/// crashed after the switch's call was answered, before its completion was journaled.
+async fn switch_and_key(
+    parallelism: usize,
+    never_in_force: bool,
+    resuming: bool,
+) -> (
+    Vec<String>,
+    Vec<Entry>,
+    Vec<crate::report::Event>,
+    ApplyOutcome,
+) {
+    let log = Log::default();
+    let switch = Behaviour::SlowSwitch {
+        never_in_force,
+        off: Arc::new(resuming.into()),
+    };
+    let registry = Registry::of_kinds(vec![
+        stand_in(&SLOW_SWITCH, &log, switch),
+        stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
+    ]);
+    // In plan order the key comes first: apply still seals first.
+    let plan = Plan {
+        cuts: vec![
+            cut("key_off", "us-east-1", "AKIA1"),
+            cut("slow_switch", "us-east-1", "region"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut journal) = new_journal(&dir);
+    let reporter = RecordingReporter::default();
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism,
+            progress: if resuming {
+                [(plan.cuts[1].id.clone(), Progress::Uncertain)].into()
+            } else {
+                Default::default()
+            },
+            ..ApplyOptions::default()
+        },
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let (contents, _) = journal::read_path(&path, &keys_of(&path), false).unwrap();
+    let entries = contents.records.into_iter().map(|r| r.entry).collect();
+    let log = log.lock().unwrap().clone();
+    let events = reporter.events.lock().unwrap().clone();
+    (log, entries, events, outcome)
+}
+
+/// The journal's entries as `intent|done|failed <kind>`, in order.
+fn journaled(entries: &[Entry]) -> Vec<String> {
+    let kind = |id: &str| id.split('/').next().unwrap_or_default().to_string();
+    entries
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Intent { cut } => Some(format!("intent {}", cut.kind)),
+            Entry::Done { id, .. } => Some(format!("done {}", kind(id))),
+            Entry::Failed { id, .. } => Some(format!("failed {}", kind(id))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Where the `sealed` event came among the cuts' completions: the kinds of the cuts done before it.
+fn done_before_sealed(events: &[crate::report::Event]) -> Vec<String> {
+    use crate::report::Event;
+    let sealed = events
+        .iter()
+        .position(|e| matches!(e, Event::Sealed { .. }))
+        .expect("the sealed event fired");
+    events[..sealed]
+        .iter()
+        .filter_map(|e| match e {
+            Event::CutDone { id, .. } | Event::CutFailed { id, .. } => {
+                Some(id.split('/').next().unwrap_or_default().to_string())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seal_waiting_for_its_change_to_take_effect_does_not_hold_back_the_per_resource_cuts() {
+    let (log, entries, events, outcome) = switch_and_key(2, false, false).await;
+    assert_eq!(
+        log,
+        ["switch answered", "key off", "switch in force"],
+        "the key goes once the switch's call is answered, not once AWS reports it in force"
+    );
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "intent key_off",
+            "done key_off",
+            "done slow_switch"
+        ],
+        "the switch is journaled done only once it is in force"
+    );
+    assert_eq!(
+        done_before_sealed(&events),
+        ["key_off", "slow_switch"],
+        "sealed fires when the wait ends"
+    );
+    assert_eq!(
+        outcome.done,
+        ["slow_switch/us-east-1/region", "key_off/us-east-1/AKIA1"],
+        "the outcome lists the cuts in apply's order"
+    );
+    assert!(outcome.sealed_after.is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_parallelism_one_the_seal_is_in_force_before_the_next_cut_starts() {
+    let (log, entries, events, outcome) = switch_and_key(1, false, false).await;
+    assert_eq!(log, ["switch answered", "switch in force", "key off"]);
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "done slow_switch",
+            "intent key_off",
+            "done key_off"
+        ],
+        "one cut after the other, so a crash stops at an exact call"
+    );
+    assert_eq!(done_before_sealed(&events), ["slow_switch"]);
+    assert_eq!(outcome.done.len(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_seal_that_never_takes_effect_is_journaled_failed_and_the_other_cuts_still_go() {
+    let (log, entries, _events, outcome) = switch_and_key(2, true, false).await;
+    assert_eq!(log, ["switch answered", "key off", "switch gave up"]);
+    assert_eq!(
+        journaled(&entries),
+        [
+            "intent slow_switch",
+            "intent key_off",
+            "done key_off",
+            "failed slow_switch"
+        ],
+        "no `done` for a change AWS never reported in force: restore derives its undo from the cut"
+    );
+    assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+    assert_eq!(outcome.failed.len(), 1);
+    assert!(
+        outcome.failed[0].1.contains("update-in-progress"),
+        "{:?}",
+        outcome.failed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resumed_seal_whose_call_went_through_is_waited_for_before_its_completion_is_journaled() {
+    let (log, entries, _events, outcome) = switch_and_key(2, false, true).await;
+    assert_eq!(
+        log,
+        ["switch in force", "key off"],
+        "not switched again: the earlier call went through, and AWS is asked whether it is in force"
+    );
+    assert_eq!(
+        journaled(&entries),
+        ["done slow_switch", "intent key_off", "done key_off"]
+    );
+    assert_eq!(outcome.already_done, ["slow_switch/us-east-1/region"]);
+    assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+}
+
+/// The block and the writes, declared in the order given.
+fn block_and_policies_declared(order: [&'static KindInfo; 2]) -> (Registry, Log) {
+    let log = Log::default();
+    let on = Arc::new(AtomicBool::new(false));
+    let kinds = order
+        .into_iter()
+        .map(|info| {
+            let behaviour = if info.name == ACCOUNT_BLOCK.name {
+                Behaviour::Block { on: on.clone() }
+            } else {
+                Behaviour::Write {
+                    block_on: on.clone(),
+                }
+            };
+            stand_in(info, &log, behaviour)
+        })
+        .collect();
+    (Registry::of_kinds(kinds), log)
+}
+
+/// Declared block first, as s3_public_access_block is declared before resource_policy_deny.
+fn block_and_policies() -> (Registry, Log) {
+    block_and_policies_declared([&ACCOUNT_BLOCK, &POLICY_WRITE])
+}
+
+async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutcome) {
+    let (registry, log) = block_and_policies();
+    let plan = Plan {
+        cuts: vec![
+            cut("account_block", "global", "123456789012"),
+            cut("policy_write", "us-east-1", "bucket-a"),
+            cut("policy_write", "us-east-1", "bucket-b"),
+            cut("policy_write", "us-east-1", "bucket-c"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut journal) = new_journal(&dir);
+    let session = AwsSession::with_regions(
+        "us-east-1",
+        vec![
+            RegionCtx::for_tests("us-east-1"),
+            RegionCtx::for_tests("global"),
+        ],
+    );
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism,
+            ..ApplyOptions::default()
+        },
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    let log = log.lock().unwrap().clone();
+    (log, outcome)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_kind_that_cuts_after_others_starts_once_their_cuts_are_answered() {
+    for parallelism in [8, 2, 1] {
+        let (log, outcome) = apply_block_and_policies(parallelism).await;
+        assert_eq!(
+            log.last().map(String::as_str),
+            Some("block on"),
+            "parallelism {parallelism}: {log:?}"
+        );
+        assert!(
+            log.iter().all(|line| !line.ends_with("refused")),
+            "parallelism {parallelism}: no write reached AWS after the block: {log:?}"
+        );
+        assert!(outcome.failed.is_empty(), "{:?}", outcome.failed);
+        assert_eq!(outcome.done.len(), 4);
+    }
+}
+
+#[test]
+fn restore_lifts_a_kind_that_cuts_after_others_before_undoing_them() {
+    let (registry, _) = block_and_policies();
+    assert!(registry.restore_rank("account_block") < registry.restore_rank("policy_write"));
+    // Declared in the other order, the rank is the same way round.
+    let (registry, _) = block_and_policies_declared([&POLICY_WRITE, &ACCOUNT_BLOCK]);
+    assert!(registry.restore_rank("account_block") < registry.restore_rank("policy_write"));
+}
+
+#[test]
+fn the_cuts_others_wait_for_start_first_and_the_waiting_ones_right_after() {
+    let (registry, _) = block_and_policies();
+    let cuts = [
+        cut("key_off", "us-east-1", "AKIA1"),
+        cut("account_block", "us-east-1", "acct"),
+        cut("policy_write", "us-east-1", "bucket-a"),
+        cut("key_off", "us-east-1", "AKIA2"),
+    ];
+    let phase: Vec<&Cut> = cuts.iter().collect();
+    let (order, earlier) = start_order(&phase, &registry);
+    let order: Vec<(&str, Turn)> = order
+        .iter()
+        .map(|(cut, turn)| (cut.target.as_str(), *turn))
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("bucket-a", Turn::BeforeOthers),
+            ("acct", Turn::AfterOthers),
+            ("AKIA1", Turn::Free),
+            ("AKIA2", Turn::Free)
+        ]
+    );
+    assert_eq!(earlier, [("policy_write", 1)].into());
+    // Without a cut to wait for, the block waits for nothing.
+    let phase: Vec<&Cut> = vec![&cuts[0], &cuts[1]];
+    let (order, earlier) = start_order(&phase, &registry);
+    assert!(order.iter().all(|(_, turn)| *turn == Turn::Free));
+    assert!(earlier.is_empty());
+}
