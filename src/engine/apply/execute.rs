@@ -453,6 +453,11 @@ impl CutRun<'_, '_> {
         Ok(CutResult::Failed(error, credentials))
     }
 
+    /// Journals and reports a cut whose AWS call failed; credentials that no longer work stop the run.
+    fn call_failed(&self, cut: &Cut, err: &ServiceError) -> Result<CutResult, EngineError> {
+        self.failed(cut, err.to_string(), err.is_credentials_problem())
+    }
+
     /// A cut whose call AWS answered: waits until its change is in force ([`Containment::take_effect`]),
     /// then journals it done with its undo record, or failed when the change never came into force
     /// (restore then derives the undo from the cut, as for any cut whose completion is not recorded).
@@ -465,8 +470,7 @@ impl CutRun<'_, '_> {
         cut_started: Instant,
     ) -> Result<CutResult, EngineError> {
         if let Err(err) = kind.take_effect(ctx, cut).await {
-            let credentials = err.is_credentials_problem();
-            return self.failed(cut, err.to_string(), credentials);
+            return self.call_failed(cut, &err);
         }
         self.append(Entry::Done {
             id: cut.id.clone(),
@@ -545,8 +549,7 @@ async fn run_cut<'a>(
                     })?;
                 // The earlier run may have stopped while AWS was still bringing the change into force.
                 if let Err(err) = kind.take_effect(&ctx, cut).await {
-                    let credentials = err.is_credentials_problem();
-                    return run.failed(cut, err.to_string(), credentials);
+                    return run.call_failed(cut, &err);
                 }
                 run.append(Entry::Done {
                     id: cut.id.clone(),
@@ -593,10 +596,7 @@ async fn run_cut<'a>(
             }
             None => run.complete(kind, &ctx, cut, undo, cut_started).await,
         },
-        Err(err) => {
-            let credentials = err.is_credentials_problem();
-            run.failed(cut, err.to_string(), credentials)
-        }
+        Err(err) => run.call_failed(cut, &err),
     }
 }
 
