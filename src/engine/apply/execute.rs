@@ -97,6 +97,46 @@ pub fn start_order<'a>(
     (in_turn, earlier)
 }
 
+/// For each kind other kinds of a phase wait for, how many cuts of it the phase has and one permit per
+/// cut of it answered ([`start_order`]).
+struct AnsweredGates<'r> {
+    registry: &'r Registry,
+    cuts_of: HashMap<&'static str, u32>,
+    answered_of: HashMap<&'static str, tokio::sync::Semaphore>,
+}
+
+impl<'r> AnsweredGates<'r> {
+    fn new(registry: &'r Registry, cuts_of: HashMap<&'static str, u32>) -> AnsweredGates<'r> {
+        let answered_of = cuts_of
+            .keys()
+            .map(|kind| (*kind, tokio::sync::Semaphore::new(0)))
+            .collect();
+        AnsweredGates {
+            registry,
+            cuts_of,
+            answered_of,
+        }
+    }
+
+    /// Returns once every cut of the phase that `cut`'s kind waits for has been answered. Those cuts
+    /// all start before it ([`start_order`]), so the permits come.
+    async fn all_answered_before(&self, cut: &Cut) {
+        for kind in waited_for(self.registry, cut) {
+            if let (Some(gate), Some(&count)) = (self.answered_of.get(kind), self.cuts_of.get(kind))
+            {
+                // Given back at once: every other cut waiting for this kind needs the same permits.
+                let _all_answered = gate.acquire_many(count).await;
+            }
+        }
+    }
+
+    fn answered(&self, cut: &Cut) {
+        if let Some(gate) = self.answered_of.get(cut.kind.as_str()) {
+            gate.add_permits(1);
+        }
+    }
+}
+
 /// The kinds a cut's kind cuts after ([`Containment::cuts_after`]).
 fn waited_for(registry: &Registry, cut: &Cut) -> Vec<&'static str> {
     registry
@@ -339,31 +379,17 @@ pub async fn execute(
                 started,
             });
             let (started_in_turn, earlier) = start_order(&cuts, registry);
-            // Per kind waited for: one permit per answered cut of it.
-            let answered_of: HashMap<&str, tokio::sync::Semaphore> = earlier
-                .keys()
-                .map(|kind| (*kind, tokio::sync::Semaphore::new(0)))
-                .collect();
+            let gates = AnsweredGates::new(registry, earlier);
             let answered: Vec<(String, Result<CutResult, EngineError>)> =
                 stream::iter(started_in_turn)
                     .map(|(cut, turn)| {
-                        let (run, later) = (&run, later.as_ref());
-                        let (earlier, answered_of) = (&earlier, &answered_of);
+                        let (run, later, gates) = (&run, later.as_ref(), &gates);
                         async move {
                             if turn == Turn::AfterOthers {
-                                // Every cut waited for starts before this one, so the permits come.
-                                for kind in waited_for(registry, cut) {
-                                    if let (Some(gate), Some(&count)) =
-                                        (answered_of.get(kind), earlier.get(kind))
-                                    {
-                                        let _all_answered = gate.acquire_many(count).await;
-                                    }
-                                }
+                                gates.all_answered_before(cut).await;
                             }
                             let result = run_cut(run, cut, later).await;
-                            if let Some(gate) = answered_of.get(cut.kind.as_str()) {
-                                gate.add_permits(1);
-                            }
+                            gates.answered(cut);
                             (cut.id.clone(), result)
                         }
                     })
