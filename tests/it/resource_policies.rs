@@ -240,3 +240,50 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
     emulator.restore("plans/p.rollback.yaml").assert().success();
     assert_eq!(state().await, before);
 }
+
+/// A public bucket policy that predates the bucket's own `BlockPublicPolicy` (S3 keeps existing policies
+/// when the block goes on): S3 would refuse our deny whatever the order, so the plan proposes the cut
+/// disabled, saying whose block and what closes the bucket instead, and apply goes through.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_public_bucket_policy_under_its_own_block_is_proposed_disabled_and_apply_goes_through() {
+    const PUBLIC_BUCKET: &str = "leaky-public-archive";
+    let emulator = Emulator::start();
+    let s3 = crate::evidence::s3(&emulator.sdk_config("us-east-1").await);
+    s3.create_bucket()
+        .bucket(PUBLIC_BUCKET)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_policy()
+        .bucket(PUBLIC_BUCKET)
+        .policy(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyoneReads","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{PUBLIC_BUCKET}/*"}}]}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    s3.put_public_access_block()
+        .bucket(PUBLIC_BUCKET)
+        .public_access_block_configuration(
+            aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+                .block_public_policy(true)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
+    let cuts = planned(&emulator, "plans/p.yaml");
+    let cut = &cuts[&format!("{KIND}/us-east-1/arn:aws:s3:::{PUBLIC_BUCKET}")];
+    assert_eq!(cut["enabled"].as_bool(), Some(false), "{cut:?}");
+    let reason = cut["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the bucket's Block Public Access"),
+        "{reason}"
+    );
+    emulator.apply("plans/p.yaml").assert().success();
+}

@@ -123,6 +123,14 @@ async fn read(ctx: &RegionCtx, account: &str) -> Result<Option<BlockFlags>, Serv
     }
 }
 
+/// Whether the account's Block Public Access has `BlockPublicPolicy` on now, which makes S3 refuse any
+/// public bucket policy (resource_policy_deny asks, for the buckets it would write).
+pub async fn blocks_public_policy(ctx: &RegionCtx, account: &str) -> Result<bool, ServiceError> {
+    Ok(read(ctx, account)
+        .await?
+        .is_some_and(|flags| flags.block_public_policy))
+}
+
 async fn write(ctx: &RegionCtx, account: &str, flags: BlockFlags) -> Result<(), ServiceError> {
     client(ctx)
         .put_public_access_block()

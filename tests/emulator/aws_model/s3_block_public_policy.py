@@ -10,47 +10,18 @@ with a deny added (still public: only what a policy grants makes it public), and
 recorded policy back, so the order of those writes and the account block (s3_public_access_block) matters
 on AWS; this model lets the emulator tests show it.
 
-Public, in this model: a statement with Effect Allow and Principal `*` (or AWS `*`, alone or in a list) and
-no Condition (https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
+Public, in this model: moto's own verdict, the one its GetBucketPolicyStatus answers (an Allow to `*`, or
+AWS `*`, with no Condition;
+https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html#access-control-block-public-access-policy-status).
 Left out: AWS counts a Condition as making a statement non-public only for fixed values of certain keys
 (aws:SourceArn, aws:PrincipalAccount, aws:SourceVpc, ...); here any Condition does. ACLs, access points,
 RestrictPublicBuckets and the organization-level setting are not modelled.
 """
 
-import json
-
 from moto.s3.exceptions import S3AccessDeniedError
 from moto.s3.models import S3Backend
+from moto.s3.utils import bucket_policy_is_public
 from moto.s3control.models import s3control_backends
-
-
-def _grants_to_everyone(principal) -> bool:
-    if principal == "*":
-        return True
-    if isinstance(principal, dict):
-        aws = principal.get("AWS")
-        if aws == "*" or (isinstance(aws, list) and "*" in aws):
-            return True
-    return False
-
-
-def is_public(policy_text) -> bool:
-    if isinstance(policy_text, bytes):
-        policy_text = policy_text.decode("utf-8")
-    try:
-        policy = json.loads(policy_text)
-    except (TypeError, ValueError):
-        return False
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    return any(
-        isinstance(s, dict)
-        and s.get("Effect") == "Allow"
-        and _grants_to_everyone(s.get("Principal"))
-        and not s.get("Condition")
-        for s in statements
-    )
 
 
 def _blocks_public_policy(backend: S3Backend, bucket_name: str) -> bool:
@@ -66,7 +37,7 @@ def install():
     original = S3Backend.put_bucket_policy
 
     def put_bucket_policy(self, bucket_name, policy):
-        if is_public(policy) and _blocks_public_policy(self, bucket_name):
+        if bucket_policy_is_public(policy) and _blocks_public_policy(self, bucket_name):
             raise S3AccessDeniedError()
         return original(self, bucket_name, policy)
 

@@ -582,11 +582,22 @@ impl CutKind for ResourcePolicyDeny {
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<PolicyState>>, ServiceError> {
         let readings = readings(ctx, scope).await;
-        Ok(readings
-            .found
-            .iter()
-            .filter_map(|found| propose(found, &readings.home))
-            .collect())
+        let mut proposals = Vec::new();
+        for found in &readings.found {
+            let Some(mut proposal) = propose(found, &readings.home) else {
+                continue;
+            };
+            if found.service == Service::S3 && proposal.disabled_because.is_none() {
+                // Unread, the cut stays enabled: apply's error then names the same cause.
+                if let Ok(refused) =
+                    s3::refusal(ctx, &found.resource, &readings.home.account_id).await
+                {
+                    proposal.disabled_because = refused;
+                }
+            }
+            proposals.push(proposal);
+        }
+        Ok(proposals)
     }
 
     async fn observe(

@@ -140,3 +140,58 @@ pub(super) async fn delete(ctx: &RegionCtx, bucket: &str) -> Result<(), ServiceE
         .map_err(|err| ServiceError::from_sdk("s3:DeleteBucketPolicy", err))?;
     Ok(())
 }
+
+/// Why S3 would refuse to write this bucket's policy with the deny added, if it would. S3 itself calls the
+/// policy public (GetBucketPolicyStatus,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketPolicyStatus.html>) and `BlockPublicPolicy`
+/// is on for the bucket or the account already, which makes S3 "reject calls to PUT Bucket policy if the
+/// specified bucket policy allows public access"
+/// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PublicAccessBlockConfiguration.html>); a policy
+/// stays public with a deny added. (A public policy can predate the block: "enabling this setting doesn't
+/// affect existing bucket policies".)
+pub(super) async fn refusal(
+    ctx: &RegionCtx,
+    bucket: &str,
+    account: &str,
+) -> Result<Option<String>, ServiceError> {
+    let status = ctx
+        .s3()
+        .get_bucket_policy_status()
+        .bucket(bucket)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("s3:GetBucketPolicyStatus", err))?;
+    if !status
+        .policy_status()
+        .and_then(|status| status.is_public())
+        .unwrap_or(false)
+    {
+        return Ok(None);
+    }
+    let bucket_blocks = match ctx
+        .s3()
+        .get_public_access_block()
+        .bucket(bucket)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .public_access_block_configuration()
+            .and_then(|config| config.block_public_policy())
+            .unwrap_or(false),
+        Err(err) if err.code() == Some("NoSuchPublicAccessBlockConfiguration") => false,
+        Err(err) => return Err(ServiceError::from_sdk("s3:GetBucketPublicAccessBlock", err)),
+    };
+    let whose = if bucket_blocks {
+        "the bucket's"
+    } else if crate::services::storage::s3_public_access_block::blocks_public_policy(ctx, account)
+        .await?
+    {
+        "the account's"
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(format!(
+        "S3 refuses to write this bucket's policy: the policy is public, and {whose} Block Public Access has BlockPublicPolicy on, which rejects any public policy (the deny added does not make it non-public). The account's RestrictPublicBuckets (the s3_public_access_block cut) closes a public bucket to everyone outside the account: keep that cut enabled"
+    )))
+}

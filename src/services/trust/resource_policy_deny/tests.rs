@@ -352,6 +352,99 @@ mod s3_answers {
         assert_eq!(err.code.as_deref(), Some("MalformedPolicy"));
     }
 
+    /// What discovery learns about a bucket whose policy lets outsiders in: S3's own verdict on whether
+    /// the policy is public, then the bucket's and the account's BlockPublicPolicy.
+    async fn refusal_for(
+        public: bool,
+        bucket_block: Option<bool>,
+        account_block: Option<bool>,
+    ) -> (Option<String>, usize) {
+        use aws_sdk_s3::operation::get_bucket_policy_status::GetBucketPolicyStatusOutput;
+        use aws_sdk_s3::operation::get_public_access_block::{
+            GetPublicAccessBlockError, GetPublicAccessBlockOutput,
+        };
+        use aws_sdk_s3::types::{PolicyStatus, PublicAccessBlockConfiguration};
+        let status = mock!(Client::get_bucket_policy_status).then_output(move || {
+            GetBucketPolicyStatusOutput::builder()
+                .policy_status(PolicyStatus::builder().is_public(public).build())
+                .build()
+        });
+        let bucket = match bucket_block {
+            Some(on) => mock!(Client::get_public_access_block).then_output(move || {
+                GetPublicAccessBlockOutput::builder()
+                    .public_access_block_configuration(
+                        PublicAccessBlockConfiguration::builder()
+                            .block_public_policy(on)
+                            .build(),
+                    )
+                    .build()
+            }),
+            // S3's answer for a bucket without a configuration.
+            None => mock!(Client::get_public_access_block).then_error(|| {
+                GetPublicAccessBlockError::generic(s3_error("NoSuchPublicAccessBlockConfiguration"))
+            }),
+        };
+        let account = match account_block {
+            Some(on) => mock!(aws_sdk_s3control::Client::get_public_access_block).then_output(
+                move || {
+                    aws_sdk_s3control::operation::get_public_access_block::GetPublicAccessBlockOutput::builder()
+                        .public_access_block_configuration(
+                            aws_sdk_s3control::types::PublicAccessBlockConfiguration::builder()
+                                .block_public_policy(on)
+                                .build(),
+                        )
+                        .build()
+                },
+            ),
+            None => mock!(aws_sdk_s3control::Client::get_public_access_block).then_error(|| {
+                aws_sdk_s3control::operation::get_public_access_block::GetPublicAccessBlockError::generic(
+                    aws_sdk_s3control::error::ErrorMetadata::builder()
+                        .code("NoSuchPublicAccessBlockConfiguration")
+                        .build(),
+                )
+            }),
+        };
+        let ctx = RegionCtx::for_tests("us-east-1")
+            .mock_s3(mock_client!(
+                aws_sdk_s3,
+                RuleMode::MatchAny,
+                [&status, &bucket]
+            ))
+            .mock_s3control(mock_client!(aws_sdk_s3control, [&account]));
+        let refused = s3::refusal(&ctx, "public-downloads", "123456789012")
+            .await
+            .unwrap();
+        (refused, bucket.num_calls() + account.num_calls())
+    }
+
+    /// A public policy that predates a BlockPublicPolicy already on (the bucket's or the account's) cannot
+    /// be written back with the deny: the cut is proposed disabled, naming whose block and what closes
+    /// the bucket instead. Otherwise nothing stops it.
+    #[tokio::test]
+    async fn mocked_a_public_policy_under_block_public_policy_is_proposed_disabled_naming_whose_block()
+     {
+        let (refused, _) = refusal_for(true, Some(true), None).await;
+        let refused = refused.expect("refused");
+        assert!(
+            refused.contains("the bucket's Block Public Access"),
+            "{refused}"
+        );
+        assert!(refused.contains("s3_public_access_block"), "{refused}");
+        let (refused, _) = refusal_for(true, None, Some(true)).await;
+        assert!(
+            refused
+                .expect("refused")
+                .contains("the account's Block Public Access")
+        );
+        assert_eq!(refusal_for(true, Some(false), Some(false)).await.0, None);
+        assert_eq!(refusal_for(true, None, None).await.0, None);
+        assert_eq!(
+            refusal_for(false, Some(true), Some(true)).await,
+            (None, 0),
+            "a policy S3 does not call public is written whatever the blocks, so they are not read"
+        );
+    }
+
     /// S3's answer to a public policy while BlockPublicPolicy is on is a plain AccessDenied: the error
     /// names that cause beside the missing permission.
     #[tokio::test]
