@@ -588,11 +588,13 @@ impl CutKind for ResourcePolicyDeny {
                 continue;
             };
             if found.service == Service::S3 && proposal.disabled_because.is_none() {
-                // Unread, the cut stays enabled: apply's error then names the same cause.
-                if let Ok(refused) =
-                    s3::refusal(ctx, &found.resource, &readings.home.account_id).await
-                {
-                    proposal.disabled_because = refused;
+                match s3::refusal(ctx, &found.resource, &readings.home.account_id).await {
+                    Ok(refused) => proposal.disabled_because = refused,
+                    // Unread, the cut stays enabled: should S3 refuse it, apply's error names the cause.
+                    Err(err) => tracing::warn!(
+                        "{}: whether S3 Block Public Access would refuse its policy is unknown ({err}); the cut stays enabled",
+                        crate::report::escape::visible(&found.arn)
+                    ),
                 }
             }
             proposals.push(proposal);
