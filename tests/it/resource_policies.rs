@@ -174,6 +174,22 @@ async fn restore_leaves_a_queue_policy_changed_after_the_cut_alone_and_restores_
     }
 }
 
+/// Makes `bucket` in us-east-1 with a policy letting anyone read from it; returns the client and the policy.
+async fn public_bucket(emulator: &Emulator, bucket: &str) -> (aws_sdk_s3::Client, String) {
+    let s3 = crate::evidence::s3(&emulator.sdk_config("us-east-1").await);
+    s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyoneReads","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{bucket}/*"}}]}}"#
+    );
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .policy(&policy)
+        .send()
+        .await
+        .unwrap();
+    (s3, policy)
+}
+
 /// A bucket anyone may read from, and the account's S3 Block Public Access not yet on: both are cut. With
 /// `BlockPublicPolicy` on, S3 refuses to write a public bucket policy, and the bucket's policy with the
 /// deny added is still public (only what a policy grants makes it public), as is the policy restore
@@ -185,22 +201,7 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
  {
     const PUBLIC_BUCKET: &str = "leaky-public-downloads";
     let emulator = Emulator::start();
-    let config = emulator.sdk_config("us-east-1").await;
-    let s3 = crate::evidence::s3(&config);
-    s3.create_bucket()
-        .bucket(PUBLIC_BUCKET)
-        .send()
-        .await
-        .unwrap();
-    let public = format!(
-        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyoneReads","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{PUBLIC_BUCKET}/*"}}]}}"#
-    );
-    s3.put_bucket_policy()
-        .bucket(PUBLIC_BUCKET)
-        .policy(&public)
-        .send()
-        .await
-        .unwrap();
+    let (s3, public) = public_bucket(&emulator, PUBLIC_BUCKET).await;
     let state = || async {
         let policy = s3
             .get_bucket_policy()
@@ -248,20 +249,7 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
 async fn a_public_bucket_policy_under_its_own_block_is_proposed_disabled_and_apply_goes_through() {
     const PUBLIC_BUCKET: &str = "leaky-public-archive";
     let emulator = Emulator::start();
-    let s3 = crate::evidence::s3(&emulator.sdk_config("us-east-1").await);
-    s3.create_bucket()
-        .bucket(PUBLIC_BUCKET)
-        .send()
-        .await
-        .unwrap();
-    s3.put_bucket_policy()
-        .bucket(PUBLIC_BUCKET)
-        .policy(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyoneReads","Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::{PUBLIC_BUCKET}/*"}}]}}"#
-        ))
-        .send()
-        .await
-        .unwrap();
+    let (s3, _) = public_bucket(&emulator, PUBLIC_BUCKET).await;
     s3.put_public_access_block()
         .bucket(PUBLIC_BUCKET)
         .public_access_block_configuration(
