@@ -66,12 +66,13 @@ pub fn start_order<'a>(
     phase_cuts: &[&'a Cut],
     registry: &Registry,
 ) -> (Vec<(&'a Cut, Turn)>, HashMap<&'static str, u32>) {
-    let present = |kind: &str| phase_cuts.iter().any(|c| c.kind == kind);
-    let waits_for = |cut: &Cut| -> Vec<&'static str> {
+    let present: std::collections::HashSet<&str> =
+        phase_cuts.iter().map(|c| c.kind.as_str()).collect();
+    let waits_for = |cut: &Cut| {
         waited_for(registry, cut)
-            .into_iter()
-            .filter(|earlier| present(earlier))
-            .collect()
+            .iter()
+            .copied()
+            .filter(|earlier| present.contains(earlier))
     };
     let mut earlier: HashMap<&'static str, u32> = phase_cuts
         .iter()
@@ -84,7 +85,7 @@ pub fn start_order<'a>(
             let turn = if let Some(count) = earlier.get_mut(cut.kind.as_str()) {
                 *count += 1;
                 Turn::BeforeOthers
-            } else if !waits_for(cut).is_empty() {
+            } else if waits_for(cut).next().is_some() {
                 Turn::AfterOthers
             } else {
                 Turn::Free
@@ -121,7 +122,7 @@ impl<'r> AnsweredGates<'r> {
     /// Returns once every cut of the phase that `cut`'s kind waits for has been answered. Those cuts
     /// all start before it ([`start_order`]), so the permits come.
     async fn all_answered_before(&self, cut: &Cut) {
-        for kind in waited_for(self.registry, cut) {
+        for kind in waited_for(self.registry, cut).iter().copied() {
             if let (Some(gate), Some(&count)) = (self.answered_of.get(kind), self.cuts_of.get(kind))
             {
                 // Given back at once: every other cut waiting for this kind needs the same permits.
@@ -138,10 +139,10 @@ impl<'r> AnsweredGates<'r> {
 }
 
 /// The kinds a cut's kind cuts after ([`Containment::cuts_after`]).
-fn waited_for(registry: &Registry, cut: &Cut) -> Vec<&'static str> {
+fn waited_for(registry: &Registry, cut: &Cut) -> &'static [&'static str] {
     registry
         .get(&cut.kind)
-        .map(|k| k.cuts_after().to_vec())
+        .map(|k| k.cuts_after())
         .unwrap_or_default()
 }
 
