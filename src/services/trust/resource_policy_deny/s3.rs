@@ -149,10 +149,12 @@ pub(super) async fn delete(ctx: &RegionCtx, bucket: &str) -> Result<(), ServiceE
 /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PublicAccessBlockConfiguration.html>); a policy
 /// stays public with a deny added. (A public policy can predate the block: "enabling this setting doesn't
 /// affect existing bucket policies".)
+/// `account_block` keeps the account's answer for the region's other buckets: it is read at most once.
 pub(super) async fn refusal(
     ctx: &RegionCtx,
     bucket: &str,
     account: &str,
+    account_block: &tokio::sync::OnceCell<bool>,
 ) -> Result<Option<String>, ServiceError> {
     let status = ctx
         .s3()
@@ -184,7 +186,10 @@ pub(super) async fn refusal(
     };
     let whose = if bucket_blocks {
         "the bucket's"
-    } else if crate::services::storage::s3_public_access_block::blocks_public_policy(ctx, account)
+    } else if *account_block
+        .get_or_try_init(|| {
+            crate::services::storage::s3_public_access_block::blocks_public_policy(ctx, account)
+        })
         .await?
     {
         "the account's"
