@@ -265,8 +265,8 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
             "\n{}{note}\n{}",
             field(&item.cut.id),
             diff::unified(
-                &item.cut.after,
-                &item.cut.before,
+                &item.cut.after.value(),
+                &item.cut.before.value(),
                 "as cut",
                 "as restored",
                 settings.color

@@ -106,7 +106,13 @@ fn render(
                 settings,
                 "changed   {}: as cut versus live:\n{}",
                 field(&item.cut.id),
-                crate::report::diff::unified(&item.cut.after, live, "cut", "live", settings.color)
+                crate::report::diff::unified(
+                    &item.cut.after.value(),
+                    live,
+                    "cut",
+                    "live",
+                    settings.color
+                )
             );
         }
     }

@@ -8,9 +8,9 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use crate::plan::CompactJson;
 use futures_util::{StreamExt, stream};
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{EngineError, verify_account};
 use crate::aws::AwsSession;
@@ -22,7 +22,7 @@ use crate::services::Registry;
 /// A completed cut and the undo record its completion holds.
 pub struct Completed<'a> {
     pub cut: &'a Cut,
-    pub undo: &'a Value,
+    pub undo: &'a CompactJson,
 }
 
 /// Every cut the file records as completed, in the order of their first intent, each with the undo record
@@ -31,7 +31,7 @@ pub fn completed(contents: &JournalContents) -> Vec<Completed<'_>> {
     let mut intents: Vec<&Cut> = Vec::new();
     // Where each ID's intent sits in `intents`: a file of thousands of cuts is not searched once per entry.
     let mut position: HashMap<&str, usize> = HashMap::new();
-    let mut undo_of: HashMap<&str, &Value> = HashMap::new();
+    let mut undo_of: HashMap<&str, &CompactJson> = HashMap::new();
     for record in &contents.records {
         match &record.entry {
             Entry::Intent { cut } => match position.get(cut.id.as_str()) {
@@ -64,7 +64,7 @@ pub fn recorded(contents: &JournalContents, registry: &Registry) -> Vec<(String,
         .into_iter()
         .filter_map(|done| {
             let kind = registry.get(&done.cut.kind)?;
-            Some((done.cut.id.clone(), kind.recorded(done.undo)?))
+            Some((done.cut.id.clone(), kind.recorded(&done.undo.value())?))
         })
         .collect()
 }
@@ -108,7 +108,7 @@ pub async fn live(
         .map(|done| async move {
             let answer = match registry.get(&done.cut.kind) {
                 Some(kind) => kind
-                    .progress(&session.region(&done.cut.region), done.undo)
+                    .progress(&session.region(&done.cut.region), &done.undo.value())
                     .await
                     .map(|read| read.map_err(|err| err.to_string())),
                 // A kind this hikkonuki does not know cannot tell.

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use crate::plan::CompactJson;
 use futures_util::{StreamExt, stream};
-use serde_json::Value;
 
 use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
@@ -37,7 +37,7 @@ pub struct PendingRestore {
     pub cut: Cut,
     pub certainty: Certainty,
     /// From the `done` entry when there is one.
-    pub undo: Option<Value>,
+    pub undo: Option<CompactJson>,
     /// 1 for the cut apply made; 2 and up for each re-cut by `watch --recut` from a state the resource
     /// came back in (see [`pending`]).
     pub generation: usize,
@@ -366,9 +366,9 @@ fn state_digest(cut: &Cut) -> StateDigest {
         hash.update(part.as_bytes());
     }
     for state in [&cut.before, &cut.after] {
-        let text = serde_json::to_vec(state).expect("a JSON value serializes");
+        let text = state.as_str().as_bytes();
         hash.update(text.len().to_le_bytes());
-        hash.update(&text);
+        hash.update(text);
     }
     hash.finalize().into()
 }
@@ -447,7 +447,7 @@ impl<'a> PendingBuilder<'a> {
                         .registry
                         .get(&item.cut.kind)
                         .expect("unknown kinds are refused at their intent");
-                    if let Err(problem) = kind.check_undo(&item.cut, &undo) {
+                    if let Err(problem) = kind.check_undo(&item.cut, &undo.value()) {
                         self.work_problems.push(format!(
                             "entry {} (completion of {}): {}",
                             record.seq,
@@ -458,8 +458,8 @@ impl<'a> PendingBuilder<'a> {
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo);
                     if self.lean {
-                        item.cut.before = Value::Null;
-                        item.cut.after = Value::Null;
+                        item.cut.before = CompactJson::null();
+                        item.cut.after = CompactJson::null();
                         item.cut.reason = String::new();
                     }
                 }
@@ -675,7 +675,7 @@ async fn undo_one(
         .get(&item.cut.kind)
         .expect("pending() only returns known kinds");
     let undo = match &item.undo {
-        Some(undo) => undo.clone(),
+        Some(undo) => undo.value(),
         None => match kind.undo_record_for(&item.cut) {
             Ok(undo) => undo,
             Err(err) => {

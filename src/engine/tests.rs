@@ -235,8 +235,8 @@ fn cut(kind: &str, target: &str, before: &str, after: &str, enabled: bool) -> Cu
         enabled,
         reversible: kind != DELETE.name,
         reason: "test".into(),
-        before: serde_json::json!({ "value": before }),
-        after: serde_json::json!({ "value": after }),
+        before: serde_json::json!({ "value": before }).into(),
+        after: serde_json::json!({ "value": after }).into(),
     }
 }
 
@@ -715,7 +715,7 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
     journal
         .append(Entry::Done {
             id: "switch_off/us-east-1/a".into(),
-            undo: serde_json::json!({"target": "other", "value": "wide open"}),
+            undo: serde_json::json!({"target": "other", "value": "wide open"}).into(),
         })
         .unwrap();
     drop(journal);
@@ -1044,16 +1044,16 @@ async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and
         .unwrap()
         .0;
     let work = restore::pending(&contents, &registry(&live), &[]).unwrap();
-    let generations: Vec<(usize, &serde_json::Value)> = work
+    let generations: Vec<(usize, serde_json::Value)> = work
         .pending
         .iter()
-        .map(|item| (item.generation, &item.cut.before))
+        .map(|item| (item.generation, item.cut.before.value()))
         .collect();
     assert_eq!(
         generations,
         vec![
-            (2, &serde_json::json!({"value": "on-2"})),
-            (1, &serde_json::json!({"value": "on"}))
+            (2, serde_json::json!({"value": "on-2"})),
+            (1, serde_json::json!({"value": "on"}))
         ]
     );
     assert_eq!(work.in_force().len(), 1, "watch looks at the newest only");
@@ -1135,7 +1135,7 @@ async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
 
     // A re-cut from another state is a second generation; one `restored` entry ends only it.
     let second = Cut {
-        before: serde_json::json!({"value": "on-2"}),
+        before: serde_json::json!({"value": "on-2"}).into(),
         ..again
     };
     let mut journal = Journal::reopen(file(), &read()).unwrap();
@@ -1272,8 +1272,8 @@ fn plan_cut(id: &str, region: &str) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::Value::Null,
-        after: serde_json::Value::Null,
+        before: serde_json::Value::Null.into(),
+        after: serde_json::Value::Null.into(),
     }
 }
 
@@ -1317,7 +1317,7 @@ async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_uns
             .map(|item| {
                 (
                     item.cut.target.clone(),
-                    item.cut.before.clone(),
+                    item.cut.before.value(),
                     item.undo.is_some(),
                 )
             })

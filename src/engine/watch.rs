@@ -143,7 +143,7 @@ pub async fn check(
                 continue;
             };
             let again = Cut {
-                before: from.clone(),
+                before: from.into(),
                 ..item.cut.clone()
             };
             let kind = registry
@@ -165,7 +165,7 @@ pub async fn check(
         if item.verdict != Verdict::Held {
             reporter.event(&Event::CutReopened {
                 id: item.cut.id.clone(),
-                how: describe(&item.verdict, &item.cut.before),
+                how: describe(&item.verdict, &item.cut.before.value()),
                 who: item.who.clone(),
                 recut: item.recut.clone(),
             });
@@ -196,8 +196,8 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
         .expect("restore::pending refuses unknown kinds");
     let ctx = session.region(&cut.region);
     let verdict = match kind.observe(&ctx, &cut).await {
-        Ok(live) if same_state(&cut.after, &live) => Verdict::Held,
-        Ok(live) if same_state(&cut.before, &live) => Verdict::Reopened(cut.before.clone()),
+        Ok(live) if same_state(&cut.after.value(), &live) => Verdict::Held,
+        Ok(live) if same_state(&cut.before.value(), &live) => Verdict::Reopened(cut.before.value()),
         Ok(live) if kind.holds(&cut, &live) => Verdict::Held,
         Ok(live) => match kind.reopened(&cut, &live) {
             Some(from) => Verdict::Reopened(from),
@@ -245,7 +245,7 @@ async fn recut(
         Ok(undo) => {
             journal.append(Entry::Done {
                 id: cut.id.clone(),
-                undo,
+                undo: undo.into(),
             })?;
             reporter.event(&Event::CutDone {
                 id: cut.id.clone(),

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::plan::Cut;
+use crate::plan::{CompactJson, Cut};
 use keys::{KeyStore, RollbackKey};
 use lock::RollbackFile;
 
@@ -76,7 +76,7 @@ pub enum Entry {
     /// Written after the call succeeded: everything needed to undo it.
     Done {
         id: String,
-        undo: serde_json::Value,
+        undo: CompactJson,
     },
     /// The call failed; the cut may have partly taken effect, so restore treats it like an intent.
     Failed {

@@ -50,8 +50,8 @@ fn cut(id: &str) -> Cut {
         enabled: true,
         reversible: true,
         reason: "r".into(),
-        before: json!({"a": 1}),
-        after: json!({"a": 0}),
+        before: json!({"a": 1}).into(),
+        after: json!({"a": 0}).into(),
     }
 }
 
@@ -62,7 +62,7 @@ fn write_sample(path: &Path) {
     journal
         .append(Entry::Done {
             id: "c1".into(),
-            undo: json!({"revoked": [1]}),
+            undo: json!({"revoked": [1]}).into(),
         })
         .unwrap();
     journal.append(Entry::Intent { cut: cut("c2") }).unwrap();
@@ -146,7 +146,7 @@ fn an_added_entry_breaks_the_chain_and_is_refused() {
             at: "2026-11-28T00:00:00Z".into(),
             entry: Entry::Done {
                 id: "c2".into(),
-                undo: json!({"revoked": [1, 2, 3]}),
+                undo: json!({"revoked": [1, 2, 3]}).into(),
             },
             mac: None,
         })
@@ -197,7 +197,7 @@ fn a_forged_entry_with_a_recomputed_chain_is_refused() {
         at: "2026-11-28T00:00:00Z".into(),
         entry: Entry::Done {
             id: "c2".into(),
-            undo: json!({"revoked": [{"cidr": "0.0.0.0/0"}]}),
+            undo: json!({"revoked": [{"cidr": "0.0.0.0/0"}]}).into(),
         },
         // A code made with a key of the forger's own.
         mac: Some("ab".repeat(32)),

@@ -13,7 +13,10 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub mod compact;
 pub mod compare;
+
+pub use compact::CompactJson;
 
 /// What a plan's `options` map holds for a switch (an option that takes no value) that was given.
 pub const OPTION_SWITCHED_ON: &str = "true";
@@ -138,10 +141,10 @@ pub struct Cut {
     /// Why the cut is proposed, for people. Never changes what apply does.
     pub reason: String,
     /// The resource's state when the plan was made, in the kind's own shape. Apply refuses the cut if the
-    /// live state differs.
-    pub before: serde_json::Value,
+    /// live state differs. Held as text ([`CompactJson`]): a run holds every cut from start to end.
+    pub before: CompactJson,
     /// The state the cut will leave.
-    pub after: serde_json::Value,
+    pub after: CompactJson,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

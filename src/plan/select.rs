@@ -212,8 +212,8 @@ mod tests {
             enabled: true,
             reversible: true,
             reason: String::new(),
-            before: serde_json::Value::Null,
-            after: serde_json::Value::Null,
+            before: serde_json::Value::Null.into(),
+            after: serde_json::Value::Null.into(),
         }
     }
 

@@ -23,7 +23,7 @@ impl KindCatalog for TestCatalog {
     }
 
     fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        if cut.before.get("open").is_none() {
+        if cut.before.value().get("open").is_none() {
             return Err("`open` is missing".into());
         }
         Ok(())
@@ -60,8 +60,8 @@ fn good_plan() -> Plan {
                 enabled: true,
                 reversible: true,
                 reason: "open to the world".into(),
-                before: json!({"open": true, "rules": ["0.0.0.0/0"]}),
-                after: json!({"open": false, "rules": []}),
+                before: json!({"open": true, "rules": ["0.0.0.0/0"]}).into(),
+                after: json!({"open": false, "rules": []}).into(),
             },
             Cut {
                 id: "test_global_delete/global/thing".into(),
@@ -71,8 +71,8 @@ fn good_plan() -> Plan {
                 enabled: false,
                 reversible: false,
                 reason: "cannot be undone".into(),
-                before: json!({"open": true}),
-                after: json!({"open": false}),
+                before: json!({"open": true}).into(),
+                after: json!({"open": false}).into(),
             },
         ],
         members: vec![],
@@ -109,7 +109,8 @@ fn strings_yaml_1_1_would_read_as_other_types_are_written_quoted() {
         "port": "0022",
         "rules": ["0.0.0.0/0", "yes"],
         "open": true,
-    });
+    })
+    .into();
     let text = file::render(&plan);
     for line in [
         "created: '2026-11-28T00:00:00Z'\n",
@@ -222,7 +223,7 @@ fn duplicate_cut_ids_are_refused() {
 #[test]
 fn a_cut_without_before_is_refused() {
     let mut plan = good_plan();
-    plan.cuts[0].before = serde_json::Value::Null;
+    plan.cuts[0].before = serde_json::Value::Null.into();
     let err = parse_text(&file::render(&plan)).unwrap_err();
     assert_eq!(err.field, "cuts[0].before");
     assert!(err.problem.contains("missing"), "{err}");
@@ -281,7 +282,7 @@ fn reversible_cannot_be_edited_to_hide_an_irreversible_cut() {
 #[test]
 fn a_state_of_the_wrong_shape_is_refused_by_the_kind() {
     let mut plan = good_plan();
-    plan.cuts[0].before = json!({"closed": true});
+    plan.cuts[0].before = json!({"closed": true}).into();
     let err = parse_text(&file::render(&plan)).unwrap_err();
     assert_eq!(err.field, "cuts[0].before");
     assert!(err.problem.contains("`open` is missing"), "{err}");

@@ -32,8 +32,8 @@ pub fn cut_text(cut: &Cut, color: bool) -> String {
     let _ = writeln!(out, "{}", cut_heading(cut));
     let _ = writeln!(out, "  {}", f(&cut.reason));
     out.push_str(&diff::unified(
-        &cut.before,
-        &cut.after,
+        &cut.before.value(),
+        &cut.after.value(),
         "before",
         "after",
         color,
@@ -374,7 +374,7 @@ fn cut_lines(plan: &Plan, out: &mut String) {
                 out,
                 "      ~ {}{flags}  {}",
                 f(&cut.id),
-                what_changes(&cut.before, &cut.after)
+                what_changes(&cut.before.value(), &cut.after.value())
             );
         }
     }
@@ -722,8 +722,8 @@ mod tests {
             enabled: true,
             reversible: true,
             reason: format!("API {HOSTILE} is public\n~ sg_revoke/us-east-1/sg-1 (looks harmless)"),
-            before: json!({"api_id": HOSTILE, "name": "a\u{202e}b", "policy": null}),
-            after: json!({"api_id": HOSTILE, "name": "a\u{202e}b", "policy": "deny"}),
+            before: json!({"api_id": HOSTILE, "name": "a\u{202e}b", "policy": null}).into(),
+            after: json!({"api_id": HOSTILE, "name": "a\u{202e}b", "policy": "deny"}).into(),
         }
     }
 
@@ -855,8 +855,8 @@ mod tests {
             enabled,
             reversible: kind != "vpce_delete",
             reason: reason.into(),
-            before: json!({"group_id": target, "rules": [1, 2, 3], "state": "open"}),
-            after: json!({"group_id": target, "rules": [], "state": "closed"}),
+            before: json!({"group_id": target, "rules": [1, 2, 3], "state": "open"}).into(),
+            after: json!({"group_id": target, "rules": [], "state": "closed"}).into(),
         }
     }
 

@@ -330,10 +330,14 @@ pub trait Inspection: Send + Sync {
 
 /// A cut's `before` and `after` in a kind's own state type; the error names which one does not fit.
 fn decode_states<T: serde::de::DeserializeOwned>(cut: &Cut) -> Result<(T, T), String> {
-    let before =
-        serde_json::from_value(cut.before.clone()).map_err(|err| format!("`before`: {err}"))?;
-    let after =
-        serde_json::from_value(cut.after.clone()).map_err(|err| format!("`after`: {err}"))?;
+    let before = cut
+        .before
+        .decode()
+        .map_err(|err| format!("`before`: {err}"))?;
+    let after = cut
+        .after
+        .decode()
+        .map_err(|err| format!("`after`: {err}"))?;
     Ok((before, after))
 }
 

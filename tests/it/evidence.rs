@@ -290,7 +290,7 @@ async fn evidence_is_kept_by_restore_and_stopped_exactly_with_stop_evidence_but_
         .code(0);
     let plan = read_plan(&emulator);
     let trail = cut(&plan, &format!("evidence_trail_on/global/{CREATED_TRAIL}"));
-    let bucket = trail.after["bucket"].as_str().unwrap().to_string();
+    let bucket = trail.after.value()["bucket"].as_str().unwrap().to_string();
     assert!(
         bucket.starts_with(&format!("hikkonuki-evidence-{ACCOUNT}-"))
             && bucket.ends_with("-us-east-1"),
@@ -301,7 +301,7 @@ async fn evidence_is_kept_by_restore_and_stopped_exactly_with_stop_evidence_but_
         &format!("evidence_flow_logs/{REGION}/{}", seeded.open_vpc),
     );
     assert_eq!(
-        flow.after["bucket"],
+        flow.after.value()["bucket"],
         bucket.as_str(),
         "one bucket per region"
     );

@@ -64,7 +64,7 @@ pub async fn undo_behind_the_tools_back(
             Entry::Done { id, undo } => {
                 let cut = &cuts[id];
                 let kind = registry.get(&cut.kind).unwrap();
-                kind.undo(&session.region(&cut.region), undo)
+                kind.undo(&session.region(&cut.region), &undo.value())
                     .await
                     .unwrap_or_else(|err| panic!("undoing {id}: {err}"));
                 undone.push(id.clone());

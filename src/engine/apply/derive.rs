@@ -191,7 +191,7 @@ async fn check_batch(
 
 /// Why the plan's `after` is not the one the kind derives now, if it is not.
 fn underived_after(cut: &Cut, derived: &Value) -> Option<Underived> {
-    let (path, planned, derived) = first_difference(&cut.after, derived, "after")?;
+    let (path, planned, derived) = first_difference(&cut.after.value(), derived, "after")?;
     Some(Underived {
         id: cut.id.clone(),
         problem: format!(

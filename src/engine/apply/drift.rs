@@ -75,11 +75,11 @@ pub(super) fn record_drift(
 ) -> bool {
     match live {
         // Compared by meaning: a YAML tool may have re-written a timestamp or a number's notation.
-        Ok(live) if same_state(&cut.before, &live) => true,
+        Ok(live) if same_state(&cut.before.value(), &live) => true,
         Ok(live) => {
             drift.drifted.push(Drift {
                 id: cut.id.clone(),
-                planned: cut.before.clone(),
+                planned: cut.before.value(),
                 live,
             });
             false

@@ -223,9 +223,9 @@ async fn recover(
     cut: &Cut,
 ) -> Result<Recovery, ServiceError> {
     let live = kind.observe(ctx, cut).await?;
-    Ok(if same_state(&cut.before, &live) {
+    Ok(if same_state(&cut.before.value(), &live) {
         Recovery::NotApplied
-    } else if same_state(&cut.after, &live) {
+    } else if same_state(&cut.after.value(), &live) {
         Recovery::Applied
     } else {
         Recovery::Partial
@@ -240,7 +240,7 @@ async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
     if kind.undo(ctx, &undo).await.is_err() {
         return false;
     }
-    matches!(kind.observe(ctx, cut).await, Ok(live) if same_state(&cut.before, &live))
+    matches!(kind.observe(ctx, cut).await, Ok(live) if same_state(&cut.before.value(), &live))
 }
 
 /// What happened to one cut in this run.
@@ -501,7 +501,7 @@ impl CutRun<'_, '_> {
         }
         self.append(Entry::Done {
             id: cut.id.clone(),
-            undo,
+            undo: undo.into(),
         })?;
         self.reporter.event(&Event::CutDone {
             id: cut.id.clone(),
@@ -580,7 +580,7 @@ async fn run_cut<'a>(
                 }
                 run.append(Entry::Done {
                     id: cut.id.clone(),
-                    undo,
+                    undo: undo.into(),
                 })?;
                 run.reporter.event(&Event::CutSkipped {
                     id: cut.id.clone(),

@@ -184,8 +184,8 @@ fn cut(kind: &str, region: &str, target: &str) -> Cut {
         enabled: true,
         reversible: true,
         reason: "test".into(),
-        before: json!({"on": true}),
-        after: json!({"on": false}),
+        before: json!({"on": true}).into(),
+        after: json!({"on": false}).into(),
     }
 }
 

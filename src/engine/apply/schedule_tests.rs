@@ -16,8 +16,8 @@ fn cut(kind: &str, region: &str, target: &str) -> Cut {
         enabled: true,
         reversible: true,
         reason: "test".into(),
-        before: json!({}),
-        after: json!({}),
+        before: json!({}).into(),
+        after: json!({}).into(),
     }
 }
 

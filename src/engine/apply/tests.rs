@@ -34,8 +34,8 @@ fn plan_for(groups: &[&str]) -> Plan {
                 enabled: true,
                 reversible: true,
                 reason: "test".into(),
-                before: state(json!([rule])),
-                after: state(json!([])),
+                before: state(json!([rule])).into(),
+                after: state(json!([])).into(),
             }
         })
         .collect();

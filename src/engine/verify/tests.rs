@@ -106,8 +106,8 @@ fn fence(target: &str, vpc: &str) -> Cut {
         enabled: true,
         reversible: true,
         reason: "test".into(),
-        before: serde_json::json!({"vpc": vpc, "open": true}),
-        after: serde_json::json!({"vpc": vpc, "open": false}),
+        before: serde_json::json!({"vpc": vpc, "open": true}).into(),
+        after: serde_json::json!({"vpc": vpc, "open": false}).into(),
     }
 }
 

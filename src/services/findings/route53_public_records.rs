@@ -84,7 +84,7 @@ fn cut_for<'a>(value: &str, cuts: &'a [Cut]) -> Option<&'a Cut> {
             return true;
         }
         let mut strings = BTreeSet::new();
-        collect_strings(&cut.before, &mut strings);
+        collect_strings(&cut.before.value(), &mut strings);
         strings.contains(value)
     })
 }
@@ -243,8 +243,8 @@ mod tests {
             enabled: true,
             reversible: true,
             reason: String::new(),
-            before: serde_json::json!({"db_instance_identifier": "orders"}),
-            after: serde_json::json!({}),
+            before: serde_json::json!({"db_instance_identifier": "orders"}).into(),
+            after: serde_json::json!({}).into(),
         }
     }
 

@@ -76,8 +76,8 @@ fn plan_cut_of<S: serde::Serialize>(kind: &str, proposed: Proposal<S>) -> Cut {
         enabled: true,
         reversible: true,
         reason: proposed.reason,
-        before: serde_json::to_value(proposed.before).unwrap(),
-        after: serde_json::to_value(proposed.after).unwrap(),
+        before: serde_json::to_value(proposed.before).unwrap().into(),
+        after: serde_json::to_value(proposed.after).unwrap().into(),
     }
 }
 
@@ -224,7 +224,9 @@ fn states_that_cut_nothing_or_touch_another_credential_are_refused() {
             .contains("target")
     );
     let mut unknown_field = plan_cut_of("iam_key_deactivate", proposed);
-    unknown_field.before["secret"] = json!("x");
+    unknown_field
+        .before
+        .edit(|state| state["secret"] = json!("x"));
     assert!(crate::services::Containment::check_states(&KEYS, &unknown_field).is_err());
 }
 
@@ -386,7 +388,9 @@ fn session_states_keep_their_plan_shape() {
     assert!(refused(mixed).contains("existing_policy"));
 
     let mut plan_cut = plan_cut_of("iam_session_revoke", proposed);
-    plan_cut.before["denies"] = json!("nothing");
+    plan_cut
+        .before
+        .edit(|state| state["denies"] = json!("nothing"));
     assert!(
         crate::services::Containment::check_states(&SessionRevoke, &plan_cut)
             .unwrap_err()

@@ -58,8 +58,8 @@ fn plan_cut_for(state: &GatewayState) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -247,7 +247,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut garbage = plan_cut_for(&gateway(vec![nat_address()]));
-    garbage.before = serde_json::json!({"internet_gateway_id": "igw-1", "extra": true});
+    garbage.before = serde_json::json!({"internet_gateway_id": "igw-1", "extra": true}).into();
     assert!(
         crate::services::Containment::check_states(&InternetGatewayDetach, &garbage)
             .unwrap_err()

@@ -272,8 +272,8 @@ fn plan_cut_for(state: &AclState, keep: &[Cidr]) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -415,7 +415,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     assert!(edit_after(&|after| after.entries = default_acl().entries).contains("adds no entry"));
 
     let mut garbage = plan_cut_for(&default_acl(), &[]);
-    garbage.before = serde_json::json!({"network_acl_id": "acl-1", "extra": 1});
+    garbage.before = serde_json::json!({"network_acl_id": "acl-1", "extra": 1}).into();
     assert!(
         crate::services::Containment::check_states(&NetworkAclDeny, &garbage)
             .unwrap_err()

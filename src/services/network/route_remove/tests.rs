@@ -217,8 +217,8 @@ fn plan_cut_for(state: &TableState) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -322,7 +322,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut garbage = plan_cut_for(&private_table());
-    garbage.after = serde_json::json!({"route_table_id": "rtb-private"});
+    garbage.after = serde_json::json!({"route_table_id": "rtb-private"}).into();
     assert!(
         crate::services::Containment::check_states(&RouteRemove, &garbage)
             .unwrap_err()

@@ -138,8 +138,8 @@ fn plan_cut_for(state: &GroupState) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -197,7 +197,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut garbage = plan_cut_for(&web_group());
-    garbage.before = serde_json::json!({"group_id": "sg-web"});
+    garbage.before = serde_json::json!({"group_id": "sg-web"}).into();
     assert!(
         crate::services::Containment::check_states(&SecurityGroupRevoke, &garbage)
             .unwrap_err()

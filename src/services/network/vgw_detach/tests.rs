@@ -55,8 +55,8 @@ fn plan_cut_for(state: &GatewayState) -> crate::plan::Cut {
         enabled: true,
         reversible: true,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -131,7 +131,7 @@ fn state_checks_catch_edits_that_would_change_what_apply_does() {
     );
 
     let mut garbage = plan_cut_for(&attached_state());
-    garbage.after = serde_json::json!({"vpn_gateway_id": "vgw-1"});
+    garbage.after = serde_json::json!({"vpn_gateway_id": "vgw-1"}).into();
     assert!(
         crate::services::Containment::check_states(&VpnGatewayDetach, &garbage)
             .unwrap_err()

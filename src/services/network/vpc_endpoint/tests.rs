@@ -65,8 +65,8 @@ fn plan_cut<S: serde::Serialize>(kind: &str, cut: TypedCut<S>, reversible: bool)
         enabled: true,
         reversible,
         reason: String::new(),
-        before: serde_json::to_value(cut.before).unwrap(),
-        after: serde_json::to_value(cut.after).unwrap(),
+        before: serde_json::to_value(cut.before).unwrap().into(),
+        after: serde_json::to_value(cut.after).unwrap().into(),
     }
 }
 
@@ -227,11 +227,9 @@ fn policy_state_checks_reject_anything_but_the_deny_all_swap() {
 
     // A plan's states always hold a policy: a missing one is refused as it always was.
     let mut no_policy = plan_cut("vpce_policy_deny", cut, true);
-    no_policy
-        .after
-        .as_object_mut()
-        .unwrap()
-        .remove("policy_document");
+    no_policy.after.edit(|state| {
+        state.as_object_mut().unwrap().remove("policy_document");
+    });
     assert_eq!(
         Containment::check_states(&VpcEndpointPolicyDeny, &no_policy),
         Err("`after`: missing field `policy_document`".into())
@@ -281,7 +279,7 @@ fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
     let plan_cut = plan_cut("vpce_delete", cut.clone(), false);
     assert_eq!(
         Containment::undo_record_for(&VpcEndpointDelete, &plan_cut).unwrap(),
-        plan_cut.before,
+        plan_cut.before.value(),
         "the rollback file keeps the full description"
     );
     assert!(!CutKind::info(&VpcEndpointDelete).reversible);
@@ -306,7 +304,7 @@ fn the_delete_cut_records_what_rebuilding_needs_and_says_it_cannot_be_undone() {
             .starts_with("`before`")
     );
     let mut garbage = plan_cut;
-    garbage.after = serde_json::json!({"vpc_endpoint_id": "vpce-b"});
+    garbage.after = serde_json::json!({"vpc_endpoint_id": "vpce-b"}).into();
     assert!(
         Containment::check_states(&VpcEndpointDelete, &garbage)
             .unwrap_err()

@@ -915,8 +915,8 @@ mod tests {
             enabled,
             reversible: true,
             reason: proposed.reason,
-            before: serde_json::to_value(&proposed.before).unwrap(),
-            after: serde_json::to_value(&proposed.after).unwrap(),
+            before: serde_json::to_value(&proposed.before).unwrap().into(),
+            after: serde_json::to_value(&proposed.after).unwrap().into(),
         }
     }
 

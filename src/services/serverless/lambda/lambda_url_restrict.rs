@@ -565,12 +565,16 @@ mod tests {
             enabled: true,
             reversible: true,
             reason: String::new(),
-            before,
-            after,
+            before: before.into(),
+            after: after.into(),
         };
         for key in ["cors", "invoke_mode"] {
-            old.before.as_object_mut().unwrap().remove(key);
-            old.after.as_object_mut().unwrap().remove(key);
+            old.before.edit(|state| {
+                state.as_object_mut().unwrap().remove(key);
+            });
+            old.after.edit(|state| {
+                state.as_object_mut().unwrap().remove(key);
+            });
         }
         assert_eq!(
             crate::services::Containment::check_states(&LambdaUrlRestrict, &old),
@@ -580,7 +584,7 @@ mod tests {
             crate::services::Containment::observe(&LambdaUrlRestrict, &ctx, &old)
                 .await
                 .unwrap(),
-            old.before
+            old.before.value()
         );
         // Its undo record still writes both fields out, as null.
         let record =

@@ -95,8 +95,8 @@ fn plan_cut(proposal: &Proposal<TrustState>, enabled: bool) -> Cut {
         enabled,
         reversible: true,
         reason: proposal.reason.clone(),
-        before: serde_json::to_value(&proposal.before).unwrap(),
-        after: serde_json::to_value(&proposal.after).unwrap(),
+        before: serde_json::to_value(&proposal.before).unwrap().into(),
+        after: serde_json::to_value(&proposal.after).unwrap().into(),
     }
 }
 
