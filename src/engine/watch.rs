@@ -138,7 +138,16 @@ pub async fn check(
     let is_reopened = |item: &Watched| matches!(item.verdict, Verdict::Reopened(_));
     if request.recut && watched.iter().any(is_reopened) {
         let mut journal = Journal::reopen(rollback, &contents)?;
-        for item in watched.iter_mut().filter(|item| is_reopened(item)) {
+        // One at a time, in apply's order (the reverse of restore's): a kind that cuts after others
+        // ([`crate::services::Containment::cuts_after`]) is re-cut after them. Watched in restore's
+        // order, a public bucket's deny would be put back after the account's S3 Block Public Access,
+        // which makes S3 refuse it.
+        let mut reopened: Vec<&mut Watched> = watched
+            .iter_mut()
+            .filter(|item| is_reopened(item))
+            .collect();
+        reopened.sort_by_key(|item| std::cmp::Reverse(registry.restore_rank(&item.cut.kind)));
+        for item in reopened {
             let Verdict::Reopened(from) = &item.verdict else {
                 continue;
             };

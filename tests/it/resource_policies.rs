@@ -242,6 +242,93 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
     assert_eq!(state().await, before);
 }
 
+/// Both cuts of the test above undone behind the tool's back, the account block first (with it on, S3
+/// refuses the public policy): `watch --recut` puts them back in apply's order, the bucket's deny before
+/// the account block, so S3 accepts both, where restore's order (the order watch looks in) has the
+/// block refuse the deny.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_recuts_a_reopened_public_bucket_and_account_s3_block_in_the_order_s3_accepts() {
+    const PUBLIC_BUCKET: &str = "leaky-public-mirror";
+    let emulator = Emulator::start();
+    let (s3, public) = public_bucket(&emulator, PUBLIC_BUCKET).await;
+    let state = || async {
+        let policy = s3
+            .get_bucket_policy()
+            .bucket(PUBLIC_BUCKET)
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .unwrap_or_default()
+            .to_string();
+        (policy, crate::mail::account_block(&emulator).await)
+    };
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
+    emulator.apply("plans/p.yaml").assert().success();
+    let cut = state().await;
+    assert!(cut.1.contains("block_public_policy: Some(true)"), "{cut:?}");
+
+    crate::mail::s3control(&emulator)
+        .await
+        .delete_public_access_block()
+        .account_id(crate::block_public_access::ACCOUNT)
+        .send()
+        .await
+        .unwrap();
+    s3.put_bucket_policy()
+        .bucket(PUBLIC_BUCKET)
+        .policy(&public)
+        .send()
+        .await
+        .unwrap();
+
+    let output = emulator
+        .hikkonuki()
+        .args([
+            "watch",
+            "plans/p.rollback.yaml",
+            "--once",
+            "--recut",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events: Vec<Value> = String::from_utf8_lossy(&output)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let recut: BTreeMap<String, Value> = events
+        .iter()
+        .filter(|event| event["event"] == "cut-reopened")
+        .map(|event| {
+            (
+                event["id"].as_str().unwrap().to_string(),
+                event["recut"].clone(),
+            )
+        })
+        .collect();
+    let bucket_cut = format!("{KIND}/us-east-1/arn:aws:s3:::{PUBLIC_BUCKET}");
+    assert_eq!(recut.len(), 2, "{events:?}");
+    assert_eq!(recut[&bucket_cut], "done", "{events:?}");
+    let account_cut = format!(
+        "s3_public_access_block/global/{}",
+        crate::block_public_access::ACCOUNT
+    );
+    assert_eq!(recut[&account_cut], "done", "{events:?}");
+    assert_eq!(
+        state().await,
+        cut,
+        "both cuts are back exactly as apply made them"
+    );
+}
+
 /// A public bucket policy that predates the bucket's own `BlockPublicPolicy` (S3 keeps existing policies
 /// when the block goes on): S3 would refuse our deny whatever the order, so the plan proposes the cut
 /// disabled, saying whose block and what closes the bucket instead, and apply goes through.
