@@ -341,7 +341,7 @@ region_clients! {
     support / mock_support => aws_sdk_support,
     codecommit / mock_codecommit => aws_sdk_codecommit,
     sts / mock_sts => aws_sdk_sts,
-    s3 / mock_s3 => aws_sdk_s3 with s3_addressing,
+    s3 / mock_s3 => aws_sdk_s3 with crate::services::common::concurrent_modification::s3,
     sns / mock_sns => aws_sdk_sns,
     sqs / mock_sqs => aws_sdk_sqs,
     kms / mock_kms => aws_sdk_kms,
@@ -387,7 +387,7 @@ impl RegionCtx {
 /// Buckets are addressed by path when an endpoint override is set: an emulator on loopback has no DNS
 /// name per bucket, so virtual-hosted addressing (`bucket.127.0.0.1`) would not reach it. AWS keeps the
 /// SDK's default (virtual-hosted).
-fn s3_addressing(
+pub(crate) fn s3_addressing(
     builder: aws_sdk_s3::config::Builder,
     ctx: &RegionCtx,
 ) -> aws_sdk_s3::config::Builder {

@@ -14,6 +14,11 @@
 //!   progress" (<https://docs.aws.amazon.com/lambda/latest/api/API_PutFunctionConcurrency.html>), and
 //!   Terraform's provider retries it for function permissions and updates
 //!   (hashicorp/terraform-provider-aws#5154, #10049).
+//! - **S3**: `OperationAborted`, "A conflicting conditional operation is currently in progress against this
+//!   resource. Please try again." (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>,
+//!   409). Two configuration changes to one bucket at once draw it: PutBucketPolicy beside
+//!   PutPublicAccessBlock (hashicorp/terraform-provider-aws#7628) or PutBucketVersioning (#33552). Ansible
+//!   retries it for every bucket call (ansible/ansible#67811).
 //!
 //! The SDK's standard retry does not count these as transient, so this classifier marks them retryable for
 //! those clients ([`crate::aws`]). They are then retried with the session's backoff and attempt budget,
@@ -33,6 +38,9 @@ pub const API_GATEWAY: &[&str] = &["concurrent modification"];
 
 /// Lambda's words for the same.
 pub const LAMBDA: &[&str] = &["update is in progress", "concurrent update operation"];
+
+/// S3's words for the same.
+pub const S3: &[&str] = &["conflicting conditional operation is currently in progress"];
 
 /// Marks a 409 answer carrying one of `phrases` (in any case) as a transient error.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +108,12 @@ pub fn lambda(
     _ctx: &RegionCtx,
 ) -> aws_sdk_lambda::config::Builder {
     builder.retry_classifier(ConcurrentModificationRetried { phrases: LAMBDA })
+}
+
+/// The S3 client with the classifier, and buckets addressed by path behind an endpoint override.
+pub fn s3(builder: aws_sdk_s3::config::Builder, ctx: &RegionCtx) -> aws_sdk_s3::config::Builder {
+    crate::aws::s3_addressing(builder, ctx)
+        .retry_classifier(ConcurrentModificationRetried { phrases: S3 })
 }
 
 #[cfg(test)]
@@ -239,6 +253,69 @@ mod tests {
             Some("ResourceConflictException")
         );
         assert_eq!(exists.num_calls(), 1);
+    }
+
+    /// S3's documented error document (ErrorResponses.html), 409.
+    fn s3_answer(code: &str, message: &str) -> HttpResponse {
+        HttpResponse::new(
+            StatusCode::try_from(409).unwrap(),
+            SdkBody::from(format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>R1</RequestId><HostId>H1</HostId></Error>"
+            )),
+        )
+    }
+
+    fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
+        mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |config| {
+            config
+                .retry_config(
+                    aws_sdk_s3::config::retry::RetryConfig::standard()
+                        .with_max_attempts(4)
+                        .with_initial_backoff(std::time::Duration::from_millis(1)),
+                )
+                .retry_classifier(ConcurrentModificationRetried { phrases: S3 })
+        })
+    }
+
+    #[tokio::test]
+    async fn mocked_an_s3_conflicting_operation_is_retried_and_a_bucket_already_owned_is_not() {
+        let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+            .sequence()
+            .http_response(|| {
+                s3_answer(
+                    "OperationAborted",
+                    "A conflicting conditional operation is currently in progress against this resource. Please try again.",
+                )
+            })
+            .times(2)
+            .output(|| aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build())
+            .build();
+        s3_client(&[&policy])
+            .put_bucket_policy()
+            .bucket("b")
+            .policy("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(policy.num_calls(), 3, "two refusals, then the change");
+
+        let owned = mock!(aws_sdk_s3::Client::create_bucket).then_http_response(|| {
+            s3_answer(
+                "BucketAlreadyOwnedByYou",
+                "Your previous request to create the named bucket succeeded and you already own it.",
+            )
+        });
+        let err = s3_client(&[&owned])
+            .create_bucket()
+            .bucket("b")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&err),
+            Some("BucketAlreadyOwnedByYou")
+        );
+        assert_eq!(owned.num_calls(), 1);
     }
 
     #[test]

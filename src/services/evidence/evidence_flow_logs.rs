@@ -270,7 +270,7 @@ impl CutKind for EvidenceFlowLogs {
         let account = super::bucket_account(bucket).ok_or_else(|| {
             ServiceError::local(INFO.name, format!("{bucket} is not an evidence bucket"))
         })?;
-        super::ensure_bucket(ctx, bucket, account).await?;
+        super::ensure_bucket_once(ctx, bucket, account).await?;
         // CreateFlowLogs: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateFlowLogs.html
         let out = ctx
             .ec2()

@@ -292,7 +292,7 @@ async fn create(ctx: &RegionCtx, arn: &str, bucket: &str) -> Result<(), ServiceE
         .ok_or_else(|| {
             ServiceError::local(INFO.name, format!("{arn} is not a CloudTrail trail ARN"))
         })?;
-    super::ensure_bucket(ctx, bucket, account).await?;
+    super::ensure_bucket_once(ctx, bucket, account).await?;
     // CreateTrail: https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_CreateTrail.html
     let created = ctx
         .cloudtrail()

@@ -188,8 +188,34 @@ pub async fn bucket_contents(
     }
 }
 
+/// [`ensure_bucket`] once per region and run, however many evidence cuts deliver to the bucket (the trail
+/// and every VPC's flow logs share the region's): concurrent callers wait for the first. S3 refuses a
+/// second configuration change to one bucket while another is in flight (`OperationAborted`, see
+/// [`crate::services::common::concurrent_modification`]), and the bucket is set up before the seal, so
+/// it is done once. A failure is not kept: the next cut tries again.
+pub async fn ensure_bucket_once(
+    ctx: &RegionCtx,
+    bucket: &str,
+    account: &str,
+) -> Result<(), ServiceError> {
+    let ensured: String = ctx
+        .once("evidence bucket ensured", || async {
+            ensure_bucket(ctx, bucket, account)
+                .await
+                .map(|()| bucket.to_string())
+        })
+        .await?;
+    // One plan names one bucket per region; another name is set up on its own.
+    if ensured != bucket {
+        ensure_bucket(ctx, bucket, account).await?;
+    }
+    Ok(())
+}
+
 /// Makes this plan's evidence bucket in the context's region, then (every time, since a run killed
 /// between the calls leaves them undone) blocks all public access to it and sets the delivery policy.
+/// One after the other: S3 answers `OperationAborted` to PutBucketPolicy sent beside
+/// PutPublicAccessBlock (hashicorp/terraform-provider-aws#7628).
 ///
 /// `CreateBucket` is sent without first reading whether the bucket exists: evidence runs before anything
 /// is cut, so every round trip here delays the seal. Its documented answers
@@ -273,7 +299,36 @@ pub async fn remove_bucket_if_empty(ctx: &RegionCtx, bucket: &str) -> Result<Str
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_s3::operation::create_bucket::CreateBucketOutput;
+    use aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput;
+    use aws_sdk_s3::operation::put_public_access_block::PutPublicAccessBlockOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
     use super::*;
+
+    /// The trail and three VPCs' flow logs deliver to one bucket per region: it is set up once, not four
+    /// times side by side (which S3 would answer with `OperationAborted`).
+    #[tokio::test]
+    async fn mocked_concurrent_evidence_cuts_of_one_region_set_the_bucket_up_once() {
+        let create = mock!(aws_sdk_s3::Client::create_bucket)
+            .then_output(|| CreateBucketOutput::builder().build());
+        let block = mock!(aws_sdk_s3::Client::put_public_access_block)
+            .then_output(|| PutPublicAccessBlockOutput::builder().build());
+        let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
+            .then_output(|| PutBucketPolicyOutput::builder().build());
+        let s3 = mock_client!(aws_sdk_s3, RuleMode::MatchAny, &[&create, &block, &policy]);
+        let ctx = RegionCtx::for_tests("eu-west-1").mock_s3(s3);
+        let bucket = "hikkonuki-evidence-123456789012-20261130-115400-eu-west-1";
+        let results = futures_util::future::join_all(
+            (0..4).map(|_| ensure_bucket_once(&ctx, bucket, "123456789012")),
+        )
+        .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        assert_eq!(
+            (create.num_calls(), block.num_calls(), policy.num_calls()),
+            (1, 1, 1)
+        );
+    }
 
     #[test]
     fn bucket_names_fit_s3s_limit_in_the_longest_region_names() {
