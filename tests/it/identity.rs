@@ -60,7 +60,7 @@ pub async fn iam_state(
         }
         state.insert(
             format!("user/{user} policy names"),
-            format!("{:?}", names.policy_names()),
+            format!("{:?}", sorted(names.policy_names())),
         );
     }
     let names = iam
@@ -71,9 +71,18 @@ pub async fn iam_state(
         .unwrap();
     state.insert(
         format!("role/{} policy names", seeded.role),
-        format!("{:?}", names.policy_names()),
+        format!("{:?}", sorted(names.policy_names())),
     );
     state
+}
+
+/// Inline policy names as the set they are: IAM keeps a user's or role's inline policies by name, and
+/// the order a list returns them in is not part of the state (moto lists them in the order they were
+/// put, so a re-cut putting two back in another order than apply did would read as a difference).
+pub fn sorted(names: &[String]) -> Vec<&String> {
+    let mut names: Vec<&String> = names.iter().collect();
+    names.sort();
+    names
 }
 
 async fn key_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {

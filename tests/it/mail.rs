@@ -70,7 +70,7 @@ pub async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String,
         .unwrap();
     state.insert(
         "sender policy names".into(),
-        format!("{:?}", names.policy_names()),
+        format!("{:?}", crate::identity::sorted(names.policy_names())),
     );
     for name in names.policy_names() {
         let policy = iam
