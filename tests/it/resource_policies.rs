@@ -190,6 +190,24 @@ async fn public_bucket(emulator: &Emulator, bucket: &str) -> (aws_sdk_s3::Client
     (s3, policy)
 }
 
+/// The bucket's policy, and the account's S3 Block Public Access as the test harness prints it.
+async fn policy_and_account_block(
+    s3: &aws_sdk_s3::Client,
+    emulator: &Emulator,
+    bucket: &str,
+) -> (String, String) {
+    let policy = s3
+        .get_bucket_policy()
+        .bucket(bucket)
+        .send()
+        .await
+        .unwrap()
+        .policy()
+        .unwrap_or_default()
+        .to_string();
+    (policy, crate::mail::account_block(emulator).await)
+}
+
 /// A bucket anyone may read from, and the account's S3 Block Public Access not yet on: both are cut. With
 /// `BlockPublicPolicy` on, S3 refuses to write a public bucket policy, and the bucket's policy with the
 /// deny added is still public (only what a policy grants makes it public), as is the policy restore
@@ -202,18 +220,7 @@ async fn a_public_bucket_and_the_account_s3_block_are_both_cut_and_restored_in_t
     const PUBLIC_BUCKET: &str = "leaky-public-downloads";
     let emulator = Emulator::start();
     let (s3, public) = public_bucket(&emulator, PUBLIC_BUCKET).await;
-    let state = || async {
-        let policy = s3
-            .get_bucket_policy()
-            .bucket(PUBLIC_BUCKET)
-            .send()
-            .await
-            .unwrap()
-            .policy()
-            .unwrap_or_default()
-            .to_string();
-        (policy, crate::mail::account_block(&emulator).await)
-    };
+    let state = || policy_and_account_block(&s3, &emulator, PUBLIC_BUCKET);
     let before = state().await;
     assert_eq!(before.0, public);
     assert!(
@@ -251,18 +258,7 @@ async fn watch_recuts_a_reopened_public_bucket_and_account_s3_block_in_the_order
     const PUBLIC_BUCKET: &str = "leaky-public-mirror";
     let emulator = Emulator::start();
     let (s3, public) = public_bucket(&emulator, PUBLIC_BUCKET).await;
-    let state = || async {
-        let policy = s3
-            .get_bucket_policy()
-            .bucket(PUBLIC_BUCKET)
-            .send()
-            .await
-            .unwrap()
-            .policy()
-            .unwrap_or_default()
-            .to_string();
-        (policy, crate::mail::account_block(&emulator).await)
-    };
+    let state = || policy_and_account_block(&s3, &emulator, PUBLIC_BUCKET);
     emulator
         .plan("us-east-1", "plans/p.yaml")
         .assert()
@@ -300,10 +296,7 @@ async fn watch_recuts_a_reopened_public_bucket_and_account_s3_block_in_the_order
         .get_output()
         .stdout
         .clone();
-    let events: Vec<Value> = String::from_utf8_lossy(&output)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect();
+    let events = crate::steer::json_events(&output);
     let recut: BTreeMap<String, Value> = events
         .iter()
         .filter(|event| event["event"] == "cut-reopened")

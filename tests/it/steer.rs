@@ -178,7 +178,7 @@ fn read_plan(emulator: &Emulator, plan: &str) -> hikkonuki::plan::Plan {
 }
 
 /// The JSON events a command printed (`--output json`), one per line.
-fn json_events(output: &[u8]) -> Vec<serde_json::Value> {
+pub fn json_events(output: &[u8]) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(output)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|err| panic!("{err}: {line}")))

@@ -113,13 +113,6 @@ async fn small_vpc(ec2: &aws_sdk_ec2::Client) -> String {
     vpc
 }
 
-fn json_events(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_cannot_analyze_them()
  {
@@ -151,7 +144,7 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
         .code(1)
         .get_output()
         .clone();
-    let events = json_events(&output.stdout);
+    let events = crate::steer::json_events(&output.stdout);
     let path = events
         .iter()
         .find(|event| {
@@ -216,7 +209,7 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
         .code(0)
         .get_output()
         .clone();
-    let events = json_events(&output.stdout);
+    let events = crate::steer::json_events(&output.stdout);
     let verified: Vec<&serde_json::Value> = events
         .iter()
         .filter(|event| event["event"] == "path-verified")
