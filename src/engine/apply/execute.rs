@@ -415,9 +415,16 @@ pub async fn execute(
         .buffer_unordered(usize::MAX)
         .collect::<Vec<_>>()
         .map(Ok);
+    // The waits share this task with the later phases' cuts, whose answers (dozens at once) can use up
+    // tokio's cooperative budget on every poll of the task: a wait's timer or poll call then stays
+    // pending behind them until they end. So the waits are polled first and outside the budget; they
+    // are one per region and each poll is brief. Measured before, through the speed proxy at 8 regions
+    // × 4 VPCs × 40 groups: Block Public Access's second poll went out 1.4 s late, and the account was
+    // reported sealed at 2.1 s instead of 0.9 s (`a_seal_wait_is_not_held_back_by_a_busy_per_resource_phase`).
+    let waiting = tokio::task::unconstrained(waiting);
     // A failed journal write ends the run at once; the waits still running only read, so dropping them
     // changes nothing in the account.
-    let (mut results, waited) = future::try_join(phases, waiting).await?;
+    let (waited, mut results) = future::try_join(waiting, phases).await?;
     for (id, result) in waited {
         results.insert(id, result?);
     }
