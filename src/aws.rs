@@ -324,7 +324,8 @@ macro_rules! region_clients {
 region_clients! {
     ec2 / mock_ec2 => aws_sdk_ec2,
     rds / mock_rds => aws_sdk_rds,
-    iam / mock_iam => aws_sdk_iam,
+    iam / mock_iam => aws_sdk_iam
+        with crate::services::common::concurrent_modification::iam,
     sesv2 / mock_sesv2 => aws_sdk_sesv2,
     s3control / mock_s3control => aws_sdk_s3control,
     cloudfront / mock_cloudfront => aws_sdk_cloudfront,
@@ -348,7 +349,8 @@ region_clients! {
     secretsmanager / mock_secretsmanager => aws_sdk_secretsmanager,
     ecr / mock_ecr => aws_sdk_ecr,
     ssm / mock_ssm => aws_sdk_ssm,
-    organizations / mock_organizations => aws_sdk_organizations,
+    organizations / mock_organizations => aws_sdk_organizations
+        with crate::services::common::concurrent_modification::organizations,
 }
 
 /// One value read for several kinds, of whatever type its key stands for.
@@ -476,18 +478,35 @@ mod tests {
     #[derive(Debug, Clone)]
     struct Busy {
         refusals: usize,
+        status: u16,
         error_type: &'static str,
-        message: &'static str,
+        /// The refusal's body: `{"message": …}` unless the service answers in another shape.
+        body: String,
         accepted: &'static str,
         calls: Arc<AtomicUsize>,
     }
 
     impl Busy {
         fn new(error_type: &'static str, message: &'static str, accepted: &'static str) -> Busy {
+            Busy::answering(
+                409,
+                error_type,
+                format!(r#"{{"message":"{message}"}}"#),
+                accepted,
+            )
+        }
+
+        fn answering(
+            status: u16,
+            error_type: &'static str,
+            body: String,
+            accepted: &'static str,
+        ) -> Busy {
             Busy {
                 refusals: 2,
+                status,
                 error_type,
-                message,
+                body,
                 accepted,
                 calls: Arc::new(AtomicUsize::new(0)),
             }
@@ -521,8 +540,8 @@ mod tests {
             let call = self.calls.fetch_add(1, Ordering::SeqCst);
             let response = if call < self.refusals {
                 let mut refused = HttpResponse::new(
-                    409.try_into().unwrap(),
-                    SdkBody::from(format!(r#"{{"message":"{}"}}"#, self.message)),
+                    self.status.try_into().unwrap(),
+                    SdkBody::from(self.body.clone()),
                 );
                 refused
                     .headers_mut()
@@ -548,8 +567,7 @@ mod tests {
     /// The clients a kind gets from its region's context retry a change refused because another is in
     /// progress (see `services::common::concurrent_modification`), with the session's retry budget.
     #[tokio::test]
-    async fn the_api_gateway_and_lambda_clients_retry_a_change_refused_while_another_is_in_progress()
-     {
+    async fn the_region_clients_retry_a_change_refused_while_another_is_in_progress() {
         let busy = Busy::new(
             "ConflictException",
             "Unable to complete operation due to concurrent modification. Please try again later.",
@@ -579,6 +597,58 @@ mod tests {
             .put_function_concurrency()
             .function_name("f")
             .reserved_concurrent_executions(0)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
+
+        let busy = Busy::answering(
+            409,
+            "ConcurrentModification",
+            "<ErrorResponse><Error><Type>Sender</Type><Code>ConcurrentModification</Code><Message>The request was rejected because multiple requests to change this object were submitted simultaneously.</Message></Error><RequestId>r1</RequestId></ErrorResponse>".into(),
+            "<PutUserPolicyResponse><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></PutUserPolicyResponse>",
+        );
+        busy.region()
+            .await
+            .iam()
+            .put_user_policy()
+            .user_name("mailer")
+            .policy_name("p")
+            .policy_document("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
+
+        let busy = Busy::answering(
+            400,
+            "ConcurrentModificationException",
+            r#"{"__type":"ConcurrentModificationException","Message":"AWS Organizations can't complete your request because it conflicts with another attempt to modify the same entity. Try again later."}"#.into(),
+            "{}",
+        );
+        busy.region()
+            .await
+            .organizations()
+            .attach_policy()
+            .policy_id("p-1")
+            .target_id("111111111111")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
+
+        let busy = Busy::answering(
+            409,
+            "OperationAborted",
+            "<Error><Code>OperationAborted</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>".into(),
+            "",
+        );
+        busy.region()
+            .await
+            .s3()
+            .put_bucket_policy()
+            .bucket("b")
+            .policy("{}")
             .send()
             .await
             .unwrap();

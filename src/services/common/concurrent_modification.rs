@@ -19,9 +19,19 @@
 //!   409). Two configuration changes to one bucket at once draw it: PutBucketPolicy beside
 //!   PutPublicAccessBlock (hashicorp/terraform-provider-aws#7628) or PutBucketVersioning (#33552). Ansible
 //!   retries it for every bucket call (ansible/ansible#67811).
+//! - **IAM**: `ConcurrentModification`, 409, "The request was rejected because multiple requests to change
+//!   this object were submitted simultaneously." Apply puts two inline policies on one user side by side
+//!   (the SES send deny and the session revocation), beside its keys' deactivation. IAM has answered it
+//!   to concurrent changes of one user or role (hashicorp/terraform-provider-aws#34371, #42079), and
+//!   Terraform retries it.
+//! - **Organizations**: `ConcurrentModificationException`, "The target of the operation is currently being
+//!   modified by a different request. Try again later.", listed for AttachPolicy, DetachPolicy and
+//!   UpdatePolicy (<https://docs.aws.amazon.com/organizations/latest/APIReference/API_AttachPolicy.html>);
+//!   one policy is attached to many accounts side by side. Its status is not documented; the JSON
+//!   protocol answers client errors with 400, so 400 counts beside 409.
 //!
 //! The SDK's standard retry does not count these as transient, so this classifier marks them retryable for
-//! those clients ([`crate::aws`]). They are then retried with the session's backoff and attempt budget,
+//! those clients ([`crate::aws`]), by the service's own words in the answer's body. They are then retried with the session's backoff and attempt budget,
 //! like throttling. The same status with another message ("Stage already exists", "The statement id
 //! provided already exists") is left as it is: it would fail the same way on every attempt.
 
@@ -42,7 +52,13 @@ pub const LAMBDA: &[&str] = &["update is in progress", "concurrent update operat
 /// S3's words for the same.
 pub const S3: &[&str] = &["conflicting conditional operation is currently in progress"];
 
-/// Marks a 409 answer carrying one of `phrases` (in any case) as a transient error.
+/// IAM's error code for the same, as its XML answer carries it.
+pub const IAM: &[&str] = &["<code>concurrentmodification</code>"];
+
+/// Organizations' error type for the same, as its JSON answer carries it.
+pub const ORGANIZATIONS: &[&str] = &["concurrentmodificationexception"];
+
+/// Marks a 409 (or 400) answer carrying one of `phrases` (in any case) as a transient error.
 #[derive(Debug, Clone, Copy)]
 pub struct ConcurrentModificationRetried {
     pub phrases: &'static [&'static str],
@@ -56,7 +72,7 @@ impl ClassifyRetry for ConcurrentModificationRetried {
         let Some(response) = ctx.response() else {
             return RetryAction::NoActionIndicated;
         };
-        if response.status().as_u16() != 409 {
+        if !matches!(response.status().as_u16(), 400 | 409) {
             return RetryAction::NoActionIndicated;
         }
         match response.body().bytes() {
@@ -108,6 +124,24 @@ pub fn lambda(
     _ctx: &RegionCtx,
 ) -> aws_sdk_lambda::config::Builder {
     builder.retry_classifier(ConcurrentModificationRetried { phrases: LAMBDA })
+}
+
+/// The IAM client with the classifier.
+pub fn iam(
+    builder: aws_sdk_iam::config::Builder,
+    _ctx: &RegionCtx,
+) -> aws_sdk_iam::config::Builder {
+    builder.retry_classifier(ConcurrentModificationRetried { phrases: IAM })
+}
+
+/// The Organizations client with the classifier.
+pub fn organizations(
+    builder: aws_sdk_organizations::config::Builder,
+    _ctx: &RegionCtx,
+) -> aws_sdk_organizations::config::Builder {
+    builder.retry_classifier(ConcurrentModificationRetried {
+        phrases: ORGANIZATIONS,
+    })
 }
 
 /// The S3 client with the classifier, and buckets addressed by path behind an endpoint override.
@@ -316,6 +350,144 @@ mod tests {
             Some("BucketAlreadyOwnedByYou")
         );
         assert_eq!(owned.num_calls(), 1);
+    }
+
+    fn answer_with(status: u16, body: &str) -> HttpResponse {
+        HttpResponse::new(
+            StatusCode::try_from(status).unwrap(),
+            SdkBody::from(body.to_string()),
+        )
+    }
+
+    /// IAM's documented error document (query protocol).
+    fn iam_answer(code: &str, message: &str) -> HttpResponse {
+        answer_with(
+            409,
+            &format!(
+                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r1</RequestId></ErrorResponse>"
+            ),
+        )
+    }
+
+    #[tokio::test]
+    async fn mocked_an_iam_concurrent_modification_is_retried_and_an_existing_entity_is_not() {
+        let put = mock!(aws_sdk_iam::Client::put_user_policy)
+            .sequence()
+            .http_response(|| {
+                iam_answer(
+                    "ConcurrentModification",
+                    "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.",
+                )
+            })
+            .output(|| aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build())
+            .build();
+        let client = |rule: &aws_smithy_mocks::Rule| {
+            mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[rule], |config| {
+                config
+                    .retry_config(
+                        aws_sdk_iam::config::retry::RetryConfig::standard()
+                            .with_max_attempts(4)
+                            .with_initial_backoff(std::time::Duration::from_millis(1)),
+                    )
+                    .retry_classifier(ConcurrentModificationRetried { phrases: IAM })
+            })
+        };
+        client(&put)
+            .put_user_policy()
+            .user_name("mailer")
+            .policy_name("hikkonuki-session-revocation")
+            .policy_document("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.num_calls(), 2, "one refusal, then the change");
+
+        let exists = mock!(aws_sdk_iam::Client::create_policy).then_http_response(|| {
+            iam_answer(
+                "EntityAlreadyExists",
+                "A policy called hikkonuki-deny already exists. Duplicate names are not allowed.",
+            )
+        });
+        let err = client(&exists)
+            .create_policy()
+            .policy_name("hikkonuki-deny")
+            .policy_document("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(
+            aws_sdk_iam::error::ProvideErrorMetadata::code(&err),
+            Some("EntityAlreadyExists")
+        );
+        assert_eq!(exists.num_calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn mocked_an_organizations_concurrent_modification_is_retried_and_a_duplicate_attachment_is_not()
+     {
+        let organizations_answer = |error_type: &str, message: &str| {
+            let mut response = answer_with(
+                400,
+                &format!(r#"{{"__type":"{error_type}","Message":"{message}"}}"#),
+            );
+            response
+                .headers_mut()
+                .insert("x-amzn-ErrorType", error_type.to_string());
+            response
+        };
+        let attach = mock!(aws_sdk_organizations::Client::attach_policy)
+            .sequence()
+            .http_response(move || {
+                organizations_answer(
+                    "ConcurrentModificationException",
+                    "AWS Organizations can't complete your request because it conflicts with another attempt to modify the same entity. Try again later.",
+                )
+            })
+            .times(2)
+            .output(|| aws_sdk_organizations::operation::attach_policy::AttachPolicyOutput::builder().build())
+            .build();
+        let client = |rule: &aws_smithy_mocks::Rule| {
+            mock_client!(
+                aws_sdk_organizations,
+                RuleMode::MatchAny,
+                &[rule],
+                |config| {
+                    config
+                        .retry_config(
+                            aws_sdk_organizations::config::retry::RetryConfig::standard()
+                                .with_max_attempts(4)
+                                .with_initial_backoff(std::time::Duration::from_millis(1)),
+                        )
+                        .retry_classifier(ConcurrentModificationRetried {
+                            phrases: ORGANIZATIONS,
+                        })
+                }
+            )
+        };
+        let send = |client: aws_sdk_organizations::Client| async move {
+            client
+                .attach_policy()
+                .policy_id("p-1")
+                .target_id("111111111111")
+                .send()
+                .await
+        };
+        send(client(&attach)).await.unwrap();
+        assert_eq!(attach.num_calls(), 3, "two refusals, then the attachment");
+
+        let duplicate =
+            mock!(aws_sdk_organizations::Client::attach_policy).then_http_response(move || {
+                organizations_answer(
+                    "DuplicatePolicyAttachmentException",
+                    "The selected policy is already attached to the specified target.",
+                )
+            });
+        let err = send(client(&duplicate)).await.unwrap_err();
+        assert_eq!(
+            aws_sdk_organizations::error::ProvideErrorMetadata::code(&err),
+            Some("DuplicatePolicyAttachmentException")
+        );
+        assert_eq!(duplicate.num_calls(), 1);
     }
 
     #[test]
