@@ -342,30 +342,12 @@ async fn a_seal_wait_is_not_held_back_by_a_busy_per_resource_phase() {
         stand_in(&SLOW_SWITCH, &log, Behaviour::SwitchInForceSoon),
         stand_in(&KEY_OFF, &log, Behaviour::Busy { steps: 20_000 }),
     ]);
-    let plan = Plan {
-        cuts: vec![
-            cut("slow_switch", "us-east-1", "region"),
-            cut("key_off", "us-east-1", "AKIA1"),
-            cut("key_off", "us-east-1", "AKIA2"),
-        ],
-        ..plan_for(&[])
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (_, mut journal) = new_journal(&dir);
-    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
-    let outcome = execute(
-        &session,
-        &registry,
-        &plan,
-        &mut journal,
-        &ApplyOptions {
-            parallelism: 2,
-            ..ApplyOptions::default()
-        },
-        &RecordingReporter::default(),
-    )
-    .await
-    .unwrap();
+    let cuts = vec![
+        cut("slow_switch", "us-east-1", "region"),
+        cut("key_off", "us-east-1", "AKIA1"),
+        cut("key_off", "us-east-1", "AKIA2"),
+    ];
+    let outcome = apply_stand_ins(&registry, cuts, 2).await;
     assert_eq!(outcome.done.len(), 3, "{outcome:?}");
     assert_eq!(
         log.lock().unwrap().clone(),
@@ -463,13 +445,21 @@ fn block_and_policies() -> (Registry, Log) {
 
 async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutcome) {
     let (registry, log) = block_and_policies();
+    let cuts = vec![
+        cut("account_block", "global", "123456789012"),
+        cut("policy_write", "us-east-1", "bucket-a"),
+        cut("policy_write", "us-east-1", "bucket-b"),
+        cut("policy_write", "us-east-1", "bucket-c"),
+    ];
+    let outcome = apply_stand_ins(&registry, cuts, parallelism).await;
+    let log = log.lock().unwrap().clone();
+    (log, outcome)
+}
+
+/// Applies `cuts` with the stand-in kinds of `registry`, in a fresh journal, `parallelism` at once.
+async fn apply_stand_ins(registry: &Registry, cuts: Vec<Cut>, parallelism: usize) -> ApplyOutcome {
     let plan = Plan {
-        cuts: vec![
-            cut("account_block", "global", "123456789012"),
-            cut("policy_write", "us-east-1", "bucket-a"),
-            cut("policy_write", "us-east-1", "bucket-b"),
-            cut("policy_write", "us-east-1", "bucket-c"),
-        ],
+        cuts,
         ..plan_for(&[])
     };
     let dir = tempfile::tempdir().unwrap();
@@ -481,9 +471,9 @@ async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutc
             RegionCtx::for_tests("global"),
         ],
     );
-    let outcome = execute(
+    execute(
         &session,
-        &registry,
+        registry,
         &plan,
         &mut journal,
         &ApplyOptions {
@@ -493,9 +483,7 @@ async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutc
         &RecordingReporter::default(),
     )
     .await
-    .unwrap();
-    let log = log.lock().unwrap().clone();
-    (log, outcome)
+    .unwrap()
 }
 
 #[tokio::test(start_paused = true)]
