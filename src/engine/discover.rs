@@ -123,8 +123,8 @@ pub async fn make_plan(
                     enabled,
                     reversible: info.reversible,
                     reason,
-                    before: p.before.into(),
-                    after: p.after.into(),
+                    before: p.before,
+                    after: p.after,
                 }
             })),
             Err(err) => {

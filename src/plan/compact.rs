@@ -57,6 +57,13 @@ impl CompactJson {
     }
 }
 
+/// `null`, as for a `Value`.
+impl Default for CompactJson {
+    fn default() -> Self {
+        Self::null()
+    }
+}
+
 impl From<&Value> for CompactJson {
     fn from(value: &Value) -> Self {
         Self(

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
-use crate::plan::{Cut, Finding};
+use crate::plan::{CompactJson, Cut, Finding};
 use crate::service_error::ServiceError;
 
 /// When a kind runs during apply. Sealing cuts close whole paths out of a network and run first, so the
@@ -159,8 +159,10 @@ impl DiscoveryScope {
 pub struct ProposedCut {
     pub target: String,
     pub reason: String,
-    pub before: Value,
-    pub after: Value,
+    /// Written straight to compact text: discovery holds every proposal of the account until the plan
+    /// is written, and a tree per state cost several times its text ([`CompactJson`]).
+    pub before: CompactJson,
+    pub after: CompactJson,
     /// Set when this cut cannot work as the account stands (for example AWS would refuse it): the cut is
     /// still listed, so the operator sees the path, but proposed with `enabled: false` and this text in
     /// its reason, saying what blocks it and what to do instead.
@@ -382,13 +384,22 @@ pub struct Proposal<S> {
 impl<S: Serialize> Proposal<S> {
     fn into_proposed(self, kind: &str) -> Result<ProposedCut, ServiceError> {
         Ok(ProposedCut {
-            before: to_document(kind, "before", &self.before)?,
-            after: to_document(kind, "after", &self.after)?,
+            before: to_compact_document(kind, "before", &self.before)?,
+            after: to_compact_document(kind, "after", &self.after)?,
             target: self.target,
             reason: self.reason,
             disabled_because: self.disabled_because,
         })
     }
+}
+
+/// A kind's typed state as compact document text, the same text [`CompactJson`] holds for its tree.
+fn to_compact_document<T: Serialize>(
+    kind: &str,
+    what: &str,
+    value: &T,
+) -> Result<CompactJson, ServiceError> {
+    to_document(kind, what, value).map(CompactJson::from)
 }
 
 /// A kind's typed state as a document value. Serializing a derived state cannot fail in practice; if a

@@ -158,8 +158,8 @@ async fn check_batch(
         match by_target.get(cut.target.as_str()) {
             None => not_proposed.push(cut),
             Some(proposal) => {
-                if record_drift(cut, Ok(proposal.before.clone()), &mut drift) {
-                    underived.extend(underived_after(cut, &proposal.after));
+                if record_drift(cut, Ok(proposal.before.value()), &mut drift) {
+                    underived.extend(underived_after(cut, &proposal.after.value()));
                 }
             }
         }
