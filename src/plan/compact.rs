@@ -141,6 +141,20 @@ mod tests {
         assert!(!compact.is_null());
     }
 
+    /// The plan reader refuses documents nested deeper than 128 levels, and a cut's states sit at least
+    /// three levels down: serde_json reads back what it wrote up to its own limit of 128, so every state a
+    /// plan can hold parses again (`value` cannot fail on it).
+    #[test]
+    fn the_deepest_state_a_plan_can_hold_reads_back() {
+        let mut tree = json!("leaf");
+        for _ in 0..125 {
+            tree = json!([tree]);
+        }
+        let compact = CompactJson::from(&tree);
+        assert_eq!(compact.value(), tree);
+        assert!(compact.decode::<Value>().is_ok());
+    }
+
     #[test]
     fn it_is_written_and_read_as_the_tree_in_yaml_and_json() {
         let tree = json!({"group_id": "sg-1", "rules": [{"port": 22}], "on": true});

@@ -148,6 +148,36 @@ mod tests {
         );
     }
 
+    /// The deepest `before` the reader lets through is one serde_json reads back from its own text, so
+    /// a plan's states held as [`crate::plan::CompactJson`] always parse again. Run on a thread with the
+    /// main thread's 8 MiB stack, where the binary reads plans: a test thread's 2 MiB takes only about 80
+    /// levels of the debug build's recursive descent.
+    #[test]
+    fn the_deepest_state_the_reader_accepts_parses_back_from_compact_text() {
+        std::thread::Builder::new()
+            .stack_size(8 << 20)
+            .spawn(|| {
+                let nested = |depth: usize| {
+                    format!(
+                        "enabled: true\nitems:\n- kind: k\n  before: {}x{}\n",
+                        "[".repeat(depth),
+                        "]".repeat(depth)
+                    )
+                };
+                let deepest = (1..200)
+                    .take_while(|&depth| from_yaml::<Doc>(&nested(depth)).is_ok())
+                    .last()
+                    .unwrap();
+                assert!(deepest < MAX_DEPTH, "the reader's limit holds: {deepest}");
+                let doc: Doc = from_yaml(&nested(deepest)).unwrap();
+                let compact = crate::plan::CompactJson::from(&doc.items[0].before);
+                assert_eq!(compact.value(), doc.items[0].before);
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
     #[test]
     fn only_true_and_false_are_booleans() {
         for word in ["yes", "on", "y", "1"] {
