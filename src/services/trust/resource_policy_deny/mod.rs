@@ -583,20 +583,12 @@ impl CutKind for ResourcePolicyDeny {
     ) -> Result<Vec<Proposal<PolicyState>>, ServiceError> {
         let readings = readings(ctx, scope).await;
         let mut proposals = Vec::new();
-        let account_block = tokio::sync::OnceCell::new();
         for found in &readings.found {
             let Some(mut proposal) = propose(found, &readings.home) else {
                 continue;
             };
             if found.service == Service::S3 && proposal.disabled_because.is_none() {
-                match s3::refusal(
-                    ctx,
-                    &found.resource,
-                    &readings.home.account_id,
-                    &account_block,
-                )
-                .await
-                {
+                match s3::refusal(ctx, &found.resource, &readings.home.account_id).await {
                     Ok(refused) => proposal.disabled_because = refused,
                     // Unread, the cut stays enabled: should S3 refuse it, apply's error names the cause.
                     Err(err) => tracing::warn!(

@@ -149,12 +149,11 @@ pub(super) async fn delete(ctx: &RegionCtx, bucket: &str) -> Result<(), ServiceE
 /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_PublicAccessBlockConfiguration.html>); a policy
 /// stays public with a deny added. (A public policy can predate the block: "enabling this setting doesn't
 /// affect existing bucket policies".)
-/// `account_block` keeps the account's answer for the region's other buckets: it is read at most once.
+/// The account's answer is read once per region and run, like the readings it is asked for.
 pub(super) async fn refusal(
     ctx: &RegionCtx,
     bucket: &str,
     account: &str,
-    account_block: &tokio::sync::OnceCell<bool>,
 ) -> Result<Option<String>, ServiceError> {
     let status = ctx
         .s3()
@@ -186,8 +185,8 @@ pub(super) async fn refusal(
     };
     let whose = if bucket_blocks {
         "the bucket's"
-    } else if *account_block
-        .get_or_try_init(|| {
+    } else if ctx
+        .once("resource_policy_deny.account_blocks_public_policy", || {
             crate::services::storage::s3_public_access_block::blocks_public_policy(ctx, account)
         })
         .await?

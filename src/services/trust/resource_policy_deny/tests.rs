@@ -411,14 +411,9 @@ mod s3_answers {
                 [&status, &bucket]
             ))
             .mock_s3control(mock_client!(aws_sdk_s3control, [&account]));
-        let refused = s3::refusal(
-            &ctx,
-            "public-downloads",
-            "123456789012",
-            &tokio::sync::OnceCell::new(),
-        )
-        .await
-        .unwrap();
+        let refused = s3::refusal(&ctx, "public-downloads", "123456789012")
+            .await
+            .unwrap();
         (refused, bucket.num_calls() + account.num_calls())
     }
 
