@@ -568,6 +568,7 @@ mod tests {
     /// progress (see `services::common::concurrent_modification`), with the session's retry budget.
     #[tokio::test]
     async fn the_region_clients_retry_a_change_refused_while_another_is_in_progress() {
+        use crate::services::common::concurrent_modification::documented;
         let busy = Busy::new(
             "ConflictException",
             "Unable to complete operation due to concurrent modification. Please try again later.",
@@ -605,7 +606,10 @@ mod tests {
         let busy = Busy::answering(
             409,
             "ConcurrentModification",
-            "<ErrorResponse><Error><Type>Sender</Type><Code>ConcurrentModification</Code><Message>The request was rejected because multiple requests to change this object were submitted simultaneously.</Message></Error><RequestId>r1</RequestId></ErrorResponse>".into(),
+            documented::iam_error(
+                "ConcurrentModification",
+                documented::IAM_CONCURRENT_MODIFICATION,
+            ),
             "<PutUserPolicyResponse><ResponseMetadata><RequestId>r2</RequestId></ResponseMetadata></PutUserPolicyResponse>",
         );
         busy.region()
@@ -623,7 +627,10 @@ mod tests {
         let busy = Busy::answering(
             400,
             "ConcurrentModificationException",
-            r#"{"__type":"ConcurrentModificationException","Message":"AWS Organizations can't complete your request because it conflicts with another attempt to modify the same entity. Try again later."}"#.into(),
+            documented::organizations_error(
+                "ConcurrentModificationException",
+                documented::ORGANIZATIONS_CONCURRENT_MODIFICATION,
+            ),
             "{}",
         );
         busy.region()
@@ -640,7 +647,7 @@ mod tests {
         let busy = Busy::answering(
             409,
             "OperationAborted",
-            "<Error><Code>OperationAborted</Code><Message>A conflicting conditional operation is currently in progress against this resource. Please try again.</Message></Error>".into(),
+            documented::s3_error("OperationAborted", documented::S3_OPERATION_ABORTED),
             "",
         );
         busy.region()

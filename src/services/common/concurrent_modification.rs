@@ -150,6 +150,33 @@ pub fn s3(builder: aws_sdk_s3::config::Builder, ctx: &RegionCtx) -> aws_sdk_s3::
         .retry_classifier(ConcurrentModificationRetried { phrases: S3 })
 }
 
+/// AWS's documented error answers, for the tests here and the region clients' test ([`crate::aws`]).
+#[cfg(test)]
+pub(crate) mod documented {
+    /// S3's error document (<https://docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html>).
+    pub fn s3_error(code: &str, message: &str) -> String {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>R1</RequestId><HostId>H1</HostId></Error>"
+        )
+    }
+
+    /// IAM's error document (query protocol).
+    pub fn iam_error(code: &str, message: &str) -> String {
+        format!(
+            "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r1</RequestId></ErrorResponse>"
+        )
+    }
+
+    /// Organizations' error body (JSON protocol).
+    pub fn organizations_error(error_type: &str, message: &str) -> String {
+        format!(r#"{{"__type":"{error_type}","Message":"{message}"}}"#)
+    }
+
+    pub const S3_OPERATION_ABORTED: &str = "A conflicting conditional operation is currently in progress against this resource. Please try again.";
+    pub const IAM_CONCURRENT_MODIFICATION: &str = "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.";
+    pub const ORGANIZATIONS_CONCURRENT_MODIFICATION: &str = "AWS Organizations can't complete your request because it conflicts with another attempt to modify the same entity. Try again later.";
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_apigateway::operation::update_stage::UpdateStageOutput;
@@ -159,7 +186,24 @@ mod tests {
     use aws_smithy_runtime_api::http::StatusCode;
     use aws_smithy_types::body::SdkBody;
 
+    use super::documented::*;
     use super::*;
+
+    /// A mocked `$sdk` client retrying as the session does (fewer attempts, no real backoff) with the
+    /// classifier for `$phrases`.
+    macro_rules! retrying_client {
+        ($sdk:ident, $rules:expr, $phrases:expr) => {
+            mock_client!($sdk, RuleMode::MatchAny, $rules, |config| {
+                config
+                    .retry_config(
+                        $sdk::config::retry::RetryConfig::standard()
+                            .with_max_attempts(4)
+                            .with_initial_backoff(std::time::Duration::from_millis(1)),
+                    )
+                    .retry_classifier(ConcurrentModificationRetried { phrases: $phrases })
+            })
+        };
+    }
 
     fn answer(error_type: &str, message: &str) -> HttpResponse {
         let mut response = HttpResponse::new(
@@ -173,29 +217,11 @@ mod tests {
     }
 
     fn api_gateway(rule: &aws_smithy_mocks::Rule) -> aws_sdk_apigateway::Client {
-        mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, &[rule], |config| {
-            config
-                .retry_config(
-                    aws_sdk_apigateway::config::retry::RetryConfig::standard()
-                        .with_max_attempts(4)
-                        .with_initial_backoff(std::time::Duration::from_millis(1)),
-                )
-                .retry_classifier(ConcurrentModificationRetried {
-                    phrases: API_GATEWAY,
-                })
-        })
+        retrying_client!(aws_sdk_apigateway, &[rule], API_GATEWAY)
     }
 
     fn lambda_client(rule: &aws_smithy_mocks::Rule) -> aws_sdk_lambda::Client {
-        mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[rule], |config| {
-            config
-                .retry_config(
-                    aws_sdk_lambda::config::retry::RetryConfig::standard()
-                        .with_max_attempts(4)
-                        .with_initial_backoff(std::time::Duration::from_millis(1)),
-                )
-                .retry_classifier(ConcurrentModificationRetried { phrases: LAMBDA })
-        })
+        retrying_client!(aws_sdk_lambda, &[rule], LAMBDA)
     }
 
     async fn update_stage(client: &aws_sdk_apigateway::Client) -> Result<(), String> {
@@ -289,40 +315,27 @@ mod tests {
         assert_eq!(exists.num_calls(), 1);
     }
 
-    /// S3's documented error document (ErrorResponses.html), 409.
+    fn answer_with(status: u16, body: String) -> HttpResponse {
+        HttpResponse::new(StatusCode::try_from(status).unwrap(), SdkBody::from(body))
+    }
+
     fn s3_answer(code: &str, message: &str) -> HttpResponse {
-        HttpResponse::new(
-            StatusCode::try_from(409).unwrap(),
-            SdkBody::from(format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>{message}</Message><RequestId>R1</RequestId><HostId>H1</HostId></Error>"
-            )),
-        )
+        answer_with(409, s3_error(code, message))
     }
 
     fn s3_client(rules: &[&aws_smithy_mocks::Rule]) -> aws_sdk_s3::Client {
-        mock_client!(aws_sdk_s3, RuleMode::MatchAny, rules, |config| {
-            config
-                .retry_config(
-                    aws_sdk_s3::config::retry::RetryConfig::standard()
-                        .with_max_attempts(4)
-                        .with_initial_backoff(std::time::Duration::from_millis(1)),
-                )
-                .retry_classifier(ConcurrentModificationRetried { phrases: S3 })
-        })
+        retrying_client!(aws_sdk_s3, rules, S3)
     }
 
     #[tokio::test]
     async fn mocked_an_s3_conflicting_operation_is_retried_and_a_bucket_already_owned_is_not() {
         let policy = mock!(aws_sdk_s3::Client::put_bucket_policy)
             .sequence()
-            .http_response(|| {
-                s3_answer(
-                    "OperationAborted",
-                    "A conflicting conditional operation is currently in progress against this resource. Please try again.",
-                )
-            })
+            .http_response(|| s3_answer("OperationAborted", S3_OPERATION_ABORTED))
             .times(2)
-            .output(|| aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build())
+            .output(|| {
+                aws_sdk_s3::operation::put_bucket_policy::PutBucketPolicyOutput::builder().build()
+            })
             .build();
         s3_client(&[&policy])
             .put_bucket_policy()
@@ -352,46 +365,20 @@ mod tests {
         assert_eq!(owned.num_calls(), 1);
     }
 
-    fn answer_with(status: u16, body: &str) -> HttpResponse {
-        HttpResponse::new(
-            StatusCode::try_from(status).unwrap(),
-            SdkBody::from(body.to_string()),
-        )
-    }
-
-    /// IAM's documented error document (query protocol).
     fn iam_answer(code: &str, message: &str) -> HttpResponse {
-        answer_with(
-            409,
-            &format!(
-                "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\"><Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>r1</RequestId></ErrorResponse>"
-            ),
-        )
+        answer_with(409, iam_error(code, message))
     }
 
     #[tokio::test]
     async fn mocked_an_iam_concurrent_modification_is_retried_and_an_existing_entity_is_not() {
         let put = mock!(aws_sdk_iam::Client::put_user_policy)
             .sequence()
-            .http_response(|| {
-                iam_answer(
-                    "ConcurrentModification",
-                    "The request was rejected because multiple requests to change this object were submitted simultaneously. Wait a few minutes and submit your request again.",
-                )
+            .http_response(|| iam_answer("ConcurrentModification", IAM_CONCURRENT_MODIFICATION))
+            .output(|| {
+                aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build()
             })
-            .output(|| aws_sdk_iam::operation::put_user_policy::PutUserPolicyOutput::builder().build())
             .build();
-        let client = |rule: &aws_smithy_mocks::Rule| {
-            mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[rule], |config| {
-                config
-                    .retry_config(
-                        aws_sdk_iam::config::retry::RetryConfig::standard()
-                            .with_max_attempts(4)
-                            .with_initial_backoff(std::time::Duration::from_millis(1)),
-                    )
-                    .retry_classifier(ConcurrentModificationRetried { phrases: IAM })
-            })
-        };
+        let client = |rule: &aws_smithy_mocks::Rule| retrying_client!(aws_sdk_iam, &[rule], IAM);
         client(&put)
             .put_user_policy()
             .user_name("mailer")
@@ -426,10 +413,7 @@ mod tests {
     async fn mocked_an_organizations_concurrent_modification_is_retried_and_a_duplicate_attachment_is_not()
      {
         let organizations_answer = |error_type: &str, message: &str| {
-            let mut response = answer_with(
-                400,
-                &format!(r#"{{"__type":"{error_type}","Message":"{message}"}}"#),
-            );
+            let mut response = answer_with(400, organizations_error(error_type, message));
             response
                 .headers_mut()
                 .insert("x-amzn-ErrorType", error_type.to_string());
@@ -440,29 +424,17 @@ mod tests {
             .http_response(move || {
                 organizations_answer(
                     "ConcurrentModificationException",
-                    "AWS Organizations can't complete your request because it conflicts with another attempt to modify the same entity. Try again later.",
+                    ORGANIZATIONS_CONCURRENT_MODIFICATION,
                 )
             })
             .times(2)
-            .output(|| aws_sdk_organizations::operation::attach_policy::AttachPolicyOutput::builder().build())
+            .output(|| {
+                aws_sdk_organizations::operation::attach_policy::AttachPolicyOutput::builder()
+                    .build()
+            })
             .build();
         let client = |rule: &aws_smithy_mocks::Rule| {
-            mock_client!(
-                aws_sdk_organizations,
-                RuleMode::MatchAny,
-                &[rule],
-                |config| {
-                    config
-                        .retry_config(
-                            aws_sdk_organizations::config::retry::RetryConfig::standard()
-                                .with_max_attempts(4)
-                                .with_initial_backoff(std::time::Duration::from_millis(1)),
-                        )
-                        .retry_classifier(ConcurrentModificationRetried {
-                            phrases: ORGANIZATIONS,
-                        })
-                }
-            )
+            retrying_client!(aws_sdk_organizations, &[rule], ORGANIZATIONS)
         };
         let send = |client: aws_sdk_organizations::Client| async move {
             client
