@@ -274,15 +274,8 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
     let undone =
         crate::watch::undo_behind_the_tools_back(&emulator, "plans/p.rollback.yaml", &REGIONS)
             .await;
-    let output = emulator
-        .hikkonuki()
-        .args([
-            "watch",
-            "plans/p.rollback.yaml",
-            "--once",
-            "--output",
-            "json",
-        ])
+    let output = crate::watch::watch_once(&emulator)
+        .args(["--output", "json"])
         .assert()
         .code(2)
         .get_output()
@@ -316,9 +309,8 @@ async fn every_cut_put_back_behind_the_tools_back_is_seen_reopened_cut_again_and
         not_reopened.join("\n")
     );
 
-    emulator
-        .hikkonuki()
-        .args(["watch", "plans/p.rollback.yaml", "--once", "--recut"])
+    crate::watch::watch_once(&emulator)
+        .arg("--recut")
         .assert()
         .code(0);
     for (region, cut) in seeded.regions.iter().zip(&as_cut) {

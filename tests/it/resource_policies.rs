@@ -281,16 +281,8 @@ async fn watch_recuts_a_reopened_public_bucket_and_account_s3_block_in_the_order
         .await
         .unwrap();
 
-    let output = emulator
-        .hikkonuki()
-        .args([
-            "watch",
-            "plans/p.rollback.yaml",
-            "--once",
-            "--recut",
-            "--output",
-            "json",
-        ])
+    let output = crate::watch::watch_once(&emulator)
+        .args(["--recut", "--output", "json"])
         .assert()
         .code(0)
         .get_output()

@@ -27,7 +27,8 @@ async fn groups(emulator: &Emulator) -> BTreeMap<String, Vec<String>> {
     snapshot::security_groups(&emulator.ec2(REGION).await).await
 }
 
-fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
+/// `watch` of the usual rollback file, looking once.
+pub fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
     let mut cmd = emulator.hikkonuki();
     cmd.args(["watch", "plans/p.rollback.yaml", "--once"]);
     cmd
