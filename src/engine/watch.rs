@@ -146,7 +146,8 @@ pub async fn check(
             .iter_mut()
             .filter(|item| is_reopened(item))
             .collect();
-        reopened.sort_by_key(|item| std::cmp::Reverse(registry.restore_rank(&item.cut.kind)));
+        reopened
+            .sort_by_cached_key(|item| std::cmp::Reverse(registry.restore_rank(&item.cut.kind)));
         for item in reopened {
             let Verdict::Reopened(from) = &item.verdict else {
                 continue;
@@ -204,9 +205,10 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
         .get(&cut.kind)
         .expect("restore::pending refuses unknown kinds");
     let ctx = session.region(&cut.region);
+    let (after, before) = (cut.after.value(), cut.before.value());
     let verdict = match kind.observe(&ctx, &cut).await {
-        Ok(live) if same_state(&cut.after.value(), &live) => Verdict::Held,
-        Ok(live) if same_state(&cut.before.value(), &live) => Verdict::Reopened(cut.before.value()),
+        Ok(live) if same_state(&after, &live) => Verdict::Held,
+        Ok(live) if same_state(&before, &live) => Verdict::Reopened(before),
         Ok(live) if kind.holds(&cut, &live) => Verdict::Held,
         Ok(live) => match kind.reopened(&cut, &live) {
             Some(from) => Verdict::Reopened(from),
