@@ -445,3 +445,6 @@ pub enum OutputFormat {
 
 #[cfg(test)]
 mod switch_tests;
+
+#[cfg(test)]
+mod readme_tests;
