@@ -13,7 +13,7 @@ use crate::engine;
 use crate::engine::restore::{RestoreRequest, RestoreRun, RestoreWork};
 use crate::journal::keys::KeyStore;
 use crate::report::escape::field;
-use crate::report::{Event, Reporter, Tally, diff};
+use crate::report::{Event, Reporter, Tally, diff, render};
 use crate::services::Registry;
 
 pub async fn restore_command(
@@ -257,6 +257,12 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
         settings,
         "Restore would reconnect, newest cut first ({} cut(s)):",
         work.pending.len()
+    );
+    // 295 cuts make some 8,000 lines of diffs: the counts come first, as in the plan's summary.
+    say!(
+        settings,
+        "{}",
+        render::restore_counts(work.pending.iter().map(|item| &item.cut)).trim_end()
     );
     for item in &work.pending {
         let note = item.note();

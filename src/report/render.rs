@@ -181,10 +181,30 @@ pub fn review_summary(plan: &Plan) -> String {
 /// A table of enabled cuts per kind (rows) and region (columns): `n` where all are enabled, `n/m` where
 /// only n of m are.
 fn counts_by_kind_and_region(plan: &Plan, out: &mut String) {
+    counts_table(
+        &plan.cuts,
+        "Cuts per kind and region (enabled; n/m where only n of m are enabled):",
+        out,
+    );
+}
+
+/// `restore --dry-run`'s glance before its cut-by-cut diffs: how many cuts restore would undo, per kind
+/// and region, in the plan summary's table.
+pub fn restore_counts<'c>(cuts: impl IntoIterator<Item = &'c Cut>) -> String {
+    let mut out = String::new();
+    counts_table(
+        cuts,
+        "Cuts restore would undo, per kind and region:",
+        &mut out,
+    );
+    out
+}
+
+fn counts_table<'c>(cuts: impl IntoIterator<Item = &'c Cut>, heading: &str, out: &mut String) {
     use std::collections::BTreeMap;
     let mut regions: Vec<&str> = Vec::new();
     let mut counts: BTreeMap<&str, BTreeMap<&str, (usize, usize)>> = BTreeMap::new();
-    for cut in &plan.cuts {
+    for cut in cuts {
         if !regions.contains(&cut.region.as_str()) {
             regions.push(&cut.region);
         }
@@ -232,10 +252,7 @@ fn counts_by_kind_and_region(plan: &Plan, out: &mut String) {
                 .unwrap_or(0)
         })
         .collect();
-    let _ = writeln!(
-        out,
-        "\nCuts per kind and region (enabled; n/m where only n of m are enabled):"
-    );
+    let _ = writeln!(out, "\n{heading}");
     for row in rows {
         let mut line = String::from(" ");
         for (column, text) in row.iter().enumerate() {
@@ -844,6 +861,28 @@ mod tests {
             "{text}"
         );
         assert!(!text.lines().any(|line| line.starts_with("# fake heading")));
+    }
+
+    #[test]
+    fn restores_glance_counts_the_cuts_it_would_undo_per_kind_and_region() {
+        let pending = [
+            cut("sg_revoke", "us-east-1", "sg-1", true, "open"),
+            cut("sg_revoke", "eu-west-1", "sg-2", true, "open"),
+            cut("sg_revoke", "us-east-1", "sg-3", true, "open"),
+            cut("iam_key_deactivate", "global", "AKIA1", true, "stolen"),
+        ];
+        let table = restore_counts(&pending);
+        assert_eq!(
+            table.lines().collect::<Vec<_>>(),
+            [
+                "",
+                "Cuts restore would undo, per kind and region:",
+                "  kind                global  eu-west-1  us-east-1  total",
+                "  iam_key_deactivate       1          -          -      1",
+                "  sg_revoke                -          1          2      3",
+            ],
+            "{table}"
+        );
     }
 
     fn cut(kind: &str, region: &str, target: &str, enabled: bool, reason: &str) -> Cut {

@@ -162,6 +162,7 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
         .assert()
         .code(0)
         .stdout(contains("Restore would reconnect"))
+        .stdout(contains("Cuts restore would undo, per kind and region:"))
         .stdout(contains(format!("sg_revoke/{REGION}/{}", seeded.web_group)))
         .stdout(contains("Dry run: nothing was changed"));
     assert_eq!(groups(&emulator).await, cut, "a dry run changes nothing");
