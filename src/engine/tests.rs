@@ -1092,6 +1092,56 @@ async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and
 }
 
 #[tokio::test]
+async fn watch_reports_a_reopened_irreversible_cut_and_never_repeats_it() {
+    use super::watch::{self, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![cut("delete_forever", "b", "here", "gone", true)],
+    );
+    let live = live_with(&[("b", "here")]);
+    let allowed = ApplyRequest {
+        allow_irreversible: true,
+        ..request(&plan)
+    };
+    apply_run(&live, ACCOUNT, &allowed, &Scripted::default())
+        .await
+        .unwrap();
+    assert_eq!(live.lock().unwrap()["b"], "gone");
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let journal = std::fs::read(&rollback).unwrap();
+
+    // Someone re-creates what was deleted, exactly as it was.
+    live.lock().unwrap().insert("b".into(), "here".into());
+    let reporter = RecordingReporter::default();
+    let looked = watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, true),
+        &reporter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        looked.watched[0].verdict,
+        Verdict::Reopened(serde_json::json!({"value": "here"}))
+    );
+    let Some(Err(why)) = &looked.watched[0].recut else {
+        panic!("expected a refused re-cut: {:?}", looked.watched[0].recut);
+    };
+    assert!(
+        why.contains("irreversible") && why.contains("--allow-irreversible"),
+        "{why}"
+    );
+    assert_eq!(live.lock().unwrap()["b"], "here", "not deleted again");
+    assert_eq!(
+        std::fs::read(&rollback).unwrap(),
+        journal,
+        "nothing journaled: nothing was attempted"
+    );
+}
+
+#[tokio::test]
 async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
     use crate::journal::{Entry, Journal};
     let dir = tempfile::tempdir().unwrap();

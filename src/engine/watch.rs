@@ -161,7 +161,13 @@ pub async fn check(
                 .expect("restore::pending refuses unknown kinds");
             // Apply never cuts the applying principal's own access; whoever runs watch now is asked
             // the same, since it may not be who applied.
-            item.recut = Some(if kind.cuts_off(&again, &caller) {
+            item.recut = Some(if !kind.info().reversible {
+                // Apply performs an irreversible cut only when the operator passes
+                // --allow-irreversible for a plan they reviewed; a resource that came back (an ECR
+                // Public repository re-created under its name, with images no one has looked at) is
+                // not what they reviewed, and a watch left running must not delete it unasked.
+                Err("not re-cut: the cut is irreversible (it deletes), and watch never repeats one; review it in a new plan and apply that with --allow-irreversible".to_string())
+            } else if kind.cuts_off(&again, &caller) {
                 Err(format!(
                     "not re-cut: it would cut off the credentials watch runs with ({})",
                     visible(&caller.arn)
