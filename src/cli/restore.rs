@@ -279,6 +279,16 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
             )
         );
     }
+    if !work.refused.is_empty() {
+        say!(
+            settings,
+            "\nLeft out even with --force, as entries apply never writes ({}):",
+            work.refused.len()
+        );
+        for item in &work.refused {
+            say!(settings, "  {}: {}", field(&item.id), field(&item.problem));
+        }
+    }
     say!(
         settings,
         "\nDry run: nothing was changed{}. Restore checks each resource first and leaves alone what changed since the cut (reported as a conflict).",
@@ -297,10 +307,12 @@ fn tally_of(
         .count("kept", kept)
         .count("irreversible", irreversible);
     match outcome {
-        None => tally.count(
-            "would_restore",
-            work.pending.iter().map(|item| item.cut.id.as_str()),
-        ),
+        None => tally
+            .count(
+                "would_restore",
+                work.pending.iter().map(|item| item.cut.id.as_str()),
+            )
+            .count("refused", work.refused.iter().map(|item| item.id.as_str())),
         Some(outcome) => tally
             .count("restored", outcome.restored.iter().map(String::as_str))
             .count("failed", outcome.failed.iter().map(|(id, _)| id.as_str()))

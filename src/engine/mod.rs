@@ -115,7 +115,8 @@ pub enum EngineError {
     #[error(
         "refusing to apply {plan}: {} cut(s) would not do what the kind derives from the live account:\n{}\n  fix: only `enabled` may be edited in a plan (or whole cuts deleted); make a new plan with `hikkonuki plan`. Nothing was changed.",
         underived.len(),
-        underived.iter().map(|u| format!("  {}: {}", u.id, u.problem)).collect::<Vec<_>>().join("\n"),
+        // Each on its own line: a newline quoted from the plan (an option's name) must not start one.
+        underived.iter().map(|u| format!("  {}: {}", crate::report::escape::visible(&u.id), crate::report::escape::visible(&u.problem))).collect::<Vec<_>>().join("\n"),
         plan = plan.display()
     )]
     Underived {

@@ -523,9 +523,7 @@ fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
             path.file_name()
                 .and_then(|name| name.to_str())
                 .and_then(|name| name.strip_suffix(".rollback.yaml"))
-                .is_some_and(|account| {
-                    account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-                })
+                .is_some_and(crate::plan::is_account_id)
         })
         .collect();
     files.sort();
@@ -536,7 +534,8 @@ fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
 }
 
 /// Restore of a directory of rollback files (see the module documentation). Each file is restored in
-/// the account its header names, entered through `--role`; the file name only finds the file. Every
+/// the account its header names, entered through `--role`, which must be the account the file is named
+/// for. Every
 /// account is prepared (and its credentials checked) before the one confirmation; an account that fails
 /// is reported and the others are restored.
 pub async fn restore(
@@ -556,6 +555,22 @@ pub async fn restore(
         // The account is the one the file's header names (read again, authenticated, by prepare); the
         // file name is only how it was found.
         let account = match header_account(&file, request) {
+            // Apply names each file for its account: a header naming another one is a file placed or
+            // renamed there, which would have restore act in whichever account it names.
+            Ok(Some(account)) if account != file_account(&file) => {
+                done.push(AccountRestored {
+                    account: file_account(&file),
+                    result: Err(EngineError::Refused {
+                        message: format!(
+                            "{}: named for account {} but its header names account {account}: not written there by apply\n  fix: put it back under its own name, or restore it on its own after checking it with `hikkonuki show`",
+                            file.display(),
+                            file_account(&file)
+                        ),
+                    }),
+                    rollback: file,
+                });
+                continue;
+            }
             Ok(account) => account,
             Err(err) => {
                 done.push(AccountRestored {

@@ -72,9 +72,23 @@ pub struct RestoreWork {
     pub irreversible: Vec<Cut>,
     /// Cuts restore keeps on purpose unless the operator passes the gate's flag.
     pub kept: Vec<(Cut, RestoreGate)>,
-    /// Entries whose undo record is not the one their cut implies (or whose cut is malformed): restore
-    /// refuses them unless `--force`.
-    pub unverified: Vec<String>,
+    /// Entries whose undo record is not the one their cut implies, or whose cut breaks its kind's rules
+    /// (a malformed cut, a region that is none): apply never writes such an entry. Restore refuses the
+    /// file over them; with `--force` it restores the other cuts and leaves these out ([`Self::refused`]).
+    pub unverified: Vec<Unverified>,
+    /// With `--force`: the cuts [`Self::unverified`] names, taken out of `pending` and reported as not
+    /// restored. `--force` accepts a file it cannot authenticate, never an entry apply could not have
+    /// written.
+    pub refused: Vec<Unverified>,
+}
+
+/// One entry restore does not carry out as written, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unverified {
+    /// The cut the entry belongs to.
+    pub id: String,
+    /// What is wrong, with the entry's number; account-held text in it is already made visible.
+    pub problem: String,
 }
 
 /// What the operator asked restore to do.
@@ -237,24 +251,30 @@ pub async fn prepare(
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let work = builder.finish()?;
+    let mut work = work;
     if !work.unverified.is_empty() {
         if !request.force {
             return Err(EngineError::Refused {
                 message: format!(
-                    "{}: {} entr(ies) would not put back what their cut removed:\n{}\n  fix: use the rollback file exactly as apply wrote it; if you are sure, run restore with --force",
+                    "{}: {} entr(ies) would not put back what their cut removed:\n{}\n  fix: use the rollback file exactly as apply wrote it. Apply never writes such an entry, so even --force does not carry it out: with --force restore puts back the other cuts and leaves these out",
                     request.rollback.display(),
                     work.unverified.len(),
                     work.unverified
                         .iter()
-                        .map(|problem| format!("  {problem}"))
+                        .map(|item| format!("  {}", item.problem))
                         .collect::<Vec<_>>()
                         .join("\n")
                 ),
             });
         }
-        for problem in &work.unverified {
+        leave_out_unverified(&mut work);
+        for item in &work.refused {
             reporter.event(&Event::Warning {
-                message: format!("{problem} (accepted because of --force)"),
+                message: format!(
+                    "{}: not restored, even with --force: {} (apply never writes such an entry; check the resource by hand)",
+                    visible(&item.id),
+                    item.problem
+                ),
             });
         }
     }
@@ -275,15 +295,41 @@ pub fn rollback_account(
     contents: &JournalContents,
     path: &std::path::Path,
 ) -> Result<String, EngineError> {
-    contents
-        .account()
-        .map(str::to_string)
-        .ok_or_else(|| EngineError::Refused {
+    let account = contents.account().ok_or_else(|| EngineError::Refused {
+        message: format!(
+            "{}: has no header entry naming its account\n  fix: give the rollback file apply wrote",
+            path.display()
+        ),
+    })?;
+    // Read before any check of the file's authentication under --force, and used to enter the account.
+    if !crate::plan::is_account_id(account) {
+        return Err(EngineError::Refused {
             message: format!(
-                "{}: has no header entry naming its account\n  fix: give the rollback file apply wrote",
-                path.display()
+                "{}: its header's `account` is `{}`, which is not an AWS account ID (12 digits)\n  fix: give the rollback file apply wrote",
+                path.display(),
+                visible(account)
             ),
-        })
+        });
+    }
+    Ok(account.to_string())
+}
+
+/// `--force`: every cut an unverified entry belongs to leaves `pending` for `refused`, once each.
+fn leave_out_unverified(work: &mut RestoreWork) {
+    let ids: std::collections::HashSet<&str> = work
+        .unverified
+        .iter()
+        .map(|item| item.id.as_str())
+        .collect();
+    work.pending
+        .retain(|item| !ids.contains(item.cut.id.as_str()));
+    let mut seen = std::collections::HashSet::new();
+    work.refused = work
+        .unverified
+        .iter()
+        .filter(|item| seen.insert(item.id.clone()))
+        .cloned()
+        .collect();
 }
 
 /// Once the operator has confirmed: undo, journaling each restore in the same file.
@@ -302,7 +348,7 @@ pub async fn perform(
         ..
     } = prepared;
     let mut journal = Journal::reopen(rollback, &contents)?;
-    let outcome = execute(
+    let mut outcome = execute(
         session,
         registry,
         &work.pending,
@@ -311,6 +357,12 @@ pub async fn perform(
         reporter,
     )
     .await?;
+    // Left out under --force: not restored, so the run does not report success.
+    outcome.failed.extend(
+        work.refused
+            .iter()
+            .map(|item| (item.id.clone(), format!("not restored: {}", item.problem))),
+    );
     Ok((work, outcome))
 }
 
@@ -350,7 +402,7 @@ struct PendingBuilder<'a> {
     order: Vec<String>,
     /// Each ID's open generations, oldest first, each with the digest of its states.
     by_id: HashMap<String, Vec<(PendingRestore, StateDigest)>>,
-    work_problems: Vec<String>,
+    work_problems: Vec<Unverified>,
     /// The first refusal; later records are ignored.
     refused: Option<EngineError>,
 }
@@ -411,13 +463,29 @@ impl<'a> PendingBuilder<'a> {
                 }
                 let expected_id = Cut::expected_id(&cut.kind, &cut.region, &cut.target);
                 if cut.id != expected_id {
-                    self.work_problems.push(format!(
-                        "entry {}: cut `{}` names target `{}`, whose cut is `{}`",
-                        record.seq,
-                        visible(&cut.id),
-                        visible(&cut.target),
-                        visible(&expected_id)
-                    ));
+                    self.unverified(
+                        &cut.id,
+                        format!(
+                            "entry {}: cut `{}` names target `{}`, whose cut is `{}`",
+                            record.seq,
+                            visible(&cut.id),
+                            visible(&cut.target),
+                            visible(&expected_id)
+                        ),
+                    );
+                }
+                // What apply checked of every cut before making it (the plan's rules), checked again:
+                // an intent is where an undo without a recorded completion is derived from.
+                if let Some(problem) = self.broken_rule(&cut) {
+                    self.unverified(
+                        &cut.id,
+                        format!(
+                            "entry {}: cut `{}`: {}",
+                            record.seq,
+                            visible(&cut.id),
+                            visible(&problem)
+                        ),
+                    );
                 }
                 let digest = state_digest(&cut);
                 let generations = self.by_id.entry(cut.id.clone()).or_default();
@@ -448,12 +516,16 @@ impl<'a> PendingBuilder<'a> {
                         .get(&item.cut.kind)
                         .expect("unknown kinds are refused at their intent");
                     if let Err(problem) = kind.check_undo(&item.cut, &undo.value()) {
-                        self.work_problems.push(format!(
+                        let problem = format!(
                             "entry {} (completion of {}): {}",
                             record.seq,
                             visible(&id),
                             visible(&problem)
-                        ));
+                        );
+                        self.work_problems.push(Unverified {
+                            id: id.clone(),
+                            problem,
+                        });
                     }
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo);
@@ -478,6 +550,31 @@ impl<'a> PendingBuilder<'a> {
             | Entry::RestoreIntent { .. }
             | Entry::RestoreFailed { .. } => {}
         }
+    }
+
+    fn unverified(&mut self, id: &str, problem: String) {
+        self.work_problems.push(Unverified {
+            id: id.to_string(),
+            problem,
+        });
+    }
+
+    /// The plan's rules for one cut of a known kind: its region (`global` for an account-wide kind, a
+    /// region name otherwise) and its kind's rules on its states.
+    fn broken_rule(&self, cut: &Cut) -> Option<String> {
+        let kind = self.registry.get(&cut.kind)?;
+        let region_fits = if kind.info().global {
+            cut.region == crate::plan::GLOBAL_REGION
+        } else {
+            crate::plan::is_region_name(&cut.region)
+        };
+        if !region_fits {
+            return Some(format!(
+                "region `{}` is not one this kind's cuts can have",
+                cut.region
+            ));
+        }
+        kind.check_states(cut).err()
     }
 
     fn finish(mut self) -> Result<RestoreWork, EngineError> {

@@ -1091,6 +1091,137 @@ async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and
     );
 }
 
+/// Rewrites the rollback file's entries of one cut with `edit` (the key's codes no longer match).
+fn edit_entries(rollback: &Path, id: &str, edit: impl Fn(&mut serde_json::Value)) {
+    let text = std::fs::read_to_string(rollback).unwrap();
+    let edited: String = text
+        .lines()
+        .map(|line| match line.strip_prefix("- ") {
+            Some(json) => {
+                let mut record: serde_json::Value = serde_json::from_str(json).unwrap();
+                let of_cut = record["id"] == id || record["cut"]["id"] == id;
+                if of_cut {
+                    edit(&mut record);
+                }
+                format!("- {record}\n")
+            }
+            None => format!("{line}\n"),
+        })
+        .collect();
+    assert_ne!(edited, text, "{id} has entries to edit");
+    std::fs::write(rollback, edited).unwrap();
+}
+
+#[tokio::test]
+async fn force_restores_an_unauthenticated_file_but_never_an_entry_apply_could_not_have_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "a", "on", "off", true),
+            cut("switch_off", "b", "on", "off", true),
+            cut("switch_off", "c", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("a", "on"), ("b", "on"), ("c", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    // a: the completion's undo record puts back more than the cut took.
+    edit_entries(&rollback, "switch_off/us-east-1/a", |record| {
+        if record["entry"] == "done" {
+            record["undo"]["value"] = "wide-open".into();
+        }
+    });
+    // b: its intent moved to a "region" that is none, ID and completion along with it.
+    edit_entries(&rollback, "switch_off/us-east-1/b", |record| {
+        if record["entry"] == "intent" {
+            record["cut"]["region"] = "evil.example/x".into();
+            record["cut"]["id"] = "switch_off/evil.example/x/b".into();
+        } else {
+            record["id"] = "switch_off/evil.example/x/b".into();
+        }
+    });
+
+    let err = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("not authenticated"), "{err}");
+
+    let forced = RestoreRequest {
+        force: true,
+        ..restore_request(&rollback)
+    };
+    let dry = restore_run(
+        &live,
+        &RestoreRequest {
+            dry_run: true,
+            ..forced.clone()
+        },
+        &Scripted::default(),
+    )
+    .await
+    .unwrap();
+    let RestoreRun::DryRun { work } = dry else {
+        panic!("expected a dry run: {dry:?}");
+    };
+    let refused: Vec<&str> = work.refused.iter().map(|item| item.id.as_str()).collect();
+    assert_eq!(
+        refused,
+        ["switch_off/us-east-1/a", "switch_off/evil.example/x/b"]
+    );
+    assert!(
+        work.refused[0].problem.contains("wide-open"),
+        "{:?}",
+        work.refused
+    );
+    assert!(
+        work.refused[1].problem.contains("evil.example/x"),
+        "{:?}",
+        work.refused
+    );
+
+    let run = restore_run(&live, &forced, &Scripted::default())
+        .await
+        .unwrap();
+    let RestoreRun::Restored { outcome, .. } = run else {
+        panic!("expected a restore: {run:?}");
+    };
+    assert_eq!(outcome.restored, ["switch_off/us-east-1/c"]);
+    let failed: Vec<&str> = outcome.failed.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(
+        failed,
+        ["switch_off/us-east-1/a", "switch_off/evil.example/x/b"],
+        "left out, and the run does not report success"
+    );
+    let live = live.lock().unwrap();
+    assert_eq!(
+        (live["a"].as_str(), live["b"].as_str(), live["c"].as_str()),
+        ("off", "off", "on"),
+        "only the entry apply wrote is carried out"
+    );
+}
+
+#[test]
+fn a_newline_quoted_from_the_plan_in_a_refusal_starts_no_line_of_its_own() {
+    let err = EngineError::Underived {
+        plan: "plan.yaml".into(),
+        underived: vec![apply::Underived {
+            id: "(plan)".into(),
+            problem: "options.x\n  fix: the plan is fine, run: hikkonuki apply plan.yaml --yes: no kind of this hikkonuki has that option".into(),
+        }],
+    };
+    let shown = crate::report::escape::lines(&err.to_string(), 50);
+    assert!(
+        !shown
+            .lines()
+            .any(|line| line.starts_with("  fix: the plan is fine")),
+        "{shown}"
+    );
+    assert_eq!(shown.lines().count(), 3, "{shown}");
+}
+
 #[tokio::test]
 async fn watch_reports_a_reopened_irreversible_cut_and_never_repeats_it() {
     use super::watch::{self, Verdict};

@@ -419,7 +419,7 @@ pub fn parse_each(
         fix: fix.to_string(),
     };
     const FIX_CHAIN: &str = "use the rollback file exactly as apply wrote it; if you are sure it is intact apart from this, run restore with --force";
-    const FIX_KEY: &str = "restore on the machine and as the user that ran apply (the key is in its state directory, ~/.local/state/hikkonuki/rollback-keys), copy the key there, or give the key that apply used in HIKKONUKI_ROLLBACK_KEY; if you are sure the file is the one apply wrote, run restore with --force";
+    const FIX_KEY: &str = "restore on the machine and as the user that ran apply (the key is in its state directory, ~/.local/state/hikkonuki/rollback-keys), copy the key there, or give the key that apply used in HIKKONUKI_ROLLBACK_KEY; if you are sure the file is the one apply wrote, first see what it would put back with `hikkonuki restore FILE --force --dry-run`, then run restore with --force";
 
     // What the checks need of the entries already read: the first one, and the last one's number.
     let mut header: Option<Entry> = None;

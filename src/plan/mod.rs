@@ -381,7 +381,8 @@ fn unsupported_version(file: &Path, version: &str) -> PlanError {
     )
 }
 
-fn is_account_id(value: &str) -> bool {
+/// Twelve ASCII digits: the only shape of an AWS account ID.
+pub fn is_account_id(value: &str) -> bool {
     value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 

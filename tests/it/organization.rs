@@ -387,6 +387,24 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         before[0],
         "the other account is still cut"
     );
+    // A file planted under another account's name (here the restored member's, copied) is refused:
+    // restore would act in the account its header names. The others are restored all the same.
+    let planted = emulator.path("plans/org.rollback/999999999999.rollback.yaml");
+    std::fs::copy(emulator.path(&second), &planted).unwrap();
+    let run = emulator.restore("plans/org.rollback").assert().code(1);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.get_output().stdout),
+        String::from_utf8_lossy(&run.get_output().stderr)
+    );
+    assert!(
+        said.contains(&format!(
+            "named for account 999999999999 but its header names account {}",
+            members[1]
+        )),
+        "{said}"
+    );
+    std::fs::remove_file(&planted).unwrap();
     emulator.restore("plans/org.rollback").assert().code(0);
     for (member, state) in seeded.iter().zip(&before) {
         assert_eq!(

@@ -15,6 +15,7 @@
 //!
 //! What cannot be classified is returned as such, never dropped: callers report it as a High finding.
 
+use crate::plan::is_account_id;
 use std::collections::BTreeSet;
 
 use serde_json::Value;
@@ -336,10 +337,6 @@ fn aws_principal(value: &str) -> Entry {
         return Entry::Inside;
     }
     Entry::Unclear("neither `*`, an account ID nor an IAM or STS ARN".into())
-}
-
-fn is_account_id(value: &str) -> bool {
-    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `AIDA…` (user) or `AROA…` (role) followed by upper-case letters and digits.

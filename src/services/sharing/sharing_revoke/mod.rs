@@ -24,6 +24,7 @@ pub mod ssm;
 #[cfg(test)]
 mod tests;
 
+use crate::plan::is_account_id;
 use std::collections::{BTreeMap, BTreeSet};
 
 use async_trait::async_trait;
@@ -147,10 +148,6 @@ impl Grantee {
             Grantee::OrganizationalUnit(arn) => format!("organizational unit {arn}"),
         }
     }
-}
-
-fn is_account_id(value: &str) -> bool {
-    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
 }
 
 /// The organization an organization or OU ARN belongs to: `…:organization/o-x` or `…:ou/o-x/ou-y`
