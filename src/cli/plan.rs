@@ -25,9 +25,6 @@ fn check_plan_options(options: &PlanOptions, registry: &Registry) -> anyhow::Res
     Ok(())
 }
 
-/// A `--keep-cidr` shorter than this keeps most of the internet reachable.
-const WIDEST_KEEP_PREFIX: u8 = 8;
-
 /// The ranges to keep reachable. A bare address is that one address (`/32` or `/128`); a range wider than
 /// a /8 (`0.0.0.0/0`, `::/0`, `0.0.0.0/1`) is refused, because every rule, entry and route it covers would
 /// stay open: the plan would cut little, while looking as if it cut everything.
@@ -44,9 +41,10 @@ fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
             let cidr = written
                 .parse::<Cidr>()
                 .map_err(|err| anyhow!("--keep-cidr: {err}"))?;
-            if cidr.prefix() < WIDEST_KEEP_PREFIX {
+            if cidr.prefix() < plan::WIDEST_KEEP_PREFIX {
                 bail!(
-                    "--keep-cidr: `{cidr}` keeps most of the internet reachable: every security-group rule, network ACL entry and route from or to it would stay open, so the plan would leave the account almost as open as it is\n  fix: give the responder's own address (e.g. 203.0.113.7) or network (a /{WIDEST_KEEP_PREFIX} or narrower)"
+                    "--keep-cidr: `{cidr}` keeps most of the internet reachable: every security-group rule, network ACL entry and route from or to it would stay open, so the plan would leave the account almost as open as it is\n  fix: give the responder's own address (e.g. 203.0.113.7) or network (a /{} or narrower)",
+                    plan::WIDEST_KEEP_PREFIX
                 );
             }
             Ok(cidr)

@@ -136,9 +136,13 @@ impl Operator for TerminalOperator<'_> {
         let settings = self.settings;
         say!(
             settings,
-            "Apply will carry out, in account {}:",
-            field(&plan.account)
+            "Apply will carry out, in account {} (planned by {}, {}):",
+            field(&plan.account),
+            field(&plan.caller),
+            field(&plan.created)
         );
+        // What each cut's effect is derived from, read from the plan file like everything else in it.
+        settings.say_inline(&render::settings_lines(plan, true));
         settings.say_inline(&render::review_summary(plan));
         review_left_out(settings, left_out);
         say!(settings, "\n{}", plan.summary());

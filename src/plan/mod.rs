@@ -381,6 +381,10 @@ fn unsupported_version(file: &Path, version: &str) -> PlanError {
     )
 }
 
+/// A kept range shorter than this prefix keeps most of the internet reachable: `plan --keep-cidr`
+/// refuses it, and so does a plan file that holds one.
+pub const WIDEST_KEEP_PREFIX: u8 = 8;
+
 /// Twelve ASCII digits: the only shape of an AWS account ID.
 pub fn is_account_id(value: &str) -> bool {
     value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
@@ -428,13 +432,27 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
         }
     }
     for (index, keep) in plan.keep_cidrs.iter().enumerate() {
-        if let Err(err) = keep.parse::<crate::net::Cidr>() {
-            return Err(PlanError::new(
-                file,
-                format!("keep_cidrs[{index}]"),
-                err.to_string(),
-                FIX_REPLAN,
-            ));
+        match keep.parse::<crate::net::Cidr>() {
+            Err(err) => {
+                return Err(PlanError::new(
+                    file,
+                    format!("keep_cidrs[{index}]"),
+                    err.to_string(),
+                    FIX_REPLAN,
+                ));
+            }
+            // `plan --keep-cidr` refuses these; a plan file is held to the same rule.
+            Ok(cidr) if cidr.prefix() < WIDEST_KEEP_PREFIX => {
+                return Err(PlanError::new(
+                    file,
+                    format!("keep_cidrs[{index}]"),
+                    format!(
+                        "`{cidr}` keeps most of the internet reachable: every rule, entry and route from or to it would stay open"
+                    ),
+                    "keep only the responder's own address or network (a /8 or narrower), or make a new plan",
+                ));
+            }
+            Ok(_) => {}
         }
     }
 

@@ -305,6 +305,20 @@ fn bad_regions_and_keep_cidrs_are_named_by_index() {
 }
 
 #[test]
+fn a_kept_range_plan_would_refuse_is_refused_in_a_plan_file_too() {
+    for wide in ["0.0.0.0/1", "0.0.0.0/0", "::/0", "10.0.0.0/7"] {
+        let err = error_of(|t| t.replace("203.0.113.7/32", wide));
+        assert_eq!(err.field, "keep_cidrs[0]", "{wide}");
+        assert!(
+            err.problem.contains("keeps most of the internet reachable"),
+            "{wide}: {err}"
+        );
+    }
+    // A /8 is as wide as `plan --keep-cidr` takes.
+    assert!(parse_edited(|t| t.replace("203.0.113.7/32", "10.0.0.0/8")).is_ok());
+}
+
+#[test]
 fn region_names_are_recognised() {
     for good in ["us-east-1", "eu-west-3", "us-gov-west-1", "ap-southeast-5"] {
         assert!(is_region_name(good), "{good}");

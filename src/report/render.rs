@@ -62,28 +62,7 @@ pub fn plan_text(plan: &Plan, view: PlanView) -> String {
         f(&plan.created),
         f(&plan.regions.join(", "))
     );
-    if !plan.keep_cidrs.is_empty() {
-        let _ = writeln!(
-            out,
-            "Kept reachable (--keep-cidr): {}",
-            f(&plan.keep_cidrs.join(", "))
-        );
-    }
-    if !plan.options.is_empty() {
-        // Part of the rule apply derives each cut from, so reviewed with the plan.
-        let options: Vec<String> = plan
-            .options
-            .iter()
-            .map(|(flag, value)| {
-                if value == crate::plan::OPTION_SWITCHED_ON {
-                    format!("--{flag}")
-                } else {
-                    format!("--{flag} {value}")
-                }
-            })
-            .collect();
-        let _ = writeln!(out, "Kind options: {}", f(&options.join(", ")));
-    }
+    out.push_str(&settings_lines(plan, false));
     if !plan.selection.is_empty() {
         let _ = writeln!(
             out,
@@ -116,6 +95,45 @@ pub fn plan_text(plan: &Plan, view: PlanView) -> String {
         account_body(plan, view, &mut out);
     }
     let _ = writeln!(out, "\n{}", plan.summary());
+    out
+}
+
+/// The plan's settings each cut's effect is derived from (apply derives `after` from them): the ranges
+/// kept reachable, the kinds' options and, for a plan over one account, a member role it names. `plan`
+/// and `show` print them in the header; apply prints them again before asking, with `none` for an empty
+/// list (`always`), so a plan edited to drop the responder's range does not pass unseen.
+pub fn settings_lines(plan: &Plan, always: bool) -> String {
+    let mut out = String::new();
+    if !plan.keep_cidrs.is_empty() || always {
+        let kept = if plan.keep_cidrs.is_empty() {
+            "none".to_string()
+        } else {
+            f(&plan.keep_cidrs.join(", ")).into_owned()
+        };
+        let _ = writeln!(out, "Kept reachable (--keep-cidr): {kept}");
+    }
+    if !plan.options.is_empty() {
+        // Part of the rule apply derives each cut from, so reviewed with the plan.
+        let options: Vec<String> = plan
+            .options
+            .iter()
+            .map(|(flag, value)| {
+                if value == crate::plan::OPTION_SWITCHED_ON {
+                    format!("--{flag}")
+                } else {
+                    format!("--{flag} {value}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "Kind options: {}", f(&options.join(", ")));
+    } else if always {
+        let _ = writeln!(out, "Kind options: none");
+    }
+    if !plan.is_multi_account()
+        && let Some(role) = &plan.role
+    {
+        let _ = writeln!(out, "Member role (--role): {}", f(role));
+    }
     out
 }
 
@@ -861,6 +879,29 @@ mod tests {
             "{text}"
         );
         assert!(!text.lines().any(|line| line.starts_with("# fake heading")));
+    }
+
+    #[test]
+    fn apply_shows_the_settings_each_cut_is_derived_from_even_when_there_are_none() {
+        let mut plan = scaled_plan();
+        plan.keep_cidrs.clear();
+        plan.options.clear();
+        plan.role = None;
+        assert_eq!(
+            settings_lines(&plan, false),
+            "",
+            "plan's header leaves them out"
+        );
+        assert_eq!(
+            settings_lines(&plan, true),
+            "Kept reachable (--keep-cidr): none\nKind options: none\n"
+        );
+        plan.keep_cidrs = vec!["203.0.113.7/32".into()];
+        plan.role = Some("BreakGlass".into());
+        assert_eq!(
+            settings_lines(&plan, true),
+            "Kept reachable (--keep-cidr): 203.0.113.7/32\nKind options: none\nMember role (--role): BreakGlass\n"
+        );
     }
 
     #[test]

@@ -237,14 +237,17 @@ async fn a_vpc_narrows_plan_and_apply_to_the_cuts_of_resources_in_it() {
     assert_eq!(narrowed, expected);
 
     // From the whole reviewed plan, only the VPC's cuts are performed; the events say which.
-    let output = emulator
+    let applied = emulator
         .apply("plans/all.yaml")
         .args(["--vpc", &seeded.vpc_id, "--output", "json"])
         .assert()
         .code(0)
-        .get_output()
-        .stdout
-        .clone();
+        // Before asking: what each cut's effect is derived from, as the plan file says it.
+        .stderr(contains(format!(
+            "Kept reachable (--keep-cidr): {RESPONDER_CIDR}"
+        )))
+        .stderr(contains("Kind options: none"));
+    let output = applied.get_output().stdout.clone();
     let events = json_events(&output);
     let mut done: Vec<&str> = events
         .iter()
