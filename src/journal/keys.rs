@@ -207,6 +207,62 @@ impl KeyStore {
     }
 }
 
+/// How far a rollback file had got when hikkonuki last closed it on this machine: the number and code of
+/// its last entry. An HMAC chain proves every entry came after the one before, not that none came after
+/// the last: entries cut off the end (restore's own among them) or an older copy of the file verify as
+/// well, and would have restore undo again what it had restored, or `watch --recut` cut it again. So the
+/// mark is kept beside the keys, where the file's directory cannot reach, and a file behind it refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeadMark {
+    pub seq: u64,
+    pub mac: String,
+}
+
+impl KeyStore {
+    /// Where the mark of the file whose header carries `header_mac` is kept: `heads/` in the key
+    /// directory. `None` without a key directory (a key given only by environment), or for a code
+    /// hikkonuki never writes.
+    pub fn head_path(&self, header_mac: &str) -> Option<PathBuf> {
+        let valid = header_mac.len() == MAC_HEX_CHARS
+            && header_mac
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+        let dir = self.dir.as_ref()?;
+        valid.then(|| dir.join("heads").join(&header_mac[..32]))
+    }
+}
+
+/// Hex characters of an HMAC-SHA256 code.
+const MAC_HEX_CHARS: usize = 64;
+
+/// The mark at `path`, if one was written; a mark that cannot be read is none.
+pub fn read_head(path: &Path) -> Option<HeadMark> {
+    let text = files::read_document(path).ok()?;
+    let text = String::from_utf8(text).ok()?;
+    let (seq, mac) = text.trim().split_once(' ')?;
+    Some(HeadMark {
+        seq: seq.parse().ok()?,
+        mac: mac.to_string(),
+    })
+}
+
+/// Records `mark` at `path` (a new file renamed over the old, so a crash leaves one or the other).
+/// Written only once the entries it names are on disk, so it is never ahead of the file.
+pub fn write_head(path: &Path, mark: &HeadMark) -> std::io::Result<()> {
+    let dir = path.parent().expect("a head path is in heads/");
+    files::create_private_dir_all(dir)?;
+    let temporary = path.with_extension("new");
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&temporary)?;
+    file.write_all(format!("{} {}\n", mark.seq, mark.mac).as_bytes())?;
+    file.sync_all()?;
+    fs::rename(&temporary, path)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,6 +157,9 @@ pub struct JournalContents {
     next_seq: u64,
     /// True when every entry was authenticated by the file's key.
     pub authenticated: bool,
+    /// Where the file's [`keys::HeadMark`] is kept, for an authenticated file whose keys have a
+    /// directory: the journal that continues the file moves it on when it closes.
+    head: Option<PathBuf>,
 }
 
 impl JournalContents {
@@ -179,6 +182,39 @@ pub struct Journal {
     last_hash: String,
     key: Option<RollbackKey>,
     last_mac: String,
+    /// Where the mark of how far this file got is kept ([`keys::HeadMark`]); written when the journal
+    /// closes, after the entries it names are on disk.
+    head: Option<PathBuf>,
+    /// Length of the file up to its last entry written whole and synced: a failed write is cut back to it.
+    good_len: u64,
+    /// A write failed: nothing more is appended (so no call is made that could not be recorded), and no
+    /// mark is left for this run.
+    failed: bool,
+    /// Tests: the next write fails half-way, as on a full disk.
+    #[cfg(test)]
+    pub(crate) fail_next_write: bool,
+}
+
+impl Drop for Journal {
+    /// Marks how far the file got. Not after a kill (no drop runs), which leaves the mark behind the
+    /// file, never ahead: only a file behind its mark is refused. A mark that cannot be written leaves the
+    /// earlier one, with the same effect.
+    fn drop(&mut self) {
+        if self.failed {
+            return;
+        }
+        if let (Some(head), Some(_), Some(seq)) =
+            (&self.head, &self.key, self.next_seq.checked_sub(1))
+        {
+            let _ = keys::write_head(
+                head,
+                &keys::HeadMark {
+                    seq,
+                    mac: self.last_mac.clone(),
+                },
+            );
+        }
+    }
 }
 
 fn now() -> String {
@@ -265,8 +301,15 @@ impl Journal {
             last_hash: String::new(),
             key: Some(key),
             last_mac: String::new(),
+            head: None,
+            good_len: PREAMBLE.len() as u64,
+            failed: false,
+            #[cfg(test)]
+            fail_next_write: false,
         };
         journal.append(header)?;
+        // The header's code names the file: its key and its first line are its own.
+        journal.head = keys.head_path(&journal.last_mac);
         Ok(journal)
     }
 
@@ -300,11 +343,29 @@ impl Journal {
             last_hash: contents.last_line_hash.clone(),
             key: contents.key.clone(),
             last_mac: contents.last_mac.clone(),
+            head: contents.head.clone(),
+            good_len: contents.valid_len,
+            failed: false,
+            #[cfg(test)]
+            fail_next_write: false,
         })
     }
 
     /// Appends one entry and waits until it is on disk.
+    ///
+    /// Nothing of the journal's own state moves until the entry is on disk. A failed write or sync is
+    /// cut back off the file (a half-written line in the middle would make every later entry
+    /// unreadable), and every later append is refused: a cut whose intent cannot be recorded is never
+    /// made, and an entry that follows a lost one would break the chain.
     pub fn append(&mut self, entry: Entry) -> Result<(), JournalError> {
+        if self.failed {
+            return Err(JournalError::Write {
+                path: self.rollback.path().to_path_buf(),
+                source: std::io::Error::other(
+                    "an earlier write to it failed, so nothing more is recorded there",
+                ),
+            });
+        }
         let record = Record {
             seq: self.next_seq,
             prev: self.last_hash.clone(),
@@ -313,26 +374,45 @@ impl Journal {
             mac: None,
         };
         let body = serde_json::to_string(&record).expect("journal entries always serialize");
-        let json = match &self.key {
+        let (json, code) = match &self.key {
             Some(key) => {
                 let code = key.mac(&self.last_mac, &body);
-                self.last_mac = code.clone();
-                format!("{}{MAC_FIELD}{code}\"}}", &body[..body.len() - 1])
+                let json = format!("{}{MAC_FIELD}{code}\"}}", &body[..body.len() - 1]);
+                (json, Some(code))
             }
-            None => body,
+            None => (body, None),
         };
         let line = format!("- {json}");
-        let write_error = |source| JournalError::Write {
-            path: self.rollback.path().to_path_buf(),
-            source,
-        };
-        let mut file = self.rollback.file();
-        file.write_all(format!("{line}\n").as_bytes())
-            .map_err(write_error)?;
-        file.sync_data().map_err(write_error)?;
+        if let Err(source) = self.write_line(&line) {
+            self.failed = true;
+            let _ = self.rollback.file().set_len(self.good_len);
+            return Err(JournalError::Write {
+                path: self.rollback.path().to_path_buf(),
+                source,
+            });
+        }
+        self.good_len += line.len() as u64 + 1;
         self.next_seq += 1;
         self.last_hash = line_hash(&line);
+        if let Some(code) = code {
+            self.last_mac = code;
+        }
         Ok(())
+    }
+
+    /// One whole line, synced.
+    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+        #[cfg(test)]
+        if std::mem::take(&mut self.fail_next_write) {
+            // As a full disk does: part of the line reaches the file, then the write fails.
+            self.rollback
+                .file()
+                .write_all(&line.as_bytes()[..line.len() / 2])?;
+            return Err(std::io::Error::other("No space left on device (injected)"));
+        }
+        let mut file = self.rollback.file();
+        file.write_all(format!("{line}\n").as_bytes())?;
+        file.sync_data()
     }
 
     pub fn path(&self) -> &Path {
@@ -432,6 +512,9 @@ pub fn parse_each(
     let mut offset: u64 = 0;
     let mut authentication: Option<Authentication> = None;
     let mut all_authenticated = true;
+    // How far hikkonuki last left this file on this machine, once its header is authenticated.
+    let mut head: Option<(PathBuf, Option<keys::HeadMark>)> = None;
+    const FIX_HEAD: &str = "use the rollback file as hikkonuki last left it (the newest copy); if you are sure this one is right, restore with --force";
 
     let mut lines = bytes
         .split_inclusive(|&b| b == b'\n')
@@ -516,6 +599,20 @@ pub fn parse_each(
                             .is_some_and(|(body, code)| key.verify(&last_mac, &body, code));
                         if verified {
                             last_mac = record.mac.clone().unwrap_or_default();
+                            if last_seq.is_none() {
+                                head = keys
+                                    .head_path(&last_mac)
+                                    .map(|path| (path.clone(), keys::read_head(&path)));
+                            }
+                            if let Some((_, Some(mark))) = &head
+                                && mark.seq == record.seq
+                                && mark.mac != last_mac
+                            {
+                                problems.push((
+                                    format!("entry {} is not the one hikkonuki last wrote there on this machine: this is another file under the same header", record.seq),
+                                    FIX_HEAD,
+                                ));
+                            }
                         } else {
                             all_authenticated = false;
                             problems.push((
@@ -562,6 +659,20 @@ pub fn parse_each(
         }
     }
 
+    if let (Some((_, Some(mark))), Some(last)) = (&head, last_seq)
+        && mark.seq > last
+    {
+        let problem = format!(
+            "ends at entry {last}, but hikkonuki wrote entries up to {} into it on this machine: entries were removed from its end (restore's own among them, which would have restore undo again what it put back), or this is an older copy",
+            mark.seq
+        );
+        if force {
+            warnings.push(format!("{problem} (accepted because of --force)"));
+        } else {
+            let lines = bytes.iter().filter(|&&b| b == b'\n').count();
+            return Err(invalid(lines.max(1), problem, FIX_HEAD));
+        }
+    }
     match &header {
         Some(Entry::Header { format, .. })
             if *format == FORMAT_VERSION || *format == UNAUTHENTICATED_FORMAT => {}
@@ -597,6 +708,7 @@ pub fn parse_each(
             valid_len,
             last_line_hash: last_hash,
             authenticated: key.is_some(),
+            head: head.filter(|_| key.is_some()).map(|(path, _)| path),
             key,
             last_mac,
         },

@@ -131,6 +131,131 @@ fn a_torn_last_line_is_dropped_with_a_warning_and_appending_continues_cleanly() 
     assert_eq!(contents.records[4].seq, 4);
 }
 
+/// `text` without its last entry, cut at a line boundary: what is left still verifies entry by entry.
+fn without_last_entry(text: &str) -> String {
+    let mut lines: Vec<&str> = text.lines().collect();
+    let last = lines
+        .iter()
+        .rposition(|line| line.starts_with("- "))
+        .unwrap();
+    lines.remove(last);
+    lines.iter().map(|line| format!("{line}\n")).collect()
+}
+
+#[test]
+fn a_file_cut_back_behind_how_far_hikkonuki_left_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path); // closed: marked at entry 3
+    let whole = fs::read_to_string(&path).unwrap();
+    fs::write(&path, without_last_entry(&whole)).unwrap();
+
+    let err = read(&path, false).unwrap_err().to_string();
+    assert!(
+        err.contains("ends at entry 2, but hikkonuki wrote entries up to 3 into it"),
+        "{err}"
+    );
+    assert!(err.contains("the newest copy"), "{err}");
+    let (contents, warnings) = read(&path, true).unwrap();
+    assert_eq!(contents.records.len(), 3);
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("older copy") && w.contains("accepted because of --force")),
+        "{warnings:?}"
+    );
+
+    fs::write(&path, &whole).unwrap();
+    let (_, warnings) = read(&path, false).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+#[test]
+fn an_older_copy_is_refused_once_the_file_has_moved_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let older = fs::read(&path).unwrap();
+    let (contents, _) = read(&path, false).unwrap();
+    let mut journal =
+        Journal::reopen(RollbackFile::open_existing(&path).unwrap(), &contents).unwrap();
+    journal
+        .append(Entry::RestoreIntent { id: "c1".into() })
+        .unwrap();
+    drop(journal);
+    assert!(read(&path, false).is_ok(), "the file as it was left");
+
+    fs::write(&path, &older).unwrap();
+    let err = read(&path, false).unwrap_err().to_string();
+    assert!(
+        err.contains("ends at entry 3, but hikkonuki wrote entries up to 4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_failed_write_is_cut_back_and_ends_the_journal_leaving_a_file_that_reads_as_before() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    write_sample(&path);
+    let before = fs::read_to_string(&path).unwrap();
+    let (contents, _) = read(&path, false).unwrap();
+    let mut journal =
+        Journal::reopen(RollbackFile::open_existing(&path).unwrap(), &contents).unwrap();
+    journal.fail_next_write = true;
+    let err = journal
+        .append(Entry::Done {
+            id: "c2".into(),
+            undo: json!({"revoked": [2]}).into(),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("No space left"), "{err}");
+    assert_eq!(
+        fs::read_to_string(&path).unwrap(),
+        before,
+        "the half line is cut back"
+    );
+    let err = journal
+        .append(Entry::RestoreIntent { id: "c1".into() })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("an earlier write to it failed"),
+        "{err}"
+    );
+    drop(journal);
+    // Read as it was: no entry, no mark from the run whose write failed.
+    let (contents, warnings) = read(&path, false).unwrap();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    assert_eq!(contents.records.len(), 4);
+    // And continued cleanly by the next run.
+    let mut journal =
+        Journal::reopen(RollbackFile::open_existing(&path).unwrap(), &contents).unwrap();
+    journal
+        .append(Entry::RestoreIntent { id: "c1".into() })
+        .unwrap();
+    drop(journal);
+    assert_eq!(read(&path, false).unwrap().0.records.len(), 5);
+}
+
+#[test]
+fn a_key_given_only_by_environment_keeps_no_mark() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    let keys = KeyStore::with_key(&[b'k'; 40]);
+    let mut journal = Journal::create(
+        RollbackFile::open_or_create(&path).unwrap(),
+        header(),
+        &keys,
+    )
+    .unwrap();
+    journal.append(Entry::Intent { cut: cut("c1") }).unwrap();
+    drop(journal);
+    let whole = fs::read_to_string(&path).unwrap();
+    fs::write(&path, without_last_entry(&whole)).unwrap();
+    // Nowhere to keep it: the cut is not seen (the README says so).
+    assert!(super::read_path(&path, &keys, false).is_ok());
+}
+
 #[test]
 fn an_added_entry_breaks_the_chain_and_is_refused() {
     let dir = tempfile::tempdir().unwrap();
