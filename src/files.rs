@@ -20,7 +20,7 @@ pub enum FileError {
         "is {size} bytes, more than the {MAX_DOCUMENT_BYTES} bytes a plan or rollback file can be; it is not one the tool wrote"
     )]
     TooLarge { size: u64 },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
 }
 

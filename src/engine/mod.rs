@@ -91,7 +91,9 @@ pub enum EngineError {
     Plan(#[from] PlanError),
     #[error(transparent)]
     Lock(#[from] LockError),
-    #[error("{0}")]
+    // Transparent: with a message of its own the error would also be its own source, and the CLI,
+    // which prints the chain, would print it twice.
+    #[error(transparent)]
     Journal(#[from] JournalError),
     /// A rollback file exists at the path apply would write, and it is not this plan's.
     #[error(

@@ -164,6 +164,14 @@ impl CutKind for Switch {
         true
     }
 
+    /// As AWS reads back a cut whose `after` is only known at apply (a session revocation's cut-off):
+    /// `off@<anything>` holds a cut to `off`.
+    fn holds(&self, cut: &TypedCut<Setting>, live: &Setting) -> bool {
+        live.value
+            .strip_prefix(&format!("{}@", cut.after.value))
+            .is_some()
+    }
+
     /// The stand-in's resources come back under new identifiers: `on-2` is `on` re-created.
     fn reopened(&self, cut: &TypedCut<Setting>, live: &Setting) -> Option<Setting> {
         live.value
@@ -1201,6 +1209,102 @@ async fn force_restores_an_unauthenticated_file_but_never_an_entry_apply_could_n
         ("off", "off", "on"),
         "only the entry apply wrote is carried out"
     );
+}
+
+#[tokio::test]
+async fn a_completed_cut_that_holds_in_another_form_is_already_done_for_every_later_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    // What observation reads back of the completed cut is not the recorded `after` itself.
+    live.lock().unwrap().insert("a".into(), "off@12:00".into());
+    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+    for run in 0..3 {
+        let again = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+            .await
+            .unwrap();
+        let ApplyRun::Applied { outcome, .. } = again else {
+            panic!("run {run}: {again:?}");
+        };
+        assert_eq!(outcome.already_done, std::slice::from_ref(&id), "run {run}");
+        assert!(outcome.failed.is_empty(), "run {run}: {:?}", outcome.failed);
+        assert_eq!(
+            live.lock().unwrap()["a"],
+            "off@12:00",
+            "run {run}: never undone to be cut again"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_rollback_file_cut_back_before_restores_entries_is_refused_by_restore_and_watch() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let as_applied = std::fs::read(&rollback).unwrap();
+    let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap();
+    assert!(
+        matches!(restored, RestoreRun::Restored { .. }),
+        "{restored:?}"
+    );
+    assert_eq!(live.lock().unwrap()["a"], "on");
+
+    // After the incident someone switches it off again; then the file loses restore's entries (cut
+    // back, or an older copy put in its place). Every entry left still verifies.
+    live.lock().unwrap().insert("a".into(), "off".into());
+    std::fs::write(&rollback, &as_applied).unwrap();
+
+    let err = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("or this is an older copy"),
+        "{err}"
+    );
+    let err = super::watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, true),
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("or this is an older copy"),
+        "{err}"
+    );
+    assert_eq!(
+        live.lock().unwrap()["a"],
+        "off",
+        "not switched on again by a restore that had already happened"
+    );
+}
+
+#[test]
+fn a_rollback_file_refusal_is_said_once() {
+    let err = anyhow::Error::from(EngineError::Journal(
+        crate::journal::JournalError::Invalid {
+            path: "p.rollback.yaml".into(),
+            line: 3,
+            problem: "ends at entry 1".into(),
+            fix: "use the newest copy".into(),
+        },
+    ));
+    let shown = format!("{err:#}");
+    assert_eq!(shown.matches("ends at entry 1").count(), 1, "{shown}");
+    let io = anyhow::Error::from(crate::files::FileError::Io(std::io::Error::other(
+        "disk gone",
+    )));
+    assert_eq!(format!("{io:#}").matches("disk gone").count(), 1, "{io:#}");
 }
 
 #[test]

@@ -270,6 +270,12 @@ pub trait Containment: Send + Sync {
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
     fn holds(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// Whether a cut found holding ([`Containment::holds`]) after a crash mid-cut is wholly in force, so a
+    /// resumed apply records it done. False for a kind whose cut makes a last call that observation does
+    /// not see (Identity Center's provisioning of the permission set it wrote): such a cut is rewound and
+    /// made again instead.
+    fn holding_is_complete(&self) -> bool;
+
     /// When `live` (neither the recorded `after` nor `before`) is what the cut took away come back, in
     /// whole or in part, under identifiers AWS assigns anew (a security-group rule re-authorized gets a
     /// new rule ID) and with nothing else changed: the state `watch --recut` cuts again from, as the
@@ -538,6 +544,11 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::holding_is_complete`]. By default what holds is in force.
+    fn holding_is_complete(&self) -> bool {
+        true
+    }
+
     /// As [`Containment::cuts_after`]. By default none: the kind's cuts start with the rest of its phase.
     fn cuts_after(&self) -> &'static [&'static str] {
         &[]
@@ -710,6 +721,10 @@ impl<K: CutKind> Containment for K {
             (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
             _ => false,
         }
+    }
+
+    fn holding_is_complete(&self) -> bool {
+        CutKind::holding_is_complete(self)
     }
 
     fn undoes_independently(&self) -> bool {

@@ -217,15 +217,21 @@ enum Recovery {
     Partial,
 }
 
+/// `completed`: the earlier run journaled the cut done. A kind whose `after` is not what observation
+/// reads back (a session revocation's cut-off, known only at apply; a policy AWS re-formats) is judged by
+/// [`Containment::holds`], as watch judges it: compared with `after` alone, a completed revocation looked
+/// half-done, and a later run would lift it to cut it again.
 async fn recover(
     kind: &dyn Containment,
     ctx: &RegionCtx,
     cut: &Cut,
+    completed: bool,
 ) -> Result<Recovery, ServiceError> {
     let live = kind.observe(ctx, cut).await?;
+    let holds = || kind.holds(cut, &live) && (completed || kind.holding_is_complete());
     Ok(if same_state(&cut.before.value(), &live) {
         Recovery::NotApplied
-    } else if same_state(&cut.after.value(), &live) {
+    } else if same_state(&cut.after.value(), &live) || holds() {
         Recovery::Applied
     } else {
         Recovery::Partial
@@ -552,7 +558,7 @@ async fn run_cut<'a>(
     // is skipped. Cut: skipped. Back as before (reverted since, or the entry was never true): cut again.
     // Anything else: reported, not touched.
     if options.progress.get(&cut.id) == Some(&Progress::Done) {
-        match recover(kind, &ctx, cut).await {
+        match recover(kind, &ctx, cut, true).await {
             Ok(Recovery::Applied) => {
                 run.reporter.event(&Event::CutSkipped {
                     id: cut.id.clone(),
@@ -573,7 +579,7 @@ async fn run_cut<'a>(
         }
     }
     if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
-        match recover(kind, &ctx, cut).await {
+        match recover(kind, &ctx, cut, false).await {
             Ok(Recovery::NotApplied) => {}
             Ok(Recovery::Applied) => {
                 let undo = kind

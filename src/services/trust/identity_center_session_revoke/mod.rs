@@ -800,6 +800,13 @@ impl CutKind for IdentityCenterSessionRevoke {
         caller_comes_through(&caller.arn, &cut.before.name)
     }
 
+    /// Apply writes the inline policy, then provisions it to the accounts; observation reads the
+    /// policy only. Killed in between, the revocation was never in force: a resumed apply rewinds the
+    /// cut and makes it again, which provisions.
+    fn holding_is_complete(&self) -> bool {
+        false
+    }
+
     /// The cut-off is only known at apply (`after` says [`AT_APPLY`]): the cut holds while the inline
     /// policy is `before`'s with the revocation added, at whatever time apply wrote, and nothing else
     /// changed.
