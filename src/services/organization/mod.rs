@@ -318,6 +318,32 @@ pub async fn attached_policies(
     Ok(refs)
 }
 
+/// An account's state before its cut, as discovery reads it: what is attached, read whenever the account
+/// is one of the organization's members, also while the organization blocks the kind (`blocked`). A
+/// resumed apply derives the accounts it has not cut yet from discovery again, and by then the policy
+/// an earlier part of the same run created is what blocks: their `before` must be what is attached, as
+/// the plan recorded it, not blank, or every one of them reads as drift and the rest of the quarantine is
+/// refused. While the organization is blocked for another reason the list may not be readable: then it
+/// is blank, and the cut is proposed disabled anyway.
+pub async fn account_before(
+    ctx: &RegionCtx,
+    kind: &PolicyKind,
+    org: &OrgView,
+    account: &str,
+    own: &OwnPolicy,
+    blocked: bool,
+) -> Result<AccountPolicies, ServiceError> {
+    let member = account != org.management_account && org.accounts.contains(account);
+    if !member {
+        return Ok(account_state(account, Vec::new(), own));
+    }
+    match attached_policies(ctx, kind, account).await {
+        Ok(listed) => Ok(account_state(account, listed, own)),
+        Err(_) if blocked => Ok(account_state(account, Vec::new(), own)),
+        Err(err) => Err(err),
+    }
+}
+
 /// An account's state as a cut records it: hikkonuki's policy taken out of the attached list.
 pub fn account_state(account_id: &str, listed: Vec<PolicyRef>, own: &OwnPolicy) -> AccountPolicies {
     let own_attached = listed.iter().any(|p| p.name == own.name);

@@ -188,13 +188,8 @@ async fn propose(
     let to_enable = status != super::ENABLED;
     let mut proposals = Vec::new();
     for account in accounts {
-        let readable = account != &org.management_account && org.accounts.contains(account);
-        let before = if readable && whole.is_none() {
-            let listed = super::attached_policies(ctx, &POLICY, account).await?;
-            super::account_state(account, listed, &own)
-        } else {
-            super::account_state(account, Vec::new(), &own)
-        };
+        let before =
+            super::account_before(ctx, &POLICY, &org, account, &own, whole.is_some()).await?;
         // What is wrong with the account itself first (the management account, one outside the
         // organization): fixing the organization and planning again would not help those.
         let blocked = super::account_blocked(&POLICY, &org, account, &before.attached, &own)

@@ -280,6 +280,17 @@ async fn a_policy_already_named_hikkonuki_quarantine_is_never_adopted() {
     let proposals = discover(rules, &[("quarantine", MEMBER)]).await;
     let why = proposals[0].disabled_because.as_deref().unwrap();
     assert!(why.contains("never adopts"), "{why}");
+    // What is attached is still read: a resumed apply derives the accounts it has not cut yet from
+    // discovery again, while the policy it created for the first ones already exists, and compares
+    // them with the plan's `before`.
+    let attached: Vec<&str> = proposals[0]
+        .before
+        .attached
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    assert_eq!(attached, ["FullAWSAccess"]);
+    assert!(!proposals[0].before.own_attached);
 }
 
 #[tokio::test]
