@@ -114,6 +114,55 @@ fn public_addresses_disable_the_cut_naming_each_blocker_and_what_to_do() {
     );
 }
 
+fn table(vpc: &str, destination: &str, gateway: &str) -> aws_sdk_ec2::types::RouteTable {
+    let route = aws_sdk_ec2::types::Route::builder().gateway_id(gateway);
+    let route = if destination.contains(':') {
+        route.destination_ipv6_cidr_block(destination)
+    } else {
+        route.destination_cidr_block(destination)
+    };
+    aws_sdk_ec2::types::RouteTable::builder()
+        .route_table_id("rtb-1")
+        .vpc_id(vpc)
+        .routes(route.build())
+        .build()
+}
+
+#[test]
+fn a_gateway_the_kept_route_goes_through_is_left_attached_saying_why() {
+    let state = gateway(vec![]);
+    let kept: Vec<crate::net::Cidr> = vec!["2001:db8::/64".parse().unwrap()];
+    // The responder reaches an IPv6 bastion through igw-1 by the route route_remove keeps for them:
+    // nothing in AWS refuses that detach.
+    let why = carries_a_kept_range(&state, &[table("vpc-1", "2001:db8::7/128", "igw-1")], &kept)
+        .expect("the kept route goes through igw-1");
+    assert!(
+        why.contains("route table rtb-1 sends 2001:db8::7/128 to igw-1"),
+        "{why}"
+    );
+    assert!(why.contains("the way to 2001:db8::/64"), "{why}");
+    // The default route is no kept path (route_remove removes it); nor is another gateway's route,
+    // another VPC's, or any route when nothing is kept.
+    for (tables, keep) in [
+        (vec![table("vpc-1", "::/0", "igw-1")], kept.clone()),
+        (
+            vec![table("vpc-1", "2001:db8::7/128", "igw-2")],
+            kept.clone(),
+        ),
+        (
+            vec![table("vpc-2", "2001:db8::7/128", "igw-1")],
+            kept.clone(),
+        ),
+        (vec![table("vpc-1", "2001:db8::7/128", "igw-1")], Vec::new()),
+    ] {
+        assert_eq!(
+            carries_a_kept_range(&state, &tables, &keep),
+            None,
+            "{tables:?}"
+        );
+    }
+}
+
 fn eni(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::NetworkInterfaceBuilder {
     NetworkInterface::builder()
         .network_interface_id(id)
