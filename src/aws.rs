@@ -66,6 +66,38 @@ async fn check_profile_exists(name: &str) -> Result<(), SessionError> {
     })
 }
 
+/// The profile in effect: `--profile`, or, when no keys are in the environment (which the SDK's chain
+/// reads first), `AWS_PROFILE`, else `default`; and the source key of that profile, if any.
+async fn source_key_in_effect(explicit: Option<&str>) -> Option<String> {
+    let env = Env::real();
+    let profile = match explicit {
+        Some(profile) => profile.to_string(),
+        None if env.get("AWS_ACCESS_KEY_ID").is_ok() => return None,
+        None => env
+            .get("AWS_PROFILE")
+            .ok()
+            .filter(|p| !p.is_empty())
+            .unwrap_or_else(|| "default".into()),
+    };
+    let profiles = aws_config::profile::load(&Fs::real(), &env, &EnvConfigFiles::default(), None)
+        .await
+        .ok()?;
+    source_key_of(&profiles, &profile)
+}
+
+/// The IAM user a key belongs to, when it is a key of the account the session is in; `None` when IAM
+/// does not say (another account's key, or the call is not allowed): the key is still kept by its ID.
+async fn key_owner(ctx: &RegionCtx, key: &str) -> Option<String> {
+    ctx.iam()
+        .get_access_key_last_used()
+        .access_key_id(key)
+        .send()
+        .await
+        .ok()?
+        .user_name()
+        .map(str::to_string)
+}
+
 /// The caller, as STS reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerIdentity {
@@ -74,6 +106,40 @@ pub struct CallerIdentity {
     pub user_id: String,
     /// The access key the caller signs with, when the credentials are keys (never cut).
     pub access_key_id: Option<String>,
+    /// For a profile that assumes a role from another profile's keys (`role_arn` with
+    /// `source_profile`): those keys, which the responder needs to assume the role again once the
+    /// session expires (never cut either).
+    pub source: Option<SourceCredentials>,
+}
+
+/// The long-term key a role profile assumes its role with, and its IAM user when the key belongs to the
+/// account being contained (IAM's `GetAccessKeyLastUsed` answers with the user only for keys of its
+/// own account: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccessKeyLastUsed.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceCredentials {
+    pub access_key_id: String,
+    pub user_name: Option<String>,
+}
+
+/// The access key at the end of a profile's `source_profile` chain, when the profile assumes a role
+/// (`role_arn`) from another profile's static keys. `None` for a profile that signs with its own keys
+/// (the caller's key, known from the credentials provider), SSO, a process or a credential source.
+fn source_key_of(
+    profiles: &aws_runtime::env_config::section::EnvConfigSections,
+    profile: &str,
+) -> Option<String> {
+    let mut current = profiles.get_profile(profile)?;
+    current.get("role_arn")?;
+    // AWS allows chains of role profiles; a loop is the configuration's error, not a reason to hang.
+    for _ in 0..8 {
+        let source = profiles.get_profile(current.get("source_profile")?)?;
+        if let Some(key) = source.get("aws_access_key_id") {
+            return Some(key.to_string());
+        }
+        source.get("role_arn")?;
+        current = source;
+    }
+    None
 }
 
 /// The loaded configuration, shared by every region.
@@ -81,6 +147,8 @@ pub struct AwsSession {
     base: SdkConfig,
     /// The HTTP client under the pacer, kept to give each account entered its own pacer.
     https: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
+    /// The long-term key the profile in effect assumes its role with ([`source_key_of`]).
+    source_access_key_id: Option<String>,
     /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
     entered_as: Option<String>,
     pacer: Arc<crate::pacing::Pacer>,
@@ -109,6 +177,7 @@ impl AwsSession {
             ))
             .build_https();
         let http = crate::pacing::PacedHttpClient::new(https.clone(), pacer.clone());
+        let source_access_key_id = source_key_in_effect(settings.profile.as_deref()).await;
         if let Some(profile) = &settings.profile {
             check_profile_exists(profile).await?;
             // The SDK's default chain reads credentials from the environment before any profile, so
@@ -116,9 +185,21 @@ impl AwsSession {
             // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
             // override ... environment variables": docs.aws.amazon.com/cli/latest/userguide/
             // cli-configure-quickstart.html#cli-configure-quickstart-precedence).
+            // The profile's AssumeRole (a `role_arn` profile) is signed for a region: `--region`, else the
+            // one the environment or the profile names, else the home region's fallback. Given none,
+            // it failed with "missing signing region" for every role profile run without --region.
+            let region = match &settings.home_region {
+                Some(region) => Region::new(region.clone()),
+                None => aws_config::default_provider::region::DefaultRegionChain::builder()
+                    .profile_name(profile)
+                    .build()
+                    .region()
+                    .await
+                    .unwrap_or_else(|| Region::new(FALLBACK_HOME_REGION)),
+            };
             let provider_config = ProviderConfig::default()
                 .with_http_client(http.clone())
-                .with_region(settings.home_region.clone().map(Region::new));
+                .with_region(Some(region));
             loader = loader.profile_name(profile).credentials_provider(
                 ProfileFileCredentialsProvider::builder()
                     .configure(&provider_config)
@@ -135,6 +216,7 @@ impl AwsSession {
         Ok(AwsSession {
             base,
             https: Some(https),
+            source_access_key_id,
             entered_as: None,
             pacer,
             home_region,
@@ -148,6 +230,7 @@ impl AwsSession {
         AwsSession {
             base: SdkConfig::builder().build(),
             https: None,
+            source_access_key_id: None,
             entered_as: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
@@ -189,6 +272,7 @@ impl AwsSession {
         AwsSession {
             base: builder.build(),
             https: self.https.clone(),
+            source_access_key_id: None,
             entered_as: Some(role_arn.to_string()),
             pacer,
             home_region: self.home_region.clone(),
@@ -264,11 +348,20 @@ impl AwsSession {
             }
             None => None,
         };
+        // An account entered through a role is another account than the source key's.
+        let source = match (&self.source_access_key_id, &self.entered_as) {
+            (Some(key), None) => Some(SourceCredentials {
+                access_key_id: key.clone(),
+                user_name: key_owner(&home, key).await,
+            }),
+            _ => None,
+        };
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_string(),
             arn: out.arn().unwrap_or_default().to_string(),
             user_id: out.user_id().unwrap_or_default().to_string(),
             access_key_id,
+            source,
         })
     }
 }
@@ -426,6 +519,33 @@ mod tests {
     use aws_smithy_types::body::SdkBody;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_role_profiles_source_key_is_found_through_its_chain() {
+        let config = "[profile incident]\nrole_arn = arn:aws:iam::123456789012:role/Responder\nsource_profile = jump\n\
+            [profile jump]\nrole_arn = arn:aws:iam::123456789012:role/Jump\nsource_profile = bob\n\
+            [profile bob]\naws_access_key_id = AKIABOB\naws_secret_access_key = s\n\
+            [profile loop]\nrole_arn = arn:aws:iam::123456789012:role/R\nsource_profile = loop\n\
+            [profile sso]\nsso_session = corp\n";
+        let fs = Fs::from_map(HashMap::from([(
+            "/config".to_string(),
+            config.as_bytes().to_vec(),
+        )]));
+        let env = Env::from_slice(&[("AWS_CONFIG_FILE", "/config"), ("HOME", "/nowhere")]);
+        let profiles = aws_config::profile::load(&fs, &env, &EnvConfigFiles::default(), None)
+            .await
+            .unwrap();
+        assert_eq!(
+            source_key_of(&profiles, "incident").as_deref(),
+            Some("AKIABOB")
+        );
+        assert_eq!(source_key_of(&profiles, "jump").as_deref(), Some("AKIABOB"));
+        // Its own keys are the signing key, known otherwise; no role, a loop or SSO: none.
+        assert_eq!(source_key_of(&profiles, "bob"), None);
+        assert_eq!(source_key_of(&profiles, "loop"), None);
+        assert_eq!(source_key_of(&profiles, "sso"), None);
+        assert_eq!(source_key_of(&profiles, "missing"), None);
+    }
 
     /// STS as documented (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html and
     /// API_GetCallerIdentity.html): AssumeRole hands out credentials expiring `lifetime` from now, and
@@ -682,6 +802,7 @@ mod tests {
         let own = AwsSession {
             base,
             https: None,
+            source_access_key_id: None,
             entered_as: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: "us-east-1".into(),

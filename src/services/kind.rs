@@ -77,6 +77,7 @@ impl DiscoveryScope {
                 arn: "arn:aws:iam::123456789012:user/r".into(),
                 user_id: "AIDA".into(),
                 access_key_id: None,
+                source: None,
             },
             keep_cidrs: vec![],
             options: PlanOptions::new(),

@@ -356,6 +356,82 @@ async fn a_plan_applied_by_a_principal_it_would_cut_leaves_that_principal_alone(
     );
 }
 
+/// A responder's profile that assumes a role from their own user's key (`role_arn` with
+/// `source_profile`, the commonest way in): apply runs as the role's session, and the user's key is how
+/// they get back into the role once the session expires, so it is left alone like the session itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_profiles_source_user_keeps_its_keys_when_it_applies() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let iam = aws_sdk_iam::Client::new(&config);
+    let seeded = identity::seed(&config).await.unwrap();
+    let own = &seeded.keys[0];
+    let stranger = &seeded.keys[2];
+    assert_eq!(own.user, "ci-deploy");
+    assert_ne!(stranger.user, "ci-deploy");
+    iam.create_role()
+        .role_name("Responder")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let profiles = emulator.path("responder-config");
+    std::fs::write(
+        &profiles,
+        format!(
+            "[profile incident]\nrole_arn = arn:aws:iam::123456789012:role/Responder\nsource_profile = ci\nregion = us-east-1\n\
+             [profile ci]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            own.access_key_id, own.secret_access_key
+        ),
+    )
+    .unwrap();
+
+    plan(&emulator);
+    let planned = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    assert!(
+        planned.contains(&own.access_key_id),
+        "made as the emulator's default caller, the plan proposes ci-deploy's key"
+    );
+    emulator
+        .apply("plans/p.yaml")
+        .args(["--profile", "incident"])
+        .env("AWS_CONFIG_FILE", &profiles)
+        .assert()
+        .success()
+        .stderr(contains("assumed-role/Responder/"))
+        .stderr(contains(own.access_key_id.as_str()).and(contains("is left out")));
+    assert_eq!(
+        key_status(&iam, "ci-deploy", &own.access_key_id).await,
+        "Active",
+        "the key the role is assumed with stays"
+    );
+    assert_eq!(
+        key_status(&iam, &stranger.user, &stranger.access_key_id).await,
+        "Inactive",
+        "the other cuts go ahead"
+    );
+
+    // Planned through the same profile, the key is not proposed at all, and the plan says why.
+    emulator
+        .plan("us-east-1", "plans/again.yaml")
+        .args(["--profile", "incident", "--kinds", "iam_key_deactivate"])
+        .env("AWS_CONFIG_FILE", &profiles)
+        .assert()
+        .success()
+        .stdout(contains(format!(
+            "IAM user ci-deploy, whose access key {} the profile assumes the role with, keeps all its credentials",
+            own.access_key_id
+        )));
+    let again = std::fs::read_to_string(emulator.path("plans/again.yaml")).unwrap();
+    assert!(
+        !again.contains(&format!("iam_key_deactivate/global/{}", own.access_key_id))
+            && !again.contains("user_name: ci-deploy"),
+        "{again}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
     let emulator = Emulator::start();

@@ -66,6 +66,7 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
             arn: plan.caller.clone(),
             user_id: String::new(),
             access_key_id: None,
+            source: None,
         },
         keep_cidrs,
         options: plan.options.clone(),

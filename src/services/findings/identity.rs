@@ -430,6 +430,16 @@ pub fn caller_kept_finding(arn: &str, caller: &CallerPrincipal) -> Option<Findin
     if let Some(role) = &caller.role {
         kept.push(format!("sessions of IAM role {role} are not revoked"));
     }
+    if let Some(key) = &caller.source_access_key_id {
+        kept.push(match &caller.source_user {
+            Some(user) => format!(
+                "IAM user {user}, whose access key {key} the profile assumes the role with, keeps all its credentials, so the role can be assumed again when this session expires"
+            ),
+            None => format!(
+                "access key {key}, which the profile assumes the role with, stays Active (it is not a key of this account, or IAM would not say whose it is)"
+            ),
+        });
+    }
     if kept.is_empty() {
         return None;
     }

@@ -45,6 +45,10 @@ pub struct CallerPrincipal {
     pub role: Option<String>,
     /// The access key the run signs with.
     pub access_key_id: Option<String>,
+    /// The long-term key a role profile assumes the run's role with, and its user in this account: the
+    /// responder's way back into the role once the session expires ([`crate::aws::SourceCredentials`]).
+    pub source_access_key_id: Option<String>,
+    pub source_user: Option<String>,
 }
 
 impl CallerPrincipal {
@@ -68,11 +72,16 @@ impl CallerPrincipal {
         }
         principal.user = principal.user.filter(|n| !n.is_empty());
         principal.role = principal.role.filter(|n| !n.is_empty());
+        if let Some(source) = &caller.source {
+            principal.source_access_key_id = Some(source.access_key_id.clone());
+            principal.source_user = source.user_name.clone().filter(|n| !n.is_empty());
+        }
         principal
     }
 
+    /// The caller's user, or the user whose key the caller's role is assumed with.
     pub fn is_user(&self, name: &str) -> bool {
-        self.user.as_deref() == Some(name)
+        self.user.as_deref() == Some(name) || self.source_user.as_deref() == Some(name)
     }
 
     pub fn is_role(&self, name: &str) -> bool {
@@ -81,6 +90,7 @@ impl CallerPrincipal {
 
     pub fn is_access_key(&self, id: &str) -> bool {
         self.access_key_id.as_deref() == Some(id)
+            || self.source_access_key_id.as_deref() == Some(id)
     }
 }
 

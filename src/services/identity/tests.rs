@@ -32,6 +32,7 @@ fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
         arn: arn.into(),
         user_id: "AIDA".into(),
         access_key_id: key.map(str::to_string),
+        source: None,
     }
 }
 
@@ -96,8 +97,21 @@ fn the_caller_is_read_from_user_assumed_role_and_role_arns() {
             user: Some("alice".into()),
             role: None,
             access_key_id: Some("AKIAALICE".into()),
+            ..CallerPrincipal::default()
         }
     );
+    // A role profile's source key and its user, in this account, are the responder's way back in.
+    let mut through_role = caller(
+        "arn:aws:sts::123456789012:assumed-role/IncidentResponder/botocore-session-1",
+        Some("ASIATEMP"),
+    );
+    through_role.source = Some(crate::aws::SourceCredentials {
+        access_key_id: "AKIABOB".into(),
+        user_name: Some("bob".into()),
+    });
+    let bob = CallerPrincipal::from_identity(&through_role);
+    assert!(bob.is_user("bob") && bob.is_access_key("AKIABOB") && bob.is_access_key("ASIATEMP"));
+    assert!(!bob.is_user("alice") && bob.is_role("IncidentResponder"));
     let session = CallerPrincipal::from_identity(&caller(
         "arn:aws:sts::123456789012:assumed-role/IncidentResponder/bob@example.com",
         Some("ASIATEMP"),

@@ -753,6 +753,7 @@ mod tests {
             arn: arn.into(),
             user_id: "AIDA".into(),
             access_key_id: None,
+            source: None,
         }
     }
 

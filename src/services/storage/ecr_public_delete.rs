@@ -401,6 +401,7 @@ mod tests {
                 arn: "arn:aws:iam::123456789012:user/responder".into(),
                 user_id: "AIDA".into(),
                 access_key_id: None,
+                source: None,
             },
             keep_cidrs: vec![],
             options: Default::default(),

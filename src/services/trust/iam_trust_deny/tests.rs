@@ -317,6 +317,7 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         arn: format!("arn:aws:sts::{US}:assumed-role/responder/incident"),
         user_id: "AROA:incident".into(),
         access_key_id: None,
+        source: None,
     });
     let kept = kept_roles(&caller, &roles, US);
     let names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
@@ -487,6 +488,7 @@ fn the_caller_role_is_never_cut_at_apply() {
         arn: arn.into(),
         user_id: "AROA".into(),
         access_key_id: None,
+        source: None,
     };
     assert!(CutKind::cuts_off(
         &TrustDeny,
