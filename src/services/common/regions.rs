@@ -27,3 +27,41 @@ pub async fn enabled_regions(home: &RegionCtx) -> Result<Vec<String>, ServiceErr
     regions.sort();
     Ok(regions)
 }
+
+/// The partition a region's ARNs name (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-arns.html>,
+/// "partition"): `aws-cn` for the China regions, `aws-us-gov` for GovCloud (US), the isolated partitions by
+/// their prefixes, `aws` everywhere else. An ARN built with `aws` in another partition names nothing: a
+/// bucket policy scoped to it lets no trail deliver, and a trail looked up by it is never found.
+pub fn partition_of_region(region: &str) -> &'static str {
+    const PREFIXES: [(&str, &str); 6] = [
+        ("cn-", "aws-cn"),
+        ("us-gov-", "aws-us-gov"),
+        ("us-isob-", "aws-iso-b"),
+        ("us-isof-", "aws-iso-f"),
+        ("eu-isoe-", "aws-iso-e"),
+        ("us-iso-", "aws-iso"),
+    ];
+    PREFIXES
+        .iter()
+        .find(|(prefix, _)| region.starts_with(prefix))
+        .map_or("aws", |(_, partition)| partition)
+}
+
+#[cfg(test)]
+mod partition_tests {
+    use super::partition_of_region;
+
+    #[test]
+    fn each_region_names_its_partition() {
+        for (region, partition) in [
+            ("us-east-1", "aws"),
+            ("eu-west-1", "aws"),
+            ("cn-north-1", "aws-cn"),
+            ("us-gov-west-1", "aws-us-gov"),
+            ("us-iso-east-1", "aws-iso"),
+            ("us-isob-east-1", "aws-iso-b"),
+        ] {
+            assert_eq!(partition_of_region(region), partition, "{region}");
+        }
+    }
+}

@@ -47,13 +47,15 @@ pub struct FlowLogState {
     pub recording: bool,
 }
 
-fn destination(bucket: &str) -> String {
-    format!("arn:aws:s3:::{bucket}")
+/// The bucket's ARN in the partition of `region`, the bucket's and the flow log's.
+fn destination(region: &str, bucket: &str) -> String {
+    let partition = crate::services::common::regions::partition_of_region(region);
+    format!("arn:{partition}:s3:::{bucket}")
 }
 
 /// A flow log delivering to `bucket` (its destination is the bucket, or a folder in it).
-fn delivers_to(log: &FlowLog, bucket: &str) -> bool {
-    let arn = destination(bucket);
+fn delivers_to(region: &str, log: &FlowLog, bucket: &str) -> bool {
+    let arn = destination(region, bucket);
     log.log_destination()
         .is_some_and(|d| d == arn || d.starts_with(&format!("{arn}/")))
 }
@@ -157,7 +159,7 @@ async fn read(ctx: &RegionCtx, vpc_id: &str, bucket: &str) -> Result<FlowLogStat
     Ok(FlowLogState {
         vpc_id: vpc_id.to_string(),
         bucket: bucket.to_string(),
-        recording: logs.iter().any(|log| delivers_to(log, bucket)),
+        recording: logs.iter().any(|log| delivers_to(&ctx.region, log, bucket)),
     })
 }
 
@@ -279,7 +281,7 @@ impl CutKind for EvidenceFlowLogs {
             .resource_type(FlowLogsResourceType::Vpc)
             .traffic_type(TrafficType::All)
             .log_destination_type(LogDestinationType::S3)
-            .log_destination(destination(bucket))
+            .log_destination(destination(&ctx.region, bucket))
             .max_aggregation_interval(AGGREGATION_SECONDS)
             .destination_options(
                 DestinationOptionsRequest::builder()
@@ -316,7 +318,7 @@ impl CutKind for EvidenceFlowLogs {
         let ours: Vec<String> = flow_logs_of(ctx, &undo.vpc_id)
             .await?
             .iter()
-            .filter(|log| delivers_to(log, &undo.bucket))
+            .filter(|log| delivers_to(&ctx.region, log, &undo.bucket))
             .filter_map(|log| log.flow_log_id().map(str::to_string))
             .collect();
         let mut notes = Vec::new();

@@ -91,7 +91,8 @@ fn arn_parts(arn: &str) -> Option<(&str, &str, &str)> {
 }
 
 fn trail_arn(region: &str, account: &str, name: &str) -> String {
-    format!("arn:aws:cloudtrail:{region}:{account}:trail/{name}")
+    let partition = crate::services::common::regions::partition_of_region(region);
+    format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{name}")
 }
 
 /// A trail visible in the region, with whether it is logging (`None` when its status cannot be read).

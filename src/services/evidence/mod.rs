@@ -97,8 +97,9 @@ pub fn bucket_account(bucket: &str) -> Option<&str> {
 /// (<https://docs.aws.amazon.com/vpc/latest/userguide/flow-logs-s3-permissions.html>). Both write only
 /// under `AWSLogs/<account>/`.
 pub fn bucket_policy(bucket: &str, account: &str, region: &str) -> String {
-    let trail_arn = format!("arn:aws:cloudtrail:{region}:{account}:trail/{TRAIL_NAME}");
-    let logs_arn = format!("arn:aws:logs:{region}:{account}:*");
+    let partition = crate::services::common::regions::partition_of_region(region);
+    let trail_arn = format!("arn:{partition}:cloudtrail:{region}:{account}:trail/{TRAIL_NAME}");
+    let logs_arn = format!("arn:{partition}:logs:{region}:{account}:*");
     serde_json::json!({
         "Version": "2012-10-17",
         "Statement": [
@@ -107,7 +108,7 @@ pub fn bucket_policy(bucket: &str, account: &str, region: &str) -> String {
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:GetBucketAcl",
-                "Resource": format!("arn:aws:s3:::{bucket}"),
+                "Resource": format!("arn:{partition}:s3:::{bucket}"),
                 "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}}
             },
             {
@@ -115,7 +116,7 @@ pub fn bucket_policy(bucket: &str, account: &str, region: &str) -> String {
                 "Effect": "Allow",
                 "Principal": {"Service": "cloudtrail.amazonaws.com"},
                 "Action": "s3:PutObject",
-                "Resource": format!("arn:aws:s3:::{bucket}/AWSLogs/{account}/*"),
+                "Resource": format!("arn:{partition}:s3:::{bucket}/AWSLogs/{account}/*"),
                 "Condition": {"StringEquals": {
                     "s3:x-amz-acl": "bucket-owner-full-control",
                     "aws:SourceArn": trail_arn
@@ -126,7 +127,7 @@ pub fn bucket_policy(bucket: &str, account: &str, region: &str) -> String {
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
                 "Action": "s3:GetBucketAcl",
-                "Resource": format!("arn:aws:s3:::{bucket}"),
+                "Resource": format!("arn:{partition}:s3:::{bucket}"),
                 "Condition": {
                     "StringEquals": {"aws:SourceAccount": account},
                     "ArnLike": {"aws:SourceArn": logs_arn}
@@ -137,7 +138,7 @@ pub fn bucket_policy(bucket: &str, account: &str, region: &str) -> String {
                 "Effect": "Allow",
                 "Principal": {"Service": "delivery.logs.amazonaws.com"},
                 "Action": "s3:PutObject",
-                "Resource": format!("arn:aws:s3:::{bucket}/AWSLogs/{account}/*"),
+                "Resource": format!("arn:{partition}:s3:::{bucket}/AWSLogs/{account}/*"),
                 "Condition": {
                     "StringEquals": {
                         "aws:SourceAccount": account,
@@ -393,5 +394,15 @@ mod tests {
             statements[3]["Condition"]["ArnLike"]["aws:SourceArn"],
             "arn:aws:logs:eu-west-1:123456789012:*"
         );
+        // In GovCloud every ARN names its partition, or the policy lets nothing deliver.
+        let gov: serde_json::Value =
+            serde_json::from_str(&bucket_policy("b", "123456789012", "us-gov-west-1")).unwrap();
+        let text = gov.to_string();
+        assert!(!text.contains("arn:aws:"), "{text}");
+        assert_eq!(
+            gov["Statement"][1]["Condition"]["StringEquals"]["aws:SourceArn"],
+            "arn:aws-us-gov:cloudtrail:us-gov-west-1:123456789012:trail/hikkonuki-evidence"
+        );
+        assert_eq!(gov["Statement"][0]["Resource"], "arn:aws-us-gov:s3:::b");
     }
 }

@@ -161,7 +161,12 @@ async fn mocked_the_flow_log_limit_fails_the_cut_with_ec2s_code() {
 
 #[tokio::test]
 async fn mocked_the_same_flow_log_made_by_an_earlier_run_is_the_cut_done() {
-    let ours = flow_log("fl-9", "vpc-1", "ALL", Some(&destination(&bucket())));
+    let ours = flow_log(
+        "fl-9",
+        "vpc-1",
+        "ALL",
+        Some(&destination("us-east-1", &bucket())),
+    );
     let undo = apply_answered(refused("FlowLogAlreadyExists"), vec![ours])
         .await
         .unwrap();
@@ -184,7 +189,7 @@ async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a
         "fl-ours",
         "vpc-1",
         "ALL",
-        Some(&format!("{}/", destination(&bucket()))),
+        Some(&format!("{}/", destination("us-east-1", &bucket()))),
     );
     let theirs = flow_log("fl-theirs", "vpc-1", "ALL", Some("arn:aws:s3:::theirs"));
     let describe = mock!(Client::describe_flow_logs).then_output(move || {
