@@ -250,7 +250,20 @@ pub fn deny_statement(service: Service, arn: &str, account_id: &str) -> Value {
     Value::Object(statement)
 }
 
-/// Whether the document already holds a statement with the cut's Sid.
+/// Whether the document already holds exactly the deny this kind writes for the resource: only then is
+/// it cut. A statement merely carrying the Sid (an edited deny, or one placed to pass for it, even an
+/// Allow) is not.
+fn holds_our_deny(document: &Value, service: Service, arn: &str, account_id: &str) -> bool {
+    let ours = deny_statement(service, arn, account_id);
+    let same = |statement: &Value| crate::plan::compare::same_state(statement, &ours);
+    match document.get("Statement") {
+        Some(Value::Array(statements)) => statements.iter().any(same),
+        Some(single) => same(single),
+        None => false,
+    }
+}
+
+/// Whether the document holds a statement with the cut's Sid.
 fn holds_our_statement(document: &Value) -> bool {
     match document.get("Statement") {
         Some(Value::Array(statements)) => statements
@@ -481,13 +494,20 @@ pub async fn readings(ctx: &RegionCtx, scope: &DiscoveryScope) -> Readings {
 pub fn propose(found: &Found, home: &Home) -> Option<Proposal<PolicyState>> {
     let text = found.policy.as_deref()?;
     let document: Value = serde_json::from_str(text).ok()?;
-    if holds_our_statement(&document) {
+    if holds_our_deny(&document, found.service, &found.arn, &home.account_id) {
         return None;
     }
     let reading = read_policy(&document, home);
     if !reading.opens_outside() {
         return None;
     }
+    // A statement under our Sid that is not our deny: appending ours would give the policy two
+    // statements of one Sid, and it must not pass for a cut either. Proposed, switched off, saying so.
+    let impostor = holds_our_statement(&document).then(|| {
+        format!(
+            "the policy holds a statement with the Sid {DENY_SID} that is not hikkonuki's deny for this resource (edited since a cut, or placed to pass for one), so it is not taken as cut: remove or rename that statement, then plan again"
+        )
+    });
     let after_text = with_deny(Some(text), found.service, &found.arn, &home.account_id)?;
     let before = PolicyState {
         service: found.service,
@@ -504,7 +524,7 @@ pub fn propose(found: &Found, home: &Home) -> Option<Proposal<PolicyState>> {
         reason: reason(found, &home.account_id, &reading),
         before,
         after,
-        disabled_because: found.service.room(&after_text),
+        disabled_because: impostor.or_else(|| found.service.room(&after_text)),
     })
 }
 

@@ -15,10 +15,14 @@ use crate::aws::RegionCtx;
 use crate::services::{ServiceError, gather};
 
 pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
+    // Without MaxResults, ListQueues answers at most 1,000 queues and no NextToken: the rest of the
+    // region would be silently unread (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ListQueues.html,
+    // MaxResults). The paginator sends it through its page size.
     let pages: Vec<_> = ctx
         .sqs()
         .list_queues()
         .into_paginator()
+        .page_size(1000)
         .send()
         .try_collect()
         .await

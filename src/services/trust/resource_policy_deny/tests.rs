@@ -142,6 +142,23 @@ fn a_policy_already_holding_the_deny_is_not_proposed_again() {
 }
 
 #[test]
+fn a_statement_that_only_carries_the_deny_sid_is_not_taken_for_the_cut() {
+    // An open grant beside a decoy under our Sid: an Allow, or a Deny of something else.
+    for decoy in [
+        json!({"Sid": DENY_SID, "Effect": "Deny", "Principal": "*", "Action": "s3:PutBucketTagging",
+               "Resource": BUCKET_ARN}),
+        json!({"Sid": DENY_SID, "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{US}:root")},
+               "Action": "s3:GetObject", "Resource": "arn:aws:s3:::reports/*"}),
+    ] {
+        let mut policy = grant_to(json!({"AWS": format!("arn:aws:iam::{THEM}:root")}));
+        policy["Statement"].as_array_mut().unwrap().push(decoy);
+        let proposal = propose(&bucket_with(policy), &home()).expect("proposed, not passed over");
+        let why = proposal.disabled_because.expect("switched off, saying why");
+        assert!(why.contains("not hikkonuki's deny"), "{why}");
+    }
+}
+
+#[test]
 fn anyone_and_not_principal_are_outsiders() {
     assert!(propose(&bucket_with(grant_to(json!("*"))), &home()).is_some());
     let not_principal = json!({"Statement": [{"Effect": "Allow",
@@ -579,6 +596,54 @@ mod sqs_answers {
             "q"
         );
         assert_eq!(sqs::queue_name("http://127.0.0.1:5000/123456789012/q"), "q");
+    }
+
+    /// ListQueues as documented (API_ListQueues.html, MaxResults): asked without MaxResults it answers
+    /// at most 1,000 queues and no NextToken; with it, pages and a NextToken to the rest. Every queue of
+    /// the second page must be read.
+    #[tokio::test]
+    async fn mocked_every_page_of_a_region_over_1000_queues_is_read() {
+        use aws_sdk_sqs::operation::list_queues::ListQueuesOutput;
+        let first = mock!(Client::list_queues)
+            .match_requests(|r| r.next_token().is_none())
+            .then_output(|| {
+                ListQueuesOutput::builder()
+                    .queue_urls("https://sqs.us-east-1.amazonaws.com/123456789012/first")
+                    .build()
+            });
+        let paged = mock!(Client::list_queues)
+            .match_requests(|r| r.next_token().is_none() && r.max_results() == Some(1000))
+            .then_output(|| {
+                ListQueuesOutput::builder()
+                    .queue_urls("https://sqs.us-east-1.amazonaws.com/123456789012/first")
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(Client::list_queues)
+            .match_requests(|r| r.next_token() == Some("page-2"))
+            .then_output(|| {
+                ListQueuesOutput::builder()
+                    .queue_urls("https://sqs.us-east-1.amazonaws.com/123456789012/second")
+                    .build()
+            });
+        let attributes = mock!(Client::get_queue_attributes).then_output(|| {
+            GetQueueAttributesOutput::builder()
+                .attributes(
+                    QueueAttributeName::QueueArn,
+                    "arn:aws:sqs:us-east-1:123456789012:x",
+                )
+                .build()
+        });
+        // The paged answer is tried first: it only matches a request that sent MaxResults.
+        let client = mock_client!(
+            aws_sdk_sqs,
+            RuleMode::MatchAny,
+            &[&paged, &second, &first, &attributes]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sqs(client);
+        let listing = sqs::list(&ctx).await.unwrap();
+        let names: Vec<&str> = listing.0.iter().map(|f| f.resource.as_str()).collect();
+        assert_eq!(names, ["first", "second"]);
     }
 
     /// A queue deleted since the cut: GetQueueUrl answers QueueDoesNotExist
