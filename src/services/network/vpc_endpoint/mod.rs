@@ -161,6 +161,51 @@ pub fn describe(endpoint: &VpcEndpoint) -> Option<EndpointDescription> {
     })
 }
 
+/// Known endpoints neither endpoint kind proposes a cut for, that carry (or may soon carry) traffic:
+/// those of a type without an endpoint policy (Gateway Load Balancer, resource, service-network), and
+/// those awaiting the service owner's acceptance, which the owner can give after apply. Their traffic
+/// goes to interfaces inside the VPC, which network ACL and security-group cuts may keep as internal, and
+/// VPC Block Public Access does not cover endpoints: each is reported, never passed over.
+pub fn passed_over_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for endpoint in endpoints {
+        let (Some(id), Some(kind), Some(state)) = (
+            endpoint.vpc_endpoint_id(),
+            endpoint.vpc_endpoint_type().map(|t| t.as_str()),
+            endpoint.state().map(|s| s.as_str()),
+        ) else {
+            continue; // unclassified_endpoints reports these
+        };
+        let known = |list: &[&str], value: &str| list.iter().any(|k| k.eq_ignore_ascii_case(value));
+        // An unknown type or state is unclassified_endpoints' to report.
+        if is_gone(state) || !known(&KNOWN_TYPES, kind) || !known(&KNOWN_STATES, state) {
+            continue;
+        }
+        let target = endpoint
+            .service_name()
+            .or(endpoint.service_network_arn())
+            .or(endpoint.resource_configuration_arn())
+            .unwrap_or("(no service named)");
+        let delete = format!("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids {id}");
+        if !is_policy_type(kind) {
+            found.push((
+                id.to_string(),
+                format!(
+                    "a {kind} endpoint to {target} (state {state}): it takes no endpoint policy, so no cut here closes it, and its traffic may count as internal to the network cuts. If it leads to another account, delete it by hand ({delete})"
+                ),
+            ));
+        } else if state.eq_ignore_ascii_case("PendingAcceptance") {
+            found.push((
+                id.to_string(),
+                format!(
+                    "a {kind} endpoint to {target} awaiting acceptance: its service's owner can accept it after apply, and no cut proposed now covers it. Delete it by hand ({delete}) unless it is expected"
+                ),
+            ));
+        }
+    }
+    found
+}
+
 /// The endpoints both kinds propose cuts for: available, of a type that takes a policy, sorted by ID.
 pub fn candidates(endpoints: &[VpcEndpoint]) -> Vec<EndpointDescription> {
     let mut found: Vec<EndpointDescription> = endpoints
@@ -400,7 +445,10 @@ async fn classify_region(
     ctx: &RegionCtx,
 ) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
     let described = describe_region(ctx).await?;
-    for (resource, what) in unclassified_endpoints(&described) {
+    for (resource, what) in unclassified_endpoints(&described)
+        .into_iter()
+        .chain(passed_over_endpoints(&described))
+    {
         unclassified::report(ctx, UNCLASSIFIED_KIND, &ctx.region, &resource, what).await;
     }
     let endpoints = candidates(&described);

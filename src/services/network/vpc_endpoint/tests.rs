@@ -96,6 +96,44 @@ fn only_available_endpoints_of_policy_types_are_candidates() {
 }
 
 #[test]
+fn endpoints_no_cut_closes_are_reported_never_passed_over() {
+    let network = VpcEndpoint::builder()
+        .vpc_endpoint_id("vpce-net")
+        .vpc_endpoint_type(VpcEndpointType::from("ServiceNetwork"))
+        .service_network_arn("arn:aws:vpc-lattice:us-east-1:210987654321:servicenetwork/sn-1")
+        .state(State::from("available"))
+        .build();
+    let pending = VpcEndpoint::builder()
+        .state(State::from("pendingAcceptance"))
+        .vpc_endpoint_id("vpce-pending")
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .service_name("com.amazonaws.vpce.us-east-1.vpce-svc-0abc")
+        .build();
+    let deleted_gwlb = VpcEndpoint::builder()
+        .vpc_endpoint_id("vpce-old")
+        .vpc_endpoint_type(VpcEndpointType::GatewayLoadBalancer)
+        .state(State::from("deleted"))
+        .build();
+    let reported = passed_over_endpoints(&[
+        network,
+        pending,
+        deleted_gwlb,
+        interface_endpoint("vpce-cut"),
+    ]);
+    let ids: Vec<&str> = reported.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["vpce-net", "vpce-pending"], "{reported:?}");
+    assert!(
+        reported[0].1.contains("ServiceNetwork endpoint to arn:aws:vpc-lattice:us-east-1:210987654321:servicenetwork/sn-1")
+            && reported[0].1.contains("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids vpce-net"),
+        "{reported:?}"
+    );
+    assert!(
+        reported[1].1.contains("awaiting acceptance"),
+        "{reported:?}"
+    );
+}
+
+#[test]
 fn the_policy_cut_records_the_exact_original_document_and_writes_deny_all() {
     let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
     let proposed = vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced).unwrap();
