@@ -359,6 +359,18 @@ fn arn_account(value: &str) -> Option<String> {
     }
 }
 
+/// The account field of a resource ARN (`arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`), when it is
+/// an account ID.
+fn resource_arn_account(value: &str) -> Option<&str> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _partition, _service, _region, account, _resource] if is_account_id(account) => {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
 fn compact(value: &Value) -> String {
     serde_json::to_string(value).unwrap_or_default()
 }
@@ -391,6 +403,9 @@ const ORGANIZATION_KEYS: [&str; 2] = ["aws:principalorgid", "aws:sourceorgid"];
 const ORGANIZATION_PATH_KEYS: [&str; 2] = ["aws:principalorgpaths", "aws:sourceorgpaths"];
 /// Keys whose values are principal ARNs.
 const PRINCIPAL_ARN_KEYS: [&str; 1] = ["aws:principalarn"];
+/// Keys whose values are ARNs of the resource a service acts for (the confused-deputy conditions:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html>).
+const SOURCE_ARN_KEYS: [&str; 1] = ["aws:sourcearn"];
 
 /// Positive operators that fail when the key is missing, so they narrow who gets in.
 fn narrowing_operator(operator: &str) -> bool {
@@ -449,6 +464,21 @@ fn condition_scope(condition: Option<&Value>, home: &Home) -> Scope {
                     (organization.starts_with("o-") && !has_wildcard(organization))
                         .then(|| Side::of_organization(organization, home))
                 })
+            } else if SOURCE_ARN_KEYS.contains(&key.as_str()) {
+                // A service acting for another account's resource (an Origin Access Control statement
+                // naming someone else's distribution) lets that account in. An ARN whose account field
+                // names no account (an S3 bucket's, or a wildcard there) says nothing either way.
+                let accounts: Option<Vec<&str>> =
+                    texts.iter().map(|v| resource_arn_account(v)).collect();
+                match accounts {
+                    Some(accounts) => Judged::Sides(
+                        accounts
+                            .into_iter()
+                            .map(|account| Side::of_account(account, home))
+                            .collect(),
+                    ),
+                    None => continue,
+                }
             } else if PRINCIPAL_ARN_KEYS.contains(&key.as_str()) {
                 judge_values(&texts, |v| {
                     arn_account(v).map(|account| Side::of_account(&account, home))
@@ -753,6 +783,25 @@ mod tests {
             json!({"StringEquals": {"aws:SourceAccount": THEM}}),
         );
         assert_eq!(outsiders(&document), vec![Outsider::Account(THEM.into())]);
+        // The console's Origin Access Control statement, naming another account's distribution: that
+        // account reads through its own CloudFront.
+        let document = allow_if(
+            json!({"Service": "cloudfront.amazonaws.com"}),
+            json!({"StringEquals": {"AWS:SourceArn": format!("arn:aws:cloudfront::{THEM}:distribution/E1")}}),
+        );
+        assert_eq!(outsiders(&document), vec![Outsider::Account(THEM.into())]);
+        // Naming this account's distribution, or a bucket (whose ARN names no account): as before.
+        for source in [
+            format!("arn:aws:cloudfront::{US}:distribution/E1"),
+            "arn:aws:s3:::reports".to_string(),
+            "arn:aws:cloudfront::*:distribution/E1".to_string(),
+        ] {
+            let document = allow_if(
+                json!({"Service": "cloudfront.amazonaws.com"}),
+                json!({"ArnLike": {"aws:SourceArn": source}}),
+            );
+            assert_eq!(outsiders(&document), vec![], "{source}");
+        }
         // Another account's root, but only when the principal is in this account: nobody passes.
         let document = allow_if(
             json!({"AWS": THEM}),

@@ -545,7 +545,7 @@ fn reason(found: &Found, account_id: &str, reading: &PolicyReading) -> String {
         .iter()
         .any(|grant| grant.principal.key == "Service")
     {
-        reason.push_str(" Not closed by this cut: grants to AWS service principals acting for other accounts (aws:SourceAccount), since service principals are never denied; remove those statements by hand.");
+        reason.push_str(" Not closed by this cut: grants to AWS service principals acting for other accounts (aws:SourceAccount, or aws:SourceArn naming another account's resource, such as its CloudFront distribution), since service principals are never denied; remove those statements by hand.");
     }
     reason
 }
