@@ -749,7 +749,11 @@ impl VpcBlockPublicAccess {
         }
         // After the mode, so the kept resources stay open until the block is lifted.
         for exclusion in describe_exclusions(ctx).await? {
-            if !tagged_by(&exclusion, &undo.cut_id) || is_deleted(&exclusion) {
+            // Ours: tagged with this cut's id (which anyone can read off the plan and put on another
+            // exclusion) and for a resource the cut made one for.
+            let made_by_the_cut = tagged_by(&exclusion, &undo.cut_id)
+                && resource_of(&exclusion).is_some_and(|r| undo.excluded.iter().any(|e| *e == r));
+            if !made_by_the_cut || is_deleted(&exclusion) {
                 continue;
             }
             let Some(id) = exclusion.exclusion_id() else {

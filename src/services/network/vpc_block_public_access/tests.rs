@@ -496,6 +496,8 @@ async fn mocked_restore_puts_the_prior_mode_back_and_deletes_only_the_exclusions
             exclusion("ex-old", "vpc-old", CreateComplete, None),
             exclusion("ex-other", "subnet-2", CreateComplete, Some("another-cut")),
             exclusion("ex-ours", "subnet-1", CreateComplete, Some(CUT_ID)),
+            // Someone else's exclusion with our tag put on it: not one the cut made.
+            exclusion("ex-tagged", "vpc-old", CreateComplete, Some(CUT_ID)),
         ])
     });
     let delete = mock!(Client::delete_vpc_block_public_access_exclusion)
