@@ -752,7 +752,7 @@ impl VpcBlockPublicAccess {
             // Ours: tagged with this cut's id (which anyone can read off the plan and put on another
             // exclusion) and for a resource the cut made one for.
             let made_by_the_cut = tagged_by(&exclusion, &undo.cut_id)
-                && resource_of(&exclusion).is_some_and(|r| undo.excluded.iter().any(|e| *e == r));
+                && resource_of(&exclusion).is_some_and(|r| undo.excluded.contains(&r));
             if !made_by_the_cut || is_deleted(&exclusion) {
                 continue;
             }
