@@ -179,7 +179,7 @@ async fn permission_sets_are_revoked_and_restored_exactly_the_revocation_only_wh
         .plan("us-east-1", "plans/again.yaml")
         .assert()
         .code(0)
-        .stdout(contains("already holds a session revocation"));
+        .stdout(contains("already holds an earlier session revocation"));
 
     // A plain restore keeps the revocation.
     emulator

@@ -298,6 +298,16 @@ pub fn is_revocation_document(document: &Value) -> bool {
     }
 }
 
+/// The cut-off of a revocation document this kind writes: sessions issued before it are revoked.
+pub fn revocation_cutoff(document: &Value) -> Option<&str> {
+    if !is_revocation_document(document) {
+        return None;
+    }
+    document
+        .pointer("/Statement/0/Condition/DateLessThan/aws:TokenIssueTime")
+        .and_then(Value::as_str)
+}
+
 /// Now, to the second, as RFC 3339 UTC (`2026-11-28T20:05:19Z`): the form IAM condition dates take.
 pub fn now_utc() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -448,10 +458,12 @@ pub fn propose(state: &RevocationState, account_arn: &str) -> Proposal<Revocatio
         placement,
         managed_policy_arn: managed_policy_arn.clone(),
     };
+    // The earlier cut-off is named: a revocation put there with a date long past (by hand, or by an
+    // intruder to pass for one) revokes nothing issued since, which the reason must make plain.
     let existing_inline = state.existing_policy.as_ref().map(|existing| {
-        if is_revocation_document(existing) {
+        if let Some(cutoff) = revocation_cutoff(existing) {
             format!(
-                "an earlier session revocation ({POLICY_NAME}) is still on {}: it already revokes the sessions issued before it; restore the earlier apply with --lift-session-revocation first to move the cut-off to now",
+                "an earlier session revocation ({POLICY_NAME}) is still on {}: it revokes only the sessions issued before {cutoff}, and none issued since; if that is not an apply of yours, remove it, or restore the earlier apply with --lift-session-revocation, then plan again to move the cut-off to now",
                 state.principal
             )
         } else {
@@ -462,9 +474,10 @@ pub fn propose(state: &RevocationState, account_arn: &str) -> Proposal<Revocatio
         }
     });
     let existing_managed = state.managed_policy.as_ref().map(|existing| {
-        if is_revocation_document(&parse_policy(&existing.document)) {
+        let document = parse_policy(&existing.document);
+        if let Some(cutoff) = revocation_cutoff(&document) {
             format!(
-                "an earlier session revocation (managed policy {}) is still there for {}: it already revokes the sessions issued before it; restore the earlier apply with --lift-session-revocation first to move the cut-off to now",
+                "an earlier session revocation (managed policy {}) is still there for {}: it revokes only the sessions issued before {cutoff}, and none issued since; if that is not an apply of yours, remove it, or restore the earlier apply with --lift-session-revocation, then plan again to move the cut-off to now",
                 existing.arn, state.principal
             )
         } else {

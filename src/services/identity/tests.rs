@@ -414,13 +414,17 @@ fn session_states_keep_their_plan_shape() {
 
 #[test]
 fn an_existing_policy_of_that_name_is_never_overwritten() {
-    let ours = serde_json::from_str(&revocation_document("2026-01-01T00:00:00Z")).unwrap();
+    // One dated long ago, as an intruder would place to pass for a revocation: the reason names the
+    // cut-off, so no one reads it as sessions revoked now.
+    let ours = serde_json::from_str(&revocation_document("2000-01-01T00:00:00Z")).unwrap();
     let earlier = propose_revocation(&revocation_state("user/bob", Some(ours)));
+    let why = earlier.disabled_because.unwrap();
+    assert!(why.contains("earlier session revocation"), "{why}");
     assert!(
-        earlier
-            .disabled_because
-            .unwrap()
-            .contains("earlier session revocation")
+        why.contains(
+            "revokes only the sessions issued before 2000-01-01T00:00:00Z, and none issued since"
+        ),
+        "{why}"
     );
     let foreign = propose_revocation(&revocation_state(
         "user/bob",

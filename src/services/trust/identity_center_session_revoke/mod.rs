@@ -155,6 +155,27 @@ fn carries_revocation(document: &Value) -> bool {
     }
 }
 
+/// What the statement under our Sid is: a revocation this kind writes, with its cut-off, or something
+/// else placed under that Sid. Named in the reason, so a revocation dated long ago (or a statement passing
+/// for one) is not read as sessions revoked now.
+fn existing_revocation(document: &Value) -> String {
+    let ours = |statement: &&Value| statement.get("Sid").and_then(Value::as_str) == Some(SID);
+    let statement = match document.get("Statement") {
+        Some(Value::Array(statements)) => statements.iter().find(ours),
+        Some(single) => Some(single).filter(ours),
+        None => None,
+    };
+    let cutoff = statement
+        .and_then(|s| s.pointer("/Condition/DateLessThan/aws:TokenIssueTime"))
+        .and_then(Value::as_str);
+    match (statement, cutoff) {
+        (Some(statement), Some(cutoff)) if *statement == revocation_statement(cutoff) => format!(
+            "an earlier session revocation ({SID}), which revokes only the sessions issued before {cutoff} and none issued since"
+        ),
+        _ => format!("a statement under the Sid {SID} that is not a revocation hikkonuki writes"),
+    }
+}
+
 /// The inline policy with the revocation added: the prior document's statements in their order, then
 /// ours (a single statement object becomes a list of two). The error says why no statement can be added.
 pub fn with_revocation(prior: Option<&str>, cutoff: &str) -> Result<String, String> {
@@ -165,7 +186,8 @@ pub fn with_revocation(prior: Option<&str>, cutoff: &str) -> Result<String, Stri
     };
     if carries_revocation(&document) {
         return Err(format!(
-            "its inline policy already holds a session revocation ({SID}): it already revokes the sessions issued before it; restore the earlier apply with --lift-session-revocation first to move the cut-off to now"
+            "its inline policy already holds {}; if that is not an apply of yours, remove it, or restore the earlier apply with --lift-session-revocation, then plan again to move the cut-off to now",
+            existing_revocation(&document)
         ));
     }
     let ours = revocation_statement(cutoff);

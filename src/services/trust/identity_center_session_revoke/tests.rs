@@ -153,10 +153,20 @@ fn the_statement_goes_last_and_the_prior_statements_keep_their_order() {
 #[test]
 fn a_policy_that_already_revokes_or_is_not_an_object_takes_no_second_statement() {
     let revoked = with_revocation(Some(PRIOR), "2026-11-30T03:00:01Z").unwrap();
+    let why = with_revocation(Some(&revoked), "2026-11-30T04:00:00Z").unwrap_err();
     assert!(
-        with_revocation(Some(&revoked), "2026-11-30T04:00:00Z")
-            .unwrap_err()
-            .contains("already holds a session revocation")
+        why.contains("already holds an earlier session revocation")
+            && why.contains("revokes only the sessions issued before 2026-11-30T03:00:01Z"),
+        "{why}"
+    );
+    // A statement under our Sid that is no revocation (an Allow placed to pass for one) says so.
+    let decoy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"{SID}","Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}]}}"#
+    );
+    let why = with_revocation(Some(&decoy), "2026-11-30T04:00:00Z").unwrap_err();
+    assert!(
+        why.contains("that is not a revocation hikkonuki writes"),
+        "{why}"
     );
     assert!(with_revocation(Some("not json"), "t").is_err());
     assert!(with_revocation(Some("[1]"), "t").is_err());
