@@ -62,15 +62,26 @@ fn view(zone: &str, record: &ResourceRecordSet) -> Option<RecordView> {
     })
 }
 
+/// The strings of a recorded state that can name where a resource answers: not the free text the
+/// account's owner (or an intruder) writes there (descriptions, tags, names), which could otherwise make
+/// any record read as one this plan cuts, and its finding drop from Medium to Info.
 fn collect_strings(value: &Value, into: &mut BTreeSet<String>) {
     match value {
         Value::String(s) => {
             into.insert(normalize(s));
         }
         Value::Array(items) => items.iter().for_each(|v| collect_strings(v, into)),
-        Value::Object(map) => map.values().for_each(|v| collect_strings(v, into)),
+        Value::Object(map) => map
+            .iter()
+            .filter(|(key, _)| !is_free_text(key))
+            .for_each(|(_, v)| collect_strings(v, into)),
         _ => {}
     }
+}
+
+fn is_free_text(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.contains("description") || key.contains("tag") || key == "name" || key == "comment"
 }
 
 /// The cut a value belongs to: the value is the cut's target or one of the host names / addresses in its
@@ -80,7 +91,9 @@ fn cut_for<'a>(value: &str, cuts: &'a [Cut]) -> Option<&'a Cut> {
     let first_label = value.split('.').next().unwrap_or_default();
     cuts.iter().find(|cut| {
         let target = normalize(&cut.target);
-        if value == target || (value.contains('.') && first_label == target) {
+        // The first label names the resource only in AWS's own host names (an RDS endpoint): a name
+        // anyone registers (`api.attacker.example`) says nothing of which resource it is.
+        if value == target || (is_aws_name(value) && first_label == target) {
             return true;
         }
         let mut strings = BTreeSet::new();
@@ -285,6 +298,31 @@ mod tests {
             ),
             None
         );
+    }
+
+    #[test]
+    fn names_and_descriptions_in_the_account_cannot_make_a_record_read_as_cut() {
+        // A name anyone registers, whose first label is a cut resource's name.
+        let found = classify(
+            &record("shop.example.com", "CNAME", &["orders.attacker.example"]),
+            &[rds_cut()],
+        )
+        .unwrap();
+        assert_eq!(found.severity, Severity::Medium, "{}", found.message);
+        // An address written into a rule's description and a tag of a cut resource.
+        let mut described = rds_cut();
+        described.before = serde_json::json!({
+            "db_instance_identifier": "orders",
+            "rules": [{"cidr_ipv4": "10.0.0.0/8", "description": "203.0.113.9"}],
+            "tags": {"Owner": "203.0.113.9"}
+        })
+        .into();
+        let found = classify(
+            &record("www.example.com", "A", &["203.0.113.9"]),
+            &[described],
+        )
+        .unwrap();
+        assert_eq!(found.severity, Severity::Medium, "{}", found.message);
     }
 
     /// ListResourceRecordSets pages by (name, type); the emulator returns one page for small zones.
