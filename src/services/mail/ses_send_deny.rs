@@ -24,8 +24,7 @@ use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::identity::managed_policy::{self, ManagedPolicyState, Removal};
 use crate::services::identity::policy_room::{
-    self, OWN_INLINE_POLICIES, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY,
-    policy_size,
+    self, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY, policy_size,
 };
 use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity};
 use crate::services::{
@@ -404,20 +403,21 @@ async fn observe_one(
 }
 
 /// The labels of the policies that let a principal send, empty when none does: its inline policies, and
-/// the default version of each managed policy attached to it (hikkonuki's own denies left out).
-async fn sending_grants(ctx: &RegionCtx, policies: &Policies) -> Result<Vec<String>, ServiceError> {
+/// the default version of each managed policy attached to it. Every one is read, hikkonuki's own names
+/// and path included: those hold denies, which grant nothing, and a policy that only takes such a name
+/// or path (which anyone who can write IAM policies can give one) must not hide a grant.
+pub(crate) async fn sending_grants(
+    ctx: &RegionCtx,
+    policies: &Policies,
+) -> Result<Vec<String>, ServiceError> {
     let mut grants: Vec<String> = policies
         .inline
         .iter()
-        .filter(|(policy, _)| !OWN_INLINE_POLICIES.contains(&policy.as_str()))
         .filter_map(|(policy, document)| {
             sending_grant(document).map(|grant| format!("inline {policy}{grant}"))
         })
         .collect();
     for attached in &policies.attached {
-        if managed_policy::is_own(&attached.arn) {
-            continue;
-        }
         if let Some(grant) = managed_policy::document(ctx, &attached.arn)
             .await?
             .and_then(|document| sending_grant(&document))
@@ -718,6 +718,31 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[tokio::test]
+    async fn a_grant_under_hikkonukis_policy_name_is_read_like_any_other() {
+        let ctx = RegionCtx::for_tests("us-east-1");
+        let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
+        let posing = Policies {
+            inline: vec![("hikkonuki-session-revocation".into(), allow.into())],
+            attached: vec![],
+        };
+        assert_eq!(
+            sending_grants(&ctx, &posing).await.unwrap(),
+            ["inline hikkonuki-session-revocation"]
+        );
+        // The real one denies, and grants nothing.
+        let ours = Policies {
+            inline: vec![(
+                "hikkonuki-session-revocation".into(),
+                crate::services::identity::iam_session_revoke::revocation_document(
+                    "2026-11-30T00:00:00Z",
+                ),
+            )],
+            attached: vec![],
+        };
+        assert!(sending_grants(&ctx, &ours).await.unwrap().is_empty());
+    }
     use crate::services::identity::tests as fixtures;
 
     /// An inline policy that lets its holder send.
