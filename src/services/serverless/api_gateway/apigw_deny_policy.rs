@@ -257,6 +257,25 @@ pub fn deployment_time_finding(deployments: usize) -> Option<Finding> {
     })
 }
 
+/// For an API that carries the deny-all policy: the stages that run a deployment hikkonuki did not make,
+/// where the policy may not be in force (an apply stopped between writing it and deploying, or the
+/// policy written by hand), said as what to do. None when every stage runs one of `ours`.
+pub fn undeployed_deny(state: &ApiState, ours: &[String]) -> Option<String> {
+    let stale: Vec<String> = state
+        .stage_deployments
+        .iter()
+        .filter(|(_, deployment)| !ours.contains(deployment))
+        .map(|(stage, deployment)| format!("{stage} (deployment {deployment})"))
+        .collect();
+    (!stale.is_empty()).then(|| {
+        format!(
+            "it carries the deny-all policy, but stage(s) {} run a deployment hikkonuki did not make, made perhaps before the policy: a REST API's resource policy takes effect only once deployed, so the API may still answer. Deploy each stage again (aws apigateway create-deployment --rest-api-id {} --stage-name STAGE)",
+            stale.join(", "),
+            state.rest_api_id
+        )
+    })
+}
+
 /// The proposal for one API, or nothing when it already carries the deny policy.
 pub fn propose(state: &ApiState) -> Option<Proposal<ApiState>> {
     if same_policy(state.policy.as_deref(), Some(DENY_ALL)) {
@@ -365,6 +384,24 @@ impl CutKind for ApiGatewayDenyPolicy {
                 name: api.name,
                 policy: api.policy,
             };
+            // The deny-all already there is no cut proposed; but a REST API's policy is in force only
+            // once deployed, so it is checked that hikkonuki's deployment is what each stage runs.
+            if same_policy(state.policy.as_deref(), Some(DENY_ALL))
+                && !state.stage_deployments.is_empty()
+            {
+                let ours = our_deployments(ctx, &state.rest_api_id).await?;
+                if let Some(what) = undeployed_deny(&state, &ours) {
+                    let resource = format!("REST API {}", state.rest_api_id);
+                    crate::services::common::unclassified::report(
+                        ctx,
+                        INFO.name,
+                        &ctx.region,
+                        &resource,
+                        what,
+                    )
+                    .await;
+                }
+            }
             Ok(propose(&state).into_iter().collect())
         })
         .await
@@ -589,6 +626,24 @@ mod tests {
                 ("test".to_string(), "dep2".to_string()),
             ]),
         }
+    }
+
+    #[test]
+    fn a_deny_all_policy_is_checked_to_be_deployed_on_every_stage() {
+        let denied = state(Some(DENY_ALL));
+        // Both stages on hikkonuki's deployments: in force.
+        assert_eq!(
+            undeployed_deny(&denied, &["dep1".into(), "dep2".into()]),
+            None
+        );
+        // One still on a deployment made before (an apply stopped before deploying, or a hand-written
+        // policy): said, naming the stage and the command.
+        let why = undeployed_deny(&denied, &["dep1".into()]).expect("test is not deployed");
+        assert!(why.contains("stage(s) test (deployment dep2)"), "{why}");
+        assert!(
+            why.contains("aws apigateway create-deployment --rest-api-id a1b2c3"),
+            "{why}"
+        );
     }
 
     fn cut_of(state: &ApiState) -> TypedCut<ApiState> {
