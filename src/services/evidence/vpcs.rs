@@ -55,14 +55,7 @@ async fn read(ctx: &RegionCtx) -> Result<Vec<VpcWithAWayOut>, ServiceError> {
             }
         }
     };
-    let tables: Vec<_> = ec2
-        .describe_route_tables()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?;
+    let tables = crate::services::network::vpc::route_tables(ctx).await?;
     for table in &tables {
         for route in table.routes() {
             let target = route

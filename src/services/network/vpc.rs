@@ -109,3 +109,17 @@ pub fn vpc_blocks(vpc: &aws_sdk_ec2::types::Vpc) -> Vec<String> {
     }
     blocks
 }
+
+/// Every route table of the region, through every page (DescribeRouteTables).
+pub async fn route_tables(
+    ctx: &RegionCtx,
+) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, ServiceError> {
+    ctx.ec2()
+        .describe_route_tables()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
+}

@@ -507,14 +507,7 @@ impl CutKind for InternetGatewayDetach {
         let tables = if scope.keep_cidrs.is_empty() {
             Vec::new()
         } else {
-            ctx.ec2()
-                .describe_route_tables()
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?
+            vpc::route_tables(ctx).await?
         };
         Ok(states
             .iter()

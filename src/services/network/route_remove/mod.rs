@@ -519,21 +519,7 @@ const NOT_FOUND: &[&str] = &["InvalidRouteTableID.NotFound"];
 
 /// Region-wide discovery: one paginated describe each for VPCs and route tables, whatever the count.
 async fn describe_region(ctx: &RegionCtx) -> Result<Vec<TableState>, ServiceError> {
-    let tables = vpc::with_region_blocks(
-        ctx,
-        async {
-            ctx.ec2()
-                .describe_route_tables()
-                .into_paginator()
-                .items()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
-        },
-        RouteTable::vpc_id,
-    )
-    .await?;
+    let tables = vpc::with_region_blocks(ctx, vpc::route_tables(ctx), RouteTable::vpc_id).await?;
     let mut states: Vec<TableState> = Vec::with_capacity(tables.len());
     for (table, blocks) in tables {
         match state_from_sdk(&table, blocks) {

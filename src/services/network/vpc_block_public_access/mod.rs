@@ -331,15 +331,7 @@ async fn subnets_for_kept_ranges(
     ctx: &RegionCtx,
     keep_cidrs: &[Cidr],
 ) -> Result<Vec<SubnetForKeptRange>, ServiceError> {
-    let tables = ctx
-        .ec2()
-        .describe_route_tables()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))?;
+    let tables = super::vpc::route_tables(ctx).await?;
     let subnets = ctx
         .ec2()
         .describe_subnets()
