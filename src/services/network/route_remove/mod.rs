@@ -287,6 +287,47 @@ fn parse_all(blocks: &[String]) -> Vec<Cidr> {
     blocks.iter().filter_map(|c| c.parse().ok()).collect()
 }
 
+/// For a table with no route this kind removes (so no proposal whose reason would say so): the routes
+/// that may still lead out through a target it does not handle (an instance or interface forwarding
+/// traffic, a local or carrier gateway, a core network), said as what to check. None when there are
+/// none, or when the table has a proposal.
+pub fn ways_out_left_unsaid(state: &TableState, keep_cidrs: &[Cidr]) -> Option<String> {
+    let vpc_cidrs = parse_all(&state.vpc_cidrs);
+    let verdicts: Vec<(Verdict, &Route)> = state
+        .routes
+        .iter()
+        .map(|route| (classify(route, &vpc_cidrs, keep_cidrs), route))
+        .collect();
+    if verdicts.iter().any(|(v, _)| *v == Verdict::Remove) {
+        return None;
+    }
+    let unhandled: Vec<String> = verdicts
+        .iter()
+        .filter(|(v, _)| {
+            matches!(
+                v,
+                Verdict::KeepInstanceOrInterface | Verdict::KeepOtherTarget
+            )
+        })
+        // A target this hikkonuki does not know, or none, is reported as unclassified already.
+        .filter(|(_, route)| {
+            !matches!(
+                route.target_kind,
+                TargetKind::OtherGateway | TargetKind::None
+            )
+        })
+        .map(|(_, route)| route.summary())
+        .collect();
+    (!unhandled.is_empty()).then(|| {
+        format!(
+            "route table {} (VPC {}) has no route this kind removes, but {} may lead out through a target it does not handle (an instance or interface forwarding traffic, a local or carrier gateway, a core network): check by hand, and contain it separately",
+            state.route_table_id,
+            state.vpc_id,
+            unhandled.join(", ")
+        )
+    })
+}
+
 /// Builds the proposal for one table, or nothing when no route leads out.
 pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<TableState>> {
     let vpc_cidrs = parse_all(&state.vpc_cidrs);
@@ -674,6 +715,18 @@ impl CutKind for RouteRemove {
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<TableState>>, ServiceError> {
         let states = describe_region(ctx).await?;
+        for state in &states {
+            if let Some(what) = ways_out_left_unsaid(state, &scope.keep_cidrs) {
+                crate::services::common::unclassified::report(
+                    ctx,
+                    INFO.name,
+                    &ctx.region,
+                    &state.route_table_id,
+                    what,
+                )
+                .await;
+            }
+        }
         Ok(states
             .iter()
             .filter_map(|state| propose(state, &scope.keep_cidrs))

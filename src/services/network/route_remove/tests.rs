@@ -69,6 +69,27 @@ fn private_table() -> TableState {
 }
 
 #[test]
+fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
+    // A NAT instance: the classic way out no route cut removes.
+    let mut table = private_table();
+    table.routes = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        route("0.0.0.0/0", TargetKind::Instance, "i-nat"),
+    ];
+    assert_eq!(propose(&table, &[]), None, "nothing this kind removes");
+    let what = ways_out_left_unsaid(&table, &[]).expect("said");
+    assert!(
+        what.contains("rtb-private") && what.contains("i-nat"),
+        "{what}"
+    );
+    // With a route it removes, the proposal's reason says it already; a table with no way out at all
+    // says nothing.
+    assert_eq!(ways_out_left_unsaid(&private_table(), &[]), None);
+    table.routes.pop();
+    assert_eq!(ways_out_left_unsaid(&table, &[]), None);
+}
+
+#[test]
 fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_stay() {
     let vpc = cidrs(&["10.20.0.0/16", "2600:1f18:1:100::/56"]);
     let keep = cidrs(&["203.0.113.0/24"]);

@@ -26,11 +26,12 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("kms:ListKeys", err))?;
-    let keys: Vec<(String, String)> = pages
+    let listed: Vec<_> = pages.iter().flat_map(|page| page.keys()).collect();
+    let keys: Vec<(String, String)> = listed
         .iter()
-        .flat_map(|page| page.keys())
         .filter_map(|k| Some((k.key_id()?.to_string(), k.key_arn()?.to_string())))
         .collect();
+    let without_id = listed.len() - keys.len();
     let read = gather(keys, READ_CONCURRENCY, |(key_id, arn)| async move {
         let unread = |err: ServiceError| {
             vec![Err(Unread {
@@ -70,7 +71,9 @@ pub(super) async fn list(ctx: &RegionCtx) -> Result<Listing, ServiceError> {
         })
     })
     .await?;
-    Ok(super::split(read))
+    let mut listing = super::split(read);
+    listing.1.extend(super::unnamed(Service::Kms, without_id));
+    Ok(listing)
 }
 
 pub(super) async fn read(

@@ -394,17 +394,21 @@ pub(crate) async fn read_listed(
     })
     .await?;
     let mut listing = split(reads);
-    if without_id > 0 {
-        listing.1.push(Unread {
-            service,
-            resource: None,
-            error: format!(
-                "the listing answered {without_id} {} without the name or ARN a policy call needs",
-                service.noun()
-            ),
-        });
-    }
+    listing.1.extend(unnamed(service, without_id));
     Ok(listing)
+}
+
+/// What a listing answered without the name or ARN a policy call needs, counted: read by no one, so
+/// reported (a High finding), never dropped.
+pub(crate) fn unnamed(service: Service, count: usize) -> Option<Unread> {
+    (count > 0).then(|| Unread {
+        service,
+        resource: None,
+        error: format!(
+            "the listing answered {count} {} without the name or ARN a policy call needs",
+            service.noun()
+        ),
+    })
 }
 
 /// The resource's policy now: `None` when the resource is gone, `Some(None)` when it has no policy.

@@ -46,11 +46,18 @@ pub(super) async fn list(ctx: &RegionCtx, partition: &str) -> Result<Listing, Se
         .try_collect()
         .await
         .map_err(|err| ServiceError::from_sdk("s3:ListBuckets", err))?;
-    let buckets: Vec<(String, Option<String>)> = pages
+    let listed: Vec<_> = pages.iter().flat_map(|page| page.buckets()).collect();
+    let buckets: Vec<(String, Option<String>)> = listed
         .iter()
-        .flat_map(|page| page.buckets())
         .filter_map(|b| Some((b.name()?.to_string(), b.bucket_region().map(str::to_string))))
         .collect();
+    // Each region lists every bucket: a nameless one is counted where it lives (everywhere, when the
+    // listing does not say where), so it is reported, and reported once where that is known.
+    let without_name = listed
+        .iter()
+        .filter(|b| b.name().is_none())
+        .filter(|b| b.bucket_region().is_none_or(|region| region == ctx.region))
+        .count();
     let read = gather(
         buckets,
         READ_CONCURRENCY,
@@ -79,7 +86,9 @@ pub(super) async fn list(ctx: &RegionCtx, partition: &str) -> Result<Listing, Se
         },
     )
     .await?;
-    Ok(super::split(read))
+    let mut listing = super::split(read);
+    listing.1.extend(super::unnamed(Service::S3, without_name));
+    Ok(listing)
 }
 
 fn unread(arn: &str, err: ServiceError) -> Unread {
