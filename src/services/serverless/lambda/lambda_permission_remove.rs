@@ -113,6 +113,35 @@ pub fn is_open_to_anyone(statement: &Value) -> bool {
         && !has_narrowing_condition(statement)
 }
 
+/// For a statement not open to anyone that still lets someone outside the account invoke the function
+/// (another account, another organization, a service acting for another account's resource): who, and
+/// how to remove it by hand. This kind removes only grants to anyone; `lambda_throttle` (on by default)
+/// stops every invocation meanwhile, but the grant outlives a restore of it.
+pub fn named_outsiders(
+    statement: &Value,
+    home: &crate::services::common::policy_principals::Home,
+    resource: &str,
+) -> Option<String> {
+    if is_open_to_anyone(statement) {
+        return None;
+    }
+    let document = serde_json::json!({ "Statement": [statement] });
+    let reading = crate::services::common::policy_principals::read_policy(&document, home);
+    if !reading.opens_outside() {
+        return None;
+    }
+    let who: Vec<String> = reading
+        .outsiders()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let sid = sid(statement).unwrap_or("(no Sid)");
+    Some(format!(
+        "its resource policy lets {} invoke it (statement {sid}), which no cut here removes (lambda_throttle stops every invocation meanwhile, but not after its restore): if that grant is not yours, remove it by hand (aws lambda remove-permission --function-name {resource} --statement-id {sid})",
+        who.join(", ")
+    ))
+}
+
 /// The conditions AddPermission can write, as (operator, key) in lower case: a statement with any other
 /// condition could not be put back exactly. `lambda:InvokedViaFunctionUrl` is AddPermission's
 /// `InvokedViaFunctionUrl` (<https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html>).
@@ -444,8 +473,16 @@ impl CutKind for LambdaPermissionRemove {
     async fn discover(
         &self,
         ctx: &RegionCtx,
-        _scope: &DiscoveryScope,
+        scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<StatementState>>, ServiceError> {
+        // Only accounts are told apart here: a condition on an organization reads as unclear, which
+        // says nothing (this kind's own cut and findings cover grants to anyone).
+        let home = &crate::services::common::policy_principals::Home {
+            account_id: scope.caller.account.clone(),
+            organization: crate::services::common::policy_principals::Organization::Unknown(
+                "not read by lambda_permission_remove".into(),
+            ),
+        };
         per_function(ctx, INFO.name, |function| async move {
             let mut proposals = Vec::new();
             for alias in qualifiers(ctx, INFO.name, &function).await? {
@@ -476,6 +513,9 @@ impl CutKind for LambdaPermissionRemove {
                             "its resource policy has a statement letting anyone invoke it without a Sid, which RemovePermission needs",
                         )
                         .await;
+                    }
+                    if let Some(what) = named_outsiders(&statement, home, &resource) {
+                        unclassified::report(ctx, INFO.name, &ctx.region, &resource, what).await;
                     }
                     proposals.extend(propose(&function, alias, &statement));
                 }
@@ -591,6 +631,40 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_grant_to_a_named_other_account_is_said_with_how_to_remove_it() {
+        use crate::services::common::policy_principals::{Home, Organization};
+        let home = Home {
+            account_id: "123456789012".into(),
+            organization: Organization::None,
+        };
+        let grant = |principal: Value| {
+            json!({"Sid": "partner", "Effect": "Allow", "Principal": principal,
+                   "Action": "lambda:InvokeFunction", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f"})
+        };
+        let what = named_outsiders(
+            &grant(json!({"AWS": "arn:aws:iam::210987654321:root"})),
+            &home,
+            "f",
+        )
+        .expect("another account is said");
+        assert!(what.contains("210987654321"), "{what}");
+        assert!(
+            what.contains("aws lambda remove-permission --function-name f --statement-id partner"),
+            "{what}"
+        );
+        // This account's own grant: nothing to say; a grant to anyone: this kind's cut says it.
+        assert_eq!(
+            named_outsiders(
+                &grant(json!({"AWS": "arn:aws:iam::123456789012:root"})),
+                &home,
+                "f"
+            ),
+            None
+        );
+        assert_eq!(named_outsiders(&public_url_statement(), &home, "f"), None);
+    }
 
     fn public_url_statement() -> Value {
         json!({
