@@ -212,6 +212,16 @@ impl Operator for TerminalOperator<'_> {
 
     fn confirm_restore(&self, account: &str, work: &RestoreWork) -> Result<(), String> {
         let settings = self.settings;
+        if work.unauthenticated {
+            // Nothing vouches for what this file says was there before: it is shown whole, also with
+            // --yes, so the run's output records what was put back.
+            say!(
+                settings,
+                "The rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
+            );
+            super::restore::print_pending_diffs(settings, work);
+            say!(settings, "");
+        }
         say!(settings, "Restore will reconnect, newest cut first:");
         for item in &work.pending {
             let note = item.note();

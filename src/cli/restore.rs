@@ -264,21 +264,7 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
         "{}",
         render::restore_counts(work.pending.iter().map(|item| &item.cut)).trim_end()
     );
-    for item in &work.pending {
-        let note = item.note();
-        say!(
-            settings,
-            "\n{}{note}\n{}",
-            field(&item.cut.id),
-            diff::unified(
-                &item.cut.after.value(),
-                &item.cut.before.value(),
-                "as cut",
-                "as restored",
-                settings.color
-            )
-        );
-    }
+    print_pending_diffs(settings, work);
     if !work.refused.is_empty() {
         say!(
             settings,
@@ -294,6 +280,26 @@ fn show_dry_run(settings: &Settings, work: &RestoreWork) {
         "\nDry run: nothing was changed{}. Restore checks each resource first and leaves alone what changed since the cut (reported as a conflict).",
         kept_note(work)
     );
+}
+
+/// Each pending cut as the change from the state the cut left to the state recorded before it: what
+/// restore puts back, rule by rule.
+pub(super) fn print_pending_diffs(settings: &Settings, work: &RestoreWork) {
+    for item in &work.pending {
+        let note = item.note();
+        say!(
+            settings,
+            "\n{}{note}\n{}",
+            field(&item.cut.id),
+            diff::unified(
+                &item.cut.after.value(),
+                &item.cut.before.value(),
+                "as cut",
+                "as restored",
+                settings.color
+            )
+        );
+    }
 }
 
 /// What restore did (or, without an outcome, would do) by outcome and kind, for the `finished` event.

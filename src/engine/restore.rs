@@ -80,6 +80,10 @@ pub struct RestoreWork {
     /// restored. `--force` accepts a file it cannot authenticate, never an entry apply could not have
     /// written.
     pub refused: Vec<Unverified>,
+    /// The file could not be authenticated (read with `--force`): what it says to put back is only as
+    /// good as the operator's review, so every pending cut keeps its states, to be shown whole before
+    /// the question.
+    pub unauthenticated: bool,
 }
 
 /// One entry restore does not carry out as written, and why.
@@ -238,7 +242,10 @@ pub async fn prepare(
     let lifted: Vec<&str> = request.lifted.iter().map(String::as_str).collect();
     // Restore keeps only what it derives from the records, as they are read; a dry run shows each cut's
     // states, so it keeps them.
-    let mut builder = PendingBuilder::new(&request.rollback, registry, &lifted, !request.dry_run);
+    // Lean only when nothing will be shown: a dry run shows every cut's states, and so does the question
+    // of a forced restore, whose file may not authenticate.
+    let lean = !request.dry_run && !request.force;
+    let mut builder = PendingBuilder::new(&request.rollback, registry, &lifted, lean);
     let (contents, warnings) =
         journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
             builder.push(record)
@@ -252,6 +259,7 @@ pub async fn prepare(
     reporter.account(&account);
     let work = builder.finish()?;
     let mut work = work;
+    work.unauthenticated = !contents.authenticated;
     if !work.unverified.is_empty() {
         if !request.force {
             return Err(EngineError::Refused {

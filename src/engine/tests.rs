@@ -311,10 +311,22 @@ impl Operator for Scripted {
     }
 
     fn confirm_restore(&self, _account: &str, work: &RestoreWork) -> Result<(), String> {
-        self.asked
-            .lock()
-            .unwrap()
-            .push(format!("confirm restore ({} pending)", work.pending.len()));
+        // For a file that did not authenticate: how many pending cuts still have their states, to be
+        // shown whole.
+        let whole = if work.unauthenticated {
+            let shown = work
+                .pending
+                .iter()
+                .filter(|item| !item.cut.before.is_null())
+                .count();
+            format!(", unauthenticated, {shown} shown whole")
+        } else {
+            String::new()
+        };
+        self.asked.lock().unwrap().push(format!(
+            "confirm restore ({} pending{whole})",
+            work.pending.len()
+        ));
         if self.decline {
             Err("declined".into())
         } else {
@@ -1190,12 +1202,17 @@ async fn force_restores_an_unauthenticated_file_but_never_an_entry_apply_could_n
         work.refused
     );
 
-    let run = restore_run(&live, &forced, &Scripted::default())
-        .await
-        .unwrap();
+    assert!(work.unauthenticated);
+    let operator = Scripted::default();
+    let run = restore_run(&live, &forced, &operator).await.unwrap();
     let RestoreRun::Restored { outcome, .. } = run else {
         panic!("expected a restore: {run:?}");
     };
+    assert_eq!(
+        operator.asked.lock().unwrap()[1],
+        "confirm restore (1 pending, unauthenticated, 1 shown whole)",
+        "the question comes with what each cut puts back, whole"
+    );
     assert_eq!(outcome.restored, ["switch_off/us-east-1/c"]);
     let failed: Vec<&str> = outcome.failed.iter().map(|(id, _)| id.as_str()).collect();
     assert_eq!(
