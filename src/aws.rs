@@ -41,16 +41,24 @@ pub enum SessionError {
     ProfileFiles { name: String, problem: String },
 }
 
+/// The AWS configuration files as read (or why they could not be).
+type ProfileFiles = Result<aws_runtime::env_config::section::EnvConfigSections, String>;
+
+async fn read_profile_files() -> ProfileFiles {
+    aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
+        .await
+        .map_err(|err| err.to_string())
+}
+
 /// Refuses a profile the configuration files do not define, before any call: otherwise the SDK finds no
 /// credentials at the first call and says so in terms that do not name the mistyped profile.
-async fn check_profile_exists(name: &str) -> Result<(), SessionError> {
-    let profiles =
-        aws_config::profile::load(&Fs::real(), &Env::real(), &EnvConfigFiles::default(), None)
-            .await
-            .map_err(|err| SessionError::ProfileFiles {
-                name: name.to_string(),
-                problem: err.to_string(),
-            })?;
+fn check_profile_exists(profiles: &ProfileFiles, name: &str) -> Result<(), SessionError> {
+    let profiles = profiles
+        .as_ref()
+        .map_err(|problem| SessionError::ProfileFiles {
+            name: name.to_string(),
+            problem: problem.clone(),
+        })?;
     if profiles.get_profile(name).is_some() {
         return Ok(());
     }
@@ -66,23 +74,20 @@ async fn check_profile_exists(name: &str) -> Result<(), SessionError> {
     })
 }
 
-/// The profile in effect: `--profile`, or, when no keys are in the environment (which the SDK's chain
-/// reads first), `AWS_PROFILE`, else `default`; and the source key of that profile, if any.
-async fn source_key_in_effect(explicit: Option<&str>) -> Option<String> {
+/// The profile whose credentials sign: `--profile`, or, when no keys are in the environment (which the
+/// SDK's chain reads first), `AWS_PROFILE`, else `default`. `None` when the environment's keys sign.
+fn profile_in_effect(explicit: Option<&str>) -> Option<String> {
     let env = Env::real();
-    let profile = match explicit {
-        Some(profile) => profile.to_string(),
-        None if env.get("AWS_ACCESS_KEY_ID").is_ok() => return None,
-        None => env
-            .get("AWS_PROFILE")
-            .ok()
-            .filter(|p| !p.is_empty())
-            .unwrap_or_else(|| "default".into()),
-    };
-    let profiles = aws_config::profile::load(&Fs::real(), &env, &EnvConfigFiles::default(), None)
-        .await
-        .ok()?;
-    source_key_of(&profiles, &profile)
+    match explicit {
+        Some(profile) => Some(profile.to_string()),
+        None if env.get("AWS_ACCESS_KEY_ID").is_ok() => None,
+        None => Some(
+            env.get("AWS_PROFILE")
+                .ok()
+                .filter(|p| !p.is_empty())
+                .unwrap_or_else(|| "default".into()),
+        ),
+    }
 }
 
 /// The IAM user a key belongs to, when it is a key of the account the session is in; `None` when IAM
@@ -177,9 +182,24 @@ impl AwsSession {
             ))
             .build_https();
         let http = crate::pacing::PacedHttpClient::new(https.clone(), pacer.clone());
-        let source_access_key_id = source_key_in_effect(settings.profile.as_deref()).await;
+        // Read once, and only when a profile signs: for the check of `--profile` and for the source key
+        // of a role profile.
+        let in_effect = profile_in_effect(settings.profile.as_deref());
+        let profile_files = match &in_effect {
+            Some(_) => Some(read_profile_files().await),
+            None => None,
+        };
+        let source_access_key_id = match (&profile_files, &in_effect) {
+            (Some(Ok(profiles)), Some(profile)) => source_key_of(profiles, profile),
+            _ => None,
+        };
         if let Some(profile) = &settings.profile {
-            check_profile_exists(profile).await?;
+            check_profile_exists(
+                profile_files
+                    .as_ref()
+                    .expect("an explicit profile is the profile in effect"),
+                profile,
+            )?;
             // The SDK's default chain reads credentials from the environment before any profile, so
             // `--profile` alone would lose to AWS_ACCESS_KEY_ID and a run could plan or cut the wrong
             // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
