@@ -75,8 +75,7 @@ fn is_iam_principal_arn(arn: &str) -> bool {
     let [prefix, partition, service, region, account, resource] = parts[..] else {
         return false;
     };
-    let account_ok =
-        account == "*" || (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit()));
+    let account_ok = account == "*" || crate::plan::is_account_id(account);
     let name_ok = resource
         .strip_prefix("role/")
         .or_else(|| resource.strip_prefix("user/"))

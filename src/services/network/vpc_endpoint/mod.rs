@@ -161,6 +161,12 @@ pub fn describe(endpoint: &VpcEndpoint) -> Option<EndpointDescription> {
     })
 }
 
+/// Whether `value` is one of the documented values in `list`, compared without case (AWS writes them in
+/// lower case, the SDK's enums capitalised).
+fn known(list: &[&str], value: &str) -> bool {
+    list.iter().any(|k| k.eq_ignore_ascii_case(value))
+}
+
 /// Known endpoints neither endpoint kind proposes a cut for, that carry (or may soon carry) traffic:
 /// those of a type without an endpoint policy (Gateway Load Balancer, resource, service-network), and
 /// those awaiting the service owner's acceptance, which the owner can give after apply. Their traffic
@@ -176,7 +182,6 @@ pub fn passed_over_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)>
         ) else {
             continue; // unclassified_endpoints reports these
         };
-        let known = |list: &[&str], value: &str| list.iter().any(|k| k.eq_ignore_ascii_case(value));
         // An unknown type or state is unclassified_endpoints' to report.
         if is_gone(state) || !known(&KNOWN_TYPES, kind) || !known(&KNOWN_STATES, state) {
             continue;
@@ -250,7 +255,6 @@ const UNCLASSIFIED_KIND: &str = "vpce_policy_deny";
 /// choice rests on (ID, type, state) or holds a type or state this hikkonuki does not know: each with
 /// what identifies it and what was odd.
 pub fn unclassified_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)> {
-    let known = |list: &[&str], value: &str| list.iter().any(|k| k.eq_ignore_ascii_case(value));
     let mut found = Vec::new();
     for endpoint in endpoints {
         let resource = match endpoint.vpc_endpoint_id() {
