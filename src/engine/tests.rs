@@ -159,6 +159,24 @@ impl CutKind for Switch {
         cut.target == caller.arn
     }
 
+    /// A target `<principal ARN>/chain` stands for a role that principal came through, which only a live
+    /// read shows; a target `cannot-tell` for a live read that fails.
+    async fn cuts_off_live(
+        &self,
+        _ctx: &RegionCtx,
+        cuts: &[TypedCut<Setting>],
+        caller: &crate::aws::CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        if cuts.iter().any(|cut| cut.target == "cannot-tell") {
+            return Err(ServiceError::local("test:Read", "denied"));
+        }
+        Ok(cuts
+            .iter()
+            .filter(|cut| cut.target == format!("{}/chain", caller.arn))
+            .map(|cut| (cut.id.clone(), "the applier came through it".to_string()))
+            .collect())
+    }
+
     /// Each target is its own resource.
     fn undoes_independently(&self) -> bool {
         true
@@ -669,6 +687,66 @@ async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
             .iter()
             .any(|w| w.contains("is left out: it would cut the access of")),
         "{warnings:?}"
+    );
+}
+
+/// What only a live read shows (a role the applier's session came through, named in its role's trust
+/// policy) is asked of each kind when the applier is not the planner: such a cut is left out with the
+/// kind's reason, and a kind that cannot tell has all its cuts left out, while other kinds' cuts go ahead.
+#[tokio::test]
+async fn cuts_a_live_read_shows_would_cut_off_the_applier_are_left_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let applier = format!("arn:aws:iam::{ACCOUNT}:user/responder");
+    let chain = format!("{applier}/chain");
+    let plan = write_plan_by(
+        dir.path(),
+        vec![
+            cut("switch_off", &chain, "on", "off", true),
+            cut("switch_off", "a", "on", "off", true),
+            cut("gated_switch", "cannot-tell", "open", "shut", true),
+            cut("gated_switch", "g", "open", "shut", true),
+        ],
+        &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
+    );
+    let live = live_with(&[
+        (chain.as_str(), "on"),
+        ("a", "on"),
+        ("cannot-tell", "open"),
+        ("g", "open"),
+    ]);
+    let reporter = RecordingReporter::default();
+    let run = apply::run(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &request(&plan),
+        &Scripted::default(),
+        None,
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let ApplyRun::Applied { outcome, .. } = run else {
+        panic!("expected the other cut to be applied");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
+    let live = live.lock().unwrap();
+    assert_eq!(
+        live[&chain], "on",
+        "the role the applier came through stays"
+    );
+    assert_eq!(live["g"], "open", "a kind that cannot tell cuts nothing");
+    let warnings = format!("{:?}", reporter.events.lock().unwrap());
+    assert!(
+        warnings.contains(&format!(
+            "switch_off/us-east-1/{chain} is left out: the applier came through it"
+        )),
+        "{warnings}"
+    );
+    assert!(
+        warnings.contains(&format!(
+            "gated_switch/us-east-1/g is left out: whether it would cut the access of {applier}, who is applying, could not be read (test:Read failed: denied)"
+        )),
+        "{warnings}"
     );
 }
 

@@ -263,6 +263,18 @@ pub trait Containment: Send + Sync {
     /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
 
+    /// Among `cuts` (this kind's, in `ctx`'s region), those that would take away `caller`'s access in a
+    /// way only a live read shows, each with why: a role the applier's session may have come through is
+    /// named in the trust policy of the applier's role, which the plan need not hold. Apply asks it of a
+    /// principal other than the planner (discovery kept the planner's) and leaves these cuts out; when it
+    /// fails, it leaves out all of the kind's cuts, since it cannot tell which are safe.
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+        caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError>;
+
     /// The VPCs the cut's resource belongs to (`--vpc`); none for resources outside any VPC.
     fn vpcs(&self, cut: &Cut) -> Vec<String>;
 
@@ -534,6 +546,16 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::cuts_off_live`]. By default what [`CutKind::cuts_off`] sees is all there is.
+    async fn cuts_off_live(
+        &self,
+        _ctx: &RegionCtx,
+        _cuts: &[TypedCut<Self::State>],
+        _caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        Ok(Vec::new())
+    }
+
     /// As [`Containment::vpcs`]. Only kinds whose resources live in a VPC name one.
     fn vpcs(&self, _state: &Self::State) -> Vec<String> {
         Vec::new()
@@ -711,6 +733,20 @@ impl<K: CutKind> Containment for K {
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {
         // A cut that does not decode never runs (the plan is refused), so nothing is hidden by `false`.
         TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
+    }
+
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+        caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        // As for `cuts_off`: a cut that does not decode is refused with the plan.
+        let typed: Vec<TypedCut<K::State>> = cuts
+            .iter()
+            .filter_map(|cut| TypedCut::decode(cut).ok())
+            .collect();
+        CutKind::cuts_off_live(self, ctx, &typed, caller).await
     }
 
     fn holds(&self, cut: &Cut, live: &Value) -> bool {

@@ -223,3 +223,66 @@ async fn the_callers_role_and_the_role_its_session_came_through_are_kept_and_nam
             seeded.oidc_provider
         )));
 }
+
+/// The same responder applies a plan someone else made (as the emulator's default caller), which
+/// proposes denying `github-deploy`'s trust: the applier's role names `github-deploy` in its trust
+/// policy, which the plan does not hold, so apply reads it live and leaves that cut out; the vendor's
+/// role is still cut, and restore has nothing of `github-deploy` to give back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_role_the_appliers_session_came_through_is_left_out_of_a_plan_made_by_another() {
+    let emulator = Emulator::start();
+    let (iam, _seeded) = seeded(&emulator).await;
+    let responder_trust = json!({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/github-deploy"}, "Action": "sts:AssumeRole"}
+    ]});
+    iam.create_role()
+        .role_name("responder")
+        .assume_role_policy_document(responder_trust.to_string())
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .args(["--kinds", "iam_trust_deny"])
+        .assert()
+        .success()
+        .stdout(contains("iam_trust_deny/global/role/github-deploy"))
+        .stdout(contains("iam_trust_deny/global/role/vendor-audit"));
+    let before = trust_state(&iam).await;
+
+    let config = emulator.sdk_config("us-east-1").await;
+    let session = aws_sdk_sts::Client::new(&config)
+        .assume_role()
+        .role_arn("arn:aws:iam::123456789012:role/responder")
+        .role_session_name("incident")
+        .send()
+        .await
+        .unwrap();
+    let credentials = session.credentials().unwrap();
+    emulator
+        .apply("plans/p.yaml")
+        .env("AWS_ACCESS_KEY_ID", credentials.access_key_id())
+        .env("AWS_SECRET_ACCESS_KEY", credentials.secret_access_key())
+        .env("AWS_SESSION_TOKEN", credentials.session_token())
+        .assert()
+        .success()
+        .stderr(contains(
+            "iam_trust_deny/global/role/github-deploy is left out: role github-deploy: role responder's trust policy names it, so the session hikkonuki runs in may have come through it (role chaining)",
+        ));
+    let cut = trust_state(&iam).await;
+    assert_eq!(
+        cut["role github-deploy trust"], before["role github-deploy trust"],
+        "the role the applier came through keeps its trust"
+    );
+    assert_ne!(
+        cut["role vendor-audit trust"], before["role vendor-audit trust"],
+        "the other trust cuts go ahead"
+    );
+
+    emulator.restore("plans/p.rollback.yaml").assert().success();
+    assert_eq!(
+        trust_state(&iam).await,
+        before,
+        "restore gives back exactly what was cut"
+    );
+}

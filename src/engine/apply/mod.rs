@@ -303,7 +303,7 @@ pub async fn prepare(
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
-    let plan = protect_applying_principal(plan, registry, &caller, reporter);
+    let plan = protect_applying_principal(plan, session, registry, &caller, reporter).await;
     let (plan, mut left_out) = select(plan, &request.selection, registry);
     let parallelism = request.parallelism.over_regions_of(plan.enabled_cuts());
 
@@ -454,14 +454,28 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
 
 /// Apply runs as whoever holds the credentials now, who may not be who made the plan (another responder,
 /// another role). Discovery left out the planner's own access; this leaves out the applier's: each cut
-/// that would take away the applying principal's credentials, sessions or role is switched off, with the
-/// reason, before the plan is shown, so it is never performed and the operator sees why.
-fn protect_applying_principal(
+/// that would take away the applying principal's credentials, sessions or role, or a role its session
+/// may have come through (read live, [`crate::services::Containment::cuts_off_live`]), is switched off,
+/// with the reason, before the plan is shown, so it is never performed and the operator sees why.
+async fn protect_applying_principal(
     mut plan: Plan,
+    session: &AwsSession,
     registry: &Registry,
     caller: &CallerIdentity,
     reporter: &dyn Reporter,
 ) -> Plan {
+    let mut left_out: Vec<(String, String)> = Vec::new();
+    for cut in plan.cuts.iter().filter(|cut| cut.enabled) {
+        if registry
+            .get(&cut.kind)
+            .is_some_and(|kind| kind.cuts_off(cut, caller))
+        {
+            left_out.push((
+                cut.id.clone(),
+                format!("it would cut the access of {}, who is applying", caller.arn),
+            ));
+        }
+    }
     if caller.arn != plan.caller {
         reporter.event(&Event::Warning {
             message: format!(
@@ -469,26 +483,49 @@ fn protect_applying_principal(
                 caller.arn, plan.caller, caller.arn
             ),
         });
+        left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     }
-    for cut in plan.cuts.iter_mut().filter(|cut| cut.enabled) {
-        let Some(kind) = registry.get(&cut.kind) else {
+    for (id, why) in left_out {
+        let Some(cut) = plan.cuts.iter_mut().find(|cut| cut.id == id && cut.enabled) else {
             continue;
         };
-        if kind.cuts_off(cut, caller) {
-            cut.enabled = false;
-            cut.reason = format!(
-                "{} Left out: it would cut the access of {}, the principal applying this plan.",
-                cut.reason, caller.arn
-            );
-            reporter.event(&Event::Warning {
-                message: format!(
-                    "{} is left out: it would cut the access of {}, who is applying",
-                    cut.id, caller.arn
-                ),
-            });
-        }
+        cut.enabled = false;
+        cut.reason = format!("{} Left out: {why}.", cut.reason);
+        reporter.event(&Event::Warning {
+            message: format!("{id} is left out: {why}"),
+        });
     }
     plan
+}
+
+/// The enabled cuts that only a live read shows would cut the applier off, each with why; a kind that
+/// cannot tell has all its cuts left out, saying so.
+async fn cut_off_live(
+    plan: &Plan,
+    session: &AwsSession,
+    registry: &Registry,
+    caller: &CallerIdentity,
+) -> Vec<(String, String)> {
+    let mut left_out = Vec::new();
+    for ((region, kind_name), cuts) in fresh_batches(plan, &HashMap::new()) {
+        let Some(kind) = registry.get(&kind_name) else {
+            continue;
+        };
+        let ctx = session.region(&region);
+        match kind.cuts_off_live(&ctx, &cuts, caller).await {
+            Ok(found) => left_out.extend(found),
+            Err(err) => left_out.extend(cuts.iter().map(|cut| {
+                (
+                    cut.id.clone(),
+                    format!(
+                        "whether it would cut the access of {}, who is applying, could not be read ({err})",
+                        caller.arn
+                    ),
+                )
+            })),
+        }
+    }
+    left_out
 }
 
 /// An existing rollback file may be resumed only by the run that wrote it: same account, same plan bytes.

@@ -775,6 +775,33 @@ impl CutKind for TrustDeny {
         CallerPrincipal::from_identity(caller).is_role(&cut.before.role)
     }
 
+    /// The roles an applier's session may have come through are named in its role's trust policy, read
+    /// live: the plan holds only roles that open to outsiders, and discovery kept the planner's chain,
+    /// not the applier's. Denying such a role's trust would leave the responder no way back into it
+    /// once the session expires. One ListRoles walk, as discovery's, and the same rule ([`kept_roles`]).
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[TypedCut<TrustState>],
+        caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let principal = CallerPrincipal::from_identity(caller);
+        if principal.role.is_none() || cuts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let roles = list_roles(ctx).await?;
+        let kept: HashMap<String, String> = kept_roles(&principal, &roles, &caller.account)
+            .into_iter()
+            .collect();
+        Ok(cuts
+            .iter()
+            .filter_map(|cut| {
+                let why = kept.get(&cut.before.role)?;
+                Some((cut.id.clone(), format!("role {}: {why}", cut.before.role)))
+            })
+            .collect())
+    }
+
     async fn undo(&self, ctx: &RegionCtx, undo: &TrustUndo) -> Result<UndoOutcome, ServiceError> {
         let role = &undo.role;
         let note = |text: String| Ok(UndoOutcome { notes: vec![text] });
