@@ -265,9 +265,9 @@ pub trait Containment: Send + Sync {
 
     /// Among `cuts` (this kind's, in `ctx`'s region), those that would take away `caller`'s access in a
     /// way only a live read shows, each with why: a role the applier's session may have come through is
-    /// named in the trust policy of the applier's role, which the plan need not hold. Apply asks it of a
-    /// principal other than the planner (discovery kept the planner's) and leaves these cuts out; when it
-    /// fails, it leaves out all of the kind's cuts, since it cannot tell which are safe.
+    /// named in the trust policy of the applier's role, which the plan need not hold. Apply asks it of
+    /// every run, since the applier may not be the planner (whose own discovery kept), and leaves these
+    /// cuts out; when it fails, it leaves out all of the kind's cuts, since it cannot tell which are safe.
     async fn cuts_off_live(
         &self,
         ctx: &RegionCtx,

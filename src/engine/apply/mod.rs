@@ -452,8 +452,9 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
     plan
 }
 
-/// Apply runs as whoever holds the credentials now, who may not be who made the plan (another responder,
-/// another role). Discovery left out the planner's own access; this leaves out the applier's: each cut
+/// Apply runs as whoever holds the credentials now, and where the operator is now, which may not be who
+/// or where the plan was made (another responder, another role, another machine). Discovery left out
+/// the planner's own access; this leaves out the applier's: each cut
 /// that would take away the applying principal's credentials, sessions or role, or a role its session
 /// may have come through (read live, [`crate::services::Containment::cuts_off_live`]), is switched off,
 /// with the reason, before the plan is shown, so it is never performed and the operator sees why.
@@ -483,8 +484,8 @@ async fn protect_applying_principal(
                 caller.arn, plan.caller, caller.arn
             ),
         });
-        left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     }
+    left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     for (id, why) in left_out {
         let Some(cut) = plan.cuts.iter_mut().find(|cut| cut.id == id && cut.enabled) else {
             continue;
