@@ -30,6 +30,7 @@ use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::unclassified;
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
+mod own_route;
 mod vpce_delete;
 mod vpce_policy_deny;
 
@@ -436,18 +437,36 @@ pub fn with_support(
         .collect()
 }
 
-/// The region's candidates ([`candidates`]) with whether AWS enforces each one's policy, described once
-/// per region and run for `vpce_policy_deny`, `vpce_delete` and the `vpce_policy_ignored` inspection.
-async fn classified_region(
-    ctx: &RegionCtx,
-) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
-    ctx.once("vpc_endpoint::classified_region", || classify_region(ctx))
-        .await
+/// A region's endpoints as the cuts and the finding judge them.
+pub struct Classified {
+    /// The candidates ([`candidates`]), each with whether AWS enforces its policy.
+    pub endpoints: Vec<(EndpointDescription, PolicySupport)>,
+    /// The candidates this run's own calls go through, by endpoint ID, with why ([`own_route`]).
+    pub own_routes: BTreeMap<String, String>,
 }
 
-async fn classify_region(
-    ctx: &RegionCtx,
-) -> Result<Vec<(EndpointDescription, PolicySupport)>, ServiceError> {
+impl Classified {
+    /// Each candidate with its support and, when the run's own calls go through it, why.
+    pub fn each(
+        &self,
+    ) -> impl Iterator<Item = (&EndpointDescription, &PolicySupport, Option<&str>)> {
+        self.endpoints.iter().map(|(endpoint, support)| {
+            let own = self.own_routes.get(&endpoint.vpc_endpoint_id);
+            (endpoint, support, own.map(String::as_str))
+        })
+    }
+}
+
+/// The region's endpoints classified once per region and run, for `vpce_policy_deny`, `vpce_delete`,
+/// the `vpce_policy_ignored` inspection and apply's check of where it runs from.
+async fn classified_region(ctx: &RegionCtx) -> Result<std::sync::Arc<Classified>, ServiceError> {
+    ctx.once("vpc_endpoint::classified_region", || async {
+        classify_region(ctx).await.map(std::sync::Arc::new)
+    })
+    .await
+}
+
+async fn classify_region(ctx: &RegionCtx) -> Result<Classified, ServiceError> {
     let described = describe_region(ctx).await?;
     for (resource, what) in unclassified_endpoints(&described)
         .into_iter()
@@ -457,13 +476,51 @@ async fn classify_region(
     }
     let endpoints = candidates(&described);
     if endpoints.is_empty() {
-        return Ok(vec![]);
+        return Ok(Classified {
+            endpoints: vec![],
+            own_routes: BTreeMap::new(),
+        });
     }
+    let own_routes: BTreeMap<String, String> = futures_util::future::join_all(
+        described
+            .iter()
+            .filter(|e| {
+                endpoints
+                    .iter()
+                    .any(|c| Some(c.vpc_endpoint_id.as_str()) == e.vpc_endpoint_id())
+            })
+            .map(|endpoint| async move {
+                let why = own_route::own_calls_through(ctx, endpoint).await?;
+                Some((endpoint.vpc_endpoint_id()?.to_string(), why))
+            }),
+    )
+    .await
+    .into_iter()
+    .flatten()
+    .collect();
     let mut names: Vec<String> = endpoints.iter().map(|e| e.service_name.clone()).collect();
     names.sort();
     names.dedup();
     let details = service_details(ctx, &names).await;
-    Ok(with_support(endpoints, details.as_ref()))
+    Ok(Classified {
+        endpoints: with_support(endpoints, details.as_ref()),
+        own_routes,
+    })
+}
+
+/// Among `targets` (endpoint IDs of cuts), those the run's own calls go through, each with why: asked by
+/// apply, wherever the plan was made.
+async fn own_routes_among(
+    ctx: &RegionCtx,
+    targets: impl Iterator<Item = (String, String)>,
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let classified = classified_region(ctx).await?;
+    Ok(targets
+        .filter_map(|(id, target)| {
+            let why = classified.own_routes.get(&target)?;
+            Some((id, format!("{target}: {why}")))
+        })
+        .collect())
 }
 
 /// `vpce_policy_ignored`: an endpoint the policy cut cannot close, named so the plan never calls it
@@ -518,7 +575,8 @@ impl Inspection for PolicyIgnored {
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
         Ok(match classified_region(ctx).await {
-            Ok(endpoints) => endpoints
+            Ok(classified) => classified
+                .endpoints
                 .iter()
                 .filter_map(|(endpoint, support)| policy_finding(&ctx.region, endpoint, support))
                 .collect(),

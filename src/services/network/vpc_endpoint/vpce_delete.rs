@@ -8,8 +8,10 @@ use async_trait::async_trait;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
-use super::{EndpointDescription, PolicySupport, classified_region, live_endpoint};
-use crate::aws::RegionCtx;
+use super::{
+    EndpointDescription, PolicySupport, classified_region, live_endpoint, own_routes_among,
+};
+use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -162,9 +164,31 @@ impl CutKind for VpcEndpointDelete {
     ) -> Result<Vec<Proposal<EndpointState>>, ServiceError> {
         Ok(classified_region(ctx)
             .await?
-            .iter()
-            .map(|(endpoint, support)| propose(endpoint, support))
+            .each()
+            .map(|(endpoint, support, own)| {
+                let mut proposal = propose(endpoint, support);
+                proposal.disabled_because = own.map(str::to_string);
+                proposal
+            })
             .collect())
+    }
+
+    /// Where apply runs from may not be where the plan was made: an endpoint this run's own calls go
+    /// through is left out ([`super::own_route`]).
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[TypedCut<EndpointState>],
+        _caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        if ctx.endpoint_url.is_some() || cuts.is_empty() {
+            return Ok(Vec::new());
+        }
+        own_routes_among(
+            ctx,
+            cuts.iter().map(|cut| (cut.id.clone(), cut.target.clone())),
+        )
+        .await
     }
 
     async fn observe(

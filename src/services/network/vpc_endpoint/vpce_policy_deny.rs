@@ -10,8 +10,10 @@ use async_trait::async_trait;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
-use super::{EndpointDescription, PolicySupport, classified_region, live_endpoint};
-use crate::aws::RegionCtx;
+use super::{
+    EndpointDescription, PolicySupport, classified_region, live_endpoint, own_routes_among,
+};
+use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -236,9 +238,31 @@ impl CutKind for VpcEndpointPolicyDeny {
     ) -> Result<Vec<Proposal<PolicyState>>, ServiceError> {
         Ok(classified_region(ctx)
             .await?
-            .iter()
-            .filter_map(|(endpoint, support)| propose(endpoint, support))
+            .each()
+            .filter_map(|(endpoint, support, own)| {
+                let mut proposal = propose(endpoint, support)?;
+                proposal.disabled_because = own.map(str::to_string);
+                Some(proposal)
+            })
             .collect())
+    }
+
+    /// Where apply runs from may not be where the plan was made: an endpoint this run's own calls go
+    /// through is left out ([`super::own_route`]).
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[TypedCut<PolicyState>],
+        _caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        if ctx.endpoint_url.is_some() || cuts.is_empty() {
+            return Ok(Vec::new());
+        }
+        own_routes_among(
+            ctx,
+            cuts.iter().map(|cut| (cut.id.clone(), cut.target.clone())),
+        )
+        .await
     }
 
     async fn observe(
