@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use super::ERROR_LINES;
 use super::args::ApplyArgs;
 use super::exit;
 use super::prompt::TerminalOperator;
@@ -13,7 +14,7 @@ use crate::engine::apply::{ApplyRequest, ApplyRun};
 use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
 use crate::plan::select::Selection;
-use crate::report::escape::field;
+use crate::report::escape::{field, lines};
 use crate::report::{Event, Reporter, Tally, diff};
 use crate::services::{PermissionCheck, Registry};
 
@@ -243,9 +244,10 @@ fn accounts_applied(
                 broken += 1;
                 say!(
                     settings,
-                    "Account {account}: STOPPED: {} (its rollback file {} holds what was cut)",
-                    field(&err.to_string()),
-                    item.rollback.display()
+                    "Account {account}: STOPPED (its rollback file {} holds what was cut): {}",
+                    item.rollback.display(),
+                    // Composed by hikkonuki (an error and its `fix:` line): each line escaped.
+                    lines(&err.to_string(), ERROR_LINES)
                 );
             }
         }

@@ -217,7 +217,7 @@ impl Operator for TerminalOperator<'_> {
             // --yes, so the run's output records what was put back.
             say!(
                 settings,
-                "The rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
+                "A rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
             );
             super::restore::print_pending_diffs(settings, work);
             say!(settings, "");

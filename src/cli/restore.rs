@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
+use super::ERROR_LINES;
 use super::args::RestoreArgs;
 use super::exit;
 use super::prompt::TerminalOperator;
@@ -12,7 +13,7 @@ use crate::aws::AwsSession;
 use crate::engine;
 use crate::engine::restore::{RestoreRequest, RestoreRun, RestoreWork};
 use crate::journal::keys::KeyStore;
-use crate::report::escape::field;
+use crate::report::escape::{field, lines};
 use crate::report::{Event, Reporter, Tally, diff, render};
 use crate::services::Registry;
 
@@ -158,7 +159,8 @@ fn accounts_restored(
                     settings,
                     "\nAccount {account} ({}): NOT restored: {}",
                     item.rollback.display(),
-                    field(&err.to_string())
+                    // Composed by hikkonuki (an error and its `fix:` line): each line escaped.
+                    lines(&err.to_string(), ERROR_LINES)
                 );
             }
             Ok((work, None)) if dry_run && !work.pending.is_empty() => {

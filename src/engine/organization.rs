@@ -646,6 +646,9 @@ pub async fn restore(
         let mut all = RestoreWork::default();
         for (prepared, _, _) in &ready {
             all.pending.extend(prepared.work.pending.iter().cloned());
+            // One file that does not authenticate (--force) has the question show every cut whole,
+            // as it does for that file restored on its own.
+            all.unauthenticated |= prepared.work.unauthenticated;
         }
         operator
             .confirm_restore(&organization, &all)

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
@@ -387,11 +388,43 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         before[0],
         "the other account is still cut"
     );
-    // A file planted under another account's name (here the restored member's, copied) is refused:
-    // restore would act in the account its header names. The others are restored all the same.
+    // The keys lost (another machine): the directory is refused, and restored only with --force, whose
+    // question shows every cut whole, as for one file, since nothing vouches for what the files say.
+    let keys = emulator.path(".local/state/hikkonuki/rollback-keys");
+    let aside = emulator.path("keys-aside");
+    std::fs::rename(&keys, &aside).unwrap();
+    emulator
+        .restore("plans/org.rollback")
+        .assert()
+        .code(1)
+        .stdout(contains("NOT restored").and(contains("cannot be authenticated")))
+        .stdout(contains("\\n  fix:").not())
+        .stdout(contains("\n  fix: restore on the machine"));
+    emulator
+        .restore("plans/org.rollback")
+        .arg("--force")
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "A rollback file could not be authenticated (--force): restore puts back what it says, shown here whole.",
+        ))
+        .stdout(contains("--- as cut\n+++ as restored\n"))
+        .stdout(contains(format!("sg_revoke/us-east-1/{}", seeded[0].web_group)));
+    assert_eq!(
+        account_state(&seeded[0].config, &seeded[0].database).await,
+        before[0],
+        "restored with --force"
+    );
+    // The keys stay lost: the entries that restore wrote are not vouched for by them either.
+    // A file planted under another account's name (here a restored member's, copied) is refused:
+    // restore would act in the account its header names. The others are gone through all the same.
     let planted = emulator.path("plans/org.rollback/999999999999.rollback.yaml");
     std::fs::copy(emulator.path(&second), &planted).unwrap();
-    let run = emulator.restore("plans/org.rollback").assert().code(1);
+    let run = emulator
+        .restore("plans/org.rollback")
+        .arg("--force")
+        .assert()
+        .code(1);
     let said = format!(
         "{}{}",
         String::from_utf8_lossy(&run.get_output().stdout),
@@ -405,7 +438,11 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         "{said}"
     );
     std::fs::remove_file(&planted).unwrap();
-    emulator.restore("plans/org.rollback").assert().code(0);
+    emulator
+        .restore("plans/org.rollback")
+        .arg("--force")
+        .assert()
+        .code(0);
     for (member, state) in seeded.iter().zip(&before) {
         assert_eq!(
             &account_state(&member.config, &member.database).await,
