@@ -39,15 +39,22 @@ fn finding(check: &str, resource: &str, severity: Severity, message: String) -> 
     }
 }
 
+/// The root user's ARN, in the region's partition (`arn:aws-us-gov:iam::…:root` in GovCloud).
+pub fn root_arn(region: &str, account: &str) -> String {
+    let partition = crate::services::common::regions::partition_of_region(region);
+    format!("arn:{partition}:iam::{account}:root")
+}
+
 /// `root_without_mfa`: IAM GetAccountSummary `AccountMFAEnabled == 0`.
 pub struct RootWithoutMfa;
 
 /// The finding for an account summary's `AccountMFAEnabled` value.
-pub fn root_mfa_finding(account: &str, mfa_enabled: Option<i32>) -> Option<Finding> {
+/// `root` is the root user's ARN ([`root_arn`]).
+pub fn root_mfa_finding(root: &str, mfa_enabled: Option<i32>) -> Option<Finding> {
     (mfa_enabled == Some(0)).then(|| {
         finding(
             "root_without_mfa",
-            &format!("arn:aws:iam::{account}:root"),
+            root,
             Severity::High,
             "The root user has no MFA: its password alone opens the whole account, and no IAM policy or cut here can restrict root. Enable MFA on root now (a hardware key), change its password, and check CloudTrail for root sign-ins.".into(),
         )
@@ -58,11 +65,11 @@ pub fn root_mfa_finding(account: &str, mfa_enabled: Option<i32>) -> Option<Findi
 /// access key (docs.aws.amazon.com/IAM/latest/APIReference/API_GetAccountSummary.html, SummaryMap). Root
 /// keys are outside every cut here: `iam_key_deactivate` lists IAM users' keys, and no IAM policy binds
 /// root; only root itself can deactivate or delete them.
-pub fn root_keys_finding(account: &str, keys_present: Option<i32>) -> Option<Finding> {
+pub fn root_keys_finding(root: &str, keys_present: Option<i32>) -> Option<Finding> {
     (keys_present.is_some_and(|present| present > 0)).then(|| {
         finding(
             "root_access_keys",
-            &format!("arn:aws:iam::{account}:root"),
+            root,
             Severity::High,
             "The root user has access keys: they can do anything in the account from anywhere, and no cut here touches them (IAM key cuts cover IAM users, and no policy restricts root). Sign in as root, deactivate and then delete them (Security credentials), and check CloudTrail for calls made with them.".into(),
         )
@@ -93,12 +100,12 @@ impl Inspection for RootWithoutMfa {
             .map_err(|err| ServiceError::from_sdk("iam:GetAccountSummary", err))?;
         // One summary answers both root checks.
         let value = |key: SummaryKeyType| out.summary_map().and_then(|m| m.get(&key)).copied();
-        let account = &scope.caller.account;
+        let root = root_arn(&ctx.region, &scope.caller.account);
         Ok(
-            root_mfa_finding(account, value(SummaryKeyType::AccountMfaEnabled))
+            root_mfa_finding(&root, value(SummaryKeyType::AccountMfaEnabled))
                 .into_iter()
                 .chain(root_keys_finding(
-                    account,
+                    &root,
                     value(SummaryKeyType::AccountAccessKeysPresent),
                 ))
                 .collect(),

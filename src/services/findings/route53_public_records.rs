@@ -103,11 +103,18 @@ fn cut_for<'a>(value: &str, cuts: &'a [Cut]) -> Option<&'a Cut> {
 }
 
 /// AWS service names that resolve inside AWS: not "an address no resource holds", just not in the plan.
+/// China's regions have their own domains (`.amazonaws.com.cn`, CloudFront's `.cloudfront.cn`).
 fn is_aws_name(value: &str) -> bool {
-    value.ends_with(".amazonaws.com")
-        || value.ends_with(".cloudfront.net")
-        || value.ends_with(".aws")
-        || value.ends_with(".awsglobalaccelerator.com")
+    [
+        ".amazonaws.com",
+        ".amazonaws.com.cn",
+        ".cloudfront.net",
+        ".cloudfront.cn",
+        ".aws",
+        ".awsglobalaccelerator.com",
+    ]
+    .iter()
+    .any(|domain| value.ends_with(domain))
 }
 
 /// The finding for one record, if any.
@@ -298,6 +305,16 @@ mod tests {
             ),
             None
         );
+        // China's AWS names are AWS names too.
+        for name in [
+            "orders.abcdefghij.rds.cn-north-1.amazonaws.com.cn",
+            "d111.cloudfront.cn",
+        ] {
+            assert_eq!(
+                classify(&record("cn.example.com", "CNAME", &[name]), &[]),
+                None
+            );
+        }
     }
 
     #[test]

@@ -482,12 +482,19 @@ fn policy_documents_are_read_url_encoded_or_plain() {
 
 #[test]
 fn findings_say_what_was_found_and_what_to_do() {
-    let root = root_mfa_finding("123456789012", Some(0)).unwrap();
+    let root_user = crate::services::findings::identity::root_arn("us-east-1", "123456789012");
+    assert_eq!(root_user, "arn:aws:iam::123456789012:root");
+    assert_eq!(
+        crate::services::findings::identity::root_arn("us-gov-west-1", "123456789012"),
+        "arn:aws-us-gov:iam::123456789012:root",
+        "named in the partition the account is in"
+    );
+    let root = root_mfa_finding(&root_user, Some(0)).unwrap();
     assert_eq!(root.severity, Severity::High);
     assert_eq!(root.resource, "arn:aws:iam::123456789012:root");
     assert!(root.message.contains("Enable MFA on root"));
-    assert_eq!(root_mfa_finding("123456789012", Some(1)), None);
-    assert_eq!(root_mfa_finding("123456789012", None), None);
+    assert_eq!(root_mfa_finding(&root_user, Some(1)), None);
+    assert_eq!(root_mfa_finding(&root_user, None), None);
 
     let exposed = exposed_key_finding(&[
         Some("AKIAEXPOSED".into()),

@@ -308,15 +308,19 @@ pub enum PolicySupport {
 /// that offers them.
 const AWS_OWNER: &str = "amazon";
 
-/// The name every PrivateLink endpoint service that is not an AWS service gets
-/// (`com.amazonaws.vpce.<region>.vpce-svc-…`), partners' and customers' alike.
-const PRIVATELINK_SERVICE_PREFIX: &str = "com.amazonaws.vpce.";
+/// The names every PrivateLink endpoint service that is not an AWS service gets
+/// (`com.amazonaws.vpce.<region>.vpce-svc-…`; in China `cn.com.amazonaws.vpce.…`), partners' and
+/// customers' alike.
+const PRIVATELINK_SERVICE_PREFIXES: [&str; 2] = ["com.amazonaws.vpce.", "cn.com.amazonaws.vpce."];
 
 /// Decides from the service's description, `None` when DescribeVpcEndpointServices does not list it (a
 /// service in another region, or one the account may no longer connect to).
 pub fn policy_support(service_name: &str, detail: Option<&ServiceDetail>) -> PolicySupport {
     let Some(detail) = detail else {
-        if service_name.starts_with(PRIVATELINK_SERVICE_PREFIX) {
+        if PRIVATELINK_SERVICE_PREFIXES
+            .iter()
+            .any(|prefix| service_name.starts_with(prefix))
+        {
             return PolicySupport::Ignored(
                 "its service is a PrivateLink endpoint service (named com.amazonaws.vpce.…), not an AWS service".into(),
             );

@@ -32,12 +32,16 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// `….amazonaws.com.cn`). None for any other service (a partner's or an account's endpoint service,
 /// whose names hikkonuki never calls) and for the isolated partitions, whose domains differ.
 pub fn service_hostname(service_name: &str, region: &str) -> Option<String> {
-    let (prefix, domain) = match partition_of_region(region) {
-        "aws" | "aws-us-gov" => ("com.amazonaws.", "amazonaws.com"),
-        "aws-cn" => ("cn.com.amazonaws.", "amazonaws.com.cn"),
+    // In China most services are named `cn.com.amazonaws.…`, a few (S3, DynamoDB) `com.amazonaws.…`.
+    let (prefixes, domain): (&[&str], &str) = match partition_of_region(region) {
+        "aws" | "aws-us-gov" => (&["com.amazonaws."], "amazonaws.com"),
+        "aws-cn" => (&["cn.com.amazonaws.", "com.amazonaws."], "amazonaws.com.cn"),
         _ => return None,
     };
-    let service = service_name.strip_prefix(prefix)?.strip_prefix(region)?;
+    let service = prefixes
+        .iter()
+        .find_map(|prefix| service_name.strip_prefix(prefix))?
+        .strip_prefix(region)?;
     let service = service.strip_prefix('.')?;
     let plain = !service.is_empty()
         && service
@@ -178,6 +182,10 @@ mod tests {
         assert_eq!(
             service_hostname("cn.com.amazonaws.cn-north-1.sts", "cn-north-1").as_deref(),
             Some("sts.cn-north-1.amazonaws.com.cn")
+        );
+        assert_eq!(
+            service_hostname("com.amazonaws.cn-north-1.s3", "cn-north-1").as_deref(),
+            Some("s3.cn-north-1.amazonaws.com.cn")
         );
         // A partner's or an account's own endpoint service, another region, a name no host can carry.
         for (name, region) in [

@@ -529,6 +529,13 @@ fn only_aws_services_that_support_endpoint_policies_enforce_them() {
         policy_support(PARTNER, None),
         PolicySupport::Ignored(why) if why.contains("PrivateLink endpoint service")
     ));
+    assert!(
+        matches!(
+            policy_support("cn.com.amazonaws.vpce.cn-north-1.vpce-svc-0123456789abcdef0", None),
+            PolicySupport::Ignored(why) if why.contains("PrivateLink endpoint service")
+        ),
+        "China's PrivateLink services are named cn.com.amazonaws.vpce.…"
+    );
     assert!(matches!(
         policy_support("com.amazonaws.us-east-1.ssm", None),
         PolicySupport::Unknown(why) if why.contains("does not list")
