@@ -303,8 +303,9 @@ pub async fn prepare(
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
-    let plan = protect_applying_principal(plan, session, registry, &caller, reporter).await;
+    // Selected first: only the cuts this run takes are asked about the applier's access (live reads).
     let (plan, mut left_out) = select(plan, &request.selection, registry);
+    let plan = protect_applying_principal(plan, session, registry, &caller, reporter).await;
     let parallelism = request.parallelism.over_regions_of(plan.enabled_cuts());
 
     let (drift, underived) = check_live(session, registry, &plan, &progress, parallelism).await;
