@@ -808,6 +808,23 @@ impl CutKind for SessionRevoke {
         cut: &TypedCut<Revocation>,
     ) -> Result<UndoRecord, ServiceError> {
         let principal = principal_of(cut)?;
+        let record = undo_record(cut, None)?;
+        // The inline deny goes under hikkonuki's name: one already there (an earlier revocation, or
+        // someone's policy, which discovery proposes switched off) would be overwritten, and restore
+        // would then delete it. Refused before any call, whoever switched the cut on. CreatePolicy
+        // refuses a managed name that exists, so the managed placement needs no such check.
+        if record.managed_policy_arn.is_none()
+            && let Ok((_, before)) = before_of(cut)
+            && before.existing_policy.is_some()
+        {
+            return Err(ServiceError::local(
+                INFO.name,
+                format!(
+                    "{}: an inline policy named {POLICY_NAME} is already on it; writing the revocation would overwrite it and restore would delete it, so nothing was changed (remove or rename that policy, or restore the earlier apply with --lift-session-revocation, then plan again)",
+                    cut.target
+                ),
+            ));
+        }
         let document = revocation_document(&cutoff_at_apply(ctx, &principal).await?);
         let record = undo_record(cut, Some(document.clone()))?;
         match &record.managed_policy_arn {

@@ -627,6 +627,18 @@ impl CutKind for SesSendDeny {
                 format!("{}: `after` does not hold hikkonuki's deny", cut.id),
             )
         };
+        // The inline deny goes under hikkonuki's name: one already there (ours from an earlier apply,
+        // or someone's, which discovery proposes switched off) would be overwritten, and restore would
+        // then delete it. Refused before any call, whoever switched the cut on.
+        if managed_target(cut).is_none() && before.deny_policy.is_some() {
+            return Err(ServiceError::local(
+                INFO.name,
+                format!(
+                    "{}: an inline policy named {POLICY_NAME} is already on the principal; writing the deny would overwrite it and restore would delete it, so nothing was changed (remove or rename that policy, or restore the earlier apply, then plan again)",
+                    cut.target
+                ),
+            ));
+        }
         match managed_target(cut) {
             Some(managed) => {
                 let deny = our_deny(&managed.document).ok_or_else(not_ours)?;
@@ -1114,6 +1126,32 @@ mod tests {
         assert_eq!(err.code.as_deref(), Some("UnmodifiableEntity"));
         assert!(err.message.contains("only modifiable by AWS"), "{err}");
         assert!(err.message.contains("IAM Identity Center"), "{err}");
+    }
+
+    /// A deny proposed switched off because an inline policy of hikkonuki's name is already on the
+    /// principal, then switched on by hand: apply refuses it before any call (the mock client answers
+    /// nothing), since PutUserPolicy would overwrite that policy and restore would then delete it.
+    #[tokio::test]
+    async fn mocked_an_enabled_deny_over_an_existing_policy_is_refused_before_any_call() {
+        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+        let theirs = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:*","Resource":"*"}]}"#;
+        let proposed = legacy_proposal(PrincipalType::User, "mailer", Some(theirs.into()), false);
+        assert!(proposed.disabled_because.is_some(), "proposed switched off");
+        let cut = TypedCut {
+            id: "ses_send_deny/global/user/mailer".into(),
+            region: "global".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let err = SesSendDeny.apply(&ctx, &cut).await.unwrap_err();
+        assert!(
+            err.message.contains("already on the principal")
+                && err.message.contains("nothing was changed")
+                && err.message.contains("restore would delete it"),
+            "{err}"
+        );
     }
 
     /// The SES deny is placed after the session revocation, which has first claim on the room: a

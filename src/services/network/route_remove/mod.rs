@@ -247,6 +247,10 @@ pub enum Verdict {
     KeepInstanceOrInterface,
     KeepInsideVpc,
     KeepResponderRange,
+    /// A blackhole: its target is gone or detached, so it carries nothing. Removing it could only widen
+    /// what the table lets out after restore, which cannot re-create it (AWS refuses a route to a
+    /// missing target), while a broader route it overrode comes back.
+    KeepBlackhole,
     /// Targets that are not a way out this kind handles (local and carrier gateways, core networks…).
     KeepOtherTarget,
 }
@@ -260,6 +264,9 @@ pub fn classify(route: &Route, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdi
     }
     if route.origin == PROPAGATED {
         return Verdict::KeepPropagated;
+    }
+    if route.state.eq_ignore_ascii_case("blackhole") {
+        return Verdict::KeepBlackhole;
     }
     match route.target_kind {
         TargetKind::Instance | TargetKind::NetworkInterface => {
@@ -352,6 +359,9 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<Table
                 "routes to instances or network interfaces: an appliance there may forward traffic out, contain it separately",
             ),
             Verdict::KeepResponderRange => Some("routes to the responder's --keep-cidr ranges"),
+            Verdict::KeepBlackhole => Some(
+                "blackhole routes, whose target is gone or detached, so they carry nothing (removed, they could not be put back, and a broader route would then carry what they dropped); one whose gateway is attached again carries traffic, which igw_detach and vgw_detach close",
+            ),
             Verdict::KeepOtherTarget => Some(
                 "routes to targets this kind does not handle (local or carrier gateways, core networks): check by hand whether they lead out",
             ),

@@ -115,6 +115,11 @@ fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_
         verdict(&route("10.20.0.0/16", TargetKind::Local, "local")),
         Verdict::KeepLocal
     );
+    // A blackhole (its NAT gateway deleted) carries nothing; removed, restore could not put it back
+    // (AWS refuses a route to a missing target) while the broader route beside it came back.
+    let mut blackhole = route("203.0.113.0/24", TargetKind::NatGateway, "nat-deleted");
+    blackhole.state = "blackhole".into();
+    assert_eq!(classify(&blackhole, &vpc, &[]), Verdict::KeepBlackhole);
     assert_eq!(
         verdict(&route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1")),
         Verdict::KeepGatewayEndpoint

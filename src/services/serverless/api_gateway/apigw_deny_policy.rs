@@ -69,9 +69,22 @@ pub struct ApiState {
     pub stage_deployments: BTreeMap<String, String>,
 }
 
-/// A stage as the undo sees it.
+/// A stage as discovery and the undo see it.
 struct StageNow {
     deployment_id: String,
+    /// A canary's deployment and its share of the stage's traffic, when the stage has one.
+    canary: Option<(String, f64)>,
+}
+
+/// What the cut cannot reach on a stage with a canary: the canary's share of traffic runs its own
+/// deployment, made with the policy of its time, whichever deployment the stage points at
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/canary-release.html>). Redeploying the
+/// stage leaves it serving, so the deny-all is not in force for that share; said as what to do.
+fn canary_left_open(api_id: &str, stage: &str, canary: &(String, f64)) -> String {
+    let (deployment, percent) = canary;
+    format!(
+        "stage {stage} has a canary: {percent}% of its traffic runs deployment {deployment}, with the resource policy it was deployed with, which the deny-all this plan deploys to the stage does not reach. Remove the canary (aws apigateway update-stage --rest-api-id {api_id} --stage-name {stage} --patch-operations op=remove,path=/canarySettings) or promote it once the deny is deployed"
+    )
 }
 
 async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageNow>, ServiceError> {
@@ -105,6 +118,12 @@ async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageN
                 stage.stage_name()?.to_string(),
                 StageNow {
                     deployment_id: stage.deployment_id().unwrap_or_default().to_string(),
+                    canary: stage.canary_settings().map(|canary| {
+                        (
+                            canary.deployment_id().unwrap_or("(unnamed)").to_string(),
+                            canary.percent_traffic(),
+                        )
+                    }),
                 },
             ))
         })
@@ -374,9 +393,22 @@ impl CutKind for ApiGatewayDenyPolicy {
     ) -> Result<Vec<Proposal<ApiState>>, ServiceError> {
         let apis = rest_apis(ctx, INFO.name).await?;
         gather(apis, READ_CONCURRENCY, |api| async move {
+            let now = stages(ctx, &api.id).await?;
+            for (stage, canary) in now
+                .iter()
+                .filter_map(|(name, stage)| Some((name, stage.canary.as_ref()?)))
+            {
+                crate::services::common::unclassified::report(
+                    ctx,
+                    INFO.name,
+                    &ctx.region,
+                    &format!("REST API {}", api.id),
+                    canary_left_open(&api.id, stage, canary),
+                )
+                .await;
+            }
             let state = ApiState {
-                stage_deployments: stages(ctx, &api.id)
-                    .await?
+                stage_deployments: now
                     .into_iter()
                     .map(|(name, stage)| (name, stage.deployment_id))
                     .collect(),
@@ -567,6 +599,67 @@ impl Inspection for ApiGatewayDenyPolicy {
 
 #[cfg(test)]
 mod tests {
+
+    /// A stage with a canary: the cut is still proposed (it closes the stage's main deployment), and a
+    /// High finding says the canary's share keeps the policy it was deployed with, and how to close it.
+    #[tokio::test]
+    async fn mocked_a_canary_the_deny_does_not_reach_is_a_high_finding() {
+        use aws_sdk_apigateway::Client;
+        use aws_sdk_apigateway::operation::get_rest_apis::GetRestApisOutput;
+        use aws_sdk_apigateway::operation::get_stages::GetStagesOutput;
+        use aws_sdk_apigateway::types::{CanarySettings, RestApi, Stage};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let apis = mock!(Client::get_rest_apis).then_output(|| {
+            GetRestApisOutput::builder()
+                .items(RestApi::builder().id("api-1").name("orders").build())
+                .build()
+        });
+        let stages = mock!(Client::get_stages).then_output(|| {
+            GetStagesOutput::builder()
+                .item(
+                    Stage::builder()
+                        .stage_name("prod")
+                        .deployment_id("dep-main")
+                        .canary_settings(
+                            CanarySettings::builder()
+                                .deployment_id("dep-canary")
+                                .percent_traffic(10.0)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&apis, &stages]
+        ));
+        let proposed = ApiGatewayDenyPolicy
+            .discover(&ctx, &DiscoveryScope::for_tests())
+            .await
+            .unwrap();
+        assert_eq!(
+            proposed.len(),
+            1,
+            "the stage's main deployment is still cut"
+        );
+        let findings = crate::services::common::unclassified::reported(&ctx).await;
+        let canary = findings
+            .iter()
+            .find(|f| f.message.contains("has a canary"))
+            .unwrap_or_else(|| panic!("{findings:#?}"));
+        assert_eq!(canary.severity, crate::plan::Severity::High);
+        assert!(
+            canary
+                .message
+                .contains("10% of its traffic runs deployment dep-canary")
+                && canary.message.contains("op=remove,path=/canarySettings"),
+            "{}",
+            canary.message
+        );
+    }
 
     /// `watch`: the deployment ID is known only at apply, so any deployment other than the one before
     /// holds the cut while the deny policy is on; the old deployment back, or the policy gone, does not.

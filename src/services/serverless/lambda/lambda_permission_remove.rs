@@ -549,6 +549,19 @@ impl CutKind for LambdaPermissionRemove {
     ) -> Result<StatementState, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let before = &cut.before;
+        // A statement AddPermission cannot re-create exactly is proposed switched off; switched on by
+        // hand, its removal would be one restore cannot give back, under a kind that promises it.
+        if let Some(statement) = &before.statement
+            && let Err(why) = permission_parameters(statement)
+        {
+            return Err(ServiceError::local(
+                INFO.name,
+                format!(
+                    "{}: statement {} could not be put back exactly on restore ({why}), so it was not removed; remove it by hand if it must go",
+                    before.function_name, before.statement_id
+                ),
+            ));
+        }
         ctx.lambda()
             .remove_permission()
             .function_name(&before.function_name)
@@ -798,6 +811,30 @@ mod tests {
         assert!(
             because.contains("could not be put back exactly"),
             "{because}"
+        );
+    }
+
+    /// Switched on by hand, such a statement is still not removed: apply refuses before any call (the
+    /// mock client answers nothing), since restore could not add it back.
+    #[tokio::test]
+    async fn mocked_an_enabled_statement_restore_could_not_put_back_is_not_removed() {
+        let mut unwritable = public_url_statement();
+        unwritable["Condition"]["IpAddress"] = json!({"aws:SourceIp": "203.0.113.0/24"});
+        let proposed = propose("orders", None, &unwritable).unwrap();
+        let cut = TypedCut {
+            id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let err = LambdaPermissionRemove.apply(&ctx, &cut).await.unwrap_err();
+        assert!(
+            err.message.contains("could not be put back exactly")
+                && err.message.contains("was not removed"),
+            "{err}"
         );
     }
 
