@@ -98,11 +98,13 @@ pub async fn restore_command(
     };
     say!(
         settings,
-        "\nRestore finished: {} restored, {} failed{}.",
+        "\nRestore finished: {} restored{}, {} failed{}.",
         outcome.restored.len(),
+        conflict_note(&outcome),
         outcome.failed.len(),
         kept_note(&work)
     );
+    print_conflicts(settings, &outcome);
     for (id, error) in &outcome.failed {
         say!(settings, "  failed: {}: {}", field(id), field(error));
     }
@@ -119,8 +121,9 @@ pub async fn restore_command(
         command: "restore".into(),
         ok,
         summary: format!(
-            "{} restored, {} failed, {} not attempted, {} kept in place",
+            "{} restored ({} with conflicts), {} failed, {} not attempted, {} kept in place",
             outcome.restored.len(),
+            conflicted_cuts(&outcome).len(),
             outcome.failed.len(),
             outcome.not_attempted.len(),
             work.kept.len()
@@ -185,11 +188,13 @@ fn accounts_restored(
                 kept += work.kept.len();
                 say!(
                     settings,
-                    "\nAccount {account}: {} restored, {} failed{}.",
+                    "\nAccount {account}: {} restored{}, {} failed{}.",
                     outcome.restored.len(),
+                    conflict_note(outcome),
                     outcome.failed.len(),
                     kept_note(work)
                 );
+                print_conflicts(settings, outcome);
                 for (id, error) in &outcome.failed {
                     say!(settings, "  failed: {}: {}", field(id), field(error));
                 }
@@ -304,7 +309,43 @@ pub(super) fn print_pending_diffs(settings: &Settings, work: &RestoreWork) {
     }
 }
 
+/// How many restored cuts left something alone because it changed after the cut, said beside the
+/// restored count: restore did not give that back.
+fn conflict_note(outcome: &crate::engine::restore::RestoreOutcome) -> String {
+    let cuts = conflicted_cuts(outcome);
+    if cuts.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " ({} of them left something alone that changed after the cut, listed as conflicts: not given back)",
+            cuts.len()
+        )
+    }
+}
+
+fn conflicted_cuts(outcome: &crate::engine::restore::RestoreOutcome) -> Vec<&str> {
+    let mut cuts: Vec<&str> = outcome
+        .conflicts
+        .iter()
+        .map(|(id, _)| id.as_str())
+        .collect();
+    cuts.dedup();
+    cuts
+}
+
+/// Each conflict on its own line, after the summary, so none is lost among the notes above.
+fn print_conflicts(settings: &Settings, outcome: &crate::engine::restore::RestoreOutcome) {
+    for (id, note) in &outcome.conflicts {
+        let note = note
+            .strip_prefix(crate::services::UndoOutcome::CONFLICT)
+            .unwrap_or(note)
+            .trim_start();
+        say!(settings, "  conflict: {}: {}", field(id), field(note));
+    }
+}
+
 /// What restore did (or, without an outcome, would do) by outcome and kind, for the `finished` event.
+/// `conflict` counts, of the restored cuts, those that left something alone (a subset of `restored`).
 fn tally_of(
     work: &crate::engine::restore::RestoreWork,
     outcome: Option<&crate::engine::restore::RestoreOutcome>,
@@ -323,6 +364,7 @@ fn tally_of(
             .count("refused", work.refused.iter().map(|item| item.id.as_str())),
         Some(outcome) => tally
             .count("restored", outcome.restored.iter().map(String::as_str))
+            .count("conflict", conflicted_cuts(outcome))
             .count("failed", outcome.failed.iter().map(|(id, _)| id.as_str()))
             .count(
                 "not_attempted",

@@ -646,6 +646,9 @@ impl RestoreWork {
 #[derive(Debug, Default)]
 pub struct RestoreOutcome {
     pub restored: Vec<String>,
+    /// Of the restored cuts, what each left alone because it changed after the cut (`conflict:` notes):
+    /// restore did not give that back, and says so apart from the rest.
+    pub conflicts: Vec<(String, String)>,
     pub failed: Vec<(String, String)>,
     /// Interrupted (Ctrl-C): these were not attempted; running restore again finishes them.
     pub not_attempted: Vec<String>,
@@ -740,7 +743,12 @@ pub async fn execute(
         let mut journal_error = None;
         for (id, result) in results.into_iter().flatten() {
             match result {
-                Ok(Undone::Restored) => outcome.restored.push(id),
+                Ok(Undone::Restored(conflicts)) => {
+                    outcome
+                        .conflicts
+                        .extend(conflicts.into_iter().map(|note| (id.clone(), note)));
+                    outcome.restored.push(id);
+                }
                 Ok(Undone::Failed(error)) => outcome.failed.push((id, error)),
                 Ok(Undone::NotAttempted) => outcome.not_attempted.push(id),
                 Err(err) => {
@@ -756,7 +764,8 @@ pub async fn execute(
 }
 
 enum Undone {
-    Restored,
+    /// With the notes that report a conflict.
+    Restored(Vec<String>),
     Failed(String),
     NotAttempted,
 }
@@ -805,11 +814,12 @@ async fn undo_one(
                 id: id.clone(),
                 notes: result.notes.clone(),
             })?;
+            let conflicts = crate::services::UndoOutcome::conflicts(&result.notes);
             reporter.event(&Event::Restored {
                 id,
                 notes: result.notes,
             });
-            Ok(Undone::Restored)
+            Ok(Undone::Restored(conflicts))
         }
         Err(err) => {
             append(Entry::RestoreFailed {

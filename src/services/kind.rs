@@ -173,7 +173,23 @@ pub struct ProposedCut {
 /// What an undo did, for the operator: conflicts with later changes are listed, never overwritten.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct UndoOutcome {
+    /// A note that begins with [`UndoOutcome::CONFLICT`] says the resource (or part of it) changed after
+    /// the cut and was left alone, so restore did not give it back: restore counts and lists those apart.
     pub notes: Vec<String>,
+}
+
+impl UndoOutcome {
+    /// How a note that reports a change made after the cut, left alone, begins.
+    pub const CONFLICT: &'static str = "conflict:";
+
+    /// The notes that report what was left alone because it changed after the cut.
+    pub fn conflicts(notes: &[String]) -> Vec<String> {
+        notes
+            .iter()
+            .filter(|note| note.starts_with(Self::CONFLICT))
+            .cloned()
+            .collect()
+    }
 }
 
 /// What `apply --check` learned about one cut.

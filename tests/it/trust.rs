@@ -166,6 +166,13 @@ async fn a_trust_policy_changed_after_the_cut_is_reported_and_left_alone() {
         ))
         .stderr(contains(
             "trust policy of role github-deploy given back as it was before the cut",
+        ))
+        // The summary says apart what was not given back, and lists it again after itself.
+        .stdout(contains(
+            "of them left something alone that changed after the cut, listed as conflicts: not given back)",
+        ))
+        .stdout(contains(
+            "  conflict: iam_trust_deny/global/role/vendor-audit: trust policy of role vendor-audit was changed after apply; left alone",
         ));
     assert_eq!(trust_policy(&iam, &seeded.vendor_role).await, by_hand);
     let now = trust_state(&iam).await;
