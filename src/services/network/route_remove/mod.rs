@@ -646,6 +646,26 @@ async fn live_table(ctx: &RegionCtx, table_id: &str) -> Result<Option<RouteTable
 }
 
 /// Names the route and the table in an AWS error, so the operator knows which route failed.
+/// The routes AWS refused to re-create, as one error: the first refusal (its operation and code, so an
+/// access denial still names the permission), saying what else was refused and what was re-created
+/// meanwhile. Restore again re-creates only what is still missing.
+fn refused_together(refused: Vec<ServiceError>, recreated: &[String]) -> Option<ServiceError> {
+    let mut refused = refused.into_iter();
+    let mut first = refused.next()?;
+    let others: Vec<String> = refused.map(|err| err.to_string()).collect();
+    if !others.is_empty() {
+        first.message = format!("{}; also refused: {}", first.message, others.join("; "));
+    }
+    if !recreated.is_empty() {
+        first.message = format!(
+            "{} (the table's other routes were re-created: {})",
+            first.message,
+            recreated.join("; ")
+        );
+    }
+    Some(first)
+}
+
 fn about(route: &Route, table: &str, mut err: ServiceError) -> ServiceError {
     err.message = format!("route {} in {table}: {}", route.summary(), err.message);
     err
@@ -806,6 +826,10 @@ impl CutKind for RouteRemove {
         let live: Vec<Route> = table.routes().iter().map(route_from_sdk).collect();
         let plan = plan_recreation(&undo.removed, &live);
         let mut outcome = UndoOutcome { notes: plan.notes };
+        // Every route is tried: one AWS refuses (its gateway not attached again, say) must not keep the
+        // table's others from coming back. The refusals are returned together once all were tried.
+        let mut refused: Vec<ServiceError> = Vec::new();
+        let mut recreated: Vec<String> = Vec::new();
         for route in plan.to_create {
             let request = ctx
                 .ec2()
@@ -839,9 +863,12 @@ impl CutKind for RouteRemove {
                 }
             };
             match request.send().await {
-                Ok(_) => outcome
-                    .notes
-                    .push(format!("re-created {}", route.summary())),
+                Ok(_) => {
+                    recreated.push(route.summary());
+                    outcome
+                        .notes
+                        .push(format!("re-created {}", route.summary()));
+                }
                 // A route that was already a blackhole pointed at a gateway that is gone: nothing can be
                 // put back, and the rest of the table must still be restored.
                 Err(err) if route.state == "blackhole" => outcome.notes.push(format!(
@@ -849,16 +876,17 @@ impl CutKind for RouteRemove {
                     route.summary(),
                     ServiceError::from_sdk("ec2:CreateRoute", err)
                 )),
-                Err(err) => {
-                    return Err(about(
-                        route,
-                        &undo.route_table_id,
-                        ServiceError::from_sdk("ec2:CreateRoute", err),
-                    ));
-                }
+                Err(err) => refused.push(about(
+                    route,
+                    &undo.route_table_id,
+                    ServiceError::from_sdk("ec2:CreateRoute", err),
+                )),
             }
         }
-        Ok(outcome)
+        match refused_together(refused, &recreated) {
+            Some(err) => Err(err),
+            None => Ok(outcome),
+        }
     }
 }
 

@@ -585,3 +585,59 @@ async fn mocked_a_route_to_a_firewall_endpoint_is_re_created_with_vpc_endpoint_i
         ["re-created 0.0.0.0/0 → Gateway Load Balancer endpoint vpce-0firewall"]
     );
 }
+
+/// Restore tries every route of a table: AWS refusing one (EC2's documented `Gateway.NotAttached`, for
+/// a gateway not attached to the VPC again) does not keep the NAT route beside it from coming back, and
+/// the error names the refused route with AWS's code and what was re-created meanwhile.
+#[tokio::test]
+async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_coming_back() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::create_route::{CreateRouteError, CreateRouteOutput};
+    let table = mock!(Client::describe_route_tables).then_output(|| {
+        DescribeRouteTablesOutput::builder()
+            .route_tables(
+                aws_sdk_ec2::types::RouteTable::builder()
+                    .route_table_id("rtb-1")
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .build()
+    });
+    let refused = mock!(Client::create_route)
+        .match_requests(|req| req.gateway_id() == Some("igw-gone"))
+        .then_error(|| {
+            CreateRouteError::generic(
+                ErrorMetadata::builder()
+                    .code("Gateway.NotAttached")
+                    .message("resource igw-gone is not attached to network vpc-1")
+                    .build(),
+            )
+        });
+    let created = mock!(Client::create_route)
+        .match_requests(|req| req.nat_gateway_id() == Some("nat-1"))
+        .then_output(|| CreateRouteOutput::builder().r#return(true).build());
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&table, &refused, &created]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let undo = UndoRecord {
+        route_table_id: "rtb-1".into(),
+        removed: vec![
+            route("::/0", TargetKind::InternetGateway, "igw-gone"),
+            route("0.0.0.0/0", TargetKind::NatGateway, "nat-1"),
+        ],
+    };
+    let err = RouteRemove.undo(&ctx, &undo).await.unwrap_err();
+    assert_eq!(created.num_calls(), 1, "the NAT route was still re-created");
+    assert_eq!(err.code.as_deref(), Some("Gateway.NotAttached"));
+    assert!(
+        err.message
+            .starts_with("route ::/0 → internet gateway igw-gone in rtb-1")
+            && err.message.contains(
+                "(the table's other routes were re-created: 0.0.0.0/0 → NAT gateway nat-1)"
+            ),
+        "{err}"
+    );
+}

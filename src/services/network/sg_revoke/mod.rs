@@ -791,8 +791,11 @@ impl CutKind for SecurityGroupRevoke {
         };
         let plan = plan_reauthorization(&undo.revoked, &live);
         let mut outcome = UndoOutcome { notes: plan.notes };
+        // Every rule is tried. AWS takes or refuses a call's rules together, so one it refuses (a rule
+        // whose referenced group was deleted since) would keep the batch's others out: a refused batch
+        // is tried again one rule at a time, and the refusals are returned together once all were tried.
+        let mut refused: Vec<ServiceError> = Vec::new();
         for ((direction, tags), rules) in plan.to_add {
-            let permissions: Vec<IpPermission> = rules.iter().map(|r| permission_for(r)).collect();
             let tag_spec = (!tags.is_empty()).then(|| {
                 TagSpecification::builder()
                     .resource_type(ResourceType::SecurityGroupRule)
@@ -803,40 +806,96 @@ impl CutKind for SecurityGroupRevoke {
                     ))
                     .build()
             });
-            match direction {
-                Direction::Ingress => {
-                    ctx.ec2()
-                        .authorize_security_group_ingress()
-                        .group_id(&undo.group_id)
-                        .set_ip_permissions(Some(permissions))
-                        .set_tag_specifications(tag_spec.map(|t| vec![t]))
-                        .send()
-                        .await
-                        .map_err(|err| {
-                            ServiceError::from_sdk("ec2:AuthorizeSecurityGroupIngress", err)
-                        })?;
+            let permissions: Vec<IpPermission> = rules.iter().map(|r| permission_for(r)).collect();
+            let batch = authorize(ctx, &undo.group_id, direction, permissions, &tag_spec).await;
+            match batch {
+                Ok(()) => outcome.notes.extend(
+                    rules
+                        .iter()
+                        .map(|r| format!("re-authorized {}", r.summary())),
+                ),
+                Err(_) if rules.len() > 1 => {
+                    for rule in rules {
+                        let one = vec![permission_for(rule)];
+                        match authorize(ctx, &undo.group_id, direction, one, &tag_spec).await {
+                            Ok(()) => outcome
+                                .notes
+                                .push(format!("re-authorized {}", rule.summary())),
+                            Err(err) => refused.push(about_rule(rule, &undo.group_id, err)),
+                        }
+                    }
                 }
-                Direction::Egress => {
-                    ctx.ec2()
-                        .authorize_security_group_egress()
-                        .group_id(&undo.group_id)
-                        .set_ip_permissions(Some(permissions))
-                        .set_tag_specifications(tag_spec.map(|t| vec![t]))
-                        .send()
-                        .await
-                        .map_err(|err| {
-                            ServiceError::from_sdk("ec2:AuthorizeSecurityGroupEgress", err)
-                        })?;
-                }
-            }
-            for rule in rules {
-                outcome
-                    .notes
-                    .push(format!("re-authorized {}", rule.summary()));
+                Err(err) => refused.extend(
+                    rules
+                        .first()
+                        .map(|rule| about_rule(rule, &undo.group_id, err)),
+                ),
             }
         }
-        Ok(outcome)
+        let mut refused = refused.into_iter();
+        match refused.next() {
+            None => Ok(outcome),
+            Some(mut first) => {
+                let others: Vec<String> = refused.map(|err| err.to_string()).collect();
+                if !others.is_empty() {
+                    first.message =
+                        format!("{}; also refused: {}", first.message, others.join("; "));
+                }
+                let back: Vec<&str> = outcome
+                    .notes
+                    .iter()
+                    .filter_map(|note| note.strip_prefix("re-authorized "))
+                    .collect();
+                if !back.is_empty() {
+                    first.message = format!(
+                        "{} (the group's other rules were re-authorized: {})",
+                        first.message,
+                        back.join("; ")
+                    );
+                }
+                Err(first)
+            }
+        }
     }
+}
+
+/// One AuthorizeSecurityGroupIngress or Egress call for `permissions`, with their tags.
+async fn authorize(
+    ctx: &RegionCtx,
+    group_id: &str,
+    direction: Direction,
+    permissions: Vec<IpPermission>,
+    tag_spec: &Option<TagSpecification>,
+) -> Result<(), ServiceError> {
+    let tags = tag_spec.clone().map(|t| vec![t]);
+    match direction {
+        Direction::Ingress => ctx
+            .ec2()
+            .authorize_security_group_ingress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .set_tag_specifications(tags)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("ec2:AuthorizeSecurityGroupIngress", err)),
+        Direction::Egress => ctx
+            .ec2()
+            .authorize_security_group_egress()
+            .group_id(group_id)
+            .set_ip_permissions(Some(permissions))
+            .set_tag_specifications(tags)
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("ec2:AuthorizeSecurityGroupEgress", err)),
+    }
+}
+
+/// A refusal, naming the rule and its group.
+fn about_rule(rule: &Rule, group_id: &str, mut err: ServiceError) -> ServiceError {
+    err.message = format!("rule {} of {group_id}: {}", rule.summary(), err.message);
+    err
 }
 
 /// Which revoked rules to authorize again, batched by direction and tag set (tags are given per call),

@@ -622,3 +622,67 @@ fn a_rule_back_with_another_description_or_a_rule_never_cut_is_a_change_not_a_re
     let twice = reopened_with(&cut, &["sgr-1", "sgr-1"], |_| {});
     assert_eq!(SecurityGroupRevoke.reopened(&cut, &twice), None);
 }
+
+/// AWS takes or refuses an Authorize call's rules together: one rule whose referenced group was deleted
+/// since (EC2's documented `InvalidGroup.NotFound`) refuses the batch. Restore then tries each rule on
+/// its own, so the open-CIDR rule beside it comes back, and the error names the refused rule with AWS's
+/// code and what was re-authorized meanwhile.
+#[tokio::test]
+async fn mocked_a_rule_aws_refuses_does_not_keep_the_groups_other_rules_from_coming_back() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::authorize_security_group_ingress::{
+        AuthorizeSecurityGroupIngressError, AuthorizeSecurityGroupIngressOutput,
+    };
+    let not_found = || {
+        AuthorizeSecurityGroupIngressError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidGroup.NotFound")
+                .message("The security group 'sg-gone' does not exist")
+                .build(),
+        )
+    };
+    let live = mock!(Client::describe_security_group_rules)
+        .then_output(|| DescribeSecurityGroupRulesOutput::builder().build());
+    let refers_to_gone = |req: &aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressInput| {
+        req.ip_permissions().iter().any(|p| {
+            p.user_id_group_pairs()
+                .iter()
+                .any(|pair| pair.group_id() == Some("sg-gone"))
+        })
+    };
+    let refused = mock!(Client::authorize_security_group_ingress)
+        .match_requests(refers_to_gone)
+        .then_error(not_found);
+    let taken = mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| !refers_to_gone(req))
+        .then_output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        });
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&live, &refused, &taken]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let undo = UndoRecord {
+        group_id: "sg-web".into(),
+        revoked: vec![
+            rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+            rule("sgr-9", Direction::Ingress, "sg-gone"),
+        ],
+    };
+    let err = SecurityGroupRevoke.undo(&ctx, &undo).await.unwrap_err();
+    assert_eq!(
+        refused.num_calls(),
+        2,
+        "the batch, then the rule on its own"
+    );
+    assert_eq!(taken.num_calls(), 1, "the CIDR rule on its own");
+    assert_eq!(err.code.as_deref(), Some("InvalidGroup.NotFound"));
+    assert!(
+        err.message.contains("of sg-web")
+            && err.message.contains("sg-gone")
+            && err
+                .message
+                .contains("(the group's other rules were re-authorized: "),
+        "{err}"
+    );
+}
