@@ -269,6 +269,25 @@ pub fn is_update_too_large(err: &ServiceError) -> bool {
             .contains("update size too large")
 }
 
+/// The account's throttling quota in the region (API Gateway GetAccount's `throttleSettings`,
+/// <https://docs.aws.amazon.com/apigateway/latest/api/API_GetAccount.html>), with where it came from;
+/// AWS's documented default when it cannot be read.
+async fn account_quota(ctx: &RegionCtx) -> (f64, i32, &'static str) {
+    let read = ctx.apigateway().get_account().send().await;
+    match read.ok().and_then(|out| out.throttle_settings().cloned()) {
+        Some(quota) if quota.rate_limit() > 0.0 && quota.burst_limit() > 0 => (
+            quota.rate_limit(),
+            quota.burst_limit(),
+            "as GetAccount reports it",
+        ),
+        _ => (
+            ACCOUNT_DEFAULT_RATE,
+            ACCOUNT_DEFAULT_BURST,
+            "AWS's default, since GetAccount did not say",
+        ),
+    }
+}
+
 async fn write(
     ctx: &RegionCtx,
     stage: &StageThrottle,
@@ -316,7 +335,7 @@ pub fn propose(state: &StageThrottle) -> Option<Proposal<StageThrottle>> {
             "restore removes the stage-wide method settings again (it has none now)".to_string()
         }
         (ApiFamily::Http, None) => format!(
-            "it has no limits of its own, and the v2 API cannot unset them once set, so restore sets the account's default quota (rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST})"
+            "it has no limits of its own, and the v2 API cannot unset them once set, so restore sets the account's quota in the region as the stage's own (as GetAccount reports it then; AWS's default is rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST})"
         ),
     };
     let overrides = if state.overrides.is_empty() {
@@ -516,7 +535,23 @@ impl CutKind for ApiGatewayStageThrottle {
             }
             return Ok(UndoOutcome { notes });
         }
+        // A v2 stage without limits of its own runs under the account's quota in the region, which the
+        // v2 API cannot go back to once the stage has limits: the stage gets that quota as its own, read
+        // now (accounts may have it raised), else AWS's documented default.
+        let mut writes = writes;
+        let mut quota_note = None;
+        if prior.family == ApiFamily::Http && writes.stage_wide == StageWide::Unset {
+            let (rate, burst, whence) = account_quota(ctx).await;
+            writes.stage_wide = StageWide::Set(rate, burst);
+            quota_note = Some(format!(
+                "{target}: throttling set to the account's quota in the region, {whence} (rate {rate}, burst {burst}); it had no limits of its own, which the v2 API cannot restore exactly"
+            ));
+        }
         write_in_batches(ctx, prior, &writes, &settings).await?;
+        if let Some(note) = quota_note {
+            notes.push(note);
+            writes.stage_wide = StageWide::Keep;
+        }
         match (prior.family, writes.stage_wide) {
             (_, StageWide::Keep) => {}
             (_, StageWide::Set(..)) => notes.push(format!(
@@ -539,9 +574,8 @@ impl CutKind for ApiGatewayStageThrottle {
                     )),
                 }
             }
-            (ApiFamily::Http, StageWide::Unset) => notes.push(format!(
-                "{target}: throttling set to the account's default quota (rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST}); it had no limits of its own, which the v2 API cannot restore exactly"
-            )),
+            // A v2 stage was given the account's quota above, and said so.
+            (ApiFamily::Http, StageWide::Unset) => {}
         }
         for key in writes.overrides.keys() {
             notes.push(format!(

@@ -350,6 +350,101 @@ async fn mocked_http_api_stage_and_its_throttled_route_are_closed_and_restored_k
     );
 }
 
+/// A v2 stage without limits of its own runs under the account's quota, which the v2 API cannot go back
+/// to: restore gives the stage the quota GetAccount reports (raised here to 20,000 and 8,000), not AWS's
+/// default; and AWS's default only when GetAccount does not answer.
+#[tokio::test]
+async fn mocked_a_v2_stage_without_limits_gets_the_accounts_own_quota_back() {
+    use aws_sdk_apigateway::Client as V1;
+    use aws_sdk_apigateway::operation::get_account::GetAccountOutput;
+    use aws_sdk_apigateway::types::ThrottleSettings;
+
+    let state = http_throttle(
+        "h77api",
+        "$default",
+        &V2Settings {
+            default: None,
+            routes: HashMap::new(),
+        },
+    );
+    let (_, cut) = cut_of(&state);
+    let record = ApiGatewayStageThrottle.undo_record_for(&cut).unwrap();
+    let closed = || {
+        mock!(V2::get_stage).then_output(|| {
+            aws_sdk_apigatewayv2::operation::get_stage::GetStageOutput::builder()
+                .stage_name("$default")
+                .default_route_settings(route(Some(0.0), Some(0)))
+                .build()
+        })
+    };
+    let sends_default = |rate: f64, burst: i32| {
+        mock!(V2::update_stage)
+            .match_requests(move |req| {
+                req.default_route_settings().is_some_and(|d| {
+                    d.throttling_rate_limit() == Some(rate)
+                        && d.throttling_burst_limit() == Some(burst)
+                })
+            })
+            .then_output(|| UpdateStageOutput::builder().build())
+    };
+
+    let (read, raised) = (closed(), sends_default(20_000.0, 8_000));
+    let quota = mock!(V1::get_account).then_output(|| {
+        GetAccountOutput::builder()
+            .throttle_settings(
+                ThrottleSettings::builder()
+                    .rate_limit(20_000.0)
+                    .burst_limit(8_000)
+                    .build(),
+            )
+            .build()
+    });
+    let ctx = RegionCtx::for_tests("us-east-1")
+        .mock_apigatewayv2(mock_client!(
+            aws_sdk_apigatewayv2,
+            RuleMode::MatchAny,
+            &[&read, &raised]
+        ))
+        .mock_apigateway(mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&quota]
+        ));
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(raised.num_calls(), 1, "{outcome:?}");
+    assert!(
+        outcome.notes[0].contains("as GetAccount reports it (rate 20000, burst 8000)"),
+        "{outcome:?}"
+    );
+
+    // GetAccount refused (no apigateway:GET on /account): AWS's documented default, said so.
+    let (read, default) = (closed(), sends_default(10_000.0, 5_000));
+    let denied = mock!(V1::get_account).then_error(|| {
+        aws_sdk_apigateway::operation::get_account::GetAccountError::generic(
+            aws_sdk_apigateway::error::ErrorMetadata::builder()
+                .code("AccessDeniedException")
+                .build(),
+        )
+    });
+    let ctx = RegionCtx::for_tests("us-east-1")
+        .mock_apigatewayv2(mock_client!(
+            aws_sdk_apigatewayv2,
+            RuleMode::MatchAny,
+            &[&read, &default]
+        ))
+        .mock_apigateway(mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&denied]
+        ));
+    let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
+    assert_eq!(default.num_calls(), 1, "{outcome:?}");
+    assert!(
+        outcome.notes[0].contains("AWS's default, since GetAccount did not say"),
+        "{outcome:?}"
+    );
+}
+
 /// The emulator ignores the removal of `*/*` method settings: the request is checked here.
 #[tokio::test]
 async fn mocked_rest_stage_without_prior_limits_has_its_stage_wide_settings_removed() {
