@@ -18,6 +18,7 @@
 
 mod block_public_access;
 mod evidence;
+mod gateways;
 mod identity_center;
 mod kill_proxy;
 mod managed_policy;

@@ -1,0 +1,150 @@
+//! `igw_detach` killed mid-run. The network crash scenario never detaches a gateway (its VPC's NAT
+//! gateway holds an Elastic IP, so the cut is proposed disabled), so this one seeds two quiet VPCs, each
+//! with its internet gateway: SIGKILL right after the first and after the last DetachInternetGateway
+//! (the gateway detached, its completion never journaled) must still let restore attach each gateway to
+//! its VPC again; and restore killed after its first and last AttachInternetGateway, then run again,
+//! must finish the job.
+
+use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+use crate::snapshot;
+
+const DETACH: &str = "DetachInternetGateway";
+const ATTACH: &str = "AttachInternetGateway";
+
+/// The first and last position (1-based) of `call` among a run's mutating calls.
+fn first_and_last(calls: &[String], call: &str) -> Vec<usize> {
+    let first = calls.iter().position(|c| c == call).map(|i| i + 1);
+    let last = calls.iter().rposition(|c| c == call).map(|i| i + 1);
+    let mut points: Vec<usize> = first.into_iter().chain(last).collect();
+    points.dedup();
+    assert!(
+        points.len() == 2,
+        "the run makes two {call} calls: {calls:?}"
+    );
+    points
+}
+
+/// Two VPCs, each with an internet gateway and nothing holding a public address; planned for
+/// `igw_detach` alone as `plans/{name}.yaml`. Returns the gateways as seeded.
+async fn seed_and_plan(emulator: &Emulator, ec2: &aws_sdk_ec2::Client, name: &str) -> String {
+    reset(emulator);
+    for cidr in ["10.40.0.0/16", "10.41.0.0/16"] {
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap()
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .unwrap()
+            .to_string();
+        let igw = ec2
+            .create_internet_gateway()
+            .send()
+            .await
+            .unwrap()
+            .internet_gateway()
+            .and_then(|g| g.internet_gateway_id())
+            .unwrap()
+            .to_string();
+        ec2.attach_internet_gateway()
+            .internet_gateway_id(&igw)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .unwrap();
+    }
+    let seeded = format!("{:?}", snapshot::internet_gateways(ec2).await);
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .args(["--kinds", "igw_detach"])
+        .assert()
+        .code(0);
+    seeded
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back_every_gateway() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2(REGION).await;
+
+    // Uncut runs tell where the detaches and attaches come.
+    let original = seed_and_plan(&emulator, &ec2, "full").await;
+    let (status, apply_calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    assert_ne!(
+        format!("{:?}", snapshot::internet_gateways(&ec2).await),
+        original,
+        "the gateways were detached"
+    );
+    let (status, restore_calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(
+        format!("{:?}", snapshot::internet_gateways(&ec2).await),
+        original
+    );
+
+    for n in first_and_last(&apply_calls, DETACH) {
+        let name = format!("a{n}");
+        let original = seed_and_plan(&emulator, &ec2, &name).await;
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["apply", &format!("plans/{name}.yaml"), "--yes"],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!("apply killed after mutating call {n} ({DETACH})");
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.last().map(String::as_str), Some(DETACH), "{what}");
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let journal = rollback_file(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        );
+        assert_eq!(
+            format!("{:?}", snapshot::internet_gateways(&ec2).await),
+            original,
+            "{what}, then restore"
+        );
+    }
+
+    for k in first_and_last(&restore_calls, ATTACH) {
+        let name = format!("r{k}");
+        let original = seed_and_plan(&emulator, &ec2, &name).await;
+        emulator
+            .apply(&format!("plans/{name}.yaml"))
+            .assert()
+            .code(0);
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let (status, seen, output) = run_through_proxy(
+            &emulator,
+            &["restore", &rollback, "--yes"],
+            Some(k),
+            &format!("{name}.restore.log"),
+        );
+        let what = format!("restore killed after mutating call {k} ({ATTACH})");
+        assert_killed(status, &what, &output);
+        assert_eq!(seen.last().map(String::as_str), Some(ATTACH), "{what}");
+        restore_directly(&emulator, &rollback, &what);
+        assert_eq!(
+            format!("{:?}", snapshot::internet_gateways(&ec2).await),
+            original,
+            "{what}, then restore again"
+        );
+    }
+}
