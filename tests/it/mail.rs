@@ -235,6 +235,47 @@ async fn an_account_without_a_public_access_block_has_none_again_after_restore()
     assert_eq!(state(&emulator, &seeded).await, before);
 }
 
+/// A responder lifts part of the account's S3 Block Public Access by hand while the account is cut (a
+/// partner's bucket must be read): restore leaves that alone, says so, and counts it apart.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_an_account_public_access_block_changed_after_the_cut_alone() {
+    let emulator = Emulator::start();
+    let seeded = seed(&emulator).await;
+    plan(&emulator);
+    apply(&emulator);
+    let by_hand = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(false)
+        .build();
+    s3control(&emulator)
+        .await
+        .put_public_access_block()
+        .account_id(ACCOUNT)
+        .public_access_block_configuration(by_hand)
+        .send()
+        .await
+        .unwrap();
+    let changed = state(&emulator, &seeded).await["account public access block"].clone();
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "conflict: S3 Block Public Access of account {ACCOUNT} was changed after the cut"
+        )))
+        .stdout(contains(format!(
+            "  conflict: s3_public_access_block/global/{ACCOUNT}: S3 Block Public Access of account {ACCOUNT} was changed after the cut"
+        )));
+    assert_eq!(
+        state(&emulator, &seeded).await["account public access block"],
+        changed,
+        "left as the responder set it"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_leaves_an_identity_policy_recreated_after_the_cut_alone() {
     let emulator = Emulator::start();
