@@ -159,6 +159,11 @@ impl CutKind for Switch {
         cut.target == caller.arn
     }
 
+    /// A target `unrestorable` stands for a cut restore could not give back.
+    fn refuses(&self, cut: &TypedCut<Setting>) -> Option<String> {
+        (cut.target == "unrestorable").then(|| "restore could not give it back".to_string())
+    }
+
     /// A target `<principal ARN>/chain` stands for a role that principal came through, which only a live
     /// read shows; a target `cannot-tell` for a live read that fails.
     async fn cuts_off_live(
@@ -746,6 +751,53 @@ async fn cuts_a_live_read_shows_would_cut_off_the_applier_are_left_out() {
         warnings.contains(&format!(
             "gated_switch/us-east-1/g is left out: whether it would cut the access of {applier}, who is applying, could not be read (test:Read failed: denied)"
         )),
+        "{warnings}"
+    );
+}
+
+/// A cut its kind refuses whoever applies (restore could not give back what it would overwrite) is left
+/// out before anything is journaled: no intent of it is in the rollback file, so restore never undoes
+/// it, and its resource is untouched; the other cuts go ahead.
+#[tokio::test]
+async fn a_cut_its_kind_refuses_is_left_out_before_anything_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "unrestorable", "on", "off", true),
+            cut("switch_off", "a", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("unrestorable", "on"), ("a", "on")]);
+    let reporter = RecordingReporter::default();
+    let run = apply::run(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &request(&plan),
+        &Scripted::default(),
+        None,
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let ApplyRun::Applied { outcome, .. } = run else {
+        panic!("expected the other cut to be applied");
+    };
+    assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
+    assert_eq!(live.lock().unwrap()["unrestorable"], "on");
+    let journal = std::fs::read_to_string(dir.path().join("plan.rollback.yaml")).unwrap();
+    assert!(
+        !journal
+            .lines()
+            .any(|line| line.contains("\"entry\":\"intent\"")
+                && line.contains("switch_off/us-east-1/unrestorable")),
+        "no intent of it, only its skip: {journal}"
+    );
+    let warnings = format!("{:?}", reporter.events.lock().unwrap());
+    assert!(
+        warnings.contains(
+            "switch_off/us-east-1/unrestorable is left out: restore could not give it back"
+        ),
         "{warnings}"
     );
 }

@@ -279,6 +279,12 @@ pub trait Containment: Send + Sync {
     /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
 
+    /// Why apply must not carry out this cut whatever the plan says, when it must not: restore could not
+    /// give back what it would overwrite or remove (a policy of hikkonuki's name already there, a
+    /// statement AddPermission cannot re-create). Discovery proposes such a cut switched off; apply asks
+    /// this before anything is journaled and leaves it out, so no intent of it is ever undone.
+    fn refuses(&self, cut: &Cut) -> Option<String>;
+
     /// Among `cuts` (this kind's, in `ctx`'s region), those that would take away `caller`'s access in a
     /// way only a live read shows, each with why: a role the applier's session may have come through is
     /// named in the trust policy of the applier's role, which the plan need not hold. Apply asks it of
@@ -562,6 +568,11 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::refuses`]. By default every cut restore can undo may run.
+    fn refuses(&self, _cut: &TypedCut<Self::State>) -> Option<String> {
+        None
+    }
+
     /// As [`Containment::cuts_off_live`]. By default what [`CutKind::cuts_off`] sees is all there is.
     async fn cuts_off_live(
         &self,
@@ -749,6 +760,13 @@ impl<K: CutKind> Containment for K {
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool {
         // A cut that does not decode never runs (the plan is refused), so nothing is hidden by `false`.
         TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
+    }
+
+    fn refuses(&self, cut: &Cut) -> Option<String> {
+        // A cut that does not decode never runs (the plan is refused).
+        TypedCut::decode(cut)
+            .ok()
+            .and_then(|typed| CutKind::refuses(self, &typed))
     }
 
     async fn cuts_off_live(

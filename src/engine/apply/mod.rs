@@ -458,7 +458,9 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
 /// the planner's own access; this leaves out the applier's: each cut
 /// that would take away the applying principal's credentials, sessions or role, or a role its session
 /// may have come through (read live, [`crate::services::Containment::cuts_off_live`]), is switched off,
-/// with the reason, before the plan is shown, so it is never performed and the operator sees why.
+/// with the reason, before the plan is shown, so it is never performed and the operator sees why. So is
+/// each cut its kind refuses whoever applies ([`crate::services::Containment::refuses`]): one restore
+/// could not give back.
 async fn protect_applying_principal(
     mut plan: Plan,
     session: &AwsSession,
@@ -468,10 +470,16 @@ async fn protect_applying_principal(
 ) -> Plan {
     let mut left_out: Vec<(String, String)> = Vec::new();
     for cut in plan.cuts.iter().filter(|cut| cut.enabled) {
-        if registry
-            .get(&cut.kind)
-            .is_some_and(|kind| kind.cuts_off(cut, caller))
-        {
+        let Some(kind) = registry.get(&cut.kind) else {
+            continue;
+        };
+        // Before anything is journaled: a refused cut's intent would have restore undo it, and its undo
+        // could take what the cut never touched.
+        if let Some(why) = kind.refuses(cut) {
+            left_out.push((cut.id.clone(), why));
+            continue;
+        }
+        if kind.cuts_off(cut, caller) {
             left_out.push((
                 cut.id.clone(),
                 format!("it would cut the access of {}, who is applying", caller.arn),

@@ -808,23 +808,6 @@ impl CutKind for SessionRevoke {
         cut: &TypedCut<Revocation>,
     ) -> Result<UndoRecord, ServiceError> {
         let principal = principal_of(cut)?;
-        let record = undo_record(cut, None)?;
-        // The inline deny goes under hikkonuki's name: one already there (an earlier revocation, or
-        // someone's policy, which discovery proposes switched off) would be overwritten, and restore
-        // would then delete it. Refused before any call, whoever switched the cut on. CreatePolicy
-        // refuses a managed name that exists, so the managed placement needs no such check.
-        if record.managed_policy_arn.is_none()
-            && let Ok((_, before)) = before_of(cut)
-            && before.existing_policy.is_some()
-        {
-            return Err(ServiceError::local(
-                INFO.name,
-                format!(
-                    "{}: an inline policy named {POLICY_NAME} is already on it; writing the revocation would overwrite it and restore would delete it, so nothing was changed (remove or rename that policy, or restore the earlier apply with --lift-session-revocation, then plan again)",
-                    cut.target
-                ),
-            ));
-        }
         let document = revocation_document(&cutoff_at_apply(ctx, &principal).await?);
         let record = undo_record(cut, Some(document.clone()))?;
         match &record.managed_policy_arn {
@@ -845,6 +828,22 @@ impl CutKind for SessionRevoke {
             None => inline_policy::put(ctx, principal.holder(), POLICY_NAME, &document).await?,
         }
         Ok(record)
+    }
+
+    /// A policy already at hikkonuki's name (an earlier revocation not yet lifted, or someone's policy;
+    /// discovery proposes the cut switched off) would be overwritten, or CreatePolicy refused after the
+    /// intent, and restore would then remove what the cut never wrote.
+    fn refuses(&self, cut: &TypedCut<Revocation>) -> Option<String> {
+        let (_, before) = before_of(cut).ok()?;
+        let existing = match (&before.existing_policy, &before.managed_policy) {
+            (Some(_), _) => format!("an inline policy named {POLICY_NAME}"),
+            (None, Some(managed)) => format!("the managed policy {}", managed.arn),
+            (None, None) => return None,
+        };
+        Some(format!(
+            "{existing} is already there for {}: writing the revocation would overwrite or collide with it, and restore would then remove it (remove or rename it, or restore the earlier apply with --lift-session-revocation, then plan again)",
+            cut.target
+        ))
     }
 
     fn cuts_off(&self, cut: &TypedCut<Revocation>, caller: &CallerIdentity) -> bool {

@@ -1721,26 +1721,28 @@ async fn mocked_limit_exceeded_on_the_inline_policy_fails_the_cut_saying_to_plan
 }
 
 /// A revocation proposed switched off because an inline policy of hikkonuki's name is already there
-/// (someone's, or an earlier revocation), then switched on by hand: apply refuses it before any call,
-/// since PutUserPolicy would overwrite that policy and restore would then delete it. The mock client
-/// answers nothing: any call would fail the test with another error.
-#[tokio::test]
-async fn mocked_an_enabled_revocation_over_an_existing_policy_is_refused_before_any_call() {
-    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]);
-    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+/// (someone's, or an earlier revocation) is refused whoever switches it on: apply leaves it out before
+/// journaling anything, since PutUserPolicy would overwrite that policy and restore would then delete it.
+#[test]
+fn a_revocation_over_an_existing_policy_is_refused_whoever_enables_it() {
     let theirs = serde_json::json!({"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}
     ]});
     let proposal = propose_revocation(&revocation_state("user/bob", Some(theirs)));
     assert!(proposal.disabled_because.is_some(), "proposed switched off");
     let cut = cut_of("iam_session_revoke", proposal);
-    let err = SessionRevoke.apply(&ctx, &cut).await.unwrap_err();
+    let why = SessionRevoke.refuses(&cut).expect("refused");
     assert!(
-        err.message.contains("already on it")
-            && err.message.contains("nothing was changed")
-            && err.message.contains("restore would delete it"),
-        "{err}"
+        why.starts_with(
+            "an inline policy named hikkonuki-session-revocation is already there for user/bob"
+        ) && why.contains("restore would then remove it"),
+        "{why}"
     );
+    let clean = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state("user/bob", None)),
+    );
+    assert_eq!(SessionRevoke.refuses(&clean), None);
 }
 
 /// A cut placed in a managed policy: apply creates it under /hikkonuki/ with the revocation and attaches

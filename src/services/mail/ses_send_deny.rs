@@ -464,6 +464,22 @@ impl CutKind for SesSendDeny {
         &INFO
     }
 
+    /// A policy already at hikkonuki's name (an earlier apply's deny not yet restored, or someone's;
+    /// discovery proposes the cut switched off) would be overwritten, or CreatePolicy refused after the
+    /// intent, and restore would then remove what the cut never wrote.
+    fn refuses(&self, cut: &TypedCut<PrincipalState>) -> Option<String> {
+        let before = &cut.before;
+        let existing = match (&before.deny_policy, &before.managed_policy) {
+            (Some(_), _) => format!("an inline policy named {POLICY_NAME}"),
+            (None, Some(managed)) => format!("the managed policy {}", managed.arn),
+            (None, None) => return None,
+        };
+        Some(format!(
+            "{existing} is already on {}: writing the deny would overwrite or collide with it, and restore would then remove it (remove or rename it, or restore the earlier apply, then plan again)",
+            cut.target
+        ))
+    }
+
     fn check_states(&self, cut: &TypedCut<PrincipalState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if target(before.principal_type, &before.name) != cut.target
@@ -627,18 +643,6 @@ impl CutKind for SesSendDeny {
                 format!("{}: `after` does not hold hikkonuki's deny", cut.id),
             )
         };
-        // The inline deny goes under hikkonuki's name: one already there (ours from an earlier apply,
-        // or someone's, which discovery proposes switched off) would be overwritten, and restore would
-        // then delete it. Refused before any call, whoever switched the cut on.
-        if managed_target(cut).is_none() && before.deny_policy.is_some() {
-            return Err(ServiceError::local(
-                INFO.name,
-                format!(
-                    "{}: an inline policy named {POLICY_NAME} is already on the principal; writing the deny would overwrite it and restore would delete it, so nothing was changed (remove or rename that policy, or restore the earlier apply, then plan again)",
-                    cut.target
-                ),
-            ));
-        }
         match managed_target(cut) {
             Some(managed) => {
                 let deny = our_deny(&managed.document).ok_or_else(not_ours)?;
@@ -1129,12 +1133,10 @@ mod tests {
     }
 
     /// A deny proposed switched off because an inline policy of hikkonuki's name is already on the
-    /// principal, then switched on by hand: apply refuses it before any call (the mock client answers
-    /// nothing), since PutUserPolicy would overwrite that policy and restore would then delete it.
-    #[tokio::test]
-    async fn mocked_an_enabled_deny_over_an_existing_policy_is_refused_before_any_call() {
-        let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]);
-        let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    /// principal is refused whoever switches it on (apply leaves it out before journaling anything):
+    /// PutUserPolicy would overwrite that policy and restore would then delete it.
+    #[test]
+    fn a_deny_over_an_existing_policy_is_refused_whoever_enables_it() {
         let theirs = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ses:*","Resource":"*"}]}"#;
         let proposed = legacy_proposal(PrincipalType::User, "mailer", Some(theirs.into()), false);
         assert!(proposed.disabled_because.is_some(), "proposed switched off");
@@ -1145,13 +1147,22 @@ mod tests {
             before: proposed.before,
             after: proposed.after,
         };
-        let err = SesSendDeny.apply(&ctx, &cut).await.unwrap_err();
+        let why = SesSendDeny.refuses(&cut).expect("refused");
         assert!(
-            err.message.contains("already on the principal")
-                && err.message.contains("nothing was changed")
-                && err.message.contains("restore would delete it"),
-            "{err}"
+            why.starts_with(
+                "an inline policy named hikkonuki-ses-send-deny is already on user/mailer"
+            ) && why.contains("restore would then remove it"),
+            "{why}"
         );
+        let clean = legacy_proposal(PrincipalType::User, "mailer", None, false);
+        let cut = TypedCut {
+            id: "ses_send_deny/global/user/mailer".into(),
+            region: "global".into(),
+            target: clean.target,
+            before: clean.before,
+            after: clean.after,
+        };
+        assert_eq!(SesSendDeny.refuses(&cut), None);
     }
 
     /// The SES deny is placed after the session revocation, which has first claim on the room: a

@@ -549,19 +549,6 @@ impl CutKind for LambdaPermissionRemove {
     ) -> Result<StatementState, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let before = &cut.before;
-        // A statement AddPermission cannot re-create exactly is proposed switched off; switched on by
-        // hand, its removal would be one restore cannot give back, under a kind that promises it.
-        if let Some(statement) = &before.statement
-            && let Err(why) = permission_parameters(statement)
-        {
-            return Err(ServiceError::local(
-                INFO.name,
-                format!(
-                    "{}: statement {} could not be put back exactly on restore ({why}), so it was not removed; remove it by hand if it must go",
-                    before.function_name, before.statement_id
-                ),
-            ));
-        }
         ctx.lambda()
             .remove_permission()
             .function_name(&before.function_name)
@@ -571,6 +558,17 @@ impl CutKind for LambdaPermissionRemove {
             .await
             .map_err(|err| ServiceError::from_sdk("lambda:RemovePermission", err))?;
         Ok(record)
+    }
+
+    /// A statement AddPermission cannot re-create exactly is proposed switched off; switched on by hand,
+    /// its removal would be one restore cannot give back, under a kind that promises it.
+    fn refuses(&self, cut: &TypedCut<StatementState>) -> Option<String> {
+        let before = &cut.before;
+        let why = permission_parameters(before.statement.as_ref()?).err()?;
+        Some(format!(
+            "statement {} of {} could not be put back exactly on restore ({why}); remove it by hand if it must go",
+            before.statement_id, before.function_name
+        ))
     }
 
     fn undo_record_for(
@@ -814,27 +812,32 @@ mod tests {
         );
     }
 
-    /// Switched on by hand, such a statement is still not removed: apply refuses before any call (the
-    /// mock client answers nothing), since restore could not add it back.
-    #[tokio::test]
-    async fn mocked_an_enabled_statement_restore_could_not_put_back_is_not_removed() {
+    /// Switched on by hand, such a statement is still not removed: apply leaves it out before journaling
+    /// anything, since restore could not add it back.
+    #[test]
+    fn an_enabled_statement_restore_could_not_put_back_is_refused() {
         let mut unwritable = public_url_statement();
         unwritable["Condition"]["IpAddress"] = json!({"aws:SourceIp": "203.0.113.0/24"});
-        let proposed = propose("orders", None, &unwritable).unwrap();
-        let cut = TypedCut {
-            id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
-            region: "us-east-1".into(),
-            target: proposed.target,
-            before: proposed.before,
-            after: proposed.after,
+        let typed = |statement: &Value| {
+            let proposed = propose("orders", None, statement).unwrap();
+            TypedCut {
+                id: "lambda_permission_remove/us-east-1/orders/FunctionURLAllowPublicAccess".into(),
+                region: "us-east-1".into(),
+                target: proposed.target,
+                before: proposed.before,
+                after: proposed.after,
+            }
         };
-        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[]);
-        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
-        let err = LambdaPermissionRemove.apply(&ctx, &cut).await.unwrap_err();
+        let why = LambdaPermissionRemove
+            .refuses(&typed(&unwritable))
+            .expect("refused");
         assert!(
-            err.message.contains("could not be put back exactly")
-                && err.message.contains("was not removed"),
-            "{err}"
+            why.contains("could not be put back exactly on restore"),
+            "{why}"
+        );
+        assert_eq!(
+            LambdaPermissionRemove.refuses(&typed(&public_url_statement())),
+            None
         );
     }
 
