@@ -485,23 +485,15 @@ async fn classify_region(ctx: &RegionCtx) -> Result<Classified, ServiceError> {
             own_routes: BTreeMap::new(),
         });
     }
-    let own_routes: BTreeMap<String, String> = futures_util::future::join_all(
-        described
-            .iter()
-            .filter(|e| {
-                endpoints
-                    .iter()
-                    .any(|c| Some(c.vpc_endpoint_id.as_str()) == e.vpc_endpoint_id())
-            })
-            .map(|endpoint| async move {
-                let why = own_route::own_calls_through(ctx, endpoint).await?;
-                Some((endpoint.vpc_endpoint_id()?.to_string(), why))
-            }),
-    )
-    .await
-    .into_iter()
-    .flatten()
-    .collect();
+    let listed: Vec<&VpcEndpoint> = described
+        .iter()
+        .filter(|e| {
+            endpoints
+                .iter()
+                .any(|c| Some(c.vpc_endpoint_id.as_str()) == e.vpc_endpoint_id())
+        })
+        .collect();
+    let own_routes = own_route::own_routes(ctx, &listed).await;
     let mut names: Vec<String> = endpoints.iter().map(|e| e.service_name.clone()).collect();
     names.sort();
     names.dedup();

@@ -8,17 +8,21 @@
 //! yourself out". Such a cut is proposed switched off, saying why, and apply leaves it out when it runs
 //! from such a place, whoever planned it.
 //!
-//! Nothing here asks AWS: it compares what two names resolve to on this machine. The endpoint's own
-//! names (`vpce-….ec2.us-east-1.vpce.amazonaws.com`, from DescribeVpcEndpoints' `DnsEntries`) are public
-//! DNS records of its network interfaces' private addresses, so they tell which endpoint the service's
-//! name leads to. Against an endpoint override (the emulator) calls go to the override, through no
-//! endpoint, and nothing is resolved.
+//! It compares what the service's hostname resolves to on this machine with the addresses of each
+//! interface endpoint's network interfaces, read from EC2 (DescribeNetworkInterfaces, type
+//! `vpc_endpoint`), or, when they cannot be read, with what the endpoint's own DNS names
+//! (`vpce-….ec2.us-east-1.vpce.amazonaws.com`, public records of those addresses) resolve to. Private
+//! DNS need not be on: a hub VPC's endpoint reached from spokes through a shared private hosted zone is
+//! found the same way. An `AWS_ENDPOINT_URL_<SERVICE>` naming one of an endpoint's own names sends the
+//! run's calls there whatever DNS says. Two endpoints holding the same address (VPCs built alike) cannot
+//! be told apart from here: both are spared, each reason saying so. Against an endpoint override for
+//! every service (the emulator) calls go to the override, through no endpoint, and nothing is judged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::Duration;
 
-use aws_sdk_ec2::types::VpcEndpoint;
+use aws_sdk_ec2::types::{Filter, VpcEndpoint};
 
 use crate::aws::RegionCtx;
 use crate::services::common::regions::partition_of_region;
@@ -110,55 +114,200 @@ async fn resolve(name: &str) -> Option<BTreeSet<IpAddr>> {
     (!addresses.is_empty()).then_some(addresses)
 }
 
-/// Why cutting this endpoint would cut the run's own calls, when it would: an interface endpoint with
-/// private DNS, for an AWS service whose hostname leads here to the endpoint's addresses.
-pub async fn own_calls_through(ctx: &RegionCtx, endpoint: &VpcEndpoint) -> Option<String> {
-    if ctx.endpoint_url.is_some() {
-        return None;
-    }
-    judged_with(
-        &ctx.region,
-        endpoint,
-        |name| async move { resolve(&name).await },
-    )
-    .await
+/// One interface endpoint as the judgement sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Candidate {
+    pub id: String,
+    /// The AWS service hostname its service answers at; None for another service.
+    pub host: Option<String>,
+    /// Its network interfaces' addresses; None when they could not be told.
+    pub addresses: Option<BTreeSet<IpAddr>>,
+    /// Its own DNS names ([`endpoint_names`]).
+    pub names: Vec<String>,
 }
 
-/// [`own_calls_through`] with the resolver given, so tests stand in for DNS.
-async fn judged_with<F, Fut>(region: &str, endpoint: &VpcEndpoint, resolve: F) -> Option<String>
-where
-    F: Fn(String) -> Fut,
-    Fut: std::future::Future<Output = Option<BTreeSet<IpAddr>>>,
-{
-    if endpoint.private_dns_enabled() != Some(true)
-        || endpoint.private_dns_enabled() != Some(true)
-        || !endpoint
-            .vpc_endpoint_type()
-            .is_some_and(|t| t.as_str().eq_ignore_ascii_case("Interface"))
-    {
-        return None;
+/// The endpoints this run's calls go through, by ID, each with why: pure, so it is tested without AWS
+/// or DNS. `resolved` is what each service hostname resolves to here; `overrides` the hosts that
+/// `AWS_ENDPOINT_URL_<SERVICE>` variables send calls to.
+pub fn judge(
+    candidates: &[Candidate],
+    resolved: &HashMap<String, BTreeSet<IpAddr>>,
+    overrides: &[String],
+) -> BTreeMap<String, String> {
+    let mut found: BTreeMap<String, String> = BTreeMap::new();
+    // Address matches per hostname, to tell when one address leads to several endpoints.
+    let mut by_address: BTreeMap<(String, Vec<IpAddr>), Vec<String>> = BTreeMap::new();
+    for candidate in candidates {
+        if let Some(host) = overrides.iter().find(|host| {
+            candidate
+                .names
+                .iter()
+                .any(|name| host.eq_ignore_ascii_case(name) || host.ends_with(&format!(".{name}")))
+        }) {
+            found.insert(
+                candidate.id.clone(),
+                format!("an AWS_ENDPOINT_URL_… variable sends this run's calls to {host}, one of this endpoint's own names"),
+            );
+            continue;
+        }
+        let Some(host) = &candidate.host else {
+            continue;
+        };
+        let Some(shared) = runs_through(resolved.get(host), candidate.addresses.as_ref()) else {
+            continue;
+        };
+        by_address
+            .entry((host.clone(), shared.clone()))
+            .or_default()
+            .push(candidate.id.clone());
+        let shown: Vec<String> = shared.iter().map(IpAddr::to_string).collect();
+        found.insert(
+            candidate.id.clone(),
+            format!(
+                "{host} resolves here to {}, {}",
+                shown.join(", "),
+                if candidate.addresses.is_some() {
+                    "this endpoint's addresses"
+                } else {
+                    "a private address of some endpoint (this one's addresses could not be told, so it may be this one)"
+                }
+            ),
+        );
     }
-    let host = service_hostname(endpoint.service_name()?, region)?;
-    let service = resolve(host.clone()).await?;
-    let mut endpoint_addresses: Option<BTreeSet<IpAddr>> = None;
-    for name in endpoint_names(endpoint) {
-        if let Some(found) = resolve(name).await {
-            endpoint_addresses
-                .get_or_insert_with(BTreeSet::new)
-                .extend(found);
+    for ((_, _), ids) in by_address.iter().filter(|(_, ids)| ids.len() > 1) {
+        for id in ids {
+            if let Some(why) = found.get_mut(id) {
+                why.push_str(&format!(
+                    " (so do those of {}: VPCs built alike; which one carries this run's calls cannot be told from here, so each is spared)",
+                    ids.iter().filter(|other| *other != id).cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
         }
     }
-    let shared = runs_through(Some(&service), endpoint_addresses.as_ref())?;
-    let shown: Vec<String> = shared.iter().map(IpAddr::to_string).collect();
-    Some(format!(
-        "{host} resolves here to {}, {}: this run's calls to it (and restore's, run from here) go through this endpoint, so cutting it would cut hikkonuki off part-way. Cut it from outside the VPC, or enable it knowing restore must then run from outside",
-        shown.join(", "),
-        if endpoint_addresses.is_some() {
-            "this endpoint's addresses"
-        } else {
-            "a private address of some endpoint with private DNS (this endpoint's own names did not resolve, so it may be this one)"
+    for why in found.values_mut() {
+        why.push_str(": this run's calls to its service (and restore's, run from here) go through this endpoint, so cutting it would cut hikkonuki off part-way. Cut it from outside the VPC, or enable it knowing restore must then run from outside");
+    }
+    found
+}
+
+/// The hosts `AWS_ENDPOINT_URL_<SERVICE>` variables name (the SDK's per-service endpoint override).
+fn override_hosts() -> Vec<String> {
+    std::env::vars()
+        .filter(|(key, _)| key.starts_with("AWS_ENDPOINT_URL_"))
+        .filter_map(|(_, url)| {
+            let rest = url.split_once("://").map_or(url.as_str(), |(_, rest)| rest);
+            let host = rest.split(['/', ':', '?']).next()?;
+            (!host.is_empty()).then(|| host.to_ascii_lowercase())
+        })
+        .collect()
+}
+
+/// Every endpoint network interface's addresses in the region, by interface ID; None when EC2 does not
+/// answer (the caller then asks DNS).
+async fn interface_addresses(ctx: &RegionCtx) -> Option<HashMap<String, BTreeSet<IpAddr>>> {
+    let interfaces: Vec<_> = ctx
+        .ec2()
+        .describe_network_interfaces()
+        .filters(
+            Filter::builder()
+                .name("interface-type")
+                .values("vpc_endpoint")
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .ok()?;
+    Some(
+        interfaces
+            .iter()
+            .filter_map(|eni| {
+                let id = eni.network_interface_id()?.to_string();
+                let addresses = eni
+                    .private_ip_addresses()
+                    .iter()
+                    .filter_map(|a| a.private_ip_address()?.parse().ok())
+                    .chain(
+                        eni.ipv6_addresses()
+                            .iter()
+                            .filter_map(|a| a.ipv6_address()?.parse().ok()),
+                    )
+                    .collect();
+                Some((id, addresses))
+            })
+            .collect(),
+    )
+}
+
+/// The region's interface endpoints this run's calls go through, by ID, with why.
+pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap<String, String> {
+    if ctx.endpoint_url.is_some() {
+        return BTreeMap::new();
+    }
+    let interface: Vec<&VpcEndpoint> = endpoints
+        .iter()
+        .copied()
+        .filter(|e| {
+            e.vpc_endpoint_type()
+                .is_some_and(|t| t.as_str().eq_ignore_ascii_case("Interface"))
+        })
+        .collect();
+    if interface.is_empty() {
+        return BTreeMap::new();
+    }
+    let enis = interface_addresses(ctx).await;
+    let mut candidates = Vec::new();
+    for endpoint in interface {
+        let Some(id) = endpoint.vpc_endpoint_id() else {
+            continue;
+        };
+        let addresses = match &enis {
+            Some(enis) => Some(
+                endpoint
+                    .network_interface_ids()
+                    .iter()
+                    .filter_map(|eni| enis.get(eni))
+                    .flatten()
+                    .copied()
+                    .collect::<BTreeSet<IpAddr>>(),
+            )
+            .filter(|found| !found.is_empty()),
+            None => None,
+        };
+        let addresses = match addresses {
+            Some(found) => Some(found),
+            None => resolve_all(&endpoint_names(endpoint)).await,
+        };
+        candidates.push(Candidate {
+            id: id.to_string(),
+            host: endpoint
+                .service_name()
+                .and_then(|name| service_hostname(name, &ctx.region)),
+            addresses,
+            names: endpoint_names(endpoint),
+        });
+    }
+    let hosts: BTreeSet<String> = candidates.iter().filter_map(|c| c.host.clone()).collect();
+    let mut resolved = HashMap::new();
+    for host in hosts {
+        if let Some(found) = resolve(&host).await {
+            resolved.insert(host, found);
         }
-    ))
+    }
+    judge(&candidates, &resolved, &override_hosts())
+}
+
+/// What any of `names` resolves to here; None when none does.
+async fn resolve_all(names: &[String]) -> Option<BTreeSet<IpAddr>> {
+    let mut found: Option<BTreeSet<IpAddr>> = None;
+    for name in names {
+        if let Some(addresses) = resolve(name).await {
+            found.get_or_insert_with(BTreeSet::new).extend(addresses);
+        }
+    }
+    found
 }
 
 #[cfg(test)]
@@ -233,99 +382,100 @@ mod tests {
         assert_eq!(runs_through(Some(&set(&["52.46.128.10"])), None), None);
     }
 
-    fn interface(service: &str, private_dns: bool) -> VpcEndpoint {
-        use aws_sdk_ec2::types::{DnsEntry, VpcEndpointType};
-        VpcEndpoint::builder()
-            .vpc_endpoint_id("vpce-0a1b")
-            .vpc_endpoint_type(VpcEndpointType::Interface)
-            .service_name(service)
-            .private_dns_enabled(private_dns)
-            .dns_entries(
-                DnsEntry::builder()
-                    .dns_name("vpce-0a1b-x1y2.ec2.us-east-1.vpce.amazonaws.com")
-                    .build(),
-            )
-            .build()
+    fn candidate(id: &str, addresses: Option<&[&str]>) -> Candidate {
+        Candidate {
+            id: id.into(),
+            host: Some("ec2.us-east-1.amazonaws.com".into()),
+            addresses: addresses.map(set),
+            names: vec![format!("{id}-x1y2.ec2.us-east-1.vpce.amazonaws.com")],
+        }
     }
 
-    /// A resolver that knows only the names given.
-    async fn judge(endpoint: &VpcEndpoint, known: &[(&str, &[&str])]) -> Option<String> {
-        let known: std::collections::HashMap<String, BTreeSet<IpAddr>> = known
-            .iter()
-            .map(|(name, addresses)| (name.to_string(), set(addresses)))
-            .collect();
-        judged_with("us-east-1", endpoint, |name| {
-            let found = known.get(&name).cloned();
-            async move { found }
-        })
-        .await
+    fn resolving(addresses: &[&str]) -> HashMap<String, BTreeSet<IpAddr>> {
+        HashMap::from([("ec2.us-east-1.amazonaws.com".to_string(), set(addresses))])
     }
 
-    #[tokio::test]
-    async fn an_endpoint_the_services_name_leads_to_here_is_named_with_the_addresses() {
-        let endpoint = interface("com.amazonaws.us-east-1.ec2", true);
-        let why = judge(
-            &endpoint,
+    #[test]
+    fn an_endpoint_the_services_name_leads_to_here_is_named_with_the_addresses() {
+        let found = judge(
             &[
-                ("ec2.us-east-1.amazonaws.com", &["10.0.1.25"]),
-                (
-                    "vpce-0a1b-x1y2.ec2.us-east-1.vpce.amazonaws.com",
-                    &["10.0.1.25"],
-                ),
+                candidate("vpce-ours", Some(&["10.0.1.25"])),
+                candidate("vpce-other", Some(&["10.9.0.4"])),
             ],
-        )
-        .await
-        .expect("the run's calls go through it");
+            &resolving(&["10.0.1.25"]),
+            &[],
+        );
+        assert_eq!(found.len(), 1, "{found:?}");
         assert!(
-            why.starts_with(
-                "ec2.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses:"
+            found["vpce-ours"].starts_with(
+                "ec2.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses: this run's calls"
             ),
-            "{why}"
+            "{found:?}"
         );
-        // Outside the VPC, the name leads to the public service.
-        let outside = [
-            ("ec2.us-east-1.amazonaws.com", &["52.46.128.10"][..]),
-            (
-                "vpce-0a1b-x1y2.ec2.us-east-1.vpce.amazonaws.com",
-                &["10.0.1.25"][..],
-            ),
-        ];
-        assert_eq!(judge(&endpoint, &outside).await, None);
-        // Without private DNS the service's name never leads to the endpoint; nor does another
-        // service's name, or a gateway endpoint's.
-        let inside = [
-            ("ec2.us-east-1.amazonaws.com", &["10.0.1.25"][..]),
-            (
-                "vpce-0a1b-x1y2.ec2.us-east-1.vpce.amazonaws.com",
-                &["10.0.1.25"][..],
-            ),
-        ];
-        assert_eq!(
-            judge(&interface("com.amazonaws.us-east-1.ec2", false), &inside).await,
-            None
-        );
-        assert_eq!(
+        // Outside the VPC, the name leads to the public service: nothing is spared.
+        assert!(
             judge(
-                &interface("com.amazonaws.vpce.us-east-1.vpce-svc-1", true),
-                &inside
+                &[candidate("vpce-ours", Some(&["10.0.1.25"]))],
+                &resolving(&["52.46.128.10"]),
+                &[]
             )
-            .await,
-            None
+            .is_empty()
         );
-        let gateway = VpcEndpoint::builder()
-            .vpc_endpoint_type(aws_sdk_ec2::types::VpcEndpointType::Gateway)
-            .service_name("com.amazonaws.us-east-1.ec2")
-            .private_dns_enabled(true)
-            .build();
-        assert_eq!(judge(&gateway, &inside).await, None);
-        // The endpoint's own name does not resolve: a private answer may be this endpoint.
+        // A service that is not AWS's has no hostname to compare.
+        let partner = Candidate {
+            host: None,
+            ..candidate("vpce-partner", Some(&["10.0.1.25"]))
+        };
+        assert!(judge(&[partner], &resolving(&["10.0.1.25"]), &[]).is_empty());
+        // Addresses unknown: a private answer may be this endpoint.
         let may = judge(
-            &endpoint,
-            &[("ec2.us-east-1.amazonaws.com", &["10.0.1.25"])],
-        )
-        .await
-        .expect("kept, since it may be the way in");
-        assert!(may.contains("so it may be this one"), "{may}");
+            &[candidate("vpce-ours", None)],
+            &resolving(&["10.0.1.25"]),
+            &[],
+        );
+        assert!(
+            may["vpce-ours"].contains("so it may be this one"),
+            "{may:?}"
+        );
+    }
+
+    #[test]
+    fn one_address_held_by_two_endpoints_spares_both_saying_it_cannot_tell() {
+        let found = judge(
+            &[
+                candidate("vpce-a", Some(&["10.0.1.25"])),
+                candidate("vpce-b", Some(&["10.0.1.25"])),
+            ],
+            &resolving(&["10.0.1.25"]),
+            &[],
+        );
+        assert!(
+            found["vpce-a"].contains("so do those of vpce-b"),
+            "{found:?}"
+        );
+        assert!(
+            found["vpce-b"].contains("so do those of vpce-a"),
+            "{found:?}"
+        );
+        assert!(
+            found["vpce-a"].contains("cannot be told from here"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn a_per_service_endpoint_url_naming_the_endpoint_sends_the_calls_there() {
+        let found = judge(
+            &[candidate("vpce-ours", Some(&["10.0.1.25"]))],
+            &resolving(&["52.46.128.10"]),
+            &["vpce-ours-x1y2.ec2.us-east-1.vpce.amazonaws.com".into()],
+        );
+        assert!(
+            found["vpce-ours"].starts_with(
+                "an AWS_ENDPOINT_URL_… variable sends this run's calls to vpce-ours-x1y2"
+            ),
+            "{found:?}"
+        );
     }
 
     #[test]

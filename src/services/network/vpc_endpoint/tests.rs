@@ -442,10 +442,12 @@ async fn mocked_discovery_follows_every_page_of_endpoints() {
             ))
             .build()
     });
+    // Where the run's own calls go is judged from the endpoints' interfaces (none here answer).
+    let enis = no_interfaces();
     let client = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        &[&first, &second, &services]
+        &[&first, &second, &services, &enis]
     );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
     let scope = DiscoveryScope::for_tests();
@@ -602,7 +604,12 @@ fn mixed_region() -> (aws_smithy_mocks::Rule, aws_smithy_mocks::Rule) {
 async fn mocked_endpoints_whose_service_ignores_policies_get_no_policy_cut_but_a_high_finding_and_the_delete()
  {
     let (endpoints, services) = mixed_region();
-    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&endpoints, &services]);
+    let enis = no_interfaces();
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&endpoints, &services, &enis]
+    );
     let ctx = RegionCtx::with_ec2("us-east-1", client);
     let scope = DiscoveryScope::for_tests();
 
@@ -705,4 +712,12 @@ fn an_enforcing_endpoint_without_a_policy_is_a_finding_not_a_silent_skip() {
     let finding = policy_finding("us-east-1", &endpoint, &PolicySupport::Enforced).unwrap();
     assert_eq!(finding.severity, Severity::High);
     assert!(finding.message.contains("returned no policy"));
+}
+
+/// DescribeNetworkInterfaces for endpoint interfaces, answering none.
+fn no_interfaces() -> aws_smithy_mocks::Rule {
+    mock!(Client::describe_network_interfaces).then_output(|| {
+        aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput::builder()
+            .build()
+    })
 }
