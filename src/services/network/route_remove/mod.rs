@@ -265,15 +265,15 @@ pub fn classify(route: &Route, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdi
     if route.origin == PROPAGATED {
         return Verdict::KeepPropagated;
     }
-    if route.state.eq_ignore_ascii_case("blackhole") {
-        return Verdict::KeepBlackhole;
-    }
     match route.target_kind {
         TargetKind::Instance | TargetKind::NetworkInterface => {
             return Verdict::KeepInstanceOrInterface;
         }
         kind if !kind.leads_out() => return Verdict::KeepOtherTarget,
         _ => {}
+    }
+    if route.state.eq_ignore_ascii_case("blackhole") {
+        return Verdict::KeepBlackhole;
     }
     // Prefix lists name ranges outside the VPC (AWS services, partners).
     let Some(cidr) = route
@@ -310,11 +310,21 @@ pub fn ways_out_left_unsaid(state: &TableState, keep_cidrs: &[Cidr]) -> Option<S
     }
     let unhandled: Vec<String> = verdicts
         .iter()
-        .filter(|(v, _)| {
+        .filter(|(v, route)| {
             matches!(
                 v,
                 Verdict::KeepInstanceOrInterface | Verdict::KeepOtherTarget
             )
+            // A blackhole whose gateway can be attached again (a NAT gateway or peering deleted is gone
+            // for good) is a way out waiting for one call.
+            || (*v == Verdict::KeepBlackhole
+                && matches!(
+                    route.target_kind,
+                    TargetKind::InternetGateway
+                        | TargetKind::EgressOnlyInternetGateway
+                        | TargetKind::VirtualPrivateGateway
+                        | TargetKind::TransitGateway
+                ))
         })
         // A target this hikkonuki does not know, or none, is reported as unclassified already.
         .filter(|(_, route)| {
@@ -327,7 +337,7 @@ pub fn ways_out_left_unsaid(state: &TableState, keep_cidrs: &[Cidr]) -> Option<S
         .collect();
     (!unhandled.is_empty()).then(|| {
         format!(
-            "route table {} (VPC {}) has no route this kind removes, but {} may lead out through a target it does not handle (an instance or interface forwarding traffic, a local or carrier gateway, a core network): check by hand, and contain it separately",
+            "route table {} (VPC {}) has no route this kind removes, but {} may lead out through a target it does not handle (an instance or interface forwarding traffic, a local or carrier gateway, a core network, or a blackhole's gateway attached again): check by hand, and contain it separately",
             state.route_table_id,
             state.vpc_id,
             unhandled.join(", ")
@@ -360,7 +370,7 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<Table
             ),
             Verdict::KeepResponderRange => Some("routes to the responder's --keep-cidr ranges"),
             Verdict::KeepBlackhole => Some(
-                "blackhole routes, whose target is gone or detached, so they carry nothing (removed, they could not be put back, and a broader route would then carry what they dropped); one whose gateway is attached again carries traffic, which igw_detach and vgw_detach close",
+                "blackhole routes, whose gateway is gone or detached, so they carry nothing now (removed, they could not be put back, and a broader route would then carry what they dropped); attaching their gateway again, or a transit gateway attachment, makes them live: check them by hand",
             ),
             Verdict::KeepOtherTarget => Some(
                 "routes to targets this kind does not handle (local or carrier gateways, core networks): check by hand whether they lead out",
@@ -649,9 +659,18 @@ async fn live_table(ctx: &RegionCtx, table_id: &str) -> Result<Option<RouteTable
 /// The routes AWS refused to re-create, as one error: the first refusal (its operation and code, so an
 /// access denial still names the permission), saying what else was refused and what was re-created
 /// meanwhile. Restore again re-creates only what is still missing.
-fn refused_together(refused: Vec<ServiceError>, recreated: &[String]) -> Option<ServiceError> {
+fn refused_together(
+    refused: Vec<ServiceError>,
+    recreated: &[String],
+    notes: &[String],
+) -> Option<ServiceError> {
     let mut refused = refused.into_iter();
     let mut first = refused.next()?;
+    // A failed undo's notes are not kept: what it left alone must be said in the error.
+    let conflicts = UndoOutcome::conflicts(notes);
+    if !conflicts.is_empty() {
+        first.message = format!("{}; and {}", first.message, conflicts.join("; "));
+    }
     let others: Vec<String> = refused.map(|err| err.to_string()).collect();
     if !others.is_empty() {
         first.message = format!("{}; also refused: {}", first.message, others.join("; "));
@@ -883,7 +902,7 @@ impl CutKind for RouteRemove {
                 )),
             }
         }
-        match refused_together(refused, &recreated) {
+        match refused_together(refused, &recreated, &outcome.notes) {
             Some(err) => Err(err),
             None => Ok(outcome),
         }

@@ -87,6 +87,20 @@ fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
     assert_eq!(ways_out_left_unsaid(&private_table(), &[]), None);
     table.routes.pop();
     assert_eq!(ways_out_left_unsaid(&table, &[]), None);
+    // A blackhole to a detached internet gateway is a way out one AttachInternetGateway away; one to a
+    // deleted NAT gateway is not.
+    let mut detached = route("0.0.0.0/0", TargetKind::InternetGateway, "igw-detached");
+    detached.state = "blackhole".into();
+    let mut deleted = route("::/0", TargetKind::NatGateway, "nat-deleted");
+    deleted.state = "blackhole".into();
+    table.routes.push(deleted);
+    assert_eq!(ways_out_left_unsaid(&table, &[]), None);
+    table.routes.push(detached);
+    let what = ways_out_left_unsaid(&table, &[]).expect("said");
+    assert!(
+        what.contains("igw-detached") && !what.contains("nat-deleted"),
+        "{what}"
+    );
 }
 
 #[test]
@@ -120,6 +134,13 @@ fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_
     let mut blackhole = route("203.0.113.0/24", TargetKind::NatGateway, "nat-deleted");
     blackhole.state = "blackhole".into();
     assert_eq!(classify(&blackhole, &vpc, &[]), Verdict::KeepBlackhole);
+    // A stopped NAT instance's route is a blackhole too, but an appliance route all the same.
+    let mut stopped = route("0.0.0.0/0", TargetKind::Instance, "i-stopped");
+    stopped.state = "blackhole".into();
+    assert_eq!(
+        classify(&stopped, &vpc, &[]),
+        Verdict::KeepInstanceOrInterface
+    );
     assert_eq!(
         verdict(&route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1")),
         Verdict::KeepGatewayEndpoint
@@ -599,6 +620,15 @@ async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_c
                 aws_sdk_ec2::types::RouteTable::builder()
                     .route_table_id("rtb-1")
                     .vpc_id("vpc-1")
+                    // Re-pointed by a responder after the cut: a conflict, left alone.
+                    .routes(
+                        aws_sdk_ec2::types::Route::builder()
+                            .destination_cidr_block("10.30.0.0/16")
+                            .vpc_peering_connection_id("pcx-new")
+                            .origin(aws_sdk_ec2::types::RouteOrigin::CreateRoute)
+                            .state(aws_sdk_ec2::types::RouteState::Active)
+                            .build(),
+                    )
                     .build(),
             )
             .build()
@@ -627,6 +657,7 @@ async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_c
         removed: vec![
             route("::/0", TargetKind::InternetGateway, "igw-gone"),
             route("0.0.0.0/0", TargetKind::NatGateway, "nat-1"),
+            route("10.30.0.0/16", TargetKind::VpcPeeringConnection, "pcx-1"),
         ],
     };
     let err = RouteRemove.undo(&ctx, &undo).await.unwrap_err();
@@ -637,7 +668,8 @@ async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_c
             .starts_with("route ::/0 → internet gateway igw-gone in rtb-1")
             && err.message.contains(
                 "(the table's other routes were re-created: 0.0.0.0/0 → NAT gateway nat-1)"
-            ),
+            )
+            && err.message.contains("; and conflict: "),
         "{err}"
     );
 }

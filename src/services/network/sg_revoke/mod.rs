@@ -841,6 +841,11 @@ impl CutKind for SecurityGroupRevoke {
                     first.message =
                         format!("{}; also refused: {}", first.message, others.join("; "));
                 }
+                // A failed undo's notes are not kept: what it left alone must be said in the error.
+                let conflicts = UndoOutcome::conflicts(&outcome.notes);
+                if !conflicts.is_empty() {
+                    first.message = format!("{}; and {}", first.message, conflicts.join("; "));
+                }
                 let back: Vec<&str> = outcome
                     .notes
                     .iter()

@@ -272,19 +272,29 @@ pub fn is_update_too_large(err: &ServiceError) -> bool {
 /// The account's throttling quota in the region (API Gateway GetAccount's `throttleSettings`,
 /// <https://docs.aws.amazon.com/apigateway/latest/api/API_GetAccount.html>), with where it came from;
 /// AWS's documented default when it cannot be read.
-async fn account_quota(ctx: &RegionCtx) -> (f64, i32, &'static str) {
-    let read = ctx.apigateway().get_account().send().await;
-    match read.ok().and_then(|out| out.throttle_settings().cloned()) {
-        Some(quota) if quota.rate_limit() > 0.0 && quota.burst_limit() > 0 => (
-            quota.rate_limit(),
-            quota.burst_limit(),
-            "as GetAccount reports it",
-        ),
-        _ => (
+async fn account_quota(ctx: &RegionCtx) -> (f64, i32, String) {
+    let fallback = |why: String| {
+        (
             ACCOUNT_DEFAULT_RATE,
             ACCOUNT_DEFAULT_BURST,
-            "AWS's default, since GetAccount did not say",
-        ),
+            format!(
+                "AWS's default, since {why}: if the account's quota was raised, set it by hand"
+            ),
+        )
+    };
+    match ctx.apigateway().get_account().send().await {
+        Ok(out) => match out.throttle_settings() {
+            Some(quota) if quota.rate_limit() > 0.0 && quota.burst_limit() > 0 => (
+                quota.rate_limit(),
+                quota.burst_limit(),
+                "as GetAccount reports it".to_string(),
+            ),
+            _ => fallback("GetAccount reported no throttle settings".to_string()),
+        },
+        Err(err) => fallback(format!(
+            "GetAccount could not be read ({})",
+            ServiceError::from_sdk("apigateway:GET /account", err)
+        )),
     }
 }
 

@@ -440,7 +440,9 @@ async fn mocked_a_v2_stage_without_limits_gets_the_accounts_own_quota_back() {
     let outcome = ApiGatewayStageThrottle.undo(&ctx, &record).await.unwrap();
     assert_eq!(default.num_calls(), 1, "{outcome:?}");
     assert!(
-        outcome.notes[0].contains("AWS's default, since GetAccount did not say"),
+        outcome.notes[0].contains(
+            "AWS's default, since GetAccount could not be read (apigateway:GET /account failed: AccessDeniedException"
+        ),
         "{outcome:?}"
     );
 }
