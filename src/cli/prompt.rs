@@ -210,6 +210,16 @@ impl Operator for TerminalOperator<'_> {
         }
     }
 
+    fn review_unauthenticated(&self, account: &str, work: &RestoreWork) {
+        let settings = self.settings;
+        say!(
+            settings,
+            "\nAccount {}: its rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming.",
+            field(account)
+        );
+        super::restore::print_pending_diffs(settings, work);
+    }
+
     fn confirm_restore(&self, account: &str, work: &RestoreWork) -> Result<(), String> {
         let settings = self.settings;
         if work.unauthenticated {
@@ -217,7 +227,7 @@ impl Operator for TerminalOperator<'_> {
             // --yes, so the run's output records what was put back.
             say!(
                 settings,
-                "A rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
+                "The rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
             );
             super::restore::print_pending_diffs(settings, work);
             say!(settings, "");

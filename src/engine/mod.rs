@@ -170,6 +170,10 @@ pub trait Operator: Sync {
     fn review_restore(&self, work: &restore::RestoreWork);
     /// `Err` says why the operator did not confirm. Nothing has changed yet.
     fn confirm_restore(&self, account: &str, work: &restore::RestoreWork) -> Result<(), String>;
+    /// One account's file of a directory restored with `--force` did not authenticate: what it puts
+    /// back, whole and under the account's name, before the one confirmation. By default nothing more
+    /// than the confirmation's own listing.
+    fn review_unauthenticated(&self, _account: &str, _work: &restore::RestoreWork) {}
 }
 
 /// Checks that the credentials in use belong to `expected`; `what` names the document ("plan",

@@ -646,9 +646,11 @@ pub async fn restore(
         let mut all = RestoreWork::default();
         for (prepared, _, _) in &ready {
             all.pending.extend(prepared.work.pending.iter().cloned());
-            // One file that does not authenticate (--force) has the question show every cut whole,
-            // as it does for that file restored on its own.
-            all.unauthenticated |= prepared.work.unauthenticated;
+            // A file that does not authenticate (--force) has what it puts back shown whole, under its
+            // account's name (cut IDs do not say the account), as that file restored on its own would.
+            if prepared.work.unauthenticated {
+                operator.review_unauthenticated(&prepared.account, &prepared.work);
+            }
         }
         operator
             .confirm_restore(&organization, &all)

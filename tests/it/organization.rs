@@ -405,9 +405,10 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         .arg("--force")
         .assert()
         .code(0)
-        .stdout(contains(
-            "A rollback file could not be authenticated (--force): restore puts back what it says, shown here whole.",
-        ))
+        .stdout(contains(format!(
+            "Account {}: its rollback file could not be authenticated (--force): restore puts back what it says, shown here whole.",
+            members[0]
+        )))
         .stdout(contains("--- as cut\n+++ as restored\n"))
         .stdout(contains(format!("sg_revoke/us-east-1/{}", seeded[0].web_group)));
     assert_eq!(
