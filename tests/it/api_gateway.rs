@@ -2,7 +2,7 @@
 //! REST API, plan → apply → restore, with the API's policy, its stages (deployment, method settings) and
 //! its deployments compared before and after. HTTP API stages (v2 UpdateStage) and the removal of REST
 //! stage-wide settings, which the emulator lacks or ignores, are proven with mocks in
-//! `src/services/api_gateway/stage_throttle.rs`.
+//! `src/services/serverless/api_gateway/apigw_stage_throttle/tests.rs`.
 
 use std::collections::BTreeMap;
 

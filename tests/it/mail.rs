@@ -5,7 +5,8 @@
 //! account pause, CodeCommit listing), which the plan must name rather than fail on.
 //!
 //! The SES account pause (`ses_sending_pause`) and ECR Public are missing from the emulator: their cuts
-//! are proven with mocks in `src/services/mail/sending_pause.rs` and `src/services/ecr_public.rs`.
+//! are proven with mocks in `src/services/mail/ses_sending_pause.rs` and
+//! `src/services/storage/ecr_public_delete.rs`.
 
 use std::collections::BTreeMap;
 

@@ -408,3 +408,37 @@ async fn mocked_discovery_follows_every_page_of_gateways_and_interfaces() {
         "{because}"
     );
 }
+
+/// AWS refuses to detach a gateway while the VPC holds a public address (EC2's documented
+/// `DependencyViolation`, "Network vpc-… has some mapped public address(es)"): the emulator never
+/// answers it, so the error's words are proven here: AWS's code, and what to do.
+#[tokio::test]
+async fn mocked_a_detach_refused_for_a_mapped_public_address_says_what_to_release() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayError;
+    let refused = mock!(Client::detach_internet_gateway).then_error(|| {
+        DetachInternetGatewayError::generic(
+            ErrorMetadata::builder()
+                .code("DependencyViolation")
+                .message(
+                    "Network vpc-1 has some mapped public address(es). Please unmap those public address(es) before detaching the gateway.",
+                )
+                .build(),
+        )
+    });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&refused]),
+    );
+    let err = GatewayCalls::detach(&InternetGatewayDetach, &ctx, "igw-1", "vpc-1")
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("DependencyViolation"));
+    assert!(
+        err.message.contains("has some mapped public address(es)")
+            && err
+                .message
+                .contains("(vpc-1 holds a public address: disassociate or release its Elastic IPs"),
+        "{err}"
+    );
+}
