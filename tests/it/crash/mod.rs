@@ -17,6 +17,7 @@
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
+mod cloudfront;
 mod evidence;
 mod gateways;
 mod identity_center;

@@ -1,0 +1,129 @@
+//! `cloudfront_maintenance` killed mid-run (no other crash scenario plans with `--maintenance-origin`):
+//! each cut is one UpdateDistribution, so SIGKILL right after the first and the last of apply's writes
+//! (the distribution pointed at the notice, its completion never journaled) must still let restore give
+//! the whole configuration back; and restore killed after its first and last write, then run again, must
+//! finish the job. The leaky account has one distribution, so first and last are the same call.
+
+use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use crate::cloudfront::config_of;
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+use crate::leaky_account::edge::{self, SeededEdge};
+
+const MAINTENANCE: &str = "maintenance.leaky.example";
+
+/// The first and last position (1-based) among a run's mutating calls.
+fn first_and_last(calls: &[String]) -> Vec<usize> {
+    assert!(!calls.is_empty(), "the run writes the distribution");
+    let mut points = vec![1, calls.len()];
+    points.dedup();
+    points
+}
+
+/// The distribution seeded afresh, planned for `cloudfront_maintenance` alone as `plans/{name}.yaml`.
+/// Returns its configuration as seeded.
+async fn seed_and_plan(
+    emulator: &Emulator,
+    cloudfront: &aws_sdk_cloudfront::Client,
+    name: &str,
+) -> (SeededEdge, String) {
+    reset(emulator);
+    let seeded = edge::seed(&emulator.sdk_config(REGION).await)
+        .await
+        .expect("seeding CloudFront");
+    let original = format!("{:?}", config_of(cloudfront, &seeded).await);
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .args(["--kinds", "cloudfront_maintenance"])
+        .args(["--maintenance-origin", MAINTENANCE])
+        .assert()
+        .code(0);
+    (seeded, original)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_back_exactly() {
+    let emulator = Emulator::start();
+    let cloudfront = aws_sdk_cloudfront::Client::new(&emulator.sdk_config(REGION).await);
+
+    // Uncut runs tell where the writes come, in apply and in restore.
+    let (seeded, original) = seed_and_plan(&emulator, &cloudfront, "full").await;
+    let (status, apply_calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    assert_ne!(
+        format!("{:?}", config_of(&cloudfront, &seeded).await),
+        original,
+        "the distribution was pointed at the notice"
+    );
+    let (status, restore_calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(
+        format!("{:?}", config_of(&cloudfront, &seeded).await),
+        original
+    );
+
+    for n in first_and_last(&apply_calls) {
+        let name = format!("a{n}");
+        let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
+        let (status, _, output) = run_through_proxy(
+            &emulator,
+            &["apply", &format!("plans/{name}.yaml"), "--yes"],
+            Some(n),
+            &format!("{name}.apply.log"),
+        );
+        let what = format!(
+            "apply killed after mutating call {n} ({})",
+            apply_calls[n - 1]
+        );
+        assert_killed(status, &what, &output);
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let journal = rollback_file(&emulator, &rollback);
+        let stdout = restore_directly(&emulator, &rollback, &what);
+        assert!(
+            stdout.contains("its completion was not recorded"),
+            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        );
+        assert_eq!(
+            format!("{:?}", config_of(&cloudfront, &seeded).await),
+            original,
+            "{what}, then restore"
+        );
+    }
+
+    for k in first_and_last(&restore_calls) {
+        let name = format!("r{k}");
+        let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
+        emulator
+            .apply(&format!("plans/{name}.yaml"))
+            .assert()
+            .code(0);
+        let rollback = format!("plans/{name}.rollback.yaml");
+        let (status, _, output) = run_through_proxy(
+            &emulator,
+            &["restore", &rollback, "--yes"],
+            Some(k),
+            &format!("{name}.restore.log"),
+        );
+        let what = format!(
+            "restore killed after mutating call {k} ({})",
+            restore_calls[k - 1]
+        );
+        assert_killed(status, &what, &output);
+        restore_directly(&emulator, &rollback, &what);
+        assert_eq!(
+            format!("{:?}", config_of(&cloudfront, &seeded).await),
+            original,
+            "{what}, then restore again"
+        );
+    }
+}
