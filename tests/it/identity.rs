@@ -466,6 +466,14 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
         .send()
         .await
         .unwrap();
+    // ...and re-enable ci-deploy's SSH key (a deploy must run): restore leaves it, saying so.
+    iam.update_ssh_public_key()
+        .user_name("ci-deploy")
+        .ssh_public_key_id(&seeded.ssh_key_id)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
 
     emulator
         .restore("plans/p.rollback.yaml")
@@ -474,6 +482,10 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
         .code(1)
         .stderr(contains(format!(
             "access key {mailer_key} of mailer is already Active"
+        )))
+        .stderr(contains(format!(
+            "SSH public key {} of ci-deploy is already Active",
+            seeded.ssh_key_id
         )))
         .stderr(contains(format!(
             "conflict: inline policy {POLICY} on user/mailer was changed after apply; left alone"
