@@ -407,6 +407,111 @@ const PRINCIPAL_ARN_KEYS: [&str; 1] = ["aws:principalarn"];
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html>).
 const SOURCE_ARN_KEYS: [&str; 1] = ["aws:sourcearn"];
 
+/// Actions that hand a resource's data to whoever calls them: what a service acting for any account's
+/// resource could carry out of this one. Compared without case, and with the wildcards a policy writes.
+const DATA_READS: [&str; 12] = [
+    "s3:getobject",
+    "s3:getobjectversion",
+    "kms:decrypt",
+    "secretsmanager:getsecretvalue",
+    "sqs:receivemessage",
+    "sns:subscribe",
+    "ecr:batchgetimage",
+    "ecr:getdownloadurlforlayer",
+    "dynamodb:getitem",
+    "dynamodb:query",
+    "dynamodb:scan",
+    "logs:getlogevents",
+];
+
+/// Condition keys that bind a service principal to the resource or account it acts for.
+const SOURCE_BINDING_KEYS: [&str; 5] = [
+    "aws:sourcearn",
+    "aws:sourceaccount",
+    "aws:sourceowner",
+    "aws:sourceorgid",
+    "aws:sourceorgpaths",
+];
+
+/// Whether `pattern` (an action as a policy writes it: `*` and `?` wildcards) matches `action`.
+fn action_matches(pattern: &str, action: &str) -> bool {
+    fn glob(p: &[u8], a: &[u8]) -> bool {
+        match (p.first(), a.first()) {
+            (None, None) => true,
+            (Some(b'*'), _) => glob(&p[1..], a) || (!a.is_empty() && glob(p, &a[1..])),
+            (Some(b'?'), Some(_)) => glob(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x == y => glob(&p[1..], &a[1..]),
+            _ => false,
+        }
+    }
+    glob(pattern.to_ascii_lowercase().as_bytes(), action.as_bytes())
+}
+
+/// The grants that let an AWS service read the resource's data for whatever resource or account it
+/// acts for: an Allow to a `Service` principal, of an action that hands over data ([`DATA_READS`], or
+/// any action through `NotAction`), with no condition binding it to a source (`aws:SourceArn`,
+/// `aws:SourceAccount`, …). An Origin Access Control statement without `aws:SourceArn` lets any
+/// account's CloudFront distribution serve a bucket (the confused deputy:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html>). They count as inside for
+/// the cuts (a deny never binds AWS services), so they are said apart: each as `service (actions)`.
+pub fn unbound_service_reads(document: &Value) -> Vec<String> {
+    let statements: Vec<&Value> = match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => vec![],
+    };
+    let strings = |value: Option<&Value>| -> Vec<String> {
+        match value {
+            Some(Value::String(one)) => vec![one.clone()],
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(|item| item.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let mut found = Vec::new();
+    for statement in statements {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let services = strings(statement.get("Principal").and_then(|p| p.get("Service")));
+        if services.is_empty() {
+            continue;
+        }
+        let bound = statement
+            .get("Condition")
+            .and_then(Value::as_object)
+            .is_some_and(|operators| {
+                operators.values().filter_map(Value::as_object).any(|keys| {
+                    keys.keys()
+                        .any(|key| SOURCE_BINDING_KEYS.contains(&key.to_ascii_lowercase().as_str()))
+                })
+            });
+        if bound {
+            continue;
+        }
+        let reads: Vec<String> = if statement.get("NotAction").is_some() {
+            vec![format!(
+                "every action but {}",
+                compact(&statement["NotAction"])
+            )]
+        } else {
+            strings(statement.get("Action"))
+                .into_iter()
+                .filter(|action| DATA_READS.iter().any(|read| action_matches(action, read)))
+                .collect()
+        };
+        if reads.is_empty() {
+            continue;
+        }
+        for service in services {
+            found.push(format!("{service} ({})", reads.join(", ")));
+        }
+    }
+    found
+}
+
 /// Positive operators that fail when the key is missing, so they narrow who gets in.
 fn narrowing_operator(operator: &str) -> bool {
     let operator = operator.to_ascii_lowercase();
@@ -599,6 +704,45 @@ mod tests {
 
     const US: &str = "111122223333";
     const THEM: &str = "210987654321";
+
+    /// An Origin Access Control statement without aws:SourceArn lets any account's distribution read
+    /// the bucket; with it, or for a write (CloudTrail delivering), or to an account, nothing is said.
+    #[test]
+    fn a_service_reading_data_for_any_account_is_said_and_a_bound_or_writing_one_is_not() {
+        let policy = |statements: Value| json!({"Version": "2012-10-17", "Statement": statements});
+        let oac = json!({"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shop/*"});
+        assert_eq!(
+            unbound_service_reads(&policy(json!([oac.clone()]))),
+            ["cloudfront.amazonaws.com (s3:GetObject)"]
+        );
+        let mut bound = oac.clone();
+        bound["Condition"] = json!({"StringEquals": {"AWS:SourceArn":
+            "arn:aws:cloudfront::111122223333:distribution/E1"}});
+        assert!(unbound_service_reads(&policy(json!([bound]))).is_empty());
+        let delivery = json!({"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": ["s3:PutObject", "s3:GetBucketAcl"], "Resource": "*"});
+        assert!(unbound_service_reads(&policy(json!([delivery]))).is_empty());
+        let account =
+            json!({"Effect": "Allow", "Principal": {"AWS": THEM}, "Action": "s3:GetObject"});
+        assert!(unbound_service_reads(&policy(json!([account]))).is_empty());
+        // Wildcards and NotAction read data too; a deny lets no one in.
+        let wide = json!({"Effect": "Allow", "Principal": {"Service": ["logs.amazonaws.com"]},
+            "Action": ["kms:Decrypt*", "kms:Describe*"]});
+        assert_eq!(
+            unbound_service_reads(&policy(json!([wide]))),
+            ["logs.amazonaws.com (kms:Decrypt*)"]
+        );
+        let not_action = json!({"Effect": "Allow", "Principal": {"Service": "sns.amazonaws.com"},
+            "NotAction": "sqs:DeleteQueue"});
+        assert_eq!(
+            unbound_service_reads(&policy(json!(not_action))),
+            ["sns.amazonaws.com (every action but \"sqs:DeleteQueue\")"]
+        );
+        let deny = json!({"Effect": "Deny", "Principal": {"Service": "cloudfront.amazonaws.com"},
+            "Action": "s3:*"});
+        assert!(unbound_service_reads(&policy(json!([deny]))).is_empty());
+    }
 
     fn home() -> Home {
         Home {

@@ -752,6 +752,24 @@ pub fn findings(region: &str, readings: &Readings) -> Vec<Finding> {
         let Some(text) = found.policy.as_deref() else {
             continue;
         };
+        if let Ok(document) = serde_json::from_str::<serde_json::Value>(text) {
+            let unbound =
+                crate::services::common::policy_principals::unbound_service_reads(&document);
+            if !unbound.is_empty() {
+                findings.push(Finding {
+                    check: INFO.name.to_string(),
+                    region: region.to_string(),
+                    resource: found.arn.clone(),
+                    severity: Severity::High,
+                    message: format!(
+                        "the resource policy of {} {} lets AWS services read its data for any account's resources: {}, with no condition naming the resource or account they act for (aws:SourceArn, aws:SourceAccount): another account's distribution, bucket or topic can use this grant (the confused deputy). No cut here closes it (the deny never binds AWS services): add such a condition, or remove the statement.",
+                        found.service.noun(),
+                        found.resource,
+                        unbound.join("; ")
+                    ),
+                });
+            }
+        }
         let reading =
             crate::services::common::policy_principals::read_policy_text(text, &readings.home);
         if reading.unclassified.is_empty() {

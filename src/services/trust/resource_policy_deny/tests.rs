@@ -268,6 +268,30 @@ fn what_cannot_be_classified_or_read_is_a_high_finding_naming_the_resource() {
     assert!(found[1].message.contains("AccessDeniedException"));
 }
 
+/// A bucket any account's CloudFront distribution can read (an Origin Access Control statement without
+/// aws:SourceArn) is a High finding: no cut closes it, since the deny never binds AWS services.
+#[test]
+fn a_bucket_any_accounts_distribution_can_read_is_a_high_finding() {
+    let oac = grant_to(json!({"Service": "cloudfront.amazonaws.com"}));
+    let readings = Readings {
+        home: home(),
+        found: vec![bucket_with(oac)],
+        unread: vec![],
+    };
+    let found = findings("us-east-1", &readings);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].severity, Severity::High);
+    assert_eq!(found[0].resource, BUCKET_ARN);
+    assert!(
+        found[0]
+            .message
+            .contains("cloudfront.amazonaws.com (s3:GetObject), with no condition naming the resource or account")
+            && found[0].message.contains("the confused deputy"),
+        "{}",
+        found[0].message
+    );
+}
+
 // -------------------------------------------------------------------------------------------------
 // Mocked AWS answers
 // -------------------------------------------------------------------------------------------------
