@@ -6,7 +6,7 @@
 //! the rollback file holds its intent only, and restore derives the undo from the plan (the prior mode, and
 //! the exclusions carrying the cut's tag).
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
 use crate::block_public_access::{seed, switches};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
@@ -24,20 +24,6 @@ const UNDO_ACTIONS: [&str; 4] = [
     "DisableSnapshotBlockPublicAccess",
     "DisableImageBlockPublicAccess",
 ];
-
-/// The 1-based positions of the first and last call of each action, in order.
-fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
-    let mut points = Vec::new();
-    for action in actions {
-        if let Some(first) = calls.iter().position(|c| c == action) {
-            let last = calls.iter().rposition(|c| c == action).unwrap();
-            points.extend([first + 1, last + 1]);
-        }
-    }
-    points.sort();
-    points.dedup();
-    points
-}
 
 /// Seeds an emptied emulator and plans with the bastion's subnet kept; returns the switches as seeded.
 async fn seed_and_plan(

@@ -13,7 +13,7 @@ use crate::leaky_account::edge::{self, SeededEdge};
 const MAINTENANCE: &str = "maintenance.leaky.example";
 
 /// The first and last position (1-based) among a run's mutating calls.
-fn first_and_last(calls: &[String]) -> Vec<usize> {
+fn first_and_last_write(calls: &[String]) -> Vec<usize> {
     assert!(!calls.is_empty(), "the run writes the distribution");
     let mut points = vec![1, calls.len()];
     points.dedup();
@@ -72,7 +72,7 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
         original
     );
 
-    for n in first_and_last(&apply_calls) {
+    for n in first_and_last_write(&apply_calls) {
         let name = format!("a{n}");
         let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
         let (status, _, output) = run_through_proxy(
@@ -100,7 +100,7 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
         );
     }
 
-    for k in first_and_last(&restore_calls) {
+    for k in first_and_last_write(&restore_calls) {
         let name = format!("r{k}");
         let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
         emulator

@@ -5,26 +5,13 @@
 //! its VPC again; and restore killed after its first and last AttachInternetGateway, then run again,
 //! must finish the job.
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::snapshot;
 
 const DETACH: &str = "DetachInternetGateway";
 const ATTACH: &str = "AttachInternetGateway";
-
-/// The first and last position (1-based) of `call` among a run's mutating calls.
-fn first_and_last(calls: &[String], call: &str) -> Vec<usize> {
-    let first = calls.iter().position(|c| c == call).map(|i| i + 1);
-    let last = calls.iter().rposition(|c| c == call).map(|i| i + 1);
-    let mut points: Vec<usize> = first.into_iter().chain(last).collect();
-    points.dedup();
-    assert!(
-        points.len() == 2,
-        "the run makes two {call} calls: {calls:?}"
-    );
-    points
-}
 
 /// Two VPCs, each with an internet gateway and nothing holding a public address; planned for
 /// `igw_detach` alone as `plans/{name}.yaml`. Returns the gateways as seeded.
@@ -97,7 +84,7 @@ async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back
         original
     );
 
-    for n in first_and_last(&apply_calls, DETACH) {
+    for n in first_and_last(&apply_calls, &[DETACH]) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &ec2, &name).await;
         let (status, seen, output) = run_through_proxy(
@@ -123,7 +110,7 @@ async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back
         );
     }
 
-    for k in first_and_last(&restore_calls, ATTACH) {
+    for k in first_and_last(&restore_calls, &[ATTACH]) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &ec2, &name).await;
         emulator

@@ -186,6 +186,25 @@ fn restore_directly(emulator: &Emulator, rollback: &str, what: &str) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
+/// The 1-based positions, among a run's mutating calls, of the first and the last call of each of
+/// `actions`, in order: where a crash test kills the run.
+fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
+    let mut points = Vec::new();
+    for action in actions {
+        if let Some(first) = calls.iter().position(|c| c == action) {
+            let last = calls.iter().rposition(|c| c == action).unwrap();
+            points.extend([first + 1, last + 1]);
+        }
+    }
+    points.sort();
+    points.dedup();
+    assert!(
+        !points.is_empty(),
+        "the run makes none of {actions:?}: {calls:?}"
+    );
+    points
+}
+
 fn rollback_file(emulator: &Emulator, rollback: &str) -> String {
     std::fs::read_to_string(emulator.path(rollback)).unwrap_or_else(|e| format!("({e})"))
 }

@@ -8,27 +8,13 @@
 //! between them, the rollback file holds the intent only, and the undo derived from the plan detaches if
 //! attached and deletes the policy only when no target is left, so no policy hikkonuki made stays behind.
 
-use super::{assert_killed, reset, restore_directly, rollback_file};
+use super::{assert_killed, first_and_last, reset, restore_directly, rollback_file};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::organization_policies::{plan, policy_state, seed};
 
 const ACTIONS: [&str; 3] = ["CreatePolicy", "AttachPolicy", "EnablePolicyType"];
 const UNDO_ACTIONS: [&str; 3] = ["DetachPolicy", "DeletePolicy", "DisablePolicyType"];
-
-/// The 1-based positions of the first and last call of each action, in order.
-fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
-    let mut points = Vec::new();
-    for action in actions {
-        if let Some(first) = calls.iter().position(|c| c == action) {
-            let last = calls.iter().rposition(|c| c == action).unwrap();
-            points.extend([first + 1, last + 1]);
-        }
-    }
-    points.sort();
-    points.dedup();
-    points
-}
 
 /// An emptied emulator seeded with the organization and planned; returns its policy state as seeded.
 async fn seed_and_plan(

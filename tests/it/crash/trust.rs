@@ -3,26 +3,13 @@
 //! restore give back every trust policy exactly; and restore killed after its first and last write, then
 //! run again, must finish the job (the second run finds the cut already undone and says so).
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::leaky_account::trust;
 use crate::trust::trust_state;
 
 const CALL: &str = "UpdateAssumeRolePolicy";
-
-/// The first and last position (1-based) of the trust writes among a run's mutating calls.
-fn first_and_last(calls: &[String]) -> Vec<usize> {
-    let first = calls.iter().position(|c| c == CALL).map(|i| i + 1);
-    let last = calls.iter().rposition(|c| c == CALL).map(|i| i + 1);
-    let mut points: Vec<usize> = first.into_iter().chain(last).collect();
-    points.dedup();
-    assert!(
-        !points.is_empty(),
-        "the run writes trust policies: {calls:?}"
-    );
-    points
-}
 
 async fn seed_and_plan(emulator: &Emulator, iam: &aws_sdk_iam::Client, name: &str) -> String {
     reset(emulator);
@@ -65,7 +52,7 @@ async fn trust_deny_apply_and_restore_killed_after_first_and_last_write_give_bac
     assert!(status.success(), "an uncut restore succeeds:\n{output}");
     assert_eq!(format!("{:?}", trust_state(&iam).await), original);
 
-    for n in first_and_last(&apply_calls) {
+    for n in first_and_last(&apply_calls, &[CALL]) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &iam, &name).await;
         let (status, seen, output) = run_through_proxy(
@@ -91,7 +78,7 @@ async fn trust_deny_apply_and_restore_killed_after_first_and_last_write_give_bac
         );
     }
 
-    for k in first_and_last(&restore_calls) {
+    for k in first_and_last(&restore_calls, &[CALL]) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &iam, &name).await;
         emulator

@@ -504,17 +504,22 @@ async fn classify_region(ctx: &RegionCtx) -> Result<Classified, ServiceError> {
     })
 }
 
-/// Among `targets` (endpoint IDs of cuts), those the run's own calls go through, each with why: asked by
-/// apply, wherever the plan was made.
-async fn own_routes_among(
+/// Among `cuts` (of either endpoint kind, each targeting an endpoint ID), those whose endpoint this
+/// run's own calls go through, each with why: both kinds' `cuts_off_live`, asked by apply wherever the
+/// plan was made. Against an endpoint override (the emulator) no call goes through an endpoint.
+async fn own_routes_among<S: Send + Sync>(
     ctx: &RegionCtx,
-    targets: impl Iterator<Item = (String, String)>,
+    cuts: &[crate::services::TypedCut<S>],
 ) -> Result<Vec<(String, String)>, ServiceError> {
+    if ctx.endpoint_url.is_some() || cuts.is_empty() {
+        return Ok(Vec::new());
+    }
     let classified = classified_region(ctx).await?;
-    Ok(targets
-        .filter_map(|(id, target)| {
-            let why = classified.own_routes.get(&target)?;
-            Some((id, format!("{target}: {why}")))
+    Ok(cuts
+        .iter()
+        .filter_map(|cut| {
+            let why = classified.own_routes.get(&cut.target)?;
+            Some((cut.id.clone(), format!("{}: {why}", cut.target)))
         })
         .collect())
 }

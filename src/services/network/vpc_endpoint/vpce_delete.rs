@@ -181,14 +181,7 @@ impl CutKind for VpcEndpointDelete {
         cuts: &[TypedCut<EndpointState>],
         _caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
-        if ctx.endpoint_url.is_some() || cuts.is_empty() {
-            return Ok(Vec::new());
-        }
-        own_routes_among(
-            ctx,
-            cuts.iter().map(|cut| (cut.id.clone(), cut.target.clone())),
-        )
-        .await
+        own_routes_among(ctx, cuts).await
     }
 
     async fn observe(
