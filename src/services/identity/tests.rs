@@ -2097,3 +2097,58 @@ async fn mocked_limit_exceeded_on_create_policy_fails_the_cut_before_anything_ch
         "{err}"
     );
 }
+
+/// A key deleted between plan and apply: IAM answers UpdateAccessKey and UpdateSSHPublicKey with
+/// `NoSuchEntity` (documented for both: <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateAccessKey.html>,
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateSSHPublicKey.html>). The cut fails
+/// with AWS's code and words, naming the call, so the summary says which key was not deactivated.
+#[tokio::test]
+async fn mocked_a_key_deleted_before_its_cut_fails_it_with_iams_no_such_entity() {
+    use aws_sdk_iam::operation::update_access_key::UpdateAccessKeyError;
+    use aws_sdk_iam::operation::update_ssh_public_key::UpdateSSHPublicKeyError;
+    use aws_sdk_iam::types::error::NoSuchEntityException;
+
+    let gone = |what: &str| {
+        NoSuchEntityException::builder()
+            .message(format!("The {what} with id X cannot be found."))
+            .meta(
+                aws_sdk_iam::error::ErrorMetadata::builder()
+                    .code("NoSuchEntity")
+                    .message(format!("The {what} with id X cannot be found."))
+                    .build(),
+            )
+            .build()
+    };
+    let access = mock!(Client::update_access_key)
+        .then_error(move || UpdateAccessKeyError::NoSuchEntityException(gone("Access Key")));
+    let ssh = mock!(Client::update_ssh_public_key)
+        .then_error(move || UpdateSSHPublicKeyError::NoSuchEntityException(gone("Public Key")));
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&access, &ssh]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let typed = |kind: &str, id: &str| TypedCut {
+        id: Cut::expected_id(kind, "global", id),
+        region: "global".into(),
+        target: id.into(),
+        before: key("alice", id, "Active"),
+        after: key("alice", id, "Inactive"),
+    };
+    let err = CutKind::apply(&KEYS, &ctx, &typed("iam_key_deactivate", "AKIAGONE"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("NoSuchEntity"));
+    assert!(
+        err.to_string()
+            .starts_with("iam:UpdateAccessKey failed: NoSuchEntity: The Access Key"),
+        "{err}"
+    );
+    let ssh_keys = CredentialDeactivate(CredentialType::SshPublicKey);
+    let err = CutKind::apply(
+        &ssh_keys,
+        &ctx,
+        &typed("iam_ssh_key_deactivate", "APKAGONE"),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("NoSuchEntity"));
+    assert!(err.to_string().contains("The Public Key"), "{err}");
+}

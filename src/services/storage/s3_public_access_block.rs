@@ -315,4 +315,48 @@ mod tests {
         assert_eq!(S3PublicAccessBlock.check_states(&cut), Ok(()));
         assert_eq!(S3PublicAccessBlock.undo_record_for(&cut).unwrap(), none);
     }
+
+    /// The emulator grants every call: S3 Control's documented AccessDenied on PutPublicAccessBlock
+    /// (<https://docs.aws.amazon.com/AmazonS3/latest/API/API_control_PutPublicAccessBlock.html>) fails
+    /// the cut naming the call and the permission to grant.
+    #[tokio::test]
+    async fn mocked_access_denied_fails_the_cut_naming_the_permission() {
+        use aws_sdk_s3control::Client;
+        use aws_sdk_s3control::operation::put_public_access_block::PutPublicAccessBlockError;
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let denied = mock!(Client::put_public_access_block).then_error(|| {
+            PutPublicAccessBlockError::generic(
+                aws_sdk_s3control::error::ErrorMetadata::builder()
+                    .code("AccessDenied")
+                    .message("Access Denied")
+                    .build(),
+            )
+        });
+        let ctx = RegionCtx::for_tests("us-east-1").mock_s3control(mock_client!(
+            aws_sdk_s3control,
+            RuleMode::MatchAny,
+            &[&denied]
+        ));
+        let none = AccountBlock {
+            account_id: "123456789012".into(),
+            configuration: None,
+        };
+        let proposed = propose(&none).unwrap();
+        let cut = TypedCut {
+            id: "s3_public_access_block/global/123456789012".into(),
+            region: "global".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let err = S3PublicAccessBlock.apply(&ctx, &cut).await.unwrap_err();
+        assert!(err.is_access_denied(), "{err}");
+        let said = err.to_string();
+        assert!(
+            said.starts_with("s3:PutAccountPublicAccessBlock failed: AccessDenied")
+                && said.contains("missing permission: s3:PutAccountPublicAccessBlock"),
+            "{said}"
+        );
+    }
 }

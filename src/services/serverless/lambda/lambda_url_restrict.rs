@@ -467,6 +467,56 @@ mod tests {
         assert_eq!(read(&ctx, "orders", Some("live")).await.unwrap(), None);
     }
 
+    /// A URL deleted between plan and apply: Lambda answers UpdateFunctionUrlConfig with its documented
+    /// ResourceNotFoundException (404), which fails the cut with AWS's code and words, naming the call.
+    #[tokio::test]
+    async fn mocked_a_url_deleted_before_its_cut_fails_it_with_lambdas_not_found() {
+        use aws_sdk_lambda::operation::update_function_url_config::UpdateFunctionUrlConfigError;
+        use aws_sdk_lambda::types::error::ResourceNotFoundException;
+
+        let gone = mock!(Client::update_function_url_config).then_error(|| {
+            UpdateFunctionUrlConfigError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("The resource you requested does not exist.")
+                    .meta(
+                        aws_sdk_lambda::error::ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .message("The resource you requested does not exist.")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(mock_client!(
+            aws_sdk_lambda,
+            RuleMode::MatchAny,
+            &[&gone]
+        ));
+        let open = UrlState {
+            function_name: "orders".into(),
+            alias: None,
+            function_url: "https://abc.lambda-url.us-east-1.on.aws/".into(),
+            auth_type: OPEN.into(),
+            cors: Some(None),
+            invoke_mode: Some(None),
+        };
+        let proposed = propose(&open).unwrap();
+        let cut = TypedCut {
+            id: "lambda_url_restrict/us-east-1/orders".into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let err = LambdaUrlRestrict.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("ResourceNotFoundException"));
+        assert!(
+            err.to_string()
+                .starts_with("lambda:UpdateFunctionUrlConfig failed: ResourceNotFoundException"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn only_open_urls_are_proposed_and_the_address_may_not_change() {
         let open = UrlState {
