@@ -125,6 +125,12 @@ fn review_left_out(settings: &Settings, left_out: &[LeftOut]) {
                 field(&item.id),
                 field(err)
             ),
+            LeftOutBecause::Protected(why) => say!(
+                settings,
+                "\nLeft out by apply: {} stays open: {}",
+                field(&item.id),
+                field(why)
+            ),
         }
     }
 }

@@ -333,7 +333,12 @@ async fn a_plan_applied_by_a_principal_it_would_cut_leaves_that_principal_alone(
         ))
         .stderr(contains(
             "is left out: it would cut the access of arn:aws:iam::123456789012:user/ci-deploy, who is applying",
-        ));
+        ))
+        // The review lists it with why, as a cut the run takes out, not one the plan switched off.
+        .stdout(contains(format!(
+            "Left out by apply: iam_key_deactivate/global/{} stays open: it would cut the access of arn:aws:iam::123456789012:user/ci-deploy, who is applying",
+            own.access_key_id
+        )));
 
     assert_eq!(
         key_status(&iam, "ci-deploy", &own.access_key_id).await,

@@ -74,6 +74,9 @@ pub enum LeftOutBecause {
     Drifted(Drift),
     /// `--skip-drifted`: its resource could not be read, so the plan cannot be proven current for it.
     Unverifiable(String),
+    /// Apply itself leaves it out, whatever the plan says: it would cut the applier's own access, or its
+    /// kind refuses it (restore could not give back what it takes); why, in words.
+    Protected(String),
 }
 
 impl LeftOutBecause {
@@ -88,6 +91,7 @@ impl LeftOutBecause {
             LeftOutBecause::Unverifiable(err) => {
                 format!("could not be verified (--skip-drifted): {err}")
             }
+            LeftOutBecause::Protected(why) => format!("left out by apply: {why}"),
         }
     }
 }
@@ -305,7 +309,9 @@ pub async fn prepare(
     reporter.account(&caller.account);
     // Selected first: only the cuts this run takes are asked about the applier's access (live reads).
     let (plan, mut left_out) = select(plan, &request.selection, registry);
-    let plan = protect_applying_principal(plan, session, registry, &caller, reporter).await;
+    let (plan, mut protected) =
+        protect_applying_principal(plan, session, registry, &caller, reporter).await;
+    left_out.append(&mut protected);
     let parallelism = request.parallelism.over_regions_of(plan.enabled_cuts());
 
     let (drift, underived) = check_live(session, registry, &plan, &progress, parallelism).await;
@@ -457,17 +463,17 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
 /// or where the plan was made (another responder, another role, another machine). Discovery left out
 /// the planner's own access; this leaves out the applier's: each cut
 /// that would take away the applying principal's credentials, sessions or role, or a role its session
-/// may have come through (read live, [`crate::services::Containment::cuts_off_live`]), is switched off,
-/// with the reason, before the plan is shown, so it is never performed and the operator sees why. So is
-/// each cut its kind refuses whoever applies ([`crate::services::Containment::refuses`]): one restore
-/// could not give back.
+/// may have come through (read live, [`crate::services::Containment::cuts_off_live`]), is taken out of
+/// the run, with the reason, before the plan is shown, so it is never performed and the operator sees
+/// why. So is each cut its kind refuses whoever applies ([`crate::services::Containment::refuses`]): one
+/// restore could not give back.
 async fn protect_applying_principal(
     mut plan: Plan,
     session: &AwsSession,
     registry: &Registry,
     caller: &CallerIdentity,
     reporter: &dyn Reporter,
-) -> Plan {
+) -> (Plan, Vec<LeftOut>) {
     let mut left_out: Vec<(String, String)> = Vec::new();
     for cut in plan.cuts.iter().filter(|cut| cut.enabled) {
         let Some(kind) = registry.get(&cut.kind) else {
@@ -495,17 +501,26 @@ async fn protect_applying_principal(
         });
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
+    // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal
+    // records nothing of them (a skip would say "disabled in the plan", which it was not).
+    let mut protected: Vec<LeftOut> = Vec::new();
     for (id, why) in left_out {
-        let Some(cut) = plan.cuts.iter_mut().find(|cut| cut.id == id && cut.enabled) else {
+        if protected.iter().any(|item| item.id == id)
+            || !plan.cuts.iter().any(|cut| cut.id == id && cut.enabled)
+        {
             continue;
-        };
-        cut.enabled = false;
-        cut.reason = format!("{} Left out: {why}.", cut.reason);
+        }
         reporter.event(&Event::Warning {
             message: format!("{id} is left out: {why}"),
         });
+        protected.push(LeftOut {
+            id,
+            because: LeftOutBecause::Protected(why),
+        });
     }
-    plan
+    plan.cuts
+        .retain(|cut| !protected.iter().any(|item| item.id == cut.id));
+    (plan, protected)
 }
 
 /// The enabled cuts that only a live read shows would cut the applier off, each with why; a kind that
