@@ -184,3 +184,38 @@ async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
     let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
     assert_eq!(targets, vec!["vgw-a", "vgw-b"]);
 }
+
+/// EC2 answers DetachVpnGateway with its documented `InvalidVpnGatewayAttachment.NotFound` when the
+/// gateway is no longer attached to that VPC (detached since the plan): the emulator never does, so the
+/// error is proven here: the cut fails with AWS's code and words, naming the call.
+#[tokio::test]
+async fn mocked_a_detach_of_an_attachment_gone_since_the_plan_fails_with_ec2s_code() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::detach_vpn_gateway::DetachVpnGatewayError;
+    let gone = mock!(Client::detach_vpn_gateway).then_error(|| {
+        DetachVpnGatewayError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidVpnGatewayAttachment.NotFound")
+                .message(
+                    "The attachment with vpn gateway ID 'vgw-1' and vpc ID 'vpc-1' does not exist",
+                )
+                .build(),
+        )
+    });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&gone]),
+    );
+    let err = GatewayCalls::detach(&VpnGatewayDetach, &ctx, "vgw-1", "vpc-1")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.code.as_deref(),
+        Some("InvalidVpnGatewayAttachment.NotFound")
+    );
+    assert!(
+        err.to_string()
+            .starts_with("ec2:DetachVpnGateway failed: InvalidVpnGatewayAttachment.NotFound"),
+        "{err}"
+    );
+}
