@@ -279,6 +279,74 @@ mod tests {
 
     const DELEGATION: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"ses:SendEmail","Resource":"*"}]}"#;
 
+    /// SES v2 answers DeleteEmailIdentityPolicy with its documented NotFoundException for a policy gone
+    /// already (an apply resumed after a crash): the cut's aim holds, and the other policies are still
+    /// deleted. Its AccessDeniedException fails the cut, naming the call.
+    #[tokio::test]
+    async fn mocked_a_policy_gone_already_is_done_and_access_denied_fails_the_cut() {
+        use aws_sdk_sesv2::Client;
+        use aws_sdk_sesv2::operation::delete_email_identity_policy::{
+            DeleteEmailIdentityPolicyError, DeleteEmailIdentityPolicyOutput,
+        };
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+        let error = |code: &'static str| {
+            move || {
+                DeleteEmailIdentityPolicyError::generic(
+                    aws_sdk_sesv2::error::ErrorMetadata::builder()
+                        .code(code)
+                        .message(code)
+                        .build(),
+                )
+            }
+        };
+        let cut = TypedCut {
+            id: "ses_identity_policy_remove/us-east-1/leaky.example".into(),
+            region: "us-east-1".into(),
+            target: "leaky.example".into(),
+            before: IdentityPolicies {
+                identity: "leaky.example".into(),
+                policies: BTreeMap::from([
+                    ("Gone".to_string(), DELEGATION.to_string()),
+                    ("Partner".to_string(), DELEGATION.to_string()),
+                ]),
+            },
+            after: IdentityPolicies {
+                identity: "leaky.example".into(),
+                policies: BTreeMap::new(),
+            },
+        };
+        let gone = mock!(Client::delete_email_identity_policy)
+            .match_requests(|req| req.policy_name() == Some("Gone"))
+            .then_error(error("NotFoundException"));
+        let deleted = mock!(Client::delete_email_identity_policy)
+            .match_requests(|req| req.policy_name() == Some("Partner"))
+            .then_output(|| DeleteEmailIdentityPolicyOutput::builder().build());
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sesv2(mock_client!(
+            aws_sdk_sesv2,
+            RuleMode::MatchAny,
+            &[&gone, &deleted]
+        ));
+        let record = SesIdentityPolicyRemove.apply(&ctx, &cut).await.unwrap();
+        assert_eq!(record, cut.before, "the undo record holds both documents");
+        assert_eq!(deleted.num_calls(), 1);
+
+        let denied =
+            mock!(Client::delete_email_identity_policy).then_error(error("AccessDeniedException"));
+        let ctx = RegionCtx::for_tests("us-east-1").mock_sesv2(mock_client!(
+            aws_sdk_sesv2,
+            RuleMode::MatchAny,
+            &[&denied]
+        ));
+        let err = SesIdentityPolicyRemove.apply(&ctx, &cut).await.unwrap_err();
+        assert!(err.is_access_denied(), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("ses:DeleteEmailIdentityPolicy failed: AccessDeniedException"),
+            "{err}"
+        );
+    }
+
     #[test]
     fn identities_with_policies_are_proposed_naming_the_delegates() {
         let empty = IdentityPolicies {

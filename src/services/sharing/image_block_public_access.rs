@@ -253,6 +253,60 @@ mod tests {
             .build()
     }
 
+    /// `apply --check` asks EC2 with DryRun; its documented answers are DryRunOperation (it would be
+    /// allowed) and UnauthorizedOperation (it would not), which the check reports as denied, naming the
+    /// call, and no switch is changed.
+    #[tokio::test]
+    async fn mocked_check_reports_a_denied_dry_run_and_an_allowed_one() {
+        use aws_sdk_ec2::error::ErrorMetadata;
+        use aws_sdk_ec2::operation::enable_image_block_public_access::EnableImageBlockPublicAccessError;
+        let answer = |code: &'static str| {
+            mock!(aws_sdk_ec2::Client::enable_image_block_public_access)
+                .match_requests(|req| req.dry_run() == Some(true))
+                .then_error(move || {
+                    EnableImageBlockPublicAccessError::generic(
+                        ErrorMetadata::builder().code(code).message(code).build(),
+                    )
+                })
+        };
+        let cut = TypedCut {
+            id: "image_block_public_access/us-east-1/123456789012".into(),
+            region: "us-east-1".into(),
+            target: "123456789012".into(),
+            before: state("unblocked", "account"),
+            after: state("block-new-sharing", "account"),
+        };
+        let denied = answer("UnauthorizedOperation");
+        let ctx = RegionCtx::with_ec2(
+            "us-east-1",
+            mock_client!(
+                aws_sdk_ec2,
+                aws_smithy_mocks::RuleMode::MatchAny,
+                &[&denied]
+            ),
+        );
+        match ImageBlockPublicAccess.check_permission(&ctx, &cut).await {
+            PermissionCheck::Denied(err) => {
+                assert_eq!(err.code.as_deref(), Some("UnauthorizedOperation"));
+                assert_eq!(err.operation, "ec2:EnableImageBlockPublicAccess");
+            }
+            other => panic!("expected a denial, got {other:?}"),
+        }
+        let allowed = answer("DryRunOperation");
+        let ctx = RegionCtx::with_ec2(
+            "us-east-1",
+            mock_client!(
+                aws_sdk_ec2,
+                aws_smithy_mocks::RuleMode::MatchAny,
+                &[&allowed]
+            ),
+        );
+        assert_eq!(
+            ImageBlockPublicAccess.check_permission(&ctx, &cut).await,
+            PermissionCheck::Allowed
+        );
+    }
+
     #[tokio::test]
     async fn an_unblocked_region_is_proposed_block_new_sharing_then_undone_by_disabling() {
         let get = mock!(aws_sdk_ec2::Client::get_image_block_public_access_state)

@@ -490,6 +490,39 @@ mod tests {
         );
     }
 
+    /// A repository deleted between plan and apply: ECR Public answers DeleteRepository with its
+    /// documented RepositoryNotFoundException, which fails the cut with AWS's code, naming the call.
+    #[tokio::test]
+    async fn mocked_a_repository_deleted_before_its_cut_fails_it_with_ecrs_not_found() {
+        use aws_sdk_ecrpublic::operation::delete_repository::DeleteRepositoryError;
+        use aws_sdk_ecrpublic::types::error::RepositoryNotFoundException;
+        let gone = mock!(Client::delete_repository).then_error(|| {
+            DeleteRepositoryError::RepositoryNotFoundException(
+                RepositoryNotFoundException::builder()
+                    .message("The repository with name 'web' does not exist in the registry")
+                    .meta(
+                        aws_sdk_ecrpublic::error::ErrorMetadata::builder()
+                            .code("RepositoryNotFoundException")
+                            .message(
+                                "The repository with name 'web' does not exist in the registry",
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_ecrpublic, RuleMode::MatchAny, &[&gone]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_ecrpublic(client);
+        let cut = as_cut(propose(&state_of(&repository("web")).unwrap()));
+        let err = EcrPublicDelete.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("RepositoryNotFoundException"));
+        assert!(
+            err.to_string()
+                .starts_with("ecr-public:DeleteRepository failed: RepositoryNotFoundException"),
+            "{err}"
+        );
+    }
+
     /// Plans and rollback files written before the states were typed read back as the same values and
     /// are written again byte for byte; a document that fits neither state is refused naming the field.
     #[tokio::test]

@@ -221,6 +221,52 @@ mod tests {
 
     use super::*;
 
+    /// A function deleted between plan and apply: Lambda answers PutFunctionConcurrency with its
+    /// documented ResourceNotFoundException (404), which fails the cut with AWS's code, naming the call.
+    #[tokio::test]
+    async fn mocked_a_function_deleted_before_its_cut_fails_it_with_lambdas_not_found() {
+        use aws_sdk_lambda::operation::put_function_concurrency::PutFunctionConcurrencyError;
+        use aws_sdk_lambda::types::error::ResourceNotFoundException;
+
+        let gone = mock!(Client::put_function_concurrency).then_error(|| {
+            PutFunctionConcurrencyError::ResourceNotFoundException(
+                ResourceNotFoundException::builder()
+                    .message("Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders")
+                    .meta(
+                        aws_sdk_lambda::error::ErrorMetadata::builder()
+                            .code("ResourceNotFoundException")
+                            .message("Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(mock_client!(
+            aws_sdk_lambda,
+            RuleMode::MatchAny,
+            &[&gone]
+        ));
+        let state = Concurrency {
+            function_name: "orders".into(),
+            reserved_concurrency: None,
+        };
+        let proposed = propose(&state).unwrap();
+        let cut = TypedCut {
+            id: "lambda_throttle/us-east-1/orders".into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let err = LambdaThrottle.apply(&ctx, &cut).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("ResourceNotFoundException"));
+        assert!(
+            err.to_string()
+                .starts_with("lambda:PutFunctionConcurrency failed: ResourceNotFoundException"),
+            "{err}"
+        );
+    }
+
     /// The proposal for `orders` and the cut a plan makes of it.
     fn cut(before: Option<i32>) -> (Proposal<Concurrency>, TypedCut<Concurrency>) {
         let proposed = propose(&Concurrency {
