@@ -113,9 +113,9 @@ pub enum EngineError {
         drift: apply::DriftCheck,
     },
     /// Cuts whose `after` is not what the kind derives from the live resource: the plan was edited
-    /// somewhere other than `enabled`.
+    /// somewhere other than `enabled`, or made by a version whose rules differ.
     #[error(
-        "refusing to apply {plan}: {} cut(s) would not do what the kind derives from the live account:\n{}\n  fix: only `enabled` may be edited in a plan (or whole cuts deleted); make a new plan with `hikkonuki plan`. Nothing was changed.",
+        "refusing to apply {plan}: {} cut(s) would not do what the kind derives from the live account:\n{}\n  fix: make a new plan with `hikkonuki plan`: the plan was edited somewhere other than `enabled` (only that, or deleting whole cuts, is allowed), or made by a hikkonuki whose rules differ from this one's. Nothing was changed.",
         underived.len(),
         // Each on its own line: a newline quoted from the plan (an option's name) must not start one.
         underived.iter().map(|u| format!("  {}: {}", crate::report::escape::visible(&u.id), crate::report::escape::visible(&u.problem))).collect::<Vec<_>>().join("\n"),

@@ -180,7 +180,10 @@ async fn an_edited_after_is_refused_before_anything_is_cut() {
             "{id} is named: {stderr}"
         );
     }
-    assert!(stderr.contains("only `enabled` may be edited"), "{stderr}");
+    assert!(
+        stderr.contains("the plan was edited somewhere other than `enabled`"),
+        "{stderr}"
+    );
     assert_eq!(
         snapshot::security_groups(&ec2).await,
         original,
