@@ -169,7 +169,7 @@ impl CutKind for Switch {
     async fn cuts_off_live(
         &self,
         _ctx: &RegionCtx,
-        cuts: &[TypedCut<Setting>],
+        cuts: &[&crate::plan::Cut],
         caller: &crate::aws::CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         if cuts.iter().any(|cut| cut.target == "cannot-tell") {

@@ -279,14 +279,15 @@ pub trait Containment: Send + Sync {
     /// asks it of the principal actually applying, whoever made the plan, and never performs such a cut.
     fn cuts_off(&self, cut: &Cut, caller: &CallerIdentity) -> bool;
 
-    /// Why apply must not carry out this cut whatever the plan says, when it must not: restore could not
-    /// give back what it would overwrite or remove (a policy of hikkonuki's name already there, a
-    /// statement AddPermission cannot re-create). Discovery proposes such a cut switched off; apply asks
-    /// this before anything is journaled and leaves it out, so no intent of it is ever undone.
-    fn refuses(&self, cut: &Cut) -> Option<String>;
+    /// Why apply takes this cut out of the run whatever the plan says, when it must: its kind refuses it
+    /// ([`CutKind::refuses`]: restore could not give back what it would overwrite or remove), or it would
+    /// cut the access of `caller`, who is applying ([`CutKind::cuts_off`]). Apply asks it of every
+    /// enabled cut before anything is journaled, so no intent of such a cut is ever undone; the cut's
+    /// states are decoded once for both questions.
+    fn leaves_out(&self, cut: &Cut, caller: &CallerIdentity) -> Option<String>;
 
-    /// Among `cuts` (this kind's, in `ctx`'s region), those that would take away `caller`'s access in a
-    /// way only a live read shows, each with why: a role the applier's session may have come through is
+    /// Among `cuts` (this kind's, in `ctx`'s region, as the plan holds them), those that would take away
+    /// `caller`'s access in a way only a live read shows, each with why: a role the applier's session may have come through is
     /// named in the trust policy of the applier's role, which the plan need not hold. Apply asks it of
     /// every run, since the applier may not be the planner (whose own discovery kept), and leaves these
     /// cuts out; when it fails, it leaves out all of the kind's cuts, since it cannot tell which are safe.
@@ -568,16 +569,21 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
-    /// As [`Containment::refuses`]. By default every cut restore can undo may run.
+    /// Why apply must not carry out this cut whatever the plan says, when it must not: restore could not
+    /// give back what it would overwrite or remove (a policy of hikkonuki's name already there, a
+    /// statement AddPermission cannot re-create). Discovery proposes such a cut switched off. By default
+    /// every cut restore can undo may run.
     fn refuses(&self, _cut: &TypedCut<Self::State>) -> Option<String> {
         None
     }
 
-    /// As [`Containment::cuts_off_live`]. By default what [`CutKind::cuts_off`] sees is all there is.
+    /// As [`Containment::cuts_off_live`]. The cuts come as the plan holds them, undecoded: every apply
+    /// asks every kind, and only a kind that reads live decodes what it needs. By default what
+    /// [`CutKind::cuts_off`] sees is all there is.
     async fn cuts_off_live(
         &self,
         _ctx: &RegionCtx,
-        _cuts: &[TypedCut<Self::State>],
+        _cuts: &[&Cut],
         _caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         Ok(Vec::new())
@@ -762,11 +768,13 @@ impl<K: CutKind> Containment for K {
         TypedCut::decode(cut).is_ok_and(|typed| CutKind::cuts_off(self, &typed, caller))
     }
 
-    fn refuses(&self, cut: &Cut) -> Option<String> {
+    fn leaves_out(&self, cut: &Cut, caller: &CallerIdentity) -> Option<String> {
         // A cut that does not decode never runs (the plan is refused).
-        TypedCut::decode(cut)
-            .ok()
-            .and_then(|typed| CutKind::refuses(self, &typed))
+        let typed = TypedCut::decode(cut).ok()?;
+        CutKind::refuses(self, &typed).or_else(|| {
+            CutKind::cuts_off(self, &typed, caller)
+                .then(|| format!("it would cut the access of {}, who is applying", caller.arn))
+        })
     }
 
     async fn cuts_off_live(
@@ -775,12 +783,7 @@ impl<K: CutKind> Containment for K {
         cuts: &[&Cut],
         caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
-        // As for `cuts_off`: a cut that does not decode is refused with the plan.
-        let typed: Vec<TypedCut<K::State>> = cuts
-            .iter()
-            .filter_map(|cut| TypedCut::decode(cut).ok())
-            .collect();
-        CutKind::cuts_off_live(self, ctx, &typed, caller).await
+        CutKind::cuts_off_live(self, ctx, cuts, caller).await
     }
 
     fn holds(&self, cut: &Cut, live: &Value) -> bool {

@@ -476,20 +476,13 @@ async fn protect_applying_principal(
 ) -> (Plan, Vec<LeftOut>) {
     let mut left_out: Vec<(String, String)> = Vec::new();
     for cut in plan.cuts.iter().filter(|cut| cut.enabled) {
-        let Some(kind) = registry.get(&cut.kind) else {
-            continue;
-        };
         // Before anything is journaled: a refused cut's intent would have restore undo it, and its undo
         // could take what the cut never touched.
-        if let Some(why) = kind.refuses(cut) {
+        if let Some(why) = registry
+            .get(&cut.kind)
+            .and_then(|kind| kind.leaves_out(cut, caller))
+        {
             left_out.push((cut.id.clone(), why));
-            continue;
-        }
-        if kind.cuts_off(cut, caller) {
-            left_out.push((
-                cut.id.clone(),
-                format!("it would cut the access of {}, who is applying", caller.arn),
-            ));
         }
     }
     if caller.arn != plan.caller {

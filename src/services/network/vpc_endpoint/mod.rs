@@ -507,9 +507,9 @@ async fn classify_region(ctx: &RegionCtx) -> Result<Classified, ServiceError> {
 /// Among `cuts` (of either endpoint kind, each targeting an endpoint ID), those whose endpoint this
 /// run's own calls go through, each with why: both kinds' `cuts_off_live`, asked by apply wherever the
 /// plan was made. Against an endpoint override (the emulator) no call goes through an endpoint.
-async fn own_routes_among<S: Send + Sync>(
+async fn own_routes_among(
     ctx: &RegionCtx,
-    cuts: &[crate::services::TypedCut<S>],
+    cuts: &[&Cut],
 ) -> Result<Vec<(String, String)>, ServiceError> {
     if ctx.endpoint_url.is_some() || cuts.is_empty() {
         return Ok(Vec::new());

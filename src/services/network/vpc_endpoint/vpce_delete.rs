@@ -12,6 +12,7 @@ use super::{
     EndpointDescription, PolicySupport, classified_region, live_endpoint, own_routes_among,
 };
 use crate::aws::{CallerIdentity, RegionCtx};
+use crate::plan::Cut;
 use crate::services::{
     CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
@@ -178,7 +179,7 @@ impl CutKind for VpcEndpointDelete {
     async fn cuts_off_live(
         &self,
         ctx: &RegionCtx,
-        cuts: &[TypedCut<EndpointState>],
+        cuts: &[&Cut],
         _caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         own_routes_among(ctx, cuts).await

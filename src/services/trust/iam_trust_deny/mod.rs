@@ -46,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::aws::{CallerIdentity, RegionCtx};
+use crate::plan::Cut;
 use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, PolicyReading, read_policy};
 use crate::services::identity::policy_room::policy_size;
@@ -814,7 +815,7 @@ impl CutKind for TrustDeny {
     async fn cuts_off_live(
         &self,
         ctx: &RegionCtx,
-        cuts: &[TypedCut<TrustState>],
+        cuts: &[&Cut],
         caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
         let principal = CallerPrincipal::from_identity(caller);
@@ -825,11 +826,13 @@ impl CutKind for TrustDeny {
         let kept: HashMap<String, String> = kept_roles(&principal, &roles, &caller.account)
             .into_iter()
             .collect();
+        // A cut that does not decode never runs (the plan is refused).
         Ok(cuts
             .iter()
             .filter_map(|cut| {
-                let why = kept.get(&cut.before.role)?;
-                Some((cut.id.clone(), format!("role {}: {why}", cut.before.role)))
+                let typed = TypedCut::<TrustState>::decode(cut).ok()?;
+                let why = kept.get(&typed.before.role)?;
+                Some((cut.id.clone(), format!("role {}: {why}", typed.before.role)))
             })
             .collect())
     }
