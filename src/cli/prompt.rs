@@ -135,6 +135,17 @@ fn review_left_out(settings: &Settings, left_out: &[LeftOut]) {
     }
 }
 
+/// What a rollback file that does not authenticate (`--force`) puts back, whole, before the question:
+/// nothing vouches for what it says was there, so it is shown also with --yes, and the run's output
+/// records what was put back. `file` names it ("The rollback file", or an account's).
+fn unauthenticated_whole(settings: &Settings, file: &str, work: &RestoreWork) {
+    say!(
+        settings,
+        "{file} could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
+    );
+    super::restore::print_pending_diffs(settings, work);
+}
+
 impl Operator for TerminalOperator<'_> {
     /// What this run is about to carry out, in one screen: the plan was reviewed when it was made (and
     /// `hikkonuki show --diff` prints it whole), so it is not printed again.
@@ -217,25 +228,18 @@ impl Operator for TerminalOperator<'_> {
     }
 
     fn review_unauthenticated(&self, account: &str, work: &RestoreWork) {
-        let settings = self.settings;
-        say!(
-            settings,
-            "\nAccount {}: its rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming.",
-            field(account)
+        say!(self.settings, "");
+        unauthenticated_whole(
+            self.settings,
+            &format!("Account {}: its rollback file", field(account)),
+            work,
         );
-        super::restore::print_pending_diffs(settings, work);
     }
 
     fn confirm_restore(&self, account: &str, work: &RestoreWork) -> Result<(), String> {
         let settings = self.settings;
         if work.unauthenticated {
-            // Nothing vouches for what this file says was there before: it is shown whole, also with
-            // --yes, so the run's output records what was put back.
-            say!(
-                settings,
-                "The rollback file could not be authenticated (--force): restore puts back what it says, shown here whole. Read it before confirming."
-            );
-            super::restore::print_pending_diffs(settings, work);
+            unauthenticated_whole(settings, "The rollback file", work);
             say!(settings, "");
         }
         say!(settings, "Restore will reconnect, newest cut first:");
