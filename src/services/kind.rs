@@ -190,6 +190,35 @@ impl UndoOutcome {
             .cloned()
             .collect()
     }
+
+    /// An undo's result once every part was tried (one refused part must not keep the others from
+    /// coming back): this outcome when AWS refused none, else the first refusal, its operation and code
+    /// kept (an access denial still names the permission), saying what else was refused, the conflicts
+    /// this outcome's notes report (a failed undo's notes are not kept), and what came back beside it
+    /// (`came_back` introduces the parts in `back`). Restore again redoes only what is still missing.
+    pub fn unless_refused(
+        self,
+        refused: Vec<ServiceError>,
+        came_back: &str,
+        back: &[String],
+    ) -> Result<UndoOutcome, ServiceError> {
+        let mut refused = refused.into_iter();
+        let Some(mut first) = refused.next() else {
+            return Ok(self);
+        };
+        let others: Vec<String> = refused.map(|err| err.to_string()).collect();
+        if !others.is_empty() {
+            first.message = format!("{}; also refused: {}", first.message, others.join("; "));
+        }
+        let conflicts = Self::conflicts(&self.notes);
+        if !conflicts.is_empty() {
+            first.message = format!("{}; and {}", first.message, conflicts.join("; "));
+        }
+        if !back.is_empty() {
+            first.message = format!("{} ({came_back}: {})", first.message, back.join("; "));
+        }
+        Err(first)
+    }
 }
 
 /// What `apply --check` learned about one cut.

@@ -656,35 +656,6 @@ async fn live_table(ctx: &RegionCtx, table_id: &str) -> Result<Option<RouteTable
 }
 
 /// Names the route and the table in an AWS error, so the operator knows which route failed.
-/// The routes AWS refused to re-create, as one error: the first refusal (its operation and code, so an
-/// access denial still names the permission), saying what else was refused and what was re-created
-/// meanwhile. Restore again re-creates only what is still missing.
-fn refused_together(
-    refused: Vec<ServiceError>,
-    recreated: &[String],
-    notes: &[String],
-) -> Option<ServiceError> {
-    let mut refused = refused.into_iter();
-    let mut first = refused.next()?;
-    // A failed undo's notes are not kept: what it left alone must be said in the error.
-    let conflicts = UndoOutcome::conflicts(notes);
-    if !conflicts.is_empty() {
-        first.message = format!("{}; and {}", first.message, conflicts.join("; "));
-    }
-    let others: Vec<String> = refused.map(|err| err.to_string()).collect();
-    if !others.is_empty() {
-        first.message = format!("{}; also refused: {}", first.message, others.join("; "));
-    }
-    if !recreated.is_empty() {
-        first.message = format!(
-            "{} (the table's other routes were re-created: {})",
-            first.message,
-            recreated.join("; ")
-        );
-    }
-    Some(first)
-}
-
 fn about(route: &Route, table: &str, mut err: ServiceError) -> ServiceError {
     err.message = format!("route {} in {table}: {}", route.summary(), err.message);
     err
@@ -902,10 +873,11 @@ impl CutKind for RouteRemove {
                 )),
             }
         }
-        match refused_together(refused, &recreated, &outcome.notes) {
-            Some(err) => Err(err),
-            None => Ok(outcome),
-        }
+        outcome.unless_refused(
+            refused,
+            "the table's other routes were re-created",
+            &recreated,
+        )
     }
 }
 

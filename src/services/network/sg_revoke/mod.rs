@@ -795,6 +795,7 @@ impl CutKind for SecurityGroupRevoke {
         // whose referenced group was deleted since) would keep the batch's others out: a refused batch
         // is tried again one rule at a time, and the refusals are returned together once all were tried.
         let mut refused: Vec<ServiceError> = Vec::new();
+        let mut back: Vec<String> = Vec::new();
         for ((direction, tags), rules) in plan.to_add {
             let tag_spec = (!tags.is_empty()).then(|| {
                 TagSpecification::builder()
@@ -809,18 +810,12 @@ impl CutKind for SecurityGroupRevoke {
             let permissions: Vec<IpPermission> = rules.iter().map(|r| permission_for(r)).collect();
             let batch = authorize(ctx, &undo.group_id, direction, permissions, &tag_spec).await;
             match batch {
-                Ok(()) => outcome.notes.extend(
-                    rules
-                        .iter()
-                        .map(|r| format!("re-authorized {}", r.summary())),
-                ),
+                Ok(()) => back.extend(rules.iter().map(|r| r.summary())),
                 Err(_) if rules.len() > 1 => {
                     for rule in rules {
                         let one = vec![permission_for(rule)];
                         match authorize(ctx, &undo.group_id, direction, one, &tag_spec).await {
-                            Ok(()) => outcome
-                                .notes
-                                .push(format!("re-authorized {}", rule.summary())),
+                            Ok(()) => back.push(rule.summary()),
                             Err(err) => refused.push(about_rule(rule, &undo.group_id, err)),
                         }
                     }
@@ -832,35 +827,10 @@ impl CutKind for SecurityGroupRevoke {
                 ),
             }
         }
-        let mut refused = refused.into_iter();
-        match refused.next() {
-            None => Ok(outcome),
-            Some(mut first) => {
-                let others: Vec<String> = refused.map(|err| err.to_string()).collect();
-                if !others.is_empty() {
-                    first.message =
-                        format!("{}; also refused: {}", first.message, others.join("; "));
-                }
-                // A failed undo's notes are not kept: what it left alone must be said in the error.
-                let conflicts = UndoOutcome::conflicts(&outcome.notes);
-                if !conflicts.is_empty() {
-                    first.message = format!("{}; and {}", first.message, conflicts.join("; "));
-                }
-                let back: Vec<&str> = outcome
-                    .notes
-                    .iter()
-                    .filter_map(|note| note.strip_prefix("re-authorized "))
-                    .collect();
-                if !back.is_empty() {
-                    first.message = format!(
-                        "{} (the group's other rules were re-authorized: {})",
-                        first.message,
-                        back.join("; ")
-                    );
-                }
-                Err(first)
-            }
-        }
+        outcome
+            .notes
+            .extend(back.iter().map(|rule| format!("re-authorized {rule}")));
+        outcome.unless_refused(refused, "the group's other rules were re-authorized", &back)
     }
 }
 
