@@ -80,22 +80,22 @@ fn is_private(address: &IpAddr) -> bool {
     }
 }
 
-/// The judgement, from what the names resolved to here: pure, so it is tested without a resolver.
-/// `service` is what the service's hostname resolved to (None: it did not resolve); `endpoint` what the
-/// endpoint's own names resolved to (None: none did).
+/// The judgement for one endpoint: pure, so it is tested without a resolver. `service` is what the
+/// service's hostname resolved to here (None: it did not resolve); `endpoint` the endpoint's addresses,
+/// from its network interfaces or its own names (None: not known).
 pub fn runs_through(
     service: Option<&BTreeSet<IpAddr>>,
     endpoint: Option<&BTreeSet<IpAddr>>,
 ) -> Option<Vec<IpAddr>> {
     let service = service?;
     match endpoint {
-        // The endpoint's own names say where it is: the service's name leads here to it, or not.
+        // The endpoint's addresses say where it is: the service's name leads here to it, or not.
         Some(endpoint) => {
             let shared: Vec<IpAddr> = service.intersection(endpoint).copied().collect();
             (!shared.is_empty()).then_some(shared)
         }
-        // They did not resolve: a service name that leads to a private address here leads to some
-        // endpoint with private DNS, which may be this one. Keeping the responder's way in comes first.
+        // Not known: a service name that leads to a private address here leads to some endpoint, which
+        // may be this one. Keeping the responder's way in comes first.
         None => {
             let private: Vec<IpAddr> = service.iter().copied().filter(is_private).collect();
             (!private.is_empty()).then_some(private)
@@ -263,22 +263,22 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
         let Some(id) = endpoint.vpc_endpoint_id() else {
             continue;
         };
-        let addresses = match &enis {
-            Some(enis) => Some(
+        let names = endpoint_names(endpoint);
+        let from_interfaces = enis
+            .as_ref()
+            .map(|enis| {
                 endpoint
                     .network_interface_ids()
                     .iter()
                     .filter_map(|eni| enis.get(eni))
                     .flatten()
                     .copied()
-                    .collect::<BTreeSet<IpAddr>>(),
-            )
-            .filter(|found| !found.is_empty()),
-            None => None,
-        };
-        let addresses = match addresses {
+                    .collect::<BTreeSet<IpAddr>>()
+            })
+            .filter(|found| !found.is_empty());
+        let addresses = match from_interfaces {
             Some(found) => Some(found),
-            None => resolve_all(&endpoint_names(endpoint)).await,
+            None => resolve_all(&names).await,
         };
         candidates.push(Candidate {
             id: id.to_string(),
@@ -286,7 +286,7 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
                 .service_name()
                 .and_then(|name| service_hostname(name, &ctx.region)),
             addresses,
-            names: endpoint_names(endpoint),
+            names,
         });
     }
     let hosts: BTreeSet<String> = candidates.iter().filter_map(|c| c.host.clone()).collect();

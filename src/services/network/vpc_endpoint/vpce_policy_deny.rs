@@ -242,7 +242,9 @@ impl CutKind for VpcEndpointPolicyDeny {
             .each()
             .filter_map(|(endpoint, support, own)| {
                 let mut proposal = propose(endpoint, support)?;
-                proposal.disabled_because = own.map(str::to_string);
+                if let Some(own) = own {
+                    proposal.disabled_because = Some(own.to_string());
+                }
                 Some(proposal)
             })
             .collect())
