@@ -433,18 +433,37 @@ const SOURCE_BINDING_KEYS: [&str; 5] = [
     "aws:sourceorgpaths",
 ];
 
-/// Whether `pattern` (an action as a policy writes it: `*` and `?` wildcards) matches `action`.
-fn action_matches(pattern: &str, action: &str) -> bool {
-    fn glob(p: &[u8], a: &[u8]) -> bool {
+/// IAM action patterns: `*` any run of characters, `?` one; case-insensitive.
+pub fn action_matches(pattern: &str, action: &str) -> bool {
+    fn go(p: &[u8], a: &[u8]) -> bool {
         match (p.first(), a.first()) {
             (None, None) => true,
-            (Some(b'*'), _) => glob(&p[1..], a) || (!a.is_empty() && glob(p, &a[1..])),
-            (Some(b'?'), Some(_)) => glob(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x == y => glob(&p[1..], &a[1..]),
+            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
+            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
+            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => go(&p[1..], &a[1..]),
             _ => false,
         }
     }
-    glob(pattern.to_ascii_lowercase().as_bytes(), action.as_bytes())
+    go(pattern.as_bytes(), action.as_bytes())
+}
+
+/// A policy element that is one string or a list of them (`Action`, `Principal.Service`…), as a list;
+/// anything else holds none.
+pub fn strings(value: Option<&Value>) -> Vec<&str> {
+    match value {
+        Some(Value::String(s)) => vec![s.as_str()],
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    }
+}
+
+/// A policy's statements, whether it holds a list or a single statement object; none otherwise.
+pub fn statements(document: &Value) -> Vec<&Value> {
+    match document.get("Statement") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(single @ Value::Object(_)) => vec![single],
+        _ => vec![],
+    }
 }
 
 /// The grants that let an AWS service read the resource's data for whatever resource or account it
@@ -455,23 +474,8 @@ fn action_matches(pattern: &str, action: &str) -> bool {
 /// <https://docs.aws.amazon.com/IAM/latest/UserGuide/confused-deputy.html>). They count as inside for
 /// the cuts (a deny never binds AWS services), so they are said apart: each as `service (actions)`.
 pub fn unbound_service_reads(document: &Value) -> Vec<String> {
-    let statements: Vec<&Value> = match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => vec![],
-    };
-    let strings = |value: Option<&Value>| -> Vec<String> {
-        match value {
-            Some(Value::String(one)) => vec![one.clone()],
-            Some(Value::Array(items)) => items
-                .iter()
-                .filter_map(|item| item.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
     let mut found = Vec::new();
-    for statement in statements {
+    for statement in statements(document) {
         if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
             continue;
         }
@@ -500,6 +504,7 @@ pub fn unbound_service_reads(document: &Value) -> Vec<String> {
             strings(statement.get("Action"))
                 .into_iter()
                 .filter(|action| DATA_READS.iter().any(|read| action_matches(action, read)))
+                .map(str::to_string)
                 .collect()
         };
         if reads.is_empty() {

@@ -21,6 +21,7 @@ use serde_json::Value;
 
 use super::same_document;
 use crate::aws::{CallerIdentity, RegionCtx};
+use crate::services::common::policy_principals::{action_matches, statements, strings};
 use crate::services::identity::inline_policy::{self, Holder};
 use crate::services::identity::managed_policy::{self, ManagedPolicyState, Removal};
 use crate::services::identity::policy_room::{
@@ -143,37 +144,10 @@ fn target(kind: PrincipalType, name: &str) -> String {
     format!("{}/{name}", kind.word())
 }
 
-/// IAM action patterns: `*` any run of characters, `?` one; case-insensitive.
-fn action_matches(pattern: &str, action: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match (p.first(), a.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => go(&p[1..], &a[1..]),
-            _ => false,
-        }
-    }
-    go(pattern.as_bytes(), action.as_bytes())
-}
-
-fn strings(value: Option<&Value>) -> Vec<&str> {
-    match value {
-        Some(Value::String(s)) => vec![s.as_str()],
-        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    }
-}
-
 /// True when an identity policy allows at least one sending action (by name, `ses:Send*`, `ses:*`, `*`, or
 /// a NotAction that leaves sending out of its exclusions).
 pub fn grants_sending(document: &Value) -> bool {
-    let statements = match document.get("Statement") {
-        Some(Value::Array(items)) => items.iter().collect(),
-        Some(single @ Value::Object(_)) => vec![single],
-        _ => vec![],
-    };
-    statements.into_iter().any(|statement| {
+    statements(document).into_iter().any(|statement| {
         if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
             return false;
         }

@@ -200,11 +200,10 @@ pub fn deny_statements(reading: &PolicyReading, account_id: &str) -> Vec<Value> 
 
 /// The policy's statements as a list, whether it holds a list or a single statement object.
 fn statements_of(policy: &Value) -> Vec<Value> {
-    match policy.get("Statement") {
-        Some(Value::Array(items)) => items.clone(),
-        Some(single @ Value::Object(_)) => vec![single.clone()],
-        _ => vec![],
-    }
+    crate::services::common::policy_principals::statements(policy)
+        .into_iter()
+        .cloned()
+        .collect()
 }
 
 /// The trust policy with the deny statements appended, everything else as it was.
