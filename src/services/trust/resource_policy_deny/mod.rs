@@ -752,9 +752,13 @@ pub fn findings(region: &str, readings: &Readings) -> Vec<Finding> {
         let Some(text) = found.policy.as_deref() else {
             continue;
         };
-        if let Ok(document) = serde_json::from_str::<serde_json::Value>(text) {
-            let unbound =
-                crate::services::common::policy_principals::unbound_service_reads(&document);
+        use crate::services::common::policy_principals::{
+            read_policy, read_policy_text, unbound_service_reads,
+        };
+        // Parsed once for both readings; text that is not JSON is read_policy_text's to report.
+        let document = serde_json::from_str::<serde_json::Value>(text).ok();
+        if let Some(document) = &document {
+            let unbound = unbound_service_reads(document);
             if !unbound.is_empty() {
                 findings.push(Finding {
                     check: INFO.name.to_string(),
@@ -770,8 +774,10 @@ pub fn findings(region: &str, readings: &Readings) -> Vec<Finding> {
                 });
             }
         }
-        let reading =
-            crate::services::common::policy_principals::read_policy_text(text, &readings.home);
+        let reading = match &document {
+            Some(document) => read_policy(document, &readings.home),
+            None => read_policy_text(text, &readings.home),
+        };
         if reading.unclassified.is_empty() {
             continue;
         }
