@@ -637,7 +637,6 @@ mod tests {
     use aws_sdk_lambda::Client;
     use aws_sdk_lambda::operation::add_permission::AddPermissionOutput;
     use aws_sdk_lambda::operation::get_policy::{GetPolicyError, GetPolicyOutput};
-    use aws_sdk_lambda::types::error::ResourceNotFoundException;
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
     use serde_json::json;
 
@@ -877,13 +876,9 @@ mod tests {
 
         let no_policy = mock!(Client::get_policy).then_error(|| {
             GetPolicyError::ResourceNotFoundException(
-                ResourceNotFoundException::builder()
-                    .meta(
-                        aws_sdk_lambda::error::ErrorMetadata::builder()
-                            .code("ResourceNotFoundException")
-                            .build(),
-                    )
-                    .build(),
+                crate::services::serverless::lambda::not_found(
+                    "The resource you requested does not exist.",
+                ),
             )
         });
         let add = mock!(Client::add_permission)
@@ -978,13 +973,9 @@ mod tests {
         let record = LambdaPermissionRemove.undo_record_for(&cut).unwrap();
         let no_policy = mock!(Client::get_policy).then_error(|| {
             GetPolicyError::ResourceNotFoundException(
-                ResourceNotFoundException::builder()
-                    .meta(
-                        aws_sdk_lambda::error::ErrorMetadata::builder()
-                            .code("ResourceNotFoundException")
-                            .build(),
-                    )
-                    .build(),
+                crate::services::serverless::lambda::not_found(
+                    "The resource you requested does not exist.",
+                ),
             )
         });
         let add = mock!(Client::add_permission)

@@ -226,19 +226,12 @@ mod tests {
     #[tokio::test]
     async fn mocked_a_function_deleted_before_its_cut_fails_it_with_lambdas_not_found() {
         use aws_sdk_lambda::operation::put_function_concurrency::PutFunctionConcurrencyError;
-        use aws_sdk_lambda::types::error::ResourceNotFoundException;
 
         let gone = mock!(Client::put_function_concurrency).then_error(|| {
             PutFunctionConcurrencyError::ResourceNotFoundException(
-                ResourceNotFoundException::builder()
-                    .message("Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders")
-                    .meta(
-                        aws_sdk_lambda::error::ErrorMetadata::builder()
-                            .code("ResourceNotFoundException")
-                            .message("Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders")
-                            .build(),
-                    )
-                    .build(),
+                crate::services::serverless::lambda::not_found(
+                    "Function not found: arn:aws:lambda:us-east-1:123456789012:function:orders",
+                ),
             )
         });
         let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(mock_client!(

@@ -472,19 +472,12 @@ mod tests {
     #[tokio::test]
     async fn mocked_a_url_deleted_before_its_cut_fails_it_with_lambdas_not_found() {
         use aws_sdk_lambda::operation::update_function_url_config::UpdateFunctionUrlConfigError;
-        use aws_sdk_lambda::types::error::ResourceNotFoundException;
 
         let gone = mock!(Client::update_function_url_config).then_error(|| {
             UpdateFunctionUrlConfigError::ResourceNotFoundException(
-                ResourceNotFoundException::builder()
-                    .message("The resource you requested does not exist.")
-                    .meta(
-                        aws_sdk_lambda::error::ErrorMetadata::builder()
-                            .code("ResourceNotFoundException")
-                            .message("The resource you requested does not exist.")
-                            .build(),
-                    )
-                    .build(),
+                crate::services::serverless::lambda::not_found(
+                    "The resource you requested does not exist.",
+                ),
             )
         });
         let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(mock_client!(

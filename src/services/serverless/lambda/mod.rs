@@ -211,3 +211,17 @@ pub fn is_url_invoke(statement: &Value) -> bool {
     has("lambda:InvokeFunctionUrl")
         || (has("lambda:InvokeFunction") && invoked_via_function_url(statement) == Some(true))
 }
+
+/// Lambda's documented ResourceNotFoundException (404), as the SDK hands it over, for mock tests.
+#[cfg(test)]
+pub(crate) fn not_found(message: &str) -> aws_sdk_lambda::types::error::ResourceNotFoundException {
+    aws_sdk_lambda::types::error::ResourceNotFoundException::builder()
+        .message(message)
+        .meta(
+            aws_sdk_lambda::error::ErrorMetadata::builder()
+                .code("ResourceNotFoundException")
+                .message(message)
+                .build(),
+        )
+        .build()
+}
