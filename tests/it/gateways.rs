@@ -35,23 +35,7 @@ async fn seeded_account() -> Account {
         .expect("seeding the leaky account")
         .remove(0);
     let ec2 = emulator.ec2(REGION).await;
-    let quiet_vpc = ec2
-        .create_vpc()
-        .cidr_block("10.40.0.0/16")
-        .send()
-        .await
-        .unwrap()
-        .vpc()
-        .and_then(|v| v.vpc_id())
-        .unwrap()
-        .to_string();
-    let quiet_igw = create_internet_gateway(&ec2).await;
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&quiet_igw)
-        .vpc_id(&quiet_vpc)
-        .send()
-        .await
-        .unwrap();
+    let (quiet_vpc, quiet_igw) = quiet_vpc_with_gateway(&ec2, "10.40.0.0/16").await;
     Account {
         emulator,
         ec2,
@@ -59,6 +43,29 @@ async fn seeded_account() -> Account {
         quiet_vpc,
         quiet_igw,
     }
+}
+
+/// A VPC with an internet gateway attached and nothing holding a public address, so AWS would let the
+/// gateway be detached: its VPC and gateway IDs.
+pub async fn quiet_vpc_with_gateway(ec2: &aws_sdk_ec2::Client, cidr: &str) -> (String, String) {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap()
+        .to_string();
+    let igw = create_internet_gateway(ec2).await;
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    (vpc, igw)
 }
 
 async fn create_internet_gateway(ec2: &aws_sdk_ec2::Client) -> String {

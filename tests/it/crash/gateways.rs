@@ -8,6 +8,7 @@
 use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
+use crate::gateways::quiet_vpc_with_gateway;
 use crate::snapshot;
 
 const DETACH: &str = "DetachInternetGateway";
@@ -18,31 +19,7 @@ const ATTACH: &str = "AttachInternetGateway";
 async fn seed_and_plan(emulator: &Emulator, ec2: &aws_sdk_ec2::Client, name: &str) -> String {
     reset(emulator);
     for cidr in ["10.40.0.0/16", "10.41.0.0/16"] {
-        let vpc = ec2
-            .create_vpc()
-            .cidr_block(cidr)
-            .send()
-            .await
-            .unwrap()
-            .vpc()
-            .and_then(|v| v.vpc_id())
-            .unwrap()
-            .to_string();
-        let igw = ec2
-            .create_internet_gateway()
-            .send()
-            .await
-            .unwrap()
-            .internet_gateway()
-            .and_then(|g| g.internet_gateway_id())
-            .unwrap()
-            .to_string();
-        ec2.attach_internet_gateway()
-            .internet_gateway_id(&igw)
-            .vpc_id(&vpc)
-            .send()
-            .await
-            .unwrap();
+        quiet_vpc_with_gateway(ec2, cidr).await;
     }
     let seeded = format!("{:?}", snapshot::internet_gateways(ec2).await);
     emulator
