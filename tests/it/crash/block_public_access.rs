@@ -6,7 +6,9 @@
 //! the rollback file holds its intent only, and restore derives the undo from the plan (the prior mode, and
 //! the exclusions carrying the cut's tag).
 
-use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
+use super::{
+    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+};
 use crate::block_public_access::{seed, switches};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
@@ -75,43 +77,18 @@ async fn switches_killed_after_each_of_their_calls_in_apply_or_restore_are_given
     for n in first_and_last(&calls, &ACTIONS) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &name).await;
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["apply", &format!("plans/{name}.yaml"), "--yes"],
-            Some(n),
-            &format!("{name}.apply.log"),
-        );
-        let what = format!("apply killed after call {n} ({})", calls[n - 1]);
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), n, "{what}: {seen:?}");
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let journal = rollback_file(&emulator, &rollback);
-        let stdout = restore_directly(&emulator, &rollback, &what);
-        assert!(
-            stdout.contains("its completion was not recorded"),
-            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
-        );
+        let killed = apply_killed_then_restored(&emulator, &name, n);
+        let what = &killed.what;
+        assert_eq!(killed.seen.len(), n, "{what}: {:?}", killed.seen);
         assert_eq!(switches(&ec2).await, original, "{what}, then restore");
     }
 
     for k in first_and_last(&undo_calls, &UNDO_ACTIONS) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &name).await;
-        emulator
-            .apply(&format!("plans/{name}.yaml"))
-            .assert()
-            .code(0);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes"],
-            Some(k),
-            &format!("{name}.restore.log"),
-        );
-        let what = format!("restore killed after call {k} ({})", undo_calls[k - 1]);
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), k, "{what}: {seen:?}");
-        restore_directly(&emulator, &rollback, &what);
+        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
+        let what = &killed.what;
+        assert_eq!(killed.seen.len(), k, "{what}: {:?}", killed.seen);
         assert_eq!(switches(&ec2).await, original, "{what}, then restore again");
     }
 }

@@ -4,7 +4,7 @@
 //! the whole configuration back; and restore killed after its first and last write, then run again, must
 //! finish the job. The leaky account has one distribution, so first and last are the same call.
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{REGION, apply_killed_then_restored, reset, restore_killed_then_restored};
 use crate::cloudfront::config_of;
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
@@ -75,55 +75,24 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
     for n in first_and_last_write(&apply_calls) {
         let name = format!("a{n}");
         let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
-        let (status, _, output) = run_through_proxy(
-            &emulator,
-            &["apply", &format!("plans/{name}.yaml"), "--yes"],
-            Some(n),
-            &format!("{name}.apply.log"),
-        );
-        let what = format!(
-            "apply killed after mutating call {n} ({})",
-            apply_calls[n - 1]
-        );
-        assert_killed(status, &what, &output);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let journal = rollback_file(&emulator, &rollback);
-        let stdout = restore_directly(&emulator, &rollback, &what);
-        assert!(
-            stdout.contains("its completion was not recorded"),
-            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
-        );
+        let killed = apply_killed_then_restored(&emulator, &name, n);
         assert_eq!(
             format!("{:?}", config_of(&cloudfront, &seeded).await),
             original,
-            "{what}, then restore"
+            "{}, then restore",
+            killed.what
         );
     }
 
     for k in first_and_last_write(&restore_calls) {
         let name = format!("r{k}");
         let (seeded, original) = seed_and_plan(&emulator, &cloudfront, &name).await;
-        emulator
-            .apply(&format!("plans/{name}.yaml"))
-            .assert()
-            .code(0);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let (status, _, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes"],
-            Some(k),
-            &format!("{name}.restore.log"),
-        );
-        let what = format!(
-            "restore killed after mutating call {k} ({})",
-            restore_calls[k - 1]
-        );
-        assert_killed(status, &what, &output);
-        restore_directly(&emulator, &rollback, &what);
+        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
         assert_eq!(
             format!("{:?}", config_of(&cloudfront, &seeded).await),
             original,
-            "{what}, then restore again"
+            "{}, then restore again",
+            killed.what
         );
     }
 }

@@ -5,7 +5,9 @@
 //! its VPC again; and restore killed after its first and last AttachInternetGateway, then run again,
 //! must finish the job.
 
-use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
+use super::{
+    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::gateways::quiet_vpc_with_gateway;
@@ -64,21 +66,12 @@ async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back
     for n in first_and_last(&apply_calls, &[DETACH]) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &ec2, &name).await;
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["apply", &format!("plans/{name}.yaml"), "--yes"],
-            Some(n),
-            &format!("{name}.apply.log"),
-        );
-        let what = format!("apply killed after mutating call {n} ({DETACH})");
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.last().map(String::as_str), Some(DETACH), "{what}");
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let journal = rollback_file(&emulator, &rollback);
-        let stdout = restore_directly(&emulator, &rollback, &what);
-        assert!(
-            stdout.contains("its completion was not recorded"),
-            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
+        let killed = apply_killed_then_restored(&emulator, &name, n);
+        let what = &killed.what;
+        assert_eq!(
+            killed.seen.last().map(String::as_str),
+            Some(DETACH),
+            "{what}"
         );
         assert_eq!(
             format!("{:?}", snapshot::internet_gateways(&ec2).await),
@@ -90,21 +83,13 @@ async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back
     for k in first_and_last(&restore_calls, &[ATTACH]) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &ec2, &name).await;
-        emulator
-            .apply(&format!("plans/{name}.yaml"))
-            .assert()
-            .code(0);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes"],
-            Some(k),
-            &format!("{name}.restore.log"),
+        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
+        let what = &killed.what;
+        assert_eq!(
+            killed.seen.last().map(String::as_str),
+            Some(ATTACH),
+            "{what}"
         );
-        let what = format!("restore killed after mutating call {k} ({ATTACH})");
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.last().map(String::as_str), Some(ATTACH), "{what}");
-        restore_directly(&emulator, &rollback, &what);
         assert_eq!(
             format!("{:?}", snapshot::internet_gateways(&ec2).await),
             original,

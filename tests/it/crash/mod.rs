@@ -205,6 +205,62 @@ fn first_and_last(calls: &[String], actions: &[&str]) -> Vec<usize> {
     points
 }
 
+/// What a killed run was (for messages), and the mutating calls that reached the emulator.
+struct Killed {
+    what: String,
+    seen: Vec<String>,
+}
+
+/// `apply plans/{name}.yaml` killed after mutating call `n`, then restore run straight after it. The
+/// restore must know the last cut's completion was never recorded (checked here).
+fn apply_killed_then_restored(emulator: &Emulator, name: &str, n: usize) -> Killed {
+    let (status, seen, output) = kill_proxy::run_through_proxy(
+        emulator,
+        &["apply", &format!("plans/{name}.yaml"), "--yes"],
+        Some(n),
+        &format!("{name}.apply.log"),
+    );
+    let what = format!(
+        "apply killed after mutating call {n} ({})",
+        seen.last().map_or("none", String::as_str)
+    );
+    assert_killed(status, &what, &output);
+    let rollback = format!("plans/{name}.rollback.yaml");
+    let journal = rollback_file(emulator, &rollback);
+    let restored = restore_directly(emulator, &rollback, &what);
+    assert!(
+        restored.contains("its completion was not recorded"),
+        "{what}: restore knows it is unsure\n{restored}\n{journal}"
+    );
+    Killed { what, seen }
+}
+
+/// `plans/{name}.yaml` applied whole, then `restore` (with `flags`) killed after mutating call `k`, then
+/// restore run again straight after it.
+fn restore_killed_then_restored(
+    emulator: &Emulator,
+    name: &str,
+    k: usize,
+    flags: &[&str],
+) -> Killed {
+    emulator
+        .apply(&format!("plans/{name}.yaml"))
+        .assert()
+        .code(0);
+    let rollback = format!("plans/{name}.rollback.yaml");
+    let mut args = vec!["restore", rollback.as_str(), "--yes"];
+    args.extend_from_slice(flags);
+    let (status, seen, output) =
+        kill_proxy::run_through_proxy(emulator, &args, Some(k), &format!("{name}.restore.log"));
+    let what = format!(
+        "restore killed after mutating call {k} ({})",
+        seen.last().map_or("none", String::as_str)
+    );
+    assert_killed(status, &what, &output);
+    restore_directly(emulator, &rollback, &what);
+    Killed { what, seen }
+}
+
 fn rollback_file(emulator: &Emulator, rollback: &str) -> String {
     std::fs::read_to_string(emulator.path(rollback)).unwrap_or_else(|e| format!("({e})"))
 }

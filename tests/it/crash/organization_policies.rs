@@ -8,7 +8,7 @@
 //! between them, the rollback file holds the intent only, and the undo derived from the plan detaches if
 //! attached and deletes the policy only when no target is left, so no policy hikkonuki made stays behind.
 
-use super::{assert_killed, first_and_last, reset, restore_directly, rollback_file};
+use super::{apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::organization_policies::{plan, policy_state, seed};
@@ -64,25 +64,9 @@ async fn organization_policies_killed_after_each_of_their_calls_are_given_back_e
     for n in first_and_last(&calls, &ACTIONS) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &name).await;
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["apply", &format!("plans/{name}.yaml"), "--yes"],
-            Some(n),
-            &format!("{name}.apply.log"),
-        );
-        let what = format!(
-            "apply killed after call {n} ({})",
-            seen.last().map(String::as_str).unwrap_or("?")
-        );
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), n, "{what}: {seen:?}");
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let journal = rollback_file(&emulator, &rollback);
-        let stdout = restore_directly(&emulator, &rollback, &what);
-        assert!(
-            stdout.contains("its completion was not recorded"),
-            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
-        );
+        let killed = apply_killed_then_restored(&emulator, &name, n);
+        let what = &killed.what;
+        assert_eq!(killed.seen.len(), n, "{what}: {:?}", killed.seen);
         assert_eq!(
             policy_state(&emulator).await,
             original,
@@ -93,24 +77,9 @@ async fn organization_policies_killed_after_each_of_their_calls_are_given_back_e
     for k in first_and_last(&undo_calls, &UNDO_ACTIONS) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &name).await;
-        emulator
-            .apply(&format!("plans/{name}.yaml"))
-            .assert()
-            .code(0);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes"],
-            Some(k),
-            &format!("{name}.restore.log"),
-        );
-        let what = format!(
-            "restore killed after call {k} ({})",
-            seen.last().map(String::as_str).unwrap_or("?")
-        );
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.len(), k, "{what}: {seen:?}");
-        restore_directly(&emulator, &rollback, &what);
+        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
+        let what = &killed.what;
+        assert_eq!(killed.seen.len(), k, "{what}: {:?}", killed.seen);
         assert_eq!(
             policy_state(&emulator).await,
             original,

@@ -3,7 +3,9 @@
 //! restore give back every trust policy exactly; and restore killed after its first and last write, then
 //! run again, must finish the job (the second run finds the cut already undone and says so).
 
-use super::{REGION, assert_killed, first_and_last, reset, restore_directly, rollback_file};
+use super::{
+    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::leaky_account::trust;
@@ -55,22 +57,9 @@ async fn trust_deny_apply_and_restore_killed_after_first_and_last_write_give_bac
     for n in first_and_last(&apply_calls, &[CALL]) {
         let name = format!("a{n}");
         let original = seed_and_plan(&emulator, &iam, &name).await;
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["apply", &format!("plans/{name}.yaml"), "--yes"],
-            Some(n),
-            &format!("{name}.apply.log"),
-        );
-        let what = format!("apply killed after mutating call {n} ({CALL})");
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.last().map(String::as_str), Some(CALL), "{what}");
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let journal = rollback_file(&emulator, &rollback);
-        let stdout = restore_directly(&emulator, &rollback, &what);
-        assert!(
-            stdout.contains("its completion was not recorded"),
-            "{what}: restore knows it is unsure\n{stdout}\n{journal}"
-        );
+        let killed = apply_killed_then_restored(&emulator, &name, n);
+        let what = &killed.what;
+        assert_eq!(killed.seen.last().map(String::as_str), Some(CALL), "{what}");
         assert_eq!(
             format!("{:?}", trust_state(&iam).await),
             original,
@@ -81,21 +70,10 @@ async fn trust_deny_apply_and_restore_killed_after_first_and_last_write_give_bac
     for k in first_and_last(&restore_calls, &[CALL]) {
         let name = format!("r{k}");
         let original = seed_and_plan(&emulator, &iam, &name).await;
-        emulator
-            .apply(&format!("plans/{name}.yaml"))
-            .assert()
-            .code(0);
-        let rollback = format!("plans/{name}.rollback.yaml");
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes", "--lift-session-revocation"],
-            Some(k),
-            &format!("{name}.restore.log"),
-        );
-        let what = format!("restore killed after mutating call {k} ({CALL})");
-        assert_killed(status, &what, &output);
-        assert_eq!(seen.last().map(String::as_str), Some(CALL), "{what}");
-        restore_directly(&emulator, &rollback, &what);
+        let killed =
+            restore_killed_then_restored(&emulator, &name, k, &["--lift-session-revocation"]);
+        let what = &killed.what;
+        assert_eq!(killed.seen.last().map(String::as_str), Some(CALL), "{what}");
         assert_eq!(
             format!("{:?}", trust_state(&iam).await),
             original,
