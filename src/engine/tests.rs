@@ -398,6 +398,36 @@ async fn apply_run(
     .await
 }
 
+/// Applies the plan at `plan` as the test account's caller, expecting a run that applied: its outcome,
+/// and the warnings it gave on the way.
+async fn applied_with_warnings(live: &Live, plan: &Path) -> (apply::ApplyOutcome, Vec<String>) {
+    let reporter = RecordingReporter::default();
+    let run = apply::run(
+        &session_as(ACCOUNT),
+        &registry(live),
+        &request(plan),
+        &Scripted::default(),
+        None,
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let ApplyRun::Applied { outcome, .. } = run else {
+        panic!("expected the other cuts to be applied: {run:?}");
+    };
+    let warnings = reporter
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|event| match event {
+            crate::report::Event::Warning { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    (outcome, warnings)
+}
+
 #[tokio::test]
 async fn drift_is_refused_before_the_operator_is_asked_and_nothing_is_journaled() {
     let dir = tempfile::tempdir().unwrap();
@@ -650,37 +680,13 @@ async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
         &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
     );
     let live = live_with(&[(applier.as_str(), "on"), ("a", "on")]);
-    let reporter = RecordingReporter::default();
-    let run = apply::run(
-        &session_as(ACCOUNT),
-        &registry(&live),
-        &request(&plan),
-        &Scripted::default(),
-        None,
-        &reporter,
-    )
-    .await
-    .unwrap();
-    let ApplyRun::Applied { outcome, .. } = run else {
-        panic!("expected the other cut to be applied");
-    };
+    let (outcome, warnings) = applied_with_warnings(&live, &plan).await;
     assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
     assert_eq!(
         live.lock().unwrap()[&applier],
         "on",
         "the applier keeps its access"
     );
-    let warnings: Vec<String> = reporter
-        .events
-        .lock()
-        .unwrap()
-        .clone()
-        .into_iter()
-        .filter_map(|event| match event {
-            crate::report::Event::Warning { message } => Some(message),
-            _ => None,
-        })
-        .collect();
     assert!(
         warnings
             .iter()
@@ -719,20 +725,7 @@ async fn cuts_a_live_read_shows_would_cut_off_the_applier_are_left_out() {
         ("cannot-tell", "open"),
         ("g", "open"),
     ]);
-    let reporter = RecordingReporter::default();
-    let run = apply::run(
-        &session_as(ACCOUNT),
-        &registry(&live),
-        &request(&plan),
-        &Scripted::default(),
-        None,
-        &reporter,
-    )
-    .await
-    .unwrap();
-    let ApplyRun::Applied { outcome, .. } = run else {
-        panic!("expected the other cut to be applied");
-    };
+    let (outcome, warnings) = applied_with_warnings(&live, &plan).await;
     assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
     let live = live.lock().unwrap();
     assert_eq!(
@@ -740,18 +733,17 @@ async fn cuts_a_live_read_shows_would_cut_off_the_applier_are_left_out() {
         "the role the applier came through stays"
     );
     assert_eq!(live["g"], "open", "a kind that cannot tell cuts nothing");
-    let warnings = format!("{:?}", reporter.events.lock().unwrap());
     assert!(
         warnings.contains(&format!(
             "switch_off/us-east-1/{chain} is left out: the applier came through it"
         )),
-        "{warnings}"
+        "{warnings:?}"
     );
     assert!(
         warnings.contains(&format!(
             "gated_switch/us-east-1/g is left out: whether it would cut the access of {applier}, who is applying, could not be read (test:Read failed: denied)"
         )),
-        "{warnings}"
+        "{warnings:?}"
     );
 }
 
@@ -769,20 +761,7 @@ async fn a_cut_its_kind_refuses_is_left_out_before_anything_is_journaled() {
         ],
     );
     let live = live_with(&[("unrestorable", "on"), ("a", "on")]);
-    let reporter = RecordingReporter::default();
-    let run = apply::run(
-        &session_as(ACCOUNT),
-        &registry(&live),
-        &request(&plan),
-        &Scripted::default(),
-        None,
-        &reporter,
-    )
-    .await
-    .unwrap();
-    let ApplyRun::Applied { outcome, .. } = run else {
-        panic!("expected the other cut to be applied");
-    };
+    let (outcome, warnings) = applied_with_warnings(&live, &plan).await;
     assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
     assert_eq!(live.lock().unwrap()["unrestorable"], "on");
     let journal = std::fs::read_to_string(dir.path().join("plan.rollback.yaml")).unwrap();
@@ -793,12 +772,12 @@ async fn a_cut_its_kind_refuses_is_left_out_before_anything_is_journaled() {
                 && line.contains("switch_off/us-east-1/unrestorable")),
         "no intent of it, only its skip: {journal}"
     );
-    let warnings = format!("{:?}", reporter.events.lock().unwrap());
     assert!(
         warnings.contains(
-            "switch_off/us-east-1/unrestorable is left out: restore could not give it back"
+            &"switch_off/us-east-1/unrestorable is left out: restore could not give it back"
+                .to_string()
         ),
-        "{warnings}"
+        "{warnings:?}"
     );
 }
 
