@@ -202,8 +202,11 @@ fn override_hosts() -> Vec<String> {
         .collect()
 }
 
-/// Every endpoint network interface's addresses in the region, by interface ID; None when EC2 does not
-/// answer (the caller then asks DNS).
+/// Every endpoint network interface's addresses in the region, by interface ID, through every page
+/// (DescribeNetworkInterfaces, filter `interface-type` = `vpc_endpoint`:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html>). None
+/// when EC2 does not answer (UnauthorizedOperation, throttling past the SDK's retries): the caller then
+/// asks DNS, so a denied read never hides an endpoint the run's calls go through.
 async fn interface_addresses(ctx: &RegionCtx) -> Option<HashMap<String, BTreeSet<IpAddr>>> {
     let interfaces: Vec<_> = ctx
         .ec2()
