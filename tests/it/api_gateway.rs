@@ -142,6 +142,41 @@ async fn a_public_rest_api_is_denied_and_throttled_then_restored_exactly() {
     assert_eq!(api_state(&apigw, &seeded).await, before);
 }
 
+/// A deployment's description is anyone's to write. One made after the cut and described as
+/// hikkonuki's is not taken for hikkonuki's: restore deletes only the deployment apply recorded, and
+/// leaves the other in place.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_deletes_only_the_deployment_apply_made_not_one_described_as_it() {
+    use hikkonuki::services::serverless::api_gateway::apigw_deny_policy::DEPLOYMENT_DESCRIPTION;
+
+    let emulator = Emulator::start();
+    let (apigw, seeded) = seed(&emulator).await;
+    let before = api_state(&apigw, &seeded).await;
+    plan_and_apply(&emulator, &seeded);
+    let decoy = apigw
+        .create_deployment()
+        .rest_api_id(&seeded.rest_api_id)
+        .description(DEPLOYMENT_DESCRIPTION)
+        .send()
+        .await
+        .unwrap()
+        .id()
+        .unwrap()
+        .to_string();
+    emulator.restore("plans/p.rollback.yaml").assert().success();
+    let mut after = api_state(&apigw, &seeded).await;
+    let deployments = after.remove("deployments").unwrap();
+    assert!(deployments.contains(&decoy), "{deployments} lacks {decoy}");
+    let mut expected = before.clone();
+    let mut ids: Vec<String> =
+        serde_yaml::from_str::<Vec<String>>(&expected["deployments"]).unwrap_or_default();
+    ids.push(decoy);
+    ids.sort();
+    expected.remove("deployments");
+    assert_eq!(after, expected);
+    assert_eq!(deployments, format!("{ids:?}"));
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn restore_leaves_a_policy_and_a_method_limit_changed_after_the_cut_alone() {
     let emulator = Emulator::start();

@@ -69,6 +69,37 @@ pub struct ApiState {
     pub stage_deployments: BTreeMap<String, String>,
 }
 
+/// What restore needs: the API as it was, and the deployment this cut made.
+///
+/// The deployment is named by the ID CreateDeployment answered, never found by its description: anyone
+/// allowed to deploy the API can describe a deployment as hikkonuki's, and restore would then point
+/// stages at, or delete, what it never made. A rollback file written before this field existed, or a cut
+/// whose completion a crash left unrecorded, has none: see [`CutKind::undo`] below for that case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenyUndo {
+    pub rest_api_id: String,
+    pub name: String,
+    pub policy: Option<String>,
+    pub stage_deployments: BTreeMap<String, String>,
+    /// The deployment apply created; None when the API had no stages (nothing is deployed) or when
+    /// apply's answer was never recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deployment_made: Option<String>,
+}
+
+impl DenyUndo {
+    fn of(prior: &ApiState, deployment_made: Option<String>) -> Self {
+        Self {
+            rest_api_id: prior.rest_api_id.clone(),
+            name: prior.name.clone(),
+            policy: prior.policy.clone(),
+            stage_deployments: prior.stage_deployments.clone(),
+            deployment_made,
+        }
+    }
+}
+
 /// A stage as discovery and the undo see it.
 struct StageNow {
     deployment_id: String,
@@ -130,8 +161,10 @@ async fn stages(ctx: &RegionCtx, api_id: &str) -> Result<BTreeMap<String, StageN
         .collect())
 }
 
-/// The IDs of the API's deployments hikkonuki created.
-async fn our_deployments(ctx: &RegionCtx, api_id: &str) -> Result<Vec<String>, ServiceError> {
+/// The IDs of the API's deployments described as hikkonuki's. A description is anyone's to write: this
+/// only narrows what a crashed cut may have made (see the undo) and what discovery takes for an earlier
+/// apply's deployment; it never proves a deployment is hikkonuki's.
+async fn described_as_ours(ctx: &RegionCtx, api_id: &str) -> Result<Vec<String>, ServiceError> {
     let deployments: Vec<_> = ctx
         .apigateway()
         .get_deployments()
@@ -348,9 +381,8 @@ pub fn propose(state: &ApiState) -> Option<Proposal<ApiState>> {
 #[async_trait]
 impl CutKind for ApiGatewayDenyPolicy {
     type State = ApiState;
-    /// The undo record is `before`: the policy and deployments to put back. hikkonuki's own
-    /// deployments are found by their description, so nothing apply learns is needed.
-    type Undo = ApiState;
+    /// `before` (the policy and deployments to put back) and the deployment apply made, by its ID.
+    type Undo = DenyUndo;
 
     /// The stage throttles close the APIs at once; a deny policy is in effect only once deployed, and
     /// deployments go one per 5 s per account. So the deny policies start once every throttle is
@@ -421,7 +453,7 @@ impl CutKind for ApiGatewayDenyPolicy {
             if same_policy(state.policy.as_deref(), Some(DENY_ALL))
                 && !state.stage_deployments.is_empty()
             {
-                let ours = our_deployments(ctx, &state.rest_api_id).await?;
+                let ours = described_as_ours(ctx, &state.rest_api_id).await?;
                 if let Some(what) = undeployed_deny(&state, &ours) {
                     let resource = format!("REST API {}", state.rest_api_id);
                     crate::services::common::unclassified::report(
@@ -460,17 +492,17 @@ impl CutKind for ApiGatewayDenyPolicy {
         &self,
         ctx: &RegionCtx,
         cut: &TypedCut<ApiState>,
-    ) -> Result<ApiState, ServiceError> {
-        let record = self.undo_record_for(cut)?;
+    ) -> Result<DenyUndo, ServiceError> {
         let before = &cut.before;
         set_policy(ctx, &before.rest_api_id, Some(DENY_ALL)).await?;
-        if !before.stage_deployments.is_empty() {
-            let deployment_id = create_deployment(ctx, &before.rest_api_id).await?;
-            for stage in before.stage_deployments.keys() {
-                point_stage(ctx, &before.rest_api_id, stage, &deployment_id).await?;
-            }
+        if before.stage_deployments.is_empty() {
+            return Ok(DenyUndo::of(before, None));
         }
-        Ok(record)
+        let deployment_id = create_deployment(ctx, &before.rest_api_id).await?;
+        for stage in before.stage_deployments.keys() {
+            point_stage(ctx, &before.rest_api_id, stage, &deployment_id).await?;
+        }
+        Ok(DenyUndo::of(before, Some(deployment_id)))
     }
 
     /// The deployment apply makes has an ID only known then (`after` says [`REDEPLOYED`]): the cut holds
@@ -494,11 +526,36 @@ impl CutKind for ApiGatewayDenyPolicy {
             })
     }
 
-    fn undo_record_for(&self, cut: &TypedCut<ApiState>) -> Result<ApiState, ServiceError> {
-        Ok(cut.before.clone())
+    /// A crash left the deployment's ID unrecorded: the undo falls back to descriptions.
+    fn undo_record_for(&self, cut: &TypedCut<ApiState>) -> Result<DenyUndo, ServiceError> {
+        Ok(DenyUndo::of(&cut.before, None))
     }
 
-    async fn undo(&self, ctx: &RegionCtx, prior: &ApiState) -> Result<UndoOutcome, ServiceError> {
+    /// Everything but the deployment apply made is `before`; the deployment is checked against live
+    /// state when restore uses it.
+    fn check_undo(&self, cut: &TypedCut<ApiState>, undo: &DenyUndo) -> Result<(), String> {
+        let implied = DenyUndo::of(&cut.before, undo.deployment_made.clone());
+        if *undo != implied {
+            return Err(
+                "the undo record must be the cut's `before` and the deployment apply made".into(),
+            );
+        }
+        if undo.deployment_made.is_some() && cut.before.stage_deployments.is_empty() {
+            return Err("`deployment_made` names a deployment, but apply deploys only an API that has stages".into());
+        }
+        Ok(())
+    }
+
+    /// Puts the prior policy back, points each stage hikkonuki moved back at its prior deployment, and
+    /// deletes hikkonuki's deployment once no stage uses it.
+    ///
+    /// hikkonuki's deployment is the one apply recorded, if its description is still hikkonuki's (a
+    /// recorded ID that names another deployment is not touched). Only when no ID was recorded (a crash
+    /// between CreateDeployment and the journal, or a rollback file from before IDs were recorded) is it
+    /// taken from the description; then a deployment someone else described so is treated as
+    /// hikkonuki's, which the note says.
+    async fn undo(&self, ctx: &RegionCtx, record: &DenyUndo) -> Result<UndoOutcome, ServiceError> {
+        let prior = record;
         let api = &prior.rest_api_id;
         let mut notes = Vec::new();
         let current = match rest_api_policy(ctx, api).await {
@@ -525,7 +582,26 @@ impl CutKind for ApiGatewayDenyPolicy {
             ));
         }
 
-        let ours = our_deployments(ctx, api).await?;
+        let described = described_as_ours(ctx, api).await?;
+        let ours: Vec<String> = match &record.deployment_made {
+            Some(made) if described.contains(made) => vec![made.clone()],
+            Some(made) => {
+                notes.push(format!(
+                    "the deployment {made} apply made is gone or no longer described as hikkonuki's; no deployment of {api} was deleted"
+                ));
+                Vec::new()
+            }
+            None if prior.stage_deployments.is_empty() => Vec::new(),
+            None => {
+                if !described.is_empty() {
+                    notes.push(format!(
+                        "the cut's deployment was not recorded (a crash mid-cut, or a rollback file from an older hikkonuki): deployments of {api} described as hikkonuki's ({}) were taken for it",
+                        described.join(", ")
+                    ));
+                }
+                described
+            }
+        };
         let now = stages(ctx, api).await?;
         for (stage, deployment) in &prior.stage_deployments {
             match now.get(stage) {
@@ -837,6 +913,8 @@ mod tests {
             (put_deny.num_calls(), deploy.num_calls(), point.num_calls()),
             (1, 1, 2)
         );
+        assert_eq!(record, DenyUndo::of(&cut.before, Some("hk1".into())));
+        assert_eq!(ApiGatewayDenyPolicy.check_undo(&cut, &record), Ok(()));
 
         // AWS returns the policy with its quotes escaped.
         let denied = mock!(Client::get_rest_api).then_output(|| {
@@ -922,6 +1000,148 @@ mod tests {
         assert_eq!(
             outcome.notes,
             vec!["a1b2c3: deny policy removed (it had none)".to_string()]
+        );
+    }
+
+    /// The deployments of an API whose policy is already the deny-all, and its stages now: `hk1` is the
+    /// deployment apply recorded, `decoy` one someone else described as hikkonuki's after the cut.
+    fn decoyed_api(
+        stages_now: [(&'static str, &'static str); 2],
+    ) -> (
+        aws_smithy_mocks::Rule,
+        aws_smithy_mocks::Rule,
+        aws_smithy_mocks::Rule,
+        aws_smithy_mocks::Rule,
+    ) {
+        let denied = mock!(Client::get_rest_api).then_output(|| {
+            GetRestApiOutput::builder()
+                .id("a1b2c3")
+                .policy(DENY_ALL)
+                .build()
+        });
+        let clear =
+            mock!(Client::update_rest_api).then_output(|| UpdateRestApiOutput::builder().build());
+        let deployments = mock!(Client::get_deployments).then_output(|| {
+            let described = |id: &str| {
+                Deployment::builder()
+                    .id(id)
+                    .description(DEPLOYMENT_DESCRIPTION)
+                    .build()
+            };
+            GetDeploymentsOutput::builder()
+                .items(Deployment::builder().id("dep1").build())
+                .items(Deployment::builder().id("dep2").build())
+                .items(described("hk1"))
+                .items(described("decoy"))
+                .build()
+        });
+        let stages = mock!(Client::get_stages).then_output(move || {
+            let mut out = GetStagesOutput::builder();
+            for (stage, deployment) in stages_now {
+                out = out.item(
+                    Stage::builder()
+                        .stage_name(stage)
+                        .deployment_id(deployment)
+                        .build(),
+                );
+            }
+            out.build()
+        });
+        (denied, clear, deployments, stages)
+    }
+
+    /// A description is anyone's to write: with the deployment apply made recorded, restore points back
+    /// only the stage that runs it and deletes only it. A deployment someone described as hikkonuki's
+    /// is neither deleted nor taken for hikkonuki's (the stage running it is a conflict).
+    #[tokio::test]
+    async fn mocked_only_the_recorded_deployment_is_undone_not_one_described_as_hikkonukis() {
+        let (denied, clear, deployments, stages) =
+            decoyed_api([("prod", "hk1"), ("test", "decoy")]);
+        let point_back = mock!(Client::update_stage)
+            .match_requests(|req| {
+                req.stage_name() == Some("prod")
+                    && only_op(req.patch_operations())
+                        == Some((&Op::Replace, "/deploymentId", Some("dep1")))
+            })
+            .then_output(|| UpdateStageOutput::builder().build());
+        // Only hk1 may be deleted: a request for any other deployment matches no rule and fails the undo.
+        let delete = mock!(Client::delete_deployment)
+            .match_requests(|req| req.deployment_id() == Some("hk1"))
+            .then_output(|| DeleteDeploymentOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&denied, &clear, &deployments, &stages, &point_back, &delete]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+        let record = DenyUndo::of(&state(None), Some("hk1".into()));
+        let outcome = ApiGatewayDenyPolicy.undo(&ctx, &record).await.unwrap();
+        assert_eq!((point_back.num_calls(), delete.num_calls()), (1, 0));
+        assert_eq!(
+            UndoOutcome::conflicts(&outcome.notes),
+            vec![
+                "conflict: stage test of a1b2c3 was redeployed after the cut (now decoy); left alone"
+            ]
+        );
+    }
+
+    /// A record without the deployment (a crash before apply's answer was journaled, or a rollback file
+    /// from before IDs were recorded) still reads, and falls back to descriptions, saying so.
+    #[tokio::test]
+    async fn mocked_an_unrecorded_deployment_falls_back_to_descriptions_and_says_so() {
+        let old_format = "rest_api_id: a1b2c3\nname: orders\npolicy: null\nstage_deployments:\n  prod: dep1\n  test: dep2\n";
+        let record: DenyUndo = serde_yaml::from_str(old_format).unwrap();
+        assert_eq!(record, DenyUndo::of(&state(None), None));
+        assert_eq!(
+            record,
+            ApiGatewayDenyPolicy
+                .undo_record_for(&cut_of(&state(None)))
+                .unwrap()
+        );
+
+        let (denied, clear, deployments, stages) =
+            decoyed_api([("prod", "hk1"), ("test", "decoy")]);
+        let point_back =
+            mock!(Client::update_stage).then_output(|| UpdateStageOutput::builder().build());
+        let delete = mock!(Client::delete_deployment)
+            .then_output(|| DeleteDeploymentOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_apigateway,
+            RuleMode::MatchAny,
+            &[&denied, &clear, &deployments, &stages, &point_back, &delete]
+        );
+        let ctx = RegionCtx::for_tests("us-east-1").mock_apigateway(client);
+        let outcome = ApiGatewayDenyPolicy.undo(&ctx, &record).await.unwrap();
+        assert_eq!(point_back.num_calls(), 2);
+        assert!(
+            outcome.notes.iter().any(|note| note
+                == "the cut's deployment was not recorded (a crash mid-cut, or a rollback file from an older hikkonuki): deployments of a1b2c3 described as hikkonuki's (hk1, decoy) were taken for it"),
+            "{:?}",
+            outcome.notes
+        );
+    }
+
+    /// The rollback file may name the deployment apply made, and nothing else beyond `before`.
+    #[test]
+    fn an_undo_record_differing_from_before_or_naming_a_deployment_for_no_stage_is_refused() {
+        let cut = cut_of(&state(Some("{}")));
+        let made = DenyUndo::of(&cut.before, Some("hk1".into()));
+        assert_eq!(ApiGatewayDenyPolicy.check_undo(&cut, &made), Ok(()));
+        let widened = DenyUndo {
+            policy: Some(r#"{"Statement":[{"Effect":"Allow","Principal":"*"}]}"#.into()),
+            ..made.clone()
+        };
+        assert!(ApiGatewayDenyPolicy.check_undo(&cut, &widened).is_err());
+        let stageless = cut_of(&ApiState {
+            stage_deployments: BTreeMap::new(),
+            ..state(None)
+        });
+        let invented = DenyUndo::of(&stageless.before, Some("someone-elses".into()));
+        assert!(
+            ApiGatewayDenyPolicy
+                .check_undo(&stageless, &invented)
+                .unwrap_err()
+                .contains("only an API that has stages")
         );
     }
 
