@@ -234,3 +234,67 @@ async fn restore_leaves_concurrency_and_auth_set_after_the_cut_alone() {
         "{after:?}"
     );
 }
+
+/// A function URL deleted and created again after the cut has another address: restore must not open
+/// the new one (whoever made it chose its auth type), and says so; the other cuts of the function are
+/// restored.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_a_function_url_made_again_after_the_cut_alone() {
+    use aws_sdk_lambda::types::FunctionUrlAuthType;
+
+    let emulator = Emulator::start();
+    let (lambda, seeded) = seed(&emulator).await;
+    let before = lambda_state(&lambda, &seeded).await;
+    plan_and_apply(&emulator, &seeded);
+    let function = &seeded.public_function;
+    let old_url = lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap()
+        .function_url()
+        .to_string();
+    lambda
+        .delete_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    let new_url = lambda
+        .create_function_url_config()
+        .function_name(function)
+        .auth_type(FunctionUrlAuthType::AwsIam)
+        .send()
+        .await
+        .unwrap()
+        .function_url()
+        .to_string();
+    assert_ne!(
+        new_url, old_url,
+        "the emulator gives a new URL a new address"
+    );
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "conflict: {function}'s URL is now {new_url} (was {old_url}); left alone"
+        )));
+    let now = lambda
+        .get_function_url_config()
+        .function_name(function)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (now.function_url(), now.auth_type()),
+        (new_url.as_str(), &FunctionUrlAuthType::AwsIam)
+    );
+    // Everything else the plan cut is back as it was.
+    let mut after = lambda_state(&lambda, &seeded).await;
+    let mut expected = before;
+    let url_key = format!("{function} url");
+    assert!(expected.remove(&url_key).is_some() && after.remove(&url_key).is_some());
+    assert_eq!(after, expected);
+}
