@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -167,8 +167,8 @@ struct Shared {
     /// Kill after this many mutating calls (1-based), or never.
     kill_after: Option<usize>,
     on_kill: Box<dyn Fn() + Send + Sync>,
-    /// The mutating actions forwarded so far, in order.
-    mutating: Mutex<Vec<String>>,
+    /// The mutating actions forwarded so far, in order, each with when its request arrived.
+    mutating: Mutex<Vec<(String, SystemTime)>>,
     /// Set once the callback has run: nothing is forwarded or relayed after it, unless `keep_serving`.
     tripped: AtomicBool,
     /// After the callback, go on serving normally (for a signal the process survives, like SIGINT).
@@ -239,7 +239,7 @@ impl Proxy {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    fn mutating_calls(&self) -> Vec<String> {
+    fn mutating_calls(&self) -> Vec<(String, SystemTime)> {
         self.shared.mutating.lock().unwrap().clone()
     }
 
@@ -268,7 +268,9 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         if shared.tripped.load(Ordering::SeqCst) && !shared.keep_serving {
             return;
         }
-        let mutating = request.mutating_action();
+        let mutating = request
+            .mutating_action()
+            .map(|action| (action, SystemTime::now()));
         let Ok(response) = forward(shared.upstream, &request).await else {
             return;
         };
@@ -342,6 +344,37 @@ pub(super) fn run_through_proxy_signalling(
     signal: i32,
     log: &str,
 ) -> (ExitStatus, Vec<String>, String) {
+    let (status, calls, output) = run_timed(emulator, args, kill_after, signal, log);
+    let calls = calls.into_iter().map(|call| call.action).collect();
+    (status, calls, output)
+}
+
+/// A mutating call the proxy forwarded: the AWS action, and when its request reached the proxy (after
+/// hikkonuki journaled the intent it belongs to).
+#[derive(Debug, Clone)]
+pub(super) struct Call {
+    pub action: String,
+    pub at: SystemTime,
+}
+
+/// As [`run_through_proxy`], with when each mutating call arrived, so that each can be told apart by the
+/// cut whose intent the rollback file wrote before it.
+pub(super) fn run_through_proxy_timed(
+    emulator: &Emulator,
+    args: &[&str],
+    kill_after: Option<usize>,
+    log: &str,
+) -> (ExitStatus, Vec<Call>, String) {
+    run_timed(emulator, args, kill_after, libc::SIGKILL, log)
+}
+
+fn run_timed(
+    emulator: &Emulator,
+    args: &[&str],
+    kill_after: Option<usize>,
+    signal: i32,
+    log: &str,
+) -> (ExitStatus, Vec<Call>, String) {
     let victim = Arc::new(AtomicI32::new(0));
     let proxy = Proxy::start(emulator.port, kill_after, signal != libc::SIGKILL, {
         let victim = victim.clone();
@@ -384,5 +417,9 @@ pub(super) fn run_through_proxy_signalling(
     );
     drop(proxy);
     let output = std::fs::read_to_string(emulator.path(log)).unwrap_or_default();
+    let calls = calls
+        .into_iter()
+        .map(|(action, at)| Call { action, at })
+        .collect();
     (status, calls, output)
 }

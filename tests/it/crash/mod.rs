@@ -38,31 +38,75 @@ use predicates::str::contains;
 
 use crate::emulator::Emulator;
 use crate::leaky_account;
-use kill_proxy::{run_through_proxy, run_through_proxy_signalling};
+use kill_proxy::{Call, run_through_proxy, run_through_proxy_signalling, run_through_proxy_timed};
 use snapshot::{account_state, assert_same_account};
 
 const REGION: &str = "us-east-1";
 
-/// Which mutating calls to kill after, given the calls an uncut run makes, in order. Killing after every
-/// call of the leaky account's apply (32 calls, a few seconds each for a re-seed, a plan, a killed run and a
-/// restore on two shared cores) would take minutes, so by default the kill points are the first two calls
-/// and the first and last call of each distinct AWS action: a kill inside every phase and kind of cut, and
-/// at both ends of each run of like calls (about a dozen points). Set `HIKKONUKI_CRASH_EVERY_CALL=1` to kill
-/// after every call instead.
-fn kill_points(calls: &[String]) -> Vec<usize> {
+/// Which mutating calls to kill after, given the calls an uncut run makes, in order, and the kind of cut
+/// each belongs to ([`kinds_of_calls`]). Killing after every call of the leaky account's apply (32 calls, a
+/// few seconds each for a re-seed, a plan, a killed run and a restore on two shared cores) would take
+/// minutes, so by default the kill points are the first two calls, the first and last call of each
+/// distinct AWS action, and the first and last call of each kind: a kill inside every phase and at both
+/// ends of every kind's cuts, even where kinds share an action (a user policy, a stage's PATCH), and at
+/// both ends of each run of like calls. Set `HIKKONUKI_CRASH_EVERY_CALL=1` to kill after every call
+/// instead.
+fn kill_points(calls: &[String], kinds: &[String]) -> Vec<usize> {
     if std::env::var_os("HIKKONUKI_CRASH_EVERY_CALL").is_some() {
         return (1..=calls.len()).collect();
     }
     let mut points: Vec<usize> = vec![1, 2];
-    for action in calls {
-        let first = calls.iter().position(|c| c == action).unwrap() + 1;
-        let last = calls.iter().rposition(|c| c == action).unwrap() + 1;
-        points.extend([first, last]);
+    for list in [calls, kinds] {
+        for name in list {
+            let first = list.iter().position(|c| c == name).unwrap() + 1;
+            let last = list.iter().rposition(|c| c == name).unwrap() + 1;
+            points.extend([first, last]);
+        }
     }
     points.retain(|&n| n <= calls.len());
     points.sort();
     points.dedup();
     points
+}
+
+/// The kind of cut each of a run's mutating calls belongs to, read from the rollback file the run wrote.
+/// The run takes one cut at a time (`--parallelism 1`) and journals each cut's intent (apply) or restore
+/// intent (restore) before its first call, so a call belongs to the cut whose intent was written last
+/// before the call reached the proxy. Every call must have one.
+fn kinds_of_calls(emulator: &Emulator, rollback: &str, calls: &[Call]) -> Vec<String> {
+    use hikkonuki::journal::Entry;
+    use time::format_description::well_known::Rfc3339;
+
+    let (contents, _) =
+        hikkonuki::journal::read_path(&emulator.path(rollback), &emulator.rollback_keys(), false)
+            .unwrap_or_else(|err| panic!("{rollback}: {err}"));
+    let intents: Vec<(std::time::SystemTime, String)> = contents
+        .records
+        .iter()
+        .filter_map(|record| {
+            let kind = match &record.entry {
+                Entry::Intent { cut } => cut.kind.clone(),
+                Entry::RestoreIntent { id } => id.split('/').next()?.to_string(),
+                _ => return None,
+            };
+            let at = time::OffsetDateTime::parse(&record.at, &Rfc3339)
+                .unwrap_or_else(|err| panic!("{rollback}: `at` {}: {err}", record.at));
+            Some((at.into(), kind))
+        })
+        .collect();
+    calls
+        .iter()
+        .map(|call| {
+            intents
+                .iter()
+                .rev()
+                .find(|(at, _)| *at <= call.at)
+                .map(|(_, kind)| kind.clone())
+                .unwrap_or_else(|| {
+                    panic!("{rollback}: no intent was journaled before {call:?}: {intents:?}")
+                })
+        })
+        .collect()
 }
 
 /// The calls that reached the emulator when a run was killed after its `n`-th: exactly `n`, or more only
@@ -321,13 +365,15 @@ async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepa
     let original = prepare(&emulator, "full".into()).await;
     let full_args = args("full");
     let full_args: Vec<&str> = full_args.iter().map(String::as_str).collect();
-    let (status, calls, output) = run_through_proxy(
+    let (status, calls, output) = run_through_proxy_timed(
         &emulator,
         &full_args,
         None,
         &format!("full.{}.log", full_args[0]),
     );
     assert!(status.success(), "an uncut {what} succeeds:\n{output}");
+    let kinds = kinds_of_calls(&emulator, "plans/full.rollback.yaml", &calls);
+    let calls: Vec<String> = calls.into_iter().map(|call| call.action).collect();
     assert!(
         calls.len() >= 2,
         "an uncut {what} makes several mutating calls: {calls:?}"
@@ -343,8 +389,9 @@ async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepa
         &format!("uncut {what} + restore"),
     );
     eprintln!("{what} makes {} mutating calls: {calls:?}", calls.len());
+    eprintln!("of the kinds {kinds:?}");
 
-    let points = kill_points(&calls);
+    let points = kill_points(&calls, &kinds);
     eprintln!("killing {what} after mutating calls {points:?}");
     for n in points {
         let name = format!("{prefix}{n}");
@@ -397,53 +444,57 @@ async fn sharing_apply_killed_after_each_call_then_restore_shares_everything_aga
     kill_apply_at_each_point_then_restore(Scenario::Sharing).await;
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn restore_killed_midway_then_run_again_finishes_the_job() {
+/// Restore's flags in these tests: session revocations are lifted and the evidence stopped, so the whole
+/// account comes back and every undo is killed somewhere.
+const RESTORE_ALL: [&str; 2] = ["--lift-session-revocation", "--stop-evidence"];
+
+/// Applies the scenario's plan whole, then kills restore after each chosen mutating call in turn (see
+/// [`kill_points`]), each time on a fresh seed; restore run again must finish the job and give back
+/// exactly the account as seeded. The last kill point is the last call: its undo is done but not
+/// journaled, so the second run meets a cut already given back.
+async fn kill_restore_at_each_point_then_restore(scenario: Scenario) {
     let emulator = Emulator::start();
 
-    // An uncut restore through the proxy: how many calls a full restore makes.
-    let original = seed_and_plan(&emulator, "full").await;
+    // An uncut restore through the proxy: the calls a full restore makes.
+    let original = seed_scenario_and_plan(&emulator, scenario, "full").await;
     emulator.apply("plans/full.yaml").assert().code(0);
-    let (status, calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
+    let mut args = vec!["restore", "plans/full.rollback.yaml", "--yes"];
+    args.extend(RESTORE_ALL);
+    let (status, calls, output) =
+        run_through_proxy_timed(&emulator, &args, None, "full.restore.log");
     assert!(status.success(), "an uncut restore succeeds:\n{output}");
     assert_same_account(
         &original,
-        &account_state(&emulator, Scenario::Network).await,
+        &account_state(&emulator, scenario).await,
         "uncut restore through the proxy",
     );
+    let kinds = kinds_of_calls(&emulator, "plans/full.rollback.yaml", &calls);
+    let calls: Vec<String> = calls.into_iter().map(|call| call.action).collect();
     let total = calls.len();
     assert!(
         total >= 2,
         "a full restore makes several mutating calls: {calls:?}"
     );
-    eprintln!("a full restore makes {total} mutating calls: {calls:?}");
+    eprintln!("a full restore makes {total} mutating calls: {calls:?}\nof the kinds {kinds:?}");
 
-    // The last kill point is the last call: its undo is done but not journaled, so the second run meets a
-    // cut already given back.
-    let points = kill_points(&calls);
+    let points = kill_points(&calls, &kinds);
     eprintln!("killing restore after mutating calls {points:?}");
     for k in points {
         let name = format!("r{k}");
         let rollback = format!("plans/{name}.rollback.yaml");
-        let original = seed_and_plan(&emulator, &name).await;
+        let original = seed_scenario_and_plan(&emulator, scenario, &name).await;
         emulator
             .apply(&format!("plans/{name}.yaml"))
             .assert()
             .code(0);
-        let (status, seen, output) = run_through_proxy(
-            &emulator,
-            &["restore", &rollback, "--yes"],
-            Some(k),
-            &format!("{name}.restore.log"),
-        );
+        let mut args = vec!["restore", rollback.as_str(), "--yes"];
+        args.extend(RESTORE_ALL);
+        let (status, seen, output) =
+            run_through_proxy(&emulator, &args, Some(k), &format!("{name}.restore.log"));
         let what = format!(
-            "restore killed after mutating call {k} of {total} ({})",
-            seen.get(k - 1).map(String::as_str).unwrap_or("?")
+            "restore killed after mutating call {k} of {total} ({}, {})",
+            seen.get(k - 1).map(String::as_str).unwrap_or("?"),
+            kinds[k - 1]
         );
         assert_killed(status, &what, &output);
         assert_killed_at(&seen, k, &what);
@@ -451,12 +502,28 @@ async fn restore_killed_midway_then_run_again_finishes_the_job() {
 
         // The kernel released the killed run's lock: restore runs at once, with no manual step.
         restore_directly(&emulator, &rollback, &what);
-        let now = account_state(&emulator, Scenario::Network).await;
+        let now = account_state(&emulator, scenario).await;
         if now != original {
             eprintln!("{what}: the rollback file as the killed restore left it:\n{journal}");
         }
         assert_same_account(&original, &now, &what);
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_killed_midway_then_run_again_finishes_the_job() {
+    kill_restore_at_each_point_then_restore(Scenario::Network).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_mail_serverless_and_edge_restore_killed_after_each_call_then_run_again_finishes()
+{
+    kill_restore_at_each_point_then_restore(Scenario::IdentityMailServerlessAndEdge).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sharing_restore_killed_after_each_call_then_run_again_shares_everything_again_exactly() {
+    kill_restore_at_each_point_then_restore(Scenario::Sharing).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
