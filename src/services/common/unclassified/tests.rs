@@ -317,7 +317,11 @@ mod vgw_detach {
                 )
                 .build()
         });
-        let ctx = ctx(&[gateways]);
+        let tables = mock!(Client::describe_route_tables).then_output(|| {
+            aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput::builder()
+                .build()
+        });
+        let ctx = ctx(&[gateways, tables]);
         let proposed = VpnGatewayDetach
             .discover(&ctx, &DiscoveryScope::for_tests())
             .await

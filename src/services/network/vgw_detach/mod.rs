@@ -5,7 +5,11 @@
 //!
 //! Restore attaches the same gateway to the same VPC, unless the VPC has another one by then. Static routes
 //! to the gateway stay in the route tables (as blackholes) while it is detached and work again once it is
-//! back; route propagation is a route-table setting and comes back with it too.
+//! back. Route propagation (the gateway's VPN and Direct Connect routes entered into a route table) is
+//! recorded in `before`, per route table: AWS's documentation does not say whether a detach keeps it,
+//! so restore, once the gateway is attached again, turns it back on in each table that had it and no
+//! longer does, and says so
+//! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableVgwRoutePropagation.html>).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, VpnGateway};
@@ -38,15 +42,27 @@ pub struct GatewayState {
     pub gateway_type: Option<String>,
     /// Sorted; `detached` attachments are left out.
     pub attachments: Vec<Attachment>,
+    /// The route tables of the attached VPCs the gateway propagates its routes to, sorted. Absent from
+    /// plans made before it was recorded (restore then leaves propagation as AWS left it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub propagates_to: Vec<String>,
 }
 
-/// What restore needs: the gateway and the VPCs it was detached from.
+/// What restore needs: the gateway, the VPCs it was detached from, and the route tables it propagated to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UndoRecord {
     pub vpn_gateway_id: String,
     pub detached_from: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub propagates_to: Vec<String>,
 }
+
+/// How long restore waits for a gateway it attached again to report `attached` before turning route
+/// propagation back on: AWS attaches asynchronously (`attaching` first), and propagation is a setting
+/// of an attached gateway's VPC.
+const ATTACHED_PATIENCE: std::time::Duration = std::time::Duration::from_secs(120);
+const ATTACHED_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Builds the proposal for one gateway, or nothing when it is attached nowhere.
 pub fn propose(state: &GatewayState) -> Option<Proposal<GatewayState>> {
@@ -87,7 +103,68 @@ pub fn state_of(gateway: &VpnGateway) -> Option<GatewayState> {
                 .iter()
                 .map(|a| (a.vpc_id(), a.state())),
         ),
+        propagates_to: Vec::new(),
     })
+}
+
+/// Every route table of `vpc_ids` (none asked for when there are none).
+async fn route_tables(
+    ctx: &RegionCtx,
+    vpc_ids: &[String],
+) -> Result<Vec<aws_sdk_ec2::types::RouteTable>, ServiceError> {
+    if vpc_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    ctx.ec2()
+        .describe_route_tables()
+        .filters(
+            Filter::builder()
+                .name("vpc-id")
+                .set_values(Some(vpc_ids.to_vec()))
+                .build(),
+        )
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
+}
+
+/// For each gateway, the tables among `tables` it propagates routes to (`PropagatingVgws`), sorted.
+fn propagation(
+    tables: &[aws_sdk_ec2::types::RouteTable],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_gateway: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for table in tables {
+        let Some(table_id) = table.route_table_id() else {
+            continue;
+        };
+        for gateway in table.propagating_vgws() {
+            if let Some(gateway_id) = gateway.gateway_id() {
+                by_gateway
+                    .entry(gateway_id.to_string())
+                    .or_default()
+                    .push(table_id.to_string());
+            }
+        }
+    }
+    for tables in by_gateway.values_mut() {
+        tables.sort();
+        tables.dedup();
+    }
+    by_gateway
+}
+
+/// The VPCs the gateways are attached to, sorted, once each.
+fn attached_vpcs<'a>(states: impl IntoIterator<Item = &'a GatewayState>) -> Vec<String> {
+    let mut vpcs: Vec<String> = states
+        .into_iter()
+        .flat_map(|state| state.attachments.iter().map(|a| a.vpc_id.clone()))
+        .collect();
+    vpcs.sort();
+    vpcs.dedup();
+    vpcs
 }
 
 /// Each gateway that is not deleted, with its attachments.
@@ -261,6 +338,11 @@ impl CutKind for VpnGatewayDetach {
                 cut.target
             ));
         }
+        if before.propagates_to != after.propagates_to {
+            return Err(
+                "`after.propagates_to` must be `before.propagates_to`: the cut does not change route propagation".into(),
+            );
+        }
         gateway_attachment::check_detach(&before.attachments, &after.attachments)
     }
 
@@ -280,6 +362,12 @@ impl CutKind for VpnGatewayDetach {
         let mut states: Vec<GatewayState> =
             out.vpn_gateways().iter().filter_map(state_of).collect();
         states.sort_by(|a, b| a.vpn_gateway_id.cmp(&b.vpn_gateway_id));
+        let mut propagating = propagation(&route_tables(ctx, &attached_vpcs(&states)).await?);
+        for state in &mut states {
+            state.propagates_to = propagating
+                .remove(&state.vpn_gateway_id)
+                .unwrap_or_default();
+        }
         Ok(states.iter().filter_map(propose).collect())
     }
 
@@ -288,10 +376,25 @@ impl CutKind for VpnGatewayDetach {
         ctx: &RegionCtx,
         cut: &TypedCut<GatewayState>,
     ) -> Result<Option<GatewayState>, ServiceError> {
-        Ok(live_gateway(ctx, &cut.target)
+        let Some(mut state) = live_gateway(ctx, &cut.target)
             .await?
             .as_ref()
-            .and_then(state_of))
+            .and_then(state_of)
+        else {
+            return Ok(None);
+        };
+        // The tables of the VPCs it was attached to when planned, and of any it is attached to now.
+        let vpcs = attached_vpcs([&cut.before, &state]);
+        state.propagates_to = propagation(&route_tables(ctx, &vpcs).await?)
+            .remove(&state.vpn_gateway_id)
+            .unwrap_or_default();
+        Ok(Some(state))
+    }
+
+    /// Whether AWS keeps a detached gateway's route propagation is not documented: the cut holds while
+    /// the gateway's attachments are as `after` says, whatever the route tables now show.
+    fn holds(&self, cut: &TypedCut<GatewayState>, live: &GatewayState) -> bool {
+        live.vpn_gateway_id == cut.after.vpn_gateway_id && live.attachments == cut.after.attachments
     }
 
     async fn apply(
@@ -312,12 +415,85 @@ impl CutKind for VpnGatewayDetach {
                 &cut.before.attachments,
                 &cut.after.attachments,
             ),
+            propagates_to: cut.before.propagates_to.clone(),
         })
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
-        gateway_attachment::reattach(self, ctx, &undo.vpn_gateway_id, &undo.detached_from).await
+        let mut outcome =
+            gateway_attachment::reattach(self, ctx, &undo.vpn_gateway_id, &undo.detached_from)
+                .await?;
+        if undo.propagates_to.is_empty() || !UndoOutcome::conflicts(&outcome.notes).is_empty() {
+            // Nothing to turn on, or the gateway was not attached again (another took its place).
+            return Ok(outcome);
+        }
+        outcome.notes.extend(restore_propagation(ctx, undo).await?);
+        Ok(outcome)
     }
+}
+
+/// Once the gateway reports `attached` in every VPC it was detached from, turns route propagation on in
+/// each recorded table that no longer has it. A table deleted since is said, not recreated.
+async fn restore_propagation(
+    ctx: &RegionCtx,
+    undo: &UndoRecord,
+) -> Result<Vec<String>, ServiceError> {
+    let gateway_id = &undo.vpn_gateway_id;
+    let mut waited = std::time::Duration::ZERO;
+    loop {
+        let attached = live_gateway(ctx, gateway_id)
+            .await?
+            .as_ref()
+            .and_then(state_of)
+            .is_some_and(|state| {
+                undo.detached_from.iter().all(|vpc| {
+                    state
+                        .attachments
+                        .iter()
+                        .any(|a| &a.vpc_id == vpc && a.state == "attached")
+                })
+            });
+        if attached {
+            break;
+        }
+        if waited >= ATTACHED_PATIENCE {
+            return Err(ServiceError::local(
+                "ec2:DescribeVpnGateways",
+                format!(
+                    "{gateway_id} was attached again but did not report `attached` within {} s, so route propagation to {} was not turned back on; once it is attached, run restore again (or aws ec2 enable-vgw-route-propagation --gateway-id {gateway_id} --route-table-id TABLE)",
+                    ATTACHED_PATIENCE.as_secs(),
+                    undo.propagates_to.join(", ")
+                ),
+            ));
+        }
+        tokio::time::sleep(ATTACHED_POLL).await;
+        waited += ATTACHED_POLL;
+    }
+    let tables = route_tables(ctx, &undo.detached_from).await?;
+    let propagating_now = propagation(&tables).remove(gateway_id).unwrap_or_default();
+    let tables_now: Vec<&str> = tables.iter().filter_map(|t| t.route_table_id()).collect();
+    let mut notes = Vec::new();
+    for table in &undo.propagates_to {
+        if propagating_now.contains(table) {
+            notes.push(format!("{gateway_id} propagates to {table} as before"));
+        } else if !tables_now.contains(&table.as_str()) {
+            notes.push(format!(
+                "route table {table} no longer exists; {gateway_id}'s route propagation to it was not restored"
+            ));
+        } else {
+            ctx.ec2()
+                .enable_vgw_route_propagation()
+                .gateway_id(gateway_id)
+                .route_table_id(table)
+                .send()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:EnableVgwRoutePropagation", err))?;
+            notes.push(format!(
+                "route propagation from {gateway_id} to {table} was off once the gateway was back; turned on again as before the cut"
+            ));
+        }
+    }
+    Ok(notes)
 }
 
 #[cfg(test)]
