@@ -182,6 +182,12 @@ pub async fn seed(
         .gateway_id(&vpn_gateway)
         .send()
         .await?;
+    // The office's routes also come by propagation (`vgw_detach` records it, and restore puts it back).
+    ec2.enable_vgw_route_propagation()
+        .gateway_id(&vpn_gateway)
+        .route_table_id(&private_route_table)
+        .send()
+        .await?;
     ec2.create_route()
         .route_table_id(&private_route_table)
         .destination_cidr_block("10.30.0.0/16")

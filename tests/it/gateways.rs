@@ -159,6 +159,21 @@ async fn vgw_vpcs(ec2: &aws_sdk_ec2::Client, vgw: &str) -> Vec<String> {
         .collect()
 }
 
+/// The gateways propagating routes to a route table (`PropagatingVgws`; the emulator's is our model,
+/// `tests/emulator/aws_model/ec2_vgw_route_propagation.py`, where a detach ends propagation).
+async fn propagating_to(ec2: &aws_sdk_ec2::Client, table: &str) -> Vec<String> {
+    ec2.describe_route_tables()
+        .route_table_ids(table)
+        .send()
+        .await
+        .unwrap()
+        .route_tables()[0]
+        .propagating_vgws()
+        .iter()
+        .filter_map(|g| g.gateway_id().map(str::to_string))
+        .collect()
+}
+
 async fn endpoint(ec2: &aws_sdk_ec2::Client, id: &str) -> aws_sdk_ec2::types::VpcEndpoint {
     ec2.describe_vpc_endpoints()
         .vpc_endpoint_ids(id)
@@ -208,7 +223,15 @@ async fn gateways_and_endpoint_policies_are_cut_by_apply_and_given_back_exactly_
         blocked.reason
     );
     assert!(cut(&plan, "igw_detach", &account.quiet_igw).enabled);
-    assert!(cut(&plan, "vgw_detach", &network.vpn_gateway).enabled);
+    let vgw_cut = cut(&plan, "vgw_detach", &network.vpn_gateway);
+    assert!(vgw_cut.enabled);
+    let (table, gateway) = (&network.private_route_table, &network.vpn_gateway);
+    assert_eq!(propagating_to(ec2, table).await, vec![gateway.clone()]);
+    assert_eq!(
+        vgw_cut.before.value()["propagates_to"],
+        serde_json::json!([table]),
+        "the plan records the route propagation restore must put back: {vgw_cut:?}"
+    );
     assert!(cut(&plan, "vpce_policy_deny", &network.s3_endpoint).enabled);
     let delete = cut(&plan, "vpce_delete", &network.s3_endpoint);
     assert!(!delete.enabled && !delete.reversible);
@@ -240,6 +263,11 @@ async fn gateways_and_endpoint_policies_are_cut_by_apply_and_given_back_exactly_
         vgw_vpcs(ec2, &network.vpn_gateway).await,
         Vec::<String>::new()
     );
+    assert_eq!(
+        propagating_to(ec2, table).await,
+        Vec::<String>::new(),
+        "the emulator's model ends propagation at a detach"
+    );
     let s3 = endpoint(ec2, &network.s3_endpoint).await;
     assert_eq!(s3.policy_document(), Some(DENY_ALL));
     assert_eq!(
@@ -256,6 +284,9 @@ async fn gateways_and_endpoint_policies_are_cut_by_apply_and_given_back_exactly_
             account.quiet_igw, account.quiet_vpc
         )))
         .stderr(contains(format!(
+            "route propagation from {gateway} to {table} was off once the gateway was back; turned on again as before the cut"
+        )))
+        .stderr(contains(format!(
             "put the original policy back on {}",
             network.s3_endpoint
         )));
@@ -264,6 +295,7 @@ async fn gateways_and_endpoint_policies_are_cut_by_apply_and_given_back_exactly_
         original,
         "restore gives back exactly what was there"
     );
+    assert_eq!(propagating_to(ec2, table).await, vec![gateway.clone()]);
 
     // A second restore is a harmless no-op.
     restore(emulator)
