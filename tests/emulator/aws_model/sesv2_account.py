@@ -15,8 +15,8 @@ operations, each following its SES API v2 reference page:
   so a test can show what the pause stops. Otherwise moto's own SendEmail runs.
 
 What it models:
-- State per account and region, kept on moto's SES v1 backend (which moto's SES v2 shares for identities,
-  as AWS shares one account state between the two APIs), so `POST /moto-api/reset` clears it.
+- State per account and region, kept on moto's SES v1 backend (where moto's SES v2 keeps its identities
+  too), so `POST /moto-api/reset` clears it.
 - The default, chosen on purpose: every account and region starts as a new AWS account does, sending on,
   in the sandbox (ProductionAccessEnabled false, with the sandbox quota of 200 messages a day at 1 a
   second, as GetAccount's ProductionAccessEnabled describes it) and HEALTHY. hikkonuki proposes a pause
