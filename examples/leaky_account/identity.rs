@@ -1,6 +1,7 @@
 //! The leaky account's identities: what an attacker with stolen credentials would hold. Two IAM users
-//! with access keys (`ci-deploy` has two, as during a rotation, and an SSH key for CodeCommit; `mailer`
-//! has one, the kind of key SES SMTP passwords are derived from) and a role an application runs as.
+//! with access keys (`ci-deploy` has two, as during a rotation, and an SSH key and an HTTPS Git password,
+//! a service-specific credential, for CodeCommit; `mailer` has one, the kind of key SES SMTP passwords
+//! are derived from) and a role an application runs as.
 
 use super::SeedResult;
 
@@ -20,6 +21,8 @@ pub struct SeededIdentity {
     pub keys: Vec<SeededKey>,
     /// `ci-deploy`'s SSH public key ID.
     pub ssh_key_id: String,
+    /// `ci-deploy`'s CodeCommit HTTPS Git credential (a service-specific credential) ID.
+    pub service_credential_id: String,
     pub role: String,
 }
 
@@ -28,7 +31,7 @@ const SSH_PUBLIC_KEY: &str = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQDOkOgb3bdv39
 
 const APP_TRUST_POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#;
 
-/// Creates the users, keys and role (IAM is global: the config's region does not matter).
+/// Creates the users, keys, credentials and role (IAM is global: the config's region does not matter).
 pub async fn seed(config: &aws_config::SdkConfig) -> SeedResult<SeededIdentity> {
     let iam = aws_sdk_iam::Client::new(config);
     let mut keys = Vec::new();
@@ -54,6 +57,16 @@ pub async fn seed(config: &aws_config::SdkConfig) -> SeedResult<SeededIdentity> 
         .ssh_public_key()
         .map(|k| k.ssh_public_key_id().to_string())
         .ok_or("UploadSSHPublicKey returned no key")?;
+    let git = iam
+        .create_service_specific_credential()
+        .user_name("ci-deploy")
+        .service_name("codecommit.amazonaws.com")
+        .send()
+        .await?;
+    let service_credential_id = git
+        .service_specific_credential()
+        .map(|c| c.service_specific_credential_id().to_string())
+        .ok_or("CreateServiceSpecificCredential returned no credential")?;
     iam.create_role()
         .role_name("app-runtime")
         .assume_role_policy_document(APP_TRUST_POLICY)
@@ -63,6 +76,7 @@ pub async fn seed(config: &aws_config::SdkConfig) -> SeedResult<SeededIdentity> 
         users: vec!["ci-deploy".into(), "mailer".into()],
         keys,
         ssh_key_id,
+        service_credential_id,
         role: "app-runtime".into(),
     })
 }

@@ -158,6 +158,16 @@ fn assert_cut(emulator_state: &AccountState, seeded: &SeededAccount) {
         let keys = &state.iam[&format!("user/{} access keys", key.user)];
         assert!(!keys.contains("Active"), "{keys}");
     }
+    let git = &state.iam["user/ci-deploy service credentials"];
+    assert!(
+        git.contains(&seeded.identity.service_credential_id) && git.contains("Inactive"),
+        "{git}"
+    );
+    assert!(
+        state.mail_and_storage["ses account us-east-1"].starts_with("sending_enabled: false,"),
+        "{:?}",
+        state.mail_and_storage
+    );
     assert_eq!(state.mail_and_storage["identity policies"], "{}");
     assert!(state.mail_and_storage["account public access block"].contains("Some(true)"));
     let function = &seeded.serverless.public_function;
@@ -212,6 +222,11 @@ async fn the_whole_account_is_sealed_in_two_regions_and_restored_exactly() {
         .stdout(contains("~ vpce_policy_deny/us-east-1/"))
         .stdout(contains("~ rds_public_off/eu-west-1/"))
         .stdout(contains("~ iam_key_deactivate/global/"))
+        .stdout(contains(format!(
+            "~ iam_service_credential_deactivate/global/{}",
+            seeded.identity.service_credential_id
+        )))
+        .stdout(contains("~ ses_sending_pause/us-east-1/ses-account"))
         .stdout(contains("~ iam_session_revoke/global/"))
         .stdout(contains("~ ses_identity_policy_remove/us-east-1/"))
         .stdout(contains("~ s3_public_access_block/global/"))

@@ -1,10 +1,12 @@
-//! The identity kinds end to end on the emulator: access keys, SSH keys and session revocation, plan →
-//! apply → restore, with the full IAM state of the seeded users and role compared before and after.
+//! The identity kinds end to end on the emulator: access keys, SSH keys, service-specific credentials
+//! and session revocation, plan → apply → restore, with the full IAM state of the seeded users and role
+//! compared before and after.
 //!
-//! The emulator lacks the service-specific credential API, so with IAM users present every plan here
-//! reports a High finding saying those credentials were not checked (the rest of the plan is made and
-//! applies); that kind's cut and undo are proven with mocks in `src/services/identity/tests.rs`. The emulator does not
-//! authenticate, so only control-plane state is checked: an Inactive key still works against it.
+//! moto has no service-specific credential API: these tests run against hikkonuki's model of it
+//! (`tests/emulator/aws_model/iam_service_specific_credentials.py`: our model of AWS, not AWS). What the
+//! model leaves out (paging, an endpoint without the API, which the plan reports as a finding) is proven
+//! with mocks in `src/services/identity/tests.rs`. The emulator does not authenticate, so only
+//! control-plane state is checked: an Inactive key still works against it.
 
 use std::collections::BTreeMap;
 
@@ -17,7 +19,7 @@ use crate::leaky_account::identity::{self, SeededIdentity};
 const POLICY: &str = "hikkonuki-session-revocation";
 
 /// Everything IAM says about the seeded users and role that the identity cuts could touch: access keys,
-/// SSH keys, inline policies with their documents.
+/// SSH keys, service-specific credentials, inline policies with their documents.
 pub async fn iam_state(
     iam: &aws_sdk_iam::Client,
     seeded: &SeededIdentity,
@@ -38,6 +40,10 @@ pub async fn iam_state(
         state.insert(
             format!("user/{user} ssh keys"),
             format!("{:?}", ssh.ssh_public_keys()),
+        );
+        state.insert(
+            format!("user/{user} service credentials"),
+            format!("{:?}", service_credentials(iam, user).await),
         );
         let names = iam
             .list_user_policies()
@@ -83,6 +89,30 @@ pub fn sorted(names: &[String]) -> Vec<&String> {
     let mut names: Vec<&String> = names.iter().collect();
     names.sort();
     names
+}
+
+/// A user's service-specific credentials as IAM lists them.
+pub async fn service_credentials(
+    iam: &aws_sdk_iam::Client,
+    user: &str,
+) -> Vec<aws_sdk_iam::types::ServiceSpecificCredentialMetadata> {
+    iam.list_service_specific_credentials()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap()
+        .service_specific_credentials()
+        .to_vec()
+}
+
+/// The status of one of a user's service-specific credentials, or "gone".
+async fn service_credential_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {
+    service_credentials(iam, user)
+        .await
+        .iter()
+        .find(|c| c.service_specific_credential_id() == id)
+        .map(|c| c.status().as_str().to_string())
+        .unwrap_or_else(|| "gone".into())
 }
 
 async fn key_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {
@@ -138,16 +168,13 @@ async fn role_has_revocation(iam: &aws_sdk_iam::Client, role: &str) -> bool {
 }
 
 fn plan(emulator: &Emulator) -> assert_cmd::assert::Assert {
-    // The emulator has no service-specific credential API: the plan says so as a finding (so the
-    // responder checks them by hand) and plans everything else.
+    // Every credential type is listed: no finding says one could not be checked.
     emulator
         .plan("us-east-1", "plans/p.yaml")
         .assert()
         .success()
         .stdout(contains("INCOMPLETE").not())
-        .stdout(contains(
-            "iam_service_credential_deactivate [global iam]: the IAM endpoint does not implement ListServiceSpecificCredentials",
-        ))
+        .stdout(contains("does not implement ListServiceSpecificCredentials").not())
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -169,6 +196,14 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
         .stdout(contains(format!(
             "iam_ssh_key_deactivate/global/{}",
             seeded.ssh_key_id
+        )))
+        .stdout(contains(format!(
+            "~ iam_service_credential_deactivate/global/{}",
+            seeded.service_credential_id
+        )))
+        .stdout(contains(format!(
+            "Service-specific credential {} for codecommit.amazonaws.com (login ci-deploy-at-123456789012) of IAM user ci-deploy",
+            seeded.service_credential_id
         )))
         .stdout(contains("iam_session_revoke/global/user/ci-deploy"))
         .stdout(contains("iam_session_revoke/global/user/mailer"))
@@ -196,6 +231,10 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
         .await
         .unwrap();
     assert_eq!(ssh.ssh_public_keys()[0].status().as_str(), "Inactive");
+    assert_eq!(
+        service_credential_status(&iam, "ci-deploy", &seeded.service_credential_id).await,
+        "Inactive"
+    );
     for user in &seeded.users {
         let document = user_revocation(&iam, user).await.expect("revocation put");
         let statement = &document["Statement"][0];
@@ -231,6 +270,10 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
         .stderr(contains(format!(
             "access key {} of mailer made Active again",
             seeded.keys[2].access_key_id
+        )))
+        .stderr(contains(format!(
+            "service-specific credential {} of ci-deploy made Active again",
+            seeded.service_credential_id
         )));
     let kept = iam_state(&iam, &seeded).await;
     for (name, value) in &original {
@@ -443,6 +486,25 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
     let config = emulator.sdk_config("us-east-1").await;
     let seeded = identity::seed(&config).await.unwrap();
     let iam = aws_sdk_iam::Client::new(&config);
+    // mailer also holds a Keyspaces password and a CodeCommit HTTPS Git password.
+    let mut mailer_credentials = Vec::new();
+    for service in ["cassandra.amazonaws.com", "codecommit.amazonaws.com"] {
+        let created = iam
+            .create_service_specific_credential()
+            .user_name("mailer")
+            .service_name(service)
+            .send()
+            .await
+            .unwrap();
+        mailer_credentials.push(
+            created
+                .service_specific_credential()
+                .unwrap()
+                .service_specific_credential_id()
+                .to_string(),
+        );
+    }
+    let (expired, deleted_credential) = (&mailer_credentials[0], &mailer_credentials[1]);
     plan(&emulator);
     emulator.apply("plans/p.yaml").assert().code(0);
 
@@ -471,11 +533,33 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
         .send()
         .await
         .unwrap();
-    // ...and re-enable ci-deploy's SSH key (a deploy must run): restore leaves it, saying so.
+    // ...and re-enable ci-deploy's SSH key and HTTPS Git password (a deploy must run): restore leaves
+    // them, saying so.
     iam.update_ssh_public_key()
         .user_name("ci-deploy")
         .ssh_public_key_id(&seeded.ssh_key_id)
         .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    iam.update_service_specific_credential()
+        .user_name("ci-deploy")
+        .service_specific_credential_id(&seeded.service_credential_id)
+        .status(aws_sdk_iam::types::StatusType::Active)
+        .send()
+        .await
+        .unwrap();
+    // mailer's Keyspaces password is marked Expired for good, and its Git password deleted.
+    iam.update_service_specific_credential()
+        .user_name("mailer")
+        .service_specific_credential_id(expired)
+        .status(aws_sdk_iam::types::StatusType::Expired)
+        .send()
+        .await
+        .unwrap();
+    iam.delete_service_specific_credential()
+        .user_name("mailer")
+        .service_specific_credential_id(deleted_credential)
         .send()
         .await
         .unwrap();
@@ -493,12 +577,31 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
             seeded.ssh_key_id
         )))
         .stderr(contains(format!(
+            "service-specific credential {} of ci-deploy is already Active",
+            seeded.service_credential_id
+        )))
+        .stderr(contains(format!(
             "conflict: inline policy {POLICY} on user/mailer was changed after apply; left alone"
+        )))
+        .stdout(contains(format!(
+            "  conflict: iam_service_credential_deactivate/global/{expired}: service-specific credential {expired} of mailer is Expired now, not Inactive as the cut left it; left alone"
         )))
         .stdout(contains(format!(
             "failed: iam_key_deactivate/global/{deleted}"
         )))
+        .stdout(contains(format!(
+            "failed: iam_service_credential_deactivate/global/{deleted_credential}"
+        )))
         .stdout(contains("no longer exists (deleted after the cut)"));
+    assert_eq!(
+        service_credential_status(&iam, "mailer", expired).await,
+        "Expired",
+        "an Expired credential is not revived"
+    );
+    assert_eq!(
+        service_credential_status(&iam, "ci-deploy", &seeded.service_credential_id).await,
+        "Active"
+    );
     assert_eq!(
         user_revocation(&iam, "mailer").await,
         Some(serde_json::from_str(by_hand).unwrap())

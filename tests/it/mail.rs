@@ -1,18 +1,22 @@
 //! Mail and storage kinds end to end on the emulator, with the findings the same seed triggers:
-//! `ses_send_deny`, `ses_identity_policy_remove` and `s3_public_access_block`, plan → apply → restore,
-//! with the full state of each resource compared before and after; and the findings for a trail that is
-//! not logging, a public DNS record pointing outside the account and the APIs the emulator lacks (SES
-//! account pause, CodeCommit listing), which the plan must name rather than fail on.
+//! `ses_send_deny`, `ses_identity_policy_remove`, `ses_sending_pause` and `s3_public_access_block`, plan →
+//! apply → restore, with the full state of each resource compared before and after; and the findings for
+//! a trail that is not logging, a public DNS record pointing outside the account and the API the emulator
+//! lacks (CodeCommit listing), which the plan must name rather than fail on.
 //!
-//! The SES account pause (`ses_sending_pause`) and ECR Public are missing from the emulator: their cuts
-//! are proven with mocks in `src/services/mail/ses_sending_pause.rs` and
-//! `src/services/storage/ecr_public_delete.rs`.
+//! SES's account-level sending (GetAccount, PutAccountSendingAttributes) is not in moto: these tests run
+//! against hikkonuki's model of it (`tests/emulator/aws_model/sesv2_account.py`: our model of AWS, not
+//! AWS), which starts every region as a new account's, sending on in the sandbox. What the model leaves
+//! out (AWS's own enforcement: an account under review or shut down) is proven with mocks in
+//! `src/services/mail/ses_sending_pause.rs`. ECR Public is missing from the emulator: its cut is proven
+//! with mocks in `src/services/storage/ecr_public_delete.rs`.
 
 use std::collections::BTreeMap;
 
 use aws_sdk_s3control::config::endpoint::{Endpoint, EndpointFuture, Params, ResolveEndpoint};
 use aws_sdk_s3control::types::PublicAccessBlockConfiguration;
 use hikkonuki::services::identity::decode_policy_document;
+use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
@@ -41,13 +45,71 @@ pub async fn s3control(emulator: &Emulator) -> aws_sdk_s3control::Client {
     )
 }
 
+/// The region's SES account as GetAccount answers it: whether it sends, its production access, AWS's
+/// enforcement and the account settings. The send quota is left out: it counts the mail sent, which is
+/// traffic, not configuration.
+pub async fn ses_account(emulator: &Emulator, region: &str) -> String {
+    let out = aws_sdk_sesv2::Client::new(&emulator.sdk_config(region).await)
+        .get_account()
+        .send()
+        .await
+        .unwrap();
+    format!(
+        "sending_enabled: {}, production_access_enabled: {}, enforcement_status: {:?}, dedicated_ip_auto_warmup_enabled: {}, details: {:?}, suppression: {:?}, vdm: {:?}",
+        out.sending_enabled(),
+        out.production_access_enabled(),
+        out.enforcement_status(),
+        out.dedicated_ip_auto_warmup_enabled(),
+        out.details(),
+        out.suppression_attributes(),
+        out.vdm_attributes()
+    )
+}
+
+/// Sends one message from the seeded identity in `region`; SES's error code if it is refused.
+async fn send_mail(emulator: &Emulator, region: &str) -> Result<(), String> {
+    use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message};
+    let text = Content::builder().data("incident test").build().unwrap();
+    aws_sdk_sesv2::Client::new(&emulator.sdk_config(region).await)
+        .send_email()
+        .from_email_address(mail::IDENTITY)
+        .destination(
+            Destination::builder()
+                .to_addresses("ops@leaky.example")
+                .build(),
+        )
+        .content(
+            EmailContent::builder()
+                .simple(
+                    Message::builder()
+                        .subject(text.clone())
+                        .body(Body::builder().text(text).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            aws_sdk_sesv2::error::ProvideErrorMetadata::code(&err)
+                .unwrap_or("no code")
+                .to_string()
+        })
+}
+
 /// Everything the mail and storage cuts could touch: the identity's sending-authorization policies, the
-/// sender's inline policies with their documents, and the account's public access block.
+/// sender's inline policies with their documents, the region's SES account and the account's public
+/// access block.
 pub async fn state(emulator: &Emulator, seeded: &SeededMail) -> BTreeMap<String, String> {
     let config = emulator.sdk_config("us-east-1").await;
     let ses = aws_sdk_sesv2::Client::new(&config);
     let iam = aws_sdk_iam::Client::new(&config);
     let mut state = BTreeMap::new();
+    state.insert(
+        "ses account us-east-1".into(),
+        ses_account(emulator, "us-east-1").await,
+    );
 
     let policies = ses
         .get_email_identity_policies()
@@ -164,9 +226,8 @@ async fn mail_paths_and_the_account_public_access_block_are_cut_and_restored_exa
             "route53_public_records [global {} A (zone leaky.example)]: public record {} A points at {}, which no resource in this plan holds",
             seeded.outside_record, seeded.outside_record, mail::OUTSIDE_ADDRESS
         )))
-        .stdout(contains("ses_sending_pause [us-east-1"))
-        .stdout(contains("pause it by hand"))
         .stdout(contains("codecommit_repositories [us-east-1"))
+        .stdout(contains("pause it by hand").not())
         // The cuts.
         .stdout(contains(format!(
             "~ ses_identity_policy_remove/us-east-1/{}",
@@ -178,10 +239,16 @@ async fn mail_paths_and_the_account_public_access_block_are_cut_and_restored_exa
         )))
         .stdout(contains(format!(
             "~ s3_public_access_block/global/{ACCOUNT}"
-        )));
+        )))
+        .stdout(contains("~ ses_sending_pause/us-east-1/ses-account\n"))
+        .stdout(contains("- sending_enabled: true\n+ sending_enabled: false"));
 
     apply(&emulator);
     let cut = state(&emulator, &seeded).await;
+    assert!(
+        cut["ses account us-east-1"].starts_with("sending_enabled: false,"),
+        "{cut:?}"
+    );
     assert_eq!(
         cut["identity policies"], "{}",
         "the partner can no longer send as the identity"
@@ -308,4 +375,116 @@ async fn restore_leaves_an_identity_policy_recreated_after_the_cut_alone() {
         !after["identity policies"].contains("PartnerSends"),
         "{after:?}"
     );
+}
+
+/// Seeds `IDENTITY` as an email identity in `region` (the mail seed makes it in us-east-1 only).
+pub async fn identity_in(emulator: &Emulator, region: &str) {
+    aws_sdk_sesv2::Client::new(&emulator.sdk_config(region).await)
+        .create_email_identity()
+        .email_identity(mail::IDENTITY)
+        .send()
+        .await
+        .unwrap();
+}
+
+/// `ses_sending_pause` alone, in both regions of the demo: where an identity exists SES could send, so
+/// sending is paused there (SendEmail is then refused) and restore turns it back on; the region in the
+/// sandbox with no identity is not proposed. Each region's whole SES account reads back as before.
+#[tokio::test(flavor = "multi_thread")]
+async fn ses_sending_is_paused_where_mail_could_be_sent_and_restore_resumes_it_exactly() {
+    let emulator = Emulator::start();
+    seed(&emulator).await;
+    let regions = ["us-east-1", "eu-west-1"];
+    let mut before = Vec::new();
+    for region in regions {
+        before.push(ses_account(&emulator, region).await);
+    }
+    assert_eq!(
+        before[0], before[1],
+        "a new account's default in every region"
+    );
+    assert!(
+        before[0].starts_with("sending_enabled: true, production_access_enabled: false,"),
+        "{before:?}"
+    );
+    assert_eq!(send_mail(&emulator, "us-east-1").await, Ok(()));
+
+    emulator
+        .plan("us-east-1,eu-west-1", "plans/p.yaml")
+        .args(["--kinds", "ses_sending_pause"])
+        .assert()
+        .success()
+        .stdout(contains("~ ses_sending_pause/us-east-1/ses-account\n"))
+        .stdout(contains(
+            "- sending_enabled: true\n+ sending_enabled: false",
+        ))
+        .stdout(contains(
+            "SES sending is on in us-east-1 (1 email identities, sandbox)",
+        ))
+        .stdout(contains("ses_sending_pause/eu-west-1").not())
+        .stdout(contains("pause it by hand").not());
+
+    apply(&emulator);
+    assert!(
+        ses_account(&emulator, "us-east-1")
+            .await
+            .starts_with("sending_enabled: false,")
+    );
+    assert_eq!(
+        ses_account(&emulator, "eu-west-1").await,
+        before[1],
+        "the region where nothing could be sent is left as it was"
+    );
+    assert_eq!(
+        send_mail(&emulator, "us-east-1").await,
+        Err("SendingPausedException".into()),
+        "the pause stops mail from the account's identities"
+    );
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .success()
+        .stderr(contains("SES sending turned back on in us-east-1"));
+    for (region, before) in regions.iter().zip(&before) {
+        assert_eq!(&ses_account(&emulator, region).await, before, "{region}");
+    }
+    assert_eq!(send_mail(&emulator, "us-east-1").await, Ok(()));
+}
+
+/// A responder turns SES sending back on while the account is cut (an urgent customer notice): restore
+/// leaves it on as they set it and says so, in the region they changed; the other region's pause is
+/// lifted as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_ses_sending_turned_back_on_after_the_cut_alone() {
+    let emulator = Emulator::start();
+    seed(&emulator).await;
+    identity_in(&emulator, "eu-west-1").await;
+    let before = ses_account(&emulator, "eu-west-1").await;
+    emulator
+        .plan("us-east-1,eu-west-1", "plans/p.yaml")
+        .args(["--kinds", "ses_sending_pause"])
+        .assert()
+        .success()
+        .stdout(contains("~ ses_sending_pause/us-east-1/ses-account"))
+        .stdout(contains("~ ses_sending_pause/eu-west-1/ses-account"));
+    apply(&emulator);
+    aws_sdk_sesv2::Client::new(&emulator.sdk_config("us-east-1").await)
+        .put_account_sending_attributes()
+        .sending_enabled(true)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(send_mail(&emulator, "us-east-1").await, Ok(()));
+    let by_hand = ses_account(&emulator, "us-east-1").await;
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .success()
+        .stderr(contains("SES sending already on in us-east-1"))
+        .stderr(contains("SES sending turned back on in eu-west-1"))
+        .stderr(contains("SES sending turned back on in us-east-1").not());
+    assert_eq!(ses_account(&emulator, "us-east-1").await, by_hand);
+    assert_eq!(ses_account(&emulator, "eu-west-1").await, before);
 }

@@ -13,8 +13,10 @@
 //! - `api_gateway`: the API Gateway kinds on the emulator.
 //! - `cloudfront`: the CloudFront kinds on the emulator.
 //! - `lambda`: the Lambda kinds on the emulator.
-//! - `mail`: the SES kinds, the account S3 block and the findings their seed triggers, on the emulator.
-//! - `identity`: the IAM key, SSH key and session cuts and the identity findings on the emulator.
+//! - `mail`: the SES kinds (`ses_sending_pause` against our model of SES's account API), the account S3
+//!   block and the findings their seed triggers, on the emulator.
+//! - `identity`: the IAM key, SSH key, service-specific credential (against our model of that API) and
+//!   session cuts and the identity findings on the emulator.
 //! - `identity_center`: `identity_center_session_revoke` on the emulator.
 //! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
 //! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.

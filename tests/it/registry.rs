@@ -2,7 +2,8 @@
 //! README and an entry in the example plan. A new kind that lacks one fails here, naming what is missing.
 //!
 //! Where the emulator lacks a kind's whole API the round trip (or the example plan's entry, which the demo
-//! account makes on the emulator) cannot exist; such a kind is listed in [`NOT_ON_THE_EMULATOR`] with the
+//! account makes on the emulator) cannot exist until the test harness models it
+//! (`tests/emulator/aws_model/`); until then such a kind is listed in [`NOT_ON_THE_EMULATOR`] with the
 //! reason and the file whose mocked tests stand in, and that file must hold mocked tests.
 
 use std::path::{Path, PathBuf};
@@ -30,23 +31,11 @@ fn read(path: &Path) -> String {
 }
 
 /// Kinds the emulator cannot run, why, and where their mocked tests are.
-const NOT_ON_THE_EMULATOR: &[(&str, &str, &str)] = &[
-    (
-        "iam_service_credential_deactivate",
-        "the emulator does not implement ListServiceSpecificCredentials",
-        "src/services/identity/tests.rs",
-    ),
-    (
-        "ses_sending_pause",
-        "the emulator's SESv2 has no GetAccount or PutAccountSendingAttributes",
-        "src/services/mail/ses_sending_pause.rs",
-    ),
-    (
-        "ecr_public_delete",
-        "the emulator has no ECR Public",
-        "src/services/storage/ecr_public_delete.rs",
-    ),
-];
+const NOT_ON_THE_EMULATOR: &[(&str, &str, &str)] = &[(
+    "ecr_public_delete",
+    "the emulator has no ECR Public",
+    "src/services/storage/ecr_public_delete.rs",
+)];
 
 /// Kinds whose example-plan entry cannot come from the demo account's plan, and why.
 const NOT_IN_THE_EXAMPLE_PLAN: &[(&str, &str)] = &[

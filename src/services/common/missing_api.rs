@@ -1,8 +1,8 @@
 //! Telling "this endpoint does not implement the operation" apart from a real failure.
 //!
-//! Some operations are missing from the emulator the tests run against (SESv2 GetAccount answers HTTP 404,
-//! ECR Public and CodeCommit ListRepositories answer HTTP 500, all with an HTML body and no AWS error
-//! code). AWS itself always answers with a modelled error code, so a bare 404/500/501 with no code means
+//! Some operations are missing from the emulator the tests run against (ECR Public and CodeCommit
+//! ListRepositories answer HTTP 500, and moto without the test harness's model answers SESv2 GetAccount
+//! with HTTP 404, all with an HTML body and no AWS error code). AWS itself always answers with a modelled error code, so a bare 404/500/501 with no code means
 //! the endpoint lacks the API. Checks that meet it report a finding saying what could not be read
 //! ([`unread_finding`]), instead of failing the whole plan; every other failure still fails discovery.
 

@@ -7,8 +7,9 @@
 //!   Amazon Keyspaces, Bedrock API keys).
 //!
 //! Inactive is exactly reversible: the credential, its ID and its secret stay; restore makes it Active
-//! again. The three share one implementation because they differ only in the IAM calls that list and
-//! update them. The caller's own access key, and every credential of the caller's user, are left alone.
+//! again if it is still Inactive (one marked Expired since is left so, reported as a conflict). The three
+//! share one implementation because they differ only in the IAM calls that list and update them. The
+//! caller's own access key, and every credential of the caller's user, are left alone.
 
 use async_trait::async_trait;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
@@ -323,8 +324,9 @@ fn capitalize(text: &str) -> String {
     }
 }
 
-/// The emulator lacks the service-specific credential API and answers 500 every time: retrying it six
-/// times would only slow every plan of an account with users. AWS keeps the standard retries.
+/// An emulator without the service-specific credential API (moto has none; the test harness adds a model
+/// of it) answers 500 every time: retrying it six times would only slow every plan of an account with
+/// users. AWS keeps the standard retries.
 fn no_retries_on_emulator(ctx: &RegionCtx) -> aws_sdk_iam::config::Builder {
     let mut overrides = aws_sdk_iam::config::Builder::default();
     overrides.set_retry_config(retry_config(ctx.endpoint_url.as_deref()));
@@ -334,8 +336,8 @@ fn no_retries_on_emulator(ctx: &RegionCtx) -> aws_sdk_iam::config::Builder {
 /// The code given to "this endpoint has no such operation": never an AWS error code.
 const ENDPOINT_LACKS_OPERATION: &str = "EndpointLacksOperation";
 
-/// An endpoint without the service-specific credential API (the emulator has none) answers with an
-/// error page, not an IAM error: say what was not checked and what to check by hand. Discovery turns it
+/// An endpoint without the service-specific credential API (moto, unless the test harness's model of it
+/// is loaded) answers with an error page, not an IAM error: say what was not checked and what to check by hand. Discovery turns it
 /// into a finding (see the `Inspection` below), as the SES and ECR Public kinds do, so a path the endpoint
 /// never had does not fail the whole plan. Other failures are reported as they are.
 fn service_credential_error<E>(action: &str, err: SdkError<E, HttpResponse>) -> ServiceError
@@ -604,6 +606,21 @@ impl CutKind for CredentialDeactivate {
             Some(state) if state.status == ACTIVE => Ok(UndoOutcome {
                 notes: vec![format!("{noun} {id} of {user} is already Active")],
             }),
+            // Only what the cut left is given back: a credential since marked Expired (by hand, or by
+            // AWS when a Bedrock API key's time ran out) would be revived by making it Active.
+            Some(state) if state.status != INACTIVE => {
+                let now = if state.status.is_empty() {
+                    "has no status now".to_string()
+                } else {
+                    format!("is {} now", state.status)
+                };
+                Ok(UndoOutcome {
+                    notes: vec![format!(
+                        "{} {noun} {id} of {user} {now}, not {INACTIVE} as the cut left it; left alone (make it Active by hand if it should work again)",
+                        UndoOutcome::CONFLICT
+                    )],
+                })
+            }
             Some(_) => {
                 self.0.set_status(ctx, user, id, StatusType::Active).await?;
                 Ok(UndoOutcome {

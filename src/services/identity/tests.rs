@@ -1,6 +1,7 @@
 //! Pure logic of the identity kinds and findings, and, with aws-smithy-mocks, the paths the emulator
-//! lacks (service-specific credentials, the Support API) or cannot show (an assumed-role caller,
-//! protected roles, URL-encoded policy documents).
+//! lacks (the Support API, an endpoint without the service-specific credential API) or cannot show
+//! (an assumed-role caller, protected roles, URL-encoded policy documents, service-specific credentials
+//! over several pages or marked Expired, which hikkonuki's model of that API leaves out or never does).
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Role, ServiceSpecificCredentialMetadata, StatusType, User};
@@ -755,6 +756,127 @@ async fn mocked_service_credential_undo_leaves_an_active_one_alone_and_refuses_a
         .unwrap_err();
     assert!(err.message.contains("no longer exists"), "{err}");
     assert_eq!(update.num_calls(), 0);
+}
+
+/// A credential marked Expired after the cut (UpdateServiceSpecificCredential documents Active, Inactive
+/// and Expired, <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateServiceSpecificCredential.html>)
+/// is not what the cut left: restore must not revive it, and says so as a conflict. The same holds for
+/// access keys and SSH keys, which share the undo.
+#[tokio::test]
+async fn mocked_service_credential_undo_leaves_one_marked_expired_after_the_cut_alone() {
+    use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsOutput;
+    use aws_sdk_iam::operation::update_service_specific_credential::UpdateServiceSpecificCredentialOutput;
+
+    let expired = mock!(Client::list_service_specific_credentials).then_output(|| {
+        ListServiceSpecificCredentialsOutput::builder()
+            .service_specific_credentials(git_credential("alice", "ACCAGIT", StatusType::Expired))
+            .build()
+    });
+    let update = mock!(Client::update_service_specific_credential)
+        .then_output(|| UpdateServiceSpecificCredentialOutput::builder().build());
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&expired, &update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let record = json!({"user_name": "alice", "id": "ACCAGIT"});
+    let outcome = crate::services::Containment::undo(&SERVICE, &ctx, &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        update.num_calls(),
+        0,
+        "an Expired credential is not revived"
+    );
+    assert_eq!(
+        outcome.notes,
+        vec![
+            "conflict: service-specific credential ACCAGIT of alice is Expired now, not Inactive as the cut left it; left alone (make it Active by hand if it should work again)"
+        ]
+    );
+    assert_eq!(
+        crate::services::UndoOutcome::conflicts(&outcome.notes).len(),
+        1
+    );
+}
+
+/// NoSuchEntity, as IAM documents it for ListServiceSpecificCredentials and
+/// UpdateServiceSpecificCredential
+/// (<https://docs.aws.amazon.com/IAM/latest/APIReference/API_ListServiceSpecificCredentials.html>,
+/// <https://docs.aws.amazon.com/IAM/latest/APIReference/API_UpdateServiceSpecificCredential.html>): a user
+/// deleted between ListUsers and the listing has nothing to cut; a credential deleted between plan and
+/// apply fails its cut with AWS's code and words, naming the call; and restore of a credential whose user
+/// is gone says it no longer exists.
+#[tokio::test]
+async fn mocked_service_credentials_of_a_deleted_user_or_id_meet_iams_no_such_entity() {
+    use aws_sdk_iam::operation::list_service_specific_credentials::ListServiceSpecificCredentialsError;
+    use aws_sdk_iam::operation::list_users::ListUsersOutput;
+    use aws_sdk_iam::operation::update_service_specific_credential::UpdateServiceSpecificCredentialError;
+
+    let users = mock!(Client::list_users).then_output(|| {
+        ListUsersOutput::builder()
+            .users(user("alice"))
+            .build()
+            .unwrap()
+    });
+    let user_gone = mock!(Client::list_service_specific_credentials).then_error(|| {
+        ListServiceSpecificCredentialsError::NoSuchEntityException(no_such_entity())
+    });
+    let credential_gone = mock!(Client::update_service_specific_credential).then_error(|| {
+        UpdateServiceSpecificCredentialError::NoSuchEntityException(
+            aws_sdk_iam::types::error::NoSuchEntityException::builder()
+                .message("The Service Specific Credential with id ACCAGONE cannot be found.")
+                .meta(
+                    aws_sdk_iam::error::ErrorMetadata::builder()
+                        .code("NoSuchEntity")
+                        .message(
+                            "The Service Specific Credential with id ACCAGONE cannot be found.",
+                        )
+                        .build(),
+                )
+                .build(),
+        )
+    });
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&users, &user_gone, &credential_gone]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let scope = scope("arn:aws:sts::123456789012:user/moto", None);
+    assert_eq!(SERVICE.discover(&ctx, &scope).await, Ok(vec![]));
+    assert_eq!(user_gone.num_calls(), 1);
+
+    let credential = CredentialState {
+        service_name: Some("codecommit.amazonaws.com".into()),
+        service_user_name: Some("alice-at-123456789012".into()),
+        ..key("alice", "ACCAGONE", "Active")
+    };
+    let cut = TypedCut {
+        id: Cut::expected_id("iam_service_credential_deactivate", "global", "ACCAGONE"),
+        region: "global".into(),
+        target: "ACCAGONE".into(),
+        before: credential.clone(),
+        after: CredentialState {
+            status: "Inactive".into(),
+            ..credential
+        },
+    };
+    let err = CutKind::apply(&SERVICE, &ctx, &cut).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("NoSuchEntity"));
+    assert!(
+        err.to_string().starts_with(
+            "iam:UpdateServiceSpecificCredential failed: NoSuchEntity: The Service Specific Credential with id ACCAGONE"
+        ),
+        "{err}"
+    );
+
+    let record = json!({"user_name": "alice", "id": "ACCAGONE"});
+    let err = crate::services::Containment::undo(&SERVICE, &ctx, &record)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("service-specific credential ACCAGONE of IAM user alice no longer exists"),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -8,11 +8,11 @@
 //! restore under PROBATION resumes sending as it would for HEALTHY.
 //!
 //! The same struct is an [`Inspection`] under the same name: when the region's SES account state cannot
-//! be read because the endpoint has no such API (the emulator answers GetAccount with a bare HTTP 404), the
-//! responder gets a Medium finding ("sending was not paused; pause it by hand") instead of a failed plan.
-//! A discovery error would make every plan against that endpoint exit 1 for a path that was never there;
-//! a finding keeps the gap visible and names the manual step. Any other failure (AccessDenied,
-//! throttling) still fails discovery.
+//! be read because the endpoint has no such API (moto answers GetAccount with a bare HTTP 404 unless the
+//! test harness's model of it is loaded), the responder gets a Medium finding ("sending was not paused;
+//! pause it by hand") instead of a failed plan. A discovery error would make every plan against that
+//! endpoint exit 1 for a path that was never there; a finding keeps the gap visible and names the manual
+//! step. Any other failure (AccessDenied, throttling) still fails discovery.
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,8 @@
 //! - `kill_proxy`: the proxy, and running hikkonuki through it.
 //! - `snapshot`: the account's state, as compared before the cut and after restore.
 //! - `block_public_access`: the regional switches killed after each of their calls in apply and restore.
+//! - `mail`, `identity`: `ses_sending_pause` and `iam_service_credential_deactivate` killed after their
+//!   first and last call in apply and restore.
 //! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
 //! - `evidence`: the evidence phase killed after each of its calls in apply, then `restore --stop-evidence`.
 //! - `watch`: `watch --recut` killed after each of its calls, then restore.
@@ -20,8 +22,10 @@ mod block_public_access;
 mod cloudfront;
 mod evidence;
 mod gateways;
+mod identity;
 mod identity_center;
 mod kill_proxy;
+mod mail;
 mod managed_policy;
 mod organization;
 mod organization_policies;
@@ -130,8 +134,8 @@ fn assert_killed_at(seen: &[String], n: usize, what: &str) {
 enum Scenario {
     /// The leaky account's network and database in one region.
     Network,
-    /// Everything but the network: IAM users with keys, the mail side (SES identity policy, a sender, the
-    /// S3 account block), a Lambda function with a public URL and permissions, a public REST API and a
+    /// Everything but the network: IAM users with keys and a CodeCommit HTTPS Git password, the mail side
+    /// (SES identity policy, a sender, the region's SES sending, the S3 account block), a Lambda function with a public URL and permissions, a public REST API and a
     /// CloudFront distribution, including kinds whose cuts take several calls (a policy, then a
     /// deployment, then each stage).
     IdentityMailServerlessAndEdge,

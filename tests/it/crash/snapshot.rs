@@ -199,8 +199,9 @@ pub(super) async fn account_state(emulator: &Emulator, scenario: Scenario) -> St
     }
 }
 
-/// Every IAM user's keys, SSH keys and inline policies, every role's inline policies, every email
-/// identity's sending policies and the S3 account block, one line each.
+/// Every IAM user's keys, SSH keys, service-specific credentials and inline policies, every role's inline
+/// policies, every email identity's sending policies, the region's SES account and the S3 account block,
+/// one line each.
 async fn iam_and_mail_state(emulator: &Emulator, config: &aws_config::SdkConfig) -> Vec<String> {
     let iam = aws_sdk_iam::Client::new(config);
     let mut lines = Vec::new();
@@ -215,6 +216,10 @@ async fn iam_and_mail_state(emulator: &Emulator, config: &aws_config::SdkConfig)
             .await
             .unwrap();
         lines.push(format!("user {name} ssh {:?}", ssh.ssh_public_keys()));
+        lines.push(format!(
+            "user {name} service credentials {:?}",
+            crate::identity::service_credentials(&iam, name).await
+        ));
         for policy in iam
             .list_user_policies()
             .user_name(name)
@@ -282,6 +287,10 @@ async fn iam_and_mail_state(emulator: &Emulator, config: &aws_config::SdkConfig)
             .collect();
         lines.push(format!("ses {name} policies {policies:?}"));
     }
+    lines.push(format!(
+        "ses account {REGION} {}",
+        crate::mail::ses_account(emulator, REGION).await
+    ));
     let block = crate::mail::s3control(emulator)
         .await
         .get_public_access_block()

@@ -1,0 +1,112 @@
+//! `iam_service_credential_deactivate` killed mid-run. Two users each hold a CodeCommit HTTPS Git
+//! password, so apply makes two UpdateServiceSpecificCredential calls: SIGKILL right after the first and
+//! after the last (the credential Inactive, its completion never journaled) must still let restore make
+//! each Active again; and restore killed after its first and last UpdateServiceSpecificCredential, then
+//! run again, must finish the job (the second run finds the credential already Active and says so). The
+//! service-specific credential API is hikkonuki's model of AWS
+//! (`tests/emulator/aws_model/iam_service_specific_credentials.py`).
+
+use super::{
+    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+};
+use crate::crash::kill_proxy::run_through_proxy;
+use crate::emulator::Emulator;
+use crate::identity::service_credentials;
+
+const USERS: [&str; 2] = ["git-alice", "git-bob"];
+const UPDATE: &str = "UpdateServiceSpecificCredential";
+
+/// Every credential of both users, one line each.
+async fn credentials(iam: &aws_sdk_iam::Client) -> String {
+    let mut lines = Vec::new();
+    for user in USERS {
+        lines.push(format!(
+            "{user}: {:?}",
+            service_credentials(iam, user).await
+        ));
+    }
+    lines.join("\n")
+}
+
+/// Two users with a CodeCommit HTTPS Git password each, planned for `iam_service_credential_deactivate`
+/// alone as `plans/{name}.yaml`. Returns the credentials as seeded.
+async fn seed_and_plan(emulator: &Emulator, iam: &aws_sdk_iam::Client, name: &str) -> String {
+    reset(emulator);
+    for user in USERS {
+        iam.create_user().user_name(user).send().await.unwrap();
+        iam.create_service_specific_credential()
+            .user_name(user)
+            .service_name("codecommit.amazonaws.com")
+            .send()
+            .await
+            .unwrap();
+    }
+    let seeded = credentials(iam).await;
+    emulator
+        .plan(REGION, &format!("plans/{name}.yaml"))
+        .args(["--kinds", "iam_service_credential_deactivate"])
+        .assert()
+        .code(0);
+    seeded
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn service_credential_deactivate_apply_and_restore_killed_after_first_and_last_call_give_them_back()
+ {
+    let emulator = Emulator::start();
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config(REGION).await);
+
+    // Uncut runs tell where the updates come, in apply and in restore.
+    let original = seed_and_plan(&emulator, &iam, "full").await;
+    let (status, apply_calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    assert_eq!(apply_calls, [UPDATE, UPDATE], "one update per credential");
+    for user in USERS {
+        for credential in service_credentials(&iam, user).await {
+            assert_eq!(credential.status().as_str(), "Inactive", "{user}");
+        }
+    }
+    let (status, restore_calls, output) = run_through_proxy(
+        &emulator,
+        &["restore", "plans/full.rollback.yaml", "--yes"],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(credentials(&iam).await, original);
+
+    for n in first_and_last(&apply_calls, &[UPDATE]) {
+        let name = format!("a{n}");
+        let original = seed_and_plan(&emulator, &iam, &name).await;
+        let killed = apply_killed_then_restored(&emulator, &name, n);
+        let what = &killed.what;
+        assert_eq!(
+            killed.seen.last().map(String::as_str),
+            Some(UPDATE),
+            "{what}"
+        );
+        assert_eq!(credentials(&iam).await, original, "{what}, then restore");
+    }
+
+    for k in first_and_last(&restore_calls, &[UPDATE]) {
+        let name = format!("r{k}");
+        let original = seed_and_plan(&emulator, &iam, &name).await;
+        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
+        let what = &killed.what;
+        assert_eq!(
+            killed.seen.last().map(String::as_str),
+            Some(UPDATE),
+            "{what}"
+        );
+        assert_eq!(
+            credentials(&iam).await,
+            original,
+            "{what}, then restore again"
+        );
+    }
+}
