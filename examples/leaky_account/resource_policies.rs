@@ -86,7 +86,9 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededResourcePolicies> {
     s3.put_bucket_policy()
         .bucket(INTERNAL_BUCKET)
         .policy(format!(
-            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OwnReader","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/reporting"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{INTERNAL_BUCKET}/*"}}]}}"#
+            // CdnReads is an Origin Access Control grant without `aws:SourceArn`: any account's
+            // CloudFront distribution can serve the bucket. No cut closes it; the plan says so (High).
+            r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"OwnReader","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{ACCOUNT}:role/reporting"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{INTERNAL_BUCKET}/*"}},{{"Sid":"CdnReads","Effect":"Allow","Principal":{{"Service":"cloudfront.amazonaws.com"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::{INTERNAL_BUCKET}/*"}}]}}"#
         ))
         .send()
         .await?;

@@ -80,6 +80,29 @@ async fn resource_policies_letting_outsiders_in_are_cut_in_their_region_and_rest
         !cuts.keys().any(|id| id.contains(INTERNAL_BUCKET)),
         "a bucket open only to this account is not cut"
     );
+    // ...but its Origin Access Control grant without aws:SourceArn, which no cut closes, is said.
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let service_grants: Vec<&str> = plan["findings"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|f| {
+            f["check"].as_str() == Some(KIND)
+                && f["resource"].as_str() == Some(&format!("arn:aws:s3:::{INTERNAL_BUCKET}"))
+        })
+        .filter_map(|f| {
+            Some((f["severity"].as_str()? == "high").then_some(f["message"].as_str()?)?)
+        })
+        .collect();
+    assert_eq!(service_grants.len(), 1, "{:?}", plan["findings"]);
+    assert!(
+        service_grants[0].contains("cloudfront.amazonaws.com (s3:GetObject)")
+            && service_grants[0].contains("aws:SourceArn"),
+        "{}",
+        service_grants[0]
+    );
     for cut in cuts.values() {
         assert_eq!(cut["enabled"].as_bool(), Some(true), "{cut:?}");
     }
