@@ -117,3 +117,52 @@ fn every_kind_is_tested_documented_and_exemplified() {
         missing.join("\n")
     );
 }
+
+/// Every registered kind is killed by a crash test: in a crash scenario (whose uncut runs check that each
+/// of its kinds makes a call), by a crash test of its own that exists, or it is listed as not killed with
+/// the reason. A new kind fails here until one of them covers it.
+#[test]
+fn every_kind_is_killed_by_a_crash_test() {
+    use crate::crash::{KILLED_BY_A_TEST_OF_THEIR_OWN, NOT_KILLED, killed_in_scenarios};
+
+    let registry = hikkonuki::services::registry();
+    let kinds: Vec<&str> = registry.all().map(|k| k.info().name).collect();
+    let crash_tests: String = rust_files(&root().join("tests/it/crash"))
+        .iter()
+        .map(|path| read(path))
+        .collect();
+    let in_scenarios: Vec<&str> = killed_in_scenarios().collect();
+    let mut missing = Vec::new();
+    for kind in &kinds {
+        let own = KILLED_BY_A_TEST_OF_THEIR_OWN
+            .iter()
+            .find(|(k, _)| k == kind)
+            .map(|(_, test)| test);
+        if let Some(test) = own {
+            assert!(
+                crash_tests.contains(&format!("async fn {test}(")),
+                "{kind}: its crash test {test} is not in tests/it/crash"
+            );
+        }
+        let exempt = NOT_KILLED.iter().any(|(k, _)| k == kind);
+        if !in_scenarios.contains(kind) && own.is_none() && !exempt {
+            missing.push(*kind);
+        }
+    }
+    for (kind, _) in KILLED_BY_A_TEST_OF_THEIR_OWN.iter().chain(NOT_KILLED) {
+        assert!(
+            kinds.contains(kind),
+            "crash coverage names unknown kind {kind}"
+        );
+    }
+    for kind in &in_scenarios {
+        assert!(
+            kinds.contains(kind),
+            "a crash scenario names unknown kind {kind}"
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "kinds no crash test kills (add them to a scenario's kinds, to KILLED_BY_A_TEST_OF_THEIR_OWN, or to NOT_KILLED with the reason): {missing:?}"
+    );
+}

@@ -3,9 +3,13 @@
 //! permission set holds the statement, no account has it yet, and the rollback file has the cut's intent
 //! only; killed right after the last, every write happened and its completion was never recorded. Either
 //! way restore (lifting the revocation) recognises the statement from the plan alone, puts the exact prior
-//! inline policy back (or deletes it) and provisions again.
+//! inline policy back (or deletes it) and provisions again. Restore killed after its first and last write,
+//! then run again, finishes the job.
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{
+    REGION, assert_killed, first_and_last, reset, restore_directly, restore_killed_then_restored,
+    rollback_file,
+};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::identity_center::identity_center_state;
@@ -32,7 +36,7 @@ async fn seed_and_plan(
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn identity_center_apply_killed_after_its_first_and_last_write_then_restore_gives_back_the_permission_sets()
+async fn identity_center_apply_or_restore_killed_after_its_first_and_last_write_then_restore_gives_back_the_permission_sets()
  {
     let emulator = Emulator::start();
     let sso = aws_sdk_ssoadmin::Client::new(&emulator.sdk_config(REGION).await);
@@ -102,6 +106,46 @@ async fn identity_center_apply_killed_after_its_first_and_last_write_then_restor
             identity_center_state(&sso, &seeded).await,
             original,
             "{what}, then restore\n{journal}"
+        );
+    }
+
+    // Restore: an uncut one tells where its writes come (the prior inline policy put back or deleted,
+    // then each permission set provisioned again).
+    let (seeded, original) = seed_and_plan(&emulator, "full-restore").await;
+    emulator.apply("plans/full-restore.yaml").assert().code(0);
+    let (status, restore_calls, output) = run_through_proxy(
+        &emulator,
+        &[
+            "restore",
+            "plans/full-restore.rollback.yaml",
+            "--yes",
+            "--lift-session-revocation",
+        ],
+        None,
+        "full.restore.log",
+    );
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    assert_eq!(identity_center_state(&sso, &seeded).await, original);
+    let writes = [
+        "PutInlinePolicyToPermissionSet",
+        "DeleteInlinePolicyFromPermissionSet",
+        "ProvisionPermissionSet",
+    ];
+    for k in first_and_last(&restore_calls, &writes) {
+        let name = format!("r{k}");
+        let (seeded, original) = seed_and_plan(&emulator, &name).await;
+        let killed =
+            restore_killed_then_restored(&emulator, &name, k, &["--lift-session-revocation"]);
+        let what = &killed.what;
+        assert_eq!(
+            killed.seen.get(k - 1),
+            restore_calls.get(k - 1),
+            "{what}: the same call as uncut"
+        );
+        assert_eq!(
+            identity_center_state(&sso, &seeded).await,
+            original,
+            "{what}, then restore again"
         );
     }
 }

@@ -73,11 +73,24 @@ fn kill_points(calls: &[String], kinds: &[String]) -> Vec<usize> {
     points
 }
 
+/// Which intents a run journals before its calls: apply's (and `watch --recut`'s) or restore's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Journaled {
+    Intents,
+    RestoreIntents,
+}
+
 /// The kind of cut each of a run's mutating calls belongs to, read from the rollback file the run wrote.
 /// The run takes one cut at a time (`--parallelism 1`) and journals each cut's intent (apply) or restore
-/// intent (restore) before its first call, so a call belongs to the cut whose intent was written last
-/// before the call reached the proxy. Every call must have one.
-fn kinds_of_calls(emulator: &Emulator, rollback: &str, calls: &[Call]) -> Vec<String> {
+/// intent (restore) before its first call, so a call belongs to the cut whose intent of that sort was
+/// written last before the call reached the proxy. Every call must have one (a restore's calls are never
+/// credited to apply's intents, which the same file holds).
+fn kinds_of_calls(
+    emulator: &Emulator,
+    rollback: &str,
+    calls: &[Call],
+    journaled: Journaled,
+) -> Vec<String> {
     use hikkonuki::journal::Entry;
     use time::format_description::well_known::Rfc3339;
 
@@ -88,9 +101,11 @@ fn kinds_of_calls(emulator: &Emulator, rollback: &str, calls: &[Call]) -> Vec<St
         .records
         .iter()
         .filter_map(|record| {
-            let kind = match &record.entry {
-                Entry::Intent { cut } => cut.kind.clone(),
-                Entry::RestoreIntent { id } => id.split('/').next()?.to_string(),
+            let kind = match (&record.entry, journaled) {
+                (Entry::Intent { cut }, Journaled::Intents) => cut.kind.clone(),
+                (Entry::RestoreIntent { id }, Journaled::RestoreIntents) => {
+                    id.split('/').next()?.to_string()
+                }
                 _ => return None,
             };
             let at = time::OffsetDateTime::parse(&record.at, &Rfc3339)
@@ -142,6 +157,119 @@ enum Scenario {
     /// Data shared out of the account: snapshots, an AMI, RDS DB and cluster snapshots and an SSM
     /// document (`sharing_revoke`).
     Sharing,
+}
+
+impl Scenario {
+    /// The kinds the scenario's plan cuts. Its crash tests kill apply and restore at both ends of each
+    /// kind's calls, and their uncut runs check that each of these kinds is journaled and makes a call, so
+    /// a kind that drops out of the seed fails here instead of going unkilled.
+    fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Scenario::Network => &[
+                "evidence_trail_on",
+                "evidence_flow_logs",
+                "vpc_block_public_access",
+                "nacl_deny",
+                "route_remove",
+                "vgw_detach",
+                "sg_revoke",
+                "vpce_policy_deny",
+                "rds_public_off",
+                "s3_public_access_block",
+                "snapshot_block_public_access",
+                "image_block_public_access",
+            ],
+            Scenario::IdentityMailServerlessAndEdge => &[
+                "iam_key_deactivate",
+                "iam_ssh_key_deactivate",
+                "iam_service_credential_deactivate",
+                "iam_session_revoke",
+                "ses_send_deny",
+                "ses_identity_policy_remove",
+                "ses_sending_pause",
+                "lambda_throttle",
+                "lambda_url_restrict",
+                "lambda_permission_remove",
+                "apigw_stage_throttle",
+                "apigw_deny_policy",
+                "cloudfront_disable",
+            ],
+            Scenario::Sharing => &["sharing_revoke"],
+        }
+    }
+}
+
+/// Every kind a crash scenario above kills.
+pub fn killed_in_scenarios() -> impl Iterator<Item = &'static str> {
+    [
+        Scenario::Network,
+        Scenario::IdentityMailServerlessAndEdge,
+        Scenario::Sharing,
+    ]
+    .into_iter()
+    .flat_map(|scenario| scenario.kinds().iter().copied())
+}
+
+/// Kinds killed by a crash test of their own (seeded apart from the scenarios), and that test.
+pub const KILLED_BY_A_TEST_OF_THEIR_OWN: &[(&str, &str)] = &[
+    (
+        "igw_detach",
+        "igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back_every_gateway",
+    ),
+    (
+        "cloudfront_maintenance",
+        "cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_back_exactly",
+    ),
+    (
+        "iam_trust_deny",
+        "trust_deny_apply_and_restore_killed_after_first_and_last_write_give_back_the_trust",
+    ),
+    (
+        "identity_center_session_revoke",
+        "identity_center_apply_or_restore_killed_after_its_first_and_last_write_then_restore_gives_back_the_permission_sets",
+    ),
+    (
+        "org_quarantine",
+        "organization_policies_killed_after_each_of_their_calls_are_given_back_exactly",
+    ),
+    (
+        "org_resource_perimeter",
+        "organization_policies_killed_after_each_of_their_calls_are_given_back_exactly",
+    ),
+    (
+        "resource_policy_deny",
+        "resource_policy_cuts_killed_after_the_first_and_last_write_are_restored_exactly",
+    ),
+    (
+        "evidence_snapshots",
+        "evidence_apply_killed_after_each_of_its_calls_then_stop_evidence_gives_back_the_account",
+    ),
+];
+
+/// Kinds no crash test kills, and why.
+pub const NOT_KILLED: &[(&str, &str)] = &[
+    (
+        "vpce_delete",
+        "irreversible and off by default: restore cannot give the endpoint back, so there is no exact account to compare after a kill",
+    ),
+    (
+        "ecr_public_delete",
+        "irreversible and off by default, and the emulator has no ECR Public",
+    ),
+];
+
+/// Fails naming the kinds `scenario` should have cut but the uncut run journaled no call of.
+fn assert_every_kind_made_a_call(scenario: Scenario, kinds: &[String], what: &str) {
+    let missing: Vec<&str> = scenario
+        .kinds()
+        .iter()
+        .copied()
+        .filter(|kind| !kinds.iter().any(|k| k == kind))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{what} of {scenario:?} made no call for {missing:?}, so its crash test kills none of them: the calls were of {kinds:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -326,6 +454,7 @@ async fn kill_apply_at_each_point_then_restore(scenario: Scenario) {
             prefix: "p",
             scenario,
             args: |name| vec!["apply".into(), format!("plans/{name}.yaml"), "--yes".into()],
+            cuts_every_kind: true,
         },
         &move |emulator, name| {
             Box::pin(async move { seed_scenario_and_plan(emulator, scenario, &name).await })
@@ -345,6 +474,9 @@ struct KilledCommand {
     scenario: Scenario,
     /// The command's arguments for the run named `name`.
     args: fn(&str) -> Vec<String>,
+    /// Whether every kind of the scenario must make a call in the uncut run (apply: yes; a `watch
+    /// --recut` re-cuts only what was reopened).
+    cuts_every_kind: bool,
 }
 
 /// Makes the account ready for one run of the command, named as given; returns the account as seeded.
@@ -363,6 +495,7 @@ async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepa
         prefix,
         scenario,
         args,
+        cuts_every_kind,
     } = command;
     let emulator = Emulator::start();
 
@@ -376,7 +509,15 @@ async fn kill_at_each_point_then_restore(command: KilledCommand, prepare: &Prepa
         &format!("full.{}.log", full_args[0]),
     );
     assert!(status.success(), "an uncut {what} succeeds:\n{output}");
-    let kinds = kinds_of_calls(&emulator, "plans/full.rollback.yaml", &calls);
+    let kinds = kinds_of_calls(
+        &emulator,
+        "plans/full.rollback.yaml",
+        &calls,
+        Journaled::Intents,
+    );
+    if cuts_every_kind {
+        assert_every_kind_made_a_call(scenario, &kinds, &format!("an uncut {what}"));
+    }
     let calls: Vec<String> = calls.into_iter().map(|call| call.action).collect();
     assert!(
         calls.len() >= 2,
@@ -472,7 +613,13 @@ async fn kill_restore_at_each_point_then_restore(scenario: Scenario) {
         &account_state(&emulator, scenario).await,
         "uncut restore through the proxy",
     );
-    let kinds = kinds_of_calls(&emulator, "plans/full.rollback.yaml", &calls);
+    let kinds = kinds_of_calls(
+        &emulator,
+        "plans/full.rollback.yaml",
+        &calls,
+        Journaled::RestoreIntents,
+    );
+    assert_every_kind_made_a_call(scenario, &kinds, "an uncut restore");
     let calls: Vec<String> = calls.into_iter().map(|call| call.action).collect();
     let total = calls.len();
     assert!(

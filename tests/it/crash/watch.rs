@@ -36,6 +36,7 @@ async fn watch_recut_killed_after_each_of_its_calls_then_restore_gives_back_the_
                     .map(String::from)
                     .to_vec()
             },
+            cuts_every_kind: false,
         },
         &|emulator, name| Box::pin(async move { applied_then_reopened(emulator, &name).await }),
     )
