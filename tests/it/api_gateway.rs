@@ -163,7 +163,14 @@ async fn restore_deletes_only_the_deployment_apply_made_not_one_described_as_it(
         .id()
         .unwrap()
         .to_string();
-    emulator.restore("plans/p.rollback.yaml").assert().success();
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .success()
+        .stderr(contains(format!(
+            "deployment(s) {decoy} of {}, described as hikkonuki's and used by no stage, were left",
+            seeded.rest_api_id
+        )));
     let mut after = api_state(&apigw, &seeded).await;
     let deployments = after.remove("deployments").unwrap();
     assert!(deployments.contains(&decoy), "{deployments} lacks {decoy}");

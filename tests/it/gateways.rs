@@ -452,3 +452,82 @@ async fn restore_leaves_alone_an_endpoint_policy_changed_after_the_cut() {
         "the later change is left as it is"
     );
 }
+
+/// Every network ACL's entries and every route table's routes, as the SDK describes them.
+async fn entries_and_routes(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
+    let mut lines = Vec::new();
+    for acl in ec2
+        .describe_network_acls()
+        .send()
+        .await
+        .unwrap()
+        .network_acls()
+    {
+        lines.push(format!("{:?}: {:?}", acl.network_acl_id(), acl.entries()));
+    }
+    for table in ec2
+        .describe_route_tables()
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+    {
+        lines.push(format!(
+            "{:?}: {:?} {:?}",
+            table.route_table_id(),
+            table.routes(),
+            table.propagating_vgws()
+        ));
+    }
+    lines.sort();
+    lines
+}
+
+/// `apply --check` asks EC2 with `DryRun` whether each network cut would be permitted: the ACL entries,
+/// the route deletions, both gateway detaches and the endpoint policy swap are each answered
+/// "allowed" (the emulator's DryRun is our model, `tests/emulator/aws_model/ec2_dry_run.py`), and
+/// nothing in the account changes.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_check_dry_runs_entries_routes_detaches_and_endpoint_policies_and_changes_nothing() {
+    let account = seeded_account().await;
+    let (emulator, ec2, network) = (&account.emulator, &account.ec2, &account.seeded.network);
+    make_plan(emulator);
+    let before = (
+        gateways_and_endpoints(ec2).await,
+        entries_and_routes(ec2).await,
+    );
+    let checked = emulator
+        .hikkonuki()
+        .args(["apply", PLAN, "--check"])
+        .assert()
+        .code(0)
+        .stdout(contains("Nothing was changed."))
+        .get_output()
+        .stdout
+        .clone();
+    let checked = String::from_utf8_lossy(&checked);
+    for cut in [
+        format!("nacl_deny/{REGION}/"),
+        format!("route_remove/{REGION}/{}", network.private_route_table),
+        format!("igw_detach/{REGION}/{}", account.quiet_igw),
+        format!("vgw_detach/{REGION}/{}", network.vpn_gateway),
+        format!("vpce_policy_deny/{REGION}/{}", network.s3_endpoint),
+    ] {
+        assert!(
+            checked.contains(&format!("allowed    {cut}")),
+            "{cut} is dry-run and allowed:\n{checked}"
+        );
+    }
+    assert!(
+        !checked.contains("unchecked  nacl_deny") && !checked.contains("unchecked  route_remove"),
+        "{checked}"
+    );
+    assert_eq!(
+        (
+            gateways_and_endpoints(ec2).await,
+            entries_and_routes(ec2).await
+        ),
+        before
+    );
+    assert!(!emulator.path(ROLLBACK).exists());
+}

@@ -27,8 +27,8 @@ use super::INCIDENT_TAG;
 use super::vpcs::{self, VpcWithAWayOut};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, PlanOption, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, PlanOption, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct EvidenceSnapshots;
@@ -297,6 +297,34 @@ fn proposals(
     proposals
 }
 
+/// The CreateSnapshots request of the cut: every disk of the instance, tagged with the incident.
+fn snapshots_of(
+    ctx: &RegionCtx,
+    cut: &TypedCut<SnapshotState>,
+) -> aws_sdk_ec2::operation::create_snapshots::builders::CreateSnapshotsFluentBuilder {
+    let incident = &cut.after.incident;
+    ctx.ec2()
+        .create_snapshots()
+        .instance_specification(
+            InstanceSpecification::builder()
+                .instance_id(&cut.target)
+                .exclude_boot_volume(false)
+                .build(),
+        )
+        .description(format!(
+            "hikkonuki evidence, incident {incident}, instance {}",
+            cut.target
+        ))
+        .copy_tags_from_source(CopyTagsFromSource::Volume)
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Snapshot)
+                .tags(Tag::builder().key(INCIDENT_TAG).value(incident).build())
+                .tags(Tag::builder().key(INSTANCE_TAG).value(&cut.target).build())
+                .build(),
+        )
+}
+
 #[async_trait]
 impl CutKind for EvidenceSnapshots {
     type State = SnapshotState;
@@ -420,27 +448,7 @@ impl CutKind for EvidenceSnapshots {
         cut: &TypedCut<SnapshotState>,
     ) -> Result<SnapshotUndo, ServiceError> {
         let incident = &cut.after.incident;
-        let out = ctx
-            .ec2()
-            .create_snapshots()
-            .instance_specification(
-                InstanceSpecification::builder()
-                    .instance_id(&cut.target)
-                    .exclude_boot_volume(false)
-                    .build(),
-            )
-            .description(format!(
-                "hikkonuki evidence, incident {incident}, instance {}",
-                cut.target
-            ))
-            .copy_tags_from_source(CopyTagsFromSource::Volume)
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Snapshot)
-                    .tags(Tag::builder().key(INCIDENT_TAG).value(incident).build())
-                    .tags(Tag::builder().key(INSTANCE_TAG).value(&cut.target).build())
-                    .build(),
-            )
+        let out = snapshots_of(ctx, cut)
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:CreateSnapshots", err))?;
@@ -454,6 +462,23 @@ impl CutKind for EvidenceSnapshots {
                     .collect(),
             ),
         })
+    }
+
+    /// Dry-runs the CreateSnapshots apply would send (`apply --check`; `DryRunOperation` when it would
+    /// be permitted, <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshots.html>).
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<SnapshotState>,
+    ) -> PermissionCheck {
+        PermissionCheck::from_dry_run(
+            snapshots_of(ctx, cut)
+                .dry_run(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| ServiceError::from_sdk("ec2:CreateSnapshots", err)),
+        )
     }
 
     fn undo_record_for(&self, cut: &TypedCut<SnapshotState>) -> Result<SnapshotUndo, ServiceError> {

@@ -4,7 +4,7 @@
 //!   from an access key);
 //! - `iam_ssh_key_deactivate`: SSH public keys (git over SSH to CodeCommit);
 //! - `iam_service_credential_deactivate`: service-specific credentials (CodeCommit HTTPS Git passwords,
-//!   Amazon Keyspaces, Bedrock API keys).
+//!   Amazon Keyspaces, Bedrock and CloudWatch Logs API keys).
 //!
 //! Inactive is exactly reversible: the credential, its ID and its secret stay; restore makes it Active
 //! again if it is still Inactive (one marked Expired since is left so, reported as a conflict). The three
@@ -298,7 +298,7 @@ impl CredentialType {
                 "Deactivating it refuses those connections.",
             ),
             CredentialType::ServiceSpecific => (
-                "it signs in to an AWS service directly (CodeCommit HTTPS Git, Keyspaces, Bedrock) as this user",
+                "it signs in to an AWS service directly (CodeCommit HTTPS Git, Keyspaces, Bedrock, CloudWatch Logs) as this user",
                 "Deactivating it refuses those sign-ins.",
             ),
         };
@@ -349,7 +349,7 @@ where
             operation: action.to_string(),
             code: Some(ENDPOINT_LACKS_OPERATION.into()),
             message: format!(
-                "the IAM endpoint does not implement {} ({answer}): service-specific credentials (CodeCommit HTTPS Git, Keyspaces, Bedrock) were not checked; review each user's in the IAM console",
+                "the IAM endpoint does not implement {} ({answer}): service-specific credentials (CodeCommit HTTPS Git, Keyspaces, Bedrock, CloudWatch Logs) were not checked; review each user's in the IAM console",
                 action.trim_start_matches("iam:")
             ),
         },
@@ -606,8 +606,9 @@ impl CutKind for CredentialDeactivate {
             Some(state) if state.status == ACTIVE => Ok(UndoOutcome {
                 notes: vec![format!("{noun} {id} of {user} is already Active")],
             }),
-            // Only what the cut left is given back: a credential since marked Expired (by hand, or by
-            // AWS when a Bedrock API key's time ran out) would be revived by making it Active.
+            // Only what the cut left is given back: a credential since marked Expired (the API accepts
+            // the status; AWS sets it when a Bedrock API key's time runs out) would be revived by making
+            // it Active.
             Some(state) if state.status != INACTIVE => {
                 let now = if state.status.is_empty() {
                     "has no status now".to_string()

@@ -1,7 +1,7 @@
 //! Pure logic of the identity kinds and findings, and, with aws-smithy-mocks, the paths the emulator
 //! lacks (the Support API, an endpoint without the service-specific credential API) or cannot show
 //! (an assumed-role caller, protected roles, URL-encoded policy documents, service-specific credentials
-//! over several pages or marked Expired, which hikkonuki's model of that API leaves out or never does).
+//! over several pages, which hikkonuki's model of that API leaves out).
 
 use aws_sdk_iam::Client;
 use aws_sdk_iam::types::{Role, ServiceSpecificCredentialMetadata, StatusType, User};

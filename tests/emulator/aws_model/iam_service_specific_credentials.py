@@ -16,11 +16,13 @@ been implemented"). Added operations, each following its IAM API reference page
 What it models:
 - Credentials belong to their IAM user, in moto's IAM backend of the account (IAM is global per
   account), so they go with the user and `POST /moto-api/reset` clears them.
-- NoSuchEntity for an unknown user or credential ID (all four operations document it), and without a
-  UserName the caller's own IAM user, as the reference says (a caller that is not an IAM user is refused
-  with ValidationError: our choice, AWS does not say).
-- ServiceNotSupported for a service other than CodeCommit (`codecommit.amazonaws.com`), Keyspaces
-  (`cassandra.amazonaws.com`) and Bedrock (`bedrock.amazonaws.com`), the services the Create page names.
+- NoSuchEntity for an unknown user or credential ID (all four operations document it). Create requires a
+  UserName; List, Update and Delete without one act on the caller's own IAM user, as their reference pages
+  say (a caller that is not an IAM user is refused with ValidationError: our choice, AWS does not say).
+- NotSupportedService for a service other than CodeCommit (`codecommit.amazonaws.com`), Keyspaces
+  (`cassandra.amazonaws.com`), Bedrock (`bedrock.amazonaws.com`) and CloudWatch Logs
+  (`logs.amazonaws.com`), the services the Create page names (it has grown: the list is AWS's to extend,
+  and hikkonuki lists every service's credentials, so a service missing here only narrows the seed).
 - LimitExceeded beyond two credentials per user and service ("a maximum of two sets of service-specific
   credentials for each supported service per user").
 - IDs as IAM shapes them: `ACCA` and 17 upper-case letters and digits (at least 20 characters, the
@@ -42,7 +44,12 @@ from moto.core.utils import utcnow
 from moto.iam.exceptions import IAMException, LimitExceededException, NotFoundException
 from moto.iam.responses import IamResponse
 
-SERVICES = ("codecommit.amazonaws.com", "cassandra.amazonaws.com", "bedrock.amazonaws.com")
+SERVICES = (
+    "codecommit.amazonaws.com",
+    "cassandra.amazonaws.com",
+    "bedrock.amazonaws.com",
+    "logs.amazonaws.com",
+)
 PER_USER_AND_SERVICE = 2
 STATUSES = ("Active", "Inactive", "Expired")
 

@@ -164,3 +164,36 @@ async fn mocked_undo_after_a_crash_finds_the_snapshots_by_tag_and_deletes_nothin
         outcome.notes
     );
 }
+
+/// `apply --check` sends apply's CreateSnapshots for the instance as a dry run, and reads EC2's
+/// `DryRunOperation` as permitted.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_instances_snapshots() {
+    use crate::services::PermissionCheck;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::create_snapshots::CreateSnapshotsError;
+
+    let dry_run = mock!(Client::create_snapshots)
+        .match_requests(|req| {
+            req.dry_run() == Some(true)
+                && req
+                    .instance_specification()
+                    .and_then(|spec| spec.instance_id())
+                    == Some("i-1")
+        })
+        .then_error(|| {
+            CreateSnapshotsError::generic(
+                ErrorMetadata::builder()
+                    .code("DryRunOperation")
+                    .message("Request would have succeeded, but DryRun flag is set.")
+                    .build(),
+            )
+        });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),
+    );
+    let verdict = EvidenceSnapshots.check_permission(&ctx, &cut()).await;
+    assert_eq!(dry_run.num_calls(), 1);
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+}

@@ -10,7 +10,7 @@ use aws_sdk_ec2::types::AttachmentStatus;
 use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
-use crate::services::{ServiceError, UndoOutcome};
+use crate::services::{PermissionCheck, ServiceError, UndoOutcome};
 
 /// One attachment of a gateway to a VPC, as AWS reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -270,11 +270,14 @@ pub trait GatewayCalls: Sync {
         vpc_ids: &[String],
     ) -> Result<Vec<(String, Vec<Attachment>)>, ServiceError>;
 
+    /// Detaches the gateway from the VPC, or with `dry_run` asks only whether it would be permitted
+    /// (`apply --check`: AWS answers `DryRunOperation` when it would).
     async fn detach(
         &self,
         ctx: &RegionCtx,
         gateway_id: &str,
         vpc_id: &str,
+        dry_run: bool,
     ) -> Result<(), ServiceError>;
 
     async fn attach(
@@ -296,9 +299,26 @@ pub async fn detach_all(
     vpc_ids: &[String],
 ) -> Result<(), ServiceError> {
     for vpc_id in vpc_ids {
-        calls.detach(ctx, gateway_id, vpc_id).await?;
+        calls.detach(ctx, gateway_id, vpc_id, false).await?;
     }
     Ok(())
+}
+
+/// `apply --check`: dry-runs the detach from each VPC (permission is per gateway and VPC); the first
+/// answer other than "would be permitted" is the verdict.
+pub async fn check_detach_all(
+    calls: &impl GatewayCalls,
+    ctx: &RegionCtx,
+    gateway_id: &str,
+    vpc_ids: &[String],
+) -> PermissionCheck {
+    for vpc_id in vpc_ids {
+        match PermissionCheck::from_dry_run(calls.detach(ctx, gateway_id, vpc_id, true).await) {
+            PermissionCheck::Allowed => {}
+            other => return other,
+        }
+    }
+    PermissionCheck::Allowed
 }
 
 /// The undo: attaches the gateway again to each VPC it was detached from, unless the gateway is gone (an

@@ -189,7 +189,18 @@ impl GatewayCalls for Recorded {
         _ctx: &RegionCtx,
         gateway_id: &str,
         vpc_id: &str,
+        dry_run: bool,
     ) -> Result<(), ServiceError> {
+        if dry_run {
+            self.record(format!("dry-run detach {gateway_id} {vpc_id}"));
+            return Err(ServiceError {
+                code: Some("DryRunOperation".into()),
+                ..ServiceError::local(
+                    "ec2:Detach",
+                    "Request would have succeeded, but DryRun flag is set.",
+                )
+            });
+        }
         self.record(format!("detach {gateway_id} {vpc_id}"));
         Ok(())
     }
@@ -256,4 +267,17 @@ async fn the_shared_undo_of_a_gone_gateway_is_the_kinds_error_and_attaches_nothi
         .unwrap_err();
     assert_eq!(err.message, r#"gw-1 gone from ["vpc-a"]"#);
     assert_eq!(gateway.calls(), vec!["look up gw-1"]);
+}
+
+/// `apply --check` dry-runs the detach from every VPC the cut detaches, and detaches nothing.
+#[tokio::test]
+async fn the_shared_check_dry_runs_each_detach_and_makes_none() {
+    let gateway = Recorded::new(None, vec![]);
+    let vpcs = ["vpc-a".to_string(), "vpc-b".to_string()];
+    let verdict = check_detach_all(&gateway, &offline_ctx(), "gw-1", &vpcs).await;
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+    assert_eq!(
+        gateway.calls(),
+        ["dry-run detach gw-1 vpc-a", "dry-run detach gw-1 vpc-b"]
+    );
 }

@@ -16,7 +16,8 @@ use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct InternetGatewayDetach;
@@ -406,11 +407,13 @@ impl GatewayCalls for InternetGatewayDetach {
         ctx: &RegionCtx,
         gateway_id: &str,
         vpc_id: &str,
+        dry_run: bool,
     ) -> Result<(), ServiceError> {
         ctx.ec2()
             .detach_internet_gateway()
             .internet_gateway_id(gateway_id)
             .vpc_id(vpc_id)
+            .dry_run(dry_run)
             .send()
             .await
             .map_err(|err| {
@@ -542,6 +545,26 @@ impl CutKind for InternetGatewayDetach {
         gateway_attachment::detach_all(self, ctx, &undo.internet_gateway_id, &undo.detached_from)
             .await?;
         Ok(undo)
+    }
+
+    /// Dry-runs the detach from each VPC (`apply --check`).
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GatewayState>,
+    ) -> PermissionCheck {
+        match self.undo_record_for(cut) {
+            Ok(undo) => {
+                gateway_attachment::check_detach_all(
+                    self,
+                    ctx,
+                    &undo.internet_gateway_id,
+                    &undo.detached_from,
+                )
+                .await
+            }
+            Err(err) => PermissionCheck::Failed(err),
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<GatewayState>) -> Result<UndoRecord, ServiceError> {

@@ -430,7 +430,7 @@ async fn mocked_a_detach_refused_for_a_mapped_public_address_says_what_to_releas
         "us-east-1",
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&refused]),
     );
-    let err = GatewayCalls::detach(&InternetGatewayDetach, &ctx, "igw-1", "vpc-1")
+    let err = GatewayCalls::detach(&InternetGatewayDetach, &ctx, "igw-1", "vpc-1", false)
         .await
         .unwrap_err();
     assert_eq!(err.code.as_deref(), Some("DependencyViolation"));
@@ -441,4 +441,31 @@ async fn mocked_a_detach_refused_for_a_mapped_public_address_says_what_to_releas
                 .contains("(vpc-1 holds a public address: disassociate or release its Elastic IPs"),
         "{err}"
     );
+}
+
+/// `apply --check` dry-runs DetachInternetGateway for each VPC the cut detaches; EC2's
+/// `UnauthorizedOperation` is a denial.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_detach_and_reads_a_denial() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::detach_internet_gateway::DetachInternetGatewayError;
+
+    let cut = cut_for(&gateway(vec![]));
+    let dry_run = mock!(Client::detach_internet_gateway)
+        .match_requests(|req| req.dry_run() == Some(true) && req.vpc_id() == Some("vpc-1"))
+        .then_error(|| {
+            DetachInternetGatewayError::generic(
+                ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("You are not authorized to perform this operation.")
+                    .build(),
+            )
+        });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),
+    );
+    let verdict = InternetGatewayDetach.check_permission(&ctx, &cut).await;
+    assert_eq!(dry_run.num_calls(), 1);
+    assert!(matches!(verdict, PermissionCheck::Denied(_)), "{verdict:?}");
 }

@@ -27,7 +27,8 @@ use crate::net::Cidr;
 use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct NetworkAclDeny;
@@ -607,6 +608,18 @@ fn naming_entry(mut err: ServiceError, entry: &Entry, acl_id: &str) -> ServiceEr
 
 /// Creates one entry; an error names the entry and the ACL.
 async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
+    send_entry(ctx, acl_id, entry, false).await
+}
+
+/// CreateNetworkAclEntry for `entry`, or its dry run (`apply --check`): AWS answers a permitted dry run
+/// with `DryRunOperation`
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateNetworkAclEntry.html>).
+async fn send_entry(
+    ctx: &RegionCtx,
+    acl_id: &str,
+    entry: &Entry,
+    dry_run: bool,
+) -> Result<(), ServiceError> {
     let action = if entry.action == "allow" {
         RuleAction::Allow
     } else {
@@ -621,6 +634,7 @@ async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<()
         .rule_action(action)
         .set_cidr_block(entry.cidr_ipv4.clone())
         .set_ipv6_cidr_block(entry.cidr_ipv6.clone())
+        .dry_run(dry_run)
         .send()
         .await
         .map(|_| ())
@@ -827,6 +841,30 @@ impl CutKind for NetworkAclDeny {
         })
         .await?;
         Ok(undo)
+    }
+
+    /// Dry-runs the first entry apply would add: permission to CreateNetworkAclEntry is per ACL, so one
+    /// answers for all of them. A cut apply would refuse before any call is reported as failing.
+    async fn check_permission(&self, ctx: &RegionCtx, cut: &TypedCut<AclState>) -> PermissionCheck {
+        let (before, after) = (&cut.before, &cut.after);
+        let added = added_entries(before, after);
+        let problems = obstacles(before, &added);
+        if !problems.is_empty() {
+            return PermissionCheck::Failed(ServiceError::local(
+                "ec2:CreateNetworkAclEntry",
+                format!(
+                    "network ACL {} cannot be sealed: {}",
+                    before.network_acl_id,
+                    problems.join("; ")
+                ),
+            ));
+        }
+        match added.first() {
+            Some(entry) => PermissionCheck::from_dry_run(
+                send_entry(ctx, &before.network_acl_id, entry, true).await,
+            ),
+            None => PermissionCheck::Allowed,
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<AclState>) -> Result<UndoRecord, ServiceError> {

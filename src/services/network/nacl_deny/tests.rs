@@ -779,3 +779,43 @@ async fn restore_deletes_the_denies_together_then_the_allows_together() {
     assert_eq!(outcome.notes.len(), 8, "{:?}", outcome.notes);
     assert!(outcome.notes[0].starts_with("removed ingress rule 3 deny"));
 }
+
+/// `apply --check` dry-runs the first entry apply would add, exactly as apply would send it, and reads
+/// EC2's documented answers: `DryRunOperation` (it would be permitted) and `UnauthorizedOperation`.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_first_entry_and_reads_ec2s_answers() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::create_network_acl_entry::CreateNetworkAclEntryError;
+
+    let cut = cut_for(&default_acl(), &[]);
+    let first = added_entries(&cut.before, &cut.after)[0].clone();
+    for (code, allowed) in [("DryRunOperation", true), ("UnauthorizedOperation", false)] {
+        let dry_run = mock!(Client::create_network_acl_entry)
+            .match_requests(move |req| {
+                req.dry_run() == Some(true)
+                    && req.rule_number() == Some(first.rule_number)
+                    && req.network_acl_id() == Some("acl-1")
+            })
+            .then_error(move || {
+                CreateNetworkAclEntryError::generic(
+                    ErrorMetadata::builder().code(code).message(code).build(),
+                )
+            });
+        let ctx = RegionCtx::with_ec2(
+            "us-east-1",
+            mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),
+        );
+        let verdict = NetworkAclDeny.check_permission(&ctx, &cut).await;
+        assert_eq!(dry_run.num_calls(), 1);
+        assert_eq!(
+            matches!(verdict, PermissionCheck::Allowed),
+            allowed,
+            "{verdict:?}"
+        );
+        assert_eq!(
+            matches!(verdict, PermissionCheck::Denied(_)),
+            !allowed,
+            "{verdict:?}"
+        );
+    }
+}

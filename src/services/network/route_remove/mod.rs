@@ -36,7 +36,8 @@ use crate::net::Cidr;
 use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct RouteRemove;
@@ -661,6 +662,34 @@ fn about(route: &Route, table: &str, mut err: ServiceError) -> ServiceError {
     err
 }
 
+/// DeleteRoute for one recorded route, or its dry run (`apply --check`; AWS answers a permitted dry run
+/// with `DryRunOperation`, <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteRoute.html>).
+/// An error names the route and the table.
+async fn delete_route(
+    ctx: &RegionCtx,
+    table_id: &str,
+    route: &Route,
+    dry_run: bool,
+) -> Result<(), ServiceError> {
+    ctx.ec2()
+        .delete_route()
+        .route_table_id(table_id)
+        .set_destination_cidr_block(route.destination_cidr_block.clone())
+        .set_destination_ipv6_cidr_block(route.destination_ipv6_cidr_block.clone())
+        .set_destination_prefix_list_id(route.destination_prefix_list_id.clone())
+        .dry_run(dry_run)
+        .send()
+        .await
+        .map(|_| ())
+        .map_err(|err| {
+            about(
+                route,
+                table_id,
+                ServiceError::from_sdk("ec2:DeleteRoute", err),
+            )
+        })
+}
+
 #[async_trait]
 impl CutKind for RouteRemove {
     type State = TableState;
@@ -772,23 +801,28 @@ impl CutKind for RouteRemove {
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
         for route in &undo.removed {
-            ctx.ec2()
-                .delete_route()
-                .route_table_id(&undo.route_table_id)
-                .set_destination_cidr_block(route.destination_cidr_block.clone())
-                .set_destination_ipv6_cidr_block(route.destination_ipv6_cidr_block.clone())
-                .set_destination_prefix_list_id(route.destination_prefix_list_id.clone())
-                .send()
-                .await
-                .map_err(|err| {
-                    about(
-                        route,
-                        &undo.route_table_id,
-                        ServiceError::from_sdk("ec2:DeleteRoute", err),
-                    )
-                })?;
+            delete_route(ctx, &undo.route_table_id, route, false).await?;
         }
         Ok(undo)
+    }
+
+    /// Dry-runs the first DeleteRoute apply would send: permission is per route table, so one answers
+    /// for all of the table's routes.
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<TableState>,
+    ) -> PermissionCheck {
+        let undo = match self.undo_record_for(cut) {
+            Ok(undo) => undo,
+            Err(err) => return PermissionCheck::Failed(err),
+        };
+        match undo.removed.first() {
+            Some(route) => PermissionCheck::from_dry_run(
+                delete_route(ctx, &undo.route_table_id, route, true).await,
+            ),
+            None => PermissionCheck::Allowed,
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<TableState>) -> Result<UndoRecord, ServiceError> {

@@ -673,3 +673,40 @@ async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_c
         "{err}"
     );
 }
+
+/// `apply --check` dry-runs the first DeleteRoute apply would send (same table and destination), and
+/// reads EC2's `DryRunOperation` as permitted.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_first_route_delete() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::delete_route::DeleteRouteError;
+
+    let cut = cut_for(&private_table());
+    let first = CutKind::undo_record_for(&RouteRemove, &cut)
+        .unwrap()
+        .removed[0]
+        .clone();
+    let table = cut.before.route_table_id.clone();
+    let dry_run = mock!(Client::delete_route)
+        .match_requests(move |req| {
+            req.dry_run() == Some(true)
+                && req.route_table_id() == Some(table.as_str())
+                && req.destination_cidr_block() == first.destination_cidr_block.as_deref()
+                && req.destination_ipv6_cidr_block() == first.destination_ipv6_cidr_block.as_deref()
+        })
+        .then_error(|| {
+            DeleteRouteError::generic(
+                ErrorMetadata::builder()
+                    .code("DryRunOperation")
+                    .message("Request would have succeeded, but DryRun flag is set.")
+                    .build(),
+            )
+        });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),
+    );
+    let verdict = RouteRemove.check_permission(&ctx, &cut).await;
+    assert_eq!(dry_run.num_calls(), 1);
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+}

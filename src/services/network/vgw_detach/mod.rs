@@ -19,7 +19,8 @@ use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct VpnGatewayDetach;
@@ -131,29 +132,28 @@ async fn route_tables(
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
 }
 
-/// For each gateway, the tables among `tables` it propagates routes to (`PropagatingVgws`), sorted.
-fn propagation(
-    tables: &[aws_sdk_ec2::types::RouteTable],
-) -> std::collections::BTreeMap<String, Vec<String>> {
-    let mut by_gateway: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for table in tables {
-        let Some(table_id) = table.route_table_id() else {
-            continue;
-        };
-        for gateway in table.propagating_vgws() {
-            if let Some(gateway_id) = gateway.gateway_id() {
-                by_gateway
-                    .entry(gateway_id.to_string())
-                    .or_default()
-                    .push(table_id.to_string());
-            }
-        }
-    }
-    for tables in by_gateway.values_mut() {
-        tables.sort();
-        tables.dedup();
-    }
-    by_gateway
+/// The tables among `tables` that `state`'s gateway propagates routes to (`PropagatingVgws`), sorted:
+/// only tables of the VPCs it is attached to, the setting restore can turn back on (a table of a VPC it
+/// left, if AWS kept the setting there, is not the gateway's to restore).
+fn propagation(tables: &[aws_sdk_ec2::types::RouteTable], state: &GatewayState) -> Vec<String> {
+    let mut found: Vec<String> = tables
+        .iter()
+        .filter(|table| {
+            table
+                .vpc_id()
+                .is_some_and(|vpc| state.attachments.iter().any(|a| a.vpc_id == vpc))
+        })
+        .filter(|table| {
+            table
+                .propagating_vgws()
+                .iter()
+                .any(|g| g.gateway_id() == Some(state.vpn_gateway_id.as_str()))
+        })
+        .filter_map(|table| table.route_table_id().map(str::to_string))
+        .collect();
+    found.sort();
+    found.dedup();
+    found
 }
 
 /// The VPCs the gateways are attached to, sorted, once each.
@@ -274,11 +274,13 @@ impl GatewayCalls for VpnGatewayDetach {
         ctx: &RegionCtx,
         gateway_id: &str,
         vpc_id: &str,
+        dry_run: bool,
     ) -> Result<(), ServiceError> {
         ctx.ec2()
             .detach_vpn_gateway()
             .vpn_gateway_id(gateway_id)
             .vpc_id(vpc_id)
+            .dry_run(dry_run)
             .send()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DetachVpnGateway", err))?;
@@ -362,11 +364,9 @@ impl CutKind for VpnGatewayDetach {
         let mut states: Vec<GatewayState> =
             out.vpn_gateways().iter().filter_map(state_of).collect();
         states.sort_by(|a, b| a.vpn_gateway_id.cmp(&b.vpn_gateway_id));
-        let mut propagating = propagation(&route_tables(ctx, &attached_vpcs(&states)).await?);
+        let tables = route_tables(ctx, &attached_vpcs(&states)).await?;
         for state in &mut states {
-            state.propagates_to = propagating
-                .remove(&state.vpn_gateway_id)
-                .unwrap_or_default();
+            state.propagates_to = propagation(&tables, state);
         }
         Ok(states.iter().filter_map(propose).collect())
     }
@@ -383,11 +383,20 @@ impl CutKind for VpnGatewayDetach {
         else {
             return Ok(None);
         };
-        // The tables of the VPCs it was attached to when planned, and of any it is attached to now.
-        let vpcs = attached_vpcs([&cut.before, &state]);
-        state.propagates_to = propagation(&route_tables(ctx, &vpcs).await?)
-            .remove(&state.vpn_gateway_id)
-            .unwrap_or_default();
+        state.propagates_to =
+            propagation(&route_tables(ctx, &attached_vpcs([&state])).await?, &state);
+        // Attached again as planned, with only part of the recorded propagation (a detach may end it,
+        // which AWS does not document): that is the gateway as `before` has it, the cut undone, and not
+        // a change no one reviewed. Restore turns the recorded propagation back on in any case, and watch
+        // and a resumed apply then see a reopened or uncut gateway, as they would have before.
+        if state.attachments == cut.before.attachments
+            && state
+                .propagates_to
+                .iter()
+                .all(|table| cut.before.propagates_to.contains(table))
+        {
+            state.propagates_to = cut.before.propagates_to.clone();
+        }
         Ok(Some(state))
     }
 
@@ -406,6 +415,26 @@ impl CutKind for VpnGatewayDetach {
         gateway_attachment::detach_all(self, ctx, &undo.vpn_gateway_id, &undo.detached_from)
             .await?;
         Ok(undo)
+    }
+
+    /// Dry-runs the detach from each VPC (`apply --check`).
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GatewayState>,
+    ) -> PermissionCheck {
+        match self.undo_record_for(cut) {
+            Ok(undo) => {
+                gateway_attachment::check_detach_all(
+                    self,
+                    ctx,
+                    &undo.vpn_gateway_id,
+                    &undo.detached_from,
+                )
+                .await
+            }
+            Err(err) => PermissionCheck::Failed(err),
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<GatewayState>) -> Result<UndoRecord, ServiceError> {
@@ -470,7 +499,20 @@ async fn restore_propagation(
         waited += ATTACHED_POLL;
     }
     let tables = route_tables(ctx, &undo.detached_from).await?;
-    let propagating_now = propagation(&tables).remove(gateway_id).unwrap_or_default();
+    let attached_again = GatewayState {
+        vpn_gateway_id: gateway_id.clone(),
+        gateway_type: None,
+        attachments: undo
+            .detached_from
+            .iter()
+            .map(|vpc| Attachment {
+                vpc_id: vpc.clone(),
+                state: "attached".into(),
+            })
+            .collect(),
+        propagates_to: Vec::new(),
+    };
+    let propagating_now = propagation(&tables, &attached_again);
     let tables_now: Vec<&str> = tables.iter().filter_map(|t| t.route_table_id()).collect();
     let mut notes = Vec::new();
     for table in &undo.propagates_to {

@@ -157,8 +157,10 @@ fn other_gateways_attached_to_a_vpc_are_found_for_conflict_checks() {
     assert_eq!(by_vpc["vpc-1"], vec!["vgw-new"]);
 }
 
-fn route_table(id: &str, propagating: &[&str]) -> aws_sdk_ec2::types::RouteTable {
-    let mut table = aws_sdk_ec2::types::RouteTable::builder().route_table_id(id);
+fn route_table(id: &str, vpc: &str, propagating: &[&str]) -> aws_sdk_ec2::types::RouteTable {
+    let mut table = aws_sdk_ec2::types::RouteTable::builder()
+        .route_table_id(id)
+        .vpc_id(vpc);
     for gateway in propagating {
         table = table.propagating_vgws(
             aws_sdk_ec2::types::PropagatingVgw::builder()
@@ -198,9 +200,11 @@ async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
             .build()
     });
     let tables = route_tables(vec![
-        route_table("rtb-b2", &["vgw-b"]),
-        route_table("rtb-b1", &["vgw-b", "vgw-other"]),
-        route_table("rtb-a", &[]),
+        route_table("rtb-b2", "vpc-b", &["vgw-b"]),
+        route_table("rtb-b1", "vpc-b", &["vgw-b", "vgw-other"]),
+        route_table("rtb-a", "vpc-a", &[]),
+        // A table of a VPC vgw-b is not attached to: not its propagation to restore.
+        route_table("rtb-elsewhere", "vpc-a", &["vgw-b"]),
     ]);
     let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe, &tables]);
     let ctx = RegionCtx::with_ec2("us-east-1", client);
@@ -247,8 +251,8 @@ async fn mocked_restore_turns_recorded_route_propagation_back_on_once_attached()
         })
         .then_output(|| AttachVpnGatewayOutput::builder().build());
     let tables = route_tables(vec![
-        route_table("rtb-off", &[]),
-        route_table("rtb-on", &["vgw-1"]),
+        route_table("rtb-off", "vpc-1", &[]),
+        route_table("rtb-on", "vpc-1", &["vgw-1"]),
     ]);
     let enable = mock!(Client::enable_vgw_route_propagation)
         .match_requests(|req| {
@@ -285,6 +289,54 @@ async fn mocked_restore_turns_recorded_route_propagation_back_on_once_attached()
             "route propagation from vgw-1 to rtb-off was off once the gateway was back; turned on again as before the cut".into(),
             "vgw-1 propagates to rtb-on as before".into(),
         ]
+    );
+}
+
+/// A gateway someone attached again as planned, whose propagation the detach ended, is observed as the
+/// plan's `before` (the cut undone: watch re-cuts it, a resumed apply cuts it again), not as a change no
+/// one reviewed. A table propagating that the plan did not record is a change, and shows.
+#[tokio::test]
+async fn mocked_a_gateway_attached_again_without_its_propagation_is_observed_as_before() {
+    let mut planned = attached_state();
+    planned.propagates_to = vec!["rtb-1".into(), "rtb-2".into()];
+    let cut = cut_for(&planned);
+    let observe = |propagating: &'static [&'static str]| {
+        let gateway = mock!(Client::describe_vpn_gateways).then_output(|| {
+            DescribeVpnGatewaysOutput::builder()
+                .vpn_gateways(sdk_gateway(
+                    "vgw-1",
+                    VpnState::Available,
+                    &[("vpc-1", AttachmentStatus::Attached)],
+                ))
+                .build()
+        });
+        let tables = route_tables(vec![
+            route_table("rtb-1", "vpc-1", propagating),
+            route_table("rtb-2", "vpc-1", &[]),
+            route_table("rtb-3", "vpc-1", &[]),
+        ]);
+        RegionCtx::with_ec2(
+            "us-east-1",
+            mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&gateway, &tables]),
+        )
+    };
+    let ctx = observe(&[]);
+    let live = VpnGatewayDetach.observe(&ctx, &cut).await.unwrap().unwrap();
+    assert_eq!(live, cut.before);
+
+    let ctx = observe(&["vgw-1"]);
+    let live = VpnGatewayDetach.observe(&ctx, &cut).await.unwrap().unwrap();
+    assert_eq!(live, cut.before, "part of the recorded propagation");
+
+    let mut unrecorded = attached_state();
+    unrecorded.propagates_to = vec!["rtb-2".into()];
+    let cut = cut_for(&unrecorded);
+    let ctx = observe(&["vgw-1"]);
+    let live = VpnGatewayDetach.observe(&ctx, &cut).await.unwrap().unwrap();
+    assert_eq!(
+        live.propagates_to,
+        vec!["rtb-1"],
+        "a table the plan did not record"
     );
 }
 
@@ -358,7 +410,7 @@ async fn mocked_a_detach_of_an_attachment_gone_since_the_plan_fails_with_ec2s_co
         "us-east-1",
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&gone]),
     );
-    let err = GatewayCalls::detach(&VpnGatewayDetach, &ctx, "vgw-1", "vpc-1")
+    let err = GatewayCalls::detach(&VpnGatewayDetach, &ctx, "vgw-1", "vpc-1", false)
         .await
         .unwrap_err();
     assert_eq!(
@@ -370,4 +422,34 @@ async fn mocked_a_detach_of_an_attachment_gone_since_the_plan_fails_with_ec2s_co
             .starts_with("ec2:DetachVpnGateway failed: InvalidVpnGatewayAttachment.NotFound"),
         "{err}"
     );
+}
+
+/// `apply --check` dry-runs DetachVpnGateway for the VPC the cut detaches; `DryRunOperation` is permitted.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_detach() {
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::detach_vpn_gateway::DetachVpnGatewayError;
+
+    let cut = cut_for(&attached_state());
+    let dry_run = mock!(Client::detach_vpn_gateway)
+        .match_requests(|req| {
+            req.dry_run() == Some(true)
+                && req.vpn_gateway_id() == Some("vgw-1")
+                && req.vpc_id() == Some("vpc-1")
+        })
+        .then_error(|| {
+            DetachVpnGatewayError::generic(
+                ErrorMetadata::builder()
+                    .code("DryRunOperation")
+                    .message("Request would have succeeded, but DryRun flag is set.")
+                    .build(),
+            )
+        });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),
+    );
+    let verdict = VpnGatewayDetach.check_permission(&ctx, &cut).await;
+    assert_eq!(dry_run.num_calls(), 1);
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
 }

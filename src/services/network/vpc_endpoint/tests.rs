@@ -721,3 +721,44 @@ fn no_interfaces() -> aws_smithy_mocks::Rule {
             .build()
     })
 }
+
+/// `apply --check` dry-runs ModifyVpcEndpoint with the deny policy, and DeleteVpcEndpoints for the delete
+/// cut, reading EC2's `DryRunOperation` as permitted and `UnauthorizedOperation` as denied.
+#[tokio::test]
+async fn mocked_check_dry_runs_the_policy_swap_and_the_delete() {
+    use crate::services::PermissionCheck;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsError;
+    use aws_sdk_ec2::operation::modify_vpc_endpoint::ModifyVpcEndpointError;
+
+    let answer = |code: &str| ErrorMetadata::builder().code(code).message(code).build();
+    let endpoint = describe(&gateway_endpoint("vpce-a")).unwrap();
+    let policy_cut = cut(
+        "vpce_policy_deny",
+        vpce_policy_deny::propose(&endpoint, &PolicySupport::Enforced).unwrap(),
+    );
+    let modify = mock!(Client::modify_vpc_endpoint)
+        .match_requests(|req| {
+            req.dry_run() == Some(true)
+                && req.vpc_endpoint_id() == Some("vpce-a")
+                && req.policy_document() == Some(DENY_ALL)
+        })
+        .then_error(move || ModifyVpcEndpointError::generic(answer("DryRunOperation")));
+    let delete_endpoint = describe(&interface_endpoint("vpce-b")).unwrap();
+    let delete_cut = cut(
+        "vpce_delete",
+        vpce_delete::propose(&delete_endpoint, &PolicySupport::Enforced),
+    );
+    let delete = mock!(Client::delete_vpc_endpoints)
+        .match_requests(|req| req.dry_run() == Some(true) && req.vpc_endpoint_ids() == ["vpce-b"])
+        .then_error(move || DeleteVpcEndpointsError::generic(answer("UnauthorizedOperation")));
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&modify, &delete]),
+    );
+    let verdict = CutKind::check_permission(&VpcEndpointPolicyDeny, &ctx, &policy_cut).await;
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+    let verdict = CutKind::check_permission(&VpcEndpointDelete, &ctx, &delete_cut).await;
+    assert!(matches!(verdict, PermissionCheck::Denied(_)), "{verdict:?}");
+    assert_eq!((modify.num_calls(), delete.num_calls()), (1, 1));
+}

@@ -14,7 +14,8 @@ use super::{
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct VpcEndpointDelete;
@@ -214,6 +215,25 @@ impl CutKind for VpcEndpointDelete {
             return Err(err);
         }
         Ok(record)
+    }
+
+    /// Dry-runs DeleteVpcEndpoints (`apply --check`; `DryRunOperation` when it would be permitted,
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpcEndpoints.html>).
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<EndpointState>,
+    ) -> PermissionCheck {
+        PermissionCheck::from_dry_run(
+            ctx.ec2()
+                .delete_vpc_endpoints()
+                .vpc_endpoint_ids(&cut.target)
+                .dry_run(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| ServiceError::from_sdk("ec2:DeleteVpcEndpoints", err)),
+        )
     }
 
     /// The endpoint's recorded description: nothing can undo the cut, but the rollback file keeps what

@@ -16,7 +16,8 @@ use super::{
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct VpcEndpointPolicyDeny;
@@ -280,6 +281,31 @@ impl CutKind for VpcEndpointPolicyDeny {
         let undo = self.undo_record_for(cut)?;
         put_policy(ctx, &undo.vpc_endpoint_id, &undo.deny_policy).await?;
         Ok(undo)
+    }
+
+    /// Dry-runs ModifyVpcEndpoint with the deny policy (`apply --check`; AWS answers `DryRunOperation`
+    /// when it would be permitted,
+    /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcEndpoint.html>).
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<PolicyState>,
+    ) -> PermissionCheck {
+        let undo = match self.undo_record_for(cut) {
+            Ok(undo) => undo,
+            Err(err) => return PermissionCheck::Failed(err),
+        };
+        PermissionCheck::from_dry_run(
+            ctx.ec2()
+                .modify_vpc_endpoint()
+                .vpc_endpoint_id(&undo.vpc_endpoint_id)
+                .policy_document(&undo.deny_policy)
+                .dry_run(true)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|err| ServiceError::from_sdk("ec2:ModifyVpcEndpoint", err)),
+        )
     }
 
     fn undo_record_for(&self, cut: &TypedCut<PolicyState>) -> Result<UndoRecord, ServiceError> {

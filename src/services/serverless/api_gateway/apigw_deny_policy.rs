@@ -57,7 +57,7 @@ pub const DEPLOYMENT_INTERVAL: Duration = Duration::from_secs(5);
 /// else in the account deploying too). Beyond it the cut fails, with the policy written but not deployed.
 pub const DEPLOYMENT_PATIENCE: Duration = Duration::from_secs(180);
 
-/// A REST API as `before`, `after` and the undo record hold it.
+/// A REST API as `before` and `after` hold it (the undo record is [`DenyUndo`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ApiState {
@@ -550,10 +550,11 @@ impl CutKind for ApiGatewayDenyPolicy {
     /// deletes hikkonuki's deployment once no stage uses it.
     ///
     /// hikkonuki's deployment is the one apply recorded, if its description is still hikkonuki's (a
-    /// recorded ID that names another deployment is not touched). Only when no ID was recorded (a crash
-    /// between CreateDeployment and the journal, or a rollback file from before IDs were recorded) is it
-    /// taken from the description; then a deployment someone else described so is treated as
-    /// hikkonuki's, which the note says.
+    /// recorded ID that names another deployment is not touched). Only when no ID was recorded is it
+    /// taken from the description: apply's answer never journaled (a crash between CreateDeployment and
+    /// the journal), a cut that failed after its deployment, a resumed apply that found the cut already
+    /// made, or a rollback file from before IDs were recorded. Then a deployment someone else described
+    /// so is treated as hikkonuki's, which the note says.
     async fn undo(&self, ctx: &RegionCtx, record: &DenyUndo) -> Result<UndoOutcome, ServiceError> {
         let prior = record;
         let api = &prior.rest_api_id;
@@ -595,11 +596,11 @@ impl CutKind for ApiGatewayDenyPolicy {
             None => {
                 if !described.is_empty() {
                     notes.push(format!(
-                        "the cut's deployment was not recorded (a crash mid-cut, or a rollback file from an older hikkonuki): deployments of {api} described as hikkonuki's ({}) were taken for it",
+                        "the cut's deployment was not recorded (a crash mid-cut, a cut that failed or was found made by a resumed apply, or a rollback file from an older hikkonuki): deployments of {api} described as hikkonuki's ({}) were taken for it",
                         described.join(", ")
                     ));
                 }
-                described
+                described.clone()
             }
         };
         let now = stages(ctx, api).await?;
@@ -637,6 +638,22 @@ impl CutKind for ApiGatewayDenyPolicy {
                         err,
                     )
                 })?;
+        }
+        // Others described as hikkonuki's that no stage uses are said, not deleted: an earlier cut's
+        // deployment when watch cut the API again (restore holds the newest cut's record), or anyone's.
+        let unrecorded: Vec<&String> = described
+            .iter()
+            .filter(|d| !ours.contains(d) && !in_use.contains(d))
+            .collect();
+        if !unrecorded.is_empty() {
+            notes.push(format!(
+                "deployment(s) {} of {api}, described as hikkonuki's and used by no stage, were left: this restore did not record making them (an earlier cut that watch made again, or someone else's); delete them if they are hikkonuki's (aws apigateway delete-deployment --rest-api-id {api} --deployment-id ID)",
+                unrecorded
+                    .iter()
+                    .map(|d| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
         Ok(UndoOutcome { notes })
     }
@@ -1115,7 +1132,7 @@ mod tests {
         assert_eq!(point_back.num_calls(), 2);
         assert!(
             outcome.notes.iter().any(|note| note
-                == "the cut's deployment was not recorded (a crash mid-cut, or a rollback file from an older hikkonuki): deployments of a1b2c3 described as hikkonuki's (hk1, decoy) were taken for it"),
+                == "the cut's deployment was not recorded (a crash mid-cut, a cut that failed or was found made by a resumed apply, or a rollback file from an older hikkonuki): deployments of a1b2c3 described as hikkonuki's (hk1, decoy) were taken for it"),
             "{:?}",
             outcome.notes
         );

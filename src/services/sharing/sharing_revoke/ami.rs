@@ -114,11 +114,13 @@ async fn modify(
     ctx: &RegionCtx,
     id: &str,
     modifications: LaunchPermissionModifications,
+    dry_run: bool,
 ) -> Result<(), ServiceError> {
     ctx.ec2()
         .modify_image_attribute()
         .image_id(id)
         .launch_permission(modifications)
+        .dry_run(dry_run)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:ModifyImageAttribute", err))?;
@@ -126,11 +128,24 @@ async fn modify(
 }
 
 pub async fn remove(ctx: &RegionCtx, id: &str, grantees: &[Grantee]) -> Result<(), ServiceError> {
+    modify(ctx, id, removal(grantees), false).await
+}
+
+/// The removal's dry run (`apply --check`): AWS answers `DryRunOperation` when it would be permitted
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html>).
+pub async fn check_remove(
+    ctx: &RegionCtx,
+    id: &str,
+    grantees: &[Grantee],
+) -> Result<(), ServiceError> {
+    modify(ctx, id, removal(grantees), true).await
+}
+
+fn removal(grantees: &[Grantee]) -> LaunchPermissionModifications {
     let permissions = grantees.iter().map(launch_permission).collect();
-    let modifications = LaunchPermissionModifications::builder()
+    LaunchPermissionModifications::builder()
         .set_remove(Some(permissions))
-        .build();
-    modify(ctx, id, modifications).await
+        .build()
 }
 
 pub async fn add(ctx: &RegionCtx, id: &str, grantees: &[Grantee]) -> Result<(), ServiceError> {
@@ -138,5 +153,5 @@ pub async fn add(ctx: &RegionCtx, id: &str, grantees: &[Grantee]) -> Result<(), 
     let modifications = LaunchPermissionModifications::builder()
         .set_add(Some(permissions))
         .build();
-    modify(ctx, id, modifications).await
+    modify(ctx, id, modifications, false).await
 }

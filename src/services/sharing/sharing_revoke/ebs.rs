@@ -88,13 +88,15 @@ async fn modify(
     id: &str,
     operation: OperationType,
     grantees: &[Grantee],
+    dry_run: bool,
 ) -> Result<(), ServiceError> {
     let mut call = ctx
         .ec2()
         .modify_snapshot_attribute()
         .snapshot_id(id)
         .attribute(SnapshotAttributeName::CreateVolumePermission)
-        .operation_type(operation);
+        .operation_type(operation)
+        .dry_run(dry_run);
     for grantee in grantees {
         call = match grantee {
             Grantee::Everyone => call.group_names("all"),
@@ -114,9 +116,19 @@ async fn modify(
 }
 
 pub async fn remove(ctx: &RegionCtx, id: &str, grantees: &[Grantee]) -> Result<(), ServiceError> {
-    modify(ctx, id, OperationType::Remove, grantees).await
+    modify(ctx, id, OperationType::Remove, grantees, false).await
+}
+
+/// The removal's dry run (`apply --check`): AWS answers `DryRunOperation` when it would be permitted
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html>).
+pub async fn check_remove(
+    ctx: &RegionCtx,
+    id: &str,
+    grantees: &[Grantee],
+) -> Result<(), ServiceError> {
+    modify(ctx, id, OperationType::Remove, grantees, true).await
 }
 
 pub async fn add(ctx: &RegionCtx, id: &str, grantees: &[Grantee]) -> Result<(), ServiceError> {
-    modify(ctx, id, OperationType::Add, grantees).await
+    modify(ctx, id, OperationType::Add, grantees, false).await
 }

@@ -35,8 +35,8 @@ use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, Organization};
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Inspection, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct SharingRevoke;
@@ -520,6 +520,32 @@ impl CutKind for SharingRevoke {
         )
         .await?;
         Ok(record)
+    }
+
+    /// EBS snapshots and AMIs are asked with EC2's `DryRun` (`apply --check`); RDS and SSM have no dry
+    /// run, so their cuts are listed as unchecked.
+    async fn check_permission(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<SharingState>,
+    ) -> PermissionCheck {
+        let record = match self.undo_record_for(cut) {
+            Ok(record) => record,
+            Err(err) => return PermissionCheck::Failed(err),
+        };
+        let (id, removed) = (&record.resource_id, &record.removed);
+        match record.resource_type {
+            ResourceType::EbsSnapshot => {
+                PermissionCheck::from_dry_run(ebs::check_remove(ctx, id, removed).await)
+            }
+            ResourceType::Image => {
+                PermissionCheck::from_dry_run(ami::check_remove(ctx, id, removed).await)
+            }
+            _ => PermissionCheck::NotCheckable(format!(
+                "{} has no dry run",
+                record.resource_type.modify_call()
+            )),
+        }
     }
 
     fn undo_record_for(&self, cut: &TypedCut<SharingState>) -> Result<UndoRecord, ServiceError> {

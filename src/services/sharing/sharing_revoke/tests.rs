@@ -659,3 +659,50 @@ async fn mocked_ssm_undo_shares_again_in_documented_batches_with_each_version() 
     // Version 3: one account. $DEFAULT: `all`, then 20 accounts.
     assert_eq!(modify.num_calls(), 3);
 }
+
+/// `apply --check` dry-runs the snapshot's and the image's removal (EC2's `DryRunOperation` is
+/// permitted, `UnauthorizedOperation` denied) and lists an RDS snapshot as unchecked: RDS has no dry run.
+#[tokio::test]
+async fn mocked_check_dry_runs_snapshots_and_images_and_leaves_rds_unchecked() {
+    use crate::services::PermissionCheck;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::modify_image_attribute::ModifyImageAttributeError;
+    use aws_sdk_ec2::operation::modify_snapshot_attribute::ModifySnapshotAttributeError;
+
+    let answer = |code: &str| ErrorMetadata::builder().code(code).message(code).build();
+    let snapshot = mock!(aws_sdk_ec2::Client::modify_snapshot_attribute)
+        .match_requests(|req| req.dry_run() == Some(true) && req.snapshot_id() == Some("snap-1"))
+        .then_error(move || ModifySnapshotAttributeError::generic(answer("DryRunOperation")));
+    let image = mock!(aws_sdk_ec2::Client::modify_image_attribute)
+        .match_requests(|req| req.dry_run() == Some(true) && req.image_id() == Some("ami-1"))
+        .then_error(move || ModifyImageAttributeError::generic(answer("UnauthorizedOperation")));
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&snapshot, &image]),
+    );
+    let cut = |resource_type, id: &str| {
+        cut_of(
+            propose(
+                &reading(resource_type, id, vec![Grantee::Everyone]),
+                &home(Organization::None),
+            )
+            .unwrap(),
+        )
+    };
+    let verdict = SharingRevoke
+        .check_permission(&ctx, &cut(ResourceType::EbsSnapshot, "snap-1"))
+        .await;
+    assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+    let verdict = SharingRevoke
+        .check_permission(&ctx, &cut(ResourceType::Image, "ami-1"))
+        .await;
+    assert!(matches!(verdict, PermissionCheck::Denied(_)), "{verdict:?}");
+    let verdict = SharingRevoke
+        .check_permission(&ctx, &cut(ResourceType::DbSnapshot, "reports-db-final"))
+        .await;
+    assert!(
+        matches!(&verdict, PermissionCheck::NotCheckable(why) if why == "ModifyDBSnapshotAttribute has no dry run"),
+        "{verdict:?}"
+    );
+    assert_eq!((snapshot.num_calls(), image.num_calls()), (1, 1));
+}
