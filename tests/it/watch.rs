@@ -1,7 +1,8 @@
 //! `hikkonuki watch` on the emulator: a cut undone behind the tool's back is caught (exit 2); a key
 //! re-activated and a security-group rule re-authorized as it was (under a new rule ID) are cut again
 //! with `--recut` and journaled; a rule the cut never saw is reported as a change and never re-cut; and
-//! restore after the re-cuts gives back exactly what was there before the first cut.
+//! restore after the re-cuts gives back exactly what was there before the first cut. A VPN gateway
+//! attached again without the route propagation its detach ended is the cut undone, and re-cut.
 
 use std::collections::BTreeMap;
 
@@ -266,4 +267,98 @@ fn an_interval_that_is_not_a_duration_is_refused_before_any_call() {
         .stderr
         .clone();
     assert!(String::from_utf8_lossy(&emulator_free).contains("`soon` is not a duration"));
+}
+
+/// A VPN gateway someone attached again by hand, after the detach ended its route propagation (as the
+/// emulator's model has it, `tests/emulator/aws_model/ec2_vgw_route_propagation.py`): watch sees the cut
+/// undone (not an unreviewed change), cuts it again with `--recut`, and restore gives back the
+/// attachment and the propagation the plan recorded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_vpn_gateway_attached_again_without_its_propagation_is_caught_and_cut_again() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let region = leaky_account::seed(&config, &[REGION])
+        .await
+        .unwrap()
+        .remove(0);
+    let ec2 = emulator.ec2(REGION).await;
+    let (vgw, vpc, table) = (
+        &region.network.vpn_gateway,
+        &region.vpc_id,
+        &region.network.private_route_table,
+    );
+    let gateway = || async {
+        let out = ec2
+            .describe_vpn_gateways()
+            .vpn_gateway_ids(vgw.as_str())
+            .send()
+            .await
+            .unwrap();
+        let attached: Vec<String> = out.vpn_gateways()[0]
+            .vpc_attachments()
+            .iter()
+            .filter(|a| a.state().map(|s| s.as_str()) == Some("attached"))
+            .filter_map(|a| a.vpc_id().map(str::to_string))
+            .collect();
+        let tables = ec2
+            .describe_route_tables()
+            .route_table_ids(table.as_str())
+            .send()
+            .await
+            .unwrap();
+        let propagating: Vec<String> = tables.route_tables()[0]
+            .propagating_vgws()
+            .iter()
+            .filter_map(|g| g.gateway_id().map(str::to_string))
+            .collect();
+        (attached, propagating)
+    };
+    let original = gateway().await;
+    assert_eq!(original, (vec![vpc.clone()], vec![vgw.clone()]));
+
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", "vgw_detach"])
+        .assert()
+        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
+    assert_eq!(gateway().await, (vec![], vec![]));
+
+    ec2.attach_vpn_gateway()
+        .vpn_gateway_id(vgw.as_str())
+        .vpc_id(vpc.as_str())
+        .send()
+        .await
+        .unwrap();
+    let cut_id = format!("vgw_detach/{REGION}/{vgw}");
+    watch_once(&emulator)
+        .assert()
+        .code(2)
+        .stderr(contains(format!("REOPENED  {cut_id}: reopened")))
+        .stdout(contains("1 reopened, 0 changed"));
+    let output = watch_once(&emulator)
+        .args(["--recut", "--output", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let recut: Vec<serde_json::Value> = String::from_utf8_lossy(&output)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"] == "cut-reopened")
+        .collect();
+    assert_eq!(recut.len(), 1, "{recut:?}");
+    assert_eq!(
+        (&recut[0]["id"], &recut[0]["recut"]),
+        (&serde_json::json!(cut_id), &serde_json::json!("done"))
+    );
+    assert_eq!(gateway().await, (vec![], vec![]));
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .args(["--stop-evidence"])
+        .assert()
+        .code(0);
+    assert_eq!(gateway().await, original);
 }
