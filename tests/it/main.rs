@@ -2,7 +2,8 @@
 //!
 //! - `account`: the whole leaky account, every kind at once, in two regions.
 //! - `cli`: the command-line contract, without AWS.
-//! - `crash`: apply and restore killed with SIGKILL mid-run, then restore gives the account back.
+//! - `crash`: apply and restore killed with SIGKILL at both ends of every kind's calls, then restore gives
+//!   the account back.
 //! - `security_groups`: `sg_revoke` plan → apply → restore on the emulator.
 //! - `network`: `nacl_deny` and `route_remove` on the emulator.
 //! - `database`: `rds_public_off` on the emulator.
@@ -18,8 +19,10 @@
 //! - `identity`: the IAM key, SSH key, service-specific credential (against our model of that API) and
 //!   session cuts and the identity findings on the emulator.
 //! - `identity_center`: `identity_center_session_revoke` on the emulator.
-//! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry.
-//! - `gateways`: `igw_detach`, `vgw_detach`, `vpce_policy_deny` and `vpce_delete` on the emulator.
+//! - `registry`: every registered kind has an emulator test, a README section, an example-plan entry and a
+//!   crash test that kills it.
+//! - `gateways`: `igw_detach`, `vgw_detach` (with route propagation, against our model of it),
+//!   `vpce_policy_deny` and `vpce_delete` on the emulator, and `apply --check`'s dry runs of the network cuts.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.
 //! - `steer`: `--kinds`, `--exclude-kinds`, `--target`, `apply --skip-drifted`, `restore --dry-run`.
 //! - `hostile_names`: names carrying terminal control sequences are shown escaped by every command.

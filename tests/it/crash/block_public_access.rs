@@ -8,9 +8,9 @@
 
 use super::{
     REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+    uncut_apply, uncut_restore,
 };
 use crate::block_public_access::{seed, switches};
-use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 
 const ACTIONS: [&str; 4] = [
@@ -49,23 +49,11 @@ async fn switches_killed_after_each_of_their_calls_in_apply_or_restore_are_given
 
     // An uncut run: which calls apply and restore make, in order.
     let original = seed_and_plan(&emulator, "full").await;
-    let (status, calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let calls = uncut_apply(&emulator);
     for action in ACTIONS {
         assert!(calls.iter().any(|c| c == action), "{action} in {calls:?}");
     }
-    let (status, undo_calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    let undo_calls = uncut_restore(&emulator, &[]);
     assert_eq!(switches(&ec2).await, original, "uncut apply + restore");
     for action in UNDO_ACTIONS {
         assert!(

@@ -4,9 +4,11 @@
 //! the whole configuration back; and restore killed after its first and last write, then run again, must
 //! finish the job. The leaky account has one distribution, so first and last are the same call.
 
-use super::{REGION, apply_killed_then_restored, reset, restore_killed_then_restored};
+use super::{
+    REGION, apply_killed_then_restored, reset, restore_killed_then_restored, uncut_apply,
+    uncut_restore,
+};
 use crate::cloudfront::config_of;
-use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::leaky_account::edge::{self, SeededEdge};
 
@@ -48,25 +50,13 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
 
     // Uncut runs tell where the writes come, in apply and in restore.
     let (seeded, original) = seed_and_plan(&emulator, &cloudfront, "full").await;
-    let (status, apply_calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let apply_calls = uncut_apply(&emulator);
     assert_ne!(
         format!("{:?}", config_of(&cloudfront, &seeded).await),
         original,
         "the distribution was pointed at the notice"
     );
-    let (status, restore_calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    let restore_calls = uncut_restore(&emulator, &[]);
     assert_eq!(
         format!("{:?}", config_of(&cloudfront, &seeded).await),
         original

@@ -6,9 +6,8 @@
 //! must finish the job.
 
 use super::{
-    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+    REGION, Writes, kill_apply_and_restore_at_both_ends, reset, uncut_apply, uncut_restore,
 };
-use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::gateways::quiet_vpc_with_gateway;
 use crate::snapshot;
@@ -32,6 +31,14 @@ async fn seed_and_plan(emulator: &Emulator, ec2: &aws_sdk_ec2::Client, name: &st
     seeded
 }
 
+/// The internet gateways as the crash test compares them.
+async fn gateways(emulator: &Emulator) -> String {
+    format!(
+        "{:?}",
+        snapshot::internet_gateways(&emulator.ec2(REGION).await).await
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back_every_gateway() {
     let emulator = Emulator::start();
@@ -39,61 +46,32 @@ async fn igw_detach_apply_and_restore_killed_after_first_and_last_call_give_back
 
     // Uncut runs tell where the detaches and attaches come.
     let original = seed_and_plan(&emulator, &ec2, "full").await;
-    let (status, apply_calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let apply_calls = uncut_apply(&emulator);
     assert_ne!(
-        format!("{:?}", snapshot::internet_gateways(&ec2).await),
+        gateways(&emulator).await,
         original,
         "the gateways were detached"
     );
-    let (status, restore_calls, output) = run_through_proxy(
+    let restore_calls = uncut_restore(&emulator, &[]);
+    assert_eq!(gateways(&emulator).await, original);
+
+    kill_apply_and_restore_at_both_ends(
         &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
-    assert_eq!(
-        format!("{:?}", snapshot::internet_gateways(&ec2).await),
-        original
-    );
-
-    for n in first_and_last(&apply_calls, &[DETACH]) {
-        let name = format!("a{n}");
-        let original = seed_and_plan(&emulator, &ec2, &name).await;
-        let killed = apply_killed_then_restored(&emulator, &name, n);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(DETACH),
-            "{what}"
-        );
-        assert_eq!(
-            format!("{:?}", snapshot::internet_gateways(&ec2).await),
-            original,
-            "{what}, then restore"
-        );
-    }
-
-    for k in first_and_last(&restore_calls, &[ATTACH]) {
-        let name = format!("r{k}");
-        let original = seed_and_plan(&emulator, &ec2, &name).await;
-        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(ATTACH),
-            "{what}"
-        );
-        assert_eq!(
-            format!("{:?}", snapshot::internet_gateways(&ec2).await),
-            original,
-            "{what}, then restore again"
-        );
-    }
+        Writes {
+            calls: &apply_calls,
+            of: &[DETACH],
+        },
+        Writes {
+            calls: &restore_calls,
+            of: &[ATTACH],
+        },
+        &[],
+        &|emulator, name| {
+            Box::pin(
+                async move { seed_and_plan(emulator, &emulator.ec2(REGION).await, &name).await },
+            )
+        },
+        &|emulator| Box::pin(async move { gateways(emulator).await }),
+    )
+    .await;
 }

@@ -7,9 +7,8 @@
 //! (`tests/emulator/aws_model/iam_service_specific_credentials.py`).
 
 use super::{
-    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+    REGION, Writes, kill_apply_and_restore_at_both_ends, reset, uncut_apply, uncut_restore,
 };
-use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::identity::service_credentials;
 
@@ -58,55 +57,35 @@ async fn service_credential_deactivate_apply_and_restore_killed_after_first_and_
 
     // Uncut runs tell where the updates come, in apply and in restore.
     let original = seed_and_plan(&emulator, &iam, "full").await;
-    let (status, apply_calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let apply_calls = uncut_apply(&emulator);
     assert_eq!(apply_calls, [UPDATE, UPDATE], "one update per credential");
     for user in USERS {
         for credential in service_credentials(&iam, user).await {
             assert_eq!(credential.status().as_str(), "Inactive", "{user}");
         }
     }
-    let (status, restore_calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    let restore_calls = uncut_restore(&emulator, &[]);
     assert_eq!(credentials(&iam).await, original);
 
-    for n in first_and_last(&apply_calls, &[UPDATE]) {
-        let name = format!("a{n}");
-        let original = seed_and_plan(&emulator, &iam, &name).await;
-        let killed = apply_killed_then_restored(&emulator, &name, n);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(UPDATE),
-            "{what}"
-        );
-        assert_eq!(credentials(&iam).await, original, "{what}, then restore");
-    }
+    kill_apply_and_restore_at_both_ends(
+        &emulator,
+        Writes {
+            calls: &apply_calls,
+            of: &[UPDATE],
+        },
+        Writes {
+            calls: &restore_calls,
+            of: &[UPDATE],
+        },
+        &[],
+        &|emulator, name| {
+            Box::pin(async move { seed_and_plan(emulator, &iam_of(emulator).await, &name).await })
+        },
+        &|emulator| Box::pin(async move { credentials(&iam_of(emulator).await).await }),
+    )
+    .await;
+}
 
-    for k in first_and_last(&restore_calls, &[UPDATE]) {
-        let name = format!("r{k}");
-        let original = seed_and_plan(&emulator, &iam, &name).await;
-        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(UPDATE),
-            "{what}"
-        );
-        assert_eq!(
-            credentials(&iam).await,
-            original,
-            "{what}, then restore again"
-        );
-    }
+async fn iam_of(emulator: &Emulator) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&emulator.sdk_config(REGION).await)
 }

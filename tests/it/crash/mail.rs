@@ -5,8 +5,7 @@
 //! then run again, must finish the job (the second run finds sending already on and says so). The
 //! account-level SES API is hikkonuki's model of AWS (`tests/emulator/aws_model/sesv2_account.py`).
 
-use super::{apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored};
-use crate::crash::kill_proxy::run_through_proxy;
+use super::{Writes, kill_apply_and_restore_at_both_ends, reset, uncut_apply, uncut_restore};
 use crate::emulator::Emulator;
 use crate::mail::{identity_in, ses_account};
 
@@ -46,13 +45,7 @@ async fn ses_sending_pause_apply_and_restore_killed_after_first_and_last_call_re
 
     // Uncut runs tell where the writes come, in apply and in restore.
     let original = seed_and_plan(&emulator, "full").await;
-    let (status, apply_calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let apply_calls = uncut_apply(&emulator);
     assert_eq!(
         apply_calls,
         [PUT_SENDING, PUT_SENDING],
@@ -62,42 +55,22 @@ async fn ses_sending_pause_apply_and_restore_killed_after_first_and_last_call_re
         !sending(&emulator).await.contains("sending_enabled: true"),
         "both regions paused"
     );
-    let (status, restore_calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    let restore_calls = uncut_restore(&emulator, &[]);
     assert_eq!(sending(&emulator).await, original);
 
-    for n in first_and_last(&apply_calls, &[PUT_SENDING]) {
-        let name = format!("a{n}");
-        let original = seed_and_plan(&emulator, &name).await;
-        let killed = apply_killed_then_restored(&emulator, &name, n);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(PUT_SENDING),
-            "{what}"
-        );
-        assert_eq!(sending(&emulator).await, original, "{what}, then restore");
-    }
-
-    for k in first_and_last(&restore_calls, &[PUT_SENDING]) {
-        let name = format!("r{k}");
-        let original = seed_and_plan(&emulator, &name).await;
-        let killed = restore_killed_then_restored(&emulator, &name, k, &[]);
-        let what = &killed.what;
-        assert_eq!(
-            killed.seen.last().map(String::as_str),
-            Some(PUT_SENDING),
-            "{what}"
-        );
-        assert_eq!(
-            sending(&emulator).await,
-            original,
-            "{what}, then restore again"
-        );
-    }
+    kill_apply_and_restore_at_both_ends(
+        &emulator,
+        Writes {
+            calls: &apply_calls,
+            of: &[PUT_SENDING],
+        },
+        Writes {
+            calls: &restore_calls,
+            of: &[PUT_SENDING],
+        },
+        &[],
+        &|emulator, name| Box::pin(async move { seed_and_plan(emulator, &name).await }),
+        &|emulator| Box::pin(sending(emulator)),
+    )
+    .await;
 }

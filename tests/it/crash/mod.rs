@@ -485,6 +485,85 @@ type Prepare = dyn for<'e> Fn(
     String,
 ) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + 'e>>;
 
+/// The account's state as a crash test compares it.
+type StateOf = dyn for<'e> Fn(
+    &'e Emulator,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = String> + 'e>>;
+
+/// `apply plans/full.yaml` uncut through the proxy, which must succeed: the mutating calls it made.
+fn uncut_apply(emulator: &Emulator) -> Vec<String> {
+    let (status, calls, output) = run_through_proxy(
+        emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    calls
+}
+
+/// `restore plans/full.rollback.yaml` (with `flags`) uncut through the proxy, which must succeed: the
+/// mutating calls it made.
+fn uncut_restore(emulator: &Emulator, flags: &[&str]) -> Vec<String> {
+    let mut args = vec!["restore", "plans/full.rollback.yaml", "--yes"];
+    args.extend_from_slice(flags);
+    let (status, calls, output) = run_through_proxy(emulator, &args, None, "full.restore.log");
+    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    calls
+}
+
+/// A run's mutating calls, uncut, and the writes among them a crash test kills after.
+struct Writes<'a> {
+    calls: &'a [String],
+    of: &'a [&'a str],
+}
+
+/// The kill points of a kind's crash test seeded apart, once its uncut runs have given the calls: apply
+/// killed after the first and last of `apply.of`, then restore (with `restore_flags`) after the first and
+/// last of `restore.of`, each on a fresh seed from `prepare` (which plans `plans/{name}.yaml`). Each kill
+/// must land on one of those writes, and after the follow-up restore `state` must read as the seed did.
+async fn kill_apply_and_restore_at_both_ends(
+    emulator: &Emulator,
+    apply: Writes<'_>,
+    restore: Writes<'_>,
+    restore_flags: &[&str],
+    prepare: &Prepare,
+    state: &StateOf,
+) {
+    for n in first_and_last(apply.calls, apply.of) {
+        let name = format!("a{n}");
+        let original = prepare(emulator, name.clone()).await;
+        let killed = apply_killed_then_restored(emulator, &name, n);
+        let what = &killed.what;
+        assert!(
+            killed
+                .seen
+                .last()
+                .is_some_and(|call| apply.of.contains(&call.as_str())),
+            "{what}"
+        );
+        assert_eq!(state(emulator).await, original, "{what}, then restore");
+    }
+    for k in first_and_last(restore.calls, restore.of) {
+        let name = format!("r{k}");
+        let original = prepare(emulator, name.clone()).await;
+        let killed = restore_killed_then_restored(emulator, &name, k, restore_flags);
+        let what = &killed.what;
+        assert!(
+            killed
+                .seen
+                .last()
+                .is_some_and(|call| restore.of.contains(&call.as_str())),
+            "{what}"
+        );
+        assert_eq!(
+            state(emulator).await,
+            original,
+            "{what}, then restore again"
+        );
+    }
+}
+
 /// The command once uncut through the proxy (it is transparent; this is the calls a full run makes, and
 /// restore gives the account back), then killed right after each kill point's mutating call, each time on
 /// a freshly prepared account: restore, run at once on the killed run's rollback file, must know the call

@@ -8,8 +8,10 @@
 //! between them, the rollback file holds the intent only, and the undo derived from the plan detaches if
 //! attached and deletes the policy only when no target is left, so no policy hikkonuki made stays behind.
 
-use super::{apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored};
-use crate::crash::kill_proxy::run_through_proxy;
+use super::{
+    apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored, uncut_apply,
+    uncut_restore,
+};
 use crate::emulator::Emulator;
 use crate::organization_policies::{plan, policy_state, seed};
 
@@ -32,23 +34,11 @@ async fn organization_policies_killed_after_each_of_their_calls_are_given_back_e
     let emulator = Emulator::start();
 
     let original = seed_and_plan(&emulator, "full").await;
-    let (status, calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let calls = uncut_apply(&emulator);
     for action in ACTIONS {
         assert!(calls.iter().any(|c| c == action), "{action} in {calls:?}");
     }
-    let (status, undo_calls, output) = run_through_proxy(
-        &emulator,
-        &["restore", "plans/full.rollback.yaml", "--yes"],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
+    let undo_calls = uncut_restore(&emulator, &[]);
     assert_eq!(
         policy_state(&emulator).await,
         original,

@@ -3,7 +3,7 @@
 //! right after the kind's first write and after its last, the cut in flight has an intent and no
 //! completion; restore derives its undo record from the plan and gives back every document exactly.
 
-use super::{REGION, assert_killed, reset, restore_directly, rollback_file};
+use super::{REGION, assert_killed, reset, restore_directly, rollback_file, uncut_apply};
 use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::leaky_account::resource_policies::{self, SeededResourcePolicies};
@@ -53,13 +53,7 @@ async fn resource_policy_cuts_killed_after_the_first_and_last_write_are_restored
 
     // An uncut run tells where this kind's writes come.
     let (seeded, original) = seed_and_plan(&emulator, "full").await;
-    let (status, calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let calls = uncut_apply(&emulator);
     let ours: Vec<usize> = calls
         .iter()
         .enumerate()

@@ -4,9 +4,8 @@
 //! run again, must finish the job (the second run finds the cut already undone and says so).
 
 use super::{
-    REGION, apply_killed_then_restored, first_and_last, reset, restore_killed_then_restored,
+    REGION, Writes, kill_apply_and_restore_at_both_ends, reset, uncut_apply, uncut_restore,
 };
-use crate::crash::kill_proxy::run_through_proxy;
 use crate::emulator::Emulator;
 use crate::leaky_account::trust;
 use crate::trust::trust_state;
@@ -33,51 +32,34 @@ async fn trust_deny_apply_and_restore_killed_after_first_and_last_write_give_bac
 
     // Uncut runs tell where the trust writes come, in apply and in restore.
     let original = seed_and_plan(&emulator, &iam, "full").await;
-    let (status, apply_calls, output) = run_through_proxy(
-        &emulator,
-        &["apply", "plans/full.yaml", "--yes"],
-        None,
-        "full.apply.log",
-    );
-    assert!(status.success(), "an uncut apply succeeds:\n{output}");
-    let (status, restore_calls, output) = run_through_proxy(
-        &emulator,
-        &[
-            "restore",
-            "plans/full.rollback.yaml",
-            "--yes",
-            "--lift-session-revocation",
-        ],
-        None,
-        "full.restore.log",
-    );
-    assert!(status.success(), "an uncut restore succeeds:\n{output}");
-    assert_eq!(format!("{:?}", trust_state(&iam).await), original);
+    let apply_calls = uncut_apply(&emulator);
+    let restore_calls = uncut_restore(&emulator, &["--lift-session-revocation"]);
+    assert_eq!(trust(&emulator).await, original);
 
-    for n in first_and_last(&apply_calls, &[CALL]) {
-        let name = format!("a{n}");
-        let original = seed_and_plan(&emulator, &iam, &name).await;
-        let killed = apply_killed_then_restored(&emulator, &name, n);
-        let what = &killed.what;
-        assert_eq!(killed.seen.last().map(String::as_str), Some(CALL), "{what}");
-        assert_eq!(
-            format!("{:?}", trust_state(&iam).await),
-            original,
-            "{what}, then restore"
-        );
-    }
+    kill_apply_and_restore_at_both_ends(
+        &emulator,
+        Writes {
+            calls: &apply_calls,
+            of: &[CALL],
+        },
+        Writes {
+            calls: &restore_calls,
+            of: &[CALL],
+        },
+        &["--lift-session-revocation"],
+        &|emulator, name| {
+            Box::pin(async move {
+                let iam = aws_sdk_iam::Client::new(&emulator.sdk_config(REGION).await);
+                seed_and_plan(emulator, &iam, &name).await
+            })
+        },
+        &|emulator| Box::pin(trust(emulator)),
+    )
+    .await;
+}
 
-    for k in first_and_last(&restore_calls, &[CALL]) {
-        let name = format!("r{k}");
-        let original = seed_and_plan(&emulator, &iam, &name).await;
-        let killed =
-            restore_killed_then_restored(&emulator, &name, k, &["--lift-session-revocation"]);
-        let what = &killed.what;
-        assert_eq!(killed.seen.last().map(String::as_str), Some(CALL), "{what}");
-        assert_eq!(
-            format!("{:?}", trust_state(&iam).await),
-            original,
-            "{what}, then restore again"
-        );
-    }
+/// Every role's trust, as the crash test compares it.
+async fn trust(emulator: &Emulator) -> String {
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config(REGION).await);
+    format!("{:?}", trust_state(&iam).await)
 }
