@@ -443,6 +443,15 @@ async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_too
         !ids(&plan).contains(&format!("evidence_trail_on/global/{CREATED_TRAIL}").as_str()),
         "a stopped multi-region trail is started, not a new one made"
     );
+    let bucket = cut(
+        &plan,
+        &format!("evidence_flow_logs/{REGION}/{}", seeded.open_vpc),
+    )
+    .after
+    .value()["bucket"]
+        .as_str()
+        .unwrap()
+        .to_string();
     emulator.apply(PLAN).assert().code(0);
     let applied = evidence_state(&config).await;
     assert!(
@@ -476,7 +485,7 @@ async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_too
         .assert()
         .code(0)
         .stderr(contains(format!(
-            "{}: no flow log to hikkonuki-evidence-",
+            "{}: no flow log to {bucket} any more: nothing to delete",
             seeded.open_vpc
         )))
         .stderr(contains(format!("trail {audit} stopped logging again")));
