@@ -264,6 +264,7 @@ async fn restore_leaves_switches_changed_after_the_cut_and_reports_each_conflict
     let emulator = Emulator::start();
     let seeded = seed(&emulator).await;
     let ec2 = emulator.ec2(REGION).await;
+    let before = switches(&ec2).await;
     emulator
         .plan(REGION, PLAN)
         .args(["--keep-subnet", &seeded.bastion_subnet])
@@ -292,18 +293,22 @@ async fn restore_leaves_switches_changed_after_the_cut_and_reports_each_conflict
         .assert()
         .code(0)
         .stderr(contains(
-            "conflict: VPC Block Public Access in us-east-1 was changed after the cut to `block-ingress`",
+            "conflict: VPC Block Public Access in us-east-1 was changed after the cut to `block-ingress`; left alone (it was `off` before the cut)",
         ))
         .stderr(contains(
-            "conflict: EBS snapshot block public access in us-east-1 was changed after the cut to `block-new-sharing`",
+            "conflict: EBS snapshot block public access in us-east-1 was changed after the cut to `block-new-sharing`; left alone (it was `unblocked` before the cut)",
         ))
-        .stderr(contains("AMI block public access in us-east-1 already `unblocked`"));
+        .stderr(contains("AMI block public access in us-east-1 already `unblocked`, as before the cut"))
+        .stdout(contains(format!(
+            "  conflict: vpc_block_public_access/{REGION}/{ACCOUNT}: VPC Block Public Access in us-east-1 was changed after the cut to `block-ingress`"
+        )));
     let after = switches(&ec2).await;
     assert!(after["vpc mode"].contains("BlockIngress"), "{after:?}");
     assert!(
         after["snapshot block"].contains("BlockNewSharing"),
         "{after:?}"
     );
+    assert_eq!(after["image block"], before["image block"], "{after:?}");
     // The exclusion the cut made is its own to take back, whatever became of the mode.
     let (_, _, still_kept) = sealed_with_bastion_kept(&ec2, &seeded.bastion_subnet).await;
     assert!(!still_kept);

@@ -1,7 +1,8 @@
 //! The evidence phase end to end on the emulator (issue 17): `evidence_trail_on`, `evidence_flow_logs` and
 //! `evidence_snapshots` plan → apply → restore. A plain restore keeps every piece of evidence; `restore
 //! --stop-evidence` gives back exactly the state from before apply, except the snapshots, which restore
-//! never deletes. Then the trail started rather than created, and undo's conflict rule.
+//! never deletes. Then the trail started rather than created, and undo's conflict rule: a trail pointed
+//! elsewhere, an evidence snapshot deleted since apply.
 
 use predicates::str::contains;
 
@@ -442,6 +443,15 @@ async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_too
         !ids(&plan).contains(&format!("evidence_trail_on/global/{CREATED_TRAIL}").as_str()),
         "a stopped multi-region trail is started, not a new one made"
     );
+    let bucket = cut(
+        &plan,
+        &format!("evidence_flow_logs/{REGION}/{}", seeded.open_vpc),
+    )
+    .after
+    .value()["bucket"]
+        .as_str()
+        .unwrap()
+        .to_string();
     emulator.apply(PLAN).assert().code(0);
     let applied = evidence_state(&config).await;
     assert!(
@@ -475,7 +485,7 @@ async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_too
         .assert()
         .code(0)
         .stderr(contains(format!(
-            "{}: no flow log to hikkonuki-evidence-",
+            "{}: no flow log to {bucket} any more: nothing to delete",
             seeded.open_vpc
         )))
         .stderr(contains(format!("trail {audit} stopped logging again")));
@@ -513,6 +523,67 @@ async fn a_created_trail_pointed_at_another_bucket_after_apply_is_left_alone_by_
         .assert()
         .stderr(contains(format!(
             "conflict: trail {CREATED_TRAIL} now delivers to someone-elses-logs"
+        )));
+    assert_eq!(evidence_state(&config).await, changed);
+}
+
+/// Someone deletes one of an instance's evidence snapshots after apply. Restore deletes none and cannot
+/// take one again: it leaves the account as it is, names the deleted snapshot as gone (a conflict, so the
+/// summary lists the lost evidence) and the other as kept, rather than calling both kept.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_evidence_snapshot_deleted_after_apply_is_reported_gone_and_the_other_kept() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = seed(&config).await;
+    emulator
+        .plan(REGION, PLAN)
+        .args(["--kinds", "evidence_snapshots", "--incident", "INC-9"])
+        .assert()
+        .code(0);
+    emulator.apply(PLAN).assert().code(0);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let taken: Vec<String> = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag:hikkonuki:instance")
+                .values(&seeded.instance)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .snapshots()
+        .iter()
+        .map(|s| s.snapshot_id().unwrap().to_string())
+        .collect();
+    assert_eq!(taken.len(), 2, "{taken:?}");
+    let (deleted, kept) = (&taken[0], &taken[1]);
+    ec2.delete_snapshot()
+        .snapshot_id(deleted)
+        .send()
+        .await
+        .unwrap();
+    let changed = evidence_state(&config).await;
+    assert_eq!(snapshots(&changed).len(), 1, "{changed:#?}");
+
+    let gone = format!(
+        "evidence snapshot {deleted} of {} (incident INC-9) was deleted after the cut; restore neither deletes nor takes snapshots",
+        seeded.instance
+    );
+    emulator
+        .restore(ROLLBACK)
+        .assert()
+        .code(0)
+        .stderr(contains(format!("conflict: {gone}")))
+        .stderr(contains(format!(
+            "{}: evidence snapshots {kept} (incident INC-9) are kept: restore never deletes evidence.",
+            seeded.instance
+        )))
+        .stdout(contains(format!(
+            "  conflict: evidence_snapshots/{REGION}/{}: {gone}",
+            seeded.instance
         )));
     assert_eq!(evidence_state(&config).await, changed);
 }

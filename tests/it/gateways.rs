@@ -375,8 +375,9 @@ async fn restore_leaves_alone_a_vpc_that_got_another_internet_gateway_after_the_
         .unwrap();
 
     restore(emulator).code(0).stderr(contains(format!(
-        "conflict: {} now has internet gateway {newcomer} attached; {} was left detached",
-        account.quiet_vpc, account.quiet_igw
+        "conflict: {vpc} now has internet gateway {newcomer} attached; {igw} was left detached (a VPC takes one internet gateway). Detach that one first if {igw} should come back",
+        vpc = account.quiet_vpc,
+        igw = account.quiet_igw
     )));
     assert_eq!(
         igw_vpcs(ec2, &account.quiet_igw).await,
@@ -416,7 +417,7 @@ async fn restore_leaves_alone_a_vpc_that_got_another_vpn_gateway_after_the_cut()
         .unwrap();
 
     restore(emulator).code(0).stderr(contains(format!(
-        "conflict: {vpc} now has virtual private gateway {newcomer} attached; {vgw} was left detached"
+        "conflict: {vpc} now has virtual private gateway {newcomer} attached; {vgw} was left detached (a VPC takes one virtual private gateway). Detach that one first if {vgw} should come back"
     )));
     assert_eq!(vgw_vpcs(ec2, vgw).await, Vec::<String>::new());
     assert_eq!(vgw_vpcs(ec2, &newcomer).await, vec![vpc.clone()]);
@@ -444,7 +445,7 @@ async fn restore_leaves_alone_an_endpoint_policy_changed_after_the_cut() {
         .unwrap();
 
     restore(emulator).code(0).stderr(contains(format!(
-        "conflict: the policy of {endpoint_id} was changed after the cut"
+        "conflict: the policy of {endpoint_id} was changed after the cut (it is now {narrowed}); left as it is. The policy before the cut was: "
     )));
     assert_eq!(
         endpoint(ec2, endpoint_id).await.policy_document(),

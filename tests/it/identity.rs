@@ -125,6 +125,21 @@ async fn key_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {
         .unwrap_or_else(|| "gone".into())
 }
 
+/// The status of one of a user's SSH public keys, or "gone".
+async fn ssh_key_status(iam: &aws_sdk_iam::Client, user: &str, id: &str) -> String {
+    let keys = iam
+        .list_ssh_public_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    keys.ssh_public_keys()
+        .iter()
+        .find(|k| k.ssh_public_key_id() == id)
+        .map(|k| k.status().as_str().to_string())
+        .unwrap_or_else(|| "gone".into())
+}
+
 /// The revocation policy on a user, parsed, if any.
 async fn user_revocation(iam: &aws_sdk_iam::Client, user: &str) -> Option<serde_json::Value> {
     let out = iam
@@ -593,10 +608,20 @@ async fn restore_leaves_changes_made_after_the_cut_alone_and_reports_them() {
             "failed: iam_service_credential_deactivate/global/{deleted_credential}"
         )))
         .stdout(contains("no longer exists (deleted after the cut)"));
+    assert_eq!(key_status(&iam, "mailer", mailer_key).await, "Active");
+    assert_eq!(key_status(&iam, "ci-deploy", deleted).await, "gone");
+    assert_eq!(
+        ssh_key_status(&iam, "ci-deploy", &seeded.ssh_key_id).await,
+        "Active"
+    );
     assert_eq!(
         service_credential_status(&iam, "mailer", expired).await,
         "Expired",
         "an Expired credential is not revived"
+    );
+    assert_eq!(
+        service_credential_status(&iam, "mailer", deleted_credential).await,
+        "gone"
     );
     assert_eq!(
         service_credential_status(&iam, "ci-deploy", &seeded.service_credential_id).await,

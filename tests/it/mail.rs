@@ -364,8 +364,10 @@ async fn restore_leaves_an_identity_policy_recreated_after_the_cut_alone() {
         .restore("plans/p.rollback.yaml")
         .arg("--lift-session-revocation")
         .assert()
-        .stderr(contains(&seeded.identity_policy_name))
-        .stderr(contains("conflict"));
+        .stderr(contains(format!(
+            "conflict: sending policy {} on {} was recreated with another document after the cut; left alone",
+            seeded.identity_policy_name, seeded.identity
+        )));
     let after = state(&emulator, &seeded).await;
     assert!(
         after["identity policies"].contains("OnlyAlerts"),
@@ -375,6 +377,63 @@ async fn restore_leaves_an_identity_policy_recreated_after_the_cut_alone() {
         !after["identity policies"].contains("PartnerSends"),
         "{after:?}"
     );
+}
+
+/// A responder narrows the sender's send deny by hand while the account is cut (plain alerts must go
+/// out, raw mail stays refused): restore leaves the policy as they wrote it, says so, and gives back
+/// everything else the cuts took.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_a_send_deny_changed_after_the_cut_alone() {
+    let emulator = Emulator::start();
+    let seeded = seed(&emulator).await;
+    let before = state(&emulator, &seeded).await;
+    assert!(
+        !before.contains_key(&format!("sender policy {SEND_DENY_POLICY}")),
+        "{before:?}"
+    );
+    plan(&emulator);
+    apply(&emulator);
+    let by_hand = r#"{"Version":"2012-10-17","Statement":[{"Sid":"RawMailOnly","Effect":"Deny","Action":"ses:SendRawEmail","Resource":"*"}]}"#;
+    aws_sdk_iam::Client::new(&emulator.sdk_config("us-east-1").await)
+        .put_user_policy()
+        .user_name(&seeded.sender_user)
+        .policy_name(SEND_DENY_POLICY)
+        .policy_document(by_hand)
+        .send()
+        .await
+        .unwrap();
+
+    let note = format!(
+        "{SEND_DENY_POLICY} on IAM user {} was changed after the cut; left in place (delete it by hand if it should go)",
+        seeded.sender_user
+    );
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
+        .assert()
+        .success()
+        .stderr(contains(format!("conflict: {note}")))
+        .stdout(contains(format!(
+            "  conflict: ses_send_deny/global/user/{}: {note}",
+            seeded.sender_user
+        )));
+    // As before the cut, but for the responder's policy, which stays as they wrote it.
+    let mut after = state(&emulator, &seeded).await;
+    let kept = after
+        .remove(&format!("sender policy {SEND_DENY_POLICY}"))
+        .unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&kept).unwrap(),
+        serde_json::from_str::<serde_json::Value>(by_hand).unwrap()
+    );
+    let names = after.remove("sender policy names").unwrap();
+    let mut expected = before.clone();
+    let names_before = expected.remove("sender policy names").unwrap();
+    assert_eq!(after, expected);
+    let mut names_expected: Vec<String> = serde_yaml::from_str(&names_before).unwrap();
+    names_expected.push(SEND_DENY_POLICY.to_string());
+    names_expected.sort();
+    assert_eq!(names, format!("{names_expected:?}"));
 }
 
 /// Seeds `IDENTITY` as an email identity in `region` (the mail seed makes it in us-east-1 only).

@@ -19,8 +19,8 @@
 //! - `identity`: the IAM key, SSH key, service-specific credential (against our model of that API) and
 //!   session cuts and the identity findings on the emulator.
 //! - `identity_center`: `identity_center_session_revoke` on the emulator.
-//! - `registry`: every registered kind has an emulator test, a README section, an example-plan entry and a
-//!   crash test that kills it.
+//! - `registry`: every registered kind has an emulator test, a README section and an example-plan entry, is
+//!   killed by a crash test, and has a "changed after the cut" test (or the reason it cannot).
 //! - `gateways`: `igw_detach`, `vgw_detach` (with route propagation, against our model of it),
 //!   `vpce_policy_deny` and `vpce_delete` on the emulator, and `apply --check`'s dry runs of the network cuts.
 //! - `yaml_tools`: a plan edited with PyYAML (one cut switched off, dumped again) applies and restores.

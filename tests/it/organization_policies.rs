@@ -271,9 +271,22 @@ async fn a_policy_changed_after_the_cut_is_reported_and_left_not_deleted() {
         .restore("plans/p.rollback.yaml")
         .assert()
         .code(0)
-        .stderr(contains("was edited after the cut"))
-        .stderr(contains(format!("still attached to {sandbox}")))
-        .stderr(contains("left enabled"));
+        .stderr(contains(format!(
+            "conflict: the SCP `hikkonuki-quarantine` ({quarantine}) was edited after the cut; left attached to account {workload} and not deleted (its content is no longer what hikkonuki wrote: detach and delete it yourself if it should go)"
+        )))
+        .stderr(contains(format!(
+            "conflict: the SCP `hikkonuki-quarantine` ({quarantine}) was edited after the cut; left attached to account {sandbox} and not deleted"
+        )))
+        .stderr(contains(format!(
+            "the RCP `hikkonuki-resource-perimeter` ({perimeter}) detached from account {workload}"
+        )))
+        .stderr(contains(format!(
+            "the RCP `hikkonuki-resource-perimeter` ({perimeter}) kept: still attached to {sandbox} (other cuts of this plan are restored in turn; anything still attached once they are was attached after the cut and is left as it is)"
+        )))
+        .stderr(contains(format!(
+            "conflict: resource control policies left enabled on the root {}: RCPs attached after the cut ({perimeter} hikkonuki-resource-perimeter) would be detached by disabling the type; disable it yourself once they may go",
+            org.root_id
+        )));
     let after = policy_state(&emulator).await;
     let quarantined = &after[&format!("SERVICE_CONTROL_POLICY hikkonuki-quarantine {quarantine}")];
     assert!(quarantined.starts_with(edited), "{quarantined}");
@@ -281,6 +294,11 @@ async fn a_policy_changed_after_the_cut_is_reported_and_left_not_deleted() {
     let fenced =
         &after[&format!("RESOURCE_CONTROL_POLICY hikkonuki-resource-perimeter {perimeter}")];
     assert!(fenced.ends_with(&format!("[\"{sandbox}\"]")), "{fenced}");
+    let root = &after[&format!("root {}", org.root_id)];
+    assert!(
+        root.contains("ResourceControlPolicy"),
+        "left enabled: {root}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

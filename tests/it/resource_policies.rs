@@ -179,8 +179,16 @@ async fn restore_leaves_a_queue_policy_changed_after_the_cut_alone_and_restores_
     emulator
         .restore("plans/p.rollback.yaml")
         .assert()
-        .stderr(contains("conflict"))
-        .stderr(contains(resource_policies::QUEUE));
+        .success()
+        .stderr(contains(format!(
+            "conflict: the resource policy of SQS queue {} was changed after the cut; left alone",
+            resource_policies::QUEUE
+        )))
+        .stdout(contains(format!(
+            "  conflict: {KIND}/us-east-1/{}: the resource policy of SQS queue {} was changed after the cut; left alone",
+            seeded.queue_arn,
+            resource_policies::QUEUE
+        )));
     let after = policies(&emulator, &seeded).await;
     // moto stores a queue policy as parsed JSON and answers it re-serialised: the same document.
     let as_json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();

@@ -1,5 +1,6 @@
 //! `sg_revoke` end to end on the emulator: plan → apply → restore through the built binary, with the full
-//! state of every security group compared before apply and after restore.
+//! state of every security group compared before apply and after restore, and a restore that meets rules
+//! opened again since the cut (left alone and reported).
 
 use std::fs;
 
@@ -431,4 +432,97 @@ fn the_emulators_faster_rule_describe_answers_as_motos_own() {
         said.contains("4 filters answered as moto answers them"),
         "{said}"
     );
+}
+
+/// Of one group's snapshot lines, those that describe its rule `tcp/port` from 0.0.0.0/0: the permission
+/// line and the rule line.
+fn public_v4_lines(lines: &[String], port: i32) -> Vec<String> {
+    lines
+        .iter()
+        .filter(|line| {
+            line.contains(&format!("Some({port})-Some({port})")) && line.contains("\"0.0.0.0/0\"")
+        })
+        .cloned()
+        .collect()
+}
+
+/// Someone opens two of the revoked rules again during the incident: the web group's public HTTPS under
+/// another description, and the bastion's vendor SSH exactly as it was. Restore adds neither a second
+/// time: the first is a conflict, left with the description it has now, the second is already as before;
+/// every other revoked rule, in both regions, is re-authorized exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_rules_opened_again_after_the_cut_alone_and_restores_the_rest() {
+    use aws_sdk_ec2::types::{Filter, IpPermission, IpRange};
+
+    let Seeded { emulator, regions } = seeded_emulator().await;
+    let original = all_groups(&emulator).await;
+    plan(&emulator, "plans/p.yaml").code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
+
+    let ec2 = emulator.ec2("us-east-1").await;
+    let (web, bastion) = (&regions[0].web_group, &regions[0].bastion_group);
+    let reopen = |group: &str, port: i32, description: &str| {
+        ec2.authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(port)
+                    .to_port(port)
+                    .ip_ranges(
+                        IpRange::builder()
+                            .cidr_ip("0.0.0.0/0")
+                            .description(description)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .send()
+    };
+    reopen(web, 443, "public https, reopened for the launch")
+        .await
+        .unwrap();
+    reopen(bastion, 22, "temporary: vendor access")
+        .await
+        .unwrap();
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(Filter::builder().name("group-id").values(web).build())
+        .send()
+        .await
+        .unwrap();
+    let reopened = rules
+        .security_group_rules()
+        .iter()
+        .find(|r| r.cidr_ipv4() == Some("0.0.0.0/0") && r.from_port() == Some(443))
+        .and_then(|r| r.security_group_rule_id())
+        .unwrap()
+        .to_string();
+    let reopened_web = public_v4_lines(&snapshot::security_groups(&ec2).await[web.as_str()], 443);
+    assert_eq!(reopened_web.len(), 2, "{reopened_web:?}");
+
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "conflict: ingress tcp/443 from 0.0.0.0/0 exists again as {reopened} with a different description or tags; left as it is"
+        )))
+        .stderr(contains("already present: ingress tcp/22 from 0.0.0.0/0"))
+        .stderr(contains("re-authorized ingress tcp/443 from ::/0"))
+        .stdout(contains(format!(
+            "  conflict: sg_revoke/us-east-1/{web}: ingress tcp/443 from 0.0.0.0/0 exists again as {reopened} with a different description or tags; left as it is"
+        )));
+
+    // Everything is as before the cut, but the web group's public HTTPS rule, which keeps the description
+    // (and the lack of tags) it was opened again with.
+    let mut expected = original.clone();
+    let us = &mut expected[0].1;
+    let web_lines = us.get_mut(web.as_str()).unwrap();
+    let replaced = public_v4_lines(web_lines, 443);
+    assert_eq!(replaced.len(), 2, "{replaced:?}");
+    web_lines.retain(|line| !replaced.contains(line));
+    web_lines.extend(reopened_web);
+    web_lines.sort();
+    assert_eq!(all_groups(&emulator).await, expected);
 }

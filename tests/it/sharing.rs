@@ -250,7 +250,7 @@ async fn restore_leaves_a_snapshot_shared_since_the_cut_and_reports_the_conflict
         .assert()
         .code(0)
         .stderr(contains(format!(
-            "conflict: ebs_snapshot/{} was shared since the cut with account 333333333333",
+            "conflict: ebs_snapshot/{} was shared since the cut with account 333333333333; left as it is (restore removes nothing)",
             seeded.shared_snapshot
         )));
     let out = ec2

@@ -10,7 +10,7 @@
 //! file: `show ROLLBACK` lists them, and `show ROLLBACK --live` asks AWS how far each has got.
 //!
 //! Restore never deletes evidence snapshots: their undo changes nothing and names them, with how to delete
-//! them once the incident is closed. `plan --no-evidence-snapshots` leaves them out: each instance is
+//! them once the incident is closed, and names as a conflict any recorded snapshot deleted since apply. `plan --no-evidence-snapshots` leaves them out: each instance is
 //! still proposed, disabled, so the review shows what is not kept (`--exclude-kinds evidence_snapshots`
 //! drops them from the plan altogether).
 
@@ -500,35 +500,68 @@ impl CutKind for EvidenceSnapshots {
         Ok(())
     }
 
-    /// Keeps the snapshots: evidence is never deleted by restore. Names them, with how to delete them.
+    /// Keeps the snapshots: evidence is never deleted by restore. Names those that still exist, with how
+    /// to delete them, and each recorded one deleted since apply as a conflict: evidence lost, which
+    /// restore cannot take again, listed in restore's summary. Whether the recorded snapshots exist is
+    /// read as `show --live` reads it; a refused read is said, not a failed restore, as nothing changes.
     async fn undo(
         &self,
         ctx: &RegionCtx,
         undo: &SnapshotUndo,
     ) -> Result<UndoOutcome, ServiceError> {
+        let mut deleted = Vec::new();
+        let mut unread = None;
         let ids = match &undo.snapshot_ids {
-            Some(ids) => ids.clone(),
+            Some(ids) => match by_id(ctx, ids).await {
+                Ok(read) => read
+                    .into_iter()
+                    .filter_map(|(id, snapshot)| match snapshot {
+                        Some(_) => Some(id),
+                        None => {
+                            deleted.push(id);
+                            None
+                        }
+                    })
+                    .collect(),
+                Err(err) => {
+                    unread = Some(err);
+                    ids.clone()
+                }
+            },
             None => tagged(ctx, undo)
                 .await?
                 .iter()
                 .filter_map(|s| s.snapshot_id().map(str::to_string))
                 .collect(),
         };
-        let note = if ids.is_empty() {
-            format!(
-                "{}: no evidence snapshot tagged {INCIDENT_TAG}={} was found; nothing is deleted by restore",
-                undo.instance_id, undo.incident
-            )
-        } else {
-            format!(
+        let mut notes = Vec::new();
+        if !ids.is_empty() {
+            notes.push(format!(
                 "{}: evidence snapshots {} (incident {}) are kept: restore never deletes evidence. Once the incident is closed: aws ec2 delete-snapshot --region {} --snapshot-id ID, for each",
                 undo.instance_id,
                 ids.join(", "),
                 undo.incident,
                 ctx.region
+            ));
+        } else if deleted.is_empty() {
+            notes.push(format!(
+                "{}: no evidence snapshot tagged {INCIDENT_TAG}={} was found; nothing is deleted by restore",
+                undo.instance_id, undo.incident
+            ));
+        }
+        if let Some(err) = unread {
+            notes.push(format!(
+                "{}: whether they all still exist could not be read ({err})",
+                undo.instance_id
+            ));
+        }
+        notes.extend(deleted.iter().map(|id| {
+            format!(
+                "conflict: evidence snapshot {id} of {} (incident {}) was deleted after the cut; restore neither deletes nor takes snapshots",
+                undo.instance_id, undo.incident
             )
-        };
-        Ok(UndoOutcome { notes: vec![note] })
+        }));
+        Ok(UndoOutcome { notes })
     }
 
     /// The snapshot IDs, which `show` lists without asking AWS.

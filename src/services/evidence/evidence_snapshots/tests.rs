@@ -1,12 +1,12 @@
 //! `evidence_snapshots`: the incident option, and, with aws-smithy-mocks, CreateSnapshots' answers
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateSnapshots.html>; error codes from
 //! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>) and an undo that never
-//! deletes.
+//! deletes, and names a snapshot deleted since apply (DescribeSnapshots' `InvalidSnapshot.NotFound`).
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::create_snapshots::{CreateSnapshotsError, CreateSnapshotsOutput};
-use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
+use aws_sdk_ec2::operation::describe_snapshots::{DescribeSnapshotsError, DescribeSnapshotsOutput};
 use aws_sdk_ec2::types::{Snapshot, SnapshotInfo};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
@@ -160,6 +160,101 @@ async fn mocked_undo_after_a_crash_finds_the_snapshots_by_tag_and_deletes_nothin
     assert_eq!(describe.num_calls(), 1);
     assert!(
         outcome.notes[0].contains("snap-1") && outcome.notes[0].contains("kept"),
+        "{:?}",
+        outcome.notes
+    );
+}
+
+fn recorded(ids: &[&str]) -> SnapshotUndo {
+    SnapshotUndo {
+        snapshot_ids: Some(ids.iter().map(|id| id.to_string()).collect()),
+        ..EvidenceSnapshots.undo_record_for(&cut()).unwrap()
+    }
+}
+
+fn describe_error(code: &str, message: &str) -> DescribeSnapshotsError {
+    DescribeSnapshotsError::generic(ErrorMetadata::builder().code(code).message(message).build())
+}
+
+/// A recorded snapshot deleted since apply: asked together, AWS answers `InvalidSnapshot.NotFound` for
+/// all; asked one by one, it tells which is gone. The gone one is a conflict (lost evidence), the other
+/// is named kept, and nothing is deleted.
+#[tokio::test]
+async fn mocked_undo_names_a_snapshot_deleted_since_apply_as_a_conflict_and_keeps_the_other() {
+    let together = mock!(Client::describe_snapshots)
+        .match_requests(|req| req.snapshot_ids().len() == 2)
+        .then_error(|| {
+            describe_error(
+                "InvalidSnapshot.NotFound",
+                "The snapshot 'snap-1' does not exist.",
+            )
+        });
+    let second = mock!(Client::describe_snapshots)
+        .match_requests(|req| req.snapshot_ids() == ["snap-2"])
+        .then_output(|| {
+            DescribeSnapshotsOutput::builder()
+                .snapshots(Snapshot::builder().snapshot_id("snap-2").build())
+                .build()
+        });
+    let first = mock!(Client::describe_snapshots)
+        .match_requests(|req| req.snapshot_ids() == ["snap-1"])
+        .then_error(|| {
+            describe_error(
+                "InvalidSnapshot.NotFound",
+                "The snapshot 'snap-1' does not exist.",
+            )
+        });
+    // Any other call (a DeleteSnapshot) finds no rule and fails the test.
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&together, &first, &second]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", ec2);
+    let outcome = EvidenceSnapshots
+        .undo(&ctx, &recorded(&["snap-1", "snap-2"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.notes,
+        [
+            "i-1: evidence snapshots snap-2 (incident INC-7) are kept: restore never deletes evidence. Once the incident is closed: aws ec2 delete-snapshot --region us-east-1 --snapshot-id ID, for each",
+            "conflict: evidence snapshot snap-1 of i-1 (incident INC-7) was deleted after the cut; restore neither deletes nor takes snapshots",
+        ]
+    );
+    assert_eq!(
+        UndoOutcome::conflicts(&outcome.notes).len(),
+        1,
+        "listed in restore's summary"
+    );
+}
+
+/// Restore changes nothing here, so a refused read does not fail it: the recorded snapshots are named
+/// kept, with the refusal.
+#[tokio::test]
+async fn mocked_undo_that_cannot_read_the_snapshots_names_them_and_the_refusal() {
+    let describe = mock!(Client::describe_snapshots).then_error(|| {
+        describe_error(
+            "UnauthorizedOperation",
+            "You are not authorized to perform this operation.",
+        )
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe]);
+    let ctx = RegionCtx::with_ec2("us-east-1", ec2);
+    let outcome = EvidenceSnapshots
+        .undo(&ctx, &recorded(&["snap-1"]))
+        .await
+        .unwrap();
+    assert_eq!(outcome.notes.len(), 2, "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[0].starts_with("i-1: evidence snapshots snap-1 (incident INC-7) are kept"),
+        "{:?}",
+        outcome.notes
+    );
+    assert!(
+        outcome.notes[1].starts_with(
+            "i-1: whether they all still exist could not be read (ec2:DescribeSnapshots failed: UnauthorizedOperation"
+        ),
         "{:?}",
         outcome.notes
     );
