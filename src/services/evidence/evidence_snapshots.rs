@@ -10,9 +10,10 @@
 //! file: `show ROLLBACK` lists them, and `show ROLLBACK --live` asks AWS how far each has got.
 //!
 //! Restore never deletes evidence snapshots: their undo changes nothing and names them, with how to delete
-//! them once the incident is closed, and names as a conflict any recorded snapshot deleted since apply. `plan --no-evidence-snapshots` leaves them out: each instance is
-//! still proposed, disabled, so the review shows what is not kept (`--exclude-kinds evidence_snapshots`
-//! drops them from the plan altogether).
+//! them once the incident is closed, and names as a conflict any recorded snapshot deleted since apply.
+//! `plan --no-evidence-snapshots` leaves them out: each instance is still proposed, disabled, so the
+//! review shows what is not kept (`--exclude-kinds evidence_snapshots` drops them from the plan
+//! altogether).
 
 use std::collections::HashMap;
 
