@@ -144,7 +144,7 @@ async fn igw_vpcs(ec2: &aws_sdk_ec2::Client, igw: &str) -> Vec<String> {
 }
 
 /// The VPCs a virtual private gateway is attached to now (state `attached`).
-async fn vgw_vpcs(ec2: &aws_sdk_ec2::Client, vgw: &str) -> Vec<String> {
+pub async fn vgw_vpcs(ec2: &aws_sdk_ec2::Client, vgw: &str) -> Vec<String> {
     let out = ec2
         .describe_vpn_gateways()
         .vpn_gateway_ids(vgw)
@@ -161,7 +161,7 @@ async fn vgw_vpcs(ec2: &aws_sdk_ec2::Client, vgw: &str) -> Vec<String> {
 
 /// The gateways propagating routes to a route table (`PropagatingVgws`; the emulator's is our model,
 /// `tests/emulator/aws_model/ec2_vgw_route_propagation.py`, where a detach ends propagation).
-async fn propagating_to(ec2: &aws_sdk_ec2::Client, table: &str) -> Vec<String> {
+pub async fn propagating_to(ec2: &aws_sdk_ec2::Client, table: &str) -> Vec<String> {
     ec2.describe_route_tables()
         .route_table_ids(table)
         .send()

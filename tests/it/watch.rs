@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
+use crate::gateways::{propagating_to, vgw_vpcs};
 use crate::leaky_account::{self, RESPONDER_CIDR, identity};
 use crate::snapshot;
 
@@ -287,32 +288,7 @@ async fn a_vpn_gateway_attached_again_without_its_propagation_is_caught_and_cut_
         &region.vpc_id,
         &region.network.private_route_table,
     );
-    let gateway = || async {
-        let out = ec2
-            .describe_vpn_gateways()
-            .vpn_gateway_ids(vgw.as_str())
-            .send()
-            .await
-            .unwrap();
-        let attached: Vec<String> = out.vpn_gateways()[0]
-            .vpc_attachments()
-            .iter()
-            .filter(|a| a.state().map(|s| s.as_str()) == Some("attached"))
-            .filter_map(|a| a.vpc_id().map(str::to_string))
-            .collect();
-        let tables = ec2
-            .describe_route_tables()
-            .route_table_ids(table.as_str())
-            .send()
-            .await
-            .unwrap();
-        let propagating: Vec<String> = tables.route_tables()[0]
-            .propagating_vgws()
-            .iter()
-            .filter_map(|g| g.gateway_id().map(str::to_string))
-            .collect();
-        (attached, propagating)
-    };
+    let gateway = || async { (vgw_vpcs(&ec2, vgw).await, propagating_to(&ec2, table).await) };
     let original = gateway().await;
     assert_eq!(original, (vec![vpc.clone()], vec![vgw.clone()]));
 
