@@ -768,6 +768,90 @@ pub async fn policies_state(
     state
 }
 
+/// The managed-policy path changed after the cut: someone makes a new default version of the role's
+/// revocation policy and of the sender's send deny (a narrower document of their own). Restore, lifting
+/// revocations, leaves both policies in place with their new version, says so as conflicts, and lifts the
+/// revocation nobody touched (the sender's), detaching and deleting its policy.
+#[tokio::test(flavor = "multi_thread")]
+async fn restore_leaves_managed_denies_changed_after_the_cut_alone_and_lifts_the_rest() {
+    let emulator = Emulator::start();
+    let iam = aws_sdk_iam::Client::new(&emulator.sdk_config("us-east-1").await);
+    seed_principals_without_inline_room(&iam).await;
+    let original = policies_state(&iam, &ROOMLESS_USERS, &ROOMLESS_ROLES).await;
+    emulator
+        .plan("us-east-1", "plans/p.yaml")
+        .assert()
+        .success();
+    emulator.apply("plans/p.yaml").assert().code(0);
+
+    let policy = |name: &str| format!("arn:aws:iam::123456789012:policy/hikkonuki/{name}");
+    let role_revocation = policy("hikkonuki-session-revocation-role-big-role");
+    let user_revocation = policy("hikkonuki-session-revocation-user-big-sender");
+    let send_deny = policy("hikkonuki-ses-send-deny-user-big-sender");
+    let narrower = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#;
+    for arn in [&role_revocation, &send_deny] {
+        iam.create_policy_version()
+            .policy_arn(arn.as_str())
+            .policy_document(narrower)
+            .set_as_default(true)
+            .send()
+            .await
+            .unwrap();
+    }
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "conflict: managed policy {role_revocation} was changed after apply; left alone, attached to role/big-role or not"
+        )))
+        .stderr(contains(format!(
+            "conflict: managed policy {send_deny} (IAM user big-sender) was changed after the cut; left in place, attached or not"
+        )))
+        .stderr(contains(format!(
+            "session revocation lifted on user/big-sender: managed policy {user_revocation} detached and deleted"
+        )));
+    let after = policies_state(&iam, &ROOMLESS_USERS, &ROOMLESS_ROLES).await;
+    assert!(
+        after["role/big-role attached"].contains(&role_revocation)
+            && after["user/big-sender attached"].contains(&send_deny)
+            && !after["user/big-sender attached"].contains(&user_revocation),
+        "{after:?}"
+    );
+    for arn in [&role_revocation, &send_deny] {
+        let default = iam
+            .get_policy()
+            .policy_arn(arn.as_str())
+            .send()
+            .await
+            .unwrap()
+            .policy()
+            .and_then(|p| p.default_version_id().map(str::to_string));
+        assert_eq!(
+            default.as_deref(),
+            Some("v2"),
+            "{arn} keeps its new version"
+        );
+    }
+    // Everything but the two policies left in place is as seeded.
+    let strip = |state: &std::collections::BTreeMap<String, String>| -> Vec<(String, String)> {
+        state
+            .iter()
+            .filter(|(key, _)| !key.ends_with(" attached") && !key.contains("customer-managed"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    };
+    assert_eq!(strip(&after), strip(&original));
+    let managed = &after["customer-managed policies"];
+    assert!(
+        managed.contains(&role_revocation)
+            && managed.contains(&send_deny)
+            && !managed.contains(&user_revocation),
+        "{managed}"
+    );
+}
+
 /// IAM caps the total size of a principal's inline policies (users 2,048 characters, roles 10,240); the
 /// emulator does not, so the choice must come from hikkonuki's own measurement. A user and a role whose
 /// inline policies leave no room get both denies as customer-managed policies attached to them, and
