@@ -358,6 +358,10 @@ async fn vpce_delete_runs_only_when_enabled_with_allow_irreversible_and_restore_
 async fn restore_leaves_alone_a_vpc_that_got_another_internet_gateway_after_the_cut() {
     let account = seeded_account().await;
     let (emulator, ec2) = (&account.emulator, &account.ec2);
+    let (before, before_routes) = (
+        gateways_and_endpoints(ec2).await,
+        entries_and_routes(ec2).await,
+    );
     make_plan(emulator);
     apply(emulator, &[]).code(0);
     assert_eq!(
@@ -388,6 +392,18 @@ async fn restore_leaves_alone_a_vpc_that_got_another_internet_gateway_after_the_
         vec![account.quiet_vpc.clone()],
         "the later change is left as it is"
     );
+    // Everything else the plan cut is back as it was.
+    let (mut after, after_routes) = (
+        gateways_and_endpoints(ec2).await,
+        entries_and_routes(ec2).await,
+    );
+    let mut expected = before;
+    for gateway in [&account.quiet_igw, &newcomer] {
+        after.0.remove(gateway.as_str());
+        expected.0.remove(gateway.as_str());
+    }
+    assert_eq!(after, expected);
+    assert_eq!(after_routes, before_routes);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -395,6 +411,10 @@ async fn restore_leaves_alone_a_vpc_that_got_another_vpn_gateway_after_the_cut()
     let account = seeded_account().await;
     let (emulator, ec2) = (&account.emulator, &account.ec2);
     let (vgw, vpc) = (&account.seeded.network.vpn_gateway, &account.seeded.vpc_id);
+    let (before, before_routes) = (
+        gateways_and_endpoints(ec2).await,
+        entries_and_routes(ec2).await,
+    );
     make_plan(emulator);
     apply(emulator, &[]).code(0);
     assert_eq!(vgw_vpcs(ec2, vgw).await, Vec::<String>::new());
@@ -421,6 +441,33 @@ async fn restore_leaves_alone_a_vpc_that_got_another_vpn_gateway_after_the_cut()
     )));
     assert_eq!(vgw_vpcs(ec2, vgw).await, Vec::<String>::new());
     assert_eq!(vgw_vpcs(ec2, &newcomer).await, vec![vpc.clone()]);
+    // Left detached, the gateway propagates nowhere (the emulator's model ended it at the detach):
+    // restore turns propagation back on only for a gateway it attached again.
+    let table = &account.seeded.network.private_route_table;
+    assert_eq!(propagating_to(ec2, table).await, Vec::<String>::new());
+    // Everything else the plan cut is back as it was.
+    let mut after = gateways_and_endpoints(ec2).await;
+    let mut expected = before;
+    for gateway in [vgw, &newcomer] {
+        after.1.remove(gateway.as_str());
+        expected.1.remove(gateway.as_str());
+    }
+    assert_eq!(after, expected);
+    let without_propagation = |lines: Vec<String>| -> Vec<String> {
+        lines
+            .into_iter()
+            .map(|line| {
+                line.replace(
+                    &format!("PropagatingVgw {{ gateway_id: Some(\"{vgw}\") }}"),
+                    "",
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        without_propagation(entries_and_routes(ec2).await),
+        without_propagation(before_routes)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -473,10 +520,12 @@ async fn entries_and_routes(ec2: &aws_sdk_ec2::Client) -> Vec<String> {
         .unwrap()
         .route_tables()
     {
+        // A table's routes have no order in AWS (the emulator lists them as created).
+        let mut routes: Vec<String> = table.routes().iter().map(|r| format!("{r:?}")).collect();
+        routes.sort();
         lines.push(format!(
-            "{:?}: {:?} {:?}",
+            "{:?}: {routes:?} {:?}",
             table.route_table_id(),
-            table.routes(),
             table.propagating_vgws()
         ));
     }
