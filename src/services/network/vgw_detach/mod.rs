@@ -132,22 +132,26 @@ async fn route_tables(
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeRouteTables", err))
 }
 
-/// The tables among `tables` that `state`'s gateway propagates routes to (`PropagatingVgws`), sorted:
-/// only tables of the VPCs it is attached to, the setting restore can turn back on (a table of a VPC it
-/// left, if AWS kept the setting there, is not the gateway's to restore).
-fn propagation(tables: &[aws_sdk_ec2::types::RouteTable], state: &GatewayState) -> Vec<String> {
+/// The tables among `tables` that `gateway_id` propagates routes to (`PropagatingVgws`), sorted: only
+/// tables of `vpcs`, the VPCs it is attached to, whose setting restore can turn back on (a table of a VPC
+/// it left, if AWS kept the setting there, is not the gateway's to restore).
+fn propagation(
+    tables: &[aws_sdk_ec2::types::RouteTable],
+    gateway_id: &str,
+    vpcs: &[String],
+) -> Vec<String> {
     let mut found: Vec<String> = tables
         .iter()
         .filter(|table| {
             table
                 .vpc_id()
-                .is_some_and(|vpc| state.attachments.iter().any(|a| a.vpc_id == vpc))
+                .is_some_and(|vpc| vpcs.iter().any(|v| v == vpc))
         })
         .filter(|table| {
             table
                 .propagating_vgws()
                 .iter()
-                .any(|g| g.gateway_id() == Some(state.vpn_gateway_id.as_str()))
+                .any(|g| g.gateway_id() == Some(gateway_id))
         })
         .filter_map(|table| table.route_table_id().map(str::to_string))
         .collect();
@@ -366,7 +370,8 @@ impl CutKind for VpnGatewayDetach {
         states.sort_by(|a, b| a.vpn_gateway_id.cmp(&b.vpn_gateway_id));
         let tables = route_tables(ctx, &attached_vpcs(&states)).await?;
         for state in &mut states {
-            state.propagates_to = propagation(&tables, state);
+            state.propagates_to =
+                propagation(&tables, &state.vpn_gateway_id, &attached_vpcs([&*state]));
         }
         Ok(states.iter().filter_map(propose).collect())
     }
@@ -383,8 +388,12 @@ impl CutKind for VpnGatewayDetach {
         else {
             return Ok(None);
         };
-        state.propagates_to =
-            propagation(&route_tables(ctx, &attached_vpcs([&state])).await?, &state);
+        let vpcs = attached_vpcs([&state]);
+        state.propagates_to = propagation(
+            &route_tables(ctx, &vpcs).await?,
+            &state.vpn_gateway_id,
+            &vpcs,
+        );
         // Attached again as planned, with only part of the recorded propagation (a detach may end it,
         // which AWS does not document): that is the gateway as `before` has it, the cut undone, and not
         // a change no one reviewed. Restore turns the recorded propagation back on in any case, and watch
@@ -499,20 +508,7 @@ async fn restore_propagation(
         waited += ATTACHED_POLL;
     }
     let tables = route_tables(ctx, &undo.detached_from).await?;
-    let attached_again = GatewayState {
-        vpn_gateway_id: gateway_id.clone(),
-        gateway_type: None,
-        attachments: undo
-            .detached_from
-            .iter()
-            .map(|vpc| Attachment {
-                vpc_id: vpc.clone(),
-                state: "attached".into(),
-            })
-            .collect(),
-        propagates_to: Vec::new(),
-    };
-    let propagating_now = propagation(&tables, &attached_again);
+    let propagating_now = propagation(&tables, gateway_id, &undo.detached_from);
     let tables_now: Vec<&str> = tables.iter().filter_map(|t| t.route_table_id()).collect();
     let mut notes = Vec::new();
     for table in &undo.propagates_to {
