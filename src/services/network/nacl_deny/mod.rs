@@ -606,6 +606,22 @@ fn naming_entry(mut err: ServiceError, entry: &Entry, acl_id: &str) -> ServiceEr
     err
 }
 
+/// Why apply refuses the cut before any call, if it does: half the entries would leave the ACL looking
+/// sealed while it is not.
+fn refused_before_any_call(before: &AclState, added: &[Entry]) -> Option<ServiceError> {
+    let problems = obstacles(before, added);
+    (!problems.is_empty()).then(|| {
+        ServiceError::local(
+            "ec2:CreateNetworkAclEntry",
+            format!(
+                "network ACL {} cannot be sealed, nothing was changed on it: {}",
+                before.network_acl_id,
+                problems.join("; ")
+            ),
+        )
+    })
+}
+
 /// Creates one entry; an error names the entry and the ACL.
 async fn create_entry(ctx: &RegionCtx, acl_id: &str, entry: &Entry) -> Result<(), ServiceError> {
     send_entry(ctx, acl_id, entry, false).await
@@ -812,17 +828,8 @@ impl CutKind for NetworkAclDeny {
     ) -> Result<UndoRecord, ServiceError> {
         let (before, after) = (&cut.before, &cut.after);
         let added = added_entries(before, after);
-        // Refused before any call: half the entries would leave the ACL looking sealed while it is not.
-        let problems = obstacles(before, &added);
-        if !problems.is_empty() {
-            return Err(ServiceError::local(
-                "ec2:CreateNetworkAclEntry",
-                format!(
-                    "network ACL {} cannot be sealed, nothing was changed on it: {}",
-                    before.network_acl_id,
-                    problems.join("; ")
-                ),
-            ));
+        if let Some(refused) = refused_before_any_call(before, &added) {
+            return Err(refused);
         }
         let undo = self.undo_record_for(cut)?;
         // Allows first: once a deny is in place, traffic inside the VPC must already have its way. So the
@@ -848,16 +855,8 @@ impl CutKind for NetworkAclDeny {
     async fn check_permission(&self, ctx: &RegionCtx, cut: &TypedCut<AclState>) -> PermissionCheck {
         let (before, after) = (&cut.before, &cut.after);
         let added = added_entries(before, after);
-        let problems = obstacles(before, &added);
-        if !problems.is_empty() {
-            return PermissionCheck::Failed(ServiceError::local(
-                "ec2:CreateNetworkAclEntry",
-                format!(
-                    "network ACL {} cannot be sealed: {}",
-                    before.network_acl_id,
-                    problems.join("; ")
-                ),
-            ));
+        if let Some(refused) = refused_before_any_call(before, &added) {
+            return PermissionCheck::Failed(refused);
         }
         match added.first() {
             Some(entry) => PermissionCheck::from_dry_run(
