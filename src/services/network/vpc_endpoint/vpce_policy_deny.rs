@@ -173,11 +173,23 @@ fn recorded_policy(state: &PolicyState, which: &str) -> Result<String, ServiceEr
 }
 
 async fn put_policy(ctx: &RegionCtx, endpoint_id: &str, policy: &str) -> Result<(), ServiceError> {
+    send_policy(ctx, endpoint_id, policy, false).await
+}
+
+/// ModifyVpcEndpoint with `policy`, or its dry run (`apply --check`; AWS answers `DryRunOperation` when it
+/// would be permitted, <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcEndpoint.html>).
+async fn send_policy(
+    ctx: &RegionCtx,
+    endpoint_id: &str,
+    policy: &str,
+    dry_run: bool,
+) -> Result<(), ServiceError> {
     let out = ctx
         .ec2()
         .modify_vpc_endpoint()
         .vpc_endpoint_id(endpoint_id)
         .policy_document(policy)
+        .dry_run(dry_run)
         .send()
         .await
         .map_err(|err| ServiceError::from_sdk("ec2:ModifyVpcEndpoint", err))?;
@@ -283,9 +295,7 @@ impl CutKind for VpcEndpointPolicyDeny {
         Ok(undo)
     }
 
-    /// Dry-runs ModifyVpcEndpoint with the deny policy (`apply --check`; AWS answers `DryRunOperation`
-    /// when it would be permitted,
-    /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcEndpoint.html>).
+    /// Dry-runs the ModifyVpcEndpoint apply would send (`apply --check`).
     async fn check_permission(
         &self,
         ctx: &RegionCtx,
@@ -296,15 +306,7 @@ impl CutKind for VpcEndpointPolicyDeny {
             Err(err) => return PermissionCheck::Failed(err),
         };
         PermissionCheck::from_dry_run(
-            ctx.ec2()
-                .modify_vpc_endpoint()
-                .vpc_endpoint_id(&undo.vpc_endpoint_id)
-                .policy_document(&undo.deny_policy)
-                .dry_run(true)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|err| ServiceError::from_sdk("ec2:ModifyVpcEndpoint", err)),
+            send_policy(ctx, &undo.vpc_endpoint_id, &undo.deny_policy, true).await,
         )
     }
 
