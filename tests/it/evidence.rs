@@ -269,6 +269,16 @@ fn without_snapshots(state: &[String]) -> Vec<String> {
         .collect()
 }
 
+/// The incident's snapshot IDs in the emulator, sorted.
+pub async fn snapshot_ids(config: &aws_config::SdkConfig) -> Vec<String> {
+    evidence_state(config)
+        .await
+        .iter()
+        .filter_map(|line| line.strip_prefix("snapshot "))
+        .map(|rest| rest.split(' ').next().unwrap().to_string())
+        .collect()
+}
+
 fn snapshots(state: &[String]) -> Vec<String> {
     state
         .iter()
@@ -542,22 +552,7 @@ async fn an_evidence_snapshot_deleted_after_apply_is_reported_gone_and_the_other
         .code(0);
     emulator.apply(PLAN).assert().code(0);
     let ec2 = aws_sdk_ec2::Client::new(&config);
-    let taken: Vec<String> = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("tag:hikkonuki:instance")
-                .values(&seeded.instance)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .snapshots()
-        .iter()
-        .map(|s| s.snapshot_id().unwrap().to_string())
-        .collect();
+    let taken = snapshot_ids(&config).await;
     assert_eq!(taken.len(), 2, "{taken:?}");
     let (deleted, kept) = (&taken[0], &taken[1]);
     ec2.delete_snapshot()

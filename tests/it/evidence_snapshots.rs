@@ -6,7 +6,7 @@
 use predicates::str::contains;
 
 use crate::emulator::Emulator;
-use crate::evidence::{evidence_state, seed};
+use crate::evidence::{seed, snapshot_ids};
 use hikkonuki::plan::{self, Cut, Plan};
 
 const REGION: &str = "us-east-1";
@@ -24,16 +24,6 @@ fn snapshot_cut<'a>(plan: &'a Plan, instance: &str) -> &'a Cut {
         .iter()
         .find(|c| c.id == id)
         .unwrap_or_else(|| panic!("the plan has no cut {id}"))
-}
-
-/// The incident's snapshot IDs in the emulator, sorted.
-async fn snapshot_ids(config: &aws_config::SdkConfig) -> Vec<String> {
-    evidence_state(config)
-        .await
-        .iter()
-        .filter_map(|line| line.strip_prefix("snapshot "))
-        .map(|rest| rest.split(' ').next().unwrap().to_string())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
