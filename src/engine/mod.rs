@@ -25,6 +25,8 @@ pub mod verify;
 pub mod watch;
 
 #[cfg(test)]
+mod restore_order_tests;
+#[cfg(test)]
 mod tests;
 
 /// How many cuts, undos or reads are worked on at once in each region a run covers, by default. AWS

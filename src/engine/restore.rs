@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::plan::CompactJson;
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, future, stream};
 
 use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};
 use crate::aws::AwsSession;
@@ -20,7 +20,7 @@ use crate::journal::{self, Entry, Journal, JournalContents, Record};
 use crate::plan::Cut;
 use crate::report::escape::visible;
 use crate::report::{Event, Reporter};
-use crate::services::{Registry, RestoreGate};
+use crate::services::{Footprint, Registry, RestoreGate};
 
 /// How sure the journal is that a cut happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -654,8 +654,9 @@ pub struct RestoreOutcome {
     pub not_attempted: Vec<String>,
 }
 
-/// The order restore undoes `pending` in: rank by rank as [`pending`] sorted them (per-resource kinds
-/// first, the sealing kinds from last to first), and within one rank (one kind) spread over regions,
+/// The order restore starts `pending`'s undos in: rank by rank as [`pending`] sorted them (per-resource
+/// kinds first, the sealing kinds from last to first; [`execute`] runs the ranks of different footprints
+/// side by side), and within one rank (one kind) spread over regions,
 /// one in turn, each region's cuts still newest first ([`crate::pacing::spread_over_buckets`]). AWS
 /// throttles per region and action, and one kind's undos make the same calls: in journal order a
 /// region's bucket (e.g. AuthorizeSecurityGroupIngress, 50 refilled at 5 a second) runs dry while the
@@ -677,14 +678,20 @@ pub struct Undoing<'a> {
     pub parallelism: usize,
 }
 
-/// Undoes each pending cut, in [`schedule`]'s order, journaling an intent before and the result after.
-/// One kind (one restore rank) at a time, its undos up to `parallelism` at once when the kind says each
-/// cut's undo touches only its own resource ([`crate::services::Containment::undoes_independently`];
-/// one organization policy attached to many accounts is not), while the kinds' order is what restore
-/// needs (a gateway attached again before the routes through it). A cut's generations (its re-cuts)
-/// are one chain, newest first, so each undo finds the newer one's work done. With `parallelism` 1 this
-/// is one undo after the other, in [`schedule`]'s order. One failure does not stop the others; a failed
-/// journal write stops the run once the undos in flight have ended.
+/// Undoes each pending cut, journaling an intent before and the result after.
+///
+/// Phase by phase, in restore's order (per-resource kinds first, the evidence last). Within a phase, the
+/// kinds of one footprint ([`crate::services::Footprint`]) one after the other in [`schedule`]'s order,
+/// since their undos may need each other's (a gateway attached again before the routes through it), and
+/// the footprints side by side, since they write nothing in common: the security groups' rules go back
+/// while the account switches are lifted. Each kind's undos go up to `parallelism` at once when the kind
+/// says each cut's undo touches only its own resource
+/// ([`crate::services::Containment::undoes_independently`]; one organization policy attached to many
+/// accounts is not), and never more than `parallelism` undos of the run at once. A cut's generations
+/// (its re-cuts) are one chain, newest first, so each undo finds the newer one's work done. With
+/// `parallelism` 1 this is one undo after the other, in [`schedule`]'s order. One failure does not stop
+/// the others; a failed journal write lets no further undo start and stops the run once the undos in
+/// flight have ended.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -695,53 +702,56 @@ pub async fn execute(
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
     let order = schedule(pending, registry);
-    let journal = std::sync::Mutex::new(journal);
-    let stopped = || undoing.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
-    for same_rank in order
-        .chunk_by(|a, b| registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind))
-    {
-        // Each cut's generations, in schedule order (newest first), as one chain.
-        let mut chains: Vec<Vec<&PendingRestore>> = Vec::new();
-        let mut chain_of: HashMap<&str, usize> = HashMap::new();
-        for &item in same_rank {
-            let next = chains.len();
-            let index = *chain_of.entry(item.cut.id.as_str()).or_insert(next);
-            if index == next {
-                chains.push(Vec::new());
+    let parallelism = undoing.parallelism.max(1);
+    let run = UndoRun {
+        session,
+        registry,
+        journal: std::sync::Mutex::new(journal),
+        undoing,
+        reporter,
+        in_flight: tokio::sync::Semaphore::new(parallelism),
+        journal_failed: AtomicBool::new(false),
+    };
+    let phase_of =
+        |item: &PendingRestore| registry.get(&item.cut.kind).map(|kind| kind.info().phase);
+    let same_rank = |a: &&PendingRestore, b: &&PendingRestore| {
+        registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind)
+    };
+    for same_phase in order.chunk_by(|a, b| phase_of(a) == phase_of(b)) {
+        let ranks = same_phase.chunk_by(same_rank);
+        let results: Vec<(String, UndoResult)> = if parallelism == 1 {
+            let mut results = Vec::new();
+            for rank in ranks {
+                results.extend(run.rank(rank).await);
             }
-            chains[index].push(item);
-        }
-        // Only kinds whose cuts share nothing are undone side by side.
-        let independent = registry
-            .get(&same_rank[0].cut.kind)
-            .is_some_and(|kind| kind.undoes_independently());
-        let width = if independent {
-            undoing.parallelism.max(1)
+            results
         } else {
-            1
-        };
-        let results: Vec<Vec<(String, UndoResult)>> = stream::iter(chains)
-            .map(|chain| {
-                let journal = &journal;
-                let stopped = &stopped;
-                async move {
-                    let mut results = Vec::new();
-                    for item in chain {
-                        let result = if stopped() {
-                            Ok(Undone::NotAttempted)
-                        } else {
-                            undo_one(session, registry, item, journal, reporter).await
-                        };
-                        results.push((item.cut.id.clone(), result));
-                    }
-                    results
+            // Each footprint's ranks, in restore's order: one lane each, the lanes side by side.
+            let mut lanes: Vec<(Option<Footprint>, Vec<&[&PendingRestore]>)> = Vec::new();
+            for rank in ranks {
+                let footprint = registry
+                    .get(&rank[0].cut.kind)
+                    .map(|kind| kind.info().footprint);
+                match lanes.iter_mut().find(|(of, _)| *of == footprint) {
+                    Some((_, lane)) => lane.push(rank),
+                    None => lanes.push((footprint, vec![rank])),
                 }
-            })
-            .buffer_unordered(width)
+            }
+            let run = &run;
+            future::join_all(lanes.into_iter().map(|(_, lane)| async move {
+                let mut results = Vec::new();
+                for rank in lane {
+                    results.extend(run.rank(rank).await);
+                }
+                results
+            }))
+            .await
+            .into_iter()
+            .flatten()
             .collect()
-            .await;
+        };
         let mut journal_error = None;
-        for (id, result) in results.into_iter().flatten() {
+        for (id, result) in results {
             match result {
                 Ok(Undone::Restored(conflicts)) => {
                     outcome
@@ -761,6 +771,89 @@ pub async fn execute(
         }
     }
     Ok(outcome)
+}
+
+/// What every undo of one restore shares.
+struct UndoRun<'a, 'j> {
+    session: &'a AwsSession,
+    registry: &'a Registry,
+    journal: std::sync::Mutex<&'j mut Journal>,
+    undoing: &'a Undoing<'a>,
+    reporter: &'a dyn Reporter,
+    /// One permit per undo in flight, across every lane: `parallelism` in all.
+    in_flight: tokio::sync::Semaphore,
+    /// Set by a failed journal write: no undo starts after it.
+    journal_failed: AtomicBool,
+}
+
+impl UndoRun<'_, '_> {
+    /// One kind's undos (one restore rank), in [`schedule`]'s order, up to `parallelism` at once when the
+    /// kind undoes independently, each cut's generations one after the other.
+    async fn rank(&self, same_rank: &[&PendingRestore]) -> Vec<(String, UndoResult)> {
+        // Each cut's generations, in schedule order (newest first), as one chain.
+        let mut chains: Vec<Vec<&PendingRestore>> = Vec::new();
+        let mut chain_of: HashMap<&str, usize> = HashMap::new();
+        for &item in same_rank {
+            let next = chains.len();
+            let index = *chain_of.entry(item.cut.id.as_str()).or_insert(next);
+            if index == next {
+                chains.push(Vec::new());
+            }
+            chains[index].push(item);
+        }
+        // Only kinds whose cuts share nothing are undone side by side.
+        let independent = self
+            .registry
+            .get(&same_rank[0].cut.kind)
+            .is_some_and(|kind| kind.undoes_independently());
+        let width = if independent {
+            self.undoing.parallelism.max(1)
+        } else {
+            1
+        };
+        stream::iter(chains)
+            .map(|chain| async move {
+                let mut results = Vec::new();
+                for item in chain {
+                    results.push((item.cut.id.clone(), self.undo(item).await));
+                }
+                results
+            })
+            .buffer_unordered(width)
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .flatten()
+            .collect()
+    }
+
+    /// One undo, once a permit is free, unless the run was stopped (Ctrl-C) or its journal failed.
+    async fn undo(&self, item: &PendingRestore) -> UndoResult {
+        let _permit = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let stopped = self
+            .undoing
+            .stop
+            .is_some_and(|stop| stop.load(Ordering::SeqCst));
+        if stopped || self.journal_failed.load(Ordering::SeqCst) {
+            return Ok(Undone::NotAttempted);
+        }
+        let result = undo_one(
+            self.session,
+            self.registry,
+            item,
+            &self.journal,
+            self.reporter,
+        )
+        .await;
+        if result.is_err() {
+            self.journal_failed.store(true, Ordering::SeqCst);
+        }
+        result
+    }
 }
 
 enum Undone {

@@ -18,8 +18,8 @@ use crate::aws::{AwsSession, RegionCtx};
 use crate::plan::{Cut, FORMAT_VERSION, Plan};
 use crate::report::RecordingReporter;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, Registry, RestoreGate, ServiceError,
-    TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, Registry, RestoreGate,
+    ServiceError, TypedCut, UndoOutcome,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -55,6 +55,7 @@ static SWITCH: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::SecurityGroups,
 };
 
 static DELETE: KindInfo = KindInfo {
@@ -63,6 +64,7 @@ static DELETE: KindInfo = KindInfo {
     enabled_by_default: false,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::VpcEndpoints,
 };
 
 static GATED: KindInfo = KindInfo {
@@ -71,6 +73,7 @@ static GATED: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Identity,
 };
 
 #[async_trait]

@@ -43,6 +43,42 @@ pub struct KindInfo {
     pub phase: Phase,
     /// True for account-wide resources (region `global`).
     pub global: bool,
+    /// What the kind's cuts and undos write; restore undoes kinds of different footprints side by side.
+    pub footprint: Footprint,
+}
+
+/// The AWS resources a kind's cuts and undos write. Kinds of different footprints never write the same
+/// resource, nor need each other's undo first, so restore undoes them side by side (within a phase). Kinds
+/// of one footprint are undone one kind after the other, in restore's order
+/// ([`crate::services::Registry::restore_rank`]): their undos may need each other's (a gateway attached
+/// again before the routes through it, a block lifted before the policy it refuses) or write one resource
+/// (a principal's inline policies, a function's resource policy). A kind placed after another
+/// ([`Containment::cuts_after`]) shares its footprint (the registry's tests hold it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Footprint {
+    /// Organization policies and their attachments to member accounts.
+    Organization,
+    /// What seals a VPC: VPC Block Public Access, network ACL entries, routes, gateway attachments.
+    VpcSeal,
+    SecurityGroups,
+    VpcEndpoints,
+    RdsInstances,
+    /// IAM users and roles (credentials, trust policies, inline and managed policies) and Identity
+    /// Center's permission sets, which AWS provisions into roles.
+    Identity,
+    /// SES's account sending and its identities' policies.
+    Ses,
+    /// S3's account Block Public Access, and the resource policies of buckets, queues, topics, keys,
+    /// secrets and repositories.
+    ResourcePolicies,
+    /// What shares snapshots, images and documents out, and the account switches that block it.
+    Sharing,
+    EcrPublic,
+    Lambda,
+    ApiGateway,
+    CloudFront,
+    /// The evidence trail and its bucket, flow logs, evidence snapshots.
+    Evidence,
 }
 
 /// What discovery needs to know besides the region.

@@ -50,7 +50,7 @@ pub mod trust;
 pub use crate::service_error::ServiceError;
 pub use common::gather;
 pub use kind::{
-    Containment, CutKind, DiscoveryScope, Inspection, KindInfo, PermissionCheck, Phase, PlanOption,
-    PlanOptions, Proposal, ProposedCut, RestoreGate, TypedCut, UndoOutcome,
+    Containment, CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, PermissionCheck, Phase,
+    PlanOption, PlanOptions, Proposal, ProposedCut, RestoreGate, TypedCut, UndoOutcome,
 };
 pub use registry::{Registry, registry};

@@ -19,8 +19,11 @@ use crate::services::{
 ///   again (`igw_detach`, `vgw_detach`) before routes to it are re-created (`route_remove`), and the
 ///   network ACL entries (`nacl_deny`) go last of the per-VPC cuts, once every path behind them is back;
 ///   VPC Block Public Access (`vpc_block_public_access`), which seals the whole region, is lifted after all.
+///   That order binds kinds of one footprint ([`crate::services::Footprint`]); within a phase, kinds of
+///   different footprints write nothing in common and are undone side by side.
 ///
-/// [`Registry::restore_rank`] is that order as a sort key; the tests below hold the dependencies.
+/// [`Registry::restore_rank`] is that order as a sort key and [`Registry::restored_before`] what it binds;
+/// the tests below hold the dependencies.
 pub struct Registry {
     kinds: Vec<Box<dyn Containment>>,
     inspections: Vec<Box<dyn Inspection>>,
@@ -167,6 +170,20 @@ impl Registry {
         (std::cmp::Reverse(phase), std::cmp::Reverse(own.max(after)))
     }
 
+    /// Whether restore has finished undoing `first`'s cuts before it starts on `then`'s: `first` is of an
+    /// earlier phase in restore's order, or of the same phase and footprint
+    /// ([`crate::services::Footprint`]) and ranked before it ([`Registry::restore_rank`]). Kinds of one
+    /// phase and different footprints are undone side by side (`--parallelism 1` aside).
+    pub fn restored_before(&self, first: &str, then: &str) -> bool {
+        let phase = |kind: &str| self.get(kind).map(|k| k.info().phase);
+        let footprint = |kind: &str| self.get(kind).map(|k| k.info().footprint);
+        let (first_rank, then_rank) = (self.restore_rank(first), self.restore_rank(then));
+        if phase(first) != phase(then) {
+            return first_rank.0 < then_rank.0;
+        }
+        footprint(first) == footprint(then) && first_rank < then_rank
+    }
+
     /// Every plan option the kinds declare, once each (kinds may share one), in declared order.
     pub fn plan_options(&self) -> Vec<PlanOption> {
         let mut options: Vec<PlanOption> = Vec::new();
@@ -224,9 +241,10 @@ impl KindCatalog for Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::services::Footprint;
 
     fn undone_before(registry: &Registry, first: &str, then: &str) -> bool {
-        registry.restore_rank(first) < registry.restore_rank(then)
+        registry.restored_before(first, then)
     }
 
     /// The evidence kinds come before everything in apply and after everything in restore; the order
@@ -438,6 +456,101 @@ mod tests {
                 "vpce_policy_deny",
             ]
         );
+    }
+
+    /// Restore undoes a phase's footprints side by side (README, Speed), so kinds whose undos need each
+    /// other's, or write one resource, must share a footprint: else they would race. The phases whose
+    /// order within is the point (the seal's, the organization's, the evidence's) are one footprint each.
+    #[test]
+    fn kinds_that_need_each_other_or_write_one_resource_share_a_footprint() {
+        let registry = Registry::standard();
+        let footprint = |kind: &str| {
+            registry
+                .get(kind)
+                .unwrap_or_else(|| panic!("{kind} is not a kind"))
+                .info()
+                .footprint
+        };
+        for kind in registry.all() {
+            for earlier in kind.cuts_after() {
+                assert_eq!(footprint(earlier), kind.info().footprint, "{earlier}");
+            }
+            let of_its_phase = match kind.info().phase {
+                Phase::Evidence => Some(Footprint::Evidence),
+                Phase::Organization => Some(Footprint::Organization),
+                Phase::Seal => Some(Footprint::VpcSeal),
+                Phase::PerResource => None,
+            };
+            match of_its_phase {
+                Some(expected) => {
+                    assert_eq!(kind.info().footprint, expected, "{}", kind.info().name)
+                }
+                None => assert!(
+                    ![
+                        Footprint::Evidence,
+                        Footprint::Organization,
+                        Footprint::VpcSeal
+                    ]
+                    .contains(&kind.info().footprint),
+                    "{}",
+                    kind.info().name
+                ),
+            }
+        }
+        for one_resource in [
+            // A principal's inline policies and its managed-policy room, its keys, its trust; Identity
+            // Center provisions into roles of its own, kept beside them.
+            &[
+                "iam_key_deactivate",
+                "iam_ssh_key_deactivate",
+                "iam_service_credential_deactivate",
+                "iam_trust_deny",
+                "iam_session_revoke",
+                "identity_center_session_revoke",
+                "ses_send_deny",
+            ][..],
+            // A function's resource policy, its URL and its concurrency.
+            &[
+                "lambda_throttle",
+                "lambda_url_restrict",
+                "lambda_permission_remove",
+            ],
+            &["apigw_stage_throttle", "apigw_deny_policy"],
+            &["cloudfront_disable", "cloudfront_maintenance"],
+            &[
+                "sharing_revoke",
+                "snapshot_block_public_access",
+                "image_block_public_access",
+            ],
+            &["s3_public_access_block", "resource_policy_deny"],
+            &["vpce_policy_deny", "vpce_delete"],
+            &["ses_sending_pause", "ses_identity_policy_remove"],
+        ] {
+            for kind in one_resource {
+                assert_eq!(footprint(kind), footprint(one_resource[0]), "{kind}");
+            }
+        }
+    }
+
+    /// What the footprints are for: a security group's rules go back while the account switches are
+    /// lifted, where restore used to wait for each kind before the next.
+    #[test]
+    fn kinds_of_one_phase_and_different_footprints_are_undone_side_by_side() {
+        let registry = Registry::standard();
+        for (one, other) in [
+            ("sg_revoke", "s3_public_access_block"),
+            ("sg_revoke", "image_block_public_access"),
+            ("iam_key_deactivate", "lambda_throttle"),
+        ] {
+            assert!(
+                !undone_before(&registry, one, other),
+                "{one} before {other}"
+            );
+            assert!(
+                !undone_before(&registry, other, one),
+                "{other} before {one}"
+            );
+        }
     }
 
     #[test]

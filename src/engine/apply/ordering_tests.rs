@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use super::*;
 use crate::engine::apply::execute::{Turn, start_order};
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, Registry, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, Registry, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 /// What the stand-in kinds did, in order.
@@ -58,6 +58,7 @@ const fn info(name: &'static str, phase: Phase) -> KindInfo {
         enabled_by_default: true,
         phase,
         global: false,
+        footprint: Footprint::Identity,
     }
 }
 

@@ -28,7 +28,7 @@ use crate::journal::{Entry, FORMAT_VERSION, Journal};
 use crate::plan::Cut;
 use crate::report::RecordingReporter;
 use crate::services::{
-    DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
 };
 
 const ACCOUNT: &str = "123456789012";
@@ -49,6 +49,7 @@ static FENCE: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 #[async_trait]

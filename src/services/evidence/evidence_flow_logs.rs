@@ -17,8 +17,8 @@ use super::vpcs::{self, VpcWithAWayOut};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, RestoreGate, ServiceError,
-    TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, RestoreGate,
+    ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct EvidenceFlowLogs;
@@ -29,6 +29,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Evidence,
     global: false,
+    footprint: Footprint::Evidence,
 };
 
 /// Flow log records are aggregated over at most this many seconds before delivery: the shortest interval

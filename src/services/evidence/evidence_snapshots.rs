@@ -28,8 +28,8 @@ use super::INCIDENT_TAG;
 use super::vpcs::{self, VpcWithAWayOut};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, PlanOption, Proposal, ServiceError,
-    TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, PlanOption, Proposal,
+    ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct EvidenceSnapshots;
@@ -41,6 +41,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Evidence,
     global: false,
+    footprint: Footprint::Evidence,
 };
 
 /// The tag key naming the instance a snapshot was taken of.

@@ -21,8 +21,8 @@ use serde::{Deserialize, Serialize};
 use super::{STOP_EVIDENCE_GATE, TRAIL_NAME};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, RestoreGate, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct EvidenceTrailOn;
@@ -33,6 +33,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Evidence,
     global: true,
+    footprint: Footprint::Evidence,
 };
 
 /// "You can create up to five trails for each region. ... A trail that applies to all regions exists in

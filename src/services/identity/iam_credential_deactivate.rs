@@ -24,8 +24,8 @@ use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::common::missing_api::{missing_operation, retry_config, unread_finding};
 use crate::services::common::unclassified;
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub const ACTIVE: &str = "Active";
@@ -52,6 +52,7 @@ static ACCESS_KEY_INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 static SSH_KEY_INFO: KindInfo = KindInfo {
@@ -60,6 +61,7 @@ static SSH_KEY_INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 static SERVICE_CREDENTIAL_INFO: KindInfo = KindInfo {
@@ -68,6 +70,7 @@ static SERVICE_CREDENTIAL_INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 /// A credential as `before` and `after` record it.

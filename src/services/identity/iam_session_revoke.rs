@@ -34,8 +34,8 @@ use super::policy_room::{self, Placement, PolicyRoom, Quotas, READ_CONCURRENCY, 
 use super::{CallerPrincipal, ProtectedRole, is_no_such_entity};
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, RestoreGate, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct SessionRevoke;
@@ -46,6 +46,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 /// The inline policy's name on every principal.

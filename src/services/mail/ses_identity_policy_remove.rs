@@ -12,7 +12,8 @@ use serde_json::Value;
 use super::same_document;
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct SesIdentityPolicyRemove;
@@ -23,6 +24,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Ses,
 };
 
 /// One identity's sending-authorization policies, as `before` and `after` (and the undo record) hold them.

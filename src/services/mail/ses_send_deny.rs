@@ -29,7 +29,8 @@ use crate::services::identity::policy_room::{
 };
 use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity};
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct SesSendDeny;
@@ -40,6 +41,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 /// The inline policy's name on each principal.

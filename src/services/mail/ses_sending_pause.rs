@@ -21,8 +21,8 @@ use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::missing_api::{is_missing_operation, unread_finding};
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct SesSendingPause;
@@ -33,6 +33,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Ses,
 };
 
 /// The one resource this kind acts on in a region: the account's SES sending switch.

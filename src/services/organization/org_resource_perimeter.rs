@@ -29,8 +29,8 @@ use serde_json::json;
 use super::{AccountPolicies, AccountUndo, OwnPolicy, PolicyKind};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, PlanOption, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, PlanOption, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct OrgResourcePerimeter;
@@ -41,6 +41,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Organization,
     global: true,
+    footprint: Footprint::Organization,
 };
 
 pub const POLICY: PolicyKind = PolicyKind {

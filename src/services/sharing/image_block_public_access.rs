@@ -21,8 +21,8 @@ use aws_sdk_ec2::types::ImageBlockPublicAccessEnabledState;
 use super::account_switch::{self, SwitchState, UndoStep};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct ImageBlockPublicAccess;
@@ -33,6 +33,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Sharing,
 };
 
 pub const BLOCK_NEW_SHARING: &str = "block-new-sharing";

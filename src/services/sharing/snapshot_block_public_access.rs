@@ -13,8 +13,8 @@ use aws_sdk_ec2::types::SnapshotBlockPublicAccessState;
 use super::account_switch::{self, SwitchState, UndoStep};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct SnapshotBlockPublicAccess;
@@ -25,6 +25,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Sharing,
 };
 
 pub const BLOCK_ALL_SHARING: &str = "block-all-sharing";

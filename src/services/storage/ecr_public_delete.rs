@@ -17,8 +17,8 @@ use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::missing_api::{is_missing_operation, retry_config, unread_finding};
 use crate::services::common::unclassified;
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct EcrPublicDelete;
@@ -29,6 +29,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: false,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::EcrPublic,
 };
 
 /// The only region with ECR Public.

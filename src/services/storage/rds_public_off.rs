@@ -26,8 +26,8 @@ use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::unclassified;
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct RdsPublicOff;
@@ -38,6 +38,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::RdsInstances,
 };
 
 /// The engines of a Multi-AZ DB cluster: "Multi-AZ DB clusters are supported only for the MySQL and

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct S3PublicAccessBlock;
@@ -25,6 +26,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::ResourcePolicies,
 };
 
 /// The four flags.

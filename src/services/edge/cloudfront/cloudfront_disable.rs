@@ -19,7 +19,8 @@ use super::{
 };
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome, gather,
 };
 
 pub struct CloudFrontDisable;
@@ -30,6 +31,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::CloudFront,
 };
 
 /// A distribution as `before`, `after` and the undo record hold it: whether it serves, and what it

@@ -31,7 +31,8 @@ use super::{
 };
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome, gather,
 };
 
 pub struct CloudFrontMaintenance;
@@ -42,6 +43,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::CloudFront,
 };
 
 /// The ID of the origin the cut adds.

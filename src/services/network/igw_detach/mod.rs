@@ -16,8 +16,8 @@ use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct InternetGatewayDetach;
@@ -28,6 +28,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Seal,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 /// EC2 filters take at most 200 values.

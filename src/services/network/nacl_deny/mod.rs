@@ -27,8 +27,8 @@ use crate::net::Cidr;
 use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct NetworkAclDeny;
@@ -39,6 +39,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Seal,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 /// AWS's default quota of entries per direction of one network ACL, enforced separately for IPv4 and

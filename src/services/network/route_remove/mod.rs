@@ -36,8 +36,8 @@ use crate::net::Cidr;
 use crate::services::common::unclassified;
 use crate::services::network::vpc;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct RouteRemove;
@@ -48,6 +48,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Seal,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 /// The route origin AWS gives routes that a virtual private gateway propagates.

@@ -19,8 +19,8 @@ use super::gateway_attachment::{self, Attachment, GatewayCalls};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct VpnGatewayDetach;
@@ -31,6 +31,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Seal,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 /// A virtual private gateway as `before` and `after` record it.

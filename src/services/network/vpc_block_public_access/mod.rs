@@ -38,8 +38,8 @@ use serde::{Deserialize, Serialize};
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, PlanOption, Proposal, ServiceError,
-    TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, PlanOption, Proposal,
+    ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct VpcBlockPublicAccess;
@@ -50,6 +50,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::Seal,
     global: false,
+    footprint: Footprint::VpcSeal,
 };
 
 /// The mode the cut sets.

@@ -14,8 +14,8 @@ use super::{
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct VpcEndpointDelete;
@@ -26,6 +26,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: false,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::VpcEndpoints,
 };
 
 /// The state the cut leaves: the endpoint is gone.

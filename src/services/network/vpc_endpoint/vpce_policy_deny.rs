@@ -16,8 +16,8 @@ use super::{
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, PermissionCheck, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome,
 };
 
 pub struct VpcEndpointPolicyDeny;
@@ -28,6 +28,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::VpcEndpoints,
 };
 
 /// The policy the cut puts on every endpoint.

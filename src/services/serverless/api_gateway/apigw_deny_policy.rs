@@ -27,8 +27,8 @@ use super::{READ_CONCURRENCY, is_not_found, replace, rest_api_policy, rest_apis,
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, GLOBAL_REGION, Severity};
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome, gather,
 };
 
 pub struct ApiGatewayDenyPolicy;
@@ -39,6 +39,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::ApiGateway,
 };
 
 /// The policy the cut puts on every REST API.

@@ -20,7 +20,8 @@ use super::{
 use crate::aws::RegionCtx;
 use crate::services::common::unclassified;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct LambdaPermissionRemove;
@@ -31,6 +32,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Lambda,
 };
 
 /// Condition keys that narrow who can use a statement: with any of them, principal `*` is not "anyone".

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use super::{is_not_found, per_function};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct LambdaThrottle;
@@ -25,6 +26,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Lambda,
 };
 
 /// A function's concurrency as `before`, `after` and the undo record hold it.

@@ -28,7 +28,8 @@ use super::{
 use crate::aws::RegionCtx;
 use crate::services::common::unclassified;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub struct LambdaUrlRestrict;
@@ -39,6 +40,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Lambda,
 };
 
 const OPEN: &str = "NONE";

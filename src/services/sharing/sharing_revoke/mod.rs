@@ -35,8 +35,8 @@ use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, Organization};
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
-    TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, PermissionCheck, Phase, Proposal,
+    ServiceError, TypedCut, UndoOutcome,
 };
 
 pub struct SharingRevoke;
@@ -47,6 +47,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::Sharing,
 };
 
 /// The kinds of resource whose sharing this kind revokes.

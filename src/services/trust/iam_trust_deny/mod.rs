@@ -54,7 +54,8 @@ use crate::services::identity::{
     CallerPrincipal, ProtectedRole, decode_policy_document, is_no_such_entity,
 };
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome,
 };
 
 pub mod findings;
@@ -74,6 +75,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: true,
+    footprint: Footprint::Identity,
 };
 
 /// The statement denying the outside principals the policy names.

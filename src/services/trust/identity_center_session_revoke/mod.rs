@@ -58,8 +58,8 @@ use crate::services::identity::iam_session_revoke::{
 };
 use crate::services::identity::policy_room::policy_size;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, RestoreGate, ServiceError, TypedCut,
-    UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, RestoreGate, ServiceError,
+    TypedCut, UndoOutcome, gather,
 };
 
 #[cfg(test)]
@@ -75,6 +75,7 @@ static INFO: KindInfo = KindInfo {
     // Identity Center instances live in any region; discovery looks in every enabled one, and each cut
     // records its instance's region.
     global: true,
+    footprint: Footprint::Identity,
 };
 
 /// The statement ID that marks the statement as ours.

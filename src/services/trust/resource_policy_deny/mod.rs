@@ -42,8 +42,8 @@ use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, PolicyReading, read_policy};
 use crate::services::mail::same_document;
 use crate::services::{
-    CutKind, DiscoveryScope, Inspection, KindInfo, Phase, Proposal, ServiceError, TypedCut,
-    UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, Phase, Proposal, ServiceError,
+    TypedCut, UndoOutcome, gather,
 };
 
 mod ecr;
@@ -66,6 +66,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::ResourcePolicies,
 };
 
 /// The Sid of the statement the cut adds: how apply, restore and a later plan recognise it.

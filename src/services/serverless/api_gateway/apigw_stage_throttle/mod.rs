@@ -34,7 +34,8 @@ use serde::{Deserialize, Serialize};
 use super::{READ_CONCURRENCY, is_not_found, rest_apis};
 use crate::aws::RegionCtx;
 use crate::services::{
-    CutKind, DiscoveryScope, KindInfo, Phase, Proposal, ServiceError, TypedCut, UndoOutcome, gather,
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
+    UndoOutcome, gather,
 };
 
 mod http;
@@ -52,6 +53,7 @@ static INFO: KindInfo = KindInfo {
     enabled_by_default: true,
     phase: Phase::PerResource,
     global: false,
+    footprint: Footprint::ApiGateway,
 };
 
 /// AWS's default account-level throttling quota per region, what a v2 stage without its own limits gets.

@@ -1,0 +1,346 @@
+//! How restore orders its undos around each other ([`super::restore::execute`]), with in-memory stand-in
+//! kinds and paused time: kinds of different footprints are undone side by side, kinds of one footprint
+//! and the phases one after the other, never more undos at once than the run's width, and with a width of
+//! one, one undo after the other.
+
+use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::restore::{Certainty, PendingRestore, RestoreOutcome, Undoing, execute};
+use crate::aws::{AwsSession, RegionCtx};
+use crate::journal::keys::KeyStore;
+use crate::journal::lock::RollbackFile;
+use crate::journal::{self, Entry, Journal};
+use crate::plan::Cut;
+use crate::report::RecordingReporter;
+use crate::services::{
+    CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, Registry, ServiceError,
+    TypedCut, UndoOutcome,
+};
+
+/// What the stand-ins' undos did, in order.
+type Log = Arc<Mutex<Vec<String>>>;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Switched {
+    on: bool,
+}
+
+/// What every stand-in undo shares with the test.
+#[derive(Default, Clone)]
+struct Shared {
+    log: Log,
+    /// Undos in flight now, and the most there ever were.
+    in_flight: Arc<AtomicUsize>,
+    most_in_flight: Arc<AtomicUsize>,
+}
+
+/// An undo that takes a second (paused time: it only orders the log), or, for `meet`, waits up to a
+/// minute for as many undos to be waiting with it: they meet only if they run at once (a barrier counts
+/// a waiter that gave up, so each test meets once).
+struct StandIn {
+    info: &'static KindInfo,
+    shared: Shared,
+    meet: Option<Arc<tokio::sync::Barrier>>,
+    independent: bool,
+}
+
+const fn info(name: &'static str, phase: Phase, footprint: Footprint) -> KindInfo {
+    KindInfo {
+        name,
+        reversible: true,
+        enabled_by_default: true,
+        phase,
+        global: false,
+        footprint,
+    }
+}
+
+static RULES: KindInfo = info("rules_back", Phase::PerResource, Footprint::SecurityGroups);
+static SWITCH: KindInfo = info("switch_back", Phase::PerResource, Footprint::Sharing);
+static SHARES: KindInfo = info("shares_back", Phase::PerResource, Footprint::Sharing);
+static KEYS: KindInfo = info("keys_back", Phase::PerResource, Footprint::Identity);
+static SEAL: KindInfo = info("seal_lifted", Phase::Seal, Footprint::VpcSeal);
+
+#[async_trait::async_trait]
+impl CutKind for StandIn {
+    type State = Switched;
+    type Undo = Switched;
+
+    fn info(&self) -> &'static KindInfo {
+        self.info
+    }
+
+    fn undoes_independently(&self) -> bool {
+        self.independent
+    }
+
+    fn check_states(&self, _cut: &TypedCut<Switched>) -> Result<(), String> {
+        Ok(())
+    }
+
+    async fn discover(
+        &self,
+        _ctx: &RegionCtx,
+        _scope: &DiscoveryScope,
+    ) -> Result<Vec<Proposal<Switched>>, ServiceError> {
+        Ok(vec![])
+    }
+
+    async fn observe(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Switched>,
+    ) -> Result<Option<Switched>, ServiceError> {
+        Ok(None)
+    }
+
+    async fn apply(
+        &self,
+        _ctx: &RegionCtx,
+        cut: &TypedCut<Switched>,
+    ) -> Result<Switched, ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    fn undo_record_for(&self, cut: &TypedCut<Switched>) -> Result<Switched, ServiceError> {
+        Ok(cut.before.clone())
+    }
+
+    async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
+        let name = self.info.name;
+        let shared = &self.shared;
+        let now = shared.in_flight.fetch_add(1, SeqCst) + 1;
+        shared.most_in_flight.fetch_max(now, SeqCst);
+        shared.log.lock().unwrap().push(format!("start {name}"));
+        match &self.meet {
+            Some(meet) => {
+                let met = tokio::time::timeout(Duration::from_secs(60), meet.wait()).await;
+                let how = if met.is_ok() { "met" } else { "alone" };
+                shared.log.lock().unwrap().push(format!("{how} {name}"));
+            }
+            None => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+        shared.log.lock().unwrap().push(format!("end {name}"));
+        shared.in_flight.fetch_sub(1, SeqCst);
+        Ok(UndoOutcome::default())
+    }
+}
+
+fn stand_in(
+    info: &'static KindInfo,
+    shared: &Shared,
+    meet: Option<&Arc<tokio::sync::Barrier>>,
+) -> Box<dyn crate::services::Containment> {
+    Box::new(StandIn {
+        info,
+        shared: shared.clone(),
+        meet: meet.cloned(),
+        independent: true,
+    })
+}
+
+fn pending(kind: &str, target: &str) -> PendingRestore {
+    PendingRestore {
+        cut: Cut {
+            id: Cut::expected_id(kind, "us-east-1", target),
+            kind: kind.into(),
+            region: "us-east-1".into(),
+            target: target.into(),
+            enabled: true,
+            reversible: true,
+            reason: "test".into(),
+            before: json!({"on": true}).into(),
+            after: json!({"on": false}).into(),
+        },
+        certainty: Certainty::Completed,
+        undo: Some(json!({"on": true}).into()),
+        generation: 1,
+    }
+}
+
+/// Restores `pending` (in restore's order, as [`super::restore::pending`] sorts it) with the kinds of
+/// `registry`, `parallelism` at once, in a fresh journal.
+async fn restore(
+    registry: &Registry,
+    mut work: Vec<PendingRestore>,
+    parallelism: usize,
+) -> RestoreOutcome {
+    work.sort_by_key(|item| registry.restore_rank(&item.cut.kind));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.rollback.yaml");
+    let mut journal = Journal::create(
+        RollbackFile::open_or_create(&path).unwrap(),
+        Entry::Header {
+            format: journal::FORMAT_VERSION,
+            account: "123456789012".into(),
+            caller: "arn".into(),
+            plan: "p.yaml".into(),
+            plan_sha256: "0".into(),
+            tool_version: "0".into(),
+            key: None,
+        },
+        &KeyStore::in_dir(&dir.path().join("keys")),
+    )
+    .unwrap();
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    execute(
+        &session,
+        registry,
+        &work,
+        &mut journal,
+        &Undoing {
+            stop: None,
+            parallelism,
+        },
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap()
+}
+
+fn log_of(shared: &Shared) -> Vec<String> {
+    shared.log.lock().unwrap().clone()
+}
+
+#[tokio::test(start_paused = true)]
+async fn kinds_of_different_footprints_are_undone_side_by_side() {
+    let shared = Shared::default();
+    let meet = Arc::new(tokio::sync::Barrier::new(3));
+    let registry = Registry::of_kinds(vec![
+        stand_in(&RULES, &shared, Some(&meet)),
+        stand_in(&SWITCH, &shared, Some(&meet)),
+        stand_in(&KEYS, &shared, Some(&meet)),
+    ]);
+    let outcome = restore(
+        &registry,
+        vec![
+            pending("rules_back", "sg-1"),
+            pending("switch_back", "region"),
+            pending("keys_back", "AKIA1"),
+        ],
+        8,
+    )
+    .await;
+    assert_eq!(outcome.restored.len(), 3, "{outcome:?}");
+    let log = log_of(&shared);
+    for kind in ["rules_back", "switch_back", "keys_back"] {
+        assert!(log.contains(&format!("met {kind}")), "{log:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn with_a_width_of_one_every_undo_is_alone_and_in_restore_order() {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&RULES, &shared, None),
+        stand_in(&KEYS, &shared, None),
+    ]);
+    let outcome = restore(
+        &registry,
+        vec![
+            pending("rules_back", "sg-1"),
+            pending("rules_back", "sg-2"),
+            pending("keys_back", "AKIA1"),
+        ],
+        1,
+    )
+    .await;
+    assert_eq!(outcome.restored.len(), 3, "{outcome:?}");
+    assert_eq!(shared.most_in_flight.load(SeqCst), 1);
+    // Restore's order: the reverse of the declared one.
+    assert_eq!(
+        log_of(&shared),
+        [
+            "start keys_back",
+            "end keys_back",
+            "start rules_back",
+            "end rules_back",
+            "start rules_back",
+            "end rules_back",
+        ]
+    );
+}
+
+/// A block lifted before the shares it would refuse (as the snapshot and image switches before
+/// `sharing_revoke`): kinds of one footprint wait for each other, while another footprint goes on.
+#[tokio::test(start_paused = true)]
+async fn kinds_of_one_footprint_are_undone_one_after_the_other_in_restore_order() {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&SHARES, &shared, None),
+        stand_in(&SWITCH, &shared, None),
+        stand_in(&RULES, &shared, None),
+    ]);
+    let outcome = restore(
+        &registry,
+        vec![
+            pending("shares_back", "snap-1"),
+            pending("shares_back", "snap-2"),
+            pending("switch_back", "region"),
+            pending("rules_back", "sg-1"),
+        ],
+        8,
+    )
+    .await;
+    assert_eq!(outcome.restored.len(), 4, "{outcome:?}");
+    let log = log_of(&shared);
+    let at = |line: &str| {
+        log.iter()
+            .position(|l| l == line)
+            .unwrap_or_else(|| panic!("{line}: {log:?}"))
+    };
+    let first_share = log.iter().position(|l| l == "start shares_back").unwrap();
+    assert!(at("end switch_back") < first_share, "{log:?}");
+    assert!(
+        at("start rules_back") < at("end switch_back"),
+        "the rules do not wait for the switch: {log:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_seal_is_lifted_only_once_every_per_resource_undo_has_ended() {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&SEAL, &shared, None),
+        stand_in(&RULES, &shared, None),
+        stand_in(&KEYS, &shared, None),
+    ]);
+    let outcome = restore(
+        &registry,
+        vec![
+            pending("seal_lifted", "region"),
+            pending("rules_back", "sg-1"),
+            pending("keys_back", "AKIA1"),
+        ],
+        8,
+    )
+    .await;
+    assert_eq!(outcome.restored.len(), 3, "{outcome:?}");
+    let log = log_of(&shared);
+    assert_eq!(
+        log[4..],
+        ["start seal_lifted", "end seal_lifted"],
+        "{log:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_lanes_together_never_have_more_undos_in_flight_than_the_width() {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&RULES, &shared, None),
+        stand_in(&SWITCH, &shared, None),
+        stand_in(&KEYS, &shared, None),
+    ]);
+    let work: Vec<PendingRestore> = ["rules_back", "switch_back", "keys_back"]
+        .iter()
+        .flat_map(|kind| (1..=4).map(move |n| pending(kind, &format!("t-{n}"))))
+        .collect();
+    let outcome = restore(&registry, work, 3).await;
+    assert_eq!(outcome.restored.len(), 12, "{outcome:?}");
+    assert_eq!(shared.most_in_flight.load(SeqCst), 3);
+}
