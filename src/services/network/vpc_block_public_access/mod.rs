@@ -740,6 +740,10 @@ impl VpcBlockPublicAccess {
                 undo.prior_mode
             ));
         }
+        // A cut that made no exclusion has none to delete (only those it made are, below): no call.
+        if undo.excluded.is_empty() {
+            return Ok(UndoOutcome { notes });
+        }
         // After the mode, so the kept resources stay open until the block is lifted.
         for exclusion in describe_exclusions(ctx).await? {
             // Ours: tagged with this cut's id (which anyone can read off the plan and put on another

@@ -550,6 +550,11 @@ async fn mocked_restore_leaves_a_mode_changed_after_the_cut_and_reports_the_conf
         .await
         .unwrap();
     assert_eq!(modify.num_calls(), 0);
+    assert_eq!(
+        list.num_calls(),
+        0,
+        "a cut that made no exclusion has none to look for"
+    );
     assert!(
         outcome.notes[0].starts_with("conflict:"),
         "{:?}",
