@@ -709,7 +709,9 @@ pub async fn execute(
         journal: std::sync::Mutex::new(journal),
         undoing,
         reporter,
-        in_flight: tokio::sync::Semaphore::new(parallelism),
+        in_flight: tokio::sync::Semaphore::new(
+            parallelism.min(tokio::sync::Semaphore::MAX_PERMITS),
+        ),
         journal_failed: AtomicBool::new(false),
     };
     let phase_of =
@@ -719,7 +721,7 @@ pub async fn execute(
     };
     for same_phase in order.chunk_by(|a, b| phase_of(a) == phase_of(b)) {
         let ranks = same_phase.chunk_by(same_rank);
-        let results: Vec<(String, UndoResult)> = if parallelism == 1 {
+        let mut results: Vec<(String, UndoResult)> = if parallelism == 1 {
             let mut results = Vec::new();
             for rank in ranks {
                 results.extend(run.rank(rank).await);
@@ -750,6 +752,14 @@ pub async fn execute(
             .flatten()
             .collect()
         };
+        // Reported in schedule's order, not as the lanes ended (a cut's generations keep theirs).
+        let first_at: HashMap<&str, usize> = same_phase
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(at, item)| (item.cut.id.as_str(), at))
+            .collect();
+        results.sort_by_key(|(id, _)| first_at.get(id.as_str()).copied());
         let mut journal_error = None;
         for (id, result) in results {
             match result {

@@ -3,7 +3,7 @@
 //! and the phases one after the other, never more undos at once than the run's width, and with a width of
 //! one, one undo after the other.
 
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -46,6 +46,8 @@ struct StandIn {
     shared: Shared,
     meet: Option<Arc<tokio::sync::Barrier>>,
     independent: bool,
+    /// Set when the undo starts, as Ctrl-C would be.
+    stops: Option<Arc<AtomicBool>>,
 }
 
 const fn info(name: &'static str, phase: Phase, footprint: Footprint) -> KindInfo {
@@ -116,6 +118,9 @@ impl CutKind for StandIn {
         let now = shared.in_flight.fetch_add(1, SeqCst) + 1;
         shared.most_in_flight.fetch_max(now, SeqCst);
         shared.log.lock().unwrap().push(format!("start {name}"));
+        if let Some(stop) = &self.stops {
+            stop.store(true, SeqCst);
+        }
         match &self.meet {
             Some(meet) => {
                 let met = tokio::time::timeout(Duration::from_secs(60), meet.wait()).await;
@@ -140,6 +145,7 @@ fn stand_in(
         shared: shared.clone(),
         meet: meet.cloned(),
         independent: true,
+        stops: None,
     })
 }
 
@@ -166,9 +172,22 @@ fn pending(kind: &str, target: &str) -> PendingRestore {
 /// `registry`, `parallelism` at once, in a fresh journal.
 async fn restore(
     registry: &Registry,
-    mut work: Vec<PendingRestore>,
+    work: Vec<PendingRestore>,
     parallelism: usize,
 ) -> RestoreOutcome {
+    restore_with(registry, work, parallelism, None, false)
+        .await
+        .unwrap()
+}
+
+/// As [`restore`], with a stop flag (Ctrl-C), and a journal whose first write fails (a full disk).
+async fn restore_with(
+    registry: &Registry,
+    mut work: Vec<PendingRestore>,
+    parallelism: usize,
+    stop: Option<&AtomicBool>,
+    journal_fails: bool,
+) -> Result<RestoreOutcome, crate::engine::EngineError> {
     work.sort_by_key(|item| registry.restore_rank(&item.cut.kind));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.rollback.yaml");
@@ -186,20 +205,17 @@ async fn restore(
         &KeyStore::in_dir(&dir.path().join("keys")),
     )
     .unwrap();
+    journal.fail_next_write = journal_fails;
     let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
     execute(
         &session,
         registry,
         &work,
         &mut journal,
-        &Undoing {
-            stop: None,
-            parallelism,
-        },
+        &Undoing { stop, parallelism },
         &RecordingReporter::default(),
     )
     .await
-    .unwrap()
 }
 
 fn log_of(shared: &Shared) -> Vec<String> {
@@ -343,4 +359,69 @@ async fn the_lanes_together_never_have_more_undos_in_flight_than_the_width() {
     let outcome = restore(&registry, work, 3).await;
     assert_eq!(outcome.restored.len(), 12, "{outcome:?}");
     assert_eq!(shared.most_in_flight.load(SeqCst), 3);
+}
+
+/// Ctrl-C while one lane undoes: the other lanes start nothing more (each undo looks before it starts),
+/// and what was not started is reported not attempted, for a second restore to finish.
+#[tokio::test(start_paused = true)]
+async fn a_stop_during_one_lane_keeps_the_other_lanes_from_starting_more() {
+    let shared = Shared::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let registry = Registry::of_kinds(vec![
+        Box::new(StandIn {
+            info: &RULES,
+            shared: shared.clone(),
+            meet: None,
+            independent: false,
+            stops: None,
+        }),
+        Box::new(StandIn {
+            info: &KEYS,
+            shared: shared.clone(),
+            meet: None,
+            independent: true,
+            stops: Some(stop.clone()),
+        }),
+    ]);
+    let outcome = restore_with(
+        &registry,
+        vec![
+            pending("rules_back", "sg-1"),
+            pending("rules_back", "sg-2"),
+            pending("keys_back", "AKIA1"),
+        ],
+        8,
+        Some(&stop),
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(log_of(&shared), ["start keys_back", "end keys_back"]);
+    assert_eq!(outcome.restored, ["keys_back/us-east-1/AKIA1"]);
+    assert_eq!(
+        outcome.not_attempted,
+        ["rules_back/us-east-1/sg-1", "rules_back/us-east-1/sg-2"]
+    );
+}
+
+/// A journal that cannot be written stops the run: no undo in any lane makes a call it could not
+/// record, and restore answers with the journal's error.
+#[tokio::test(start_paused = true)]
+async fn a_journal_that_fails_lets_no_lane_undo_anything() {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&RULES, &shared, None),
+        stand_in(&SWITCH, &shared, None),
+        stand_in(&KEYS, &shared, None),
+    ]);
+    let work: Vec<PendingRestore> = ["rules_back", "switch_back", "keys_back"]
+        .iter()
+        .flat_map(|kind| (1..=2).map(move |n| pending(kind, &format!("t-{n}"))))
+        .collect();
+    let result = restore_with(&registry, work, 8, None, true).await;
+    assert!(
+        matches!(result, Err(crate::engine::EngineError::Journal(_))),
+        "{result:?}"
+    );
+    assert!(log_of(&shared).is_empty(), "{:?}", log_of(&shared));
 }

@@ -47,8 +47,9 @@ pub struct KindInfo {
     pub footprint: Footprint,
 }
 
-/// The AWS resources a kind's cuts and undos write. Kinds of different footprints never write the same
-/// resource, nor need each other's undo first, so restore undoes them side by side (within a phase). Kinds
+/// The AWS resources a kind's cuts and undos write. Kinds of one phase and different footprints never
+/// write the same resource, nor need each other's undo first, so restore undoes them side by side (the
+/// phases themselves stay one after the other: every per-resource undo ends before the seal lifts). Kinds
 /// of one footprint are undone one kind after the other, in restore's order
 /// ([`crate::services::Registry::restore_rank`]): their undos may need each other's (a gateway attached
 /// again before the routes through it, a block lifted before the policy it refuses) or write one resource
