@@ -198,6 +198,29 @@ fn about_cluster_member(identifier: &str, mut err: ServiceError) -> ServiceError
     err
 }
 
+/// RDS makes an instance public only in a VPC with an internet gateway attached: CreateDBInstance
+/// documents "If PubliclyAccessible is true and the VPC that the DBSubnetGroup is in doesn't have an
+/// internet gateway attached to it, Amazon RDS returns an error"
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html>), and
+/// ModifyDBInstance lists InvalidVPCNetworkStateFault among its errors
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html>). Restore
+/// undoes this kind with the per-resource cuts, before the sealing ones re-attach a gateway
+/// (`igw_detach`), so where the same restore detached the instance's gateway AWS may refuse it this way:
+/// the undo stays pending, and the error says to run restore again.
+fn gateway_not_back_yet(identifier: &str, mut err: ServiceError) -> ServiceError {
+    if err
+        .code
+        .as_deref()
+        .is_some_and(|code| code.eq_ignore_ascii_case("InvalidVPCNetworkStateFault"))
+    {
+        err.message = format!(
+            "{} (RDS makes instance {identifier} public only while its VPC has an internet gateway attached. If this restore also attaches that gateway again (igw_detach, undone after every per-resource cut), run `hikkonuki restore` again once it has finished: this undo stays pending; otherwise attach the VPC's gateway first)",
+            err.message
+        );
+    }
+    err
+}
+
 async fn set_public(ctx: &RegionCtx, identifier: &str, public: bool) -> Result<(), ServiceError> {
     ctx.rds()
         .modify_db_instance()
@@ -307,7 +330,9 @@ impl CutKind for RdsPublicOff {
                 notes: vec![format!("already publicly accessible: {identifier}")],
             }),
             Some(_) => {
-                set_public(ctx, identifier, true).await?;
+                set_public(ctx, identifier, true)
+                    .await
+                    .map_err(|err| gateway_not_back_yet(identifier, err))?;
                 Ok(UndoOutcome {
                     notes: vec![format!("made publicly accessible again: {identifier}")],
                 })
@@ -731,6 +756,52 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// ModifyDBInstance making an instance public in a VPC without an internet gateway, refused with
+    /// the fault ModifyDBInstance documents (InvalidVPCNetworkStateFault, HTTP 400): the undo fails
+    /// saying why and what to do; restore keeps it pending.
+    #[tokio::test]
+    async fn mocked_restore_refused_while_the_vpc_has_no_gateway_says_to_run_restore_again() {
+        let described = mock!(Client::describe_db_instances).then_output(|| {
+            DescribeDbInstancesOutput::builder()
+                .db_instances(
+                    DbInstance::builder()
+                        .db_instance_identifier("orders")
+                        .publicly_accessible(false)
+                        .build(),
+                )
+                .build()
+        });
+        let refused = mock!(Client::modify_db_instance).then_error(|| {
+            ModifyDBInstanceError::InvalidVpcNetworkStateFault(
+                aws_sdk_rds::types::error::InvalidVpcNetworkStateFault::builder()
+                    .message("Cannot create a publicly accessible DBInstance. The specified VPC has no internet gateway attached.")
+                    .meta(
+                        ErrorMetadata::builder()
+                            .code("InvalidVPCNetworkStateFault")
+                            .message("Cannot create a publicly accessible DBInstance. The specified VPC has no internet gateway attached.")
+                            .build(),
+                    )
+                    .build(),
+            )
+        });
+        let ctx = RegionCtx::with_rds(
+            "us-east-1",
+            mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&described, &refused]),
+        );
+        let undo = RdsPublicOff.undo_record_for(&cut()).unwrap();
+        let err = RdsPublicOff.undo(&ctx, &undo).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("InvalidVPCNetworkStateFault"));
+        assert!(
+            err.message.contains("no internet gateway attached"),
+            "{err}"
+        );
+        assert!(
+            err.message.contains("run `hikkonuki restore` again"),
+            "{err}"
+        );
+        assert_eq!(refused.num_calls(), 1);
     }
 
     /// ModifyDBInstance on an instance of a DB cluster, as AWS refuses it: InvalidParameterCombination,
