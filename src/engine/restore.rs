@@ -5,7 +5,7 @@
 //! work out what is pending and what the kinds' restore gates keep, show it, ask, then undo ([`execute`]).
 //! `--dry-run` stops before asking.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -702,6 +702,7 @@ pub async fn execute(
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
     let order = schedule(pending, registry);
+    let mut deferred: HashSet<(&str, usize)> = HashSet::new();
     let parallelism = undoing.parallelism.max(1);
     let run = UndoRun {
         session,
@@ -760,27 +761,52 @@ pub async fn execute(
             .map(|(at, item)| (item.cut.id.as_str(), at))
             .collect();
         results.sort_by_key(|(id, _)| first_at.get(id.as_str()).copied());
+        outcome.add(results, &mut deferred)?;
+    }
+    // Once every phase is undone: what AWS refused until then, once more, one after the other.
+    let again: Vec<&PendingRestore> = order
+        .iter()
+        .copied()
+        .filter(|item| deferred.contains(&(item.cut.id.as_str(), item.generation)))
+        .collect();
+    let mut results = Vec::new();
+    for item in again {
+        results.push((item.cut.id.clone(), run.undo(item, true).await));
+    }
+    outcome.add(results, &mut HashSet::new())?;
+    Ok(outcome)
+}
+
+impl RestoreOutcome {
+    /// Counts one batch of undos; `deferred` gathers those refused until the later phases are undone.
+    fn add<'p>(
+        &mut self,
+        results: Vec<(String, UndoResult<'p>)>,
+        deferred: &mut HashSet<(&'p str, usize)>,
+    ) -> Result<(), EngineError> {
         let mut journal_error = None;
         for (id, result) in results {
             match result {
                 Ok(Undone::Restored(conflicts)) => {
-                    outcome
-                        .conflicts
+                    self.conflicts
                         .extend(conflicts.into_iter().map(|note| (id.clone(), note)));
-                    outcome.restored.push(id);
+                    self.restored.push(id);
                 }
-                Ok(Undone::Failed(error)) => outcome.failed.push((id, error)),
-                Ok(Undone::NotAttempted) => outcome.not_attempted.push(id),
+                Ok(Undone::Failed(error)) => self.failed.push((id, error)),
+                Ok(Undone::Deferred(item)) => {
+                    deferred.insert((item.cut.id.as_str(), item.generation));
+                }
+                Ok(Undone::NotAttempted) => self.not_attempted.push(id),
                 Err(err) => {
                     journal_error.get_or_insert(err);
                 }
             }
         }
-        if let Some(err) = journal_error {
-            return Err(err);
+        match journal_error {
+            Some(err) => Err(err),
+            None => Ok(()),
         }
     }
-    Ok(outcome)
 }
 
 /// What every undo of one restore shares.
@@ -799,7 +825,7 @@ struct UndoRun<'a, 'j> {
 impl UndoRun<'_, '_> {
     /// One kind's undos (one restore rank), in [`schedule`]'s order, up to `parallelism` at once when the
     /// kind undoes independently, each cut's generations one after the other.
-    async fn rank(&self, same_rank: &[&PendingRestore]) -> Vec<(String, UndoResult)> {
+    async fn rank<'p>(&self, same_rank: &[&'p PendingRestore]) -> Vec<(String, UndoResult<'p>)> {
         // Each cut's generations, in schedule order (newest first), as one chain.
         let mut chains: Vec<Vec<&PendingRestore>> = Vec::new();
         let mut chain_of: HashMap<&str, usize> = HashMap::new();
@@ -825,7 +851,7 @@ impl UndoRun<'_, '_> {
             .map(|chain| async move {
                 let mut results = Vec::new();
                 for item in chain {
-                    results.push((item.cut.id.clone(), self.undo(item).await));
+                    results.push((item.cut.id.clone(), self.undo(item, false).await));
                 }
                 results
             })
@@ -838,7 +864,7 @@ impl UndoRun<'_, '_> {
     }
 
     /// One undo, once a permit is free, unless the run was stopped (Ctrl-C) or its journal failed.
-    async fn undo(&self, item: &PendingRestore) -> UndoResult {
+    async fn undo<'p>(&self, item: &'p PendingRestore, last_try: bool) -> UndoResult<'p> {
         let _permit = self
             .in_flight
             .acquire()
@@ -857,6 +883,7 @@ impl UndoRun<'_, '_> {
             item,
             &self.journal,
             self.reporter,
+            last_try,
         )
         .await;
         if result.is_err() {
@@ -866,23 +893,27 @@ impl UndoRun<'_, '_> {
     }
 }
 
-enum Undone {
+enum Undone<'p> {
     /// With the notes that report a conflict.
     Restored(Vec<String>),
     Failed(String),
+    /// Refused until the undos of a later phase have run (the kind says so,
+    /// [`crate::services::Containment::refused_until_later_phases`]): tried once more after them.
+    Deferred(&'p PendingRestore),
     NotAttempted,
 }
 
-type UndoResult = Result<Undone, EngineError>;
+type UndoResult<'p> = Result<Undone<'p>, EngineError>;
 
 /// One undo, journaled: its intent before the call, its result after.
-async fn undo_one(
+async fn undo_one<'p>(
     session: &AwsSession,
     registry: &Registry,
-    item: &PendingRestore,
+    item: &'p PendingRestore,
     journal: &std::sync::Mutex<&mut Journal>,
     reporter: &dyn Reporter,
-) -> UndoResult {
+    last_try: bool,
+) -> UndoResult<'p> {
     let append = |entry: Entry| -> Result<(), EngineError> {
         journal.lock().expect("journal lock").append(entry)?;
         Ok(())
@@ -925,10 +956,17 @@ async fn undo_one(
             Ok(Undone::Restored(conflicts))
         }
         Err(err) => {
+            // Journaled failed either way: a crash before the second try leaves it pending.
             append(Entry::RestoreFailed {
                 id: id.clone(),
                 error: err.to_string(),
             })?;
+            if !last_try && kind.refused_until_later_phases(&err) {
+                reporter.event(&Event::Warning {
+                    message: format!("{id}: {err}; tried again once the later phases are undone"),
+                });
+                return Ok(Undone::Deferred(item));
+            }
             reporter.event(&Event::RestoreFailed {
                 id,
                 error: err.to_string(),

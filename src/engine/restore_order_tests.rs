@@ -48,6 +48,11 @@ struct StandIn {
     independent: bool,
     /// Set when the undo starts, as Ctrl-C would be.
     stops: Option<Arc<AtomicBool>>,
+    /// While set, the undo is refused until the later phases are undone (as RDS refuses an instance
+    /// public while its VPC has no gateway).
+    refused_while: Option<Arc<AtomicBool>>,
+    /// Cleared by the undo (the gateway attached again).
+    clears: Option<Arc<AtomicBool>>,
 }
 
 const fn info(name: &'static str, phase: Phase, footprint: Footprint) -> KindInfo {
@@ -78,6 +83,10 @@ impl CutKind for StandIn {
 
     fn undoes_independently(&self) -> bool {
         self.independent
+    }
+
+    fn refused_until_later_phases(&self, err: &ServiceError) -> bool {
+        err.code.as_deref() == Some("NotYet")
     }
 
     fn check_states(&self, _cut: &TypedCut<Switched>) -> Result<(), String> {
@@ -121,6 +130,18 @@ impl CutKind for StandIn {
         if let Some(stop) = &self.stops {
             stop.store(true, SeqCst);
         }
+        if self.refused_while.as_ref().is_some_and(|f| f.load(SeqCst)) {
+            shared.log.lock().unwrap().push(format!("refused {name}"));
+            shared.in_flight.fetch_sub(1, SeqCst);
+            return Err(ServiceError {
+                operation: "test:Undo".into(),
+                code: Some("NotYet".into()),
+                message: "a later phase's cut is in force".into(),
+            });
+        }
+        if let Some(flag) = &self.clears {
+            flag.store(false, SeqCst);
+        }
         match &self.meet {
             Some(meet) => {
                 let met = tokio::time::timeout(Duration::from_secs(60), meet.wait()).await;
@@ -146,6 +167,8 @@ fn stand_in(
         meet: meet.cloned(),
         independent: true,
         stops: None,
+        refused_while: None,
+        clears: None,
     })
 }
 
@@ -177,6 +200,7 @@ async fn restore(
 ) -> RestoreOutcome {
     restore_with(registry, work, parallelism, None, false)
         .await
+        .0
         .unwrap()
 }
 
@@ -187,7 +211,10 @@ async fn restore_with(
     parallelism: usize,
     stop: Option<&AtomicBool>,
     journal_fails: bool,
-) -> Result<RestoreOutcome, crate::engine::EngineError> {
+) -> (
+    Result<RestoreOutcome, crate::engine::EngineError>,
+    Vec<String>,
+) {
     work.sort_by_key(|item| registry.restore_rank(&item.cut.kind));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("p.rollback.yaml");
@@ -207,7 +234,7 @@ async fn restore_with(
     .unwrap();
     journal.fail_next_write = journal_fails;
     let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
-    execute(
+    let outcome = execute(
         &session,
         registry,
         &work,
@@ -215,7 +242,23 @@ async fn restore_with(
         &Undoing { stop, parallelism },
         &RecordingReporter::default(),
     )
-    .await
+    .await;
+    drop(journal);
+    let keys = KeyStore::in_dir(&dir.path().join("keys"));
+    let journaled = match journal::read_path(&path, &keys, false) {
+        Ok((contents, _)) => contents
+            .records
+            .into_iter()
+            .filter_map(|record| match record.entry {
+                Entry::RestoreIntent { id } => Some(format!("intent {id}")),
+                Entry::Restored { id, .. } => Some(format!("restored {id}")),
+                Entry::RestoreFailed { id, .. } => Some(format!("failed {id}")),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    (outcome, journaled)
 }
 
 fn log_of(shared: &Shared) -> Vec<String> {
@@ -374,6 +417,8 @@ async fn a_stop_during_one_lane_keeps_the_other_lanes_from_starting_more() {
             meet: None,
             independent: false,
             stops: None,
+            refused_while: None,
+            clears: None,
         }),
         Box::new(StandIn {
             info: &KEYS,
@@ -381,6 +426,8 @@ async fn a_stop_during_one_lane_keeps_the_other_lanes_from_starting_more() {
             meet: None,
             independent: true,
             stops: Some(stop.clone()),
+            refused_while: None,
+            clears: None,
         }),
     ]);
     let outcome = restore_with(
@@ -395,6 +442,7 @@ async fn a_stop_during_one_lane_keeps_the_other_lanes_from_starting_more() {
         false,
     )
     .await
+    .0
     .unwrap();
     assert_eq!(log_of(&shared), ["start keys_back", "end keys_back"]);
     assert_eq!(outcome.restored, ["keys_back/us-east-1/AKIA1"]);
@@ -418,10 +466,125 @@ async fn a_journal_that_fails_lets_no_lane_undo_anything() {
         .iter()
         .flat_map(|kind| (1..=2).map(move |n| pending(kind, &format!("t-{n}"))))
         .collect();
-    let result = restore_with(&registry, work, 8, None, true).await;
+    let (result, _) = restore_with(&registry, work, 8, None, true).await;
     assert!(
         matches!(result, Err(crate::engine::EngineError::Journal(_))),
         "{result:?}"
     );
     assert!(log_of(&shared).is_empty(), "{:?}", log_of(&shared));
+}
+
+fn refusing(
+    info: &'static KindInfo,
+    shared: &Shared,
+    gateway_detached: &Arc<AtomicBool>,
+) -> StandIn {
+    StandIn {
+        info,
+        shared: shared.clone(),
+        meet: None,
+        independent: true,
+        stops: None,
+        refused_while: Some(gateway_detached.clone()),
+        clears: None,
+    }
+}
+
+/// An undo AWS refuses while a cut of a later phase is in force (an RDS instance made public again
+/// while the seal still holds its VPC's gateway detached) is tried once more after every phase, so one
+/// restore gives everything back; the journal keeps the refusal and the second try.
+#[tokio::test(start_paused = true)]
+async fn an_undo_refused_until_a_later_phase_is_undone_is_tried_again_after_it() {
+    let shared = Shared::default();
+    let gateway_detached = Arc::new(AtomicBool::new(true));
+    let registry = Registry::of_kinds(vec![
+        Box::new(StandIn {
+            info: &SEAL,
+            shared: shared.clone(),
+            meet: None,
+            independent: true,
+            stops: None,
+            refused_while: None,
+            clears: Some(gateway_detached.clone()),
+        }),
+        Box::new(refusing(&KEYS, &shared, &gateway_detached)),
+    ]);
+    for parallelism in [8, 1] {
+        gateway_detached.store(true, SeqCst);
+        shared.log.lock().unwrap().clear();
+        let (outcome, journaled) = restore_with(
+            &registry,
+            vec![
+                pending("seal_lifted", "region"),
+                pending("keys_back", "AKIA1"),
+            ],
+            parallelism,
+            None,
+            false,
+        )
+        .await;
+        let outcome = outcome.unwrap();
+        assert_eq!(
+            journaled,
+            [
+                "intent keys_back/us-east-1/AKIA1",
+                "failed keys_back/us-east-1/AKIA1",
+                "intent seal_lifted/us-east-1/region",
+                "restored seal_lifted/us-east-1/region",
+                "intent keys_back/us-east-1/AKIA1",
+                "restored keys_back/us-east-1/AKIA1",
+            ]
+        );
+        assert!(outcome.failed.is_empty(), "{outcome:?}");
+        assert_eq!(
+            outcome.restored,
+            ["seal_lifted/us-east-1/region", "keys_back/us-east-1/AKIA1"],
+            "parallelism {parallelism}: the second try counts last"
+        );
+        assert_eq!(
+            log_of(&shared),
+            [
+                "start keys_back",
+                "refused keys_back",
+                "start seal_lifted",
+                "end seal_lifted",
+                "start keys_back",
+                "end keys_back",
+            ],
+            "parallelism {parallelism}"
+        );
+    }
+}
+
+/// Refused again on the second try: failed, with AWS's answer, and tried no more.
+#[tokio::test(start_paused = true)]
+async fn an_undo_still_refused_after_the_later_phases_fails_once_tried_twice() {
+    let shared = Shared::default();
+    let gateway_detached = Arc::new(AtomicBool::new(true));
+    let registry = Registry::of_kinds(vec![
+        stand_in(&SEAL, &shared, None),
+        Box::new(refusing(&KEYS, &shared, &gateway_detached)),
+    ]);
+    let outcome = restore(
+        &registry,
+        vec![
+            pending("seal_lifted", "region"),
+            pending("keys_back", "AKIA1"),
+        ],
+        8,
+    )
+    .await;
+    assert_eq!(outcome.restored, ["seal_lifted/us-east-1/region"]);
+    assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+    assert!(
+        outcome.failed[0]
+            .1
+            .contains("a later phase's cut is in force"),
+        "{outcome:?}"
+    );
+    let refused = log_of(&shared)
+        .iter()
+        .filter(|line| *line == "refused keys_back")
+        .count();
+    assert_eq!(refused, 2);
 }

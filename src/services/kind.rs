@@ -394,6 +394,12 @@ pub trait Containment: Send + Sync {
     /// cuts before undoing theirs, for the same reason ([`crate::services::Registry::restore_rank`]).
     fn cuts_after(&self) -> &'static [&'static str];
 
+    /// Whether AWS refused this kind's undo (`err`) because a cut of a later restore phase is still in
+    /// force (RDS makes an instance public only in a VPC whose internet gateway, detached by the seal,
+    /// is attached again after the per-resource undos): restore then tries it once more after every
+    /// phase, instead of failing it.
+    fn refused_until_later_phases(&self, err: &ServiceError) -> bool;
+
     /// Puts back what the cut took, and only that: whatever changed since is left alone and reported.
     /// Running it twice is harmless.
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError>;
@@ -676,6 +682,11 @@ pub trait CutKind: Send + Sync + 'static {
         &[]
     }
 
+    /// As [`Containment::refused_until_later_phases`]. By default no refusal waits for another phase.
+    fn refused_until_later_phases(&self, _err: &ServiceError) -> bool {
+        false
+    }
+
     /// As [`Containment::undoes_independently`]. By default one undo after the other: kinds whose cuts
     /// share a resource (one organization policy attached to many accounts, whose last detach deletes
     /// it; one evidence trail for every region) would race each other.
@@ -873,6 +884,10 @@ impl<K: CutKind> Containment for K {
 
     fn cuts_after(&self) -> &'static [&'static str] {
         CutKind::cuts_after(self)
+    }
+
+    fn refused_until_later_phases(&self, err: &ServiceError) -> bool {
+        CutKind::refused_until_later_phases(self, err)
     }
 
     fn reopened(&self, cut: &Cut, live: &Value) -> Option<Value> {

@@ -204,17 +204,20 @@ fn about_cluster_member(identifier: &str, mut err: ServiceError) -> ServiceError
 /// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_CreateDBInstance.html>), and
 /// ModifyDBInstance lists InvalidVPCNetworkStateFault among its errors
 /// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html>). Restore
-/// undoes this kind with the per-resource cuts, before the sealing ones re-attach a gateway
+/// undoes this kind with the per-resource cuts, before the sealing ones attach a gateway again
 /// (`igw_detach`), so where the same restore detached the instance's gateway AWS may refuse it this way:
-/// the undo stays pending, and the error says to run restore again.
-fn gateway_not_back_yet(identifier: &str, mut err: ServiceError) -> ServiceError {
-    if err
-        .code
+/// restore tries it once more after them ([`CutKind::refused_until_later_phases`]).
+fn refused_for_want_of_a_gateway(err: &ServiceError) -> bool {
+    err.code
         .as_deref()
         .is_some_and(|code| code.eq_ignore_ascii_case("InvalidVPCNetworkStateFault"))
-    {
+}
+
+/// [`refused_for_want_of_a_gateway`] in words the operator can act on.
+fn gateway_not_back_yet(identifier: &str, mut err: ServiceError) -> ServiceError {
+    if refused_for_want_of_a_gateway(&err) {
         err.message = format!(
-            "{} (RDS makes instance {identifier} public only while its VPC has an internet gateway attached. If this restore also attaches that gateway again (igw_detach, undone after every per-resource cut), run `hikkonuki restore` again once it has finished: this undo stays pending; otherwise attach the VPC's gateway first)",
+            "{} (RDS makes instance {identifier} public only while its VPC has an internet gateway attached: restore tries once more after the sealing cuts, which attach gateways again, are undone; should it still fail, attach the VPC's internet gateway and run `hikkonuki restore` again: this undo stays pending)",
             err.message
         );
     }
@@ -315,6 +318,10 @@ impl CutKind for RdsPublicOff {
         Ok(UndoRecord {
             db_instance_identifier: cut.target.clone(),
         })
+    }
+
+    fn refused_until_later_phases(&self, err: &ServiceError) -> bool {
+        refused_for_want_of_a_gateway(err)
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
@@ -760,9 +767,9 @@ mod tests {
 
     /// ModifyDBInstance making an instance public in a VPC without an internet gateway, refused with
     /// the fault ModifyDBInstance documents (InvalidVPCNetworkStateFault, HTTP 400): the undo fails
-    /// saying why and what to do; restore keeps it pending.
+    /// saying why and what to do, and tells restore to try it again after the sealing undos.
     #[tokio::test]
-    async fn mocked_restore_refused_while_the_vpc_has_no_gateway_says_to_run_restore_again() {
+    async fn mocked_restore_refused_while_the_vpc_has_no_gateway_is_tried_again_after_the_seal() {
         let described = mock!(Client::describe_db_instances).then_output(|| {
             DescribeDbInstancesOutput::builder()
                 .db_instances(
@@ -801,6 +808,7 @@ mod tests {
             err.message.contains("run `hikkonuki restore` again"),
             "{err}"
         );
+        assert!(RdsPublicOff.refused_until_later_phases(&err));
         assert_eq!(refused.num_calls(), 1);
     }
 
