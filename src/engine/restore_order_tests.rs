@@ -11,9 +11,8 @@ use serde_json::json;
 
 use super::restore::{Certainty, PendingRestore, RestoreOutcome, Undoing, execute};
 use crate::aws::{AwsSession, RegionCtx};
-use crate::journal::keys::KeyStore;
-use crate::journal::lock::RollbackFile;
-use crate::journal::{self, Entry, Journal};
+use crate::engine::apply::tests::{keys_of, new_journal};
+use crate::journal::{self, Entry};
 use crate::plan::Cut;
 use crate::report::RecordingReporter;
 use crate::services::{
@@ -156,19 +155,29 @@ impl CutKind for StandIn {
     }
 }
 
+impl StandIn {
+    /// A kind whose undos take a second each, several at once.
+    fn plain(info: &'static KindInfo, shared: &Shared) -> StandIn {
+        StandIn {
+            info,
+            shared: shared.clone(),
+            meet: None,
+            independent: true,
+            stops: None,
+            refused_while: None,
+            clears: None,
+        }
+    }
+}
+
 fn stand_in(
     info: &'static KindInfo,
     shared: &Shared,
     meet: Option<&Arc<tokio::sync::Barrier>>,
 ) -> Box<dyn crate::services::Containment> {
     Box::new(StandIn {
-        info,
-        shared: shared.clone(),
         meet: meet.cloned(),
-        independent: true,
-        stops: None,
-        refused_while: None,
-        clears: None,
+        ..StandIn::plain(info, shared)
     })
 }
 
@@ -217,21 +226,7 @@ async fn restore_with(
 ) {
     work.sort_by_key(|item| registry.restore_rank(&item.cut.kind));
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("p.rollback.yaml");
-    let mut journal = Journal::create(
-        RollbackFile::open_or_create(&path).unwrap(),
-        Entry::Header {
-            format: journal::FORMAT_VERSION,
-            account: "123456789012".into(),
-            caller: "arn".into(),
-            plan: "p.yaml".into(),
-            plan_sha256: "0".into(),
-            tool_version: "0".into(),
-            key: None,
-        },
-        &KeyStore::in_dir(&dir.path().join("keys")),
-    )
-    .unwrap();
+    let (path, mut journal) = new_journal(&dir);
     journal.fail_next_write = journal_fails;
     let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
     let outcome = execute(
@@ -244,8 +239,7 @@ async fn restore_with(
     )
     .await;
     drop(journal);
-    let keys = KeyStore::in_dir(&dir.path().join("keys"));
-    let journaled = match journal::read_path(&path, &keys, false) {
+    let journaled = match journal::read_path(&path, &keys_of(&path), false) {
         Ok((contents, _)) => contents
             .records
             .into_iter()
@@ -412,22 +406,12 @@ async fn a_stop_during_one_lane_keeps_the_other_lanes_from_starting_more() {
     let stop = Arc::new(AtomicBool::new(false));
     let registry = Registry::of_kinds(vec![
         Box::new(StandIn {
-            info: &RULES,
-            shared: shared.clone(),
-            meet: None,
             independent: false,
-            stops: None,
-            refused_while: None,
-            clears: None,
+            ..StandIn::plain(&RULES, &shared)
         }),
         Box::new(StandIn {
-            info: &KEYS,
-            shared: shared.clone(),
-            meet: None,
-            independent: true,
             stops: Some(stop.clone()),
-            refused_while: None,
-            clears: None,
+            ..StandIn::plain(&KEYS, &shared)
         }),
     ]);
     let outcome = restore_with(
@@ -480,13 +464,8 @@ fn refusing(
     gateway_detached: &Arc<AtomicBool>,
 ) -> StandIn {
     StandIn {
-        info,
-        shared: shared.clone(),
-        meet: None,
-        independent: true,
-        stops: None,
         refused_while: Some(gateway_detached.clone()),
-        clears: None,
+        ..StandIn::plain(info, shared)
     }
 }
 
@@ -499,13 +478,8 @@ async fn an_undo_refused_until_a_later_phase_is_undone_is_tried_again_after_it()
     let gateway_detached = Arc::new(AtomicBool::new(true));
     let registry = Registry::of_kinds(vec![
         Box::new(StandIn {
-            info: &SEAL,
-            shared: shared.clone(),
-            meet: None,
-            independent: true,
-            stops: None,
-            refused_while: None,
             clears: Some(gateway_detached.clone()),
+            ..StandIn::plain(&SEAL, &shared)
         }),
         Box::new(refusing(&KEYS, &shared, &gateway_detached)),
     ]);

@@ -656,4 +656,4 @@ fn fresh_batches<'p>(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

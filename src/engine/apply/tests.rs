@@ -72,11 +72,11 @@ fn session_with(client: Client) -> AwsSession {
 }
 
 /// Each test's rollback keys live in its own directory.
-fn keys_of(path: &std::path::Path) -> crate::journal::keys::KeyStore {
+pub(crate) fn keys_of(path: &std::path::Path) -> crate::journal::keys::KeyStore {
     crate::journal::keys::KeyStore::in_dir(&path.parent().unwrap().join("keys"))
 }
 
-fn new_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journal) {
+pub(crate) fn new_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journal) {
     let path = dir.path().join("p.rollback.yaml");
     let journal = Journal::create(
         crate::journal::lock::RollbackFile::open_or_create(&path).unwrap(),
