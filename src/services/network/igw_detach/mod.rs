@@ -554,18 +554,10 @@ impl CutKind for InternetGatewayDetach {
         ctx: &RegionCtx,
         cut: &TypedCut<GatewayState>,
     ) -> PermissionCheck {
-        match self.undo_record_for(cut) {
-            Ok(undo) => {
-                gateway_attachment::check_detach_all(
-                    self,
-                    ctx,
-                    &undo.internet_gateway_id,
-                    &undo.detached_from,
-                )
-                .await
-            }
-            Err(err) => PermissionCheck::Failed(err),
-        }
+        let detached =
+            gateway_attachment::detached_vpcs(&cut.before.attachments, &cut.after.attachments);
+        gateway_attachment::check_detach_all(self, ctx, &cut.before.internet_gateway_id, &detached)
+            .await
     }
 
     fn undo_record_for(&self, cut: &TypedCut<GatewayState>) -> Result<UndoRecord, ServiceError> {
