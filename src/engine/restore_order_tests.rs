@@ -259,6 +259,24 @@ fn log_of(shared: &Shared) -> Vec<String> {
     shared.log.lock().unwrap().clone()
 }
 
+/// Restores `work` with plain stand-ins of `kinds` (declared in this order), `parallelism` at once: the
+/// outcome, and what the undos did.
+async fn restore_plain(
+    kinds: &[&'static KindInfo],
+    work: Vec<PendingRestore>,
+    parallelism: usize,
+) -> (RestoreOutcome, Shared) {
+    let shared = Shared::default();
+    let registry = Registry::of_kinds(
+        kinds
+            .iter()
+            .map(|info| stand_in(info, &shared, None))
+            .collect(),
+    );
+    let outcome = restore(&registry, work, parallelism).await;
+    (outcome, shared)
+}
+
 #[tokio::test(start_paused = true)]
 async fn kinds_of_different_footprints_are_undone_side_by_side() {
     let shared = Shared::default();
@@ -287,13 +305,8 @@ async fn kinds_of_different_footprints_are_undone_side_by_side() {
 
 #[tokio::test(start_paused = true)]
 async fn with_a_width_of_one_every_undo_is_alone_and_in_restore_order() {
-    let shared = Shared::default();
-    let registry = Registry::of_kinds(vec![
-        stand_in(&RULES, &shared, None),
-        stand_in(&KEYS, &shared, None),
-    ]);
-    let outcome = restore(
-        &registry,
+    let (outcome, shared) = restore_plain(
+        &[&RULES, &KEYS],
         vec![
             pending("rules_back", "sg-1"),
             pending("rules_back", "sg-2"),
@@ -322,14 +335,8 @@ async fn with_a_width_of_one_every_undo_is_alone_and_in_restore_order() {
 /// `sharing_revoke`): kinds of one footprint wait for each other, while another footprint goes on.
 #[tokio::test(start_paused = true)]
 async fn kinds_of_one_footprint_are_undone_one_after_the_other_in_restore_order() {
-    let shared = Shared::default();
-    let registry = Registry::of_kinds(vec![
-        stand_in(&SHARES, &shared, None),
-        stand_in(&SWITCH, &shared, None),
-        stand_in(&RULES, &shared, None),
-    ]);
-    let outcome = restore(
-        &registry,
+    let (outcome, shared) = restore_plain(
+        &[&SHARES, &SWITCH, &RULES],
         vec![
             pending("shares_back", "snap-1"),
             pending("shares_back", "snap-2"),
@@ -356,14 +363,8 @@ async fn kinds_of_one_footprint_are_undone_one_after_the_other_in_restore_order(
 
 #[tokio::test(start_paused = true)]
 async fn the_seal_is_lifted_only_once_every_per_resource_undo_has_ended() {
-    let shared = Shared::default();
-    let registry = Registry::of_kinds(vec![
-        stand_in(&SEAL, &shared, None),
-        stand_in(&RULES, &shared, None),
-        stand_in(&KEYS, &shared, None),
-    ]);
-    let outcome = restore(
-        &registry,
+    let (outcome, shared) = restore_plain(
+        &[&SEAL, &RULES, &KEYS],
         vec![
             pending("seal_lifted", "region"),
             pending("rules_back", "sg-1"),
@@ -383,17 +384,11 @@ async fn the_seal_is_lifted_only_once_every_per_resource_undo_has_ended() {
 
 #[tokio::test(start_paused = true)]
 async fn the_lanes_together_never_have_more_undos_in_flight_than_the_width() {
-    let shared = Shared::default();
-    let registry = Registry::of_kinds(vec![
-        stand_in(&RULES, &shared, None),
-        stand_in(&SWITCH, &shared, None),
-        stand_in(&KEYS, &shared, None),
-    ]);
     let work: Vec<PendingRestore> = ["rules_back", "switch_back", "keys_back"]
         .iter()
         .flat_map(|kind| (1..=4).map(move |n| pending(kind, &format!("t-{n}"))))
         .collect();
-    let outcome = restore(&registry, work, 3).await;
+    let (outcome, shared) = restore_plain(&[&RULES, &SWITCH, &KEYS], work, 3).await;
     assert_eq!(outcome.restored.len(), 12, "{outcome:?}");
     assert_eq!(shared.most_in_flight.load(SeqCst), 3);
 }
