@@ -284,6 +284,17 @@ impl PermissionCheck {
     }
 }
 
+/// For mocks: EC2's answer to a dry run of a call the caller may make, the error `DryRunOperation`
+/// "Request would have succeeded, but DryRun flag is set."
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>).
+#[cfg(test)]
+pub fn dry_run_would_succeed() -> aws_smithy_types::error::ErrorMetadata {
+    aws_smithy_types::error::ErrorMetadata::builder()
+        .code("DryRunOperation")
+        .message("Request would have succeeded, but DryRun flag is set.")
+        .build()
+}
+
 /// One kind of cut as the engine holds it, over the plan's document values. Kinds implement [`CutKind`]
 /// and get this through the adapter below; nothing else implements it.
 #[async_trait]

@@ -358,10 +358,7 @@ mod tests {
             })
             .then_error(|| {
                 aws_sdk_ec2::operation::enable_snapshot_block_public_access::EnableSnapshotBlockPublicAccessError::generic(
-                    aws_sdk_ec2::error::ErrorMetadata::builder()
-                        .code("DryRunOperation")
-                        .message("Request would have succeeded, but DryRun flag is set.")
-                        .build(),
+                    crate::services::kind::dry_run_would_succeed(),
                 )
             });
         let client = mock_client!(aws_sdk_ec2, [&enable]);

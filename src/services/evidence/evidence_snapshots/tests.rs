@@ -265,7 +265,6 @@ async fn mocked_undo_that_cannot_read_the_snapshots_names_them_and_the_refusal()
 #[tokio::test]
 async fn mocked_check_dry_runs_the_instances_snapshots() {
     use crate::services::PermissionCheck;
-    use aws_sdk_ec2::error::ErrorMetadata;
     use aws_sdk_ec2::operation::create_snapshots::CreateSnapshotsError;
 
     let dry_run = mock!(Client::create_snapshots)
@@ -277,12 +276,7 @@ async fn mocked_check_dry_runs_the_instances_snapshots() {
                     == Some("i-1")
         })
         .then_error(|| {
-            CreateSnapshotsError::generic(
-                ErrorMetadata::builder()
-                    .code("DryRunOperation")
-                    .message("Request would have succeeded, but DryRun flag is set.")
-                    .build(),
-            )
+            CreateSnapshotsError::generic(crate::services::kind::dry_run_would_succeed())
         });
     let ctx = RegionCtx::with_ec2(
         "us-east-1",

@@ -678,7 +678,6 @@ async fn mocked_a_route_aws_refuses_does_not_keep_the_tables_other_routes_from_c
 /// reads EC2's `DryRunOperation` as permitted.
 #[tokio::test]
 async fn mocked_check_dry_runs_the_first_route_delete() {
-    use aws_sdk_ec2::error::ErrorMetadata;
     use aws_sdk_ec2::operation::delete_route::DeleteRouteError;
 
     let cut = cut_for(&private_table());
@@ -694,14 +693,7 @@ async fn mocked_check_dry_runs_the_first_route_delete() {
                 && req.destination_cidr_block() == first.destination_cidr_block.as_deref()
                 && req.destination_ipv6_cidr_block() == first.destination_ipv6_cidr_block.as_deref()
         })
-        .then_error(|| {
-            DeleteRouteError::generic(
-                ErrorMetadata::builder()
-                    .code("DryRunOperation")
-                    .message("Request would have succeeded, but DryRun flag is set.")
-                    .build(),
-            )
-        });
+        .then_error(|| DeleteRouteError::generic(crate::services::kind::dry_run_would_succeed()));
     let ctx = RegionCtx::with_ec2(
         "us-east-1",
         mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&dry_run]),

@@ -427,7 +427,6 @@ async fn mocked_a_detach_of_an_attachment_gone_since_the_plan_fails_with_ec2s_co
 /// `apply --check` dry-runs DetachVpnGateway for the VPC the cut detaches; `DryRunOperation` is permitted.
 #[tokio::test]
 async fn mocked_check_dry_runs_the_detach() {
-    use aws_sdk_ec2::error::ErrorMetadata;
     use aws_sdk_ec2::operation::detach_vpn_gateway::DetachVpnGatewayError;
 
     let cut = cut_for(&attached_state());
@@ -438,12 +437,7 @@ async fn mocked_check_dry_runs_the_detach() {
                 && req.vpc_id() == Some("vpc-1")
         })
         .then_error(|| {
-            DetachVpnGatewayError::generic(
-                ErrorMetadata::builder()
-                    .code("DryRunOperation")
-                    .message("Request would have succeeded, but DryRun flag is set.")
-                    .build(),
-            )
+            DetachVpnGatewayError::generic(crate::services::kind::dry_run_would_succeed())
         });
     let ctx = RegionCtx::with_ec2(
         "us-east-1",

@@ -565,12 +565,7 @@ async fn mocked_restore_leaves_a_mode_changed_after_the_cut_and_reports_the_conf
 
 #[tokio::test]
 async fn mocked_permission_check_dry_runs_the_exclusion_and_the_block() {
-    let dry_run_ok = || {
-        aws_sdk_ec2::error::ErrorMetadata::builder()
-            .code("DryRunOperation")
-            .message("Request would have succeeded, but DryRun flag is set.")
-            .build()
-    };
+    let dry_run_ok = crate::services::kind::dry_run_would_succeed;
     let create = mock!(Client::create_vpc_block_public_access_exclusion)
         .match_requests(|r| r.dry_run() == Some(true) && r.subnet_id() == Some("subnet-1"))
         .then_error(move || {
