@@ -5,7 +5,7 @@
 //! work out what is pending and what the kinds' restore gates keep, show it, ask, then undo ([`execute`]).
 //! `--dry-run` stops before asking.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -702,7 +702,7 @@ pub async fn execute(
 ) -> Result<RestoreOutcome, EngineError> {
     let mut outcome = RestoreOutcome::default();
     let order = schedule(pending, registry);
-    let mut deferred: HashSet<(&str, usize)> = HashSet::new();
+    let mut deferred: Vec<&PendingRestore> = Vec::new();
     let parallelism = undoing.parallelism.max(1);
     let run = UndoRun {
         session,
@@ -721,26 +721,21 @@ pub async fn execute(
         registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind)
     };
     for same_phase in order.chunk_by(|a, b| phase_of(a) == phase_of(b)) {
-        let ranks = same_phase.chunk_by(same_rank);
-        let mut results: Vec<(String, UndoResult)> = if parallelism == 1 {
-            let mut results = Vec::new();
-            for rank in ranks {
-                results.extend(run.rank(rank).await);
+        // Each footprint's ranks, in restore's order: one lane each, the lanes side by side. At a width
+        // of one, the whole phase is one lane: one undo after the other, in schedule's order.
+        let mut lanes: Vec<(Option<Footprint>, Vec<&[&PendingRestore]>)> = Vec::new();
+        for rank in same_phase.chunk_by(same_rank) {
+            let footprint = (parallelism > 1)
+                .then(|| registry.get(&rank[0].cut.kind))
+                .flatten()
+                .map(|kind| kind.info().footprint);
+            match lanes.iter_mut().find(|(of, _)| *of == footprint) {
+                Some((_, lane)) => lane.push(rank),
+                None => lanes.push((footprint, vec![rank])),
             }
-            results
-        } else {
-            // Each footprint's ranks, in restore's order: one lane each, the lanes side by side.
-            let mut lanes: Vec<(Option<Footprint>, Vec<&[&PendingRestore]>)> = Vec::new();
-            for rank in ranks {
-                let footprint = registry
-                    .get(&rank[0].cut.kind)
-                    .map(|kind| kind.info().footprint);
-                match lanes.iter_mut().find(|(of, _)| *of == footprint) {
-                    Some((_, lane)) => lane.push(rank),
-                    None => lanes.push((footprint, vec![rank])),
-                }
-            }
-            let run = &run;
+        }
+        let run = &run;
+        let mut results: Vec<(String, UndoResult)> =
             future::join_all(lanes.into_iter().map(|(_, lane)| async move {
                 let mut results = Vec::new();
                 for rank in lane {
@@ -751,8 +746,7 @@ pub async fn execute(
             .await
             .into_iter()
             .flatten()
-            .collect()
-        };
+            .collect();
         // Reported in schedule's order, not as the lanes ended (a cut's generations keep theirs).
         let first_at: HashMap<&str, usize> = same_phase
             .iter()
@@ -763,17 +757,13 @@ pub async fn execute(
         results.sort_by_key(|(id, _)| first_at.get(id.as_str()).copied());
         outcome.add(results, &mut deferred)?;
     }
-    // Once every phase is undone: what AWS refused until then, once more, one after the other.
-    let again: Vec<&PendingRestore> = order
-        .iter()
-        .copied()
-        .filter(|item| deferred.contains(&(item.cut.id.as_str(), item.generation)))
-        .collect();
+    // Once every phase is undone: what AWS refused until then (gathered in schedule's order), once
+    // more, one after the other.
     let mut results = Vec::new();
-    for item in again {
+    for item in deferred {
         results.push((item.cut.id.clone(), run.undo(item, true).await));
     }
-    outcome.add(results, &mut HashSet::new())?;
+    outcome.add(results, &mut Vec::new())?;
     Ok(outcome)
 }
 
@@ -782,7 +772,7 @@ impl RestoreOutcome {
     fn add<'p>(
         &mut self,
         results: Vec<(String, UndoResult<'p>)>,
-        deferred: &mut HashSet<(&'p str, usize)>,
+        deferred: &mut Vec<&'p PendingRestore>,
     ) -> Result<(), EngineError> {
         let mut journal_error = None;
         for (id, result) in results {
@@ -793,9 +783,7 @@ impl RestoreOutcome {
                     self.restored.push(id);
                 }
                 Ok(Undone::Failed(error)) => self.failed.push((id, error)),
-                Ok(Undone::Deferred(item)) => {
-                    deferred.insert((item.cut.id.as_str(), item.generation));
-                }
+                Ok(Undone::Deferred(item)) => deferred.push(item),
                 Ok(Undone::NotAttempted) => self.not_attempted.push(id),
                 Err(err) => {
                     journal_error.get_or_insert(err);
