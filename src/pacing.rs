@@ -29,6 +29,10 @@
 //! The wait happens inside the SDK's transmit phase, where its upload-throughput check runs: the clients
 //! must be built with [`stalled_stream_protection`], or a call held for its token counts as a stalled
 //! upload.
+//!
+//! A worker of a run holds a place in the run's width ([`WidthShare`]) and gives it back while one of
+//! its calls waits for a token: a worker behind a slow bucket does not keep others, whose buckets are
+//! full, from starting.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -706,13 +710,76 @@ impl Pacer {
             if wait.is_zero() {
                 return admission;
             }
+            // A worker's place in its run's width is given back while it waits, and taken again before
+            // the tokens are looked at anew (the call is sent holding it).
+            let share = WIDTH_SHARE.try_with(Arc::clone).ok();
+            if let Some(share) = &share {
+                share.give_back();
+            }
             tokio::time::sleep(wait).await;
+            if let Some(share) = &share {
+                share.take_again().await;
+            }
         }
     }
 
     /// Calls made so far, per `service:Operation`.
     pub fn calls(&self) -> BTreeMap<String, u64> {
         self.calls.lock().expect("call counter lock").clone()
+    }
+}
+
+tokio::task_local! {
+    /// The place in its run's width of the worker this task runs ([`WidthShare::run`]).
+    static WIDTH_SHARE: Arc<WidthShare>;
+}
+
+/// A worker's place in a run's width (`--parallelism`: a semaphore of that many permits), given back
+/// while one of its calls waits for a bucket's token ([`Pacer::admit`]) and taken again before the call
+/// is sent.
+///
+/// Why: a run works side by side on kinds whose calls draw on different buckets. A worker whose call
+/// waits for a slow bucket (`ModifyVpcEndpoint`: 4 tokens, then one every 3.3 s) does nothing with its
+/// place meanwhile; held, a dozen of them would keep every other worker, whose buckets are full, from
+/// starting, and the run would last as long as the slow bucket's calls and then the others', instead of
+/// as long as the longer of the two. Calls out at AWS never outnumber the width; work started (waiting
+/// for a token, or for its place back) may.
+///
+/// Works where the call's wait runs in the task that entered [`WidthShare::run`]: the SDK polls its
+/// HTTP client in the caller's task (`a_call_waiting_for_its_token_through_the_sdk_gives_back_its_place`).
+/// Elsewhere (no share in the task) a waiting call keeps its place, as before.
+pub struct WidthShare {
+    width: Arc<tokio::sync::Semaphore>,
+    held: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+}
+
+impl WidthShare {
+    /// Waits for a place in `width`, then runs `work` in it: the place is given back while a call of
+    /// `work`'s waits for a token, and for good when `work` ends.
+    pub async fn run<F: std::future::Future>(
+        width: &Arc<tokio::sync::Semaphore>,
+        work: F,
+    ) -> F::Output {
+        let share = Arc::new(WidthShare {
+            width: width.clone(),
+            held: Mutex::new(None),
+        });
+        share.take_again().await;
+        WIDTH_SHARE.scope(share, work).await
+    }
+
+    fn give_back(&self) {
+        self.held.lock().expect("width share lock").take();
+    }
+
+    async fn take_again(&self) {
+        let permit = self
+            .width
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("a run's width is never closed");
+        *self.held.lock().expect("width share lock") = Some(permit);
     }
 }
 
@@ -1438,8 +1505,11 @@ mod tests {
 
     /// Attempts the SDK makes for a second describe that waits about 10 s for its token (a bucket of one
     /// token refilled every 10 s), through a client with `protection`.
-    async fn attempts_behind_a_slow_bucket(protection: StalledStreamProtectionConfig) -> u64 {
-        use aws_sdk_ec2::types::Filter;
+    /// A paced EC2 client whose every bucket holds one token, refilled every 10 s, in front of
+    /// [`EmptyDescribe`], and a filtered describe through it.
+    fn ec2_behind_a_slow_bucket(
+        protection: StalledStreamProtectionConfig,
+    ) -> (Arc<Pacer>, aws_sdk_ec2::Client) {
         let slow = BucketLimit {
             burst: 1.0,
             per_second: 0.1,
@@ -1460,15 +1530,90 @@ mod tests {
             .http_client(http)
             .interceptor(CallTagger)
             .build();
-        let ec2 = aws_sdk_ec2::Client::from_conf(config);
-        let describe = || {
-            ec2.describe_security_groups()
-                .filters(Filter::builder().name("vpc-id").values("vpc-1").build())
-                .send()
-        };
-        describe().await.unwrap();
-        let _ = describe().await;
+        (pacer, aws_sdk_ec2::Client::from_conf(config))
+    }
+
+    async fn filtered_describe(
+        ec2: &aws_sdk_ec2::Client,
+    ) -> Result<
+        aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput,
+        aws_sdk_ec2::error::SdkError<
+            aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsError,
+        >,
+    > {
+        use aws_sdk_ec2::types::Filter;
+        ec2.describe_security_groups()
+            .filters(Filter::builder().name("vpc-id").values("vpc-1").build())
+            .send()
+            .await
+    }
+
+    async fn attempts_behind_a_slow_bucket(protection: StalledStreamProtectionConfig) -> u64 {
+        let (pacer, ec2) = ec2_behind_a_slow_bucket(protection);
+        filtered_describe(&ec2).await.unwrap();
+        let _ = filtered_describe(&ec2).await;
         pacer.calls()["ec2:DescribeSecurityGroups"] - 1
+    }
+
+    /// Through the SDK, as the engine's workers call: a worker whose describe waits for its token gives
+    /// its place in the run's width back meanwhile (the SDK polls the HTTP client in the caller's task,
+    /// where the worker's share is), and ends holding none.
+    #[tokio::test(start_paused = true)]
+    async fn a_call_waiting_for_its_token_through_the_sdk_gives_back_its_place() {
+        let (_pacer, ec2) = ec2_behind_a_slow_bucket(stalled_stream_protection());
+        let width = Arc::new(tokio::sync::Semaphore::new(1));
+        filtered_describe(&ec2).await.unwrap();
+        let waiting = WidthShare::run(&width, filtered_describe(&ec2));
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(1), &mut waiting)
+                .await
+                .is_err(),
+            "the describe waits 10 s for its token"
+        );
+        assert_eq!(width.available_permits(), 1, "its place is free meanwhile");
+        waiting.await.unwrap();
+        assert_eq!(width.available_permits(), 1);
+    }
+
+    /// A worker waiting for a token leaves its place to another worker, whose bucket is full, and takes
+    /// it again before its own call goes: once the token is there, it still waits for the place.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_waiting_for_a_token_leaves_its_place_in_the_width_to_another() {
+        let pacer = Arc::new(Pacer::new(Some(PacingLimits::default())));
+        let width = Arc::new(tokio::sync::Semaphore::new(1));
+        let start = Instant::now();
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        let slow = tokio::spawn({
+            let (pacer, width) = (pacer.clone(), width.clone());
+            async move {
+                WidthShare::run(&width, async {
+                    pacer.admit(&modify).await;
+                    start.elapsed()
+                })
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // The other worker gets the place at once, and keeps it past the slow worker's token (3.4 s).
+        let other_started = WidthShare::run(&width, async {
+            pacer
+                .admit(&call("EC2", "RevokeSecurityGroupIngress", "us-east-1"))
+                .await;
+            let started = start.elapsed();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            started
+        })
+        .await;
+        assert_eq!(other_started, Duration::from_millis(10));
+        let slow_sent = slow.await.unwrap();
+        assert!(
+            slow_sent >= Duration::from_millis(5010),
+            "sent only once its place was back: {slow_sent:?}"
+        );
     }
 
     /// A call held for its token longer than the SDK's 5 s grace period for a stalled upload goes out

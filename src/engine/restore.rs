@@ -17,6 +17,7 @@ use crate::aws::AwsSession;
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
 use crate::journal::{self, Entry, Journal, JournalContents, Record};
+use crate::pacing::WidthShare;
 use crate::plan::Cut;
 use crate::report::escape::visible;
 use crate::report::{Event, Reporter};
@@ -710,9 +711,9 @@ pub async fn execute(
         journal: std::sync::Mutex::new(journal),
         undoing,
         reporter,
-        in_flight: tokio::sync::Semaphore::new(
+        in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
             parallelism.min(tokio::sync::Semaphore::MAX_PERMITS),
-        ),
+        )),
         journal_failed: AtomicBool::new(false),
     };
     let phase_of =
@@ -804,8 +805,10 @@ struct UndoRun<'a, 'j> {
     journal: std::sync::Mutex<&'j mut Journal>,
     undoing: &'a Undoing<'a>,
     reporter: &'a dyn Reporter,
-    /// One permit per undo in flight, across every lane: `parallelism` in all.
-    in_flight: tokio::sync::Semaphore,
+    /// One permit per undo in flight, across every lane: `parallelism` in all. An undo whose call waits
+    /// for a bucket's token gives its permit back meanwhile ([`WidthShare`]): a lane behind a slow
+    /// bucket (VPC endpoints' 0.3 a second) leaves the width to the others.
+    in_flight: std::sync::Arc<tokio::sync::Semaphore>,
     /// Set by a failed journal write: no undo starts after it.
     journal_failed: AtomicBool,
 }
@@ -853,31 +856,29 @@ impl UndoRun<'_, '_> {
 
     /// One undo, once a permit is free, unless the run was stopped (Ctrl-C) or its journal failed.
     async fn undo<'p>(&self, item: &'p PendingRestore, last_try: bool) -> UndoResult<'p> {
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .expect("the semaphore is never closed");
-        let stopped = self
-            .undoing
-            .stop
-            .is_some_and(|stop| stop.load(Ordering::SeqCst));
-        if stopped || self.journal_failed.load(Ordering::SeqCst) {
-            return Ok(Undone::NotAttempted);
-        }
-        let result = undo_one(
-            self.session,
-            self.registry,
-            item,
-            &self.journal,
-            self.reporter,
-            last_try,
-        )
-        .await;
-        if result.is_err() {
-            self.journal_failed.store(true, Ordering::SeqCst);
-        }
-        result
+        WidthShare::run(&self.in_flight, async {
+            let stopped = self
+                .undoing
+                .stop
+                .is_some_and(|stop| stop.load(Ordering::SeqCst));
+            if stopped || self.journal_failed.load(Ordering::SeqCst) {
+                return Ok(Undone::NotAttempted);
+            }
+            let result = undo_one(
+                self.session,
+                self.registry,
+                item,
+                &self.journal,
+                self.reporter,
+                last_try,
+            )
+            .await;
+            if result.is_err() {
+                self.journal_failed.store(true, Ordering::SeqCst);
+            }
+            result
+        })
+        .await
     }
 }
 
