@@ -117,14 +117,12 @@ pub async fn apply_command(
 
     say!(
         settings,
-        "\nApply finished in {:.1} s: {} cut, {} failed, {} skipped.",
+        "\nApply finished in {:.1} s: {}.",
         outcome.elapsed.as_secs_f64(),
-        outcome.done.len() + outcome.already_done.len(),
-        outcome.failed.len(),
-        outcome.skipped.len()
+        counts_of(&outcome)
     );
-    if let Some(sealed) = outcome.sealed_after {
-        say!(settings, "Sealed in {:.1} s.", sealed.as_secs_f64());
+    if let Some(seal) = seal_of(&outcome) {
+        say!(settings, "{seal}.");
     }
     for (id, error) in &outcome.failed {
         say!(settings, "  failed: {}: {}", field(id), field(error));
@@ -155,16 +153,46 @@ pub async fn apply_command(
         command: "apply".into(),
         ok,
         summary: format!(
-            "{} cut, {} failed, {} skipped, {} not attempted; rollback file {}",
-            outcome.done.len() + outcome.already_done.len(),
-            outcome.failed.len(),
-            outcome.skipped.len(),
+            "{}, {} not attempted; rollback file {}",
+            counts_of(&outcome),
             outcome.not_attempted.len(),
             rollback_path.display()
         ),
         tally: tally_of(&outcome),
     });
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
+}
+
+/// "12 cut, 0 failed, 1 skipped": the cuts this run made, and those an earlier run of the plan had
+/// already made when there are any (a resumed apply), counted apart.
+fn counts_of(outcome: &crate::engine::apply::ApplyOutcome) -> String {
+    let earlier = match outcome.already_done.len() {
+        0 => String::new(),
+        n => format!(", {n} already in place"),
+    };
+    format!(
+        "{} cut{earlier}, {} failed, {} skipped",
+        outcome.done.len(),
+        outcome.failed.len(),
+        outcome.skipped.len()
+    )
+}
+
+/// Whether the run sealed the account, when it took sealing cuts: never "sealed" while one of them
+/// failed or was not attempted.
+fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
+    if outcome.seal_incomplete > 0 {
+        return Some(format!(
+            "Not sealed: {} sealing cut(s) failed or were not attempted (see above); the ways out they close are still open",
+            outcome.seal_incomplete
+        ));
+    }
+    let sealed = outcome.sealed_after?;
+    Some(if outcome.sealed_earlier {
+        "Sealed: every sealing cut was already in place".to_string()
+    } else {
+        format!("Sealed in {:.1} s", sealed.as_secs_f64())
+    })
 }
 
 /// The cuts of a run by outcome and kind, for the `finished` event.
@@ -226,13 +254,10 @@ fn accounts_applied(
                 not_attempted += outcome.not_attempted.len();
                 say!(
                     settings,
-                    "Account {account}: {} cut, {} failed, {} skipped{} (rollback file {})",
-                    outcome.done.len() + outcome.already_done.len(),
-                    outcome.failed.len(),
-                    outcome.skipped.len(),
-                    outcome
-                        .sealed_after
-                        .map(|s| format!(", sealed in {:.1} s", s.as_secs_f64()))
+                    "Account {account}: {}{} (rollback file {})",
+                    counts_of(outcome),
+                    seal_of(outcome)
+                        .map(|seal| format!("; {}", seal.to_lowercase()))
                         .unwrap_or_default(),
                     item.rollback.display()
                 );

@@ -37,8 +37,11 @@ pub enum Event {
         reason: String,
     },
     /// The last sealing cut completed this long after apply started.
+    /// Every sealing cut the run took is in place. `already_in_place`: an earlier run of the plan made
+    /// them all (a resumed apply), this one none.
     Sealed {
         elapsed: Duration,
+        already_in_place: bool,
     },
     RestoreStarted {
         id: String,
@@ -191,7 +194,14 @@ impl Event {
             Event::CutSkipped { id, reason } => {
                 json!({"event": "cut-skipped", "id": id, "reason": reason})
             }
-            Event::Sealed { elapsed } => json!({"event": "sealed", "elapsed_ms": ms(elapsed)}),
+            Event::Sealed {
+                elapsed,
+                already_in_place,
+            } => json!({
+                "event": "sealed",
+                "elapsed_ms": ms(elapsed),
+                "already_in_place": already_in_place
+            }),
             Event::RestoreStarted { id } => json!({"event": "restore-started", "id": id}),
             Event::Restored { id, notes } => json!({"event": "restored", "id": id, "notes": notes}),
             Event::RestoreFailed { id, error } => {
@@ -284,7 +294,11 @@ impl Event {
             }
             Event::CutFailed { id, error } => format!("FAILED    {}: {}", f(id), f(error)),
             Event::CutSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
-            Event::Sealed { elapsed } => format!("sealed in {:.1} s", elapsed.as_secs_f64()),
+            Event::Sealed {
+                already_in_place: true,
+                ..
+            } => "sealed: every sealing cut was already in place".to_string(),
+            Event::Sealed { elapsed, .. } => format!("sealed in {:.1} s", elapsed.as_secs_f64()),
             Event::RestoreStarted { id } => format!("restoring {}", f(id)),
             Event::Restored { id, notes } => {
                 let mut line = format!("restored  {}", f(id));

@@ -201,8 +201,14 @@ pub struct ApplyOutcome {
     pub already_done: Vec<String>,
     pub failed: Vec<(String, String)>,
     pub skipped: Vec<String>,
-    /// Time from the start of apply until the last sealing cut completed, when there was one.
+    /// Time from the start of apply until the last sealing cut completed, when this run took sealing
+    /// cuts and every one of them is in place (none failed, none left unattempted).
     pub sealed_after: Option<Duration>,
+    /// Every sealing cut this run took was already in place (an earlier run of the plan made it): the
+    /// account is sealed, but not by this run.
+    pub sealed_earlier: bool,
+    /// Sealing cuts of this run that failed or were not attempted: the account is not sealed.
+    pub seal_incomplete: usize,
     pub elapsed: Duration,
     /// The run stopped early (Ctrl-C, --fail-fast, expired credentials); these cuts were not attempted.
     pub not_attempted: Vec<String>,
@@ -277,11 +283,44 @@ struct SealWatch {
 struct SealState {
     /// Every cut of the sealing phase has been answered (or skipped, or failed).
     answered: bool,
-    /// The phase had an enabled cut: without one nothing was sealed, and no event fires.
-    any_enabled: bool,
+    /// The run took a sealing cut (one not skipped): without one nothing was sealed, and no event fires.
+    any_taken: bool,
+    /// This run made a sealing change (rather than finding every one in place).
+    any_made: bool,
+    /// Sealing cuts that failed, were not attempted, or whose change never came into force: while
+    /// there is one, the account is not sealed and no event fires.
+    incomplete: usize,
     /// Sealing changes still being waited for.
     waiting: usize,
     sealed_after: Option<Duration>,
+}
+
+/// What the sealing phase's own answers say (the changes still taking effect end later).
+struct SealAnswers {
+    any_taken: bool,
+    any_made: bool,
+    incomplete: usize,
+}
+
+impl SealAnswers {
+    fn of<'r>(results: impl IntoIterator<Item = &'r CutResult>) -> SealAnswers {
+        let mut answers = SealAnswers {
+            any_taken: false,
+            any_made: false,
+            incomplete: 0,
+        };
+        for result in results {
+            match result {
+                CutResult::Skipped => continue,
+                CutResult::Done => answers.any_made = true,
+                // Judged when its wait ends (SealWatch::wait_ended).
+                CutResult::AlreadyDone | CutResult::TakingEffect => {}
+                CutResult::Failed(..) | CutResult::NotAttempted => answers.incomplete += 1,
+            }
+            answers.any_taken = true;
+        }
+        answers
+    }
 }
 
 impl SealWatch {
@@ -289,30 +328,58 @@ impl SealWatch {
         self.state.lock().expect("seal watch").waiting += 1;
     }
 
-    fn wait_ended(&self, started: Instant, reporter: &dyn Reporter) {
+    /// `result`: the waiting cut's, once its change is in force (or not).
+    fn wait_ended(
+        &self,
+        result: &Result<CutResult, EngineError>,
+        started: Instant,
+        reporter: &dyn Reporter,
+    ) {
         let mut state = self.state.lock().expect("seal watch");
         state.waiting -= 1;
+        match result {
+            Ok(CutResult::Done) => state.any_made = true,
+            Ok(CutResult::AlreadyDone) => {}
+            _ => state.incomplete += 1,
+        }
         Self::report_when_sealed(&mut state, started, reporter);
     }
 
-    fn phase_answered(&self, any_enabled: bool, started: Instant, reporter: &dyn Reporter) {
+    fn phase_answered(&self, answers: SealAnswers, started: Instant, reporter: &dyn Reporter) {
         let mut state = self.state.lock().expect("seal watch");
         state.answered = true;
-        state.any_enabled = any_enabled;
+        state.any_taken = answers.any_taken;
+        state.any_made |= answers.any_made;
+        state.incomplete += answers.incomplete;
         Self::report_when_sealed(&mut state, started, reporter);
     }
 
+    /// Sealed once every sealing cut the run took is in place: a run stopped or failed part-way
+    /// through the phase never says so (a responder reads "sealed" as "cut off").
     fn report_when_sealed(state: &mut SealState, started: Instant, reporter: &dyn Reporter) {
-        if state.answered && state.any_enabled && state.waiting == 0 && state.sealed_after.is_none()
+        if state.answered
+            && state.any_taken
+            && state.incomplete == 0
+            && state.waiting == 0
+            && state.sealed_after.is_none()
         {
             let elapsed = started.elapsed();
-            reporter.event(&Event::Sealed { elapsed });
+            reporter.event(&Event::Sealed {
+                elapsed,
+                already_in_place: !state.any_made,
+            });
             state.sealed_after = Some(elapsed);
         }
     }
 
-    fn sealed_after(&self) -> Option<Duration> {
-        self.state.lock().expect("seal watch").sealed_after
+    /// The outcome's `sealed_after`, `sealed_earlier` and `seal_incomplete`.
+    fn verdict(&self) -> (Option<Duration>, bool, usize) {
+        let state = self.state.lock().expect("seal watch");
+        (
+            state.sealed_after,
+            state.sealed_after.is_some() && !state.any_made,
+            state.incomplete,
+        )
     }
 }
 
@@ -403,16 +470,18 @@ pub async fn execute(
                     .buffer_unordered(parallelism)
                     .collect()
                     .await;
-            for (id, result) in answered {
-                match result? {
-                    CutResult::TakingEffect => {}
-                    result => {
-                        results.insert(id, result);
-                    }
-                }
-            }
+            let answered = answered
+                .into_iter()
+                .map(|(id, result)| result.map(|result| (id, result)))
+                .collect::<Result<Vec<_>, _>>()?;
             if phase == Phase::Seal {
-                seal.phase_answered(cuts.iter().any(|c| c.enabled), started, reporter);
+                let answers = SealAnswers::of(answered.iter().map(|(_, result)| result));
+                seal.phase_answered(answers, started, reporter);
+            }
+            for (id, result) in answered {
+                if !matches!(result, CutResult::TakingEffect) {
+                    results.insert(id, result);
+                }
             }
         }
         Ok::<_, EngineError>(results)
@@ -449,7 +518,11 @@ pub async fn execute(
             Some(CutResult::TakingEffect) | None => {}
         }
     }
-    outcome.sealed_after = seal.sealed_after();
+    (
+        outcome.sealed_after,
+        outcome.sealed_earlier,
+        outcome.seal_incomplete,
+    ) = seal.verdict();
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
@@ -623,7 +696,7 @@ async fn run_cut<'a>(
                 seal.wait_started();
                 let waiting: TakingEffect<'a> = Box::pin(async move {
                     let result = run.complete(kind, &ctx, cut, undo, cut_started).await;
-                    seal.wait_ended(started, run.reporter);
+                    seal.wait_ended(&result, started, run.reporter);
                     (cut.id.clone(), result)
                 });
                 if let Err(unsent) = later.sender.send(waiting) {

@@ -382,7 +382,7 @@ async fn with_parallelism_one_the_seal_is_in_force_before_the_next_cut_starts() 
 
 #[tokio::test(start_paused = true)]
 async fn a_seal_that_never_takes_effect_is_journaled_failed_and_the_other_cuts_still_go() {
-    let (log, entries, _events, outcome) = switch_and_key(2, true, false).await;
+    let (log, entries, events, outcome) = switch_and_key(2, true, false).await;
     assert_eq!(log, ["switch answered", "key off", "switch gave up"]);
     assert_eq!(
         journaled(&entries),
@@ -401,11 +401,64 @@ async fn a_seal_that_never_takes_effect_is_journaled_failed_and_the_other_cuts_s
         "{:?}",
         outcome.failed
     );
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, crate::report::Event::Sealed { .. })),
+        "a switch never in force leaves the account unsealed: {events:?}"
+    );
+    assert_eq!((outcome.sealed_after, outcome.seal_incomplete), (None, 1));
+}
+
+/// A run stopped before its sealing cuts (Ctrl-C) never says the account is sealed, however little was
+/// left to do: the responder reads "sealed" as "cut off".
+#[tokio::test(start_paused = true)]
+async fn a_run_stopped_before_its_sealing_cuts_is_not_reported_sealed() {
+    let log = Log::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&SLOW_SWITCH, &log, Behaviour::AtOnce),
+        stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
+    ]);
+    let plan = Plan {
+        cuts: vec![
+            cut("slow_switch", "us-east-1", "region"),
+            cut("key_off", "us-east-1", "AKIA1"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut journal) = new_journal(&dir);
+    let reporter = RecordingReporter::default();
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism: 2,
+            stop: Some(&stop),
+            ..ApplyOptions::default()
+        },
+        &reporter,
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.not_attempted.len(), 2, "{outcome:?}");
+    assert_eq!((outcome.sealed_after, outcome.seal_incomplete), (None, 1));
+    let events = reporter.events.lock().unwrap().clone();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, crate::report::Event::Sealed { .. })),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_resumed_seal_whose_call_went_through_is_waited_for_before_its_completion_is_journaled() {
-    let (log, entries, _events, outcome) = switch_and_key(2, false, true).await;
+    let (log, entries, events, outcome) = switch_and_key(2, false, true).await;
     assert_eq!(
         log,
         ["switch in force", "key off"],
@@ -417,6 +470,18 @@ async fn a_resumed_seal_whose_call_went_through_is_waited_for_before_its_complet
     );
     assert_eq!(outcome.already_done, ["slow_switch/us-east-1/region"]);
     assert_eq!(outcome.done, ["key_off/us-east-1/AKIA1"]);
+    // Sealed, by the earlier run's call: said so, not timed as this run's work.
+    assert!(outcome.sealed_after.is_some() && outcome.sealed_earlier);
+    assert!(
+        events.iter().any(|e| matches!(
+            e,
+            crate::report::Event::Sealed {
+                already_in_place: true,
+                ..
+            }
+        )),
+        "{events:?}"
+    );
 }
 
 /// The block and the writes, declared in the order given.
