@@ -42,12 +42,7 @@ pub async fn apply_command(
         skip_drifted: args.skip_drifted,
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let operator = TerminalOperator {
-        settings,
-        reporter,
-        yes: args.yes,
-        stop: stop.clone(),
-    };
+    let operator = TerminalOperator::new(settings, reporter, args.yes, stop.clone());
     let run = engine::apply::run(
         &session,
         registry,

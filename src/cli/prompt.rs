@@ -59,8 +59,8 @@ fn stop_on_ctrl_c(flag: Arc<AtomicBool>) {
 }
 
 /// The operator at this terminal. Confirmation is typed (the account ID) unless `--yes`; once confirmed,
-/// the first Ctrl-C stops the run after the call in flight (see [`stop_on_ctrl_c`]), not before: at the
-/// prompt, Ctrl-C ends the process with nothing changed.
+/// the first Ctrl-C stops the run after the call in flight (see [`stop_on_ctrl_c`]), not before: until
+/// then (the checks, the prompt), Ctrl-C ends the process with nothing changed.
 pub struct TerminalOperator<'a> {
     pub settings: &'a Settings,
     /// Its spinner, if any, is taken off the screen while the operator is asked.
@@ -68,30 +68,64 @@ pub struct TerminalOperator<'a> {
     pub yes: bool,
     /// Set by Ctrl-C once the operator has confirmed.
     pub stop: Arc<AtomicBool>,
+    /// Until the operator has confirmed: Ctrl-C ends the process, leaving nothing behind.
+    before_confirmation: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-impl TerminalOperator<'_> {
-    fn confirmed(&self, account: &str, action: &str) -> Result<(), String> {
-        // Ctrl-C at the prompt ends the process, which runs no destructor: the rollback file this run
-        // created (locked, still empty) is removed first, so nothing is left behind.
-        let interrupt = (!self.yes).then(|| {
-            tokio::spawn(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    crate::journal::lock::remove_unwritten();
-                    eprintln!("\ninterrupted at the confirmation: nothing was changed");
-                    std::process::exit(130);
-                }
-            })
+impl<'a> TerminalOperator<'a> {
+    /// From now until the operator confirms, Ctrl-C ends the process, which runs no destructor: the
+    /// rollback file this run created (locked, still empty) is removed first, so nothing is left
+    /// behind (nothing in the account changes before the confirmation).
+    pub fn new(
+        settings: &'a Settings,
+        reporter: &'a dyn crate::report::Reporter,
+        yes: bool,
+        stop: Arc<AtomicBool>,
+    ) -> Self {
+        let interrupt = tokio::spawn(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                crate::journal::lock::remove_unwritten();
+                eprintln!("\ninterrupted before the confirmation: nothing was changed");
+                std::process::exit(130);
+            }
         });
+        TerminalOperator {
+            settings,
+            reporter,
+            yes,
+            stop,
+            before_confirmation: std::sync::Mutex::new(Some(interrupt)),
+        }
+    }
+
+    fn confirmed(&self, account: &str, action: &str) -> Result<(), String> {
         let mut answer = Ok(());
         self.reporter
             .suspend(&mut || answer = confirm(account, action, self.yes));
-        if let Some(interrupt) = interrupt {
+        answer.map_err(|err| format!("{err:#}"))?;
+        if let Some(interrupt) = self
+            .before_confirmation
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
             interrupt.abort();
         }
-        answer.map_err(|err| format!("{err:#}"))?;
         stop_on_ctrl_c(self.stop.clone());
         Ok(())
+    }
+}
+
+impl Drop for TerminalOperator<'_> {
+    fn drop(&mut self) {
+        if let Some(interrupt) = self
+            .before_confirmation
+            .get_mut()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take()
+        {
+            interrupt.abort();
+        }
     }
 }
 

@@ -44,12 +44,7 @@ pub async fn restore_command(
         role: args.role.clone(),
     };
     let stop = Arc::new(AtomicBool::new(false));
-    let operator = TerminalOperator {
-        settings,
-        reporter,
-        yes: args.yes,
-        stop: stop.clone(),
-    };
+    let operator = TerminalOperator::new(settings, reporter, args.yes, stop.clone());
     let run = engine::restore::run(
         &session,
         registry,

@@ -277,7 +277,23 @@ fn lock(path: &Path, file: File, created: bool) -> Result<RollbackFile, LockErro
     match file.try_lock() {
         Ok(()) => {
             if created && let Ok(meta) = file.metadata() {
-                unwritten().push((path.to_path_buf(), meta.dev(), meta.ino()));
+                // Registered by its directory's canonical path (the default `<plan stem>.rollback.yaml`
+                // is relative when the plan's path is): the removal picks files by the directory
+                // they are under.
+                let canonical = path
+                    .parent()
+                    .map(|dir| {
+                        if dir.as_os_str().is_empty() {
+                            Path::new(".")
+                        } else {
+                            dir
+                        }
+                    })
+                    .and_then(|dir| dir.canonicalize().ok())
+                    .zip(path.file_name())
+                    .map(|(dir, name)| dir.join(name))
+                    .unwrap_or_else(|| path.to_path_buf());
+                unwritten().push((canonical, meta.dev(), meta.ino()));
             }
             Ok(RollbackFile {
                 path: path.to_path_buf(),
@@ -410,6 +426,17 @@ mod tests {
         assert!(err.to_string().contains("character device"), "{err}");
     }
 
+    /// `path` (absolute) as the working directory reaches it with `..`: tests must not change the
+    /// process's working directory, which they share.
+    fn relative_to_working_dir(path: &Path) -> PathBuf {
+        let cwd = std::env::current_dir().unwrap();
+        let mut relative = PathBuf::new();
+        for _ in cwd.components().skip(1) {
+            relative.push("..");
+        }
+        relative.join(path.strip_prefix("/").unwrap())
+    }
+
     #[test]
     fn an_interrupt_before_the_first_entry_removes_the_created_file_and_nothing_else() {
         let dir = tempfile::tempdir().unwrap();
@@ -425,6 +452,15 @@ mod tests {
         assert!(existing.exists(), "a file this run did not create stays");
         std::mem::forget(held_fresh);
         drop(held_existing);
+
+        // The default rollback file is named relative to the working directory when the plan is.
+        let relative = relative_to_working_dir(&dir.path().join("relative.rollback.yaml"));
+        assert!(relative.is_relative(), "{relative:?}");
+        let held_relative = RollbackFile::open_or_create(&relative).unwrap();
+        assert!(relative.exists());
+        remove_unwritten_under(dir.path());
+        assert!(!relative.exists(), "a relative path is removed as well");
+        std::mem::forget(held_relative);
 
         // Once written, a created file is a journal and stays.
         let written = dir.path().join("written.rollback.yaml");

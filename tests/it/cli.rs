@@ -327,3 +327,50 @@ fn an_unknown_kind_is_refused_before_any_call_and_shown_escaped() {
     assert!(stderr.contains("is not a kind of cut"), "{stderr}");
     assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
 }
+
+/// Ctrl-C while apply waits for AWS's first answer (the account check, before any confirmation, with
+/// `--yes` too) ends the run with nothing changed and exit 130, and takes the rollback file it had just
+/// created with it, named relative to the working directory as the default is.
+#[test]
+fn ctrl_c_before_the_confirmation_leaves_no_rollback_file_behind() {
+    use std::io::Read;
+    let dir = tempfile::tempdir().unwrap();
+    edited_example(&dir, |t| t);
+    let rollback = dir.path().join("edited.rollback.yaml");
+    // An endpoint that takes the connection and never answers: apply waits at its first call.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hikkonuki"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &endpoint)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .args(["apply", "edited.yaml", "--yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (_held, _) = listener.accept().unwrap();
+    assert!(
+        rollback.exists(),
+        "the rollback file is made before the first call"
+    );
+    // SAFETY: kill(2) on the child's PID, which this test spawned and has not reaped.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("nothing was changed"), "{stderr}");
+    assert!(!rollback.exists(), "{stderr}");
+}
