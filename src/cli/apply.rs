@@ -325,19 +325,33 @@ async fn check_command(
         reporter,
     )
     .await?;
+    // With --skip-drifted, apply leaves drifted cuts out instead of refusing: so does the check.
+    let drifted_then = if args.skip_drifted {
+        "apply leaves it out (--skip-drifted), so it stays open"
+    } else {
+        "make a new plan, or pass --skip-drifted to leave it out"
+    };
     for item in &report.drift.drifted {
         say!(
             settings,
-            "drift      {}: no longer matches the plan (make a new plan)",
+            "drift      {}: no longer matches the plan ({drifted_then})",
             field(&item.id)
         );
     }
     for (id, err) in &report.drift.unverifiable {
         say!(
             settings,
-            "unverified {}: {}",
+            "unverified {}: {} ({drifted_then})",
             field(id),
             field(&err.to_string())
+        );
+    }
+    for item in &report.underived {
+        say!(
+            settings,
+            "EDITED     {}: {} (apply refuses the plan: make a new plan)",
+            field(&item.id),
+            field(&item.problem)
         );
     }
     for (id, check) in &report.permissions {
@@ -357,7 +371,7 @@ async fn check_command(
             ),
         }
     }
-    let problems = report.problems();
+    let problems = report.problems(args.skip_drifted);
     let unchecked = report
         .permissions
         .iter()

@@ -416,6 +416,7 @@ pub async fn check(
 ) -> Result<apply::CheckReport, EngineError> {
     let (me, role) = operator_and_role(session, plan.role.as_deref()).await?;
     let mut drift = apply::DriftCheck::default();
+    let mut underived = Vec::new();
     let mut permissions = Vec::new();
     let mut refusals = Vec::new();
     for account in plan.per_account() {
@@ -436,7 +437,7 @@ pub async fn check(
             }
         };
         let named = |id: &str| format!("{}:{id}", account.account);
-        let found = apply::check_drift(
+        let (found, derived) = apply::check_live(
             &entered,
             registry,
             &account,
@@ -444,6 +445,14 @@ pub async fn check(
             parallelism,
         )
         .await;
+        underived.extend(
+            apply::edited_cuts(&found, derived)
+                .into_iter()
+                .map(|mut u| {
+                    u.id = named(&u.id);
+                    u
+                }),
+        );
         drift.drifted.extend(found.drifted.into_iter().map(|mut d| {
             d.id = named(&d.id);
             d
@@ -470,6 +479,7 @@ pub async fn check(
     Ok(apply::CheckReport {
         plan,
         drift,
+        underived,
         permissions,
     })
 }

@@ -168,6 +168,21 @@ async fn an_edited_after_is_refused_before_anything_is_cut() {
     assert_eq!(edited.len(), 2, "the seeded account has both kinds");
     fs::write(&path, serde_yaml::to_string(&plan).unwrap()).unwrap();
 
+    // The check before apply finds what apply would refuse (it said "0 problem(s)").
+    let check = emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--check"])
+        .assert()
+        .code(1);
+    let stdout = String::from_utf8_lossy(&check.get_output().stdout).into_owned();
+    for (_, id) in &edited {
+        assert!(
+            stdout.contains(&format!("EDITED     {id}: `after.")),
+            "{id} is named: {stdout}"
+        );
+    }
+    assert!(!emulator.path("plans/p.rollback.yaml").exists());
+
     let assert = emulator.apply("plans/p.yaml").assert().code(1);
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     assert!(

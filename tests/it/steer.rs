@@ -137,6 +137,27 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
         .stderr(contains("drift"));
     assert_eq!(groups(&emulator).await, drifted, "refused: nothing changed");
 
+    // The check previews each: a problem without the flag, left out with it.
+    let drift_line = format!("drift      sg_revoke/{REGION}/{}", seeded.bastion_group);
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--check"])
+        .assert()
+        .code(1)
+        .stdout(contains(format!(
+            "{drift_line}: no longer matches the plan (make a new plan, or pass --skip-drifted"
+        )));
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--check", "--skip-drifted"])
+        .assert()
+        .code(0)
+        .stdout(contains(format!(
+            "{drift_line}: no longer matches the plan (apply leaves it out"
+        )))
+        .stdout(contains("0 problem(s)"));
+    assert_eq!(groups(&emulator).await, drifted, "checked: nothing changed");
+
     emulator
         .apply("plans/p.yaml")
         .arg("--skip-drifted")

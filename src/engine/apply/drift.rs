@@ -33,6 +33,14 @@ impl DriftCheck {
     pub fn is_clean(&self) -> bool {
         self.drifted.is_empty() && self.unverifiable.is_empty()
     }
+
+    /// The cuts this check could not prove current: drifted, or unreadable.
+    pub fn ids(&self) -> impl Iterator<Item = &str> {
+        self.drifted
+            .iter()
+            .map(|d| d.id.as_str())
+            .chain(self.unverifiable.iter().map(|(id, _)| id.as_str()))
+    }
 }
 
 /// Observes every enabled cut's resource not started by an earlier run, and compares it with its

@@ -321,18 +321,7 @@ pub async fn prepare(
             drift,
         });
     }
-    // A drifted resource's cut is derived again from its changed state, so it differs too: it is left
-    // out with the drift. Any other difference is an edited plan, refused whatever the flags.
-    let drifted: HashSet<&str> = drift
-        .drifted
-        .iter()
-        .map(|d| d.id.as_str())
-        .chain(drift.unverifiable.iter().map(|(id, _)| id.as_str()))
-        .collect();
-    let underived: Vec<Underived> = underived
-        .into_iter()
-        .filter(|u| !drifted.contains(u.id.as_str()))
-        .collect();
+    let underived = edited_cuts(&drift, underived);
     if !underived.is_empty() {
         return Err(EngineError::Underived {
             plan: request.plan.clone(),
@@ -357,6 +346,18 @@ pub async fn prepare(
         plan_sha256: plan_sha256.to_string(),
         parallelism,
     })
+}
+
+/// The cuts whose effect differs from what their kind derives from the live account, other than the
+/// drifted ones: a drifted resource's cut is derived again from its changed state, so it differs too,
+/// and goes (or is refused) with the drift. Any other difference is an edited plan, refused whatever the
+/// flags.
+pub fn edited_cuts(drift: &DriftCheck, underived: Vec<Underived>) -> Vec<Underived> {
+    let drifted: HashSet<&str> = drift.ids().collect();
+    underived
+        .into_iter()
+        .filter(|u| !drifted.contains(u.id.as_str()))
+        .collect()
 }
 
 /// Gate 8, once the operator has confirmed: write the journal header (or reopen the journal), then cut.
@@ -579,22 +580,30 @@ fn resumable_progress(
 pub struct CheckReport {
     pub plan: Plan,
     pub drift: DriftCheck,
+    /// Cuts whose effect is not what their kind derives from the live account (an edited plan), drifted
+    /// ones aside: apply refuses the plan over them.
+    pub underived: Vec<Underived>,
     pub permissions: Vec<(String, PermissionCheck)>,
 }
 
 impl CheckReport {
-    /// Drifted or unverifiable cuts, denied permissions and failed checks.
-    pub fn problems(&self) -> usize {
-        self.drift.drifted.len()
-            + self.drift.unverifiable.len()
+    /// What would stop apply: drifted or unverifiable cuts (unless `skip_drifted`, with which apply
+    /// leaves them out, and their permissions do not matter), edited cuts, denied permissions and failed
+    /// checks.
+    pub fn problems(&self, skip_drifted: bool) -> usize {
+        let drifted: HashSet<&str> = self.drift.ids().collect();
+        let left_out = |id: &str| skip_drifted && drifted.contains(id);
+        (if skip_drifted { 0 } else { drifted.len() })
+            + self.underived.len()
             + self
                 .permissions
                 .iter()
-                .filter(|(_, check)| {
-                    matches!(
-                        check,
-                        PermissionCheck::Denied(_) | PermissionCheck::Failed(_)
-                    )
+                .filter(|(id, check)| {
+                    !left_out(id)
+                        && matches!(
+                            check,
+                            PermissionCheck::Denied(_) | PermissionCheck::Failed(_)
+                        )
                 })
                 .count()
     }
@@ -625,11 +634,14 @@ pub async fn check(
     let (plan, _) = select(whole, selection, registry);
     let parallelism = parallelism.over_regions_of(plan.enabled_cuts());
     verify_account(session, &plan.account, "plan").await?;
-    let drift = check_drift(session, registry, &plan, &HashMap::new(), parallelism).await;
+    let (drift, underived) =
+        check_live(session, registry, &plan, &HashMap::new(), parallelism).await;
+    let underived = edited_cuts(&drift, underived);
     let permissions = check_permissions(session, registry, &plan, parallelism).await;
     Ok(CheckReport {
         plan,
         drift,
+        underived,
         permissions,
     })
 }
