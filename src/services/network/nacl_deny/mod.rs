@@ -360,13 +360,25 @@ pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<Proposal<AclStat
     after.entries.extend(added.iter().cloned());
     sort_entries(&mut after.entries);
 
-    let numbers = |direction: Direction| {
-        added
+    // Entries are evaluated lowest number first: the kept ranges' allows come before the denies.
+    let numbers = |direction: Direction, action: &str| {
+        let numbers: Vec<String> = added
             .iter()
-            .filter(|e| e.direction == direction)
+            .filter(|e| e.direction == direction && e.action == action)
             .map(|e| e.rule_number.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
+            .collect();
+        if numbers.is_empty() {
+            "none".to_string()
+        } else {
+            numbers.join(", ")
+        }
+    };
+    let rules = |action: &str| {
+        format!(
+            "ingress rules {}; egress rules {}",
+            numbers(Direction::Ingress, action),
+            numbers(Direction::Egress, action)
+        )
     };
     let kept_for_responder: Vec<String> = allowed
         .iter()
@@ -374,26 +386,27 @@ pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<Proposal<AclStat
         .cloned()
         .collect();
     let mut reason = format!(
-        "{} (VPC {}) guards subnet(s) {}: deny all traffic to and from 0.0.0.0/0 and ::/0 (ingress rules {}; egress rules {}), after allow entries for the kept ranges: the VPC's own blocks {}, so traffic inside the VPC keeps flowing",
+        "{} (VPC {}) guards subnet(s) {}: first, allow entries for the kept ranges ({}): the VPC's own blocks {}, so traffic inside the VPC keeps flowing",
         state.network_acl_id,
         state.vpc_id,
         state.subnets.join(", "),
-        numbers(Direction::Ingress),
-        numbers(Direction::Egress),
+        rules("allow"),
         if state.vpc_cidrs.is_empty() {
             "(none recorded)".to_string()
         } else {
             state.vpc_cidrs.join(", ")
         },
     );
-    if kept_for_responder.is_empty() {
-        reason.push('.');
-    } else {
+    if !kept_for_responder.is_empty() {
         reason.push_str(&format!(
-            ", and for the responder (--keep-cidr) {}.",
+            ", and for the responder (--keep-cidr) {}",
             kept_for_responder.join(", ")
         ));
     }
+    reason.push_str(&format!(
+        "; then, deny all other traffic to and from 0.0.0.0/0 and ::/0 ({}).",
+        rules("deny")
+    ));
     reason.push_str(
         " Network ACLs are stateless: unlike security groups, this cuts established connections at once, replies included.",
     );

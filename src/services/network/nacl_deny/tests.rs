@@ -113,6 +113,17 @@ fn the_proposal_adds_entries_explains_statelessness_and_lists_the_kept_ranges() 
         reason.contains("Network ACLs are stateless: unlike security groups, this cuts established connections at once"),
         "{reason}"
     );
+    // The allows (rules 1 to 3) come first and are named as allows; "deny" names only the denies.
+    assert!(
+        reason.contains(
+            "first, allow entries for the kept ranges (ingress rules 1, 2, 3; egress rules 1, 2, 3)"
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("then, deny all other traffic to and from 0.0.0.0/0 and ::/0 (ingress rules 4, 5; egress rules 4, 5)."),
+        "{reason}"
+    );
     assert_eq!(proposed.disabled_because, None);
 }
 
