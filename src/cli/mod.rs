@@ -94,6 +94,8 @@ fn init_logging(verbose: u8) {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
         .with_writer(std::io::stderr)
+        // Colour codes only for a terminal: a log file or CI output gets plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .try_init();
 }
 
@@ -105,7 +107,9 @@ async fn execute(parsed: args::Parsed, registry: &services::Registry) -> anyhow:
         // For a script reading the events (`--output json`): the refusal or error, then the end. People
         // read the same error on standard error.
         let message = format!("{err:#}");
-        let refused = err.downcast_ref::<crate::engine::EngineError>().is_some();
+        let refused = err
+            .downcast_ref::<crate::engine::EngineError>()
+            .is_some_and(crate::engine::EngineError::is_refusal);
         reporter.event(&if refused {
             crate::report::Event::Refused { message }
         } else {

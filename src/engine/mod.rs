@@ -89,6 +89,11 @@ pub enum EngineError {
         "could not identify the caller: {0}\n  fix: check the AWS credentials (profile, environment) and the endpoint"
     )]
     Identity(ServiceError),
+    /// No credentials anywhere the SDK looks: said in one line, with how to provide them.
+    #[error(
+        "no AWS credentials found: pass --profile NAME (`aws sso login --profile NAME` first for an SSO profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+    )]
+    NoCredentials,
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -153,6 +158,27 @@ pub enum EngineError {
     },
 }
 
+impl EngineError {
+    /// Whether the engine refused (the input, or the account's state, says no) rather than failed (the
+    /// credentials, the network, the disk): `refused` or `error` among the JSON events.
+    pub fn is_refusal(&self) -> bool {
+        !matches!(
+            self,
+            EngineError::Identity(_) | EngineError::NoCredentials | EngineError::Journal(_)
+        )
+    }
+
+    /// The caller could not be identified: [`EngineError::NoCredentials`] when no credentials were found
+    /// at all, the call's own error otherwise.
+    pub fn identity(err: ServiceError) -> EngineError {
+        if err.is_missing_credentials() {
+            EngineError::NoCredentials
+        } else {
+            EngineError::Identity(err)
+        }
+    }
+}
+
 /// The person at the keyboard, as the engine sees them: shown what is about to happen, and asked. The CLI
 /// implements it with the terminal; tests and automation with a fixed answer.
 pub trait Operator: Sync {
@@ -188,7 +214,7 @@ pub async fn verify_account(
     let caller = session
         .caller_identity()
         .await
-        .map_err(EngineError::Identity)?;
+        .map_err(EngineError::identity)?;
     if caller.account != expected {
         return Err(EngineError::WrongAccount {
             what,

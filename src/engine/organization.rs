@@ -195,7 +195,7 @@ async fn operator_and_role(
     let me = session
         .caller_identity()
         .await
-        .map_err(EngineError::Identity)?;
+        .map_err(EngineError::identity)?;
     Ok((me, role.unwrap_or(DEFAULT_MEMBER_ROLE).to_string()))
 }
 
@@ -499,7 +499,7 @@ pub async fn restore_file_through_role(
     let me = session
         .caller_identity()
         .await
-        .map_err(EngineError::Identity)?;
+        .map_err(EngineError::identity)?;
     let Some(account) = header_account(&request.rollback, request)? else {
         return restore::run_one(session, registry, request, operator, stop, reporter).await;
     };

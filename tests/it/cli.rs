@@ -374,3 +374,57 @@ fn ctrl_c_before_the_confirmation_leaves_no_rollback_file_behind() {
     assert!(stderr.contains("nothing was changed"), "{stderr}");
     assert!(!rollback.exists(), "{stderr}");
 }
+
+/// No credentials anywhere: one line saying how to provide them (it was the SDK's provider chain, every
+/// attempt and its `Debug`), an `error` event for scripts (not a `refused`), and no colour codes off a
+/// terminal.
+#[test]
+fn no_credentials_are_said_in_one_line_with_how_to_provide_them() {
+    let assert = hikkonuki()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "plan",
+            "--regions",
+            "us-east-1",
+            "--out",
+            "/nonexistent/p.yaml",
+        ])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: no AWS credentials found: pass --profile NAME",
+        ));
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    for noise in [
+        "Attempted",
+        "ProviderChainError",
+        "DispatchFailure",
+        "\u{1b}[",
+    ] {
+        assert!(!stderr.contains(noise), "{noise:?} in {stderr}");
+    }
+    let json = hikkonuki()
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .args([
+            "plan",
+            "--regions",
+            "us-east-1",
+            "--out",
+            "/nonexistent/p.yaml",
+            "--output",
+            "json",
+        ])
+        .assert()
+        .code(1);
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&json.get_output().stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["error", "finished"], "{events:?}");
+}

@@ -30,7 +30,7 @@ pub async fn organization(ctx: &RegionCtx) -> Organization {
             Some(code) => Organization::Unknown(format!("DescribeOrganization: {code}")),
             None => Organization::Unknown(format!(
                 "DescribeOrganization failed: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
+                crate::service_error::error_chain(&err)
             )),
         },
     }

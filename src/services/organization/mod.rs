@@ -659,7 +659,7 @@ pub async fn attach_to_account(
 /// (<https://docs.aws.amazon.com/organizations/latest/APIReference/API_AttachPolicy.html>): a
 /// ConstraintViolationException names its limit in `Reason` (`POLICY_NUMBER_LIMIT_EXCEEDED`,
 /// `MAX_POLICY_TYPE_ATTACHMENT_LIMIT_EXCEEDED`, …).
-fn attach_error<R: std::fmt::Debug>(
+fn attach_error<R: std::fmt::Debug + 'static>(
     kind: &PolicyKind,
     account_id: &str,
     err: aws_smithy_runtime_api::client::result::SdkError<AttachPolicyError, R>,
