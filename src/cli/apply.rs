@@ -10,7 +10,7 @@ use super::exit;
 use super::prompt::TerminalOperator;
 use super::settings::Settings;
 use crate::aws::AwsSession;
-use crate::engine::apply::{ApplyRequest, ApplyRun};
+use crate::engine::apply::{ApplyRequest, ApplyRun, LeftOut, LeftOutBecause};
 use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
 use crate::plan::select::Selection;
@@ -52,17 +52,24 @@ pub async fn apply_command(
         reporter,
     )
     .await;
-    let (rollback_path, outcome) = match run {
+    let (rollback_path, outcome, left_out) = match run {
         Ok(ApplyRun::NothingToApply { left_out, .. }) => {
-            say!(
-                settings,
-                "Nothing to apply: every cut is disabled{}, or the plan has none.",
+            let why = format!(
+                "Nothing to apply: every cut is disabled{}, or the plan has none",
                 if left_out.is_empty() {
                     ""
                 } else {
                     " or left out"
                 }
             );
+            say!(settings, "{why}.");
+            engine::apply::report_left_out(&left_out, reporter);
+            reporter.event(&Event::Finished {
+                command: "apply".into(),
+                ok: true,
+                summary: why,
+                tally: tally_of(&Default::default(), &left_out),
+            });
             return Ok(exit::SUCCESS);
         }
         Ok(ApplyRun::Applied {
@@ -74,11 +81,11 @@ pub async fn apply_command(
             if !left_out.is_empty() {
                 say!(
                     settings,
-                    "Left out of this run: {} enabled cut(s) of the plan (listed above); they stay open.",
+                    "Left out of this run: {} enabled cut(s) of the plan (see above); they stay open.",
                     left_out.len()
                 );
             }
-            (rollback, outcome)
+            (rollback, outcome, left_out)
         }
         Ok(ApplyRun::AppliedAccounts {
             rollback_dir,
@@ -114,7 +121,7 @@ pub async fn apply_command(
         settings,
         "\nApply finished in {:.1} s: {}.",
         outcome.elapsed.as_secs_f64(),
-        counts_of(&outcome)
+        counts_of(&outcome, &left_out)
     );
     if let Some(seal) = seal_of(&outcome) {
         say!(settings, "{seal}.");
@@ -149,28 +156,44 @@ pub async fn apply_command(
         ok,
         summary: format!(
             "{}, {} not attempted; rollback file {}",
-            counts_of(&outcome),
+            counts_of(&outcome, &left_out),
             outcome.not_attempted.len(),
             rollback_path.display()
         ),
-        tally: tally_of(&outcome),
+        tally: tally_of(&outcome, &left_out),
     });
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
 }
 
 /// "12 cut, 0 failed, 1 skipped": the cuts this run made, and those an earlier run of the plan had
-/// already made when there are any (a resumed apply), counted apart.
-fn counts_of(outcome: &crate::engine::apply::ApplyOutcome) -> String {
+/// already made when there are any (a resumed apply), counted apart. Skipped: disabled in the plan, or
+/// left out by this run for a reason of its own (drifted, the applier's own access); the cuts the flags
+/// did not select are counted apart.
+fn counts_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut]) -> String {
     let earlier = match outcome.already_done.len() {
         0 => String::new(),
         n => format!(", {n} already in place"),
     };
+    let (not_selected, skipped) = left_out_counts(left_out);
+    let unselected = match not_selected {
+        0 => String::new(),
+        n => format!(", {n} not selected"),
+    };
     format!(
-        "{} cut{earlier}, {} failed, {} skipped",
+        "{} cut{earlier}, {} failed, {} skipped{unselected}",
         outcome.done.len(),
         outcome.failed.len(),
-        outcome.skipped.len()
+        outcome.skipped.len() + skipped
     )
+}
+
+/// The cuts left out as not selected, and those left out for any other reason.
+fn left_out_counts(left_out: &[LeftOut]) -> (usize, usize) {
+    let not_selected = left_out
+        .iter()
+        .filter(|item| matches!(item.because, LeftOutBecause::NotSelected(_)))
+        .count();
+    (not_selected, left_out.len() - not_selected)
 }
 
 /// Whether the run sealed the account, when it took sealing cuts: never "sealed" while one of them
@@ -191,16 +214,26 @@ fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
 }
 
 /// The cuts of a run by outcome and kind, for the `finished` event.
-fn tally_of(outcome: &crate::engine::apply::ApplyOutcome) -> Tally {
+fn tally_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut]) -> Tally {
     fn ids(list: &[String]) -> impl Iterator<Item = &str> {
         list.iter().map(String::as_str)
     }
+    let (not_selected, other): (Vec<&LeftOut>, Vec<&LeftOut>) = left_out
+        .iter()
+        .partition(|item| matches!(item.because, LeftOutBecause::NotSelected(_)));
     Tally::default()
         .count("done", ids(&outcome.done))
         .count("already_done", ids(&outcome.already_done))
         .count("failed", outcome.failed.iter().map(|(id, _)| id.as_str()))
-        .count("skipped", ids(&outcome.skipped))
+        .count(
+            "skipped",
+            ids(&outcome.skipped).chain(other.iter().map(|item| item.id.as_str())),
+        )
         .count("not_attempted", ids(&outcome.not_attempted))
+        .count(
+            "not_selected",
+            not_selected.iter().map(|item| item.id.as_str()),
+        )
 }
 
 fn show_drift(
@@ -243,14 +276,14 @@ fn accounts_applied(
         let account = field(&item.account);
         match &item.result {
             Ok(outcome) => {
-                tally = tally.plus(&tally_of(outcome));
+                tally = tally.plus(&tally_of(outcome, &item.left_out));
                 cut += outcome.done.len() + outcome.already_done.len();
                 failed += outcome.failed.len();
                 not_attempted += outcome.not_attempted.len();
                 say!(
                     settings,
                     "Account {account}: {}{} (rollback file {})",
-                    counts_of(outcome),
+                    counts_of(outcome, &item.left_out),
                     seal_of(outcome)
                         .map(|seal| format!("; {}", seal.to_lowercase()))
                         .unwrap_or_default(),
@@ -378,13 +411,50 @@ async fn check_command(
         .filter(|(_, check)| matches!(check, PermissionCheck::NotCheckable(_)))
         .count();
     // "0 problems" alone would read as "every cut will work" when some had no dry run to ask.
-    say!(
-        settings,
-        "\nCheck of {}: {problems} problem(s); {} of {} cut(s) checked by a dry run, {unchecked} not checkable (listed as unchecked: their permission is known only when apply runs them). Nothing was changed.",
-        args.plan.display(),
+    let verdict = format!(
+        "{problems} problem(s); {} of {} cut(s) checked by a dry run, {unchecked} not checkable (listed as unchecked: their permission is known only when apply runs them). Nothing was changed",
         report.permissions.len() - unchecked,
         report.permissions.len()
     );
+    say!(settings, "\nCheck of {}: {verdict}.", args.plan.display());
+    let permission = |wanted: fn(&PermissionCheck) -> bool| {
+        report
+            .permissions
+            .iter()
+            .filter(move |(_, check)| wanted(check))
+            .map(|(id, _)| id.as_str())
+    };
+    reporter.event(&Event::Finished {
+        command: "apply --check".into(),
+        ok: problems == 0,
+        summary: verdict,
+        tally: Tally::default()
+            .count(
+                "drifted",
+                report.drift.drifted.iter().map(|d| d.id.as_str()),
+            )
+            .count(
+                "unverifiable",
+                report.drift.unverifiable.iter().map(|(id, _)| id.as_str()),
+            )
+            .count("edited", report.underived.iter().map(|u| u.id.as_str()))
+            .count(
+                "allowed",
+                permission(|c| matches!(c, PermissionCheck::Allowed)),
+            )
+            .count(
+                "denied",
+                permission(|c| matches!(c, PermissionCheck::Denied(_))),
+            )
+            .count(
+                "check_failed",
+                permission(|c| matches!(c, PermissionCheck::Failed(_))),
+            )
+            .count(
+                "unchecked",
+                permission(|c| matches!(c, PermissionCheck::NotCheckable(_))),
+            ),
+    });
     Ok(if problems == 0 {
         exit::SUCCESS
     } else {

@@ -55,12 +55,18 @@ pub async fn restore_command(
     )
     .await?;
     let (work, outcome) = match run {
-        RestoreRun::NothingToRestore { .. } => {
-            say!(
-                settings,
-                "Nothing to restore: {} records no cut that is not already restored.",
+        RestoreRun::NothingToRestore { work } => {
+            let why = format!(
+                "Nothing to restore: {} records no cut that is not already restored",
                 args.rollback.display()
             );
+            say!(settings, "{why}.");
+            reporter.event(&Event::Finished {
+                command: "restore".into(),
+                ok: true,
+                summary: why,
+                tally: tally_of(&work, Some(&Default::default())),
+            });
             return Ok(exit::SUCCESS);
         }
         RestoreRun::DryRun { work } => {

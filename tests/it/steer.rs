@@ -101,17 +101,33 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
         .stderr(contains("--kinds: `sg_revok` is not a kind"));
     assert!(!emulator.path("plans/typo.yaml").exists());
 
-    // From the reviewed plan, only the web group's cut.
-    emulator
+    // From the reviewed plan, only the web group's cut. The others are counted, not listed: one event
+    // or line each would list the plan again.
+    let applied = emulator
         .apply("plans/p.yaml")
-        .args(["--target", &seeded.web_group])
+        .args(["--target", &seeded.web_group, "--output", "json"])
         .assert()
         .code(0)
-        .stdout(contains("Left out: "))
-        .stdout(contains(format!(
+        .stderr(contains("Left out: 5 enabled cut(s)"))
+        .stderr(contains(format!(
             "not selected by --target {}",
             seeded.web_group
         )));
+    let events = json_events(&applied.get_output().stdout);
+    assert_eq!(
+        events[0]["event"], "started",
+        "the totals first: {events:?}"
+    );
+    assert_eq!(events[0]["total"], 1);
+    assert!(
+        !events.iter().any(|e| e["event"] == "cut-skipped"),
+        "{events:?}"
+    );
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "finished");
+    assert_eq!(finished["outcomes"]["done"], 1);
+    assert_eq!(finished["outcomes"]["not_selected"], 5);
+    assert_eq!(finished["outcomes"]["skipped"], 0);
     let after = groups(&emulator).await;
     assert_ne!(after[&seeded.web_group], original[&seeded.web_group]);
     for group in [&seeded.db_group, &seeded.bastion_group] {
@@ -120,6 +136,21 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
 
     emulator.restore("plans/p.rollback.yaml").assert().code(0);
     assert_eq!(groups(&emulator).await, original);
+
+    // Done already: said, and ended with `finished` for a script too.
+    let again = emulator
+        .restore("plans/p.rollback.yaml")
+        .args(["--output", "json"])
+        .assert()
+        .code(0)
+        .stderr(contains("Nothing to restore"));
+    let events = json_events(&again.get_output().stdout);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["finished"], "{events:?}");
+    assert_eq!(events[0]["ok"], true);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -158,16 +189,35 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
         .stdout(contains("0 problem(s)"));
     assert_eq!(groups(&emulator).await, drifted, "checked: nothing changed");
 
-    emulator
+    let applied = emulator
         .apply("plans/p.yaml")
-        .arg("--skip-drifted")
+        .args(["--skip-drifted", "--output", "json"])
         .assert()
         .code(0)
-        .stdout(contains(format!(
+        .stderr(contains(format!(
             "Left out (--skip-drifted): sg_revoke/{REGION}/{} changed since the plan",
             seeded.bastion_group
         )))
-        .stdout(contains("3389"));
+        .stderr(contains("3389"));
+    // The drifted cut is an event of the run, after its totals, and counted as skipped.
+    let events = json_events(&applied.get_output().stdout);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    let skipped: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "cut-skipped")
+        .collect();
+    assert!(
+        skipped.iter().any(
+            |e| e["id"] == format!("sg_revoke/{REGION}/{}", seeded.bastion_group)
+                && e["reason"].as_str().unwrap().starts_with("drifted")
+        ),
+        "{skipped:?}"
+    );
+    assert_eq!(
+        events.last().unwrap()["outcomes"]["skipped"],
+        skipped.len(),
+        "{events:?}"
+    );
     let cut = groups(&emulator).await;
     assert_ne!(cut[&seeded.web_group], drifted[&seeded.web_group]);
     assert_eq!(

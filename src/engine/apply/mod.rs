@@ -329,12 +329,6 @@ pub async fn prepare(
         });
     }
     let plan = leave_out_drifted(plan, drift, &mut left_out);
-    for item in &left_out {
-        reporter.event(&Event::CutSkipped {
-            id: item.id.clone(),
-            reason: item.because.describe(),
-        });
-    }
     Ok(Prepared {
         plan,
         left_out,
@@ -380,6 +374,7 @@ pub async fn perform(
         plan_sha256,
         parallelism,
     } = prepared;
+    report_left_out(&left_out, reporter);
     let mut journal = match contents {
         Some(contents) => Journal::reopen(rollback, &contents)?,
         None => Journal::create(
@@ -404,6 +399,21 @@ pub async fn perform(
     };
     let outcome = execute(session, registry, &plan, &mut journal, &options, reporter).await?;
     Ok((plan, rollback_path, outcome, left_out))
+}
+
+/// A `cut-skipped` event for each enabled cut this run leaves out for a reason of its own (drifted,
+/// unverifiable, the applier's own access), once the run has started: those stay open, each said. Cuts
+/// the flags did not select are not this run's; the summary counts them (`not_selected`), one event
+/// each would list the plan again.
+pub fn report_left_out(left_out: &[LeftOut], reporter: &dyn Reporter) {
+    for item in left_out {
+        if !matches!(item.because, LeftOutBecause::NotSelected(_)) {
+            reporter.event(&Event::CutSkipped {
+                id: item.id.clone(),
+                reason: item.because.describe(),
+            });
+        }
+    }
 }
 
 /// The event that opens the changes: how many this run works through, per kind.
