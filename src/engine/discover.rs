@@ -142,6 +142,13 @@ pub async fn make_plan(
         }
     }
 
+    for flag in request.selection.unmatched(&cuts, registry) {
+        reporter.event(&Event::Warning {
+            message: format!(
+                "{flag} matches no cut discovery proposes (in the kinds selected): check the ID or pattern. A resource with nothing to cut is not proposed."
+            ),
+        });
+    }
     cuts.retain(|cut| request.selection.takes(cut, registry));
     // The management account's organization-level part inspects nothing: its findings would be about
     // an account the operator did not choose.

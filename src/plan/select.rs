@@ -114,6 +114,38 @@ impl Selection {
                     .any(|vpc| self.vpcs.iter().any(|pattern| matches(pattern, vpc))))
     }
 
+    /// The `--target` and `--vpc` patterns that take none of `cuts` (of the kinds taken): a typo, or a
+    /// resource with nothing to cut. Said, so that an empty run is not read as an account with nothing
+    /// open.
+    pub fn unmatched<'c>(
+        &self,
+        cuts: impl IntoIterator<Item = &'c Cut>,
+        catalog: &dyn KindCatalog,
+    ) -> Vec<String> {
+        let cuts: Vec<&Cut> = cuts
+            .into_iter()
+            .filter(|cut| self.takes_kind(&cut.kind))
+            .collect();
+        let mut unmatched = Vec::new();
+        for pattern in &self.targets {
+            if !cuts
+                .iter()
+                .any(|cut| matches(pattern, &cut.id) || matches(pattern, &cut.target))
+            {
+                unmatched.push(format!("--target {pattern}"));
+            }
+        }
+        for pattern in &self.vpcs {
+            if !cuts
+                .iter()
+                .any(|cut| catalog.vpcs_of(cut).iter().any(|vpc| matches(pattern, vpc)))
+            {
+                unmatched.push(format!("--vpc {pattern}"));
+            }
+        }
+        unmatched
+    }
+
     /// The flags as given, for the plan file and for messages (e.g. `--kinds sg_revoke --target sg-1*`).
     pub fn flags(&self) -> Vec<String> {
         let mut flags = Vec::new();
@@ -276,6 +308,33 @@ mod tests {
         let selection = Selection::new(None, None, &["sg-1".into()], &KNOWN).unwrap();
         assert!(selection.takes(&cut("sg_revoke", "us-east-1", "sg-1"), &VpcOfTarget));
         assert!(!selection.takes(&cut("sg_revoke", "us-east-1", "sg-10"), &VpcOfTarget));
+    }
+
+    #[test]
+    fn patterns_that_take_no_cut_are_named() {
+        let selection = Selection::new(
+            Some("sg_revoke"),
+            None,
+            &["sg-1*".into(), "sg-typo".into(), "acl-1".into()],
+            &KNOWN,
+        )
+        .unwrap()
+        .in_vpcs(&["vpc-1*".into(), "vpc-nowhere".into()])
+        .unwrap();
+        let cuts = [
+            cut("sg_revoke", "us-east-1", "sg-10"),
+            // Of a kind not selected: its target does not count as matched.
+            cut("nacl_deny", "us-east-1", "acl-1"),
+        ];
+        assert_eq!(
+            selection.unmatched(&cuts, &VpcOfTarget),
+            ["--target sg-typo", "--target acl-1", "--vpc vpc-nowhere"]
+        );
+        assert!(
+            Selection::default()
+                .unmatched(&cuts, &VpcOfTarget)
+                .is_empty()
+        );
     }
 
     #[test]

@@ -101,6 +101,24 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
         .stderr(contains("--kinds: `sg_revok` is not a kind"));
     assert!(!emulator.path("plans/typo.yaml").exists());
 
+    // A pattern that takes nothing is said, at plan and at apply: an empty run is not an account with
+    // nothing open.
+    emulator
+        .plan(REGION, "plans/none.yaml")
+        .args(["--target", "sg-doesnotexist*"])
+        .assert()
+        .code(0)
+        .stderr(contains(
+            "warning: --target sg-doesnotexist* matches no cut discovery proposes",
+        ));
+    emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--check", "--vpc", "vpc-nowhere"])
+        .assert()
+        .stderr(contains(
+            "warning: --vpc vpc-nowhere matches no enabled cut of the plan",
+        ));
+
     // From the reviewed plan, only the web group's cut. The others are counted, not listed: one event
     // or line each would list the plan again.
     let applied = emulator

@@ -307,6 +307,7 @@ pub async fn prepare(
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
+    warn_unmatched(&plan, &request.selection, registry, reporter);
     // Selected first: only the cuts this run takes are asked about the applier's access (live reads).
     let (plan, mut left_out) = select(plan, &request.selection, registry);
     let (plan, mut protected) =
@@ -426,6 +427,23 @@ pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -
         command: command.into(),
         total: by_kind.values().sum(),
         by_kind,
+    }
+}
+
+/// Warns of each `--target` or `--vpc` that takes none of the plan's enabled cuts: a typo would
+/// otherwise read as a plan with nothing left to cut.
+fn warn_unmatched(
+    plan: &Plan,
+    selection: &Selection,
+    registry: &Registry,
+    reporter: &dyn Reporter,
+) {
+    for flag in selection.unmatched(plan.enabled_cuts(), registry) {
+        reporter.event(&Event::Warning {
+            message: format!(
+                "{flag} matches no enabled cut of the plan (in the kinds selected): check the ID or pattern"
+            ),
+        });
     }
 }
 
@@ -641,6 +659,7 @@ pub async fn check(
         )
         .await;
     }
+    warn_unmatched(&whole, selection, registry, reporter);
     let (plan, _) = select(whole, selection, registry);
     let parallelism = parallelism.over_regions_of(plan.enabled_cuts());
     verify_account(session, &plan.account, "plan").await?;
