@@ -36,6 +36,7 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
             &KeyStore::from_environment(),
             true,
         )?;
+        let warnings = shown_anyway(warnings);
         let shown = match args.format {
             ShowFormat::Text => rollback_text(&contents, &warnings, registry),
             ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&contents.records)?),
@@ -128,6 +129,7 @@ pub async fn show_live(
     }
     let keys = KeyStore::from_environment();
     let (contents, warnings) = journal::parse(text.as_bytes(), &args.file, &keys, true)?;
+    let warnings = shown_anyway(warnings);
     let session = AwsSession::load(&settings.connection).await?;
     let report = progress::live(
         &session,
@@ -188,4 +190,20 @@ pub(super) fn write_out(text: &str) -> std::io::Result<()> {
         Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// The journal's warnings about problems `show` reads past (it shows any file): said as what they mean
+/// here, since no `--force` was given and restore still refuses the file without one.
+fn shown_anyway(warnings: Vec<String>) -> Vec<String> {
+    warnings
+        .into_iter()
+        .map(
+            |warning| match warning.strip_suffix(journal::ACCEPTED_BY_FORCE) {
+                Some(problem) => {
+                    format!("{problem} (shown anyway; restore refuses this file without --force)")
+                }
+                None => warning,
+            },
+        )
+        .collect()
 }

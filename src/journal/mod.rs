@@ -422,6 +422,10 @@ impl Journal {
 
 /// Reads a locked rollback file through its handle. `force` accepts a broken chain or a file that cannot
 /// be authenticated, with every problem returned as a warning.
+/// How a warning about a problem the caller chose to accept ends (`force`): restore's `--force`. `show`,
+/// which reads any file to show it, says so in its own words.
+pub const ACCEPTED_BY_FORCE: &str = " (accepted because of --force)";
+
 pub fn read(
     rollback: &RollbackFile,
     keys: &KeyStore,
@@ -625,9 +629,7 @@ pub fn parse_each(
                 }
                 for (problem, fix) in problems {
                     if force {
-                        warnings.push(format!(
-                            "line {number}: {problem} (accepted because of --force)"
-                        ));
+                        warnings.push(format!("line {number}: {problem}{ACCEPTED_BY_FORCE}"));
                     } else {
                         return Err(invalid(number, problem, fix));
                     }
@@ -667,7 +669,7 @@ pub fn parse_each(
             mark.seq
         );
         if force {
-            warnings.push(format!("{problem} (accepted because of --force)"));
+            warnings.push(format!("{problem}{ACCEPTED_BY_FORCE}"));
         } else {
             let lines = bytes.iter().filter(|&&b| b == b'\n').count();
             return Err(invalid(lines.max(1), problem, FIX_HEAD));

@@ -5,6 +5,7 @@
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 use sha2::{Digest, Sha256};
 
@@ -66,6 +67,16 @@ async fn a_forged_undo_record_with_a_recomputed_chain_opens_nothing() {
         cut,
         "nothing was opened"
     );
+    // `show` shows it, saying what restore does with it (no --force was given to show).
+    emulator
+        .hikkonuki()
+        .args(["show", "plans/p.rollback.yaml"])
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "(shown anyway; restore refuses this file without --force)",
+        ))
+        .stdout(contains("accepted because of --force").not());
 }
 
 /// A planted file carrying the plan's SHA-256 and a `done` for every cut used to make apply skip every
