@@ -301,10 +301,44 @@ fn why_disabled(cut: &Cut) -> String {
 /// The most targets named on one line of a group; the rest are counted.
 const NAMED_PER_GROUP: usize = 5;
 
+/// `why` with what names one resource (AWS IDs such as `igw-0ab12cd34`, addresses, counts) said as `…`:
+/// the cause shared by the cuts of a kind disabled for the same reason, each naming its own resources.
+fn cause_of(why: &str) -> String {
+    fn names_one_resource(word: &str) -> bool {
+        let is_id = word.split_once('-').is_some_and(|(prefix, rest)| {
+            !prefix.is_empty()
+                && prefix.bytes().all(|b| b.is_ascii_lowercase())
+                && rest.len() >= 8
+                && rest.bytes().all(|b| b.is_ascii_hexdigit())
+        });
+        let is_number_or_address = !word.is_empty()
+            && word
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.' || b == b'/');
+        is_id || is_number_or_address
+    }
+    let mut cause = String::with_capacity(why.len());
+    for (index, word) in why.split(' ').enumerate() {
+        if index > 0 {
+            cause.push(' ');
+        }
+        let start = word.len() - word.trim_start_matches(['(', '[']).len();
+        let core = word[start..].trim_end_matches(['.', ',', ':', ';', ')', ']']);
+        if names_one_resource(core) {
+            cause.push_str(&word[..start]);
+            cause.push('…');
+            cause.push_str(&word[start + core.len()..]);
+        } else {
+            cause.push_str(word);
+        }
+    }
+    cause
+}
+
 fn disabled_by_why(plan: &Plan, out: &mut String) {
     let mut groups: Vec<((&str, String), Vec<&str>)> = Vec::new();
     for cut in plan.cuts.iter().filter(|cut| !cut.enabled) {
-        let key = (cut.kind.as_str(), why_disabled(cut));
+        let key = (cut.kind.as_str(), cause_of(&why_disabled(cut)));
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, targets)) => targets.push(&cut.target),
             None => groups.push((key, vec![&cut.target])),
@@ -998,6 +1032,33 @@ mod tests {
             text.lines().any(|line| line
                 == "Kind options: --maintenance-origin maint.example.com, --no-evidence-snapshots"),
             "{text}"
+        );
+    }
+
+    /// Cuts of one kind disabled for one cause are one group, though each reason names its own
+    /// resources (here, the gateways the demo account cannot detach).
+    #[test]
+    fn cuts_disabled_for_one_cause_are_one_group_whatever_resources_they_name() {
+        let why = |igw: &str, eni: &str, ip: &str| {
+            format!(
+                "AWS refuses to detach {igw} while its VPC holds public addresses, and it holds 1: {eni} (NAT gateway nat-8640d13ea48d60638) {ip}, Elastic IP eipalloc-c70ce2a787cf56b3c. To detach it, disassociate or release those Elastic IPs, then make a new plan."
+            )
+        };
+        let first = why(
+            "igw-10d096f98359249e0",
+            "eni-e53a13bade80594e2",
+            "127.112.150.74",
+        );
+        let second = why("igw-58abbb8d0f4e14746", "eni-0aa1bb2cc3dd4ee5f", "10.0.0.7");
+        assert_eq!(cause_of(&first), cause_of(&second));
+        assert_eq!(
+            cause_of(&first),
+            "AWS refuses to detach … while its VPC holds public addresses, and it holds …: … (NAT gateway …) …, Elastic IP …. To detach it, disassociate or release those Elastic IPs, then make a new plan."
+        );
+        // Words that only look alike stay: a kind's name, a flag, a stack's name.
+        assert_eq!(
+            cause_of("managed by stack web-tier (sg_revoke, --allow-irreversible)"),
+            "managed by stack web-tier (sg_revoke, --allow-irreversible)"
         );
     }
 
