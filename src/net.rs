@@ -59,6 +59,14 @@ impl Cidr {
         }
     }
 
+    /// The range's first address (`203.0.113.0` for `203.0.113.0/24`).
+    pub fn first_address(&self) -> IpAddr {
+        match self.family {
+            Family::V4 => IpAddr::V4(Ipv4Addr::from(self.network as u32)),
+            Family::V6 => IpAddr::V6(Ipv6Addr::from(self.network)),
+        }
+    }
+
     /// True when every address of `other` is also in `self` (a block contains itself).
     pub fn contains(&self, other: &Cidr) -> bool {
         self.family == other.family

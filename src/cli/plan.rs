@@ -26,8 +26,10 @@ fn check_plan_options(options: &PlanOptions, registry: &Registry) -> anyhow::Res
 }
 
 /// The ranges to keep reachable. A bare address is that one address (`/32` or `/128`); a range wider than
-/// a /8 (`0.0.0.0/0`, `::/0`, `0.0.0.0/1`) is refused, because every rule, entry and route it covers would
-/// stay open: the plan would cut little, while looking as if it cut everything.
+/// a /8 (`0.0.0.0/0`, `0.0.0.0/1`; for IPv6, wider than a /32, `::/0`) is refused, because every rule,
+/// entry and route it covers would stay open: the plan would cut little, while looking as if it cut
+/// everything. An address with a prefix that is not its range's first (`203.0.113.7/24`) is refused
+/// too: did it mean the address, or the 256 around it?
 fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
     values
         .iter()
@@ -36,15 +38,26 @@ fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
             let written = match value.parse::<std::net::IpAddr>() {
                 Ok(std::net::IpAddr::V4(_)) => format!("{value}/32"),
                 Ok(std::net::IpAddr::V6(_)) => format!("{value}/128"),
+                Err(_) if !value.contains('/') => bail!(
+                    "--keep-cidr: `{}` is neither an address nor a range\n  fix: give an address (203.0.113.7, 2001:db8::7) or a range (203.0.113.0/24)",
+                    crate::report::escape::visible(value)
+                ),
                 Err(_) => value.to_string(),
             };
             let cidr = written
                 .parse::<Cidr>()
                 .map_err(|err| anyhow!("--keep-cidr: {err}"))?;
-            if cidr.prefix() < plan::WIDEST_KEEP_PREFIX {
+            let (address, _) = written.split_once('/').unwrap_or((&written, ""));
+            if address.parse::<std::net::IpAddr>().ok() != Some(cidr.first_address()) {
                 bail!(
-                    "--keep-cidr: `{cidr}` keeps most of the internet reachable: every security-group rule, network ACL entry and route from or to it would stay open, so the plan would leave the account almost as open as it is\n  fix: give the responder's own address (e.g. 203.0.113.7) or network (a /{} or narrower)",
-                    plan::WIDEST_KEEP_PREFIX
+                    "--keep-cidr: `{}` is an address inside the range {cidr}, not the range's first address: it is unclear whether the one address or the whole range is meant\n  fix: give {address} for the one address, or {cidr} for the range",
+                    crate::report::escape::visible(value)
+                );
+            }
+            if plan::too_wide_to_keep(&cidr) {
+                bail!(
+                    "--keep-cidr: `{cidr}` keeps most of the internet reachable: every security-group rule, network ACL entry and route from or to it would stay open, so the plan would leave the account almost as open as it is\n  fix: give the responder's own address (e.g. 203.0.113.7) or network ({})",
+                    plan::WIDEST_KEEP_IN_WORDS
                 );
             }
             Ok(cidr)
@@ -311,7 +324,13 @@ mod tests {
 
     #[test]
     fn a_range_keeping_most_of_the_internet_is_refused_saying_why() {
-        for wide in ["0.0.0.0/0", "::/0", "128.0.0.0/1", "10.0.0.0/7"] {
+        for wide in [
+            "0.0.0.0/0",
+            "::/0",
+            "128.0.0.0/1",
+            "10.0.0.0/7",
+            "2001::/16",
+        ] {
             let err = keep(&[wide]).unwrap_err().to_string();
             assert!(
                 err.contains("keeps most of the internet reachable"),
@@ -323,6 +342,26 @@ mod tests {
             );
         }
         assert!(keep(&["10.0.0.0/8"]).is_ok(), "a /8 is the widest kept");
+        assert!(keep(&["2001:db8::/32"]).is_ok(), "and an IPv6 /32");
+    }
+
+    /// An address inside a range is refused rather than widened to the range in silence.
+    #[test]
+    fn an_address_given_a_range_prefix_is_refused_saying_what_to_give() {
+        let err = keep(&["not-a-cidr"]).unwrap_err().to_string();
+        assert!(
+            err.contains("`not-a-cidr` is neither an address nor a range"),
+            "{err}"
+        );
+        let err = keep(&["203.0.113.7/24"]).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "fix: give 203.0.113.7 for the one address, or 203.0.113.0/24 for the range"
+            ),
+            "{err}"
+        );
+        let err = keep(&["2001:db8::7/64"]).unwrap_err().to_string();
+        assert!(err.contains("or 2001:db8::/64 for the range"), "{err}");
     }
 
     #[test]
@@ -333,6 +372,9 @@ mod tests {
             "{err}"
         );
         let err = keep(&["bastion"]).unwrap_err().to_string();
-        assert!(err.contains("`bastion` is not a CIDR block"), "{err}");
+        assert!(
+            err.contains("`bastion` is neither an address nor a range"),
+            "{err}"
+        );
     }
 }

@@ -381,9 +381,25 @@ fn unsupported_version(file: &Path, version: &str) -> PlanError {
     )
 }
 
-/// A kept range shorter than this prefix keeps most of the internet reachable: `plan --keep-cidr`
+/// A kept IPv4 range shorter than this prefix keeps most of the internet reachable: `plan --keep-cidr`
 /// refuses it, and so does a plan file that holds one.
 pub const WIDEST_KEEP_PREFIX: u8 = 8;
+
+/// The same for IPv6: a /32 is what a registry allocates a whole provider, so nothing wider is one
+/// responder's network (a /8 of IPv6 is 2^120 addresses).
+pub const WIDEST_KEEP_PREFIX_V6: u8 = 32;
+
+/// The widest range `--keep-cidr` accepts, as words for a fix (`a /8 or narrower …`).
+pub const WIDEST_KEEP_IN_WORDS: &str = "a /8 or narrower for IPv4, a /32 or narrower for IPv6";
+
+/// Whether keeping `cidr` reachable would keep most of the internet reachable ([`WIDEST_KEEP_PREFIX`],
+/// [`WIDEST_KEEP_PREFIX_V6`]).
+pub fn too_wide_to_keep(cidr: &crate::net::Cidr) -> bool {
+    match cidr.family() {
+        crate::net::Family::V4 => cidr.prefix() < WIDEST_KEEP_PREFIX,
+        crate::net::Family::V6 => cidr.prefix() < WIDEST_KEEP_PREFIX_V6,
+    }
+}
 
 /// Twelve ASCII digits: the only shape of an AWS account ID.
 pub fn is_account_id(value: &str) -> bool {
@@ -442,14 +458,14 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
                 ));
             }
             // `plan --keep-cidr` refuses these; a plan file is held to the same rule.
-            Ok(cidr) if cidr.prefix() < WIDEST_KEEP_PREFIX => {
+            Ok(cidr) if too_wide_to_keep(&cidr) => {
                 return Err(PlanError::new(
                     file,
                     format!("keep_cidrs[{index}]"),
                     format!(
                         "`{cidr}` keeps most of the internet reachable: every rule, entry and route from or to it would stay open"
                     ),
-                    "keep only the responder's own address or network (a /8 or narrower), or make a new plan",
+                    "keep only the responder's own address or network (a /8 or narrower for IPv4, a /32 or narrower for IPv6), or make a new plan",
                 ));
             }
             Ok(_) => {}
