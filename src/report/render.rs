@@ -176,6 +176,7 @@ pub fn review_summary(plan: &Plan) -> String {
         return out;
     }
     counts_by_kind_and_region(plan, &mut out);
+    kept_by_keep_cidr(plan, &mut out);
     disabled_by_why(plan, &mut out);
     let irreversible: Vec<&Cut> = plan.cuts.iter().filter(|cut| !cut.reversible).collect();
     if !irreversible.is_empty() {
@@ -300,6 +301,62 @@ fn why_disabled(cut: &Cut) -> String {
 
 /// The most targets named on one line of a group; the rest are counted.
 const NAMED_PER_GROUP: usize = 5;
+
+/// The longest a clause of a reason is quoted in the review.
+const QUOTED_CLAUSE: usize = 160;
+
+/// What `--keep-cidr` keeps, as the enabled cuts' reasons say it: each kind's sentences that name the
+/// flag (the rules a security group keeps, the allow entries a network ACL gets, the paths a switch
+/// cannot keep), grouped by cause and counted, the first quoted. The kinds write those clauses; this
+/// only finds them, knowing nothing of any service.
+fn kept_by_keep_cidr(plan: &Plan, out: &mut String) {
+    if plan.keep_cidrs.is_empty() {
+        return;
+    }
+    let mut groups: Vec<((&str, String), usize, String)> = Vec::new();
+    for cut in plan.cuts.iter().filter(|cut| cut.enabled) {
+        let clauses = cut
+            .reason
+            .split(". ")
+            .filter(|sentence| sentence.contains("--keep-cidr"))
+            .map(|sentence| sentence.trim().trim_end_matches('.'));
+        for clause in clauses {
+            // What is kept differs from cut to cut (each group's rules, ports and addresses): counted
+            // together, the first quoted, so a large account's review stays a screen.
+            let loose: Vec<&str> = clause
+                .split(' ')
+                .map(|word| {
+                    if word.bytes().any(|b| b.is_ascii_digit()) {
+                        "…"
+                    } else {
+                        word
+                    }
+                })
+                .collect();
+            let key = (cut.kind.as_str(), cause_of(&loose.join(" ")));
+            match groups.iter_mut().find(|(k, _, _)| *k == key) {
+                Some((_, count, _)) => *count += 1,
+                None => groups.push((key, 1, clause.to_string())),
+            }
+        }
+    }
+    let _ = writeln!(
+        out,
+        "\nWhat --keep-cidr keeps, as the cuts say it (--diff prints each whole):"
+    );
+    if groups.is_empty() {
+        let _ = writeln!(out, "  no enabled cut names it: it keeps nothing here");
+    }
+    for ((kind, _), count, first) in &groups {
+        let quoted: String = first.chars().take(QUOTED_CLAUSE).collect();
+        let cut_short = if quoted.len() < first.len() {
+            " …"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {} ({count}): {}{cut_short}", f(kind), f(&quoted));
+    }
+}
 
 /// `why` with what names one resource (AWS IDs such as `igw-0ab12cd34`, addresses, counts) said as `…`:
 /// the cause shared by the cuts of a kind disabled for the same reason, each naming its own resources.
@@ -1032,6 +1089,66 @@ mod tests {
             text.lines().any(|line| line
                 == "Kind options: --maintenance-origin maint.example.com, --no-evidence-snapshots"),
             "{text}"
+        );
+    }
+
+    /// The review says what --keep-cidr keeps, from the sentences the kinds write about it: grouped by
+    /// kind and cause, counted, the first quoted; a range no cut names is said to keep nothing.
+    #[test]
+    fn the_review_says_what_the_kept_ranges_keep() {
+        let mut plan = scaled_plan();
+        plan.cuts = vec![
+            cut(
+                "sg_revoke",
+                "us-east-1",
+                "sg-1",
+                true,
+                "Open. Kept for the responder (--keep-cidr): ingress tcp/22 from 203.0.113.10/32.",
+            ),
+            cut(
+                "sg_revoke",
+                "us-east-1",
+                "sg-2",
+                true,
+                "Open. Kept for the responder (--keep-cidr): ingress tcp/443 from 203.0.113.11/32.",
+            ),
+            cut(
+                "sg_revoke",
+                "us-east-1",
+                "sg-3",
+                false,
+                "Off. Kept for the responder (--keep-cidr): ingress tcp/80 from 203.0.113.12/32.",
+            ),
+            cut(
+                "nacl_deny",
+                "us-east-1",
+                "acl-1",
+                true,
+                "Seals. Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions.",
+            ),
+            cut("iam_key_deactivate", "global", "AKIA1", true, "A key."),
+        ];
+        let summary = |plan: &Plan| review_summary(plan);
+        assert_eq!(
+            summary(&plan).matches("What --keep-cidr keeps").count(),
+            0,
+            "no range, no section"
+        );
+        plan.keep_cidrs = vec!["203.0.113.0/24".into()];
+        let text = summary(&plan);
+        assert!(
+            text.contains(
+                "What --keep-cidr keeps, as the cuts say it (--diff prints each whole):\n  sg_revoke (2): Kept for the responder (--keep-cidr): ingress tcp/22 from 203.0.113.10/32\n  nacl_deny (1): Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions\n"
+            ),
+            "{text}"
+        );
+        plan.cuts.truncate(0);
+        plan.cuts
+            .push(cut("iam_key_deactivate", "global", "AKIA1", true, "A key."));
+        assert!(
+            summary(&plan).contains("  no enabled cut names it: it keeps nothing here"),
+            "{}",
+            summary(&plan)
         );
     }
 

@@ -398,15 +398,18 @@ pub fn propose(state: &AclState, keep_cidrs: &[Cidr]) -> Option<Proposal<AclStat
         },
     );
     if !kept_for_responder.is_empty() {
-        reason.push_str(&format!(
-            ", and for the responder (--keep-cidr) {}",
-            kept_for_responder.join(", ")
-        ));
+        reason.push_str(", and the responder's ranges");
     }
     reason.push_str(&format!(
         "; then, deny all other traffic to and from 0.0.0.0/0 and ::/0 ({}).",
         rules("deny")
     ));
+    if !kept_for_responder.is_empty() {
+        reason.push_str(&format!(
+            " Kept for the responder (--keep-cidr): allow entries for {}, in both directions.",
+            kept_for_responder.join(", ")
+        ));
+    }
     reason.push_str(
         " Network ACLs are stateless: unlike security groups, this cuts established connections at once, replies included.",
     );

@@ -106,7 +106,9 @@ fn the_proposal_adds_entries_explains_statelessness_and_lists_the_kept_ranges() 
         "{reason}"
     );
     assert!(
-        reason.contains("for the responder (--keep-cidr) 203.0.113.0/24"),
+        reason.contains(
+            "Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions."
+        ),
         "{reason}"
     );
     assert!(
