@@ -110,7 +110,7 @@ pub enum EngineError {
     NotResumable { rollback: PathBuf, why: String },
     /// Resources changed since the plan was made: the plan no longer says what apply would do.
     #[error(
-        "refusing to apply {plan}: {} cut(s) no longer match the account and {} could not be checked. The plan is stale: make a new one with `hikkonuki plan`. Nothing was changed.",
+        "refusing to apply {plan}: {} cut(s) no longer match the account and {} could not be checked. The plan is stale: make a new one with `hikkonuki plan`, or pass --skip-drifted to apply the rest and leave these open. Nothing was changed.",
         drift.drifted.len(),
         drift.unverifiable.len(),
         plan = plan.display()

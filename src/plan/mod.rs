@@ -266,8 +266,11 @@ impl fmt::Display for PlanSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "Plan: {} cuts, {} irreversible, {} disabled",
-            self.cuts, self.irreversible, self.disabled
+            "Plan: {} {}, {} irreversible, {} disabled",
+            self.cuts,
+            if self.cuts == 1 { "cut" } else { "cuts" },
+            self.irreversible,
+            self.disabled
         )
     }
 }

@@ -142,6 +142,12 @@ fn the_summary_line_counts_cuts_irreversible_and_disabled() {
         good_plan().summary().to_string(),
         "Plan: 2 cuts, 1 irreversible, 1 disabled"
     );
+    let one = super::PlanSummary {
+        cuts: 1,
+        irreversible: 0,
+        disabled: 0,
+    };
+    assert_eq!(one.to_string(), "Plan: 1 cut, 0 irreversible, 0 disabled");
 }
 
 #[test]

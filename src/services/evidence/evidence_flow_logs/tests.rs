@@ -230,3 +230,15 @@ async fn mocked_undo_deletes_only_the_flow_logs_to_this_plans_bucket_and_keeps_a
         outcome.notes
     );
 }
+
+/// `apply --check` lists these cuts as unchecked, saying why (as the README does): the bucket their
+/// flow logs go to is made by apply, not by a check.
+#[tokio::test]
+async fn a_check_lists_the_cut_as_unchecked_because_its_bucket_is_not_made_yet() {
+    let ctx = RegionCtx::for_tests(REGION);
+    let verdict = CutKind::check_permission(&EvidenceFlowLogs, &ctx, &cut()).await;
+    assert!(
+        matches!(&verdict, PermissionCheck::NotCheckable(why) if why.contains("evidence bucket apply makes first")),
+        "{verdict:?}"
+    );
+}
