@@ -102,6 +102,16 @@ pub fn foreign_owner(file: &File) -> io::Result<Option<u32>> {
     Ok((owner != me && owner != 0).then_some(owner))
 }
 
+/// Whether `text` reads as a rollback file rather than a plan: its first line that is not a comment is a
+/// journal entry (`- {…}`), where a plan's is a mapping key. Only to say which file was given where the
+/// other was wanted; reading it still checks everything.
+pub fn looks_like_rollback(text: &str) -> bool {
+    text.lines()
+        .map(str::trim_start)
+        .find(|line| !line.is_empty() && !line.starts_with('#'))
+        .is_some_and(|line| line.starts_with("- {"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

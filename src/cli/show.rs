@@ -16,19 +16,13 @@ use crate::report::{escape, render};
 use crate::services::Registry;
 
 /// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
-fn looks_like_rollback(text: &str) -> bool {
-    text.lines()
-        .map(str::trim_start)
-        .find(|line| !line.is_empty() && !line.starts_with('#'))
-        .is_some_and(|line| line.starts_with("- {"))
-}
 
 pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
     let bytes = crate::files::read_document(&args.file)
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
     let text = String::from_utf8(bytes)
         .with_context(|| format!("{}: is not UTF-8 text", args.file.display()))?;
-    if looks_like_rollback(&text) {
+    if crate::files::looks_like_rollback(&text) {
         // Shown whatever its state, with every chain or authentication problem listed first.
         let (contents, warnings) = journal::parse(
             text.as_bytes(),
@@ -116,7 +110,7 @@ pub async fn show_live(
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
     let text = String::from_utf8(bytes)
         .with_context(|| format!("{}: is not UTF-8 text", args.file.display()))?;
-    if !looks_like_rollback(&text) {
+    if !crate::files::looks_like_rollback(&text) {
         bail!(
             "--live reads a rollback file, the record of an apply; {} is a plan: show it without --live",
             args.file.display()

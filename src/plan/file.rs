@@ -35,9 +35,23 @@ pub fn read_with_digest(
     let bytes = crate::files::read_document(path)
         .map_err(|err| unreadable(format!("cannot be read: {err}")))?;
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    // The same words `fs::read_to_string` uses, which earlier versions printed.
-    let text = String::from_utf8(bytes)
-        .map_err(|_| unreadable("cannot be read: stream did not contain valid UTF-8".into()))?;
+    let text = String::from_utf8(bytes).map_err(|_| PlanError {
+        file: path.to_path_buf(),
+        field: "(file)".into(),
+        problem: "is not UTF-8 text, so not a plan".into(),
+        fix: "give the path of a plan written by `hikkonuki plan` (YAML text)".into(),
+    })?;
+    if crate::files::looks_like_rollback(&text) {
+        return Err(PlanError {
+            file: path.to_path_buf(),
+            field: "(file)".into(),
+            problem: "is a rollback file (what apply journals), not a plan".into(),
+            fix: format!(
+                "give the plan it was written for; to reconnect what it records, `hikkonuki restore {0}`; to read it, `hikkonuki show {0}`",
+                crate::report::escape::visible(&path.display().to_string())
+            ),
+        });
+    }
     Ok((super::parse(&text, path, catalog)?, digest))
 }
 

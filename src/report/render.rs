@@ -707,7 +707,17 @@ fn report_markdown(
             if !rows.contains_key(id) {
                 order.push(id.to_string());
             }
-            rows.entry(id.to_string()).or_default()
+            // A cut with no intent (skipped: disabled or left out) is named by its ID alone,
+            // `kind/region/target` (the target may hold slashes, an ARN's).
+            rows.entry(id.to_string()).or_insert_with(|| {
+                let mut parts = id.splitn(3, '/');
+                CutRow {
+                    kind: parts.next().unwrap_or_default().to_string(),
+                    region: parts.next().unwrap_or_default().to_string(),
+                    target: parts.next().unwrap_or_default().to_string(),
+                    ..CutRow::default()
+                }
+            })
         }
         match &record.entry {
             Entry::Header {
@@ -1312,6 +1322,26 @@ mod tests {
         assert!(
             text.contains("more characters left out"),
             "the error is capped"
+        );
+    }
+
+    /// A cut skipped by apply has no intent in the file: its row is named from its ID, kind, region and
+    /// target (they were empty cells).
+    #[test]
+    fn a_skipped_cut_is_named_in_the_report_by_its_id() {
+        let records = vec![record(
+            0,
+            Entry::Skipped {
+                id: "iam_trust_deny/global/arn:aws:iam::123456789012:role/ci".into(),
+                reason: "disabled in the plan (enabled: false)".into(),
+            },
+        )];
+        let text = report_markdown(&records, Path::new("p.rollback.yaml"), false, &[]);
+        assert!(
+            text.contains(
+                "| `iam_trust_deny/global/arn:aws:iam::123456789012:role/ci` | iam_trust_deny | global | `arn:aws:iam::123456789012:role/ci` | — | skipped: disabled in the plan (enabled: false) |"
+            ),
+            "{text}"
         );
     }
 

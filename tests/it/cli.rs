@@ -428,3 +428,31 @@ fn no_credentials_are_said_in_one_line_with_how_to_provide_them() {
         .collect();
     assert_eq!(names, ["error", "finished"], "{events:?}");
 }
+
+/// The wrong kind of file given to apply is named as what it is, with what to do: a rollback file (it
+/// was "not a YAML plan document: expected mapping start"), or bytes that are not text.
+#[test]
+fn apply_of_a_rollback_file_or_binary_says_what_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = dir.path().join("p.rollback.yaml");
+    std::fs::write(
+        &rollback,
+        "# hikkonuki rollback file\n- {\"seq\":0,\"entry\":\"header\"}\n",
+    )
+    .unwrap();
+    hikkonuki()
+        .args(["apply", rollback.to_str().unwrap(), "--check"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "is a rollback file (what apply journals), not a plan",
+        ))
+        .stderr(contains("hikkonuki restore "));
+    let binary = dir.path().join("p.yaml");
+    std::fs::write(&binary, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    hikkonuki()
+        .args(["apply", binary.to_str().unwrap(), "--check"])
+        .assert()
+        .code(1)
+        .stderr(contains("is not UTF-8 text, so not a plan"));
+}
