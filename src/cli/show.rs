@@ -15,8 +15,6 @@ use crate::plan;
 use crate::report::{escape, render};
 use crate::services::Registry;
 
-/// A rollback file starts (after comments) with a `- {` entry line; anything else is read as a plan.
-
 pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
     let bytes = crate::files::read_document(&args.file)
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
