@@ -17,6 +17,8 @@ impl ProgressReporter {
             ProgressStyle::with_template("{spinner} [{elapsed}] {pos} done, {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
+        // Until the first step says what it is (the checks before any cut or discovery).
+        bar.set_message("checking");
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
         ProgressReporter { bar }
     }
