@@ -68,7 +68,7 @@ pub fn role_findings(survey: &Survey, cuts: &[Cut]) -> Vec<Finding> {
         let why = match &role.decision {
             Decision::Cut(proposal) => match &proposal.disabled_because {
                 None if is_cut(cuts, &role.role) => continue,
-                None => "its cut is not in the plan (switched off, or discovery failed)".to_string(),
+                None => "its cut is not in the plan (not selected by the plan's --kinds, --exclude-kinds, --target or --vpc, or its discovery failed)".to_string(),
                 Some(because) => format!("its cut is proposed disabled: {because}"),
             },
             Decision::Kept(why) => format!(
