@@ -380,21 +380,24 @@ fn ctrl_c_before_the_confirmation_leaves_no_rollback_file_behind() {
 /// terminal.
 #[test]
 fn no_credentials_are_said_in_one_line_with_how_to_provide_them() {
-    let assert = hikkonuki()
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "/nonexistent/p.yaml",
-        ])
-        .assert()
-        .code(1)
-        .stderr(contains(
-            "error: no AWS credentials found: pass --profile NAME",
-        ));
+    let without_credentials = |extra: &[&str]| {
+        hikkonuki()
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .args([
+                "plan",
+                "--regions",
+                "us-east-1",
+                "--out",
+                "/nonexistent/p.yaml",
+            ])
+            .args(extra)
+            .assert()
+            .code(1)
+    };
+    let assert = without_credentials(&[]).stderr(contains(
+        "error: no AWS credentials found: pass --profile NAME",
+    ));
     let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
     for noise in [
         "Attempted",
@@ -404,20 +407,7 @@ fn no_credentials_are_said_in_one_line_with_how_to_provide_them() {
     ] {
         assert!(!stderr.contains(noise), "{noise:?} in {stderr}");
     }
-    let json = hikkonuki()
-        .env_remove("AWS_ACCESS_KEY_ID")
-        .env_remove("AWS_SECRET_ACCESS_KEY")
-        .args([
-            "plan",
-            "--regions",
-            "us-east-1",
-            "--out",
-            "/nonexistent/p.yaml",
-            "--output",
-            "json",
-        ])
-        .assert()
-        .code(1);
+    let json = without_credentials(&["--output", "json"]);
     let events: Vec<serde_json::Value> = String::from_utf8_lossy(&json.get_output().stdout)
         .lines()
         .map(|line| serde_json::from_str(line).unwrap())

@@ -419,32 +419,18 @@ async fn a_run_stopped_before_its_sealing_cuts_is_not_reported_sealed() {
         stand_in(&SLOW_SWITCH, &log, Behaviour::AtOnce),
         stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
     ]);
-    let plan = Plan {
-        cuts: vec![
-            cut("slow_switch", "us-east-1", "region"),
-            cut("key_off", "us-east-1", "AKIA1"),
-        ],
-        ..plan_for(&[])
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (_path, mut journal) = new_journal(&dir);
     let reporter = RecordingReporter::default();
-    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
     let stop = std::sync::atomic::AtomicBool::new(true);
-    let outcome = execute(
-        &session,
-        &registry,
-        &plan,
-        &mut journal,
-        &ApplyOptions {
-            parallelism: 2,
-            stop: Some(&stop),
-            ..ApplyOptions::default()
-        },
-        &reporter,
-    )
-    .await
-    .unwrap();
+    let options = ApplyOptions {
+        parallelism: 2,
+        stop: Some(&stop),
+        ..ApplyOptions::default()
+    };
+    let cuts = vec![
+        cut("slow_switch", "us-east-1", "region"),
+        cut("key_off", "us-east-1", "AKIA1"),
+    ];
+    let outcome = apply_stand_ins_with(&registry, cuts, &options, &reporter).await;
     assert_eq!(outcome.not_attempted.len(), 2, "{outcome:?}");
     assert_eq!((outcome.sealed_after, outcome.seal_incomplete), (None, 1));
     let events = reporter.events.lock().unwrap().clone();
@@ -524,6 +510,20 @@ async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutc
 
 /// Applies `cuts` with the stand-in kinds of `registry`, in a fresh journal, `parallelism` at once.
 async fn apply_stand_ins(registry: &Registry, cuts: Vec<Cut>, parallelism: usize) -> ApplyOutcome {
+    let options = ApplyOptions {
+        parallelism,
+        ..ApplyOptions::default()
+    };
+    apply_stand_ins_with(registry, cuts, &options, &RecordingReporter::default()).await
+}
+
+/// As [`apply_stand_ins`], with these options, reporting to `reporter`.
+async fn apply_stand_ins_with(
+    registry: &Registry,
+    cuts: Vec<Cut>,
+    options: &ApplyOptions<'_>,
+    reporter: &RecordingReporter,
+) -> ApplyOutcome {
     let plan = Plan {
         cuts,
         ..plan_for(&[])
@@ -537,19 +537,9 @@ async fn apply_stand_ins(registry: &Registry, cuts: Vec<Cut>, parallelism: usize
             RegionCtx::for_tests("global"),
         ],
     );
-    execute(
-        &session,
-        registry,
-        &plan,
-        &mut journal,
-        &ApplyOptions {
-            parallelism,
-            ..ApplyOptions::default()
-        },
-        &RecordingReporter::default(),
-    )
-    .await
-    .unwrap()
+    execute(&session, registry, &plan, &mut journal, options, reporter)
+        .await
+        .unwrap()
 }
 
 #[tokio::test(start_paused = true)]
