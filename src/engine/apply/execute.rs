@@ -295,31 +295,17 @@ struct SealState {
     sealed_after: Option<Duration>,
 }
 
-/// What the sealing phase's own answers say (the changes still taking effect end later).
-struct SealAnswers {
-    any_taken: bool,
-    any_made: bool,
-    incomplete: usize,
-}
-
-impl SealAnswers {
-    fn of<'r>(results: impl IntoIterator<Item = &'r CutResult>) -> SealAnswers {
-        let mut answers = SealAnswers {
-            any_taken: false,
-            any_made: false,
-            incomplete: 0,
-        };
-        for result in results {
-            match result {
-                CutResult::Skipped => continue,
-                CutResult::Done => answers.any_made = true,
-                // Judged when its wait ends (SealWatch::wait_ended).
-                CutResult::AlreadyDone | CutResult::TakingEffect => {}
-                CutResult::Failed(..) | CutResult::NotAttempted => answers.incomplete += 1,
-            }
-            answers.any_taken = true;
+impl SealState {
+    /// Counts one sealing cut's answer. A change AWS is still bringing into force is counted once its
+    /// wait ends ([`SealWatch::wait_ended`]); a cut this run does not take (skipped) is not counted.
+    fn count(&mut self, result: &CutResult) {
+        match result {
+            CutResult::Skipped => return,
+            CutResult::Done => self.any_made = true,
+            CutResult::AlreadyDone | CutResult::TakingEffect => {}
+            CutResult::Failed(..) | CutResult::NotAttempted => self.incomplete += 1,
         }
-        answers
+        self.any_taken = true;
     }
 }
 
@@ -338,19 +324,23 @@ impl SealWatch {
         let mut state = self.state.lock().expect("seal watch");
         state.waiting -= 1;
         match result {
-            Ok(CutResult::Done) => state.any_made = true,
-            Ok(CutResult::AlreadyDone) => {}
-            _ => state.incomplete += 1,
+            Ok(result) => state.count(result),
+            Err(_) => state.incomplete += 1,
         }
         Self::report_when_sealed(&mut state, started, reporter);
     }
 
-    fn phase_answered(&self, answers: SealAnswers, started: Instant, reporter: &dyn Reporter) {
+    fn phase_answered<'r>(
+        &self,
+        results: impl IntoIterator<Item = &'r CutResult>,
+        started: Instant,
+        reporter: &dyn Reporter,
+    ) {
         let mut state = self.state.lock().expect("seal watch");
         state.answered = true;
-        state.any_taken = answers.any_taken;
-        state.any_made |= answers.any_made;
-        state.incomplete += answers.incomplete;
+        for result in results {
+            state.count(result);
+        }
         Self::report_when_sealed(&mut state, started, reporter);
     }
 
@@ -475,8 +465,7 @@ pub async fn execute(
                 .map(|(id, result)| result.map(|result| (id, result)))
                 .collect::<Result<Vec<_>, _>>()?;
             if phase == Phase::Seal {
-                let answers = SealAnswers::of(answered.iter().map(|(_, result)| result));
-                seal.phase_answered(answers, started, reporter);
+                seal.phase_answered(answered.iter().map(|(_, result)| result), started, reporter);
             }
             for (id, result) in answered {
                 if !matches!(result, CutResult::TakingEffect) {
