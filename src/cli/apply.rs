@@ -10,7 +10,7 @@ use super::exit;
 use super::prompt::TerminalOperator;
 use super::settings::Settings;
 use crate::aws::AwsSession;
-use crate::engine::apply::{ApplyRequest, ApplyRun, LeftOut, LeftOutBecause};
+use crate::engine::apply::{ApplyRequest, ApplyRun, LeftOut};
 use crate::engine::{self, EngineError};
 use crate::journal::keys::KeyStore;
 use crate::plan::select::Selection;
@@ -189,10 +189,7 @@ fn counts_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut])
 
 /// The cuts left out as not selected, and those left out for any other reason.
 fn left_out_counts(left_out: &[LeftOut]) -> (usize, usize) {
-    let not_selected = left_out
-        .iter()
-        .filter(|item| matches!(item.because, LeftOutBecause::NotSelected(_)))
-        .count();
+    let not_selected = left_out.iter().filter(|item| item.not_selected()).count();
     (not_selected, left_out.len() - not_selected)
 }
 
@@ -218,9 +215,8 @@ fn tally_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut]) 
     fn ids(list: &[String]) -> impl Iterator<Item = &str> {
         list.iter().map(String::as_str)
     }
-    let (not_selected, other): (Vec<&LeftOut>, Vec<&LeftOut>) = left_out
-        .iter()
-        .partition(|item| matches!(item.because, LeftOutBecause::NotSelected(_)));
+    let (not_selected, other): (Vec<&LeftOut>, Vec<&LeftOut>) =
+        left_out.iter().partition(|item| item.not_selected());
     Tally::default()
         .count("done", ids(&outcome.done))
         .count("already_done", ids(&outcome.already_done))

@@ -69,7 +69,7 @@ pub struct TerminalOperator<'a> {
     /// Set by Ctrl-C once the operator has confirmed.
     pub stop: Arc<AtomicBool>,
     /// Until the operator has confirmed: Ctrl-C ends the process, leaving nothing behind.
-    before_confirmation: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    before_confirmation: tokio::task::AbortHandle,
 }
 
 impl<'a> TerminalOperator<'a> {
@@ -94,7 +94,7 @@ impl<'a> TerminalOperator<'a> {
             reporter,
             yes,
             stop,
-            before_confirmation: std::sync::Mutex::new(Some(interrupt)),
+            before_confirmation: interrupt.abort_handle(),
         }
     }
 
@@ -103,14 +103,7 @@ impl<'a> TerminalOperator<'a> {
         self.reporter
             .suspend(&mut || answer = confirm(account, action, self.yes));
         answer.map_err(|err| format!("{err:#}"))?;
-        if let Some(interrupt) = self
-            .before_confirmation
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-        {
-            interrupt.abort();
-        }
+        self.before_confirmation.abort();
         stop_on_ctrl_c(self.stop.clone());
         Ok(())
     }
@@ -118,24 +111,14 @@ impl<'a> TerminalOperator<'a> {
 
 impl Drop for TerminalOperator<'_> {
     fn drop(&mut self) {
-        if let Some(interrupt) = self
-            .before_confirmation
-            .get_mut()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .take()
-        {
-            interrupt.abort();
-        }
+        self.before_confirmation.abort();
     }
 }
 
 /// The enabled cuts this run leaves out: unselected ones counted with the flags, drifted ones each with
 /// what changed, so the operator sees what stays open.
 fn review_left_out(settings: &Settings, left_out: &[LeftOut]) {
-    let unselected: Vec<&LeftOut> = left_out
-        .iter()
-        .filter(|item| matches!(item.because, LeftOutBecause::NotSelected(_)))
-        .collect();
+    let unselected: Vec<&LeftOut> = left_out.iter().filter(|item| item.not_selected()).collect();
     if let Some(first) = unselected.first() {
         say!(
             settings,

@@ -445,14 +445,10 @@ pub async fn check(
             parallelism,
         )
         .await;
-        underived.extend(
-            apply::edited_cuts(&found, derived)
-                .into_iter()
-                .map(|mut u| {
-                    u.id = named(&u.id);
-                    u
-                }),
-        );
+        underived.extend(derived.into_iter().map(|mut u| {
+            u.id = named(&u.id);
+            u
+        }));
         drift.drifted.extend(found.drifted.into_iter().map(|mut d| {
             d.id = named(&d.id);
             d

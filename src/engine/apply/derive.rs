@@ -7,7 +7,7 @@
 //! can then only lead to a refusal naming the cut and the field. The same discovery answers the drift
 //! check for every resource it still proposes a cut for ([`check_live`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::stream::{self, StreamExt};
 use serde_json::Value;
@@ -88,6 +88,10 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
 /// changed or vanished resource (drift) from an unchanged one the rule now leaves alone (underived).
 /// Asked separately, the two questions read each region twice at the same moment (for security groups:
 /// every group, VPC and rule), for the same answer.
+///
+/// The underived cuts it returns leave out the drifted ones: a drifted resource's cut is derived again
+/// from its changed state, so it differs too, and goes (or is refused) with the drift. Any other
+/// difference is an edited plan, refused whatever the flags.
 pub async fn check_live(
     session: &AwsSession,
     registry: &Registry,
@@ -123,6 +127,8 @@ pub async fn check_live(
         drift.unverifiable.extend(batch_drift.unverifiable);
         underived.extend(batch_underived);
     }
+    let drifted: HashSet<&str> = drift.ids().collect();
+    underived.retain(|u| !drifted.contains(u.id.as_str()));
     (drift, underived)
 }
 

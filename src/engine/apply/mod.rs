@@ -66,6 +66,14 @@ pub struct LeftOut {
     pub because: LeftOutBecause,
 }
 
+impl LeftOut {
+    /// Not taken by the selection flags: not this run's cut at all, so it is counted, never listed one
+    /// by one (that would list the plan again); the others stay open for a reason of their own.
+    pub fn not_selected(&self) -> bool {
+        matches!(self.because, LeftOutBecause::NotSelected(_))
+    }
+}
+
 #[derive(Debug)]
 pub enum LeftOutBecause {
     /// Not among the cuts selected by these flags.
@@ -322,7 +330,8 @@ pub async fn prepare(
             drift,
         });
     }
-    let underived = edited_cuts(&drift, underived);
+    // Drifted cuts aside (check_live leaves them out), any cut whose effect is not what its kind
+    // derives is an edited plan: refused whatever the flags.
     if !underived.is_empty() {
         return Err(EngineError::Underived {
             plan: request.plan.clone(),
@@ -341,18 +350,6 @@ pub async fn prepare(
         plan_sha256: plan_sha256.to_string(),
         parallelism,
     })
-}
-
-/// The cuts whose effect differs from what their kind derives from the live account, other than the
-/// drifted ones: a drifted resource's cut is derived again from its changed state, so it differs too,
-/// and goes (or is refused) with the drift. Any other difference is an edited plan, refused whatever the
-/// flags.
-pub fn edited_cuts(drift: &DriftCheck, underived: Vec<Underived>) -> Vec<Underived> {
-    let drifted: HashSet<&str> = drift.ids().collect();
-    underived
-        .into_iter()
-        .filter(|u| !drifted.contains(u.id.as_str()))
-        .collect()
 }
 
 /// Gate 8, once the operator has confirmed: write the journal header (or reopen the journal), then cut.
@@ -408,7 +405,7 @@ pub async fn perform(
 /// each would list the plan again.
 pub fn report_left_out(left_out: &[LeftOut], reporter: &dyn Reporter) {
     for item in left_out {
-        if !matches!(item.because, LeftOutBecause::NotSelected(_)) {
+        if !item.not_selected() {
             reporter.event(&Event::CutSkipped {
                 id: item.id.clone(),
                 reason: item.because.describe(),
@@ -665,7 +662,6 @@ pub async fn check(
     verify_account(session, &plan.account, "plan").await?;
     let (drift, underived) =
         check_live(session, registry, &plan, &HashMap::new(), parallelism).await;
-    let underived = edited_cuts(&drift, underived);
     let permissions = check_permissions(session, registry, &plan, parallelism).await;
     Ok(CheckReport {
         plan,
