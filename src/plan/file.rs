@@ -35,22 +35,24 @@ pub fn read_with_digest(
     let bytes = crate::files::read_document(path)
         .map_err(|err| unreadable(format!("cannot be read: {err}")))?;
     let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-    let text = String::from_utf8(bytes).map_err(|_| PlanError {
-        file: path.to_path_buf(),
-        field: "(file)".into(),
-        problem: "is not UTF-8 text, so not a plan".into(),
-        fix: "give the path of a plan written by `hikkonuki plan` (YAML text)".into(),
+    let text = String::from_utf8(bytes).map_err(|_| {
+        PlanError::new(
+            path,
+            "(file)",
+            "is not UTF-8 text, so not a plan",
+            "give the path of a plan written by `hikkonuki plan` (YAML text)",
+        )
     })?;
     if crate::files::looks_like_rollback(&text) {
-        return Err(PlanError {
-            file: path.to_path_buf(),
-            field: "(file)".into(),
-            problem: "is a rollback file (what apply journals), not a plan".into(),
-            fix: format!(
+        return Err(PlanError::new(
+            path,
+            "(file)",
+            "is a rollback file (what apply journals), not a plan",
+            format!(
                 "give the plan it was written for; to reconnect what it records, `hikkonuki restore {0}`; to read it, `hikkonuki show {0}`",
                 crate::report::escape::visible(&path.display().to_string())
             ),
-        });
+        ));
     }
     Ok((super::parse(&text, path, catalog)?, digest))
 }

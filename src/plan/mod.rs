@@ -468,7 +468,9 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
                     format!(
                         "`{cidr}` keeps most of the internet reachable: every rule, entry and route from or to it would stay open"
                     ),
-                    "keep only the responder's own address or network (a /8 or narrower for IPv4, a /32 or narrower for IPv6), or make a new plan",
+                    format!(
+                        "keep only the responder's own address or network ({WIDEST_KEEP_IN_WORDS}), or make a new plan"
+                    ),
                 ));
             }
             Ok(_) => {}

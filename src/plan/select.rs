@@ -106,12 +106,11 @@ impl Selection {
                 || self
                     .targets
                     .iter()
-                    .any(|pattern| matches(pattern, &cut.id) || matches(pattern, &cut.target)))
-            && (self.vpcs.is_empty()
-                || catalog
-                    .vpcs_of(cut)
-                    .iter()
-                    .any(|vpc| self.vpcs.iter().any(|pattern| matches(pattern, vpc))))
+                    .any(|pattern| target_matches(pattern, cut)))
+            && (self.vpcs.is_empty() || {
+                let vpcs = catalog.vpcs_of(cut);
+                self.vpcs.iter().any(|pattern| in_vpc(pattern, &vpcs))
+            })
     }
 
     /// The `--target` and `--vpc` patterns that take none of `cuts` (of the kinds taken): a typo, or a
@@ -128,19 +127,16 @@ impl Selection {
             .collect();
         let mut unmatched = Vec::new();
         for pattern in &self.targets {
-            if !cuts
-                .iter()
-                .any(|cut| matches(pattern, &cut.id) || matches(pattern, &cut.target))
-            {
+            if !cuts.iter().any(|cut| target_matches(pattern, cut)) {
                 unmatched.push(format!("--target {pattern}"));
             }
         }
-        for pattern in &self.vpcs {
-            if !cuts
-                .iter()
-                .any(|cut| catalog.vpcs_of(cut).iter().any(|vpc| matches(pattern, vpc)))
-            {
-                unmatched.push(format!("--vpc {pattern}"));
+        if !self.vpcs.is_empty() {
+            let vpcs_of: Vec<Vec<String>> = cuts.iter().map(|cut| catalog.vpcs_of(cut)).collect();
+            for pattern in &self.vpcs {
+                if !vpcs_of.iter().any(|vpcs| in_vpc(pattern, vpcs)) {
+                    unmatched.push(format!("--vpc {pattern}"));
+                }
             }
         }
         unmatched
@@ -159,6 +155,16 @@ impl Selection {
         flags.extend(self.vpcs.iter().map(|vpc| format!("--vpc {vpc}")));
         flags
     }
+}
+
+/// Whether a `--target` pattern takes the cut: its ID (`kind/region/target`) or its target, whole.
+fn target_matches(pattern: &str, cut: &Cut) -> bool {
+    matches(pattern, &cut.id) || matches(pattern, &cut.target)
+}
+
+/// Whether a `--vpc` pattern takes a cut whose resource is in `vpcs` (as its kind reads its state).
+fn in_vpc(pattern: &str, vpcs: &[String]) -> bool {
+    vpcs.iter().any(|vpc| matches(pattern, vpc))
 }
 
 /// Whether `text` matches `pattern` whole, `*` standing for any run of characters (none included).
