@@ -63,39 +63,24 @@ pub async fn make_plan(
             .clone()
             .unwrap_or_else(|| crate::plan::DEFAULT_MEMBER_ROLE.into()),
     };
-    // Each (region, kind) pair is one unit of work; global kinds run once, in the home region.
-    let mut units: Vec<(String, &dyn Containment)> = Vec::new();
-    for kind in registry
-        .all()
-        .filter(|kind| request.selection.takes_kind(kind.info().name))
-        .filter(|kind| {
-            let organization_level = kind.info().phase == crate::services::Phase::Organization;
-            match request.part {
-                AccountPart::Whole => true,
-                AccountPart::OrganizationLevel => organization_level,
-                AccountPart::Member => !organization_level,
-            }
-        })
-    {
-        if kind.info().global {
-            units.push((GLOBAL_REGION.to_string(), kind));
-        } else {
-            for region in &request.regions {
-                units.push((region.clone(), kind));
-            }
-        }
-    }
     for region in &request.regions {
         reporter.event(&Event::DiscoveryStarted {
             region: region.clone(),
         });
     }
-    let results: Vec<_> = stream::iter(units)
+    let results: Vec<_> = stream::iter(discovery_steps(registry, &request))
         .map(|(region, kind)| {
             let scope = &scope;
             async move {
                 let ctx = session.region(&region);
                 let found = kind.discover(&ctx, scope).await;
+                if let Ok(proposed) = &found {
+                    reporter.event(&Event::Discovered {
+                        region: region.clone(),
+                        kind: kind.info().name.to_string(),
+                        found: proposed.len(),
+                    });
+                }
                 (region, kind, found)
             }
         })
@@ -150,22 +135,16 @@ pub async fn make_plan(
         });
     }
     cuts.retain(|cut| request.selection.takes(cut, registry));
-    // The management account's organization-level part inspects nothing: its findings would be about
-    // an account the operator did not choose.
-    let findings = if request.part == AccountPart::OrganizationLevel {
-        Vec::new()
-    } else {
-        inspect(
-            session,
-            registry,
-            &request,
-            &scope,
-            &cuts,
-            &mut discovery_errors,
-            reporter,
-        )
-        .await
-    };
+    let findings = inspect(
+        session,
+        registry,
+        &request,
+        &scope,
+        &cuts,
+        &mut discovery_errors,
+        reporter,
+    )
+    .await;
 
     Plan {
         version: FORMAT_VERSION,
@@ -186,6 +165,69 @@ pub async fn make_plan(
     }
 }
 
+/// Each (region, kind) pair discovery asks, one step each; global kinds once, in the home region.
+fn discovery_steps<'r>(
+    registry: &'r Registry,
+    request: &PlanRequest,
+) -> Vec<(String, &'r dyn Containment)> {
+    let mut steps: Vec<(String, &dyn Containment)> = Vec::new();
+    for kind in registry
+        .all()
+        .filter(|kind| request.selection.takes_kind(kind.info().name))
+        .filter(|kind| {
+            let organization_level = kind.info().phase == crate::services::Phase::Organization;
+            match request.part {
+                AccountPart::Whole => true,
+                AccountPart::OrganizationLevel => organization_level,
+                AccountPart::Member => !organization_level,
+            }
+        })
+    {
+        if kind.info().global {
+            steps.push((GLOBAL_REGION.to_string(), kind));
+        } else {
+            for region in &request.regions {
+                steps.push((region.clone(), kind));
+            }
+        }
+    }
+    steps
+}
+
+/// Each (region, inspection) pair run after discovery, one step each; global ones once. The management
+/// account's organization-level part inspects nothing: its findings would be about an account the
+/// operator did not choose.
+fn inspection_steps<'r>(
+    registry: &'r Registry,
+    request: &PlanRequest,
+) -> Vec<(String, &'r dyn Inspection)> {
+    if request.part == AccountPart::OrganizationLevel {
+        return Vec::new();
+    }
+    let mut steps: Vec<(String, &dyn Inspection)> = Vec::new();
+    for inspection in registry.inspections() {
+        if inspection.global() {
+            steps.push((GLOBAL_REGION.to_string(), inspection));
+        } else {
+            for region in &request.regions {
+                steps.push((region.clone(), inspection));
+            }
+        }
+    }
+    steps
+}
+
+/// The steps of an account's plan, per kind or inspection: what its `started` event counts.
+pub fn steps_by_kind(registry: &Registry, request: &PlanRequest) -> Vec<&'static str> {
+    let kinds = discovery_steps(registry, request)
+        .into_iter()
+        .map(|(_, kind)| kind.info().name);
+    let inspections = inspection_steps(registry, request)
+        .into_iter()
+        .map(|(_, inspection)| inspection.name());
+    kinds.chain(inspections).collect()
+}
+
 /// Runs every inspection (global ones once, regional ones per region), concurrently and bounded. A failed
 /// inspection is recorded with the discovery errors.
 async fn inspect(
@@ -197,20 +239,17 @@ async fn inspect(
     discovery_errors: &mut Vec<DiscoveryError>,
     reporter: &dyn Reporter,
 ) -> Vec<Finding> {
-    let mut units: Vec<(String, &dyn Inspection)> = Vec::new();
-    for inspection in registry.inspections() {
-        if inspection.global() {
-            units.push((GLOBAL_REGION.to_string(), inspection));
-        } else {
-            for region in &request.regions {
-                units.push((region.clone(), inspection));
-            }
-        }
-    }
-    let results: Vec<_> = stream::iter(units)
+    let results: Vec<_> = stream::iter(inspection_steps(registry, request))
         .map(|(region, inspection)| async move {
             let ctx = session.region(&region);
             let found = inspection.inspect(&ctx, scope, cuts).await;
+            if let Ok(findings) = &found {
+                reporter.event(&Event::Discovered {
+                    region: region.clone(),
+                    kind: inspection.name().to_string(),
+                    found: findings.len(),
+                });
+            }
             (region, inspection, found)
         })
         .buffered(request.parallelism.max(1))

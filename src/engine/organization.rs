@@ -136,6 +136,21 @@ pub async fn make_plan(
         member_role: role.clone(),
         ..shared.clone()
     };
+    // Every account's steps in all, first: the members are counted whether or not they can be entered.
+    let member_steps = super::discover::steps_by_kind(
+        registry,
+        &PlanRequest {
+            part: AccountPart::Member,
+            ..shared.clone()
+        },
+    );
+    reporter.event(&apply::started(
+        "plan",
+        false,
+        super::discover::steps_by_kind(registry, &own_request)
+            .into_iter()
+            .chain(members.iter().flat_map(|_| member_steps.iter().copied())),
+    ));
     let own_reporter = InAccount::new(reporter, &operator.account);
     let own_plan = make_account_plan(session, registry, own_request, &own_reporter);
 
@@ -355,6 +370,7 @@ pub async fn apply(
         .map_err(EngineError::Declined)?;
     reporter.event(&apply::started(
         "apply",
+        false,
         prepared
             .iter()
             .flat_map(|(ready, _)| ready.remaining_kinds())
@@ -413,14 +429,26 @@ pub async fn check(
     plan: Plan,
     selection: &crate::plan::select::Selection,
     parallelism: usize,
+    reporter: &dyn Reporter,
 ) -> Result<apply::CheckReport, EngineError> {
     let (me, role) = operator_and_role(session, plan.role.as_deref()).await?;
+    let selected: Vec<Plan> = plan
+        .per_account()
+        .into_iter()
+        .map(|account| apply::select(account, selection, registry).0)
+        .collect();
+    reporter.event(&apply::started(
+        "apply --check",
+        true,
+        selected
+            .iter()
+            .flat_map(|account| account.enabled_cuts().map(|cut| cut.kind.as_str())),
+    ));
     let mut drift = apply::DriftCheck::default();
     let mut underived = Vec::new();
     let mut permissions = Vec::new();
     let mut refusals = Vec::new();
-    for account in plan.per_account() {
-        let (account, _) = apply::select(account, selection, registry);
+    for account in selected {
         if account.enabled_cuts().next().is_none() {
             continue;
         }
@@ -663,6 +691,7 @@ pub async fn restore(
             .map_err(EngineError::Declined)?;
         reporter.event(&apply::started(
             "restore",
+            false,
             all.pending.iter().map(|item| item.cut.kind.as_str()),
         ));
         let results: Vec<AccountRestored> = stream::iter(ready)
@@ -684,6 +713,12 @@ pub async fn restore(
         done.extend(results);
     }
     done.sort_by(|a, b| a.rollback.cmp(&b.rollback));
+    if request.dry_run {
+        let works = done
+            .iter()
+            .filter_map(|item| Some((item.account.as_str(), &item.result.as_ref().ok()?.0)));
+        restore::report_dry_run(works, reporter);
+    }
     Ok(RestoreRun::RestoredAccounts {
         accounts: done,
         dry_run: request.dry_run,

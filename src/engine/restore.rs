@@ -192,6 +192,10 @@ pub async fn run_one(
         });
     }
     if request.dry_run {
+        report_dry_run(
+            [(prepared.account.as_str(), &prepared.work)].into_iter(),
+            reporter,
+        );
         return Ok(RestoreRun::DryRun {
             work: prepared.work,
         });
@@ -201,6 +205,7 @@ pub async fn run_one(
         .map_err(EngineError::Declined)?;
     reporter.event(&super::apply::started(
         "restore",
+        false,
         prepared
             .work
             .pending
@@ -209,6 +214,32 @@ pub async fn run_one(
     ));
     let (work, outcome) = perform(session, registry, *prepared, stop, reporter).await?;
     Ok(RestoreRun::Restored { work, outcome })
+}
+
+/// `restore --dry-run` for scripts: the undos of every account in all (`started`, `dry_run`), then each
+/// one (`would-restore`), in the order restore would take them, each under its account's name.
+pub(crate) fn report_dry_run<'w>(
+    works: impl Iterator<Item = (&'w str, &'w RestoreWork)> + Clone,
+    reporter: &dyn Reporter,
+) {
+    reporter.event(&super::apply::started(
+        "restore",
+        true,
+        works
+            .clone()
+            .flat_map(|(_, work)| work.pending.iter().map(|item| item.cut.kind.as_str())),
+    ));
+    for (account, work) in works {
+        let scoped = crate::report::InAccount::new(reporter, account);
+        for item in &work.pending {
+            scoped.event(&Event::WouldRestore {
+                id: item.cut.id.clone(),
+                note: item.note().trim().to_string(),
+                as_cut: item.cut.after.value(),
+                as_restored: item.cut.before.value(),
+            });
+        }
+    }
 }
 
 /// One rollback file read, verified and its account checked: what restore would do there.

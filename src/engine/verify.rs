@@ -288,6 +288,7 @@ pub async fn check(
         command: "verify".into(),
         total: paths.len(),
         by_kind: [("reachability".to_string(), paths.len())].into(),
+        dry_run: false,
     });
     let run_ref = run.as_str();
     let analyzed: Vec<Verified> = stream::iter(paths)

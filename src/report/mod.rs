@@ -21,6 +21,14 @@ pub enum Event {
         kind: String,
         error: String,
     },
+    /// `plan`: one kind's discovery, or one inspection, in one region answered: how many cuts it proposes
+    /// (before the selection's `--target` and `--vpc`), or how many findings the inspection reports. One
+    /// of the `started` event's `total`; a step that fails is a `DiscoveryFailed` instead.
+    Discovered {
+        region: String,
+        kind: String,
+        found: usize,
+    },
     CutStarted {
         id: String,
     },
@@ -58,6 +66,15 @@ pub enum Event {
         id: String,
         reason: String,
     },
+    /// `restore --dry-run`: one cut restore would undo, newest first, with the state the cut left and
+    /// the state restore would put back (the one recorded before the cut). `note`: how sure the rollback
+    /// file is that the cut happened, and whether it is a re-cut by `watch`; empty when neither.
+    WouldRestore {
+        id: String,
+        note: String,
+        as_cut: serde_json::Value,
+        as_restored: serde_json::Value,
+    },
     Warning {
         message: String,
     },
@@ -78,12 +95,15 @@ pub enum Event {
         enabled: bool,
         reversible: bool,
     },
-    /// Apply or restore is about to change the account: how many cuts (or undos) this run will work
-    /// through, in all and per kind (a resumed run counts only what is left). First, for progress.
+    /// What this run will work through, in all and per kind, before it starts, for progress: apply's and
+    /// restore's cuts (or undos; a resumed run counts only what is left), `restore --dry-run`'s undos
+    /// (`dry_run`: nothing will be changed), plan's discoveries (one per kind and region), verify's
+    /// paths.
     Started {
         command: String,
         total: usize,
         by_kind: std::collections::BTreeMap<String, usize>,
+        dry_run: bool,
     },
     /// `watch`: a cut no longer in force (reopened, changed, or unreadable), who changed it as far as
     /// CloudTrail tells, and the outcome of cutting it again (`--recut`).
@@ -184,6 +204,11 @@ impl Event {
             } => {
                 json!({"event": "discovery-failed", "region": region, "kind": kind, "error": error})
             }
+            Event::Discovered {
+                region,
+                kind,
+                found,
+            } => json!({"event": "discovered", "region": region, "kind": kind, "found": found}),
             Event::CutStarted { id } => json!({"event": "cut-started", "id": id}),
             Event::CutDone { id, elapsed } => {
                 json!({"event": "cut-done", "id": id, "elapsed_ms": ms(elapsed)})
@@ -210,6 +235,13 @@ impl Event {
             Event::RestoreSkipped { id, reason } => {
                 json!({"event": "restore-skipped", "id": id, "reason": reason})
             }
+            Event::WouldRestore {
+                id,
+                note,
+                as_cut,
+                as_restored,
+            } => json!({"event": "would-restore", "id": id, "note": note, "as_cut": as_cut,
+                        "as_restored": as_restored}),
             Event::Warning { message } => json!({"event": "warning", "message": message}),
             Event::Finding {
                 check,
@@ -232,9 +264,9 @@ impl Event {
                 command,
                 total,
                 by_kind,
-            } => {
-                json!({"event": "started", "command": command, "total": total, "by_kind": by_kind})
-            }
+                dry_run,
+            } => json!({"event": "started", "command": command, "total": total, "by_kind": by_kind,
+                        "dry_run": dry_run}),
             Event::CutReopened {
                 id,
                 how,
@@ -357,8 +389,11 @@ impl Event {
                 }
                 line
             }
-            // The plan's text shows these already.
-            Event::Finding { .. }
+            // The plan's text shows these already (a discovery counts on the progress line; the dry
+            // run prints each undo's change).
+            Event::Discovered { .. }
+            | Event::WouldRestore { .. }
+            | Event::Finding { .. }
             | Event::CutProposed { .. }
             | Event::Started { .. }
             // The command's own error line says these.
@@ -628,6 +663,18 @@ mod tests {
                 command: s(),
                 total: 1,
                 by_kind: [(s(), 1)].into_iter().collect(),
+                dry_run: false,
+            },
+            Event::Discovered {
+                region: s(),
+                kind: s(),
+                found: 1,
+            },
+            Event::WouldRestore {
+                id: s(),
+                note: s(),
+                as_cut: serde_json::json!({ "name": s() }),
+                as_restored: serde_json::json!([s()]),
             },
             Event::CutReopened {
                 id: s(),

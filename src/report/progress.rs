@@ -39,6 +39,11 @@ fn spinner_message(event: &Event) -> Option<String> {
         }
         Event::CutStarted { id } => Some(format!("cutting {}", escape::field(id))),
         Event::RestoreStarted { id } => Some(format!("restoring {}", escape::field(id))),
+        Event::Discovered { region, kind, .. } => Some(format!(
+            "discovered {} in {}",
+            escape::field(kind),
+            escape::field(region)
+        )),
         _ => None,
     }
 }
@@ -50,16 +55,18 @@ impl Reporter for ProgressReporter {
     }
 
     fn event_in(&self, account: &str, event: &Event) {
+        if let Some(message) = spinner_message(event) {
+            self.bar
+                .set_message(format!("[{}] {message}", escape::field(account)));
+        }
         match event {
             Event::CutStarted { .. }
             | Event::RestoreStarted { .. }
-            | Event::DiscoveryStarted { .. } => {
-                if let Some(message) = spinner_message(event) {
-                    self.bar
-                        .set_message(format!("[{}] {message}", escape::field(account)));
-                }
-            }
-            Event::CutDone { .. } | Event::Restored { .. } => {
+            | Event::DiscoveryStarted { .. } => {}
+            Event::CutDone { .. }
+            | Event::Restored { .. }
+            | Event::Discovered { .. }
+            | Event::DiscoveryFailed { .. } => {
                 self.bar.inc(1);
                 if let Some(line) = event.to_line() {
                     self.bar
@@ -80,6 +87,8 @@ impl Reporter for ProgressReporter {
             self.bar.set_message(message);
         }
         match event {
+            // A dry run works through nothing one by one: its line keeps saying what it checks.
+            Event::Started { dry_run: true, .. } => {}
             Event::Started { total, .. } => {
                 // From here the line counts against the run's own total: done/total.
                 self.bar.set_length(*total as u64);
@@ -88,7 +97,10 @@ impl Reporter for ProgressReporter {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
             }
-            Event::CutDone { .. } | Event::Restored { .. } => self.bar.inc(1),
+            Event::CutDone { .. }
+            | Event::Restored { .. }
+            | Event::Discovered { .. }
+            | Event::DiscoveryFailed { .. } => self.bar.inc(1),
             // `verify`: a path analyzed (a VPC with no path is not one of the `total`).
             Event::PathVerified {
                 destination: Some(_),
@@ -130,6 +142,11 @@ mod tests {
             Event::DiscoveryStarted {
                 region: HOSTILE.into(),
             },
+            Event::Discovered {
+                region: HOSTILE.into(),
+                kind: HOSTILE.into(),
+                found: 1,
+            },
         ] {
             let message = spinner_message(&event).expect("a spinner message");
             assert!(message.contains("\\u{1b}[1A"), "{message}");
@@ -143,5 +160,51 @@ mod tests {
         assert_nothing_hidden(&line);
         assert!(!line.contains('\n'), "{line}");
         assert!(line.contains("more characters left out"), "{line}");
+    }
+
+    fn started(total: usize, dry_run: bool) -> Event {
+        Event::Started {
+            command: "plan".into(),
+            total,
+            by_kind: [("sg_revoke".to_string(), total)].into(),
+            dry_run,
+        }
+    }
+
+    #[test]
+    fn a_plan_counts_each_discovery_answered_or_failed_against_its_total() {
+        let progress = ProgressReporter::new();
+        progress.event(&started(3, false));
+        progress.event(&Event::Discovered {
+            region: "us-east-1".into(),
+            kind: "sg_revoke".into(),
+            found: 4,
+        });
+        progress.event_in(
+            "111122223333",
+            &Event::Discovered {
+                region: "eu-west-1".into(),
+                kind: "sg_revoke".into(),
+                found: 0,
+            },
+        );
+        progress.event(&Event::DiscoveryFailed {
+            region: "ap-south-1".into(),
+            kind: "sg_revoke".into(),
+            error: "denied".into(),
+        });
+        assert_eq!(progress.bar.length(), Some(3));
+        assert_eq!(progress.bar.position(), 3);
+        assert_eq!(
+            progress.bar.message(),
+            "[111122223333] discovered sg_revoke in eu-west-1"
+        );
+    }
+
+    #[test]
+    fn a_dry_run_keeps_its_spinner_rather_than_a_count_that_never_moves() {
+        let progress = ProgressReporter::new();
+        progress.event(&started(5, true));
+        assert_eq!(progress.bar.length(), None);
     }
 }

@@ -144,6 +144,33 @@ async fn plan_output_json_gives_the_findings_before_the_proposed_cuts() {
         .clone();
     let events = json_lines(&out);
     let first = |name: &str| events.iter().position(|e| e["event"] == name);
+    // The totals first: one step per kind (or inspection) and region, each answered by one event.
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["command"], "plan");
+    assert_eq!(events[0]["dry_run"], false);
+    let steps = events
+        .iter()
+        .filter(|e| e["event"] == "discovered" || e["event"] == "discovery-failed")
+        .count();
+    assert!(steps > 20, "{events:?}");
+    assert_eq!(events[0]["total"], steps, "{events:?}");
+    assert_eq!(
+        events[0]["by_kind"]["sg_revoke"], 1,
+        "one region: {events:?}"
+    );
+    let sg = events
+        .iter()
+        .find(|e| e["event"] == "discovered" && e["kind"] == "sg_revoke")
+        .unwrap();
+    assert_eq!(sg["region"], "us-east-1");
+    assert_eq!(
+        sg["found"],
+        events
+            .iter()
+            .filter(|e| e["event"] == "cut-proposed" && e["kind"] == "sg_revoke")
+            .count(),
+        "{sg}"
+    );
     let root = events
         .iter()
         .find(|e| e["event"] == "finding" && e["check"] == "root_without_mfa")

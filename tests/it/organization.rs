@@ -113,12 +113,33 @@ async fn three_member_accounts_are_planned_cut_and_restored_exactly_in_one_run()
         before.push(account_state(&member.config, &member.database).await);
     }
 
-    plan_over(&emulator, &members.join(","), "plans/org.yaml")
+    let planned = plan_over(&emulator, &members.join(","), "plans/org.yaml")
+        .args(["--output", "json"])
         .assert()
         .code(0)
-        .stdout(contains(format!(
+        .stderr(contains(format!(
             "Organization {organization}: 4 account(s)"
-        )));
+        )))
+        .get_output()
+        .stdout
+        .clone();
+    // The totals first, over every account: each step then answered in its own account.
+    let events = crate::steer::json_events(&planned);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["command"], "plan");
+    let steps: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "discovered" || e["event"] == "discovery-failed")
+        .collect();
+    assert_eq!(events[0]["total"], steps.len(), "{events:?}");
+    for member in &members {
+        assert!(
+            steps
+                .iter()
+                .any(|e| e["account"] == member.as_str() && e["kind"] == "sg_revoke"),
+            "{member}: {steps:?}"
+        );
+    }
     let plan = hikkonuki::plan::file::read(
         &emulator.path("plans/org.yaml"),
         &hikkonuki::services::Registry::standard(),
@@ -204,6 +225,41 @@ async fn three_member_accounts_are_planned_cut_and_restored_exactly_in_one_run()
         own_before,
         "the management account was not touched"
     );
+
+    // A dry run over the directory lists every account's undos, each under its account, and changes
+    // nothing.
+    let dry_run = emulator
+        .restore("plans/org.rollback")
+        .args(["--dry-run", "--output", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events = crate::steer::json_events(&dry_run);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["dry_run"], true);
+    let undos: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "would-restore")
+        .collect();
+    assert_eq!(events[0]["total"], undos.len());
+    for member in &members {
+        assert!(
+            undos
+                .iter()
+                .any(|e| e["account"] == member.as_str() && e["as_cut"] != e["as_restored"]),
+            "{member}: {undos:?}"
+        );
+    }
+    for (member, state) in seeded.iter().zip(&before) {
+        assert_ne!(
+            &account_state(&member.config, &member.database).await,
+            state,
+            "{}: still cut after the dry run",
+            member.account
+        );
+    }
 
     emulator
         .restore("plans/org.rollback")

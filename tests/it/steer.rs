@@ -205,6 +205,27 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
             "{drift_line}: no longer matches the plan (apply leaves it out"
         )))
         .stdout(contains("0 problem(s)"));
+    let checked = emulator
+        .hikkonuki()
+        .args(["apply", "plans/p.yaml", "--check", "--output", "json"])
+        .assert()
+        .code(1)
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_events(&checked);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["command"], "apply --check");
+    assert_eq!(events[0]["dry_run"], true);
+    let finished = events.last().unwrap();
+    assert_eq!(finished["event"], "finished");
+    assert_eq!(finished["outcomes"]["drifted"], 1, "{finished}");
+    assert_eq!(
+        events[0]["total"],
+        finished["outcomes"]["allowed"].as_u64().unwrap()
+            + finished["outcomes"]["unchecked"].as_u64().unwrap(),
+        "every cut of the plan is checked: {events:?}"
+    );
     assert_eq!(groups(&emulator).await, drifted, "checked: nothing changed");
 
     let applied = emulator
@@ -254,6 +275,45 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
         .stdout(contains("Cuts restore would undo, per kind and region:"))
         .stdout(contains(format!("sg_revoke/{REGION}/{}", seeded.web_group)))
         .stdout(contains("Dry run: nothing was changed"));
+    // For scripts: the totals first, marked a dry run, then each undo with the states it goes between.
+    let dry_run = emulator
+        .restore("plans/p.rollback.yaml")
+        .args(["--dry-run", "--output", "json"])
+        .assert()
+        .code(0)
+        .stderr(contains("Dry run: nothing was changed"))
+        .get_output()
+        .stdout
+        .clone();
+    let events = json_events(&dry_run);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    assert_eq!(events[0]["command"], "restore");
+    assert_eq!(events[0]["dry_run"], true);
+    let undos: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "would-restore")
+        .collect();
+    assert_eq!(events[0]["total"], undos.len(), "{events:?}");
+    assert_eq!(
+        events.last().unwrap()["outcomes"]["would_restore"],
+        undos.len()
+    );
+    let web = undos
+        .iter()
+        .find(|e| e["id"] == format!("sg_revoke/{REGION}/{}", seeded.web_group))
+        .expect("the web group's undo is listed");
+    assert_eq!(web["account"], "123456789012");
+    assert!(
+        web["as_restored"].to_string().contains("0.0.0.0/0")
+            && !web["as_cut"].to_string().contains("0.0.0.0/0"),
+        "the undo puts the open rules back: {web}"
+    );
+    assert!(
+        !undos
+            .iter()
+            .any(|e| e["id"] == format!("sg_revoke/{REGION}/{}", seeded.bastion_group)),
+        "the drifted group was not cut: {undos:?}"
+    );
     assert_eq!(groups(&emulator).await, cut, "a dry run changes nothing");
     assert_eq!(std::fs::read(&rollback).unwrap(), journal);
 

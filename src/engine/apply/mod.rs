@@ -235,7 +235,7 @@ pub async fn run(
             organization: None,
         })
         .map_err(EngineError::Declined)?;
-    reporter.event(&started("apply", prepared.remaining_kinds()));
+    reporter.event(&started("apply", false, prepared.remaining_kinds()));
     let (plan, rollback, outcome, left_out) =
         perform(session, registry, request, prepared, stop, reporter).await?;
     Ok(ApplyRun::Applied {
@@ -415,7 +415,11 @@ pub fn report_left_out(left_out: &[LeftOut], reporter: &dyn Reporter) {
 }
 
 /// The event that opens the changes: how many this run works through, per kind.
-pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -> Event {
+pub(crate) fn started<'k>(
+    command: &str,
+    dry_run: bool,
+    kinds: impl Iterator<Item = &'k str>,
+) -> Event {
     let mut by_kind = std::collections::BTreeMap::new();
     for kind in kinds {
         *by_kind.entry(kind.to_string()).or_insert(0) += 1;
@@ -424,6 +428,7 @@ pub(crate) fn started<'k>(command: &str, kinds: impl Iterator<Item = &'k str>) -
         command: command.into(),
         total: by_kind.values().sum(),
         by_kind,
+        dry_run,
     }
 }
 
@@ -653,6 +658,7 @@ pub async fn check(
             whole,
             selection,
             parallelism.over(1),
+            reporter,
         )
         .await;
     }
@@ -660,6 +666,11 @@ pub async fn check(
     let (plan, _) = select(whole, selection, registry);
     let parallelism = parallelism.over_regions_of(plan.enabled_cuts());
     verify_account(session, &plan.account, "plan").await?;
+    reporter.event(&started(
+        "apply --check",
+        true,
+        plan.enabled_cuts().map(|cut| cut.kind.as_str()),
+    ));
     let (drift, underived) =
         check_live(session, registry, &plan, &HashMap::new(), parallelism).await;
     let permissions = check_permissions(session, registry, &plan, parallelism).await;

@@ -305,6 +305,7 @@ async fn each_vpc_of_the_cuts_in_force_is_asked_about_once_and_each_answer_repor
             command: "verify".into(),
             total: 1,
             by_kind: [("reachability".to_string(), 1)].into(),
+            dry_run: false,
         }),
         "the paths to analyze are counted first, for progress: {events:?}"
     );
