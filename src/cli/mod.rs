@@ -14,6 +14,7 @@ macro_rules! say {
 
 mod apply;
 pub mod args;
+mod logging;
 mod plan;
 mod prompt;
 mod restore;
@@ -60,7 +61,7 @@ where
             };
         }
     };
-    init_logging(parsed.cli.verbose);
+    logging::init(parsed.cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,20 +84,6 @@ where
             exit::FAILURE
         }
     }
-}
-
-fn init_logging(verbose: u8) {
-    let filter = match verbose {
-        0 => "warn",
-        1 => "hikkonuki=debug,warn",
-        _ => "debug",
-    };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        // Colour codes only for a terminal: a log file or CI output gets plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
 }
 
 async fn execute(parsed: args::Parsed, registry: &services::Registry) -> anyhow::Result<u8> {
