@@ -129,8 +129,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "REGION")]
     pub region: Option<String>,
 
-    /// Send every AWS call to this endpoint instead (e.g. an emulator).
-    #[arg(long, global = true, env = "AWS_ENDPOINT_URL", value_name = "URL")]
+    /// Send every AWS call to this endpoint instead (e.g. an emulator) [default: AWS_ENDPOINT_URL].
+    // Read from the environment by Settings, not clap's `env`: clap counts a variable's value as a flag
+    // given, and then prints `--endpoint-url <URL>` in the usage line of any usage error.
+    #[arg(long, global = true, value_name = "URL")]
     pub endpoint_url: Option<String>,
 
     /// No colour in diffs (also when NO_COLOR is set, or output is not a terminal).

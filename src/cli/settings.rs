@@ -41,7 +41,11 @@ impl Settings {
             connection: ConnectionSettings {
                 profile: cli.profile.clone(),
                 home_region: cli.region.clone(),
-                endpoint_url: cli.endpoint_url.clone().filter(|u| !u.is_empty()),
+                endpoint_url: cli
+                    .endpoint_url
+                    .clone()
+                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
+                    .filter(|u| !u.is_empty()),
                 pacing,
             },
             color: !json && !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),

@@ -50,7 +50,13 @@ fn a_usage_error_exits_1_because_2_means_cuts_proposed() {
         .args(["plan", "--no-such-flag"])
         .assert()
         .code(1);
-    hikkonuki().arg("apply").assert().code(1);
+    // The endpoint the environment names is no flag the operator gave: the usage line leaves it out.
+    hikkonuki()
+        .arg("apply")
+        .assert()
+        .code(1)
+        .stderr(contains("Usage: hikkonuki apply <PLAN>"))
+        .stderr(contains("--endpoint-url").not());
 }
 
 #[test]
