@@ -16,6 +16,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use crate::aws::{AwsSession, RegionCtx};
 use crate::engine::EngineError;
 use crate::journal::{Entry, Journal, JournalContents};
+use crate::pacing::WidthShare;
 use crate::plan::compare::same_state;
 use crate::plan::{Cut, Plan};
 use crate::report::{Event, Reporter};
@@ -46,6 +47,33 @@ pub fn schedule<'a>(phase_cuts: &[&'a Cut]) -> Vec<&'a Cut> {
     crate::pacing::spread_over_buckets(phase_cuts.iter().copied(), |cut| {
         (cut.region.as_str(), cut.kind.as_str())
     })
+}
+
+/// A phase's cuts, in [`start_order`], as one lane per kind (in the order the kinds first come), the
+/// lanes side by side, each starting up to the run's width of its cuts; the cuts of every lane share
+/// the width ([`WidthShare`]), and a cut whose call waits for its bucket's token gives its place back
+/// meanwhile. A kind's calls draw on the same buckets (per region and action), so a kind behind a slow
+/// one (API Gateway's `CreateDeployment`, one every 5 s in the account; `ModifyVpcEndpoint`, one every
+/// 3.3 s) waits in its own lane, and the others' cuts, whose buckets are full, go on: in one list, its
+/// cuts would hold every place while they wait, and a dozen APIs would hold back the security groups'
+/// revokes for a minute. Only the calls out at AWS count against the width; how many cuts are started
+/// is bounded by the kinds times the width, whatever the account's size. At a width of one, the whole
+/// phase is one lane: one cut after the other, in start order.
+pub fn lanes(in_turn: Vec<(&Cut, Turn)>, parallelism: usize) -> Vec<Vec<(&Cut, Turn)>> {
+    if parallelism <= 1 {
+        return vec![in_turn];
+    }
+    let mut lanes: Vec<Vec<(&Cut, Turn)>> = Vec::new();
+    let mut lane_of: HashMap<&str, usize> = HashMap::new();
+    for (cut, turn) in in_turn {
+        let next = lanes.len();
+        let index = *lane_of.entry(cut.kind.as_str()).or_insert(next);
+        if index == next {
+            lanes.push(Vec::new());
+        }
+        lanes[index].push((cut, turn));
+    }
+    lanes
 }
 
 /// Where a cut stands among its phase's cuts that wait for others ([`Containment::cuts_after`]).
@@ -412,6 +440,10 @@ pub async fn execute(
             .unwrap_or(Phase::PerResource)
     };
     let parallelism = options.parallelism.max(1);
+    // One place per cut whose call is out, across the lanes ([`lanes`]).
+    let width = std::sync::Arc::new(tokio::sync::Semaphore::new(
+        parallelism.min(tokio::sync::Semaphore::MAX_PERMITS),
+    ));
     let run = CutRun {
         session,
         registry,
@@ -445,19 +477,27 @@ pub async fn execute(
             let (started_in_turn, earlier) = start_order(&cuts, registry);
             let gates = AnsweredGates::new(registry, earlier);
             let answered: Vec<(String, Result<CutResult, EngineError>)> =
-                stream::iter(started_in_turn)
-                    .map(|(cut, turn)| {
-                        let (run, later, gates) = (&run, later.as_ref(), &gates);
-                        async move {
-                            if turn == Turn::AfterOthers {
-                                gates.all_answered_before(cut).await;
-                            }
-                            let result = run_cut(run, cut, later).await;
-                            gates.answered(cut);
-                            (cut.id.clone(), result)
-                        }
+                stream::iter(lanes(started_in_turn, parallelism))
+                    .map(|lane| {
+                        let (run, later, gates, width) = (&run, later.as_ref(), &gates, &width);
+                        stream::iter(lane)
+                            .map(move |(cut, turn)| async move {
+                                if turn == Turn::AfterOthers {
+                                    gates.all_answered_before(cut).await;
+                                }
+                                // Boxed once the cut has its place: a cut waiting for one is small.
+                                let result = WidthShare::run(width, async {
+                                    Box::pin(run_cut(run, cut, later)).await
+                                })
+                                .await;
+                                gates.answered(cut);
+                                (cut.id.clone(), result)
+                            })
+                            .buffer_unordered(parallelism)
+                            .collect::<Vec<_>>()
                     })
-                    .buffer_unordered(parallelism)
+                    .buffer_unordered(usize::MAX)
+                    .flat_map(stream::iter)
                     .collect()
                     .await;
             let answered = answered

@@ -43,6 +43,11 @@ enum Behaviour {
     /// A policy write AWS refuses while the block is on; each takes a second, so that a block started
     /// beside them would land first.
     Write { block_on: Arc<AtomicBool> },
+    /// A cut whose call draws on VPC endpoints' slow bucket (`ModifyVpcEndpoint`: 4 at once, then one
+    /// every 3.3 s), through the pacer.
+    SlowBucket { pacer: Arc<crate::pacing::Pacer> },
+    /// A cut whose call takes a second, its bucket full.
+    OneSecond,
 }
 
 struct StandIn {
@@ -66,6 +71,8 @@ static SLOW_SWITCH: KindInfo = info("slow_switch", Phase::Seal);
 static KEY_OFF: KindInfo = info("key_off", Phase::PerResource);
 static ACCOUNT_BLOCK: KindInfo = info("account_block", Phase::PerResource);
 static POLICY_WRITE: KindInfo = info("policy_write", Phase::PerResource);
+static ENDPOINTS: KindInfo = info("endpoints", Phase::PerResource);
+static RULES: KindInfo = info("rules", Phase::PerResource);
 
 fn note(log: &Log, what: &str) {
     log.lock().unwrap().push(what.into());
@@ -132,6 +139,15 @@ impl CutKind for StandIn {
             Behaviour::Block { on } => {
                 on.store(true, SeqCst);
                 note(&self.log, "block on");
+            }
+            Behaviour::SlowBucket { pacer } => {
+                let modify = crate::pacing::Call::new("EC2", "ModifyVpcEndpoint", "us-east-1");
+                let _answered = pacer.admit(&modify).await;
+                note(&self.log, "endpoint cut");
+            }
+            Behaviour::OneSecond => {
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                note(&self.log, "rules cut");
             }
             Behaviour::Write { block_on } => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -599,4 +615,52 @@ fn the_cuts_others_wait_for_start_first_and_the_waiting_ones_right_after() {
     let (order, earlier) = start_order(&phase, &registry);
     assert!(order.iter().all(|(_, turn)| *turn == Turn::Free));
     assert!(earlier.is_empty());
+}
+
+/// A kind whose cuts wait for a slow bucket (VPC endpoints: 4 at once, then one every 3.3 s) leaves the
+/// width to the other kinds meanwhile: the apply lasts as long as the security groups' rules alone need
+/// (16 cuts of a second, two at once: 8 s), the endpoints cut between them. In one list, the endpoint
+/// cuts waiting for their tokens held both places, and the rules waited with them (10.8 s).
+#[tokio::test(start_paused = true)]
+async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
+    let log = Log::default();
+    let pacer = Arc::new(crate::pacing::Pacer::new(Some(
+        crate::pacing::PacingLimits::default(),
+    )));
+    let registry = Registry::of_kinds(vec![
+        stand_in(&ENDPOINTS, &log, Behaviour::SlowBucket { pacer }),
+        stand_in(&RULES, &log, Behaviour::OneSecond),
+    ]);
+    let mut cuts: Vec<Cut> = (1..=6)
+        .map(|n| cut("endpoints", "us-east-1", &format!("vpce-{n}")))
+        .collect();
+    cuts.extend((1..=16).map(|n| cut("rules", "us-east-1", &format!("sg-{n}"))));
+    let start = tokio::time::Instant::now();
+    let outcome = apply_stand_ins(&registry, cuts.clone(), 2).await;
+    let took = start.elapsed();
+    assert_eq!(outcome.done.len(), 22, "{outcome:?}");
+    assert!(took < std::time::Duration::from_millis(8100), "{took:?}");
+
+    // One after the other, the width is never shared: every cut in start order.
+    let log = Log::default();
+    let pacer = Arc::new(crate::pacing::Pacer::new(Some(
+        crate::pacing::PacingLimits::default(),
+    )));
+    let registry = Registry::of_kinds(vec![
+        stand_in(&ENDPOINTS, &log, Behaviour::SlowBucket { pacer }),
+        stand_in(&RULES, &log, Behaviour::OneSecond),
+    ]);
+    let outcome = apply_stand_ins(&registry, cuts, 1).await;
+    assert_eq!(outcome.done.len(), 22);
+    let log = log.lock().unwrap().clone();
+    let alternating: Vec<&str> = ["endpoint cut", "rules cut"]
+        .into_iter()
+        .cycle()
+        .take(12)
+        .collect();
+    assert_eq!(
+        log[..12],
+        alternating,
+        "start order: one of each kind in turn, each waiting for the one before"
+    );
 }
