@@ -753,6 +753,13 @@ pub async fn execute(
         registry.restore_rank(&a.cut.kind) == registry.restore_rank(&b.cut.kind)
     };
     for same_phase in order.chunk_by(|a, b| phase_of(a) == phase_of(b)) {
+        reporter.event(&Event::PhaseStarted {
+            phase: phase_of(same_phase[0])
+                .map(crate::services::Phase::name)
+                .unwrap_or("other")
+                .into(),
+            total: same_phase.len(),
+        });
         // Each footprint's ranks, in restore's order: one lane each, the lanes side by side. At a width
         // of one, the whole phase is one lane: one undo after the other, in schedule's order.
         let mut lanes: Vec<(Option<Footprint>, Vec<&[&PendingRestore]>)> = Vec::new();

@@ -51,6 +51,12 @@ pub enum Event {
         elapsed: Duration,
         already_in_place: bool,
     },
+    /// Apply or restore begins one of its phases (`evidence`, `organization`, `sealing`, `per-resource`;
+    /// restore takes them in reverse), with how many of this run's cuts (or undos) it holds.
+    PhaseStarted {
+        phase: String,
+        total: usize,
+    },
     RestoreStarted {
         id: String,
     },
@@ -227,6 +233,9 @@ impl Event {
                 "elapsed_ms": ms(elapsed),
                 "already_in_place": already_in_place
             }),
+            Event::PhaseStarted { phase, total } => {
+                json!({"event": "phase-started", "phase": phase, "total": total})
+            }
             Event::RestoreStarted { id } => json!({"event": "restore-started", "id": id}),
             Event::Restored { id, notes } => json!({"event": "restored", "id": id, "notes": notes}),
             Event::RestoreFailed { id, error } => {
@@ -331,6 +340,7 @@ impl Event {
                 ..
             } => "sealed: every sealing cut was already in place".to_string(),
             Event::Sealed { elapsed, .. } => format!("sealed in {:.1} s", elapsed.as_secs_f64()),
+            Event::PhaseStarted { phase, total } => format!("phase     {} ({total})", f(phase)),
             Event::RestoreStarted { id } => format!("restoring {}", f(id)),
             Event::Restored { id, notes } => {
                 let mut line = format!("restored  {}", f(id));
@@ -644,6 +654,10 @@ mod tests {
             Event::CutSkipped {
                 id: s(),
                 reason: s(),
+            },
+            Event::PhaseStarted {
+                phase: s(),
+                total: 1,
             },
             Event::RestoreStarted { id: s() },
             Event::Restored {

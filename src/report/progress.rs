@@ -8,6 +8,8 @@ use super::{Event, Reporter};
 
 pub struct ProgressReporter {
     bar: ProgressBar,
+    /// The phase apply or restore is in (`sealing: `), said before what is being cut or restored.
+    phase: std::sync::Mutex<String>,
 }
 
 impl ProgressReporter {
@@ -20,7 +22,10 @@ impl ProgressReporter {
         // Until the first step says what it is (the checks before any cut or discovery).
         bar.set_message("checking");
         bar.enable_steady_tick(std::time::Duration::from_millis(120));
-        ProgressReporter { bar }
+        ProgressReporter {
+            bar,
+            phase: std::sync::Mutex::new(String::new()),
+        }
     }
 }
 
@@ -37,6 +42,7 @@ fn spinner_message(event: &Event) -> Option<String> {
         Event::DiscoveryStarted { region } => {
             Some(format!("discovering {}", escape::field(region)))
         }
+        Event::PhaseStarted { .. } => Some("starting".into()),
         Event::CutStarted { id } => Some(format!("cutting {}", escape::field(id))),
         Event::RestoreStarted { id } => Some(format!("restoring {}", escape::field(id))),
         Event::Discovered { region, kind, .. } => Some(format!(
@@ -48,6 +54,23 @@ fn spinner_message(event: &Event) -> Option<String> {
     }
 }
 
+impl ProgressReporter {
+    /// Says on the spinner line what `event` starts, after the phase it is in and, in a run over
+    /// several accounts, the account.
+    fn show(&self, account: Option<&str>, event: &Event) {
+        let mut phase = self.phase.lock().expect("progress lock poisoned");
+        if let Event::PhaseStarted { phase: started, .. } = event {
+            *phase = format!("{}: ", escape::field(started));
+        }
+        if let Some(message) = spinner_message(event) {
+            let account = account
+                .map(|account| format!("[{}] ", escape::field(account)))
+                .unwrap_or_default();
+            self.bar.set_message(format!("{account}{phase}{message}"));
+        }
+    }
+}
+
 impl Reporter for ProgressReporter {
     /// The spinner ticks on its own thread: without this it would redraw over the confirmation prompt.
     fn suspend(&self, ask: &mut dyn FnMut()) {
@@ -55,10 +78,7 @@ impl Reporter for ProgressReporter {
     }
 
     fn event_in(&self, account: &str, event: &Event) {
-        if let Some(message) = spinner_message(event) {
-            self.bar
-                .set_message(format!("[{}] {message}", escape::field(account)));
-        }
+        self.show(Some(account), event);
         match event {
             Event::CutStarted { .. }
             | Event::RestoreStarted { .. }
@@ -83,9 +103,7 @@ impl Reporter for ProgressReporter {
     }
 
     fn event(&self, event: &Event) {
-        if let Some(message) = spinner_message(event) {
-            self.bar.set_message(message);
-        }
+        self.show(None, event);
         match event {
             // A dry run works through nothing one by one: its line keeps saying what it checks.
             Event::Started { dry_run: true, .. } => {}
@@ -199,6 +217,43 @@ mod tests {
             progress.bar.message(),
             "[111122223333] discovered sg_revoke in eu-west-1"
         );
+    }
+
+    #[test]
+    fn the_spinner_says_the_phase_before_what_is_being_cut() {
+        let progress = ProgressReporter::new();
+        progress.event(&Event::PhaseStarted {
+            phase: "sealing".into(),
+            total: 2,
+        });
+        assert_eq!(progress.bar.message(), "sealing: starting");
+        progress.event(&Event::CutStarted {
+            id: "nacl_deny/us-east-1/acl-1".into(),
+        });
+        assert_eq!(
+            progress.bar.message(),
+            "sealing: cutting nacl_deny/us-east-1/acl-1"
+        );
+        progress.event_in(
+            "111122223333",
+            &Event::PhaseStarted {
+                phase: format!("per-resource{HOSTILE}"),
+                total: 1,
+            },
+        );
+        progress.event_in(
+            "111122223333",
+            &Event::CutStarted {
+                id: "sg_revoke/us-east-1/sg-1".into(),
+            },
+        );
+        let message = progress.bar.message();
+        assert!(
+            message.starts_with("[111122223333] per-resource")
+                && message.ends_with(": cutting sg_revoke/us-east-1/sg-1"),
+            "{message}"
+        );
+        assert_nothing_hidden(&message);
     }
 
     #[test]

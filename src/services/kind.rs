@@ -33,6 +33,18 @@ pub enum Phase {
     PerResource,
 }
 
+impl Phase {
+    /// The phase as the progress line and the `phase-started` event name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Evidence => "evidence",
+            Phase::Organization => "organization",
+            Phase::Seal => "sealing",
+            Phase::PerResource => "per-resource",
+        }
+    }
+}
+
 /// What a kind is, independent of any resource.
 #[derive(Debug)]
 pub struct KindInfo {

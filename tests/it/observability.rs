@@ -55,6 +55,25 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
         "every started cut is done"
     );
     assert_eq!(count("sealed"), 1);
+    // The phases in apply's order, each before its cuts, together holding every cut the run starts.
+    let phases = phases_of(&events);
+    let apply_order = ["evidence", "organization", "sealing", "per-resource"];
+    let rank = |phase: &str| apply_order.iter().position(|p| *p == phase).unwrap();
+    assert!(
+        phases.windows(2).all(|w| rank(&w[0].0) < rank(&w[1].0)),
+        "{phases:?}"
+    );
+    assert!(
+        phases.iter().any(|(phase, _)| phase == "sealing"),
+        "{phases:?}"
+    );
+    assert_eq!(
+        phases.iter().map(|(_, total)| total).sum::<u64>(),
+        count("cut-started") as u64
+    );
+    let first_phase = events.iter().position(|e| e["event"] == "phase-started");
+    let first_cut = events.iter().position(|e| e["event"] == "cut-started");
+    assert!(first_phase < first_cut, "{events:?}");
     let last = events.last().unwrap();
     assert_eq!(last["event"], "finished");
     assert_eq!(last["command"], "apply");
@@ -86,6 +105,31 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
     let events = json_lines(&out);
     assert!(events.iter().any(|e| e["event"] == "restored"));
     assert_eq!(events.last().unwrap()["command"], "restore");
+    // Restore takes the phases in reverse: the per-resource cuts first, the evidence last.
+    let phases = phases_of(&events);
+    assert!(
+        phases.windows(2).all(|w| rank(&w[0].0) > rank(&w[1].0)),
+        "{phases:?}"
+    );
+    let started = events.iter().find(|e| e["event"] == "started").unwrap();
+    assert_eq!(
+        phases.iter().map(|(_, total)| total).sum::<u64>(),
+        started["total"].as_u64().unwrap()
+    );
+}
+
+/// The `phase-started` events, in order: each phase's name and how many cuts or undos it holds.
+fn phases_of(events: &[serde_json::Value]) -> Vec<(String, u64)> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "phase-started")
+        .map(|e| {
+            (
+                e["phase"].as_str().unwrap().to_string(),
+                e["total"].as_u64().unwrap(),
+            )
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -469,6 +469,17 @@ pub async fn execute(
                 .copied()
                 .filter(|c| phase_of(c) == phase)
                 .collect();
+            // Counted as `started` counts: the enabled cuts an earlier run did not complete.
+            let to_go = cuts
+                .iter()
+                .filter(|c| c.enabled && options.progress.get(&c.id) != Some(&Progress::Done))
+                .count();
+            if to_go > 0 {
+                reporter.event(&Event::PhaseStarted {
+                    phase: phase.name().into(),
+                    total: to_go,
+                });
+            }
             let later = (phase == Phase::Seal && parallelism > 1).then_some(LaterWaits {
                 sender: &waits,
                 seal: &seal,

@@ -319,6 +319,7 @@ fn done_before_sealed(events: &[crate::report::Event]) -> Vec<String> {
 
 #[tokio::test(start_paused = true)]
 async fn a_seal_waiting_for_its_change_to_take_effect_does_not_hold_back_the_per_resource_cuts() {
+    use crate::report::Event;
     let (log, entries, events, outcome) = switch_and_key(2, false, false).await;
     assert_eq!(
         log,
@@ -339,6 +340,30 @@ async fn a_seal_waiting_for_its_change_to_take_effect_does_not_hold_back_the_per
         done_before_sealed(&events),
         ["key_off", "slow_switch"],
         "sealed fires when the wait ends"
+    );
+    let phases: Vec<&Event> = events
+        .iter()
+        .filter(|e| matches!(e, Event::PhaseStarted { .. } | Event::CutStarted { .. }))
+        .collect();
+    assert_eq!(
+        phases,
+        [
+            &Event::PhaseStarted {
+                phase: "sealing".into(),
+                total: 1
+            },
+            &Event::CutStarted {
+                id: "slow_switch/us-east-1/region".into()
+            },
+            &Event::PhaseStarted {
+                phase: "per-resource".into(),
+                total: 1
+            },
+            &Event::CutStarted {
+                id: "key_off/us-east-1/AKIA1".into()
+            },
+        ],
+        "each phase is said before its cuts"
     );
     assert_eq!(
         outcome.done,
