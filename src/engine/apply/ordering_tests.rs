@@ -642,12 +642,9 @@ fn the_cuts_others_wait_for_start_first_and_the_waiting_ones_right_after() {
     assert!(earlier.is_empty());
 }
 
-/// A kind whose cuts wait for a slow bucket (VPC endpoints: 4 at once, then one every 3.3 s) leaves the
-/// width to the other kinds meanwhile: the apply lasts as long as the security groups' rules alone need
-/// (16 cuts of a second, two at once: 8 s), the endpoints cut between them. In one list, the endpoint
-/// cuts waiting for their tokens held both places, and the rules waited with them (10.8 s).
-#[tokio::test(start_paused = true)]
-async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
+/// Endpoint cuts behind their slow bucket (a fresh pacer) and rule cuts of a second each: the registry
+/// and the log of what was cut.
+fn endpoints_and_rules() -> (Registry, Log) {
     let log = Log::default();
     let pacer = Arc::new(crate::pacing::Pacer::new(Some(
         crate::pacing::PacingLimits::default(),
@@ -656,10 +653,20 @@ async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
         stand_in(&ENDPOINTS, &log, Behaviour::SlowBucket { pacer }),
         stand_in(&RULES, &log, Behaviour::OneSecond),
     ]);
+    (registry, log)
+}
+
+/// A kind whose cuts wait for a slow bucket (VPC endpoints: 4 at once, then one every 3.3 s) leaves the
+/// width to the other kinds meanwhile: the apply lasts as long as the security groups' rules alone need
+/// (16 cuts of a second, two at once: 8 s), the endpoints cut between them. In one list, the endpoint
+/// cuts waiting for their tokens held both places, and the rules waited with them (10.8 s).
+#[tokio::test(start_paused = true)]
+async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
     let mut cuts: Vec<Cut> = (1..=6)
         .map(|n| cut("endpoints", "us-east-1", &format!("vpce-{n}")))
         .collect();
     cuts.extend((1..=16).map(|n| cut("rules", "us-east-1", &format!("sg-{n}"))));
+    let (registry, _) = endpoints_and_rules();
     let start = tokio::time::Instant::now();
     let outcome = apply_stand_ins(&registry, cuts.clone(), 2).await;
     let took = start.elapsed();
@@ -667,14 +674,7 @@ async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
     assert!(took < std::time::Duration::from_millis(8100), "{took:?}");
 
     // One after the other, the width is never shared: every cut in start order.
-    let log = Log::default();
-    let pacer = Arc::new(crate::pacing::Pacer::new(Some(
-        crate::pacing::PacingLimits::default(),
-    )));
-    let registry = Registry::of_kinds(vec![
-        stand_in(&ENDPOINTS, &log, Behaviour::SlowBucket { pacer }),
-        stand_in(&RULES, &log, Behaviour::OneSecond),
-    ]);
+    let (registry, log) = endpoints_and_rules();
     let outcome = apply_stand_ins(&registry, cuts, 1).await;
     assert_eq!(outcome.done.len(), 22);
     let log = log.lock().unwrap().clone();
