@@ -546,27 +546,108 @@ pub fn what_changes(before: &serde_json::Value, after: &serde_json::Value) -> St
 }
 
 fn field_change(key: &str, was: &serde_json::Value, now: &serde_json::Value) -> String {
+    field_change_at(short_key(key), was, now, 0)
+}
+
+/// How deep a cut's line follows a change into nested documents (a policy's statements, one
+/// statement's fields) before it says only that the field changed.
+const NESTING_FOLLOWED: usize = 4;
+
+/// One field's change, read into the document it holds: a policy kept as JSON text is read as the
+/// document, and where exactly one field or item of a document changed, the line names it by its path
+/// (`policy.Statement: 1 → 2 item(s)`), so a policy cut says more than "policy changed". `path` is
+/// not yet escaped; every key in it comes from the account.
+fn field_change_at(
+    path: String,
+    was: &serde_json::Value,
+    now: &serde_json::Value,
+    depth: usize,
+) -> String {
     use serde_json::Value;
-    let key = f(key);
+    let (was, now) = (as_document(was), as_document(now));
+    let (was, now) = (was.as_ref(), now.as_ref());
+    let nested = |value: &Value| matches!(value, Value::Object(_) | Value::Array(_));
+    let key = f(&path);
     match (was, now) {
+        (Value::Null, now) if nested(now) => format!("{key} added"),
+        (was, Value::Null) if nested(was) => format!("{key} removed"),
+        (Value::Object(old), Value::Object(new)) if depth < NESTING_FOLLOWED => {
+            let mut keys: Vec<&String> = old.keys().collect();
+            keys.extend(new.keys().filter(|key| !old.contains_key(*key)));
+            let changed: Vec<&String> = keys
+                .into_iter()
+                .filter(|key| old.get(*key) != new.get(*key))
+                .collect();
+            match changed.as_slice() {
+                [only] => field_change_at(
+                    format!("{path}.{}", short_key(only)),
+                    old.get(*only).unwrap_or(&Value::Null),
+                    new.get(*only).unwrap_or(&Value::Null),
+                    depth + 1,
+                ),
+                _ => {
+                    let named: Vec<String> = changed
+                        .iter()
+                        .take(CHANGES_NAMED)
+                        .map(|key| f(&short_key(key)).into_owned())
+                        .collect();
+                    let more = changed.len().saturating_sub(CHANGES_NAMED);
+                    let more = if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    format!("{key}: {}{more} changed", named.join(", "))
+                }
+            }
+        }
         (Value::Array(was), Value::Array(now)) if was.len() != now.len() => {
             format!("{key}: {} → {} item(s)", was.len(), now.len())
         }
-        (Value::Array(_), Value::Array(_)) => format!("{key}: item(s) changed"),
-        // A policy document or a long text reads as noise cut short: the diff shows it whole.
+        (Value::Array(old), Value::Array(new)) if depth < NESTING_FOLLOWED => {
+            let changed: Vec<usize> = (0..old.len()).filter(|i| old[*i] != new[*i]).collect();
+            match changed.as_slice() {
+                [only] => field_change_at(
+                    format!("{path}[{only}]"),
+                    &old[*only],
+                    &new[*only],
+                    depth + 1,
+                ),
+                _ => format!("{key}: item(s) changed"),
+            }
+        }
+        // A long text reads as noise cut short: the diff shows it whole.
         (Value::String(text), _) | (_, Value::String(text))
             if text.contains('\n') || text.chars().count() > BRIEF_CHARS =>
         {
             format!("{key} changed")
         }
-        (Value::Object(_), _)
-        | (_, Value::Object(_))
-        | (Value::Array(_), _)
-        | (_, Value::Array(_)) => {
-            format!("{key} changed")
-        }
+        (was, now) if nested(was) || nested(now) => format!("{key} changed"),
         _ => format!("{key}: {} → {}", brief(was), brief(now)),
     }
+}
+
+/// A value holding a JSON document as text (a policy as AWS returns it) as that document; any other
+/// value as it is.
+fn as_document(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Value> {
+    if let serde_json::Value::String(text) = value {
+        let text = text.trim_start();
+        if (text.starts_with('{') || text.starts_with('['))
+            && let Ok(document) = serde_json::from_str::<serde_json::Value>(text)
+        {
+            return std::borrow::Cow::Owned(document);
+        }
+    }
+    std::borrow::Cow::Borrowed(value)
+}
+
+/// A key of the path, cut short like a value: keys come from the account (a policy's name).
+fn short_key(key: &str) -> String {
+    let mut shown: String = key.chars().take(BRIEF_CHARS).collect();
+    if key.chars().count() > BRIEF_CHARS {
+        shown.push('…');
+    }
+    shown
 }
 
 /// The most characters of one value shown in a cut's line.
@@ -1286,7 +1367,7 @@ mod tests {
                 &json!({"a": 1, "b": [1], "c": {"x": 1}, "d": "x", "e": 5}),
                 &json!({"a": 2, "b": [2], "c": {"x": 2}, "d": "y", "e": 6})
             ),
-            "a: 1 → 2, b: item(s) changed, c changed and 2 more"
+            "a: 1 → 2, b[0]: 1 → 2, c.x: 1 → 2 and 2 more"
         );
         let long = "x".repeat(100);
         let text = what_changes(&json!({"policy": long}), &json!({"policy": null}));
@@ -1299,6 +1380,59 @@ mod tests {
         );
         let hostile = what_changes(&json!({HOSTILE: HOSTILE}), &json!({HOSTILE: 1}));
         assert_nothing_hidden(&hostile);
+    }
+
+    /// A policy kept as JSON text is read as the document: the line names the one part that changed,
+    /// where "policy changed" said nothing a responder could check at a glance.
+    #[test]
+    fn a_policy_change_names_what_changed_inside_the_document() {
+        let allow = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*"}]}"#;
+        let allow_then_deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"*"},{"Sid":"HikkonukiDeny","Effect":"Deny","Principal":"*","Action":"*"}]}"#;
+        let deny = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":"*","Action":"*"}]}"#;
+        assert_eq!(
+            what_changes(
+                &json!({"policy": allow}),
+                &json!({"policy": allow_then_deny})
+            ),
+            "policy.Statement: 1 → 2 item(s)"
+        );
+        assert_eq!(
+            what_changes(&json!({"policy": allow}), &json!({"policy": deny})),
+            "policy.Statement[0].Effect: Allow → Deny"
+        );
+        assert_eq!(
+            what_changes(&json!({"policy": null}), &json!({"policy": deny})),
+            "policy added"
+        );
+        assert_eq!(
+            what_changes(
+                &json!({"policies": {"partner-send": allow}}),
+                &json!({"policies": {}})
+            ),
+            "policies.partner-send removed"
+        );
+        assert_eq!(
+            what_changes(
+                &json!({"document": {"Version": "2008-10-17", "Statement": []}}),
+                &json!({"document": {"Version": "2012-10-17", "Statement": [1]}})
+            ),
+            "document: Version, Statement changed"
+        );
+        // Text that only looks like a document stays text.
+        assert_eq!(
+            what_changes(&json!({"name": "{not json"}), &json!({"name": "[x"})),
+            "name: {not json → [x"
+        );
+        // Keys from the account are cut short and escaped; nesting is followed only so deep.
+        let long_key = format!("{HOSTILE}{}", "k".repeat(80));
+        let text = what_changes(
+            &json!({"policies": {long_key.clone(): "a"}}),
+            &json!({"policies": {long_key: "b"}}),
+        );
+        assert_nothing_hidden(&text);
+        assert!(text.contains("…: a → b"), "{text}");
+        let deep = |leaf: i32| json!({"a": {"b": {"c": {"d": {"e": {"f": leaf}}}}}});
+        assert_eq!(what_changes(&deep(1), &deep(2)), "a.b.c.d.e changed");
     }
 
     #[test]
