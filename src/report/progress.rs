@@ -10,6 +10,8 @@ pub struct ProgressReporter {
     bar: ProgressBar,
     /// The phase apply or restore is in (`sealing: `), said before what is being cut or restored.
     phase: std::sync::Mutex<String>,
+    /// Taken off the screen for a question ([`Reporter::suspend`]) and not drawn since.
+    asked: std::sync::atomic::AtomicBool,
 }
 
 impl ProgressReporter {
@@ -25,6 +27,7 @@ impl ProgressReporter {
         ProgressReporter {
             bar,
             phase: std::sync::Mutex::new(String::new()),
+            asked: std::sync::atomic::AtomicBool::new(false),
         }
     }
 }
@@ -58,6 +61,20 @@ impl ProgressReporter {
     /// Says on the spinner line what `event` starts, after the phase it is in and, in a run over
     /// several accounts, the account.
     fn show(&self, account: Option<&str>, event: &Event) {
+        // Back after the question once the run goes on (a declined one says `refused`, then
+        // `finished`). Its clock restarts with the work.
+        let goes_on = matches!(
+            event,
+            Event::Started { .. }
+                | Event::PhaseStarted { .. }
+                | Event::CutStarted { .. }
+                | Event::RestoreStarted { .. }
+        );
+        if goes_on && self.asked.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            self.bar.reset();
+            self.bar
+                .enable_steady_tick(std::time::Duration::from_millis(120));
+        }
         let mut phase = self.phase.lock().expect("progress lock poisoned");
         if let Event::PhaseStarted { phase: started, .. } = event {
             *phase = format!("{}: ", escape::field(started));
@@ -73,8 +90,12 @@ impl ProgressReporter {
 
 impl Reporter for ProgressReporter {
     /// The spinner ticks on its own thread: without this it would redraw over the confirmation prompt.
+    /// It stays off the screen after the answer until the run goes on (its next event): a question
+    /// answered wrong, or Ctrl-C, ends the command with no frame drawn under the answer.
     fn suspend(&self, ask: &mut dyn FnMut()) {
-        self.bar.suspend(ask)
+        self.bar.finish_and_clear();
+        self.asked.store(true, std::sync::atomic::Ordering::SeqCst);
+        ask()
     }
 
     fn event_in(&self, account: &str, event: &Event) {
@@ -254,6 +275,41 @@ mod tests {
             "{message}"
         );
         assert_nothing_hidden(&message);
+    }
+
+    #[test]
+    fn after_a_question_the_line_comes_back_only_when_the_run_goes_on() {
+        let progress = ProgressReporter::new();
+        progress.event(&started(4, false));
+        let mut asked = false;
+        progress.suspend(&mut || asked = true);
+        assert!(asked);
+        assert!(progress.bar.is_finished(), "nothing drawn after the answer");
+        progress.event(&Event::CutStarted {
+            id: "sg_revoke/us-east-1/sg-1".into(),
+        });
+        assert!(!progress.bar.is_finished());
+        assert_eq!(progress.bar.message(), "cutting sg_revoke/us-east-1/sg-1");
+        progress.event(&Event::CutDone {
+            id: "sg_revoke/us-east-1/sg-1".into(),
+            elapsed: std::time::Duration::from_millis(5),
+        });
+        assert_eq!(progress.bar.position(), 1);
+        assert_eq!(progress.bar.length(), Some(4));
+        // Declined: the command ends, and the line stays off.
+        let declined = ProgressReporter::new();
+        declined.suspend(&mut || {});
+        declined.event(&Event::Refused {
+            message: "confirmation did not match".into(),
+        });
+        assert!(declined.bar.is_finished());
+        declined.event(&Event::Finished {
+            command: "apply".into(),
+            ok: false,
+            summary: "refused".into(),
+            tally: Default::default(),
+        });
+        assert!(declined.bar.is_finished());
     }
 
     #[test]
