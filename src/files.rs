@@ -103,8 +103,8 @@ pub fn foreign_owner(file: &File) -> io::Result<Option<u32>> {
 }
 
 /// Whether `text` reads as a rollback file rather than a plan: its first line that is not a comment is a
-/// journal entry (`- {…}`), where a plan's is a mapping key; anything else is read as a plan. Only to say which file was given where the
-/// other was wanted; reading it still checks everything.
+/// journal entry (`- {…}`), where a plan's is a mapping key; anything else is read as a plan. Only to
+/// say which file was given where the other was wanted; reading it still checks everything.
 pub fn looks_like_rollback(text: &str) -> bool {
     text.lines()
         .map(str::trim_start)

@@ -420,12 +420,12 @@ impl Journal {
     }
 }
 
-/// Reads a locked rollback file through its handle. `force` accepts a broken chain or a file that cannot
-/// be authenticated, with every problem returned as a warning.
 /// How a warning about a problem the caller chose to accept ends (`force`): restore's `--force`. `show`,
 /// which reads any file to show it, says so in its own words.
 pub const ACCEPTED_BY_FORCE: &str = " (accepted because of --force)";
 
+/// Reads a locked rollback file through its handle. `force` accepts a broken chain or a file that cannot
+/// be authenticated, with every problem returned as a warning.
 pub fn read(
     rollback: &RollbackFile,
     keys: &KeyStore,

@@ -102,9 +102,9 @@ pub enum Event {
         reversible: bool,
     },
     /// What this run will work through, in all and per kind, before it starts, for progress: apply's and
-    /// restore's cuts (or undos; a resumed run counts only what is left), `restore --dry-run`'s undos
-    /// (`dry_run`: nothing will be changed), plan's discoveries (one per kind and region), verify's
-    /// paths.
+    /// restore's cuts (or undos; a resumed run counts only what is left), `restore --dry-run`'s undos and
+    /// `apply --check`'s cuts (`dry_run`: nothing will be changed), plan's discoveries (one per kind or
+    /// inspection and region), verify's paths.
     Started {
         command: String,
         total: usize,
