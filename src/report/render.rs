@@ -517,36 +517,49 @@ pub fn what_changes(before: &serde_json::Value, after: &serde_json::Value) -> St
         _ if before == after => "no change to its state".into(),
         (Value::Null, _) => "created".into(),
         (_, Value::Null) => "removed".into(),
-        (Value::Object(old), Value::Object(new)) => {
-            let mut keys: Vec<&String> = old.keys().collect();
-            keys.extend(new.keys().filter(|key| !old.contains_key(*key)));
-            let changes: Vec<String> = keys
+        (Value::Object(old), Value::Object(new)) => named_and_counted(
+            changed_keys(old, new)
                 .into_iter()
-                .filter_map(|key| {
-                    let (was, now) = (
-                        old.get(key).unwrap_or(&Value::Null),
-                        new.get(key).unwrap_or(&Value::Null),
-                    );
-                    (was != now).then(|| field_change(key, was, now))
-                })
-                .collect();
-            let more = changes.len().saturating_sub(CHANGES_NAMED);
-            let mut text = changes
-                .into_iter()
-                .take(CHANGES_NAMED)
-                .collect::<Vec<_>>()
-                .join(", ");
-            if more > 0 {
-                let _ = write!(text, " and {more} more");
-            }
-            text
-        }
+                .map(|(key, was, now)| field_change_at(cut_short(key), was, now, 0)),
+        ),
         _ => format!("{} → {}", brief(before), brief(after)),
     }
 }
 
-fn field_change(key: &str, was: &serde_json::Value, now: &serde_json::Value) -> String {
-    field_change_at(short_key(key), was, now, 0)
+/// The fields that differ between two objects, each with its old and new value (`null` where absent),
+/// in the old object's order, then the new fields.
+fn changed_keys<'v>(
+    old: &'v serde_json::Map<String, serde_json::Value>,
+    new: &'v serde_json::Map<String, serde_json::Value>,
+) -> Vec<(&'v str, &'v serde_json::Value, &'v serde_json::Value)> {
+    let absent = &serde_json::Value::Null;
+    let mut keys: Vec<&String> = old.keys().collect();
+    keys.extend(new.keys().filter(|key| !old.contains_key(*key)));
+    keys.into_iter()
+        .map(|key| {
+            let (was, now) = (
+                old.get(key).unwrap_or(absent),
+                new.get(key).unwrap_or(absent),
+            );
+            (key.as_str(), was, now)
+        })
+        .filter(|(_, was, now)| was != now)
+        .collect()
+}
+
+/// The first [`CHANGES_NAMED`] of `items`, joined, and how many more there are.
+fn named_and_counted(items: impl Iterator<Item = String>) -> String {
+    let items: Vec<String> = items.collect();
+    let more = items.len().saturating_sub(CHANGES_NAMED);
+    let mut text = items
+        .into_iter()
+        .take(CHANGES_NAMED)
+        .collect::<Vec<_>>()
+        .join(", ");
+    if more > 0 {
+        let _ = write!(text, " and {more} more");
+    }
+    text
 }
 
 /// How deep a cut's line follows a change into nested documents (a policy's statements, one
@@ -572,32 +585,17 @@ fn field_change_at(
         (Value::Null, now) if nested(now) => format!("{key} added"),
         (was, Value::Null) if nested(was) => format!("{key} removed"),
         (Value::Object(old), Value::Object(new)) if depth < NESTING_FOLLOWED => {
-            let mut keys: Vec<&String> = old.keys().collect();
-            keys.extend(new.keys().filter(|key| !old.contains_key(*key)));
-            let changed: Vec<&String> = keys
-                .into_iter()
-                .filter(|key| old.get(*key) != new.get(*key))
-                .collect();
-            match changed.as_slice() {
-                [only] => field_change_at(
-                    format!("{path}.{}", short_key(only)),
-                    old.get(*only).unwrap_or(&Value::Null),
-                    new.get(*only).unwrap_or(&Value::Null),
-                    depth + 1,
-                ),
-                _ => {
-                    let named: Vec<String> = changed
-                        .iter()
-                        .take(CHANGES_NAMED)
-                        .map(|key| f(&short_key(key)).into_owned())
-                        .collect();
-                    let more = changed.len().saturating_sub(CHANGES_NAMED);
-                    let more = if more > 0 {
-                        format!(" and {more} more")
-                    } else {
-                        String::new()
-                    };
-                    format!("{key}: {}{more} changed", named.join(", "))
+            match changed_keys(old, new).as_slice() {
+                [(only, was, now)] => {
+                    field_change_at(format!("{path}.{}", cut_short(only)), was, now, depth + 1)
+                }
+                changed => {
+                    let named = named_and_counted(
+                        changed
+                            .iter()
+                            .map(|(key, _, _)| f(&cut_short(key)).into_owned()),
+                    );
+                    format!("{key}: {named} changed")
                 }
             }
         }
@@ -641,10 +639,11 @@ fn as_document(value: &serde_json::Value) -> std::borrow::Cow<'_, serde_json::Va
     std::borrow::Cow::Borrowed(value)
 }
 
-/// A key of the path, cut short like a value: keys come from the account (a policy's name).
-fn short_key(key: &str) -> String {
-    let mut shown: String = key.chars().take(BRIEF_CHARS).collect();
-    if key.chars().count() > BRIEF_CHARS {
+/// At most [`BRIEF_CHARS`] of `text`, `…` marking what is left out: a value, or a key of a path (keys
+/// come from the account, a policy's name). Not escaped.
+fn cut_short(text: &str) -> String {
+    let mut shown: String = text.chars().take(BRIEF_CHARS).collect();
+    if text.chars().count() > BRIEF_CHARS {
         shown.push('…');
     }
     shown
@@ -659,11 +658,7 @@ fn brief(value: &serde_json::Value) -> String {
         serde_json::Value::String(text) => text.clone(),
         other => other.to_string(),
     };
-    let mut shown: String = text.chars().take(BRIEF_CHARS).collect();
-    if text.chars().count() > BRIEF_CHARS {
-        shown.push('…');
-    }
-    f(&shown).into_owned()
+    f(&cut_short(&text)).into_owned()
 }
 
 /// Cuts per account and kind (enabled of proposed), the review's one-screen summary of a plan over
