@@ -165,13 +165,12 @@ pub async fn make_plan(
     }
 }
 
-/// Each (region, kind) pair discovery asks, one step each; global kinds once, in the home region.
+/// Each (region, kind) pair discovery asks, one step each.
 fn discovery_steps<'r>(
     registry: &'r Registry,
     request: &PlanRequest,
 ) -> Vec<(String, &'r dyn Containment)> {
-    let mut steps: Vec<(String, &dyn Containment)> = Vec::new();
-    for kind in registry
+    let kinds = registry
         .all()
         .filter(|kind| request.selection.takes_kind(kind.info().name))
         .filter(|kind| {
@@ -181,22 +180,13 @@ fn discovery_steps<'r>(
                 AccountPart::OrganizationLevel => organization_level,
                 AccountPart::Member => !organization_level,
             }
-        })
-    {
-        if kind.info().global {
-            steps.push((GLOBAL_REGION.to_string(), kind));
-        } else {
-            for region in &request.regions {
-                steps.push((region.clone(), kind));
-            }
-        }
-    }
-    steps
+        });
+    in_each_region(kinds, |kind| kind.info().global, &request.regions)
 }
 
-/// Each (region, inspection) pair run after discovery, one step each; global ones once. The management
-/// account's organization-level part inspects nothing: its findings would be about an account the
-/// operator did not choose.
+/// Each (region, inspection) pair run after discovery, one step each. The management account's
+/// organization-level part inspects nothing: its findings would be about an account the operator did
+/// not choose.
 fn inspection_steps<'r>(
     registry: &'r Registry,
     request: &PlanRequest,
@@ -204,14 +194,25 @@ fn inspection_steps<'r>(
     if request.part == AccountPart::OrganizationLevel {
         return Vec::new();
     }
-    let mut steps: Vec<(String, &dyn Inspection)> = Vec::new();
-    for inspection in registry.inspections() {
-        if inspection.global() {
-            steps.push((GLOBAL_REGION.to_string(), inspection));
+    in_each_region(
+        registry.inspections(),
+        |inspection| inspection.global(),
+        &request.regions,
+    )
+}
+
+/// Each item once per region, or once in the home region ([`GLOBAL_REGION`]) when it is global.
+fn in_each_region<'r, T: ?Sized>(
+    items: impl Iterator<Item = &'r T>,
+    global: impl Fn(&T) -> bool,
+    regions: &[String],
+) -> Vec<(String, &'r T)> {
+    let mut steps = Vec::new();
+    for item in items {
+        if global(item) {
+            steps.push((GLOBAL_REGION.to_string(), item));
         } else {
-            for region in &request.regions {
-                steps.push((region.clone(), inspection));
-            }
+            steps.extend(regions.iter().map(|region| (region.clone(), item)));
         }
     }
     steps

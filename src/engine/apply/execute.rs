@@ -209,6 +209,12 @@ pub fn progress_from(contents: &JournalContents) -> HashMap<String, Progress> {
     progress
 }
 
+/// Whether this run works through `cut`: enabled, and not completed by an earlier run (`progress`).
+/// What `started` and each phase count.
+pub fn still_to_cut(cut: &Cut, progress: &HashMap<String, Progress>) -> bool {
+    cut.enabled && progress.get(&cut.id) != Some(&Progress::Done)
+}
+
 /// What to do with the cuts of a run, beyond the plan itself.
 #[derive(Debug, Default)]
 pub struct ApplyOptions<'a> {
@@ -469,10 +475,9 @@ pub async fn execute(
                 .copied()
                 .filter(|c| phase_of(c) == phase)
                 .collect();
-            // Counted as `started` counts: the enabled cuts an earlier run did not complete.
             let to_go = cuts
                 .iter()
-                .filter(|c| c.enabled && options.progress.get(&c.id) != Some(&Progress::Done))
+                .filter(|cut| still_to_cut(cut, &options.progress))
                 .count();
             if to_go > 0 {
                 reporter.event(&Event::PhaseStarted {

@@ -277,8 +277,9 @@ impl Prepared {
     /// The kinds of the enabled cuts not completed by an earlier run, one entry per cut.
     pub fn remaining_kinds(&self) -> impl Iterator<Item = &str> {
         self.plan
-            .enabled_cuts()
-            .filter(|cut| !matches!(self.progress.get(&cut.id), Some(Progress::Done)))
+            .cuts
+            .iter()
+            .filter(|cut| execute::still_to_cut(cut, &self.progress))
             .map(|cut| cut.kind.as_str())
     }
 }
