@@ -6,6 +6,20 @@ use indicatif::{ProgressBar, ProgressStyle};
 use super::escape;
 use super::{Event, Reporter};
 
+/// How often the spinner turns.
+const TICK: std::time::Duration = std::time::Duration::from_millis(120);
+
+/// A step of the run's `total` ended: a cut or undo done, a discovery answered or failed.
+fn one_step_done(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::CutDone { .. }
+            | Event::Restored { .. }
+            | Event::Discovered { .. }
+            | Event::DiscoveryFailed { .. }
+    )
+}
+
 pub struct ProgressReporter {
     bar: ProgressBar,
     /// The phase apply or restore is in (`sealing: `), said before what is being cut or restored.
@@ -23,7 +37,7 @@ impl ProgressReporter {
         );
         // Until the first step says what it is (the checks before any cut or discovery).
         bar.set_message("checking");
-        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        bar.enable_steady_tick(TICK);
         ProgressReporter {
             bar,
             phase: std::sync::Mutex::new(String::new()),
@@ -72,8 +86,7 @@ impl ProgressReporter {
         );
         if goes_on && self.asked.swap(false, std::sync::atomic::Ordering::SeqCst) {
             self.bar.reset();
-            self.bar
-                .enable_steady_tick(std::time::Duration::from_millis(120));
+            self.bar.enable_steady_tick(TICK);
         }
         let mut phase = self.phase.lock().expect("progress lock poisoned");
         if let Event::PhaseStarted { phase: started, .. } = event {
@@ -104,10 +117,7 @@ impl Reporter for ProgressReporter {
             Event::CutStarted { .. }
             | Event::RestoreStarted { .. }
             | Event::DiscoveryStarted { .. } => {}
-            Event::CutDone { .. }
-            | Event::Restored { .. }
-            | Event::Discovered { .. }
-            | Event::DiscoveryFailed { .. } => {
+            _ if one_step_done(event) => {
                 self.bar.inc(1);
                 if let Some(line) = event.to_line() {
                     self.bar
@@ -136,10 +146,7 @@ impl Reporter for ProgressReporter {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
             }
-            Event::CutDone { .. }
-            | Event::Restored { .. }
-            | Event::Discovered { .. }
-            | Event::DiscoveryFailed { .. } => self.bar.inc(1),
+            _ if one_step_done(event) => self.bar.inc(1),
             // `verify`: a path analyzed (a VPC with no path is not one of the `total`).
             Event::PathVerified {
                 destination: Some(_),
