@@ -159,6 +159,15 @@ impl Cut {
     pub fn expected_id(kind: &str, region: &str, target: &str) -> String {
         format!("{kind}/{region}/{target}")
     }
+
+    /// An ID's kind, region and target, as [`Cut::expected_id`] joins them (the target may hold
+    /// slashes, an ARN's); a part the ID lacks is empty. Only to name a cut known by its ID alone: the
+    /// cut itself carries its fields.
+    pub fn id_parts(id: &str) -> (&str, &str, &str) {
+        let mut parts = id.splitn(3, '/');
+        let mut next = || parts.next().unwrap_or_default();
+        (next(), next(), next())
+    }
 }
 
 impl Plan {

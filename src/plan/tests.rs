@@ -452,3 +452,14 @@ fn a_member_part_is_checked_like_a_plan_and_errors_name_the_member() {
     assert_eq!(err.field, "role");
     assert!(!err.to_string().contains("\nfix: trust me"), "{err}");
 }
+
+#[test]
+fn an_id_splits_back_into_the_parts_it_was_joined_from() {
+    let target = "arn:aws:cloudtrail:us-east-1:123456789012:trail/hikkonuki-evidence";
+    let id = super::Cut::expected_id("evidence_trail_on", "global", target);
+    assert_eq!(
+        super::Cut::id_parts(&id),
+        ("evidence_trail_on", "global", target)
+    );
+    assert_eq!(super::Cut::id_parts("sg_revoke"), ("sg_revoke", "", ""));
+}

@@ -167,7 +167,7 @@ impl Tally {
         let mut counted = 0;
         for id in ids {
             counted += 1;
-            let kind = id.split('/').next().unwrap_or(id);
+            let (kind, _, _) = crate::plan::Cut::id_parts(id);
             *self
                 .by_kind
                 .entry(kind.to_string())

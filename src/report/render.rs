@@ -786,11 +786,11 @@ fn report_markdown(
             // A cut with no intent (skipped: disabled or left out) is named by its ID alone,
             // `kind/region/target` (the target may hold slashes, an ARN's).
             rows.entry(id.to_string()).or_insert_with(|| {
-                let mut parts = id.splitn(3, '/');
+                let (kind, region, target) = Cut::id_parts(id);
                 CutRow {
-                    kind: parts.next().unwrap_or_default().to_string(),
-                    region: parts.next().unwrap_or_default().to_string(),
-                    target: parts.next().unwrap_or_default().to_string(),
+                    kind: kind.to_string(),
+                    region: region.to_string(),
+                    target: target.to_string(),
                     ..CutRow::default()
                 }
             })
