@@ -4,6 +4,7 @@ use predicates::str::contains;
 
 use crate::emulator::Emulator;
 use crate::leaky_account;
+use crate::steer::json_events;
 
 async fn planned_emulator() -> Emulator {
     let emulator = Emulator::start();
@@ -11,13 +12,6 @@ async fn planned_emulator() -> Emulator {
     leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
     emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
     emulator
-}
-
-fn json_lines(stdout: &[u8]) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(stdout)
-        .lines()
-        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON: {line}: {e}")))
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -32,7 +26,7 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
         .get_output()
         .stdout
         .clone();
-    let events = json_lines(&out);
+    let events = json_events(&out);
     let count = |name: &str| events.iter().filter(|e| e["event"] == name).count();
     assert!(count("cut-started") > 0);
     // The changes open with their totals: one `started`, counting every cut the run then starts.
@@ -102,7 +96,7 @@ async fn output_json_gives_one_event_per_cut_and_nothing_else_on_stdout() {
         .get_output()
         .stdout
         .clone();
-    let events = json_lines(&out);
+    let events = json_events(&out);
     assert!(events.iter().any(|e| e["event"] == "restored"));
     assert_eq!(events.last().unwrap()["command"], "restore");
     // Restore takes the phases in reverse: the per-resource cuts first, the evidence last.
@@ -186,7 +180,7 @@ async fn plan_output_json_gives_the_findings_before_the_proposed_cuts() {
         .get_output()
         .stdout
         .clone();
-    let events = json_lines(&out);
+    let events = json_events(&out);
     let first = |name: &str| events.iter().position(|e| e["event"] == name);
     // The totals first: one step per kind (or inspection) and region, each answered by one event.
     assert_eq!(events[0]["event"], "started", "{events:?}");
