@@ -187,14 +187,7 @@ pub async fn plan_command(
         created: None,
     };
     let plan = match &accounts {
-        None => {
-            reporter.event(&engine::apply::started(
-                "plan",
-                false,
-                engine::discover::steps_by_kind(registry, &request).into_iter(),
-            ));
-            engine::discover::make_plan(&session, registry, request, reporter).await
-        }
+        None => engine::discover::plan_account(&session, registry, request, reporter).await,
         Some(choice) => {
             let home = session.region(session.home_region());
             let chosen = services::common::org_accounts::chosen_accounts(&home, choice)

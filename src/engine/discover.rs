@@ -43,6 +43,22 @@ pub struct PlanRequest {
     pub created: Option<String>,
 }
 
+/// A plan of one account: its steps counted first (`started`, for progress), then discovered. A plan
+/// over several accounts counts every account's steps itself ([`crate::engine::organization::make_plan`]).
+pub async fn plan_account(
+    session: &AwsSession,
+    registry: &Registry,
+    request: PlanRequest,
+    reporter: &dyn Reporter,
+) -> Plan {
+    reporter.event(&super::apply::started(
+        "plan",
+        false,
+        steps_by_kind(registry, &request).into_iter(),
+    ));
+    make_plan(session, registry, request, reporter).await
+}
+
 /// Discovers every region concurrently (bounded) and assembles the plan. A region or kind whose discovery
 /// fails is recorded in `discovery_errors` and the rest goes on.
 pub async fn make_plan(
@@ -219,7 +235,7 @@ fn in_each_region<'r, T: ?Sized>(
 }
 
 /// The steps of an account's plan, per kind or inspection: what its `started` event counts.
-pub fn steps_by_kind(registry: &Registry, request: &PlanRequest) -> Vec<&'static str> {
+pub(super) fn steps_by_kind(registry: &Registry, request: &PlanRequest) -> Vec<&'static str> {
     let kinds = discovery_steps(registry, request)
         .into_iter()
         .map(|(_, kind)| kind.info().name);
