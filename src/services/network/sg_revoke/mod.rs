@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
-use crate::services::common::unclassified;
+use crate::services::common::{keep_each, unclassified};
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
@@ -427,45 +427,87 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
         .collect())
 }
 
+/// What the region-wide listing keeps of a security group: the SDK's shape also carries all its rules,
+/// which the rules listing gives in the form a cut records.
+struct ListedGroup {
+    group_id: Option<String>,
+    group_name: Option<String>,
+    vpc_id: Option<String>,
+    owner_id: Option<String>,
+}
+
+impl ListedGroup {
+    fn from_sdk(group: SecurityGroup) -> ListedGroup {
+        ListedGroup {
+            group_id: group.group_id,
+            group_name: group.group_name,
+            vpc_id: group.vpc_id,
+            owner_id: group.owner_id,
+        }
+    }
+}
+
+/// A rule as the region-wide listing keeps it, with whose it is (AWS may not say).
+struct ListedRule {
+    group_id: Option<String>,
+    rule_id: Option<String>,
+    rule: Rule,
+}
+
+impl ListedRule {
+    fn from_sdk(rule: SecurityGroupRule) -> ListedRule {
+        ListedRule {
+            rule: rule_from_sdk(&rule),
+            group_id: rule.group_id,
+            rule_id: rule.security_group_rule_id,
+        }
+    }
+}
+
 /// As [`describe_region`], with the account that owns each group.
 async fn describe_region_with_owners(
     ctx: &RegionCtx,
 ) -> Result<Vec<(GroupState, Option<String>)>, ServiceError> {
     // The region's rules do not depend on its groups: both lists are read at once, one round trip
-    // instead of two before apply's first cut (and in every plan).
+    // instead of two before apply's first cut (and in every plan). Each item is cut down to what is
+    // kept as its page arrives (common::keep_each).
     let groups = vpc::with_region_blocks(
         ctx,
         async {
-            ctx.ec2()
+            let pages = ctx
+                .ec2()
                 .describe_security_groups()
                 .into_paginator()
                 .items()
-                .send()
-                .try_collect()
+                .send();
+            keep_each(pages, ListedGroup::from_sdk)
                 .await
                 .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroups", err))
         },
-        SecurityGroup::vpc_id,
+        |group: &ListedGroup| group.vpc_id.as_deref(),
     );
     let rules = async {
-        ctx.ec2()
+        let pages = ctx
+            .ec2()
             .describe_security_group_rules()
             .into_paginator()
             .items()
-            .send()
-            .try_collect()
+            .send();
+        keep_each(pages, ListedRule::from_sdk)
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeSecurityGroupRules", err))
     };
     let (groups, rules) = futures_util::try_join!(groups, rules)?;
 
     let mut rules_by_group: HashMap<String, Vec<Rule>> = HashMap::new();
-    for rule in &rules {
-        match rule.group_id() {
-            Some(group_id) => rules_by_group
-                .entry(group_id.to_string())
-                .or_default()
-                .push(rule_from_sdk(rule)),
+    for ListedRule {
+        group_id,
+        rule_id,
+        rule,
+    } in rules
+    {
+        match group_id {
+            Some(group_id) => rules_by_group.entry(group_id).or_default().push(rule),
             // Revoking needs the group's ID: a rule that does not say whose it is cannot be cut.
             None => {
                 unclassified::report(
@@ -474,26 +516,26 @@ async fn describe_region_with_owners(
                     &ctx.region,
                     &format!(
                         "security group rule {}",
-                        rule.security_group_rule_id().unwrap_or("(no ID given)")
+                        rule_id.as_deref().unwrap_or("(no ID given)")
                     ),
                     format!(
                         "DescribeSecurityGroupRules returned it without its GroupId ({})",
-                        rule_from_sdk(rule).summary()
+                        rule.summary()
                     ),
                 )
                 .await
             }
         }
     }
-    for (group, _) in groups.iter().filter(|(g, _)| g.group_id().is_none()) {
+    for (group, _) in groups.iter().filter(|(g, _)| g.group_id.is_none()) {
         unclassified::report(
             ctx,
             INFO.name,
             &ctx.region,
             &format!(
                 "security group {} of VPC {}",
-                group.group_name().unwrap_or("(no name given)"),
-                group.vpc_id().unwrap_or("(none given)")
+                group.group_name.as_deref().unwrap_or("(no name given)"),
+                group.vpc_id.as_deref().unwrap_or("(none given)")
             ),
             "DescribeSecurityGroups returned it without its GroupId, so none of its rules can be revoked",
         )
@@ -502,19 +544,18 @@ async fn describe_region_with_owners(
     let mut states: Vec<(GroupState, Option<String>)> = groups
         .into_iter()
         .filter_map(|(group, vpc_cidrs)| {
-            let group_id = group.group_id()?.to_string();
-            let vpc_id = group.vpc_id().map(str::to_string);
+            let group_id = group.group_id?;
             let mut rules = rules_by_group.remove(&group_id).unwrap_or_default();
             sort_rules(&mut rules);
             Some((
                 GroupState {
                     vpc_cidrs,
                     group_id,
-                    group_name: group.group_name().unwrap_or_default().to_string(),
-                    vpc_id,
+                    group_name: group.group_name.unwrap_or_default(),
+                    vpc_id: group.vpc_id,
                     rules,
                 },
-                group.owner_id().map(str::to_string),
+                group.owner_id,
             ))
         })
         .collect();
