@@ -25,7 +25,7 @@ use super::restore::{self, AccountRestored, RestoreRequest, RestoreRun, RestoreW
 use super::{EngineError, Operator, Parallelism};
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::plan::{DEFAULT_MEMBER_ROLE, Finding, GLOBAL_REGION, Plan, Severity};
-use crate::report::{InAccount, Reporter};
+use crate::report::{Event, InAccount, Reporter};
 use crate::services::Registry;
 use crate::services::common::org_accounts::ChosenAccounts;
 
@@ -160,22 +160,28 @@ pub async fn make_plan(
             let operator = &operator;
             let role_name = &role_name;
             let role = &role;
+            let member_steps = &member_steps;
             async move {
+                let member_reporter = InAccount::new(reporter, &account.id);
+                // Its steps are in `started`'s total: they are accounted for, so progress ends at it.
+                let left_out = |why: String| {
+                    member_reporter.event(&Event::DiscoverySkipped {
+                        steps: member_steps.len(),
+                        reason: why.clone(),
+                    });
+                    not_entered(&account.id, why)
+                };
                 if !account.is_active() {
-                    return Err(not_entered(
-                        &account.id,
-                        format!(
-                            "the account is {}, not ACTIVE: it cannot be entered",
-                            account.state
-                        ),
-                    ));
+                    return Err(left_out(format!(
+                        "the account is {}, not ACTIVE: it cannot be entered",
+                        account.state
+                    )));
                 }
                 let (member_session, caller) =
                     match enter(session, operator, &account.id, role_name).await {
                         Ok(entered) => entered,
-                        Err(why) => return Err(not_entered(&account.id, why)),
+                        Err(why) => return Err(left_out(why)),
                     };
-                let member_reporter = InAccount::new(reporter, &account.id);
                 let request = PlanRequest {
                     caller,
                     parallelism: per_account,

@@ -29,6 +29,13 @@ pub enum Event {
         kind: String,
         found: usize,
     },
+    /// `plan` over several accounts: a member account that could not be entered; its `steps`, counted
+    /// in the `started` event's `total`, will not run. The plan's `account-not-entered` finding says the
+    /// same, with how to fix it.
+    DiscoverySkipped {
+        steps: usize,
+        reason: String,
+    },
     CutStarted {
         id: String,
     },
@@ -215,6 +222,9 @@ impl Event {
                 kind,
                 found,
             } => json!({"event": "discovered", "region": region, "kind": kind, "found": found}),
+            Event::DiscoverySkipped { steps, reason } => {
+                json!({"event": "discovery-skipped", "steps": steps, "reason": reason})
+            }
             Event::CutStarted { id } => json!({"event": "cut-started", "id": id}),
             Event::CutDone { id, elapsed } => {
                 json!({"event": "cut-done", "id": id, "elapsed_ms": ms(elapsed)})
@@ -329,6 +339,9 @@ impl Event {
                 f(region),
                 f(error)
             ),
+            Event::DiscoverySkipped { steps, reason } => {
+                format!("skipped   {steps} discovery step(s): {}", f(reason))
+            }
             Event::CutStarted { id } => format!("cutting   {}", f(id)),
             Event::CutDone { id, elapsed } => {
                 format!("cut       {} ({:.1} s)", f(id), elapsed.as_secs_f64())
@@ -683,6 +696,10 @@ mod tests {
                 region: s(),
                 kind: s(),
                 found: 1,
+            },
+            Event::DiscoverySkipped {
+                steps: 1,
+                reason: s(),
             },
             Event::WouldRestore {
                 id: s(),

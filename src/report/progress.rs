@@ -9,15 +9,17 @@ use super::{Event, Reporter};
 /// How often the spinner turns.
 const TICK: std::time::Duration = std::time::Duration::from_millis(120);
 
-/// A step of the run's `total` ended: a cut or undo done, a discovery answered or failed.
-fn one_step_done(event: &Event) -> bool {
-    matches!(
-        event,
+/// How many steps of the run's `total` `event` ends: a cut or undo done, a discovery answered or failed
+/// (one each), or an account's discoveries that will not run (all of them).
+fn steps_done(event: &Event) -> u64 {
+    match event {
         Event::CutDone { .. }
-            | Event::Restored { .. }
-            | Event::Discovered { .. }
-            | Event::DiscoveryFailed { .. }
-    )
+        | Event::Restored { .. }
+        | Event::Discovered { .. }
+        | Event::DiscoveryFailed { .. } => 1,
+        Event::DiscoverySkipped { steps, .. } => *steps as u64,
+        _ => 0,
+    }
 }
 
 pub struct ProgressReporter {
@@ -117,8 +119,8 @@ impl Reporter for ProgressReporter {
             Event::CutStarted { .. }
             | Event::RestoreStarted { .. }
             | Event::DiscoveryStarted { .. } => {}
-            _ if one_step_done(event) => {
-                self.bar.inc(1);
+            _ if steps_done(event) > 0 => {
+                self.bar.inc(steps_done(event));
                 if let Some(line) = event.to_line() {
                     self.bar
                         .println(format!("[{}] {line}", escape::field(account)));
@@ -146,7 +148,7 @@ impl Reporter for ProgressReporter {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
             }
-            _ if one_step_done(event) => self.bar.inc(1),
+            _ if steps_done(event) > 0 => self.bar.inc(steps_done(event)),
             // `verify`: a path analyzed (a VPC with no path is not one of the `total`).
             Event::PathVerified {
                 destination: Some(_),
@@ -245,6 +247,26 @@ mod tests {
             progress.bar.message(),
             "[111122223333] discovered sg_revoke in eu-west-1"
         );
+    }
+
+    #[test]
+    fn an_account_not_entered_counts_all_its_steps_so_a_plan_ends_at_its_total() {
+        let progress = ProgressReporter::new();
+        progress.event(&started(5, false));
+        progress.event(&Event::Discovered {
+            region: "us-east-1".into(),
+            kind: "sg_revoke".into(),
+            found: 4,
+        });
+        progress.event_in(
+            "111122223333",
+            &Event::DiscoverySkipped {
+                steps: 4,
+                reason: "AccessDenied".into(),
+            },
+        );
+        assert_eq!(progress.bar.position(), 5);
+        assert_eq!(progress.bar.length(), Some(5));
     }
 
     #[test]

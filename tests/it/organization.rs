@@ -277,7 +277,8 @@ async fn three_member_accounts_are_planned_cut_and_restored_exactly_in_one_run()
 }
 
 /// A member whose role cannot be entered is a High finding naming the role and the error, and the
-/// others are still planned; apply refuses a plan whose account cannot be entered, before any cut.
+/// others are still planned; its steps, counted in `started`, are accounted for by one
+/// `discovery-skipped`, so the steps still add up to the total.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_account_that_cannot_be_entered_is_a_finding_and_blocks_no_other() {
     let emulator = Emulator::start();
@@ -291,9 +292,53 @@ async fn an_account_that_cannot_be_entered_is_a_finding_and_blocks_no_other() {
         .await
         .unwrap();
 
-    plan_over(&emulator, "all", "plans/org.yaml")
+    let planned = plan_over(&emulator, "all", "plans/org.yaml")
+        .args(["--output", "json"])
         .assert()
-        .code(0);
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let events = crate::steer::json_events(&planned);
+    assert_eq!(events[0]["event"], "started", "{events:?}");
+    let skipped: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "discovery-skipped")
+        .collect();
+    assert_eq!(skipped.len(), 1, "{skipped:?}");
+    assert_eq!(skipped[0]["account"], members[1].as_str());
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("OrganizationAccountAccessRole")),
+        "{skipped:?}"
+    );
+    let answered = events
+        .iter()
+        .filter(|e| e["event"] == "discovered" || e["event"] == "discovery-failed")
+        .count();
+    assert!(
+        !events
+            .iter()
+            .any(|e| e["account"] == members[1].as_str() && e["event"] == "discovered"),
+        "nothing discovered where the tool could not enter"
+    );
+    let steps = skipped[0]["steps"].as_u64().expect("a count of steps") as usize;
+    assert!(steps > 0, "{skipped:?}");
+    assert_eq!(
+        events[0]["total"].as_u64(),
+        Some((answered + steps) as u64),
+        "every counted step answered or skipped"
+    );
+    // The member planned has as many steps as the one skipped.
+    let first_member_steps = events
+        .iter()
+        .filter(|e| {
+            e["account"] == members[0].as_str()
+                && (e["event"] == "discovered" || e["event"] == "discovery-failed")
+        })
+        .count();
+    assert_eq!(first_member_steps, steps);
     let plan = hikkonuki::plan::file::read(
         &emulator.path("plans/org.yaml"),
         &hikkonuki::services::Registry::standard(),
