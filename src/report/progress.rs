@@ -219,23 +219,20 @@ mod tests {
         }
     }
 
+    fn discovered(region: &str, found: usize) -> Event {
+        Event::Discovered {
+            region: region.into(),
+            kind: "sg_revoke".into(),
+            found,
+        }
+    }
+
     #[test]
     fn a_plan_counts_each_discovery_answered_or_failed_against_its_total() {
         let progress = ProgressReporter::new();
         progress.event(&started(3, false));
-        progress.event(&Event::Discovered {
-            region: "us-east-1".into(),
-            kind: "sg_revoke".into(),
-            found: 4,
-        });
-        progress.event_in(
-            "111122223333",
-            &Event::Discovered {
-                region: "eu-west-1".into(),
-                kind: "sg_revoke".into(),
-                found: 0,
-            },
-        );
+        progress.event(&discovered("us-east-1", 4));
+        progress.event_in("111122223333", &discovered("eu-west-1", 0));
         progress.event(&Event::DiscoveryFailed {
             region: "ap-south-1".into(),
             kind: "sg_revoke".into(),
@@ -253,11 +250,7 @@ mod tests {
     fn an_account_not_entered_counts_all_its_steps_so_a_plan_ends_at_its_total() {
         let progress = ProgressReporter::new();
         progress.event(&started(5, false));
-        progress.event(&Event::Discovered {
-            region: "us-east-1".into(),
-            kind: "sg_revoke".into(),
-            found: 4,
-        });
+        progress.event(&discovered("us-east-1", 4));
         progress.event_in(
             "111122223333",
             &Event::DiscoverySkipped {
