@@ -30,7 +30,7 @@ pub enum Event {
         found: usize,
     },
     /// `plan` over several accounts: a member account that could not be entered; its `steps`, counted
-    /// in the `started` event's `total`, will not run. The plan's `account-not-entered` finding says the
+    /// in the `started` event's `total`, will not run. The plan's `account_not_entered` finding says the
     /// same, with how to fix it.
     DiscoverySkipped {
         steps: usize,
