@@ -818,26 +818,37 @@ pub fn spread_over_buckets<T, K: Eq + std::hash::Hash>(
     items: impl IntoIterator<Item = T>,
     group_of: impl Fn(&T) -> K,
 ) -> Vec<T> {
-    let mut group_index: HashMap<K, usize> = HashMap::new();
-    let mut groups: Vec<std::collections::VecDeque<T>> = Vec::new();
-    for item in items {
-        let next = groups.len();
-        let index = *group_index.entry(group_of(&item)).or_insert(next);
-        if index == next {
-            groups.push(std::collections::VecDeque::new());
-        }
-        groups[index].push_back(item);
-    }
-    let total = groups.iter().map(std::collections::VecDeque::len).sum();
+    let groups = grouped_in_order(items, group_of);
+    let total = groups.iter().map(Vec::len).sum();
+    let mut groups: Vec<std::vec::IntoIter<T>> = groups.into_iter().map(Vec::into_iter).collect();
     let mut spread = Vec::with_capacity(total);
     while spread.len() < total {
         for group in &mut groups {
-            if let Some(item) = group.pop_front() {
+            if let Some(item) = group.next() {
                 spread.push(item);
             }
         }
     }
     spread
+}
+
+/// `items` gathered by `group_of`: the groups in the order they first appear, each keeping its items'
+/// order. How work is split into lanes (apply's kinds, restore's generations of one cut) and turns.
+pub fn grouped_in_order<T, K: Eq + std::hash::Hash>(
+    items: impl IntoIterator<Item = T>,
+    group_of: impl Fn(&T) -> K,
+) -> Vec<Vec<T>> {
+    let mut group_index: HashMap<K, usize> = HashMap::new();
+    let mut groups: Vec<Vec<T>> = Vec::new();
+    for item in items {
+        let next = groups.len();
+        let index = *group_index.entry(group_of(&item)).or_insert(next);
+        if index == next {
+            groups.push(Vec::new());
+        }
+        groups[index].push(item);
+    }
+    groups
 }
 
 /// The SDK's stalled-stream protection for paced clients: the download check on, the upload check off.

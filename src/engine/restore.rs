@@ -856,16 +856,8 @@ impl UndoRun<'_, '_> {
     /// kind undoes independently, each cut's generations one after the other.
     async fn rank<'p>(&self, same_rank: &[&'p PendingRestore]) -> Vec<(String, UndoResult<'p>)> {
         // Each cut's generations, in schedule order (newest first), as one chain.
-        let mut chains: Vec<Vec<&PendingRestore>> = Vec::new();
-        let mut chain_of: HashMap<&str, usize> = HashMap::new();
-        for &item in same_rank {
-            let next = chains.len();
-            let index = *chain_of.entry(item.cut.id.as_str()).or_insert(next);
-            if index == next {
-                chains.push(Vec::new());
-            }
-            chains[index].push(item);
-        }
+        let chains: Vec<Vec<&PendingRestore>> =
+            crate::pacing::grouped_in_order(same_rank.iter().copied(), |item| item.cut.id.as_str());
         // Only kinds whose cuts share nothing are undone side by side.
         let independent = self
             .registry

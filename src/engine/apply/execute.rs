@@ -63,17 +63,7 @@ pub fn lanes(in_turn: Vec<(&Cut, Turn)>, parallelism: usize) -> Vec<Vec<(&Cut, T
     if parallelism <= 1 {
         return vec![in_turn];
     }
-    let mut lanes: Vec<Vec<(&Cut, Turn)>> = Vec::new();
-    let mut lane_of: HashMap<&str, usize> = HashMap::new();
-    for (cut, turn) in in_turn {
-        let next = lanes.len();
-        let index = *lane_of.entry(cut.kind.as_str()).or_insert(next);
-        if index == next {
-            lanes.push(Vec::new());
-        }
-        lanes[index].push((cut, turn));
-    }
-    lanes
+    crate::pacing::grouped_in_order(in_turn, |(cut, _)| cut.kind.as_str())
 }
 
 /// Where a cut stands among its phase's cuts that wait for others ([`Containment::cuts_after`]).
