@@ -14,13 +14,9 @@ trap stop_emulator EXIT
 start_emulator
 echo "== emulator (moto) listening at $AWS_ENDPOINT_URL"
 
-# Test credentials for the emulator; never the operator's own AWS files.
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
 work=.demo
 rm -rf "$work" && mkdir -p "$work"
-: >"$work/aws-config"
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-config" AWS_EC2_METADATA_DISABLED=true
-unset AWS_PROFILE AWS_SESSION_TOKEN
+use_test_credentials "$work"
 
 echo "== seeding a leaky account"
 "$bin/examples/seed_leaky_account" us-east-1 eu-west-1

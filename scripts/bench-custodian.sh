@@ -15,9 +15,7 @@ cargo build --quiet --bins --examples
 bin="$CARGO_TARGET_DIR/debug"
 work="$(mktemp -d)"
 trap 'stop_emulator; rm -rf "$work"' EXIT
-: >"$work/aws-config"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-config" AWS_EC2_METADATA_DISABLED=true
+use_test_credentials "$work"
 
 now() { python3 -c 'import time; print(time.monotonic())'; }
 elapsed() { python3 -c "print(f'{$2 - $1:.2f}')"; }

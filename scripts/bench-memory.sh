@@ -19,19 +19,12 @@ fi
 sizes="${1:-4x3x20,8x4x40}"
 runs="${RUNS:-3}"
 ensure_moto
-profile="${PROFILE:-debug}"
-if [ "$profile" = release ]; then
-    cargo build --quiet --release --bins --examples
-else
-    cargo build --quiet --bins --examples
-fi
+build_profile
 bin="$CARGO_TARGET_DIR/$profile/hikkonuki"
 seeder="$CARGO_TARGET_DIR/$profile/examples/benchmark"
 work="$(mktemp -d)"
 trap 'stop_emulator; rm -rf "$work"' EXIT
-: >"$work/aws-config"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-config" AWS_EC2_METADATA_DISABLED=true
+use_test_credentials "$work"
 
 # The peak heap heaptrack recorded, in bytes.
 peak_bytes() {

@@ -7,17 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/emulator.sh
 ensure_moto
-profile="${PROFILE:-debug}"
-if [ "$profile" = release ]; then
-    cargo build --quiet --release --bins --examples
-else
-    cargo build --quiet --bins --examples
-fi
+build_profile
 trap stop_emulator EXIT
 start_emulator
 work="$(mktemp -d)"
 trap 'stop_emulator; rm -rf "$work"' EXIT
-: >"$work/aws-config"
-export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1
-export AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE="$work/aws-config" AWS_EC2_METADATA_DISABLED=true
+use_test_credentials "$work"
 HIKKONUKI_BIN="$CARGO_TARGET_DIR/$profile/hikkonuki" "$CARGO_TARGET_DIR/$profile/examples/benchmark" "$@"

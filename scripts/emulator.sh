@@ -1,5 +1,6 @@
-# Shared by demo.sh and test.sh: install moto (the AWS emulator) into a virtualenv outside the clone, and
-# start or stop it on a free loopback port. Source it; do not run it.
+# Shared by demo.sh, test.sh and the benchmarks in scripts/: install moto (the AWS emulator) into a
+# virtualenv outside the clone, start or stop it on a free loopback port, build, and set test credentials.
+# Source it; do not run it.
 
 HIKKONUKI_CACHE="${HIKKONUKI_CACHE:-$HOME/.cache/hikkonuki}"
 HIKKONUKI_VENV="${HIKKONUKI_VENV:-$HIKKONUKI_CACHE/venv}"
@@ -19,6 +20,25 @@ ensure_moto() {
     mkdir -p "$(dirname "$HIKKONUKI_VENV")"
     python3 -m venv "$HIKKONUKI_VENV"
     "$HIKKONUKI_VENV/bin/pip" install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+}
+
+# Builds the binaries and examples in PROFILE (debug unless PROFILE=release); sets `profile`.
+build_profile() {
+    profile="${PROFILE:-debug}"
+    if [ "$profile" = release ]; then
+        cargo build --quiet --release --bins --examples
+    else
+        cargo build --quiet --bins --examples
+    fi
+}
+
+# Test credentials for the emulator, with AWS files of their own in DIR (an empty aws-config): never the
+# operator's own credentials, profile or configuration.
+use_test_credentials() {
+    : >"$1/aws-config"
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+    export AWS_CONFIG_FILE="$1/aws-config" AWS_SHARED_CREDENTIALS_FILE="$1/aws-config" AWS_EC2_METADATA_DISABLED=true
+    unset AWS_PROFILE AWS_SESSION_TOKEN
 }
 
 free_port() {
