@@ -676,13 +676,15 @@ impl Pacer {
             .expect("call counter lock")
             .entry(call.action())
             .or_default() += 1;
+        let share = WIDTH_SHARE.try_with(Arc::clone).ok();
         let mut admission = Admission {
             pacer: self,
             first_of: Vec::new(),
+            share: None,
         };
         let budgets = budgets(call, self.limits.as_ref());
         if budgets.is_empty() {
-            return admission;
+            return admission.out_in(share);
         }
         loop {
             let wait = {
@@ -708,11 +710,11 @@ impl Pacer {
                 wait
             };
             if wait.is_zero() {
-                return admission;
+                return admission.out_in(share);
             }
-            // A worker's place in its run's width is given back while it waits, and taken again before
-            // the tokens are looked at anew (the call is sent holding it).
-            let share = WIDTH_SHARE.try_with(Arc::clone).ok();
+            // A worker's place in its run's width is given back while it waits (unless another of its
+            // calls is out), and taken again before the tokens are looked at anew (the call is sent
+            // holding it).
             if let Some(share) = &share {
                 share.give_back();
             }
@@ -748,9 +750,24 @@ tokio::task_local! {
 /// Works where the call's wait runs in the task that entered [`WidthShare::run`]: the SDK polls its
 /// HTTP client in the caller's task (`a_call_waiting_for_its_token_through_the_sdk_gives_back_its_place`).
 /// Elsewhere (no share in the task) a waiting call keeps its place, as before.
+///
+/// A worker may send several calls side by side (a network ACL's wave of entries): they share its one
+/// place. It is given back only while none of them is out, and taken again by the first to wake; the
+/// others go on in it. Each taking a place of its own, a worker's second call waited, at a width of one,
+/// for the place its first held until the worker ended, which was never
+/// (`a_workers_calls_waiting_side_by_side_share_its_place`).
 pub struct WidthShare {
     width: Arc<tokio::sync::Semaphore>,
-    held: Mutex<Option<tokio::sync::OwnedSemaphorePermit>>,
+    place: Mutex<Place>,
+    /// One of the worker's calls at a time waits for the place; the others then find it held.
+    taking: tokio::sync::Mutex<()>,
+}
+
+/// A worker's place, when it holds one, and how many of its calls are out at AWS.
+#[derive(Default)]
+struct Place {
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    calls_out: usize,
 }
 
 impl WidthShare {
@@ -762,24 +779,36 @@ impl WidthShare {
     ) -> F::Output {
         let share = Arc::new(WidthShare {
             width: width.clone(),
-            held: Mutex::new(None),
+            place: Mutex::new(Place::default()),
+            taking: tokio::sync::Mutex::new(()),
         });
         share.take_again().await;
         WIDTH_SHARE.scope(share, work).await
     }
 
+    fn place(&self) -> std::sync::MutexGuard<'_, Place> {
+        self.place.lock().expect("width share lock")
+    }
+
     fn give_back(&self) {
-        self.held.lock().expect("width share lock").take();
+        let mut place = self.place();
+        if place.calls_out == 0 {
+            place.permit = None;
+        }
     }
 
     async fn take_again(&self) {
+        let _one_at_a_time = self.taking.lock().await;
+        if self.place().permit.is_some() {
+            return;
+        }
         let permit = self
             .width
             .clone()
             .acquire_owned()
             .await
             .expect("a run's width is never closed");
-        *self.held.lock().expect("width share lock") = Some(permit);
+        self.place().permit = Some(permit);
     }
 }
 
@@ -788,10 +817,25 @@ impl WidthShare {
 pub struct Admission<'a> {
     pacer: &'a Pacer,
     first_of: Vec<String>,
+    /// The worker's place this call is out in, which is not given back while it is.
+    share: Option<Arc<WidthShare>>,
+}
+
+impl Admission<'_> {
+    fn out_in(mut self, share: Option<Arc<WidthShare>>) -> Self {
+        if let Some(share) = &share {
+            share.place().calls_out += 1;
+        }
+        self.share = share;
+        self
+    }
 }
 
 impl Drop for Admission<'_> {
     fn drop(&mut self) {
+        if let Some(share) = self.share.take() {
+            share.place().calls_out -= 1;
+        }
         if self.first_of.is_empty() {
             return;
         }
@@ -1625,6 +1669,60 @@ mod tests {
             slow_sent >= Duration::from_millis(5010),
             "sent only once its place was back: {slow_sent:?}"
         );
+    }
+
+    /// One worker's calls sent side by side (a network ACL's wave of entries) that both wait for their
+    /// tokens share the worker's one place: the first to wake takes it again, and the second goes on in
+    /// it rather than waiting for a second place, which at a width of one would never come (it was held
+    /// by its own worker: the cut, and the run, waited forever).
+    #[tokio::test(start_paused = true)]
+    async fn a_workers_calls_waiting_side_by_side_share_its_place() {
+        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let width = Arc::new(tokio::sync::Semaphore::new(1));
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        let both = WidthShare::run(&width, async {
+            futures_util::future::join(async { drop(pacer.admit(&modify).await) }, async {
+                drop(pacer.admit(&modify).await)
+            })
+            .await
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), both)
+                .await
+                .is_ok(),
+            "both calls go out, one token after the other (3.3 s apart)"
+        );
+        assert_eq!(width.available_permits(), 1, "and the place is free after");
+    }
+
+    /// While one of a worker's calls is out at AWS, another of its calls that waits for a token keeps
+    /// the worker's place: a place is given back only while none of its calls is out.
+    #[tokio::test(start_paused = true)]
+    async fn a_worker_with_a_call_out_keeps_its_place_while_another_call_waits() {
+        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let width = Arc::new(tokio::sync::Semaphore::new(1));
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        let revoke = call("EC2", "RevokeSecurityGroupIngress", "us-east-1");
+        let (width_during, ()) = WidthShare::run(&width, async {
+            let out = pacer.admit(&revoke).await;
+            let waiting = pacer.admit(&modify);
+            tokio::pin!(waiting);
+            let during = tokio::time::timeout(Duration::from_secs(1), &mut waiting).await;
+            assert!(during.is_err(), "the modify waits for its token");
+            let width_during = width.available_permits();
+            drop(out);
+            drop(waiting.await);
+            (width_during, ())
+        })
+        .await;
+        assert_eq!(width_during, 0, "the revoke out keeps the place");
+        assert_eq!(width.available_permits(), 1);
     }
 
     /// A call held for its token longer than the SDK's 5 s grace period for a stalled upload goes out
