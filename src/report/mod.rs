@@ -50,6 +50,10 @@ pub enum Event {
     CutSkipped {
         id: String,
         reason: String,
+        /// Whether the cut is one of the `started` total: a resumed cut whose earlier call went through
+        /// is this run's to record; a cut disabled, left out, or done by an earlier run is not. Only the
+        /// progress line reads it.
+        in_total: bool,
     },
     /// The last sealing cut completed this long after apply started.
     /// Every sealing cut the run took is in place. `already_in_place`: an earlier run of the plan made
@@ -232,7 +236,7 @@ impl Event {
             Event::CutFailed { id, error } => {
                 json!({"event": "cut-failed", "id": id, "error": error})
             }
-            Event::CutSkipped { id, reason } => {
+            Event::CutSkipped { id, reason, .. } => {
                 json!({"event": "cut-skipped", "id": id, "reason": reason})
             }
             Event::Sealed {
@@ -347,7 +351,7 @@ impl Event {
                 format!("cut       {} ({:.1} s)", f(id), elapsed.as_secs_f64())
             }
             Event::CutFailed { id, error } => format!("FAILED    {}: {}", f(id), f(error)),
-            Event::CutSkipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
+            Event::CutSkipped { id, reason, .. } => format!("skipped   {}: {}", f(id), f(reason)),
             Event::Sealed {
                 already_in_place: true,
                 ..
@@ -667,6 +671,7 @@ mod tests {
             Event::CutSkipped {
                 id: s(),
                 reason: s(),
+                in_total: false,
             },
             Event::PhaseStarted {
                 phase: s(),

@@ -9,12 +9,16 @@ use super::{Event, Reporter};
 /// How often the spinner turns.
 const TICK: std::time::Duration = std::time::Duration::from_millis(120);
 
-/// How many steps of the run's `total` `event` ends: a cut or undo done, a discovery answered or failed
-/// (one each), or an account's discoveries that will not run (all of them).
+/// How many steps of the run's `total` `event` ends: a cut or undo done or failed, a resumed cut found
+/// already made, a discovery answered or failed (one each), or an account's discoveries that will not
+/// run (all of them).
 fn steps_done(event: &Event) -> u64 {
     match event {
         Event::CutDone { .. }
+        | Event::CutFailed { .. }
+        | Event::CutSkipped { in_total: true, .. }
         | Event::Restored { .. }
+        | Event::RestoreFailed { .. }
         | Event::Discovered { .. }
         | Event::DiscoveryFailed { .. } => 1,
         Event::DiscoverySkipped { steps, .. } => *steps as u64,
@@ -24,8 +28,9 @@ fn steps_done(event: &Event) -> u64 {
 
 pub struct ProgressReporter {
     bar: ProgressBar,
-    /// The phase apply or restore is in (`sealing: `), said before what is being cut or restored.
-    phase: std::sync::Mutex<String>,
+    /// The phase apply or restore is in (`sealing: `), said before what is being cut or restored; in a
+    /// run over several accounts, each account's own (they run side by side, each in its phase).
+    phase: std::sync::Mutex<std::collections::HashMap<String, String>>,
     /// Taken off the screen for a question ([`Reporter::suspend`]) and not drawn since.
     asked: std::sync::atomic::AtomicBool,
 }
@@ -42,7 +47,7 @@ impl ProgressReporter {
         bar.enable_steady_tick(TICK);
         ProgressReporter {
             bar,
-            phase: std::sync::Mutex::new(String::new()),
+            phase: std::sync::Mutex::new(std::collections::HashMap::new()),
             asked: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -90,7 +95,10 @@ impl ProgressReporter {
             self.bar.reset();
             self.bar.enable_steady_tick(TICK);
         }
-        let mut phase = self.phase.lock().expect("progress lock poisoned");
+        let mut phases = self.phase.lock().expect("progress lock poisoned");
+        let phase = phases
+            .entry(account.unwrap_or_default().to_string())
+            .or_default();
         if let Event::PhaseStarted { phase: started, .. } = event {
             *phase = format!("{}: ", escape::field(started));
         }
@@ -99,6 +107,17 @@ impl ProgressReporter {
                 .map(|account| format!("[{}] ", escape::field(account)))
                 .unwrap_or_default();
             self.bar.set_message(format!("{account}{phase}{message}"));
+        }
+    }
+
+    /// Counts `steps` done. A run may find more work than its total said (a cut an earlier run made,
+    /// found reverted and cut again): the total then grows with it, so the line never reads past it.
+    fn count(&self, steps: u64) {
+        self.bar.inc(steps);
+        if let Some(total) = self.bar.length()
+            && self.bar.position() > total
+        {
+            self.bar.set_length(self.bar.position());
         }
     }
 }
@@ -120,7 +139,7 @@ impl Reporter for ProgressReporter {
             | Event::RestoreStarted { .. }
             | Event::DiscoveryStarted { .. } => {}
             _ if steps_done(event) > 0 => {
-                self.bar.inc(steps_done(event));
+                self.count(steps_done(event));
                 if let Some(line) = event.to_line() {
                     self.bar
                         .println(format!("[{}] {line}", escape::field(account)));
@@ -148,7 +167,7 @@ impl Reporter for ProgressReporter {
                         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
                 );
             }
-            _ if steps_done(event) > 0 => self.bar.inc(steps_done(event)),
+            _ if steps_done(event) > 0 => self.count(steps_done(event)),
             // `verify`: a path analyzed (a VPC with no path is not one of the `total`).
             Event::PathVerified {
                 destination: Some(_),
@@ -297,6 +316,121 @@ mod tests {
             "{message}"
         );
         assert_nothing_hidden(&message);
+    }
+
+    /// Accounts of one run go side by side, each in its own phase: one still sealing while another is
+    /// on its per-resource cuts is said to be sealing. With one phase for the run, the account that
+    /// started a phase last renamed every other's.
+    #[test]
+    fn each_account_of_a_run_is_said_to_be_in_its_own_phase() {
+        let progress = ProgressReporter::new();
+        let phase = |account: &str, phase: &str| {
+            progress.event_in(
+                account,
+                &Event::PhaseStarted {
+                    phase: phase.into(),
+                    total: 1,
+                },
+            )
+        };
+        phase("111111111111", "sealing");
+        phase("222222222222", "sealing");
+        phase("222222222222", "per-resource");
+        progress.event_in(
+            "111111111111",
+            &Event::CutStarted {
+                id: "nacl_deny/us-east-1/acl-1".into(),
+            },
+        );
+        assert_eq!(
+            progress.bar.message(),
+            "[111111111111] sealing: cutting nacl_deny/us-east-1/acl-1"
+        );
+        progress.event_in(
+            "222222222222",
+            &Event::CutStarted {
+                id: "sg_revoke/us-east-1/sg-1".into(),
+            },
+        );
+        assert_eq!(
+            progress.bar.message(),
+            "[222222222222] per-resource: cutting sg_revoke/us-east-1/sg-1"
+        );
+    }
+
+    /// Apply's line ends at its total whatever became of each cut: done, failed, or, resumed, found
+    /// made by the earlier run's call. A cut done by an earlier run and left out of the total is not
+    /// counted when skipped; found reverted and cut again, it grows the total rather than pass it.
+    #[test]
+    fn apply_counts_every_cut_of_its_total_and_grows_the_total_for_one_cut_again() {
+        let progress = ProgressReporter::new();
+        progress.event(&Event::Started {
+            command: "apply".into(),
+            total: 3,
+            by_kind: [("sg_revoke".to_string(), 3)].into(),
+            dry_run: false,
+        });
+        let id = |n: u32| format!("sg_revoke/us-east-1/sg-{n}");
+        progress.event(&Event::CutSkipped {
+            id: id(0),
+            reason: "already cut by the earlier run".into(),
+            in_total: false,
+        });
+        progress.event(&Event::CutSkipped {
+            id: id(9),
+            reason: "disabled in the plan (enabled: false)".into(),
+            in_total: false,
+        });
+        assert_eq!(progress.bar.position(), 0);
+        progress.event(&Event::CutDone {
+            id: id(1),
+            elapsed: std::time::Duration::from_millis(5),
+        });
+        progress.event(&Event::CutFailed {
+            id: id(2),
+            error: "denied".into(),
+        });
+        progress.event(&Event::CutSkipped {
+            id: id(3),
+            reason: "the earlier run's call went through; its completion is now recorded".into(),
+            in_total: true,
+        });
+        assert_eq!(
+            (progress.bar.position(), progress.bar.length()),
+            (3, Some(3))
+        );
+        progress.event(&Event::CutDone {
+            id: id(4),
+            elapsed: std::time::Duration::from_millis(5),
+        });
+        assert_eq!(
+            (progress.bar.position(), progress.bar.length()),
+            (4, Some(4))
+        );
+    }
+
+    /// Restore's line ends at its total when an undo fails.
+    #[test]
+    fn restore_counts_a_failed_undo() {
+        let progress = ProgressReporter::new();
+        progress.event(&Event::Started {
+            command: "restore".into(),
+            total: 2,
+            by_kind: [("sg_revoke".to_string(), 2)].into(),
+            dry_run: false,
+        });
+        progress.event(&Event::Restored {
+            id: "sg_revoke/us-east-1/sg-1".into(),
+            notes: vec![],
+        });
+        progress.event(&Event::RestoreFailed {
+            id: "sg_revoke/us-east-1/sg-2".into(),
+            error: "denied".into(),
+        });
+        assert_eq!(
+            (progress.bar.position(), progress.bar.length()),
+            (2, Some(2))
+        );
     }
 
     #[test]

@@ -651,6 +651,7 @@ async fn run_cut<'a>(
         run.reporter.event(&Event::CutSkipped {
             id: cut.id.clone(),
             reason,
+            in_total: false,
         });
         return Ok(CutResult::Skipped);
     }
@@ -671,6 +672,7 @@ async fn run_cut<'a>(
                 run.reporter.event(&Event::CutSkipped {
                     id: cut.id.clone(),
                     reason: "already cut by the earlier run".into(),
+                    in_total: false,
                 });
                 return Ok(CutResult::AlreadyDone);
             }
@@ -707,6 +709,7 @@ async fn run_cut<'a>(
                     id: cut.id.clone(),
                     reason: "the earlier run's call went through; its completion is now recorded"
                         .into(),
+                    in_total: true,
                 });
                 return Ok(CutResult::AlreadyDone);
             }

@@ -410,6 +410,7 @@ pub fn report_left_out(left_out: &[LeftOut], reporter: &dyn Reporter) {
             reporter.event(&Event::CutSkipped {
                 id: item.id.clone(),
                 reason: item.because.describe(),
+                in_total: false,
             });
         }
     }
