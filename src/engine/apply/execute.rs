@@ -567,16 +567,32 @@ struct CutRun<'a, 'j> {
     session: &'a AwsSession,
     registry: &'a Registry,
     journal: &'a Mutex<&'j mut Journal>,
-    /// Set on a failure that should stop the run: --fail-fast, or credentials that no longer work.
+    /// Set on a failure that should stop the run: --fail-fast, credentials that no longer work, or a
+    /// journal write that failed.
     halt: &'a AtomicBool,
     options: &'a ApplyOptions<'a>,
     reporter: &'a dyn Reporter,
 }
 
 impl CutRun<'_, '_> {
+    /// Journals an entry. A write that fails halts the run: every later write fails too, so no cut may
+    /// start (nor a resumed cut rewind, which writes to AWS before its intent is journaled) whose calls
+    /// could not be recorded; the cuts of the phase already under way still end.
     fn append(&self, entry: Entry) -> Result<(), EngineError> {
-        self.journal.lock().expect("journal lock").append(entry)?;
-        Ok(())
+        let written = self.journal.lock().expect("journal lock").append(entry);
+        if written.is_err() {
+            self.halt.store(true, Ordering::SeqCst);
+        }
+        Ok(written?)
+    }
+
+    /// Whether cuts not yet under way are to be left: the run halted, or the operator stopped it.
+    fn stopping(&self) -> bool {
+        self.halt.load(Ordering::SeqCst)
+            || self
+                .options
+                .stop
+                .is_some_and(|stop| stop.load(Ordering::SeqCst))
     }
 
     /// Journals and reports a failed cut; stops the run under --fail-fast.
@@ -640,8 +656,7 @@ async fn run_cut<'a>(
     later: Option<&LaterWaits<'a, '_>>,
 ) -> Result<CutResult, EngineError> {
     let options = run.options;
-    let stopping = run.halt.load(Ordering::SeqCst)
-        || options.stop.is_some_and(|stop| stop.load(Ordering::SeqCst));
+    let stopping = run.stopping();
     if !cut.enabled {
         let reason = "disabled in the plan (enabled: false)".to_string();
         run.append(Entry::Skipped {
@@ -713,6 +728,9 @@ async fn run_cut<'a>(
                 });
                 return Ok(CutResult::AlreadyDone);
             }
+            // The rewind below writes to AWS under the earlier run's intent: not once the run is halting
+            // (the reads above took a while, and a journal write may have failed meanwhile).
+            Ok(Recovery::Partial) if run.stopping() => return Ok(CutResult::NotAttempted),
             // Half-done (a kind that makes several calls per cut was stopped between them): put back what
             // the earlier run changed, and cut from the recorded `before` if that gives it back exactly.
             Ok(Recovery::Partial) if rewind(kind, &ctx, cut).await => {}

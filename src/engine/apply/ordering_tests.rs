@@ -48,6 +48,9 @@ enum Behaviour {
     SlowBucket { pacer: Arc<crate::pacing::Pacer> },
     /// A cut whose call takes a second, its bucket full.
     OneSecond,
+    /// A cut an earlier run left half-done: its resource reads as neither `before` nor `after`, and a
+    /// resumed apply rewinds it (an undo, a write to AWS) before cutting it again.
+    HalfDone,
 }
 
 struct StandIn {
@@ -73,6 +76,7 @@ static ACCOUNT_BLOCK: KindInfo = info("account_block", Phase::PerResource);
 static POLICY_WRITE: KindInfo = info("policy_write", Phase::PerResource);
 static ENDPOINTS: KindInfo = info("endpoints", Phase::PerResource);
 static RULES: KindInfo = info("rules", Phase::PerResource);
+static HALF_DONE: KindInfo = info("half_done", Phase::PerResource);
 
 fn note(log: &Log, what: &str) {
     log.lock().unwrap().push(what.into());
@@ -113,6 +117,7 @@ impl CutKind for StandIn {
     ) -> Result<Option<Switched>, ServiceError> {
         let cut = match &self.behaviour {
             Behaviour::SlowSwitch { off, .. } => off.load(SeqCst),
+            Behaviour::HalfDone => return Ok(None),
             _ => false,
         };
         Ok(Some(Switched { on: !cut }))
@@ -149,6 +154,7 @@ impl CutKind for StandIn {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 note(&self.log, "rules cut");
             }
+            Behaviour::HalfDone => note(&self.log, "half-done cut made"),
             Behaviour::Write { block_on } => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 if block_on.load(SeqCst) {
@@ -196,6 +202,9 @@ impl CutKind for StandIn {
     }
 
     async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
+        if let Behaviour::HalfDone = self.behaviour {
+            note(&self.log, "half-done cut rewound");
+        }
         Ok(UndoOutcome::default())
     }
 }
@@ -687,5 +696,48 @@ async fn a_kind_waiting_for_a_slow_bucket_leaves_the_width_to_the_others() {
         log[..12],
         alternating,
         "start order: one of each kind in turn, each waiting for the one before"
+    );
+}
+
+/// A journal write that fails halts the run: a resumed cut the earlier run left half-done, next in
+/// line, is not rewound (its undo is a write to AWS that could no longer be followed by its intent, nor
+/// by anything else), nor cut. Before, the run went on through the phase, and the rewind was made.
+#[tokio::test(start_paused = true)]
+async fn a_failed_journal_write_halts_the_run_before_a_resumed_cut_rewinds() {
+    let log = Log::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
+        stand_in(&HALF_DONE, &log, Behaviour::HalfDone),
+    ]);
+    let plan = Plan {
+        cuts: vec![
+            cut("key_off", "us-east-1", "AKIA1"),
+            cut("half_done", "us-east-1", "thing"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut journal) = new_journal(&dir);
+    // The key's intent is the run's first write.
+    journal.fail_next_write = true;
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let result = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism: 1,
+            progress: [(plan.cuts[1].id.clone(), Progress::Uncertain)].into(),
+            ..ApplyOptions::default()
+        },
+        &RecordingReporter::default(),
+    )
+    .await;
+    assert!(result.is_err(), "the journal failure ends the run");
+    assert_eq!(
+        *log.lock().unwrap(),
+        Vec::<String>::new(),
+        "nothing is written to AWS once the journal has failed"
     );
 }
