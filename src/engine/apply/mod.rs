@@ -486,8 +486,8 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
             because: LeftOutBecause::Unverifiable(err.to_string()),
         }))
         .collect();
-    plan.cuts
-        .retain(|cut| !out.iter().any(|item| item.id == cut.id));
+    let out_ids: HashSet<&str> = out.iter().map(|item| item.id.as_str()).collect();
+    plan.cuts.retain(|cut| !out_ids.contains(cut.id.as_str()));
     left_out.append(&mut out);
     plan
 }
@@ -529,11 +529,18 @@ async fn protect_applying_principal(
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal
     // records nothing of them (a skip would say "disabled in the plan", which it was not).
+    // Sets, not scans: a kind that cannot tell leaves out all its cuts, and a plan over an organization
+    // holds tens of thousands; a scan of the plan for each would be quadratic.
+    let enabled: HashSet<&str> = plan
+        .cuts
+        .iter()
+        .filter(|cut| cut.enabled)
+        .map(|cut| cut.id.as_str())
+        .collect();
+    let mut protected_ids: HashSet<String> = HashSet::new();
     let mut protected: Vec<LeftOut> = Vec::new();
     for (id, why) in left_out {
-        if protected.iter().any(|item| item.id == id)
-            || !plan.cuts.iter().any(|cut| cut.id == id && cut.enabled)
-        {
+        if !enabled.contains(id.as_str()) || !protected_ids.insert(id.clone()) {
             continue;
         }
         reporter.event(&Event::Warning {
@@ -544,8 +551,7 @@ async fn protect_applying_principal(
             because: LeftOutBecause::Protected(why),
         });
     }
-    plan.cuts
-        .retain(|cut| !protected.iter().any(|item| item.id == cut.id));
+    plan.cuts.retain(|cut| !protected_ids.contains(&cut.id));
     (plan, protected)
 }
 
