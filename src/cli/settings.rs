@@ -41,11 +41,11 @@ impl Settings {
             connection: ConnectionSettings {
                 profile: cli.profile.clone(),
                 home_region: cli.region.clone(),
-                endpoint_url: cli
-                    .endpoint_url
-                    .clone()
-                    .or_else(|| std::env::var("AWS_ENDPOINT_URL").ok())
-                    .filter(|u| !u.is_empty()),
+                endpoint_url: match &cli.endpoint_url {
+                    Some(url) => Some(url.clone()),
+                    None => endpoint_from_env()?,
+                }
+                .filter(|u| !u.is_empty()),
                 pacing,
             },
             color: !json && !cli.no_color && !no_color_env && std::io::stdout().is_terminal(),
@@ -98,5 +98,18 @@ impl Settings {
         } else {
             Box::new(LineReporter::stderr())
         }
+    }
+}
+
+/// `AWS_ENDPOINT_URL`, when `--endpoint-url` is not given. A value that is not UTF-8 is refused: read as
+/// unset, the run would go to AWS itself while the operator meant an emulator or a private endpoint
+/// (and the SDK, reading the variable itself, drops such a value too).
+fn endpoint_from_env() -> anyhow::Result<Option<String>> {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) => Ok(Some(url)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => bail!(
+            "AWS_ENDPOINT_URL is set, but not to UTF-8 text, so it names no endpoint\n  fix: set it to the endpoint's URL (e.g. http://127.0.0.1:5000), or unset it to reach AWS itself"
+        ),
     }
 }

@@ -112,6 +112,26 @@ fn apply_of_a_missing_plan_names_the_file() {
         .stderr(contains("/nonexistent/plan.yaml: (file): cannot be read"));
 }
 
+/// An `AWS_ENDPOINT_URL` that is not UTF-8 is refused, naming the variable, before anything is read
+/// or written: taken as unset, the run would go to AWS itself instead of the endpoint meant.
+#[test]
+fn an_endpoint_variable_that_is_not_utf8_is_refused_not_taken_as_unset() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().unwrap();
+    hikkonuki()
+        .current_dir(dir.path())
+        .env(
+            "AWS_ENDPOINT_URL",
+            std::ffi::OsStr::from_bytes(b"http://127.0.0.1:9\xff"),
+        )
+        .args(["plan", "--out", "plan.yaml"])
+        .assert()
+        .code(1)
+        .stderr(contains("AWS_ENDPOINT_URL is set, but not to UTF-8 text"))
+        .stderr(contains("fix: "));
+    assert!(!dir.path().join("plan.yaml").exists());
+}
+
 #[test]
 fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
     let dir = tempfile::tempdir().unwrap();
