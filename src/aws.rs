@@ -489,8 +489,14 @@ impl RegionCtx {
             .entry(key)
             .or_default()
             .clone();
+        // The askers waiting for the first hold their places in the run's width meanwhile, so the read
+        // keeps its own ([`crate::pacing::WidthShare::keeping_place`]).
         let value = cell
-            .get_or_try_init(|| async { read().await.map(|value| Arc::new(value) as SharedRead) })
+            .get_or_try_init(|| {
+                crate::pacing::WidthShare::keeping_place(async {
+                    read().await.map(|value| Arc::new(value) as SharedRead)
+                })
+            })
             .await?;
         Ok(value
             .downcast_ref::<T>()

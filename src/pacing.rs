@@ -676,7 +676,7 @@ impl Pacer {
             .expect("call counter lock")
             .entry(call.action())
             .or_default() += 1;
-        let share = WIDTH_SHARE.try_with(Arc::clone).ok();
+        let share = WIDTH_SHARE.try_with(Option::clone).ok().flatten();
         let mut admission = Admission {
             pacer: self,
             first_of: Vec::new(),
@@ -732,8 +732,9 @@ impl Pacer {
 }
 
 tokio::task_local! {
-    /// The place in its run's width of the worker this task runs ([`WidthShare::run`]).
-    static WIDTH_SHARE: Arc<WidthShare>;
+    /// The place in its run's width of the worker this task runs ([`WidthShare::run`]); `None` inside
+    /// [`WidthShare::keeping_place`].
+    static WIDTH_SHARE: Option<Arc<WidthShare>>;
 }
 
 /// A worker's place in a run's width (`--parallelism`: a semaphore of that many permits), given back
@@ -783,7 +784,15 @@ impl WidthShare {
             taking: tokio::sync::Mutex::new(()),
         });
         share.take_again().await;
-        WIDTH_SHARE.scope(share, work).await
+        WIDTH_SHARE.scope(Some(share), work).await
+    }
+
+    /// Runs `work` with its calls keeping their worker's place while they wait for a token: for work
+    /// other workers may be waiting on while they hold their own places (a read one kind's cuts share,
+    /// [`crate::aws::RegionCtx::once`]). Its place given back, such work could find every place held by
+    /// workers waiting for it, and never get one again.
+    pub async fn keeping_place<F: std::future::Future>(work: F) -> F::Output {
+        WIDTH_SHARE.scope(None, work).await
     }
 
     fn place(&self) -> std::sync::MutexGuard<'_, Place> {
@@ -1696,6 +1705,38 @@ mod tests {
             "both calls go out, one token after the other (3.3 s apart)"
         );
         assert_eq!(width.available_permits(), 1, "and the place is free after");
+    }
+
+    /// A read several workers share ([`crate::aws::RegionCtx::once`]) keeps its worker's place while
+    /// it waits for a token: the others wait for the read holding their places, and, given back, the
+    /// reader's place went to one of them, which left it none to take again (at a width of one, at once).
+    #[tokio::test(start_paused = true)]
+    async fn a_read_others_wait_for_keeps_its_place_while_it_waits_for_a_token() {
+        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let width = Arc::new(tokio::sync::Semaphore::new(1));
+        let ctx = crate::aws::RegionCtx::for_tests("us-east-1");
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        let shared_read = || {
+            ctx.once("a read two workers share", || async {
+                drop(pacer.admit(&modify).await);
+                Ok::<_, ()>(7)
+            })
+        };
+        let first = WidthShare::run(&width, shared_read());
+        let second = WidthShare::run(&width, async {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            shared_read().await
+        });
+        let both = tokio::time::timeout(
+            Duration::from_secs(60),
+            futures_util::future::join(first, second),
+        )
+        .await;
+        assert_eq!(both, Ok((Ok(7), Ok(7))), "both workers end");
+        assert_eq!(width.available_permits(), 1);
     }
 
     /// While one of a worker's calls is out at AWS, another of its calls that waits for a token keeps
