@@ -168,14 +168,16 @@ impl CutKind for Switch {
     }
 
     /// A target `<principal ARN>/chain` stands for a role that principal came through, which only a live
-    /// read shows; a target `cannot-tell` for a live read that fails.
+    /// read shows; a target `cannot-tell` for a live read that fails (when the test's responder asks it;
+    /// anyone else can read it).
     async fn cuts_off_live(
         &self,
         _ctx: &RegionCtx,
         cuts: &[&crate::plan::Cut],
         caller: &crate::aws::CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
-        if cuts.iter().any(|cut| cut.target == "cannot-tell") {
+        if cuts.iter().any(|cut| cut.target == "cannot-tell") && caller.arn.ends_with("/responder")
+        {
             return Err(ServiceError::local("test:Read", "denied"));
         }
         Ok(cuts
@@ -237,10 +239,15 @@ fn registry(live: &Live) -> Registry {
 }
 
 fn session_as(account: &'static str) -> AwsSession {
+    session_of(account, "responder")
+}
+
+/// A session of IAM user `user` in `account`.
+fn session_of(account: &'static str, user: &'static str) -> AwsSession {
     let who = mock!(aws_sdk_sts::Client::get_caller_identity).then_output(move || {
         GetCallerIdentityOutput::builder()
             .account(account)
-            .arn(format!("arn:aws:iam::{account}:user/responder"))
+            .arn(format!("arn:aws:iam::{account}:user/{user}"))
             .user_id("AIDA")
             .build()
     });
@@ -1453,6 +1460,85 @@ fn a_newline_quoted_from_the_plan_in_a_refusal_starts_no_line_of_its_own() {
         "{shown}"
     );
     assert_eq!(shown.lines().count(), 3, "{shown}");
+}
+
+/// `watch --recut` asks of each re-cut what apply asks of each cut: a cut whose resource only a live
+/// read shows the watcher's session came through (a role in its chain), and every cut of a kind that
+/// cannot tell, is reported and not re-cut; the rest are. Asking only whether the cut names the
+/// watcher's own credentials, watch re-cut the role its own session had come through.
+#[tokio::test]
+async fn watch_does_not_re_cut_what_a_live_read_shows_would_cut_off_the_watcher() {
+    use super::watch::{self, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let watcher = format!("arn:aws:iam::{ACCOUNT}:user/responder");
+    let chain = format!("{watcher}/chain");
+    let plan = write_plan_by(
+        dir.path(),
+        vec![
+            cut("switch_off", &chain, "on", "off", true),
+            cut("switch_off", "a", "on", "off", true),
+            cut("gated_switch", "cannot-tell", "open", "shut", true),
+        ],
+        &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
+    );
+    let live = live_with(&[(chain.as_str(), "on"), ("a", "on"), ("cannot-tell", "open")]);
+    // Applied by someone whose session came through none of them.
+    let run = apply::run(
+        &session_of(ACCOUNT, "planner"),
+        &registry(&live),
+        &request(&plan),
+        &Scripted::default(),
+        None,
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    let apply::ApplyRun::Applied { outcome, .. } = run else {
+        panic!("applied: {run:?}");
+    };
+    assert_eq!(outcome.done.len(), 3, "{outcome:?}");
+    // All three come back as they were.
+    live.lock().unwrap().extend([
+        (chain.clone(), "on".to_string()),
+        ("a".to_string(), "on".to_string()),
+        ("cannot-tell".to_string(), "open".to_string()),
+    ]);
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let looked = watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, true),
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    let recut_of = |target: &str| {
+        let item = looked
+            .watched
+            .iter()
+            .find(|item| item.cut.target == target)
+            .expect("watched");
+        assert!(matches!(item.verdict, Verdict::Reopened(_)), "{target}");
+        item.recut.clone()
+    };
+    assert_eq!(
+        recut_of(&chain),
+        Some(Err("not re-cut: the applier came through it".to_string()))
+    );
+    let Some(Err(why)) = recut_of("cannot-tell") else {
+        panic!("a kind that cannot tell is not re-cut");
+    };
+    assert!(why.contains("could not be read"), "{why}");
+    assert_eq!(recut_of("a"), Some(Ok(())));
+    let live = live.lock().unwrap();
+    assert_eq!(
+        (
+            live[&chain].as_str(),
+            live["a"].as_str(),
+            live["cannot-tell"].as_str()
+        ),
+        ("on", "off", "open")
+    );
 }
 
 #[tokio::test]

@@ -172,6 +172,9 @@ pub async fn check(
                     "not re-cut: it would cut off the credentials watch runs with ({})",
                     visible(&caller.arn)
                 ))
+            } else if let Some(why) = left_out_as_apply_would(session, kind, &again, &caller).await
+            {
+                Err(format!("not re-cut: {}", visible(&why)))
             } else {
                 recut(session, registry, &again, &mut journal, reporter).await?
             });
@@ -232,6 +235,30 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
         verdict,
         who,
         recut: None,
+    }
+}
+
+/// Why apply would leave the re-cut out, asked as apply asks it of every cut: the kind refuses it
+/// ([`crate::services::Containment::leaves_out`]), or a live read shows it would take away access of
+/// whoever runs watch in a way the cut alone does not (a role their session came through,
+/// [`crate::services::Containment::cuts_off_live`]); a read that fails leaves it out too, since it
+/// cannot tell. Asking only whether the cut names the watcher's own credentials, watch re-denied a
+/// role the watcher's session had come through.
+async fn left_out_as_apply_would(
+    session: &AwsSession,
+    kind: &dyn crate::services::Containment,
+    cut: &Cut,
+    caller: &crate::aws::CallerIdentity,
+) -> Option<String> {
+    if let Some(why) = kind.leaves_out(cut, caller) {
+        return Some(why);
+    }
+    let ctx = session.region(&cut.region);
+    match kind.cuts_off_live(&ctx, &[cut], caller).await {
+        Ok(found) => found.into_iter().next().map(|(_, why)| why),
+        Err(err) => Some(format!(
+            "whether it would cut off the access watch runs with could not be read ({err}); watch does not re-cut what it cannot tell is safe"
+        )),
     }
 }
 
