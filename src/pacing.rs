@@ -240,6 +240,16 @@ pub fn fixed_quota(call: &Call) -> Option<BucketLimit> {
     }
 }
 
+/// CloudTrail's `LookupEvents`: "The rate of lookup requests is limited to two per second, per account,
+/// per Region. If this limit is exceeded, a throttling error occurs."
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_LookupEvents.html>). No burst is
+/// documented: two, one second's worth. Not a read by its name (`Lookup`), it drew on the general write
+/// bucket, 50 at 5 a second, and `watch`, asking it for every cut not held on every look, was throttled.
+const CLOUDTRAIL_LOOKUP_EVENTS: BucketLimit = BucketLimit {
+    burst: 2.0,
+    per_second: 2.0,
+};
+
 /// The EC2 describes that draw on a smaller bucket when sent with neither a filter nor pagination
 /// (ec2-api-throttling.html, "Unfiltered and unpaginated non-mutating actions").
 pub const EC2_UNFILTERED_DESCRIBES: &[&str] = &[
@@ -517,6 +527,7 @@ pub fn budgets(call: &Call, limits: Option<&PacingLimits>) -> Vec<Budget> {
             key: format!("{}/apigateway:control-plane", call.region),
             limit: APIGATEWAY_TOTAL,
         },
+        "cloudtrail" if call.operation == "LookupEvents" => per_action(CLOUDTRAIL_LOOKUP_EVENTS),
         _ => per_action(if is_read_only(&call.operation) {
             limits.read
         } else {
@@ -1410,6 +1421,19 @@ mod tests {
             EC2_UNCATEGORIZED
                 .iter()
                 .all(|(_, limit)| limit.burst >= 1.0 && limit.per_second > 0.0)
+        );
+    }
+
+    #[test]
+    fn cloudtrails_lookup_events_is_paced_at_its_documented_two_a_second_per_region() {
+        let limits = PacingLimits::default();
+        let lookup = only_budget(call("CloudTrail", "LookupEvents", "eu-west-1"), &limits);
+        assert_eq!(lookup.key, "eu-west-1/cloudtrail:LookupEvents");
+        assert_eq!(lookup.limit, bucket(2.0, 2.0));
+        // CloudTrail's other calls keep the general buckets.
+        assert_eq!(
+            only_budget(call("CloudTrail", "StartLogging", "eu-west-1"), &limits).limit,
+            limits.write
         );
     }
 
