@@ -292,7 +292,10 @@ impl AwsSession {
         AwsSession {
             base: builder.build(),
             https: self.https.clone(),
-            source_access_key_id: None,
+            // The key the whole chain of roles starts from: it may be an IAM user's of the very account
+            // entered (a central identity account that is also a member), and the responder needs it to
+            // enter again once the session expires.
+            source_access_key_id: self.source_access_key_id.clone(),
             entered_as: Some(role_arn.to_string()),
             pacer,
             home_region: self.home_region.clone(),
@@ -368,13 +371,16 @@ impl AwsSession {
             }
             None => None,
         };
-        // An account entered through a role is another account than the source key's.
-        let source = match (&self.source_access_key_id, &self.entered_as) {
-            (Some(key), None) => Some(SourceCredentials {
+        // Also in an account entered through a role: the source key may be one of its users' (IAM names
+        // the owner only to the key's own account, so elsewhere the user is unknown and harmless). Left
+        // out of entered accounts, a member holding the responder's source key proposed switching it off,
+        // and apply did, locking the responder out once the sessions expired.
+        let source = match &self.source_access_key_id {
+            Some(key) => Some(SourceCredentials {
                 access_key_id: key.clone(),
                 user_name: key_owner(&home, key).await,
             }),
-            _ => None,
+            None => None,
         };
         Ok(CallerIdentity {
             account: out.account().unwrap_or_default().to_string(),
@@ -589,7 +595,10 @@ mod tests {
                 .to_string();
             let arn =
                 "arn:aws:sts::210987654321:assumed-role/OrganizationAccountAccessRole/hikkonuki";
-            let xml = if body.contains("Action=AssumeRole") {
+            let xml = if body.contains("Action=GetAccessKeyLastUsed") {
+                // IAM's answer (API_GetAccessKeyLastUsed.html): the key is bob's, of the account asked.
+                r#"<GetAccessKeyLastUsedResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetAccessKeyLastUsedResult><AccessKeyLastUsed><Region>us-east-1</Region><ServiceName>sts</ServiceName><LastUsedDate>2026-11-30T00:00:00Z</LastUsedDate></AccessKeyLastUsed><UserName>bob</UserName></GetAccessKeyLastUsedResult><ResponseMetadata><RequestId>3</RequestId></ResponseMetadata></GetAccessKeyLastUsedResponse>"#.to_string()
+            } else if body.contains("Action=AssumeRole") {
                 self.assumed.fetch_add(1, Ordering::SeqCst);
                 let expiration = (time::OffsetDateTime::now_utc() + self.lifetime)
                     .format(&time::format_description::well_known::Rfc3339)
@@ -863,5 +872,55 @@ mod tests {
             2,
             "credentials expiring within the cache's buffer are renewed"
         );
+    }
+
+    /// A member entered from a role profile whose source key is an IAM user's of that member (a central
+    /// identity account in the organization) knows the key and its user as the caller's source, so no cut
+    /// there takes them. Entered sessions had no source, and the member's plan proposed switching the
+    /// responder's own key off.
+    #[tokio::test]
+    async fn an_entered_account_knows_the_source_key_the_responder_started_from() {
+        let sts = Sts {
+            lifetime: time::Duration::hours(1),
+            assumed: Arc::new(AtomicUsize::new(0)),
+        };
+        let base = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .http_client(SharedHttpClient::new(sts.clone()))
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "ASIARESPONDER",
+                "secret",
+                Some("token".into()),
+                None,
+                "incident",
+            ))
+            .load()
+            .await;
+        let management = AwsSession {
+            base,
+            https: None,
+            source_access_key_id: Some("AKIABOB".into()),
+            entered_as: None,
+            pacer: Arc::new(crate::pacing::Pacer::new(None)),
+            home_region: "us-east-1".into(),
+            endpoint_url: None,
+            regions: Mutex::new(HashMap::new()),
+        };
+        let member = management
+            .enter_account(
+                "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
+                "hikkonuki",
+            )
+            .await;
+        let caller = member.caller_identity().await.unwrap();
+        assert_eq!(
+            caller.source,
+            Some(SourceCredentials {
+                access_key_id: "AKIABOB".into(),
+                user_name: Some("bob".into()),
+            })
+        );
+        let principal = crate::services::identity::CallerPrincipal::from_identity(&caller);
+        assert!(principal.is_access_key("AKIABOB") && principal.is_user("bob"));
     }
 }
