@@ -115,6 +115,10 @@ pub struct CallerIdentity {
     /// `source_profile`): those keys, which the responder needs to assume the role again once the
     /// session expires (never cut either).
     pub source: Option<SourceCredentials>,
+    /// For an account entered through a role ([`AwsSession::enter_account`]): the ARN of the operator
+    /// whose session entered it, in another account. A cut made here may reach that account (an
+    /// organization's policy on it) and must not take the operator's access there either.
+    pub entered_by: Option<String>,
 }
 
 /// The long-term key a role profile assumes its role with, and its IAM user when the key belongs to the
@@ -156,6 +160,8 @@ pub struct AwsSession {
     source_access_key_id: Option<String>,
     /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
     entered_as: Option<String>,
+    /// The operator whose session entered this one ([`CallerIdentity::entered_by`]).
+    entered_by: Option<String>,
     pacer: Arc<crate::pacing::Pacer>,
     home_region: String,
     endpoint_url: Option<String>,
@@ -238,6 +244,7 @@ impl AwsSession {
             https: Some(https),
             source_access_key_id,
             entered_as: None,
+            entered_by: None,
             pacer,
             home_region,
             endpoint_url: settings.endpoint_url.clone(),
@@ -252,6 +259,7 @@ impl AwsSession {
             https: None,
             source_access_key_id: None,
             entered_as: None,
+            entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
             endpoint_url: None,
@@ -273,7 +281,12 @@ impl AwsSession {
     ///
     /// AWS throttles each account on its own, so the new session paces its calls with its own buckets
     /// (counted with this session's calls).
-    pub async fn enter_account(&self, role_arn: &str, session_name: &str) -> AwsSession {
+    pub async fn enter_account(
+        &self,
+        role_arn: &str,
+        session_name: &str,
+        operator_arn: &str,
+    ) -> AwsSession {
         let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
             .session_name(session_name)
             .configure(&self.base)
@@ -297,6 +310,7 @@ impl AwsSession {
             // enter again once the session expires.
             source_access_key_id: self.source_access_key_id.clone(),
             entered_as: Some(role_arn.to_string()),
+            entered_by: Some(operator_arn.to_string()),
             pacer,
             home_region: self.home_region.clone(),
             endpoint_url: self.endpoint_url.clone(),
@@ -388,6 +402,7 @@ impl AwsSession {
             user_id: out.user_id().unwrap_or_default().to_string(),
             access_key_id,
             source,
+            entered_by: self.entered_by.clone(),
         })
     }
 }
@@ -839,6 +854,7 @@ mod tests {
             https: None,
             source_access_key_id: None,
             entered_as: None,
+            entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: "us-east-1".into(),
             endpoint_url: None,
@@ -848,6 +864,7 @@ mod tests {
             .enter_account(
                 "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
                 "hikkonuki",
+                "arn:aws:sts::123456789012:assumed-role/Responder/alice",
             )
             .await;
         for _ in 0..2 {
@@ -901,6 +918,7 @@ mod tests {
             https: None,
             source_access_key_id: Some("AKIABOB".into()),
             entered_as: None,
+            entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: "us-east-1".into(),
             endpoint_url: None,
@@ -910,6 +928,7 @@ mod tests {
             .enter_account(
                 "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
                 "hikkonuki",
+                "arn:aws:sts::123456789012:assumed-role/Responder/alice",
             )
             .await;
         let caller = member.caller_identity().await.unwrap();

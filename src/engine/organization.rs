@@ -72,7 +72,7 @@ pub async fn enter<'a>(
         return Ok((AccountSession::Own(own), operator.clone()));
     }
     let arn = role_arn(&operator.arn, account, role);
-    let session = own.enter_account(&arn, "hikkonuki").await;
+    let session = own.enter_account(&arn, "hikkonuki", &operator.arn).await;
     match session.caller_identity().await {
         Ok(caller) if caller.account == account => {
             Ok((AccountSession::Entered(Box::new(session)), caller))

@@ -127,6 +127,7 @@ impl DiscoveryScope {
                 user_id: "AIDA".into(),
                 access_key_id: None,
                 source: None,
+                entered_by: None,
             },
             keep_cidrs: vec![],
             options: PlanOptions::new(),

@@ -67,6 +67,7 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
             user_id: String::new(),
             access_key_id: None,
             source: None,
+            entered_by: None,
         },
         keep_cidrs,
         options: plan.options.clone(),

@@ -34,6 +34,7 @@ fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
         user_id: "AIDA".into(),
         access_key_id: key.map(str::to_string),
         source: None,
+        entered_by: None,
     }
 }
 

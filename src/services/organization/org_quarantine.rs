@@ -125,6 +125,80 @@ pub fn caller_principals(caller_arn: &str) -> Vec<String> {
     Vec::new()
 }
 
+/// Whether the quarantine `document` attached to `account` denies the principal whose session has
+/// `caller_arn`. Only principals of that account are bound. The document lets through the principals
+/// matching its `ArnNotLike aws:PrincipalArn` patterns (`*` any run of characters, `?` one:
+/// <https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN>).
+/// An assumed role's session ARN does not say its role's path, and `aws:PrincipalArn` carries it, so
+/// such a principal counts as let through only when the patterns let its role through with a path and
+/// without one. A document that does not read as ours denies.
+fn denies(document: &str, account: &str, caller_arn: &str) -> bool {
+    if caller_arn.split(':').nth(4) != Some(account) {
+        return false;
+    }
+    let Some(kept) = kept_in(document) else {
+        return true;
+    };
+    let candidates: Vec<String> = if is_iam_principal_arn(caller_arn) {
+        vec![caller_arn.to_string()]
+    } else {
+        match caller_principals(caller_arn).first() {
+            Some(role_arn) => {
+                let (prefix, name) = role_arn.rsplit_once('/').unwrap_or((role_arn, ""));
+                vec![role_arn.clone(), format!("{prefix}/any-path/{name}")]
+            }
+            // The root user, a federated user: never let through.
+            None => return true,
+        }
+    };
+    !candidates
+        .iter()
+        .all(|arn| kept.iter().any(|pattern| arn_like(pattern, arn)))
+}
+
+/// The patterns the quarantine document lets through.
+fn kept_in(document: &str) -> Option<Vec<String>> {
+    let document: serde_json::Value = serde_json::from_str(document).ok()?;
+    let patterns = document
+        .get("Statement")?
+        .get(0)?
+        .get("Condition")?
+        .get("ArnNotLike")?
+        .get("aws:PrincipalArn")?;
+    match patterns {
+        serde_json::Value::String(one) => Some(vec![one.clone()]),
+        serde_json::Value::Array(many) => many
+            .iter()
+            .map(|p| p.as_str().map(str::to_string))
+            .collect(),
+        _ => None,
+    }
+}
+
+/// IAM's `ArnLike`: `*` matches any run of characters (none included), `?` any one.
+fn arn_like(pattern: &str, arn: &str) -> bool {
+    let (pattern, arn): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
+    // Greedy with backtracking to the last `*`: linear in practice, never exponential.
+    let (mut p, mut a) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while a < arn.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == arn[a]) {
+            p += 1;
+            a += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, a));
+            p += 1;
+        } else if let Some((star_p, star_a)) = star {
+            p = star_p + 1;
+            a = star_a + 1;
+            star = Some((star_p, star_a + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|&c| c == '*')
+}
+
 /// The principals the quarantine lets through, in order, each once.
 pub fn kept_principals(scope: &DiscoveryScope) -> Vec<String> {
     // The member role in the caller's partition (`aws`, `aws-cn`, `aws-us-gov`): the organization's
@@ -281,6 +355,22 @@ impl CutKind for OrgQuarantine {
         cut: &TypedCut<AccountPolicies>,
     ) -> Result<AccountUndo, ServiceError> {
         Ok(super::account_undo(cut))
+    }
+
+    /// Whether the quarantine would deny whoever applies: the caller in the management account never
+    /// (SCPs do not bind it), but the operator who entered it from a member account may work from the
+    /// very account quarantined ([`crate::aws::CallerIdentity::entered_by`]): not kept, they would lose
+    /// every call there, the AssumeRole into the other accounts included, and restore with it. The
+    /// planner is kept by the document; another applier is kept only when the document lets them through.
+    fn cuts_off(
+        &self,
+        cut: &TypedCut<AccountPolicies>,
+        caller: &crate::aws::CallerIdentity,
+    ) -> bool {
+        [Some(caller.arn.as_str()), caller.entered_by.as_deref()]
+            .into_iter()
+            .flatten()
+            .any(|arn| denies(&cut.after.policy_content, &cut.after.account_id, arn))
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &AccountUndo) -> Result<UndoOutcome, ServiceError> {

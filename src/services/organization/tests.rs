@@ -334,6 +334,55 @@ fn the_caller_is_let_through_as_its_role_and_only_iam_principals_are_accepted() 
     assert!((org_quarantine::QUARANTINE.check)("111122223333,444455556666").is_ok());
 }
 
+/// Apply never quarantines the account the operator works from when the document does not let the
+/// operator through: entered into the management account from that member, they would lose every
+/// call there, the roles into the other accounts and restore included. The management account's own
+/// caller is never bound, and an operator the document keeps (the planner) goes ahead.
+#[test]
+fn the_quarantine_of_the_account_the_operator_entered_from_cuts_them_off_unless_it_keeps_them() {
+    let document = org_quarantine::document(&[
+        "arn:aws:iam::*:role/OrganizationAccountAccessRole".to_string(),
+        format!("arn:aws:iam::{MEMBER}:role/Planner"),
+        format!("arn:aws:iam::{MEMBER}:role/*/Planner"),
+        format!("arn:aws:iam::{MEMBER}:user/break-?lass"),
+    ]);
+    let cut = account_cut(&document);
+    let entered_by = |operator: &str| crate::aws::CallerIdentity {
+        account: "999999999999".into(),
+        arn: "arn:aws:sts::999999999999:assumed-role/OrganizationAccountAccessRole/hikkonuki"
+            .into(),
+        user_id: "AROA".into(),
+        access_key_id: None,
+        source: None,
+        entered_by: Some(operator.to_string()),
+    };
+    let cuts_off = |operator: &str| CutKind::cuts_off(&OrgQuarantine, &cut, &entered_by(operator));
+    assert!(cuts_off(&format!(
+        "arn:aws:sts::{MEMBER}:assumed-role/Responder/bob"
+    )));
+    assert!(cuts_off(&format!("arn:aws:iam::{MEMBER}:user/bob")));
+    assert!(cuts_off(&format!("arn:aws:iam::{MEMBER}:root")));
+    assert!(!cuts_off(&format!(
+        "arn:aws:sts::{MEMBER}:assumed-role/Planner/alice"
+    )));
+    assert!(!cuts_off(&format!(
+        "arn:aws:iam::{MEMBER}:user/break-glass"
+    )));
+    // Working from another account, the quarantine binds no one of theirs.
+    assert!(!cuts_off(
+        "arn:aws:sts::222222222222:assumed-role/Responder/bob"
+    ));
+    // Only the role without a path kept: the operator's role may have one, which the session hides.
+    let no_path = account_cut(&org_quarantine::document(&[format!(
+        "arn:aws:iam::{MEMBER}:role/Planner"
+    )]));
+    assert!(CutKind::cuts_off(
+        &OrgQuarantine,
+        &no_path,
+        &entered_by(&format!("arn:aws:sts::{MEMBER}:assumed-role/Planner/alice"))
+    ));
+}
+
 pub fn account_cut(own_content: &str) -> TypedCut<AccountPolicies> {
     let before = AccountPolicies {
         account_id: MEMBER.into(),

@@ -403,6 +403,7 @@ mod tests {
                 user_id: "AIDA".into(),
                 access_key_id: None,
                 source: None,
+                entered_by: None,
             },
             keep_cidrs: vec![],
             options: Default::default(),

@@ -318,6 +318,7 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         user_id: "AROA:incident".into(),
         access_key_id: None,
         source: None,
+        entered_by: None,
     });
     let kept = kept_roles(&caller, &roles, US);
     let names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
@@ -489,6 +490,7 @@ fn the_caller_role_is_never_cut_at_apply() {
         user_id: "AROA".into(),
         access_key_id: None,
         source: None,
+        entered_by: None,
     };
     assert!(CutKind::cuts_off(
         &TrustDeny,
