@@ -396,6 +396,12 @@ pub trait Containment: Send + Sync {
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
     fn holds(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// As [`Containment::holds`], knowing what apply recorded it did (the `done` entry's undo record):
+    /// `watch` asks it of a completed cut. A kind whose `after` leaves a value to apply (a revocation's
+    /// cut-off) holds only with a value as strong as the one written: a cut-off moved back to before
+    /// apply revokes nothing, whatever its shape.
+    fn holds_as_written(&self, cut: &Cut, live: &Value, undo: &Value) -> bool;
+
     /// Whether a cut found holding ([`Containment::holds`]) after a crash mid-cut is wholly in force, so a
     /// resumed apply records it done. False for a kind whose cut makes a last call that observation does
     /// not see (Identity Center's provisioning of the permission set it wrote): such a cut is rewound and
@@ -696,6 +702,17 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::holds_as_written`]. By default as [`CutKind::holds`]: the undo record says
+    /// nothing the cut's `after` does not.
+    fn holds_as_written(
+        &self,
+        cut: &TypedCut<Self::State>,
+        live: &Self::State,
+        _undo: &Self::Undo,
+    ) -> bool {
+        self.holds(cut, live)
+    }
+
     /// As [`Containment::holding_is_complete`]. By default what holds is in force.
     fn holding_is_complete(&self) -> bool {
         true
@@ -894,6 +911,20 @@ impl<K: CutKind> Containment for K {
             from_document::<K::State>(name, "live state", live),
         ) {
             (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
+            _ => false,
+        }
+    }
+
+    fn holds_as_written(&self, cut: &Cut, live: &Value, undo: &Value) -> bool {
+        let name = CutKind::info(self).name;
+        match (
+            TypedCut::<K::State>::decode(cut),
+            from_document::<K::State>(name, "live state", live),
+            from_document::<K::Undo>(name, "undo record", undo),
+        ) {
+            (Ok(typed), Ok(live), Ok(undo)) => {
+                CutKind::holds_as_written(self, &typed, &live, &undo)
+            }
             _ => false,
         }
     }

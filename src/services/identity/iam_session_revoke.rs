@@ -913,6 +913,53 @@ impl CutKind for SessionRevoke {
         }
     }
 
+    /// Holds, and with a cut-off no earlier than the one written: whoever can write the principal's
+    /// policies could move the cut-off back to before apply (a revocation of our shape revoking no session
+    /// issued since), which [`CutKind::holds`] alone takes for the cut.
+    fn holds_as_written(
+        &self,
+        cut: &TypedCut<Revocation>,
+        live: &Revocation,
+        undo: &UndoRecord,
+    ) -> bool {
+        if !self.holds(cut, live) {
+            return false;
+        }
+        let Some(written) = undo.policy_document.as_deref() else {
+            // Apply was interrupted before recording it: the shape is all there is to go by.
+            return true;
+        };
+        let (Revocation::Planned(after), Revocation::Current(live)) = (&cut.after, live) else {
+            return false;
+        };
+        // Where the cut put it, as `holds` looks.
+        let live_document = match after.placement {
+            Some(Placement::Managed) => live
+                .managed_policy
+                .as_ref()
+                .and_then(|managed| serde_json::from_str::<Value>(&managed.document).ok()),
+            _ => live.existing_policy.clone(),
+        };
+        let time = |cutoff: &str| {
+            aws_smithy_types::DateTime::from_str(
+                cutoff,
+                aws_smithy_types::date_time::Format::DateTime,
+            )
+            .ok()
+        };
+        let written = serde_json::from_str::<Value>(written).ok();
+        match (
+            live_document
+                .as_ref()
+                .and_then(revocation_cutoff)
+                .and_then(time),
+            written.as_ref().and_then(revocation_cutoff).and_then(time),
+        ) {
+            (Some(live), Some(written)) => live >= written,
+            _ => false,
+        }
+    }
+
     fn restore_gate(&self) -> Option<RestoreGate> {
         Some(SESSION_REVOCATION_GATE)
     }

@@ -293,6 +293,56 @@ fn propose_revocation(state: &RevocationState) -> Proposal<Revocation> {
     iam_session_revoke::propose(state, ACCOUNT_ARN)
 }
 
+/// A revocation holds only with a cut-off no earlier than the one apply wrote: one moved back to before
+/// apply (by whoever can write the principal's policies) has our shape and revokes no session issued
+/// since; `watch` took it for the cut. A later one (a re-cut) holds.
+#[test]
+fn a_revocation_whose_cut_off_was_moved_back_does_not_hold() {
+    let cut = cut_of(
+        "iam_session_revoke",
+        propose_revocation(&revocation_state("role/app", None)),
+    );
+    let written = revocation_document("2026-12-02T07:00:00Z");
+    let undo = UndoRecord {
+        principal: "role/app".into(),
+        policy_name: POLICY_NAME.into(),
+        policy_document: Some(written),
+        managed_policy_arn: None,
+    };
+    let live_with_cutoff = |time: &str| {
+        let mut live = revocation_state("role/app", None);
+        live.existing_policy = Some(serde_json::from_str(&revocation_document(time)).unwrap());
+        Revocation::Current(live)
+    };
+    for (time, holds) in [
+        ("2026-12-02T07:00:00Z", true),
+        ("2026-12-02T09:30:00Z", true),
+        ("2000-01-01T00:00:00Z", false),
+        ("2026-12-02T06:59:59Z", false),
+    ] {
+        let live = live_with_cutoff(time);
+        assert!(
+            SessionRevoke.holds(&cut, &live),
+            "our shape, whatever the time"
+        );
+        assert_eq!(
+            SessionRevoke.holds_as_written(&cut, &live, &undo),
+            holds,
+            "{time}"
+        );
+    }
+    // Recorded before the document was: the shape is all there is to go by.
+    let unrecorded = UndoRecord {
+        policy_document: None,
+        ..undo
+    };
+    assert!(SessionRevoke.holds_as_written(
+        &cut,
+        &live_with_cutoff("2000-01-01T00:00:00Z"),
+        &unrecorded
+    ));
+}
+
 #[test]
 fn a_session_cut_names_its_gate_and_leaves_the_time_to_apply() {
     let proposed = propose_revocation(&revocation_state("role/app", None));

@@ -136,6 +136,21 @@ pub struct UndoRecord {
     pub written_policy: Option<String>,
 }
 
+/// The cut-off of our statement in an inline policy's text, as a time.
+fn our_cutoff(policy: &str) -> Option<aws_smithy_types::DateTime> {
+    let document = serde_json::from_str::<Value>(policy).ok()?;
+    let statements = match &document["Statement"] {
+        Value::Array(statements) => statements.clone(),
+        single => vec![single.clone()],
+    };
+    let cutoff = statements
+        .iter()
+        .find(|statement| statement["Sid"] == SID)?
+        .pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
+        .as_str()?;
+    aws_smithy_types::DateTime::from_str(cutoff, aws_smithy_types::date_time::Format::DateTime).ok()
+}
+
 fn revocation_statement(cutoff: &str) -> Value {
     json!({
         "Sid": SID,
@@ -864,6 +879,30 @@ impl CutKind for IdentityCenterSessionRevoke {
             ..cut.after.clone()
         };
         expected == Some(document) && unchanged_otherwise
+    }
+
+    /// Holds, and with a cut-off no earlier than the one written: whoever can edit the permission set
+    /// could move our statement's cut-off back to before apply, revoking no session issued since.
+    fn holds_as_written(
+        &self,
+        cut: &TypedCut<PermissionSetState>,
+        live: &PermissionSetState,
+        undo: &UndoRecord,
+    ) -> bool {
+        if !self.holds(cut, live) {
+            return false;
+        }
+        let Some(written) = undo.written_policy.as_deref() else {
+            // Apply was interrupted before recording it: the shape is all there is to go by.
+            return true;
+        };
+        match (
+            live.inline_policy.as_deref().and_then(our_cutoff),
+            our_cutoff(written),
+        ) {
+            (Some(live), Some(written)) => live >= written,
+            _ => false,
+        }
     }
 
     fn restore_gate(&self) -> Option<RestoreGate> {

@@ -638,4 +638,27 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         &cut,
         &state(Some(edited.to_string()))
     ));
+
+    // Knowing what apply wrote, a cut-off moved back to before it revokes no session issued since, and
+    // does not hold; a later one (a re-cut) does.
+    let undo = UndoRecord {
+        region: "us-east-1".into(),
+        instance_arn: "arn:aws:sso:::instance/ssoins-1".into(),
+        permission_set_arn: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
+        prior_inline_policy: Some(prior.into()),
+        written_policy: Some(applied.clone()),
+    };
+    for (cutoff, holds) in [
+        ("2026-11-30T13:13:21Z", true),
+        ("2026-12-01T00:00:00Z", true),
+        ("2000-01-01T00:00:00Z", false),
+    ] {
+        let live = state(Some(with_revocation(Some(prior), cutoff).unwrap()));
+        assert!(CutKind::holds(&IdentityCenterSessionRevoke, &cut, &live));
+        assert_eq!(
+            CutKind::holds_as_written(&IdentityCenterSessionRevoke, &cut, &live, &undo),
+            holds,
+            "{cutoff}"
+        );
+    }
 }
