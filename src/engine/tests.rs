@@ -138,6 +138,10 @@ impl CutKind for Switch {
         _ctx: &RegionCtx,
         cut: &TypedCut<Setting>,
     ) -> Result<PutBack, ServiceError> {
+        // A target `denied` stands for a cut AWS refuses.
+        if cut.target == "denied" {
+            return Err(ServiceError::local("test:Cut", "AccessDenied"));
+        }
         let undo = self.undo_record_for(cut)?;
         self.live
             .lock()
@@ -1539,6 +1543,59 @@ async fn watch_does_not_re_cut_what_a_live_read_shows_would_cut_off_the_watcher(
         ),
         ("on", "off", "open")
     );
+}
+
+/// A cut apply's call failed for is as it was before, cut by no one: watch says so and does not watch
+/// it, where it reported it reopened and `--recut` made the cut apply never did. The cut apply made
+/// beside it is watched as ever.
+#[tokio::test]
+async fn watch_leaves_out_a_cut_whose_apply_failed_and_never_makes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(
+        dir.path(),
+        vec![
+            cut("switch_off", "denied", "on", "off", true),
+            cut("switch_off", "a", "on", "off", true),
+        ],
+    );
+    let live = live_with(&[("denied", "on"), ("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let reporter = RecordingReporter::default();
+    let looked = super::watch::check(
+        &session_as(ACCOUNT),
+        &registry(&live),
+        &watch_request(&rollback, true),
+        &reporter,
+    )
+    .await
+    .unwrap();
+    let watched: Vec<&str> = looked
+        .watched
+        .iter()
+        .map(|w| w.cut.target.as_str())
+        .collect();
+    assert_eq!(watched, ["a"]);
+    let warnings: Vec<String> = reporter
+        .events
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|event| match event {
+            crate::report::Event::Warning { message } => Some(message.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w
+                .contains("switch_off/us-east-1/denied: not watched: apply's call for it failed")),
+        "{warnings:?}"
+    );
+    assert_eq!(live.lock().unwrap()["denied"], "on");
 }
 
 #[tokio::test]

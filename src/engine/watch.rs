@@ -116,21 +116,42 @@ pub async fn check(
             ),
         });
     }
-    // When each cut was (last) completed: CloudTrail is asked about changes since then.
+    // When each cut was (last) completed: CloudTrail is asked about changes since then. And what it
+    // recorded it did: a cut holds only as strongly as that ([`crate::services::Containment::holds_as_written`]).
     let mut cut_at: HashMap<&str, &str> = HashMap::new();
+    let mut written: HashMap<&str, Value> = HashMap::new();
     for record in &contents.records {
-        if let Entry::Done { id, .. } = &record.entry {
+        if let Entry::Done { id, undo } = &record.entry {
             cut_at.insert(id, &record.at);
+            written.insert(id, undo.value());
         }
     }
     // Every cut in force: those restore would undo, those it keeps (session revocations) and the
-    // irreversible ones.
-    let in_force: Vec<Cut> = work.in_force().into_iter().cloned().collect();
+    // irreversible ones; not a cut whose apply failed, which is as it was before, cut by no one.
+    let failed = failed_at_apply(&contents.records);
+    let in_force: Vec<Cut> = work
+        .in_force()
+        .into_iter()
+        .filter(|cut| {
+            let failed = failed.contains(cut.id.as_str());
+            if failed {
+                reporter.event(&Event::Warning {
+                    message: format!(
+                        "{}: not watched: apply's call for it failed, as the rollback file records, so nothing of it is in force to hold (run apply again to cut it)",
+                        cut.id
+                    ),
+                });
+            }
+            !failed
+        })
+        .cloned()
+        .collect();
     let parallelism = request.parallelism.over_regions_of(in_force.iter());
     let mut watched: Vec<Watched> = stream::iter(in_force)
         .map(|cut| {
             let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
-            async move { look(session, registry, cut, since.as_deref()).await }
+            let written = written.get(cut.id.as_str()).cloned();
+            async move { look(session, registry, cut, since.as_deref(), written.as_ref()).await }
         })
         .buffered(parallelism)
         .collect()
@@ -193,6 +214,34 @@ pub async fn check(
     Ok(WatchReport { account, watched })
 }
 
+/// The cuts whose latest attempt the file records as failed: an intent, then `failed`, no `done`. Taken
+/// as in force, such a cut read back as it was before, was reported reopened (and its changer looked
+/// for since the beginning of the history), and `--recut` made the cut apply never did. A `failed`
+/// written after a `done` (a resumed apply finding the resource changed) leaves the cut done.
+fn failed_at_apply(records: &[crate::journal::Record]) -> std::collections::HashSet<&str> {
+    let mut last: HashMap<&str, &Entry> = HashMap::new();
+    for record in records {
+        match &record.entry {
+            Entry::Intent { cut } => {
+                last.insert(cut.id.as_str(), &record.entry);
+            }
+            Entry::Done { id, .. } => {
+                last.insert(id.as_str(), &record.entry);
+            }
+            Entry::Failed { id, .. } => {
+                if matches!(last.get(id.as_str()), Some(Entry::Intent { .. })) {
+                    last.insert(id.as_str(), &record.entry);
+                }
+            }
+            _ => {}
+        }
+    }
+    last.into_iter()
+        .filter(|(_, entry)| matches!(entry, Entry::Failed { .. }))
+        .map(|(id, _)| id)
+        .collect()
+}
+
 fn describe(verdict: &Verdict, before: &Value) -> String {
     match verdict {
         Verdict::Held => "held".into(),
@@ -209,7 +258,13 @@ fn describe(verdict: &Verdict, before: &Value) -> String {
     }
 }
 
-async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option<&str>) -> Watched {
+async fn look(
+    session: &AwsSession,
+    registry: &Registry,
+    cut: Cut,
+    since: Option<&str>,
+    written: Option<&Value>,
+) -> Watched {
     let kind = registry
         .get(&cut.kind)
         .expect("restore::pending refuses unknown kinds");
@@ -218,7 +273,14 @@ async fn look(session: &AwsSession, registry: &Registry, cut: Cut, since: Option
     let verdict = match kind.observe(&ctx, &cut).await {
         Ok(live) if same_state(&after, &live) => Verdict::Held,
         Ok(live) if same_state(&before, &live) => Verdict::Reopened(before),
-        Ok(live) if kind.holds(&cut, &live) => Verdict::Held,
+        Ok(live)
+            if match written {
+                Some(undo) => kind.holds_as_written(&cut, &live, undo),
+                None => kind.holds(&cut, &live),
+            } =>
+        {
+            Verdict::Held
+        }
         Ok(live) => match kind.reopened(&cut, &live) {
             Some(from) => Verdict::Reopened(from),
             None => Verdict::Changed(live),
