@@ -527,6 +527,24 @@ impl CutKind for ApiGatewayDenyPolicy {
             })
     }
 
+    /// Holds, and each redeployed stage runs the deployment apply made: a stage pointed back at any
+    /// other deployment (`update-stage path=/deploymentId`), one made before the deny, serves the API
+    /// without it, REST API resource policies taking effect only when deployed, while the policy still
+    /// reads as cut. Another deployment made since (with the deny on) is reported for review, not held.
+    fn holds_as_written(&self, cut: &TypedCut<ApiState>, live: &ApiState, undo: &DenyUndo) -> bool {
+        if !self.holds(cut, live) {
+            return false;
+        }
+        let Some(made) = undo.deployment_made.as_deref() else {
+            // A crash left the deployment unrecorded: any deployment other than the one before holds.
+            return true;
+        };
+        cut.after.stage_deployments.iter().all(|(stage, after)| {
+            after != REDEPLOYED
+                || live.stage_deployments.get(stage).map(String::as_str) == Some(made)
+        })
+    }
+
     /// A crash left the deployment's ID unrecorded: the undo falls back to descriptions.
     fn undo_record_for(&self, cut: &TypedCut<ApiState>) -> Result<DenyUndo, ServiceError> {
         Ok(DenyUndo::of(&cut.before, None))
@@ -788,6 +806,20 @@ mod tests {
             &cut,
             &state(None, "d-new")
         ));
+        // Knowing the deployment apply made, a stage pointed at another, older one (made before the
+        // deny, serving the API without it) does not hold.
+        let undo = DenyUndo::of(&cut.before, Some("d-new".into()));
+        let holds = |deployment: &str| {
+            CutKind::holds_as_written(
+                &ApiGatewayDenyPolicy,
+                &cut,
+                &state(Some(DENY_ALL), deployment),
+                &undo,
+            )
+        };
+        assert!(holds("d-new"));
+        assert!(!holds("d-older"));
+        assert!(!holds("d-old"));
     }
     use aws_sdk_apigateway::Client;
     use aws_sdk_apigateway::operation::create_deployment::CreateDeploymentOutput;
