@@ -1598,6 +1598,58 @@ async fn watch_leaves_out_a_cut_whose_apply_failed_and_never_makes_it() {
     assert_eq!(live.lock().unwrap()["denied"], "on");
 }
 
+/// Which cuts watch leaves out as never made: every attempt ended `failed`, none `done`. A cut done once
+/// stays watched, whether a resumed apply later journaled `failed` for it or a re-cut by watch failed.
+#[test]
+fn a_cut_is_never_made_only_when_no_attempt_of_it_was_done() {
+    use crate::journal::{Entry, Record};
+    let record = |entry: Entry| Record {
+        seq: 0,
+        prev: String::new(),
+        at: "2026-12-02T07:00:00Z".into(),
+        entry,
+        mac: None,
+    };
+    let intent = |target: &str| {
+        record(Entry::Intent {
+            cut: cut("switch_off", target, "on", "off", true),
+        })
+    };
+    let id = |target: &str| Cut::expected_id("switch_off", "us-east-1", target);
+    let failed = |target: &str| {
+        record(Entry::Failed {
+            id: id(target),
+            error: "denied".into(),
+        })
+    };
+    let done = |target: &str| {
+        record(Entry::Done {
+            id: id(target),
+            undo: serde_json::json!({"value": "on"}).into(),
+        })
+    };
+    let records = vec![
+        intent("refused"),
+        failed("refused"),
+        intent("recut-failed"),
+        done("recut-failed"),
+        intent("recut-failed"),
+        failed("recut-failed"),
+        intent("changed-since"),
+        done("changed-since"),
+        failed("changed-since"),
+        intent("refused-then-made"),
+        failed("refused-then-made"),
+        intent("refused-then-made"),
+        done("refused-then-made"),
+    ];
+    let never_made = super::watch::failed_at_apply(&records);
+    assert_eq!(
+        never_made,
+        [id("refused")].iter().map(String::as_str).collect()
+    );
+}
+
 #[tokio::test]
 async fn watch_reports_a_reopened_irreversible_cut_and_never_repeats_it() {
     use super::watch::{self, Verdict};

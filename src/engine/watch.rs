@@ -214,13 +214,20 @@ pub async fn check(
     Ok(WatchReport { account, watched })
 }
 
-/// The cuts whose latest attempt the file records as failed: an intent, then `failed`, no `done`. Taken
-/// as in force, such a cut read back as it was before, was reported reopened (and its changer looked
-/// for since the beginning of the history), and `--recut` made the cut apply never did. A `failed`
-/// written after a `done` (a resumed apply finding the resource changed) leaves the cut done.
-fn failed_at_apply(records: &[crate::journal::Record]) -> std::collections::HashSet<&str> {
+/// The cuts never made: every attempt the file records ended `failed` (an intent, then `failed`), none
+/// `done`. Taken as in force, such a cut read back as it was before, was reported reopened (and its
+/// changer looked for since the beginning of the history), and `--recut` made the cut apply never did.
+/// A cut done once stays watched whatever came after: a `failed` after its `done` (a resumed apply
+/// finding the resource changed), or a re-cut by watch that failed (the cut is still reopened).
+pub(crate) fn failed_at_apply(
+    records: &[crate::journal::Record],
+) -> std::collections::HashSet<&str> {
     let mut last: HashMap<&str, &Entry> = HashMap::new();
+    let mut ever_done: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for record in records {
+        if let Entry::Done { id, .. } = &record.entry {
+            ever_done.insert(id.as_str());
+        }
         match &record.entry {
             Entry::Intent { cut } => {
                 last.insert(cut.id.as_str(), &record.entry);
@@ -237,7 +244,7 @@ fn failed_at_apply(records: &[crate::journal::Record]) -> std::collections::Hash
         }
     }
     last.into_iter()
-        .filter(|(_, entry)| matches!(entry, Entry::Failed { .. }))
+        .filter(|(id, entry)| matches!(entry, Entry::Failed { .. }) && !ever_done.contains(id))
         .map(|(id, _)| id)
         .collect()
 }
