@@ -208,6 +208,44 @@ pub async fn make_plan(
     Plan::from_accounts(plans)
 }
 
+/// The organization the operator's credentials are in, which must be the one the plan names (the plan
+/// file is not trusted): the operator confirms apply by typing its ID, read live as restore reads it, so
+/// an edited `organization:` is refused rather than typed back. A read AWS refuses is said, and the
+/// plan's ID is typed; the accounts themselves were each entered and checked.
+async fn live_organization(
+    session: &AwsSession,
+    planned: &str,
+    reporter: &dyn Reporter,
+) -> Result<String, EngineError> {
+    use crate::services::common::policy_principals::Organization;
+    let planned_shown = crate::report::escape::visible(planned);
+    match crate::services::common::organization::organization(
+        &session.region(session.home_region()),
+    )
+    .await
+    {
+        Organization::Member(id) if id == planned => Ok(id),
+        Organization::Member(id) => Err(EngineError::Refused {
+            message: format!(
+                "the plan names organization {planned_shown}, but these credentials are in organization {id}: nothing was changed\n  fix: apply with the credentials of the plan's organization, or make a new plan"
+            ),
+        }),
+        Organization::None => Err(EngineError::Refused {
+            message: format!(
+                "the plan names organization {planned_shown}, but these credentials' account is in no organization: nothing was changed\n  fix: apply with the credentials of the plan's organization"
+            ),
+        }),
+        Organization::Unknown(why) => {
+            reporter.event(&Event::Warning {
+                message: format!(
+                    "the organization could not be read to check the plan's ({why}): the plan's {planned_shown} is asked for"
+                ),
+            });
+            Ok(planned.to_string())
+        }
+    }
+}
+
 /// Who the operator is, and the role member accounts are entered through (`--role`, or the default).
 async fn operator_and_role(
     session: &AwsSession,
@@ -366,12 +404,16 @@ pub async fn apply(
         .iter()
         .map(|(ready, _)| ready.started_before())
         .sum();
+    let organization = match plan.organization.as_deref() {
+        Some(planned) => Some(live_organization(session, planned, reporter).await?),
+        None => None,
+    };
     operator
         .confirm_apply(&ApplyConfirmation {
             plan: &plan,
             irreversible: irreversible.iter().map(String::as_str).collect(),
             resuming: (resumed > 0).then_some((dir.as_path(), resumed)),
-            organization: plan.organization.as_deref(),
+            organization: organization.as_deref(),
         })
         .map_err(EngineError::Declined)?;
     reporter.event(&apply::started(

@@ -466,6 +466,42 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         .send()
         .await
         .unwrap();
+
+    // The organization the operator confirms is read live: a plan edited to name another is refused,
+    // and nothing changes.
+    let text = std::fs::read_to_string(emulator.path("plans/org.yaml")).unwrap();
+    let planned = text
+        .lines()
+        .find_map(|line| line.strip_prefix("organization: "))
+        .expect("the plan names its organization")
+        .trim()
+        .to_string();
+    std::fs::write(
+        emulator.path("plans/other-org.yaml"),
+        text.replace(
+            &format!("organization: {planned}"),
+            "organization: o-zzzzzzzzzz",
+        ),
+    )
+    .unwrap();
+    let unchanged = [
+        account_state(&seeded[0].config, &seeded[0].database).await,
+        account_state(&seeded[1].config, &seeded[1].database).await,
+    ];
+    emulator
+        .apply("plans/other-org.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("the plan names organization o-zzzzzzzzzz"))
+        .stderr(contains(format!("in organization {planned}")));
+    assert_eq!(
+        [
+            account_state(&seeded[0].config, &seeded[0].database).await,
+            account_state(&seeded[1].config, &seeded[1].database).await,
+        ],
+        unchanged
+    );
+
     emulator.apply("plans/org.yaml").assert().code(0);
 
     let second = format!("plans/org.rollback/{}.rollback.yaml", members[1]);
