@@ -890,8 +890,13 @@ impl<K: CutKind> Containment for K {
         // A cut that does not decode never runs (the plan is refused).
         let typed = TypedCut::decode(cut).ok()?;
         CutKind::refuses(self, &typed).or_else(|| {
-            CutKind::cuts_off(self, &typed, caller)
-                .then(|| format!("it would cut the access of {}, who is applying", caller.arn))
+            CutKind::cuts_off(self, &typed, caller).then(|| match &caller.entered_by {
+                Some(operator) => format!(
+                    "it would cut the access of {operator}, who is applying (through {})",
+                    caller.arn
+                ),
+                None => format!("it would cut the access of {}, who is applying", caller.arn),
+            })
         })
     }
 
