@@ -832,27 +832,23 @@ mod tests {
         assert_eq!(busy.calls.load(Ordering::SeqCst), 3);
     }
 
-    async fn entered_twice(lifetime: time::Duration) -> usize {
-        let sts = Sts {
-            lifetime,
-            assumed: Arc::new(AtomicUsize::new(0)),
-        };
+    /// The operator's own session, signing with `credentials` (and assuming its role from
+    /// `source_access_key_id`, when given) against `sts`; and a member account entered from it.
+    async fn operator_and_member(
+        sts: &Sts,
+        credentials: aws_credential_types::Credentials,
+        source_access_key_id: Option<&str>,
+    ) -> (AwsSession, AwsSession) {
         let base = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
             .http_client(SharedHttpClient::new(sts.clone()))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "AKIAOPERATOR",
-                "secret",
-                None,
-                None,
-                "operator",
-            ))
+            .credentials_provider(credentials)
             .load()
             .await;
         let own = AwsSession {
             base,
             https: None,
-            source_access_key_id: None,
+            source_access_key_id: source_access_key_id.map(str::to_string),
             entered_as: None,
             entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
@@ -867,6 +863,22 @@ mod tests {
                 "arn:aws:sts::123456789012:assumed-role/Responder/alice",
             )
             .await;
+        (own, member)
+    }
+
+    async fn entered_twice(lifetime: time::Duration) -> usize {
+        let sts = Sts {
+            lifetime,
+            assumed: Arc::new(AtomicUsize::new(0)),
+        };
+        let operator = aws_credential_types::Credentials::new(
+            "AKIAOPERATOR",
+            "secret",
+            None,
+            None,
+            "operator",
+        );
+        let (_own, member) = operator_and_member(&sts, operator, None).await;
         for _ in 0..2 {
             let caller = member.caller_identity().await.unwrap();
             assert_eq!(caller.account, "210987654321");
@@ -901,36 +913,14 @@ mod tests {
             lifetime: time::Duration::hours(1),
             assumed: Arc::new(AtomicUsize::new(0)),
         };
-        let base = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .http_client(SharedHttpClient::new(sts.clone()))
-            .credentials_provider(aws_credential_types::Credentials::new(
-                "ASIARESPONDER",
-                "secret",
-                Some("token".into()),
-                None,
-                "incident",
-            ))
-            .load()
-            .await;
-        let management = AwsSession {
-            base,
-            https: None,
-            source_access_key_id: Some("AKIABOB".into()),
-            entered_as: None,
-            entered_by: None,
-            pacer: Arc::new(crate::pacing::Pacer::new(None)),
-            home_region: "us-east-1".into(),
-            endpoint_url: None,
-            regions: Mutex::new(HashMap::new()),
-        };
-        let member = management
-            .enter_account(
-                "arn:aws:iam::210987654321:role/OrganizationAccountAccessRole",
-                "hikkonuki",
-                "arn:aws:sts::123456789012:assumed-role/Responder/alice",
-            )
-            .await;
+        let responder = aws_credential_types::Credentials::new(
+            "ASIARESPONDER",
+            "secret",
+            Some("token".into()),
+            None,
+            "incident",
+        );
+        let (_management, member) = operator_and_member(&sts, responder, Some("AKIABOB")).await;
         let caller = member.caller_identity().await.unwrap();
         assert_eq!(
             caller.source,

@@ -715,6 +715,26 @@ async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
     );
 }
 
+/// A plan the planner made, of the test's responder's chain (`<responder ARN>/chain`, a role only a live
+/// read shows their session came through), `a`, a gated kind's `cannot-tell` (whose live read fails for
+/// the responder) and `gated` of the same kind; and the account with all of them open.
+fn planned_around_the_responders_chain(dir: &Path, gated: &[&str]) -> (PathBuf, String, Live) {
+    let chain = format!("arn:aws:iam::{ACCOUNT}:user/responder/chain");
+    let mut cuts = vec![
+        cut("switch_off", &chain, "on", "off", true),
+        cut("switch_off", "a", "on", "off", true),
+        cut("gated_switch", "cannot-tell", "open", "shut", true),
+    ];
+    let mut open = vec![(chain.as_str(), "on"), ("a", "on"), ("cannot-tell", "open")];
+    for target in gated {
+        cuts.push(cut("gated_switch", target, "open", "shut", true));
+        open.push((target, "open"));
+    }
+    let plan = write_plan_by(dir, cuts, &format!("arn:aws:iam::{ACCOUNT}:user/planner"));
+    let live = live_with(&open);
+    (plan, chain, live)
+}
+
 /// What only a live read shows (a role the applier's session came through, named in its role's trust
 /// policy) is asked of each kind when the applier is not the planner: such a cut is left out with the
 /// kind's reason, and a kind that cannot tell has all its cuts left out, while other kinds' cuts go ahead.
@@ -722,23 +742,7 @@ async fn the_applying_principal_is_never_cut_whoever_made_the_plan() {
 async fn cuts_a_live_read_shows_would_cut_off_the_applier_are_left_out() {
     let dir = tempfile::tempdir().unwrap();
     let applier = format!("arn:aws:iam::{ACCOUNT}:user/responder");
-    let chain = format!("{applier}/chain");
-    let plan = write_plan_by(
-        dir.path(),
-        vec![
-            cut("switch_off", &chain, "on", "off", true),
-            cut("switch_off", "a", "on", "off", true),
-            cut("gated_switch", "cannot-tell", "open", "shut", true),
-            cut("gated_switch", "g", "open", "shut", true),
-        ],
-        &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
-    );
-    let live = live_with(&[
-        (chain.as_str(), "on"),
-        ("a", "on"),
-        ("cannot-tell", "open"),
-        ("g", "open"),
-    ]);
+    let (plan, chain, live) = planned_around_the_responders_chain(dir.path(), &["g"]);
     let (outcome, warnings) = applied_with_warnings(&live, &plan).await;
     assert_eq!(outcome.done, ["switch_off/us-east-1/a"]);
     let live = live.lock().unwrap();
@@ -1474,18 +1478,7 @@ fn a_newline_quoted_from_the_plan_in_a_refusal_starts_no_line_of_its_own() {
 async fn watch_does_not_re_cut_what_a_live_read_shows_would_cut_off_the_watcher() {
     use super::watch::{self, Verdict};
     let dir = tempfile::tempdir().unwrap();
-    let watcher = format!("arn:aws:iam::{ACCOUNT}:user/responder");
-    let chain = format!("{watcher}/chain");
-    let plan = write_plan_by(
-        dir.path(),
-        vec![
-            cut("switch_off", &chain, "on", "off", true),
-            cut("switch_off", "a", "on", "off", true),
-            cut("gated_switch", "cannot-tell", "open", "shut", true),
-        ],
-        &format!("arn:aws:iam::{ACCOUNT}:user/planner"),
-    );
-    let live = live_with(&[(chain.as_str(), "on"), ("a", "on"), ("cannot-tell", "open")]);
+    let (plan, chain, live) = planned_around_the_responders_chain(dir.path(), &[]);
     // Applied by someone whose session came through none of them.
     let run = apply::run(
         &session_of(ACCOUNT, "planner"),
