@@ -277,11 +277,22 @@ pub async fn prepare(
     // Lean only when nothing will be shown: a dry run shows every cut's states, and so does the question
     // of a forced restore, whose file may not authenticate.
     let lean = !request.dry_run && !request.force;
-    let mut builder = PendingBuilder::new(&request.rollback, registry, &lifted, lean);
-    let (contents, warnings) =
-        journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
-            builder.push(record)
-        })?;
+    let mut keep_states_of = std::collections::HashSet::new();
+    let (contents, warnings, work) = loop {
+        let mut builder =
+            PendingBuilder::new(&request.rollback, registry, &lifted, lean, keep_states_of);
+        let (contents, warnings) =
+            journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
+                builder.push(record)
+            })?;
+        if builder.needs_states.is_empty() {
+            break (contents, warnings, builder.finish());
+        }
+        // A completion came for a cut whose states this lean read had dropped: read again, keeping
+        // those cuts' states to check it against. Each round keeps more cuts, so this ends.
+        keep_states_of = builder.keep_states_of;
+        keep_states_of.extend(builder.needs_states);
+    };
     warn_if_shared(&request.rollback, reporter);
     for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
@@ -289,8 +300,7 @@ pub async fn prepare(
     let account = rollback_account(&contents, &request.rollback)?;
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
-    let work = builder.finish()?;
-    let mut work = work;
+    let mut work = work?;
     work.unauthenticated = !contents.authenticated;
     if !work.unverified.is_empty() {
         if !request.force {
@@ -419,7 +429,13 @@ pub fn pending(
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
-    let mut builder = PendingBuilder::new(&contents.path, registry, lifted, false);
+    let mut builder = PendingBuilder::new(
+        &contents.path,
+        registry,
+        lifted,
+        false,
+        std::collections::HashSet::new(),
+    );
     for record in &contents.records {
         builder.push(record.clone());
     }
@@ -433,11 +449,20 @@ pub fn pending(
 /// intent, only its undo record is needed, so the cut's `before`, `after` and `reason` are dropped and
 /// a digest of its states stands in for them when a later intent asks whether it is the same cut. A cut
 /// whose completion was not recorded keeps everything: its undo is derived from its states.
+///
+/// A cut can be completed twice with no intent between: an apply resumed on the file finds a completed
+/// cut changed and journals it failed, and the next one finds it cut and journals its completion again
+/// (`intent, done, failed, done`). That completion is checked against the cut's states too, which a lean
+/// read no longer has: it names the cut in `needs_states`, and the file is read again keeping them.
 struct PendingBuilder<'a> {
     path: &'a Path,
     registry: &'a Registry,
     lifted: &'a [&'a str],
     lean: bool,
+    /// Cuts whose states are kept even when lean, because a later completion is checked against them.
+    keep_states_of: std::collections::HashSet<String>,
+    /// Lean: cuts a completion came for after their states were dropped; it was not checked.
+    needs_states: std::collections::HashSet<String>,
     /// IDs in the order of their first intent.
     order: Vec<String>,
     /// Each ID's open generations, oldest first, each with the digest of its states.
@@ -471,12 +496,15 @@ impl<'a> PendingBuilder<'a> {
         registry: &'a Registry,
         lifted: &'a [&'a str],
         lean: bool,
+        keep_states_of: std::collections::HashSet<String>,
     ) -> PendingBuilder<'a> {
         PendingBuilder {
             path,
             registry,
             lifted,
             lean,
+            keep_states_of,
+            needs_states: std::collections::HashSet::new(),
             order: Vec::new(),
             by_id: HashMap::new(),
             work_problems: Vec::new(),
@@ -551,6 +579,12 @@ impl<'a> PendingBuilder<'a> {
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
                 if let Some((item, _)) = self.by_id.get_mut(&id).and_then(|g| g.last_mut()) {
+                    let drops_states = self.lean && !self.keep_states_of.contains(&id);
+                    // Completed before, its states dropped: checked on the next read, which keeps them.
+                    if drops_states && item.certainty == Certainty::Completed {
+                        self.needs_states.insert(id);
+                        return;
+                    }
                     let kind = self
                         .registry
                         .get(&item.cut.kind)
@@ -569,7 +603,7 @@ impl<'a> PendingBuilder<'a> {
                     }
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo);
-                    if self.lean {
+                    if drops_states {
                         item.cut.before = CompactJson::null();
                         item.cut.after = CompactJson::null();
                         item.cut.reason = String::new();
