@@ -252,7 +252,8 @@ pub struct Prepared {
 }
 
 pub enum Preparation {
-    /// The file is empty (apply was killed before its header): nothing was cut.
+    /// The file records nothing (apply was killed before its header, [`journal::records_nothing`]):
+    /// nothing was cut.
     Nothing(RestoreWork),
     Ready(Box<Prepared>),
 }
@@ -267,7 +268,8 @@ pub async fn prepare(
 ) -> Result<Preparation, EngineError> {
     let rollback = RollbackFile::open_existing(&request.rollback)?;
     let owner_warning = rollback.check_owner(request.force)?;
-    // Apply creates the file before its header: killed in between, it cut nothing.
+    // Apply creates the file before its header: killed in between, it cut nothing. (An older apply could
+    // also leave the preamble without the header: the read below finds that file records nothing.)
     if rollback.is_empty() {
         return Ok(Preparation::Nothing(RestoreWork::default()));
     }
@@ -281,10 +283,15 @@ pub async fn prepare(
     let (contents, warnings, work) = loop {
         let mut builder =
             PendingBuilder::new(&request.rollback, registry, &lifted, lean, keep_states_of);
-        let (contents, warnings) =
-            journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
-                builder.push(record)
-            })?;
+        let read = journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
+            builder.push(record)
+        });
+        let (contents, warnings) = match read {
+            Err(journal::JournalError::NothingRecorded { .. }) => {
+                return Ok(Preparation::Nothing(RestoreWork::default()));
+            }
+            read => read?,
+        };
         if builder.needs_states.is_empty() {
             break (contents, warnings, builder.finish());
         }

@@ -1004,6 +1004,69 @@ async fn a_second_completion_that_is_not_the_one_its_cut_implies_is_refused_even
     );
 }
 
+/// An apply killed while creating its rollback file (older hikkonuki wrote the comment at its top and its
+/// header apart) left only the comment, perhaps with the header's line cut short: nothing was recorded,
+/// so nothing was cut. Restore finds nothing to restore and apply starts the file afresh, where both
+/// refused it; a file whose first whole entry is not a header is still refused by both.
+#[tokio::test]
+async fn a_rollback_file_holding_only_its_preamble_is_nothing_to_restore_and_applied_afresh() {
+    use crate::journal::PREAMBLE;
+    for left in [
+        PREAMBLE.to_string(),
+        format!("{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+        let live = live_with(&[("a", "on")]);
+        let rollback = dir.path().join("plan.rollback.yaml");
+        std::fs::write(&rollback, &left).unwrap();
+
+        let run = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(run, RestoreRun::NothingToRestore { .. }),
+            "{run:?}"
+        );
+        let applied = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(matches!(applied, ApplyRun::Applied { .. }), "{applied:?}");
+        assert_eq!(live.lock().unwrap()["a"], "off");
+        let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(restored, RestoreRun::Restored { .. }),
+            "{restored:?}"
+        );
+        assert_eq!(live.lock().unwrap()["a"], "on");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let not_a_header = format!(
+        "{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-01-01T00:00:00Z\",\"entry\":\"restored\",\"id\":\"x\",\"notes\":[]}}\n"
+    );
+    std::fs::write(&rollback, &not_a_header).unwrap();
+    let err = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not start with a header entry"),
+        "{err}"
+    );
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotResumable { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&rollback).unwrap(), not_a_header);
+    assert_eq!(live.lock().unwrap()["a"], "on", "nothing was cut");
+}
+
 /// Apply's look before any cut reads each (region, kind) through one discovery, which answers both the
 /// drift check and the derivation for every resource it still proposes a cut for. Only the cuts it no
 /// longer proposes are observed one by one: each is drift (changed or gone) or underived (unchanged,
