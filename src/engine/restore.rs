@@ -429,7 +429,8 @@ pub async fn perform(
 /// resource came back under new identifiers (a security-group rule re-authorized) the re-cut is a new
 /// cut of the same ID, from the state it found. Each generation is undone, newest first, so restore puts
 /// back what every one of them took (the older undo finds the newer's work done, and says so). A
-/// `restored` entry ends the newest generation not yet restored. An intent for exactly the cut already
+/// `restored` entry ends the newest generation not yet restored, which is why [`execute`] never undoes
+/// an older generation while a newer one stays open. An intent for exactly the cut already
 /// open (a resumed apply, a re-cut of a cut back exactly as before) is the same generation again.
 pub fn pending(
     contents: &JournalContents,
@@ -763,8 +764,12 @@ pub struct Undoing<'a> {
 /// accounts is not), and never more than `parallelism` undos of the run at once. A cut's generations
 /// (its re-cuts) are one chain, newest first, so each undo finds the newer one's work done. With
 /// `parallelism` 1 this is one undo after the other, in [`schedule`]'s order. One failure does not stop
-/// the others; a failed journal write lets no further undo start and stops the run once the undos in
-/// flight have ended.
+/// the other cuts, but it stops its own cut's chain: a `restored` entry names only the cut, and closes
+/// its newest open generation, so an older generation undone after a failed newer one would be
+/// recorded as the newer one, and the next restore would undo the older one again and never retry the
+/// newer. The older generations stay pending, in order, each reported left pending. A newer generation
+/// tried again after the later phases takes its older ones along, behind it. A failed journal write
+/// lets no further undo start and stops the run once the undos in flight have ended.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -837,11 +842,21 @@ pub async fn execute(
         results.sort_by_key(|(id, _)| first_at.get(id.as_str()).copied());
         outcome.add(results, &mut deferred)?;
     }
-    // Once every phase is undone: what AWS refused until then (gathered in schedule's order), once
-    // more, one after the other.
+    // Once every phase is undone: what AWS refused until then (gathered in schedule's order, a cut's
+    // generations newest first), once more, one after the other, each cut's chain still stopping at its
+    // first failure.
     let mut results = Vec::new();
+    let mut chains_stopped = std::collections::HashSet::new();
     for item in deferred {
-        results.push((item.cut.id.clone(), run.undo(item, true).await));
+        let result = if chains_stopped.contains(item.cut.id.as_str()) {
+            Ok(left_pending(item, reporter))
+        } else {
+            run.undo(item, true).await
+        };
+        if matches!(result, Ok(Undone::Failed(_))) {
+            chains_stopped.insert(item.cut.id.as_str());
+        }
+        results.push((item.cut.id.clone(), result));
     }
     outcome.add(results, &mut Vec::new())?;
     Ok(outcome)
@@ -912,8 +927,30 @@ impl UndoRun<'_, '_> {
         stream::iter(chains)
             .map(|chain| async move {
                 let mut results = Vec::new();
-                for item in chain {
-                    results.push((item.cut.id.clone(), self.undo(item, false).await));
+                let mut chain = chain.into_iter();
+                while let Some(item) = chain.next() {
+                    let id = item.cut.id.clone();
+                    match self.undo(item, false).await {
+                        // Its older generations are left pending behind it (see `execute`).
+                        Ok(Undone::Failed(error)) => {
+                            results.push((id.clone(), Ok(Undone::Failed(error))));
+                            results.extend(
+                                chain.map(|older| {
+                                    (id.clone(), Ok(left_pending(older, self.reporter)))
+                                }),
+                            );
+                            break;
+                        }
+                        // Its older generations are tried again behind it.
+                        Ok(Undone::Deferred(newer)) => {
+                            results.push((id.clone(), Ok(Undone::Deferred(newer))));
+                            results.extend(
+                                chain.map(|older| (id.clone(), Ok(Undone::Deferred(older)))),
+                            );
+                            break;
+                        }
+                        result => results.push((id, result)),
+                    }
                 }
                 results
             })
@@ -964,6 +1001,24 @@ enum Undone<'p> {
 }
 
 type UndoResult<'p> = Result<Undone<'p>, EngineError>;
+
+/// An older generation of a cut whose newer generation's undo failed: not undone, nothing journaled, so
+/// the rollback file keeps it pending behind the newer one for the next restore. Reported, and counted
+/// as not restored.
+fn left_pending<'p>(item: &PendingRestore, reporter: &dyn Reporter) -> Undone<'p> {
+    let generation = match item.generation {
+        1 => "the cut apply made".to_string(),
+        n => format!("re-cut {} by watch", n - 1),
+    };
+    let reason = format!(
+        "{generation} is left pending, not undone: the undo of a newer re-cut of this cut failed, and each is undone only after the newer ones; run restore again once that is fixed"
+    );
+    reporter.event(&Event::RestoreSkipped {
+        id: item.cut.id.clone(),
+        reason: reason.clone(),
+    });
+    Undone::Failed(reason)
+}
 
 /// One undo, journaled: its intent before the call, its result after.
 async fn undo_one<'p>(
