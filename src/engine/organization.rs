@@ -788,13 +788,16 @@ fn file_account(file: &Path) -> String {
         .to_string()
 }
 
-/// The account a rollback file's authenticated header names; `None` for an empty file (apply killed
-/// before its header: nothing was cut).
+/// The account a rollback file's authenticated header names; `None` for a file that records nothing
+/// (apply killed before its header: nothing was cut).
 fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String>, EngineError> {
     if std::fs::symlink_metadata(file).is_ok_and(|meta| meta.len() == 0) {
         return Ok(None);
     }
-    let (contents, _) = crate::journal::read_path(file, &request.keys, request.force)?;
+    let (contents, _) = match crate::journal::read_path(file, &request.keys, request.force) {
+        Err(crate::journal::JournalError::NothingRecorded { .. }) => return Ok(None),
+        read => read?,
+    };
     if contents.records.is_empty() {
         return Ok(None);
     }

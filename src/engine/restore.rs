@@ -252,7 +252,8 @@ pub struct Prepared {
 }
 
 pub enum Preparation {
-    /// The file is empty (apply was killed before its header): nothing was cut.
+    /// The file records nothing (apply was killed before its header, [`journal::records_nothing`]):
+    /// nothing was cut.
     Nothing(RestoreWork),
     Ready(Box<Prepared>),
 }
@@ -267,7 +268,8 @@ pub async fn prepare(
 ) -> Result<Preparation, EngineError> {
     let rollback = RollbackFile::open_existing(&request.rollback)?;
     let owner_warning = rollback.check_owner(request.force)?;
-    // Apply creates the file before its header: killed in between, it cut nothing.
+    // Apply creates the file before its header: killed in between, it cut nothing. (An older apply could
+    // also leave the preamble without the header: the read below finds that file records nothing.)
     if rollback.is_empty() {
         return Ok(Preparation::Nothing(RestoreWork::default()));
     }
@@ -277,11 +279,27 @@ pub async fn prepare(
     // Lean only when nothing will be shown: a dry run shows every cut's states, and so does the question
     // of a forced restore, whose file may not authenticate.
     let lean = !request.dry_run && !request.force;
-    let mut builder = PendingBuilder::new(&request.rollback, registry, &lifted, lean);
-    let (contents, warnings) =
-        journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
+    let mut keep_states_of = std::collections::HashSet::new();
+    let (contents, warnings, work) = loop {
+        let mut builder =
+            PendingBuilder::new(&request.rollback, registry, &lifted, lean, keep_states_of);
+        let read = journal::read_each(&rollback, &request.keys, request.force, &mut |record| {
             builder.push(record)
-        })?;
+        });
+        let (contents, warnings) = match read {
+            Err(journal::JournalError::NothingRecorded { .. }) => {
+                return Ok(Preparation::Nothing(RestoreWork::default()));
+            }
+            read => read?,
+        };
+        if builder.needs_states.is_empty() {
+            break (contents, warnings, builder.finish());
+        }
+        // A completion came for a cut whose states this lean read had dropped: read again, keeping
+        // those cuts' states to check it against. Each round keeps more cuts, so this ends.
+        keep_states_of = builder.keep_states_of;
+        keep_states_of.extend(builder.needs_states);
+    };
     warn_if_shared(&request.rollback, reporter);
     for message in owner_warning.into_iter().chain(warnings) {
         reporter.event(&Event::Warning { message });
@@ -289,8 +307,7 @@ pub async fn prepare(
     let account = rollback_account(&contents, &request.rollback)?;
     verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
-    let work = builder.finish()?;
-    let mut work = work;
+    let mut work = work?;
     work.unauthenticated = !contents.authenticated;
     if !work.unverified.is_empty() {
         if !request.force {
@@ -412,14 +429,21 @@ pub async fn perform(
 /// resource came back under new identifiers (a security-group rule re-authorized) the re-cut is a new
 /// cut of the same ID, from the state it found. Each generation is undone, newest first, so restore puts
 /// back what every one of them took (the older undo finds the newer's work done, and says so). A
-/// `restored` entry ends the newest generation not yet restored. An intent for exactly the cut already
+/// `restored` entry ends the newest generation not yet restored, which is why [`execute`] never undoes
+/// an older generation while a newer one stays open. An intent for exactly the cut already
 /// open (a resumed apply, a re-cut of a cut back exactly as before) is the same generation again.
 pub fn pending(
     contents: &JournalContents,
     registry: &Registry,
     lifted: &[&str],
 ) -> Result<RestoreWork, EngineError> {
-    let mut builder = PendingBuilder::new(&contents.path, registry, lifted, false);
+    let mut builder = PendingBuilder::new(
+        &contents.path,
+        registry,
+        lifted,
+        false,
+        std::collections::HashSet::new(),
+    );
     for record in &contents.records {
         builder.push(record.clone());
     }
@@ -433,11 +457,20 @@ pub fn pending(
 /// intent, only its undo record is needed, so the cut's `before`, `after` and `reason` are dropped and
 /// a digest of its states stands in for them when a later intent asks whether it is the same cut. A cut
 /// whose completion was not recorded keeps everything: its undo is derived from its states.
+///
+/// A cut can be completed twice with no intent between: an apply resumed on the file finds a completed
+/// cut changed and journals it failed, and the next one finds it cut and journals its completion again
+/// (`intent, done, failed, done`). That completion is checked against the cut's states too, which a lean
+/// read no longer has: it names the cut in `needs_states`, and the file is read again keeping them.
 struct PendingBuilder<'a> {
     path: &'a Path,
     registry: &'a Registry,
     lifted: &'a [&'a str],
     lean: bool,
+    /// Cuts whose states are kept even when lean, because a later completion is checked against them.
+    keep_states_of: std::collections::HashSet<String>,
+    /// Lean: cuts a completion came for after their states were dropped; it was not checked.
+    needs_states: std::collections::HashSet<String>,
     /// IDs in the order of their first intent.
     order: Vec<String>,
     /// Each ID's open generations, oldest first, each with the digest of its states.
@@ -471,12 +504,15 @@ impl<'a> PendingBuilder<'a> {
         registry: &'a Registry,
         lifted: &'a [&'a str],
         lean: bool,
+        keep_states_of: std::collections::HashSet<String>,
     ) -> PendingBuilder<'a> {
         PendingBuilder {
             path,
             registry,
             lifted,
             lean,
+            keep_states_of,
+            needs_states: std::collections::HashSet::new(),
             order: Vec::new(),
             by_id: HashMap::new(),
             work_problems: Vec::new(),
@@ -551,6 +587,12 @@ impl<'a> PendingBuilder<'a> {
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
                 if let Some((item, _)) = self.by_id.get_mut(&id).and_then(|g| g.last_mut()) {
+                    let drops_states = self.lean && !self.keep_states_of.contains(&id);
+                    // Completed before, its states dropped: checked on the next read, which keeps them.
+                    if drops_states && item.certainty == Certainty::Completed {
+                        self.needs_states.insert(id);
+                        return;
+                    }
                     let kind = self
                         .registry
                         .get(&item.cut.kind)
@@ -569,7 +611,7 @@ impl<'a> PendingBuilder<'a> {
                     }
                     item.certainty = Certainty::Completed;
                     item.undo = Some(undo);
-                    if self.lean {
+                    if drops_states {
                         item.cut.before = CompactJson::null();
                         item.cut.after = CompactJson::null();
                         item.cut.reason = String::new();
@@ -722,8 +764,12 @@ pub struct Undoing<'a> {
 /// accounts is not), and never more than `parallelism` undos of the run at once. A cut's generations
 /// (its re-cuts) are one chain, newest first, so each undo finds the newer one's work done. With
 /// `parallelism` 1 this is one undo after the other, in [`schedule`]'s order. One failure does not stop
-/// the others; a failed journal write lets no further undo start and stops the run once the undos in
-/// flight have ended.
+/// the other cuts, but it stops its own cut's chain: a `restored` entry names only the cut, and closes
+/// its newest open generation, so an older generation undone after a failed newer one would be
+/// recorded as the newer one, and the next restore would undo the older one again and never retry the
+/// newer. The older generations stay pending, in order, each reported left pending. A newer generation
+/// tried again after the later phases takes its older ones along, behind it. A failed journal write
+/// lets no further undo start and stops the run once the undos in flight have ended.
 pub async fn execute(
     session: &AwsSession,
     registry: &Registry,
@@ -796,11 +842,21 @@ pub async fn execute(
         results.sort_by_key(|(id, _)| first_at.get(id.as_str()).copied());
         outcome.add(results, &mut deferred)?;
     }
-    // Once every phase is undone: what AWS refused until then (gathered in schedule's order), once
-    // more, one after the other.
+    // Once every phase is undone: what AWS refused until then (gathered in schedule's order, a cut's
+    // generations newest first), once more, one after the other, each cut's chain still stopping at its
+    // first failure.
     let mut results = Vec::new();
+    let mut chains_stopped = std::collections::HashSet::new();
     for item in deferred {
-        results.push((item.cut.id.clone(), run.undo(item, true).await));
+        let result = if chains_stopped.contains(item.cut.id.as_str()) {
+            Ok(left_pending(item, reporter))
+        } else {
+            run.undo(item, true).await
+        };
+        if matches!(result, Ok(Undone::Failed(_))) {
+            chains_stopped.insert(item.cut.id.as_str());
+        }
+        results.push((item.cut.id.clone(), result));
     }
     outcome.add(results, &mut Vec::new())?;
     Ok(outcome)
@@ -871,8 +927,30 @@ impl UndoRun<'_, '_> {
         stream::iter(chains)
             .map(|chain| async move {
                 let mut results = Vec::new();
-                for item in chain {
-                    results.push((item.cut.id.clone(), self.undo(item, false).await));
+                let mut chain = chain.into_iter();
+                while let Some(item) = chain.next() {
+                    let id = item.cut.id.clone();
+                    match self.undo(item, false).await {
+                        // Its older generations are left pending behind it (see `execute`).
+                        Ok(Undone::Failed(error)) => {
+                            results.push((id.clone(), Ok(Undone::Failed(error))));
+                            results.extend(
+                                chain.map(|older| {
+                                    (id.clone(), Ok(left_pending(older, self.reporter)))
+                                }),
+                            );
+                            break;
+                        }
+                        // Its older generations are tried again behind it.
+                        Ok(Undone::Deferred(newer)) => {
+                            results.push((id.clone(), Ok(Undone::Deferred(newer))));
+                            results.extend(
+                                chain.map(|older| (id.clone(), Ok(Undone::Deferred(older)))),
+                            );
+                            break;
+                        }
+                        result => results.push((id, result)),
+                    }
                 }
                 results
             })
@@ -923,6 +1001,24 @@ enum Undone<'p> {
 }
 
 type UndoResult<'p> = Result<Undone<'p>, EngineError>;
+
+/// An older generation of a cut whose newer generation's undo failed: not undone, nothing journaled, so
+/// the rollback file keeps it pending behind the newer one for the next restore. Reported, and counted
+/// as not restored.
+fn left_pending<'p>(item: &PendingRestore, reporter: &dyn Reporter) -> Undone<'p> {
+    let generation = match item.generation {
+        1 => "the cut apply made".to_string(),
+        n => format!("re-cut {} by watch", n - 1),
+    };
+    let reason = format!(
+        "{generation} is left pending, not undone: the undo of a newer re-cut of this cut failed, and each is undone only after the newer ones; run restore again once that is fixed"
+    );
+    reporter.event(&Event::RestoreSkipped {
+        id: item.cut.id.clone(),
+        reason: reason.clone(),
+    });
+    Undone::Failed(reason)
+}
 
 /// One undo, journaled: its intent before the call, its result after.
 async fn undo_one<'p>(

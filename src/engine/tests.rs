@@ -889,6 +889,199 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
     assert_eq!(live.lock().unwrap()["a"], "off");
 }
 
+/// Three applies of one plan journal one cut done twice, with no intent between: the first cuts it, the
+/// second finds it changed since and journals it failed, the third finds it cut again and journals its
+/// completion once more. Restore checks the second completion against the cut as it checked the first,
+/// and gives the cut back: the file is the one apply wrote.
+#[tokio::test]
+async fn a_cut_journaled_done_twice_by_resumed_applies_is_restored() {
+    use crate::journal::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    for value_before_the_run in ["on", "changed", "off"] {
+        live.lock()
+            .unwrap()
+            .insert("a".into(), value_before_the_run.into());
+        apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+            .await
+            .unwrap();
+    }
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let entries: Vec<&str> = crate::journal::read_path(&rollback, &keys_beside(&rollback), false)
+        .unwrap()
+        .0
+        .records
+        .iter()
+        .map(|record| match record.entry {
+            Entry::Header { .. } => "header",
+            Entry::Intent { .. } => "intent",
+            Entry::Done { .. } => "done",
+            Entry::Failed { .. } => "failed",
+            _ => "other",
+        })
+        .collect();
+    assert_eq!(entries, ["header", "intent", "done", "failed", "done"]);
+
+    let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap();
+    let RestoreRun::Restored { outcome, .. } = restored else {
+        panic!("restore ran: {restored:?}");
+    };
+    assert_eq!(
+        outcome.restored,
+        [Cut::expected_id("switch_off", "us-east-1", "a")]
+    );
+    assert_eq!(live.lock().unwrap()["a"], "on");
+}
+
+/// A second completion of a cut is checked against the cut itself, as the first is: one whose undo
+/// record names another resource is refused, for what it is, and `--force` leaves the cut out as the
+/// refusal says.
+#[tokio::test]
+async fn a_second_completion_that_is_not_the_one_its_cut_implies_is_refused_even_with_force() {
+    use crate::journal::{Entry, Journal, lock::RollbackFile};
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = dir.path().join("p.rollback.yaml");
+    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+    let mut journal = Journal::create(
+        RollbackFile::open_or_create(&rollback).unwrap(),
+        Entry::Header {
+            format: crate::journal::FORMAT_VERSION,
+            account: ACCOUNT.into(),
+            caller: format!("arn:aws:iam::{ACCOUNT}:user/responder"),
+            plan: "plan.yaml".into(),
+            plan_sha256: "0".into(),
+            tool_version: "0".into(),
+            key: None,
+        },
+        &keys_beside(&rollback),
+    )
+    .unwrap();
+    for entry in [
+        Entry::Intent {
+            cut: cut("switch_off", "a", "on", "off", true),
+        },
+        Entry::Done {
+            id: id.clone(),
+            undo: serde_json::json!({"target": "a", "value": "on"}).into(),
+        },
+        Entry::Failed {
+            id: id.clone(),
+            error: "changed since".into(),
+        },
+        Entry::Done {
+            id: id.clone(),
+            undo: serde_json::json!({"target": "other", "value": "wide open"}).into(),
+        },
+    ] {
+        journal.append(entry).unwrap();
+    }
+    drop(journal);
+    let live = live_with(&[("a", "off"), ("other", "shut")]);
+
+    let err = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(
+        message.contains("entry 4 (completion of switch_off/us-east-1/a)"),
+        "{message}"
+    );
+    assert!(
+        message
+            .contains("`undo.target` is \"other\" in the rollback file, but the cut implies \"a\""),
+        "{message}"
+    );
+    assert!(
+        message.contains("even --force does not carry it out"),
+        "{message}"
+    );
+
+    let forced = RestoreRequest {
+        force: true,
+        ..restore_request(&rollback)
+    };
+    let run = restore_run(&live, &forced, &Scripted::default())
+        .await
+        .unwrap();
+    let RestoreRun::NothingToRestore { work } = run else {
+        panic!("expected the cut left out, and nothing else to restore: {run:?}");
+    };
+    let refused: Vec<&str> = work.refused.iter().map(|item| item.id.as_str()).collect();
+    assert_eq!(refused, [id.as_str()]);
+    let live = live.lock().unwrap();
+    assert_eq!(
+        (live["a"].as_str(), live["other"].as_str()),
+        ("off", "shut"),
+        "nothing was put back"
+    );
+}
+
+/// An apply killed while creating its rollback file (older hikkonuki wrote the comment at its top and its
+/// header apart) left only the comment, perhaps with the header's line cut short: nothing was recorded,
+/// so nothing was cut. Restore finds nothing to restore and apply starts the file afresh, where both
+/// refused it; a file whose first whole entry is not a header is still refused by both.
+#[tokio::test]
+async fn a_rollback_file_holding_only_its_preamble_is_nothing_to_restore_and_applied_afresh() {
+    use crate::journal::PREAMBLE;
+    for left in [
+        PREAMBLE.to_string(),
+        format!("{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+        let live = live_with(&[("a", "on")]);
+        let rollback = dir.path().join("plan.rollback.yaml");
+        std::fs::write(&rollback, &left).unwrap();
+
+        let run = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(run, RestoreRun::NothingToRestore { .. }),
+            "{run:?}"
+        );
+        let applied = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(matches!(applied, ApplyRun::Applied { .. }), "{applied:?}");
+        assert_eq!(live.lock().unwrap()["a"], "off");
+        let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+            .await
+            .unwrap();
+        assert!(
+            matches!(restored, RestoreRun::Restored { .. }),
+            "{restored:?}"
+        );
+        assert_eq!(live.lock().unwrap()["a"], "on");
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let not_a_header = format!(
+        "{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-01-01T00:00:00Z\",\"entry\":\"restored\",\"id\":\"x\",\"notes\":[]}}\n"
+    );
+    std::fs::write(&rollback, &not_a_header).unwrap();
+    let err = restore_run(&live, &restore_request(&rollback), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("does not start with a header entry"),
+        "{err}"
+    );
+    let err = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, EngineError::NotResumable { .. }), "{err}");
+    assert_eq!(std::fs::read_to_string(&rollback).unwrap(), not_a_header);
+    assert_eq!(live.lock().unwrap()["a"], "on", "nothing was cut");
+}
+
 /// Apply's look before any cut reads each (region, kind) through one discovery, which answers both the
 /// drift check and the derivation for every resource it still proposes a cut for. Only the cuts it no
 /// longer proposes are observed one by one: each is drift (changed or gone) or underived (unchanged,

@@ -99,7 +99,11 @@ pub async fn check(
     if rollback.is_empty() {
         return Ok(WatchReport::default());
     }
-    let (contents, warnings) = journal::read(&rollback, &request.keys, false)?;
+    let (contents, warnings) = match journal::read(&rollback, &request.keys, false) {
+        // Apply was stopped before its header: nothing was cut, so nothing is in force.
+        Err(journal::JournalError::NothingRecorded { .. }) => return Ok(WatchReport::default()),
+        read => read?,
+    };
     for message in warnings {
         reporter.event(&Event::Warning { message });
     }

@@ -33,7 +33,8 @@ const UNAUTHENTICATED_FORMAT: u32 = 1;
 const MAC_FIELD: &str = ",\"mac\":\"";
 const MAC_HEX_LEN: usize = 64;
 
-const PREAMBLE: &str = "\
+/// The comment at the top of every rollback file, written in the same write as the header entry.
+pub(crate) const PREAMBLE: &str = "\
 # hikkonuki rollback file. `hikkonuki restore` reads it to reconnect what apply cut.
 # Do not edit: every entry is chained to the one before it, and restore refuses a broken chain.
 ";
@@ -115,6 +116,12 @@ pub enum JournalError {
         "{path}: already exists and may hold the way back from an earlier apply\n  fix: restore it first (`hikkonuki restore {path}`), or choose another file with --rollback"
     )]
     Exists { path: PathBuf },
+    /// The file records nothing ([`records_nothing`]): apply was stopped while creating it, so nothing
+    /// was cut. Restore has nothing to restore; apply starts the file afresh.
+    #[error(
+        "{path}: holds no entry: apply was stopped while creating it, before it recorded anything, so it cut nothing\n  fix: there is nothing to restore; applying the plan again starts this file afresh"
+    )]
+    NothingRecorded { path: PathBuf },
     #[error("{path}: cannot be read: {source}\n  fix: check the path of the rollback file")]
     Read {
         path: PathBuf,
@@ -227,6 +234,20 @@ fn line_hash(line: &str) -> String {
     hex::encode(Sha256::digest(line.as_bytes()))
 }
 
+/// Whether a rollback file's bytes record nothing, as a run stopped while creating the file leaves it:
+/// the preamble, or part of it, perhaps followed by the first entry's line cut short (no newline). Older
+/// hikkonuki wrote the preamble apart from the header, and a kill could fall between. No whole entry:
+/// apply journals its header, whole and synced, before any cut, so nothing was cut. An empty file
+/// records nothing too. (The preamble has never changed, so a file any version left so matches it.)
+pub fn records_nothing(bytes: &[u8]) -> bool {
+    match bytes.strip_prefix(PREAMBLE.as_bytes()) {
+        Some(torn) => {
+            !torn.contains(&b'\n') && (torn.starts_with(b"- {") || b"- {".starts_with(torn))
+        }
+        None => PREAMBLE.as_bytes().starts_with(bytes),
+    }
+}
+
 /// Splits an entry's JSON into the text its code covers and the code: `{...,"mac":"c"}` → (`{...}`, c).
 fn split_mac(json: &str) -> Option<(String, &str)> {
     let suffix_len = MAC_FIELD.len() + MAC_HEX_LEN + 2;
@@ -239,16 +260,23 @@ fn split_mac(json: &str) -> Option<(String, &str)> {
 }
 
 impl Journal {
-    /// Starts a journal in a fresh (empty) rollback file: a new key, the preamble, the header.
+    /// Starts a journal in a fresh rollback file: a new key, the preamble, the header. The file is empty,
+    /// or records nothing ([`records_nothing`]: a run stopped while creating it), which is started over.
     pub fn create(
         mut rollback: RollbackFile,
         header: Entry,
         keys: &KeyStore,
     ) -> Result<Journal, JournalError> {
+        let path = rollback.path().to_path_buf();
+        let write_error = |source| JournalError::Write {
+            path: path.clone(),
+            source,
+        };
         if !rollback.is_empty() {
-            return Err(JournalError::Exists {
-                path: rollback.path().to_path_buf(),
-            });
+            if !records_nothing(&read_locked(&rollback)?) {
+                return Err(JournalError::Exists { path: path.clone() });
+            }
+            rollback.file().set_len(0).map_err(write_error)?;
         }
         let key = keys.new_key().map_err(|problem| JournalError::Key {
             path: rollback.path().to_path_buf(),
@@ -274,16 +302,22 @@ impl Journal {
             },
             other => other,
         };
-        let path = rollback.path().to_path_buf();
-        let write_error = |source| JournalError::Write {
-            path: path.clone(),
-            source,
-        };
         rollback.keep();
-        rollback
-            .file()
-            .write_all(PREAMBLE.as_bytes())
-            .map_err(write_error)?;
+        let mut journal = Journal {
+            rollback,
+            next_seq: 0,
+            last_hash: String::new(),
+            key: Some(key),
+            last_mac: String::new(),
+            head: None,
+            good_len: 0,
+            failed: false,
+            #[cfg(test)]
+            fail_next_write: false,
+        };
+        // The preamble and the header in one write, so that a run killed here leaves no preamble
+        // without its header; a failed write leaves the file empty again.
+        journal.append_after(PREAMBLE, header)?;
         // The directory entry must survive a crash too, or the file could vanish with the cuts it records.
         if let Some(dir) = path.parent() {
             let dir = if dir.as_os_str().is_empty() {
@@ -295,19 +329,6 @@ impl Journal {
                 let _ = dir.sync_all();
             }
         }
-        let mut journal = Journal {
-            rollback,
-            next_seq: 0,
-            last_hash: String::new(),
-            key: Some(key),
-            last_mac: String::new(),
-            head: None,
-            good_len: PREAMBLE.len() as u64,
-            failed: false,
-            #[cfg(test)]
-            fail_next_write: false,
-        };
-        journal.append(header)?;
         // The header's code names the file: its key and its first line are its own.
         journal.head = keys.head_path(&journal.last_mac);
         Ok(journal)
@@ -358,6 +379,11 @@ impl Journal {
     /// unreadable), and every later append is refused: a cut whose intent cannot be recorded is never
     /// made, and an entry that follows a lost one would break the chain.
     pub fn append(&mut self, entry: Entry) -> Result<(), JournalError> {
+        self.append_after("", entry)
+    }
+
+    /// [`Self::append`], with `text` written just before the entry's line, in the same write.
+    fn append_after(&mut self, text: &str, entry: Entry) -> Result<(), JournalError> {
         if self.failed {
             return Err(JournalError::Write {
                 path: self.rollback.path().to_path_buf(),
@@ -383,7 +409,7 @@ impl Journal {
             None => (body, None),
         };
         let line = format!("- {json}");
-        if let Err(source) = self.write_line(&line) {
+        if let Err(source) = self.write_line(text, &line) {
             self.failed = true;
             let _ = self.rollback.file().set_len(self.good_len);
             return Err(JournalError::Write {
@@ -391,7 +417,7 @@ impl Journal {
                 source,
             });
         }
-        self.good_len += line.len() as u64 + 1;
+        self.good_len += (text.len() + line.len() + 1) as u64;
         self.next_seq += 1;
         self.last_hash = line_hash(&line);
         if let Some(code) = code {
@@ -400,18 +426,19 @@ impl Journal {
         Ok(())
     }
 
-    /// One whole line, synced.
-    fn write_line(&mut self, line: &str) -> std::io::Result<()> {
+    /// One whole line after `text`, in one write, synced.
+    fn write_line(&mut self, text: &str, line: &str) -> std::io::Result<()> {
+        let written = format!("{text}{line}\n");
         #[cfg(test)]
         if std::mem::take(&mut self.fail_next_write) {
             // As a full disk does: part of the line reaches the file, then the write fails.
             self.rollback
                 .file()
-                .write_all(&line.as_bytes()[..line.len() / 2])?;
+                .write_all(&written.as_bytes()[..written.len() / 2])?;
             return Err(std::io::Error::other("No space left on device (injected)"));
         }
         let mut file = self.rollback.file();
-        file.write_all(format!("{line}\n").as_bytes())?;
+        file.write_all(written.as_bytes())?;
         file.sync_data()
     }
 
@@ -686,6 +713,11 @@ pub fn parse_each(
                 ),
                 "restore with the hikkonuki version that wrote the file",
             ));
+        }
+        None if records_nothing(bytes) => {
+            return Err(JournalError::NothingRecorded {
+                path: path.to_path_buf(),
+            });
         }
         _ => {
             return Err(invalid(

@@ -142,6 +142,69 @@ fn without_last_entry(text: &str) -> String {
     lines.iter().map(|line| format!("{line}\n")).collect()
 }
 
+/// What a run killed while creating its rollback file could leave (older hikkonuki wrote the comment at
+/// the top and the header apart): the comment, or part of it, perhaps followed by the header's line cut
+/// short. It records nothing, so nothing was cut, with or without --force. Any other comment is not
+/// what apply writes ([`a_plan_is_not_taken_for_a_rollback_file`]).
+fn left_by_a_run_killed_while_creating_the_file() -> Vec<String> {
+    vec![
+        PREAMBLE.to_string(),
+        PREAMBLE[..30].to_string(),
+        format!("{PREAMBLE}-"),
+        format!("{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-"),
+    ]
+}
+
+#[test]
+fn a_file_holding_only_the_preamble_and_perhaps_a_torn_first_entry_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    for left in left_by_a_run_killed_while_creating_the_file() {
+        for force in [false, true] {
+            let err = parse(left.as_bytes(), &path, force)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("holds no entry"), "{left:?}: {err}");
+        }
+    }
+    // A whole first entry that is not the header is not what apply leaves: refused as before.
+    let not_a_header = format!(
+        "{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-01-01T00:00:00Z\",\"entry\":\"restored\",\"id\":\"c1\",\"notes\":[]}}\n"
+    );
+    for force in [false, true] {
+        let err = parse(not_a_header.as_bytes(), &path, force)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("does not start with a header entry"), "{err}");
+    }
+}
+
+/// Apply starts afresh a file that records nothing: the comment once, then its own header, chained and
+/// authenticated from there. A file with a whole entry in it is never started over.
+#[test]
+fn create_starts_afresh_a_file_that_records_nothing_and_never_one_with_an_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    for left in left_by_a_run_killed_while_creating_the_file() {
+        fs::write(&path, &left).unwrap();
+        let mut journal = create(&path).unwrap();
+        journal.append(Entry::Intent { cut: cut("c1") }).unwrap();
+        drop(journal);
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with(PREAMBLE), "{text}");
+        assert_eq!(text.matches(PREAMBLE).count(), 1, "{text}");
+        let (contents, warnings) = read(&path, false).unwrap();
+        assert!(warnings.is_empty(), "{left:?}: {warnings:?}");
+        assert!(contents.authenticated);
+        assert_eq!(contents.records.len(), 2);
+        fs::remove_file(&path).unwrap();
+    }
+    let with_an_entry = format!("{PREAMBLE}- {{}}\n");
+    fs::write(&path, &with_an_entry).unwrap();
+    assert!(matches!(create(&path), Err(JournalError::Exists { .. })));
+    assert_eq!(fs::read_to_string(&path).unwrap(), with_an_entry);
+}
+
 #[test]
 fn a_file_cut_back_behind_how_far_hikkonuki_left_it_is_refused() {
     let dir = tempfile::tempdir().unwrap();

@@ -79,6 +79,8 @@ pub enum Event {
         id: String,
         error: String,
     },
+    /// An undo restore did not attempt: an older generation of a cut whose newer generation's undo
+    /// failed, left pending in the rollback file.
     RestoreSkipped {
         id: String,
         reason: String,

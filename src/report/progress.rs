@@ -9,8 +9,8 @@ use super::{Event, Reporter};
 /// How often the spinner turns.
 const TICK: std::time::Duration = std::time::Duration::from_millis(120);
 
-/// How many steps of the run's `total` `event` ends: a cut or undo done or failed, a resumed cut found
-/// already made, a discovery answered or failed (one each), or an account's discoveries that will not
+/// How many steps of the run's `total` `event` ends: a cut or undo done or failed, an undo left pending
+/// behind a failed one, a resumed cut found already made, a discovery answered or failed (one each), or an account's discoveries that will not
 /// run (all of them).
 fn steps_done(event: &Event) -> u64 {
     match event {
@@ -19,6 +19,7 @@ fn steps_done(event: &Event) -> u64 {
         | Event::CutSkipped { in_total: true, .. }
         | Event::Restored { .. }
         | Event::RestoreFailed { .. }
+        | Event::RestoreSkipped { .. }
         | Event::Discovered { .. }
         | Event::DiscoveryFailed { .. } => 1,
         Event::DiscoverySkipped { steps, .. } => *steps as u64,

@@ -96,6 +96,49 @@ async fn an_empty_rollback_file_left_by_a_kill_before_the_header_needs_no_hand_e
     assert_eq!(snapshot::security_groups(&ec2).await, original);
 }
 
+/// Killed while creating the rollback file, an older apply (which wrote the comment at the top apart from
+/// the header) left the comment alone, or with the header's line cut short: it recorded nothing and cut
+/// nothing. Restore says so and apply starts the file afresh, where both refused it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rollback_file_left_with_only_its_preamble_by_a_kill_needs_no_hand_editing() {
+    const PREAMBLE: &str = "\
+# hikkonuki rollback file. `hikkonuki restore` reads it to reconnect what apply cut.
+# Do not edit: every entry is chained to the one before it, and restore refuses a broken chain.
+";
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    leaky_account::seed(&config, &["us-east-1"]).await.unwrap();
+    let ec2 = emulator.ec2("us-east-1").await;
+    let original = snapshot::security_groups(&ec2).await;
+    let left_by_a_kill = [
+        PREAMBLE.to_string(),
+        format!("{PREAMBLE}- {{\"seq\":0,\"prev\":\"\",\"at\":\"2026-"),
+    ];
+    for (n, left) in left_by_a_kill.iter().enumerate() {
+        // A plan of its own each time: restore keeps the evidence kinds in place, so the last plan is
+        // stale once restored.
+        let (plan, rollback) = (
+            format!("plans/p{n}.yaml"),
+            format!("plans/p{n}.rollback.yaml"),
+        );
+        emulator.plan("us-east-1", &plan).assert().code(0);
+        fs::write(emulator.path(&rollback), left).unwrap();
+        emulator
+            .restore(&rollback)
+            .assert()
+            .code(0)
+            .stdout(contains("Nothing to restore"));
+        emulator
+            .apply(&plan)
+            .assert()
+            .code(0)
+            .stderr(contains("the file is started afresh"));
+        assert_ne!(snapshot::security_groups(&ec2).await, original);
+        emulator.restore(&rollback).assert().code(0);
+        assert_eq!(snapshot::security_groups(&ec2).await, original);
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_with_another_plans_rollback_file_refuses_to_mix_them() {
     let emulator = Emulator::start();

@@ -304,15 +304,23 @@ pub async fn prepare(
     reporter: &dyn Reporter,
 ) -> Result<Prepared, EngineError> {
     let rollback = RollbackFile::open_or_create(&rollback_path)?;
-    let resuming = !rollback.is_empty();
-    let (progress, contents) = if resuming {
+    let (progress, contents) = if rollback.is_empty() {
+        (HashMap::new(), None)
+    } else {
         rollback.check_owner(false)?;
         warn_if_shared(&rollback_path, reporter);
-        let (progress, contents) =
-            resumable_progress(&rollback, &request.keys, &plan, plan_sha256)?;
-        (progress, Some(contents))
-    } else {
-        (HashMap::new(), None)
+        match resumable_progress(&rollback, &request.keys, &plan, plan_sha256)? {
+            Some((progress, contents)) => (progress, Some(contents)),
+            None => {
+                reporter.event(&Event::Warning {
+                    message: format!(
+                        "{}: an earlier apply was stopped before it recorded anything in this rollback file, so it cut nothing: the file is started afresh",
+                        rollback_path.display()
+                    ),
+                });
+                (HashMap::new(), None)
+            }
+        }
     };
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
@@ -585,27 +593,35 @@ async fn cut_off_live(
     left_out
 }
 
+/// What a resumed apply takes from its rollback file: how far the earlier run got with each cut, and the
+/// file as read.
+type Resumed = (HashMap<String, Progress>, JournalContents);
+
 /// An existing rollback file may be resumed only by the run that wrote it: same account, same plan bytes.
+/// `None` for a file that records nothing (an apply stopped while creating it), which is started afresh.
 fn resumable_progress(
     rollback: &RollbackFile,
     keys: &KeyStore,
     plan: &Plan,
     plan_sha256: &str,
-) -> Result<(HashMap<String, Progress>, JournalContents), EngineError> {
+) -> Result<Option<Resumed>, EngineError> {
     let not_resumable = |why: String| EngineError::NotResumable {
         rollback: rollback.path().to_path_buf(),
         why,
     };
     // Never with `force`: a file apply did not write (or that was edited) must not decide what is skipped.
-    let (contents, _) = journal::read(rollback, keys, false)
-        .map_err(|err| not_resumable(format!("it cannot be resumed: {err}")))?;
+    let (contents, _) = match journal::read(rollback, keys, false) {
+        Ok(read) => read,
+        Err(journal::JournalError::NothingRecorded { .. }) => return Ok(None),
+        Err(err) => return Err(not_resumable(format!("it cannot be resumed: {err}"))),
+    };
     match contents.header() {
         Some(Entry::Header {
             account,
             plan_sha256: recorded,
             ..
         }) if account == &plan.account && recorded == plan_sha256 => {
-            Ok((progress_from(&contents), contents))
+            Ok(Some((progress_from(&contents), contents)))
         }
         _ => Err(not_resumable(
             "it was written for another plan, or for this plan before it was edited".into(),
