@@ -491,6 +491,21 @@ fn refusing(
     }
 }
 
+/// A seal whose undo attaches a gateway again (`gateway_detached` cleared) and keys whose undo AWS refuses
+/// while the gateway is detached.
+fn seal_and_keys_refused_while_it_holds(
+    shared: &Shared,
+    gateway_detached: &Arc<AtomicBool>,
+) -> Registry {
+    Registry::of_kinds(vec![
+        Box::new(StandIn {
+            clears: Some(gateway_detached.clone()),
+            ..StandIn::plain(&SEAL, shared)
+        }),
+        Box::new(refusing(&KEYS, shared, gateway_detached)),
+    ])
+}
+
 /// An undo AWS refuses while a cut of a later phase is in force (an RDS instance made public again
 /// while the seal still holds its VPC's gateway detached) is tried once more after every phase, so one
 /// restore gives everything back; the journal keeps the refusal and the second try.
@@ -498,13 +513,7 @@ fn refusing(
 async fn an_undo_refused_until_a_later_phase_is_undone_is_tried_again_after_it() {
     let shared = Shared::default();
     let gateway_detached = Arc::new(AtomicBool::new(true));
-    let registry = Registry::of_kinds(vec![
-        Box::new(StandIn {
-            clears: Some(gateway_detached.clone()),
-            ..StandIn::plain(&SEAL, &shared)
-        }),
-        Box::new(refusing(&KEYS, &shared, &gateway_detached)),
-    ]);
+    let registry = seal_and_keys_refused_while_it_holds(&shared, &gateway_detached);
     for parallelism in [8, 1] {
         gateway_detached.store(true, SeqCst);
         shared.log.lock().unwrap().clear();
@@ -758,13 +767,7 @@ async fn a_cuts_generations_stop_at_the_first_undo_that_fails_and_stay_pending_i
 async fn a_cuts_older_generations_wait_behind_a_newer_one_tried_again_after_the_later_phases() {
     let shared = Shared::default();
     let gateway_detached = Arc::new(AtomicBool::new(true));
-    let registry = Registry::of_kinds(vec![
-        Box::new(StandIn {
-            clears: Some(gateway_detached.clone()),
-            ..StandIn::plain(&SEAL, &shared)
-        }),
-        Box::new(refusing(&KEYS, &shared, &gateway_detached)),
-    ]);
+    let registry = seal_and_keys_refused_while_it_holds(&shared, &gateway_detached);
     let newest = PendingRestore {
         generation: 2,
         ..pending("keys_back", "AKIA1")

@@ -835,17 +835,11 @@ async fn an_edited_after_is_refused_naming_the_cut_and_the_field_and_nothing_cha
     assert!(!apply::default_rollback_path(&plan).exists());
 }
 
-/// Issue 12: restore followed a `done` entry's undo record as written. Even in an authenticated file (a
-/// key that leaked, a bug), an undo record that is not the one its cut implies (another target, another
-/// value) is refused, naming the entry, and nothing is put back.
-#[tokio::test]
-async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
+/// A rollback file at `rollback` with only its header: the test account's, by the test's responder.
+fn new_rollback_file(rollback: &Path) -> crate::journal::Journal {
     use crate::journal::{Entry, Journal, lock::RollbackFile};
-    let dir = tempfile::tempdir().unwrap();
-    let rollback = dir.path().join("p.rollback.yaml");
-    let planned = cut("switch_off", "a", "on", "off", true);
-    let mut journal = Journal::create(
-        RollbackFile::open_or_create(&rollback).unwrap(),
+    Journal::create(
+        RollbackFile::open_or_create(rollback).unwrap(),
         Entry::Header {
             format: crate::journal::FORMAT_VERSION,
             account: ACCOUNT.into(),
@@ -855,9 +849,21 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
             tool_version: "0".into(),
             key: None,
         },
-        &keys_beside(&rollback),
+        &keys_beside(rollback),
     )
-    .unwrap();
+    .unwrap()
+}
+
+/// Issue 12: restore followed a `done` entry's undo record as written. Even in an authenticated file (a
+/// key that leaked, a bug), an undo record that is not the one its cut implies (another target, another
+/// value) is refused, naming the entry, and nothing is put back.
+#[tokio::test]
+async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
+    use crate::journal::Entry;
+    let dir = tempfile::tempdir().unwrap();
+    let rollback = dir.path().join("p.rollback.yaml");
+    let planned = cut("switch_off", "a", "on", "off", true);
+    let mut journal = new_rollback_file(&rollback);
     journal.append(Entry::Intent { cut: planned }).unwrap();
     journal
         .append(Entry::Done {
@@ -941,24 +947,11 @@ async fn a_cut_journaled_done_twice_by_resumed_applies_is_restored() {
 /// refusal says.
 #[tokio::test]
 async fn a_second_completion_that_is_not_the_one_its_cut_implies_is_refused_even_with_force() {
-    use crate::journal::{Entry, Journal, lock::RollbackFile};
+    use crate::journal::Entry;
     let dir = tempfile::tempdir().unwrap();
     let rollback = dir.path().join("p.rollback.yaml");
     let id = Cut::expected_id("switch_off", "us-east-1", "a");
-    let mut journal = Journal::create(
-        RollbackFile::open_or_create(&rollback).unwrap(),
-        Entry::Header {
-            format: crate::journal::FORMAT_VERSION,
-            account: ACCOUNT.into(),
-            caller: format!("arn:aws:iam::{ACCOUNT}:user/responder"),
-            plan: "plan.yaml".into(),
-            plan_sha256: "0".into(),
-            tool_version: "0".into(),
-            key: None,
-        },
-        &keys_beside(&rollback),
-    )
-    .unwrap();
+    let mut journal = new_rollback_file(&rollback);
     for entry in [
         Entry::Intent {
             cut: cut("switch_off", "a", "on", "off", true),
