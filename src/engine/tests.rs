@@ -429,7 +429,12 @@ async fn applied_with_warnings(live: &Live, plan: &Path) -> (apply::ApplyOutcome
     let ApplyRun::Applied { outcome, .. } = run else {
         panic!("expected the other cuts to be applied: {run:?}");
     };
-    let warnings = reporter
+    (outcome, warnings_of(&reporter))
+}
+
+/// The messages of the warnings `reporter` was given, in order.
+fn warnings_of(reporter: &RecordingReporter) -> Vec<String> {
+    reporter
         .events
         .lock()
         .unwrap()
@@ -438,8 +443,7 @@ async fn applied_with_warnings(live: &Live, plan: &Path) -> (apply::ApplyOutcome
             crate::report::Event::Warning { message } => Some(message.clone()),
             _ => None,
         })
-        .collect();
-    (outcome, warnings)
+        .collect()
 }
 
 #[tokio::test]
@@ -1757,16 +1761,7 @@ async fn watch_leaves_out_a_cut_whose_apply_failed_and_never_makes_it() {
         .map(|w| w.cut.target.as_str())
         .collect();
     assert_eq!(watched, ["a"]);
-    let warnings: Vec<String> = reporter
-        .events
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|event| match event {
-            crate::report::Event::Warning { message } => Some(message.clone()),
-            _ => None,
-        })
-        .collect();
+    let warnings = warnings_of(&reporter);
     assert!(
         warnings
             .iter()
