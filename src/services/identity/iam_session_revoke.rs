@@ -940,20 +940,16 @@ impl CutKind for SessionRevoke {
                 .and_then(|managed| serde_json::from_str::<Value>(&managed.document).ok()),
             _ => live.existing_policy.clone(),
         };
-        let time = |cutoff: &str| {
-            aws_smithy_types::DateTime::from_str(
-                cutoff,
-                aws_smithy_types::date_time::Format::DateTime,
-            )
-            .ok()
-        };
         let written = serde_json::from_str::<Value>(written).ok();
         match (
             live_document
                 .as_ref()
                 .and_then(revocation_cutoff)
-                .and_then(time),
-            written.as_ref().and_then(revocation_cutoff).and_then(time),
+                .and_then(super::from_rfc3339),
+            written
+                .as_ref()
+                .and_then(revocation_cutoff)
+                .and_then(super::from_rfc3339),
         ) {
             (Some(live), Some(written)) => live >= written,
             _ => false,

@@ -155,3 +155,8 @@ pub fn decode_policy_document(raw: &str) -> String {
 pub fn rfc3339(date: &aws_smithy_types::DateTime) -> Option<String> {
     date.fmt(aws_smithy_types::date_time::Format::DateTime).ok()
 }
+
+/// An RFC 3339 time (a policy condition's `aws:TokenIssueTime`) as a timestamp, to compare as times.
+pub fn from_rfc3339(text: &str) -> Option<aws_smithy_types::DateTime> {
+    aws_smithy_types::DateTime::from_str(text, aws_smithy_types::date_time::Format::DateTime).ok()
+}

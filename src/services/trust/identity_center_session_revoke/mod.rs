@@ -139,16 +139,19 @@ pub struct UndoRecord {
 /// The cut-off of our statement in an inline policy's text, as a time.
 fn our_cutoff(policy: &str) -> Option<aws_smithy_types::DateTime> {
     let document = serde_json::from_str::<Value>(policy).ok()?;
-    let statements = match &document["Statement"] {
-        Value::Array(statements) => statements.clone(),
-        single => vec![single.clone()],
+    crate::services::identity::from_rfc3339(our_statement_cutoff(&document)?)
+}
+
+/// The cut-off of our statement (by its `Sid`) in a policy document, whose `Statement` is a list or one.
+fn our_statement_cutoff(document: &Value) -> Option<&str> {
+    let ours = match &document["Statement"] {
+        Value::Array(statements) => statements
+            .iter()
+            .find(|statement| statement["Sid"] == SID)?,
+        single => Some(single).filter(|statement| statement["Sid"] == SID)?,
     };
-    let cutoff = statements
-        .iter()
-        .find(|statement| statement["Sid"] == SID)?
-        .pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
-        .as_str()?;
-    aws_smithy_types::DateTime::from_str(cutoff, aws_smithy_types::date_time::Format::DateTime).ok()
+    ours.pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
+        .as_str()
 }
 
 fn revocation_statement(cutoff: &str) -> Value {
@@ -856,16 +859,7 @@ impl CutKind for IdentityCenterSessionRevoke {
         else {
             return false;
         };
-        let statements = match &document["Statement"] {
-            Value::Array(statements) => statements.clone(),
-            single => vec![single.clone()],
-        };
-        let Some(cutoff) = statements
-            .iter()
-            .find(|statement| statement["Sid"] == SID)
-            .and_then(|ours| ours.pointer("/Condition/DateLessThan/aws:TokenIssueTime"))
-            .and_then(Value::as_str)
-        else {
+        let Some(cutoff) = our_statement_cutoff(&document) else {
             return false;
         };
         let expected = with_revocation(cut.before.inline_policy.as_deref(), cutoff)
