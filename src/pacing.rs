@@ -1704,18 +1704,25 @@ mod tests {
         );
     }
 
+    /// A pacer whose `ModifyVpcEndpoint` bucket in us-east-1 (4 tokens, then one every 3.3 s) has just
+    /// been drained, and that call: the next one waits for a token.
+    async fn endpoint_bucket_drained() -> (Pacer, Call) {
+        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
+        for _ in 0..4 {
+            pacer.admit(&modify).await;
+        }
+        (pacer, modify)
+    }
+
     /// One worker's calls sent side by side (a network ACL's wave of entries) that both wait for their
     /// tokens share the worker's one place: the first to wake takes it again, and the second goes on in
     /// it rather than waiting for a second place, which at a width of one would never come (it was held
     /// by its own worker: the cut, and the run, waited forever).
     #[tokio::test(start_paused = true)]
     async fn a_workers_calls_waiting_side_by_side_share_its_place() {
-        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let (pacer, modify) = endpoint_bucket_drained().await;
         let width = Arc::new(tokio::sync::Semaphore::new(1));
-        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
-        for _ in 0..4 {
-            pacer.admit(&modify).await;
-        }
         let both = WidthShare::run(&width, async {
             futures_util::future::join(async { drop(pacer.admit(&modify).await) }, async {
                 drop(pacer.admit(&modify).await)
@@ -1736,13 +1743,9 @@ mod tests {
     /// reader's place went to one of them, which left it none to take again (at a width of one, at once).
     #[tokio::test(start_paused = true)]
     async fn a_read_others_wait_for_keeps_its_place_while_it_waits_for_a_token() {
-        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let (pacer, modify) = endpoint_bucket_drained().await;
         let width = Arc::new(tokio::sync::Semaphore::new(1));
         let ctx = crate::aws::RegionCtx::for_tests("us-east-1");
-        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
-        for _ in 0..4 {
-            pacer.admit(&modify).await;
-        }
         let shared_read = || {
             ctx.once("a read two workers share", || async {
                 drop(pacer.admit(&modify).await);
@@ -1767,12 +1770,8 @@ mod tests {
     /// the worker's place: a place is given back only while none of its calls is out.
     #[tokio::test(start_paused = true)]
     async fn a_worker_with_a_call_out_keeps_its_place_while_another_call_waits() {
-        let pacer = Pacer::new(Some(PacingLimits::default()));
+        let (pacer, modify) = endpoint_bucket_drained().await;
         let width = Arc::new(tokio::sync::Semaphore::new(1));
-        let modify = call("EC2", "ModifyVpcEndpoint", "us-east-1");
-        for _ in 0..4 {
-            pacer.admit(&modify).await;
-        }
         let revoke = call("EC2", "RevokeSecurityGroupIngress", "us-east-1");
         let (width_during, ()) = WidthShare::run(&width, async {
             let out = pacer.admit(&revoke).await;
