@@ -327,12 +327,11 @@ async fn left_out_as_apply_would(
         return Some(why);
     }
     let ctx = session.region(&cut.region);
-    match kind.cuts_off_live(&ctx, &[cut], caller).await {
-        Ok(found) => found.into_iter().next().map(|(_, why)| why),
-        Err(err) => Some(format!(
-            "whether it would cut off the access watch runs with could not be read ({err}); watch does not re-cut what it cannot tell is safe"
-        )),
-    }
+    super::apply::cut_off_live_among(kind, &ctx, &[cut], caller, "who runs watch")
+        .await
+        .into_iter()
+        .next()
+        .map(|(_, why)| why)
 }
 
 /// Cuts a reopened cut again, exactly as apply does: intent first, then the call, then its completion.

@@ -577,20 +577,37 @@ async fn cut_off_live(
             continue;
         };
         let ctx = session.region(&region);
-        match kind.cuts_off_live(&ctx, &cuts, caller).await {
-            Ok(found) => left_out.extend(found),
-            Err(err) => left_out.extend(cuts.iter().map(|cut| {
+        left_out.extend(cut_off_live_among(kind, &ctx, &cuts, caller, "who is applying").await);
+    }
+    left_out
+}
+
+/// Among `cuts` (one kind's, in `ctx`'s region), those a live read shows would cut off `caller`
+/// ([`crate::services::Containment::cuts_off_live`]), each with why; all of them when the read fails,
+/// since it cannot tell which are safe. `who` says what `caller` is doing (`who is applying`). Apply
+/// asks it of its cuts, and `watch --recut` of each re-cut.
+pub(crate) async fn cut_off_live_among(
+    kind: &dyn crate::services::Containment,
+    ctx: &crate::aws::RegionCtx,
+    cuts: &[&plan::Cut],
+    caller: &CallerIdentity,
+    who: &str,
+) -> Vec<(String, String)> {
+    match kind.cuts_off_live(ctx, cuts, caller).await {
+        Ok(found) => found,
+        Err(err) => cuts
+            .iter()
+            .map(|cut| {
                 (
                     cut.id.clone(),
                     format!(
-                        "whether it would cut the access of {}, who is applying, could not be read ({err})",
+                        "whether it would cut the access of {}, {who}, could not be read ({err})",
                         caller.arn
                     ),
                 )
-            })),
-        }
+            })
+            .collect(),
     }
-    left_out
 }
 
 /// What a resumed apply takes from its rollback file: how far the earlier run got with each cut, and the
