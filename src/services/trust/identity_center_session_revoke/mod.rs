@@ -142,15 +142,12 @@ fn our_cutoff(policy: &str) -> Option<aws_smithy_types::DateTime> {
     crate::services::identity::from_rfc3339(our_statement_cutoff(&document)?)
 }
 
-/// The cut-off of our statement (by its `Sid`) in a policy document, whose `Statement` is a list or one.
+/// The cut-off of our statement (by its `Sid`) in a policy document.
 fn our_statement_cutoff(document: &Value) -> Option<&str> {
-    let ours = match &document["Statement"] {
-        Value::Array(statements) => statements
-            .iter()
-            .find(|statement| statement["Sid"] == SID)?,
-        single => Some(single).filter(|statement| statement["Sid"] == SID)?,
-    };
-    ours.pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
+    crate::services::common::policy_principals::statements(document)
+        .into_iter()
+        .find(|statement| statement["Sid"] == SID)?
+        .pointer("/Condition/DateLessThan/aws:TokenIssueTime")?
         .as_str()
 }
 
