@@ -435,16 +435,41 @@ const SOURCE_BINDING_KEYS: [&str; 5] = [
 
 /// IAM action patterns: `*` any run of characters, `?` one; case-insensitive.
 pub fn action_matches(pattern: &str, action: &str) -> bool {
-    fn go(p: &[u8], a: &[u8]) -> bool {
-        match (p.first(), a.first()) {
-            (None, None) => true,
-            (Some(b'*'), _) => go(&p[1..], a) || (!a.is_empty() && go(p, &a[1..])),
-            (Some(b'?'), Some(_)) => go(&p[1..], &a[1..]),
-            (Some(x), Some(y)) if x.eq_ignore_ascii_case(y) => go(&p[1..], &a[1..]),
-            _ => false,
+    wildcard_matches(pattern, action, |p, a| p.eq_ignore_ascii_case(&a))
+}
+
+/// IAM's `ArnLike`: `*` any run of characters, `?` one; case-sensitive
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_ARN>).
+pub fn arn_like(pattern: &str, arn: &str) -> bool {
+    wildcard_matches(pattern, arn, |p, a| p == a)
+}
+
+/// `*` any run of characters (none included), `?` any one, every other character as `same` says.
+/// Greedy, going back to the last `*` on a mismatch: linear in practice, never exponential.
+fn wildcard_matches(pattern: &str, text: &str, same: impl Fn(char, char) -> bool) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len()
+            && pattern[p] != '*'
+            && (pattern[p] == '?' || same(pattern[p], text[t]))
+        {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            star = Some((p, t));
+            p += 1;
+        } else if let Some((star_p, star_t)) = star {
+            p = star_p + 1;
+            t = star_t + 1;
+            star = Some((star_p, star_t + 1));
+        } else {
+            return false;
         }
     }
-    go(pattern.as_bytes(), action.as_bytes())
+    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// A policy element that is one string or a list of them (`Action`, `Principal.Service`…), as a list;
@@ -824,6 +849,32 @@ mod tests {
         ] {
             assert_eq!(outsiders(&allow(principal.clone())), vec![], "{principal}");
         }
+    }
+
+    /// Actions match whatever their case; ARNs only in theirs (`ArnLike` is case-sensitive). Both take
+    /// `*` for any run (none included) and `?` for one character.
+    #[test]
+    fn actions_match_in_any_case_and_arns_only_in_theirs() {
+        assert!(action_matches("s3:Get*", "S3:GETOBJECT"));
+        assert!(action_matches("s3:?etObject", "s3:getobject"));
+        assert!(!action_matches("s3:Get?", "s3:Get"));
+        assert!(arn_like(
+            "arn:aws:iam::*:role/*/Admin",
+            "arn:aws:iam::1:role/a/b/Admin"
+        ));
+        assert!(arn_like(
+            "arn:aws:iam::1:user/break-?lass",
+            "arn:aws:iam::1:user/break-glass"
+        ));
+        assert!(arn_like("arn:aws:iam::1:role/R*", "arn:aws:iam::1:role/R"));
+        assert!(!arn_like(
+            "arn:aws:iam::1:role/Admin",
+            "arn:aws:iam::1:role/admin"
+        ));
+        assert!(!arn_like(
+            "arn:aws:iam::*:role/*/Admin",
+            "arn:aws:iam::1:role/Admin"
+        ));
     }
 
     #[test]

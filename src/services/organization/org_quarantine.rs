@@ -151,9 +151,10 @@ fn denies(document: &str, account: &str, caller_arn: &str) -> bool {
             None => return true,
         }
     };
-    !candidates
-        .iter()
-        .all(|arn| kept.iter().any(|pattern| arn_like(pattern, arn)))
+    !candidates.iter().all(|arn| {
+        kept.iter()
+            .any(|pattern| crate::services::common::policy_principals::arn_like(pattern, arn))
+    })
 }
 
 /// The patterns the quarantine document lets through.
@@ -173,30 +174,6 @@ fn kept_in(document: &str) -> Option<Vec<String>> {
             .collect(),
         _ => None,
     }
-}
-
-/// IAM's `ArnLike`: `*` matches any run of characters (none included), `?` any one.
-fn arn_like(pattern: &str, arn: &str) -> bool {
-    let (pattern, arn): (Vec<char>, Vec<char>) = (pattern.chars().collect(), arn.chars().collect());
-    // Greedy with backtracking to the last `*`: linear in practice, never exponential.
-    let (mut p, mut a) = (0, 0);
-    let mut star: Option<(usize, usize)> = None;
-    while a < arn.len() {
-        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == arn[a]) {
-            p += 1;
-            a += 1;
-        } else if p < pattern.len() && pattern[p] == '*' {
-            star = Some((p, a));
-            p += 1;
-        } else if let Some((star_p, star_a)) = star {
-            p = star_p + 1;
-            a = star_a + 1;
-            star = Some((star_p, star_a + 1));
-        } else {
-            return false;
-        }
-    }
-    pattern[p..].iter().all(|&c| c == '*')
 }
 
 /// The principals the quarantine lets through, in order, each once.
