@@ -322,8 +322,8 @@ pub struct RestoreArgs {
     pub rollback: PathBuf,
 
     /// The role accounts other than the credentials' own are entered through (a plan over several
-    /// accounts). For a directory the default is OrganizationAccountAccessRole; one account's file is
-    /// entered through a role only when this is given.
+    /// accounts). By default, the role apply recorded in each file (else OrganizationAccountAccessRole
+    /// for a directory); a file that records none is entered through a role only when this is given.
     #[arg(long, value_name = "NAME")]
     pub role: Option<String>,
 

@@ -26,8 +26,8 @@ use super::{EngineError, Operator, Parallelism};
 use crate::aws::{AwsSession, CallerIdentity};
 use crate::plan::{DEFAULT_MEMBER_ROLE, Finding, GLOBAL_REGION, Plan, Severity};
 use crate::report::{Event, InAccount, Reporter};
-use crate::services::Registry;
 use crate::services::common::org_accounts::ChosenAccounts;
+use crate::services::{Phase, Registry};
 
 /// The check name of the finding for an account that could not be entered.
 pub const NOT_ENTERED: &str = "account_not_entered";
@@ -556,27 +556,31 @@ pub async fn check(
     })
 }
 
-/// Restore of one account's rollback file with `--role`: the file's authenticated header names the
-/// account; when it is not the credentials' own, that account is entered through the role (and checked,
-/// as always, to be the account the file names) before the one-file sequence runs.
-pub async fn restore_file_through_role(
+/// Restore of one account's rollback file: the file's authenticated header names the account. Given
+/// `--role`, or when apply recorded the role it entered the account through (a run over an
+/// organization), an account that is not the credentials' own is entered through that role (and
+/// checked, as always, to be the account the file names) before the one-file sequence runs; otherwise
+/// the credentials must be the account's own.
+pub async fn restore_file(
     session: &AwsSession,
     registry: &Registry,
     request: &RestoreRequest,
-    role: &str,
     operator: &dyn Operator,
     stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<RestoreRun, EngineError> {
+    let header = match file_header(&request.rollback, request)? {
+        Some(header) if request.role.is_some() || header.member_role.is_some() => header,
+        _ => return restore::run_one(session, registry, request, operator, stop, reporter).await,
+    };
+    let role = role_for(&request.rollback, &header, request, reporter);
     let me = session
         .caller_identity()
         .await
         .map_err(EngineError::identity)?;
-    let Some(account) = header_account(&request.rollback, request)? else {
-        return restore::run_one(session, registry, request, operator, stop, reporter).await;
-    };
+    let account = &header.account;
     let (entered, _) =
-        enter(session, &me, &account, role)
+        enter(session, &me, account, &role)
             .await
             .map_err(|why| EngineError::Refused {
                 message: format!(
@@ -616,10 +620,10 @@ fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {
 }
 
 /// Restore of a directory of rollback files (see the module documentation). Each file is restored in
-/// the account its header names, entered through `--role`, which must be the account the file is named
-/// for. Every
-/// account is prepared (and its credentials checked) before the one confirmation; an account that fails
-/// is reported and the others are restored.
+/// the account its header names, which must be the account the file is named for, entered through
+/// `--role`, or the role apply recorded there, or the default. Every account is prepared (and its
+/// credentials checked) before the one confirmation; an account that fails is reported and the others
+/// are restored.
 pub async fn restore(
     session: &AwsSession,
     registry: &Registry,
@@ -629,31 +633,35 @@ pub async fn restore(
     reporter: &dyn Reporter,
 ) -> Result<RestoreRun, EngineError> {
     let files = rollback_files(&request.rollback)?;
-    let (me, role) = operator_and_role(session, request.role.as_deref()).await?;
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::identity)?;
 
     let mut done: Vec<AccountRestored> = Vec::new();
     let mut ready: Vec<(restore::Prepared, AccountSession<'_>, PathBuf)> = Vec::new();
     for file in files {
         // The account is the one the file's header names (read again, authenticated, by prepare); the
         // file name is only how it was found.
-        let account = match header_account(&file, request) {
+        let header = match file_header(&file, request) {
             // Apply names each file for its account: a header naming another one is a file placed or
             // renamed there, which would have restore act in whichever account it names.
-            Ok(Some(account)) if account != file_account(&file) => {
+            Ok(Some(header)) if header.account != file_account(&file) => {
                 done.push(AccountRestored {
                     account: file_account(&file),
                     result: Err(EngineError::Refused {
                         message: format!(
-                            "{}: named for account {} but its header names account {account}: not written there by apply\n  fix: put it back under its own name, or restore it on its own after checking it with `hikkonuki show`",
+                            "{}: named for account {} but its header names account {}: not written there by apply\n  fix: put it back under its own name, or restore it on its own after checking it with `hikkonuki show`",
                             file.display(),
-                            file_account(&file)
+                            file_account(&file),
+                            header.account
                         ),
                     }),
                     rollback: file,
                 });
                 continue;
             }
-            Ok(account) => account,
+            Ok(header) => header,
             Err(err) => {
                 done.push(AccountRestored {
                     account: file_account(&file),
@@ -663,7 +671,7 @@ pub async fn restore(
                 continue;
             }
         };
-        let Some(account) = account else {
+        let Some(header) = header else {
             done.push(AccountRestored {
                 account: file_account(&file),
                 rollback: file,
@@ -671,6 +679,8 @@ pub async fn restore(
             });
             continue;
         };
+        let role = role_for(&file, &header, request, reporter);
+        let account = header.account;
         let (entered, _) = match enter(session, &me, &account, &role).await {
             Ok(entered) => entered,
             Err(why) => {
@@ -742,23 +752,31 @@ pub async fn restore(
             false,
             all.pending.iter().map(|item| item.cut.kind.as_str()),
         ));
-        let results: Vec<AccountRestored> = stream::iter(ready)
-            .map(|(prepared, entered, file)| async move {
-                let account = prepared.account.clone();
-                let scoped = InAccount::new(reporter, &account);
-                let result = restore::perform(&entered, registry, prepared, stop, &scoped)
-                    .await
-                    .map(|(work, outcome)| (work, Some(outcome)));
-                AccountRestored {
-                    account,
-                    rollback: file,
-                    result,
-                }
-            })
-            .buffer_unordered(4)
-            .collect()
-            .await;
-        done.extend(results);
+        // The accounts are undone side by side, those that fence others (an organization policy
+        // attached to members) after the rest, as one account lifts its organization-level cuts last:
+        // every member is given back while the fence still stands.
+        let (fencing, fenced): (Vec<_>, Vec<_>) = ready
+            .into_iter()
+            .partition(|(prepared, _, _)| fences_other_accounts(registry, &prepared.work));
+        for wave in [fenced, fencing] {
+            let results: Vec<AccountRestored> = stream::iter(wave)
+                .map(|(prepared, entered, file)| async move {
+                    let account = prepared.account.clone();
+                    let scoped = InAccount::new(reporter, &account);
+                    let result = restore::perform(&entered, registry, prepared, stop, &scoped)
+                        .await
+                        .map(|(work, outcome)| (work, Some(outcome)));
+                    AccountRestored {
+                        account,
+                        rollback: file,
+                        result,
+                    }
+                })
+                .buffer_unordered(4)
+                .collect()
+                .await;
+            done.extend(results);
+        }
     }
     done.sort_by(|a, b| a.rollback.cmp(&b.rollback));
     if request.dry_run {
@@ -770,6 +788,16 @@ pub async fn restore(
     Ok(RestoreRun::RestoredAccounts {
         accounts: done,
         dry_run: request.dry_run,
+    })
+}
+
+/// True when an account's pending undos include a cut of the organization phase: one that acts on
+/// other accounts (a policy attached to them), whose undo comes after theirs.
+fn fences_other_accounts(registry: &Registry, work: &RestoreWork) -> bool {
+    work.pending.iter().any(|item| {
+        registry
+            .get(&item.cut.kind)
+            .is_some_and(|kind| kind.info().phase == Phase::Organization)
     })
 }
 
@@ -788,9 +816,22 @@ fn file_account(file: &Path) -> String {
         .to_string()
 }
 
-/// The account a rollback file's authenticated header names; `None` for a file that records nothing
-/// (apply killed before its header: nothing was cut).
-fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String>, EngineError> {
+/// What a rollback file's authenticated header says about where it is restored.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FileHeader {
+    /// The account the file was written for.
+    pub account: String,
+    /// The role apply entered the account through (a run over an organization), when the file
+    /// authenticates.
+    pub member_role: Option<String>,
+}
+
+/// The account a rollback file's authenticated header names, and the role it records; `None` for a
+/// file that records nothing (apply killed before its header: nothing was cut).
+pub(crate) fn file_header(
+    file: &Path,
+    request: &RestoreRequest,
+) -> Result<Option<FileHeader>, EngineError> {
     if std::fs::symlink_metadata(file).is_ok_and(|meta| meta.len() == 0) {
         return Ok(None);
     }
@@ -801,7 +842,49 @@ fn header_account(file: &Path, request: &RestoreRequest) -> Result<Option<String
     if contents.records.is_empty() {
         return Ok(None);
     }
-    restore::rollback_account(&contents, file).map(Some)
+    let member_role = contents.member_role().map(str::to_string);
+    // Apply records only a role name the plan reader accepted; anything else is not apply's.
+    if let Some(role) = member_role
+        .as_deref()
+        .filter(|role| !crate::plan::is_role_name(role))
+    {
+        return Err(EngineError::Refused {
+            message: format!(
+                "{}: its header's member_role `{}` is not an IAM role name, which apply never writes\n  fix: restore with --role NAME (the role the plan was made with) after checking the file with `hikkonuki show`",
+                file.display(),
+                crate::report::escape::field(role)
+            ),
+        });
+    }
+    Ok(Some(FileHeader {
+        account: restore::rollback_account(&contents, file)?,
+        member_role,
+    }))
+}
+
+/// The role restore enters a file's account through: `--role` when given (the operator's word wins,
+/// with a warning when apply recorded another), else the role apply recorded, else the default.
+fn role_for(
+    file: &Path,
+    header: &FileHeader,
+    request: &RestoreRequest,
+    reporter: &dyn Reporter,
+) -> String {
+    match (&request.role, &header.member_role) {
+        (Some(given), Some(recorded)) if given != recorded => {
+            reporter.event(&Event::Warning {
+                message: format!(
+                    "{}: restore enters account {} through role {given} (--role), but apply entered it through {recorded}: a quarantine lets through only the plan's role",
+                    file.display(),
+                    header.account
+                ),
+            });
+            given.clone()
+        }
+        (Some(given), _) => given.clone(),
+        (None, Some(recorded)) => recorded.clone(),
+        (None, None) => DEFAULT_MEMBER_ROLE.to_string(),
+    }
 }
 
 /// How `accounts` worked on side by side share a width of `budget`: how many accounts at once, and
@@ -821,5 +904,108 @@ pub(crate) fn side_by_side(parallelism: Parallelism, accounts: usize) -> (usize,
         (at_once, parallelism)
     } else {
         (at_once, Parallelism::AtMost(each))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::restore::{Certainty, PendingRestore};
+    use crate::plan::Cut;
+    use crate::report::RecordingReporter;
+
+    fn pending(kind: &str) -> PendingRestore {
+        PendingRestore {
+            cut: Cut {
+                id: format!("{kind}/global/x"),
+                kind: kind.into(),
+                region: GLOBAL_REGION.into(),
+                target: "x".into(),
+                enabled: true,
+                reversible: true,
+                reason: "r".into(),
+                before: serde_json::json!({}).into(),
+                after: serde_json::json!({}).into(),
+            },
+            certainty: Certainty::Completed,
+            undo: None,
+            generation: 1,
+        }
+    }
+
+    /// An account whose pending undos lift an organization policy is undone after the others: the
+    /// fence comes down once every member is given back.
+    #[test]
+    fn only_an_account_lifting_an_organization_policy_fences_others() {
+        let registry = Registry::standard();
+        let work = |kinds: &[&str]| RestoreWork {
+            pending: kinds.iter().map(|kind| pending(kind)).collect(),
+            ..RestoreWork::default()
+        };
+        assert!(fences_other_accounts(
+            &registry,
+            &work(&["sg_revoke", "org_quarantine"])
+        ));
+        assert!(!fences_other_accounts(
+            &registry,
+            &work(&["sg_revoke", "iam_key_deactivate"])
+        ));
+        assert!(!fences_other_accounts(&registry, &work(&[])));
+    }
+
+    /// `--role` wins over the role a file records, with a warning naming both; the recorded role is used
+    /// when none is given; the default when neither names one.
+    #[test]
+    fn restore_enters_through_the_given_role_else_the_recorded_one_else_the_default() {
+        let file = Path::new("plans/p.rollback/111111111111.rollback.yaml");
+        let header = |role: Option<&str>| FileHeader {
+            account: "111111111111".into(),
+            member_role: role.map(str::to_string),
+        };
+        let request = |role: Option<&str>| RestoreRequest {
+            role: role.map(str::to_string),
+            ..RestoreRequest::default()
+        };
+        let reporter = RecordingReporter::default();
+        assert_eq!(
+            role_for(file, &header(Some("Responder")), &request(None), &reporter),
+            "Responder"
+        );
+        assert_eq!(
+            role_for(file, &header(None), &request(None), &reporter),
+            DEFAULT_MEMBER_ROLE
+        );
+        assert_eq!(
+            role_for(file, &header(None), &request(Some("Other")), &reporter),
+            "Other"
+        );
+        assert_eq!(
+            role_for(
+                file,
+                &header(Some("Other")),
+                &request(Some("Other")),
+                &reporter
+            ),
+            "Other"
+        );
+        assert!(
+            reporter.events.lock().unwrap().is_empty(),
+            "no warning while they agree"
+        );
+        assert_eq!(
+            role_for(
+                file,
+                &header(Some("Responder")),
+                &request(Some("Other")),
+                &reporter
+            ),
+            "Other"
+        );
+        let warnings = reporter.events.lock().unwrap();
+        assert_eq!(warnings.len(), 1);
+        assert!(
+            matches!(&warnings[0], Event::Warning { message } if message.contains("account 111111111111 through role Other (--role), but apply entered it through Responder")),
+            "{warnings:?}"
+        );
     }
 }

@@ -112,9 +112,11 @@ pub struct RestoreRequest {
     /// Each kind's undos still finish before the next kind's start, and a cut's generations are undone
     /// one after the other.
     pub parallelism: Parallelism,
-    /// `restore --role`: the role accounts other than the credentials' own are entered through. A
-    /// directory of several accounts' files uses [`crate::plan::DEFAULT_MEMBER_ROLE`] when `None`; one
-    /// file is entered through a role only when it is given.
+    /// `restore --role`: the role accounts other than the credentials' own are entered through. When
+    /// `None`, the role each file records apply entered its account through (a run over an
+    /// organization), else, in a directory of several accounts' files,
+    /// [`crate::plan::DEFAULT_MEMBER_ROLE`]; one file that records none is restored with the
+    /// credentials' own account.
     pub role: Option<String>,
 }
 
@@ -163,13 +165,8 @@ pub async fn run(
         )
         .await;
     }
-    if let Some(role) = &request.role {
-        return crate::engine::organization::restore_file_through_role(
-            session, registry, request, role, operator, stop, reporter,
-        )
-        .await;
-    }
-    run_one(session, registry, request, operator, stop, reporter).await
+    crate::engine::organization::restore_file(session, registry, request, operator, stop, reporter)
+        .await
 }
 
 /// The one-file sequence, with a session already in the file's account (checked again here).

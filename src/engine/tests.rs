@@ -852,6 +852,7 @@ fn new_rollback_file(rollback: &Path) -> crate::journal::Journal {
             plan_sha256: "0".into(),
             tool_version: "0".into(),
             key: None,
+            member_role: None,
         },
         &keys_beside(rollback),
     )

@@ -68,6 +68,12 @@ pub enum Entry {
         /// The ID of the key that authenticates this file ([`keys`]); absent in format 1.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         key: Option<String>,
+        /// In a run over several accounts (a plan with an `organization`), the role apply entered the
+        /// member accounts through (`plan --role`, or [`crate::plan::DEFAULT_MEMBER_ROLE`]): restore
+        /// enters the account again through it unless `--role` names another. Absent in a one-account
+        /// run, and in files written before it was recorded.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        member_role: Option<String>,
     },
     /// Written before the AWS call: the whole cut, so that restore can recover without the plan if the call
     /// went through but its completion was never recorded.
@@ -180,6 +186,18 @@ impl JournalContents {
             _ => None,
         }
     }
+
+    /// The role the header records apply entered the account through (a run over several accounts),
+    /// when the file authenticates: a role named by a file nothing vouches for is not one to enter.
+    pub fn member_role(&self) -> Option<&str> {
+        match self.header() {
+            Some(Entry::Header {
+                member_role: Some(role),
+                ..
+            }) if self.authenticated => Some(role),
+            _ => None,
+        }
+    }
 }
 
 /// An open rollback file that entries are appended to. It holds the file's lock until dropped.
@@ -282,26 +300,14 @@ impl Journal {
             path: rollback.path().to_path_buf(),
             problem,
         })?;
-        let header = match header {
-            Entry::Header {
-                format: _,
-                account,
-                caller,
-                plan,
-                plan_sha256,
-                tool_version,
-                key: _,
-            } => Entry::Header {
-                format: FORMAT_VERSION,
-                account,
-                caller,
-                plan,
-                plan_sha256,
-                tool_version,
-                key: Some(key.id.clone()),
-            },
-            other => other,
-        };
+        let mut header = header;
+        if let Entry::Header {
+            format, key: id, ..
+        } = &mut header
+        {
+            *format = FORMAT_VERSION;
+            *id = Some(key.id.clone());
+        }
         rollback.keep();
         let mut journal = Journal {
             rollback,

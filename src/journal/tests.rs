@@ -38,6 +38,7 @@ fn header() -> Entry {
         plan_sha256: "00".into(),
         tool_version: "0.1.0".into(),
         key: None,
+        member_role: None,
     }
 }
 
@@ -442,6 +443,7 @@ fn a_format_1_file_is_read_only_with_force() {
             plan_sha256: "00".into(),
             tool_version: "0.1.0".into(),
             key: None,
+            member_role: None,
         },
         mac: None,
     };
@@ -553,4 +555,37 @@ fn a_newline_in_the_file_does_not_add_a_line_to_the_error() {
     let err = read(&path, false).unwrap_err().to_string();
     assert_eq!(err.lines().count(), 2, "{err}");
     assert!(err.contains("\\n  fix: it is safe"), "{err}");
+}
+
+/// The role apply entered an account through is recorded in the header and read back from a file that
+/// authenticates; a file read without its key (`--force`) names no role to enter, since nothing vouches
+/// for the one it says. A one-account header records none, and is written as before (no field).
+#[test]
+fn the_member_role_is_read_back_only_from_a_file_that_authenticates() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.rollback.yaml");
+    let mut with_role = header();
+    if let Entry::Header { member_role, .. } = &mut with_role {
+        *member_role = Some("IncidentResponder".into());
+    }
+    Journal::create(
+        RollbackFile::open_or_create(&path).unwrap(),
+        with_role,
+        &keys(&path),
+    )
+    .unwrap();
+    let (contents, _) = read(&path, false).unwrap();
+    assert_eq!(contents.member_role(), Some("IncidentResponder"));
+    assert!(contents.authenticated);
+
+    fs::remove_dir_all(dir.path().join("keys")).unwrap();
+    let (contents, _) = read(&path, true).unwrap();
+    assert!(!contents.authenticated);
+    assert_eq!(contents.member_role(), None);
+
+    let plain = dir.path().join("plain.rollback.yaml");
+    create(&plain).unwrap();
+    let text = fs::read_to_string(&plain).unwrap();
+    assert!(!text.contains("member_role"), "{text}");
+    assert_eq!(read(&plain, false).unwrap().0.member_role(), None);
 }

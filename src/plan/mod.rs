@@ -176,6 +176,11 @@ impl Plan {
         !self.members.is_empty()
     }
 
+    /// The role member accounts are entered through: `role`, or [`DEFAULT_MEMBER_ROLE`] when absent.
+    pub fn member_role(&self) -> &str {
+        self.role.as_deref().unwrap_or(DEFAULT_MEMBER_ROLE)
+    }
+
     /// The plan as one plan per account, the plan's own account first: each a one-account plan (no
     /// `members`) sharing the regions, options, kept ranges and selection, with that account's caller,
     /// cuts, findings and discovery errors. A one-account plan gives itself.

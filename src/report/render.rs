@@ -698,13 +698,20 @@ fn timeline(records: &[Record], torn_tail: Option<&str>) -> String {
                 account,
                 caller,
                 plan,
+                member_role,
                 ..
-            } => format!(
-                "apply of {} on account {} by {}",
-                f(plan),
-                f(account),
-                f(caller)
-            ),
+            } => {
+                let mut line = format!(
+                    "apply of {} on account {} by {}",
+                    f(plan),
+                    f(account),
+                    f(caller)
+                );
+                if let Some(role) = member_role {
+                    let _ = write!(line, " (accounts entered through role {})", f(role));
+                }
+                line
+            }
             Entry::Intent { cut } => format!("cutting   {}", f(&cut.id)),
             Entry::Done { id, .. } => format!("cut       {}", f(id)),
             Entry::Failed { id, error } => format!("FAILED    {}: {}", f(id), f(error)),
@@ -992,6 +999,7 @@ mod tests {
                     plan_sha256: HOSTILE.into(),
                     tool_version: HOSTILE.into(),
                     key: Some(HOSTILE.into()),
+                    member_role: Some(HOSTILE.into()),
                 },
             ),
             record(1, Entry::Intent { cut: cut.clone() }),

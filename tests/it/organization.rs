@@ -388,9 +388,8 @@ async fn an_account_not_in_the_organization_is_refused_by_name() {
 }
 
 /// One member changed since the plan: `apply --check` names it, and apply refuses every account, cutting
-/// none. Once it is back as planned, apply cuts both; one member's file is restored alone through
-/// `--role` (and refused without it: the credentials are the management account's), then the directory
-/// restores the other.
+/// none. Once it is back as planned, apply cuts both; one member's file is restored alone (entered through
+/// the role its file records), then the directory restores the other.
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone() {
     let emulator = Emulator::start();
@@ -504,17 +503,10 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
 
     emulator.apply("plans/org.yaml").assert().code(0);
 
+    // The credentials are the management account's: the member is entered through the role apply
+    // recorded in its file.
     let second = format!("plans/org.rollback/{}.rollback.yaml", members[1]);
-    emulator
-        .restore(&second)
-        .assert()
-        .code(1)
-        .stderr(contains(format!("was made for account {}", members[1])));
-    emulator
-        .restore(&second)
-        .args(["--role", "OrganizationAccountAccessRole"])
-        .assert()
-        .code(0);
+    emulator.restore(&second).assert().code(0);
     assert_eq!(
         account_state(&seeded[1].config, &seeded[1].database).await,
         before[1],
@@ -581,6 +573,92 @@ async fn drift_in_one_account_refuses_all_and_one_accounts_file_restores_alone()
         .arg("--force")
         .assert()
         .code(0);
+    for (member, state) in seeded.iter().zip(&before) {
+        assert_eq!(
+            &account_state(&member.config, &member.database).await,
+            state,
+            "{}",
+            member.account
+        );
+    }
+}
+
+/// A plan made through another role than the default (`plan --role`; here the default role is gone, as in
+/// an invited account) is restored through that role without naming it again: apply records it in each
+/// account's rollback file. One member's file is restored alone with the management account's
+/// credentials, then the directory. A `--role` that differs wins, with a warning naming both.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_it() {
+    let emulator = Emulator::start();
+    let (_, members) = organization_with_members(&emulator, 2).await;
+    let seeded = seed_members(&emulator, &members).await;
+    let trust = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{MANAGEMENT}:root"}},"Action":"sts:AssumeRole"}}]}}"#
+    );
+    let mut before = Vec::new();
+    for member in &seeded {
+        let iam = aws_sdk_iam::Client::new(&member.config);
+        iam.create_role()
+            .role_name("IncidentResponder")
+            .assume_role_policy_document(&trust)
+            .send()
+            .await
+            .unwrap();
+        iam.delete_role()
+            .role_name("OrganizationAccountAccessRole")
+            .send()
+            .await
+            .unwrap();
+        before.push(account_state(&member.config, &member.database).await);
+    }
+    plan_over(&emulator, &members.join(","), "plans/org.yaml")
+        .args(["--role", "IncidentResponder"])
+        .args(["--kinds", "sg_revoke,iam_key_deactivate"])
+        .assert()
+        .code(0);
+    emulator.apply("plans/org.yaml").assert().code(0);
+    let cut: Vec<AccountState> = {
+        let mut states = Vec::new();
+        for member in &seeded {
+            states.push(account_state(&member.config, &member.database).await);
+        }
+        states
+    };
+    for (state, planned) in cut.iter().zip(&before) {
+        assert_ne!(state, planned, "apply cut every member");
+    }
+    let second = format!("plans/org.rollback/{}.rollback.yaml", members[1]);
+    emulator
+        .hikkonuki()
+        .args(["show", &second])
+        .assert()
+        .code(0)
+        .stdout(contains("entered through role IncidentResponder"));
+
+    // The operator's word wins over the file's, and is warned about: the default role is gone, so
+    // nothing is restored.
+    emulator
+        .restore("plans/org.rollback")
+        .args(["--role", "OrganizationAccountAccessRole"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "through role OrganizationAccountAccessRole (--role), but apply entered it through IncidentResponder",
+        ));
+    for (member, state) in seeded.iter().zip(&cut) {
+        assert_eq!(
+            &account_state(&member.config, &member.database).await,
+            state
+        );
+    }
+
+    emulator.restore(&second).assert().code(0);
+    assert_eq!(
+        account_state(&seeded[1].config, &seeded[1].database).await,
+        before[1],
+        "one member's file restored alone, through the role it records"
+    );
+    emulator.restore("plans/org.rollback").assert().code(0);
     for (member, state) in seeded.iter().zip(&before) {
         assert_eq!(
             &account_state(&member.config, &member.database).await,

@@ -72,10 +72,7 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
         keep_cidrs,
         options: plan.options.clone(),
         created: plan.created.clone(),
-        member_role: plan
-            .role
-            .clone()
-            .unwrap_or_else(|| crate::plan::DEFAULT_MEMBER_ROLE.into()),
+        member_role: plan.member_role().to_string(),
     })
 }
 

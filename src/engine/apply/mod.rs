@@ -394,6 +394,12 @@ pub async fn perform(
                 plan_sha256,
                 tool_version: env!("CARGO_PKG_VERSION").to_string(),
                 key: None,
+                // Restore enters the account again the way apply did: recorded for every account of
+                // a run over an organization (the operator's own is entered with its own session).
+                member_role: plan
+                    .organization
+                    .as_ref()
+                    .map(|_| plan.member_role().to_string()),
             },
             &request.keys,
         )?,

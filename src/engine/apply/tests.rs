@@ -88,6 +88,7 @@ pub(crate) fn new_journal(dir: &tempfile::TempDir) -> (std::path::PathBuf, Journ
             plan_sha256: "0".into(),
             tool_version: "0".into(),
             key: None,
+            member_role: None,
         },
         &keys_of(&path),
     )

@@ -126,6 +126,7 @@ fn rollback_with(dir: &std::path::Path, cuts: &[Cut]) -> (PathBuf, KeyStore) {
             plan_sha256: "00".into(),
             tool_version: "0.1.0".into(),
             key: None,
+            member_role: None,
         },
         &keys,
     )
