@@ -118,7 +118,7 @@ fn lifted(restore: &ArgMatches, gates: &[RestoreGate]) -> Vec<String> {
     name = "hikkonuki",
     version,
     about = "Cut an AWS account off from the outside world during an incident, and reconnect it exactly afterwards.",
-    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 cuts proposed (plan with --detailed-exitcode), a cut reopened (watch) or a path from the internet reachable (verify)."
+    after_help = "Workflow: `hikkonuki plan` → review → `hikkonuki apply PLAN` → after the incident `hikkonuki restore ROLLBACK`.\nExit codes: 0 success, 1 error or refusal, 2 enabled cuts proposed (plan with --detailed-exitcode), a cut reopened (watch) or a path from the internet reachable (verify)."
 )]
 pub struct Cli {
     /// AWS profile to use (the standard AWS credential chain applies otherwise).
@@ -231,7 +231,8 @@ pub struct PlanArgs {
     #[arg(long = "keep-cidr", value_name = "CIDR")]
     pub keep_cidr: Vec<String>,
 
-    /// Exit 0 when there is nothing to cut, 2 when cuts are proposed, 1 on error.
+    /// Exit 0 when there is nothing to cut (no cut, or only disabled ones), 2 when enabled cuts are
+    /// proposed, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
 

@@ -226,11 +226,18 @@ pub async fn plan_command(
         },
     ));
     say!(settings, "Plan written to {}", path.display());
-    let cuts = plan.all_cuts().count();
-    if cuts > 0 {
+    // What apply would carry out: a disabled cut changes nothing unless switched on.
+    let enabled = plan.all_cuts().filter(|(_, cut)| cut.enabled).count();
+    if enabled > 0 {
         say!(
             settings,
             "Review it, then run: hikkonuki apply {}",
+            path.display()
+        );
+    } else if plan.all_cuts().next().is_some() {
+        say!(
+            settings,
+            "Every cut is disabled: apply changes nothing unless one is switched on (enabled: true in {}).",
             path.display()
         );
     }
@@ -295,7 +302,7 @@ pub async fn plan_command(
         );
         return Ok(exit::FAILURE);
     }
-    Ok(if args.detailed_exitcode && cuts > 0 {
+    Ok(if args.detailed_exitcode && enabled > 0 {
         exit::CUTS_PROPOSED
     } else {
         exit::SUCCESS

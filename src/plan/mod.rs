@@ -652,9 +652,19 @@ fn validate_cuts(
             }
         }
         if let Err(problem) = catalog.check_states(cut) {
+            // A state that does not decode names itself; a pair that decodes but does not fit the
+            // kind's rule is the cut's.
+            let (name, problem) = match (
+                problem.strip_prefix("`before`: "),
+                problem.strip_prefix("`after`: "),
+            ) {
+                (Some(rest), _) => ("before", rest.to_string()),
+                (_, Some(rest)) => ("after", rest.to_string()),
+                _ => ("before/after", problem),
+            };
             return Err(PlanError::new(
                 file,
-                field("before"),
+                field(name),
                 format!("not a valid `{}` state: {problem}", cut.kind),
                 FIX_REPLAN,
             ));

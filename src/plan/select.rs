@@ -43,6 +43,14 @@ impl Selection {
         targets: &[String],
         known: &[&str],
     ) -> Result<Selection, String> {
+        // A flag given with no name in it (an empty variable in a script) would take every kind.
+        for (flag, value) in [("--kinds", kinds), ("--exclude-kinds", excluded)] {
+            if value.is_some_and(|value| kind_list(value).is_empty()) {
+                return Err(format!(
+                    "{flag}: no kind named: an empty list would take every kind\n  fix: name one or more kinds, comma-separated (e.g. sg_revoke,nacl_deny), or leave the flag out"
+                ));
+            }
+        }
         let kinds = kinds.map(kind_list).unwrap_or_default();
         let excluded = excluded.map(kind_list).unwrap_or_default();
         for (flag, names) in [("--kinds", &kinds), ("--exclude-kinds", &excluded)] {
@@ -274,6 +282,24 @@ mod tests {
         assert!(matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucket?x"));
         assert!(!matches("arn:aws:s3:::bucket?x", "arn:aws:s3:::bucketyx"));
         assert!(matches("*", ""));
+    }
+
+    /// `--kinds ''` (an empty variable in a script) names no kind: refused, never read as every kind.
+    #[test]
+    fn a_kind_list_naming_no_kind_is_refused_not_taken_as_every_kind() {
+        for empty in ["", ",", " , "] {
+            for (kinds, excluded, flag) in [
+                (Some(empty), None, "--kinds"),
+                (None, Some(empty), "--exclude-kinds"),
+            ] {
+                let err = Selection::new(kinds, excluded, &[], &KNOWN).unwrap_err();
+                assert!(
+                    err.starts_with(&format!("{flag}: no kind named")) && err.contains("fix:"),
+                    "{err}"
+                );
+            }
+        }
+        assert!(Selection::new(Some("sg_revoke,"), None, &[], &KNOWN).is_ok());
     }
 
     #[test]

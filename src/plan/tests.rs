@@ -23,8 +23,14 @@ impl KindCatalog for TestCatalog {
     }
 
     fn check_states(&self, cut: &Cut) -> Result<(), String> {
-        if cut.before.value().get("open").is_none() {
-            return Err("`open` is missing".into());
+        // As the kinds answer (`crate::services::kind`): a state that does not decode is named.
+        for (name, state) in [("before", &cut.before), ("after", &cut.after)] {
+            if state.value().get("open").is_none() {
+                return Err(format!("`{name}`: `open` is missing"));
+            }
+        }
+        if cut.before.value() == cut.after.value() {
+            return Err("the cut changes nothing".into());
         }
         Ok(())
     }
@@ -292,6 +298,21 @@ fn a_state_of_the_wrong_shape_is_refused_by_the_kind() {
     let err = parse_text(&file::render(&plan)).unwrap_err();
     assert_eq!(err.field, "cuts[0].before");
     assert!(err.problem.contains("`open` is missing"), "{err}");
+
+    // An `after` that does not fit is named as `after`, not `before`.
+    let mut plan = good_plan();
+    plan.cuts[0].after = json!({"closed": true}).into();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[0].after");
+    assert!(err.problem.contains("`open` is missing"), "{err}");
+    assert!(!err.problem.contains("`after`:"), "{err}");
+
+    // A pair that decodes but breaks the kind's rule is the cut's.
+    let mut plan = good_plan();
+    plan.cuts[0].after = plan.cuts[0].before.clone();
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.field, "cuts[0].before/after");
+    assert!(err.problem.contains("changes nothing"), "{err}");
 }
 
 #[test]

@@ -40,7 +40,7 @@ fn version_and_help_exit_0() {
         .code(0)
         .stdout(contains("hikkonuki"));
     hikkonuki().arg("--help").assert().code(0).stdout(contains(
-        "Exit codes: 0 success, 1 error or refusal, 2 cuts proposed",
+        "Exit codes: 0 success, 1 error or refusal, 2 enabled cuts proposed",
     ));
 }
 

@@ -309,6 +309,15 @@ async fn vpce_delete_runs_only_when_enabled_with_allow_irreversible_and_restore_
     let account = seeded_account().await;
     let (emulator, ec2) = (&account.emulator, &account.ec2);
     let endpoint_id = account.seeded.network.s3_endpoint.clone();
+    // Proposed off by default: a plan of only disabled cuts is nothing to cut for
+    // --detailed-exitcode, as apply would change nothing.
+    emulator
+        .plan(REGION, "plans/only-disabled.yaml")
+        .args(["--kinds", "vpce_delete", "--detailed-exitcode"])
+        .assert()
+        .code(0)
+        .stdout(contains(format!("vpce_delete/{REGION}/{endpoint_id}")))
+        .stdout(contains("Every cut is disabled: apply changes nothing"));
     make_plan(emulator);
     set_enabled(emulator, "vpce_delete", &endpoint_id, true);
     let before = gateways_and_endpoints(ec2).await;
