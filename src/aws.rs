@@ -119,6 +119,12 @@ pub struct CallerIdentity {
     /// whose session entered it, in another account. A cut made here may reach that account (an
     /// organization's policy on it) and must not take the operator's access there either.
     pub entered_by: Option<String>,
+    /// For a profile that assumes its role through a chain of role profiles (`role_arn` with a
+    /// `source_profile` that has a `role_arn` too): the ARNs of the roles the chain assumes, in any
+    /// account. The SDK assumes each again from the one before when the session is renewed, so a cut
+    /// that denies one (its trust, its sessions) locks the responder out as surely as one on the
+    /// caller's own role.
+    pub profile_roles: Vec<String>,
 }
 
 /// The long-term key a role profile assumes its role with, and its IAM user when the key belongs to the
@@ -130,25 +136,47 @@ pub struct SourceCredentials {
     pub user_name: Option<String>,
 }
 
-/// The access key at the end of a profile's `source_profile` chain, when the profile assumes a role
-/// (`role_arn`) from another profile's static keys. `None` for a profile that signs with its own keys
-/// (the caller's key, known from the credentials provider), SSO, a process or a credential source.
-fn source_key_of(
+/// What a profile's `source_profile` chain holds that the responder needs to renew the session.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ProfileChain {
+    /// The access key at the end of the chain, when the profile assumes a role (`role_arn`) from
+    /// another profile's static keys. `None` for a profile that signs with its own keys (the caller's
+    /// key, known from the credentials provider), SSO, a process or a credential source.
+    source_key: Option<String>,
+    /// Every role the chain assumes (`role_arn`), the profile's own first: the SDK assumes each again,
+    /// from the one before, when the session is renewed.
+    roles: Vec<String>,
+}
+
+fn profile_chain(
     profiles: &aws_runtime::env_config::section::EnvConfigSections,
     profile: &str,
-) -> Option<String> {
-    let mut current = profiles.get_profile(profile)?;
-    current.get("role_arn")?;
+) -> ProfileChain {
+    let mut chain = ProfileChain::default();
+    let Some(mut current) = profiles.get_profile(profile) else {
+        return chain;
+    };
     // AWS allows chains of role profiles; a loop is the configuration's error, not a reason to hang.
     for _ in 0..8 {
-        let source = profiles.get_profile(current.get("source_profile")?)?;
-        if let Some(key) = source.get("aws_access_key_id") {
-            return Some(key.to_string());
+        let Some(role) = current.get("role_arn") else {
+            return chain;
+        };
+        if !chain.roles.iter().any(|known| known == role) {
+            chain.roles.push(role.to_string());
         }
-        source.get("role_arn")?;
+        let Some(source) = current
+            .get("source_profile")
+            .and_then(|name| profiles.get_profile(name))
+        else {
+            return chain;
+        };
+        if let Some(key) = source.get("aws_access_key_id") {
+            chain.source_key = Some(key.to_string());
+            return chain;
+        }
         current = source;
     }
-    None
+    chain
 }
 
 /// The loaded configuration, shared by every region.
@@ -156,8 +184,10 @@ pub struct AwsSession {
     base: SdkConfig,
     /// The HTTP client under the pacer, kept to give each account entered its own pacer.
     https: Option<aws_smithy_runtime_api::client::http::SharedHttpClient>,
-    /// The long-term key the profile in effect assumes its role with ([`source_key_of`]).
+    /// The long-term key the profile in effect assumes its role with ([`profile_chain`]).
     source_access_key_id: Option<String>,
+    /// The roles the profile in effect assumes on its way to the caller's ([`profile_chain`]).
+    profile_roles: Vec<String>,
     /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
     entered_as: Option<String>,
     /// The operator whose session entered this one ([`CallerIdentity::entered_by`]).
@@ -195,10 +225,11 @@ impl AwsSession {
             Some(_) => Some(read_profile_files().await),
             None => None,
         };
-        let source_access_key_id = match (&profile_files, &in_effect) {
-            (Some(Ok(profiles)), Some(profile)) => source_key_of(profiles, profile),
-            _ => None,
+        let chain = match (&profile_files, &in_effect) {
+            (Some(Ok(profiles)), Some(profile)) => profile_chain(profiles, profile),
+            _ => ProfileChain::default(),
         };
+        let source_access_key_id = chain.source_key;
         if let Some(profile) = &settings.profile {
             check_profile_exists(
                 profile_files
@@ -243,6 +274,7 @@ impl AwsSession {
             base,
             https: Some(https),
             source_access_key_id,
+            profile_roles: chain.roles,
             entered_as: None,
             entered_by: None,
             pacer,
@@ -258,6 +290,7 @@ impl AwsSession {
             base: SdkConfig::builder().build(),
             https: None,
             source_access_key_id: None,
+            profile_roles: Vec::new(),
             entered_as: None,
             entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
@@ -309,6 +342,8 @@ impl AwsSession {
             // entered (a central identity account that is also a member), and the responder needs it to
             // enter again once the session expires.
             source_access_key_id: self.source_access_key_id.clone(),
+            // Likewise the roles of the operator's chain: one may be a role of the account entered.
+            profile_roles: self.profile_roles.clone(),
             entered_as: Some(role_arn.to_string()),
             entered_by: Some(operator_arn.to_string()),
             pacer,
@@ -403,6 +438,7 @@ impl AwsSession {
             access_key_id,
             source,
             entered_by: self.entered_by.clone(),
+            profile_roles: self.profile_roles.clone(),
         })
     }
 }
@@ -582,16 +618,25 @@ mod tests {
         let profiles = aws_config::profile::load(&fs, &env, &EnvConfigFiles::default(), None)
             .await
             .unwrap();
-        assert_eq!(
-            source_key_of(&profiles, "incident").as_deref(),
-            Some("AKIABOB")
-        );
-        assert_eq!(source_key_of(&profiles, "jump").as_deref(), Some("AKIABOB"));
+        let key = |profile: &str| profile_chain(&profiles, profile).source_key;
+        assert_eq!(key("incident").as_deref(), Some("AKIABOB"));
+        assert_eq!(key("jump").as_deref(), Some("AKIABOB"));
         // Its own keys are the signing key, known otherwise; no role, a loop or SSO: none.
-        assert_eq!(source_key_of(&profiles, "bob"), None);
-        assert_eq!(source_key_of(&profiles, "loop"), None);
-        assert_eq!(source_key_of(&profiles, "sso"), None);
-        assert_eq!(source_key_of(&profiles, "missing"), None);
+        assert_eq!(key("bob"), None);
+        assert_eq!(key("loop"), None);
+        assert_eq!(key("sso"), None);
+        assert_eq!(key("missing"), None);
+        // Every role the chain assumes, the profile's own first, each once.
+        let roles = |profile: &str| profile_chain(&profiles, profile).roles;
+        assert_eq!(
+            roles("incident"),
+            [
+                "arn:aws:iam::123456789012:role/Responder",
+                "arn:aws:iam::123456789012:role/Jump"
+            ]
+        );
+        assert_eq!(roles("loop"), ["arn:aws:iam::123456789012:role/R"]);
+        assert!(roles("bob").is_empty() && roles("sso").is_empty());
     }
 
     /// STS as documented (docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html and
@@ -849,6 +894,7 @@ mod tests {
             base,
             https: None,
             source_access_key_id: source_access_key_id.map(str::to_string),
+            profile_roles: Vec::new(),
             entered_as: None,
             entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),

@@ -128,6 +128,7 @@ impl DiscoveryScope {
                 access_key_id: None,
                 source: None,
                 entered_by: None,
+                profile_roles: Vec::new(),
             },
             keep_cidrs: vec![],
             options: PlanOptions::new(),

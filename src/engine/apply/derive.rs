@@ -68,6 +68,7 @@ fn scope_of(plan: &Plan, registry: &Registry) -> Result<DiscoveryScope, Vec<Unde
             access_key_id: None,
             source: None,
             entered_by: None,
+            profile_roles: Vec::new(),
         },
         keep_cidrs,
         options: plan.options.clone(),

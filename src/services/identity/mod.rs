@@ -49,6 +49,10 @@ pub struct CallerPrincipal {
     /// responder's way back into the role once the session expires ([`crate::aws::SourceCredentials`]).
     pub source_access_key_id: Option<String>,
     pub source_user: Option<String>,
+    /// The roles of this account the profile's chain assumes on its way to the caller's role
+    /// ([`crate::aws::CallerIdentity::profile_roles`]), by name: renewing the session assumes each
+    /// again, so they are the caller's as much as its own role is.
+    pub chain_roles: Vec<String>,
 }
 
 impl CallerPrincipal {
@@ -76,6 +80,11 @@ impl CallerPrincipal {
             principal.source_access_key_id = Some(source.access_key_id.clone());
             principal.source_user = source.user_name.clone().filter(|n| !n.is_empty());
         }
+        principal.chain_roles = caller
+            .profile_roles
+            .iter()
+            .filter_map(|arn| role_in_account(arn, &caller.account))
+            .collect();
         principal
     }
 
@@ -84,14 +93,26 @@ impl CallerPrincipal {
         self.user.as_deref() == Some(name) || self.source_user.as_deref() == Some(name)
     }
 
+    /// The caller's role, or one its profile's chain assumes on the way to it.
     pub fn is_role(&self, name: &str) -> bool {
-        self.role.as_deref() == Some(name)
+        self.role.as_deref() == Some(name) || self.chain_roles.iter().any(|role| role == name)
     }
 
     pub fn is_access_key(&self, id: &str) -> bool {
         self.access_key_id.as_deref() == Some(id)
             || self.source_access_key_id.as_deref() == Some(id)
     }
+}
+
+/// The name of the role an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`) names, when it is
+/// a role of `account`.
+fn role_in_account(arn: &str, account: &str) -> Option<String> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ["arn", _, "iam", "", owner, resource] = parts.as_slice() else {
+        return None;
+    };
+    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
+    (*owner == account && !name.is_empty()).then(|| name.to_string())
 }
 
 /// A role AWS keeps for itself: IAM answers `UnmodifiableEntity` to every policy written on it

@@ -35,6 +35,7 @@ fn caller(arn: &str, key: Option<&str>) -> CallerIdentity {
         access_key_id: key.map(str::to_string),
         source: None,
         entered_by: None,
+        profile_roles: Vec::new(),
     }
 }
 
@@ -111,9 +112,19 @@ fn the_caller_is_read_from_user_assumed_role_and_role_arns() {
         access_key_id: "AKIABOB".into(),
         user_name: Some("bob".into()),
     });
+    // Its chain of role profiles: the roles of this account it assumes on the way are the caller's
+    // too; one of another account, or an ARN that is not a role's, names none here.
+    through_role.profile_roles = vec![
+        "arn:aws:iam::123456789012:role/IncidentResponder".into(),
+        "arn:aws:iam::123456789012:role/jump/Broker".into(),
+        "arn:aws:iam::999999999999:role/Elsewhere".into(),
+        "arn:aws:iam::123456789012:user/NotARole".into(),
+    ];
     let bob = CallerPrincipal::from_identity(&through_role);
     assert!(bob.is_user("bob") && bob.is_access_key("AKIABOB") && bob.is_access_key("ASIATEMP"));
     assert!(!bob.is_user("alice") && bob.is_role("IncidentResponder"));
+    assert!(bob.is_role("Broker"), "a role the profile chain assumes");
+    assert!(!bob.is_role("Elsewhere") && !bob.is_role("NotARole"));
     let session = CallerPrincipal::from_identity(&caller(
         "arn:aws:sts::123456789012:assumed-role/IncidentResponder/bob@example.com",
         Some("ASIATEMP"),

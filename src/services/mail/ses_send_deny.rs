@@ -772,6 +772,7 @@ mod tests {
             access_key_id: None,
             source: None,
             entered_by: None,
+            profile_roles: Vec::new(),
         }
     }
 

@@ -316,6 +316,7 @@ mod tests {
                 access_key_id: None,
                 source: None,
                 entered_by: None,
+                profile_roles: Vec::new(),
             },
             keep_cidrs: vec![],
             options: Default::default(),

@@ -355,6 +355,7 @@ fn the_quarantine_of_the_account_the_operator_entered_from_cuts_them_off_unless_
         access_key_id: None,
         source: None,
         entered_by: Some(operator.to_string()),
+        profile_roles: Vec::new(),
     };
     let cuts_off = |operator: &str| CutKind::cuts_off(&OrgQuarantine, &cut, &entered_by(operator));
     assert!(cuts_off(&format!(

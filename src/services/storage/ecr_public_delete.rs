@@ -404,6 +404,7 @@ mod tests {
                 access_key_id: None,
                 source: None,
                 entered_by: None,
+                profile_roles: Vec::new(),
             },
             keep_cidrs: vec![],
             options: Default::default(),

@@ -439,6 +439,16 @@ pub fn kept_roles(
             .to_string(),
     )];
     let mut seen: HashSet<String> = HashSet::from([own.clone()]);
+    // The roles the responder's profile assumes on its way here (`source_profile` chain): each is
+    // assumed again when the session is renewed, whatever its trust policy names.
+    for role in &caller.chain_roles {
+        if seen.insert(role.clone()) {
+            kept.push((
+                role.clone(),
+                "the profile hikkonuki runs with assumes this role on its way to the caller's (source_profile chain): denying its trust would lock the responder out when the session is renewed".to_string(),
+            ));
+        }
+    }
     let mut index = 0;
     while index < kept.len() {
         let from = kept[index].0.clone();

@@ -319,6 +319,7 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         access_key_id: None,
         source: None,
         entered_by: None,
+        profile_roles: Vec::new(),
     });
     let kept = kept_roles(&caller, &roles, US);
     let names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
@@ -341,6 +342,36 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         [("entry", true), ("responder", true), ("vendor", false)]
     );
     assert!(kept_roles(&nobody(), &roles, US).is_empty());
+
+    // The responder's profile reaches `responder` through `vendor` (a `source_profile` chain whose
+    // keys are the vendor account's): `vendor` trusts an outsider, and is named in no kept role's
+    // trust policy, yet denying its trust would lock the responder out when the session is renewed.
+    let chained = CallerPrincipal::from_identity(&CallerIdentity {
+        account: US.into(),
+        arn: format!("arn:aws:sts::{US}:assumed-role/responder/incident"),
+        user_id: "AROA:incident".into(),
+        access_key_id: None,
+        source: None,
+        entered_by: None,
+        profile_roles: vec![
+            format!("arn:aws:iam::{US}:role/responder"),
+            format!("arn:aws:iam::{US}:role/vendor"),
+        ],
+    });
+    let kept = kept_roles(&chained, &roles, US);
+    let vendor = kept
+        .iter()
+        .find(|(name, _)| name == "vendor")
+        .expect("the chain's role is kept");
+    assert!(vendor.1.contains("source_profile chain"), "{}", vendor.1);
+    let survey = decide(&roles, &home(), DEFAULT_TRUST_POLICY_QUOTA, &chained);
+    assert!(
+        survey
+            .roles
+            .iter()
+            .any(|r| r.role == "vendor" && matches!(r.decision, Decision::Kept(_))),
+        "no cut of the chain's role is proposed"
+    );
 }
 
 #[test]
@@ -491,6 +522,7 @@ fn the_caller_role_is_never_cut_at_apply() {
         access_key_id: None,
         source: None,
         entered_by: None,
+        profile_roles: Vec::new(),
     };
     assert!(CutKind::cuts_off(
         &TrustDeny,

@@ -272,6 +272,7 @@ fn a_caller_signed_in_through_the_permission_set_is_never_cut_off() {
         access_key_id: None,
         source: None,
         entered_by: None,
+        profile_roles: Vec::new(),
     };
     let cut = cut_of(&proposal);
     assert!(IdentityCenterSessionRevoke.cuts_off(&cut, &identity(caller)));
