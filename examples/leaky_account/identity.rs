@@ -1,7 +1,7 @@
 //! The leaky account's identities: what an attacker with stolen credentials would hold. Two IAM users
 //! with access keys (`ci-deploy` has two, as during a rotation, and an SSH key and an HTTPS Git password,
 //! a service-specific credential, for CodeCommit; `mailer` has one, the kind of key SES SMTP passwords
-//! are derived from) and a role an application runs as.
+//! are derived from, and a console password, as a person's user would) and a role an application runs as.
 
 use super::SeedResult;
 
@@ -47,6 +47,12 @@ pub async fn seed(config: &aws_config::SdkConfig) -> SeedResult<SeededIdentity> 
             });
         }
     }
+    // A console password: no key cut closes it (the `iam_console_password` finding).
+    iam.create_login_profile()
+        .user_name("mailer")
+        .password("Leaky-Console-Passw0rd!")
+        .send()
+        .await?;
     let ssh = iam
         .upload_ssh_public_key()
         .user_name("ci-deploy")

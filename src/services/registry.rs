@@ -103,6 +103,7 @@ impl Registry {
                 Box::new(findings::identity::IdentityCenter),
                 Box::new(findings::identity::CallerKept),
                 Box::new(findings::identity::ProtectedRoles),
+                Box::new(findings::identity::ConsolePasswords),
                 Box::new(trust::TrustFindings),
                 Box::new(trust::ResourcePolicyDeny),
                 Box::new(identity::CredentialDeactivate(

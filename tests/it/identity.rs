@@ -225,6 +225,10 @@ async fn stolen_keys_and_sessions_are_cut_and_restored_exactly_the_revocation_on
         .stdout(contains("iam_session_revoke/global/role/app-runtime"))
         .stdout(contains("token_issued_before: the moment of apply"))
         .stdout(contains("HIGH   root_without_mfa"))
+        .stdout(contains(
+            "HIGH   iam_console_password [global arn:aws:iam::123456789012:user/mailer]: IAM user mailer has a console password",
+        ))
+        .stdout(contains("user/ci-deploy]: IAM user ci-deploy has a console password").not())
         .stdout(contains("MEDIUM identity_center"))
         .stdout(contains("INFO   exposed_access_keys"))
         .stdout(contains("INFO   identity_caller_kept"));

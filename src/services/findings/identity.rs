@@ -12,6 +12,9 @@
 //! - `identity_caller_kept`: the principal hikkonuki runs as, which every identity cut leaves alone.
 //! - `identity_protected_roles`: the roles AWS protects (IAM Identity Center's and service-linked roles),
 //!   on which no deny can be written, so the policy-writing cuts leave them out.
+//! - `iam_console_password`: IAM users with a console password. Key deactivation leaves passwords, and
+//!   the session revocation denies only sessions issued before apply: whoever holds a password signs in
+//!   to a fresh session after every cut.
 
 use async_trait::async_trait;
 use aws_config::Region;
@@ -564,6 +567,78 @@ impl Inspection for ProtectedRoles {
             })
             .collect();
         Ok(protected_roles_findings(&protected))
+    }
+}
+
+/// `iam_console_password`: IAM ListUsers, then GetLoginProfile for each user (read live: IAM's credential
+/// report, which holds the same in one call, may be up to four hours old, and would miss a password an
+/// intruder set since: https://docs.aws.amazon.com/IAM/latest/APIReference/API_GenerateCredentialReport.html).
+pub struct ConsolePasswords;
+
+const CONSOLE_PASSWORD: &str = "iam_console_password";
+
+/// How many GetLoginProfile calls at once: IAM's reads share one account-wide budget.
+const LOGIN_PROFILE_CONCURRENCY: usize = 4;
+
+/// The finding for a user with a console password.
+pub fn console_password_finding(user_arn: &str, user: &str) -> Finding {
+    finding(
+        CONSOLE_PASSWORD,
+        user_arn,
+        Severity::High,
+        format!(
+            "IAM user {user} has a console password: deactivating keys leaves it, and the session revocation denies only sessions issued before apply, so whoever holds the password signs in to a fresh session after every cut. Check CloudTrail for its ConsoleLogin events; if it may be compromised, remove the password (aws iam delete-login-profile --user-name {user}: it cannot be given back, a new one is set later) or deny the user everything with an inline policy until the incident is over."
+        ),
+    )
+}
+
+#[async_trait]
+impl Inspection for ConsolePasswords {
+    fn name(&self) -> &'static str {
+        CONSOLE_PASSWORD
+    }
+
+    fn global(&self) -> bool {
+        true
+    }
+
+    async fn inspect(
+        &self,
+        ctx: &RegionCtx,
+        scope: &DiscoveryScope,
+        _cuts: &[Cut],
+    ) -> Result<Vec<Finding>, ServiceError> {
+        let caller = CallerPrincipal::from_identity(&scope.caller);
+        let users: Vec<aws_sdk_iam::types::User> = ctx
+            .iam()
+            .list_users()
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("iam:ListUsers", err))?;
+        // The responder's own user is theirs to sign in with (the caller-kept finding names it).
+        let users: Vec<(String, String)> = users
+            .iter()
+            .filter(|user| !caller.is_user(user.user_name()))
+            .map(|user| (user.user_name().to_string(), user.arn().to_string()))
+            .collect();
+        gather(users, LOGIN_PROFILE_CONCURRENCY, |(user, arn)| async move {
+            match ctx.iam().get_login_profile().user_name(&user).send().await {
+                Ok(_) => Ok(vec![console_password_finding(&arn, &user)]),
+                // No password (or the user was deleted since it was listed): no way in by one.
+                Err(err)
+                    if err
+                        .as_service_error()
+                        .is_some_and(|e| e.is_no_such_entity_exception()) =>
+                {
+                    Ok(vec![])
+                }
+                Err(err) => Err(ServiceError::from_sdk("iam:GetLoginProfile", err)),
+            }
+        })
+        .await
     }
 }
 

@@ -21,8 +21,8 @@ use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Severity};
 use crate::services::findings::identity::{
-    ExposedAccessKeys, ProtectedRoles, RootWithoutMfa, caller_kept_finding, exposed_key_finding,
-    identity_center_finding, protected_roles_findings, root_mfa_finding,
+    ConsolePasswords, ExposedAccessKeys, ProtectedRoles, RootWithoutMfa, caller_kept_finding,
+    exposed_key_finding, identity_center_finding, protected_roles_findings, root_mfa_finding,
 };
 use crate::services::identity::inline_policy;
 use crate::services::{CutKind, DiscoveryScope, Inspection, Proposal, TypedCut};
@@ -1615,6 +1615,92 @@ async fn mocked_protected_roles_are_a_finding_and_other_roles_are_not() {
     assert_eq!(findings.len(), 1);
     assert!(findings[0].message.contains("AWSReservedSSO_Admin_0123"));
     assert!(!findings[0].message.contains("app,"));
+}
+
+/// A user with a console password signs in again after every cut: each is a High finding naming it.
+/// A user without one answers NoSuchEntity (https://docs.aws.amazon.com/IAM/latest/APIReference/API_GetLoginProfile.html,
+/// Errors), and the responder's own user is not read at all. Any other answer is not taken for "no
+/// password": the inspection fails, and the plan names it as incomplete.
+#[tokio::test]
+async fn mocked_users_with_a_console_password_are_each_a_high_finding() {
+    use aws_sdk_iam::operation::get_login_profile::{GetLoginProfileError, GetLoginProfileOutput};
+    use aws_sdk_iam::operation::list_users::ListUsersOutput;
+    use aws_sdk_iam::types::LoginProfile;
+
+    let users = || {
+        mock!(Client::list_users).then_output(|| {
+            ListUsersOutput::builder()
+                .users(user("alice"))
+                .users(user("bob"))
+                .users(user("responder"))
+                .build()
+                .unwrap()
+        })
+    };
+    let alice = mock!(Client::get_login_profile)
+        .match_requests(|r| r.user_name() == Some("alice"))
+        .then_output(|| {
+            GetLoginProfileOutput::builder()
+                .login_profile(
+                    LoginProfile::builder()
+                        .user_name("alice")
+                        .create_date(DateTime::from_secs(0))
+                        .build()
+                        .unwrap(),
+                )
+                .build()
+        });
+    let bob = mock!(Client::get_login_profile)
+        .match_requests(|r| r.user_name() == Some("bob"))
+        .then_error(|| GetLoginProfileError::NoSuchEntityException(no_such_entity()));
+    let responder = mock!(Client::get_login_profile)
+        .match_requests(|r| r.user_name() == Some("responder"))
+        .then_output(|| GetLoginProfileOutput::builder().build());
+    let listed = users();
+    let client = mock_client!(
+        aws_sdk_iam,
+        RuleMode::MatchAny,
+        &[&listed, &alice, &bob, &responder]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let findings = ConsolePasswords
+        .inspect(
+            &ctx,
+            &scope("arn:aws:iam::123456789012:user/responder", Some("AKIAR")),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].check, "iam_console_password");
+    assert_eq!(findings[0].severity, Severity::High);
+    assert_eq!(findings[0].resource, "arn:aws:iam::123456789012:user/alice");
+    assert!(
+        findings[0]
+            .message
+            .contains("delete-login-profile --user-name alice")
+    );
+    assert_eq!(
+        responder.num_calls(),
+        0,
+        "the responder's own user is not read"
+    );
+
+    let denied = mock!(Client::get_login_profile).then_error(|| {
+        GetLoginProfileError::unhandled(Box::new(std::io::Error::other("AccessDenied")))
+    });
+    let listed = users();
+    let client = mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[&listed, &denied]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_iam(client);
+    let err = ConsolePasswords
+        .inspect(
+            &ctx,
+            &scope("arn:aws:iam::123456789012:user/responder", Some("AKIAR")),
+            &[],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("iam:GetLoginProfile"), "{err}");
 }
 
 /// A plan made before protected roles were left out (or a role AWS protects without the path showing
