@@ -1,6 +1,7 @@
 //! The leaky account's resource policies: a bucket policy granting another account `s3:GetObject` (and
 //! a same-account reader, which must stay), a bucket whose policy grants only this account (never cut), a
-//! public SQS queue, an SNS topic open to `*`, a KMS key another account may decrypt with, a secret
+//! public SQS queue, an SNS topic open to `*` (and subscribed by another account's queue, which no deny on
+//! the topic stops: the `sns_subscriptions_outside` finding), a KMS key another account may decrypt with, a secret
 //! shared with another account and an ECR repository another account may pull from.
 
 use std::collections::BTreeMap;
@@ -16,6 +17,8 @@ pub const SHARED_BUCKET: &str = "leaky-partner-reports";
 pub const INTERNAL_BUCKET: &str = "leaky-internal-reports";
 pub const QUEUE: &str = "leaky-public-queue";
 pub const TOPIC: &str = "leaky-open-topic";
+/// The account whose queue is subscribed to the open topic.
+pub const OUTSIDE_SUBSCRIBER: &str = "999988887777";
 pub const SECRET: &str = "leaky/partner-db";
 pub const REPOSITORY: &str = "leaky/app";
 
@@ -124,6 +127,15 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededResourcePolicies> {
         .attribute_name("Policy")
         .attribute_value(format!(
             r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"AnyonePublishes","Effect":"Allow","Principal":{{"AWS":"*"}},"Action":["sns:Publish","sns:Subscribe"],"Resource":"{topic_arn}"}}]}}"#
+        ))
+        .send()
+        .await?;
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(format!(
+            "arn:aws:sqs:{}:{OUTSIDE_SUBSCRIBER}:collector",
+            config.region().map(|r| r.to_string()).unwrap_or_default()
         ))
         .send()
         .await?;

@@ -98,6 +98,7 @@ impl Registry {
                 Box::new(findings::cloudtrail_not_logging::CloudTrailNotLogging),
                 Box::new(findings::codecommit_repositories::CodeCommitRepositories),
                 Box::new(findings::route53_public_records::Route53PublicRecords),
+                Box::new(findings::sns_subscriptions::SnsSubscriptionsOutside),
                 Box::new(findings::identity::RootWithoutMfa),
                 Box::new(findings::identity::ExposedAccessKeys),
                 Box::new(findings::identity::IdentityCenter),

@@ -64,7 +64,16 @@ async fn resource_policies_letting_outsiders_in_are_cut_in_their_region_and_rest
     emulator
         .plan("us-east-1,eu-west-1", "plans/p.yaml")
         .assert()
-        .success();
+        .success()
+        // The topic's deny stops new subscriptions, not delivery to the one another account made.
+        .stdout(contains(format!(
+            "HIGH   sns_subscriptions_outside [eu-west-1 arn:aws:sns:eu-west-1:123456789012:{}:",
+            resource_policies::TOPIC
+        )))
+        .stdout(contains(format!(
+            "to sqs endpoint arn:aws:sqs:eu-west-1:{}:collector, outside this account",
+            resource_policies::OUTSIDE_SUBSCRIBER
+        )));
     let cuts = planned(&emulator, "plans/p.yaml");
     let expected: Vec<String> = seeded
         .cut_targets()

@@ -5,3 +5,4 @@ pub mod cloudtrail_not_logging;
 pub mod codecommit_repositories;
 pub mod identity;
 pub mod route53_public_records;
+pub mod sns_subscriptions;
