@@ -14,12 +14,35 @@ use crate::services::common::policy_principals::Outsider;
 use crate::services::identity::ProtectedRole;
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
-/// The trust findings (`iam_trust_not_cut`, `iam_trust_unclassified`, `iam_identity_providers`).
+/// The trust findings (`iam_trust_not_cut`, `iam_trust_unclassified`, `iam_identity_providers`,
+/// `iam_roles_anywhere`).
 pub struct TrustFindings;
 
 pub const NOT_CUT: &str = "iam_trust_not_cut";
 pub const UNCLASSIFIED: &str = "iam_trust_unclassified";
 pub const PROVIDERS: &str = "iam_identity_providers";
+pub const ROLES_ANYWHERE: &str = "iam_roles_anywhere";
+
+/// One High finding per role IAM Roles Anywhere may assume: a way in from outside AWS (a certificate
+/// and its private key, stolen or issued by a trust anchor the intruder added), which neither the trust
+/// deny (it never binds a service principal) nor a session revocation (it spares sessions issued after
+/// apply) closes.
+pub fn roles_anywhere_findings(survey: &Survey) -> Vec<Finding> {
+    survey
+        .roles_anywhere
+        .iter()
+        .map(|role| {
+            finding(
+                ROLES_ANYWHERE,
+                target(role),
+                Severity::High,
+                format!(
+                    "Role {role} trusts IAM Roles Anywhere (rolesanywhere.amazonaws.com): whoever holds a certificate and private key a trust anchor of this account accepts gets sessions of it from anywhere, after every cut (the trust deny leaves AWS service principals working, and the session revocation spares sessions issued after apply). Check CloudTrail for rolesanywhere CreateSession calls and the trust anchors (aws rolesanywhere list-trust-anchors in each region: one added recently is the intruder's); to close it, disable the trust anchors or the profiles naming this role (aws rolesanywhere disable-trust-anchor --trust-anchor-id ID; enable-trust-anchor gives it back)."
+                ),
+            )
+        })
+        .collect()
+}
 
 fn finding(check: &str, resource: String, severity: Severity, message: String) -> Finding {
     Finding {
@@ -191,6 +214,7 @@ impl Inspection for TrustFindings {
         let providers = providers(ctx).await?;
         let mut findings = role_findings(&survey, cuts);
         findings.extend(provider_findings(&providers, &survey, cuts));
+        findings.extend(roles_anywhere_findings(&survey));
         Ok(findings)
     }
 }

@@ -495,6 +495,28 @@ pub struct RoleTrust {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Survey {
     pub roles: Vec<RoleTrust>,
+    /// The roles whose trust policy lets IAM Roles Anywhere in (`rolesanywhere.amazonaws.com`): anyone
+    /// holding a certificate from one of the account's trust anchors gets their sessions from anywhere,
+    /// and no trust deny here binds a service principal. Reported, never cut.
+    pub roles_anywhere: Vec<String>,
+}
+
+/// The service principal IAM Roles Anywhere assumes roles as
+/// (https://docs.aws.amazon.com/rolesanywhere/latest/userguide/trust-model.html).
+const ROLES_ANYWHERE: &str = "rolesanywhere.amazonaws.com";
+
+/// Whether a trust policy's Allow statements name IAM Roles Anywhere as a principal.
+fn trusts_roles_anywhere(policy: &Value) -> bool {
+    statements_of(policy).into_iter().any(|statement| {
+        statement.get("Effect").and_then(Value::as_str) == Some("Allow")
+            && match statement.get("Principal").and_then(|p| p.get("Service")) {
+                Some(Value::String(service)) => service == ROLES_ANYWHERE,
+                Some(Value::Array(services)) => services
+                    .iter()
+                    .any(|service| service.as_str() == Some(ROLES_ANYWHERE)),
+                _ => false,
+            }
+    })
 }
 
 /// Reads every role and decides about each (shared by the kind and [`TrustFindings`] through
@@ -516,6 +538,7 @@ pub fn decide(roles: &[ListedRole], home: &Home, quota: usize, caller: &CallerPr
         .into_iter()
         .collect();
     let mut surveyed = Vec::new();
+    let mut roles_anywhere = Vec::new();
     for role in roles {
         let Some(text) = &role.trust_policy else {
             surveyed.push(RoleTrust {
@@ -542,6 +565,9 @@ pub fn decide(roles: &[ListedRole], home: &Home, quota: usize, caller: &CallerPr
                 continue;
             }
         };
+        if trusts_roles_anywhere(&policy) {
+            roles_anywhere.push(role.name.clone());
+        }
         let reading = read_policy(&policy, home);
         if !reading.opens_outside() && reading.unclassified.is_empty() {
             continue;
@@ -569,7 +595,10 @@ pub fn decide(roles: &[ListedRole], home: &Home, quota: usize, caller: &CallerPr
             decision,
         });
     }
-    Survey { roles: surveyed }
+    Survey {
+        roles: surveyed,
+        roles_anywhere,
+    }
 }
 
 /// The cut for one role that trusts outsiders.

@@ -17,7 +17,10 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 use aws_smithy_types::DateTime;
 use serde_json::{Value, json};
 
-use super::findings::{NOT_CUT, PROVIDERS, UNCLASSIFIED, provider_findings, role_findings};
+use super::findings::{
+    NOT_CUT, PROVIDERS, ROLES_ANYWHERE, UNCLASSIFIED, provider_findings, role_findings,
+    roles_anywhere_findings,
+};
 use super::*;
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::{Cut, Severity};
@@ -814,4 +817,56 @@ async fn mocked_discovery_reads_url_encoded_trust_policies_and_proposes_one_cut_
     let survey_again = survey(&ctx, &scope).await.unwrap();
     assert_eq!(survey_again.roles.len(), 2);
     assert_eq!(list.num_calls(), 1);
+}
+
+/// A role IAM Roles Anywhere may assume (the documented trust: the service principal with
+/// AssumeRole, TagSession and SetSourceIdentity) is a way in from outside AWS that no cut here closes:
+/// a High finding, whether or not the role also trusts outsiders. A service principal of another
+/// service, or a Deny naming Roles Anywhere, is none.
+#[test]
+fn a_role_roles_anywhere_may_assume_is_a_high_finding() {
+    let anywhere = trust(json!([{"Effect": "Allow",
+        "Principal": {"Service": "rolesanywhere.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession", "sts:SetSourceIdentity"],
+        "Condition": {"ArnEquals": {"aws:SourceArn": format!("arn:aws:rolesanywhere:us-east-1:{US}:trust-anchor/ta-1")}}}]));
+    let both = trust(json!([
+        {"Effect": "Allow", "Principal": {"Service": ["ec2.amazonaws.com", "rolesanywhere.amazonaws.com"]}, "Action": "sts:AssumeRole"},
+        {"Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{VENDOR}:root")}, "Action": "sts:AssumeRole"}
+    ]));
+    let ec2 = trust(
+        json!([{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+    );
+    let denied = trust(
+        json!([{"Effect": "Deny", "Principal": {"Service": "rolesanywhere.amazonaws.com"}, "Action": "sts:AssumeRole"}]),
+    );
+    let roles = vec![
+        listed("workload", "/", &anywhere),
+        listed("mixed", "/", &both),
+        listed("instance", "/", &ec2),
+        listed("refuses", "/", &denied),
+    ];
+    let survey = decide(&roles, &home(), DEFAULT_TRUST_POLICY_QUOTA, &nobody());
+    assert_eq!(survey.roles_anywhere, ["workload", "mixed"]);
+    let findings = roles_anywhere_findings(&survey);
+    assert_eq!(findings.len(), 2);
+    assert!(
+        findings
+            .iter()
+            .all(|f| f.check == ROLES_ANYWHERE && f.severity == Severity::High)
+    );
+    assert!(
+        findings[0]
+            .message
+            .contains("Role workload trusts IAM Roles Anywhere"),
+        "{}",
+        findings[0].message
+    );
+    assert!(findings[0].message.contains("disable-trust-anchor"));
+    assert!(
+        survey
+            .roles
+            .iter()
+            .any(|r| r.role == "mixed" && matches!(r.decision, Decision::Cut(_))),
+        "the vendor's trust is still cut"
+    );
 }
