@@ -135,15 +135,25 @@ fn render(
     }
     let reachable = report.reachable();
     let unanswered = report.unanswered();
+    // A --vpc that takes no VPC of the cuts in force (a typo, or the wrong file) verified nothing: it
+    // must not read as an account with nothing open.
+    let missed = report.vpcs == 0 && !args.vpcs.is_empty();
+    if missed {
+        say!(
+            settings,
+            "  fix: give a VPC of the cuts in force (`hikkonuki show {}` lists them), or leave --vpc out",
+            args.rollback.display()
+        );
+    }
     reporter.event(&Event::Finished {
         command: "verify".into(),
-        ok: reachable == 0 && unanswered == 0,
+        ok: reachable == 0 && unanswered == 0 && !missed,
         summary,
         tally: counts,
     });
     if reachable > 0 {
         REACHABLE
-    } else if unanswered > 0 {
+    } else if unanswered > 0 || missed {
         exit::FAILURE
     } else {
         exit::SUCCESS

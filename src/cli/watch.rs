@@ -41,30 +41,56 @@ pub async fn watch_command(
     }
     loop {
         let report = watch::check(&session, registry, &request, reporter).await?;
-        let code = render(settings, reporter, args, &report);
+        let (code, look) = render(settings, args, &report);
         if args.once {
+            reporter.event(&look.finished());
             return Ok(code);
         }
+        // A watch that goes on reports each look as `looked`, and `finished` (the last look's) once, when
+        // it ends: a script reading events stops at `finished`.
+        reporter.event(&look.looked());
         // Sleep in short steps, so Ctrl-C ends the watch within a second.
         let deadline = std::time::Instant::now() + args.interval;
-        while std::time::Instant::now() < deadline {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(code);
-            }
+        let mut stopped = stop.load(Ordering::SeqCst);
+        while !stopped && std::time::Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            stopped = stop.load(Ordering::SeqCst);
         }
-        if stop.load(Ordering::SeqCst) {
+        if stopped {
+            reporter.event(&look.finished());
             return Ok(code);
         }
     }
 }
 
-fn render(
-    settings: &Settings,
-    reporter: &dyn Reporter,
-    args: &WatchArgs,
-    report: &WatchReport,
-) -> u8 {
+/// One look's outcome, as the `looked` and `finished` events carry it.
+struct Look {
+    ok: bool,
+    summary: String,
+    tally: Tally,
+}
+
+impl Look {
+    fn looked(&self) -> Event {
+        Event::Looked {
+            command: "watch".into(),
+            ok: self.ok,
+            summary: self.summary.clone(),
+            tally: self.tally.clone(),
+        }
+    }
+
+    fn finished(&self) -> Event {
+        Event::Finished {
+            command: "watch".into(),
+            ok: self.ok,
+            summary: self.summary.clone(),
+            tally: self.tally.clone(),
+        }
+    }
+}
+
+fn render(settings: &Settings, args: &WatchArgs, report: &WatchReport) -> (u8, Look) {
     // One count per outcome, read by the summary line, the exit code and the `finished` event alike.
     let outcome_of = |item: &watch::Watched| match item.verdict {
         Verdict::Held => "held",
@@ -136,17 +162,19 @@ fn render(
         );
     }
     let ok = open == 0 && unreadable == 0;
-    reporter.event(&Event::Finished {
-        command: "watch".into(),
-        ok,
-        summary,
-        tally: counts,
-    });
-    if open > 0 {
+    let code = if open > 0 {
         REOPENED
     } else if unreadable > 0 {
         exit::FAILURE
     } else {
         exit::SUCCESS
-    }
+    };
+    (
+        code,
+        Look {
+            ok,
+            summary,
+            tally: counts,
+        },
+    )
 }

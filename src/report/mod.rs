@@ -156,6 +156,14 @@ pub enum Event {
     Error {
         message: String,
     },
+    /// One look of a `watch` that goes on (without `--once`): what `finished` says, for each look;
+    /// `finished` itself comes once, when the watch ends.
+    Looked {
+        command: String,
+        ok: bool,
+        summary: String,
+        tally: Tally,
+    },
     /// A command's outcome, last: a sentence for people and the counts for scripts.
     Finished {
         command: String,
@@ -318,6 +326,13 @@ impl Event {
                         "cleanup_failures": cleanup_failures}),
             Event::Refused { message } => json!({"event": "refused", "message": message}),
             Event::Error { message } => json!({"event": "error", "message": message}),
+            Event::Looked {
+                command,
+                ok,
+                summary,
+                tally,
+            } => json!({"event": "looked", "command": command, "ok": ok, "summary": summary,
+                        "outcomes": tally.by_outcome, "by_kind": tally.by_kind}),
             Event::Finished {
                 command,
                 ok,
@@ -428,6 +443,7 @@ impl Event {
             // The command's own error line says these.
             | Event::Refused { .. }
             | Event::Error { .. }
+            | Event::Looked { .. }
             | Event::Finished { .. } => {
                 return None;
             }
@@ -731,6 +747,12 @@ mod tests {
             },
             Event::Refused { message: s() },
             Event::Error { message: s() },
+            Event::Looked {
+                command: s(),
+                ok: true,
+                summary: s(),
+                tally: Tally::default().count(&s(), [text]),
+            },
             Event::Finished {
                 command: s(),
                 ok: false,

@@ -232,6 +232,15 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
             "nothing   {small} ({REGION})\n            no internet gateway attached: nothing to analyze from the internet"
         )));
 
+    // A --vpc that takes none of the cut VPCs (a typo) verified nothing: an error, not "nothing open".
+    emulator
+        .hikkonuki()
+        .args(["verify", "plans/gateway.rollback.yaml", "--vpc", "vpc-typo"])
+        .assert()
+        .code(1)
+        .stdout(contains("is in a VPC matching --vpc: nothing to verify"))
+        .stdout(contains("fix: give a VPC of the cuts in force"));
+
     // Once restored, no cut is in force: nothing to verify.
     emulator
         .restore("plans/gateway.rollback.yaml")

@@ -29,6 +29,56 @@ async fn groups(emulator: &Emulator) -> BTreeMap<String, Vec<String>> {
     snapshot::security_groups(&emulator.ec2(REGION).await).await
 }
 
+/// A watch that goes on (no `--once`) emits `looked` for each look and `finished` once, when Ctrl-C
+/// ends it: a script reading events stops at `finished`, which must mean the watch is over.
+fn watch_going_on_reports_each_look_and_finishes_once_when_stopped(emulator: &Emulator) {
+    use std::io::BufRead;
+    let mut child = emulator
+        .hikkonuki_std(&emulator.endpoint())
+        .args([
+            "watch",
+            "plans/p.rollback.yaml",
+            "--interval",
+            "1s",
+            "--output",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut events: Vec<serde_json::Value> = Vec::new();
+    while events.iter().filter(|e| e["event"] == "looked").count() < 2 {
+        let line = lines
+            .next()
+            .expect("watch ended before its second look")
+            .unwrap();
+        events.push(serde_json::from_str(&line).unwrap());
+    }
+    assert!(
+        !events.iter().any(|e| e["event"] == "finished"),
+        "no finished while the watch goes on: {events:?}"
+    );
+    // SAFETY: kill(2) on the child's own PID, which it still holds (not yet waited for).
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    for line in lines {
+        events.push(serde_json::from_str(&line.unwrap()).unwrap());
+    }
+    assert!(child.wait().unwrap().success(), "every cut held: exit 0");
+    let finished: Vec<&serde_json::Value> =
+        events.iter().filter(|e| e["event"] == "finished").collect();
+    assert_eq!(finished.len(), 1, "{events:?}");
+    assert_eq!(events.last().unwrap()["event"], "finished");
+    assert_eq!(finished[0]["ok"], true);
+    assert_eq!(finished[0]["outcomes"]["reopened"], 0);
+    let looked = events.iter().find(|e| e["event"] == "looked").unwrap();
+    assert_eq!(looked["command"], "watch");
+    assert!(looked["outcomes"]["held"].as_u64().unwrap() > 0, "{looked}");
+}
+
 /// `watch` of the usual rollback file, looking once.
 pub fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
     let mut cmd = emulator.hikkonuki();
@@ -109,6 +159,7 @@ async fn a_reopened_cut_is_caught_cut_again_and_restored_exactly() {
         .assert()
         .code(0)
         .stdout(contains("0 reopened, 0 changed"));
+    watch_going_on_reports_each_look_and_finishes_once_when_stopped(&emulator);
 
     // Someone's pipeline undoes two cuts: a key re-activated, the bastion's open SSH rule re-authorized.
     iam.update_access_key()
