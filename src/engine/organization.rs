@@ -591,6 +591,58 @@ pub async fn restore_file(
     restore::run_one(&entered, registry, request, operator, stop, reporter).await
 }
 
+/// The session to look at one rollback file's account with (watch, verify): the credentials' own, or,
+/// when the file records the role apply entered its account through (a run over an organization) and
+/// names another account, that account entered through the role, as restore enters it. The caller
+/// checks, as always, that the session is the file's account.
+pub async fn session_for_file<'a>(
+    session: &'a AwsSession,
+    contents: &crate::journal::JournalContents,
+    account: &str,
+) -> Result<AccountSession<'a>, EngineError> {
+    let Some(role) = contents.member_role() else {
+        return Ok(AccountSession::Own(session));
+    };
+    if !crate::plan::is_role_name(role) {
+        return Err(EngineError::Refused {
+            message: format!(
+                "{}: its header's member_role `{}` is not an IAM role name, which apply never writes\n  fix: look at the file with `hikkonuki show`, and use the account's own credentials",
+                contents.path.display(),
+                crate::report::escape::field(role)
+            ),
+        });
+    }
+    let me = session
+        .caller_identity()
+        .await
+        .map_err(EngineError::identity)?;
+    let (entered, _) =
+        enter(session, &me, account, role)
+            .await
+            .map_err(|why| EngineError::Refused {
+                message: format!(
+                    "{}: cannot enter account {account}, which the file was written for: {why}",
+                    contents.path.display()
+                ),
+            })?;
+    Ok(entered)
+}
+
+/// Refuses a directory of several accounts' rollback files where a command looks at one account's
+/// file at a time (watch, verify), saying how to go on.
+pub fn one_file_at_a_time(path: &Path, command: &str) -> Result<(), EngineError> {
+    if path.is_dir() {
+        return Err(EngineError::Refused {
+            message: format!(
+                "{}: a directory of several accounts' rollback files (a run over an organization); {command} looks at one account's file at a time\n  fix: hikkonuki {command} {}/<account>.rollback.yaml for each account (with these credentials: it is entered through the role its file records)",
+                path.display(),
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
 /// The rollback files of a directory apply wrote: `<account>.rollback.yaml`, in account order. Only
 /// regular files named so are taken; anything else there is ignored.
 fn rollback_files(dir: &Path) -> Result<Vec<PathBuf>, EngineError> {

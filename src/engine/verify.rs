@@ -180,7 +180,8 @@ pub async fn check(
     stop: Option<&AtomicBool>,
     reporter: &dyn Reporter,
 ) -> Result<VerifyReport, EngineError> {
-    let (account, vpcs) = {
+    super::organization::one_file_at_a_time(&request.rollback, "verify")?;
+    let (account, vpcs, entered) = {
         // Locked only while read: the analyses can take minutes, and a restore started meanwhile must
         // not wait for them.
         let rollback = RollbackFile::open_existing(&request.rollback)?;
@@ -198,7 +199,9 @@ pub async fn check(
             reporter.event(&Event::Warning { message });
         }
         let account = restore::rollback_account(&contents, &request.rollback)?;
-        verify_account(session, &account, "rollback file").await?;
+        // A member's file of a run over an organization: its account, entered as apply entered it.
+        let entered = super::organization::session_for_file(session, &contents, &account).await?;
+        verify_account(&entered, &account, "rollback file").await?;
         reporter.account(&account);
         let work = restore::pending(&contents, registry, &[])?;
         if !work.unverified.is_empty() {
@@ -228,8 +231,9 @@ pub async fn check(
                         .any(|pattern| crate::plan::select::matches(pattern, vpc))
             })
             .collect();
-        (account, vpcs)
+        (account, vpcs, entered)
     };
+    let session: &AwsSession = &entered;
     let run = crate::report::run_id();
     static NEVER_STOPPED: AtomicBool = AtomicBool::new(false);
     let until = Until {

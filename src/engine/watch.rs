@@ -94,6 +94,7 @@ pub async fn check(
     request: &WatchRequest,
     reporter: &dyn Reporter,
 ) -> Result<WatchReport, EngineError> {
+    super::organization::one_file_at_a_time(&request.rollback, "watch")?;
     // Locked for the look (and the re-cuts), released after: a restore started in between goes first.
     let rollback = RollbackFile::open_existing(&request.rollback)?;
     if rollback.is_empty() {
@@ -108,6 +109,9 @@ pub async fn check(
         reporter.event(&Event::Warning { message });
     }
     let account = restore::rollback_account(&contents, &request.rollback)?;
+    // A member's file of a run over an organization: its account, entered as apply entered it.
+    let entered = super::organization::session_for_file(session, &contents, &account).await?;
+    let session: &AwsSession = &entered;
     let caller = verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let work = restore::pending(&contents, registry, &[])?;

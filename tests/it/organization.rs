@@ -635,6 +635,35 @@ async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_
         .code(0)
         .stdout(contains("entered through role IncidentResponder"));
 
+    // Watch and verify look at one member's file with the management account's credentials, entering
+    // the member through the role its file records; the directory is refused, saying how to go on.
+    emulator
+        .hikkonuki()
+        .args(["watch", &second, "--once"])
+        .assert()
+        .code(0)
+        .stdout(contains("0 reopened, 0 changed"));
+    emulator
+        .hikkonuki()
+        .args(["verify", &second])
+        .assert()
+        .stderr(contains("was made for account").not())
+        .code(0)
+        .stdout(contains("path(s) from the internet into 3 VPC(s)"));
+    for command in ["watch", "verify"] {
+        emulator
+            .hikkonuki()
+            .args([command, "plans/org.rollback"])
+            .assert()
+            .code(1)
+            .stderr(contains(format!(
+                "{command} looks at one account's file at a time"
+            )))
+            .stderr(contains(format!(
+                "fix: hikkonuki {command} plans/org.rollback/<account>.rollback.yaml"
+            )));
+    }
+
     // The operator's word wins over the file's, and is warned about: the default role is gone, so
     // nothing is restored.
     emulator
