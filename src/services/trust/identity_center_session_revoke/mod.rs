@@ -286,6 +286,19 @@ fn permission_set_of_role(role: &str) -> Option<&str> {
         .map(|(name, _)| name)
 }
 
+/// The session of the caller's that comes through this permission set, if any: its own, or, in an
+/// account entered through a role, the operator's that entered it (a permission set is provisioned to
+/// every account it is assigned in, and the revocation ends its sessions in all of them).
+fn callers_session_through<'a>(
+    caller: &'a CallerIdentity,
+    permission_set_name: &str,
+) -> Option<&'a str> {
+    [Some(caller.arn.as_str()), caller.entered_by.as_deref()]
+        .into_iter()
+        .flatten()
+        .find(|arn| caller_comes_through(arn, permission_set_name))
+}
+
 /// Whether the caller signs in through this permission set: its session is one of those the cut ends.
 fn caller_comes_through(caller_arn: &str, permission_set_name: &str) -> bool {
     // arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
@@ -726,7 +739,13 @@ impl CutKind for IdentityCenterSessionRevoke {
         .await?;
         Ok(states
             .iter()
-            .map(|state| propose(state, &scope.caller.arn))
+            .map(|state| {
+                propose(
+                    state,
+                    callers_session_through(&scope.caller, &state.name)
+                        .unwrap_or(&scope.caller.arn),
+                )
+            })
             .collect())
     }
 
@@ -835,7 +854,7 @@ impl CutKind for IdentityCenterSessionRevoke {
     }
 
     fn cuts_off(&self, cut: &TypedCut<PermissionSetState>, caller: &CallerIdentity) -> bool {
-        caller_comes_through(&caller.arn, &cut.before.name)
+        callers_session_through(caller, &cut.before.name).is_some()
     }
 
     /// Apply writes the inline policy, then provisions it to the accounts; observation reads the

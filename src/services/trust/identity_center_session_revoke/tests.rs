@@ -286,6 +286,21 @@ fn a_caller_signed_in_through_the_permission_set_is_never_cut_off() {
         &cut,
         &identity("arn:aws:iam::123456789012:user/AdminAccess")
     ));
+    // An account entered through a role by an operator signed in through the permission set elsewhere:
+    // the revocation is provisioned to every account the set is assigned in, the operator's too.
+    let entered = CallerIdentity {
+        entered_by: Some(
+            "arn:aws:sts::210987654321:assumed-role/AWSReservedSSO_AdminAccess_fedcba9876543210/alice"
+                .into(),
+        ),
+        ..identity("arn:aws:sts::123456789012:assumed-role/OrganizationAccountAccessRole/hikkonuki")
+    };
+    assert!(IdentityCenterSessionRevoke.cuts_off(&cut, &entered));
+    assert_eq!(
+        callers_session_through(&entered, "AdminAccess"),
+        entered.entered_by.as_deref()
+    );
+    assert_eq!(callers_session_through(&entered, "ReadOnly"), None);
 }
 
 // ---------------------------------------------------------------------------------------------------------
