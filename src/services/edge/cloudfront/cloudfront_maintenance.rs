@@ -550,6 +550,16 @@ pub fn from_maintenance(
     }
 }
 
+/// The error for a cut whose distribution no longer routes as the plan recorded when apply reads it.
+fn changed_since_the_plan(id: &str) -> ServiceError {
+    ServiceError::local(
+        "cloudfront:GetDistributionConfig",
+        format!(
+            "distribution {id} changed since the plan was made (its behaviours, their origins or their edge code are not as recorded); nothing written: plan again"
+        ),
+    )
+}
+
 #[async_trait]
 impl CutKind for CloudFrontMaintenance {
     type State = Routing;
@@ -645,11 +655,20 @@ impl CutKind for CloudFrontMaintenance {
     ) -> Result<Routing, ServiceError> {
         let record = self.undo_record_for(cut)?;
         let domain = cut.after.maintenance_origin.as_deref().unwrap_or_default();
+        // The undo record is the plan's `before`, while the write rewrites whatever is live: a behaviour
+        // added, re-pointed or given other edge code after the drift check would be sent to maintenance
+        // and never given back. So every read the write is made from, the retry's too, must still route
+        // as `before`.
         update(ctx, &cut.target, |config| {
-            Change::Write(Box::new(to_maintenance(config, domain)), ())
+            let live = Routing::of(&cut.target, &cut.before.domain_name, config);
+            if live == cut.before {
+                Change::Write(Box::new(to_maintenance(config, domain)), Ok(()))
+            } else {
+                Change::Leave(Err(changed_since_the_plan(&cut.target)))
+            }
         })
         .await?
-        .ok_or_else(|| gone(&cut.target))?;
+        .ok_or_else(|| gone(&cut.target))??;
         Ok(record)
     }
 

@@ -9,6 +9,9 @@
 //! CloudFront is global. Every change goes through GetDistributionConfig → UpdateDistribution with the
 //! ETag just read (`If-Match`), so a change made by someone else in between is never overwritten: the
 //! update fails with PreconditionFailed, and is retried once on a fresh read, which re-checks the state.
+//! A change made before that read is the kind's to judge: `cloudfront_maintenance`, whose undo record is
+//! the plan's `before`, refuses a read that no longer routes as `before`; `cloudfront_disable` writes
+//! only `Enabled` onto what it read and restore puts back only `Enabled`, so such a change is kept.
 
 use std::collections::BTreeMap;
 

@@ -796,3 +796,83 @@ async fn mocked_maintenance_sends_every_behaviour_without_its_edge_code() {
         AUTH
     );
 }
+
+/// A behaviour added after the plan's drift check would be sent to maintenance by the write, and restore,
+/// which knows only the plan's `before`, would leave it there: apply refuses and writes nothing.
+#[tokio::test]
+async fn mocked_maintenance_refuses_a_distribution_that_no_longer_routes_as_planned() {
+    let reads = mock!(Client::get_distribution_config).then_output(|| {
+        let mut config = config();
+        let behaviors = config.cache_behaviors.as_mut().unwrap();
+        behaviors.items.as_mut().unwrap().push(
+            CacheBehavior::builder()
+                .path_pattern("/new/*")
+                .target_origin_id("shop")
+                .viewer_protocol_policy(ViewerProtocolPolicy::HttpsOnly)
+                .build()
+                .unwrap(),
+        );
+        behaviors.quantity = 2;
+        read(config, "ETAG1")
+    });
+    let update = mock!(Client::update_distribution)
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &update]);
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+
+    let err = CloudFrontMaintenance
+        .apply(&ctx, &maintenance_cut())
+        .await
+        .unwrap_err();
+    assert!(
+        err.message
+            .contains("distribution E1 changed since the plan was made"),
+        "{err}"
+    );
+    assert_eq!(update.num_calls(), 0);
+}
+
+/// The retry after a stale ETag re-checks too: a Lambda@Edge version switched in between is not
+/// detached (and lost at restore, which would attach the planned version).
+#[tokio::test]
+async fn mocked_maintenance_retry_refuses_edge_code_switched_since_the_plan() {
+    let reads = mock!(Client::get_distribution_config)
+        .sequence()
+        .output(|| read(config_with_edge_code(), "ETAG1"))
+        .output(|| {
+            let mut config = config_with_edge_code();
+            let default = config.default_cache_behavior.as_mut().unwrap();
+            default.lambda_function_associations = Some(
+                LambdaFunctionAssociations::builder()
+                    .quantity(1)
+                    .items(lambda_edge(
+                        EventType::OriginRequest,
+                        "arn:aws:lambda:us-east-1:123456789012:function:origin-router:8",
+                        None,
+                    ))
+                    .build()
+                    .unwrap(),
+            );
+            read(config, "ETAG2")
+        })
+        .build();
+    let rejected = mock!(Client::update_distribution)
+        .match_requests(|req| req.if_match() == Some("ETAG1"))
+        .then_error(stale);
+    let accepted = mock!(Client::update_distribution)
+        .match_requests(|req| req.if_match() == Some("ETAG2"))
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &rejected, &accepted]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+
+    let err = CloudFrontMaintenance
+        .apply(&ctx, &edge_cut())
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("changed since the plan"), "{err}");
+    assert_eq!((rejected.num_calls(), accepted.num_calls()), (1, 0));
+}

@@ -182,6 +182,17 @@ fn is_deleted(exclusion: &VpcBlockPublicAccessExclusion) -> bool {
         .is_some_and(|s| s.as_str().starts_with("delete-"))
 }
 
+/// An exclusion whose creation or last change failed (`create-failed`, `update-failed`; the API reference
+/// lists no `delete-failed`:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcBlockPublicAccessExclusion.html>). It
+/// cannot be counted on to keep its VPC or subnet open, so the region's state leaves it out like a deleted
+/// one: a kept resource that has only a failed exclusion gets a new one from the cut.
+fn is_failed(exclusion: &VpcBlockPublicAccessExclusion) -> bool {
+    exclusion
+        .state()
+        .is_some_and(|s| s.as_str().ends_with("-failed"))
+}
+
 fn tagged_by(exclusion: &VpcBlockPublicAccessExclusion, cut_id: &str) -> bool {
     exclusion
         .tags()
@@ -237,7 +248,7 @@ pub fn region_block(
 ) -> RegionBlock {
     let mut recorded: Vec<Exclusion> = exclusions
         .iter()
-        .filter(|e| !is_deleted(e))
+        .filter(|e| !is_deleted(e) && !is_failed(e))
         .filter_map(|e| {
             Some(Exclusion {
                 resource: resource_of(e)?,
@@ -269,6 +280,36 @@ async fn live_block(ctx: &RegionCtx, account_id: &str) -> Result<RegionBlock, Se
     let options = describe_options(ctx).await?;
     let exclusions = describe_exclusions(ctx).await?;
     Ok(region_block(account_id, &options, &exclusions))
+}
+
+/// An exclusion in a failed state, which the region's state leaves out, for the plan's reason.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FailedExclusion {
+    /// `vpc-…` or `subnet-…`.
+    pub resource: String,
+    pub exclusion_id: String,
+    /// `create-failed` or `update-failed`.
+    pub state: String,
+    /// AWS's reason for the state, when it gives one.
+    pub reason: Option<String>,
+}
+
+/// The failed exclusions among those AWS described (deleted ones aside), sorted.
+pub fn failed_exclusions(exclusions: &[VpcBlockPublicAccessExclusion]) -> Vec<FailedExclusion> {
+    let mut failed: Vec<FailedExclusion> = exclusions
+        .iter()
+        .filter(|e| is_failed(e) && !is_deleted(e))
+        .filter_map(|e| {
+            Some(FailedExclusion {
+                resource: resource_of(e)?,
+                exclusion_id: e.exclusion_id().unwrap_or("?").to_string(),
+                state: e.state()?.as_str().to_string(),
+                reason: e.reason().filter(|r| !r.is_empty()).map(str::to_string),
+            })
+        })
+        .collect();
+    failed.sort();
+    failed
 }
 
 /// The kept subnets and VPCs that exist in this region (the flags name ids of every region).
@@ -391,6 +432,8 @@ pub struct Keeping {
     pub keep_cidrs: Vec<String>,
     /// Subnets whose internet route carries a kept range.
     pub subnets_for_kept_ranges: Vec<SubnetForKeptRange>,
+    /// Exclusions in a failed state: not in the region's state (they keep nothing open), named in the reason.
+    pub failed_exclusions: Vec<FailedExclusion>,
 }
 
 const NOT_BLOCKED: &str = "VPC Block Public Access does not block VPC peering, transit gateways, Site-to-Site VPN or Direct Connect (virtual private gateways), nor VPC endpoints (https://docs.aws.amazon.com/vpc/latest/userguide/security-vpc-bpa-basics.html): nacl_deny, route_remove, vgw_detach and the VPC endpoint kinds stay for those.";
@@ -460,6 +503,43 @@ pub fn propose(
             " Careful: the existing exclusion of {} is not allow-bidirectional, so the block still stops connections from the internet into it; if the responder comes in that way, change that exclusion to allow-bidirectional before apply (it is not this cut's to change).",
             egress_only.join(", ")
         ));
+    }
+    // A failed exclusion is not in `before`, so a kept resource that has one got a new exclusion above.
+    // Whether AWS accepts a second exclusion for a resource whose first one failed is not documented; if it
+    // refuses, apply stops at that exclusion, before anything is blocked.
+    if !keeping.failed_exclusions.is_empty() {
+        reason.push_str(&format!(
+            " Exclusions in a failed state keep nothing open and are counted as absent: {}.",
+            keeping
+                .failed_exclusions
+                .iter()
+                .map(|f| match &f.reason {
+                    Some(why) => format!("{} ({}, {}: {why})", f.exclusion_id, f.resource, f.state),
+                    None => format!("{} ({}, {})", f.exclusion_id, f.resource, f.state),
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let replaced: Vec<&FailedExclusion> = keeping
+            .failed_exclusions
+            .iter()
+            .filter(|f| created.contains(&f.resource))
+            .collect();
+        if !replaced.is_empty() {
+            reason.push_str(&format!(
+                " Apply creates a new exclusion for {}; should AWS refuse a second exclusion for the same resource, apply stops there before anything is blocked: delete the failed exclusion (`aws ec2 delete-vpc-block-public-access-exclusion --exclusion-id ID`, for {}) and run apply again.",
+                replaced
+                    .iter()
+                    .map(|f| f.resource.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                replaced
+                    .iter()
+                    .map(|f| f.exclusion_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
     }
     if !keeping.not_here.is_empty() {
         reason.push_str(&format!(
@@ -841,7 +921,9 @@ impl CutKind for VpcBlockPublicAccess {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<RegionBlock>>, ServiceError> {
-        let before = live_block(ctx, &scope.caller.account).await?;
+        let options = describe_options(ctx).await?;
+        let described = describe_exclusions(ctx).await?;
+        let before = region_block(&scope.caller.account, &options, &described);
         if before.internet_gateway_block_mode == BLOCK_BIDIRECTIONAL {
             return Ok(Vec::new());
         }
@@ -869,6 +951,7 @@ impl CutKind for VpcBlockPublicAccess {
             not_here,
             keep_cidrs: scope.keep_cidrs.iter().map(|c| c.to_string()).collect(),
             subnets_for_kept_ranges,
+            failed_exclusions: failed_exclusions(&described),
         };
         Ok(propose(&ctx.region, &before, &keeping)
             .into_iter()

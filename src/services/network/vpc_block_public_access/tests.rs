@@ -261,6 +261,7 @@ fn keep_cidr_subnets_without_an_exclusion_are_named_as_needing_one() {
         not_here: vec![],
         keep_cidrs: vec!["203.0.113.0/24".into()],
         subnets_for_kept_ranges: vec![subnet("subnet-a", "vpc-1"), subnet("subnet-b", "vpc-2")],
+        failed_exclusions: vec![],
     };
     let reason = propose("us-east-1", &block("off", &[]), &keep)
         .unwrap()
@@ -280,6 +281,131 @@ fn keep_cidr_subnets_without_an_exclusion_are_named_as_needing_one() {
         .unwrap()
         .reason;
     assert!(!reason.contains("cannot be expressed"), "{reason}");
+}
+
+/// A failed exclusion keeps nothing open: a subnet that routes a kept range and has only a
+/// `create-failed` exclusion is named as needing one, not counted as covered.
+#[test]
+fn a_failed_exclusion_does_not_cover_a_keep_cidr_subnet() {
+    use VpcBlockPublicAccessExclusionState::{CreateComplete, CreateFailed};
+    let described = [
+        exclusion("ex-failed", "subnet-a", CreateFailed, None),
+        exclusion("ex-ok", "subnet-b", CreateComplete, None),
+    ];
+    let before = region_block(
+        ACCOUNT,
+        &options(
+            InternetGatewayBlockMode::Off,
+            VpcBlockPublicAccessState::DefaultState,
+        ),
+        &described,
+    );
+    assert_eq!(before, block("off", &[("subnet-b", "allow-bidirectional")]));
+    let keep = Keeping {
+        keep_cidrs: vec!["203.0.113.0/24".into()],
+        subnets_for_kept_ranges: vec![
+            SubnetForKeptRange {
+                subnet_id: "subnet-a".into(),
+                vpc_id: "vpc-1".into(),
+            },
+            SubnetForKeptRange {
+                subnet_id: "subnet-b".into(),
+                vpc_id: "vpc-1".into(),
+            },
+        ],
+        failed_exclusions: failed_exclusions(&described),
+        ..Keeping::default()
+    };
+    let reason = propose("us-east-1", &before, &keep).unwrap().reason;
+    assert!(
+        reason.contains("would need one, or the block cuts the responder's path through them: subnet-a (in vpc-1). If"),
+        "{reason}"
+    );
+    assert!(
+        reason.contains("Exclusions in a failed state keep nothing open and are counted as absent: ex-failed (subnet-a, create-failed)."),
+        "{reason}"
+    );
+}
+
+/// A kept subnet whose only exclusion failed (`create-failed`, or `update-failed`) gets a new one, which
+/// restore deletes; the plan names the failed one and what to do should AWS refuse a second.
+#[tokio::test]
+async fn mocked_a_kept_subnet_with_a_failed_exclusion_gets_a_new_one() {
+    use VpcBlockPublicAccessExclusionState::{CreateFailed, UpdateFailed};
+    let describe = mock!(Client::describe_vpc_block_public_access_options).then_output(|| {
+        described(
+            InternetGatewayBlockMode::Off,
+            VpcBlockPublicAccessState::DefaultState,
+        )
+    });
+    let list = mock!(Client::describe_vpc_block_public_access_exclusions).then_output(|| {
+        let mut failed = exclusion("ex-failed", "subnet-1", CreateFailed, None);
+        failed.reason = Some("Internal error".into());
+        exclusions(vec![
+            failed,
+            exclusion("ex-stuck", "vpc-2", UpdateFailed, None),
+        ])
+    });
+    let subnets = mock!(Client::describe_subnets).then_output(|| {
+        aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput::builder()
+            .subnets(
+                aws_sdk_ec2::types::Subnet::builder()
+                    .subnet_id("subnet-1")
+                    .vpc_id("vpc-1")
+                    .build(),
+            )
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&describe, &list, &subnets]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let mut scope = DiscoveryScope::for_tests();
+    scope
+        .options
+        .insert(KEEP_SUBNET.flag.into(), "subnet-1".into());
+    let proposed = VpcBlockPublicAccess
+        .discover(&ctx, &scope)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(proposed.disabled_because, None);
+    assert!(proposed.before.exclusions.is_empty());
+    assert_eq!(
+        proposed.after.exclusions,
+        block("", &[("subnet-1", "allow-bidirectional")]).exclusions
+    );
+    for said in [
+        "new allow-bidirectional exclusions (created first, deleted by restore): subnet-1",
+        "counted as absent: ex-failed (subnet-1, create-failed: Internal error), ex-stuck (vpc-2, update-failed).",
+        "Apply creates a new exclusion for subnet-1; should AWS refuse a second exclusion for the same resource, apply stops there before anything is blocked",
+        "--exclusion-id ID`, for ex-failed)",
+    ] {
+        assert!(
+            proposed.reason.contains(said),
+            "{said}: {}",
+            proposed.reason
+        );
+    }
+    assert!(
+        !proposed.reason.contains("Already excluded"),
+        "{}",
+        proposed.reason
+    );
+    let cut = TypedCut {
+        id: CUT_ID.into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        before: proposed.before,
+        after: proposed.after,
+    };
+    assert_eq!(VpcBlockPublicAccess.check_states(&cut), Ok(()));
+    assert_eq!(
+        VpcBlockPublicAccess.undo_record_for(&cut).unwrap().excluded,
+        ["subnet-1"]
+    );
 }
 
 #[test]

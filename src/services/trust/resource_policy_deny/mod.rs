@@ -25,8 +25,9 @@
 //! statement whole (the key stays manageable) and PutKeyPolicy runs with the lockout safety check on.
 //! Other accounts of the organization are outside the account and are shut out too: the plan says so.
 //!
-//! Each service caps a policy's size (and SQS and SNS its statements): a resource without room for the
-//! statement is proposed disabled, saying why ([`Service::room`]).
+//! Each service caps a policy's size (and SQS and SNS its statements, SQS also its conditions and
+//! principals): a resource without room for the statement is proposed disabled, saying why
+//! ([`Service::room`]).
 //!
 //! Undo writes the recorded document back (or deletes the policy when there was none), only while the
 //! live document is still, as JSON with statement order kept, the one apply wrote; otherwise it is a
@@ -145,37 +146,44 @@ impl Service {
         }
     }
 
-    /// The documented size cap of the policy in bytes, its statement cap if any, and the page saying so.
-    fn limits(self) -> (usize, Option<usize>, &'static str) {
+    /// The documented caps of the service's policies, and the page saying so.
+    fn limits(self) -> Limits {
+        let bytes_only = |bytes, page| Limits {
+            bytes,
+            statements: None,
+            conditions: None,
+            principals: None,
+            page,
+        };
         match self {
-            Service::S3 => (
+            Service::S3 => bytes_only(
                 20 * 1024,
-                None,
                 "https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-policies.html",
             ),
-            Service::Sqs => (
-                8_192,
-                Some(20),
-                "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html",
-            ),
-            Service::Sns => (
-                30 * 1024,
-                Some(100),
-                "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html",
-            ),
-            Service::Kms => (
+            Service::Sqs => Limits {
+                bytes: 8_192,
+                statements: Some(20),
+                conditions: Some(10),
+                principals: Some(50),
+                page: "https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/quotas-policies.html",
+            },
+            Service::Sns => Limits {
+                statements: Some(100),
+                ..bytes_only(
+                    30 * 1024,
+                    "https://docs.aws.amazon.com/sns/latest/dg/sns-access-policy-language-api-permissions-reference.html",
+                )
+            },
+            Service::Kms => bytes_only(
                 32 * 1024,
-                None,
                 "https://docs.aws.amazon.com/kms/latest/developerguide/resource-limits.html#key-policy-limit",
             ),
-            Service::SecretsManager => (
+            Service::SecretsManager => bytes_only(
                 20_480,
-                None,
                 "https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_PutResourcePolicy.html",
             ),
-            Service::Ecr => (
+            Service::Ecr => bytes_only(
                 10_240,
-                None,
                 "https://docs.aws.amazon.com/AmazonECR/latest/APIReference/API_SetRepositoryPolicy.html",
             ),
         }
@@ -183,7 +191,8 @@ impl Service {
 
     /// Why `document` does not fit the service's caps, if it does not.
     pub fn room(self, document: &str) -> Option<String> {
-        let (max_bytes, max_statements, page) = self.limits();
+        let limits = self.limits();
+        let (max_bytes, page) = (limits.bytes, limits.page);
         if document.len() > max_bytes {
             return Some(format!(
                 "with the deny statement the policy would be {} bytes, over the {max_bytes} bytes a {} policy may hold ({page}); make room by hand (or replace the policy) instead",
@@ -191,18 +200,66 @@ impl Service {
                 self.noun()
             ));
         }
-        let statements = serde_json::from_str::<Value>(document)
-            .ok()
-            .and_then(|d| d.get("Statement").and_then(Value::as_array).map(Vec::len))
-            .unwrap_or(1);
-        match max_statements {
-            Some(max) if statements > max => Some(format!(
-                "with the deny statement the policy would have {statements} statements, over the {max} a {} policy may hold ({page}); make room by hand instead",
+        let parsed = serde_json::from_str::<Value>(document).ok();
+        let statements: Vec<&Value> = match parsed.as_ref().and_then(|d| d.get("Statement")) {
+            Some(Value::Array(items)) => items.iter().collect(),
+            Some(single) => vec![single],
+            None => Vec::new(),
+        };
+        let counted = [
+            ("statements", limits.statements, statements.len().max(1)),
+            ("conditions", limits.conditions, conditions_in(&statements)),
+            ("principals", limits.principals, principals_in(&statements)),
+        ];
+        counted.into_iter().find_map(|(what, max, count)| match max {
+            Some(max) if count > max => Some(format!(
+                "with the deny statement the policy would have {count} {what}, over the {max} a {} policy may hold ({page}); make room by hand instead",
                 self.noun()
             )),
             _ => None,
-        }
+        })
     }
+}
+
+/// A service's documented caps on one policy; `None` where it documents none.
+struct Limits {
+    bytes: usize,
+    statements: Option<usize>,
+    conditions: Option<usize>,
+    principals: Option<usize>,
+    page: &'static str,
+}
+
+/// The policy's conditions, counted as IAM names them: one per condition key under an operator, whatever
+/// the number of values (`{"StringEquals": {"aws:SourceArn": [a, b], "aws:SourceAccount": c}}` is two),
+/// summed over all statements. SQS's quotas page gives the cap (10) without saying how it counts; this is
+/// the reading its other caps share (per policy, not per statement, which "Actions per statement" is).
+fn conditions_in(statements: &[&Value]) -> usize {
+    statements
+        .iter()
+        .filter_map(|s| s.get("Condition").and_then(Value::as_object))
+        .flat_map(|operators| operators.values())
+        .map(|keys| keys.as_object().map_or(1, |keys| keys.len()))
+        .sum()
+}
+
+/// The policy's principals: each value under `Principal` or `NotPrincipal`, `"*"` being one and each
+/// entry of an `AWS`/`Service`/`Federated`/`CanonicalUser` list one, summed over all statements (as for
+/// [`conditions_in`], SQS documents the cap of 50 per policy without saying how it counts).
+fn principals_in(statements: &[&Value]) -> usize {
+    let values = |v: &Value| match v {
+        Value::Array(items) => items.len(),
+        _ => 1,
+    };
+    statements
+        .iter()
+        .flat_map(|s| [s.get("Principal"), s.get("NotPrincipal")])
+        .flatten()
+        .map(|principal| match principal {
+            Value::Object(by_type) => by_type.values().map(values).sum(),
+            other => values(other),
+        })
+        .sum()
 }
 
 /// A resource's policy, as `before` and `after` record it.

@@ -226,6 +226,58 @@ fn a_policy_without_room_for_the_deny_is_proposed_disabled_with_the_documented_l
     assert!(Service::Kms.room(&"x".repeat(20_000)).is_none());
 }
 
+/// SQS also caps a policy at 10 conditions and 50 principals (quotas-policies.html); the deny adds two
+/// conditions and one principal (`*`), so a queue policy already near either cap is proposed disabled.
+#[test]
+fn an_sqs_policy_without_room_for_the_denys_conditions_or_principal_is_proposed_disabled() {
+    let queue = |statements: Vec<Value>| Found {
+        service: Service::Sqs,
+        resource: "q".into(),
+        arn: "arn:aws:sqs:us-east-1:123456789012:q".into(),
+        policy: Some(json!({"Version": "2012-10-17", "Statement": statements}).to_string()),
+    };
+    // Nine conditions: one key under each of three operators in three statements; a key's several
+    // values count once.
+    let conditioned: Vec<Value> = (0..3)
+        .map(|i| {
+            json!({"Sid": format!("S{i}"), "Effect": "Allow", "Principal": {"AWS": THEM},
+            "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q",
+            "Condition": {
+                "ArnLike": {"aws:SourceArn": ["arn:aws:sns:us-east-1:210987654321:a", "arn:aws:sns:us-east-1:210987654321:b"]},
+                "StringEquals": {"aws:SourceAccount": THEM},
+                "Bool": {"aws:SecureTransport": "true"}
+            }})
+        })
+        .collect();
+    let proposal = propose(&queue(conditioned.clone()), &home()).unwrap();
+    let why = proposal.disabled_because.expect("no room");
+    assert!(
+        why.contains("would have 11 conditions, over the 10 a SQS queue policy may hold")
+            && why.contains("quotas-policies.html"),
+        "{why}"
+    );
+    let proposal = propose(&queue(conditioned[..2].to_vec()), &home()).unwrap();
+    assert_eq!(
+        proposal.disabled_because, None,
+        "six conditions and the deny's two fit"
+    );
+
+    // Fifty principals: the deny's `*` makes 51.
+    let principals = |n: usize| -> Vec<Value> {
+        vec![json!({"Sid": "Partners", "Effect": "Allow",
+            "Principal": {"AWS": (0..n).map(|i| format!("arn:aws:iam::{:012}:root", 200_000_000_000u64 + i as u64)).collect::<Vec<_>>()},
+            "Action": "sqs:SendMessage", "Resource": "arn:aws:sqs:us-east-1:123456789012:q"})]
+    };
+    let proposal = propose(&queue(principals(50)), &home()).unwrap();
+    let why = proposal.disabled_because.expect("no room");
+    assert!(
+        why.contains("would have 51 principals, over the 50"),
+        "{why}"
+    );
+    let proposal = propose(&queue(principals(49)), &home()).unwrap();
+    assert_eq!(proposal.disabled_because, None);
+}
+
 #[test]
 fn a_plan_whose_after_is_not_the_derived_deny_is_refused() {
     let proposal = propose(&bucket_with(grant_to(json!({"AWS": THEM}))), &home()).unwrap();
