@@ -6,10 +6,11 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use aws_sdk_ec2::types::AttachmentStatus;
+use aws_sdk_ec2::types::{AttachmentStatus, RouteOrigin, RouteTable};
 use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
+use crate::net::Cidr;
 use crate::services::{PermissionCheck, ServiceError, UndoOutcome};
 
 /// One attachment of a gateway to a VPC, as AWS reports it.
@@ -132,6 +133,67 @@ pub fn vpcs_carrying_traffic(attachments: &[Attachment]) -> Vec<&str> {
         .filter(|a| carries_traffic(&a.state))
         .map(|a| a.vpc_id.as_str())
         .collect()
+}
+
+/// Why detaching `gateway_id` would cut the path the plan keeps reachable (`--keep-cidr`), naming the
+/// route and the kept range; None when no kept route goes through it. Only route tables of the VPCs the
+/// gateway carries traffic for count.
+///
+/// A route the table was given (CreateRoute) is the kept path when its destination lies inside a kept
+/// range: route_remove leaves exactly those in place for the responder, and removes the wider ones (the
+/// default route), so a wider one is no kept path. A route a virtual private gateway propagates is the
+/// kept path when it overlaps a kept range either way: route_remove cannot delete it, so a wider one
+/// (the on-premises network's `10.0.0.0/8`) stays the way to the kept range until the gateway goes.
+/// AWS lists propagated routes in the table beside the others, with origin `EnableVgwRoutePropagation`
+/// and the gateway as target
+/// (<https://docs.aws.amazon.com/vpc/latest/userguide/route-tables-priority.html>).
+pub fn carries_a_kept_range(
+    gateway_id: &str,
+    attachments: &[Attachment],
+    tables: &[RouteTable],
+    keep_cidrs: &[Cidr],
+) -> Option<String> {
+    if keep_cidrs.is_empty() {
+        return None;
+    }
+    let attached = vpcs_carrying_traffic(attachments);
+    for table in tables {
+        if !table.vpc_id().is_some_and(|vpc| attached.contains(&vpc)) {
+            continue;
+        }
+        for route in table.routes() {
+            if route.gateway_id() != Some(gateway_id) {
+                continue;
+            }
+            let Some(destination) = route
+                .destination_cidr_block()
+                .or(route.destination_ipv6_cidr_block())
+            else {
+                continue;
+            };
+            let Ok(block) = destination.parse::<Cidr>() else {
+                continue;
+            };
+            let propagated = route.origin() == Some(&RouteOrigin::EnableVgwRoutePropagation);
+            let kept = keep_cidrs
+                .iter()
+                .find(|keep| keep.contains(&block) || (propagated && block.contains(keep)));
+            let Some(kept) = kept else {
+                continue;
+            };
+            let table_id = table.route_table_id().unwrap_or("?");
+            return Some(if propagated {
+                format!(
+                    "route table {table_id} sends {destination} to {gateway_id}, a route the gateway propagates there, the way to {kept}, which the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Network ACL and security-group cuts still close everything else (route_remove cannot delete a propagated route); enable this cut only if the kept path may go"
+                )
+            } else {
+                format!(
+                    "route table {table_id} sends {destination} to {gateway_id}, the way to {kept}, which the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Route table, network ACL and security-group cuts still close everything else; enable this cut only if the kept path may go"
+                )
+            });
+        }
+    }
+    None
 }
 
 /// The VPCs of the attachments in `before` that are gone from `after`: what the cut detaches, and what

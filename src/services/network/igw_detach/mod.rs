@@ -124,46 +124,6 @@ pub fn blocked_because(state: &GatewayState) -> Option<String> {
     ))
 }
 
-/// Why the detach would cut the path the plan keeps reachable (`--keep-cidr`): a route table of an
-/// attached VPC sends a kept range (or part of one) to this gateway, a route route_remove leaves in
-/// place for the responder; a detach would close that path all the same (for IPv6 nothing else stops
-/// it: AWS refuses a detach only while the VPC holds public IPv4 addresses). A wider route (the default
-/// route) is not the kept path: route_remove removes it. None when no kept route goes through it.
-pub fn carries_a_kept_range(
-    state: &GatewayState,
-    tables: &[aws_sdk_ec2::types::RouteTable],
-    keep_cidrs: &[crate::net::Cidr],
-) -> Option<String> {
-    let attached: Vec<&str> = gateway_attachment::vpcs_carrying_traffic(&state.attachments);
-    for table in tables {
-        if !table.vpc_id().is_some_and(|vpc| attached.contains(&vpc)) {
-            continue;
-        }
-        for route in table.routes() {
-            if route.gateway_id() != Some(state.internet_gateway_id.as_str()) {
-                continue;
-            }
-            let Some(destination) = route
-                .destination_cidr_block()
-                .or(route.destination_ipv6_cidr_block())
-            else {
-                continue;
-            };
-            let Ok(block) = destination.parse::<crate::net::Cidr>() else {
-                continue;
-            };
-            if let Some(kept) = keep_cidrs.iter().find(|keep| keep.contains(&block)) {
-                return Some(format!(
-                    "route table {} sends {destination} to {}, the way to {kept}, which the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Route table, network ACL and security-group cuts still close everything else; enable this cut only if the kept path may go",
-                    table.route_table_id().unwrap_or("?"),
-                    state.internet_gateway_id
-                ));
-            }
-        }
-    }
-    None
-}
-
 /// What an interface belongs to, in words. `nat_by_interface` maps NAT gateway interfaces to their NAT
 /// gateway, which AWS names only in the interface's description (and the emulator not at all).
 pub fn owner_of(eni: &NetworkInterface, nat_by_interface: &HashMap<String, String>) -> String {
@@ -517,9 +477,15 @@ impl CutKind for InternetGatewayDetach {
             .iter()
             .filter_map(|state| {
                 let mut proposal = propose(state)?;
+                // For IPv6 nothing in AWS refuses the detach that would cut the kept path (it refuses
+                // only while the VPC holds public IPv4 addresses).
                 if proposal.disabled_because.is_none() {
-                    proposal.disabled_because =
-                        carries_a_kept_range(state, &tables, &scope.keep_cidrs);
+                    proposal.disabled_because = gateway_attachment::carries_a_kept_range(
+                        &state.internet_gateway_id,
+                        &state.attachments,
+                        &tables,
+                        &scope.keep_cidrs,
+                    );
                 }
                 Some(proposal)
             })

@@ -23,7 +23,8 @@
 //!
 //! Restore re-creates each deleted route with its recorded target, unless a route for the same destination
 //! exists again: the same target is "already present", another target is a conflict, left as it is and
-//! reported.
+//! reported. A route a virtual private gateway propagates for that destination counts as neither: it was
+//! there beside the deleted one all along ([`plan_recreation`]).
 
 use std::collections::HashMap;
 
@@ -173,7 +174,8 @@ impl Route {
         text
     }
 
-    /// Two routes with the same destination cannot coexist in one table.
+    /// Two routes the table was given cannot share a destination; a propagated route can share one
+    /// with either ([`plan_recreation`]).
     fn same_destination(&self, other: &Route) -> bool {
         self.destination_cidr_block == other.destination_cidr_block
             && self.destination_ipv6_cidr_block == other.destination_ipv6_cidr_block
@@ -463,11 +465,20 @@ pub struct Recreation<'a> {
     pub notes: Vec<String>,
 }
 
+///
+/// A route a virtual private gateway propagates is neither the deleted route present again nor a
+/// conflict: AWS lists it beside a route the table was given for the same destination, which takes
+/// priority over it (<https://docs.aws.amazon.com/vpc/latest/userguide/route-tables-priority.html>). The
+/// cut deletes only the latter (DeleteRoute cannot remove a propagated route), so the propagated one is
+/// still there at restore, and the deleted route is created again beside it.
 pub fn plan_recreation<'a>(removed: &'a [Route], live: &[Route]) -> Recreation<'a> {
     let mut to_create = Vec::new();
     let mut notes = Vec::new();
     for route in removed {
-        match live.iter().find(|l| l.same_destination(route)) {
+        let present = live
+            .iter()
+            .find(|l| l.origin != PROPAGATED && l.same_destination(route));
+        match present {
             None => to_create.push(route),
             Some(now) if now.same_target(route) => {
                 notes.push(format!("already present: {}", route.summary()))

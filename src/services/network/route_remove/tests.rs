@@ -315,6 +315,43 @@ fn recreation_skips_routes_present_again_and_reports_conflicts() {
     );
 }
 
+/// Regression: restore took the route a VPN gateway propagates for a deleted route's destination for
+/// that route, as a conflict (another target) or as the route present again (the same gateway), and the
+/// deleted route never came back. AWS lists the two side by side and the cut deletes only the one the
+/// table was given, so the propagated one is there at restore whatever happened since.
+#[test]
+fn a_propagated_route_for_the_same_destination_is_neither_present_again_nor_a_conflict() {
+    let propagated = |destination: &str| Route {
+        origin: "EnableVgwRoutePropagation".into(),
+        ..route(destination, TargetKind::VirtualPrivateGateway, "vgw-1")
+    };
+    let removed = vec![
+        route("172.16.0.0/12", TargetKind::TransitGateway, "tgw-1"),
+        route("10.0.0.0/8", TargetKind::VirtualPrivateGateway, "vgw-1"),
+        route("192.168.0.0/16", TargetKind::VirtualPrivateGateway, "vgw-1"),
+    ];
+    let live = vec![
+        propagated("172.16.0.0/12"),
+        propagated("10.0.0.0/8"),
+        // Re-created by someone since, beside the propagated one: that one is present again.
+        propagated("192.168.0.0/16"),
+        route("192.168.0.0/16", TargetKind::VirtualPrivateGateway, "vgw-1"),
+    ];
+    let plan = plan_recreation(&removed, &live);
+    let to_create: Vec<String> = plan.to_create.iter().map(|r| r.summary()).collect();
+    assert_eq!(
+        to_create,
+        vec![
+            "172.16.0.0/12 → transit gateway tgw-1",
+            "10.0.0.0/8 → virtual private gateway vgw-1",
+        ]
+    );
+    assert_eq!(
+        plan.notes,
+        vec!["already present: 192.168.0.0/16 → virtual private gateway vgw-1"]
+    );
+}
+
 #[test]
 fn an_ipv4_and_an_ipv6_route_never_count_as_the_same_destination() {
     let removed = vec![route("::/0", TargetKind::InternetGateway, "igw-1")];

@@ -10,6 +10,11 @@
 //! so restore, once the gateway is attached again, turns it back on in each table that had it and no
 //! longer does, and says so
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableVgwRoutePropagation.html>).
+//!
+//! The responder may reach the account over the same VPN or Direct Connect link (`--keep-cidr`): a
+//! gateway that a route to a kept range goes through, one the table was given or one the gateway
+//! propagates, is proposed switched off, naming the route, as `igw_detach` does for its gateways
+//! ([`gateway_attachment::carries_a_kept_range`]).
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, VpnGateway};
@@ -356,7 +361,7 @@ impl CutKind for VpnGatewayDetach {
     async fn discover(
         &self,
         ctx: &RegionCtx,
-        _scope: &DiscoveryScope,
+        scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<GatewayState>>, ServiceError> {
         // DescribeVpnGateways is not paginated: one call returns every gateway of the region.
         let out = ctx
@@ -374,7 +379,19 @@ impl CutKind for VpnGatewayDetach {
             state.propagates_to =
                 propagation(&tables, &state.vpn_gateway_id, &attached_vpcs([&*state]));
         }
-        Ok(states.iter().filter_map(propose).collect())
+        Ok(states
+            .iter()
+            .filter_map(|state| {
+                let mut proposal = propose(state)?;
+                proposal.disabled_because = gateway_attachment::carries_a_kept_range(
+                    &state.vpn_gateway_id,
+                    &state.attachments,
+                    &tables,
+                    &scope.keep_cidrs,
+                );
+                Some(proposal)
+            })
+            .collect())
     }
 
     async fn observe(

@@ -221,6 +221,110 @@ async fn mocked_discovery_makes_one_call_and_proposes_every_attached_gateway() {
     assert_eq!(propagation, vec![(&vec![], &vec![]), (&b, &b)]);
 }
 
+fn route_to(
+    destination: &str,
+    gateway: &str,
+    origin: aws_sdk_ec2::types::RouteOrigin,
+) -> aws_sdk_ec2::types::Route {
+    aws_sdk_ec2::types::Route::builder()
+        .destination_cidr_block(destination)
+        .gateway_id(gateway)
+        .origin(origin)
+        .build()
+}
+
+/// The responder reaches the account over the office VPN (`--keep-cidr 10.1.2.0/24`): a gateway that a
+/// route to that range goes through, one it propagates (route_remove cannot delete it, so a wider one
+/// counts) or one the table was given inside the range, is proposed switched off, naming the route; a
+/// wider route the table was given (route_remove removes it) and a propagated route elsewhere leave the
+/// cut on. What the cut does (`after`) does not change, so apply derives the same cut either way.
+#[tokio::test]
+async fn mocked_a_gateway_a_kept_route_goes_through_is_proposed_switched_off_saying_why() {
+    use aws_sdk_ec2::types::RouteOrigin;
+    let describe = mock!(Client::describe_vpn_gateways).then_output(|| {
+        DescribeVpnGatewaysOutput::builder()
+            .vpn_gateways(sdk_gateway(
+                "vgw-office",
+                VpnState::Available,
+                &[("vpc-1", AttachmentStatus::Attached)],
+            ))
+            .vpn_gateways(sdk_gateway(
+                "vgw-dx",
+                VpnState::Available,
+                &[("vpc-2", AttachmentStatus::Attached)],
+            ))
+            .vpn_gateways(sdk_gateway(
+                "vgw-partner",
+                VpnState::Available,
+                &[("vpc-3", AttachmentStatus::Attached)],
+            ))
+            .build()
+    });
+    let table = |id: &str, vpc: &str, routes: Vec<aws_sdk_ec2::types::Route>| {
+        aws_sdk_ec2::types::RouteTable::builder()
+            .route_table_id(id)
+            .vpc_id(vpc)
+            .set_routes(Some(routes))
+            .build()
+    };
+    let tables = route_tables(vec![
+        table(
+            "rtb-office",
+            "vpc-1",
+            vec![route_to(
+                "10.0.0.0/8",
+                "vgw-office",
+                RouteOrigin::EnableVgwRoutePropagation,
+            )],
+        ),
+        table(
+            "rtb-dx",
+            "vpc-2",
+            vec![route_to("10.1.2.0/25", "vgw-dx", RouteOrigin::CreateRoute)],
+        ),
+        table(
+            "rtb-partner",
+            "vpc-3",
+            vec![
+                route_to("0.0.0.0/0", "vgw-partner", RouteOrigin::CreateRoute),
+                route_to(
+                    "172.16.0.0/12",
+                    "vgw-partner",
+                    RouteOrigin::EnableVgwRoutePropagation,
+                ),
+            ],
+        ),
+    ]);
+    let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&describe, &tables]);
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let scope = DiscoveryScope {
+        keep_cidrs: vec!["10.1.2.0/24".parse().unwrap()],
+        ..DiscoveryScope::for_tests()
+    };
+    let proposed = VpnGatewayDetach.discover(&ctx, &scope).await.unwrap();
+    let switched_off: Vec<(&str, Option<&str>)> = proposed
+        .iter()
+        .map(|p| (p.target.as_str(), p.disabled_because.as_deref()))
+        .collect();
+    let &[(_, dx), (_, office), (_, partner)] = switched_off.as_slice() else {
+        panic!("{switched_off:?}");
+    };
+    let office = office.expect("the propagated route covers the kept range");
+    assert!(
+        office.starts_with("route table rtb-office sends 10.0.0.0/8 to vgw-office, a route the gateway propagates there, the way to 10.1.2.0/24, which the plan keeps reachable (--keep-cidr)"),
+        "{office}"
+    );
+    let dx = dx.expect("the route the table was given lies inside the kept range");
+    assert!(
+        dx.starts_with("route table rtb-dx sends 10.1.2.0/25 to vgw-dx, the way to 10.1.2.0/24"),
+        "{dx}"
+    );
+    assert_eq!(partner, None);
+    for proposal in &proposed {
+        assert_eq!(proposal.after, propose(&proposal.before).unwrap().after);
+    }
+}
+
 /// Whether AWS keeps route propagation through a detach is not documented: restore, once the gateway
 /// reports `attached` again (after `attaching`), turns propagation back on in each recorded table that
 /// lacks it, and only there; a table already propagating, or deleted since, is said.

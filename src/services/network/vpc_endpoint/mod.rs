@@ -8,7 +8,8 @@
 //!   re-created endpoint gets a new ID (and new DNS names), so restore cannot give it back; the plan
 //!   records everything needed to rebuild it by hand.
 //!
-//! Both look at endpoints in state `available` of the types that take a policy (Gateway, Interface).
+//! Both look at endpoints in state `available` of the types that take a policy (Gateway, Interface);
+//! the other endpoints that carry or may soon carry traffic are reported ([`passed_over_endpoints`]).
 //!
 //! A policy only closes an endpoint whose service enforces it. AWS allows full access through endpoints
 //! of services that do not support endpoint policies, and through every endpoint of a service other than
@@ -169,8 +170,9 @@ fn known(list: &[&str], value: &str) -> bool {
 }
 
 /// Known endpoints neither endpoint kind proposes a cut for, that carry (or may soon carry) traffic:
-/// those of a type without an endpoint policy (Gateway Load Balancer, resource, service-network), and
-/// those awaiting the service owner's acceptance, which the owner can give after apply. Their traffic
+/// those of a type without an endpoint policy (Gateway Load Balancer, resource, service-network), those
+/// awaiting the service owner's acceptance, which the owner can give after apply, and those not yet or
+/// not fully available (`pending`, `partial`), which may become available after apply. Their traffic
 /// goes to interfaces inside the VPC, which network ACL and security-group cuts may keep as internal, and
 /// VPC Block Public Access does not cover endpoints: each is reported, never passed over.
 pub fn passed_over_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)> {
@@ -205,6 +207,13 @@ pub fn passed_over_endpoints(endpoints: &[VpcEndpoint]) -> Vec<(String, String)>
                 id.to_string(),
                 format!(
                     "a {kind} endpoint to {target} awaiting acceptance: its service's owner can accept it after apply, and no cut proposed now covers it. Delete it by hand ({delete}) unless it is expected"
+                ),
+            ));
+        } else if !is_available(state) {
+            found.push((
+                id.to_string(),
+                format!(
+                    "a {kind} endpoint to {target} in state {state}, not yet (or not fully) available, so no cut was proposed for it: it may carry traffic once AWS is done with it. Plan again once it is available, or delete it by hand ({delete})"
                 ),
             ));
         }

@@ -114,14 +114,33 @@ fn endpoints_no_cut_closes_are_reported_never_passed_over() {
         .vpc_endpoint_type(VpcEndpointType::GatewayLoadBalancer)
         .state(State::from("deleted"))
         .build();
+    // Regression: an endpoint still being created, or only partly available, got neither a cut (only
+    // available endpoints are candidates) nor a word.
+    let mut creating = interface_endpoint("vpce-creating");
+    creating.state = Some(State::from("pending"));
+    let mut partial = gateway_endpoint("vpce-partial");
+    partial.state = Some(State::from("partial"));
     let reported = passed_over_endpoints(&[
         network,
         pending,
         deleted_gwlb,
         interface_endpoint("vpce-cut"),
+        creating,
+        partial,
     ]);
     let ids: Vec<&str> = reported.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["vpce-net", "vpce-pending"], "{reported:?}");
+    assert_eq!(
+        ids,
+        ["vpce-net", "vpce-pending", "vpce-creating", "vpce-partial"],
+        "{reported:?}"
+    );
+    for (_, what) in &reported[2..] {
+        assert!(
+            what.contains("not yet (or not fully) available, so no cut was proposed")
+                && what.contains("Plan again once it is available"),
+            "{reported:?}"
+        );
+    }
     assert!(
         reported[0].1.contains("ServiceNetwork endpoint to arn:aws:vpc-lattice:us-east-1:210987654321:servicenetwork/sn-1")
             && reported[0].1.contains("aws ec2 delete-vpc-endpoints --vpc-endpoint-ids vpce-net"),
