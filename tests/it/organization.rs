@@ -67,6 +67,15 @@ pub async fn account_state(config: &SdkConfig, database_id: &str) -> AccountStat
     }
 }
 
+/// Every member's state, in the order given.
+async fn states_of(members: &[SeededMember]) -> Vec<AccountState> {
+    let mut states = Vec::new();
+    for member in members {
+        states.push(account_state(&member.config, &member.database).await);
+    }
+    states
+}
+
 /// A member seeded with the leaky account's network, database and IAM keys.
 pub struct SeededMember {
     pub account: String,
@@ -617,13 +626,7 @@ async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_
         .assert()
         .code(0);
     emulator.apply("plans/org.yaml").assert().code(0);
-    let cut: Vec<AccountState> = {
-        let mut states = Vec::new();
-        for member in &seeded {
-            states.push(account_state(&member.config, &member.database).await);
-        }
-        states
-    };
+    let cut = states_of(&seeded).await;
     for (state, planned) in cut.iter().zip(&before) {
         assert_ne!(state, planned, "apply cut every member");
     }
@@ -674,12 +677,7 @@ async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_
         .stderr(contains(
             "through role OrganizationAccountAccessRole (--role), but apply entered it through IncidentResponder",
         ));
-    for (member, state) in seeded.iter().zip(&cut) {
-        assert_eq!(
-            &account_state(&member.config, &member.database).await,
-            state
-        );
-    }
+    assert_eq!(states_of(&seeded).await, cut);
 
     emulator.restore(&second).assert().code(0);
     assert_eq!(
@@ -688,12 +686,5 @@ async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_
         "one member's file restored alone, through the role it records"
     );
     emulator.restore("plans/org.rollback").assert().code(0);
-    for (member, state) in seeded.iter().zip(&before) {
-        assert_eq!(
-            &account_state(&member.config, &member.database).await,
-            state,
-            "{}",
-            member.account
-        );
-    }
+    assert_eq!(states_of(&seeded).await, before);
 }

@@ -67,6 +67,19 @@ fn listed(name: &str, path: &str, policy: &Value) -> ListedRole {
     }
 }
 
+/// A session of role `responder`, reached through `profile_roles` (the profile's `source_profile` chain).
+fn responder_session(profile_roles: Vec<String>) -> CallerPrincipal {
+    CallerPrincipal::from_identity(&CallerIdentity {
+        account: US.into(),
+        arn: format!("arn:aws:sts::{US}:assumed-role/responder/incident"),
+        user_id: "AROA:incident".into(),
+        access_key_id: None,
+        source: None,
+        entered_by: None,
+        profile_roles,
+    })
+}
+
 fn nobody() -> CallerPrincipal {
     CallerPrincipal {
         user: Some("responder".into()),
@@ -315,15 +328,7 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         ),
         listed("vendor", "/", &vendor_trust()),
     ];
-    let caller = CallerPrincipal::from_identity(&CallerIdentity {
-        account: US.into(),
-        arn: format!("arn:aws:sts::{US}:assumed-role/responder/incident"),
-        user_id: "AROA:incident".into(),
-        access_key_id: None,
-        source: None,
-        entered_by: None,
-        profile_roles: Vec::new(),
-    });
+    let caller = responder_session(Vec::new());
     let kept = kept_roles(&caller, &roles, US);
     let names: Vec<&str> = kept.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(names, ["responder", "hop", "entry"]);
@@ -349,18 +354,10 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
     // The responder's profile reaches `responder` through `vendor` (a `source_profile` chain whose
     // keys are the vendor account's): `vendor` trusts an outsider, and is named in no kept role's
     // trust policy, yet denying its trust would lock the responder out when the session is renewed.
-    let chained = CallerPrincipal::from_identity(&CallerIdentity {
-        account: US.into(),
-        arn: format!("arn:aws:sts::{US}:assumed-role/responder/incident"),
-        user_id: "AROA:incident".into(),
-        access_key_id: None,
-        source: None,
-        entered_by: None,
-        profile_roles: vec![
-            format!("arn:aws:iam::{US}:role/responder"),
-            format!("arn:aws:iam::{US}:role/vendor"),
-        ],
-    });
+    let chained = responder_session(vec![
+        format!("arn:aws:iam::{US}:role/responder"),
+        format!("arn:aws:iam::{US}:role/vendor"),
+    ]);
     let kept = kept_roles(&chained, &roles, US);
     let vendor = kept
         .iter()
