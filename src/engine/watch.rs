@@ -287,6 +287,16 @@ async fn look(
     let (after, before) = (cut.after.value(), cut.before.value());
     let verdict = match kind.observe(&ctx, &cut).await {
         Ok(live) if same_state(&after, &live) => Verdict::Held,
+        // AWS may still be reporting the state from before the cut: neither a reopening (a false alarm,
+        // and a re-cut) nor held (a reopening would pass unseen) can be told yet.
+        Ok(live)
+            if same_state(&before, &live)
+                && let Some(until) = still_reading_back(kind.reads_back_late(), since) =>
+        {
+            Verdict::Unreadable(format!(
+                "AWS still reports the state from before the cut, as it may until {until} after the change: whether the cut holds cannot be told yet; look again after then"
+            ))
+        }
         Ok(live) if same_state(&before, &live) => Verdict::Reopened(before),
         Ok(live)
             if match written {
@@ -313,6 +323,21 @@ async fn look(
         who,
         recut: None,
     }
+}
+
+/// Until when a cut completed at `since` (RFC 3339) may still read back as before, for a kind that
+/// reads back `late`: `Some` (that moment, RFC 3339, to the second) while it is not yet past.
+fn still_reading_back(late: Option<std::time::Duration>, since: Option<&str>) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let done = time::OffsetDateTime::parse(since?, &Rfc3339).ok()?;
+    let until = done + late?;
+    (time::OffsetDateTime::now_utc() < until).then(|| {
+        until
+            .replace_nanosecond(0)
+            .unwrap_or(until)
+            .format(&Rfc3339)
+            .unwrap_or_default()
+    })
 }
 
 /// Why apply would leave the re-cut out, asked as apply asks it of every cut: the kind refuses it
@@ -385,5 +410,32 @@ async fn recut(
             });
             Ok(Err(error))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::format_description::well_known::Rfc3339;
+
+    /// A kind whose change reads back late (the AMI block: up to 10 minutes and a margin) cannot be told
+    /// held or reopened while its cut is younger than that; after, or for a kind that reads back at
+    /// once, it can.
+    #[test]
+    fn a_reading_of_before_cannot_be_told_while_aws_may_still_report_it() {
+        let now = time::OffsetDateTime::now_utc();
+        let late = Some(std::time::Duration::from_secs(11 * 60));
+        let minute_ago = (now - time::Duration::minutes(1)).format(&Rfc3339).unwrap();
+        let until = (now + time::Duration::minutes(10))
+            .replace_nanosecond(0)
+            .unwrap()
+            .format(&Rfc3339)
+            .unwrap();
+        assert_eq!(still_reading_back(late, Some(&minute_ago)), Some(until));
+        let hour_ago = (now - time::Duration::hours(1)).format(&Rfc3339).unwrap();
+        assert_eq!(still_reading_back(late, Some(&hour_ago)), None);
+        assert_eq!(still_reading_back(None, Some(&minute_ago)), None);
+        assert_eq!(still_reading_back(late, None), None);
+        assert_eq!(still_reading_back(late, Some("yesterday")), None);
     }
 }

@@ -409,6 +409,13 @@ pub trait Containment: Send + Sync {
     /// made again instead.
     fn holding_is_complete(&self) -> bool;
 
+    /// How long after a cut AWS may go on reporting the state from before it: a switch AWS applies
+    /// within minutes and meanwhile reads back as it was (the AMI block public access, up to 10
+    /// minutes). Within that time of the cut, `watch` takes such a reading for neither held nor reopened
+    /// (no false alarm, no re-cut, no false assurance): it cannot tell yet, and says until when. `None`
+    /// for kinds whose change reads back at once.
+    fn reads_back_late(&self) -> Option<std::time::Duration>;
+
     /// When `live` (neither the recorded `after` nor `before`) is what the cut took away come back, in
     /// whole or in part, under identifiers AWS assigns anew (a security-group rule re-authorized gets a
     /// new rule ID) and with nothing else changed: the state `watch --recut` cuts again from, as the
@@ -719,6 +726,11 @@ pub trait CutKind: Send + Sync + 'static {
         true
     }
 
+    /// As [`Containment::reads_back_late`]. By default a change reads back at once.
+    fn reads_back_late(&self) -> Option<std::time::Duration> {
+        None
+    }
+
     /// As [`Containment::cuts_after`]. By default none: the kind's cuts start with the rest of its phase.
     fn cuts_after(&self) -> &'static [&'static str] {
         &[]
@@ -937,6 +949,10 @@ impl<K: CutKind> Containment for K {
 
     fn holding_is_complete(&self) -> bool {
         CutKind::holding_is_complete(self)
+    }
+
+    fn reads_back_late(&self) -> Option<std::time::Duration> {
+        CutKind::reads_back_late(self)
     }
 
     fn undoes_independently(&self) -> bool {

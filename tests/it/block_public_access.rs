@@ -287,6 +287,7 @@ async fn restore_leaves_switches_changed_after_the_cut_and_reports_each_conflict
         .send()
         .await
         .unwrap();
+    image_block_public_access_undone_at_once_cannot_be_told_yet(&emulator, &ec2).await;
 
     emulator
         .restore(ROLLBACK)
@@ -312,6 +313,51 @@ async fn restore_leaves_switches_changed_after_the_cut_and_reports_each_conflict
     // The exclusion the cut made is its own to take back, whatever became of the mode.
     let (_, _, still_kept) = sealed_with_bastion_kept(&ec2, &seeded.bastion_subnet).await;
     assert!(!still_kept);
+}
+
+/// The AMI block read back `unblocked` moments after apply: AWS reports the previous state for up to
+/// 10 minutes after enabling it, so watch can tell neither a lifted block (a false alarm, and a re-cut)
+/// nor a held one (a lift would pass unseen). It says it cannot tell yet, until when, and re-cuts
+/// nothing.
+async fn image_block_public_access_undone_at_once_cannot_be_told_yet(
+    emulator: &Emulator,
+    ec2: &aws_sdk_ec2::Client,
+) {
+    let output = emulator
+        .hikkonuki()
+        .args(["watch", ROLLBACK, "--once", "--recut", "--output", "json"])
+        .assert()
+        .code(2)
+        .get_output()
+        .stdout
+        .clone();
+    let events = crate::steer::json_events(&output);
+    let image = events
+        .iter()
+        .find(|e| {
+            e["event"] == "cut-reopened"
+                && e["id"] == format!("image_block_public_access/{REGION}/{ACCOUNT}").as_str()
+        })
+        .unwrap_or_else(|| panic!("{events:?}"));
+    let how = image["how"].as_str().unwrap();
+    assert!(
+        how.starts_with(
+            "could not be read: AWS still reports the state from before the cut, as it may until "
+        ) && how.contains("whether the cut holds cannot be told yet"),
+        "{how}"
+    );
+    assert!(image["recut"].is_null(), "never re-cut: {image}");
+    let finished = events.last().unwrap();
+    assert_eq!(finished["outcomes"]["unreadable"], 1, "{finished}");
+    assert_eq!(
+        ec2.get_image_block_public_access_state()
+            .send()
+            .await
+            .unwrap()
+            .image_block_public_access_state(),
+        Some("unblocked"),
+        "watch changed nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -87,7 +87,9 @@ pub fn watch_once(emulator: &Emulator) -> assert_cmd::Command {
 }
 
 /// Puts back, with the library and behind the tool's back (nothing journaled), every cut the rollback
-/// file records as done: what a pipeline reverting the containment does. Returns the IDs undone.
+/// file records as done: what a pipeline reverting the containment does. Returns the IDs undone. Cuts of
+/// kinds whose change AWS reads back late (the AMI block) are left as cut: undone moments after apply,
+/// watch cannot tell them yet, as on AWS (`image_block_public_access_undone_at_once_cannot_be_told_yet`).
 pub async fn undo_behind_the_tools_back(
     emulator: &Emulator,
     rollback: &str,
@@ -117,6 +119,9 @@ pub async fn undo_behind_the_tools_back(
             Entry::Done { id, undo } => {
                 let cut = &cuts[id];
                 let kind = registry.get(&cut.kind).unwrap();
+                if kind.reads_back_late().is_some() {
+                    continue;
+                }
                 kind.undo(&session.region(&cut.region), &undo.value())
                     .await
                     .unwrap_or_else(|err| panic!("undoing {id}: {err}"));

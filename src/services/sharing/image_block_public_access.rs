@@ -11,7 +11,8 @@
 //! prior state proves nothing, and undo disables it all the same (the prior state, whatever the reading).
 //! The switch has only the two states, so no later change can be told from the cut's own. Undo then waits,
 //! bounded, until AWS reports it `unblocked`, because `sharing_revoke`'s restore, which follows, cannot make
-//! an AMI public before that.
+//! an AMI public before that. For the same reason `watch`, within that time of the cut, cannot tell a
+//! reading of `unblocked` from the block still on its way ([`crate::services::Containment::reads_back_late`]).
 
 use std::time::Duration;
 
@@ -140,6 +141,12 @@ impl CutKind for ImageBlockPublicAccess {
 
     fn info(&self) -> &'static KindInfo {
         &INFO
+    }
+
+    /// AWS reports the previous state for up to 10 minutes after the block is enabled (see the module
+    /// documentation): `watch` must not read that as the block lifted, nor as held.
+    fn reads_back_late(&self) -> Option<Duration> {
+        Some(TAKES_EFFECT_WITHIN)
     }
 
     fn check_states(&self, cut: &TypedCut<SwitchState>) -> Result<(), String> {
