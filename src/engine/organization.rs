@@ -574,21 +574,50 @@ pub async fn restore_file(
         _ => return restore::run_one(session, registry, request, operator, stop, reporter).await,
     };
     let role = role_for(&request.rollback, &header, request, reporter);
+    let entered = enter_for_file(session, &request.rollback, &header.account, &role).await?;
+    restore::run_one(&entered, registry, request, operator, stop, reporter).await
+}
+
+/// Enters the account a rollback file was written for through `role` (the credentials' own session
+/// when it is their account), saying which file needed it when it cannot.
+async fn enter_for_file<'a>(
+    session: &'a AwsSession,
+    file: &Path,
+    account: &str,
+    role: &str,
+) -> Result<AccountSession<'a>, EngineError> {
     let me = session
         .caller_identity()
         .await
         .map_err(EngineError::identity)?;
-    let account = &header.account;
     let (entered, _) =
-        enter(session, &me, account, &role)
+        enter(session, &me, account, role)
             .await
             .map_err(|why| EngineError::Refused {
                 message: format!(
                     "{}: cannot enter account {account}, which the file was written for: {why}",
-                    request.rollback.display()
+                    file.display()
                 ),
             })?;
-    restore::run_one(&entered, registry, request, operator, stop, reporter).await
+    Ok(entered)
+}
+
+/// The role a rollback file records apply entered its account through, checked: apply records only a
+/// role name the plan reader accepted, so anything else is not apply's and is refused, with `fix`.
+fn recorded_role(
+    contents: &crate::journal::JournalContents,
+    fix: &str,
+) -> Result<Option<String>, EngineError> {
+    match contents.member_role() {
+        Some(role) if !crate::plan::is_role_name(role) => Err(EngineError::Refused {
+            message: format!(
+                "{}: its header's member_role `{}` is not an IAM role name, which apply never writes\n  fix: {fix}",
+                contents.path.display(),
+                crate::report::escape::field(role)
+            ),
+        }),
+        role => Ok(role.map(str::to_string)),
+    }
 }
 
 /// The session to look at one rollback file's account with (watch, verify): the credentials' own, or,
@@ -600,32 +629,11 @@ pub async fn session_for_file<'a>(
     contents: &crate::journal::JournalContents,
     account: &str,
 ) -> Result<AccountSession<'a>, EngineError> {
-    let Some(role) = contents.member_role() else {
-        return Ok(AccountSession::Own(session));
-    };
-    if !crate::plan::is_role_name(role) {
-        return Err(EngineError::Refused {
-            message: format!(
-                "{}: its header's member_role `{}` is not an IAM role name, which apply never writes\n  fix: look at the file with `hikkonuki show`, and use the account's own credentials",
-                contents.path.display(),
-                crate::report::escape::field(role)
-            ),
-        });
+    let fix = "look at the file with `hikkonuki show`, and use the account's own credentials";
+    match recorded_role(contents, fix)? {
+        Some(role) => enter_for_file(session, &contents.path, account, &role).await,
+        None => Ok(AccountSession::Own(session)),
     }
-    let me = session
-        .caller_identity()
-        .await
-        .map_err(EngineError::identity)?;
-    let (entered, _) =
-        enter(session, &me, account, role)
-            .await
-            .map_err(|why| EngineError::Refused {
-                message: format!(
-                    "{}: cannot enter account {account}, which the file was written for: {why}",
-                    contents.path.display()
-                ),
-            })?;
-    Ok(entered)
 }
 
 /// Refuses a directory of several accounts' rollback files where a command looks at one account's
@@ -894,20 +902,10 @@ pub(crate) fn file_header(
     if contents.records.is_empty() {
         return Ok(None);
     }
-    let member_role = contents.member_role().map(str::to_string);
-    // Apply records only a role name the plan reader accepted; anything else is not apply's.
-    if let Some(role) = member_role
-        .as_deref()
-        .filter(|role| !crate::plan::is_role_name(role))
-    {
-        return Err(EngineError::Refused {
-            message: format!(
-                "{}: its header's member_role `{}` is not an IAM role name, which apply never writes\n  fix: restore with --role NAME (the role the plan was made with) after checking the file with `hikkonuki show`",
-                file.display(),
-                crate::report::escape::field(role)
-            ),
-        });
-    }
+    let member_role = recorded_role(
+        &contents,
+        "restore with --role NAME (the role the plan was made with) after checking the file with `hikkonuki show`",
+    )?;
     Ok(Some(FileHeader {
         account: restore::rollback_account(&contents, file)?,
         member_role,

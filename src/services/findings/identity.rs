@@ -29,7 +29,7 @@ use crate::services::common::missing_api::{missing_operation, retry_config, unre
 use crate::services::common::organization::organization;
 use crate::services::common::policy_principals::Organization;
 use crate::services::common::regions::enabled_regions;
-use crate::services::identity::{CallerPrincipal, ProtectedRole};
+use crate::services::identity::{CallerPrincipal, ProtectedRole, is_no_such_entity};
 use crate::services::{DiscoveryScope, Inspection, ServiceError, gather};
 
 fn finding(check: &str, resource: &str, severity: Severity, message: String) -> Finding {
@@ -627,15 +627,11 @@ impl Inspection for ConsolePasswords {
         gather(users, LOGIN_PROFILE_CONCURRENCY, |(user, arn)| async move {
             match ctx.iam().get_login_profile().user_name(&user).send().await {
                 Ok(_) => Ok(vec![console_password_finding(&arn, &user)]),
-                // No password (or the user was deleted since it was listed): no way in by one.
-                Err(err)
-                    if err
-                        .as_service_error()
-                        .is_some_and(|e| e.is_no_such_entity_exception()) =>
-                {
-                    Ok(vec![])
-                }
-                Err(err) => Err(ServiceError::from_sdk("iam:GetLoginProfile", err)),
+                Err(err) => match ServiceError::from_sdk("iam:GetLoginProfile", err) {
+                    // No password (or the user was deleted since it was listed): no way in by one.
+                    err if is_no_such_entity(&err) => Ok(vec![]),
+                    err => Err(err),
+                },
             }
         })
         .await

@@ -83,7 +83,7 @@ impl CallerPrincipal {
         principal.chain_roles = caller
             .profile_roles
             .iter()
-            .filter_map(|arn| role_in_account(arn, &caller.account))
+            .filter_map(|arn| same_account_role(arn, &caller.account))
             .collect();
         principal
     }
@@ -104,15 +104,22 @@ impl CallerPrincipal {
     }
 }
 
-/// The name of the role an IAM role ARN (`arn:PARTITION:iam::ACCOUNT:role/PATH/NAME`) names, when it is
-/// a role of `account`.
-fn role_in_account(arn: &str, account: &str) -> Option<String> {
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ["arn", _, "iam", "", owner, resource] = parts.as_slice() else {
+/// The name of a role in `account_id` that a principal value names (`arn:…:iam::ACCT:role/PATH/NAME` or
+/// `arn:…:sts::ACCT:assumed-role/NAME/SESSION`), if it names one.
+pub fn same_account_role(value: &str, account_id: &str) -> Option<String> {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let ["arn", _, service, "", account, resource] = parts.as_slice() else {
         return None;
     };
-    let name = resource.strip_prefix("role/")?.rsplit('/').next()?;
-    (*owner == account && !name.is_empty()).then(|| name.to_string())
+    if *account != account_id {
+        return None;
+    }
+    match (*service, resource.split_once('/')) {
+        ("iam", Some(("role", rest))) => rest.rsplit('/').next().map(str::to_string),
+        ("sts", Some(("assumed-role", rest))) => rest.split('/').next().map(str::to_string),
+        _ => None,
+    }
+    .filter(|name| !name.is_empty())
 }
 
 /// A role AWS keeps for itself: IAM answers `UnmodifiableEntity` to every policy written on it

@@ -51,7 +51,7 @@ use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, PolicyReading, read_policy};
 use crate::services::identity::policy_room::policy_size;
 use crate::services::identity::{
-    CallerPrincipal, ProtectedRole, decode_policy_document, is_no_such_entity,
+    CallerPrincipal, ProtectedRole, decode_policy_document, is_no_such_entity, same_account_role,
 };
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
@@ -341,24 +341,6 @@ async fn live_trust_policy(ctx: &RegionCtx, role: &str) -> Result<Option<Value>,
             format!("role {role}'s trust policy is not JSON ({err})"),
         )
     })
-}
-
-/// The name of a role in `account_id` that a principal value names (`arn:…:iam::ACCT:role/PATH/NAME` or
-/// `arn:…:sts::ACCT:assumed-role/NAME/SESSION`), if it names one.
-fn same_account_role(value: &str, account_id: &str) -> Option<String> {
-    let parts: Vec<&str> = value.splitn(6, ':').collect();
-    let ["arn", _, service, "", account, resource] = parts.as_slice() else {
-        return None;
-    };
-    if *account != account_id {
-        return None;
-    }
-    match (*service, resource.split_once('/')) {
-        ("iam", Some(("role", rest))) => rest.rsplit('/').next().map(str::to_string),
-        ("sts", Some(("assumed-role", rest))) => rest.split('/').next().map(str::to_string),
-        _ => None,
-    }
-    .filter(|name| !name.is_empty())
 }
 
 /// The same-account roles a trust policy's Allow statements name.
