@@ -451,3 +451,143 @@ async fn route_restore_recreates_what_was_removed_and_leaves_a_route_changed_sin
         "every deleted route is back except the one whose destination was taken since"
     );
 }
+
+/// The responder keeps their office ranges in a prefix list of the account's own, and their SSH rule and
+/// their VPN route name the list: with `--keep-cidr` over the office, both are kept, and so is the VPN
+/// gateway they go through, as the same rule and route written with the ranges would be. The partner's
+/// list (198.51.100.0/24, beyond the keep range) is still cut, saying why. Restore gives back exactly the
+/// groups and tables there were.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_restore_is_exact() {
+    use aws_sdk_ec2::types::{AddPrefixListEntry, IpPermission, PrefixListId};
+
+    let (emulator, seeded) = seeded_emulator().await;
+    let ec2 = emulator.ec2(REGION).await;
+    let office = ec2
+        .create_managed_prefix_list()
+        .prefix_list_name("responder-offices")
+        .address_family("IPv4")
+        .max_entries(5)
+        .entries(AddPrefixListEntry::builder().cidr("203.0.113.0/25").build())
+        .entries(
+            AddPrefixListEntry::builder()
+                .cidr("203.0.113.200/32")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let office = office
+        .prefix_list()
+        .unwrap()
+        .prefix_list_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&seeded.bastion_group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(&office).build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(&seeded.network.private_route_table)
+        .destination_prefix_list_id(&office)
+        .gateway_id(&seeded.network.vpn_gateway)
+        .send()
+        .await
+        .unwrap();
+    let groups_before = crate::snapshot::security_groups(&ec2).await;
+    let tables_before = route_tables(&ec2).await;
+    let gateways_before = crate::snapshot::vpn_gateways(&ec2).await;
+
+    plan(&emulator);
+    let text = std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap();
+    let plan: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    let cut = |id: String| {
+        plan["cuts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"].as_str() == Some(id.as_str()))
+            .unwrap_or_else(|| panic!("no cut {id} in {text}"))
+            .clone()
+    };
+    let bastion = cut(format!("sg_revoke/{REGION}/{}", seeded.bastion_group));
+    let kept_lists: Vec<&str> = bastion["after"]["rules"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["prefix_list_id"].as_str())
+        .collect();
+    assert_eq!(kept_lists, vec![office.as_str()], "{bastion:?}");
+    assert!(
+        bastion["reason"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("from prefix list {office}")),
+        "{bastion:?}"
+    );
+    let db = cut(format!("sg_revoke/{REGION}/{}", seeded.db_group));
+    let db_reason = db["reason"].as_str().unwrap();
+    assert!(
+        db_reason.contains("Prefix lists cut despite --keep-cidr: pl-")
+            && db_reason.contains("(an entry lies beyond the VPC and the keep ranges)"),
+        "{db_reason}"
+    );
+    let table = cut(format!(
+        "route_remove/{REGION}/{}",
+        seeded.network.private_route_table
+    ));
+    let kept_routes: Vec<&str> = table["after"]["routes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["destination_prefix_list_id"].as_str())
+        .filter(|pl| *pl == office)
+        .collect();
+    assert_eq!(kept_routes, vec![office.as_str()], "{table:?}");
+    let vgw = cut(format!(
+        "vgw_detach/{REGION}/{}",
+        seeded.network.vpn_gateway
+    ));
+    assert_eq!(vgw["enabled"].as_bool(), Some(false), "{vgw:?}");
+    let because = vgw["reason"].as_str().unwrap_or_default();
+    assert!(
+        because.contains(&format!(
+            "sends prefix list {office} to {}",
+            seeded.network.vpn_gateway
+        )),
+        "{vgw:?}"
+    );
+
+    apply(&emulator);
+    let groups = crate::snapshot::security_groups(&ec2).await;
+    let bastion_rules = groups[&seeded.bastion_group].join("\n");
+    assert!(bastion_rules.contains(&office), "{bastion_rules}");
+    assert!(!bastion_rules.contains("0.0.0.0/0"), "{bastion_rules}");
+    let db_rules = groups[&seeded.db_group].join("\n");
+    assert!(
+        !db_rules.contains("pl-"),
+        "the partner's list is cut: {db_rules}"
+    );
+    let tables = route_tables(&ec2).await;
+    let private = tables[&seeded.network.private_route_table].join("\n");
+    assert!(private.contains(&office), "{private}");
+    assert!(!private.contains("172.16.0.0/12"), "{private}");
+    assert_eq!(
+        crate::snapshot::vpn_gateways(&ec2).await,
+        gateways_before,
+        "the VPN gateway the kept route goes through stays attached"
+    );
+
+    restore(&emulator);
+    assert_eq!(crate::snapshot::security_groups(&ec2).await, groups_before);
+    assert_eq!(route_tables(&ec2).await, tables_before);
+}

@@ -7,6 +7,7 @@
 pub mod gateway_attachment;
 pub mod igw_detach;
 pub mod nacl_deny;
+pub mod prefix_lists;
 pub mod reachability;
 pub mod route_remove;
 pub mod sg_revoke;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
+use crate::services::network::prefix_lists::{ListVerdict, OwnedPrefixLists};
 use crate::services::{PermissionCheck, ServiceError, UndoOutcome};
 
 /// One attachment of a gateway to a VPC, as AWS reports it.
@@ -147,11 +148,15 @@ pub fn vpcs_carrying_traffic(attachments: &[Attachment]) -> Vec<&str> {
 /// AWS lists propagated routes in the table beside the others, with origin `EnableVgwRoutePropagation`
 /// and the gateway as target
 /// (<https://docs.aws.amazon.com/vpc/latest/userguide/route-tables-priority.html>).
+///
+/// A route to a prefix list of the account's own whose every entry lies within a kept range is a kept
+/// path too, as route_remove keeps it ([`prefix_lists`]).
 pub fn carries_a_kept_range(
     gateway_id: &str,
     attachments: &[Attachment],
     tables: &[RouteTable],
     keep_cidrs: &[Cidr],
+    lists: &OwnedPrefixLists,
 ) -> Option<String> {
     if keep_cidrs.is_empty() {
         return None;
@@ -163,6 +168,15 @@ pub fn carries_a_kept_range(
         }
         for route in table.routes() {
             if route.gateway_id() != Some(gateway_id) {
+                continue;
+            }
+            let table_id = table.route_table_id().unwrap_or("?");
+            if let Some(list) = route.destination_prefix_list_id() {
+                if lists.verdict(list, &[], keep_cidrs) == ListVerdict::ResponderRange {
+                    return Some(format!(
+                        "route table {table_id} sends prefix list {list} to {gateway_id}, the way to the list's ranges, which all lie within what the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Route table, network ACL and security-group cuts still close everything else; enable this cut only if the kept path may go"
+                    ));
+                }
                 continue;
             }
             let Some(destination) = route
@@ -181,7 +195,6 @@ pub fn carries_a_kept_range(
             let Some(kept) = kept else {
                 continue;
             };
-            let table_id = table.route_table_id().unwrap_or("?");
             return Some(if propagated {
                 format!(
                     "route table {table_id} sends {destination} to {gateway_id}, a route the gateway propagates there, the way to {kept}, which the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Network ACL and security-group cuts still close everything else (route_remove cannot delete a propagated route); enable this cut only if the kept path may go"

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{Filter, InternetGateway, NetworkInterface};
 use serde::{Deserialize, Serialize};
 
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
-use super::vpc;
+use super::{prefix_lists, vpc};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
@@ -473,6 +473,12 @@ impl CutKind for InternetGatewayDetach {
         } else {
             vpc::route_tables(ctx).await?
         };
+        let lists = prefix_lists::read(
+            ctx,
+            prefix_lists::named_by_routes(&tables),
+            &scope.caller.account,
+        )
+        .await;
         Ok(states
             .iter()
             .filter_map(|state| {
@@ -485,6 +491,7 @@ impl CutKind for InternetGatewayDetach {
                         &state.attachments,
                         &tables,
                         &scope.keep_cidrs,
+                        &lists,
                     );
                 }
                 Some(proposal)

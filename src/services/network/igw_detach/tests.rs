@@ -116,7 +116,9 @@ fn public_addresses_disable_the_cut_naming_each_blocker_and_what_to_do() {
 
 fn table(vpc: &str, destination: &str, gateway: &str) -> aws_sdk_ec2::types::RouteTable {
     let route = aws_sdk_ec2::types::Route::builder().gateway_id(gateway);
-    let route = if destination.contains(':') {
+    let route = if destination.starts_with("pl-") {
+        route.destination_prefix_list_id(destination)
+    } else if destination.contains(':') {
         route.destination_ipv6_cidr_block(destination)
     } else {
         route.destination_cidr_block(destination)
@@ -138,6 +140,7 @@ fn kept_range_of(
         &state.attachments,
         tables,
         keep,
+        &Default::default(),
     )
 }
 
@@ -170,6 +173,33 @@ fn a_gateway_the_kept_route_goes_through_is_left_attached_saying_why() {
     ] {
         assert_eq!(kept_range_of(&state, &tables, &keep), None, "{tables:?}");
     }
+}
+
+/// The responder's office ranges kept in a prefix list the account owns: the route to the list is the
+/// kept path, as route_remove keeps it; another list, or the same with an entry beyond, is not.
+#[test]
+fn a_gateway_a_route_to_the_responders_own_prefix_list_goes_through_is_left_attached() {
+    let state = gateway(vec![]);
+    let kept: Vec<crate::net::Cidr> = vec!["2001:db8::/64".parse().unwrap()];
+    let lists = crate::services::network::prefix_lists::OwnedPrefixLists::default()
+        .with("pl-office", &["2001:db8::7/128", "2001:db8::8/128"])
+        .with("pl-partner", &["2001:db8::7/128", "2001:db9::/64"]);
+    let carried = |destination: &str| {
+        gateway_attachment::carries_a_kept_range(
+            &state.internet_gateway_id,
+            &state.attachments,
+            &[table("vpc-1", destination, "igw-1")],
+            &kept,
+            &lists,
+        )
+    };
+    let why = carried("pl-office").expect("the kept list's route goes through igw-1");
+    assert!(
+        why.contains("route table rtb-1 sends prefix list pl-office to igw-1"),
+        "{why}"
+    );
+    assert_eq!(carried("pl-partner"), None);
+    assert_eq!(carried("pl-unknown"), None);
 }
 
 fn eni(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::NetworkInterfaceBuilder {

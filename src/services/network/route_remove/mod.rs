@@ -19,14 +19,15 @@
 //! the reason: the local route; routes to gateway endpoints (the endpoint manages them; endpoint kinds
 //! handle endpoints); routes propagated by a virtual private gateway (DeleteRoute cannot remove them);
 //! routes to instances and network interfaces (an appliance may forward traffic out and must be contained
-//! on its own); routes to destinations inside the responder's `--keep-cidr` ranges.
+//! on its own); routes to destinations inside the responder's `--keep-cidr` ranges, written out or as a
+//! prefix list of the account's own whose every entry lies there ([`prefix_lists`]).
 //!
 //! Restore re-creates each deleted route with its recorded target, unless a route for the same destination
 //! exists again: the same target is "already present", another target is a conflict, left as it is and
 //! reported. A route a virtual private gateway propagates for that destination counts as neither: it was
 //! there beside the deleted one all along ([`plan_recreation`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteTable;
@@ -35,6 +36,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::services::common::unclassified;
+use crate::services::network::prefix_lists::{self, ListVerdict, OwnedPrefixLists};
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
@@ -260,7 +262,14 @@ pub enum Verdict {
 }
 
 /// Decides one route. A destination CIDR that does not parse is treated as outside: when in doubt, cut.
-pub fn classify(route: &Route, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdict {
+/// A destination prefix list counts by its entries when the account owns it ([`prefix_lists`]), and is
+/// outside otherwise (AWS services' ranges, or another account's list).
+pub fn classify(
+    route: &Route,
+    vpc_cidrs: &[Cidr],
+    keep_cidrs: &[Cidr],
+    lists: &OwnedPrefixLists,
+) -> Verdict {
     match route.target_kind {
         TargetKind::Local => return Verdict::KeepLocal,
         TargetKind::GatewayEndpoint => return Verdict::KeepGatewayEndpoint,
@@ -279,13 +288,19 @@ pub fn classify(route: &Route, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> Verdi
     if route.state.eq_ignore_ascii_case("blackhole") {
         return Verdict::KeepBlackhole;
     }
-    // Prefix lists name ranges outside the VPC (AWS services, partners).
+    if let Some(list) = &route.destination_prefix_list_id {
+        return match lists.verdict(list, vpc_cidrs, keep_cidrs) {
+            ListVerdict::InsideVpc => Verdict::KeepInsideVpc,
+            ListVerdict::ResponderRange => Verdict::KeepResponderRange,
+            ListVerdict::Outside => Verdict::Remove,
+        };
+    }
     let Some(cidr) = route
         .destination_cidr_block
         .as_ref()
         .or(route.destination_ipv6_cidr_block.as_ref())
     else {
-        return Verdict::Remove;
+        return Verdict::Remove; // no destination AWS describes: when in doubt, cut
     };
     match cidr.parse::<Cidr>() {
         Ok(block) if block.is_within_any(vpc_cidrs) => Verdict::KeepInsideVpc,
@@ -302,12 +317,16 @@ fn parse_all(blocks: &[String]) -> Vec<Cidr> {
 /// that may still lead out through a target it does not handle (an instance or interface forwarding
 /// traffic, a local or carrier gateway, a core network), said as what to check. None when there are
 /// none, or when the table has a proposal.
-pub fn ways_out_left_unsaid(state: &TableState, keep_cidrs: &[Cidr]) -> Option<String> {
+pub fn ways_out_left_unsaid(
+    state: &TableState,
+    keep_cidrs: &[Cidr],
+    lists: &OwnedPrefixLists,
+) -> Option<String> {
     let vpc_cidrs = parse_all(&state.vpc_cidrs);
     let verdicts: Vec<(Verdict, &Route)> = state
         .routes
         .iter()
-        .map(|route| (classify(route, &vpc_cidrs, keep_cidrs), route))
+        .map(|route| (classify(route, &vpc_cidrs, keep_cidrs, lists), route))
         .collect();
     if verdicts.iter().any(|(v, _)| *v == Verdict::Remove) {
         return None;
@@ -350,13 +369,17 @@ pub fn ways_out_left_unsaid(state: &TableState, keep_cidrs: &[Cidr]) -> Option<S
 }
 
 /// Builds the proposal for one table, or nothing when no route leads out.
-pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<TableState>> {
+pub fn propose(
+    state: &TableState,
+    keep_cidrs: &[Cidr],
+    lists: &OwnedPrefixLists,
+) -> Option<Proposal<TableState>> {
     let vpc_cidrs = parse_all(&state.vpc_cidrs);
     let mut removed: Vec<&Route> = Vec::new();
     let mut remaining: Vec<Route> = Vec::new();
     let mut left: HashMap<&'static str, Vec<String>> = HashMap::new();
     for route in &state.routes {
-        let verdict = classify(route, &vpc_cidrs, keep_cidrs);
+        let verdict = classify(route, &vpc_cidrs, keep_cidrs, lists);
         let note = match verdict {
             Verdict::Remove => {
                 removed.push(route);
@@ -434,6 +457,12 @@ pub fn propose(state: &TableState, keep_cidrs: &[Cidr]) -> Option<Proposal<Table
         reason.push_str(
             " A --keep-cidr range reached only through a deleted route loses that path too.",
         );
+        reason.push_str(&prefix_lists::why_not_kept(
+            removed
+                .iter()
+                .filter_map(|r| r.destination_prefix_list_id.as_deref()),
+            lists,
+        ));
     }
     let after = TableState {
         routes: remaining,
@@ -776,8 +805,15 @@ impl CutKind for RouteRemove {
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<TableState>>, ServiceError> {
         let states = describe_region(ctx).await?;
+        let named: BTreeSet<String> = states
+            .iter()
+            .flat_map(|state| &state.routes)
+            .filter(|route| route.target_kind != TargetKind::GatewayEndpoint)
+            .filter_map(|route| route.destination_prefix_list_id.clone())
+            .collect();
+        let lists = prefix_lists::read(ctx, named, &scope.caller.account).await;
         for state in &states {
-            if let Some(what) = ways_out_left_unsaid(state, &scope.keep_cidrs) {
+            if let Some(what) = ways_out_left_unsaid(state, &scope.keep_cidrs, &lists) {
                 crate::services::common::unclassified::report(
                     ctx,
                     INFO.name,
@@ -790,7 +826,7 @@ impl CutKind for RouteRemove {
         }
         Ok(states
             .iter()
-            .filter_map(|state| propose(state, &scope.keep_cidrs))
+            .filter_map(|state| propose(state, &scope.keep_cidrs, &lists))
             .collect())
     }
 

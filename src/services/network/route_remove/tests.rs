@@ -8,6 +8,10 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
 
+/// No prefix list the account owns is known: every list counts as outside.
+static NO_LISTS: std::sync::LazyLock<OwnedPrefixLists> =
+    std::sync::LazyLock::new(OwnedPrefixLists::default);
+
 fn route(destination: &str, kind: TargetKind, target: &str) -> Route {
     let mut route = Route {
         destination_cidr_block: None,
@@ -76,17 +80,21 @@ fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
         route("10.20.0.0/16", TargetKind::Local, "local"),
         route("0.0.0.0/0", TargetKind::Instance, "i-nat"),
     ];
-    assert_eq!(propose(&table, &[]), None, "nothing this kind removes");
-    let what = ways_out_left_unsaid(&table, &[]).expect("said");
+    assert_eq!(
+        propose(&table, &[], &NO_LISTS),
+        None,
+        "nothing this kind removes"
+    );
+    let what = ways_out_left_unsaid(&table, &[], &NO_LISTS).expect("said");
     assert!(
         what.contains("rtb-private") && what.contains("i-nat"),
         "{what}"
     );
     // With a route it removes, the proposal's reason says it already; a table with no way out at all
     // says nothing.
-    assert_eq!(ways_out_left_unsaid(&private_table(), &[]), None);
+    assert_eq!(ways_out_left_unsaid(&private_table(), &[], &NO_LISTS), None);
     table.routes.pop();
-    assert_eq!(ways_out_left_unsaid(&table, &[]), None);
+    assert_eq!(ways_out_left_unsaid(&table, &[], &NO_LISTS), None);
     // A blackhole to a detached internet gateway is a way out one AttachInternetGateway away; one to a
     // deleted NAT gateway is not.
     let mut detached = route("0.0.0.0/0", TargetKind::InternetGateway, "igw-detached");
@@ -94,9 +102,9 @@ fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
     let mut deleted = route("::/0", TargetKind::NatGateway, "nat-deleted");
     deleted.state = "blackhole".into();
     table.routes.push(deleted);
-    assert_eq!(ways_out_left_unsaid(&table, &[]), None);
+    assert_eq!(ways_out_left_unsaid(&table, &[], &NO_LISTS), None);
     table.routes.push(detached);
-    let what = ways_out_left_unsaid(&table, &[]).expect("said");
+    let what = ways_out_left_unsaid(&table, &[], &NO_LISTS).expect("said");
     assert!(
         what.contains("igw-detached") && !what.contains("nat-deleted"),
         "{what}"
@@ -107,7 +115,7 @@ fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
 fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_stay() {
     let vpc = cidrs(&["10.20.0.0/16", "2600:1f18:1:100::/56"]);
     let keep = cidrs(&["203.0.113.0/24"]);
-    let verdict = |r: &Route| classify(r, &vpc, &keep);
+    let verdict = |r: &Route| classify(r, &vpc, &keep, &NO_LISTS);
     for (destination, kind, target) in [
         ("0.0.0.0/0", TargetKind::InternetGateway, "igw-1"),
         ("::/0", TargetKind::InternetGateway, "igw-1"),
@@ -133,12 +141,15 @@ fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_
     // (AWS refuses a route to a missing target) while the broader route beside it came back.
     let mut blackhole = route("203.0.113.0/24", TargetKind::NatGateway, "nat-deleted");
     blackhole.state = "blackhole".into();
-    assert_eq!(classify(&blackhole, &vpc, &[]), Verdict::KeepBlackhole);
+    assert_eq!(
+        classify(&blackhole, &vpc, &[], &NO_LISTS),
+        Verdict::KeepBlackhole
+    );
     // A stopped NAT instance's route is a blackhole too, but an appliance route all the same.
     let mut stopped = route("0.0.0.0/0", TargetKind::Instance, "i-stopped");
     stopped.state = "blackhole".into();
     assert_eq!(
-        classify(&stopped, &vpc, &[]),
+        classify(&stopped, &vpc, &[], &NO_LISTS),
         Verdict::KeepInstanceOrInterface
     );
     assert_eq!(
@@ -188,9 +199,50 @@ fn routes_out_are_removed_and_internal_endpoint_propagated_and_appliance_routes_
 }
 
 #[test]
+fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_list_goes() {
+    let mut state = private_table();
+    state.routes = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        route("pl-office", TargetKind::VirtualPrivateGateway, "vgw-1"),
+        route("pl-partner", TargetKind::InternetGateway, "igw-1"),
+        route("pl-shared", TargetKind::TransitGateway, "tgw-1"),
+    ];
+    let lists = OwnedPrefixLists::default()
+        .with("pl-office", &["203.0.113.0/25"])
+        .with("pl-partner", &["198.51.100.0/24"]);
+    let keep = cidrs(&["203.0.113.0/24"]);
+    let proposed = propose(&state, &keep, &lists).unwrap();
+    let left: Vec<String> = proposed.after.routes.iter().map(Route::summary).collect();
+    assert_eq!(
+        left,
+        vec![
+            "10.20.0.0/16 → local local",
+            "pl-office → virtual private gateway vgw-1"
+        ]
+    );
+    assert!(
+        proposed
+            .reason
+            .contains("Left: routes to the responder's --keep-cidr ranges: pl-office"),
+        "{}",
+        proposed.reason
+    );
+    assert!(
+        proposed.reason.contains("Prefix lists cut despite --keep-cidr: pl-partner (an entry lies beyond the VPC and the keep ranges); pl-shared (it was not read)"),
+        "{}",
+        proposed.reason
+    );
+    assert_eq!(
+        classify(&state.routes[1], &cidrs(&["10.20.0.0/16"]), &[], &lists),
+        Verdict::Remove,
+        "without keep ranges the office list leads out like any other"
+    );
+}
+
+#[test]
 fn the_proposal_deletes_exactly_the_routes_out_and_names_what_it_leaves() {
     let state = private_table();
-    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"])).unwrap();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), &NO_LISTS).unwrap();
     assert_eq!(proposed.target, "rtb-private");
     assert_eq!(proposed.before, state);
     let after = &proposed.after;
@@ -239,11 +291,11 @@ fn a_table_with_only_local_and_endpoint_routes_is_not_proposed() {
             TargetKind::Local | TargetKind::GatewayEndpoint
         )
     });
-    assert_eq!(propose(&state, &[]), None);
+    assert_eq!(propose(&state, &[], &NO_LISTS), None);
 }
 
 fn cut_for(state: &TableState) -> TypedCut<TableState> {
-    let proposed = propose(state, &[]).unwrap();
+    let proposed = propose(state, &[], &NO_LISTS).unwrap();
     TypedCut {
         id: format!("route_remove/us-east-1/{}", state.route_table_id),
         region: "us-east-1".into(),
@@ -560,18 +612,24 @@ fn routes_to_gateway_load_balancer_endpoints_are_ways_out_with_an_accurate_reaso
         (TargetKind::GatewayLoadBalancerEndpoint, "vpce-0firewall")
     );
     let vpc = cidrs(&["10.20.0.0/16"]);
-    assert_eq!(classify(&firewall, &vpc, &[]), Verdict::Remove);
+    assert_eq!(classify(&firewall, &vpc, &[], &NO_LISTS), Verdict::Remove);
     // Ingress routing through the firewall, to a subnet of the VPC, is traffic inside it.
     let inbound = route_from_sdk(&firewall_route("10.20.1.0/24"));
-    assert_eq!(classify(&inbound, &vpc, &[]), Verdict::KeepInsideVpc);
+    assert_eq!(
+        classify(&inbound, &vpc, &[], &NO_LISTS),
+        Verdict::KeepInsideVpc
+    );
     // The S3 gateway endpoint is still the endpoint's to manage.
     let s3 = route("pl-s3", TargetKind::GatewayEndpoint, "vpce-1");
-    assert_eq!(classify(&s3, &vpc, &[]), Verdict::KeepGatewayEndpoint);
+    assert_eq!(
+        classify(&s3, &vpc, &[], &NO_LISTS),
+        Verdict::KeepGatewayEndpoint
+    );
 
     let mut table = private_table();
     table.routes.push(firewall.clone());
     sort_routes(&mut table.routes);
-    let proposed = propose(&table, &[]).unwrap();
+    let proposed = propose(&table, &[], &NO_LISTS).unwrap();
     assert!(!proposed.after.routes.contains(&firewall));
     assert!(
         proposed

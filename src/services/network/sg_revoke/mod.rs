@@ -1,9 +1,11 @@
 //! `sg_revoke`: revoke every security-group rule that lets traffic in from, or out to, somewhere outside the
-//! group's VPC (CIDRs beyond the VPC's own blocks, `0.0.0.0/0`, `::/0`, prefix lists).
+//! group's VPC (CIDRs beyond the VPC's own blocks, `0.0.0.0/0`, `::/0`, prefix lists of AWS, of other
+//! accounts, or with an entry beyond).
 //!
 //! Rules that reference other security groups of the account in the same VPC stay, so traffic inside the
 //! account keeps flowing, and so do rules whose range lies inside a `--keep-cidr`, so the responder keeps
-//! their own way in. A rule that references a group in another account (its `UserId`) or in another VPC
+//! their own way in: a range written out, or a prefix list of the account's own whose every entry lies
+//! there ([`prefix_lists`]). A rule that references a group in another account (its `UserId`) or in another VPC
 //! (through a peering connection, or a transit gateway's security-group referencing) lets that group's
 //! members in or out, which is a way out of the VPC: it is revoked like an open range. Restore
 //! re-authorizes exactly the revoked rules with their descriptions and tags; AWS gives them new rule IDs.
@@ -11,7 +13,7 @@
 //! Security groups are stateful: revoking a rule does not end connections that are already tracked. NACL
 //! deny entries cut those; the reason text says so.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{
@@ -23,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::services::common::{keep_each, unclassified};
+use crate::services::network::prefix_lists::{self, ListVerdict, OwnedPrefixLists};
 use crate::services::network::vpc;
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
@@ -250,15 +253,30 @@ fn sort_rules(rules: &mut [Rule]) {
 /// group is outside when it belongs to another account or lives in another VPC
 /// (<https://docs.aws.amazon.com/vpc/latest/peering/vpc-peering-security-groups.html>: rules may reference
 /// security groups in a peered VPC, in the same or another account).
-pub fn classify(rule: &Rule, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr], home: &Home) -> Verdict {
+/// A prefix list counts by its entries when the group's account owns it ([`prefix_lists`]), and is outside
+/// otherwise (AWS services' ranges, or another account's list).
+pub fn classify(
+    rule: &Rule,
+    vpc_cidrs: &[Cidr],
+    keep_cidrs: &[Cidr],
+    home: &Home,
+    lists: &OwnedPrefixLists,
+) -> Verdict {
     if let Some(group) = &rule.referenced_group {
         return match group.outside(home) {
             Some(_) => Verdict::Revoke,
             None => Verdict::KeepReferencedGroup,
         };
     }
+    if let Some(list) = &rule.prefix_list_id {
+        return match lists.verdict(list, vpc_cidrs, keep_cidrs) {
+            ListVerdict::InsideVpc => Verdict::KeepInsideVpc,
+            ListVerdict::ResponderRange => Verdict::KeepResponderRange,
+            ListVerdict::Outside => Verdict::Revoke,
+        };
+    }
     let Some(cidr) = rule.cidr_ipv4.as_ref().or(rule.cidr_ipv6.as_ref()) else {
-        return Verdict::Revoke; // prefix lists name ranges outside the VPC (AWS services, partners)
+        return Verdict::Revoke; // no peer AWS describes: when in doubt, cut
     };
     match cidr.parse::<Cidr>() {
         Ok(block) if block.is_within_any(vpc_cidrs) => Verdict::KeepInsideVpc,
@@ -273,6 +291,7 @@ pub fn propose(
     state: &GroupState,
     keep_cidrs: &[Cidr],
     owner: Option<&str>,
+    lists: &OwnedPrefixLists,
 ) -> Option<Proposal<GroupState>> {
     let vpc_cidrs: Vec<Cidr> = state
         .vpc_cidrs
@@ -287,7 +306,7 @@ pub fn propose(
     let mut kept_for_responder = Vec::new();
     let mut remaining = Vec::new();
     for rule in &state.rules {
-        match classify(rule, &vpc_cidrs, keep_cidrs, &home) {
+        match classify(rule, &vpc_cidrs, keep_cidrs, &home, lists) {
             Verdict::Revoke => revoked.push(rule),
             Verdict::KeepResponderRange => {
                 kept_for_responder.push(rule.summary());
@@ -314,6 +333,12 @@ pub fn propose(
         reason.push_str(&format!(
             " Kept for the responder (--keep-cidr): {}.",
             kept_for_responder.join("; ")
+        ));
+    }
+    if !keep_cidrs.is_empty() {
+        reason.push_str(&prefix_lists::why_not_kept(
+            revoked.iter().filter_map(|r| r.prefix_list_id.as_deref()),
+            lists,
         ));
     }
     reason.push_str(" Connections already established may stay open until they go idle: security groups are stateful.");
@@ -630,12 +655,30 @@ impl CutKind for SecurityGroupRevoke {
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<GroupState>>, ServiceError> {
         let states = describe_region_with_owners(ctx).await?;
+        // A group's owner is normally in its description; the caller's account stands in.
+        let owner_of = |owner: &Option<String>| -> String {
+            owner
+                .clone()
+                .unwrap_or_else(|| scope.caller.account.clone())
+        };
+        // The groups of a region are the caller's own (shared groups are not listed as another's here),
+        // so one account's lists are read: the caller's.
+        let named: BTreeSet<String> = states
+            .iter()
+            .flat_map(|(state, _)| &state.rules)
+            .filter_map(|rule| rule.prefix_list_id.clone())
+            .collect();
+        let lists = prefix_lists::read(ctx, named, &scope.caller.account).await;
         Ok(states
             .iter()
             .filter_map(|(state, owner)| {
-                // A group's owner is normally in its description; the caller's account stands in.
-                let owner = owner.as_deref().unwrap_or(&scope.caller.account);
-                propose(state, &scope.keep_cidrs, Some(owner))
+                let owner = owner_of(owner);
+                let lists = if owner == scope.caller.account {
+                    &lists
+                } else {
+                    &OwnedPrefixLists::default()
+                };
+                propose(state, &scope.keep_cidrs, Some(&owner), lists)
             })
             .collect())
     }

@@ -7,6 +7,10 @@ use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
 
+/// No prefix list the account owns is known: every list counts as outside.
+static NO_LISTS: std::sync::LazyLock<OwnedPrefixLists> =
+    std::sync::LazyLock::new(OwnedPrefixLists::default);
+
 fn rule(id: &str, direction: Direction, peer: &str) -> Rule {
     let mut rule = Rule {
         id: id.into(),
@@ -73,7 +77,15 @@ fn rules_reaching_outside_the_vpc_are_revoked_and_internal_ones_kept() {
         account: Some(OWNER),
         vpc_id: Some("vpc-1"),
     };
-    let verdict = |peer: &str| classify(&rule("x", Direction::Ingress, peer), &vpc, &keep, &home);
+    let verdict = |peer: &str| {
+        classify(
+            &rule("x", Direction::Ingress, peer),
+            &vpc,
+            &keep,
+            &home,
+            &NO_LISTS,
+        )
+    };
     assert_eq!(verdict("0.0.0.0/0"), Verdict::Revoke);
     assert_eq!(verdict("::/0"), Verdict::Revoke);
     assert_eq!(verdict("10.0.0.0/8"), Verdict::Revoke, "wider than the VPC");
@@ -88,7 +100,7 @@ fn rules_reaching_outside_the_vpc_are_revoked_and_internal_ones_kept() {
 #[test]
 fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_range() {
     let state = web_group();
-    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), Some(OWNER)).unwrap();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), Some(OWNER), &NO_LISTS).unwrap();
     assert_eq!(proposed.target, "sg-web");
     let after = &proposed.after;
     let kept: Vec<&str> = after.rules.iter().map(|r| r.id.as_str()).collect();
@@ -110,14 +122,56 @@ fn the_proposal_removes_exactly_the_outside_rules_and_names_the_kept_responder_r
 }
 
 #[test]
+fn a_rule_naming_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_list_goes() {
+    let mut state = web_group();
+    state.rules = vec![
+        rule("sgr-office", Direction::Ingress, "pl-office"),
+        rule("sgr-partner", Direction::Ingress, "pl-partner"),
+        rule("sgr-s3", Direction::Egress, "pl-s3"),
+        rule("sgr-peers", Direction::Ingress, "pl-peers"),
+    ];
+    let lists = OwnedPrefixLists::default()
+        .with("pl-office", &["203.0.113.7/32", "203.0.113.64/26"])
+        .with("pl-partner", &["203.0.113.7/32", "198.51.100.0/24"])
+        .with("pl-peers", &["10.0.8.0/24"]);
+    let keep = cidrs(&["203.0.113.0/24"]);
+    let proposed = propose(&state, &keep, Some(OWNER), &lists).unwrap();
+    let kept: Vec<&str> = proposed.after.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(kept, vec!["sgr-office", "sgr-peers"]);
+    assert!(
+        proposed.reason.contains(
+            "Kept for the responder (--keep-cidr): ingress tcp/443 from prefix list pl-office"
+        ),
+        "{}",
+        proposed.reason
+    );
+    assert!(
+        proposed.reason.contains(
+            "Prefix lists cut despite --keep-cidr: pl-partner (an entry lies beyond the VPC and the keep ranges); pl-s3 (it was not read)"
+        ),
+        "{}",
+        proposed.reason
+    );
+    // Without keep ranges the office list is outside like any other, and no sentence about lists is added.
+    let proposed = propose(&state, &[], Some(OWNER), &lists).unwrap();
+    let kept: Vec<&str> = proposed.after.rules.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(kept, vec!["sgr-peers"]);
+    assert!(
+        !proposed.reason.contains("Prefix lists cut"),
+        "{}",
+        proposed.reason
+    );
+}
+
+#[test]
 fn a_group_with_nothing_outside_is_not_proposed() {
     let mut state = web_group();
     state.rules.retain(|r| r.id == "sgr-3" || r.id == "sgr-4");
-    assert_eq!(propose(&state, &[], Some(OWNER)), None);
+    assert_eq!(propose(&state, &[], Some(OWNER), &NO_LISTS), None);
 }
 
 fn cut_for(state: &GroupState) -> TypedCut<GroupState> {
-    let proposed = propose(state, &[], Some(OWNER)).unwrap();
+    let proposed = propose(state, &[], Some(OWNER), &NO_LISTS).unwrap();
     TypedCut {
         id: format!("sg_revoke/us-east-1/{}", state.group_id),
         region: "us-east-1".into(),
@@ -523,11 +577,14 @@ fn a_referenced_group_in_another_vpc_without_peering_is_outside_too() {
     };
     let mut across = rule("x", Direction::Egress, "sg-elsewhere");
     across.referenced_group.as_mut().unwrap().vpc_id = Some("vpc-9".into());
-    assert_eq!(classify(&across, &vpc, &[], &home), Verdict::Revoke);
+    assert_eq!(
+        classify(&across, &vpc, &[], &home, &NO_LISTS),
+        Verdict::Revoke
+    );
     let mut same = rule("y", Direction::Egress, "sg-here");
     same.referenced_group.as_mut().unwrap().vpc_id = Some("vpc-1".into());
     assert_eq!(
-        classify(&same, &vpc, &[], &home),
+        classify(&same, &vpc, &[], &home, &NO_LISTS),
         Verdict::KeepReferencedGroup
     );
 }

@@ -21,6 +21,7 @@ use aws_sdk_ec2::types::{Filter, VpnGateway};
 use serde::{Deserialize, Serialize};
 
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
+use super::prefix_lists::{self, OwnedPrefixLists};
 use super::vpc;
 use crate::aws::RegionCtx;
 use crate::services::{
@@ -375,6 +376,13 @@ impl CutKind for VpnGatewayDetach {
             out.vpn_gateways().iter().filter_map(state_of).collect();
         states.sort_by(|a, b| a.vpn_gateway_id.cmp(&b.vpn_gateway_id));
         let tables = route_tables(ctx, &attached_vpcs(&states)).await?;
+        // Only a plan that keeps ranges reachable asks what the routes' prefix lists hold.
+        let lists = if scope.keep_cidrs.is_empty() {
+            OwnedPrefixLists::default()
+        } else {
+            let named = prefix_lists::named_by_routes(&tables);
+            prefix_lists::read(ctx, named, &scope.caller.account).await
+        };
         for state in &mut states {
             state.propagates_to =
                 propagation(&tables, &state.vpn_gateway_id, &attached_vpcs([&*state]));
@@ -388,6 +396,7 @@ impl CutKind for VpnGatewayDetach {
                     &state.attachments,
                     &tables,
                     &scope.keep_cidrs,
+                    &lists,
                 );
                 Some(proposal)
             })

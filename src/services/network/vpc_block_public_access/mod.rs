@@ -182,15 +182,20 @@ fn is_deleted(exclusion: &VpcBlockPublicAccessExclusion) -> bool {
         .is_some_and(|s| s.as_str().starts_with("delete-"))
 }
 
-/// An exclusion whose creation or last change failed (`create-failed`, `update-failed`; the API reference
-/// lists no `delete-failed`:
-/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcBlockPublicAccessExclusion.html>). It
-/// cannot be counted on to keep its VPC or subnet open, so the region's state leaves it out like a deleted
-/// one: a kept resource that has only a failed exclusion gets a new one from the cut.
-fn is_failed(exclusion: &VpcBlockPublicAccessExclusion) -> bool {
-    exclusion
-        .state()
-        .is_some_and(|s| s.as_str().ends_with("-failed"))
+/// An exclusion that keeps nothing open: its creation or last change failed (`create-failed`,
+/// `update-failed`; the API reference lists no `delete-failed`:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_VpcBlockPublicAccessExclusion.html>), or it
+/// is disabled (`disable-in-progress`, `disable-complete`: what an organization's declarative policy that
+/// disallows exclusions does to the account's exclusions, which then stay listed but exempt nothing:
+/// <https://docs.aws.amazon.com/organizations/latest/userguide/orgs_manage_policies_declarative_syntax.html>).
+/// The region's state leaves it out like a deleted one: a kept resource that has only such an exclusion
+/// gets a new one from the cut, or, where exclusions are not allowed, the cut is proposed disabled, naming
+/// the resource the block would cut off.
+fn keeps_nothing_open(exclusion: &VpcBlockPublicAccessExclusion) -> bool {
+    exclusion.state().is_some_and(|s| {
+        let state = s.as_str();
+        state.ends_with("-failed") || state.starts_with("disable-")
+    })
 }
 
 fn tagged_by(exclusion: &VpcBlockPublicAccessExclusion, cut_id: &str) -> bool {
@@ -248,7 +253,7 @@ pub fn region_block(
 ) -> RegionBlock {
     let mut recorded: Vec<Exclusion> = exclusions
         .iter()
-        .filter(|e| !is_deleted(e) && !is_failed(e))
+        .filter(|e| !is_deleted(e) && !keeps_nothing_open(e))
         .filter_map(|e| {
             Some(Exclusion {
                 resource: resource_of(e)?,
@@ -282,23 +287,23 @@ async fn live_block(ctx: &RegionCtx, account_id: &str) -> Result<RegionBlock, Se
     Ok(region_block(account_id, &options, &exclusions))
 }
 
-/// An exclusion in a failed state, which the region's state leaves out, for the plan's reason.
+/// An exclusion in a failed or disabled state, which the region's state leaves out, for the plan's reason.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FailedExclusion {
     /// `vpc-…` or `subnet-…`.
     pub resource: String,
     pub exclusion_id: String,
-    /// `create-failed` or `update-failed`.
+    /// `create-failed`, `update-failed`, `disable-in-progress` or `disable-complete`.
     pub state: String,
     /// AWS's reason for the state, when it gives one.
     pub reason: Option<String>,
 }
 
-/// The failed exclusions among those AWS described (deleted ones aside), sorted.
+/// The exclusions among those AWS described that keep nothing open (deleted ones aside), sorted.
 pub fn failed_exclusions(exclusions: &[VpcBlockPublicAccessExclusion]) -> Vec<FailedExclusion> {
     let mut failed: Vec<FailedExclusion> = exclusions
         .iter()
-        .filter(|e| is_failed(e) && !is_deleted(e))
+        .filter(|e| keeps_nothing_open(e) && !is_deleted(e))
         .filter_map(|e| {
             Some(FailedExclusion {
                 resource: resource_of(e)?,
@@ -369,11 +374,18 @@ pub struct SubnetForKeptRange {
 
 /// The subnets whose route table sends a kept range to an internet gateway (explicitly associated, or
 /// through their VPC's main route table): the responder's path, which only an exclusion keeps open.
+///
+/// A route to a prefix list of the account's own whose entries all lie within kept ranges is such a path
+/// too, as route_remove keeps it ([`super::prefix_lists`]).
 async fn subnets_for_kept_ranges(
     ctx: &RegionCtx,
     keep_cidrs: &[Cidr],
+    account: &str,
 ) -> Result<Vec<SubnetForKeptRange>, ServiceError> {
     let tables = super::vpc::route_tables(ctx).await?;
+    let lists =
+        super::prefix_lists::read(ctx, super::prefix_lists::named_by_routes(&tables), account)
+            .await;
     let subnets = ctx
         .ec2()
         .describe_subnets()
@@ -385,12 +397,19 @@ async fn subnets_for_kept_ranges(
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeSubnets", err))?;
     let carries_kept_range = |table: &aws_sdk_ec2::types::RouteTable| {
         table.routes().iter().any(|route| {
+            let to_list = || {
+                route.destination_prefix_list_id().is_some_and(|list| {
+                    lists.verdict(list, &[], keep_cidrs)
+                        == super::prefix_lists::ListVerdict::ResponderRange
+                })
+            };
             route.gateway_id().is_some_and(|g| g.starts_with("igw-"))
-                && route
+                && (route
                     .destination_cidr_block()
                     .or(route.destination_ipv6_cidr_block())
                     .and_then(|d| d.parse::<Cidr>().ok())
                     .is_some_and(|dest| keep_cidrs.iter().any(|keep| dest.contains(keep)))
+                    || to_list())
         })
     };
     let mut found = Vec::new();
@@ -432,7 +451,7 @@ pub struct Keeping {
     pub keep_cidrs: Vec<String>,
     /// Subnets whose internet route carries a kept range.
     pub subnets_for_kept_ranges: Vec<SubnetForKeptRange>,
-    /// Exclusions in a failed state: not in the region's state (they keep nothing open), named in the reason.
+    /// Exclusions failed or disabled: not in the region's state (they keep nothing open), named in the reason.
     pub failed_exclusions: Vec<FailedExclusion>,
 }
 
@@ -509,7 +528,7 @@ pub fn propose(
     // refuses, apply stops at that exclusion, before anything is blocked.
     if !keeping.failed_exclusions.is_empty() {
         reason.push_str(&format!(
-            " Exclusions in a failed state keep nothing open and are counted as absent: {}.",
+            " Exclusions failed or disabled keep nothing open and are counted as absent: {}.",
             keeping
                 .failed_exclusions
                 .iter()
@@ -944,7 +963,7 @@ impl CutKind for VpcBlockPublicAccess {
         let subnets_for_kept_ranges = if scope.keep_cidrs.is_empty() {
             Vec::new()
         } else {
-            subnets_for_kept_ranges(ctx, &scope.keep_cidrs).await?
+            subnets_for_kept_ranges(ctx, &scope.keep_cidrs, &scope.caller.account).await?
         };
         let keeping = Keeping {
             kept,

@@ -322,8 +322,56 @@ fn a_failed_exclusion_does_not_cover_a_keep_cidr_subnet() {
         "{reason}"
     );
     assert!(
-        reason.contains("Exclusions in a failed state keep nothing open and are counted as absent: ex-failed (subnet-a, create-failed)."),
+        reason.contains("Exclusions failed or disabled keep nothing open and are counted as absent: ex-failed (subnet-a, create-failed)."),
         "{reason}"
+    );
+}
+
+/// An organization's declarative policy that disallows exclusions disables the account's exclusions
+/// (`disable-in-progress`, `disable-complete`): they stay listed but exempt nothing. A subnet kept only by
+/// one is not open, so the block would cut the responder's path: the cut is proposed disabled, naming it,
+/// where before it counted the disabled exclusion as keeping the subnet open and blocked it.
+#[test]
+fn a_disabled_exclusion_keeps_nothing_open_and_where_exclusions_are_not_allowed_the_cut_says_so() {
+    use VpcBlockPublicAccessExclusionState::{CreateComplete, DisableComplete, DisableInProgress};
+    let described = [
+        exclusion("ex-off", "subnet-a", DisableComplete, None),
+        exclusion("ex-going", "subnet-c", DisableInProgress, None),
+        exclusion("ex-ok", "subnet-b", CreateComplete, None),
+    ];
+    let options = VpcBlockPublicAccessOptions::builder()
+        .aws_account_id(ACCOUNT)
+        .aws_region("us-east-1")
+        .internet_gateway_block_mode(InternetGatewayBlockMode::Off)
+        .state(VpcBlockPublicAccessState::DefaultState)
+        .managed_by(ManagedBy::Account)
+        .exclusions_allowed(VpcBlockPublicAccessExclusionsAllowed::NotAllowed)
+        .build();
+    let before = region_block(ACCOUNT, &options, &described);
+    let mut expected = block("off", &[("subnet-b", "allow-bidirectional")]);
+    expected.exclusions_allowed = "not-allowed".into();
+    assert_eq!(
+        before, expected,
+        "disabled exclusions are not in the region's state"
+    );
+    // The responder's bastion subnet, kept with --keep-subnet, had only the exclusion now disabled.
+    let keep = Keeping {
+        failed_exclusions: failed_exclusions(&described),
+        ..keeping(&["subnet-a"])
+    };
+    let proposed = propose("us-east-1", &before, &keep).unwrap();
+    assert!(
+        proposed.reason.contains("Exclusions failed or disabled keep nothing open and are counted as absent: ex-off (subnet-a, disable-complete), ex-going (subnet-c, disable-in-progress)."),
+        "{}",
+        proposed.reason
+    );
+    let because = proposed
+        .disabled_because
+        .expect("the cut is proposed disabled");
+    assert!(
+        because.contains("exclusions are `not-allowed` in us-east-1")
+            && because.contains("subnet-a"),
+        "{because}"
     );
 }
 

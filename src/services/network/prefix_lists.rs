@@ -1,0 +1,405 @@
+//! What a customer-managed prefix list holds, so that a security-group rule or a route naming one is kept
+//! when all its entries lie within the responder's `--keep-cidr` ranges, as the same rule or route written
+//! with those ranges would be. Teams keep their office and VPN ranges in such lists, so without this a
+//! `--keep-cidr` for the responder's office was overridden by the rule that names the office's list, and the
+//! responder was locked out.
+//!
+//! Only lists the resource's own account owns count. An AWS-managed list (`com.amazonaws.…`, owner `AWS`)
+//! names a service's public ranges; a list another account shares through RAM changes whenever that account
+//! edits it. Rules and routes naming either go, whatever `--keep-cidr` says. A list whose entries all lie
+//! within the VPC's own blocks is inside, as a rule naming those blocks would be. The lists are read only
+//! when a rule or route names one: one describe for the region, and one read of each list it owns.
+//!
+//! DescribeManagedPrefixLists
+//! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeManagedPrefixLists.html>) says who
+//! owns each list and its state; GetManagedPrefixListEntries
+//! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_GetManagedPrefixListEntries.html>, at most
+//! 100 entries a page) gives the current version's entries.
+
+use std::collections::{BTreeSet, HashMap};
+
+use aws_sdk_ec2::types::RouteTable;
+
+use crate::aws::RegionCtx;
+use crate::net::Cidr;
+use crate::services::ServiceError;
+
+/// The entries of the prefix lists a resource's account owns, by list ID. A list missing here (owned by
+/// AWS or another account, being changed, unreadable, holding an entry that does not parse, or empty) is
+/// treated as outside: when in doubt, cut.
+#[derive(Debug, Default, Clone)]
+pub struct OwnedPrefixLists {
+    ranges: HashMap<String, Vec<Cidr>>,
+    /// Why a list named by a rule or route is not known, to say in the reason beside a kept range.
+    unknown: HashMap<String, String>,
+}
+
+/// What a list's entries say about a rule or route that names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListVerdict {
+    /// Every entry lies within the VPC's own blocks.
+    InsideVpc,
+    /// Every entry lies within the VPC's blocks or a `--keep-cidr`, and at least one within a keep range.
+    ResponderRange,
+    /// An entry reaches elsewhere, or the list is not one this account owns and can vouch for.
+    Outside,
+}
+
+impl OwnedPrefixLists {
+    /// A list the account owns with these entries (for tests and for [`read`]).
+    pub fn with(mut self, id: &str, entries: &[&str]) -> OwnedPrefixLists {
+        let parsed: Option<Vec<Cidr>> = entries.iter().map(|e| e.parse().ok()).collect();
+        match parsed {
+            Some(ranges) if !ranges.is_empty() => {
+                self.ranges.insert(id.to_string(), ranges);
+            }
+            Some(_) => {
+                self.unknown
+                    .insert(id.to_string(), "it has no entries".into());
+            }
+            None => {
+                self.unknown
+                    .insert(id.to_string(), "an entry does not parse as a CIDR".into());
+            }
+        }
+        self
+    }
+
+    /// What the list `id` lets a rule or route reach.
+    pub fn verdict(&self, id: &str, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> ListVerdict {
+        let Some(ranges) = self.ranges.get(id) else {
+            return ListVerdict::Outside;
+        };
+        if ranges.iter().all(|r| r.is_within_any(vpc_cidrs)) {
+            return ListVerdict::InsideVpc;
+        }
+        if ranges
+            .iter()
+            .all(|r| r.is_within_any(vpc_cidrs) || r.is_within_any(keep_cidrs))
+        {
+            return ListVerdict::ResponderRange;
+        }
+        ListVerdict::Outside
+    }
+
+    /// Why the list `id` could not be vouched for, when it was looked at and could not.
+    pub fn why_unknown(&self, id: &str) -> Option<&str> {
+        self.unknown.get(id).map(String::as_str)
+    }
+}
+
+/// For a run with keep ranges: the sentence saying why the lists named by what is cut were not kept for
+/// the responder, so one who keeps an office range in a list sees why its rule goes. Empty when none.
+pub fn why_not_kept<'a>(cut: impl Iterator<Item = &'a str>, lists: &OwnedPrefixLists) -> String {
+    let named: BTreeSet<&str> = cut.collect();
+    if named.is_empty() {
+        return String::new();
+    }
+    let why: Vec<String> = named
+        .into_iter()
+        .map(|id| {
+            let because = match lists.why_unknown(id) {
+                Some(why) => why,
+                None if lists.ranges.contains_key(id) => {
+                    "an entry lies beyond the VPC and the keep ranges"
+                }
+                None => "it was not read",
+            };
+            format!("{id} ({because})")
+        })
+        .collect();
+    format!(" Prefix lists cut despite --keep-cidr: {}.", why.join("; "))
+}
+
+/// The lists the routes of `tables` send somewhere, but for gateway endpoints' routes (the service's own
+/// list, which the endpoint manages).
+pub fn named_by_routes(tables: &[RouteTable]) -> BTreeSet<String> {
+    tables
+        .iter()
+        .flat_map(RouteTable::routes)
+        .filter(|route| !route.gateway_id().is_some_and(|g| g.starts_with("vpce-")))
+        .filter_map(|route| route.destination_prefix_list_id().map(str::to_string))
+        .collect()
+}
+
+/// Reads the lists `ids` that `account` owns. A failed read is not fatal to discovery: the lists stay
+/// unknown, so their rules and routes are cut, and the reason says why.
+pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> OwnedPrefixLists {
+    let mut lists = OwnedPrefixLists::default();
+    if ids.is_empty() {
+        return lists;
+    }
+    let described = ctx
+        .ec2()
+        .describe_managed_prefix_lists()
+        .set_prefix_list_ids(Some(ids.iter().cloned().collect()))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err));
+    let described = match described {
+        Ok(described) => described,
+        Err(err) => {
+            for id in ids {
+                lists
+                    .unknown
+                    .insert(id, format!("it could not be read: {err}"));
+            }
+            return lists;
+        }
+    };
+    let mut seen = BTreeSet::new();
+    for list in described {
+        let Some(id) = list.prefix_list_id() else {
+            continue;
+        };
+        seen.insert(id.to_string());
+        let owner = list.owner_id().unwrap_or_default();
+        if owner != account {
+            lists.unknown.insert(
+                id.to_string(),
+                format!("it belongs to {owner}, not this account, which can change it"),
+            );
+            continue;
+        }
+        // A list being created, changed or restored has entries that are about to differ from these.
+        let state = list.state().map(|s| s.as_str()).unwrap_or_default();
+        if !matches!(
+            state,
+            "create-complete" | "modify-complete" | "restore-complete"
+        ) {
+            lists.unknown.insert(
+                id.to_string(),
+                format!("it is in state `{state}`, so its entries are about to change"),
+            );
+            continue;
+        }
+        let entries = ctx
+            .ec2()
+            .get_managed_prefix_list_entries()
+            .prefix_list_id(id)
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:GetManagedPrefixListEntries", err));
+        match entries {
+            Ok(entries) => {
+                let cidrs: Vec<&str> = entries.iter().map(|e| e.cidr().unwrap_or("")).collect();
+                lists = lists.with(id, &cidrs);
+            }
+            Err(err) => {
+                lists.unknown.insert(
+                    id.to_string(),
+                    format!("its entries could not be read: {err}"),
+                );
+            }
+        }
+    }
+    for id in ids.into_iter().filter(|id| !seen.contains(id)) {
+        lists
+            .unknown
+            .insert(id, "DescribeManagedPrefixLists did not list it".into());
+    }
+    lists
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ec2::Client;
+    use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput;
+    use aws_sdk_ec2::operation::get_managed_prefix_list_entries::GetManagedPrefixListEntriesOutput;
+    use aws_sdk_ec2::types::{ManagedPrefixList, PrefixListEntry, PrefixListState};
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+
+    fn list(id: &str, owner: &str, state: PrefixListState) -> ManagedPrefixList {
+        ManagedPrefixList::builder()
+            .prefix_list_id(id)
+            .owner_id(owner)
+            .state(state)
+            .build()
+    }
+
+    fn entry(cidr: &str) -> PrefixListEntry {
+        PrefixListEntry::builder().cidr(cidr).build()
+    }
+
+    /// AWS's answers for the lists a region's rules name: an AWS-managed list, another account's shared
+    /// list, one of the account's own being changed, and one of its own whose entries come in two pages
+    /// (the emulator never pages them). Only the last is read and vouched for, with both pages' entries.
+    #[tokio::test]
+    async fn mocked_only_the_accounts_own_settled_lists_are_read_and_every_page_of_entries_counts()
+    {
+        let described = mock!(Client::describe_managed_prefix_lists).then_output(|| {
+            DescribeManagedPrefixListsOutput::builder()
+                .prefix_lists(list("pl-s3", "AWS", PrefixListState::CreateComplete))
+                .prefix_lists(list(
+                    "pl-shared",
+                    "999988887777",
+                    PrefixListState::ModifyComplete,
+                ))
+                .prefix_lists(list(
+                    "pl-moving",
+                    "123456789012",
+                    PrefixListState::ModifyInProgress,
+                ))
+                .prefix_lists(list(
+                    "pl-office",
+                    "123456789012",
+                    PrefixListState::ModifyComplete,
+                ))
+                .build()
+        });
+        let first_page = mock!(Client::get_managed_prefix_list_entries)
+            .match_requests(|req| {
+                req.prefix_list_id() == Some("pl-office") && req.next_token().is_none()
+            })
+            .then_output(|| {
+                GetManagedPrefixListEntriesOutput::builder()
+                    .entries(entry("203.0.113.7/32"))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second_page = mock!(Client::get_managed_prefix_list_entries)
+            .match_requests(|req| req.next_token() == Some("page-2"))
+            .then_output(|| {
+                GetManagedPrefixListEntriesOutput::builder()
+                    .entries(entry("198.51.100.9/32"))
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&described, &first_page, &second_page]
+        );
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let ids: BTreeSet<String> = ["pl-s3", "pl-shared", "pl-moving", "pl-office", "pl-gone"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let lists = read(&ctx, ids, "123456789012").await;
+        assert_eq!(described.num_calls(), 1);
+        assert_eq!((first_page.num_calls(), second_page.num_calls()), (1, 1));
+
+        let vpc = cidrs(&["10.0.0.0/16"]);
+        let office = cidrs(&["203.0.113.0/24"]);
+        // The second page's entry lies beyond the office range: the list is outside unless both are kept.
+        assert_eq!(
+            lists.verdict("pl-office", &vpc, &office),
+            ListVerdict::Outside
+        );
+        let both = cidrs(&["203.0.113.0/24", "198.51.100.0/24"]);
+        assert_eq!(
+            lists.verdict("pl-office", &vpc, &both),
+            ListVerdict::ResponderRange
+        );
+        for other in ["pl-s3", "pl-shared", "pl-moving", "pl-gone"] {
+            assert_eq!(
+                lists.verdict(other, &vpc, &cidrs(&["0.0.0.0/1"])),
+                ListVerdict::Outside
+            );
+        }
+        assert_eq!(
+            lists.why_unknown("pl-s3"),
+            Some("it belongs to AWS, not this account, which can change it")
+        );
+        assert!(
+            lists
+                .why_unknown("pl-shared")
+                .unwrap()
+                .contains("999988887777")
+        );
+        assert!(
+            lists
+                .why_unknown("pl-moving")
+                .unwrap()
+                .contains("modify-in-progress")
+        );
+        assert_eq!(
+            lists.why_unknown("pl-gone"),
+            Some("DescribeManagedPrefixLists did not list it")
+        );
+    }
+
+    /// A refused describe (no `ec2:DescribeManagedPrefixLists` permission) leaves every list unknown, so
+    /// the rules naming them are cut, saying why, and discovery goes on.
+    #[tokio::test]
+    async fn mocked_a_refused_describe_leaves_every_list_outside_and_says_why() {
+        let refused = mock!(Client::describe_managed_prefix_lists).then_error(|| {
+            aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsError::generic(
+                aws_sdk_ec2::error::ErrorMetadata::builder()
+                    .code("UnauthorizedOperation")
+                    .message("You are not authorized to perform this operation.")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&refused]);
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let ids: BTreeSet<String> = ["pl-office".to_string()].into();
+        let lists = read(&ctx, ids, "123456789012").await;
+        assert_eq!(
+            lists.verdict("pl-office", &[], &cidrs(&["0.0.0.0/1"])),
+            ListVerdict::Outside
+        );
+        let why = lists.why_unknown("pl-office").unwrap();
+        assert!(
+            why.starts_with("it could not be read") && why.contains("UnauthorizedOperation"),
+            "{why}"
+        );
+    }
+
+    fn cidrs(list: &[&str]) -> Vec<Cidr> {
+        list.iter().map(|c| c.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn a_list_within_the_keep_ranges_is_the_responders_and_one_entry_beyond_makes_it_outside() {
+        let vpc = cidrs(&["10.0.0.0/16"]);
+        let keep = cidrs(&["203.0.113.0/24"]);
+        let lists = OwnedPrefixLists::default()
+            .with("pl-office", &["203.0.113.10/32", "203.0.113.64/26"])
+            .with("pl-mixed", &["203.0.113.10/32", "10.0.4.0/24"])
+            .with("pl-wide", &["203.0.113.10/32", "198.51.100.0/24"])
+            .with("pl-inside", &["10.0.1.0/24"])
+            .with("pl-empty", &[])
+            .with("pl-garbled", &["203.0.113.10/32", "not-a-range"]);
+        assert_eq!(
+            lists.verdict("pl-office", &vpc, &keep),
+            ListVerdict::ResponderRange
+        );
+        assert_eq!(
+            lists.verdict("pl-mixed", &vpc, &keep),
+            ListVerdict::ResponderRange
+        );
+        assert_eq!(lists.verdict("pl-wide", &vpc, &keep), ListVerdict::Outside);
+        assert_eq!(
+            lists.verdict("pl-inside", &vpc, &keep),
+            ListVerdict::InsideVpc
+        );
+        assert_eq!(
+            lists.verdict("pl-inside", &vpc, &[]),
+            ListVerdict::InsideVpc
+        );
+        assert_eq!(lists.verdict("pl-office", &vpc, &[]), ListVerdict::Outside);
+        for unknown in ["pl-empty", "pl-garbled", "pl-never-read"] {
+            assert_eq!(
+                lists.verdict(unknown, &vpc, &keep),
+                ListVerdict::Outside,
+                "{unknown}"
+            );
+        }
+        assert_eq!(lists.why_unknown("pl-empty"), Some("it has no entries"));
+        assert!(
+            lists
+                .why_unknown("pl-garbled")
+                .unwrap()
+                .contains("does not parse")
+        );
+        assert_eq!(lists.why_unknown("pl-office"), None);
+    }
+}
