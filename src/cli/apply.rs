@@ -40,6 +40,7 @@ pub async fn apply_command(
         keys: KeyStore::from_environment(),
         selection,
         skip_drifted: args.skip_drifted,
+        skip_unreachable_accounts: args.skip_unreachable_accounts,
     };
     let stop = Arc::new(AtomicBool::new(false));
     let operator = TerminalOperator::new(settings, reporter, args.yes, stop.clone());
@@ -288,6 +289,14 @@ fn accounts_applied(
                 for (id, error) in &outcome.failed {
                     say!(settings, "  failed: {}: {}", field(id), field(error));
                 }
+            }
+            Err(err @ EngineError::NotEntered { .. }) => {
+                broken += 1;
+                say!(
+                    settings,
+                    "Account {account}: STOPPED, {}",
+                    lines(&err.to_string(), ERROR_LINES)
+                );
             }
             Err(err) => {
                 broken += 1;

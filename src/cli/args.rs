@@ -288,6 +288,12 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub skip_drifted: bool,
 
+    /// A plan over several accounts: leave out the accounts that cannot be entered now (a role deleted
+    /// or changed since the plan, an account suspended), each reported as stopped with nothing there cut,
+    /// and apply the others. Without it, one such account refuses the whole apply.
+    #[arg(long)]
+    pub skip_unreachable_accounts: bool,
+
     #[command(flatten)]
     pub select: SelectArgs,
 }

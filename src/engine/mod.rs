@@ -144,6 +144,12 @@ pub enum EngineError {
     Declined(String),
     #[error("{message}")]
     Refused { message: String },
+    /// A plan over several accounts, with `--skip-unreachable-accounts`: this account could not be
+    /// entered, so nothing there was cut; the others were applied.
+    #[error(
+        "not entered, nothing there was cut (--skip-unreachable-accounts): {why}\n  fix: restore the role (or pass --role), then run the same apply again: the other accounts resume where they are, and this one is cut"
+    )]
+    NotEntered { account: String, why: String },
     /// A plan over several accounts: these accounts refused (each with its own reason), so no account
     /// was cut.
     #[error(

@@ -301,26 +301,53 @@ pub async fn apply(
     let (me, role) = operator_and_role(session, plan.role.as_deref()).await?;
 
     // Every account with an enabled cut is entered and prepared before anything is asked or cut.
-    let accounts: Vec<Plan> = plan
+    let planned: Vec<Plan> = plan
         .per_account()
         .into_iter()
         .filter(|account| account.enabled_cuts().next().is_some())
         .collect();
+    let mut accounts = Vec::new();
     let mut sessions = Vec::new();
     let mut refusals: Vec<(String, EngineError)> = Vec::new();
-    for account in &accounts {
+    // Accounts left out under --skip-unreachable-accounts: reported as stopped, nothing there cut.
+    let mut unreachable: Vec<(String, String)> = Vec::new();
+    for account in planned {
         match enter(session, &me, &account.account, &role).await {
-            Ok((entered, _)) => sessions.push(Some(entered)),
+            Ok((entered, _)) => {
+                sessions.push(entered);
+                accounts.push(account);
+            }
+            Err(why) if request.skip_unreachable_accounts => {
+                reporter.event(&Event::Warning {
+                    message: format!(
+                        "account {} is left out (--skip-unreachable-accounts): cannot enter it: {why}. Nothing there will be cut",
+                        account.account
+                    ),
+                });
+                unreachable.push((account.account, why));
+            }
             Err(why) => {
-                sessions.push(None);
                 refusals.push((
                     account.account.clone(),
                     EngineError::Refused {
-                        message: format!("cannot enter the account: {why}"),
+                        message: format!(
+                            "cannot enter the account: {why}\n  fix: restore the role (or pass --role), or run apply again with --skip-unreachable-accounts to cut the other accounts and leave this one open"
+                        ),
                     },
                 ));
             }
         }
+    }
+    if accounts.is_empty() && !unreachable.is_empty() {
+        // Nothing could be entered: there is nothing to apply, and saying so would hide that.
+        refusals.extend(unreachable.drain(..).map(|(account, why)| {
+            (
+                account,
+                EngineError::Refused {
+                    message: format!("cannot enter the account: {why}"),
+                },
+            )
+        }));
     }
     let mut prepared: Vec<(Prepared, usize)> = Vec::new();
     if refusals.is_empty() {
@@ -332,7 +359,7 @@ pub async fn apply(
         let results: Vec<(usize, Result<Prepared, EngineError>)> =
             stream::iter(accounts.iter().enumerate())
                 .map(|(index, account)| {
-                    let session = sessions[index].as_ref().expect("entered above");
+                    let session = &sessions[index];
                     let dir = &dir;
                     let per_account = &per_account;
                     let plan_sha256 = &plan_sha256;
@@ -433,7 +460,7 @@ pub async fn apply(
     };
     let results: Vec<AccountApplied> = stream::iter(prepared)
         .map(|(ready, index)| {
-            let session = sessions[index].as_ref().expect("entered above");
+            let session = &sessions[index];
             let per_account = &per_account;
             async move {
                 let account = ready.plan.account.clone();
@@ -460,6 +487,19 @@ pub async fn apply(
         .collect()
         .await;
     let mut accounts = results;
+    accounts.extend(
+        unreachable
+            .into_iter()
+            .map(|(account, why)| AccountApplied {
+                rollback: apply::account_rollback_path(&dir, &account),
+                result: Err(EngineError::NotEntered {
+                    account: account.clone(),
+                    why,
+                }),
+                account,
+                left_out: Vec::new(),
+            }),
+    );
     accounts.sort_by(|a, b| a.account.cmp(&b.account));
     Ok(ApplyRun::AppliedAccounts {
         plan,

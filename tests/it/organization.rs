@@ -688,3 +688,88 @@ async fn a_plan_made_through_another_role_is_restored_through_it_without_naming_
     emulator.restore("plans/org.rollback").assert().code(0);
     assert_eq!(states_of(&seeded).await, before);
 }
+
+/// An intruder deletes the role the tool enters a member through, after the plan: apply refuses the whole
+/// plan, naming the account and the flag that goes on without it, and changes nothing. With
+/// `--skip-unreachable-accounts` the other member is cut and the one not entered is reported stopped with
+/// nothing cut (exit 1, so a script does not read it as contained); restore of the directory gives the
+/// cut member back exactly.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_that_can_no_longer_be_entered_refuses_apply_unless_skipped_and_the_rest_is_cut()
+{
+    let emulator = Emulator::start();
+    let (_, members) = organization_with_members(&emulator, 2).await;
+    let seeded = seed_members(&emulator, &members).await;
+    plan_over(&emulator, &members.join(","), "plans/org.yaml")
+        .args(["--kinds", "sg_revoke,iam_key_deactivate"])
+        .assert()
+        .code(0);
+    aws_sdk_iam::Client::new(&seeded[1].config)
+        .delete_role()
+        .role_name("OrganizationAccountAccessRole")
+        .send()
+        .await
+        .unwrap();
+    let before = states_of(&seeded).await;
+
+    emulator
+        .apply("plans/org.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "account {}: cannot enter the account",
+            members[1]
+        )))
+        .stderr(contains("--skip-unreachable-accounts"))
+        .stderr(contains("no account was changed"));
+    assert_eq!(
+        states_of(&seeded).await,
+        before,
+        "a refused apply changes nothing"
+    );
+
+    let applied = emulator
+        .apply("plans/org.yaml")
+        .arg("--skip-unreachable-accounts")
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "account {} is left out (--skip-unreachable-accounts)",
+            members[1]
+        )))
+        .stdout(contains(format!(
+            "Account {}: STOPPED, not entered, nothing there was cut",
+            members[1]
+        )))
+        .stdout(contains("2 account(s): "))
+        .stdout(contains("1 account(s) stopped"));
+    let out = String::from_utf8_lossy(&applied.get_output().stdout).into_owned();
+    let after = states_of(&seeded).await;
+    assert_ne!(after[0], before[0], "the member entered is cut: {out}");
+    assert_eq!(
+        after[1], before[1],
+        "nothing is cut where the tool could not enter"
+    );
+    let files: Vec<String> = std::fs::read_dir(emulator.path("plans/org.rollback"))
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        files.len(),
+        1,
+        "one rollback file, the entered member's: {files:?}"
+    );
+    assert!(files[0].contains(&members[0]), "{files:?}");
+
+    emulator
+        .restore("plans/org.rollback")
+        .assert()
+        .code(0)
+        .stdout(contains("0 failed"));
+    assert_eq!(
+        states_of(&seeded).await,
+        before,
+        "restore gives the cut member back exactly"
+    );
+}

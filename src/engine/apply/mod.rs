@@ -57,6 +57,9 @@ pub struct ApplyRequest {
     pub selection: Selection,
     /// Leave out drifted (or unverifiable) cuts and apply the rest, instead of refusing the plan.
     pub skip_drifted: bool,
+    /// A plan over several accounts: leave out the accounts that cannot be entered (each reported as
+    /// stopped, nothing there cut) and apply the rest, instead of refusing the plan.
+    pub skip_unreachable_accounts: bool,
 }
 
 /// An enabled cut of the plan that this run leaves out, and why.
