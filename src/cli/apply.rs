@@ -64,6 +64,8 @@ pub async fn apply_command(
                 }
             );
             say!(settings, "{why}.");
+            // A script reads the run's totals first, whatever follows: here none.
+            reporter.event(&engine::apply::started("apply", false, std::iter::empty()));
             engine::apply::report_left_out(&left_out, reporter);
             reporter.event(&Event::Finished {
                 command: "apply".into(),

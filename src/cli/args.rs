@@ -423,8 +423,10 @@ pub struct ShowArgs {
     /// A plan or a rollback file.
     pub file: PathBuf,
 
-    #[arg(long, value_enum, default_value_t = ShowFormat::Text)]
-    pub format: ShowFormat,
+    /// How to render the file: text by default, json with `--output json` (a script asking for JSON
+    /// gets the document as JSON).
+    #[arg(long, value_enum)]
+    pub format: Option<ShowFormat>,
 
     /// A plan as text: print every cut's reason and whole before/after diff, instead of one line per cut.
     #[arg(long)]
@@ -436,6 +438,17 @@ pub struct ShowArgs {
     /// json.
     #[arg(long)]
     pub live: bool,
+}
+
+impl ShowArgs {
+    /// The format asked for, else JSON under `--output json`, else text.
+    pub fn format_under(&self, json_output: bool) -> ShowFormat {
+        self.format.unwrap_or(if json_output {
+            ShowFormat::Json
+        } else {
+            ShowFormat::Text
+        })
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -144,7 +144,7 @@ async fn execute_command(
             restore::restore_command(args, &parsed.lifted_gates, settings, registry, reporter).await
         }
         Command::Show(args) if args.live => show::show_live(args, settings, registry).await,
-        Command::Show(args) => show::show_command(args, registry, settings.color),
+        Command::Show(args) => show::show_command(args, registry, settings),
         Command::Watch(args) => watch::watch_command(args, settings, registry, reporter).await,
         Command::Verify(args) => verify::verify_command(args, settings, registry, reporter).await,
         Command::Completions(args) => {

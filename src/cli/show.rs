@@ -15,7 +15,12 @@ use crate::plan;
 use crate::report::{escape, render};
 use crate::services::Registry;
 
-pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow::Result<u8> {
+pub fn show_command(
+    args: &ShowArgs,
+    registry: &Registry,
+    settings: &Settings,
+) -> anyhow::Result<u8> {
+    let format = args.format_under(settings.json);
     let bytes = crate::files::read_document(&args.file)
         .with_context(|| format!("{}: cannot be read", args.file.display()))?;
     let text = String::from_utf8(bytes)
@@ -29,9 +34,9 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
             true,
         )?;
         let warnings = shown_anyway(warnings);
-        let shown = match args.format {
+        let shown = match format {
             ShowFormat::Text => rollback_text(&contents, &warnings, registry),
-            ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&contents.records)?),
+            ShowFormat::Json => json_text(&contents.records)?,
             ShowFormat::Markdown => {
                 // The ticket keeps what the cuts made too (the evidence snapshots' IDs).
                 let mut report = render::incident_report(&contents, &warnings);
@@ -52,15 +57,15 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
         write_out(&shown)?;
     } else {
         let plan = plan::parse(&text, &args.file, registry)?;
-        let shown = match args.format {
+        let shown = match format {
             ShowFormat::Text => render::plan_text(
                 &plan,
                 render::PlanView {
-                    color,
+                    color: settings.color,
                     diffs: args.diff,
                 },
             ),
-            ShowFormat::Json => format!("{}\n", serde_json::to_string_pretty(&plan)?),
+            ShowFormat::Json => json_text(&plan)?,
             ShowFormat::Markdown => bail!(
                 "--format markdown renders a rollback file (an incident report); {} is a plan: use text or json",
                 args.file.display()
@@ -69,6 +74,13 @@ pub fn show_command(args: &ShowArgs, registry: &Registry, color: bool) -> anyhow
         write_out(&shown)?;
     }
     Ok(exit::SUCCESS)
+}
+
+/// A document as pretty JSON, with the characters JSON leaves raw that would reorder or hide text on a
+/// terminal written as escapes ([`escape::json_visible`]): the same data to a JSON reader.
+fn json_text(document: &impl serde::Serialize) -> anyhow::Result<String> {
+    let json = serde_json::to_string_pretty(document)?;
+    Ok(format!("{}\n", escape::json_visible(&json)))
 }
 
 /// A rollback file as text: its problems, the timeline, then what the completed cuts made that the
@@ -114,7 +126,8 @@ pub async fn show_live(
             args.file.display()
         );
     }
-    if args.format == ShowFormat::Markdown {
+    let format = args.format_under(settings.json);
+    if format == ShowFormat::Markdown {
         bail!(
             "--live prints text or json; the incident report (--format markdown) is made from the file alone"
         );
@@ -136,14 +149,11 @@ pub async fn show_live(
         .iter()
         .filter(|item| matches!(item.state, ProgressState::Unreadable(_)))
         .count();
-    let shown = match args.format {
-        ShowFormat::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "records": contents.records,
-                "live": report.progress,
-            }))?
-        ),
+    let shown = match format {
+        ShowFormat::Json => json_text(&serde_json::json!({
+            "records": contents.records,
+            "live": report.progress,
+        }))?,
         _ => {
             let mut shown = rollback_text(&contents, &warnings, registry);
             shown.push_str(&format!(

@@ -10,7 +10,10 @@
 //! there and what it was. Backslashes are left alone, which keeps escaping idempotent (escaped text
 //! escapes to itself) and paths readable.
 //!
-//! JSON output needs none of this: JSON escapes control characters itself.
+//! JSON output escapes C0 controls itself; the other hidden characters (bidirectional overrides,
+//! zero-width characters, C1 controls) JSON leaves raw, so a terminal showing the JSON would reorder or
+//! hide text. [`json_visible`] writes those as `\uXXXX` escapes: the same data to a JSON reader, the exact
+//! text once decoded, and visible to a person reading the output.
 
 use std::borrow::Cow;
 use std::fmt::Write;
@@ -49,6 +52,30 @@ fn push_escaped(out: &mut String, c: char) {
             let _ = write!(out, "\\u{{{:x}}}", c as u32);
         }
     }
+}
+
+/// Serialized JSON with every hidden character JSON leaves raw (all but the C0 controls) written as a `\uXXXX` escape (a
+/// surrogate pair above U+FFFF). Such characters only occur inside JSON strings, where the escape decodes
+/// to the same character. Borrowed when there were none.
+pub fn json_visible(json: &str) -> Cow<'_, str> {
+    // C0 controls outside strings are the JSON's own whitespace (pretty output's newlines), and inside
+    // strings JSON has escaped them already.
+    let left_raw = |c: char| c > '\u{7e}' && is_hidden(c);
+    if !json.chars().any(left_raw) {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        if left_raw(c) {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", unit);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// `text` with every hidden character (controls, newlines included, bidirectional and zero-width
@@ -179,6 +206,25 @@ pub(crate) fn assert_nothing_hidden(text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_keeps_its_data_and_shows_what_it_left_raw() {
+        let value = serde_json::json!({"name": HOSTILE, "tag": "a\u{e0041}b", "plain": "x"});
+        let pretty = serde_json::to_string_pretty(&value).unwrap();
+        let shown = json_visible(&pretty);
+        assert_nothing_hidden(&shown);
+        assert!(
+            shown.contains("\\u202e") && shown.contains("\\u009b"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("a\\udb40\\udc41b"),
+            "a tag character as a surrogate pair: {shown}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(back, value, "the same data to a JSON reader");
+        assert!(matches!(json_visible("{\n  \"a\": 1\n}"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn hostile_sequences_become_visible_escapes() {

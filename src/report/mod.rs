@@ -612,6 +612,7 @@ impl JsonReporter {
                 object.insert("account".into(), account.into());
             }
         }
+        let json = escape::json_visible(&json.to_string()).into_owned();
         let mut out = self.out.lock().expect("reporter lock poisoned");
         let _ = writeln!(out, "{json}");
         let _ = out.flush();

@@ -83,6 +83,18 @@ fn the_example_plan_renders_as_text_and_json() {
         .clone();
     let plan: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(plan["version"], 1);
+    // A script asking for JSON the usual way gets the same document, not text.
+    let asked = hikkonuki()
+        .args(["--output", "json", "show", example_plan().to_str().unwrap()])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        asked, out,
+        "--output json shows the document as --format json does"
+    );
     let kinds: std::collections::BTreeSet<&str> = plan["cuts"]
         .as_array()
         .unwrap()

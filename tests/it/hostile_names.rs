@@ -98,10 +98,26 @@ async fn hostile_names_are_shown_escaped_by_every_command() {
     let mut show = emulator.hikkonuki();
     show.args(["show", "plans/p.yaml"]);
     run("show", show);
+    // JSON for scripts carries the exact name, written so a terminal showing it cannot be turned.
+    let mut show = emulator.hikkonuki();
+    show.args(["show", "plans/p.yaml", "--format", "json"]);
+    let json = run("show --format json", show);
+    let document: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(
+        json.contains("\\u202e"),
+        "the override is an escape in the JSON text: {json}"
+    );
+    assert!(
+        document.to_string().contains("\u{9b}2J\u{202e}ipa"),
+        "and decodes to the exact name"
+    );
+    let mut events = emulator.plan("us-east-1", "plans/p2.yaml");
+    events.args(["--output", "json"]);
+    run("plan --output json", events);
 
     // Apply prints the summary it carries out, not the states: escaped like everything else.
     run("apply", emulator.apply("plans/p.yaml"));
-    for format in ["text", "markdown"] {
+    for format in ["text", "markdown", "json"] {
         let mut show = emulator.hikkonuki();
         show.args(["show", "plans/p.rollback.yaml", "--format", format]);
         run(

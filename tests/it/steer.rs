@@ -228,6 +228,30 @@ async fn skip_drifted_cuts_the_rest_and_a_restore_dry_run_changes_nothing() {
     );
     assert_eq!(groups(&emulator).await, drifted, "checked: nothing changed");
 
+    // Only the drifted cut selected: nothing to apply, and a script still reads the run's totals first
+    // (none), the cut left out, then `finished`.
+    let nothing = emulator
+        .apply("plans/p.yaml")
+        .args(["--skip-drifted", "--output", "json", "--target"])
+        .arg(format!("sg_revoke/{REGION}/{}", seeded.bastion_group))
+        .assert()
+        .code(0)
+        .stderr(contains("Nothing to apply"));
+    let events = json_events(&nothing.get_output().stdout);
+    let names: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["started", "cut-skipped", "finished"], "{events:?}");
+    assert_eq!(events[0]["command"], "apply");
+    assert_eq!(events[0]["total"], 0, "{events:?}");
+    assert_eq!(events[2]["ok"], true);
+    assert_eq!(
+        groups(&emulator).await,
+        drifted,
+        "nothing to apply: nothing changed"
+    );
+
     let applied = emulator
         .apply("plans/p.yaml")
         .args(["--skip-drifted", "--output", "json"])
