@@ -195,6 +195,58 @@ pub fn brief(value: &Value) -> String {
     }
 }
 
+/// Whether `live` lies between `before` and `after`: each of its values is one of theirs, and each of its
+/// lists holds what both hold and nothing neither holds (a cut that removes rules one call at a time,
+/// or adds entries one at a time, stopped halfway). A value or an element neither state has is a change
+/// no cut made.
+pub fn lies_between(before: &Value, after: &Value, live: &Value) -> bool {
+    if same_state(before, live) || same_state(after, live) {
+        return true;
+    }
+    // A list, a map or a flag left out of a state (serialized only when there is something to say) is
+    // an empty one, or false: a policy not there yet is one not attached either.
+    let as_shaped = |value: &'_ Value, others: [&Value; 2]| -> Value {
+        match value {
+            Value::Null if others.iter().any(|o| o.is_array()) => Value::Array(Vec::new()),
+            Value::Null if others.iter().any(|o| o.is_object()) => {
+                Value::Object(serde_json::Map::new())
+            }
+            Value::Null if others.iter().any(|o| o.is_boolean()) => Value::Bool(false),
+            other => other.clone(),
+        }
+    };
+    let (before, after, live) = (
+        &as_shaped(before, [after, live]),
+        &as_shaped(after, [before, live]),
+        &as_shaped(live, [before, after]),
+    );
+    if same_state(before, live) || same_state(after, live) {
+        return true;
+    }
+    match (before, after, live) {
+        (Value::Object(b), Value::Object(a), Value::Object(l)) => {
+            let null = Value::Null;
+            b.keys().chain(a.keys()).chain(l.keys()).all(|key| {
+                lies_between(
+                    b.get(key).unwrap_or(&null),
+                    a.get(key).unwrap_or(&null),
+                    l.get(key).unwrap_or(&null),
+                )
+            })
+        }
+        (Value::Array(b), Value::Array(a), Value::Array(l)) => {
+            let count =
+                |list: &[Value], item: &Value| list.iter().filter(|x| same_state(x, item)).count();
+            // Every element as many times as the states allow at most, and at least as both hold it.
+            l.iter().chain(b.iter()).chain(a.iter()).all(|item| {
+                let (in_b, in_a, in_l) = (count(b, item), count(a, item), count(l, item));
+                in_l <= in_b.max(in_a) && in_l >= in_b.min(in_a)
+            })
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -397,6 +397,11 @@ pub trait Containment: Send + Sync {
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
     fn holds(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// Whether `live` (neither `before` nor `after`) is what a cut stopped between its calls leaves, and
+    /// nothing else: a resumed apply then puts it back and cuts it again. Otherwise someone changed the
+    /// resource since, and it is left as it is: putting back the earlier run's part would only reopen it.
+    fn partly_cut(&self, cut: &Cut, live: &Value) -> bool;
+
     /// As [`Containment::holds`], knowing what apply recorded it did (the `done` entry's undo record):
     /// `watch` asks it of a completed cut. A kind whose `after` leaves a value to apply (a revocation's
     /// cut-off) holds only with a value as strong as the one written: a cut-off moved back to before
@@ -710,6 +715,24 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::partly_cut`]. By default each of `live`'s values is one of `before`'s or
+    /// `after`'s, and each of its lists holds what both hold and nothing neither holds
+    /// ([`crate::plan::compare::lies_between`]): a cut that removes rules, or adds entries, one call at a
+    /// time. A kind whose calls leave something in between that neither state has (a policy created, not
+    /// yet attached) says so itself.
+    fn partly_cut(&self, cut: &TypedCut<Self::State>, live: &Self::State) -> bool {
+        match (
+            serde_json::to_value(&cut.before),
+            serde_json::to_value(&cut.after),
+            serde_json::to_value(live),
+        ) {
+            (Ok(before), Ok(after), Ok(live)) => {
+                crate::plan::compare::lies_between(&before, &after, &live)
+            }
+            _ => false,
+        }
+    }
+
     /// As [`Containment::holds_as_written`]. By default as [`CutKind::holds`]: the undo record says
     /// nothing the cut's `after` does not.
     fn holds_as_written(
@@ -929,6 +952,17 @@ impl<K: CutKind> Containment for K {
             from_document::<K::State>(name, "live state", live),
         ) {
             (Ok(typed), Ok(live)) => CutKind::holds(self, &typed, &live),
+            _ => false,
+        }
+    }
+
+    fn partly_cut(&self, cut: &Cut, live: &Value) -> bool {
+        let name = CutKind::info(self).name;
+        match (
+            TypedCut::<K::State>::decode(cut),
+            from_document::<K::State>(name, "live state", live),
+        ) {
+            (Ok(typed), Ok(live)) => CutKind::partly_cut(self, &typed, &live),
             _ => false,
         }
     }

@@ -184,8 +184,14 @@ pub fn progress_from(contents: &JournalContents) -> HashMap<String, Progress> {
             Entry::Done { id, .. } => {
                 progress.insert(id.clone(), Progress::Done);
             }
+            // A failure after an intent leaves that intent uncertain. One recorded after `done` with no
+            // new intent (a resumed run could not read the resource, or found it changed) says nothing
+            // about the cut AWS answered: it stays done, which a resumed run checks against live state
+            // anyway, where taken for uncertain it could be rewound.
             Entry::Failed { id, .. } => {
-                progress.insert(id.clone(), Progress::Uncertain);
+                if progress.get(id) != Some(&Progress::Done) {
+                    progress.insert(id.clone(), Progress::Uncertain);
+                }
             }
             Entry::Restored { id, .. } => {
                 progress.remove(id);
@@ -244,7 +250,8 @@ pub struct ApplyOutcome {
 enum Recovery {
     NotApplied,
     Applied,
-    Partial,
+    /// Neither: the live state, to tell a cut stopped halfway from a change someone else made.
+    Partial(Value),
 }
 
 /// `completed`: the earlier run journaled the cut done. A kind whose `after` is not what observation
@@ -264,7 +271,7 @@ async fn recover(
     } else if same_state(&cut.after.value(), &live) || holds() {
         Recovery::Applied
     } else {
-        Recovery::Partial
+        Recovery::Partial(live)
     })
 }
 
@@ -697,9 +704,25 @@ async fn run_cut<'a>(
                     cut.id
                 ),
             }),
-            Ok(Recovery::Partial) | Err(_) => {
+            Ok(Recovery::Partial(_)) => {
                 let error = "the rollback file records this cut as done, but the resource is neither as planned nor as cut (changed since): it is not retried. Check it, and make a new plan".to_string();
                 return run.failed(cut, error, false);
+            }
+            // Not read: nothing is known against the recorded `done`, so nothing is journaled over it
+            // (credentials that no longer work still stop the run).
+            Err(err) => {
+                let credentials = err.is_credentials_problem();
+                if credentials {
+                    run.halt.store(true, Ordering::SeqCst);
+                }
+                let error = format!(
+                    "the rollback file records this cut as done, but the resource could not be read to confirm it: {err}. Run apply again to check it"
+                );
+                run.reporter.event(&Event::CutFailed {
+                    id: cut.id.clone(),
+                    error: error.clone(),
+                });
+                return Ok(CutResult::Failed(error, credentials));
             }
         }
     }
@@ -707,11 +730,12 @@ async fn run_cut<'a>(
         match recover(kind, &ctx, cut, false).await {
             Ok(Recovery::NotApplied) => {}
             Ok(Recovery::Applied) => {
-                let undo = kind
-                    .undo_record_for(cut)
-                    .map_err(|err| EngineError::Refused {
-                        message: crate::report::escape::visible(&err.to_string()).into_owned(),
-                    })?;
+                // A cut whose undo cannot be derived fails alone: as an error of the run it ended every
+                // later phase, and read as a refusal that changed nothing, where cuts were made.
+                let undo = match kind.undo_record_for(cut) {
+                    Ok(undo) => undo,
+                    Err(err) => return run.failed(cut, err.to_string(), false),
+                };
                 // The earlier run may have stopped while AWS was still bringing the change into force.
                 if let Err(err) = kind.take_effect(&ctx, cut).await {
                     return run.call_failed(cut, &err);
@@ -730,15 +754,27 @@ async fn run_cut<'a>(
             }
             // The rewind below writes to AWS under the earlier run's intent: not once the run is halting
             // (the reads above took a while, and a journal write may have failed meanwhile).
-            Ok(Recovery::Partial) if run.stopping() => return Ok(CutResult::NotAttempted),
+            Ok(Recovery::Partial(_)) if run.stopping() => return Ok(CutResult::NotAttempted),
             // Half-done (a kind that makes several calls per cut was stopped between them): put back what
             // the earlier run changed, and cut from the recorded `before` if that gives it back exactly.
-            Ok(Recovery::Partial) if rewind(kind, &ctx, cut).await => {}
-            Ok(Recovery::Partial) | Err(_) => {
-                let error = "the earlier run left this resource neither as planned nor as cut (partly cut, or changed since): it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
+            Ok(Recovery::Partial(live))
+                if kind.partly_cut(cut, &live) && rewind(kind, &ctx, cut).await => {}
+            // Changed by someone else since (something neither before nor after the cut holds): the
+            // rewind would undo the earlier run's part of the cut and still not give `before` back, so
+            // the resource is left exactly as it is.
+            Ok(Recovery::Partial(live)) if !kind.partly_cut(cut, &live) => {
+                let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
+                return run.failed(cut, error, false);
+            }
+            Ok(Recovery::Partial(_)) | Err(_) => {
+                let error = "the earlier run left this resource neither as planned nor as cut (partly cut), and it could not be put back as planned: it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
                 return run.failed(cut, error, false);
             }
         }
+    }
+    // Ctrl-C (or a halt) while this cut read its resource or waited its turn: it is not begun.
+    if run.stopping() {
+        return Ok(CutResult::NotAttempted);
     }
     run.append(Entry::Intent { cut: cut.clone() })?;
     run.reporter

@@ -307,11 +307,13 @@ pub async fn prepare(
     reporter: &dyn Reporter,
 ) -> Result<Prepared, EngineError> {
     let rollback = RollbackFile::open_or_create(&rollback_path)?;
+    // An empty file too: one another user put there first (in a shared directory) would receive the
+    // account's way back.
+    rollback.check_owner(false)?;
+    warn_if_shared(&rollback_path, reporter);
     let (progress, contents) = if rollback.is_empty() {
         (HashMap::new(), None)
     } else {
-        rollback.check_owner(false)?;
-        warn_if_shared(&rollback_path, reporter);
         match resumable_progress(&rollback, &request.keys, &plan, plan_sha256)? {
             Some((progress, contents)) => (progress, Some(contents)),
             None => {

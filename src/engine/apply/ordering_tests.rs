@@ -19,6 +19,9 @@ type Log = Arc<Mutex<Vec<String>>>;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 struct Switched {
     on: bool,
+    /// What a cut made of several calls takes away one call at a time (the half-done stand-ins').
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    parts: Vec<String>,
 }
 
 /// What a stand-in kind does when it cuts.
@@ -48,9 +51,17 @@ enum Behaviour {
     SlowBucket { pacer: Arc<crate::pacing::Pacer> },
     /// A cut whose call takes a second, its bucket full.
     OneSecond,
-    /// A cut an earlier run left half-done: its resource reads as neither `before` nor `after`, and a
-    /// resumed apply rewinds it (an undo, a write to AWS) before cutting it again.
+    /// A cut an earlier run left half-done: its resource reads as neither `before` nor `after` but between
+    /// them (one of the parts the cut takes away is gone), and a resumed apply rewinds it (an undo, a write
+    /// to AWS) before cutting it again.
     HalfDone,
+    /// As [`Behaviour::HalfDone`], and changed since by someone else: it holds a part neither state has.
+    ChangedSince,
+    /// A resumed cut whose earlier attempt never reached AWS (its resource reads as `before`), while
+    /// Ctrl-C is pressed during that read.
+    CtrlCDuringRead { stop: Arc<AtomicBool> },
+    /// A resumed cut AWS made (it reads as `after`) whose undo record cannot be derived.
+    MadeWithoutUndo,
 }
 
 struct StandIn {
@@ -117,10 +128,19 @@ impl CutKind for StandIn {
     ) -> Result<Option<Switched>, ServiceError> {
         let cut = match &self.behaviour {
             Behaviour::SlowSwitch { off, .. } => off.load(SeqCst),
-            Behaviour::HalfDone => return Ok(None),
+            Behaviour::HalfDone => return Ok(Some(parts(&["b"]))),
+            Behaviour::ChangedSince => return Ok(Some(parts(&["b", "added-since"]))),
+            Behaviour::MadeWithoutUndo => return Ok(Some(parts(&[]))),
+            Behaviour::CtrlCDuringRead { stop } => {
+                stop.store(true, SeqCst);
+                return Ok(Some(parts(&["a", "b"])));
+            }
             _ => false,
         };
-        Ok(Some(Switched { on: !cut }))
+        Ok(Some(Switched {
+            on: !cut,
+            parts: Vec::new(),
+        }))
     }
 
     async fn apply(
@@ -154,7 +174,10 @@ impl CutKind for StandIn {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 note(&self.log, "rules cut");
             }
-            Behaviour::HalfDone => note(&self.log, "half-done cut made"),
+            Behaviour::HalfDone
+            | Behaviour::ChangedSince
+            | Behaviour::CtrlCDuringRead { .. }
+            | Behaviour::MadeWithoutUndo => note(&self.log, "half-done cut made"),
             Behaviour::Write { block_on } => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 if block_on.load(SeqCst) {
@@ -198,11 +221,17 @@ impl CutKind for StandIn {
     }
 
     fn undo_record_for(&self, cut: &TypedCut<Switched>) -> Result<Switched, ServiceError> {
+        if let Behaviour::MadeWithoutUndo = self.behaviour {
+            return Err(ServiceError::local(
+                "test:Undo",
+                "no undo record can be derived",
+            ));
+        }
         Ok(cut.before.clone())
     }
 
     async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
-        if let Behaviour::HalfDone = self.behaviour {
+        if let Behaviour::HalfDone | Behaviour::ChangedSince = self.behaviour {
             note(&self.log, "half-done cut rewound");
         }
         Ok(UndoOutcome::default())
@@ -219,6 +248,23 @@ fn stand_in(
         log: log.clone(),
         behaviour,
     })
+}
+
+/// The half-done stand-ins' state: on, with these parts left.
+fn parts(left: &[&str]) -> Switched {
+    Switched {
+        on: true,
+        parts: left.iter().map(|p| p.to_string()).collect(),
+    }
+}
+
+/// A cut of the half-done stand-ins: it takes parts a and b away, one call each.
+fn cut_in_parts(kind: &str, target: &str) -> Cut {
+    Cut {
+        before: serde_json::to_value(parts(&["a", "b"])).unwrap().into(),
+        after: serde_json::to_value(parts(&[])).unwrap().into(),
+        ..cut(kind, "us-east-1", target)
+    }
 }
 
 fn cut(kind: &str, region: &str, target: &str) -> Cut {
@@ -712,7 +758,7 @@ async fn a_failed_journal_write_halts_the_run_before_a_resumed_cut_rewinds() {
     let plan = Plan {
         cuts: vec![
             cut("key_off", "us-east-1", "AKIA1"),
-            cut("half_done", "us-east-1", "thing"),
+            cut_in_parts("half_done", "thing"),
         ],
         ..plan_for(&[])
     };
@@ -740,4 +786,182 @@ async fn a_failed_journal_write_halts_the_run_before_a_resumed_cut_rewinds() {
         Vec::<String>::new(),
         "nothing is written to AWS once the journal has failed"
     );
+}
+
+/// A resumed cut the earlier run left between `before` and `after` is rewound and cut again; one that
+/// holds a change neither state has (someone changed it since) is left exactly as it is, reported, and
+/// nothing is written to AWS for it: a rewind there undid the earlier run's part of the cut and still did
+/// not give `before` back, leaving the resource more open than either run left it.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_cut_changed_since_by_someone_else_is_not_rewound() {
+    static CHANGED: KindInfo = info("changed_since", Phase::PerResource);
+    for (behaviour, info, rewound) in [
+        (Behaviour::HalfDone, &HALF_DONE, true),
+        (Behaviour::ChangedSince, &CHANGED, false),
+    ] {
+        let log = Log::default();
+        let registry = Registry::of_kinds(vec![stand_in(info, &log, behaviour)]);
+        let plan = Plan {
+            cuts: vec![cut_in_parts(info.name, "thing")],
+            ..plan_for(&[])
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (_path, mut journal) = new_journal(&dir);
+        let session =
+            AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+        let outcome = execute(
+            &session,
+            &registry,
+            &plan,
+            &mut journal,
+            &ApplyOptions {
+                parallelism: 1,
+                progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+                ..ApplyOptions::default()
+            },
+            &RecordingReporter::default(),
+        )
+        .await
+        .unwrap();
+        let log = log.lock().unwrap().clone();
+        if rewound {
+            assert_eq!(log, ["half-done cut rewound"], "{}", info.name);
+        } else {
+            assert_eq!(log, Vec::<String>::new(), "nothing written to AWS");
+            assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+            assert!(
+                outcome.failed[0].1.contains("it is left as it is"),
+                "{outcome:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_state_lies_between_when_each_value_is_one_of_theirs_and_each_list_is_partly_cut() {
+    use crate::plan::compare::lies_between;
+    let removed = |rules: &[&str]| json!({"group": "sg-1", "rules": rules});
+    let (before, after) = (removed(&["a", "b", "c"]), removed(&["c"]));
+    assert!(lies_between(&before, &after, &removed(&["b", "c"])));
+    assert!(lies_between(&before, &after, &after));
+    assert!(
+        !lies_between(&before, &after, &removed(&["b", "c", "x"])),
+        "a rule added since"
+    );
+    assert!(
+        !lies_between(&before, &after, &removed(&["b"])),
+        "a kept rule removed since"
+    );
+    // A cut that adds entries one at a time (network ACL denies).
+    let added = |entries: &[&str]| json!({"entries": entries});
+    let (before, after) = (added(&["allow"]), added(&["allow", "deny-1", "deny-2"]));
+    assert!(lies_between(&before, &after, &added(&["allow", "deny-1"])));
+    assert!(!lies_between(&before, &after, &added(&["deny-1"])));
+    // A deny that goes in a managed policy, created and not yet attached (two calls): between. The
+    // policy attached with another document is not.
+    let before = json!({"name": "mailer"});
+    let managed = |document: &str, attached: bool| json!({"name": "mailer", "managed_policy": {"arn": "arn:p", "document": document, "attached": attached}});
+    let after = managed("deny", true);
+    assert!(lies_between(&before, &after, &managed("deny", false)));
+    assert!(!lies_between(&before, &after, &managed("allow-all", true)));
+    // A value that is neither state's, at any depth.
+    let mode = |m: &str| json!({"block": {"mode": m}});
+    assert!(!lies_between(
+        &mode("off"),
+        &mode("block-bidirectional"),
+        &mode("block-ingress")
+    ));
+    assert!(
+        !lies_between(
+            &mode("off"),
+            &mode("block-bidirectional"),
+            &serde_json::Value::Null
+        ),
+        "gone"
+    );
+}
+
+/// Ctrl-C while a resumed cut reads its resource: the cut is not begun (no intent, no call), where the
+/// read was the last look at the stop flag and the cut went on to AWS.
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_during_a_resumed_cuts_read_stops_it_before_its_intent() {
+    static READ: KindInfo = info("read_then_cut", Phase::PerResource);
+    let log = Log::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let registry = Registry::of_kinds(vec![stand_in(
+        &READ,
+        &log,
+        Behaviour::CtrlCDuringRead { stop: stop.clone() },
+    )]);
+    let plan = Plan {
+        cuts: vec![cut_in_parts("read_then_cut", "thing")],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut journal) = new_journal(&dir);
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism: 1,
+            stop: Some(&stop),
+            progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+            ..ApplyOptions::default()
+        },
+        &RecordingReporter::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(*log.lock().unwrap(), Vec::<String>::new(), "no call to AWS");
+    assert_eq!(outcome.not_attempted, [plan.cuts[0].id.clone()]);
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(!text.contains("intent"), "no intent journaled: {text}");
+}
+
+/// A resumed cut AWS made but whose undo record cannot be derived fails alone: the run goes on with the
+/// other cuts and reports what it did. Before, it ended the run as an engine error, read as a refusal
+/// that "changed nothing" though cuts had been made, and every later phase was dropped.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_cut_without_an_undo_record_fails_alone_and_the_run_goes_on() {
+    static MADE: KindInfo = info("made_without_undo", Phase::Seal);
+    let log = Log::default();
+    let registry = Registry::of_kinds(vec![
+        stand_in(&MADE, &log, Behaviour::MadeWithoutUndo),
+        stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
+    ]);
+    let plan = Plan {
+        cuts: vec![
+            cut_in_parts("made_without_undo", "thing"),
+            cut("key_off", "us-east-1", "AKIA1"),
+        ],
+        ..plan_for(&[])
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_path, mut journal) = new_journal(&dir);
+    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
+    let outcome = execute(
+        &session,
+        &registry,
+        &plan,
+        &mut journal,
+        &ApplyOptions {
+            parallelism: 1,
+            progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+            ..ApplyOptions::default()
+        },
+        &RecordingReporter::default(),
+    )
+    .await
+    .expect("the run goes on");
+    assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
+    assert_eq!(outcome.failed[0].0, plan.cuts[0].id);
+    assert_eq!(
+        outcome.done,
+        [plan.cuts[1].id.clone()],
+        "the later phase's cut is made"
+    );
+    assert_eq!(*log.lock().unwrap(), ["key off"]);
 }

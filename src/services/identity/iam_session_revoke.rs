@@ -913,6 +913,28 @@ impl CutKind for SessionRevoke {
         }
     }
 
+    /// The managed placement takes two calls, CreatePolicy then Attach: stopped between them, the
+    /// principal is as before but for hikkonuki's revocation policy, created and not attached. That, and
+    /// nothing else changed, is a cut to put back and make again; its shape is no state of the plan's, so
+    /// the default comparison cannot see it.
+    fn partly_cut(&self, cut: &TypedCut<Revocation>, live: &Revocation) -> bool {
+        let (Revocation::Current(before), Revocation::Current(live)) = (&cut.before, live) else {
+            return false;
+        };
+        let Some(created) = &live.managed_policy else {
+            return false;
+        };
+        let unattached_revocation = !created.attached
+            && serde_json::from_str::<Value>(&created.document)
+                .is_ok_and(|document| is_revocation_document(&document));
+        unattached_revocation
+            && before.managed_policy.is_none()
+            && RevocationState {
+                managed_policy: None,
+                ..live.clone()
+            } == *before
+    }
+
     /// Holds, and with a cut-off no earlier than the one written: whoever can write the principal's
     /// policies could move the cut-off back to before apply (a revocation of our shape revoking no session
     /// issued since), which [`CutKind::holds`] alone takes for the cut.
