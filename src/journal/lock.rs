@@ -170,6 +170,20 @@ impl RollbackFile {
                 Ok(file) => (file, false),
                 Err(LockError::Missing { .. }) => match open(path, true) {
                     Ok(file) => (file, true),
+                    // A symbolic link to nothing: the first open finds no file, and creating one
+                    // through the link is refused (O_EXCL) every time. Said, where it looped forever.
+                    Err(LockError::Io { source, .. })
+                        if source.kind() == std::io::ErrorKind::AlreadyExists
+                            && fs::symlink_metadata(path)
+                                .is_ok_and(|m| m.file_type().is_symlink()) =>
+                    {
+                        return Err(LockError::Unusable {
+                            rollback: path.to_path_buf(),
+                            source: FileError::NotRegular {
+                                what: "a symbolic link to a file that does not exist",
+                            },
+                        });
+                    }
                     // Another run created it between the two opens: lock that one.
                     Err(LockError::Io { source, .. })
                         if source.kind() == std::io::ErrorKind::AlreadyExists =>
@@ -333,6 +347,27 @@ impl Drop for RollbackFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A link to nothing where the rollback file goes (planted in a shared directory, or left by a
+    /// target that is not mounted): apply names it and stops, where it tried to create the file through
+    /// the link forever.
+    #[test]
+    fn a_dangling_link_at_the_rollback_path_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.rollback.yaml");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &path).unwrap();
+        let err = RollbackFile::open_or_create(&path).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            text.contains("plan.rollback.yaml")
+                && text.contains("a symbolic link to a file that does not exist"),
+            "{text}"
+        );
+        assert!(
+            !dir.path().join("nowhere").exists(),
+            "nothing created through the link"
+        );
+    }
 
     #[test]
     fn a_second_holder_is_refused_and_named_while_the_first_runs_and_the_lock_goes_with_it() {

@@ -141,6 +141,33 @@ async fn a_rollback_file_owned_by_someone_else_is_refused_without_force() {
         .stderr(contains("used anyway because of --force"));
 }
 
+/// An empty rollback file another user put where apply will journal (a shared directory): apply refuses
+/// it before anything is cut, where it journaled the account's way back into that user's file.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_rollback_file_someone_else_put_there_is_refused_before_any_cut() {
+    let (emulator, ec2) = seeded().await;
+    let original = snapshot::security_groups(&ec2).await;
+    let rollback = emulator.path("plans/p.rollback.yaml");
+    fs::write(&rollback, "").unwrap();
+    // SAFETY: a valid path; the tests run as a user allowed to give files away (root) or are skipped.
+    let name = std::ffi::CString::new(rollback.to_str().unwrap()).unwrap();
+    if unsafe { libc::chown(name.as_ptr(), 65534, 65534) } != 0 {
+        eprintln!("skipped: this user cannot give a file away (not root)");
+        return;
+    }
+    emulator
+        .apply("plans/p.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains("is owned by user 65534, not by you"));
+    assert_eq!(snapshot::security_groups(&ec2).await, original);
+    assert_eq!(
+        fs::read(&rollback).unwrap(),
+        b"",
+        "nothing journaled into it"
+    );
+}
+
 /// Issue 12: an `after` edited in the plan was obeyed: an `sg_revoke` whose `after` equalled `before` made
 /// no call and was reported done, a `nacl_deny` whose `after` held an allow opened the ACL. Apply derives
 /// each cut's effect from the live account and refuses, naming the cut and the field.

@@ -536,7 +536,23 @@ pub async fn observe_account(
         content: before.policy_content.clone(),
     };
     match attached_policies(ctx, kind, &before.account_id).await {
-        Ok(listed) => Ok(Some(account_state(&before.account_id, listed, &own))),
+        Ok(listed) => {
+            // The attached policy's document is read too: one rewritten since (an exemption widened, an
+            // action dropped) no longer holds the cut, and watch must say so. Read as the organization
+            // holds it, and recorded as the cut's own when it says the same in other white space.
+            let own_policy = listed
+                .iter()
+                .find(|p| p.name == own.name)
+                .map(|p| p.id.clone());
+            let mut state = account_state(&before.account_id, listed, &own);
+            if let Some(id) = own_policy {
+                let live = policy_content(ctx, &id).await?;
+                if !same_document(&live, &own.content) {
+                    state.policy_content = live;
+                }
+            }
+            Ok(Some(state))
+        }
         Err(err)
             if matches!(
                 err.code.as_deref(),

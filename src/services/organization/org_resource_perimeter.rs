@@ -253,14 +253,26 @@ async fn foreign_rcps_in_use(ctx: &RegionCtx) -> Result<Vec<String>, ServiceErro
             continue;
         }
         let id = policy.id().unwrap_or_default();
-        let targets = ctx
+        // Every page, until a target: Organizations' List* calls "can occasionally return an empty set
+        // of results even when there are more results available"
+        // (<https://docs.aws.amazon.com/organizations/latest/APIReference/API_ListTargetsForPolicy.html>),
+        // and an attached RCP taken for unused would be detached by disabling the type.
+        let mut pages = ctx
             .organizations()
             .list_targets_for_policy()
             .policy_id(id)
-            .send()
-            .await
-            .map_err(|err| ServiceError::from_sdk("organizations:ListTargetsForPolicy", err))?;
-        if !targets.targets().is_empty() {
+            .into_paginator()
+            .send();
+        let mut attached = false;
+        while let Some(page) = pages.next().await {
+            let page = page
+                .map_err(|err| ServiceError::from_sdk("organizations:ListTargetsForPolicy", err))?;
+            if !page.targets().is_empty() {
+                attached = true;
+                break;
+            }
+        }
+        if attached {
             in_use.push(format!("{id} {}", policy.name().unwrap_or_default()));
         }
     }

@@ -600,6 +600,50 @@ async fn undo_keeps_a_policy_still_attached_elsewhere_and_one_edited_since_the_c
     );
 }
 
+/// Watch reads the attached quarantine's document, not only that it is attached: one rewritten since (its
+/// actions narrowed) reads as a change; one AWS gives back in other white space reads as the cut.
+#[tokio::test]
+async fn mocked_a_quarantine_rewritten_since_the_cut_no_longer_reads_as_held() {
+    let cut = account_cut(CONTENT);
+    let attached = || {
+        mock!(aws_sdk_organizations::Client::list_policies_for_target).then_output(|| {
+            aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput::builder()
+                .policies(summary("p-new", "hikkonuki-quarantine", false))
+                .build()
+        })
+    };
+    let (listed, rewritten) = (
+        attached(),
+        described(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:*","Resource":"*"}]}"#,
+        ),
+    );
+    let live = OrgQuarantine
+        .observe(&ctx(vec![&listed, &rewritten]), &cut)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(live.own_attached);
+    assert_ne!(live, cut.after, "a rewritten policy is not the cut");
+    assert!(live.policy_content.contains("s3:*"), "{live:?}");
+
+    let (listed, reformatted) = (
+        attached(),
+        described(
+            r#"{ "Version": "2012-10-17", "Statement": [ { "Resource": "*", "Effect": "Deny", "Action": "*" } ] }"#,
+        ),
+    );
+    let live = OrgQuarantine
+        .observe(&ctx(vec![&listed, &reformatted]), &cut)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        live, cut.after,
+        "the same document in other white space is the cut"
+    );
+}
+
 #[tokio::test]
 async fn undo_of_a_policy_already_gone_changes_nothing() {
     let none = no_policies();

@@ -268,6 +268,50 @@ async fn restore_disables_rcps_only_while_no_one_elses_rcp_is_attached() {
     assert_eq!(disable.num_calls(), 1);
 }
 
+/// Organizations' List* calls may answer an empty page with a NextToken when more results follow (the
+/// API reference of ListTargetsForPolicy says so): the target on the second page is still found, and
+/// the type is not disabled under someone else's attached RCP.
+#[tokio::test]
+async fn mocked_an_rcp_whose_first_page_of_targets_is_empty_still_counts_as_attached() {
+    let enabled = roots(Some(PolicyTypeStatus::Enabled));
+    let listed = mock!(aws_sdk_organizations::Client::list_policies).then_output(|| {
+        ListPoliciesOutput::builder()
+            .policies(summary("p-theirs", "their-rcp", false))
+            .build()
+    });
+    let empty_first = mock!(aws_sdk_organizations::Client::list_targets_for_policy)
+        .match_requests(|r| r.next_token().is_none())
+        .then_output(|| {
+            ListTargetsForPolicyOutput::builder()
+                .next_token("more")
+                .build()
+        });
+    let second = mock!(aws_sdk_organizations::Client::list_targets_for_policy)
+        .match_requests(|r| r.next_token() == Some("more"))
+        .then_output(|| {
+            ListTargetsForPolicyOutput::builder()
+                .targets(PolicyTargetSummary::builder().target_id(MEMBER).build())
+                .build()
+        });
+    let disable = mock!(aws_sdk_organizations::Client::disable_policy_type)
+        .then_output(|| DisablePolicyTypeOutput::builder().build());
+    let undo = OrgResourcePerimeter.undo_record_for(&root_cut()).unwrap();
+    let outcome = OrgResourcePerimeter
+        .undo(
+            &ctx(vec![&enabled, &listed, &empty_first, &second, &disable]),
+            &undo,
+        )
+        .await
+        .unwrap();
+    assert_eq!(second.num_calls(), 1, "the second page is read");
+    assert_eq!(disable.num_calls(), 0);
+    assert!(
+        outcome.notes[0].starts_with("conflict:") && outcome.notes[0].contains("p-theirs"),
+        "{:?}",
+        outcome.notes
+    );
+}
+
 #[tokio::test]
 async fn an_account_cut_waits_for_the_type_and_says_what_it_saw() {
     let disabled = roots(None);
