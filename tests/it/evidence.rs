@@ -582,3 +582,65 @@ async fn an_evidence_snapshot_deleted_after_apply_is_reported_gone_and_the_other
         )));
     assert_eq!(evidence_state(&config).await, changed);
 }
+
+/// An intruder who can write the trail leaves it logging and narrows what it records
+/// (`PutEventSelectors` `IncludeManagementEvents=false`): the plan does not take it for evidence, creates
+/// a trail of its own, and says why; restore with --stop-evidence gives the account back exactly, the
+/// narrowed trail as the intruder left it (evidence of what they did).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_logging_trail_narrowed_to_record_no_management_events_is_not_taken_for_evidence() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let audit = stopped_trail(&config).await;
+    let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
+    cloudtrail
+        .start_logging()
+        .name(&audit)
+        .send()
+        .await
+        .unwrap();
+    cloudtrail
+        .put_event_selectors()
+        .trail_name(&audit)
+        .event_selectors(
+            aws_sdk_cloudtrail::types::EventSelector::builder()
+                .include_management_events(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let original = evidence_state(&config).await;
+    emulator
+        .plan(REGION, PLAN)
+        .args(["--kinds", "evidence_trail_on"])
+        .assert()
+        .code(0);
+    let plan = read_plan(&emulator);
+    let created = cut(&plan, &format!("evidence_trail_on/global/{CREATED_TRAIL}"));
+    assert!(
+        created
+            .reason
+            .contains("keep no record of the intruder's API calls: audit (its event selectors leave management write events out"),
+        "{}",
+        created.reason
+    );
+    assert!(created.enabled, "{created:?}");
+    emulator.apply(PLAN).assert().code(0);
+    let applied = evidence_state(&config).await;
+    assert!(
+        applied
+            .iter()
+            .any(|l| l.contains("hikkonuki-evidence") && l.ends_with("logging=Some(true)")),
+        "{applied:?}"
+    );
+    emulator
+        .restore(ROLLBACK)
+        .arg("--stop-evidence")
+        .assert()
+        .code(0);
+    assert_eq!(
+        without_snapshots(&evidence_state(&config).await),
+        without_snapshots(&original)
+    );
+}

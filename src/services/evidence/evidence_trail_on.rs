@@ -101,6 +101,10 @@ fn trail_arn(region: &str, account: &str, name: &str) -> String {
 struct Seen {
     trail: Trail,
     logging: Option<bool>,
+    /// Why it does not record the account's management write events (the API calls an intruder makes),
+    /// when it does not: its event selectors leave them out, or they could not be read. Such a trail
+    /// logs, and still keeps no record of the incident.
+    blind: Option<String>,
 }
 
 impl Seen {
@@ -115,6 +119,51 @@ impl Seen {
         self.trail.is_multi_region_trail().unwrap_or(false)
             || self.trail.is_organization_trail().unwrap_or(false)
     }
+
+    /// Records every region's management write events: what evidence needs of a trail.
+    fn records_every_region(&self) -> bool {
+        self.covers_every_region() && self.blind.is_none()
+    }
+}
+
+/// Why a trail's event selectors (GetEventSelectors) leave out management write events, or `None` when
+/// they record them. An intruder who can write the trail narrows these (`PutEventSelectors`
+/// `IncludeManagementEvents=false`, or data events only) and the trail goes on logging, recording
+/// nothing of what they do. Basic selectors record them with `IncludeManagementEvents` (true when absent)
+/// and `ReadWriteType` `All` or `WriteOnly` (`All` when absent); advanced ones with a selector whose
+/// `eventCategory` equals `Management` and whose `readOnly`, if any, is not only `true`
+/// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/logging-management-events-with-cloudtrail.html>,
+/// <https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_GetEventSelectors.html>). A trail
+/// with neither has CloudTrail's default, all management events.
+pub fn blind_to_management_writes(
+    basic: &[aws_sdk_cloudtrail::types::EventSelector],
+    advanced: &[aws_sdk_cloudtrail::types::AdvancedEventSelector],
+) -> Option<String> {
+    use aws_sdk_cloudtrail::types::ReadWriteType;
+    if basic.is_empty() && advanced.is_empty() {
+        return None;
+    }
+    if !advanced.is_empty() {
+        let records = advanced.iter().any(|selector| {
+            let fields = selector.field_selectors();
+            let field = |name: &str| fields.iter().find(|f| f.field() == name);
+            let management = field("eventCategory")
+                .is_some_and(|f| f.equals().iter().any(|v| v == "Management"));
+            let only_reads = field("readOnly")
+                .is_some_and(|f| !f.equals().is_empty() && f.equals().iter().all(|v| v == "true"));
+            management && !only_reads
+        });
+        return (!records)
+            .then(|| "its advanced event selectors record no management write events".to_string());
+    }
+    let records = basic.iter().any(|selector| {
+        selector.include_management_events().unwrap_or(true)
+            && !matches!(selector.read_write_type(), Some(ReadWriteType::ReadOnly))
+    });
+    (!records).then(|| {
+        "its event selectors leave management write events out (IncludeManagementEvents false, or ReadOnly)"
+            .to_string()
+    })
 }
 
 /// Every trail visible in the region (shadow trails included), with its status. An organization trail
@@ -141,9 +190,37 @@ async fn trails(ctx: &RegionCtx) -> Result<Vec<Seen>, ServiceError> {
         seen.push(Seen {
             trail: trail.clone(),
             logging,
+            blind: None,
         });
     }
     Ok(seen)
+}
+
+/// For discovery: what each trail covering every region records ([`blind_to_management_writes`]). Only
+/// such a trail could stand for the evidence. An organization trail whose selectors a member account
+/// cannot read is counted as recording, as its status is; any other unreadable selectors count as
+/// recording nothing, so the plan makes a trail of its own rather than trust one it cannot read.
+async fn read_selectors(ctx: &RegionCtx, seen: &mut [Seen]) {
+    for trail in seen.iter_mut().filter(|t| t.covers_every_region()) {
+        let organization = trail.trail.is_organization_trail().unwrap_or(false);
+        let id = trail.arn().to_string();
+        trail.blind = match ctx
+            .cloudtrail()
+            .get_event_selectors()
+            .trail_name(id)
+            .send()
+            .await
+        {
+            Ok(out) => {
+                blind_to_management_writes(out.event_selectors(), out.advanced_event_selectors())
+            }
+            Err(_) if organization => None,
+            Err(err) => Some(format!(
+                "its event selectors could not be read ({})",
+                ServiceError::from_sdk("cloudtrail:GetEventSelectors", err)
+            )),
+        };
+    }
 }
 
 /// The proposal for the home region `region`, given the trails visible there.
@@ -155,7 +232,7 @@ fn propose(
 ) -> Option<Proposal<TrailState>> {
     if seen
         .iter()
-        .any(|t| t.covers_every_region() && t.logging == Some(true))
+        .any(|t| t.records_every_region() && t.logging == Some(true))
     {
         return None;
     }
@@ -179,9 +256,22 @@ fn propose(
             single_region.join(", ")
         )
     };
+    let blind: Vec<String> = seen
+        .iter()
+        .filter(|t| t.covers_every_region())
+        .filter_map(|t| Some(format!("{} ({})", t.name(), t.blind.as_ref()?)))
+        .collect();
+    let aside = if blind.is_empty() {
+        aside
+    } else {
+        format!(
+            "{aside} Trails that cover every region but keep no record of the intruder's API calls: {}. Someone may have narrowed them to hide what they do: check who changed their event selectors (PutEventSelectors in the trail's history).",
+            blind.join("; ")
+        )
+    };
     let keep = "Restore leaves it logging (the record of the incident must survive restore) unless `restore --stop-evidence`.";
     let stopped_here = seen.iter().find(|t| {
-        t.covers_every_region()
+        t.records_every_region()
             && t.logging == Some(false)
             && t.trail.home_region() == Some(region)
             && !t.trail.is_organization_trail().unwrap_or(false)
@@ -197,7 +287,7 @@ fn propose(
         return Some(Proposal {
             target: before.trail.clone(),
             reason: format!(
-                "No trail is logging every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: start logging the stopped multi-region trail {} (StartLogging), before anything is cut.{aside} {keep}",
+                "No trail is recording every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: start logging the stopped multi-region trail {} (StartLogging), before anything is cut.{aside} {keep}",
                 stopped.name()
             ),
             after: TrailState {
@@ -241,7 +331,7 @@ fn propose(
     Some(Proposal {
         target: before.trail.clone(),
         reason: format!(
-            "No trail is logging every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: create the multi-region trail {TRAIL_NAME} (log file validation on) delivering to a new bucket {bucket} (public access blocked, a policy letting only CloudTrail and flow logs deliver), and start it, before anything is cut.{aside} {keep}"
+            "No trail is recording every region: the cuts, and whatever the intruder does meanwhile, would leave no record. Evidence first: create the multi-region trail {TRAIL_NAME} (log file validation on) delivering to a new bucket {bucket} (public access blocked, a policy letting only CloudTrail and flow logs deliver), and start it, before anything is cut.{aside} {keep}"
         ),
         before,
         after,
@@ -376,7 +466,8 @@ impl CutKind for EvidenceTrailOn {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<TrailState>>, ServiceError> {
-        let seen = trails(ctx).await?;
+        let mut seen = trails(ctx).await?;
+        read_selectors(ctx, &mut seen).await;
         Ok(propose(
             &ctx.region,
             &scope.caller.account,

@@ -36,6 +36,7 @@ fn seen(trail: Trail, logging: bool) -> Seen {
     Seen {
         trail,
         logging: Some(logging),
+        blind: None,
     }
 }
 
@@ -332,4 +333,81 @@ async fn mocked_a_bucket_name_taken_by_another_account_fails_the_cut_before_any_
         ),
         (0, 0, 0)
     );
+}
+
+#[test]
+fn a_trail_whose_selectors_leave_out_management_writes_records_nothing_of_the_intruder() {
+    use aws_sdk_cloudtrail::types::{
+        AdvancedEventSelector, AdvancedFieldSelector, EventSelector, ReadWriteType,
+    };
+    let basic = |include: Option<bool>, rw: Option<ReadWriteType>| {
+        EventSelector::builder()
+            .set_include_management_events(include)
+            .set_read_write_type(rw)
+            .build()
+    };
+    let field = |name: &str, values: &[&str]| {
+        let mut f = AdvancedFieldSelector::builder().field(name);
+        for v in values {
+            f = f.equals(*v);
+        }
+        f.build().unwrap()
+    };
+    let advanced = |fields: Vec<AdvancedFieldSelector>| {
+        AdvancedEventSelector::builder()
+            .set_field_selectors(Some(fields))
+            .build()
+            .unwrap()
+    };
+    // CloudTrail's default, written out or not.
+    assert_eq!(blind_to_management_writes(&[], &[]), None);
+    assert_eq!(blind_to_management_writes(&[basic(None, None)], &[]), None);
+    assert_eq!(
+        blind_to_management_writes(&[basic(Some(true), Some(ReadWriteType::WriteOnly))], &[]),
+        None
+    );
+    // Narrowed: no management events, or reads only.
+    assert!(blind_to_management_writes(&[basic(Some(false), None)], &[]).is_some());
+    assert!(
+        blind_to_management_writes(&[basic(Some(true), Some(ReadWriteType::ReadOnly))], &[])
+            .is_some()
+    );
+    // Advanced: management (writes) recorded, or only data events, or management reads only.
+    let management = advanced(vec![field("eventCategory", &["Management"])]);
+    let writes = advanced(vec![
+        field("eventCategory", &["Management"]),
+        field("readOnly", &["false"]),
+    ]);
+    let reads = advanced(vec![
+        field("eventCategory", &["Management"]),
+        field("readOnly", &["true"]),
+    ]);
+    let data = advanced(vec![
+        field("eventCategory", &["Data"]),
+        field("resources.type", &["AWS::S3::Object"]),
+    ]);
+    assert_eq!(blind_to_management_writes(&[], &[management]), None);
+    assert_eq!(blind_to_management_writes(&[], &[writes]), None);
+    assert!(blind_to_management_writes(&[], &[reads]).is_some());
+    assert!(blind_to_management_writes(&[], std::slice::from_ref(&data)).is_some());
+}
+
+/// The only multi-region trail logs, but an intruder narrowed its selectors: it is no evidence, so the
+/// plan creates a trail of its own, saying why, rather than starting or trusting that one.
+#[test]
+fn a_logging_trail_blind_to_management_writes_is_not_taken_for_evidence() {
+    let mut blind = seen(trail("org-audit", REGION, true, "audit-bucket"), true);
+    blind.blind = Some("its event selectors leave management write events out".into());
+    let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[blind.clone()])
+        .expect("a trail of hikkonuki's own is proposed");
+    assert!(!proposal.before.exists, "{proposal:?}");
+    assert!(
+        proposal.reason.contains("keep no record of the intruder's API calls: org-audit (its event selectors leave management write events out)"),
+        "{}",
+        proposal.reason
+    );
+    // Stopped and blind: not the one to start either.
+    blind.logging = Some(false);
+    let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[blind]).unwrap();
+    assert!(!proposal.before.exists, "{proposal:?}");
 }
