@@ -71,7 +71,8 @@ pub enum TrailAction {
 pub struct TrailUndo {
     pub trail: String,
     pub action: TrailAction,
-    /// The evidence bucket the created trail delivers to.
+    /// The evidence bucket the created trail delivers to; for a started trail, where it delivered (absent
+    /// in rollback files written before it was recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bucket: Option<String>,
 }
@@ -501,10 +502,12 @@ impl CutKind for EvidenceTrailOn {
 
     fn undo_record_for(&self, cut: &TypedCut<TrailState>) -> Result<TrailUndo, ServiceError> {
         Ok(if cut.before.exists {
+            // Where the started trail delivered: a trail pointed elsewhere since (central logging the
+            // team relies on now) is not stopped by `restore --stop-evidence`.
             TrailUndo {
                 trail: cut.target.clone(),
                 action: TrailAction::Started,
-                bucket: None,
+                bucket: cut.before.bucket.clone(),
             }
         } else {
             TrailUndo {
@@ -513,6 +516,23 @@ impl CutKind for EvidenceTrailOn {
                 bucket: cut.after.bucket.clone(),
             }
         })
+    }
+
+    /// As implied by the cut; a started trail's record may lack the bucket (written before it was
+    /// recorded), and is then undone as it always was.
+    fn check_undo(&self, cut: &TypedCut<TrailState>, undo: &TrailUndo) -> Result<(), String> {
+        let implied = self.undo_record_for(cut).map_err(|err| err.to_string())?;
+        let older = TrailUndo {
+            bucket: None,
+            ..implied.clone()
+        };
+        if *undo == implied || (implied.action == TrailAction::Started && *undo == older) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the undo record is not the one the cut implies ({implied:?}): it names {undo:?}"
+            ))
+        }
     }
 
     fn restore_gate(&self) -> Option<RestoreGate> {
@@ -526,6 +546,12 @@ impl CutKind for EvidenceTrailOn {
             TrailAction::Started => {
                 if !live.exists {
                     notes.push(format!("trail {} is gone: nothing to stop", undo.trail));
+                } else if undo.bucket.is_some() && live.bucket != undo.bucket {
+                    notes.push(format!(
+                        "conflict: trail {} now delivers to {}, not where it did when the cut started it: left logging",
+                        undo.trail,
+                        live.bucket.as_deref().unwrap_or("no bucket")
+                    ));
                 } else if live.logging {
                     ctx.cloudtrail()
                         .stop_logging()

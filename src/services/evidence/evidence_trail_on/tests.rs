@@ -286,6 +286,64 @@ async fn mocked_undo_leaves_a_created_trail_alone_once_it_delivers_elsewhere() {
     );
 }
 
+/// `restore --stop-evidence` of a trail the cut started: stopped again while it delivers where it did;
+/// pointed elsewhere since (central logging the team relies on now), left logging as a conflict. A
+/// rollback file written before the bucket was recorded still checks, and is undone as before.
+#[tokio::test]
+async fn mocked_a_started_trail_pointed_elsewhere_since_is_left_logging() {
+    let stopped = Seen {
+        trail: trail("audit", REGION, true, "audit-bucket"),
+        logging: Some(false),
+        blind: None,
+    };
+    let cut = typed(propose(REGION, ACCOUNT, "20261130-115400", &[stopped]).unwrap());
+    let undo = EvidenceTrailOn.undo_record_for(&cut).unwrap();
+    assert_eq!(undo.bucket.as_deref(), Some("audit-bucket"));
+    assert_eq!(EvidenceTrailOn.check_undo(&cut, &undo), Ok(()));
+    let older = TrailUndo {
+        bucket: None,
+        ..undo.clone()
+    };
+    assert_eq!(
+        EvidenceTrailOn.check_undo(&cut, &older),
+        Ok(()),
+        "an older file"
+    );
+    let forged = TrailUndo {
+        bucket: Some("elsewhere".into()),
+        ..undo.clone()
+    };
+    assert!(EvidenceTrailOn.check_undo(&cut, &forged).is_err());
+
+    let moved = trail("audit", REGION, true, "central-logging");
+    let describe = mock!(Client::describe_trails).then_output(move || {
+        DescribeTrailsOutput::builder()
+            .trail_list(moved.clone())
+            .build()
+    });
+    let status = mock!(Client::get_trail_status)
+        .then_output(|| GetTrailStatusOutput::builder().is_logging(true).build());
+    let stop = mock!(Client::stop_logging).then_output(|| {
+        aws_sdk_cloudtrail::operation::stop_logging::StopLoggingOutput::builder().build()
+    });
+    let cloudtrail = mock_client!(
+        aws_sdk_cloudtrail,
+        RuleMode::MatchAny,
+        &[&describe, &status, &stop]
+    );
+    let ctx = RegionCtx::for_tests(REGION).mock_cloudtrail(cloudtrail);
+    let outcome = EvidenceTrailOn.undo(&ctx, &undo).await.unwrap();
+    assert_eq!(stop.num_calls(), 0, "left logging");
+    assert!(
+        outcome.notes[0].starts_with("conflict:") && outcome.notes[0].contains("central-logging"),
+        "{:?}",
+        outcome.notes
+    );
+    // The older record, without the bucket, stops it as before.
+    EvidenceTrailOn.undo(&ctx, &older).await.unwrap();
+    assert_eq!(stop.num_calls(), 1);
+}
+
 fn bucket_name_for_tests() -> String {
     crate::services::evidence::bucket_name(ACCOUNT, "20261130-115400", REGION)
 }
