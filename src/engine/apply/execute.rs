@@ -275,6 +275,12 @@ async fn recover(
     })
 }
 
+/// Whether `live` is a cut stopped between its calls: the kind's judgement, or a cut that holds but is
+/// not wholly in force ([`Containment::holding_is_complete`]).
+fn partly_cut(kind: &dyn Containment, cut: &Cut, live: &Value) -> bool {
+    kind.partly_cut(cut, live) || kind.holds(cut, live)
+}
+
 /// Undoes a half-done cut and reports whether the resource is back to the plan's `before`.
 async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
     let Ok(undo) = kind.undo_record_for(cut) else {
@@ -712,7 +718,7 @@ async fn run_cut<'a>(
             // (credentials that no longer work still stop the run).
             Err(err) => {
                 let credentials = err.is_credentials_problem();
-                if credentials {
+                if credentials || options.fail_fast {
                     run.halt.store(true, Ordering::SeqCst);
                 }
                 let error = format!(
@@ -726,6 +732,9 @@ async fn run_cut<'a>(
             }
         }
     }
+    // Once a half-done cut is put back, it is cut again whatever happens meanwhile: left rewound, the
+    // resource would be more open than the crash left it.
+    let mut rewound = false;
     if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
         match recover(kind, &ctx, cut, false).await {
             Ok(Recovery::NotApplied) => {}
@@ -757,12 +766,17 @@ async fn run_cut<'a>(
             Ok(Recovery::Partial(_)) if run.stopping() => return Ok(CutResult::NotAttempted),
             // Half-done (a kind that makes several calls per cut was stopped between them): put back what
             // the earlier run changed, and cut from the recorded `before` if that gives it back exactly.
+            // A cut that holds but is not wholly in force (Identity Center's revocation written, its
+            // provisioning not made) is partly cut too.
             Ok(Recovery::Partial(live))
-                if kind.partly_cut(cut, &live) && rewind(kind, &ctx, cut).await => {}
+                if partly_cut(kind, cut, &live) && rewind(kind, &ctx, cut).await =>
+            {
+                rewound = true;
+            }
             // Changed by someone else since (something neither before nor after the cut holds): the
             // rewind would undo the earlier run's part of the cut and still not give `before` back, so
             // the resource is left exactly as it is.
-            Ok(Recovery::Partial(live)) if !kind.partly_cut(cut, &live) => {
+            Ok(Recovery::Partial(live)) if !partly_cut(kind, cut, &live) => {
                 let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
                 return run.failed(cut, error, false);
             }
@@ -773,7 +787,7 @@ async fn run_cut<'a>(
         }
     }
     // Ctrl-C (or a halt) while this cut read its resource or waited its turn: it is not begun.
-    if run.stopping() {
+    if run.stopping() && !rewound {
         return Ok(CutResult::NotAttempted);
     }
     run.append(Entry::Intent { cut: cut.clone() })?;

@@ -62,6 +62,11 @@ enum Behaviour {
     CtrlCDuringRead { stop: Arc<AtomicBool> },
     /// A resumed cut AWS made (it reads as `after`) whose undo record cannot be derived.
     MadeWithoutUndo,
+    /// As [`Behaviour::HalfDone`], put back whole by its rewind, during which Ctrl-C is pressed.
+    CtrlCDuringRewind {
+        stop: Arc<AtomicBool>,
+        rewound: Arc<AtomicBool>,
+    },
 }
 
 struct StandIn {
@@ -131,6 +136,13 @@ impl CutKind for StandIn {
             Behaviour::HalfDone => return Ok(Some(parts(&["b"]))),
             Behaviour::ChangedSince => return Ok(Some(parts(&["b", "added-since"]))),
             Behaviour::MadeWithoutUndo => return Ok(Some(parts(&[]))),
+            Behaviour::CtrlCDuringRewind { rewound, .. } => {
+                return Ok(Some(if rewound.load(SeqCst) {
+                    parts(&["a", "b"])
+                } else {
+                    parts(&["b"])
+                }));
+            }
             Behaviour::CtrlCDuringRead { stop } => {
                 stop.store(true, SeqCst);
                 return Ok(Some(parts(&["a", "b"])));
@@ -177,7 +189,8 @@ impl CutKind for StandIn {
             Behaviour::HalfDone
             | Behaviour::ChangedSince
             | Behaviour::CtrlCDuringRead { .. }
-            | Behaviour::MadeWithoutUndo => note(&self.log, "half-done cut made"),
+            | Behaviour::MadeWithoutUndo
+            | Behaviour::CtrlCDuringRewind { .. } => note(&self.log, "half-done cut made"),
             Behaviour::Write { block_on } => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
                 if block_on.load(SeqCst) {
@@ -232,6 +245,11 @@ impl CutKind for StandIn {
 
     async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
         if let Behaviour::HalfDone | Behaviour::ChangedSince = self.behaviour {
+            note(&self.log, "half-done cut rewound");
+        }
+        if let Behaviour::CtrlCDuringRewind { stop, rewound } = &self.behaviour {
+            rewound.store(true, SeqCst);
+            stop.store(true, SeqCst);
             note(&self.log, "half-done cut rewound");
         }
         Ok(UndoOutcome::default())
@@ -801,28 +819,17 @@ async fn a_resumed_cut_changed_since_by_someone_else_is_not_rewound() {
     ] {
         let log = Log::default();
         let registry = Registry::of_kinds(vec![stand_in(info, &log, behaviour)]);
-        let plan = Plan {
-            cuts: vec![cut_in_parts(info.name, "thing")],
-            ..plan_for(&[])
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let (_path, mut journal) = new_journal(&dir);
-        let session =
-            AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
-        let outcome = execute(
-            &session,
+        let outcome = apply_stand_ins_with(
             &registry,
-            &plan,
-            &mut journal,
+            vec![cut_in_parts(info.name, "thing")],
             &ApplyOptions {
                 parallelism: 1,
-                progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+                progress: [(cut_in_parts(info.name, "thing").id, Progress::Uncertain)].into(),
                 ..ApplyOptions::default()
             },
             &RecordingReporter::default(),
         )
-        .await
-        .unwrap();
+        .await;
         let log = log.lock().unwrap().clone();
         if rewound {
             assert_eq!(log, ["half-done cut rewound"], "{}", info.name);
@@ -893,32 +900,30 @@ async fn ctrl_c_during_a_resumed_cuts_read_stops_it_before_its_intent() {
         &log,
         Behaviour::CtrlCDuringRead { stop: stop.clone() },
     )]);
-    let plan = Plan {
-        cuts: vec![cut_in_parts("read_then_cut", "thing")],
-        ..plan_for(&[])
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (path, mut journal) = new_journal(&dir);
-    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
-    let outcome = execute(
-        &session,
+    let reporter = RecordingReporter::default();
+    let cuts = vec![cut_in_parts("read_then_cut", "thing")];
+    let uncertain = cuts[0].id.clone();
+    let outcome = apply_stand_ins_with(
         &registry,
-        &plan,
-        &mut journal,
+        cuts.clone(),
         &ApplyOptions {
             parallelism: 1,
             stop: Some(&stop),
-            progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+            progress: [(uncertain, Progress::Uncertain)].into(),
             ..ApplyOptions::default()
         },
-        &RecordingReporter::default(),
+        &reporter,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(*log.lock().unwrap(), Vec::<String>::new(), "no call to AWS");
-    assert_eq!(outcome.not_attempted, [plan.cuts[0].id.clone()]);
-    let text = std::fs::read_to_string(path).unwrap();
-    assert!(!text.contains("intent"), "no intent journaled: {text}");
+    assert_eq!(outcome.not_attempted, [cuts[0].id.clone()]);
+    let events = reporter.events.lock().unwrap();
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, crate::report::Event::CutStarted { .. })),
+        "not begun (its intent is journaled as it starts): {events:?}"
+    );
 }
 
 /// A resumed cut AWS made but whose undo record cannot be derived fails alone: the run goes on with the
@@ -932,36 +937,66 @@ async fn a_resumed_cut_without_an_undo_record_fails_alone_and_the_run_goes_on() 
         stand_in(&MADE, &log, Behaviour::MadeWithoutUndo),
         stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
     ]);
-    let plan = Plan {
-        cuts: vec![
-            cut_in_parts("made_without_undo", "thing"),
-            cut("key_off", "us-east-1", "AKIA1"),
-        ],
-        ..plan_for(&[])
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let (_path, mut journal) = new_journal(&dir);
-    let session = AwsSession::with_regions("us-east-1", vec![RegionCtx::for_tests("us-east-1")]);
-    let outcome = execute(
-        &session,
+    let reporter = RecordingReporter::default();
+    let cuts = vec![
+        cut_in_parts("made_without_undo", "thing"),
+        cut("key_off", "us-east-1", "AKIA1"),
+    ];
+    let uncertain = cuts[0].id.clone();
+    let outcome = apply_stand_ins_with(
         &registry,
-        &plan,
-        &mut journal,
+        cuts.clone(),
         &ApplyOptions {
             parallelism: 1,
-            progress: [(plan.cuts[0].id.clone(), Progress::Uncertain)].into(),
+            progress: [(uncertain, Progress::Uncertain)].into(),
             ..ApplyOptions::default()
         },
-        &RecordingReporter::default(),
+        &reporter,
     )
-    .await
-    .expect("the run goes on");
+    .await;
     assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
-    assert_eq!(outcome.failed[0].0, plan.cuts[0].id);
+    assert_eq!(outcome.failed[0].0, cuts[0].id);
     assert_eq!(
         outcome.done,
-        [plan.cuts[1].id.clone()],
+        [cuts[1].id.clone()],
         "the later phase's cut is made"
     );
     assert_eq!(*log.lock().unwrap(), ["key off"]);
+}
+
+/// Ctrl-C while a half-done cut is being put back: the cut is still made again, where it was left put
+/// back (more open than the crash left it) and reported only as not attempted.
+#[tokio::test(start_paused = true)]
+async fn ctrl_c_during_a_rewind_still_cuts_again() {
+    static REWOUND: KindInfo = info("rewound_then_stopped", Phase::PerResource);
+    let log = Log::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let registry = Registry::of_kinds(vec![stand_in(
+        &REWOUND,
+        &log,
+        Behaviour::CtrlCDuringRewind {
+            stop: stop.clone(),
+            rewound: Arc::new(AtomicBool::new(false)),
+        },
+    )]);
+    let reporter = RecordingReporter::default();
+    let cuts = vec![cut_in_parts("rewound_then_stopped", "thing")];
+    let uncertain = cuts[0].id.clone();
+    let outcome = apply_stand_ins_with(
+        &registry,
+        cuts.clone(),
+        &ApplyOptions {
+            parallelism: 1,
+            stop: Some(&stop),
+            progress: [(uncertain, Progress::Uncertain)].into(),
+            ..ApplyOptions::default()
+        },
+        &reporter,
+    )
+    .await;
+    assert_eq!(
+        *log.lock().unwrap(),
+        ["half-done cut rewound", "half-done cut made"]
+    );
+    assert_eq!(outcome.done, [cuts[0].id.clone()], "{outcome:?}");
 }

@@ -527,6 +527,26 @@ impl CutKind for ApiGatewayDenyPolicy {
             })
     }
 
+    /// Stopped between its calls (the policy written, some stages pointed at the new deployment), the
+    /// API holds the policy of `before` or `after` (by meaning: API Gateway re-formats it), the same
+    /// stages, and each stage on its deployment from before or, where the cut redeploys, on another
+    /// (the one the earlier run made, whose ID the plan cannot know). Anything else was changed since.
+    fn partly_cut(&self, cut: &TypedCut<ApiState>, live: &ApiState) -> bool {
+        let same = crate::services::common::same_json_document;
+        live.rest_api_id == cut.before.rest_api_id
+            && (live.policy == cut.before.policy
+                || same(live.policy.as_deref(), cut.before.policy.as_deref())
+                || same(live.policy.as_deref(), cut.after.policy.as_deref()))
+            && live.stage_deployments.len() == cut.before.stage_deployments.len()
+            && cut.before.stage_deployments.iter().all(|(stage, before)| {
+                live.stage_deployments.get(stage).is_some_and(|now| {
+                    now == before
+                        || cut.after.stage_deployments.get(stage).map(String::as_str)
+                            == Some(REDEPLOYED)
+                })
+            })
+    }
+
     /// Holds, and each redeployed stage runs the deployment apply made: a stage pointed back at any
     /// other deployment (`update-stage path=/deploymentId`), one made before the deny, serves the API
     /// without it, REST API resource policies taking effect only when deployed, while the policy still
@@ -874,6 +894,26 @@ mod tests {
             before: proposed.before,
             after: proposed.after,
         }
+    }
+
+    /// Stopped between its calls, the API holds the deny (or still none) and some stages on a new
+    /// deployment: partly cut, so a resumed apply puts it back and cuts again. A stage added, or a policy
+    /// neither state's, is someone else's change, left as it is.
+    #[test]
+    fn a_deny_written_and_one_stage_redeployed_is_partly_cut_and_other_changes_are_not() {
+        let cut = cut_of(&state(None));
+        let mut half = state(None);
+        half.policy = cut.after.policy.clone();
+        half.stage_deployments
+            .insert("prod".into(), "dep-new".into());
+        assert!(ApiGatewayDenyPolicy.partly_cut(&cut, &half));
+        assert!(ApiGatewayDenyPolicy.partly_cut(&cut, &state(None)));
+        let mut added = half.clone();
+        added.stage_deployments.insert("beta".into(), "dep3".into());
+        assert!(!ApiGatewayDenyPolicy.partly_cut(&cut, &added));
+        let mut opened = half.clone();
+        opened.policy = Some(r#"{"Version":"2012-10-17","Statement":[]}"#.into());
+        assert!(!ApiGatewayDenyPolicy.partly_cut(&cut, &opened));
     }
 
     /// The single patch operation of a request, as (op, path, value).
