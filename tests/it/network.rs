@@ -538,7 +538,7 @@ async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_rest
     let db_reason = db["reason"].as_str().unwrap();
     assert!(
         db_reason.contains("Prefix lists cut despite --keep-cidr: pl-")
-            && db_reason.contains("(an entry lies beyond the VPC and the keep ranges)"),
+            && db_reason.contains("(its entries are not the responder's: each inside a keep range or the VPC, one at least inside a keep range)"),
         "{db_reason}"
     );
     let table = cut(format!(

@@ -37,8 +37,6 @@ pub struct OwnedPrefixLists {
 /// What a list's entries say about a rule or route that names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListVerdict {
-    /// Every entry lies within the VPC's own blocks.
-    InsideVpc,
     /// Every entry lies within the VPC's blocks or a `--keep-cidr`, and at least one within a keep range.
     ResponderRange,
     /// An entry reaches elsewhere, or the list is not one this account owns and can vouch for.
@@ -65,21 +63,32 @@ impl OwnedPrefixLists {
         self
     }
 
-    /// What the list `id` lets a rule or route reach.
+    /// What the list `id` lets a rule or route reach. Only keep ranges make a list worth keeping: a list
+    /// is an address set anyone who may edit it can widen later, unseen by drift checks and `watch`
+    /// (which read the rule, not the list), so one is kept only where the responder asked for a way in,
+    /// never merely for lying inside the VPC.
     pub fn verdict(&self, id: &str, vpc_cidrs: &[Cidr], keep_cidrs: &[Cidr]) -> ListVerdict {
         let Some(ranges) = self.ranges.get(id) else {
             return ListVerdict::Outside;
         };
-        if ranges.iter().all(|r| r.is_within_any(vpc_cidrs)) {
-            return ListVerdict::InsideVpc;
-        }
-        if ranges
-            .iter()
-            .all(|r| r.is_within_any(vpc_cidrs) || r.is_within_any(keep_cidrs))
+        let within_keep = |r: &Cidr| r.is_within_any(keep_cidrs);
+        if ranges.iter().any(within_keep)
+            && ranges
+                .iter()
+                .all(|r| r.is_within_any(vpc_cidrs) || within_keep(r))
         {
             return ListVerdict::ResponderRange;
         }
         ListVerdict::Outside
+    }
+
+    /// Whether the list `id` (one the account owns) names a kept range at all: a gateway a route to it
+    /// goes through may be the responder's way in. Asked where the VPC's blocks are not at hand, it leans
+    /// to keeping the gateway, which only leaves a path the route and network ACL cuts close anyway.
+    pub fn carries_kept_range(&self, id: &str, keep_cidrs: &[Cidr]) -> bool {
+        self.ranges
+            .get(id)
+            .is_some_and(|ranges| ranges.iter().any(|r| r.is_within_any(keep_cidrs)))
     }
 
     /// Why the list `id` could not be vouched for, when it was looked at and could not.
@@ -101,7 +110,7 @@ pub fn why_not_kept<'a>(cut: impl Iterator<Item = &'a str>, lists: &OwnedPrefixL
             let because = match lists.why_unknown(id) {
                 Some(why) => why,
                 None if lists.ranges.contains_key(id) => {
-                    "an entry lies beyond the VPC and the keep ranges"
+                    "its entries are not the responder's: each inside a keep range or the VPC, one at least inside a keep range"
                 }
                 None => "it was not read",
             };
@@ -129,18 +138,35 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
     if ids.is_empty() {
         return lists;
     }
-    let described = ctx
-        .ec2()
-        .describe_managed_prefix_lists()
-        .set_prefix_list_ids(Some(ids.iter().cloned().collect()))
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err));
-    let described = match described {
+    let describe = |ids: Vec<String>| async move {
+        ctx.ec2()
+            .describe_managed_prefix_lists()
+            .set_prefix_list_ids(Some(ids))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err))
+    };
+    // EC2 refuses a whole describe by IDs when one of them is unknown (a list deleted, or no longer
+    // shared): then each is asked alone, so one stale ID does not make the others unknown.
+    let described = match describe(ids.iter().cloned().collect()).await {
         Ok(described) => described,
+        Err(_) if ids.len() > 1 => {
+            let mut described = Vec::new();
+            for id in &ids {
+                match describe(vec![id.clone()]).await {
+                    Ok(found) => described.extend(found),
+                    Err(err) => {
+                        lists
+                            .unknown
+                            .insert(id.clone(), format!("it could not be read: {err}"));
+                    }
+                }
+            }
+            described
+        }
         Err(err) => {
             for id in ids {
                 lists
@@ -202,7 +228,8 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
     for id in ids.into_iter().filter(|id| !seen.contains(id)) {
         lists
             .unknown
-            .insert(id, "DescribeManagedPrefixLists did not list it".into());
+            .entry(id)
+            .or_insert_with(|| "DescribeManagedPrefixLists did not list it".into());
     }
     lists
 }
@@ -326,6 +353,67 @@ mod tests {
         );
     }
 
+    /// EC2 refuses a describe by IDs when one is unknown (`InvalidPrefixListID.NotFound`): each list is
+    /// then asked alone, and the responder's list is still read and kept.
+    #[tokio::test]
+    async fn mocked_one_stale_list_id_does_not_make_the_others_unknown() {
+        let not_found = || {
+            aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsError::generic(
+                aws_sdk_ec2::error::ErrorMetadata::builder()
+                    .code("InvalidPrefixListID.NotFound")
+                    .message("The prefix list ID 'pl-gone' does not exist")
+                    .build(),
+            )
+        };
+        let both = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids().len() == 2)
+            .then_error(not_found);
+        let gone = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids() == ["pl-gone"])
+            .then_error(not_found);
+        let office = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids() == ["pl-office"])
+            .then_output(|| {
+                DescribeManagedPrefixListsOutput::builder()
+                    .prefix_lists(list(
+                        "pl-office",
+                        "123456789012",
+                        PrefixListState::CreateComplete,
+                    ))
+                    .build()
+            });
+        let entries = mock!(Client::get_managed_prefix_list_entries).then_output(|| {
+            GetManagedPrefixListEntriesOutput::builder()
+                .entries(entry("203.0.113.7/32"))
+                .build()
+        });
+        let client = mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&both, &gone, &office, &entries]
+        );
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let ids: BTreeSet<String> = ["pl-gone", "pl-office"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let lists = read(&ctx, ids, "123456789012").await;
+        assert_eq!(
+            (both.num_calls(), gone.num_calls(), office.num_calls()),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            lists.verdict("pl-office", &[], &cidrs(&["203.0.113.0/24"])),
+            ListVerdict::ResponderRange
+        );
+        assert!(
+            lists
+                .why_unknown("pl-gone")
+                .unwrap()
+                .contains("InvalidPrefixListID.NotFound")
+        );
+    }
+
     /// A refused describe (no `ec2:DescribeManagedPrefixLists` permission) leaves every list unknown, so
     /// the rules naming them are cut, saying why, and discovery goes on.
     #[tokio::test]
@@ -377,14 +465,14 @@ mod tests {
             ListVerdict::ResponderRange
         );
         assert_eq!(lists.verdict("pl-wide", &vpc, &keep), ListVerdict::Outside);
+        // Inside the VPC only: not kept, a list being a set anyone who may edit it can widen later.
         assert_eq!(
             lists.verdict("pl-inside", &vpc, &keep),
-            ListVerdict::InsideVpc
+            ListVerdict::Outside
         );
-        assert_eq!(
-            lists.verdict("pl-inside", &vpc, &[]),
-            ListVerdict::InsideVpc
-        );
+        assert_eq!(lists.verdict("pl-inside", &vpc, &[]), ListVerdict::Outside);
+        assert!(lists.carries_kept_range("pl-wide", &keep));
+        assert!(!lists.carries_kept_range("pl-inside", &keep));
         assert_eq!(lists.verdict("pl-office", &vpc, &[]), ListVerdict::Outside);
         for unknown in ["pl-empty", "pl-garbled", "pl-never-read"] {
             assert_eq!(

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
-use crate::services::network::prefix_lists::{ListVerdict, OwnedPrefixLists};
+use crate::services::network::prefix_lists::OwnedPrefixLists;
 use crate::services::{PermissionCheck, ServiceError, UndoOutcome};
 
 /// One attachment of a gateway to a VPC, as AWS reports it.
@@ -172,9 +172,9 @@ pub fn carries_a_kept_range(
             }
             let table_id = table.route_table_id().unwrap_or("?");
             if let Some(list) = route.destination_prefix_list_id() {
-                if lists.verdict(list, &[], keep_cidrs) == ListVerdict::ResponderRange {
+                if lists.carries_kept_range(list, keep_cidrs) {
                     return Some(format!(
-                        "route table {table_id} sends prefix list {list} to {gateway_id}, the way to the list's ranges, which all lie within what the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Route table, network ACL and security-group cuts still close everything else; enable this cut only if the kept path may go"
+                        "route table {table_id} sends prefix list {list} to {gateway_id}, the way to the list's ranges, which name what the plan keeps reachable (--keep-cidr): detaching the gateway would cut that path. Route table, network ACL and security-group cuts still close everything else; enable this cut only if the kept path may go"
                     ));
                 }
                 continue;

@@ -176,14 +176,17 @@ fn a_gateway_the_kept_route_goes_through_is_left_attached_saying_why() {
 }
 
 /// The responder's office ranges kept in a prefix list the account owns: the route to the list is the
-/// kept path, as route_remove keeps it; another list, or the same with an entry beyond, is not.
+/// kept path. A list naming a kept range among others counts too (the VPC's blocks, which route_remove
+/// also allows in a kept list, are not at hand here, so the gateway is kept rather than risk the
+/// responder's path); a list naming no kept range, or one not the account's, does not.
 #[test]
 fn a_gateway_a_route_to_the_responders_own_prefix_list_goes_through_is_left_attached() {
     let state = gateway(vec![]);
     let kept: Vec<crate::net::Cidr> = vec!["2001:db8::/64".parse().unwrap()];
     let lists = crate::services::network::prefix_lists::OwnedPrefixLists::default()
         .with("pl-office", &["2001:db8::7/128", "2001:db8::8/128"])
-        .with("pl-partner", &["2001:db8::7/128", "2001:db9::/64"]);
+        .with("pl-mixed", &["2001:db8::7/128", "2001:db9::/64"])
+        .with("pl-partner", &["2001:db9::/64"]);
     let carried = |destination: &str| {
         gateway_attachment::carries_a_kept_range(
             &state.internet_gateway_id,
@@ -198,6 +201,7 @@ fn a_gateway_a_route_to_the_responders_own_prefix_list_goes_through_is_left_atta
         why.contains("route table rtb-1 sends prefix list pl-office to igw-1"),
         "{why}"
     );
+    assert!(carried("pl-mixed").is_some());
     assert_eq!(carried("pl-partner"), None);
     assert_eq!(carried("pl-unknown"), None);
 }

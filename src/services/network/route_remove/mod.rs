@@ -290,7 +290,6 @@ pub fn classify(
     }
     if let Some(list) = &route.destination_prefix_list_id {
         return match lists.verdict(list, vpc_cidrs, keep_cidrs) {
-            ListVerdict::InsideVpc => Verdict::KeepInsideVpc,
             ListVerdict::ResponderRange => Verdict::KeepResponderRange,
             ListVerdict::Outside => Verdict::Remove,
         };

@@ -228,7 +228,7 @@ fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_li
         proposed.reason
     );
     assert!(
-        proposed.reason.contains("Prefix lists cut despite --keep-cidr: pl-partner (an entry lies beyond the VPC and the keep ranges); pl-shared (it was not read)"),
+        proposed.reason.contains("Prefix lists cut despite --keep-cidr: pl-partner (its entries are not the responder's: each inside a keep range or the VPC, one at least inside a keep range); pl-shared (it was not read)"),
         "{}",
         proposed.reason
     );

@@ -270,7 +270,6 @@ pub fn classify(
     }
     if let Some(list) = &rule.prefix_list_id {
         return match lists.verdict(list, vpc_cidrs, keep_cidrs) {
-            ListVerdict::InsideVpc => Verdict::KeepInsideVpc,
             ListVerdict::ResponderRange => Verdict::KeepResponderRange,
             ListVerdict::Outside => Verdict::Revoke,
         };

@@ -398,10 +398,9 @@ async fn subnets_for_kept_ranges(
     let carries_kept_range = |table: &aws_sdk_ec2::types::RouteTable| {
         table.routes().iter().any(|route| {
             let to_list = || {
-                route.destination_prefix_list_id().is_some_and(|list| {
-                    lists.verdict(list, &[], keep_cidrs)
-                        == super::prefix_lists::ListVerdict::ResponderRange
-                })
+                route
+                    .destination_prefix_list_id()
+                    .is_some_and(|list| lists.carries_kept_range(list, keep_cidrs))
             };
             route.gateway_id().is_some_and(|g| g.starts_with("igw-"))
                 && (route
