@@ -644,3 +644,74 @@ async fn a_logging_trail_narrowed_to_record_no_management_events_is_not_taken_fo
         without_snapshots(&original)
     );
 }
+
+/// `restore --stop-evidence` deletes an empty evidence bucket only once nothing delivers to it: here the
+/// team pointed a flow log of their own at it after apply. Deleted, its predictable name could be taken by
+/// another account, which would then receive that flow log's records; it is kept, naming the flow log.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_empty_evidence_bucket_something_still_delivers_to_is_kept_by_restore() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = seed(&config).await;
+    emulator
+        .plan(REGION, PLAN)
+        .args(["--kinds", "evidence_trail_on"])
+        .assert()
+        .code(0);
+    let plan = read_plan(&emulator);
+    let bucket = cut(&plan, &format!("evidence_trail_on/global/{CREATED_TRAIL}"))
+        .after
+        .value()["bucket"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    emulator.apply(PLAN).assert().code(0);
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    ec2.create_flow_logs()
+        .resource_type(aws_sdk_ec2::types::FlowLogsResourceType::Vpc)
+        .resource_ids(&seeded.closed_vpc)
+        .traffic_type(aws_sdk_ec2::types::TrafficType::All)
+        .log_destination_type(aws_sdk_ec2::types::LogDestinationType::S3)
+        .log_destination(format!("arn:aws:s3:::{bucket}"))
+        .send()
+        .await
+        .unwrap();
+    let theirs = ec2
+        .describe_flow_logs()
+        .send()
+        .await
+        .unwrap()
+        .flow_logs()
+        .iter()
+        .find(|l| l.resource_id() == Some(seeded.closed_vpc.as_str()))
+        .and_then(|l| l.flow_log_id())
+        .expect("the team's flow log")
+        .to_string();
+    emulator
+        .restore(ROLLBACK)
+        .arg("--stop-evidence")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "evidence bucket {bucket} is empty but flow log {theirs} of {} still deliver(s) to it: kept",
+            seeded.closed_vpc
+        )));
+    s3(&config)
+        .head_bucket()
+        .bucket(&bucket)
+        .send()
+        .await
+        .expect("the bucket is kept");
+    let trails = aws_sdk_cloudtrail::Client::new(&config)
+        .describe_trails()
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        trails
+            .trail_list()
+            .iter()
+            .all(|t| t.name() != Some("hikkonuki-evidence")),
+        "the trail itself is deleted"
+    );
+}

@@ -58,7 +58,7 @@ fn destination(region: &str, bucket: &str) -> String {
 }
 
 /// A flow log delivering to `bucket` (its destination is the bucket, or a folder in it).
-fn delivers_to(region: &str, log: &FlowLog, bucket: &str) -> bool {
+pub(super) fn delivers_to(region: &str, log: &FlowLog, bucket: &str) -> bool {
     let arn = destination(region, bucket);
     log.log_destination()
         .is_some_and(|d| d == arn || d.starts_with(&format!("{arn}/")))

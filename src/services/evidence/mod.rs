@@ -284,17 +284,74 @@ pub async fn remove_bucket_if_empty(ctx: &RegionCtx, bucket: &str) -> Result<Str
     match bucket_contents(ctx, bucket).await? {
         BucketContents::Missing => Ok(format!("evidence bucket {bucket} already gone")),
         BucketContents::NotEmpty => Ok(keep),
-        BucketContents::Empty => match ctx.s3().delete_bucket().bucket(bucket).send().await {
-            Ok(_) => Ok(format!("evidence bucket {bucket} was still empty: deleted")),
-            Err(err) => {
-                let err = ServiceError::from_sdk("s3:DeleteBucket", err);
-                match err.code.as_deref() {
-                    Some("BucketNotEmpty") => Ok(keep),
-                    Some("NoSuchBucket") => Ok(format!("evidence bucket {bucket} already gone")),
-                    _ => Err(err),
-                }
+        BucketContents::Empty => {
+            // Empty, and still named by a trail or a flow log (another VPC's, not undone yet, or one
+            // left logging as a conflict): deleted, its name could be taken by another account, which
+            // would then receive what they deliver. Kept until the last of them is gone.
+            let senders = delivering_to(ctx, bucket).await?;
+            if !senders.is_empty() {
+                return Ok(format!(
+                    "evidence bucket {bucket} is empty but {} still deliver(s) to it: kept, so no one else can take its name. Delete it once they stop: aws s3 rb s3://{bucket}",
+                    senders.join(", ")
+                ));
             }
-        },
+            delete_empty_bucket(ctx, bucket, keep).await
+        }
+    }
+}
+
+/// The trails and flow logs of the region that deliver to `bucket`.
+async fn delivering_to(ctx: &RegionCtx, bucket: &str) -> Result<Vec<String>, ServiceError> {
+    let mut senders = Vec::new();
+    let trails = ctx
+        .cloudtrail()
+        .describe_trails()
+        .include_shadow_trails(true)
+        .send()
+        .await
+        .map_err(|err| ServiceError::from_sdk("cloudtrail:DescribeTrails", err))?;
+    for trail in trails.trail_list() {
+        if trail.s3_bucket_name() == Some(bucket) {
+            senders.push(format!("trail {}", trail.name().unwrap_or("?")));
+        }
+    }
+    let flow_logs: Vec<_> = ctx
+        .ec2()
+        .describe_flow_logs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))?;
+    for log in &flow_logs {
+        let named = evidence_flow_logs::delivers_to(&ctx.region, log, bucket);
+        if named {
+            senders.push(format!(
+                "flow log {} of {}",
+                log.flow_log_id().unwrap_or("?"),
+                log.resource_id().unwrap_or("?")
+            ));
+        }
+    }
+    Ok(senders)
+}
+
+async fn delete_empty_bucket(
+    ctx: &RegionCtx,
+    bucket: &str,
+    keep: String,
+) -> Result<String, ServiceError> {
+    match ctx.s3().delete_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(format!("evidence bucket {bucket} was still empty: deleted")),
+        Err(err) => {
+            let err = ServiceError::from_sdk("s3:DeleteBucket", err);
+            match err.code.as_deref() {
+                Some("BucketNotEmpty") => Ok(keep),
+                Some("NoSuchBucket") => Ok(format!("evidence bucket {bucket} already gone")),
+                _ => Err(err),
+            }
+        }
     }
 }
 
