@@ -417,7 +417,7 @@ pub fn kept_roles(
         .collect();
     let mut kept = vec![(
         own.clone(),
-        "hikkonuki runs as this role: denying its trust could lock the responder out of it"
+        "hikkonuki runs as this role: denying its trust could lock the responder out of it. Where it is the role member accounts are entered through, an organization quarantine (org_quarantine) lets it through by name, so whoever it trusts passes the quarantine too"
             .to_string(),
     )];
     let mut seen: HashSet<String> = HashSet::from([own.clone()]);

@@ -363,6 +363,13 @@ fn the_callers_role_and_the_roles_its_session_came_through_are_kept_transitively
         .iter()
         .find(|(name, _)| name == "vendor")
         .expect("the chain's role is kept");
+    // The caller's own role: kept, and its finding says an outsider it trusts also passes a quarantine
+    // that exempts it by name (the member role hikkonuki enters accounts through).
+    let own = kept
+        .iter()
+        .find(|(name, _)| name == "responder")
+        .expect("the caller's role is kept");
+    assert!(own.1.contains("lets it through by name"), "{}", own.1);
     assert!(vendor.1.contains("source_profile chain"), "{}", vendor.1);
     let survey = decide(&roles, &home(), DEFAULT_TRUST_POLICY_QUOTA, &chained);
     assert!(
