@@ -910,6 +910,24 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
     assert_eq!(live.lock().unwrap()["a"], "off");
 }
 
+/// The kinds of a rollback file's entries, in order: what a run journaled, told at a glance.
+fn entry_kinds(rollback: &std::path::Path) -> Vec<&'static str> {
+    use crate::journal::Entry;
+    crate::journal::read_path(rollback, &keys_beside(rollback), false)
+        .unwrap()
+        .0
+        .records
+        .iter()
+        .map(|record| match record.entry {
+            Entry::Header { .. } => "header",
+            Entry::Intent { .. } => "intent",
+            Entry::Done { .. } => "done",
+            Entry::Failed { .. } => "failed",
+            _ => "other",
+        })
+        .collect()
+}
+
 /// Three applies of one plan: the first cuts it, the second finds it changed since and journals it
 /// failed, the third finds it cut again. That failure, after the completion with no intent between, does
 /// not make the cut uncertain (which a resumed run may rewind): the third run checks it as done and skips
@@ -917,7 +935,6 @@ async fn an_undo_record_that_is_not_the_one_its_cut_implies_is_refused() {
 /// checked as the first: the next test.)
 #[tokio::test]
 async fn a_cut_found_changed_since_then_cut_again_stays_done_and_is_restored() {
-    use crate::journal::Entry;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
     let live = live_with(&[("a", "on")]);
@@ -930,20 +947,10 @@ async fn a_cut_found_changed_since_then_cut_again_stays_done_and_is_restored() {
             .unwrap();
     }
     let rollback = dir.path().join("plan.rollback.yaml");
-    let entries: Vec<&str> = crate::journal::read_path(&rollback, &keys_beside(&rollback), false)
-        .unwrap()
-        .0
-        .records
-        .iter()
-        .map(|record| match record.entry {
-            Entry::Header { .. } => "header",
-            Entry::Intent { .. } => "intent",
-            Entry::Done { .. } => "done",
-            Entry::Failed { .. } => "failed",
-            _ => "other",
-        })
-        .collect();
-    assert_eq!(entries, ["header", "intent", "done", "failed"]);
+    assert_eq!(
+        entry_kinds(&rollback),
+        ["header", "intent", "done", "failed"]
+    );
 
     let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
         .await
@@ -963,7 +970,6 @@ async fn a_cut_found_changed_since_then_cut_again_stays_done_and_is_restored() {
 /// the cut for one never completed, which it may rewind.
 #[tokio::test]
 async fn a_done_cut_that_cannot_be_read_on_resume_stays_done_in_the_journal() {
-    use crate::journal::Entry;
     let dir = tempfile::tempdir().unwrap();
     let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
     let live = live_with(&[("a", "on")]);
@@ -971,21 +977,7 @@ async fn a_done_cut_that_cannot_be_read_on_resume_stays_done_in_the_journal() {
         .await
         .unwrap();
     let rollback = dir.path().join("plan.rollback.yaml");
-    let entries = || -> Vec<&'static str> {
-        crate::journal::read_path(&rollback, &keys_beside(&rollback), false)
-            .unwrap()
-            .0
-            .records
-            .iter()
-            .map(|record| match record.entry {
-                Entry::Header { .. } => "header",
-                Entry::Intent { .. } => "intent",
-                Entry::Done { .. } => "done",
-                Entry::Failed { .. } => "failed",
-                _ => "other",
-            })
-            .collect()
-    };
+    let entries = || entry_kinds(&rollback);
     assert_eq!(entries(), ["header", "intent", "done"]);
     live.lock().unwrap().insert("a".into(), "unreadable".into());
     let run = apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default()).await;

@@ -275,6 +275,9 @@ async fn recover(
     })
 }
 
+/// A resumed cut left neither as planned nor as cut that could not be put back as planned.
+const NOT_PUT_BACK: &str = "the earlier run left this resource neither as planned nor as cut (partly cut), and it could not be put back as planned: it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan";
+
 /// Whether `live` is a cut stopped between its calls: the kind's judgement, or a cut that holds but is
 /// not wholly in force ([`Containment::holding_is_complete`]).
 fn partly_cut(kind: &dyn Containment, cut: &Cut, live: &Value) -> bool {
@@ -619,6 +622,11 @@ impl CutRun<'_, '_> {
             id: cut.id.clone(),
             error: error.clone(),
         })?;
+        Ok(self.report_failed(cut, error, credentials))
+    }
+
+    /// Reports a failed cut, journaled or not; stops the run under --fail-fast.
+    fn report_failed(&self, cut: &Cut, error: String, credentials: bool) -> CutResult {
         self.reporter.event(&Event::CutFailed {
             id: cut.id.clone(),
             error: error.clone(),
@@ -627,7 +635,7 @@ impl CutRun<'_, '_> {
         if self.options.fail_fast || credentials {
             self.halt.store(true, Ordering::SeqCst);
         }
-        Ok(CutResult::Failed(error, credentials))
+        CutResult::Failed(error, credentials)
     }
 
     /// Journals and reports a cut whose AWS call failed; credentials that no longer work stop the run.
@@ -717,18 +725,10 @@ async fn run_cut<'a>(
             // Not read: nothing is known against the recorded `done`, so nothing is journaled over it
             // (credentials that no longer work still stop the run).
             Err(err) => {
-                let credentials = err.is_credentials_problem();
-                if credentials || options.fail_fast {
-                    run.halt.store(true, Ordering::SeqCst);
-                }
                 let error = format!(
                     "the rollback file records this cut as done, but the resource could not be read to confirm it: {err}. Run apply again to check it"
                 );
-                run.reporter.event(&Event::CutFailed {
-                    id: cut.id.clone(),
-                    error: error.clone(),
-                });
-                return Ok(CutResult::Failed(error, credentials));
+                return Ok(run.report_failed(cut, error, err.is_credentials_problem()));
             }
         }
     }
@@ -764,26 +764,24 @@ async fn run_cut<'a>(
             // The rewind below writes to AWS under the earlier run's intent: not once the run is halting
             // (the reads above took a while, and a journal write may have failed meanwhile).
             Ok(Recovery::Partial(_)) if run.stopping() => return Ok(CutResult::NotAttempted),
-            // Half-done (a kind that makes several calls per cut was stopped between them): put back what
-            // the earlier run changed, and cut from the recorded `before` if that gives it back exactly.
-            // A cut that holds but is not wholly in force (Identity Center's revocation written, its
-            // provisioning not made) is partly cut too.
-            Ok(Recovery::Partial(live))
-                if partly_cut(kind, cut, &live) && rewind(kind, &ctx, cut).await =>
-            {
+            Ok(Recovery::Partial(live)) => {
+                // Changed by someone else since (something neither before nor after the cut holds): the
+                // rewind would undo the earlier run's part of the cut and still not give `before` back,
+                // so the resource is left exactly as it is.
+                if !partly_cut(kind, cut, &live) {
+                    let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
+                    return run.failed(cut, error, false);
+                }
+                // Half-done (a kind that makes several calls per cut was stopped between them; or a cut
+                // that holds but is not wholly in force, as Identity Center's revocation written and its
+                // provisioning not made): put back what the earlier run changed, and cut from the
+                // recorded `before` if that gives it back exactly.
+                if !rewind(kind, &ctx, cut).await {
+                    return run.failed(cut, NOT_PUT_BACK.to_string(), false);
+                }
                 rewound = true;
             }
-            // Changed by someone else since (something neither before nor after the cut holds): the
-            // rewind would undo the earlier run's part of the cut and still not give `before` back, so
-            // the resource is left exactly as it is.
-            Ok(Recovery::Partial(live)) if !partly_cut(kind, cut, &live) => {
-                let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
-                return run.failed(cut, error, false);
-            }
-            Ok(Recovery::Partial(_)) | Err(_) => {
-                let error = "the earlier run left this resource neither as planned nor as cut (partly cut), and it could not be put back as planned: it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan".to_string();
-                return run.failed(cut, error, false);
-            }
+            Err(_) => return run.failed(cut, NOT_PUT_BACK.to_string(), false),
         }
     }
     // Ctrl-C (or a halt) while this cut read its resource or waited its turn: it is not begun.

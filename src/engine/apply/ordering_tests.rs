@@ -656,6 +656,24 @@ async fn apply_stand_ins_with(
         .unwrap()
 }
 
+/// As [`apply_stand_ins_with`], one cut at a time, resuming a run that left the first of `cuts`
+/// uncertain (its intent journaled, not its completion), with Ctrl-C's flag when given.
+async fn resume_stand_ins(
+    registry: &Registry,
+    cuts: Vec<Cut>,
+    stop: Option<&AtomicBool>,
+    reporter: &RecordingReporter,
+) -> ApplyOutcome {
+    let uncertain = cuts[0].id.clone();
+    let options = ApplyOptions {
+        parallelism: 1,
+        stop,
+        progress: [(uncertain, Progress::Uncertain)].into(),
+        ..ApplyOptions::default()
+    };
+    apply_stand_ins_with(registry, cuts, &options, reporter).await
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_kind_that_cuts_after_others_starts_once_their_cuts_are_answered() {
     for parallelism in [8, 2, 1] {
@@ -819,14 +837,10 @@ async fn a_resumed_cut_changed_since_by_someone_else_is_not_rewound() {
     ] {
         let log = Log::default();
         let registry = Registry::of_kinds(vec![stand_in(info, &log, behaviour)]);
-        let outcome = apply_stand_ins_with(
+        let outcome = resume_stand_ins(
             &registry,
             vec![cut_in_parts(info.name, "thing")],
-            &ApplyOptions {
-                parallelism: 1,
-                progress: [(cut_in_parts(info.name, "thing").id, Progress::Uncertain)].into(),
-                ..ApplyOptions::default()
-            },
+            None,
             &RecordingReporter::default(),
         )
         .await;
@@ -902,19 +916,7 @@ async fn ctrl_c_during_a_resumed_cuts_read_stops_it_before_its_intent() {
     )]);
     let reporter = RecordingReporter::default();
     let cuts = vec![cut_in_parts("read_then_cut", "thing")];
-    let uncertain = cuts[0].id.clone();
-    let outcome = apply_stand_ins_with(
-        &registry,
-        cuts.clone(),
-        &ApplyOptions {
-            parallelism: 1,
-            stop: Some(&stop),
-            progress: [(uncertain, Progress::Uncertain)].into(),
-            ..ApplyOptions::default()
-        },
-        &reporter,
-    )
-    .await;
+    let outcome = resume_stand_ins(&registry, cuts.clone(), Some(&stop), &reporter).await;
     assert_eq!(*log.lock().unwrap(), Vec::<String>::new(), "no call to AWS");
     assert_eq!(outcome.not_attempted, [cuts[0].id.clone()]);
     let events = reporter.events.lock().unwrap();
@@ -942,18 +944,7 @@ async fn a_resumed_cut_without_an_undo_record_fails_alone_and_the_run_goes_on() 
         cut_in_parts("made_without_undo", "thing"),
         cut("key_off", "us-east-1", "AKIA1"),
     ];
-    let uncertain = cuts[0].id.clone();
-    let outcome = apply_stand_ins_with(
-        &registry,
-        cuts.clone(),
-        &ApplyOptions {
-            parallelism: 1,
-            progress: [(uncertain, Progress::Uncertain)].into(),
-            ..ApplyOptions::default()
-        },
-        &reporter,
-    )
-    .await;
+    let outcome = resume_stand_ins(&registry, cuts.clone(), None, &reporter).await;
     assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
     assert_eq!(outcome.failed[0].0, cuts[0].id);
     assert_eq!(
@@ -981,19 +972,7 @@ async fn ctrl_c_during_a_rewind_still_cuts_again() {
     )]);
     let reporter = RecordingReporter::default();
     let cuts = vec![cut_in_parts("rewound_then_stopped", "thing")];
-    let uncertain = cuts[0].id.clone();
-    let outcome = apply_stand_ins_with(
-        &registry,
-        cuts.clone(),
-        &ApplyOptions {
-            parallelism: 1,
-            stop: Some(&stop),
-            progress: [(uncertain, Progress::Uncertain)].into(),
-            ..ApplyOptions::default()
-        },
-        &reporter,
-    )
-    .await;
+    let outcome = resume_stand_ins(&registry, cuts.clone(), Some(&stop), &reporter).await;
     assert_eq!(
         *log.lock().unwrap(),
         ["half-done cut rewound", "half-done cut made"]

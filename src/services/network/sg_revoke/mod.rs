@@ -654,30 +654,25 @@ impl CutKind for SecurityGroupRevoke {
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<GroupState>>, ServiceError> {
         let states = describe_region_with_owners(ctx).await?;
-        // A group's owner is normally in its description; the caller's account stands in.
-        let owner_of = |owner: &Option<String>| -> String {
-            owner
-                .clone()
-                .unwrap_or_else(|| scope.caller.account.clone())
-        };
-        // The groups of a region are the caller's own (shared groups are not listed as another's here),
-        // so one account's lists are read: the caller's.
+        // The lists read are the caller's account's: only that account's groups count by them.
         let named: BTreeSet<String> = states
             .iter()
             .flat_map(|(state, _)| &state.rules)
             .filter_map(|rule| rule.prefix_list_id.clone())
             .collect();
         let lists = prefix_lists::read(ctx, named, &scope.caller.account).await;
+        let no_lists = OwnedPrefixLists::default();
         Ok(states
             .iter()
             .filter_map(|(state, owner)| {
-                let owner = owner_of(owner);
+                // A group's owner is normally in its description; the caller's account stands in.
+                let owner = owner.as_deref().unwrap_or(&scope.caller.account);
                 let lists = if owner == scope.caller.account {
                     &lists
                 } else {
-                    &OwnedPrefixLists::default()
+                    &no_lists
                 };
-                propose(state, &scope.keep_cidrs, Some(&owner), lists)
+                propose(state, &scope.keep_cidrs, Some(owner), lists)
             })
             .collect())
     }
