@@ -645,6 +645,73 @@ async fn a_logging_trail_narrowed_to_record_no_management_events_is_not_taken_fo
     );
 }
 
+/// The account's own trail and its flow log deliver to buckets that were deleted after: on AWS they
+/// deliver nothing, and anyone may create a bucket of that name and receive what they deliver. Neither is
+/// taken for evidence: the plan creates a trail and a flow log of its own, naming the ones left out, and
+/// restore --stop-evidence gives the account back exactly, theirs as they were.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trail_and_a_flow_log_delivering_to_buckets_the_account_does_not_own_are_not_evidence() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = seed(&config).await;
+    let audit = stopped_trail(&config).await;
+    let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
+    cloudtrail
+        .start_logging()
+        .name(&audit)
+        .send()
+        .await
+        .unwrap();
+    let s3 = s3(&config);
+    for bucket in ["audit-trail-logs", "existing-flow-logs"] {
+        s3.delete_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let original = evidence_state(&config).await;
+    emulator
+        .plan(REGION, PLAN)
+        .args(["--kinds", "evidence_trail_on,evidence_flow_logs"])
+        .assert()
+        .code(0);
+    let plan = read_plan(&emulator);
+    let created = cut(&plan, &format!("evidence_trail_on/global/{CREATED_TRAIL}"));
+    assert!(
+        created.reason.contains(
+            "deliver where this account cannot keep the record: audit (it delivers to audit-trail-logs, a bucket this account does not own"
+        ),
+        "{}",
+        created.reason
+    );
+    let recorded = cut(
+        &plan,
+        &format!("evidence_flow_logs/{REGION}/{}", seeded.recorded_vpc),
+    );
+    assert!(
+        recorded.reason.contains("not taken for evidence: fl-")
+            && recorded
+                .reason
+                .contains("(it delivers to existing-flow-logs, a bucket this account does not own"),
+        "{}",
+        recorded.reason
+    );
+    emulator.apply(PLAN).assert().code(0);
+    let applied = evidence_state(&config).await;
+    let ours = |line: &&String| line.starts_with("flow log") && line.contains("hikkonuki-evidence");
+    assert_eq!(
+        applied.iter().filter(ours).count(),
+        2,
+        "the open VPC and the one whose flow log was left out: {applied:#?}"
+    );
+    emulator
+        .restore(ROLLBACK)
+        .arg("--stop-evidence")
+        .assert()
+        .code(0);
+    assert_eq!(
+        without_snapshots(&evidence_state(&config).await),
+        without_snapshots(&original)
+    );
+}
+
 /// `restore --stop-evidence` deletes an empty evidence bucket only once nothing delivers to it: here the
 /// team pointed a flow log of their own at it after apply. Deleted, its predictable name could be taken by
 /// another account, which would then receive that flow log's records; it is kept, naming the flow log.

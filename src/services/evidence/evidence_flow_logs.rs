@@ -1,7 +1,10 @@
 //! `evidence_flow_logs`: a VPC flow log of all traffic, to this plan's evidence bucket in the region, for
 //! every VPC the plan cuts ([`super::vpcs::RULE`]), so traffic that still moves, or tries to, after the
 //! cuts is on record. A VPC that already has an active flow log of all its traffic (to S3, CloudWatch
-//! Logs or Firehose) keeps that one and gets none: an Info finding says so.
+//! Logs or Firehose) keeps that one and gets none: an Info finding says so. Such a flow log counts only
+//! when its record is one ([`unfit`]): delivered (not `FAILED`), in this account (a bucket it owns, or
+//! its own log group or stream), and carrying who talked to whom, when ([`EVIDENCE_FIELDS`]); otherwise
+//! the VPC gets one of its own and the reason names the flow log left out and why.
 //!
 //! Restore keeps the flow logs recording unless `restore --stop-evidence`: then the flow logs delivering
 //! to this plan's bucket are deleted (`DeleteFlowLogs`), and the bucket too while it is still empty.
@@ -12,8 +15,8 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::STOP_EVIDENCE_GATE;
 use super::vpcs::{self, VpcWithAWayOut};
+use super::{OwnBuckets, STOP_EVIDENCE_GATE};
 use crate::aws::RegionCtx;
 use crate::plan::{Cut, Finding, Severity};
 use crate::services::{
@@ -69,6 +72,81 @@ fn records_everything(log: &FlowLog) -> bool {
     log.flow_log_status() == Some("ACTIVE") && log.traffic_type().map(|t| t.as_str()) == Some("ALL")
 }
 
+/// The fields a record must carry to say which interface talked to whom, when, how much and whether it
+/// passed: the default format's but its version, account and log status
+/// (<https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html#flow-logs-default>). A custom
+/// format (`LogFormat`) may leave any of them out.
+pub const EVIDENCE_FIELDS: [&str; 11] = [
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+];
+
+/// The bucket an S3 flow log delivers to: `arn:PARTITION:s3:::BUCKET[/FOLDER]`.
+fn s3_bucket(log: &FlowLog) -> Option<&str> {
+    let (_, rest) = log.log_destination()?.split_once(":s3:::")?;
+    Some(rest.split('/').next().unwrap_or(rest))
+}
+
+/// Why an active flow log of all traffic is still no evidence, or `None` when it is: its delivery
+/// fails (`DeliverLogsStatus` `FAILED`, with AWS's message:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_FlowLog.html>); it delivers to another
+/// account (a cross-account role, a log group or stream of another account, or a bucket `account` does
+/// not own, per `own`), where whoever holds it can read and delete the record; or its format leaves out
+/// [`EVIDENCE_FIELDS`]. An intruder with `ec2:CreateFlowLogs` can make any of these, and the VPC would
+/// otherwise get no record of its own.
+fn unfit(log: &FlowLog, account: &str, own: &OwnBuckets) -> Option<String> {
+    if log.deliver_logs_status() == Some("FAILED") {
+        return Some(format!(
+            "its delivery fails: {}",
+            log.deliver_logs_error_message()
+                .unwrap_or("DeliverLogsStatus FAILED")
+        ));
+    }
+    if let Some(role) = log.deliver_cross_account_role().filter(|r| !r.is_empty()) {
+        return Some(format!(
+            "it delivers to another account, through the role {role}"
+        ));
+    }
+    if let Some(bucket) = s3_bucket(log) {
+        if let Some(why) = own.not_own(bucket) {
+            return Some(why);
+        }
+    } else if let Some(other) = log
+        .log_destination()
+        .and_then(|arn| arn.split(':').nth(4))
+        .filter(|owner| !owner.is_empty() && *owner != account)
+    {
+        return Some(format!("it delivers to account {other}"));
+    }
+    let missing: Vec<&str> = match log.log_format() {
+        Some(format) => EVIDENCE_FIELDS
+            .iter()
+            .copied()
+            .filter(|field| !format.contains(&format!("${{{field}}}")))
+            .collect(),
+        None => Vec::new(),
+    };
+    (!missing.is_empty()).then(|| {
+        format!(
+            "its format leaves out {}",
+            missing
+                .iter()
+                .map(|field| format!("${{{field}}}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )
+    })
+}
+
 /// Every flow log of the region, read once per region and run.
 async fn flow_logs(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
     ctx.once("evidence:flow_logs", || async {
@@ -102,20 +180,33 @@ async fn flow_logs_of(ctx: &RegionCtx, vpc_id: &str) -> Result<Vec<FlowLog>, Ser
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
 }
 
-/// The VPCs to record and those that already record everything (with their flow logs' IDs).
+/// A VPC with flow logs, each named with where it delivers or why it is left out.
+type VpcAndLogs<'a> = (&'a VpcWithAWayOut, Vec<String>);
+
+/// The VPCs to record (with the flow logs of all their traffic left out, and why) and those that
+/// already record everything (with their flow logs).
 fn split<'a>(
     vpcs: &'a [VpcWithAWayOut],
     logs: &[FlowLog],
-) -> (
-    Vec<&'a VpcWithAWayOut>,
-    Vec<(&'a VpcWithAWayOut, Vec<String>)>,
-) {
+    account: &str,
+    own: &OwnBuckets,
+) -> (Vec<VpcAndLogs<'a>>, Vec<VpcAndLogs<'a>>) {
     let mut to_record = Vec::new();
     let mut recorded = Vec::new();
     for vpc in vpcs {
-        let existing: Vec<String> = logs
-            .iter()
-            .filter(|log| log.resource_id() == Some(vpc.vpc_id.as_str()) && records_everything(log))
+        let everything = || {
+            logs.iter().filter(|log| {
+                log.resource_id() == Some(vpc.vpc_id.as_str()) && records_everything(log)
+            })
+        };
+        let left_out: Vec<String> = everything()
+            .filter_map(|log| {
+                let why = unfit(log, account, own)?;
+                Some(format!("{} ({why})", log.flow_log_id().unwrap_or("?")))
+            })
+            .collect();
+        let existing: Vec<String> = everything()
+            .filter(|log| unfit(log, account, own).is_none())
             .map(|log| {
                 format!(
                     "{} to {}",
@@ -127,7 +218,7 @@ fn split<'a>(
             })
             .collect();
         if existing.is_empty() {
-            to_record.push(vpc);
+            to_record.push((vpc, left_out));
         } else {
             recorded.push((vpc, existing));
         }
@@ -135,16 +226,44 @@ fn split<'a>(
     (to_record, recorded)
 }
 
-fn propose(vpc: &VpcWithAWayOut, bucket: &str) -> Proposal<FlowLogState> {
+/// [`split`] on the region's flow logs, reading which buckets the account owns only when an S3 flow log
+/// of all of a VPC's traffic needs it.
+async fn assess<'a>(
+    ctx: &RegionCtx,
+    vpcs: &'a [VpcWithAWayOut],
+    logs: &[FlowLog],
+    account: &str,
+) -> (Vec<VpcAndLogs<'a>>, Vec<VpcAndLogs<'a>>) {
+    let needs_buckets = logs
+        .iter()
+        .any(|log| records_everything(log) && s3_bucket(log).is_some());
+    let own = if needs_buckets {
+        super::own_buckets(ctx).await
+    } else {
+        // Asked of no bucket.
+        OwnBuckets::Listed(Default::default())
+    };
+    split(vpcs, logs, account, &own)
+}
+
+fn propose(vpc: &VpcWithAWayOut, bucket: &str, left_out: &[String]) -> Proposal<FlowLogState> {
     let before = FlowLogState {
         vpc_id: vpc.vpc_id.clone(),
         bucket: bucket.to_string(),
         recording: false,
     };
+    let aside = if left_out.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Its flow logs of all traffic not taken for evidence: {}.",
+            left_out.join("; ")
+        )
+    };
     Proposal {
         target: vpc.vpc_id.clone(),
         reason: format!(
-            "{} has a way out ({}) and no flow log recording all its traffic: evidence first, a flow log of all traffic (aggregated per minute) to the evidence bucket {bucket}, so what still moves, or tries to, after the cuts is on record. Recorded: {}. Restore leaves it recording unless `restore --stop-evidence`.",
+            "{} has a way out ({}) and no flow log recording all its traffic: evidence first, a flow log of all traffic (aggregated per minute) to the evidence bucket {bucket}, so what still moves, or tries to, after the cuts is on record. Recorded: {}.{aside} Restore leaves it recording unless `restore --stop-evidence`.",
             vpc.vpc_id,
             vpc.summary(),
             vpcs::RULE
@@ -251,10 +370,10 @@ impl CutKind for EvidenceFlowLogs {
             &super::plan_stamp(scope)?,
             &ctx.region,
         );
-        let (to_record, _) = split(&vpcs, &logs);
+        let (to_record, _) = assess(ctx, &vpcs, &logs, &scope.caller.account).await;
         Ok(to_record
             .into_iter()
-            .map(|vpc| propose(vpc, &bucket))
+            .map(|(vpc, left_out)| propose(vpc, &bucket, &left_out))
             .collect())
     }
 
@@ -380,7 +499,7 @@ impl Inspection for EvidenceFlowLogs {
     async fn inspect(
         &self,
         ctx: &RegionCtx,
-        _scope: &DiscoveryScope,
+        scope: &DiscoveryScope,
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
         let vpcs = vpcs::with_a_way_out(ctx).await?;
@@ -388,7 +507,7 @@ impl Inspection for EvidenceFlowLogs {
             return Ok(vec![]);
         }
         let logs = flow_logs(ctx).await?;
-        let (_, recorded) = split(&vpcs, &logs);
+        let (_, recorded) = assess(ctx, &vpcs, &logs, &scope.caller.account).await;
         Ok(recorded
             .into_iter()
             .map(|(vpc, existing)| Finding {

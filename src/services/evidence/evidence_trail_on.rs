@@ -106,6 +106,11 @@ struct Seen {
     /// when it does not: its event selectors leave them out, or they could not be read. Such a trail
     /// logs, and still keeps no record of the incident.
     blind: Option<String>,
+    /// Why the record it delivers is not this account's to keep, when it is not: a trail of this account
+    /// (not the organization's) delivering to a bucket the account does not own, another account's or
+    /// one deleted whose name anyone may take ([`super::OwnBuckets::not_own`]). An intruder gets there
+    /// with `UpdateTrail`, and the trail goes on logging into their hands.
+    foreign: Option<String>,
 }
 
 impl Seen {
@@ -121,9 +126,10 @@ impl Seen {
             || self.trail.is_organization_trail().unwrap_or(false)
     }
 
-    /// Records every region's management write events: what evidence needs of a trail.
+    /// Records every region's management write events where this account keeps them: what evidence
+    /// needs of a trail.
     fn records_every_region(&self) -> bool {
-        self.covers_every_region() && self.blind.is_none()
+        self.covers_every_region() && self.blind.is_none() && self.foreign.is_none()
     }
 }
 
@@ -192,6 +198,7 @@ async fn trails(ctx: &RegionCtx) -> Result<Vec<Seen>, ServiceError> {
             trail: trail.clone(),
             logging,
             blind: None,
+            foreign: None,
         });
     }
     Ok(seen)
@@ -221,6 +228,27 @@ async fn read_selectors(ctx: &RegionCtx, seen: &mut [Seen]) {
                 ServiceError::from_sdk("cloudtrail:GetEventSelectors", err)
             )),
         };
+    }
+}
+
+/// For discovery: whether each trail of this account covering every region delivers to a bucket the
+/// account owns. An organization trail is left out: seen from a member account its bucket is the
+/// organization's (a log archive account's, as a landing zone sets it up), which the member cannot
+/// change. ListBuckets is read only when such a trail is there.
+async fn read_buckets(ctx: &RegionCtx, seen: &mut [Seen]) {
+    let mut own = None;
+    for trail in seen
+        .iter_mut()
+        .filter(|t| t.covers_every_region() && !t.trail.is_organization_trail().unwrap_or(false))
+    {
+        let Some(bucket) = trail.trail.s3_bucket_name().map(str::to_string) else {
+            trail.foreign = Some("it names no bucket to deliver to".into());
+            continue;
+        };
+        if own.is_none() {
+            own = Some(super::own_buckets(ctx).await);
+        }
+        trail.foreign = own.as_ref().and_then(|own| own.not_own(&bucket));
     }
 }
 
@@ -268,6 +296,19 @@ fn propose(
         format!(
             "{aside} Trails that cover every region but keep no record of the intruder's API calls: {}. Someone may have narrowed them to hide what they do: check who changed their event selectors (PutEventSelectors in the trail's history).",
             blind.join("; ")
+        )
+    };
+    let foreign: Vec<String> = seen
+        .iter()
+        .filter(|t| t.covers_every_region() && t.blind.is_none())
+        .filter_map(|t| Some(format!("{} ({})", t.name(), t.foreign.as_ref()?)))
+        .collect();
+    let aside = if foreign.is_empty() {
+        aside
+    } else {
+        format!(
+            "{aside} Trails that cover every region but deliver where this account cannot keep the record: {}. Check who pointed them there (UpdateTrail or CreateTrail in the trail's history).",
+            foreign.join("; ")
         )
     };
     let keep = "Restore leaves it logging (the record of the incident must survive restore) unless `restore --stop-evidence`.";
@@ -469,6 +510,7 @@ impl CutKind for EvidenceTrailOn {
     ) -> Result<Vec<Proposal<TrailState>>, ServiceError> {
         let mut seen = trails(ctx).await?;
         read_selectors(ctx, &mut seen).await;
+        read_buckets(ctx, &mut seen).await;
         Ok(propose(
             &ctx.region,
             &scope.caller.account,

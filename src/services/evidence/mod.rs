@@ -90,6 +90,60 @@ pub fn bucket_account(bucket: &str) -> Option<&str> {
         .then_some(account)
 }
 
+/// Which buckets this account owns, as far as ListBuckets could say. A trail or flow log delivering to a
+/// bucket this account does not own keeps its record in another's hands, who can read and delete it, and
+/// one delivering to a bucket that no longer exists delivers nothing (until someone else takes the name):
+/// neither is taken for evidence.
+#[derive(Debug, Clone)]
+pub enum OwnBuckets {
+    Listed(std::sync::Arc<std::collections::BTreeSet<String>>),
+    /// ListBuckets failed: no bucket can be known to be this account's.
+    Unread(String),
+}
+
+impl OwnBuckets {
+    /// Why `bucket` cannot be taken for this account's own, or `None` when it is.
+    pub fn not_own(&self, bucket: &str) -> Option<String> {
+        match self {
+            OwnBuckets::Listed(own) if own.contains(bucket) => None,
+            OwnBuckets::Listed(_) => Some(format!(
+                "it delivers to {bucket}, a bucket this account does not own (another account's, or deleted and free for anyone to create): whoever owns it holds the record and can delete it"
+            )),
+            OwnBuckets::Unread(why) => Some(format!(
+                "it delivers to {bucket}, and whether this account owns that bucket could not be read ({why})"
+            )),
+        }
+    }
+}
+
+/// This account's buckets (ListBuckets, page by page:
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html>, which lists the buckets the
+/// caller's account owns, in every region), read once per region and run.
+pub async fn own_buckets(ctx: &RegionCtx) -> OwnBuckets {
+    let listed = ctx
+        .once("evidence:own_buckets", || async {
+            let pages: Vec<_> = ctx
+                .s3()
+                .list_buckets()
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("s3:ListBuckets", err))?;
+            let names: std::collections::BTreeSet<String> = pages
+                .iter()
+                .flat_map(|page| page.buckets())
+                .filter_map(|bucket| bucket.name().map(str::to_string))
+                .collect();
+            Ok::<_, ServiceError>(std::sync::Arc::new(names))
+        })
+        .await;
+    match listed {
+        Ok(names) => OwnBuckets::Listed(names),
+        Err(err) => OwnBuckets::Unread(err.to_string()),
+    }
+}
+
 /// The bucket policy CloudTrail and VPC flow logs need to deliver to the bucket, and nothing else:
 /// CloudTrail's ACL check and write, scoped to this account's trail named [`TRAIL_NAME`]
 /// (<https://docs.aws.amazon.com/awscloudtrail/latest/userguide/create-s3-bucket-policy-for-cloudtrail.html>),

@@ -49,7 +49,7 @@ fn vpc(id: &str) -> VpcWithAWayOut {
 }
 
 fn cut() -> TypedCut<FlowLogState> {
-    let proposal = propose(&vpc("vpc-1"), &bucket());
+    let proposal = propose(&vpc("vpc-1"), &bucket(), &[]);
     TypedCut {
         id: "evidence_flow_logs/us-east-1/vpc-1".into(),
         region: REGION.into(),
@@ -66,11 +66,11 @@ fn a_vpc_already_recording_all_its_traffic_gets_no_evidence_flow_log_and_a_rejec
         flow_log("fl-1", "vpc-all", "ALL", None),
         flow_log("fl-2", "vpc-rejects", "REJECT", Some("arn:aws:s3:::x")),
     ];
-    let (to_record, recorded) = split(&vpcs, &logs);
+    let (to_record, recorded) = split(&vpcs, &logs, ACCOUNT, &owning(&["x"]));
     assert_eq!(
         to_record
             .iter()
-            .map(|v| v.vpc_id.as_str())
+            .map(|(v, _)| v.vpc_id.as_str())
             .collect::<Vec<_>>(),
         ["vpc-rejects", "vpc-none"]
     );
@@ -79,11 +79,124 @@ fn a_vpc_already_recording_all_its_traffic_gets_no_evidence_flow_log_and_a_rejec
     assert_eq!(recorded[0].1, ["fl-1 to cloud-watch-logs"]);
 }
 
+const ACCOUNT: &str = "123456789012";
+
+fn owning(buckets: &[&str]) -> OwnBuckets {
+    OwnBuckets::Listed(std::sync::Arc::new(
+        buckets.iter().map(|b| b.to_string()).collect(),
+    ))
+}
+
+/// What `split` makes of one flow log of all of `vpc-1`'s traffic: `Ok` recorded, `Err` left out,
+/// with why.
+fn judged(log: FlowLog, own: &OwnBuckets) -> Result<String, String> {
+    let vpcs = [vpc("vpc-1")];
+    let (to_record, recorded) = split(&vpcs, std::slice::from_ref(&log), ACCOUNT, own);
+    match (to_record.as_slice(), recorded.as_slice()) {
+        ([(_, left_out)], []) => Err(left_out.join("; ")),
+        ([], [(_, existing)]) => Ok(existing.join("; ")),
+        other => panic!("one VPC, judged once: {other:?}"),
+    }
+}
+
+/// A flow log of all of `vpc-1`'s traffic to `destination`, changed by `edit`.
+fn all_traffic_to(destination: Option<&str>, edit: impl FnOnce(&mut FlowLog)) -> FlowLog {
+    let mut log = flow_log("fl-1", "vpc-1", "ALL", destination);
+    edit(&mut log);
+    log
+}
+
+/// An intruder with `ec2:CreateFlowLogs` makes a flow log of all traffic that keeps no record the
+/// responder holds: delivery failing, another account's bucket (or one deleted, whose name anyone may
+/// take), another account's log group or stream, or a format without the addresses. None stands for
+/// the evidence: the VPC gets a flow log of its own and the reason says which was left out and why.
+#[test]
+fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
+    let ours = owning(&["team-flow-logs"]);
+    let to_ours = Some("arn:aws:s3:::team-flow-logs/vpc");
+    assert_eq!(
+        judged(all_traffic_to(to_ours, |_| {}), &ours),
+        Ok("fl-1 to s3".to_string())
+    );
+
+    let failing = all_traffic_to(to_ours, |log| {
+        log.deliver_logs_status = Some("FAILED".into());
+        log.deliver_logs_error_message = Some("Access error".into());
+    });
+    assert_eq!(
+        judged(failing, &ours),
+        Err("fl-1 (its delivery fails: Access error)".to_string())
+    );
+
+    let foreign = judged(
+        all_traffic_to(Some("arn:aws:s3:::attacker-logs/x"), |_| {}),
+        &ours,
+    )
+    .unwrap_err();
+    assert!(
+        foreign
+            .starts_with("fl-1 (it delivers to attacker-logs, a bucket this account does not own"),
+        "{foreign}"
+    );
+    let unread = judged(
+        all_traffic_to(to_ours, |_| {}),
+        &OwnBuckets::Unread("s3:ListBuckets: AccessDenied".into()),
+    )
+    .unwrap_err();
+    assert!(
+        unread.contains("could not be read (s3:ListBuckets: AccessDenied)"),
+        "{unread}"
+    );
+
+    let other_group = all_traffic_to(None, |log| {
+        log.log_destination = Some("arn:aws:logs:us-east-1:999999999999:log-group:flows".into());
+    });
+    assert_eq!(
+        judged(other_group, &ours),
+        Err("fl-1 (it delivers to account 999999999999)".to_string())
+    );
+    let own_group = all_traffic_to(None, |log| {
+        log.log_destination = Some(format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:flows"));
+    });
+    assert!(judged(own_group, &ours).is_ok());
+    let through_role = all_traffic_to(None, |log| {
+        log.deliver_cross_account_role = Some("arn:aws:iam::999999999999:role/deliver".into());
+    });
+    assert_eq!(
+        judged(through_role, &ours),
+        Err("fl-1 (it delivers to another account, through the role arn:aws:iam::999999999999:role/deliver)".to_string())
+    );
+
+    let without_addresses = all_traffic_to(to_ours, |log| {
+        log.log_format = Some("${version} ${interface-id} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action}".into());
+    });
+    assert_eq!(
+        judged(without_addresses, &ours),
+        Err("fl-1 (its format leaves out ${srcaddr} ${dstaddr})".to_string())
+    );
+    let default_and_more = all_traffic_to(to_ours, |log| {
+        log.log_format = Some("${version} ${account-id} ${interface-id} ${srcaddr} ${dstaddr} ${srcport} ${dstport} ${protocol} ${packets} ${bytes} ${start} ${end} ${action} ${log-status} ${vpc-id}".into());
+    });
+    assert!(judged(default_and_more, &ours).is_ok());
+
+    let vpcs = [vpc("vpc-1")];
+    let logs = [all_traffic_to(Some("arn:aws:s3:::attacker-logs"), |_| {})];
+    let (to_record, _) = split(&vpcs, &logs, ACCOUNT, &ours);
+    let proposal = propose(to_record[0].0, &bucket(), &to_record[0].1);
+    assert!(
+        proposal.reason.contains(
+            "Its flow logs of all traffic not taken for evidence: fl-1 (it delivers to attacker-logs, a bucket this account does not own"
+        ),
+        "{}",
+        proposal.reason
+    );
+}
+
 #[test]
 fn the_proposal_names_the_rule_the_way_out_and_the_bucket_and_checks() {
     let cut = cut();
     EvidenceFlowLogs.check_states(&cut).unwrap();
-    let proposal = propose(&vpc("vpc-1"), &bucket());
+    let proposal = propose(&vpc("vpc-1"), &bucket(), &[]);
     assert!(proposal.reason.contains("route to igw-1"));
     assert!(proposal.reason.contains(&bucket()));
     assert!(proposal.reason.contains(vpcs::RULE));

@@ -37,6 +37,7 @@ fn seen(trail: Trail, logging: bool) -> Seen {
         trail,
         logging: Some(logging),
         blind: None,
+        foreign: None,
     }
 }
 
@@ -295,6 +296,7 @@ async fn mocked_a_started_trail_pointed_elsewhere_since_is_left_logging() {
         trail: trail("audit", REGION, true, "audit-bucket"),
         logging: Some(false),
         blind: None,
+        foreign: None,
     };
     let cut = typed(propose(REGION, ACCOUNT, "20261130-115400", &[stopped]).unwrap());
     let undo = EvidenceTrailOn.undo_record_for(&cut).unwrap();
@@ -467,5 +469,30 @@ fn a_logging_trail_blind_to_management_writes_is_not_taken_for_evidence() {
     // Stopped and blind: not the one to start either.
     blind.logging = Some(false);
     let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[blind]).unwrap();
+    assert!(!proposal.before.exists, "{proposal:?}");
+}
+
+/// A logging multi-region trail of this account whose bucket the account does not own (pointed at
+/// another account's by `UpdateTrail`, or its bucket deleted so that anyone may create it) keeps its
+/// record in someone else's hands: the plan creates a trail of its own and names that one, and does not
+/// start it when it is stopped. An organization trail's bucket is the organization's, and is not asked.
+#[test]
+fn a_trail_delivering_to_a_bucket_this_account_does_not_own_is_not_taken_for_evidence() {
+    let mut foreign = seen(trail("audit", REGION, true, "attacker-logs"), true);
+    foreign.foreign = Some(
+        super::super::OwnBuckets::Listed(Default::default())
+            .not_own("attacker-logs")
+            .unwrap(),
+    );
+    let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[foreign.clone()])
+        .expect("a trail of hikkonuki's own is proposed");
+    assert!(!proposal.before.exists, "{proposal:?}");
+    assert!(
+        proposal.reason.contains("deliver where this account cannot keep the record: audit (it delivers to attacker-logs, a bucket this account does not own"),
+        "{}",
+        proposal.reason
+    );
+    foreign.logging = Some(false);
+    let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[foreign]).unwrap();
     assert!(!proposal.before.exists, "{proposal:?}");
 }
