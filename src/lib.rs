@@ -25,8 +25,9 @@
 //!   out per-region contexts with lazily built clients.
 //! - [`plan`]: the plan document (format version 1): parse, validate, write. Knows no AWS service; kinds
 //!   are checked through the [`plan::KindCatalog`] trait that the registry implements.
-//! - [`service_error`], [`net`], [`pacing`], [`files`]: the one AWS error type, CIDR arithmetic,
-//!   client-side token buckets and call counts, and opening untrusted files (regular files only, bounded).
+//! - [`service_error`], [`net`], [`pacing`], [`call_outcomes`], [`files`]: the one AWS error type, CIDR
+//!   arithmetic, client-side token buckets and call counts, how a cut's writes were answered, and opening
+//!   untrusted files (regular files only, bounded).
 //!
 //! ## Kinds, phases and findings
 //! A kind implements [`services::CutKind`] with its own `State` (what `before` and `after` record) and
@@ -62,6 +63,7 @@
 //! irreversible cuts unless allowed; ask the operator; write the journal header; cut.
 
 pub mod aws;
+pub mod call_outcomes;
 pub mod cli;
 pub mod engine;
 pub mod files;

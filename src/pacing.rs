@@ -1018,13 +1018,27 @@ impl HttpConnector for PacedConnector {
         let tag = request.headers_mut().remove(CALL_TAG);
         let inner = self.inner.clone();
         let pacer = self.pacer.clone();
+        // Taken here, in the task that sends the call: the answer counts for the work that sent it.
+        let watch = crate::call_outcomes::current();
         HttpConnectorFuture::new(async move {
+            let call = tag.as_ref().map(|tag| Call::from_tag(tag));
             // Held until the answer is in: see RefillClock.
-            let _admission = match tag {
-                Some(tag) => Some(pacer.admit(&Call::from_tag(&tag)).await),
+            let _admission = match &call {
+                Some(call) => Some(pacer.admit(call).await),
                 None => None,
             };
-            inner.call(request).await
+            let answer = inner.call(request).await;
+            if let Some(watch) = &watch {
+                // An untagged call is not known to be a read: it counts as a write.
+                let operation = call.as_ref().map_or("Untagged", |c| c.operation.as_str());
+                let status = answer.as_ref().ok().map(|r| r.status().as_u16());
+                crate::call_outcomes::count(
+                    watch,
+                    operation,
+                    crate::call_outcomes::Answer::of_status(status),
+                );
+            }
+            answer
         })
     }
 }

@@ -472,6 +472,11 @@ struct PendingBuilder<'a> {
     order: Vec<String>,
     /// Each ID's open generations, oldest first, each with the digest of its states.
     by_id: HashMap<String, Vec<(PendingRestore, StateDigest)>>,
+    /// The cuts whose latest intent is not answered yet (no completion, failure or restore after it),
+    /// each with the open generation that intent took over, when it was of the same cut (a resumed
+    /// apply, a re-cut of a cut back exactly as before): a refusal of that attempt gives the generation
+    /// back as it was, completed or not, and one that began a generation ends it.
+    attempts: HashMap<String, Option<PendingRestore>>,
     work_problems: Vec<Unverified>,
     /// The first refusal; later records are ignored.
     refused: Option<EngineError>,
@@ -512,6 +517,7 @@ impl<'a> PendingBuilder<'a> {
             needs_states: std::collections::HashSet::new(),
             order: Vec::new(),
             by_id: HashMap::new(),
+            attempts: HashMap::new(),
             work_problems: Vec::new(),
             refused: None,
         }
@@ -574,12 +580,17 @@ impl<'a> PendingBuilder<'a> {
                 match generations.last_mut() {
                     Some((open, open_digest)) if *open_digest == digest => {
                         generation.generation = open.generation;
-                        *open = generation;
+                        let before = std::mem::replace(open, generation);
+                        self.attempts.insert(before.cut.id.clone(), Some(before));
                     }
-                    _ => generations.push((generation, digest)),
+                    _ => {
+                        self.attempts.insert(generation.cut.id.clone(), None);
+                        generations.push((generation, digest));
+                    }
                 }
             }
             Entry::Done { id, undo } => {
+                self.attempts.remove(&id);
                 // A completion only counts for a cut whose intent came before it in the same chain, and
                 // only with the undo record that cut implies: a record naming another resource, or more
                 // than the cut removed, is never carried out as written.
@@ -616,6 +627,7 @@ impl<'a> PendingBuilder<'a> {
                 }
             }
             Entry::Restored { id, .. } => {
+                self.attempts.remove(&id);
                 if let Some(generations) = self.by_id.get_mut(&id) {
                     generations.pop();
                     if generations.is_empty() {
@@ -623,8 +635,37 @@ impl<'a> PendingBuilder<'a> {
                     }
                 }
             }
+            // AWS refused every write of the cut: nothing to put back, whatever happened to the resource
+            // since (a rule the team removed by hand stays removed). Only for the open generation whose
+            // intent it follows, never for one recorded done.
+            Entry::Failed {
+                id,
+                changed_nothing: true,
+                ..
+            } => {
+                let Some(taken_over) = self.attempts.remove(&id) else {
+                    return;
+                };
+                if let Some(generations) = self.by_id.get_mut(&id) {
+                    match taken_over {
+                        Some(before) => {
+                            if let Some((open, _)) = generations.last_mut() {
+                                *open = before;
+                            }
+                        }
+                        None => {
+                            generations.pop();
+                        }
+                    }
+                    if generations.is_empty() {
+                        self.by_id.remove(&id);
+                    }
+                }
+            }
+            Entry::Failed { id, .. } => {
+                self.attempts.remove(&id);
+            }
             Entry::Header { .. }
-            | Entry::Failed { .. }
             | Entry::Skipped { .. }
             | Entry::RestoreIntent { .. }
             | Entry::RestoreFailed { .. } => {}

@@ -1031,6 +1031,7 @@ async fn a_second_completion_that_is_not_the_one_its_cut_implies_is_refused_even
         Entry::Failed {
             id: id.clone(),
             error: "changed since".into(),
+            changed_nothing: false,
         },
         Entry::Done {
             id: id.clone(),
@@ -1858,6 +1859,7 @@ fn a_cut_is_never_made_only_when_no_attempt_of_it_was_done() {
         record(Entry::Failed {
             id: id(target),
             error: "denied".into(),
+            changed_nothing: false,
         })
     };
     let done = |target: &str| {
@@ -2220,5 +2222,151 @@ async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_uns
     assert_eq!(
         (live["a"].as_str(), live["b"].as_str(), live["c"].as_str()),
         ("on", "on", "on")
+    );
+}
+
+/// A cut whose every write AWS refused is journaled `changed_nothing` ([`crate::call_outcomes`]): restore
+/// has nothing of it to put back, and a resumed apply begins it afresh. It ends only the generation whose
+/// intent it follows, never one recorded done, and a failure that may have changed something (without
+/// the flag) leaves the cut to restore as before.
+#[tokio::test]
+async fn a_cut_aws_refused_outright_is_not_restored_and_its_earlier_generation_still_is() {
+    use crate::journal::{Entry, Journal};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+    let live = live_with(&[("a", "on")]);
+    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+        .await
+        .unwrap();
+    let rollback = dir.path().join("plan.rollback.yaml");
+    let keys = keys_beside(&rollback);
+    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+    let read = || {
+        crate::journal::read_path(&rollback, &keys, false)
+            .unwrap()
+            .0
+    };
+    let file = || crate::journal::lock::RollbackFile::open_existing(&rollback).unwrap();
+    let applied = read()
+        .records
+        .iter()
+        .find_map(|record| match &record.entry {
+            Entry::Intent { cut } => Some(cut.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let generations = || -> Vec<(usize, serde_json::Value, restore::Certainty)> {
+        restore::pending(&read(), &registry(&live), &[])
+            .unwrap()
+            .pending
+            .iter()
+            .map(|item| (item.generation, item.cut.before.value(), item.certainty))
+            .collect()
+    };
+    let failed = |changed_nothing: bool| Entry::Failed {
+        id: id.clone(),
+        error: "UnauthorizedOperation".into(),
+        changed_nothing,
+    };
+
+    // A re-cut from another state, refused outright: only apply's cut is left to undo.
+    let recut = Cut {
+        before: serde_json::json!({"value": "on-2"}).into(),
+        ..applied.clone()
+    };
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal
+        .append(Entry::Intent { cut: recut.clone() })
+        .unwrap();
+    journal.append(failed(true)).unwrap();
+    drop(journal);
+    let apply_only = vec![(
+        1,
+        serde_json::json!({"value": "on"}),
+        restore::Certainty::Completed,
+    )];
+    assert_eq!(generations(), apply_only);
+
+    // A flag after a completion (no intent between) ends nothing: the cut was made.
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal.append(failed(true)).unwrap();
+    drop(journal);
+    assert_eq!(generations(), apply_only);
+
+    // The very cut again (a resumed apply finding it back as before), refused: the completed
+    // generation it took over is given back as it was.
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal
+        .append(Entry::Intent {
+            cut: applied.clone(),
+        })
+        .unwrap();
+    journal.append(failed(true)).unwrap();
+    drop(journal);
+    assert_eq!(generations(), apply_only);
+
+    // The same re-cut failing in a way that may have changed something stays, uncertain.
+    let mut journal = Journal::reopen(file(), &read()).unwrap();
+    journal.append(Entry::Intent { cut: recut }).unwrap();
+    journal.append(failed(false)).unwrap();
+    drop(journal);
+    assert_eq!(
+        generations(),
+        vec![
+            (
+                2,
+                serde_json::json!({"value": "on-2"}),
+                restore::Certainty::Uncertain
+            ),
+            apply_only[0].clone(),
+        ]
+    );
+
+    // A resumed apply reads a refused attempt as not made: the cut not begun, or done by the attempt
+    // before; and a possibly partial one as uncertain.
+    let progress = |entries: Vec<Entry>| {
+        let records: Vec<crate::journal::Record> = entries
+            .into_iter()
+            .map(|entry| crate::journal::Record {
+                seq: 0,
+                prev: String::new(),
+                at: "2026-12-02T07:00:00Z".into(),
+                entry,
+                mac: None,
+            })
+            .collect();
+        super::apply::progress_of(&records).get(&id).cloned()
+    };
+    assert_eq!(
+        progress(vec![
+            Entry::Intent {
+                cut: applied.clone()
+            },
+            failed(true)
+        ]),
+        None
+    );
+    assert_eq!(
+        progress(vec![
+            Entry::Intent {
+                cut: applied.clone()
+            },
+            failed(false)
+        ]),
+        Some(super::apply::Progress::Uncertain)
+    );
+    assert_eq!(
+        progress(vec![
+            Entry::Intent {
+                cut: applied.clone()
+            },
+            Entry::Done {
+                id: id.clone(),
+                undo: serde_json::json!({"value": "on"}).into(),
+            },
+            Entry::Intent { cut: applied },
+            failed(true)
+        ]),
+        Some(super::apply::Progress::Done)
     );
 }

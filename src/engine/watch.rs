@@ -25,6 +25,7 @@ use serde_json::Value;
 
 use super::{EngineError, verify_account};
 use crate::aws::AwsSession;
+use crate::call_outcomes::REFUSED_NOTE;
 use crate::engine::restore;
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
@@ -382,7 +383,10 @@ async fn recut(
     reporter.event(&Event::CutStarted { id: cut.id.clone() });
     let started = std::time::Instant::now();
     // In force, for a kind whose change AWS completes after answering, before it is journaled done.
-    let applied = match kind.apply(&ctx, cut).await {
+    let (applied, writes) = crate::call_outcomes::watching(kind.apply(&ctx, cut)).await;
+    // Refused outright, the re-cut changed nothing: restore leaves it out ([`crate::call_outcomes`]).
+    let changed_nothing = applied.is_err() && writes.changed_nothing();
+    let applied = match applied {
         Ok(undo) => kind.take_effect(&ctx, cut).await.map(|()| undo),
         Err(err) => Err(err),
     };
@@ -403,10 +407,15 @@ async fn recut(
             journal.append(Entry::Failed {
                 id: cut.id.clone(),
                 error: error.clone(),
+                changed_nothing,
             })?;
             reporter.event(&Event::CutFailed {
                 id: cut.id.clone(),
-                error: error.clone(),
+                error: if changed_nothing {
+                    format!("{error} ({REFUSED_NOTE})")
+                } else {
+                    error.clone()
+                },
             });
             Ok(Err(error))
         }

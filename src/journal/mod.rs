@@ -85,10 +85,16 @@ pub enum Entry {
         id: String,
         undo: CompactJson,
     },
-    /// The call failed; the cut may have partly taken effect, so restore treats it like an intent.
+    /// The call failed; the cut may have partly taken effect, so restore treats it like an intent,
+    /// unless AWS refused every write the cut sent ([`crate::call_outcomes`]): then nothing changed, and
+    /// restore leaves the resource alone.
     Failed {
         id: String,
         error: String,
+        /// AWS refused every write of the cut: nothing changed. Absent (false) in files written before
+        /// it was recorded, and whenever a write may have been carried out.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        changed_nothing: bool,
     },
     /// A disabled cut, recorded so the incident report shows it was left alone on purpose.
     Skipped {

@@ -714,7 +714,17 @@ fn timeline(records: &[Record], torn_tail: Option<&str>) -> String {
             }
             Entry::Intent { cut } => format!("cutting   {}", f(&cut.id)),
             Entry::Done { id, .. } => format!("cut       {}", f(id)),
-            Entry::Failed { id, error } => format!("FAILED    {}: {}", f(id), f(error)),
+            Entry::Failed {
+                id,
+                error,
+                changed_nothing,
+            } => {
+                let mut line = format!("FAILED    {}: {}", f(id), f(error));
+                if *changed_nothing {
+                    let _ = write!(line, " ({})", crate::call_outcomes::REFUSED_NOTE);
+                }
+                line
+            }
             Entry::Skipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
             Entry::RestoreIntent { id } => format!("restoring {}", f(id)),
             Entry::Restored { id, notes } => {
@@ -831,8 +841,16 @@ fn report_markdown(
             Entry::Done { id, .. } => {
                 row(&mut rows, &mut order, id).cut_at = Some(record.at.clone())
             }
-            Entry::Failed { id, error } => {
-                row(&mut rows, &mut order, id).failed = Some(error.clone())
+            Entry::Failed {
+                id,
+                error,
+                changed_nothing,
+            } => {
+                row(&mut rows, &mut order, id).failed = Some(if *changed_nothing {
+                    format!("{error} ({})", crate::call_outcomes::REFUSED_NOTE)
+                } else {
+                    error.clone()
+                })
             }
             Entry::Skipped { id, reason } => {
                 row(&mut rows, &mut order, id).skipped = Some(reason.clone())
@@ -1008,6 +1026,7 @@ mod tests {
                 Entry::Failed {
                     id: cut.id.clone(),
                     error: format!("{HOSTILE}\n| fake | row |{}", "<p>".repeat(6_000)),
+                    changed_nothing: false,
                 },
             ),
             record(

@@ -175,26 +175,52 @@ pub enum Progress {
 
 /// Reads an existing rollback file's progress, cut by cut. Restored cuts count as not started.
 pub fn progress_from(contents: &JournalContents) -> HashMap<String, Progress> {
+    progress_of(&contents.records)
+}
+
+/// [`progress_from`] over the entries themselves.
+pub(crate) fn progress_of(records: &[crate::journal::Record]) -> HashMap<String, Progress> {
     let mut progress = HashMap::new();
-    for record in &contents.records {
+    // Each cut's progress before its latest intent, which a refusal of that attempt leaves as it was.
+    let mut before_intent: HashMap<String, Option<Progress>> = HashMap::new();
+    for record in records {
         match &record.entry {
             Entry::Intent { cut } => {
-                progress.insert(cut.id.clone(), Progress::Uncertain);
+                let before = progress.insert(cut.id.clone(), Progress::Uncertain);
+                before_intent.insert(cut.id.clone(), before);
             }
             Entry::Done { id, .. } => {
                 progress.insert(id.clone(), Progress::Done);
+                before_intent.remove(id);
             }
+            // An attempt AWS refused outright changed nothing: the cut is where it was before that
+            // attempt's intent (not begun, or done by an earlier attempt).
+            Entry::Failed {
+                id,
+                changed_nothing: true,
+                ..
+            } => match before_intent.remove(id) {
+                Some(Some(before)) => {
+                    progress.insert(id.clone(), before);
+                }
+                Some(None) => {
+                    progress.remove(id);
+                }
+                None => {}
+            },
             // A failure after an intent leaves that intent uncertain. One recorded after `done` with no
             // new intent (a resumed run could not read the resource, or found it changed) says nothing
             // about the cut AWS answered: it stays done, which a resumed run checks against live state
             // anyway, where taken for uncertain it could be rewound.
             Entry::Failed { id, .. } => {
+                before_intent.remove(id);
                 if progress.get(id) != Some(&Progress::Done) {
                     progress.insert(id.clone(), Progress::Uncertain);
                 }
             }
             Entry::Restored { id, .. } => {
                 progress.remove(id);
+                before_intent.remove(id);
             }
             Entry::Header { .. }
             | Entry::Skipped { .. }
@@ -621,8 +647,21 @@ impl CutRun<'_, '_> {
         self.append(Entry::Failed {
             id: cut.id.clone(),
             error: error.clone(),
+            changed_nothing: false,
         })?;
         Ok(self.report_failed(cut, error, credentials))
+    }
+
+    /// Journals and reports a cut whose every write AWS refused ([`crate::call_outcomes`]): it changed
+    /// nothing, which the journal says so that restore leaves the resource alone.
+    fn refused(&self, cut: &Cut, err: &ServiceError) -> Result<CutResult, EngineError> {
+        self.append(Entry::Failed {
+            id: cut.id.clone(),
+            error: err.to_string(),
+            changed_nothing: true,
+        })?;
+        let error = format!("{err} ({})", crate::call_outcomes::REFUSED_NOTE);
+        Ok(self.report_failed(cut, error, err.is_credentials_problem()))
     }
 
     /// Reports a failed cut, journaled or not; stops the run under --fail-fast.
@@ -792,7 +831,8 @@ async fn run_cut<'a>(
     run.reporter
         .event(&Event::CutStarted { id: cut.id.clone() });
     let cut_started = Instant::now();
-    match kind.apply(&ctx, cut).await {
+    let (applied, writes) = crate::call_outcomes::watching(kind.apply(&ctx, cut)).await;
+    match applied {
         Ok(undo) => match later {
             Some(later) => {
                 let seal = later.seal;
@@ -813,6 +853,7 @@ async fn run_cut<'a>(
             }
             None => run.complete(kind, &ctx, cut, undo, cut_started).await,
         },
+        Err(err) if writes.changed_nothing() => run.refused(cut, &err),
         Err(err) => run.call_failed(cut, &err),
     }
 }

@@ -26,6 +26,8 @@ mod execute;
 
 pub use derive::{Underived, check_live};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
+#[cfg(test)]
+pub(crate) use execute::progress_of;
 pub use execute::{ApplyOptions, ApplyOutcome, Progress, apply_order, execute, progress_from};
 
 use super::{EngineError, Operator, Parallelism, verify_account, warn_if_shared};

@@ -1,6 +1,7 @@
 //! The killing proxy: a small HTTP/1.1 proxy on loopback between hikkonuki and the emulator. It forwards every
 //! request, counts the mutating AWS calls, and when the N-th one's response has come back from the emulator
-//! it signals the child instead of relaying that response.
+//! it signals the child instead of relaying that response. Or, refusing ([`run_refusing`]), it answers the
+//! N-th mutating call itself with EC2's `UnauthorizedOperation` and never forwards it: a call AWS refused.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -173,6 +174,10 @@ struct Shared {
     tripped: AtomicBool,
     /// After the callback, go on serving normally (for a signal the process survives, like SIGINT).
     keep_serving: bool,
+    /// Refuse this mutating call (1-based, counting the refused one) without forwarding it.
+    refuse_at: Option<usize>,
+    /// The mutating calls refused.
+    refused: Mutex<Vec<String>>,
 }
 
 /// A forwarding proxy on a free loopback port, served from its own thread and runtime so that a test
@@ -189,6 +194,7 @@ impl Proxy {
         upstream_port: u16,
         kill_after: Option<usize>,
         keep_serving: bool,
+        refuse_at: Option<usize>,
         on_kill: impl Fn() + Send + Sync + 'static,
     ) -> Proxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free loopback port");
@@ -201,6 +207,8 @@ impl Proxy {
             mutating: Mutex::new(Vec::new()),
             tripped: AtomicBool::new(false),
             keep_serving,
+            refuse_at,
+            refused: Mutex::new(Vec::new()),
         });
         let (shutdown, stopped) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn({
@@ -271,6 +279,22 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         let mutating = request
             .mutating_action()
             .map(|action| (action, SystemTime::now()));
+        if let (Some((action, _)), Some(refuse_at)) = (&mutating, shared.refuse_at) {
+            let nth =
+                shared.mutating.lock().unwrap().len() + shared.refused.lock().unwrap().len() + 1;
+            if nth == refuse_at {
+                shared.refused.lock().unwrap().push(action.clone());
+                if client
+                    .get_mut()
+                    .write_all(&unauthorized().to_bytes(&[]))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+                continue;
+            }
+        }
         let Ok(response) = forward(shared.upstream, &request).await else {
             return;
         };
@@ -300,6 +324,18 @@ async fn serve(client: TcpStream, shared: Arc<Shared>) {
         {
             return;
         }
+    }
+}
+
+/// EC2's answer to a call the caller may not make: HTTP 403 with the query protocol's error document
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>,
+/// `UnauthorizedOperation`).
+fn unauthorized() -> Message {
+    let body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>UnauthorizedOperation</Code><Message>You are not authorized to perform this operation. (refused by the test's proxy)</Message></Error></Errors><RequestID>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</RequestID></Response>";
+    Message {
+        start: "HTTP/1.1 403 Forbidden".into(),
+        headers: vec![("Content-Type".into(), "text/xml;charset=UTF-8".into())],
+        body: body.as_bytes().to_vec(),
     }
 }
 
@@ -376,7 +412,7 @@ fn run_timed(
     log: &str,
 ) -> (ExitStatus, Vec<Call>, String) {
     let victim = Arc::new(AtomicI32::new(0));
-    let proxy = Proxy::start(emulator.port, kill_after, signal != libc::SIGKILL, {
+    let proxy = Proxy::start(emulator.port, kill_after, signal != libc::SIGKILL, None, {
         let victim = victim.clone();
         move || {
             let pid = victim.load(Ordering::SeqCst);
@@ -422,4 +458,34 @@ fn run_timed(
         .map(|(action, at)| Call { action, at })
         .collect();
     (status, calls, output)
+}
+
+/// Runs hikkonuki with `args` (one call at a time) through a proxy that refuses its `refuse_at`-th mutating
+/// call as AWS refuses a call the caller may not make, and forwards every other. Returns how it ended, the
+/// mutating calls forwarded, those refused, and its output.
+pub(super) fn run_refusing(
+    emulator: &Emulator,
+    args: &[&str],
+    refuse_at: usize,
+    log: &str,
+) -> (ExitStatus, Vec<String>, Vec<String>, String) {
+    let proxy = Proxy::start(emulator.port, None, true, Some(refuse_at), || {});
+    let out = File::create(emulator.path(log)).unwrap();
+    let status = emulator
+        .hikkonuki_std(&proxy.endpoint())
+        .args(args)
+        .args(["--parallelism", "1"])
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .status()
+        .expect("hikkonuki runs");
+    let forwarded = proxy
+        .mutating_calls()
+        .into_iter()
+        .map(|(action, _)| action)
+        .collect();
+    let refused = proxy.shared.refused.lock().unwrap().clone();
+    drop(proxy);
+    let output = std::fs::read_to_string(emulator.path(log)).unwrap_or_default();
+    (status, forwarded, refused, output)
 }

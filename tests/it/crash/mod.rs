@@ -29,6 +29,7 @@ mod mail;
 mod managed_policy;
 mod organization;
 mod organization_policies;
+mod refused;
 mod resource_policy;
 mod snapshot;
 mod trust;
