@@ -586,6 +586,35 @@ async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_rest
         gateways_before,
         "the VPN gateway the kept route goes through stays attached"
     );
+    crate::watch::watch_once(&emulator)
+        .assert()
+        .code(0)
+        .stdout(contains("0 reopened, 0 changed"));
+
+    // Someone who may edit the list widens it to the whole internet: the kept SSH rule's rules look the
+    // same, and watch sees the group changed by the list's version.
+    let version = ec2
+        .describe_managed_prefix_lists()
+        .prefix_list_ids(&office)
+        .send()
+        .await
+        .unwrap()
+        .prefix_lists()[0]
+        .version()
+        .unwrap();
+    ec2.modify_managed_prefix_list()
+        .prefix_list_id(&office)
+        .current_version(version)
+        .add_entries(AddPrefixListEntry::builder().cidr("0.0.0.0/0").build())
+        .send()
+        .await
+        .unwrap();
+    let bastion_cut = format!("sg_revoke/{REGION}/{}", seeded.bastion_group);
+    crate::watch::watch_once(&emulator)
+        .assert()
+        .code(2)
+        .stderr(contains(format!("REOPENED  {bastion_cut}: changed")))
+        .stdout(contains("0 reopened, 1 changed"));
 
     restore(&emulator);
     assert_eq!(crate::snapshot::security_groups(&ec2).await, groups_before);

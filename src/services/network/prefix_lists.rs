@@ -30,6 +30,8 @@ use crate::services::ServiceError;
 #[derive(Debug, Default, Clone)]
 pub struct OwnedPrefixLists {
     ranges: HashMap<String, Vec<Cidr>>,
+    /// The version each list in `ranges` had when its entries were read (1 for a list made by [`with`]).
+    versions: HashMap<String, i64>,
     /// Why a list named by a rule or route is not known, to say in the reason beside a kept range.
     unknown: HashMap<String, String>,
 }
@@ -50,6 +52,7 @@ impl OwnedPrefixLists {
         match parsed {
             Some(ranges) if !ranges.is_empty() => {
                 self.ranges.insert(id.to_string(), ranges);
+                self.versions.entry(id.to_string()).or_insert(1);
             }
             Some(_) => {
                 self.unknown
@@ -91,6 +94,13 @@ impl OwnedPrefixLists {
             .is_some_and(|ranges| ranges.iter().any(|r| r.is_within_any(keep_cidrs)))
     }
 
+    /// The version of the list `id` whose entries were read, for a list the account owns.
+    pub fn version(&self, id: &str) -> Option<i64> {
+        self.ranges
+            .contains_key(id)
+            .then(|| self.versions.get(id).copied())?
+    }
+
     /// Why the list `id` could not be vouched for, when it was looked at and could not.
     pub fn why_unknown(&self, id: &str) -> Option<&str> {
         self.unknown.get(id).map(String::as_str)
@@ -129,6 +139,67 @@ pub fn named_by_routes(tables: &[RouteTable]) -> BTreeSet<String> {
         .filter(|route| !route.gateway_id().is_some_and(|g| g.starts_with("vpce-")))
         .filter_map(|route| route.destination_prefix_list_id().map(str::to_string))
         .collect()
+}
+
+/// The current version of each list `ids` names, as DescribeManagedPrefixLists gives it: what a kept
+/// rule's list is now, against the version the cut judged ([`OwnedPrefixLists::version`]). A list that is
+/// gone, or has no version, reads as `None`.
+pub async fn current_versions(
+    ctx: &RegionCtx,
+    ids: BTreeSet<String>,
+) -> Result<HashMap<String, Option<i64>>, ServiceError> {
+    let mut versions: HashMap<String, Option<i64>> =
+        ids.iter().map(|id| (id.clone(), None)).collect();
+    if ids.is_empty() {
+        return Ok(versions);
+    }
+    let describe = |ids: Vec<String>| async move {
+        ctx.ec2()
+            .describe_managed_prefix_lists()
+            .set_prefix_list_ids(Some(ids))
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err))
+    };
+    let described = match describe(ids.iter().cloned().collect()).await {
+        Ok(described) => described,
+        // One unknown ID refuses the whole describe: each is asked alone, and one still refused is gone.
+        Err(_) if ids.len() > 1 => {
+            let mut described = Vec::new();
+            for id in &ids {
+                match describe(vec![id.clone()]).await {
+                    Ok(found) => described.extend(found),
+                    Err(err)
+                        if err
+                            .code
+                            .as_deref()
+                            .is_some_and(|c| c.starts_with("InvalidPrefixListID")) => {}
+                    Err(err) => return Err(err),
+                }
+            }
+            described
+        }
+        Err(err)
+            if err
+                .code
+                .as_deref()
+                .is_some_and(|c| c.starts_with("InvalidPrefixListID")) =>
+        {
+            return Ok(versions);
+        }
+        Err(err) => return Err(err),
+    };
+    for list in described {
+        if let Some(id) = list.prefix_list_id()
+            && let Some(version) = versions.get_mut(id)
+        {
+            *version = list.version();
+        }
+    }
+    Ok(versions)
 }
 
 /// Reads the lists `ids` that `account` owns. A failed read is not fatal to discovery: the lists stay
@@ -213,10 +284,20 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:GetManagedPrefixListEntries", err));
         match entries {
-            Ok(entries) => {
-                let cidrs: Vec<&str> = entries.iter().map(|e| e.cidr().unwrap_or("")).collect();
-                lists = lists.with(id, &cidrs);
-            }
+            // The entries of the version described: a list edited between the two reads is a different
+            // address set, which the drift check then sees by its version.
+            Ok(entries) => match list.version() {
+                Some(version) => {
+                    let cidrs: Vec<&str> = entries.iter().map(|e| e.cidr().unwrap_or("")).collect();
+                    lists.versions.insert(id.to_string(), version);
+                    lists = lists.with(id, &cidrs);
+                }
+                None => {
+                    lists
+                        .unknown
+                        .insert(id.to_string(), "AWS gave no version for it".into());
+                }
+            },
             Err(err) => {
                 lists.unknown.insert(
                     id.to_string(),
@@ -245,10 +326,12 @@ mod tests {
     use super::*;
 
     fn list(id: &str, owner: &str, state: PrefixListState) -> ManagedPrefixList {
+        // AWS always gives the version (API_ManagedPrefixList: `Version`).
         ManagedPrefixList::builder()
             .prefix_list_id(id)
             .owner_id(owner)
             .state(state)
+            .version(1)
             .build()
     }
 

@@ -131,6 +131,12 @@ pub struct GroupState {
     pub vpc_cidrs: Vec<String>,
     /// Every rule of the group, sorted.
     pub rules: Vec<Rule>,
+    /// The prefix lists the cut keeps rules of for the responder (`--keep-cidr`), each with the version
+    /// whose entries it judged (0: the list is gone). A list is an address set anyone who may edit it
+    /// can widen: edited since, its version differs, and the drift check and `watch` see the group
+    /// changed, where they read the rules alone and would not. Absent where no rule was kept by a list.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_lists: BTreeMap<String, i64>,
 }
 
 /// What restore needs: the group and the rules that were revoked from it.
@@ -304,12 +310,18 @@ pub fn propose(
     let mut revoked = Vec::new();
     let mut kept_for_responder = Vec::new();
     let mut remaining = Vec::new();
+    let mut kept_lists = BTreeMap::new();
     for rule in &state.rules {
         match classify(rule, &vpc_cidrs, keep_cidrs, &home, lists) {
             Verdict::Revoke => revoked.push(rule),
             Verdict::KeepResponderRange => {
                 kept_for_responder.push(rule.summary());
                 remaining.push(rule.clone());
+                if let Some(list) = &rule.prefix_list_id
+                    && let Some(version) = lists.version(list)
+                {
+                    kept_lists.insert(list.clone(), version);
+                }
             }
             Verdict::KeepInsideVpc | Verdict::KeepReferencedGroup => remaining.push(rule.clone()),
         }
@@ -341,17 +353,36 @@ pub fn propose(
         ));
     }
     reason.push_str(" Connections already established may stay open until they go idle: security groups are stateful.");
+    let before = GroupState {
+        kept_lists,
+        ..state.clone()
+    };
     let after = GroupState {
         rules: remaining,
-        ..state.clone()
+        ..before.clone()
     };
     Some(Proposal {
         target: state.group_id.clone(),
         reason,
-        before: state.clone(),
+        before,
         after,
         disabled_because: None,
     })
+}
+
+/// The lists `before` keeps rules of, each with its version now (0 when gone).
+fn kept_lists_now(
+    before: &GroupState,
+    versions: &HashMap<String, Option<i64>>,
+) -> BTreeMap<String, i64> {
+    before
+        .kept_lists
+        .keys()
+        .map(|list| {
+            let now = versions.get(list).copied().flatten().unwrap_or(0);
+            (list.clone(), now)
+        })
+        .collect()
 }
 
 /// The rules present in `before` and gone from `after`: exactly what the cut revokes.
@@ -578,6 +609,7 @@ async fn describe_region_with_owners(
                     group_name: group.group_name.unwrap_or_default(),
                     vpc_id: group.vpc_id,
                     rules,
+                    kept_lists: BTreeMap::new(),
                 },
                 group.owner_id,
             ))
@@ -645,6 +677,21 @@ impl CutKind for SecurityGroupRevoke {
                 "`after` holds a rule that `before` does not: a cut only removes rules".into(),
             );
         }
+        if before.kept_lists != after.kept_lists {
+            return Err(
+                "`kept_lists` is the same in `before` and `after`: the cut edits no list".into(),
+            );
+        }
+        if let Some(list) = after.kept_lists.keys().find(|list| {
+            !after
+                .rules
+                .iter()
+                .any(|rule| rule.prefix_list_id.as_ref() == Some(*list))
+        }) {
+            return Err(format!(
+                "kept_lists names {list}, which no rule the cut keeps names"
+            ));
+        }
         Ok(())
     }
 
@@ -698,12 +745,16 @@ impl CutKind for SecurityGroupRevoke {
             return Ok(None);
         };
         let vpc_cidrs = vpc::blocks_of(ctx, group.vpc_id()).await?;
+        let versions =
+            prefix_lists::current_versions(ctx, cut.before.kept_lists.keys().cloned().collect())
+                .await?;
         Ok(Some(GroupState {
             group_id: group.group_id().unwrap_or(&cut.before.group_id).to_string(),
             group_name: group.group_name().unwrap_or_default().to_string(),
             vpc_id: group.vpc_id().map(str::to_string),
             vpc_cidrs,
             rules,
+            kept_lists: kept_lists_now(&cut.before, &versions),
         }))
     }
 
@@ -712,13 +763,28 @@ impl CutKind for SecurityGroupRevoke {
         ctx: &RegionCtx,
         cuts: &[TypedCut<GroupState>],
     ) -> Vec<Result<Option<GroupState>, ServiceError>> {
-        // The same three region-wide describes as discovery, however many groups are checked.
-        match describe_region(ctx).await {
-            Ok(states) => {
+        // The same three region-wide describes as discovery, however many groups are checked, and one
+        // describe of the lists kept rules name.
+        let named: BTreeSet<String> = cuts
+            .iter()
+            .flat_map(|cut| cut.before.kept_lists.keys().cloned())
+            .collect();
+        let read = async {
+            let states = describe_region(ctx).await?;
+            let versions = prefix_lists::current_versions(ctx, named).await?;
+            Ok::<_, ServiceError>((states, versions))
+        };
+        match read.await {
+            Ok((states, versions)) => {
                 let by_id: HashMap<&str, &GroupState> =
                     states.iter().map(|s| (s.group_id.as_str(), s)).collect();
                 cuts.iter()
-                    .map(|cut| Ok(by_id.get(cut.target.as_str()).map(|&state| state.clone())))
+                    .map(|cut| {
+                        Ok(by_id.get(cut.target.as_str()).map(|&state| GroupState {
+                            kept_lists: kept_lists_now(&cut.before, &versions),
+                            ..state.clone()
+                        }))
+                    })
                     .collect()
             }
             Err(err) => cuts.iter().map(|_| Err(err.clone())).collect(),
@@ -830,7 +896,8 @@ impl CutKind for SecurityGroupRevoke {
         let same_group = live.group_id == after.group_id
             && live.group_name == after.group_name
             && live.vpc_id == after.vpc_id
-            && live.vpc_cidrs == after.vpc_cidrs;
+            && live.vpc_cidrs == after.vpc_cidrs
+            && live.kept_lists == after.kept_lists;
         if !same_group || !after.rules.iter().all(|kept| live.rules.contains(kept)) {
             return None;
         }

@@ -66,6 +66,7 @@ fn web_group() -> GroupState {
             rule("sgr-8", Direction::Egress, "2600:1f18:1:101::/64"),
             rule("sgr-9", Direction::Ingress, "10.0.0.0/8"),
         ],
+        kept_lists: BTreeMap::new(),
     }
 }
 
@@ -164,6 +165,62 @@ fn a_rule_naming_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other
         !proposed.reason.contains("Prefix lists cut"),
         "{}",
         proposed.reason
+    );
+}
+
+/// A kept list is an address set anyone who may edit it can widen. The cut records the version of each
+/// list it keeps a rule of; a list edited since reads as another version, so the drift check and `watch`
+/// see the group changed (not as cut, and not reopened), where the rules alone look the same.
+#[test]
+fn the_lists_a_cut_keeps_are_recorded_with_their_version_and_an_edited_one_is_a_change() {
+    let mut state = web_group();
+    state.rules = vec![
+        rule("sgr-office", Direction::Ingress, "pl-office"),
+        rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+    ];
+    let lists = OwnedPrefixLists::default().with("pl-office", &["203.0.113.64/26"]);
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), Some(OWNER), &lists).unwrap();
+    let recorded = BTreeMap::from([("pl-office".to_string(), 1)]);
+    assert_eq!(proposed.before.kept_lists, recorded);
+    assert_eq!(proposed.after.kept_lists, recorded);
+    let cut = TypedCut {
+        id: "sg_revoke/us-east-1/sg-web".into(),
+        region: "us-east-1".into(),
+        target: proposed.target,
+        before: proposed.before,
+        after: proposed.after,
+    };
+    SecurityGroupRevoke.check_states(&cut).unwrap();
+
+    // Held: the same rules, the same list version.
+    assert_eq!(SecurityGroupRevoke.reopened(&cut, &cut.after), None);
+    let mut edited = cut.after.clone();
+    edited.kept_lists.insert("pl-office".into(), 2);
+    assert_ne!(edited, cut.after, "watch does not read it as held");
+    assert_eq!(
+        SecurityGroupRevoke.reopened(&cut, &edited),
+        None,
+        "nor as reopened, which --recut would cut from a state no one reviewed"
+    );
+
+    // A plan edited to record another list, or one no kept rule names, is refused.
+    let mut forged = cut.clone();
+    forged.after.kept_lists.insert("pl-office".into(), 3);
+    assert!(SecurityGroupRevoke.check_states(&forged).is_err());
+    let mut stray = cut.clone();
+    for state in [&mut stray.before, &mut stray.after] {
+        state.kept_lists.insert("pl-other".into(), 1);
+    }
+    let err = SecurityGroupRevoke.check_states(&stray).unwrap_err();
+    assert!(err.contains("pl-other"), "{err}");
+
+    // No list kept, nothing recorded: the plan is as it was.
+    let plain = propose(&web_group(), &[], Some(OWNER), &NO_LISTS).unwrap();
+    assert!(plain.before.kept_lists.is_empty());
+    assert!(
+        !serde_json::to_string(&plain.before)
+            .unwrap()
+            .contains("kept_lists")
     );
 }
 
