@@ -86,6 +86,34 @@ pub(crate) fn current() -> Option<Arc<Mutex<Writes>>> {
     WATCHED.try_with(Arc::clone).ok()
 }
 
+/// One attempt of a call, counted once: with its answer, or, dropped before one came (a timeout or a
+/// cancelled call, after the request may have gone out), as one that may have been carried out.
+pub(crate) struct Attempt<'a> {
+    watch: Option<Arc<Mutex<Writes>>>,
+    operation: &'a str,
+}
+
+impl<'a> Attempt<'a> {
+    pub(crate) fn sent(watch: Option<Arc<Mutex<Writes>>>, operation: &'a str) -> Attempt<'a> {
+        Attempt { watch, operation }
+    }
+
+    /// Counts the answer, with its HTTP status, or `None` when the connection gave none.
+    pub(crate) fn answered(&mut self, status: Option<u16>) {
+        if let Some(watch) = self.watch.take() {
+            count(&watch, self.operation, Answer::of_status(status));
+        }
+    }
+}
+
+impl Drop for Attempt<'_> {
+    fn drop(&mut self) {
+        if let Some(watch) = self.watch.take() {
+            count(&watch, self.operation, Answer::Unknown);
+        }
+    }
+}
+
 /// Counts one attempt of the call `operation` (an API action name) in `watch`.
 pub(crate) fn count(watch: &Mutex<Writes>, operation: &str, answer: Answer) {
     if crate::pacing::is_read_only(operation) {
@@ -146,5 +174,27 @@ mod tests {
             }
         );
         assert!(current().is_none(), "outside any watch");
+    }
+
+    /// A write whose attempt is dropped before its answer (an SDK timeout, a cancelled call) may have
+    /// been carried out: counted so, and a refusal of its retry no longer reads as "changed nothing".
+    #[tokio::test]
+    async fn an_attempt_dropped_before_its_answer_may_have_been_carried_out() {
+        let ((), writes) = watching(async {
+            let lost = Attempt::sent(current(), "RevokeSecurityGroupIngress");
+            drop(lost);
+            let mut retried = Attempt::sent(current(), "RevokeSecurityGroupIngress");
+            retried.answered(Some(400));
+        })
+        .await;
+        assert_eq!(
+            writes,
+            Writes {
+                refused: 1,
+                unknown: 1,
+                ..Writes::default()
+            }
+        );
+        assert!(!writes.changed_nothing());
     }
 }

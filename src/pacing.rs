@@ -1027,17 +1027,11 @@ impl HttpConnector for PacedConnector {
                 Some(call) => Some(pacer.admit(call).await),
                 None => None,
             };
+            // An untagged call is not known to be a read: it counts as a write.
+            let operation = call.as_ref().map_or("Untagged", |c| c.operation.as_str());
+            let mut attempt = crate::call_outcomes::Attempt::sent(watch, operation);
             let answer = inner.call(request).await;
-            if let Some(watch) = &watch {
-                // An untagged call is not known to be a read: it counts as a write.
-                let operation = call.as_ref().map_or("Untagged", |c| c.operation.as_str());
-                let status = answer.as_ref().ok().map(|r| r.status().as_u16());
-                crate::call_outcomes::count(
-                    watch,
-                    operation,
-                    crate::call_outcomes::Answer::of_status(status),
-                );
-            }
+            attempt.answered(answer.as_ref().ok().map(|r| r.status().as_u16()));
             answer
         })
     }

@@ -111,7 +111,10 @@ fn unfit(log: &FlowLog, account: &str, own: &OwnBuckets) -> Option<String> {
                 .unwrap_or("DeliverLogsStatus FAILED")
         ));
     }
-    if let Some(role) = log.deliver_cross_account_role().filter(|r| !r.is_empty()) {
+    if let Some(role) = log
+        .deliver_cross_account_role()
+        .filter(|role| !role.is_empty() && role.split(':').nth(4) != Some(account))
+    {
         return Some(format!(
             "it delivers to another account, through the role {role}"
         ));
@@ -234,9 +237,13 @@ async fn assess<'a>(
     logs: &[FlowLog],
     account: &str,
 ) -> (Vec<VpcAndLogs<'a>>, Vec<VpcAndLogs<'a>>) {
-    let needs_buckets = logs
-        .iter()
-        .any(|log| records_everything(log) && s3_bucket(log).is_some());
+    let needs_buckets = logs.iter().any(|log| {
+        records_everything(log)
+            && s3_bucket(log).is_some()
+            && vpcs
+                .iter()
+                .any(|vpc| log.resource_id() == Some(vpc.vpc_id.as_str()))
+    });
     let own = if needs_buckets {
         super::own_buckets(ctx).await
     } else {
@@ -252,18 +259,21 @@ fn propose(vpc: &VpcWithAWayOut, bucket: &str, left_out: &[String]) -> Proposal<
         bucket: bucket.to_string(),
         recording: false,
     };
-    let aside = if left_out.is_empty() {
-        String::new()
+    let (none, aside) = if left_out.is_empty() {
+        ("no flow log recording all its traffic", String::new())
     } else {
-        format!(
-            " Its flow logs of all traffic not taken for evidence: {}.",
-            left_out.join("; ")
+        (
+            "no flow log of all its traffic whose record this account keeps",
+            format!(
+                " Its flow logs of all traffic not taken for evidence: {}.",
+                left_out.join("; ")
+            ),
         )
     };
     Proposal {
         target: vpc.vpc_id.clone(),
         reason: format!(
-            "{} has a way out ({}) and no flow log recording all its traffic: evidence first, a flow log of all traffic (aggregated per minute) to the evidence bucket {bucket}, so what still moves, or tries to, after the cuts is on record. Recorded: {}.{aside} Restore leaves it recording unless `restore --stop-evidence`.",
+            "{} has a way out ({}) and {none}: evidence first, a flow log of all traffic (aggregated per minute) to the evidence bucket {bucket}, so what still moves, or tries to, after the cuts is on record. Recorded: {}.{aside} Restore leaves it recording unless `restore --stop-evidence`.",
             vpc.vpc_id,
             vpc.summary(),
             vpcs::RULE

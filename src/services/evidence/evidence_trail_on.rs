@@ -232,15 +232,13 @@ async fn read_selectors(ctx: &RegionCtx, seen: &mut [Seen]) {
 }
 
 /// For discovery: whether each trail of this account covering every region delivers to a bucket the
-/// account owns. An organization trail is left out: seen from a member account its bucket is the
-/// organization's (a log archive account's, as a landing zone sets it up), which the member cannot
-/// change. ListBuckets is read only when such a trail is there.
-async fn read_buckets(ctx: &RegionCtx, seen: &mut [Seen]) {
+/// account owns. Another account's organization trail is left out: seen from a member account its
+/// bucket is the organization's (a log archive account's, as a landing zone sets it up), which the member
+/// cannot change. The management account's own organization trail is asked like any other: this
+/// account can point it elsewhere. ListBuckets is read only when such a trail is there.
+async fn read_buckets(ctx: &RegionCtx, seen: &mut [Seen], account: &str) {
     let mut own = None;
-    for trail in seen
-        .iter_mut()
-        .filter(|t| t.covers_every_region() && !t.trail.is_organization_trail().unwrap_or(false))
-    {
+    for trail in seen.iter_mut().filter(|t| bucket_asked(t, account)) {
         let Some(bucket) = trail.trail.s3_bucket_name().map(str::to_string) else {
             trail.foreign = Some("it names no bucket to deliver to".into());
             continue;
@@ -250,6 +248,14 @@ async fn read_buckets(ctx: &RegionCtx, seen: &mut [Seen]) {
         }
         trail.foreign = own.as_ref().and_then(|own| own.not_own(&bucket));
     }
+}
+
+/// Whether [`read_buckets`] asks who owns the trail's bucket: every trail covering every region but
+/// another account's organization trail.
+fn bucket_asked(trail: &Seen, account: &str) -> bool {
+    let theirs = trail.trail.is_organization_trail().unwrap_or(false)
+        && arn_parts(trail.arn()).is_none_or(|(_, owner, _)| owner != account);
+    trail.covers_every_region() && !theirs
 }
 
 /// The proposal for the home region `region`, given the trails visible there.
@@ -510,7 +516,7 @@ impl CutKind for EvidenceTrailOn {
     ) -> Result<Vec<Proposal<TrailState>>, ServiceError> {
         let mut seen = trails(ctx).await?;
         read_selectors(ctx, &mut seen).await;
-        read_buckets(ctx, &mut seen).await;
+        read_buckets(ctx, &mut seen, &scope.caller.account).await;
         Ok(propose(
             &ctx.region,
             &scope.caller.account,

@@ -110,7 +110,7 @@ impl OwnBuckets {
                 "it delivers to {bucket}, a bucket this account does not own (another account's, or deleted and free for anyone to create): whoever owns it holds the record and can delete it"
             )),
             OwnBuckets::Unread(why) => Some(format!(
-                "it delivers to {bucket}, and whether this account owns that bucket could not be read ({why})"
+                "it delivers to {bucket}, and whether this account owns that bucket could not be read ({why}; needs s3:ListAllMyBuckets): evidence of hikkonuki's own is added rather than trust it"
             )),
         }
     }
@@ -122,9 +122,12 @@ impl OwnBuckets {
 pub async fn own_buckets(ctx: &RegionCtx) -> OwnBuckets {
     let listed = ctx
         .once("evidence:own_buckets", || async {
+            // Paginated: AWS answers an unpaginated ListBuckets only for accounts at the default quota of
+            // 10,000 buckets (API_ListBuckets, `MaxBuckets`).
             let pages: Vec<_> = ctx
                 .s3()
                 .list_buckets()
+                .max_buckets(10_000)
                 .into_paginator()
                 .send()
                 .try_collect()

@@ -144,7 +144,9 @@ fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
     )
     .unwrap_err();
     assert!(
-        unread.contains("could not be read (s3:ListBuckets: AccessDenied)"),
+        unread.contains(
+            "could not be read (s3:ListBuckets: AccessDenied; needs s3:ListAllMyBuckets)"
+        ),
         "{unread}"
     );
 
@@ -159,6 +161,10 @@ fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
         log.log_destination = Some(format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:flows"));
     });
     assert!(judged(own_group, &ours).is_ok());
+    let own_role = all_traffic_to(None, |log| {
+        log.deliver_cross_account_role = Some(format!("arn:aws:iam::{ACCOUNT}:role/deliver"));
+    });
+    assert!(judged(own_role, &ours).is_ok());
     let through_role = all_traffic_to(None, |log| {
         log.deliver_cross_account_role = Some("arn:aws:iam::999999999999:role/deliver".into());
     });

@@ -496,3 +496,26 @@ fn a_trail_delivering_to_a_bucket_this_account_does_not_own_is_not_taken_for_evi
     let proposal = propose(REGION, ACCOUNT, "20261130-115400", &[foreign]).unwrap();
     assert!(!proposal.before.exists, "{proposal:?}");
 }
+
+/// Another account's organization trail (the management account's, seen from a member) delivers where
+/// the member cannot change it, and is not asked about; the management account's own can be pointed
+/// anywhere by it, and is asked like any trail; a single-region trail never stands for evidence anyway.
+#[test]
+fn only_a_trail_this_account_can_repoint_has_its_bucket_asked_about() {
+    let organization = |home_account: &str| {
+        let mut trail = trail("org", REGION, true, "log-archive");
+        trail.is_organization_trail = Some(true);
+        trail.trail_arn = Some(trail_arn(REGION, home_account, "org"));
+        seen(trail, true)
+    };
+    assert!(!bucket_asked(&organization("999999999999"), ACCOUNT));
+    assert!(bucket_asked(&organization(ACCOUNT), ACCOUNT));
+    assert!(bucket_asked(
+        &seen(trail("audit", REGION, true, "audit"), true),
+        ACCOUNT
+    ));
+    assert!(!bucket_asked(
+        &seen(trail("one", REGION, false, "audit"), true),
+        ACCOUNT
+    ));
+}

@@ -41,6 +41,8 @@ pub(super) async fn list(ctx: &RegionCtx, partition: &str) -> Result<Listing, Se
     let pages: Vec<_> = ctx
         .s3()
         .list_buckets()
+        // AWS answers an unpaginated ListBuckets only for accounts at the default quota (API_ListBuckets).
+        .max_buckets(10_000)
         .into_paginator()
         .send()
         .try_collect()
