@@ -591,8 +591,8 @@ async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_rest
         .code(0)
         .stdout(contains("0 reopened, 0 changed"));
 
-    // Someone who may edit the list widens it to the whole internet: the kept SSH rule's rules look the
-    // same, and watch sees the group changed by the list's version.
+    // Someone who may edit the list widens it to the whole internet: the kept SSH rule and VPN route look
+    // the same, and watch sees the group and the table changed by the list's version.
     let version = ec2
         .describe_managed_prefix_lists()
         .prefix_list_ids(&office)
@@ -614,7 +614,11 @@ async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_rest
         .assert()
         .code(2)
         .stderr(contains(format!("REOPENED  {bastion_cut}: changed")))
-        .stdout(contains("0 reopened, 1 changed"));
+        .stderr(contains(format!(
+            "REOPENED  route_remove/{REGION}/{}: changed",
+            seeded.network.private_route_table
+        )))
+        .stdout(contains("0 reopened, 2 changed"));
 
     restore(&emulator);
     assert_eq!(crate::snapshot::security_groups(&ec2).await, groups_before);

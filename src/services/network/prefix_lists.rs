@@ -202,6 +202,20 @@ pub async fn current_versions(
     Ok(versions)
 }
 
+/// The lists a cut recorded as kept (`kept`), each with its version now (0 when gone), from
+/// [`current_versions`].
+pub fn kept_now(
+    kept: &std::collections::BTreeMap<String, i64>,
+    versions: &HashMap<String, Option<i64>>,
+) -> std::collections::BTreeMap<String, i64> {
+    kept.keys()
+        .map(|list| {
+            let now = versions.get(list).copied().flatten().unwrap_or(0);
+            (list.clone(), now)
+        })
+        .collect()
+}
+
 /// Reads the lists `ids` that `account` owns. A failed read is not fatal to discovery: the lists stay
 /// unknown, so their rules and routes are cut, and the reason says why.
 pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> OwnedPrefixLists {

@@ -27,7 +27,7 @@
 //! reported. A route a virtual private gateway propagates for that destination counts as neither: it was
 //! there beside the deleted one all along ([`plan_recreation`]).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use aws_sdk_ec2::types::RouteTable;
@@ -233,6 +233,11 @@ pub struct TableState {
     pub associations: Vec<Association>,
     /// Every route of the table, sorted.
     pub routes: Vec<Route>,
+    /// The prefix lists the cut keeps routes to for the responder (`--keep-cidr`), each with the version
+    /// whose entries it judged (0: the list is gone), as `sg_revoke` records them: a list edited since is
+    /// drift to apply and a change to `watch`. Absent where no route to a list was kept.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub kept_lists: BTreeMap<String, i64>,
 }
 
 /// What restore needs: the table and the routes that were deleted from it.
@@ -377,8 +382,15 @@ pub fn propose(
     let mut removed: Vec<&Route> = Vec::new();
     let mut remaining: Vec<Route> = Vec::new();
     let mut left: HashMap<&'static str, Vec<String>> = HashMap::new();
+    let mut kept_lists = BTreeMap::new();
     for route in &state.routes {
         let verdict = classify(route, &vpc_cidrs, keep_cidrs, lists);
+        if verdict == Verdict::KeepResponderRange
+            && let Some(list) = &route.destination_prefix_list_id
+            && let Some(version) = lists.version(list)
+        {
+            kept_lists.insert(list.clone(), version);
+        }
         let note = match verdict {
             Verdict::Remove => {
                 removed.push(route);
@@ -463,14 +475,18 @@ pub fn propose(
             lists,
         ));
     }
+    let before = TableState {
+        kept_lists,
+        ..state.clone()
+    };
     let after = TableState {
         routes: remaining,
-        ..state.clone()
+        ..before.clone()
     };
     Some(Proposal {
         target: state.route_table_id.clone(),
         reason,
-        before: state.clone(),
+        before,
         after,
         disabled_because: None,
     })
@@ -614,6 +630,7 @@ fn state_from_sdk(table: &RouteTable, vpc_cidrs: Vec<String>) -> Option<TableSta
         vpc_cidrs,
         associations,
         routes,
+        kept_lists: BTreeMap::new(),
     })
 }
 
@@ -781,6 +798,21 @@ impl CutKind for RouteRemove {
                 "`after` holds a route that `before` does not: a cut only deletes routes".into(),
             );
         }
+        if before.kept_lists != after.kept_lists {
+            return Err(
+                "`kept_lists` is the same in `before` and `after`: the cut edits no list".into(),
+            );
+        }
+        if let Some(list) = after.kept_lists.keys().find(|list| {
+            !after
+                .routes
+                .iter()
+                .any(|route| route.destination_prefix_list_id.as_ref() == Some(*list))
+        }) {
+            return Err(format!(
+                "kept_lists names {list}, which no route the cut keeps goes to"
+            ));
+        }
         let removed = removed_routes(before, after);
         if removed.is_empty() {
             return Err("`after` deletes no route: there would be nothing to apply".into());
@@ -838,7 +870,16 @@ impl CutKind for RouteRemove {
             return Ok(None);
         };
         let vpc_cidrs = vpc::blocks_of(ctx, table.vpc_id()).await?;
-        Ok(state_from_sdk(&table, vpc_cidrs))
+        let Some(state) = state_from_sdk(&table, vpc_cidrs) else {
+            return Ok(None);
+        };
+        let versions =
+            prefix_lists::current_versions(ctx, cut.before.kept_lists.keys().cloned().collect())
+                .await?;
+        Ok(Some(TableState {
+            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
+            ..state
+        }))
     }
 
     async fn apply(

@@ -69,6 +69,7 @@ fn private_table() -> TableState {
             gateway_id: None,
         }],
         routes,
+        kept_lists: Default::default(),
     }
 }
 
@@ -237,6 +238,28 @@ fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_li
         Verdict::Remove,
         "without keep ranges the office list leads out like any other"
     );
+    // The kept list is recorded with the version judged, so an edit of it is drift and a change to
+    // watch; a plan naming a list no kept route goes to is refused.
+    let recorded = std::collections::BTreeMap::from([("pl-office".to_string(), 1)]);
+    assert_eq!(proposed.before.kept_lists, recorded);
+    assert_eq!(proposed.after.kept_lists, recorded);
+    let cut = TypedCut {
+        id: "route_remove/us-east-1/rtb-private".into(),
+        region: "us-east-1".into(),
+        target: proposed.target.clone(),
+        before: proposed.before.clone(),
+        after: proposed.after.clone(),
+    };
+    RouteRemove.check_states(&cut).unwrap();
+    let mut stray = cut.clone();
+    for state in [&mut stray.before, &mut stray.after] {
+        state.kept_lists.insert("pl-partner".into(), 1);
+    }
+    let err = RouteRemove.check_states(&stray).unwrap_err();
+    assert!(err.contains("pl-partner"), "{err}");
+    let mut forged = cut;
+    forged.after.kept_lists.insert("pl-office".into(), 2);
+    assert!(RouteRemove.check_states(&forged).is_err());
 }
 
 #[test]

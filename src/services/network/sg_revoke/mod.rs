@@ -370,21 +370,6 @@ pub fn propose(
     })
 }
 
-/// The lists `before` keeps rules of, each with its version now (0 when gone).
-fn kept_lists_now(
-    before: &GroupState,
-    versions: &HashMap<String, Option<i64>>,
-) -> BTreeMap<String, i64> {
-    before
-        .kept_lists
-        .keys()
-        .map(|list| {
-            let now = versions.get(list).copied().flatten().unwrap_or(0);
-            (list.clone(), now)
-        })
-        .collect()
-}
-
 /// The rules present in `before` and gone from `after`: exactly what the cut revokes.
 fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
     before
@@ -754,7 +739,7 @@ impl CutKind for SecurityGroupRevoke {
             vpc_id: group.vpc_id().map(str::to_string),
             vpc_cidrs,
             rules,
-            kept_lists: kept_lists_now(&cut.before, &versions),
+            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
         }))
     }
 
@@ -781,7 +766,7 @@ impl CutKind for SecurityGroupRevoke {
                 cuts.iter()
                     .map(|cut| {
                         Ok(by_id.get(cut.target.as_str()).map(|&state| GroupState {
-                            kept_lists: kept_lists_now(&cut.before, &versions),
+                            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
                             ..state.clone()
                         }))
                     })
