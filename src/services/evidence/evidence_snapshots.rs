@@ -336,6 +336,16 @@ impl CutKind for EvidenceSnapshots {
         &INFO
     }
 
+    /// The snapshots are found by their incident tag, and EC2's describes reach a new resource and its
+    /// tags only eventually ("it can take time for the results of an API command that affects your
+    /// resources to be visible to all subsequent commands":
+    /// <https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html>, which gives no bound).
+    /// Looked at too soon, the snapshots just taken could read as gone and `watch --recut` take a second
+    /// set: within this while watch says it cannot tell yet.
+    fn reads_back_late(&self) -> Option<std::time::Duration> {
+        Some(SNAPSHOTS_LISTED_WITHIN)
+    }
+
     fn plan_options(&self) -> &'static [PlanOption] {
         &OPTIONS
     }
@@ -627,6 +637,10 @@ async fn tagged(ctx: &RegionCtx, undo: &SnapshotUndo) -> Result<Vec<Snapshot>, S
 /// specify an invalid snapshot ID, an error is returned"), the code from
 /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>.
 const SNAPSHOT_NOT_FOUND: &str = "InvalidSnapshot.NotFound";
+
+/// How long after the cut [`EvidenceSnapshots`]' snapshots may still be missing from a describe by tag:
+/// AWS states no bound, and minutes cover what EC2's consistency is seen to take.
+const SNAPSHOTS_LISTED_WITHIN: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 
 async fn describe_ids(ctx: &RegionCtx, ids: &[String]) -> Result<Vec<Snapshot>, ServiceError> {
     ctx.ec2()

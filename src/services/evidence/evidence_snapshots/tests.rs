@@ -286,3 +286,14 @@ async fn mocked_check_dry_runs_the_instances_snapshots() {
     assert_eq!(dry_run.num_calls(), 1);
     assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
 }
+
+/// Just taken, the snapshots may be missing from a describe by tag for a while (EC2's eventual
+/// consistency): watch must not read them as gone and re-cut a second set then. The kind says how long
+/// that may last, which watch honours (`still_reading_back`, tested in the engine).
+#[test]
+fn watch_waits_for_the_snapshots_to_be_listed_before_calling_them_gone() {
+    let late = EvidenceSnapshots
+        .reads_back_late()
+        .expect("the snapshots may read back late");
+    assert!(late >= std::time::Duration::from_secs(60), "{late:?}");
+}
