@@ -143,7 +143,8 @@ pub fn named_by_routes(tables: &[RouteTable]) -> BTreeSet<String> {
 
 /// The current version of each list `ids` names, as DescribeManagedPrefixLists gives it: what a kept
 /// rule's list is now, against the version the cut judged ([`OwnedPrefixLists::version`]). A list that is
-/// gone, or has no version, reads as `None`.
+/// gone, or has no version, reads as `None`; one not settled (being modified or restored, failed, being
+/// deleted) as [`UNSETTLED`], which no version equals.
 pub async fn current_versions(
     ctx: &RegionCtx,
     ids: BTreeSet<String>,
@@ -167,39 +168,48 @@ pub async fn current_versions(
     let described = match describe(ids.iter().cloned().collect()).await {
         Ok(described) => described,
         // One unknown ID refuses the whole describe: each is asked alone, and one still refused is gone.
-        Err(_) if ids.len() > 1 => {
+        Err(err) if names_no_list(&err) && ids.len() > 1 => {
             let mut described = Vec::new();
             for id in &ids {
                 match describe(vec![id.clone()]).await {
                     Ok(found) => described.extend(found),
-                    Err(err)
-                        if err
-                            .code
-                            .as_deref()
-                            .is_some_and(|c| c.starts_with("InvalidPrefixListID")) => {}
+                    Err(err) if names_no_list(&err) => {}
                     Err(err) => return Err(err),
                 }
             }
             described
         }
-        Err(err)
-            if err
-                .code
-                .as_deref()
-                .is_some_and(|c| c.starts_with("InvalidPrefixListID")) =>
-        {
-            return Ok(versions);
-        }
+        Err(err) if names_no_list(&err) => return Ok(versions),
         Err(err) => return Err(err),
     };
     for list in described {
         if let Some(id) = list.prefix_list_id()
             && let Some(version) = versions.get_mut(id)
         {
-            *version = list.version();
+            let settled = matches!(
+                list.state().map(|s| s.as_str()),
+                Some("create-complete" | "modify-complete" | "restore-complete")
+            );
+            *version = if settled {
+                list.version()
+            } else {
+                Some(UNSETTLED)
+            };
         }
     }
     Ok(versions)
+}
+
+/// A list's version while it is not settled: no version AWS gives equals it.
+pub const UNSETTLED: i64 = -1;
+
+/// Whether EC2's error says a prefix list ID names no list (DescribeManagedPrefixLists answers
+/// `InvalidPrefixListID.NotFound`; compared ignoring case, as the spelling varies across EC2's prefix-list
+/// errors).
+fn names_no_list(err: &ServiceError) -> bool {
+    err.code
+        .as_deref()
+        .is_some_and(|code| code.eq_ignore_ascii_case("InvalidPrefixListID.NotFound"))
 }
 
 /// The lists a cut recorded as kept (`kept`), each with its version now (0 when gone), from
@@ -287,10 +297,13 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
             );
             continue;
         }
+        // The entries of the version described (`TargetVersion`), so that the version recorded for a kept
+        // list is the one whose entries were judged, even when the list is edited between the reads.
         let entries = ctx
             .ec2()
             .get_managed_prefix_list_entries()
             .prefix_list_id(id)
+            .set_target_version(list.version())
             .into_paginator()
             .items()
             .send()
@@ -509,6 +522,79 @@ mod tests {
                 .unwrap()
                 .contains("InvalidPrefixListID.NotFound")
         );
+    }
+
+    /// What the drift check and watch read of the kept lists now: a list that is gone reads as no
+    /// version (one stale ID asked alone, not spoiling the others), one being modified as [`UNSETTLED`],
+    /// a settled one as its version; a refusal other than "no such list" is an error, asked once.
+    #[tokio::test]
+    async fn mocked_the_kept_lists_versions_now_say_gone_unsettled_and_refused_apart() {
+        let error = |code: &'static str| {
+            move || {
+                aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsError::generic(
+                    aws_sdk_ec2::error::ErrorMetadata::builder()
+                        .code(code)
+                        .message(format!("{code} (mocked)"))
+                        .build(),
+                )
+            }
+        };
+        let listed = |id: &'static str, state: PrefixListState, version: i64| {
+            move || {
+                DescribeManagedPrefixListsOutput::builder()
+                    .prefix_lists({
+                        let mut list = list(id, "123456789012", state.clone());
+                        list.version = Some(version);
+                        list
+                    })
+                    .build()
+            }
+        };
+        let all = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids().len() == 3)
+            .then_error(error("InvalidPrefixListID.NotFound"));
+        let gone = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids() == ["pl-gone"])
+            .then_error(error("InvalidPrefixListID.NotFound"));
+        let office = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids() == ["pl-office"])
+            .then_output(listed("pl-office", PrefixListState::ModifyComplete, 4));
+        let busy = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.prefix_list_ids() == ["pl-busy"])
+            .then_output(listed("pl-busy", PrefixListState::ModifyInProgress, 7));
+        let client = mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&all, &gone, &office, &busy]
+        );
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let ids: BTreeSet<String> = ["pl-gone", "pl-office", "pl-busy"]
+            .into_iter()
+            .map(String::from)
+            .collect();
+        let versions = current_versions(&ctx, ids.clone()).await.unwrap();
+        assert_eq!(versions["pl-gone"], None);
+        assert_eq!(versions["pl-office"], Some(4));
+        assert_eq!(versions["pl-busy"], Some(UNSETTLED));
+        let kept = std::collections::BTreeMap::from([
+            ("pl-gone".to_string(), 1),
+            ("pl-office".to_string(), 3),
+        ]);
+        assert_eq!(
+            kept_now(&kept, &versions),
+            std::collections::BTreeMap::from([
+                ("pl-gone".to_string(), 0),
+                ("pl-office".to_string(), 4)
+            ])
+        );
+
+        let denied =
+            mock!(Client::describe_managed_prefix_lists).then_error(error("UnauthorizedOperation"));
+        let client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&denied]);
+        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        let err = current_versions(&ctx, ids).await.unwrap_err();
+        assert_eq!(err.code.as_deref(), Some("UnauthorizedOperation"));
+        assert_eq!(denied.num_calls(), 1, "not asked again list by list");
     }
 
     /// A refused describe (no `ec2:DescribeManagedPrefixLists` permission) leaves every list unknown, so

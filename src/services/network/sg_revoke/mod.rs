@@ -754,19 +754,22 @@ impl CutKind for SecurityGroupRevoke {
             .iter()
             .flat_map(|cut| cut.before.kept_lists.keys().cloned())
             .collect();
-        let read = async {
-            let states = describe_region(ctx).await?;
-            let versions = prefix_lists::current_versions(ctx, named).await?;
-            Ok::<_, ServiceError>((states, versions))
-        };
-        match read.await {
-            Ok((states, versions)) => {
+        // The lists' versions failing to read leaves unread only the cuts that keep a list.
+        let versions = prefix_lists::current_versions(ctx, named).await;
+        match describe_region(ctx).await {
+            Ok(states) => {
                 let by_id: HashMap<&str, &GroupState> =
                     states.iter().map(|s| (s.group_id.as_str(), s)).collect();
                 cuts.iter()
                     .map(|cut| {
+                        let kept_lists = if cut.before.kept_lists.is_empty() {
+                            BTreeMap::new()
+                        } else {
+                            let versions = versions.as_ref().map_err(Clone::clone)?;
+                            prefix_lists::kept_now(&cut.before.kept_lists, versions)
+                        };
                         Ok(by_id.get(cut.target.as_str()).map(|&state| GroupState {
-                            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
+                            kept_lists,
                             ..state.clone()
                         }))
                     })
