@@ -1940,66 +1940,92 @@ async fn watch_reports_a_reopened_irreversible_cut_and_never_repeats_it() {
     );
 }
 
-#[tokio::test]
-async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
-    use crate::journal::{Entry, Journal};
-    let dir = tempfile::tempdir().unwrap();
-    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
-    let live = live_with(&[("a", "on")]);
-    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
-        .await
-        .unwrap();
-    let rollback = dir.path().join("plan.rollback.yaml");
-    let keys = keys_beside(&rollback);
-    let id = Cut::expected_id("switch_off", "us-east-1", "a");
-    let read = || {
-        crate::journal::read_path(&rollback, &keys, false)
+/// One `switch_off` cut of `a` applied, with its rollback file at hand, for tests that write further
+/// entries to it as a later run would.
+struct AppliedSwitch {
+    _dir: tempfile::TempDir,
+    rollback: std::path::PathBuf,
+    keys: crate::journal::keys::KeyStore,
+    live: Live,
+    id: String,
+    /// The cut as its intent recorded it.
+    applied: Cut,
+}
+
+impl AppliedSwitch {
+    async fn new() -> AppliedSwitch {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
+        let live = live_with(&[("a", "on")]);
+        apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
+            .await
+            .unwrap();
+        let rollback = dir.path().join("plan.rollback.yaml");
+        let keys = keys_beside(&rollback);
+        let mut applied = AppliedSwitch {
+            _dir: dir,
+            rollback,
+            keys,
+            live,
+            id: Cut::expected_id("switch_off", "us-east-1", "a"),
+            applied: cut("switch_off", "a", "on", "off", true),
+        };
+        applied.applied = applied
+            .read()
+            .records
+            .iter()
+            .find_map(|record| match &record.entry {
+                crate::journal::Entry::Intent { cut } => Some(cut.clone()),
+                _ => None,
+            })
+            .unwrap();
+        applied
+    }
+
+    fn read(&self) -> crate::journal::JournalContents {
+        crate::journal::read_path(&self.rollback, &self.keys, false)
             .unwrap()
             .0
-    };
-    let file = || crate::journal::lock::RollbackFile::open_existing(&rollback).unwrap();
+    }
+
+    /// Appends `entries`, authenticated as the file's own.
+    fn append(&self, entries: Vec<crate::journal::Entry>) {
+        let file = crate::journal::lock::RollbackFile::open_existing(&self.rollback).unwrap();
+        let mut journal = crate::journal::Journal::reopen(file, &self.read()).unwrap();
+        for entry in entries {
+            journal.append(entry).unwrap();
+        }
+    }
+
+    fn pending(&self) -> restore::RestoreWork {
+        restore::pending(&self.read(), &registry(&self.live), &[]).unwrap()
+    }
+}
+
+#[tokio::test]
+async fn a_restore_stopped_between_generations_leaves_the_older_one_pending() {
+    use crate::journal::Entry;
+    let switch = AppliedSwitch::new().await;
+    let id = switch.id.clone();
 
     // The same cut journaled again (a resumed apply, a re-cut of a cut back exactly as it was) is the
     // same generation: one undo gives it all back.
-    let again = read()
-        .records
-        .iter()
-        .find_map(|record| match &record.entry {
-            Entry::Intent { cut } => Some(cut.clone()),
-            _ => None,
-        })
-        .unwrap();
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal
-        .append(Entry::Intent { cut: again.clone() })
-        .unwrap();
-    drop(journal);
-    assert_eq!(
-        restore::pending(&read(), &registry(&live), &[])
-            .unwrap()
-            .pending
-            .len(),
-        1
-    );
+    switch.append(vec![Entry::Intent {
+        cut: switch.applied.clone(),
+    }]);
+    assert_eq!(switch.pending().pending.len(), 1);
 
     // A re-cut from another state is a second generation; one `restored` entry ends only it.
     let second = Cut {
         before: serde_json::json!({"value": "on-2"}).into(),
-        ..again
+        ..switch.applied.clone()
     };
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal.append(Entry::Intent { cut: second }).unwrap();
-    journal
-        .append(Entry::RestoreIntent { id: id.clone() })
-        .unwrap();
-    journal
-        .append(Entry::Restored {
-            id: id.clone(),
-            notes: vec![],
-        })
-        .unwrap();
-    drop(journal);
-    let work = restore::pending(&read(), &registry(&live), &[]).unwrap();
+    switch.append(vec![
+        Entry::Intent { cut: second },
+        Entry::RestoreIntent { id: id.clone() },
+        Entry::Restored { id, notes: vec![] },
+    ]);
+    let work = switch.pending();
     assert_eq!(work.pending.len(), 1);
     assert_eq!(work.pending[0].generation, 1);
     assert_eq!(
@@ -2231,33 +2257,12 @@ async fn restore_keeps_only_the_undo_of_a_completed_cut_and_the_states_of_an_uns
 /// the flag) leaves the cut to restore as before.
 #[tokio::test]
 async fn a_cut_aws_refused_outright_is_not_restored_and_its_earlier_generation_still_is() {
-    use crate::journal::{Entry, Journal};
-    let dir = tempfile::tempdir().unwrap();
-    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
-    let live = live_with(&[("a", "on")]);
-    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
-        .await
-        .unwrap();
-    let rollback = dir.path().join("plan.rollback.yaml");
-    let keys = keys_beside(&rollback);
-    let id = Cut::expected_id("switch_off", "us-east-1", "a");
-    let read = || {
-        crate::journal::read_path(&rollback, &keys, false)
-            .unwrap()
-            .0
-    };
-    let file = || crate::journal::lock::RollbackFile::open_existing(&rollback).unwrap();
-    let applied = read()
-        .records
-        .iter()
-        .find_map(|record| match &record.entry {
-            Entry::Intent { cut } => Some(cut.clone()),
-            _ => None,
-        })
-        .unwrap();
+    use crate::journal::Entry;
+    let switch = AppliedSwitch::new().await;
+    let (id, applied) = (switch.id.clone(), switch.applied.clone());
     let generations = || -> Vec<(usize, serde_json::Value, restore::Certainty)> {
-        restore::pending(&read(), &registry(&live), &[])
-            .unwrap()
+        switch
+            .pending()
             .pending
             .iter()
             .map(|item| (item.generation, item.cut.before.value(), item.certainty))
@@ -2274,12 +2279,7 @@ async fn a_cut_aws_refused_outright_is_not_restored_and_its_earlier_generation_s
         before: serde_json::json!({"value": "on-2"}).into(),
         ..applied.clone()
     };
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal
-        .append(Entry::Intent { cut: recut.clone() })
-        .unwrap();
-    journal.append(failed(true)).unwrap();
-    drop(journal);
+    switch.append(vec![Entry::Intent { cut: recut.clone() }, failed(true)]);
     let apply_only = vec![(
         1,
         serde_json::json!({"value": "on"}),
@@ -2288,28 +2288,21 @@ async fn a_cut_aws_refused_outright_is_not_restored_and_its_earlier_generation_s
     assert_eq!(generations(), apply_only);
 
     // A flag after a completion (no intent between) ends nothing: the cut was made.
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal.append(failed(true)).unwrap();
-    drop(journal);
+    switch.append(vec![failed(true)]);
     assert_eq!(generations(), apply_only);
 
     // The very cut again (a resumed apply finding it back as before), refused: the completed
     // generation it took over is given back as it was.
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal
-        .append(Entry::Intent {
+    switch.append(vec![
+        Entry::Intent {
             cut: applied.clone(),
-        })
-        .unwrap();
-    journal.append(failed(true)).unwrap();
-    drop(journal);
+        },
+        failed(true),
+    ]);
     assert_eq!(generations(), apply_only);
 
     // The same re-cut failing in a way that may have changed something stays, uncertain.
-    let mut journal = Journal::reopen(file(), &read()).unwrap();
-    journal.append(Entry::Intent { cut: recut }).unwrap();
-    journal.append(failed(false)).unwrap();
-    drop(journal);
+    switch.append(vec![Entry::Intent { cut: recut }, failed(false)]);
     assert_eq!(
         generations(),
         vec![

@@ -18,6 +18,27 @@ pub mod unclassified;
 /// Whether a policy read back is the document a cut wrote: both parse as JSON and are the same JSON.
 /// Services give policies back re-formatted (SQS adds spaces, API Gateway escapes), so text is not
 /// compared; a document that does not parse is never the cut's.
+/// Every bucket this account owns, in every region (ListBuckets, page by page: AWS answers an unpaginated
+/// ListBuckets only for accounts at the default quota of 10,000 buckets,
+/// <https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListBuckets.html>, `MaxBuckets`).
+pub async fn all_buckets(
+    ctx: &crate::aws::RegionCtx,
+) -> Result<Vec<aws_sdk_s3::types::Bucket>, crate::services::ServiceError> {
+    let pages: Vec<_> = ctx
+        .s3()
+        .list_buckets()
+        .max_buckets(10_000)
+        .into_paginator()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| crate::services::ServiceError::from_sdk("s3:ListBuckets", err))?;
+    Ok(pages
+        .into_iter()
+        .flat_map(|page| page.buckets.unwrap_or_default())
+        .collect())
+}
+
 pub fn same_json_document(live: Option<&str>, written: Option<&str>) -> bool {
     let parse =
         |text: Option<&str>| text.and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok());

@@ -122,22 +122,12 @@ impl OwnBuckets {
 pub async fn own_buckets(ctx: &RegionCtx) -> OwnBuckets {
     let listed = ctx
         .once("evidence:own_buckets", || async {
-            // Paginated: AWS answers an unpaginated ListBuckets only for accounts at the default quota of
-            // 10,000 buckets (API_ListBuckets, `MaxBuckets`).
-            let pages: Vec<_> = ctx
-                .s3()
-                .list_buckets()
-                .max_buckets(10_000)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|err| ServiceError::from_sdk("s3:ListBuckets", err))?;
-            let names: std::collections::BTreeSet<String> = pages
-                .iter()
-                .flat_map(|page| page.buckets())
-                .filter_map(|bucket| bucket.name().map(str::to_string))
-                .collect();
+            let names: std::collections::BTreeSet<String> =
+                crate::services::common::all_buckets(ctx)
+                    .await?
+                    .into_iter()
+                    .filter_map(|bucket| bucket.name)
+                    .collect();
             Ok::<_, ServiceError>(std::sync::Arc::new(names))
         })
         .await;

@@ -154,24 +154,13 @@ pub async fn current_versions(
     if ids.is_empty() {
         return Ok(versions);
     }
-    let describe = |ids: Vec<String>| async move {
-        ctx.ec2()
-            .describe_managed_prefix_lists()
-            .set_prefix_list_ids(Some(ids))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err))
-    };
-    let described = match describe(ids.iter().cloned().collect()).await {
+    let described = match describe(ctx, ids.iter().cloned().collect()).await {
         Ok(described) => described,
         // One unknown ID refuses the whole describe: each is asked alone, and one still refused is gone.
         Err(err) if names_no_list(&err) && ids.len() > 1 => {
             let mut described = Vec::new();
             for id in &ids {
-                match describe(vec![id.clone()]).await {
+                match describe(ctx, vec![id.clone()]).await {
                     Ok(found) => described.extend(found),
                     Err(err) if names_no_list(&err) => {}
                     Err(err) => return Err(err),
@@ -198,6 +187,22 @@ pub async fn current_versions(
         }
     }
     Ok(versions)
+}
+
+/// DescribeManagedPrefixLists of `ids`, every page.
+async fn describe(
+    ctx: &RegionCtx,
+    ids: Vec<String>,
+) -> Result<Vec<aws_sdk_ec2::types::ManagedPrefixList>, ServiceError> {
+    ctx.ec2()
+        .describe_managed_prefix_lists()
+        .set_prefix_list_ids(Some(ids))
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err))
 }
 
 /// A list's version while it is not settled: no version AWS gives equals it.
@@ -233,25 +238,14 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
     if ids.is_empty() {
         return lists;
     }
-    let describe = |ids: Vec<String>| async move {
-        ctx.ec2()
-            .describe_managed_prefix_lists()
-            .set_prefix_list_ids(Some(ids))
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("ec2:DescribeManagedPrefixLists", err))
-    };
     // EC2 refuses a whole describe by IDs when one of them is unknown (a list deleted, or no longer
     // shared): then each is asked alone, so one stale ID does not make the others unknown.
-    let described = match describe(ids.iter().cloned().collect()).await {
+    let described = match describe(ctx, ids.iter().cloned().collect()).await {
         Ok(described) => described,
         Err(_) if ids.len() > 1 => {
             let mut described = Vec::new();
             for id in &ids {
-                match describe(vec![id.clone()]).await {
+                match describe(ctx, vec![id.clone()]).await {
                     Ok(found) => described.extend(found),
                     Err(err) => {
                         lists

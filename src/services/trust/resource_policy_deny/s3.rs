@@ -38,17 +38,7 @@ async fn bucket_region(ctx: &RegionCtx, bucket: &str) -> Result<String, ServiceE
 }
 
 pub(super) async fn list(ctx: &RegionCtx, partition: &str) -> Result<Listing, ServiceError> {
-    let pages: Vec<_> = ctx
-        .s3()
-        .list_buckets()
-        // AWS answers an unpaginated ListBuckets only for accounts at the default quota (API_ListBuckets).
-        .max_buckets(10_000)
-        .into_paginator()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("s3:ListBuckets", err))?;
-    let listed: Vec<_> = pages.iter().flat_map(|page| page.buckets()).collect();
+    let listed = crate::services::common::all_buckets(ctx).await?;
     let buckets: Vec<(String, Option<String>)> = listed
         .iter()
         .filter_map(|b| Some((b.name()?.to_string(), b.bucket_region().map(str::to_string))))
