@@ -21,6 +21,21 @@ use std::sync::{Arc, Mutex};
 /// Said of a failed cut whose every write AWS refused, wherever it is shown.
 pub const REFUSED_NOTE: &str = "AWS refused every write of this cut: nothing was changed";
 
+/// What follows a failed cut's error where it is shown: [`REFUSED_NOTE`] when AWS refused every write
+/// of it, else nothing. Apart from the error, so that an error cut short for display keeps it.
+pub fn refused_suffix(changed_nothing: bool) -> String {
+    if changed_nothing {
+        format!(" ({REFUSED_NOTE})")
+    } else {
+        String::new()
+    }
+}
+
+/// A failed cut's error as shown: followed by [`refused_suffix`].
+pub fn shown_error(error: &str, changed_nothing: bool) -> String {
+    format!("{error}{}", refused_suffix(changed_nothing))
+}
+
 /// How the writes of the watched work were answered.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Writes {

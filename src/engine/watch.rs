@@ -25,7 +25,6 @@ use serde_json::Value;
 
 use super::{EngineError, verify_account};
 use crate::aws::AwsSession;
-use crate::call_outcomes::REFUSED_NOTE;
 use crate::engine::restore;
 use crate::journal::keys::KeyStore;
 use crate::journal::lock::RollbackFile;
@@ -411,11 +410,7 @@ async fn recut(
             })?;
             reporter.event(&Event::CutFailed {
                 id: cut.id.clone(),
-                error: if changed_nothing {
-                    format!("{error} ({REFUSED_NOTE})")
-                } else {
-                    error.clone()
-                },
+                error: crate::call_outcomes::shown_error(&error, changed_nothing),
             });
             Ok(Err(error))
         }

@@ -718,13 +718,12 @@ fn timeline(records: &[Record], torn_tail: Option<&str>) -> String {
                 id,
                 error,
                 changed_nothing,
-            } => {
-                let mut line = format!("FAILED    {}: {}", f(id), f(error));
-                if *changed_nothing {
-                    let _ = write!(line, " ({})", crate::call_outcomes::REFUSED_NOTE);
-                }
-                line
-            }
+            } => format!(
+                "FAILED    {}: {}{}",
+                f(id),
+                f(error),
+                crate::call_outcomes::refused_suffix(*changed_nothing)
+            ),
             Entry::Skipped { id, reason } => format!("skipped   {}: {}", f(id), f(reason)),
             Entry::RestoreIntent { id } => format!("restoring {}", f(id)),
             Entry::Restored { id, notes } => {
@@ -846,11 +845,8 @@ fn report_markdown(
                 error,
                 changed_nothing,
             } => {
-                row(&mut rows, &mut order, id).failed = Some(if *changed_nothing {
-                    format!("{error} ({})", crate::call_outcomes::REFUSED_NOTE)
-                } else {
-                    error.clone()
-                })
+                row(&mut rows, &mut order, id).failed =
+                    Some(crate::call_outcomes::shown_error(error, *changed_nothing))
             }
             Entry::Skipped { id, reason } => {
                 row(&mut rows, &mut order, id).skipped = Some(reason.clone())

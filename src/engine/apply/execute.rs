@@ -660,7 +660,7 @@ impl CutRun<'_, '_> {
             error: err.to_string(),
             changed_nothing: true,
         })?;
-        let error = format!("{err} ({})", crate::call_outcomes::REFUSED_NOTE);
+        let error = crate::call_outcomes::shown_error(&err.to_string(), true);
         Ok(self.report_failed(cut, error, err.is_credentials_problem()))
     }
 

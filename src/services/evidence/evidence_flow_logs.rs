@@ -152,17 +152,19 @@ fn unfit(log: &FlowLog, account: &str, own: &OwnBuckets) -> Option<String> {
 
 /// Every flow log of the region, read once per region and run.
 async fn flow_logs(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
-    ctx.once("evidence:flow_logs", || async {
-        ctx.ec2()
-            .describe_flow_logs()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
-    })
-    .await
+    ctx.once("evidence:flow_logs", || every_flow_log(ctx)).await
+}
+
+/// Every flow log of the region, live.
+pub(super) async fn every_flow_log(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
+    ctx.ec2()
+        .describe_flow_logs()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
 }
 
 /// The flow logs of one VPC, live.

@@ -362,15 +362,8 @@ async fn delivering_to(ctx: &RegionCtx, bucket: &str) -> Result<Vec<String>, Ser
             senders.push(format!("trail {}", trail.name().unwrap_or("?")));
         }
     }
-    let flow_logs: Vec<_> = ctx
-        .ec2()
-        .describe_flow_logs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))?;
+    // Live, not the region's cached read: restore may have deleted flow logs a moment before.
+    let flow_logs = evidence_flow_logs::every_flow_log(ctx).await?;
     for log in &flow_logs {
         let named = evidence_flow_logs::delivers_to(&ctx.region, log, bucket);
         if named {

@@ -154,23 +154,11 @@ pub async fn current_versions(
     if ids.is_empty() {
         return Ok(versions);
     }
-    let described = match describe(ctx, ids.iter().cloned().collect()).await {
-        Ok(described) => described,
-        // One unknown ID refuses the whole describe: each is asked alone, and one still refused is gone.
-        Err(err) if names_no_list(&err) && ids.len() > 1 => {
-            let mut described = Vec::new();
-            for id in &ids {
-                match describe(ctx, vec![id.clone()]).await {
-                    Ok(found) => described.extend(found),
-                    Err(err) if names_no_list(&err) => {}
-                    Err(err) => return Err(err),
-                }
-            }
-            described
-        }
-        Err(err) if names_no_list(&err) => return Ok(versions),
-        Err(err) => return Err(err),
-    };
+    // A list still refused alone is gone; any other refusal is the read's.
+    let (described, refused) = describe_each(ctx, &ids, names_no_list).await?;
+    if let Some((_, err)) = refused.into_iter().find(|(_, err)| !names_no_list(err)) {
+        return Err(err);
+    }
     for list in described {
         if let Some(id) = list.prefix_list_id()
             && let Some(version) = versions.get_mut(id)
@@ -188,6 +176,42 @@ pub async fn current_versions(
     }
     Ok(versions)
 }
+
+/// DescribeManagedPrefixLists of `ids`. EC2 refuses a whole describe by IDs when one of them is unknown
+/// (a list deleted, or no longer shared): when `ask_alone` takes the refusal for that, each is asked
+/// alone, so one stale ID does not make the others unknown, and the IDs refused alone come back with
+/// their refusals. Any other refusal of the whole is the read's.
+async fn describe_each(
+    ctx: &RegionCtx,
+    ids: &BTreeSet<String>,
+    ask_alone: impl Fn(&ServiceError) -> bool,
+) -> Result<DescribedEach, ServiceError> {
+    match describe(ctx, ids.iter().cloned().collect()).await {
+        Ok(described) => Ok((described, Vec::new())),
+        Err(err) if !ask_alone(&err) => Err(err),
+        Err(err) if ids.len() == 1 => Ok((
+            Vec::new(),
+            vec![(ids.iter().next().cloned().unwrap_or_default(), err)],
+        )),
+        Err(_) => {
+            let mut described = Vec::new();
+            let mut refused = Vec::new();
+            for id in ids {
+                match describe(ctx, vec![id.clone()]).await {
+                    Ok(found) => described.extend(found),
+                    Err(err) => refused.push((id.clone(), err)),
+                }
+            }
+            Ok((described, refused))
+        }
+    }
+}
+
+/// The lists described, and the IDs refused with their refusals.
+type DescribedEach = (
+    Vec<aws_sdk_ec2::types::ManagedPrefixList>,
+    Vec<(String, ServiceError)>,
+);
 
 /// DescribeManagedPrefixLists of `ids`, every page.
 async fn describe(
@@ -217,6 +241,40 @@ fn names_no_list(err: &ServiceError) -> bool {
         .is_some_and(|code| code.eq_ignore_ascii_case("InvalidPrefixListID.NotFound"))
 }
 
+/// The lists a cut recorded as kept (`kept`), each with its version now, read live: for one cut's
+/// observation ([`kept_now`] over [`current_versions`]).
+pub async fn kept_lists_now(
+    ctx: &RegionCtx,
+    kept: &std::collections::BTreeMap<String, i64>,
+) -> Result<std::collections::BTreeMap<String, i64>, ServiceError> {
+    let versions = current_versions(ctx, kept.keys().cloned().collect()).await?;
+    Ok(kept_now(kept, &versions))
+}
+
+/// A cut's `kept_lists` as its kind's rule has them: the same in `before` and `after`, and each named by
+/// something the cut keeps (`kept`, the lists its kept rules or routes name; `what`, "rule" or "route").
+pub fn check_kept_lists<'a>(
+    before: &std::collections::BTreeMap<String, i64>,
+    after: &std::collections::BTreeMap<String, i64>,
+    kept: impl Iterator<Item = &'a str> + Clone,
+    what: &str,
+) -> Result<(), String> {
+    if before != after {
+        return Err(
+            "`kept_lists` is the same in `before` and `after`: the cut edits no list".into(),
+        );
+    }
+    match after
+        .keys()
+        .find(|list| !kept.clone().any(|named| named == list.as_str()))
+    {
+        Some(list) => Err(format!(
+            "kept_lists names {list}, which no {what} the cut keeps names"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The lists a cut recorded as kept (`kept`), each with its version now (0 when gone), from
 /// [`current_versions`].
 pub fn kept_now(
@@ -238,33 +296,19 @@ pub async fn read(ctx: &RegionCtx, ids: BTreeSet<String>, account: &str) -> Owne
     if ids.is_empty() {
         return lists;
     }
-    // EC2 refuses a whole describe by IDs when one of them is unknown (a list deleted, or no longer
-    // shared): then each is asked alone, so one stale ID does not make the others unknown.
-    let described = match describe(ctx, ids.iter().cloned().collect()).await {
-        Ok(described) => described,
-        Err(_) if ids.len() > 1 => {
-            let mut described = Vec::new();
-            for id in &ids {
-                match describe(ctx, vec![id.clone()]).await {
-                    Ok(found) => described.extend(found),
-                    Err(err) => {
-                        lists
-                            .unknown
-                            .insert(id.clone(), format!("it could not be read: {err}"));
-                    }
-                }
-            }
-            described
-        }
-        Err(err) => {
-            for id in ids {
-                lists
-                    .unknown
-                    .insert(id, format!("it could not be read: {err}"));
-            }
-            return lists;
-        }
+    // Whatever the refusal, each list is asked alone: one that cannot be read leaves only itself unknown.
+    let (described, refused) = match describe_each(ctx, &ids, |_| true).await {
+        Ok(each) => each,
+        Err(err) => (
+            Vec::new(),
+            ids.iter().map(|id| (id.clone(), err.clone())).collect(),
+        ),
     };
+    for (id, err) in refused {
+        lists
+            .unknown
+            .insert(id, format!("it could not be read: {err}"));
+    }
     let mut seen = BTreeSet::new();
     for list in described {
         let Some(id) = list.prefix_list_id() else {

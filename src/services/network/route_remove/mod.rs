@@ -798,21 +798,15 @@ impl CutKind for RouteRemove {
                 "`after` holds a route that `before` does not: a cut only deletes routes".into(),
             );
         }
-        if before.kept_lists != after.kept_lists {
-            return Err(
-                "`kept_lists` is the same in `before` and `after`: the cut edits no list".into(),
-            );
-        }
-        if let Some(list) = after.kept_lists.keys().find(|list| {
-            !after
+        prefix_lists::check_kept_lists(
+            &before.kept_lists,
+            &after.kept_lists,
+            after
                 .routes
                 .iter()
-                .any(|route| route.destination_prefix_list_id.as_ref() == Some(*list))
-        }) {
-            return Err(format!(
-                "kept_lists names {list}, which no route the cut keeps goes to"
-            ));
-        }
+                .filter_map(|route| route.destination_prefix_list_id.as_deref()),
+            "route",
+        )?;
         let removed = removed_routes(before, after);
         if removed.is_empty() {
             return Err("`after` deletes no route: there would be nothing to apply".into());
@@ -873,11 +867,8 @@ impl CutKind for RouteRemove {
         let Some(state) = state_from_sdk(&table, vpc_cidrs) else {
             return Ok(None);
         };
-        let versions =
-            prefix_lists::current_versions(ctx, cut.before.kept_lists.keys().cloned().collect())
-                .await?;
         Ok(Some(TableState {
-            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
+            kept_lists: prefix_lists::kept_lists_now(ctx, &cut.before.kept_lists).await?,
             ..state
         }))
     }

@@ -662,22 +662,15 @@ impl CutKind for SecurityGroupRevoke {
                 "`after` holds a rule that `before` does not: a cut only removes rules".into(),
             );
         }
-        if before.kept_lists != after.kept_lists {
-            return Err(
-                "`kept_lists` is the same in `before` and `after`: the cut edits no list".into(),
-            );
-        }
-        if let Some(list) = after.kept_lists.keys().find(|list| {
-            !after
+        prefix_lists::check_kept_lists(
+            &before.kept_lists,
+            &after.kept_lists,
+            after
                 .rules
                 .iter()
-                .any(|rule| rule.prefix_list_id.as_ref() == Some(*list))
-        }) {
-            return Err(format!(
-                "kept_lists names {list}, which no rule the cut keeps names"
-            ));
-        }
-        Ok(())
+                .filter_map(|rule| rule.prefix_list_id.as_deref()),
+            "rule",
+        )
     }
 
     async fn discover(
@@ -730,16 +723,13 @@ impl CutKind for SecurityGroupRevoke {
             return Ok(None);
         };
         let vpc_cidrs = vpc::blocks_of(ctx, group.vpc_id()).await?;
-        let versions =
-            prefix_lists::current_versions(ctx, cut.before.kept_lists.keys().cloned().collect())
-                .await?;
         Ok(Some(GroupState {
             group_id: group.group_id().unwrap_or(&cut.before.group_id).to_string(),
             group_name: group.group_name().unwrap_or_default().to_string(),
             vpc_id: group.vpc_id().map(str::to_string),
             vpc_cidrs,
             rules,
-            kept_lists: prefix_lists::kept_now(&cut.before.kept_lists, &versions),
+            kept_lists: prefix_lists::kept_lists_now(ctx, &cut.before.kept_lists).await?,
         }))
     }
 
