@@ -199,29 +199,23 @@ fn split<'a>(
     let mut to_record = Vec::new();
     let mut recorded = Vec::new();
     for vpc in vpcs {
-        let everything = || {
-            logs.iter().filter(|log| {
-                log.resource_id() == Some(vpc.vpc_id.as_str()) && records_everything(log)
-            })
-        };
-        let left_out: Vec<String> = everything()
-            .filter_map(|log| {
-                let why = unfit(log, account, own)?;
-                Some(format!("{} ({why})", log.flow_log_id().unwrap_or("?")))
-            })
-            .collect();
-        let existing: Vec<String> = everything()
-            .filter(|log| unfit(log, account, own).is_none())
-            .map(|log| {
-                format!(
-                    "{} to {}",
-                    log.flow_log_id().unwrap_or("?"),
+        let mut left_out = Vec::new();
+        let mut existing = Vec::new();
+        let everything = logs.iter().filter(|log| {
+            log.resource_id() == Some(vpc.vpc_id.as_str()) && records_everything(log)
+        });
+        for log in everything {
+            let id = log.flow_log_id().unwrap_or("?");
+            match unfit(log, account, own) {
+                Some(why) => left_out.push(format!("{id} ({why})")),
+                None => existing.push(format!(
+                    "{id} to {}",
                     log.log_destination_type()
                         .map(|t| t.as_str())
                         .unwrap_or("cloud-watch-logs")
-                )
-            })
-            .collect();
+                )),
+            }
+        }
         if existing.is_empty() {
             to_record.push((vpc, left_out));
         } else {
