@@ -429,6 +429,36 @@ async fn stopped_trail(config: &aws_config::SdkConfig) -> String {
         .to_string()
 }
 
+/// The multi-region trail `audit` (see [`stopped_trail`]), logging.
+async fn logging_trail(config: &aws_config::SdkConfig) -> String {
+    let audit = stopped_trail(config).await;
+    aws_sdk_cloudtrail::Client::new(config)
+        .start_logging()
+        .name(&audit)
+        .send()
+        .await
+        .unwrap();
+    audit
+}
+
+/// `restore --stop-evidence` succeeds and gives back the account as `original` recorded it, but the
+/// evidence snapshots, which restore keeps.
+async fn stopped_evidence_gives_back(
+    emulator: &Emulator,
+    config: &aws_config::SdkConfig,
+    original: &[String],
+) {
+    emulator
+        .restore(ROLLBACK)
+        .arg("--stop-evidence")
+        .assert()
+        .code(0);
+    assert_eq!(
+        without_snapshots(&evidence_state(config).await),
+        without_snapshots(original)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_trail_is_started_and_stopped_again_and_changes_behind_the_tools_back_are_reported()
  {
@@ -591,14 +621,8 @@ async fn an_evidence_snapshot_deleted_after_apply_is_reported_gone_and_the_other
 async fn a_logging_trail_narrowed_to_record_no_management_events_is_not_taken_for_evidence() {
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
-    let audit = stopped_trail(&config).await;
+    let audit = logging_trail(&config).await;
     let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
-    cloudtrail
-        .start_logging()
-        .name(&audit)
-        .send()
-        .await
-        .unwrap();
     cloudtrail
         .put_event_selectors()
         .trail_name(&audit)
@@ -634,15 +658,7 @@ async fn a_logging_trail_narrowed_to_record_no_management_events_is_not_taken_fo
             .any(|l| l.contains("hikkonuki-evidence") && l.ends_with("logging=Some(true)")),
         "{applied:?}"
     );
-    emulator
-        .restore(ROLLBACK)
-        .arg("--stop-evidence")
-        .assert()
-        .code(0);
-    assert_eq!(
-        without_snapshots(&evidence_state(&config).await),
-        without_snapshots(&original)
-    );
+    stopped_evidence_gives_back(&emulator, &config, &original).await;
 }
 
 /// The account's own trail and its flow log deliver to buckets that were deleted after: on AWS they
@@ -654,14 +670,7 @@ async fn a_trail_and_a_flow_log_delivering_to_buckets_the_account_does_not_own_a
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
     let seeded = seed(&config).await;
-    let audit = stopped_trail(&config).await;
-    let cloudtrail = aws_sdk_cloudtrail::Client::new(&config);
-    cloudtrail
-        .start_logging()
-        .name(&audit)
-        .send()
-        .await
-        .unwrap();
+    logging_trail(&config).await;
     let s3 = s3(&config);
     for bucket in ["audit-trail-logs", "existing-flow-logs"] {
         s3.delete_bucket().bucket(bucket).send().await.unwrap();
@@ -701,15 +710,7 @@ async fn a_trail_and_a_flow_log_delivering_to_buckets_the_account_does_not_own_a
         2,
         "the open VPC and the one whose flow log was left out: {applied:#?}"
     );
-    emulator
-        .restore(ROLLBACK)
-        .arg("--stop-evidence")
-        .assert()
-        .code(0);
-    assert_eq!(
-        without_snapshots(&evidence_state(&config).await),
-        without_snapshots(&original)
-    );
+    stopped_evidence_gives_back(&emulator, &config, &original).await;
 }
 
 /// `restore --stop-evidence` deletes an empty evidence bucket only once nothing delivers to it: here the
