@@ -11,6 +11,8 @@ pub mod prefix_lists;
 pub mod reachability;
 pub mod route_remove;
 pub mod sg_revoke;
+#[cfg(test)]
+pub mod slow_ec2;
 pub mod vgw_detach;
 pub mod vpc;
 pub mod vpc_block_public_access;

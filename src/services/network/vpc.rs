@@ -28,14 +28,15 @@ pub fn unless_not_found<T>(
 }
 
 /// What a region-wide describe lists, each with its VPC's own blocks (empty outside a VPC). The VPCs are
-/// described first, in one paginated call, then `describe` runs: a few calls per region whatever the count.
+/// described in one paginated call at the same time as `describe` runs (neither needs the other's
+/// answer): a few calls per region whatever the count, and one round trip where the two took two before
+/// apply's first cut and in every plan.
 pub async fn with_region_blocks<R>(
     ctx: &RegionCtx,
     describe: impl Future<Output = Result<Vec<R>, ServiceError>>,
     vpc_of: impl Fn(&R) -> Option<&str>,
 ) -> Result<Vec<(R, Vec<String>)>, ServiceError> {
-    let blocks = region_vpc_blocks(ctx).await?;
-    let resources = describe.await?;
+    let (blocks, resources) = futures_util::try_join!(region_vpc_blocks(ctx), describe)?;
     Ok(resources
         .into_iter()
         .map(|resource| {

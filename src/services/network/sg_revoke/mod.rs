@@ -775,8 +775,12 @@ impl CutKind for SecurityGroupRevoke {
         cut: &TypedCut<GroupState>,
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
-        // Revoking by rule ID removes exactly the reviewed rules, one call per direction.
-        for direction in [Direction::Ingress, Direction::Egress] {
+        // Revoking by rule ID removes exactly the reviewed rules, one call per direction, one after the
+        // other (a refused first call leaves the group as it was, and the rollback file can say so).
+        // Egress first: EC2 paces each action on a bucket of its own, and every group has the default
+        // rule out, so the egress revokes are usually the run's busiest bucket, whose refill then starts
+        // a round trip sooner.
+        for direction in [Direction::Egress, Direction::Ingress] {
             let ids: Vec<String> = undo
                 .revoked
                 .iter()

@@ -804,3 +804,73 @@ async fn mocked_a_rule_aws_refuses_does_not_keep_the_groups_other_rules_from_com
         "{err}"
     );
 }
+
+/// A group's egress rules are revoked first, then its ingress rules, one call each: every group has
+/// the default rule out, so the egress revokes are usually the run's busiest bucket, whose refill then
+/// starts a round trip sooner.
+#[tokio::test(start_paused = true)]
+async fn a_groups_egress_rules_are_revoked_first_then_its_ingress_rules() {
+    use crate::services::network::slow_ec2::SlowEc2;
+    let endpoint = SlowEc2::new();
+    let undo = SecurityGroupRevoke
+        .apply(&endpoint.ctx(), &cut_for(&web_group()))
+        .await
+        .unwrap();
+    assert_eq!(endpoint.asked_in(0), ["RevokeSecurityGroupEgress"]);
+    assert_eq!(endpoint.asked_in(1), ["RevokeSecurityGroupIngress"]);
+    assert_eq!(undo.revoked.len(), 6);
+}
+
+/// An egress revoke AWS refuses (EC2's documented `UnauthorizedOperation`) fails the cut with AWS's code
+/// before the ingress revoke is sent: the group is left as it was.
+#[tokio::test(start_paused = true)]
+async fn a_refused_egress_revoke_fails_the_cut_before_any_ingress_rule_goes() {
+    use crate::services::network::slow_ec2::SlowEc2;
+    let endpoint = SlowEc2::new().refusing("RevokeSecurityGroupEgress", "UnauthorizedOperation");
+    let err = SecurityGroupRevoke
+        .apply(&endpoint.ctx(), &cut_for(&web_group()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("UnauthorizedOperation"));
+    assert!(
+        err.to_string().contains("RevokeSecurityGroupEgress"),
+        "{err}"
+    );
+    assert_eq!(endpoint.asked_in(0), ["RevokeSecurityGroupEgress"]);
+    assert!(endpoint.asked_in(1).is_empty());
+}
+
+/// The region's groups, their rules and its VPCs (for each group's own blocks) are read in one round
+/// trip, before apply's first cut and in every plan: none of the three needs another's answer.
+#[tokio::test(start_paused = true)]
+async fn the_regions_groups_rules_and_vpcs_are_read_in_one_round_trip() {
+    use crate::services::network::slow_ec2::SlowEc2;
+    let xmlns = r#"xmlns="http://ec2.amazonaws.com/doc/2016-11-15/""#;
+    let endpoint = SlowEc2::new()
+        .answering(
+            "DescribeVpcs",
+            format!(r#"<DescribeVpcsResponse {xmlns}><requestId>r-1</requestId><vpcSet><item><vpcId>vpc-1</vpcId><cidrBlock>10.0.0.0/16</cidrBlock></item></vpcSet></DescribeVpcsResponse>"#),
+        )
+        .answering(
+            "DescribeSecurityGroups",
+            format!(r#"<DescribeSecurityGroupsResponse {xmlns}><requestId>r-1</requestId><securityGroupInfo><item><groupId>sg-web</groupId><groupName>web</groupName><vpcId>vpc-1</vpcId><ownerId>{OWNER}</ownerId></item></securityGroupInfo></DescribeSecurityGroupsResponse>"#),
+        )
+        .answering(
+            "DescribeSecurityGroupRules",
+            format!(r#"<DescribeSecurityGroupRulesResponse {xmlns}><requestId>r-1</requestId><securityGroupRuleSet/></DescribeSecurityGroupRulesResponse>"#),
+        );
+    let started = tokio::time::Instant::now();
+    let groups = describe_region_with_owners(&endpoint.ctx()).await.unwrap();
+    assert_eq!(
+        endpoint.asked_in(0),
+        [
+            "DescribeSecurityGroupRules",
+            "DescribeSecurityGroups",
+            "DescribeVpcs"
+        ]
+    );
+    assert_eq!(started.elapsed(), std::time::Duration::from_secs(1));
+    assert_eq!(groups.len(), 1);
+    assert_eq!(groups[0].0.vpc_cidrs, ["10.0.0.0/16"]);
+    assert_eq!(groups[0].1.as_deref(), Some(OWNER));
+}
