@@ -1,10 +1,11 @@
 //! `evidence_flow_logs`: a VPC flow log of all traffic, to this plan's evidence bucket in the region, for
 //! every VPC the plan cuts ([`super::vpcs::RULE`]), so traffic that still moves, or tries to, after the
 //! cuts is on record. A VPC that already has an active flow log of all its traffic (to S3, CloudWatch
-//! Logs or Firehose) keeps that one and gets none: an Info finding says so. Such a flow log counts only
-//! when its record is one ([`unfit`]): delivered (not `FAILED`), in this account (a bucket it owns, or
-//! its own log group or stream), and carrying who talked to whom, when ([`EVIDENCE_FIELDS`]); otherwise
-//! the VPC gets one of its own and the reason names the flow log left out and why.
+//! Logs) keeps that one and gets none: an Info finding says so. Such a flow log counts only when its
+//! record is one ([`unfit`]): delivered (not `FAILED`), kept in this account (a bucket it owns, or its
+//! own log group; not a Firehose stream, which only forwards), and carrying who talked to whom, when
+//! ([`EVIDENCE_FIELDS`]); otherwise the VPC gets one of its own and the reason names the flow log left
+//! out and why.
 //!
 //! Restore keeps the flow logs recording unless `restore --stop-evidence`: then the flow logs delivering
 //! to this plan's bucket are deleted (`DeleteFlowLogs`), and the bucket too while it is still empty.
@@ -129,6 +130,19 @@ fn unfit(log: &FlowLog, account: &str, own: &OwnBuckets) -> Option<String> {
         .filter(|owner| !owner.is_empty() && *owner != account)
     {
         return Some(format!("it delivers to account {other}"));
+    }
+    // A Firehose stream keeps nothing itself: it forwards each record to its own destination (a bucket,
+    // an HTTP endpoint, another service, possibly another account's), which this kind does not read. The
+    // record is then not known to be kept by this account, so the VPC gets a flow log of its own.
+    if log.log_destination_type() == Some(&LogDestinationType::KinesisDataFirehose) {
+        let stream = log
+            .log_destination()
+            .and_then(|arn| arn.rsplit_once('/'))
+            .map(|(_, name)| name)
+            .unwrap_or("?");
+        return Some(format!(
+            "it delivers through the Firehose stream {stream}, which keeps no record itself and forwards it to a destination not checked here"
+        ));
     }
     let missing: Vec<&str> = match log.log_format() {
         Some(format) => EVIDENCE_FIELDS

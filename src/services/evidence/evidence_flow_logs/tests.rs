@@ -108,8 +108,9 @@ fn all_traffic_to(destination: Option<&str>, edit: impl FnOnce(&mut FlowLog)) ->
 
 /// An intruder with `ec2:CreateFlowLogs` makes a flow log of all traffic that keeps no record the
 /// responder holds: delivery failing, another account's bucket (or one deleted, whose name anyone may
-/// take), another account's log group or stream, or a format without the addresses. None stands for
-/// the evidence: the VPC gets a flow log of its own and the reason says which was left out and why.
+/// take), another account's log group or stream, a Firehose stream (which only forwards), or a format
+/// without the addresses. None stands for the evidence: the VPC gets a flow log of its own and the
+/// reason says which was left out and why.
 #[test]
 fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
     let ours = owning(&["team-flow-logs"]);
@@ -161,6 +162,19 @@ fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
         log.log_destination = Some(format!("arn:aws:logs:us-east-1:{ACCOUNT}:log-group:flows"));
     });
     assert!(judged(own_group, &ours).is_ok());
+    // A Firehose stream keeps nothing: of this account or another's, its records go where it forwards
+    // them, which is not read.
+    let own_stream = all_traffic_to(None, |log| {
+        log.log_destination_type = Some(LogDestinationType::KinesisDataFirehose);
+        log.log_group_name = None;
+        log.log_destination = Some(format!(
+            "arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/to-siem"
+        ));
+    });
+    assert_eq!(
+        judged(own_stream, &ours),
+        Err("fl-1 (it delivers through the Firehose stream to-siem, which keeps no record itself and forwards it to a destination not checked here)".to_string())
+    );
     let own_role = all_traffic_to(None, |log| {
         log.deliver_cross_account_role = Some(format!("arn:aws:iam::{ACCOUNT}:role/deliver"));
     });
