@@ -101,9 +101,10 @@ fn s3_bucket(log: &FlowLog) -> Option<&str> {
 /// fails (`DeliverLogsStatus` `FAILED`, with AWS's message:
 /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_FlowLog.html>); it delivers to another
 /// account (a cross-account role, a log group or stream of another account, or a bucket `account` does
-/// not own, per `own`), where whoever holds it can read and delete the record; or its format leaves out
-/// [`EVIDENCE_FIELDS`]. An intruder with `ec2:CreateFlowLogs` can make any of these, and the VPC would
-/// otherwise get no record of its own.
+/// not own, per `own`), where whoever holds it can read and delete the record; it delivers through a
+/// Firehose stream, which keeps nothing and forwards the record to a destination not read here; or its
+/// format leaves out [`EVIDENCE_FIELDS`]. An intruder with `ec2:CreateFlowLogs` can make any of these,
+/// and the VPC would otherwise get no record of its own.
 fn unfit(log: &FlowLog, account: &str, own: &OwnBuckets) -> Option<String> {
     if log.deliver_logs_status() == Some("FAILED") {
         return Some(format!(
@@ -263,7 +264,28 @@ async fn assess<'a>(
     split(vpcs, logs, account, &own)
 }
 
-fn propose(vpc: &VpcWithAWayOut, bucket: &str, left_out: &[String]) -> Proposal<FlowLogState> {
+/// "Flow logs per single network interface, single subnet, or single VPC in a Region: 2. This limit
+/// cannot be increased." (Amazon VPC quotas, Flow logs:
+/// <https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-flow-logs>.)
+pub const FLOW_LOGS_PER_VPC: usize = 2;
+
+/// How many flow logs the VPC has, of any traffic type or state: what AWS counts against
+/// [`FLOW_LOGS_PER_VPC`].
+fn on_the_vpc(logs: &[FlowLog], vpc: &VpcWithAWayOut) -> usize {
+    logs.iter()
+        .filter(|log| log.resource_id() == Some(vpc.vpc_id.as_str()))
+        .count()
+}
+
+/// The cut for a VPC none of whose flow logs stands for the evidence. `on_the_vpc` counts every flow
+/// log the VPC has, of any traffic type: at AWS's quota a third is refused, so the cut is proposed
+/// disabled, saying which to delete, rather than fail at apply.
+fn propose(
+    vpc: &VpcWithAWayOut,
+    bucket: &str,
+    left_out: &[String],
+    on_the_vpc: usize,
+) -> Proposal<FlowLogState> {
     let before = FlowLogState {
         vpc_id: vpc.vpc_id.clone(),
         bucket: bucket.to_string(),
@@ -293,7 +315,12 @@ fn propose(vpc: &VpcWithAWayOut, bucket: &str, left_out: &[String]) -> Proposal<
             ..before.clone()
         },
         before,
-        disabled_because: None,
+        disabled_because: (on_the_vpc >= FLOW_LOGS_PER_VPC).then(|| {
+            format!(
+                "{} has {on_the_vpc} flow logs already, and AWS allows {FLOW_LOGS_PER_VPC} per VPC (a quota that cannot be raised): delete one of them that is no evidence (aws ec2 delete-flow-logs --flow-log-ids ID), and plan again",
+                vpc.vpc_id
+            )
+        }),
     }
 }
 
@@ -393,7 +420,7 @@ impl CutKind for EvidenceFlowLogs {
         let (to_record, _) = assess(ctx, &vpcs, &logs, &scope.caller.account).await;
         Ok(to_record
             .into_iter()
-            .map(|(vpc, left_out)| propose(vpc, &bucket, &left_out))
+            .map(|(vpc, left_out)| propose(vpc, &bucket, &left_out, on_the_vpc(&logs, vpc)))
             .collect())
     }
 

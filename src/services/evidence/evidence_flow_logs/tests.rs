@@ -49,7 +49,7 @@ fn vpc(id: &str) -> VpcWithAWayOut {
 }
 
 fn cut() -> TypedCut<FlowLogState> {
-    let proposal = propose(&vpc("vpc-1"), &bucket(), &[]);
+    let proposal = propose(&vpc("vpc-1"), &bucket(), &[], 0);
     TypedCut {
         id: "evidence_flow_logs/us-east-1/vpc-1".into(),
         region: REGION.into(),
@@ -202,7 +202,8 @@ fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
     let vpcs = [vpc("vpc-1")];
     let logs = [all_traffic_to(Some("arn:aws:s3:::attacker-logs"), |_| {})];
     let (to_record, _) = split(&vpcs, &logs, ACCOUNT, &ours);
-    let proposal = propose(to_record[0].0, &bucket(), &to_record[0].1);
+    let proposal = propose(to_record[0].0, &bucket(), &to_record[0].1, 1);
+    assert_eq!(proposal.disabled_because, None);
     assert!(
         proposal.reason.contains(
             "Its flow logs of all traffic not taken for evidence: fl-1 (it delivers to attacker-logs, a bucket this account does not own"
@@ -212,11 +213,47 @@ fn a_flow_log_failing_foreign_or_without_addresses_is_not_taken_for_evidence() {
     );
 }
 
+/// AWS allows two flow logs per VPC and refuses a third (`FlowLogsLimitExceeded`; the quota cannot be
+/// raised). A VPC whose two flow logs are both no evidence (here one failing, one through Firehose, and
+/// a third VPC's log that does not count) gets its cut proposed disabled, saying what to delete, so the
+/// review shows the evidence missing rather than apply failing on it.
+#[test]
+fn a_vpc_at_awss_two_flow_logs_gets_its_cut_disabled_saying_what_to_delete() {
+    let ours = owning(&["team-flow-logs"]);
+    let failing = all_traffic_to(Some("arn:aws:s3:::team-flow-logs"), |log| {
+        log.deliver_logs_status = Some("FAILED".into());
+    });
+    let mut through_firehose = flow_log("fl-2", "vpc-1", "ALL", None);
+    through_firehose.log_destination_type = Some(LogDestinationType::KinesisDataFirehose);
+    through_firehose.log_destination = Some(format!(
+        "arn:aws:firehose:us-east-1:{ACCOUNT}:deliverystream/to-siem"
+    ));
+    let elsewhere = flow_log("fl-3", "vpc-2", "REJECT", None);
+    let vpcs = [vpc("vpc-1")];
+    let logs = [failing, through_firehose, elsewhere];
+    let (to_record, recorded) = split(&vpcs, &logs, ACCOUNT, &ours);
+    assert!(recorded.is_empty());
+    assert_eq!(on_the_vpc(&logs, &vpcs[0]), 2);
+    let proposal = propose(to_record[0].0, &bucket(), &to_record[0].1, 2);
+    assert_eq!(
+        proposal.disabled_because.as_deref(),
+        Some(
+            "vpc-1 has 2 flow logs already, and AWS allows 2 per VPC (a quota that cannot be raised): delete one of them that is no evidence (aws ec2 delete-flow-logs --flow-log-ids ID), and plan again"
+        )
+    );
+    assert!(proposal.reason.contains("fl-1 (its delivery fails"));
+    assert!(
+        proposal
+            .reason
+            .contains("fl-2 (it delivers through the Firehose stream to-siem")
+    );
+}
+
 #[test]
 fn the_proposal_names_the_rule_the_way_out_and_the_bucket_and_checks() {
     let cut = cut();
     EvidenceFlowLogs.check_states(&cut).unwrap();
-    let proposal = propose(&vpc("vpc-1"), &bucket(), &[]);
+    let proposal = propose(&vpc("vpc-1"), &bucket(), &[], 0);
     assert!(proposal.reason.contains("route to igw-1"));
     assert!(proposal.reason.contains(&bucket()));
     assert!(proposal.reason.contains(vpcs::RULE));

@@ -508,9 +508,10 @@ impl ListedRule {
 async fn describe_region_with_owners(
     ctx: &RegionCtx,
 ) -> Result<Vec<(GroupState, Option<String>)>, ServiceError> {
-    // The region's rules do not depend on its groups: both lists are read at once, one round trip
-    // instead of two before apply's first cut (and in every plan). Each item is cut down to what is
-    // kept as its page arrives (common::keep_each).
+    // The region's rules do not depend on its groups, nor either on its VPCs (read for each group's own
+    // blocks): the three lists are read at once, one round trip where the groups once waited for the
+    // VPCs before apply's first cut (and in every plan). Each item is cut down to what is kept as its
+    // page arrives (common::keep_each).
     let groups = vpc::with_region_blocks(
         ctx,
         async {
@@ -775,12 +776,8 @@ impl CutKind for SecurityGroupRevoke {
         cut: &TypedCut<GroupState>,
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
-        // Revoking by rule ID removes exactly the reviewed rules, one call per direction, one after the
-        // other (a refused first call leaves the group as it was, and the rollback file can say so).
-        // Egress first: EC2 paces each action on a bucket of its own, and every group has the default
-        // rule out, so the egress revokes are usually the run's busiest bucket, whose refill then starts
-        // a round trip sooner.
-        for direction in [Direction::Egress, Direction::Ingress] {
+        // Revoking by rule ID removes exactly the reviewed rules, one call per direction.
+        for direction in [Direction::Ingress, Direction::Egress] {
             let ids: Vec<String> = undo
                 .revoked
                 .iter()

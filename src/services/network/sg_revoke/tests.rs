@@ -805,41 +805,6 @@ async fn mocked_a_rule_aws_refuses_does_not_keep_the_groups_other_rules_from_com
     );
 }
 
-/// A group's egress rules are revoked first, then its ingress rules, one call each: every group has
-/// the default rule out, so the egress revokes are usually the run's busiest bucket, whose refill then
-/// starts a round trip sooner.
-#[tokio::test(start_paused = true)]
-async fn a_groups_egress_rules_are_revoked_first_then_its_ingress_rules() {
-    use crate::services::network::slow_ec2::SlowEc2;
-    let endpoint = SlowEc2::new();
-    let undo = SecurityGroupRevoke
-        .apply(&endpoint.ctx(), &cut_for(&web_group()))
-        .await
-        .unwrap();
-    assert_eq!(endpoint.asked_in(0), ["RevokeSecurityGroupEgress"]);
-    assert_eq!(endpoint.asked_in(1), ["RevokeSecurityGroupIngress"]);
-    assert_eq!(undo.revoked.len(), 6);
-}
-
-/// An egress revoke AWS refuses (EC2's documented `UnauthorizedOperation`) fails the cut with AWS's code
-/// before the ingress revoke is sent: the group is left as it was.
-#[tokio::test(start_paused = true)]
-async fn a_refused_egress_revoke_fails_the_cut_before_any_ingress_rule_goes() {
-    use crate::services::network::slow_ec2::SlowEc2;
-    let endpoint = SlowEc2::new().refusing("RevokeSecurityGroupEgress", "UnauthorizedOperation");
-    let err = SecurityGroupRevoke
-        .apply(&endpoint.ctx(), &cut_for(&web_group()))
-        .await
-        .unwrap_err();
-    assert_eq!(err.code.as_deref(), Some("UnauthorizedOperation"));
-    assert!(
-        err.to_string().contains("RevokeSecurityGroupEgress"),
-        "{err}"
-    );
-    assert_eq!(endpoint.asked_in(0), ["RevokeSecurityGroupEgress"]);
-    assert!(endpoint.asked_in(1).is_empty());
-}
-
 /// The region's groups, their rules and its VPCs (for each group's own blocks) are read in one round
 /// trip, before apply's first cut and in every plan: none of the three needs another's answer.
 #[tokio::test(start_paused = true)]
