@@ -551,15 +551,7 @@ impl Inspection for ProtectedRoles {
         _scope: &DiscoveryScope,
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
-        let roles: Vec<_> = ctx
-            .iam()
-            .list_roles()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+        let roles = crate::services::identity::listing::roles(ctx).await?;
         let protected: Vec<(String, ProtectedRole)> = roles
             .iter()
             .filter_map(|role| {
@@ -609,15 +601,7 @@ impl Inspection for ConsolePasswords {
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
         let caller = CallerPrincipal::from_identity(&scope.caller);
-        let users: Vec<aws_sdk_iam::types::User> = ctx
-            .iam()
-            .list_users()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("iam:ListUsers", err))?;
+        let users = crate::services::identity::listing::users(ctx).await?;
         // The responder's own user is theirs to sign in with (the caller-kept finding names it).
         let users: Vec<(String, String)> = users
             .iter()

@@ -405,17 +405,9 @@ pub fn propose(
     })
 }
 
-/// Every IAM user name in the account.
+/// Every IAM user name in the account (from the run's one ListUsers walk, [`super::listing`]).
 pub async fn user_names(ctx: &RegionCtx) -> Result<Vec<String>, ServiceError> {
-    let users: Vec<_> = ctx
-        .iam()
-        .list_users()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("iam:ListUsers", err))?;
+    let users = super::listing::users(ctx).await?;
     let mut names: Vec<String> = users.iter().map(|u| u.user_name().to_string()).collect();
     names.sort();
     Ok(names)

@@ -604,15 +604,7 @@ pub async fn principals(
         .filter(|u| !caller.is_user(u))
         .map(Principal::User)
         .collect();
-    let roles: Vec<_> = ctx
-        .iam()
-        .list_roles()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+    let roles = super::listing::roles(ctx).await?;
     let mut role_names: Vec<String> = roles
         .iter()
         // AWS refuses every policy on these (UnmodifiableEntity); the `identity_protected_roles` finding

@@ -26,6 +26,7 @@ use crate::services::ServiceError;
 pub mod iam_credential_deactivate;
 pub mod iam_session_revoke;
 pub mod inline_policy;
+pub mod listing;
 pub mod managed_policy;
 pub mod policy_room;
 

@@ -27,7 +27,7 @@ use crate::services::identity::managed_policy::{self, ManagedPolicyState, Remova
 use crate::services::identity::policy_room::{
     self, Placement, Policies, PolicyRoom, Quotas, READ_CONCURRENCY, policy_size,
 };
-use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity};
+use crate::services::identity::{ProtectedRole, iam_session_revoke, is_no_such_entity, listing};
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
     UndoOutcome,
@@ -504,23 +504,7 @@ impl CutKind for SesSendDeny {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<PrincipalState>>, ServiceError> {
-        let iam = ctx.iam();
-        let users = iam
-            .list_users()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("iam:ListUsers", err))?;
-        let roles = iam
-            .list_roles()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+        let (users, roles) = futures_util::try_join!(listing::users(ctx), listing::roles(ctx))?;
         let mut principals: Vec<(PrincipalType, String, String)> = users
             .iter()
             .map(|u| {
