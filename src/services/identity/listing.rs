@@ -1,8 +1,8 @@
 //! The account's IAM users and roles, listed once per run however many kinds and inspections read them.
-//! Before, each reader walked ListUsers (and ListRoles) itself: four walks of every page in a plan of an
-//! account with thousands of users, each page drawing on IAM's request budget. Only discovery and the
-//! inspections read these (a plan, or apply's one re-derivation before it cuts): cut, undo and watch read
-//! what they need live, so a list kept for the run is never taken for a later moment's.
+//! Before, each reader walked ListUsers (and ListRoles) itself: seven walks of every page of users in a
+//! plan, each page drawing on IAM's request budget. Only discovery and the inspections read these (a
+//! plan, or apply's one re-derivation before it cuts): cut, undo and watch read what they need live, so
+//! a list kept for the run is never taken for a later moment's.
 
 use std::sync::Arc;
 
