@@ -970,13 +970,14 @@ async fn a_cut_found_changed_since_then_cut_again_stays_done_and_is_restored() {
 /// the cut for one never completed, which it may rewind.
 #[tokio::test]
 async fn a_done_cut_that_cannot_be_read_on_resume_stays_done_in_the_journal() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
-    let live = live_with(&[("a", "on")]);
-    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
-        .await
-        .unwrap();
-    let rollback = dir.path().join("plan.rollback.yaml");
+    // The temporary directory stays bound: dropped, it would take the plan and rollback file with it.
+    let AppliedSwitch {
+        _dir,
+        plan,
+        rollback,
+        live,
+        ..
+    } = AppliedSwitch::new().await;
     let entries = || entry_kinds(&rollback);
     assert_eq!(entries(), ["header", "intent", "done"]);
     live.lock().unwrap().insert("a".into(), "unreadable".into());
@@ -1401,14 +1402,13 @@ fn watch_request(rollback: &Path, recut: bool) -> super::watch::WatchRequest {
 async fn a_cut_reopened_under_a_new_identifier_is_re_cut_as_a_new_generation_and_restore_undoes_both()
  {
     use super::watch::{self, Verdict};
-    let dir = tempfile::tempdir().unwrap();
-    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
-    let live = live_with(&[("a", "on")]);
-    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
-        .await
-        .unwrap();
-    let rollback = dir.path().join("plan.rollback.yaml");
-    let id = Cut::expected_id("switch_off", "us-east-1", "a");
+    let AppliedSwitch {
+        _dir,
+        rollback,
+        live,
+        id,
+        ..
+    } = AppliedSwitch::new().await;
 
     // Someone re-creates what was cut; it comes back under a new identifier.
     live.lock().unwrap().insert("a".into(), "on-2".into());
@@ -1944,6 +1944,7 @@ async fn watch_reports_a_reopened_irreversible_cut_and_never_repeats_it() {
 /// entries to it as a later run would.
 struct AppliedSwitch {
     _dir: tempfile::TempDir,
+    plan: std::path::PathBuf,
     rollback: std::path::PathBuf,
     keys: crate::journal::keys::KeyStore,
     live: Live,
@@ -1964,6 +1965,7 @@ impl AppliedSwitch {
         let keys = keys_beside(&rollback);
         let mut applied = AppliedSwitch {
             _dir: dir,
+            plan,
             rollback,
             keys,
             live,
