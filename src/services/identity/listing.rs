@@ -30,17 +30,22 @@ pub async fn users(ctx: &RegionCtx) -> Result<Arc<Vec<User>>, ServiceError> {
 /// Every IAM role of the account, through every page of ListRoles, read once per run.
 pub async fn roles(ctx: &RegionCtx) -> Result<Arc<Vec<Role>>, ServiceError> {
     ctx.once("identity:ListRoles", || async {
-        ctx.iam()
-            .list_roles()
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map(Arc::new)
-            .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))
+        every_role(ctx).await.map(Arc::new)
     })
     .await
+}
+
+/// Every IAM role of the account, through every page of ListRoles, read now: for a drift check or a
+/// watch, which must see the roles as they are.
+pub async fn every_role(ctx: &RegionCtx) -> Result<Vec<Role>, ServiceError> {
+    ctx.iam()
+        .list_roles()
+        .into_paginator()
+        .items()
+        .send()
+        .try_collect()
+        .await
+        .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use async_trait::async_trait;
-use aws_sdk_iam::types::SummaryKeyType;
+use aws_sdk_iam::types::{Role, SummaryKeyType};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -51,7 +51,8 @@ use crate::services::common::organization;
 use crate::services::common::policy_principals::{Home, PolicyReading, read_policy};
 use crate::services::identity::policy_room::policy_size;
 use crate::services::identity::{
-    CallerPrincipal, ProtectedRole, decode_policy_document, is_no_such_entity, same_account_role,
+    CallerPrincipal, ProtectedRole, decode_policy_document, is_no_such_entity, listing,
+    same_account_role,
 };
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, Phase, Proposal, ServiceError, TypedCut,
@@ -275,16 +276,13 @@ pub struct ListedRole {
     pub trust_policy: Option<String>,
 }
 
+/// Every role with its trust policy, listed now (the drift check reads the roles as they are).
 async fn list_roles(ctx: &RegionCtx) -> Result<Vec<ListedRole>, ServiceError> {
-    let roles: Vec<_> = ctx
-        .iam()
-        .list_roles()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("iam:ListRoles", err))?;
+    listed_roles(ctx, &listing::every_role(ctx).await?).await
+}
+
+/// `roles` with their trust policies decoded, sorted by name.
+async fn listed_roles(ctx: &RegionCtx, roles: &[Role]) -> Result<Vec<ListedRole>, ServiceError> {
     let mut listed: Vec<ListedRole> = roles
         .iter()
         .map(|role| ListedRole {
@@ -505,7 +503,8 @@ fn trusts_roles_anywhere(policy: &Value) -> bool {
 /// [`RegionCtx::once`], so ListRoles is walked once per plan).
 pub async fn survey(ctx: &RegionCtx, scope: &DiscoveryScope) -> Result<Survey, ServiceError> {
     ctx.once("iam_trust_deny: survey", || async {
-        let roles = list_roles(ctx).await?;
+        // The run's one ListRoles walk, shared with the other kinds that read the roles.
+        let roles = listed_roles(ctx, &listing::roles(ctx).await?).await?;
         let home = organization::home(ctx, &scope.caller.account).await;
         let quota = trust_quota(ctx).await?;
         let caller = CallerPrincipal::from_identity(&scope.caller);
