@@ -1640,13 +1640,12 @@ async fn a_completed_cut_that_holds_in_another_form_is_already_done_for_every_la
 
 #[tokio::test]
 async fn a_rollback_file_cut_back_before_restores_entries_is_refused_by_restore_and_watch() {
-    let dir = tempfile::tempdir().unwrap();
-    let plan = write_plan(dir.path(), vec![cut("switch_off", "a", "on", "off", true)]);
-    let live = live_with(&[("a", "on")]);
-    apply_run(&live, ACCOUNT, &request(&plan), &Scripted::default())
-        .await
-        .unwrap();
-    let rollback = dir.path().join("plan.rollback.yaml");
+    let AppliedSwitch {
+        _dir,
+        rollback,
+        live,
+        ..
+    } = AppliedSwitch::new().await;
     let as_applied = std::fs::read(&rollback).unwrap();
     let restored = restore_run(&live, &restore_request(&rollback), &Scripted::default())
         .await
