@@ -172,26 +172,26 @@ async fn flow_logs(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
 
 /// Every flow log of the region, live.
 pub(super) async fn every_flow_log(ctx: &RegionCtx) -> Result<Vec<FlowLog>, ServiceError> {
-    ctx.ec2()
-        .describe_flow_logs()
-        .into_paginator()
-        .items()
-        .send()
-        .try_collect()
-        .await
-        .map_err(|err| ServiceError::from_sdk("ec2:DescribeFlowLogs", err))
+    described(ctx, None).await
 }
 
 /// The flow logs of one VPC, live.
 async fn flow_logs_of(ctx: &RegionCtx, vpc_id: &str) -> Result<Vec<FlowLog>, ServiceError> {
+    let of_the_vpc = aws_sdk_ec2::types::Filter::builder()
+        .name("resource-id")
+        .values(vpc_id)
+        .build();
+    described(ctx, Some(of_the_vpc)).await
+}
+
+/// DescribeFlowLogs through every page, with the filter given.
+async fn described(
+    ctx: &RegionCtx,
+    filter: Option<aws_sdk_ec2::types::Filter>,
+) -> Result<Vec<FlowLog>, ServiceError> {
     ctx.ec2()
         .describe_flow_logs()
-        .filter(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("resource-id")
-                .values(vpc_id)
-                .build(),
-        )
+        .set_filter(filter.map(|filter| vec![filter]))
         .into_paginator()
         .items()
         .send()
