@@ -19,12 +19,44 @@ use crate::aws::RegionCtx;
 #[derive(Debug, Clone)]
 pub struct SlowEc2 {
     start: tokio::time::Instant,
-    asked: Arc<Mutex<Vec<(Duration, String)>>>,
+    asked: Arc<Mutex<Vec<(Duration, Form)>>>,
     /// The body answered to each action; an action not listed gets `<Action>Response` with `return`
     /// true, as EC2's writes answer.
     answers: HashMap<&'static str, String>,
-    /// Actions refused, with the EC2 error code answered (HTTP 400).
-    refused: HashMap<&'static str, &'static str>,
+    /// Requests refused, each with the EC2 error code answered (HTTP 400); the first that matches wins.
+    refused: Vec<Refusal>,
+}
+
+/// One request's form fields, as the SDK sends them to EC2's query API.
+#[derive(Debug, Clone)]
+pub struct Form(String);
+
+impl Form {
+    /// The field's value as sent (still percent-encoded), or "" when the request has none.
+    pub fn field(&self, name: &str) -> &str {
+        self.0
+            .split('&')
+            .find_map(|pair| pair.strip_prefix(name)?.strip_prefix('='))
+            .unwrap_or_default()
+    }
+
+    pub fn action(&self) -> &str {
+        self.field("Action")
+    }
+}
+
+type RequestTest = dyn Fn(&Form) -> bool + Send + Sync;
+
+#[derive(Clone)]
+struct Refusal {
+    matches: Arc<RequestTest>,
+    code: &'static str,
+}
+
+impl std::fmt::Debug for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Refusal({})", self.code)
+    }
 }
 
 impl Default for SlowEc2 {
@@ -39,7 +71,7 @@ impl SlowEc2 {
             start: tokio::time::Instant::now(),
             asked: Arc::default(),
             answers: HashMap::new(),
-            refused: HashMap::new(),
+            refused: Vec::new(),
         }
     }
 
@@ -50,8 +82,20 @@ impl SlowEc2 {
     }
 
     /// Refuses `action` with EC2's error `code`.
-    pub fn refusing(mut self, action: &'static str, code: &'static str) -> SlowEc2 {
-        self.refused.insert(action, code);
+    pub fn refusing(self, action: &'static str, code: &'static str) -> SlowEc2 {
+        self.refusing_where(code, move |form| form.action() == action)
+    }
+
+    /// Refuses every request `matches` picks with EC2's error `code`.
+    pub fn refusing_where(
+        mut self,
+        code: &'static str,
+        matches: impl Fn(&Form) -> bool + Send + Sync + 'static,
+    ) -> SlowEc2 {
+        self.refused.push(Refusal {
+            matches: Arc::new(matches),
+            code,
+        });
         self
     }
 
@@ -66,13 +110,18 @@ impl SlowEc2 {
 
     /// The actions asked during the given second, sorted.
     pub fn asked_in(&self, second: u64) -> Vec<String> {
+        self.asked_in_as(second, |form| form.action().to_string())
+    }
+
+    /// The requests asked during the given second, each as `label` names it, sorted.
+    pub fn asked_in_as(&self, second: u64, label: impl Fn(&Form) -> String) -> Vec<String> {
         let mut asked: Vec<String> = self
             .asked
             .lock()
             .unwrap()
             .iter()
             .filter(|(at, _)| at.as_secs() == second)
-            .map(|(_, action)| action.clone())
+            .map(|(_, form)| label(form))
             .collect();
         asked.sort();
         asked
@@ -81,19 +130,21 @@ impl SlowEc2 {
 
 impl HttpConnector for SlowEc2 {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
-        let action = body
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("Action="))
-            .unwrap_or_default()
-            .to_string();
+        let form =
+            Form(String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned());
+        let action = form.action().to_string();
+        let refusal = self
+            .refused
+            .iter()
+            .find(|refusal| (refusal.matches)(&form))
+            .map(|refusal| refusal.code);
         self.asked
             .lock()
             .unwrap()
-            .push((self.start.elapsed(), action.clone()));
+            .push((self.start.elapsed(), form));
         let xmlns = r#"xmlns="http://ec2.amazonaws.com/doc/2016-11-15/""#;
         // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
-        let (status, answer) = match self.refused.get(action.as_str()) {
+        let (status, answer) = match refusal {
             Some(code) => (
                 400,
                 format!(

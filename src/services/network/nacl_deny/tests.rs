@@ -5,6 +5,7 @@ use aws_sdk_ec2::types::{NetworkAclAssociation, Vpc, VpcCidrBlockAssociation};
 use aws_smithy_mocks::{RuleMode, mock, mock_client};
 
 use super::*;
+use crate::services::network::slow_ec2::{Form, SlowEc2};
 
 fn entry(direction: Direction, rule_number: i32, action: &str, cidr: &str) -> Entry {
     let v6 = cidr.contains(':');
@@ -555,54 +556,27 @@ async fn mocked_apply_creates_every_allow_before_any_deny() {
     assert_eq!(undo.added, entries_to_add(&default_acl(), &[]));
 }
 
-/// An EC2 endpoint that takes a second to answer each call and notes when (tokio's clock, paused in the
-/// tests) and what each request asked, as `allow egress=false rule 1` for a created entry and
-/// `delete egress=false rule 1` for a deleted one; it refuses the request named in `refuse` with
-/// `NetworkAclEntryLimitExceeded`.
-#[derive(Debug, Clone)]
-struct SlowEc2 {
-    start: tokio::time::Instant,
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(std::time::Duration, String)>>>,
-    refuse: Option<&'static str>,
-    /// The answer to DescribeNetworkAcls.
-    acl: String,
+/// A request to the slow endpoint as these tests name it: `allow egress=false rule 1` for a created
+/// entry, `delete egress=false rule 1` for a deleted one, `describe` for the read.
+fn entry_request(form: &Form) -> String {
+    let action = match form.action() {
+        "DescribeNetworkAcls" => return "describe".into(),
+        "DeleteNetworkAclEntry" => "delete",
+        _ => form.field("RuleAction"),
+    };
+    format!(
+        "{action} egress={} rule {}",
+        form.field("Egress"),
+        form.field("RuleNumber")
+    )
 }
 
-impl SlowEc2 {
-    fn new(refuse: Option<&'static str>) -> SlowEc2 {
-        SlowEc2 {
-            start: tokio::time::Instant::now(),
-            seen: Default::default(),
-            refuse,
-            acl: String::new(),
-        }
-    }
-
-    fn ctx(&self) -> RegionCtx {
-        let config = aws_sdk_ec2::Config::builder()
-            .with_test_defaults_v2()
-            .sleep_impl(aws_smithy_async::rt::sleep::TokioSleep::new())
-            .http_client(self.clone())
-            .build();
-        RegionCtx::with_ec2("us-east-1", Client::from_conf(config))
-    }
-
-    /// What was asked in the first second, and what after.
-    fn waves(&self) -> (Vec<String>, Vec<String>) {
-        let later = (1..10).flat_map(|second| self.asked_in(second)).collect();
-        (self.asked_in(0), later)
-    }
-
-    /// What was asked during the given second.
-    fn asked_in(&self, second: u64) -> Vec<String> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|(at, _)| at.as_secs() == second)
-            .map(|(_, asked)| asked.clone())
-            .collect()
-    }
+/// The entries asked in the first second, and those asked after.
+fn waves(endpoint: &SlowEc2) -> (Vec<String>, Vec<String>) {
+    let later = (1..10)
+        .flat_map(|second| endpoint.asked_in_as(second, entry_request))
+        .collect();
+    (endpoint.asked_in_as(0, entry_request), later)
 }
 
 /// DescribeNetworkAcls's answer for one ACL holding `entries`.
@@ -629,75 +603,11 @@ fn describe_acl_xml(acl_id: &str, entries: &[Entry]) -> String {
     )
 }
 
-impl aws_smithy_runtime_api::client::http::HttpConnector for SlowEc2 {
-    fn call(
-        &self,
-        request: aws_smithy_runtime_api::client::orchestrator::HttpRequest,
-    ) -> aws_smithy_runtime_api::client::http::HttpConnectorFuture {
-        use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
-        use aws_smithy_runtime_api::http::StatusCode;
-        use aws_smithy_types::body::SdkBody;
-        let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default()).into_owned();
-        let field = |name: &str| {
-            body.split('&')
-                .find_map(|pair| pair.strip_prefix(&format!("{name}=")))
-                .unwrap_or_default()
-                .to_string()
-        };
-        let action = match field("Action").as_str() {
-            "DeleteNetworkAclEntry" => "delete".to_string(),
-            "DescribeNetworkAcls" => "describe".to_string(),
-            _ => field("RuleAction"),
-        };
-        let asked = format!(
-            "{action} egress={} rule {}",
-            field("Egress"),
-            field("RuleNumber")
-        );
-        self.seen
-            .lock()
-            .unwrap()
-            .push((self.start.elapsed(), asked.clone()));
-        let refused = self.refuse == Some(asked.as_str());
-        let answer = match action.as_str() {
-            "describe" => self.acl.clone(),
-            "delete" => r#"<DeleteNetworkAclEntryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId><return>true</return></DeleteNetworkAclEntryResponse>"#.to_string(),
-            _ => r#"<CreateNetworkAclEntryResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>r-1</requestId><return>true</return></CreateNetworkAclEntryResponse>"#.to_string(),
-        };
-        aws_smithy_runtime_api::client::http::HttpConnectorFuture::new(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-            // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
-            let (status, body) = if refused {
-                (
-                    400,
-                    "<Response><Errors><Error><Code>NetworkAclEntryLimitExceeded</Code><Message>The maximum number of entries for the network ACL has been reached.</Message></Error></Errors><RequestID>r-1</RequestID></Response>",
-                )
-            } else {
-                (200, answer.as_str())
-            };
-            Ok(HttpResponse::new(
-                StatusCode::try_from(status).unwrap(),
-                SdkBody::from(body.to_string()),
-            ))
-        })
-    }
-}
-
-impl aws_smithy_runtime_api::client::http::HttpClient for SlowEc2 {
-    fn http_connector(
-        &self,
-        _settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
-        _components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
-    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
-        aws_smithy_runtime_api::client::http::SharedHttpConnector::new(self.clone())
-    }
-}
-
 /// The entries go in two waves of one round trip each, not one round trip per entry: every allow at
 /// once, and only once AWS has acknowledged them all, every deny at once.
 #[tokio::test(start_paused = true)]
 async fn the_allows_go_out_together_and_the_denies_together_once_every_allow_is_in() {
-    let endpoint = SlowEc2::new(None);
+    let endpoint = SlowEc2::new();
     let started = tokio::time::Instant::now();
     let undo = NetworkAclDeny
         .apply(&endpoint.ctx(), &cut_for(&default_acl(), &[]))
@@ -708,7 +618,7 @@ async fn the_allows_go_out_together_and_the_denies_together_once_every_allow_is_
         std::time::Duration::from_secs(2),
         "two round trips of a second, where one entry after the other took eight"
     );
-    let (first, then) = endpoint.waves();
+    let (first, then) = waves(&endpoint);
     assert_eq!(
         first,
         [
@@ -735,7 +645,10 @@ async fn the_allows_go_out_together_and_the_denies_together_once_every_allow_is_
 /// refused entry and AWS's code.
 #[tokio::test(start_paused = true)]
 async fn a_refused_allow_sends_no_deny_and_names_the_entry() {
-    let endpoint = SlowEc2::new(Some("allow egress=true rule 1"));
+    // https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html
+    let endpoint = SlowEc2::new().refusing_where("NetworkAclEntryLimitExceeded", |form| {
+        entry_request(form) == "allow egress=true rule 1"
+    });
     let err = NetworkAclDeny
         .apply(&endpoint.ctx(), &cut_for(&default_acl(), &[]))
         .await
@@ -747,7 +660,7 @@ async fn a_refused_allow_sends_no_deny_and_names_the_entry() {
         "{}",
         err.message
     );
-    let (first, then) = endpoint.waves();
+    let (first, then) = waves(&endpoint);
     assert_eq!(
         first.len(),
         4,
@@ -763,16 +676,16 @@ async fn restore_deletes_the_denies_together_then_the_allows_together() {
     let added = entries_to_add(&default_acl(), &[]);
     let mut live = default_acl().entries;
     live.extend(added.iter().cloned());
-    let mut endpoint = SlowEc2::new(None);
-    endpoint.acl = describe_acl_xml("acl-1", &live);
+    let endpoint =
+        SlowEc2::new().answering("DescribeNetworkAcls", describe_acl_xml("acl-1", &live));
     let undo = UndoRecord {
         network_acl_id: "acl-1".into(),
         added,
     };
     let outcome = NetworkAclDeny.undo(&endpoint.ctx(), &undo).await.unwrap();
-    assert_eq!(endpoint.asked_in(0), ["describe egress= rule "]);
+    assert_eq!(endpoint.asked_in_as(0, entry_request), ["describe"]);
     assert_eq!(
-        endpoint.asked_in(1),
+        endpoint.asked_in_as(1, entry_request),
         [
             "delete egress=false rule 3",
             "delete egress=false rule 4",
@@ -781,7 +694,7 @@ async fn restore_deletes_the_denies_together_then_the_allows_together() {
         ]
     );
     assert_eq!(
-        endpoint.asked_in(2),
+        endpoint.asked_in_as(2, entry_request),
         [
             "delete egress=false rule 1",
             "delete egress=false rule 2",
