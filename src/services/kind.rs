@@ -341,10 +341,12 @@ pub trait Containment: Send + Sync {
 
     /// Waits until what [`Containment::apply`] asked of AWS is in force, for a kind whose change AWS
     /// carries out after the call is answered (VPC Block Public Access reports `update-in-progress` first).
-    /// Apply journals the cut done only after this returns. A sealing cut's wait does not hold back the
+    /// Apply journals the cut done only after this returns, and a resumed apply that finds the cut made
+    /// (its completion never journaled) runs this again. A sealing cut's wait does not hold back the
     /// per-resource cuts (stolen keys must not stay active while a switch settles), so it must only read:
-    /// every change is made in `apply`. Kinds whose change is in force when the call returns wait for
-    /// nothing.
+    /// every change is made in `apply`. A per-resource kind may make here a call that changes nothing
+    /// restore puts back and that AWS answers alike when asked twice (CloudFront's invalidation of what
+    /// the edge cached). Kinds whose change is in force when the call returns wait for nothing.
     async fn take_effect(&self, ctx: &RegionCtx, cut: &Cut) -> Result<(), ServiceError>;
 
     /// The undo record apply would have returned, for a cut whose completion was never journaled (a
@@ -628,8 +630,7 @@ pub trait CutKind: Send + Sync + 'static {
         cut: &TypedCut<Self::State>,
     ) -> Result<Self::Undo, ServiceError>;
 
-    /// As [`Containment::take_effect`]: reads only. By default the change is in force once `apply`
-    /// returns.
+    /// As [`Containment::take_effect`]. By default the change is in force once `apply` returns.
     async fn take_effect(
         &self,
         _ctx: &RegionCtx,

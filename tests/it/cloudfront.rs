@@ -149,9 +149,59 @@ async fn with_a_maintenance_origin_every_behaviour_shows_the_notice_then_is_rest
         .find(|o| o.id() == "hikkonuki-maintenance")
         .expect("the maintenance origin was added");
     assert_eq!(maintenance.domain_name(), MAINTENANCE);
+    // What the edge cached from the real origins is dropped (the emulator reports the change deployed
+    // at once, so one invalidation; a mock test covers AWS's second, once deployed).
+    assert_eq!(
+        invalidations(&cloudfront, &seeded.distribution_id).await,
+        [("hikkonuki-maintenance".to_string(), vec!["/*".to_string()])]
+    );
 
     restore(&emulator);
     assert_eq!(config_of(&cloudfront, &seeded).await, before);
+    assert_eq!(
+        invalidations(&cloudfront, &seeded.distribution_id).await,
+        [
+            ("hikkonuki-maintenance".to_string(), vec!["/*".to_string()]),
+            ("hikkonuki-restore".to_string(), vec!["/*".to_string()])
+        ],
+        "and the notice page cached at the edge, on restore"
+    );
+}
+
+/// The distribution's invalidations, each as its caller reference up to the ETag it names, and its
+/// paths, sorted.
+pub async fn invalidations(
+    cloudfront: &aws_sdk_cloudfront::Client,
+    id: &str,
+) -> Vec<(String, Vec<String>)> {
+    let listed = cloudfront
+        .list_invalidations()
+        .distribution_id(id)
+        .send()
+        .await
+        .unwrap();
+    let mut made = Vec::new();
+    for summary in listed
+        .invalidation_list()
+        .map(|l| l.items())
+        .unwrap_or_default()
+    {
+        let got = cloudfront
+            .get_invalidation()
+            .distribution_id(id)
+            .id(summary.id())
+            .send()
+            .await
+            .unwrap();
+        let batch = got.invalidation().unwrap().invalidation_batch().unwrap();
+        let reference = batch.caller_reference();
+        let purpose = reference
+            .rsplit_once('-')
+            .map_or(reference, |(purpose, _etag)| purpose);
+        made.push((purpose.to_string(), batch.paths().unwrap().items().to_vec()));
+    }
+    made.sort();
+    made
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -1,14 +1,15 @@
 //! `cloudfront_maintenance` killed mid-run (no other crash scenario plans with `--maintenance-origin`):
-//! each cut is one UpdateDistribution, so SIGKILL right after the first and the last of apply's writes
+//! each cut is one UpdateDistribution, then the invalidation of what the edge cached (one: the emulator
+//! reports the change deployed at once), so SIGKILL right after the first and the last of apply's writes
 //! (the distribution pointed at the notice, its completion never journaled) must still let restore give
-//! the whole configuration back; and restore killed after its first and last write, then run again, must
-//! finish the job. The leaky account has one distribution, so first and last are the same call.
+//! the whole configuration back; and restore killed after its first and last write (the routing given
+//! back, then its invalidation), then run again, must finish the job.
 
 use super::{
     REGION, apply_killed_then_restored, reset, restore_killed_then_restored, uncut_apply,
     uncut_restore,
 };
-use crate::cloudfront::config_of;
+use crate::cloudfront::{config_of, invalidations};
 use crate::emulator::Emulator;
 use crate::leaky_account::edge::{self, SeededEdge};
 
@@ -61,6 +62,11 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
         format!("{:?}", config_of(&cloudfront, &seeded).await),
         original
     );
+    assert_eq!(
+        (apply_calls.len(), restore_calls.len()),
+        (2, 2),
+        "each run writes the distribution, then invalidates the edge: {apply_calls:?} {restore_calls:?}"
+    );
 
     for n in first_and_last_write(&apply_calls) {
         let name = format!("a{n}");
@@ -82,6 +88,16 @@ async fn cloudfront_maintenance_killed_after_its_first_and_last_write_is_given_b
             format!("{:?}", config_of(&cloudfront, &seeded).await),
             original,
             "{}, then restore again",
+            killed.what
+        );
+        // Killed before its invalidation, restore run again finds the routing given back and still
+        // drops the notice page the edge cached.
+        assert!(
+            invalidations(&cloudfront, &seeded.distribution_id)
+                .await
+                .iter()
+                .any(|(purpose, _)| purpose == "hikkonuki-restore"),
+            "{}, then restore again: the edge was invalidated",
             killed.what
         );
     }

@@ -12,9 +12,13 @@
 //! AWS's order, and the update is the same single UpdateDistribution, so a crash leaves either the old
 //! configuration or the new one.
 //!
+//! What the edge locations already cached from the real origins would still be served until its TTL
+//! runs out, so once the update is answered every cached copy is invalidated, at once and again when
+//! the change is deployed ([`super::edge_cache`]); the cut is recorded done only then.
+//!
 //! Undo points each behaviour back at the origin it had, attaches its recorded code again, and removes
 //! the maintenance origin once nothing uses it. A behaviour someone re-pointed, or given other code,
-//! since is left alone and reported.
+//! since is left alone and reported. The notice page cached at the edge is invalidated the same way.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +30,8 @@ use aws_sdk_cloudfront::types::{
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Change, READ_CONCURRENCY, aliases, distributions, gone, read_config, read_config_for_discovery,
-    update,
+    Change, READ_CONCURRENCY, aliases, distributions, edge_cache, gone, read_config,
+    read_config_for_discovery, update,
 };
 use crate::aws::RegionCtx;
 use crate::services::{
@@ -672,6 +676,23 @@ impl CutKind for CloudFrontMaintenance {
         Ok(record)
     }
 
+    /// The routing is written; what the edge locations already cached from the real origins is still
+    /// served until dropped ([`edge_cache`]). Done here, not in `apply`, so a resumed apply that finds the
+    /// routing written (its completion never journaled) drops them too.
+    async fn take_effect(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<Routing>,
+    ) -> Result<(), ServiceError> {
+        if edge_cache::drop_cached_copies(ctx, &cut.target, "maintenance", &edge_cache::WAIT)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(gone(&cut.target))
+        }
+    }
+
     fn undo_record_for(&self, cut: &TypedCut<Routing>) -> Result<Routing, ServiceError> {
         Ok(cut.before.clone())
     }
@@ -691,13 +712,26 @@ impl CutKind for CloudFrontMaintenance {
                 }
             },
         )
-        .await?
-        .unwrap_or_else(|| {
-            vec![format!(
-                "conflict: distribution {} was deleted after the cut; nothing to point back",
+        .await?;
+        let Some(mut notes) = notes else {
+            return Ok(UndoOutcome {
+                notes: vec![format!(
+                    "conflict: distribution {} was deleted after the cut; nothing to point back",
+                    prior.distribution_id
+                )],
+            });
+        };
+        // The notice page cached at the edge under the real URLs would be served until its TTL runs
+        // out. Also when the routing was already given back: a restore stopped between the two calls
+        // finds it so.
+        if edge_cache::drop_cached_copies(ctx, &prior.distribution_id, "restore", &edge_cache::WAIT)
+            .await?
+        {
+            notes.push(format!(
+                "distribution {}: every copy cached at the edge invalidated (/*)",
                 prior.distribution_id
-            )]
-        });
+            ));
+        }
         Ok(UndoOutcome { notes })
     }
 }

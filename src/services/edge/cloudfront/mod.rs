@@ -26,6 +26,7 @@ pub const READ_CONCURRENCY: usize = 4;
 
 pub mod cloudfront_disable;
 pub mod cloudfront_maintenance;
+pub mod edge_cache;
 #[cfg(test)]
 mod tests;
 

@@ -3,6 +3,12 @@
 
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::error::ErrorMetadata;
+use aws_sdk_cloudfront::operation::create_invalidation::{
+    CreateInvalidationError, CreateInvalidationOutput,
+};
+use aws_sdk_cloudfront::operation::get_distribution::{
+    GetDistributionError, GetDistributionOutput,
+};
 use aws_sdk_cloudfront::operation::get_distribution_config::{
     GetDistributionConfigError, GetDistributionConfigOutput,
 };
@@ -11,8 +17,8 @@ use aws_sdk_cloudfront::operation::update_distribution::{
 };
 use aws_sdk_cloudfront::types::error::{NoSuchDistribution, PreconditionFailed};
 use aws_sdk_cloudfront::types::{
-    Aliases, CacheBehavior, CacheBehaviors, DefaultCacheBehavior, DistributionConfig, EventType,
-    FunctionAssociation, FunctionAssociations, LambdaFunctionAssociation,
+    Aliases, CacheBehavior, CacheBehaviors, DefaultCacheBehavior, Distribution, DistributionConfig,
+    EventType, FunctionAssociation, FunctionAssociations, LambdaFunctionAssociation,
     LambdaFunctionAssociations, MinimumProtocolVersion, Origin, Origins, SslSupportMethod,
     ViewerCertificate, ViewerProtocolPolicy,
 };
@@ -496,7 +502,13 @@ async fn mocked_maintenance_restore_sends_the_original_config_with_the_etag_just
             req.if_match() == Some("ETAG5") && req.distribution_config() == Some(&config())
         })
         .then_output(|| UpdateDistributionOutput::builder().build());
-    let client = mock_client!(aws_sdk_cloudfront, RuleMode::MatchAny, &[&reads, &update]);
+    let deployed = mock!(Client::get_distribution).then_output(|| deployment("Deployed", "ETAG6"));
+    let invalidation = invalidating("hikkonuki-restore-ETAG6");
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &update, &deployed, &invalidation]
+    );
     let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
     let record = CloudFrontMaintenance
         .undo_record_for(&maintenance_cut())
@@ -505,9 +517,149 @@ async fn mocked_maintenance_restore_sends_the_original_config_with_the_etag_just
     let outcome = CloudFrontMaintenance.undo(&ctx, &record).await.unwrap();
     assert_eq!(update.num_calls(), 1);
     assert_eq!(
-        outcome.notes,
-        vec!["distribution E1: behaviours pointed back at their origins"]
+        invalidation.num_calls(),
+        1,
+        "the notice page cached at the edge is dropped"
     );
+    assert_eq!(
+        outcome.notes,
+        vec![
+            "distribution E1: behaviours pointed back at their origins",
+            "distribution E1: every copy cached at the edge invalidated (/*)"
+        ]
+    );
+}
+
+// --- what the edge cached ---
+
+/// GetDistribution's answer: the distribution in `status` with configuration `etag`.
+fn deployment(status: &str, etag: &str) -> GetDistributionOutput {
+    GetDistributionOutput::builder()
+        .distribution(
+            Distribution::builder()
+                .id("E1")
+                .arn("arn:aws:cloudfront::123456789012:distribution/E1")
+                .status(status)
+                .last_modified_time(aws_smithy_types::DateTime::from_secs(0))
+                .in_progress_invalidation_batches(0)
+                .domain_name("d1.cloudfront.net")
+                .distribution_config(config())
+                .build()
+                .unwrap(),
+        )
+        .e_tag(etag)
+        .build()
+}
+
+/// CreateInvalidation of every path (`/*`) under `reference`, answered.
+fn invalidating(reference: &'static str) -> aws_smithy_mocks::Rule {
+    mock!(Client::create_invalidation)
+        .match_requests(move |req| {
+            let batch = req.invalidation_batch().unwrap();
+            req.distribution_id() == Some("E1")
+                && batch.caller_reference() == reference
+                && batch.paths().unwrap().items() == ["/*"]
+        })
+        .then_output(|| CreateInvalidationOutput::builder().build())
+}
+
+/// Once the routing is written, every copy the edge cached from the real origins is invalidated at once,
+/// and again when CloudFront reports the change deployed: an edge location that had not yet received it
+/// could have cached from the real origin after the first. The second reference names the first, so a
+/// resumed apply asking again is answered with the invalidations already made.
+#[tokio::test(start_paused = true)]
+async fn mocked_the_cut_invalidates_the_edge_at_once_and_again_once_deployed() {
+    let reads = mock!(Client::get_distribution)
+        .sequence()
+        .output(|| deployment("InProgress", "ETAG7"))
+        .output(|| deployment("InProgress", "ETAG7"))
+        .output(|| deployment("Deployed", "ETAG7"))
+        .build();
+    let at_once = invalidating("hikkonuki-maintenance-ETAG7");
+    let once_deployed = invalidating("hikkonuki-maintenance-ETAG7-deployed-ETAG7");
+    let client = mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &at_once, &once_deployed]
+    );
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(client);
+
+    CloudFrontMaintenance
+        .take_effect(&ctx, &maintenance_cut())
+        .await
+        .unwrap();
+    assert_eq!((at_once.num_calls(), once_deployed.num_calls()), (1, 1));
+    assert_eq!(reads.num_calls(), 3);
+}
+
+/// AWS's documented refusal (at most 15 wildcard paths in progress per distribution,
+/// https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/InvalidationLimits.html) fails
+/// the cut with AWS's code, so it is not recorded done while the leaked copies are still served; a
+/// distribution still deploying after the wait's limit fails it too, saying what to do.
+#[tokio::test(start_paused = true)]
+async fn mocked_a_refused_invalidation_or_an_endless_deployment_fails_the_cut_saying_why() {
+    let deployed = mock!(Client::get_distribution).then_output(|| deployment("Deployed", "ETAG8"));
+    let refused = mock!(Client::create_invalidation).then_error(|| {
+        CreateInvalidationError::generic(
+            ErrorMetadata::builder()
+                .code("TooManyInvalidationsInProgress")
+                .message("Your request contains too many invalidations in progress.")
+                .build(),
+        )
+    });
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&deployed, &refused]
+    ));
+    let err = CloudFrontMaintenance
+        .take_effect(&ctx, &maintenance_cut())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("TooManyInvalidationsInProgress"));
+
+    let deploying =
+        mock!(Client::get_distribution).then_output(|| deployment("InProgress", "ETAG9"));
+    let at_once = invalidating("hikkonuki-maintenance-ETAG9");
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&deploying, &at_once]
+    ));
+    let err = CloudFrontMaintenance
+        .take_effect(&ctx, &maintenance_cut())
+        .await
+        .unwrap_err();
+    assert_eq!(at_once.num_calls(), 1, "the first invalidation was made");
+    assert!(
+        err.message
+            .contains("distribution E1 is still `InProgress` after 1200 s")
+            && err.message.contains("Run the command again"),
+        "{}",
+        err.message
+    );
+}
+
+/// A distribution deleted after the cut is the cut's error (nothing left to route or cache).
+#[tokio::test]
+async fn mocked_a_distribution_deleted_before_its_edge_is_invalidated_fails_the_cut() {
+    let gone = mock!(Client::get_distribution).then_error(|| {
+        GetDistributionError::NoSuchDistribution(
+            NoSuchDistribution::builder()
+                .meta(ErrorMetadata::builder().code("NoSuchDistribution").build())
+                .build(),
+        )
+    });
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&gone]
+    ));
+    let err = CloudFrontMaintenance
+        .take_effect(&ctx, &maintenance_cut())
+        .await
+        .unwrap_err();
+    assert!(err.message.contains("no longer exists"), "{}", err.message);
 }
 
 // --- cloudfront_maintenance and code at the edge ---
