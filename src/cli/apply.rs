@@ -136,15 +136,16 @@ pub async fn apply_command(
     if outcome.credentials_expired {
         say!(
             settings,
-            "Stopped: the credentials expired or were revoked and could not be refreshed. Renew them (e.g. `aws sso login`), then run the same apply again to resume."
+            "Stopped: the credentials expired or were revoked and could not be refreshed. Renew them (e.g. `aws sso login`), then run the same apply again to resume:\n  {}",
+            field(&settings.command_line)
         );
     }
     if !outcome.not_attempted.is_empty() {
         say!(
             settings,
-            "Stopped early: {} cut(s) not attempted. The rollback file is complete.\n  To continue: hikkonuki apply {} (it resumes where this run stopped)",
+            "Stopped early: {} cut(s) not attempted. The rollback file is complete.\n  To continue, run the same command again (the same rollback file and selection; it resumes where this run stopped):\n  {}",
             outcome.not_attempted.len(),
-            args.plan.display()
+            field(&settings.command_line)
         );
     }
     say!(
@@ -325,8 +326,8 @@ fn accounts_applied(
     if not_attempted > 0 || broken > 0 {
         say!(
             settings,
-            "To continue: hikkonuki apply {} (each account resumes where it stopped)",
-            args.plan.display()
+            "To continue, run the same command again (each account resumes where it stopped):\n  {}",
+            field(&settings.command_line)
         );
     }
     say!(

@@ -21,6 +21,23 @@ pub struct Parsed {
     pub plan_options: PlanOptions,
     /// `restore`: the restore gates lifted, as their flags (e.g. `--lift-session-revocation`).
     pub lifted_gates: Vec<String>,
+    /// The command line as given, quoted for a POSIX shell, for the hints that say to run it again.
+    pub command_line: String,
+}
+
+/// `argv` as one line a POSIX shell reads back as the same words. Arguments that are not UTF-8 are
+/// shown lossily, and one holding a NUL (no shell can pass it) as a placeholder: the line is a hint,
+/// never run by the tool.
+pub fn command_line(argv: &[OsString]) -> String {
+    argv.iter()
+        .map(|arg| {
+            let arg = arg.to_string_lossy();
+            shlex::try_quote(&arg)
+                .map(|quoted| quoted.into_owned())
+                .unwrap_or_else(|_| "'<argument holding a NUL byte>'".into())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Parses argv with the flags every kind in `registry` declares added to `plan` and `restore`.
@@ -31,12 +48,14 @@ where
 {
     let options = registry.plan_options();
     let gates = registry.restore_gates();
-    let matches = command(registry).try_get_matches_from(argv)?;
+    let argv: Vec<OsString> = argv.into_iter().map(Into::into).collect();
+    let matches = command(registry).try_get_matches_from(&argv)?;
     let cli = Cli::from_arg_matches(&matches)?;
     let mut parsed = Parsed {
         cli,
         plan_options: PlanOptions::new(),
         lifted_gates: Vec::new(),
+        command_line: command_line(&argv),
     };
     match matches.subcommand() {
         Some(("plan", plan)) => {

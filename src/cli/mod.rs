@@ -87,7 +87,10 @@ where
 }
 
 async fn execute(parsed: args::Parsed, registry: &services::Registry) -> anyhow::Result<u8> {
-    let settings = Settings::from_cli(&parsed.cli)?;
+    let settings = Settings {
+        command_line: parsed.command_line.clone(),
+        ..Settings::from_cli(&parsed.cli)?
+    };
     let reporter = settings.reporter();
     let result = execute_command(&parsed, registry, &settings, reporter.as_ref()).await;
     if let Err(err) = &result {

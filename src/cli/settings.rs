@@ -16,6 +16,8 @@ pub struct Settings {
     pub parallelism: Parallelism,
     pub stats: bool,
     pub json: bool,
+    /// The command line as given, quoted ([`super::args::command_line`]): what "run it again" means.
+    pub command_line: String,
 }
 
 impl Settings {
@@ -52,6 +54,7 @@ impl Settings {
             parallelism,
             stats: cli.stats,
             json,
+            command_line: String::new(),
         })
     }
 

@@ -174,6 +174,7 @@ mod tests {
             parallelism: crate::engine::Parallelism::AtMost(1),
             stats: false,
             json: false,
+            command_line: "hikkonuki verify".into(),
         }
     }
 

@@ -32,3 +32,27 @@ fn a_switch_takes_no_value() {
     assert!(help.contains("--no-evidence-snapshots"), "{help}");
     assert!(!help.contains("--no-evidence-snapshots <"), "{help}");
 }
+
+/// The command line given back in "run the same command again" hints reads back, in a POSIX shell, as the
+/// words given: a space or a quote in a path stays one word, and a `$` is not expanded.
+#[test]
+fn the_command_line_given_back_reads_as_the_same_words() {
+    let argv = [
+        "hikkonuki",
+        "apply",
+        "my plan.yaml",
+        "--rollback",
+        "it's $HOME.yaml",
+        "--kinds",
+        "sg_revoke",
+    ];
+    let parsed = parse(argv, &registry()).unwrap();
+    assert_eq!(
+        parsed.command_line,
+        r#"hikkonuki apply 'my plan.yaml' --rollback "it's "'$HOME.yaml' --kinds sg_revoke"#
+    );
+    assert_eq!(
+        shlex::split(&parsed.command_line).unwrap(),
+        argv.map(String::from)
+    );
+}

@@ -148,3 +148,74 @@ async fn a_cut_refused_after_one_of_its_writes_went_through_is_restored_exactly(
         .code(0);
     assert_eq!(rules_of(&emulator, &group).await, original);
 }
+
+/// A run stopped early (here `--fail-fast` after a refused cut) says to run the same command again, and
+/// gives it whole: the rollback file and selection it was given, not just the plan, since the plan alone
+/// would write a second rollback file and take every cut. Run again as given, it resumes in the same file,
+/// and restore of that file gives both groups back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_run_stopped_early_gives_back_its_whole_command_and_that_command_finishes_the_job() {
+    let emulator = Emulator::start();
+    let first = open_group_planned(&emulator, "first").await;
+    let second = open_group_planned(&emulator, "second").await;
+    let originals = (
+        rules_of(&emulator, &first).await,
+        rules_of(&emulator, &second).await,
+    );
+    emulator
+        .plan(REGION, "plans/stopped.yaml")
+        .args([
+            "--kinds",
+            "sg_revoke",
+            "--target",
+            &first,
+            "--target",
+            &second,
+        ])
+        .assert()
+        .code(0);
+    let command = [
+        "apply",
+        "plans/stopped.yaml",
+        "--yes",
+        "--fail-fast",
+        "--rollback",
+        "kept here.rollback.yaml",
+        "--kinds",
+        "sg_revoke",
+    ];
+
+    let (status, _, refused, output) = run_refusing(&emulator, &command, 1, "stopped.apply.log");
+    assert_eq!(status.code(), Some(1), "{output}");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(
+        output.contains("To continue, run the same command again")
+            && output.contains(
+                "apply plans/stopped.yaml --yes --fail-fast --rollback 'kept here.rollback.yaml' --kinds sg_revoke --parallelism 1"
+            ),
+        "{output}"
+    );
+
+    emulator
+        .hikkonuki()
+        .args(command)
+        .args(["--parallelism", "1"])
+        .assert()
+        .success();
+    assert!(
+        !emulator.path("plans/stopped.rollback.yaml").exists(),
+        "no second rollback file"
+    );
+    assert_ne!(rules_of(&emulator, &second).await, originals.1, "cut");
+    emulator
+        .restore("kept here.rollback.yaml")
+        .assert()
+        .success();
+    assert_eq!(
+        (
+            rules_of(&emulator, &first).await,
+            rules_of(&emulator, &second).await
+        ),
+        originals
+    );
+}
