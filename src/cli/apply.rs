@@ -96,7 +96,6 @@ pub async fn apply_command(
             ..
         }) => {
             return accounts_applied(
-                args,
                 settings,
                 reporter,
                 &session,
@@ -262,7 +261,6 @@ fn show_drift(
 
 /// A plan over several accounts: one block per account, then the one summary and the way back.
 fn accounts_applied(
-    args: &ApplyArgs,
     settings: &Settings,
     reporter: &dyn Reporter,
     session: &AwsSession,
