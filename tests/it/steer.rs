@@ -379,9 +379,15 @@ async fn a_vpc_narrows_plan_and_apply_to_the_cuts_of_resources_in_it() {
         .filter(|cut| in_seeded_vpc(cut))
         .map(|cut| cut.id.as_str())
         .collect();
-    // The seeded VPC's groups, ACL, routes and gateways; outside it, the default VPC (moto makes one)
-    // and the account-wide cuts.
-    for kind in ["sg_revoke", "nacl_deny", "route_remove", "igw_detach"] {
+    // The seeded VPC's groups, ACL, routes and gateways, and its flow log (its traffic recorded before
+    // it is cut); outside it, the default VPC (moto makes one) and the account-wide cuts.
+    for kind in [
+        "sg_revoke",
+        "nacl_deny",
+        "route_remove",
+        "igw_detach",
+        "evidence_flow_logs",
+    ] {
         assert!(
             expected.iter().any(|id| id.starts_with(kind)),
             "{kind} in {expected:?}"

@@ -368,6 +368,12 @@ impl CutKind for EvidenceFlowLogs {
         &INFO
     }
 
+    /// The VPC recorded: `--vpc` takes its flow log with the VPC's other cuts, so cutting one VPC still
+    /// records its traffic first.
+    fn vpcs(&self, state: &FlowLogState) -> Vec<String> {
+        vec![state.vpc_id.clone()]
+    }
+
     /// CreateFlowLogs takes `DryRun`, but these flow logs deliver to the evidence bucket apply makes
     /// first in the same phase, which a check does not make: AWS would answer about a bucket that is not
     /// there yet.
