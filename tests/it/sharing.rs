@@ -291,3 +291,46 @@ async fn the_ssm_public_sharing_setting_the_emulator_cannot_answer_is_an_unread_
         "{plan}"
     );
 }
+
+/// A plan made while block public access for snapshots is already on says, in the public snapshot's
+/// reason, that restore cannot make it public again until the block is off. The switch is read from the
+/// emulator's model of it (tests/emulator/aws_model). Neither moto nor that model refuses a public share
+/// while the switch is on, so AWS's refusal on restore, and restore giving the named accounts back all the
+/// same, are tested with mocks (`sharing_revoke::tests::mocked_restore_gives_accounts_back_…`).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_plan_made_while_snapshot_block_public_access_is_on_says_restore_cannot_make_it_public() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = sharing::seed(&config).await.unwrap();
+    aws_sdk_ec2::Client::new(&config)
+        .enable_snapshot_block_public_access()
+        .state(aws_sdk_ec2::types::SnapshotBlockPublicAccessState::BlockNewSharing)
+        .send()
+        .await
+        .unwrap();
+    emulator.plan(REGION, "plans/p.yaml").assert().code(0);
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let reason_of = |target: &str| -> String {
+        plan["cuts"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|cut| cut["target"].as_str() == Some(target))
+            .unwrap_or_else(|| panic!("no cut for {target}"))["reason"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let public = reason_of(&format!("ebs_snapshot/{}", seeded.public_snapshot));
+    assert!(
+        public.contains(
+            "block public access for EBS snapshots in us-east-1 is on (`block-new-sharing`)"
+        ) && public.contains("restore cannot make the EBS snapshot public again until it is off"),
+        "{public}"
+    );
+    // A snapshot shared only with an account is given back whatever the switch says.
+    let named = reason_of(&format!("ebs_snapshot/{}", seeded.shared_snapshot));
+    assert!(!named.contains("block public access"), "{named}");
+}

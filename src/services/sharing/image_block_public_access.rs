@@ -81,6 +81,26 @@ async fn read(ctx: &RegionCtx, account_id: &str) -> Result<SwitchState, ServiceE
     })
 }
 
+/// The switch as discovery found it, read once per region and run: this kind's proposal and
+/// `sharing_revoke`'s reasons (a public AMI cannot be made public again while it blocks) read one answer.
+pub async fn read_for_plan(ctx: &RegionCtx, account_id: &str) -> Result<SwitchState, ServiceError> {
+    ctx.once("image_block_public_access.state", || read(ctx, account_id))
+        .await
+}
+
+/// The switch's state now as AWS reports it (`unblocked` or `block-new-sharing`; see the module
+/// documentation for its lag), for `sharing_revoke`'s restore when AWS refuses to make an AMI public again.
+pub async fn state_now(ctx: &RegionCtx) -> Result<String, ServiceError> {
+    Ok(read(ctx, "").await?.state)
+}
+
+/// Whether the switch in `state` refuses making an AMI public: `block-new-sharing` "will block any attempt
+/// to publicly share your AMIs"
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableImageBlockPublicAccess.html>).
+pub fn blocks_new_public_sharing(state: &str) -> bool {
+    state == BLOCK_NEW_SHARING
+}
+
 /// Sets the switch to `state` (`unblocked` disables it).
 async fn set(ctx: &RegionCtx, state: &str, dry_run: bool) -> Result<(), ServiceError> {
     if state == UNBLOCKED {
@@ -158,7 +178,7 @@ impl CutKind for ImageBlockPublicAccess {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<SwitchState>>, ServiceError> {
-        let before = read(ctx, &scope.caller.account).await?;
+        let before = read_for_plan(ctx, &scope.caller.account).await?;
         Ok(propose(&ctx.region, &before).into_iter().collect())
     }
 

@@ -51,6 +51,29 @@ async fn read(ctx: &RegionCtx, account_id: &str) -> Result<SwitchState, ServiceE
     })
 }
 
+/// The switch as discovery found it, read once per region and run: this kind's proposal and
+/// `sharing_revoke`'s reasons (a public snapshot cannot be made public again while it blocks) read one
+/// answer.
+pub async fn read_for_plan(ctx: &RegionCtx, account_id: &str) -> Result<SwitchState, ServiceError> {
+    ctx.once("snapshot_block_public_access.state", || {
+        read(ctx, account_id)
+    })
+    .await
+}
+
+/// The switch's state now (`unblocked`, `block-new-sharing`, `block-all-sharing`), for
+/// `sharing_revoke`'s restore when AWS refuses to make a snapshot public again.
+pub async fn state_now(ctx: &RegionCtx) -> Result<String, ServiceError> {
+    Ok(read(ctx, "").await?.state)
+}
+
+/// Whether the switch in `state` refuses new public sharing: both blocking states do ("users can no
+/// longer request public sharing",
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_EnableSnapshotBlockPublicAccess.html>).
+pub fn blocks_new_public_sharing(state: &str) -> bool {
+    state != UNBLOCKED
+}
+
 /// Sets the switch to `state` (`unblocked` disables it).
 async fn set(ctx: &RegionCtx, state: &str, dry_run: bool) -> Result<(), ServiceError> {
     if state == UNBLOCKED {
@@ -122,7 +145,7 @@ impl CutKind for SnapshotBlockPublicAccess {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<SwitchState>>, ServiceError> {
-        let before = read(ctx, &scope.caller.account).await?;
+        let before = read_for_plan(ctx, &scope.caller.account).await?;
         Ok(propose(&ctx.region, &before).into_iter().collect())
     }
 
@@ -242,10 +265,11 @@ mod tests {
             })
             .build();
         let client = mock_client!(aws_sdk_ec2, RuleMode::Sequential, [&get]);
-        let ctx = RegionCtx::with_ec2("us-east-1", client);
+        // Two runs: a plan reads the switch once per region and run.
+        let run = || RegionCtx::with_ec2("us-east-1", client.clone());
         let scope = DiscoveryScope::for_tests();
         let proposed = SnapshotBlockPublicAccess
-            .discover(&ctx, &scope)
+            .discover(&run(), &scope)
             .await
             .unwrap();
         assert_eq!(proposed.len(), 1);
@@ -254,7 +278,7 @@ mod tests {
         assert_eq!(proposed[0].disabled_because, None);
         assert!(
             SnapshotBlockPublicAccess
-                .discover(&ctx, &scope)
+                .discover(&run(), &scope)
                 .await
                 .unwrap()
                 .is_empty()

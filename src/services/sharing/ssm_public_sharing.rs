@@ -8,6 +8,9 @@
 //!
 //! When the endpoint has no GetServiceSetting (the emulator answers 500 without an error code), the
 //! finding says the setting could not be read instead of failing the plan.
+//!
+//! `sharing_revoke` reads the same setting ([`read_for_plan`], once per run for both): while it is
+//! `Disable`, restore cannot make a document public again.
 
 use async_trait::async_trait;
 
@@ -34,9 +37,57 @@ fn client(ctx: &RegionCtx) -> aws_sdk_ssm::Client {
     }
 }
 
+/// What GetServiceSetting said of the setting.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingReading {
+    /// `Enable` or `Disable`, as AWS writes it.
+    Value(String),
+    /// AWS answered without a value.
+    NoValue,
+    /// The endpoint has no GetServiceSetting: what it answered.
+    Unread(String),
+}
+
+/// Whether the setting's value blocks sharing documents with `all` from now on.
+pub fn blocks_public_sharing(value: &str) -> bool {
+    value.eq_ignore_ascii_case("Disable")
+}
+
+/// The setting as GetServiceSetting reports it now. An answer from AWS that is not the setting (access
+/// denied, say) is an error.
+pub async fn read(ctx: &RegionCtx) -> Result<SettingReading, ServiceError> {
+    let read = client(ctx)
+        .get_service_setting()
+        .setting_id(SETTING_ID)
+        .send()
+        .await;
+    match read {
+        Ok(out) => {
+            let value = out
+                .service_setting()
+                .and_then(|s| s.setting_value())
+                .unwrap_or_default();
+            Ok(if value.is_empty() {
+                SettingReading::NoValue
+            } else {
+                SettingReading::Value(value.to_string())
+            })
+        }
+        Err(err) => match missing_operation(&err) {
+            Some(answer) => Ok(SettingReading::Unread(answer)),
+            None => Err(ServiceError::from_sdk("ssm:GetServiceSetting", err)),
+        },
+    }
+}
+
+/// [`read`], once per region and run: the inspection and `sharing_revoke`'s plan read one answer.
+pub async fn read_for_plan(ctx: &RegionCtx) -> Result<SettingReading, ServiceError> {
+    ctx.once("ssm_public_sharing.setting", || read(ctx)).await
+}
+
 /// The finding for the setting's value, if it says anything the responder must act on.
 pub fn finding(region: &str, value: &str) -> Option<Finding> {
-    if value.eq_ignore_ascii_case("Disable") {
+    if blocks_public_sharing(value) {
         return None;
     }
     Some(Finding {
@@ -66,45 +117,29 @@ impl Inspection for SsmPublicSharing {
         _scope: &DiscoveryScope,
         _cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
-        let read = client(ctx)
-            .get_service_setting()
-            .setting_id(SETTING_ID)
-            .send()
-            .await;
-        match read {
-            Ok(out) => {
-                let value = out
-                    .service_setting()
-                    .and_then(|s| s.setting_value())
-                    .unwrap_or_default();
-                if value.is_empty() {
-                    return Ok(vec![unread_finding(
-                        NAME,
-                        &ctx.region,
-                        SETTING_ID,
-                        Severity::Medium,
-                        format!(
-                            "GetServiceSetting returned no value for {SETTING_ID} in {}: check by hand whether SSM documents can be shared publicly",
-                            ctx.region
-                        ),
-                    )]);
-                }
-                Ok(finding(&ctx.region, value).into_iter().collect())
-            }
-            Err(err) => match missing_operation(&err) {
-                Some(answer) => Ok(vec![unread_finding(
-                    NAME,
-                    &ctx.region,
-                    SETTING_ID,
-                    Severity::Info,
-                    format!(
-                        "whether SSM documents can be shared publicly in {} could not be read (GetServiceSetting answered {answer}): check {SETTING_ID} by hand",
-                        ctx.region
-                    ),
-                )]),
-                None => Err(ServiceError::from_sdk("ssm:GetServiceSetting", err)),
-            },
-        }
+        Ok(match read_for_plan(ctx).await? {
+            SettingReading::Value(value) => finding(&ctx.region, &value).into_iter().collect(),
+            SettingReading::NoValue => vec![unread_finding(
+                NAME,
+                &ctx.region,
+                SETTING_ID,
+                Severity::Medium,
+                format!(
+                    "GetServiceSetting returned no value for {SETTING_ID} in {}: check by hand whether SSM documents can be shared publicly",
+                    ctx.region
+                ),
+            )],
+            SettingReading::Unread(answer) => vec![unread_finding(
+                NAME,
+                &ctx.region,
+                SETTING_ID,
+                Severity::Info,
+                format!(
+                    "whether SSM documents can be shared publicly in {} could not be read (GetServiceSetting answered {answer}): check {SETTING_ID} by hand",
+                    ctx.region
+                ),
+            )],
+        })
     }
 }
 

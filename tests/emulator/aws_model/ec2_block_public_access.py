@@ -26,7 +26,9 @@ What it models:
 
 What it leaves out: filters on DescribeVpcBlockPublicAccessExclusions (refused, so a caller relying on them
 notices), paging (everything in one page), ModifyVpcBlockPublicAccessExclusion, declarative policies and
-`ExclusionsAllowed: not-allowed`, and any effect on traffic (moto has none to affect).
+`ExclusionsAllowed: not-allowed`, and any effect on traffic (moto has none to affect). The snapshot and
+image switches have no effect either: moto's ModifySnapshotAttribute and ModifyImageAttribute still make a
+snapshot or AMI public while they block (AWS refuses), so that refusal is tested with mocks.
 """
 
 from moto.core.responses import ActionResult

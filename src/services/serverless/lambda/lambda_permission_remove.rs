@@ -5,7 +5,8 @@
 //!
 //! One cut per statement; `before` holds the statement exactly as GetPolicy returned it, and undo adds it
 //! back with AddPermission under the same statement ID, with the same action, principal and conditions.
-//! A statement re-added since under that ID is left alone and reported.
+//! A statement re-added since under that ID is left alone and reported, unless it is the same statement in
+//! the form Lambda writes it ([`same_statement`]): restore's own, read back by a later restore.
 
 use async_trait::async_trait;
 use aws_sdk_lambda::operation::add_permission::builders::AddPermissionFluentBuilder;
@@ -361,6 +362,82 @@ pub fn belongs_to(statement: &Value, function: &str, alias: Option<&str>) -> boo
     }
 }
 
+/// Whether `current`, as GetPolicy returns it now, is the `recorded` statement: the same once each is
+/// written as Lambda writes what AddPermission was given. AddPermission takes the principal as one string,
+/// so a statement recorded as `{"AWS": "*"}` comes back as `"*"`, and an account given by ID comes back as
+/// `{"AWS": "arn:aws:iam::ACCOUNT:root"}`
+/// (<https://docs.aws.amazon.com/lambda/latest/dg/permissions-function-cross-account.html>); IAM reads
+/// `"*"` and `{"AWS": "*"}` alike, and an account's ID and its `:root` ARN alike
+/// (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_principal.html>). A list
+/// of one action or condition value is read as that value ([`permission_parameters`]) and so written back
+/// as it. Anything else that differs (another action, principal, condition or resource) is a change.
+pub fn same_statement(current: &Value, recorded: &Value) -> bool {
+    as_lambda_writes(current) == as_lambda_writes(recorded)
+}
+
+/// The statement with its principal, action and condition values in the one form Lambda writes them.
+fn as_lambda_writes(statement: &Value) -> Value {
+    let mut statement = statement.clone();
+    if let Some(fields) = statement.as_object_mut() {
+        if let Some(principal) = fields.get_mut("Principal") {
+            *principal = principal_as_lambda_writes(principal);
+        }
+        if let Some(action) = fields.get_mut("Action") {
+            unwrap_one(action);
+        }
+        if let Some(Value::Object(operators)) = fields.get_mut("Condition") {
+            for keys in operators.values_mut() {
+                if let Value::Object(keys) = keys {
+                    keys.values_mut().for_each(unwrap_one);
+                }
+            }
+        }
+    }
+    statement
+}
+
+/// Anyone as `"*"`; one account, by ID or `arn:PARTITION:iam::ACCOUNT:root`, as its ID; any other
+/// principal as it is, lists of one unwrapped.
+fn principal_as_lambda_writes(principal: &Value) -> Value {
+    let mut principal = principal.clone();
+    if let Value::Object(types) = &mut principal {
+        types.values_mut().for_each(unwrap_one);
+        if types.len() == 1
+            && let Some(Value::String(aws)) = types.get("AWS")
+        {
+            if aws == "*" {
+                return Value::String("*".into());
+            }
+            if let Some(account) = root_account(aws) {
+                return serde_json::json!({ "AWS": account });
+            }
+        }
+    }
+    principal
+}
+
+/// The account an account principal names: a bare account ID, or its root user's ARN.
+fn root_account(principal: &str) -> Option<&str> {
+    if crate::plan::is_account_id(principal) {
+        return Some(principal);
+    }
+    let parts: Vec<&str> = principal.splitn(6, ':').collect();
+    match parts.as_slice() {
+        ["arn", _partition, "iam", "", account, "root"] if crate::plan::is_account_id(account) => {
+            Some(account)
+        }
+        _ => None,
+    }
+}
+
+fn unwrap_one(value: &mut Value) {
+    if let Value::Array(items) = value
+        && items.len() == 1
+    {
+        *value = items.remove(0);
+    }
+}
+
 fn sid(statement: &Value) -> Option<&str> {
     statement.get("Sid").and_then(Value::as_str)
 }
@@ -601,7 +678,7 @@ impl CutKind for LambdaPermissionRemove {
         )
         .await?;
         match &now.statement {
-            Some(current) if current == statement => {
+            Some(current) if same_statement(current, statement) => {
                 return Ok(UndoOutcome {
                     notes: vec![format!("statement {statement_id} is already on {function}")],
                 });
@@ -914,6 +991,146 @@ mod tests {
         let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
         assert_eq!(add.num_calls(), 0);
         assert!(outcome.notes[0].starts_with("conflict"), "{outcome:?}");
+    }
+
+    #[test]
+    fn principal_forms_iam_reads_alike_are_the_same_statement_and_real_changes_are_not() {
+        let with = |principal: Value| {
+            json!({"Sid": "s", "Effect": "Allow", "Principal": principal,
+                   "Action": "lambda:InvokeFunction",
+                   "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders"})
+        };
+        // Anyone, written three ways.
+        assert!(same_statement(
+            &with(json!("*")),
+            &with(json!({"AWS": "*"}))
+        ));
+        assert!(same_statement(
+            &with(json!("*")),
+            &with(json!({"AWS": ["*"]}))
+        ));
+        // An account given by ID comes back as its root ARN, in any partition.
+        assert!(same_statement(
+            &with(json!({"AWS": "arn:aws:iam::111122223333:root"})),
+            &with(json!({"AWS": "111122223333"}))
+        ));
+        assert!(same_statement(
+            &with(json!({"AWS": "arn:aws-cn:iam::111122223333:root"})),
+            &with(json!({"AWS": "111122223333"}))
+        ));
+        // A list of one action or condition value is that value.
+        let mut listed = with(json!({"AWS": "*"}));
+        listed["Action"] = json!(["lambda:InvokeFunction"]);
+        listed["Condition"] = json!({"ArnLike": {"AWS:SourceArn": ["arn:aws:s3:::uploads"]}});
+        let mut written = with(json!("*"));
+        written["Condition"] = json!({"ArnLike": {"AWS:SourceArn": "arn:aws:s3:::uploads"}});
+        assert!(same_statement(&written, &listed));
+
+        // Not the same: another account, a user of the account rather than the account, a service, two
+        // principals, another action, resource or condition.
+        assert!(!same_statement(
+            &with(json!({"AWS": "arn:aws:iam::111122223333:root"})),
+            &with(json!({"AWS": "444455556666"}))
+        ));
+        assert!(!same_statement(
+            &with(json!({"AWS": "arn:aws:iam::111122223333:user/dev"})),
+            &with(json!({"AWS": "111122223333"}))
+        ));
+        assert!(!same_statement(
+            &with(json!({"Service": "s3.amazonaws.com"})),
+            &with(json!("*"))
+        ));
+        assert!(!same_statement(
+            &with(json!({"AWS": ["*", "111122223333"]})),
+            &with(json!("*"))
+        ));
+        let mut other_action = with(json!("*"));
+        other_action["Action"] = json!("lambda:InvokeFunctionUrl");
+        assert!(!same_statement(&other_action, &with(json!({"AWS": "*"}))));
+        let mut other_resource = with(json!("*"));
+        other_resource["Resource"] =
+            json!("arn:aws:lambda:us-east-1:123456789012:function:orders:live");
+        assert!(!same_statement(&other_resource, &with(json!("*"))));
+        let mut narrowed = with(json!("*"));
+        narrowed["Condition"] = json!({"StringEquals": {"AWS:SourceAccount": "111122223333"}});
+        assert!(!same_statement(&narrowed, &with(json!({"AWS": "*"}))));
+    }
+
+    /// Regression: a statement recorded with `Principal: {"AWS": "*"}` is re-added by AddPermission as
+    /// `Principal: "*"` (a single string), and GetPolicy returns it so. A later restore found its own
+    /// re-added statement not equal to the record and reported it as a conflict; it is the same statement.
+    #[tokio::test]
+    async fn mocked_a_statement_re_added_in_lambdas_principal_form_is_no_conflict_on_a_later_restore()
+     {
+        let recorded = json!({
+            "Sid": "AnyoneInvokes", "Effect": "Allow", "Principal": {"AWS": "*"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders"
+        });
+        let proposed = propose("orders", None, &recorded).unwrap();
+        let cut = TypedCut {
+            id: "lambda_permission_remove/us-east-1/orders/AnyoneInvokes".into(),
+            region: "us-east-1".into(),
+            target: proposed.target,
+            before: proposed.before,
+            after: proposed.after,
+        };
+        let record = LambdaPermissionRemove.undo_record_for(&cut).unwrap();
+
+        // The first restore re-adds it: AddPermission takes the principal as the string `*`.
+        let no_policy = mock!(Client::get_policy).then_error(|| {
+            GetPolicyError::ResourceNotFoundException(
+                crate::services::serverless::lambda::not_found(
+                    "The resource you requested does not exist.",
+                ),
+            )
+        });
+        let add = mock!(Client::add_permission)
+            .match_requests(|req| req.principal() == Some("*"))
+            .then_output(|| AddPermissionOutput::builder().build());
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&no_policy, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 1);
+
+        // Restore again: GetPolicy answers with Lambda's own form of what was added.
+        let as_lambda_wrote = |action: &'static str| {
+            mock!(Client::get_policy).then_output(move || {
+                let statement = json!({
+                    "Sid": "AnyoneInvokes", "Effect": "Allow", "Principal": "*",
+                    "Action": action,
+                    "Resource": "arn:aws:lambda:us-east-1:123456789012:function:orders"
+                });
+                GetPolicyOutput::builder()
+                    .policy(json!({"Version": "2012-10-17", "Statement": [statement]}).to_string())
+                    .build()
+            })
+        };
+        let same = as_lambda_wrote("lambda:InvokeFunction");
+        let add =
+            mock!(Client::add_permission).then_output(|| AddPermissionOutput::builder().build());
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&same, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 0);
+        assert_eq!(
+            outcome.notes,
+            ["statement AnyoneInvokes is already on orders"],
+            "{outcome:?}"
+        );
+        assert!(UndoOutcome::conflicts(&outcome.notes).is_empty());
+
+        // The same Sid with another action is still a change made after the cut.
+        let changed = as_lambda_wrote("lambda:InvokeFunctionUrl");
+        let client = mock_client!(aws_sdk_lambda, RuleMode::MatchAny, &[&changed, &add]);
+        let ctx = RegionCtx::for_tests("us-east-1").mock_lambda(client);
+        let outcome = LambdaPermissionRemove.undo(&ctx, &record).await.unwrap();
+        assert_eq!(add.num_calls(), 0);
+        assert_eq!(
+            UndoOutcome::conflicts(&outcome.notes).len(),
+            1,
+            "{outcome:?}"
+        );
     }
 
     /// The `lambda:InvokeFunction` statement AWS adds for a public function URL created since October

@@ -2,7 +2,8 @@
 //! are the group `all` (public), an account's `UserId`, an `OrganizationArn` or an
 //! `OrganizationalUnitArn` (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_LaunchPermission.html>).
 //! Permissions are changed with the `LaunchPermission` `Add`/`Remove` lists, every kind of entry in one
-//! call (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html>). An AMI
+//! call (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyImageAttribute.html>); undo
+//! adds `all` in a call of its own, after the others ([`super::public_block`]). An AMI
 //! can be shared with up to 1,000 accounts per Region
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/sharingamis-explicit.html>): undo only adds back
 //! what was there.

@@ -2,7 +2,8 @@
 //! ModifySnapshotAttribute). Its entries are the group `all` (public) or an account's `UserId`
 //! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_CreateVolumePermission.html>). Permissions
 //! are changed with `OperationType` and the `UserIds` / `GroupNames` lists, one call for all of them
-//! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html>).
+//! (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html>); undo adds
+//! `all` in a call of its own, after the accounts ([`super::public_block`]).
 
 use aws_sdk_ec2::types::{OperationType, Snapshot, SnapshotAttributeName};
 

@@ -10,6 +10,12 @@
 //! was shared with (an intruder's account ID is evidence). Undo adds back exactly the removed permissions
 //! that are missing now; anything shared since the cut is reported and left alone.
 //!
+//! A public share is given back in a call of its own, after the named accounts, organizations and OUs:
+//! while the account's block public access for the resource type is on, AWS refuses a new public share
+//! ([`public_block`]), and a refusal must not keep the named grantees from coming back. Restore then fails
+//! the cut naming the switch and how to lift it, and restore again adds only what is still missing. When
+//! the switch is on as the plan is made (its own kind then proposes nothing), the cut's reason says so.
+//!
 //! One small adapter per resource type reads, removes and adds permissions:
 //! [`ebs`] (createVolumePermission), [`ami`] (launchPermission), [`rds`] (the `restore` attribute of DB
 //! snapshots and DB cluster snapshots) and [`ssm`] (document `Share` permissions). Permissions an adapter
@@ -18,6 +24,7 @@
 
 pub mod ami;
 pub mod ebs;
+pub mod public_block;
 pub mod rds;
 pub mod ssm;
 
@@ -38,6 +45,7 @@ use crate::services::{
     CutKind, DiscoveryScope, Footprint, Inspection, KindInfo, PermissionCheck, Phase, Proposal,
     ServiceError, TypedCut, UndoOutcome,
 };
+use public_block::Block;
 
 pub struct SharingRevoke;
 
@@ -381,30 +389,28 @@ fn removed_by(cut: &TypedCut<SharingState>) -> Vec<Grantee> {
         .collect()
 }
 
-/// What undo does given what is live now: the removed grantees to add back, and notes for the operator
-/// (already back, shared since the cut with others, kept ones gone).
+fn describe_all<'g>(grantees: impl IntoIterator<Item = &'g Grantee>) -> String {
+    grantees
+        .into_iter()
+        .map(Grantee::described)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// What undo does given what is live now: the removed grantees to add back, named ones first and the
+/// public share last (see the module documentation), and notes for the operator (already back, shared
+/// since the cut with others, kept ones gone). What it did add is said once AWS has answered.
 pub fn undo_steps(undo: &UndoRecord, live: &[Grantee]) -> (Vec<Grantee>, Vec<String>) {
     let target = undo.resource_type.target(&undo.resource_id);
-    let missing: Vec<Grantee> = undo
+    let (public, named): (Vec<Grantee>, Vec<Grantee>) = undo
         .removed
         .iter()
         .filter(|g| !live.contains(g))
         .cloned()
-        .collect();
-    let describe = |grantees: Vec<&Grantee>| -> String {
-        grantees
-            .into_iter()
-            .map(Grantee::described)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+        .partition(|g| *g == Grantee::Everyone);
+    let missing: Vec<Grantee> = named.into_iter().chain(public).collect();
+    let describe = |grantees: Vec<&Grantee>| describe_all(grantees);
     let mut notes = Vec::new();
-    if !missing.is_empty() {
-        notes.push(format!(
-            "shared {target} again with {}",
-            describe(missing.iter().collect())
-        ));
-    }
     let already: Vec<&Grantee> = undo.removed.iter().filter(|g| live.contains(g)).collect();
     if !already.is_empty() {
         notes.push(format!(
@@ -494,7 +500,19 @@ impl CutKind for SharingRevoke {
                 organization: Organization::None,
             }
         };
-        Ok(readings.iter().filter_map(|r| propose(r, &home)).collect())
+        let mut proposals: Vec<Proposal<SharingState>> =
+            readings.iter().filter_map(|r| propose(r, &home)).collect();
+        for proposal in &mut proposals {
+            if !proposal.before.shared_with.contains(&Grantee::Everyone) {
+                continue;
+            }
+            let resource_type = proposal.before.resource_type;
+            let block = Block::for_plan(ctx, resource_type, &scope.caller.account).await;
+            if let Some(note) = block.plan_note(&ctx.region, resource_type.described().0) {
+                proposal.reason.push_str(&note);
+            }
+        }
+        Ok(proposals)
     }
 
     async fn observe(
@@ -576,17 +594,43 @@ impl CutKind for SharingRevoke {
             ));
         };
         let (missing, notes) = undo_steps(undo, &live.state.shared_with);
-        if !missing.is_empty() {
-            add(
-                ctx,
-                undo.resource_type,
-                &undo.resource_id,
-                &missing,
-                &undo.shared_document_versions,
-            )
-            .await?;
+        let (public, named): (Vec<Grantee>, Vec<Grantee>) =
+            missing.into_iter().partition(|g| *g == Grantee::Everyone);
+        let (id, versions) = (&undo.resource_id, &undo.shared_document_versions);
+        let mut back: Vec<Grantee> = Vec::new();
+        let mut refused: Vec<ServiceError> = Vec::new();
+        // Named grantees first, then the public share in a call of its own: AWS refuses a new public
+        // share while the account's block public access for the type is on, and takes or refuses a
+        // call's permissions together.
+        if !named.is_empty() {
+            match add(ctx, undo.resource_type, id, &named, versions).await {
+                Ok(()) => back.extend(named),
+                Err(err) => refused.push(err),
+            }
         }
-        Ok(UndoOutcome { notes })
+        if !public.is_empty() {
+            match add(ctx, undo.resource_type, id, &public, versions).await {
+                Ok(()) => back.extend(public),
+                Err(err) => {
+                    let block = Block::now(ctx, undo.resource_type).await;
+                    refused.push(block.refusal(&ctx.region, what, id, err));
+                }
+            }
+        }
+        let target = undo.resource_type.target(id);
+        let mut outcome = UndoOutcome { notes };
+        if !back.is_empty() {
+            outcome.notes.insert(
+                0,
+                format!("shared {target} again with {}", describe_all(&back)),
+            );
+        }
+        let came_back: Vec<String> = back.iter().map(Grantee::described).collect();
+        outcome.unless_refused(
+            refused,
+            &format!("{target} was shared again with"),
+            &came_back,
+        )
     }
 }
 

@@ -8,7 +8,8 @@
 //! of 20 accounts per API operation to share a private document. By default, you can share a private
 //! document with a maximum of 1,000 accounts";
 //! <https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_ModifyDocumentPermission.html>).
-//! So `all` goes alone, accounts go 20 at a time, and undo groups them by the version each had.
+//! So `all` goes alone, accounts go 20 at a time, and undo groups them by the version each had. Undo
+//! shares with the accounts first and with `all` in a later call of its own ([`super::public_block`]).
 
 use std::collections::BTreeMap;
 

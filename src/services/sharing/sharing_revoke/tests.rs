@@ -8,11 +8,15 @@ use aws_sdk_ec2::operation::describe_snapshot_attribute::{
     DescribeSnapshotAttributeError, DescribeSnapshotAttributeOutput,
 };
 use aws_sdk_ec2::operation::describe_snapshots::DescribeSnapshotsOutput;
+use aws_sdk_ec2::operation::get_image_block_public_access_state::GetImageBlockPublicAccessStateOutput;
+use aws_sdk_ec2::operation::get_snapshot_block_public_access_state::GetSnapshotBlockPublicAccessStateOutput;
+use aws_sdk_ec2::operation::modify_image_attribute::ModifyImageAttributeError;
 use aws_sdk_ec2::operation::modify_image_attribute::ModifyImageAttributeOutput;
+use aws_sdk_ec2::operation::modify_snapshot_attribute::ModifySnapshotAttributeError;
 use aws_sdk_ec2::operation::modify_snapshot_attribute::ModifySnapshotAttributeOutput;
 use aws_sdk_ec2::types::{
     CreateVolumePermission, Image, LaunchPermission, OperationType, PermissionGroup,
-    Snapshot as Ec2Snapshot,
+    Snapshot as Ec2Snapshot, SnapshotBlockPublicAccessState,
 };
 use aws_sdk_rds::operation::describe_db_snapshot_attributes::DescribeDbSnapshotAttributesOutput;
 use aws_sdk_rds::operation::modify_db_snapshot_attribute::ModifyDBSnapshotAttributeError;
@@ -224,10 +228,10 @@ fn undo_record() -> UndoRecord {
 
 #[test]
 fn undo_adds_back_only_what_is_missing_and_reports_what_changed_since() {
-    // Right after the cut: both come back, nothing else to say.
+    // Right after the cut: both come back, the public share last; nothing else to say.
     let (missing, notes) = undo_steps(&undo_record(), &[account("444444444444")]);
-    assert_eq!(missing, vec![Grantee::Everyone, account(INTRUDER)]);
-    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert_eq!(missing, vec![account(INTRUDER), Grantee::Everyone]);
+    assert!(notes.is_empty(), "{notes:?}");
 
     // Made public again by hand, shared with a new account, the kept one removed: only the intruder's
     // account is added; the rest is reported, nothing is removed.
@@ -351,11 +355,12 @@ async fn mocked_discovery_proposes_the_account_s_shared_snapshots_only() {
         });
     let public = volume_permissions("snap-public", true, &[INTRUDER]);
     let private = volume_permissions("snap-private", false, &[]);
+    let switch = snapshot_switch(SnapshotBlockPublicAccessState::Unblocked);
     let (rds, ssm, images) = empty_image_and_rds_and_ssm();
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        &[&snapshots, &public, &private, &images]
+        &[&snapshots, &public, &private, &images, &switch]
     );
     let ctx = RegionCtx::for_tests("us-east-1")
         .mock_ec2(ec2)
@@ -370,6 +375,11 @@ async fn mocked_discovery_proposes_the_account_s_shared_snapshots_only() {
         vec![Grantee::Everyone, account(INTRUDER)]
     );
     assert_eq!((public.num_calls(), private.num_calls()), (1, 1));
+    assert!(
+        !proposed[0].reason.contains("block public access"),
+        "the switch is off: {}",
+        proposed[0].reason
+    );
     // The inspection reads the same survey: no second round of calls, and nothing unclassified.
     let findings = SharingRevoke.inspect(&ctx, &scope, &[]).await.unwrap();
     assert!(findings.is_empty());
@@ -428,24 +438,42 @@ async fn mocked_undo_of_a_deleted_snapshot_says_it_cannot_be_shared_again() {
     assert!(err.message.contains(INTRUDER), "{err}");
 }
 
+/// ModifySnapshotAttribute with `OperationType: add` for the accounts, then for the group `all`.
+fn add_snapshot_permission(
+    group_names: &'static [&'static str],
+    user_ids: &'static [&'static str],
+) -> aws_smithy_mocks::RuleBuilder<
+    aws_sdk_ec2::operation::modify_snapshot_attribute::ModifySnapshotAttributeInput,
+    ModifySnapshotAttributeOutput,
+    aws_sdk_ec2::operation::modify_snapshot_attribute::ModifySnapshotAttributeError,
+> {
+    mock!(aws_sdk_ec2::Client::modify_snapshot_attribute).match_requests(move |req| {
+        req.operation_type() == Some(&OperationType::Add)
+            && req.group_names() == group_names
+            && req.user_ids() == user_ids
+    })
+}
+
 #[tokio::test]
 async fn mocked_undo_shares_a_snapshot_again_with_exactly_the_missing_grantees() {
     let live = volume_permissions("snap-1", false, &["444444444444"]);
-    let add = mock!(aws_sdk_ec2::Client::modify_snapshot_attribute)
-        .match_requests(|req| {
-            req.operation_type() == Some(&OperationType::Add)
-                && req.group_names() == ["all"]
-                && req.user_ids() == [INTRUDER]
-        })
+    let accounts = add_snapshot_permission(&[], &[INTRUDER])
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    let public = add_snapshot_permission(&["all"], &[])
         .then_output(|| ModifySnapshotAttributeOutput::builder().build());
     let ctx = RegionCtx::with_ec2(
         "us-east-1",
-        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&live, &add]),
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&live, &accounts, &public]
+        ),
     );
     let outcome = SharingRevoke.undo(&ctx, &undo_record()).await.unwrap();
-    assert_eq!(add.num_calls(), 1);
-    assert!(
-        outcome.notes[0].contains("shared ebs_snapshot/snap-1 again"),
+    assert_eq!((accounts.num_calls(), public.num_calls()), (1, 1));
+    assert_eq!(
+        outcome.notes[0],
+        format!("shared ebs_snapshot/snap-1 again with account {INTRUDER}, everyone (public)"),
         "{outcome:?}"
     );
 }
@@ -656,7 +684,7 @@ async fn mocked_ssm_undo_shares_again_in_documented_batches_with_each_version() 
         shared_document_versions: versions,
     };
     SharingRevoke.undo(&ctx, &undo).await.unwrap();
-    // Version 3: one account. $DEFAULT: `all`, then 20 accounts.
+    // Version 3: one account. $DEFAULT: 20 accounts, then `all`.
     assert_eq!(modify.num_calls(), 3);
 }
 
@@ -705,4 +733,306 @@ async fn mocked_check_dry_runs_snapshots_and_images_and_leaves_rds_unchecked() {
         "{verdict:?}"
     );
     assert_eq!((snapshot.num_calls(), image.num_calls()), (1, 1));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The account's block public access, on before the plan: the public share cannot be given back
+// ---------------------------------------------------------------------------------------------------
+
+/// GetSnapshotBlockPublicAccessState as documented: `State` and `ManagedBy`.
+fn snapshot_switch(state: SnapshotBlockPublicAccessState) -> aws_smithy_mocks::Rule {
+    mock!(aws_sdk_ec2::Client::get_snapshot_block_public_access_state).then_output(move || {
+        GetSnapshotBlockPublicAccessStateOutput::builder()
+            .state(state.clone())
+            .managed_by(aws_sdk_ec2::types::ManagedBy::Account)
+            .build()
+    })
+}
+
+/// AWS refuses a new public share while the account's block is on ("users can no longer request public
+/// sharing", API_EnableSnapshotBlockPublicAccess.html; "This will block any attempt to publicly share
+/// your AMIs", API_EnableImageBlockPublicAccess.html). The documentation names no error code for that
+/// refusal; this one is EC2's general `OperationNotPermitted`, and restore depends on no code.
+fn refused_as_blocked() -> aws_sdk_ec2::error::ErrorMetadata {
+    aws_sdk_ec2::error::ErrorMetadata::builder()
+        .code("OperationNotPermitted")
+        .message("Public sharing is blocked by block public access in this Region.")
+        .build()
+}
+
+/// Regression: restore re-added the public share in the same ModifySnapshotAttribute call as the named
+/// accounts, so with block public access for snapshots on (on before the plan, so nothing lifts it) AWS's
+/// refusal left the intruder's account, which the cut had removed, unshared too. Now the accounts come
+/// back in their own call, and the refused public share fails the undo naming the switch and the fix.
+/// Restore again, once the block is off, adds only the public share.
+#[tokio::test]
+async fn mocked_restore_gives_accounts_back_when_aws_refuses_the_public_share_and_names_the_block()
+{
+    let live = volume_permissions("snap-1", false, &["444444444444"]);
+    let accounts = add_snapshot_permission(&[], &[INTRUDER])
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    let public = add_snapshot_permission(&["all"], &[])
+        .then_error(|| ModifySnapshotAttributeError::generic(refused_as_blocked()));
+    let switch = snapshot_switch(SnapshotBlockPublicAccessState::BlockNewSharing);
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&live, &accounts, &public, &switch]
+        ),
+    );
+    let err = SharingRevoke.undo(&ctx, &undo_record()).await.unwrap_err();
+    assert_eq!((accounts.num_calls(), public.num_calls()), (1, 1));
+    assert_eq!(err.operation, "ec2:ModifySnapshotAttribute");
+    assert_eq!(err.code.as_deref(), Some("OperationNotPermitted"));
+    for said in [
+        "EBS snapshot snap-1 was not made public again",
+        "block public access for EBS snapshots in us-east-1 is on (`block-new-sharing`)",
+        "turn it off (aws ec2 disable-snapshot-block-public-access --region us-east-1) and run restore again",
+        &format!("ebs_snapshot/snap-1 was shared again with: account {INTRUDER}"),
+    ] {
+        assert!(err.message.contains(said), "{said}: {err}");
+    }
+
+    // The block lifted, restore again: the account is back already, only the public share is added.
+    let live = volume_permissions("snap-1", false, &["444444444444", INTRUDER]);
+    let accounts = add_snapshot_permission(&[], &[INTRUDER])
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    let public = add_snapshot_permission(&["all"], &[])
+        .then_output(|| ModifySnapshotAttributeOutput::builder().build());
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&live, &accounts, &public]
+        ),
+    );
+    let outcome = SharingRevoke.undo(&ctx, &undo_record()).await.unwrap();
+    assert_eq!((accounts.num_calls(), public.num_calls()), (0, 1));
+    assert_eq!(
+        outcome.notes,
+        [
+            "shared ebs_snapshot/snap-1 again with everyone (public)".to_string(),
+            format!("ebs_snapshot/snap-1 was already shared again with account {INTRUDER}"),
+        ]
+    );
+}
+
+/// The same for an AMI shared publicly, with an account and with another organization: the account and
+/// the organization come back in one ModifyImageAttribute call, the refused `all` in its own, and the
+/// error names block public access for AMIs.
+#[tokio::test]
+async fn mocked_restore_gives_an_image_s_named_grantees_back_when_aws_refuses_the_public_share() {
+    let live = mock!(aws_sdk_ec2::Client::describe_image_attribute).then_output(|| {
+        DescribeImageAttributeOutput::builder()
+            .image_id("ami-1")
+            .build()
+    });
+    let adds = |permissions: Vec<LaunchPermission>| {
+        mock!(aws_sdk_ec2::Client::modify_image_attribute).match_requests(move |req| {
+            req.launch_permission()
+                .is_some_and(|m| m.remove().is_empty() && m.add() == permissions.as_slice())
+        })
+    };
+    let named = adds(vec![
+        LaunchPermission::builder().user_id(INTRUDER).build(),
+        LaunchPermission::builder()
+            .organization_arn(OTHER_ORG)
+            .build(),
+    ])
+    .then_output(|| ModifyImageAttributeOutput::builder().build());
+    let public = adds(vec![
+        LaunchPermission::builder()
+            .group(PermissionGroup::All)
+            .build(),
+    ])
+    .then_error(|| ModifyImageAttributeError::generic(refused_as_blocked()));
+    let switch =
+        mock!(aws_sdk_ec2::Client::get_image_block_public_access_state).then_output(|| {
+            GetImageBlockPublicAccessStateOutput::builder()
+                .image_block_public_access_state("block-new-sharing")
+                .managed_by(aws_sdk_ec2::types::ManagedBy::Account)
+                .build()
+        });
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&live, &named, &public, &switch]
+        ),
+    );
+    let undo = UndoRecord {
+        resource_type: ResourceType::Image,
+        resource_id: "ami-1".into(),
+        removed: vec![
+            Grantee::Everyone,
+            account(INTRUDER),
+            Grantee::Organization(OTHER_ORG.into()),
+        ],
+        kept: vec![],
+        shared_document_versions: BTreeMap::new(),
+    };
+    let err = SharingRevoke.undo(&ctx, &undo).await.unwrap_err();
+    assert_eq!((named.num_calls(), public.num_calls()), (1, 1));
+    assert_eq!(err.operation, "ec2:ModifyImageAttribute");
+    assert!(
+        err.message
+            .contains("block public access for AMIs in us-east-1 is on (`block-new-sharing`)")
+            && err
+                .message
+                .contains("aws ec2 disable-image-block-public-access --region us-east-1"),
+        "{err}"
+    );
+    assert!(
+        err.message.contains(&format!(
+            "image/ami-1 was shared again with: account {INTRUDER}; organization {OTHER_ORG}"
+        )),
+        "{err}"
+    );
+}
+
+/// An SSM document: the accounts' batches go before `all`, and a refused `all` (the service setting
+/// `/ssm/documents/console/public-sharing-permission` is `Disable`, documents-ssm-sharing.html) keeps
+/// neither of them from coming back; the error names the setting and the command that enables it.
+#[tokio::test]
+async fn mocked_ssm_restore_shares_with_the_accounts_before_all_and_names_the_setting_when_refused()
+{
+    use aws_sdk_ssm::operation::get_service_setting::GetServiceSettingOutput;
+    use aws_sdk_ssm::operation::modify_document_permission::ModifyDocumentPermissionError;
+
+    let live = mock!(aws_sdk_ssm::Client::describe_document_permission).then_output(|| {
+        aws_sdk_ssm::operation::describe_document_permission::DescribeDocumentPermissionOutput::builder()
+            .build()
+    });
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<String>>::new()));
+    let seen = order.clone();
+    let accounts = mock!(aws_sdk_ssm::Client::modify_document_permission)
+        .match_requests(move |req| {
+            seen.lock().unwrap().push(req.account_ids_to_add().to_vec());
+            !req.account_ids_to_add().contains(&"all".to_string())
+        })
+        .then_output(|| ModifyDocumentPermissionOutput::builder().build());
+    let public = mock!(aws_sdk_ssm::Client::modify_document_permission)
+        .match_requests(|req| req.account_ids_to_add() == ["all"])
+        .then_error(|| {
+            ModifyDocumentPermissionError::generic(
+                aws_sdk_ssm::error::ErrorMetadata::builder()
+                    .code("InvalidPermissionType")
+                    .message("Public sharing is disabled for this account.")
+                    .build(),
+            )
+        });
+    let setting = mock!(aws_sdk_ssm::Client::get_service_setting).then_output(|| {
+        GetServiceSettingOutput::builder()
+            .service_setting(
+                aws_sdk_ssm::types::ServiceSetting::builder()
+                    .setting_id(crate::services::sharing::ssm_public_sharing::SETTING_ID)
+                    .setting_value("Disable")
+                    .build(),
+            )
+            .build()
+    });
+    let ctx = RegionCtx::for_tests("us-east-1").mock_ssm(mock_client!(
+        aws_sdk_ssm,
+        RuleMode::MatchAny,
+        &[&live, &accounts, &public, &setting]
+    ));
+    let undo = UndoRecord {
+        resource_type: ResourceType::SsmDocument,
+        resource_id: "Deploy".into(),
+        removed: vec![Grantee::Everyone, account(INTRUDER)],
+        kept: vec![],
+        shared_document_versions: BTreeMap::new(),
+    };
+    let err = SharingRevoke.undo(&ctx, &undo).await.unwrap_err();
+    assert_eq!((accounts.num_calls(), public.num_calls()), (1, 1));
+    let order = order.lock().unwrap().clone();
+    assert_eq!(
+        order.first(),
+        Some(&vec![INTRUDER.to_string()]),
+        "{order:?}"
+    );
+    assert_eq!(err.operation, "ssm:ModifyDocumentPermission");
+    assert!(
+        err.message
+            .contains("public-sharing-permission) in us-east-1 is on (`Disable`)")
+            && err
+                .message
+                .contains("--setting-value Enable --region us-east-1"),
+        "{err}"
+    );
+}
+
+/// The plan, made while block public access for snapshots is already on (so its own kind proposes
+/// nothing to restore later), says in the cut's reason that restore cannot make the snapshot public
+/// again while it is on. The switch is read once for both kinds.
+#[tokio::test]
+async fn mocked_a_plan_made_while_the_block_is_on_says_restore_cannot_give_the_public_share_back() {
+    let snapshots = mock!(aws_sdk_ec2::Client::describe_snapshots).then_output(|| {
+        DescribeSnapshotsOutput::builder()
+            .snapshots(snapshot("snap-public", HOME))
+            .build()
+    });
+    let public = volume_permissions("snap-public", true, &[INTRUDER]);
+    let switch = snapshot_switch(SnapshotBlockPublicAccessState::BlockNewSharing);
+    let (rds, ssm, images) = empty_image_and_rds_and_ssm();
+    let ctx = RegionCtx::for_tests("us-east-1")
+        .mock_ec2(mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&snapshots, &public, &images, &switch]
+        ))
+        .mock_rds(rds)
+        .mock_ssm(ssm);
+    let scope = DiscoveryScope::for_tests();
+    let switches = crate::services::sharing::SnapshotBlockPublicAccess
+        .discover(&ctx, &scope)
+        .await
+        .unwrap();
+    let proposed = SharingRevoke.discover(&ctx, &scope).await.unwrap();
+    assert_eq!(
+        switches.len(),
+        1,
+        "block-new-sharing is proposed block-all-sharing"
+    );
+    assert_eq!(switch.num_calls(), 1, "one read of the switch per run");
+    let reason = &proposed[0].reason;
+    for said in [
+        "block public access for EBS snapshots in us-east-1 is on (`block-new-sharing`)",
+        "restore cannot make the EBS snapshot public again until it is off",
+        "turn the block off (aws ec2 disable-snapshot-block-public-access --region us-east-1) and run restore again",
+    ] {
+        assert!(reason.contains(said), "{said}: {reason}");
+    }
+}
+
+#[test]
+fn a_switch_that_could_not_be_read_is_said_and_rds_has_none() {
+    use public_block::{Block, Switch};
+    let unread = Block::Unread {
+        switch: Switch::SsmDocuments,
+        why: "ssm:GetServiceSetting failed: the endpoint answered HTTP 500 with no AWS error code"
+            .into(),
+    };
+    let note = unread.plan_note("us-east-1", "SSM document").unwrap();
+    assert!(
+        note.contains("could not be read (ssm:GetServiceSetting failed"),
+        "{note}"
+    );
+    assert_eq!(Block::Off.plan_note("us-east-1", "RDS DB snapshot"), None);
+    assert_eq!(Switch::of(ResourceType::DbSnapshot), None);
+    // Off (or RDS): AWS's error is kept and said to be about the public share.
+    let err = Block::Off.refusal(
+        "us-east-1",
+        "RDS DB snapshot",
+        "orders-final",
+        ServiceError::local("rds:ModifyDBSnapshotAttribute", "refused"),
+    );
+    assert_eq!(
+        err.message,
+        "RDS DB snapshot orders-final was not made public again (refused)"
+    );
 }
