@@ -340,14 +340,20 @@ fn kept_by_keep_cidr(plan: &Plan, out: &mut String) {
             }
         }
     }
+    // What a cut keeps for the responder, and what the kinds say --keep-cidr cannot keep (a route or
+    // Block Public Access cuts the path whatever the rules allow): apart, so the ranges listed in the
+    // header are not read as reachable whatever else the plan cuts.
+    let (keeps, does_not): (Vec<_>, Vec<_>) = groups
+        .iter()
+        .partition(|(_, _, first)| first.starts_with(KEPT_FOR_THE_RESPONDER));
     let _ = writeln!(
         out,
         "\nWhat --keep-cidr keeps, as the cuts say it (--diff prints each whole):"
     );
-    if groups.is_empty() {
-        let _ = writeln!(out, "  no enabled cut names it: it keeps nothing here");
+    if keeps.is_empty() {
+        let _ = writeln!(out, "  no enabled cut keeps anything for it here");
     }
-    for ((kind, _), count, first) in &groups {
+    let quote = |out: &mut String, ((kind, _), count, first): &&((&str, String), usize, String)| {
         let quoted: String = first.chars().take(QUOTED_CLAUSE).collect();
         let cut_short = if quoted.len() < first.len() {
             " …"
@@ -355,8 +361,24 @@ fn kept_by_keep_cidr(plan: &Plan, out: &mut String) {
             ""
         };
         let _ = writeln!(out, "  {} ({count}): {}{cut_short}", f(kind), f(&quoted));
+    };
+    for group in &keeps {
+        quote(out, group);
+    }
+    if !does_not.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWhat --keep-cidr does not keep: these enabled cuts can still cut the responder's path (to keep it, plan again with --keep-subnet or --keep-vpc for where the responder comes in, or switch them off):"
+        );
+        for group in &does_not {
+            quote(out, group);
+        }
     }
 }
+
+/// How the kinds begin what a cut keeps for the responder's `--keep-cidr` ranges; any other sentence
+/// naming the flag says what it cannot keep.
+const KEPT_FOR_THE_RESPONDER: &str = "Kept for the responder (--keep-cidr)";
 
 /// `why` with what names one resource (AWS IDs such as `igw-0ab12cd34`, addresses, counts) said as `…`:
 /// the cause shared by the cuts of a kind disabled for the same reason, each naming its own resources.
@@ -1236,6 +1258,20 @@ mod tests {
                 "Seals. Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions.",
             ),
             cut("iam_key_deactivate", "global", "AKIA1", true, "A key."),
+            cut(
+                "route_remove",
+                "us-east-1",
+                "rtb-1",
+                true,
+                "Deletes 0.0.0.0/0. A --keep-cidr range reached only through a deleted route loses that path too.",
+            ),
+            cut(
+                "vpc_block_public_access",
+                "us-east-1",
+                "us-east-1",
+                true,
+                "Seals. The block cuts the responder's path through the subnets that route a --keep-cidr range (203.0.113.0/24) to an internet gateway, as an exclusion names a VPC or a subnet, never an address range: subnet-a (in vpc-1); if the responder comes in through one, make a new plan with --keep-subnet (or --keep-vpc) for it.",
+            ),
         ];
         let summary = |plan: &Plan| review_summary(plan);
         assert_eq!(
@@ -1251,11 +1287,18 @@ mod tests {
             ),
             "{text}"
         );
+        // What the kinds say --keep-cidr cannot keep is apart, under its own heading, its point first.
+        assert!(
+            text.contains(
+                "\nWhat --keep-cidr does not keep: these enabled cuts can still cut the responder's path (to keep it, plan again with --keep-subnet or --keep-vpc for where the responder comes in, or switch them off):\n  route_remove (1): A --keep-cidr range reached only through a deleted route loses that path too\n  vpc_block_public_access (1): The block cuts the responder's path through the subnets that route a --keep-cidr range (203.0.113.0/24) to an internet gateway, as an exclusion names a VPC or a …\n"
+            ),
+            "{text}"
+        );
         plan.cuts.truncate(0);
         plan.cuts
             .push(cut("iam_key_deactivate", "global", "AKIA1", true, "A key."));
         assert!(
-            summary(&plan).contains("  no enabled cut names it: it keeps nothing here"),
+            summary(&plan).contains("  no enabled cut keeps anything for it here"),
             "{}",
             summary(&plan)
         );

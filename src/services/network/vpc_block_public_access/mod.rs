@@ -595,7 +595,9 @@ pub fn propose(
         .collect();
     if !uncovered.is_empty() {
         reason.push_str(&format!(
-            " --keep-cidr {} cannot be expressed as an exclusion (exclusions name VPCs and subnets, not address ranges): these subnets route a kept range to an internet gateway and would need one, or the block cuts the responder's path through them: {}. If the responder comes in through one, make a new plan with --keep-subnet (or --keep-vpc) for it.",
+            // One sentence, its point first: the review quotes the start of each sentence naming
+            // --keep-cidr.
+            " The block cuts the responder's path through the subnets that route a --keep-cidr range ({}) to an internet gateway, as an exclusion names a VPC or a subnet, never an address range: {}; if the responder comes in through one, make a new plan with --keep-subnet (or --keep-vpc) for it.",
             keeping.keep_cidrs.join(", "),
             uncovered
                 .iter()

@@ -267,10 +267,13 @@ fn keep_cidr_subnets_without_an_exclusion_are_named_as_needing_one() {
         .unwrap()
         .reason;
     assert!(
-        reason.contains("--keep-cidr 203.0.113.0/24 cannot be expressed as an exclusion"),
+        reason.contains("The block cuts the responder's path through the subnets that route a --keep-cidr range (203.0.113.0/24) to an internet gateway, as an exclusion names a VPC or a subnet, never an address range"),
         "{reason}"
     );
-    assert!(reason.contains("would need one"), "{reason}");
+    assert!(
+        reason.contains("make a new plan with --keep-subnet"),
+        "{reason}"
+    );
     assert!(
         reason.contains("subnet-a (in vpc-1), subnet-b (in vpc-2)"),
         "{reason}"
@@ -280,7 +283,7 @@ fn keep_cidr_subnets_without_an_exclusion_are_named_as_needing_one() {
     let reason = propose("us-east-1", &block("off", &[]), &keep)
         .unwrap()
         .reason;
-    assert!(!reason.contains("cannot be expressed"), "{reason}");
+    assert!(!reason.contains("cuts the responder's path"), "{reason}");
 }
 
 /// A failed exclusion keeps nothing open: a subnet that routes a kept range and has only a
@@ -318,7 +321,7 @@ fn a_failed_exclusion_does_not_cover_a_keep_cidr_subnet() {
     };
     let reason = propose("us-east-1", &before, &keep).unwrap().reason;
     assert!(
-        reason.contains("would need one, or the block cuts the responder's path through them: subnet-a (in vpc-1). If"),
+        reason.contains("never an address range: subnet-a (in vpc-1); if"),
         "{reason}"
     );
     assert!(
