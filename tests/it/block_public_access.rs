@@ -425,3 +425,131 @@ async fn keep_flags_are_repeatable_and_checked_before_the_account_is_read() {
         .code(1)
         .stderr(contains("--keep-subnet `sg-12345678` is not a subnet-… id"));
 }
+
+/// The bastion's way in (`--keep-subnet`) stays whole: besides its Block Public Access exclusion, its own
+/// route table keeps the route to the internet gateway (`route_remove` leaves it, and says so), and the
+/// gateway stays attached (`igw_detach` is proposed disabled, naming the table), while the VPC's other
+/// subnets, on the main table, lose their route out. Restore gives every route back.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_bastions_way_in_keeps_its_route_and_gateway_while_the_rest_of_its_vpc_is_cut() {
+    let emulator = Emulator::start();
+    let seeded = seed(&emulator).await;
+    let ec2 = emulator.ec2(REGION).await;
+    let subnet = ec2
+        .describe_subnets()
+        .subnet_ids(&seeded.bastion_subnet)
+        .send()
+        .await
+        .unwrap();
+    let vpc = subnet.subnets()[0].vpc_id().unwrap().to_string();
+    let igw = ec2
+        .create_internet_gateway()
+        .send()
+        .await
+        .unwrap()
+        .internet_gateway()
+        .and_then(|g| g.internet_gateway_id())
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&igw)
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap();
+    let bastion_table = ec2
+        .create_route_table()
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .route_table()
+        .and_then(|t| t.route_table_id())
+        .unwrap()
+        .to_string();
+    ec2.associate_route_table()
+        .route_table_id(&bastion_table)
+        .subnet_id(&seeded.bastion_subnet)
+        .send()
+        .await
+        .unwrap();
+    let main_table = ec2
+        .describe_route_tables()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .route_tables()
+        .iter()
+        .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        .and_then(|t| t.route_table_id())
+        .unwrap()
+        .to_string();
+    for table in [&bastion_table, &main_table] {
+        ec2.create_route()
+            .route_table_id(table)
+            .destination_cidr_block("0.0.0.0/0")
+            .gateway_id(&igw)
+            .send()
+            .await
+            .unwrap();
+    }
+    let routes_before = crate::network::route_tables(&ec2).await;
+
+    emulator
+        .plan(REGION, PLAN)
+        .args(["--keep-subnet", &seeded.bastion_subnet])
+        .assert()
+        .code(0);
+    let plan = read_plan(&emulator);
+    let route_cut = |table: &str| {
+        plan.cuts
+            .iter()
+            .find(|c| c.kind == "route_remove" && c.target == table)
+    };
+    assert!(
+        route_cut(&bastion_table).is_none(),
+        "the bastion's table keeps its only way out, the way in"
+    );
+    assert!(route_cut(&main_table).is_some_and(|c| c.enabled));
+    let detach = plan
+        .cuts
+        .iter()
+        .find(|c| c.kind == "igw_detach" && c.target == igw)
+        .expect("the gateway is planned");
+    assert!(!detach.enabled);
+    assert!(
+        detach.reason.contains(&format!(
+            "route table {bastion_table} is the responder's way in (--keep-subnet/--keep-vpc) and sends 0.0.0.0/0 to {igw}"
+        )),
+        "{}",
+        detach.reason
+    );
+
+    emulator.apply(PLAN).assert().code(0);
+    let routes_cut = crate::network::route_tables(&ec2).await;
+    assert_eq!(
+        routes_cut[&bastion_table], routes_before[&bastion_table],
+        "the way in is whole"
+    );
+    assert_ne!(routes_cut[&main_table], routes_before[&main_table]);
+    let attached = ec2
+        .describe_internet_gateways()
+        .internet_gateway_ids(&igw)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        attached.internet_gateways()[0].attachments().len(),
+        1,
+        "the gateway stays attached"
+    );
+
+    emulator.restore(ROLLBACK).assert().code(0);
+    assert_eq!(crate::network::route_tables(&ec2).await, routes_before);
+}

@@ -17,6 +17,7 @@ pub mod vgw_detach;
 pub mod vpc;
 pub mod vpc_block_public_access;
 pub mod vpc_endpoint;
+pub mod ways_in;
 
 pub use igw_detach::InternetGatewayDetach;
 pub use nacl_deny::NetworkAclDeny;

@@ -13,7 +13,7 @@ use aws_sdk_ec2::types::{Filter, InternetGateway, NetworkInterface};
 use serde::{Deserialize, Serialize};
 
 use super::gateway_attachment::{self, Attachment, GatewayCalls};
-use super::{prefix_lists, vpc};
+use super::{prefix_lists, vpc, ways_in};
 use crate::aws::RegionCtx;
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
@@ -416,6 +416,33 @@ impl GatewayCalls for InternetGatewayDetach {
     }
 }
 
+/// Why the gateway stays attached when a table of the responder's way in ([`ways_in`]) routes to it:
+/// detaching it would cut the path the plan keeps open; None otherwise.
+fn way_in_through(
+    gateway_id: &str,
+    tables: &[aws_sdk_ec2::types::RouteTable],
+    ways_in: &ways_in::WaysIn,
+) -> Option<String> {
+    tables
+        .iter()
+        .filter(|table| ways_in.keeps(table.route_table_id().unwrap_or_default()))
+        .find_map(|table| {
+            let route = table
+                .routes()
+                .iter()
+                .find(|route| route.gateway_id() == Some(gateway_id))?;
+            Some(format!(
+                "route table {} is the responder's way in (--keep-subnet/--keep-vpc) and sends {} to {gateway_id}: detaching the gateway would cut that path. Network ACL and security-group cuts still close it to all but the --keep-cidr ranges; enable this cut only if the way in may go",
+                table.route_table_id().unwrap_or("?"),
+                route
+                    .destination_cidr_block()
+                    .or(route.destination_ipv6_cidr_block())
+                    .or(route.destination_prefix_list_id())
+                    .unwrap_or("?")
+            ))
+        })
+}
+
 #[async_trait]
 impl CutKind for InternetGatewayDetach {
     type State = GatewayState;
@@ -451,6 +478,11 @@ impl CutKind for InternetGatewayDetach {
         gateway_attachment::check_detach(&before.attachments, &after.attachments)
     }
 
+    /// A gateway the responder's way in routes through stays attached ([`ways_in`]).
+    fn plan_options(&self) -> &'static [crate::services::PlanOption] {
+        &ways_in::OPTIONS
+    }
+
     async fn discover(
         &self,
         ctx: &RegionCtx,
@@ -467,12 +499,16 @@ impl CutKind for InternetGatewayDetach {
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeInternetGateways", err))?;
         report_unclassified(ctx, &gateways).await;
         let states = gateway_states(ctx, &gateways).await?;
-        // Only a plan that keeps ranges reachable needs the routes.
-        let tables = if scope.keep_cidrs.is_empty() {
+        // Only a plan that keeps ranges or ways in reachable needs the routes.
+        let keeps_ways_in = !scope.option_values(ways_in::OPTIONS[0].flag).is_empty()
+            || !scope.option_values(ways_in::OPTIONS[1].flag).is_empty();
+        let tables = if scope.keep_cidrs.is_empty() && !keeps_ways_in {
             Vec::new()
         } else {
             vpc::route_tables(ctx).await?
         };
+        let uses: Vec<ways_in::TableUse> = tables.iter().map(ways_in::use_of).collect();
+        let ways_in = ways_in::WaysIn::read(ctx, scope, &uses).await?;
         let lists = prefix_lists::read(
             ctx,
             prefix_lists::named_by_routes(&tables),
@@ -493,6 +529,10 @@ impl CutKind for InternetGatewayDetach {
                         &scope.keep_cidrs,
                         &lists,
                     );
+                }
+                if proposal.disabled_because.is_none() {
+                    proposal.disabled_because =
+                        way_in_through(&state.internet_gateway_id, &tables, &ways_in);
                 }
                 Some(proposal)
             })

@@ -20,7 +20,8 @@
 //! handle endpoints); routes propagated by a virtual private gateway (DeleteRoute cannot remove them);
 //! routes to instances and network interfaces (an appliance may forward traffic out and must be contained
 //! on its own); routes to destinations inside the responder's `--keep-cidr` ranges, written out or as a
-//! prefix list of the account's own whose every entry lies there ([`prefix_lists`]).
+//! prefix list of the account's own whose every entry lies there ([`prefix_lists`]); and, in a table the
+//! responder comes in through (`--keep-subnet`, `--keep-vpc`: [`ways_in`]), routes to an internet gateway.
 //!
 //! Restore re-creates each deleted route with its recorded target, unless a route for the same destination
 //! exists again: the same target is "already present", another target is a conflict, left as it is and
@@ -37,7 +38,7 @@ use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::services::common::unclassified;
 use crate::services::network::prefix_lists::{self, ListVerdict, OwnedPrefixLists};
-use crate::services::network::vpc;
+use crate::services::network::{vpc, ways_in};
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
     TypedCut, UndoOutcome,
@@ -240,6 +241,22 @@ pub struct TableState {
     pub kept_lists: BTreeMap<String, i64>,
 }
 
+impl TableState {
+    /// Where the table is used, for [`ways_in`].
+    fn table_use(&self) -> ways_in::TableUse<'_> {
+        ways_in::TableUse {
+            table_id: &self.route_table_id,
+            vpc_id: &self.vpc_id,
+            main: self.associations.iter().any(|a| a.main),
+            subnets: self
+                .associations
+                .iter()
+                .filter_map(|a| a.subnet_id.as_deref())
+                .collect(),
+        }
+    }
+}
+
 /// What restore needs: the table and the routes that were deleted from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -372,11 +389,22 @@ pub fn ways_out_left_unsaid(
     })
 }
 
-/// Builds the proposal for one table, or nothing when no route leads out.
+/// A route a table of the responder's way in keeps: the internet gateway's (whatever `classify` says of
+/// any other table's).
+fn kept_as_way_in(route: &Route, way_in: bool) -> bool {
+    way_in
+        && route.target_kind == TargetKind::InternetGateway
+        && route.origin != PROPAGATED
+        && !route.state.eq_ignore_ascii_case("blackhole")
+}
+
+/// Builds the proposal for one table, or nothing when no route leads out. `way_in`: the table is the
+/// responder's way in ([`ways_in`]), whose routes to an internet gateway stay.
 pub fn propose(
     state: &TableState,
     keep_cidrs: &[Cidr],
     lists: &OwnedPrefixLists,
+    way_in: bool,
 ) -> Option<Proposal<TableState>> {
     let vpc_cidrs = parse_all(&state.vpc_cidrs);
     let mut removed: Vec<&Route> = Vec::new();
@@ -392,6 +420,9 @@ pub fn propose(
             kept_lists.insert(list.clone(), version);
         }
         let note = match verdict {
+            Verdict::Remove if kept_as_way_in(route, way_in) => Some(
+                "routes to an internet gateway of the responder's way in (--keep-subnet/--keep-vpc), whose Block Public Access exclusion keeps it open: its network ACL and security-group cuts still apply",
+            ),
             Verdict::Remove => {
                 removed.push(route);
                 continue;
@@ -436,7 +467,7 @@ pub fn propose(
         })
         .collect();
     let mut reason = format!(
-        "{} (VPC {}, {}) has {} route(s) leading out of the VPC: {}. Deleting them leaves its subnets no way out whatever their security groups say; restore re-creates them with the same targets.",
+        "{} (VPC {}, {}) has {} route(s) leading out of the VPC: {}. Deleting them leaves its subnets {} whatever their security groups say; restore re-creates them with the same targets.",
         state.route_table_id,
         state.vpc_id,
         if used_by.is_empty() {
@@ -450,6 +481,11 @@ pub fn propose(
             .map(|r| r.summary())
             .collect::<Vec<_>>()
             .join("; "),
+        if remaining.iter().any(|r| kept_as_way_in(r, way_in)) {
+            "no way out but the responder's way in through the internet gateway"
+        } else {
+            "no way out"
+        },
     );
     let mut left: Vec<(&str, Vec<String>)> = left.into_iter().collect();
     left.sort();
@@ -761,6 +797,11 @@ impl CutKind for RouteRemove {
         true
     }
 
+    /// The responder's way in keeps its routes to an internet gateway ([`ways_in`]).
+    fn plan_options(&self) -> &'static [crate::services::PlanOption] {
+        &ways_in::OPTIONS
+    }
+
     fn vpcs(&self, state: &TableState) -> Vec<String> {
         vec![state.vpc_id.clone()]
     }
@@ -849,9 +890,14 @@ impl CutKind for RouteRemove {
                 .await;
             }
         }
+        let uses: Vec<ways_in::TableUse> = states.iter().map(TableState::table_use).collect();
+        let ways_in = ways_in::WaysIn::read(ctx, scope, &uses).await?;
         Ok(states
             .iter()
-            .filter_map(|state| propose(state, &scope.keep_cidrs, &lists))
+            .filter_map(|state| {
+                let way_in = ways_in.keeps(&state.route_table_id);
+                propose(state, &scope.keep_cidrs, &lists, way_in)
+            })
             .collect())
     }
 

@@ -82,7 +82,7 @@ fn a_table_whose_only_way_out_is_an_appliance_is_said_not_passed_over() {
         route("0.0.0.0/0", TargetKind::Instance, "i-nat"),
     ];
     assert_eq!(
-        propose(&table, &[], &NO_LISTS),
+        propose(&table, &[], &NO_LISTS, false),
         None,
         "nothing this kind removes"
     );
@@ -212,7 +212,7 @@ fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_li
         .with("pl-office", &["203.0.113.0/25"])
         .with("pl-partner", &["198.51.100.0/24"]);
     let keep = cidrs(&["203.0.113.0/24"]);
-    let proposed = propose(&state, &keep, &lists).unwrap();
+    let proposed = propose(&state, &keep, &lists, false).unwrap();
     let left: Vec<String> = proposed.after.routes.iter().map(Route::summary).collect();
     assert_eq!(
         left,
@@ -265,7 +265,7 @@ fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_li
 #[test]
 fn the_proposal_deletes_exactly_the_routes_out_and_names_what_it_leaves() {
     let state = private_table();
-    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), &NO_LISTS).unwrap();
+    let proposed = propose(&state, &cidrs(&["203.0.113.0/24"]), &NO_LISTS, false).unwrap();
     assert_eq!(proposed.target, "rtb-private");
     assert_eq!(proposed.before, state);
     let after = &proposed.after;
@@ -314,11 +314,11 @@ fn a_table_with_only_local_and_endpoint_routes_is_not_proposed() {
             TargetKind::Local | TargetKind::GatewayEndpoint
         )
     });
-    assert_eq!(propose(&state, &[], &NO_LISTS), None);
+    assert_eq!(propose(&state, &[], &NO_LISTS, false), None);
 }
 
 fn cut_for(state: &TableState) -> TypedCut<TableState> {
-    let proposed = propose(state, &[], &NO_LISTS).unwrap();
+    let proposed = propose(state, &[], &NO_LISTS, false).unwrap();
     TypedCut {
         id: format!("route_remove/us-east-1/{}", state.route_table_id),
         region: "us-east-1".into(),
@@ -652,7 +652,7 @@ fn routes_to_gateway_load_balancer_endpoints_are_ways_out_with_an_accurate_reaso
     let mut table = private_table();
     table.routes.push(firewall.clone());
     sort_routes(&mut table.routes);
-    let proposed = propose(&table, &[], &NO_LISTS).unwrap();
+    let proposed = propose(&table, &[], &NO_LISTS, false).unwrap();
     assert!(!proposed.after.routes.contains(&firewall));
     assert!(
         proposed
@@ -819,4 +819,45 @@ async fn mocked_check_dry_runs_the_first_route_delete() {
     let verdict = RouteRemove.check_permission(&ctx, &cut).await;
     assert_eq!(dry_run.num_calls(), 1);
     assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
+}
+
+/// A table the responder comes in through (`--keep-subnet`, `--keep-vpc`) keeps its routes to an internet
+/// gateway, as the Block Public Access exclusion keeps the subnet open, and says so; its other ways out
+/// are still deleted. A table whose only way out is such a route gets no cut.
+#[test]
+fn the_responders_way_in_keeps_its_routes_to_an_internet_gateway() {
+    let mut table = private_table();
+    table.routes = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        route("0.0.0.0/0", TargetKind::InternetGateway, "igw-1"),
+        route("::/0", TargetKind::InternetGateway, "igw-1"),
+        route("172.16.0.0/12", TargetKind::VirtualPrivateGateway, "vgw-1"),
+    ];
+    sort_routes(&mut table.routes);
+
+    let cut_whole = propose(&table, &[], &NO_LISTS, false).unwrap();
+    assert_eq!(removed_routes(&cut_whole.before, &cut_whole.after).len(), 3);
+
+    let way_in = propose(&table, &[], &NO_LISTS, true).unwrap();
+    assert_eq!(
+        removed_routes(&way_in.before, &way_in.after),
+        [route(
+            "172.16.0.0/12",
+            TargetKind::VirtualPrivateGateway,
+            "vgw-1"
+        )]
+    );
+    assert!(
+        way_in.reason.contains("Deleting them leaves its subnets no way out but the responder's way in through the internet gateway")
+            && way_in.reason.contains(
+            "Left: routes to an internet gateway of the responder's way in (--keep-subnet/--keep-vpc), whose Block Public Access exclusion keeps it open: its network ACL and security-group cuts still apply: 0.0.0.0/0 → internet gateway igw-1; ::/0 → internet gateway igw-1."
+        ),
+        "{}",
+        way_in.reason
+    );
+
+    table
+        .routes
+        .retain(|r| r.target_kind != TargetKind::VirtualPrivateGateway);
+    assert_eq!(propose(&table, &[], &NO_LISTS, true), None);
 }
