@@ -3,8 +3,9 @@
 //! A public instance has a DNS name that resolves to a public address; turning the flag off makes it resolve
 //! to the private address only, so the database is unreachable from outside the VPC even where security
 //! groups or NACLs would let traffic in. Undo sets the flag back. AWS applies the change within minutes
-//! (the instance shows `modifying`); it is requested with ApplyImmediately so it does not wait for the
-//! maintenance window.
+//! (the instance shows `modifying`) without waiting for the maintenance window, and neither the cut nor
+//! its undo sets ApplyImmediately: that would also apply every modification queued on the instance
+//! (see [`set_public`]).
 //!
 //! Instances of a Multi-AZ DB cluster (RDS for MySQL or PostgreSQL with a writer and two readers) get no
 //! cut: "You can't modify the DB instances within a Multi-AZ DB cluster. All modifications must be done at
@@ -152,7 +153,7 @@ pub fn propose(state: &InstanceState) -> Option<Proposal<InstanceState>> {
     Some(Proposal {
         target: state.db_instance_identifier.clone(),
         reason: format!(
-            "RDS instance {} ({}) is publicly accessible: its endpoint resolves to a public address. Turning that off makes it reachable only from inside its VPC; AWS applies it within minutes.",
+            "RDS instance {} ({}) is publicly accessible: its endpoint resolves to a public address. Turning that off makes it reachable only from inside its VPC; AWS applies it within minutes, without applying the modifications queued for its maintenance window.",
             state.db_instance_identifier, state.engine
         ),
         before: state.clone(),
@@ -224,12 +225,22 @@ fn gateway_not_back_yet(identifier: &str, mut err: ServiceError) -> ServiceError
     err
 }
 
+/// Sets `PubliclyAccessible`, and nothing else, with ApplyImmediately off. ModifyDBInstance documents
+/// "Changes to the PubliclyAccessible parameter are applied immediately regardless of the value of the
+/// ApplyImmediately parameter", while ApplyImmediately on means "the modifications in this request and any
+/// pending modifications are asynchronously applied as soon as possible"
+/// (<https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBInstance.html>). With it on, an
+/// instance with modifications queued for its maintenance window (DescribeDBInstances'
+/// `PendingModifiedValues`: a new instance class, storage, Multi-AZ, an engine upgrade) would get them at
+/// the cut, possibly with a reboot no one asked for, and restore could not queue them back. Off, they stay
+/// queued, and the flag changes at once all the same. The flag is sent off explicitly, so the request
+/// says so rather than lean on the default.
 async fn set_public(ctx: &RegionCtx, identifier: &str, public: bool) -> Result<(), ServiceError> {
     ctx.rds()
         .modify_db_instance()
         .db_instance_identifier(identifier)
         .publicly_accessible(public)
-        .apply_immediately(true)
+        .apply_immediately(false)
         .send()
         .await
         .map_err(|err| {
@@ -604,6 +615,87 @@ mod tests {
         assert_eq!((first.num_calls(), second.num_calls()), (1, 1));
         let targets: Vec<&str> = proposed.iter().map(|p| p.target.as_str()).collect();
         assert_eq!(targets, vec!["public-two"]);
+    }
+
+    /// An instance with modifications queued for its maintenance window, as DescribeDBInstances documents
+    /// them in `PendingModifiedValues`
+    /// (docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PendingModifiedValues.html): a larger class,
+    /// more storage, Multi-AZ and an engine upgrade, each a possible reboot. Regression test for the cut
+    /// and its undo sending ApplyImmediately, which applies "any pending modifications" with the request:
+    /// the cut stays proposed (PubliclyAccessible changes at once whatever ApplyImmediately says), and both
+    /// calls send the flag alone with ApplyImmediately off, so the queued modifications stay queued.
+    #[tokio::test]
+    async fn mocked_pending_modifications_stay_queued_through_the_cut_and_its_undo() {
+        use aws_sdk_rds::operation::modify_db_instance::ModifyDbInstanceOutput;
+        use aws_sdk_rds::types::PendingModifiedValues;
+
+        let described = |public: bool| {
+            mock!(Client::describe_db_instances).then_output(move || {
+                DescribeDbInstancesOutput::builder()
+                    .db_instances(
+                        DbInstance::builder()
+                            .db_instance_identifier("orders")
+                            .engine("postgres")
+                            .publicly_accessible(public)
+                            .db_instance_status("available")
+                            .pending_modified_values(
+                                PendingModifiedValues::builder()
+                                    .db_instance_class("db.r6g.2xlarge")
+                                    .allocated_storage(500)
+                                    .multi_az(true)
+                                    .engine_version("16.4")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            })
+        };
+        let flag_alone = |public: bool| {
+            mock!(Client::modify_db_instance)
+                .match_requests(move |req| {
+                    req.db_instance_identifier() == Some("orders")
+                        && req.publicly_accessible() == Some(public)
+                        && req.apply_immediately() == Some(false)
+                        && req.db_instance_class().is_none()
+                        && req.allocated_storage().is_none()
+                        && req.multi_az().is_none()
+                        && req.engine_version().is_none()
+                })
+                .then_output(|| ModifyDbInstanceOutput::builder().build())
+        };
+
+        let (public, cut_alone) = (described(true), flag_alone(false));
+        let ctx = RegionCtx::with_rds(
+            "us-east-1",
+            mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&public, &cut_alone]),
+        );
+        let proposed = RdsPublicOff
+            .discover(&ctx, &DiscoveryScope::for_tests())
+            .await
+            .unwrap();
+        assert_eq!(proposed.len(), 1);
+        assert_eq!(proposed[0].disabled_because, None);
+        assert!(
+            proposed[0]
+                .reason
+                .contains("without applying the modifications queued for its maintenance window"),
+            "{}",
+            proposed[0].reason
+        );
+        let record = RdsPublicOff
+            .apply(&ctx, &cut_of(proposed[0].clone()))
+            .await
+            .unwrap();
+        assert_eq!(cut_alone.num_calls(), 1);
+
+        let (private, undo_alone) = (described(false), flag_alone(true));
+        let ctx = RegionCtx::with_rds(
+            "us-east-1",
+            mock_client!(aws_sdk_rds, RuleMode::MatchAny, &[&private, &undo_alone]),
+        );
+        RdsPublicOff.undo(&ctx, &record).await.unwrap();
+        assert_eq!(undo_alone.num_calls(), 1);
     }
 
     /// An instance of a DB cluster as DescribeDBInstances describes it: `DBClusterIdentifier` names the

@@ -85,7 +85,7 @@ pub(super) fn http_throttle(api_id: &str, name: &str, settings: &V2Settings) -> 
             .routes
             .iter()
             .map(|(key, s)| (key.clone(), route_limits(s)))
-            .filter(|(_, limits)| limits.to_write().is_some())
+            .filter(|(_, limits)| limits.is_set())
             .collect(),
     }
 }

@@ -6,9 +6,9 @@
 //!   values back, or removes the `*/*` settings when there were none.
 //! - HTTP and WebSocket API stages: the default route settings get ThrottlingRateLimit 0 and
 //!   ThrottlingBurstLimit 0, the stage's other route settings kept. Undo writes the recorded values back.
-//!   The v2 API cannot unset a stage's throttling once set, so a stage that had none gets the account's
-//!   default quota (10,000 requests per second, burst 5,000), which is what applied to it before; restore
-//!   says so.
+//!   A limit the stage did not set (neither, or only one of the two) cannot be unset again once the cut
+//!   set it ([`Quota`] says why), so restore sets the account's quota in the region there, which is
+//!   what applied to it before, and says so.
 //!
 //! Throttling set on one method (REST method settings other than `*/*`) or one route (v2 route settings)
 //! overrides the stage-wide limits for that method or route, so a stage-wide 0 alone would leave it open.
@@ -60,6 +60,40 @@ static INFO: KindInfo = KindInfo {
 pub const ACCOUNT_DEFAULT_RATE: f64 = 10_000.0;
 pub const ACCOUNT_DEFAULT_BURST: i32 = 5_000;
 
+/// The account's throttling quota in a region, and where the figures came from ([`account_quota`]).
+///
+/// What restore writes where a v2 stage or route set no limit of its own. A limit it does not set is the
+/// account's: "By default, API Gateway limits the steady-state requests per second (RPS) across all APIs
+/// within an AWS account, per Region", and so the burst; stage and route limits override those
+/// (<https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html>). The cut sets
+/// both limits, and the v2 API offers no way back to "not set": its reference documents none (a
+/// RouteSettings limit is a value or absent, and what UpdateStage makes of an absent one is not
+/// documented), DeleteRouteSettings drops a route's whole settings object (its logging and metrics too)
+/// and has no counterpart for the default route settings, and users report that a stage keeps limits once
+/// given them, -1 refused, until the stage is deleted
+/// (<https://github.com/hashicorp/terraform-provider-aws/issues/14742>). So restore writes both limits of
+/// every part it gives back, the account's quota read at restore for one the part did not set, and says
+/// so: the part then runs under the same figures, but as its own, and a later raise of the account's
+/// quota no longer reaches it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quota {
+    pub rate: f64,
+    pub burst: i32,
+    /// "as GetAccount reports it", or why AWS's default stands in.
+    pub whence: String,
+}
+
+impl Quota {
+    /// AWS's documented default quota, `whence` saying why it stands in.
+    fn aws_default(whence: String) -> Quota {
+        Quota {
+            rate: ACCOUNT_DEFAULT_RATE,
+            burst: ACCOUNT_DEFAULT_BURST,
+            whence,
+        }
+    }
+}
+
 /// Which API family a stage belongs to: their stages are read and written through different APIs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -98,6 +132,16 @@ impl Limits {
         *self == Limits::CLOSED
     }
 
+    /// Whether it sets either limit.
+    fn is_set(&self) -> bool {
+        self.rate_limit.is_some() || self.burst_limit.is_some()
+    }
+
+    /// Whether it sets one limit and not the other.
+    fn is_partial(&self) -> bool {
+        self.rate_limit.is_some() != self.burst_limit.is_some()
+    }
+
     fn describe(&self) -> String {
         match (self.rate_limit, self.burst_limit) {
             (None, None) => "no limits of its own".to_string(),
@@ -109,15 +153,34 @@ impl Limits {
         }
     }
 
-    /// The values to write back: both recorded values, or None when neither was set. Once one of the
-    /// two is set AWS shows the other as the account default, so that is what a missing one becomes.
-    fn to_write(self) -> Option<(f64, i32)> {
+    /// The values to write back: each recorded value, and the account's quota for one not set.
+    fn filled(self, quota: &Quota) -> (f64, i32) {
+        (
+            self.rate_limit.unwrap_or(quota.rate),
+            self.burst_limit.unwrap_or(quota.burst),
+        )
+    }
+
+    /// What restore says it wrote for this part, `part` naming it ("api/stage:" for the stage,
+    /// "api/stage: route KEY" for a route), having written `written`: the recorded limits put back, and
+    /// for a limit not set before, that it now has the account's quota as its own.
+    fn put_back(self, part: &str, written: (f64, i32), quota: &Quota) -> String {
+        let (rate, burst) = written;
+        let cannot = "which the v2 API cannot restore exactly";
         match (self.rate_limit, self.burst_limit) {
-            (None, None) => None,
-            (rate, burst) => Some((
-                rate.unwrap_or(ACCOUNT_DEFAULT_RATE),
-                burst.unwrap_or(ACCOUNT_DEFAULT_BURST),
-            )),
+            (Some(_), Some(_)) => format!("{part} {} put back", self.describe()),
+            (Some(set), None) => format!(
+                "{part} rate {set} put back; it set no burst of its own, {cannot}: burst set to the account's quota in the region, {} ({burst})",
+                quota.whence
+            ),
+            (None, Some(set)) => format!(
+                "{part} burst {set} put back; it set no rate of its own, {cannot}: rate set to the account's quota in the region, {} ({rate})",
+                quota.whence
+            ),
+            (None, None) => format!(
+                "{part} throttling set to the account's quota in the region, {} (rate {rate}, burst {burst}); it had no limits of its own, {cannot}",
+                quota.whence
+            ),
         }
     }
 }
@@ -210,8 +273,9 @@ pub enum StageWide {
     #[default]
     Keep,
     Set(f64, i32),
-    /// Back to no limits of the stage's own: REST removes the `*/*` settings; v2, which cannot unset
-    /// them, writes the account's default quota.
+    /// Back to no limits of the stage's own: REST removes the `*/*` settings. Undo never asks it of a v2
+    /// stage, which cannot unset them: it sets the account's quota read at restore instead ([`Quota`]);
+    /// a v2 write given it writes AWS's default quota.
     Unset,
 }
 
@@ -274,23 +338,19 @@ pub fn is_update_too_large(err: &ServiceError) -> bool {
 /// The account's throttling quota in the region (API Gateway GetAccount's `throttleSettings`,
 /// <https://docs.aws.amazon.com/apigateway/latest/api/API_GetAccount.html>), with where it came from;
 /// AWS's documented default when it cannot be read.
-async fn account_quota(ctx: &RegionCtx) -> (f64, i32, String) {
+async fn account_quota(ctx: &RegionCtx) -> Quota {
     let fallback = |why: String| {
-        (
-            ACCOUNT_DEFAULT_RATE,
-            ACCOUNT_DEFAULT_BURST,
-            format!(
-                "AWS's default, since {why}: if the account's quota was raised, set it by hand"
-            ),
-        )
+        Quota::aws_default(format!(
+            "AWS's default, since {why}: if the account's quota was raised, set it by hand"
+        ))
     };
     match ctx.apigateway().get_account().send().await {
         Ok(out) => match out.throttle_settings() {
-            Some(quota) if quota.rate_limit() > 0.0 && quota.burst_limit() > 0 => (
-                quota.rate_limit(),
-                quota.burst_limit(),
-                "as GetAccount reports it".to_string(),
-            ),
+            Some(quota) if quota.rate_limit() > 0.0 && quota.burst_limit() > 0 => Quota {
+                rate: quota.rate_limit(),
+                burst: quota.burst_limit(),
+                whence: "as GetAccount reports it".to_string(),
+            },
             _ => fallback("GetAccount reported no throttle settings".to_string()),
         },
         Err(err) => fallback(format!(
@@ -341,20 +401,41 @@ pub fn propose(state: &StageThrottle) -> Option<Proposal<StageThrottle>> {
     if state.is_closed() {
         return None;
     }
-    let restore = match (state.family, state.stage_wide().to_write()) {
-        (_, Some(_)) => format!("restore puts back its {}", state.stage_wide().describe()),
-        (ApiFamily::Rest, None) => {
+    let stage_wide = state.stage_wide();
+    let restore = match (state.family, stage_wide.rate_limit, stage_wide.burst_limit) {
+        (_, Some(_), Some(_)) => format!("restore puts back its {}", stage_wide.describe()),
+        (ApiFamily::Rest, None, None) => {
             "restore removes the stage-wide method settings again (it has none now)".to_string()
         }
-        (ApiFamily::Http, None) => format!(
+        (_, None, None) => format!(
             "it has no limits of its own, and the v2 API cannot unset them once set, so restore sets the account's quota in the region as the stage's own (as GetAccount reports it then; AWS's default is rate {ACCOUNT_DEFAULT_RATE}, burst {ACCOUNT_DEFAULT_BURST})"
         ),
+        (_, Some(rate), None) => format!(
+            "restore puts back its rate {rate}; it sets no burst of its own, and the v2 API cannot unset one once set, so restore sets the account's burst quota in the region as the stage's own (as GetAccount reports it then; AWS's default is {ACCOUNT_DEFAULT_BURST})"
+        ),
+        (_, None, Some(burst)) => format!(
+            "restore puts back its burst {burst}; it sets no rate of its own, and the v2 API cannot unset one once set, so restore sets the account's rate quota in the region as the stage's own (as GetAccount reports it then; AWS's default is {ACCOUNT_DEFAULT_RATE})"
+        ),
+    };
+    let partial: Vec<&str> = state
+        .overrides
+        .iter()
+        .filter(|(_, limits)| limits.is_partial())
+        .map(|(key, _)| key.as_str())
+        .collect();
+    let partial = if partial.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " Of those, {} set only one of rate and burst: restore sets the other to the account's quota in the region (as GetAccount reports it then), which the v2 API cannot unset.",
+            partial.join(", ")
+        )
     };
     let overrides = if state.overrides.is_empty() {
         String::new()
     } else {
         format!(
-            " Its {} {} set throttling of their own, which overrides the stage's: each is set to 0 too, and restore puts back each one's limits.",
+            " Its {} {} set throttling of their own, which overrides the stage's: each is set to 0 too, and restore puts back each one's limits.{partial}",
             state.family.override_word(),
             state
                 .overrides
@@ -382,19 +463,63 @@ pub fn propose(state: &StageThrottle) -> Option<Proposal<StageThrottle>> {
     })
 }
 
-/// What undo writes back, given the recorded and the live throttling, and a note for each part changed
-/// since the cut (left alone): a part is written back only while it is still at 0.
-pub fn undo_writes(prior: &StageThrottle, now: &StageThrottle) -> (LimitWrites, Vec<String>) {
+/// What undo gives back, part by part, as recorded, before anything is written: the parts still at 0
+/// (the others changed since the cut and are left alone, each with a note).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ToRestore {
+    /// The stage-wide limits as recorded, when they are given back.
+    pub stage_wide: Option<Limits>,
+    /// Each method's or route's limits as recorded, for those given back.
+    pub overrides: BTreeMap<String, Limits>,
+    /// What was left alone, each note beginning with [`UndoOutcome::CONFLICT`].
+    pub conflicts: Vec<String>,
+}
+
+impl ToRestore {
+    fn is_empty(&self) -> bool {
+        self.stage_wide.is_none() && self.overrides.is_empty()
+    }
+
+    /// Whether writing it back needs the account's quota: a part given back sets a limit and not the other
+    /// (only v2 stages and routes can), or a v2 stage had no limits of its own (a REST stage's `*/*`
+    /// settings are removed instead).
+    pub fn needs_quota(&self, family: ApiFamily) -> bool {
+        self.overrides.values().any(Limits::is_partial)
+            || self
+                .stage_wide
+                .is_some_and(|was| was.is_partial() || (family == ApiFamily::Http && !was.is_set()))
+    }
+
+    /// The writes that give it back, a limit not set before taking `quota` ([`Quota`] says why).
+    pub fn writes(&self, family: ApiFamily, quota: &Quota) -> LimitWrites {
+        LimitWrites {
+            stage_wide: match self.stage_wide {
+                None => StageWide::Keep,
+                Some(was) if family == ApiFamily::Rest && !was.is_set() => StageWide::Unset,
+                Some(was) => {
+                    let (rate, burst) = was.filled(quota);
+                    StageWide::Set(rate, burst)
+                }
+            },
+            overrides: self
+                .overrides
+                .iter()
+                .map(|(key, was)| (key.clone(), was.filled(quota)))
+                .collect(),
+        }
+    }
+}
+
+/// What undo gives back, given the recorded and the live throttling: a part is given back only while it
+/// is still at 0.
+pub fn to_restore(prior: &StageThrottle, now: &StageThrottle) -> ToRestore {
     let target = prior.target();
-    let mut writes = LimitWrites::default();
-    let mut conflicts = Vec::new();
+    let mut restore = ToRestore::default();
+    let conflicts = &mut restore.conflicts;
     let (was, is) = (prior.stage_wide(), now.stage_wide());
     if is != was {
         if is.is_closed() {
-            writes.stage_wide = match was.to_write() {
-                Some((rate, burst)) => StageWide::Set(rate, burst),
-                None => StageWide::Unset,
-            };
+            restore.stage_wide = Some(was);
         } else {
             conflicts.push(format!(
                 "conflict: the throttling of {target} was changed after the cut (now {}); left alone",
@@ -407,10 +532,7 @@ pub fn undo_writes(prior: &StageThrottle, now: &StageThrottle) -> (LimitWrites, 
         match now.overrides.get(key) {
             Some(is) if is == was => {}
             Some(is) if is.is_closed() => {
-                let limits = was
-                    .to_write()
-                    .unwrap_or((ACCOUNT_DEFAULT_RATE, ACCOUNT_DEFAULT_BURST));
-                writes.overrides.insert(key.clone(), limits);
+                restore.overrides.insert(key.clone(), *was);
             }
             Some(is) => conflicts.push(format!(
                 "conflict: the throttling of {word} {key} of {target} was changed after the cut (now {}); left alone",
@@ -421,7 +543,7 @@ pub fn undo_writes(prior: &StageThrottle, now: &StageThrottle) -> (LimitWrites, 
             )),
         }
     }
-    (writes, conflicts)
+    restore
 }
 
 #[async_trait]
@@ -540,37 +662,28 @@ impl CutKind for ApiGatewayStageThrottle {
                 format!("stage {target} no longer exists; its throttling cannot be restored"),
             ));
         };
-        let (writes, mut notes) = undo_writes(prior, &now);
-        if writes.is_empty() {
+        let restore = to_restore(prior, &now);
+        let mut notes = restore.conflicts.clone();
+        if restore.is_empty() {
             if notes.is_empty() {
                 notes.push(format!("{target}: throttling already as before"));
             }
             return Ok(UndoOutcome { notes });
         }
-        // A v2 stage without limits of its own runs under the account's quota in the region, which the
-        // v2 API cannot go back to once the stage has limits: the stage gets that quota as its own, read
-        // now (accounts may have it raised), else AWS's documented default.
-        let mut writes = writes;
-        let mut quota_note = None;
-        if prior.family == ApiFamily::Http && writes.stage_wide == StageWide::Unset {
-            let (rate, burst, whence) = account_quota(ctx).await;
-            writes.stage_wide = StageWide::Set(rate, burst);
-            quota_note = Some(format!(
-                "{target}: throttling set to the account's quota in the region, {whence} (rate {rate}, burst {burst}); it had no limits of its own, which the v2 API cannot restore exactly"
-            ));
-        }
+        // Read now, and only when a part given back set a limit not of its own (accounts may have the
+        // quota raised); AWS's documented default when GetAccount does not answer.
+        let quota = if restore.needs_quota(prior.family) {
+            account_quota(ctx).await
+        } else {
+            Quota::aws_default("not read: every limit given back was the part's own".into())
+        };
+        let writes = restore.writes(prior.family, &quota);
         write_in_batches(ctx, prior, &writes, &settings).await?;
-        if let Some(note) = quota_note {
-            notes.push(note);
-            writes.stage_wide = StageWide::Keep;
-        }
-        match (prior.family, writes.stage_wide) {
-            (_, StageWide::Keep) => {}
-            (_, StageWide::Set(..)) => notes.push(format!(
-                "{target}: {} put back",
-                prior.stage_wide().describe()
-            )),
-            (ApiFamily::Rest, StageWide::Unset) => {
+        match (restore.stage_wide, writes.stage_wide) {
+            (Some(was), StageWide::Set(rate, burst)) => {
+                notes.push(was.put_back(&format!("{target}:"), (rate, burst), &quota))
+            }
+            (_, StageWide::Unset) => {
                 // Some endpoints accept the removal and ignore it (the emulator does): check.
                 match read(ctx, prior.family, &prior.api_id, &prior.stage_name).await? {
                     Some((after, _)) if after.stage_wide().is_closed() => {
@@ -586,15 +699,11 @@ impl CutKind for ApiGatewayStageThrottle {
                     )),
                 }
             }
-            // A v2 stage was given the account's quota above, and said so.
-            (ApiFamily::Http, StageWide::Unset) => {}
+            _ => {}
         }
-        for key in writes.overrides.keys() {
-            notes.push(format!(
-                "{target}: {} {key} {} put back",
-                prior.family.override_word(),
-                prior.overrides[key].describe()
-            ));
+        for (key, written) in &writes.overrides {
+            let part = format!("{target}: {} {key}", prior.family.override_word());
+            notes.push(restore.overrides[key].put_back(&part, *written, &quota));
         }
         Ok(UndoOutcome { notes })
     }

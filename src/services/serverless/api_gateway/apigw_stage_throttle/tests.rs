@@ -171,6 +171,13 @@ fn undo_writes_back_only_the_parts_still_at_zero_and_reports_the_others() {
     let mut now = prior.closed();
     now.overrides.insert("pay/POST".into(), limits(3.0, 3));
     now.overrides.remove("gone/GET");
+    let undo_writes = |prior: &StageThrottle, now: &StageThrottle| {
+        let restore = to_restore(prior, now);
+        (
+            restore.writes(prior.family, &Quota::aws_default(String::new())),
+            restore.conflicts,
+        )
+    };
     let (writes, conflicts) = undo_writes(&prior, &now);
     assert_eq!(writes.stage_wide, StageWide::Unset);
     assert_eq!(
@@ -443,6 +450,107 @@ async fn mocked_a_v2_stage_without_limits_gets_the_accounts_own_quota_back() {
         outcome.notes[0].contains(
             "AWS's default, since GetAccount could not be read (apigateway:GET /account failed: AccessDeniedException"
         ),
+        "{outcome:?}"
+    );
+}
+
+/// A v2 stage or route that set only one of rate and burst ran under the account's quota for the other,
+/// which the v2 API cannot unset once the cut set it. Regression test for restore writing AWS's default
+/// there (10,000 or 5,000) whatever the account's quota, and calling the pair "put back": the other limit
+/// gets the quota GetAccount reports (raised here to 20,000 and 8,000), and the plan and the notes say
+/// what is set where the stage or route had none. Where every limit was the stage's own, GetAccount is
+/// not asked.
+#[tokio::test]
+async fn mocked_a_v2_limit_set_alone_gets_the_accounts_quota_for_the_other_and_restore_says_so() {
+    use aws_sdk_apigateway::Client as V1;
+    use aws_sdk_apigateway::operation::get_account::GetAccountOutput;
+    use aws_sdk_apigateway::types::ThrottleSettings;
+
+    let raised = || {
+        mock!(V1::get_account).then_output(|| {
+            GetAccountOutput::builder()
+                .throttle_settings(
+                    ThrottleSettings::builder()
+                        .rate_limit(20_000.0)
+                        .burst_limit(8_000)
+                        .build(),
+                )
+                .build()
+        })
+    };
+    let closed = || {
+        mock!(V2::get_stage).then_output(|| get_stage((Some(0.0), Some(0)), (Some(0.0), Some(0))))
+    };
+    let ctx = |v2: &[&aws_smithy_mocks::Rule], v1: &[&aws_smithy_mocks::Rule]| {
+        RegionCtx::for_tests("us-east-1")
+            .mock_apigatewayv2(mock_client!(aws_sdk_apigatewayv2, RuleMode::MatchAny, v2))
+            .mock_apigateway(mock_client!(aws_sdk_apigateway, RuleMode::MatchAny, v1))
+    };
+
+    let state = http_throttle(
+        "h77api",
+        "$default",
+        &V2Settings {
+            default: Some(route(Some(250.0), None)),
+            routes: HashMap::from([(ROUTE.to_string(), route(None, Some(20)))]),
+        },
+    );
+    let (proposed, cut) = cut_of(&state);
+    for needed in [
+        "restore puts back its rate 250; it sets no burst of its own",
+        "restore sets the account's burst quota in the region as the stage's own",
+        &format!("Of those, {ROUTE} set only one of rate and burst"),
+    ] {
+        assert!(
+            proposed.reason.contains(needed),
+            "{needed}: {}",
+            proposed.reason
+        );
+    }
+    let record = ApiGatewayStageThrottle.undo_record_for(&cut).unwrap();
+    let (read, quota) = (closed(), raised());
+    let reopen = mock!(V2::update_stage)
+        .match_requests(|req| sends(req, (250.0, 8_000), (20_000.0, 20)))
+        .then_output(|| UpdateStageOutput::builder().build());
+    let outcome = ApiGatewayStageThrottle
+        .undo(&ctx(&[&read, &reopen], &[&quota]), &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopen.num_calls(), quota.num_calls()),
+        (1, 1),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome.notes,
+        vec![
+            "h77api/$default: rate 250 put back; it set no burst of its own, which the v2 API cannot restore exactly: burst set to the account's quota in the region, as GetAccount reports it (8000)".to_string(),
+            format!("h77api/$default: route {ROUTE} burst 20 put back; it set no rate of its own, which the v2 API cannot restore exactly: rate set to the account's quota in the region, as GetAccount reports it (20000)"),
+        ]
+    );
+
+    let own = http_throttle(
+        "h77api",
+        "$default",
+        &V2Settings {
+            default: Some(route(Some(250.0), Some(100))),
+            routes: HashMap::from([(ROUTE.to_string(), route(Some(40.0), Some(20)))]),
+        },
+    );
+    let record = ApiGatewayStageThrottle
+        .undo_record_for(&cut_of(&own).1)
+        .unwrap();
+    let (read, quota) = (closed(), raised());
+    let reopen = mock!(V2::update_stage)
+        .match_requests(|req| sends(req, (250.0, 100), (40.0, 20)))
+        .then_output(|| UpdateStageOutput::builder().build());
+    let outcome = ApiGatewayStageThrottle
+        .undo(&ctx(&[&read, &reopen], &[&quota]), &record)
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopen.num_calls(), quota.num_calls()),
+        (1, 0),
         "{outcome:?}"
     );
 }
