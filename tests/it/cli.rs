@@ -162,6 +162,39 @@ fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
     assert!(!dir.path().join("edited.rollback.yaml").exists());
 }
 
+/// Regression: a plan made with `--kinds sg_revoke` with a cut of another kind copied in passed
+/// `apply --check`, was applied, and `show` still headed it as covering only sg_revoke. Refused by every
+/// command that reads the plan, before any call.
+#[test]
+fn a_plan_with_a_cut_added_outside_its_selection_is_refused_before_calling_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example's first cuts are vpc_block_public_access; its sg_revoke cuts come later.
+    let path = edited_example(&dir, |t| {
+        t.replacen("findings:", "selection:\n- --kinds sg_revoke\nfindings:", 1)
+    });
+    let plan = path.to_str().unwrap();
+    for command in [
+        &["apply", plan, "--check"][..],
+        &["apply", plan, "--yes"],
+        &["show", plan],
+    ] {
+        hikkonuki()
+            .args(command)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "edited.yaml: cuts[0]: cut `vpc_block_public_access/us-east-1/",
+            ))
+            .stderr(contains(
+                "is outside the plan's selection (--kinds sg_revoke)",
+            ))
+            .stderr(contains(
+                "fix: make a new plan; a plan may only have cuts switched off or removed",
+            ));
+    }
+    assert!(!dir.path().join("edited.rollback.yaml").exists());
+}
+
 #[test]
 fn apply_of_a_plan_from_a_newer_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
