@@ -191,6 +191,18 @@ impl Selection {
         unmatched
     }
 
+    /// The `--kinds` names `cuts` hold no cut of. Said at apply, where a kind the plan has no enabled cut
+    /// of would otherwise end in "Nothing to apply" as if every cut had been switched off.
+    pub fn kinds_without<'c>(&self, cuts: impl IntoIterator<Item = &'c Cut>) -> Vec<&str> {
+        let present: std::collections::HashSet<&str> =
+            cuts.into_iter().map(|cut| cut.kind.as_str()).collect();
+        self.kinds
+            .iter()
+            .map(String::as_str)
+            .filter(|kind| !present.contains(kind))
+            .collect()
+    }
+
     /// The flags as given, for the plan file and for messages (e.g. `--kinds sg_revoke --target sg-1*`).
     pub fn flags(&self) -> Vec<String> {
         let mut flags = Vec::new();
@@ -435,6 +447,17 @@ mod tests {
         let (index, problem) = Selection::from_flags(&["--kinds".into()], &KNOWN).unwrap_err();
         assert_eq!(index, None);
         assert!(problem.starts_with("--kinds: no kind named"), "{problem}");
+    }
+
+    #[test]
+    fn kinds_named_without_a_cut_are_named() {
+        let selection = Selection::new(Some("sg_revoke,nacl_deny"), None, &[], &KNOWN).unwrap();
+        let cuts = [
+            cut("sg_revoke", "us-east-1", "sg-1"),
+            cut("route_remove", "us-east-1", "rtb-1"),
+        ];
+        assert_eq!(selection.kinds_without(&cuts), ["nacl_deny"]);
+        assert!(Selection::default().kinds_without(&cuts).is_empty());
     }
 
     #[test]

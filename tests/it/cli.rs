@@ -195,6 +195,21 @@ fn a_plan_with_a_cut_added_outside_its_selection_is_refused_before_calling_aws()
     assert!(!dir.path().join("edited.rollback.yaml").exists());
 }
 
+/// Regression: `--kinds` naming a kind the plan has no cut of was not warned about, where an unmatched
+/// `--target` was. Warned before any call (here the call then fails: no endpoint answers).
+#[test]
+fn apply_with_a_kind_the_plan_has_no_cut_of_warns() {
+    hikkonuki()
+        .args(["apply", example_plan().to_str().unwrap(), "--check"])
+        .args(["--kinds", "ecr_public_delete,sg_revoke"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "warning: --kinds ecr_public_delete matches no enabled cut of the plan",
+        ))
+        .stderr(contains("--kinds sg_revoke matches").not());
+}
+
 #[test]
 fn apply_of_a_plan_from_a_newer_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();

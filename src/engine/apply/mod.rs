@@ -455,14 +455,21 @@ pub(crate) fn started<'k>(
     }
 }
 
-/// Warns of each `--target` or `--vpc` that takes none of the plan's enabled cuts: a typo would
-/// otherwise read as a plan with nothing left to cut.
+/// Warns of each `--kinds` kind, `--target` or `--vpc` that takes none of the plan's enabled cuts: a
+/// typo, or a plan made without that kind, would otherwise read as a plan with nothing left to cut.
 fn warn_unmatched(
     plan: &Plan,
     selection: &Selection,
     registry: &Registry,
     reporter: &dyn Reporter,
 ) {
+    for kind in selection.kinds_without(plan.enabled_cuts()) {
+        reporter.event(&Event::Warning {
+            message: format!(
+                "--kinds {kind} matches no enabled cut of the plan: it has no cut of that kind switched on (none was proposed, or each is `enabled: false`)"
+            ),
+        });
+    }
     for flag in selection.unmatched(plan.enabled_cuts(), registry) {
         reporter.event(&Event::Warning {
             message: format!(
