@@ -489,6 +489,16 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
                     ),
                 ));
             }
+            Ok(cidr) if cidr.is_ipv4_mapped() => {
+                return Err(PlanError::new(
+                    file,
+                    format!("keep_cidrs[{index}]"),
+                    format!(
+                        "`{cidr}` is an IPv4-mapped IPv6 range: AWS holds IPv4 ranges as IPv4, so it would keep nothing reachable"
+                    ),
+                    "make a new plan, giving --keep-cidr the IPv4 address or range",
+                ));
+            }
             Ok(_) => {}
         }
     }

@@ -429,6 +429,9 @@ fn a_kept_range_plan_would_refuse_is_refused_in_a_plan_file_too() {
             "{wide}: {err}"
         );
     }
+    let err = error_of(|t| t.replace("203.0.113.7/32", "::ffff:203.0.113.7/128"));
+    assert_eq!(err.field, "keep_cidrs[0]");
+    assert!(err.problem.contains("IPv4-mapped"), "{err}");
     // A /8 is as wide as `plan --keep-cidr` takes.
     assert!(parse_edited(|t| t.replace("203.0.113.7/32", "10.0.0.0/8")).is_ok());
 }

@@ -249,6 +249,22 @@ fn a_malformed_keep_cidr_is_named_before_calling_aws() {
         .assert()
         .code(1)
         .stderr(contains("keeps most of the internet reachable"));
+    // Regressions: the fix suggested 8.0.0.0/7, itself refused; and a mapped address was kept as an
+    // IPv6 /128 that keeps nothing for IPv4.
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "9.0.0.0/7"])
+        .assert()
+        .code(1)
+        .stderr(contains("fix: give 9.0.0.0 for the one address, or the range 8.0.0.0/7 keeps most of the internet reachable and is refused"))
+        .stderr(contains("8.0.0.0/7 for the range").not());
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "::ffff:203.0.113.7"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--keep-cidr: `::ffff:203.0.113.7` is an IPv4-mapped IPv6 address",
+        ))
+        .stderr(contains("fix: give the IPv4 address, 203.0.113.7"));
 }
 
 /// `hikkonuki show PLAN | head`: the reader closes the pipe early; the output ends quietly.
