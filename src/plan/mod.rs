@@ -362,6 +362,32 @@ pub fn parse(text: &str, file: &Path, catalog: &dyn KindCatalog) -> Result<Plan,
     Ok(plan)
 }
 
+/// What a document that reads as a plan says of itself ([`looks_like_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanShape {
+    /// It has `members`: apply journals it into a directory, one rollback file per account.
+    pub over_several_accounts: bool,
+}
+
+/// Whether `text` reads as a plan (a YAML mapping with `version` and `cuts`, of any version), to say so
+/// where a rollback file was wanted. Only to name what was given; reading it as a plan still checks
+/// everything.
+pub fn looks_like_plan(text: &str) -> Option<PlanShape> {
+    #[derive(Deserialize)]
+    struct Shape {
+        #[serde(rename = "version")]
+        _version: serde::de::IgnoredAny,
+        #[serde(rename = "cuts")]
+        _cuts: serde::de::IgnoredAny,
+        #[serde(default)]
+        members: Vec<serde::de::IgnoredAny>,
+    }
+    let shape: Shape = reader::probe_yaml(text).ok()?;
+    Some(PlanShape {
+        over_several_accounts: !shape.members.is_empty(),
+    })
+}
+
 /// The version read on its own, for a document that does not read as a plan of this version.
 fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
     #[derive(Deserialize)]

@@ -293,13 +293,18 @@ fn show_into_a_closed_pipe_exits_quietly() {
     assert!(status.success(), "{status:?}\n{stderr}");
 }
 
+/// Neither a rollback file nor a plan (a plan is named as one: see
+/// `restore_of_a_plan_says_it_is_a_plan_and_which_file_to_give`).
 #[test]
 fn restore_of_something_that_is_not_a_rollback_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.yaml");
+    std::fs::write(&notes, "# incident notes\nowner: alice\n").unwrap();
     hikkonuki()
-        .args(["restore", example_plan().to_str().unwrap(), "--yes"])
+        .args(["restore", notes.to_str().unwrap(), "--yes"])
         .assert()
         .code(1)
-        .stderr(contains("is not a rollback entry"));
+        .stderr(contains("notes.yaml: line 2: is not a rollback entry"));
 }
 
 #[test]
@@ -547,4 +552,32 @@ fn apply_of_a_rollback_file_or_binary_says_what_was_given() {
         .assert()
         .code(1)
         .stderr(contains("is not UTF-8 text, so not a plan"));
+}
+
+/// The reverse mistake: a plan given to restore (it was "line 4: is not a rollback entry") is named as a
+/// plan, with the rollback file apply wrote for it; the plan is left as it was.
+#[test]
+fn restore_of_a_plan_says_it_is_a_plan_and_which_file_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = edited_example(&dir, |t| t);
+    let before = std::fs::read(&plan).unwrap();
+    for command in [
+        &["restore", plan.to_str().unwrap(), "--yes"][..],
+        &["restore", plan.to_str().unwrap(), "--dry-run"],
+    ] {
+        hikkonuki()
+            .args(command)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "edited.yaml: is a plan (what `hikkonuki plan` writes), not a rollback file (what apply journals)",
+            ))
+            .stderr(contains(format!(
+                "fix: give the rollback file apply wrote for it: {} beside the plan",
+                dir.path().join("edited.rollback.yaml").display()
+            )))
+            .stderr(contains("line 4").not());
+    }
+    assert_eq!(std::fs::read(&plan).unwrap(), before);
+    assert!(!dir.path().join("edited.rollback.yaml").exists());
 }

@@ -24,6 +24,7 @@ mod derive;
 mod drift;
 mod execute;
 
+pub use crate::journal::{default_rollback_dir, default_rollback_path};
 pub use derive::{Underived, check_live};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 #[cfg(test)]
@@ -151,28 +152,9 @@ pub struct AccountApplied {
     pub left_out: Vec<LeftOut>,
 }
 
-/// `<plan stem>.rollback/` beside the plan: the directory of a plan over several accounts, one rollback
-/// file per account in it ([`account_rollback_path`]).
-pub fn default_rollback_dir(plan_path: &Path) -> PathBuf {
-    let stem = plan_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
-    plan_path.with_file_name(format!("{stem}.rollback"))
-}
-
 /// `<dir>/<account>.rollback.yaml`.
 pub fn account_rollback_path(dir: &Path, account: &str) -> PathBuf {
     dir.join(format!("{account}.rollback.yaml"))
-}
-
-/// `<plan stem>.rollback.yaml` beside the plan.
-pub fn default_rollback_path(plan_path: &Path) -> PathBuf {
-    let stem = plan_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
-    plan_path.with_file_name(format!("{stem}.rollback.yaml"))
 }
 
 /// Walks the whole sequence (see the module documentation). `stop` is checked between cuts (Ctrl-C). A
