@@ -217,7 +217,7 @@ pub async fn plan_command(
     let caller = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(&session, err))?;
     reporter.account(&caller.account);
     let regions = resolve_regions(args.regions.as_deref().unwrap_or("all"), &session).await?;
     if args.regions.is_none() && settings.connection.home_region.is_some() {
