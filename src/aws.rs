@@ -28,17 +28,77 @@ pub struct ConnectionSettings {
     pub pacing: Option<crate::pacing::PacingLimits>,
 }
 
+/// Where the name of the profile that signs came from: errors name it as the operator gave it, since
+/// `--profile` and `AWS_PROFILE` are fixed in different places.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileOrigin {
+    /// `--profile NAME`.
+    Flag,
+    /// `AWS_PROFILE=NAME`, with no keys in the environment (which would sign first).
+    Environment,
+    /// Neither: the SDK's `default`, which may well not exist (an instance role signs instead).
+    Default,
+}
+
+/// The profile whose credentials sign, and where its name came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningProfile {
+    pub name: String,
+    pub origin: ProfileOrigin,
+}
+
+impl std::fmt::Display for SigningProfile {
+    /// As the operator gave it: `--profile NAME`, `AWS_PROFILE=NAME`, or `profile default`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.origin {
+            ProfileOrigin::Flag => write!(f, "--profile {}", self.name),
+            ProfileOrigin::Environment => write!(f, "AWS_PROFILE={}", self.name),
+            ProfileOrigin::Default => write!(f, "profile {}", self.name),
+        }
+    }
+}
+
+impl SigningProfile {
+    /// How to name another profile, in the place this one's name was given.
+    pub fn another(&self) -> &'static str {
+        match self.origin {
+            ProfileOrigin::Flag => "give another --profile",
+            ProfileOrigin::Environment => {
+                "set AWS_PROFILE to another profile (or unset it, or pass --profile)"
+            }
+            ProfileOrigin::Default => "pass --profile NAME",
+        }
+    }
+
+    /// How to name a profile the configuration files define, in the place this one's name was given.
+    fn one_of_those(&self) -> &'static str {
+        match self.origin {
+            ProfileOrigin::Flag | ProfileOrigin::Default => "give one of those names",
+            ProfileOrigin::Environment => {
+                "set AWS_PROFILE to one of those names (or unset it, or pass --profile)"
+            }
+        }
+    }
+}
+
 /// The AWS configuration cannot give what was asked for.
 #[derive(Debug, thiserror::Error)]
 pub enum SessionError {
     #[error(
-        "--profile {name}: no such profile in the AWS configuration files (profiles there: {known})\n  fix: give one of those names, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at the files that define it"
+        "{profile}: no such profile in the AWS configuration files (profiles there: {known})\n  fix: {}, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE at the files that define it",
+        profile.one_of_those()
     )]
-    UnknownProfile { name: String, known: String },
+    UnknownProfile {
+        profile: SigningProfile,
+        known: String,
+    },
     #[error(
-        "--profile {name}: the AWS configuration files cannot be read: {problem}\n  fix: correct the file it names, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere"
+        "{profile}: the AWS configuration files cannot be read: {problem}\n  fix: correct the file it names, or point AWS_CONFIG_FILE / AWS_SHARED_CREDENTIALS_FILE elsewhere"
     )]
-    ProfileFiles { name: String, problem: String },
+    ProfileFiles {
+        profile: SigningProfile,
+        problem: String,
+    },
 }
 
 /// The AWS configuration files as read (or why they could not be).
@@ -51,21 +111,26 @@ async fn read_profile_files() -> ProfileFiles {
 }
 
 /// Refuses a profile the configuration files do not define, before any call: otherwise the SDK finds no
-/// credentials at the first call and says so in terms that do not name the mistyped profile.
-fn check_profile_exists(profiles: &ProfileFiles, name: &str) -> Result<(), SessionError> {
+/// credentials at the first call and says so in terms that do not name the mistyped profile; or, for
+/// `AWS_PROFILE`, goes on down its chain and signs with whatever it finds there (an instance role), an
+/// account the operator did not name.
+fn check_profile_exists(
+    profiles: &ProfileFiles,
+    profile: &SigningProfile,
+) -> Result<(), SessionError> {
     let profiles = profiles
         .as_ref()
         .map_err(|problem| SessionError::ProfileFiles {
-            name: name.to_string(),
+            profile: profile.clone(),
             problem: problem.clone(),
         })?;
-    if profiles.get_profile(name).is_some() {
+    if profiles.get_profile(&profile.name).is_some() {
         return Ok(());
     }
     let mut known: Vec<&str> = profiles.profiles().collect();
     known.sort_unstable();
     Err(SessionError::UnknownProfile {
-        name: name.to_string(),
+        profile: profile.clone(),
         known: if known.is_empty() {
             "none".to_string()
         } else {
@@ -76,17 +141,16 @@ fn check_profile_exists(profiles: &ProfileFiles, name: &str) -> Result<(), Sessi
 
 /// The profile whose credentials sign: `--profile`, or, when no keys are in the environment (which the
 /// SDK's chain reads first), `AWS_PROFILE`, else `default`. `None` when the environment's keys sign.
-fn profile_in_effect(explicit: Option<&str>) -> Option<String> {
+fn profile_in_effect(explicit: Option<&str>) -> Option<SigningProfile> {
     let env = Env::real();
+    let profile = |name: String, origin| Some(SigningProfile { name, origin });
     match explicit {
-        Some(profile) => Some(profile.to_string()),
+        Some(name) => profile(name.to_string(), ProfileOrigin::Flag),
         None if env.get("AWS_ACCESS_KEY_ID").is_ok() => None,
-        None => Some(
-            env.get("AWS_PROFILE")
-                .ok()
-                .filter(|p| !p.is_empty())
-                .unwrap_or_else(|| "default".into()),
-        ),
+        None => match env.get("AWS_PROFILE").ok().filter(|p| !p.is_empty()) {
+            Some(name) => profile(name, ProfileOrigin::Environment),
+            None => profile("default".into(), ProfileOrigin::Default),
+        },
     }
 }
 
@@ -188,6 +252,9 @@ pub struct AwsSession {
     source_access_key_id: Option<String>,
     /// The roles the profile in effect assumes on its way to the caller's ([`profile_chain`]).
     profile_roles: Vec<String>,
+    /// The profile that signs, when one does: to name it when it gives no credentials. `None` for the
+    /// environment's keys, and for an account entered through a role.
+    signing_profile: Option<SigningProfile>,
     /// The role session this one was entered through ([`AwsSession::enter_account`]), if any.
     entered_as: Option<String>,
     /// The operator whose session entered this one ([`CallerIdentity::entered_by`]).
@@ -226,17 +293,18 @@ impl AwsSession {
             None => None,
         };
         let chain = match (&profile_files, &in_effect) {
-            (Some(Ok(profiles)), Some(profile)) => profile_chain(profiles, profile),
+            (Some(Ok(profiles)), Some(profile)) => profile_chain(profiles, &profile.name),
             _ => ProfileChain::default(),
         };
         let source_access_key_id = chain.source_key;
+        // A profile named (by flag or environment) must exist; `default` need not, as the SDK's chain
+        // goes on to the container's or the instance's role.
+        if let (Some(files), Some(profile)) = (&profile_files, &in_effect)
+            && profile.origin != ProfileOrigin::Default
+        {
+            check_profile_exists(files, profile)?;
+        }
         if let Some(profile) = &settings.profile {
-            check_profile_exists(
-                profile_files
-                    .as_ref()
-                    .expect("an explicit profile is the profile in effect"),
-                profile,
-            )?;
             // The SDK's default chain reads credentials from the environment before any profile, so
             // `--profile` alone would lose to AWS_ACCESS_KEY_ID and a run could plan or cut the wrong
             // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
@@ -275,6 +343,7 @@ impl AwsSession {
             https: Some(https),
             source_access_key_id,
             profile_roles: chain.roles,
+            signing_profile: in_effect,
             entered_as: None,
             entered_by: None,
             pacer,
@@ -284,6 +353,11 @@ impl AwsSession {
         })
     }
 
+    /// The profile that signs, when one does ([`SigningProfile`]).
+    pub fn signing_profile(&self) -> Option<&SigningProfile> {
+        self.signing_profile.as_ref()
+    }
+
     /// For tests: a session whose region contexts are given (e.g. holding mocked clients).
     pub fn with_regions(home_region: &str, contexts: Vec<RegionCtx>) -> AwsSession {
         AwsSession {
@@ -291,6 +365,7 @@ impl AwsSession {
             https: None,
             source_access_key_id: None,
             profile_roles: Vec::new(),
+            signing_profile: None,
             entered_as: None,
             entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
@@ -344,6 +419,7 @@ impl AwsSession {
             source_access_key_id: self.source_access_key_id.clone(),
             // Likewise the roles of the operator's chain: one may be a role of the account entered.
             profile_roles: self.profile_roles.clone(),
+            signing_profile: None,
             entered_as: Some(role_arn.to_string()),
             entered_by: Some(operator_arn.to_string()),
             pacer,
@@ -895,6 +971,7 @@ mod tests {
             https: None,
             source_access_key_id: source_access_key_id.map(str::to_string),
             profile_roles: Vec::new(),
+            signing_profile: None,
             entered_as: None,
             entered_by: None,
             pacer: Arc::new(crate::pacing::Pacer::new(None)),

@@ -74,6 +74,13 @@ impl Cidr {
             && (other.network & Self::mask(self.family, self.prefix)) == self.network
     }
 
+    /// True for an IPv4-mapped IPv6 block (`::ffff:203.0.113.7/128`, inside `::ffff:0:0/96`): IPv6 in
+    /// form, IPv4 in meaning. AWS holds IPv4 ranges as IPv4, so such a block matches no rule, entry or
+    /// route an IPv4 address is in.
+    pub fn is_ipv4_mapped(&self) -> bool {
+        self.family == Family::V6 && self.prefix >= 96 && self.network >> 32 == 0xffff
+    }
+
     /// True when this block lies inside at least one of `blocks`.
     pub fn is_within_any(&self, blocks: &[Cidr]) -> bool {
         blocks.iter().any(|block| block.contains(self))
@@ -162,6 +169,19 @@ mod tests {
         assert_eq!(cidr("203.0.113.7/32").to_string(), "203.0.113.7/32");
         assert_eq!(cidr("2001:db8::1/48").to_string(), "2001:db8::/48");
         assert_eq!(cidr("0.0.0.0/0").to_string(), "0.0.0.0/0");
+    }
+
+    #[test]
+    fn ipv4_mapped_blocks_are_told_apart() {
+        assert!(cidr("::ffff:203.0.113.7/128").is_ipv4_mapped());
+        assert!(cidr("::ffff:0:0/96").is_ipv4_mapped());
+        assert!(
+            !cidr("::/64").is_ipv4_mapped(),
+            "wider than the mapped block"
+        );
+        assert!(!cidr("::1/128").is_ipv4_mapped());
+        assert!(!cidr("2001:db8::ffff:0:1/128").is_ipv4_mapped());
+        assert!(!cidr("203.0.113.7/32").is_ipv4_mapped());
     }
 
     #[test]

@@ -29,7 +29,9 @@ fn check_plan_options(options: &PlanOptions, registry: &Registry) -> anyhow::Res
 /// a /8 (`0.0.0.0/0`, `0.0.0.0/1`; for IPv6, wider than a /32, `::/0`) is refused, because every rule,
 /// entry and route it covers would stay open: the plan would cut little, while looking as if it cut
 /// everything. An address with a prefix that is not its range's first (`203.0.113.7/24`) is refused
-/// too: did it mean the address, or the 256 around it?
+/// too: did it mean the address, or the 256 around it? So is an IPv4-mapped IPv6 address
+/// (`::ffff:203.0.113.7`), which AWS never matches against IPv4 traffic: it would keep nothing. A fix
+/// never suggests a range that would itself be refused.
 fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
     values
         .iter()
@@ -48,9 +50,24 @@ fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
                 .parse::<Cidr>()
                 .map_err(|err| anyhow!("--keep-cidr: {err}"))?;
             let (address, _) = written.split_once('/').unwrap_or((&written, ""));
-            if address.parse::<std::net::IpAddr>().ok() != Some(cidr.first_address()) {
+            if cidr.is_ipv4_mapped() {
                 bail!(
-                    "--keep-cidr: `{}` is an address inside the range {cidr}, not the range's first address: it is unclear whether the one address or the whole range is meant\n  fix: give {address} for the one address, or {cidr} for the range",
+                    "--keep-cidr: `{}` is an IPv4-mapped IPv6 address: AWS holds IPv4 ranges as IPv4, so it matches no rule, entry or route the responder's IPv4 traffic uses, and would keep nothing reachable\n  fix: {}",
+                    crate::report::escape::visible(value),
+                    ipv4_of_mapped(address, &cidr)
+                );
+            }
+            if address.parse::<std::net::IpAddr>().ok() != Some(cidr.first_address()) {
+                let range = if plan::too_wide_to_keep(&cidr) {
+                    format!(
+                        "the range {cidr} keeps most of the internet reachable and is refused, so give the responder's network ({})",
+                        plan::WIDEST_KEEP_IN_WORDS
+                    )
+                } else {
+                    format!("{cidr} for the range")
+                };
+                bail!(
+                    "--keep-cidr: `{}` is an address inside the range {cidr}, not the range's first address: it is unclear whether the one address or the whole range is meant\n  fix: give {address} for the one address, or {range}",
                     crate::report::escape::visible(value)
                 );
             }
@@ -63,6 +80,43 @@ fn parse_keep_cidrs(values: &[String]) -> anyhow::Result<Vec<Cidr>> {
             Ok(cidr)
         })
         .collect()
+}
+
+/// The fix for an IPv4-mapped `--keep-cidr` (`cidr`, written with `address`): the IPv4 address or range
+/// it stands for, each only where `--keep-cidr` would take it.
+fn ipv4_of_mapped(address: &str, cidr: &Cidr) -> String {
+    let ipv4 = |address: std::net::IpAddr| match address {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        std::net::IpAddr::V4(v4) => Some(v4),
+    };
+    let network = || {
+        format!(
+            "the responder's IPv4 network ({})",
+            plan::WIDEST_KEEP_IN_WORDS
+        )
+    };
+    let (Some(one), Some(first)) = (
+        address.parse().ok().and_then(ipv4),
+        ipv4(cidr.first_address()),
+    ) else {
+        return format!(
+            "give the responder's IPv4 address (e.g. 203.0.113.7) or {}",
+            network()
+        );
+    };
+    if cidr.prefix() == 128 {
+        return format!("give the IPv4 address, {one}");
+    }
+    let range = format!("{first}/{}", cidr.prefix() - 96);
+    let taken = range
+        .parse::<Cidr>()
+        .is_ok_and(|kept| !plan::too_wide_to_keep(&kept));
+    match (one == first, taken) {
+        (true, true) => format!("give the IPv4 range, {range}"),
+        (true, false) => format!("give {}", network()),
+        (false, true) => format!("give {one} for the one address, or {range} for the range"),
+        (false, false) => format!("give {one} for the one address, or {}", network()),
+    }
 }
 
 async fn resolve_regions(requested: &str, session: &AwsSession) -> anyhow::Result<Vec<String>> {
@@ -163,7 +217,7 @@ pub async fn plan_command(
     let caller = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(&session, err))?;
     reporter.account(&caller.account);
     let regions = resolve_regions(args.regions.as_deref().unwrap_or("all"), &session).await?;
     if args.regions.is_none() && settings.connection.home_region.is_some() {
@@ -369,6 +423,64 @@ mod tests {
         );
         let err = keep(&["2001:db8::7/64"]).unwrap_err().to_string();
         assert!(err.contains("or 2001:db8::/64 for the range"), "{err}");
+    }
+
+    /// Regression: `9.0.0.0/7` was told to give `8.0.0.0/7 for the range`, which is then refused as too
+    /// wide (and `2001:db9::/31` the same): a fix never suggests what would be refused.
+    #[test]
+    fn an_address_inside_a_range_too_wide_to_keep_is_not_told_to_give_the_range() {
+        for (value, address, range) in [
+            ("9.0.0.0/7", "9.0.0.0", "8.0.0.0/7"),
+            ("2001:db9::/31", "2001:db9::", "2001:db8::/31"),
+        ] {
+            let err = keep(&[value]).unwrap_err().to_string();
+            assert!(
+                err.contains(&format!(
+                    "fix: give {address} for the one address, or the range {range} keeps most of the internet reachable and is refused, so give the responder's network (a /8 or narrower"
+                )),
+                "{value}: {err}"
+            );
+            assert!(!err.contains("for the range"), "{value}: {err}");
+        }
+    }
+
+    /// Regression: `::ffff:203.0.113.7` was kept as an IPv6 /128, which keeps nothing for the responder's
+    /// IPv4 traffic.
+    #[test]
+    fn an_ipv4_mapped_address_is_refused_with_the_ipv4_address_to_give() {
+        for (value, fix) in [
+            (
+                "::ffff:203.0.113.7",
+                "fix: give the IPv4 address, 203.0.113.7",
+            ),
+            (
+                "::ffff:203.0.113.7/128",
+                "fix: give the IPv4 address, 203.0.113.7",
+            ),
+            (
+                "::ffff:203.0.113.0/120",
+                "fix: give the IPv4 range, 203.0.113.0/24",
+            ),
+            (
+                "::ffff:203.0.113.7/120",
+                "fix: give 203.0.113.7 for the one address, or 203.0.113.0/24 for the range",
+            ),
+            (
+                "::ffff:0.0.0.0/96",
+                "fix: give the responder's IPv4 network (a /8 or narrower",
+            ),
+        ] {
+            let err = keep(&[value]).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!(
+                    "--keep-cidr: `{value}` is an IPv4-mapped IPv6 address"
+                )),
+                "{value}: {err}"
+            );
+            assert!(err.contains(fix), "{value}: {err}");
+        }
+        assert!(keep(&["::ffff:203.0.113.7"]).is_err());
+        assert!(keep(&["2001:db8::ffff:cb00:7107"]).is_ok(), "not mapped");
     }
 
     #[test]

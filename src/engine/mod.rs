@@ -89,11 +89,10 @@ pub enum EngineError {
         "could not identify the caller: {0}\n  fix: check the AWS credentials (profile, environment) and the endpoint"
     )]
     Identity(ServiceError),
-    /// No credentials anywhere the SDK looks: said in one line, with how to provide them.
-    #[error(
-        "no AWS credentials found: pass --profile NAME (`aws sso login --profile NAME` first for an SSO profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
-    )]
-    NoCredentials,
+    /// No credentials anywhere the SDK looks: said in one line, with how to provide them, naming the
+    /// profile that was to sign when one was named (by `--profile` or `AWS_PROFILE`).
+    #[error("no AWS credentials found: {}", no_credentials_fix(.0.as_ref()))]
+    NoCredentials(Option<crate::aws::SigningProfile>),
     #[error(transparent)]
     Plan(#[from] PlanError),
     #[error(transparent)]
@@ -170,18 +169,37 @@ impl EngineError {
     pub fn is_refusal(&self) -> bool {
         !matches!(
             self,
-            EngineError::Identity(_) | EngineError::NoCredentials | EngineError::Journal(_)
+            EngineError::Identity(_) | EngineError::NoCredentials(_) | EngineError::Journal(_)
         )
     }
 
-    /// The caller could not be identified: [`EngineError::NoCredentials`] when no credentials were found
-    /// at all, the call's own error otherwise.
-    pub fn identity(err: ServiceError) -> EngineError {
+    /// The caller of `session` could not be identified: [`EngineError::NoCredentials`] when no
+    /// credentials were found at all, the call's own error otherwise.
+    pub fn identity(session: &AwsSession, err: ServiceError) -> EngineError {
         if err.is_missing_credentials() {
-            EngineError::NoCredentials
+            EngineError::NoCredentials(session.signing_profile().cloned())
         } else {
             EngineError::Identity(err)
         }
+    }
+}
+
+/// What is true of missing credentials, and how to provide them: a profile named (`--profile`,
+/// `AWS_PROFILE`) that exists (an unknown one is refused when the session is loaded) but gives none is
+/// named, where the generic advice would tell the operator to pass the `--profile` they passed.
+fn no_credentials_fix(profile: Option<&crate::aws::SigningProfile>) -> String {
+    use crate::aws::ProfileOrigin;
+    match profile {
+        Some(profile) if profile.origin != ProfileOrigin::Default => {
+            let name = shlex::try_quote(&profile.name)
+                .map(|quoted| quoted.into_owned())
+                .unwrap_or_else(|_| profile.name.clone());
+            format!(
+                "{profile} names a profile that exists but gives none: add keys to it (`aws configure --profile {name}`), run `aws sso login --profile {name}` first if it is an SSO profile, or {}",
+                profile.another()
+            )
+        }
+        _ => "pass --profile NAME (`aws sso login --profile NAME` first for an SSO profile), or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY".to_string(),
     }
 }
 
@@ -220,7 +238,7 @@ pub async fn verify_account(
     let caller = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(session, err))?;
     if caller.account != expected {
         return Err(EngineError::WrongAccount {
             what,

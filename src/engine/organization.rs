@@ -254,7 +254,7 @@ async fn operator_and_role(
     let me = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(session, err))?;
     Ok((me, role.unwrap_or(DEFAULT_MEMBER_ROLE).to_string()))
 }
 
@@ -629,7 +629,7 @@ async fn enter_for_file<'a>(
     let me = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(session, err))?;
     let (entered, _) =
         enter(session, &me, account, role)
             .await
@@ -736,7 +736,7 @@ pub async fn restore(
     let me = session
         .caller_identity()
         .await
-        .map_err(EngineError::identity)?;
+        .map_err(|err| EngineError::identity(session, err))?;
 
     let mut done: Vec<AccountRestored> = Vec::new();
     let mut ready: Vec<(restore::Prepared, AccountSession<'_>, PathBuf)> = Vec::new();

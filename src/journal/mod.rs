@@ -39,6 +39,25 @@ pub(crate) const PREAMBLE: &str = "\
 # Do not edit: every entry is chained to the one before it, and restore refuses a broken chain.
 ";
 
+/// `<plan stem>.rollback.yaml` beside the plan: where apply journals a plan of one account unless
+/// `--rollback` says otherwise.
+pub fn default_rollback_path(plan_path: &Path) -> PathBuf {
+    plan_path.with_file_name(format!("{}.rollback.yaml", plan_stem(plan_path)))
+}
+
+/// `<plan stem>.rollback/` beside the plan: the directory of a plan over several accounts, one rollback
+/// file per account in it (`engine::apply::account_rollback_path`).
+pub fn default_rollback_dir(plan_path: &Path) -> PathBuf {
+    plan_path.with_file_name(format!("{}.rollback", plan_stem(plan_path)))
+}
+
+fn plan_stem(plan_path: &Path) -> String {
+    plan_path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into())
+}
+
 /// One line of the rollback file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Record {
@@ -142,6 +161,14 @@ pub enum JournalError {
     },
     #[error("{path}: {problem}")]
     Key { path: PathBuf, problem: String },
+    /// A plan given where a rollback file was wanted (`restore plan.yaml`): said as such, with the file
+    /// apply wrote for it, not as its first line failing to be an entry.
+    #[error(
+        "{path}: is a plan (what `hikkonuki plan` writes), not a rollback file (what apply journals)\n  fix: give the rollback file apply wrote for it: {} beside the plan, unless apply was given --rollback; to read the plan, `hikkonuki show {path}`",
+        crate::report::escape::visible(&rollback.display().to_string()),
+        path = crate::report::escape::visible(&path.display().to_string())
+    )]
+    IsAPlan { path: PathBuf, rollback: PathBuf },
     // The problem can quote the file (a kind name, serde's view of a field): a newline in it would fake a
     // line of the message, so it is shown escaped.
     #[error("{path}: line {line}: {}\n  fix: {fix}", crate::report::escape::visible(.problem))]
@@ -691,6 +718,21 @@ pub fn parse_each(
             }
             Ok(Some(_)) => unreachable!("complete lines are handled above"),
             Err(problem) => {
+                // Before any entry: perhaps the other file of the pair was given. Read whole only here.
+                if last_seq.is_none()
+                    && let Some(plan) = std::str::from_utf8(bytes)
+                        .ok()
+                        .and_then(crate::plan::looks_like_plan)
+                {
+                    return Err(JournalError::IsAPlan {
+                        path: path.to_path_buf(),
+                        rollback: if plan.over_several_accounts {
+                            default_rollback_dir(path)
+                        } else {
+                            default_rollback_path(path)
+                        },
+                    });
+                }
                 return Err(invalid(
                     number,
                     problem,

@@ -506,12 +506,34 @@ fn garbage_in_the_middle_is_an_error_naming_the_line() {
     assert!(err.contains("line 5: is not a rollback entry"), "{err}");
 }
 
+/// Regression: `restore plan.yaml` said `line 4: is not a rollback entry`; it is named as a plan, with
+/// the rollback file apply wrote for it (a directory for a plan over several accounts).
 #[test]
 fn a_plan_is_not_taken_for_a_rollback_file() {
-    let err = parse(b"version: 1\ncuts: []\n", Path::new("p.yaml"), false)
+    let plan =
+        b"# hikkonuki plan. Review every cut\n\nversion: 1\naccount: '123456789012'\ncuts: []\n";
+    let err = parse(plan, Path::new("plans/p.yaml"), false).unwrap_err();
+    assert!(matches!(err, JournalError::IsAPlan { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "plans/p.yaml: is a plan (what `hikkonuki plan` writes), not a rollback file (what apply journals)\n  fix: give the rollback file apply wrote for it: plans/p.rollback.yaml beside the plan, unless apply was given --rollback; to read the plan, `hikkonuki show plans/p.yaml`"
+    );
+    let err = parse(
+        b"version: 1\ncuts: []\nmembers:\n- account: '210987654321'\n",
+        Path::new("org.yaml"),
+        false,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("fix: give the rollback file apply wrote for it: org.rollback beside"),
+        "{err}"
+    );
+    // Not a plan either: said as the line that is not an entry.
+    let err = parse(b"cuts: []\n", Path::new("p.yaml"), false)
         .unwrap_err()
         .to_string();
-    assert!(err.contains("is not a rollback entry"), "{err}");
+    assert!(err.contains("line 1: is not a rollback entry"), "{err}");
     let err = parse(b"# only a comment\n", Path::new("p.yaml"), false)
         .unwrap_err()
         .to_string();

@@ -4,8 +4,9 @@
 //! top-level fields, never change the meaning of these. The layer knows no AWS service; kinds are checked
 //! through [`KindCatalog`], which the service registry implements.
 //!
-//! What the operator may edit: `enabled`, and deleting whole cuts. Everything else is checked against live
-//! state at apply; an edit there shows up as drift and is refused.
+//! What the operator may edit: `enabled`, and deleting whole cuts. A cut the plan's recorded selection
+//! would not have taken (added by hand) is refused on reading; everything else is checked against live
+//! state at apply, where an edit shows up as drift and is refused.
 
 use std::collections::{BTreeSet, HashSet};
 use std::fmt;
@@ -58,8 +59,9 @@ pub struct Plan {
     /// holds [`OPTION_SWITCHED_ON`].
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub options: std::collections::BTreeMap<String, String>,
-    /// The `--kinds`, `--exclude-kinds` and `--target` flags the plan was made with: when present, the
-    /// plan covers only those cuts, and says so to whoever reviews it.
+    /// The `--kinds`, `--exclude-kinds`, `--target` and `--vpc` flags the plan was made with: when
+    /// present, the plan covers only those cuts, says so to whoever reviews it, and is refused on
+    /// reading if it holds a cut they would not have taken.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub selection: Vec<String>,
     /// The organization (`o-…`) of a plan made over several accounts (`plan --accounts`).
@@ -360,6 +362,32 @@ pub fn parse(text: &str, file: &Path, catalog: &dyn KindCatalog) -> Result<Plan,
     Ok(plan)
 }
 
+/// What a document that reads as a plan says of itself ([`looks_like_plan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PlanShape {
+    /// It has `members`: apply journals it into a directory, one rollback file per account.
+    pub over_several_accounts: bool,
+}
+
+/// Whether `text` reads as a plan (a YAML mapping with `version` and `cuts`, of any version), to say so
+/// where a rollback file was wanted. Only to name what was given; reading it as a plan still checks
+/// everything.
+pub fn looks_like_plan(text: &str) -> Option<PlanShape> {
+    #[derive(Deserialize)]
+    struct Shape {
+        #[serde(rename = "version")]
+        _version: serde::de::IgnoredAny,
+        #[serde(rename = "cuts")]
+        _cuts: serde::de::IgnoredAny,
+        #[serde(default)]
+        members: Vec<serde::de::IgnoredAny>,
+    }
+    let shape: Shape = reader::probe_yaml(text).ok()?;
+    Some(PlanShape {
+        over_several_accounts: !shape.members.is_empty(),
+    })
+}
+
 /// The version read on its own, for a document that does not read as a plan of this version.
 fn check_version(text: &str, file: &Path) -> Result<(), PlanError> {
     #[derive(Deserialize)]
@@ -487,6 +515,16 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
                     ),
                 ));
             }
+            Ok(cidr) if cidr.is_ipv4_mapped() => {
+                return Err(PlanError::new(
+                    file,
+                    format!("keep_cidrs[{index}]"),
+                    format!(
+                        "`{cidr}` is an IPv4-mapped IPv6 range: AWS holds IPv4 ranges as IPv4, so it would keep nothing reachable"
+                    ),
+                    "make a new plan, giving --keep-cidr the IPv4 address or range",
+                ));
+            }
             Ok(_) => {}
         }
     }
@@ -509,8 +547,12 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
             FIX_REPLAN,
         ));
     }
-    let regions: HashSet<&str> = plan.regions.iter().map(String::as_str).collect();
-    validate_cuts(&plan.cuts, "", &regions, plan, file, catalog)?;
+    let selection = recorded_selection(plan, file, catalog)?;
+    let held = Held {
+        regions: plan.regions.iter().map(String::as_str).collect(),
+        selection: &selection,
+    };
+    validate_cuts(&plan.cuts, "", &held, plan, file, catalog)?;
     let mut accounts: HashSet<&str> = HashSet::from([plan.account.as_str()]);
     for (index, member) in plan.members.iter().enumerate() {
         if !is_account_id(&member.account) {
@@ -535,7 +577,7 @@ pub fn validate(plan: &Plan, file: &Path, catalog: &dyn KindCatalog) -> Result<(
         validate_cuts(
             &member.cuts,
             &format!("members[{index}]."),
-            &regions,
+            &held,
             plan,
             file,
             catalog,
@@ -553,11 +595,42 @@ pub fn is_role_name(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b))
 }
 
+/// The fix for a cut a plan could not have been written with: only switching cuts off or removing them
+/// keeps a reviewed plan the plan it was.
+const FIX_ADDED_CUT: &str = "make a new plan; a plan may only have cuts switched off or removed";
+
+/// The plan's `selection` read back, to hold its cuts to it.
+fn recorded_selection(
+    plan: &Plan,
+    file: &Path,
+    catalog: &dyn KindCatalog,
+) -> Result<select::Selection, PlanError> {
+    select::Selection::from_flags(&plan.selection, &catalog.kind_names()).map_err(
+        |(index, problem)| {
+            PlanError::new(
+                file,
+                match index {
+                    Some(index) => format!("selection[{index}]"),
+                    None => "selection".to_string(),
+                },
+                problem,
+                "make a new plan with `hikkonuki plan`, or use the hikkonuki version that wrote this one",
+            )
+        },
+    )
+}
+
+/// What every account's cuts are held to: the plan's regions and its recorded selection.
+struct Held<'p> {
+    regions: HashSet<&'p str>,
+    selection: &'p select::Selection,
+}
+
 /// Checks one account's cuts; `prefix` is `members[i].` for a member's, empty for the plan's own.
 fn validate_cuts(
     cuts: &[Cut],
     prefix: &str,
-    regions: &HashSet<&str>,
+    held: &Held,
     plan: &Plan,
     file: &Path,
     catalog: &dyn KindCatalog,
@@ -598,7 +671,7 @@ fn validate_cuts(
                     FIX_REPLAN,
                 ));
             }
-        } else if !regions.contains(cut.region.as_str()) {
+        } else if !held.regions.contains(cut.region.as_str()) {
             return Err(PlanError::new(
                 file,
                 field("region"),
@@ -667,6 +740,21 @@ fn validate_cuts(
                 field(name),
                 format!("not a valid `{}` state: {problem}", cut.kind),
                 FIX_REPLAN,
+            ));
+        }
+        // `plan` keeps only the cuts its selection takes (`--vpc` as the kind reads the states, checked
+        // above): one it would not have taken was copied in from elsewhere, and would be cut under a
+        // heading that says the plan covers only the selection.
+        if !held.selection.takes(cut, catalog) {
+            return Err(PlanError::new(
+                file,
+                format!("{prefix}cuts[{index}]"),
+                format!(
+                    "cut `{}` is outside the plan's selection ({}): `hikkonuki plan` made with it would not have proposed this cut, so it was added to the plan",
+                    cut.id,
+                    plan.selection.join(" ")
+                ),
+                FIX_ADDED_CUT,
             ));
         }
     }

@@ -93,6 +93,47 @@ impl Selection {
         Ok(self)
     }
 
+    /// The selection a plan recorded (its `selection`, as [`Selection::flags`] wrote it), read back so
+    /// that a plan can be held to it: a cut the selection would not have taken was added by hand. The
+    /// error gives the index of the entry that is not one [`Selection::flags`] writes, or none when the
+    /// flags together are refused as [`Selection::new`] refuses them.
+    pub fn from_flags(
+        flags: &[String],
+        known: &[&str],
+    ) -> Result<Selection, (Option<usize>, String)> {
+        let (mut kinds, mut excluded) = (None, None);
+        let (mut targets, mut vpcs) = (Vec::new(), Vec::new());
+        for (index, entry) in flags.iter().enumerate() {
+            let (flag, value) = entry.split_once(' ').unwrap_or((entry, ""));
+            let once = |slot: &mut Option<String>| {
+                if slot.replace(value.to_string()).is_some() {
+                    return Err((
+                        Some(index),
+                        format!("{flag} appears twice: a plan records it once"),
+                    ));
+                }
+                Ok(())
+            };
+            match flag {
+                "--kinds" => once(&mut kinds)?,
+                "--exclude-kinds" => once(&mut excluded)?,
+                "--target" => targets.push(value.to_string()),
+                "--vpc" => vpcs.push(value.to_string()),
+                _ => {
+                    return Err((
+                        Some(index),
+                        format!(
+                            "`{entry}` is not a selection flag this hikkonuki writes (--kinds, --exclude-kinds, --target, --vpc)"
+                        ),
+                    ));
+                }
+            }
+        }
+        Selection::new(kinds.as_deref(), excluded.as_deref(), &targets, known)
+            .and_then(|selection| selection.in_vpcs(&vpcs))
+            .map_err(|problem| (None, problem))
+    }
+
     /// Whether every cut is taken.
     pub fn is_everything(&self) -> bool {
         self.kinds.is_empty()
@@ -148,6 +189,18 @@ impl Selection {
             }
         }
         unmatched
+    }
+
+    /// The `--kinds` names `cuts` hold no cut of. Said at apply, where a kind the plan has no enabled cut
+    /// of would otherwise end in "Nothing to apply" as if every cut had been switched off.
+    pub fn kinds_without<'c>(&self, cuts: impl IntoIterator<Item = &'c Cut>) -> Vec<&str> {
+        let present: std::collections::HashSet<&str> =
+            cuts.into_iter().map(|cut| cut.kind.as_str()).collect();
+        self.kinds
+            .iter()
+            .map(String::as_str)
+            .filter(|kind| !present.contains(kind))
+            .collect()
     }
 
     /// The flags as given, for the plan file and for messages (e.g. `--kinds sg_revoke --target sg-1*`).
@@ -367,6 +420,44 @@ mod tests {
                 .unmatched(&cuts, &VpcOfTarget)
                 .is_empty()
         );
+    }
+
+    /// What `plan` records reads back as the selection it was made with.
+    #[test]
+    fn the_recorded_flags_read_back_as_the_selection() {
+        let selection = Selection::new(
+            Some("sg_revoke,nacl_deny"),
+            None,
+            &["sg-1*".into(), "arn:aws:s3:::a bucket".into()],
+            &KNOWN,
+        )
+        .unwrap()
+        .in_vpcs(&["vpc-1*".into()])
+        .unwrap();
+        assert_eq!(
+            Selection::from_flags(&selection.flags(), &KNOWN),
+            Ok(selection)
+        );
+        let excluding = Selection::new(None, Some("route_remove"), &[], &KNOWN).unwrap();
+        assert_eq!(
+            Selection::from_flags(&excluding.flags(), &KNOWN),
+            Ok(excluding)
+        );
+        assert_eq!(Selection::from_flags(&[], &KNOWN), Ok(Selection::default()));
+        let (index, problem) = Selection::from_flags(&["--kinds".into()], &KNOWN).unwrap_err();
+        assert_eq!(index, None);
+        assert!(problem.starts_with("--kinds: no kind named"), "{problem}");
+    }
+
+    #[test]
+    fn kinds_named_without_a_cut_are_named() {
+        let selection = Selection::new(Some("sg_revoke,nacl_deny"), None, &[], &KNOWN).unwrap();
+        let cuts = [
+            cut("sg_revoke", "us-east-1", "sg-1"),
+            cut("route_remove", "us-east-1", "rtb-1"),
+        ];
+        assert_eq!(selection.kinds_without(&cuts), ["nacl_deny"]);
+        assert!(Selection::default().kinds_without(&cuts).is_empty());
     }
 
     #[test]

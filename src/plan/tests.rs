@@ -170,6 +170,94 @@ fn deleting_a_cut_is_an_accepted_edit() {
     assert_eq!(parse_text(&text).unwrap().cuts.len(), 1);
 }
 
+/// Regression: a plan made with `--kinds sg_revoke`, with an `iam_key_deactivate` cut copied in from
+/// another plan, passed `apply --check`, was applied, and `show` still said it covered only sg_revoke.
+#[test]
+fn a_cut_the_recorded_selection_would_not_have_taken_is_refused() {
+    let mut plan = good_plan();
+    plan.selection = vec!["--kinds test_cut".into()];
+    let err = parse_text(&file::render(&plan)).unwrap_err();
+    assert_eq!(err.file, Path::new(FILE));
+    assert_eq!(err.field, "cuts[1]");
+    assert!(
+        err.problem.contains(
+            "cut `test_global_delete/global/thing` is outside the plan's selection (--kinds test_cut)"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        err.fix,
+        "make a new plan; a plan may only have cuts switched off or removed"
+    );
+    // Switched off, it is still not a cut the plan was made with.
+    plan.cuts[1].enabled = false;
+    assert_eq!(
+        parse_text(&file::render(&plan)).unwrap_err().field,
+        "cuts[1]"
+    );
+    // Removed, the plan is the plan it was.
+    plan.cuts.remove(1);
+    assert_eq!(parse_text(&file::render(&plan)).unwrap(), plan);
+
+    // Excluded kinds and targets hold the cuts the same way, in members' parts too.
+    let mut plan = good_plan();
+    plan.selection = vec!["--exclude-kinds test_cut".into()];
+    assert_eq!(
+        parse_text(&file::render(&plan)).unwrap_err().field,
+        "cuts[0]"
+    );
+    plan.selection = vec!["--target r-*".into(), "--target thing".into()];
+    assert!(parse_text(&file::render(&plan)).is_ok());
+    plan.selection = vec!["--target test_cut/us-east-1/*".into()];
+    assert_eq!(
+        parse_text(&file::render(&plan)).unwrap_err().field,
+        "cuts[1]"
+    );
+    // The test catalog places no resource in a VPC: `--vpc` takes none of these cuts.
+    plan.selection = vec!["--vpc vpc-1".into()];
+    assert_eq!(
+        parse_text(&file::render(&plan)).unwrap_err().field,
+        "cuts[0]"
+    );
+    let mut plan = organization_plan();
+    plan.selection = vec!["--kinds test_cut".into()];
+    plan.members[0].cuts.truncate(1);
+    plan.members[1].cuts.swap(0, 1);
+    assert_eq!(
+        parse_text(&file::render(&plan)).unwrap_err().field,
+        "members[1].cuts[0]"
+    );
+}
+
+/// The recorded selection is read as `plan` writes it; anything else is named, not ignored (ignored,
+/// it would hold the cuts to nothing).
+#[test]
+fn a_recorded_selection_that_is_not_one_plan_writes_is_refused() {
+    for (selection, field, problem) in [
+        (
+            vec!["--kinds test_cut", "--region us-east-1"],
+            "selection[1]",
+            "`--region us-east-1` is not a selection flag",
+        ),
+        (
+            vec!["--kinds test_cut", "--kinds test_global_delete"],
+            "selection[1]",
+            "--kinds appears twice",
+        ),
+        (
+            vec!["--kinds no_such_kind"],
+            "selection",
+            "--kinds: `no_such_kind` is not a kind",
+        ),
+    ] {
+        let mut plan = good_plan();
+        plan.selection = selection.iter().map(|s| s.to_string()).collect();
+        let err = parse_text(&file::render(&plan)).unwrap_err();
+        assert_eq!(err.field, field, "{err}");
+        assert!(err.problem.starts_with(problem), "{err}");
+    }
+}
+
 #[test]
 fn malformed_yaml_names_the_file_and_position() {
     let err = parse_text("version: 1\ncuts: [\n").unwrap_err();
@@ -341,6 +429,9 @@ fn a_kept_range_plan_would_refuse_is_refused_in_a_plan_file_too() {
             "{wide}: {err}"
         );
     }
+    let err = error_of(|t| t.replace("203.0.113.7/32", "::ffff:203.0.113.7/128"));
+    assert_eq!(err.field, "keep_cidrs[0]");
+    assert!(err.problem.contains("IPv4-mapped"), "{err}");
     // A /8 is as wide as `plan --keep-cidr` takes.
     assert!(parse_edited(|t| t.replace("203.0.113.7/32", "10.0.0.0/8")).is_ok());
 }

@@ -162,6 +162,54 @@ fn apply_of_a_plan_with_an_unknown_kind_names_the_field_before_calling_aws() {
     assert!(!dir.path().join("edited.rollback.yaml").exists());
 }
 
+/// Regression: a plan made with `--kinds sg_revoke` with a cut of another kind copied in passed
+/// `apply --check`, was applied, and `show` still headed it as covering only sg_revoke. Refused by every
+/// command that reads the plan, before any call.
+#[test]
+fn a_plan_with_a_cut_added_outside_its_selection_is_refused_before_calling_aws() {
+    let dir = tempfile::tempdir().unwrap();
+    // The example's first cuts are vpc_block_public_access; its sg_revoke cuts come later.
+    let path = edited_example(&dir, |t| {
+        t.replacen("findings:", "selection:\n- --kinds sg_revoke\nfindings:", 1)
+    });
+    let plan = path.to_str().unwrap();
+    for command in [
+        &["apply", plan, "--check"][..],
+        &["apply", plan, "--yes"],
+        &["show", plan],
+    ] {
+        hikkonuki()
+            .args(command)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "edited.yaml: cuts[0]: cut `vpc_block_public_access/us-east-1/",
+            ))
+            .stderr(contains(
+                "is outside the plan's selection (--kinds sg_revoke)",
+            ))
+            .stderr(contains(
+                "fix: make a new plan; a plan may only have cuts switched off or removed",
+            ));
+    }
+    assert!(!dir.path().join("edited.rollback.yaml").exists());
+}
+
+/// Regression: `--kinds` naming a kind the plan has no cut of was not warned about, where an unmatched
+/// `--target` was. Warned before any call (here the call then fails: no endpoint answers).
+#[test]
+fn apply_with_a_kind_the_plan_has_no_cut_of_warns() {
+    hikkonuki()
+        .args(["apply", example_plan().to_str().unwrap(), "--check"])
+        .args(["--kinds", "ecr_public_delete,sg_revoke"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "warning: --kinds ecr_public_delete matches no enabled cut of the plan",
+        ))
+        .stderr(contains("--kinds sg_revoke matches").not());
+}
+
 #[test]
 fn apply_of_a_plan_from_a_newer_format_is_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -201,6 +249,22 @@ fn a_malformed_keep_cidr_is_named_before_calling_aws() {
         .assert()
         .code(1)
         .stderr(contains("keeps most of the internet reachable"));
+    // Regressions: the fix suggested 8.0.0.0/7, itself refused; and a mapped address was kept as an
+    // IPv6 /128 that keeps nothing for IPv4.
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "9.0.0.0/7"])
+        .assert()
+        .code(1)
+        .stderr(contains("fix: give 9.0.0.0 for the one address, or the range 8.0.0.0/7 keeps most of the internet reachable and is refused"))
+        .stderr(contains("8.0.0.0/7 for the range").not());
+    hikkonuki()
+        .args(["plan", "--keep-cidr", "::ffff:203.0.113.7"])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "--keep-cidr: `::ffff:203.0.113.7` is an IPv4-mapped IPv6 address",
+        ))
+        .stderr(contains("fix: give the IPv4 address, 203.0.113.7"));
 }
 
 /// `hikkonuki show PLAN | head`: the reader closes the pipe early; the output ends quietly.
@@ -229,13 +293,18 @@ fn show_into_a_closed_pipe_exits_quietly() {
     assert!(status.success(), "{status:?}\n{stderr}");
 }
 
+/// Neither a rollback file nor a plan (a plan is named as one: see
+/// `restore_of_a_plan_says_it_is_a_plan_and_which_file_to_give`).
 #[test]
 fn restore_of_something_that_is_not_a_rollback_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = dir.path().join("notes.yaml");
+    std::fs::write(&notes, "# incident notes\nowner: alice\n").unwrap();
     hikkonuki()
-        .args(["restore", example_plan().to_str().unwrap(), "--yes"])
+        .args(["restore", notes.to_str().unwrap(), "--yes"])
         .assert()
         .code(1)
-        .stderr(contains("is not a rollback entry"));
+        .stderr(contains("notes.yaml: line 2: is not a rollback entry"));
 }
 
 #[test]
@@ -483,4 +552,32 @@ fn apply_of_a_rollback_file_or_binary_says_what_was_given() {
         .assert()
         .code(1)
         .stderr(contains("is not UTF-8 text, so not a plan"));
+}
+
+/// The reverse mistake: a plan given to restore (it was "line 4: is not a rollback entry") is named as a
+/// plan, with the rollback file apply wrote for it; the plan is left as it was.
+#[test]
+fn restore_of_a_plan_says_it_is_a_plan_and_which_file_to_give() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = edited_example(&dir, |t| t);
+    let before = std::fs::read(&plan).unwrap();
+    for command in [
+        &["restore", plan.to_str().unwrap(), "--yes"][..],
+        &["restore", plan.to_str().unwrap(), "--dry-run"],
+    ] {
+        hikkonuki()
+            .args(command)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "edited.yaml: is a plan (what `hikkonuki plan` writes), not a rollback file (what apply journals)",
+            ))
+            .stderr(contains(format!(
+                "fix: give the rollback file apply wrote for it: {} beside the plan",
+                dir.path().join("edited.rollback.yaml").display()
+            )))
+            .stderr(contains("line 4").not());
+    }
+    assert_eq!(std::fs::read(&plan).unwrap(), before);
+    assert!(!dir.path().join("edited.rollback.yaml").exists());
 }

@@ -1,7 +1,8 @@
 //! Which credentials a run signs with. An explicit `--profile` wins over credentials in the environment,
 //! as it does for the AWS CLI: otherwise a responder who names the incident account's profile, in a shell
 //! that still exports another account's keys, would plan (and cut) the wrong account. An unknown profile
-//! is refused by name before any call.
+//! is refused by name before any call, whether `--profile` or `AWS_PROFILE` named it; one that exists but
+//! gives no credentials is named, with where its name came from.
 //!
 //! The "AWS endpoint" here is a loopback listener that records the first request's `Authorization`
 //! header, whose `Credential=` names the access key that signed it, and refuses the keys as STS would.
@@ -9,6 +10,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 
 /// Serves one connection: returns the request's Authorization header.
@@ -123,5 +125,90 @@ fn an_unknown_profile_is_refused_by_name_before_any_call() {
             "--profile incidnet: no such profile in the AWS configuration files (profiles there: incident)",
         ))
         .stderr(contains("fix: "));
+    assert!(!dir.path().join("plan.yaml").exists());
+}
+
+/// Regression: `AWS_PROFILE=nosuch` got the generic "no AWS credentials found" (or, where an instance
+/// role answers, would have signed as that role), where `--profile nosuch` was refused by name. Keys in
+/// the environment still sign first, as the SDK has it: the profile is then not used, and not checked.
+#[test]
+fn an_unknown_aws_profile_is_refused_by_name_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_with_incident_profile(&dir);
+    hikkonuki("http://127.0.0.1:9", &config)
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY")
+        .env("AWS_PROFILE", "incidnet")
+        .args(["plan", "--regions", "us-east-1"])
+        .args(["--out", dir.path().join("plan.yaml").to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "AWS_PROFILE=incidnet: no such profile in the AWS configuration files (profiles there: incident)",
+        ))
+        .stderr(contains(
+            "fix: set AWS_PROFILE to one of those names (or unset it, or pass --profile)",
+        ));
+    assert!(!dir.path().join("plan.yaml").exists());
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let recorded = record_signature(listener);
+    hikkonuki(&endpoint, &config)
+        .env("AWS_PROFILE", "incidnet")
+        .args(["--no-pacing", "plan", "--regions", "us-east-1"])
+        .args(["--out", dir.path().join("plan.yaml").to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(contains("no such profile").not());
+    let authorization = recorded.join().unwrap();
+    assert!(
+        authorization.contains("Credential=AKIAENVIRONMENTKEY01/"),
+        "{authorization}"
+    );
+}
+
+/// Regression: `--profile nocreds` (a profile with no keys) was told "pass --profile NAME", the flag it
+/// had passed. The profile is named as it was given, by flag or by AWS_PROFILE.
+#[test]
+fn a_profile_that_gives_no_credentials_is_named_where_it_was_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile nocreds]\nregion = us-east-1\n").unwrap();
+    let out = dir.path().join("plan.yaml");
+    let plan = [
+        "plan",
+        "--regions",
+        "us-east-1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let without_keys = || {
+        let mut cmd = hikkonuki("http://127.0.0.1:9", &config);
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY");
+        cmd
+    };
+    without_keys()
+        .args(["--profile", "nocreds"])
+        .args(plan)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: no AWS credentials found: --profile nocreds names a profile that exists but gives none",
+        ))
+        .stderr(contains("`aws configure --profile nocreds`"))
+        .stderr(contains("or give another --profile"))
+        .stderr(contains("pass --profile NAME").not());
+    without_keys()
+        .env("AWS_PROFILE", "nocreds")
+        .args(plan)
+        .assert()
+        .code(1)
+        .stderr(contains(
+            "error: no AWS credentials found: AWS_PROFILE=nocreds names a profile that exists but gives none",
+        ))
+        .stderr(contains("or set AWS_PROFILE to another profile"))
+        .stderr(contains("pass --profile NAME").not());
     assert!(!dir.path().join("plan.yaml").exists());
 }

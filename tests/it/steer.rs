@@ -118,6 +118,18 @@ async fn a_plan_and_an_apply_narrowed_by_flags_take_only_the_selected_cuts() {
         .stderr(contains(
             "warning: --vpc vpc-nowhere matches no enabled cut of the plan",
         ));
+    // Regression: a kind the plan has no cut of ended in "Nothing to apply" with no word of why, where
+    // an unmatched --target was warned about.
+    emulator
+        .apply("plans/p.yaml")
+        .args(["--kinds", "nacl_deny"])
+        .assert()
+        .code(0)
+        .stderr(contains(
+            "warning: --kinds nacl_deny matches no enabled cut of the plan",
+        ))
+        .stdout(contains("Nothing to apply"));
+    assert!(!emulator.path("plans/p.rollback.yaml").exists());
 
     // From the reviewed plan, only the web group's cut. The others are counted, not listed: one event
     // or line each would list the plan again.

@@ -24,6 +24,7 @@ mod derive;
 mod drift;
 mod execute;
 
+pub use crate::journal::{default_rollback_dir, default_rollback_path};
 pub use derive::{Underived, check_live};
 pub use drift::{Drift, DriftCheck, check_drift, check_permissions};
 #[cfg(test)]
@@ -151,28 +152,9 @@ pub struct AccountApplied {
     pub left_out: Vec<LeftOut>,
 }
 
-/// `<plan stem>.rollback/` beside the plan: the directory of a plan over several accounts, one rollback
-/// file per account in it ([`account_rollback_path`]).
-pub fn default_rollback_dir(plan_path: &Path) -> PathBuf {
-    let stem = plan_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
-    plan_path.with_file_name(format!("{stem}.rollback"))
-}
-
 /// `<dir>/<account>.rollback.yaml`.
 pub fn account_rollback_path(dir: &Path, account: &str) -> PathBuf {
     dir.join(format!("{account}.rollback.yaml"))
-}
-
-/// `<plan stem>.rollback.yaml` beside the plan.
-pub fn default_rollback_path(plan_path: &Path) -> PathBuf {
-    let stem = plan_path
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plan".into());
-    plan_path.with_file_name(format!("{stem}.rollback.yaml"))
 }
 
 /// Walks the whole sequence (see the module documentation). `stop` is checked between cuts (Ctrl-C). A
@@ -455,14 +437,21 @@ pub(crate) fn started<'k>(
     }
 }
 
-/// Warns of each `--target` or `--vpc` that takes none of the plan's enabled cuts: a typo would
-/// otherwise read as a plan with nothing left to cut.
+/// Warns of each `--kinds` kind, `--target` or `--vpc` that takes none of the plan's enabled cuts: a
+/// typo, or a plan made without that kind, would otherwise read as a plan with nothing left to cut.
 fn warn_unmatched(
     plan: &Plan,
     selection: &Selection,
     registry: &Registry,
     reporter: &dyn Reporter,
 ) {
+    for kind in selection.kinds_without(plan.enabled_cuts()) {
+        reporter.event(&Event::Warning {
+            message: format!(
+                "--kinds {kind} matches no enabled cut of the plan: it has no cut of that kind switched on (none was proposed, or each is `enabled: false`)"
+            ),
+        });
+    }
     for flag in selection.unmatched(plan.enabled_cuts(), registry) {
         reporter.event(&Event::Warning {
             message: format!(
