@@ -1,6 +1,5 @@
 //! `cloudfront_maintenance` killed mid-run (no other crash scenario plans with `--maintenance-origin`):
-//! each cut is one UpdateDistribution, then the invalidation of what the edge cached (one: the emulator
-//! reports the change deployed at once), so SIGKILL right after the first and the last of apply's writes
+//! each cut is one UpdateDistribution, then the invalidation of what the edge cached, so SIGKILL right after the first and the last of apply's writes
 //! (the distribution pointed at the notice, its completion never journaled) must still let restore give
 //! the whole configuration back; and restore killed after its first and last write (the routing given
 //! back, then its invalidation), then run again, must finish the job.

@@ -13,8 +13,8 @@
 //! configuration or the new one.
 //!
 //! What the edge locations already cached from the real origins would still be served until its TTL
-//! runs out, so once the update is answered every cached copy is invalidated, at once and again when
-//! the change is deployed ([`super::edge_cache`]); the cut is recorded done only then.
+//! runs out, so once the update is answered every cached copy is invalidated ([`super::edge_cache`],
+//! which says what that leaves); the cut is recorded done only then.
 //!
 //! Undo points each behaviour back at the origin it had, attaches its recorded code again, and removes
 //! the maintenance origin once nothing uses it. A behaviour someone re-pointed, or given other code,
@@ -684,9 +684,7 @@ impl CutKind for CloudFrontMaintenance {
         ctx: &RegionCtx,
         cut: &TypedCut<Routing>,
     ) -> Result<(), ServiceError> {
-        if edge_cache::drop_cached_copies(ctx, &cut.target, "maintenance", &edge_cache::WAIT)
-            .await?
-        {
+        if edge_cache::drop_cached_copies(ctx, &cut.target, "maintenance").await? {
             Ok(())
         } else {
             Err(gone(&cut.target))
@@ -724,9 +722,7 @@ impl CutKind for CloudFrontMaintenance {
         // The notice page cached at the edge under the real URLs would be served until its TTL runs
         // out. Also when the routing was already given back: a restore stopped between the two calls
         // finds it so.
-        if edge_cache::drop_cached_copies(ctx, &prior.distribution_id, "restore", &edge_cache::WAIT)
-            .await?
-        {
+        if edge_cache::drop_cached_copies(ctx, &prior.distribution_id, "restore").await? {
             notes.push(format!(
                 "distribution {}: every copy cached at the edge invalidated (/*)",
                 prior.distribution_id

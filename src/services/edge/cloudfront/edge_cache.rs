@@ -5,38 +5,26 @@
 //! and pointing them back does not stop the notice page: both need the cached copies dropped.
 //!
 //! An invalidation of `/*` drops every copy
-//! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html>). One is made
-//! as soon as the update is answered, and, since an edge that has not yet received the new configuration
-//! can fetch and cache from the old origin again after it, a second once CloudFront reports the
-//! distribution `Deployed` (the update reaches every edge location then). An invalidation changes nothing
-//! that restore would put back, and is made again harmlessly: the caller reference names the distribution's
-//! ETag, which changes with every update, so a resumed run asking again for the same configuration is
-//! answered with the invalidation already made ("If you make a second invalidation request with the same
-//! value for CallerReference, and if the rest of the request is the same, CloudFront doesn't create a new
-//! invalidation request", <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_InvalidationBatch.html>).
-
-use std::time::Duration;
+//! (<https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/Invalidation.html>), made as soon
+//! as the update is answered. An invalidation changes nothing restore would put back, and is made again
+//! harmlessly: its caller reference names the configuration's ETag, which changes with every update, so a
+//! resumed run asking again for the same configuration is answered with the invalidation already made
+//! ("If you make a second invalidation request with the same value for CallerReference, and if the rest of
+//! the request is the same, CloudFront doesn't create a new invalidation request",
+//! <https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_InvalidationBatch.html>).
+//!
+//! What it leaves: CloudFront takes minutes to bring an update to every edge location, and an edge location
+//! not yet updated when the invalidation reaches it can cache from the old origin again. The cut does not
+//! wait for the distribution to report `Deployed`: a wait of minutes inside a per-resource cut would hold
+//! its place in the run's width, and stolen keys behind it. A run made once it is deployed (apply of a cut
+//! not recorded done, restore run again) invalidates under a reference of its own (`…-deployed`); the
+//! README says to invalidate once more by hand when the distribution reports `Deployed`.
 
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 
 use super::is_not_found;
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
-
-/// How long and how often the edge's cache waits for the distribution to be deployed.
-#[derive(Debug, Clone, Copy)]
-pub struct Wait {
-    pub first: Duration,
-    pub longest: Duration,
-    pub limit: Duration,
-}
-
-/// CloudFront documents no duration for a deployment; it usually takes minutes, and twenty is generous.
-pub const WAIT: Wait = Wait {
-    first: Duration::from_secs(2),
-    longest: Duration::from_secs(20),
-    limit: Duration::from_secs(20 * 60),
-};
 
 /// The status GetDistribution reports once a configuration has reached every edge location
 /// (<https://docs.aws.amazon.com/cloudfront/latest/APIReference/API_Distribution.html>).
@@ -93,45 +81,25 @@ async fn invalidate_everything(
     Ok(())
 }
 
-/// Drops every copy cached at the edge for the distribution's configuration as it is now: at once, and
-/// again once it is deployed (see the module documentation). `why` (`maintenance`, `restore`) tells the
-/// cut's invalidations from restore's. Returns `false` when the distribution no longer exists.
+/// Drops every copy cached at the edge for the distribution's configuration as it is now (see the
+/// module documentation). `why` (`maintenance`, `restore`) tells the cut's invalidations from restore's.
+/// Returns `false` when the distribution no longer exists.
 pub async fn drop_cached_copies(
     ctx: &RegionCtx,
     id: &str,
     why: &str,
-    wait: &Wait,
 ) -> Result<bool, ServiceError> {
     let Some((status, etag)) = deployment(ctx, id).await? else {
         return Ok(false);
     };
-    let reference = format!("hikkonuki-{why}-{etag}");
-    invalidate_everything(ctx, id, reference.clone()).await?;
-    if status == DEPLOYED {
-        return Ok(true);
-    }
-    let started = tokio::time::Instant::now();
-    let mut interval = wait.first;
-    loop {
-        tokio::time::sleep(interval).await;
-        let Some((status, etag_now)) = deployment(ctx, id).await? else {
-            return Ok(false);
-        };
-        if status == DEPLOYED {
-            // Deployed is the configuration whose ETag names the reference (or a later one someone
-            // made meanwhile, whose own copies this drops too).
-            invalidate_everything(ctx, id, format!("{reference}-deployed-{etag_now}")).await?;
-            return Ok(true);
-        }
-        if started.elapsed() >= wait.limit {
-            return Err(ServiceError::local(
-                "cloudfront:GetDistribution",
-                format!(
-                    "distribution {id} is still `{status}` after {} s: its cached copies were invalidated once, but an edge location that had not yet received the change may have cached the old content again. Run the command again to invalidate once it is deployed",
-                    wait.limit.as_secs()
-                ),
-            ));
-        }
-        interval = (interval * 2).min(wait.longest);
-    }
+    // Deployed, the configuration is at every edge location: nothing can be cached from the old origin
+    // after this one. Still deploying, it could be, so a run made later, once deployed, gets a reference
+    // of its own rather than this one's answer.
+    let reference = if status == DEPLOYED {
+        format!("hikkonuki-{why}-{etag}-deployed")
+    } else {
+        format!("hikkonuki-{why}-{etag}")
+    };
+    invalidate_everything(ctx, id, reference).await?;
+    Ok(true)
 }
