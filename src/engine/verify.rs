@@ -213,10 +213,17 @@ pub async fn check(
                 ),
             });
         }
-        // The VPCs of every cut in force (the cuts watch looks at), each once, by region.
+        // The VPCs of every cut in force (the cuts watch looks at), each once, by region. Evidence cuts
+        // name their VPC (a flow log records it) but seal nothing, and stay in force after restore: a VPC
+        // only they name is not one the plan cut.
         let vpcs: BTreeSet<(String, String)> = work
             .in_force()
             .into_iter()
+            .filter(|cut| {
+                registry
+                    .get(&cut.kind)
+                    .is_some_and(|kind| kind.info().phase != crate::services::Phase::Evidence)
+            })
             .flat_map(|cut| {
                 registry
                     .vpcs_of(cut)

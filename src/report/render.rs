@@ -1263,7 +1263,7 @@ mod tests {
                 "us-east-1",
                 "rtb-1",
                 true,
-                "Deletes 0.0.0.0/0. A --keep-cidr range reached only through a deleted route loses that path too.",
+                "Deletes 0.0.0.0/0. Kept for the responder (--keep-cidr): routes to its ranges: 203.0.113.0/24 → vgw-1. A --keep-cidr range reached only through a deleted route loses that path too.",
             ),
             cut(
                 "vpc_block_public_access",
@@ -1283,7 +1283,7 @@ mod tests {
         let text = summary(&plan);
         assert!(
             text.contains(
-                "What --keep-cidr keeps, as the cuts say it (--diff prints each whole):\n  sg_revoke (2): Kept for the responder (--keep-cidr): ingress tcp/22 from 203.0.113.10/32\n  nacl_deny (1): Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions\n"
+                "What --keep-cidr keeps, as the cuts say it (--diff prints each whole):\n  sg_revoke (2): Kept for the responder (--keep-cidr): ingress tcp/22 from 203.0.113.10/32\n  nacl_deny (1): Kept for the responder (--keep-cidr): allow entries for 203.0.113.0/24, in both directions\n  route_remove (1): Kept for the responder (--keep-cidr): routes to its ranges: 203.0.113.0/24 → vgw-1\n"
             ),
             "{text}"
         );

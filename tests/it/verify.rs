@@ -252,6 +252,33 @@ async fn verify_lists_the_paths_into_the_cut_vpcs_and_says_plainly_the_emulator_
         .assert()
         .code(0)
         .stdout(contains("no cut in force"));
+    // An evidence flow log names its VPC (for --vpc) but seals nothing, and restore keeps it: once the
+    // rules it was made for are restored, it is the file's only cut in force, and there is no VPC to
+    // verify (nothing asked of the analyzer).
+    emulator
+        .plan(REGION, "plans/evidence.yaml")
+        .args(["--kinds", "sg_revoke,evidence_flow_logs", "--vpc", &small])
+        .assert()
+        .code(0);
+    emulator.apply("plans/evidence.yaml").assert().code(0);
+    emulator
+        .restore("plans/evidence.rollback.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains("kept in place"));
+    let output = emulator
+        .hikkonuki()
+        .args(["verify", "plans/evidence.rollback.yaml", "--output", "json"])
+        .assert()
+        .code(0)
+        .stderr(contains("is in a VPC: nothing to verify"))
+        .get_output()
+        .clone();
+    let events = crate::steer::json_events(&output.stdout);
+    assert!(
+        !events.iter().any(|event| event["event"] == "path-verified"),
+        "{events:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

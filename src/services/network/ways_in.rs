@@ -1,13 +1,17 @@
 //! The responder's way in: the subnets and VPCs a plan keeps reachable from the internet
-//! (`--keep-subnet`, `--keep-vpc`). VPC Block Public Access makes them exclusions; the route tables they
-//! use keep their routes to an internet gateway (`route_remove`), and the gateway those routes go to stays
-//! attached (`igw_detach`). Otherwise the exclusion would keep open a path the other two cuts close, and
-//! the bastion the responder comes in through would be cut after all. Their network ACLs and security
+//! (`--keep-subnet`, `--keep-vpc`). VPC Block Public Access makes them exclusions; the route tables only
+//! they use keep their routes to an internet gateway (`route_remove`), and the gateway those routes go to
+//! stays attached (`igw_detach`). Otherwise the exclusion would keep open a path the other two cuts close,
+//! and the bastion the responder comes in through would be cut after all. Their network ACLs and security
 //! groups are still cut, keeping only the `--keep-cidr` ranges.
 //!
-//! A subnet uses the table explicitly associated with it, or else its VPC's main table
-//! (<https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html>, "Subnet route tables"): a kept
-//! subnet with no explicit association is looked up (DescribeSubnets) for the VPC whose main table it uses.
+//! A table is a way in when every subnet it is explicitly associated with is kept, or when its VPC is
+//! kept: never wider than the exclusions, so no other subnet keeps a route out through it. A VPC's main
+//! table serves every subnet without a table of its own
+//! (<https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html>, "Subnet route tables"), so a
+//! kept subnet on it is not a way in: its route goes with the others', and the main table's cut says so
+//! ([`WaysIn::on_main_tables`]). The decision reads only the table itself and the plan's options, so apply,
+//! deriving each cut again, decides the same unless the table changed (drift).
 
 use std::collections::BTreeSet;
 
@@ -32,71 +36,66 @@ pub struct TableUse<'a> {
     pub subnets: Vec<&'a str>,
 }
 
-/// The route tables of this region the responder comes in through.
+/// The plan's kept subnets and VPCs.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct WaysIn {
-    tables: BTreeSet<String>,
+    subnets: BTreeSet<String>,
+    vpcs: BTreeSet<String>,
 }
 
 impl WaysIn {
-    /// The tables of `uses` that a `--keep-subnet` or `--keep-vpc` of the plan names, directly or as the
-    /// main table of a kept subnet's VPC. No call unless a kept subnet has no explicit association.
-    pub async fn read(
-        ctx: &RegionCtx,
-        scope: &DiscoveryScope,
-        uses: &[TableUse<'_>],
-    ) -> Result<WaysIn, ServiceError> {
-        let subnets = scope.option_values(KEEP_SUBNET.flag);
-        let vpcs = scope.option_values(KEEP_VPC.flag);
-        if subnets.is_empty() && vpcs.is_empty() {
-            return Ok(WaysIn::default());
+    pub fn of(scope: &DiscoveryScope) -> WaysIn {
+        WaysIn::named(
+            &scope.option_values(KEEP_SUBNET.flag),
+            &scope.option_values(KEEP_VPC.flag),
+        )
+    }
+
+    pub fn named(subnets: &[&str], vpcs: &[&str]) -> WaysIn {
+        WaysIn {
+            subnets: subnets.iter().map(|s| s.to_string()).collect(),
+            vpcs: vpcs.iter().map(|v| v.to_string()).collect(),
         }
-        let explicit: BTreeSet<&str> = uses.iter().flat_map(|u| u.subnets.clone()).collect();
-        let implicit: Vec<&str> = subnets
-            .iter()
-            .copied()
-            .filter(|subnet| !explicit.contains(subnet))
-            .collect();
-        let vpcs_of_implicit = vpcs_of_subnets(ctx, &implicit).await?;
-        Ok(WaysIn::of(uses, &subnets, &vpcs, &vpcs_of_implicit))
-    }
-
-    /// [`WaysIn::read`] once the VPCs of the kept subnets without an explicit association are known.
-    pub fn of(
-        uses: &[TableUse<'_>],
-        subnets: &[&str],
-        vpcs: &[&str],
-        vpcs_of_implicit: &BTreeSet<String>,
-    ) -> WaysIn {
-        let tables = uses
-            .iter()
-            .filter(|table| {
-                vpcs.contains(&table.vpc_id)
-                    || table.subnets.iter().any(|s| subnets.contains(s))
-                    || (table.main && vpcs_of_implicit.contains(table.vpc_id))
-            })
-            .map(|table| table.table_id.to_string())
-            .collect();
-        WaysIn { tables }
-    }
-
-    pub fn keeps(&self, table_id: &str) -> bool {
-        self.tables.contains(table_id)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.tables.is_empty()
+        self.subnets.is_empty() && self.vpcs.is_empty()
+    }
+
+    /// Whether the table is a way in (see the module documentation).
+    pub fn keeps(&self, table: &TableUse<'_>) -> bool {
+        self.vpcs.contains(table.vpc_id)
+            || (!table.main
+                && !table.subnets.is_empty()
+                && table.subnets.iter().all(|s| self.subnets.contains(*s)))
+    }
+
+    /// The kept subnets that no table of `uses` is explicitly associated with, by the VPC whose main table
+    /// they use (those of another region are not found here). No call when there are none.
+    pub async fn on_main_tables(
+        &self,
+        ctx: &RegionCtx,
+        uses: &[TableUse<'_>],
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        let explicit: BTreeSet<&str> = uses.iter().flat_map(|u| u.subnets.clone()).collect();
+        let without: Vec<&str> = self
+            .subnets
+            .iter()
+            .map(String::as_str)
+            .filter(|subnet| !explicit.contains(subnet))
+            .collect();
+        vpcs_of_subnets(ctx, &without).await
     }
 }
 
-/// The VPCs of these subnets (those of this region; an id of another region is not found here).
+/// Each of these subnets found in this region, with its VPC.
 async fn vpcs_of_subnets(
     ctx: &RegionCtx,
     subnets: &[&str],
-) -> Result<BTreeSet<String>, ServiceError> {
-    let mut vpcs = BTreeSet::new();
+) -> Result<Vec<(String, String)>, ServiceError> {
+    let mut found = Vec::new();
     for chunk in subnets.chunks(FILTER_VALUES_MAX) {
-        let found: Vec<aws_sdk_ec2::types::Subnet> = ctx
+        let described: Vec<aws_sdk_ec2::types::Subnet> = ctx
             .ec2()
             .describe_subnets()
             .filters(
@@ -111,9 +110,13 @@ async fn vpcs_of_subnets(
             .try_collect()
             .await
             .map_err(|err| ServiceError::from_sdk("ec2:DescribeSubnets", err))?;
-        vpcs.extend(found.iter().filter_map(|s| s.vpc_id().map(str::to_string)));
+        found.extend(
+            described
+                .iter()
+                .filter_map(|s| Some((s.subnet_id()?.to_string(), s.vpc_id()?.to_string()))),
+        );
     }
-    Ok(vpcs)
+    Ok(found)
 }
 
 /// The use of a table as the SDK describes it (associations on their way out no longer route anything).
@@ -145,33 +148,33 @@ mod tests {
         }
     }
 
-    /// A kept subnet's own table, every table of a kept VPC, and the main table of the VPC of a kept
-    /// subnet with no table of its own; no other table.
+    /// A table only kept subnets use, and every table of a kept VPC; never a table a subnet not kept
+    /// shares, nor a main table outside a kept VPC (it serves every subnet without a table of its own).
     #[test]
-    fn the_ways_in_are_the_tables_kept_subnets_and_vpcs_use() {
+    fn the_ways_in_are_the_tables_only_kept_subnets_or_vpcs_use() {
         let uses = [
             table("rtb-own", "vpc-1", false, &["subnet-bastion"]),
-            table("rtb-main-1", "vpc-1", true, &[]),
-            table("rtb-other", "vpc-1", false, &["subnet-app"]),
-            table("rtb-main-2", "vpc-2", true, &[]),
+            table(
+                "rtb-shared",
+                "vpc-1",
+                false,
+                &["subnet-bastion-b", "subnet-app"],
+            ),
+            table("rtb-main-1", "vpc-1", true, &["subnet-bastion-c"]),
+            table("rtb-unused", "vpc-1", false, &[]),
             table("rtb-in-kept-vpc", "vpc-3", false, &["subnet-x"]),
             table("rtb-main-3", "vpc-3", true, &[]),
         ];
-        let ways_in = WaysIn::of(
-            &uses,
-            &["subnet-bastion", "subnet-implicit"],
+        let ways_in = WaysIn::named(
+            &["subnet-bastion", "subnet-bastion-b", "subnet-bastion-c"],
             &["vpc-3"],
-            &BTreeSet::from(["vpc-2".to_string()]),
         );
         let kept: Vec<&str> = uses
             .iter()
+            .filter(|u| ways_in.keeps(u))
             .map(|u| u.table_id)
-            .filter(|id| ways_in.keeps(id))
             .collect();
-        assert_eq!(
-            kept,
-            ["rtb-own", "rtb-main-2", "rtb-in-kept-vpc", "rtb-main-3"]
-        );
-        assert!(WaysIn::of(&uses, &[], &[], &BTreeSet::new()).is_empty());
+        assert_eq!(kept, ["rtb-own", "rtb-in-kept-vpc", "rtb-main-3"]);
+        assert!(WaysIn::named(&[], &[]).is_empty());
     }
 }

@@ -425,7 +425,7 @@ fn way_in_through(
 ) -> Option<String> {
     tables
         .iter()
-        .filter(|table| ways_in.keeps(table.route_table_id().unwrap_or_default()))
+        .filter(|table| ways_in.keeps(&ways_in::use_of(table)))
         .find_map(|table| {
             let route = table
                 .routes()
@@ -500,15 +500,12 @@ impl CutKind for InternetGatewayDetach {
         report_unclassified(ctx, &gateways).await;
         let states = gateway_states(ctx, &gateways).await?;
         // Only a plan that keeps ranges or ways in reachable needs the routes.
-        let keeps_ways_in = !scope.option_values(ways_in::OPTIONS[0].flag).is_empty()
-            || !scope.option_values(ways_in::OPTIONS[1].flag).is_empty();
-        let tables = if scope.keep_cidrs.is_empty() && !keeps_ways_in {
+        let ways_in = ways_in::WaysIn::of(scope);
+        let tables = if scope.keep_cidrs.is_empty() && ways_in.is_empty() {
             Vec::new()
         } else {
             vpc::route_tables(ctx).await?
         };
-        let uses: Vec<ways_in::TableUse> = tables.iter().map(ways_in::use_of).collect();
-        let ways_in = ways_in::WaysIn::read(ctx, scope, &uses).await?;
         let lists = prefix_lists::read(
             ctx,
             prefix_lists::named_by_routes(&tables),

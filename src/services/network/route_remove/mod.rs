@@ -257,6 +257,27 @@ impl TableState {
     }
 }
 
+/// For a VPC's main table: the kept subnets (`--keep-subnet`) that use it, having no table of their own,
+/// whose route out goes with the other subnets' ([`ways_in`]); "" when none.
+fn kept_subnets_on_the_main_table(
+    state: &TableState,
+    on_main_tables: &[(String, String)],
+) -> String {
+    let kept: Vec<&str> = on_main_tables
+        .iter()
+        .filter(|(_, vpc)| *vpc == state.vpc_id)
+        .map(|(subnet, _)| subnet.as_str())
+        .collect();
+    if kept.is_empty() {
+        return String::new();
+    }
+    format!(
+        " --keep-subnet {} has no route table of its own and uses this main table, which every other subnet without one shares: its route to the internet gateway is deleted with theirs, so the responder cannot come in through it. Give it a route table of its own with that route (or pass --keep-vpc {}), then plan again.",
+        kept.join(", "),
+        state.vpc_id
+    )
+}
+
 /// What restore needs: the table and the routes that were deleted from it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -389,6 +410,9 @@ pub fn ways_out_left_unsaid(
     })
 }
 
+/// What the reason says of the routes kept to the responder's `--keep-cidr` ranges.
+const KEPT_FOR_THE_RESPONDER: &str = "Kept for the responder (--keep-cidr): routes to its ranges";
+
 /// A route a table of the responder's way in keeps: the internet gateway's (whatever `classify` says of
 /// any other table's).
 fn kept_as_way_in(route: &Route, way_in: bool) -> bool {
@@ -421,7 +445,7 @@ pub fn propose(
         }
         let note = match verdict {
             Verdict::Remove if kept_as_way_in(route, way_in) => Some(
-                "routes to an internet gateway of the responder's way in (--keep-subnet/--keep-vpc), whose Block Public Access exclusion keeps it open: its network ACL and security-group cuts still apply",
+                "routes to an internet gateway of a table only the responder's way in uses (--keep-subnet/--keep-vpc): its network ACL and security-group cuts still apply",
             ),
             Verdict::Remove => {
                 removed.push(route);
@@ -437,7 +461,7 @@ pub fn propose(
             Verdict::KeepInstanceOrInterface => Some(
                 "routes to instances or network interfaces: an appliance there may forward traffic out, contain it separately",
             ),
-            Verdict::KeepResponderRange => Some("routes to the responder's --keep-cidr ranges"),
+            Verdict::KeepResponderRange => Some(KEPT_FOR_THE_RESPONDER),
             Verdict::KeepBlackhole => Some(
                 "blackhole routes, whose gateway is gone or detached, so they carry nothing now (removed, they could not be put back, and a broader route would then carry what they dropped); attaching their gateway again, or a transit gateway attachment, makes them live: check them by hand",
             ),
@@ -490,7 +514,12 @@ pub fn propose(
     let mut left: Vec<(&str, Vec<String>)> = left.into_iter().collect();
     left.sort();
     for (why, routes) in left {
-        reason.push_str(&format!(" Left: {why}: {}.", routes.join("; ")));
+        if why == KEPT_FOR_THE_RESPONDER {
+            // Begun as every kind begins what it keeps for the responder, which the review lists apart.
+            reason.push_str(&format!(" {why}: {}.", routes.join("; ")));
+        } else {
+            reason.push_str(&format!(" Left: {why}: {}.", routes.join("; ")));
+        }
     }
     if removed
         .iter()
@@ -890,13 +919,24 @@ impl CutKind for RouteRemove {
                 .await;
             }
         }
+        let ways_in = ways_in::WaysIn::of(scope);
         let uses: Vec<ways_in::TableUse> = states.iter().map(TableState::table_use).collect();
-        let ways_in = ways_in::WaysIn::read(ctx, scope, &uses).await?;
+        let on_main_tables = if ways_in.is_empty() {
+            Vec::new()
+        } else {
+            ways_in.on_main_tables(ctx, &uses).await?
+        };
         Ok(states
             .iter()
-            .filter_map(|state| {
-                let way_in = ways_in.keeps(&state.route_table_id);
-                propose(state, &scope.keep_cidrs, &lists, way_in)
+            .zip(&uses)
+            .filter_map(|(state, table)| {
+                let mut proposal = propose(state, &scope.keep_cidrs, &lists, ways_in.keeps(table))?;
+                if table.main {
+                    proposal
+                        .reason
+                        .push_str(&kept_subnets_on_the_main_table(state, &on_main_tables));
+                }
+                Some(proposal)
             })
             .collect())
     }

@@ -224,7 +224,7 @@ fn a_route_to_the_accounts_own_list_of_responder_ranges_is_kept_and_any_other_li
     assert!(
         proposed
             .reason
-            .contains("Left: routes to the responder's --keep-cidr ranges: pl-office"),
+            .contains("Kept for the responder (--keep-cidr): routes to its ranges: pl-office"),
         "{}",
         proposed.reason
     );
@@ -300,7 +300,8 @@ fn the_proposal_deletes_exactly_the_routes_out_and_names_what_it_leaves() {
         "{reason}"
     );
     assert!(
-        reason.contains("Left: routes to the responder's --keep-cidr ranges: 203.0.113.0/24"),
+        reason
+            .contains("Kept for the responder (--keep-cidr): routes to its ranges: 203.0.113.0/24"),
         "{reason}"
     );
 }
@@ -850,7 +851,7 @@ fn the_responders_way_in_keeps_its_routes_to_an_internet_gateway() {
     assert!(
         way_in.reason.contains("Deleting them leaves its subnets no way out but the responder's way in through the internet gateway")
             && way_in.reason.contains(
-            "Left: routes to an internet gateway of the responder's way in (--keep-subnet/--keep-vpc), whose Block Public Access exclusion keeps it open: its network ACL and security-group cuts still apply: 0.0.0.0/0 → internet gateway igw-1; ::/0 → internet gateway igw-1."
+            "Left: routes to an internet gateway of a table only the responder's way in uses (--keep-subnet/--keep-vpc): its network ACL and security-group cuts still apply: 0.0.0.0/0 → internet gateway igw-1; ::/0 → internet gateway igw-1."
         ),
         "{}",
         way_in.reason
@@ -860,4 +861,20 @@ fn the_responders_way_in_keeps_its_routes_to_an_internet_gateway() {
         .routes
         .retain(|r| r.target_kind != TargetKind::VirtualPrivateGateway);
     assert_eq!(propose(&table, &[], &NO_LISTS, true), None);
+}
+
+/// A kept subnet with no table of its own uses its VPC's main table, shared by every other such subnet:
+/// its route out is not kept, and the main table's cut says so and how to keep it.
+#[test]
+fn a_kept_subnet_on_the_main_table_is_said_to_lose_its_route_with_the_fix() {
+    let table = private_table();
+    let on_main = [
+        ("subnet-bastion".to_string(), "vpc-1".to_string()),
+        ("subnet-elsewhere".to_string(), "vpc-9".to_string()),
+    ];
+    assert_eq!(
+        kept_subnets_on_the_main_table(&table, &on_main),
+        " --keep-subnet subnet-bastion has no route table of its own and uses this main table, which every other subnet without one shares: its route to the internet gateway is deleted with theirs, so the responder cannot come in through it. Give it a route table of its own with that route (or pass --keep-vpc vpc-1), then plan again."
+    );
+    assert_eq!(kept_subnets_on_the_main_table(&table, &on_main[1..]), "");
 }
