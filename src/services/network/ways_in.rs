@@ -25,7 +25,7 @@ use crate::services::{DiscoveryScope, ServiceError};
 pub static OPTIONS: [crate::services::PlanOption; 2] = [KEEP_SUBNET, KEEP_VPC];
 
 /// EC2 filters take at most 200 values.
-const FILTER_VALUES_MAX: usize = 200;
+pub const FILTER_VALUES_MAX: usize = 200;
 
 /// One route table's place: its VPC, whether it is the VPC's main table, and the subnets explicitly
 /// associated with it.
@@ -84,12 +84,12 @@ impl WaysIn {
             .map(String::as_str)
             .filter(|subnet| !explicit.contains(subnet))
             .collect();
-        vpcs_of_subnets(ctx, &without).await
+        subnets_here(ctx, &without).await
     }
 }
 
 /// Each of these subnets found in this region, with its VPC.
-async fn vpcs_of_subnets(
+pub async fn subnets_here(
     ctx: &RegionCtx,
     subnets: &[&str],
 ) -> Result<Vec<(String, String)>, ServiceError> {

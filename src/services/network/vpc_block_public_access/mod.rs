@@ -35,6 +35,7 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
+use super::ways_in::FILTER_VALUES_MAX;
 use crate::aws::RegionCtx;
 use crate::net::Cidr;
 use crate::services::{
@@ -62,8 +63,6 @@ pub const CUT_TAG: &str = "hikkonuki:cut";
 /// VPC Block Public Access exclusions per account per Region, by default (adjustable), from the Amazon VPC
 /// quotas page: <https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html>.
 pub const EXCLUSIONS_PER_REGION: usize = 50;
-/// EC2 filters take at most 200 values.
-const FILTER_VALUES_MAX: usize = 200;
 
 /// `--keep-subnet SUBNET` (repeatable).
 pub const KEEP_SUBNET: PlanOption = PlanOption {
@@ -324,24 +323,12 @@ async fn kept_here(
     vpcs: &[&str],
 ) -> Result<Vec<String>, ServiceError> {
     let mut found = Vec::new();
-    for chunk in subnets.chunks(FILTER_VALUES_MAX) {
-        let out = ctx
-            .ec2()
-            .describe_subnets()
-            .filters(
-                Filter::builder()
-                    .name("subnet-id")
-                    .set_values(Some(chunk.iter().map(|s| s.to_string()).collect()))
-                    .build(),
-            )
-            .into_paginator()
-            .items()
-            .send()
-            .try_collect()
-            .await
-            .map_err(|err| ServiceError::from_sdk("ec2:DescribeSubnets", err))?;
-        found.extend(out.iter().filter_map(|s| s.subnet_id().map(str::to_string)));
-    }
+    found.extend(
+        super::ways_in::subnets_here(ctx, subnets)
+            .await?
+            .into_iter()
+            .map(|(subnet, _vpc)| subnet),
+    );
     for chunk in vpcs.chunks(FILTER_VALUES_MAX) {
         let out = ctx
             .ec2()
