@@ -404,6 +404,14 @@ pub trait Containment: Send + Sync {
     /// resource since, and it is left as it is: putting back the earlier run's part would only reopen it.
     fn partly_cut(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// Whether `live`, read after a resumed apply rewound a half-done cut (its undo, from the plan), is
+    /// the plan's `before` as far as any undo can bring it back, though not `before` itself: a kind whose
+    /// undo cannot help changing something the plan recorded, in the way the cut itself would and the
+    /// plan said it would (Identity Center's provisioning brings the accounts that were on an older
+    /// version of the permission set up to date), says what it accepts, and the cut is made again.
+    /// Otherwise the cut is not retried.
+    fn back_as_planned(&self, cut: &Cut, live: &Value) -> bool;
+
     /// As [`Containment::holds`], knowing what apply recorded it did (the `done` entry's undo record):
     /// `watch` asks it of a completed cut. A kind whose `after` leaves a value to apply (a revocation's
     /// cut-off) holds only with a value as strong as the one written: a cut-off moved back to before
@@ -734,6 +742,12 @@ pub trait CutKind: Send + Sync + 'static {
         }
     }
 
+    /// As [`Containment::back_as_planned`]. By default only `before` itself is (the engine compares that
+    /// first).
+    fn back_as_planned(&self, _cut: &TypedCut<Self::State>, _live: &Self::State) -> bool {
+        false
+    }
+
     /// As [`Containment::holds_as_written`]. By default as [`CutKind::holds`]: the undo record says
     /// nothing the cut's `after` does not.
     fn holds_as_written(
@@ -964,6 +978,17 @@ impl<K: CutKind> Containment for K {
             from_document::<K::State>(name, "live state", live),
         ) {
             (Ok(typed), Ok(live)) => CutKind::partly_cut(self, &typed, &live),
+            _ => false,
+        }
+    }
+
+    fn back_as_planned(&self, cut: &Cut, live: &Value) -> bool {
+        let name = CutKind::info(self).name;
+        match (
+            TypedCut::<K::State>::decode(cut),
+            from_document::<K::State>(name, "live state", live),
+        ) {
+            (Ok(typed), Ok(live)) => CutKind::back_as_planned(self, &typed, &live),
             _ => false,
         }
     }

@@ -3,7 +3,8 @@
 //!
 //! moto has no DescribePermissionSetProvisioningStatus: our model of it (tests/emulator/aws_model/
 //! sso_admin.py, not AWS) answers IN_PROGRESS to ProvisionPermissionSet and SUCCEEDED when followed, so
-//! the wait runs. FAILED, ConflictException, throttling and the size limits are proven with mocks in
+//! the wait runs. moto ignores ProvisioningStatus; the model keeps a permission set edited since it was
+//! provisioned out of date, so the plan's naming of such edits runs too. FAILED, ConflictException, throttling and the size limits are proven with mocks in
 //! src/services/trust/identity_center_session_revoke/tests.rs. The emulator does not authenticate: that
 //! the deny ends sessions cannot be shown here, only that the documents and provisioning are right.
 
@@ -244,4 +245,125 @@ async fn restore_leaves_a_permission_set_changed_after_the_cut_alone_and_reports
         now["BreakGlass inline policy"], original["BreakGlass inline policy"],
         "the other permission set is given back"
     );
+}
+
+/// The permission set's session duration, as DescribePermissionSet answers it.
+async fn session_duration(sso: &aws_sdk_ssoadmin::Client, instance: &str, arn: &str) -> String {
+    sso.describe_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .send()
+        .await
+        .unwrap()
+        .permission_set()
+        .and_then(|set| set.session_duration())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The accounts where the permission set's latest version is not provisioned (our model of AWS's
+/// ProvisioningStatus filter, tests/emulator/aws_model/sso_admin.py).
+async fn out_of_date(sso: &aws_sdk_ssoadmin::Client, instance: &str, arn: &str) -> Vec<String> {
+    sso.list_accounts_for_provisioned_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .provisioning_status(
+            aws_sdk_ssoadmin::types::ProvisioningStatus::LatestPermissionSetNotProvisioned,
+        )
+        .send()
+        .await
+        .unwrap()
+        .account_ids()
+        .to_vec()
+}
+
+/// An administrator edits DataEngineers (its session duration) and does not provision the edit. A plan
+/// made before refuses to apply (drift: the plan never said the edit would go live); a plan made after
+/// names the account, apply provisions the edit with the deny, and restore gives the inline policies
+/// back, saying the edit stays, as it does.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_edit_never_provisioned_is_named_by_the_plan_and_restore_says_it_stays() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config("us-east-1").await;
+    let seeded = identity_center::seed(&config).await.unwrap();
+    let sso = aws_sdk_ssoadmin::Client::new(&config);
+    let instance = &seeded.instance_arn;
+    let engineers = arn_of(&seeded, "DataEngineers");
+    let engineers_cut = format!("identity_center_session_revoke/global/{engineers}");
+    emulator
+        .plan("us-east-1", "plans/before.yaml")
+        .assert()
+        .code(0);
+
+    sso.update_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(engineers)
+        .session_duration("PT12H")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out_of_date(&sso, instance, engineers).await,
+        ["123456789012"]
+    );
+    let original = identity_center_state(&sso, &seeded).await;
+
+    emulator
+        .apply("plans/before.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "drift: {engineers_cut} no longer matches the plan"
+        )))
+        .stderr(contains("Nothing was changed"));
+    assert_eq!(identity_center_state(&sso, &seeded).await, original);
+
+    emulator.plan("us-east-1", "plans/p.yaml").assert().code(0);
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let cut = cut_in_plan(&plan, &engineers_cut);
+    assert_eq!(cut["enabled"].as_bool(), Some(true));
+    assert_eq!(
+        cut["before"]["out_of_date_in"],
+        serde_yaml::from_str::<serde_yaml::Value>("['123456789012']").unwrap()
+    );
+    assert!(
+        cut["after"]["out_of_date_in"].is_null(),
+        "after: up to date"
+    );
+    let reason = cut["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("Applying also provisions edits never provisioned before")
+            && reason.contains("(123456789012;")
+            && reason.contains("restore cannot un-provision it"),
+        "{reason}"
+    );
+    let break_glass_cut = format!(
+        "identity_center_session_revoke/global/{}",
+        arn_of(&seeded, "BreakGlass")
+    );
+    assert!(
+        cut_in_plan(&plan, &break_glass_cut)["before"]["out_of_date_in"].is_null(),
+        "BreakGlass is up to date"
+    );
+
+    emulator.apply("plans/p.yaml").assert().code(0);
+    assert!(out_of_date(&sso, instance, engineers).await.is_empty());
+    emulator
+        .restore("plans/p.rollback.yaml")
+        .arg("--lift-session-revocation")
+        .assert()
+        .code(0)
+        .stderr(contains(format!(
+            "permission set {engineers}: 123456789012 did not carry its latest version before the cut; provisioning put the edits pending there in force, and they stay"
+        )));
+    let restored = identity_center_state(&sso, &seeded).await;
+    assert_eq!(restored, original, "the inline policies and provisioning");
+    assert_eq!(
+        session_duration(&sso, instance, engineers).await,
+        "PT12H",
+        "the edit stays, provisioned"
+    );
+    assert!(out_of_date(&sso, instance, engineers).await.is_empty());
 }

@@ -310,7 +310,8 @@ fn partly_cut(kind: &dyn Containment, cut: &Cut, live: &Value) -> bool {
     kind.partly_cut(cut, live) || kind.holds(cut, live)
 }
 
-/// Undoes a half-done cut and reports whether the resource is back to the plan's `before`.
+/// Undoes a half-done cut and reports whether the resource is back to the plan's `before`, or as near
+/// it as the kind says an undo can come ([`Containment::back_as_planned`]).
 async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
     let Ok(undo) = kind.undo_record_for(cut) else {
         return false;
@@ -318,7 +319,8 @@ async fn rewind(kind: &dyn Containment, ctx: &RegionCtx, cut: &Cut) -> bool {
     if kind.undo(ctx, &undo).await.is_err() {
         return false;
     }
-    matches!(kind.observe(ctx, cut).await, Ok(live) if same_state(&cut.before.value(), &live))
+    matches!(kind.observe(ctx, cut).await,
+        Ok(live) if same_state(&cut.before.value(), &live) || kind.back_as_planned(cut, &live))
 }
 
 /// What happened to one cut in this run.

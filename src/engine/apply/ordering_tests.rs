@@ -62,6 +62,10 @@ enum Behaviour {
     CtrlCDuringRead { stop: Arc<AtomicBool> },
     /// A resumed cut AWS made (it reads as `after`) whose undo record cannot be derived.
     MadeWithoutUndo,
+    /// As [`Behaviour::HalfDone`], its rewind leaving part `a` back and not part `b`, which the kind
+    /// accepts as back as planned ([`CutKind::back_as_planned`]), as Identity Center's leaves accounts
+    /// that were out of date up to date.
+    BackAsPlanned { rewound: Arc<AtomicBool> },
     /// As [`Behaviour::HalfDone`], put back whole by its rewind, during which Ctrl-C is pressed.
     CtrlCDuringRewind {
         stop: Arc<AtomicBool>,
@@ -136,6 +140,13 @@ impl CutKind for StandIn {
             Behaviour::HalfDone => return Ok(Some(parts(&["b"]))),
             Behaviour::ChangedSince => return Ok(Some(parts(&["b", "added-since"]))),
             Behaviour::MadeWithoutUndo => return Ok(Some(parts(&[]))),
+            Behaviour::BackAsPlanned { rewound } => {
+                return Ok(Some(parts(if rewound.load(SeqCst) {
+                    &["a"]
+                } else {
+                    &["b"]
+                })));
+            }
             Behaviour::CtrlCDuringRewind { rewound, .. } => {
                 return Ok(Some(if rewound.load(SeqCst) {
                     parts(&["a", "b"])
@@ -190,6 +201,7 @@ impl CutKind for StandIn {
             | Behaviour::ChangedSince
             | Behaviour::CtrlCDuringRead { .. }
             | Behaviour::MadeWithoutUndo
+            | Behaviour::BackAsPlanned { .. }
             | Behaviour::CtrlCDuringRewind { .. } => note(&self.log, "half-done cut made"),
             Behaviour::Write { block_on } => {
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
@@ -233,6 +245,10 @@ impl CutKind for StandIn {
         Ok(())
     }
 
+    fn back_as_planned(&self, _cut: &TypedCut<Switched>, live: &Switched) -> bool {
+        matches!(self.behaviour, Behaviour::BackAsPlanned { .. }) && *live == parts(&["a"])
+    }
+
     fn undo_record_for(&self, cut: &TypedCut<Switched>) -> Result<Switched, ServiceError> {
         if let Behaviour::MadeWithoutUndo = self.behaviour {
             return Err(ServiceError::local(
@@ -245,6 +261,10 @@ impl CutKind for StandIn {
 
     async fn undo(&self, _ctx: &RegionCtx, _undo: &Switched) -> Result<UndoOutcome, ServiceError> {
         if let Behaviour::HalfDone | Behaviour::ChangedSince = self.behaviour {
+            note(&self.log, "half-done cut rewound");
+        }
+        if let Behaviour::BackAsPlanned { rewound } = &self.behaviour {
+            rewound.store(true, SeqCst);
             note(&self.log, "half-done cut rewound");
         }
         if let Behaviour::CtrlCDuringRewind { stop, rewound } = &self.behaviour {
@@ -852,6 +872,54 @@ async fn a_resumed_cut_changed_since_by_someone_else_is_not_rewound() {
             assert_eq!(outcome.failed.len(), 1, "{outcome:?}");
             assert!(
                 outcome.failed[0].1.contains("it is left as it is"),
+                "{outcome:?}"
+            );
+        }
+    }
+}
+
+/// A resumed half-done cut whose rewind cannot give `before` back exactly is cut again when the kind
+/// says that is as near `before` as an undo comes and as the plan said (Identity Center's rewind
+/// provisions, bringing the accounts the plan named as out of date up to date); otherwise it is not
+/// retried. Before, an Identity Center revocation interrupted while provisioning stayed lifted by its
+/// rewind whenever the plan named an account out of date.
+#[tokio::test(start_paused = true)]
+async fn a_resumed_cut_rewound_as_near_before_as_the_kind_allows_is_cut_again() {
+    static BACK: KindInfo = info("back_as_planned", Phase::PerResource);
+    for (behaviour, info, cut_again) in [
+        (
+            Behaviour::BackAsPlanned {
+                rewound: Arc::default(),
+            },
+            &BACK,
+            true,
+        ),
+        (Behaviour::HalfDone, &HALF_DONE, false),
+    ] {
+        let log = Log::default();
+        let registry = Registry::of_kinds(vec![stand_in(info, &log, behaviour)]);
+        let outcome = resume_stand_ins(
+            &registry,
+            vec![cut_in_parts(info.name, "thing")],
+            None,
+            &RecordingReporter::default(),
+        )
+        .await;
+        let log = log.lock().unwrap().clone();
+        if cut_again {
+            assert_eq!(
+                log,
+                ["half-done cut rewound", "half-done cut made"],
+                "{}",
+                info.name
+            );
+            assert_eq!(outcome.done.len(), 1, "{outcome:?}");
+        } else {
+            assert_eq!(log, ["half-done cut rewound"], "{}", info.name);
+            assert!(
+                outcome.failed[0]
+                    .1
+                    .contains("could not be put back as planned"),
                 "{outcome:?}"
             );
         }

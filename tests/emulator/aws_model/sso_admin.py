@@ -16,13 +16,27 @@ ListPermissionSetsProvisionedToAccount every time it is provisioned again. This 
   (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_DescribePermissionSetProvisioningStatus.html,
   https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_PermissionSetProvisioningStatus.html).
 
+- Whether each account carries the permission set's latest version: moto ignores ProvisioningStatus and
+  lists every account the permission set is provisioned to whatever is asked. AWS does not provision an
+  edit by itself ("If the permission set is subsequently updated, the corresponding IAM policies attached
+  to roles in your accounts will not be updated automatically. In this case, you must call
+  ProvisionPermissionSet", API_CreateAccountAssignment.html), and
+  ListAccountsForProvisionedPermissionSet filters on ProvisioningStatus
+  `LATEST_PERMISSION_SET_PROVISIONED` | `LATEST_PERMISSION_SET_NOT_PROVISIONED`
+  (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListAccountsForProvisionedPermissionSet.html).
+  Here every write to a permission set's definition (inline policy, managed policies, customer managed
+  policy references, session duration and the rest of UpdatePermissionSet) leaves it out of date in every
+  account it is provisioned to, whatever the write changed (our assumption: AWS does not document how it
+  compares versions), and provisioning it (or an assignment, which provisions) brings it up to date.
+  moto keeps one account per backend, so "every account" is the backend's own.
 - One instance per account: moto starts every region with an Identity Center instance, so an account
   would show one in each of its 30-odd regions. AWS allows one instance per account, in the region it
   was enabled in (an organization instance, or one account instance:
   https://docs.aws.amazon.com/singlesignon/latest/userguide/identity-center-instances.html). Here the
   seeded account has enabled it in us-east-1, the emulator's default region; the other regions have none.
 
-Left out: FAILED requests, ConflictException while another provisioning runs, throttling and the inline
+Left out: the ProvisioningStatus filter of ListPermissionSetsProvisionedToAccount (hikkonuki does not use
+it), permissions boundaries (moto has none), FAILED requests, ConflictException while another provisioning runs, throttling and the inline
 policy's size limits. Those paths are tested with aws-smithy-mocks from the documented answers, in
 src/services/trust/identity_center_session_revoke.rs.
 """
@@ -54,6 +68,7 @@ def _requests(backend):
 def _provision_once(self, instance_arn, permission_set_arn):
     """moto's provisioning, without listing the permission set twice: AWS lists it once per account."""
     permission_set = self._find_permission_set(instance_arn, permission_set_arn)
+    permission_set.hikkonuki_unprovisioned_edits = False
     for instance in self.instances:
         if instance.instance_arn == instance_arn:
             if permission_set not in instance.provisioned_permission_sets:
@@ -118,6 +133,55 @@ def describe_permission_set_provisioning_status(self):
     return json.dumps({"PermissionSetProvisioningStatus": status})
 
 
+# The backend's writes to a permission set's definition: each leaves it out of date where it is provisioned.
+_DEFINITION_WRITES = (
+    "update_permission_set",
+    "put_inline_policy_to_permission_set",
+    "delete_inline_policy_from_permission_set",
+    "attach_managed_policy_to_permission_set",
+    "detach_managed_policy_from_permission_set",
+    "attach_customer_managed_policy_reference_to_permission_set",
+    "detach_customer_managed_policy_reference_from_permission_set",
+)
+
+
+def _marking_out_of_date(write):
+    def marked(self, instance_arn, permission_set_arn, *args, **kwargs):
+        result = write(self, instance_arn, permission_set_arn, *args, **kwargs)
+        permission_set = self._find_permission_set(instance_arn, permission_set_arn)
+        permission_set.hikkonuki_unprovisioned_edits = True
+        return result
+
+    return marked
+
+
+PROVISIONING_STATUSES = (
+    "LATEST_PERMISSION_SET_PROVISIONED",
+    "LATEST_PERMISSION_SET_NOT_PROVISIONED",
+)
+
+
+def list_accounts_for_provisioned_permission_set(self):
+    instance_arn = self._get_param("InstanceArn")
+    permission_set_arn = self._get_param("PermissionSetArn")
+    wanted = self._get_param("ProvisioningStatus")
+    if wanted is not None and wanted not in PROVISIONING_STATUSES:
+        raise ValidationException(
+            "ProvisioningStatus must be one of " + ", ".join(PROVISIONING_STATUSES)
+        )
+    backend = self.ssoadmin_backend
+    accounts = backend.list_accounts_for_provisioned_permission_set(
+        instance_arn=instance_arn, permission_set_arn=permission_set_arn
+    )
+    if wanted is not None and accounts:
+        permission_set = backend._find_permission_set(instance_arn, permission_set_arn)
+        out_of_date = getattr(permission_set, "hikkonuki_unprovisioned_edits", False)
+        status = PROVISIONING_STATUSES[1] if out_of_date else PROVISIONING_STATUSES[0]
+        if status != wanted:
+            accounts = []
+    return json.dumps({"AccountIds": accounts})
+
+
 # The region where the emulated account has enabled IAM Identity Center.
 INSTANCE_REGION = "us-east-1"
 
@@ -134,6 +198,11 @@ def install():
     SSOAdminBackend.__init__ = _backend_init
     SSOAdminBackend.provision_permission_set = _provision_once
     SSOAdminBackend.create_account_assignment = _create_account_assignment
+    for name in _DEFINITION_WRITES:
+        setattr(SSOAdminBackend, name, _marking_out_of_date(getattr(SSOAdminBackend, name)))
+    SSOAdminResponse.list_accounts_for_provisioned_permission_set = (
+        list_accounts_for_provisioned_permission_set
+    )
     SSOAdminResponse.provision_permission_set = provision_permission_set
     SSOAdminResponse.describe_permission_set_provisioning_status = (
         describe_permission_set_provisioning_status

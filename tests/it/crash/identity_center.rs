@@ -149,3 +149,73 @@ async fn identity_center_apply_or_restore_killed_after_its_first_and_last_write_
         );
     }
 }
+
+/// Both permission sets edited (their session duration) and never provisioned, so the plan names the
+/// account out of date in each. Apply killed right after its first write (the statement in one
+/// permission set, not provisioned), then run again: the resumed apply rewinds that cut, whose undo
+/// provisions and so brings the account up to date (no longer the plan's `before` exactly, but as near
+/// it as any undo comes and as the plan said), and cuts it again. Before, it was refused as "could not be
+/// put back as planned", its revocation left lifted by the rewind.
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_center_apply_killed_after_its_first_write_with_an_edit_never_provisioned_resumes_and_cuts()
+ {
+    let emulator = Emulator::start();
+    let sso = aws_sdk_ssoadmin::Client::new(&emulator.sdk_config(REGION).await);
+
+    // An uncut run tells where this kind's first write comes among the plan's calls.
+    seed_and_plan(&emulator, "full").await;
+    let (status, calls, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/full.yaml", "--yes"],
+        None,
+        "full.apply.log",
+    );
+    assert!(status.success(), "an uncut apply succeeds:\n{output}");
+    let first = calls
+        .iter()
+        .position(|call| call == "PutInlinePolicyToPermissionSet")
+        .unwrap_or_else(|| panic!("the cut writes the inline policy: {calls:?}"))
+        + 1;
+
+    reset(&emulator);
+    let config = emulator.sdk_config(REGION).await;
+    let seeded = identity_center::seed(&config).await.unwrap();
+    for (_, arn) in &seeded.permission_sets {
+        sso.update_permission_set()
+            .instance_arn(&seeded.instance_arn)
+            .permission_set_arn(arn)
+            .session_duration("PT12H")
+            .send()
+            .await
+            .unwrap();
+    }
+    let original = identity_center_state(&sso, &seeded).await;
+    emulator.plan(REGION, "plans/stale.yaml").assert().code(0);
+    let (status, _, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/stale.yaml", "--yes"],
+        Some(first),
+        "stale.apply.log",
+    );
+    assert_killed(status, "apply killed after its first write", &output);
+
+    emulator
+        .apply("plans/stale.yaml")
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "Resuming the apply recorded in plans/stale.rollback.yaml",
+        ))
+        .stdout(predicates::str::contains(" 0 failed, "));
+    let cut = identity_center_state(&sso, &seeded).await;
+    for (name, _) in &seeded.permission_sets {
+        assert!(
+            cut[&format!("{name} inline policy")]
+                .contains("HikkonukiRevokeIdentityCenterSessionsIssuedBeforeApply"),
+            "{name} is cut: {cut:?}"
+        );
+    }
+
+    restore_directly(&emulator, "plans/stale.rollback.yaml", "resumed apply");
+    assert_eq!(identity_center_state(&sso, &seeded).await, original);
+}

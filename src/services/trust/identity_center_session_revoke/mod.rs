@@ -14,6 +14,28 @@
 //! restore's lifting of it. So the accounts the permission set is provisioned to are part of `before`:
 //! the plan shows the whole reach, and a change to it since the plan refuses the apply.
 //!
+//! # Edits to the permission set never provisioned
+//! Provisioning takes the permission set as it stands, whole: ProvisionPermissionSet names a permission
+//! set and a target, never a version or a part
+//! (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ProvisionPermissionSet.html>). And AWS
+//! does not provision an edit by itself: "If the permission set is subsequently updated, the corresponding
+//! IAM policies attached to roles in your accounts will not be updated automatically. In this case, you
+//! must call ProvisionPermissionSet to make these updates"
+//! (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_CreateAccountAssignment.html>). So an
+//! account the permission set was edited for and not provisioned to since (its managed policies, customer
+//! managed policy references, permissions boundary, session duration, inline policy) gets those edits
+//! with the deny, and restore, which can only provision the permission set as it then stands, cannot take
+//! them back. Discovery asks AWS which accounts are out of date (ListAccountsForProvisionedPermissionSet
+//! with `ProvisioningStatus: LATEST_PERMISSION_SET_NOT_PROVISIONED`,
+//! <https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListAccountsForProvisionedPermissionSet.html>):
+//! `before.out_of_date_in` records them, the reason names them and says restore cannot un-provision
+//! them, and `after` has none. A change to that list since the plan (the permission set edited again) is
+//! drift; apply reads it again right before writing, and refuses an account the plan did not name.
+//!
+//! Such a cut stays enabled (see [`propose`]): the deny reaches the roles only by provisioning, and
+//! the door it closes, a stolen Identity Center session, matters more in an incident than an edit someone
+//! had not provisioned yet; the reason tells the responder, who can disable the cut knowing why.
+//!
 //! # What AWS documents and this kind minds
 //! - The inline policy: at most 32,768 bytes and 10,240 non-whitespace characters, one per permission set
 //!   (<https://docs.aws.amazon.com/singlesignon/latest/userguide/limits.html>): a permission set without
@@ -37,7 +59,11 @@
 //! puts the prior policy back exactly (or deletes it when there was none) and provisions again. A policy
 //! that was changed after the cut is a conflict, reported and left alone. Restore keeps the statement
 //! unless `restore --lift-session-revocation` is passed: the same gate as `iam_session_revoke`, because
-//! lifting it revives every session issued before the apply, stolen ones included.
+//! lifting it revives every session issued before the apply, stolen ones included. Restore that
+//! provisions says so of the accounts that were out of date: their edits stay. A resumed apply that finds
+//! the statement written and not provisioned rewinds the cut (the same undo) and cuts again; the rewind's
+//! provisioning brings the accounts the plan named out of date up to date, as the cut would, and that
+//! counts as back as planned.
 //!
 //! What cannot be cut here: permission sets of an organization's instance are visible only from its
 //! management account or delegated administrator; from a member account the `identity_center` finding
@@ -47,11 +73,14 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_config::Region;
-use aws_sdk_ssoadmin::types::{PermissionSetProvisioningStatus, ProvisionTargetType, StatusValues};
+use aws_sdk_ssoadmin::types::{
+    PermissionSetProvisioningStatus, ProvisionTargetType, ProvisioningStatus, StatusValues,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use crate::aws::{CallerIdentity, RegionCtx};
+use crate::report::escape;
 use crate::services::common::regions::enabled_regions;
 use crate::services::identity::iam_session_revoke::{
     AT_APPLY, ResponseDate, SESSION_REVOCATION_GATE, cutoff_from_date_header, now_utc,
@@ -87,6 +116,9 @@ pub const SID: &str = "HikkonukiRevokeIdentityCenterSessionsIssuedBeforeApply";
 pub const MAX_POLICY_BYTES: usize = 32_768;
 pub const MAX_POLICY_CHARACTERS: usize = 10_240;
 
+/// The most accounts a reason or a note names; `before` lists them all.
+const NAMED_ACCOUNTS: usize = 10;
+
 /// How long apply and restore wait for a provisioning request before giving up on it.
 const PROVISIONING_WAIT: Duration = Duration::from_secs(300);
 /// After this long, the wait is reported (a warning), so a stalled run says what it waits for.
@@ -117,6 +149,12 @@ pub struct PermissionSetState {
     pub inline_policy: Option<String>,
     /// Every account the permission set is provisioned to, sorted: where provisioning carries the change.
     pub provisioned_to: Vec<String>,
+    /// The accounts among those that do not carry the permission set's latest version (edits never
+    /// provisioned there, which the cut's provisioning puts in force for good), sorted. None after the
+    /// cut: provisioning brings every account up to date. Plans made before it was recorded read as none,
+    /// so a permission set out of date somewhere shows as drift at their apply.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_date_in: Vec<String>,
 }
 
 /// What restore needs: where the permission set is, the inline policy to put back, and the document apply
@@ -134,6 +172,10 @@ pub struct UndoRecord {
     /// live policy counts as ours when it is the prior one plus our statement, whatever its cut-off.
     #[serde(default)]
     pub written_policy: Option<String>,
+    /// The accounts that were out of date before the cut (`before.out_of_date_in`): restore says their
+    /// edits stay, since it cannot un-provision them. Absent in rollback files written before it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub out_of_date_in: Vec<String>,
 }
 
 /// The cut-off of our statement in an inline policy's text, as a time.
@@ -382,16 +424,19 @@ async fn inline_policy(
         .map(str::to_string))
 }
 
-/// Every account the permission set is provisioned to, sorted, once each.
+/// Every account the permission set is provisioned to, sorted, once each; with `status`, only those
+/// where its provisioning is in that state (`LatestPermissionSetNotProvisioned`: out of date).
 async fn provisioned_to(
     client: &aws_sdk_ssoadmin::Client,
     instance_arn: &str,
     permission_set_arn: &str,
+    status: Option<ProvisioningStatus>,
 ) -> Result<Vec<String>, ServiceError> {
     let pages: Vec<_> = client
         .list_accounts_for_provisioned_permission_set()
         .instance_arn(instance_arn)
         .permission_set_arn(permission_set_arn)
+        .set_provisioning_status(status)
         .into_paginator()
         .send()
         .try_collect()
@@ -406,6 +451,21 @@ async fn provisioned_to(
     accounts.sort();
     accounts.dedup();
     Ok(accounts)
+}
+
+/// The accounts the permission set is provisioned to that do not carry its latest version.
+async fn out_of_date_in(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+) -> Result<Vec<String>, ServiceError> {
+    provisioned_to(
+        client,
+        instance_arn,
+        permission_set_arn,
+        Some(ProvisioningStatus::LatestPermissionSetNotProvisioned),
+    )
+    .await
 }
 
 /// The permission set as `before` records it; ResourceNotFoundException when it is gone.
@@ -433,7 +493,8 @@ async fn state_of(
         permission_set_arn: permission_set_arn.to_string(),
         name,
         inline_policy: inline_policy(client, instance_arn, permission_set_arn, None).await?,
-        provisioned_to: provisioned_to(client, instance_arn, permission_set_arn).await?,
+        provisioned_to: provisioned_to(client, instance_arn, permission_set_arn, None).await?,
+        out_of_date_in: out_of_date_in(client, instance_arn, permission_set_arn).await?,
     })
 }
 
@@ -498,9 +559,47 @@ async fn states_in(
     Ok(states)
 }
 
+/// Accounts as a reason or a note names them: escaped (they come from AWS or a file), at most
+/// [`NAMED_ACCOUNTS`], then how many more and where `before` lists them all (`field`).
+fn named_accounts<A: AsRef<str>>(accounts: &[A], field: &str) -> String {
+    let named: Vec<String> = accounts
+        .iter()
+        .take(NAMED_ACCOUNTS)
+        .map(|account| escape::visible(account.as_ref()).into_owned())
+        .collect();
+    match accounts.len().saturating_sub(NAMED_ACCOUNTS) {
+        0 => named.join(", "),
+        more => format!(
+            "{} and {more} more, all listed in `before.{field}`",
+            named.join(", ")
+        ),
+    }
+}
+
+/// What the reason says of the accounts out of date, if any: that apply puts the permission set's
+/// unprovisioned edits in force there, that restore cannot take them back, and why the cut stays enabled.
+fn out_of_date_warning(state: &PermissionSetState) -> Option<String> {
+    let accounts = &state.out_of_date_in;
+    (!accounts.is_empty()).then(|| {
+        format!(
+            " Applying also provisions edits never provisioned before: permission set {name} is not on its latest version in {count} of those accounts ({named}; ListAccountsForProvisionedPermissionSet, ProvisioningStatus LATEST_PERMISSION_SET_NOT_PROVISIONED), so whatever was changed in it since it was last provisioned there (managed policies, customer managed policy references, permissions boundary, session duration, inline policy) goes live there with the deny, since provisioning takes the permission set whole, and restore cannot un-provision it: restore provisions the permission set as it then stands, edits included. The cut stays enabled because a stolen Identity Center session is the door it closes, and only provisioning closes it; review what is pending on the permission set before applying, and to keep it out, revert it and plan again, or set this cut to `enabled: false`, which leaves those sessions valid.",
+            name = state.name,
+            count = accounts.len(),
+            named = named_accounts(accounts, "out_of_date_in"),
+        )
+    })
+}
+
 /// The proposal for one permission set. One that cannot take the statement (already revoked, no room,
 /// a policy that is not a JSON object) or through which the caller signs in is listed but disabled,
 /// saying why.
+///
+/// One whose latest version is not provisioned everywhere stays enabled, its reason saying which accounts
+/// get the unprovisioned edits and that restore cannot take them back. Disabling it would leave every
+/// stolen session of the permission set valid for up to 12 hours, to spare edits an administrator of the
+/// same Identity Center instance made and meant to provision; the responder reads the reason, and can
+/// revert the edits or switch the cut off, where a cut switched off by default would more likely be left
+/// off in the rush. `after` has no account out of date: provisioning brings them all up to date.
 pub fn propose(state: &PermissionSetState, caller_arn: &str) -> Proposal<PermissionSetState> {
     let planned = with_revocation(state.inline_policy.as_deref(), AT_APPLY);
     let disabled_because = match &planned {
@@ -515,18 +614,23 @@ pub fn propose(state: &PermissionSetState, caller_arn: &str) -> Proposal<Permiss
             .and_then(|document| no_room(&document))
             .map(|why| format!("permission set {}: {why}", state.name)),
     };
-    let after = PermissionSetState {
-        inline_policy: planned.ok().or_else(|| state.inline_policy.clone()),
-        ..state.clone()
+    let after = match planned {
+        Ok(planned) => PermissionSetState {
+            inline_policy: Some(planned),
+            out_of_date_in: Vec::new(),
+            ..state.clone()
+        },
+        Err(_) => state.clone(),
     };
     Proposal {
         target: state.permission_set_arn.clone(),
         reason: format!(
-            "Sessions issued through IAM Identity Center permission set {name} (instance {instance} in {region}) before apply stay valid for the rest of their session duration (up to 12 hours) even once the user is disabled in the directory, and AWS protects the roles it provisions, so no IAM cut reaches them. A statement {SID} added to the permission set's inline policy denies everything to tokens issued before the apply time (aws:TokenIssueTime, read from AWS's clock when the cut runs); sessions started after apply work. The permission set is then provisioned again to every account it is provisioned to ({accounts}), waiting until AWS reports SUCCEEDED: every current session of its users in those accounts ends, not only stolen ones, and they sign in again. Restore keeps the statement unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.",
+            "Sessions issued through IAM Identity Center permission set {name} (instance {instance} in {region}) before apply stay valid for the rest of their session duration (up to 12 hours) even once the user is disabled in the directory, and AWS protects the roles it provisions, so no IAM cut reaches them. A statement {SID} added to the permission set's inline policy denies everything to tokens issued before the apply time (aws:TokenIssueTime, read from AWS's clock when the cut runs); sessions started after apply work. The permission set is then provisioned again to every account it is provisioned to ({accounts}), waiting until AWS reports SUCCEEDED: every current session of its users in those accounts ends, not only stolen ones, and they sign in again. Restore keeps the statement unless `restore --lift-session-revocation` is passed, because lifting it revives every session issued before the apply, stolen ones included.{out_of_date}",
             name = state.name,
             instance = state.instance_arn,
             region = state.region,
-            accounts = state.provisioned_to.join(", "),
+            accounts = named_accounts(&state.provisioned_to, "provisioned_to"),
+            out_of_date = out_of_date_warning(state).unwrap_or_default(),
         ),
         before: state.clone(),
         after,
@@ -682,7 +786,20 @@ fn undo_record(cut: &TypedCut<PermissionSetState>, written: Option<String>) -> U
         permission_set_arn: cut.before.permission_set_arn.clone(),
         prior_inline_policy: cut.before.inline_policy.clone(),
         written_policy: written,
+        out_of_date_in: cut.before.out_of_date_in.clone(),
     }
+}
+
+/// What restore tells of the accounts that were out of date before the cut, once it has provisioned:
+/// the edits they got stay.
+fn edits_kept_note(undo: &UndoRecord) -> Option<String> {
+    (!undo.out_of_date_in.is_empty()).then(|| {
+        format!(
+            "permission set {}: {} did not carry its latest version before the cut; provisioning put the edits pending there in force, and they stay: restore can only provision the permission set as it stands",
+            undo.permission_set_arn,
+            named_accounts(&undo.out_of_date_in, "out_of_date_in")
+        )
+    })
 }
 
 #[async_trait]
@@ -704,21 +821,28 @@ impl CutKind for IdentityCenterSessionRevoke {
         }
         let unchanged = PermissionSetState {
             inline_policy: before.inline_policy.clone(),
+            out_of_date_in: before.out_of_date_in.clone(),
             ..after.clone()
         };
         if &unchanged != before {
             return Err(
-                "`after` must name the same permission set, instance, region and accounts as `before`: only the inline policy changes"
+                "`after` must name the same permission set, instance, region and accounts as `before`: only the inline policy changes, and the accounts out of date are brought up to date"
                     .into(),
             );
         }
         match with_revocation(before.inline_policy.as_deref(), AT_APPLY) {
-            Ok(planned) if after.inline_policy.as_deref() == Some(planned.as_str()) => Ok(()),
+            Ok(planned) if after.inline_policy.as_deref() == Some(planned.as_str()) => {
+                if after.out_of_date_in.is_empty() {
+                    Ok(())
+                } else {
+                    Err("`after`: out_of_date_in must be empty: provisioning brings every account up to date".into())
+                }
+            }
             Ok(_) => Err(format!(
                 "`after`: inline_policy must be `before`'s with the statement {SID} added last (cut-off `{AT_APPLY}`), and nothing else changed"
             )),
             // A permission set that cannot take the statement is proposed disabled, unchanged.
-            Err(_) if after.inline_policy == before.inline_policy => Ok(()),
+            Err(_) if after == before => Ok(()),
             Err(why) => Err(format!("`after`: {why}")),
         }
     }
@@ -779,6 +903,22 @@ impl CutKind for IdentityCenterSessionRevoke {
         let local = |why: String| ServiceError::local(INFO.name, format!("{}: {why}", cut.id));
         let client = client_in(ctx, &before.region);
         let _turn = PROVISIONING.lock().await;
+        // Provisioning puts in force whatever edits are pending: only in accounts the plan named. One
+        // named and up to date since was provisioned by someone (or by the rewind of this cut): its edits
+        // are in force already. Read first, so the cut-off below stays next to the write.
+        let out_of_date =
+            out_of_date_in(&client, &before.instance_arn, &before.permission_set_arn).await?;
+        let unplanned: Vec<&String> = out_of_date
+            .iter()
+            .filter(|account| !before.out_of_date_in.contains(account))
+            .collect();
+        if !unplanned.is_empty() {
+            return Err(local(format!(
+                "permission set {} now has edits never provisioned to {}, which the plan does not name (it was edited since the plan was made), and the cut's provisioning would put them in force; nothing written: plan again",
+                before.name,
+                named_accounts(&unplanned, "out_of_date_in")
+            )));
+        }
         // Read again right before writing: the policy written is the plan's plus the statement, so it
         // must still be the plan's; the answer's Date is AWS's clock, the cut-off.
         let date = ResponseDate::default();
@@ -866,7 +1006,8 @@ impl CutKind for IdentityCenterSessionRevoke {
 
     /// The cut-off is only known at apply (`after` says [`AT_APPLY`]): the cut holds while the inline
     /// policy is `before`'s with the revocation added, at whatever time apply wrote, and nothing else
-    /// changed.
+    /// changed. Whatever accounts are out of date: an edit made since apply and not provisioned leaves
+    /// the deny in the roles, and one that took the statement out is seen in the inline policy.
     fn holds(&self, cut: &TypedCut<PermissionSetState>, live: &PermissionSetState) -> bool {
         let Some(document) = live
             .inline_policy
@@ -883,12 +1024,47 @@ impl CutKind for IdentityCenterSessionRevoke {
             .and_then(|text| serde_json::from_str::<Value>(&text).ok());
         let unchanged_otherwise = PermissionSetState {
             inline_policy: None,
+            out_of_date_in: Vec::new(),
             ..live.clone()
         } == PermissionSetState {
             inline_policy: None,
+            out_of_date_in: Vec::new(),
             ..cut.after.clone()
         };
         expected == Some(document) && unchanged_otherwise
+    }
+
+    /// A rewind puts the prior inline policy back and provisions, which brings the accounts the plan
+    /// named out of date up to date, as the cut itself would: back as planned when nothing else differs
+    /// and no account the plan did not name is out of date.
+    fn back_as_planned(
+        &self,
+        cut: &TypedCut<PermissionSetState>,
+        live: &PermissionSetState,
+    ) -> bool {
+        let before = &cut.before;
+        live.out_of_date_in
+            .iter()
+            .all(|account| before.out_of_date_in.contains(account))
+            && PermissionSetState {
+                out_of_date_in: Vec::new(),
+                ..live.clone()
+            } == PermissionSetState {
+                out_of_date_in: Vec::new(),
+                ..before.clone()
+            }
+    }
+
+    /// Reopened, for `watch`: the statement taken out and the permission set provisioned, which brought
+    /// the accounts the plan named out of date up to date; the re-cut starts from there. An account out
+    /// of date that the plan did not name is a change no one reviewed (a re-cut would put its edits in
+    /// force): a new plan names it.
+    fn reopened(
+        &self,
+        cut: &TypedCut<PermissionSetState>,
+        live: &PermissionSetState,
+    ) -> Option<PermissionSetState> {
+        self.back_as_planned(cut, live).then(|| live.clone())
     }
 
     /// Holds, and with a cut-off no earlier than the one written: whoever can edit the permission set
@@ -922,6 +1098,12 @@ impl CutKind for IdentityCenterSessionRevoke {
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let target = &undo.permission_set_arn;
         let note = |text: String| Ok(UndoOutcome { notes: vec![text] });
+        // Once restore has provisioned, the edits the accounts out of date got at apply are said to stay.
+        let notes = |text: String| {
+            Ok(UndoOutcome {
+                notes: std::iter::once(text).chain(edits_kept_note(undo)).collect(),
+            })
+        };
         let client = client_in(ctx, &undo.region);
         let _turn = PROVISIONING.lock().await;
         let live = match inline_policy(&client, &undo.instance_arn, target, None).await {
@@ -938,7 +1120,7 @@ impl CutKind for IdentityCenterSessionRevoke {
             // back and may have stopped before provisioning. Provisioning again leaves every account with
             // the permission set as it stands.
             provision(&client, &undo.instance_arn, target).await?;
-            return note(format!(
+            return notes(format!(
                 "permission set {target}: its inline policy is as before the cut; provisioned again to every account it is provisioned to"
             ));
         }
@@ -958,7 +1140,7 @@ impl CutKind for IdentityCenterSessionRevoke {
             }
         };
         provision(&client, &undo.instance_arn, target).await?;
-        note(format!(
+        notes(format!(
             "session revocation lifted on permission set {target}: {put_back}, and provisioned again to every account it is provisioned to"
         ))
     }

@@ -2,7 +2,10 @@
 //! reference: ProvisionPermissionSet answering IN_PROGRESS then DescribePermissionSetProvisioningStatus
 //! SUCCEEDED, FAILED with a FailureReason, ConflictException while another provisioning runs, and
 //! ThrottlingException (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ProvisionPermissionSet.html,
-//! https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_DescribePermissionSetProvisioningStatus.html).
+//! https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_DescribePermissionSetProvisioningStatus.html),
+//! and ListAccountsForProvisionedPermissionSet answering, with `ProvisioningStatus:
+//! LATEST_PERMISSION_SET_NOT_PROVISIONED`, the accounts out of date
+//! (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListAccountsForProvisionedPermissionSet.html).
 
 use aws_sdk_ssoadmin::config::retry::RetryConfig;
 use aws_sdk_ssoadmin::error::ErrorMetadata;
@@ -40,6 +43,41 @@ fn state(inline_policy: Option<&str>) -> PermissionSetState {
         name: "AdminAccess".into(),
         inline_policy: inline_policy.map(str::to_string),
         provisioned_to: vec!["123456789012".into(), "210987654321".into()],
+        out_of_date_in: Vec::new(),
+    }
+}
+
+/// ListAccountsForProvisionedPermissionSet without a ProvisioningStatus: every account the permission set
+/// is provisioned to.
+fn provisioned(accounts: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ssoadmin::Client::list_accounts_for_provisioned_permission_set)
+        .match_requests(|r| r.provisioning_status().is_none())
+        .then_output(move || {
+            ListAccountsForProvisionedPermissionSetOutput::builder()
+                .set_account_ids(Some(accounts.iter().map(|a| a.to_string()).collect()))
+                .build()
+        })
+}
+
+/// The same with `ProvisioningStatus: LATEST_PERMISSION_SET_NOT_PROVISIONED`: the accounts that do not
+/// carry the permission set's latest version.
+fn out_of_date(accounts: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ssoadmin::Client::list_accounts_for_provisioned_permission_set)
+        .match_requests(|r| {
+            r.provisioning_status() == Some(&ProvisioningStatus::LatestPermissionSetNotProvisioned)
+        })
+        .then_output(move || {
+            ListAccountsForProvisionedPermissionSetOutput::builder()
+                .set_account_ids(Some(accounts.iter().map(|a| a.to_string()).collect()))
+                .build()
+        })
+}
+
+/// A state out of date in `accounts`.
+fn out_of_date_state(inline_policy: Option<&str>, accounts: &[&str]) -> PermissionSetState {
+    PermissionSetState {
+        out_of_date_in: accounts.iter().map(|a| a.to_string()).collect(),
+        ..state(inline_policy)
     }
 }
 
@@ -307,8 +345,9 @@ fn a_caller_signed_in_through_the_permission_set_is_never_cut_off() {
 // Discovery
 // ---------------------------------------------------------------------------------------------------------
 
-#[tokio::test]
-async fn mocked_discovery_proposes_each_permission_set_provisioned_to_this_account() {
+/// Discovery over one instance in us-east-1 holding SET, provisioned to this account and 210987654321,
+/// out of date in `stale`.
+async fn discovered(stale: &'static [&'static str]) -> Vec<Proposal<PermissionSetState>> {
     let regions = mock!(aws_sdk_ec2::Client::describe_regions).then_output(|| {
         aws_sdk_ec2::operation::describe_regions::DescribeRegionsOutput::builder()
             .regions(
@@ -324,7 +363,7 @@ async fn mocked_discovery_proposes_each_permission_set_provisioned_to_this_accou
             .instances(InstanceMetadata::builder().instance_arn(INSTANCE).build())
             .build()
     });
-    let provisioned = mock!(aws_sdk_ssoadmin::Client::list_permission_sets_provisioned_to_account)
+    let sets = mock!(aws_sdk_ssoadmin::Client::list_permission_sets_provisioned_to_account)
         .match_requests(|r| r.account_id() == Some("123456789012"))
         .then_output(|| {
             ListPermissionSetsProvisionedToAccountOutput::builder()
@@ -341,22 +380,59 @@ async fn mocked_discovery_proposes_each_permission_set_provisioned_to_this_accou
             )
             .build()
     });
-    let accounts = mock!(aws_sdk_ssoadmin::Client::list_accounts_for_provisioned_permission_set)
-        .then_output(|| {
-            ListAccountsForProvisionedPermissionSetOutput::builder()
-                .account_ids("210987654321")
-                .account_ids("123456789012")
-                .build()
-        });
+    let accounts = provisioned(&["210987654321", "123456789012"]);
+    let stale = out_of_date(stale);
     let policy = live_policy(None);
-    let ctx = ctx_with(&[&instances, &provisioned, &described, &accounts, &policy])
+    let ctx = ctx_with(&[&instances, &sets, &described, &accounts, &stale, &policy])
         .mock_ec2(mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&regions]));
-    let proposals = IdentityCenterSessionRevoke
+    IdentityCenterSessionRevoke
         .discover(&ctx, &DiscoveryScope::for_tests())
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn mocked_discovery_proposes_each_permission_set_provisioned_to_this_account() {
+    let proposals = discovered(&[]).await;
     assert_eq!(proposals.len(), 1);
     assert_eq!(proposals[0].before, state(None));
+    assert!(
+        !proposals[0].reason.contains("never provisioned before"),
+        "{}",
+        proposals[0].reason
+    );
+}
+
+/// The defect this guards against: the plan recorded only the inline policy and the accounts, so edits
+/// to the permission set never provisioned (a managed policy attached, a session duration changed) went
+/// live at apply in the accounts that were out of date, and stayed after restore, without a word.
+#[tokio::test]
+async fn mocked_discovery_names_the_accounts_out_of_date_that_apply_provisions_for_good() {
+    let proposals = discovered(&["210987654321"]).await;
+    let proposal = &proposals[0];
+    assert_eq!(
+        proposal.before,
+        out_of_date_state(None, &["210987654321"]),
+        "before records them"
+    );
+    assert!(
+        proposal.after.out_of_date_in.is_empty(),
+        "after: up to date"
+    );
+    assert_eq!(proposal.disabled_because, None, "the cut stays enabled");
+    let reason = &proposal.reason;
+    for said in [
+        "Applying also provisions edits never provisioned before",
+        "in 1 of those accounts (210987654321;",
+        "restore cannot un-provision it",
+        "The cut stays enabled because a stolen Identity Center session is the door it closes",
+    ] {
+        assert!(reason.contains(said), "{said:?} in {reason}");
+    }
+    assert_eq!(
+        IdentityCenterSessionRevoke.check_states(&cut_of(proposal)),
+        Ok(())
+    );
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -383,7 +459,8 @@ async fn mocked_apply_writes_the_statement_then_waits_from_in_progress_to_succee
         .output(described(StatusValues::InProgress, None))
         .output(described(StatusValues::Succeeded, None))
         .build();
-    let ctx = ctx_with(&[&policy, &put, &provision, &follow]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &put, &provision, &follow]);
     let cut = cut_of(&propose(
         &state(Some(PRIOR)),
         "arn:aws:iam::123456789012:user/r",
@@ -408,7 +485,8 @@ async fn mocked_provisioning_that_fails_fails_the_cut_with_aws_reason() {
             StatusValues::Failed,
             Some("Received a 404 status error: Not supported policy arn:aws:iam::aws:policy/Missing."),
         ));
-    let ctx = ctx_with(&[&policy, &put, &provision, &follow]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &put, &provision, &follow]);
     let cut = cut_of(&propose(&state(None), "arn:aws:iam::123456789012:user/r"));
     let err = IdentityCenterSessionRevoke
         .apply(&ctx, &cut)
@@ -444,7 +522,8 @@ async fn mocked_conflict_while_another_provisioning_runs_is_retried_with_backoff
                 .build()
         })
         .build();
-    let ctx = ctx_with(&[&policy, &put, &provision]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &put, &provision]);
     let cut = cut_of(&propose(&state(None), "arn:aws:iam::123456789012:user/r"));
     IdentityCenterSessionRevoke.apply(&ctx, &cut).await.unwrap();
     assert_eq!(provision.num_calls(), 3);
@@ -479,7 +558,8 @@ async fn mocked_throttling_is_retried_and_a_throttle_that_lasts_fails_the_cut() 
         })
         .output(described(StatusValues::Succeeded, None))
         .build();
-    let ctx = ctx_with(&[&policy, &put, &provision, &follow]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &put, &provision, &follow]);
     let cut = cut_of(&propose(&state(None), "arn:aws:iam::123456789012:user/r"));
     IdentityCenterSessionRevoke.apply(&ctx, &cut).await.unwrap();
     assert_eq!((put.num_calls(), follow.num_calls()), (2, 2));
@@ -487,7 +567,8 @@ async fn mocked_throttling_is_retried_and_a_throttle_that_lasts_fails_the_cut() 
     let policy = live_policy(None);
     let always =
         mock!(aws_sdk_ssoadmin::Client::put_inline_policy_to_permission_set).then_error(throttled);
-    let ctx = ctx_with(&[&policy, &always]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &always]);
     let err = IdentityCenterSessionRevoke
         .apply(&ctx, &cut)
         .await
@@ -500,7 +581,8 @@ async fn mocked_throttling_is_retried_and_a_throttle_that_lasts_fails_the_cut() 
 async fn mocked_apply_refuses_a_policy_changed_since_the_plan_without_writing() {
     let policy = live_policy(Some(r#"{"Version":"2012-10-17","Statement":[]}"#));
     let put = put_accepted();
-    let ctx = ctx_with(&[&policy, &put]);
+    let current = out_of_date(&[]);
+    let ctx = ctx_with(&[&current, &policy, &put]);
     let cut = cut_of(&propose(
         &state(Some(PRIOR)),
         "arn:aws:iam::123456789012:user/r",
@@ -511,6 +593,153 @@ async fn mocked_apply_refuses_a_policy_changed_since_the_plan_without_writing() 
         .unwrap_err();
     assert!(err.message.contains("changed since the plan"), "{err}");
     assert_eq!(put.num_calls(), 0);
+}
+
+/// The permission set edited after the plan (apply's drift check passed, then someone changed it while
+/// the operator confirmed): AWS now reports an account out of date that the plan did not name, whose
+/// edits the provisioning would put in force unannounced. Nothing is written. An account the plan named
+/// and that is up to date since (someone provisioned it) is no surprise: the cut goes ahead.
+#[tokio::test(start_paused = true)]
+async fn mocked_apply_refuses_an_account_out_of_date_that_the_plan_does_not_name() {
+    let cut = cut_of(&propose(
+        &out_of_date_state(Some(PRIOR), &["210987654321"]),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    let policy = live_policy(Some(PRIOR));
+    let put = put_accepted();
+    let stale = out_of_date(&["123456789012", "210987654321"]);
+    let ctx = ctx_with(&[&stale, &policy, &put]);
+    let err = IdentityCenterSessionRevoke
+        .apply(&ctx, &cut)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains(
+            "now has edits never provisioned to 123456789012, which the plan does not name"
+        ),
+        "{err}"
+    );
+    assert!(err.message.contains("nothing written: plan again"), "{err}");
+    assert_eq!(put.num_calls(), 0);
+
+    let current = out_of_date(&[]);
+    let provision = provision_in_progress();
+    let follow = mock!(aws_sdk_ssoadmin::Client::describe_permission_set_provisioning_status)
+        .then_output(described(StatusValues::Succeeded, None));
+    let ctx = ctx_with(&[&current, &policy, &put, &provision, &follow]);
+    let record = IdentityCenterSessionRevoke.apply(&ctx, &cut).await.unwrap();
+    assert_eq!((put.num_calls(), provision.num_calls()), (1, 1));
+    assert_eq!(record.out_of_date_in, ["210987654321"]);
+    assert_eq!(
+        IdentityCenterSessionRevoke.check_undo(&cut, &record),
+        Ok(())
+    );
+}
+
+/// Apply's drift check compares the plan's `before` with what `observe` reads: a permission set out of
+/// date in another account than the plan recorded (edited since) is drift, as is one out of date where
+/// a plan made before this was recorded says nothing (it never told the responder).
+#[tokio::test]
+async fn mocked_drift_when_the_accounts_out_of_date_changed_since_the_plan() {
+    let observed = |stale: &'static [&'static str]| async move {
+        let described =
+            mock!(aws_sdk_ssoadmin::Client::describe_permission_set).then_output(|| {
+                DescribePermissionSetOutput::builder()
+                    .permission_set(
+                        PermissionSet::builder()
+                            .name("AdminAccess")
+                            .permission_set_arn(SET)
+                            .build(),
+                    )
+                    .build()
+            });
+        let policy = live_policy(Some(PRIOR));
+        let accounts = provisioned(&["123456789012", "210987654321"]);
+        let stale = out_of_date(stale);
+        let ctx = ctx_with(&[&described, &policy, &accounts, &stale]);
+        let cut = cut_of(&propose(
+            &out_of_date_state(Some(PRIOR), &["210987654321"]),
+            "arn:aws:iam::123456789012:user/r",
+        ));
+        let live = IdentityCenterSessionRevoke
+            .observe(&ctx, &cut)
+            .await
+            .unwrap()
+            .unwrap();
+        serde_json::to_value(live).unwrap()
+    };
+    let planned = serde_json::to_value(out_of_date_state(Some(PRIOR), &["210987654321"])).unwrap();
+    let same = |live: &Value| crate::plan::compare::same_state(&planned, live);
+    assert!(same(&observed(&["210987654321"]).await), "unchanged");
+    assert!(
+        !same(&observed(&["123456789012", "210987654321"]).await),
+        "edited since"
+    );
+    assert!(!same(&observed(&[]).await), "provisioned since");
+
+    // A plan made before the field existed reads, and holds no account out of date.
+    let mut old = serde_json::to_value(state(Some(PRIOR))).unwrap();
+    assert!(old.get("out_of_date_in").is_none(), "none is not written");
+    old.as_object_mut().unwrap().remove("out_of_date_in");
+    let read: PermissionSetState = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(read, state(Some(PRIOR)));
+    assert!(!crate::plan::compare::same_state(
+        &old,
+        &observed(&["210987654321"]).await
+    ));
+    let old_record = json!({
+        "region": "us-east-1",
+        "instance_arn": INSTANCE,
+        "permission_set_arn": SET,
+        "prior_inline_policy": PRIOR,
+    });
+    let read: UndoRecord = serde_json::from_value(old_record).unwrap();
+    assert_eq!(read, record(Some(PRIOR), None));
+}
+
+#[test]
+fn a_plan_whose_after_leaves_accounts_out_of_date_or_names_others_is_refused() {
+    let cut = cut_of(&propose(
+        &out_of_date_state(Some(PRIOR), &["210987654321"]),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    assert_eq!(IdentityCenterSessionRevoke.check_states(&cut), Ok(()));
+    let mut still_out_of_date = cut.clone();
+    still_out_of_date.after.out_of_date_in = vec!["210987654321".into()];
+    assert!(
+        IdentityCenterSessionRevoke
+            .check_states(&still_out_of_date)
+            .is_err()
+    );
+    // A permission set that cannot take the statement is proposed unchanged, out of date as it is.
+    let revoked = with_revocation(Some(PRIOR), "2026-11-30T03:00:01Z").unwrap();
+    let disabled = cut_of(&propose(
+        &out_of_date_state(Some(&revoked), &["210987654321"]),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    assert_eq!(disabled.after, disabled.before);
+    assert_eq!(IdentityCenterSessionRevoke.check_states(&disabled), Ok(()));
+    let mut up_to_date = disabled.clone();
+    up_to_date.after.out_of_date_in.clear();
+    assert!(
+        IdentityCenterSessionRevoke
+            .check_states(&up_to_date)
+            .is_err()
+    );
+}
+
+#[test]
+fn a_reason_names_at_most_ten_accounts_escaped() {
+    let accounts: Vec<String> = (0..12).map(|n| format!("1000000000{n:02}")).collect();
+    let named = named_accounts(&accounts, "out_of_date_in");
+    assert!(
+        named.ends_with("100000000009 and 2 more, all listed in `before.out_of_date_in`"),
+        "{named}"
+    );
+    assert!(!named.contains("100000000010"), "{named}");
+    // A list from a plan file reaches a person: a control sequence in it is shown, not obeyed.
+    let named = named_accounts(&["123\u{1b}[2K"], "out_of_date_in");
+    assert_eq!(named, "123\\u{1b}[2K");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -524,6 +753,7 @@ fn record(prior: Option<&str>, written: Option<String>) -> UndoRecord {
         permission_set_arn: SET.into(),
         prior_inline_policy: prior.map(str::to_string),
         written_policy: written,
+        out_of_date_in: Vec::new(),
     }
 }
 
@@ -545,6 +775,36 @@ async fn mocked_restore_puts_the_prior_policy_back_exactly_and_provisions() {
         .unwrap();
     assert_eq!((put.num_calls(), provision.num_calls()), (1, 1));
     assert!(outcome.notes[0].contains("put back exactly"), "{outcome:?}");
+    assert_eq!(outcome.notes.len(), 1, "no account was out of date");
+}
+
+/// Restore gives the inline policy back, not the older version the accounts out of date carried before
+/// the cut: it says so, naming them, rather than call the permission set put back.
+#[tokio::test(start_paused = true)]
+async fn mocked_restore_says_the_edits_provisioned_to_accounts_out_of_date_stay() {
+    let written = with_revocation(Some(PRIOR), "2026-11-30T03:00:01Z").unwrap();
+    let live: &'static str = Box::leak(written.clone().into_boxed_str());
+    let policy = live_policy(Some(live));
+    let put = put_accepted();
+    let provision = provision_in_progress();
+    let follow = mock!(aws_sdk_ssoadmin::Client::describe_permission_set_provisioning_status)
+        .then_output(described(StatusValues::Succeeded, None));
+    let ctx = ctx_with(&[&policy, &put, &provision, &follow]);
+    let undo = UndoRecord {
+        out_of_date_in: vec!["210987654321".into()],
+        ..record(Some(PRIOR), Some(written))
+    };
+    let outcome = IdentityCenterSessionRevoke.undo(&ctx, &undo).await.unwrap();
+    assert_eq!(outcome.notes.len(), 2, "{outcome:?}");
+    assert!(
+        outcome.notes[1].contains("210987654321 did not carry its latest version before the cut")
+            && outcome.notes[1].contains("they stay"),
+        "{outcome:?}"
+    );
+    assert!(
+        !outcome.notes[1].starts_with(UndoOutcome::CONFLICT),
+        "nothing was left alone"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -612,6 +872,46 @@ fn an_undo_record_whose_written_policy_is_not_the_revocation_is_refused() {
     );
 }
 
+/// A resumed apply rewinds a cut interrupted while provisioning: the prior policy put back and
+/// provisioned, which brings the accounts the plan named out of date up to date, as the cut would. That
+/// is back as planned, and the cut is made again; anything else changed, or an account out of date that
+/// the plan did not name, is not.
+#[test]
+fn a_rewind_that_brought_the_named_accounts_up_to_date_is_back_as_planned() {
+    let cut = cut_of(&propose(
+        &out_of_date_state(Some(PRIOR), &["210987654321"]),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    let back = |live: &PermissionSetState| {
+        CutKind::back_as_planned(&IdentityCenterSessionRevoke, &cut, live)
+    };
+    assert!(back(&state(Some(PRIOR))), "up to date");
+    assert!(back(&cut.before), "still out of date");
+    assert!(
+        !back(&out_of_date_state(Some(PRIOR), &["123456789012"])),
+        "another account"
+    );
+    assert!(!back(&state(None)), "another inline policy");
+
+    // `watch`: the statement taken out and provisioned is the cut reopened, and a re-cut from there
+    // passes the plan's checks; with an account out of date the plan did not name, it is a change.
+    let reopened = CutKind::reopened(&IdentityCenterSessionRevoke, &cut, &state(Some(PRIOR)))
+        .expect("reopened");
+    let recut = TypedCut {
+        before: reopened,
+        ..cut.clone()
+    };
+    assert_eq!(IdentityCenterSessionRevoke.check_states(&recut), Ok(()));
+    assert_eq!(
+        CutKind::reopened(
+            &IdentityCenterSessionRevoke,
+            &cut,
+            &out_of_date_state(Some(PRIOR), &["123456789012"])
+        ),
+        None
+    );
+}
+
 /// `watch`: the cut-off is written at apply (`after` says "the moment of apply"), so the permission set
 /// with the revocation at any time holds the cut; the policy as before, or with the revocation and
 /// another statement added, does not.
@@ -625,6 +925,7 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         name: "DataEngineers".into(),
         inline_policy: policy,
         provisioned_to: vec!["123456789012".into()],
+        out_of_date_in: Vec::new(),
     };
     let cut = TypedCut {
         id: "identity_center_session_revoke/global/arn:aws:sso:::instance/ssoins-1/ps-1".into(),
@@ -643,6 +944,15 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         &IdentityCenterSessionRevoke,
         &cut,
         &state(Some(prior.into()))
+    ));
+    // The permission set edited since apply and not provisioned: the roles still carry the deny.
+    assert!(CutKind::holds(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &PermissionSetState {
+            out_of_date_in: vec!["123456789012".into()],
+            ..state(Some(applied.clone()))
+        }
     ));
     let mut edited: Value = serde_json::from_str(&applied).unwrap();
     edited["Statement"]
@@ -663,6 +973,7 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         permission_set_arn: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
         prior_inline_policy: Some(prior.into()),
         written_policy: Some(applied.clone()),
+        out_of_date_in: Vec::new(),
     };
     for (cutoff, holds) in [
         ("2026-11-30T13:13:21Z", true),
