@@ -36,7 +36,8 @@ pub enum ProfileOrigin {
     Flag,
     /// `AWS_PROFILE=NAME`, with no keys in the environment (which would sign first).
     Environment,
-    /// Neither: the SDK's `default`, which may well not exist (an instance role signs instead).
+    /// Neither, or `AWS_PROFILE=default`: the SDK's `default`, which may well not exist (an instance role
+    /// signs instead).
     Default,
 }
 
@@ -146,11 +147,43 @@ fn profile_in_effect(explicit: Option<&str>) -> Option<SigningProfile> {
     let profile = |name: String, origin| Some(SigningProfile { name, origin });
     match explicit {
         Some(name) => profile(name.to_string(), ProfileOrigin::Flag),
-        None if env.get("AWS_ACCESS_KEY_ID").is_ok() => None,
+        None if keys_in_the_environment(&env) => None,
         None => match env.get("AWS_PROFILE").ok().filter(|p| !p.is_empty()) {
+            // `AWS_PROFILE=default` names what the SDK takes anyway, which need not exist (images export
+            // it with no configuration files, and the instance's role signs).
+            Some(name) if name == "default" => profile(name, ProfileOrigin::Default),
             Some(name) => profile(name, ProfileOrigin::Environment),
             None => profile("default".into(), ProfileOrigin::Default),
         },
+    }
+}
+
+/// Whether the environment holds keys the SDK's chain signs with first: an access key and a secret
+/// (`AWS_SECRET_ACCESS_KEY`, else `SECRET_ACCESS_KEY`), neither blank. The SDK passes over a blank one
+/// (`EnvironmentVariableCredentialsProvider`), as docker env files and CI leave `AWS_ACCESS_KEY_ID=`; taken
+/// for keys, such a variable would let the chain go on past an `AWS_PROFILE` never checked or pinned.
+fn keys_in_the_environment(env: &Env) -> bool {
+    let set = |name: &str| env.get(name).is_ok_and(|value| !value.trim().is_empty());
+    set("AWS_ACCESS_KEY_ID") && (set("AWS_SECRET_ACCESS_KEY") || set("SECRET_ACCESS_KEY"))
+}
+
+/// A yes/no endpoint setting (`AWS_USE_FIPS_ENDPOINT` / `use_fips_endpoint`, and the dual-stack one) as the
+/// SDK reads it: the environment, else the profile. The pinned profile's provider would otherwise call STS
+/// or SSO at their standard endpoints where the SDK's own chain honours these (a FIPS-only network).
+fn endpoint_setting(
+    env: &Env,
+    env_var: &str,
+    profile_key: &str,
+    profile: Option<&aws_runtime::env_config::section::Profile>,
+) -> Option<bool> {
+    let parse = |value: &str| match value.trim().to_ascii_lowercase().as_str() {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    match env.get(env_var) {
+        Ok(value) => parse(&value),
+        Err(_) => profile.and_then(|p| p.get(profile_key)).and_then(parse),
     }
 }
 
@@ -304,12 +337,22 @@ impl AwsSession {
         {
             check_profile_exists(files, profile)?;
         }
-        if let Some(profile) = &settings.profile {
+        // The profile named, by flag or by AWS_PROFILE, is the only source of credentials.
+        let named = settings.profile.clone().or_else(|| {
+            in_effect
+                .as_ref()
+                .filter(|p| p.origin == ProfileOrigin::Environment)
+                .map(|p| p.name.clone())
+        });
+        if let Some(profile) = &named {
             // The SDK's default chain reads credentials from the environment before any profile, so
             // `--profile` alone would lose to AWS_ACCESS_KEY_ID and a run could plan or cut the wrong
             // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
             // override ... environment variables": docs.aws.amazon.com/cli/latest/userguide/
             // cli-configure-quickstart.html#cli-configure-quickstart-precedence).
+            // And a named profile that gives no credentials must not pass the chain on: it would go to
+            // the container's or the instance's role, another account than the one named (for
+            // AWS_PROFILE, which only signs when no keys are in the environment, this is all it does).
             // The profile's AssumeRole (a `role_arn` profile) is signed for a region: `--region`, else the
             // one the environment or the profile names, else the home region's fallback. Given none,
             // it failed with "missing signing region" for every role profile run without --region.
@@ -322,9 +365,25 @@ impl AwsSession {
                     .await
                     .unwrap_or_else(|| Region::new(FALLBACK_HOME_REGION)),
             };
+            let section = match &profile_files {
+                Some(Ok(files)) => files.get_profile(profile),
+                _ => None,
+            };
             let provider_config = ProviderConfig::default()
                 .with_http_client(http.clone())
-                .with_region(Some(region));
+                .with_region(Some(region))
+                .with_use_fips(endpoint_setting(
+                    &Env::real(),
+                    "AWS_USE_FIPS_ENDPOINT",
+                    "use_fips_endpoint",
+                    section,
+                ))
+                .with_use_dual_stack(endpoint_setting(
+                    &Env::real(),
+                    "AWS_USE_DUALSTACK_ENDPOINT",
+                    "use_dualstack_endpoint",
+                    section,
+                ));
             loader = loader.profile_name(profile).credentials_provider(
                 ProfileFileCredentialsProvider::builder()
                     .configure(&provider_config)
@@ -1054,5 +1113,62 @@ mod tests {
         );
         let principal = crate::services::identity::CallerPrincipal::from_identity(&caller);
         assert!(principal.is_access_key("AKIABOB") && principal.is_user("bob"));
+    }
+
+    /// A blank key is no key, as the SDK's environment provider reads it: `AWS_ACCESS_KEY_ID=` must not
+    /// stop `AWS_PROFILE` from being checked and pinned.
+    #[test]
+    fn only_keys_the_sdk_would_sign_with_count_as_keys_in_the_environment() {
+        let keys = |vars: &[(&str, &str)]| keys_in_the_environment(&Env::from_slice(vars));
+        assert!(keys(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", "s")
+        ]));
+        assert!(keys(&[
+            ("AWS_ACCESS_KEY_ID", "AKIA1"),
+            ("AWS_SECRET_ACCESS_KEY", " "),
+            ("SECRET_ACCESS_KEY", "s")
+        ]));
+        assert!(!keys(&[
+            ("AWS_ACCESS_KEY_ID", ""),
+            ("AWS_SECRET_ACCESS_KEY", "s")
+        ]));
+        assert!(!keys(&[
+            ("AWS_ACCESS_KEY_ID", " \t"),
+            ("AWS_SECRET_ACCESS_KEY", "s")
+        ]));
+        assert!(!keys(&[("AWS_ACCESS_KEY_ID", "AKIA1")]));
+    }
+
+    /// The pinned profile's STS and SSO calls honour FIPS and dual-stack as the SDK's chain does: the
+    /// environment first, then the profile; a value neither true nor false sets nothing.
+    #[test]
+    fn fips_and_dual_stack_are_read_from_the_environment_then_the_profile() {
+        use aws_runtime::env_config::property::Property;
+        let profile = aws_runtime::env_config::section::Profile::new(
+            "incident",
+            HashMap::from([(
+                "use_fips_endpoint".to_string(),
+                Property::new("use_fips_endpoint".into(), "true".into()),
+            )]),
+        );
+        let fips = |vars: &[(&str, &str)], profile| {
+            endpoint_setting(
+                &Env::from_slice(vars),
+                "AWS_USE_FIPS_ENDPOINT",
+                "use_fips_endpoint",
+                profile,
+            )
+        };
+        assert_eq!(fips(&[], Some(&profile)), Some(true));
+        assert_eq!(
+            fips(&[("AWS_USE_FIPS_ENDPOINT", "FALSE")], Some(&profile)),
+            Some(false)
+        );
+        assert_eq!(
+            fips(&[("AWS_USE_FIPS_ENDPOINT", "yes")], Some(&profile)),
+            None
+        );
+        assert_eq!(fips(&[], None), None);
     }
 }

@@ -212,3 +212,64 @@ fn a_profile_that_gives_no_credentials_is_named_where_it_was_given() {
         .stderr(contains("pass --profile NAME").not());
     assert!(!dir.path().join("plan.yaml").exists());
 }
+
+/// A profile named by AWS_PROFILE that gives no credentials is the only source, as `--profile` is: the
+/// SDK's chain would otherwise go on to the container's (or the instance's) role, which signs for
+/// another account than the one named. The container's endpoint here is never asked. `AWS_PROFILE=default`
+/// names what the SDK takes anyway and need not exist (an image exporting it, with no configuration
+/// files): not refused as unknown.
+#[test]
+fn a_profile_named_in_the_environment_never_hands_over_to_the_containers_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(&config, "[profile nocreds]\nregion = us-east-1\n").unwrap();
+    let container = TcpListener::bind("127.0.0.1:0").unwrap();
+    let container_uri = format!("http://{}/creds", container.local_addr().unwrap());
+    let out = dir.path().join("plan.yaml");
+    let plan = [
+        "plan",
+        "--regions",
+        "us-east-1",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let without_keys = || {
+        let mut cmd = hikkonuki("http://127.0.0.1:9", &config);
+        cmd.env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &container_uri);
+        cmd
+    };
+    // A blank key in the environment (`AWS_ACCESS_KEY_ID=` from a docker env file) is no key: the SDK
+    // passes over it, so it must not let AWS_PROFILE go unchecked.
+    for blank in [None, Some(""), Some("  ")] {
+        let mut cmd = without_keys();
+        if let Some(blank) = blank {
+            cmd.env("AWS_ACCESS_KEY_ID", blank)
+                .env("AWS_SECRET_ACCESS_KEY", "secret");
+        }
+        cmd.env("AWS_PROFILE", "nocreds")
+            .args(plan)
+            .assert()
+            .code(1)
+            .stderr(contains(
+                "AWS_PROFILE=nocreds names a profile that exists but gives none",
+            ));
+    }
+    container.set_nonblocking(true).unwrap();
+    assert!(
+        matches!(container.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the container's credentials endpoint was asked"
+    );
+
+    without_keys()
+        .env("AWS_PROFILE", "default")
+        .env("AWS_CONFIG_FILE", "/nonexistent/config")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .args(plan)
+        .assert()
+        .code(1)
+        .stderr(contains("no such profile").not())
+        .stderr(contains("no AWS credentials found"));
+    assert!(!out.exists());
+}

@@ -9,8 +9,8 @@
 //! kept: never wider than the exclusions, so no other subnet keeps a route out through it. A VPC's main
 //! table serves every subnet without a table of its own
 //! (<https://docs.aws.amazon.com/vpc/latest/userguide/RouteTables.html>, "Subnet route tables"), so a
-//! kept subnet on it is not a way in: its route goes with the others', and the main table's cut says so
-//! ([`WaysIn::on_main_tables`]). The decision reads only the table itself and the plan's options, so apply,
+//! kept subnet on it is not a way in, nor one on a table subnets not kept share: its route goes with the
+//! others', and that table's cut says so, with the fix (`route_remove`; [`WaysIn::on_main_tables`]). The decision reads only the table itself and the plan's options, so apply,
 //! deriving each cut again, decides the same unless the table changed (drift).
 
 use std::collections::BTreeSet;
@@ -60,6 +60,11 @@ impl WaysIn {
 
     pub fn is_empty(&self) -> bool {
         self.subnets.is_empty() && self.vpcs.is_empty()
+    }
+
+    /// Whether `--keep-subnet` names this subnet.
+    pub fn names_subnet(&self, subnet: &str) -> bool {
+        self.subnets.contains(subnet)
     }
 
     /// Whether the table is a way in (see the module documentation).

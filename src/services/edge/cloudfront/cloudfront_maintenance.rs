@@ -302,10 +302,11 @@ pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<Proposal<Rou
             edge_code.join("; ")
         )
     };
+    let id = &state.distribution_id;
     Some(Proposal {
         target: state.distribution_id.clone(),
         reason: format!(
-            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. Cached objects may be served until they expire; restore points each behaviour back.{edge_code}",
+            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. What the edge cached from them is invalidated (/*) once the update is answered; an edge location not yet updated then may cache from them again, so invalidate once more when it is deployed: `aws cloudfront wait distribution-deployed --id {id} && aws cloudfront create-invalidation --distribution-id {id} --paths '/*'`. Restore points each behaviour back.{edge_code}",
             state.distribution_id,
             std::iter::once(state.domain_name.clone())
                 .chain(state.aliases.iter().cloned())
@@ -684,10 +685,10 @@ impl CutKind for CloudFrontMaintenance {
         ctx: &RegionCtx,
         cut: &TypedCut<Routing>,
     ) -> Result<(), ServiceError> {
-        if edge_cache::drop_cached_copies(ctx, &cut.target, "maintenance").await? {
-            Ok(())
-        } else {
-            Err(gone(&cut.target))
+        match edge_cache::drop_cached_copies(ctx, &cut.target, "maintenance").await? {
+            edge_cache::Dropped::Gone => Err(gone(&cut.target)),
+            // What is left to do once deployed, the plan's reason says.
+            edge_cache::Dropped::Deployed | edge_cache::Dropped::StillDeploying => Ok(()),
         }
     }
 
@@ -722,11 +723,15 @@ impl CutKind for CloudFrontMaintenance {
         // The notice page cached at the edge under the real URLs would be served until its TTL runs
         // out. Also when the routing was already given back: a restore stopped between the two calls
         // finds it so.
-        if edge_cache::drop_cached_copies(ctx, &prior.distribution_id, "restore").await? {
-            notes.push(format!(
-                "distribution {}: every copy cached at the edge invalidated (/*)",
-                prior.distribution_id
-            ));
+        let id = &prior.distribution_id;
+        match edge_cache::drop_cached_copies(ctx, id, "restore").await? {
+            edge_cache::Dropped::Gone => {}
+            edge_cache::Dropped::Deployed => notes.push(format!(
+                "distribution {id}: every copy cached at the edge invalidated (/*)"
+            )),
+            edge_cache::Dropped::StillDeploying => notes.push(format!(
+                "distribution {id}: every copy cached at the edge invalidated (/*), while the change is still deploying: an edge location not yet updated may cache the notice page again, so invalidate once more when it is deployed: `aws cloudfront wait distribution-deployed --id {id} && aws cloudfront create-invalidation --distribution-id {id} --paths '/*'`"
+            )),
         }
         Ok(UndoOutcome { notes })
     }

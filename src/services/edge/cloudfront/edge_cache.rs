@@ -18,7 +18,8 @@
 //! wait for the distribution to report `Deployed`: a wait of minutes inside a per-resource cut would hold
 //! its place in the run's width, and stolen keys behind it. A run made once it is deployed (apply of a cut
 //! not recorded done, restore run again) invalidates under a reference of its own (`…-deployed`); the
-//! README says to invalidate once more by hand when the distribution reports `Deployed`.
+//! cut's reason, and restore's note while it is still deploying, say to invalidate once more by hand
+//! when the distribution reports `Deployed`, with the command.
 
 use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
 
@@ -81,25 +82,39 @@ async fn invalidate_everything(
     Ok(())
 }
 
+/// What [`drop_cached_copies`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dropped {
+    /// The distribution no longer exists.
+    Gone,
+    /// Invalidated, the configuration at every edge location.
+    Deployed,
+    /// Invalidated while the configuration is still on its way to the edge locations: one not yet updated
+    /// may cache from the old origin again.
+    StillDeploying,
+}
+
 /// Drops every copy cached at the edge for the distribution's configuration as it is now (see the
 /// module documentation). `why` (`maintenance`, `restore`) tells the cut's invalidations from restore's.
-/// Returns `false` when the distribution no longer exists.
 pub async fn drop_cached_copies(
     ctx: &RegionCtx,
     id: &str,
     why: &str,
-) -> Result<bool, ServiceError> {
+) -> Result<Dropped, ServiceError> {
     let Some((status, etag)) = deployment(ctx, id).await? else {
-        return Ok(false);
+        return Ok(Dropped::Gone);
     };
     // Deployed, the configuration is at every edge location: nothing can be cached from the old origin
     // after this one. Still deploying, it could be, so a run made later, once deployed, gets a reference
     // of its own rather than this one's answer.
-    let reference = if status == DEPLOYED {
-        format!("hikkonuki-{why}-{etag}-deployed")
+    let (reference, dropped) = if status == DEPLOYED {
+        (
+            format!("hikkonuki-{why}-{etag}-deployed"),
+            Dropped::Deployed,
+        )
     } else {
-        format!("hikkonuki-{why}-{etag}")
+        (format!("hikkonuki-{why}-{etag}"), Dropped::StillDeploying)
     };
     invalidate_everything(ctx, id, reference).await?;
-    Ok(true)
+    Ok(dropped)
 }

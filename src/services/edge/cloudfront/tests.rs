@@ -569,6 +569,19 @@ fn invalidating(reference: &'static str) -> aws_smithy_mocks::Rule {
 /// run made then invalidates again what an edge location not yet updated could have cached meanwhile.
 #[tokio::test]
 async fn mocked_the_cut_invalidates_the_edge_under_a_reference_naming_the_configuration() {
+    // What is left to the responder once deployed, the plan says, with the command.
+    let reason = super::cloudfront_maintenance::propose(
+        &Routing::of("E1", "d1.cloudfront.net", &config()),
+        "maintenance.example.com",
+    )
+    .unwrap()
+    .reason;
+    assert!(
+        reason.contains(
+            "so invalidate once more when it is deployed: `aws cloudfront wait distribution-deployed --id E1 && aws cloudfront create-invalidation --distribution-id E1 --paths '/*'`"
+        ),
+        "{reason}"
+    );
     for (status, reference) in [
         ("InProgress", "hikkonuki-maintenance-ETAG7"),
         ("Deployed", "hikkonuki-maintenance-ETAG7-deployed"),
@@ -586,6 +599,43 @@ async fn mocked_the_cut_invalidates_the_edge_under_a_reference_naming_the_config
             .unwrap();
         assert_eq!(invalidation.num_calls(), 1, "{status}");
     }
+}
+
+/// Restore invalidates the notice page the edge cached; while the change is still deploying, its note
+/// says an edge location not yet updated may cache the notice page again, and gives the command for once
+/// it is deployed.
+#[tokio::test]
+async fn mocked_restore_while_still_deploying_says_to_invalidate_once_more_with_the_command() {
+    let reads = mock!(Client::get_distribution_config).then_output(|| {
+        read(
+            to_maintenance(&config(), "maintenance.example.com"),
+            "ETAG5",
+        )
+    });
+    let update = mock!(Client::update_distribution)
+        .then_output(|| UpdateDistributionOutput::builder().build());
+    let deploying =
+        mock!(Client::get_distribution).then_output(|| deployment("InProgress", "ETAG6"));
+    let invalidation = invalidating("hikkonuki-restore-ETAG6");
+    let ctx = RegionCtx::for_tests("us-east-1").mock_cloudfront(mock_client!(
+        aws_sdk_cloudfront,
+        RuleMode::MatchAny,
+        &[&reads, &update, &deploying, &invalidation]
+    ));
+    let record = CloudFrontMaintenance
+        .undo_record_for(&maintenance_cut())
+        .unwrap();
+
+    let outcome = CloudFrontMaintenance.undo(&ctx, &record).await.unwrap();
+    assert_eq!(invalidation.num_calls(), 1);
+    assert!(
+        outcome.notes[1].contains("while the change is still deploying")
+            && outcome.notes[1].contains(
+                "`aws cloudfront wait distribution-deployed --id E1 && aws cloudfront create-invalidation --distribution-id E1 --paths '/*'`"
+            ),
+        "{:?}",
+        outcome.notes
+    );
 }
 
 /// AWS's documented refusal (at most 15 wildcard paths in progress per distribution,

@@ -257,25 +257,66 @@ impl TableState {
     }
 }
 
-/// For a VPC's main table: the kept subnets (`--keep-subnet`) that use it, having no table of their own,
-/// whose route out goes with the other subnets' ([`ways_in`]); "" when none.
-fn kept_subnets_on_the_main_table(
+/// Whether the cut takes the table's way in from the internet: it deletes a route to an internet gateway
+/// and keeps none in use (one kept for a `--keep-cidr` range still lets the responder in from there).
+fn cuts_the_way_in(before: &TableState, after: &TableState) -> bool {
+    let to_an_internet_gateway = |route: &Route| route.target_kind == TargetKind::InternetGateway;
+    removed_routes(before, after)
+        .iter()
+        .any(to_an_internet_gateway)
+        && !after
+            .routes
+            .iter()
+            .any(|route| to_an_internet_gateway(route) && route.state == "active")
+}
+
+/// The kept subnets (`--keep-subnet`) that use this table though it is no way in ([`ways_in`]): it is
+/// their VPC's main table (explicitly, or as theirs for want of a table of their own), or other subnets
+/// share it. Their route to the internet gateway goes with the others', so the reason says so, with the
+/// fix; "" when none.
+fn kept_subnets_losing_their_route(
     state: &TableState,
+    table: &ways_in::TableUse<'_>,
+    ways_in: &ways_in::WaysIn,
     on_main_tables: &[(String, String)],
 ) -> String {
-    let kept: Vec<&str> = on_main_tables
+    if ways_in.keeps(table) {
+        return String::new();
+    }
+    let mut kept: Vec<&str> = table
+        .subnets
         .iter()
-        .filter(|(_, vpc)| *vpc == state.vpc_id)
-        .map(|(subnet, _)| subnet.as_str())
+        .copied()
+        .filter(|subnet| ways_in.names_subnet(subnet))
         .collect();
+    if table.main {
+        kept.extend(
+            on_main_tables
+                .iter()
+                .filter(|(_, vpc)| *vpc == state.vpc_id)
+                .map(|(subnet, _)| subnet.as_str()),
+        );
+    }
+    kept.sort_unstable();
+    kept.dedup();
     if kept.is_empty() {
         return String::new();
     }
-    format!(
-        " --keep-subnet {} has no route table of its own and uses this main table, which every other subnet without one shares: its route to the internet gateway is deleted with theirs, so the responder cannot come in through it. Give it a route table of its own with that route (or pass --keep-vpc {}), then plan again.",
-        kept.join(", "),
-        state.vpc_id
-    )
+    let shared = if table.main {
+        "is its VPC's main table, shared by every subnet without a table of its own"
+    } else {
+        "subnets not kept share"
+    };
+    let vpc = &state.vpc_id;
+    match kept.as_slice() {
+        [subnet] => format!(
+            " --keep-subnet {subnet} uses this table, which {shared}: its route to the internet gateway is deleted with theirs, so the responder cannot come in through it. Give it a route table of its own with that route (or pass --keep-vpc {vpc}), then plan again."
+        ),
+        _ => format!(
+            " The kept subnets {} (--keep-subnet) use this table, which {shared}: their route to the internet gateway is deleted with the others', so the responder cannot come in through them. Give them a route table of their own with that route (or pass --keep-vpc {vpc}), then plan again.",
+            kept.join(", ")
+        ),
+    }
 }
 
 /// What restore needs: the table and the routes that were deleted from it.
@@ -931,10 +972,13 @@ impl CutKind for RouteRemove {
             .zip(&uses)
             .filter_map(|(state, table)| {
                 let mut proposal = propose(state, &scope.keep_cidrs, &lists, ways_in.keeps(table))?;
-                if table.main {
-                    proposal
-                        .reason
-                        .push_str(&kept_subnets_on_the_main_table(state, &on_main_tables));
+                if cuts_the_way_in(&proposal.before, &proposal.after) {
+                    proposal.reason.push_str(&kept_subnets_losing_their_route(
+                        state,
+                        table,
+                        &ways_in,
+                        &on_main_tables,
+                    ));
                 }
                 Some(proposal)
             })

@@ -863,18 +863,83 @@ fn the_responders_way_in_keeps_its_routes_to_an_internet_gateway() {
     assert_eq!(propose(&table, &[], &NO_LISTS, true), None);
 }
 
-/// A kept subnet with no table of its own uses its VPC's main table, shared by every other such subnet:
-/// its route out is not kept, and the main table's cut says so and how to keep it.
+/// A kept subnet on a table that is no way in (its VPC's main table, whether it has no table of its own
+/// or is associated with the main table explicitly, or a table subnets not kept share) loses its route
+/// with the others': the table's cut says so and how to keep it. A table that is a way in says nothing.
 #[test]
-fn a_kept_subnet_on_the_main_table_is_said_to_lose_its_route_with_the_fix() {
-    let table = private_table();
+fn a_kept_subnet_on_a_table_that_is_no_way_in_is_said_to_lose_its_route_with_the_fix() {
+    let state = private_table();
+    let main = ways_in::TableUse {
+        table_id: "rtb-main",
+        vpc_id: "vpc-1",
+        main: true,
+        subnets: vec!["subnet-bastion-explicit"],
+    };
+    let shared = ways_in::TableUse {
+        table_id: "rtb-shared",
+        vpc_id: "vpc-1",
+        main: false,
+        subnets: vec!["subnet-bastion-explicit", "subnet-app"],
+    };
+    let ways_in = ways_in::WaysIn::named(&["subnet-bastion", "subnet-bastion-explicit"], &[]);
     let on_main = [
         ("subnet-bastion".to_string(), "vpc-1".to_string()),
         ("subnet-elsewhere".to_string(), "vpc-9".to_string()),
     ];
     assert_eq!(
-        kept_subnets_on_the_main_table(&table, &on_main),
-        " --keep-subnet subnet-bastion has no route table of its own and uses this main table, which every other subnet without one shares: its route to the internet gateway is deleted with theirs, so the responder cannot come in through it. Give it a route table of its own with that route (or pass --keep-vpc vpc-1), then plan again."
+        kept_subnets_losing_their_route(&state, &main, &ways_in, &on_main),
+        " The kept subnets subnet-bastion, subnet-bastion-explicit (--keep-subnet) use this table, which is its VPC's main table, shared by every subnet without a table of its own: their route to the internet gateway is deleted with the others', so the responder cannot come in through them. Give them a route table of their own with that route (or pass --keep-vpc vpc-1), then plan again."
     );
-    assert_eq!(kept_subnets_on_the_main_table(&table, &on_main[1..]), "");
+    assert!(
+        kept_subnets_losing_their_route(&state, &shared, &ways_in, &on_main).starts_with(
+            " --keep-subnet subnet-bastion-explicit uses this table, which subnets not kept share:"
+        )
+    );
+    let own = ways_in::TableUse {
+        table_id: "rtb-own",
+        vpc_id: "vpc-1",
+        main: false,
+        subnets: vec!["subnet-bastion-explicit"],
+    };
+    assert_eq!(
+        kept_subnets_losing_their_route(&state, &own, &ways_in, &on_main),
+        ""
+    );
+}
+
+/// The kept subnets are said to lose their way in only where the cut deletes a route to an internet
+/// gateway and keeps none in use: one kept for a --keep-cidr range still lets the responder in from there,
+/// and a cut of NAT or egress-only routes never took it.
+#[test]
+fn a_table_is_said_to_lose_its_way_in_only_when_no_route_to_an_internet_gateway_stays() {
+    let mut public = private_table();
+    public.routes = vec![
+        route("10.20.0.0/16", TargetKind::Local, "local"),
+        route("0.0.0.0/0", TargetKind::InternetGateway, "igw-1"),
+        route("198.51.100.0/24", TargetKind::InternetGateway, "igw-1"),
+    ];
+    let all_cut = propose(&public, &[], &NO_LISTS, false).unwrap();
+    assert!(cuts_the_way_in(&all_cut.before, &all_cut.after));
+
+    let keep = cidrs(&["198.51.100.0/24"]);
+    let kept_range = propose(&public, &keep, &NO_LISTS, false).unwrap();
+    assert!(
+        kept_range
+            .after
+            .routes
+            .iter()
+            .any(|r| r.target_id == "igw-1"),
+        "the kept range's route stays"
+    );
+    assert!(!cuts_the_way_in(&kept_range.before, &kept_range.after));
+
+    let nat_only = propose(&private_table(), &[], &NO_LISTS, false).unwrap();
+    assert!(!cuts_the_way_in(&nat_only.before, &nat_only.after));
+
+    // A route to a deleted gateway left in place carries nothing: the way in is still taken.
+    let mut dead = route("192.0.2.0/24", TargetKind::InternetGateway, "igw-gone");
+    dead.state = "blackhole".into();
+    let mut after = all_cut.after.clone();
+    after.routes.push(dead);
+    assert!(cuts_the_way_in(&all_cut.before, &after));
 }

@@ -29,8 +29,11 @@
 //! with `ProvisioningStatus: LATEST_PERMISSION_SET_NOT_PROVISIONED`,
 //! <https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListAccountsForProvisionedPermissionSet.html>):
 //! `before.out_of_date_in` records them, the reason names them and says restore cannot un-provision
-//! them, and `after` has none. A change to that list since the plan (the permission set edited again) is
-//! drift; apply reads it again right before writing, and refuses an account the plan did not name.
+//! them, and `after` has none. A change to that list since the plan (an account newly out of date, or one brought up to date) is
+//! drift; apply reads it again right before writing, and refuses an account the plan did not name. The
+//! list names accounts, not edits: a permission set out of date everywhere at plan time and edited again
+//! after it leaves the list as it was, and that edit is provisioned too (recording the permission set's
+//! definition in `before` would catch it; not done yet).
 //!
 //! Such a cut stays enabled (see [`propose`]): the deny reaches the roles only by provisioning, and
 //! the door it closes, a stolen Identity Center session, matters more in an incident than an edit someone
