@@ -332,19 +332,14 @@ impl AwsSession {
         let source_access_key_id = chain.source_key;
         // A profile named (by flag or environment) must exist; `default` need not, as the SDK's chain
         // goes on to the container's or the instance's role.
-        if let (Some(files), Some(profile)) = (&profile_files, &in_effect)
-            && profile.origin != ProfileOrigin::Default
-        {
+        let named = in_effect
+            .as_ref()
+            .filter(|profile| profile.origin != ProfileOrigin::Default);
+        if let (Some(files), Some(profile)) = (&profile_files, named) {
             check_profile_exists(files, profile)?;
         }
-        // The profile named, by flag or by AWS_PROFILE, is the only source of credentials.
-        let named = settings.profile.clone().or_else(|| {
-            in_effect
-                .as_ref()
-                .filter(|p| p.origin == ProfileOrigin::Environment)
-                .map(|p| p.name.clone())
-        });
-        if let Some(profile) = &named {
+        // And the profile named is the only source of credentials.
+        if let Some(profile) = named.map(|named| &named.name) {
             // The SDK's default chain reads credentials from the environment before any profile, so
             // `--profile` alone would lose to AWS_ACCESS_KEY_ID and a run could plan or cut the wrong
             // account. An explicit profile wins, as it does for the AWS CLI ("Command line options
@@ -369,17 +364,18 @@ impl AwsSession {
                 Some(Ok(files)) => files.get_profile(profile),
                 _ => None,
             };
+            let env = Env::real();
             let provider_config = ProviderConfig::default()
                 .with_http_client(http.clone())
                 .with_region(Some(region))
                 .with_use_fips(endpoint_setting(
-                    &Env::real(),
+                    &env,
                     "AWS_USE_FIPS_ENDPOINT",
                     "use_fips_endpoint",
                     section,
                 ))
                 .with_use_dual_stack(endpoint_setting(
-                    &Env::real(),
+                    &env,
                     "AWS_USE_DUALSTACK_ENDPOINT",
                     "use_dualstack_endpoint",
                     section,

@@ -66,6 +66,27 @@ fn hikkonuki(endpoint: &str, config: &std::path::Path) -> assert_cmd::Command {
     cmd
 }
 
+/// `hikkonuki` with no keys in the environment and a closed port for AWS: a run that comes as far as a
+/// call fails there.
+fn without_keys(config: &std::path::Path) -> assert_cmd::Command {
+    let mut cmd = hikkonuki("http://127.0.0.1:9", config);
+    cmd.env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
+    cmd
+}
+
+/// `plan` of one region, written to `out`.
+fn plan_to(out: &std::path::Path) -> [String; 5] {
+    [
+        "plan",
+        "--regions",
+        "us-east-1",
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(str::to_string)
+}
+
 #[test]
 fn an_explicit_profile_signs_instead_of_the_keys_in_the_environment() {
     let dir = tempfile::tempdir().unwrap();
@@ -175,23 +196,10 @@ fn a_profile_that_gives_no_credentials_is_named_where_it_was_given() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config");
     std::fs::write(&config, "[profile nocreds]\nregion = us-east-1\n").unwrap();
-    let out = dir.path().join("plan.yaml");
-    let plan = [
-        "plan",
-        "--regions",
-        "us-east-1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
-    let without_keys = || {
-        let mut cmd = hikkonuki("http://127.0.0.1:9", &config);
-        cmd.env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY");
-        cmd
-    };
-    without_keys()
+    let plan = plan_to(&dir.path().join("plan.yaml"));
+    without_keys(&config)
         .args(["--profile", "nocreds"])
-        .args(plan)
+        .args(&plan)
         .assert()
         .code(1)
         .stderr(contains(
@@ -200,9 +208,9 @@ fn a_profile_that_gives_no_credentials_is_named_where_it_was_given() {
         .stderr(contains("`aws configure --profile nocreds`"))
         .stderr(contains("or give another --profile"))
         .stderr(contains("pass --profile NAME").not());
-    without_keys()
+    without_keys(&config)
         .env("AWS_PROFILE", "nocreds")
-        .args(plan)
+        .args(&plan)
         .assert()
         .code(1)
         .stderr(contains(
@@ -226,18 +234,10 @@ fn a_profile_named_in_the_environment_never_hands_over_to_the_containers_role() 
     let container = TcpListener::bind("127.0.0.1:0").unwrap();
     let container_uri = format!("http://{}/creds", container.local_addr().unwrap());
     let out = dir.path().join("plan.yaml");
-    let plan = [
-        "plan",
-        "--regions",
-        "us-east-1",
-        "--out",
-        out.to_str().unwrap(),
-    ];
+    let plan = plan_to(&out);
     let without_keys = || {
-        let mut cmd = hikkonuki("http://127.0.0.1:9", &config);
-        cmd.env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY")
-            .env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &container_uri);
+        let mut cmd = without_keys(&config);
+        cmd.env("AWS_CONTAINER_CREDENTIALS_FULL_URI", &container_uri);
         cmd
     };
     // A blank key in the environment (`AWS_ACCESS_KEY_ID=` from a docker env file) is no key: the SDK
@@ -249,7 +249,7 @@ fn a_profile_named_in_the_environment_never_hands_over_to_the_containers_role() 
                 .env("AWS_SECRET_ACCESS_KEY", "secret");
         }
         cmd.env("AWS_PROFILE", "nocreds")
-            .args(plan)
+            .args(&plan)
             .assert()
             .code(1)
             .stderr(contains(
@@ -266,7 +266,7 @@ fn a_profile_named_in_the_environment_never_hands_over_to_the_containers_role() 
         .env("AWS_PROFILE", "default")
         .env("AWS_CONFIG_FILE", "/nonexistent/config")
         .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
-        .args(plan)
+        .args(&plan)
         .assert()
         .code(1)
         .stderr(contains("no such profile").not())

@@ -302,11 +302,11 @@ pub fn propose(state: &Routing, maintenance_domain: &str) -> Option<Proposal<Rou
             edge_code.join("; ")
         )
     };
-    let id = &state.distribution_id;
+    let again = edge_cache::invalidate_once_deployed(&state.distribution_id);
     Some(Proposal {
         target: state.distribution_id.clone(),
         reason: format!(
-            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. What the edge cached from them is invalidated (/*) once the update is answered; an edge location not yet updated then may cache from them again, so invalidate once more when it is deployed: `aws cloudfront wait distribution-deployed --id {id} && aws cloudfront create-invalidation --distribution-id {id} --paths '/*'`. Restore points each behaviour back.{edge_code}",
+            "CloudFront distribution {} serves {} to the internet from origin(s) {}. Every behaviour is pointed at the maintenance origin {maintenance_domain} (HTTPS only), keeping its certificate and aliases: viewers of every URL see that notice, and nothing reaches the real origins. What the edge cached from them is invalidated (/*) once the update is answered; an edge location not yet updated then may cache from them again, so invalidate once more when it is deployed: {again}. Restore points each behaviour back.{edge_code}",
             state.distribution_id,
             std::iter::once(state.domain_name.clone())
                 .chain(state.aliases.iter().cloned())
@@ -730,7 +730,8 @@ impl CutKind for CloudFrontMaintenance {
                 "distribution {id}: every copy cached at the edge invalidated (/*)"
             )),
             edge_cache::Dropped::StillDeploying => notes.push(format!(
-                "distribution {id}: every copy cached at the edge invalidated (/*), while the change is still deploying: an edge location not yet updated may cache the notice page again, so invalidate once more when it is deployed: `aws cloudfront wait distribution-deployed --id {id} && aws cloudfront create-invalidation --distribution-id {id} --paths '/*'`"
+                "distribution {id}: every copy cached at the edge invalidated (/*), while the change is still deploying: an edge location not yet updated may cache the notice page again, so invalidate once more when it is deployed: {}",
+                edge_cache::invalidate_once_deployed(id)
             )),
         }
         Ok(UndoOutcome { notes })

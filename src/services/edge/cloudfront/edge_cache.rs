@@ -82,6 +82,14 @@ async fn invalidate_everything(
     Ok(())
 }
 
+/// What the responder runs to invalidate once more when the distribution is deployed (see the module
+/// documentation): the cut does not wait for it.
+pub fn invalidate_once_deployed(id: &str) -> String {
+    format!(
+        "`aws cloudfront wait distribution-deployed --id {id} && aws cloudfront create-invalidation --distribution-id {id} --paths '/*'`"
+    )
+}
+
 /// What [`drop_cached_copies`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Dropped {
