@@ -1,18 +1,26 @@
 //! The leaky account's IAM Identity Center side: two permission sets assigned to the account, in the
 //! instance of the first region. `DataEngineers` carries an inline policy (written with line breaks and
 //! indentation, so restore is seen to give back the exact text); `BreakGlass` has none (restore deletes
-//! the inline policy again).
+//! the inline policy again). The rest of what provisioning carries, which the plan records and apply
+//! refuses to provision once edited since: both have a description and a session duration,
+//! `DataEngineers` an AWS managed policy, `BreakGlass` a permissions boundary (our model of that API: moto
+//! has none).
 //!
 //! Assigning a permission set provisions it to the account on AWS; the emulator's model does the same
 //! (tests/emulator/aws_model/sso_admin.py).
 
 use aws_config::SdkConfig;
-use aws_sdk_ssoadmin::types::{PrincipalType, TargetType};
+use aws_sdk_ssoadmin::types::{PermissionsBoundary, PrincipalType, TargetType};
 
 use super::SeedResult;
 
 /// DataEngineers' inline policy, exactly as written.
 pub const DATA_ENGINEERS_POLICY: &str = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"ReadTheLake\",\n      \"Effect\": \"Allow\",\n      \"Action\": [\"s3:GetObject\", \"s3:ListBucket\"],\n      \"Resource\": \"*\"\n    }\n  ]\n}";
+
+/// The AWS managed policy attached to DataEngineers.
+pub const DATA_ENGINEERS_MANAGED_POLICY: &str = "arn:aws:iam::aws:policy/ReadOnlyAccess";
+/// BreakGlass's permissions boundary.
+pub const BREAK_GLASS_BOUNDARY: &str = "arn:aws:iam::aws:policy/PowerUserAccess";
 
 /// What was created.
 #[derive(Debug, Clone)]
@@ -67,6 +75,23 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededIdentityCenter> {
                 .instance_arn(&instance_arn)
                 .permission_set_arn(&arn)
                 .inline_policy(policy)
+                .send()
+                .await?;
+            sso.attach_managed_policy_to_permission_set()
+                .instance_arn(&instance_arn)
+                .permission_set_arn(&arn)
+                .managed_policy_arn(DATA_ENGINEERS_MANAGED_POLICY)
+                .send()
+                .await?;
+        } else {
+            sso.put_permissions_boundary_to_permission_set()
+                .instance_arn(&instance_arn)
+                .permission_set_arn(&arn)
+                .permissions_boundary(
+                    PermissionsBoundary::builder()
+                        .managed_policy_arn(BREAK_GLASS_BOUNDARY)
+                        .build(),
+                )
                 .send()
                 .await?;
         }

@@ -18,8 +18,10 @@ use crate::leaky_account::identity_center::{self, DATA_ENGINEERS_POLICY, SeededI
 
 const SID: &str = "HikkonukiRevokeIdentityCenterSessionsIssuedBeforeApply";
 
-/// Everything the cut could touch: each permission set's inline policy as text, the accounts it is
-/// provisioned to, and the permission sets provisioned to the account.
+/// Everything the cut could touch: each permission set's inline policy as text, the rest of its
+/// definition (description, session duration, managed policies, customer managed policy references,
+/// permissions boundary), the accounts it is provisioned to, and the permission sets provisioned to the
+/// account.
 pub async fn identity_center_state(
     sso: &aws_sdk_ssoadmin::Client,
     seeded: &SeededIdentityCenter,
@@ -37,6 +39,10 @@ pub async fn identity_center_state(
         state.insert(
             format!("{name} inline policy"),
             policy.inline_policy().unwrap_or_default().to_string(),
+        );
+        state.insert(
+            format!("{name} definition"),
+            definition(sso, instance, arn).await,
         );
         let accounts = sso
             .list_accounts_for_provisioned_permission_set()
@@ -65,6 +71,54 @@ pub async fn identity_center_state(
     sets.sort();
     state.insert("provisioned to the account".into(), sets.join(","));
     state
+}
+
+/// The permission set's definition besides its inline policy, as one line to compare.
+async fn definition(sso: &aws_sdk_ssoadmin::Client, instance: &str, arn: &str) -> String {
+    let described = sso
+        .describe_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let set = described.permission_set().unwrap();
+    let managed = sso
+        .list_managed_policies_in_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    let references = sso
+        .list_customer_managed_policy_references_in_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    // Our model of GetPermissionsBoundaryForPermissionSet answers ResourceNotFoundException for none.
+    let boundary = sso
+        .get_permissions_boundary_for_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(arn)
+        .send()
+        .await
+        .ok()
+        .and_then(|answer| answer.permissions_boundary().cloned());
+    format!(
+        "{:?} {:?} {:?} {:?} {:?} {:?}",
+        set.description(),
+        set.session_duration(),
+        set.relay_state(),
+        managed
+            .attached_managed_policies()
+            .iter()
+            .map(|policy| policy.arn())
+            .collect::<Vec<_>>(),
+        references.customer_managed_policy_references(),
+        boundary
+    )
 }
 
 fn arn_of<'a>(seeded: &'a SeededIdentityCenter, name: &str) -> &'a str {
@@ -347,6 +401,54 @@ async fn an_edit_never_provisioned_is_named_by_the_plan_and_restore_says_it_stay
         cut_in_plan(&plan, &break_glass_cut)["before"]["out_of_date_in"].is_null(),
         "BreakGlass is up to date"
     );
+    assert_eq!(
+        cut["before"]["definition"]["session_duration"].as_str(),
+        Some("PT12H"),
+        "the definition as provisioning would carry it"
+    );
+    assert_eq!(
+        cut["before"]["definition"]["managed_policies"][0].as_str(),
+        Some(identity_center::DATA_ENGINEERS_MANAGED_POLICY)
+    );
+    assert_eq!(
+        cut_in_plan(&plan, &break_glass_cut)["before"]["definition"]["permissions_boundary"]
+            .as_str(),
+        Some(identity_center::BREAK_GLASS_BOUNDARY)
+    );
+
+    // Edited again after the plan: out of date in the same account as before, so only the definition
+    // the plan recorded shows the edit. Apply refuses it and changes nothing; undone, the plan applies.
+    sso.attach_managed_policy_to_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(engineers)
+        .managed_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        out_of_date(&sso, instance, engineers).await,
+        ["123456789012"],
+        "the list alone does not show the edit"
+    );
+    let edited = identity_center_state(&sso, &seeded).await;
+    emulator
+        .apply("plans/p.yaml")
+        .assert()
+        .code(1)
+        .stderr(contains(format!(
+            "drift: {engineers_cut} no longer matches the plan"
+        )))
+        .stderr(contains("AdministratorAccess"))
+        .stderr(contains("Nothing was changed"));
+    assert_eq!(identity_center_state(&sso, &seeded).await, edited);
+    sso.detach_managed_policy_from_permission_set()
+        .instance_arn(instance)
+        .permission_set_arn(engineers)
+        .managed_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(identity_center_state(&sso, &seeded).await, original);
 
     emulator.apply("plans/p.yaml").assert().code(0);
     assert!(out_of_date(&sso, instance, engineers).await.is_empty());

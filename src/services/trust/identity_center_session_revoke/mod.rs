@@ -32,8 +32,10 @@
 //! them, and `after` has none. A change to that list since the plan (an account newly out of date, or one brought up to date) is
 //! drift; apply reads it again right before writing, and refuses an account the plan did not name. The
 //! list names accounts, not edits: a permission set out of date everywhere at plan time and edited again
-//! after it leaves the list as it was, and that edit is provisioned too (recording the permission set's
-//! definition in `before` would catch it; not done yet).
+//! after it leaves the list as it was. So `before.definition` records the permission set as provisioning
+//! would carry it ([`definition`]: description, session duration, relay state, managed policies, customer
+//! managed policy references, permissions boundary; the inline policy is `before.inline_policy`), an
+//! edit to it since the plan is drift, and apply reads it again right before writing and refuses one.
 //!
 //! Such a cut stays enabled (see [`propose`]): the deny reaches the roles only by provisioning, and
 //! the door it closes, a stolen Identity Center session, matters more in an incident than an edit someone
@@ -94,8 +96,12 @@ use crate::services::{
     TypedCut, UndoOutcome, gather,
 };
 
+mod definition;
 #[cfg(test)]
 mod tests;
+
+pub use definition::Definition;
+use definition::definition_of;
 
 pub struct IdentityCenterSessionRevoke;
 
@@ -150,6 +156,11 @@ pub struct PermissionSetState {
     /// The inline policy exactly as GetInlinePolicyForPermissionSet returns it; none when empty.
     #[serde(default)]
     pub inline_policy: Option<String>,
+    /// The rest of what provisioning carries into the roles: an edit to it since the plan is drift.
+    /// Plans made before it was recorded read as an empty definition, so a permission set with any
+    /// shows as drift at their apply.
+    #[serde(default, skip_serializing_if = "Definition::is_empty")]
+    pub definition: Definition,
     /// Every account the permission set is provisioned to, sorted: where provisioning carries the change.
     pub provisioned_to: Vec<String>,
     /// The accounts among those that do not carry the permission set's latest version (edits never
@@ -478,26 +489,23 @@ async fn state_of(
     instance_arn: &str,
     permission_set_arn: &str,
 ) -> Result<PermissionSetState, ServiceError> {
-    let described = client
-        .describe_permission_set()
-        .instance_arn(instance_arn)
-        .permission_set_arn(permission_set_arn)
-        .send()
-        .await
-        .map_err(|err| ServiceError::from_sdk("sso:DescribePermissionSet", err))?;
-    let name = described
-        .permission_set()
-        .and_then(|set| set.name())
-        .unwrap_or_default()
-        .to_string();
+    // Described first: a permission set gone answers ResourceNotFoundException there, where the
+    // permissions boundary's read would take that answer for no boundary.
+    let (name, definition) = definition_of(client, instance_arn, permission_set_arn).await?;
+    let (inline_policy, provisioned_to, out_of_date_in) = tokio::try_join!(
+        inline_policy(client, instance_arn, permission_set_arn, None),
+        provisioned_to(client, instance_arn, permission_set_arn, None),
+        out_of_date_in(client, instance_arn, permission_set_arn),
+    )?;
     Ok(PermissionSetState {
         region: region.to_string(),
         instance_arn: instance_arn.to_string(),
         permission_set_arn: permission_set_arn.to_string(),
         name,
-        inline_policy: inline_policy(client, instance_arn, permission_set_arn, None).await?,
-        provisioned_to: provisioned_to(client, instance_arn, permission_set_arn, None).await?,
-        out_of_date_in: out_of_date_in(client, instance_arn, permission_set_arn).await?,
+        inline_policy,
+        definition,
+        provisioned_to,
+        out_of_date_in,
     })
 }
 
@@ -585,7 +593,7 @@ fn out_of_date_warning(state: &PermissionSetState) -> Option<String> {
     let accounts = &state.out_of_date_in;
     (!accounts.is_empty()).then(|| {
         format!(
-            " Applying also provisions edits never provisioned before: permission set {name} is not on its latest version in {count} of those accounts ({named}; ListAccountsForProvisionedPermissionSet, ProvisioningStatus LATEST_PERMISSION_SET_NOT_PROVISIONED), so whatever was changed in it since it was last provisioned there (managed policies, customer managed policy references, permissions boundary, session duration, inline policy) goes live there with the deny, since provisioning takes the permission set whole, and restore cannot un-provision it: restore provisions the permission set as it then stands, edits included. The cut stays enabled because a stolen Identity Center session is the door it closes, and only provisioning closes it; review what is pending on the permission set before applying, and to keep it out, revert it and plan again, or set this cut to `enabled: false`, which leaves those sessions valid.",
+            " Applying also provisions edits never provisioned before: permission set {name} is not on its latest version in {count} of those accounts ({named}; ListAccountsForProvisionedPermissionSet, ProvisioningStatus LATEST_PERMISSION_SET_NOT_PROVISIONED), so whatever was changed in it since it was last provisioned there (managed policies, customer managed policy references, permissions boundary, session duration, inline policy) goes live there with the deny, since provisioning takes the permission set whole, and restore cannot un-provision it: restore provisions the permission set as it then stands, edits included. The plan records the permission set as it stands now (`before.definition`, `before.inline_policy`), and apply refuses it if it is edited again before the cut. The cut stays enabled because a stolen Identity Center session is the door it closes, and only provisioning closes it; review what is pending on the permission set before applying, and to keep it out, revert it and plan again, or set this cut to `enabled: false`, which leaves those sessions valid.",
             name = state.name,
             count = accounts.len(),
             named = named_accounts(accounts, "out_of_date_in"),
@@ -906,6 +914,17 @@ impl CutKind for IdentityCenterSessionRevoke {
         let local = |why: String| ServiceError::local(INFO.name, format!("{}: {why}", cut.id));
         let client = client_in(ctx, &before.region);
         let _turn = PROVISIONING.lock().await;
+        // Provisioning carries the permission set whole: only as the plan recorded it. The live check
+        // read it before the run's cuts began, and this cut may have waited for others' provisioning.
+        let (_, definition) =
+            definition_of(&client, &before.instance_arn, &before.permission_set_arn).await?;
+        if definition != before.definition {
+            return Err(local(format!(
+                "permission set {} was edited since the plan was made ({}), and the cut's provisioning would put the edit in force; nothing written: plan again",
+                before.name,
+                definition.changed_from(&before.definition).join(", ")
+            )));
+        }
         // Provisioning puts in force whatever edits are pending: only in accounts the plan named. One
         // named and up to date since was provisioned by someone (or by the rewind of this cut): its edits
         // are in force already. Read first, so the cut-off below stays next to the write.
@@ -1009,8 +1028,9 @@ impl CutKind for IdentityCenterSessionRevoke {
 
     /// The cut-off is only known at apply (`after` says [`AT_APPLY`]): the cut holds while the inline
     /// policy is `before`'s with the revocation added, at whatever time apply wrote, and nothing else
-    /// changed. Whatever accounts are out of date: an edit made since apply and not provisioned leaves
-    /// the deny in the roles, and one that took the statement out is seen in the inline policy.
+    /// changed. Whatever accounts are out of date and whatever else the definition holds: an edit made
+    /// since apply leaves the deny in the permission set (and, not provisioned, in the roles), and one
+    /// that took the statement out is seen in the inline policy.
     fn holds(&self, cut: &TypedCut<PermissionSetState>, live: &PermissionSetState) -> bool {
         let Some(document) = live
             .inline_policy
@@ -1027,10 +1047,12 @@ impl CutKind for IdentityCenterSessionRevoke {
             .and_then(|text| serde_json::from_str::<Value>(&text).ok());
         let unchanged_otherwise = PermissionSetState {
             inline_policy: None,
+            definition: Definition::default(),
             out_of_date_in: Vec::new(),
             ..live.clone()
         } == PermissionSetState {
             inline_policy: None,
+            definition: Definition::default(),
             out_of_date_in: Vec::new(),
             ..cut.after.clone()
         };

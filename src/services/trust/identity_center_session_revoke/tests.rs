@@ -15,8 +15,13 @@ use aws_sdk_ssoadmin::operation::describe_permission_set_provisioning_status::{
     DescribePermissionSetProvisioningStatusError, DescribePermissionSetProvisioningStatusOutput,
 };
 use aws_sdk_ssoadmin::operation::get_inline_policy_for_permission_set::GetInlinePolicyForPermissionSetOutput;
+use aws_sdk_ssoadmin::operation::get_permissions_boundary_for_permission_set::{
+    GetPermissionsBoundaryForPermissionSetError, GetPermissionsBoundaryForPermissionSetOutput,
+};
 use aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput;
+use aws_sdk_ssoadmin::operation::list_customer_managed_policy_references_in_permission_set::ListCustomerManagedPolicyReferencesInPermissionSetOutput;
 use aws_sdk_ssoadmin::operation::list_instances::ListInstancesOutput;
+use aws_sdk_ssoadmin::operation::list_managed_policies_in_permission_set::ListManagedPoliciesInPermissionSetOutput;
 use aws_sdk_ssoadmin::operation::list_permission_sets_provisioned_to_account::ListPermissionSetsProvisionedToAccountOutput;
 use aws_sdk_ssoadmin::operation::provision_permission_set::{
     ProvisionPermissionSetError, ProvisionPermissionSetOutput,
@@ -24,8 +29,13 @@ use aws_sdk_ssoadmin::operation::provision_permission_set::{
 use aws_sdk_ssoadmin::operation::put_inline_policy_to_permission_set::{
     PutInlinePolicyToPermissionSetError, PutInlinePolicyToPermissionSetOutput,
 };
-use aws_sdk_ssoadmin::types::error::{ConflictException, ThrottlingException};
-use aws_sdk_ssoadmin::types::{InstanceMetadata, PermissionSet};
+use aws_sdk_ssoadmin::types::error::{
+    ConflictException, ResourceNotFoundException, ThrottlingException,
+};
+use aws_sdk_ssoadmin::types::{
+    AttachedManagedPolicy, CustomerManagedPolicyReference, InstanceMetadata, PermissionSet,
+    PermissionsBoundary,
+};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
 use super::*;
@@ -42,6 +52,7 @@ fn state(inline_policy: Option<&str>) -> PermissionSetState {
         permission_set_arn: SET.into(),
         name: "AdminAccess".into(),
         inline_policy: inline_policy.map(str::to_string),
+        definition: Definition::default(),
         provisioned_to: vec!["123456789012".into(), "210987654321".into()],
         out_of_date_in: Vec::new(),
     }
@@ -91,9 +102,48 @@ fn cut_of(proposal: &Proposal<PermissionSetState>) -> TypedCut<PermissionSetStat
     }
 }
 
+/// The permission set's definition reads answering as for [`state`]: named AdminAccess, and nothing
+/// else set (no permissions boundary answers ResourceNotFoundException). A test's own rules for these
+/// calls come first, so they answer instead.
+fn plain_definition() -> [Rule; 4] {
+    [
+        mock!(aws_sdk_ssoadmin::Client::describe_permission_set).then_output(|| {
+            DescribePermissionSetOutput::builder()
+                .permission_set(
+                    PermissionSet::builder()
+                        .name("AdminAccess")
+                        .permission_set_arn(SET)
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_ssoadmin::Client::get_permissions_boundary_for_permission_set).then_error(
+            || {
+                GetPermissionsBoundaryForPermissionSetError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("Could not find PermissionsBoundary")
+                        .meta(error_meta(
+                            "ResourceNotFoundException",
+                            "Could not find PermissionsBoundary",
+                        ))
+                        .build(),
+                )
+            },
+        ),
+        mock!(aws_sdk_ssoadmin::Client::list_managed_policies_in_permission_set)
+            .then_output(|| ListManagedPoliciesInPermissionSetOutput::builder().build()),
+        mock!(aws_sdk_ssoadmin::Client::list_customer_managed_policy_references_in_permission_set)
+            .then_output(|| {
+                ListCustomerManagedPolicyReferencesInPermissionSetOutput::builder().build()
+            }),
+    ]
+}
+
 fn ctx_with(rules: &[&Rule]) -> RegionCtx {
+    let plain = plain_definition();
+    let rules: Vec<&Rule> = rules.iter().copied().chain(plain.iter()).collect();
     // No SDK retries: the kind's own retries are what these tests look at.
-    let client = mock_client!(aws_sdk_ssoadmin, RuleMode::MatchAny, rules, |config| {
+    let client = mock_client!(aws_sdk_ssoadmin, RuleMode::MatchAny, &rules, |config| {
         config.retry_config(RetryConfig::disabled())
     });
     RegionCtx::for_tests("us-east-1").mock_ssoadmin(client)
@@ -924,6 +974,7 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         permission_set_arn: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
         name: "DataEngineers".into(),
         inline_policy: policy,
+        definition: Definition::default(),
         provisioned_to: vec!["123456789012".into()],
         out_of_date_in: Vec::new(),
     };
@@ -988,4 +1039,266 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
             "{cutoff}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// The permission set's definition
+// ---------------------------------------------------------------------------------------------------------
+
+/// DescribePermissionSet with a description, session duration and relay state; two AWS managed policies
+/// listed out of order; a customer managed policy reference with no path (IAM's default `/`) and one with
+/// a path; a customer managed permissions boundary. Answers as the API reference shapes them
+/// (https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListManagedPoliciesInPermissionSet.html,
+/// https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_ListCustomerManagedPolicyReferencesInPermissionSet.html,
+/// https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_GetPermissionsBoundaryForPermissionSet.html).
+fn edited_definition_rules() -> [Rule; 4] {
+    [
+        mock!(aws_sdk_ssoadmin::Client::describe_permission_set).then_output(|| {
+            DescribePermissionSetOutput::builder()
+                .permission_set(
+                    PermissionSet::builder()
+                        .name("AdminAccess")
+                        .permission_set_arn(SET)
+                        .description("Full access for the platform team")
+                        .session_duration("PT8H")
+                        .relay_state("https://console.aws.amazon.com/s3")
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(aws_sdk_ssoadmin::Client::get_permissions_boundary_for_permission_set).then_output(
+            || {
+                GetPermissionsBoundaryForPermissionSetOutput::builder()
+                    .permissions_boundary(
+                        PermissionsBoundary::builder()
+                            .customer_managed_policy_reference(
+                                CustomerManagedPolicyReference::builder()
+                                    .name("Boundary")
+                                    .path("/limits/")
+                                    .build()
+                                    .unwrap(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            },
+        ),
+        mock!(aws_sdk_ssoadmin::Client::list_managed_policies_in_permission_set).then_output(
+            || {
+                ListManagedPoliciesInPermissionSetOutput::builder()
+                    .attached_managed_policies(
+                        AttachedManagedPolicy::builder()
+                            .arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+                            .name("ReadOnlyAccess")
+                            .build(),
+                    )
+                    .attached_managed_policies(
+                        AttachedManagedPolicy::builder()
+                            .arn("arn:aws:iam::aws:policy/AdministratorAccess")
+                            .name("AdministratorAccess")
+                            .build(),
+                    )
+                    .build()
+            },
+        ),
+        mock!(aws_sdk_ssoadmin::Client::list_customer_managed_policy_references_in_permission_set)
+            .then_output(|| {
+                ListCustomerManagedPolicyReferencesInPermissionSetOutput::builder()
+                    .customer_managed_policy_references(
+                        CustomerManagedPolicyReference::builder()
+                            .name("ReadLogs")
+                            .path("/team/")
+                            .build()
+                            .unwrap(),
+                    )
+                    .customer_managed_policy_references(
+                        CustomerManagedPolicyReference::builder()
+                            .name("WriteTickets")
+                            .build()
+                            .unwrap(),
+                    )
+                    .build()
+            }),
+    ]
+}
+
+fn edited_definition() -> Definition {
+    Definition {
+        description: Some("Full access for the platform team".into()),
+        session_duration: Some("PT8H".into()),
+        relay_state: Some("https://console.aws.amazon.com/s3".into()),
+        managed_policies: vec![
+            "arn:aws:iam::aws:policy/AdministratorAccess".into(),
+            "arn:aws:iam::aws:policy/ReadOnlyAccess".into(),
+        ],
+        customer_managed_policies: vec!["/WriteTickets".into(), "/team/ReadLogs".into()],
+        permissions_boundary: Some("/limits/Boundary".into()),
+    }
+}
+
+/// Everything provisioning carries besides the inline policy is read into the state, lists sorted.
+#[tokio::test]
+async fn mocked_observe_records_the_definition_provisioning_carries() {
+    let edited = edited_definition_rules();
+    let policy = live_policy(Some(PRIOR));
+    let accounts = provisioned(&["123456789012", "210987654321"]);
+    let stale = out_of_date(&[]);
+    let mut rules: Vec<&Rule> = edited.iter().collect();
+    rules.extend([&policy, &accounts, &stale]);
+    let ctx = ctx_with(&rules);
+    let cut = cut_of(&propose(
+        &state(Some(PRIOR)),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    let live = IdentityCenterSessionRevoke
+        .observe(&ctx, &cut)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live.definition, edited_definition());
+    assert_eq!(
+        PermissionSetState {
+            definition: Definition::default(),
+            ..live
+        },
+        state(Some(PRIOR)),
+        "the rest as before"
+    );
+}
+
+/// The reference does not say how a permission set without a permissions boundary answers: an empty
+/// answer is none, as ResourceNotFoundException is (the plain rules); another error fails the read.
+#[tokio::test]
+async fn mocked_a_permissions_boundary_answered_empty_is_none_and_a_denied_read_fails() {
+    let read = |rule: Rule| async move {
+        let ctx = ctx_with(&[&rule]);
+        definition_of(ctx.ssoadmin(), INSTANCE, SET).await
+    };
+    let empty = mock!(aws_sdk_ssoadmin::Client::get_permissions_boundary_for_permission_set)
+        .then_output(|| GetPermissionsBoundaryForPermissionSetOutput::builder().build());
+    assert_eq!(
+        read(empty).await.unwrap(),
+        ("AdminAccess".to_string(), Definition::default())
+    );
+    let denied = mock!(aws_sdk_ssoadmin::Client::get_permissions_boundary_for_permission_set)
+        .then_error(|| {
+            GetPermissionsBoundaryForPermissionSetError::generic(error_meta(
+                "AccessDeniedException",
+                "User is not authorized to perform: sso:GetPermissionsBoundaryForPermissionSet",
+            ))
+        });
+    let err = read(denied).await.unwrap_err();
+    assert_eq!(err.code.as_deref(), Some("AccessDeniedException"));
+}
+
+/// The defect this guards against: a permission set out of date in every account it is provisioned to
+/// at plan time, edited again after the plan (here: AdministratorAccess attached, the session lengthened),
+/// leaves the list of accounts out of date as it was, so neither the drift check nor apply's re-read saw
+/// it, and the cut's provisioning put the unreviewed edit in force. Now the live check finds drift, and
+/// apply, reading the definition again right before writing, refuses and writes nothing.
+#[tokio::test]
+async fn mocked_a_permission_set_edited_since_the_plan_is_drift_and_apply_writes_nothing() {
+    let everywhere = ["123456789012", "210987654321"];
+    let planned = out_of_date_state(Some(PRIOR), &everywhere);
+    let cut = cut_of(&propose(&planned, "arn:aws:iam::123456789012:user/r"));
+    assert_eq!(IdentityCenterSessionRevoke.check_states(&cut), Ok(()));
+    let edited = edited_definition_rules();
+    let policy = live_policy(Some(PRIOR));
+    let accounts = provisioned(&["123456789012", "210987654321"]);
+    let stale = out_of_date(&["123456789012", "210987654321"]);
+    let put = put_accepted();
+    let mut rules: Vec<&Rule> = edited.iter().collect();
+    rules.extend([&policy, &accounts, &stale, &put]);
+    let ctx = ctx_with(&rules);
+
+    let live = IdentityCenterSessionRevoke
+        .observe(&ctx, &cut)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        live.out_of_date_in, planned.out_of_date_in,
+        "the list alone"
+    );
+    assert!(!crate::plan::compare::same_state(
+        &serde_json::to_value(&planned).unwrap(),
+        &serde_json::to_value(&live).unwrap()
+    ));
+
+    let err = IdentityCenterSessionRevoke
+        .apply(&ctx, &cut)
+        .await
+        .unwrap_err();
+    assert!(
+        err.message.contains(
+            "was edited since the plan was made (description, session duration, relay state, managed policies, customer managed policy references, permissions boundary)"
+        ),
+        "{err}"
+    );
+    assert!(err.message.contains("nothing written: plan again"), "{err}");
+    assert_eq!(put.num_calls(), 0);
+
+    // Unchanged since the plan, the definition it records lets the cut go ahead.
+    let unchanged = cut_of(&propose(
+        &PermissionSetState {
+            definition: edited_definition(),
+            ..planned.clone()
+        },
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    assert_eq!(IdentityCenterSessionRevoke.check_states(&unchanged), Ok(()));
+    let provision = provision_in_progress();
+    let follow = mock!(aws_sdk_ssoadmin::Client::describe_permission_set_provisioning_status)
+        .then_output(described(StatusValues::Succeeded, None));
+    rules.extend([&provision, &follow]);
+    let ctx = ctx_with(&rules);
+    IdentityCenterSessionRevoke
+        .apply(&ctx, &unchanged)
+        .await
+        .unwrap();
+    assert_eq!((put.num_calls(), provision.num_calls()), (1, 1));
+}
+
+/// The plan says only the inline policy changes: an `after` with another definition is refused. After
+/// the cut, an edit to the definition leaves the statement in place, so the cut still holds (`watch`);
+/// but a rewind that finds the permission set edited is not back as planned: making the cut again would
+/// provision that edit.
+#[test]
+fn the_definition_is_the_plans_to_keep_and_an_edit_after_the_cut_leaves_it_holding() {
+    let cut = cut_of(&propose(
+        &state(Some(PRIOR)),
+        "arn:aws:iam::123456789012:user/r",
+    ));
+    let mut edited_after = cut.clone();
+    edited_after.after.definition = edited_definition();
+    assert!(
+        IdentityCenterSessionRevoke
+            .check_states(&edited_after)
+            .is_err()
+    );
+
+    let applied = with_revocation(Some(PRIOR), "2026-11-30T13:13:21Z").unwrap();
+    let live = PermissionSetState {
+        inline_policy: Some(applied),
+        definition: edited_definition(),
+        ..state(None)
+    };
+    assert!(CutKind::holds(&IdentityCenterSessionRevoke, &cut, &live));
+    assert!(!CutKind::back_as_planned(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &PermissionSetState {
+            definition: edited_definition(),
+            ..state(Some(PRIOR))
+        }
+    ));
+    assert!(CutKind::back_as_planned(
+        &IdentityCenterSessionRevoke,
+        &cut,
+        &state(Some(PRIOR))
+    ));
+
+    // Written only when there is one: a plan of a permission set with nothing else set reads as before.
+    let written = serde_json::to_value(state(None)).unwrap();
+    assert!(written.get("definition").is_none());
 }
