@@ -412,6 +412,19 @@ pub trait Containment: Send + Sync {
     /// Otherwise the cut is not retried.
     fn back_as_planned(&self, cut: &Cut, live: &Value) -> bool;
 
+    /// Whether a cut stopped between its calls is finished where it stopped ([`Containment::finish`])
+    /// rather than put back and made again: for a kind whose undo cannot give the plan's `before` back
+    /// (what it re-creates gets new identifiers, as a security-group rule re-authorized gets a new rule
+    /// ID), so a rewind would only reopen what the earlier run had cut, and the cut could not be made
+    /// again from the plan.
+    fn finishes_in_place(&self) -> bool;
+
+    /// Makes the rest of a cut an earlier run stopped between its calls, `live` being what it left
+    /// ([`Containment::partly_cut`]), and returns the undo record apply would have: the whole cut's.
+    /// Called only for kinds that [`Containment::finishes_in_place`].
+    async fn finish(&self, ctx: &RegionCtx, cut: &Cut, live: &Value)
+    -> Result<Value, ServiceError>;
+
     /// As [`Containment::holds`], knowing what apply recorded it did (the `done` entry's undo record):
     /// `watch` asks it of a completed cut. A kind whose `after` leaves a value to apply (a revocation's
     /// cut-off) holds only with a value as strong as the one written: a cut-off moved back to before
@@ -748,6 +761,24 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::finishes_in_place`]. By default a cut stopped midway is rewound and made again.
+    fn finishes_in_place(&self) -> bool {
+        false
+    }
+
+    /// As [`Containment::finish`]; a kind that [`CutKind::finishes_in_place`] implements it.
+    async fn finish(
+        &self,
+        _ctx: &RegionCtx,
+        _cut: &TypedCut<Self::State>,
+        _live: &Self::State,
+    ) -> Result<Self::Undo, ServiceError> {
+        Err(ServiceError::local(
+            self.info().name,
+            "this kind does not finish a cut stopped midway: it is rewound and made again",
+        ))
+    }
+
     /// As [`Containment::holds_as_written`]. By default as [`CutKind::holds`]: the undo record says
     /// nothing the cut's `after` does not.
     fn holds_as_written(
@@ -991,6 +1022,23 @@ impl<K: CutKind> Containment for K {
             (Ok(typed), Ok(live)) => CutKind::back_as_planned(self, &typed, &live),
             _ => false,
         }
+    }
+
+    fn finishes_in_place(&self) -> bool {
+        CutKind::finishes_in_place(self)
+    }
+
+    async fn finish(
+        &self,
+        ctx: &RegionCtx,
+        cut: &Cut,
+        live: &Value,
+    ) -> Result<Value, ServiceError> {
+        let name = CutKind::info(self).name;
+        let typed = decode_cut::<K::State>(name, cut)?;
+        let live = from_document::<K::State>(name, "live state", live)?;
+        let undo = CutKind::finish(self, ctx, &typed, &live).await?;
+        to_document(name, "undo record", &undo)
     }
 
     fn holds_as_written(&self, cut: &Cut, live: &Value, undo: &Value) -> bool {

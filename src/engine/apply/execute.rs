@@ -776,6 +776,8 @@ async fn run_cut<'a>(
     // Once a half-done cut is put back, it is cut again whatever happens meanwhile: left rewound, the
     // resource would be more open than the crash left it.
     let mut rewound = false;
+    // A half-done cut of a kind that finishes in place: what the earlier run left, the rest to cut.
+    let mut finishing: Option<Value> = None;
     if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
         match recover(kind, &ctx, cut, false).await {
             Ok(Recovery::NotApplied) => {}
@@ -813,14 +815,21 @@ async fn run_cut<'a>(
                     let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
                     return run.failed(cut, error, false);
                 }
-                // Half-done (a kind that makes several calls per cut was stopped between them; or a cut
-                // that holds but is not wholly in force, as Identity Center's revocation written and its
-                // provisioning not made): put back what the earlier run changed, and cut from the
-                // recorded `before` if that gives it back exactly.
-                if !rewind(kind, &ctx, cut).await {
-                    return run.failed(cut, NOT_PUT_BACK.to_string(), false);
+                if kind.finishes_in_place() && kind.partly_cut(cut, &live) {
+                    // Its undo could not give `before` back (a security-group rule re-authorized gets
+                    // a new ID): rewound, what the earlier run cut would be open again and the cut could
+                    // not be made from the plan. The rest is cut from where the earlier run stopped.
+                    finishing = Some(live);
+                } else {
+                    // Half-done (a kind that makes several calls per cut was stopped between them; or a
+                    // cut that holds but is not wholly in force, as Identity Center's revocation written
+                    // and its provisioning not made): put back what the earlier run changed, and cut
+                    // from the recorded `before` if that gives it back exactly.
+                    if !rewind(kind, &ctx, cut).await {
+                        return run.failed(cut, NOT_PUT_BACK.to_string(), false);
+                    }
+                    rewound = true;
                 }
-                rewound = true;
             }
             Err(_) => return run.failed(cut, NOT_PUT_BACK.to_string(), false),
         }
@@ -833,7 +842,13 @@ async fn run_cut<'a>(
     run.reporter
         .event(&Event::CutStarted { id: cut.id.clone() });
     let cut_started = Instant::now();
-    let (applied, writes) = crate::call_outcomes::watching(kind.apply(&ctx, cut)).await;
+    let (applied, writes) = crate::call_outcomes::watching(async {
+        match &finishing {
+            Some(live) => kind.finish(&ctx, cut, live).await,
+            None => kind.apply(&ctx, cut).await,
+        }
+    })
+    .await;
     match applied {
         Ok(undo) => match later {
             Some(later) => {

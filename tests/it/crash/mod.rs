@@ -16,6 +16,8 @@
 //! - `organization_policies`: the organization policies killed after each of their calls in apply and restore.
 //! - `evidence`: the evidence phase killed after each of its calls in apply, then `restore --stop-evidence`.
 //! - `watch`: `watch --recut` killed after each of its calls, then restore.
+//! - `security_groups`: `sg_revoke` killed between a group's inbound and outbound revokes, then apply run
+//!   again: the rest is revoked where it stopped.
 //! - here: the kill points, seeding and planning a scenario, and the tests.
 
 mod block_public_access;
@@ -31,6 +33,7 @@ mod organization;
 mod organization_policies;
 mod refused;
 mod resource_policy;
+mod security_groups;
 mod snapshot;
 mod trust;
 mod watch;

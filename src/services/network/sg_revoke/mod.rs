@@ -467,6 +467,42 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
         .collect())
 }
 
+/// Revokes `rules` from the group by their rule IDs, exactly the reviewed rules: one call per direction,
+/// ingress first.
+async fn revoke(ctx: &RegionCtx, group_id: &str, rules: &[Rule]) -> Result<(), ServiceError> {
+    for direction in [Direction::Ingress, Direction::Egress] {
+        let ids: Vec<String> = rules
+            .iter()
+            .filter(|rule| rule.direction == direction)
+            .map(|rule| rule.id.clone())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        match direction {
+            Direction::Ingress => {
+                ctx.ec2()
+                    .revoke_security_group_ingress()
+                    .group_id(group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err))?;
+            }
+            Direction::Egress => {
+                ctx.ec2()
+                    .revoke_security_group_egress()
+                    .group_id(group_id)
+                    .set_security_group_rule_ids(Some(ids))
+                    .send()
+                    .await
+                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err))?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What the region-wide listing keeps of a security group: the SDK's shape also carries all its rules,
 /// which the rules listing gives in the form a cut records.
 struct ListedGroup {
@@ -776,42 +812,34 @@ impl CutKind for SecurityGroupRevoke {
         cut: &TypedCut<GroupState>,
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
-        // Revoking by rule ID removes exactly the reviewed rules, one call per direction.
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let ids: Vec<String> = undo
-                .revoked
-                .iter()
-                .filter(|rule| rule.direction == direction)
-                .map(|rule| rule.id.clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            match direction {
-                Direction::Ingress => {
-                    ctx.ec2()
-                        .revoke_security_group_ingress()
-                        .group_id(&undo.group_id)
-                        .set_security_group_rule_ids(Some(ids))
-                        .send()
-                        .await
-                        .map_err(|err| {
-                            ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)
-                        })?;
-                }
-                Direction::Egress => {
-                    ctx.ec2()
-                        .revoke_security_group_egress()
-                        .group_id(&undo.group_id)
-                        .set_security_group_rule_ids(Some(ids))
-                        .send()
-                        .await
-                        .map_err(|err| {
-                            ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)
-                        })?;
-                }
-            }
-        }
+        revoke(ctx, &undo.group_id, &undo.revoked).await?;
+        Ok(undo)
+    }
+
+    /// Re-authorized, a revoked rule comes back under a new rule ID: a rewind of a cut stopped between
+    /// its ingress and egress revokes would open the inbound rules again, and the plan's IDs could not
+    /// revoke them once more.
+    fn finishes_in_place(&self) -> bool {
+        true
+    }
+
+    /// The rules the plan revokes that the earlier run left (by their IDs, still the plan's), and
+    /// nothing else; the undo record is the whole cut's, so restore gives every revoked rule back.
+    async fn finish(
+        &self,
+        ctx: &RegionCtx,
+        cut: &TypedCut<GroupState>,
+        live: &GroupState,
+    ) -> Result<UndoRecord, ServiceError> {
+        let undo = self.undo_record_for(cut)?;
+        let left: BTreeSet<&str> = live.rules.iter().map(|rule| rule.id.as_str()).collect();
+        let rest: Vec<Rule> = undo
+            .revoked
+            .iter()
+            .filter(|rule| left.contains(rule.id.as_str()))
+            .cloned()
+            .collect();
+        revoke(ctx, &undo.group_id, &rest).await?;
         Ok(undo)
     }
 

@@ -839,3 +839,76 @@ async fn the_regions_groups_rules_and_vpcs_are_read_in_one_round_trip() {
     assert_eq!(groups[0].0.vpc_cidrs, ["10.0.0.0/16"]);
     assert_eq!(groups[0].1.as_deref(), Some(OWNER));
 }
+
+/// The defect this guards against: apply stopped between a group's ingress and egress revokes (killed,
+/// or the egress call refused or throttled out), then run again, put the revoked inbound rules back to
+/// cut again from the plan. Re-authorized, they came back under new rule IDs, so the group was never the
+/// plan's `before` again: the cut was failed as not put back, with the inbound rules (SSH open to the
+/// world) open again and the outbound ones never revoked. Now the rest is revoked where the earlier run
+/// stopped, by the plan's IDs of the rules still there, nothing is authorized, and the undo record is
+/// the whole cut's.
+#[tokio::test]
+async fn mocked_a_cut_stopped_between_its_revokes_is_finished_without_reopening_what_it_revoked() {
+    use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressOutput;
+    use aws_sdk_ec2::operation::revoke_security_group_egress::RevokeSecurityGroupEgressOutput;
+    use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
+    let cut = cut_for(&web_group());
+    let whole = SecurityGroupRevoke.undo_record_for(&cut).unwrap();
+    let ids = |direction: Direction| -> Vec<String> {
+        whole
+            .revoked
+            .iter()
+            .filter(|rule| rule.direction == direction)
+            .map(|rule| rule.id.clone())
+            .collect()
+    };
+    let (inbound, outbound) = (ids(Direction::Ingress), ids(Direction::Egress));
+    assert!(!inbound.is_empty() && !outbound.is_empty(), "{whole:?}");
+    let left = GroupState {
+        rules: cut
+            .before
+            .rules
+            .iter()
+            .filter(|rule| !inbound.contains(&rule.id))
+            .cloned()
+            .collect(),
+        ..cut.before.clone()
+    };
+    assert!(CutKind::partly_cut(&SecurityGroupRevoke, &cut, &left));
+    assert!(CutKind::finishes_in_place(&SecurityGroupRevoke));
+
+    let expected = outbound.clone();
+    let egress = mock!(Client::revoke_security_group_egress)
+        .match_requests(move |req| {
+            req.group_id() == Some("sg-web") && req.security_group_rule_ids() == expected.as_slice()
+        })
+        .then_output(|| {
+            RevokeSecurityGroupEgressOutput::builder()
+                .r#return(true)
+                .build()
+        });
+    let ingress = mock!(Client::revoke_security_group_ingress).then_output(|| {
+        RevokeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .build()
+    });
+    let reopen = mock!(Client::authorize_security_group_ingress).then_output(|| {
+        AuthorizeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .build()
+    });
+    let client = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &[&egress, &ingress, &reopen]
+    );
+    let ctx = RegionCtx::with_ec2("us-east-1", client);
+    let record = CutKind::finish(&SecurityGroupRevoke, &ctx, &cut, &left)
+        .await
+        .unwrap();
+    assert_eq!(record, whole, "restore gives every revoked rule back");
+    assert_eq!(
+        (ingress.num_calls(), egress.num_calls(), reopen.num_calls()),
+        (0, 1, 0)
+    );
+}

@@ -1,0 +1,128 @@
+//! `sg_revoke` killed between a group's two revokes (inbound, then outbound), then the same apply run
+//! again. The resumed run revokes the rest where the earlier one stopped: a rewind would have authorized
+//! the inbound rules again, under new rule IDs, so the group could never be the plan's `before` again,
+//! and the cut was failed with the world's SSH open again and the outbound rules never revoked. Restore
+//! then gives the group back exactly.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use predicates::str::contains;
+
+use super::{REGION, assert_killed, restore_directly, run_through_proxy};
+use crate::emulator::Emulator;
+use crate::snapshot;
+
+/// The group's rules open to the world, as `direction protocol port` lines.
+async fn open_to_the_world(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String> {
+    let rules = ec2
+        .describe_security_group_rules()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-id")
+                .values(group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut open: Vec<String> = rules
+        .security_group_rules()
+        .iter()
+        .filter(|rule| rule.cidr_ipv4() == Some("0.0.0.0/0"))
+        .map(|rule| {
+            format!(
+                "{} {} {:?}",
+                if rule.is_egress() == Some(true) {
+                    "egress"
+                } else {
+                    "ingress"
+                },
+                rule.ip_protocol().unwrap_or_default(),
+                rule.from_port()
+            )
+        })
+        .collect();
+    open.sort();
+    open
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and_restored_exactly()
+{
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2(REGION).await;
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .and_then(|vpc| vpc.vpc_id())
+        .unwrap()
+        .to_string();
+    // SSH from anywhere, and the outbound rule every new group gets (all traffic to 0.0.0.0/0).
+    let group = ec2
+        .create_security_group()
+        .group_name("bastion")
+        .description("SSH from anywhere")
+        .vpc_id(&vpc)
+        .send()
+        .await
+        .unwrap()
+        .group_id()
+        .unwrap()
+        .to_string();
+    ec2.authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(22)
+                .to_port(22)
+                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        open_to_the_world(&ec2, &group).await,
+        ["egress -1 Some(-1)", "ingress tcp Some(22)"]
+    );
+    let original = snapshot::security_groups(&ec2).await;
+    emulator
+        .plan(REGION, "plans/sg.yaml")
+        .args(["--kinds", "sg_revoke", "--target", &group])
+        .assert()
+        .code(0);
+
+    let (status, seen, output) = run_through_proxy(
+        &emulator,
+        &["apply", "plans/sg.yaml", "--yes"],
+        Some(1),
+        "sg.apply.log",
+    );
+    assert_killed(status, "apply killed after its inbound revoke", &output);
+    assert_eq!(seen, ["RevokeSecurityGroupIngress"], "{output}");
+    assert_eq!(
+        open_to_the_world(&ec2, &group).await,
+        ["egress -1 Some(-1)"],
+        "half-done: inbound revoked, outbound not yet"
+    );
+
+    emulator
+        .apply("plans/sg.yaml")
+        .assert()
+        .code(0)
+        .stdout(contains(
+            "Resuming the apply recorded in plans/sg.rollback.yaml",
+        ))
+        .stdout(contains(" 0 failed, "));
+    assert!(
+        open_to_the_world(&ec2, &group).await.is_empty(),
+        "the resumed apply finished the cut, and reopened nothing"
+    );
+
+    restore_directly(&emulator, "plans/sg.rollback.yaml", "resumed apply");
+    assert_eq!(snapshot::security_groups(&ec2).await, original);
+}
