@@ -22,7 +22,8 @@
 //!   HMAC under a key kept outside the file and written and fsynced before the next AWS call, so a crash
 //!   loses nothing and a forged entry is refused. The lock is the operating system's, on the file itself.
 //! - [`aws`]: loads the SDK configuration once (profile, home region, endpoint override, retries) and hands
-//!   out per-region contexts with lazily built clients.
+//!   out per-region contexts with lazily built clients. [`runner`]: where hikkonuki itself runs, when on
+//!   an EC2 instance (its VPC, subnet and groups, from the instance metadata service).
 //! - [`plan`]: the plan document (format version 1): parse, validate, write. Knows no AWS service; kinds
 //!   are checked through the [`plan::KindCatalog`] trait that the registry implements.
 //! - [`service_error`], [`net`], [`pacing`], [`call_outcomes`], [`files`]: the one AWS error type, CIDR
@@ -72,5 +73,6 @@ pub mod net;
 pub mod pacing;
 pub mod plan;
 pub mod report;
+pub mod runner;
 pub mod service_error;
 pub mod services;

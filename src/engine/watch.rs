@@ -341,7 +341,8 @@ fn still_reading_back(late: Option<std::time::Duration>, since: Option<&str>) ->
 }
 
 /// Why apply would leave the re-cut out, asked as apply asks it of every cut: the kind refuses it
-/// ([`crate::services::Containment::leaves_out`]), or a live read shows it would take away access of
+/// ([`crate::services::Containment::leaves_out`]), it is on the network path of the instance watch runs
+/// on ([`super::apply::own_path`]), or a live read shows it would take away access of
 /// whoever runs watch in a way the cut alone does not (a role their session came through,
 /// [`crate::services::Containment::cuts_off_live`]); a read that fails leaves it out too, since it
 /// cannot tell. Asking only whether the cut names the watcher's own credentials, watch re-denied a
@@ -353,6 +354,11 @@ async fn left_out_as_apply_would(
     caller: &crate::aws::CallerIdentity,
 ) -> Option<String> {
     if let Some(why) = kind.leaves_out(cut, caller) {
+        return Some(why);
+    }
+    if let Some(runner) = crate::runner::locate().await
+        && let Some(why) = super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
+    {
         return Some(why);
     }
     let ctx = session.region(&cut.region);

@@ -34,6 +34,7 @@
 //! - `sharing`: `sharing_revoke` (snapshots, AMIs, RDS snapshots, SSM documents) on the emulator.
 //! - `evidence`: the evidence phase (`evidence_trail_on`, `evidence_flow_logs`, `evidence_snapshots`).
 //! - `verify`: `hikkonuki verify` on real rollback files (the emulator lacks Reachability Analyzer).
+//! - `runner`: apply run on an instance inside a VPC it seals leaves out the cuts on its own way out.
 //! - `evidence_snapshots`: `plan --no-evidence-snapshots`, and the snapshots' IDs and progress in `show` /
 //!   `show --live`.
 
@@ -64,6 +65,7 @@ mod profile;
 mod recovery;
 mod registry;
 mod resource_policies;
+mod runner;
 mod security_groups;
 mod sharing;
 mod snapshot;

@@ -23,6 +23,7 @@ use std::sync::atomic::AtomicBool;
 mod derive;
 mod drift;
 mod execute;
+pub(crate) mod own_path;
 
 pub use crate::journal::{default_rollback_dir, default_rollback_path};
 pub use derive::{Underived, check_live};
@@ -537,6 +538,10 @@ async fn protect_applying_principal(
         });
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
+    // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
+    if let Some(runner) = crate::runner::locate().await {
+        left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
+    }
     // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal
     // records nothing of them (a skip would say "disabled in the plan", which it was not).
     // Sets, not scans: a kind that cannot tell leaves out all its cuts, and a plan over an organization

@@ -1,0 +1,163 @@
+//! The cuts that would close the network path of hikkonuki's own calls, when it runs on an EC2 instance
+//! of the account being cut ([`crate::runner`]): its calls leave through its subnet's network ACL, its
+//! route table, its VPC's internet gateway (or a NAT gateway in another of its subnets), its own security
+//! groups, and its region's VPC Block Public Access. Cut, the run would lose AWS midway, every later cut
+//! left undone and no restore possible from there. Apply leaves them out, each with why, as it leaves
+//! out the cuts of the applier's own access: decided from where apply runs now, whoever planned it.
+//!
+//! The judgement is the cut's phase and VPC: a sealing cut of the instance's VPC (every table and ACL of
+//! it, not only its own subnet's: the way out may go through a NAT gateway in another subnet), a sealing
+//! cut that names no VPC (a region-wide switch), and a cut of one of its own security groups. Not seen:
+//! a way out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
+
+use crate::plan::{Cut, Plan};
+use crate::runner::RunnerLocation;
+use crate::services::{Containment, Phase, Registry};
+
+/// The enabled cuts on the runner's own path, each with why.
+pub(crate) fn on_runners_path(
+    plan: &Plan,
+    registry: &Registry,
+    runner: &RunnerLocation,
+) -> Vec<(String, String)> {
+    plan.enabled_cuts()
+        .filter_map(|cut| {
+            let kind = registry.get(&cut.kind)?;
+            why_on_path(kind, cut, &plan.account, runner).map(|why| (cut.id.clone(), why))
+        })
+        .collect()
+}
+
+/// Why `cut`, of `account`, is on the runner's own path, if it is (`watch --recut` asks it of each
+/// re-cut, as apply of each cut).
+pub(crate) fn why_on_path(
+    kind: &dyn Containment,
+    cut: &Cut,
+    account: &str,
+    runner: &RunnerLocation,
+) -> Option<String> {
+    if account != runner.account || cut.region != runner.region {
+        return None;
+    }
+    let vpcs = kind.vpcs(cut);
+    let sealing = kind.info().phase == Phase::Seal;
+    let what = if sealing && vpcs.is_empty() {
+        format!(
+            "this cut closes the internet path of every VPC in {}, the instance's among them",
+            runner.region
+        )
+    } else if sealing && vpcs.contains(&runner.vpc_id) {
+        format!("this cut closes a path out of {}", runner.vpc_id)
+    } else if runner.security_groups.contains(&cut.target) {
+        format!(
+            "{} is one of the instance's own security groups",
+            cut.target
+        )
+    } else {
+        return None;
+    };
+    Some(format!(
+        "hikkonuki runs on EC2 instance {instance} in {vpc} (subnet {subnet}, read from its instance metadata), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
+        instance = runner.instance_id,
+        vpc = runner.vpc_id,
+        subnet = runner.subnet_id,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Plan {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plans/example.yaml");
+        crate::plan::file::read(&path, &Registry::standard()).unwrap()
+    }
+
+    fn runner() -> RunnerLocation {
+        RunnerLocation {
+            instance_id: "i-0bastion".into(),
+            account: "123456789012".into(),
+            region: "us-east-1".into(),
+            vpc_id: "vpc-2628b06624fdf2885".into(),
+            subnet_id: "subnet-eee2fec9d0cee4ef7".into(),
+            security_groups: vec!["sg-0a7b921069b41f07d".into()],
+        }
+    }
+
+    /// On the example plan, run from an instance in one of us-east-1's VPCs: that VPC's sealing cuts, the
+    /// region's Block Public Access and the instance's own group are left out; the other VPC's, the
+    /// other region's, and every cut that is no path of the instance's are not.
+    #[test]
+    fn the_cuts_on_the_instances_own_way_out_are_left_out_and_no_others() {
+        let plan = example();
+        let registry = Registry::standard();
+        let out = on_runners_path(&plan, &registry, &runner());
+        let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
+        for expected in [
+            "vpc_block_public_access/us-east-1/123456789012",
+            "nacl_deny/us-east-1/acl-d0a1826666f3f24ca",
+            "sg_revoke/us-east-1/sg-0a7b921069b41f07d",
+        ] {
+            assert!(ids.contains(&expected), "{expected} in {ids:?}");
+        }
+        for not_expected in [
+            "nacl_deny/us-east-1/acl-c5f2b1d8f6590f4e5",
+            "vpc_block_public_access/eu-west-1/123456789012",
+            "sg_revoke/us-east-1/sg-03a3606cf1325d392",
+        ] {
+            assert!(!ids.contains(&not_expected), "{not_expected} in {ids:?}");
+        }
+        for (id, _) in &out {
+            let cut = plan.cuts.iter().find(|cut| &cut.id == id).unwrap();
+            assert!(cut.enabled && cut.region == "us-east-1", "{id}");
+            let kind = registry.get(&cut.kind).unwrap();
+            assert!(
+                kind.info().phase == Phase::Seal || cut.kind == "sg_revoke",
+                "{id}"
+            );
+        }
+        let routes = plan
+            .enabled_cuts()
+            .filter(|cut| {
+                cut.kind == "route_remove"
+                    && registry
+                        .get(&cut.kind)
+                        .unwrap()
+                        .vpcs(cut)
+                        .contains(&runner().vpc_id)
+            })
+            .count();
+        assert!(routes > 0, "the example's VPC has route tables to cut");
+        assert_eq!(
+            ids.iter()
+                .filter(|id| id.starts_with("route_remove/"))
+                .count(),
+            routes,
+            "every route table of the VPC: the way out may be a NAT gateway's subnet"
+        );
+        let (_, why) = &out[0];
+        assert!(
+            why.contains("hikkonuki runs on EC2 instance i-0bastion in vpc-2628b06624fdf2885 (subnet subnet-eee2fec9d0cee4ef7")
+                && why.contains("Run from outside vpc-2628b06624fdf2885"),
+            "{why}"
+        );
+    }
+
+    /// An instance of another account (the operator's own tooling account), or of another region, sits on
+    /// no path of this plan's.
+    #[test]
+    fn an_instance_of_another_account_or_region_leaves_nothing_out() {
+        let plan = example();
+        let registry = Registry::standard();
+        let elsewhere = RunnerLocation {
+            account: "210987654321".into(),
+            ..runner()
+        };
+        assert!(on_runners_path(&plan, &registry, &elsewhere).is_empty());
+        let other_region = RunnerLocation {
+            region: "ap-northeast-1".into(),
+            ..runner()
+        };
+        assert!(on_runners_path(&plan, &registry, &other_region).is_empty());
+    }
+}

@@ -1,0 +1,193 @@
+//! Apply run on an EC2 instance inside a VPC the plan seals. Its calls to AWS leave through that VPC's
+//! network ACLs, route tables and gateway, the region's VPC Block Public Access and its own security
+//! group: apply leaves those cuts out, each saying why, and cuts the rest. The instance is a stand-in
+//! for the instance metadata service (IMDSv2: a token by PUT, then reads with it; the paths and the
+//! identity document as AWS documents them,
+//! https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html), reached
+//! through `AWS_EC2_METADATA_SERVICE_ENDPOINT` as the SDK's own use of it is.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpListener;
+
+use predicates::str::contains;
+use serde_yaml::Value;
+
+use crate::emulator::Emulator;
+use crate::leaky_account;
+use crate::snapshot;
+
+const REGION: &str = "us-east-1";
+const KINDS: &str = "vpc_block_public_access,nacl_deny,route_remove,igw_detach,sg_revoke";
+const MAC: &str = "0e:49:61:0f:c3:11";
+
+/// A metadata service on loopback answering for one instance: `i-0bastion` of the emulator's account,
+/// in `vpc`, `subnet` and `group`. Runs until the test ends.
+fn metadata_service(vpc: &str, subnet: &str, group: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let document = serde_json::json!({
+        "accountId": "123456789012",
+        "region": REGION,
+        "instanceId": "i-0bastion",
+        "availabilityZone": "us-east-1a",
+    })
+    .to_string();
+    let interface = format!("/latest/meta-data/network/interfaces/macs/{MAC}");
+    let answers: Vec<(String, String)> = vec![
+        (
+            "/latest/dynamic/instance-identity/document".into(),
+            document,
+        ),
+        ("/latest/meta-data/mac".into(), MAC.into()),
+        (format!("{interface}/vpc-id"), vpc.into()),
+        (format!("{interface}/subnet-id"), subnet.into()),
+        (format!("{interface}/security-group-ids"), group.into()),
+    ];
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap_or_default();
+            let mut length = 0;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or_default() == 0 || header == "\r\n" {
+                    break;
+                }
+                if let Some(value) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = value.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let mut parts = request_line.split_whitespace();
+            let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+            let (status, extra, body) = if method == "PUT" && path == "/latest/api/token" {
+                (
+                    "200 OK",
+                    "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
+                    "a-token".to_string(),
+                )
+            } else if let Some((_, answer)) = answers.iter().find(|(p, _)| p == path) {
+                ("200 OK", "", answer.clone())
+            } else {
+                ("404 Not Found", "", String::new())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+fn cuts(plan: &Value) -> &Vec<Value> {
+    plan["cuts"].as_sequence().unwrap()
+}
+
+async fn acl_entries(ec2: &aws_sdk_ec2::Client, acl: &str) -> String {
+    let acls = ec2
+        .describe_network_acls()
+        .network_acl_ids(acl)
+        .send()
+        .await
+        .unwrap();
+    let mut entries: Vec<String> = acls.network_acls()[0]
+        .entries()
+        .iter()
+        .map(|entry| format!("{entry:?}"))
+        .collect();
+    entries.sort();
+    entries.join("\n")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_own_way_out() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    leaky_account::seed(&config, &[REGION]).await.unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", KINDS])
+        .assert()
+        .code(0);
+    let plan: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let enabled = |kind: &'static str| {
+        cuts(&plan)
+            .iter()
+            .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
+    };
+    // The instance sits in the VPC of the first network ACL cut, in one of its subnets, in one of that
+    // VPC's groups the plan cuts; another VPC's ACL is cut as planned.
+    let own_acl = enabled("nacl_deny").next().unwrap();
+    let vpc = own_acl["before"]["vpc_id"].as_str().unwrap();
+    let subnet = own_acl["before"]["subnets"][0].as_str().unwrap();
+    let own_group = enabled("sg_revoke")
+        .find(|cut| cut["before"]["vpc_id"] == vpc)
+        .unwrap();
+    let group = own_group["target"].as_str().unwrap();
+    let other_acl = enabled("nacl_deny")
+        .find(|cut| cut["before"]["vpc_id"] != vpc)
+        .expect("a second VPC with a network ACL to cut");
+    let block = enabled("vpc_block_public_access").next().unwrap();
+    let own_routes: Vec<&str> = enabled("route_remove")
+        .filter(|cut| cut["before"]["vpc_id"] == vpc)
+        .map(|cut| cut["id"].as_str().unwrap())
+        .collect();
+
+    let ec2 = emulator.ec2(REGION).await;
+    let own_acl_id = own_acl["target"].as_str().unwrap();
+    let other_acl_id = other_acl["target"].as_str().unwrap();
+    let (own_before, other_before) = (
+        acl_entries(&ec2, own_acl_id).await,
+        acl_entries(&ec2, other_acl_id).await,
+    );
+    let groups_before = snapshot::security_groups(&ec2).await;
+
+    let imds = metadata_service(vpc, subnet, group);
+    let mut left_out = vec![
+        own_acl["id"].as_str().unwrap(),
+        own_group["id"].as_str().unwrap(),
+        block["id"].as_str().unwrap(),
+    ];
+    left_out.extend(&own_routes);
+    let mut applied = emulator.apply("plans/p.yaml");
+    applied
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds);
+    let mut assert = applied.assert().code(0);
+    for id in &left_out {
+        assert = assert.stderr(contains(format!(
+            "{id} is left out: hikkonuki runs on EC2 instance i-0bastion in {vpc} (subnet {subnet}"
+        )));
+    }
+
+    assert_eq!(
+        acl_entries(&ec2, own_acl_id).await,
+        own_before,
+        "the instance's own way out is untouched"
+    );
+    assert_ne!(
+        acl_entries(&ec2, other_acl_id).await,
+        other_before,
+        "another VPC is sealed"
+    );
+    let groups_after = snapshot::security_groups(&ec2).await;
+    assert_eq!(groups_after[group], groups_before[group], "its own group");
+    assert!(
+        groups_after
+            .iter()
+            .any(|(id, rules)| id != group && *rules != groups_before[id]),
+        "other groups are cut"
+    );
+
+    // Restore gives back what the run did cut.
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    assert_eq!(acl_entries(&ec2, other_acl_id).await, other_before);
+    assert_eq!(snapshot::security_groups(&ec2).await, groups_before);
+}
