@@ -475,25 +475,48 @@ impl CutKind for VpnGatewayDetach {
         })
     }
 
+    /// Attaches the gateway again, and waits until it reports `attached` in each VPC before saying it is
+    /// back: AttachVpnGateway answers `attaching`
+    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AttachVpnGateway.html>), and restore
+    /// puts the routes through the gateway back (`route_remove`, the same footprint, undone next) once
+    /// this undo returns, where a route to a gateway still attaching may be refused. Then, once attached,
+    /// the route propagation the detach ended.
     async fn undo(&self, ctx: &RegionCtx, undo: &UndoRecord) -> Result<UndoOutcome, ServiceError> {
         let mut outcome =
             gateway_attachment::reattach(self, ctx, &undo.vpn_gateway_id, &undo.detached_from)
                 .await?;
-        if undo.propagates_to.is_empty() || !UndoOutcome::conflicts(&outcome.notes).is_empty() {
-            // Nothing to turn on, or the gateway was not attached again (another took its place).
+        if undo.detached_from.is_empty() || !UndoOutcome::conflicts(&outcome.notes).is_empty() {
+            // Nothing was detached, or the gateway was not attached again (another took its place).
             return Ok(outcome);
         }
-        outcome.notes.extend(restore_propagation(ctx, undo).await?);
+        let gateway_id = &undo.vpn_gateway_id;
+        if !wait_until_attached(ctx, undo).await? {
+            if !undo.propagates_to.is_empty() {
+                return Err(ServiceError::local(
+                    "ec2:DescribeVpnGateways",
+                    format!(
+                        "{gateway_id} was attached again but did not report `attached` within {} s, so route propagation to {} was not turned back on; once it is attached, run restore again (or aws ec2 enable-vgw-route-propagation --gateway-id {gateway_id} --route-table-id TABLE)",
+                        ATTACHED_PATIENCE.as_secs(),
+                        undo.propagates_to.join(", "),
+                    ),
+                ));
+            }
+            outcome.notes.push(format!(
+                "{gateway_id} was attached again but did not report `attached` within {} s: a route through it that restore puts back may be refused until it does; if one is, run restore again once `aws ec2 describe-vpn-gateways --vpn-gateway-ids {gateway_id}` says attached",
+                ATTACHED_PATIENCE.as_secs(),
+            ));
+            return Ok(outcome);
+        }
+        if !undo.propagates_to.is_empty() {
+            outcome.notes.extend(restore_propagation(ctx, undo).await?);
+        }
         Ok(outcome)
     }
 }
 
-/// Once the gateway reports `attached` in every VPC it was detached from, turns route propagation on in
-/// each recorded table that no longer has it. A table deleted since is said, not recreated.
-async fn restore_propagation(
-    ctx: &RegionCtx,
-    undo: &UndoRecord,
-) -> Result<Vec<String>, ServiceError> {
+/// Polls until the gateway reports `attached` in every VPC it was detached from, at most
+/// [`ATTACHED_PATIENCE`]; whether it did.
+async fn wait_until_attached(ctx: &RegionCtx, undo: &UndoRecord) -> Result<bool, ServiceError> {
     let gateway_id = &undo.vpn_gateway_id;
     let mut waited = std::time::Duration::ZERO;
     loop {
@@ -510,21 +533,23 @@ async fn restore_propagation(
                 })
             });
         if attached {
-            break;
+            return Ok(true);
         }
         if waited >= ATTACHED_PATIENCE {
-            return Err(ServiceError::local(
-                "ec2:DescribeVpnGateways",
-                format!(
-                    "{gateway_id} was attached again but did not report `attached` within {} s, so route propagation to {} was not turned back on; once it is attached, run restore again (or aws ec2 enable-vgw-route-propagation --gateway-id {gateway_id} --route-table-id TABLE)",
-                    ATTACHED_PATIENCE.as_secs(),
-                    undo.propagates_to.join(", ")
-                ),
-            ));
+            return Ok(false);
         }
         tokio::time::sleep(ATTACHED_POLL).await;
         waited += ATTACHED_POLL;
     }
+}
+
+/// Turns route propagation on in each recorded table that no longer has it, the gateway attached. A
+/// table deleted since is said, not recreated.
+async fn restore_propagation(
+    ctx: &RegionCtx,
+    undo: &UndoRecord,
+) -> Result<Vec<String>, ServiceError> {
+    let gateway_id = &undo.vpn_gateway_id;
     let tables = route_tables(ctx, &undo.detached_from).await?;
     let propagating_now = propagation(&tables, gateway_id, &undo.detached_from);
     let tables_now: Vec<&str> = tables.iter().filter_map(|t| t.route_table_id()).collect();

@@ -551,3 +551,74 @@ async fn mocked_check_dry_runs_the_detach() {
     assert_eq!(dry_run.num_calls(), 1);
     assert!(matches!(verdict, PermissionCheck::Allowed), "{verdict:?}");
 }
+
+/// The defect this guards against: with no route propagation to turn back on, the undo returned as soon
+/// as AttachVpnGateway answered (`attaching`), and restore went straight on to put back the routes
+/// through the gateway (`route_remove`, undone next in the same footprint), which may be refused while
+/// it attaches. Now the undo returns once the gateway reports `attached`; one that does not within the
+/// patience is said, and restore goes on.
+#[tokio::test(start_paused = true)]
+async fn mocked_restore_returns_once_the_gateway_reports_attached_before_the_routes_through_it_go_back()
+ {
+    use aws_sdk_ec2::operation::attach_vpn_gateway::AttachVpnGatewayOutput;
+
+    let gateway = |status: AttachmentStatus| {
+        DescribeVpnGatewaysOutput::builder()
+            .vpn_gateways(sdk_gateway(
+                "vgw-1",
+                VpnState::Available,
+                &[("vpc-1", status)],
+            ))
+            .build()
+    };
+    let undo = UndoRecord {
+        vpn_gateway_id: "vgw-1".into(),
+        detached_from: vec!["vpc-1".into()],
+        propagates_to: Vec::new(),
+    };
+    let attach =
+        mock!(Client::attach_vpn_gateway).then_output(|| AttachVpnGatewayOutput::builder().build());
+
+    let described = mock!(Client::describe_vpn_gateways)
+        .sequence()
+        // reattach: the gateway now (detached), then the VPC's gateways (none).
+        .output(move || gateway(AttachmentStatus::Detached))
+        .output(|| DescribeVpnGatewaysOutput::builder().build())
+        // Waiting: attaching twice, then attached.
+        .output(move || gateway(AttachmentStatus::Attaching))
+        .output(move || gateway(AttachmentStatus::Attaching))
+        .output(move || gateway(AttachmentStatus::Attached))
+        .build();
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&described, &attach]),
+    );
+    let outcome = VpnGatewayDetach.undo(&ctx, &undo).await.unwrap();
+    assert_eq!((attach.num_calls(), described.num_calls()), (1, 5));
+    assert_eq!(outcome.notes, ["attached vgw-1 to vpc-1 again"]);
+
+    let still_attaching = mock!(Client::describe_vpn_gateways)
+        .sequence()
+        .output(move || gateway(AttachmentStatus::Detached))
+        .output(|| DescribeVpnGatewaysOutput::builder().build())
+        .output(move || gateway(AttachmentStatus::Attaching))
+        .repeatedly()
+        .build();
+    let ctx = RegionCtx::with_ec2(
+        "us-east-1",
+        mock_client!(
+            aws_sdk_ec2,
+            RuleMode::MatchAny,
+            &[&still_attaching, &attach]
+        ),
+    );
+    let outcome = VpnGatewayDetach.undo(&ctx, &undo).await.unwrap();
+    assert_eq!(outcome.notes.len(), 2, "{:?}", outcome.notes);
+    assert!(
+        outcome.notes[1].starts_with(
+            "vgw-1 was attached again but did not report `attached` within 120 s: a route through it that restore puts back may be refused until it does"
+        ),
+        "{}",
+        outcome.notes[1]
+    );
+}
