@@ -99,6 +99,7 @@ impl Registry {
                 Box::new(findings::codecommit_repositories::CodeCommitRepositories),
                 Box::new(findings::route53_public_records::Route53PublicRecords),
                 Box::new(findings::sns_subscriptions::SnsSubscriptionsOutside),
+                Box::new(findings::dns_way_out::DnsWayOut),
                 Box::new(findings::identity::RootWithoutMfa),
                 Box::new(findings::identity::ExposedAccessKeys),
                 Box::new(findings::identity::IdentityCenter),

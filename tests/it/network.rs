@@ -624,3 +624,60 @@ async fn a_prefix_list_of_the_responders_ranges_is_kept_like_the_ranges_and_rest
     assert_eq!(crate::snapshot::security_groups(&ec2).await, groups_before);
     assert_eq!(route_tables(&ec2).await, tables_before);
 }
+
+/// The findings of `dns_way_out` in a plan file, as (region, message).
+fn dns_findings(emulator: &Emulator, plan: &str) -> Vec<(String, String)> {
+    let plan: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path(plan)).unwrap()).unwrap();
+    plan["findings"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter(|f| f["check"] == "dns_way_out")
+        .map(|f| {
+            (
+                f["region"].as_str().unwrap().to_string(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The seal leaves DNS through the VPC's resolver open: the plan says so of the seeded VPC, High, with the
+/// commands that close it; a VPC whose DNS support is off is not named, and with none on, no finding.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_plan_reports_dns_as_a_way_out_of_the_vpcs_it_seals_unless_their_dns_support_is_off() {
+    let (emulator, seeded) = seeded_emulator().await;
+    plan(&emulator);
+    let found = dns_findings(&emulator, "plans/p.yaml");
+    assert_eq!(found.len(), 1, "{found:?}");
+    let (region, message) = &found[0];
+    assert_eq!(region, REGION);
+    assert!(
+        message.contains(&seeded.vpc_id)
+            && message.contains("--no-enable-dns-support")
+            && message.contains("associate-firewall-rule-group"),
+        "{message}"
+    );
+
+    let ec2 = emulator.ec2(REGION).await;
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    for vpc in vpcs.vpcs() {
+        ec2.modify_vpc_attribute()
+            .vpc_id(vpc.vpc_id().unwrap())
+            .enable_dns_support(
+                aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                    .value(false)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    }
+    emulator
+        .plan(REGION, "plans/no-dns.yaml")
+        .args(["--keep-cidr", RESPONDER_CIDR])
+        .assert()
+        .code(0);
+    assert_eq!(dns_findings(&emulator, "plans/no-dns.yaml"), []);
+}

@@ -3,6 +3,7 @@
 
 pub mod cloudtrail_not_logging;
 pub mod codecommit_repositories;
+pub mod dns_way_out;
 pub mod identity;
 pub mod route53_public_records;
 pub mod sns_subscriptions;

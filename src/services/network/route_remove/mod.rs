@@ -547,9 +547,9 @@ pub fn propose(
             .collect::<Vec<_>>()
             .join("; "),
         if remaining.iter().any(|r| kept_as_way_in(r, way_in)) {
-            "no way out but the responder's way in through the internet gateway"
+            "no routed way out but the responder's way in through the internet gateway (DNS through the VPC's resolver aside, which no route carries: see the dns_way_out finding)"
         } else {
-            "no way out"
+            "no routed way out (DNS through the VPC's resolver aside, which no route carries: see the dns_way_out finding)"
         },
     );
     let mut left: Vec<(&str, Vec<String>)> = left.into_iter().collect();

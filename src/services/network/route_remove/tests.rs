@@ -849,7 +849,7 @@ fn the_responders_way_in_keeps_its_routes_to_an_internet_gateway() {
         )]
     );
     assert!(
-        way_in.reason.contains("Deleting them leaves its subnets no way out but the responder's way in through the internet gateway")
+        way_in.reason.contains("Deleting them leaves its subnets no routed way out but the responder's way in through the internet gateway")
             && way_in.reason.contains(
             "Left: routes to an internet gateway of a table only the responder's way in uses (--keep-subnet/--keep-vpc): its network ACL and security-group cuts still apply: 0.0.0.0/0 → internet gateway igw-1; ::/0 → internet gateway igw-1."
         ),
