@@ -33,25 +33,32 @@ pub struct RunnerLocation {
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Where hikkonuki runs, if on an EC2 instance whose metadata service answers; `None` otherwise (not an
-/// instance, the service turned off or out of reach, as from a container whose hop limit stops it).
-pub async fn locate() -> Option<RunnerLocation> {
+/// Where hikkonuki runs: `Ok(None)` where the machine is no EC2 instance (or the service is turned
+/// off), `Ok(Some(_))` on an instance whose metadata service answered, and `Err` with why on one whose
+/// service did not answer all of it (out of reach, as from a container whose hop limit stops the token,
+/// or failing midway): then where it runs is unknown, and the caller says so rather than take it for
+/// outside every VPC.
+pub async fn locate() -> Result<Option<RunnerLocation>, String> {
     let env = |name: &str| std::env::var(name).ok();
     if !worth_asking(&env, looks_like_ec2) {
-        return None;
+        return Ok(None);
     }
     let imds = Imds::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .read_timeout(READ_TIMEOUT)
         .max_attempts(1)
         .build();
-    match read_location(&imds).await {
-        Ok(location) => location,
-        Err(err) => {
-            tracing::debug!("instance metadata not read: {err}");
-            None
-        }
-    }
+    read_location(&imds)
+        .await
+        .map(Some)
+        .map_err(|err| err.to_string())
+}
+
+/// What apply and `watch --recut` say when [`locate`] could not read where they run.
+pub fn unknown_location_warning(why: &str) -> String {
+    format!(
+        "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata ({why}): if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it (or from where the metadata answers); AWS_EC2_METADATA_DISABLED=true says it runs on no instance"
+    )
 }
 
 /// Whether to ask the metadata service: not when turned off; always when an endpoint is named; else when
@@ -83,8 +90,9 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 
 /// The instance's identity document (account, region, instance ID), then its primary interface's VPC,
 /// subnet and groups (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-categories.html>).
-/// `None` for an instance whose interface names no VPC (EC2-Classic is gone; kept for safety).
-async fn read_location(imds: &Imds) -> Result<Option<RunnerLocation>, Failure> {
+/// Every instance is in a VPC now (EC2-Classic is retired), so a read that fails is an error, never "no
+/// VPC" or "no groups": either would let a cut of the instance's own path through.
+async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
     let document = imds
         .get("/latest/dynamic/instance-identity/document")
         .await?;
@@ -99,32 +107,23 @@ async fn read_location(imds: &Imds) -> Result<Option<RunnerLocation>, Failure> {
         (field("accountId")?, field("region")?, field("instanceId")?);
     let mac = imds.get("/latest/meta-data/mac").await?;
     let interface = format!("/latest/meta-data/network/interfaces/macs/{}", mac.as_ref());
-    let vpc_id = imds.get(format!("{interface}/vpc-id")).await;
-    let Ok(vpc_id) = vpc_id else {
-        return Ok(None);
-    };
+    let vpc_id = imds.get(format!("{interface}/vpc-id")).await?;
     let subnet_id = imds.get(format!("{interface}/subnet-id")).await?;
-    let groups = imds
-        .get(format!("{interface}/security-group-ids"))
-        .await
-        .map(|groups| {
-            groups
-                .as_ref()
-                .lines()
-                .map(str::trim)
-                .filter(|group| !group.is_empty())
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    Ok(Some(RunnerLocation {
+    let groups = imds.get(format!("{interface}/security-group-ids")).await?;
+    Ok(RunnerLocation {
         instance_id,
         account,
         region,
         vpc_id: vpc_id.as_ref().trim().to_string(),
         subnet_id: subnet_id.as_ref().trim().to_string(),
-        security_groups: groups,
-    }))
+        security_groups: groups
+            .as_ref()
+            .lines()
+            .map(str::trim)
+            .filter(|group| !group.is_empty())
+            .map(str::to_string)
+            .collect(),
+    })
 }
 
 #[cfg(test)]

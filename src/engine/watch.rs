@@ -356,10 +356,17 @@ async fn left_out_as_apply_would(
     if let Some(why) = kind.leaves_out(cut, caller) {
         return Some(why);
     }
-    if let Some(runner) = crate::runner::locate().await
-        && let Some(why) = super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
-    {
-        return Some(why);
+    match crate::runner::locate().await {
+        Ok(Some(runner)) => {
+            if let Some(why) =
+                super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
+            {
+                return Some(why);
+            }
+        }
+        Ok(None) => {}
+        // Unattended, a re-cut whose effect on watch's own path cannot be told is not made.
+        Err(why) => return Some(crate::runner::unknown_location_warning(&why)),
     }
     let ctx = session.region(&cut.region);
     super::apply::cut_off_live_among(kind, &ctx, &[cut], caller, "who runs watch")

@@ -9,6 +9,7 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpListener;
 
+use predicates::prelude::*;
 use predicates::str::contains;
 use serde_yaml::Value;
 
@@ -21,8 +22,9 @@ const KINDS: &str = "vpc_block_public_access,nacl_deny,route_remove,igw_detach,s
 const MAC: &str = "0e:49:61:0f:c3:11";
 
 /// A metadata service on loopback answering for one instance: `i-0bastion` of the emulator's account,
-/// in `vpc`, `subnet` and `group`. Runs until the test ends.
-fn metadata_service(vpc: &str, subnet: &str, group: &str) -> String {
+/// in `vpc`, `subnet` and `group` (none: that path answers 404, a service failing midway). Runs until
+/// the test ends.
+fn metadata_service(vpc: &str, subnet: &str, group: Option<&str>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let document = serde_json::json!({
@@ -33,7 +35,7 @@ fn metadata_service(vpc: &str, subnet: &str, group: &str) -> String {
     })
     .to_string();
     let interface = format!("/latest/meta-data/network/interfaces/macs/{MAC}");
-    let answers: Vec<(String, String)> = vec![
+    let mut answers: Vec<(String, String)> = vec![
         (
             "/latest/dynamic/instance-identity/document".into(),
             document,
@@ -41,8 +43,10 @@ fn metadata_service(vpc: &str, subnet: &str, group: &str) -> String {
         ("/latest/meta-data/mac".into(), MAC.into()),
         (format!("{interface}/vpc-id"), vpc.into()),
         (format!("{interface}/subnet-id"), subnet.into()),
-        (format!("{interface}/security-group-ids"), group.into()),
     ];
+    if let Some(group) = group {
+        answers.push((format!("{interface}/security-group-ids"), group.into()));
+    }
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -149,7 +153,7 @@ async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
     );
     let groups_before = snapshot::security_groups(&ec2).await;
 
-    let imds = metadata_service(vpc, subnet, group);
+    let imds = metadata_service(vpc, subnet, Some(group));
     let mut left_out = vec![
         own_acl["id"].as_str().unwrap(),
         own_group["id"].as_str().unwrap(),
@@ -190,4 +194,36 @@ async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
     emulator.restore("plans/p.rollback.yaml").assert().code(0);
     assert_eq!(acl_entries(&ec2, other_acl_id).await, other_before);
     assert_eq!(snapshot::security_groups(&ec2).await, groups_before);
+}
+
+/// On a machine whose metadata service does not answer in full (here: its interface's groups answer 404,
+/// as a service failing midway), where apply runs is unknown: it is not taken for outside every VPC
+/// (which let the instance's own group be cut unsaid); apply says before the review that it cannot
+/// tell. With the service turned off, it says nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_review() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    leaky_account::seed(&config, &[REGION]).await.unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", "iam_ssh_key_deactivate"])
+        .assert()
+        .code(0);
+    let imds = metadata_service("vpc-0unknown", "subnet-0unknown", None);
+    emulator
+        .apply("plans/p.yaml")
+        .env_remove("AWS_EC2_METADATA_DISABLED")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)
+        .assert()
+        .code(0)
+        .stderr(contains(
+            "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata (",
+        ));
+    emulator
+        .apply("plans/p.yaml")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)
+        .assert()
+        .code(0)
+        .stderr(contains("looks like an EC2 instance").not());
 }

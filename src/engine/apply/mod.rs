@@ -539,8 +539,12 @@ async fn protect_applying_principal(
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
-    if let Some(runner) = crate::runner::locate().await {
-        left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
+    match crate::runner::locate().await {
+        Ok(Some(runner)) => left_out.extend(own_path::on_runners_path(&plan, registry, &runner)),
+        Ok(None) => {}
+        Err(why) => reporter.event(&Event::Warning {
+            message: crate::runner::unknown_location_warning(&why),
+        }),
     }
     // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal
     // records nothing of them (a skip would say "disabled in the plan", which it was not).

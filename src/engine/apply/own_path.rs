@@ -6,9 +6,10 @@
 //! out the cuts of the applier's own access: decided from where apply runs now, whoever planned it.
 //!
 //! The judgement is the cut's phase and VPC: a sealing cut of the instance's VPC (every table and ACL of
-//! it, not only its own subnet's: the way out may go through a NAT gateway in another subnet), a sealing
-//! cut that names no VPC (a region-wide switch), and a cut of one of its own security groups. Not seen:
-//! a way out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
+//! it, not only its own subnet's: the way out may go through a NAT gateway in another subnet), whichever
+//! account owns the VPC (a subnet shared through RAM), a sealing cut that names no VPC (a region-wide
+//! switch) of the instance's own account, and a cut of one of its own security groups. Not seen: a way
+//! out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
 
 use crate::plan::{Cut, Plan};
 use crate::runner::RunnerLocation;
@@ -36,12 +37,15 @@ pub(crate) fn why_on_path(
     account: &str,
     runner: &RunnerLocation,
 ) -> Option<String> {
-    if account != runner.account || cut.region != runner.region {
+    if cut.region != runner.region {
         return None;
     }
     let vpcs = kind.vpcs(cut);
     let sealing = kind.info().phase == Phase::Seal;
-    let what = if sealing && vpcs.is_empty() {
+    // VPC and group IDs name one resource whoever's it is: a subnet shared with the instance's account
+    // (RAM) belongs to a VPC of another, whose plan still cuts the instance's path. A region-wide switch
+    // is the account's own: only the instance's account's reaches it.
+    let what = if sealing && vpcs.is_empty() && account == runner.account {
         format!(
             "this cut closes the internet path of every VPC in {}, the instance's among them",
             runner.region
@@ -143,14 +147,16 @@ mod tests {
         );
     }
 
-    /// An instance of another account (the operator's own tooling account), or of another region, sits on
-    /// no path of this plan's.
+    /// An instance of another account in a VPC of its own (the operator's tooling account), or of
+    /// another region, sits on no path of this plan's.
     #[test]
     fn an_instance_of_another_account_or_region_leaves_nothing_out() {
         let plan = example();
         let registry = Registry::standard();
         let elsewhere = RunnerLocation {
             account: "210987654321".into(),
+            vpc_id: "vpc-0elsewhere".into(),
+            security_groups: vec!["sg-0elsewhere".into()],
             ..runner()
         };
         assert!(on_runners_path(&plan, &registry, &elsewhere).is_empty());
@@ -159,5 +165,24 @@ mod tests {
             ..runner()
         };
         assert!(on_runners_path(&plan, &registry, &other_region).is_empty());
+    }
+
+    /// A bastion of another account in a subnet this account shares with it (RAM): the VPC's sealing
+    /// cuts and its group are still its own way out; this account's region-wide switch is not its.
+    #[test]
+    fn an_instance_of_another_account_in_a_shared_subnet_keeps_its_way_out() {
+        let plan = example();
+        let registry = Registry::standard();
+        let participant = RunnerLocation {
+            account: "210987654321".into(),
+            ..runner()
+        };
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &participant)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
+        assert!(ids.contains(&"sg_revoke/us-east-1/sg-0a7b921069b41f07d".to_string()));
+        assert!(!ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
     }
 }

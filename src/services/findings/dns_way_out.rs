@@ -9,7 +9,8 @@
 //! allowing bad-actors to exfiltrate data using DNS", DNS Firewall being the control that filters them
 //! (<https://aws.amazon.com/blogs/networking-and-content-delivery/secure-your-amazon-vpc-dns-resolution-with-amazon-route-53-resolver-dns-firewall/>).
 //!
-//! hikkonuki neither reads nor sets DNS Firewall: a VPC the plan cuts whose DNS support is on
+//! hikkonuki neither reads nor sets DNS Firewall: a VPC the plan cuts (named by a network cut, or any VPC
+//! of a region whose VPC Block Public Access the plan switches on) whose DNS support is on
 //! (DescribeVpcAttribute `enableDnsSupport`, on by default) is reported High, with the two ways to close
 //! it by hand; one whose setting cannot be read is reported too, saying so.
 
@@ -34,6 +35,13 @@ const NETWORK_KINDS: [&str; 5] = [
     "vgw_detach",
     "sg_revoke",
 ];
+
+/// Whether the plan switches on VPC Block Public Access in `region`, which cuts every VPC of it (but
+/// those it excludes) without naming one.
+pub fn blocks_region(region: &str, cuts: &[Cut]) -> bool {
+    cuts.iter()
+        .any(|cut| cut.enabled && cut.region == region && cut.kind == "vpc_block_public_access")
+}
 
 /// The VPCs of `region` that the plan's enabled network cuts cut, sorted.
 pub fn cut_vpcs(region: &str, cuts: &[Cut]) -> Vec<String> {
@@ -135,7 +143,25 @@ impl Inspection for DnsWayOut {
         _scope: &DiscoveryScope,
         cuts: &[Cut],
     ) -> Result<Vec<Finding>, ServiceError> {
-        let vpcs = cut_vpcs(&ctx.region, cuts);
+        let mut vpcs = cut_vpcs(&ctx.region, cuts);
+        if blocks_region(&ctx.region, cuts) {
+            let every: Vec<aws_sdk_ec2::types::Vpc> = ctx
+                .ec2()
+                .describe_vpcs()
+                .into_paginator()
+                .items()
+                .send()
+                .try_collect()
+                .await
+                .map_err(|err| ServiceError::from_sdk("ec2:DescribeVpcs", err))?;
+            vpcs.extend(
+                every
+                    .iter()
+                    .filter_map(|vpc| vpc.vpc_id().map(str::to_string)),
+            );
+            vpcs.sort();
+            vpcs.dedup();
+        }
         let read =
             futures_util::future::join_all(vpcs.iter().map(|vpc| dns_support(ctx, vpc))).await;
         let judged: Vec<(String, Result<bool, String>)> = vpcs.into_iter().zip(read).collect();
@@ -202,6 +228,25 @@ mod tests {
             cut("sg_revoke", "us-east-1", true, json!({"vpc_id": "vpc-a"})),
         ];
         assert_eq!(cut_vpcs("us-east-1", &cuts), ["vpc-a", "vpc-b", "vpc-c"]);
+    }
+
+    #[test]
+    fn a_region_blocked_by_vpc_block_public_access_has_every_vpc_cut() {
+        let blocked = [cut(
+            "vpc_block_public_access",
+            "us-east-1",
+            true,
+            json!({"mode": "off"}),
+        )];
+        assert!(blocks_region("us-east-1", &blocked));
+        assert!(!blocks_region("eu-west-1", &blocked));
+        let off = [cut(
+            "vpc_block_public_access",
+            "us-east-1",
+            false,
+            json!({"mode": "off"}),
+        )];
+        assert!(!blocks_region("us-east-1", &off));
     }
 
     #[test]

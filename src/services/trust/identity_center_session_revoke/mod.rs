@@ -190,6 +190,11 @@ pub struct UndoRecord {
     /// edits stay, since it cannot un-provision them. Absent in rollback files written before it was.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub out_of_date_in: Vec<String>,
+    /// The permission set's definition as the plan recorded it (`before.definition`): an undo finding
+    /// it edited since does not provision, which would put that edit in force unreviewed (a resumed
+    /// apply's rewind, or restore). Absent in rollback files written before it was: not checked then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Definition>,
 }
 
 /// The cut-off of our statement in an inline policy's text, as a time.
@@ -798,6 +803,7 @@ fn undo_record(cut: &TypedCut<PermissionSetState>, written: Option<String>) -> U
         prior_inline_policy: cut.before.inline_policy.clone(),
         written_policy: written,
         out_of_date_in: cut.before.out_of_date_in.clone(),
+        definition: Some(cut.before.definition.clone()),
     }
 }
 
@@ -992,6 +998,8 @@ impl CutKind for IdentityCenterSessionRevoke {
         let implied = undo_record(cut, None);
         let recorded = UndoRecord {
             written_policy: None,
+            // A rollback file written before the definition was recorded has none.
+            definition: undo.definition.clone().or(implied.definition.clone()),
             ..undo.clone()
         };
         if recorded != implied {
@@ -1140,6 +1148,18 @@ impl CutKind for IdentityCenterSessionRevoke {
             }
             Err(err) => return Err(err),
         };
+        // Every way on provisions, which carries the permission set whole: not an edit made since the
+        // plan, which no one reviewed (a resumed apply rewinding a cut stopped before its provisioning
+        // would otherwise put it in force before finding the permission set no longer as planned).
+        if let Some(planned) = &undo.definition {
+            let (_, now) = definition_of(&client, &undo.instance_arn, target).await?;
+            if &now != planned {
+                return note(format!(
+                    "conflict: permission set {target} was edited since the plan was made ({}), and provisioning it would put that edit in force, which no one reviewed: left alone and not provisioned (review the edit; then, if the revocation should be lifted, remove the statement {SID} and provision by hand)",
+                    now.changed_from(planned).join(", ")
+                ));
+            }
+        }
         if same_policy(live.as_deref(), undo.prior_inline_policy.as_deref()) {
             // Our statement is not there: the cut never reached AWS, or an earlier restore put the policy
             // back and may have stopped before provisioning. Provisioning again leaves every account with

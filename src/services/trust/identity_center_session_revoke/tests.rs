@@ -744,7 +744,13 @@ async fn mocked_drift_when_the_accounts_out_of_date_changed_since_the_plan() {
         "prior_inline_policy": PRIOR,
     });
     let read: UndoRecord = serde_json::from_value(old_record).unwrap();
-    assert_eq!(read, record(Some(PRIOR), None));
+    assert_eq!(
+        read,
+        UndoRecord {
+            definition: None,
+            ..record(Some(PRIOR), None)
+        }
+    );
 }
 
 #[test]
@@ -804,6 +810,7 @@ fn record(prior: Option<&str>, written: Option<String>) -> UndoRecord {
         prior_inline_policy: prior.map(str::to_string),
         written_policy: written,
         out_of_date_in: Vec::new(),
+        definition: Some(Definition::default()),
     }
 }
 
@@ -1025,6 +1032,7 @@ fn the_revocation_at_the_time_apply_wrote_holds_the_cut_and_an_edited_policy_doe
         prior_inline_policy: Some(prior.into()),
         written_policy: Some(applied.clone()),
         out_of_date_in: Vec::new(),
+        definition: None,
     };
     for (cutoff, holds) in [
         ("2026-11-30T13:13:21Z", true),
@@ -1301,4 +1309,54 @@ fn the_definition_is_the_plans_to_keep_and_an_edit_after_the_cut_leaves_it_holdi
     // Written only when there is one: a plan of a permission set with nothing else set reads as before.
     let written = serde_json::to_value(state(None)).unwrap();
     assert!(written.get("definition").is_none());
+}
+
+/// The defect this guards against: apply killed after writing the statement and before provisioning,
+/// the permission set edited meanwhile (AdministratorAccess attached, the session lengthened), then apply
+/// run again. Its rewind (the undo) put the prior policy back and provisioned the permission set as it
+/// then stood to every account: the unreviewed edit went live, and only then was the cut found not back
+/// as planned. Now the undo reads the definition first and, edited since the plan, writes nothing and
+/// provisions nothing, saying why; restore the same. A record from before the definition was recorded
+/// is undone as before.
+#[tokio::test(start_paused = true)]
+async fn mocked_an_undo_finding_the_permission_set_edited_since_the_plan_provisions_nothing() {
+    let written = with_revocation(Some(PRIOR), "2026-11-30T13:13:21Z").unwrap();
+    let policy = mock!(aws_sdk_ssoadmin::Client::get_inline_policy_for_permission_set).then_output(
+        move || {
+            GetInlinePolicyForPermissionSetOutput::builder()
+                .inline_policy(with_revocation(Some(PRIOR), "2026-11-30T13:13:21Z").unwrap())
+                .build()
+        },
+    );
+    let put = put_accepted();
+    let provision = provision_in_progress();
+    let follow = mock!(aws_sdk_ssoadmin::Client::describe_permission_set_provisioning_status)
+        .then_output(described(StatusValues::Succeeded, None));
+    let edited = edited_definition_rules();
+    let mut rules: Vec<&Rule> = edited.iter().collect();
+    rules.extend([&policy, &put, &provision, &follow]);
+    let ctx = ctx_with(&rules);
+    for undo in [
+        record(Some(PRIOR), Some(written.clone())),
+        record(Some(PRIOR), None),
+    ] {
+        let outcome = IdentityCenterSessionRevoke.undo(&ctx, &undo).await.unwrap();
+        assert_eq!(outcome.notes.len(), 1, "{:?}", outcome.notes);
+        assert!(
+            outcome.notes[0].starts_with(&format!(
+                "conflict: permission set {SET} was edited since the plan was made (description, session duration, relay state, managed policies, customer managed policy references, permissions boundary)"
+            )),
+            "{}",
+            outcome.notes[0]
+        );
+    }
+    assert_eq!((put.num_calls(), provision.num_calls()), (0, 0));
+
+    // A rollback file written before the definition was recorded: undone as before, unchecked.
+    let old = UndoRecord {
+        definition: None,
+        ..record(Some(PRIOR), Some(written))
+    };
+    IdentityCenterSessionRevoke.undo(&ctx, &old).await.unwrap();
+    assert_eq!((put.num_calls(), provision.num_calls()), (1, 1));
 }
