@@ -38,7 +38,17 @@ const READ_TIMEOUT: Duration = Duration::from_secs(1);
 /// service did not answer all of it (out of reach, as from a container whose hop limit stops the token,
 /// or failing midway): then where it runs is unknown, and the caller says so rather than take it for
 /// outside every VPC.
+///
+/// Read once per process: where the machine sits does not change during a run, and apply asks it for
+/// every account of a run over an organization, `watch` for every re-cut. A read that failed is not
+/// kept: the next one asks again.
 pub async fn locate() -> Result<Option<RunnerLocation>, String> {
+    static LOCATION: tokio::sync::OnceCell<Option<RunnerLocation>> =
+        tokio::sync::OnceCell::const_new();
+    LOCATION.get_or_try_init(read_once).await.cloned()
+}
+
+async fn read_once() -> Result<Option<RunnerLocation>, String> {
     let env = |name: &str| std::env::var(name).ok();
     if !worth_asking(&env, looks_like_ec2) {
         return Ok(None);

@@ -470,37 +470,59 @@ async fn describe_region(ctx: &RegionCtx) -> Result<Vec<GroupState>, ServiceErro
 /// Revokes `rules` from the group by their rule IDs, exactly the reviewed rules: one call per direction,
 /// ingress first.
 async fn revoke(ctx: &RegionCtx, group_id: &str, rules: &[Rule]) -> Result<(), ServiceError> {
-    for direction in [Direction::Ingress, Direction::Egress] {
-        let ids: Vec<String> = rules
-            .iter()
-            .filter(|rule| rule.direction == direction)
-            .map(|rule| rule.id.clone())
-            .collect();
-        if ids.is_empty() {
-            continue;
-        }
-        match direction {
-            Direction::Ingress => {
-                ctx.ec2()
-                    .revoke_security_group_ingress()
-                    .group_id(group_id)
-                    .set_security_group_rule_ids(Some(ids))
-                    .send()
-                    .await
-                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err))?;
-            }
-            Direction::Egress => {
-                ctx.ec2()
-                    .revoke_security_group_egress()
-                    .group_id(group_id)
-                    .set_security_group_rule_ids(Some(ids))
-                    .send()
-                    .await
-                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err))?;
-            }
-        }
+    for (direction, ids) in ids_by_direction(rules) {
+        revoke_ids(ctx, group_id, direction, ids, false).await?;
     }
     Ok(())
+}
+
+/// The rules' IDs per direction, ingress first; a direction without any is left out.
+fn ids_by_direction(rules: &[Rule]) -> Vec<(Direction, Vec<String>)> {
+    [Direction::Ingress, Direction::Egress]
+        .into_iter()
+        .map(|direction| {
+            let ids = rules
+                .iter()
+                .filter(|rule| rule.direction == direction)
+                .map(|rule| rule.id.clone())
+                .collect::<Vec<_>>();
+            (direction, ids)
+        })
+        .filter(|(_, ids)| !ids.is_empty())
+        .collect()
+}
+
+/// One revoke call, for the cut or, with `dry_run`, for `apply --check` (AWS then answers
+/// `DryRunOperation` where it would be permitted).
+async fn revoke_ids(
+    ctx: &RegionCtx,
+    group_id: &str,
+    direction: Direction,
+    ids: Vec<String>,
+    dry_run: bool,
+) -> Result<(), ServiceError> {
+    match direction {
+        Direction::Ingress => ctx
+            .ec2()
+            .revoke_security_group_ingress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(ids))
+            .set_dry_run(dry_run.then_some(true))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)),
+        Direction::Egress => ctx
+            .ec2()
+            .revoke_security_group_egress()
+            .group_id(group_id)
+            .set_security_group_rule_ids(Some(ids))
+            .set_dry_run(dry_run.then_some(true))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)),
+    }
 }
 
 /// What the region-wide listing keeps of a security group: the SDK's shape also carries all its rules,
@@ -852,38 +874,8 @@ impl CutKind for SecurityGroupRevoke {
             Ok(undo) => undo,
             Err(err) => return PermissionCheck::Failed(err),
         };
-        for direction in [Direction::Ingress, Direction::Egress] {
-            let ids: Vec<String> = undo
-                .revoked
-                .iter()
-                .filter(|rule| rule.direction == direction)
-                .map(|rule| rule.id.clone())
-                .collect();
-            if ids.is_empty() {
-                continue;
-            }
-            let result = match direction {
-                Direction::Ingress => ctx
-                    .ec2()
-                    .revoke_security_group_ingress()
-                    .group_id(&undo.group_id)
-                    .set_security_group_rule_ids(Some(ids))
-                    .dry_run(true)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupIngress", err)),
-                Direction::Egress => ctx
-                    .ec2()
-                    .revoke_security_group_egress()
-                    .group_id(&undo.group_id)
-                    .set_security_group_rule_ids(Some(ids))
-                    .dry_run(true)
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|err| ServiceError::from_sdk("ec2:RevokeSecurityGroupEgress", err)),
-            };
+        for (direction, ids) in ids_by_direction(&undo.revoked) {
+            let result = revoke_ids(ctx, &undo.group_id, direction, ids, true).await;
             match PermissionCheck::from_dry_run(result) {
                 PermissionCheck::Allowed => {}
                 other => return other,

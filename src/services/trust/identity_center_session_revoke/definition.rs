@@ -121,6 +121,19 @@ pub async fn definition_of(
     ))
 }
 
+/// What of the permission set was edited since the plan recorded it as `planned`, read live; `None` when
+/// nothing was. Apply asks it right before writing, and the undo before provisioning: either would put
+/// the edit in force, which no one reviewed.
+pub async fn edited_since(
+    client: &aws_sdk_ssoadmin::Client,
+    instance_arn: &str,
+    permission_set_arn: &str,
+    planned: &Definition,
+) -> Result<Option<String>, ServiceError> {
+    let (_, now) = definition_of(client, instance_arn, permission_set_arn).await?;
+    Ok((&now != planned).then(|| now.changed_from(planned).join(", ")))
+}
+
 /// The permissions boundary, if any
 /// (<https://docs.aws.amazon.com/singlesignon/latest/APIReference/API_GetPermissionsBoundaryForPermissionSet.html>).
 /// The reference does not say how AWS answers a permission set without one: both an empty

@@ -101,7 +101,7 @@ mod definition;
 mod tests;
 
 pub use definition::Definition;
-use definition::definition_of;
+use definition::{definition_of, edited_since};
 
 pub struct IdentityCenterSessionRevoke;
 
@@ -922,13 +922,17 @@ impl CutKind for IdentityCenterSessionRevoke {
         let _turn = PROVISIONING.lock().await;
         // Provisioning carries the permission set whole: only as the plan recorded it. The live check
         // read it before the run's cuts began, and this cut may have waited for others' provisioning.
-        let (_, definition) =
-            definition_of(&client, &before.instance_arn, &before.permission_set_arn).await?;
-        if definition != before.definition {
+        if let Some(edited) = edited_since(
+            &client,
+            &before.instance_arn,
+            &before.permission_set_arn,
+            &before.definition,
+        )
+        .await?
+        {
             return Err(local(format!(
-                "permission set {} was edited since the plan was made ({}), and the cut's provisioning would put the edit in force; nothing written: plan again",
+                "permission set {} was edited since the plan was made ({edited}), and the cut's provisioning would put the edit in force; nothing written: plan again",
                 before.name,
-                definition.changed_from(&before.definition).join(", ")
             )));
         }
         // Provisioning puts in force whatever edits are pending: only in accounts the plan named. One
@@ -1151,14 +1155,12 @@ impl CutKind for IdentityCenterSessionRevoke {
         // Every way on provisions, which carries the permission set whole: not an edit made since the
         // plan, which no one reviewed (a resumed apply rewinding a cut stopped before its provisioning
         // would otherwise put it in force before finding the permission set no longer as planned).
-        if let Some(planned) = &undo.definition {
-            let (_, now) = definition_of(&client, &undo.instance_arn, target).await?;
-            if &now != planned {
-                return note(format!(
-                    "conflict: permission set {target} was edited since the plan was made ({}), and provisioning it would put that edit in force, which no one reviewed: left alone and not provisioned (review the edit; then, if the revocation should be lifted, remove the statement {SID} and provision by hand)",
-                    now.changed_from(planned).join(", ")
-                ));
-            }
+        if let Some(planned) = &undo.definition
+            && let Some(edited) = edited_since(&client, &undo.instance_arn, target, planned).await?
+        {
+            return note(format!(
+                "conflict: permission set {target} was edited since the plan was made ({edited}), and provisioning it would put that edit in force, which no one reviewed: left alone and not provisioned (review the edit; then, if the revocation should be lifted, remove the statement {SID} and provision by hand)"
+            ));
         }
         if same_policy(live.as_deref(), undo.prior_inline_policy.as_deref()) {
             // Our statement is not there: the cut never reached AWS, or an earlier restore put the policy
