@@ -419,8 +419,16 @@ pub trait Containment: Send + Sync {
     /// again from the plan.
     fn finishes_in_place(&self) -> bool;
 
+    /// For a kind that [`Containment::finishes_in_place`]: whether the rest of the cut can be made from
+    /// `live` (neither `before` nor `after`), and the changes made since the plan that finishing leaves
+    /// as they are, in words (empty: `live` is [`Containment::partly_cut`] and nothing else). Finishing
+    /// writes only what the plan reviewed, so a change beside the earlier run's part (a rule added since)
+    /// need not stop it, where a rewind could not give `before` back; left unfinished, the resource stays
+    /// half-cut. `None`: the rest cannot be made as reviewed, and the cut is not retried.
+    fn finishable(&self, cut: &Cut, live: &Value) -> Option<Vec<String>>;
+
     /// Makes the rest of a cut an earlier run stopped between its calls, `live` being what it left
-    /// ([`Containment::partly_cut`]), and returns the undo record apply would have: the whole cut's.
+    /// ([`Containment::finishable`]), and returns the undo record apply would have: the whole cut's.
     /// Called only for kinds that [`Containment::finishes_in_place`].
     async fn finish(&self, ctx: &RegionCtx, cut: &Cut, live: &Value)
     -> Result<Value, ServiceError>;
@@ -766,6 +774,12 @@ pub trait CutKind: Send + Sync + 'static {
         false
     }
 
+    /// As [`Containment::finishable`]. By default a cut stopped between its calls and changed in
+    /// nothing else is.
+    fn finishable(&self, cut: &TypedCut<Self::State>, live: &Self::State) -> Option<Vec<String>> {
+        self.partly_cut(cut, live).then(Vec::new)
+    }
+
     /// As [`Containment::finish`]; a kind that [`CutKind::finishes_in_place`] implements it.
     async fn finish(
         &self,
@@ -1026,6 +1040,17 @@ impl<K: CutKind> Containment for K {
 
     fn finishes_in_place(&self) -> bool {
         CutKind::finishes_in_place(self)
+    }
+
+    fn finishable(&self, cut: &Cut, live: &Value) -> Option<Vec<String>> {
+        let name = CutKind::info(self).name;
+        match (
+            TypedCut::<K::State>::decode(cut),
+            from_document::<K::State>(name, "live state", live),
+        ) {
+            (Ok(typed), Ok(live)) => CutKind::finishable(self, &typed, &live),
+            _ => None,
+        }
     }
 
     async fn finish(

@@ -808,18 +808,32 @@ async fn run_cut<'a>(
             // (the reads above took a while, and a journal write may have failed meanwhile).
             Ok(Recovery::Partial(_)) if run.stopping() => return Ok(CutResult::NotAttempted),
             Ok(Recovery::Partial(live)) => {
-                // Changed by someone else since (something neither before nor after the cut holds): the
-                // rewind would undo the earlier run's part of the cut and still not give `before` back,
-                // so the resource is left exactly as it is.
-                if !partly_cut(kind, cut, &live) {
+                // Its undo could not give `before` back (a security-group rule re-authorized gets a new
+                // ID): rewound, what the earlier run cut would be open again and the cut could not be
+                // made from the plan. The rest is cut from where the earlier run stopped, and what was
+                // changed since beside it (a rule added) is left as it is and named: left unfinished,
+                // the resource would stay half-cut, and a new plan's apply would refuse it as changed.
+                let unreviewed = if kind.finishes_in_place() {
+                    kind.finishable(cut, &live)
+                } else {
+                    None
+                };
+                if let Some(unreviewed) = unreviewed {
+                    for change in unreviewed {
+                        run.reporter.event(&Event::Warning {
+                            message: format!(
+                                "{}: changed since the plan, and left as it is: {change}. The rest of the reviewed cut is made; check that change (a new plan proposes cutting it where it opens a way out)",
+                                cut.id
+                            ),
+                        });
+                    }
+                    finishing = Some(live);
+                } else if !partly_cut(kind, cut, &live) {
+                    // Changed by someone else since (something neither before nor after the cut holds):
+                    // the rewind would undo the earlier run's part of the cut and still not give
+                    // `before` back, so the resource is left exactly as it is.
                     let error = "the earlier run left this resource neither as planned nor as cut, and it holds a change neither state has (changed since): it is left as it is and not retried. Check it; `hikkonuki restore` puts back only what the cut removed; then make a new plan".to_string();
                     return run.failed(cut, error, false);
-                }
-                if kind.finishes_in_place() && kind.partly_cut(cut, &live) {
-                    // Its undo could not give `before` back (a security-group rule re-authorized gets
-                    // a new ID): rewound, what the earlier run cut would be open again and the cut could
-                    // not be made from the plan. The rest is cut from where the earlier run stopped.
-                    finishing = Some(live);
                 } else {
                     // Half-done (a kind that makes several calls per cut was stopped between them; or a
                     // cut that holds but is not wholly in force, as Identity Center's revocation written

@@ -2,7 +2,7 @@
 //! again. The resumed run revokes the rest where the earlier one stopped: a rewind would have authorized
 //! the inbound rules again, under new rule IDs, so the group could never be the plan's `before` again,
 //! and the cut was failed with the world's SSH open again and the outbound rules never revoked. Restore
-//! then gives the group back exactly.
+//! then gives the group back exactly, and so where someone added a rule to the half-cut group meanwhile.
 
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use predicates::str::contains;
@@ -45,9 +45,25 @@ async fn open_to_the_world(ec2: &aws_sdk_ec2::Client, group: &str) -> Vec<String
     open
 }
 
+/// A rule someone adds to the half-cut group before the apply is run again.
+const ADDED_SINCE: &str = "198.51.100.0/24";
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and_restored_exactly()
 {
+    killed_between_revokes_then_resumed(false).await;
+}
+
+/// The defect this guards against: a rule added to the half-cut group before the resumed apply made the
+/// group "changed since", so the cut was failed and its outbound rules stayed open to the world. The rest
+/// of the reviewed cut is made, the addition named and left as it is, and restore gives back exactly what
+/// the cut revoked.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_half_cut_group_given_a_rule_meanwhile_is_finished_and_the_rule_left_and_named() {
+    killed_between_revokes_then_resumed(true).await;
+}
+
+async fn killed_between_revokes_then_resumed(add_a_rule_meanwhile: bool) {
     let emulator = Emulator::start();
     let ec2 = emulator.ec2(REGION).await;
     let vpc = ec2
@@ -72,16 +88,17 @@ async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and
         .group_id()
         .unwrap()
         .to_string();
+    let world_ssh = |cidr: &str| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ip_ranges(IpRange::builder().cidr_ip(cidr).build())
+            .build()
+    };
     ec2.authorize_security_group_ingress()
         .group_id(&group)
-        .ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("tcp")
-                .from_port(22)
-                .to_port(22)
-                .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
-                .build(),
-        )
+        .ip_permissions(world_ssh("0.0.0.0/0"))
         .send()
         .await
         .unwrap();
@@ -110,7 +127,24 @@ async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and
         "half-done: inbound revoked, outbound not yet"
     );
 
-    emulator
+    let added = if add_a_rule_meanwhile {
+        let answer = ec2
+            .authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(world_ssh(ADDED_SINCE))
+            .send()
+            .await
+            .unwrap();
+        let id = answer.security_group_rules()[0]
+            .security_group_rule_id()
+            .unwrap()
+            .to_string();
+        Some(id)
+    } else {
+        None
+    };
+
+    let resumed = emulator
         .apply("plans/sg.yaml")
         .assert()
         .code(0)
@@ -122,7 +156,35 @@ async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and
         open_to_the_world(&ec2, &group).await.is_empty(),
         "the resumed apply finished the cut, and reopened nothing"
     );
+    if let Some(added) = &added {
+        let stderr = String::from_utf8_lossy(&resumed.get_output().stderr).into_owned();
+        assert!(
+            stderr.contains(&format!(
+                "changed since the plan, and left as it is: rule {added} (ingress tcp/22 from {ADDED_SINCE}) was added to {group}"
+            )),
+            "{stderr}"
+        );
+        let left = ec2
+            .describe_security_group_rules()
+            .security_group_rule_ids(added)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            left.security_group_rules().len(),
+            1,
+            "the rule no one reviewed is left as it is"
+        );
+    }
 
     restore_directly(&emulator, "plans/sg.rollback.yaml", "resumed apply");
+    if let Some(added) = &added {
+        ec2.revoke_security_group_ingress()
+            .group_id(&group)
+            .security_group_rule_ids(added)
+            .send()
+            .await
+            .unwrap();
+    }
     assert_eq!(snapshot::security_groups(&ec2).await, original);
 }

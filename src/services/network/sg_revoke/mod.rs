@@ -845,6 +845,84 @@ impl CutKind for SecurityGroupRevoke {
         true
     }
 
+    /// The earlier run's part shows (a rule the plan revokes is gone) and every rule the plan revokes
+    /// that is left is as the plan recorded it: the rest can be revoked by its IDs, and restore gives
+    /// back exactly what the plan recorded. What changed beside it since (a rule added, a rule the plan
+    /// keeps removed or edited, a kept prefix list edited, the VPC's blocks) is named and left as it is.
+    /// A reviewed rule edited in place (ModifySecurityGroupRules keeps its ID) is not revoked: restore
+    /// would give back the plan's version of it, not the one revoked.
+    fn finishable(&self, cut: &TypedCut<GroupState>, live: &GroupState) -> Option<Vec<String>> {
+        let before = &cut.before;
+        if live.group_id != before.group_id
+            || live.group_name != before.group_name
+            || live.vpc_id != before.vpc_id
+        {
+            return None;
+        }
+        let revoked = revoked_rules(before, &cut.after);
+        let live_by_id: BTreeMap<&str, &Rule> = live
+            .rules
+            .iter()
+            .map(|rule| (rule.id.as_str(), rule))
+            .collect();
+        let begun = revoked
+            .iter()
+            .any(|rule| !live_by_id.contains_key(rule.id.as_str()));
+        let reviewed_intact = revoked.iter().all(|rule| {
+            live_by_id
+                .get(rule.id.as_str())
+                .is_none_or(|left| *left == rule)
+        });
+        if !begun || !reviewed_intact {
+            return None;
+        }
+        let planned: BTreeMap<&str, &Rule> = before
+            .rules
+            .iter()
+            .map(|rule| (rule.id.as_str(), rule))
+            .collect();
+        let mut unreviewed = Vec::new();
+        for rule in &live.rules {
+            match planned.get(rule.id.as_str()) {
+                None => unreviewed.push(format!(
+                    "rule {} ({}) was added to {}",
+                    rule.id,
+                    rule.summary(),
+                    before.group_id
+                )),
+                Some(kept) if *kept != rule => unreviewed.push(format!(
+                    "rule {}, kept by the plan as {}, is now {}",
+                    rule.id,
+                    kept.summary(),
+                    rule.summary()
+                )),
+                Some(_) => {}
+            }
+        }
+        for kept in &cut.after.rules {
+            if !live_by_id.contains_key(kept.id.as_str()) {
+                unreviewed.push(format!(
+                    "rule {} ({}), kept by the plan, was removed",
+                    kept.id,
+                    kept.summary()
+                ));
+            }
+        }
+        if live.kept_lists != before.kept_lists {
+            unreviewed.push(
+                "a prefix list the plan keeps rules of was edited (its version differs)".into(),
+            );
+        }
+        if live.vpc_cidrs != before.vpc_cidrs {
+            unreviewed.push(format!(
+                "the VPC's address blocks are now {} (the plan judged rules against {})",
+                live.vpc_cidrs.join(", "),
+                before.vpc_cidrs.join(", ")
+            ));
+        }
+        Some(unreviewed)
+    }
+
     /// The rules the plan revokes that the earlier run left (by their IDs, still the plan's), and
     /// nothing else; the undo record is the whole cut's, so restore gives every revoked rule back.
     async fn finish(

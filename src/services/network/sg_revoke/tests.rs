@@ -912,3 +912,101 @@ async fn mocked_a_cut_stopped_between_its_revokes_is_finished_without_reopening_
         (0, 1, 0)
     );
 }
+
+/// The defect this guards against: a group half-cut by a killed apply (inbound revoked) to which someone
+/// added a rule before the apply was run again was failed as changed since, and its outbound rules stayed
+/// open. Finishing revokes only reviewed rules by their IDs, so the addition need not stop it: it is
+/// named and left as it is. What finishing cannot make as reviewed still stops it: nothing of the cut
+/// made yet (the change is drift, as a fresh apply sees it), or a rule the plan revokes edited in place.
+#[test]
+fn a_half_cut_group_changed_beside_the_cut_is_finishable_and_the_change_named() {
+    let cut = cut_for(&web_group());
+    let revoked = revoked_rules(&cut.before, &cut.after);
+    let inbound: Vec<&str> = revoked
+        .iter()
+        .filter(|rule| rule.direction == Direction::Ingress)
+        .map(|rule| rule.id.as_str())
+        .collect();
+    let half = GroupState {
+        rules: cut
+            .before
+            .rules
+            .iter()
+            .filter(|rule| !inbound.contains(&rule.id.as_str()))
+            .cloned()
+            .collect(),
+        ..cut.before.clone()
+    };
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &half),
+        Some(vec![]),
+        "half-cut and nothing else"
+    );
+
+    let mut added = half.clone();
+    added
+        .rules
+        .push(rule("sgr-new", Direction::Egress, "198.51.100.0/24"));
+    assert!(!CutKind::partly_cut(&SecurityGroupRevoke, &cut, &added));
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &added),
+        Some(vec![
+            "rule sgr-new (egress tcp/443 to 198.51.100.0/24) was added to sg-web".to_string()
+        ])
+    );
+
+    let mut kept_edited = half.clone();
+    let kept = kept_edited
+        .rules
+        .iter_mut()
+        .find(|rule| rule.id == "sgr-3")
+        .unwrap();
+    kept.cidr_ipv4 = Some("0.0.0.0/0".into());
+    let notes = CutKind::finishable(&SecurityGroupRevoke, &cut, &kept_edited).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    assert!(
+        notes[0].starts_with("rule sgr-3, kept by the plan as ingress tcp/443 from 10.0.1.0/24"),
+        "{notes:?}"
+    );
+
+    let mut kept_removed = half.clone();
+    kept_removed.rules.retain(|rule| rule.id != "sgr-3");
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &kept_removed).map(|notes| notes.len()),
+        Some(1)
+    );
+
+    let mut nothing_cut = cut.before.clone();
+    nothing_cut
+        .rules
+        .push(rule("sgr-new", Direction::Egress, "198.51.100.0/24"));
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &nothing_cut),
+        None,
+        "nothing of the cut made: the addition is drift"
+    );
+
+    let mut reviewed_edited = half.clone();
+    let outbound = revoked
+        .iter()
+        .find(|rule| rule.direction == Direction::Egress)
+        .unwrap();
+    reviewed_edited
+        .rules
+        .iter_mut()
+        .find(|rule| rule.id == outbound.id)
+        .unwrap()
+        .from_port = Some(80);
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &reviewed_edited),
+        None,
+        "a rule to revoke edited in place: restore could not give back the one revoked"
+    );
+
+    let mut other_group = added.clone();
+    other_group.group_name = "not-web".into();
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &other_group),
+        None
+    );
+}
