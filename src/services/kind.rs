@@ -424,7 +424,8 @@ pub trait Containment: Send + Sync {
     /// as they are, in words (empty: `live` is [`Containment::partly_cut`] and nothing else). Finishing
     /// writes only what the plan reviewed, so a change beside the earlier run's part (a rule added since)
     /// need not stop it, where a rewind could not give `before` back; left unfinished, the resource stays
-    /// half-cut. `None`: the rest cannot be made as reviewed, and the cut is not retried.
+    /// half-cut. The cut is then recorded done and reported failed, naming the changes: the resource is
+    /// not the reviewed `after`. `None`: the rest cannot be made as reviewed, and the cut is not retried.
     fn finishable(&self, cut: &Cut, live: &Value) -> Option<Vec<String>>;
 
     /// Makes the rest of a cut an earlier run stopped between its calls, `live` being what it left

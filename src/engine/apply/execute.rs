@@ -708,6 +708,33 @@ impl CutRun<'_, '_> {
         });
         Ok(CutResult::Done)
     }
+
+    /// A half-done cut finished where someone changed the resource beside it since the plan
+    /// ([`Containment::finishable`]): journaled done, so restore gives back all the cut took, and
+    /// reported failed, so the run does not end in success with a change no one reviewed left in place
+    /// (a rule added may be a new way out).
+    async fn finished_beside_changes(
+        &self,
+        kind: &dyn Containment,
+        ctx: &RegionCtx,
+        cut: &Cut,
+        undo: Value,
+        unreviewed: &[String],
+    ) -> Result<CutResult, EngineError> {
+        if let Err(err) = kind.take_effect(ctx, cut).await {
+            return self.call_failed(cut, &err);
+        }
+        self.append(Entry::Done {
+            id: cut.id.clone(),
+            undo: undo.into(),
+        })?;
+        let error = format!(
+            "the rest of the reviewed cut is made and recorded (restore gives back all it took), but {} changed beside the cut since the plan, and that change, which no one reviewed, is left as it is: {}. Check it, and make a new plan to cut what it opens",
+            cut.target,
+            unreviewed.join("; ")
+        );
+        Ok(self.report_failed(cut, error, false))
+    }
 }
 
 /// One cut: skip, recover or perform it, journaling as it goes. With `later`, a cut AWS has answered
@@ -776,8 +803,9 @@ async fn run_cut<'a>(
     // Once a half-done cut is put back, it is cut again whatever happens meanwhile: left rewound, the
     // resource would be more open than the crash left it.
     let mut rewound = false;
-    // A half-done cut of a kind that finishes in place: what the earlier run left, the rest to cut.
-    let mut finishing: Option<Value> = None;
+    // A half-done cut of a kind that finishes in place: what the earlier run left, the rest to cut, and
+    // what changed beside it since, in words.
+    let mut finishing: Option<(Value, Vec<String>)> = None;
     if options.progress.get(&cut.id) == Some(&Progress::Uncertain) {
         match recover(kind, &ctx, cut, false).await {
             Ok(Recovery::NotApplied) => {}
@@ -819,15 +847,7 @@ async fn run_cut<'a>(
                     None
                 };
                 if let Some(unreviewed) = unreviewed {
-                    for change in unreviewed {
-                        run.reporter.event(&Event::Warning {
-                            message: format!(
-                                "{}: changed since the plan, and left as it is: {change}. The rest of the reviewed cut is made; check that change (a new plan proposes cutting it where it opens a way out)",
-                                cut.id
-                            ),
-                        });
-                    }
-                    finishing = Some(live);
+                    finishing = Some((live, unreviewed));
                 } else if !partly_cut(kind, cut, &live) {
                     // Changed by someone else since (something neither before nor after the cut holds):
                     // the rewind would undo the earlier run's part of the cut and still not give
@@ -858,7 +878,7 @@ async fn run_cut<'a>(
     let cut_started = Instant::now();
     let (applied, writes) = crate::call_outcomes::watching(async {
         match &finishing {
-            Some(live) => kind.finish(&ctx, cut, live).await,
+            Some((live, _)) => kind.finish(&ctx, cut, live).await,
             None => kind.apply(&ctx, cut).await,
         }
     })
@@ -882,7 +902,13 @@ async fn run_cut<'a>(
                 }
                 Ok(CutResult::TakingEffect)
             }
-            None => run.complete(kind, &ctx, cut, undo, cut_started).await,
+            None => match &finishing {
+                Some((_, unreviewed)) if !unreviewed.is_empty() => {
+                    run.finished_beside_changes(kind, &ctx, cut, undo, unreviewed)
+                        .await
+                }
+                _ => run.complete(kind, &ctx, cut, undo, cut_started).await,
+            },
         },
         Err(err) if writes.changed_nothing() => run.refused(cut, &err),
         Err(err) => run.call_failed(cut, &err),

@@ -55,9 +55,11 @@ async fn a_group_killed_between_its_revokes_is_finished_by_the_resumed_apply_and
 }
 
 /// The defect this guards against: a rule added to the half-cut group before the resumed apply made the
-/// group "changed since", so the cut was failed and its outbound rules stayed open to the world. The rest
-/// of the reviewed cut is made, the addition named and left as it is, and restore gives back exactly what
-/// the cut revoked.
+/// group "changed since", so the cut was failed and its outbound rules stayed open to the world. Here the
+/// world's SSH is authorized again (the revoked rule back under a new ID) and another range's SSH added:
+/// the rest of the reviewed cut is made and the world's SSH revoked again; the other rule, which no one
+/// reviewed, is named and left as it is, and the cut is reported failed for it (recorded done, so restore
+/// gives back exactly what the cut revoked, once).
 #[tokio::test(flavor = "multi_thread")]
 async fn a_half_cut_group_given_a_rule_meanwhile_is_finished_and_the_rule_left_and_named() {
     killed_between_revokes_then_resumed(true).await;
@@ -128,6 +130,12 @@ async fn killed_between_revokes_then_resumed(add_a_rule_meanwhile: bool) {
     );
 
     let added = if add_a_rule_meanwhile {
+        ec2.authorize_security_group_ingress()
+            .group_id(&group)
+            .ip_permissions(world_ssh("0.0.0.0/0"))
+            .send()
+            .await
+            .unwrap();
         let answer = ec2
             .authorize_security_group_ingress()
             .group_id(&group)
@@ -147,22 +155,31 @@ async fn killed_between_revokes_then_resumed(add_a_rule_meanwhile: bool) {
     let resumed = emulator
         .apply("plans/sg.yaml")
         .assert()
-        .code(0)
+        .code(if added.is_some() { 1 } else { 0 })
         .stdout(contains(
             "Resuming the apply recorded in plans/sg.rollback.yaml",
         ))
-        .stdout(contains(" 0 failed, "));
+        .stdout(contains(if added.is_some() {
+            " 1 failed, "
+        } else {
+            " 0 failed, "
+        }));
     assert!(
         open_to_the_world(&ec2, &group).await.is_empty(),
         "the resumed apply finished the cut, and reopened nothing"
     );
     if let Some(added) = &added {
-        let stderr = String::from_utf8_lossy(&resumed.get_output().stderr).into_owned();
+        let output = resumed.get_output();
+        let printed = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
         assert!(
-            stderr.contains(&format!(
-                "changed since the plan, and left as it is: rule {added} (ingress tcp/22 from {ADDED_SINCE}) was added to {group}"
+            printed.contains(&format!(
+                "the rest of the reviewed cut is made and recorded (restore gives back all it took), but {group} changed beside the cut since the plan, and that change, which no one reviewed, is left as it is: rule {added} (ingress tcp/22 from {ADDED_SINCE}) was added to {group}. Check it"
             )),
-            "{stderr}"
+            "{printed}"
         );
         let left = ec2
             .describe_security_group_rules()

@@ -370,6 +370,34 @@ pub fn propose(
     })
 }
 
+/// The rules of `live` the plan never saw that are each a rule the cut revokes, gone from `live`, come
+/// back under a new ID (re-authorized: the same peer, ports, description and tags), each revoked rule
+/// matched once.
+fn reauthorized_copies<'a>(
+    revoked: &[Rule],
+    before: &GroupState,
+    live: &'a GroupState,
+) -> Vec<&'a Rule> {
+    let seen: BTreeSet<&str> = before.rules.iter().map(|rule| rule.id.as_str()).collect();
+    let left: BTreeSet<&str> = live.rules.iter().map(|rule| rule.id.as_str()).collect();
+    let mut gone: Vec<&Rule> = revoked
+        .iter()
+        .filter(|rule| !left.contains(rule.id.as_str()))
+        .collect();
+    let mut copies = Vec::new();
+    for rule in live
+        .rules
+        .iter()
+        .filter(|rule| !seen.contains(rule.id.as_str()))
+    {
+        if let Some(at) = gone.iter().position(|gone| gone.is_same_except_id(rule)) {
+            gone.swap_remove(at);
+            copies.push(rule);
+        }
+    }
+    copies
+}
+
 /// The rules present in `before` and gone from `after`: exactly what the cut revokes.
 fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
     before
@@ -881,9 +909,12 @@ impl CutKind for SecurityGroupRevoke {
             .iter()
             .map(|rule| (rule.id.as_str(), rule))
             .collect();
+        let copies = reauthorized_copies(&revoked, before, live);
         let mut unreviewed = Vec::new();
         for rule in &live.rules {
             match planned.get(rule.id.as_str()) {
+                // Revoked again by the finish, as `watch --recut` would.
+                None if copies.iter().any(|copy| copy.id == rule.id) => {}
                 None => unreviewed.push(format!(
                     "rule {} ({}) was added to {}",
                     rule.id,
@@ -923,8 +954,10 @@ impl CutKind for SecurityGroupRevoke {
         Some(unreviewed)
     }
 
-    /// The rules the plan revokes that the earlier run left (by their IDs, still the plan's), and
-    /// nothing else; the undo record is the whole cut's, so restore gives every revoked rule back.
+    /// The rules the plan revokes that the earlier run left (by their IDs, still the plan's), and any
+    /// it revoked that came back since under a new ID (the cut reopened: revoked again, as `watch
+    /// --recut` would); nothing else. The undo record is the whole cut's, so restore gives every revoked
+    /// rule back, once.
     async fn finish(
         &self,
         ctx: &RegionCtx,
@@ -933,12 +966,17 @@ impl CutKind for SecurityGroupRevoke {
     ) -> Result<UndoRecord, ServiceError> {
         let undo = self.undo_record_for(cut)?;
         let left: BTreeSet<&str> = live.rules.iter().map(|rule| rule.id.as_str()).collect();
-        let rest: Vec<Rule> = undo
+        let mut rest: Vec<Rule> = undo
             .revoked
             .iter()
             .filter(|rule| left.contains(rule.id.as_str()))
             .cloned()
             .collect();
+        rest.extend(
+            reauthorized_copies(&undo.revoked, &cut.before, live)
+                .into_iter()
+                .cloned(),
+        );
         revoke(ctx, &undo.group_id, &rest).await?;
         Ok(undo)
     }

@@ -955,6 +955,26 @@ fn a_half_cut_group_changed_beside_the_cut_is_finishable_and_the_change_named() 
         ])
     );
 
+    // The world's inbound rule the earlier run revoked, authorized again: a copy under a new ID, which
+    // the finish revokes again rather than naming it.
+    let world = revoked.iter().find(|rule| rule.id == "sgr-1").unwrap();
+    let mut reopened = added.clone();
+    reopened.rules.push(Rule {
+        id: "sgr-again".into(),
+        ..world.clone()
+    });
+    assert_eq!(
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &reopened),
+        CutKind::finishable(&SecurityGroupRevoke, &cut, &added),
+    );
+    assert_eq!(
+        reauthorized_copies(&revoked, &cut.before, &reopened)
+            .iter()
+            .map(|rule| rule.id.as_str())
+            .collect::<Vec<_>>(),
+        ["sgr-again"]
+    );
+
     let mut kept_edited = half.clone();
     let kept = kept_edited
         .rules
