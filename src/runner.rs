@@ -1,9 +1,11 @@
-//! Where hikkonuki itself runs, when that is an EC2 instance: its account, region, VPC, subnet and
-//! security groups, read from the instance metadata service (IMDSv2). Run on an instance (a bastion,
-//! CloudShell's VPC environment is not an instance and is not detected), its calls to AWS leave through
-//! its subnet's network ACL, its route table, its VPC's internet gateway and its own security groups: the
-//! seal closes that path, and the run would cut itself off midway, every later cut left undone and no
-//! restore possible from there. Apply leaves such cuts out ([`crate::engine::apply`]).
+//! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, or an ECS task with a network
+//! interface of its own (every Fargate task): its account, region, VPC, subnet and security groups, read
+//! from the instance metadata service (IMDSv2), or from the task metadata endpoint and EC2
+//! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
+//! network ACL, its route table, its VPC's internet gateway and its own security groups: the seal closes
+//! that path, and the run would cut itself off midway, every later cut left undone and no restore
+//! possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
+//! VPC environment and Lambda functions, neither an instance nor a task.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
 //! documented signs (the DMI board asset tag is the instance ID on Nitro instances; the system vendor
@@ -17,10 +19,18 @@ use std::time::Duration;
 
 use aws_config::imds::client::Client as Imds;
 
-/// Where the instance hikkonuki runs on sits, as its primary network interface says.
+use crate::aws::AwsSession;
+
+pub mod ecs;
+
+/// Where the machine hikkonuki runs on sits, as its network interface says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerLocation {
-    pub instance_id: String,
+    /// What it runs on, in words: `EC2 instance i-…`, `ECS task arn:…`.
+    pub host: String,
+    /// Where that was read, in words: `its instance metadata`.
+    pub source: &'static str,
+    /// The account the machine (the instance, the task) belongs to.
     pub account: String,
     pub region: String,
     pub vpc_id: String,
@@ -33,24 +43,69 @@ pub struct RunnerLocation {
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Where hikkonuki runs: `Ok(None)` where the machine is no EC2 instance (or the service is turned
-/// off), `Ok(Some(_))` on an instance whose metadata service answered, and `Err` with why on one whose
-/// service did not answer all of it (out of reach, as from a container whose hop limit stops the token,
-/// or failing midway): then where it runs is unknown, and the caller says so rather than take it for
-/// outside every VPC.
+/// What the machine says of itself, before any credentials: an instance located in full, or an ECS
+/// task whose network interface is still to be read from EC2 ([`Runner::location_in`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Runner {
+    Located(RunnerLocation),
+    Task(ecs::EcsTask),
+}
+
+impl Runner {
+    /// Where the machine sits, as the cuts of `account` are judged: an instance's location as read; an
+    /// ECS task's interface read from EC2 with `session` (`account`'s) in the task's region. `Ok(None)`:
+    /// a task of another account whose interface `account` does not see, in none of its VPCs.
+    pub async fn location_in(
+        &self,
+        account: &str,
+        session: &AwsSession,
+    ) -> Result<Option<RunnerLocation>, String> {
+        match self {
+            Runner::Located(location) => Ok(Some(location.clone())),
+            Runner::Task(task) => {
+                ecs::interface(task, account, session.region(&task.region).ec2()).await
+            }
+        }
+    }
+}
+
+/// Where hikkonuki runs: `Ok(None)` where the machine is no EC2 instance and no ECS task (or the
+/// instance metadata service is turned off), `Ok(Some(_))` where its metadata answered, and `Err` with
+/// what could not be read where it did not answer all of it (out of reach, as from a container whose
+/// hop limit stops the token, or failing midway): then where it runs is unknown, and the caller says so
+/// rather than take it for outside every VPC.
 ///
 /// Read once per process: where the machine sits does not change during a run, and apply asks it for
 /// every account of a run over an organization, `watch` for every re-cut. A read that failed is not
 /// kept: the next one asks again.
-pub async fn locate() -> Result<Option<RunnerLocation>, String> {
-    static LOCATION: tokio::sync::OnceCell<Option<RunnerLocation>> =
-        tokio::sync::OnceCell::const_new();
+pub async fn locate() -> Result<Option<Runner>, String> {
+    static LOCATION: tokio::sync::OnceCell<Option<Runner>> = tokio::sync::OnceCell::const_new();
     LOCATION.get_or_try_init(read_once).await.cloned()
 }
 
-async fn read_once() -> Result<Option<RunnerLocation>, String> {
+async fn read_once() -> Result<Option<Runner>, String> {
     let env = |name: &str| std::env::var(name).ok();
-    if !worth_asking(&env, looks_like_ec2) {
+    // A task's own interface, where it has one; a task in `bridge` or `host` mode goes out through its
+    // EC2 host, whose instance metadata is then asked whatever the machine's DMI signs say.
+    let mut on_an_ecs_host = false;
+    if let Some(uri) = env(ecs::METADATA_URI).filter(|uri| !uri.trim().is_empty()) {
+        match ecs::read(uri.trim()).await {
+            Ok(ecs::TaskNetwork::OwnInterface(task)) => return Ok(Some(Runner::Task(task))),
+            Ok(ecs::TaskNetwork::ThroughHost) => on_an_ecs_host = true,
+            Err(why) => {
+                return Err(format!(
+                    "this run is inside an ECS task ({} is set), but its network could not be read from the task metadata endpoint ({why})",
+                    ecs::METADATA_URI
+                ));
+            }
+        }
+    }
+    let looks_like_an_instance: fn() -> bool = if on_an_ecs_host {
+        || true
+    } else {
+        looks_like_ec2
+    };
+    if !worth_asking(&env, looks_like_an_instance) {
         return Ok(None);
     }
     let imds = Imds::builder()
@@ -60,14 +115,19 @@ async fn read_once() -> Result<Option<RunnerLocation>, String> {
         .build();
     read_location(&imds)
         .await
-        .map(Some)
-        .map_err(|err| err.to_string())
+        .map(|location| Some(Runner::Located(location)))
+        .map_err(|err| {
+            format!(
+                "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata ({err})"
+            )
+        })
 }
 
-/// What apply and `watch --recut` say when [`locate`] could not read where they run.
-pub fn unknown_location_warning(why: &str) -> String {
+/// What apply and `watch --recut` say when where they run could not be read (`what`: which read, and
+/// why, from [`locate`] or [`Runner::location_in`]).
+pub fn unknown_location_warning(what: &str) -> String {
     format!(
-        "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata ({why}): if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it (or from where the metadata answers); AWS_EC2_METADATA_DISABLED=true says it runs on no instance"
+        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where the metadata answers (AWS_EC2_METADATA_DISABLED=true says it runs on no EC2 instance)"
     )
 }
 
@@ -121,7 +181,8 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
     let subnet_id = imds.get(format!("{interface}/subnet-id")).await?;
     let groups = imds.get(format!("{interface}/security-group-ids")).await?;
     Ok(RunnerLocation {
-        instance_id,
+        host: format!("EC2 instance {instance_id}"),
+        source: "its instance metadata",
         account,
         region,
         vpc_id: vpc_id.as_ref().trim().to_string(),

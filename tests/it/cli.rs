@@ -21,6 +21,8 @@ fn hikkonuki() -> assert_cmd::Command {
         .env("AWS_CONFIG_FILE", "/nonexistent/config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Where the tests run is not where the runs they start run (an ECS task of CI's).
+        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
         .env("AWS_MAX_ATTEMPTS", "1");
     cmd
 }
@@ -457,6 +459,8 @@ fn ctrl_c_before_the_confirmation_leaves_no_rollback_file_behind() {
         .env("AWS_CONFIG_FILE", "/nonexistent/config")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/credentials")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        // Where the tests run is not where the runs they start run (an ECS task of CI's).
+        .env_remove("ECS_CONTAINER_METADATA_URI_V4")
         .args(["apply", "edited.yaml", "--yes"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

@@ -160,6 +160,8 @@ impl Emulator {
             .env("AWS_CONFIG_FILE", self.empty_aws_config())
             .env("AWS_SHARED_CREDENTIALS_FILE", self.empty_aws_config())
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Where the tests run is not where the runs they start run (an ECS task of CI's).
+            .env_remove("ECS_CONTAINER_METADATA_URI_V4")
             .env("NO_COLOR", "1");
         cmd
     }
@@ -203,6 +205,8 @@ impl Emulator {
             .env("AWS_CONFIG_FILE", self.empty_aws_config())
             .env("AWS_SHARED_CREDENTIALS_FILE", self.empty_aws_config())
             .env("AWS_EC2_METADATA_DISABLED", "true")
+            // Where the tests run is not where the runs they start run (an ECS task of CI's).
+            .env_remove("ECS_CONTAINER_METADATA_URI_V4")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null());
         cmd

@@ -227,3 +227,175 @@ async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_revie
         .code(0)
         .stderr(contains("looks like an EC2 instance").not());
 }
+
+/// An ECS task metadata endpoint (version 4) on loopback answering `/task` for one `awsvpc` task of the
+/// emulator's account whose interface has `mac`, in the shape AWS documents
+/// (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/task-metadata-endpoint-v4-fargate-response.html);
+/// returns the URL to set as `ECS_CONTAINER_METADATA_URI_V4`. Runs until the test ends.
+fn task_metadata_endpoint(task_arn: &str, mac: &str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/v4/0123abcd-task", listener.local_addr().unwrap());
+    let task = serde_json::json!({
+        "Cluster": "arn:aws:ecs:us-east-1:123456789012:cluster/responders",
+        "TaskARN": task_arn,
+        "Family": "hikkonuki",
+        "Revision": "1",
+        "DesiredStatus": "RUNNING",
+        "KnownStatus": "RUNNING",
+        "AvailabilityZone": "us-east-1a",
+        "LaunchType": "FARGATE",
+        "Containers": [{
+            "Name": "hikkonuki",
+            "Networks": [{
+                "NetworkMode": "awsvpc",
+                "IPv4Addresses": ["10.0.1.17"],
+                "AttachmentIndex": 0,
+                "MACAddress": mac,
+                "IPv4SubnetCIDRBlock": "10.0.1.0/24",
+            }],
+        }],
+    })
+    .to_string();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            reader.read_line(&mut request_line).unwrap_or_default();
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or_default() == 0 || header == "\r\n" {
+                    break;
+                }
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("");
+            let (status, body) = if path == "/v4/0123abcd-task/task" {
+                ("200 OK", task.clone())
+            } else {
+                ("404 Not Found", String::new())
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+/// Apply run in an ECS task (Fargate: its own network interface) inside a VPC the plan seals: the task
+/// metadata names the task and its interface's MAC address, EC2 the interface's VPC, subnet and group,
+/// and apply leaves out the cuts on that way out as for an instance, and cuts the rest.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_own_way_out() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    leaky_account::seed(&config, &[REGION]).await.unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", KINDS])
+        .assert()
+        .code(0);
+    let plan: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let enabled = |kind: &'static str| {
+        cuts(&plan)
+            .iter()
+            .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
+    };
+    let own_acl = enabled("nacl_deny").next().unwrap();
+    let vpc = own_acl["before"]["vpc_id"].as_str().unwrap();
+    let subnet = own_acl["before"]["subnets"][0].as_str().unwrap();
+    let own_group = enabled("sg_revoke")
+        .find(|cut| cut["before"]["vpc_id"] == vpc)
+        .unwrap();
+    let group = own_group["target"].as_str().unwrap();
+    let other_acl = enabled("nacl_deny")
+        .find(|cut| cut["before"]["vpc_id"] != vpc)
+        .expect("a second VPC with a network ACL to cut");
+    let block = enabled("vpc_block_public_access").next().unwrap();
+
+    // The task's interface, as Fargate makes it in the task's subnet with the task's group.
+    let ec2 = emulator.ec2(REGION).await;
+    let interface = ec2
+        .create_network_interface()
+        .subnet_id(subnet)
+        .groups(group)
+        .description("arn:aws:ecs:us-east-1:123456789012:attachment/0123")
+        .send()
+        .await
+        .unwrap();
+    let mac = interface
+        .network_interface()
+        .and_then(|eni| eni.mac_address())
+        .expect("the emulator names the interface's MAC address")
+        .to_string();
+    let task_arn = "arn:aws:ecs:us-east-1:123456789012:task/responders/0123abcd";
+    let endpoint = task_metadata_endpoint(task_arn, &mac);
+
+    let own_acl_id = own_acl["target"].as_str().unwrap();
+    let other_acl_id = other_acl["target"].as_str().unwrap();
+    let (own_before, other_before) = (
+        acl_entries(&ec2, own_acl_id).await,
+        acl_entries(&ec2, other_acl_id).await,
+    );
+    let groups_before = snapshot::security_groups(&ec2).await;
+
+    let mut assert = emulator
+        .apply("plans/p.yaml")
+        .env("ECS_CONTAINER_METADATA_URI_V4", &endpoint)
+        .assert()
+        .code(0);
+    for id in [
+        own_acl["id"].as_str().unwrap(),
+        own_group["id"].as_str().unwrap(),
+        block["id"].as_str().unwrap(),
+    ] {
+        assert = assert.stderr(contains(format!(
+            "{id} is left out: hikkonuki runs on ECS task {task_arn} in {vpc} (subnet {subnet}, read from its task metadata and network interface)"
+        )));
+    }
+    assert_eq!(
+        acl_entries(&ec2, own_acl_id).await,
+        own_before,
+        "the task's own way out is untouched"
+    );
+    assert_ne!(
+        acl_entries(&ec2, other_acl_id).await,
+        other_before,
+        "another VPC is sealed"
+    );
+    assert_eq!(
+        snapshot::security_groups(&ec2).await[group],
+        groups_before[group],
+        "its own group"
+    );
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    assert_eq!(acl_entries(&ec2, other_acl_id).await, other_before);
+    assert_eq!(snapshot::security_groups(&ec2).await, groups_before);
+}
+
+/// In an ECS task whose metadata endpoint does not answer, where apply runs is unknown: it says so
+/// before the review, rather than take the task for outside every VPC.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_in_an_ecs_task_whose_metadata_does_not_answer_says_so() {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    leaky_account::seed(&config, &[REGION]).await.unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", "iam_ssh_key_deactivate"])
+        .assert()
+        .code(0);
+    let endpoint = task_metadata_endpoint("unused", "unused");
+    emulator
+        .apply("plans/p.yaml")
+        .env("ECS_CONTAINER_METADATA_URI_V4", format!("{endpoint}-gone"))
+        .assert()
+        .code(0)
+        .stderr(contains(
+            "this run is inside an ECS task (ECS_CONTAINER_METADATA_URI_V4 is set), but its network could not be read from the task metadata endpoint (it answered HTTP 404 Not Found): if it runs inside a VPC this plan seals",
+        ));
+}

@@ -539,11 +539,16 @@ async fn protect_applying_principal(
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
-    match crate::runner::locate().await {
+    let location = match crate::runner::locate().await {
+        Ok(Some(runner)) => runner.location_in(&plan.account, session).await,
+        Ok(None) => Ok(None),
+        Err(what) => Err(what),
+    };
+    match location {
         Ok(Some(runner)) => left_out.extend(own_path::on_runners_path(&plan, registry, &runner)),
         Ok(None) => {}
-        Err(why) => reporter.event(&Event::Warning {
-            message: crate::runner::unknown_location_warning(&why),
+        Err(what) => reporter.event(&Event::Warning {
+            message: crate::runner::unknown_location_warning(&what),
         }),
     }
     // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal

@@ -47,22 +47,20 @@ pub(crate) fn why_on_path(
     // is the account's own: only the instance's account's reaches it.
     let what = if sealing && vpcs.is_empty() && account == runner.account {
         format!(
-            "this cut closes the internet path of every VPC in {}, the instance's among them",
+            "this cut closes the internet path of every VPC in {}, the runner's among them",
             runner.region
         )
     } else if sealing && vpcs.contains(&runner.vpc_id) {
         format!("this cut closes a path out of {}", runner.vpc_id)
     } else if runner.security_groups.contains(&cut.target) {
-        format!(
-            "{} is one of the instance's own security groups",
-            cut.target
-        )
+        format!("{} is one of the runner's own security groups", cut.target)
     } else {
         return None;
     };
     Some(format!(
-        "hikkonuki runs on EC2 instance {instance} in {vpc} (subnet {subnet}, read from its instance metadata), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
-        instance = runner.instance_id,
+        "hikkonuki runs on {host} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
+        host = runner.host,
+        source = runner.source,
         vpc = runner.vpc_id,
         subnet = runner.subnet_id,
     ))
@@ -79,7 +77,8 @@ mod tests {
 
     fn runner() -> RunnerLocation {
         RunnerLocation {
-            instance_id: "i-0bastion".into(),
+            host: "EC2 instance i-0bastion".into(),
+            source: "its instance metadata",
             account: "123456789012".into(),
             region: "us-east-1".into(),
             vpc_id: "vpc-2628b06624fdf2885".into(),
