@@ -125,7 +125,7 @@ pub async fn apply_command(
         outcome.elapsed.as_secs_f64(),
         counts_of(&outcome, &left_out)
     );
-    if let Some(seal) = seal_of(&outcome) {
+    if let Some(seal) = seal_of(&outcome, &left_out) {
         say!(settings, "{seal}.");
     }
     for (id, error) in &outcome.failed {
@@ -197,12 +197,28 @@ fn left_out_counts(left_out: &[LeftOut]) -> (usize, usize) {
 }
 
 /// Whether the run sealed the account, when it took sealing cuts: never "sealed" while one of them
-/// failed or was not attempted.
-fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
-    if outcome.seal_incomplete > 0 {
+/// failed or was not attempted, or one the plan holds was left out for a reason of its own (the way out
+/// of the machine apply runs on, a drifted resource with `--skip-drifted`; not one the flags did not
+/// select, which the operator chose).
+fn seal_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut]) -> Option<String> {
+    let seal_left_out = left_out
+        .iter()
+        .filter(|item| item.sealing && !item.not_selected())
+        .count();
+    if outcome.seal_incomplete > 0 || seal_left_out > 0 {
+        let mut why = Vec::new();
+        if outcome.seal_incomplete > 0 {
+            why.push(format!(
+                "{} sealing cut(s) failed or were not attempted",
+                outcome.seal_incomplete
+            ));
+        }
+        if seal_left_out > 0 {
+            why.push(format!("{seal_left_out} sealing cut(s) were left out"));
+        }
         return Some(format!(
-            "Not sealed: {} sealing cut(s) failed or were not attempted (see above); the ways out they close are still open",
-            outcome.seal_incomplete
+            "Not sealed: {} (see above); the ways out they close are still open",
+            why.join(", and ")
         ));
     }
     let sealed = outcome.sealed_after?;
@@ -282,7 +298,7 @@ fn accounts_applied(
                     settings,
                     "Account {account}: {}{} (rollback file {})",
                     counts_of(outcome, &item.left_out),
-                    seal_of(outcome)
+                    seal_of(outcome, &item.left_out)
                         .map(|seal| format!("; {}", seal.to_lowercase()))
                         .unwrap_or_default(),
                     item.rollback.display()

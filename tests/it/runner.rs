@@ -170,6 +170,14 @@ async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
             "{id} is left out: hikkonuki runs on EC2 instance i-0bastion in {vpc} (subnet {subnet}"
         )));
     }
+    // Never "Sealed in": the instance's VPC keeps its way out.
+    let seal_left_out = left_out
+        .iter()
+        .filter(|id| !id.starts_with("sg_revoke/"))
+        .count();
+    assert.stdout(contains(format!(
+        "Not sealed: {seal_left_out} sealing cut(s) were left out (see above); the ways out they close are still open."
+    )));
 
     assert_eq!(
         acl_entries(&ec2, own_acl_id).await,
@@ -357,6 +365,7 @@ async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
             "{id} is left out: hikkonuki runs on ECS task {task_arn} in {vpc} (subnet {subnet}, read from its task metadata and network interface)"
         )));
     }
+    assert.stdout(contains("Not sealed: ").and(contains("Sealed in").not()));
     assert_eq!(
         acl_entries(&ec2, own_acl_id).await,
         own_before,

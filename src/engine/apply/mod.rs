@@ -40,7 +40,7 @@ use crate::journal::{self, Entry, Journal, JournalContents};
 use crate::plan::select::Selection;
 use crate::plan::{self, Plan};
 use crate::report::{Event, Reporter};
-use crate::services::{PermissionCheck, Registry};
+use crate::services::{PermissionCheck, Phase, Registry};
 
 /// What the operator asked apply to do.
 #[derive(Debug, Clone, Default)]
@@ -71,6 +71,9 @@ pub struct ApplyRequest {
 pub struct LeftOut {
     pub id: String,
     pub because: LeftOutBecause,
+    /// A sealing cut: left out for a reason of its own, the account is not sealed whatever the run's
+    /// other sealing cuts do.
+    pub sealing: bool,
 }
 
 impl LeftOut {
@@ -315,6 +318,15 @@ pub async fn prepare(
     let caller = verify_account(session, &plan.account, "plan").await?;
     reporter.account(&caller.account);
     warn_unmatched(&plan, &request.selection, registry, reporter);
+    let sealing: HashSet<String> = plan
+        .enabled_cuts()
+        .filter(|cut| {
+            registry
+                .get(&cut.kind)
+                .is_some_and(|kind| kind.info().phase == Phase::Seal)
+        })
+        .map(|cut| cut.id.clone())
+        .collect();
     // Selected first: only the cuts this run takes are asked about the applier's access (live reads).
     let (plan, mut left_out) = select(plan, &request.selection, registry);
     let (plan, mut protected) =
@@ -338,6 +350,9 @@ pub async fn prepare(
         });
     }
     let plan = leave_out_drifted(plan, drift, &mut left_out);
+    for item in &mut left_out {
+        item.sealing = sealing.contains(&item.id);
+    }
     Ok(Prepared {
         plan,
         left_out,
@@ -476,6 +491,7 @@ pub(crate) fn select(
             left_out.push(LeftOut {
                 id: cut.id.clone(),
                 because: LeftOutBecause::NotSelected(selection.flags()),
+                sealing: false,
             });
         }
         taken
@@ -491,10 +507,12 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
         .map(|d| LeftOut {
             id: d.id.clone(),
             because: LeftOutBecause::Drifted(d),
+            sealing: false,
         })
         .chain(drift.unverifiable.into_iter().map(|(id, err)| LeftOut {
             id,
             because: LeftOutBecause::Unverifiable(err.to_string()),
+            sealing: false,
         }))
         .collect();
     let out_ids: HashSet<&str> = out.iter().map(|item| item.id.as_str()).collect();
@@ -573,6 +591,7 @@ async fn protect_applying_principal(
         protected.push(LeftOut {
             id,
             because: LeftOutBecause::Protected(why),
+            sealing: false,
         });
     }
     plan.cuts.retain(|cut| !protected_ids.contains(&cut.id));
