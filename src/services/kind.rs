@@ -394,6 +394,11 @@ pub trait Containment: Send + Sync {
     /// The VPCs the cut's resource belongs to (`--vpc`); none for resources outside any VPC.
     fn vpcs(&self, cut: &Cut) -> Vec<String>;
 
+    /// Whether a region-wide sealing cut (one that names no VPC) leaves `vpc`'s way out open as the
+    /// cut makes it (an exclusion the plan keeps for it): apply run from inside `vpc` then need not
+    /// leave the cut out ([`crate::engine::apply`]'s own path).
+    fn spares_vpc(&self, cut: &Cut, vpc: &str) -> bool;
+
     /// Whether `live` (as [`Containment::observe`] reads it) still holds the cut, for a kind whose `after`
     /// is not what observation reads back (a deny whose time is only known at apply, a policy AWS
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
@@ -738,6 +743,11 @@ pub trait CutKind: Send + Sync + 'static {
     /// As [`Containment::vpcs`]. Only kinds whose resources live in a VPC name one.
     fn vpcs(&self, _state: &Self::State) -> Vec<String> {
         Vec::new()
+    }
+
+    /// As [`Containment::spares_vpc`], judged from the cut's `after`. By default no VPC is spared.
+    fn spares_vpc(&self, _after: &Self::State, _vpc: &str) -> bool {
+        false
     }
 
     /// As [`Containment::holds`]. By default only the recorded `after` itself holds the cut (the engine
@@ -1121,6 +1131,11 @@ impl<K: CutKind> Containment for K {
         TypedCut::<K::State>::decode(cut)
             .map(|typed| CutKind::vpcs(self, &typed.before))
             .unwrap_or_default()
+    }
+
+    fn spares_vpc(&self, cut: &Cut, vpc: &str) -> bool {
+        TypedCut::<K::State>::decode(cut)
+            .is_ok_and(|typed| CutKind::spares_vpc(self, &typed.after, vpc))
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {

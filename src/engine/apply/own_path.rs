@@ -11,6 +11,8 @@
 //! switch) of the instance's own account, and a cut of one of its own security groups. Not seen: a way
 //! out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
 
+use std::collections::HashSet;
+
 use crate::plan::{Cut, Plan};
 use crate::runner::RunnerLocation;
 use crate::services::{Containment, Phase, Registry};
@@ -21,20 +23,52 @@ pub(crate) fn on_runners_path(
     registry: &Registry,
     runner: &RunnerLocation,
 ) -> Vec<(String, String)> {
+    let sealed = sealed_vpcs(plan.enabled_cuts(), registry);
+    let owned = owns_runners_vpc(&sealed, &plan.account, runner);
     plan.enabled_cuts()
         .filter_map(|cut| {
             let kind = registry.get(&cut.kind)?;
-            why_on_path(kind, cut, &plan.account, runner).map(|why| (cut.id.clone(), why))
+            why_on_path(kind, cut, owned, runner).map(|why| (cut.id.clone(), why))
         })
         .collect()
 }
 
-/// Why `cut`, of `account`, is on the runner's own path, if it is (`watch --recut` asks it of each
-/// re-cut, as apply of each cut).
+/// The VPCs, with their regions, whose network ACLs, route tables or gateways `cuts` seal: only the
+/// VPC's owner may change those, so the account the cuts are of owns them.
+pub(crate) fn sealed_vpcs<'a>(
+    cuts: impl Iterator<Item = &'a Cut>,
+    registry: &Registry,
+) -> HashSet<(String, String)> {
+    cuts.filter_map(|cut| Some((cut, registry.get(&cut.kind)?)))
+        .filter(|(_, kind)| kind.info().phase == Phase::Seal)
+        .flat_map(|(cut, kind)| {
+            kind.vpcs(cut)
+                .into_iter()
+                .map(|vpc| (cut.region.clone(), vpc))
+        })
+        .collect()
+}
+
+/// Whether a region-wide switch of `account` (VPC Block Public Access) reaches the runner's VPC: it
+/// applies to the VPCs the account owns. The runner's own account is taken to own it (a VPC shared with
+/// it by another is not told apart without a read, and leaving the switch out keeps the run alive); and
+/// an account that seals the runner's VPC ([`sealed_vpcs`]) owns it, whoever the runner is: a bastion of
+/// another account in a subnet this one shares with it.
+pub(crate) fn owns_runners_vpc(
+    sealed: &HashSet<(String, String)>,
+    account: &str,
+    runner: &RunnerLocation,
+) -> bool {
+    account == runner.account || sealed.contains(&(runner.region.clone(), runner.vpc_id.clone()))
+}
+
+/// Why `cut` is on the runner's own path, if it is (`watch --recut` asks it of each re-cut, as apply of
+/// each cut); `owns_runners_vpc`: whether the cut's account owns the runner's VPC
+/// ([`owns_runners_vpc`]).
 pub(crate) fn why_on_path(
     kind: &dyn Containment,
     cut: &Cut,
-    account: &str,
+    owns_runners_vpc: bool,
     runner: &RunnerLocation,
 ) -> Option<String> {
     if cut.region != runner.region {
@@ -44,8 +78,13 @@ pub(crate) fn why_on_path(
     let sealing = kind.info().phase == Phase::Seal;
     // VPC and group IDs name one resource whoever's it is: a subnet shared with the instance's account
     // (RAM) belongs to a VPC of another, whose plan still cuts the instance's path. A region-wide switch
-    // is the account's own: only the instance's account's reaches it.
-    let what = if sealing && vpcs.is_empty() && account == runner.account {
+    // reaches the VPCs of the account it is switched in, unless the cut keeps an exclusion for the
+    // runner's VPC.
+    let what = if sealing
+        && vpcs.is_empty()
+        && owns_runners_vpc
+        && !kind.spares_vpc(cut, &runner.vpc_id)
+    {
         format!(
             "this cut closes the internet path of every VPC in {}, the runner's among them",
             runner.region
@@ -167,7 +206,9 @@ mod tests {
     }
 
     /// A bastion of another account in a subnet this account shares with it (RAM): the VPC's sealing
-    /// cuts and its group are still its own way out; this account's region-wide switch is not its.
+    /// cuts and its group are still its own way out, and so is this account's region-wide switch, which
+    /// reaches the VPCs this account owns: the plan seals the bastion's VPC, so it owns it. (It was left
+    /// in, and would have cut the bastion off midway.)
     #[test]
     fn an_instance_of_another_account_in_a_shared_subnet_keeps_its_way_out() {
         let plan = example();
@@ -182,6 +223,57 @@ mod tests {
             .collect();
         assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
         assert!(ids.contains(&"sg_revoke/us-east-1/sg-0a7b921069b41f07d".to_string()));
+        assert!(ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
+
+        // An instance of another account in a VPC of neither's that this plan does not seal: this
+        // account's switch does not reach it.
+        let elsewhere = RunnerLocation {
+            account: "210987654321".into(),
+            vpc_id: "vpc-0participant".into(),
+            security_groups: vec!["sg-0participant".into()],
+            ..runner()
+        };
+        assert!(on_runners_path(&plan, &registry, &elsewhere).is_empty());
+    }
+
+    /// The region-wide switch keeping an exclusion for the instance's VPC (`--keep-vpc`) leaves its way
+    /// out open: it is cut, where it was left out with the reason that it closed every VPC's path.
+    #[test]
+    fn a_block_that_excludes_the_instances_vpc_is_cut() {
+        let mut plan = example();
+        let registry = Registry::standard();
+        let block = plan
+            .cuts
+            .iter_mut()
+            .find(|cut| cut.id == "vpc_block_public_access/us-east-1/123456789012")
+            .unwrap();
+        let mut after = block.after.value();
+        after["exclusions"] = serde_json::json!([
+            {"resource": runner().vpc_id, "mode": "allow-egress"}
+        ]);
+        block.after = after.into();
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &runner())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
         assert!(!ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
+        assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
+
+        // A subnet's exclusion is not enough: the way out may be another subnet's NAT gateway.
+        let block = plan
+            .cuts
+            .iter_mut()
+            .find(|cut| cut.id == "vpc_block_public_access/us-east-1/123456789012")
+            .unwrap();
+        let mut after = block.after.value();
+        after["exclusions"] = serde_json::json!([
+            {"resource": runner().subnet_id, "mode": "allow-bidirectional"}
+        ]);
+        block.after = after.into();
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &runner())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert!(ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
     }
 }

@@ -875,6 +875,18 @@ impl CutKind for VpcBlockPublicAccess {
         &INFO
     }
 
+    /// An exclusion the cut keeps (or makes, `--keep-vpc`) for the whole VPC: either mode lets the
+    /// VPC's own outbound calls and their answers through (`allow-egress` is outbound only, which is
+    /// all a run's calls to AWS need:
+    /// <https://docs.aws.amazon.com/vpc/latest/userguide/security-vpc-bpa-basics.html>). A subnet's
+    /// exclusion is not enough: the way out may be a NAT gateway in another subnet.
+    fn spares_vpc(&self, after: &RegionBlock, vpc: &str) -> bool {
+        after
+            .exclusions
+            .iter()
+            .any(|exclusion| exclusion.resource == vpc)
+    }
+
     fn plan_options(&self) -> &'static [PlanOption] {
         &OPTIONS
     }
