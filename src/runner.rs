@@ -37,6 +37,21 @@ pub struct RunnerLocation {
     pub subnet_id: String,
     /// The security groups of its primary network interface.
     pub security_groups: Vec<String>,
+    /// Who owns `vpc_id`, as the account whose cuts are judged sees it ([`Runner::location_in`]):
+    /// VPC Block Public Access reaches only the VPCs of the account it is switched in.
+    pub vpc_owner: VpcOwner,
+}
+
+/// Who owns the VPC the machine sits in, read with DescribeVpcs in the account whose cuts are judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VpcOwner {
+    /// The account EC2 names as the VPC's owner (the account itself, or the one sharing a subnet of it).
+    Account(String),
+    /// The account does not see the VPC (`InvalidVpcID.NotFound`): it is neither its own nor shared
+    /// with it.
+    NotSeen,
+    /// The read failed, with why; nothing is known.
+    Unknown(String),
 }
 
 /// How long the metadata service may take: it answers an instance within milliseconds.
@@ -60,10 +75,39 @@ impl Runner {
         account: &str,
         session: &AwsSession,
     ) -> Result<Option<RunnerLocation>, String> {
-        match self {
-            Runner::Located(location) => Ok(Some(location.clone())),
+        let location = match self {
+            Runner::Located(location) => Some(location.clone()),
             Runner::Task(task) => {
-                ecs::interface(task, account, session.region(&task.region).ec2()).await
+                ecs::interface(task, account, session.region(&task.region).ec2()).await?
+            }
+        };
+        let Some(mut location) = location else {
+            return Ok(None);
+        };
+        location.vpc_owner =
+            vpc_owner(session.region(&location.region).ec2(), &location.vpc_id).await;
+        Ok(Some(location))
+    }
+}
+
+/// Who owns `vpc`, as the client's account sees it: DescribeVpcs names the owner of a VPC the account
+/// owns or has a subnet of shared with it, and answers `InvalidVpcID.NotFound` for any other
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeVpcs.html>).
+async fn vpc_owner(ec2: &aws_sdk_ec2::Client, vpc: &str) -> VpcOwner {
+    match ec2.describe_vpcs().vpc_ids(vpc).send().await {
+        Ok(answer) => match answer.vpcs().first() {
+            Some(found) => match found.owner_id() {
+                Some(owner) => VpcOwner::Account(owner.to_string()),
+                None => VpcOwner::Unknown(format!("EC2 names no owner of {vpc}")),
+            },
+            None => VpcOwner::NotSeen,
+        },
+        Err(err) => {
+            let err = crate::service_error::ServiceError::from_sdk("ec2:DescribeVpcs", err);
+            if err.code.as_deref() == Some("InvalidVpcID.NotFound") {
+                VpcOwner::NotSeen
+            } else {
+                VpcOwner::Unknown(err.to_string())
             }
         }
     }
@@ -183,6 +227,8 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
     Ok(RunnerLocation {
         host: format!("EC2 instance {instance_id}"),
         source: "its instance metadata",
+        // Read per account judged ([`Runner::location_in`]).
+        vpc_owner: VpcOwner::Unknown("not read yet".into()),
         account,
         region,
         vpc_id: vpc_id.as_ref().trim().to_string(),
@@ -208,6 +254,50 @@ mod tests {
                 .find(|(key, _)| *key == name)
                 .map(|(_, value)| value.to_string())
         }
+    }
+
+    /// DescribeVpcs in the account judged names the VPC's owner (its own, or the one sharing a subnet of
+    /// it with it); a VPC it does not see (`InvalidVpcID.NotFound`) is not its own; a refused read is
+    /// unknown, with why.
+    #[tokio::test]
+    async fn mocked_the_vpcs_owner_is_read_in_the_account_judged() {
+        use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
+        use aws_smithy_mocks::{RuleMode, mock, mock_client};
+        let owned = mock!(aws_sdk_ec2::Client::describe_vpcs)
+            .match_requests(|req| req.vpc_ids() == ["vpc-0bastion"])
+            .then_output(|| {
+                DescribeVpcsOutput::builder()
+                    .vpcs(
+                        aws_sdk_ec2::types::Vpc::builder()
+                            .vpc_id("vpc-0bastion")
+                            .owner_id("111122223333")
+                            .build(),
+                    )
+                    .build()
+            });
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&owned]);
+        assert_eq!(
+            vpc_owner(&ec2, "vpc-0bastion").await,
+            VpcOwner::Account("111122223333".into())
+        );
+        let error = |code: &'static str| {
+            mock!(aws_sdk_ec2::Client::describe_vpcs).then_error(move || {
+                DescribeVpcsError::generic(
+                    aws_sdk_ec2::error::ErrorMetadata::builder()
+                        .code(code)
+                        .message("as AWS answers")
+                        .build(),
+                )
+            })
+        };
+        let missing = error("InvalidVpcID.NotFound");
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&missing]);
+        assert_eq!(vpc_owner(&ec2, "vpc-0bastion").await, VpcOwner::NotSeen);
+        let denied = error("UnauthorizedOperation");
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&denied]);
+        assert!(
+            matches!(vpc_owner(&ec2, "vpc-0bastion").await, VpcOwner::Unknown(why) if why.contains("UnauthorizedOperation"))
+        );
     }
 
     #[test]

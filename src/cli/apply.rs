@@ -125,7 +125,7 @@ pub async fn apply_command(
         outcome.elapsed.as_secs_f64(),
         counts_of(&outcome, &left_out)
     );
-    if let Some(seal) = seal_of(&outcome, &left_out) {
+    if let Some(seal) = seal_of(&outcome) {
         say!(settings, "{seal}.");
     }
     for (id, error) in &outcome.failed {
@@ -158,9 +158,12 @@ pub async fn apply_command(
         command: "apply".into(),
         ok,
         summary: format!(
-            "{}, {} not attempted; rollback file {}",
+            "{}, {} not attempted{}; rollback file {}",
             counts_of(&outcome, &left_out),
             outcome.not_attempted.len(),
+            seal_of(&outcome)
+                .map(|seal| format!("; {}", seal.to_lowercase()))
+                .unwrap_or_default(),
             rollback_path.display()
         ),
         tally: tally_of(&outcome, &left_out),
@@ -200,11 +203,8 @@ fn left_out_counts(left_out: &[LeftOut]) -> (usize, usize) {
 /// failed or was not attempted, or one the plan holds was left out for a reason of its own (the way out
 /// of the machine apply runs on, a drifted resource with `--skip-drifted`; not one the flags did not
 /// select, which the operator chose).
-fn seal_of(outcome: &crate::engine::apply::ApplyOutcome, left_out: &[LeftOut]) -> Option<String> {
-    let seal_left_out = left_out
-        .iter()
-        .filter(|item| item.sealing && !item.not_selected())
-        .count();
+fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
+    let seal_left_out = outcome.seal_left_out;
     if outcome.seal_incomplete > 0 || seal_left_out > 0 {
         let mut why = Vec::new();
         if outcome.seal_incomplete > 0 {
@@ -298,7 +298,7 @@ fn accounts_applied(
                     settings,
                     "Account {account}: {}{} (rollback file {})",
                     counts_of(outcome, &item.left_out),
-                    seal_of(outcome, &item.left_out)
+                    seal_of(outcome)
                         .map(|seal| format!("; {}", seal.to_lowercase()))
                         .unwrap_or_default(),
                     item.rollback.display()

@@ -17,7 +17,7 @@
 //! the resource since the cut), best effort: management events reach it within about 15 minutes, and a
 //! region without a trail still answers from its 90-day event history.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use futures_util::{StreamExt, stream};
@@ -171,9 +171,6 @@ pub async fn check(
         // ([`crate::services::Containment::cuts_after`]) is re-cut after them. Watched in restore's
         // order, a public bucket's deny would be put back after the account's S3 Block Public Access,
         // which makes S3 refuse it.
-        // Which VPCs the rollback file's cuts seal: whose they are, for the region-wide switches.
-        let sealed_vpcs =
-            super::apply::own_path::sealed_vpcs(watched.iter().map(|item| &item.cut), registry);
         let mut reopened: Vec<&mut Watched> = watched
             .iter_mut()
             .filter(|item| is_reopened(item))
@@ -204,8 +201,7 @@ pub async fn check(
                     "not re-cut: it would cut off the credentials watch runs with ({})",
                     visible(&caller.arn)
                 ))
-            } else if let Some(why) =
-                left_out_as_apply_would(session, kind, &again, &caller, &sealed_vpcs).await
+            } else if let Some(why) = left_out_as_apply_would(session, kind, &again, &caller).await
             {
                 Err(format!("not re-cut: {}", visible(&why)))
             } else {
@@ -356,7 +352,6 @@ async fn left_out_as_apply_would(
     kind: &dyn crate::services::Containment,
     cut: &Cut,
     caller: &crate::aws::CallerIdentity,
-    sealed_vpcs: &HashSet<(String, String)>,
 ) -> Option<String> {
     if let Some(why) = kind.leaves_out(cut, caller) {
         return Some(why);
@@ -371,7 +366,7 @@ async fn left_out_as_apply_would(
             if let Some(why) = super::apply::own_path::why_on_path(
                 kind,
                 cut,
-                super::apply::own_path::owns_runners_vpc(sealed_vpcs, &caller.account, &runner),
+                super::apply::own_path::owns_runners_vpc(&caller.account, &runner),
                 &runner,
             ) {
                 return Some(why);

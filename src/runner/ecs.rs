@@ -173,6 +173,7 @@ pub async fn interface(
             .iter()
             .filter_map(|group| group.group_id().map(str::to_string))
             .collect(),
+        vpc_owner: super::VpcOwner::Unknown("not read yet".into()),
     }))
 }
 
@@ -289,6 +290,7 @@ mod tests {
                 vpc_id: "vpc-0task".into(),
                 subnet_id: "subnet-0task".into(),
                 security_groups: vec!["sg-0task".into()],
+                vpc_owner: crate::runner::VpcOwner::Unknown("not read yet".into()),
             }
         );
 

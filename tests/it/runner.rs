@@ -108,100 +108,167 @@ async fn acl_entries(ec2: &aws_sdk_ec2::Client, acl: &str) -> String {
     entries.join("\n")
 }
 
+/// The seeded account planned with the network kinds, and a machine inside it: in the VPC of the first
+/// network ACL cut, in one of its subnets, in one of that VPC's groups the plan cuts. Another VPC's ACL
+/// is cut as planned.
+struct InsideASealedVpc {
+    emulator: Emulator,
+    ec2: aws_sdk_ec2::Client,
+    vpc: String,
+    subnet: String,
+    group: String,
+    /// The cuts on the machine's way out, which apply must leave out: the VPC's ACL and route tables,
+    /// the region's Block Public Access, the machine's group.
+    on_its_way: Vec<String>,
+    own_acl: String,
+    other_acl: String,
+    own_acl_before: String,
+    other_acl_before: String,
+    groups_before: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl InsideASealedVpc {
+    async fn seed() -> InsideASealedVpc {
+        let emulator = Emulator::start();
+        let config = emulator.sdk_config(REGION).await;
+        leaky_account::seed(&config, &[REGION]).await.unwrap();
+        emulator
+            .plan(REGION, "plans/p.yaml")
+            .args(["--kinds", KINDS])
+            .assert()
+            .code(0);
+        let plan: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+                .unwrap();
+        let enabled = |kind: &'static str| {
+            cuts(&plan)
+                .iter()
+                .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
+        };
+        let text = |value: &Value| value.as_str().unwrap().to_string();
+        let own_acl = enabled("nacl_deny").next().unwrap();
+        let vpc = text(&own_acl["before"]["vpc_id"]);
+        let own_group = enabled("sg_revoke")
+            .find(|cut| cut["before"]["vpc_id"] == vpc.as_str())
+            .unwrap();
+        let other_acl = enabled("nacl_deny")
+            .find(|cut| cut["before"]["vpc_id"] != vpc.as_str())
+            .expect("a second VPC with a network ACL to cut");
+        let block = enabled("vpc_block_public_access").next().unwrap();
+        let mut on_its_way = vec![
+            text(&own_acl["id"]),
+            text(&own_group["id"]),
+            text(&block["id"]),
+        ];
+        on_its_way.extend(
+            enabled("route_remove")
+                .filter(|cut| cut["before"]["vpc_id"] == vpc.as_str())
+                .map(|cut| text(&cut["id"])),
+        );
+        let ec2 = emulator.ec2(REGION).await;
+        let (own_acl, other_acl) = (text(&own_acl["target"]), text(&other_acl["target"]));
+        InsideASealedVpc {
+            subnet: text(&plan_cut(&plan, &on_its_way[0])["before"]["subnets"][0]),
+            group: text(&own_group["target"]),
+            own_acl_before: acl_entries(&ec2, &own_acl).await,
+            other_acl_before: acl_entries(&ec2, &other_acl).await,
+            groups_before: snapshot::security_groups(&ec2).await,
+            emulator,
+            ec2,
+            vpc,
+            on_its_way,
+            own_acl,
+            other_acl,
+        }
+    }
+
+    /// Applies with `env` (where the machine is read from) and checks: each cut on its way out left out
+    /// naming `host` and `source`, the run not called sealed, its way out untouched, the rest cut; then
+    /// restore gives back what the run cut.
+    async fn apply_leaves_out_its_way_and_restores(
+        &self,
+        env: &[(&str, &str)],
+        host: &str,
+        source: &str,
+    ) {
+        let mut applied = self.emulator.apply("plans/p.yaml");
+        for (name, value) in env {
+            applied.env(name, value);
+        }
+        let mut assert = applied.assert().code(0);
+        for id in &self.on_its_way {
+            assert = assert.stderr(contains(format!(
+                "{id} is left out: hikkonuki runs on {host} in {} (subnet {}, read from {source})",
+                self.vpc, self.subnet
+            )));
+        }
+        // Never "Sealed in": the machine's VPC keeps its way out.
+        let seal_left_out = self
+            .on_its_way
+            .iter()
+            .filter(|id| !id.starts_with("sg_revoke/"))
+            .count();
+        assert
+            .stdout(contains(format!(
+                "Not sealed: {seal_left_out} sealing cut(s) were left out (see above); the ways out they close are still open."
+            )))
+            .stderr(contains("sealed in").not());
+
+        let ec2 = &self.ec2;
+        assert_eq!(
+            acl_entries(ec2, &self.own_acl).await,
+            self.own_acl_before,
+            "the machine's own way out is untouched"
+        );
+        assert_ne!(
+            acl_entries(ec2, &self.other_acl).await,
+            self.other_acl_before,
+            "another VPC is sealed"
+        );
+        let groups_after = snapshot::security_groups(ec2).await;
+        let group = &self.group;
+        assert_eq!(
+            groups_after[group], self.groups_before[group],
+            "its own group"
+        );
+        assert!(
+            groups_after
+                .iter()
+                .any(|(id, rules)| id != group && *rules != self.groups_before[id]),
+            "other groups are cut"
+        );
+
+        // Restore gives back what the run did cut.
+        self.emulator
+            .restore("plans/p.rollback.yaml")
+            .assert()
+            .code(0);
+        assert_eq!(
+            acl_entries(ec2, &self.other_acl).await,
+            self.other_acl_before
+        );
+        assert_eq!(snapshot::security_groups(ec2).await, self.groups_before);
+    }
+}
+
+fn plan_cut<'a>(plan: &'a Value, id: &str) -> &'a Value {
+    cuts(plan).iter().find(|cut| cut["id"] == id).unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_own_way_out() {
-    let emulator = Emulator::start();
-    let config = emulator.sdk_config(REGION).await;
-    leaky_account::seed(&config, &[REGION]).await.unwrap();
-    emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--kinds", KINDS])
-        .assert()
-        .code(0);
-    let plan: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
-            .unwrap();
-    let enabled = |kind: &'static str| {
-        cuts(&plan)
-            .iter()
-            .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
-    };
-    // The instance sits in the VPC of the first network ACL cut, in one of its subnets, in one of that
-    // VPC's groups the plan cuts; another VPC's ACL is cut as planned.
-    let own_acl = enabled("nacl_deny").next().unwrap();
-    let vpc = own_acl["before"]["vpc_id"].as_str().unwrap();
-    let subnet = own_acl["before"]["subnets"][0].as_str().unwrap();
-    let own_group = enabled("sg_revoke")
-        .find(|cut| cut["before"]["vpc_id"] == vpc)
-        .unwrap();
-    let group = own_group["target"].as_str().unwrap();
-    let other_acl = enabled("nacl_deny")
-        .find(|cut| cut["before"]["vpc_id"] != vpc)
-        .expect("a second VPC with a network ACL to cut");
-    let block = enabled("vpc_block_public_access").next().unwrap();
-    let own_routes: Vec<&str> = enabled("route_remove")
-        .filter(|cut| cut["before"]["vpc_id"] == vpc)
-        .map(|cut| cut["id"].as_str().unwrap())
-        .collect();
-
-    let ec2 = emulator.ec2(REGION).await;
-    let own_acl_id = own_acl["target"].as_str().unwrap();
-    let other_acl_id = other_acl["target"].as_str().unwrap();
-    let (own_before, other_before) = (
-        acl_entries(&ec2, own_acl_id).await,
-        acl_entries(&ec2, other_acl_id).await,
-    );
-    let groups_before = snapshot::security_groups(&ec2).await;
-
-    let imds = metadata_service(vpc, subnet, Some(group));
-    let mut left_out = vec![
-        own_acl["id"].as_str().unwrap(),
-        own_group["id"].as_str().unwrap(),
-        block["id"].as_str().unwrap(),
-    ];
-    left_out.extend(&own_routes);
-    let mut applied = emulator.apply("plans/p.yaml");
-    applied
-        .env_remove("AWS_EC2_METADATA_DISABLED")
-        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds);
-    let mut assert = applied.assert().code(0);
-    for id in &left_out {
-        assert = assert.stderr(contains(format!(
-            "{id} is left out: hikkonuki runs on EC2 instance i-0bastion in {vpc} (subnet {subnet}"
-        )));
-    }
-    // Never "Sealed in": the instance's VPC keeps its way out.
-    let seal_left_out = left_out
-        .iter()
-        .filter(|id| !id.starts_with("sg_revoke/"))
-        .count();
-    assert.stdout(contains(format!(
-        "Not sealed: {seal_left_out} sealing cut(s) were left out (see above); the ways out they close are still open."
-    )));
-
-    assert_eq!(
-        acl_entries(&ec2, own_acl_id).await,
-        own_before,
-        "the instance's own way out is untouched"
-    );
-    assert_ne!(
-        acl_entries(&ec2, other_acl_id).await,
-        other_before,
-        "another VPC is sealed"
-    );
-    let groups_after = snapshot::security_groups(&ec2).await;
-    assert_eq!(groups_after[group], groups_before[group], "its own group");
-    assert!(
-        groups_after
-            .iter()
-            .any(|(id, rules)| id != group && *rules != groups_before[id]),
-        "other groups are cut"
-    );
-
-    // Restore gives back what the run did cut.
-    emulator.restore("plans/p.rollback.yaml").assert().code(0);
-    assert_eq!(acl_entries(&ec2, other_acl_id).await, other_before);
-    assert_eq!(snapshot::security_groups(&ec2).await, groups_before);
+    let inside = InsideASealedVpc::seed().await;
+    let imds = metadata_service(&inside.vpc, &inside.subnet, Some(&inside.group));
+    inside
+        .apply_leaves_out_its_way_and_restores(
+            &[
+                ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds),
+                ("AWS_EC2_METADATA_DISABLED", "false"),
+            ],
+            "EC2 instance i-0bastion",
+            "its instance metadata",
+        )
+        .await;
 }
 
 /// On a machine whose metadata service does not answer in full (here: its interface's groups answer 404,
@@ -297,40 +364,13 @@ fn task_metadata_endpoint(task_arn: &str, mac: &str) -> String {
 /// and apply leaves out the cuts on that way out as for an instance, and cuts the rest.
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_own_way_out() {
-    let emulator = Emulator::start();
-    let config = emulator.sdk_config(REGION).await;
-    leaky_account::seed(&config, &[REGION]).await.unwrap();
-    emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--kinds", KINDS])
-        .assert()
-        .code(0);
-    let plan: Value =
-        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
-            .unwrap();
-    let enabled = |kind: &'static str| {
-        cuts(&plan)
-            .iter()
-            .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
-    };
-    let own_acl = enabled("nacl_deny").next().unwrap();
-    let vpc = own_acl["before"]["vpc_id"].as_str().unwrap();
-    let subnet = own_acl["before"]["subnets"][0].as_str().unwrap();
-    let own_group = enabled("sg_revoke")
-        .find(|cut| cut["before"]["vpc_id"] == vpc)
-        .unwrap();
-    let group = own_group["target"].as_str().unwrap();
-    let other_acl = enabled("nacl_deny")
-        .find(|cut| cut["before"]["vpc_id"] != vpc)
-        .expect("a second VPC with a network ACL to cut");
-    let block = enabled("vpc_block_public_access").next().unwrap();
-
+    let inside = InsideASealedVpc::seed().await;
     // The task's interface, as Fargate makes it in the task's subnet with the task's group.
-    let ec2 = emulator.ec2(REGION).await;
-    let interface = ec2
+    let interface = inside
+        .ec2
         .create_network_interface()
-        .subnet_id(subnet)
-        .groups(group)
+        .subnet_id(&inside.subnet)
+        .groups(&inside.group)
         .description("arn:aws:ecs:us-east-1:123456789012:attachment/0123")
         .send()
         .await
@@ -342,48 +382,13 @@ async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
         .to_string();
     let task_arn = "arn:aws:ecs:us-east-1:123456789012:task/responders/0123abcd";
     let endpoint = task_metadata_endpoint(task_arn, &mac);
-
-    let own_acl_id = own_acl["target"].as_str().unwrap();
-    let other_acl_id = other_acl["target"].as_str().unwrap();
-    let (own_before, other_before) = (
-        acl_entries(&ec2, own_acl_id).await,
-        acl_entries(&ec2, other_acl_id).await,
-    );
-    let groups_before = snapshot::security_groups(&ec2).await;
-
-    let mut assert = emulator
-        .apply("plans/p.yaml")
-        .env("ECS_CONTAINER_METADATA_URI_V4", &endpoint)
-        .assert()
-        .code(0);
-    for id in [
-        own_acl["id"].as_str().unwrap(),
-        own_group["id"].as_str().unwrap(),
-        block["id"].as_str().unwrap(),
-    ] {
-        assert = assert.stderr(contains(format!(
-            "{id} is left out: hikkonuki runs on ECS task {task_arn} in {vpc} (subnet {subnet}, read from its task metadata and network interface)"
-        )));
-    }
-    assert.stdout(contains("Not sealed: ").and(contains("Sealed in").not()));
-    assert_eq!(
-        acl_entries(&ec2, own_acl_id).await,
-        own_before,
-        "the task's own way out is untouched"
-    );
-    assert_ne!(
-        acl_entries(&ec2, other_acl_id).await,
-        other_before,
-        "another VPC is sealed"
-    );
-    assert_eq!(
-        snapshot::security_groups(&ec2).await[group],
-        groups_before[group],
-        "its own group"
-    );
-    emulator.restore("plans/p.rollback.yaml").assert().code(0);
-    assert_eq!(acl_entries(&ec2, other_acl_id).await, other_before);
-    assert_eq!(snapshot::security_groups(&ec2).await, groups_before);
+    inside
+        .apply_leaves_out_its_way_and_restores(
+            &[("ECS_CONTAINER_METADATA_URI_V4", &endpoint)],
+            &format!("ECS task {task_arn}"),
+            "its task metadata and network interface",
+        )
+        .await;
 }
 
 /// In an ECS task whose metadata endpoint does not answer, where apply runs is unknown: it says so

@@ -248,6 +248,10 @@ pub struct ApplyOptions<'a> {
     pub stop: Option<&'a AtomicBool>,
     /// How many cuts of one phase run at once (0 counts as 1).
     pub parallelism: usize,
+    /// Sealing cuts of the plan this run leaves out for a reason of its own (the way out of the machine
+    /// it runs on, a drifted resource under `--skip-drifted`): while there is one, the account is not
+    /// sealed, and no `sealed` event fires.
+    pub seal_left_out: usize,
 }
 
 #[derive(Debug, Default)]
@@ -265,6 +269,8 @@ pub struct ApplyOutcome {
     pub sealed_earlier: bool,
     /// Sealing cuts of this run that failed or were not attempted: the account is not sealed.
     pub seal_incomplete: usize,
+    /// Sealing cuts of the plan the run left out ([`ApplyOptions::seal_left_out`]): not sealed either.
+    pub seal_left_out: usize,
     pub elapsed: Duration,
     /// The run stopped early (Ctrl-C, --fail-fast, expired credentials); these cuts were not attempted.
     pub not_attempted: Vec<String>,
@@ -360,6 +366,8 @@ struct SealState {
     incomplete: usize,
     /// Sealing changes still being waited for.
     waiting: usize,
+    /// Sealing cuts of the plan the run left out: while there is one, no event fires.
+    left_out: usize,
     sealed_after: Option<Duration>,
 }
 
@@ -418,6 +426,7 @@ impl SealWatch {
         if state.answered
             && state.any_taken
             && state.incomplete == 0
+            && state.left_out == 0
             && state.waiting == 0
             && state.sealed_after.is_none()
         {
@@ -473,6 +482,7 @@ pub async fn execute(
     let journal = Mutex::new(journal);
     let halt = AtomicBool::new(false);
     let seal = SealWatch::default();
+    seal.state.lock().expect("seal watch").left_out = options.seal_left_out;
     let phase_of = |cut: &Cut| {
         registry
             .get(&cut.kind)
@@ -602,6 +612,7 @@ pub async fn execute(
         outcome.sealed_earlier,
         outcome.seal_incomplete,
     ) = seal.verdict();
+    outcome.seal_left_out = options.seal_left_out;
     outcome.elapsed = started.elapsed();
     Ok(outcome)
 }
@@ -687,6 +698,11 @@ impl CutRun<'_, '_> {
     /// A cut whose call AWS answered: waits until its change is in force ([`Containment::take_effect`]),
     /// then journals it done with its undo record, or failed when the change never came into force
     /// (restore then derives the undo from the cut, as for any cut whose completion is not recorded).
+    ///
+    /// `unreviewed`: a half-done cut finished where someone changed the resource beside it since the
+    /// plan ([`Containment::finishable`]), the changes in words. Journaled done all the same, so restore
+    /// gives back all the cut took, and reported failed, so the run does not end in success with a
+    /// change no one reviewed left in place (a rule added may be a new way out).
     async fn complete(
         &self,
         kind: &dyn Containment,
@@ -694,31 +710,6 @@ impl CutRun<'_, '_> {
         cut: &Cut,
         undo: Value,
         cut_started: Instant,
-    ) -> Result<CutResult, EngineError> {
-        if let Err(err) = kind.take_effect(ctx, cut).await {
-            return self.call_failed(cut, &err);
-        }
-        self.append(Entry::Done {
-            id: cut.id.clone(),
-            undo: undo.into(),
-        })?;
-        self.reporter.event(&Event::CutDone {
-            id: cut.id.clone(),
-            elapsed: cut_started.elapsed(),
-        });
-        Ok(CutResult::Done)
-    }
-
-    /// A half-done cut finished where someone changed the resource beside it since the plan
-    /// ([`Containment::finishable`]): journaled done, so restore gives back all the cut took, and
-    /// reported failed, so the run does not end in success with a change no one reviewed left in place
-    /// (a rule added may be a new way out).
-    async fn finished_beside_changes(
-        &self,
-        kind: &dyn Containment,
-        ctx: &RegionCtx,
-        cut: &Cut,
-        undo: Value,
         unreviewed: &[String],
     ) -> Result<CutResult, EngineError> {
         if let Err(err) = kind.take_effect(ctx, cut).await {
@@ -728,12 +719,19 @@ impl CutRun<'_, '_> {
             id: cut.id.clone(),
             undo: undo.into(),
         })?;
-        let error = format!(
-            "the rest of the reviewed cut is made and recorded (restore gives back all it took), but {} changed beside the cut since the plan, and that change, which no one reviewed, is left as it is: {}. Check it, and make a new plan to cut what it opens",
-            cut.target,
-            unreviewed.join("; ")
-        );
-        Ok(self.report_failed(cut, error, false))
+        if !unreviewed.is_empty() {
+            let error = format!(
+                "the rest of the reviewed cut is made and recorded (restore gives back all it took), but {} changed beside the cut since the plan, and that change, which no one reviewed, is left as it is: {}. Check it, and make a new plan to cut what it opens",
+                cut.target,
+                unreviewed.join("; ")
+            );
+            return Ok(self.report_failed(cut, error, false));
+        }
+        self.reporter.event(&Event::CutDone {
+            id: cut.id.clone(),
+            elapsed: cut_started.elapsed(),
+        });
+        Ok(CutResult::Done)
     }
 }
 
@@ -883,6 +881,9 @@ async fn run_cut<'a>(
         }
     })
     .await;
+    let unreviewed: Vec<String> = finishing
+        .map(|(_, unreviewed)| unreviewed)
+        .unwrap_or_default();
     match applied {
         Ok(undo) => match later {
             Some(later) => {
@@ -890,7 +891,9 @@ async fn run_cut<'a>(
                 let started = later.started;
                 seal.wait_started();
                 let waiting: TakingEffect<'a> = Box::pin(async move {
-                    let result = run.complete(kind, &ctx, cut, undo, cut_started).await;
+                    let result = run
+                        .complete(kind, &ctx, cut, undo, cut_started, &unreviewed)
+                        .await;
                     seal.wait_ended(&result, started, run.reporter);
                     (cut.id.clone(), result)
                 });
@@ -902,13 +905,10 @@ async fn run_cut<'a>(
                 }
                 Ok(CutResult::TakingEffect)
             }
-            None => match &finishing {
-                Some((_, unreviewed)) if !unreviewed.is_empty() => {
-                    run.finished_beside_changes(kind, &ctx, cut, undo, unreviewed)
-                        .await
-                }
-                _ => run.complete(kind, &ctx, cut, undo, cut_started).await,
-            },
+            None => {
+                run.complete(kind, &ctx, cut, undo, cut_started, &unreviewed)
+                    .await
+            }
         },
         Err(err) if writes.changed_nothing() => run.refused(cut, &err),
         Err(err) => run.call_failed(cut, &err),

@@ -410,6 +410,10 @@ pub async fn perform(
         )?,
     };
     let options = ApplyOptions {
+        seal_left_out: left_out
+            .iter()
+            .filter(|item| item.sealing && !item.not_selected())
+            .count(),
         progress,
         fail_fast: request.fail_fast,
         stop,

@@ -359,6 +359,7 @@ async fn switch_and_key(
         &plan,
         &mut journal,
         &ApplyOptions {
+            seal_left_out: 0,
             parallelism,
             progress: if resuming {
                 [(plan.cuts[1].id.clone(), Progress::Uncertain)].into()
@@ -556,6 +557,7 @@ async fn a_run_stopped_before_its_sealing_cuts_is_not_reported_sealed() {
     let reporter = RecordingReporter::default();
     let stop = std::sync::atomic::AtomicBool::new(true);
     let options = ApplyOptions {
+        seal_left_out: 0,
         parallelism: 2,
         stop: Some(&stop),
         ..ApplyOptions::default()
@@ -645,6 +647,7 @@ async fn apply_block_and_policies(parallelism: usize) -> (Vec<String>, ApplyOutc
 /// Applies `cuts` with the stand-in kinds of `registry`, in a fresh journal, `parallelism` at once.
 async fn apply_stand_ins(registry: &Registry, cuts: Vec<Cut>, parallelism: usize) -> ApplyOutcome {
     let options = ApplyOptions {
+        seal_left_out: 0,
         parallelism,
         ..ApplyOptions::default()
     };
@@ -686,6 +689,7 @@ async fn resume_stand_ins(
 ) -> ApplyOutcome {
     let uncertain = cuts[0].id.clone();
     let options = ApplyOptions {
+        seal_left_out: 0,
         parallelism: 1,
         stop,
         progress: [(uncertain, Progress::Uncertain)].into(),
@@ -829,6 +833,7 @@ async fn a_failed_journal_write_halts_the_run_before_a_resumed_cut_rewinds() {
         &plan,
         &mut journal,
         &ApplyOptions {
+            seal_left_out: 0,
             parallelism: 1,
             progress: [(plan.cuts[1].id.clone(), Progress::Uncertain)].into(),
             ..ApplyOptions::default()

@@ -11,10 +11,8 @@
 //! switch) of the instance's own account, and a cut of one of its own security groups. Not seen: a way
 //! out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
 
-use std::collections::HashSet;
-
 use crate::plan::{Cut, Plan};
-use crate::runner::RunnerLocation;
+use crate::runner::{RunnerLocation, VpcOwner};
 use crate::services::{Containment, Phase, Registry};
 
 /// The enabled cuts on the runner's own path, each with why.
@@ -23,8 +21,7 @@ pub(crate) fn on_runners_path(
     registry: &Registry,
     runner: &RunnerLocation,
 ) -> Vec<(String, String)> {
-    let sealed = sealed_vpcs(plan.enabled_cuts(), registry);
-    let owned = owns_runners_vpc(&sealed, &plan.account, runner);
+    let owned = owns_runners_vpc(&plan.account, runner);
     plan.enabled_cuts()
         .filter_map(|cut| {
             let kind = registry.get(&cut.kind)?;
@@ -33,33 +30,18 @@ pub(crate) fn on_runners_path(
         .collect()
 }
 
-/// The VPCs, with their regions, whose network ACLs, route tables or gateways `cuts` seal: only the
-/// VPC's owner may change those, so the account the cuts are of owns them.
-pub(crate) fn sealed_vpcs<'a>(
-    cuts: impl Iterator<Item = &'a Cut>,
-    registry: &Registry,
-) -> HashSet<(String, String)> {
-    cuts.filter_map(|cut| Some((cut, registry.get(&cut.kind)?)))
-        .filter(|(_, kind)| kind.info().phase == Phase::Seal)
-        .flat_map(|(cut, kind)| {
-            kind.vpcs(cut)
-                .into_iter()
-                .map(|vpc| (cut.region.clone(), vpc))
-        })
-        .collect()
-}
-
 /// Whether a region-wide switch of `account` (VPC Block Public Access) reaches the runner's VPC: it
-/// applies to the VPCs the account owns. The runner's own account is taken to own it (a VPC shared with
-/// it by another is not told apart without a read, and leaving the switch out keeps the run alive); and
-/// an account that seals the runner's VPC ([`sealed_vpcs`]) owns it, whoever the runner is: a bastion of
-/// another account in a subnet this one shares with it.
-pub(crate) fn owns_runners_vpc(
-    sealed: &HashSet<(String, String)>,
-    account: &str,
-    runner: &RunnerLocation,
-) -> bool {
-    account == runner.account || sealed.contains(&(runner.region.clone(), runner.vpc_id.clone()))
+/// blocks "resources in VPCs and subnets that you own"
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcBlockPublicAccessOptions.html>),
+/// so it does where `account` owns the VPC, whoever the runner is (a bastion of another account in a
+/// subnet `account` shares with it), and not where another account does. An owner that could not be
+/// read counts as `account`: leaving the switch out keeps the run alive, and says why.
+pub(crate) fn owns_runners_vpc(account: &str, runner: &RunnerLocation) -> bool {
+    match &runner.vpc_owner {
+        VpcOwner::Account(owner) => owner == account,
+        VpcOwner::NotSeen => false,
+        VpcOwner::Unknown(_) => true,
+    }
 }
 
 /// Why `cut` is on the runner's own path, if it is (`watch --recut` asks it of each re-cut, as apply of
@@ -123,6 +105,7 @@ mod tests {
             vpc_id: "vpc-2628b06624fdf2885".into(),
             subnet_id: "subnet-eee2fec9d0cee4ef7".into(),
             security_groups: vec!["sg-0a7b921069b41f07d".into()],
+            vpc_owner: VpcOwner::Account("123456789012".into()),
         }
     }
 
@@ -195,6 +178,7 @@ mod tests {
             account: "210987654321".into(),
             vpc_id: "vpc-0elsewhere".into(),
             security_groups: vec!["sg-0elsewhere".into()],
+            vpc_owner: VpcOwner::Account("210987654321".into()),
             ..runner()
         };
         assert!(on_runners_path(&plan, &registry, &elsewhere).is_empty());
@@ -207,8 +191,8 @@ mod tests {
 
     /// A bastion of another account in a subnet this account shares with it (RAM): the VPC's sealing
     /// cuts and its group are still its own way out, and so is this account's region-wide switch, which
-    /// reaches the VPCs this account owns: the plan seals the bastion's VPC, so it owns it. (It was left
-    /// in, and would have cut the bastion off midway.)
+    /// reaches the VPCs this account owns, as EC2 says it owns the bastion's. (It was left in, and would
+    /// have cut the bastion off midway.) An owner that could not be read counts as this account's.
     #[test]
     fn an_instance_of_another_account_in_a_shared_subnet_keeps_its_way_out() {
         let plan = example();
@@ -231,49 +215,42 @@ mod tests {
             account: "210987654321".into(),
             vpc_id: "vpc-0participant".into(),
             security_groups: vec!["sg-0participant".into()],
+            vpc_owner: VpcOwner::NotSeen,
             ..runner()
         };
         assert!(on_runners_path(&plan, &registry, &elsewhere).is_empty());
+        let unread = RunnerLocation {
+            vpc_owner: VpcOwner::Unknown("UnauthorizedOperation".into()),
+            ..elsewhere
+        };
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &unread)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, ["vpc_block_public_access/us-east-1/123456789012"]);
     }
 
     /// The region-wide switch keeping an exclusion for the instance's VPC (`--keep-vpc`) leaves its way
-    /// out open: it is cut, where it was left out with the reason that it closed every VPC's path.
+    /// out open: it is cut, where it was left out with the reason that it closed every VPC's path. A
+    /// subnet's exclusion is not enough: the way out may be another subnet's NAT gateway.
     #[test]
     fn a_block_that_excludes_the_instances_vpc_is_cut() {
-        let mut plan = example();
-        let registry = Registry::standard();
-        let block = plan
-            .cuts
-            .iter_mut()
-            .find(|cut| cut.id == "vpc_block_public_access/us-east-1/123456789012")
-            .unwrap();
-        let mut after = block.after.value();
-        after["exclusions"] = serde_json::json!([
-            {"resource": runner().vpc_id, "mode": "allow-egress"}
-        ]);
-        block.after = after.into();
-        let ids: Vec<String> = on_runners_path(&plan, &registry, &runner())
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        assert!(!ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
+        const BLOCK: &str = "vpc_block_public_access/us-east-1/123456789012";
+        let left_out_with = |excluded: &str, mode: &str| {
+            let mut plan = example();
+            let block = plan.cuts.iter_mut().find(|cut| cut.id == BLOCK).unwrap();
+            let mut after = block.after.value();
+            after["exclusions"] = serde_json::json!([{"resource": excluded, "mode": mode}]);
+            block.after = after.into();
+            on_runners_path(&plan, &Registry::standard(), &runner())
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect::<Vec<String>>()
+        };
+        let ids = left_out_with(&runner().vpc_id, "allow-egress");
+        assert!(!ids.contains(&BLOCK.to_string()));
         assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
-
-        // A subnet's exclusion is not enough: the way out may be another subnet's NAT gateway.
-        let block = plan
-            .cuts
-            .iter_mut()
-            .find(|cut| cut.id == "vpc_block_public_access/us-east-1/123456789012")
-            .unwrap();
-        let mut after = block.after.value();
-        after["exclusions"] = serde_json::json!([
-            {"resource": runner().subnet_id, "mode": "allow-bidirectional"}
-        ]);
-        block.after = after.into();
-        let ids: Vec<String> = on_runners_path(&plan, &registry, &runner())
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        assert!(ids.contains(&"vpc_block_public_access/us-east-1/123456789012".to_string()));
+        let ids = left_out_with(&runner().subnet_id, "allow-bidirectional");
+        assert!(ids.contains(&BLOCK.to_string()));
     }
 }

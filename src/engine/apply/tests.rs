@@ -182,6 +182,7 @@ async fn mocked_fail_fast_stops_at_the_first_failure_and_lists_what_was_not_atte
     let dir = tempfile::tempdir().unwrap();
     let (_, mut journal) = new_journal(&dir);
     let options = ApplyOptions {
+        seal_left_out: 0,
         fail_fast: true,
         ..ApplyOptions::default()
     };
@@ -267,6 +268,7 @@ async fn mocked_a_stop_request_halts_before_the_next_cut_with_the_journal_comple
     let (path, mut journal) = new_journal(&dir);
     let stop = AtomicBool::new(true);
     let options = ApplyOptions {
+        seal_left_out: 0,
         stop: Some(&stop),
         ..ApplyOptions::default()
     };

@@ -129,28 +129,24 @@ async fn killed_between_revokes_then_resumed(add_a_rule_meanwhile: bool) {
         "half-done: inbound revoked, outbound not yet"
     );
 
-    let added = if add_a_rule_meanwhile {
-        ec2.authorize_security_group_ingress()
-            .group_id(&group)
-            .ip_permissions(world_ssh("0.0.0.0/0"))
-            .send()
-            .await
-            .unwrap();
+    // The world's SSH authorized again (the revoked rule, under a new ID), then another range's: the
+    // latter's ID is the rule no one reviewed.
+    let mut added = None;
+    for cidr in ["0.0.0.0/0", ADDED_SINCE]
+        .into_iter()
+        .filter(|_| add_a_rule_meanwhile)
+    {
         let answer = ec2
             .authorize_security_group_ingress()
             .group_id(&group)
-            .ip_permissions(world_ssh(ADDED_SINCE))
+            .ip_permissions(world_ssh(cidr))
             .send()
             .await
             .unwrap();
-        let id = answer.security_group_rules()[0]
+        added = answer.security_group_rules()[0]
             .security_group_rule_id()
-            .unwrap()
-            .to_string();
-        Some(id)
-    } else {
-        None
-    };
+            .map(str::to_string);
+    }
 
     let resumed = emulator
         .apply("plans/sg.yaml")
