@@ -162,7 +162,7 @@ async fn read_once() -> Result<Option<Runner>, String> {
         .map(|location| Some(Runner::Located(location)))
         .map_err(|err| {
             format!(
-                "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata ({err})"
+                "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata ({err})"
             )
         })
 }
@@ -171,7 +171,7 @@ async fn read_once() -> Result<Option<Runner>, String> {
 /// why, from [`locate`] or [`Runner::location_in`]).
 pub fn unknown_location_warning(what: &str) -> String {
     format!(
-        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where the metadata answers (AWS_EC2_METADATA_DISABLED=true says it runs on no EC2 instance)"
+        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where the metadata answers"
     )
 }
 

@@ -293,7 +293,7 @@ async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_revie
         .assert()
         .code(0)
         .stderr(contains(
-            "this machine looks like an EC2 instance, but where it sits could not be read from its instance metadata (",
+            "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata (",
         ));
     emulator
         .apply("plans/p.yaml")

@@ -308,7 +308,7 @@ async fn recover(
 }
 
 /// A resumed cut left neither as planned nor as cut that could not be put back as planned.
-const NOT_PUT_BACK: &str = "the earlier run left this resource neither as planned nor as cut (partly cut), and it could not be put back as planned: it is not retried. `hikkonuki restore` puts back what was removed; then make a new plan";
+const NOT_PUT_BACK: &str = "the earlier run left this resource neither as planned nor as cut (partly cut), and it could not be put back as planned: it is not retried. `hikkonuki restore` puts back what was removed, where nothing changed since the plan (it reports a change as a conflict, leaving that to be put back by hand); then make a new plan";
 
 /// Whether `live` is a cut stopped between its calls: the kind's judgement, or a cut that holds but is
 /// not wholly in force ([`Containment::holding_is_complete`]).
