@@ -271,12 +271,9 @@ async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
         .await;
 }
 
-/// On a machine whose metadata service does not answer in full (here: its interface's groups answer 404,
-/// as a service failing midway), where apply runs is unknown: it is not taken for outside every VPC
-/// (which let the instance's own group be cut unsaid); apply says before the review that it cannot
-/// tell. With the service turned off, it says nothing.
-#[tokio::test(flavor = "multi_thread")]
-async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_review() {
+/// The seeded account planned with one kind that touches no network: where apply runs matters to no
+/// cut, only what it says of it.
+async fn planned_with_no_network_cut() -> Emulator {
     let emulator = Emulator::start();
     let config = emulator.sdk_config(REGION).await;
     leaky_account::seed(&config, &[REGION]).await.unwrap();
@@ -285,6 +282,16 @@ async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_revie
         .args(["--kinds", "iam_ssh_key_deactivate"])
         .assert()
         .code(0);
+    emulator
+}
+
+/// On a machine whose metadata service does not answer in full (here: its interface's groups answer 404,
+/// as a service failing midway), where apply runs is unknown: it is not taken for outside every VPC
+/// (which let the instance's own group be cut unsaid); apply says before the review that it cannot
+/// tell. With the service turned off, it says nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_review() {
+    let emulator = planned_with_no_network_cut().await;
     let imds = metadata_service("vpc-0unknown", "subnet-0unknown", None);
     emulator
         .apply("plans/p.yaml")
@@ -395,14 +402,7 @@ async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
 /// before the review, rather than take the task for outside every VPC.
 #[tokio::test(flavor = "multi_thread")]
 async fn apply_in_an_ecs_task_whose_metadata_does_not_answer_says_so() {
-    let emulator = Emulator::start();
-    let config = emulator.sdk_config(REGION).await;
-    leaky_account::seed(&config, &[REGION]).await.unwrap();
-    emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--kinds", "iam_ssh_key_deactivate"])
-        .assert()
-        .code(0);
+    let emulator = planned_with_no_network_cut().await;
     let endpoint = task_metadata_endpoint("unused", "unused");
     emulator
         .apply("plans/p.yaml")
