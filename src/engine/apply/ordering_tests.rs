@@ -545,6 +545,45 @@ async fn a_seal_that_never_takes_effect_is_journaled_failed_and_the_other_cuts_s
     assert_eq!((outcome.sealed_after, outcome.seal_incomplete), (None, 1));
 }
 
+/// A run that left out a sealing cut of the plan (the way out of the machine it runs on) never says the
+/// account is sealed, though every sealing cut it took is in place: the cut left out keeps a way out
+/// open. (The `sealed` event fired, and `--stats` gave a time to seal, while the summary said "Not
+/// sealed".) Without one left out, the same run is sealed.
+#[tokio::test(start_paused = true)]
+async fn a_run_that_left_out_a_sealing_cut_is_not_reported_sealed() {
+    for (left_out, sealed) in [(1, false), (0, true)] {
+        let log = Log::default();
+        let registry = Registry::of_kinds(vec![
+            stand_in(&SLOW_SWITCH, &log, Behaviour::AtOnce),
+            stand_in(&KEY_OFF, &log, Behaviour::AtOnce),
+        ]);
+        let reporter = RecordingReporter::default();
+        let options = ApplyOptions {
+            seal_left_out: left_out,
+            parallelism: 2,
+            ..ApplyOptions::default()
+        };
+        let cuts = vec![
+            cut("slow_switch", "us-east-1", "region"),
+            cut("key_off", "us-east-1", "AKIA1"),
+        ];
+        let outcome = apply_stand_ins_with(&registry, cuts, &options, &reporter).await;
+        assert_eq!(outcome.done.len(), 2, "{outcome:?}");
+        assert_eq!(
+            (outcome.sealed_after.is_some(), outcome.seal_left_out),
+            (sealed, left_out)
+        );
+        let events = reporter.events.lock().unwrap().clone();
+        assert_eq!(
+            events
+                .iter()
+                .any(|e| matches!(e, crate::report::Event::Sealed { .. })),
+            sealed,
+            "{events:?}"
+        );
+    }
+}
+
 /// A run stopped before its sealing cuts (Ctrl-C) never says the account is sealed, however little was
 /// left to do: the responder reads "sealed" as "cut off".
 #[tokio::test(start_paused = true)]
