@@ -113,6 +113,18 @@ async fn vpc_owner(ec2: &aws_sdk_ec2::Client, vpc: &str) -> VpcOwner {
     }
 }
 
+/// Where the machine sits as the cuts of `account` are judged ([`locate`], then
+/// [`Runner::location_in`]): what apply and `watch --recut` ask.
+pub async fn locate_for(
+    account: &str,
+    session: &AwsSession,
+) -> Result<Option<RunnerLocation>, String> {
+    match locate().await? {
+        Some(runner) => runner.location_in(account, session).await,
+        None => Ok(None),
+    }
+}
+
 /// Where hikkonuki runs: `Ok(None)` where the machine is no EC2 instance and no ECS task (or the
 /// instance metadata service is turned off), `Ok(Some(_))` where its metadata answered, and `Err` with
 /// what could not be read where it did not answer all of it (out of reach, as from a container whose
@@ -122,7 +134,7 @@ async fn vpc_owner(ec2: &aws_sdk_ec2::Client, vpc: &str) -> VpcOwner {
 /// Read once per process: where the machine sits does not change during a run, and apply asks it for
 /// every account of a run over an organization, `watch` for every re-cut. A read that failed is not
 /// kept: the next one asks again.
-pub async fn locate() -> Result<Option<Runner>, String> {
+async fn locate() -> Result<Option<Runner>, String> {
     static LOCATION: tokio::sync::OnceCell<Option<Runner>> = tokio::sync::OnceCell::const_new();
     LOCATION.get_or_try_init(read_once).await.cloned()
 }

@@ -204,8 +204,7 @@ fn left_out_counts(left_out: &[LeftOut]) -> (usize, usize) {
 /// of the machine apply runs on, a drifted resource with `--skip-drifted`; not one the flags did not
 /// select, which the operator chose).
 fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
-    let seal_left_out = outcome.seal_left_out;
-    if outcome.seal_incomplete > 0 || seal_left_out > 0 {
+    if outcome.seal_incomplete > 0 || outcome.seal_left_out > 0 {
         let mut why = Vec::new();
         if outcome.seal_incomplete > 0 {
             why.push(format!(
@@ -213,8 +212,11 @@ fn seal_of(outcome: &crate::engine::apply::ApplyOutcome) -> Option<String> {
                 outcome.seal_incomplete
             ));
         }
-        if seal_left_out > 0 {
-            why.push(format!("{seal_left_out} sealing cut(s) were left out"));
+        if outcome.seal_left_out > 0 {
+            why.push(format!(
+                "{} sealing cut(s) were left out",
+                outcome.seal_left_out
+            ));
         }
         return Some(format!(
             "Not sealed: {} (see above); the ways out they close are still open",

@@ -356,12 +356,7 @@ async fn left_out_as_apply_would(
     if let Some(why) = kind.leaves_out(cut, caller) {
         return Some(why);
     }
-    let location = match crate::runner::locate().await {
-        Ok(Some(runner)) => runner.location_in(&caller.account, session).await,
-        Ok(None) => Ok(None),
-        Err(what) => Err(what),
-    };
-    match location {
+    match crate::runner::locate_for(&caller.account, session).await {
         Ok(Some(runner)) => {
             if let Some(why) = super::apply::own_path::why_on_path(
                 kind,

@@ -47,6 +47,28 @@ fn metadata_service(vpc: &str, subnet: &str, group: Option<&str>) -> String {
     if let Some(group) = group {
         answers.push((format!("{interface}/security-group-ids"), group.into()));
     }
+    serve(listener, move |method, path| {
+        if method == "PUT" && path == "/latest/api/token" {
+            (
+                "200 OK",
+                "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
+                "a-token".to_string(),
+            )
+        } else if let Some((_, answer)) = answers.iter().find(|(p, _)| p == path) {
+            ("200 OK", "", answer.clone())
+        } else {
+            ("404 Not Found", "", String::new())
+        }
+    });
+    url
+}
+
+/// Answers each HTTP/1.1 request on `listener` with `answer(method, path)`: a status, extra header
+/// lines, a body. A request's own body is read and dropped. Runs until the test ends.
+fn serve(
+    listener: TcpListener,
+    answer: impl Fn(&str, &str) -> (&'static str, &'static str, String) + Send + 'static,
+) {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -67,17 +89,7 @@ fn metadata_service(vpc: &str, subnet: &str, group: Option<&str>) -> String {
             let _ = reader.read_exact(&mut body);
             let mut parts = request_line.split_whitespace();
             let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            let (status, extra, body) = if method == "PUT" && path == "/latest/api/token" {
-                (
-                    "200 OK",
-                    "x-aws-ec2-metadata-token-ttl-seconds: 21600\r\n",
-                    "a-token".to_string(),
-                )
-            } else if let Some((_, answer)) = answers.iter().find(|(p, _)| p == path) {
-                ("200 OK", "", answer.clone())
-            } else {
-                ("404 Not Found", "", String::new())
-            };
+            let (status, extra, body) = answer(method, path);
             let _ = write!(
                 stream,
                 "HTTP/1.1 {status}\r\n{extra}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
@@ -85,7 +97,6 @@ fn metadata_service(vpc: &str, subnet: &str, group: Option<&str>) -> String {
             );
         }
     });
-    url
 }
 
 fn cuts(plan: &Value) -> &Vec<Value> {
@@ -338,29 +349,11 @@ fn task_metadata_endpoint(task_arn: &str, mac: &str) -> String {
         }],
     })
     .to_string();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap_or_default();
-            loop {
-                let mut header = String::new();
-                if reader.read_line(&mut header).unwrap_or_default() == 0 || header == "\r\n" {
-                    break;
-                }
-            }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("");
-            let (status, body) = if path == "/v4/0123abcd-task/task" {
-                ("200 OK", task.clone())
-            } else {
-                ("404 Not Found", String::new())
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
+    serve(listener, move |_, path| {
+        if path == "/v4/0123abcd-task/task" {
+            ("200 OK", "Content-Type: application/json\r\n", task.clone())
+        } else {
+            ("404 Not Found", "", String::new())
         }
     });
     url

@@ -71,9 +71,6 @@ pub struct ApplyRequest {
 pub struct LeftOut {
     pub id: String,
     pub because: LeftOutBecause,
-    /// A sealing cut: left out for a reason of its own, the account is not sealed whatever the run's
-    /// other sealing cuts do.
-    pub sealing: bool,
 }
 
 impl LeftOut {
@@ -252,6 +249,8 @@ pub struct Prepared {
     plan_sha256: String,
     /// `request.parallelism` over the regions of the plan's cuts.
     parallelism: usize,
+    /// Sealing cuts the run leaves out for a reason of its own ([`ApplyOptions::seal_left_out`]).
+    seal_left_out: usize,
 }
 
 impl Prepared {
@@ -350,9 +349,11 @@ pub async fn prepare(
         });
     }
     let plan = leave_out_drifted(plan, drift, &mut left_out);
-    for item in &mut left_out {
-        item.sealing = sealing.contains(&item.id);
-    }
+    // Not the cuts the flags did not select: the operator chose to leave those for now.
+    let seal_left_out = left_out
+        .iter()
+        .filter(|item| !item.not_selected() && sealing.contains(&item.id))
+        .count();
     Ok(Prepared {
         plan,
         left_out,
@@ -363,6 +364,7 @@ pub async fn prepare(
         caller,
         plan_sha256: plan_sha256.to_string(),
         parallelism,
+        seal_left_out,
     })
 }
 
@@ -385,6 +387,7 @@ pub async fn perform(
         caller,
         plan_sha256,
         parallelism,
+        seal_left_out,
     } = prepared;
     report_left_out(&left_out, reporter);
     let mut journal = match contents {
@@ -410,10 +413,7 @@ pub async fn perform(
         )?,
     };
     let options = ApplyOptions {
-        seal_left_out: left_out
-            .iter()
-            .filter(|item| item.sealing && !item.not_selected())
-            .count(),
+        seal_left_out,
         progress,
         fail_fast: request.fail_fast,
         stop,
@@ -495,7 +495,6 @@ pub(crate) fn select(
             left_out.push(LeftOut {
                 id: cut.id.clone(),
                 because: LeftOutBecause::NotSelected(selection.flags()),
-                sealing: false,
             });
         }
         taken
@@ -511,12 +510,10 @@ fn leave_out_drifted(mut plan: Plan, drift: DriftCheck, left_out: &mut Vec<LeftO
         .map(|d| LeftOut {
             id: d.id.clone(),
             because: LeftOutBecause::Drifted(d),
-            sealing: false,
         })
         .chain(drift.unverifiable.into_iter().map(|(id, err)| LeftOut {
             id,
             because: LeftOutBecause::Unverifiable(err.to_string()),
-            sealing: false,
         }))
         .collect();
     let out_ids: HashSet<&str> = out.iter().map(|item| item.id.as_str()).collect();
@@ -561,12 +558,7 @@ async fn protect_applying_principal(
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
-    let location = match crate::runner::locate().await {
-        Ok(Some(runner)) => runner.location_in(&plan.account, session).await,
-        Ok(None) => Ok(None),
-        Err(what) => Err(what),
-    };
-    match location {
+    match crate::runner::locate_for(&plan.account, session).await {
         Ok(Some(runner)) => left_out.extend(own_path::on_runners_path(&plan, registry, &runner)),
         Ok(None) => {}
         Err(what) => reporter.event(&Event::Warning {
@@ -595,7 +587,6 @@ async fn protect_applying_principal(
         protected.push(LeftOut {
             id,
             because: LeftOutBecause::Protected(why),
-            sealing: false,
         });
     }
     plan.cuts.retain(|cut| !protected_ids.contains(&cut.id));
