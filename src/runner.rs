@@ -2,8 +2,8 @@
 //! interface of its own (every Fargate task): its account, region, VPC, subnet and security groups, read
 //! from the instance metadata service (IMDSv2), or from the task metadata endpoint and EC2
 //! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
-//! network ACL, its route table, its VPC's internet gateway and its own security groups: the seal closes
-//! that path, and the run would cut itself off midway, every later cut left undone and no restore
+//! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
+//! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut itself off midway, every later cut left undone and no restore
 //! possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
 //! VPC environment and Lambda functions, neither an instance nor a task.
 //!

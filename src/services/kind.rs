@@ -399,6 +399,11 @@ pub trait Containment: Send + Sync {
     /// leave the cut out ([`crate::engine::apply`]'s own path).
     fn spares_vpc(&self, cut: &Cut, vpc: &str) -> bool;
 
+    /// What of its VPC the cut closes that carries the calls hikkonuki makes from inside that VPC, other
+    /// than the way out the sealing cuts close (which apply judges by their phase), in words: apply
+    /// run from inside the VPC leaves the cut out ([`crate::engine::apply`]'s own path).
+    fn carries_calls_from_vpc(&self, cut: &Cut) -> Option<String>;
+
     /// Whether `live` (as [`Containment::observe`] reads it) still holds the cut, for a kind whose `after`
     /// is not what observation reads back (a deny whose time is only known at apply, a policy AWS
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
@@ -748,6 +753,11 @@ pub trait CutKind: Send + Sync + 'static {
     /// As [`Containment::spares_vpc`], judged from the cut's `after`. By default no VPC is spared.
     fn spares_vpc(&self, _after: &Self::State, _vpc: &str) -> bool {
         false
+    }
+
+    /// As [`Containment::carries_calls_from_vpc`]. By default nothing the cut closes carries them.
+    fn carries_calls_from_vpc(&self, _cut: &TypedCut<Self::State>) -> Option<String> {
+        None
     }
 
     /// As [`Containment::holds`]. By default only the recorded `after` itself holds the cut (the engine
@@ -1136,6 +1146,12 @@ impl<K: CutKind> Containment for K {
     fn spares_vpc(&self, cut: &Cut, vpc: &str) -> bool {
         TypedCut::<K::State>::decode(cut)
             .is_ok_and(|typed| CutKind::spares_vpc(self, &typed.after, vpc))
+    }
+
+    fn carries_calls_from_vpc(&self, cut: &Cut) -> Option<String> {
+        TypedCut::<K::State>::decode(cut)
+            .ok()
+            .and_then(|typed| CutKind::carries_calls_from_vpc(self, &typed))
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {

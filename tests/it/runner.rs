@@ -18,7 +18,8 @@ use crate::leaky_account;
 use crate::snapshot;
 
 const REGION: &str = "us-east-1";
-const KINDS: &str = "vpc_block_public_access,nacl_deny,route_remove,igw_detach,sg_revoke";
+const KINDS: &str =
+    "vpc_block_public_access,nacl_deny,route_remove,igw_detach,sg_revoke,vpce_policy_deny";
 const MAC: &str = "0e:49:61:0f:c3:11";
 
 /// A metadata service on loopback answering for one instance: `i-0bastion` of the emulator's account,
@@ -134,6 +135,9 @@ struct InsideASealedVpc {
     own_acl: String,
     other_acl: String,
     own_acl_before: String,
+    /// The VPC's S3 gateway endpoint and its policy before apply.
+    endpoint: String,
+    endpoint_policy_before: Option<String>,
     other_acl_before: String,
     groups_before: std::collections::BTreeMap<String, Vec<String>>,
 }
@@ -157,8 +161,14 @@ impl InsideASealedVpc {
                 .filter(move |cut| cut["kind"] == kind && cut["enabled"].as_bool() == Some(true))
         };
         let text = |value: &Value| value.as_str().unwrap().to_string();
-        let own_acl = enabled("nacl_deny").next().unwrap();
-        let vpc = text(&own_acl["before"]["vpc_id"]);
+        // The machine sits in the VPC with the S3 gateway endpoint, which carries its calls to S3.
+        let endpoint = enabled("vpce_policy_deny")
+            .find(|cut| cut["before"]["vpc_endpoint_type"] == "Gateway")
+            .expect("the seeded VPC's S3 gateway endpoint");
+        let vpc = text(&endpoint["before"]["vpc_id"]);
+        let own_acl = enabled("nacl_deny")
+            .find(|cut| cut["before"]["vpc_id"] == vpc.as_str())
+            .unwrap();
         let own_group = enabled("sg_revoke")
             .find(|cut| cut["before"]["vpc_id"] == vpc.as_str())
             .unwrap();
@@ -170,6 +180,7 @@ impl InsideASealedVpc {
             text(&own_acl["id"]),
             text(&own_group["id"]),
             text(&block["id"]),
+            text(&endpoint["id"]),
         ];
         on_its_way.extend(
             enabled("route_remove")
@@ -182,6 +193,8 @@ impl InsideASealedVpc {
             subnet: text(&plan_cut(&plan, &on_its_way[0])["before"]["subnets"][0]),
             group: text(&own_group["target"]),
             own_acl_before: acl_entries(&ec2, &own_acl).await,
+            endpoint_policy_before: endpoint_policy(&ec2, &text(&endpoint["target"])).await,
+            endpoint: text(&endpoint["target"]),
             other_acl_before: acl_entries(&ec2, &other_acl).await,
             groups_before: snapshot::security_groups(&ec2).await,
             emulator,
@@ -217,7 +230,7 @@ impl InsideASealedVpc {
         let seal_left_out = self
             .on_its_way
             .iter()
-            .filter(|id| !id.starts_with("sg_revoke/"))
+            .filter(|id| !id.starts_with("sg_revoke/") && !id.starts_with("vpce_policy_deny/"))
             .count();
         assert
             .stdout(contains(format!(
@@ -235,6 +248,11 @@ impl InsideASealedVpc {
             acl_entries(ec2, &self.other_acl).await,
             self.other_acl_before,
             "another VPC is sealed"
+        );
+        assert_eq!(
+            endpoint_policy(ec2, &self.endpoint).await,
+            self.endpoint_policy_before,
+            "the S3 gateway endpoint its calls to S3 go through keeps its policy"
         );
         let groups_after = snapshot::security_groups(ec2).await;
         let group = &self.group;
@@ -260,6 +278,17 @@ impl InsideASealedVpc {
         );
         assert_eq!(snapshot::security_groups(ec2).await, self.groups_before);
     }
+}
+
+async fn endpoint_policy(ec2: &aws_sdk_ec2::Client, endpoint: &str) -> Option<String> {
+    let described = ec2
+        .describe_vpc_endpoints()
+        .vpc_endpoint_ids(endpoint)
+        .send()
+        .await
+        .unwrap();
+    let policy = described.vpc_endpoints()[0].policy_document();
+    policy.map(str::to_string)
 }
 
 fn plan_cut<'a>(plan: &'a Value, id: &str) -> &'a Value {

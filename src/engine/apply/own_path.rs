@@ -8,8 +8,10 @@
 //! The judgement is the cut's phase and VPC: a sealing cut of the instance's VPC (every table and ACL of
 //! it, not only its own subnet's: the way out may go through a NAT gateway in another subnet), whichever
 //! account owns the VPC (a subnet shared through RAM), a sealing cut that names no VPC (a region-wide
-//! switch) of the instance's own account, and a cut of one of its own security groups. Not seen: a way
-//! out through another VPC (a transit gateway, a peering to an egress VPC), whose seal is cut.
+//! switch) of the instance's own account, a cut of what else of the VPC its calls go through (an S3
+//! gateway endpoint: [`Containment::carries_calls_from_vpc`]), and a cut of one of its own security
+//! groups. Not seen: a way out through another VPC (a transit gateway, a peering to an egress VPC),
+//! whose seal is cut.
 
 use crate::plan::{Cut, Plan};
 use crate::runner::{RunnerLocation, VpcOwner};
@@ -73,6 +75,12 @@ pub(crate) fn why_on_path(
         )
     } else if sealing && vpcs.contains(&runner.vpc_id) {
         format!("this cut closes a path out of {}", runner.vpc_id)
+    } else if let Some(what) = vpcs
+        .contains(&runner.vpc_id)
+        .then(|| kind.carries_calls_from_vpc(cut))
+        .flatten()
+    {
+        what
     } else if runner.security_groups.contains(&cut.target) {
         format!("{} is one of the runner's own security groups", cut.target)
     } else {
@@ -122,6 +130,7 @@ mod tests {
             "vpc_block_public_access/us-east-1/123456789012",
             "nacl_deny/us-east-1/acl-d0a1826666f3f24ca",
             "sg_revoke/us-east-1/sg-0a7b921069b41f07d",
+            "vpce_policy_deny/us-east-1/vpce-2ad71e63bb314fd02",
         ] {
             assert!(ids.contains(&expected), "{expected} in {ids:?}");
         }
@@ -137,7 +146,9 @@ mod tests {
             assert!(cut.enabled && cut.region == "us-east-1", "{id}");
             let kind = registry.get(&cut.kind).unwrap();
             assert!(
-                kind.info().phase == Phase::Seal || cut.kind == "sg_revoke",
+                kind.info().phase == Phase::Seal
+                    || cut.kind == "sg_revoke"
+                    || cut.kind == "vpce_policy_deny",
                 "{id}"
             );
         }
@@ -166,6 +177,35 @@ mod tests {
                 && why.contains("Run from outside vpc-2628b06624fdf2885"),
             "{why}"
         );
+    }
+
+    /// The VPC's S3 gateway endpoint carries the instance's calls to S3 by routing: its policy cut and,
+    /// once enabled, its deletion are left out; another VPC's endpoint is not.
+    #[test]
+    fn the_s3_gateway_endpoint_of_the_instances_vpc_is_left_open() {
+        let mut plan = example();
+        for cut in plan.cuts.iter_mut().filter(|cut| cut.kind == "vpce_delete") {
+            cut.enabled = true;
+        }
+        let ids: Vec<String> = on_runners_path(&plan, &Registry::standard(), &runner())
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        for endpoint in [
+            "vpce_policy_deny/us-east-1/vpce-2ad71e63bb314fd02",
+            "vpce_delete/us-east-1/vpce-2ad71e63bb314fd02",
+        ] {
+            assert!(ids.contains(&endpoint.to_string()), "{endpoint} in {ids:?}");
+        }
+        let in_another_vpc = RunnerLocation {
+            vpc_id: "vpc-0elsewhere".into(),
+            ..runner()
+        };
+        let ids: Vec<String> = on_runners_path(&plan, &Registry::standard(), &in_another_vpc)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert!(!ids.iter().any(|id| id.starts_with("vpce_")), "{ids:?}");
     }
 
     /// An instance of another account in a VPC of its own (the operator's tooling account), or of

@@ -533,6 +533,30 @@ async fn own_routes_among(
         .collect())
 }
 
+/// Whether the calls hikkonuki makes from inside an endpoint's VPC reach their service through it by
+/// routing, in words: a gateway endpoint of S3, whose prefix-list route sends every S3 call of the
+/// subnets whose route tables it is associated with through it, whatever DNS says
+/// (<https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html>). The run calls S3 for the
+/// evidence trail's bucket, for buckets' policies and for their restore; a deny-all policy on the
+/// endpoint, or its deletion in a VPC with no other way out, would fail those calls midway. DynamoDB,
+/// the only other service gateway endpoints serve, hikkonuki never calls. Judged for the whole VPC, as
+/// the sealing cuts are: which subnet's table routes to it is not read. Interface endpoints are judged
+/// by what their service's hostname resolves to ([`own_route`]), not here.
+pub fn carries_calls_by_route(
+    endpoint_type: &str,
+    service_name: &str,
+    endpoint_id: &str,
+    region: &str,
+) -> Option<String> {
+    // Every partition names S3's gateway service `….<region>.s3` (in China `com.amazonaws.cn-north-1.s3`).
+    let s3 = service_name.ends_with(&format!(".{region}.s3"));
+    (endpoint_type == "Gateway" && s3).then(|| {
+        format!(
+            "{endpoint_id} is its VPC's gateway endpoint for S3, which the run's calls to S3 (the evidence trail's bucket, buckets' policies) go through by the routes of the tables it is associated with"
+        )
+    })
+}
+
 /// `vpce_policy_ignored`: an endpoint the policy cut cannot close, named so the plan never calls it
 /// contained. High: data can leave through it with every other cut applied.
 pub struct PolicyIgnored;

@@ -781,3 +781,81 @@ async fn mocked_check_dry_runs_the_policy_swap_and_the_delete() {
     assert!(matches!(verdict, PermissionCheck::Denied(_)), "{verdict:?}");
     assert_eq!((modify.num_calls(), delete.num_calls()), (1, 1));
 }
+
+/// An S3 gateway endpoint carries the calls hikkonuki makes to S3 from inside its VPC, by routing
+/// whatever DNS says: both its cuts say so, for apply run from inside that VPC to leave them out. An
+/// interface endpoint (judged by DNS instead) and a DynamoDB gateway endpoint (a service hikkonuki
+/// never calls) carry none of them.
+#[test]
+fn only_an_s3_gateway_endpoints_cuts_close_a_way_the_runs_own_calls_go() {
+    let carried = |endpoint: VpcEndpoint| {
+        let described = describe(&endpoint).unwrap();
+        let policy = vpce_policy_deny::propose(&described, &PolicySupport::Enforced)
+            .map(|proposed| cut("vpce_policy_deny", proposed))
+            .map(|typed| plan_cut("vpce_policy_deny", typed, true));
+        let delete = plan_cut(
+            "vpce_delete",
+            cut(
+                "vpce_delete",
+                vpce_delete::propose(&described, &PolicySupport::Enforced),
+            ),
+            false,
+        );
+        (
+            policy.and_then(|c| Containment::carries_calls_from_vpc(&VpcEndpointPolicyDeny, &c)),
+            Containment::carries_calls_from_vpc(&VpcEndpointDelete, &delete),
+        )
+    };
+
+    let (policy, delete) = carried(gateway_endpoint("vpce-a"));
+    for why in [&policy, &delete] {
+        let why = why
+            .as_deref()
+            .expect("an S3 gateway endpoint carries the run's S3 calls");
+        assert!(
+            why.starts_with(
+                "vpce-a is its VPC's gateway endpoint for S3, which the run's calls to S3"
+            ),
+            "{why}"
+        );
+    }
+    let (policy, delete) = carried(interface_endpoint_for(
+        "vpce-s3",
+        "com.amazonaws.us-east-1.s3",
+    ));
+    assert_eq!(
+        (policy, delete),
+        (None, None),
+        "an interface endpoint is judged by DNS"
+    );
+    let dynamodb = VpcEndpoint::builder()
+        .service_name("com.amazonaws.us-east-1.dynamodb")
+        .vpc_endpoint_id("vpce-d")
+        .vpc_endpoint_type(VpcEndpointType::Gateway)
+        .vpc_id("vpc-1")
+        .state(State::from("available"))
+        .policy_document(DEFAULT_POLICY)
+        .route_table_ids("rtb-1")
+        .build();
+    assert_eq!(carried(dynamodb), (None, None));
+
+    // In China S3's gateway service keeps the `com.amazonaws.` name.
+    assert!(
+        carries_calls_by_route(
+            "Gateway",
+            "com.amazonaws.cn-north-1.s3",
+            "vpce-c",
+            "cn-north-1"
+        )
+        .is_some()
+    );
+    assert!(
+        carries_calls_by_route(
+            "Gateway",
+            "com.amazonaws.us-east-1.s3",
+            "vpce-c",
+            "us-west-2"
+        )
+        .is_none()
+    );
+}

@@ -9,7 +9,8 @@ use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    EndpointDescription, PolicySupport, classified_region, live_endpoint, own_routes_among,
+    EndpointDescription, PolicySupport, carries_calls_by_route, classified_region, live_endpoint,
+    own_routes_among,
 };
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
@@ -140,6 +141,18 @@ impl CutKind for VpcEndpointDelete {
         match state {
             EndpointState::Described(endpoint) => vec![endpoint.vpc_id.clone()],
             EndpointState::Deleted(_) => Vec::new(),
+        }
+    }
+
+    fn carries_calls_from_vpc(&self, cut: &TypedCut<EndpointState>) -> Option<String> {
+        match &cut.before {
+            EndpointState::Described(endpoint) => carries_calls_by_route(
+                &endpoint.vpc_endpoint_type,
+                &endpoint.service_name,
+                &cut.target,
+                &cut.region,
+            ),
+            EndpointState::Deleted(_) => None,
         }
     }
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use super::{
-    EndpointDescription, PolicySupport, classified_region, live_endpoint, own_routes_among,
+    EndpointDescription, PolicySupport, carries_calls_by_route, classified_region, live_endpoint,
+    own_routes_among,
 };
 use crate::aws::{CallerIdentity, RegionCtx};
 use crate::plan::Cut;
@@ -221,6 +222,16 @@ impl CutKind for VpcEndpointPolicyDeny {
 
     fn vpcs(&self, state: &PolicyState) -> Vec<String> {
         vec![state.vpc_id.clone()]
+    }
+
+    fn carries_calls_from_vpc(&self, cut: &TypedCut<PolicyState>) -> Option<String> {
+        let endpoint = &cut.before;
+        carries_calls_by_route(
+            &endpoint.vpc_endpoint_type,
+            &endpoint.service_name,
+            &cut.target,
+            &cut.region,
+        )
     }
 
     fn check_states(&self, cut: &TypedCut<PolicyState>) -> Result<(), String> {
