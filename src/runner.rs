@@ -13,13 +13,14 @@
 //! <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/identify_ec2_instances.html>). Elsewhere the
 //! link-local address would only make apply wait for a timeout. `AWS_EC2_METADATA_DISABLED=true` turns
 //! it off, and `AWS_EC2_METADATA_SERVICE_ENDPOINT` points it elsewhere (and is asked wherever it runs),
-//! as for the SDK's own use of the service.
+//! as for the SDK's own use of the service. Where it does not answer in full, a Nitro instance is still
+//! found by the instance ID in its DMI asset tag ([`UnreadInstance`]).
 
 use std::time::Duration;
 
 use aws_config::imds::client::Client as Imds;
 
-use crate::aws::AwsSession;
+use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
 
@@ -58,27 +59,50 @@ pub enum VpcOwner {
 const CONNECT_TIMEOUT: Duration = Duration::from_millis(500);
 const READ_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// What the machine says of itself, before any credentials: an instance located in full, or an ECS
-/// task whose network interface is still to be read from EC2 ([`Runner::location_in`]).
+/// What the machine says of itself, before any credentials: an instance located in full, an ECS task
+/// whose network interface is still to be read from EC2, or an instance whose metadata did not answer
+/// but whose ID its DMI asset tag gives, to be found in EC2 ([`Runner::location_in`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Runner {
     Located(RunnerLocation),
     Task(ecs::EcsTask),
+    Unread(UnreadInstance),
+}
+
+/// An instance whose metadata service did not answer in full (a container whose hop limit stops the
+/// IMDSv2 token, a service turned off for the instance), known by the ID in its DMI asset tag, which
+/// AWS sets on every Nitro instance
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/identify_ec2_instances.html>).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadInstance {
+    pub instance_id: String,
+    /// Why the metadata service could not say where it sits, in words.
+    pub unread_because: String,
 }
 
 impl Runner {
     /// Where the machine sits, as the cuts of `account` are judged: an instance's location as read; an
-    /// ECS task's interface read from EC2 with `session` (`account`'s) in the task's region. `Ok(None)`:
-    /// a task of another account whose interface `account` does not see, in none of its VPCs.
+    /// ECS task's interface read from EC2 with `session` (`account`'s) in the task's region; an
+    /// instance whose metadata did not answer, looked for by its ID in `regions` (those the cuts
+    /// judged are in). `Ok(None)`: a task of another account whose interface `account` does not see,
+    /// in none of its VPCs.
     pub async fn location_in(
         &self,
         account: &str,
         session: &AwsSession,
+        regions: &[&str],
     ) -> Result<Option<RunnerLocation>, String> {
         let location = match self {
             Runner::Located(location) => Some(location.clone()),
             Runner::Task(task) => {
                 ecs::interface(task, account, session.region(&task.region).ec2()).await?
+            }
+            Runner::Unread(instance) => {
+                let contexts: Vec<_> = regions
+                    .iter()
+                    .map(|region| session.region(region))
+                    .collect();
+                Some(find_instance(instance, &contexts).await?)
             }
         };
         let Some(mut location) = location else {
@@ -113,16 +137,122 @@ async fn vpc_owner(ec2: &aws_sdk_ec2::Client, vpc: &str) -> VpcOwner {
     }
 }
 
-/// Where the machine sits as the cuts of `account` are judged ([`locate`], then
+/// Where the machine sits as the cuts of `account` in `regions` are judged ([`locate`], then
 /// [`Runner::location_in`]): what apply and `watch --recut` ask.
 pub async fn locate_for(
     account: &str,
     session: &AwsSession,
+    regions: &[&str],
 ) -> Result<Option<RunnerLocation>, String> {
     match locate().await? {
-        Some(runner) => runner.location_in(account, session).await,
+        Some(runner) => runner.location_in(account, session, regions).await,
         None => Ok(None),
     }
+}
+
+/// An instance whose metadata did not answer, found by its ID with DescribeInstances in each of
+/// `regions` at once (a region that does not hold it answers `InvalidInstanceID.NotFound`:
+/// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>), located by its
+/// primary network interface (device index 0), the one its traffic and its containers' leave by.
+/// Found in none, or a read that fails: where it sits is still unknown, and the caller says so.
+async fn find_instance(
+    instance: &UnreadInstance,
+    regions: &[std::sync::Arc<RegionCtx>],
+) -> Result<RunnerLocation, String> {
+    let id = &instance.instance_id;
+    if regions.is_empty() {
+        return Err(unread_instance(
+            instance,
+            "no region of the cuts' to look for it in",
+        ));
+    }
+    let reads = regions.iter().map(|ctx| async move {
+        let answer = ctx.ec2().describe_instances().instance_ids(id).send().await;
+        (ctx.region.as_str(), answer)
+    });
+    let mut unread = Vec::new();
+    for (region, answer) in futures_util::future::join_all(reads).await {
+        match answer {
+            Ok(answer) => {
+                if let Some(found) = located_instance(&answer, id, region) {
+                    return found.map_err(|why| unread_instance(instance, &why));
+                }
+            }
+            Err(err) => {
+                let err =
+                    crate::service_error::ServiceError::from_sdk("ec2:DescribeInstances", err);
+                if err.code.as_deref() != Some("InvalidInstanceID.NotFound") {
+                    unread.push(format!("in {region}: {err}"));
+                }
+            }
+        }
+    }
+    let why = if unread.is_empty() {
+        format!(
+            "EC2 does not know {id} in {} (an instance of another account, or of another region)",
+            regions
+                .iter()
+                .map(|ctx| ctx.region.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    } else {
+        format!("EC2 could not be asked for {id} {}", unread.join("; "))
+    };
+    Err(unread_instance(instance, &why))
+}
+
+fn unread_instance(instance: &UnreadInstance, why: &str) -> String {
+    format!(
+        "{}, and it could not be found by the instance ID in its DMI asset tag: {why}",
+        instance.unread_because
+    )
+}
+
+/// The instance `id` in a DescribeInstances answer from `region`, located by its primary interface:
+/// `None` when the answer does not hold it, `Some(Err)` when it does without a VPC or subnet.
+fn located_instance(
+    answer: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput,
+    id: &str,
+    region: &str,
+) -> Option<Result<RunnerLocation, String>> {
+    let (reservation, instance) = answer.reservations().iter().find_map(|reservation| {
+        reservation
+            .instances()
+            .iter()
+            .find(|instance| instance.instance_id() == Some(id))
+            .map(|instance| (reservation, instance))
+    })?;
+    let primary = instance.network_interfaces().iter().find(|interface| {
+        interface
+            .attachment()
+            .and_then(|attachment| attachment.device_index())
+            == Some(0)
+    });
+    let (Some(primary), Some(account)) = (primary, reservation.owner_id()) else {
+        return Some(Err(format!(
+            "EC2 in {region} names no primary network interface or owner for it"
+        )));
+    };
+    let (Some(vpc_id), Some(subnet_id)) = (primary.vpc_id(), primary.subnet_id()) else {
+        return Some(Err(format!(
+            "EC2 in {region} names no VPC or subnet for its primary network interface"
+        )));
+    };
+    Some(Ok(RunnerLocation {
+        host: format!("EC2 instance {id}"),
+        source: "its DMI asset tag and EC2 (its instance metadata did not answer)",
+        account: account.to_string(),
+        region: region.to_string(),
+        vpc_id: vpc_id.to_string(),
+        subnet_id: subnet_id.to_string(),
+        security_groups: primary
+            .groups()
+            .iter()
+            .filter_map(|group| group.group_id().map(str::to_string))
+            .collect(),
+        vpc_owner: VpcOwner::Unknown("not read yet".into()),
+    }))
 }
 
 /// Where hikkonuki runs: `Ok(None)` where the machine is no EC2 instance and no ECS task (or the
@@ -169,14 +299,44 @@ async fn read_once() -> Result<Option<Runner>, String> {
         .read_timeout(READ_TIMEOUT)
         .max_attempts(1)
         .build();
-    read_location(&imds)
-        .await
-        .map(|location| Some(Runner::Located(location)))
-        .map_err(|err| {
-            format!(
-                "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata ({err})"
-            )
-        })
+    match read_location(&imds).await {
+        Ok(location) => Ok(Some(Runner::Located(location))),
+        Err(err) => unread(&err.to_string(), &dmi_instance_id()),
+    }
+}
+
+/// Where an instance's metadata did not answer: the instance its DMI asset tag names, to be found in
+/// EC2, or, with no ID there (a Xen instance, a machine only said to be one), where it sits is
+/// unknown, with why.
+fn unread(err: &str, asset_tag: &str) -> Result<Option<Runner>, String> {
+    let unread_because = format!(
+        "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata ({err})"
+    );
+    match instance_id_in(asset_tag) {
+        Some(instance_id) => Ok(Some(Runner::Unread(UnreadInstance {
+            instance_id,
+            unread_because,
+        }))),
+        None => Err(unread_because),
+    }
+}
+
+/// The instance ID a DMI asset tag holds (`i-` and 8 or 17 hexadecimal digits), if it holds one: the
+/// tag is the machine's, but nothing else is taken from it than a well-formed ID.
+fn instance_id_in(asset_tag: &str) -> Option<String> {
+    let tag = asset_tag.trim();
+    let digits = tag.strip_prefix("i-")?;
+    let well_formed = matches!(digits.len(), 8 | 17)
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c));
+    well_formed.then(|| tag.to_string())
+}
+
+const DMI_ASSET_TAG: &str = "/sys/devices/virtual/dmi/id/board_asset_tag";
+
+fn dmi_instance_id() -> String {
+    std::fs::read_to_string(DMI_ASSET_TAG).unwrap_or_default()
 }
 
 /// What apply and `watch --recut` say when where they run could not be read (`what`: which read, and
@@ -202,9 +362,7 @@ fn worth_asking(env: &dyn Fn(&str) -> Option<String>, looks_like_ec2: fn() -> bo
 /// AWS's documented signs of an EC2 instance, on Linux.
 fn looks_like_ec2() -> bool {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
-    read("/sys/devices/virtual/dmi/id/board_asset_tag")
-        .trim()
-        .starts_with("i-")
+    read(DMI_ASSET_TAG).trim().starts_with("i-")
         || read("/sys/devices/virtual/dmi/id/sys_vendor").trim() == "Amazon EC2"
         || read("/sys/hypervisor/uuid")
             .trim()
@@ -309,6 +467,216 @@ mod tests {
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&denied]);
         assert!(
             matches!(vpc_owner(&ec2, "vpc-0bastion").await, VpcOwner::Unknown(why) if why.contains("UnauthorizedOperation"))
+        );
+    }
+
+    /// Only a well-formed instance ID is taken from the asset tag (it is the machine's to set, and is
+    /// printed): anything else leaves where the machine sits unknown, as before.
+    #[test]
+    fn an_instance_id_is_taken_from_the_dmi_asset_tag_only_when_well_formed() {
+        assert_eq!(
+            instance_id_in("i-0123456789abcdef0\n").as_deref(),
+            Some("i-0123456789abcdef0")
+        );
+        assert_eq!(instance_id_in("i-1a2b3c4d").as_deref(), Some("i-1a2b3c4d"));
+        for tag in [
+            "",
+            "i-",
+            "Not Specified",
+            "i-0123456789ABCDEF0",
+            "i-0123456789abcdef0x",
+            "i-0123\u{1b}[2J456789abcd",
+            "i-0123456789abcdef0 i-1a2b3c4d",
+        ] {
+            assert_eq!(instance_id_in(tag), None, "{tag:?}");
+        }
+    }
+
+    /// Where the metadata does not answer, a Nitro instance is still known by the ID in its asset tag,
+    /// to be found in EC2; with none there, where it sits is unknown, saying why.
+    #[test]
+    fn an_instance_whose_metadata_does_not_answer_is_known_by_its_asset_tag_or_not_at_all() {
+        let Ok(Some(Runner::Unread(instance))) = unread("failed to load token", "i-0b1a2c3d\n")
+        else {
+            panic!("a well-formed asset tag names the instance");
+        };
+        assert_eq!(instance.instance_id, "i-0b1a2c3d");
+        assert!(
+            instance
+                .unread_because
+                .ends_with("could not be read from its instance metadata (failed to load token)"),
+            "{}",
+            instance.unread_because
+        );
+        let Err(why) = unread("failed to load token", "") else {
+            panic!("no instance ID: unknown");
+        };
+        assert!(
+            why.starts_with("this machine looks like an EC2 instance"),
+            "{why}"
+        );
+    }
+
+    fn describe_instances_error(code: &'static str) -> aws_smithy_mocks::Rule {
+        use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
+        aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_instances).then_error(move || {
+            DescribeInstancesError::generic(
+                aws_sdk_ec2::error::ErrorMetadata::builder()
+                    .code(code)
+                    .message("as AWS answers")
+                    .build(),
+            )
+        })
+    }
+
+    fn in_region(region: &str, rule: &aws_smithy_mocks::Rule) -> std::sync::Arc<RegionCtx> {
+        use aws_smithy_mocks::{RuleMode, mock_client};
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[rule]);
+        std::sync::Arc::new(RegionCtx::with_ec2(region, ec2))
+    }
+
+    /// DescribeInstances answers `InvalidInstanceID.NotFound` in a region that does not hold the
+    /// instance (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>), and
+    /// the reservation (owner) with the instance and its interfaces in the one that does: the instance
+    /// is located by its primary interface (device index 0), not by another it has.
+    #[tokio::test]
+    async fn mocked_an_instance_known_by_its_asset_tag_is_found_in_the_region_holding_it() {
+        use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+        use aws_sdk_ec2::types::{
+            GroupIdentifier, Instance, InstanceNetworkInterface,
+            InstanceNetworkInterfaceAttachment, Reservation,
+        };
+        let interface = |device: i32, vpc: &str, subnet: &str, groups: &[&str]| {
+            let mut built = InstanceNetworkInterface::builder()
+                .vpc_id(vpc)
+                .subnet_id(subnet)
+                .attachment(
+                    InstanceNetworkInterfaceAttachment::builder()
+                        .device_index(device)
+                        .build(),
+                );
+            for group in groups {
+                built = built.groups(GroupIdentifier::builder().group_id(*group).build());
+            }
+            built.build()
+        };
+        let held = aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_instances)
+            .match_requests(|req| req.instance_ids() == ["i-0123456789abcdef0"])
+            .then_output(move || {
+                DescribeInstancesOutput::builder()
+                    .reservations(
+                        Reservation::builder()
+                            .owner_id("111122223333")
+                            .instances(
+                                Instance::builder()
+                                    .instance_id("i-0123456789abcdef0")
+                                    .vpc_id("vpc-0bastion")
+                                    .subnet_id("subnet-0bastion")
+                                    .network_interfaces(interface(
+                                        1,
+                                        "vpc-0bastion",
+                                        "subnet-0second",
+                                        &["sg-0second"],
+                                    ))
+                                    .network_interfaces(interface(
+                                        0,
+                                        "vpc-0bastion",
+                                        "subnet-0bastion",
+                                        &["sg-0a", "sg-0b"],
+                                    ))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let missing = describe_instances_error("InvalidInstanceID.NotFound");
+        let instance = UnreadInstance {
+            instance_id: "i-0123456789abcdef0".into(),
+            unread_because: "its metadata did not answer".into(),
+        };
+        let owner = aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_vpcs).then_output(|| {
+            aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput::builder()
+                .vpcs(
+                    aws_sdk_ec2::types::Vpc::builder()
+                        .vpc_id("vpc-0bastion")
+                        .owner_id("111122223333")
+                        .build(),
+                )
+                .build()
+        });
+        use aws_smithy_mocks::{RuleMode, mock_client};
+        let session = AwsSession::with_regions(
+            "us-east-1",
+            vec![
+                RegionCtx::with_ec2(
+                    "us-east-1",
+                    mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&missing]),
+                ),
+                RegionCtx::with_ec2(
+                    "eu-west-1",
+                    mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&held, &owner]),
+                ),
+            ],
+        );
+        let found = Runner::Unread(instance.clone())
+            .location_in("111122223333", &session, &["us-east-1", "eu-west-1"])
+            .await
+            .unwrap()
+            .expect("located");
+        assert_eq!(found.vpc_owner, VpcOwner::Account("111122223333".into()));
+        assert_eq!(
+            (
+                found.host.as_str(),
+                found.account.as_str(),
+                found.region.as_str(),
+                found.vpc_id.as_str(),
+                found.subnet_id.as_str(),
+            ),
+            (
+                "EC2 instance i-0123456789abcdef0",
+                "111122223333",
+                "eu-west-1",
+                "vpc-0bastion",
+                "subnet-0bastion"
+            )
+        );
+        assert_eq!(found.security_groups, ["sg-0a", "sg-0b"]);
+        assert!(found.source.contains("DMI asset tag"), "{}", found.source);
+
+        // Held by no region searched: still unknown, saying where it was looked for.
+        let Err(why) = find_instance(
+            &instance,
+            &[
+                in_region("us-east-1", &missing),
+                in_region("eu-west-1", &missing),
+            ],
+        )
+        .await
+        else {
+            panic!("not found is not a location");
+        };
+        assert!(
+            why.starts_with("its metadata did not answer, and it could not be found by the instance ID in its DMI asset tag: EC2 does not know i-0123456789abcdef0 in us-east-1, eu-west-1"),
+            "{why}"
+        );
+        // A region that refuses the read may hold it: unknown, naming the refusal.
+        let refused = describe_instances_error("UnauthorizedOperation");
+        let Err(why) = find_instance(
+            &instance,
+            &[
+                in_region("us-east-1", &refused),
+                in_region("eu-west-1", &missing),
+            ],
+        )
+        .await
+        else {
+            panic!("a refused read is not a location");
+        };
+        assert!(
+            why.contains("EC2 could not be asked for i-0123456789abcdef0 in us-east-1:")
+                && why.contains("UnauthorizedOperation"),
+            "{why}"
         );
     }
 

@@ -356,7 +356,14 @@ async fn left_out_as_apply_would(
     if let Some(why) = kind.leaves_out(cut, caller) {
         return Some(why);
     }
-    match crate::runner::locate_for(&caller.account, session).await {
+    // A machine known only by its instance ID is looked for in the cut's region, the only one where it
+    // can sit on the cut's path.
+    let regions: &[&str] = if cut.region == crate::plan::GLOBAL_REGION {
+        &[]
+    } else {
+        &[cut.region.as_str()]
+    };
+    match crate::runner::locate_for(&caller.account, session, regions).await {
         Ok(Some(runner)) => {
             if let Some(why) = super::apply::own_path::why_on_path(
                 kind,
