@@ -281,9 +281,22 @@ pub fn region_block(
 }
 
 async fn live_block(ctx: &RegionCtx, account_id: &str) -> Result<RegionBlock, ServiceError> {
-    let options = describe_options(ctx).await?;
-    let exclusions = describe_exclusions(ctx).await?;
+    let (options, exclusions) = options_and_exclusions(ctx).await?;
     Ok(region_block(account_id, &options, &exclusions))
+}
+
+/// The region's options and its exclusions, read side by side: neither read needs the other, and
+/// apply's live check waits for the slowest region's (one round trip, where it took two).
+async fn options_and_exclusions(
+    ctx: &RegionCtx,
+) -> Result<
+    (
+        VpcBlockPublicAccessOptions,
+        Vec<VpcBlockPublicAccessExclusion>,
+    ),
+    ServiceError,
+> {
+    futures_util::future::try_join(describe_options(ctx), describe_exclusions(ctx)).await
 }
 
 /// An exclusion in a failed or disabled state, which the region's state leaves out, for the plan's reason.
@@ -940,8 +953,7 @@ impl CutKind for VpcBlockPublicAccess {
         ctx: &RegionCtx,
         scope: &DiscoveryScope,
     ) -> Result<Vec<Proposal<RegionBlock>>, ServiceError> {
-        let options = describe_options(ctx).await?;
-        let described = describe_exclusions(ctx).await?;
+        let (options, described) = options_and_exclusions(ctx).await?;
         let before = region_block(&scope.caller.account, &options, &described);
         if before.internet_gateway_block_mode == BLOCK_BIDIRECTIONAL {
             return Ok(Vec::new());
