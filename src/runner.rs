@@ -97,6 +97,8 @@ impl Runner {
             Runner::Task(task) => {
                 ecs::interface(task, account, session.region(&task.region).ec2()).await?
             }
+            // No region to judge a cut in: no cut can be on its path, wherever it sits.
+            Runner::Unread(_) if regions.is_empty() => None,
             Runner::Unread(instance) => {
                 let contexts: Vec<_> = regions
                     .iter()
@@ -153,19 +155,13 @@ pub async fn locate_for(
 /// An instance whose metadata did not answer, found by its ID with DescribeInstances in each of
 /// `regions` at once (a region that does not hold it answers `InvalidInstanceID.NotFound`:
 /// <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html>), located by its
-/// primary network interface (device index 0), the one its traffic and its containers' leave by.
+/// primary network interface (device index 0 on card 0), the one its metadata would have named.
 /// Found in none, or a read that fails: where it sits is still unknown, and the caller says so.
 async fn find_instance(
     instance: &UnreadInstance,
     regions: &[std::sync::Arc<RegionCtx>],
 ) -> Result<RunnerLocation, String> {
     let id = &instance.instance_id;
-    if regions.is_empty() {
-        return Err(unread_instance(
-            instance,
-            "no region of the cuts' to look for it in",
-        ));
-    }
     let reads = regions.iter().map(|ctx| async move {
         let answer = ctx.ec2().describe_instances().instance_ids(id).send().await;
         (ctx.region.as_str(), answer)
@@ -209,8 +205,10 @@ fn unread_instance(instance: &UnreadInstance, why: &str) -> String {
     )
 }
 
-/// The instance `id` in a DescribeInstances answer from `region`, located by its primary interface:
-/// `None` when the answer does not hold it, `Some(Err)` when it does without a VPC or subnet.
+/// The instance `id` in a DescribeInstances answer from `region`, located by its primary interface
+/// (device index 0 on network card 0: an instance with several cards has a device 0 on each,
+/// <https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-eni.html>): `None` when the answer does
+/// not hold it, `Some(Err)` when it does without a VPC or subnet.
 fn located_instance(
     answer: &aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput,
     id: &str,
@@ -224,10 +222,10 @@ fn located_instance(
             .map(|instance| (reservation, instance))
     })?;
     let primary = instance.network_interfaces().iter().find(|interface| {
-        interface
-            .attachment()
-            .and_then(|attachment| attachment.device_index())
-            == Some(0)
+        interface.attachment().is_some_and(|attachment| {
+            attachment.device_index() == Some(0)
+                && attachment.network_card_index().unwrap_or(0) == 0
+        })
     });
     let (Some(primary), Some(account)) = (primary, reservation.owner_id()) else {
         return Some(Err(format!(
@@ -263,10 +261,18 @@ fn located_instance(
 ///
 /// Read once per process: where the machine sits does not change during a run, and apply asks it for
 /// every account of a run over an organization, `watch` for every re-cut. A read that failed is not
-/// kept: the next one asks again.
+/// kept, nor one the metadata did not answer in full ([`Runner::Unread`]): the next one asks again.
 async fn locate() -> Result<Option<Runner>, String> {
     static LOCATION: tokio::sync::OnceCell<Option<Runner>> = tokio::sync::OnceCell::const_new();
-    LOCATION.get_or_try_init(read_once).await.cloned()
+    if let Some(kept) = LOCATION.get() {
+        return Ok(kept.clone());
+    }
+    let read = read_once().await?;
+    if !matches!(read, Some(Runner::Unread(_))) {
+        // Another task may have kept its read meanwhile: the same machine, the same answer.
+        let _ = LOCATION.set(read.clone());
+    }
+    Ok(read)
 }
 
 async fn read_once() -> Result<Option<Runner>, String> {
@@ -301,23 +307,28 @@ async fn read_once() -> Result<Option<Runner>, String> {
         .build();
     match read_location(&imds).await {
         Ok(location) => Ok(Some(Runner::Located(location))),
-        Err(err) => unread(&err.to_string(), &dmi_instance_id()),
+        Err(err) => unread(&err.to_string(), &dmi_asset_tag()),
     }
 }
 
 /// Where an instance's metadata did not answer: the instance its DMI asset tag names, to be found in
 /// EC2, or, with no ID there (a Xen instance, a machine only said to be one), where it sits is
 /// unknown, with why.
-fn unread(err: &str, asset_tag: &str) -> Result<Option<Runner>, String> {
+fn unread(err: &str, asset_tag: &Result<String, String>) -> Result<Option<Runner>, String> {
     let unread_because = format!(
         "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata ({err})"
     );
-    match instance_id_in(asset_tag) {
-        Some(instance_id) => Ok(Some(Runner::Unread(UnreadInstance {
+    match asset_tag.as_deref().map(instance_id_in) {
+        Ok(Some(instance_id)) => Ok(Some(Runner::Unread(UnreadInstance {
             instance_id,
             unread_because,
         }))),
-        None => Err(unread_because),
+        Ok(None) => Err(format!(
+            "{unread_because}, and its DMI asset tag ({DMI_ASSET_TAG}) holds no instance ID to find it by in EC2 (only Nitro instances have one)"
+        )),
+        Err(why) => Err(format!(
+            "{unread_because}, and its DMI asset tag ({DMI_ASSET_TAG}), which names a Nitro instance, could not be read ({why})"
+        )),
     }
 }
 
@@ -335,8 +346,8 @@ fn instance_id_in(asset_tag: &str) -> Option<String> {
 
 const DMI_ASSET_TAG: &str = "/sys/devices/virtual/dmi/id/board_asset_tag";
 
-fn dmi_instance_id() -> String {
-    std::fs::read_to_string(DMI_ASSET_TAG).unwrap_or_default()
+fn dmi_asset_tag() -> Result<String, String> {
+    std::fs::read_to_string(DMI_ASSET_TAG).map_err(|err| err.to_string())
 }
 
 /// What apply and `watch --recut` say when where they run could not be read (`what`: which read, and
@@ -496,7 +507,8 @@ mod tests {
     /// to be found in EC2; with none there, where it sits is unknown, saying why.
     #[test]
     fn an_instance_whose_metadata_does_not_answer_is_known_by_its_asset_tag_or_not_at_all() {
-        let Ok(Some(Runner::Unread(instance))) = unread("failed to load token", "i-0b1a2c3d\n")
+        let Ok(Some(Runner::Unread(instance))) =
+            unread("failed to load token", &Ok("i-0b1a2c3d\n".into()))
         else {
             panic!("a well-formed asset tag names the instance");
         };
@@ -508,11 +520,24 @@ mod tests {
             "{}",
             instance.unread_because
         );
-        let Err(why) = unread("failed to load token", "") else {
+        let Err(why) = unread("failed to load token", &Ok("Not Specified".into())) else {
             panic!("no instance ID: unknown");
         };
         assert!(
-            why.starts_with("this machine looks like an EC2 instance"),
+            why.starts_with("this machine looks like an EC2 instance")
+                && why.ends_with(
+                    "holds no instance ID to find it by in EC2 (only Nitro instances have one)"
+                ),
+            "{why}"
+        );
+        let Err(why) = unread(
+            "failed to load token",
+            &Err("Permission denied (os error 13)".into()),
+        ) else {
+            panic!("an unreadable asset tag: unknown");
+        };
+        assert!(
+            why.ends_with("could not be read (Permission denied (os error 13))"),
             "{why}"
         );
     }
@@ -546,12 +571,13 @@ mod tests {
             GroupIdentifier, Instance, InstanceNetworkInterface,
             InstanceNetworkInterfaceAttachment, Reservation,
         };
-        let interface = |device: i32, vpc: &str, subnet: &str, groups: &[&str]| {
+        let interface = |(card, device): (i32, i32), vpc: &str, subnet: &str, groups: &[&str]| {
             let mut built = InstanceNetworkInterface::builder()
                 .vpc_id(vpc)
                 .subnet_id(subnet)
                 .attachment(
                     InstanceNetworkInterfaceAttachment::builder()
+                        .network_card_index(card)
                         .device_index(device)
                         .build(),
                 );
@@ -572,14 +598,22 @@ mod tests {
                                     .instance_id("i-0123456789abcdef0")
                                     .vpc_id("vpc-0bastion")
                                     .subnet_id("subnet-0bastion")
+                                    // The second card's first interface, then the first
+                                    // card's second: neither is the primary.
                                     .network_interfaces(interface(
-                                        1,
+                                        (1, 0),
+                                        "vpc-0bastion",
+                                        "subnet-0card1",
+                                        &["sg-0card1"],
+                                    ))
+                                    .network_interfaces(interface(
+                                        (0, 1),
                                         "vpc-0bastion",
                                         "subnet-0second",
                                         &["sg-0second"],
                                     ))
                                     .network_interfaces(interface(
-                                        0,
+                                        (0, 0),
                                         "vpc-0bastion",
                                         "subnet-0bastion",
                                         &["sg-0a", "sg-0b"],
@@ -625,6 +659,14 @@ mod tests {
             .unwrap()
             .expect("located");
         assert_eq!(found.vpc_owner, VpcOwner::Account("111122223333".into()));
+        // With no region to judge a cut in (a plan of IAM cuts alone), no cut can be on its path:
+        // nothing is asked, and nothing warned of.
+        assert_eq!(
+            Runner::Unread(instance.clone())
+                .location_in("111122223333", &session, &[])
+                .await,
+            Ok(None)
+        );
         assert_eq!(
             (
                 found.host.as_str(),

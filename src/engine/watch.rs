@@ -17,7 +17,7 @@
 //! the resource since the cut), best effort: management events reach it within about 15 minutes, and a
 //! region without a trail still answers from its 90-day event history.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use futures_util::{StreamExt, stream};
@@ -155,6 +155,13 @@ pub async fn check(
         .cloned()
         .collect();
     let parallelism = request.parallelism.over_regions_of(in_force.iter());
+    let watched_regions: Vec<String> = in_force
+        .iter()
+        .map(|cut| cut.region.clone())
+        .filter(|region| region != crate::plan::GLOBAL_REGION)
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let mut watched: Vec<Watched> = stream::iter(in_force)
         .map(|cut| {
             let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
@@ -201,7 +208,8 @@ pub async fn check(
                     "not re-cut: it would cut off the credentials watch runs with ({})",
                     visible(&caller.arn)
                 ))
-            } else if let Some(why) = left_out_as_apply_would(session, kind, &again, &caller).await
+            } else if let Some(why) =
+                left_out_as_apply_would(session, kind, &again, &caller, &watched_regions).await
             {
                 Err(format!("not re-cut: {}", visible(&why)))
             } else {
@@ -352,18 +360,21 @@ async fn left_out_as_apply_would(
     kind: &dyn crate::services::Containment,
     cut: &Cut,
     caller: &crate::aws::CallerIdentity,
+    watched_regions: &[String],
 ) -> Option<String> {
     if let Some(why) = kind.leaves_out(cut, caller) {
         return Some(why);
     }
-    // A machine known only by its instance ID is looked for in the cut's region, the only one where it
-    // can sit on the cut's path.
-    let regions: &[&str] = if cut.region == crate::plan::GLOBAL_REGION {
-        &[]
+    // A cut of no region (IAM, the organization's) closes no network path of the machine's.
+    let located = if cut.region == crate::plan::GLOBAL_REGION {
+        Ok(None)
     } else {
-        &[cut.region.as_str()]
+        // A machine known only by its instance ID is looked for in every region watched, as apply
+        // looks in every region of its cuts: found in another one, it sits on no path of this cut's.
+        let regions: Vec<&str> = watched_regions.iter().map(String::as_str).collect();
+        crate::runner::locate_for(&caller.account, session, &regions).await
     };
-    match crate::runner::locate_for(&caller.account, session, regions).await {
+    match located {
         Ok(Some(runner)) => {
             if let Some(why) = super::apply::own_path::why_on_path(
                 kind,

@@ -189,11 +189,16 @@ impl InsideASealedVpc {
         );
         let ec2 = emulator.ec2(REGION).await;
         let (own_acl, other_acl) = (text(&own_acl["target"]), text(&other_acl["target"]));
+        let endpoint_policy_before = endpoint_policy(&ec2, &text(&endpoint["target"])).await;
+        assert!(
+            endpoint_policy_before.is_some(),
+            "the endpoint has a policy the cut would replace"
+        );
         InsideASealedVpc {
             subnet: text(&plan_cut(&plan, &on_its_way[0])["before"]["subnets"][0]),
             group: text(&own_group["target"]),
             own_acl_before: acl_entries(&ec2, &own_acl).await,
-            endpoint_policy_before: endpoint_policy(&ec2, &text(&endpoint["target"])).await,
+            endpoint_policy_before,
             endpoint: text(&endpoint["target"]),
             other_acl_before: acl_entries(&ec2, &other_acl).await,
             groups_before: snapshot::security_groups(&ec2).await,

@@ -838,6 +838,15 @@ fn only_an_s3_gateway_endpoints_cuts_close_a_way_the_runs_own_calls_go() {
         .route_table_ids("rtb-1")
         .build();
     assert_eq!(carried(dynamodb), (None, None));
+    // Associated with no route table, it carries no one's calls; the policy cut's state does not
+    // record the tables, so it is still left out there.
+    let mut unrouted = gateway_endpoint("vpce-u");
+    unrouted.route_table_ids = None;
+    let (policy, delete) = carried(unrouted);
+    assert!(
+        policy.is_some() && delete.is_none(),
+        "{policy:?} {delete:?}"
+    );
 
     // In China S3's gateway service keeps the `com.amazonaws.` name.
     assert!(

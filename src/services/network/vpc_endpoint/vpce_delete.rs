@@ -146,6 +146,8 @@ impl CutKind for VpcEndpointDelete {
 
     fn carries_calls_from_vpc(&self, cut: &TypedCut<EndpointState>) -> Option<String> {
         match &cut.before {
+            // Associated with no route table, it carries no one's calls.
+            EndpointState::Described(endpoint) if endpoint.route_table_ids.is_empty() => None,
             EndpointState::Described(endpoint) => carries_calls_by_route(
                 &endpoint.vpc_endpoint_type,
                 &endpoint.service_name,
