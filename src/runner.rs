@@ -1,12 +1,11 @@
-//! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, an ECS task with a network
-//! interface of its own (every Fargate task), or a Lambda function in a VPC: its account, region, VPC,
-//! subnet and security groups, read from the instance metadata service (IMDSv2), from the task metadata
-//! endpoint and EC2 ([`ecs`]), or from Lambda ([`lambda`]). Run there (a bastion, a responder's task or
-//! function), its calls to AWS leave through its subnet's network ACL, its route table, its VPC's
-//! internet gateway (its calls to S3 through the VPC's S3 gateway endpoint) and its own security
-//! groups: the seal closes that path, and the run would cut itself off midway, every later cut left
-//! undone and no restore possible from there. Apply leaves such cuts out ([`crate::engine::apply`]).
-//! Not detected: CloudShell's VPC environment, neither an instance, a task nor a function.
+//! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, or an ECS task with a network
+//! interface of its own (every Fargate task): its account, region, VPC, subnet and security groups, read
+//! from the instance metadata service (IMDSv2), or from the task metadata endpoint and EC2
+//! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
+//! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
+//! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut itself off midway, every later cut left undone and no restore
+//! possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
+//! VPC environment and Lambda functions, neither an instance nor a task.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
 //! documented signs (the DMI board asset tag is the instance ID on Nitro instances; the system vendor
@@ -24,7 +23,6 @@ use aws_config::imds::client::Client as Imds;
 use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
-pub mod lambda;
 
 /// Where the machine hikkonuki runs on sits, as its network interface says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +67,6 @@ pub enum Runner {
     Located(RunnerLocation),
     Task(ecs::EcsTask),
     Unread(UnreadInstance),
-    /// A Lambda function, whose VPC is read from Lambda ([`lambda`]).
-    Function(lambda::LambdaFunction),
 }
 
 /// An instance whose metadata service did not answer in full (a container whose hop limit stops the
@@ -100,9 +96,6 @@ impl Runner {
             Runner::Located(location) => Some(location.clone()),
             Runner::Task(task) => {
                 ecs::interface(task, account, session.region(&task.region).ec2()).await?
-            }
-            Runner::Function(function) => {
-                lambda::location(function, session.region(&function.region).lambda()).await?
             }
             // No region to judge a cut in: no cut can be on its path, wherever it sits.
             Runner::Unread(_) if regions.is_empty() => None,
@@ -284,9 +277,6 @@ async fn locate() -> Result<Option<Runner>, String> {
 
 async fn read_once() -> Result<Option<Runner>, String> {
     let env = |name: &str| std::env::var(name).ok();
-    if let Some(function) = lambda::from_env(&env) {
-        return function.map(|function| Some(Runner::Function(function)));
-    }
     // A task's own interface, where it has one; a task in `bridge` or `host` mode goes out through its
     // EC2 host, whose instance metadata is then asked whatever the machine's DMI signs say.
     let mut on_an_ecs_host = false;
