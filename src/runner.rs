@@ -94,6 +94,9 @@ impl Runner {
     ) -> Result<Option<RunnerLocation>, String> {
         let location = match self {
             Runner::Located(location) => Some(location.clone()),
+            // A task in a region of none of the cuts is on none of their paths (own_path judges a
+            // cut of its region only): its interface need not be read, nor its read failing warned of.
+            Runner::Task(task) if !regions.contains(&task.region.as_str()) => None,
             Runner::Task(task) => {
                 ecs::interface(task, account, session.region(&task.region).ec2()).await?
             }
@@ -327,7 +330,7 @@ fn unread(err: &str, asset_tag: &Result<String, String>) -> Result<Option<Runner
             "{unread_because}, and its DMI asset tag ({DMI_ASSET_TAG}) holds no instance ID to find it by in EC2 (only Nitro instances have one)"
         )),
         Err(why) => Err(format!(
-            "{unread_because}, and its DMI asset tag ({DMI_ASSET_TAG}), which names a Nitro instance, could not be read ({why})"
+            "{unread_because}, and its DMI asset tag ({DMI_ASSET_TAG}, which holds a Nitro instance's ID) could not be read ({why})"
         )),
     }
 }
@@ -442,20 +445,9 @@ mod tests {
     /// unknown, with why.
     #[tokio::test]
     async fn mocked_the_vpcs_owner_is_read_in_the_account_judged() {
-        use aws_sdk_ec2::operation::describe_vpcs::{DescribeVpcsError, DescribeVpcsOutput};
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsError;
         use aws_smithy_mocks::{RuleMode, mock, mock_client};
-        let owned = mock!(aws_sdk_ec2::Client::describe_vpcs)
-            .match_requests(|req| req.vpc_ids() == ["vpc-0bastion"])
-            .then_output(|| {
-                DescribeVpcsOutput::builder()
-                    .vpcs(
-                        aws_sdk_ec2::types::Vpc::builder()
-                            .vpc_id("vpc-0bastion")
-                            .owner_id("111122223333")
-                            .build(),
-                    )
-                    .build()
-            });
+        let owned = bastion_vpc_owned_by_111122223333();
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&owned]);
         assert_eq!(
             vpc_owner(&ec2, "vpc-0bastion").await,
@@ -542,6 +534,23 @@ mod tests {
         );
     }
 
+    /// DescribeVpcs of `vpc-0bastion` naming account 111122223333 its owner.
+    fn bastion_vpc_owned_by_111122223333() -> aws_smithy_mocks::Rule {
+        use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+        aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_vpcs)
+            .match_requests(|req| req.vpc_ids() == ["vpc-0bastion"])
+            .then_output(|| {
+                DescribeVpcsOutput::builder()
+                    .vpcs(
+                        aws_sdk_ec2::types::Vpc::builder()
+                            .vpc_id("vpc-0bastion")
+                            .owner_id("111122223333")
+                            .build(),
+                    )
+                    .build()
+            })
+    }
+
     fn describe_instances_error(code: &'static str) -> aws_smithy_mocks::Rule {
         use aws_sdk_ec2::operation::describe_instances::DescribeInstancesError;
         aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_instances).then_error(move || {
@@ -552,6 +561,17 @@ mod tests {
                     .build(),
             )
         })
+    }
+
+    /// Why `instance` is not found when us-east-1 and eu-west-1 answer by these rules.
+    async fn unknown_when(
+        instance: &UnreadInstance,
+        [east, west]: [&aws_smithy_mocks::Rule; 2],
+    ) -> String {
+        let regions = [in_region("us-east-1", east), in_region("eu-west-1", west)];
+        find_instance(instance, &regions)
+            .await
+            .expect_err("not found is not a location")
     }
 
     fn in_region(region: &str, rule: &aws_smithy_mocks::Rule) -> std::sync::Arc<RegionCtx> {
@@ -629,16 +649,7 @@ mod tests {
             instance_id: "i-0123456789abcdef0".into(),
             unread_because: "its metadata did not answer".into(),
         };
-        let owner = aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_vpcs).then_output(|| {
-            aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput::builder()
-                .vpcs(
-                    aws_sdk_ec2::types::Vpc::builder()
-                        .vpc_id("vpc-0bastion")
-                        .owner_id("111122223333")
-                        .build(),
-                )
-                .build()
-        });
+        let owner = bastion_vpc_owned_by_111122223333();
         use aws_smithy_mocks::{RuleMode, mock_client};
         let session = AwsSession::with_regions(
             "us-east-1",
@@ -660,10 +671,21 @@ mod tests {
             .expect("located");
         assert_eq!(found.vpc_owner, VpcOwner::Account("111122223333".into()));
         // With no region to judge a cut in (a plan of IAM cuts alone), no cut can be on its path:
-        // nothing is asked, and nothing warned of.
+        // nothing is asked, and nothing warned of; nor for a task in a region of none of the cuts.
         assert_eq!(
             Runner::Unread(instance.clone())
                 .location_in("111122223333", &session, &[])
+                .await,
+            Ok(None)
+        );
+        let task = Runner::Task(ecs::EcsTask {
+            arn: "arn:aws:ecs:ap-south-1:111122223333:task/default/0123".into(),
+            account: "111122223333".into(),
+            region: "ap-south-1".into(),
+            mac: "0a:1b:2c:3d:4e:5f".into(),
+        });
+        assert_eq!(
+            task.location_in("111122223333", &session, &["us-east-1", "eu-west-1"])
                 .await,
             Ok(None)
         );
@@ -687,34 +709,14 @@ mod tests {
         assert!(found.source.contains("DMI asset tag"), "{}", found.source);
 
         // Held by no region searched: still unknown, saying where it was looked for.
-        let Err(why) = find_instance(
-            &instance,
-            &[
-                in_region("us-east-1", &missing),
-                in_region("eu-west-1", &missing),
-            ],
-        )
-        .await
-        else {
-            panic!("not found is not a location");
-        };
+        let why = unknown_when(&instance, [&missing, &missing]).await;
         assert!(
             why.starts_with("its metadata did not answer, and it could not be found by the instance ID in its DMI asset tag: EC2 does not know i-0123456789abcdef0 in us-east-1, eu-west-1"),
             "{why}"
         );
         // A region that refuses the read may hold it: unknown, naming the refusal.
         let refused = describe_instances_error("UnauthorizedOperation");
-        let Err(why) = find_instance(
-            &instance,
-            &[
-                in_region("us-east-1", &refused),
-                in_region("eu-west-1", &missing),
-            ],
-        )
-        .await
-        else {
-            panic!("a refused read is not a location");
-        };
+        let why = unknown_when(&instance, [&refused, &missing]).await;
         assert!(
             why.contains("EC2 could not be asked for i-0123456789abcdef0 in us-east-1:")
                 && why.contains("UnauthorizedOperation"),
