@@ -3,8 +3,8 @@
 //! from the instance metadata service (IMDSv2), or from the task metadata endpoint and EC2
 //! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
 //! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
-//! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut itself off midway, every later cut left undone and no restore
-//! possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
+//! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
+//! itself off midway, every later cut left undone and no restore possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
 //! VPC environment and Lambda functions, neither an instance nor a task.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
@@ -90,13 +90,13 @@ impl Runner {
         &self,
         account: &str,
         session: &AwsSession,
-        regions: &[&str],
+        regions: &[String],
     ) -> Result<Option<RunnerLocation>, String> {
         let location = match self {
             Runner::Located(location) => Some(location.clone()),
             // A task in a region of none of the cuts is on none of their paths (own_path judges a
             // cut of its region only): its interface need not be read, nor its read failing warned of.
-            Runner::Task(task) if !regions.contains(&task.region.as_str()) => None,
+            Runner::Task(task) if !regions.contains(&task.region) => None,
             Runner::Task(task) => {
                 ecs::interface(task, account, session.region(&task.region).ec2()).await?
             }
@@ -142,12 +142,23 @@ async fn vpc_owner(ec2: &aws_sdk_ec2::Client, vpc: &str) -> VpcOwner {
     }
 }
 
+/// The regions of `cuts` where one can be on the machine's path ([`locate_for`]): each region once,
+/// none for a cut of no region (IAM, the organization's), which closes no network path.
+pub fn regions_judged<'c>(cuts: impl IntoIterator<Item = &'c crate::plan::Cut>) -> Vec<String> {
+    let regions: std::collections::BTreeSet<&str> = cuts
+        .into_iter()
+        .map(|cut| cut.region.as_str())
+        .filter(|region| *region != crate::plan::GLOBAL_REGION)
+        .collect();
+    regions.into_iter().map(str::to_string).collect()
+}
+
 /// Where the machine sits as the cuts of `account` in `regions` are judged ([`locate`], then
 /// [`Runner::location_in`]): what apply and `watch --recut` ask.
 pub async fn locate_for(
     account: &str,
     session: &AwsSession,
-    regions: &[&str],
+    regions: &[String],
 ) -> Result<Option<RunnerLocation>, String> {
     match locate().await? {
         Some(runner) => runner.location_in(account, session, regions).await,
@@ -665,7 +676,11 @@ mod tests {
             ],
         );
         let found = Runner::Unread(instance.clone())
-            .location_in("111122223333", &session, &["us-east-1", "eu-west-1"])
+            .location_in(
+                "111122223333",
+                &session,
+                &["us-east-1".into(), "eu-west-1".into()],
+            )
             .await
             .unwrap()
             .expect("located");
@@ -685,8 +700,12 @@ mod tests {
             mac: "0a:1b:2c:3d:4e:5f".into(),
         });
         assert_eq!(
-            task.location_in("111122223333", &session, &["us-east-1", "eu-west-1"])
-                .await,
+            task.location_in(
+                "111122223333",
+                &session,
+                &["us-east-1".into(), "eu-west-1".into()]
+            )
+            .await,
             Ok(None)
         );
         assert_eq!(

@@ -17,7 +17,7 @@
 //! the resource since the cut), best effort: management events reach it within about 15 minutes, and a
 //! region without a trail still answers from its 90-day event history.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use futures_util::{StreamExt, stream};
@@ -155,13 +155,7 @@ pub async fn check(
         .cloned()
         .collect();
     let parallelism = request.parallelism.over_regions_of(in_force.iter());
-    let watched_regions: Vec<String> = in_force
-        .iter()
-        .map(|cut| cut.region.clone())
-        .filter(|region| region != crate::plan::GLOBAL_REGION)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let watched_regions = crate::runner::regions_judged(&in_force);
     let mut watched: Vec<Watched> = stream::iter(in_force)
         .map(|cut| {
             let since = cut_at.get(cut.id.as_str()).map(|at| at.to_string());
@@ -371,8 +365,7 @@ async fn left_out_as_apply_would(
     } else {
         // A machine known only by its instance ID is looked for in every region watched, as apply
         // looks in every region of its cuts: found in another one, it sits on no path of this cut's.
-        let regions: Vec<&str> = watched_regions.iter().map(String::as_str).collect();
-        crate::runner::locate_for(&caller.account, session, &regions).await
+        crate::runner::locate_for(&caller.account, session, watched_regions).await
     };
     match located {
         Ok(Some(runner)) => {

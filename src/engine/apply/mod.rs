@@ -16,7 +16,7 @@
 //!
 //! [`check`] is `apply --check`: steps 1, 3 and 4 plus a dry run of each cut where the API has one.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
@@ -558,12 +558,7 @@ async fn protect_applying_principal(
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
     // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
-    let regions: BTreeSet<&str> = plan
-        .enabled_cuts()
-        .map(|cut| cut.region.as_str())
-        .filter(|region| *region != crate::plan::GLOBAL_REGION)
-        .collect();
-    let regions: Vec<&str> = regions.into_iter().collect();
+    let regions = crate::runner::regions_judged(plan.enabled_cuts());
     match crate::runner::locate_for(&plan.account, session, &regions).await {
         Ok(Some(runner)) => left_out.extend(own_path::on_runners_path(&plan, registry, &runner)),
         Ok(None) => {}
