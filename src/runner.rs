@@ -330,7 +330,7 @@ async fn read_once() -> Result<Option<Runner>, String> {
 /// unknown, with why.
 fn unread(err: &str, asset_tag: &Result<String, String>) -> Result<Option<Runner>, String> {
     let unread_because = format!(
-        "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata ({err})"
+        "this machine looks like an EC2 instance (if it is not one, AWS_EC2_METADATA_DISABLED=true says so), but where it sits could not be read from its instance metadata ({err})"
     );
     match asset_tag.as_deref().map(instance_id_in) {
         Ok(Some(instance_id)) => Ok(Some(Runner::Unread(UnreadInstance {
@@ -402,10 +402,8 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 /// Every instance is in a VPC now (EC2-Classic is retired), so a read that fails is an error, never "no
 /// VPC" or "no groups": either would let a cut of the instance's own path through.
 async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
-    let document = imds
-        .get("/latest/dynamic/instance-identity/document")
-        .await?;
-    let document: serde_json::Value = serde_json::from_str(document.as_ref())?;
+    let document = get(imds, "/latest/dynamic/instance-identity/document").await?;
+    let document: serde_json::Value = serde_json::from_str(&document)?;
     let field = |name: &str| {
         document[name]
             .as_str()
@@ -414,11 +412,11 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
     };
     let (account, region, instance_id) =
         (field("accountId")?, field("region")?, field("instanceId")?);
-    let mac = imds.get("/latest/meta-data/mac").await?;
-    let interface = format!("/latest/meta-data/network/interfaces/macs/{}", mac.as_ref());
-    let vpc_id = imds.get(format!("{interface}/vpc-id")).await?;
-    let subnet_id = imds.get(format!("{interface}/subnet-id")).await?;
-    let groups = imds.get(format!("{interface}/security-group-ids")).await?;
+    let mac = get(imds, "/latest/meta-data/mac").await?;
+    let interface = format!("/latest/meta-data/network/interfaces/macs/{}", mac.trim());
+    let vpc_id = get(imds, &format!("{interface}/vpc-id")).await?;
+    let subnet_id = get(imds, &format!("{interface}/subnet-id")).await?;
+    let groups = get(imds, &format!("{interface}/security-group-ids")).await?;
     Ok(RunnerLocation {
         host: format!("EC2 instance {instance_id}"),
         source: "its instance metadata",
@@ -426,16 +424,35 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
         vpc_owner: VpcOwner::Unknown("not read yet".into()),
         account,
         region,
-        vpc_id: vpc_id.as_ref().trim().to_string(),
-        subnet_id: subnet_id.as_ref().trim().to_string(),
+        vpc_id: vpc_id.trim().to_string(),
+        subnet_id: subnet_id.trim().to_string(),
         security_groups: groups
-            .as_ref()
             .lines()
             .map(str::trim)
             .filter(|group| !group.is_empty())
             .map(str::to_string)
             .collect(),
     })
+}
+
+/// One metadata path, its failure said in a line: which path, and what answered. The client's own
+/// message for an error status carries the whole HTTP response's debug form (headers, body, internals),
+/// which a responder reading the warning has no use for.
+async fn get(imds: &Imds, path: &str) -> Result<String, Failure> {
+    use aws_config::imds::client::error::ImdsError;
+    match imds.get(path).await {
+        Ok(answer) => Ok(answer.as_ref().to_string()),
+        Err(ImdsError::ErrorResponse(response)) => Err(format!(
+            "{path} answered HTTP {}",
+            response.response().status().as_u16()
+        )
+        .into()),
+        Err(err) => Err(match std::error::Error::source(&err) {
+            Some(cause) => format!("{path}: {err}: {cause}"),
+            None => format!("{path}: {err}"),
+        }
+        .into()),
+    }
 }
 
 #[cfg(test)]

@@ -345,7 +345,7 @@ async fn apply_that_cannot_read_where_its_instance_sits_says_so_before_the_revie
         .assert()
         .code(0)
         .stderr(contains(
-            "this machine looks like an EC2 instance (AWS_EC2_METADATA_DISABLED=true says it is none), but where it sits could not be read from its instance metadata (",
+            format!("this machine looks like an EC2 instance (if it is not one, AWS_EC2_METADATA_DISABLED=true says so), but where it sits could not be read from its instance metadata (/latest/meta-data/network/interfaces/macs/{MAC}/security-group-ids answered HTTP 404)"),
         ));
     emulator
         .apply("plans/p.yaml")
@@ -439,4 +439,160 @@ async fn apply_in_an_ecs_task_whose_metadata_does_not_answer_says_so() {
         .stderr(contains(
             "this run is inside an ECS task (ECS_CONTAINER_METADATA_URI_V4 is set), but its network could not be read from the task metadata endpoint (it answered HTTP 404 Not Found): if it runs inside a VPC this plan seals",
         ));
+}
+
+/// The `cut-reopened` events of a `watch --once --recut --output json` run with `env` (where the machine
+/// is read from), by cut ID, and the run's exit status.
+fn watched_and_recut(
+    emulator: &Emulator,
+    env: &[(&str, &str)],
+) -> (std::collections::BTreeMap<String, serde_json::Value>, i32) {
+    let mut watch = crate::watch::watch_once(emulator);
+    watch.args(["--recut", "--output", "json"]);
+    for (name, value) in env {
+        watch.env(name, value);
+    }
+    let output = watch.output().unwrap();
+    let reopened = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|event| event["event"] == "cut-reopened")
+        .map(|event| (event["id"].as_str().unwrap().to_string(), event))
+        .collect();
+    (reopened, output.status.code().unwrap())
+}
+
+/// Watch asks apply's question of each re-cut: on an instance inside a VPC that apply (run from
+/// elsewhere) sealed, the cuts of that VPC's way out reopened are not cut again, each saying why, where
+/// cutting them again would cut the watch off; another VPC's reopened ACL is cut again.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_on_an_instance_inside_a_vpc_does_not_cut_its_own_way_out_again() {
+    let inside = InsideASealedVpc::seed().await;
+    let emulator = &inside.emulator;
+    // Applied from outside every VPC (the emulator's runs read no metadata): all of it cut.
+    emulator.apply("plans/p.yaml").assert().code(0);
+    assert_ne!(
+        acl_entries(&inside.ec2, &inside.own_acl).await,
+        inside.own_acl_before
+    );
+    let undone =
+        crate::watch::undo_behind_the_tools_back(emulator, "plans/p.rollback.yaml", &[REGION])
+            .await;
+    assert_eq!(
+        acl_entries(&inside.ec2, &inside.own_acl).await,
+        inside.own_acl_before
+    );
+
+    let imds = metadata_service(&inside.vpc, &inside.subnet, Some(&inside.group));
+    let (reopened, status) = watched_and_recut(
+        emulator,
+        &[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+        ],
+    );
+    assert_eq!(status, 2, "its own way out stays reopened: {reopened:?}");
+    let on_its_way: Vec<&String> = inside
+        .on_its_way
+        .iter()
+        .filter(|id| undone.contains(id))
+        .collect();
+    assert!(
+        on_its_way.len() >= 3,
+        "the VPC's ACL, its group and its endpoint at least were undone: {undone:?}"
+    );
+    for id in on_its_way {
+        let failed = reopened[id.as_str()]["recut"]["failed"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} is not re-cut: {:?}", reopened[id.as_str()]));
+        assert!(
+            failed.starts_with(&format!(
+                "not re-cut: hikkonuki runs on EC2 instance i-0bastion in {} (subnet {}, read from its instance metadata)",
+                inside.vpc, inside.subnet
+            )),
+            "{id}: {failed}"
+        );
+    }
+    let other_acl = undone
+        .iter()
+        .find(|id| id.as_str() == format!("nacl_deny/{REGION}/{}", inside.other_acl))
+        .expect("the other VPC's ACL was undone");
+    assert_eq!(reopened[other_acl.as_str()]["recut"], "done");
+    assert_ne!(
+        acl_entries(&inside.ec2, &inside.other_acl).await,
+        inside.other_acl_before,
+        "another VPC's ACL is sealed again"
+    );
+    assert_eq!(
+        acl_entries(&inside.ec2, &inside.own_acl).await,
+        inside.own_acl_before,
+        "the machine's own way out stays open"
+    );
+    assert_eq!(
+        endpoint_policy(&inside.ec2, &inside.endpoint).await,
+        inside.endpoint_policy_before,
+        "the S3 gateway endpoint its calls to S3 go through keeps its policy"
+    );
+}
+
+/// On an instance whose metadata fails midway, where watch runs is unknown: a reopened network cut is
+/// not cut again (it might close watch's own way out), saying why; a reopened IAM key, which closes no
+/// network path, is.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_that_cannot_read_where_its_instance_sits_cuts_again_only_what_closes_no_network_path()
+ {
+    let emulator = Emulator::start();
+    let config = emulator.sdk_config(REGION).await;
+    leaky_account::seed(&config, &[REGION]).await.unwrap();
+    let keys = leaky_account::identity::seed(&config).await.unwrap().keys;
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", "iam_key_deactivate,nacl_deny"])
+        .assert()
+        .code(0);
+    emulator.apply("plans/p.yaml").assert().code(0);
+    let undone =
+        crate::watch::undo_behind_the_tools_back(&emulator, "plans/p.rollback.yaml", &[REGION])
+            .await;
+    let acls: Vec<&String> = undone
+        .iter()
+        .filter(|id| id.starts_with("nacl_deny/"))
+        .collect();
+    let key = &keys[0];
+    let key_cut = format!("iam_key_deactivate/global/{}", key.access_key_id);
+    assert!(!acls.is_empty() && undone.contains(&key_cut), "{undone:?}");
+
+    let imds = metadata_service("vpc-0unknown", "subnet-0unknown", None);
+    let (reopened, status) = watched_and_recut(
+        &emulator,
+        &[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds),
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+        ],
+    );
+    assert_eq!(status, 2, "the ACLs stay reopened: {reopened:?}");
+    assert_eq!(reopened[key_cut.as_str()]["recut"], "done", "{reopened:?}");
+    let iam = aws_sdk_iam::Client::new(&config);
+    let listed = iam
+        .list_access_keys()
+        .user_name(&key.user)
+        .send()
+        .await
+        .unwrap();
+    let status_now = listed
+        .access_key_metadata()
+        .iter()
+        .find(|k| k.access_key_id() == Some(key.access_key_id.as_str()))
+        .and_then(|k| k.status())
+        .map(|s| s.as_str().to_string());
+    assert_eq!(status_now.as_deref(), Some("Inactive"));
+    for id in acls {
+        let failed = reopened[id.as_str()]["recut"]["failed"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} is not re-cut: {:?}", reopened[id.as_str()]));
+        assert!(
+            failed.starts_with(&format!("not re-cut: this machine looks like an EC2 instance (if it is not one, AWS_EC2_METADATA_DISABLED=true says so), but where it sits could not be read from its instance metadata (/latest/meta-data/network/interfaces/macs/{MAC}/security-group-ids answered HTTP 404)")),
+            "{id}: {failed}"
+        );
+    }
 }
