@@ -4,8 +4,10 @@
 //! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
 //! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
 //! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
-//! itself off midway, every later cut left undone and no restore possible from there. Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's
-//! VPC environment and Lambda functions, neither an instance nor a task.
+//! itself off midway, every later cut left undone and no restore possible from there; where its VPC's
+//! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). Apply
+//! leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC environment and
+//! Lambda functions, neither an instance nor a task.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
 //! documented signs (the DMI board asset tag is the instance ID on Nitro instances; the system vendor
@@ -23,6 +25,9 @@ use aws_config::imds::client::Client as Imds;
 use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
+pub mod way_out;
+
+pub use way_out::WayOut;
 
 /// Where the machine hikkonuki runs on sits, as its network interface says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +46,10 @@ pub struct RunnerLocation {
     /// Who owns `vpc_id`, as the account whose cuts are judged sees it ([`Runner::location_in`]):
     /// VPC Block Public Access reaches only the VPCs of the account it is switched in.
     pub vpc_owner: VpcOwner,
+    /// Where its subnet's traffic for the internet leaves, when that is another VPC (centralized
+    /// egress through a transit gateway), as the account whose cuts are judged reads it
+    /// ([`way_out`]).
+    pub way_out: WayOut,
 }
 
 /// Who owns the VPC the machine sits in, read with DescribeVpcs in the account whose cuts are judged.
@@ -113,8 +122,15 @@ impl Runner {
         let Some(mut location) = location else {
             return Ok(None);
         };
-        location.vpc_owner =
-            vpc_owner(session.region(&location.region).ec2(), &location.vpc_id).await;
+        let ctx = session.region(&location.region);
+        let ec2 = ctx.ec2();
+        let (owner, way_out) = futures_util::future::join(
+            vpc_owner(ec2, &location.vpc_id),
+            way_out::read(ec2, &location.vpc_id, &location.subnet_id),
+        )
+        .await;
+        location.vpc_owner = owner;
+        location.way_out = way_out;
         Ok(Some(location))
     }
 }
@@ -264,6 +280,7 @@ fn located_instance(
             .filter_map(|group| group.group_id().map(str::to_string))
             .collect(),
         vpc_owner: VpcOwner::Unknown("not read yet".into()),
+        way_out: WayOut::Unknown("not read yet".into()),
     }))
 }
 
@@ -372,6 +389,19 @@ pub fn unknown_location_warning(what: &str) -> String {
     )
 }
 
+/// What to say where the machine's location is known but not where its traffic for the internet
+/// leaves ([`WayOut::Unknown`]): a seal of the VPC it leaves by (through a transit gateway) would cut
+/// the run off as its own VPC's would.
+pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
+    let WayOut::Unknown(why) = &runner.way_out else {
+        return None;
+    };
+    Some(format!(
+        "hikkonuki runs on {} in {} (subnet {}), but where that subnet's traffic for the internet leaves could not be read ({why}): if it leaves through another VPC (a transit gateway to an egress VPC), sealing that VPC cuts this run off midway, every later cut left undone and no restore possible from here. Check that VPC's cuts are not in this run, or run from outside",
+        runner.host, runner.vpc_id, runner.subnet_id
+    ))
+}
+
 /// Whether to ask the metadata service: not when turned off; always when an endpoint is named; else when
 /// the machine looks like an EC2 instance.
 fn worth_asking(env: &dyn Fn(&str) -> Option<String>, looks_like_ec2: fn() -> bool) -> bool {
@@ -422,6 +452,7 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
         source: "its instance metadata",
         // Read per account judged ([`Runner::location_in`]).
         vpc_owner: VpcOwner::Unknown("not read yet".into()),
+        way_out: WayOut::Unknown("not read yet".into()),
         account,
         region,
         vpc_id: vpc_id.trim().to_string(),
@@ -678,6 +709,22 @@ mod tests {
             unread_because: "its metadata did not answer".into(),
         };
         let owner = bastion_vpc_owned_by_111122223333();
+        // Its subnet's default route goes out by the VPC's own internet gateway.
+        let table = aws_smithy_mocks::mock!(aws_sdk_ec2::Client::describe_route_tables)
+            .then_output(|| {
+                aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput::builder()
+                    .route_tables(
+                        aws_sdk_ec2::types::RouteTable::builder()
+                            .routes(
+                                aws_sdk_ec2::types::Route::builder()
+                                    .destination_cidr_block("0.0.0.0/0")
+                                    .gateway_id("igw-0bastion")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
         use aws_smithy_mocks::{RuleMode, mock_client};
         let session = AwsSession::with_regions(
             "us-east-1",
@@ -688,7 +735,7 @@ mod tests {
                 ),
                 RegionCtx::with_ec2(
                     "eu-west-1",
-                    mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&held, &owner]),
+                    mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&held, &owner, &table]),
                 ),
             ],
         );
@@ -702,6 +749,7 @@ mod tests {
             .unwrap()
             .expect("located");
         assert_eq!(found.vpc_owner, VpcOwner::Account("111122223333".into()));
+        assert_eq!(found.way_out, WayOut::OwnVpc);
         // With no region to judge a cut in (a plan of IAM cuts alone), no cut can be on its path:
         // nothing is asked, and nothing warned of; nor for a task in a region of none of the cuts.
         assert_eq!(

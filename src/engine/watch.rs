@@ -369,12 +369,16 @@ async fn left_out_as_apply_would(
     };
     match located {
         Ok(Some(runner)) => {
-            if let Some(why) = super::apply::own_path::why_on_path(
-                kind,
-                cut,
-                super::apply::own_path::owns_runners_vpc(&caller.account, &runner),
-                &runner,
-            ) {
+            if let Some(why) =
+                super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
+            {
+                return Some(why);
+            }
+            // Unattended, a seal that may close the way the machine's traffic leaves by is not made.
+            if let Some(why) = crate::runner::unknown_way_out_warning(&runner)
+                .filter(|_| kind.info().phase == crate::services::Phase::Seal)
+                .filter(|_| cut.region == runner.region)
+            {
                 return Some(why);
             }
         }

@@ -174,6 +174,7 @@ pub async fn interface(
             .filter_map(|group| group.group_id().map(str::to_string))
             .collect(),
         vpc_owner: super::VpcOwner::Unknown("not read yet".into()),
+        way_out: super::WayOut::Unknown("not read yet".into()),
     }))
 }
 
@@ -291,6 +292,7 @@ mod tests {
                 subnet_id: "subnet-0task".into(),
                 security_groups: vec!["sg-0task".into()],
                 vpc_owner: crate::runner::VpcOwner::Unknown("not read yet".into()),
+                way_out: crate::runner::WayOut::Unknown("not read yet".into()),
             }
         );
 

@@ -596,3 +596,338 @@ async fn watch_that_cannot_read_where_its_instance_sits_cuts_again_only_what_clo
         );
     }
 }
+
+/// A spoke VPC whose default route leads through a transit gateway to an egress VPC with the internet
+/// gateway (AWS's centralized egress), and the ids apply needs: (spoke, its subnet, its group, egress
+/// VPC, egress internet gateway, transit gateway).
+struct CentralizedEgress {
+    spoke: String,
+    subnet: String,
+    group: String,
+    egress: String,
+    internet_gateway: String,
+    transit_gateway: String,
+}
+
+async fn centralized_egress(ec2: &aws_sdk_ec2::Client) -> CentralizedEgress {
+    use aws_sdk_ec2::types::Filter;
+    let vpc = |cidr: &'static str| async move {
+        let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
+        vpc.vpc().unwrap().vpc_id().unwrap().to_string()
+    };
+    let subnet = |vpc: String, cidr: &'static str| async move {
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+        subnet.subnet().unwrap().subnet_id().unwrap().to_string()
+    };
+    let main_table = |vpc: String| async move {
+        let tables = ec2
+            .describe_route_tables()
+            .filters(Filter::builder().name("vpc-id").values(vpc).build())
+            .filters(
+                Filter::builder()
+                    .name("association.main")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        tables.route_tables()[0]
+            .route_table_id()
+            .unwrap()
+            .to_string()
+    };
+    let (egress, spoke) = (vpc("10.10.0.0/16").await, vpc("10.20.0.0/16").await);
+    let egress_subnet = subnet(egress.clone(), "10.10.0.0/24").await;
+    let spoke_subnet = subnet(spoke.clone(), "10.20.0.0/24").await;
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    let internet_gateway = igw
+        .internet_gateway()
+        .unwrap()
+        .internet_gateway_id()
+        .unwrap()
+        .to_string();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(&internet_gateway)
+        .vpc_id(&egress)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(main_table(egress.clone()).await)
+        .destination_cidr_block("0.0.0.0/0")
+        .gateway_id(&internet_gateway)
+        .send()
+        .await
+        .unwrap();
+    let tgw = ec2.create_transit_gateway().send().await.unwrap();
+    let transit_gateway = tgw
+        .transit_gateway()
+        .unwrap()
+        .transit_gateway_id()
+        .unwrap()
+        .to_string();
+    let attach = |vpc: String, subnet: String| {
+        let transit_gateway = transit_gateway.clone();
+        async move {
+            let attached = ec2
+                .create_transit_gateway_vpc_attachment()
+                .transit_gateway_id(transit_gateway)
+                .vpc_id(vpc)
+                .subnet_ids(subnet)
+                .send()
+                .await
+                .unwrap();
+            let attachment = attached.transit_gateway_vpc_attachment().unwrap();
+            attachment
+                .transit_gateway_attachment_id()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let egress_attachment = attach(egress.clone(), egress_subnet).await;
+    attach(spoke.clone(), spoke_subnet.clone()).await;
+    let described = ec2
+        .describe_transit_gateway_attachments()
+        .transit_gateway_attachment_ids(&egress_attachment)
+        .send()
+        .await
+        .unwrap();
+    let hub_table = described.transit_gateway_attachments()[0]
+        .association()
+        .and_then(|association| association.transit_gateway_route_table_id())
+        .expect("the emulator associates an attachment with the gateway's default table")
+        .to_string();
+    ec2.create_transit_gateway_route()
+        .transit_gateway_route_table_id(hub_table)
+        .destination_cidr_block("0.0.0.0/0")
+        .transit_gateway_attachment_id(egress_attachment)
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(main_table(spoke.clone()).await)
+        .destination_cidr_block("0.0.0.0/0")
+        .transit_gateway_id(&transit_gateway)
+        .send()
+        .await
+        .unwrap();
+    let groups = ec2
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(&spoke).build())
+        .send()
+        .await
+        .unwrap();
+    CentralizedEgress {
+        group: groups.security_groups()[0].group_id().unwrap().to_string(),
+        spoke,
+        subnet: spoke_subnet,
+        egress,
+        internet_gateway,
+        transit_gateway,
+    }
+}
+
+/// Apply on an instance in a spoke VPC whose route to the internet leads through a transit gateway to
+/// an egress VPC: the egress VPC's seal (its ACL, its route tables, its internet gateway) and the
+/// region's Block Public Access are its way out too, left out with the way named; restore gives back
+/// the rest. Before, only the spoke's own VPC was judged, and the run detached the egress VPC's
+/// internet gateway under itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_in_a_spoke_vpc_leaves_out_the_seal_of_the_egress_vpc_its_transit_gateway_leads_to() {
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2(REGION).await;
+    let account = centralized_egress(&ec2).await;
+    // A VPC on no way of the run's, with an internet gateway of its own: cut as planned.
+    let bystander = ec2
+        .create_vpc()
+        .cidr_block("10.30.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let igw = ec2.create_internet_gateway().send().await.unwrap();
+    ec2.attach_internet_gateway()
+        .internet_gateway_id(
+            igw.internet_gateway()
+                .unwrap()
+                .internet_gateway_id()
+                .unwrap(),
+        )
+        .vpc_id(bystander.vpc().unwrap().vpc_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args([
+            "--kinds",
+            "vpc_block_public_access,nacl_deny,route_remove,igw_detach",
+        ])
+        .assert()
+        .code(0);
+    let plan: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(emulator.path("plans/p.yaml")).unwrap())
+            .unwrap();
+    let of_egress: Vec<String> = cuts(&plan)
+        .iter()
+        .filter(|cut| cut["enabled"].as_bool() == Some(true))
+        .filter(|cut| {
+            cut["before"]["vpc_id"] == account.egress.as_str()
+                || cut["target"] == account.internet_gateway.as_str()
+        })
+        .map(|cut| cut["id"].as_str().unwrap().to_string())
+        .collect();
+    let kinds: std::collections::BTreeSet<&str> = of_egress
+        .iter()
+        .map(|id| id.split('/').next().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.into_iter().collect::<Vec<_>>(),
+        ["igw_detach", "nacl_deny", "route_remove"],
+        "the plan seals the egress VPC: {of_egress:?}"
+    );
+    let acls = ec2
+        .describe_network_acls()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&account.egress)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let egress_acl = acls.network_acls()[0].network_acl_id().unwrap().to_string();
+    let egress_acl_before = acl_entries(&ec2, &egress_acl).await;
+    let gateways_before = snapshot::internet_gateways(&ec2).await;
+
+    let imds = metadata_service(&account.spoke, &account.subnet, Some(&account.group));
+    let mut assert = emulator
+        .apply("plans/p.yaml")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds)
+        .env("AWS_EC2_METADATA_DISABLED", "false")
+        .assert()
+        .code(0);
+    let through = format!(
+        "{}, where {}'s route to the internet leads through transit gateway {}",
+        account.egress, account.spoke, account.transit_gateway
+    );
+    for id in &of_egress {
+        assert = assert.stderr(contains(format!(
+            "{id} is left out: hikkonuki runs on EC2 instance i-0bastion in {} (subnet {}, read from its instance metadata), and this cut closes a path out of {through}",
+            account.spoke, account.subnet
+        )));
+    }
+    assert.stderr(contains(format!(
+        "vpc_block_public_access/{REGION}/123456789012 is left out: hikkonuki runs on EC2 instance i-0bastion in {}",
+        account.spoke
+    )));
+    let gateways_after = snapshot::internet_gateways(&ec2).await;
+    assert_eq!(
+        gateways_after[&account.internet_gateway], gateways_before[&account.internet_gateway],
+        "the egress VPC keeps its internet gateway"
+    );
+    assert_ne!(
+        gateways_after, gateways_before,
+        "the bystander VPC's internet gateway is detached"
+    );
+    assert_eq!(
+        acl_entries(&ec2, &egress_acl).await,
+        egress_acl_before,
+        "the egress VPC's ACL is untouched"
+    );
+
+    emulator.restore("plans/p.rollback.yaml").assert().code(0);
+    assert_eq!(snapshot::internet_gateways(&ec2).await, gateways_before);
+}
+
+/// A spoke whose route to the internet leads to a transit gateway it has no attachment to that this
+/// account sees (a gateway another account shares): where its traffic leaves is unknown. Apply says so
+/// before the review, naming the gateway; `watch --recut` on that machine does not seal again a VPC
+/// that may be that way out, and says why.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_way_out_through_a_transit_gateway_that_cannot_be_read_is_warned_of_and_not_resealed() {
+    use aws_sdk_ec2::types::Filter;
+    let emulator = Emulator::start();
+    let ec2 = emulator.ec2(REGION).await;
+    let spoke = ec2
+        .create_vpc()
+        .cidr_block("10.20.0.0/16")
+        .send()
+        .await
+        .unwrap();
+    let spoke = spoke.vpc().unwrap().vpc_id().unwrap().to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&spoke)
+        .cidr_block("10.20.0.0/24")
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
+    let tgw = ec2.create_transit_gateway().send().await.unwrap();
+    let tgw = tgw
+        .transit_gateway()
+        .unwrap()
+        .transit_gateway_id()
+        .unwrap()
+        .to_string();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(&spoke).build())
+        .send()
+        .await
+        .unwrap();
+    ec2.create_route()
+        .route_table_id(tables.route_tables()[0].route_table_id().unwrap())
+        .destination_cidr_block("0.0.0.0/0")
+        .transit_gateway_id(&tgw)
+        .send()
+        .await
+        .unwrap();
+    emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", "nacl_deny"])
+        .assert()
+        .code(0);
+    let imds = metadata_service(&spoke, &subnet, Some("sg-0bastion"));
+    let env = [
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+    ];
+    let unknown = format!(
+        "hikkonuki runs on EC2 instance i-0bastion in {spoke} (subnet {subnet}), but where that subnet's traffic for the internet leaves could not be read (its route to the internet leads to transit gateway {tgw}, and this account sees no attachment of {spoke} to it associated with a route table)"
+    );
+    // Applied from the spoke: warned of; the spoke's own ACL left out, the other VPC's cut.
+    let mut apply = emulator.apply("plans/p.yaml");
+    for (name, value) in env {
+        apply.env(name, value);
+    }
+    apply
+        .assert()
+        .code(0)
+        .stderr(contains(format!("warning: {unknown}")));
+
+    // Undone behind the tool's back, watched from the spoke.
+    let undone =
+        crate::watch::undo_behind_the_tools_back(&emulator, "plans/p.rollback.yaml", &[REGION])
+            .await;
+    assert!(!undone.is_empty());
+    let (reopened, status) = watched_and_recut(&emulator, &env);
+    assert_eq!(status, 2, "{reopened:?}");
+    for id in &undone {
+        let failed = reopened[id.as_str()]["recut"]["failed"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} is not re-cut: {:?}", reopened[id.as_str()]));
+        assert!(
+            failed.starts_with(&format!("not re-cut: {unknown}")),
+            "{id}: {failed}"
+        );
+    }
+}

@@ -560,7 +560,12 @@ async fn protect_applying_principal(
     // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
     let regions = crate::runner::regions_judged(plan.enabled_cuts());
     match crate::runner::locate_for(&plan.account, session, &regions).await {
-        Ok(Some(runner)) => left_out.extend(own_path::on_runners_path(&plan, registry, &runner)),
+        Ok(Some(runner)) => {
+            left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
+            if let Some(message) = crate::runner::unknown_way_out_warning(&runner) {
+                reporter.event(&Event::Warning { message });
+            }
+        }
         Ok(None) => {}
         Err(what) => reporter.event(&Event::Warning {
             message: crate::runner::unknown_location_warning(&what),

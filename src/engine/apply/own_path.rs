@@ -10,11 +10,12 @@
 //! account owns the VPC (a subnet shared through RAM), a sealing cut that names no VPC (a region-wide
 //! switch) of the instance's own account, a cut of what else of the VPC its calls go through (an S3
 //! gateway endpoint: [`Containment::carries_calls_from_vpc`]), and a cut of one of its own security
-//! groups. Not seen: a way out through another VPC (a transit gateway, a peering to an egress VPC),
-//! whose seal is cut.
+//! groups; and where the VPC's route to the internet leads through a transit gateway to an egress VPC
+//! ([`crate::runner::way_out`]), that VPC's sealing cuts and its account's region-wide switch. Not
+//! seen: a way out the run's calls take otherwise (a proxy, a Gateway Load Balancer's appliance VPC).
 
 use crate::plan::{Cut, Plan};
-use crate::runner::{RunnerLocation, VpcOwner};
+use crate::runner::{RunnerLocation, VpcOwner, WayOut};
 use crate::services::{Containment, Phase, Registry};
 
 /// The enabled cuts on the runner's own path, each with why.
@@ -23,43 +24,53 @@ pub(crate) fn on_runners_path(
     registry: &Registry,
     runner: &RunnerLocation,
 ) -> Vec<(String, String)> {
-    let owned = owns_runners_vpc(&plan.account, runner);
     plan.enabled_cuts()
         .filter_map(|cut| {
             let kind = registry.get(&cut.kind)?;
-            why_on_path(kind, cut, owned, runner).map(|why| (cut.id.clone(), why))
+            why_on_path(kind, cut, &plan.account, runner).map(|why| (cut.id.clone(), why))
         })
         .collect()
 }
 
-/// Whether a region-wide switch of `account` (VPC Block Public Access) reaches the runner's VPC: it
-/// blocks "resources in VPCs and subnets that you own"
+/// Whether a region-wide switch of `account` (VPC Block Public Access) reaches a VPC `owner` owns (the
+/// runner's, or one its traffic leaves by): it blocks "resources in VPCs and subnets that you own"
 /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcBlockPublicAccessOptions.html>),
 /// so it does where `account` owns the VPC, whoever the runner is (a bastion of another account in a
 /// subnet `account` shares with it), and not where another account does. An owner that could not be
 /// read counts as `account`: leaving the switch out keeps the run alive, and says why.
-pub(crate) fn owns_runners_vpc(account: &str, runner: &RunnerLocation) -> bool {
-    match &runner.vpc_owner {
+fn owns(account: &str, owner: &VpcOwner) -> bool {
+    match owner {
         VpcOwner::Account(owner) => owner == account,
         VpcOwner::NotSeen => false,
         VpcOwner::Unknown(_) => true,
     }
 }
 
-/// Why `cut` is on the runner's own path, if it is (`watch --recut` asks it of each re-cut, as apply of
-/// each cut); `owns_runners_vpc`: whether the cut's account owns the runner's VPC
-/// ([`owns_runners_vpc`]).
+/// Why `cut` (of `account`) is on the runner's own path, if it is (`watch --recut` asks it of each
+/// re-cut, as apply of each cut).
 pub(crate) fn why_on_path(
     kind: &dyn Containment,
     cut: &Cut,
-    owns_runners_vpc: bool,
+    account: &str,
     runner: &RunnerLocation,
 ) -> Option<String> {
     if cut.region != runner.region {
         return None;
     }
+    let owns_runners_vpc = owns(account, &runner.vpc_owner);
     let vpcs = kind.vpcs(cut);
     let sealing = kind.info().phase == Phase::Seal;
+    // Centralized egress: the VPCs its traffic for the internet leaves by, through a transit gateway.
+    let (gateway, egress): (&str, &[(String, VpcOwner)]) = match &runner.way_out {
+        WayOut::TransitGateway { id, egress_vpcs } => (id, egress_vpcs),
+        WayOut::OwnVpc | WayOut::Unknown(_) => ("", &[]),
+    };
+    let through = |egress_vpc: &str| {
+        format!(
+            "{egress_vpc}, where {}'s route to the internet leads through transit gateway {gateway}",
+            runner.vpc_id
+        )
+    };
     // VPC and group IDs name one resource whoever's it is: a subnet shared with the instance's account
     // (RAM) belongs to a VPC of another, whose plan still cuts the instance's path. A region-wide switch
     // reaches the VPCs of the account it is switched in, unless the cut keeps an exclusion for the
@@ -75,6 +86,19 @@ pub(crate) fn why_on_path(
         )
     } else if sealing && vpcs.contains(&runner.vpc_id) {
         format!("this cut closes a path out of {}", runner.vpc_id)
+    } else if let Some((egress_vpc, _)) = egress
+        .iter()
+        .find(|(egress_vpc, _)| sealing && vpcs.contains(egress_vpc))
+    {
+        format!("this cut closes a path out of {}", through(egress_vpc))
+    } else if let Some((egress_vpc, _)) = egress.iter().find(|(egress_vpc, owner)| {
+        sealing && vpcs.is_empty() && owns(account, owner) && !kind.spares_vpc(cut, egress_vpc)
+    }) {
+        format!(
+            "this cut closes the internet path of every VPC in {}, among them {}",
+            runner.region,
+            through(egress_vpc)
+        )
     } else if let Some(what) = vpcs
         .contains(&runner.vpc_id)
         .then(|| kind.carries_calls_from_vpc(cut))
@@ -114,6 +138,7 @@ mod tests {
             subnet_id: "subnet-eee2fec9d0cee4ef7".into(),
             security_groups: vec!["sg-0a7b921069b41f07d".into()],
             vpc_owner: VpcOwner::Account("123456789012".into()),
+            way_out: WayOut::OwnVpc,
         }
     }
 
@@ -292,5 +317,97 @@ mod tests {
         assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
         let ids = left_out_with(&runner().subnet_id, "allow-bidirectional");
         assert!(ids.contains(&BLOCK.to_string()));
+    }
+
+    /// Centralized egress: an instance in a spoke VPC the plan does not cut, whose route to the internet
+    /// leads through a transit gateway to one of us-east-1's VPCs. That VPC's sealing cuts and, where
+    /// this account owns it, the region's Block Public Access are left out, saying the way leads there;
+    /// the egress VPC's security groups (no path of the instance's) and the other VPC's seal are not.
+    /// Owned by another account, the egress VPC is not reached by this account's switch.
+    #[test]
+    fn the_seal_of_the_vpc_a_transit_gateway_leads_out_by_is_left_out() {
+        const EGRESS: &str = "vpc-2628b06624fdf2885";
+        const BLOCK: &str = "vpc_block_public_access/us-east-1/123456789012";
+        let plan = example();
+        let registry = Registry::standard();
+        let spoke = |owner: &str| RunnerLocation {
+            vpc_id: "vpc-0spoke".into(),
+            subnet_id: "subnet-0spoke".into(),
+            security_groups: vec!["sg-0spoke".into()],
+            way_out: WayOut::TransitGateway {
+                id: "tgw-0hub".into(),
+                egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account(owner.into()))],
+            },
+            ..runner()
+        };
+        let out = on_runners_path(&plan, &registry, &spoke("123456789012"));
+        let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
+        assert!(
+            ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca"),
+            "{ids:?}"
+        );
+        assert!(ids.contains(&BLOCK), "{ids:?}");
+        assert!(
+            ids.iter().any(|id| id.starts_with("route_remove/")),
+            "{ids:?}"
+        );
+        assert!(
+            !ids.contains(&"nacl_deny/us-east-1/acl-c5f2b1d8f6590f4e5"),
+            "{ids:?}"
+        );
+        assert!(
+            !ids.iter().any(|id| id.starts_with("sg_revoke/")),
+            "{ids:?}"
+        );
+        for (id, _) in &out {
+            let cut = plan.cuts.iter().find(|cut| &cut.id == id).unwrap();
+            assert_eq!(
+                registry.get(&cut.kind).unwrap().info().phase,
+                Phase::Seal,
+                "{id}"
+            );
+        }
+        let (_, why) = out
+            .iter()
+            .find(|(id, _)| id == "nacl_deny/us-east-1/acl-d0a1826666f3f24ca")
+            .unwrap();
+        assert!(
+            why.contains(&format!("this cut closes a path out of {EGRESS}, where vpc-0spoke's route to the internet leads through transit gateway tgw-0hub")),
+            "{why}"
+        );
+
+        // The spoke another account's (a tooling account attached to this one's hub): this account's
+        // switch still reaches the egress VPC it owns, and says so; not one another account owns.
+        let of_another = |owner: &str| RunnerLocation {
+            account: "210987654321".into(),
+            vpc_owner: VpcOwner::NotSeen,
+            ..spoke(owner)
+        };
+        let out = on_runners_path(&plan, &registry, &of_another("123456789012"));
+        let (_, why) = out
+            .iter()
+            .find(|(id, _)| id == BLOCK)
+            .expect("the switch left out");
+        assert!(
+            why.contains(&format!("this cut closes the internet path of every VPC in us-east-1, among them {EGRESS}, where vpc-0spoke's route to the internet leads through transit gateway tgw-0hub")),
+            "{why}"
+        );
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &of_another("333344445555"))
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert!(!ids.contains(&BLOCK.to_string()), "{ids:?}");
+        assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
+
+        // A way out not read judges only the spoke's own VPC (apply warns of it).
+        let unknown = RunnerLocation {
+            way_out: WayOut::Unknown("UnauthorizedOperation".into()),
+            ..spoke("123456789012")
+        };
+        let ids: Vec<String> = on_runners_path(&plan, &registry, &unknown)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        assert_eq!(ids, [BLOCK]);
     }
 }
