@@ -122,6 +122,10 @@ impl Runner {
         let Some(mut location) = location else {
             return Ok(None);
         };
+        // In a region of none of the cuts, it is on none of their paths: nothing more to read.
+        if !regions.contains(&location.region) {
+            return Ok(Some(location));
+        }
         let ctx = session.region(&location.region);
         let ec2 = ctx.ec2();
         let (owner, way_out) = futures_util::future::join(
@@ -389,17 +393,39 @@ pub fn unknown_location_warning(what: &str) -> String {
     )
 }
 
-/// What to say where the machine's location is known but not where its traffic for the internet
-/// leaves ([`WayOut::Unknown`]): a seal of the VPC it leaves by (through a transit gateway) would cut
-/// the run off as its own VPC's would.
-pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
+/// Why where the machine's traffic for the internet leaves is unknown ([`WayOut::Unknown`]), in words
+/// that say where it runs; `None` when it is known.
+fn unknown_way_out(runner: &RunnerLocation) -> Option<String> {
     let WayOut::Unknown(why) = &runner.way_out else {
         return None;
     };
     Some(format!(
-        "hikkonuki runs on {} in {} (subnet {}), but where that subnet's traffic for the internet leaves could not be read ({why}): if it leaves through another VPC (a transit gateway to an egress VPC), sealing that VPC cuts this run off midway, every later cut left undone and no restore possible from here. Check that VPC's cuts are not in this run, or run from outside",
+        "hikkonuki runs on {} in {} (subnet {}), but where that subnet's traffic for the internet leaves could not be read ({why})",
         runner.host, runner.vpc_id, runner.subnet_id
     ))
+}
+
+/// What apply says before the review where the way out is unknown ([`WayOut::Unknown`]) and the plan
+/// seals in the machine's region: a seal of the VPC the traffic leaves by (behind a transit gateway)
+/// would cut the run off as its own VPC's would.
+pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
+    unknown_way_out(runner).map(|unknown| {
+        format!(
+            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch that VPC's sealing cuts off in the plan (enabled: false), or run from a machine whose traffic does not leave that way",
+            region = runner.region
+        )
+    })
+}
+
+/// Why `watch --recut` does not seal again in the machine's region where the way out is unknown: left
+/// running unattended, it cannot ask.
+pub fn unknown_way_out_recut(runner: &RunnerLocation) -> Option<String> {
+    unknown_way_out(runner).map(|unknown| {
+        format!(
+            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; re-cut it from a machine outside",
+            runner.region
+        )
+    })
 }
 
 /// Whether to ask the metadata service: not when turned off; always when an endpoint is named; else when

@@ -375,7 +375,7 @@ async fn left_out_as_apply_would(
                 return Some(why);
             }
             // Unattended, a seal that may close the way the machine's traffic leaves by is not made.
-            if let Some(why) = crate::runner::unknown_way_out_warning(&runner)
+            if let Some(why) = crate::runner::unknown_way_out_recut(&runner)
                 .filter(|_| kind.info().phase == crate::services::Phase::Seal)
                 .filter(|_| cut.region == runner.region)
             {

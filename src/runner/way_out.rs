@@ -1,9 +1,10 @@
 //! Where the machine's traffic for the internet goes when it leaves through another VPC: AWS's
 //! centralized egress, where a VPC's default route points at a transit gateway and the transit gateway's
-//! default route at an egress VPC holding the NAT and internet gateways
+//! default route at an egress VPC holding the NAT and internet gateways, maybe through an inspection VPC
+//! first
 //! (<https://docs.aws.amazon.com/whitepapers/latest/building-scalable-secure-multi-vpc-network-infrastructure/centralized-egress-to-internet.html>).
-//! The run's calls to AWS then go out through that VPC too, and its seal (its ACLs, its route tables,
-//! its internet gateway, its account's Block Public Access) would cut the run off midway.
+//! The run's calls to AWS then go out through those VPCs too, and their seal (their ACLs, route tables,
+//! internet gateway, their account's Block Public Access) would cut the run off midway.
 //!
 //! Read, as the account whose cuts are judged sees it:
 //! 1. the route table of the machine's subnet (DescribeRouteTables, `association.subnet-id`), or, for a
@@ -11,45 +12,71 @@
 //!    explicitly associated with a route table uses the main route table"
 //!    (<https://docs.aws.amazon.com/vpc/latest/userguide/VPC_Route_Tables.html>,
 //!    <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeRouteTables.html>);
-//! 2. its default route (`0.0.0.0/0`): one to a transit gateway leaves the VPC, any other target (an
-//!    internet or NAT gateway, an appliance's endpoint) stays in it as far as this read goes. A peering
-//!    connection carries no traffic to the internet: a peered VPC's internet or NAT gateway serves only
-//!    its own VPC (edge-to-edge routing is not supported:
-//!    <https://docs.aws.amazon.com/vpc/latest/peering/vpc-peering-basics.html>);
-//! 3. the VPC's attachment to that transit gateway (DescribeTransitGatewayAttachments, `resource-id`)
-//!    and the route table it is associated with, whose default route (SearchTransitGatewayRoutes,
-//!    `route-search.exact-match`) names the attachments it leaves by: each VPC one is an egress VPC.
+//! 2. its default route (`0.0.0.0/0`; the SDK calls AWS over IPv4 unless dual-stack endpoints are
+//!    asked for): to a transit gateway it leaves the VPC; to a NAT gateway, the NAT gateway's own
+//!    subnet's default route is read in turn (a private NAT gateway sends on to a transit gateway); to a
+//!    Cloud WAN core network, where it leads is not read (unknown); any other target (an internet
+//!    gateway, an appliance's endpoint) stays in the VPC as far as this read goes. A peering connection
+//!    carries no traffic to the internet: a peered VPC's internet or NAT gateway serves only its own VPC
+//!    (<https://docs.aws.amazon.com/vpc/latest/peering/vpc-peering-basics.html>);
+//! 3. the VPC's attachments to that transit gateway (DescribeTransitGatewayAttachments) and the route
+//!    table each is associated with, whose default route (SearchTransitGatewayRoutes,
+//!    `route-search.exact-match`) names the attachments it leaves by: a VPC attachment's VPC is a way
+//!    out, and its own associated table is read in turn (an inspection VPC's traffic goes on to the
+//!    egress VPC), as is a `network-function` attachment's (AWS Network Firewall attached to the
+//!    gateway); a VPN or Direct Connect attachment leaves AWS's VPCs; a peering or Connect attachment
+//!    is not followed (unknown)
 //!    (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeTransitGatewayAttachments.html>,
 //!    <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_SearchTransitGatewayRoutes.html>).
 //!
-//! An account that sees no route table of the machine's VPC (the VPC is another account's) reads step 3
-//! for every attachment of that VPC it sees: the transit gateway's owner sees them all, and an egress VPC
-//! of its own is judged in its cuts though the subnet's route was not read. A read that fails leaves the
-//! way out unknown, with why, which apply warns of and `watch --recut` takes as a reason not to re-seal
-//! in the machine's region. Not read: an HTTPS proxy the run is told to use, a Gateway Load Balancer
+//! Where the judged account cannot read the way (the spoke is another account's and this account sees
+//! no attachment of it; or the transit gateway is another account's, shared with it, whose routes it
+//! may not search), its own VPCs attached to that transit gateway (any, when the gateway is not known)
+//! that have an internet gateway are taken as where the traffic may leave: an egress VPC needs one, and
+//! leaving their seal out keeps the run alive, saying why. A read that fails otherwise leaves the way out
+//! unknown, with why, which apply warns of and `watch --recut` takes as a reason not to re-seal in the
+//! machine's region. Not read: an HTTPS proxy the run is told to use, a Gateway Load Balancer
 //! endpoint's appliance VPC, and a route more specific than the default that some AWS addresses take.
 
-use aws_sdk_ec2::types::Filter;
+use std::collections::HashSet;
+
+use aws_sdk_ec2::types::{Filter, TransitGatewayAttachmentResourceType as AttachedKind};
 
 use super::VpcOwner;
 
 /// The route every address with no more specific route takes: the way to the internet.
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
 
+/// How many transit gateway route tables one read follows at most: a loop of routes ends there.
+const MOST_TABLES: usize = 16;
+
 /// Where the machine's traffic for the internet leaves AWS's network, as far as its VPC goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WayOut {
-    /// Through its own VPC's gateways (or no way at all): the VPC's own cuts are its path.
+    /// Through its own VPC's gateways (or no way at all), or through no VPC of the judged account's: the
+    /// VPC's own cuts are its path.
     OwnVpc,
-    /// Through a transit gateway to these VPCs (same region), each with its owner as the judged
-    /// account sees it; none when the transit gateway's default route leaves by no VPC (a VPN, Direct
-    /// Connect, another transit gateway) or there is none.
+    /// Through a transit gateway to these VPCs (same region), each with its owner as the judged account
+    /// sees it; none when the gateway's default route leaves by no VPC (a VPN, Direct Connect) or there
+    /// is none.
     TransitGateway {
         id: String,
         egress_vpcs: Vec<(String, VpcOwner)>,
+        /// Why the gateway's routes were not read, when `egress_vpcs` are the judged account's VPCs
+        /// attached to it with an internet gateway, taken as where the traffic may leave; `None` when
+        /// its routes named them.
+        unread: Option<String>,
     },
     /// Could not be read, with why.
     Unknown(String),
+}
+
+/// The VPCs a read found, before their owners are read.
+#[derive(Debug, PartialEq)]
+struct Found {
+    gateway: String,
+    vpcs: Vec<String>,
+    unread: Option<String>,
 }
 
 /// Reads where `subnet` (of `vpc`) sends its traffic for the internet, with `ec2` (the judged account's,
@@ -57,81 +84,141 @@ pub enum WayOut {
 pub async fn read(ec2: &aws_sdk_ec2::Client, vpc: &str, subnet: &str) -> WayOut {
     match read_transit(ec2, vpc, subnet).await {
         Ok(None) => WayOut::OwnVpc,
-        Ok(Some((id, vpcs))) => {
+        Ok(Some(found)) => {
             let owners = futures_util::future::join_all(
-                vpcs.iter().map(|egress| super::vpc_owner(ec2, egress)),
+                found
+                    .vpcs
+                    .iter()
+                    .map(|egress| super::vpc_owner(ec2, egress)),
             )
             .await;
             WayOut::TransitGateway {
-                id,
-                egress_vpcs: vpcs.into_iter().zip(owners).collect(),
+                id: found.gateway,
+                egress_vpcs: found.vpcs.into_iter().zip(owners).collect(),
+                unread: found.unread,
             }
         }
         Err(why) => WayOut::Unknown(why),
     }
 }
 
-/// The transit gateway `subnet`'s default route leads to and the VPCs it leaves by; `None` when its
-/// default route stays in `vpc`.
+/// The transit gateway `subnet`'s traffic for the internet leads to and the VPCs it leaves by; `None`
+/// when it stays in `vpc` or leaves by no VPC of this account's.
 async fn read_transit(
     ec2: &aws_sdk_ec2::Client,
     vpc: &str,
     subnet: &str,
-) -> Result<Option<(String, Vec<String>)>, String> {
-    let table = match route_tables(ec2, "association.subnet-id", subnet).await? {
-        Some(table) => Some(table),
-        None => {
-            let mains = ec2
-                .describe_route_tables()
-                .filters(filter("vpc-id", vpc))
-                .filters(filter("association.main", "true"))
-                .send()
-                .await
-                .map_err(|err| failed("ec2:DescribeRouteTables", err))?;
-            mains.route_tables().first().cloned()
+) -> Result<Option<Found>, String> {
+    let Some(table) = table_of(ec2, vpc, subnet).await? else {
+        // Another account's VPC: the attachments of it this account sees (the gateway's owner sees
+        // them all), its route not read.
+        let attached = attachments(ec2, vec![filter("resource-id", vpc), vpc_kind()]).await?;
+        if attached.is_empty() {
+            let why =
+                format!("{vpc} is another account's VPC, whose routes this account cannot read");
+            return may_leave_by(ec2, vpc, None, why).await;
         }
+        return match follow(ec2, vpc, &attached).await {
+            Ok(found) => Ok(Some(found)),
+            Err(Unfollowed::Unread(why)) => may_leave_by(ec2, vpc, None, why).await,
+            Err(Unfollowed::NotFollowed(why)) => Err(why),
+        };
     };
-    // The subnet's route read: a default route to no transit gateway stays in the VPC.
-    let via = match &table {
-        Some(table) => match default_route_transit_gateway(table) {
+    let tgw = match default_target(&table)? {
+        Target::Stays => return Ok(None),
+        Target::TransitGateway(tgw) => tgw,
+        Target::NatGateway(nat) => match nat_gateway_route(ec2, &nat).await? {
+            Some(tgw) => tgw,
             None => return Ok(None),
-            Some(tgw) => Some(tgw),
         },
-        None => None,
     };
-    let attachments = attachments_of(ec2, vpc).await?;
-    let leading: Vec<&(String, String)> = match via {
-        Some(tgw) => {
-            let leading: Vec<_> = attachments.iter().filter(|(of, _)| *of == tgw).collect();
-            if leading.is_empty() {
-                // A transit gateway another account shares: its attachment of the VPC, or the
-                // attachment's route table, is not this account's to read.
-                return Err(format!(
-                    "its route to the internet leads to transit gateway {tgw}, and this account sees no attachment of {vpc} to it associated with a route table"
-                ));
-            }
-            leading
+    let attached = attachments(
+        ec2,
+        vec![
+            filter("resource-id", vpc),
+            vpc_kind(),
+            filter("transit-gateway-id", &tgw),
+        ],
+    )
+    .await?;
+    let unread = if attached.is_empty() {
+        format!("this account sees no attachment of {vpc} to {tgw} associated with a route table")
+    } else {
+        match follow(ec2, vpc, &attached).await {
+            Ok(found) => return Ok(Some(found)),
+            Err(Unfollowed::Unread(why)) => why,
+            Err(Unfollowed::NotFollowed(why)) => return Err(why),
         }
-        // Another account's VPC: every attachment of it this account sees, its route not read.
-        None => attachments.iter().collect(),
     };
-    if leading.is_empty() {
-        return Ok(None);
+    // A gateway another account shares: its routes are not this account's to read.
+    may_leave_by(ec2, vpc, Some(&tgw), unread).await
+}
+
+/// Where a route table's default route goes, as far as this read follows it.
+#[derive(Debug, PartialEq)]
+enum Target {
+    Stays,
+    TransitGateway(String),
+    NatGateway(String),
+}
+
+/// The target of a route table's default route (a blackhole route carries nothing).
+fn default_target(table: &aws_sdk_ec2::types::RouteTable) -> Result<Target, String> {
+    let Some(route) = table.routes().iter().find(|route| {
+        route.destination_cidr_block() == Some(DEFAULT_ROUTE)
+            && route.state() != Some(&aws_sdk_ec2::types::RouteState::Blackhole)
+    }) else {
+        return Ok(Target::Stays);
+    };
+    if let Some(tgw) = route.transit_gateway_id() {
+        Ok(Target::TransitGateway(tgw.to_string()))
+    } else if let Some(nat) = route.nat_gateway_id() {
+        Ok(Target::NatGateway(nat.to_string()))
+    } else if let Some(network) = route.core_network_arn() {
+        Err(format!(
+            "its route to the internet leads to Cloud WAN core network {network}, which hikkonuki does not follow"
+        ))
+    } else {
+        Ok(Target::Stays)
     }
-    let mut gateways: Vec<&str> = leading.iter().map(|(tgw, _)| tgw.as_str()).collect();
-    gateways.sort();
-    gateways.dedup();
-    let mut vpcs = Vec::new();
-    for (_, route_table) in &leading {
-        vpcs.extend(egress_vpcs(ec2, route_table, vpc).await?);
+}
+
+/// The transit gateway a NAT gateway's own subnet sends the internet's traffic to, if it does (a
+/// private NAT gateway in front of a transit gateway); a public one's goes to its VPC's internet
+/// gateway.
+async fn nat_gateway_route(ec2: &aws_sdk_ec2::Client, nat: &str) -> Result<Option<String>, String> {
+    let answer = ec2
+        .describe_nat_gateways()
+        .nat_gateway_ids(nat)
+        .send()
+        .await
+        .map_err(|err| failed("ec2:DescribeNatGateways", err))?;
+    let gateway = answer.nat_gateways().first();
+    let (Some(vpc), Some(subnet)) = (
+        gateway.and_then(|g| g.vpc_id()),
+        gateway.and_then(|g| g.subnet_id()),
+    ) else {
+        return Err(format!(
+            "its route to the internet leads to NAT gateway {nat}, whose subnet EC2 does not name"
+        ));
+    };
+    let Some(table) = table_of(ec2, vpc, subnet).await? else {
+        return Err(format!(
+            "its route to the internet leads to NAT gateway {nat}, whose subnet's route table this account does not see"
+        ));
+    };
+    match default_target(&table)? {
+        Target::TransitGateway(tgw) => Ok(Some(tgw)),
+        Target::Stays | Target::NatGateway(_) => Ok(None),
     }
-    vpcs.sort();
-    vpcs.dedup();
-    Ok(Some((gateways.join(", "), vpcs)))
 }
 
 fn filter(name: &str, value: &str) -> Filter {
     Filter::builder().name(name).values(value).build()
+}
+
+fn vpc_kind() -> Filter {
+    filter("resource-type", "vpc")
 }
 
 fn failed<E, R>(operation: &str, err: aws_sdk_ec2::error::SdkError<E, R>) -> String
@@ -142,106 +229,266 @@ where
     crate::service_error::ServiceError::from_sdk(operation, err).to_string()
 }
 
-async fn route_tables(
+/// The route table `subnet` uses: its own, or its VPC's main one; `None` when this account sees
+/// neither (the VPC is another account's).
+async fn table_of(
     ec2: &aws_sdk_ec2::Client,
-    name: &str,
-    value: &str,
+    vpc: &str,
+    subnet: &str,
 ) -> Result<Option<aws_sdk_ec2::types::RouteTable>, String> {
-    let answer = ec2
+    let own = ec2
         .describe_route_tables()
-        .filters(filter(name, value))
+        .filters(filter("association.subnet-id", subnet))
         .send()
         .await
         .map_err(|err| failed("ec2:DescribeRouteTables", err))?;
-    Ok(answer.route_tables().first().cloned())
+    if let Some(table) = own.route_tables().first() {
+        return Ok(Some(table.clone()));
+    }
+    let mains = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", vpc))
+        .filters(filter("association.main", "true"))
+        .send()
+        .await
+        .map_err(|err| failed("ec2:DescribeRouteTables", err))?;
+    Ok(mains.route_tables().first().cloned())
 }
 
-/// The transit gateway a route table's default route targets, if it does (a blackhole route carries
-/// nothing).
-pub fn default_route_transit_gateway(table: &aws_sdk_ec2::types::RouteTable) -> Option<String> {
-    table
-        .routes()
-        .iter()
-        .find(|route| route.destination_cidr_block() == Some(DEFAULT_ROUTE))
-        .filter(|route| route.state() != Some(&aws_sdk_ec2::types::RouteState::Blackhole))
-        .and_then(|route| route.transit_gateway_id())
-        .map(str::to_string)
+/// A transit gateway attachment this account sees.
+#[derive(Debug, Clone, PartialEq)]
+struct Attachment {
+    id: String,
+    transit_gateway: String,
+    /// The VPC (or other resource) attached.
+    resource: String,
+    /// The route table it is associated with: `None` routes nothing.
+    table: Option<String>,
 }
 
-/// `vpc`'s attachments to transit gateways that this account sees and that are associated with a route
-/// table: (transit gateway, its route table). An attachment with no association routes nothing.
-async fn attachments_of(
+/// The attachments matching `filters` that carry traffic (not deleted, rejected or failed).
+async fn attachments(
     ec2: &aws_sdk_ec2::Client,
-    vpc: &str,
-) -> Result<Vec<(String, String)>, String> {
+    filters: Vec<Filter>,
+) -> Result<Vec<Attachment>, String> {
+    attachments_asked(ec2, filters, Vec::new()).await
+}
+
+async fn attachments_asked(
+    ec2: &aws_sdk_ec2::Client,
+    filters: Vec<Filter>,
+    ids: Vec<String>,
+) -> Result<Vec<Attachment>, String> {
+    use aws_sdk_ec2::types::TransitGatewayAttachmentState as State;
     let mut found = Vec::new();
     let mut pages = ec2
         .describe_transit_gateway_attachments()
-        .filters(filter("resource-id", vpc))
-        .filters(filter("resource-type", "vpc"))
+        .set_filters(Some(filters))
+        .set_transit_gateway_attachment_ids((!ids.is_empty()).then_some(ids))
         .into_paginator()
         .send();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| failed("ec2:DescribeTransitGatewayAttachments", err))?;
         for attachment in page.transit_gateway_attachments() {
-            let live = !matches!(
+            if matches!(
                 attachment.state(),
-                Some(
-                    aws_sdk_ec2::types::TransitGatewayAttachmentState::Deleted
-                        | aws_sdk_ec2::types::TransitGatewayAttachmentState::Deleting
-                        | aws_sdk_ec2::types::TransitGatewayAttachmentState::Rejected
-                        | aws_sdk_ec2::types::TransitGatewayAttachmentState::Failed
-                )
-            );
+                Some(State::Deleted | State::Deleting | State::Rejected | State::Failed)
+            ) {
+                continue;
+            }
             let table = attachment
                 .association()
-                .and_then(|association| association.transit_gateway_route_table_id());
-            if let (true, Some(tgw), Some(table)) = (live, attachment.transit_gateway_id(), table) {
-                found.push((tgw.to_string(), table.to_string()));
+                .filter(|association| {
+                    association.state()
+                        != Some(&aws_sdk_ec2::types::TransitGatewayAssociationState::Disassociated)
+                })
+                .and_then(|association| association.transit_gateway_route_table_id())
+                .map(str::to_string);
+            if let (Some(id), Some(tgw)) = (
+                attachment.transit_gateway_attachment_id(),
+                attachment.transit_gateway_id(),
+            ) {
+                found.push(Attachment {
+                    id: id.to_string(),
+                    transit_gateway: tgw.to_string(),
+                    resource: attachment.resource_id().unwrap_or_default().to_string(),
+                    table,
+                });
             }
         }
     }
     Ok(found)
 }
 
-/// The VPCs a transit gateway route table's default route leaves by, but `from` (traffic does not
-/// return to the VPC it came from as a way out).
-async fn egress_vpcs(
-    ec2: &aws_sdk_ec2::Client,
-    route_table: &str,
-    from: &str,
-) -> Result<Vec<String>, String> {
-    let answer = ec2
-        .search_transit_gateway_routes()
-        .transit_gateway_route_table_id(route_table)
-        .filters(filter("route-search.exact-match", DEFAULT_ROUTE))
-        .send()
-        .await
-        .map_err(|err| failed("ec2:SearchTransitGatewayRoutes", err))?;
-    Ok(leaving_vpcs(answer.routes(), from))
+/// Why a way through a transit gateway was not followed to its end.
+enum Unfollowed {
+    /// Its routes (or the attachments they name) could not be read here: another account's gateway,
+    /// a refused or failed read.
+    Unread(String),
+    /// It goes on by a way this read does not follow (a peering, a Connect attachment).
+    NotFollowed(String),
 }
 
-/// The VPCs active default routes leave by, but `from`.
-pub fn leaving_vpcs(routes: &[aws_sdk_ec2::types::TransitGatewayRoute], from: &str) -> Vec<String> {
-    routes
+/// Follows the default routes of the route tables `from`'s attachments are associated with, hop by
+/// hop: the VPCs they leave by (but `from`), and each VPC or network function attachment's own table
+/// in turn.
+async fn follow(
+    ec2: &aws_sdk_ec2::Client,
+    from: &str,
+    attached: &[Attachment],
+) -> Result<Found, Unfollowed> {
+    let mut gateways: Vec<String> = attached.iter().map(|a| a.transit_gateway.clone()).collect();
+    gateways.sort();
+    gateways.dedup();
+    let mut tables: Vec<String> = attached.iter().filter_map(|a| a.table.clone()).collect();
+    let mut read: HashSet<String> = HashSet::new();
+    let mut vpcs: Vec<String> = Vec::new();
+    while let Some(table) = tables.pop() {
+        if read.len() >= MOST_TABLES || !read.insert(table.clone()) {
+            continue;
+        }
+        let answer = ec2
+            .search_transit_gateway_routes()
+            .transit_gateway_route_table_id(&table)
+            .filters(filter("route-search.exact-match", DEFAULT_ROUTE))
+            .send()
+            .await
+            .map_err(|err| Unfollowed::Unread(failed("ec2:SearchTransitGatewayRoutes", err)))?;
+        let hop = next_hop(answer.routes(), from, &table).map_err(Unfollowed::NotFollowed)?;
+        vpcs.extend(hop.vpcs);
+        if !hop.onward.is_empty() {
+            let onward = attachments_asked(ec2, Vec::new(), hop.onward)
+                .await
+                .map_err(Unfollowed::Unread)?;
+            tables.extend(onward.into_iter().filter_map(|a| a.table));
+        }
+    }
+    vpcs.sort();
+    vpcs.dedup();
+    Ok(Found {
+        gateway: gateways.join(", "),
+        vpcs,
+        unread: None,
+    })
+}
+
+/// What one transit gateway route table's default routes lead to.
+#[derive(Debug, Default, PartialEq)]
+pub struct Hop {
+    /// The VPCs the traffic leaves by (but the one it came from).
+    pub vpcs: Vec<String>,
+    /// The attachments whose own route tables the traffic goes on by: VPCs' and network functions'.
+    pub onward: Vec<String>,
+}
+
+/// The next hop of active default routes in `table`: the VPCs they leave by but `from`, and the
+/// attachments to follow on; an attachment this read does not follow (a peering, a Connect one) makes
+/// the way out unknown.
+pub fn next_hop(
+    routes: &[aws_sdk_ec2::types::TransitGatewayRoute],
+    from: &str,
+    table: &str,
+) -> Result<Hop, String> {
+    let mut hop = Hop::default();
+    let leaving = routes
         .iter()
         .filter(|route| route.destination_cidr_block() == Some(DEFAULT_ROUTE))
         .filter(|route| {
             route.state() != Some(&aws_sdk_ec2::types::TransitGatewayRouteState::Blackhole)
         })
-        .flat_map(|route| route.transit_gateway_attachments())
-        .filter(|attachment| {
-            attachment.resource_type()
-                == Some(&aws_sdk_ec2::types::TransitGatewayAttachmentResourceType::Vpc)
-        })
-        .filter_map(|attachment| attachment.resource_id())
-        .filter(|vpc| *vpc != from)
-        .map(str::to_string)
-        .collect()
+        .flat_map(|route| route.transit_gateway_attachments());
+    for attachment in leaving {
+        let id = attachment
+            .transit_gateway_attachment_id()
+            .unwrap_or_default();
+        let resource = attachment.resource_id().unwrap_or_default();
+        match attachment.resource_type() {
+            Some(AttachedKind::Vpc) if resource == from => {}
+            Some(AttachedKind::Vpc) => {
+                hop.vpcs.push(resource.to_string());
+                hop.onward.push(id.to_string());
+            }
+            Some(AttachedKind::NetworkFunction) => hop.onward.push(id.to_string()),
+            // Out of AWS's VPCs, to a network of the customer's.
+            Some(
+                AttachedKind::Vpn
+                | AttachedKind::DirectConnectGateway
+                | AttachedKind::VpnConcentrator,
+            ) => {}
+            other => {
+                return Err(format!(
+                    "transit gateway route table {table} sends the internet's traffic on by {} attachment {id}, which hikkonuki does not follow",
+                    other.map(|kind| kind.as_str()).unwrap_or("an unnamed")
+                ));
+            }
+        }
+    }
+    Ok(hop)
+}
+
+/// Where the way through transit gateway `tgw` (any, when `None`) cannot be read: this account's VPCs
+/// attached to it that have an internet gateway, but `from`, are taken as where the traffic may leave,
+/// saying `why`; with none, nothing of this account's carries it.
+async fn may_leave_by(
+    ec2: &aws_sdk_ec2::Client,
+    from: &str,
+    tgw: Option<&str>,
+    why: String,
+) -> Result<Option<Found>, String> {
+    let mut filters = vec![vpc_kind()];
+    if let Some(tgw) = tgw {
+        filters.push(filter("transit-gateway-id", tgw));
+    }
+    let attached: Vec<Attachment> = attachments(ec2, filters)
+        .await?
+        .into_iter()
+        .filter(|a| a.resource != from)
+        .collect();
+    if attached.is_empty() {
+        return Ok(None);
+    }
+    let mut vpcs: Vec<String> = attached.iter().map(|a| a.resource.clone()).collect();
+    vpcs.sort();
+    vpcs.dedup();
+    let gateways = ec2
+        .describe_internet_gateways()
+        .filters(
+            Filter::builder()
+                .name("attachment.vpc-id")
+                .set_values(Some(vpcs.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|err| failed("ec2:DescribeInternetGateways", err))?;
+    let with_gateway: HashSet<&str> = gateways
+        .internet_gateways()
+        .iter()
+        .flat_map(|gateway| gateway.attachments())
+        .filter_map(|attachment| attachment.vpc_id())
+        .collect();
+    vpcs.retain(|vpc| with_gateway.contains(vpc.as_str()));
+    if vpcs.is_empty() {
+        return Ok(None);
+    }
+    let mut gateways: Vec<String> = attached
+        .iter()
+        .filter(|a| vpcs.contains(&a.resource))
+        .map(|a| a.transit_gateway.clone())
+        .collect();
+    gateways.sort();
+    gateways.dedup();
+    Ok(Some(Found {
+        gateway: gateways.join(", "),
+        vpcs,
+        unread: Some(why),
+    }))
 }
 
 #[cfg(test)]
 mod tests {
+    use aws_sdk_ec2::operation::describe_internet_gateways::DescribeInternetGatewaysOutput;
+    use aws_sdk_ec2::operation::describe_nat_gateways::DescribeNatGatewaysOutput;
     use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
     use aws_sdk_ec2::operation::describe_transit_gateway_attachments::DescribeTransitGatewayAttachmentsOutput;
     use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
@@ -249,9 +496,10 @@ mod tests {
         SearchTransitGatewayRoutesError, SearchTransitGatewayRoutesOutput,
     };
     use aws_sdk_ec2::types::{
-        Route, RouteTable, TransitGatewayAttachment, TransitGatewayAttachmentAssociation,
-        TransitGatewayAttachmentResourceType, TransitGatewayAttachmentState, TransitGatewayRoute,
-        TransitGatewayRouteAttachment, TransitGatewayRouteState, Vpc,
+        InternetGateway, InternetGatewayAttachment, NatGateway, Route, RouteTable,
+        TransitGatewayAttachment, TransitGatewayAttachmentAssociation,
+        TransitGatewayAttachmentState, TransitGatewayRoute, TransitGatewayRouteAttachment,
+        TransitGatewayRouteState, Vpc,
     };
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 
@@ -260,6 +508,7 @@ mod tests {
     const SPOKE: &str = "vpc-0spoke";
     const SUBNET: &str = "subnet-0spoke";
     const EGRESS: &str = "vpc-0egress";
+    const INSPECTION: &str = "vpc-0inspection";
 
     fn has_filter(filters: &[Filter], name: &str, value: &str) -> bool {
         filters
@@ -267,132 +516,170 @@ mod tests {
             .any(|f| f.name() == Some(name) && f.values().iter().any(|v| v == value))
     }
 
-    /// The subnet's own route table, with a default route built by `route`.
-    fn subnet_table(route: fn() -> Route) -> Rule {
+    fn table(route: Route) -> RouteTable {
+        RouteTable::builder().routes(route).build()
+    }
+
+    /// The subnet's own route table answers `route` (none: the subnet has no table of its own).
+    fn subnet_table(subnet: &'static str, route: Option<fn() -> Route>) -> Rule {
         mock!(aws_sdk_ec2::Client::describe_route_tables)
-            .match_requests(|req| has_filter(req.filters(), "association.subnet-id", SUBNET))
+            .match_requests(move |req| has_filter(req.filters(), "association.subnet-id", subnet))
             .then_output(move || {
-                DescribeRouteTablesOutput::builder()
-                    .route_tables(RouteTable::builder().vpc_id(SPOKE).routes(route()).build())
-                    .build()
+                let answer = DescribeRouteTablesOutput::builder();
+                match route {
+                    Some(route) => answer.route_tables(table(route())).build(),
+                    None => answer.build(),
+                }
             })
     }
 
-    /// No table of this account's is associated with the subnet, nor any main one (another
-    /// account's VPC), or `main` has the default route.
-    fn no_subnet_table(main: Option<fn() -> Route>) -> [Rule; 2] {
-        [
-            mock!(aws_sdk_ec2::Client::describe_route_tables)
-                .match_requests(|req| has_filter(req.filters(), "association.subnet-id", SUBNET))
-                .then_output(|| DescribeRouteTablesOutput::builder().build()),
-            mock!(aws_sdk_ec2::Client::describe_route_tables)
-                .match_requests(|req| {
-                    has_filter(req.filters(), "vpc-id", SPOKE)
-                        && has_filter(req.filters(), "association.main", "true")
-                })
-                .then_output(move || {
-                    let mut answer = DescribeRouteTablesOutput::builder();
-                    if let Some(route) = main {
-                        answer = answer.route_tables(
-                            RouteTable::builder().vpc_id(SPOKE).routes(route()).build(),
-                        );
-                    }
-                    answer.build()
-                }),
-        ]
+    /// The spoke's main table answers `route` (none: this account sees no table of the VPC).
+    fn main_table(route: Option<fn() -> Route>) -> Rule {
+        mock!(aws_sdk_ec2::Client::describe_route_tables)
+            .match_requests(|req| {
+                has_filter(req.filters(), "vpc-id", SPOKE)
+                    && has_filter(req.filters(), "association.main", "true")
+            })
+            .then_output(move || {
+                let answer = DescribeRouteTablesOutput::builder();
+                match route {
+                    Some(route) => answer.route_tables(table(route())).build(),
+                    None => answer.build(),
+                }
+            })
+    }
+
+    fn default_to(
+        target: fn(
+            aws_sdk_ec2::types::builders::RouteBuilder,
+        ) -> aws_sdk_ec2::types::builders::RouteBuilder,
+    ) -> Route {
+        target(Route::builder().destination_cidr_block("0.0.0.0/0")).build()
     }
 
     fn to_hub() -> Route {
-        Route::builder()
-            .destination_cidr_block("0.0.0.0/0")
-            .transit_gateway_id("tgw-0hub")
+        default_to(|r| r.transit_gateway_id("tgw-0hub"))
+    }
+
+    /// Each transit gateway route table's default route: the attachments it leaves by (id, kind,
+    /// resource).
+    type Tables = &'static [(
+        &'static str,
+        &'static [(&'static str, AttachedKind, &'static str)],
+    )];
+
+    /// An attachment (id, gateway, VPC, associated route table).
+    type Attached = (&'static str, &'static str, &'static str, &'static str);
+
+    const SPOKE_ON_HUB: Attached = ("tgw-attach-0spoke", "tgw-0hub", SPOKE, "tgw-rtb-0spokes");
+    const SPOKE_ON_OTHER: Attached = ("tgw-attach-0other", "tgw-0other", SPOKE, "tgw-rtb-0other");
+    const EGRESS_ON_HUB: Attached = ("tgw-attach-0egress", "tgw-0hub", EGRESS, "tgw-rtb-0egress");
+    const INSPECTION_ON_HUB: Attached = (
+        "tgw-attach-0inspection",
+        "tgw-0hub",
+        INSPECTION,
+        "tgw-rtb-0inspection",
+    );
+
+    fn attachment((id, tgw, vpc, table): Attached) -> TransitGatewayAttachment {
+        TransitGatewayAttachment::builder()
+            .transit_gateway_attachment_id(id)
+            .transit_gateway_id(tgw)
+            .resource_id(vpc)
+            .resource_type(AttachedKind::Vpc)
+            .state(TransitGatewayAttachmentState::Available)
+            .association(
+                TransitGatewayAttachmentAssociation::builder()
+                    .transit_gateway_route_table_id(table)
+                    .state(aws_sdk_ec2::types::TransitGatewayAssociationState::Associated)
+                    .build(),
+            )
             .build()
     }
 
-    fn to_internet_gateway() -> Route {
-        Route::builder()
-            .destination_cidr_block("0.0.0.0/0")
-            .gateway_id("igw-0spoke")
-            .build()
+    /// DescribeTransitGatewayAttachments as this account sees `visible`, filters and IDs applied.
+    fn attachments_seen(visible: &'static [Attached]) -> Rule {
+        mock!(aws_sdk_ec2::Client::describe_transit_gateway_attachments).then_compute_output(
+            move |req| {
+                let wanted = |(id, tgw, vpc, _): &Attached| {
+                    let f = req.filters();
+                    (req.transit_gateway_attachment_ids().is_empty()
+                        || req.transit_gateway_attachment_ids().iter().any(|i| i == id))
+                        && f.iter().all(|filter| match filter.name() {
+                            Some("resource-id") => has_filter(f, "resource-id", vpc),
+                            Some("transit-gateway-id") => has_filter(f, "transit-gateway-id", tgw),
+                            _ => true,
+                        })
+                };
+                let mut answer = DescribeTransitGatewayAttachmentsOutput::builder();
+                for seen in visible.iter().filter(|a| wanted(a)) {
+                    answer = answer.transit_gateway_attachments(attachment(*seen));
+                }
+                answer.build()
+            },
+        )
     }
 
-    /// The spoke's attachment to the hub, associated with `tgw-rtb-0spokes`.
-    fn attached() -> Rule {
-        mock!(aws_sdk_ec2::Client::describe_transit_gateway_attachments)
-            .match_requests(|req| {
-                has_filter(req.filters(), "resource-id", SPOKE)
-                    && has_filter(req.filters(), "resource-type", "vpc")
-            })
-            .then_output(|| {
-                DescribeTransitGatewayAttachmentsOutput::builder()
-                    .transit_gateway_attachments(
-                        TransitGatewayAttachment::builder()
-                            .transit_gateway_attachment_id("tgw-attach-0spoke")
-                            .transit_gateway_id("tgw-0hub")
-                            .resource_id(SPOKE)
-                            .resource_type(TransitGatewayAttachmentResourceType::Vpc)
-                            .state(TransitGatewayAttachmentState::Available)
-                            .association(
-                                TransitGatewayAttachmentAssociation::builder()
-                                    .transit_gateway_route_table_id("tgw-rtb-0spokes")
-                                    .state("associated".into())
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .build()
-            })
-    }
-
-    fn not_attached() -> Rule {
-        mock!(aws_sdk_ec2::Client::describe_transit_gateway_attachments)
-            .then_output(|| DescribeTransitGatewayAttachmentsOutput::builder().build())
-    }
-
-    /// The spokes' table: its default route leaves by the egress VPC's attachment (and a VPN's).
-    fn hub_routes() -> Rule {
-        let attachment = |id: &str, kind: TransitGatewayAttachmentResourceType, resource: &str| {
-            TransitGatewayRouteAttachment::builder()
-                .transit_gateway_attachment_id(id)
-                .resource_type(kind)
-                .resource_id(resource)
-                .build()
-        };
+    /// SearchTransitGatewayRoutes: each table's default route leaves by these attachments (id, kind,
+    /// resource); a table not listed has no default route.
+    fn routes(tables: Tables) -> Rule {
         mock!(aws_sdk_ec2::Client::search_transit_gateway_routes)
             .match_requests(|req| {
-                req.transit_gateway_route_table_id() == Some("tgw-rtb-0spokes")
-                    && has_filter(req.filters(), "route-search.exact-match", "0.0.0.0/0")
+                has_filter(req.filters(), "route-search.exact-match", "0.0.0.0/0")
             })
-            .then_output(move || {
-                SearchTransitGatewayRoutesOutput::builder()
-                    .routes(
-                        TransitGatewayRoute::builder()
-                            .destination_cidr_block("0.0.0.0/0")
-                            .state(TransitGatewayRouteState::Active)
-                            .transit_gateway_attachments(attachment(
-                                "tgw-attach-0egress",
-                                TransitGatewayAttachmentResourceType::Vpc,
-                                EGRESS,
-                            ))
-                            .transit_gateway_attachments(attachment(
-                                "tgw-attach-0vpn",
-                                TransitGatewayAttachmentResourceType::Vpn,
-                                "vpn-0onprem",
-                            ))
-                            .build(),
-                    )
-                    .build()
+            .then_compute_output(move |req| {
+                let mut answer = SearchTransitGatewayRoutesOutput::builder();
+                let asked = req.transit_gateway_route_table_id().unwrap_or_default();
+                if let Some((_, leaving)) = tables.iter().find(|(table, _)| *table == asked) {
+                    let mut route = TransitGatewayRoute::builder()
+                        .destination_cidr_block("0.0.0.0/0")
+                        .state(TransitGatewayRouteState::Active);
+                    for (id, kind, resource) in leaving.iter() {
+                        route = route.transit_gateway_attachments(
+                            TransitGatewayRouteAttachment::builder()
+                                .transit_gateway_attachment_id(*id)
+                                .resource_type(kind.clone())
+                                .resource_id(*resource)
+                                .build(),
+                        );
+                    }
+                    answer = answer.routes(route.build());
+                }
+                answer.build()
             })
     }
 
-    fn egress_owned_by(owner: &'static str) -> Rule {
-        mock!(aws_sdk_ec2::Client::describe_vpcs)
-            .match_requests(|req| req.vpc_ids() == [EGRESS])
-            .then_output(move || {
-                DescribeVpcsOutput::builder()
-                    .vpcs(Vpc::builder().vpc_id(EGRESS).owner_id(owner).build())
-                    .build()
-            })
+    fn owned_by(owner: &'static str) -> Rule {
+        mock!(aws_sdk_ec2::Client::describe_vpcs).then_compute_output(move |req| {
+            DescribeVpcsOutput::builder()
+                .vpcs(
+                    Vpc::builder()
+                        .vpc_id(&req.vpc_ids()[0])
+                        .owner_id(owner)
+                        .build(),
+                )
+                .build()
+        })
+    }
+
+    /// The internet gateways attached to `vpcs`, as DescribeInternetGateways answers its
+    /// `attachment.vpc-id` filter.
+    fn internet_gateways_of(vpcs: &'static [&'static str]) -> Rule {
+        mock!(aws_sdk_ec2::Client::describe_internet_gateways).then_compute_output(move |req| {
+            let mut answer = DescribeInternetGatewaysOutput::builder();
+            for vpc in vpcs
+                .iter()
+                .filter(|vpc| has_filter(req.filters(), "attachment.vpc-id", vpc))
+            {
+                answer = answer.internet_gateways(
+                    InternetGateway::builder()
+                        .internet_gateway_id(format!("igw-of-{vpc}"))
+                        .attachments(InternetGatewayAttachment::builder().vpc_id(*vpc).build())
+                        .build(),
+                );
+            }
+            answer.build()
+        })
     }
 
     async fn read_with(rules: &[&Rule]) -> WayOut {
@@ -400,84 +687,190 @@ mod tests {
         read(&ec2, SPOKE, SUBNET).await
     }
 
-    fn through_hub(owner: &str) -> WayOut {
+    fn through(vpcs: &[&str], owner: &str, unread: Option<&str>) -> WayOut {
         WayOut::TransitGateway {
             id: "tgw-0hub".into(),
-            egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account(owner.into()))],
+            egress_vpcs: vpcs
+                .iter()
+                .map(|vpc| (vpc.to_string(), VpcOwner::Account(owner.into())))
+                .collect(),
+            unread: unread.map(str::to_string),
         }
     }
 
-    /// Centralized egress: the subnet's default route to the transit gateway, the spoke's attachment
-    /// associated with a table whose default route leaves by the egress VPC (and a VPN, which is no
-    /// VPC): the egress VPC, with its owner. Without a table of its own, the subnet's is the VPC's main
-    /// table.
+    const HUB_TO_EGRESS: Tables = &[(
+        "tgw-rtb-0spokes",
+        &[
+            ("tgw-attach-0egress", AttachedKind::Vpc, EGRESS),
+            ("tgw-attach-0vpn", AttachedKind::Vpn, "vpn-0onprem"),
+        ],
+    )];
+
+    /// Centralized egress: the subnet's default route to the hub; of the spoke's attachments (one to
+    /// another gateway too), the hub's is associated with a table whose default route leaves by the
+    /// egress VPC (and a VPN, which is no VPC); the egress VPC's own table has no default route. The
+    /// egress VPC, with its owner. Without a table of its own, the subnet's is the VPC's main table.
     #[tokio::test]
     async fn mocked_a_default_route_to_a_transit_gateway_leads_to_its_egress_vpc() {
-        let (table, attachments, routes) = (subnet_table(to_hub), attached(), hub_routes());
-        let owner = egress_owned_by("444455556666");
-        assert_eq!(
-            read_with(&[&table, &attachments, &routes, &owner]).await,
-            through_hub("444455556666")
+        let (table, seen, hub, owner) = (
+            subnet_table(SUBNET, Some(to_hub)),
+            attachments_seen(&[SPOKE_ON_OTHER, SPOKE_ON_HUB, EGRESS_ON_HUB]),
+            routes(HUB_TO_EGRESS),
+            owned_by("444455556666"),
         );
-        let [none, main] = no_subnet_table(Some(to_hub));
         assert_eq!(
-            read_with(&[&none, &main, &attachments, &routes, &owner]).await,
-            through_hub("444455556666")
+            read_with(&[&table, &seen, &hub, &owner]).await,
+            through(&[EGRESS], "444455556666", None)
+        );
+        // tgw-rtb-0spokes, then the egress VPC's own table: not the other gateway's.
+        assert_eq!(hub.num_calls(), 2);
+        let (none, main) = (subnet_table(SUBNET, None), main_table(Some(to_hub)));
+        assert_eq!(
+            read_with(&[&none, &main, &seen, &hub, &owner]).await,
+            through(&[EGRESS], "444455556666", None)
         );
         assert_eq!(main.num_calls(), 1);
     }
 
-    /// A default route to the VPC's own internet gateway stays in it: no transit gateway is read. A
-    /// blackholed route to one carries nothing either.
+    /// An inspection VPC first (AWS Network Firewall in a VPC): the spokes' table leaves by it, and its
+    /// own table by the egress VPC. Both are ways out. A route back to the spoke is none.
+    #[tokio::test]
+    async fn mocked_an_inspection_vpc_is_followed_to_the_egress_vpc_behind_it() {
+        let (table, seen, owner) = (
+            subnet_table(SUBNET, Some(to_hub)),
+            attachments_seen(&[SPOKE_ON_HUB, INSPECTION_ON_HUB, EGRESS_ON_HUB]),
+            owned_by("111122223333"),
+        );
+        let hub = routes(&[
+            (
+                "tgw-rtb-0spokes",
+                &[("tgw-attach-0inspection", AttachedKind::Vpc, INSPECTION)],
+            ),
+            (
+                "tgw-rtb-0inspection",
+                &[
+                    ("tgw-attach-0egress", AttachedKind::Vpc, EGRESS),
+                    ("tgw-attach-0spoke", AttachedKind::Vpc, SPOKE),
+                ],
+            ),
+        ]);
+        assert_eq!(
+            read_with(&[&table, &seen, &hub, &owner]).await,
+            through(&[EGRESS, INSPECTION], "111122223333", None)
+        );
+    }
+
+    /// A default route to the VPC's own internet gateway stays in it: no transit gateway is read; nor
+    /// by a blackholed route to the hub; nor by a public NAT gateway whose subnet goes out by the
+    /// internet gateway. A private NAT gateway whose subnet goes to the hub leads to the egress VPC.
     #[tokio::test]
     async fn mocked_a_default_route_within_the_vpc_reads_no_transit_gateway() {
-        let (table, attachments) = (subnet_table(to_internet_gateway), attached());
-        assert_eq!(read_with(&[&table, &attachments]).await, WayOut::OwnVpc);
-        assert_eq!(attachments.num_calls(), 0);
-        let blackholed = subnet_table(|| {
-            Route::builder()
-                .destination_cidr_block("0.0.0.0/0")
-                .transit_gateway_id("tgw-0hub")
-                .state(aws_sdk_ec2::types::RouteState::Blackhole)
+        let seen = attachments_seen(&[SPOKE_ON_HUB, EGRESS_ON_HUB]);
+        let to_igw = subnet_table(SUBNET, Some(|| default_to(|r| r.gateway_id("igw-0spoke"))));
+        assert_eq!(read_with(&[&to_igw, &seen]).await, WayOut::OwnVpc);
+        assert_eq!(seen.num_calls(), 0);
+        let blackholed = subnet_table(
+            SUBNET,
+            Some(|| {
+                default_to(|r| {
+                    r.transit_gateway_id("tgw-0hub")
+                        .state(aws_sdk_ec2::types::RouteState::Blackhole)
+                })
+            }),
+        );
+        assert_eq!(read_with(&[&blackholed, &seen]).await, WayOut::OwnVpc);
+
+        let to_nat = subnet_table(
+            SUBNET,
+            Some(|| default_to(|r| r.nat_gateway_id("nat-0spoke"))),
+        );
+        let nat = mock!(aws_sdk_ec2::Client::describe_nat_gateways).then_output(|| {
+            DescribeNatGatewaysOutput::builder()
+                .nat_gateways(
+                    NatGateway::builder()
+                        .nat_gateway_id("nat-0spoke")
+                        .vpc_id(SPOKE)
+                        .subnet_id("subnet-0nat")
+                        .build(),
+                )
                 .build()
         });
+        let public = subnet_table(
+            "subnet-0nat",
+            Some(|| default_to(|r| r.gateway_id("igw-0spoke"))),
+        );
         assert_eq!(
-            read_with(&[&blackholed, &attachments]).await,
+            read_with(&[&to_nat, &nat, &public, &seen]).await,
             WayOut::OwnVpc
+        );
+        let private = subnet_table("subnet-0nat", Some(to_hub));
+        let (hub, owner) = (routes(HUB_TO_EGRESS), owned_by("111122223333"));
+        assert_eq!(
+            read_with(&[&to_nat, &nat, &private, &seen, &hub, &owner]).await,
+            through(&[EGRESS], "111122223333", None)
         );
     }
 
     /// Another account's VPC (no route table of it seen): the transit gateway owner still sees the
-    /// spoke's attachment, and its default route's egress VPC is judged, the subnet's route unread. Not
-    /// attached to any gateway it sees: its way out is none of this account's.
+    /// spoke's attachment, and its default route's egress VPC is judged, the subnet's route unread.
+    /// An account that sees no attachment of it takes its own VPCs attached to a transit gateway with an
+    /// internet gateway as where the traffic may leave (the egress account of an organization), saying
+    /// why; with none such, nothing of its own carries it.
     #[tokio::test]
-    async fn mocked_a_vpc_whose_route_tables_are_not_seen_is_judged_by_its_attachments() {
-        let [none, main] = no_subnet_table(None);
-        let (attachments, routes) = (attached(), hub_routes());
-        let owner = egress_owned_by("111122223333");
-        assert_eq!(
-            read_with(&[&none, &main, &attachments, &routes, &owner]).await,
-            through_hub("111122223333")
+    async fn mocked_a_vpc_whose_route_tables_are_not_seen_is_judged_by_what_this_account_sees() {
+        let (none, main) = (subnet_table(SUBNET, None), main_table(None));
+        let (seen, hub, owner) = (
+            attachments_seen(&[SPOKE_ON_HUB, EGRESS_ON_HUB]),
+            routes(HUB_TO_EGRESS),
+            owned_by("111122223333"),
         );
-        let unattached = not_attached();
+        assert_eq!(
+            read_with(&[&none, &main, &seen, &hub, &owner]).await,
+            through(&[EGRESS], "111122223333", None)
+        );
+        let egress_account = attachments_seen(&[EGRESS_ON_HUB, INSPECTION_ON_HUB]);
+        let gateways = internet_gateways_of(&[EGRESS]);
+        assert_eq!(
+            read_with(&[&none, &main, &egress_account, &gateways, &owner]).await,
+            through(
+                &[EGRESS],
+                "111122223333",
+                Some("vpc-0spoke is another account's VPC, whose routes this account cannot read")
+            )
+        );
+        let no_gateway = internet_gateways_of(&[]);
+        assert_eq!(
+            read_with(&[&none, &main, &egress_account, &no_gateway]).await,
+            WayOut::OwnVpc
+        );
+        let unattached = attachments_seen(&[]);
         assert_eq!(
             read_with(&[&none, &main, &unattached]).await,
             WayOut::OwnVpc
         );
     }
 
-    /// A route to a transit gateway whose attachment this account does not see (a gateway another
-    /// account shares), or whose routes it may not search: where the traffic leaves is unknown, with
-    /// why, never taken for the VPC's own way out.
+    /// A transit gateway another account shares: this account sees no attachment of the spoke to it
+    /// associated with a table, or may not search its routes. Its own VPCs attached to that gateway with
+    /// an internet gateway are taken as where the traffic may leave, saying why; with none, nothing of
+    /// this account's carries it.
     #[tokio::test]
-    async fn mocked_a_transit_gateway_that_cannot_be_read_leaves_the_way_out_unknown() {
-        let (table, unattached) = (subnet_table(to_hub), not_attached());
-        let WayOut::Unknown(why) = read_with(&[&table, &unattached]).await else {
-            panic!("not unknown");
-        };
-        assert!(
-            why.contains("leads to transit gateway tgw-0hub, and this account sees no attachment of vpc-0spoke"),
-            "{why}"
+    async fn mocked_a_shared_transit_gateway_is_judged_by_this_accounts_vpcs_on_it() {
+        let (table, owner, gateways) = (
+            subnet_table(SUBNET, Some(to_hub)),
+            owned_by("111122223333"),
+            internet_gateways_of(&[EGRESS]),
+        );
+        let only_egress = attachments_seen(&[EGRESS_ON_HUB, SPOKE_ON_OTHER]);
+        assert_eq!(
+            read_with(&[&table, &only_egress, &gateways, &owner]).await,
+            through(
+                &[EGRESS],
+                "111122223333",
+                Some(
+                    "this account sees no attachment of vpc-0spoke to tgw-0hub associated with a route table"
+                )
+            )
         );
         let refused = mock!(aws_sdk_ec2::Client::search_transit_gateway_routes).then_error(|| {
             SearchTransitGatewayRoutesError::generic(
@@ -487,10 +880,59 @@ mod tests {
                     .build(),
             )
         });
-        let attachments = attached();
-        let WayOut::Unknown(why) = read_with(&[&table, &attachments, &refused]).await else {
+        let both = attachments_seen(&[SPOKE_ON_HUB, EGRESS_ON_HUB]);
+        let WayOut::TransitGateway {
+            egress_vpcs,
+            unread: Some(why),
+            ..
+        } = read_with(&[&table, &both, &refused, &gateways, &owner]).await
+        else {
+            panic!("not taken as may leave");
+        };
+        assert_eq!(
+            egress_vpcs,
+            [(EGRESS.to_string(), VpcOwner::Account("111122223333".into()))]
+        );
+        assert!(why.contains("InvalidRouteTableID.NotFound"), "{why}");
+        let spoke_only = attachments_seen(&[SPOKE_ON_HUB]);
+        assert_eq!(
+            read_with(&[&table, &spoke_only, &refused]).await,
+            WayOut::OwnVpc
+        );
+    }
+
+    /// Ways this read does not follow leave the way out unknown, with why: a default route to a
+    /// Cloud WAN core network, a transit gateway route that goes on by a peering attachment.
+    #[tokio::test]
+    async fn mocked_a_way_this_read_does_not_follow_is_unknown() {
+        let to_cloud_wan = subnet_table(
+            SUBNET,
+            Some(|| {
+                default_to(|r| {
+                    r.core_network_arn(
+                        "arn:aws:networkmanager::111122223333:core-network/core-network-0abc",
+                    )
+                })
+            }),
+        );
+        let WayOut::Unknown(why) = read_with(&[&to_cloud_wan]).await else {
             panic!("not unknown");
         };
-        assert!(why.contains("InvalidRouteTableID.NotFound"), "{why}");
+        assert!(why.contains("Cloud WAN core network"), "{why}");
+        let (table, seen) = (
+            subnet_table(SUBNET, Some(to_hub)),
+            attachments_seen(&[SPOKE_ON_HUB]),
+        );
+        let peered = routes(&[(
+            "tgw-rtb-0spokes",
+            &[("tgw-attach-0peer", AttachedKind::Peering, "tgw-0peer")],
+        )]);
+        let WayOut::Unknown(why) = read_with(&[&table, &seen, &peered]).await else {
+            panic!("not unknown");
+        };
+        assert_eq!(
+            why,
+            "transit gateway route table tgw-rtb-0spokes sends the internet's traffic on by peering attachment tgw-attach-0peer, which hikkonuki does not follow"
+        );
     }
 }

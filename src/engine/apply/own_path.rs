@@ -61,57 +61,85 @@ pub(crate) fn why_on_path(
     let vpcs = kind.vpcs(cut);
     let sealing = kind.info().phase == Phase::Seal;
     // Centralized egress: the VPCs its traffic for the internet leaves by, through a transit gateway.
-    let (gateway, egress): (&str, &[(String, VpcOwner)]) = match &runner.way_out {
-        WayOut::TransitGateway { id, egress_vpcs } => (id, egress_vpcs),
-        WayOut::OwnVpc | WayOut::Unknown(_) => ("", &[]),
-    };
-    let through = |egress_vpc: &str| {
-        format!(
+    let (gateway, egress, unread): (&str, &[(String, VpcOwner)], Option<&str>) =
+        match &runner.way_out {
+            WayOut::TransitGateway {
+                id,
+                egress_vpcs,
+                unread,
+            } => (id, egress_vpcs, unread.as_deref()),
+            WayOut::OwnVpc | WayOut::Unknown(_) => ("", &[], None),
+        };
+    let through = |egress_vpc: &str| match unread {
+        None => format!(
             "{egress_vpc}, where {}'s route to the internet leads through transit gateway {gateway}",
             runner.vpc_id
-        )
+        ),
+        Some(why) => format!(
+            "{egress_vpc}, a VPC with an internet gateway attached to transit gateway {gateway}, where {}'s route to the internet may lead ({why})",
+            runner.vpc_id
+        ),
     };
     // VPC and group IDs name one resource whoever's it is: a subnet shared with the instance's account
     // (RAM) belongs to a VPC of another, whose plan still cuts the instance's path. A region-wide switch
     // reaches the VPCs of the account it is switched in, unless the cut keeps an exclusion for the
     // runner's VPC.
-    let what = if sealing
+    let every_vpc = format!(
+        "this cut closes the internet path of every VPC {account} owns in {}",
+        runner.region
+    );
+    let (what, elsewhere) = if sealing
         && vpcs.is_empty()
         && owns_runners_vpc
         && !kind.spares_vpc(cut, &runner.vpc_id)
     {
-        format!(
-            "this cut closes the internet path of every VPC in {}, the runner's among them",
-            runner.region
-        )
+        (format!("{every_vpc}, the runner's among them"), None)
     } else if sealing && vpcs.contains(&runner.vpc_id) {
-        format!("this cut closes a path out of {}", runner.vpc_id)
+        (
+            format!("this cut closes a path out of {}", runner.vpc_id),
+            None,
+        )
     } else if let Some((egress_vpc, _)) = egress
         .iter()
         .find(|(egress_vpc, _)| sealing && vpcs.contains(egress_vpc))
     {
-        format!("this cut closes a path out of {}", through(egress_vpc))
+        (
+            format!("this cut closes a path out of {}", through(egress_vpc)),
+            Some(egress_vpc),
+        )
     } else if let Some((egress_vpc, _)) = egress.iter().find(|(egress_vpc, owner)| {
         sealing && vpcs.is_empty() && owns(account, owner) && !kind.spares_vpc(cut, egress_vpc)
     }) {
-        format!(
-            "this cut closes the internet path of every VPC in {}, among them {}",
-            runner.region,
-            through(egress_vpc)
+        (
+            format!("{every_vpc}, among them {}", through(egress_vpc)),
+            Some(egress_vpc),
         )
     } else if let Some(what) = vpcs
         .contains(&runner.vpc_id)
         .then(|| kind.carries_calls_from_vpc(cut))
         .flatten()
     {
-        what
+        (what, None)
     } else if runner.security_groups.contains(&cut.target) {
-        format!("{} is one of the runner's own security groups", cut.target)
+        (
+            format!("{} is one of the runner's own security groups", cut.target),
+            None,
+        )
     } else {
         return None;
     };
+    let instead = match elsewhere {
+        // Another spoke of the same gateway leaves the same way.
+        Some(egress_vpc) => format!(
+            "Run from a machine whose traffic does not leave through {egress_vpc} to cut it"
+        ),
+        None => format!(
+            "Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
+            vpc = runner.vpc_id
+        ),
+    };
     Some(format!(
-        "hikkonuki runs on {host} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
+        "hikkonuki runs on {host} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. {instead}",
         host = runner.host,
         source = runner.source,
         vpc = runner.vpc_id,
@@ -337,6 +365,7 @@ mod tests {
             way_out: WayOut::TransitGateway {
                 id: "tgw-0hub".into(),
                 egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account(owner.into()))],
+                unread: None,
             },
             ..runner()
         };
@@ -389,7 +418,7 @@ mod tests {
             .find(|(id, _)| id == BLOCK)
             .expect("the switch left out");
         assert!(
-            why.contains(&format!("this cut closes the internet path of every VPC in us-east-1, among them {EGRESS}, where vpc-0spoke's route to the internet leads through transit gateway tgw-0hub")),
+            why.contains(&format!("this cut closes the internet path of every VPC 123456789012 owns in us-east-1, among them {EGRESS}, where vpc-0spoke's route to the internet leads through transit gateway tgw-0hub")),
             "{why}"
         );
         let ids: Vec<String> = on_runners_path(&plan, &registry, &of_another("333344445555"))
