@@ -130,7 +130,7 @@ impl Runner {
         let ec2 = ctx.ec2();
         let (owner, way_out) = futures_util::future::join(
             vpc_owner(ec2, &location.vpc_id),
-            way_out::read(ec2, &location.vpc_id, &location.subnet_id),
+            way_out::read(ec2, account, &location.vpc_id, &location.subnet_id),
         )
         .await;
         location.vpc_owner = owner;
@@ -411,7 +411,7 @@ fn unknown_way_out(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch that VPC's sealing cuts off in the plan (enabled: false), or run from a machine whose traffic does not leave that way",
+            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch off in the plan (enabled: false) the sealing cuts of the VPC whose NAT or internet gateway that traffic leaves by, or run from a machine whose traffic does not leave that way",
             region = runner.region
         )
     })
@@ -422,7 +422,7 @@ pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_recut(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; re-cut it from a machine outside",
+            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; cut it again with `watch --recut` from a machine whose traffic does not leave that way",
             runner.region
         )
     })

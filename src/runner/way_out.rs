@@ -79,10 +79,10 @@ struct Found {
     unread: Option<String>,
 }
 
-/// Reads where `subnet` (of `vpc`) sends its traffic for the internet, with `ec2` (the judged account's,
-/// in the machine's region). See the module's documentation for the steps.
-pub async fn read(ec2: &aws_sdk_ec2::Client, vpc: &str, subnet: &str) -> WayOut {
-    match read_transit(ec2, vpc, subnet).await {
+/// Reads where `subnet` (of `vpc`) sends its traffic for the internet, with `ec2` (that of `account`,
+/// the judged account, in the machine's region). See the module's documentation for the steps.
+pub async fn read(ec2: &aws_sdk_ec2::Client, account: &str, vpc: &str, subnet: &str) -> WayOut {
+    match read_transit(ec2, account, vpc, subnet).await {
         Ok(None) => WayOut::OwnVpc,
         Ok(Some(found)) => {
             let owners = futures_util::future::join_all(
@@ -106,23 +106,30 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, vpc: &str, subnet: &str) -> WayOut 
 /// when it stays in `vpc` or leaves by no VPC of this account's.
 async fn read_transit(
     ec2: &aws_sdk_ec2::Client,
+    account: &str,
     vpc: &str,
     subnet: &str,
 ) -> Result<Option<Found>, String> {
     let Some(table) = table_of(ec2, vpc, subnet).await? else {
         // Another account's VPC: the attachments of it this account sees (the gateway's owner sees
         // them all), its route not read.
-        let attached = attachments(ec2, vec![filter("resource-id", vpc), vpc_kind()]).await?;
+        let attached =
+            routing(attachments(ec2, vec![filter("resource-id", vpc), vpc_kind()]).await?);
         if attached.is_empty() {
+            // A gateway of this account's own would show the VPC's attachment: only a gateway
+            // another account shares with it can carry the VPC's traffic into this account's VPCs.
             let why =
                 format!("{vpc} is another account's VPC, whose routes this account cannot read");
-            return may_leave_by(ec2, vpc, None, why).await;
+            return may_leave_by(
+                ec2,
+                vpc,
+                Candidates::OnSharedGateways(account),
+                why,
+                Vec::new(),
+            )
+            .await;
         }
-        return match follow(ec2, vpc, &attached).await {
-            Ok(found) => Ok(Some(found)),
-            Err(Unfollowed::Unread(why)) => may_leave_by(ec2, vpc, None, why).await,
-            Err(Unfollowed::NotFollowed(why)) => Err(why),
-        };
+        return follow_or_may_leave_by(ec2, vpc, &attached).await;
     };
     let tgw = match default_target(&table)? {
         Target::Stays => return Ok(None),
@@ -132,26 +139,48 @@ async fn read_transit(
             None => return Ok(None),
         },
     };
-    let attached = attachments(
-        ec2,
-        vec![
-            filter("resource-id", vpc),
-            vpc_kind(),
-            filter("transit-gateway-id", &tgw),
-        ],
-    )
-    .await?;
-    let unread = if attached.is_empty() {
-        format!("this account sees no attachment of {vpc} to {tgw} associated with a route table")
-    } else {
-        match follow(ec2, vpc, &attached).await {
-            Ok(found) => return Ok(Some(found)),
-            Err(Unfollowed::Unread(why)) => why,
-            Err(Unfollowed::NotFollowed(why)) => return Err(why),
+    let attached = routing(
+        attachments(
+            ec2,
+            vec![
+                filter("resource-id", vpc),
+                vpc_kind(),
+                filter("transit-gateway-id", &tgw),
+            ],
+        )
+        .await?,
+    );
+    if attached.is_empty() {
+        // A gateway another account shares: the VPC's attachment, or the table it is associated
+        // with, is not this account's to read.
+        let why = format!(
+            "this account sees no attachment of {vpc} to {tgw} associated with a route table"
+        );
+        return may_leave_by(ec2, vpc, Candidates::On(vec![tgw]), why, Vec::new()).await;
+    }
+    follow_or_may_leave_by(ec2, vpc, &attached).await
+}
+
+/// The attachments that route: associated with a route table.
+fn routing(attached: Vec<Attachment>) -> Vec<Attachment> {
+    attached.into_iter().filter(|a| a.table.is_some()).collect()
+}
+
+/// Follows `from`'s attachments; where a read on the way fails, what was found so far and this
+/// account's VPCs with an internet gateway on the same gateways are where the traffic may leave.
+async fn follow_or_may_leave_by(
+    ec2: &aws_sdk_ec2::Client,
+    from: &str,
+    attached: &[Attachment],
+) -> Result<Option<Found>, String> {
+    match follow(ec2, from, attached).await {
+        Ok(found) => Ok(Some(found)),
+        Err(Unfollowed::NotFollowed(why)) => Err(why),
+        Err(Unfollowed::Unread { why, found }) => {
+            let gateways = attached.iter().map(|a| a.transit_gateway.clone()).collect();
+            may_leave_by(ec2, from, Candidates::On(gateways), why, found).await
         }
-    };
-    // A gateway another account shares: its routes are not this account's to read.
-    may_leave_by(ec2, vpc, Some(&tgw), unread).await
+    }
 }
 
 /// Where a route table's default route goes, as far as this read follows it.
@@ -209,7 +238,10 @@ async fn nat_gateway_route(ec2: &aws_sdk_ec2::Client, nat: &str) -> Result<Optio
     };
     match default_target(&table)? {
         Target::TransitGateway(tgw) => Ok(Some(tgw)),
-        Target::Stays | Target::NatGateway(_) => Ok(None),
+        Target::Stays => Ok(None),
+        Target::NatGateway(next) => Err(format!(
+            "its route to the internet leads to NAT gateway {nat}, whose subnet sends it on to NAT gateway {next}, which hikkonuki does not follow"
+        )),
     }
 }
 
@@ -262,6 +294,8 @@ struct Attachment {
     transit_gateway: String,
     /// The VPC (or other resource) attached.
     resource: String,
+    /// The account that owns the transit gateway.
+    gateway_owner: Option<String>,
     /// The route table it is associated with: `None` routes nothing.
     table: Option<String>,
 }
@@ -312,6 +346,7 @@ async fn attachments_asked(
                     id: id.to_string(),
                     transit_gateway: tgw.to_string(),
                     resource: attachment.resource_id().unwrap_or_default().to_string(),
+                    gateway_owner: attachment.transit_gateway_owner_id().map(str::to_string),
                     table,
                 });
             }
@@ -323,8 +358,8 @@ async fn attachments_asked(
 /// Why a way through a transit gateway was not followed to its end.
 enum Unfollowed {
     /// Its routes (or the attachments they name) could not be read here: another account's gateway,
-    /// a refused or failed read.
-    Unread(String),
+    /// a refused or failed read; with the VPCs found before.
+    Unread { why: String, found: Vec<String> },
     /// It goes on by a way this read does not follow (a peering, a Connect attachment).
     NotFollowed(String),
 }
@@ -344,23 +379,36 @@ async fn follow(
     let mut read: HashSet<String> = HashSet::new();
     let mut vpcs: Vec<String> = Vec::new();
     while let Some(table) = tables.pop() {
-        if read.len() >= MOST_TABLES || !read.insert(table.clone()) {
+        if !read.insert(table.clone()) {
             continue;
+        }
+        if read.len() > MOST_TABLES {
+            return Err(Unfollowed::NotFollowed(format!(
+                "its way to the internet goes through more than {MOST_TABLES} transit gateway route tables, which hikkonuki does not follow"
+            )));
         }
         let answer = ec2
             .search_transit_gateway_routes()
             .transit_gateway_route_table_id(&table)
             .filters(filter("route-search.exact-match", DEFAULT_ROUTE))
             .send()
-            .await
-            .map_err(|err| Unfollowed::Unread(failed("ec2:SearchTransitGatewayRoutes", err)))?;
+            .await;
+        let answer = match answer {
+            Ok(answer) => answer,
+            Err(err) => {
+                return Err(Unfollowed::Unread {
+                    why: failed("ec2:SearchTransitGatewayRoutes", err),
+                    found: vpcs,
+                });
+            }
+        };
         let hop = next_hop(answer.routes(), from, &table).map_err(Unfollowed::NotFollowed)?;
         vpcs.extend(hop.vpcs);
         if !hop.onward.is_empty() {
-            let onward = attachments_asked(ec2, Vec::new(), hop.onward)
-                .await
-                .map_err(Unfollowed::Unread)?;
-            tables.extend(onward.into_iter().filter_map(|a| a.table));
+            match attachments_asked(ec2, Vec::new(), hop.onward).await {
+                Ok(onward) => tables.extend(onward.into_iter().filter_map(|a| a.table)),
+                Err(why) => return Err(Unfollowed::Unread { why, found: vpcs }),
+            }
         }
     }
     vpcs.sort();
@@ -426,56 +474,86 @@ pub fn next_hop(
     Ok(hop)
 }
 
-/// Where the way through transit gateway `tgw` (any, when `None`) cannot be read: this account's VPCs
-/// attached to it that have an internet gateway, but `from`, are taken as where the traffic may leave,
-/// saying `why`; with none, nothing of this account's carries it.
+/// Which of this account's transit gateway attachments may carry a way that could not be read.
+enum Candidates<'a> {
+    /// Those to these gateways.
+    On(Vec<String>),
+    /// Those to gateways another account than this one (`.0`) owns and shares with it.
+    OnSharedGateways(&'a str),
+}
+
+/// How many VPC IDs one DescribeInternetGateways filter is given at once.
+const VPCS_PER_FILTER: usize = 200;
+
+/// Where the way cannot be read: `found` (the VPCs a read got to before it failed), and this account's
+/// VPCs attached to the `candidates` gateways that have an internet gateway (an egress VPC needs one),
+/// but `from`, are taken as where the traffic may leave, saying `why`; with none, nothing of this
+/// account's carries it.
 async fn may_leave_by(
     ec2: &aws_sdk_ec2::Client,
     from: &str,
-    tgw: Option<&str>,
+    candidates: Candidates<'_>,
     why: String,
+    found: Vec<String>,
 ) -> Result<Option<Found>, String> {
     let mut filters = vec![vpc_kind()];
-    if let Some(tgw) = tgw {
-        filters.push(filter("transit-gateway-id", tgw));
+    if let Candidates::On(gateways) = &candidates {
+        filters.push(
+            Filter::builder()
+                .name("transit-gateway-id")
+                .set_values(Some(gateways.clone()))
+                .build(),
+        );
     }
     let attached: Vec<Attachment> = attachments(ec2, filters)
         .await?
         .into_iter()
         .filter(|a| a.resource != from)
+        .filter(|a| match &candidates {
+            Candidates::On(_) => true,
+            Candidates::OnSharedGateways(account) => a.gateway_owner.as_deref() != Some(account),
+        })
         .collect();
-    if attached.is_empty() {
-        return Ok(None);
-    }
     let mut vpcs: Vec<String> = attached.iter().map(|a| a.resource.clone()).collect();
     vpcs.sort();
     vpcs.dedup();
-    let gateways = ec2
-        .describe_internet_gateways()
-        .filters(
-            Filter::builder()
-                .name("attachment.vpc-id")
-                .set_values(Some(vpcs.clone()))
-                .build(),
-        )
-        .send()
-        .await
-        .map_err(|err| failed("ec2:DescribeInternetGateways", err))?;
-    let with_gateway: HashSet<&str> = gateways
-        .internet_gateways()
-        .iter()
-        .flat_map(|gateway| gateway.attachments())
-        .filter_map(|attachment| attachment.vpc_id())
-        .collect();
-    vpcs.retain(|vpc| with_gateway.contains(vpc.as_str()));
-    if vpcs.is_empty() {
-        return Ok(None);
+    let mut with_gateway: HashSet<String> = HashSet::new();
+    for some in vpcs.chunks(VPCS_PER_FILTER) {
+        let gateways = ec2
+            .describe_internet_gateways()
+            .filters(
+                Filter::builder()
+                    .name("attachment.vpc-id")
+                    .set_values(Some(some.to_vec()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(|err| failed("ec2:DescribeInternetGateways", err))?;
+        with_gateway.extend(
+            gateways
+                .internet_gateways()
+                .iter()
+                .flat_map(|gateway| gateway.attachments())
+                .filter_map(|attachment| attachment.vpc_id())
+                .map(str::to_string),
+        );
     }
+    vpcs.retain(|vpc| with_gateway.contains(vpc));
     let mut gateways: Vec<String> = attached
         .iter()
         .filter(|a| vpcs.contains(&a.resource))
         .map(|a| a.transit_gateway.clone())
         .collect();
+    vpcs.extend(found);
+    vpcs.sort();
+    vpcs.dedup();
+    if vpcs.is_empty() {
+        return Ok(None);
+    }
+    if let Candidates::On(on) = candidates {
+        gateways.extend(on);
+    }
     gateways.sort();
     gateways.dedup();
     Ok(Some(Found {
@@ -582,18 +660,19 @@ mod tests {
     );
 
     fn attachment((id, tgw, vpc, table): Attached) -> TransitGatewayAttachment {
+        let associated = TransitGatewayAttachmentAssociation::builder()
+            .transit_gateway_route_table_id(table)
+            .state(aws_sdk_ec2::types::TransitGatewayAssociationState::Associated)
+            .build();
         TransitGatewayAttachment::builder()
             .transit_gateway_attachment_id(id)
             .transit_gateway_id(tgw)
+            .transit_gateway_owner_id(if tgw == "tgw-0hub" { NETWORK } else { JUDGED })
             .resource_id(vpc)
             .resource_type(AttachedKind::Vpc)
             .state(TransitGatewayAttachmentState::Available)
-            .association(
-                TransitGatewayAttachmentAssociation::builder()
-                    .transit_gateway_route_table_id(table)
-                    .state(aws_sdk_ec2::types::TransitGatewayAssociationState::Associated)
-                    .build(),
-            )
+            // An empty table: associated with none (what a spoke sees of a shared gateway's).
+            .set_association((!table.is_empty()).then_some(associated))
             .build()
     }
 
@@ -608,7 +687,9 @@ mod tests {
                         && f.iter().all(|filter| match filter.name() {
                             Some("resource-id") => has_filter(f, "resource-id", vpc),
                             Some("transit-gateway-id") => has_filter(f, "transit-gateway-id", tgw),
-                            _ => true,
+                            // Every attachment here is a VPC's.
+                            Some("resource-type") => has_filter(f, "resource-type", "vpc"),
+                            _ => false,
                         })
                 };
                 let mut answer = DescribeTransitGatewayAttachmentsOutput::builder();
@@ -682,9 +763,18 @@ mod tests {
         })
     }
 
+    /// The account whose cuts are judged.
+    const JUDGED: &str = "111122223333";
+    /// The account that owns `tgw-0hub` (a network account) and shares it.
+    const NETWORK: &str = "555566667777";
+
     async fn read_with(rules: &[&Rule]) -> WayOut {
+        read_as(JUDGED, rules).await
+    }
+
+    async fn read_as(account: &str, rules: &[&Rule]) -> WayOut {
         let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules);
-        read(&ec2, SPOKE, SUBNET).await
+        read(&ec2, account, SPOKE, SUBNET).await
     }
 
     fn through(vpcs: &[&str], owner: &str, unread: Option<&str>) -> WayOut {
@@ -838,6 +928,12 @@ mod tests {
                 Some("vpc-0spoke is another account's VPC, whose routes this account cannot read")
             )
         );
+        // The hub's owner (a tooling account's spoke on no gateway of its own): it would see the
+        // spoke's attachment were the spoke on its gateway, so its own VPCs are no way of the spoke's.
+        assert_eq!(
+            read_as(NETWORK, &[&none, &main, &egress_account, &gateways, &owner]).await,
+            WayOut::OwnVpc
+        );
         let no_gateway = internet_gateways_of(&[]);
         assert_eq!(
             read_with(&[&none, &main, &egress_account, &no_gateway]).await,
@@ -899,6 +995,76 @@ mod tests {
             read_with(&[&table, &spoke_only, &refused]).await,
             WayOut::OwnVpc
         );
+        // The spoke's attachment seen without its association (the gateway's table is the sharer's):
+        // it routes nothing this account can read, and the egress VPC on the gateway is taken.
+        let unassociated =
+            attachments_seen(&[("tgw-attach-0spoke", "tgw-0hub", SPOKE, ""), EGRESS_ON_HUB]);
+        let WayOut::TransitGateway {
+            egress_vpcs,
+            unread: Some(_),
+            ..
+        } = read_with(&[&table, &unassociated, &gateways, &owner]).await
+        else {
+            panic!("not taken as may leave");
+        };
+        assert_eq!(egress_vpcs.len(), 1);
+    }
+
+    /// A read that fails midway keeps what it found: the inspection VPC the spokes' table leads to is a
+    /// way out though its own table could not be searched; the egress VPC, with an internet gateway on
+    /// the same gateway, may be. Read in full, a loop of tables (a network function's table that is
+    /// the spokes' again) is read once each.
+    #[tokio::test]
+    async fn mocked_a_read_failing_midway_keeps_the_vpcs_it_found() {
+        let (table, owner, gateways) = (
+            subnet_table(SUBNET, Some(to_hub)),
+            owned_by(JUDGED),
+            internet_gateways_of(&[EGRESS]),
+        );
+        let seen = attachments_seen(&[
+            SPOKE_ON_HUB,
+            INSPECTION_ON_HUB,
+            EGRESS_ON_HUB,
+            ("tgw-attach-0firewall", "tgw-0hub", "", "tgw-rtb-0spokes"),
+        ]);
+        let looping = routes(&[
+            (
+                "tgw-rtb-0spokes",
+                &[("tgw-attach-0inspection", AttachedKind::Vpc, INSPECTION)],
+            ),
+            (
+                "tgw-rtb-0inspection",
+                &[("tgw-attach-0firewall", AttachedKind::NetworkFunction, "")],
+            ),
+        ]);
+        assert_eq!(
+            read_with(&[&table, &seen, &looping, &owner]).await,
+            through(&[INSPECTION], JUDGED, None)
+        );
+        assert_eq!(looping.num_calls(), 2);
+        let failing = mock!(aws_sdk_ec2::Client::search_transit_gateway_routes)
+            .match_requests(|req| {
+                req.transit_gateway_route_table_id() == Some("tgw-rtb-0inspection")
+            })
+            .then_error(|| {
+                SearchTransitGatewayRoutesError::generic(
+                    aws_sdk_ec2::error::ErrorMetadata::builder()
+                        .code("RequestLimitExceeded")
+                        .message("Request limit exceeded.")
+                        .build(),
+                )
+            });
+        let WayOut::TransitGateway {
+            egress_vpcs,
+            unread: Some(why),
+            ..
+        } = read_with(&[&table, &seen, &failing, &looping, &gateways, &owner]).await
+        else {
+            panic!("not taken as may leave");
+        };
+        let vpcs: Vec<&str> = egress_vpcs.iter().map(|(vpc, _)| vpc.as_str()).collect();
+        assert_eq!(vpcs, [EGRESS, INSPECTION]);
+        assert!(why.contains("RequestLimitExceeded"), "{why}");
     }
 
     /// Ways this read does not follow leave the way out unknown, with why: a default route to a

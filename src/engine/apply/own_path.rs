@@ -70,13 +70,18 @@ pub(crate) fn why_on_path(
             } => (id, egress_vpcs, unread.as_deref()),
             WayOut::OwnVpc | WayOut::Unknown(_) => ("", &[], None),
         };
+    let gateways = if gateway.contains(", ") {
+        format!("transit gateways {gateway}")
+    } else {
+        format!("transit gateway {gateway}")
+    };
     let through = |egress_vpc: &str| match unread {
         None => format!(
-            "{egress_vpc}, where {}'s route to the internet leads through transit gateway {gateway}",
+            "{egress_vpc}, where {}'s route to the internet leads through {gateways}",
             runner.vpc_id
         ),
         Some(why) => format!(
-            "{egress_vpc}, a VPC with an internet gateway attached to transit gateway {gateway}, where {}'s route to the internet may lead ({why})",
+            "{egress_vpc}, on {gateways}, where {}'s traffic for the internet may leave (the way could not be read: {why})",
             runner.vpc_id
         ),
     };
@@ -130,6 +135,9 @@ pub(crate) fn why_on_path(
     };
     let instead = match elsewhere {
         // Another spoke of the same gateway leaves the same way.
+        Some(egress_vpc) if unread.is_some() => format!(
+            "Run from a machine whose traffic does not leave through {egress_vpc} to cut it (this run could not read whether its own does)"
+        ),
         Some(egress_vpc) => format!(
             "Run from a machine whose traffic does not leave through {egress_vpc} to cut it"
         ),
@@ -427,6 +435,27 @@ mod tests {
             .collect();
         assert!(!ids.contains(&BLOCK.to_string()), "{ids:?}");
         assert!(ids.contains(&"nacl_deny/us-east-1/acl-d0a1826666f3f24ca".to_string()));
+
+        // Taken as where the traffic may leave (the way could not be read): said so, and that the
+        // run could not tell.
+        let may = RunnerLocation {
+            way_out: WayOut::TransitGateway {
+                id: "tgw-0hub".into(),
+                egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account("123456789012".into()))],
+                unread: Some("InvalidRouteTableID.NotFound".into()),
+            },
+            ..spoke("123456789012")
+        };
+        let out = on_runners_path(&plan, &registry, &may);
+        let (_, why) = out
+            .iter()
+            .find(|(id, _)| id == "nacl_deny/us-east-1/acl-d0a1826666f3f24ca")
+            .unwrap();
+        assert!(
+            why.contains(&format!("a path out of {EGRESS}, on transit gateway tgw-0hub, where vpc-0spoke's traffic for the internet may leave (the way could not be read: InvalidRouteTableID.NotFound)"))
+                && why.ends_with(&format!("Run from a machine whose traffic does not leave through {EGRESS} to cut it (this run could not read whether its own does)")),
+            "{why}"
+        );
 
         // A way out not read judges only the spoke's own VPC (apply warns of it).
         let unknown = RunnerLocation {
