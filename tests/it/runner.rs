@@ -597,9 +597,170 @@ async fn watch_that_cannot_read_where_its_instance_sits_cuts_again_only_what_clo
     }
 }
 
+/// Builds a region's network on the emulator, one resource a call, each answering its ID.
+struct Network<'a>(&'a aws_sdk_ec2::Client);
+
+impl Network<'_> {
+    async fn vpc(&self, cidr: &str) -> String {
+        let vpc = self.0.create_vpc().cidr_block(cidr).send().await.unwrap();
+        vpc.vpc().unwrap().vpc_id().unwrap().to_string()
+    }
+
+    async fn subnet(&self, vpc: &str, cidr: &str) -> String {
+        let subnet = self
+            .0
+            .create_subnet()
+            .vpc_id(vpc)
+            .cidr_block(cidr)
+            .send()
+            .await
+            .unwrap();
+        subnet.subnet().unwrap().subnet_id().unwrap().to_string()
+    }
+
+    /// An internet gateway attached to `vpc`.
+    async fn internet_gateway(&self, vpc: &str) -> String {
+        let created = self.0.create_internet_gateway().send().await.unwrap();
+        let id = created
+            .internet_gateway()
+            .unwrap()
+            .internet_gateway_id()
+            .unwrap()
+            .to_string();
+        self.0
+            .attach_internet_gateway()
+            .internet_gateway_id(&id)
+            .vpc_id(vpc)
+            .send()
+            .await
+            .unwrap();
+        id
+    }
+
+    async fn transit_gateway(&self) -> String {
+        let created = self.0.create_transit_gateway().send().await.unwrap();
+        created
+            .transit_gateway()
+            .unwrap()
+            .transit_gateway_id()
+            .unwrap()
+            .to_string()
+    }
+
+    /// `vpc` attached to `tgw` by `subnet`: the attachment and the route table the emulator associates
+    /// it with (the gateway's default one).
+    async fn attach(&self, tgw: &str, vpc: &str, subnet: &str) -> (String, String) {
+        let attached = self
+            .0
+            .create_transit_gateway_vpc_attachment()
+            .transit_gateway_id(tgw)
+            .vpc_id(vpc)
+            .subnet_ids(subnet)
+            .send()
+            .await
+            .unwrap();
+        let id = attached
+            .transit_gateway_vpc_attachment()
+            .and_then(|attachment| attachment.transit_gateway_attachment_id())
+            .unwrap()
+            .to_string();
+        let described = self
+            .0
+            .describe_transit_gateway_attachments()
+            .transit_gateway_attachment_ids(&id)
+            .send()
+            .await
+            .unwrap();
+        let table = described.transit_gateway_attachments()[0]
+            .association()
+            .and_then(|association| association.transit_gateway_route_table_id())
+            .expect("the emulator associates an attachment with the gateway's default table")
+            .to_string();
+        (id, table)
+    }
+
+    /// A transit gateway route table's default route, to `attachment`.
+    async fn gateway_default_route(&self, table: &str, attachment: &str) {
+        self.0
+            .create_transit_gateway_route()
+            .transit_gateway_route_table_id(table)
+            .destination_cidr_block("0.0.0.0/0")
+            .transit_gateway_attachment_id(attachment)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// `vpc`'s main route table's default route, to an internet gateway or a transit gateway.
+    async fn default_route(&self, vpc: &str, target: &str) {
+        let tables = self
+            .0
+            .describe_route_tables()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc)
+                    .build(),
+            )
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("association.main")
+                    .values("true")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        let route = self
+            .0
+            .create_route()
+            .route_table_id(tables.route_tables()[0].route_table_id().unwrap())
+            .destination_cidr_block("0.0.0.0/0");
+        let route = if target.starts_with("tgw-") {
+            route.transit_gateway_id(target)
+        } else {
+            route.gateway_id(target)
+        };
+        route.send().await.unwrap();
+    }
+
+    /// `vpc`'s (default) network ACL.
+    async fn acl_of(&self, vpc: &str) -> String {
+        let acls = self
+            .0
+            .describe_network_acls()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        acls.network_acls()[0].network_acl_id().unwrap().to_string()
+    }
+
+    /// `vpc`'s (default) security group.
+    async fn group_of(&self, vpc: &str) -> String {
+        let groups = self
+            .0
+            .describe_security_groups()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("vpc-id")
+                    .values(vpc)
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        groups.security_groups()[0].group_id().unwrap().to_string()
+    }
+}
+
 /// A spoke VPC whose default route leads through a transit gateway to an egress VPC with the internet
-/// gateway (AWS's centralized egress), and the ids apply needs: (spoke, its subnet, its group, egress
-/// VPC, egress internet gateway, transit gateway).
+/// gateway (AWS's centralized egress), and the IDs apply needs.
 struct CentralizedEgress {
     spoke: String,
     subnet: String,
@@ -610,124 +771,28 @@ struct CentralizedEgress {
 }
 
 async fn centralized_egress(ec2: &aws_sdk_ec2::Client) -> CentralizedEgress {
-    use aws_sdk_ec2::types::Filter;
-    let vpc = |cidr: &'static str| async move {
-        let vpc = ec2.create_vpc().cidr_block(cidr).send().await.unwrap();
-        vpc.vpc().unwrap().vpc_id().unwrap().to_string()
-    };
-    let subnet = |vpc: String, cidr: &'static str| async move {
-        let subnet = ec2
-            .create_subnet()
-            .vpc_id(vpc)
-            .cidr_block(cidr)
-            .send()
-            .await
-            .unwrap();
-        subnet.subnet().unwrap().subnet_id().unwrap().to_string()
-    };
-    let main_table = |vpc: String| async move {
-        let tables = ec2
-            .describe_route_tables()
-            .filters(Filter::builder().name("vpc-id").values(vpc).build())
-            .filters(
-                Filter::builder()
-                    .name("association.main")
-                    .values("true")
-                    .build(),
-            )
-            .send()
-            .await
-            .unwrap();
-        tables.route_tables()[0]
-            .route_table_id()
-            .unwrap()
-            .to_string()
-    };
-    let (egress, spoke) = (vpc("10.10.0.0/16").await, vpc("10.20.0.0/16").await);
-    let egress_subnet = subnet(egress.clone(), "10.10.0.0/24").await;
-    let spoke_subnet = subnet(spoke.clone(), "10.20.0.0/24").await;
-    let igw = ec2.create_internet_gateway().send().await.unwrap();
-    let internet_gateway = igw
-        .internet_gateway()
-        .unwrap()
-        .internet_gateway_id()
-        .unwrap()
-        .to_string();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(&internet_gateway)
-        .vpc_id(&egress)
-        .send()
-        .await
-        .unwrap();
-    ec2.create_route()
-        .route_table_id(main_table(egress.clone()).await)
-        .destination_cidr_block("0.0.0.0/0")
-        .gateway_id(&internet_gateway)
-        .send()
-        .await
-        .unwrap();
-    let tgw = ec2.create_transit_gateway().send().await.unwrap();
-    let transit_gateway = tgw
-        .transit_gateway()
-        .unwrap()
-        .transit_gateway_id()
-        .unwrap()
-        .to_string();
-    let attach = |vpc: String, subnet: String| {
-        let transit_gateway = transit_gateway.clone();
-        async move {
-            let attached = ec2
-                .create_transit_gateway_vpc_attachment()
-                .transit_gateway_id(transit_gateway)
-                .vpc_id(vpc)
-                .subnet_ids(subnet)
-                .send()
-                .await
-                .unwrap();
-            let attachment = attached.transit_gateway_vpc_attachment().unwrap();
-            attachment
-                .transit_gateway_attachment_id()
-                .unwrap()
-                .to_string()
-        }
-    };
-    let egress_attachment = attach(egress.clone(), egress_subnet).await;
-    attach(spoke.clone(), spoke_subnet.clone()).await;
-    let described = ec2
-        .describe_transit_gateway_attachments()
-        .transit_gateway_attachment_ids(&egress_attachment)
-        .send()
-        .await
-        .unwrap();
-    let hub_table = described.transit_gateway_attachments()[0]
-        .association()
-        .and_then(|association| association.transit_gateway_route_table_id())
-        .expect("the emulator associates an attachment with the gateway's default table")
-        .to_string();
-    ec2.create_transit_gateway_route()
-        .transit_gateway_route_table_id(hub_table)
-        .destination_cidr_block("0.0.0.0/0")
-        .transit_gateway_attachment_id(egress_attachment)
-        .send()
-        .await
-        .unwrap();
-    ec2.create_route()
-        .route_table_id(main_table(spoke.clone()).await)
-        .destination_cidr_block("0.0.0.0/0")
-        .transit_gateway_id(&transit_gateway)
-        .send()
-        .await
-        .unwrap();
-    let groups = ec2
-        .describe_security_groups()
-        .filters(Filter::builder().name("vpc-id").values(&spoke).build())
-        .send()
-        .await
-        .unwrap();
+    let network = Network(ec2);
+    let (egress, spoke) = (
+        network.vpc("10.10.0.0/16").await,
+        network.vpc("10.20.0.0/16").await,
+    );
+    let egress_subnet = network.subnet(&egress, "10.10.0.0/24").await;
+    let subnet = network.subnet(&spoke, "10.20.0.0/24").await;
+    let internet_gateway = network.internet_gateway(&egress).await;
+    network.default_route(&egress, &internet_gateway).await;
+    let transit_gateway = network.transit_gateway().await;
+    let (egress_attachment, hub_table) = network
+        .attach(&transit_gateway, &egress, &egress_subnet)
+        .await;
+    network.attach(&transit_gateway, &spoke, &subnet).await;
+    network
+        .gateway_default_route(&hub_table, &egress_attachment)
+        .await;
+    network.default_route(&spoke, &transit_gateway).await;
     CentralizedEgress {
-        group: groups.security_groups()[0].group_id().unwrap().to_string(),
+        group: network.group_of(&spoke).await,
         spoke,
-        subnet: spoke_subnet,
+        subnet,
         egress,
         internet_gateway,
         transit_gateway,
@@ -745,24 +810,10 @@ async fn apply_in_a_spoke_vpc_leaves_out_the_seal_of_the_egress_vpc_its_transit_
     let ec2 = emulator.ec2(REGION).await;
     let account = centralized_egress(&ec2).await;
     // A VPC on no way of the run's, with an internet gateway of its own: cut as planned.
-    let bystander = ec2
-        .create_vpc()
-        .cidr_block("10.30.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let igw = ec2.create_internet_gateway().send().await.unwrap();
-    ec2.attach_internet_gateway()
-        .internet_gateway_id(
-            igw.internet_gateway()
-                .unwrap()
-                .internet_gateway_id()
-                .unwrap(),
-        )
-        .vpc_id(bystander.vpc().unwrap().vpc_id().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let network = Network(&ec2);
+    network
+        .internet_gateway(&network.vpc("10.30.0.0/16").await)
+        .await;
     emulator
         .plan(REGION, "plans/p.yaml")
         .args([
@@ -792,18 +843,7 @@ async fn apply_in_a_spoke_vpc_leaves_out_the_seal_of_the_egress_vpc_its_transit_
         ["igw_detach", "nacl_deny", "route_remove"],
         "the plan seals the egress VPC: {of_egress:?}"
     );
-    let acls = ec2
-        .describe_network_acls()
-        .filters(
-            aws_sdk_ec2::types::Filter::builder()
-                .name("vpc-id")
-                .values(&account.egress)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    let egress_acl = acls.network_acls()[0].network_acl_id().unwrap().to_string();
+    let egress_acl = network.acl_of(&account.egress).await;
     let egress_acl_before = acl_entries(&ec2, &egress_acl).await;
     let gateways_before = snapshot::internet_gateways(&ec2).await;
 
@@ -853,57 +893,16 @@ async fn apply_in_a_spoke_vpc_leaves_out_the_seal_of_the_egress_vpc_its_transit_
 /// spoke's own ACL; `watch --recut` on that machine does not seal again in its region, and says why.
 #[tokio::test(flavor = "multi_thread")]
 async fn a_way_out_through_a_transit_gateway_that_is_not_followed_is_warned_of_and_not_resealed() {
-    use aws_sdk_ec2::types::Filter;
     let emulator = Emulator::start();
     let ec2 = emulator.ec2(REGION).await;
-    let spoke = ec2
-        .create_vpc()
-        .cidr_block("10.20.0.0/16")
-        .send()
-        .await
-        .unwrap();
-    let spoke = spoke.vpc().unwrap().vpc_id().unwrap().to_string();
-    let subnet = ec2
-        .create_subnet()
-        .vpc_id(&spoke)
-        .cidr_block("10.20.0.0/24")
-        .send()
-        .await
-        .unwrap();
-    let subnet = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
-    let gateway = || async {
-        let tgw = ec2.create_transit_gateway().send().await.unwrap();
-        tgw.transit_gateway()
-            .unwrap()
-            .transit_gateway_id()
-            .unwrap()
-            .to_string()
-    };
-    let (tgw, peer) = (gateway().await, gateway().await);
-    let attached = ec2
-        .create_transit_gateway_vpc_attachment()
-        .transit_gateway_id(&tgw)
-        .vpc_id(&spoke)
-        .subnet_ids(&subnet)
-        .send()
-        .await
-        .unwrap();
-    let hub_table = attached
-        .transit_gateway_vpc_attachment()
-        .and_then(|attachment| attachment.transit_gateway_attachment_id())
-        .unwrap()
-        .to_string();
-    let described = ec2
-        .describe_transit_gateway_attachments()
-        .transit_gateway_attachment_ids(&hub_table)
-        .send()
-        .await
-        .unwrap();
-    let hub_table = described.transit_gateway_attachments()[0]
-        .association()
-        .and_then(|association| association.transit_gateway_route_table_id())
-        .unwrap()
-        .to_string();
+    let network = Network(&ec2);
+    let spoke = network.vpc("10.20.0.0/16").await;
+    let subnet = network.subnet(&spoke, "10.20.0.0/24").await;
+    let (tgw, peer) = (
+        network.transit_gateway().await,
+        network.transit_gateway().await,
+    );
+    let (_, hub_table) = network.attach(&tgw, &spoke, &subnet).await;
     let peering = ec2
         .create_transit_gateway_peering_attachment()
         .transit_gateway_id(&tgw)
@@ -918,33 +917,9 @@ async fn a_way_out_through_a_transit_gateway_that_is_not_followed_is_warned_of_a
         .and_then(|attachment| attachment.transit_gateway_attachment_id())
         .unwrap()
         .to_string();
-    ec2.create_transit_gateway_route()
-        .transit_gateway_route_table_id(&hub_table)
-        .destination_cidr_block("0.0.0.0/0")
-        .transit_gateway_attachment_id(&peering)
-        .send()
-        .await
-        .unwrap();
-    let tables = ec2
-        .describe_route_tables()
-        .filters(Filter::builder().name("vpc-id").values(&spoke).build())
-        .send()
-        .await
-        .unwrap();
-    ec2.create_route()
-        .route_table_id(tables.route_tables()[0].route_table_id().unwrap())
-        .destination_cidr_block("0.0.0.0/0")
-        .transit_gateway_id(&tgw)
-        .send()
-        .await
-        .unwrap();
-    let acls = ec2
-        .describe_network_acls()
-        .filters(Filter::builder().name("vpc-id").values(&spoke).build())
-        .send()
-        .await
-        .unwrap();
-    let spoke_acl = acls.network_acls()[0].network_acl_id().unwrap().to_string();
+    network.gateway_default_route(&hub_table, &peering).await;
+    network.default_route(&spoke, &tgw).await;
+    let spoke_acl = network.acl_of(&spoke).await;
     let spoke_acl_before = acl_entries(&ec2, &spoke_acl).await;
     emulator
         .plan(REGION, "plans/p.yaml")
