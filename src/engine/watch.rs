@@ -376,8 +376,7 @@ async fn left_out_as_apply_would(
             }
             // Unattended, a seal that may close the way the machine's traffic leaves by is not made.
             if let Some(why) = crate::runner::unknown_way_out_recut(&runner)
-                .filter(|_| kind.info().phase == crate::services::Phase::Seal)
-                .filter(|_| cut.region == runner.region)
+                .filter(|_| super::apply::own_path::seals_in_runners_region(kind, cut, &runner))
             {
                 return Some(why);
             }

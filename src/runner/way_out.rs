@@ -43,6 +43,7 @@ use std::collections::HashSet;
 use aws_sdk_ec2::types::{Filter, TransitGatewayAttachmentResourceType as AttachedKind};
 
 use super::VpcOwner;
+use crate::services::common::ec2::{attachment_carries_traffic, filter};
 
 /// The route every address with no more specific route takes: the way to the internet.
 const DEFAULT_ROUTE: &str = "0.0.0.0/0";
@@ -60,7 +61,9 @@ pub enum WayOut {
     /// sees it; none when the gateway's default route leaves by no VPC (a VPN, Direct Connect) or there
     /// is none.
     TransitGateway {
-        id: String,
+        /// The transit gateways it goes through (more than one only where the VPC is attached to
+        /// several and its route was not read).
+        ids: Vec<String>,
         egress_vpcs: Vec<(String, VpcOwner)>,
         /// Why the gateway's routes were not read, when `egress_vpcs` are the judged account's VPCs
         /// attached to it with an internet gateway, taken as where the traffic may leave; `None` when
@@ -74,7 +77,7 @@ pub enum WayOut {
 /// The VPCs a read found, before their owners are read.
 #[derive(Debug, PartialEq)]
 struct Found {
-    gateway: String,
+    gateways: Vec<String>,
     vpcs: Vec<String>,
     unread: Option<String>,
 }
@@ -93,7 +96,7 @@ pub async fn read(ec2: &aws_sdk_ec2::Client, account: &str, vpc: &str, subnet: &
             )
             .await;
             WayOut::TransitGateway {
-                id: found.gateway,
+                ids: found.gateways,
                 egress_vpcs: found.vpcs.into_iter().zip(owners).collect(),
                 unread: found.unread,
             }
@@ -245,10 +248,6 @@ async fn nat_gateway_route(ec2: &aws_sdk_ec2::Client, nat: &str) -> Result<Optio
     }
 }
 
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
-}
-
 fn vpc_kind() -> Filter {
     filter("resource-type", "vpc")
 }
@@ -300,7 +299,7 @@ struct Attachment {
     table: Option<String>,
 }
 
-/// The attachments matching `filters` that carry traffic (not deleted, rejected or failed).
+/// The attachments matching `filters` that carry traffic ([`attachment_carries_traffic`]).
 async fn attachments(
     ec2: &aws_sdk_ec2::Client,
     filters: Vec<Filter>,
@@ -313,7 +312,6 @@ async fn attachments_asked(
     filters: Vec<Filter>,
     ids: Vec<String>,
 ) -> Result<Vec<Attachment>, String> {
-    use aws_sdk_ec2::types::TransitGatewayAttachmentState as State;
     let mut found = Vec::new();
     let mut pages = ec2
         .describe_transit_gateway_attachments()
@@ -324,10 +322,7 @@ async fn attachments_asked(
     while let Some(page) = pages.next().await {
         let page = page.map_err(|err| failed("ec2:DescribeTransitGatewayAttachments", err))?;
         for attachment in page.transit_gateway_attachments() {
-            if matches!(
-                attachment.state(),
-                Some(State::Deleted | State::Deleting | State::Rejected | State::Failed)
-            ) {
+            if !attachment_carries_traffic(attachment.state()) {
                 continue;
             }
             let table = attachment
@@ -414,7 +409,7 @@ async fn follow(
     vpcs.sort();
     vpcs.dedup();
     Ok(Found {
-        gateway: gateways.join(", "),
+        gateways,
         vpcs,
         unread: None,
     })
@@ -422,17 +417,17 @@ async fn follow(
 
 /// What one transit gateway route table's default routes lead to.
 #[derive(Debug, Default, PartialEq)]
-pub struct Hop {
+struct Hop {
     /// The VPCs the traffic leaves by (but the one it came from).
-    pub vpcs: Vec<String>,
+    vpcs: Vec<String>,
     /// The attachments whose own route tables the traffic goes on by: VPCs' and network functions'.
-    pub onward: Vec<String>,
+    onward: Vec<String>,
 }
 
 /// The next hop of active default routes in `table`: the VPCs they leave by but `from`, and the
 /// attachments to follow on; an attachment this read does not follow (a peering, a Connect one) makes
 /// the way out unknown.
-pub fn next_hop(
+fn next_hop(
     routes: &[aws_sdk_ec2::types::TransitGatewayRoute],
     from: &str,
     table: &str,
@@ -557,7 +552,7 @@ async fn may_leave_by(
     gateways.sort();
     gateways.dedup();
     Ok(Some(Found {
-        gateway: gateways.join(", "),
+        gateways,
         vpcs,
         unread: Some(why),
     }))
@@ -779,7 +774,7 @@ mod tests {
 
     fn through(vpcs: &[&str], owner: &str, unread: Option<&str>) -> WayOut {
         WayOut::TransitGateway {
-            id: "tgw-0hub".into(),
+            ids: vec!["tgw-0hub".into()],
             egress_vpcs: vpcs
                 .iter()
                 .map(|vpc| (vpc.to_string(), VpcOwner::Account(owner.into())))

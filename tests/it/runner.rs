@@ -13,6 +13,8 @@ use predicates::prelude::*;
 use predicates::str::contains;
 use serde_yaml::Value;
 
+use hikkonuki::services::common::ec2::filter;
+
 use crate::emulator::Emulator;
 use crate::leaky_account;
 use crate::snapshot;
@@ -696,18 +698,8 @@ impl Network<'_> {
         let tables = self
             .0
             .describe_route_tables()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc)
-                    .build(),
-            )
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("association.main")
-                    .values("true")
-                    .build(),
-            )
+            .filters(filter("vpc-id", vpc))
+            .filters(filter("association.main", "true"))
             .send()
             .await
             .unwrap();
@@ -729,12 +721,7 @@ impl Network<'_> {
         let acls = self
             .0
             .describe_network_acls()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc)
-                    .build(),
-            )
+            .filters(filter("vpc-id", vpc))
             .send()
             .await
             .unwrap();
@@ -746,12 +733,7 @@ impl Network<'_> {
         let groups = self
             .0
             .describe_security_groups()
-            .filters(
-                aws_sdk_ec2::types::Filter::builder()
-                    .name("vpc-id")
-                    .values(vpc)
-                    .build(),
-            )
+            .filters(filter("vpc-id", vpc))
             .send()
             .await
             .unwrap();

@@ -564,10 +564,9 @@ async fn protect_applying_principal(
             left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
             // Said only where the plan seals in the machine's region: elsewhere no cut can close it.
             let seals_there = plan.enabled_cuts().any(|cut| {
-                cut.region == runner.region
-                    && registry
-                        .get(&cut.kind)
-                        .is_some_and(|kind| kind.info().phase == crate::services::Phase::Seal)
+                registry
+                    .get(&cut.kind)
+                    .is_some_and(|kind| own_path::seals_in_runners_region(kind, cut, &runner))
             });
             if let Some(message) =
                 crate::runner::unknown_way_out_warning(&runner).filter(|_| seals_there)

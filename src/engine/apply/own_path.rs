@@ -46,6 +46,16 @@ fn owns(account: &str, owner: &VpcOwner) -> bool {
     }
 }
 
+/// Whether `cut` seals in the runner's region: where the runner's way out is unknown
+/// ([`crate::runner::WayOut::Unknown`]), what apply warns of and `watch --recut` does not make.
+pub(crate) fn seals_in_runners_region(
+    kind: &dyn Containment,
+    cut: &Cut,
+    runner: &RunnerLocation,
+) -> bool {
+    kind.info().phase == Phase::Seal && cut.region == runner.region
+}
+
 /// Why `cut` (of `account`) is on the runner's own path, if it is (`watch --recut` asks it of each
 /// re-cut, as apply of each cut).
 pub(crate) fn why_on_path(
@@ -61,19 +71,18 @@ pub(crate) fn why_on_path(
     let vpcs = kind.vpcs(cut);
     let sealing = kind.info().phase == Phase::Seal;
     // Centralized egress: the VPCs its traffic for the internet leaves by, through a transit gateway.
-    let (gateway, egress, unread): (&str, &[(String, VpcOwner)], Option<&str>) =
+    let (ids, egress, unread): (&[String], &[(String, VpcOwner)], Option<&str>) =
         match &runner.way_out {
             WayOut::TransitGateway {
-                id,
+                ids,
                 egress_vpcs,
                 unread,
-            } => (id, egress_vpcs, unread.as_deref()),
-            WayOut::OwnVpc | WayOut::Unknown(_) => ("", &[], None),
+            } => (ids, egress_vpcs, unread.as_deref()),
+            WayOut::OwnVpc | WayOut::Unknown(_) => (&[], &[], None),
         };
-    let gateways = if gateway.contains(", ") {
-        format!("transit gateways {gateway}")
-    } else {
-        format!("transit gateway {gateway}")
+    let gateways = match ids {
+        [one] => format!("transit gateway {one}"),
+        several => format!("transit gateways {}", several.join(", ")),
     };
     let through = |egress_vpc: &str| match unread {
         None => format!(
@@ -371,7 +380,7 @@ mod tests {
             subnet_id: "subnet-0spoke".into(),
             security_groups: vec!["sg-0spoke".into()],
             way_out: WayOut::TransitGateway {
-                id: "tgw-0hub".into(),
+                ids: vec!["tgw-0hub".into()],
                 egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account(owner.into()))],
                 unread: None,
             },
@@ -440,7 +449,7 @@ mod tests {
         // run could not tell.
         let may = RunnerLocation {
             way_out: WayOut::TransitGateway {
-                id: "tgw-0hub".into(),
+                ids: vec!["tgw-0hub".into()],
                 egress_vpcs: vec![(EGRESS.into(), VpcOwner::Account("123456789012".into()))],
                 unread: Some("InvalidRouteTableID.NotFound".into()),
             },

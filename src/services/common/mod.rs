@@ -2,12 +2,13 @@
 //! that lacks an API from a real failure, reading many resources a few at a time, and who a policy lets
 //! in from outside the account (and the organization that counts as inside), and what discovery could not
 //! classify ([`unclassified`]), and which refusals mean only "another change is in progress"
-//! ([`concurrent_modification`]).
+//! ([`concurrent_modification`]), and EC2's filters and transit gateway attachment states ([`ec2`]).
 
 use crate::service_error::ServiceError;
 
 pub mod cloudtrail_who;
 pub mod concurrent_modification;
+pub mod ec2;
 pub mod missing_api;
 pub mod org_accounts;
 pub mod organization;

@@ -160,10 +160,7 @@ async fn read(ctx: &RegionCtx) -> Result<Vec<VpcWithAWayOut>, ServiceError> {
         .map_err(|err| ServiceError::from_sdk("ec2:DescribeTransitGatewayAttachments", err))?;
     for attachment in &attachments {
         let vpc = attachment.resource_type().map(|t| t.as_str()) == Some("vpc");
-        let live = !matches!(
-            attachment.state().map(|s| s.as_str()),
-            Some("deleted" | "deleting" | "failed" | "rejected")
-        );
+        let live = crate::services::common::ec2::attachment_carries_traffic(attachment.state());
         if vpc && live {
             add(
                 attachment.resource_id(),

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use aws_sdk_ec2::error::SdkError;
 use aws_sdk_ec2::types::{
-    AnalysisComponent, AnalysisStatus, Explanation, Filter, NetworkInsightsAnalysis, PathComponent,
+    AnalysisComponent, AnalysisStatus, Explanation, NetworkInsightsAnalysis, PathComponent,
     Protocol, ResourceType, Tag, TagSpecification,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -30,6 +30,7 @@ use tokio::time::Instant;
 
 use crate::aws::RegionCtx;
 use crate::services::ServiceError;
+use crate::services::common::ec2::filter;
 use crate::services::common::missing_api::missing_operation;
 
 /// The tag every analyzer resource verify creates carries, with the run's ID as its value: what to
@@ -114,10 +115,6 @@ pub async fn vpc_entrances(ctx: &RegionCtx, vpc_id: &str) -> Result<VpcEntrances
         internet_gateways,
         running_instances,
     })
-}
-
-fn filter(name: &str, value: &str) -> Filter {
-    Filter::builder().name(name).values(value).build()
 }
 
 /// What Reachability Analyzer said about one path.
