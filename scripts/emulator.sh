@@ -39,6 +39,9 @@ use_test_credentials() {
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
     export AWS_CONFIG_FILE="$1/aws-config" AWS_SHARED_CREDENTIALS_FILE="$1/aws-config" AWS_EC2_METADATA_DISABLED=true
     unset AWS_PROFILE AWS_SESSION_TOKEN
+    # The emulator is on loopback: hikkonuki sends its calls through the proxy the environment names, as
+    # the AWS CLI does, and a developer's own proxy would not reach it.
+    unset HTTP_PROXY http_proxy HTTPS_PROXY https_proxy ALL_PROXY all_proxy
 }
 
 free_port() {

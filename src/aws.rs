@@ -276,6 +276,27 @@ fn profile_chain(
     chain
 }
 
+/// The HTTPS client every call goes through: rustls, and the proxy the environment names
+/// (`HTTPS_PROXY`, `HTTP_PROXY` for an `http://` endpoint, `ALL_PROXY`, less what `NO_PROXY` exempts), as
+/// the AWS CLI reads them (<https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html>):
+/// where the only way to AWS is through one, a run that ignored it could not reach AWS at all. Where that
+/// proxy sits on the run's own path is judged as the machine is ([`crate::runner::proxy`]). The client
+/// builder takes no proxy, the connector builder does: the client is built from a connector function
+/// (one connector kept per connection settings, as the builder's own clients keep them).
+fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let mut connector = aws_smithy_http_client::Connector::builder()
+            .proxy_config(aws_smithy_http_client::proxy::ProxyConfig::from_env())
+            .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+        connector.set_connector_settings(settings.cloned());
+        if let Some(components) = components {
+            connector.set_sleep_impl(components.sleep_impl());
+        }
+        connector.build()
+    })
+}
+
 /// The loaded configuration, shared by every region.
 pub struct AwsSession {
     base: SdkConfig,
@@ -312,11 +333,7 @@ impl AwsSession {
             loader = loader.endpoint_url(url);
         }
         let pacer = Arc::new(crate::pacing::Pacer::new(settings.pacing));
-        let https = aws_smithy_http_client::Builder::new()
-            .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-                aws_smithy_http_client::tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https();
+        let https = https_client();
         let http = crate::pacing::PacedHttpClient::new(https.clone(), pacer.clone());
         // Read once, and only when a profile signs: for the check of `--profile` and for the source key
         // of a role profile.

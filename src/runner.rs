@@ -5,8 +5,9 @@
 //! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
 //! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
 //! itself off midway, every later cut left undone and no restore possible from there; where its VPC's
-//! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). Apply
-//! leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC environment and
+//! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). The
+//! proxy the run's calls are sent through, where it sits in a VPC, is on that path in the same way
+//! ([`proxy`]). Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC environment and
 //! Lambda functions, neither an instance nor a task.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
@@ -25,14 +26,19 @@ use aws_config::imds::client::Client as Imds;
 use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
+pub mod proxy;
 pub mod way_out;
 
 pub use way_out::WayOut;
 
-/// Where the machine hikkonuki runs on sits, as its network interface says.
+/// Where a machine on the run's own path sits, as its network interface says: the machine hikkonuki
+/// runs on, or the proxy its calls are sent through ([`proxy`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunnerLocation {
-    /// What it runs on, in words: `EC2 instance i-…`, `ECS task arn:…`.
+    /// Which of the two it is.
+    pub hop: Hop,
+    /// What it is, in words: `EC2 instance i-…`, `ECS task arn:…`, `http://proxy:3128 (10.0.1.5,
+    /// network interface eni-…)`.
     pub host: String,
     /// Where that was read, in words: `its instance metadata`.
     pub source: &'static str,
@@ -50,6 +56,40 @@ pub struct RunnerLocation {
     /// egress through a transit gateway), as the account whose cuts are judged reads it
     /// ([`way_out`]).
     pub way_out: WayOut,
+}
+
+/// How the run's calls pass the machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hop {
+    /// hikkonuki runs on it.
+    Runs,
+    /// The proxy hikkonuki's calls to AWS are sent through runs on it ([`proxy`]).
+    Proxy,
+}
+
+impl RunnerLocation {
+    /// What the run has to do with the machine, as the subject of a sentence.
+    pub fn subject(&self) -> String {
+        match self.hop {
+            Hop::Runs => format!("hikkonuki runs on {}", self.host),
+            Hop::Proxy => format!(
+                "hikkonuki's calls to AWS go through the proxy {}",
+                self.host
+            ),
+        }
+    }
+
+    /// How to make the cuts of the machine's VPC (`vpc`) without cutting the run off.
+    pub fn instead_outside(&self, vpc: &str) -> String {
+        match self.hop {
+            Hop::Runs => format!(
+                "Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it"
+            ),
+            Hop::Proxy => format!(
+                "Run through a proxy outside {vpc}, or none (unset HTTPS_PROXY, or exempt AWS's endpoints with NO_PROXY), to cut it"
+            ),
+        }
+    }
 }
 
 /// Who owns the VPC the machine sits in, read with DescribeVpcs in the account whose cuts are judged.
@@ -119,24 +159,37 @@ impl Runner {
                 Some(find_instance(instance, &contexts).await?)
             }
         };
-        let Some(mut location) = location else {
-            return Ok(None);
-        };
-        // In a region of none of the cuts, it is on none of their paths: nothing more to read.
-        if !regions.contains(&location.region) {
-            return Ok(Some(location));
+        match location {
+            Some(location) => Ok(Some(
+                with_way_read(location, account, session, regions).await,
+            )),
+            None => Ok(None),
         }
-        let ctx = session.region(&location.region);
-        let ec2 = ctx.ec2();
-        let (owner, way_out) = futures_util::future::join(
-            vpc_owner(ec2, &location.vpc_id),
-            way_out::read(ec2, account, &location.vpc_id, &location.subnet_id),
-        )
-        .await;
-        location.vpc_owner = owner;
-        location.way_out = way_out;
-        Ok(Some(location))
     }
+}
+
+/// `location` with who owns its VPC and where its subnet's traffic for the internet leaves, as `account`
+/// (`session`'s) sees them. In a region of none of the cuts (`regions`), it is on none of their paths:
+/// nothing more is read.
+async fn with_way_read(
+    mut location: RunnerLocation,
+    account: &str,
+    session: &AwsSession,
+    regions: &[String],
+) -> RunnerLocation {
+    if !regions.contains(&location.region) {
+        return location;
+    }
+    let ctx = session.region(&location.region);
+    let ec2 = ctx.ec2();
+    let (owner, way_out) = futures_util::future::join(
+        vpc_owner(ec2, &location.vpc_id),
+        way_out::read(ec2, account, &location.vpc_id, &location.subnet_id),
+    )
+    .await;
+    location.vpc_owner = owner;
+    location.way_out = way_out;
+    location
 }
 
 /// Who owns `vpc`, as the client's account sees it: DescribeVpcs names the owner of a VPC the account
@@ -184,6 +237,22 @@ pub async fn locate_for(
         Some(runner) => runner.location_in(account, session, regions).await,
         None => Ok(None),
     }
+}
+
+/// Every machine on the run's own path as the cuts of `account` in `regions` are judged: the one it
+/// runs on ([`locate_for`]) and each proxy its calls are sent through ([`proxy::locate_for`]), where
+/// they sit in a VPC, or why where one sits could not be read. What apply and `watch --recut` ask.
+pub async fn path_for(
+    account: &str,
+    session: &AwsSession,
+    regions: &[String],
+) -> Vec<Result<RunnerLocation, String>> {
+    let (machine, proxies) = futures_util::future::join(
+        locate_for(account, session, regions),
+        proxy::locate_for(account, session, regions),
+    )
+    .await;
+    machine.transpose().into_iter().chain(proxies).collect()
 }
 
 /// An instance whose metadata did not answer, found by its ID with DescribeInstances in each of
@@ -272,6 +341,7 @@ fn located_instance(
         )));
     };
     Some(Ok(RunnerLocation {
+        hop: Hop::Runs,
         host: format!("EC2 instance {id}"),
         source: "its DMI asset tag and EC2 (its instance metadata did not answer)",
         account: account.to_string(),
@@ -400,8 +470,10 @@ fn unknown_way_out(runner: &RunnerLocation) -> Option<String> {
         return None;
     };
     Some(format!(
-        "hikkonuki runs on {} in {} (subnet {}), but where that subnet's traffic for the internet leaves could not be read ({why})",
-        runner.host, runner.vpc_id, runner.subnet_id
+        "{} in {} (subnet {}), but where that subnet's traffic for the internet leaves could not be read ({why})",
+        runner.subject(),
+        runner.vpc_id,
+        runner.subnet_id
     ))
 }
 
@@ -474,6 +546,7 @@ async fn read_location(imds: &Imds) -> Result<RunnerLocation, Failure> {
     let subnet_id = get(imds, &format!("{interface}/subnet-id")).await?;
     let groups = get(imds, &format!("{interface}/security-group-ids")).await?;
     Ok(RunnerLocation {
+        hop: Hop::Runs,
         host: format!("EC2 instance {instance_id}"),
         source: "its instance metadata",
         // Read per account judged ([`Runner::location_in`]).

@@ -360,30 +360,32 @@ async fn left_out_as_apply_would(
         return Some(why);
     }
     // A cut of no region (IAM, the organization's) closes no network path of the machine's.
-    let located = if cut.region == crate::plan::GLOBAL_REGION {
-        Ok(None)
+    let path = if cut.region == crate::plan::GLOBAL_REGION {
+        Vec::new()
     } else {
         // A machine known only by its instance ID is looked for in every region watched, as apply
         // looks in every region of its cuts: found in another one, it sits on no path of this cut's.
-        crate::runner::locate_for(&caller.account, session, watched_regions).await
+        crate::runner::path_for(&caller.account, session, watched_regions).await
     };
-    match located {
-        Ok(Some(runner)) => {
-            if let Some(why) =
-                super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
-            {
-                return Some(why);
+    for located in path {
+        match located {
+            Ok(runner) => {
+                if let Some(why) =
+                    super::apply::own_path::why_on_path(kind, cut, &caller.account, &runner)
+                {
+                    return Some(why);
+                }
+                // Unattended, a seal that may close the way the machine's traffic leaves by is not
+                // made.
+                if let Some(why) = crate::runner::unknown_way_out_recut(&runner)
+                    .filter(|_| super::apply::own_path::seals_in_runners_region(kind, cut, &runner))
+                {
+                    return Some(why);
+                }
             }
-            // Unattended, a seal that may close the way the machine's traffic leaves by is not made.
-            if let Some(why) = crate::runner::unknown_way_out_recut(&runner)
-                .filter(|_| super::apply::own_path::seals_in_runners_region(kind, cut, &runner))
-            {
-                return Some(why);
-            }
+            // Unattended, a re-cut whose effect on watch's own path cannot be told is not made.
+            Err(why) => return Some(crate::runner::unknown_location_warning(&why)),
         }
-        Ok(None) => {}
-        // Unattended, a re-cut whose effect on watch's own path cannot be told is not made.
-        Err(why) => return Some(crate::runner::unknown_location_warning(&why)),
     }
     let ctx = session.region(&cut.region);
     super::apply::cut_off_live_among(kind, &ctx, &[cut], caller, "who runs watch")

@@ -162,6 +162,7 @@ pub async fn interface(
         return Err(what("EC2 names no VPC or subnet for it".into()));
     };
     Ok(Some(RunnerLocation {
+        hop: super::Hop::Runs,
         host: format!("ECS task {}", task.arn),
         source: "its task metadata and network interface",
         account: task.account.clone(),
@@ -284,6 +285,7 @@ mod tests {
         assert_eq!(
             location,
             RunnerLocation {
+                hop: crate::runner::Hop::Runs,
                 host: format!("ECS task {ARN}"),
                 source: "its task metadata and network interface",
                 account: "111122223333".into(),

@@ -35,8 +35,9 @@
 //! that have an internet gateway are taken as where the traffic may leave: an egress VPC needs one, and
 //! leaving their seal out keeps the run alive, saying why. A read that fails otherwise leaves the way out
 //! unknown, with why, which apply warns of and `watch --recut` takes as a reason not to re-seal in the
-//! machine's region. Not read: an HTTPS proxy the run is told to use, a Gateway Load Balancer
-//! endpoint's appliance VPC, and a route more specific than the default that some AWS addresses take.
+//! machine's region. Not read: a Gateway Load Balancer endpoint's appliance VPC, and a route more
+//! specific than the default that some AWS addresses take. (A proxy the run's calls go through is a
+//! machine of its own on the run's path: [`super::proxy`].)
 
 use std::collections::HashSet;
 

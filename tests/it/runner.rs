@@ -214,12 +214,12 @@ impl InsideASealedVpc {
     }
 
     /// Applies with `env` (where the machine is read from) and checks: each cut on its way out left out
-    /// naming `host` and `source`, the run not called sealed, its way out untouched, the rest cut; then
-    /// restore gives back what the run cut.
+    /// naming the machine (`subject`: `hikkonuki runs on …`) and `source`, the run not called sealed,
+    /// its way out untouched, the rest cut; then restore gives back what the run cut.
     async fn apply_leaves_out_its_way_and_restores(
         &self,
         env: &[(&str, &str)],
-        host: &str,
+        subject: &str,
         source: &str,
     ) {
         let mut applied = self.emulator.apply("plans/p.yaml");
@@ -229,7 +229,7 @@ impl InsideASealedVpc {
         let mut assert = applied.assert().code(0);
         for id in &self.on_its_way {
             assert = assert.stderr(contains(format!(
-                "{id} is left out: hikkonuki runs on {host} in {} (subnet {}, read from {source})",
+                "{id} is left out: {subject} in {} (subnet {}, read from {source})",
                 self.vpc, self.subnet
             )));
         }
@@ -312,10 +312,112 @@ async fn apply_on_an_instance_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
                 ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds),
                 ("AWS_EC2_METADATA_DISABLED", "false"),
             ],
-            "EC2 instance i-0bastion",
+            "hikkonuki runs on EC2 instance i-0bastion",
             "its instance metadata",
         )
         .await;
+}
+
+/// A forward HTTP proxy on loopback, as `HTTP_PROXY` names one: each connection it takes is relayed
+/// to `upstream` (the emulator's `http://host:port`) byte for byte, both ways, until either side closes.
+/// Returns its URL and the first request line of each connection (`POST http://…/ HTTP/1.1`: a request
+/// sent to a proxy names the whole URL). Runs until the test ends.
+fn forward_proxy(upstream: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let upstream = upstream
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let lines = seen.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(mut client) = client else { continue };
+            let Ok(mut server) = std::net::TcpStream::connect(&upstream) else {
+                continue;
+            };
+            let (mut from_server, mut to_client) =
+                (server.try_clone().unwrap(), client.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut from_server, &mut to_client);
+                let _ = to_client.shutdown(std::net::Shutdown::Both);
+            });
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                let mut first = [0u8; 512];
+                let Ok(read) = client.read(&mut first) else {
+                    return;
+                };
+                let head = String::from_utf8_lossy(&first[..read]);
+                lines
+                    .lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or_default().to_string());
+                if server.write_all(&first[..read]).is_ok() {
+                    let _ = std::io::copy(&mut client, &mut server);
+                }
+                let _ = server.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    (url, seen)
+}
+
+/// Apply whose calls go through a proxy (`HTTP_PROXY`, read as the AWS CLI reads it) whose network
+/// interface is in a VPC the plan seals: the proxy's calls to AWS leave through that VPC, so its ACL,
+/// routes, S3 endpoint, Block Public Access and the proxy's own group are left out as the machine's
+/// own would be, naming the proxy; another VPC is cut; restore gives back what was cut. The proxy saw
+/// the run's calls.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_through_a_proxy_inside_a_vpc_it_seals_leaves_out_the_cuts_on_the_proxys_way_out() {
+    let inside = InsideASealedVpc::seed().await;
+    // The proxy's interface, in the sealed VPC's subnet with the group the plan cuts. Only a loopback
+    // address can be reached by this test; AWS would refuse one outside the subnet's range, the
+    // emulator does not check it.
+    let interface = inside
+        .ec2
+        .create_network_interface()
+        .subnet_id(&inside.subnet)
+        .private_ip_address("127.0.0.1")
+        .groups(&inside.group)
+        .send()
+        .await
+        .unwrap();
+    let interface = interface
+        .network_interface()
+        .and_then(|found| found.network_interface_id())
+        .unwrap()
+        .to_string();
+    // Planned again with the interface there, as a responder's plan would be.
+    inside
+        .emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", KINDS, "--force"])
+        .assert()
+        .code(0);
+    let (proxy, seen) = forward_proxy(&inside.emulator.endpoint());
+    inside
+        .apply_leaves_out_its_way_and_restores(
+            &[("HTTP_PROXY", &proxy)],
+            &format!(
+                "hikkonuki's calls to AWS go through the proxy {proxy} (127.0.0.1, network interface {interface})"
+            ),
+            "the proxy environment variables and EC2's DescribeNetworkInterfaces",
+        )
+        .await;
+    // Each connection's first request names the emulator's whole URL, as a request to a proxy does.
+    let emulator = format!("{}/", inside.emulator.endpoint().trim_end_matches('/'));
+    let seen = seen.lock().unwrap();
+    assert!(
+        !seen.is_empty()
+            && seen.iter().all(|line| {
+                line.split_whitespace()
+                    .nth(1)
+                    .is_some_and(|target| target.starts_with(&emulator))
+            }),
+        "the run's calls went through the proxy: {seen:?}"
+    );
 }
 
 /// The seeded account planned with one kind that touches no network: where apply runs matters to no
@@ -421,7 +523,7 @@ async fn apply_in_an_ecs_task_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_o
     inside
         .apply_leaves_out_its_way_and_restores(
             &[("ECS_CONTAINER_METADATA_URI_V4", &endpoint)],
-            &format!("ECS task {task_arn}"),
+            &format!("hikkonuki runs on ECS task {task_arn}"),
             "its task metadata and network interface",
         )
         .await;

@@ -557,27 +557,30 @@ async fn protect_applying_principal(
         });
     }
     left_out.extend(cut_off_live(&plan, session, registry, caller).await);
-    // Where apply runs now: an instance inside the VPCs it seals would lose AWS midway.
+    // Where apply runs now, and the proxy its calls go through: inside the VPCs it seals, the run
+    // would lose AWS midway.
     let regions = crate::runner::regions_judged(plan.enabled_cuts());
-    match crate::runner::locate_for(&plan.account, session, &regions).await {
-        Ok(Some(runner)) => {
-            left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
-            // Said only where the plan seals in the machine's region: elsewhere no cut can close it.
-            let seals_there = plan.enabled_cuts().any(|cut| {
-                registry
-                    .get(&cut.kind)
-                    .is_some_and(|kind| own_path::seals_in_runners_region(kind, cut, &runner))
-            });
-            if let Some(message) =
-                crate::runner::unknown_way_out_warning(&runner).filter(|_| seals_there)
-            {
-                reporter.event(&Event::Warning { message });
+    for located in crate::runner::path_for(&plan.account, session, &regions).await {
+        match located {
+            Ok(runner) => {
+                left_out.extend(own_path::on_runners_path(&plan, registry, &runner));
+                // Said only where the plan seals in the machine's region: elsewhere no cut can
+                // close it.
+                let seals_there = plan.enabled_cuts().any(|cut| {
+                    registry
+                        .get(&cut.kind)
+                        .is_some_and(|kind| own_path::seals_in_runners_region(kind, cut, &runner))
+                });
+                if let Some(message) =
+                    crate::runner::unknown_way_out_warning(&runner).filter(|_| seals_there)
+                {
+                    reporter.event(&Event::Warning { message });
+                }
             }
+            Err(what) => reporter.event(&Event::Warning {
+                message: crate::runner::unknown_location_warning(&what),
+            }),
         }
-        Ok(None) => {}
-        Err(what) => reporter.event(&Event::Warning {
-            message: crate::runner::unknown_location_warning(&what),
-        }),
     }
     // Taken out of the run, as unselected cuts are: the review lists each with why, and the journal
     // records nothing of them (a skip would say "disabled in the plan", which it was not).

@@ -11,8 +11,9 @@
 //! switch) of the instance's own account, a cut of what else of the VPC its calls go through (an S3
 //! gateway endpoint: [`Containment::carries_calls_from_vpc`]), and a cut of one of its own security
 //! groups; and where the VPC's route to the internet leads through a transit gateway to an egress VPC
-//! ([`crate::runner::way_out`]), that VPC's sealing cuts and its account's region-wide switch. Not
-//! seen: a way out the run's calls take otherwise (a proxy, a Gateway Load Balancer's appliance VPC).
+//! ([`crate::runner::way_out`]), that VPC's sealing cuts and its account's region-wide switch. The
+//! proxy the run's calls are sent through, where it sits in a VPC, is judged the same way
+//! ([`crate::runner::proxy`]). Not seen: a Gateway Load Balancer's appliance VPC.
 
 use crate::plan::{Cut, Plan};
 use crate::runner::{RunnerLocation, VpcOwner, WayOut};
@@ -142,22 +143,23 @@ pub(crate) fn why_on_path(
     } else {
         return None;
     };
+    let from = match runner.hop {
+        crate::runner::Hop::Runs => "Run from a machine",
+        crate::runner::Hop::Proxy => "Run through a proxy (or none)",
+    };
     let instead = match elsewhere {
         // Another spoke of the same gateway leaves the same way.
         Some(egress_vpc) if unread.is_some() => format!(
-            "Run from a machine whose traffic does not leave through {egress_vpc} to cut it (this run could not read whether its own does)"
+            "{from} whose traffic does not leave through {egress_vpc} to cut it (this run could not read whether its own does)"
         ),
-        Some(egress_vpc) => format!(
-            "Run from a machine whose traffic does not leave through {egress_vpc} to cut it"
-        ),
-        None => format!(
-            "Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it",
-            vpc = runner.vpc_id
-        ),
+        Some(egress_vpc) => {
+            format!("{from} whose traffic does not leave through {egress_vpc} to cut it")
+        }
+        None => runner.instead_outside(&runner.vpc_id),
     };
     Some(format!(
-        "hikkonuki runs on {host} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. {instead}",
-        host = runner.host,
+        "{subject} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. {instead}",
+        subject = runner.subject(),
         source = runner.source,
         vpc = runner.vpc_id,
         subnet = runner.subnet_id,
@@ -175,6 +177,7 @@ mod tests {
 
     fn runner() -> RunnerLocation {
         RunnerLocation {
+            hop: crate::runner::Hop::Runs,
             host: "EC2 instance i-0bastion".into(),
             source: "its instance metadata",
             account: "123456789012".into(),
