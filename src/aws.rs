@@ -10,7 +10,15 @@ use aws_config::provider_config::ProviderConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_runtime::env_config::file::EnvConfigFiles;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_types::os_shim_internal::{Env, Fs};
+
+pub mod proxy;
 
 /// Used for account-wide calls when neither `--region` nor the AWS configuration names a region.
 pub const FALLBACK_HOME_REGION: &str = "us-east-1";
@@ -100,6 +108,10 @@ pub enum SessionError {
         profile: SigningProfile,
         problem: String,
     },
+    #[error(
+        "{problem}\n  fix: name an HTTP proxy (HTTPS_PROXY=http://HOST:PORT), or unset the variable that names this one"
+    )]
+    Proxy { problem: String },
 }
 
 /// The AWS configuration files as read (or why they could not be).
@@ -278,23 +290,97 @@ fn profile_chain(
 
 /// The HTTPS client every call goes through: rustls, and the proxy the environment names
 /// (`HTTPS_PROXY`, `HTTP_PROXY` for an `http://` endpoint, `ALL_PROXY`, less what `NO_PROXY` exempts), as
-/// the AWS CLI reads them (<https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html>):
+/// the AWS CLI takes them (<https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html>):
 /// where the only way to AWS is through one, a run that ignored it could not reach AWS at all. Where that
 /// proxy sits on the run's own path is judged as the machine is ([`crate::runner::proxy`]). The client
 /// builder takes no proxy, the connector builder does: the client is built from a connector function
-/// (one connector kept per connection settings, as the builder's own clients keep them).
-fn https_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+/// (one connector kept per connection settings, as the builder's own clients keep them). The
+/// credential endpoints of the machine itself never go through the proxy ([`MetadataDirect`]).
+fn https_client() -> SharedHttpClient {
     use aws_smithy_http_client::tls::{Provider, rustls_provider::CryptoMode};
-    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
-        let mut connector = aws_smithy_http_client::Connector::builder()
-            .proxy_config(aws_smithy_http_client::proxy::ProxyConfig::from_env())
-            .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
-        connector.set_connector_settings(settings.cloned());
-        if let Some(components) = components {
-            connector.set_sleep_impl(components.sleep_impl());
-        }
-        connector.build()
+    let client = |proxy: aws_smithy_http_client::proxy::ProxyConfig| {
+        aws_smithy_http_client::Builder::new().build_with_connector_fn(
+            move |settings, components| {
+                let mut connector = aws_smithy_http_client::Connector::builder()
+                    .proxy_config(proxy.clone())
+                    .tls_provider(Provider::Rustls(CryptoMode::AwsLc));
+                connector.set_connector_settings(settings.cloned());
+                if let Some(components) = components {
+                    connector.set_sleep_impl(components.sleep_impl());
+                }
+                connector.build()
+            },
+        )
+    };
+    use aws_smithy_http_client::proxy::ProxyConfig;
+    SharedHttpClient::new(MetadataDirect {
+        proxied: client(ProxyConfig::from_env()),
+        direct: client(ProxyConfig::disabled()),
     })
+}
+
+/// Sends the calls to the machine's own credential endpoints straight there, the rest through the
+/// proxy the environment names: the instance metadata service (169.254.169.254, `fd00:ec2::254`) and
+/// the container credential endpoints of ECS (169.254.170.2) and EKS Pod Identity (169.254.170.23,
+/// `fd00:ec2::23`) are link-local, which no proxy can reach, and IMDSv2 refuses a token asked through one
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instancedata-data-retrieval.html>). The AWS
+/// CLI asks for `NO_PROXY=169.254.169.254` instead; forgetting it would leave a run on an instance with
+/// a proxy set without credentials.
+#[derive(Debug)]
+struct MetadataDirect {
+    proxied: SharedHttpClient,
+    direct: SharedHttpClient,
+}
+
+impl HttpClient for MetadataDirect {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(MetadataDirectConnector {
+            proxied: self.proxied.http_connector(settings, components),
+            direct: self.direct.http_connector(settings, components),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct MetadataDirectConnector {
+    proxied: SharedHttpConnector,
+    direct: SharedHttpConnector,
+}
+
+impl HttpConnector for MetadataDirectConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if is_link_local(request.uri()) {
+            self.direct.call(request)
+        } else {
+            self.proxied.call(request)
+        }
+    }
+}
+
+/// Whether `uri` names a link-local host: an IPv4 169.254.0.0/16 address, or an IPv6 one in `fe80::/10`
+/// or EC2's own `fd00:ec2::/32`.
+fn is_link_local(uri: &str) -> bool {
+    let Some(host) = uri.parse::<http::Uri>().ok().and_then(|uri| {
+        uri.host().map(|host| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
+        })
+    }) else {
+        return false;
+    };
+    match host.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(address)) => address.is_link_local(),
+        Ok(std::net::IpAddr::V6(address)) => {
+            let segments = address.segments();
+            (segments[0] & 0xffc0) == 0xfe80 || (segments[0] == 0xfd00 && segments[1] == 0x0ec2)
+        }
+        Err(_) => false,
+    }
 }
 
 /// The loaded configuration, shared by every region.
@@ -321,6 +407,15 @@ pub struct AwsSession {
 
 impl AwsSession {
     pub async fn load(settings: &ConnectionSettings) -> Result<AwsSession, SessionError> {
+        // Before any call: a proxy the client cannot send through would fail every one of them.
+        let home = settings.home_region.as_deref().unwrap_or("us-east-1");
+        if let Some(problem) = proxy::unusable(&proxy::from_env(
+            settings.endpoint_url.as_deref(),
+            home,
+            &[],
+        )) {
+            return Err(SessionError::Proxy { problem });
+        }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             // Standard mode retries throttling and 5xx with exponential backoff and jitter; during an
             // incident a few more attempts are worth more than failing one cut out of hundreds.
@@ -550,7 +645,21 @@ impl AwsSession {
             .send()
             .await
             .map_err(|err| {
-                crate::service_error::ServiceError::from_sdk("sts:GetCallerIdentity", err)
+                let mut err =
+                    crate::service_error::ServiceError::from_sdk("sts:GetCallerIdentity", err);
+                // No answer at all (no code): where the calls go through a proxy, it is the first
+                // thing to check.
+                if err.code.is_none() && !err.is_missing_credentials() {
+                    let proxies = proxy::from_env(
+                        self.endpoint_url(),
+                        &self.home_region,
+                        std::slice::from_ref(&self.home_region),
+                    );
+                    if let Some(hint) = proxy::hint(&proxies) {
+                        err.message = format!("{} ({hint})", err.message);
+                    }
+                }
+                err
             })?;
         // STS does not say which access key signed the call; the credentials provider does. The caller's
         // own key must never be cut.
@@ -739,6 +848,29 @@ impl RegionCtx {
 
 #[cfg(test)]
 mod tests {
+    /// The machine's own credential endpoints never go through a proxy; AWS's endpoints, and an
+    /// emulator on loopback, do where one is named.
+    #[test]
+    fn only_link_local_credential_endpoints_bypass_the_proxy() {
+        for direct in [
+            "http://169.254.169.254/latest/api/token",
+            "http://169.254.170.2/v2/credentials/abc",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::254]/latest/api/token",
+            "http://[fd00:ec2::23]/v1/credentials",
+        ] {
+            assert!(super::is_link_local(direct), "{direct}");
+        }
+        for proxied in [
+            "https://sts.us-east-1.amazonaws.com/",
+            "http://127.0.0.1:5000/",
+            "https://10.0.1.5/",
+            "not a uri",
+        ] {
+            assert!(!super::is_link_local(proxied), "{proxied}");
+        }
+    }
+
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use aws_smithy_runtime_api::client::http::{

@@ -1,14 +1,14 @@
-//! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, or an ECS task with a network
-//! interface of its own (every Fargate task): its account, region, VPC, subnet and security groups, read
-//! from the instance metadata service (IMDSv2), or from the task metadata endpoint and EC2
-//! ([`ecs`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
+//! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, an ECS task with a network
+//! interface of its own (every Fargate task), or a Lambda function connected to a VPC: its account,
+//! region, VPC, subnet and security groups, read from the instance metadata service (IMDSv2), from the
+//! task metadata endpoint and EC2 ([`ecs`]), or from the runtime's environment and Lambda ([`lambda`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
 //! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
 //! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
 //! itself off midway, every later cut left undone and no restore possible from there; where its VPC's
 //! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). The
 //! proxy the run's calls are sent through, where it sits in a VPC, is on that path in the same way
-//! ([`proxy`]). Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC environment and
-//! Lambda functions, neither an instance nor a task.
+//! ([`proxy`]). Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC
+//! environment, which AWS documents no way to tell from inside.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
 //! documented signs (the DMI board asset tag is the instance ID on Nitro instances; the system vendor
@@ -26,6 +26,7 @@ use aws_config::imds::client::Client as Imds;
 use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
+pub mod lambda;
 pub mod proxy;
 pub mod way_out;
 
@@ -86,8 +87,27 @@ impl RunnerLocation {
                 "Run from outside {vpc} (a machine outside it, or another VPC's instance) to cut it"
             ),
             Hop::Proxy => format!(
-                "Run through a proxy outside {vpc}, or none (unset HTTPS_PROXY, or exempt AWS's endpoints with NO_PROXY), to cut it"
+                "Run through a proxy outside {vpc}, or none (unset the proxy variable, HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, or exempt AWS's endpoints with NO_PROXY), to cut it"
             ),
+        }
+    }
+
+    /// How to make a cut of where the machine's traffic leaves (`way`: `through vpc-…`, `that way`)
+    /// without cutting the run off.
+    pub fn instead_not_leaving(&self, way: &str) -> String {
+        match self.hop {
+            Hop::Runs => format!("run from a machine whose traffic does not leave {way}"),
+            Hop::Proxy => {
+                format!("run with no proxy, or through one whose traffic does not leave {way}")
+            }
+        }
+    }
+
+    /// Whose the machine is, as a possessive: `the runner's`, `the proxy's`.
+    pub fn whose(&self) -> &'static str {
+        match self.hop {
+            Hop::Runs => "the runner's",
+            Hop::Proxy => "the proxy's",
         }
     }
 }
@@ -247,12 +267,47 @@ pub async fn path_for(
     session: &AwsSession,
     regions: &[String],
 ) -> Vec<Result<RunnerLocation, String>> {
-    let (machine, proxies) = futures_util::future::join(
+    let (machine, function, proxies) = futures_util::future::join3(
         locate_for(account, session, regions),
+        function_path(account, session, regions),
         proxy::locate_for(account, session, regions),
     )
     .await;
-    machine.transpose().into_iter().chain(proxies).collect()
+    machine
+        .transpose()
+        .into_iter()
+        .chain(function)
+        .chain(proxies)
+        .collect()
+}
+
+/// Where the Lambda function the run is in sits ([`lambda`]), as the cuts of `account` in `regions`
+/// are judged: each subnet of its VPC configuration, where its region is one of theirs.
+async fn function_path(
+    account: &str,
+    session: &AwsSession,
+    regions: &[String],
+) -> Vec<Result<RunnerLocation, String>> {
+    let env = |name: &str| std::env::var(name).ok();
+    let Some(function) = lambda::LambdaFunction::from_env(&env) else {
+        return Vec::new();
+    };
+    if !regions.contains(&function.region) {
+        return Vec::new();
+    }
+    let ctx = session.region(&function.region);
+    match lambda::interfaces(&function, account, ctx.lambda()).await {
+        Ok(subnets) => futures_util::future::join_all(
+            subnets
+                .into_iter()
+                .map(|location| with_way_read(location, account, session, regions)),
+        )
+        .await
+        .into_iter()
+        .map(Ok)
+        .collect(),
+        Err(why) => vec![Err(why)],
+    }
 }
 
 /// An instance whose metadata did not answer, found by its ID with DescribeInstances in each of
@@ -382,6 +437,11 @@ async fn locate() -> Result<Option<Runner>, String> {
 
 async fn read_once() -> Result<Option<Runner>, String> {
     let env = |name: &str| std::env::var(name).ok();
+    // A Lambda function has no instance metadata to ask; where it sits is read from Lambda
+    // ([`function_path`]).
+    if lambda::LambdaFunction::from_env(&env).is_some() {
+        return Ok(None);
+    }
     // A task's own interface, where it has one; a task in `bridge` or `host` mode goes out through its
     // EC2 host, whose instance metadata is then asked whatever the machine's DMI signs say.
     let mut on_an_ecs_host = false;
@@ -459,7 +519,7 @@ fn dmi_asset_tag() -> Result<String, String> {
 /// why, from [`locate`] or [`Runner::location_in`]).
 pub fn unknown_location_warning(what: &str) -> String {
     format!(
-        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where the metadata answers"
+        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where this can be read"
     )
 }
 
@@ -483,8 +543,9 @@ fn unknown_way_out(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch off in the plan (enabled: false) the sealing cuts of the VPC whose NAT or internet gateway that traffic leaves by, or run from a machine whose traffic does not leave that way",
-            region = runner.region
+            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch off in the plan (enabled: false) the sealing cuts of the VPC whose NAT or internet gateway that traffic leaves by, or {instead}",
+            region = runner.region,
+            instead = runner.instead_not_leaving("that way"),
         )
     })
 }
@@ -494,8 +555,9 @@ pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_recut(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; cut it again with `watch --recut` from a machine whose traffic does not leave that way",
-            runner.region
+            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; cut it again with `watch --recut` when you {}",
+            runner.region,
+            runner.instead_not_leaving("that way"),
         )
     })
 }

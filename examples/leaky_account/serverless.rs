@@ -112,7 +112,7 @@ pub async fn seed(config: &SdkConfig) -> SeedResult<SeededServerless> {
 
 /// A zip archive holding one file, stored uncompressed: enough for a Lambda deployment package, without
 /// a zip library.
-fn zip_one_file(name: &str, data: &[u8]) -> Vec<u8> {
+pub fn zip_one_file(name: &str, data: &[u8]) -> Vec<u8> {
     let crc = crc32(data);
     let (size, name_len) = (data.len() as u32, name.len() as u16);
     let mut out = Vec::new();

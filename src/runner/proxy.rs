@@ -1,8 +1,8 @@
 //! The proxy hikkonuki's calls to AWS are sent through, where the environment names one
 //! (`HTTPS_PROXY`, `HTTP_PROXY` for an `http://` endpoint, `ALL_PROXY`, less the hosts `NO_PROXY`
-//! exempts: as the AWS CLI reads them,
+//! exempts: as the AWS CLI takes them,
 //! <https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html>, and as the run's own HTTP
-//! client does, [`crate::aws`]). The run's calls then leave AWS's network from the proxy's machine, not
+//! client reads them, [`crate::aws::proxy`]). The run's calls then leave AWS's network from the proxy's machine, not
 //! from the one it runs on: where that machine is in a VPC of the account being cut, the VPC's seal, the
 //! machine's own security groups, and the way its subnet's traffic leaves ([`super::way_out`]) are on
 //! the run's path as its own machine's would be, and apply leaves those cuts out in the same way.
@@ -12,11 +12,11 @@
 //! (DescribeNetworkInterfaces with `addresses.private-ip-address` and `association.public-ip` for an
 //! IPv4 address, `ipv6-addresses.ipv6-address` for an IPv6 one:
 //! <https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeNetworkInterfaces.html>). A proxy
-//! behind a load balancer is found by the balancer's own interfaces, in the VPC it serves. A private
-//! address held in several VPCs (overlapping ranges) counts in each: the run cannot tell which one its
-//! network reaches, and leaving a seal out, saying why, keeps it alive where cutting would not. Which
-//! endpoints the run calls: the one endpoint that replaces them all (`--endpoint-url`), else EC2's, S3's
-//! and STS's in each region judged and IAM's; a proxy any of them is sent through counts.
+//! reached through a load balancer, a PrivateLink endpoint or a gateway is found by that interface,
+//! whose VPC is judged; its own machines behind it are not read, and apply says so ([`in_front`]). A
+//! private address held in several VPCs (overlapping ranges) counts in each: the run cannot tell which
+//! one its network reaches, and leaving a seal out, saying why, keeps it alive where cutting would not.
+//! Which proxies: those any endpoint the run calls goes through ([`crate::aws::proxy`]).
 //!
 //! Not read: where a proxy on this machine itself (a loopback address: a local forwarder, a tunnel)
 //! sends on; a proxy in no VPC this account sees (a corporate one, another account's) is on no path of
@@ -25,20 +25,10 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use hyper_util::client::proxy::matcher::Matcher;
-
 use super::{Hop, RunnerLocation, VpcOwner, WayOut};
 use crate::aws::AwsSession;
+use crate::aws::proxy::Proxy;
 use crate::services::common::ec2::filter;
-
-/// A proxy the run's calls are sent through.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct Proxy {
-    /// `scheme://host:port`, without the credentials a proxy URL may carry: what messages show.
-    pub shown: String,
-    pub host: String,
-    pub port: u16,
-}
 
 /// Where each proxy the run's calls are sent through sits, as the cuts of `account` in `regions` are
 /// judged: each network interface of `account`'s (or shared with it) holding one of its addresses, or
@@ -51,61 +41,13 @@ pub async fn locate_for(
     if regions.is_empty() {
         return Vec::new();
     }
-    let endpoints = endpoints(session.endpoint_url(), regions);
-    let proxies = in_use(&Matcher::from_env(), &endpoints);
+    let proxies =
+        crate::aws::proxy::from_env(session.endpoint_url(), session.home_region(), regions);
     let mut found = Vec::new();
     for proxy in proxies {
         found.extend(locate(&proxy, account, session, regions).await);
     }
     found
-}
-
-/// The endpoints the run calls in `regions`: `endpoint_url` where one replaces them all, else AWS's own
-/// for EC2, S3 and STS in each region and IAM's (global).
-pub fn endpoints(endpoint_url: Option<&str>, regions: &[String]) -> Vec<http::Uri> {
-    if let Some(url) = endpoint_url {
-        return url.parse().into_iter().collect();
-    }
-    let mut endpoints: Vec<String> = Vec::new();
-    for region in regions {
-        // China's regions answer under their own domain
-        // (<https://docs.aws.amazon.com/general/latest/gr/rande.html>).
-        let domain = if region.starts_with("cn-") {
-            "amazonaws.com.cn"
-        } else {
-            "amazonaws.com"
-        };
-        for service in ["ec2", "s3", "sts"] {
-            endpoints.push(format!("https://{service}.{region}.{domain}/"));
-        }
-    }
-    endpoints.push("https://iam.amazonaws.com/".to_string());
-    endpoints
-        .iter()
-        .filter_map(|endpoint| endpoint.parse().ok())
-        .collect()
-}
-
-/// The proxies `matcher` sends the calls to `endpoints` through, each once.
-pub fn in_use(matcher: &Matcher, endpoints: &[http::Uri]) -> Vec<Proxy> {
-    let proxies: BTreeSet<Proxy> = endpoints
-        .iter()
-        .filter_map(|endpoint| matcher.intercept(endpoint))
-        .filter_map(|intercept| {
-            let uri = intercept.uri();
-            let host = uri.host()?.trim_start_matches('[').trim_end_matches(']');
-            let scheme = uri.scheme_str().unwrap_or("http");
-            let port = uri
-                .port_u16()
-                .unwrap_or(if scheme == "https" { 443 } else { 80 });
-            Some(Proxy {
-                shown: format!("{scheme}://{}:{port}", uri.host()?),
-                host: host.to_string(),
-                port,
-            })
-        })
-        .collect();
-    proxies.into_iter().collect()
 }
 
 /// Where `proxy` sits in `regions`, as `account` sees it.
@@ -132,22 +74,38 @@ async fn locate(
     });
     let mut located = Vec::new();
     let mut unread = Vec::new();
+    let mut seen = BTreeSet::new();
     for (region, address, answer) in futures_util::future::join_all(reads).await {
         match answer {
             Ok(interfaces) => {
                 for interface in interfaces {
-                    located.push(location(proxy, address, region, &interface));
+                    // An interface holding several of its addresses (IPv4 and IPv6) is one place.
+                    let id = interface
+                        .network_interface_id()
+                        .unwrap_or_default()
+                        .to_string();
+                    if seen.insert((region.clone(), id)) {
+                        located.push((location(proxy, address, region, &interface), interface));
+                    }
                 }
             }
             Err(why) => unread.push(format!("in {region}: {why}")),
         }
     }
     let mut path = Vec::new();
-    for location in located {
-        path.push(match location {
-            Ok(location) => Ok(super::with_way_read(location, account, session, regions).await),
-            Err(why) => Err(why),
-        });
+    for (location, interface) in located {
+        match location {
+            Ok(location) => {
+                if let Some(why) = in_front(proxy, &location, &interface) {
+                    path.push(Err(why));
+                }
+                path.push(Ok(super::with_way_read(
+                    location, account, session, regions,
+                )
+                .await));
+            }
+            Err(why) => path.push(Err(why)),
+        }
     }
     if !unread.is_empty() {
         path.push(Err(format!(
@@ -157,6 +115,31 @@ async fn locate(
         )));
     }
     path
+}
+
+/// Why the machines behind `interface` are not known, where it is not a machine's own (type
+/// `interface`) but a load balancer's, an endpoint's or a gateway's in front of the proxy
+/// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_NetworkInterface.html>,
+/// `InterfaceType`): the proxy's machines behind it may sit in other subnets or another VPC, with
+/// groups and a way out of their own, which this run does not read. The interface's own VPC is still
+/// judged ([`location`]).
+fn in_front(
+    proxy: &Proxy,
+    location: &RunnerLocation,
+    interface: &aws_sdk_ec2::types::NetworkInterface,
+) -> Option<String> {
+    use aws_sdk_ec2::types::NetworkInterfaceType;
+    let kind = interface.interface_type()?;
+    if *kind == NetworkInterfaceType::Interface {
+        return None;
+    }
+    Some(format!(
+        "hikkonuki's calls to AWS go through the proxy {}, whose address network interface {} in {} holds, an interface of type {} (a load balancer, endpoint or gateway in front of the proxy): where the proxy's own machines behind it sit, their groups and their way out are not read",
+        proxy.shown,
+        interface.network_interface_id().unwrap_or("an interface"),
+        location.vpc_id,
+        kind.as_str()
+    ))
 }
 
 /// The addresses of `proxy`'s host, as the HTTP client would connect to them.
@@ -261,59 +244,6 @@ mod tests {
 
     fn regions() -> Vec<String> {
         vec!["us-east-1".into(), "eu-west-1".into()]
-    }
-
-    /// A proxy is taken where any endpoint the run calls is sent through it, once however many are,
-    /// and shown without the credentials its URL carries; `NO_PROXY` exempting every endpoint, or
-    /// an endpoint of a scheme no proxy is named for, takes none.
-    #[test]
-    fn the_proxy_the_run_calls_go_through_is_taken_once_and_shown_without_credentials() {
-        let aws = endpoints(None, &regions());
-        assert!(
-            aws.iter()
-                .any(|e| e.host() == Some("ec2.eu-west-1.amazonaws.com"))
-        );
-        assert!(aws.iter().any(|e| e.host() == Some("iam.amazonaws.com")));
-        assert!(
-            endpoints(None, &["cn-north-1".into()])
-                .iter()
-                .any(|e| e.host() == Some("ec2.cn-north-1.amazonaws.com.cn"))
-        );
-        let corporate = Matcher::builder()
-            .https("http://responder:s3cret@proxy.corp.example:3128")
-            .build();
-        assert_eq!(
-            in_use(&corporate, &aws),
-            vec![Proxy {
-                shown: "http://proxy.corp.example:3128".into(),
-                host: "proxy.corp.example".into(),
-                port: 3128,
-            }]
-        );
-        // Exempting STS alone leaves EC2's calls going through it.
-        let some_exempt = Matcher::builder()
-            .https("proxy.corp.example:3128")
-            .no("sts.us-east-1.amazonaws.com,sts.eu-west-1.amazonaws.com")
-            .build();
-        assert_eq!(in_use(&some_exempt, &aws).len(), 1);
-        let all_exempt = Matcher::builder()
-            .https("proxy.corp.example:3128")
-            .no(".amazonaws.com")
-            .build();
-        assert!(in_use(&all_exempt, &aws).is_empty());
-        // An emulator on plain HTTP is reached through HTTP_PROXY (or ALL_PROXY), not HTTPS_PROXY.
-        let emulator = endpoints(Some("http://127.0.0.1:5000"), &regions());
-        assert_eq!(emulator.len(), 1);
-        assert!(in_use(&corporate, &emulator).is_empty());
-        let through_all = Matcher::builder().all("http://[fd00::5]:8080").build();
-        assert_eq!(
-            in_use(&through_all, &emulator),
-            vec![Proxy {
-                shown: "http://[fd00::5]:8080".into(),
-                host: "fd00::5".into(),
-                port: 8080,
-            }]
-        );
     }
 
     fn interface(id: &str, vpc: &str, subnet: &str, owner: &str) -> NetworkInterface {
@@ -469,6 +399,52 @@ mod tests {
             )
             .await
             .is_empty()
+        );
+    }
+
+    /// An address held by a load balancer's interface (type `network_load_balancer`) in front of the
+    /// proxy: its VPC is judged, and that the machines behind it are not read is said, so apply
+    /// warns and watch does not re-seal there.
+    #[tokio::test]
+    async fn mocked_a_proxy_behind_a_load_balancer_is_judged_by_its_vpc_and_the_rest_said_unknown()
+    {
+        let balancer = NetworkInterface::builder()
+            .interface_type(aws_sdk_ec2::types::NetworkInterfaceType::NetworkLoadBalancer)
+            .ipv6_addresses(
+                aws_sdk_ec2::types::NetworkInterfaceIpv6Address::builder()
+                    .ipv6_address("fd00::5")
+                    .build(),
+            )
+            .network_interface_id("eni-0nlb")
+            .vpc_id("vpc-0proxy")
+            .subnet_id("subnet-0proxy")
+            .owner_id("111122223333")
+            .build();
+        let held = interfaces("ipv6-addresses.ipv6-address", "fd00::5", vec![balancer]);
+        let [owner, table] = owner_and_own_gateway();
+        let session = AwsSession::with_regions(
+            "us-east-1",
+            vec![RegionCtx::with_ec2(
+                "us-east-1",
+                mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &[&held, &owner, &table]),
+            )],
+        );
+        let found = locate(
+            &proxy_at("fd00::5"),
+            "111122223333",
+            &session,
+            &["us-east-1".into()],
+        )
+        .await;
+        let [Err(why), Ok(location)] = found.as_slice() else {
+            panic!("its VPC, and what is not read: {found:?}");
+        };
+        assert_eq!(location.vpc_id, "vpc-0proxy");
+        assert!(
+            why.contains("network interface eni-0nlb in vpc-0proxy")
+                && why.contains("of type network_load_balancer")
+                && why.contains("where the proxy's own machines behind it sit, their groups and their way out are not read"),
+            "{why}"
         );
     }
 

@@ -420,6 +420,68 @@ async fn apply_through_a_proxy_inside_a_vpc_it_seals_leaves_out_the_cuts_on_the_
     );
 }
 
+/// Apply run in a Lambda function (the runtime's reserved variables set, as Lambda sets them) connected
+/// to a VPC the plan seals, through a subnet of it with a group the plan cuts: that VPC's way out and
+/// the function's group are left out, naming the function; another VPC is cut; restore is exact.
+#[tokio::test(flavor = "multi_thread")]
+async fn apply_in_a_lambda_function_inside_a_vpc_it_seals_leaves_out_the_cuts_on_its_own_way_out() {
+    let inside = InsideASealedVpc::seed().await;
+    let config = inside.emulator.sdk_config(REGION).await;
+    let role = aws_sdk_iam::Client::new(&config)
+        .create_role()
+        .role_name("contain-runtime")
+        .assume_role_policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let lambda = aws_sdk_lambda::Client::new(&config);
+    lambda
+        .create_function()
+        .function_name("orders-export")
+        .runtime(aws_sdk_lambda::types::Runtime::Python312)
+        .role(role.role().unwrap().arn())
+        .handler("index.handler")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(aws_smithy_types::Blob::new(
+                    leaky_account::serverless::zip_one_file(
+                        "index.py",
+                        b"def handler(e, c):\n    pass\n",
+                    ),
+                ))
+                .build(),
+        )
+        .vpc_config(
+            aws_sdk_lambda::types::VpcConfig::builder()
+                .subnet_ids(&inside.subnet)
+                .security_group_ids(&inside.group)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    inside
+        .emulator
+        .plan(REGION, "plans/p.yaml")
+        .args(["--kinds", KINDS, "--force"])
+        .assert()
+        .code(0);
+    inside
+        .apply_leaves_out_its_way_and_restores(
+            &[
+                ("AWS_LAMBDA_FUNCTION_NAME", "orders-export"),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+                // The runtime's own address: never asked, only a sign the run is in one.
+                ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9"),
+            ],
+            "hikkonuki runs on Lambda function orders-export (version $LATEST)",
+            "its environment and Lambda's GetFunctionConfiguration",
+        )
+        .await;
+}
+
 /// The seeded account planned with one kind that touches no network: where apply runs matters to no
 /// cut, only what it says of it.
 async fn planned_with_no_network_cut() -> Emulator {

@@ -57,6 +57,15 @@ pub(crate) fn seals_in_runners_region(
     kind.info().phase == Phase::Seal && cut.region == runner.region
 }
 
+/// `text` with its first letter in upper case, to open a sentence.
+fn capitalized(text: &str) -> String {
+    let mut letters = text.chars();
+    match letters.next() {
+        Some(first) => first.to_uppercase().chain(letters).collect(),
+        None => String::new(),
+    }
+}
+
 /// Why `cut` (of `account`) is on the runner's own path, if it is (`watch --recut` asks it of each
 /// re-cut, as apply of each cut).
 pub(crate) fn why_on_path(
@@ -108,7 +117,7 @@ pub(crate) fn why_on_path(
         && owns_runners_vpc
         && !kind.spares_vpc(cut, &runner.vpc_id)
     {
-        (format!("{every_vpc}, the runner's among them"), None)
+        (format!("{every_vpc}, {} among them", runner.whose()), None)
     } else if sealing && vpcs.contains(&runner.vpc_id) {
         (
             format!("this cut closes a path out of {}", runner.vpc_id),
@@ -137,24 +146,26 @@ pub(crate) fn why_on_path(
         (what, None)
     } else if runner.security_groups.contains(&cut.target) {
         (
-            format!("{} is one of the runner's own security groups", cut.target),
+            format!(
+                "{} is one of {} own security groups",
+                cut.target,
+                runner.whose()
+            ),
             None,
         )
     } else {
         return None;
     };
-    let from = match runner.hop {
-        crate::runner::Hop::Runs => "Run from a machine",
-        crate::runner::Hop::Proxy => "Run through a proxy (or none)",
-    };
     let instead = match elsewhere {
         // Another spoke of the same gateway leaves the same way.
         Some(egress_vpc) if unread.is_some() => format!(
-            "{from} whose traffic does not leave through {egress_vpc} to cut it (this run could not read whether its own does)"
+            "{} to cut it (this run could not read whether its own does)",
+            capitalized(&runner.instead_not_leaving(&format!("through {egress_vpc}")))
         ),
-        Some(egress_vpc) => {
-            format!("{from} whose traffic does not leave through {egress_vpc} to cut it")
-        }
+        Some(egress_vpc) => format!(
+            "{} to cut it",
+            capitalized(&runner.instead_not_leaving(&format!("through {egress_vpc}")))
+        ),
         None => runner.instead_outside(&runner.vpc_id),
     };
     Some(format!(
