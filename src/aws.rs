@@ -408,7 +408,10 @@ pub struct AwsSession {
 impl AwsSession {
     pub async fn load(settings: &ConnectionSettings) -> Result<AwsSession, SessionError> {
         // Before any call: a proxy the client cannot send through would fail every one of them.
-        let home = settings.home_region.as_deref().unwrap_or("us-east-1");
+        let home = settings
+            .home_region
+            .as_deref()
+            .unwrap_or(FALLBACK_HOME_REGION);
         if let Some(problem) = proxy::unusable(&proxy::from_env(
             settings.endpoint_url.as_deref(),
             home,

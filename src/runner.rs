@@ -1,9 +1,10 @@
 //! Where hikkonuki itself runs, when that is inside AWS: an EC2 instance, an ECS task with a network
 //! interface of its own (every Fargate task), or a Lambda function connected to a VPC: its account,
 //! region, VPC, subnet and security groups, read from the instance metadata service (IMDSv2), from the
-//! task metadata endpoint and EC2 ([`ecs`]), or from the runtime's environment and Lambda ([`lambda`]). Run there (a bastion, a responder's task), its calls to AWS leave through its subnet's
-//! network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's S3
-//! gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
+//! task metadata endpoint and EC2 ([`ecs`]), or from the runtime's environment and Lambda
+//! ([`lambda`]). Run there (a bastion, a responder's task), its calls to AWS leave through its
+//! subnet's network ACL, its route table, its VPC's internet gateway (its calls to S3 through the VPC's
+//! S3 gateway endpoint) and its own security groups: the seal closes that path, and the run would cut
 //! itself off midway, every later cut left undone and no restore possible from there; where its VPC's
 //! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). The
 //! proxy the run's calls are sent through, where it sits in a VPC, is on that path in the same way
@@ -92,13 +93,13 @@ impl RunnerLocation {
         }
     }
 
-    /// How to make a cut of where the machine's traffic leaves (`way`: `through vpc-…`, `that way`)
-    /// without cutting the run off.
+    /// Where to run from to make a cut of where the machine's traffic leaves (`way`: `through
+    /// vpc-…`, `that way`) without cutting the run off, to follow "run".
     pub fn instead_not_leaving(&self, way: &str) -> String {
         match self.hop {
-            Hop::Runs => format!("run from a machine whose traffic does not leave {way}"),
+            Hop::Runs => format!("from a machine whose traffic does not leave {way}"),
             Hop::Proxy => {
-                format!("run with no proxy, or through one whose traffic does not leave {way}")
+                format!("with no proxy, or through one whose traffic does not leave {way}")
             }
         }
     }
@@ -403,11 +404,7 @@ fn located_instance(
         region: region.to_string(),
         vpc_id: vpc_id.to_string(),
         subnet_id: subnet_id.to_string(),
-        security_groups: primary
-            .groups()
-            .iter()
-            .filter_map(|group| group.group_id().map(str::to_string))
-            .collect(),
+        security_groups: crate::services::common::ec2::group_ids(primary.groups()),
         vpc_owner: VpcOwner::Unknown("not read yet".into()),
         way_out: WayOut::Unknown("not read yet".into()),
     }))
@@ -543,7 +540,7 @@ fn unknown_way_out(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch off in the plan (enabled: false) the sealing cuts of the VPC whose NAT or internet gateway that traffic leaves by, or {instead}",
+            "{unknown}: if it leaves through another VPC this plan seals in {region} (an egress VPC behind a transit gateway), the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and switch off in the plan (enabled: false) the sealing cuts of the VPC whose NAT or internet gateway that traffic leaves by, or run {instead}",
             region = runner.region,
             instead = runner.instead_not_leaving("that way"),
         )
@@ -555,7 +552,7 @@ pub fn unknown_way_out_warning(runner: &RunnerLocation) -> Option<String> {
 pub fn unknown_way_out_recut(runner: &RunnerLocation) -> Option<String> {
     unknown_way_out(runner).map(|unknown| {
         format!(
-            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; cut it again with `watch --recut` when you {}",
+            "{unknown}, and this seal in {} may close it: watch does not seal again unattended where it cannot tell; cut it again with `watch --recut` when you run {}",
             runner.region,
             runner.instead_not_leaving("that way"),
         )
@@ -651,7 +648,10 @@ async fn get(imds: &Imds, path: &str) -> Result<String, Failure> {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+    /// An environment holding only `pairs`.
+    pub(super) fn env_of(
+        pairs: &'static [(&'static str, &'static str)],
+    ) -> impl Fn(&str) -> Option<String> {
         move |name| {
             pairs
                 .iter()

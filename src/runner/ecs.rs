@@ -169,11 +169,7 @@ pub async fn interface(
         region: task.region.clone(),
         vpc_id: vpc_id.to_string(),
         subnet_id: subnet_id.to_string(),
-        security_groups: found
-            .groups()
-            .iter()
-            .filter_map(|group| group.group_id().map(str::to_string))
-            .collect(),
+        security_groups: crate::services::common::ec2::group_ids(found.groups()),
         vpc_owner: super::VpcOwner::Unknown("not read yet".into()),
         way_out: super::WayOut::Unknown("not read yet".into()),
     }))

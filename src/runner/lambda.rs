@@ -131,6 +131,7 @@ pub async fn interfaces(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::runner::tests::env_of;
     use aws_sdk_lambda::operation::get_function_configuration::{
         GetFunctionConfigurationError, GetFunctionConfigurationOutput,
     };
@@ -138,15 +139,6 @@ mod tests {
         CapacityProviderConfig, LambdaManagedInstancesCapacityProviderConfig, VpcConfigResponse,
     };
     use aws_smithy_mocks::{RuleMode, mock, mock_client};
-
-    fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |name| {
-            pairs
-                .iter()
-                .find(|(key, _)| *key == name)
-                .map(|(_, value)| value.to_string())
-        }
-    }
 
     fn responder() -> LambdaFunction {
         LambdaFunction {

@@ -2,10 +2,11 @@
 //! (`HTTPS_PROXY`, `HTTP_PROXY` for an `http://` endpoint, `ALL_PROXY`, less the hosts `NO_PROXY`
 //! exempts: as the AWS CLI takes them,
 //! <https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-proxy.html>, and as the run's own HTTP
-//! client reads them, [`crate::aws::proxy`]). The run's calls then leave AWS's network from the proxy's machine, not
-//! from the one it runs on: where that machine is in a VPC of the account being cut, the VPC's seal, the
-//! machine's own security groups, and the way its subnet's traffic leaves ([`super::way_out`]) are on
-//! the run's path as its own machine's would be, and apply leaves those cuts out in the same way.
+//! client reads them, [`crate::aws::proxy`]). The run's calls then leave AWS's network from the
+//! proxy's machine, not from the one it runs on: where that machine is in a VPC of the account being
+//! cut, the VPC's seal, the machine's own security groups, and the way its subnet's traffic leaves
+//! ([`super::way_out`]) are on the run's path as its own machine's would be, and apply leaves those
+//! cuts out in the same way.
 //!
 //! The proxy is found by its address: its host name resolved as the HTTP client resolves it, then each
 //! address looked for among the network interfaces of the judged account in each region judged
@@ -222,11 +223,7 @@ fn location(
         region: region.to_string(),
         vpc_id: vpc_id.to_string(),
         subnet_id: subnet_id.to_string(),
-        security_groups: interface
-            .groups()
-            .iter()
-            .filter_map(|group| group.group_id().map(str::to_string))
-            .collect(),
+        security_groups: crate::services::common::ec2::group_ids(interface.groups()),
         vpc_owner: VpcOwner::Unknown("not read yet".into()),
         way_out: WayOut::Unknown("not read yet".into()),
     })

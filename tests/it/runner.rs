@@ -213,6 +213,15 @@ impl InsideASealedVpc {
         }
     }
 
+    /// Plans again, as a responder would with what the test added to the account there.
+    fn plan_again(&self) {
+        self.emulator
+            .plan(REGION, "plans/p.yaml")
+            .args(["--kinds", KINDS, "--force"])
+            .assert()
+            .code(0);
+    }
+
     /// Applies with `env` (where the machine is read from) and checks: each cut on its way out left out
     /// naming the machine (`subject`: `hikkonuki runs on …`) and `source`, the run not called sealed,
     /// its way out untouched, the rest cut; then restore gives back what the run cut.
@@ -390,12 +399,7 @@ async fn apply_through_a_proxy_inside_a_vpc_it_seals_leaves_out_the_cuts_on_the_
         .unwrap()
         .to_string();
     // Planned again with the interface there, as a responder's plan would be.
-    inside
-        .emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--kinds", KINDS, "--force"])
-        .assert()
-        .code(0);
+    inside.plan_again();
     let (proxy, seen) = forward_proxy(&inside.emulator.endpoint());
     inside
         .apply_leaves_out_its_way_and_restores(
@@ -462,12 +466,7 @@ async fn apply_in_a_lambda_function_inside_a_vpc_it_seals_leaves_out_the_cuts_on
         .send()
         .await
         .unwrap();
-    inside
-        .emulator
-        .plan(REGION, "plans/p.yaml")
-        .args(["--kinds", KINDS, "--force"])
-        .assert()
-        .code(0);
+    inside.plan_again();
     inside
         .apply_leaves_out_its_way_and_restores(
             &[

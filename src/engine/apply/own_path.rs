@@ -57,15 +57,6 @@ pub(crate) fn seals_in_runners_region(
     kind.info().phase == Phase::Seal && cut.region == runner.region
 }
 
-/// `text` with its first letter in upper case, to open a sentence.
-fn capitalized(text: &str) -> String {
-    let mut letters = text.chars();
-    match letters.next() {
-        Some(first) => first.to_uppercase().chain(letters).collect(),
-        None => String::new(),
-    }
-}
-
 /// Why `cut` (of `account`) is on the runner's own path, if it is (`watch --recut` asks it of each
 /// re-cut, as apply of each cut).
 pub(crate) fn why_on_path(
@@ -159,12 +150,12 @@ pub(crate) fn why_on_path(
     let instead = match elsewhere {
         // Another spoke of the same gateway leaves the same way.
         Some(egress_vpc) if unread.is_some() => format!(
-            "{} to cut it (this run could not read whether its own does)",
-            capitalized(&runner.instead_not_leaving(&format!("through {egress_vpc}")))
+            "Run {} to cut it (this run could not read whether its own does)",
+            runner.instead_not_leaving(&format!("through {egress_vpc}"))
         ),
         Some(egress_vpc) => format!(
-            "{} to cut it",
-            capitalized(&runner.instead_not_leaving(&format!("through {egress_vpc}")))
+            "Run {} to cut it",
+            runner.instead_not_leaving(&format!("through {egress_vpc}"))
         ),
         None => runner.instead_outside(&runner.vpc_id),
     };
