@@ -8,7 +8,8 @@
 //! itself off midway, every later cut left undone and no restore possible from there; where its VPC's
 //! route to the internet leads through a transit gateway, the egress VPC's seal too ([`way_out`]). The
 //! proxy the run's calls are sent through, where it sits in a VPC, is on that path in the same way
-//! ([`proxy`]). Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC
+//! ([`proxy`]), and so is the VPC of an interface endpoint its calls reach by a private way
+//! ([`endpoint`]). Apply leaves such cuts out ([`crate::engine::apply`]). Not detected: CloudShell's VPC
 //! environment, which AWS documents no way to tell from inside.
 //!
 //! The metadata service is asked only where the machine says it is an EC2 instance: on Linux, AWS's
@@ -27,6 +28,7 @@ use aws_config::imds::client::Client as Imds;
 use crate::aws::{AwsSession, RegionCtx};
 
 pub mod ecs;
+pub mod endpoint;
 pub mod lambda;
 pub mod proxy;
 pub mod way_out;
@@ -67,6 +69,9 @@ pub enum Hop {
     Runs,
     /// The proxy hikkonuki's calls to AWS are sent through runs on it ([`proxy`]).
     Proxy,
+    /// It is an interface endpoint the run's calls to a service reach by a private way (its VPC, a
+    /// VPN, a transit gateway), and go on to the service inside AWS's network ([`endpoint`]).
+    Endpoint,
 }
 
 impl RunnerLocation {
@@ -78,6 +83,17 @@ impl RunnerLocation {
                 "hikkonuki's calls to AWS go through the proxy {}",
                 self.host
             ),
+            Hop::Endpoint => format!("hikkonuki's calls go through {}", self.host),
+        }
+    }
+
+    /// How the run's calls use the way the cut closes, to follow the cut's effect.
+    pub fn calls_go(&self) -> &'static str {
+        match self.hop {
+            Hop::Runs | Hop::Proxy => "its calls to AWS go out that way",
+            Hop::Endpoint => {
+                "its calls reach the endpoint that way, and its answers come back by it"
+            }
         }
     }
 
@@ -90,6 +106,9 @@ impl RunnerLocation {
             Hop::Proxy => format!(
                 "Run through a proxy outside {vpc}, or none (unset the proxy variable, HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, or exempt AWS's endpoints with NO_PROXY), to cut it"
             ),
+            Hop::Endpoint => format!(
+                "Run from a machine whose resolver does not answer AWS's service names with {vpc}'s endpoints (not over that VPN or network), to cut it"
+            ),
         }
     }
 
@@ -101,6 +120,9 @@ impl RunnerLocation {
             Hop::Proxy => {
                 format!("with no proxy, or through one whose traffic does not leave {way}")
             }
+            Hop::Endpoint => {
+                format!("from a machine whose calls reach no endpoint whose traffic leaves {way}")
+            }
         }
     }
 
@@ -109,6 +131,7 @@ impl RunnerLocation {
         match self.hop {
             Hop::Runs => "the runner's",
             Hop::Proxy => "the proxy's",
+            Hop::Endpoint => "the endpoint's",
         }
     }
 }
@@ -261,17 +284,19 @@ pub async fn locate_for(
 }
 
 /// Every machine on the run's own path as the cuts of `account` in `regions` are judged: the one it
-/// runs on ([`locate_for`]) and each proxy its calls are sent through ([`proxy::locate_for`]), where
-/// they sit in a VPC, or why where one sits could not be read. What apply and `watch --recut` ask.
+/// runs on ([`locate_for`]), each proxy its calls are sent through ([`proxy::locate_for`]) and each
+/// interface endpoint they reach by a private way ([`endpoint::locate_for`]), where they sit in a VPC,
+/// or why where one sits could not be read. What apply and `watch --recut` ask.
 pub async fn path_for(
     account: &str,
     session: &AwsSession,
     regions: &[String],
 ) -> Vec<Result<RunnerLocation, String>> {
-    let (machine, function, proxies) = futures_util::future::join3(
+    let (machine, function, proxies, endpoints) = futures_util::future::join4(
         locate_for(account, session, regions),
         function_path(account, session, regions),
         proxy::locate_for(account, session, regions),
+        endpoint::locate_for(account, session, regions),
     )
     .await;
     machine
@@ -279,6 +304,7 @@ pub async fn path_for(
         .into_iter()
         .chain(function)
         .chain(proxies)
+        .chain(endpoints)
         .collect()
 }
 

@@ -618,15 +618,23 @@ async fn cut_off_live(
     registry: &Registry,
     caller: &CallerIdentity,
 ) -> Vec<(String, String)> {
-    let mut left_out = Vec::new();
-    for ((region, kind_name), cuts) in fresh_batches(plan, &HashMap::new()) {
-        let Some(kind) = registry.get(&kind_name) else {
-            continue;
-        };
-        let ctx = session.region(&region);
-        left_out.extend(cut_off_live_among(kind, &ctx, &cuts, caller, "who is applying").await);
-    }
-    left_out
+    // Each kind's read in each region stands alone: they go at once, so a slow one (a resolver that
+    // does not answer, a denied read's retries) holds up none of the others before the first cut; the
+    // answers keep the batches' order.
+    let reads = fresh_batches(plan, &HashMap::new()).into_iter().filter_map(
+        |((region, kind_name), cuts)| {
+            let kind = registry.get(&kind_name)?;
+            Some(async move {
+                let ctx = session.region(&region);
+                cut_off_live_among(kind, &ctx, &cuts, caller, "who is applying").await
+            })
+        },
+    );
+    futures_util::future::join_all(reads)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 /// Among `cuts` (one kind's, in `ctx`'s region), those a live read shows would cut off `caller`

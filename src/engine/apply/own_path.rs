@@ -13,10 +13,12 @@
 //! groups; and where the VPC's route to the internet leads through a transit gateway to an egress VPC
 //! ([`crate::runner::way_out`]), that VPC's sealing cuts and its account's region-wide switch. The
 //! proxy the run's calls are sent through, where it sits in a VPC, is judged the same way
-//! ([`crate::runner::proxy`]). Not seen: a Gateway Load Balancer's appliance VPC.
+//! ([`crate::runner::proxy`]), and so is the VPC of an interface endpoint its calls reach by a private
+//! way ([`crate::runner::endpoint`]), less what closes only the internet there. Not seen: a Gateway
+//! Load Balancer's appliance VPC.
 
 use crate::plan::{Cut, Plan};
-use crate::runner::{RunnerLocation, VpcOwner, WayOut};
+use crate::runner::{Hop, RunnerLocation, VpcOwner, WayOut};
 use crate::services::{Containment, Phase, Registry};
 
 /// The enabled cuts on the runner's own path, each with why.
@@ -70,7 +72,10 @@ pub(crate) fn why_on_path(
     }
     let owns_runners_vpc = owns(account, &runner.vpc_owner);
     let vpcs = kind.vpcs(cut);
-    let sealing = kind.info().phase == Phase::Seal;
+    // Calls that reach an interface endpoint by a private way pass what closes only the internet.
+    let by_private_way = runner.hop == Hop::Endpoint;
+    let sealing =
+        kind.info().phase == Phase::Seal && !(by_private_way && kind.closes_only_the_internet());
     // Centralized egress: the VPCs its traffic for the internet leaves by, through a transit gateway.
     let (ids, egress, unread): (&[String], &[(String, VpcOwner)], Option<&str>) =
         match &runner.way_out {
@@ -129,8 +134,7 @@ pub(crate) fn why_on_path(
             format!("{every_vpc}, among them {}", through(egress_vpc)),
             Some(egress_vpc),
         )
-    } else if let Some(what) = vpcs
-        .contains(&runner.vpc_id)
+    } else if let Some(what) = (vpcs.contains(&runner.vpc_id) && !by_private_way)
         .then(|| kind.carries_calls_from_vpc(cut))
         .flatten()
     {
@@ -160,8 +164,9 @@ pub(crate) fn why_on_path(
         None => runner.instead_outside(&runner.vpc_id),
     };
     Some(format!(
-        "{subject} in {vpc} (subnet {subnet}, read from {source}), and {what}: its calls to AWS go out that way, so the run would cut itself off midway, every later cut left undone and no restore possible from there. {instead}",
+        "{subject} in {vpc} (subnet {subnet}, read from {source}), and {what}: {calls_go}, so the run would cut itself off midway, every later cut left undone and no restore possible from there. {instead}",
         subject = runner.subject(),
+        calls_go = runner.calls_go(),
         source = runner.source,
         vpc = runner.vpc_id,
         subnet = runner.subnet_id,
@@ -190,6 +195,79 @@ mod tests {
             vpc_owner: VpcOwner::Account("123456789012".into()),
             way_out: WayOut::OwnVpc,
         }
+    }
+
+    /// An interface endpoint in one of us-east-1's VPCs that the run's calls reach by a private way
+    /// (over a VPN, or from another VPC): that VPC's network ACL, route tables and VPN gateway carry
+    /// them and are left out; its internet gateway and the region's Block Public Access close only the
+    /// internet, its S3 gateway endpoint carries no call that goes to the interface endpoint, and the
+    /// endpoint's security groups are `sg_revoke`'s to judge by their rules: none of those is.
+    #[test]
+    fn the_vpc_of_an_endpoint_the_calls_reach_by_a_private_way_keeps_only_its_private_ways() {
+        let mut plan = example();
+        let igw = "igw_detach/us-east-1/igw-10d096f98359249e0";
+        for cut in plan.cuts.iter_mut().filter(|cut| cut.id == igw) {
+            cut.enabled = true;
+        }
+        let registry = Registry::standard();
+        let endpoint: crate::services::network::vpc_endpoint::EndpointDescription =
+            serde_json::from_value(serde_json::json!({
+                "vpc_endpoint_id": "vpce-0sts",
+                "vpc_endpoint_type": "Interface",
+                "service_name": "com.amazonaws.us-east-1.sts",
+                "vpc_id": "vpc-2628b06624fdf2885",
+                "state": "available",
+                "subnet_ids": ["subnet-a", "subnet-b"],
+                "security_group_ids": ["sg-0a7b921069b41f07d"],
+            }))
+            .unwrap();
+        let how =
+            "sts.us-east-1.amazonaws.com resolves here to 10.20.1.25, this endpoint's addresses";
+        let located = crate::runner::endpoint::locations(
+            &[(endpoint, how.into())],
+            "123456789012",
+            "us-east-1",
+        );
+        assert_eq!(located.len(), 1);
+        let located = RunnerLocation {
+            vpc_owner: VpcOwner::Account("123456789012".into()),
+            ..located[0].clone()
+        };
+        assert_eq!(located.way_out, WayOut::OwnVpc);
+        assert!(located.security_groups.is_empty());
+        let out = on_runners_path(&plan, &registry, &located);
+        let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
+        for expected in [
+            "nacl_deny/us-east-1/acl-d0a1826666f3f24ca",
+            "route_remove/us-east-1/rtb-4716e9e1ceb5b17e7",
+            "route_remove/us-east-1/rtb-a35e7fed59e08c5b5",
+            "vgw_detach/us-east-1/vgw-8de56d6c8bca24a13",
+        ] {
+            assert!(ids.contains(&expected), "{expected} in {ids:?}");
+        }
+        for not_expected in [
+            igw,
+            "vpc_block_public_access/us-east-1/123456789012",
+            "vpce_policy_deny/us-east-1/vpce-2ad71e63bb314fd02",
+            "sg_revoke/us-east-1/sg-0a7b921069b41f07d",
+            "nacl_deny/us-east-1/acl-c5f2b1d8f6590f4e5",
+        ] {
+            assert!(!ids.contains(&not_expected), "{not_expected} in {ids:?}");
+        }
+        let (_, why) = &out[0];
+        assert!(
+            why.starts_with(&format!(
+                "hikkonuki's calls go through the interface endpoint vpce-0sts ({how}) in vpc-2628b06624fdf2885 (subnet subnet-a, subnet-b, read from this machine's resolver and EC2)"
+            )) && why.contains("its calls reach the endpoint that way, and its answers come back by it")
+                && why.contains("Run from a machine whose resolver does not answer AWS's service names with vpc-2628b06624fdf2885's endpoints"),
+            "{why}"
+        );
+        // Run from the instance itself, the same VPC's internet gateway is on its way out.
+        assert!(
+            on_runners_path(&plan, &registry, &runner())
+                .iter()
+                .any(|(id, _)| id == igw)
+        );
     }
 
     /// On the example plan, run from an instance in one of us-east-1's VPCs: that VPC's sealing cuts, the

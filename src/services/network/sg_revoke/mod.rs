@@ -22,11 +22,12 @@ use aws_sdk_ec2::types::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::aws::RegionCtx;
+use crate::aws::{CallerIdentity, RegionCtx};
 use crate::net::Cidr;
+use crate::plan::Cut;
 use crate::services::common::{keep_each, unclassified};
 use crate::services::network::prefix_lists::{self, ListVerdict, OwnedPrefixLists};
-use crate::services::network::vpc;
+use crate::services::network::{vpc, vpc_endpoint};
 use crate::services::{
     CutKind, DiscoveryScope, Footprint, KindInfo, PermissionCheck, Phase, Proposal, ServiceError,
     TypedCut, UndoOutcome,
@@ -220,6 +221,20 @@ impl Rule {
         }
     }
 
+    /// Whether the rule lets HTTPS in: an inbound rule for every protocol, or for TCP with port
+    /// [`HTTPS_PORT`] in its range (a TCP rule AWS describes without ports counts, erring towards it).
+    fn admits_https(&self) -> bool {
+        self.direction == Direction::Ingress
+            && match self.protocol.as_str() {
+                "-1" => true,
+                "tcp" | "6" => match (self.from_port, self.to_port) {
+                    (Some(from), Some(to)) => from <= HTTPS_PORT && HTTPS_PORT <= to,
+                    _ => true,
+                },
+                _ => false,
+            }
+    }
+
     /// Ingress before egress, then by protocol, ports and peer, so a group reads the same way every time.
     fn sort_key(&self) -> (Direction, &str, Option<i32>, Option<i32>, String, &str) {
         (
@@ -406,6 +421,81 @@ fn revoked_rules(before: &GroupState, after: &GroupState) -> Vec<Rule> {
         .filter(|rule| !after.rules.contains(rule))
         .cloned()
         .collect()
+}
+
+/// The only port an interface endpoint serves: its security group "must allow inbound traffic on
+/// port 443 from the resources in your VPC" that call the service through it
+/// (<https://docs.aws.amazon.com/vpc/latest/privatelink/create-interface-endpoint.html>).
+const HTTPS_PORT: i32 = 443;
+
+/// Why the cut of `before` to `after` would cut off the run's own calls, when the group guards an
+/// interface endpoint they go through (`groups`, by group ID:
+/// [`vpc_endpoint::groups_carrying_the_runs_calls`]) and the cut revokes a rule that lets HTTPS in.
+/// Pure, so it is tested without AWS or DNS. Which rule the calls pass by is not known (the run's own
+/// address may be a laptop's, behind a VPN), so every such rule counts; rules the cut keeps (the VPC's
+/// own ranges, groups of the same VPC) may already let them in, and the reason says how to make it so.
+fn on_the_runs_endpoint(
+    before: &GroupState,
+    after: &GroupState,
+    groups: &BTreeMap<String, String>,
+) -> Option<String> {
+    let how = groups.get(&before.group_id)?;
+    let admitting: Vec<String> = revoked_rules(before, after)
+        .iter()
+        .filter(|rule| rule.admits_https())
+        .map(Rule::summary)
+        .collect();
+    if admitting.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "{how}; the cut revokes {} rule(s) that let those calls in ({}), so the run would cut itself off part-way, every later cut left undone and no restore possible from there. Cut it from where the service's name does not resolve to the endpoint, or first give the group a rule admitting HTTPS from the VPC's own range (which the cut keeps) and plan again",
+        admitting.len(),
+        admitting.join("; ")
+    ))
+}
+
+/// Whether the cut revokes a rule that lets HTTPS in: the cuts [`on_the_runs_endpoint`] may leave out,
+/// before any read.
+fn revokes_https_ingress(before: &GroupState, after: &GroupState) -> bool {
+    revoked_rules(before, after).iter().any(Rule::admits_https)
+}
+
+/// For each of `cuts` (target, before, after) whose group guards an endpoint the run's calls go
+/// through, why it is left out. Reads the region's endpoints only where a cut revokes a rule letting
+/// HTTPS in and this machine's resolver says some call of the run leads to an endpoint; where they
+/// cannot be read then, every such cut is left out, since which group guards the endpoint is not known.
+async fn cut_off_at_the_runs_endpoints<'c>(
+    ctx: &RegionCtx,
+    cuts: impl IntoIterator<Item = (&'c str, &'c GroupState, &'c GroupState)>,
+) -> Vec<(&'c str, String)> {
+    let candidates: Vec<_> = cuts
+        .into_iter()
+        .filter(|(_, before, after)| revokes_https_ingress(before, after))
+        .collect();
+    if candidates.is_empty() {
+        return Vec::new();
+    }
+    match vpc_endpoint::groups_carrying_the_runs_calls(ctx).await {
+        Ok(groups) => candidates
+            .into_iter()
+            .filter_map(|(id, before, after)| {
+                on_the_runs_endpoint(before, after, &groups).map(|why| (id, why))
+            })
+            .collect(),
+        Err(err) => candidates
+            .into_iter()
+            .map(|(id, before, _)| {
+                (
+                    id,
+                    format!(
+                        "this run's calls may go through an interface endpoint here (a service's name resolves to a private address) and which security groups guard the endpoints could not be read ({err}): {} may be one of them, and the cut revokes a rule that lets HTTPS in. Cut it from outside the VPC, or once the endpoints can be read",
+                        before.group_id
+                    ),
+                )
+            })
+            .collect(),
+    }
 }
 
 fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
@@ -774,7 +864,7 @@ impl CutKind for SecurityGroupRevoke {
             .collect();
         let lists = prefix_lists::read(ctx, named, &scope.caller.account).await;
         let no_lists = OwnedPrefixLists::default();
-        Ok(states
+        let mut proposals: Vec<Proposal<GroupState>> = states
             .iter()
             .filter_map(|(state, owner)| {
                 // A group's owner is normally in its description; the caller's account stands in.
@@ -786,7 +876,51 @@ impl CutKind for SecurityGroupRevoke {
                 };
                 propose(state, &scope.keep_cidrs, Some(owner), lists)
             })
-            .collect())
+            .collect();
+        // Planned from where the run's calls go through an interface endpoint, its group's cut is
+        // proposed switched off, as the endpoint's own cuts are; apply judges again where it runs.
+        let off: BTreeMap<String, String> = cut_off_at_the_runs_endpoints(
+            ctx,
+            proposals
+                .iter()
+                .map(|p| (p.target.as_str(), &p.before, &p.after)),
+        )
+        .await
+        .into_iter()
+        .map(|(target, why)| (target.to_string(), why))
+        .collect();
+        for proposal in &mut proposals {
+            if let Some(why) = off.get(&proposal.target) {
+                proposal.disabled_because = Some(why.clone());
+            }
+        }
+        Ok(proposals)
+    }
+
+    /// Where apply runs from may not be where the plan was made: the cut of a group guarding an
+    /// interface endpoint this run's calls go through is left out where it revokes a rule that lets
+    /// them in ([`on_the_runs_endpoint`]).
+    async fn cuts_off_live(
+        &self,
+        ctx: &RegionCtx,
+        cuts: &[&Cut],
+        _caller: &CallerIdentity,
+    ) -> Result<Vec<(String, String)>, ServiceError> {
+        // A cut whose states do not decode is refused before any call by apply's own check.
+        let typed: Vec<TypedCut<GroupState>> = cuts
+            .iter()
+            .filter_map(|cut| TypedCut::decode(cut).ok())
+            .collect();
+        Ok(cut_off_at_the_runs_endpoints(
+            ctx,
+            typed
+                .iter()
+                .map(|cut| (cut.id.as_str(), &cut.before, &cut.after)),
+        )
+        .await
+        .into_iter()
+        .map(|(id, why)| (id.to_string(), why))
+        .collect())
     }
 
     async fn observe(

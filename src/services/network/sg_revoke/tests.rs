@@ -1030,3 +1030,103 @@ fn a_half_cut_group_changed_beside_the_cut_is_finishable_and_the_change_named() 
         None
     );
 }
+
+#[test]
+fn only_inbound_rules_for_every_protocol_or_tcp_ports_holding_443_let_https_in() {
+    let with = |protocol: &str, ports: Option<(i32, i32)>, direction: Direction| Rule {
+        protocol: protocol.into(),
+        from_port: ports.map(|p| p.0),
+        to_port: ports.map(|p| p.1),
+        ..rule("sgr-x", direction, "0.0.0.0/0")
+    };
+    assert!(with("-1", None, Direction::Ingress).admits_https());
+    assert!(with("tcp", Some((443, 443)), Direction::Ingress).admits_https());
+    assert!(with("6", Some((0, 65535)), Direction::Ingress).admits_https());
+    assert!(with("tcp", None, Direction::Ingress).admits_https());
+    assert!(!with("tcp", Some((22, 22)), Direction::Ingress).admits_https());
+    assert!(!with("tcp", Some((444, 8443)), Direction::Ingress).admits_https());
+    assert!(!with("udp", Some((443, 443)), Direction::Ingress).admits_https());
+    // What the group lets out does not stop calls coming in: security groups are stateful.
+    assert!(!with("-1", None, Direction::Egress).admits_https());
+}
+
+#[test]
+fn a_cut_revoking_https_into_a_group_guarding_the_runs_endpoint_is_left_out_and_no_other() {
+    let endpoint_group = GroupState {
+        group_id: "sg-endpoint".into(),
+        group_name: "sts-endpoint".into(),
+        rules: vec![
+            rule("sgr-1", Direction::Ingress, "0.0.0.0/0"),
+            Rule {
+                protocol: "tcp".into(),
+                from_port: Some(22),
+                to_port: Some(22),
+                ..rule("sgr-2", Direction::Ingress, "198.51.100.0/24")
+            },
+            rule("sgr-3", Direction::Egress, "0.0.0.0/0"),
+        ],
+        ..web_group()
+    };
+    let cut_all = GroupState {
+        rules: vec![],
+        ..endpoint_group.clone()
+    };
+    let groups = BTreeMap::from([(
+        "sg-endpoint".to_string(),
+        "sg-endpoint guards the network interfaces of vpce-sts, which this run's calls go through (sts.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses)".to_string(),
+    )]);
+    let why = on_the_runs_endpoint(&endpoint_group, &cut_all, &groups).expect("left out");
+    assert!(
+        why.starts_with("sg-endpoint guards the network interfaces of vpce-sts"),
+        "{why}"
+    );
+    assert!(
+        why.contains("revokes 1 rule(s) that let those calls in (ingress tcp/443 from 0.0.0.0/0)"),
+        "{why}"
+    );
+    // A cut that leaves the HTTPS rule and revokes only SSH and the outbound rule is made.
+    let keeps_https = GroupState {
+        rules: vec![endpoint_group.rules[0].clone()],
+        ..endpoint_group.clone()
+    };
+    assert_eq!(
+        on_the_runs_endpoint(&endpoint_group, &keeps_https, &groups),
+        None
+    );
+    assert!(!revokes_https_ingress(&endpoint_group, &keeps_https));
+    // Another group, or no endpoint on the run's path: nothing is left out.
+    let other = GroupState {
+        group_id: "sg-web".into(),
+        ..endpoint_group.clone()
+    };
+    let other_cut = GroupState {
+        rules: vec![],
+        ..other.clone()
+    };
+    assert_eq!(on_the_runs_endpoint(&other, &other_cut, &groups), None);
+    assert_eq!(
+        on_the_runs_endpoint(&endpoint_group, &cut_all, &BTreeMap::new()),
+        None
+    );
+}
+
+/// Against an endpoint override (the emulator) no call goes through an interface endpoint: the
+/// judgement reads nothing from AWS (a read would fail, with no credentials nor a listener, and leave
+/// the cut out).
+#[tokio::test]
+async fn against_an_endpoint_override_the_endpoints_groups_are_not_read() {
+    let ctx = RegionCtx::new(
+        "us-east-1",
+        aws_config::SdkConfig::builder().build(),
+        Some("http://127.0.0.1:9".into()),
+    );
+    let before = web_group();
+    let after = GroupState {
+        rules: vec![],
+        ..before.clone()
+    };
+    let left_out =
+        cut_off_at_the_runs_endpoints(&ctx, [("sg_revoke-us-east-1-sg-web", &before, &after)])
+            .await;
+    assert!(left_out.is_empty(), "{left_out:?}");
+}

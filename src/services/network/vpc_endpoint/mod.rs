@@ -31,7 +31,7 @@ use crate::plan::{Cut, Finding, Severity};
 use crate::services::common::unclassified;
 use crate::services::{DiscoveryScope, Inspection, ServiceError};
 
-mod own_route;
+pub mod own_route;
 mod vpce_delete;
 mod vpce_policy_deny;
 
@@ -454,18 +454,35 @@ pub fn with_support(
 pub struct Classified {
     /// The candidates ([`candidates`]), each with whether AWS enforces its policy.
     pub endpoints: Vec<(EndpointDescription, PolicySupport)>,
-    /// The candidates this run's own calls go through, by endpoint ID, with why ([`own_route`]).
+    /// The candidates this run's own calls go through, by endpoint ID, with how they reach it
+    /// ([`own_route`]).
     pub own_routes: BTreeMap<String, String>,
 }
 
 impl Classified {
-    /// Each candidate with its support and, when the run's own calls go through it, why.
+    /// The candidates the run's own calls go through, each with how they reach it.
+    pub fn carrying(&self) -> Vec<(EndpointDescription, String)> {
+        self.endpoints
+            .iter()
+            .filter_map(|(endpoint, _)| {
+                let how = self.own_routes.get(&endpoint.vpc_endpoint_id)?;
+                Some((endpoint.clone(), how.clone()))
+            })
+            .collect()
+    }
+
+    /// Each candidate with its support and, when the run's own calls go through it, why its cuts are
+    /// left out.
     pub fn each(
         &self,
-    ) -> impl Iterator<Item = (&EndpointDescription, &PolicySupport, Option<&str>)> {
+    ) -> impl Iterator<Item = (&EndpointDescription, &PolicySupport, Option<String>)> {
         self.endpoints.iter().map(|(endpoint, support)| {
             let own = self.own_routes.get(&endpoint.vpc_endpoint_id);
-            (endpoint, support, own.map(String::as_str))
+            (
+                endpoint,
+                support,
+                own.map(|how| own_route::endpoint_cut_why(how)),
+            )
         })
     }
 }
@@ -527,10 +544,55 @@ async fn own_routes_among(
     Ok(cuts
         .iter()
         .filter_map(|cut| {
-            let why = classified.own_routes.get(&cut.target)?;
-            Some((cut.id.clone(), format!("{}: {why}", cut.target)))
+            let how = classified.own_routes.get(&cut.target)?;
+            Some((
+                cut.id.clone(),
+                format!("{}: {}", cut.target, own_route::endpoint_cut_why(how)),
+            ))
         })
         .collect())
+}
+
+/// The interface endpoints of `ctx`'s region this run's calls go through ([`own_route`]), each with how
+/// the calls reach it: where the run sits on their path ([`crate::runner`]) and whose security groups
+/// `sg_revoke` spares. Empty, without a call to AWS, where this machine's resolver says no call of the
+/// run leads to an endpoint ([`own_route::may_go_through_an_endpoint`]), and against an endpoint
+/// override (the emulator). The region's endpoints are read once per run, shared with the endpoint
+/// kinds.
+pub async fn carrying_the_runs_calls(
+    ctx: &RegionCtx,
+) -> Result<Vec<(EndpointDescription, String)>, ServiceError> {
+    if ctx.endpoint_url.is_some() || !own_route::may_go_through_an_endpoint(&ctx.region).await {
+        return Ok(Vec::new());
+    }
+    Ok(classified_region(ctx).await?.carrying())
+}
+
+/// The security groups of the interface endpoints this run's calls go through
+/// ([`carrying_the_runs_calls`]), each with the endpoint and how the calls reach it: a rule of such a
+/// group that admits them, revoked, refuses the run's calls at the endpoint's network interfaces as
+/// surely as a deny-all policy on the endpoint would (`sg_revoke` leaves such a cut out).
+pub async fn groups_carrying_the_runs_calls(
+    ctx: &RegionCtx,
+) -> Result<BTreeMap<String, String>, ServiceError> {
+    Ok(groups_of(&carrying_the_runs_calls(ctx).await?))
+}
+
+/// The security groups of `carrying` (endpoints with how the run's calls reach them): pure, so it is
+/// tested without AWS or DNS. A group on several such endpoints names the first.
+pub fn groups_of(carrying: &[(EndpointDescription, String)]) -> BTreeMap<String, String> {
+    let mut groups = BTreeMap::new();
+    for (endpoint, how) in carrying {
+        for group in &endpoint.security_group_ids {
+            groups.entry(group.clone()).or_insert_with(|| {
+                format!(
+                    "{group} guards the network interfaces of {}, which this run's calls go through ({how})",
+                    endpoint.vpc_endpoint_id
+                )
+            });
+        }
+    }
+    groups
 }
 
 /// Whether the calls hikkonuki makes from inside an endpoint's VPC reach their service through it by

@@ -126,8 +126,8 @@ pub struct Candidate {
     pub names: Vec<String>,
 }
 
-/// The endpoints this run's calls go through, by ID, each with why: pure, so it is tested without AWS
-/// or DNS. `resolved` is what each service hostname resolves to here; `overrides` the hosts that
+/// The endpoints this run's calls go through, by ID, each with how they reach it: pure, so it is
+/// tested without AWS or DNS. `resolved` is what each service hostname resolves to here; `overrides` the hosts that
 /// `AWS_ENDPOINT_URL_<SERVICE>` variables send calls to.
 pub fn judge(
     candidates: &[Candidate],
@@ -184,10 +184,59 @@ pub fn judge(
             }
         }
     }
-    for why in found.values_mut() {
-        why.push_str(": this run's calls to its service (and restore's, run from here) go through this endpoint, so cutting it would cut hikkonuki off part-way. Cut it from outside the VPC, or enable it knowing restore must then run from outside");
-    }
     found
+}
+
+/// Why a cut of an endpoint the run's calls go through is left out, from how they reach it ([`judge`]).
+pub fn endpoint_cut_why(how: &str) -> String {
+    format!(
+        "{how}: this run's calls to its service (and restore's, run from here) go through this endpoint, so cutting it would cut hikkonuki off part-way. Cut it from outside the VPC, or enable it knowing restore must then run from outside"
+    )
+}
+
+/// Whether, as far as this machine tells without asking AWS, a call the run makes may go through an
+/// interface endpoint: pure, so it is tested without DNS. `endpoints` are those the run calls
+/// ([`crate::aws::proxy::endpoints`]), `resolved` what their hosts resolve to here. True where one is an
+/// endpoint's own name (`….vpce.amazonaws.com`, through an `AWS_ENDPOINT_URL_…`), where a host resolves
+/// to a private address (private DNS, or a shared private hosted zone), and where dual-stack endpoints
+/// are asked for: an endpoint's IPv6 addresses are global ones, which DNS alone cannot tell from the
+/// service's.
+pub fn may_lead_to_an_endpoint(
+    endpoints: &[http::Uri],
+    resolved: &HashMap<String, BTreeSet<IpAddr>>,
+    dual_stack: bool,
+) -> bool {
+    dual_stack
+        || endpoints.iter().filter_map(http::Uri::host).any(|host| {
+            host.to_ascii_lowercase().contains(".vpce.")
+                || resolved
+                    .get(host)
+                    .is_some_and(|addresses| addresses.iter().any(is_private))
+        })
+}
+
+/// [`may_lead_to_an_endpoint`] for the calls the run makes in `region`, asking this machine's resolver:
+/// asked before a judgement that reads the region's endpoints from AWS
+/// ([`super::groups_carrying_the_runs_calls`]), so a run from outside any VPC sends no call for it.
+pub async fn may_go_through_an_endpoint(region: &str) -> bool {
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let dual_stack = env.iter().any(|(name, value)| {
+        name == "AWS_USE_DUALSTACK_ENDPOINT" && value.trim().eq_ignore_ascii_case("true")
+    });
+    let endpoints =
+        crate::aws::proxy::endpoints(None, region, &[region.to_string()], &|| env.clone());
+    let hosts: BTreeSet<String> = endpoints
+        .iter()
+        .filter_map(http::Uri::host)
+        .map(str::to_string)
+        .collect();
+    let answers = futures_util::future::join_all(hosts.iter().map(|host| resolve(host))).await;
+    let resolved: HashMap<String, BTreeSet<IpAddr>> = hosts
+        .into_iter()
+        .zip(answers)
+        .filter_map(|(host, found)| Some((host, found?)))
+        .collect();
+    may_lead_to_an_endpoint(&endpoints, &resolved, dual_stack)
 }
 
 /// The hosts `AWS_ENDPOINT_URL_<SERVICE>` variables name (the SDK's per-service endpoint override).
@@ -244,7 +293,7 @@ async fn interface_addresses(ctx: &RegionCtx) -> Option<HashMap<String, BTreeSet
     )
 }
 
-/// The region's interface endpoints this run's calls go through, by ID, with why.
+/// The region's interface endpoints this run's calls go through, by ID, with how they reach it.
 pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap<String, String> {
     if ctx.endpoint_url.is_some() {
         return BTreeMap::new();
@@ -409,10 +458,13 @@ mod tests {
             &[],
         );
         assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(
+            found["vpce-ours"],
+            "ec2.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses"
+        );
         assert!(
-            found["vpce-ours"].starts_with(
-                "ec2.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses: this run's calls"
-            ),
+            endpoint_cut_why(&found["vpce-ours"])
+                .contains("this endpoint's addresses: this run's calls to its service"),
             "{found:?}"
         );
         // Outside the VPC, the name leads to the public service: nothing is spared.
@@ -500,5 +552,44 @@ mod tests {
                 "vpce-0a1b-x1y2-us-east-1a.ec2.us-east-1.vpce.amazonaws.com"
             ]
         );
+    }
+
+    #[test]
+    fn only_a_private_answer_an_endpoints_own_name_or_dual_stack_may_lead_to_an_endpoint() {
+        let endpoints: Vec<http::Uri> = [
+            "https://ec2.us-east-1.amazonaws.com/",
+            "https://sts.us-east-1.amazonaws.com/",
+        ]
+        .iter()
+        .map(|uri| uri.parse().unwrap())
+        .collect();
+        let public = HashMap::from([
+            (
+                "ec2.us-east-1.amazonaws.com".to_string(),
+                set(&["52.46.128.10"]),
+            ),
+            (
+                "sts.us-east-1.amazonaws.com".to_string(),
+                set(&["52.94.0.1"]),
+            ),
+        ]);
+        // From outside any VPC: the run's calls go to the public services.
+        assert!(!may_lead_to_an_endpoint(&endpoints, &public, false));
+        // Names that did not resolve tell nothing.
+        assert!(!may_lead_to_an_endpoint(&endpoints, &HashMap::new(), false));
+        // Private DNS: one service's name leads to an endpoint's address.
+        let mut private = public.clone();
+        private.insert("sts.us-east-1.amazonaws.com".into(), set(&["10.0.1.25"]));
+        assert!(may_lead_to_an_endpoint(&endpoints, &private, false));
+        // An endpoint's own name, set through AWS_ENDPOINT_URL_STS.
+        let mut named = endpoints.clone();
+        named.push(
+            "https://vpce-0a1b-x1y2.sts.us-east-1.vpce.amazonaws.com"
+                .parse()
+                .unwrap(),
+        );
+        assert!(may_lead_to_an_endpoint(&named, &public, false));
+        // Dual-stack: an endpoint's IPv6 addresses are global, DNS cannot tell them apart.
+        assert!(may_lead_to_an_endpoint(&endpoints, &public, true));
     }
 }

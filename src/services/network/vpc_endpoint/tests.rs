@@ -868,3 +868,34 @@ fn only_an_s3_gateway_endpoints_cuts_close_a_way_the_runs_own_calls_go() {
         .is_none()
     );
 }
+
+#[test]
+fn the_groups_on_the_endpoints_the_runs_calls_go_through_are_named_with_the_endpoint() {
+    let endpoint = |id: &str, groups: &[&str]| EndpointDescription {
+        vpc_endpoint_id: id.into(),
+        vpc_endpoint_type: "Interface".into(),
+        security_group_ids: groups.iter().map(|g| g.to_string()).collect(),
+        route_table_ids: vec![],
+        ..live_with(None)
+    };
+    let classified = Classified {
+        endpoints: vec![
+            (
+                endpoint("vpce-sts", &["sg-a", "sg-b"]),
+                PolicySupport::Enforced,
+            ),
+            (endpoint("vpce-logs", &["sg-c"]), PolicySupport::Enforced),
+        ],
+        own_routes: BTreeMap::from([(
+            "vpce-sts".to_string(),
+            "sts.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses"
+                .to_string(),
+        )]),
+    };
+    let groups = groups_of(&classified.carrying());
+    assert_eq!(groups.keys().collect::<Vec<_>>(), ["sg-a", "sg-b"]);
+    assert_eq!(
+        groups["sg-a"],
+        "sg-a guards the network interfaces of vpce-sts, which this run's calls go through (sts.us-east-1.amazonaws.com resolves here to 10.0.1.25, this endpoint's addresses)"
+    );
+}

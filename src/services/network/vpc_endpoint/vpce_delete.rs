@@ -186,7 +186,7 @@ impl CutKind for VpcEndpointDelete {
             .map(|(endpoint, support, own)| {
                 let mut proposal = propose(endpoint, support);
                 if let Some(own) = own {
-                    proposal.disabled_because = Some(own.to_string());
+                    proposal.disabled_because = Some(own);
                 }
                 proposal
             })

@@ -268,7 +268,7 @@ impl CutKind for VpcEndpointPolicyDeny {
             .filter_map(|(endpoint, support, own)| {
                 let mut proposal = propose(endpoint, support)?;
                 if let Some(own) = own {
-                    proposal.disabled_because = Some(own.to_string());
+                    proposal.disabled_because = Some(own);
                 }
                 Some(proposal)
             })
