@@ -617,6 +617,16 @@ impl AwsSession {
         self.endpoint_url.as_deref()
     }
 
+    /// Forgets what every region's context read once ([`RegionCtx::once`]): a `watch` that goes on
+    /// looks again at each turn, where the endpoints its calls go through, the resolver's answers and
+    /// the accounts' listings may have changed since the last.
+    pub fn forget_reads(&self) {
+        let regions = self.regions.lock().expect("region map lock poisoned");
+        for ctx in regions.values() {
+            ctx.forget_reads();
+        }
+    }
+
     /// The context for one region (`global` means the home region), created once and shared.
     pub fn region(&self, region: &str) -> Arc<RegionCtx> {
         let name = if region == crate::plan::GLOBAL_REGION {
@@ -787,6 +797,14 @@ region_clients! {
 type SharedRead = Arc<dyn std::any::Any + Send + Sync>;
 
 impl RegionCtx {
+    /// Forgets what was read once ([`RegionCtx::once`]): the next asker reads again.
+    pub fn forget_reads(&self) {
+        self.shared_reads
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clear();
+    }
+
     /// The value `read` gives, read once per region and run however many kinds ask for it under `key`
     /// (several kinds and an inspection describing the same services, say), concurrent askers waiting
     /// for the first read. A failed read is not kept: the next asker reads again. One key, one type.

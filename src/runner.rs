@@ -75,6 +75,15 @@ pub enum Hop {
 }
 
 impl RunnerLocation {
+    /// How a cut of the machine's VPC closes the run's way, after "this cut closes": a way out for the
+    /// machines the calls leave from, a way in or out for an endpoint they reach.
+    pub fn path_through(&self, vpc: &str) -> String {
+        match self.hop {
+            Hop::Runs | Hop::Proxy => format!("a path out of {vpc}"),
+            Hop::Endpoint => format!("a path into or out of {vpc}"),
+        }
+    }
+
     /// What the run has to do with the machine, as the subject of a sentence.
     pub fn subject(&self) -> String {
         match self.hop {
@@ -83,7 +92,7 @@ impl RunnerLocation {
                 "hikkonuki's calls to AWS go through the proxy {}",
                 self.host
             ),
-            Hop::Endpoint => format!("hikkonuki's calls go through {}", self.host),
+            Hop::Endpoint => format!("some of hikkonuki's calls reach {}", self.host),
         }
     }
 
@@ -92,7 +101,7 @@ impl RunnerLocation {
         match self.hop {
             Hop::Runs | Hop::Proxy => "its calls to AWS go out that way",
             Hop::Endpoint => {
-                "its calls reach the endpoint that way, and its answers come back by it"
+                "those calls reach the endpoint that way, and its answers go back by it"
             }
         }
     }
@@ -107,7 +116,7 @@ impl RunnerLocation {
                 "Run through a proxy outside {vpc}, or none (unset the proxy variable, HTTPS_PROXY, HTTP_PROXY or ALL_PROXY, or exempt AWS's endpoints with NO_PROXY), to cut it"
             ),
             Hop::Endpoint => format!(
-                "Run from a machine whose resolver does not answer AWS's service names with {vpc}'s endpoints (not over that VPN or network), to cut it"
+                "Run from a machine whose resolver does not answer AWS's service names with {vpc}'s endpoints (not over that VPN or network), with no AWS_ENDPOINT_URL_… naming one, to cut it"
             ),
         }
     }
@@ -542,7 +551,7 @@ fn dmi_asset_tag() -> Result<String, String> {
 /// why, from [`locate`] or [`Runner::location_in`]).
 pub fn unknown_location_warning(what: &str) -> String {
     format!(
-        "{what}: if it runs inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where this can be read"
+        "{what}: where that is inside a VPC this plan seals, the seal cuts this run off midway, every later cut left undone and no restore possible from here. Stop now and run from outside it, or from where this can be read"
     )
 }
 

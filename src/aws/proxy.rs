@@ -42,6 +42,8 @@ const SERVICES: &[&str] = &[
     "oidc",
     "support",
     "organizations",
+    "codecommit",
+    "api.ecr-public",
 ];
 
 /// The partitions' domains, by region prefix

@@ -112,6 +112,8 @@ pub async fn check(
     // A member's file of a run over an organization: its account, entered as apply entered it.
     let entered = super::organization::session_for_file(session, &contents, &account).await?;
     let session: &AwsSession = &entered;
+    // Each look reads afresh what a run reads once (the endpoints the calls go through, listings).
+    session.forget_reads();
     let caller = verify_account(session, &account, "rollback file").await?;
     reporter.account(&account);
     let work = restore::pending(&contents, registry, &[])?;

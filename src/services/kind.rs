@@ -404,13 +404,6 @@ pub trait Containment: Send + Sync {
     /// run from inside the VPC leaves the cut out ([`crate::engine::apply`]'s own path).
     fn carries_calls_from_vpc(&self, cut: &Cut) -> Option<String>;
 
-    /// Whether the kind's sealing cuts close only a VPC's way to and from the internet (its internet
-    /// gateway, Block Public Access), never a private way into it (a VPN, a transit gateway, a peering
-    /// connection, a subnet's network ACL): calls that reach an interface endpoint of the VPC by a
-    /// private way pass such a cut untouched, so apply need not leave it out for them
-    /// ([`crate::engine::apply`]'s own path).
-    fn closes_only_the_internet(&self) -> bool;
-
     /// Whether `live` (as [`Containment::observe`] reads it) still holds the cut, for a kind whose `after`
     /// is not what observation reads back (a deny whose time is only known at apply, a policy AWS
     /// re-formats). `watch` asks it when `live` is neither the recorded `after` nor `before`.
@@ -765,12 +758,6 @@ pub trait CutKind: Send + Sync + 'static {
     /// As [`Containment::carries_calls_from_vpc`]. By default nothing the cut closes carries them.
     fn carries_calls_from_vpc(&self, _cut: &TypedCut<Self::State>) -> Option<String> {
         None
-    }
-
-    /// As [`Containment::closes_only_the_internet`]. By default a sealing cut may close private ways
-    /// too.
-    fn closes_only_the_internet(&self) -> bool {
-        false
     }
 
     /// As [`Containment::holds`]. By default only the recorded `after` itself holds the cut (the engine
@@ -1165,10 +1152,6 @@ impl<K: CutKind> Containment for K {
         TypedCut::<K::State>::decode(cut)
             .ok()
             .and_then(|typed| CutKind::carries_calls_from_vpc(self, &typed))
-    }
-
-    fn closes_only_the_internet(&self) -> bool {
-        CutKind::closes_only_the_internet(self)
     }
 
     async fn undo(&self, ctx: &RegionCtx, undo: &Value) -> Result<UndoOutcome, ServiceError> {

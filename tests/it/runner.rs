@@ -602,7 +602,7 @@ async fn apply_in_an_ecs_task_whose_metadata_does_not_answer_says_so() {
         .assert()
         .code(0)
         .stderr(contains(
-            "this run is inside an ECS task (ECS_CONTAINER_METADATA_URI_V4 is set), but its network could not be read from the task metadata endpoint (it answered HTTP 404 Not Found): if it runs inside a VPC this plan seals",
+            "this run is inside an ECS task (ECS_CONTAINER_METADATA_URI_V4 is set), but its network could not be read from the task metadata endpoint (it answered HTTP 404 Not Found): where that is inside a VPC this plan seals",
         ));
 }
 

@@ -13,12 +13,11 @@
 //! groups; and where the VPC's route to the internet leads through a transit gateway to an egress VPC
 //! ([`crate::runner::way_out`]), that VPC's sealing cuts and its account's region-wide switch. The
 //! proxy the run's calls are sent through, where it sits in a VPC, is judged the same way
-//! ([`crate::runner::proxy`]), and so is the VPC of an interface endpoint its calls reach by a private
-//! way ([`crate::runner::endpoint`]), less what closes only the internet there. Not seen: a Gateway
-//! Load Balancer's appliance VPC.
+//! ([`crate::runner::proxy`]), and so is the VPC of an interface endpoint its calls reach
+//! ([`crate::runner::endpoint`]). Not seen: a Gateway Load Balancer's appliance VPC.
 
 use crate::plan::{Cut, Plan};
-use crate::runner::{Hop, RunnerLocation, VpcOwner, WayOut};
+use crate::runner::{RunnerLocation, VpcOwner, WayOut};
 use crate::services::{Containment, Phase, Registry};
 
 /// The enabled cuts on the runner's own path, each with why.
@@ -72,10 +71,7 @@ pub(crate) fn why_on_path(
     }
     let owns_runners_vpc = owns(account, &runner.vpc_owner);
     let vpcs = kind.vpcs(cut);
-    // Calls that reach an interface endpoint by a private way pass what closes only the internet.
-    let by_private_way = runner.hop == Hop::Endpoint;
-    let sealing =
-        kind.info().phase == Phase::Seal && !(by_private_way && kind.closes_only_the_internet());
+    let sealing = kind.info().phase == Phase::Seal;
     // Centralized egress: the VPCs its traffic for the internet leaves by, through a transit gateway.
     let (ids, egress, unread): (&[String], &[(String, VpcOwner)], Option<&str>) =
         match &runner.way_out {
@@ -116,7 +112,7 @@ pub(crate) fn why_on_path(
         (format!("{every_vpc}, {} among them", runner.whose()), None)
     } else if sealing && vpcs.contains(&runner.vpc_id) {
         (
-            format!("this cut closes a path out of {}", runner.vpc_id),
+            format!("this cut closes {}", runner.path_through(&runner.vpc_id)),
             None,
         )
     } else if let Some((egress_vpc, _)) = egress
@@ -134,7 +130,8 @@ pub(crate) fn why_on_path(
             format!("{every_vpc}, among them {}", through(egress_vpc)),
             Some(egress_vpc),
         )
-    } else if let Some(what) = (vpcs.contains(&runner.vpc_id) && !by_private_way)
+    } else if let Some(what) = vpcs
+        .contains(&runner.vpc_id)
         .then(|| kind.carries_calls_from_vpc(cut))
         .flatten()
     {
@@ -197,13 +194,13 @@ mod tests {
         }
     }
 
-    /// An interface endpoint in one of us-east-1's VPCs that the run's calls reach by a private way
-    /// (over a VPN, or from another VPC): that VPC's network ACL, route tables and VPN gateway carry
-    /// them and are left out; its internet gateway and the region's Block Public Access close only the
-    /// internet, its S3 gateway endpoint carries no call that goes to the interface endpoint, and the
-    /// endpoint's security groups are `sg_revoke`'s to judge by their rules: none of those is.
+    /// An interface endpoint in one of us-east-1's VPCs that some of the run's calls reach (over a VPN,
+    /// or from another VPC): that VPC's whole seal is on their way, as a proxy's VPC's is (its internet
+    /// gateway and the region's Block Public Access too: a full-tunnel VPN leaves by them), and so is
+    /// its S3 gateway endpoint; the endpoint's security groups are `sg_revoke`'s to judge by their
+    /// rules, and another VPC's seal is not on the way.
     #[test]
-    fn the_vpc_of_an_endpoint_the_calls_reach_by_a_private_way_keeps_only_its_private_ways() {
+    fn the_vpc_of_an_endpoint_the_runs_calls_reach_is_left_out_as_a_proxys_is() {
         let mut plan = example();
         let igw = "igw_detach/us-east-1/igw-10d096f98359249e0";
         for cut in plan.cuts.iter_mut().filter(|cut| cut.id == igw) {
@@ -228,13 +225,20 @@ mod tests {
             "123456789012",
             "us-east-1",
         );
-        assert_eq!(located.len(), 1);
+        assert_eq!(
+            located
+                .iter()
+                .map(|l| l.subnet_id.as_str())
+                .collect::<Vec<_>>(),
+            ["subnet-a", "subnet-b"],
+            "each subnet of the endpoint is judged"
+        );
+        assert!(located.iter().all(|l| l.security_groups.is_empty()));
         let located = RunnerLocation {
             vpc_owner: VpcOwner::Account("123456789012".into()),
+            way_out: WayOut::OwnVpc,
             ..located[0].clone()
         };
-        assert_eq!(located.way_out, WayOut::OwnVpc);
-        assert!(located.security_groups.is_empty());
         let out = on_runners_path(&plan, &registry, &located);
         let ids: Vec<&str> = out.iter().map(|(id, _)| id.as_str()).collect();
         for expected in [
@@ -242,31 +246,28 @@ mod tests {
             "route_remove/us-east-1/rtb-4716e9e1ceb5b17e7",
             "route_remove/us-east-1/rtb-a35e7fed59e08c5b5",
             "vgw_detach/us-east-1/vgw-8de56d6c8bca24a13",
+            igw,
+            "vpc_block_public_access/us-east-1/123456789012",
+            "vpce_policy_deny/us-east-1/vpce-2ad71e63bb314fd02",
         ] {
             assert!(ids.contains(&expected), "{expected} in {ids:?}");
         }
         for not_expected in [
-            igw,
-            "vpc_block_public_access/us-east-1/123456789012",
-            "vpce_policy_deny/us-east-1/vpce-2ad71e63bb314fd02",
             "sg_revoke/us-east-1/sg-0a7b921069b41f07d",
             "nacl_deny/us-east-1/acl-c5f2b1d8f6590f4e5",
+            "vpc_block_public_access/eu-west-1/123456789012",
         ] {
             assert!(!ids.contains(&not_expected), "{not_expected} in {ids:?}");
         }
-        let (_, why) = &out[0];
-        assert!(
-            why.starts_with(&format!(
-                "hikkonuki's calls go through the interface endpoint vpce-0sts ({how}) in vpc-2628b06624fdf2885 (subnet subnet-a, subnet-b, read from this machine's resolver and EC2)"
-            )) && why.contains("its calls reach the endpoint that way, and its answers come back by it")
-                && why.contains("Run from a machine whose resolver does not answer AWS's service names with vpc-2628b06624fdf2885's endpoints"),
-            "{why}"
-        );
-        // Run from the instance itself, the same VPC's internet gateway is on its way out.
-        assert!(
-            on_runners_path(&plan, &registry, &runner())
-                .iter()
-                .any(|(id, _)| id == igw)
+        let (_, why) = out
+            .iter()
+            .find(|(id, _)| id == "nacl_deny/us-east-1/acl-d0a1826666f3f24ca")
+            .unwrap();
+        assert_eq!(
+            why,
+            &format!(
+                "some of hikkonuki's calls reach the interface endpoint vpce-0sts ({how}) in vpc-2628b06624fdf2885 (subnet subnet-a, read from this machine's resolver and EC2), and this cut closes a path into or out of vpc-2628b06624fdf2885: those calls reach the endpoint that way, and its answers go back by it, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from a machine whose resolver does not answer AWS's service names with vpc-2628b06624fdf2885's endpoints (not over that VPN or network), with no AWS_ENDPOINT_URL_… naming one, to cut it"
+            )
         );
     }
 

@@ -461,11 +461,6 @@ impl CutKind for InternetGatewayDetach {
         state.attachments.iter().map(|a| a.vpc_id.clone()).collect()
     }
 
-    /// An internet gateway carries only the VPC's traffic to and from the internet.
-    fn closes_only_the_internet(&self) -> bool {
-        true
-    }
-
     fn check_states(&self, cut: &TypedCut<GatewayState>) -> Result<(), String> {
         let (before, after) = (&cut.before, &cut.after);
         if before.internet_gateway_id != cut.target || after.internet_gateway_id != cut.target {

@@ -432,8 +432,8 @@ const HTTPS_PORT: i32 = 443;
 /// interface endpoint they go through (`groups`, by group ID:
 /// [`vpc_endpoint::groups_carrying_the_runs_calls`]) and the cut revokes a rule that lets HTTPS in.
 /// Pure, so it is tested without AWS or DNS. Which rule the calls pass by is not known (the run's own
-/// address may be a laptop's, behind a VPN), so every such rule counts; rules the cut keeps (the VPC's
-/// own ranges, groups of the same VPC) may already let them in, and the reason says how to make it so.
+/// address may be a laptop's behind a VPN, translated or not on the way), so every such rule counts,
+/// even where a rule the cut keeps (the VPC's own ranges) may let them in too.
 fn on_the_runs_endpoint(
     before: &GroupState,
     after: &GroupState,
@@ -449,7 +449,7 @@ fn on_the_runs_endpoint(
         return None;
     }
     Some(format!(
-        "{how}; the cut revokes {} rule(s) that let those calls in ({}), so the run would cut itself off part-way, every later cut left undone and no restore possible from there. Cut it from where the service's name does not resolve to the endpoint, or first give the group a rule admitting HTTPS from the VPC's own range (which the cut keeps) and plan again",
+        "{how}; the cut revokes {} rule(s) that let those calls in ({}), so the run would cut itself off part-way, every later cut left undone and no restore possible from there. Cut it from a machine whose calls do not go through the endpoint (where the service's name does not resolve to it, and no AWS_ENDPOINT_URL_… names it)",
         admitting.len(),
         admitting.join("; ")
     ))
@@ -463,39 +463,37 @@ fn revokes_https_ingress(before: &GroupState, after: &GroupState) -> bool {
 
 /// For each of `cuts` (target, before, after) whose group guards an endpoint the run's calls go
 /// through, why it is left out. Reads the region's endpoints only where a cut revokes a rule letting
-/// HTTPS in and this machine's resolver says some call of the run leads to an endpoint; where they
-/// cannot be read then, every such cut is left out, since which group guards the endpoint is not known.
+/// HTTPS in and this machine says some call of the run may lead to an endpoint
+/// ([`vpc_endpoint::own_route::may_go_through_an_endpoint`]). Where they cannot be read then, the
+/// error comes with the IDs of the cuts revoking HTTPS: which group guards the endpoint is not known.
 async fn cut_off_at_the_runs_endpoints<'c>(
     ctx: &RegionCtx,
     cuts: impl IntoIterator<Item = (&'c str, &'c GroupState, &'c GroupState)>,
-) -> Vec<(&'c str, String)> {
+) -> Result<Vec<(&'c str, String)>, (Vec<&'c str>, ServiceError)> {
     let candidates: Vec<_> = cuts
         .into_iter()
         .filter(|(_, before, after)| revokes_https_ingress(before, after))
         .collect();
     if candidates.is_empty() {
-        return Vec::new();
+        return Ok(Vec::new());
     }
     match vpc_endpoint::groups_carrying_the_runs_calls(ctx).await {
-        Ok(groups) => candidates
+        Ok(groups) => Ok(candidates
             .into_iter()
             .filter_map(|(id, before, after)| {
                 on_the_runs_endpoint(before, after, &groups).map(|why| (id, why))
             })
-            .collect(),
-        Err(err) => candidates
-            .into_iter()
-            .map(|(id, before, _)| {
-                (
-                    id,
-                    format!(
-                        "this run's calls may go through an interface endpoint here (a service's name resolves to a private address) and which security groups guard the endpoints could not be read ({err}): {} may be one of them, and the cut revokes a rule that lets HTTPS in. Cut it from outside the VPC, or once the endpoints can be read",
-                        before.group_id
-                    ),
-                )
-            })
-            .collect(),
+            .collect()),
+        Err(err) => Err((candidates.into_iter().map(|(id, _, _)| id).collect(), err)),
     }
+}
+
+/// Why a cut revoking HTTPS is left out where the endpoints the run's calls may go through could not
+/// be read.
+fn endpoints_unread(err: &ServiceError) -> String {
+    format!(
+        "this run's calls may go through an interface endpoint in this region (as this machine's resolver or environment tells) and which security groups guard the endpoints could not be read ({err}; that needs ec2:DescribeVpcEndpoints and ec2:DescribeNetworkInterfaces): this group may be one of them, and the cut revokes a rule that lets HTTPS in. Cut it from outside the VPC, or once the endpoints can be read"
+    )
 }
 
 fn rule_from_sdk(rule: &SecurityGroupRule) -> Rule {
@@ -878,7 +876,8 @@ impl CutKind for SecurityGroupRevoke {
             })
             .collect();
         // Planned from where the run's calls go through an interface endpoint, its group's cut is
-        // proposed switched off, as the endpoint's own cuts are; apply judges again where it runs.
+        // proposed switched off, as the endpoint's own cuts are. Where the endpoints cannot be read,
+        // the cuts stay proposed: apply judges again where it runs, and leaves them out if it cannot.
         let off: BTreeMap<String, String> = cut_off_at_the_runs_endpoints(
             ctx,
             proposals
@@ -886,6 +885,7 @@ impl CutKind for SecurityGroupRevoke {
                 .map(|p| (p.target.as_str(), &p.before, &p.after)),
         )
         .await
+        .unwrap_or_default()
         .into_iter()
         .map(|(target, why)| (target.to_string(), why))
         .collect();
@@ -906,21 +906,30 @@ impl CutKind for SecurityGroupRevoke {
         cuts: &[&Cut],
         _caller: &CallerIdentity,
     ) -> Result<Vec<(String, String)>, ServiceError> {
-        // A cut whose states do not decode is refused before any call by apply's own check.
+        // A cut whose states do not decode never gets here: reading the plan refuses it.
         let typed: Vec<TypedCut<GroupState>> = cuts
             .iter()
             .filter_map(|cut| TypedCut::decode(cut).ok())
             .collect();
-        Ok(cut_off_at_the_runs_endpoints(
+        let judged = cut_off_at_the_runs_endpoints(
             ctx,
             typed
                 .iter()
                 .map(|cut| (cut.id.as_str(), &cut.before, &cut.after)),
         )
-        .await
-        .into_iter()
-        .map(|(id, why)| (id.to_string(), why))
-        .collect())
+        .await;
+        Ok(match judged {
+            Ok(out) => out
+                .into_iter()
+                .map(|(id, why)| (id.to_string(), why))
+                .collect(),
+            Err((ids, err)) => {
+                let why = endpoints_unread(&err);
+                ids.into_iter()
+                    .map(|id| (id.to_string(), why.clone()))
+                    .collect()
+            }
+        })
     }
 
     async fn observe(

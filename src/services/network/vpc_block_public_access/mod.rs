@@ -888,14 +888,6 @@ impl CutKind for VpcBlockPublicAccess {
         &INFO
     }
 
-    /// The switch blocks "reaching or being reached from the internet through internet gateways and
-    /// egress-only internet gateways"
-    /// (<https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifyVpcBlockPublicAccessOptions.html>),
-    /// no private way into a VPC.
-    fn closes_only_the_internet(&self) -> bool {
-        true
-    }
-
     /// An exclusion the cut keeps (or makes, `--keep-vpc`) for the whole VPC: either mode lets the
     /// VPC's own outbound calls and their answers through (`allow-egress` is outbound only, which is
     /// all a run's calls to AWS need:

@@ -562,7 +562,7 @@ async fn own_routes_among(
 pub async fn carrying_the_runs_calls(
     ctx: &RegionCtx,
 ) -> Result<Vec<(EndpointDescription, String)>, ServiceError> {
-    if ctx.endpoint_url.is_some() || !own_route::may_go_through_an_endpoint(&ctx.region).await {
+    if ctx.endpoint_url.is_some() || !own_route::may_go_through_an_endpoint(ctx).await {
         return Ok(Vec::new());
     }
     Ok(classified_region(ctx).await?.carrying())

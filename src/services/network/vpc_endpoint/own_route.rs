@@ -103,6 +103,10 @@ pub fn runs_through(
     }
 }
 
+/// What `name` resolves to here, within [`RESOLVE_TIMEOUT`]; None when it does not. A resolver slower
+/// than that counts as no answer: the judgement then errs towards no endpoint, which the README
+/// names as a limit (a run whose resolver takes seconds over a VPN is better judged with the calls'
+/// own `AWS_ENDPOINT_URL_…` set to the endpoint's names).
 async fn resolve(name: &str) -> Option<BTreeSet<IpAddr>> {
     let lookup = tokio::net::lookup_host((name, 443));
     let addresses: BTreeSet<IpAddr> = tokio::time::timeout(RESOLVE_TIMEOUT, lookup)
@@ -112,6 +116,12 @@ async fn resolve(name: &str) -> Option<BTreeSet<IpAddr>> {
         .map(|socket| socket.ip())
         .collect();
     (!addresses.is_empty()).then_some(addresses)
+}
+
+/// The endpoints the run calls in `region` ([`crate::aws::proxy::endpoints`]): only an endpoint of one
+/// of their services carries the run's calls.
+fn called_hosts(region: &str, env: &[(String, String)]) -> Vec<http::Uri> {
+    crate::aws::proxy::endpoints(None, region, &[region.to_string()], &|| env.to_vec())
 }
 
 /// One interface endpoint as the judgement sees it.
@@ -215,16 +225,24 @@ pub fn may_lead_to_an_endpoint(
         })
 }
 
-/// [`may_lead_to_an_endpoint`] for the calls the run makes in `region`, asking this machine's resolver:
-/// asked before a judgement that reads the region's endpoints from AWS
-/// ([`super::groups_carrying_the_runs_calls`]), so a run from outside any VPC sends no call for it.
-pub async fn may_go_through_an_endpoint(region: &str) -> bool {
+/// [`may_lead_to_an_endpoint`] for the calls the run makes in `ctx`'s region, asking this machine's
+/// resolver, once per region and run: asked before a judgement that reads the region's endpoints from
+/// AWS ([`super::carrying_the_runs_calls`]), so a run from outside any VPC sends no call for it.
+pub async fn may_go_through_an_endpoint(ctx: &RegionCtx) -> bool {
+    let asked = ctx
+        .once("own_route::may_go_through_an_endpoint", || async {
+            Ok::<bool, std::convert::Infallible>(asked_of_the_resolver(&ctx.region).await)
+        })
+        .await;
+    asked.unwrap_or(true)
+}
+
+async fn asked_of_the_resolver(region: &str) -> bool {
     let env: Vec<(String, String)> = std::env::vars().collect();
     let dual_stack = env.iter().any(|(name, value)| {
         name == "AWS_USE_DUALSTACK_ENDPOINT" && value.trim().eq_ignore_ascii_case("true")
     });
-    let endpoints =
-        crate::aws::proxy::endpoints(None, region, &[region.to_string()], &|| env.clone());
+    let endpoints = called_hosts(region, &env);
     let hosts: BTreeSet<String> = endpoints
         .iter()
         .filter_map(http::Uri::host)
@@ -340,6 +358,22 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
             addresses,
             names,
         });
+    }
+    // Only an endpoint of a service the run calls carries its calls (one for SSM's session channel,
+    // `ssmmessages`, resolving here too, carries none).
+    let env: Vec<(String, String)> = std::env::vars().collect();
+    let called: BTreeSet<String> = called_hosts(&ctx.region, &env)
+        .iter()
+        .filter_map(|uri| uri.host().map(str::to_ascii_lowercase))
+        .collect();
+    for candidate in &mut candidates {
+        if candidate
+            .host
+            .as_ref()
+            .is_some_and(|host| !called.contains(host))
+        {
+            candidate.host = None;
+        }
     }
     let hosts: BTreeSet<String> = candidates.iter().filter_map(|c| c.host.clone()).collect();
     let mut resolved = HashMap::new();
