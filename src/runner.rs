@@ -101,7 +101,7 @@ impl RunnerLocation {
         match self.hop {
             Hop::Runs | Hop::Proxy => "its calls to AWS go out that way",
             Hop::Endpoint => {
-                "those calls reach the endpoint that way, and its answers go back by it"
+                "the calls that reach the endpoint may pass that way, and so does all of the machine's traffic where the VPN into that network carries it all (a full tunnel) or its server sits there"
             }
         }
     }
@@ -129,9 +129,10 @@ impl RunnerLocation {
             Hop::Proxy => {
                 format!("with no proxy, or through one whose traffic does not leave {way}")
             }
-            Hop::Endpoint => {
-                format!("from a machine whose calls reach no endpoint whose traffic leaves {way}")
-            }
+            Hop::Endpoint => format!(
+                "from a machine not connected to {}'s network (by a VPN, or from a VPC attached or peered to it), whose traffic does not leave {way}",
+                self.vpc_id
+            ),
         }
     }
 

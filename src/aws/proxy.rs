@@ -48,7 +48,7 @@ const SERVICES: &[&str] = &[
 
 /// The partitions' domains, by region prefix
 /// (<https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html>).
-fn domain(region: &str) -> &'static str {
+pub fn domain(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else if region.starts_with("us-isob-") {

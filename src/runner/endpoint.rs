@@ -14,6 +14,8 @@
 //! rules that let its calls in. Which endpoints: the judgement the endpoint kinds make
 //! ([`vpc_endpoint::own_route`]), read once per region and run.
 
+use std::collections::BTreeMap;
+
 use super::{Hop, RunnerLocation, VpcOwner, WayOut};
 use crate::aws::AwsSession;
 use crate::services::network::vpc_endpoint::{self, EndpointDescription};
@@ -51,35 +53,40 @@ pub async fn locate_for(
         .collect()
 }
 
-/// One location per subnet of each endpoint of `carrying` (endpoints of `region` with how the run's
-/// calls reach them), its owner and way out not read yet: pure, so it is tested without AWS or DNS.
-/// Its security groups are left to `sg_revoke`'s narrower judgement, by the rules that let HTTPS in.
+/// One location per subnet holding the network interfaces of endpoints of `carrying` (endpoints of
+/// `region` with how the run's calls reach them), naming every such endpoint there, its owner and way
+/// out not read yet: pure, so it is tested without AWS or DNS. Its security groups are left to
+/// `sg_revoke`'s narrower judgement, by the rules that let HTTPS in.
 pub fn locations(
     carrying: &[(EndpointDescription, String)],
     account: &str,
     region: &str,
 ) -> Vec<RunnerLocation> {
-    carrying
-        .iter()
-        .flat_map(|(endpoint, how)| {
-            endpoint
-                .subnet_ids
-                .iter()
-                .map(move |subnet| RunnerLocation {
-                    hop: Hop::Endpoint,
-                    host: format!(
-                        "the interface endpoint {} ({how})",
-                        endpoint.vpc_endpoint_id
-                    ),
-                    source: "this machine's resolver and EC2",
-                    account: account.to_string(),
-                    region: region.to_string(),
-                    vpc_id: endpoint.vpc_id.clone(),
-                    subnet_id: subnet.clone(),
-                    security_groups: Vec::new(),
-                    vpc_owner: VpcOwner::Unknown("not read yet".into()),
-                    way_out: WayOut::Unknown("not read yet".into()),
-                })
+    let mut by_subnet: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for (endpoint, how) in carrying {
+        for subnet in &endpoint.subnet_ids {
+            by_subnet
+                .entry((endpoint.vpc_id.as_str(), subnet.as_str()))
+                .or_default()
+                .push(format!("{} ({how})", endpoint.vpc_endpoint_id));
+        }
+    }
+    by_subnet
+        .into_iter()
+        .map(|((vpc, subnet), endpoints)| RunnerLocation {
+            hop: Hop::Endpoint,
+            host: match endpoints.as_slice() {
+                [one] => format!("the interface endpoint {one}"),
+                several => format!("the interface endpoints {}", several.join("; ")),
+            },
+            source: "this machine's resolver and EC2",
+            account: account.to_string(),
+            region: region.to_string(),
+            vpc_id: vpc.to_string(),
+            subnet_id: subnet.to_string(),
+            security_groups: Vec::new(),
+            vpc_owner: VpcOwner::Unknown("not read yet".into()),
+            way_out: WayOut::Unknown("not read yet".into()),
         })
         .collect()
 }

@@ -220,18 +220,25 @@ mod tests {
             .unwrap();
         let how =
             "sts.us-east-1.amazonaws.com resolves here to 10.20.1.25, this endpoint's addresses";
+        let logs = crate::services::network::vpc_endpoint::EndpointDescription {
+            vpc_endpoint_id: "vpce-0logs".into(),
+            subnet_ids: vec!["subnet-b".into()],
+            ..endpoint.clone()
+        };
         let located = crate::runner::endpoint::locations(
-            &[(endpoint, how.into())],
+            &[(endpoint, how.into()), (logs, "logs".into())],
             "123456789012",
             "us-east-1",
         );
+        let sts = format!("the interface endpoint vpce-0sts ({how})");
+        let both = format!("the interface endpoints vpce-0sts ({how}); vpce-0logs (logs)");
         assert_eq!(
             located
                 .iter()
-                .map(|l| l.subnet_id.as_str())
+                .map(|l| (l.subnet_id.as_str(), l.host.as_str()))
                 .collect::<Vec<_>>(),
-            ["subnet-a", "subnet-b"],
-            "each subnet of the endpoint is judged"
+            [("subnet-a", sts.as_str()), ("subnet-b", both.as_str())],
+            "each subnet holding an endpoint is judged once, naming every endpoint there"
         );
         assert!(located.iter().all(|l| l.security_groups.is_empty()));
         let located = RunnerLocation {
@@ -266,7 +273,7 @@ mod tests {
         assert_eq!(
             why,
             &format!(
-                "some of hikkonuki's calls reach the interface endpoint vpce-0sts ({how}) in vpc-2628b06624fdf2885 (subnet subnet-a, read from this machine's resolver and EC2), and this cut closes a path into or out of vpc-2628b06624fdf2885: those calls reach the endpoint that way, and its answers go back by it, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from a machine whose resolver does not answer AWS's service names with vpc-2628b06624fdf2885's endpoints (not over that VPN or network), with no AWS_ENDPOINT_URL_… naming one, to cut it"
+                "some of hikkonuki's calls reach the interface endpoint vpce-0sts ({how}) in vpc-2628b06624fdf2885 (subnet subnet-a, read from this machine's resolver and EC2), and this cut closes a path into or out of vpc-2628b06624fdf2885: the calls that reach the endpoint may pass that way, and so does all of the machine's traffic where the VPN into that network carries it all (a full tunnel) or its server sits there, so the run would cut itself off midway, every later cut left undone and no restore possible from there. Run from a machine whose resolver does not answer AWS's service names with vpc-2628b06624fdf2885's endpoints (not over that VPN or network), with no AWS_ENDPOINT_URL_… naming one, to cut it"
             )
         );
     }

@@ -492,7 +492,7 @@ async fn cut_off_at_the_runs_endpoints<'c>(
 /// be read.
 fn endpoints_unread(err: &ServiceError) -> String {
     format!(
-        "this run's calls may go through an interface endpoint in this region (as this machine's resolver or environment tells) and which security groups guard the endpoints could not be read ({err}; that needs ec2:DescribeVpcEndpoints and ec2:DescribeNetworkInterfaces): this group may be one of them, and the cut revokes a rule that lets HTTPS in. Cut it from outside the VPC, or once the endpoints can be read"
+        "this run's calls may go through an interface endpoint in this region (as this machine's resolver or environment tells) and which security groups guard the endpoints could not be read ({err}; that needs ec2:DescribeVpcEndpoints): this group may be one of them, and the cut revokes a rule that lets HTTPS in. Cut it from outside the VPC, or once the endpoints can be read"
     )
 }
 

@@ -36,6 +36,11 @@ const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
 /// `….amazonaws.com.cn`). None for any other service (a partner's or an account's endpoint service,
 /// whose names hikkonuki never calls) and for the isolated partitions, whose domains differ.
 pub fn service_hostname(service_name: &str, region: &str) -> Option<String> {
+    // IAM's endpoint service is named without a region, and answers at IAM's global name
+    // (<https://docs.aws.amazon.com/IAM/latest/UserGuide/reference-interface-vpc-endpoints.html>).
+    if service_name == "com.amazonaws.iam" && partition_of_region(region) == "aws" {
+        return Some("iam.amazonaws.com".into());
+    }
     // In China most services are named `cn.com.amazonaws.…`, a few (S3, DynamoDB) `com.amazonaws.…`.
     let (prefixes, domain): (&[&str], &str) = match partition_of_region(region) {
         "aws" | "aws-us-gov" => (&["com.amazonaws."], "amazonaws.com"),
@@ -47,6 +52,13 @@ pub fn service_hostname(service_name: &str, region: &str) -> Option<String> {
         .find_map(|prefix| service_name.strip_prefix(prefix))?
         .strip_prefix(region)?;
     let service = service.strip_prefix('.')?;
+    // ECR's API is `….ecr.api` as an endpoint service, and `api.ecr.<region>…` as the host the SDK
+    // calls (<https://docs.aws.amazon.com/AmazonECR/latest/userguide/vpc-endpoints.html>).
+    let service = if service == "ecr.api" {
+        "api.ecr"
+    } else {
+        service
+    };
     let plain = !service.is_empty()
         && service
             .chars()
@@ -118,10 +130,37 @@ async fn resolve(name: &str) -> Option<BTreeSet<IpAddr>> {
     (!addresses.is_empty()).then_some(addresses)
 }
 
-/// The endpoints the run calls in `region` ([`crate::aws::proxy::endpoints`]): only an endpoint of one
-/// of their services carries the run's calls.
-fn called_hosts(region: &str, env: &[(String, String)]) -> Vec<http::Uri> {
-    crate::aws::proxy::endpoints(None, region, &[region.to_string()], &|| env.to_vec())
+/// The services whose endpoints carry the session a responder may run hikkonuki in (Session
+/// Manager's shell), though the run never calls them: cut, the session hangs up and the run with it.
+const OPERATOR_SESSION_SERVICES: &[&str] = &["ssmmessages", "ec2messages"];
+
+/// The endpoints whose interface endpoints carry the run's calls in `region`: those it calls
+/// ([`crate::aws::proxy::endpoints`]) and those of the session it may run in
+/// ([`OPERATOR_SESSION_SERVICES`]).
+fn judged_endpoints(region: &str, env: &[(String, String)]) -> Vec<http::Uri> {
+    let mut endpoints =
+        crate::aws::proxy::endpoints(None, region, &[region.to_string()], &|| env.to_vec());
+    let domain = crate::aws::proxy::domain(region);
+    endpoints.extend(
+        OPERATOR_SESSION_SERVICES
+            .iter()
+            .filter_map(|service| format!("https://{service}.{region}.{domain}/").parse().ok()),
+    );
+    endpoints
+}
+
+/// Whether `host` (an endpoint service's, [`service_hostname`]) is among `judged` hosts, its FIPS form
+/// (`kms-fips.…`) counting as the service's: a run with FIPS endpoints calls that one.
+pub fn is_judged(host: &str, judged: &BTreeSet<String>) -> bool {
+    let host = host.to_ascii_lowercase();
+    let plain = match host.split_once('.') {
+        Some((first, rest)) => match first.strip_suffix("-fips") {
+            Some(service) => format!("{service}.{rest}"),
+            None => host.clone(),
+        },
+        None => host.clone(),
+    };
+    judged.contains(&host) || judged.contains(&plain)
 }
 
 /// One interface endpoint as the judgement sees it.
@@ -239,10 +278,12 @@ pub async fn may_go_through_an_endpoint(ctx: &RegionCtx) -> bool {
 
 async fn asked_of_the_resolver(region: &str) -> bool {
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let dual_stack = env.iter().any(|(name, value)| {
-        name == "AWS_USE_DUALSTACK_ENDPOINT" && value.trim().eq_ignore_ascii_case("true")
+    // FIPS names are not resolved here: with them asked for, the region's endpoints are read.
+    let dual_stack_or_fips = env.iter().any(|(name, value)| {
+        (name == "AWS_USE_DUALSTACK_ENDPOINT" || name == "AWS_USE_FIPS_ENDPOINT")
+            && value.trim().eq_ignore_ascii_case("true")
     });
-    let endpoints = called_hosts(region, &env);
+    let endpoints = judged_endpoints(region, &env);
     let hosts: BTreeSet<String> = endpoints
         .iter()
         .filter_map(http::Uri::host)
@@ -254,7 +295,7 @@ async fn asked_of_the_resolver(region: &str) -> bool {
         .zip(answers)
         .filter_map(|(host, found)| Some((host, found?)))
         .collect();
-    may_lead_to_an_endpoint(&endpoints, &resolved, dual_stack)
+    may_lead_to_an_endpoint(&endpoints, &resolved, dual_stack_or_fips)
 }
 
 /// The hosts `AWS_ENDPOINT_URL_<SERVICE>` variables name (the SDK's per-service endpoint override).
@@ -359,10 +400,10 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
             names,
         });
     }
-    // Only an endpoint of a service the run calls carries its calls (one for SSM's session channel,
-    // `ssmmessages`, resolving here too, carries none).
+    // Only an endpoint of a service the run calls (or of the session it may run in) carries its
+    // calls: one for a service it never calls, resolving here too, is not on its way.
     let env: Vec<(String, String)> = std::env::vars().collect();
-    let called: BTreeSet<String> = called_hosts(&ctx.region, &env)
+    let judged: BTreeSet<String> = judged_endpoints(&ctx.region, &env)
         .iter()
         .filter_map(|uri| uri.host().map(str::to_ascii_lowercase))
         .collect();
@@ -370,7 +411,7 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
         if candidate
             .host
             .as_ref()
-            .is_some_and(|host| !called.contains(host))
+            .is_some_and(|host| !is_judged(host, &judged))
         {
             candidate.host = None;
         }
@@ -412,7 +453,15 @@ mod tests {
         );
         assert_eq!(
             service_hostname("com.amazonaws.eu-west-1.ecr.api", "eu-west-1").as_deref(),
-            Some("ecr.api.eu-west-1.amazonaws.com")
+            Some("api.ecr.eu-west-1.amazonaws.com")
+        );
+        assert_eq!(
+            service_hostname("com.amazonaws.iam", "us-east-1").as_deref(),
+            Some("iam.amazonaws.com")
+        );
+        assert_eq!(
+            service_hostname("com.amazonaws.us-east-1.kms-fips", "us-east-1").as_deref(),
+            Some("kms-fips.us-east-1.amazonaws.com")
         );
         assert_eq!(
             service_hostname("cn.com.amazonaws.cn-north-1.sts", "cn-north-1").as_deref(),
@@ -625,5 +674,32 @@ mod tests {
         assert!(may_lead_to_an_endpoint(&named, &public, false));
         // Dual-stack: an endpoint's IPv6 addresses are global, DNS cannot tell them apart.
         assert!(may_lead_to_an_endpoint(&endpoints, &public, true));
+    }
+
+    #[test]
+    fn only_endpoints_of_services_the_run_calls_or_runs_in_are_judged_fips_ones_too() {
+        let judged: BTreeSet<String> = judged_endpoints("us-east-1", &[])
+            .iter()
+            .filter_map(|uri| uri.host().map(str::to_string))
+            .collect();
+        for host in [
+            "ec2.us-east-1.amazonaws.com",
+            "codecommit.us-east-1.amazonaws.com",
+            "api.ecr.us-east-1.amazonaws.com",
+            "iam.amazonaws.com",
+            "ssmmessages.us-east-1.amazonaws.com",
+            "kms-fips.us-east-1.amazonaws.com",
+            "EC2.us-east-1.amazonaws.com",
+        ] {
+            assert!(is_judged(host, &judged), "{host}");
+        }
+        for host in [
+            "execute-api.us-east-1.amazonaws.com",
+            "ecr.api.us-east-1.amazonaws.com",
+            "sagemaker.api.us-east-1.amazonaws.com",
+            "ec2.eu-west-1.amazonaws.com",
+        ] {
+            assert!(!is_judged(host, &judged), "{host}");
+        }
     }
 }
