@@ -402,6 +402,8 @@ pub struct AwsSession {
     pacer: Arc<crate::pacing::Pacer>,
     home_region: String,
     endpoint_url: Option<String>,
+    /// Whether its calls find AWS by DNS ([`RegionCtx::calls_resolve_names`]).
+    calls_resolve_names: bool,
     regions: Mutex<HashMap<String, Arc<RegionCtx>>>,
 }
 
@@ -519,6 +521,7 @@ impl AwsSession {
             pacer,
             home_region,
             endpoint_url: settings.endpoint_url.clone(),
+            calls_resolve_names: true,
             regions: Mutex::new(HashMap::new()),
         })
     }
@@ -541,6 +544,7 @@ impl AwsSession {
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: home_region.to_string(),
             endpoint_url: None,
+            calls_resolve_names: false,
             regions: Mutex::new(
                 contexts
                     .into_iter()
@@ -595,6 +599,7 @@ impl AwsSession {
             pacer,
             home_region: self.home_region.clone(),
             endpoint_url: self.endpoint_url.clone(),
+            calls_resolve_names: self.calls_resolve_names,
             regions: Mutex::new(HashMap::new()),
         }
     }
@@ -643,7 +648,9 @@ impl AwsSession {
                     .to_builder()
                     .region(Region::new(name.clone()))
                     .build();
-                Arc::new(RegionCtx::new(&name, config, self.endpoint_url.clone()))
+                let mut ctx = RegionCtx::new(&name, config, self.endpoint_url.clone());
+                ctx.calls_resolve_names = self.calls_resolve_names;
+                Arc::new(ctx)
             })
             .clone()
     }
@@ -724,6 +731,10 @@ macro_rules! region_clients {
             /// The endpoint override, when one is configured (an emulator); some services need it to
             /// route around client-side endpoint rules.
             pub endpoint_url: Option<String>,
+            /// Whether the clients' calls find AWS by this machine's DNS: false for a test's context,
+            /// whose mocked clients resolve no name, so what the resolver says here (a developer's
+            /// machine inside a VPC) never changes what a test reads.
+            pub calls_resolve_names: bool,
             /// What several kinds read in this region during one run, read once ([`RegionCtx::once`]).
             shared_reads: Mutex<HashMap<&'static str, Arc<tokio::sync::OnceCell<SharedRead>>>>,
             $($name: OnceLock<$krate::Client>,)+
@@ -735,6 +746,7 @@ macro_rules! region_clients {
                     region: region.to_string(),
                     config,
                     endpoint_url,
+                    calls_resolve_names: true,
                     shared_reads: Mutex::default(),
                     $($name: OnceLock::new(),)+
                 }
@@ -853,7 +865,9 @@ pub(crate) fn s3_addressing(
 impl RegionCtx {
     /// For tests: a context with an empty configuration, to be given mocked clients.
     pub fn for_tests(region: &str) -> RegionCtx {
-        RegionCtx::new(region, SdkConfig::builder().build(), None)
+        let mut ctx = RegionCtx::new(region, SdkConfig::builder().build(), None);
+        ctx.calls_resolve_names = false;
+        ctx
     }
 
     /// For tests: a context whose EC2 client is given.
@@ -1202,6 +1216,7 @@ mod tests {
             pacer: Arc::new(crate::pacing::Pacer::new(None)),
             home_region: "us-east-1".into(),
             endpoint_url: None,
+            calls_resolve_names: false,
             regions: Mutex::new(HashMap::new()),
         };
         let member = own

@@ -556,13 +556,16 @@ async fn own_routes_among(
 /// The interface endpoints of `ctx`'s region this run's calls go through ([`own_route`]), each with how
 /// the calls reach it: where the run sits on their path ([`crate::runner`]) and whose security groups
 /// `sg_revoke` spares. Empty, without a call to AWS, where this machine's resolver says no call of the
-/// run leads to an endpoint ([`own_route::may_go_through_an_endpoint`]), and against an endpoint
-/// override (the emulator). The region's endpoints are read once per run, shared with the endpoint
+/// run leads to an endpoint ([`own_route::may_go_through_an_endpoint`]), against an endpoint
+/// override (the emulator), and for a test's mocked clients, which resolve no name. The region's endpoints are read once per run, shared with the endpoint
 /// kinds.
 pub async fn carrying_the_runs_calls(
     ctx: &RegionCtx,
 ) -> Result<Vec<(EndpointDescription, String)>, ServiceError> {
-    if ctx.endpoint_url.is_some() || !own_route::may_go_through_an_endpoint(ctx).await {
+    if ctx.endpoint_url.is_some()
+        || !ctx.calls_resolve_names
+        || !own_route::may_go_through_an_endpoint(ctx).await
+    {
         return Ok(Vec::new());
     }
     Ok(classified_region(ctx).await?.carrying())
