@@ -289,12 +289,7 @@ async fn asked_of_the_resolver(region: &str) -> bool {
         .filter_map(http::Uri::host)
         .map(str::to_string)
         .collect();
-    let answers = futures_util::future::join_all(hosts.iter().map(|host| resolve(host))).await;
-    let resolved: HashMap<String, BTreeSet<IpAddr>> = hosts
-        .into_iter()
-        .zip(answers)
-        .filter_map(|(host, found)| Some((host, found?)))
-        .collect();
+    let resolved = resolve_each(hosts).await;
     may_lead_to_an_endpoint(&endpoints, &resolved, dual_stack_or_fips)
 }
 
@@ -417,24 +412,25 @@ pub async fn own_routes(ctx: &RegionCtx, endpoints: &[&VpcEndpoint]) -> BTreeMap
         }
     }
     let hosts: BTreeSet<String> = candidates.iter().filter_map(|c| c.host.clone()).collect();
-    let mut resolved = HashMap::new();
-    for host in hosts {
-        if let Some(found) = resolve(&host).await {
-            resolved.insert(host, found);
-        }
-    }
+    let resolved = resolve_each(hosts).await;
     judge(&candidates, &resolved, &override_hosts())
+}
+
+/// What each of `hosts` resolves to here, asked side by side (each within [`RESOLVE_TIMEOUT`]); a name
+/// that does not resolve is left out.
+async fn resolve_each(hosts: BTreeSet<String>) -> HashMap<String, BTreeSet<IpAddr>> {
+    let answers = futures_util::future::join_all(hosts.iter().map(|host| resolve(host))).await;
+    hosts
+        .into_iter()
+        .zip(answers)
+        .filter_map(|(host, found)| Some((host, found?)))
+        .collect()
 }
 
 /// What any of `names` resolves to here; None when none does.
 async fn resolve_all(names: &[String]) -> Option<BTreeSet<IpAddr>> {
-    let mut found: Option<BTreeSet<IpAddr>> = None;
-    for name in names {
-        if let Some(addresses) = resolve(name).await {
-            found.get_or_insert_with(BTreeSet::new).extend(addresses);
-        }
-    }
-    found
+    let found = resolve_each(names.iter().cloned().collect()).await;
+    (!found.is_empty()).then(|| found.into_values().flatten().collect())
 }
 
 #[cfg(test)]
